@@ -1,0 +1,74 @@
+"""The small interface every gateway module implements, and the request/answer shapes.
+
+A gateway module exposes one `Gateway` subclass. It never touches AWS or our tables: it turns
+a raw inbound request plus the channel's credentials into a verified `Notice`, and says how to
+answer the gateway in its own protocol.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
+
+from ..domain.notice import Notice
+
+
+class Headers(dict):
+    """Header names arrive in any case: store them lower-cased."""
+
+    def __init__(self, raw: Mapping[str, str] | None = None):
+        super().__init__({k.lower(): v for k, v in (raw or {}).items()})
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """What reached /notify/{channel}, exactly as received (verify over these bytes)."""
+
+    method: str
+    headers: Headers
+    body: bytes
+    query: Mapping[str, str]
+    source_ip: str | None = None
+    raw_query_string: str | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: str = ""
+    content_type: str = "text/plain"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Gateway:
+    """One gateway type. Subclasses set `type_name` and implement the three methods."""
+
+    type_name: ClassVar[str]
+    #: credential fields whose values never reach logs, audit records or errors
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def parse_notification(self, request: InboundRequest, config: Mapping[str, Any],
+                           channel: str, now: datetime) -> Notice | None:
+        """Verify the request and return its notice.
+
+        Raises a `NotificationRejected` subclass when it must not be applied (bad signature,
+        malformed, wrong account, stale timestamp, probe). Returns None for a verified event
+        that concerns no order state (an event type we do not track): answered with success.
+        """
+        raise NotImplementedError
+
+    def success_answer(self) -> Answer:
+        raise NotImplementedError
+
+    def failure_answer(self, message: str, status: int) -> Answer:
+        """The gateway's failure answer. `status` is what an HTTP-minded gateway should see:
+        400 rejected, 409 order not registered yet, 413 too large, 503 not stored. Gateways
+        whose protocol is "200 + fail" ignore it."""
+        raise NotImplementedError
+
+    def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The raw payload with secrets removed, for the audit record and the stored notice."""
+        return dict(payload)
