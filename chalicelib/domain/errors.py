@@ -93,6 +93,17 @@ class StaleTimestamp(NotificationRejected):
         super().__init__("stale_timestamp", message)
 
 
+class ChannelMisconfigured(PaytrackError):
+    """A channel's configuration is unusable (missing field, bad key, unknown type).
+
+    Server-side: the gateway should retry once an operator fixes the channels file. The message
+    names the field, never its value.
+    """
+
+    code = "channel_misconfigured"
+    status = 500
+
+
 class GatewayUnavailable(PaytrackError):
     """The gateway could not be reached or answered garbage: never read as "unpaid"."""
 

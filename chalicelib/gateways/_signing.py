@@ -1,0 +1,163 @@
+"""Helpers the gateway modules share: keys, RSA and base64, form decoding, field access, redaction.
+
+Everything here turns bad input into `MalformedNotification` and bad channel configuration into
+`ChannelMisconfigured`, whose messages name the field and never carry its value.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any, Iterator, Mapping
+from urllib.parse import unquote_to_bytes
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from ..domain.errors import (ChannelMisconfigured, InvalidMoney, MalformedNotification,
+                             NotificationRejected)
+
+REDACTED = "***"
+
+
+# --- channel configuration -------------------------------------------------------------------
+
+def config_value(config: Mapping[str, Any], name: str) -> str:
+    """A required scalar config field as text (JSON may hold an id such as `pid` as a number)."""
+    value = config.get(name)
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise ChannelMisconfigured(f"channel config field {name} is missing or not a string")
+    return str(value)
+
+
+def rsa_public_key(config: Mapping[str, Any], name: str) -> rsa.RSAPublicKey:
+    """The RSA public key held in config field `name`, parsed once per distinct PEM text."""
+    try:
+        return _load_rsa_public_key(config_value(config, name).strip())
+    except (ValueError, TypeError):
+        raise ChannelMisconfigured(f"channel config field {name} is not an RSA public key") from None
+
+
+@lru_cache(maxsize=64)
+def _load_rsa_public_key(pem: str) -> rsa.RSAPublicKey:
+    """Accepts a PUBLIC KEY / RSA PUBLIC KEY PEM, a certificate (WeChat certificate mode) or the
+    bare base64 body Alipay's console hands out."""
+    if not pem.startswith("-----BEGIN"):
+        pem = f"-----BEGIN PUBLIC KEY-----\n{pem}\n-----END PUBLIC KEY-----"
+    data = pem.encode("ascii")
+    if b"CERTIFICATE" in data.split(b"\n", 1)[0]:
+        key = x509.load_pem_x509_certificate(data).public_key()
+    else:
+        key = serialization.load_pem_public_key(data)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise TypeError("not an RSA key")
+    return key
+
+
+# --- signatures --------------------------------------------------------------------------------
+
+def b64decode_strict(text: str) -> bytes | None:
+    """Decode canonical base64 only, so one signature has exactly one accepted spelling."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if base64.b64encode(raw).decode("ascii") == text else None
+
+
+def rsa_verify(key: rsa.RSAPublicKey, signature_b64: str, message: bytes,
+               algorithm: hashes.HashAlgorithm) -> bool:
+    """RSA PKCS#1 v1.5 verification of a base64 signature over `message`."""
+    signature = b64decode_strict(signature_b64)
+    if signature is None:
+        return False
+    try:
+        key.verify(signature, message, padding.PKCS1v15(), algorithm)
+    except InvalidSignature:
+        return False
+    return True
+
+
+# --- reading input -----------------------------------------------------------------------------
+
+def parse_form(data: bytes) -> dict[str, bytes]:
+    """Split an application/x-www-form-urlencoded body into keys and percent-decoded value bytes.
+
+    Values stay bytes so the caller decodes them with the charset the gateway names and can
+    verify over exactly the bytes that were sent. Repeated keys are refused: a verifier and a
+    reader that picked different copies would be a forgery vector.
+    """
+    fields: dict[str, bytes] = {}
+    for part in data.split(b"&"):
+        if not part:
+            continue
+        key, sep, value = part.partition(b"=")
+        if not sep:
+            raise MalformedNotification("form field without '='")
+        name = unquote_to_bytes(key.replace(b"+", b" ")).decode("ascii")
+        if name in fields:
+            raise MalformedNotification(f"form field {name} is repeated")
+        fields[name] = unquote_to_bytes(value.replace(b"+", b" "))
+    return fields
+
+
+def decode_values(fields: Mapping[str, bytes], encoding: str) -> dict[str, str]:
+    return {name: value.decode(encoding) for name, value in fields.items()}
+
+
+def json_object(data: bytes) -> dict[str, Any]:
+    value = json.loads(data.decode("utf-8"))
+    if not isinstance(value, dict):
+        raise MalformedNotification("body is not a JSON object")
+    return value
+
+
+def need(mapping: Mapping[str, Any], *path: str) -> Any:
+    """The value at `path` (nested mappings); absent, null or empty is malformed."""
+    value: Any = mapping
+    for key in path:
+        if not isinstance(value, Mapping) or value.get(key) in (None, ""):
+            raise MalformedNotification(f"missing field {'.'.join(path)}")
+        value = value[key]
+    return value
+
+
+def need_str(mapping: Mapping[str, Any], *path: str) -> str:
+    value = need(mapping, *path)
+    if not isinstance(value, str):
+        raise MalformedNotification(f"field {'.'.join(path)} must be a string")
+    return value
+
+
+def opt_str(mapping: Mapping[str, Any], key: str) -> str | None:
+    """A string field, or None when absent, null, empty or not a string."""
+    value = mapping.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+@contextmanager
+def malformed_on_error() -> Iterator[None]:
+    """At a module boundary: whatever bad input broke becomes `MalformedNotification`."""
+    try:
+        yield
+    except NotificationRejected:
+        raise
+    except InvalidMoney as exc:
+        raise MalformedNotification(exc.message) from None
+    except KeyError as exc:
+        raise MalformedNotification(f"missing field {exc.args[0]}") from None
+    except (ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
+        raise MalformedNotification(f"malformed notification: {exc}") from None
+
+
+def redact_keys(payload: Any, keys: tuple[str, ...]) -> Any:
+    """A copy of `payload` with the values of `keys` masked at any depth."""
+    if isinstance(payload, Mapping):
+        return {k: REDACTED if k in keys else redact_keys(v, keys) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [redact_keys(item, keys) for item in payload]
+    return payload

@@ -1,0 +1,62 @@
+"""Settings from the environment, read once. Chalice puts each stage's values in the environment
+(.chalice/config.json); the local stack and the tests set the same variables."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_prefix: str
+    bucket: str
+    events_topic_arn: str
+    paging_topic_arn: str
+    channels_secret_id: str
+    shop_timezone: str
+    audit_ttl_days: int
+    max_notify_bytes: int
+    default_expires_in_s: int
+    channel_cache_seconds: int
+    orders_stream_arn: str
+    notices_stream_arn: str
+
+    def table(self, name: str) -> str:
+        return f"{self.table_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    stage = os.environ.get("PAYTRACK_STAGE", "local")
+    region = os.environ.get("AWS_DEFAULT_REGION", "ap-east-1")
+    account = os.environ.get("PAYTRACK_ACCOUNT_ID", "123456789012")
+    return Settings(
+        stage=stage,
+        region=region,
+        table_prefix=os.environ.get("PAYTRACK_TABLE_PREFIX", f"paytrack-{stage}-"),
+        bucket=os.environ.get("PAYTRACK_BUCKET", f"paytrack-{stage}-files"),
+        events_topic_arn=os.environ.get(
+            "PAYTRACK_EVENTS_TOPIC_ARN", f"arn:aws:sns:{region}:{account}:paytrack-{stage}-events"),
+        paging_topic_arn=os.environ.get(
+            "PAYTRACK_PAGING_TOPIC_ARN", f"arn:aws:sns:{region}:{account}:paytrack-{stage}-paging"),
+        channels_secret_id=os.environ.get("PAYTRACK_CHANNELS_SECRET_ID", f"paytrack/{stage}/channels"),
+        shop_timezone=os.environ.get("PAYTRACK_SHOP_TZ", "Asia/Shanghai"),
+        audit_ttl_days=_int("PAYTRACK_AUDIT_TTL_DAYS", 180),
+        max_notify_bytes=_int("PAYTRACK_MAX_NOTIFY_BYTES", 64 * 1024),
+        default_expires_in_s=_int("PAYTRACK_DEFAULT_EXPIRES_IN_S", 900),
+        channel_cache_seconds=_int("PAYTRACK_CHANNEL_CACHE_SECONDS", 300),
+        # literals at load time (STACK.md): the merge template sets the real stream ARNs
+        orders_stream_arn=os.environ.get("PAYTRACK_ORDERS_STREAM_ARN", _stream_placeholder(region, account, stage, "orders")),
+        notices_stream_arn=os.environ.get("PAYTRACK_NOTICES_STREAM_ARN", _stream_placeholder(region, account, stage, "notices")),
+    )
+
+
+def _stream_placeholder(region: str, account: str, stage: str, table: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{account}:table/paytrack-{stage}-{table}/stream/1970-01-01T00:00:00.000"

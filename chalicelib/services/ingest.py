@@ -1,0 +1,165 @@
+"""Gateway notifications: verify, store, apply exactly once, answer in the gateway's words.
+
+The write path (DESIGN.md): (1) one write of the notice keyed by its dedupe key — the durable
+record, the dedupe and the audit of this delivery in one (store/notices.py: record); (2) a
+conditional UpdateItem of the order that applies it. A failed condition in (2) returns the order
+as it was, which classifies the case (already applied, a second payment, a mismatch, no order
+yet) without another read. Success is answered only after (1) succeeded; when (1) fails the
+gateway gets a retryable failure.
+
+Audit: an accepted delivery is audited inside its notice (`attempts`); every other request
+(rejected, unknown channel, unknown order, not stored, ignored event) gets an audit item.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
+
+from ..domain.clock import utcnow
+from ..domain.errors import Conflict, NotFound, NotificationRejected
+from ..domain.notice import Notice, NoticeKind
+from ..domain.order import Order, Outcome, apply_notice, first_payment_changes
+from ..gateways.base import Answer, Gateway, InboundRequest
+from ..gateways.registry import get_gateway
+from ..platform.observability import logger
+from ..platform.settings import get_settings
+from ..store import audit, notices as notice_store, orders as order_store
+from . import channels
+from .order_writes import write_with_retry
+
+STORAGE_ERRORS = (PynamoDBException, BotoCoreError, ClientError)
+UNKNOWN_ORDER = "unknown_order"
+AUDITED_IN_NOTICE = frozenset({Outcome.APPLIED, Outcome.ALREADY_APPLIED, Outcome.REFUSED})
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: str               # applied, already_applied, refused, unknown_order
+    order: Order | None
+
+
+# ------------------------------------------------------------------- apply
+
+def apply_stored_notice(notice: Notice, now: datetime) -> IngestResult:
+    """Apply a notice that is already durably stored. Safe to call any number of times."""
+    order: Order | None
+    if notice.kind is NoticeKind.PAYMENT and notice.amount is not None:
+        changes = first_payment_changes(notice, now)
+        changes.applied.append(notice.dedupe_key)
+        fast = order_store.apply_first_payment(notice, changes)
+        if fast.applied:
+            return IngestResult(Outcome.APPLIED, fast.order)
+        order = fast.order
+    else:
+        order = order_store.get(notice.out_trade_no)
+    if order is None:
+        return IngestResult(UNKNOWN_ORDER, None)
+    return _apply_general(order, notice, now)
+
+
+def _apply_general(order: Order, notice: Notice, now: datetime) -> IngestResult:
+    outcome: dict[str, str] = {}
+
+    def decide(current: Order):
+        changes = apply_notice(current, notice, now)
+        outcome["value"] = changes.outcome
+        return changes
+
+    updated = write_with_retry(order.order_no, decide, _load_existing, order=order)
+    return IngestResult(outcome["value"], updated)
+
+
+def _load_existing(order_no: str) -> Order:
+    order = order_store.get(order_no)
+    if order is None:
+        raise NotFound(f"order {order_no} disappeared", {"order_no": order_no})
+    return order
+
+
+def apply_kept_notices(order: Order) -> Order:
+    """A newly registered order picks up notices that arrived before it (kept, answered failure)."""
+    now = utcnow()
+    for notice in notice_store.for_order(order.order_no):
+        result = apply_stored_notice(notice, now)
+        order = result.order or order
+    return order
+
+
+# ------------------------------------------------------------------- the endpoint
+
+def _payload_text(request: InboundRequest, limit: int = 16_384) -> str:
+    body = request.body[:limit].decode("utf-8", errors="replace")
+    if request.raw_query_string:
+        return f"?{request.raw_query_string[:limit]}\n{body}"
+    return body
+
+
+def handle_notification(channel_id: str, request: InboundRequest) -> Answer:
+    """Everything /notify/{channel} does. Always leaves one audit record; never raises for bad input."""
+    now = utcnow()
+    settings = get_settings()
+    trail: dict[str, Any] = {"verification": "ok", "outcome": "", "detail": {}}
+    try:
+        config = channels.get_channel(channel_id)
+    except NotFound:
+        answer = Answer(404, json.dumps({"error": {"code": "unknown_channel",
+                                                   "message": f"no channel {channel_id!r}"}}),
+                        "application/json")
+        trail.update(verification="unknown_channel", outcome="rejected")
+        _audit(channel_id, request, now, answer, trail)
+        return answer
+    gateway = get_gateway(config["type"])
+    answer = _process(gateway, config, channel_id, request, now, settings.max_notify_bytes, trail)
+    if trail["outcome"] not in AUDITED_IN_NOTICE:
+        _audit(channel_id, request, now, answer, trail)
+    return answer
+
+
+def _process(gateway: Gateway, config: dict, channel_id: str, request: InboundRequest,
+             now: datetime, max_bytes: int, trail: dict[str, Any]) -> Answer:
+    if len(request.body) > max_bytes or len(request.raw_query_string or "") > max_bytes:
+        trail.update(verification="too_large", outcome="rejected")
+        return gateway.failure_answer(f"payload larger than {max_bytes} bytes", 413)
+    try:
+        notice = gateway.parse_notification(request, config, channel_id, now)
+    except NotificationRejected as rejected:
+        trail.update(verification=rejected.reason, outcome="rejected", detail={"why": rejected.message})
+        logger.warning("notification rejected", extra={"channel": channel_id, "reason": rejected.reason})
+        return gateway.failure_answer(rejected.message, 400)
+    if notice is None:
+        trail.update(outcome="ignored")
+        return gateway.success_answer()
+    trail["detail"] = {"out_trade_no": notice.out_trade_no, "dedupe_key": notice.dedupe_key,
+                       "kind": notice.kind.value}
+    try:
+        notice_store.record(notice, now, request.source_ip)
+        result = apply_stored_notice(notice, now)
+    except STORAGE_ERRORS:
+        logger.exception("notification not stored", extra={"channel": channel_id})
+        trail.update(outcome="store_failed")
+        return gateway.failure_answer("not stored, please retry", 503)
+    except Conflict:
+        trail.update(outcome="contention")
+        return gateway.failure_answer("order busy, please retry", 503)
+    trail["outcome"] = result.outcome
+    if result.outcome == UNKNOWN_ORDER:
+        return gateway.failure_answer("order not registered yet; kept, please retry", 409)
+    return gateway.success_answer()
+
+
+def _audit(channel_id: str, request: InboundRequest, now: datetime, answer: Answer,
+           trail: dict[str, Any]) -> None:
+    """Best effort: an audit write failure is logged, and never turns an answer into an error."""
+    entry = audit.NotifyAudit(
+        channel=channel_id, received_at=now, source_ip=request.source_ip,
+        verification=trail["verification"], outcome=trail["outcome"], answer_status=answer.status,
+        answer_body=answer.body, payload=_payload_text(request), detail=trail["detail"])
+    try:
+        audit.record_notify(entry, get_settings().audit_ttl_days)
+    except STORAGE_ERRORS:
+        logger.exception("audit record not written", extra={"channel": channel_id})

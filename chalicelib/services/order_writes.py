@@ -1,0 +1,30 @@
+"""Read-decide-write with optimistic concurrency: the one loop every order change goes through
+when it cannot take the ingestion fast path."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..domain.errors import Conflict
+from ..domain.order import Order, OrderChanges
+from ..store import orders as order_store
+from ..store.orders import VersionConflict
+
+MAX_ATTEMPTS = 8
+
+
+def write_with_retry(order_no: str, decide: Callable[[Order], OrderChanges],
+                     load: Callable[[str], Order], order: Order | None = None) -> Order:
+    """Apply `decide(order)` to the current order; on a concurrent change, re-read and decide again.
+
+    `decide` may raise a domain error (refused transition); nothing is written then.
+    """
+    current = order or load(order_no)
+    for _ in range(MAX_ATTEMPTS):
+        changes = decide(current)
+        if not changes.writes:
+            return current
+        try:
+            return order_store.apply_changes(current, changes)
+        except VersionConflict:
+            current = load(order_no)
+    raise Conflict("the order kept changing under us; retry", {"order_no": order_no})

@@ -1,0 +1,51 @@
+"""The one low-level DynamoDB call PynamoDB's model API does not offer: a conditional update that,
+when its condition fails, returns the item as it was (ReturnValuesOnConditionCheckFailure).
+
+That saves the GetItem a failed condition would otherwise cost to classify — the reason a
+duplicate notification costs two requests and not three (DESIGN.md: the ingestion write path).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence, TypeVar
+
+from pynamodb.exceptions import VerboseClientError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+
+M = TypeVar("M", bound=Model)
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    ok: bool
+    item: Model | None   # the new item (ok) or the item as it was (condition failed; None if absent)
+
+
+def _connection(model: type[Model]):
+    return model._get_connection().connection  # noqa: SLF001 - PynamoDB exposes no public handle
+
+
+def _condition_failed_item(error: VerboseClientError) -> dict[str, Any] | None:
+    if error.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+        raise error
+    cause = error.__cause__
+    return getattr(cause, "response", {}).get("Item")
+
+
+def update_or_old(model: type[M], hash_key: Any, actions: Sequence[Action],
+                  condition: Condition | None) -> WriteResult:
+    """UpdateItem returning ALL_NEW on success and ALL_OLD when the condition fails."""
+    conn = _connection(model)
+    table = model.Meta.table_name
+    kwargs = conn.get_operation_kwargs(
+        table, model._serialize_keys(hash_key)[0], actions=actions, condition=condition,
+        return_values="ALL_NEW", return_values_on_condition_failure="ALL_OLD")
+    try:
+        response = conn.dispatch("UpdateItem", kwargs)
+    except VerboseClientError as error:
+        old = _condition_failed_item(error)
+        return WriteResult(False, model.from_raw_data(old) if old else None)
+    return WriteResult(True, model.from_raw_data(response["Attributes"]))

@@ -1,0 +1,226 @@
+"""Order repository: domain `Order` <-> `OrderModel`, and the conditional writes that apply
+`OrderChanges` exactly once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
+
+from ..domain.clock import day_of, from_iso, to_iso
+from ..domain.money import Money
+from ..domain.notice import Notice
+from ..domain.order import (
+    DeliveryStatus, Order, OrderChanges, PayStatus, Payment, TimelineEntry,
+)
+from ._dynamo import update_or_old
+from .models import OrderModel, PaymentMap, TimelineMap
+
+
+class VersionConflict(Exception):
+    """Someone else changed the order between our read and our write: read again and retry."""
+
+
+@dataclass(frozen=True)
+class FastPathResult:
+    applied: bool
+    order: Order | None   # after the write (applied) or as it was (not applied; None = no order)
+
+
+# ------------------------------------------------------------------- conversions
+
+def _iso(value: datetime | None) -> str | None:
+    return to_iso(value) if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return from_iso(value) if value else None
+
+
+def _money(minor: int | None, currency: str | None) -> Money | None:
+    return None if minor is None or currency is None else Money(int(minor), currency)
+
+
+def timeline_to_map(entry: TimelineEntry) -> TimelineMap:
+    return TimelineMap(at=to_iso(entry.at), type=entry.type, source=entry.source,
+                       message=entry.message, data=entry.data or None, actor=entry.actor)
+
+
+def _timeline_from_map(item: TimelineMap) -> TimelineEntry:
+    return TimelineEntry(at=from_iso(item.at), type=item.type, source=item.source,
+                         message=item.message, data=item.data or {}, actor=item.actor)
+
+
+def _payment_to_map(payment: Payment) -> PaymentMap:
+    return PaymentMap(payment_ref=payment.payment_ref, amount_minor=payment.amount.minor,
+                      currency=payment.amount.currency, channel=payment.channel,
+                      at=_iso(payment.at), notice_key=payment.notice_key,
+                      received_minor=payment.received.minor if payment.received else None,
+                      fee_minor=payment.fee.minor if payment.fee else None, method=payment.method)
+
+
+def _payment_from_map(item: PaymentMap) -> Payment:
+    return Payment(payment_ref=item.payment_ref, amount=Money(int(item.amount_minor), item.currency),
+                   channel=item.channel, at=_dt(item.at), notice_key=item.notice_key,
+                   received=_money(item.received_minor, item.currency),
+                   fee=_money(item.fee_minor, item.currency), method=item.method)
+
+
+def to_domain(item: OrderModel) -> Order:
+    paid_currency = item.paid_currency or item.currency
+    return Order(
+        order_no=item.order_no, amount=Money(int(item.amount_minor), item.currency),
+        channel=item.channel, gateway=item.gateway, product_id=item.product_id,
+        product_name=item.product_name, quantity=int(item.quantity),
+        created_at=from_iso(item.created_at), expires_at=from_iso(item.expires_at),
+        buyer_email=item.buyer_email, buyer_id=item.buyer_id, buyer_ip=item.buyer_ip,
+        user_agent=item.user_agent, device=item.device, browser=item.browser, os=item.os,
+        pay_status=PayStatus(item.pay_status), delivery_status=DeliveryStatus(item.delivery_status),
+        hold_reasons=list(item.hold_reasons or []), paid_at=_dt(item.paid_at), trade_no=item.trade_no,
+        paid_amount=_money(item.paid_minor, paid_currency),
+        received_amount=_money(item.received_minor, paid_currency),
+        fee=_money(item.fee_minor, paid_currency),
+        refunded_amount=_money(item.refunded_minor, paid_currency),
+        refunded_at=_dt(item.refunded_at), closed_at=_dt(item.closed_at),
+        expired_at=_dt(item.expired_at), delivered_at=_dt(item.delivered_at),
+        method=item.method, payer=item.payer, fingerprint=item.fingerprint,
+        payments=[_payment_from_map(p) for p in item.payments or []],
+        timeline=[_timeline_from_map(t) for t in item.timeline or []],
+        applied_notices=set(item.applied or ()), version=int(item.version or 0),
+    )
+
+
+def _new_item(order: Order) -> OrderModel:
+    return OrderModel(
+        order.order_no, amount_minor=order.amount.minor, currency=order.amount.currency,
+        channel=order.channel, gateway=order.gateway, product_id=order.product_id,
+        product_name=order.product_name, product_lc=order.product_name.casefold(),
+        quantity=order.quantity, buyer_email=order.buyer_email,
+        email_lc=order.buyer_email.casefold() if order.buyer_email else None,
+        buyer_id=order.buyer_id, buyer_ip=order.buyer_ip, user_agent=order.user_agent,
+        device=order.device, browser=order.browser, os=order.os,
+        created_at=to_iso(order.created_at), created_day=day_of(order.created_at),
+        expires_at=to_iso(order.expires_at), pay_status=order.pay_status.value,
+        delivery_status=order.delivery_status.value, hold_reasons=list(order.hold_reasons),
+        fingerprint=order.fingerprint, timeline=[timeline_to_map(t) for t in order.timeline],
+        payments=[], version=0,
+    )
+
+
+# Each domain field -> the stored attributes it becomes (including derived index keys).
+def _field_values(name: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, (PayStatus, DeliveryStatus)):
+        return {name: value.value}
+    if name == "paid_amount":
+        return {"paid_minor": value.minor, "paid_currency": value.currency}
+    if name in ("received_amount", "fee", "refunded_amount"):
+        stored = {"received_amount": "received_minor", "fee": "fee_minor",
+                  "refunded_amount": "refunded_minor"}[name]
+        return {stored: value.minor}
+    if name == "paid_at":
+        return {"paid_at": to_iso(value), "paid_day": day_of(value)}
+    if isinstance(value, datetime):
+        return {name: to_iso(value)}
+    return {name: value}
+
+
+def _actions(changes: OrderChanges) -> list[Action]:
+    attrs = OrderModel.get_attributes()
+    actions: list[Action] = []
+    for name, value in changes.set.items():
+        if value is None:
+            continue
+        for stored, stored_value in _field_values(name, value).items():
+            actions.append(attrs[stored].set(stored_value))
+    if changes.timeline:
+        actions.append(OrderModel.timeline.set(
+            OrderModel.timeline.append([timeline_to_map(t) for t in changes.timeline])))
+    if changes.payments:
+        actions.append(OrderModel.payments.set(
+            OrderModel.payments.append([_payment_to_map(p) for p in changes.payments])))
+    if changes.applied:
+        actions.append(OrderModel.applied.add(set(changes.applied)))
+    actions.append(OrderModel.version.add(1))
+    return actions
+
+
+# ------------------------------------------------------------------- reads and writes
+
+def create(order: Order) -> bool:
+    """Store a new order. False when the order number is taken (the caller compares bodies)."""
+    try:
+        _new_item(order).save(condition=OrderModel.order_no.does_not_exist())
+    except PutError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def get(order_no: str, consistent: bool = True) -> Order | None:
+    try:
+        return to_domain(OrderModel.get(order_no, consistent_read=consistent))
+    except OrderModel.DoesNotExist:
+        return None
+
+
+def apply_changes(order: Order, changes: OrderChanges) -> Order:
+    """Write `changes` if the order is still at the version we decided on."""
+    condition = OrderModel.version == order.version
+    for key in changes.applied:
+        condition &= ~OrderModel.applied.contains(key)
+    result = update_or_old(OrderModel, order.order_no, _actions(changes), condition)
+    if not result.ok:
+        raise VersionConflict(order.order_no)
+    return to_domain(result.item)
+
+
+def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult:
+    """The happy path in one request: pending, same amount and currency, notice not yet applied.
+
+    When the condition fails, the order as it was comes back with the failure, so the caller can
+    classify (already applied, another payment, mismatch) without another read.
+    """
+    condition = (OrderModel.order_no.exists()
+                 & (OrderModel.pay_status == PayStatus.PENDING.value)
+                 & (OrderModel.amount_minor == notice.amount.minor)
+                 & (OrderModel.currency == notice.amount.currency)
+                 & ~OrderModel.applied.contains(notice.dedupe_key))
+    result = update_or_old(OrderModel, notice.out_trade_no, _actions(changes), condition)
+    return FastPathResult(result.ok, to_domain(result.item) if result.item else None)
+
+
+def mark_published(order_no: str, event_key: str) -> bool:
+    """Claim the right to publish `event_key` for this order, once. False if already claimed.
+
+    Does not bump `version`: publishing is not a change of the order's state.
+    """
+    try:
+        OrderModel(order_no).update(actions=[OrderModel.published.add({event_key})],
+                                    condition=OrderModel.order_no.exists()
+                                    & ~OrderModel.published.contains(event_key))
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def unmark_published(order_no: str, event_key: str) -> None:
+    OrderModel(order_no).update(actions=[OrderModel.published.delete({event_key})])
+
+
+def from_stream_image(image: dict) -> Order:
+    return to_domain(OrderModel.from_raw_data(image))
+
+
+def pending_expired_before(now: datetime, lookback_days: int = 8):
+    """Pending orders whose expiry has passed: the by_status index bounded by creation time
+    (orders live at most 7 days before expiry), narrowed by a filter on expires_at."""
+    oldest = to_iso(now - timedelta(days=lookback_days))
+    for item in OrderModel.by_status.query(
+            PayStatus.PENDING.value, OrderModel.created_at.between(oldest, to_iso(now)),
+            filter_condition=OrderModel.expires_at <= to_iso(now)):
+        yield to_domain(item)

@@ -1,0 +1,107 @@
+"""The simulator's HTTP side: a stdlib threaded server with one route table per path prefix.
+
+`/sim` serves the simulator itself; `/alipay`, `/wechat`, `/epay` and `/stripe` hold each
+gateway's own APIs (query, refund, statements), the URLs the channels file points paytrack at.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SimRequest:
+    method: str
+    path: str                       # below the prefix: "/health" for GET /sim/health
+    query: dict[str, list[str]]
+    headers: Message                # case-insensitive .get()
+    body: bytes
+
+
+@dataclass(frozen=True)
+class SimResponse:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+
+    @classmethod
+    def json(cls, obj: Any, status: int = 200) -> SimResponse:
+        return cls(status, json.dumps(obj, ensure_ascii=False).encode())
+
+
+Handler = Callable[[SimRequest], SimResponse]
+
+
+class SimServer:
+    PREFIXES = ("/sim", "/alipay", "/wechat", "/epay", "/stripe")
+
+    def __init__(self, host: str, port: int):
+        self.routes: dict[str, dict[tuple[str, str], Handler]] = {p: {} for p in self.PREFIXES}
+        self._httpd = ThreadingHTTPServer((host, port), _RequestHandler)
+        self._httpd.daemon_threads = True
+        self._httpd.sim_server = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sim-http",
+                                        daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._httpd.server_address[0]}:{self.port}"
+
+    def route(self, prefix: str, method: str, path: str, handler: Handler) -> None:
+        self.routes[prefix][(method.upper(), path)] = handler
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+    def dispatch(self, method: str, target: str, headers: Message, body: bytes) -> SimResponse:
+        url = urlsplit(target)
+        _, prefix, rest = (url.path.split("/", 2) + [""])[:3]
+        table = self.routes.get("/" + prefix, {})
+        handler = table.get((method, "/" + rest))
+        if handler is None:
+            known = any(path == "/" + rest for _, path in table)
+            return SimResponse.json({"error": "method not allowed" if known else "no such route"},
+                                    405 if known else 404)
+        request = SimRequest(method, "/" + rest, parse_qs(url.query, keep_blank_values=True),
+                             headers, body)
+        try:
+            return handler(request)
+        except Exception as exc:    # a simulator bug answers 500 instead of a dropped connection
+            log.exception("simulator route %s %s failed", method, url.path)
+            return SimResponse.json({"error": f"{type(exc).__name__}: {exc}"}, 500)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        response = self.server.sim_server.dispatch(self.command, self.path, self.headers, body)
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: GET /sim/events is the record of what happened."""
