@@ -109,10 +109,10 @@ def decode_values(fields: Mapping[str, bytes], encoding: str) -> dict[str, str]:
     return {name: value.decode(encoding) for name, value in fields.items()}
 
 
-def json_object(data: bytes) -> dict[str, Any]:
+def json_object(data: bytes, what: str = "body") -> dict[str, Any]:
     value = json.loads(data.decode("utf-8"))
     if not isinstance(value, dict):
-        raise MalformedNotification("body is not a JSON object")
+        raise MalformedNotification(f"{what} is not a JSON object")
     return value
 
 

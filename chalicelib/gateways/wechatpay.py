@@ -108,7 +108,7 @@ def _decrypt(resource: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str
     except InvalidTag:
         raise NotificationRejected("decrypt_failed",
                                    "resource does not decrypt with the channel's API v3 key") from None
-    return json_object(plain)
+    return json_object(plain, "decrypted resource")
 
 
 def _check_account(plain: Mapping[str, Any], config: Mapping[str, Any]) -> None:
