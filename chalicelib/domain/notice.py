@@ -28,6 +28,8 @@ class Notice:
     `dedupe_key` identifies the event across the gateway's retries (Alipay notify_id, WeChat id,
     Stripe event id, epay trade_no+status); `payment_ref` identifies the payment itself (the
     gateway's trade number), so two events about one payment are never counted as two payments.
+    An empty `out_trade_no` means the event names only the payment (a Stripe refund of a Checkout
+    payment): ingestion finds the order through an earlier notice with the same `trade_no`.
     """
 
     channel: str

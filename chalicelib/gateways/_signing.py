@@ -39,7 +39,8 @@ def rsa_public_key(config: Mapping[str, Any], name: str) -> rsa.RSAPublicKey:
     try:
         return _load_rsa_public_key(config_value(config, name).strip())
     except (ValueError, TypeError):
-        raise ChannelMisconfigured(f"channel config field {name} is not an RSA public key") from None
+        message = f"channel config field {name} is not an RSA public key"
+        raise ChannelMisconfigured(message) from None
 
 
 @lru_cache(maxsize=64)

@@ -55,7 +55,8 @@ class StripeGateway(Gateway):
         return Answer(200, json.dumps({"received": True}), "application/json")
 
     def failure_answer(self, message: str, status: int) -> Answer:
-        return Answer(status, json.dumps({"error": message}, ensure_ascii=False), "application/json")
+        body = json.dumps({"error": message}, ensure_ascii=False)
+        return Answer(status, body, "application/json")
 
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         return redact_keys(payload, self.secret_fields + _PAYLOAD_SECRETS)
@@ -125,13 +126,16 @@ def _id_of(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _order_id(obj: Mapping[str, Any]) -> str:
+def _order_id(obj: Mapping[str, Any], required: bool = True) -> str:
+    """Our order number. PaymentIntents, Charges and Disputes of a Checkout payment do not carry
+    Checkout's client_reference_id: for them "" means "find the order by payment_ref"."""
     metadata = obj.get("metadata")
     order_id = opt_str(obj, "client_reference_id") or (
         opt_str(metadata, "order_id") if isinstance(metadata, Mapping) else None)
-    if order_id is None:
-        raise MalformedNotification("no order id: neither client_reference_id nor metadata.order_id")
-    return order_id
+    if order_id is None and required:
+        raise MalformedNotification(
+            "no order id: neither client_reference_id nor metadata.order_id")
+    return order_id or ""
 
 
 def _session(obj: Mapping[str, Any]) -> Fields:
@@ -147,7 +151,7 @@ def _session(obj: Mapping[str, Any]) -> Fields:
 def _intent(amount_field: str) -> Callable[[Mapping[str, Any]], Fields]:
     def build(obj: Mapping[str, Any]) -> Fields:
         ref = need_str(obj, "id")
-        return dict(out_trade_no=_order_id(obj), trade_no=ref, payment_ref=ref,
+        return dict(out_trade_no=_order_id(obj, required=False), trade_no=ref, payment_ref=ref,
                     amount=_money(obj, amount_field), payer=_id_of(obj.get("customer")))
     return build
 
@@ -155,14 +159,14 @@ def _intent(amount_field: str) -> Callable[[Mapping[str, Any]], Fields]:
 def _charge(obj: Mapping[str, Any]) -> Fields:
     """A refunded Charge: `amount_refunded` is the running total, like Alipay's refund_fee."""
     ref = _id_of(obj.get("payment_intent")) or need_str(obj, "id")
-    return dict(out_trade_no=_order_id(obj), trade_no=ref, payment_ref=ref,
+    return dict(out_trade_no=_order_id(obj, required=False), trade_no=ref, payment_ref=ref,
                 amount=_money(obj, "amount"), refunded_total=_money(obj, "amount_refunded"),
                 payer=_id_of(obj.get("customer")), extra={"charge": need_str(obj, "id")})
 
 
 def _dispute(obj: Mapping[str, Any]) -> Fields:
     ref = _id_of(obj.get("payment_intent")) or _id_of(obj.get("charge")) or need_str(obj, "id")
-    return dict(out_trade_no=_order_id(obj), trade_no=ref, payment_ref=ref,
+    return dict(out_trade_no=_order_id(obj, required=False), trade_no=ref, payment_ref=ref,
                 amount=_money(obj, "amount"),
                 extra={"dispute": need_str(obj, "id"), "reason": obj.get("reason")})
 

@@ -106,8 +106,8 @@ def _decrypt(resource: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str
     try:
         plain = AESGCM(_apiv3_key(config)).decrypt(nonce, ciphertext, aad)
     except InvalidTag:
-        raise NotificationRejected("decrypt_failed",
-                                   "resource does not decrypt with the channel's API v3 key") from None
+        message = "resource does not decrypt with the channel's API v3 key"
+        raise NotificationRejected("decrypt_failed", message) from None
     return json_object(plain, "decrypted resource")
 
 

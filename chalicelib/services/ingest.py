@@ -13,7 +13,7 @@ Audit: an accepted delivery is audited inside its notice (`attempts`); every oth
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -99,6 +99,13 @@ def _payload_text(request: InboundRequest, limit: int = 16_384) -> str:
     return body
 
 
+def _with_order_ref(notice: Notice) -> Notice:
+    """Fill in the order of an event that names only the payment (see Notice)."""
+    if notice.out_trade_no or not notice.trade_no:
+        return notice
+    return replace(notice, out_trade_no=notice_store.order_of_trade(notice.trade_no) or "")
+
+
 def handle_notification(channel_id: str, request: InboundRequest) -> Answer:
     """Everything /notify/{channel} does. Always leaves one audit record; never raises for bad input."""
     now = utcnow()
@@ -134,9 +141,13 @@ def _process(gateway: Gateway, config: dict, channel_id: str, request: InboundRe
     if notice is None:
         trail.update(outcome="ignored")
         return gateway.success_answer()
-    trail["detail"] = {"out_trade_no": notice.out_trade_no, "dedupe_key": notice.dedupe_key,
-                       "kind": notice.kind.value}
     try:
+        notice = _with_order_ref(notice)
+        trail["detail"] = {"out_trade_no": notice.out_trade_no, "dedupe_key": notice.dedupe_key,
+                           "kind": notice.kind.value}
+        if not notice.out_trade_no:
+            trail.update(outcome=UNKNOWN_ORDER)
+            return gateway.failure_answer("no earlier payment event names this payment yet; retry", 409)
         notice_store.record(notice, now, request.source_ip)
         result = apply_stored_notice(notice, now)
     except STORAGE_ERRORS:

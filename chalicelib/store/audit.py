@@ -31,7 +31,7 @@ def record_notify(entry: NotifyAudit, ttl_days: int) -> None:
     AuditModel(
         f"notify#{day_of(entry.received_at)}", _sk(entry.received_at), kind="notify",
         at=to_iso(entry.received_at), action="notify", channel=entry.channel,
-        target=entry.detail.get("out_trade_no"), source_ip=entry.source_ip,
+        target=entry.detail.get("out_trade_no") or None, source_ip=entry.source_ip,
         verification=entry.verification, outcome=entry.outcome, answer_status=entry.answer_status,
         answer_body=entry.answer_body[:200], payload=entry.payload, detail=entry.detail or None,
         expires=entry.received_at + timedelta(days=ttl_days),

@@ -78,3 +78,11 @@ def for_order(out_trade_no: str) -> list[Notice]:
 def from_stream_image(image: dict) -> Notice:
     """A notice from a DynamoDB stream NewImage (raw attribute-value map)."""
     return to_domain(NoticeModel.from_raw_data(image))
+
+
+def order_of_trade(trade_no: str) -> str | None:
+    """The order an earlier notice of this gateway payment named (by_trade_no index)."""
+    for item in NoticeModel.by_trade_no.query(trade_no):
+        if item.out_trade_no:
+            return item.out_trade_no
+    return None

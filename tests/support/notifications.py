@@ -129,7 +129,8 @@ def stripe(order_no: str, amount_minor: int, currency: str = "usd", *, event_id:
     if event_type == "charge.refunded":
         obj = {"id": f"ch_{secrets.token_hex(8)}", "object": "charge", "amount": amount_minor,
                "amount_refunded": amount_refunded or amount_minor, "currency": currency,
-               "payment_intent": payment_intent, "refunded": True, "metadata": {"order_id": order_no}}
+               "payment_intent": payment_intent, "refunded": True,
+               "metadata": {"order_id": order_no} if order_no else {}}
     else:
         obj = {"id": f"cs_{secrets.token_hex(8)}", "object": "checkout.session", "client_reference_id": order_no,
                "amount_total": amount_minor, "currency": currency, "payment_status": "paid",

@@ -1,0 +1,250 @@
+"""/notify/{channel} under moto: every ingestion case with the stored state asserted."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.store import orders as order_store
+from chalicelib.store.models import AuditModel, NoticeModel, OrderModel
+from tests.support import notifications as wires
+
+SUCCESS = {"alipay": (200, "success"), "epay": (200, "success")}
+
+
+def paid_wire(kind: str, order_no: str, **kw):
+    return {
+        "alipay": lambda: wires.alipay(order_no, "58.00", **kw),
+        "wechat": lambda: wires.wechat(order_no, 5800, **kw),
+        "epay": lambda: wires.epay(order_no, "58.00", **kw),
+        "stripe": lambda: wires.stripe(order_no, 5800, "cny", **kw),
+    }[kind]()
+
+
+CHANNEL = {"alipay": "alipay-main", "wechat": "wxpay-main", "epay": "epay-main", "stripe": "stripe-main"}
+
+
+def is_success(kind: str, response) -> bool:
+    if kind in ("alipay", "epay"):
+        return response.status_code == 200 and response.body == b"success"
+    return 200 <= response.status_code < 300
+
+
+def register(api, kind: str, **fields) -> str:
+    response = api.register(channel=CHANNEL[kind], **fields)
+    assert response.status_code in (200, 201), response.body
+    return api.json(response)["order_no"]
+
+
+def audit_items():
+    return [item for item in AuditModel.scan() if item.kind == "notify"]
+
+
+@pytest.mark.parametrize("kind", ["alipay", "wechat", "epay", "stripe"])
+def test_payment_applies_once_and_answers_in_protocol(api, kind):
+    order_no = register(api, kind)
+    wire = paid_wire(kind, order_no)
+    for _ in range(4):
+        response = api.send(wire)
+        assert is_success(kind, response), (response.status_code, response.body)
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and not order.on_hold
+    assert order.paid_amount.minor == 5800 and len(order.payments) == 1
+    assert [e.type for e in order.timeline] == ["created", "payment"]
+    notices = list(NoticeModel.scan())
+    assert len(notices) == 1 and len(notices[0].attempts) == 4
+    assert notices[0].out_trade_no == order_no
+    assert audit_items() == []  # accepted deliveries are audited inside the notice
+    shop_view = api.json(api.call("GET", f"/orders/{order_no}"))
+    assert shop_view["pay_status"] == "paid" and shop_view["hold"] is False
+
+
+def test_answers_exact_protocol_shapes(api):
+    order_no = register(api, "wechat")
+    ok = api.send(wires.wechat(order_no, 5800))
+    assert ok.status_code == 204 and ok.body in (b"", None)
+    bad = api.send(wires.wechat(order_no, 5800, forged=True))
+    assert 400 <= bad.status_code < 500 and json.loads(bad.body)["code"] == "FAIL"
+    alipay_bad = api.send(wires.alipay(order_no, "58.00", forged=True))
+    assert alipay_bad.status_code == 200 and alipay_bad.body == b"fail"
+    stripe_bad = api.send(wires.stripe(order_no, 5800, forged=True))
+    assert stripe_bad.status_code == 400
+
+
+@pytest.mark.parametrize("kind", ["alipay", "wechat", "epay", "stripe"])
+def test_forged_is_rejected_audited_and_changes_nothing(api, kind):
+    order_no = register(api, kind)
+    response = api.send(paid_wire(kind, order_no, forged=True))
+    assert not is_success(kind, response) and response.status_code < 500
+    assert order_store.get(order_no).pay_status.value == "pending"
+    assert NoticeModel.count() == 0
+    [record] = audit_items()
+    assert record.verification == "bad_signature" and record.outcome == "rejected"
+    assert record.channel == CHANNEL[kind] and record.answer_status == response.status_code
+    assert record.payload and record.expires is not None
+
+
+def test_unknown_order_is_kept_then_applied_once_on_registration(api):
+    wire = wires.alipay("ORD-LATER-1", "58.00")
+    first = api.send(wire)
+    assert first.status_code == 200 and first.body == b"fail"
+    assert NoticeModel.count() == 1 and OrderModel.count() == 0
+    [record] = audit_items()
+    assert record.outcome == "unknown_order" and record.answer_body == "fail"
+    register(api, "alipay", order_no="ORD-LATER-1")
+    order = order_store.get("ORD-LATER-1")
+    assert order.pay_status.value == "paid" and len(order.payments) == 1
+    retry = api.send(wire)
+    assert retry.body == b"success"
+    order = order_store.get("ORD-LATER-1")
+    assert len(order.payments) == 1 and [e.type for e in order.timeline] == ["created", "payment"]
+
+
+def test_unknown_order_wechat_is_4xx_not_5xx(api):
+    response = api.send(wires.wechat("ORD-LATER-2", 5800))
+    assert response.status_code == 409 and json.loads(response.body)["code"] == "FAIL"
+
+
+def test_amount_mismatch_pays_and_holds(api):
+    order_no = register(api, "alipay")
+    assert api.send(wires.alipay(order_no, "0.01")).body == b"success"
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and order.on_hold and order.hold_reasons == ["amount_mismatch"]
+    assert order.paid_amount.minor == 1
+    assert api.json(api.call("GET", f"/orders/{order_no}"))["hold"] is True
+
+
+def test_second_distinct_payment_holds_and_records_both(api):
+    order_no = register(api, "alipay")
+    assert api.send(wires.alipay(order_no, "58.00")).body == b"success"
+    assert api.send(wires.alipay(order_no, "58.00")).body == b"success"
+    order = order_store.get(order_no)
+    assert len(order.payments) == 2 and order.hold_reasons == ["duplicate_payment"]
+
+
+def test_same_payment_finished_event_is_not_a_duplicate(api):
+    order_no = register(api, "alipay")
+    api.send(wires.alipay(order_no, "58.00", trade_no="T-SAME"))
+    api.send(wires.alipay(order_no, "58.00", trade_no="T-SAME", status="TRADE_FINISHED"))
+    order = order_store.get(order_no)
+    assert len(order.payments) == 1 and not order.on_hold
+
+
+def test_payment_after_expiry_is_late_and_held(api):
+    from chalicelib.services import jobs
+
+    order_no = register(api, "epay")
+    OrderModel(order_no).update(actions=[OrderModel.expires_at.set("2000-01-01T00:00:00.000000Z")])
+    assert jobs.expire_orders()["expired"] == 1
+    assert order_store.get(order_no).pay_status.value == "expired"
+    assert api.send(wires.epay(order_no, "58.00")).body == b"success"
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and order.hold_reasons == ["late_payment"]
+
+
+def test_refunds_partial_and_full(api):
+    ali = register(api, "alipay")
+    api.send(wires.alipay(ali, "58.00", trade_no="T-R"))
+    api.send(wires.alipay(ali, "58.00", trade_no="T-R", extra={"refund_fee": "8.00", "gmt_refund": "2026-11-25 10:00:00"}))
+    order = order_store.get(ali)
+    assert order.pay_status.value == "partially_refunded" and order.refunded_amount.minor == 800
+    api.send(wires.alipay(ali, "58.00", trade_no="T-R", status="TRADE_CLOSED",
+                          extra={"refund_fee": "58.00", "gmt_refund": "2026-11-25 10:05:00"}))
+    assert order_store.get(ali).pay_status.value == "refunded"
+
+    wx = register(api, "wechat")
+    api.send(wires.wechat(wx, 5800, transaction_id="4200-W"))
+    assert api.send(wires.wechat(wx, 5800, transaction_id="4200-W", event_type="REFUND.SUCCESS",
+                                 refund_fen=1000)).status_code == 204
+    order = order_store.get(wx)
+    assert order.pay_status.value == "partially_refunded" and order.refunded_amount.minor == 1000
+
+    st = register(api, "stripe", currency="USD", amount="58.00")
+    api.send(wires.stripe(st, 5800, "usd", payment_intent="pi_X"))
+    api.send(wires.stripe(st, 5800, "usd", payment_intent="pi_X", event_type="charge.refunded"))
+    assert order_store.get(st).pay_status.value == "refunded"
+
+
+def test_close_event_closes_pending_order(api):
+    order_no = register(api, "alipay")
+    assert api.send(wires.alipay(order_no, "58.00", status="TRADE_CLOSED")).body == b"success"
+    assert order_store.get(order_no).pay_status.value == "closed"
+
+
+def test_refund_for_unpaid_order_is_refused_but_acknowledged(api):
+    order_no = register(api, "wechat")
+    response = api.send(wires.wechat(order_no, 5800, event_type="REFUND.SUCCESS"))
+    assert response.status_code == 204
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "pending" and order.timeline[-1].type == "conflict"
+
+
+def test_unknown_channel_is_404_and_audited(api):
+    response = api.send(wires.Wire("nope", "POST", b"a=b", {"Content-Type": "application/x-www-form-urlencoded"}))
+    assert response.status_code == 404
+    assert json.loads(response.body)["error"]["code"] == "unknown_channel"
+    [record] = audit_items()
+    assert record.verification == "unknown_channel" and record.channel == "nope"
+
+
+@pytest.mark.parametrize("kind", ["alipay", "wechat", "stripe"])
+def test_oversized_body_is_refused(api, kind):
+    wire = paid_wire(kind, "ORD-BIG")
+    wire.body = wire.body + b"x" * (64 * 1024)
+    response = api.send(wire)
+    assert not is_success(kind, response) and response.status_code < 500
+    [record] = audit_items()
+    assert record.verification == "too_large"
+
+
+@pytest.mark.parametrize("body,ctype", [
+    (b"", "application/x-www-form-urlencoded"), (b"%%%===&&&", "application/x-www-form-urlencoded"),
+    (b"\xff\xfe\x00garbage", "application/x-www-form-urlencoded"), (b"{}", "application/json"),
+])
+def test_malformed_alipay_is_fail_not_500(api, body, ctype):
+    response = api.send(wires.Wire("alipay-main", "POST", body, {"Content-Type": ctype}))
+    assert response.status_code == 200 and response.body == b"fail"
+    assert NoticeModel.count() == 0 and len(audit_items()) == 1
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"{\"id\": 1}", b"[]", b"\xff"])
+def test_malformed_wechat_and_stripe_are_4xx(api, body):
+    for channel in ("wxpay-main", "stripe-main"):
+        response = api.send(wires.Wire(channel, "POST", body, {"Content-Type": "application/json"}))
+        assert 400 <= response.status_code < 500, (channel, body, response.status_code)
+    assert NoticeModel.count() == 0
+
+
+def test_epay_post_form_also_works(api):
+    order_no = register(api, "epay")
+    assert api.send(wires.epay(order_no, "58.00", method="POST")).body == b"success"
+    assert order_store.get(order_no).pay_status.value == "paid"
+
+
+def test_wechat_stale_timestamp_rejected(api):
+    order_no = register(api, "wechat")
+    response = api.send(wires.wechat(order_no, 5800, skew_s=-301))
+    assert 400 <= response.status_code < 500
+    assert order_store.get(order_no).pay_status.value == "pending"
+    assert audit_items()[0].verification == "stale_timestamp"
+
+
+def test_stripe_old_timestamp_rejected(api):
+    order_no = register(api, "stripe", currency="USD")
+    response = api.send(wires.stripe(order_no, 5800, age_s=301))
+    assert response.status_code == 400
+
+
+def test_stripe_refund_without_order_metadata_finds_order_by_payment(api):
+    order_no = register(api, "stripe", currency="USD")
+    api.send(wires.stripe(order_no, 5800, payment_intent="pi_ONLY"))
+    refund = wires.stripe("", 5800, payment_intent="pi_ONLY", event_type="charge.refunded")
+    assert api.send(refund).status_code == 200
+    assert order_store.get(order_no).pay_status.value == "refunded"
+
+
+def test_stripe_refund_for_unknown_payment_is_retryable_and_audited(api):
+    refund = wires.stripe("", 5800, payment_intent="pi_NEVER", event_type="charge.refunded")
+    response = api.send(refund)
+    assert response.status_code == 409 and NoticeModel.count() == 0
+    assert audit_items()[0].outcome == "unknown_order"

@@ -1,0 +1,156 @@
+"""Demo traffic against a fake shop API: orders, payments, deliveries, the labelled bad cases,
+and an API that is down or briefly unavailable."""
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from local.demo import PRODUCTS, DemoTraffic
+
+
+class FakeShopApi:
+    """Answers the shop API (every order reads as paid, never held) and /notify (success);
+    the first `unavailable` calls get 503."""
+
+    def __init__(self, unavailable: int = 0):
+        self.orders: list[dict] = []
+        self.auth: set[str] = set()
+        self.deliveries: list[str] = []
+        self.unavailable = unavailable
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def answer(self, method: str, path: str, headers, body: bytes) -> tuple[int, str]:
+        with self._lock:
+            if self.unavailable > 0:
+                self.unavailable -= 1
+                return 503, "starting"
+            if path.startswith("/notify/"):
+                return 200, "success"
+            self.auth.add(headers.get("Authorization"))
+            if (method, path) == ("POST", "/orders"):
+                self.orders.append(json.loads(body))
+                return 201, body.decode()
+            if method == "POST" and path.endswith("/delivery"):
+                self.deliveries.append(path.split("/")[2])
+                return 200, "{}"
+            return 200, json.dumps({"pay_status": "paid", "delivery_status": "pending", "hold": False})
+
+    def _handler_class(self):
+        shop = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status, text = shop.answer(self.command, self.path.split("?")[0], self.headers, body)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(text.encode())))
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def shop():
+    api = FakeShopApi()
+    yield api
+    api.close()
+
+
+def run_demo(make_sim, api_url, until, weights=None, timeout=15.0, **demo_options):
+    """Run the demo until `until(log lines)` holds; return the lines once `run` has returned."""
+    lines: list[str] = []
+    demo = DemoTraffic(api_url, "shop-key", make_sim(api_url=api_url), rng=random.Random(7),
+                       log=lines.append, settle_timeout_s=5, **demo_options)
+    if weights:
+        demo.SCENARIO_WEIGHTS = weights
+    demo.IP_BURST_GAP_S = (0.01, 0.05)
+    stop = threading.Event()
+    runner = threading.Thread(target=demo.run, args=(stop,), kwargs={"rate_per_s": 20})
+    runner.start()
+    deadline = time.monotonic() + timeout
+    while not until(lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    runner.join(15)
+    assert not runner.is_alive(), "run() did not return after stop"
+    assert until(lines), lines
+    assert not [line for line in lines if "gave up:" in line], lines
+    return lines
+
+
+def test_normal_orders_are_registered_paid_and_delivered(make_sim, shop):
+    lines = run_demo(make_sim, shop.url, until=lambda ls: sum("delivered" in l for l in ls) >= 5,
+                     weights={"normal": 1})
+    paid = [l for l in lines if re.match(r"demo: paid ORD\d{20} via \S+ [\d.]+ (CNY|USD) → answered ", l)]
+    assert paid and all(l.endswith(("success", "HTTP 200")) for l in paid)
+    assert shop.auth == {"Bearer shop-key"}
+    names = {p[1] for p in PRODUCTS}
+    for order in shop.orders:
+        assert order["product_name"] in names
+        assert order["currency"] == ("USD" if order["channel"] == "stripe-main" else "CNY")
+        assert re.fullmatch(r"\d+\.\d\d", order["amount"]) and order["quantity"] >= 1
+        assert order["user_agent"].startswith("Mozilla/5.0") and order["expires_in_s"] == 900
+        assert "@" in order["buyer_email"] and order["buyer_ip"].count(".") == 3
+    assert set(shop.deliveries) <= {o["order_no"] for o in shop.orders}
+
+
+@pytest.mark.parametrize("case", [
+    "duplicate notification", "second payment", "wrong amount", "unknown order",
+    "forged notification", "random email", "refund after payment", "large amount"])
+def test_each_bad_case_is_labelled(make_sim, shop, case):
+    lines = run_demo(make_sim, shop.url, until=lambda ls: any(f"[{case}" in l for l in ls),
+                     weights={case: 1})
+    labelled = next(l for l in lines if f"[{case}" in l)
+    if case == "wrong amount":
+        paid, ordered = re.search(r" ([\d.]+) (?:CNY|USD) \(?.*order ([\d.]+)", labelled.replace("]", "")).groups() \
+            if False else (re.search(r"via \S+ ([\d.]+)", labelled).group(1),
+                           re.search(r"order ([\d.]+)", labelled).group(1))
+        assert Decimal(paid) < Decimal(ordered)
+    if case == "random email":
+        assert any(re.fullmatch(r"[a-z0-9]{10}@(mailinator|guerrillamail|yopmail|10minutemail)\.com",
+                                o["buyer_email"]) for o in shop.orders)
+    if case == "large amount":
+        assert all(Decimal(o["amount"]) >= 500 for o in shop.orders)
+
+
+def test_ip_burst_is_six_orders_from_one_ip(make_sim, shop):
+    run_demo(make_sim, shop.url, until=lambda ls: any("[ip burst 6/6] paid" in l for l in ls),
+             weights={"ip burst": 1})
+    burst = shop.orders[:6]
+    assert len({o["buyer_ip"] for o in burst}) == 1
+    assert len({o["buyer_email"] for o in burst}) == 6
+
+
+def test_rides_out_a_briefly_unavailable_api(make_sim):
+    api = FakeShopApi(unavailable=3)
+    try:
+        run_demo(make_sim, api.url, until=lambda ls: any("delivered" in l for l in ls),
+                 weights={"normal": 1})
+    finally:
+        api.close()
+
+
+def test_stops_promptly_while_the_api_is_down(make_sim):
+    lines = run_demo(make_sim, "http://127.0.0.1:9", timeout=1.0,
+                     until=lambda ls: any("API unavailable" in l for l in ls) or not ls)
+    assert all("API unavailable" in l for l in lines)
