@@ -54,7 +54,7 @@ class Attempt:
         """How the answer reads in a log line: `success`, `fail`, `HTTP 204`, `no answer (…)`."""
         if self.status is None:
             return f"no answer ({self.body})"
-        if self.status == 200 and self.body and len(self.body) <= 40:
+        if self.status == 200 and self.body.isalpha() and len(self.body) <= 20:
             return self.body
         return f"HTTP {self.status}" + (f" {self.body[:80]}" if self.body else "")
 

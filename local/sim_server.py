@@ -48,8 +48,8 @@ class SimServer:
         self._httpd = ThreadingHTTPServer((host, port), _RequestHandler)
         self._httpd.daemon_threads = True
         self._httpd.sim_server = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sim-http",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.1,),
+                                        name="sim-http", daemon=True)   # stop() within 0.1 s
 
     @property
     def port(self) -> int:
@@ -72,7 +72,7 @@ class SimServer:
 
     def dispatch(self, method: str, target: str, headers: Message, body: bytes) -> SimResponse:
         url = urlsplit(target)
-        _, prefix, rest = (url.path.split("/", 2) + [""])[:3]
+        _, prefix, rest = (url.path.split("/", 2) + [""])[:3]     # "/alipay/gateway.do"
         table = self.routes.get("/" + prefix, {})
         handler = table.get((method, "/" + rest))
         if handler is None:

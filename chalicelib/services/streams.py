@@ -39,7 +39,12 @@ def handle_notice_record(record: DynamoDBRecord) -> None:
     (a no-op when it was applied, as it almost always was)."""
     if record.event_name != DynamoDBRecordEventName.INSERT:
         return
-    notice = notice_store.from_stream_image(_raw_image(record, "NewImage"))
+    image = _raw_image(record, "NewImage") or {}
+    if "kind" in image:
+        notice = notice_store.from_stream_image(image)
+    else:
+        # moto's server emits an upsert's INSERT image with the key only; DynamoDB sends it whole
+        notice = notice_store.get(record.dynamodb.keys["dedupe_key"])
     ingest.apply_stored_notice(notice, utcnow())
 
 

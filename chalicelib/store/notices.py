@@ -86,3 +86,7 @@ def order_of_trade(trade_no: str) -> str | None:
         if item.out_trade_no:
             return item.out_trade_no
     return None
+
+
+def get(dedupe_key: str) -> Notice:
+    return to_domain(NoticeModel.get(dedupe_key, consistent_read=True))

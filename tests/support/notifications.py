@@ -22,6 +22,8 @@ def _key(name: str):
 
 
 ALIPAY_KEY = _key("alipay_platform_private.pem")
+#: the order each built WeChat body names (its resource is encrypted; tests need to know)
+WECHAT_ORDER_OF: dict[bytes, str] = {}
 WECHAT_KEY = _key("wechat_platform_private.pem")
 
 
@@ -111,6 +113,7 @@ def wechat(order_no: str, total_fen: int, *, event_id: str | None = None, transa
              "resource_type": "encrypt-resource", "event_type": event_type, "summary": "支付成功",
              "resource": resource}
     body = sim_signing.compact_json(event)
+    WECHAT_ORDER_OF[body] = order_no
     timestamp, header_nonce = str(int(time.time()) + skew_s), secrets.token_hex(16)
     key = sim_signing.load_private_key(_fresh_pem()) if forged else WECHAT_KEY
     return Wire(channel, "POST", body, {

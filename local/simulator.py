@@ -1,0 +1,259 @@
+"""The gateway simulator: payments, refunds and closes that notify paytrack the way the real
+gateways do — their wire formats, their signatures, their retry schedules (compressed by
+`time_scale`). It plays the gateway side on its own and imports nothing from chalicelib.
+
+    sim = GatewaySimulator.from_files("http://127.0.0.1:8000")
+    server = sim.start_server()             # GET /sim/health, /sim/events on PAYTRACK_SIM_PORT
+    trade = sim.pay("alipay-main", "ORD20261125143012000001", "58.00")
+    trade.wait_settled(10)                  # then trade.event.outcome, trade.attempts
+    sim.close()
+
+`python -m local.simulator` runs the server alone, notifying the API on PAYTRACK_PORT.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any, Mapping
+
+import requests
+
+from .sim_gateways import SimGateway, SimKeys, build_gateway, read_pem
+from .sim_model import Attempt, SimEvent, SimPayment, WireNotice, to_minor
+from .sim_scheduler import RetryScheduler
+from .sim_server import SimRequest, SimResponse, SimServer
+
+LOCAL_DIR = Path(__file__).resolve().parent
+DEFAULT_CHANNELS_FILE = LOCAL_DIR / "channels.dev.json"
+DEFAULT_SIM_CONFIG_FILE = LOCAL_DIR / "simulator.dev.json"
+DEFAULT_TIME_SCALE = 1 / 240        # Alipay's first retry, 4 minutes, comes after 1 second
+DEFAULT_SUBJECT = "商品"
+
+
+def load_channels(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
+    """The channels file paytrack loads too (PAYTRACK_CHANNELS_FILE, else the dev file)."""
+    path = path or os.environ.get("PAYTRACK_CHANNELS_FILE") or DEFAULT_CHANNELS_FILE
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_sim_config(path: str | Path | None = None) -> dict[str, Any]:
+    """The simulator's own file; every `…_key` value (a PEM, or a path relative to the file)
+    comes back as PEM text."""
+    path = Path(path or DEFAULT_SIM_CONFIG_FILE)
+    config = json.loads(path.read_text(encoding="utf-8"))
+    return {k: read_pem(v, path.parent) if k.endswith("_key") else v for k, v in config.items()}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class GatewaySimulator:
+    """Makes gateway events happen and delivers their notifications to
+    `{api_base_url}/notify/{channel}` from a background worker pool, retrying on the gateway's
+    schedule until paytrack gives the gateway's success answer or the schedule runs out."""
+
+    def __init__(self, api_base_url: str, channels: Mapping[str, Mapping[str, Any]],
+                 sim_config: Mapping[str, Any], time_scale: float = DEFAULT_TIME_SCALE, *,
+                 workers: int = 8, http_timeout_s: float = 10.0):
+        keys = SimKeys.from_config(sim_config)
+        self.api_base_url = api_base_url.rstrip("/")
+        self.channels = {cid: dict(cfg) for cid, cfg in channels.items()}
+        self.time_scale = time_scale
+        self._gateways = {cid: build_gateway(cid, cfg, keys, sim_config)
+                          for cid, cfg in self.channels.items()}
+        self._http_timeout_s = http_timeout_s
+        self._scheduler = RetryScheduler(workers)
+        self._lock = threading.Lock()
+        self._events: list[SimEvent] = []
+        self._trades: dict[tuple[str, str], list[SimPayment]] = defaultdict(list)
+        self._server: SimServer | None = None
+
+    @classmethod
+    def from_files(cls, api_base_url: str, channels_file: str | Path | None = None,
+                   sim_config_file: str | Path | None = None, **kwargs: Any) -> GatewaySimulator:
+        return cls(api_base_url, load_channels(channels_file), load_sim_config(sim_config_file),
+                   **kwargs)
+
+    # --- gateway events -----------------------------------------------------------------------
+
+    def pay(self, channel: str, out_trade_no: str, amount: str, currency: str = "CNY", *,
+            trade_no: str | None = None, subject: str = DEFAULT_SUBJECT,
+            forged: bool = False) -> SimPayment:
+        """The buyer paid `amount`: notify paytrack. Paying an order again makes a second,
+        distinct trade. A forged payment never happened, so it stays out of the ledger."""
+        gateway = self._gateway(channel)
+        now = _now()
+        trade = gateway.new_trade(out_trade_no, to_minor(amount, currency), currency, subject, now,
+                                  paid=True, trade_no=trade_no, forged=forged)
+        notice = gateway.payment_notice(trade, now, forged)
+        if not forged:
+            with self._lock:
+                self._trades[(channel, out_trade_no)].append(trade)
+        trade.event = self._send(channel, "pay", trade.out_trade_no, trade.trade_no, notice)
+        return trade
+
+    def refund(self, channel: str, out_trade_no: str, amount: str, *,
+               forged: bool = False) -> SimEvent | None:
+        """Refund part or all of the order's latest trade. None: the gateway (epay) sends no
+        refund notification; the refund is still recorded."""
+        gateway = self._gateway(channel)
+        now = _now()
+        with self._lock:
+            trade = self._latest_trade(channel, out_trade_no)
+            refund_minor = to_minor(amount, trade.currency)
+            refunded = trade.refunded_minor + refund_minor
+            if refunded > trade.amount_minor:
+                raise ValueError(f"refund {amount} would exceed {trade.amount} paid for {out_trade_no}")
+            refund_no = f"{out_trade_no}R{trade.refund_count + 1}"
+            notice = gateway.refund_notice(trade, refund_minor, refunded, refund_no, now, forged)
+            if not forged:
+                trade.refunded_minor, trade.refund_count = refunded, trade.refund_count + 1
+        if notice is None:
+            return None
+        return self._send(channel, "refund", out_trade_no, trade.trade_no, notice)
+
+    def close_trade(self, channel: str, out_trade_no: str, amount: str, currency: str = "CNY", *,
+                    subject: str = DEFAULT_SUBJECT, forged: bool = False) -> SimEvent | None:
+        """An unpaid trade closed (timed out, checkout expired). Alipay and Stripe notify;
+        WeChat Pay and epay send nothing (None). A paid order is refunded, not closed."""
+        gateway = self._gateway(channel)
+        with self._lock:
+            if self._trades.get((channel, out_trade_no)):
+                raise ValueError(f"{out_trade_no} is paid at {channel}: refund it instead")
+        now = _now()
+        trade = gateway.new_trade(out_trade_no, to_minor(amount, currency), currency, subject, now,
+                                  paid=False, forged=forged)
+        notice = gateway.close_notice(trade, now, forged)
+        if notice is None:
+            return None
+        return self._send(channel, "close", out_trade_no, trade.trade_no, notice)
+
+    def resend(self, event: SimEvent | SimPayment) -> SimEvent:
+        """Deliver a notification again, byte for byte (same notify_id / event id), as gateways
+        do; it gets its own attempts and retries."""
+        original = event.event if isinstance(event, SimPayment) else event
+        return self._send(original.channel, original.action, original.out_trade_no,
+                          original.trade_no, original.notice, resend_of=original.seq)
+
+    def events(self) -> list[SimEvent]:
+        """Every notification so far, oldest first (a snapshot: safe to iterate)."""
+        with self._lock:
+            return list(self._events)
+
+    # --- HTTP server and lifecycle ------------------------------------------------------------
+
+    def start_server(self, port: int | None = None, host: str = "127.0.0.1") -> SimServer:
+        """Serve /sim/health and /sim/events (and the gateways' APIs) from a background thread on
+        `port`: default PAYTRACK_SIM_PORT, else 9000; 0 picks a free port. close() stops it."""
+        if port is None:
+            port = int(os.environ.get("PAYTRACK_SIM_PORT", "9000"))
+        server = SimServer(host, port)
+        server.route("/sim", "GET", "/health", self._health)
+        server.route("/sim", "GET", "/events",
+                     lambda request: SimResponse.json([e.as_dict() for e in self.events()]))
+        server.start()
+        self._server = server
+        return server
+
+    def close(self) -> None:
+        """Stop the server and the workers; notifications still owed are settled `stopped`."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self._scheduler.close()
+        for event in self.events():
+            event.settle("stopped")
+
+    def __enter__(self) -> GatewaySimulator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _gateway(self, channel: str) -> SimGateway:
+        try:
+            return self._gateways[channel]
+        except KeyError:
+            raise ValueError(f"unknown channel {channel!r}; known: {sorted(self._gateways)}") from None
+
+    def _latest_trade(self, channel: str, out_trade_no: str) -> SimPayment:
+        trades = self._trades.get((channel, out_trade_no))
+        if not trades:
+            raise LookupError(f"{channel} has no paid trade for {out_trade_no}")
+        return trades[-1]
+
+    def _send(self, channel: str, action: str, out_trade_no: str, trade_no: str,
+              notice: WireNotice, resend_of: int | None = None) -> SimEvent:
+        with self._lock:
+            event = SimEvent(seq=len(self._events) + 1, channel=channel,
+                             gateway=self._gateways[channel].type_name, action=action,
+                             out_trade_no=out_trade_no, trade_no=trade_no, notice=notice,
+                             resend_of=resend_of)
+            self._events.append(event)
+        self._schedule(event, delay_s=0.0)
+        return event
+
+    def _schedule(self, event: SimEvent, delay_s: float) -> None:
+        if not self._scheduler.call_at(time.monotonic() + delay_s, partial(self._attempt, event)):
+            event.settle("stopped")
+
+    def _attempt(self, event: SimEvent) -> None:
+        """One delivery, then the next retry on the gateway's (compressed) schedule, if owed."""
+        gateway = self._gateways[event.channel]
+        attempt = self._post(gateway, event.notice, f"{self.api_base_url}/notify/{event.channel}")
+        event.record(attempt)
+        done = len(event.attempts)
+        if attempt.accepted:
+            event.settle("accepted")
+        elif done > len(gateway.retry_delays_s):
+            event.settle("exhausted")
+        else:
+            self._schedule(event, gateway.retry_delays_s[done - 1] * self.time_scale)
+
+    def _post(self, gateway: SimGateway, notice: WireNotice, url: str) -> Attempt:
+        now = _now()
+        call = gateway.http_call(notice, url, now)
+        try:
+            response = requests.request(call.method, call.url, headers=call.headers,
+                                        data=call.body, timeout=self._http_timeout_s,
+                                        allow_redirects=False)
+        except requests.RequestException as exc:
+            return Attempt(now, None, type(exc).__name__, accepted=False)
+        return Attempt(now, response.status_code, response.text[:500],
+                       accepted=gateway.accepted(response.status_code, response.text))
+
+    def _health(self, request: SimRequest) -> SimResponse:
+        events = self.events()
+        return SimResponse.json({
+            "status": "ok", "api_base_url": self.api_base_url,
+            "channels": {cid: cfg["type"] for cid, cfg in self.channels.items()},
+            "events": len(events), "pending": sum(e.outcome == "pending" for e in events)})
+
+
+def main() -> None:
+    """Run the simulator's server alone until SIGINT/SIGTERM."""
+    logging.basicConfig(level=logging.INFO)
+    api = f"http://127.0.0.1:{os.environ.get('PAYTRACK_PORT', '8000')}"
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with GatewaySimulator.from_files(api) as sim:
+        server = sim.start_server()
+        print(f"simulator: serving {server.url}/sim/health, notifying {api}/notify/…", flush=True)
+        while not stop.wait(1.0):
+            pass
+
+
+if __name__ == "__main__":
+    main()

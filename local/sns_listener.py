@@ -1,0 +1,49 @@
+"""Prints what paytrack publishes on its SNS topics (shop events, paging), through an SQS queue
+subscribed to each topic on the embedded AWS: what the shop and the on-call phone would get."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+import boto3
+
+from chalicelib.platform.settings import get_settings
+
+log = logging.getLogger("paytrack.local.sns")
+
+
+class SnsListener(threading.Thread):
+    def __init__(self):
+        super().__init__(name="sns-listener", daemon=True)
+        self.sqs = boto3.client("sqs")
+        self.stop_event = threading.Event()
+        self.received: list[dict] = []
+        settings = get_settings()
+        self.queues = {label: self._subscribe(label, arn) for label, arn in
+                       (("event", settings.events_topic_arn), ("PAGE", settings.paging_topic_arn))}
+
+    def _subscribe(self, label: str, topic_arn: str) -> str:
+        url = self.sqs.create_queue(QueueName=f"local-{label.lower()}-listener")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
+                                      Attributes={"RawMessageDelivery": "true"})
+        return url
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            for label, url in self.queues.items():
+                self._drain(label, url)
+            self.stop_event.wait(0.5)
+
+    def _drain(self, label: str, url: str) -> None:
+        for message in self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            body = json.loads(message["Body"])
+            self.received.append(body)
+            order = body.get("order", {})
+            log.info("%s %s %s %s", label, body.get("event"), order.get("order_no", ""),
+                     body.get("summary", ""))
+            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def stop(self) -> None:
+        self.stop_event.set()

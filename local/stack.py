@@ -1,0 +1,205 @@
+"""`make run`: the whole paytrack stage on one machine, no AWS account.
+
+Starts, in this process: the embedded AWS (moto server), the bootstrap of every resource, the API
+(chalice's local server) on $PAYTRACK_PORT, a stream pump per table stream, a scheduler for the
+scheduled functions, a listener printing what the SNS topics publish, the gateway simulator on
+$PAYTRACK_SIM_PORT and (unless PAYTRACK_DEMO=0) demo traffic. Ctrl-C stops everything.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+log = logging.getLogger("paytrack.local")
+
+
+@dataclass
+class StackConfig:
+    api_port: int = int(os.environ.get("PAYTRACK_PORT", "8000"))
+    sim_port: int = int(os.environ.get("PAYTRACK_SIM_PORT", "9000"))
+    aws_port: int = int(os.environ.get("PAYTRACK_AWS_PORT", "0"))
+    channels_file: Path = Path(os.environ.get("PAYTRACK_CHANNELS_FILE", REPO / "local" / "channels.dev.json"))
+    admin_key: str = os.environ.get("PAYTRACK_ADMIN_KEY") or f"pt_admin_{secrets.token_urlsafe(24)}"
+    shop_key: str = os.environ.get("PAYTRACK_SHOP_KEY") or f"pt_shop_{secrets.token_urlsafe(24)}"
+    demo: bool = os.environ.get("PAYTRACK_DEMO", "1") != "0"
+    demo_rate: float = float(os.environ.get("PAYTRACK_DEMO_RATE", "0.5"))
+    schedule_scale: float = float(os.environ.get("PAYTRACK_SCHEDULE_SCALE", "1"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _point_aws_at(port: int) -> None:
+    """Every boto3/PynamoDB client created after this talks to the embedded AWS."""
+    os.environ.update({
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-east-1"),
+        "PAYTRACK_STAGE": "local",
+    })
+    os.environ.pop("AWS_PROFILE", None)
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        self._start_aws()
+        from local.bootstrap import bootstrap_keys, provision
+
+        provision(self.config.channels_file)
+        bootstrap_keys(self.config.admin_key, self.config.shop_key)
+        app = self._start_api()
+        self._start_pumps(app)
+        self._start_scheduler(app)
+        self._start_sns_listener()
+        self._start_simulator_and_demo()
+
+    # -- parts
+
+    def _start_aws(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from local.moto_fidelity import serialize_dynamodb_writes
+
+        serialize_dynamodb_writes()
+        port = self.config.aws_port or _free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        self.stoppers.append(server.stop)
+        _point_aws_at(port)
+        log.info("embedded AWS (moto) on http://127.0.0.1:%d", port)
+
+    def _start_api(self):
+        from chalice.cli.factory import CLIFactory
+
+        factory = CLIFactory(project_dir=str(REPO))
+        config = factory.create_config_obj(chalice_stage_name="local")
+        app = factory.load_chalice_app()
+        server = factory.create_local_server(app, config, "127.0.0.1", self.config.api_port)
+        thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
+        thread.start()
+        self.stoppers.append(server.shutdown)
+        return app
+
+    def _handlers(self, app, config_type: str) -> list[tuple[Any, Callable]]:
+        """The app's registered event handlers of one kind, as Lambda would call them."""
+        module = sys.modules["app"]
+        return [(source, getattr(module, source.handler_string.split(".")[-1]))
+                for source in app.event_sources if type(source).__name__ == config_type]
+
+    def _start_pumps(self, app) -> None:
+        import boto3
+
+        from local.stream_pump import StreamPump
+
+        ddb, streams = boto3.client("dynamodb"), boto3.client("dynamodbstreams")
+        for source, handler in self._handlers(app, "DynamoDBEventConfig"):
+            table = source.stream_arn.split(":table/")[1].split("/stream")[0]
+            pump = StreamPump(ddb, streams, table, handler)
+            pump.start()
+            self.stoppers.append(pump.stop)
+            log.info("stream pump: %s -> %s", table, source.name)
+
+    def _start_scheduler(self, app) -> None:
+        from local.scheduler import Scheduler
+
+        scheduler = Scheduler(self._handlers(app, "ScheduledEventConfig"), self.config.schedule_scale)
+        scheduler.start()
+        self.stoppers.append(scheduler.stop)
+
+    def _start_sns_listener(self) -> None:
+        from local.sns_listener import SnsListener
+
+        listener = SnsListener()
+        listener.start()
+        self.stoppers.append(listener.stop)
+
+    def _start_simulator_and_demo(self) -> None:
+        from local.simulator import GatewaySimulator
+
+        api_url = f"http://127.0.0.1:{self.config.api_port}"
+        simulator = GatewaySimulator.from_files(api_url, channels_file=self.config.channels_file)
+        simulator.start_server(self.config.sim_port)
+        self.stoppers.append(simulator.close)
+        if self.config.demo:
+            from local.demo import DemoTraffic
+
+            demo = DemoTraffic(api_url, self.config.shop_key, simulator)
+            thread = threading.Thread(target=demo.run, args=(self.stop_event, self.config.demo_rate),
+                                      name="demo", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        for stopper in reversed(self.stoppers):
+            try:
+                stopper()
+            except Exception:  # stopping must go on through every part
+                log.exception("while stopping")
+
+    def banner(self) -> str:
+        c = self.config
+        return "\n".join([
+            "",
+            "paytrack local stack is up",
+            f"  API           http://127.0.0.1:{c.api_port}",
+            f"  notify        http://127.0.0.1:{c.api_port}/notify/<channel>",
+            f"  simulator     http://127.0.0.1:{c.sim_port}/sim/events",
+            f"  AWS (moto)    {os.environ['AWS_ENDPOINT_URL']}",
+            f"  channels      {', '.join(json.loads(c.channels_file.read_text(encoding='utf-8')))}",
+            f"  admin key     {c.admin_key}",
+            f"  shop key      {c.shop_key}",
+            f"  demo traffic  {'on' if c.demo else 'off'}",
+            "",
+            f"  try: curl -H 'Authorization: Bearer {c.shop_key}' http://127.0.0.1:{c.api_port}/orders/<order_no>",
+            "  Ctrl-C stops everything.",
+            "",
+        ])
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "pynamodb", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    sys.path.insert(0, str(REPO))
+    os.chdir(REPO)
+    stack = Stack(StackConfig())
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping paytrack local stack…", flush=True)
+        stack.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

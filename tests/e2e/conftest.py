@@ -1,0 +1,88 @@
+"""The local stack started the way `make run` starts it (python -m local.stack), in a subprocess
+on free ports, reached only over real HTTP."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import boto3
+import pytest
+import requests
+
+from tests.conftest import REPO
+
+ADMIN_KEY = "pt_admin_e2e_0000000000000000000000000000"
+SHOP_KEY = "pt_shop_e2e_00000000000000000000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LocalStack:
+    api: str
+    sim_port: int
+    aws_endpoint: str
+    process: subprocess.Popen
+    log_path: str
+
+    def call(self, method: str, path: str, key: str = SHOP_KEY, **kwargs) -> requests.Response:
+        return requests.request(method, self.api + path, headers={"Authorization": f"Bearer {key}"},
+                                timeout=30, **kwargs)
+
+    def aws(self, service: str):
+        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name="ap-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+
+def start_stack(tmp_path_factory, demo: bool) -> LocalStack:
+    api_port, sim_port, aws_port = free_port(), free_port(), free_port()
+    log_path = str(tmp_path_factory.mktemp("stack") / "stack.log")
+    env = {**os.environ, "PAYTRACK_PORT": str(api_port), "PAYTRACK_SIM_PORT": str(sim_port),
+           "PAYTRACK_AWS_PORT": str(aws_port), "PAYTRACK_ADMIN_KEY": ADMIN_KEY, "PAYTRACK_SHOP_KEY": SHOP_KEY,
+           "PAYTRACK_DEMO": "1" if demo else "0", "PAYTRACK_DEMO_RATE": "2", "PYTHONUNBUFFERED": "1"}
+    env.pop("PAYTRACK_STAGE", None)
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    stack = LocalStack(f"http://127.0.0.1:{api_port}", sim_port, f"http://127.0.0.1:{aws_port}", process, log_path)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("local stack exited:\n" + stack.log())
+        try:
+            if stack.call("GET", "/orders/READY-CHECK").status_code == 404:
+                return stack
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError("local stack did not come up:\n" + stack.log())
+
+
+def stop_stack(stack: LocalStack) -> None:
+    stack.process.terminate()
+    try:
+        stack.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        stack.process.kill()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    for name in ("AWS_ENDPOINT_URL",):
+        os.environ.pop(name, None)
+    running = start_stack(tmp_path_factory, demo=False)
+    yield running
+    stop_stack(running)

@@ -1,0 +1,98 @@
+"""The local stack over real HTTP: the simulator pays orders through every channel, with its
+retry behaviour, and the final states are checked through the shop API and the tables."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from local.simulator import GatewaySimulator
+from tests.e2e.conftest import stop_stack, start_stack
+
+CHANNELS = {"alipay-main": "CNY", "wxpay-main": "CNY", "epay-main": "CNY", "stripe-main": "USD"}
+
+
+@pytest.fixture
+def simulator(stack):
+    sim = GatewaySimulator.from_files(stack.api, time_scale=1 / 600)
+    yield sim
+    sim.close()
+
+
+def register(stack, channel: str, amount: str = "58.00", **extra) -> str:
+    body = {"product_id": "steam-50", "product_name": "Steam 充值卡 50元", "amount": amount,
+            "currency": CHANNELS[channel], "channel": channel, "buyer_email": "li@163.com",
+            "buyer_ip": "36.110.1.2", **extra}
+    response = stack.call("POST", "/orders", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["order_no"]
+
+
+def wait_for(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.parametrize("channel", list(CHANNELS))
+def test_simulator_pays_each_channel_over_http(stack, simulator, channel):
+    order_no = register(stack, channel)
+    payment = simulator.pay(channel, order_no, "58.00", CHANNELS[channel])
+    assert payment.event.wait_settled(20) and payment.event.outcome == "accepted"
+    summary = stack.call("GET", f"/orders/{order_no}").json()
+    assert summary["pay_status"] == "paid" and summary["hold"] is False
+    assert summary["paid_amount"] == "58.00" and summary["trade_no"]
+    delivered = stack.call("POST", f"/orders/{order_no}/delivery", json={"status": "delivered"})
+    assert delivered.status_code == 200 and delivered.json()["delivery_status"] == "delivered"
+
+
+def test_unknown_order_is_retried_by_the_gateway_until_registered(stack, simulator):
+    order_no = f"LATE{int(time.time() * 1000)}"
+    payment = simulator.pay("alipay-main", order_no, "58.00")
+    assert payment.event.wait_answered(10)
+    assert payment.event.attempts[0].body == "fail"
+    register(stack, "alipay-main", order_no=order_no)
+    assert payment.event.wait_settled(30) and payment.event.outcome == "accepted"
+    summary = stack.call("GET", f"/orders/{order_no}").json()
+    assert summary["pay_status"] == "paid"
+
+
+def test_duplicates_wrong_amount_and_forgery(stack, simulator):
+    order_no = register(stack, "wxpay-main")
+    payment = simulator.pay("wxpay-main", order_no, "58.00")
+    resends = [simulator.resend(payment) for _ in range(3)]
+    assert all(event.wait_settled(20) and event.outcome == "accepted" for event in [payment.event, *resends])
+    assert stack.call("GET", f"/orders/{order_no}").json()["hold"] is False
+
+    short = register(stack, "alipay-main")
+    simulator.pay("alipay-main", short, "0.58").event.wait_settled(20)
+    held = stack.call("GET", f"/orders/{short}").json()
+    assert held["pay_status"] == "paid" and held["hold"] is True and held["hold_reasons"] == ["amount_mismatch"]
+
+    victim = register(stack, "epay-main")
+    forged = simulator.pay("epay-main", victim, "58.00", forged=True)
+    assert forged.event.wait_answered(10) and forged.event.attempts[0].body == "fail"
+    assert stack.call("GET", f"/orders/{victim}").json()["pay_status"] == "pending"
+
+
+def test_order_paid_event_reaches_the_topic(stack, simulator):
+    order_no = register(stack, "alipay-main")
+    simulator.pay("alipay-main", order_no, "58.00").event.wait_settled(20)
+    wait_for(lambda: f"event order.paid {order_no}" in stack.log())
+
+
+def test_make_run_demo_shows_paid_orders_and_stops_cleanly(tmp_path_factory):
+    demo = start_stack(tmp_path_factory, demo=True)
+    try:
+        wait_for(lambda: demo.log().count("order.paid published") >= 3, timeout=60)
+        log = demo.log()
+        assert "admin key" in log and "shop key" in log and demo.api in log
+        assert "answered success" in log or "answered HTTP 204" in log
+    finally:
+        stop_stack(demo)
+    assert demo.process.returncode == 0
+    assert "stopped." in demo.log()
