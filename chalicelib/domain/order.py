@@ -92,6 +92,7 @@ class Payment:
     received: Money | None = None
     fee: Money | None = None
     method: str | None = None
+    payer: str | None = None
 
 
 @dataclass
@@ -306,7 +307,7 @@ def _refused(order: Order, notice: Notice, now: datetime, why: str) -> OrderChan
 def _payment_of(notice: Notice) -> Payment:
     return Payment(payment_ref=notice.payment_identity or notice.dedupe_key, amount=notice.amount,
                    channel=notice.channel, at=notice.event_time, notice_key=notice.dedupe_key,
-                   received=notice.received, fee=notice.fee, method=notice.method)
+                   received=notice.received, fee=notice.fee, method=notice.method, payer=notice.payer)
 
 
 def _payment_message(notice: Notice, late: bool) -> str:

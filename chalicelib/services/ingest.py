@@ -1,14 +1,16 @@
 """Gateway notifications: verify, store, apply exactly once, answer in the gateway's words.
 
-The write path (DESIGN.md): (1) one write of the notice keyed by its dedupe key — the durable
-record, the dedupe and the audit of this delivery in one (store/notices.py: record); (2) a
-conditional UpdateItem of the order that applies it. A failed condition in (2) returns the order
-as it was, which classifies the case (already applied, a second payment, a mismatch, no order
-yet) without another read. Success is answered only after (1) succeeded; when (1) fails the
-gateway gets a retryable failure.
-
-Audit: an accepted delivery is audited inside its notice (`attempts`); every other request
-(rejected, unknown channel, unknown order, not stored, ignored event) gets an audit item.
+The write path (DESIGN.md), two requests:
+- first delivery: (1) a conditional PutItem of the notice keyed by its dedupe key — the durable
+  record, the dedupe and this delivery's audit in one; (2) a conditional UpdateItem of the order
+  that applies it. A failed condition in (2) returns the order as it was, which classifies the
+  case (a second payment, a mismatch, no order yet) without another read.
+- a retry of a stored notice: (1) the PutItem fails and returns the stored notice; (2) this
+  delivery is added to its attempts. The order is not touched unless the notice still awaits
+  its order; a notice stored but not applied by a crash is applied by the notices stream.
+Success is answered only after (1) stored the notice; when storing fails the gateway gets a
+retryable failure. Audit: accepted deliveries are in their notice's `attempts`; every other
+request (rejected, unknown channel, unknown order, not stored, ignored event) gets an audit item.
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ from .order_writes import write_with_retry
 
 STORAGE_ERRORS = (PynamoDBException, BotoCoreError, ClientError)
 UNKNOWN_ORDER = "unknown_order"
-AUDITED_IN_NOTICE = frozenset({Outcome.APPLIED, Outcome.ALREADY_APPLIED, Outcome.REFUSED})
+DUPLICATE = "duplicate"
+AUDITED_IN_NOTICE = frozenset({Outcome.APPLIED, Outcome.ALREADY_APPLIED, Outcome.REFUSED, DUPLICATE})
 
 
 @dataclass(frozen=True)
@@ -81,13 +84,30 @@ def _load_existing(order_no: str) -> Order:
     return order
 
 
+def apply_awaiting(notice: Notice, awaiting: bool, now: datetime) -> IngestResult:
+    """Apply a stored notice and, once it found its order, take it off the unmatched list."""
+    result = apply_stored_notice(notice, now)
+    if awaiting and result.outcome != UNKNOWN_ORDER:
+        notice_store.mark_matched(notice.dedupe_key)
+    return result
+
+
 def apply_kept_notices(order: Order) -> Order:
     """A newly registered order picks up notices that arrived before it (kept, answered failure)."""
     now = utcnow()
-    for notice in notice_store.for_order(order.order_no):
-        result = apply_stored_notice(notice, now)
-        order = result.order or order
+    for notice, awaiting in notice_store.for_order(order.order_no):
+        order = apply_awaiting(notice, awaiting, now).order or order
     return order
+
+
+def _record_and_apply(notice: Notice, source_ip: str | None, now: datetime) -> IngestResult:
+    recorded = notice_store.record(notice, now, source_ip)
+    if not recorded.first and not recorded.awaiting_order:
+        return IngestResult(DUPLICATE, None)
+    result = apply_awaiting(notice, recorded.awaiting_order, now)
+    if recorded.first and result.outcome == UNKNOWN_ORDER:
+        notice_store.mark_awaiting(notice.dedupe_key, now)
+    return result
 
 
 # ------------------------------------------------------------------- the endpoint
@@ -148,8 +168,7 @@ def _process(gateway: Gateway, config: dict, channel_id: str, request: InboundRe
         if not notice.out_trade_no:
             trail.update(outcome=UNKNOWN_ORDER)
             return gateway.failure_answer("no earlier payment event names this payment yet; retry", 409)
-        notice_store.record(notice, now, request.source_ip)
-        result = apply_stored_notice(notice, now)
+        result = _record_and_apply(notice, request.source_ip, now)
     except STORAGE_ERRORS:
         logger.exception("notification not stored", extra={"channel": channel_id})
         trail.update(outcome="store_failed")

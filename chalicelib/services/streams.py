@@ -35,17 +35,17 @@ def handle_order_record(record: DynamoDBRecord) -> None:
 
 
 def handle_notice_record(record: DynamoDBRecord) -> None:
-    """Repair a crash between storing a notice and applying it: apply any new notice again
-    (a no-op when it was applied, as it almost always was)."""
-    if record.event_name != DynamoDBRecordEventName.INSERT:
+    """Repair what a crash or a race can leave: a new notice stored but not applied, and a
+    notice marked as awaiting its order just after the order arrived. Applying again is a no-op
+    when it was applied, as it almost always was."""
+    image = _raw_image(record, "NewImage")
+    if record.event_name == DynamoDBRecordEventName.REMOVE or not image:
         return
-    image = _raw_image(record, "NewImage") or {}
-    if "kind" in image:
-        notice = notice_store.from_stream_image(image)
-    else:
-        # moto's server emits an upsert's INSERT image with the key only; DynamoDB sends it whole
-        notice = notice_store.get(record.dynamodb.keys["dedupe_key"])
-    ingest.apply_stored_notice(notice, utcnow())
+    notice, awaiting = notice_store.from_stream_image(image)
+    old = _raw_image(record, "OldImage") or {}
+    newly_awaiting = awaiting and "awaiting_day" not in old
+    if record.event_name == DynamoDBRecordEventName.INSERT or newly_awaiting:
+        ingest.apply_awaiting(notice, awaiting, utcnow())
 
 
 def process(event: dict[str, Any], handler, context: Any = None) -> dict[str, Any]:

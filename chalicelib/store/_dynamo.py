@@ -1,5 +1,5 @@
-"""The one low-level DynamoDB call PynamoDB's model API does not offer: a conditional update that,
-when its condition fails, returns the item as it was (ReturnValuesOnConditionCheckFailure).
+"""The low-level DynamoDB calls PynamoDB's model API does not offer: conditional writes that,
+when their condition fails, return the item as it was (ReturnValuesOnConditionCheckFailure).
 
 That saves the GetItem a failed condition would otherwise cost to classify — the reason a
 duplicate notification costs two requests and not three (DESIGN.md: the ingestion write path).
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence, TypeVar
 
+from pynamodb.constants import ITEM
 from pynamodb.exceptions import VerboseClientError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -49,3 +50,20 @@ def update_or_old(model: type[M], hash_key: Any, actions: Sequence[Action],
         old = _condition_failed_item(error)
         return WriteResult(False, model.from_raw_data(old) if old else None)
     return WriteResult(True, model.from_raw_data(response["Attributes"]))
+
+
+def put_or_old(item: M, condition: Condition) -> WriteResult:
+    """PutItem; when the condition fails, the item already stored comes back instead."""
+    model = type(item)
+    conn = _connection(model)
+    args, save = item._get_save_args(condition=condition)
+    kwargs = conn.get_operation_kwargs(
+        model.Meta.table_name, args[0], range_key=save.get("range_key"), key=ITEM,
+        attributes=save["attributes"], condition=condition,
+        return_values_on_condition_failure="ALL_OLD")
+    try:
+        conn.dispatch("PutItem", kwargs)
+    except VerboseClientError as error:
+        old = _condition_failed_item(error)
+        return WriteResult(False, model.from_raw_data(old) if old else None)
+    return WriteResult(True, item)

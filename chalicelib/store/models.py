@@ -65,6 +65,7 @@ class PaymentMap(MapAttribute):
     received_minor = NumberAttribute(null=True)
     fee_minor = NumberAttribute(null=True)
     method = UnicodeAttribute(null=True)
+    payer = UnicodeAttribute(null=True)
 
 
 class OrderModel(Model):
@@ -95,17 +96,13 @@ class OrderModel(Model):
     hold_reasons = ListAttribute(of=UnicodeAttribute, default=list)
     paid_at = UnicodeAttribute(null=True)
     trade_no = UnicodeAttribute(null=True)
-    paid_minor = NumberAttribute(null=True)
-    paid_currency = UnicodeAttribute(null=True)
-    received_minor = NumberAttribute(null=True)
-    fee_minor = NumberAttribute(null=True)
+    fee_minor = NumberAttribute(null=True)       # the statement's fee (reconciliation); else the payment's
     refunded_minor = NumberAttribute(null=True)
     refunded_at = UnicodeAttribute(null=True)
     closed_at = UnicodeAttribute(null=True)
     expired_at = UnicodeAttribute(null=True)
     delivered_at = UnicodeAttribute(null=True)
     method = UnicodeAttribute(null=True)
-    payer = UnicodeAttribute(null=True)
     fingerprint = UnicodeAttribute(null=True)
     payments = ListAttribute(of=PaymentMap, default=list)
     timeline = ListAttribute(of=TimelineMap, default=list)
@@ -144,8 +141,9 @@ class AttemptMap(MapAttribute):
 class NoticeModel(Model):
     """One verified gateway event, unique by its dedupe key. Kept forever (the money trail).
 
-    Each delivery of it (first and every retry) is appended to `attempts`: that list is the audit
-    record of accepted notify requests, written in the same request that stores the notice.
+    Each delivery of it (first and every retry) is in `attempts`: that list is the audit record
+    of accepted notify requests, written by the same request that stores the notice (first
+    delivery) or that finds it stored (a retry).
     """
 
     Meta = _meta("notices", streamed=True)
@@ -172,8 +170,10 @@ class NoticeModel(Model):
     received_day = UnicodeAttribute()
     raw = JSONAttribute()
     attempts = ListAttribute(of=AttemptMap, default=list)
+    awaiting_day = UnicodeAttribute(null=True)   # set while no order matches: the unmatched list
 
     by_order = _gsi("by_order", "out_trade_no", "received_at")
+    by_awaiting = _gsi("by_awaiting", "awaiting_day", "received_at")
     by_day = _gsi("by_day", "received_day", "received_at")
     by_trade_no = _gsi("by_trade_no", "trade_no", "received_at")
 

@@ -1,15 +1,14 @@
 """Notice repository: one item per verified gateway event, unique by its dedupe key."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 
 from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
-from pynamodb.expressions.condition import size
-
-from ._dynamo import update_or_old
+from ._dynamo import put_or_old
 from .models import AttemptMap, NoticeModel
 
 
@@ -50,34 +49,57 @@ def to_domain(item: NoticeModel) -> Notice:
 MAX_ATTEMPTS_KEPT = 500
 
 
-def record(notice: Notice, received_at: datetime, source_ip: str | None) -> bool:
-    """Durably store the notice, or add this delivery to the one already stored. One request.
+@dataclass(frozen=True)
+class Recorded:
+    first: bool                 # stored by this delivery
+    awaiting_order: bool        # stored earlier while no order matched it, and not matched since
 
-    An upsert: every field is written `if_not_exists`, so the first delivery's values stay, and
-    the attempt is appended either way. Returns True for the first delivery. Past
-    MAX_ATTEMPTS_KEPT deliveries (a replay storm) the attempt is no longer appended: False.
+
+def _attempt(received_at: datetime, source_ip: str | None, notice: Notice) -> AttemptMap:
+    return AttemptMap(at=to_iso(received_at), source_ip=source_ip, source=notice.source.value)
+
+
+def record(notice: Notice, received_at: datetime, source_ip: str | None) -> Recorded:
+    """Store the notice keyed by its dedupe key, or, when it is stored already (the gateway's
+    retry), add this delivery to its attempts. Two requests at most, one for a first delivery.
+
+    Past MAX_ATTEMPTS_KEPT deliveries (a replay storm) attempts are no longer appended.
     """
     item = _to_item(notice, received_at)
-    actions = [attr.set(attr | getattr(item, name))
-               for name, attr in NoticeModel.get_attributes().items()
-               if name not in ("dedupe_key", "attempts") and getattr(item, name) is not None]
-    attempt = AttemptMap(at=to_iso(received_at), source_ip=source_ip, source=notice.source.value)
-    actions.append(NoticeModel.attempts.set(
-        (NoticeModel.attempts | []).append([attempt])))
-    condition = (NoticeModel.dedupe_key.does_not_exist()
-                 | (size(NoticeModel.attempts) < MAX_ATTEMPTS_KEPT))
-    result = update_or_old(NoticeModel, notice.dedupe_key, actions, condition)
-    return result.ok and len(result.item.attempts) == 1
+    item.attempts = [_attempt(received_at, source_ip, notice)]
+    stored = put_or_old(item, NoticeModel.dedupe_key.does_not_exist())
+    if stored.ok:
+        return Recorded(first=True, awaiting_order=False)
+    existing = stored.item
+    if existing is not None and len(existing.attempts or []) < MAX_ATTEMPTS_KEPT:
+        NoticeModel(notice.dedupe_key).update(
+            actions=[NoticeModel.attempts.set(NoticeModel.attempts.append(
+                [_attempt(received_at, source_ip, notice)]))],
+            condition=NoticeModel.dedupe_key.exists())
+    return Recorded(first=False, awaiting_order=bool(existing and existing.awaiting_day))
 
 
-def for_order(out_trade_no: str) -> list[Notice]:
-    """Every notice naming this order, oldest first (one Query on the by_order index)."""
-    return [to_domain(item) for item in NoticeModel.by_order.query(out_trade_no)]
+def mark_awaiting(dedupe_key: str, at: datetime) -> None:
+    """No order matched: list the notice among the unmatched until one does."""
+    NoticeModel(dedupe_key).update(actions=[NoticeModel.awaiting_day.set(day_of(at))],
+                                   condition=NoticeModel.dedupe_key.exists())
 
 
-def from_stream_image(image: dict) -> Notice:
-    """A notice from a DynamoDB stream NewImage (raw attribute-value map)."""
-    return to_domain(NoticeModel.from_raw_data(image))
+def mark_matched(dedupe_key: str) -> None:
+    NoticeModel(dedupe_key).update(actions=[NoticeModel.awaiting_day.remove()],
+                                   condition=NoticeModel.dedupe_key.exists())
+
+
+def for_order(out_trade_no: str) -> list[tuple[Notice, bool]]:
+    """Every notice naming this order, oldest first, each with whether it awaits its order
+    (one Query on the by_order index)."""
+    return [(to_domain(item), bool(item.awaiting_day)) for item in NoticeModel.by_order.query(out_trade_no)]
+
+
+def from_stream_image(image: dict) -> tuple[Notice, bool]:
+    """A notice from a DynamoDB stream image, and whether it awaits its order."""
+    item = NoticeModel.from_raw_data(image)
+    return to_domain(item), bool(item.awaiting_day)
 
 
 def order_of_trade(trade_no: str) -> str | None:
@@ -87,6 +109,3 @@ def order_of_trade(trade_no: str) -> str | None:
             return item.out_trade_no
     return None
 
-
-def get(dedupe_key: str) -> Notice:
-    return to_domain(NoticeModel.get(dedupe_key, consistent_read=True))

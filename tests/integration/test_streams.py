@@ -91,7 +91,7 @@ def test_notices_stream_repairs_a_crash_between_store_and_apply(api):
     wire = wires.alipay(order_no, "58.00")
     request = InboundRequest("POST", Headers(wire.headers), wire.body, {})
     notice = get_gateway("alipay").parse_notification(request, get_channel("alipay-main"), "alipay-main", utcnow())
-    assert notice_store.record(notice, utcnow(), "1.1.1.1")  # stored, then "crash": never applied
+    assert notice_store.record(notice, utcnow(), "1.1.1.1").first  # stored, then "crash": never applied
     assert order_store.get(order_no).pay_status.value == "pending"
     app.on_notices_stream(stream_event(NoticeModel), None)
     app.on_notices_stream(stream_event(NoticeModel), None)
