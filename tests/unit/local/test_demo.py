@@ -122,9 +122,7 @@ def test_each_bad_case_is_labelled(make_sim, shop, case):
                      weights={case: 1})
     labelled = next(l for l in lines if f"[{case}" in l)
     if case == "wrong amount":
-        paid, ordered = re.search(r" ([\d.]+) (?:CNY|USD) \(?.*order ([\d.]+)", labelled.replace("]", "")).groups() \
-            if False else (re.search(r"via \S+ ([\d.]+)", labelled).group(1),
-                           re.search(r"order ([\d.]+)", labelled).group(1))
+        ordered, paid = re.search(r"order ([\d.]+)\] paid \S+ via \S+ ([\d.]+)", labelled).groups()
         assert Decimal(paid) < Decimal(ordered)
     if case == "random email":
         assert any(re.fullmatch(r"[a-z0-9]{10}@(mailinator|guerrillamail|yopmail|10minutemail)\.com",
@@ -136,9 +134,10 @@ def test_each_bad_case_is_labelled(make_sim, shop, case):
 def test_ip_burst_is_six_orders_from_one_ip(make_sim, shop):
     run_demo(make_sim, shop.url, until=lambda ls: any("[ip burst 6/6] paid" in l for l in ls),
              weights={"ip burst": 1})
-    burst = shop.orders[:6]
-    assert len({o["buyer_ip"] for o in burst}) == 1
-    assert len({o["buyer_email"] for o in burst}) == 6
+    by_ip: dict[str, set[str]] = {}
+    for order in shop.orders:
+        by_ip.setdefault(order["buyer_ip"], set()).add(order["buyer_email"])
+    assert 6 in {len(emails) for emails in by_ip.values()}
 
 
 def test_rides_out_a_briefly_unavailable_api(make_sim):
