@@ -59,12 +59,12 @@ def report_delivery(principal, order_no: str) -> Response:
 
 # ---------------------------------------------------------------- streams and schedules
 
-@app.on_dynamodb_record(stream_arn=settings.orders_stream_arn, batch_size=100)
+@app.on_dynamodb_record(stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
 def on_orders_stream(event):
     return streams.process(event.to_dict(), streams.handle_order_record, event.context)
 
 
-@app.on_dynamodb_record(stream_arn=settings.notices_stream_arn, batch_size=100)
+@app.on_dynamodb_record(stream_arn=settings.notices_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
 def on_notices_stream(event):
     return streams.process(event.to_dict(), streams.handle_notice_record, event.context)
 

@@ -1,0 +1,411 @@
+"""The deployable template: `chalice package` for dev and prod merged with infra/resources.json.
+
+- it packages offline from the wheel cache and lints clean with cfn-lint;
+- every DynamoDB table in it mirrors store/models.py (keys, attribute definitions, GSIs,
+  projection, billing, stream, TTL), so a model change without an infra change fails here;
+- the stream consumers are wired safely (partial batch failures, bisect, bounded retries and
+  record age, on-failure queue) and prod tables are protected from deletion;
+- the hand-written IAM policies are least privilege and cover exactly what the template creates.
+
+The first run on a machine downloads the wheels once (infra/package.py); later runs are offline.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from pynamodb.attributes import TTLAttribute
+
+from chalicelib.platform.settings import get_settings
+from chalicelib.store import models
+from infra import package as infra_package
+from tests.conftest import REPO
+
+STAGES = ("dev", "prod")
+LINT_REGION = "ap-east-1"  # the region settings.py defaults to
+FAKE_ACCOUNT = "123456789012"
+PLACEHOLDER_STREAM_SUFFIX = "/stream/1970-01-01T00:00:00.000"  # settings._stream_placeholder
+
+# What every function must get from the template (Globals), not from a literal in config.json.
+WIRED_ENVIRONMENT = {
+    "PAYTRACK_TABLE_PREFIX": {"Fn::Sub": "paytrack-${Stage}-"},
+    "PAYTRACK_BUCKET": {"Ref": "FilesBucket"},
+    "PAYTRACK_EVENTS_TOPIC_ARN": {"Ref": "EventsTopic"},
+    "PAYTRACK_PAGING_TOPIC_ARN": {"Ref": "PagingTopic"},
+    "PAYTRACK_CHANNELS_SECRET_ID": {"Ref": "ChannelsSecret"},
+    "PAYTRACK_ORDERS_STREAM_ARN": {"Fn::GetAtt": ["OrdersTable", "StreamArn"]},
+    "PAYTRACK_NOTICES_STREAM_ARN": {"Fn::GetAtt": ["NoticesTable", "StreamArn"]},
+}
+
+# Widening a policy is a reviewed change: add the action here with the reason it is needed.
+ALLOWED_ACTIONS = {
+    # PynamoDB item reads/writes and index queries (get, batch_get, query, count, save, update,
+    # delete, batch_write, TransactWrite's condition checks). No Scan, no table administration.
+    "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+    "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    # what Lambda's event source mapping needs, on the two streams only
+    "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+    # exports and reports (multipart streaming upload, presigned GET signed by the role)
+    "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+    "sns:Publish",
+    "secretsmanager:GetSecretValue",
+    # the stream consumers' on-failure destination is written with the function's role
+    "sqs:SendMessage",
+    # logs; EMF metrics travel in the logs, so no cloudwatch:PutMetricData
+    "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+}
+REQUIRED_ACTIONS = ALLOWED_ACTIONS - {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+                                      "dynamodb:ConditionCheckItem", "logs:CreateLogGroup"}
+
+
+# ------------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    """{stage: (template, facts about its deployment.zip, template path)}, packaged once."""
+    root = tmp_path_factory.mktemp("infra")
+    work = root / "work"  # shared: the deployment zip is built once for both stages
+    work.mkdir()
+    result = {}
+    for stage in STAGES:
+        template_path = infra_package.package(stage, root / stage, work_dir=work)
+        zip_path = template_path.parent / "deployment.zip"
+        with zipfile.ZipFile(zip_path) as bundle:
+            names = bundle.namelist()
+            wheels = {name.split("/")[0]: [line.split(":", 1)[1].strip()
+                                           for line in bundle.read(name).decode().splitlines()
+                                           if line.startswith("Tag:")]
+                      for name in names if name.endswith(".dist-info/WHEEL")}
+        zip_path.unlink()  # 25 MB each; the facts above are all the tests need
+        result[stage] = (json.loads(template_path.read_text()), {"names": names, "wheels": wheels},
+                         template_path)
+    shutil.rmtree(work)  # the staged project and chalice's zip cache
+    return result
+
+
+def _template(packaged, stage: str) -> dict:
+    return packaged[stage][0]
+
+
+def _resources(template: dict, type_name: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_name}
+
+
+def _sub(value, stage: str) -> str:
+    """Resolve the template's {"Fn::Sub": "...${Stage}..."} names (plus fake account/region)."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        value = value["Fn::Sub"]
+    assert isinstance(value, str), value
+    return (value.replace("${Stage}", stage).replace("${AWS::AccountId}", FAKE_ACCOUNT)
+            .replace("${AWS::Region}", LINT_REGION))
+
+
+def _condition(template: dict, value, stage: str):
+    """Resolve {"Fn::If": [<condition>, a, b]} for a stage (conditions on Ref Stage only)."""
+    if not (isinstance(value, dict) and "Fn::If" in value):
+        return value
+    name, when_true, when_false = value["Fn::If"]
+
+    def holds(expr) -> bool:
+        if "Condition" in expr:
+            return holds(template["Conditions"][expr["Condition"]])
+        if "Fn::Equals" in expr:
+            left, right = (stage if item == {"Ref": "Stage"} else item for item in expr["Fn::Equals"])
+            return left == right
+        if "Fn::Not" in expr:
+            return not holds(expr["Fn::Not"][0])
+        raise AssertionError(f"unsupported condition {expr}")
+
+    return when_true if holds(template["Conditions"][name]) else when_false
+
+
+def _tables_by_name(template: dict, stage: str) -> dict[str, dict]:
+    return {_sub(r["Properties"]["TableName"], stage): r["Properties"]
+            for r in _resources(template, "AWS::DynamoDB::Table").values()}
+
+
+def _stage_table_name(model, stage: str) -> str:
+    prefix = get_settings().table_prefix
+    assert model.Meta.table_name.startswith(prefix)
+    return f"paytrack-{stage}-{model.Meta.table_name[len(prefix):]}"
+
+
+def _stream_events(template: dict):
+    for fn_id, fn in _resources(template, "AWS::Serverless::Function").items():
+        for event_id, event in (fn["Properties"].get("Events") or {}).items():
+            if event["Type"] == "DynamoDB":
+                yield fn_id, event_id, event["Properties"]
+
+
+# ------------------------------------------------------------------------------- packaging and lint
+
+def _cfn_lint() -> list[str]:
+    script = Path(sys.executable).with_name("cfn-lint")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())"]
+
+
+def _with_literal_event_arns(template: dict) -> dict:
+    """cfn-lint cannot decide which SAM event schema applies when an event's properties hold an
+    intrinsic function (anyOf with an unresolvable value is reported as "unknown" and dropped), so
+    the real template's stream settings go unchecked. This copy puts literal ARNs where the
+    GetAtts are, so the DynamoDB event schema (StartingPosition, retry and age ranges, response
+    types, destination shape) is enforced too."""
+    copy_ = copy.deepcopy(template)
+    for _, _, props in _stream_events(copy_):
+        table = props["Stream"]["Fn::GetAtt"][0]
+        props["Stream"] = (f"arn:aws:dynamodb:{LINT_REGION}:{FAKE_ACCOUNT}:table/{table}"
+                           "/stream/2026-01-01T00:00:00.000")
+        props["DestinationConfig"]["OnFailure"]["Destination"] = (
+            f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:stream-failures")
+    return copy_
+
+
+def test_package_lints_clean_for_dev_and_prod(packaged, tmp_path):
+    files = []
+    for stage in STAGES:
+        template, _, path = packaged[stage]
+        literal = tmp_path / f"{stage}-literal-event-arns.json"
+        literal.write_text(json.dumps(_with_literal_event_arns(template), indent=1))
+        files += [str(path), str(literal)]
+    # No rule is ignored: the templates must be clean of errors and warnings alike.
+    result = subprocess.run([*_cfn_lint(), "--regions", LINT_REGION, "--", *files],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"cfn-lint exit {result.returncode}:\n{result.stdout}{result.stderr}"
+
+
+_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+LAMBDA_GLIBC = (2, 26)  # python3.11 on Lambda runs on Amazon Linux 2
+
+
+def _runs_on_lambda(tag: str) -> bool:
+    platform = tag.split("-")[-1]
+    if platform == "any":
+        return True
+    match = re.fullmatch(r"(manylinux1|manylinux2010|manylinux2014|manylinux_(\d+)_(\d+))_(\w+)", platform)
+    if not match or match[4] != "x86_64":
+        return False
+    glibc = _LEGACY_MANYLINUX.get(match[1]) or (int(match[2]), int(match[3]))
+    return glibc <= LAMBDA_GLIBC
+
+
+def test_package_vendors_lambda_compatible_dependencies(packaged):
+    for stage in STAGES:
+        _, bundle, _ = packaged[stage]
+        names = set(bundle["names"])
+        assert {"app.py", "chalicelib/store/models.py", "pynamodb/__init__.py",
+                "aws_lambda_powertools/__init__.py", "cryptography/__init__.py"} <= names
+        assert not any(n.startswith(("tests/", "local/", "infra/", ".chalice/")) for n in names)
+        # nothing built for a newer glibc, another OS or another CPU may ride along from the
+        # build machine (chalice must have swapped such wheels for manylinux ones)
+        assert len(bundle["wheels"]) >= 10
+        for wheel, tags in bundle["wheels"].items():
+            assert any(_runs_on_lambda(tag) for tag in tags), f"{wheel}: {tags}"
+
+
+def test_package_is_pinned_to_its_stage_and_has_no_placeholder_stream(packaged):
+    for stage in STAGES:
+        template, _, path = packaged[stage]
+        assert template["Parameters"]["Stage"]["Default"] == stage
+        rule = template["Rules"]["StageIsThePackagedStage"]["Assertions"][0]["Assert"]
+        assert rule == {"Fn::Equals": [{"Ref": "Stage"}, stage]}
+        assert PLACEHOLDER_STREAM_SUFFIX not in path.read_text()
+
+
+# ------------------------------------------------------------------------------- tables = models
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("model", models.ALL_MODELS, ids=lambda m: m.__name__)
+def test_table_mirrors_model(packaged, stage, model):
+    tables = _tables_by_name(_template(packaged, stage), stage)
+    name = _stage_table_name(model, stage)
+    assert name in tables, f"{model.__name__}: no table {name} in infra/resources.json"
+    table = tables[name]
+    schema = model._get_schema()
+
+    def keys(key_schema):
+        return {k["KeyType"]: k["AttributeName"] for k in key_schema}
+
+    def attrs(definitions):
+        return {(a["AttributeName"], a["AttributeType"]) for a in definitions}
+
+    assert keys(table["KeySchema"]) == keys(schema["key_schema"])
+    assert [k["KeyType"] for k in table["KeySchema"]] == ["HASH", "RANGE"][:len(table["KeySchema"])]
+    assert attrs(table["AttributeDefinitions"]) == attrs(schema["attribute_definitions"])
+    for kind in ("Global", "Local"):
+        template_indexes = {i["IndexName"]: (keys(i["KeySchema"]), i["Projection"])
+                            for i in table.get(f"{kind}SecondaryIndexes", [])}
+        model_indexes = {i["index_name"]: (keys(i["key_schema"]), i["projection"])
+                         for i in schema[f"{kind.lower()}_secondary_indexes"]}
+        assert template_indexes == model_indexes, f"{kind}SecondaryIndexes"
+        for index in table.get(f"{kind}SecondaryIndexes", []):
+            assert [k["KeyType"] for k in index["KeySchema"]] == ["HASH", "RANGE"][:len(index["KeySchema"])]
+    assert table["BillingMode"] == model.Meta.billing_mode == "PAY_PER_REQUEST"
+    stream = getattr(model.Meta, "stream_view_type", None)
+    assert table.get("StreamSpecification", {}).get("StreamViewType") == stream
+    ttl = [a.attr_name for a in model.get_attributes().values() if isinstance(a, TTLAttribute)]
+    spec = table.get("TimeToLiveSpecification")
+    assert ([spec["AttributeName"]] if spec and spec["Enabled"] else []) == ttl
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_table_is_a_model_and_recoverable_and_encrypted(packaged, stage):
+    template = _template(packaged, stage)
+    tables = _tables_by_name(template, stage)
+    assert set(tables) == {_stage_table_name(m, stage) for m in models.ALL_MODELS}
+    for name, table in tables.items():
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        assert table["SSESpecification"]["SSEEnabled"] is True, name
+        protected = _condition(template, table["DeletionProtectionEnabled"], stage)
+        assert protected is (stage == "prod"), f"{name}: deletion protection {protected} in {stage}"
+
+
+# ------------------------------------------------------------------------------- streams and wiring
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stream_consumers_are_wired_safely(packaged, stage):
+    template = _template(packaged, stage)
+    streamed = {logical for logical, r in _resources(template, "AWS::DynamoDB::Table").items()
+                if "StreamSpecification" in r["Properties"]}
+    consumed = set()
+    events = list(_stream_events(template))
+    assert len(events) == 2, events  # app.py: on_orders_stream, on_notices_stream
+    for fn_id, event_id, props in events:
+        where = f"{stage} {fn_id}.{event_id}"
+        stream = props["Stream"]
+        assert isinstance(stream, dict) and stream.get("Fn::GetAtt", [None, None])[1] == "StreamArn", where
+        consumed.add(stream["Fn::GetAtt"][0])
+        assert props["StartingPosition"] == "TRIM_HORIZON", where
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], where
+        assert props["BisectBatchOnFunctionError"] is True, where
+        assert 0 <= props["MaximumRetryAttempts"] <= 10, where  # -1 would retry until expiry
+        assert 60 <= props["MaximumRecordAgeInSeconds"] <= 6 * 3600, where  # replayable from the stream
+        assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
+            "Fn::GetAtt": ["StreamFailureQueue", "Arn"]}, where
+    assert consumed == streamed == {"OrdersTable", "NoticesTable"}
+    handlers = {fn_id: props["Stream"]["Fn::GetAtt"][0] for fn_id, _, props in events}
+    assert handlers == {"OnOrdersStream": "OrdersTable", "OnNoticesStream": "NoticesTable"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_gets_the_wiring_from_the_template(packaged, stage):
+    template = _template(packaged, stage)
+    globals_ = template["Globals"]["Function"]
+    assert globals_["Environment"]["Variables"].items() >= WIRED_ENVIRONMENT.items()
+    assert globals_["LoggingConfig"] == {"LogGroup": {"Ref": "AppLogGroup"}}
+    functions = _resources(template, "AWS::Serverless::Function")
+    assert functions
+    for fn_id, fn in functions.items():
+        local = fn["Properties"].get("Environment", {}).get("Variables", {})
+        # a function-level value would win over Globals: config.json must not set these
+        assert not set(local) & set(WIRED_ENVIRONMENT), fn_id
+        assert local["PAYTRACK_STAGE"] == stage, fn_id
+        assert "LoggingConfig" not in fn["Properties"], fn_id
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_bucket_expires_exports_and_keeps_reports(packaged, stage):
+    template = _template(packaged, stage)
+    (bucket,) = _resources(template, "AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    rules = [r for r in props["LifecycleConfiguration"]["Rules"] if r["Status"] == "Enabled"]
+    expiring = [r for r in rules if "ExpirationInDays" in r or "ExpirationDate" in r]
+    assert [(r.get("Prefix"), r.get("ExpirationInDays")) for r in expiring] == [("exports/", 7)]
+    assert not any("reports/".startswith(r.get("Prefix", "")) for r in expiring)
+
+
+# ------------------------------------------------------------------------------- IAM
+
+def _policy(stage: str) -> dict:
+    return json.loads((REPO / ".chalice" / f"policy-{stage}.json").read_text())
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def _arn_matches(pattern: str, arn: str) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, arn) is not None
+
+
+def _allowed(policy: dict, action: str, arn: str) -> bool:
+    return any(action in _as_list(s["Action"]) and any(_arn_matches(p, arn) for p in _as_list(s["Resource"]))
+               for s in policy["Statement"])
+
+
+@pytest.mark.parametrize("stage", ("local", "dev", "prod"))
+def test_policy_is_least_privilege(stage):
+    policy = _policy(stage)
+    actions = set()
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert not {"NotAction", "NotResource", "Principal"} & set(statement), statement
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action and "?" not in action, action
+            actions.add(action)
+        for resource in _as_list(statement["Resource"]):
+            assert resource != "*", statement
+            assert f"paytrack-{stage}" in resource or f"paytrack/{stage}/" in resource, resource
+    assert actions <= ALLOWED_ACTIONS, f"not allowed: {sorted(actions - ALLOWED_ACTIONS)}"
+    assert actions >= REQUIRED_ACTIONS, f"missing: {sorted(REQUIRED_ACTIONS - actions)}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policy_covers_what_the_template_creates(packaged, stage):
+    """Every role chalice generated carries the stage's policy file verbatim, and that policy
+    reaches every table, index, stream, object, topic, secret, queue and log group the template
+    names — and nothing of another stage."""
+    template = _template(packaged, stage)
+    policy = _policy(stage)
+    roles = _resources(template, "AWS::IAM::Role")
+    assert roles
+    for role_id, role in roles.items():
+        (inline,) = role["Properties"]["Policies"]
+        assert inline["PolicyDocument"] == policy, role_id
+        assert not role["Properties"].get("ManagedPolicyArns"), role_id
+
+    res = template["Resources"]
+    prefix = f"arn:aws:dynamodb:{LINT_REGION}:{FAKE_ACCOUNT}:table/"
+    for name, table in _tables_by_name(template, stage).items():
+        for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                       "dynamodb:DeleteItem", "dynamodb:Query"):
+            assert _allowed(policy, action, prefix + name), (action, name)
+        for gsi in table.get("GlobalSecondaryIndexes", []):
+            assert _allowed(policy, "dynamodb:Query", f"{prefix}{name}/index/{gsi['IndexName']}")
+        stream_arn = f"{prefix}{name}/stream/2026-01-01T00:00:00.000"
+        for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                       "dynamodb:ListStreams"):
+            assert _allowed(policy, action, stream_arn) is ("StreamSpecification" in table), (action, name)
+    other = "prod" if stage == "dev" else "dev"
+    assert not _allowed(policy, "dynamodb:GetItem", f"{prefix}paytrack-{other}-orders")
+
+    bucket = _sub(res["FilesBucket"]["Properties"]["BucketName"], stage)
+    for action in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"):
+        assert _allowed(policy, action, f"arn:aws:s3:::{bucket}/exports/x.csv"), action
+    for topic in ("EventsTopic", "PagingTopic"):
+        name = _sub(res[topic]["Properties"]["TopicName"], stage)
+        assert _allowed(policy, "sns:Publish", f"arn:aws:sns:{LINT_REGION}:{FAKE_ACCOUNT}:{name}")
+    secret = _sub(res["ChannelsSecret"]["Properties"]["Name"], stage)
+    assert secret == f"paytrack/{stage}/channels"
+    assert _allowed(policy, "secretsmanager:GetSecretValue",
+                    f"arn:aws:secretsmanager:{LINT_REGION}:{FAKE_ACCOUNT}:secret:{secret}-AbCdEf")
+    queue = _sub(res["StreamFailureQueue"]["Properties"]["QueueName"], stage)
+    assert _allowed(policy, "sqs:SendMessage", f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:{queue}")
+    group = _sub(res["AppLogGroup"]["Properties"]["LogGroupName"], stage)
+    log_stream = f"arn:aws:logs:{LINT_REGION}:{FAKE_ACCOUNT}:log-group:{group}:log-stream:2026/01/01/x"
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert _allowed(policy, action, log_stream), action
