@@ -1,0 +1,52 @@
+"""Anomalies: what the rules (and reconciliation) find, as plain values. Pure: no I/O."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AnomalyStatus(str, Enum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a rule found. `subject` makes it unique per rule (an order number, a channel and
+    hour, a reconciliation line): the same finding found twice is one anomaly."""
+
+    rule: str
+    severity: Severity
+    subject: str
+    details: dict[str, Any] = field(default_factory=dict)
+    order_no: str | None = None
+    channel: str | None = None
+    hold: bool = False
+
+    @property
+    def anomaly_id(self) -> str:
+        return f"{self.rule}#{self.subject}"
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    anomaly_id: str
+    rule: str
+    severity: Severity
+    status: AnomalyStatus
+    created_at: datetime
+    details: dict[str, Any]
+    order_no: str | None = None
+    channel: str | None = None
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+    note: str | None = None
