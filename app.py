@@ -9,7 +9,7 @@ from chalice import Chalice, Rate, Response
 from chalicelib.gateways.base import Headers, InboundRequest
 from chalicelib.platform.observability import logger
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import ingest, jobs, orders, streams
+from chalicelib.services import admin, ingest, jobs, orders, streams
 from chalicelib.services.render import order_for_shop
 from chalicelib.web import JSON_TYPES, Guard, json_response, read_json
 
@@ -74,3 +74,35 @@ def expire_orders(event):
     summary = jobs.expire_orders()
     logger.info("job done", extra=summary)
     return summary
+
+
+# ---------------------------------------------------------------- operator API: orders, keys, audit
+
+@app.route("/admin/orders/{order_no}", methods=["GET"])
+@guard("viewer")
+def admin_order_detail(principal, order_no: str) -> Response:
+    return json_response(admin.order_detail(principal, order_no))
+
+
+@app.route("/admin/keys", methods=["POST"], content_types=JSON_TYPES)
+@guard("admin")
+def admin_create_key(principal) -> Response:
+    return json_response(admin.create_key(principal, read_json(app)), 201)
+
+
+@app.route("/admin/keys", methods=["GET"])
+@guard("admin")
+def admin_list_keys(principal) -> Response:
+    return json_response(admin.list_keys(principal))
+
+
+@app.route("/admin/keys/{key_id}", methods=["DELETE"])
+@guard("admin")
+def admin_revoke_key(principal, key_id: str) -> Response:
+    return json_response(admin.revoke_key(principal, key_id))
+
+
+@app.route("/admin/audit", methods=["GET"])
+@guard("admin")
+def admin_audit(principal) -> Response:
+    return json_response(admin.audit_log(principal, app.current_request.query_params or {}))

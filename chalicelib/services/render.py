@@ -38,3 +38,80 @@ def order_for_shop(order: Order) -> dict[str, Any]:
         "paid_at": to_api(order.paid_at),
         "delivered_at": to_api(order.delivered_at),
     }
+
+
+def _masker(masked: bool):
+    from ..domain.masking import mask_email, mask_id, mask_ip
+
+    if not masked:
+        return lambda kind, value: value
+    functions = {"email": mask_email, "ip": mask_ip, "id": mask_id}
+    return lambda kind, value: functions[kind](value)
+
+
+def order_for_admin(order: Order, *, masked: bool) -> dict[str, Any]:
+    """Every stored field of the order; buyer PII masked for viewers."""
+    mask = _masker(masked)
+    view = order_for_shop(order)
+    view.update({
+        "buyer_email": mask("email", order.buyer_email),
+        "buyer_id": mask("id", order.buyer_id),
+        "buyer_ip": mask("ip", order.buyer_ip),
+        "buyer_region": "unknown",
+        "device": order.device, "browser": order.browser, "os": order.os,
+        "user_agent": None if masked else order.user_agent,
+        "gateway": order.gateway,
+        "payer": mask("id", order.payer),
+        "received_amount": money(order.received_amount),
+        "fee": money(order.fee),
+        "net_amount": money(order.received_amount - order.fee) if order.received_amount and order.fee else money(order.received_amount),
+        "closed_at": to_api(order.closed_at),
+        "expired_at": to_api(order.expired_at),
+        "refunded_at": to_api(order.refunded_at),
+        "payments": [payment_view(p, mask) for p in order.payments],
+        "timeline": [timeline_view(e) for e in order.timeline],
+        "version": order.version,
+    })
+    return view
+
+
+def payment_view(payment, mask) -> dict[str, Any]:
+    return {"payment_ref": payment.payment_ref, "amount": payment.amount.format(),
+            "currency": payment.amount.currency, "channel": payment.channel, "at": to_api(payment.at),
+            "received_amount": money(payment.received), "fee": money(payment.fee),
+            "method": payment.method, "payer": mask("id", payment.payer), "notice": payment.notice_key}
+
+
+def timeline_view(entry) -> dict[str, Any]:
+    return {"at": to_api(entry.at), "type": entry.type, "source": entry.source,
+            "message": entry.message, "data": entry.data, "actor": entry.actor}
+
+
+def notice_view(notice, masked: bool) -> dict[str, Any]:
+    raw = notice.raw
+    if masked:
+        raw = {"masked": "raw payloads are shown to operators and admins"}
+    return {"dedupe_key": notice.dedupe_key, "channel": notice.channel, "gateway": notice.gateway,
+            "kind": notice.kind.value, "source": notice.source.value, "gateway_status": notice.gateway_status,
+            "trade_no": notice.trade_no, "amount": money(notice.amount),
+            "currency": notice.amount.currency if notice.amount else None,
+            "refunded_total": money(notice.refunded_total), "event_time": to_api(notice.event_time),
+            "raw": raw}
+
+
+def anomaly_view(anomaly) -> dict[str, Any]:
+    return {"id": anomaly.anomaly_id, "rule": anomaly.rule, "severity": anomaly.severity.value,
+            "status": anomaly.status.value, "order_no": anomaly.order_no, "channel": anomaly.channel,
+            "details": anomaly.details, "created_at": to_api(anomaly.created_at),
+            "updated_at": to_api(anomaly.updated_at), "updated_by": anomaly.updated_by, "note": anomaly.note}
+
+
+def key_view(stored) -> dict[str, Any]:
+    return {"id": stored.key_id, "name": stored.name, "role": stored.role,
+            "created_at": to_api(stored.created_at), "last_used_at": to_api(stored.last_used_at),
+            "revoked_at": to_api(stored.revoked_at)}
+
+
+def audit_view(item) -> dict[str, Any]:
+    return {"at": item.at, "actor": item.actor, "role": item.role, "action": item.action,
+            "target": item.target, "detail": item.detail}

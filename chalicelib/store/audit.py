@@ -46,3 +46,19 @@ def record_api(at: datetime, actor: str, role: str, action: str, target: str | N
 
 def notify_records(day: str) -> list[AuditModel]:
     return list(AuditModel.query(f"notify#{day}"))
+
+
+def api_records(since: datetime, until: datetime, actor: str | None, limit: int) -> list[AuditModel]:
+    """Admin-trail items newest first: by the actor index when a key is named, else one Query
+    per UTC day partition."""
+    low, high = to_iso(since), to_iso(until) + "~"
+    if actor:
+        return list(AuditModel.by_actor.query(actor, AuditModel.sk.between(low, high),
+                                              scan_index_forward=False, limit=limit))
+    found: list[AuditModel] = []
+    day = until
+    while day.date() >= since.date() and len(found) < limit:
+        found += AuditModel.query(f"api#{day_of(day)}", AuditModel.sk.between(low, high),
+                                  scan_index_forward=False, limit=limit - len(found))
+        day -= timedelta(days=1)
+    return found

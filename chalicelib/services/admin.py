@@ -1,0 +1,84 @@
+"""Operator use cases that read or manage, each audited: order detail, API keys, the audit log."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from ..domain import validation as v
+from ..domain.clock import from_iso, utcnow
+from ..domain.customer_reply import customer_reply
+from ..domain.errors import ValidationFailed
+from ..platform.settings import get_settings
+from ..store import anomalies as anomaly_store, audit, keys as key_store, notices as notice_store
+from . import auth, orders, render
+from .auth import Principal
+
+
+def _audit(principal: Principal, action: str, target: str | None, detail: dict | None = None) -> None:
+    audit.record_api(utcnow(), principal.key_id, principal.role, action, target, detail)
+
+
+def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
+    """Everything about one order: fields, timeline, notices, payments, anomalies, actions and
+    the sentence for the buyer. PII is masked for viewers; every read is audited."""
+    order = orders.get(order_no)
+    masked = not principal.sees_pii
+    view = render.order_for_admin(order, masked=masked)
+    view["notices"] = [render.notice_view(n, masked) for n, _ in notice_store.for_order(order_no)]
+    view["anomalies"] = [render.anomaly_view(a) for a in anomaly_store.for_order(order_no)]
+    view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
+    now = utcnow()
+    view["customer_reply"] = customer_reply(order, now, ZoneInfo(get_settings().shop_timezone))
+    _audit(principal, "read_order", order_no, {"masked": masked})
+    return view
+
+
+def create_key(principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
+    body = v.require_object(body)
+    v.reject_unknown(body, {"name", "role"})
+    name = v.text(body, "name", max_len=100)
+    role = v.choice(body, "role", auth.ROLES)
+    key_id, key = auth.create_key(name, role, principal.key_id)
+    _audit(principal, "create_key", key_id, {"name": name, "role": role})
+    return {"id": key_id, "name": name, "role": role, "key": key}
+
+
+def list_keys(principal: Principal) -> dict[str, Any]:
+    return {"items": [render.key_view(k) for k in key_store.list_all()]}
+
+
+def revoke_key(principal: Principal, key_id: str) -> dict[str, Any]:
+    auth.revoke_key(key_id)
+    _audit(principal, "revoke_key", key_id)
+    return render.key_view(key_store.by_id(key_id))
+
+
+def _time_param(params: Mapping[str, str], name: str, default: datetime) -> datetime:
+    value = params.get(name)
+    if value is None:
+        return default
+    try:
+        return from_iso(value)
+    except ValueError:
+        raise ValidationFailed(f"{name}: expected an ISO 8601 time such as 2026-11-25T00:00:00Z",
+                               {"field": name}) from None
+
+
+def audit_log(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
+    """Who read, exported or changed what, newest first; by key (`key`) and time (`from`, `to`)."""
+    now = utcnow()
+    until = _time_param(params, "to", now)
+    since = _time_param(params, "from", until - timedelta(days=1))
+    if since > until or until - since > timedelta(days=31):
+        raise ValidationFailed("from must be before to, at most 31 days apart", {"field": "from"})
+    limit = _limit(params)
+    items = audit.api_records(since, until, params.get("key"), limit)
+    return {"items": [render.audit_view(item) for item in items]}
+
+
+def _limit(params: Mapping[str, str]) -> int:
+    raw = params.get("limit", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+        raise ValidationFailed("limit: a whole number from 1 to 500", {"field": "limit"})
+    return int(raw)

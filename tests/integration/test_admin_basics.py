@@ -1,0 +1,95 @@
+"""Operator API under moto: order detail with timeline, notices and the buyer sentence; masking
+for viewers; API keys created, listed and revoked; the audit log."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.services import auth
+from tests.integration.conftest import ADMIN_KEY
+from tests.support import notifications as wires
+
+
+@pytest.fixture
+def keys(api):
+    return {role: auth.create_key(f"test {role}", role, "test")[1] for role in ("viewer", "operator")} | {
+        "admin": ADMIN_KEY}
+
+
+def paid_order(api) -> str:
+    order_no = api.json(api.register(buyer_email="zhangwei@qq.com", buyer_id="buyer-4242"))["order_no"]
+    assert api.send(wires.alipay(order_no, "58.00")).body == b"success"
+    return order_no
+
+
+def test_detail_has_everything_and_the_buyer_sentence(api, keys):
+    order_no = paid_order(api)
+    response = api.call("GET", f"/admin/orders/{order_no}", key=keys["operator"])
+    assert response.status_code == 200
+    detail = api.json(response)
+    assert detail["order_no"] == order_no and detail["pay_status"] == "paid"
+    assert detail["buyer_email"] == "zhangwei@qq.com" and detail["buyer_ip"] == "1.2.3.4"
+    assert detail["device"] == "mobile" and detail["buyer_region"] == "unknown"
+    assert [e["type"] for e in detail["timeline"]] == ["created", "payment"]
+    assert len(detail["notices"]) == 1 and detail["notices"][0]["raw"]["out_trade_no"] == order_no
+    assert detail["payments"][0]["amount"] == "58.00" and detail["anomalies"] == []
+    assert detail["customer_reply"].startswith("您好，我们看到您在今天") and order_no in detail["customer_reply"]
+    assert "支付宝" in detail["customer_reply"] and "58元" in detail["customer_reply"]
+
+
+def test_viewer_sees_masked_pii(api, keys):
+    order_no = paid_order(api)
+    detail = api.json(api.call("GET", f"/admin/orders/{order_no}", key=keys["viewer"]))
+    assert detail["buyer_email"] == "zh***@qq.com" and detail["buyer_ip"] == "1.2.*.*"
+    assert detail["buyer_id"] == "bu******42" and detail["user_agent"] is None
+    assert "masked" in detail["notices"][0]["raw"]
+    assert "zhangwei" not in str(detail)
+
+
+@pytest.mark.parametrize("method,path,body,allowed", [
+    ("GET", "/admin/orders/NOPE", None, {"viewer", "operator", "admin"}),
+    ("GET", "/admin/keys", None, {"admin"}),
+    ("POST", "/admin/keys", {"name": "x", "role": "viewer"}, {"admin"}),
+    ("DELETE", "/admin/keys/nope", None, {"admin"}),
+    ("GET", "/admin/audit", None, {"admin"}),
+])
+def test_role_matrix(api, keys, method, path, body, allowed):
+    shop_key = auth.create_key("shop2", "shop", "test")[1]
+    assert api.call(method, path, body, key=None).status_code == 401
+    for role, key in {**keys, "shop": shop_key}.items():
+        status = api.call(method, path, body, key=key).status_code
+        assert (status != 403) == (role in allowed), (role, status)
+
+
+def test_keys_lifecycle_and_audit(api):
+    created = api.call("POST", "/admin/keys", {"name": "客服小王", "role": "viewer"}, key=ADMIN_KEY)
+    assert created.status_code == 201
+    new = api.json(created)
+    assert new["key"].startswith("pt_viewer_") and new["role"] == "viewer"
+    listed = api.json(api.call("GET", "/admin/keys", key=ADMIN_KEY))["items"]
+    assert any(k["id"] == new["id"] for k in listed) and all("key" not in k for k in listed)
+    assert api.call("GET", "/admin/orders/NOPE", key=new["key"]).status_code == 404
+    assert api.call("DELETE", f"/admin/keys/{new['id']}", key=ADMIN_KEY).status_code == 200
+    assert api.call("GET", "/admin/orders/NOPE", key=new["key"]).status_code == 401
+    trail = api.json(api.call("GET", "/admin/audit", key=ADMIN_KEY))["items"]
+    assert [t["action"] for t in trail][:2] == ["revoke_key", "create_key"]
+    assert trail[0]["target"] == new["id"] and trail[0]["role"] == "admin"
+
+
+@pytest.mark.parametrize("body", [{"name": "x", "role": "root"}, {"name": "", "role": "viewer"}, {"role": "viewer"},
+                                  {"name": 5, "role": "viewer"}, [1]])
+def test_key_validation(api, body):
+    response = api.call("POST", "/admin/keys", body, key=ADMIN_KEY)
+    assert response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
+
+
+def test_audit_filters_by_key_and_time(api, keys):
+    order_no = paid_order(api)
+    api.call("GET", f"/admin/orders/{order_no}", key=keys["operator"])
+    operator_id = next(k.key_id for k in __import__("chalicelib.store.keys", fromlist=["x"]).list_all()
+                       if k.name == "test operator")
+    by_key = api.json(api.call("GET", f"/admin/audit?key={operator_id}", key=ADMIN_KEY))["items"]
+    assert [(t["action"], t["target"]) for t in by_key] == [("read_order", order_no)]
+    empty = api.json(api.call("GET", "/admin/audit?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z",
+                              key=ADMIN_KEY))["items"]
+    assert empty == []
+    assert api.call("GET", "/admin/audit?from=yesterday", key=ADMIN_KEY).status_code == 400
