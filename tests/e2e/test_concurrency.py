@@ -9,7 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from tests.e2e.conftest import SHOP_KEY
+import pytest
+
+from tests.e2e.conftest import SHOP_KEY, start_stack, stop_stack
 from tests.support import notifications as wires
 
 TOTAL, THREADS = 2000, 8
@@ -45,6 +47,14 @@ def register(session: requests.Session, api: str, order_no: str, channel: str) -
             "currency": "CNY", "channel": channel, "buyer_email": "a@qq.com"}
     return session.post(api + "/orders", json=body, headers={"Authorization": f"Bearer {SHOP_KEY}"},
                         timeout=60).status_code
+
+
+@pytest.fixture
+def stack(tmp_path_factory):
+    """A stack of its own: the stream backlog this test leaves must not slow the other tests."""
+    running = start_stack(tmp_path_factory, demo=False)
+    yield running
+    stop_stack(running)
 
 
 def test_two_thousand_concurrent_notifications(stack):
