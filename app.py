@@ -9,9 +9,9 @@ from chalice import Chalice, Rate, Response
 from chalicelib.gateways.base import Headers, InboundRequest
 from chalicelib.platform.observability import logger
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import admin, ingest, jobs, orders, streams
+from chalicelib.services import admin, ingest, jobs, order_search, orders, streams
 from chalicelib.services.render import order_for_shop
-from chalicelib.web import JSON_TYPES, Guard, json_response, read_json
+from chalicelib.web import JSON_TYPES, Guard, json_response, query_params, read_json
 
 app = Chalice(app_name="paytrack")
 guard = Guard(app)
@@ -106,3 +106,9 @@ def admin_revoke_key(principal, key_id: str) -> Response:
 @guard("admin")
 def admin_audit(principal) -> Response:
     return json_response(admin.audit_log(principal, app.current_request.query_params or {}))
+
+
+@app.route("/admin/orders", methods=["GET"])
+@guard("viewer")
+def admin_search_orders(principal) -> Response:
+    return json_response(order_search.search(principal, *query_params(app)))

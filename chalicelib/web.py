@@ -45,6 +45,16 @@ def read_json(app: Chalice) -> Any:
         raise ValidationFailed(f"the body is not valid JSON: {error}", {"field": "body"}) from None
 
 
+def query_params(app: Chalice) -> tuple[dict[str, str], Callable[[str], list[str]]]:
+    """The query string as a plain dict (last value wins) and a reader of repeated parameters."""
+    params = app.current_request.query_params
+
+    def getlist(name: str) -> list[str]:
+        return list(params.getlist(name)) if params and name in params else []
+
+    return dict(params or {}), getlist
+
+
 class Guard:
     """`@guard("operator")` on a route: authenticates the bearer key, checks the role, passes the
     Principal as first argument, and turns domain errors into their responses."""

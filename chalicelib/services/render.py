@@ -115,3 +115,17 @@ def key_view(stored) -> dict[str, Any]:
 def audit_view(item) -> dict[str, Any]:
     return {"at": item.at, "actor": item.actor, "role": item.role, "action": item.action,
             "target": item.target, "detail": item.detail}
+
+
+def order_row(order: Order, *, masked: bool) -> dict[str, Any]:
+    """One line of the order list: what an operator scans for, PII masked for viewers."""
+    mask = _masker(masked)
+    return {"order_no": order.order_no, "created_at": to_api(order.created_at),
+            "paid_at": to_api(order.paid_at), "pay_status": order.pay_status.value,
+            "delivery_status": order.delivery_status.value, "hold": order.on_hold,
+            "amount": order.amount.format(), "currency": order.amount.currency,
+            "paid_amount": money(order.paid_amount), "fee": money(order.fee),
+            "channel": order.channel, "method": order.method, "trade_no": order.trade_no,
+            "product_id": order.product_id, "product_name": order.product_name, "quantity": order.quantity,
+            "buyer_email": mask("email", order.buyer_email), "buyer_id": mask("id", order.buyer_id),
+            "buyer_ip": mask("ip", order.buyer_ip), "device": order.device}

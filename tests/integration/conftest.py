@@ -3,7 +3,7 @@ chalice.test.Client, bootstrap keys, and helpers to send notifications and read 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from contextlib import contextmanager
 
 import pytest
 from moto import mock_aws
@@ -14,8 +14,9 @@ ADMIN_KEY = "pt_admin_test_key_0000000000000000000000"
 SHOP_KEY = "pt_shop_test_key_00000000000000000000000"
 
 
-@pytest.fixture
-def aws():
+@contextmanager
+def provisioned_aws():
+    """A fresh in-process moto with the whole stage provisioned and the bootstrap keys."""
     from chalicelib.platform.aws import reset_clients
     from chalicelib.services import channels
 
@@ -31,13 +32,25 @@ def aws():
         channels.forget()
 
 
-@pytest.fixture
-def app_client(aws):
+@contextmanager
+def chalice_client():
     from chalice.test import Client
 
     from app import app
 
     with Client(app, stage_name="local", project_dir=str(REPO)) as client:
+        yield client
+
+
+@pytest.fixture
+def aws():
+    with provisioned_aws():
+        yield
+
+
+@pytest.fixture
+def app_client(aws):
+    with chalice_client() as client:
         yield client
 
 

@@ -1,0 +1,77 @@
+"""The operator's order filter (API.md GET /admin/orders) as a value, and the exact predicate.
+
+The store picks an index from the filter to bound what it reads; this predicate then decides,
+for every candidate, whether it belongs — so any combination of filters is answered exactly,
+whichever index served it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from .order import Order
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    created_from: datetime
+    created_to: datetime
+    paid_from: datetime | None = None
+    paid_to: datetime | None = None
+    statuses: tuple[str, ...] = ()
+    delivery: str | None = None
+    channel: str | None = None
+    method: str | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    order_no: str | None = None
+    trade_no: str | None = None
+    email: str | None = None        # partial, case-insensitive; a whole address is an exact lookup
+    buyer_id: str | None = None     # partial
+    product: str | None = None      # partial, case-insensitive, on the product name
+    ip: str | None = None
+    flagged: bool | None = None
+
+    @property
+    def exact_email(self) -> bool:
+        return bool(self.email) and "@" in self.email and "." in self.email.rsplit("@", 1)[1]
+
+    def matches(self, order: Order, flagged: bool) -> bool:
+        return all(check(order, flagged) for check in self._checks())
+
+    def _checks(self):
+        if self.order_no:
+            yield lambda o, _: o.order_no == self.order_no
+        if self.trade_no:
+            yield lambda o, _: o.trade_no == self.trade_no or any(
+                p.payment_ref == self.trade_no for p in o.payments)
+        yield lambda o, _: self.created_from <= o.created_at <= self.created_to
+        if self.paid_from or self.paid_to:
+            yield lambda o, _: o.paid_at is not None and _within(o.paid_at, self.paid_from, self.paid_to)
+        if self.statuses:
+            yield lambda o, _: o.pay_status.value in self.statuses
+        if self.delivery:
+            yield lambda o, _: o.delivery_status.value == self.delivery
+        if self.channel:
+            yield lambda o, _: o.channel == self.channel
+        if self.method:
+            yield lambda o, _: o.method == self.method
+        if self.min_amount is not None or self.max_amount is not None:
+            yield lambda o, _: _within(o.amount.to_decimal(), self.min_amount, self.max_amount)
+        if self.email:
+            needle = self.email.casefold()
+            yield lambda o, _: bool(o.buyer_email) and (
+                o.buyer_email.casefold() == needle if self.exact_email else needle in o.buyer_email.casefold())
+        if self.buyer_id:
+            yield lambda o, _: bool(o.buyer_id) and self.buyer_id.casefold() in o.buyer_id.casefold()
+        if self.product:
+            yield lambda o, _: self.product.casefold() in o.product_name.casefold()
+        if self.ip:
+            yield lambda o, _: o.buyer_ip == self.ip
+        if self.flagged is not None:
+            yield lambda o, flagged: flagged == self.flagged
+
+
+def _within(value, low, high) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)

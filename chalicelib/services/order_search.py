@@ -1,0 +1,143 @@
+"""GET /admin/orders: every filter of API.md, combinable, served by an index, with key-set
+cursor pagination and totals for the whole filtered set."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from itertools import islice
+from typing import Any, Callable, Mapping
+
+from ..domain.clock import from_iso, utcnow
+from ..domain.errors import ValidationFailed
+from ..domain.money import Money
+from ..domain.order import DeliveryStatus, PayStatus
+from ..domain.order_filter import OrderFilter
+from ..store import audit, orders as order_store
+from ..store.order_search import ReadCounter, candidates, choose_plan
+from . import render
+from .auth import Principal
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+MAX_LIMIT = 200
+
+
+def _fail(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", {"field": field})
+
+
+def _time(params: Mapping[str, str], name: str) -> datetime | None:
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return from_iso(value)
+    except ValueError:
+        raise _fail(name, "expected ISO 8601 such as 2026-11-25T00:00:00Z") from None
+
+
+def _amount(params: Mapping[str, str], name: str) -> Decimal | None:
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise _fail(name, "expected a decimal amount such as 58.00") from None
+    if not amount.is_finite() or amount < 0:
+        raise _fail(name, "expected a non-negative amount")
+    return amount
+
+
+def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = params.get(name) or None
+    if value is not None and value not in allowed:
+        raise ValidationFailed(f"{name}: one of {', '.join(allowed)}", {"field": name, "allowed": list(allowed)})
+    return value
+
+
+def parse_filter(params: Mapping[str, str], statuses: list[str]) -> OrderFilter:
+    now = utcnow()
+    created_to = _time(params, "to") or now
+    created_from = _time(params, "from") or created_to - timedelta(days=DEFAULT_DAYS)
+    if created_from > created_to or created_to - created_from > timedelta(days=MAX_DAYS):
+        raise _fail("from", f"must be before `to` and at most {MAX_DAYS} days earlier")
+    pay_values = tuple(s.value for s in PayStatus)
+    for status in statuses:
+        if status not in pay_values:
+            raise ValidationFailed(f"status: one of {', '.join(pay_values)}", {"field": "status"})
+    flagged = _choice(params, "flagged", ("true", "false"))
+    text = {name: (params.get(name) or "").strip()[:200] or None
+            for name in ("channel", "method", "order_no", "trade_no", "email", "buyer_id", "product", "ip")}
+    return OrderFilter(
+        created_from=created_from, created_to=created_to, paid_from=_time(params, "paid_from"),
+        paid_to=_time(params, "paid_to"), statuses=tuple(dict.fromkeys(statuses)),
+        delivery=_choice(params, "delivery", tuple(s.value for s in DeliveryStatus)),
+        min_amount=_amount(params, "min_amount"), max_amount=_amount(params, "max_amount"),
+        flagged=None if flagged is None else flagged == "true", **text)
+
+
+def _limit(params: Mapping[str, str]) -> int:
+    raw = params.get("limit") or "50"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise _fail("limit", f"a whole number from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def _encode_cursor(after: tuple[str, str], totals: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"a": list(after), "t": totals}).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> tuple[tuple[str, str] | None, dict[str, Any] | None]:
+    if not cursor:
+        return None, None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        after = data["a"]
+        if not (isinstance(after, list) and len(after) == 2 and all(isinstance(x, str) for x in after)):
+            raise ValueError
+        return (after[0], after[1]), data["t"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise _fail("cursor", "not a cursor this API gave out; start again without it") from None
+
+
+def _matching(f: OrderFilter, after, counter: ReadCounter):
+    for item in candidates(f, after, counter):
+        order = order_store.to_domain(item)
+        if f.matches(order, flagged=bool(item.flag)):
+            yield item, order
+
+
+def _totals(f: OrderFilter, counter: ReadCounter) -> dict[str, Any]:
+    count, by_currency = 0, {}
+    for _, order in _matching(f, None, counter):
+        count += 1
+        by_currency[order.amount.currency] = by_currency.get(order.amount.currency, 0) + order.amount.minor
+    return {"count": count,
+            "amount_by_currency": {c: Money(m, c).format() for c, m in sorted(by_currency.items())}}
+
+
+def search(principal: Principal, params: Mapping[str, str], getlist: Callable[[str], list[str]],
+           counter: ReadCounter | None = None) -> dict[str, Any]:
+    f = parse_filter(params, getlist("status"))
+    limit = _limit(params)
+    after, totals = _decode_cursor(params.get("cursor"))
+    counter = counter or ReadCounter()
+    plan = choose_plan(f)
+    page = list(islice(_matching(f, after, counter), limit + 1))
+    more = len(page) > limit
+    page = page[:limit]
+    if totals is None:
+        totals = _totals(f, counter)
+    next_cursor = None
+    if more:
+        last_item = page[-1][0]
+        next_cursor = _encode_cursor((getattr(last_item, plan.sort_attr) or "", last_item.order_no), totals)
+    masked = not principal.sees_pii
+    audit.record_api(utcnow(), principal.key_id, principal.role, "search_orders", None,
+                     {"filters": {k: v for k, v in params.items() if k != "cursor"}, "masked": masked})
+    return {"items": [render.order_row(order, masked=masked) for _, order in page],
+            "next_cursor": next_cursor, "totals": totals, "index": plan.index}

@@ -1,0 +1,150 @@
+"""Which index answers an order filter, and the candidates it yields, newest first.
+
+One plan per filter shape (README "Access patterns"): the most selective filter present picks
+the index; every other filter is applied afterwards by `OrderFilter.matches`. Candidates come
+sorted by the plan's sort key (creation time, or payment time for a paid-time range) and then
+order number, so key-set pagination works the same for every plan.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from itertools import chain
+from typing import Callable, Iterable, Iterator
+
+from ..domain.clock import to_iso
+from ..domain.order_filter import OrderFilter
+from .models import OrderModel
+
+PAGE = 100
+
+
+@dataclass
+class ReadCounter:
+    items: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    index: str
+    sort_attr: str
+    sources: Callable[[str, str], list[Iterable[OrderModel]]]   # (low, high) sort-key bounds -> streams
+
+
+def _days_desc(start: datetime, end: datetime) -> list[str]:
+    days, day = [], end.date()
+    while day >= start.date():
+        days.append(day.isoformat())
+        day -= timedelta(days=1)
+    return days
+
+
+def _query(index, key: str, condition, page_size: int = PAGE) -> Iterable[OrderModel]:
+    return index.query(key, condition, scan_index_forward=False, page_size=page_size)
+
+
+def _per_value(index, values: Iterable[str]) -> Callable[[str, str], list[Iterable[OrderModel]]]:
+    return lambda low, high: [_query(index, v, OrderModel.created_at.between(low, high)) for v in values]
+
+
+def _per_created_day(f: OrderFilter) -> Callable[[str, str], list[Iterable[OrderModel]]]:
+    def sources(low: str, high: str) -> list[Iterable[OrderModel]]:
+        days = _days_desc(f.created_from, f.created_to)
+        return [chain.from_iterable(_query(OrderModel.by_created, day, OrderModel.created_at.between(low, high))
+                                    for day in days)]
+    return sources
+
+
+def _per_paid_day(f: OrderFilter) -> Callable[[str, str], list[Iterable[OrderModel]]]:
+    start = f.paid_from or f.created_from
+    end = f.paid_to or datetime.now(f.created_to.tzinfo)
+
+    def sources(low: str, high: str) -> list[Iterable[OrderModel]]:
+        return [chain.from_iterable(_query(OrderModel.by_paid, day, OrderModel.paid_at.between(low, high))
+                                    for day in _days_desc(start, end))]
+    return sources
+
+
+def _minor_bounds(f: OrderFilter) -> tuple[int, int]:
+    """Index bounds in minor units of two-digit currencies; the predicate is exact afterwards."""
+    low = (f.min_amount or Decimal(0)) * 100
+    high = (f.max_amount if f.max_amount is not None else Decimal(10**13)) * 100
+    return int(low.to_integral_value(ROUND_FLOOR)), int(high.to_integral_value(ROUND_CEILING))
+
+
+def _per_amount_day(f: OrderFilter) -> Callable[[str, str], list[Iterable[OrderModel]]]:
+    low_minor, high_minor = _minor_bounds(f)
+
+    def day_sorted(day: str, low: str, high: str) -> list[OrderModel]:
+        items = OrderModel.by_amount.query(day, OrderModel.amount_minor.between(low_minor, high_minor),
+                                           page_size=PAGE)
+        inside = [item for item in items if low <= item.created_at <= high]
+        return sorted(inside, key=lambda item: (item.created_at, item.order_no), reverse=True)
+
+    def sources(low: str, high: str) -> list[Iterable[OrderModel]]:
+        days = _days_desc(f.created_from, f.created_to)
+        return [chain.from_iterable(day_sorted(day, low, high) for day in days)]
+    return sources
+
+
+def _single(order_no: str) -> Callable[[str, str], list[Iterable[OrderModel]]]:
+    def sources(low: str, high: str) -> list[Iterable[OrderModel]]:
+        try:
+            return [[OrderModel.get(order_no)]]
+        except OrderModel.DoesNotExist:
+            return [[]]
+    return sources
+
+
+def choose_plan(f: OrderFilter) -> Plan:
+    """The most selective index the filter allows, in this order."""
+    created = "created_at"
+    if f.order_no:
+        return Plan("table", created, _single(f.order_no))
+    if f.trade_no:
+        return Plan("by_trade_no", created, lambda low, high: [sorted(
+            OrderModel.by_trade_no.query(f.trade_no), key=lambda i: (i.created_at, i.order_no), reverse=True)])
+    if f.ip:
+        return Plan("by_ip", created, _per_value(OrderModel.by_ip, [f.ip]))
+    if f.exact_email:
+        return Plan("by_email", created, _per_value(OrderModel.by_email, [f.email.casefold()]))
+    if f.flagged:
+        return Plan("by_flagged", created, _per_value(OrderModel.by_flagged, ["1"]))
+    for index, values in ((OrderModel.by_status, f.statuses), (OrderModel.by_delivery, [f.delivery]),
+                          (OrderModel.by_channel, [f.channel]), (OrderModel.by_method, [f.method])):
+        if values and all(values):
+            return Plan(index.Meta.index_name, created, _per_value(index, values))
+    if f.paid_from or f.paid_to:
+        return Plan("by_paid", "paid_at", _per_paid_day(f))
+    if f.min_amount is not None or f.max_amount is not None:
+        return Plan("by_amount", created, _per_amount_day(f))
+    return Plan("by_created", created, _per_created_day(f))
+
+
+def _bounds(plan: Plan, f: OrderFilter, after: tuple[str, str] | None) -> tuple[str, str]:
+    if plan.sort_attr == "paid_at":
+        low = to_iso(f.paid_from) if f.paid_from else "0"
+        high = to_iso(f.paid_to) if f.paid_to else "9"
+    else:
+        low, high = to_iso(f.created_from), to_iso(f.created_to)
+    if after is not None:
+        high = min(high, after[0])
+    return low, high
+
+
+def candidates(f: OrderFilter, after: tuple[str, str] | None, counter: ReadCounter) -> Iterator[OrderModel]:
+    """Every item the plan's index yields within the bounds, newest first, strictly after the
+    cursor `after` = (sort value, order number)."""
+    plan = choose_plan(f)
+    low, high = _bounds(plan, f, after)
+
+    def key(item: OrderModel) -> tuple[str, str]:
+        return getattr(item, plan.sort_attr) or "", item.order_no
+
+    for item in heapq.merge(*plan.sources(low, high), key=key, reverse=True):
+        counter.items += 1
+        if after is None or key(item) < tuple(after):
+            yield item
+

@@ -1,0 +1,182 @@
+"""GET /admin/orders against a seeded data set with known answers: every filter alone and
+combined, boundaries, cursor continuity, totals, masking, and no Scan."""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib.domain.clock import to_iso
+from chalicelib.domain.money import Money
+from chalicelib.domain.notice import Notice, NoticeKind
+from chalicelib.domain.order import Order, first_payment_changes, release_hold
+from chalicelib.services import auth
+from chalicelib.store import orders as order_store
+from chalicelib.store.models import OrderModel
+from tests.integration.conftest import ADMIN_KEY, Api, chalice_client, provisioned_aws
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+CHANNELS = ["alipay-main", "wxpay-main", "epay-main", "stripe-main"]
+METHODS = {"alipay-main": "alipay", "wxpay-main": "wechat", "epay-main": "wxpay", "stripe-main": "stripe"}
+PRODUCTS = ["Steam 充值卡 50元", "VIP会员 月卡", "Netflix 月卡"]
+
+
+def seed(count: int = 60) -> list[Order]:
+    rng = random.Random(7)
+    made = []
+    for i in range(count):
+        channel = CHANNELS[i % 4]
+        created = NOW - timedelta(days=i % 5, hours=i % 7, minutes=i)
+        order = Order(order_no=f"S{i:04d}", amount=Money([1000, 5800, 50000, 5800][i % 4]), channel=channel,
+                      product_id=f"p{i % 3}", product_name=PRODUCTS[i % 3], quantity=1, created_at=created,
+                      expires_at=created + timedelta(minutes=15), buyer_email=f"user{i % 6}@{'qq' if i % 2 else '163'}.com",
+                      buyer_id=f"buyer-{i % 9}", buyer_ip=f"36.110.{i % 3}.{i % 11}", gateway="alipay")
+        assert order_store.create(order)
+        if i % 3 != 0:
+            notice = Notice(channel=channel, gateway="alipay", kind=NoticeKind.PAYMENT, dedupe_key=f"k{i}",
+                            out_trade_no=order.order_no, trade_no=f"T{i:04d}", amount=order.amount,
+                            gateway_status="TRADE_SUCCESS", event_time=created + timedelta(minutes=1), raw={},
+                            method=METHODS[channel])
+            order = order_store.apply_changes(order, first_payment_changes(notice, created, ["operator"] if i % 10 == 1 else None))
+        if i % 7 == 0:
+            OrderModel(order.order_no).update(actions=[OrderModel.flag.set("1")])
+        made.append(order_store.get(order.order_no))
+    return made
+
+
+@pytest.fixture(scope="module")
+def seeded():
+    """One seeded stage for the whole module: these tests only read."""
+    with provisioned_aws(), chalice_client() as client:
+        yield Api(client), seed(), auth.create_key("viewer", "viewer", "test")[1]
+
+
+@pytest.fixture
+def api(seeded):
+    return seeded[0]
+
+
+@pytest.fixture
+def data(seeded):
+    return seeded[1]
+
+
+@pytest.fixture
+def viewer(seeded):
+    return seeded[2]
+
+
+def search(api, key=ADMIN_KEY, **params):
+    query = urlencode(params, doseq=True)
+    response = api.call("GET", f"/admin/orders?{query}", key=key)
+    assert response.status_code == 200, response.body
+    return api.json(response)
+
+
+def all_pages(api, **params):
+    seen, cursor = [], None
+    while True:
+        page = search(api, **params, **({"cursor": cursor} if cursor else {}))
+        seen += [item["order_no"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return seen, page["totals"]
+
+
+def expect(data, predicate):
+    chosen = [o for o in data if predicate(o)]
+    return sorted(o.order_no for o in chosen), Counter()
+
+
+CASES = {
+    "none": ({}, lambda o: True),
+    "status": ({"status": "paid"}, lambda o: o.pay_status.value == "paid"),
+    "two statuses": ({"status": ["paid", "pending"]}, lambda o: True),
+    "delivery held": ({"delivery": "held"}, lambda o: o.delivery_status.value == "held"),
+    "channel": ({"channel": "wxpay-main"}, lambda o: o.channel == "wxpay-main"),
+    "method": ({"method": "wxpay"}, lambda o: o.method == "wxpay"),
+    "min amount at boundary": ({"min_amount": "58.00"}, lambda o: o.amount.minor >= 5800),
+    "max amount at boundary": ({"max_amount": "58.00"}, lambda o: o.amount.minor <= 5800),
+    "amount range": ({"min_amount": "10.00", "max_amount": "58"}, lambda o: 1000 <= o.amount.minor <= 5800),
+    "order no": ({"order_no": "S0005"}, lambda o: o.order_no == "S0005"),
+    "trade no": ({"trade_no": "T0005"}, lambda o: o.trade_no == "T0005"),
+    "email partial": ({"email": "USER1@"}, lambda o: o.buyer_email.startswith("user1@")),
+    "email exact": ({"email": "user2@163.com"}, lambda o: o.buyer_email == "user2@163.com"),
+    "buyer partial": ({"buyer_id": "buyer-3"}, lambda o: o.buyer_id == "buyer-3"),
+    "product ci": ({"product": "netflix"}, lambda o: "Netflix" in o.product_name),
+    "ip": ({"ip": "36.110.1.1"}, lambda o: o.buyer_ip == "36.110.1.1"),
+    "flagged": ({"flagged": "true"}, lambda o: int(o.order_no[1:]) % 7 == 0),
+    "not flagged": ({"flagged": "false"}, lambda o: int(o.order_no[1:]) % 7 != 0),
+    "combined": ({"status": "paid", "channel": "alipay-main", "min_amount": "5", "product": "vip"},
+                 lambda o: o.pay_status.value == "paid" and o.channel == "alipay-main" and o.amount.minor >= 500
+                 and "VIP" in o.product_name),
+    "ip + email + flagged": ({"ip": "36.110.0.0", "email": "user0", "flagged": "true"},
+                             lambda o: o.buyer_ip == "36.110.0.0" and o.buyer_email.startswith("user0")
+                             and int(o.order_no[1:]) % 7 == 0),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_each_filter_and_combinations_have_exact_answers(api, data, name):
+    params, predicate = CASES[name]
+    found, totals = all_pages(api, limit=7, **params)
+    wanted = sorted(o.order_no for o in data if predicate(o))
+    assert sorted(found) == wanted and len(found) == len(set(found)), name
+    assert totals["count"] == len(wanted)
+    by_currency = sum(o.amount.minor for o in data if predicate(o))
+    assert totals["amount_by_currency"].get("CNY", "0.00") == Money(by_currency).format() or not wanted
+
+
+def test_time_range_edges_are_inclusive(api, data):
+    target = data[10]
+    exact = to_iso(target.created_at).replace(".000000", "")
+    found, _ = all_pages(api, **{"from": exact, "to": exact})
+    assert found == [target.order_no]
+    paid = next(o for o in data if o.paid_at)
+    at = to_iso(paid.paid_at).replace(".000000", "")
+    found, _ = all_pages(api, paid_from=at, paid_to=at)
+    assert found == [paid.order_no]
+
+
+def test_pages_are_newest_first_without_gaps_or_duplicates(api, data):
+    found, totals = all_pages(api, limit=4)
+    expected = [o.order_no for o in sorted(data, key=lambda o: (o.created_at, o.order_no), reverse=True)]
+    assert found == expected and totals["count"] == len(data)
+
+
+def test_viewer_gets_masked_rows(api, data, viewer):
+    page = search(api, key=viewer, email="user1@qq.com")
+    assert page["items"] and all(item["buyer_email"] == "us***@qq.com" for item in page["items"])
+    assert all(item["buyer_ip"].endswith(".*.*") for item in page["items"])
+
+
+@pytest.mark.parametrize("params", [{"status": "done"}, {"min_amount": "abc"}, {"from": "yesterday"},
+                                    {"limit": "500"}, {"limit": "-1"}, {"cursor": "garbage!"},
+                                    {"flagged": "maybe"}, {"delivery": "sent"},
+                                    {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}])
+def test_bad_parameters_are_400(api, data, params):
+    response = api.call("GET", f"/admin/orders?{urlencode(params)}", key=ADMIN_KEY)
+    assert response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
+
+
+def test_no_scan_and_exact_lookups_in_one_request(api, data, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    calls = Counter()
+    original = Connection._make_api_call
+
+    def counting(conn, operation, kwargs):
+        calls[(operation, kwargs.get("IndexName"))] += 1
+        return original(conn, operation, kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    for params in CASES.values():
+        search(api, **params[0])
+    assert not [c for c in calls if c[0] == "Scan"]
+    calls.clear()
+    search(api, order_no="S0005")
+    orders_reads = {k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"}
+    assert orders_reads == {("GetItem", None): 3}  # the key lookup + totals pass + the auth key lookup
