@@ -42,6 +42,7 @@ WIRED_ENVIRONMENT = {
     "PAYTRACK_CHANNELS_SECRET_ID": {"Ref": "ChannelsSecret"},
     "PAYTRACK_ORDERS_STREAM_ARN": {"Fn::GetAtt": ["OrdersTable", "StreamArn"]},
     "PAYTRACK_NOTICES_STREAM_ARN": {"Fn::GetAtt": ["NoticesTable", "StreamArn"]},
+    "PAYTRACK_EXPORTS_STREAM_ARN": {"Fn::GetAtt": ["ExportsTable", "StreamArn"]},
 }
 
 # Widening a policy is a reviewed change: add the action here with the reason it is needed.
@@ -51,7 +52,7 @@ ALLOWED_ACTIONS = {
     "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
     "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
-    # what Lambda's event source mapping needs, on the two streams only
+    # what Lambda's event source mapping needs, on the streamed tables only
     "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
     # exports and reports (multipart streaming upload, presigned GET signed by the role)
@@ -279,7 +280,7 @@ def test_stream_consumers_are_wired_safely(packaged, stage):
                 if "StreamSpecification" in r["Properties"]}
     consumed = set()
     events = list(_stream_events(template))
-    assert len(events) == 2, events  # app.py: on_orders_stream, on_notices_stream
+    assert len(events) == 3, events  # app.py: on_orders_stream, on_notices_stream, on_exports_stream
     for fn_id, event_id, props in events:
         where = f"{stage} {fn_id}.{event_id}"
         stream = props["Stream"]
@@ -292,9 +293,10 @@ def test_stream_consumers_are_wired_safely(packaged, stage):
         assert 60 <= props["MaximumRecordAgeInSeconds"] <= 6 * 3600, where  # replayable from the stream
         assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
             "Fn::GetAtt": ["StreamFailureQueue", "Arn"]}, where
-    assert consumed == streamed == {"OrdersTable", "NoticesTable"}
+    assert consumed == streamed == {"OrdersTable", "NoticesTable", "ExportsTable"}
     handlers = {fn_id: props["Stream"]["Fn::GetAtt"][0] for fn_id, _, props in events}
-    assert handlers == {"OnOrdersStream": "OrdersTable", "OnNoticesStream": "NoticesTable"}
+    assert handlers == {"OnOrdersStream": "OrdersTable", "OnNoticesStream": "NoticesTable",
+                        "OnExportsStream": "ExportsTable"}
 
 
 @pytest.mark.parametrize("stage", STAGES)

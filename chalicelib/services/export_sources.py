@@ -1,0 +1,125 @@
+"""What each export kind contains: a header and a lazy stream of rows (never a list of them).
+
+Times are in the shop's time zone, money is the exact decimal string, PII goes through the
+caller's masker."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from ..domain.clock import day_of, from_iso, utcnow
+from ..domain.errors import ValidationFailed
+from ..domain.money import Money
+from ..domain.order_filter import OrderFilter
+from ..store import order_search
+from ..store import orders as order_store
+from ..store.models import AnomalyModel, NoticeModel
+from ..store.order_search import ReadCounter
+
+Masker = Callable[[str, "str | None"], "str | None"]
+MAX_DAYS = 366
+
+ORDER_HEADER = ["订单编号", "创建时间", "商品编号", "商品名称", "数量", "订单金额", "币种", "实付金额", "手续费",
+                "实际到账", "退款金额", "支付状态", "发货状态", "暂停原因", "渠道", "支付方式", "渠道订单号",
+                "支付时间", "发货时间", "支付到发货(秒)", "买家邮箱", "买家ID", "IP", "设备", "浏览器", "系统"]
+
+
+def _local(value: datetime | None, zone: tzinfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _money(value) -> str:
+    return value.format() if value is not None else ""
+
+
+def _order_row(order, zone: tzinfo, pii: Masker) -> list[Any]:
+    net = order.received_amount - order.fee if order.received_amount and order.fee else order.received_amount
+    latency = int((order.delivered_at - order.paid_at).total_seconds()) if order.delivered_at and order.paid_at else ""
+    return [order.order_no, _local(order.created_at, zone), order.product_id, order.product_name, order.quantity,
+            order.amount.format(), order.amount.currency, _money(order.paid_amount), _money(order.fee),
+            _money(net), _money(order.refunded_amount), order.pay_status.value, order.delivery_status.value,
+            ",".join(order.hold_reasons), order.channel, order.method or "", order.trade_no or "",
+            _local(order.paid_at, zone), _local(order.delivered_at, zone), latency,
+            pii("email", order.buyer_email) or "", pii("id", order.buyer_id) or "", pii("ip", order.buyer_ip) or "",
+            order.device or "", order.browser or "", order.os or ""]
+
+
+def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker, counter: ReadCounter):
+    def rows() -> Iterator[list[Any]]:
+        for item in order_search.candidates(order_filter, None, counter):
+            order = order_store.to_domain(item)
+            if order_filter.matches(order, flagged=bool(item.flag)):
+                yield _order_row(order, zone, pii)
+    return ORDER_HEADER, rows()
+
+
+def _range(filters: Mapping[str, Any]) -> tuple[datetime, datetime]:
+    try:
+        until = from_iso(filters["to"]) if filters.get("to") else utcnow()
+        since = from_iso(filters["from"]) if filters.get("from") else until - timedelta(days=30)
+    except ValueError:
+        raise ValidationFailed("from/to: expected ISO 8601 such as 2026-11-25T00:00:00Z", {"field": "from"}) from None
+    if since > until or until - since > timedelta(days=MAX_DAYS):
+        raise ValidationFailed(f"from must be before to, at most {MAX_DAYS} days apart", {"field": "from"})
+    return since, until
+
+
+def _days(since: datetime, until: datetime) -> Iterator[str]:
+    day = until
+    while day.date() >= since.date():
+        yield day_of(day)
+        day -= timedelta(days=1)
+
+
+def notifications(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
+    since, until = _range(filters)
+    channel = filters.get("channel")
+    header = ["接收时间", "渠道", "网关", "类型", "网关状态", "订单编号", "渠道订单号", "金额", "币种", "投递次数",
+              "等待订单", "来源", "付款人"]
+
+    def rows() -> Iterator[list[Any]]:
+        for day in _days(since, until):
+            for item in NoticeModel.by_day.query(day, scan_index_forward=False):
+                if channel and item.channel != channel:
+                    continue
+                at = from_iso(item.received_at)
+                if not since <= at <= until:
+                    continue
+                amount = "" if item.amount_minor is None else _minor_text(item.amount_minor, item.currency)
+                yield [_local(at, zone), item.channel, item.gateway, item.kind, item.gateway_status,
+                       item.out_trade_no, item.trade_no or "", amount, item.currency or "",
+                       len(item.attempts or []), "yes" if item.awaiting_day else "", item.source,
+                       pii("id", item.payer) or ""]
+    return header, rows()
+
+
+def _minor_text(minor: int, currency: str | None) -> str:
+    return Money(int(minor), currency or "CNY").format()
+
+
+def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
+    since, until = _range(filters)
+    wanted = {k: filters.get(k) for k in ("status", "rule", "severity") if filters.get(k)}
+    header = ["发现时间", "编号", "规则", "级别", "状态", "订单编号", "渠道", "详情", "处理人", "处理时间", "备注"]
+
+    def rows() -> Iterator[list[Any]]:
+        for day in _days(since, until):
+            for item in AnomalyModel.by_day.query(day, scan_index_forward=False):
+                if any(getattr(item, k) != value for k, value in wanted.items()):
+                    continue
+                yield [_local(from_iso(item.created_at), zone), item.anomaly_id, item.rule, item.severity,
+                       item.status, item.order_no or "", item.channel or "",
+                       json.dumps(item.details or {}, ensure_ascii=False), item.updated_by or "",
+                       _local(from_iso(item.updated_at), zone) if item.updated_at else "", item.note or ""]
+    return header, rows()
+
+
+def reconciliation(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
+    raise ValidationFailed("reconciliation exports need a reconciliation run: not available yet",
+                           {"field": "kind"})
+
+
+SOURCES: dict[str, Callable[[Mapping[str, Any], tzinfo, Masker], tuple[list[str], Iterable[list[Any]]]]] = {
+    "notifications": notifications, "anomalies": anomalies, "reconciliation": reconciliation,
+}

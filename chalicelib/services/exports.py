@@ -1,0 +1,147 @@
+"""Exports: orders, notifications, anomalies (and reconciliation lines) as CSV or XLSX in S3,
+handed out as presigned links valid at most 15 minutes.
+
+A request first tries to finish at once, up to INLINE_ROWS rows (201, ready). A larger export is
+abandoned there and recorded as `running`: the exports table's stream hands the record to
+`run_export`, which streams every row to S3 and marks it `ready` (202 until then). PII is masked
+unless the caller is admin; every export is audited.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Iterator, Mapping
+from zoneinfo import ZoneInfo
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecordEventName
+
+from ..domain import validation as v
+from ..domain.clock import to_api, utcnow
+from ..domain.errors import NotFound, ValidationFailed
+from ..domain.masking import mask_email, mask_id, mask_ip
+from ..platform.aws import client
+from ..platform.observability import logger
+from ..platform.settings import get_settings
+from ..store import audit, exports as export_store
+from ..store.order_search import ReadCounter
+from . import export_sources, export_writer
+from .auth import Principal
+from .order_search import parse_filter
+
+INLINE_ROWS = 5000
+LINK_SECONDS = 15 * 60
+KINDS = ("orders", "notifications", "anomalies", "reconciliation")
+FORMATS = ("csv", "xlsx")
+
+
+class _TooLargeForInline(Exception):
+    pass
+
+
+def _budgeted(rows: Iterable[list[Any]], budget: int | None) -> Iterator[list[Any]]:
+    for count, row in enumerate(rows, start=1):
+        if budget is not None and count > budget:
+            raise _TooLargeForInline
+        yield row
+
+
+def _parse(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    body = v.require_object(body)
+    kind = v.choice(body, "kind", KINDS, required=False) or "orders"
+    fmt = v.choice(body, "format", FORMATS, required=False) or "csv"
+    filters = {k: val for k, val in body.items() if k not in ("kind", "format")}
+    for name, value in filters.items():
+        ok = isinstance(value, str) or (name == "status" and isinstance(value, list)
+                                        and all(isinstance(s, str) for s in value))
+        if not ok:
+            raise ValidationFailed(f"{name}: filters are strings (status may be a list)", {"field": name})
+    return kind, fmt, filters
+
+
+def _rows_for(kind: str, filters: dict[str, Any], masked: bool) -> tuple[list[str], Iterable[list[Any]]]:
+    zone = ZoneInfo(get_settings().shop_timezone)
+    pii = _pii_masker(masked)
+    if kind == "orders":
+        params = {k: val for k, val in filters.items() if k != "status"}
+        statuses = filters.get("status") or []
+        order_filter = parse_filter(params, statuses if isinstance(statuses, list) else [statuses])
+        return export_sources.orders(order_filter, zone, pii, ReadCounter())
+    return export_sources.SOURCES[kind](filters, zone, pii)
+
+
+def _pii_masker(masked: bool) -> Callable[[str, str | None], str | None]:
+    functions = {"email": mask_email, "ip": mask_ip, "id": mask_id}
+    return (lambda k, value: functions[k](value)) if masked else (lambda k, value: value)
+
+
+def _s3_key(export_id: str, kind: str, fmt: str, at: datetime) -> str:
+    return f"exports/{at:%Y/%m/%d}/{kind}-{at:%Y%m%d-%H%M%S}-{export_id}.{fmt}"
+
+
+def _write(record: export_store.ExportRecord, budget: int | None) -> int:
+    header, rows = _rows_for(record.kind, record.filters, record.masked)
+    sink = export_writer.MultipartSink(client("s3"), get_settings().bucket, record.s3_key,
+                                       export_writer.CONTENT_TYPES[record.format])
+    return export_writer.write(sink, record.format, header, _budgeted(rows, budget))
+
+
+def request_export(principal: Principal, body: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    kind, fmt, filters = _parse(body)
+    now = utcnow()
+    export_id = uuid.uuid4().hex[:20]
+    record = export_store.ExportRecord(
+        export_id=export_id, kind=kind, format=fmt, filters=filters, masked=principal.role != "admin",
+        requested_by=principal.key_id, created_at=now, s3_key=_s3_key(export_id, kind, fmt, now))
+    _rows_for(kind, filters, record.masked)      # validate the filters before anything is written
+    try:
+        record = record.finished(_write(record, INLINE_ROWS), utcnow())
+    except _TooLargeForInline:
+        pass
+    export_store.create(record)
+    audit.record_api(now, principal.key_id, principal.role, "export", export_id,
+                     {"kind": kind, "format": fmt, "filters": filters, "masked": record.masked})
+    return export_view(record), 201 if record.status == "ready" else 202
+
+
+def run_export(export_id: str) -> None:
+    """The asynchronous half: claim a running export once, write it all, record the outcome."""
+    record = export_store.claim(export_id, utcnow())
+    if record is None:
+        return
+    try:
+        rows = _write(record, None)
+    except Exception as error:  # any failure is the export's outcome, shown to the operator
+        logger.exception("export failed", extra={"export_id": export_id})
+        export_store.mark_failed(export_id, f"{type(error).__name__}: {error}"[:500], utcnow())
+        return
+    export_store.mark_ready(export_id, rows, utcnow())
+
+
+def get_export(principal: Principal, export_id: str) -> dict[str, Any]:
+    record = export_store.get(export_id)
+    if record is None:
+        raise NotFound(f"no export {export_id!r}", {"export_id": export_id})
+    audit.record_api(utcnow(), principal.key_id, principal.role, "read_export", export_id)
+    return export_view(record)
+
+
+def export_view(record: export_store.ExportRecord) -> dict[str, Any]:
+    """The export's state, with a freshly signed link (at most 15 minutes) once it is ready."""
+    status = "running" if record.status == "writing" else record.status
+    view = {"export_id": record.export_id, "status": status, "rows": record.rows,
+            "kind": record.kind, "format": record.format, "masked": record.masked,
+            "created_at": to_api(record.created_at), "finished_at": to_api(record.finished_at),
+            "error": record.error, "url": None, "expires_at": None}
+    if record.status == "ready":
+        view["url"] = client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": get_settings().bucket, "Key": record.s3_key},
+            ExpiresIn=LINK_SECONDS)
+        view["expires_at"] = to_api(utcnow().replace(microsecond=0) + timedelta(seconds=LINK_SECONDS))
+    return view
+
+
+def handle_export_record(record) -> None:
+    """Exports stream: a newly recorded running export is written in full here."""
+    image = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
+    if record.event_name == DynamoDBRecordEventName.INSERT and image.get("status", {}).get("S") == "running":
+        run_export(image["export_id"]["S"])
