@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e bench package lint clean
+.PHONY: install browser run test test-unit test-integration test-e2e bench package lint clean
 
 install: $(STAMP)
 
@@ -16,10 +16,32 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+# The admin page is tested in Debian's chromium (driven by Playwright); CJK fonts make its Chinese
+# render in the screenshots. As root they are installed when missing; otherwise this says how.
+CHROMIUM ?= $(or $(PAYTRACK_CHROMIUM),/usr/bin/chromium)
+export PAYTRACK_CHROMIUM := $(CHROMIUM)
+
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium and CJK fonts for the admin page's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "the admin page's browser test needs Debian's chromium: as root, apt-get install -y chromium fonts-noto-cjk" \
+	         "(or CHROMIUM=/path/to/chromium make test)" >&2; exit 1; \
+	  fi; \
+	fi
+	@if ! fc-list 2>/dev/null | grep -qiE "cjk|wenquanyi"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	  else echo "warning: no CJK font (apt-get install fonts-noto-cjk): Chinese shows as boxes in the screenshots" >&2; fi; \
+	fi
+	@test -x "$(CHROMIUM)"
+
 run: install
 	$(PY) -m local.stack
 
-test: install
+test: install browser
 	$(PY) -m pytest tests -q
 
 test-unit: install
@@ -28,11 +50,12 @@ test-unit: install
 test-integration: install
 	$(PY) -m pytest tests/integration -q
 
-test-e2e: install
+test-e2e: install browser
 	$(PY) -m pytest tests/e2e -q
 
 bench: install
 	$(PY) -m bench.ingest
+	$(PY) -m bench.anomalies
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from chalice import Chalice, Rate, Response
+from chalice import Chalice, Cron, Rate, Response
 
+from chalicelib import openapi
 from chalicelib.gateways.base import Headers, InboundRequest
-from chalicelib.platform.observability import logger
+from chalicelib.platform.observability import flush_metrics_after, logger
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import admin, ingest, jobs, order_search, orders, streams
+from chalicelib.services import (
+    actions, admin, anomalies, exports, ingest, jobs, order_search, orders, reconcile, screening, stats,
+    streams,
+)
 from chalicelib.services.render import order_for_shop
 from chalicelib.web import JSON_TYPES, Guard, json_response, query_params, read_json
 
@@ -71,9 +75,7 @@ def on_notices_stream(event):
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def expire_orders(event):
-    summary = jobs.expire_orders()
-    logger.info("job done", extra=summary)
-    return summary
+    return jobs.run_scheduled("expire_orders")
 
 
 # ---------------------------------------------------------------- operator API: orders, keys, audit
@@ -112,3 +114,147 @@ def admin_audit(principal) -> Response:
 @guard("viewer")
 def admin_search_orders(principal) -> Response:
     return json_response(order_search.search(principal, *query_params(app)))
+
+
+@app.route("/admin/exports", methods=["POST"], content_types=JSON_TYPES)
+@guard("viewer")
+def admin_request_export(principal) -> Response:
+    view, status = exports.request_export(principal, read_json(app))
+    return json_response(view, status)
+
+
+@app.route("/admin/exports/{export_id}", methods=["GET"])
+@guard("viewer")
+def admin_get_export(principal, export_id: str) -> Response:
+    return json_response(exports.get_export(principal, export_id))
+
+
+@app.on_dynamodb_record(stream_arn=settings.exports_stream_arn, batch_size=1, starting_position="TRIM_HORIZON")
+def on_exports_stream(event):
+    return streams.process(event.to_dict(), exports.handle_export_record, event.context)
+
+
+# ---------------------------------------------------------------- anomaly engine: inbox, checks, metrics
+
+@app.route("/admin/anomalies", methods=["GET"])
+@guard("viewer")
+def admin_list_anomalies(principal) -> Response:
+    return json_response(anomalies.inbox(principal, query_params(app)[0]))
+
+
+@app.route("/admin/anomalies/{anomaly_id}", methods=["POST"], content_types=JSON_TYPES)
+@guard("operator")
+def admin_update_anomaly(principal, anomaly_id: str) -> Response:
+    return json_response(anomalies.update(principal, anomaly_id, read_json(app)))
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def slow_delivery(event):
+    summary = screening.slow_delivery_check()
+    logger.info("job done", extra=summary)
+    return summary
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def channel_health(event):
+    return jobs.run_scheduled("channel_health")
+
+
+app.register_middleware(flush_metrics_after, "all")
+
+
+@app.route("/admin/orders/{order_no}/actions", methods=["POST"], content_types=JSON_TYPES)
+@guard("operator")
+def admin_order_action(principal, order_no: str) -> Response:
+    return json_response(actions.perform(principal, order_no, read_json(app)))
+
+
+@app.route("/admin/stats", methods=["GET"])
+@guard("viewer")
+def admin_stats(principal) -> Response:
+    return json_response(stats.report(principal, query_params(app)[0]))
+
+
+@app.on_dynamodb_record(stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
+def on_orders_stats(event):
+    return streams.process(event.to_dict(), stats.handle_order_record, event.context)
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    return json_response(openapi.document())
+
+
+# ---------------------------------------------------------------- 补单, statements and reconciliation
+
+@app.schedule(Rate(2, unit=Rate.MINUTES))
+def requery_pending(event):
+    return jobs.run_scheduled("requery_pending")
+
+
+@app.schedule(Cron(30, 2, "*", "*", "?", "*"))      # 10:30 Beijing (UTC+8), after WeChat's 10:00
+def reconcile_daily(event):
+    return jobs.run_scheduled("reconcile")
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES))
+def apply_statement_fees(event):
+    return jobs.run_scheduled("apply_statement_fees")
+
+
+@app.schedule(Cron(0, 1, "*", "*", "?", "*"))       # 09:00 Beijing
+def failed_digest(event):
+    return jobs.run_scheduled("failed_digest")
+
+
+@app.route("/admin/jobs/{name}", methods=["POST"], content_types=JSON_TYPES)
+@guard("operator")
+def admin_run_job(principal, name: str) -> Response:
+    return json_response(jobs.run_now(principal, name, read_json(app)))
+
+
+@app.route("/admin/reconciliations", methods=["GET"])
+@guard("viewer")
+def admin_list_reconciliations(principal) -> Response:
+    return json_response(reconcile.list_runs(principal, query_params(app)[0]))
+
+
+@app.route("/admin/reconciliations", methods=["POST"], content_types=JSON_TYPES)
+@guard("operator")
+def admin_run_reconciliation(principal) -> Response:
+    return json_response(reconcile.run_now(principal, read_json(app)), 201)
+
+
+@app.route("/admin/reconciliations/{run_id}", methods=["GET"])
+@guard("viewer")
+def admin_get_reconciliation(principal, run_id: str) -> Response:
+    return json_response(reconcile.get_run(principal, run_id, query_params(app)[0]))
+
+
+# ---------------------------------------------------------------- the admin page (static files, README "The admin page")
+
+from chalicelib import static  # noqa: E402  (this section is appended on its own)
+from chalicelib.domain.errors import NotFound  # noqa: E402
+from chalicelib.web import error_response  # noqa: E402
+
+
+def _static_file(found: static.StaticFile, extra: dict[str, str] | None = None) -> Response:
+    headers = {**found.headers(), **(extra or {})}
+    if static.not_modified(found, app.current_request.headers.get("if-none-match")):
+        return Response(body="", status_code=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+    return Response(body=found.body, status_code=200, headers=headers)
+
+
+@app.route("/admin", methods=["GET"])
+def admin_page() -> Response:
+    if not (app.current_request.context.get("path") or "/admin/").endswith("/"):
+        return Response(body="", status_code=308, headers={"Location": "admin/", "Cache-Control": "no-cache"})
+    return _static_file(static.page(), {"Content-Security-Policy": static.PAGE_POLICY, "X-Frame-Options": "DENY"})
+
+
+@app.route("/admin/assets/{name}", methods=["GET"])
+def admin_asset(name: str) -> Response:
+    found = static.asset(name)
+    if found is None:
+        return error_response(NotFound(f"no file {name!r} in the admin page", {"name": name}))
+    return _static_file(found)

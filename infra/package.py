@@ -95,10 +95,14 @@ def ensure_wheelhouse(project: Path = REPO) -> Path:
     try:
         # 1. what chalice's first `pip download -r requirements.txt` resolves on this machine
         _pip(["download", "--quiet", "-r", requirements, "--dest", str(staging)])
+        # 1b. packages published only as source (pure Python, e.g. geoip2fast) built into wheels,
+        #     so step 2 and chalice find a py3-none-any wheel for them
+        for sdist in [*staging.glob("*.tar.gz"), *staging.glob("*.zip")]:
+            _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(staging), str(sdist)])
         # 2. the Lambda-platform wheels chalice then asks for in place of incompatible ones
         python_version, abi, platforms = lambda_target()
         platform_args = [arg for tag in platforms for arg in ("--platform", tag)]
-        _pip(["download", "--quiet", "-r", requirements, "--dest", str(staging),
+        _pip(["download", "--quiet", "-r", requirements, "--dest", str(staging), "--find-links", str(staging),
               "--only-binary=:all:", "--implementation", "cp", "--python-version", python_version,
               "--abi", abi, *platform_args])
     except PackagingError as error:

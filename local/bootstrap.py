@@ -14,9 +14,25 @@ from chalicelib.services import auth, channels
 from chalicelib.store.schema import create_tables
 
 DEFAULT_CHANNELS_FILE = Path(__file__).with_name("channels.dev.json")
+DEFAULT_SIM_ORIGIN = "http://127.0.0.1:9000/"
+_GATEWAY_URL_FIELDS = ("gateway_url", "api_base")
 
 
-def provision(channels_file: Path = DEFAULT_CHANNELS_FILE) -> None:
+def channels_for_simulator(channels_file: Path, sim_port: int | None) -> dict:
+    """The channels file with its gateway URLs moved from the simulator's default port to
+    `sim_port` (PAYTRACK_SIM_PORT), so queries and statements reach the running simulator."""
+    loaded = load_channels(channels_file)
+    if sim_port is None:
+        return loaded
+    origin = f"http://127.0.0.1:{sim_port}/"
+    for config in loaded.values():
+        for field in _GATEWAY_URL_FIELDS:
+            if isinstance(config.get(field), str) and config[field].startswith(DEFAULT_SIM_ORIGIN):
+                config[field] = origin + config[field][len(DEFAULT_SIM_ORIGIN):]
+    return loaded
+
+
+def provision(channels_file: Path = DEFAULT_CHANNELS_FILE, sim_port: int | None = None) -> None:
     settings = get_settings()
     create_tables()
     s3 = client("s3")
@@ -24,8 +40,15 @@ def provision(channels_file: Path = DEFAULT_CHANNELS_FILE) -> None:
                      CreateBucketConfiguration={"LocationConstraint": settings.region})
     for arn in (settings.events_topic_arn, settings.paging_topic_arn):
         client("sns").create_topic(Name=arn.rsplit(":", 1)[1])
-    client("secretsmanager").create_secret(Name=settings.channels_secret_id,
-                                           SecretString=channels_file.read_text(encoding="utf-8"))
+    secret = json.dumps(channels_for_simulator(channels_file, sim_port), ensure_ascii=False)
+    client("secretsmanager").create_secret(Name=settings.channels_secret_id, SecretString=secret)
+    channels.forget()
+
+
+def point_channels_at_simulator(sim_port: int, channels_file: Path = DEFAULT_CHANNELS_FILE) -> None:
+    """Tests: rewrite the stage's channels secret for a simulator started on another port."""
+    secret = json.dumps(channels_for_simulator(channels_file, sim_port), ensure_ascii=False)
+    client("secretsmanager").put_secret_value(SecretId=get_settings().channels_secret_id, SecretString=secret)
     channels.forget()
 
 

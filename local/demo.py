@@ -3,6 +3,10 @@
 Each order is registered through the shop API, paid through the simulator on a random channel,
 and reported delivered once paytrack says it is paid and not held. At a low rate an order goes
 wrong in one of the ways real shops see; its log lines carry the case's label in brackets.
+
+Once at start, the reconciliation showcase stages on every channel one order of each case
+reconciliation tells apart, waits for 补单 to recover the payment whose notification was lost,
+and reconciles today through the admin API (`[补单]`, `[reconciliation]` in the log).
 """
 from __future__ import annotations
 
@@ -284,9 +288,9 @@ class DemoTraffic:
     # --- made-up buyers -----------------------------------------------------------------------
 
     def _new_order(self, *, ip: str | None = None, email: str | None = None,
-                   large: bool = False) -> DemoOrder:
+                   large: bool = False, channel: str | None = None) -> DemoOrder:
         rng = self._rng
-        channel = rng.choice(sorted(self.sim.channels))
+        channel = channel or rng.choice(sorted(self.sim.channels))
         currency = "USD" if self.sim.channels[channel]["type"] == "stripe" else "CNY"
         product_id, name, cny, usd = rng.choice(PRODUCTS)
         unit = Decimal(usd if currency == "USD" else cny)
@@ -311,6 +315,90 @@ class DemoTraffic:
         rng = self._rng
         return ".".join(map(str, (rng.choice(CN_FIRST_OCTETS), rng.randint(0, 255),
                                   rng.randint(0, 255), rng.randint(1, 254))))
+
+
+class ReconciliationShowcase(DemoTraffic):
+    """Once, at start: on every channel one order of each case reconciliation must tell apart,
+    then today's reconciliation of every channel through the admin API, its summary logged.
+
+    The cases: a normal payment (matched, with the gateway's fee); a payment whose notification
+    never comes, which 补单 recovers by query within minutes; a refund made only at the gateway
+    (status_mismatch); an amount the gateway's books hold differently (amount_mismatch); a trade
+    the gateway leaves off its statement (missing_there); a second payment of one order
+    (duplicate); a payment for an order never registered (missing_here). epay lists no refunds.
+    """
+
+    def __init__(self, api_base_url: str, shop_key: str, admin_key: str, simulator: GatewaySimulator, *,
+                 recover_timeout_s: float = 300.0, **options: Any):
+        super().__init__(api_base_url, shop_key, simulator, **options)
+        self._admin_headers = {"Authorization": f"Bearer {admin_key}"}
+        self._recover_timeout_s = recover_timeout_s
+
+    def run_once(self, stop_event: threading.Event) -> dict[str, dict[str, Any]]:
+        """Stage the cases, wait for 补单, reconcile; the summaries by channel (empty if stopped)."""
+        self._stop = stop_event
+        silent = {channel: self._stage(channel) for channel in sorted(self.sim.channels)}
+        if not self._await_recovery(silent) or stop_event.wait(1.5):
+            return {}
+        return {channel: self._reconcile(channel) for channel in sorted(self.sim.channels)}
+
+    def _stage(self, channel: str) -> str:
+        """The cases on one channel; returns the order only a query can find paid."""
+        tag = "reconciliation"
+        normal, silent, refunded, misbooked, dropped, twice = (self._new_order(channel=channel) for _ in range(6))
+        for order in (normal, silent, refunded, misbooked, dropped, twice):
+            self._register(order, tag)
+        self._pay(normal, tag)
+        self.sim.pay(channel, silent.order_no, silent.amount, silent.currency, subject=silent.product_name,
+                     notify=False)
+        self._log(f"demo: [补单] {silent.order_no} paid via {channel}; its notification is lost")
+        self._pay(refunded, tag).wait_settled(self._settle_timeout_s)
+        self.sim.refund(channel, refunded.order_no, refunded.amount, notify=False)
+        booked = f"{Decimal(misbooked.amount) - Decimal('1.00'):.2f}"
+        self.sim.pay(channel, misbooked.order_no, misbooked.amount, misbooked.currency, statement_amount=booked)
+        self.sim.pay(channel, dropped.order_no, dropped.amount, dropped.currency, in_statement=False)
+        self._pay(twice, tag).wait_settled(self._settle_timeout_s)
+        self._pay(twice, f"{tag}: second payment")
+        stray = self._new_order(channel=channel)
+        self.sim.pay(channel, stray.order_no, stray.amount, stray.currency, notify=False)
+        self._log(f"demo: [reconciliation] staged every case on {channel}: refund only at the gateway "
+                  f"{refunded.order_no}, booked {booked} for {misbooked.order_no}, off the statement "
+                  f"{dropped.order_no}, paid twice {twice.order_no}, never registered {stray.order_no}")
+        return silent.order_no
+
+    def _await_recovery(self, silent: dict[str, str]) -> bool:
+        started = time.monotonic()
+        waiting = dict(silent)
+        while waiting and time.monotonic() - started < self._recover_timeout_s:
+            for channel, order_no in list(waiting.items()):
+                response = self._api("GET", f"/orders/{order_no}")
+                if response is not None and _json(response).get("pay_status") == "paid":
+                    self._log(f"demo: [补单] {order_no} via {channel} recovered by query "
+                              f"{time.monotonic() - started:.0f}s later, without its notification")
+                    del waiting[channel]
+            if waiting and self._stop.wait(3.0):
+                return False
+        for channel, order_no in waiting.items():
+            self._log(f"demo: [补单] {order_no} via {channel} not recovered yet; reconciling anyway")
+        return True
+
+    def _reconcile(self, channel: str) -> dict[str, Any]:
+        today = datetime.now(SHOP_TZ).date().isoformat()
+        try:
+            response = requests.post(f"{self.api_base_url}/admin/reconciliations", headers=self._admin_headers,
+                                     json={"channel": channel, "date": today}, timeout=120)
+        except requests.RequestException as exc:
+            self._log(f"demo: [reconciliation] {channel} {today}: API unavailable ({type(exc).__name__})")
+            return {}
+        run = _json(response)
+        summary = run.get("summary") or {}
+        counts = ", ".join(f"{k} {v}" for k, v in (summary.get("counts") or {}).items())
+        totals = "; ".join(f"{c}: difference {t['difference']} explained, unexplained {t['unexplained']}"
+                           for c, t in (summary.get("currencies") or {}).items())
+        self._log(f"demo: [reconciliation] {channel} {today} → HTTP {response.status_code}: {counts}; {totals}"
+                  if summary else f"demo: [reconciliation] {channel} {today} → HTTP {response.status_code} "
+                                  f"{response.text[:200]}")
+        return summary
 
 
 def main() -> None:

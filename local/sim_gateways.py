@@ -13,13 +13,14 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .sim_model import SimPayment, WireNotice, to_major
+from .sim_model import SimPayment, SimRefund, WireNotice, minor_digits, to_major
 from .sim_signing import (alipay_sign, compact_json, epay_signed_query, load_private_key,
                           load_public_key, stripe_signature_header, wechat_encrypt, wechat_sign)
 
@@ -96,6 +97,12 @@ class HttpCall:
     body: bytes | None
 
 
+def _percent_of(amount_minor: int, currency: str, rate: str, quantum: str) -> Decimal:
+    """`rate` of the amount in major units, rounded half up to `quantum`."""
+    major = Decimal(amount_minor).scaleb(-minor_digits(currency))
+    return (major * Decimal(rate)).quantize(Decimal(quantum), rounding=ROUND_HALF_UP)
+
+
 class SimGateway:
     """One channel of one gateway type. Subclasses provide ids, notices and the answer rule."""
 
@@ -117,19 +124,29 @@ class SimGateway:
                           trade_no=trade_no or self.new_trade_no(now), amount_minor=amount_minor,
                           currency=currency, subject=subject,
                           created_at=now - timedelta(seconds=random.randint(5, 90)),
-                          paid_at=now if paid else None, forged=forged, **self.trade_extras())
+                          paid_at=now if paid else None, forged=forged,
+                          fee=self.fee_of(amount_minor, currency) if paid else Decimal(0),
+                          **self.trade_extras())
 
     def new_trade_no(self, now: datetime) -> str:
         raise NotImplementedError
 
+    def new_refund_id(self) -> str:
+        """The gateway's own id of a refund ("" where the statement shows only ours)."""
+        return ""
+
     def trade_extras(self) -> dict[str, Any]:
         return {}
+
+    def fee_of(self, amount_minor: int, currency: str) -> Decimal:
+        """What the gateway keeps of a payment, in major units (its statement shows it)."""
+        return Decimal(0)
 
     def payment_notice(self, trade: SimPayment, now: datetime, forged: bool) -> WireNotice:
         raise NotImplementedError
 
-    def refund_notice(self, trade: SimPayment, refund_minor: int, refunded_minor: int,
-                      refund_no: str, now: datetime, forged: bool) -> WireNotice | None:
+    def refund_notice(self, trade: SimPayment, refund: SimRefund, refunded_minor: int,
+                      now: datetime, forged: bool) -> WireNotice | None:
         """None: this gateway sends no refund notification."""
         return None
 
@@ -160,15 +177,22 @@ class AlipaySim(SimGateway):
     def trade_extras(self):
         return {"payer": "2088" + _digits(12)}
 
+    def fee_of(self, amount_minor, currency):
+        return _percent_of(amount_minor, currency, "0.006", "0.01")
+
+    @property
+    def seller_id(self) -> str:
+        return self._seller_id
+
     def payment_notice(self, trade, now, forged):
         return self._notice({**self._paid_fields(trade), "trade_status": "TRADE_SUCCESS"}, now, forged)
 
-    def refund_notice(self, trade, refund_minor, refunded_minor, refund_no, now, forged):
+    def refund_notice(self, trade, refund, refunded_minor, now, forged):
         """Partial: still TRADE_SUCCESS; full: TRADE_CLOSED. `refund_fee` is the running total."""
         full = refunded_minor == trade.amount_minor
         fields = {**self._paid_fields(trade), "trade_status": "TRADE_CLOSED" if full else "TRADE_SUCCESS",
                   "refund_fee": to_major(refunded_minor, "CNY"), "gmt_refund": _alipay_time(now),
-                  "out_biz_no": refund_no}
+                  "out_biz_no": refund.refund_no}
         if full:
             fields["gmt_close"] = _alipay_time(now)
         return self._notice(fields, now, forged)
@@ -223,6 +247,12 @@ class WechatPaySim(SimGateway):
     def trade_extras(self):
         return {"payer": "o" + _alnum(27)}
 
+    def new_refund_id(self):
+        return "50" + _digits(27)
+
+    def fee_of(self, amount_minor, currency):
+        return _percent_of(amount_minor, currency, "0.006", "0.00001")
+
     def payment_notice(self, trade, now, forged):
         plain = {"mchid": self.config["mchid"], "appid": self.config["appid"],
                  "out_trade_no": trade.out_trade_no, "transaction_id": trade.trade_no,
@@ -233,13 +263,13 @@ class WechatPaySim(SimGateway):
                             "currency": trade.currency, "payer_currency": trade.currency}}
         return self._event("TRANSACTION.SUCCESS", "支付成功", "transaction", plain, now, forged)
 
-    def refund_notice(self, trade, refund_minor, refunded_minor, refund_no, now, forged):
+    def refund_notice(self, trade, refund, refunded_minor, now, forged):
         plain = {"mchid": self.config["mchid"], "out_trade_no": trade.out_trade_no,
-                 "transaction_id": trade.trade_no, "out_refund_no": refund_no,
-                 "refund_id": "50" + _digits(27), "refund_status": "SUCCESS",
+                 "transaction_id": trade.trade_no, "out_refund_no": refund.refund_no,
+                 "refund_id": refund.refund_id, "refund_status": "SUCCESS",
                  "success_time": _rfc3339(now), "user_received_account": "支付用户零钱",
-                 "amount": {"total": trade.amount_minor, "refund": refund_minor,
-                            "payer_total": trade.amount_minor, "payer_refund": refund_minor}}
+                 "amount": {"total": trade.amount_minor, "refund": refund.amount_minor,
+                            "payer_total": trade.amount_minor, "payer_refund": refund.amount_minor}}
         return self._event("REFUND.SUCCESS", "退款成功", "refund", plain, now, forged)
 
     def _event(self, event_type: str, summary: str, original_type: str, plain: dict,
@@ -310,11 +340,19 @@ class StripeSim(SimGateway):
     def trade_extras(self):
         return {"refs": {"session": "cs_test_" + _alnum(24), "charge": "ch_" + _alnum(24)}}
 
+    def new_refund_id(self):
+        return "re_" + _alnum(24)
+
+    def fee_of(self, amount_minor, currency):
+        """2.9% + 30 in minor units, rounded half up (Stripe's card pricing)."""
+        minor = (Decimal(amount_minor) * Decimal("0.029")).quantize(Decimal(1), rounding=ROUND_HALF_UP) + 30
+        return minor.scaleb(-minor_digits(currency))
+
     def payment_notice(self, trade, now, forged):
         session = self._session(trade, status="complete", payment_status="paid")
         return self._event("checkout.session.completed", session, now, forged)
 
-    def refund_notice(self, trade, refund_minor, refunded_minor, refund_no, now, forged):
+    def refund_notice(self, trade, refund, refunded_minor, now, forged):
         charge = {"id": trade.refs["charge"], "object": "charge", "amount": trade.amount_minor,
                   "amount_captured": trade.amount_minor, "amount_refunded": refunded_minor,
                   "currency": trade.currency.lower(), "captured": True, "paid": True,

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Iterator
 
 # Currencies without minor units (Stripe's list); every other one here has two.
 ZERO_DECIMAL = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
@@ -113,9 +114,23 @@ class SimEvent:
                     "attempts": [a.as_dict() for a in self.attempts]}
 
 
+@dataclass(frozen=True)
+class SimRefund:
+    refund_no: str
+    amount_minor: int
+    at: datetime
+    notified: bool = True
+    refund_id: str = ""              # the gateway's own refund id (WeChat refund_id, Stripe re_…)
+
+
 @dataclass(eq=False)
 class SimPayment:
-    """A trade as the gateway knows it, with the notification that announced it."""
+    """A trade as the gateway knows it, with the notification that announced it.
+
+    The statement fields inject what reconciliation must find: `statement_amount_minor` is the
+    amount the gateway's books (and statement) hold when it differs from what it notified;
+    `in_statement=False` leaves the trade off the statement (reversed at the gateway).
+    """
 
     channel: str
     out_trade_no: str
@@ -131,16 +146,71 @@ class SimPayment:
     forged: bool = False             # never happened at the gateway: not in its ledger
     refunded_minor: int = 0
     refund_count: int = 0
-    event: SimEvent | None = None
+    event: SimEvent | None = None    # None: the gateway never notified this trade
+    fee: Decimal = Decimal(0)        # the gateway's fee in major units (WeChat: five decimals)
+    refunds: list[SimRefund] = field(default_factory=list)
+    statement_amount_minor: int | None = None
+    in_statement: bool = True
 
     @property
     def amount(self) -> str:
         return to_major(self.amount_minor, self.currency)
 
     @property
+    def booked_minor(self) -> int:
+        """The amount the gateway's books hold (what its statement shows)."""
+        return self.amount_minor if self.statement_amount_minor is None else self.statement_amount_minor
+
+    @property
     def attempts(self) -> list[Attempt]:
         """The delivery attempts of the notification that announced this trade."""
-        return self.event.attempts
+        return self.event.attempts if self.event else []
 
     def wait_settled(self, timeout: float) -> bool:
-        return self.event.wait_settled(timeout)
+        return self.event.wait_settled(timeout) if self.event else True
+
+
+class TradeBook:
+    """Every trade of every channel: what the query APIs answer from and statements are built
+    from. Thread-safe: HTTP handlers read while the simulator adds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paid: dict[tuple[str, str], list[SimPayment]] = defaultdict(list)
+        self._closed: dict[tuple[str, str], SimPayment] = {}
+        self._order: list[SimPayment] = []
+
+    def add_paid(self, trade: SimPayment) -> None:
+        with self._lock:
+            self._paid[(trade.channel, trade.out_trade_no)].append(trade)
+            self._order.append(trade)
+
+    def add_closed(self, trade: SimPayment) -> None:
+        with self._lock:
+            self._closed[(trade.channel, trade.out_trade_no)] = trade
+            self._order.append(trade)
+
+    def paid(self, channel: str, out_trade_no: str) -> list[SimPayment]:
+        with self._lock:
+            return list(self._paid.get((channel, out_trade_no), ()))
+
+    def closed(self, channel: str, out_trade_no: str) -> SimPayment | None:
+        with self._lock:
+            return self._closed.get((channel, out_trade_no))
+
+    def by_trade_no(self, channel: str, trade_no: str) -> SimPayment | None:
+        with self._lock:
+            return next((t for t in self._order if t.channel == channel and trade_no in
+                         (t.trade_no, t.refs.get("charge"), t.refs.get("session"))), None)
+
+    def of_channel(self, channel: str) -> Iterator[SimPayment]:
+        """A snapshot of the channel's trades, oldest first."""
+        with self._lock:
+            trades = [t for t in self._order if t.channel == channel]
+        return iter(trades)
+
+    def add_refund(self, trade: SimPayment, refund: SimRefund) -> None:
+        with self._lock:
+            trade.refunds.append(refund)
+            trade.refunded_minor += refund.amount_minor
+            trade.refund_count += 1

@@ -13,6 +13,7 @@ import json
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -33,6 +34,16 @@ def rsa_sha256_sign(key: rsa.RSAPrivateKey, message: bytes) -> str:
     return base64.b64encode(key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
+def rsa_sha256_verify(key: rsa.RSAPublicKey, signature_b64: str, message: bytes) -> bool:
+    """Checks a caller's SHA256withRSA signature (paytrack's signed API requests)."""
+    try:
+        key.verify(base64.b64decode(signature_b64, validate=True), message, padding.PKCS1v15(),
+                   hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 def compact_json(obj: Any) -> bytes:
     """JSON the way the gateways send it: no spaces, non-ASCII characters left as UTF-8."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
@@ -47,6 +58,12 @@ def alipay_string_to_sign(params: Mapping[str, str]) -> str:
 
 def alipay_sign(params: Mapping[str, str], key: rsa.RSAPrivateKey) -> str:
     return rsa_sha256_sign(key, alipay_string_to_sign(params).encode("utf-8"))
+
+
+def alipay_request_string(params: Mapping[str, str]) -> str:
+    """What an OpenAPI request's `sign` covers: every non-empty parameter but `sign` (sign_type
+    included, unlike a notification), sorted, `k=v` joined by `&`."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] != "")
 
 
 # epay ---------------------------------------------------------------------------------------

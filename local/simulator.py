@@ -1,12 +1,18 @@
 """The gateway simulator: payments, refunds and closes that notify paytrack the way the real
 gateways do — their wire formats, their signatures, their retry schedules (compressed by
-`time_scale`). It plays the gateway side on its own and imports nothing from chalicelib.
+`time_scale`) — and the gateways' APIs paytrack calls back: order queries and statements, in
+each gateway's exact format, built from the trades it really processed. It plays the gateway
+side on its own and imports nothing from chalicelib.
 
     sim = GatewaySimulator.from_files("http://127.0.0.1:8000")
-    server = sim.start_server()             # GET /sim/health, /sim/events on PAYTRACK_SIM_PORT
+    server = sim.start_server()             # /sim/…, and each gateway's API, on PAYTRACK_SIM_PORT
     trade = sim.pay("alipay-main", "ORD20261125143012000001", "58.00")
     trade.wait_settled(10)                  # then trade.event.outcome, trade.attempts
-    sim.close()
+
+Discrepancies for reconciliation to find are made on purpose: a payment never notified
+(`notify=False`, which 补单 must recover), a refund done only at the gateway, an amount the
+gateway's books hold differently (`statement_amount=`), a trade left off the statement
+(`in_statement=False`). Fees come with every statement.
 
 `python -m local.simulator` runs the server alone, notifying the API on PAYTRACK_PORT.
 """
@@ -18,7 +24,7 @@ import os
 import signal
 import threading
 import time
-from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -26,8 +32,9 @@ from typing import Any, Mapping
 
 import requests
 
+from .sim_apis import register_gateway_apis
 from .sim_gateways import SimGateway, SimKeys, build_gateway, read_pem
-from .sim_model import Attempt, SimEvent, SimPayment, WireNotice, to_minor
+from .sim_model import Attempt, SimEvent, SimPayment, SimRefund, TradeBook, WireNotice, to_minor
 from .sim_scheduler import RetryScheduler
 from .sim_server import SimRequest, SimResponse, SimServer
 
@@ -64,17 +71,18 @@ class GatewaySimulator:
     def __init__(self, api_base_url: str, channels: Mapping[str, Mapping[str, Any]],
                  sim_config: Mapping[str, Any], time_scale: float = DEFAULT_TIME_SCALE, *,
                  workers: int = 8, http_timeout_s: float = 10.0):
-        keys = SimKeys.from_config(sim_config)
+        self.keys = SimKeys.from_config(sim_config)
+        self.options = dict(sim_config)
         self.api_base_url = api_base_url.rstrip("/")
         self.channels = {cid: dict(cfg) for cid, cfg in channels.items()}
         self.time_scale = time_scale
-        self._gateways = {cid: build_gateway(cid, cfg, keys, sim_config)
+        self._gateways = {cid: build_gateway(cid, cfg, self.keys, sim_config)
                           for cid, cfg in self.channels.items()}
+        self.book = TradeBook()
         self._http_timeout_s = http_timeout_s
         self._scheduler = RetryScheduler(workers)
         self._lock = threading.Lock()
         self._events: list[SimEvent] = []
-        self._trades: dict[tuple[str, str], list[SimPayment]] = defaultdict(list)
         self._server: SimServer | None = None
 
     @classmethod
@@ -86,25 +94,31 @@ class GatewaySimulator:
     # --- gateway events -----------------------------------------------------------------------
 
     def pay(self, channel: str, out_trade_no: str, amount: str, currency: str = "CNY", *,
-            trade_no: str | None = None, subject: str = DEFAULT_SUBJECT,
-            forged: bool = False) -> SimPayment:
-        """The buyer paid `amount`: notify paytrack. Paying an order again makes a second,
-        distinct trade. A forged payment never happened, so it stays out of the ledger."""
+            trade_no: str | None = None, subject: str = DEFAULT_SUBJECT, forged: bool = False,
+            notify: bool = True, statement_amount: str | None = None,
+            in_statement: bool = True) -> SimPayment:
+        """The buyer paid `amount`: notify paytrack (unless `notify=False`: the notification got
+        lost, only a query finds the payment). Paying an order again makes a second, distinct
+        trade. A forged payment never happened, so it stays out of the ledger."""
         gateway = self._gateway(channel)
         now = _now()
         trade = gateway.new_trade(out_trade_no, to_minor(amount, currency), currency, subject, now,
                                   paid=True, trade_no=trade_no, forged=forged)
-        notice = gateway.payment_notice(trade, now, forged)
+        trade.in_statement = in_statement
+        if statement_amount is not None:
+            trade.statement_amount_minor = to_minor(statement_amount, currency)
         if not forged:
-            with self._lock:
-                self._trades[(channel, out_trade_no)].append(trade)
-        trade.event = self._send(channel, "pay", trade.out_trade_no, trade.trade_no, notice)
+            self.book.add_paid(trade)
+        if notify:
+            trade.event = self._send(channel, "pay", trade.out_trade_no, trade.trade_no,
+                                     gateway.payment_notice(trade, now, forged))
         return trade
 
-    def refund(self, channel: str, out_trade_no: str, amount: str, *,
-               forged: bool = False) -> SimEvent | None:
-        """Refund part or all of the order's latest trade. None: the gateway (epay) sends no
-        refund notification; the refund is still recorded."""
+    def refund(self, channel: str, out_trade_no: str, amount: str, *, forged: bool = False,
+               notify: bool = True) -> SimEvent | None:
+        """Refund part or all of the order's latest trade. None: no notification went out (epay
+        sends none; `notify=False` is a refund done only at the gateway). The refund is recorded
+        either way."""
         gateway = self._gateway(channel)
         now = _now()
         with self._lock:
@@ -113,10 +127,11 @@ class GatewaySimulator:
             refunded = trade.refunded_minor + refund_minor
             if refunded > trade.amount_minor:
                 raise ValueError(f"refund {amount} would exceed {trade.amount} paid for {out_trade_no}")
-            refund_no = f"{out_trade_no}R{trade.refund_count + 1}"
-            notice = gateway.refund_notice(trade, refund_minor, refunded, refund_no, now, forged)
+            refund = SimRefund(f"{out_trade_no}R{trade.refund_count + 1}", refund_minor, now,
+                               refund_id=gateway.new_refund_id())
+            notice = gateway.refund_notice(trade, refund, refunded, now, forged) if notify else None
             if not forged:
-                trade.refunded_minor, trade.refund_count = refunded, trade.refund_count + 1
+                self.book.add_refund(trade, replace(refund, notified=notice is not None))
         if notice is None:
             return None
         return self._send(channel, "refund", out_trade_no, trade.trade_no, notice)
@@ -126,12 +141,13 @@ class GatewaySimulator:
         """An unpaid trade closed (timed out, checkout expired). Alipay and Stripe notify;
         WeChat Pay and epay send nothing (None). A paid order is refunded, not closed."""
         gateway = self._gateway(channel)
-        with self._lock:
-            if self._trades.get((channel, out_trade_no)):
-                raise ValueError(f"{out_trade_no} is paid at {channel}: refund it instead")
+        if self.book.paid(channel, out_trade_no):
+            raise ValueError(f"{out_trade_no} is paid at {channel}: refund it instead")
         now = _now()
         trade = gateway.new_trade(out_trade_no, to_minor(amount, currency), currency, subject, now,
                                   paid=False, forged=forged)
+        if not forged:
+            self.book.add_closed(trade)
         notice = gateway.close_notice(trade, now, forged)
         if notice is None:
             return None
@@ -160,6 +176,9 @@ class GatewaySimulator:
         server.route("/sim", "GET", "/health", self._health)
         server.route("/sim", "GET", "/events",
                      lambda request: SimResponse.json([e.as_dict() for e in self.events()]))
+        server.route("/sim", "POST", "/pay", self._pay_over_http)
+        server.route("/sim", "POST", "/refund", self._refund_over_http)
+        register_gateway_apis(server, self.book, self._gateways, self.keys, self.options)
         server.start()
         self._server = server
         return server
@@ -188,7 +207,7 @@ class GatewaySimulator:
             raise ValueError(f"unknown channel {channel!r}; known: {sorted(self._gateways)}") from None
 
     def _latest_trade(self, channel: str, out_trade_no: str) -> SimPayment:
-        trades = self._trades.get((channel, out_trade_no))
+        trades = self.book.paid(channel, out_trade_no)
         if not trades:
             raise LookupError(f"{channel} has no paid trade for {out_trade_no}")
         return trades[-1]
@@ -232,6 +251,23 @@ class GatewaySimulator:
             return Attempt(now, None, type(exc).__name__, accepted=False)
         return Attempt(now, response.status_code, response.text[:500],
                        accepted=gateway.accepted(response.status_code, response.text))
+
+    def _pay_over_http(self, request: SimRequest) -> SimResponse:
+        """POST /sim/pay {channel, out_trade_no, amount, currency?, notify?, statement_amount?,
+        in_statement?}: what the e2e tests and scripts drive the stack's simulator with."""
+        body = json.loads(request.body or b"{}")
+        trade = self.pay(body["channel"], body["out_trade_no"], body["amount"], body.get("currency", "CNY"),
+                         notify=body.get("notify", True), statement_amount=body.get("statement_amount"),
+                         in_statement=body.get("in_statement", True))
+        return SimResponse.json({"trade_no": trade.trade_no, "amount": trade.amount,
+                                 "currency": trade.currency, "notified": trade.event is not None}, 201)
+
+    def _refund_over_http(self, request: SimRequest) -> SimResponse:
+        """POST /sim/refund {channel, out_trade_no, amount, notify?}."""
+        body = json.loads(request.body or b"{}")
+        event = self.refund(body["channel"], body["out_trade_no"], body["amount"],
+                            notify=body.get("notify", True))
+        return SimResponse.json({"notified": event is not None}, 201)
 
     def _health(self, request: SimRequest) -> SimResponse:
         events = self.events()

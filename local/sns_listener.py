@@ -40,10 +40,18 @@ class SnsListener(threading.Thread):
         for message in self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
             body = json.loads(message["Body"])
             self.received.append(body)
-            order = body.get("order", {})
-            log.info("%s %s %s %s", label, body.get("event"), order.get("order_no", ""),
-                     body.get("summary", ""))
+            log.info("%s %s", label, _describe(body))
             self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+def _describe(body: dict) -> str:
+    """One line per message: a shop event (`order.held 2026… reasons=amount_mismatch`) or a
+    CloudWatch alarm notification (`ALARM paytrack-local-critical-anomaly: Threshold Crossed…`)."""
+    if "AlarmName" in body:
+        return f"{body['NewStateValue']} {body['AlarmName']}: {body.get('NewStateReason', '')}"
+    order = body.get("order", {})
+    reasons = f"reasons={','.join(body['reasons'])}" if body.get("reasons") else ""
+    return f"{body.get('event')} {order.get('order_no', '')} {reasons}".rstrip()

@@ -65,12 +65,13 @@ class Stack:
         self._start_aws()
         from local.bootstrap import bootstrap_keys, provision
 
-        provision(self.config.channels_file)
+        provision(self.config.channels_file, self.config.sim_port)
         bootstrap_keys(self.config.admin_key, self.config.shop_key)
         app = self._start_api()
         self._start_pumps(app)
         self._start_scheduler(app)
         self._start_sns_listener()
+        self._start_paging()
         self._start_simulator_and_demo()
 
     # -- parts
@@ -78,7 +79,7 @@ class Stack:
     def _start_aws(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from local.moto_fidelity import serialize_dynamodb_writes
+        from local.fidelity import serialize_dynamodb_writes
 
         serialize_dynamodb_writes()
         port = self.config.aws_port or _free_port()
@@ -91,6 +92,9 @@ class Stack:
     def _start_api(self):
         from chalice.cli.factory import CLIFactory
 
+        from local.fidelity import answer_unsupported_methods_like_api_gateway
+
+        answer_unsupported_methods_like_api_gateway()
         factory = CLIFactory(project_dir=str(REPO))
         config = factory.create_config_obj(chalice_stage_name="local")
         app = factory.load_chalice_app()
@@ -133,6 +137,23 @@ class Stack:
         listener.start()
         self.stoppers.append(listener.stop)
 
+    def _start_paging(self) -> None:
+        """CloudWatch's part, which moto does not play: the alarms on paytrack's metrics page
+        the paging topic (local/alarms.py)."""
+        import boto3
+
+        from chalicelib.platform.settings import get_settings
+        from local.alarms import AlarmEvaluator, LocalPaging, load_alarms
+
+        settings = get_settings()
+        sns = boto3.client("sns")
+        paging = LocalPaging(AlarmEvaluator(load_alarms(settings.stage), settings.region),
+                             lambda subject, message: sns.publish(
+                                 TopicArn=settings.paging_topic_arn, Subject=subject[:100],
+                                 Message=json.dumps(message)))
+        paging.start()
+        self.stoppers.append(paging.stop)
+
     def _start_simulator_and_demo(self) -> None:
         from local.simulator import GatewaySimulator
 
@@ -141,13 +162,15 @@ class Stack:
         simulator.start_server(self.config.sim_port)
         self.stoppers.append(simulator.close)
         if self.config.demo:
-            from local.demo import DemoTraffic
+            from local.demo import DemoTraffic, ReconciliationShowcase
 
             demo = DemoTraffic(api_url, self.config.shop_key, simulator)
-            thread = threading.Thread(target=demo.run, args=(self.stop_event, self.config.demo_rate),
-                                      name="demo", daemon=True)
-            thread.start()
-            self.threads.append(thread)
+            showcase = ReconciliationShowcase(api_url, self.config.shop_key, self.config.admin_key, simulator)
+            for name, target, args in (("demo", demo.run, (self.stop_event, self.config.demo_rate)),
+                                       ("showcase", showcase.run_once, (self.stop_event,))):
+                thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+                thread.start()
+                self.threads.append(thread)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -68,7 +68,3 @@ def mark_refunded(order: Order, amount: Money | None, now: datetime, actor: str,
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry],
                         set={"pay_status": target, "refunded_amount": total, "refunded_at": now})
 
-
-def query_entry(now: datetime, actor: str, reason: str, summary: str, data: dict) -> OrderChanges:
-    """The trace of a gateway query an operator asked for (requery, confirm_paid)."""
-    return OrderChanges(outcome=Outcome.APPLIED, timeline=[_entry(now, "query", actor, f"{summary} ({reason})", data)])

@@ -6,6 +6,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from .errors import TransitionRefused
+
 
 class Severity(str, Enum):
     INFO = "info"
@@ -17,6 +19,21 @@ class AnomalyStatus(str, Enum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+
+
+# An operator acknowledges (I am on it) and resolves (done); saying the same again updates the
+# note. A resolved anomaly stays resolved: the same finding found again is the same anomaly.
+STATUS_TRANSITIONS: dict[AnomalyStatus, frozenset[AnomalyStatus]] = {
+    AnomalyStatus.OPEN: frozenset({AnomalyStatus.ACKNOWLEDGED, AnomalyStatus.RESOLVED}),
+    AnomalyStatus.ACKNOWLEDGED: frozenset({AnomalyStatus.ACKNOWLEDGED, AnomalyStatus.RESOLVED}),
+    AnomalyStatus.RESOLVED: frozenset({AnomalyStatus.RESOLVED}),
+}
+
+
+def check_status_change(current: AnomalyStatus, target: AnomalyStatus) -> None:
+    if target not in STATUS_TRANSITIONS[current]:
+        raise TransitionRefused(f"the anomaly is {current.value}; it cannot become {target.value}",
+                                {"status": current.value, "requested": target.value})
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ class Order:
     paid_amount: Money | None = None
     received_amount: Money | None = None
     fee: Money | None = None
+    net: Money | None = None            # 实际到账 as the gateway's statement says (reconciliation)
     refunded_amount: Money | None = None
     refunded_at: datetime | None = None
     closed_at: datetime | None = None
@@ -129,6 +130,7 @@ class Order:
     method: str | None = None
     payer: str | None = None
     fingerprint: str | None = None
+    flagged: bool = False            # an anomaly names this order (the by_flagged index)
     payments: list[Payment] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     applied_notices: set[str] = field(default_factory=set)

@@ -32,6 +32,7 @@ class OrderFilter:
     product: str | None = None      # partial, case-insensitive, on the product name
     ip: str | None = None
     flagged: bool | None = None
+    time_bounded: bool = True       # False: an exact number was asked for without a time range
 
     @property
     def exact_email(self) -> bool:
@@ -46,7 +47,8 @@ class OrderFilter:
         if self.trade_no:
             yield lambda o, _: o.trade_no == self.trade_no or any(
                 p.payment_ref == self.trade_no for p in o.payments)
-        yield lambda o, _: self.created_from <= o.created_at <= self.created_to
+        if self.time_bounded:
+            yield lambda o, _: self.created_from <= o.created_at <= self.created_to
         if self.paid_from or self.paid_to:
             yield lambda o, _: o.paid_at is not None and _within(o.paid_at, self.paid_from, self.paid_to)
         if self.statuses:

@@ -59,7 +59,35 @@ def _load_rsa_public_key(pem: str) -> rsa.RSAPublicKey:
     return key
 
 
+def rsa_private_key(config: Mapping[str, Any], name: str) -> rsa.RSAPrivateKey:
+    """The RSA private key held in config field `name` (our side of signed API requests)."""
+    try:
+        return _load_rsa_private_key(config_value(config, name).strip())
+    except (ValueError, TypeError):
+        raise ChannelMisconfigured(f"channel config field {name} is not an RSA private key") from None
+
+
+@lru_cache(maxsize=16)
+def _load_rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
+    """A PKCS#8 or PKCS#1 PEM, or the bare base64 body of either (Alipay's key tool)."""
+    candidates = [pem] if pem.startswith("-----BEGIN") else [
+        f"-----BEGIN {kind}-----\n{pem}\n-----END {kind}-----" for kind in ("PRIVATE KEY", "RSA PRIVATE KEY")]
+    for text in candidates:
+        try:
+            key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+        except ValueError:
+            continue
+        if isinstance(key, rsa.RSAPrivateKey):
+            return key
+    raise ValueError("not an RSA private key")
+
+
 # --- signatures --------------------------------------------------------------------------------
+
+def rsa_sign(key: rsa.RSAPrivateKey, message: bytes, algorithm: hashes.HashAlgorithm) -> str:
+    """RSA PKCS#1 v1.5 signature of `message`, base64 (Alipay RSA2 requests, WeChat v3 requests)."""
+    return base64.b64encode(key.sign(message, padding.PKCS1v15(), algorithm)).decode("ascii")
+
 
 def b64decode_strict(text: str) -> bytes | None:
     """Decode canonical base64 only, so one signature has exactly one accepted spelling."""

@@ -1,8 +1,9 @@
-"""Alipay asynchronous notifications (form POST, RSA2), verified and mapped to a `Notice`."""
+"""Alipay asynchronous notifications (form POST, RSA2), verified and mapped to a `Notice`; the
+OpenAPI calls (query, bill) live in alipay_api."""
 from __future__ import annotations
 
 import codecs
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from cryptography.hazmat.primitives import hashes
@@ -10,6 +11,10 @@ from cryptography.hazmat.primitives import hashes
 from ..domain.errors import AccountMismatch, MalformedNotification, SignatureInvalid
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
+from ..domain.query import QueryResult
+from ..domain.statement import Statement
+from . import alipay_api
+from ._http import GatewayHttp
 from ._signing import (config_value, decode_values, malformed_on_error, need, parse_form,
                        redact_keys, rsa_public_key, rsa_verify)
 from .base import Answer, Gateway, InboundRequest
@@ -42,6 +47,14 @@ class AlipayGateway(Gateway):
 
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         return redact_keys(payload, self.secret_fields)
+
+    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
+                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+        return alipay_api.query(config, channel, out_trade_no, http, now)
+
+    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
+                        http: GatewayHttp, now: datetime) -> Statement:
+        return alipay_api.fetch_bill(config, channel, day, http, now)
 
 
 def _charset(fields: Mapping[str, bytes]) -> str:

@@ -2,15 +2,19 @@
 
 A gateway module exposes one `Gateway` subclass. It never touches AWS or our tables: it turns
 a raw inbound request plus the channel's credentials into a verified `Notice`, and says how to
-answer the gateway in its own protocol.
+answer the gateway in its own protocol. It also asks the gateway about one order (补单) and
+fetches the statement of one day (对账), over the `GatewayHttp` the caller hands it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Mapping
 
 from ..domain.notice import Notice
+from ..domain.query import QueryResult
+from ..domain.statement import Statement
+from ._http import GatewayHttp
 
 
 class Headers(dict):
@@ -72,3 +76,22 @@ class Gateway:
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The raw payload with secrets removed, for the audit record and the stored notice."""
         return dict(payload)
+
+    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
+                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+        """Ask the gateway whether the order was paid, verifying its answer.
+
+        "No such trade" is `QueryStatus.NOT_FOUND`, an answer. A gateway that cannot be
+        reached, or whose answer does not verify or read, raises `GatewayUnavailable`: the
+        caller must never take that for "unpaid".
+        """
+        raise NotImplementedError
+
+    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
+                        http: GatewayHttp, now: datetime) -> Statement:
+        """Download and parse the statement of one Beijing day.
+
+        Raises `StatementUnparseable` (with the line and the reason), `StatementNotReady` or
+        `GatewayUnavailable`.
+        """
+        raise NotImplementedError

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Mapping
 
 from ..domain.errors import AccountMismatch, MalformedNotification, SignatureInvalid
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
+from ..domain.query import QueryResult
+from ..domain.statement import Statement
+from . import epay_api
+from ._http import GatewayHttp
 from ._signing import (config_value, decode_values, malformed_on_error, need, parse_form,
                        redact_keys)
 from .base import Answer, Gateway, InboundRequest
@@ -49,6 +53,14 @@ class EpayGateway(Gateway):
 
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         return redact_keys(payload, self.secret_fields)
+
+    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
+                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+        return epay_api.query(config, channel, out_trade_no, http, now)
+
+    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
+                        http: GatewayHttp, now: datetime) -> Statement:
+        return epay_api.fetch_orders(config, channel, day, http, now)
 
 
 def _query(request: InboundRequest) -> dict[str, str]:

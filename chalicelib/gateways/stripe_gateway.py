@@ -7,13 +7,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 from ..domain.errors import (ChannelMisconfigured, MalformedNotification, SignatureInvalid,
                              StaleTimestamp)
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
+from ..domain.query import QueryResult
+from ..domain.statement import Statement
+from . import stripe_api
+from ._http import GatewayHttp
 from ._signing import json_object, malformed_on_error, need, need_str, opt_str, redact_keys
 from .base import Answer, Gateway, Headers, InboundRequest
 
@@ -60,6 +64,14 @@ class StripeGateway(Gateway):
 
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         return redact_keys(payload, self.secret_fields + _PAYLOAD_SECRETS)
+
+    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
+                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+        return stripe_api.query(config, channel, out_trade_no, trade_no, http, now)
+
+    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
+                        http: GatewayHttp, now: datetime) -> Statement:
+        return stripe_api.fetch_balance(config, channel, day, http, now)
 
 
 # --- verification ------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""WeChat Pay API v3 notifications (signed JSON, AES-256-GCM resource), mapped to a `Notice`."""
+"""WeChat Pay API v3 notifications (signed JSON, AES-256-GCM resource), mapped to a `Notice`;
+the API calls (query, bill) live in wechatpay_api."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Mapping
 
 from cryptography.exceptions import InvalidTag
@@ -13,6 +14,10 @@ from ..domain.errors import (AccountMismatch, ChannelMisconfigured, MalformedNot
                              NotificationRejected, SignatureInvalid, StaleTimestamp)
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
+from ..domain.query import QueryResult
+from ..domain.statement import Statement
+from . import wechatpay_api
+from ._http import GatewayHttp
 from ._signing import (b64decode_strict, config_value, json_object, malformed_on_error, need,
                        need_str, opt_str, redact_keys, rsa_public_key, rsa_verify)
 from .base import Answer, Gateway, Headers, InboundRequest
@@ -49,6 +54,14 @@ class WechatPayGateway(Gateway):
 
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         return redact_keys(payload, self.secret_fields)
+
+    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
+                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+        return wechatpay_api.query(config, channel, out_trade_no, http, now)
+
+    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
+                        http: GatewayHttp, now: datetime) -> Statement:
+        return wechatpay_api.fetch_bill(config, channel, day, http, now)
 
 
 def _header(headers: Headers, name: str) -> str:

@@ -2,9 +2,12 @@
 (.chalice/config.json); the local stack and the tests set the same variables."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+
+from ..domain.rules.config import InvalidRulesConfig, RulesConfig
 
 
 def _int(name: str, default: int) -> int:
@@ -27,6 +30,8 @@ class Settings:
     channel_cache_seconds: int
     orders_stream_arn: str
     notices_stream_arn: str
+    exports_stream_arn: str
+    rules: RulesConfig = RulesConfig()
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -55,7 +60,21 @@ def get_settings() -> Settings:
         # literals at load time (STACK.md): the merge template sets the real stream ARNs
         orders_stream_arn=os.environ.get("PAYTRACK_ORDERS_STREAM_ARN", _stream_placeholder(region, account, stage, "orders")),
         notices_stream_arn=os.environ.get("PAYTRACK_NOTICES_STREAM_ARN", _stream_placeholder(region, account, stage, "notices")),
+        exports_stream_arn=os.environ.get("PAYTRACK_EXPORTS_STREAM_ARN", _stream_placeholder(region, account, stage, "exports")),
+        rules=_rules(os.environ.get("PAYTRACK_RULES", "")),
     )
+
+
+def _rules(text: str) -> RulesConfig:
+    """The anomaly rules: defaults, with PAYTRACK_RULES (a JSON object, README "Configuration")
+    merged over them per rule. Anything unknown or malformed stops the start-up, naming it."""
+    if not text.strip():
+        return RulesConfig()
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidRulesConfig(f"PAYTRACK_RULES is not valid JSON: {error}") from None
+    return RulesConfig().with_overrides(overrides)
 
 
 def _stream_placeholder(region: str, account: str, stage: str, table: str) -> str:

@@ -11,7 +11,7 @@ from ..domain.errors import Conflict, ValidationFailed
 from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order
 from ..store import audit
-from . import orders, render
+from . import orders, render, requery
 from .auth import Principal
 from .order_writes import write_with_retry
 
@@ -28,8 +28,8 @@ def _amount(body: Mapping[str, Any], order: Order) -> Money | None:
 
 
 def _gateway_query(order_no: str, actor: str, reason: str) -> Order:
-    from . import requery  # the 补单 service (gateway queries)
-
+    """Ask the gateway now (补单); a paid answer is applied through ingestion, the query is on
+    the timeline, and an unreachable gateway is a 502, never read as "unpaid"."""
     requery.requery_order(order_no, actor=actor, reason=reason)
     return orders.get(order_no)
 

@@ -11,7 +11,7 @@ from ..domain.customer_reply import customer_reply
 from ..domain.errors import ValidationFailed
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, keys as key_store, notices as notice_store
-from . import auth, orders, render
+from . import auth, geo, orders, render
 from .auth import Principal
 
 
@@ -25,8 +25,9 @@ def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
     order = orders.get(order_no)
     masked = not principal.sees_pii
     view = render.order_for_admin(order, masked=masked)
+    view["buyer_region"] = geo.region_of(order.buyer_ip)
     view["notices"] = [render.notice_view(n, masked) for n, _ in notice_store.for_order(order_no)]
-    view["anomalies"] = [render.anomaly_view(a) for a in anomaly_store.for_order(order_no)]
+    view["anomalies"] = [render.anomaly_view(a, masked=masked) for a in anomaly_store.for_order(order_no)]
     view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
     now = utcnow()
     view["customer_reply"] = customer_reply(order, now, ZoneInfo(get_settings().shop_timezone))

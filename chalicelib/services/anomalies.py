@@ -1,13 +1,152 @@
 """Anomalies: record a finding once, whoever found it (stream rules, scheduled checks,
-reconciliation)."""
+reconciliation), apply it to its order, and the operators' inbox (list, acknowledge, resolve).
+
+Recording is idempotent end to end: the anomaly item is a conditional put on its deterministic
+id, and its effect on the order (flag, `anomaly` timeline entry, hold when the rule holds) is
+applied once, marked by that timeline entry (domain/rules/effects.py). A crash between the two
+is repaired by the replay: the put finds the anomaly, the order still lacks the entry.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+from urllib.parse import unquote
 
-from ..domain.anomaly import Finding
-from ..store import anomalies as anomaly_store
+from ..domain import validation as v
+from ..domain.anomaly import AnomalyStatus, Finding, Severity, check_status_change
+from ..domain.clock import from_iso, utcnow
+from ..domain.errors import NotFound, ValidationFailed
+from ..domain.order import Order
+from ..domain.rules.effects import anomaly_changes
+from ..platform.observability import logger
+from ..platform.settings import get_settings
+from ..store import anomalies as anomaly_store, audit, orders as order_store
+from . import metrics, render
+from .auth import Principal
+from .order_writes import write_with_retry
+
+SYSTEM = "system"
 
 
 def record(finding: Finding, now: datetime) -> bool:
     """Record `finding` as an open anomaly unless it already is. True when recorded now."""
-    return anomaly_store.create(finding, now)
+    created = _create(finding, now)
+    if finding.order_no:
+        order = order_store.get(finding.order_no)
+        if order is not None:
+            apply_to_order(finding, order, now)
+    return created
+
+
+def record_on_order(finding: Finding, order: Order, now: datetime) -> Order:
+    """`record` for a caller that holds the order already (a stream image): no read unless the
+    image is stale. Returns the order as it is after the finding's effect."""
+    _create(finding, now)
+    return apply_to_order(finding, order, now)
+
+
+def apply_to_order(finding: Finding, order: Order, now: datetime) -> Order:
+    """Flag `order`, note the anomaly on its timeline and hold it when the rule holds — once.
+    Used for the finding's own order and for the other orders of an IP burst."""
+    return write_with_retry(order.order_no, lambda current: anomaly_changes(current, finding, now),
+                            _load, order=order)
+
+
+def _create(finding: Finding, now: datetime) -> bool:
+    created = anomaly_store.create(finding, now)
+    if created:
+        metrics.anomaly_recorded(finding.rule, finding.severity.value)
+        logger.warning("anomaly recorded", extra={
+            "anomaly_id": finding.anomaly_id, "rule": finding.rule, "severity": finding.severity.value,
+            "order_no": finding.order_no, "channel": finding.channel, "hold": finding.hold})
+    return created
+
+
+def _load(order_no: str) -> Order:
+    order = order_store.get(order_no)
+    if order is None:
+        raise NotFound(f"order {order_no} disappeared", {"order_no": order_no})
+    return order
+
+
+def resolve_by_system(anomaly_id: str, now: datetime, note: str) -> bool:
+    """Close an anomaly whose cause went away by itself (an unknown order got registered)."""
+    resolved = anomaly_store.resolve(anomaly_id, now, SYSTEM, note)
+    if resolved:
+        logger.info("anomaly resolved", extra={"anomaly_id": anomaly_id, "by": SYSTEM})
+    return resolved
+
+
+# ------------------------------------------------------------------------------- the inbox
+
+DEFAULT_RANGE = timedelta(days=30)
+MAX_RANGE = timedelta(days=92)
+MAX_LIMIT = 200
+MAX_ID_LENGTH = 512          # a DynamoDB key is at most 2048 bytes; ids are far shorter
+
+
+def _time(params: Mapping[str, str], name: str, default: datetime) -> datetime:
+    value = params.get(name)
+    if value is None:
+        return default
+    try:
+        return from_iso(value)
+    except ValueError:
+        raise ValidationFailed(f"{name}: expected an ISO 8601 time such as 2026-11-25T00:00:00Z",
+                               {"field": name}) from None
+
+
+def _filters(params: Mapping[str, str], now: datetime) -> anomaly_store.AnomalyFilter:
+    v.reject_unknown(params, {"status", "rule", "severity", "from", "to", "limit", "cursor"})
+    until = _time(params, "to", now)
+    since = _time(params, "from", until - DEFAULT_RANGE)
+    if since > until or until - since > MAX_RANGE:
+        raise ValidationFailed(f"from must be before to, at most {MAX_RANGE.days} days apart",
+                               {"field": "from"})
+    status = v.choice(params, "status", tuple(s.value for s in AnomalyStatus), required=False)
+    severity = v.choice(params, "severity", tuple(s.value for s in Severity), required=False)
+    rule = v.choice(params, "rule", get_settings().rules.rule_names(), required=False)
+    return anomaly_store.AnomalyFilter(since=since, until=until, rule=rule,
+                                       status=AnomalyStatus(status) if status else None,
+                                       severity=Severity(severity) if severity else None)
+
+
+def _limit(params: Mapping[str, str]) -> int:
+    raw = params.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationFailed(f"limit: a whole number from 1 to {MAX_LIMIT}", {"field": "limit"})
+    return int(raw)
+
+
+def inbox(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
+    """GET /admin/anomalies: newest first, filtered by status, rule, severity and creation time,
+    `limit` per page and `next_cursor` to go on. Details are masked for viewers; audited."""
+    now = utcnow()
+    filters = _filters(params, now)
+    page = anomaly_store.query(filters, _limit(params), params.get("cursor") or None)
+    masked = not principal.sees_pii
+    audit.record_api(now, principal.key_id, principal.role, "list_anomalies", None,
+                     {k: params[k] for k in ("status", "rule", "severity", "from", "to") if k in params})
+    return {"items": [render.anomaly_view(a, masked=masked) for a in page.items],
+            "next_cursor": page.next_cursor}
+
+
+def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /admin/anomalies/{id}: acknowledge or resolve, with a note; who and when are kept on
+    the anomaly and in the audit trail."""
+    body = v.require_object(body)
+    v.reject_unknown(body, {"status", "note"})
+    target = AnomalyStatus(v.choice(body, "status", (AnomalyStatus.ACKNOWLEDGED.value,
+                                                     AnomalyStatus.RESOLVED.value)))
+    note = v.text(body, "note", required=False, max_len=1000)
+    anomaly_id = unquote(anomaly_id)
+    current = anomaly_store.get(anomaly_id) if len(anomaly_id) <= MAX_ID_LENGTH else None
+    if current is None:
+        raise NotFound(f"no anomaly {anomaly_id!r}", {"id": anomaly_id})
+    check_status_change(current.status, target)
+    now = utcnow()
+    updated = anomaly_store.set_status(anomaly_id, target, now, principal.key_id, note,
+                                       expected=current.status)
+    audit.record_api(now, principal.key_id, principal.role, "update_anomaly", anomaly_id,
+                     {"from": current.status.value, "to": target.value, "note": note})
+    return render.anomaly_view(updated, masked=not principal.sees_pii)

@@ -12,13 +12,17 @@ from ..store import orders as order_store
 from .render import order_for_shop
 
 
-def publish_once(order: Order, event: str, extra: dict[str, Any] | None = None) -> bool:
+def publish_once(order: Order, event: str, extra: dict[str, Any] | None = None,
+                 key: str | None = None) -> bool:
     """Publish `event` for this order unless it already was. Returns True when it published now.
 
+    `key` (default: the event's name) is what is claimed in the order's published set; an event
+    that may be published again later for a new reason claims a distinct key each time.
     The claim is a conditional write on the order; if SNS then fails, the claim is withdrawn and
     the error propagates, so the stream record is retried rather than the event lost.
     """
-    if not order_store.mark_published(order.order_no, event):
+    key = key or event
+    if not order_store.mark_published(order.order_no, key):
         return False
     message = {"event": event, "at": to_api(utcnow()), "order": order_for_shop(order), **(extra or {})}
     try:
@@ -27,6 +31,6 @@ def publish_once(order: Order, event: str, extra: dict[str, Any] | None = None) 
             MessageAttributes={"event": {"DataType": "String", "StringValue": event},
                                "channel": {"DataType": "String", "StringValue": order.channel}})
     except Exception:
-        order_store.unmark_published(order.order_no, event)
+        order_store.unmark_published(order.order_no, key)
         raise
     return True

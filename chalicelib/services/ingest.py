@@ -31,7 +31,7 @@ from ..gateways.registry import get_gateway
 from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import audit, notices as notice_store, orders as order_store
-from . import channels
+from . import channels, metrics
 from .order_writes import write_with_retry
 
 STORAGE_ERRORS = (PynamoDBException, BotoCoreError, ClientError)
@@ -100,6 +100,12 @@ def apply_kept_notices(order: Order) -> Order:
     return order
 
 
+def ingest_verified(notice: Notice, now: datetime) -> IngestResult:
+    """A notice we fetched ourselves (a gateway query, 补单): stored and applied exactly as a
+    notification is — same dedupe, same checks — with no request to answer or audit."""
+    return _record_and_apply(notice, None, now)
+
+
 def _record_and_apply(notice: Notice, source_ip: str | None, now: datetime) -> IngestResult:
     recorded = notice_store.record(notice, now, source_ip)
     if not recorded.first and not recorded.awaiting_order:
@@ -142,6 +148,7 @@ def handle_notification(channel_id: str, request: InboundRequest) -> Answer:
         return answer
     gateway = get_gateway(config["type"])
     answer = _process(gateway, config, channel_id, request, now, settings.max_notify_bytes, trail)
+    metrics.notification_handled(channel_id, trail["outcome"])
     if trail["outcome"] not in AUDITED_IN_NOTICE:
         _audit(channel_id, request, now, answer, trail)
     return answer

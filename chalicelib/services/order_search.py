@@ -72,8 +72,9 @@ def parse_filter(params: Mapping[str, str], statuses: list[str]) -> OrderFilter:
     flagged = _choice(params, "flagged", ("true", "false"))
     text = {name: (params.get(name) or "").strip()[:200] or None
             for name in ("channel", "method", "order_no", "trade_no", "email", "buyer_id", "product", "ip")}
+    exact_only = bool(text["order_no"] or text["trade_no"]) and not (params.get("from") or params.get("to"))
     return OrderFilter(
-        created_from=created_from, created_to=created_to, paid_from=_time(params, "paid_from"),
+        created_from=created_from, created_to=created_to, time_bounded=not exact_only, paid_from=_time(params, "paid_from"),
         paid_to=_time(params, "paid_to"), statuses=tuple(dict.fromkeys(statuses)),
         delivery=_choice(params, "delivery", tuple(s.value for s in DeliveryStatus)),
         min_amount=_amount(params, "min_amount"), max_amount=_amount(params, "max_amount"),

@@ -57,14 +57,14 @@ def order_for_admin(order: Order, *, masked: bool) -> dict[str, Any]:
         "buyer_email": mask("email", order.buyer_email),
         "buyer_id": mask("id", order.buyer_id),
         "buyer_ip": mask("ip", order.buyer_ip),
-        "buyer_region": "unknown",
         "device": order.device, "browser": order.browser, "os": order.os,
         "user_agent": None if masked else order.user_agent,
         "gateway": order.gateway,
         "payer": mask("id", order.payer),
         "received_amount": money(order.received_amount),
         "fee": money(order.fee),
-        "net_amount": money(order.received_amount - order.fee) if order.received_amount and order.fee else money(order.received_amount),
+        "net_amount": money(order.net) if order.net else (
+            money(order.received_amount - order.fee) if order.received_amount and order.fee else money(order.received_amount)),
         "closed_at": to_api(order.closed_at),
         "expired_at": to_api(order.expired_at),
         "refunded_at": to_api(order.refunded_at),
@@ -99,10 +99,26 @@ def notice_view(notice, masked: bool) -> dict[str, Any]:
             "raw": raw}
 
 
-def anomaly_view(anomaly) -> dict[str, Any]:
+# anomaly details that carry buyer PII (domain/rules), and how each is masked for viewers
+_ANOMALY_PII = {"email": "email", "emails": "email", "ip": "ip", "buyer_ids": "id"}
+
+
+def _anomaly_details(details: dict[str, Any], masked: bool) -> dict[str, Any]:
+    mask = _masker(masked)
+
+    def shown(key: str, value: Any) -> Any:
+        kind = _ANOMALY_PII.get(key)
+        if kind is None:
+            return value
+        return [mask(kind, item) for item in value] if isinstance(value, list) else mask(kind, value)
+
+    return {key: shown(key, value) for key, value in details.items()}
+
+
+def anomaly_view(anomaly, *, masked: bool = True) -> dict[str, Any]:
     return {"id": anomaly.anomaly_id, "rule": anomaly.rule, "severity": anomaly.severity.value,
             "status": anomaly.status.value, "order_no": anomaly.order_no, "channel": anomaly.channel,
-            "details": anomaly.details, "created_at": to_api(anomaly.created_at),
+            "details": _anomaly_details(anomaly.details, masked), "created_at": to_api(anomaly.created_at),
             "updated_at": to_api(anomaly.updated_at), "updated_by": anomaly.updated_by, "note": anomaly.note}
 
 

@@ -1,9 +1,14 @@
 """DynamoDB stream consumers. Each record is handled on its own (Powertools BatchProcessor) and
 a failing record is reported alone (`batchItemFailures`); every handler is idempotent, so a
-replayed record or batch changes nothing twice."""
+replayed record or batch changes nothing twice.
+
+Orders stream: `order.paid` once per order (the payment fact), then the anomaly engine
+(services/screening.py): rules, holds, `order.ready`/`order.held`. Notices stream: crash repair,
+and the unknown_order rule (raised when a notice starts waiting, resolved when it stops).
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
@@ -11,10 +16,15 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from ..domain.clock import utcnow
-from ..domain.order import PAID_STATES, PayStatus
+from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..store import notices as notice_store, orders as order_store
-from . import events, ingest
+from . import events, ingest, metrics, screening
+
+# What an order record must change for any rule or event to care; anything else (the published
+# set, a fee from a statement, the version alone) is skipped before the images are parsed.
+WATCHED_ORDER_ATTRIBUTES = ("pay_status", "delivery_status", "hold_reasons", "timeline", "payments",
+                            "refunded_at", "delivered_at")
 
 
 def _raw_image(record: DynamoDBRecord, which: str) -> dict | None:
@@ -22,33 +32,56 @@ def _raw_image(record: DynamoDBRecord, which: str) -> dict | None:
     return (record.raw_event.get("dynamodb") or {}).get(which)
 
 
+def _watched_change(old_image: dict | None, new_image: dict) -> bool:
+    return old_image is None or any(old_image.get(name) != new_image.get(name)
+                                    for name in WATCHED_ORDER_ATTRIBUTES)
+
+
 def handle_order_record(record: DynamoDBRecord) -> None:
     new_image = _raw_image(record, "NewImage")
     if record.event_name == DynamoDBRecordEventName.REMOVE or not new_image:
         return
-    order = order_store.from_stream_image(new_image)
     old_image = _raw_image(record, "OldImage")
-    was_paid = bool(old_image) and order_store.from_stream_image(old_image).pay_status in PAID_STATES
-    if order.pay_status is PayStatus.PAID and not was_paid and not order.on_hold:
-        if events.publish_once(order, "order.paid"):
-            logger.info("order.paid published", extra={"order_no": order.order_no})
+    if not _watched_change(old_image, new_image):
+        return
+    change = OrderChange(before=order_store.prior_state_from_stream_image(old_image) if old_image else None,
+                         after=order_store.from_stream_image(new_image))
+    if change.newly_paid and not change.after.on_hold:
+        if events.publish_once(change.after, "order.paid"):
+            logger.info("order.paid published", extra={"order_no": change.after.order_no})
+    screening.on_order_change(change, utcnow())
 
 
 def handle_notice_record(record: DynamoDBRecord) -> None:
-    """Repair what a crash or a race can leave: a new notice stored but not applied, and a
-    notice marked as awaiting its order just after the order arrived. Applying again is a no-op
-    when it was applied, as it almost always was."""
+    """Repair what a crash or a race can leave — a new notice stored but not applied, a notice
+    marked as awaiting its order just after the order arrived (applying again is a no-op when it
+    was applied, as it almost always was) — and raise or resolve unknown_order."""
     image = _raw_image(record, "NewImage")
     if record.event_name == DynamoDBRecordEventName.REMOVE or not image:
         return
     notice, awaiting = notice_store.from_stream_image(image)
     old = _raw_image(record, "OldImage") or {}
-    newly_awaiting = awaiting and "awaiting_day" not in old
-    if record.event_name == DynamoDBRecordEventName.INSERT or newly_awaiting:
-        ingest.apply_awaiting(notice, awaiting, utcnow())
+    now = utcnow()
+    if awaiting and "awaiting_day" not in old:
+        if ingest.apply_awaiting(notice, awaiting, now).outcome == ingest.UNKNOWN_ORDER:
+            screening.on_unknown_order(notice, now)
+    elif record.event_name == DynamoDBRecordEventName.INSERT:
+        ingest.apply_awaiting(notice, awaiting, now)
+    elif not awaiting and "awaiting_day" in old:
+        screening.on_notice_matched(notice, now)
 
 
-def process(event: dict[str, Any], handler, context: Any = None) -> dict[str, Any]:
+def _stream_name(event: dict[str, Any]) -> str:
+    """`orders` or `notices`, from the records' source ARN (…:table/<prefix>orders/stream/…)."""
+    records = event.get("Records") or [{}]
+    table = (records[0].get("eventSourceARN") or "").split(":table/")[-1].split("/stream")[0]
+    return table.rsplit("-", 1)[-1] or "unknown"
+
+
+def process(event: dict[str, Any], handler: Callable[[DynamoDBRecord], None],
+            context: Any = None) -> dict[str, Any]:
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    return process_partial_response(event=event, record_handler=handler, processor=processor,
-                                    context=context)
+    response = process_partial_response(event=event, record_handler=handler, processor=processor,
+                                        context=context)
+    metrics.stream_records_failed(_stream_name(event), len(response.get("batchItemFailures", [])))
+    return response

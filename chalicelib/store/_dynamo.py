@@ -29,6 +29,12 @@ def _connection(model: type[Model]):
     return model._get_connection().connection  # noqa: SLF001 - PynamoDB exposes no public handle
 
 
+def dispatch(model: type[Model], operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A raw DynamoDB call through the model's connection (requests stay counted and retried
+    like PynamoDB's own); the caller builds the wire-format arguments."""
+    return _connection(model).dispatch(operation, kwargs)
+
+
 def _condition_failed_item(error: VerboseClientError) -> dict[str, Any] | None:
     if error.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
         raise error
@@ -50,6 +56,21 @@ def update_or_old(model: type[M], hash_key: Any, actions: Sequence[Action],
         old = _condition_failed_item(error)
         return WriteResult(False, model.from_raw_data(old) if old else None)
     return WriteResult(True, model.from_raw_data(response["Attributes"]))
+
+
+def update_if(model: type[Model], hash_key: Any, actions: Sequence[Action], condition: Condition) -> bool:
+    """UpdateItem that returns nothing (no item to send back and parse): True when written,
+    False when the condition failed."""
+    conn = _connection(model)
+    kwargs = conn.get_operation_kwargs(model.Meta.table_name, model._serialize_keys(hash_key)[0],
+                                       actions=actions, condition=condition, return_values="NONE")
+    try:
+        conn.dispatch("UpdateItem", kwargs)
+    except VerboseClientError as error:
+        if error.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+            raise
+        return False
+    return True
 
 
 def put_or_old(item: M, condition: Condition) -> WriteResult:

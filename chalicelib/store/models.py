@@ -97,6 +97,8 @@ class OrderModel(Model):
     paid_at = UnicodeAttribute(null=True)
     trade_no = UnicodeAttribute(null=True)
     fee_minor = NumberAttribute(null=True)       # the statement's fee (reconciliation); else the payment's
+    net_minor = NumberAttribute(null=True)       # the statement's net (实际到账), written with fee_minor
+    next_query_at = UnicodeAttribute(null=True)  # 补单: when requery_pending asks the gateway next
     refunded_minor = NumberAttribute(null=True)
     refunded_at = UnicodeAttribute(null=True)
     closed_at = UnicodeAttribute(null=True)
@@ -262,9 +264,10 @@ class AnomalyModel(Model):
 # ------------------------------------------------------------------------------- reconciliation
 
 class ReconciliationModel(Model):
-    """A reconciliation run (`sk` = "summary") and its lines (`sk` = "line#<n>"), keyed
-    `run_id` = "<channel>#<YYYY-MM-DD>" so re-running a day replaces it in place. Only the
-    summary item carries the sparse index keys."""
+    """A reconciliation run (`sk` = "summary"), its lines that are not matched (`sk` =
+    "line#<n>"; every line is in the S3 report) and the fee write-back still to do (`sk` =
+    "fees#<n>"), keyed `run_id` = "<channel>#<YYYY-MM-DD>" so re-running a day replaces it in
+    place. Only the summary item carries the sparse index keys (store/reconciliations.py)."""
 
     Meta = _meta("reconciliations")
 
@@ -273,6 +276,7 @@ class ReconciliationModel(Model):
     channel = UnicodeAttribute()
     date = UnicodeAttribute()
     result = UnicodeAttribute(null=True)
+    attempt = UnicodeAttribute(null=True)        # which run of the day wrote the item
     data = JSONAttribute(null=True)
     summary_channel = UnicodeAttribute(null=True)
     summary_date = UnicodeAttribute(null=True)
@@ -285,7 +289,9 @@ class ReconciliationModel(Model):
 # ------------------------------------------------------------------------------- exports
 
 class ExportModel(Model):
-    Meta = _meta("exports")
+    """An export request. Streamed: a `running` export is written by the exports stream handler."""
+
+    Meta = _meta("exports", streamed=True)
 
     export_id = UnicodeAttribute(hash_key=True)
     kind = UnicodeAttribute()
@@ -308,14 +314,14 @@ class ExportModel(Model):
 # ------------------------------------------------------------------------------- stats
 
 class StatsModel(Model):
-    """Pre-aggregated counters kept by the orders stream: `bucket` = "day#2026-11-25" or
-    "hour#2026-11-25T14", `dim` = "all", "channel#<id>", "product#<id>", "price#<amount>"."""
+    """Pre-aggregated counters kept by the orders stream: one item per shop-time day
+    (`bucket` = "day#2026-11-25", `dim` = "counters"), each counter a numeric attribute named
+    `<dimension>|<metric>[|<currency>]` (store/stats.py writes and reads them)."""
 
     Meta = _meta("stats")
 
     bucket = UnicodeAttribute(hash_key=True)
     dim = UnicodeAttribute(range_key=True)
-    counters = MapAttribute(default=dict)
 
 
 ALL_MODELS = (OrderModel, NoticeModel, AuditModel, ApiKeyModel, AnomalyModel,

@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 
 from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.money import Money
 from ..domain.notice import Notice
+from ..domain.rules.change import PriorState
 from ..domain.order import (
     DeliveryStatus, Order, OrderChanges, PayStatus, Payment, TimelineEntry,
 )
-from ._dynamo import update_or_old
+from ._dynamo import update_if, update_or_old
 from .models import OrderModel, PaymentMap, TimelineMap
 
 
@@ -85,11 +86,12 @@ def to_domain(item: OrderModel) -> Order:
         paid_amount=first.amount if first else None,
         received_amount=first.received if first else None,
         fee=_money(item.fee_minor, paid_currency) if item.fee_minor is not None else (first.fee if first else None),
+        net=_money(item.net_minor, paid_currency),
         refunded_amount=_money(item.refunded_minor, paid_currency),
         refunded_at=_dt(item.refunded_at), closed_at=_dt(item.closed_at),
         expired_at=_dt(item.expired_at), delivered_at=_dt(item.delivered_at),
         method=item.method, payer=first.payer if first else None, fingerprint=item.fingerprint,
-        payments=payments,
+        flagged=bool(item.flag), payments=payments,
         timeline=[_timeline_from_map(t) for t in item.timeline or []],
         applied_notices=set(item.applied or ()), version=int(item.version or 0),
     )
@@ -127,6 +129,8 @@ def _field_values(name: str, value: Any) -> dict[str, Any]:
         return {"refunded_minor": value.minor}
     if name == "paid_at":
         return {"paid_at": to_iso(value), "paid_day": day_of(value)}
+    if name == "flagged":
+        return {"flag": "1"} if value else {}
     if isinstance(value, datetime):
         return {name: to_iso(value)}
     return {name: value}
@@ -203,15 +207,8 @@ def mark_published(order_no: str, event_key: str) -> bool:
 
     Does not bump `version`: publishing is not a change of the order's state.
     """
-    try:
-        OrderModel(order_no).update(actions=[OrderModel.published.add({event_key})],
-                                    condition=OrderModel.order_no.exists()
-                                    & ~OrderModel.published.contains(event_key))
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_if(OrderModel, order_no, [OrderModel.published.add({event_key})],
+                     OrderModel.order_no.exists() & ~OrderModel.published.contains(event_key))
 
 
 def unmark_published(order_no: str, event_key: str) -> None:
@@ -222,6 +219,22 @@ def from_stream_image(image: dict) -> Order:
     return to_domain(OrderModel.from_raw_data(image))
 
 
+def prior_state_from_stream_image(image: dict) -> PriorState:
+    """The few facts the rules need of an order before a change, read straight from a stream
+    image (DynamoDB attribute values) without building the whole order."""
+    def text(name: str) -> str | None:
+        return (image.get(name) or {}).get("S")
+
+    def items(name: str) -> list:
+        return (image.get(name) or {}).get("L") or []
+
+    return PriorState(
+        pay_status=PayStatus(text("pay_status")), delivery_status=DeliveryStatus(text("delivery_status")),
+        hold_reasons=tuple(reason["S"] for reason in items("hold_reasons")),
+        refunded=text("refunded_at") is not None, delivered=text("delivered_at") is not None,
+        timeline_length=len(items("timeline")), payment_count=len(items("payments")))
+
+
 def pending_expired_before(now: datetime, lookback_days: int = 8):
     """Pending orders whose expiry has passed: the by_status index bounded by creation time
     (orders live at most 7 days before expiry), narrowed by a filter on expires_at."""
@@ -230,3 +243,40 @@ def pending_expired_before(now: datetime, lookback_days: int = 8):
             PayStatus.PENDING.value, OrderModel.created_at.between(oldest, to_iso(now)),
             filter_condition=OrderModel.expires_at <= to_iso(now)):
         yield to_domain(item)
+
+
+# ------------------------------------------------------------------- anomaly rules' windows
+
+def count_from_ip(ip: str, since: datetime, until: datetime) -> int:
+    """How many orders from one buyer IP were created in [since, until] (by_ip, a COUNT Query:
+    no items are sent or parsed)."""
+    return OrderModel.by_ip.count(ip, OrderModel.created_at.between(to_iso(since), to_iso(until)))
+
+
+def from_ip(ip: str, since: datetime, until: datetime, limit: int = 200) -> list[Order]:
+    """Orders from one buyer IP created in [since, until], newest first (by_ip index); at most
+    `limit`, so a flood from one address costs one bounded Query per order."""
+    return [to_domain(item) for item in OrderModel.by_ip.query(
+        ip, OrderModel.created_at.between(to_iso(since), to_iso(until)),
+        scan_index_forward=False, limit=limit)]
+
+
+def paid_undelivered(since: datetime, until: datetime):
+    """Paid orders whose payment time is in [since, until] and whose delivery is pending or
+    failed: the by_paid index, one Query per UTC day, narrowed by a filter."""
+    undelivered = (OrderModel.pay_status == PayStatus.PAID.value) & OrderModel.delivery_status.is_in(
+        DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
+    day = until
+    while day_of(day) >= day_of(since):
+        for item in OrderModel.by_paid.query(
+                day_of(day), OrderModel.paid_at.between(to_iso(since), to_iso(until)),
+                filter_condition=undelivered):
+            yield to_domain(item)
+        day -= timedelta(days=1)
+
+
+def pay_statuses_on_channel(channel: str, since: datetime, until: datetime) -> list[PayStatus]:
+    """The pay status of every order created on the channel in [since, until] (by_channel)."""
+    return [PayStatus(item.pay_status) for item in OrderModel.by_channel.query(
+        channel, OrderModel.created_at.between(to_iso(since), to_iso(until)),
+        attributes_to_get=["pay_status"])]

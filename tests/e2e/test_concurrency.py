@@ -37,7 +37,7 @@ def is_success(wire: wires.Wire, response: requests.Response) -> bool:
 
 
 def send(session: requests.Session, api: str, wire: wires.Wire) -> tuple[wires.Wire, requests.Response]:
-    response = session.request(wire.method, api + wire.path, data=wire.body or None, headers=wire.headers,
+    response = session.request(wire.method, api + wire.path, data=wire.body or None, headers=wire.signed_now(),
                                timeout=60)
     return wire, response
 

@@ -28,7 +28,7 @@ def test_detail_has_everything_and_the_buyer_sentence(api, keys):
     detail = api.json(response)
     assert detail["order_no"] == order_no and detail["pay_status"] == "paid"
     assert detail["buyer_email"] == "zhangwei@qq.com" and detail["buyer_ip"] == "1.2.3.4"
-    assert detail["device"] == "mobile" and detail["buyer_region"] == "unknown"
+    assert detail["device"] == "mobile" and detail["buyer_region"] == "Australia (AU)"
     assert [e["type"] for e in detail["timeline"]] == ["created", "payment"]
     assert len(detail["notices"]) == 1 and detail["notices"][0]["raw"]["out_trade_no"] == order_no
     assert detail["payments"][0]["amount"] == "58.00" and detail["anomalies"] == []
@@ -93,3 +93,20 @@ def test_audit_filters_by_key_and_time(api, keys):
                               key=ADMIN_KEY))["items"]
     assert empty == []
     assert api.call("GET", "/admin/audit?from=yesterday", key=ADMIN_KEY).status_code == 400
+
+
+def test_exact_numbers_are_found_whatever_their_age(api):
+    from datetime import timedelta
+
+    from chalicelib.domain.clock import utcnow
+    from chalicelib.domain.money import Money
+    from chalicelib.domain.order import Order
+    from chalicelib.store import orders as order_store
+
+    old = utcnow() - timedelta(days=200)
+    order_store.create(Order(order_no="OLD-1", amount=Money(100), channel="alipay-main", product_id="p",
+                             product_name="P", quantity=1, created_at=old, expires_at=old))
+    found = api.json(api.call("GET", "/admin/orders?order_no=OLD-1", key=ADMIN_KEY))
+    assert [i["order_no"] for i in found["items"]] == ["OLD-1"] and found["totals"]["count"] == 1
+    recent_only = api.json(api.call("GET", "/admin/orders?product=P", key=ADMIN_KEY))
+    assert "OLD-1" not in [i["order_no"] for i in recent_only["items"]]

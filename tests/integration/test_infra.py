@@ -280,7 +280,7 @@ def test_stream_consumers_are_wired_safely(packaged, stage):
                 if "StreamSpecification" in r["Properties"]}
     consumed = set()
     events = list(_stream_events(template))
-    assert len(events) == 3, events  # app.py: on_orders_stream, on_notices_stream, on_exports_stream
+    assert len(events) == 4, events  # app.py: on_orders_stream, on_orders_stats, on_notices_stream, on_exports_stream
     for fn_id, event_id, props in events:
         where = f"{stage} {fn_id}.{event_id}"
         stream = props["Stream"]
@@ -295,8 +295,8 @@ def test_stream_consumers_are_wired_safely(packaged, stage):
             "Fn::GetAtt": ["StreamFailureQueue", "Arn"]}, where
     assert consumed == streamed == {"OrdersTable", "NoticesTable", "ExportsTable"}
     handlers = {fn_id: props["Stream"]["Fn::GetAtt"][0] for fn_id, _, props in events}
-    assert handlers == {"OnOrdersStream": "OrdersTable", "OnNoticesStream": "NoticesTable",
-                        "OnExportsStream": "ExportsTable"}
+    assert handlers == {"OnOrdersStream": "OrdersTable", "OnOrdersStats": "OrdersTable",
+                        "OnNoticesStream": "NoticesTable", "OnExportsStream": "ExportsTable"}
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -411,3 +411,76 @@ def test_policy_covers_what_the_template_creates(packaged, stage):
     log_stream = f"arn:aws:logs:{LINT_REGION}:{FAKE_ACCOUNT}:log-group:{group}:log-stream:2026/01/01/x"
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
         assert _allowed(policy, action, log_stream), action
+
+
+# ------------------------------------------------------------------------------- alarms and dashboard
+
+# Every alarm that pages: name suffix -> (namespace, metric, dimensions when fixed). The Paytrack
+# ones watch EMF metrics named in chalicelib/services/metrics.py (local/alarms.py emulates them).
+PAGING_ALARMS = {
+    "critical-anomaly": ("Paytrack", "Anomalies", {"service": "paytrack", "severity": "critical"}),
+    "channel-failure": ("Paytrack", "Anomalies", {"service": "paytrack", "rule": "channel_failure"}),
+    "stream-record-failures": ("Paytrack", "StreamRecordFailures", {"service": "paytrack"}),
+    "notify-5xx": ("Paytrack", "NotifyServerErrors", {"service": "paytrack"}),
+    "stream-failures": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", None),
+    "OnOrdersStream-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "OnOrdersStream"}}),
+    "OnNoticesStream-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "OnNoticesStream"}}),
+    "OnOrdersStream-iterator-age": ("AWS/Lambda", "IteratorAge", {"FunctionName": {"Ref": "OnOrdersStream"}}),
+    "OnNoticesStream-iterator-age": ("AWS/Lambda", "IteratorAge", {"FunctionName": {"Ref": "OnNoticesStream"}}),
+    # the scheduled jobs' (metrics in chalicelib/services/job_metrics.py)
+    "statement-failures": ("Paytrack", "StatementFailures", {"service": "paytrack"}),
+    "gateway-query-failures": ("Paytrack", "GatewayQueryFailures", {"service": "paytrack"}),
+    "job-failures": ("Paytrack", "JobFailures", {"service": "paytrack"}),
+    "failed-digest": ("Paytrack", "JobFailures", {"service": "paytrack", "job": "failed_digest"}),
+    "ReconcileDaily-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "ReconcileDaily"}}),
+    "FailedDigest-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "FailedDigest"}}),
+}
+
+
+def _alarms(template: dict, stage: str) -> dict[str, dict]:
+    return {_sub(a["Properties"]["AlarmName"], stage): a["Properties"]
+            for a in _resources(template, "AWS::CloudWatch::Alarm").values()}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_paging_alarms_watch_the_right_metrics_and_page(packaged, stage):
+    alarms = _alarms(_template(packaged, stage), stage)
+    for suffix, (namespace, metric, dimensions) in PAGING_ALARMS.items():
+        props = alarms[f"paytrack-{stage}-{suffix}"]
+        assert (props["Namespace"], props["MetricName"]) == (namespace, metric), suffix
+        if dimensions is not None:
+            assert {d["Name"]: d["Value"] for d in props["Dimensions"]} == dimensions, suffix
+        assert props["OKActions"] == [{"Ref": "PagingTopic"}], suffix
+        assert props["TreatMissingData"] == "notBreaching" and props["AlarmDescription"], suffix
+    for name, props in alarms.items():
+        assert props["AlarmActions"] == [{"Ref": "PagingTopic"}], name
+
+
+def test_emf_alarms_watch_metrics_the_code_emits():
+    from chalicelib.platform.observability import NAMESPACE, SERVICE
+    from chalicelib.services import job_metrics, metrics
+
+    emitted = {value for module in (metrics, job_metrics) for name, value in vars(module).items()
+               if name.isupper() and isinstance(value, str)}
+    for namespace, metric, dimensions in PAGING_ALARMS.values():
+        if namespace == NAMESPACE:
+            assert metric in emitted and dimensions["service"] == SERVICE
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dashboard_shows_the_key_figures_and_every_alarm(packaged, stage):
+    template = _template(packaged, stage)
+    (dashboard,) = _resources(template, "AWS::CloudWatch::Dashboard").values()
+    assert _sub(dashboard["Properties"]["DashboardName"], stage) == f"paytrack-{stage}"
+    body_text = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    for variable in re.findall(r"\$\{([^}]+)\}", body_text):
+        assert variable in ("AWS::Region", "AWS::AccountId", "Stage") or \
+            variable.split(".")[0] in template["Resources"], variable
+    body = json.loads(re.sub(r"\$\{[^}]+\}", "X", body_text))
+    shown = json.dumps(body)
+    for metric in ("OrdersPaid", "NotificationsAccepted", "NotificationsRejected", "NotifyServerErrors",
+                   "Anomalies", "DeliveryHolds", "PayToDeliverySeconds", "StreamRecordFailures", "IteratorAge"):
+        assert metric in shown, metric
+    (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    listed = {arn.rsplit(":alarm:", 1)[1] for arn in alarm_widget["properties"]["alarms"]}
+    assert {f"paytrack-X-{suffix}" for suffix in PAGING_ALARMS} == listed

@@ -55,8 +55,8 @@ def test_order_paid_published_once_even_when_replayed(api, events_queue):
     assert first == {"batchItemFailures": []}
     run_orders_stream()
     run_orders_stream()
-    messages = events_queue()
-    assert [m["event"] for m in messages] == ["order.paid"]
+    messages = [m for m in events_queue() if m["event"] == "order.paid"]
+    assert len(messages) == 1
     assert messages[0]["order"]["order_no"] == order_no and messages[0]["order"]["amount"] == "58.00"
 
 
@@ -64,7 +64,7 @@ def test_held_payment_publishes_no_paid_event(api, events_queue):
     order_no = api.json(api.register())["order_no"]
     api.send(wires.alipay(order_no, "1.00"))
     run_orders_stream()
-    assert events_queue() == []
+    assert [m["event"] for m in events_queue()] == ["order.held"]
     assert order_store.get(order_no).on_hold
 
 
@@ -78,7 +78,7 @@ def test_poisoned_record_fails_alone(api, events_queue):
     response = app.on_orders_stream(poisoned, None)
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert failed == [poisoned["Records"][0]["dynamodb"]["SequenceNumber"]]
-    assert [m["event"] for m in events_queue()] == ["order.paid"]
+    assert [m["event"] for m in events_queue()] == ["order.paid", "order.ready"]
 
 
 def test_notices_stream_repairs_a_crash_between_store_and_apply(api):

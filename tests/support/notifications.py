@@ -6,6 +6,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
@@ -36,10 +37,16 @@ class Wire:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     query: str = ""
+    #: gateways that sign each delivery with its time (WeChat, Stripe) sign again when sent
+    signer: Callable[[bytes], dict[str, str]] | None = None
 
     @property
     def path(self) -> str:
         return f"/notify/{self.channel}" + (f"?{self.query}" if self.query else "")
+
+    def signed_now(self) -> dict[str, str]:
+        """The headers of a delivery made now: what a gateway's retry of this event sends."""
+        return {**self.headers, **self.signer(self.body)} if self.signer else self.headers
 
 
 def _bj(moment: datetime) -> str:
@@ -114,12 +121,16 @@ def wechat(order_no: str, total_fen: int, *, event_id: str | None = None, transa
              "resource": resource}
     body = sim_signing.compact_json(event)
     WECHAT_ORDER_OF[body] = order_no
-    timestamp, header_nonce = str(int(time.time()) + skew_s), secrets.token_hex(16)
     key = sim_signing.load_private_key(_fresh_pem()) if forged else WECHAT_KEY
+
+    def sign(payload: bytes) -> dict[str, str]:
+        timestamp, header_nonce = str(int(time.time()) + skew_s), secrets.token_hex(16)
+        return {"Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": header_nonce,
+                "Wechatpay-Signature": sim_signing.wechat_sign(key, timestamp, header_nonce, payload)}
+
     return Wire(channel, "POST", body, {
-        "Content-Type": "application/json", "Wechatpay-Timestamp": timestamp, "Wechatpay-Nonce": header_nonce,
-        "Wechatpay-Serial": config["platform_public_key_id"], "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
-        "Wechatpay-Signature": sim_signing.wechat_sign(key, timestamp, header_nonce, body)})
+        "Content-Type": "application/json", "Wechatpay-Serial": config["platform_public_key_id"],
+        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048", **sign(body)}, signer=sign)
 
 
 def stripe(order_no: str, amount_minor: int, currency: str = "usd", *, event_id: str | None = None,
@@ -142,8 +153,14 @@ def stripe(order_no: str, amount_minor: int, currency: str = "usd", *, event_id:
              "api_version": "2024-06-20", "created": created, "livemode": False, "data": {"object": obj}}
     body = sim_signing.compact_json(event)
     secret = "whsec_forged" if forged else config["webhook_secret"]
+
+    def sign(payload: bytes) -> dict[str, str]:
+        moment = int(time.time()) - age_s
+        return {"Stripe-Signature": sim_signing.stripe_signature_header(secret, payload, moment)}
+
     return Wire(channel, "POST", body, {"Content-Type": "application/json",
-                                        "Stripe-Signature": sim_signing.stripe_signature_header(secret, body, created)})
+                                        "Stripe-Signature": sim_signing.stripe_signature_header(secret, body, created)},
+                signer=sign)
 
 
 def _fresh_pem() -> str:

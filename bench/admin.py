@@ -1,0 +1,213 @@
+"""Operator API benchmark (issue: operator API). Prints figures against baselines measured in the
+same run; asserts nothing. moto runs as a server in its own process, so this process's memory is
+ours alone.
+
+1. Items read per item returned for index-served filters, paging through every page (counted).
+2. Export of every seeded order end to end (index reads, rows, CSV, multipart upload to S3):
+   this process's peak resident memory.
+3. The export writer alone (rows in, CSV/XLSX parts out to S3) in rows per second, relative to
+   csv.writer writing the same rows to /dev/null.
+
+    .venv/bin/python -m bench.admin [--orders 100000]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.update({"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "bench",
+                   "AWS_SECRET_ACCESS_KEY": "bench", "PAYTRACK_STAGE": "bench", "POWERTOOLS_LOG_LEVEL": "ERROR"})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+CHANNELS = ["alipay-main", "wxpay-main", "epay-main", "stripe-main"]
+METHODS = ["alipay", "wechat", "wxpay", "stripe"]
+STATUSES = ["paid"] * 7 + ["pending", "expired", "refunded"]
+DAYS = 30
+
+
+def seed(count: int, now: datetime) -> None:
+    from chalicelib.domain.clock import day_of, to_iso
+    from chalicelib.store.models import OrderModel, PaymentMap
+
+    rng = random.Random(42)
+    with OrderModel.batch_write() as batch:
+        for i in range(count):
+            created = now - timedelta(seconds=rng.randrange(DAYS * 86400))
+            status = STATUSES[i % len(STATUSES)]
+            channel = i % 4
+            amount = [1000, 5800, 9900, 50000][rng.randrange(4)]
+            paid = status != "pending" and status != "expired"
+            item = OrderModel(
+                f"B{i:08d}", amount_minor=amount, currency="CNY", channel=CHANNELS[channel], gateway="alipay",
+                product_id=f"p{i % 20}", product_name=f"商品 {i % 20} VIP", product_lc=f"商品 {i % 20} vip",
+                quantity=1, buyer_email=f"buyer{i % 2000}@qq.com", email_lc=f"buyer{i % 2000}@qq.com",
+                buyer_id=f"u{i % 3000}", buyer_ip=f"36.{i % 200}.{i % 7}.{i % 250}", created_at=to_iso(created),
+                created_day=day_of(created), expires_at=to_iso(created + timedelta(minutes=15)),
+                pay_status=status, delivery_status="delivered" if paid else "pending", hold_reasons=[],
+                method=METHODS[channel] if paid else None, trade_no=f"T{i:08d}" if paid else None,
+                paid_at=to_iso(created + timedelta(minutes=1)) if paid else None,
+                paid_day=day_of(created + timedelta(minutes=1)) if paid else None,
+                flag="1" if i % 10 == 0 else None,
+                payments=[PaymentMap(payment_ref=f"T{i:08d}", amount_minor=amount, currency="CNY",
+                                     channel=CHANNELS[channel], notice_key=f"k{i}")] if paid else [],
+                timeline=[], version=1)
+            batch.save(item)
+
+
+def page_through(params: dict) -> tuple[int, int, int]:
+    """(items returned, items read, pages) over every page of one filter."""
+    from chalicelib.services import order_search
+    from chalicelib.services.auth import Principal
+    from chalicelib.store.order_search import ReadCounter
+
+    principal = Principal("bench", "bench", "admin")
+    counter, returned, pages, cursor = ReadCounter(), 0, 0, None
+    while True:
+        query = {**{k: v for k, v in params.items() if k != "status"}, "limit": "200",
+                 **({"cursor": cursor} if cursor else {})}
+        statuses = params.get("status", [])
+        page = order_search.search(principal, query, lambda name: list(statuses) if name == "status" else [], counter)
+        returned += len(page["items"])
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            return returned, counter.items, pages
+
+
+def filters(now: datetime) -> dict[str, dict]:
+    day = (now - timedelta(days=3)).replace(microsecond=0)
+    one_day = {"from": (day - timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+               "to": day.isoformat().replace("+00:00", "Z")}
+    week = {"from": (now - timedelta(days=7)).isoformat().replace("+00:00", "Z")}
+    return {
+        "channel, one day": {"channel": "wxpay-main", **one_day},
+        "status paid, one day": {"status": ["paid"], **one_day},
+        "delivery pending, one day": {"delivery": "pending", **one_day},
+        "method, one day": {"method": "stripe", **one_day},
+        "flagged, a week": {"flagged": "true", **week},
+        "buyer ip": {"ip": "36.17.3.17"},
+        "buyer email (exact)": {"email": "buyer77@qq.com"},
+        "trade no": {"trade_no": "T00000042"},
+        "order no": {"order_no": "B00000042"},
+        "paid time, one day": {"paid_from": one_day["from"], "paid_to": one_day["to"]},
+        "amount range, one day": {"min_amount": "58.00", "max_amount": "99.00", **one_day},
+        "created, one day": one_day,
+    }
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def measure_export(now: datetime) -> tuple[int, float, float, float]:
+    from chalicelib.services import exports
+    from chalicelib.store import exports as export_store
+
+    record = export_store.ExportRecord(
+        export_id="bench", kind="orders", format="csv",
+        filters={"from": (now - timedelta(days=DAYS + 1)).isoformat().replace("+00:00", "Z")},
+        masked=False, requested_by="bench", created_at=now, s3_key="exports/bench.csv")
+    before = _rss_mb()
+    started = time.perf_counter()
+    rows = exports._write(record, None)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return rows, seconds, before, peak
+
+
+def measure_writer(count: int) -> dict[str, float]:
+    import boto3
+
+    from chalicelib.platform.settings import get_settings
+    from chalicelib.services import export_writer
+
+    rows = [[f"B{i:08d}", "2026-11-25 14:23:00", f"p{i % 20}", f"商品 {i % 20} VIP", 1, "58.00", "CNY", "58.00",
+             "0.35", "57.65", "", "paid", "delivered", "", "alipay-main", "alipay", f"T{i:08d}",
+             "2026-11-25 14:24:00", "2026-11-25 14:25:00", 60, "bu***@qq.com", "u1****9", "36.1.*.*", "mobile",
+             "Chrome 120", "iOS 17"] for i in range(count)]
+    header = [f"c{i}" for i in range(len(rows[0]))]
+    with open(os.devnull, "w", newline="") as sink:
+        started = time.perf_counter()
+        writer = csv.writer(sink)
+        writer.writerow(header)
+        writer.writerows(rows)
+        baseline = count / (time.perf_counter() - started)
+    s3 = boto3.client("s3")
+    figures = {"csv.writer to /dev/null": baseline}
+    for fmt in ("csv", "xlsx"):
+        sink = export_writer.MultipartSink(s3, get_settings().bucket, f"bench/writer.{fmt}",
+                                           export_writer.CONTENT_TYPES[fmt])
+        started = time.perf_counter()
+        export_writer.write(sink, fmt, header, iter(rows))
+        figures[fmt] = count / (time.perf_counter() - started)
+    return figures
+
+
+def start_moto() -> subprocess.Popen:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("moto server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=100_000)
+    args = parser.parse_args()
+    server = start_moto()
+    try:
+        run(args.orders)
+    finally:
+        server.terminate()
+
+
+def run(orders: int) -> None:
+    from local.bootstrap import provision
+
+    provision()
+    now = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    seed(orders, now)
+    print(f"seeded {orders} orders over {DAYS} days in {time.perf_counter() - started:.0f} s")
+    worst = 0.0
+    for name, params in filters(now).items():
+        returned, read, pages = page_through(params)
+        ratio = read / returned if returned else float(read)
+        worst = max(worst, ratio) if returned else worst
+        print(f"  {name:28s} returned {returned:6d}  read {read:6d}  pages {pages:3d}  "
+              f"read/returned {ratio:.2f}")
+    print(f"items read per item returned, worst index-served filter: {worst:.2f}  (target <= 3)")
+    rows, seconds, before_mb, peak_mb = measure_export(now)
+    print(f"export of all {rows} orders end to end: {seconds:.0f} s; this process's peak resident memory "
+          f"{peak_mb:.0f} MB (it held {before_mb:.0f} MB before the export)  (target <= 200 MB)")
+    speeds = measure_writer(orders)
+    base = speeds["csv.writer to /dev/null"]
+    print(f"export writer alone, {orders} rows: csv.writer to /dev/null {base:,.0f} rows/s")
+    for fmt in ("csv", "xlsx"):
+        print(f"  {fmt} to S3 by multipart upload: {speeds[fmt]:,.0f} rows/s = {speeds[fmt] / base:.2f}x "
+              f"(target >= 0.3 for CSV)")
+
+
+if __name__ == "__main__":
+    main()

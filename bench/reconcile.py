@@ -1,0 +1,266 @@
+"""Reconciliation benchmark (issue: statements and reconciliation). Prints figures against a
+baseline measured in the same run; asserts nothing.
+
+A 100,000-line Alipay statement (the ZIP of GBK CSVs, written by the gateway simulator's own
+code) is reconciled against 100,000 orders paid that day, on in-process moto:
+
+1. CPU time of the reconciliation — parse the file, read the day's ledger, match, summarize,
+   store the run, the S3 report, the anomalies — relative to merely parsing the same file with
+   the csv module (unzip, decode, csv.reader), with the time spent inside AWS calls (botocore
+   and moto) separated from our own (target <= 3x);
+2. peak memory of the reconciliation: the growth of the process's resident set at its peak
+   (Linux), moto's own working memory included (target <= 300 MB);
+3. DynamoDB requests per statement line, counted exactly per operation (target <= 0.05);
+4. the fee write-back (手续费, 实际到账 onto each order), which runs after the reconciliation
+   within a time budget and is resumed by the apply_statement_fees schedule: one UpdateItem per
+   order whose fee is new to it, measured for a few seconds.
+
+Sized to finish in minutes on moto (STACK.md): the orders are written straight into moto's
+backend, as paid orders without their timelines — moto's cost per Query page grows with every
+nested attribute of every item in the table, DynamoDB's does not; the page count for
+full-size orders is printed too.
+Two of moto 5.2.5's own costs are taken out with the same results (`speed_up_moto`).
+
+    make bench-reconcile        # or: .venv/bin/python -m bench.reconcile [--lines 100000]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import re
+import sys
+import time
+import zipfile
+from collections import Counter
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.update({"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                   "PAYTRACK_STAGE": "bench", "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+CHANNEL, DAY = "alipay-main", date(2026, 11, 24)
+BEIJING = timezone(timedelta(hours=8))
+NOW = datetime(2026, 11, 25, 2, 30, tzinfo=timezone.utc)       # the morning after: the day is complete
+FULL_ORDER_BYTES = 1_200                                       # a paid order with its timeline, as stored
+
+
+class AwsCalls:
+    """Counts every AWS API call by service and operation and the CPU time spent inside them
+    (request building, moto, response parsing), so our own CPU time is the rest."""
+
+    def __init__(self):
+        from botocore.client import BaseClient
+
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.seconds = 0.0
+        original, counter = BaseClient._make_api_call, self
+
+        def counting(client, operation_name, api_params):
+            counter.calls[(client.meta.service_model.service_name, operation_name)] += 1
+            started = time.process_time()
+            try:
+                return original(client, operation_name, api_params)
+            finally:
+                counter.seconds += time.process_time() - started
+
+        BaseClient._make_api_call = counting
+
+    def take(self) -> tuple[Counter, float]:
+        taken = self.calls, self.seconds
+        self.calls, self.seconds = Counter(), 0.0
+        return taken
+
+
+def speed_up_moto() -> None:
+    """Two of moto 5.2.5's costs that real DynamoDB does not have, removed with the same results:
+    answers are serialized with moto's own DynamoJsonEncoder instead of its generic model walker,
+    and a projection converts each item to plain JSON once instead of once per projected name."""
+    from botocore.utils import merge_dicts
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import dynamo_json_dump, find_nested_key
+
+    walker = ActionResult.execute_result
+
+    def execute_result(self, context):
+        if context.service_model.service_name == "dynamodb" and isinstance(self.result, dict):
+            return 200, {}, dynamo_json_dump(self.result)
+        return walker(self, context)
+
+    def project(self, projection_expressions):
+        plain, result = self.to_regular_json(), {}
+        for expression in projection_expressions:
+            merge_dicts(result, find_nested_key(expression, plain))
+        return dynamo_type.Item(hash_key=self.hash_key, range_key=self.range_key,
+                                attrs=dynamo_type.serializer.serialize(result)["M"])
+
+    ActionResult.execute_result = execute_result
+    dynamo_type.Item.project = project
+
+
+def peak_rss_growth(work):
+    """Run `work`; the growth of the process's resident memory at its peak (Linux: the high-water
+    mark, reset first through /proc/self/clear_refs), in bytes, and the work's result."""
+    def kilobytes(field: str) -> int:
+        return int(re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+
+    Path("/proc/self/clear_refs").write_text("5")
+    before = kilobytes("VmRSS")
+    result = work()
+    return (kilobytes("VmHWM") - before) * 1024, result
+
+
+def trades(n: int):
+    """The day's trades at the gateway, each with Alipay's 0.6% fee."""
+    from local.sim_model import SimPayment
+
+    start = datetime(2026, 11, 24, 0, 0, tzinfo=BEIJING)
+    for i in range(n):
+        paid_at = start + timedelta(seconds=i * 86_000 // n + 1)
+        amount = (5800, 2500, 1990, 15800)[i % 4]
+        yield SimPayment(channel=CHANNEL, out_trade_no=f"B{i:08d}", trade_no=f"2026112422001{i:015d}",
+                         amount_minor=amount, currency="CNY", subject="VIP会员 月卡",
+                         created_at=paid_at - timedelta(seconds=30), paid_at=paid_at, payer=f"2088{i:012d}",
+                         fee=(Decimal(amount) / 100 * Decimal("0.006")).quantize(Decimal("0.01")))
+
+
+def order_item(trade) -> dict:
+    from chalicelib.domain.clock import day_of, to_iso
+
+    amount = str(trade.amount_minor)
+    payment = {"M": {"payment_ref": {"S": trade.trade_no}, "amount_minor": {"N": amount}, "currency": {"S": "CNY"},
+                     "channel": {"S": CHANNEL}, "notice_key": {"S": f"{CHANNEL}:{trade.trade_no}"}}}
+    created = trade.created_at
+    return {"order_no": {"S": trade.out_trade_no}, "amount_minor": {"N": amount}, "currency": {"S": "CNY"},
+            "channel": {"S": CHANNEL}, "product_id": {"S": "vip-month"}, "product_name": {"S": "VIP会员 月卡"},
+            "product_lc": {"S": "vip会员 月卡"}, "quantity": {"N": "1"}, "created_at": {"S": to_iso(created)},
+            "created_day": {"S": day_of(created)}, "expires_at": {"S": to_iso(created + timedelta(minutes=15))},
+            "pay_status": {"S": "paid"}, "delivery_status": {"S": "delivered"}, "version": {"N": "2"},
+            "paid_at": {"S": to_iso(trade.paid_at)}, "paid_day": {"S": day_of(trade.paid_at)},
+            "trade_no": {"S": trade.trade_no}, "payments": {"L": [payment]}, "timeline": {"L": []},
+            "hold_reasons": {"L": []}}
+
+
+def seed(orders: list[dict]) -> float:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib.store.models import OrderModel
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["ap-east-1"]
+    started = time.perf_counter()
+    for item in orders:
+        backend.put_item(OrderModel.Meta.table_name, item)
+    return time.perf_counter() - started
+
+
+def statement_zip(day_trades: list) -> bytes:
+    from local.sim_bills import alipay_bill_zip, day_entries
+
+    made_at = datetime(2026, 11, 25, 10, 30, tzinfo=BEIJING)
+    return alipay_bill_zip(day_entries(day_trades, DAY, made_at), DAY, "20880000000000010156", made_at)
+
+
+def csv_baseline(data: bytes, runs: int = 5) -> float:
+    """Merely parsing the same file with the csv module: unzip, decode, iterate every row (best of)."""
+    best = float("inf")
+    for _ in range(runs):
+        started = time.process_time()
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            raw = archive.read(archive.infolist()[0])
+        rows = sum(1 for _ in csv.reader(io.StringIO(raw.decode("gbk"))))
+        best = min(best, time.process_time() - started)
+    assert rows > 0
+    return best
+
+
+def serve_statement(data: bytes) -> None:
+    """The gateway's download, served from memory: the parse stays in the measured run."""
+    from chalicelib.gateways import alipay_bill
+    from chalicelib.gateways.alipay import AlipayGateway
+
+    AlipayGateway.fetch_statement = lambda self, config, channel, day, http, now: alipay_bill.parse(data, channel, day)
+
+
+def the_day(n: int) -> tuple[list, list[dict]]:
+    """The gateway's trades and our orders, with a real day's discrepancies: a payment our ledger
+    lacks, one the gateway leaves off, an amount booked differently, a second payment."""
+    day_trades = list(trades(n))
+    orders = [order_item(t) for t in day_trades[1:]]
+    day_trades[2].in_statement = False
+    day_trades[3].statement_amount_minor = day_trades[3].amount_minor - 100
+    day_trades.append(replace(day_trades[4], trade_no="2026112422009999999999999999", refunds=[]))
+    return day_trades, orders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--fee-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+
+    from moto import mock_aws
+
+    speed_up_moto()
+    with mock_aws():
+        run(args.lines, args.fee_seconds)
+
+
+def run(n: int, fee_seconds: float) -> None:
+    from chalicelib.services import reconcile as service
+    from local.bootstrap import provision
+
+    provision()
+    day_trades, orders = the_day(n)
+    print(f"seeding {len(orders):,} paid orders into moto …", flush=True)
+    seed_s = seed(orders)
+    data = statement_zip(day_trades)
+    serve_statement(data)
+    baseline = csv_baseline(data)
+    aws = AwsCalls()
+
+    started = time.process_time()
+    peak, stored = peak_rss_growth(lambda: service.reconcile(CHANNEL, DAY, actor="bench", now=NOW))
+    cpu = time.process_time() - started
+    calls, aws_s = aws.take()
+
+    started = time.perf_counter()
+    fees = service.apply_fees(stored, timedelta(seconds=fee_seconds), NOW)
+    fee_s = time.perf_counter() - started
+    fee_calls, _ = aws.take()
+    report(len(orders), seed_s, baseline, cpu, aws_s, calls, peak, stored, fees, fee_s, fee_calls)
+
+
+def report(orders, seed_s, baseline, cpu, aws_s, calls, peak, stored, fees, fee_s, fee_calls) -> None:
+    summary = stored.data["summary"]
+    lines = summary["statement_lines"]
+    dynamo = {op: count for (service, op), count in calls.items() if service == "dynamodb"}
+    requests, pages = sum(dynamo.values()), dynamo.get("Query", 0)
+    own = cpu - aws_s
+    full_pages = -(-orders * FULL_ORDER_BYTES // 2**20) + 1
+    print(f"statement: {lines:,} lines; ledger: {orders:,} orders (seeded in {seed_s:.0f} s)")
+    print(f"results: {summary['counts']}; balanced {summary['balanced']}, unexplained "
+          f"{summary['currencies']['CNY']['unexplained']} CNY")
+    print(f"csv baseline (unzip, decode, csv.reader): {baseline:.2f} s CPU")
+    print(f"reconciliation: {cpu:.2f} s CPU, of which inside AWS calls (botocore + moto) {aws_s:.2f} s; our own "
+          f"{own:.2f} s = {own / baseline:.2f}x the csv baseline  (target <= 3x)")
+    print(f"peak memory growth during the run (resident, moto's own included): {peak / 2**20:.0f} MB  "
+          f"(target <= 300 MB)")
+    print(f"DynamoDB requests per statement line: {requests / lines:.4f} ({requests} requests {dynamo})  "
+          f"(target <= 0.05); with full-size orders (~{FULL_ORDER_BYTES} B) the day's read is ~{full_pages} "
+          f"Query pages: {(requests - pages + full_pages) / lines:.4f}")
+    written = max(fees["fees_written"], 1)
+    print(f"fee write-back (after the run, resumable): {fees['fees_written']:,} orders in {fee_s:.1f} s "
+          f"({fee_s / written * 1000:.1f} ms, {sum(fee_calls.values()) / written:.2f} requests each); "
+          f"{fees['fees_pending']:,} left to the apply_statement_fees schedule")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,379 @@
+"""Reconciliation of one channel and Beijing day: the gateway's statement against our ledger.
+Pure: no I/O.
+
+Every statement line and every ledger payment of the day ends in exactly one result line:
+
+- `matched`: the same payment (or refund) on both sides, same amount;
+- `amount_mismatch`: the same payment, different amounts;
+- `status_mismatch`: refunded or closed at the gateway and not here, or the reverse;
+- `missing_here` (长款): the gateway took money our ledger lacks or shows unpaid;
+- `missing_there` (短款): we show paid, the gateway's statement does not;
+- `duplicate`: a second payment for one order, or a line the statement repeats.
+
+Each result line carries its signed amount on both sides (+ payment, - refund), so the day's
+difference between statement and ledger is the sum of the line differences: explained line by
+line. `unexplained` re-derives the statement's total from the statement itself; anything but
+zero means a line was lost or counted twice (a bug, never a business case).
+
+A day holds up to hundreds of thousands of lines, so it is one streaming pass: each result line
+is counted and summed (integer minor units) as it is decided; only the lines that are not
+matched are kept.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from functools import lru_cache
+from typing import Any, Iterable, Iterator, NamedTuple
+
+from .anomaly import Finding, Severity
+from .clock import to_api
+from .money import Money
+from .order import PAID_STATES
+from .statement import LineKind, Statement, StatementLine
+
+
+class Result(str, Enum):
+    MATCHED = "matched"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    STATUS_MISMATCH = "status_mismatch"
+    MISSING_HERE = "missing_here"
+    MISSING_THERE = "missing_there"
+    DUPLICATE = "duplicate"
+
+
+#: money we show as received that the gateway does not confirm
+CRITICAL_RESULTS = frozenset({Result.MISSING_THERE, Result.AMOUNT_MISMATCH})
+
+
+class LedgerPayment(NamedTuple):
+    ref: str                 # the gateway's trade number (Notice.payment_ref)
+    amount: Money
+
+
+_PAID = frozenset(status.value for status in PAID_STATES)
+
+
+class LedgerEntry(NamedTuple):
+    """What reconciliation needs of one order (a lean projection, not the whole order)."""
+
+    order_no: str
+    pay_status: str                         # a PayStatus value
+    payments: tuple[LedgerPayment, ...]     # the first is the order's payment; more are duplicates
+    refunded: Money | None = None
+    refunded_at: datetime | None = None
+    fee: Money | None = None                # the statement fee written by an earlier run
+    net: Money | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.pay_status in _PAID
+
+    def payment(self, ref: str) -> LedgerPayment | None:
+        return next((p for p in self.payments if p.ref == ref), None)
+
+
+class ResultLine(NamedTuple):
+    result: Result
+    kind: LineKind
+    statement: Money          # signed: what the statement line moved; zero when it has none
+    ledger: Money             # signed: what our ledger holds for it; zero when it has none
+    out_trade_no: str
+    trade_no: str
+    order_no: str | None = None
+    source: StatementLine | None = None     # the statement's line; None for a ledger-only line
+    ledger_status: str = ""
+    note: str = ""
+    at: datetime | None = None
+
+    @property
+    def difference(self) -> Money | None:
+        """Statement minus ledger; None when the two sides are in different currencies."""
+        if self.statement.currency != self.ledger.currency:
+            return None
+        return Money(self.statement.minor - self.ledger.minor, self.statement.currency)
+
+    @property
+    def fee(self) -> Money | None:
+        return self.source.fee if self.source is not None else None
+
+    @property
+    def net(self) -> Money | None:
+        return self.source.net if self.source is not None else None
+
+    @property
+    def key(self) -> str:
+        """Stable across re-runs of the same statement: the anomaly subject of this line."""
+        line_no = self.source.line_no if self.source is not None else 0
+        return f"{self.kind.value}#{self.trade_no or self.order_no}#{line_no}"
+
+
+class FeeUpdate(NamedTuple):
+    """The statement's fee and net (手续费, 实际到账) for an order that does not hold them yet."""
+
+    order_no: str
+    currency: str
+    fee_minor: int
+    net_minor: int
+
+
+@dataclass
+class Reconciliation:
+    channel: str
+    day: date
+    summary: dict[str, Any]
+    unmatched: list[tuple[int, ResultLine]] = field(default_factory=list)   # (1-based position, line)
+    fee_updates: list[FeeUpdate] = field(default_factory=list)
+
+
+@lru_cache(maxsize=None)
+def _zero(currency: str) -> Money:
+    return Money(0, currency)
+
+
+def _negative(amount: Money) -> Money:
+    return Money(-amount.minor, amount.currency)
+
+
+# ------------------------------------------------------------------ matching
+
+
+class _Matcher:
+    """Decides each statement line, then each day's ledger entry no line accounted for."""
+
+    def __init__(self, entries: Iterable[LedgerEntry]):
+        self.by_ref: dict[str, LedgerEntry] = {}
+        self.by_order: dict[str, LedgerEntry] = {}
+        for entry in entries:
+            self.by_order[entry.order_no] = entry
+            for payment in entry.payments:
+                self.by_ref[payment.ref] = entry
+        self.seen_refs: set[str] = set()
+        self.accounted: set[str] = set()          # orders whose payment a line accounted for
+        self.refund_left: dict[str, int] = {}     # ledger refunds not yet matched, per order
+        self.fee_updates: list[FeeUpdate] = []
+
+    def find(self, line: StatementLine) -> LedgerEntry | None:
+        return self.by_ref.get(line.trade_no) or self.by_order.get(line.out_trade_no)
+
+    @staticmethod
+    def result(result: Result, line: StatementLine, statement: Money, ledger: Money, entry: LedgerEntry | None,
+               note: str = "") -> ResultLine:
+        return ResultLine(result, line.kind, statement, ledger, line.out_trade_no, line.trade_no,
+                          entry.order_no if entry else None, line, entry.pay_status if entry else "", note, line.at)
+
+    def payment(self, line: StatementLine) -> ResultLine:
+        zero = _zero(line.amount.currency)
+        if line.trade_no in self.seen_refs:
+            return self.result(Result.DUPLICATE, line, line.amount, zero, self.find(line),
+                               "the statement lists this payment again")
+        self.seen_refs.add(line.trade_no)
+        entry = self.find(line)
+        if entry is None:
+            return self.result(Result.MISSING_HERE, line, line.amount, zero, None, "no order here for this payment")
+        if not entry.paid:
+            return self.result(Result.MISSING_HERE, line, line.amount, zero, entry,
+                               f"the order is {entry.pay_status} here")
+        first = entry.payments[0]
+        paid = first if first.ref == line.trade_no else entry.payment(line.trade_no)
+        if paid is None:
+            return self.result(Result.DUPLICATE, line, line.amount, zero, entry,
+                               f"second payment: the order is paid here by {first.ref}")
+        if paid is not first:
+            return self.result(Result.DUPLICATE, line, line.amount, paid.amount, entry,
+                               "second payment of the order (known here, refund due)")
+        self.accounted.add(entry.order_no)
+        fee = line.fee
+        if fee is not None and (entry.fee != fee or entry.net is None or entry.net.minor != line.net_minor):
+            self.fee_updates.append(FeeUpdate(entry.order_no, fee.currency, fee.minor, line.net_minor))
+        if paid.amount != line.amount:
+            return self.result(Result.AMOUNT_MISMATCH, line, line.amount, paid.amount, entry,
+                               f"{line.amount} at the gateway, {paid.amount} here")
+        return self.result(Result.MATCHED, line, line.amount, line.amount, entry)
+
+    def refund(self, line: StatementLine) -> ResultLine:
+        refunded, zero = _negative(line.amount), _zero(line.amount.currency)
+        entry = self.find(line)
+        if entry is None:
+            return self.result(Result.STATUS_MISMATCH, line, refunded, zero, None,
+                               "refunded at the gateway; no order here")
+        left = self.refund_left.setdefault(entry.order_no, _refunded_minor(entry, line.amount.currency))
+        if left >= line.amount.minor:
+            self.refund_left[entry.order_no] = left - line.amount.minor
+            return self.result(Result.MATCHED, line, refunded, refunded, entry)
+        self.refund_left[entry.order_no] = 0
+        note = (f"refunded {line.amount} at the gateway, {Money(left, line.amount.currency)} here"
+                if left else "refunded at the gateway, not here")
+        return self.result(Result.STATUS_MISMATCH, line, refunded, Money(-left, line.amount.currency), entry, note)
+
+    def closed(self, line: StatementLine) -> ResultLine:
+        entry = self.find(line)
+        zero = _zero(line.amount.currency)
+        if entry is None or not entry.paid:
+            return self.result(Result.MATCHED, line, zero, zero, entry, "closed unpaid on both sides")
+        paid = entry.payment(line.trade_no) or entry.payments[0]
+        self.seen_refs.add(paid.ref)
+        self.accounted.add(entry.order_no)
+        return self.result(Result.STATUS_MISMATCH, line, zero, paid.amount, entry, "closed at the gateway, paid here")
+
+    def ledger_only(self, entry: LedgerEntry, window: tuple[datetime, datetime]) -> Iterator[ResultLine]:
+        """A day's ledger payment (or refund) no statement line accounted for."""
+        first = entry.payments[0] if entry.payments else None
+        if entry.paid and first and entry.order_no not in self.accounted and first.ref not in self.seen_refs:
+            yield ResultLine(Result.MISSING_THERE, LineKind.PAYMENT, _zero(first.amount.currency), first.amount,
+                             entry.order_no, first.ref, entry.order_no, ledger_status=entry.pay_status,
+                             note="paid here, not in the gateway's statement")
+        if (entry.refunded and entry.refunded.minor > 0 and entry.order_no not in self.refund_left
+                and entry.refunded_at and window[0] <= entry.refunded_at < window[1]):
+            yield ResultLine(Result.STATUS_MISMATCH, LineKind.REFUND, _zero(entry.refunded.currency),
+                             _negative(entry.refunded), entry.order_no, first.ref if first else "", entry.order_no,
+                             ledger_status=entry.pay_status, note="refunded here, not at the gateway",
+                             at=entry.refunded_at)
+
+    def lines(self, statement: Statement, day_entries: list[LedgerEntry],
+              window: tuple[datetime, datetime]) -> Iterator[ResultLine]:
+        decide = {LineKind.PAYMENT: self.payment, LineKind.REFUND: self.refund, LineKind.CLOSED: self.closed}
+        for line in statement.lines:
+            yield decide[line.kind](line)
+        for entry in day_entries:
+            if entry.paid or entry.refunded:
+                yield from self.ledger_only(entry, window)
+
+
+def _refunded_minor(entry: LedgerEntry, currency: str) -> int:
+    refunded = entry.refunded
+    return refunded.minor if refunded is not None and refunded.currency == currency else 0
+
+
+def reconcile(statement: Statement, day_entries: Iterable[LedgerEntry], other_entries: Iterable[LedgerEntry],
+              window: tuple[datetime, datetime]) -> Reconciliation:
+    """Match the statement against the ledger, in one pass.
+
+    `day_entries` are the orders paid in `window` (the statement's day, up to where it covers):
+    each must be accounted for. `other_entries` are orders the statement names that were paid on
+    another day (a refund of an older payment, a payment recorded late): looked up, not required.
+    Lines are numbered in the order decided: the statement's, then the ledger's own.
+    """
+    day_entries = list(day_entries)
+    matcher = _Matcher([*other_entries, *day_entries])
+    tally = _Tally()
+    unmatched = []
+    for n, line in enumerate(matcher.lines(statement, day_entries, window), 1):
+        tally.add(line)
+        if line.result is not Result.MATCHED:
+            unmatched.append((n, line))
+    summary = tally.summary(statement, len(matcher.fee_updates))
+    return Reconciliation(statement.channel, statement.day, summary, unmatched, matcher.fee_updates)
+
+
+# ------------------------------------------------------------------ summary and findings
+
+
+def _fmt(minor: int, currency: str) -> str:
+    return Money(minor, currency).format()
+
+
+class _Tally:
+    """Counts and sums per result, line kind and currencies, one dict update per line; `summary`
+    folds them into the statement's gross, refunds, fees and net, the ledger's side, and the
+    difference explained per result (per currency). Integer minor units."""
+
+    def __init__(self) -> None:
+        # (result, kind, statement currency, ledger currency) -> [count, statement, ledger, fees, net]
+        self.figures: dict[tuple[Result, LineKind, str, str], list[int]] = {}
+
+    def add(self, line: ResultLine) -> None:
+        s, l_, source = line.statement, line.ledger, line.source
+        key = (line.result, line.kind, s.currency, l_.currency)
+        figures = self.figures.get(key)
+        if figures is None:
+            figures = self.figures[key] = [0, 0, 0, 0, 0]
+        figures[0] += 1
+        figures[1] += s.minor
+        figures[2] += l_.minor
+        if source is not None:
+            if source.fee is not None:
+                figures[3] += -source.fee.minor if source.kind is LineKind.REFUND else source.fee.minor
+            figures[4] += source.net_minor
+
+    def _sum(self, column: int, currency: str, side: int, **only: Any) -> int:
+        """Column totals over the figures whose currency on `side` (2: statement, 3: ledger) is
+        `currency`, narrowed by `result` and/or `kind`."""
+        return sum(figures[column] for (result, kind, *currencies), figures in self.figures.items()
+                   if currencies[side - 2] == currency and only.get("result", result) is result
+                   and only.get("kind", kind) is kind)
+
+    def summary(self, statement: Statement, fees_to_write: int) -> dict[str, Any]:
+        expected = _statement_totals(statement)
+        currencies = sorted({key[2] for key in self.figures} | {key[3] for key in self.figures} | set(expected))
+        by_currency = {c: self._currency(c, expected.get(c, 0)) for c in currencies}
+        counts = {r.value: sum(f[0] for key, f in self.figures.items() if key[0] is r) for r in Result}
+        return {
+            "channel": statement.channel, "date": statement.day.isoformat(), "lines": sum(counts.values()),
+            "statement_lines": len(statement.lines), "counts": counts, "currencies": by_currency,
+            "balanced": all(s["unexplained"] == _fmt(0, c) for c, s in by_currency.items()),
+            "fees_to_write": fees_to_write,
+        }
+
+    def _currency(self, currency: str, expected: int) -> dict[str, Any]:
+        """`expected`: the statement's own total (payments - refunds), counted from its lines."""
+        results, explained = {}, 0
+        for result in Result:
+            s, l_ = self._sum(1, currency, 2, result=result), self._sum(2, currency, 3, result=result)
+            results[result.value] = {"statement": _fmt(s, currency), "ledger": _fmt(l_, currency),
+                                     "difference": _fmt(s - l_, currency)}
+            if result is not Result.MATCHED:
+                explained += s - l_
+        refunds = -self._sum(1, currency, 2, kind=LineKind.REFUND)
+        ledger_refunds = -self._sum(2, currency, 3, kind=LineKind.REFUND)
+        ledger_net = self._sum(2, currency, 3)
+        difference = expected - ledger_net
+        return {
+            "statement": {"gross": _fmt(self._sum(1, currency, 2) + refunds, currency),
+                          "refunds": _fmt(refunds, currency), "fees": _fmt(self._sum(3, currency, 2), currency),
+                          "net": _fmt(self._sum(4, currency, 2), currency)},
+            "ledger": {"gross": _fmt(ledger_net + ledger_refunds, currency),
+                       "refunds": _fmt(ledger_refunds, currency), "net": _fmt(ledger_net, currency)},
+            "difference": _fmt(difference, currency),
+            "explained": {r: v["difference"] for r, v in results.items() if r != Result.MATCHED.value},
+            "unexplained": _fmt(difference - explained, currency),
+            "results": results,
+        }
+
+
+def _statement_totals(statement: Statement) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for line in statement.lines:
+        if line.kind is LineKind.PAYMENT:
+            totals[line.amount.currency] += line.amount.minor
+        elif line.kind is LineKind.REFUND:
+            totals[line.amount.currency] -= line.amount.minor
+    return totals
+
+
+def findings(run: Reconciliation) -> list[Finding]:
+    """One anomaly per line that is not matched; critical where money we show is not confirmed."""
+    day = run.day.isoformat()
+    return [Finding(rule=f"reconciliation_{line.result.value}",
+                    severity=Severity.CRITICAL if line.result in CRITICAL_RESULTS else Severity.WARNING,
+                    subject=f"{run.channel}#{day}#{line.key}", details=line_view(n, line),
+                    order_no=line.order_no, channel=run.channel)
+            for n, line in run.unmatched]
+
+
+def line_view(n: int, line: ResultLine) -> dict[str, Any]:
+    """One result line as JSON-able text (amounts in the contract's decimal strings)."""
+    difference, fee, net = line.difference, line.fee, line.net
+    return {
+        "n": n, "result": line.result.value, "kind": line.kind.value,
+        "line": line.source.line_no if line.source is not None else None,
+        "out_trade_no": line.out_trade_no, "trade_no": line.trade_no, "order_no": line.order_no,
+        "currency": line.statement.currency, "statement": line.statement.format(),
+        "ledger": line.ledger.format(), "ledger_currency": line.ledger.currency,
+        "difference": difference.format() if difference is not None else None,
+        "fee": fee.format() if fee is not None else None, "net": net.format() if net is not None else None,
+        "at": to_api(line.at), "gateway_status": line.source.status if line.source is not None else "",
+        "ledger_status": line.ledger_status, "note": line.note,
+    }

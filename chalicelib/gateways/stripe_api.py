@@ -1,0 +1,167 @@
+"""Stripe API calls: an order's PaymentIntent (补单) and the day's balance transactions (对账).
+
+Stripe signs no API answer (TLS and our secret key, sent as a Bearer token, are the trust). An
+order's PaymentIntent is found by the id we already know (the order's trade number) or by
+searching `metadata['order_id']` — Checkout must create it with
+`payment_intent_data[metadata][order_id]` (README, "Configuration"). Balance transactions carry
+the fee and the net of each charge and refund; their `source` is expanded to reach the order.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Mapping
+from urllib.parse import quote
+
+from ..domain.errors import InvalidMoney
+from ..domain.money import Money
+from ..domain.notice import Notice, NoticeKind, NoticeSource
+from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
+from ..domain.statement import LineKind, Statement, StatementLine, StatementUnparseable, day_bounds, read_at
+from ._http import GatewayHttp, invalid_answer, readable
+from ._signing import config_value
+
+GATEWAY = "stripe"
+_NOT_PAID = ("requires_payment_method", "requires_confirmation", "requires_action", "processing",
+             "requires_capture")
+_TRADES = {"charge": LineKind.PAYMENT, "refund": LineKind.REFUND}
+
+
+def _get(config: Mapping[str, Any], path: str, params: Mapping[str, Any], http: GatewayHttp,
+         what: str) -> tuple[int, dict[str, Any]]:
+    response = http.call("GET", config_value(config, "api_base").rstrip("/") + path, what, params=params,
+                         headers={"Authorization": f"Bearer {config_value(config, 'api_key')}"})
+    with readable(what):
+        document = response.json()
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+    if response.status_code not in (200, 404):
+        code = (document.get("error") or {}).get("code", "")
+        raise invalid_answer(what, f"HTTP {response.status_code} {code}".strip())
+    return response.status_code, document
+
+
+def _id(value: Any) -> str | None:
+    """A reference field: an id, or an expanded object's id."""
+    if isinstance(value, Mapping):
+        return value.get("id")
+    return value or None
+
+
+# ------------------------------------------------------------------ 补单
+
+
+def _intents(config: Mapping[str, Any], out_trade_no: str, trade_no: str | None,
+             http: GatewayHttp) -> list[dict[str, Any]]:
+    what = "stripe payment intent query"
+    if trade_no:
+        status, intent = _get(config, f"/v1/payment_intents/{quote(trade_no, safe='')}",
+                              {"expand[]": "latest_charge"}, http, what)
+        return [intent] if status == 200 else []
+    search = "metadata['order_id']:'%s'" % out_trade_no.replace("'", "\\'")
+    status, found = _get(config, "/v1/payment_intents/search",
+                         {"query": search, "expand[]": "data.latest_charge"}, http, what)
+    if status != 200:
+        raise invalid_answer(what, "HTTP 404 on search")
+    return list(found.get("data") or [])
+
+
+def query(config: Mapping[str, Any], channel: str, out_trade_no: str, trade_no: str | None,
+          http: GatewayHttp, now: datetime) -> QueryResult:
+    what = "stripe payment intent query"
+    intents = _intents(config, out_trade_no, trade_no, http)
+    with readable(what):
+        intents = [i for i in intents
+                   if (i.get("metadata") or {}).get("order_id", out_trade_no) == out_trade_no]
+        if not intents:
+            return QueryResult(QueryStatus.NOT_FOUND, "no PaymentIntent")
+        succeeded = sorted((i for i in intents if i["status"] == "succeeded"), key=lambda i: i["created"])
+        if succeeded:
+            intent = succeeded[0]
+            if _refunded(intent):
+                return QueryResult(QueryStatus.REFUNDED, "succeeded, refunded",
+                                   _notice(intent, channel, out_trade_no, NoticeKind.INFO))
+            return QueryResult(QueryStatus.PAID, "succeeded",
+                               _notice(intent, channel, out_trade_no, NoticeKind.PAYMENT))
+        waiting = next((i["status"] for i in intents if i["status"] in _NOT_PAID), None)
+        if waiting:
+            return QueryResult(QueryStatus.NOT_PAID, waiting)
+        latest = max(intents, key=lambda i: i["created"])
+        return QueryResult(QueryStatus.CLOSED, latest["status"],
+                           _notice(latest, channel, out_trade_no, NoticeKind.CLOSED))
+
+
+def _refunded(intent: Mapping[str, Any]) -> bool:
+    charge = intent.get("latest_charge")
+    return isinstance(charge, Mapping) and bool(charge.get("refunded") or charge.get("amount_refunded"))
+
+
+def _notice(intent: Mapping[str, Any], channel: str, out_trade_no: str, kind: NoticeKind) -> Notice:
+    charge = intent.get("latest_charge")
+    paid_at = charge.get("created") if isinstance(charge, Mapping) else None
+    amount_field = "amount_received" if kind is NoticeKind.PAYMENT else "amount"
+    return Notice(
+        channel=channel, gateway=GATEWAY, kind=kind,
+        dedupe_key=query_dedupe_key(channel, intent["id"], intent["status"]), out_trade_no=out_trade_no,
+        trade_no=intent["id"], amount=Money.from_minor(intent[amount_field], intent["currency"].upper()),
+        gateway_status=intent["status"],
+        event_time=datetime.fromtimestamp(paid_at or intent["created"], timezone.utc),
+        raw={k: v for k, v in intent.items() if k != "client_secret"}, payment_ref=intent["id"],
+        method="stripe", payer=_id(intent.get("customer")), source=NoticeSource.QUERY)
+
+
+# ------------------------------------------------------------------ 对账
+
+
+def fetch_balance(config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp,
+                  now: datetime) -> Statement:
+    """Every charge and refund balance transaction created in the Beijing day (paged)."""
+    what, source = "stripe balance transactions", f"stripe balance transactions {channel} {day.isoformat()}"
+    start, end = day_bounds(day)
+    until = datetime.fromtimestamp(int(min(end, now).timestamp()), timezone.utc)   # whole seconds
+    params: dict[str, Any] = {"created[gte]": int(start.timestamp()), "created[lt]": int(until.timestamp()),
+                              "limit": 100, "expand[]": "data.source"}
+    lines: list[StatementLine] = []
+    seen = 0
+    while True:
+        status, page = _get(config, "/v1/balance_transactions", params, http, what)
+        items = page.get("data")
+        if status != 200 or not isinstance(items, list):
+            raise invalid_answer(what, "no list of balance transactions")
+        for item in items:
+            seen += 1
+            line = _line(item, seen, source)
+            if line is not None:
+                lines.append(line)
+        if not page.get("has_more") or not items:
+            return read_at(Statement(channel, day, lines, source), until)
+        params["starting_after"] = items[-1]["id"]
+
+
+def _line(item: Mapping[str, Any], n: int, source: str) -> StatementLine | None:
+    """A charge or refund as a statement line; payouts, Stripe's own fees and transfers are not
+    trades (None)."""
+    try:
+        kind = _TRADES.get(item.get("reporting_category") or item["type"])
+        if kind is None:
+            return None
+        amount, fee, net = int(item["amount"]), int(item["fee"]), int(item["net"])
+        if amount - fee != net:
+            raise StatementUnparseable(source, n, f"amount {amount} - fee {fee} != net {net}")
+        origin = item["source"]
+        if not isinstance(origin, Mapping):
+            raise StatementUnparseable(source, n, "source is not expanded: cannot tell the order")
+        currency = item["currency"].upper()
+        metadata = origin.get("metadata") or {}
+        trade_no = _id(origin.get("payment_intent")) or _id(origin.get("charge")) or origin["id"]
+        return StatementLine(n, kind, metadata.get("order_id") or "", trade_no,
+                             Money.from_minor(abs(amount), currency), Money.from_minor(abs(fee), currency),
+                             at=datetime.fromtimestamp(int(item["created"]), timezone.utc),
+                             status=item.get("type", ""),
+                             refund_ref=origin["id"] if kind is LineKind.REFUND else None)
+    except StatementUnparseable:
+        raise
+    except InvalidMoney as error:
+        raise StatementUnparseable(source, n, error.message) from None
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
+        raise StatementUnparseable(source, n, f"unreadable balance transaction "
+                                              f"({type(error).__name__}: {error})") from None

@@ -1,0 +1,122 @@
+"""GET /admin/stats and the stream consumer that keeps its daily counters."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord, DynamoDBRecordEventName,
+)
+
+from ..domain import stats as figures
+from ..domain.clock import to_iso
+from ..domain.errors import ValidationFailed
+from ..domain.money import Money
+from ..domain.order import PAID_STATES, Order
+from ..platform.settings import get_settings
+from ..store import orders as order_store, stats as stats_store
+from ..store.models import OrderModel
+from .auth import Principal
+
+MAX_DAYS = 366
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(get_settings().shop_timezone)
+
+
+# ------------------------------------------------------------------------------- counting
+
+def _is_repeat_buyer(order: Order) -> bool:
+    """Has this buyer paid before this order? One Query on the by_email index."""
+    if not order.buyer_email:
+        return False
+    earlier = OrderModel.by_email.query(order.buyer_email.casefold(),
+                                        OrderModel.created_at < to_iso(order.created_at),
+                                        filter_condition=OrderModel.pay_status.is_in(*[s.value for s in PAID_STATES]),
+                                        limit=1)
+    return next(iter(earlier), None) is not None
+
+
+def count_order_change(old: Order | None, new: Order) -> int:
+    """Add what changed to the day's counters, each fact once per order (replays add nothing).
+    Returns how many facts were counted now."""
+    zone, counted = _zone(), 0
+    repeat = new.pay_status in PAID_STATES and (old is None or old.pay_status not in PAID_STATES) \
+        and _is_repeat_buyer(new)
+    for fact in figures.facts(old, new, repeat):
+        claim = f"stats:{fact.key}"
+        if not order_store.mark_published(new.order_no, claim):
+            continue
+        try:
+            stats_store.add(figures.cohort_day(new, zone), figures.counter_deltas(new, zone, fact))
+        except Exception:
+            order_store.unmark_published(new.order_no, claim)
+            raise
+        counted += 1
+    return counted
+
+
+def handle_order_record(record: DynamoDBRecord) -> None:
+    dynamodb = record.raw_event.get("dynamodb") or {}
+    if record.event_name == DynamoDBRecordEventName.REMOVE or not dynamodb.get("NewImage"):
+        return
+    new = order_store.from_stream_image(dynamodb["NewImage"])
+    old = order_store.from_stream_image(dynamodb["OldImage"]) if dynamodb.get("OldImage") else None
+    count_order_change(old, new)
+
+
+# ------------------------------------------------------------------------------- reporting
+
+def _day(params: Mapping[str, str], name: str, default: date) -> date:
+    value = params.get(name)
+    if not value:
+        return default
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(_zone()).date()
+    except ValueError:
+        raise ValidationFailed(f"{name}: a date (2026-11-25) or an ISO 8601 time", {"field": name}) from None
+
+
+def _money_view(money: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
+    out = {}
+    for currency, values in money.items():
+        paid, fee, refunded = values.get("paid_minor", 0), values.get("fee_minor", 0), values.get("refunded_minor", 0)
+        out[currency] = {"paid": Money(paid, currency).format(), "fees": Money(fee, currency).format(),
+                         "refunds": Money(refunded, currency).format(),
+                         "net": Money(paid - fee - refunded, currency).format()}
+    return out
+
+
+def _view(key: str | None, counters: dict[str, int]) -> dict[str, Any]:
+    summary = figures.summarise(counters)
+    summary["money"] = _money_view(summary["money"])
+    return ({"key": key} if key is not None else {}) | summary
+
+
+def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
+    today = datetime.now(_zone()).date()
+    until = _day(params, "to", today)
+    since = _day(params, "from", until - timedelta(days=6))
+    by = params.get("by") or "day"
+    if by not in figures.DIMENSIONS:
+        raise ValidationFailed(f"by: one of {', '.join(figures.DIMENSIONS)}", {"field": "by"})
+    if since > until or (until - since).days >= MAX_DAYS:
+        raise ValidationFailed(f"from must be on or before to, at most {MAX_DAYS} days", {"field": "from"})
+    days = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days + 1)]
+    stored = stats_store.read(days)
+    groups: dict[str, dict[str, int]] = {}
+    overall: dict[str, int] = {}
+    for day, counters in stored.items():
+        for name, value in counters.items():
+            dim, _, metric = name.partition("|")
+            key = figures.group_key(by, day, dim)
+            if key is not None:
+                figures.merge(groups.setdefault(key, {}), [(metric, value)])
+            if dim == "all":
+                figures.merge(overall, [(metric, value)])
+    return {"by": by, "from": since.isoformat(), "to": until.isoformat(), "timezone": get_settings().shop_timezone,
+            "groups": [_view(key, groups[key]) for key in sorted(groups)], "totals": _view(None, overall)}

@@ -1,0 +1,137 @@
+"""The orders table as the daily jobs read it: a day's payments for reconciliation, the orders a
+statement names, the day's failed orders for the digest — and the statement's fee written back.
+
+Reconciliation reads a whole day at once, so it reads it the cheap way: one Query per UTC day
+partition of `by_paid` (pages of 1 MB, never one request per statement line), with a projection
+of the few attributes matching needs, deserialized straight from DynamoDB's wire format rather
+than through PynamoDB models (a model per order would cost more than parsing the statement).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any, Iterable, Iterator
+
+from ..domain.clock import day_of, from_iso, to_iso
+from ..domain.money import Money
+from ..domain.order import DeliveryStatus, Order, PayStatus, TimelineEntry
+from ..domain.reconcile import LedgerEntry, LedgerPayment
+from ._dynamo import dispatch
+from .models import OrderModel
+from .orders import timeline_to_map, to_domain
+
+_ATTRIBUTES = ("order_no", "channel", "currency", "pay_status", "payments", "refunded_minor",
+               "refunded_at", "fee_minor", "net_minor")
+_NAMES = {f"#a{i}": name for i, name in enumerate(_ATTRIBUTES)}
+_PROJECTION = ", ".join(_NAMES)
+_BATCH_GET = 100
+
+
+def _dispatch(operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    return dispatch(OrderModel, operation, kwargs)
+
+
+@lru_cache(maxsize=65536)
+def _money_of(minor: str, currency: str) -> Money:
+    """Amounts repeat across a day's orders: one Money per distinct amount."""
+    return Money(int(minor), currency)
+
+
+def _money(item: dict[str, Any], name: str, currency: str) -> Money | None:
+    value = item.get(name)
+    return _money_of(value["N"], currency) if value else None
+
+
+def _entry(item: dict[str, Any]) -> LedgerEntry:
+    payments = tuple(LedgerPayment(p["M"]["payment_ref"]["S"], _money_of(p["M"]["amount_minor"]["N"],
+                                                                          p["M"]["currency"]["S"]))
+                     for p in item.get("payments", {}).get("L", ()))
+    currency = payments[0].amount.currency if payments else item["currency"]["S"]
+    refunded_at = item.get("refunded_at")
+    return LedgerEntry(item["order_no"]["S"], item["pay_status"]["S"], payments,
+                       _money(item, "refunded_minor", currency),
+                       from_iso(refunded_at["S"]) if refunded_at else None,
+                       _money(item, "fee_minor", currency), _money(item, "net_minor", currency))
+
+
+def _utc_days(start: datetime, end: datetime) -> list[str]:
+    days, day = [], start
+    while day_of(day) <= day_of(end - timedelta(microseconds=1)):
+        days.append(day_of(day))
+        day += timedelta(days=1)
+    return days
+
+
+def paid_between(channel: str, start: datetime, end: datetime) -> list[LedgerEntry]:
+    """The channel's orders paid in [start, end): by_paid, one paged Query per UTC day."""
+    entries: list[LedgerEntry] = []
+    for day in _utc_days(start, end):
+        kwargs: dict[str, Any] = {
+            "TableName": OrderModel.Meta.table_name, "IndexName": "by_paid",
+            "KeyConditionExpression": "#d = :d AND #p BETWEEN :from AND :to",
+            "FilterExpression": "#a1 = :channel", "ProjectionExpression": _PROJECTION,
+            "ExpressionAttributeNames": {**_NAMES, "#d": "paid_day", "#p": "paid_at"},
+            "ExpressionAttributeValues": {
+                ":d": {"S": day}, ":channel": {"S": channel}, ":from": {"S": to_iso(start)},
+                ":to": {"S": to_iso(end - timedelta(microseconds=1))}}}
+        while True:
+            page = _dispatch("Query", kwargs)
+            entries += [_entry(item) for item in page.get("Items", ())]
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return entries
+
+
+def by_order_nos(order_nos: Iterable[str]) -> list[LedgerEntry]:
+    """The named orders that exist (BatchGetItem, 100 a request, unprocessed keys retried)."""
+    wanted = sorted(set(order_nos))
+    entries: list[LedgerEntry] = []
+    for start in range(0, len(wanted), _BATCH_GET):
+        request = {OrderModel.Meta.table_name: {
+            "Keys": [{"order_no": {"S": no}} for no in wanted[start:start + _BATCH_GET]],
+            "ProjectionExpression": _PROJECTION, "ExpressionAttributeNames": _NAMES}}
+        while request:
+            answer = _dispatch("BatchGetItem", {"RequestItems": request})
+            found = answer.get("Responses", {}).get(OrderModel.Meta.table_name, ())
+            entries += [_entry(item) for item in found]
+            request = answer.get("UnprocessedKeys") or {}
+    return entries
+
+
+def by_trade_nos(trade_nos: Iterable[str]) -> list[LedgerEntry]:
+    """Orders by the gateway's trade number (statement lines that carry no order number)."""
+    return [_entry(item) for trade_no in sorted(set(trade_nos)) for item in _dispatch("Query", {
+        "TableName": OrderModel.Meta.table_name, "IndexName": "by_trade_no",
+        "KeyConditionExpression": "#t = :t", "ProjectionExpression": _PROJECTION,
+        "ExpressionAttributeNames": {**_NAMES, "#t": "trade_no"},
+        "ExpressionAttributeValues": {":t": {"S": trade_no}}}).get("Items", ())]
+
+
+def write_statement_amounts(order_no: str, fee: Money, net: Money, entry: TimelineEntry) -> None:
+    """The statement's fee and net onto the order, with its timeline entry (no version bump:
+    the state machines do not decide on them)."""
+    OrderModel(order_no).update(actions=[
+        OrderModel.fee_minor.set(fee.minor), OrderModel.net_minor.set(net.minor),
+        OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)]))],
+        condition=OrderModel.order_no.exists())
+
+
+# ------------------------------------------------------------------ the failed digest
+
+
+def _created_in(index: Any, value: str, start: datetime, end: datetime) -> Iterator[Order]:
+    for item in index.query(value, OrderModel.created_at.between(to_iso(start),
+                                                                to_iso(end - timedelta(microseconds=1)))):
+        yield to_domain(item)
+
+
+def failed_created_between(start: datetime, end: datetime) -> dict[str, list[Order]]:
+    """Orders created in [start, end) that expired or closed unpaid, whose delivery failed, or
+    that are held: one bounded Query each on by_status / by_delivery."""
+    return {
+        "expired": list(_created_in(OrderModel.by_status, PayStatus.EXPIRED.value, start, end)),
+        "closed": list(_created_in(OrderModel.by_status, PayStatus.CLOSED.value, start, end)),
+        "delivery_failed": list(_created_in(OrderModel.by_delivery, DeliveryStatus.FAILED.value, start, end)),
+        "held": list(_created_in(OrderModel.by_delivery, DeliveryStatus.HELD.value, start, end)),
+    }

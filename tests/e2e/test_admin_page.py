@@ -1,0 +1,431 @@
+"""The admin page in a real browser: Debian's headless Chromium driven by Playwright, against the
+local stack started as `make run` starts it (tests/e2e/conftest.py).
+
+An operator signs in, sees the dashboard's figures match the API, filters orders and opens one,
+copies the buyer sentence, releases a hold with a reason and sees it on the timeline, acknowledges
+an anomaly, reconciles a channel, reads the reports, exports the filtered orders and downloads the
+file, and switches the language; a viewer key sees masked data and no action buttons; a phone
+sees the same screens. Every screen is saved under test-output/admin-page/ (PAYTRACK_TEST_OUTPUT
+moves it) for a person to look at.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import re
+import time
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from local.simulator import GatewaySimulator
+from tests.conftest import REPO
+from tests.e2e.conftest import ADMIN_KEY, SHOP_KEY
+
+CHROMIUM = os.environ.get("PAYTRACK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+OUTPUT = Path(os.environ.get("PAYTRACK_TEST_OUTPUT", REPO / "test-output")) / "admin-page"
+PRODUCT = "E2E 测试 Netflix 月卡"
+WAIT_MS = 30_000
+
+pytestmark = pytest.mark.e2e
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
+def yuan(amount: str) -> str:
+    """The page's money text for a CNY decimal string: ¥1,234.50."""
+    return f"¥{Decimal(amount):,.2f}"
+
+
+def api(stack, method: str, path: str, key: str = ADMIN_KEY, **kwargs) -> dict:
+    response = stack.call(method, path, key=key, **kwargs)
+    assert response.status_code < 300, (path, response.status_code, response.text)
+    return response.json()
+
+
+def shot(page, name: str, full_page: bool = True) -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    if full_page:                       # sticky bars would be drawn where the page was scrolled to
+        page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium (`.ci/run` and `make test` install it); missing is a failure, not a skip."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the admin page is tested in Debian's chromium "
+                    "(`apt-get install -y chromium fonts-noto-cjk`, which `make test` does as root)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is missing: `make install` installs requirements-dev.txt")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def keys(stack):
+    made = {}
+    for role in ("operator", "viewer"):
+        made[role] = api(stack, "POST", "/admin/keys", json={"name": f"e2e page {role}", "role": role})["key"]
+    return made
+
+
+@pytest.fixture(scope="module")
+def shop(stack):
+    """A small shop day through the shop API and the gateway simulator: paid and delivered orders
+    on three channels, a wrong-amount payment (held, with an anomaly), an unpaid order."""
+    sim = GatewaySimulator.from_files(stack.api, time_scale=1 / 600)
+    rng = random.Random()
+
+    def register(channel: str, amount: str, email: str) -> str:
+        body = {"product_id": "netflix-e2e", "product_name": PRODUCT, "amount": amount, "currency": "CNY",
+                "channel": channel, "buyer_email": email,
+                "buyer_ip": f"36.110.{rng.randint(1, 254)}.{rng.randint(1, 254)}",
+                "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+                              "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"}
+        response = stack.call("POST", "/orders", key=SHOP_KEY, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["order_no"]
+
+    try:
+        paid = []
+        for channel, amount, email in (("alipay-main", "58.00", "zhangwei@qq.com"),
+                                       ("wxpay-main", "158.00", "lina@163.com"),
+                                       ("epay-main", "25.00", "wangfang@126.com")):
+            order_no = register(channel, amount, email)
+            payment = sim.pay(channel, order_no, amount)
+            assert payment.event.wait_settled(30) and payment.event.outcome == "accepted"
+            paid.append(order_no)
+        held = register("alipay-main", "58.00", "liuyang@qq.com")
+        short = sim.pay("alipay-main", held, "5.80")
+        assert short.event.wait_settled(30)
+        pending = register("alipay-main", "19.90", "chenjing@foxmail.com")
+        for order_no in paid:
+            wait_for(lambda: stack.call("GET", f"/orders/{order_no}", key=SHOP_KEY).json()["pay_status"] == "paid")
+            assert stack.call("POST", f"/orders/{order_no}/delivery", key=SHOP_KEY,
+                              json={"status": "delivered"}).status_code == 200
+        anomaly_id = f"amount_mismatch#{held}"
+        wait_for(lambda: any(a["id"] == anomaly_id
+                             for a in api(stack, "GET", "/admin/anomalies?limit=200")["items"]))
+        wait_for(lambda: stack.call("GET", f"/orders/{held}", key=SHOP_KEY).json()["hold"])
+    finally:
+        sim.close()
+    return {"paid": paid, "held": held, "pending": pending, "anomaly": anomaly_id}
+
+
+def new_page(browser, stack, viewport=(1280, 800)):
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN",
+                                  timezone_id="Asia/Shanghai", accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.api)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(f"console: {message.text}")
+            if message.type == "error" and "Failed to load resource" not in message.text else None)
+    page.problems = problems  # checked at the end of each test: no script error on any screen
+    return page
+
+
+def sign_in(page, stack, key: str, role: str) -> None:
+    page.goto(f"{stack.api}/admin/")
+    page.fill("#api-key", key)
+    page.click("form.signin-form button[type=submit]")
+    page.wait_for_selector(f".role[data-role={role}]")
+
+
+def stats_today(stack) -> dict:
+    today = api(stack, "GET", "/admin/stats?by=hour")["to"]      # the shop's today, by its own clock
+    return api(stack, "GET", f"/admin/stats?from={today}&to={today}&by=hour")
+
+
+# ------------------------------------------------------------------------------------ the operator
+
+
+def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
+    page = new_page(browser, stack)
+    held = shop["held"]
+
+    # sign in: the page checks the key and shows its role
+    page.goto(f"{stack.api}/admin/")
+    page.wait_for_selector("#api-key")
+    shot(page, "01-sign-in")
+    sign_in(page, stack, keys["operator"], "operator")
+    assert page.evaluate("sessionStorage.getItem('paytrack.key')") == keys["operator"]
+
+    # the dashboard's figures are the API's (the stream has counted our orders first)
+    wait_for(lambda: stats_today(stack)["totals"]["orders_paid"] >= 4, timeout=30)
+    page.wait_for_selector("[data-kpi=paid-count]")
+    expected = {}
+
+    def figures_match():
+        totals = stats_today(stack)["totals"]
+        expected.update(count=str(totals["orders_paid"]), amount=yuan(totals["money"]["CNY"]["paid"]),
+                        held=str(api(stack, "GET", "/admin/orders?delivery=held&limit=1")["totals"]["count"]))
+        shown = {"count": page.inner_text("[data-kpi=paid-count]"), "amount": page.inner_text("[data-kpi=paid-amount]"),
+                 "held": page.inner_text("[data-kpi=held]") if page.query_selector("[data-kpi=held]") else ""}
+        if shown == expected:
+            return True
+        page.click("[data-action=refresh]")
+        time.sleep(1.5)
+        return False
+
+    wait_for(figures_match, timeout=45, every=0.5)
+    open_anomalies = api(stack, "GET", "/admin/anomalies?status=open&limit=200")["items"]
+    wait_for(lambda: page.inner_text("[data-kpi=open-anomalies]") == str(len(open_anomalies)), timeout=30)
+    page.wait_for_selector("[data-list=recent] [data-order]")
+    assert page.query_selector(f"[data-list=recent] [data-order='{shop['paid'][0]}']")
+    page.wait_for_selector("[data-chart=hourly] svg rect.bar")
+    page.wait_for_selector(".kpis[data-loaded]")
+    shot(page, "02-dashboard")
+
+    # orders: filter by the product keyword (auto-detected), then narrow to paid + on hold
+    page.click("[data-nav=orders]")
+    page.fill("#q", "E2E 测试")
+    page.click("[data-action=search]")
+    page.wait_for_selector("[data-matched=product]")
+    page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
+    assert page.inner_text("[data-total=count]").startswith("共 5 笔")
+    assert "range=" not in page.url and "q=E2E" in page.url
+    page.check("input[name=status][value=paid]")
+    page.select_option("#delivery", "held")
+    page.click("[data-action=search]")
+    page.wait_for_selector("[data-total=count]:has-text('共 1 笔')")
+    assert page.query_selector_all("tbody tr[data-order]") and len(page.query_selector_all("tbody tr[data-order]")) == 1
+    bookmark = page.url
+    assert "status=paid" in bookmark and "delivery=held" in bookmark
+    shot(page, "03-orders-filtered")
+
+    # the URL is the filter: opened again (a bookmark), it shows the same result
+    page.goto(f"{stack.api}/admin/")
+    page.goto(bookmark)
+    page.wait_for_selector(f"tr[data-order='{held}']")
+    assert page.is_checked("input[name=status][value=paid]")
+
+    # order detail: every part, the hold, the buyer sentence
+    page.click(f"tr[data-order='{held}'] a")
+    page.wait_for_selector("[data-field=order_no]")
+    detail = api(stack, "GET", f"/admin/orders/{held}", key=keys["operator"])
+    assert page.inner_text("[data-field=order_no]") == held
+    assert page.inner_text("[data-field=amount]") == "¥58.00"
+    assert page.query_selector("[data-hold-reason=amount_mismatch]")
+    assert page.inner_text("[data-field=customer_reply]") == detail["customer_reply"]
+    assert "liuyang@qq.com" in page.inner_text("[data-field=buyer_email]")
+    for section in ("#timeline", "#notices", "#payments", "#anomalies", "#actions"):
+        assert page.query_selector(section), section
+    page.click("[data-action=copy-reply]")
+    wait_for(lambda: page.evaluate("navigator.clipboard.readText()") == detail["customer_reply"], timeout=5)
+    shot(page, "04-order-detail")
+
+    # release the hold: the reason is required, then it lands on the timeline
+    page.click(".hold-banner [data-action=release_hold]")
+    page.wait_for_selector("dialog #reason")
+    page.click("dialog [data-action=confirm]")
+    page.wait_for_selector("dialog .text-danger")           # no reason: refused in words, nothing sent
+    assert api(stack, "GET", f"/orders/{held}", key=SHOP_KEY)["hold"] is True
+    reason = "已在支付宝后台核实到账 5.80 元，买家补差价后发货（e2e）"
+    page.fill("dialog #reason", reason)
+    shot(page, "05-release-dialog", full_page=False)
+    page.click("dialog [data-action=confirm]")
+    page.wait_for_selector(f".tl-item[data-type=release] .tl-message:has-text('{reason}')")
+    assert not page.query_selector(".hold-banner")
+    summary = api(stack, "GET", f"/orders/{held}", key=SHOP_KEY)
+    assert summary["hold"] is False and summary["delivery_status"] == "pending"
+    shot(page, "06-order-released")
+
+    # the anomaly inbox: open first; acknowledge with a note
+    page.click("[data-nav=anomalies]")
+    item = f"li.inbox-item[data-anomaly='{shop['anomaly']}']"
+    page.wait_for_selector(item)
+    statuses = page.eval_on_selector_all("li.inbox-item", "items => items.map(i => i.className)")
+    assert all("inbox-status-open" in c for c in statuses)
+    assert page.query_selector(f"{item} [data-order-link='{held}']")
+    shot(page, "07-anomalies")
+    page.click(f"{item} [data-action=acknowledged]")
+    page.wait_for_selector("dialog #anomaly-note")
+    page.fill("dialog #anomaly-note", "已联系买家，差额已补（e2e）")
+    page.click("dialog [data-action=confirm]")
+    page.wait_for_selector(item, state="detached")
+    anomaly = next(a for a in api(stack, "GET", "/admin/anomalies?limit=200")["items"] if a["id"] == shop["anomaly"])
+    assert anomaly["status"] == "acknowledged" and anomaly["note"] == "已联系买家，差额已补（e2e）"
+    page.click("[data-value=acknowledged]")
+    page.wait_for_selector(f"{item}.inbox-status-acknowledged .note-text")
+    shot(page, "08-anomaly-acknowledged")
+
+    # reconciliation: run alipay-main for today, open the run
+    page.click("[data-nav=reconciliations]")
+    page.wait_for_selector("#run-channel option[value=alipay-main]", state="attached")
+    page.select_option("#run-channel", "alipay-main")
+    page.fill("#run-date", stats_today(stack)["to"])
+    page.click("[data-action=run-now]")
+    page.wait_for_selector(".run-result .alert-success a", timeout=60_000)
+    run_id = "alipay-main:" + stats_today(stack)["to"]
+    page.wait_for_selector(f"tr[data-run='{run_id}']")
+    shot(page, "09-reconciliations")
+    page.click(".run-result .alert-success a")
+    page.wait_for_selector("[data-count=matched]")
+    run = api(stack, "GET", f"/admin/reconciliations/{run_id}")
+    for result, count in run["summary"]["counts"].items():
+        assert page.inner_text(f"[data-count={result}]") == str(count), result
+    shot(page, "10-reconciliation-run")
+
+    # reports: SVG charts drawn by the page, figures from the API
+    page.click("[data-nav=stats]")
+    page.wait_for_selector("[data-chart=daily] svg rect.bar")
+    page.wait_for_selector("[data-table=channels] tbody tr")
+    week = api(stack, "GET", f"/admin/stats?by=day&to={stats_today(stack)['to']}")
+    assert page.inner_text("[data-kpi=stats-orders]") == str(week["totals"]["orders_paid"])
+    shot(page, "11-stats")
+
+    # export the filtered orders as CSV: progress, then the link; the file is downloaded
+    page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}")
+    page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
+    page.click("[data-action=export]")
+    page.wait_for_selector("[data-export-filters]")
+    assert "E2E 测试" in page.inner_text("[data-export-filters]")
+    page.click("[data-action=start-export]")
+    page.wait_for_selector("[data-action=download]", timeout=60_000)
+    shot(page, "12-export")
+    with page.expect_download() as download_info:
+        page.click("[data-action=download]")
+    download = download_info.value
+    saved = OUTPUT / "orders-export.csv"
+    download.save_as(str(saved))
+    text = saved.read_bytes().decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0][0] == "订单编号"
+    exported = {row[0] for row in rows[1:]}
+    assert {*shop["paid"], shop["held"], shop["pending"]} <= exported
+    assert all(PRODUCT == row[3] for row in rows[1:])
+
+    # English on the switch, Chinese back
+    page.click("[data-lang-switch=en]")
+    page.wait_for_selector("[data-nav=orders]:has-text('Orders')")
+    page.click("[data-nav=dashboard]")
+    page.wait_for_selector("[data-kpi=paid-count]")
+    page.wait_for_selector(".kpis[data-loaded]")
+    assert "Paid today" in page.inner_text(".kpis")
+    shot(page, "13-english-dashboard")
+    page.click("[data-lang-switch=zh]")
+    page.wait_for_selector("[data-nav=orders]:has-text('订单')")
+
+    # sign out: the key leaves the tab
+    page.click("[data-action=sign-out]")
+    page.wait_for_selector("#api-key")
+    assert page.evaluate("sessionStorage.getItem('paytrack.key')") is None
+    assert page.problems == []
+    page.context.close()
+
+
+# ------------------------------------------------------------------------------------ the viewer
+
+
+def test_a_viewer_sees_masked_data_and_no_actions(stack, browser, keys, shop):
+    page = new_page(browser, stack)
+    sign_in(page, stack, keys["viewer"], "viewer")
+    page.wait_for_selector(".readonly-bar")
+    page.goto(f"{stack.api}/admin/#/orders/{shop['paid'][0]}")
+    page.wait_for_selector("[data-field=buyer_email] [data-masked=true]")
+    assert page.inner_text("[data-field=buyer_email] dd").strip() == "zh***@qq.com"
+    assert page.query_selector("[data-field=buyer_ip] [data-masked=true]")
+    assert not page.query_selector("#actions")
+    assert not page.query_selector("[data-action=release_hold], [data-action=hold], [data-action=note]")
+    shot(page, "14-viewer-order")
+    page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}&range=30d")
+    page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
+    emails = page.eval_on_selector_all("td.cell-buyer .ellipsis", "cells => cells.map(c => c.innerText)")
+    assert emails and all("***@" in e for e in emails)
+    shot(page, "15-viewer-orders")
+    page.goto(f"{stack.api}/admin/#/anomalies?status=all")
+    page.wait_for_selector("li.inbox-item")
+    assert not page.query_selector("[data-action=acknowledged], [data-action=resolved]")
+    page.goto(f"{stack.api}/admin/#/reconciliations")
+    page.wait_for_selector("h1:has-text('对账')")
+    assert not page.query_selector("[data-action=run-now]")
+    assert page.problems == []
+    page.context.close()
+
+
+# ------------------------------------------------------------------------------------ phone, errors
+
+
+def test_a_phone_and_errors_in_words(stack, browser, keys, shop):
+    page = new_page(browser, stack, viewport=(390, 844))
+    page.goto(f"{stack.api}/admin/")
+    page.fill("#api-key", "pt_not_a_key_at_all")
+    page.click("form.signin-form button[type=submit]")
+    page.wait_for_selector("[data-error-code=unauthenticated]")
+    assert "密钥无效或已被吊销" in page.inner_text(".signin-message")
+    shot(page, "16-phone-sign-in-error", full_page=False)
+    sign_in(page, stack, keys["operator"], "operator")
+    page.wait_for_selector(".kpis[data-loaded]")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the dashboard is {width}px wide on a 390px phone"
+    shot(page, "17-phone-dashboard")
+    page.goto(f"{stack.api}/admin/#/orders/{shop['held']}")
+    page.wait_for_selector("[data-field=customer_reply]")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "18-phone-order")
+    page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}&range=30d")
+    page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "19-phone-orders")
+
+    # an API error is shown in words: a custom range that ends before it starts is refused
+    page.goto(f"{stack.api}/admin/#/orders?range=custom&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z")
+    page.wait_for_selector("[data-error-code=validation_failed]")
+    assert "输入有误" in page.inner_text("[data-error-code=validation_failed]")
+    assert page.problems == []
+    page.context.close()
+
+
+# ------------------------------------------------------------------------------------ the static files
+
+
+def test_the_page_is_served_as_static_files(stack):
+    page = requests.get(f"{stack.api}/admin/", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-cache" and page.headers["ETag"]
+    again = requests.get(f"{stack.api}/admin/", headers={"If-None-Match": page.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304 and not again.content
+    moved = requests.get(f"{stack.api}/admin", allow_redirects=False, timeout=10)
+    assert moved.status_code == 308 and moved.headers["Location"] == "admin/"
+    script = requests.get(f"{stack.api}/admin/assets/main.js", timeout=10)
+    assert script.status_code == 200 and script.headers["Content-Type"].startswith("text/javascript")
+    style = requests.get(f"{stack.api}/admin/assets/app.css", timeout=10)
+    assert style.status_code == 200 and style.headers["Content-Type"].startswith("text/css")
+    for name in ("..%2Fapp.py", "__init__.py", "index.html", "nope.js", "%2e%2e%2f%2e%2e%2fapp.py"):
+        refused = requests.get(f"{stack.api}/admin/assets/{name}", timeout=10)
+        assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found", name
+    index = (REPO / "chalicelib" / "static" / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r'(src|href)="(https?:)?//', index)       # nothing is loaded from elsewhere

@@ -1,0 +1,242 @@
+"""Reconciliation on moto against the simulator's statements over real HTTP: a day with a line
+of every result kind per channel and its sums, fees and nets written onto the orders, the CSV
+report in S3, anomalies, idempotent re-runs with history, an unparseable statement failing
+loudly, the admin API and the scheduled handlers fired with real schedule events; the failed
+digest."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.statement import beijing_day
+from chalicelib.gateways._http import GatewayHttp
+from chalicelib.platform.aws import client
+from chalicelib.platform.settings import get_settings
+from chalicelib.services import auth, gateway_calls
+from chalicelib.services import reconcile as service
+from chalicelib.store import orders as order_store
+from chalicelib.store.models import AnomalyModel, ReconciliationModel
+from tests.integration.test_requery import notification_of, register
+from tests.support.gateway_sim import CURRENCY, fire_schedule, start_simulator
+
+
+@pytest.fixture
+def sim(aws, monkeypatch):
+    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0))
+    simulator = start_simulator()
+    yield simulator
+    simulator.close()
+
+
+@pytest.fixture
+def operator(aws):
+    return auth.create_key("op", "operator", "test")[1]
+
+
+def paid_and_notified(api, sim, channel: str, **injected) -> tuple[str, str]:
+    order_no = register(api, channel)
+    trade = sim.pay(channel, order_no, "58.00", CURRENCY[channel], notify=False, **injected)
+    api.send(notification_of(channel, order_no, trade.trade_no))
+    return order_no, trade.trade_no
+
+
+def day_of_every_kind(api, sim, channel: str) -> dict[str, str]:
+    """One order per case; the simulator's statement of today tells them apart."""
+    cases = {"matched": paid_and_notified(api, sim, channel)[0],
+             "amount_mismatch": paid_and_notified(api, sim, channel, statement_amount="57.00")[0],
+             "missing_there": paid_and_notified(api, sim, channel, in_statement=False)[0]}
+    refunded, _ = paid_and_notified(api, sim, channel)
+    if channel != "epay-main":                    # epay's order list shows no refunds
+        sim.refund(channel, refunded, "58.00", notify=False)
+    cases["status_mismatch"] = refunded
+    duplicate, _ = paid_and_notified(api, sim, channel)
+    sim.pay(channel, duplicate, "58.00", CURRENCY[channel], notify=False)
+    cases["duplicate"] = duplicate
+    sim.pay(channel, "NEVER-REGISTERED-" + channel, "58.00", CURRENCY[channel], notify=False)
+    cases["missing_here"] = "NEVER-REGISTERED-" + channel
+    time.sleep(1.1)                               # statements of today cover whole seconds
+    return cases
+
+
+EXPECTED = {"matched": 3, "amount_mismatch": 1, "status_mismatch": 1, "missing_here": 1, "missing_there": 1,
+            "duplicate": 1}
+
+
+@pytest.mark.parametrize("channel", list(CURRENCY))
+def test_a_day_with_a_line_of_every_result_kind_balances(api, sim, channel):
+    cases = day_of_every_kind(api, sim, channel)
+    run = service.reconcile(channel, beijing_day(utcnow()), actor="test")
+    summary = run.data["summary"]
+    expected = EXPECTED if channel != "epay-main" else {**EXPECTED, "status_mismatch": 0}
+    assert summary["counts"] == expected
+    currency = summary["currencies"][CURRENCY[channel]]
+    assert currency["unexplained"] == "0.00" and summary["balanced"] is True
+    explained = {"amount_mismatch": "-1.00", "missing_here": "58.00", "missing_there": "-58.00",
+                 "duplicate": "58.00", "status_mismatch": "-58.00" if channel != "epay-main" else "0.00"}
+    assert currency["explained"] == explained
+    assert currency["difference"] == ("-1.00" if channel != "epay-main" else "57.00")   # the explained sum
+    lines = {line["result"]: line for line in service.run_store.lines(run)}
+    assert lines["missing_there"]["order_no"] == cases["missing_there"]
+    assert lines["amount_mismatch"]["statement"] == "57.00" and lines["amount_mismatch"]["ledger"] == "58.00"
+
+
+def test_fees_and_nets_are_written_onto_the_orders_once(api, sim):
+    order_no, _ = paid_and_notified(api, sim, "alipay-main")
+    time.sleep(1.1)
+    day = beijing_day(utcnow())
+    run = service.reconcile("alipay-main", day, actor="test")
+    assert run.status == "fees_pending" and run.data["summary"]["fees_to_write"] == 1
+    assert service.apply_fees(run, timedelta(seconds=30)) == {"fees_written": 1, "fees_pending": 0}
+    order = order_store.get(order_no)
+    assert (order.fee.format(), order.net.format()) == ("0.35", "57.65")
+    assert order.timeline[-1].type == "reconciliation" and "fee 0.35 CNY" in order.timeline[-1].message
+    assert service.run_store.get(run.run_id).status == "done"
+    again = service.reconcile("alipay-main", day, actor="test")
+    assert again.data["summary"]["fees_to_write"] == 0 and again.status == "done"
+
+
+def test_rerunning_a_day_replaces_its_results_and_keeps_its_history(api, sim):
+    day_of_every_kind(api, sim, "wxpay-main")
+    day = beijing_day(utcnow())
+    first = service.reconcile("wxpay-main", day, actor="first")
+    second = service.reconcile("wxpay-main", day, actor="second")
+    assert second.data["summary"]["counts"] == first.data["summary"]["counts"]
+    items = list(ReconciliationModel.query(second.run_id))
+    kinds = sorted(item.sk.split("#")[0] for item in items)
+    assert kinds == sorted(["summary"] + ["line"] * 5 + ["fees"] * len(second.data["fee_sks"]))
+    assert {item.attempt for item in items if item.sk != "summary"} == {second.attempt}
+    assert [entry["actor"] for entry in second.data["history"]] == ["second", "first"]
+    anomalies = [a for a in AnomalyModel.scan() if a.rule.startswith("reconciliation_")]
+    assert len(anomalies) == 5                                      # one per unmatched line, not per run
+    assert {a.severity for a in anomalies if a.rule in ("reconciliation_missing_there",
+                                                        "reconciliation_amount_mismatch")} == {"critical"}
+
+
+def test_the_report_and_the_statement_file_go_to_s3(api, sim):
+    day_of_every_kind(api, sim, "wxpay-main")
+    run = service.reconcile("wxpay-main", beijing_day(utcnow()), actor="test")
+    report = run.data["report"]
+    assert report["key"] == f"reports/reconciliations/wxpay-main/{run.date}.csv"
+    bucket = client("s3")
+    body = bucket.get_object(Bucket=get_settings().bucket, Key=report["key"])["Body"].read().decode("utf-8-sig")
+    lines, _, summary = body.partition("\r\n\r\n")
+    rows = list(csv.DictReader(io.StringIO(lines)))
+    assert sorted(row["result"] for row in rows) == sorted(r for r in EXPECTED if r != "matched")
+    totals = {(row["result"]): row for row in csv.DictReader(io.StringIO(summary))}
+    assert totals["matched"]["lines"] == "3" and totals["unexplained"]["difference"] == "0.00"
+    statement = bucket.get_object(Bucket=get_settings().bucket, Key=report["statement_key"])["Body"].read()
+    assert report["statement_key"].endswith(".statement.csv") and statement.decode("utf-8-sig").startswith("交易时间")
+
+
+def test_an_unparseable_statement_fails_loudly_and_alarms(api, sim, monkeypatch, capsys, operator):
+    import local.sim_apis as sim_apis
+
+    paid_and_notified(api, sim, "alipay-main")
+    original = sim_apis.alipay_bill_zip
+    monkeypatch.setattr(sim_apis, "alipay_bill_zip",
+                        lambda *args: original(*args).replace(b"\x00", b"\x01"))     # a corrupted download
+    day = beijing_day(utcnow()).isoformat()
+    answer = api.call("POST", "/admin/reconciliations", {"channel": "alipay-main", "date": day}, key=operator)
+    assert answer.status_code == 502, answer.body
+    error = api.json(answer)["error"]
+    assert error["code"] == "statement_unparseable" and "reason" in error["details"]
+    anomaly = AnomalyModel.get(f"statement_unparseable#alipay-main#{day}")
+    assert anomaly.severity == "critical" and anomaly.details["reason"]
+    assert '"StatementFailures"' in capsys.readouterr().out                # the metric its alarm watches
+    run = service.run_store.get(f"alipay-main#{day}")
+    assert run.status == "failed" and run.history[0]["error"]["code"] == "statement_unparseable"
+
+
+def test_admin_api_runs_lists_and_shows_runs(api, sim, operator):
+    day_of_every_kind(api, sim, "epay-main")
+    _, viewer = auth.create_key("v", "viewer", "test")
+    day = beijing_day(utcnow()).isoformat()
+    body = {"channel": "epay-main", "date": day}
+    assert api.call("POST", "/admin/reconciliations", body, key=viewer).status_code == 403
+    assert api.call("POST", "/admin/reconciliations", {**body, "channel": "nope"}, key=operator).status_code == 400
+    tomorrow = (beijing_day(utcnow()) + timedelta(days=1)).isoformat()
+    assert api.call("POST", "/admin/reconciliations", {**body, "date": tomorrow}, key=operator).status_code == 400
+    ran = api.call("POST", "/admin/reconciliations", body, key=operator)
+    assert ran.status_code == 201, ran.body
+    run = api.json(ran)
+    assert run["id"] == f"epay-main:{day}" and run["summary"]["balanced"] is True and run["fees"]["fees_pending"] == 0
+
+    listed = api.json(api.call("GET", f"/admin/reconciliations?channel=epay-main", key=viewer))["items"]
+    assert [item["id"] for item in listed] == [run["id"]]
+    assert api.json(api.call("GET", f"/admin/reconciliations?date={day}", key=viewer))["items"][0]["id"] == run["id"]
+    shown = api.json(api.call("GET", f"/admin/reconciliations/{run['id']}", key=viewer))
+    assert set(shown["lines"]) == {"amount_mismatch", "missing_here", "missing_there", "duplicate"}
+    assert shown["report"]["url"].startswith("http") and shown["report"]["expires_in_s"] == 900
+    only = api.json(api.call("GET", f"/admin/reconciliations/{run['id']}?result=duplicate", key=viewer))
+    assert list(only["lines"]) == ["duplicate"]
+    assert api.call("GET", "/admin/reconciliations/epay-main:1999-01-01", key=viewer).status_code == 404
+    assert api.call("GET", f"/admin/reconciliations/{run['id']}?result=odd", key=viewer).status_code == 400
+
+
+def test_the_daily_schedule_reconciles_yesterday_for_every_channel(app_client, sim):
+    summary = fire_schedule(app_client, "reconcile_daily")
+    assert summary["date"] == (beijing_day(utcnow()) - timedelta(days=1)).isoformat()
+    assert set(summary["channels"]) == set(CURRENCY) and summary["failed"] == []
+    assert all(result["balanced"] for result in summary["channels"].values())
+
+
+def test_the_reconcile_job_runs_now_for_a_day_and_a_channel(api, sim, operator):
+    paid_and_notified(api, sim, "alipay-main")
+    time.sleep(1.1)
+    day = beijing_day(utcnow()).isoformat()
+    ran = api.call("POST", "/admin/jobs/reconcile", {"date": day, "channel": "alipay-main"}, key=operator)
+    assert ran.status_code == 200, ran.body
+    result = api.json(ran)
+    assert result["channels"]["alipay-main"]["counts"]["matched"] == 1
+    assert result["channels"]["alipay-main"]["fees_written"] == 1
+    assert api.call("POST", "/admin/jobs/reconcile", {"date": "24/11"}, key=operator).status_code == 400
+
+
+def test_an_unreachable_gateway_fails_one_channel_not_the_job(app_client, sim):
+    sim.close()
+    summary = fire_schedule(app_client, "reconcile_daily")
+    assert sorted(summary["failed"]) == sorted(CURRENCY)
+    assert summary["channels"]["alipay-main"]["error"] == "gateway_unavailable"
+
+
+def test_fee_write_back_resumes_on_its_schedule(app_client, api, sim, monkeypatch):
+    order_no, _ = paid_and_notified(api, sim, "wxpay-main")
+    time.sleep(1.1)
+    run = service.reconcile("wxpay-main", beijing_day(utcnow()), actor="test")
+    assert service.apply_fees(run, timedelta(0))["fees_pending"] == 1         # budget spent at once
+    assert fire_schedule(app_client, "apply_statement_fees")["runs"][run.run_id] == {"fees_written": 1,
+                                                                                    "fees_pending": 0}
+    assert order_store.get(order_no).fee.format() == "0.35"
+
+
+def test_failed_digest_exports_and_announces_the_days_failed_orders(app_client, api, aws):
+    from chalicelib.services import digest
+    from chalicelib.store.models import OrderModel
+
+    sqs = client("sqs")
+    queue = sqs.create_queue(QueueName="paging-test")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    client("sns").subscribe(TopicArn=get_settings().paging_topic_arn, Protocol="sqs", Endpoint=arn,
+                            Attributes={"RawMessageDelivery": "true"})
+    expired = register(api, "epay-main")
+    OrderModel(expired).update(actions=[OrderModel.pay_status.set("expired")])
+    held = register(api, "alipay-main")
+    OrderModel(held).update(actions=[OrderModel.delivery_status.set("held"),
+                                     OrderModel.hold_reasons.set(["amount_mismatch"])])
+
+    assert fire_schedule(app_client, "failed_digest")["counts"] == {
+        "expired": 0, "closed": 0, "delivery_failed": 0, "held": 0}          # yesterday: nothing
+    summary = digest.failed_digest(day=beijing_day(utcnow()))
+    assert summary["counts"] == {"expired": 1, "closed": 0, "delivery_failed": 0, "held": 1}
+    report = client("s3").get_object(Bucket=get_settings().bucket, Key=summary["report"])["Body"].read()
+    rows = list(csv.DictReader(io.StringIO(report.decode("utf-8-sig"))))
+    assert {(row["section"], row["order_no"]) for row in rows} == {("expired", expired), ("held", held)}
+    assert "buyer@qq.com" not in report.decode("utf-8-sig")
+    messages = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
+    assert [m["counts"]["held"] for m in messages if m["event"] == "failed_digest"] == [0, 1]

@@ -1,0 +1,203 @@
+"""Statement parsers against fixtures in the gateways' real formats — Alipay's ZIP of GBK CSVs
+with comment lines, trailing TABs and negative refund rows; WeChat Pay's GZIP of backticked CSV
+with a BOM, a summary row and its SHA-1; Stripe's balance transactions; epay's order list — and
+malformed files, which fail with the line and the reason."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+
+from chalicelib.domain.money import Money
+from chalicelib.domain.statement import BEIJING, LineKind, StatementUnparseable
+from chalicelib.gateways import alipay_bill, wechatpay_bill
+from chalicelib.gateways.epay_api import fetch_orders
+from chalicelib.gateways.stripe_api import fetch_balance
+
+from .recorded import Recorded, alipay_zip, fixture, http, json_answer
+
+DAY = date(2026, 11, 24)
+AFTER_DAY = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+EPAY = {"type": "epay", "pid": "1001", "key": "k" * 32, "api_base": "https://pay.example/"}
+STRIPE = {"type": "stripe", "webhook_secret": "whsec_x", "api_key": "sk_test_x", "api_base": "https://api.stripe.example"}
+
+
+def cny(text: str) -> Money:
+    return Money.parse(text, "CNY")
+
+
+def detail_text() -> str:
+    return fixture("alipay_trade_bill_20261124_detail.csv").decode("gbk")
+
+
+def broken_alipay(text: str) -> bytes:
+    return alipay_zip(text.encode("gbk"))
+
+
+# ------------------------------------------------------------------ Alipay
+
+
+def test_alipay_bill_reads_rows_refunds_fees_and_the_account():
+    statement = alipay_bill.parse(alipay_zip(), "alipay-main", DAY)
+    assert [(l.line_no, l.kind, l.out_trade_no, l.trade_no, l.amount.format(), l.fee.format()) for l in statement.lines] == [
+        (6, LineKind.PAYMENT, "20261124093000000001", "2026112422001411111111111111", "58.00", "0.35"),
+        (7, LineKind.PAYMENT, "20261124101500000002", "2026112422001422222222222222", "50.00", "0.30"),
+        (8, LineKind.PAYMENT, "20261124203000000003", "2026112422001433333333333333", "19.90", "0.12"),
+        (9, LineKind.REFUND, "20261124093000000001", "2026112422001411111111111111", "58.00", "0.35")]
+    first, refund = statement.lines[0], statement.lines[3]
+    assert first.net == cny("57.65") and refund.net == cny("-57.65")
+    assert refund.refund_ref == "20261124093000000001R1"
+    assert first.at == datetime(2026, 11, 24, 9, 30, 2, tzinfo=BEIJING)
+    assert statement.account == "20880000000000010156" and statement.covers_until is None
+
+
+@pytest.mark.parametrize("mutate, line, reason", [
+    (lambda t: t.replace("0.00,0.00,,0.12,0.00,", "0.00,,0.12,0.00,"), 8, "24 columns, expected 25"),
+    (lambda t: t.replace("共127.90元", "共128.90元"), 11, "交易合计 says 3 rows, 128.90 yuan"),
+    (lambda t: t.replace("#交易合计：3笔", "#交易合计：4笔"), 11, "says 4 rows"),
+    (lambda t: t.split("#----------------------------------------" "-业务明细列表结束")[0], None, "truncated"),
+    (lambda t: t.replace(",退款,VIP会员 月卡,2026-11-24 09:29:40,2026-11-24 15:00:00,,,,,li***@qq.com,-58.00",
+                         ",退款,VIP会员 月卡,2026-11-24 09:29:40,2026-11-24 15:00:00,,,,,li***@qq.com,58.00"),
+     9, "refund rows are negative"),
+    (lambda t: t.replace(",交易,Netflix", ",冻结,Netflix"), 8, "业务类型 '冻结'"),
+    (lambda t: t.replace("19.90,19.90", "19.9O,19.90"), 8, "not a decimal number"),
+    (lambda t: t.replace("2026-11-24 10:15:10", "2026/11/24 10:15"), 7, "is not yyyy-MM-dd HH:mm:ss"),
+    (lambda t: t.replace("支付宝交易号,商户订单号", "交易号,商户订单号"), 5, "not Alipay's 25-column detail header"),
+])
+def test_alipay_bill_malformed_fails_with_the_line_and_reason(mutate, line, reason):
+    with pytest.raises(StatementUnparseable) as failure:
+        alipay_bill.parse(broken_alipay(mutate(detail_text())), "alipay-main", DAY)
+    assert failure.value.line == (line if line is not None else failure.value.line)
+    assert reason in failure.value.reason
+    assert "alipay trade bill" in failure.value.message
+
+
+def test_alipay_bill_that_is_not_gbk_or_not_a_zip():
+    raw = fixture("alipay_trade_bill_20261124_detail.csv").replace("月卡".encode("gbk"), b"\xff\xff", 1)
+    with pytest.raises(StatementUnparseable) as failure:
+        alipay_bill.parse(alipay_zip(raw), "alipay-main", DAY)
+    assert (failure.value.line, failure.value.reason) == (6, "not GBK text")
+    with pytest.raises(StatementUnparseable, match="not a readable ZIP"):
+        alipay_bill.parse(b"<html>bill expired</html>", "alipay-main", DAY)
+
+
+def test_alipay_bill_of_a_day_not_over_covers_until_its_end_date():
+    text = detail_text().replace("终止日期：[2026年11月25日 00:00:00]", "终止日期：[2026年11月24日 21:00:00]")
+    statement = alipay_bill.parse(broken_alipay(text), "alipay-main", DAY)
+    assert statement.covers_until == datetime(2026, 11, 24, 21, 0, tzinfo=BEIJING)
+
+
+# ------------------------------------------------------------------ WeChat Pay
+
+
+def wechat_raw() -> bytes:
+    return fixture("wechatpay_tradebill_ALL_20261124.csv")
+
+
+def test_wechat_bill_reads_backticked_fields_refunds_and_five_decimal_fees():
+    raw = wechatpay_bill.decompress(gzip.compress(wechat_raw()), "SHA1", hashlib.sha1(wechat_raw()).hexdigest(), "t")
+    statement = wechatpay_bill.parse(raw, "wxpay-main", DAY)
+    got = [(l.line_no, l.kind, l.out_trade_no, l.trade_no, l.amount.format(), l.fee.format(), l.net.format())
+           for l in statement.lines]
+    assert got == [
+        (2, LineKind.PAYMENT, "20261124093000000011", "4200000001202611241111111111", "58.00", "0.35", "57.65"),
+        (3, LineKind.PAYMENT, "20261124101500000012", "4200000001202611242222222222", "50.00", "0.30", "49.70"),
+        (4, LineKind.REFUND, "20261124093000000011", "4200000001202611241111111111", "58.00", "0.35", "-57.65")]
+    assert statement.lines[2].refund_ref == "20261124093000000011R1"
+
+
+def test_wechat_bill_without_a_bom_reads_the_same():
+    raw = wechat_raw().removeprefix("\ufeff".encode())
+    assert len(wechatpay_bill.parse(raw, "wxpay-main", DAY).lines) == 3
+
+
+@pytest.mark.parametrize("mutate, line, reason", [
+    (lambda t: t.replace("`3,`108.00", "`4,`108.00"), 6, "总交易单数 says 4, the rows give 3"),
+    (lambda t: t.replace("`0.30000,`108.00", "`0.30001,`108.00"), 6, "手续费总金额 says 0.30001"),
+    (lambda t: t.replace(",`JSAPI,", ",JSAPI,"), 3, "field 9 lacks the backtick prefix"),
+    (lambda t: t.replace("`NATIVE,`SUCCESS", "`NATIVE,`PAYERROR", 1), 2, "交易状态 'PAYERROR'"),
+    (lambda t: t.split("总交易单数")[0], 4, "ends without its summary rows"),
+    (lambda t: t.replace("`58.00,`0.00,`0,`0", "`58.00,`0,`0", 1), 2, "26 fields, expected 27"),
+])
+def test_wechat_bill_malformed_fails_with_the_line_and_reason(mutate, line, reason):
+    text = wechat_raw().decode("utf-8")
+    with pytest.raises(StatementUnparseable) as failure:
+        wechatpay_bill.parse(mutate(text).encode("utf-8"), "wxpay-main", DAY)
+    assert (failure.value.line, reason in failure.value.reason) == (line, True), failure.value.reason
+
+
+def test_wechat_download_whose_sha1_differs_or_is_not_gzip():
+    with pytest.raises(StatementUnparseable, match="SHA-1 of the bill does not match"):
+        wechatpay_bill.decompress(gzip.compress(wechat_raw() + b" "), "SHA1", hashlib.sha1(wechat_raw()).hexdigest(), "t")
+    with pytest.raises(StatementUnparseable, match="not a readable GZIP"):
+        wechatpay_bill.decompress(wechat_raw(), "SHA1", "x", "t")
+
+
+# ------------------------------------------------------------------ Stripe
+
+
+def stripe_pages():
+    return [json_answer(page) for page in json.loads(fixture("stripe_balance_transactions_20261124.json"))]
+
+
+def test_stripe_balance_transactions_pages_charges_and_refunds_with_fee_and_net():
+    adapter = Recorded(stripe_pages())
+    statement = fetch_balance(STRIPE, "stripe-main", DAY, http(adapter), AFTER_DAY)
+    got = [(l.line_no, l.kind, l.out_trade_no, l.trade_no, l.amount, l.fee, l.net) for l in statement.lines]
+    usd = lambda minor: Money(minor, "USD")  # noqa: E731
+    assert got == [
+        (1, LineKind.PAYMENT, "20261124101500000022", "pi_3QX2222222222222222", usd(2199), usd(94), usd(2105)),
+        (2, LineKind.PAYMENT, "20261124093000000021", "pi_3QX1111111111111111", usd(799), usd(53), usd(746)),
+        (4, LineKind.REFUND, "", "pi_3QX1111111111111111", usd(799), usd(0), usd(-799))]
+    first, second = adapter.sent
+    assert "created%5Bgte%5D=1795449600&created%5Blt%5D=1795536000" in first.url       # the Beijing day
+    assert "expand%5B%5D=data.source" in first.url
+    assert "starting_after=txn_3QX1111111111111111" in second.url
+    assert first.headers["Authorization"] == "Bearer sk_test_x"
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda item: item.update(net=700), "amount 799 - fee 53 != net 700"),
+    (lambda item: item.update(source="ch_3QX1111111111111111"), "source is not expanded"),
+    (lambda item: item.pop("fee"), "unreadable balance transaction (KeyError"),
+])
+def test_stripe_unreadable_transactions_fail_with_the_item_and_reason(change, reason):
+    pages = json.loads(fixture("stripe_balance_transactions_20261124.json"))
+    change(pages[0]["data"][1])
+    with pytest.raises(StatementUnparseable) as failure:
+        fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY)
+    assert failure.value.line == 2 and reason in failure.value.reason
+
+
+# ------------------------------------------------------------------ epay
+
+
+def test_epay_order_list_gives_the_days_paid_orders():
+    adapter = Recorded([json_answer(json.loads(fixture("epay_orders_page1.json")))])
+    statement = fetch_orders(EPAY, "epay-main", DAY, http(adapter), AFTER_DAY)
+    assert [(l.line_no, l.out_trade_no, l.amount.format(), l.fee) for l in statement.lines] == [
+        (1, "20261124203000000031", "58.00", None), (3, "20261123235900000033", "19.90", None)]
+    assert statement.complete is True
+    assert "act=orders" in adapter.sent[0].url and "limit=50" in adapter.sent[0].url
+
+
+def test_epay_order_list_that_cannot_reach_the_day_is_incomplete(monkeypatch):
+    from chalicelib.gateways import epay_api
+
+    monkeypatch.setattr(epay_api, "MAX_PAGES", 2)
+    monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
+    page = json.loads(fixture("epay_orders_page1.json"))
+    recent = {**page, "data": [dict(page["data"][0], addtime="2026-11-25 01:00:00")] * 2}
+    statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded([json_answer(recent)] * 2)), AFTER_DAY)
+    assert statement.complete is False
+
+
+def test_epay_unreadable_order_fails_with_its_position():
+    page = json.loads(fixture("epay_orders_page1.json"))
+    page["data"][2]["money"] = "19,90"
+    with pytest.raises(StatementUnparseable) as failure:
+        fetch_orders(EPAY, "epay-main", DAY, http(Recorded([json_answer(page)])), AFTER_DAY)
+    assert failure.value.line == 3 and "19,90" in failure.value.reason
