@@ -5,14 +5,14 @@ caller's masker."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..domain.clock import day_of, from_iso, utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
 from ..domain.order_filter import OrderFilter
-from ..store import order_search
+from ..store import order_search, reconciliations
 from ..store import orders as order_store
 from ..store.models import AnomalyModel, NoticeModel
 from ..store.order_search import ReadCounter
@@ -115,9 +115,42 @@ def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
     return header, rows()
 
 
+RECONCILIATION_COLUMNS = ("n", "result", "kind", "line", "out_trade_no", "trade_no", "order_no", "currency",
+                         "statement", "ledger", "difference", "fee", "net", "at", "gateway_status",
+                         "ledger_status", "note")
+
+
+def _runs(filters: Mapping[str, Any]):
+    """The runs an export names: one `date` (every channel, or one), or a `channel` and a range."""
+    channel, day = filters.get("channel"), filters.get("date")
+    try:
+        if day:
+            date.fromisoformat(day)
+            return [run for run in reconciliations.by_date(day) if not channel or run.channel == channel]
+        if not channel:
+            raise ValidationFailed("reconciliation exports need `date`, or `channel` with `from`/`to` dates",
+                                   {"field": "date"})
+        until = filters.get("to") or utcnow().date().isoformat()
+        since = filters.get("from") or (date.fromisoformat(until[:10]) - timedelta(days=31)).isoformat()
+        return reconciliations.by_channel(channel, since[:10], until[:10])
+    except ValueError:
+        raise ValidationFailed("date, from, to: YYYY-MM-DD", {"field": "date"}) from None
+
+
 def reconciliation(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
-    raise ValidationFailed("reconciliation exports need a reconciliation run: not available yet",
-                           {"field": "kind"})
+    """The lines of the named runs that did not match (every line is in the run's CSV report)."""
+    runs = _runs(filters)
+    wanted = filters.get("result")
+    header = ["channel", "date", *RECONCILIATION_COLUMNS]
+
+    def rows() -> Iterator[list[Any]]:
+        for run in runs:
+            for line in reconciliations.lines(run):
+                if wanted and line.get("result") != wanted:
+                    continue
+                yield [run.channel, run.date, *(("" if line.get(c) is None else line.get(c))
+                                                for c in RECONCILIATION_COLUMNS)]
+    return header, rows()
 
 
 SOURCES: dict[str, Callable[[Mapping[str, Any], tzinfo, Masker], tuple[list[str], Iterable[list[Any]]]]] = {

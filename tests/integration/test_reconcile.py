@@ -240,3 +240,21 @@ def test_failed_digest_exports_and_announces_the_days_failed_orders(app_client, 
     assert "buyer@qq.com" not in report.decode("utf-8-sig")
     messages = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
     assert [m["counts"]["held"] for m in messages if m["event"] == "failed_digest"] == [0, 1]
+
+
+def test_reconciliation_lines_export(api, sim):
+    from tests.integration.conftest import ADMIN_KEY
+    from tests.integration.test_exports import csv_rows, download
+
+    day_of_every_kind(api, sim, "wxpay-main")
+    day = beijing_day(utcnow())
+    service.reconcile("wxpay-main", day, actor="test")
+    view = api.json(api.call("POST", "/admin/exports", {"kind": "reconciliation", "date": day.isoformat()},
+                             key=ADMIN_KEY))
+    rows = csv_rows(download(view))
+    assert view["status"] == "ready" and view["rows"] == 5
+    assert {row[3] for row in rows[1:]} == {"amount_mismatch", "status_mismatch", "missing_here",
+                                            "missing_there", "duplicate"}
+    assert all(row[0] == "wxpay-main" and row[1] == day.isoformat() for row in rows[1:])
+    bad = api.call("POST", "/admin/exports", {"kind": "reconciliation"}, key=ADMIN_KEY)
+    assert bad.status_code == 400
