@@ -90,7 +90,7 @@ def measure_ingest(n: int) -> dict:
         duplicate_calls, _ = counter.take()
 
         client = boto3.client("dynamodb")
-        table = f"paytrack-bench-notices"
+        table = "paytrack-bench-notices"
         started = time.perf_counter()
         for i in range(n):
             client.put_item(TableName=table, Item={

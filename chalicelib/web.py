@@ -9,7 +9,6 @@ from typing import Any, Callable
 from chalice import Chalice, Response
 
 from .domain.errors import PaytrackError, ValidationFailed
-from .platform.observability import logger
 from .services.auth import Principal, authorize
 
 JSON_TYPES = ["application/json"]

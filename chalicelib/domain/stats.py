@@ -10,7 +10,7 @@ of counters too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Iterable
 
 from .order import DeliveryStatus, Order, PayStatus, PAID_STATES

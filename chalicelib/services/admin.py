@@ -1,12 +1,12 @@
 """Operator use cases that read or manage, each audited: order detail, API keys, the audit log."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from ..domain import validation as v
-from ..domain.clock import from_iso, utcnow
+from ..domain.clock import utcnow
 from ..domain.customer_reply import customer_reply
 from ..domain.errors import ValidationFailed
 from ..platform.settings import get_settings
@@ -55,22 +55,11 @@ def revoke_key(principal: Principal, key_id: str) -> dict[str, Any]:
     return render.key_view(key_store.by_id(key_id))
 
 
-def _time_param(params: Mapping[str, str], name: str, default: datetime) -> datetime:
-    value = params.get(name)
-    if value is None:
-        return default
-    try:
-        return from_iso(value)
-    except ValueError:
-        raise ValidationFailed(f"{name}: expected an ISO 8601 time such as 2026-11-25T00:00:00Z",
-                               {"field": name}) from None
-
-
 def audit_log(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     """Who read, exported or changed what, newest first; by key (`key`) and time (`from`, `to`)."""
     now = utcnow()
-    until = _time_param(params, "to", now)
-    since = _time_param(params, "from", until - timedelta(days=1))
+    until = v.time_param(params, "to", now)
+    since = v.time_param(params, "from", until - timedelta(days=1))
     if since > until or until - since > timedelta(days=31):
         raise ValidationFailed("from must be before to, at most 31 days apart", {"field": "from"})
     limit = _limit(params)

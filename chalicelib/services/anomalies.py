@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from ..domain import validation as v
 from ..domain.anomaly import AnomalyStatus, Finding, Severity, check_status_change
-from ..domain.clock import from_iso, utcnow
+from ..domain.clock import utcnow
 from ..domain.errors import NotFound, ValidationFailed
 from ..domain.order import Order
 from ..domain.rules.effects import anomaly_changes
@@ -85,21 +85,10 @@ MAX_LIMIT = 200
 MAX_ID_LENGTH = 512          # a DynamoDB key is at most 2048 bytes; ids are far shorter
 
 
-def _time(params: Mapping[str, str], name: str, default: datetime) -> datetime:
-    value = params.get(name)
-    if value is None:
-        return default
-    try:
-        return from_iso(value)
-    except ValueError:
-        raise ValidationFailed(f"{name}: expected an ISO 8601 time such as 2026-11-25T00:00:00Z",
-                               {"field": name}) from None
-
-
 def _filters(params: Mapping[str, str], now: datetime) -> anomaly_store.AnomalyFilter:
     v.reject_unknown(params, {"status", "rule", "severity", "from", "to", "limit", "cursor"})
-    until = _time(params, "to", now)
-    since = _time(params, "from", until - DEFAULT_RANGE)
+    until = v.time_param(params, "to", now)
+    since = v.time_param(params, "from", until - DEFAULT_RANGE)
     if since > until or until - since > MAX_RANGE:
         raise ValidationFailed(f"from must be before to, at most {MAX_RANGE.days} days apart",
                                {"field": "from"})

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, Callable, Mapping
 
-from ..domain.clock import from_iso, utcnow
+from ..domain import validation as v
+from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
 from ..domain.order import DeliveryStatus, PayStatus
@@ -27,16 +28,6 @@ MAX_LIMIT = 200
 
 def _fail(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", {"field": field})
-
-
-def _time(params: Mapping[str, str], name: str) -> datetime | None:
-    value = params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return from_iso(value)
-    except ValueError:
-        raise _fail(name, "expected ISO 8601 such as 2026-11-25T00:00:00Z") from None
 
 
 def _amount(params: Mapping[str, str], name: str) -> Decimal | None:
@@ -61,8 +52,8 @@ def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> s
 
 def parse_filter(params: Mapping[str, str], statuses: list[str]) -> OrderFilter:
     now = utcnow()
-    created_to = _time(params, "to") or now
-    created_from = _time(params, "from") or created_to - timedelta(days=DEFAULT_DAYS)
+    created_to = v.time_param(params, "to") or now
+    created_from = v.time_param(params, "from") or created_to - timedelta(days=DEFAULT_DAYS)
     if created_from > created_to or created_to - created_from > timedelta(days=MAX_DAYS):
         raise _fail("from", f"must be before `to` and at most {MAX_DAYS} days earlier")
     pay_values = tuple(s.value for s in PayStatus)
@@ -74,8 +65,8 @@ def parse_filter(params: Mapping[str, str], statuses: list[str]) -> OrderFilter:
             for name in ("channel", "method", "order_no", "trade_no", "email", "buyer_id", "product", "ip")}
     exact_only = bool(text["order_no"] or text["trade_no"]) and not (params.get("from") or params.get("to"))
     return OrderFilter(
-        created_from=created_from, created_to=created_to, time_bounded=not exact_only, paid_from=_time(params, "paid_from"),
-        paid_to=_time(params, "paid_to"), statuses=tuple(dict.fromkeys(statuses)),
+        created_from=created_from, created_to=created_to, time_bounded=not exact_only, paid_from=v.time_param(params, "paid_from"),
+        paid_to=v.time_param(params, "paid_to"), statuses=tuple(dict.fromkeys(statuses)),
         delivery=_choice(params, "delivery", tuple(s.value for s in DeliveryStatus)),
         min_amount=_amount(params, "min_amount"), max_amount=_amount(params, "max_amount"),
         flagged=None if flagged is None else flagged == "true", **text)

@@ -2,7 +2,6 @@
 combined, boundaries, cursor continuity, totals, masking, and no Scan."""
 from __future__ import annotations
 
-import random
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -12,7 +11,7 @@ import pytest
 from chalicelib.domain.clock import to_iso
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import Notice, NoticeKind
-from chalicelib.domain.order import Order, first_payment_changes, release_hold
+from chalicelib.domain.order import Order, first_payment_changes
 from chalicelib.services import auth
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import OrderModel
@@ -25,7 +24,6 @@ PRODUCTS = ["Steam 充值卡 50元", "VIP会员 月卡", "Netflix 月卡"]
 
 
 def seed(count: int = 60) -> list[Order]:
-    rng = random.Random(7)
     made = []
     for i in range(count):
         channel = CHANNELS[i % 4]

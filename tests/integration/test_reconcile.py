@@ -167,7 +167,7 @@ def test_admin_api_runs_lists_and_shows_runs(api, sim, operator):
     run = api.json(ran)
     assert run["id"] == f"epay-main:{day}" and run["summary"]["balanced"] is True and run["fees"]["fees_pending"] == 0
 
-    listed = api.json(api.call("GET", f"/admin/reconciliations?channel=epay-main", key=viewer))["items"]
+    listed = api.json(api.call("GET", "/admin/reconciliations?channel=epay-main", key=viewer))["items"]
     assert [item["id"] for item in listed] == [run["id"]]
     assert api.json(api.call("GET", f"/admin/reconciliations?date={day}", key=viewer))["items"][0]["id"] == run["id"]
     shown = api.json(api.call("GET", f"/admin/reconciliations/{run['id']}", key=viewer))
