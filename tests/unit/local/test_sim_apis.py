@@ -5,7 +5,7 @@ credentials is refused the way the gateway refuses it; injected discrepancies sh
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 import requests
