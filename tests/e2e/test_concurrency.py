@@ -95,7 +95,9 @@ def test_two_thousand_concurrent_notifications(stack):
         assert item["pay_status"]["S"] == "paid", order_no
         assert len(item["payments"]["L"]) == 1, order_no
         assert len(item["applied"]["SS"]) == 1, order_no
-        assert [e["M"]["type"]["S"] for e in item["timeline"]["L"]] == ["created", "payment"], order_no
+        kinds = [e["M"]["type"]["S"] for e in item["timeline"]["L"]]
+        # 补单 may have queried a still-pending order meanwhile (`query`); nothing else may happen
+        assert [k for k in kinds if k != "query"] == ["created", "payment"], (order_no, kinds)
     notices = [n for n in _scan(table, "paytrack-local-notices") if n["out_trade_no"]["S"].startswith("CC")]
     assert len(notices) == VALID
     attempts = sum(len(n["attempts"]["L"]) for n in notices)
