@@ -56,6 +56,7 @@ test-e2e: install browser
 bench: install
 	$(PY) -m bench.ingest
 	$(PY) -m bench.anomalies
+	$(PY) -m bench.reconcile
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

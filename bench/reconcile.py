@@ -140,8 +140,8 @@ def trades(n: int):
 
 
 def order_item(trade, full: bool = False) -> dict:
-    """A paid order with what the day's read touches; `full` adds what reading it as a whole
-    order needs (the few orders whose anomalies flag them)."""
+    """A paid order with what the day's read and the fee write-back touch; `full` adds what
+    reading it as a whole order needs (the few orders whose anomalies flag them)."""
     from chalicelib.domain.clock import day_of, to_iso
 
     amount = str(trade.amount_minor)
@@ -149,15 +149,15 @@ def order_item(trade, full: bool = False) -> dict:
                      "channel": {"S": CHANNEL}, "notice_key": {"S": f"{CHANNEL}:{trade.trade_no}"}}}
     item = {"order_no": {"S": trade.out_trade_no}, "channel": {"S": CHANNEL}, "currency": {"S": "CNY"},
             "pay_status": {"S": "paid"}, "paid_at": {"S": to_iso(trade.paid_at)},
-            "paid_day": {"S": day_of(trade.paid_at)}, "trade_no": {"S": trade.trade_no}, "payments": {"L": [payment]}}
+            "paid_day": {"S": day_of(trade.paid_at)}, "trade_no": {"S": trade.trade_no}, "payments": {"L": [payment]},
+            "timeline": {"L": []}}
     if full:
         created = trade.created_at
         item.update({
             "amount_minor": {"N": amount}, "product_id": {"S": "vip-month"}, "product_name": {"S": "VIP会员 月卡"},
             "product_lc": {"S": "vip会员 月卡"}, "quantity": {"N": "1"}, "created_at": {"S": to_iso(created)},
             "created_day": {"S": day_of(created)}, "expires_at": {"S": to_iso(created + timedelta(minutes=15))},
-            "delivery_status": {"S": "delivered"}, "version": {"N": "2"}, "timeline": {"L": []},
-            "hold_reasons": {"L": []}})
+            "delivery_status": {"S": "delivered"}, "version": {"N": "2"}, "hold_reasons": {"L": []}})
     return item
 
 

@@ -153,6 +153,19 @@ def test_an_unparseable_statement_fails_loudly_and_alarms(api, sim, monkeypatch,
     assert run.status == "failed" and run.history[0]["error"]["code"] == "statement_unparseable"
 
 
+def test_an_epay_list_that_cannot_reach_the_day_is_completed_by_queries(api, sim, monkeypatch):
+    from chalicelib.gateways import epay_api
+
+    monkeypatch.setattr(epay_api, "MAX_PAGES", 1)
+    monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
+    for _ in range(4):
+        paid_and_notified(api, sim, "epay-main")
+    time.sleep(1.1)
+    run = service.reconcile("epay-main", beijing_day(utcnow()), actor="test")
+    assert run.data["summary"]["counts"]["matched"] == 4 and run.data["summary"]["balanced"] is True
+    assert run.data["statement"]["source"].endswith("+ 2 per-order queries")
+
+
 def test_admin_api_runs_lists_and_shows_runs(api, sim, operator):
     day_of_every_kind(api, sim, "epay-main")
     _, viewer = auth.create_key("v", "viewer", "test")

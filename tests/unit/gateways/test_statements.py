@@ -22,7 +22,8 @@ from .recorded import Recorded, alipay_zip, fixture, http, json_answer
 DAY = date(2026, 11, 24)
 AFTER_DAY = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
 EPAY = {"type": "epay", "pid": "1001", "key": "k" * 32, "api_base": "https://pay.example/"}
-STRIPE = {"type": "stripe", "webhook_secret": "whsec_x", "api_key": "sk_test_x", "api_base": "https://api.stripe.example"}
+STRIPE = {"type": "stripe", "webhook_secret": "whsec_x", "api_key": "sk_test_x",
+          "api_base": "https://api.stripe.example"}
 
 
 def cny(text: str) -> Money:
@@ -42,7 +43,9 @@ def broken_alipay(text: str) -> bytes:
 
 def test_alipay_bill_reads_rows_refunds_fees_and_the_account():
     statement = alipay_bill.parse(alipay_zip(), "alipay-main", DAY)
-    assert [(l.line_no, l.kind, l.out_trade_no, l.trade_no, l.amount.format(), l.fee.format()) for l in statement.lines] == [
+    got = [(line.line_no, line.kind, line.out_trade_no, line.trade_no, line.amount.format(), line.fee.format())
+           for line in statement.lines]
+    assert got == [
         (6, LineKind.PAYMENT, "20261124093000000001", "2026112422001411111111111111", "58.00", "0.35"),
         (7, LineKind.PAYMENT, "20261124101500000002", "2026112422001422222222222222", "50.00", "0.30"),
         (8, LineKind.PAYMENT, "20261124203000000003", "2026112422001433333333333333", "19.90", "0.12"),
@@ -131,7 +134,8 @@ def test_wechat_bill_malformed_fails_with_the_line_and_reason(mutate, line, reas
 
 def test_wechat_download_whose_sha1_differs_or_is_not_gzip():
     with pytest.raises(StatementUnparseable, match="SHA-1 of the bill does not match"):
-        wechatpay_bill.decompress(gzip.compress(wechat_raw() + b" "), "SHA1", hashlib.sha1(wechat_raw()).hexdigest(), "t")
+        sha1 = hashlib.sha1(wechat_raw()).hexdigest()
+        wechatpay_bill.decompress(gzip.compress(wechat_raw() + b" "), "SHA1", sha1, "t")
     with pytest.raises(StatementUnparseable, match="not a readable GZIP"):
         wechatpay_bill.decompress(wechat_raw(), "SHA1", "x", "t")
 
