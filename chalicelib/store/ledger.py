@@ -42,7 +42,8 @@ def _money(item: dict[str, Any], name: str, currency: str) -> Money | None:
     return _money_of(value["N"], currency) if value else None
 
 
-def _entry(item: dict[str, Any]) -> LedgerEntry:
+def entry_of(item: dict[str, Any]) -> LedgerEntry:
+    """An order item in DynamoDB's wire format (projected to `_ATTRIBUTES`) as a LedgerEntry."""
     payments = tuple(LedgerPayment(p["M"]["payment_ref"]["S"], _money_of(p["M"]["amount_minor"]["N"],
                                                                           p["M"]["currency"]["S"]))
                      for p in item.get("payments", {}).get("L", ()))
@@ -76,7 +77,7 @@ def paid_between(channel: str, start: datetime, end: datetime) -> list[LedgerEnt
                 ":to": {"S": to_iso(end - timedelta(microseconds=1))}}}
         while True:
             page = _dispatch("Query", kwargs)
-            entries += [_entry(item) for item in page.get("Items", ())]
+            entries += [entry_of(item) for item in page.get("Items", ())]
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -94,14 +95,14 @@ def by_order_nos(order_nos: Iterable[str]) -> list[LedgerEntry]:
         while request:
             answer = _dispatch("BatchGetItem", {"RequestItems": request})
             found = answer.get("Responses", {}).get(OrderModel.Meta.table_name, ())
-            entries += [_entry(item) for item in found]
+            entries += [entry_of(item) for item in found]
             request = answer.get("UnprocessedKeys") or {}
     return entries
 
 
 def by_trade_nos(trade_nos: Iterable[str]) -> list[LedgerEntry]:
     """Orders by the gateway's trade number (statement lines that carry no order number)."""
-    return [_entry(item) for trade_no in sorted(set(trade_nos)) for item in _dispatch("Query", {
+    return [entry_of(item) for trade_no in sorted(set(trade_nos)) for item in _dispatch("Query", {
         "TableName": OrderModel.Meta.table_name, "IndexName": "by_trade_no",
         "KeyConditionExpression": "#t = :t", "ProjectionExpression": _PROJECTION,
         "ExpressionAttributeNames": {**_NAMES, "#t": "trade_no"},

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from pynamodb.exceptions import PutError
 
@@ -61,7 +61,7 @@ class NewRun:
     date: str
     summary: dict[str, Any]
     lines: list[dict[str, Any]]                          # unmatched lines (line_view)
-    fee_chunks: list[list[dict[str, Any]]] = field(default_factory=list)
+    fee_chunks: list[Sequence[Sequence[Any]]] = field(default_factory=list)   # [order_no, currency, fee, net]
     extra: dict[str, Any] = field(default_factory=dict)   # report key, statement facts, actor
 
 
@@ -151,7 +151,7 @@ def lines(run: StoredRun) -> list[dict[str, Any]]:
     return [found[sk] for _, sk in keys if sk in found]
 
 
-def pending_fee_chunks(run: StoredRun) -> list[tuple[str, list[dict[str, Any]]]]:
+def pending_fee_chunks(run: StoredRun) -> list[tuple[str, list[list[Any]]]]:
     keys = [(run.run_id, sk) for sk in run.data.get("fee_sks", [])]
     items = sorted(ReconciliationModel.batch_get(keys), key=lambda item: item.sk)
     return [(item.sk, item.data["fees"]) for item in items
