@@ -16,8 +16,8 @@ from ..domain.statement import Statement
 from . import alipay_api
 from ._http import GatewayHttp
 from ._signing import (config_value, decode_values, malformed_on_error, need, parse_form,
-                       redact_keys, rsa_public_key, rsa_verify)
-from .base import Answer, Gateway, InboundRequest
+                       rsa_public_key, rsa_verify)
+from .base import Gateway, InboundRequest, TextAnswers
 
 BEIJING = timezone(timedelta(hours=8))
 _CHARSETS = ("utf-8", "gbk")
@@ -26,7 +26,7 @@ _PAID = ("TRADE_SUCCESS", "TRADE_FINISHED")
 _PAYER_FIELDS = ("buyer_id", "buyer_open_id", "buyer_logon_id")
 
 
-class AlipayGateway(Gateway):
+class AlipayGateway(TextAnswers, Gateway):
     type_name = "alipay"
     secret_fields = ("app_private_key",)
 
@@ -38,15 +38,6 @@ class AlipayGateway(Gateway):
             _verify(fields, params, config)
             _check_account(params, config)
             return _to_notice(params, channel, self.redact(params))
-
-    def success_answer(self) -> Answer:
-        return Answer(200, "success")
-
-    def failure_answer(self, message: str, status: int) -> Answer:
-        return Answer(200, "fail")
-
-    def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return redact_keys(payload, self.secret_fields)
 
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:

@@ -15,6 +15,7 @@ from ..domain.notice import Notice
 from ..domain.query import QueryResult
 from ..domain.statement import Statement
 from ._http import GatewayHttp
+from ._signing import redact_keys
 
 
 class Headers(dict):
@@ -74,8 +75,8 @@ class Gateway:
         raise NotImplementedError
 
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """The raw payload with secrets removed, for the audit record and the stored notice."""
-        return dict(payload)
+        """The raw payload with `secret_fields` masked, for the audit record and the notice."""
+        return redact_keys(payload, self.secret_fields)
 
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
@@ -95,3 +96,13 @@ class Gateway:
         `GatewayUnavailable`.
         """
         raise NotImplementedError
+
+
+class TextAnswers:
+    """The "200 success" / "200 fail" protocol of Alipay and epay (they ignore HTTP status)."""
+
+    def success_answer(self) -> Answer:
+        return Answer(200, "success")
+
+    def failure_answer(self, message: str, status: int) -> Answer:
+        return Answer(200, "fail")

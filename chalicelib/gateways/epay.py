@@ -13,9 +13,8 @@ from ..domain.query import QueryResult
 from ..domain.statement import Statement
 from . import epay_api
 from ._http import GatewayHttp
-from ._signing import (config_value, decode_values, malformed_on_error, need, parse_form,
-                       redact_keys)
-from .base import Answer, Gateway, InboundRequest
+from ._signing import (config_value, decode_values, malformed_on_error, need, parse_form)
+from .base import Gateway, InboundRequest, TextAnswers
 
 _UNSIGNED = ("sign", "sign_type")
 _PAID = "TRADE_SUCCESS"
@@ -32,7 +31,7 @@ def sign(params: Mapping[str, str], key: str) -> str:
     return hashlib.md5((signing_string(params) + key).encode("utf-8")).hexdigest()
 
 
-class EpayGateway(Gateway):
+class EpayGateway(TextAnswers, Gateway):
     type_name = "epay"
     secret_fields = ("key",)
 
@@ -44,15 +43,6 @@ class EpayGateway(Gateway):
             if params.get("pid") != config_value(config, "pid"):
                 raise AccountMismatch("pid does not belong to this channel")
             return _to_notice(params, channel, self.redact(params))
-
-    def success_answer(self) -> Answer:
-        return Answer(200, "success")
-
-    def failure_answer(self, message: str, status: int) -> Answer:
-        return Answer(200, "fail")
-
-    def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return redact_keys(payload, self.secret_fields)
 
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:

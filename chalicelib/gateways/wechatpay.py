@@ -19,7 +19,7 @@ from ..domain.statement import Statement
 from . import wechatpay_api
 from ._http import GatewayHttp
 from ._signing import (b64decode_strict, config_value, json_object, malformed_on_error, need,
-                       need_str, opt_str, redact_keys, rsa_public_key, rsa_verify)
+                       need_str, opt_str, rsa_public_key, rsa_verify)
 from .base import Answer, Gateway, Headers, InboundRequest
 
 MAX_SKEW_S = 300
@@ -51,9 +51,6 @@ class WechatPayGateway(Gateway):
     def failure_answer(self, message: str, status: int) -> Answer:
         body = json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False)
         return Answer(status, body, "application/json")
-
-    def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return redact_keys(payload, self.secret_fields)
 
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
