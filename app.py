@@ -80,6 +80,12 @@ def expire_orders(event):
 
 # ---------------------------------------------------------------- operator API: orders, keys, audit
 
+@app.route("/admin/me", methods=["GET"])
+@guard("any")
+def admin_me(principal) -> Response:
+    return json_response(admin.whoami(principal))
+
+
 @app.route("/admin/orders/{order_no}", methods=["GET"])
 @guard("viewer")
 def admin_order_detail(principal, order_no: str) -> Response:

@@ -19,6 +19,13 @@ def _audit(principal: Principal, action: str, target: str | None, detail: dict |
     audit.record_api(utcnow(), principal.key_id, principal.role, action, target, detail)
 
 
+def whoami(principal: Principal) -> dict[str, Any]:
+    """The calling key and what its role may do, so a client can shape itself without probing."""
+    role = principal.role
+    return {"id": principal.key_id, "name": principal.name, "role": role, "sees_pii": principal.sees_pii,
+            "may_act": role in ("operator", "admin"), "may_manage_keys": role == "admin"}
+
+
 def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
     """Everything about one order: fields, timeline, notices, payments, anomalies, actions and
     the sentence for the buyer. PII is masked for viewers; every read is audited."""

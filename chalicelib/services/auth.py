@@ -18,6 +18,7 @@ _ALLOWED = {
     "viewer": {"viewer", "operator", "admin"},
     "operator": {"operator", "admin"},
     "admin": {"admin"},
+    "any": set(ROLES),
 }
 _TOUCH_EVERY = timedelta(minutes=1)
 

@@ -76,17 +76,8 @@ export class Api {
   async post(path, body) { return (await this.request("POST", path, { body })).data; }
   async postWithStatus(path, body) { return this.request("POST", path, { body }); }
 
-  // The key's role. There is no "who am I" route: GET /admin/keys answers 200 to an admin, and 403
-  // with {details: {role}} to every other valid key (web.py / auth.authorize).
+  // The key's role, from GET /admin/me (any valid key may ask).
   async whoAmI() {
-    try {
-      await this.request("GET", "/admin/keys");
-      return "admin";
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 403 && error.details && error.details.role) {
-        return error.details.role;
-      }
-      throw error;
-    }
+    return (await this.get("/admin/me")).role;
   }
 }

@@ -46,6 +46,7 @@ def test_viewer_sees_masked_pii(api, keys):
 
 
 @pytest.mark.parametrize("method,path,body,allowed", [
+    ("GET", "/admin/me", None, {"shop", "viewer", "operator", "admin"}),
     ("GET", "/admin/orders/NOPE", None, {"viewer", "operator", "admin"}),
     ("GET", "/admin/keys", None, {"admin"}),
     ("POST", "/admin/keys", {"name": "x", "role": "viewer"}, {"admin"}),
@@ -58,6 +59,17 @@ def test_role_matrix(api, keys, method, path, body, allowed):
     for role, key in {**keys, "shop": shop_key}.items():
         status = api.call(method, path, body, key=key).status_code
         assert (status != 403) == (role in allowed), (role, status)
+
+
+@pytest.mark.parametrize("role,sees_pii,may_act,may_manage_keys", [
+    ("viewer", False, False, False), ("operator", True, True, False), ("admin", True, True, True)])
+def test_me_tells_the_key_its_role(api, keys, role, sees_pii, may_act, may_manage_keys):
+    me = api.json(api.call("GET", "/admin/me", key=keys[role]))
+    assert me["role"] == role and me["sees_pii"] is sees_pii
+    assert me["may_act"] is may_act and me["may_manage_keys"] is may_manage_keys
+    assert "key" not in me and me["id"]
+    if role != "admin":
+        assert me["name"] == f"test {role}"
 
 
 def test_keys_lifecycle_and_audit(api):
