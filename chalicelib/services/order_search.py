@@ -116,14 +116,16 @@ def search(principal: Principal, params: Mapping[str, str], getlist: Callable[[s
            counter: ReadCounter | None = None) -> dict[str, Any]:
     f = parse_filter(params, getlist("status"))
     limit = _limit(params)
-    after, totals = _decode_cursor(params.get("cursor"))
+    want_totals = _choice(params, "totals", ("true", "false")) != "false"
+    after, carried_totals = _decode_cursor(params.get("cursor"))
     counter = counter or ReadCounter()
     plan = choose_plan(f)
     page = list(islice(_matching(f, after, counter), limit + 1))
     more = len(page) > limit
     page = page[:limit]
-    if totals is None:
-        totals = _totals(f, counter)
+    totals = None
+    if want_totals:
+        totals = carried_totals if carried_totals is not None else _totals(f, counter)
     next_cursor = None
     if more:
         last_item = page[-1][0]

@@ -178,3 +178,22 @@ def test_no_scan_and_exact_lookups_in_one_request(api, data, monkeypatch):
     search(api, order_no="S0005")
     orders_reads = {k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"}
     assert orders_reads == {("GetItem", None): 3}  # the key lookup + totals pass + the auth key lookup
+
+
+def test_totals_false_skips_the_whole_set_pass(api, data, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    calls = Counter()
+    original = Connection._make_api_call
+    monkeypatch.setattr(Connection, "_make_api_call",
+                        lambda conn, op, kw: calls.update([op]) or original(conn, op, kw))
+    with_totals = search(api, limit=3)
+    reads_with_totals = calls["Query"] + calls["BatchGetItem"]
+    calls.clear()
+    without = search(api, limit=3, totals="false")
+    assert without["totals"] is None and without["items"] == with_totals["items"]
+    assert calls["Query"] + calls["BatchGetItem"] < reads_with_totals
+    second = search(api, limit=3, totals="false", cursor=without["next_cursor"])
+    assert second["totals"] is None and second["items"][0]["order_no"] not in {i["order_no"] for i in without["items"]}
+    resumed = search(api, limit=3, cursor=without["next_cursor"])
+    assert resumed["totals"]["count"] == len(data)
