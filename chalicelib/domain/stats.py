@@ -2,10 +2,10 @@
 
 Every order counts in its creation cohort: the shop-time day and hour it was created in. A change
 of the order (created, paid, fee known, refunded, delivered) becomes counter deltas under each
-dimension it belongs to — `all`, `hour:HH`, `channel:<id>`, `product:<id>`, `price:<amount>` —
-and per currency for money. The stream keeps one counter item per day, so a month of statistics
-reads thirty items, not a month of orders. Latency is kept as a histogram, so p50/p95 come out
-of counters too.
+dimension it belongs to — `all`, `hour:HH`, `channel:<id>`, `product:<id>`,
+`price:<currency> <amount>` — and per currency for money. The stream keeps one counter item per
+day, so a month of statistics reads thirty items, not a month of orders. Latencies (created to
+paid, paid to delivered) are kept as histograms, so p50/p95 come out of counters too.
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from typing import Iterable
 from .order import DeliveryStatus, Order, PayStatus, PAID_STATES
 
 LATENCY_BOUNDS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400)
-DIMENSIONS = ("hour", "day", "channel", "product", "price_point")
+DIMENSIONS = ("hour", "hour_of_day", "day", "channel", "product", "price_point")
+DELIVERY_LATENCY = "lat"
+PAY_LATENCY = "paylat"
 
 
 @dataclass(frozen=True)
@@ -34,18 +36,18 @@ def cohort_day(order: Order, zone: tzinfo) -> str:
 def dims(order: Order, zone: tzinfo) -> list[str]:
     hour = order.created_at.astimezone(zone).strftime("%H")
     return ["all", f"hour:{hour}", f"channel:{order.channel}", f"product:{order.product_id}",
-            f"price:{order.amount.format()}"]
+            f"price:{order.amount.currency} {order.amount.format()}"]
 
 
 def _counter(dim: str, metric: str, currency: str | None = None) -> str:
     return f"{dim}|{metric}" + (f"|{currency}" if currency else "")
 
 
-def latency_bucket(seconds: float) -> str:
+def latency_bucket(seconds: float, histogram: str = DELIVERY_LATENCY) -> str:
     for bound in LATENCY_BOUNDS:
         if seconds <= bound:
-            return f"lat_le_{bound}"
-    return "lat_gt_max"
+            return f"{histogram}_le_{bound}"
+    return f"{histogram}_gt_max"
 
 
 def facts(old: Order | None, new: Order, repeat_buyer: bool) -> list[Fact]:
@@ -56,6 +58,8 @@ def facts(old: Order | None, new: Order, repeat_buyer: bool) -> list[Fact]:
     was_paid = old is not None and old.pay_status in PAID_STATES
     if new.pay_status in PAID_STATES and not was_paid and new.paid_amount:
         paid = {"paid": 1, f"paid_minor|{new.paid_amount.currency}": new.paid_amount.minor}
+        if new.paid_at:
+            paid[latency_bucket(max((new.paid_at - new.created_at).total_seconds(), 0), PAY_LATENCY)] = 1
         if repeat_buyer:
             paid["repeat_orders"] = 1
         found.append(Fact("paid", paid))
@@ -64,8 +68,10 @@ def facts(old: Order | None, new: Order, repeat_buyer: bool) -> list[Fact]:
         found.append(Fact(f"fee:{new.fee.minor}", {f"fee_minor|{new.fee.currency}": new.fee.minor - previous}))
     if new.refunded_amount and (old is None or old.refunded_amount != new.refunded_amount):
         previous = old.refunded_amount.minor if old and old.refunded_amount else 0
-        found.append(Fact(f"refund:{new.refunded_amount.minor}",
-                          {f"refunded_minor|{new.refunded_amount.currency}": new.refunded_amount.minor - previous}))
+        refund = {f"refunded_minor|{new.refunded_amount.currency}": new.refunded_amount.minor - previous}
+        if not previous:
+            refund["refunded"] = 1
+        found.append(Fact(f"refund:{new.refunded_amount.minor}", refund))
     if new.pay_status is PayStatus.EXPIRED and (old is None or old.pay_status is not PayStatus.EXPIRED):
         found.append(Fact("expired", {"expired": 1}))
     delivered_now = new.delivery_status is DeliveryStatus.DELIVERED and (
@@ -89,16 +95,22 @@ def counter_deltas(order: Order, zone: tzinfo, fact: Fact) -> dict[str, int]:
 # ------------------------------------------------------------------------------- reading
 
 
-def _percentile(histogram: dict[str, int], fraction: float) -> int | None:
-    total = sum(histogram.values())
+def _percentile(counters: dict[str, int], histogram: str, fraction: float) -> int | None:
+    """The upper bound of the bucket holding that fraction of the histogram's orders (seconds);
+    None when empty or beyond the last bound."""
+    total = sum(v for k, v in counters.items() if k.startswith(f"{histogram}_"))
     if not total:
         return None
     running = 0
     for bound in LATENCY_BOUNDS:
-        running += histogram.get(f"lat_le_{bound}", 0)
+        running += counters.get(f"{histogram}_le_{bound}", 0)
         if running >= fraction * total:
             return bound
     return None
+
+
+def _percentiles(counters: dict[str, int], histogram: str) -> dict[str, int | None]:
+    return {"p50": _percentile(counters, histogram, 0.5), "p95": _percentile(counters, histogram, 0.95)}
 
 
 def summarise(counters: dict[str, int]) -> dict:
@@ -109,14 +121,15 @@ def summarise(counters: dict[str, int]) -> dict:
         metric, _, currency = name.partition("|")
         if currency:
             money.setdefault(currency, {})[metric] = value
-    histogram = {k: v for k, v in counters.items() if k.startswith("lat_")}
     return {
         "orders_created": created, "orders_paid": paid, "orders_expired": counters.get("expired", 0),
         "success_rate": round(paid / created, 4) if created else None,
+        "orders_refunded": counters.get("refunded", 0),
         "repeat_buyer_orders": counters.get("repeat_orders", 0),
         "delivered": counters.get("delivered", 0),
         "money": money,
-        "pay_to_delivery_seconds": {"p50": _percentile(histogram, 0.5), "p95": _percentile(histogram, 0.95)},
+        "create_to_pay_seconds": _percentiles(counters, PAY_LATENCY),
+        "pay_to_delivery_seconds": _percentiles(counters, DELIVERY_LATENCY),
     }
 
 
@@ -127,6 +140,8 @@ def group_key(by: str, day: str, dim: str) -> str | None:
         return day if kind == "all" else None
     if by == "hour":
         return f"{day}T{value}" if kind == "hour" else None
+    if by == "hour_of_day":
+        return value if kind == "hour" else None
     wanted = {"channel": "channel", "product": "product", "price_point": "price"}[by]
     return value if kind == wanted else None
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
@@ -91,10 +92,23 @@ def _money_view(money: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _view(key: str | None, counters: dict[str, int]) -> dict[str, Any]:
+def _view(key: str | None, counters: dict[str, int], by: str | None = None) -> dict[str, Any]:
     summary = figures.summarise(counters)
     summary["money"] = _money_view(summary["money"])
-    return ({"key": key} if key is not None else {}) | summary
+    if key is None:
+        return summary
+    if by == "price_point":
+        currency, _, price = key.partition(" ")
+        return {"key": key, "currency": currency, "price": price} | summary
+    return {"key": key} | summary
+
+
+def _group_order(by: str, key: str) -> tuple:
+    """Price points by currency, then by amount (58.00 after 9.90); every other key as text."""
+    if by == "price_point":
+        currency, _, price = key.partition(" ")
+        return currency, Decimal(price)
+    return (key,)
 
 
 def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
@@ -119,4 +133,5 @@ def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
             if dim == "all":
                 figures.merge(overall, [(metric, value)])
     return {"by": by, "from": since.isoformat(), "to": until.isoformat(), "timezone": get_settings().shop_timezone,
-            "groups": [_view(key, groups[key]) for key in sorted(groups)], "totals": _view(None, overall)}
+            "groups": [_view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))],
+            "totals": _view(None, overall)}

@@ -2,9 +2,9 @@
 // repeat buyers — from GET /admin/stats, drawn as SVG by the page.
 import { columns, hbars, legend, lines, responsive, ring } from "./charts.js";
 import { h, mount } from "./dom.js";
-import { addDays, axisMoney, duration, fromMinor, integer, money, monthStart, percent, setZone, shopDate, toMinor, weekdayName } from "./fmt.js";
+import { addDays, axisMoney, duration, integer, money, monthStart, percent, setZone, shopDate, toMinor, weekdayName } from "./fmt.js";
 import { t } from "./i18n.js";
-import { card, channelName, emptyState, errorBox, kpi, loading, segmented } from "./ui.js";
+import { card, channelName, emptyState, errorBox, kpi, loading, rateTone, segmented } from "./ui.js";
 
 const PRESETS = ["7d", "30d", "month", "custom"];
 
@@ -30,13 +30,6 @@ function amountOf(group, currency, field = "paid") {
 
 function major(amount) { const m = toMinor(amount); return m.minor / 10 ** m.digits; }
 
-function rateTone(rate) {
-  if (rate === null || rate === undefined) return "muted";
-  if (rate < 0.85) return "danger";
-  if (rate < 0.9) return "warning";
-  return "success";
-}
-
 export async function render(ctx) {
   ctx.setTitle(t("nav.stats"));
   const preset = PRESETS.includes(ctx.params.get("range")) ? ctx.params.get("range") : "7d";
@@ -56,7 +49,7 @@ export async function render(ctx) {
       h("span", { class: "muted small" }, t("stats.period", { from, to }))),
     body);
 
-  const dims = ["day", "hour", "channel", "price_point", "product"];
+  const dims = ["day", "hour_of_day", "channel", "price_point", "product"];
   let results;
   try {
     results = await Promise.all(dims.map((by) => ctx.api.get("/admin/stats", { from, to, by })));
@@ -66,7 +59,7 @@ export async function render(ctx) {
     return;
   }
   if (!ctx.alive()) return;
-  const [byDay, byHour, byChannel, byPrice, byProduct] = results;
+  const [byDay, byHourOfDay, byChannel, byPrice, byProduct] = results;
   setZone(byDay.timezone);
   const currencies = Object.keys(byDay.totals.money || {});
   let currency = currencies.includes("CNY") || !currencies.length ? "CNY" : currencies[0];
@@ -89,11 +82,9 @@ export async function render(ctx) {
     });
     const hourData = Array.from({ length: 24 }, (_, hr) => {
       const key = String(hr).padStart(2, "0");
-      const groups = byHour.groups.filter((g) => g.key.slice(-2) === key);
-      const minor = groups.reduce((sum, g) => sum + toMinor(amountOf(g, currency)).minor, 0);
-      const digits = groups.length ? toMinor(amountOf(groups[0], currency)).digits : 2;
-      const amount = fromMinor(minor, digits || 2);
-      const paid = groups.reduce((sum, g) => sum + g.orders_paid, 0);
+      const g = byHourOfDay.groups.find((x) => x.key === key);
+      const amount = amountOf(g, currency);
+      const paid = g ? g.orders_paid : 0;
       return { label: key, value: major(amount), amount, paid, title: `${key}:00–${key}:59 · ${money(amount, currency)} · ${t("dashboard.paid_orders", { n: paid })}` };
     });
     const peak = hourData.reduce((best, d) => (d.value > best.value ? d : best), hourData[0]);
@@ -141,12 +132,10 @@ export async function render(ctx) {
       label: channelName(g.key), value: g.success_rate || 0, tone: rateTone(g.success_rate),
       text: `${percent(g.success_rate)} · ${g.orders_paid}/${g.orders_created}`,
     })), { max: 1, label: t("stats.channels"), emptyText: t("stats.no_data") })));
-    // price points carry no currency: a point is shown in the currency it was paid in, and only
-    // points of the selected currency (or never paid) are drawn
-    const prices = byPrice.groups.filter((g) => g.orders_created && currencyOf(g, currency) === currency)
-      .sort((a, b) => Number(a.key) - Number(b.key));
+    // the API sorts price points by currency, then amount; only the selected currency is drawn
+    const prices = byPrice.groups.filter((g) => g.orders_created && g.currency === currency);
     cleanups.push(responsive(priceBox, (w) => hbars(w, prices.map((g) => ({
-      label: Object.keys(g.money || {}).length ? money(g.key, currency) : g.key, value: g.success_rate || 0, tone: rateTone(g.success_rate),
+      label: money(g.price, g.currency), value: g.success_rate || 0, tone: rateTone(g.success_rate),
       text: `${percent(g.success_rate, 0)} · ${g.orders_paid}/${g.orders_created}`,
     })), { max: 1, label: t("stats.prices"), emptyText: t("stats.no_data") })));
   };

@@ -1,5 +1,5 @@
 """Statistics kept by the orders stream (real stream records) and read back per day, hour,
-channel, product and price point — exact money, counted once even when records replay."""
+hour of day, channel, product and price point — exact money, counted once even when records replay."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -46,6 +46,7 @@ def test_daily_counters_are_exact_and_replay_safe(api):
     assert totals["success_rate"] == 0.6 and totals["repeat_buyer_orders"] == 1
     assert totals["money"]["CNY"] == {"paid": "126.00", "fees": "0.00", "refunds": "8.00", "net": "118.00"}
     assert totals["delivered"] == 1 and totals["pay_to_delivery_seconds"]["p50"] is not None
+    assert totals["orders_refunded"] == 1 and totals["create_to_pay_seconds"]["p95"] is not None
     assert len(today["groups"]) == 1 and today["groups"][0]["orders_created"] == 5
 
 
@@ -55,11 +56,16 @@ def test_by_channel_product_price_and_hour(api):
     by_channel = {g["key"]: g for g in api.json(api.call("GET", "/admin/stats?by=channel", key=ADMIN_KEY))["groups"]}
     assert by_channel["alipay-main"]["orders_created"] == 3 and by_channel["alipay-main"]["orders_paid"] == 2
     assert by_channel["epay-main"]["money"]["CNY"]["paid"] == "10.00"
-    by_price = {g["key"]: g for g in api.json(api.call("GET", "/admin/stats?by=price_point", key=ADMIN_KEY))["groups"]}
-    assert by_price["58.00"]["success_rate"] == 1.0 and by_price["10.00"]["success_rate"] == 0.5
-    assert by_price["99.50"]["orders_paid"] == 0
+    prices = api.json(api.call("GET", "/admin/stats?by=price_point", key=ADMIN_KEY))["groups"]
+    assert [(g["currency"], g["price"]) for g in prices] == [("CNY", "10.00"), ("CNY", "58.00"), ("CNY", "99.50")]
+    by_price = {g["key"]: g for g in prices}
+    assert by_price["CNY 58.00"]["success_rate"] == 1.0 and by_price["CNY 10.00"]["success_rate"] == 0.5
+    assert by_price["CNY 99.50"]["orders_paid"] == 0 and by_price["CNY 58.00"]["orders_refunded"] == 1
     hours = api.json(api.call("GET", "/admin/stats?by=hour", key=ADMIN_KEY))["groups"]
     assert sum(g["orders_created"] for g in hours) == 5
+    hours_of_day = api.json(api.call("GET", "/admin/stats?by=hour_of_day", key=ADMIN_KEY))["groups"]
+    assert [g["key"] for g in hours_of_day] == [g["key"][-2:] for g in hours]
+    assert sum(g["orders_paid"] for g in hours_of_day) == 3
     products = api.json(api.call("GET", "/admin/stats?by=product", key=ADMIN_KEY))["groups"]
     assert [g["key"] for g in products] == ["vip-month"]
 
