@@ -30,6 +30,10 @@ ORDER_VIEW = {"type": "object", "required": ["order_no", "pay_status", "delivery
                              "delivery_status": {"enum": DELIVERY_STATUSES}, "hold": {"type": "boolean"},
                              "hold_reasons": {"type": "array", "items": {"type": "string"}},
                              "amount": MONEY, "currency": {"type": "string"}, "paid_at": {**TIME, "nullable": True}}}
+WHOAMI = {"type": "object", "required": ["id", "name", "role", "sees_pii", "may_act", "may_manage_keys"],
+          "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                         "role": {"enum": ["shop", "viewer", "operator", "admin"]}, "sees_pii": {"type": "boolean"},
+                         "may_act": {"type": "boolean"}, "may_manage_keys": {"type": "boolean"}}}
 
 ORDER_FILTERS = [
     ("from", TIME), ("to", TIME), ("paid_from", TIME), ("paid_to", TIME),
@@ -37,7 +41,7 @@ ORDER_FILTERS = [
     ("channel", {"type": "string"}), ("method", {"type": "string"}), ("min_amount", MONEY), ("max_amount", MONEY),
     ("order_no", {"type": "string"}), ("trade_no", {"type": "string"}), ("email", {"type": "string"}),
     ("buyer_id", {"type": "string"}), ("product", {"type": "string"}), ("ip", {"type": "string"}),
-    ("flagged", {"enum": ["true", "false"]}), ("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+    ("flagged", {"enum": ["true", "false"]}), ("totals", {"enum": ["true", "false"]}), ("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
     ("cursor", {"type": "string"})]
 
 
@@ -101,6 +105,8 @@ def _paths() -> dict[str, dict]:
             {"type": "object", "required": ["status"], "additionalProperties": False,
              "properties": {"status": {"enum": ["delivered", "failed"]}, "detail": {"type": "string", "maxLength": 500}}},
             tag="shop")},
+        "/admin/me": {"get": _admin("The calling key: id, name, role and what the role may do", "any",
+                                    errors=(401,), schema=WHOAMI)},
         "/admin/orders": {"get": _admin("Search orders: every filter combinable, cursor pagination, totals", "viewer",
                                         params=_params("query", *ORDER_FILTERS))},
         "/admin/orders/{order_no}": {"get": _admin("Everything about one order, with the buyer sentence", "viewer",
@@ -157,7 +163,7 @@ def _paths() -> dict[str, dict]:
             errors=(400, 401, 403, 404))},
         "/admin/stats": {"get": _admin("Sales statistics from daily counters", "viewer", params=_params(
             "query", ("from", {"type": "string", "format": "date"}), ("to", {"type": "string", "format": "date"}),
-            ("by", {"enum": ["hour", "day", "channel", "product", "price_point"]})))},
+            ("by", {"enum": ["hour", "hour_of_day", "day", "channel", "product", "price_point"]})))},
         "/admin/jobs/{name}": {"post": _admin(
             "Run a scheduled job now", "operator", errors=(400, 401, 403, 404),
             params=_params("path", ("name", {"enum": ["requery_pending", "reconcile", "channel_health",

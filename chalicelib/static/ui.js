@@ -128,3 +128,11 @@ export function kpi(label, value, { sub = null, tone = null, testid = null, icon
     h("div", { class: "kpi-value", "data-kpi": testid }, value),
     sub ? h("div", { class: "kpi-sub" }, sub) : null);
 }
+
+// The tone of a success rate: below 85% is trouble (the seed's "失败率持续高于15%"), below 90% a warning.
+export function rateTone(rate) {
+  if (rate === null || rate === undefined) return "muted";
+  if (rate < 0.85) return "danger";
+  if (rate < 0.9) return "warning";
+  return "success";
+}

@@ -5,7 +5,7 @@ import { pathPart } from "./api.js";
 import { h, icon, mount } from "./dom.js";
 import { addDays, axisMoney, clock, duration, integer, money, percent, shopDate, shopTimeToIso, setZone, toMinor } from "./fmt.js";
 import { t } from "./i18n.js";
-import { badge, card, channelName, deliveryBadge, emptyState, errorBox, kpi, loading, payBadge, ruleName, severityBadge, time } from "./ui.js";
+import { badge, card, channelName, deliveryBadge, emptyState, errorBox, kpi, loading, payBadge, rateTone, ruleName, severityBadge, time } from "./ui.js";
 
 const EVERY_MS = 20000;
 const SEVERITIES = ["critical", "warning", "info"];
@@ -26,13 +26,6 @@ function hourly(groups, currency) {
     return { label: key, hour: key, amount: paid, value: major(paid), paid: group ? group.orders_paid : 0,
       created: group ? group.orders_created : 0 };
   });
-}
-
-function rateTone(rate) {
-  if (rate === null || rate === undefined) return "muted";
-  if (rate < 0.85) return "danger";
-  if (rate < 0.9) return "warning";
-  return "success";
 }
 
 export async function render(ctx) {
