@@ -65,9 +65,10 @@ def _responses(ok: int, schema: dict, *errors: int, text: bool = False) -> dict:
 def _op(summary: str, role: str | None, responses: dict, params: list | None = None,
         body: dict | None = None, tag: str = "admin") -> dict:
     op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses,
-                          "description": f"Role: {role}." if role else "No bearer key: the gateway's signature is the auth."}
+                          "description": f"Role: {'any valid key' if role == 'any' else role}." if role else "No bearer key: the gateway's signature is the auth."}
     if role:
         op["security"] = [{"bearer": []}]
+        op["x-role"] = role
     if params:
         op["parameters"] = params
     if body is not None:
