@@ -15,7 +15,6 @@ from ..domain.order_filter import OrderFilter
 from ..store import order_search, reconciliations
 from ..store import orders as order_store
 from ..store.models import AnomalyModel, NoticeModel
-from ..store.order_search import ReadCounter
 
 Masker = Callable[[str, "str | None"], "str | None"]
 MAX_DAYS = 366
@@ -45,9 +44,9 @@ def _order_row(order, zone: tzinfo, pii: Masker) -> list[Any]:
             order.device or "", order.browser or "", order.os or ""]
 
 
-def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker, counter: ReadCounter):
+def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker):
     def rows() -> Iterator[list[Any]]:
-        for item in order_search.candidates(order_filter, None, counter):
+        for item in order_search.candidates(order_filter, None):
             order = order_store.to_domain(item)
             if order_filter.matches(order, flagged=bool(item.flag)):
                 yield _order_row(order, zone, pii)

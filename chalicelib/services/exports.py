@@ -23,7 +23,6 @@ from ..platform.aws import client
 from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import audit, exports as export_store
-from ..store.order_search import ReadCounter
 from . import export_sources, export_writer
 from .auth import Principal
 from .order_search import parse_filter
@@ -65,7 +64,7 @@ def _rows_for(kind: str, filters: dict[str, Any], masked: bool) -> tuple[list[st
         params = {k: val for k, val in filters.items() if k != "status"}
         statuses = filters.get("status") or []
         order_filter = parse_filter(params, statuses if isinstance(statuses, list) else [statuses])
-        return export_sources.orders(order_filter, zone, pii, ReadCounter())
+        return export_sources.orders(order_filter, zone, pii)
     return export_sources.SOURCES[kind](filters, zone, pii)
 
 

@@ -17,7 +17,7 @@ from ..domain.money import Money
 from ..domain.order import DeliveryStatus, PayStatus
 from ..domain.order_filter import OrderFilter
 from ..store import audit, orders as order_store
-from ..store.order_search import ReadCounter, candidates, choose_plan
+from ..store.order_search import SWEEP_PAGE, candidates, choose_plan
 from . import render
 from .auth import Principal
 
@@ -96,36 +96,52 @@ def _decode_cursor(cursor: str | None) -> tuple[tuple[str, str] | None, dict[str
         raise _fail("cursor", "not a cursor this API gave out; start again without it") from None
 
 
-def _matching(f: OrderFilter, after, counter: ReadCounter):
-    for item in candidates(f, after, counter):
+def _matching(f: OrderFilter, after: tuple[str, str] | None, page_size: int = SWEEP_PAGE):
+    for item in candidates(f, after, page_size):
         order = order_store.to_domain(item)
         if f.matches(order, flagged=bool(item.flag)):
             yield item, order
 
 
-def _totals(f: OrderFilter, counter: ReadCounter) -> dict[str, Any]:
-    count, by_currency = 0, {}
-    for _, order in _matching(f, None, counter):
-        count += 1
-        by_currency[order.amount.currency] = by_currency.get(order.amount.currency, 0) + order.amount.minor
+def _totals_view(count: int, by_currency: dict[str, int]) -> dict[str, Any]:
     return {"count": count,
             "amount_by_currency": {c: Money(m, c).format() for c, m in sorted(by_currency.items())}}
 
 
-def search(principal: Principal, params: Mapping[str, str], getlist: Callable[[str], list[str]],
-           counter: ReadCounter | None = None) -> dict[str, Any]:
+def _first_page_with_totals(f: OrderFilter, limit: int) -> tuple[list, dict[str, Any]]:
+    """One pass over the whole filtered set: the totals, and its first `limit + 1` rows."""
+    page, count, by_currency = [], 0, {}
+    for item, order in _matching(f, None):
+        if len(page) <= limit:
+            page.append((item, order))
+        count += 1
+        by_currency[order.amount.currency] = by_currency.get(order.amount.currency, 0) + order.amount.minor
+    return page, _totals_view(count, by_currency)
+
+
+def _page_and_totals(f: OrderFilter, after: tuple[str, str] | None, limit: int, want_totals: bool,
+                     carried: dict[str, Any] | None) -> tuple[list, dict[str, Any] | None]:
+    """The page's `limit + 1` rows, reading about that many items, and the totals: carried in the
+    cursor, or counted in the same pass as the first page."""
+    if want_totals and carried is None:
+        if after is None:
+            return _first_page_with_totals(f, limit)
+        _, carried = _first_page_with_totals(f, 0)   # a cursor from a totals=false search
+    # limit + 1 rows tell whether there is more; +1 again for the row at the cursor, which the
+    # index's inclusive bound yields once more before the rows after it
+    page = list(islice(_matching(f, after, limit + 2), limit + 1))
+    return page, carried if want_totals else None
+
+
+def search(principal: Principal, params: Mapping[str, str], getlist: Callable[[str], list[str]]) -> dict[str, Any]:
     f = parse_filter(params, getlist("status"))
     limit = _limit(params)
     want_totals = _choice(params, "totals", ("true", "false")) != "false"
     after, carried_totals = _decode_cursor(params.get("cursor"))
-    counter = counter or ReadCounter()
     plan = choose_plan(f)
-    page = list(islice(_matching(f, after, counter), limit + 1))
+    page, totals = _page_and_totals(f, after, limit, want_totals, carried_totals)
     more = len(page) > limit
     page = page[:limit]
-    totals = None
-    if want_totals:
-        totals = carried_totals if carried_totals is not None else _totals(f, counter)
     next_cursor = None
     if more:
         last_item = page[-1][0]

@@ -18,19 +18,16 @@ from ..domain.clock import to_iso
 from ..domain.order_filter import OrderFilter
 from .models import OrderModel
 
-PAGE = 100
+SWEEP_PAGE = 1000   # items per request when every match is read anyway (totals, exports)
 
-
-@dataclass
-class ReadCounter:
-    items: int = 0
+Sources = Callable[[str, str, int], list[Iterable[OrderModel]]]   # (low, high, page size) -> streams
 
 
 @dataclass(frozen=True)
 class Plan:
     index: str
     sort_attr: str
-    sources: Callable[[str, str], list[Iterable[OrderModel]]]   # (low, high) sort-key bounds -> streams
+    sources: Sources
 
 
 def _days_desc(start: datetime, end: datetime) -> list[str]:
@@ -41,28 +38,28 @@ def _days_desc(start: datetime, end: datetime) -> list[str]:
     return days
 
 
-def _query(index, key: str, condition, page_size: int = PAGE) -> Iterable[OrderModel]:
+def _query(index, key: str, condition, page_size: int) -> Iterable[OrderModel]:
     return index.query(key, condition, scan_index_forward=False, page_size=page_size)
 
 
-def _per_value(index, values: Iterable[str]) -> Callable[[str, str], list[Iterable[OrderModel]]]:
-    return lambda low, high: [_query(index, v, OrderModel.created_at.between(low, high)) for v in values]
+def _per_value(index, values: Iterable[str]) -> Sources:
+    return lambda low, high, page: [_query(index, v, OrderModel.created_at.between(low, high), page) for v in values]
 
 
-def _per_created_day(f: OrderFilter) -> Callable[[str, str], list[Iterable[OrderModel]]]:
-    def sources(low: str, high: str) -> list[Iterable[OrderModel]]:
+def _per_created_day(f: OrderFilter) -> Sources:
+    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
         days = _days_desc(f.created_from, f.created_to)
-        return [chain.from_iterable(_query(OrderModel.by_created, day, OrderModel.created_at.between(low, high))
+        return [chain.from_iterable(_query(OrderModel.by_created, day, OrderModel.created_at.between(low, high), page)
                                     for day in days)]
     return sources
 
 
-def _per_paid_day(f: OrderFilter) -> Callable[[str, str], list[Iterable[OrderModel]]]:
+def _per_paid_day(f: OrderFilter) -> Sources:
     start = f.paid_from or f.created_from
     end = f.paid_to or datetime.now(f.created_to.tzinfo)
 
-    def sources(low: str, high: str) -> list[Iterable[OrderModel]]:
-        return [chain.from_iterable(_query(OrderModel.by_paid, day, OrderModel.paid_at.between(low, high))
+    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
+        return [chain.from_iterable(_query(OrderModel.by_paid, day, OrderModel.paid_at.between(low, high), page)
                                     for day in _days_desc(start, end))]
     return sources
 
@@ -74,23 +71,25 @@ def _minor_bounds(f: OrderFilter) -> tuple[int, int]:
     return int(low.to_integral_value(ROUND_FLOOR)), int(high.to_integral_value(ROUND_CEILING))
 
 
-def _per_amount_day(f: OrderFilter) -> Callable[[str, str], list[Iterable[OrderModel]]]:
+def _per_amount_day(f: OrderFilter) -> Sources:
+    """The amount index sorts a day by amount, not time: each day's matches are read whole and
+    sorted by time here (a day's orders in one price band)."""
     low_minor, high_minor = _minor_bounds(f)
 
     def day_sorted(day: str, low: str, high: str) -> list[OrderModel]:
         items = OrderModel.by_amount.query(day, OrderModel.amount_minor.between(low_minor, high_minor),
-                                           page_size=PAGE)
+                                           page_size=SWEEP_PAGE)
         inside = [item for item in items if low <= item.created_at <= high]
         return sorted(inside, key=lambda item: (item.created_at, item.order_no), reverse=True)
 
-    def sources(low: str, high: str) -> list[Iterable[OrderModel]]:
+    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
         days = _days_desc(f.created_from, f.created_to)
         return [chain.from_iterable(day_sorted(day, low, high) for day in days)]
     return sources
 
 
-def _single(order_no: str) -> Callable[[str, str], list[Iterable[OrderModel]]]:
-    def sources(low: str, high: str) -> list[Iterable[OrderModel]]:
+def _single(order_no: str) -> Sources:
+    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
         try:
             return [[OrderModel.get(order_no)]]
         except OrderModel.DoesNotExist:
@@ -104,7 +103,7 @@ def choose_plan(f: OrderFilter) -> Plan:
     if f.order_no:
         return Plan("table", created, _single(f.order_no))
     if f.trade_no:
-        return Plan("by_trade_no", created, lambda low, high: [sorted(
+        return Plan("by_trade_no", created, lambda low, high, page: [sorted(
             OrderModel.by_trade_no.query(f.trade_no), key=lambda i: (i.created_at, i.order_no), reverse=True)])
     if f.ip:
         return Plan("by_ip", created, _per_value(OrderModel.by_ip, [f.ip]))
@@ -134,17 +133,17 @@ def _bounds(plan: Plan, f: OrderFilter, after: tuple[str, str] | None) -> tuple[
     return low, high
 
 
-def candidates(f: OrderFilter, after: tuple[str, str] | None, counter: ReadCounter) -> Iterator[OrderModel]:
+def candidates(f: OrderFilter, after: tuple[str, str] | None, page_size: int = SWEEP_PAGE) -> Iterator[OrderModel]:
     """Every item the plan's index yields within the bounds, newest first, strictly after the
-    cursor `after` = (sort value, order number)."""
+    cursor `after` = (sort value, order number). `page_size` items per request: what one page of
+    results needs, so DynamoDB reads little more than is returned; larger when all is read."""
     plan = choose_plan(f)
     low, high = _bounds(plan, f, after)
 
     def key(item: OrderModel) -> tuple[str, str]:
         return getattr(item, plan.sort_attr) or "", item.order_no
 
-    for item in heapq.merge(*plan.sources(low, high), key=key, reverse=True):
-        counter.items += 1
+    for item in heapq.merge(*plan.sources(low, high, page_size), key=key, reverse=True):
         if after is None or key(item) < tuple(after):
             yield item
 

@@ -177,7 +177,28 @@ def test_no_scan_and_exact_lookups_in_one_request(api, data, monkeypatch):
     calls.clear()
     search(api, order_no="S0005")
     orders_reads = {k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"}
-    assert orders_reads == {("GetItem", None): 3}  # the key lookup + totals pass + the auth key lookup
+    assert orders_reads == {("GetItem", None): 2}  # the order (page and totals in one pass) + the auth key
+
+
+def test_dynamodb_reads_the_set_once_then_about_a_page_per_page(api, data, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    read = Counter()
+    original = Connection._make_api_call
+
+    def counting(conn, operation, kwargs):
+        answer = original(conn, operation, kwargs)
+        if kwargs.get("TableName") == OrderModel.Meta.table_name:
+            read[operation] += answer.get("ScannedCount", int("Item" in answer))
+        return answer
+
+    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    matches = [o for o in data if o.channel == "wxpay-main"]
+    first = search(api, limit=5, channel="wxpay-main")
+    assert read == {"Query": len(matches)} and first["totals"]["count"] == len(matches)
+    read.clear()
+    second = search(api, limit=5, channel="wxpay-main", cursor=first["next_cursor"])
+    assert len(second["items"]) == 5 and read["Query"] <= 5 + 2
 
 
 def test_totals_false_skips_the_whole_set_pass(api, data, monkeypatch):
