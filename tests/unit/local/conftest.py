@@ -6,14 +6,14 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import pytest
 
 from local.simulator import (DEFAULT_CHANNELS_FILE, GatewaySimulator, load_channels,
                              load_sim_config)
+from tests.support.answering_server import AnsweringServer
 
 FAST = 1 / 2400     # Alipay's 4-minute first retry after 0.1 s
 
@@ -69,39 +69,17 @@ class Receiver:
         self.requests: list[Received] = []
         self.answers: list[tuple[int, str]] = [(200, "success")]
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server = AnsweringServer(
+            lambda method, path, query, headers, body: self._answer(Received(method, path, query, headers, body)))
+        self.url = self._server.url
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
     def _answer(self, received: Received) -> tuple[int, str]:
         with self._lock:
             self.requests.append(received)
             return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-
-    def _handler_class(self):
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                url = urlsplit(self.path)
-                status, text = receiver._answer(
-                    Received(self.command, url.path, url.query, dict(self.headers), body))
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(text.encode())))
-                self.end_headers()
-                self.wfile.write(text.encode())
-
-            do_GET = do_POST = _handle
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
 
 
 @pytest.fixture

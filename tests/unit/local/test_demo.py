@@ -8,11 +8,11 @@ import re
 import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from local.demo import PRODUCTS, DemoTraffic
+from tests.support.answering_server import AnsweringServer
 
 
 class FakeShopApi:
@@ -25,13 +25,11 @@ class FakeShopApi:
         self.deliveries: list[str] = []
         self.unavailable = unavailable
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._server = AnsweringServer(lambda method, path, query, headers, body: self.answer(method, path, headers, body))
+        self.url = self._server.url
 
     def close(self):
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
     def answer(self, method: str, path: str, headers, body: bytes) -> tuple[int, str]:
         with self._lock:
@@ -48,26 +46,6 @@ class FakeShopApi:
                 self.deliveries.append(path.split("/")[2])
                 return 200, "{}"
             return 200, json.dumps({"pay_status": "paid", "delivery_status": "pending", "hold": False})
-
-    def _handler_class(self):
-        shop = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, text = shop.answer(self.command, self.path.split("?")[0], self.headers, body)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(text.encode())))
-                self.end_headers()
-                self.wfile.write(text.encode())
-
-            do_GET = do_POST = _handle
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
-
 
 @pytest.fixture
 def shop():
