@@ -2,12 +2,18 @@
 retry behaviour, and the final states are checked through the shop API and the tables."""
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from openpyxl import load_workbook
 
 from local.simulator import GatewaySimulator
-from tests.e2e.conftest import stop_stack, start_stack
+from tests.e2e.conftest import ADMIN_KEY, start_stack, stop_stack
 
 CHANNELS = {"alipay-main": "CNY", "wxpay-main": "CNY", "epay-main": "CNY", "stripe-main": "USD"}
 
@@ -83,6 +89,33 @@ def test_order_paid_event_reaches_the_topic(stack, simulator):
     order_no = register(stack, "alipay-main")
     simulator.pay("alipay-main", order_no, "58.00").event.wait_settled(20)
     wait_for(lambda: f"event order.paid {order_no}" in stack.log())
+
+
+def test_exports_are_downloaded_over_the_presigned_link_masked_for_viewers(stack, simulator):
+    paid = register(stack, "alipay-main", buyer_email="export.buyer@qq.com")
+    simulator.pay("alipay-main", paid, "58.00").event.wait_settled(20)
+    viewer = stack.call("POST", "/admin/keys", key=ADMIN_KEY, json={"name": "e2e export viewer", "role": "viewer"}).json()
+    for key, fmt, email in ((ADMIN_KEY, "csv", "export.buyer@qq.com"), (viewer["key"], "xlsx", "ex***@qq.com")):
+        made = stack.call("POST", "/admin/exports", key=key,
+                          json={"kind": "orders", "format": fmt, "order_no": paid})
+        assert made.status_code == 201, made.text
+        export = made.json()
+        assert export["status"] == "ready" and export["rows"] == 1
+        link = urlsplit(export["url"])
+        assert 0 < int(parse_qs(link.query)["X-Amz-Expires"][0]) <= 900
+        download = requests.get(export["url"], timeout=30)
+        assert download.status_code == 200
+        if fmt == "csv":
+            assert download.content.startswith(codecs.BOM_UTF8)
+            rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+        else:
+            rows = [list(r) for r in load_workbook(io.BytesIO(download.content), read_only=True).active.values]
+        assert rows[0][0] == "订单编号" and len(rows) == 2
+        record = dict(zip(rows[0], rows[1]))
+        assert record["订单编号"] == paid and record["买家邮箱"] == email and record["支付状态"] == "paid"
+        again = stack.call("GET", f"/admin/exports/{export['export_id']}", key=key).json()
+        assert again["status"] == "ready" and again["rows"] == 1 and again["expires_at"] >= export["expires_at"]
+        assert requests.get(again["url"], timeout=30).content == download.content
 
 
 def test_make_run_demo_shows_paid_orders_and_stops_cleanly(tmp_path_factory):
