@@ -39,6 +39,7 @@ DAYS = 30
 
 def seed(count: int, now: datetime) -> None:
     from chalicelib.domain.clock import day_of, to_iso
+    from chalicelib.store.amount_bands import band_of
     from chalicelib.store.models import OrderModel, PaymentMap
 
     rng = random.Random(42)
@@ -50,7 +51,7 @@ def seed(count: int, now: datetime) -> None:
             amount = [1000, 5800, 9900, 50000][rng.randrange(4)]
             paid = status != "pending" and status != "expired"
             item = OrderModel(
-                f"B{i:08d}", amount_minor=amount, currency="CNY", channel=CHANNELS[channel], gateway="alipay",
+                f"B{i:08d}", amount_minor=amount, amount_band=band_of(amount), currency="CNY", channel=CHANNELS[channel], gateway="alipay",
                 product_id=f"p{i % 20}", product_name=f"商品 {i % 20} VIP", product_lc=f"商品 {i % 20} vip",
                 quantity=1, buyer_email=f"buyer{i % 2000}@qq.com", email_lc=f"buyer{i % 2000}@qq.com",
                 buyer_id=f"u{i % 3000}", buyer_ip=f"36.{i % 200}.{i % 7}.{i % 250}", created_at=to_iso(created),

@@ -4,7 +4,7 @@ Every admin access pattern of API.md is served by a key or an index (README: "Ac
 Filter indexes are keyed by the filtered value with the ISO creation time as sort key, so a
 filter plus a time range is one bounded Query, newest first, never a Scan. Unfiltered listings
 use the UTC creation day as partition (one Query per day) so no single key takes every write.
-Derived keys (`paid_day`, `flag`, `email_lc`, `product_lc`) are written together with what they
+Derived keys (`paid_day`, `flag`, `email_lc`, `product_lc`, `amount_band`) are written together with what they
 derive from; sparse indexes simply omit the attribute.
 """
 from __future__ import annotations
@@ -73,6 +73,7 @@ class OrderModel(Model):
 
     order_no = UnicodeAttribute(hash_key=True)
     amount_minor = NumberAttribute()
+    amount_band = UnicodeAttribute(null=True)
     currency = UnicodeAttribute()
     channel = UnicodeAttribute()
     gateway = UnicodeAttribute(null=True)
@@ -116,7 +117,7 @@ class OrderModel(Model):
     flag = UnicodeAttribute(null=True)
 
     by_created = _gsi("by_created", "created_day", "created_at")
-    by_amount = _gsi("by_amount", "created_day", "amount_minor", range_number=True)
+    by_amount_band = _gsi("by_amount_band", "amount_band", "created_at")
     by_status = _gsi("by_status", "pay_status", "created_at")
     by_channel = _gsi("by_channel", "channel", "created_at")
     by_delivery = _gsi("by_delivery", "delivery_status", "created_at")

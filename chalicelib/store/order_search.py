@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..domain.clock import to_iso
 from ..domain.order_filter import OrderFilter
+from .amount_bands import bands_between
 from .models import OrderModel
 
 SWEEP_PAGE = 1000   # items per request when every match is read anyway (totals, exports)
@@ -71,23 +72,6 @@ def _minor_bounds(f: OrderFilter) -> tuple[int, int]:
     return int(low.to_integral_value(ROUND_FLOOR)), int(high.to_integral_value(ROUND_CEILING))
 
 
-def _per_amount_day(f: OrderFilter) -> Sources:
-    """The amount index sorts a day by amount, not time: each day's matches are read whole and
-    sorted by time here (a day's orders in one price band)."""
-    low_minor, high_minor = _minor_bounds(f)
-
-    def day_sorted(day: str, low: str, high: str) -> list[OrderModel]:
-        items = OrderModel.by_amount.query(day, OrderModel.amount_minor.between(low_minor, high_minor),
-                                           page_size=SWEEP_PAGE)
-        inside = [item for item in items if low <= item.created_at <= high]
-        return sorted(inside, key=lambda item: (item.created_at, item.order_no), reverse=True)
-
-    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
-        days = _days_desc(f.created_from, f.created_to)
-        return [chain.from_iterable(day_sorted(day, low, high) for day in days)]
-    return sources
-
-
 def _single(order_no: str) -> Sources:
     def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
         try:
@@ -118,7 +102,7 @@ def choose_plan(f: OrderFilter) -> Plan:
     if f.paid_from or f.paid_to:
         return Plan("by_paid", "paid_at", _per_paid_day(f))
     if f.min_amount is not None or f.max_amount is not None:
-        return Plan("by_amount", created, _per_amount_day(f))
+        return Plan("by_amount_band", created, _per_value(OrderModel.by_amount_band, bands_between(*_minor_bounds(f))))
     return Plan("by_created", created, _per_created_day(f))
 
 

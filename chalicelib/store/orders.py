@@ -17,6 +17,7 @@ from ..domain.order import (
     DeliveryStatus, Order, OrderChanges, PayStatus, Payment, TimelineEntry,
 )
 from ._dynamo import update_if, update_or_old
+from .amount_bands import band_of
 from .models import OrderModel, PaymentMap, TimelineMap
 
 
@@ -99,7 +100,8 @@ def to_domain(item: OrderModel) -> Order:
 
 def _new_item(order: Order) -> OrderModel:
     return OrderModel(
-        order.order_no, amount_minor=order.amount.minor, currency=order.amount.currency,
+        order.order_no, amount_minor=order.amount.minor, amount_band=band_of(order.amount.minor),
+        currency=order.amount.currency,
         channel=order.channel, gateway=order.gateway, product_id=order.product_id,
         product_name=order.product_name, product_lc=order.product_name.casefold(),
         quantity=order.quantity, buyer_email=order.buyer_email,

@@ -180,7 +180,10 @@ def test_no_scan_and_exact_lookups_in_one_request(api, data, monkeypatch):
     assert orders_reads == {("GetItem", None): 2}  # the order (page and totals in one pass) + the auth key
 
 
-def test_dynamodb_reads_the_set_once_then_about_a_page_per_page(api, data, monkeypatch):
+@pytest.mark.parametrize("params,predicate", [
+    ({"channel": "wxpay-main"}, lambda o: o.channel == "wxpay-main"),
+    ({"min_amount": "58", "max_amount": "58.00"}, lambda o: o.amount.minor == 5800)], ids=["channel", "amount"])
+def test_dynamodb_reads_the_set_once_then_about_a_page_per_page(api, data, monkeypatch, params, predicate):
     from pynamodb.connection.base import Connection
 
     read = Counter()
@@ -193,11 +196,11 @@ def test_dynamodb_reads_the_set_once_then_about_a_page_per_page(api, data, monke
         return answer
 
     monkeypatch.setattr(Connection, "_make_api_call", counting)
-    matches = [o for o in data if o.channel == "wxpay-main"]
-    first = search(api, limit=5, channel="wxpay-main")
+    matches = [o for o in data if predicate(o)]
+    first = search(api, limit=5, **params)
     assert read == {"Query": len(matches)} and first["totals"]["count"] == len(matches)
     read.clear()
-    second = search(api, limit=5, channel="wxpay-main", cursor=first["next_cursor"])
+    second = search(api, limit=5, **params, cursor=first["next_cursor"])
     assert len(second["items"]) == 5 and read["Query"] <= 5 + 2
 
 
