@@ -178,6 +178,10 @@ def test_no_scan_and_exact_lookups_in_one_request(api, data, monkeypatch):
     search(api, order_no="S0005")
     orders_reads = {k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"}
     assert orders_reads == {("GetItem", None): 2}  # the order (page and totals in one pass) + the auth key
+    calls.clear()
+    assert [i["order_no"] for i in search(api, trade_no="T0005")["items"]] == ["S0005"]
+    orders_reads = {k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"}
+    assert orders_reads == {("Query", "by_trade_no"): 1, ("GetItem", None): 1}   # + the auth key
 
 
 @pytest.mark.parametrize("params,predicate", [
