@@ -57,6 +57,7 @@ bench: install
 	$(PY) -m bench.ingest
 	$(PY) -m bench.anomalies
 	$(PY) -m bench.reconcile
+	$(PY) -m bench.admin
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
