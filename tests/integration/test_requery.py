@@ -12,7 +12,7 @@ from chalicelib.domain.clock import to_iso
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.services import auth, gateway_calls
 from chalicelib.store import orders as order_store
-from chalicelib.store.models import OrderModel
+from chalicelib.store.models import AuditModel, OrderModel
 from tests.support import notifications as wires
 from tests.support.gateway_sim import CURRENCY, age_order, fire_schedule, start_simulator
 
@@ -150,3 +150,25 @@ def test_operator_requery_during_an_outage_is_a_502_not_unpaid(api, sim):
                       key=operator)
     assert answer.status_code == 502 and api.json(answer)["error"]["code"] == "gateway_unavailable"
     assert "key=" not in answer.body.decode()
+
+
+def test_confirm_paid_only_on_the_gateways_word_and_only_once(api, sim):
+    _, operator = auth.create_key("op", "operator", "test")
+    order_no = register(api, "alipay-main")
+
+    refused = api.call("POST", f"/admin/orders/{order_no}/actions",
+                       {"action": "confirm_paid", "reason": "买家发来截图"}, key=operator)
+    assert refused.status_code == 409 and api.json(refused)["error"]["details"] == {"pay_status": "pending"}
+    assert order_store.get(order_no).pay_status.value == "pending"
+
+    trade = sim.pay("alipay-main", order_no, "58.00", notify=False)
+    for _ in range(2):
+        confirmed = api.call("POST", f"/admin/orders/{order_no}/actions",
+                             {"action": "confirm_paid", "reason": "买家发来截图"}, key=operator)
+        assert confirmed.status_code == 200, confirmed.body
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and order.trade_no == trade.trade_no and len(order.payments) == 1
+    assert [e.source for e in order.timeline if e.type == "payment"] == ["query"]
+    assert sum("买家发来截图" in e.message for e in order.timeline if e.type == "query") == 3
+    outcomes = [a.detail["outcome"] for a in AuditModel.scan() if a.action == "order_confirm_paid"]
+    assert sorted(outcomes) == ["applied", "applied", "refused"]
