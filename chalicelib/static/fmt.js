@@ -111,6 +111,11 @@ export function duration(seconds) {
 }
 
 // The shop's calendar day of a moment, "2026-11-25".
+// A percentile from the API's latency histogram: the upper bound of its bucket.
+export function atMost(seconds) {
+  return seconds === null || seconds === undefined ? "—" : `≤ ${duration(seconds)}`;
+}
+
 export function shopDate(date = new Date()) {
   const p = parts(date, { year: "numeric", month: "2-digit", day: "2-digit" });
   return `${p.year}-${p.month}-${p.day}`;

@@ -3,7 +3,7 @@
 import { columns, hbars, legend, responsive } from "./charts.js";
 import { pathPart } from "./api.js";
 import { h, icon, mount } from "./dom.js";
-import { addDays, axisMoney, clock, duration, integer, money, percent, shopDate, shopTimeToIso, setZone, toMinor } from "./fmt.js";
+import { addDays, atMost, axisMoney, clock, integer, money, percent, shopDate, shopTimeToIso, setZone, toMinor } from "./fmt.js";
 import { t } from "./i18n.js";
 import { badge, card, channelName, deliveryBadge, emptyState, errorBox, kpi, loading, payBadge, rateTone, ruleName, severityBadge, time } from "./ui.js";
 
@@ -201,8 +201,8 @@ export async function render(ctx) {
     mount(latencyBox, 
       h("h3", { class: "mini-title" }, icon("clock"), t("dashboard.latency")),
       h("div", { class: "latency-row" },
-        h("div", {}, h("span", { class: "muted" }, "P50 "), h("strong", { "data-kpi": "latency-p50" }, p.p50 === null || p.p50 === undefined ? "—" : `≤ ${duration(p.p50)}`)),
-        h("div", {}, h("span", { class: "muted" }, "P95 "), h("strong", { "data-kpi": "latency-p95" }, p.p95 === null || p.p95 === undefined ? "—" : `≤ ${duration(p.p95)}`)),
+        h("div", {}, h("span", { class: "muted" }, "P50 "), h("strong", { "data-kpi": "latency-p50" }, atMost(p.p50))),
+        h("div", {}, h("span", { class: "muted" }, "P95 "), h("strong", { "data-kpi": "latency-p95" }, atMost(p.p95))),
         h("div", {}, h("span", { class: "muted" }, t("dashboard.delivered") + " "), h("strong", {}, integer(totals ? totals.delivered : 0)))));
   }
 

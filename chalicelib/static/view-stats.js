@@ -2,7 +2,7 @@
 // repeat buyers — from GET /admin/stats, drawn as SVG by the page.
 import { columns, hbars, legend, lines, responsive, ring } from "./charts.js";
 import { h, mount } from "./dom.js";
-import { addDays, axisMoney, duration, integer, money, monthStart, percent, setZone, shopDate, toMinor, weekdayName } from "./fmt.js";
+import { addDays, atMost, axisMoney, integer, money, monthStart, percent, setZone, shopDate, toMinor, weekdayName } from "./fmt.js";
 import { t } from "./i18n.js";
 import { card, channelName, emptyState, errorBox, kpi, loading, rateTone, segmented } from "./ui.js";
 
@@ -103,7 +103,7 @@ export async function render(ctx) {
         kpi(t("stats.kpi_rate"), percent(totals.success_rate), { tone: rateTone(totals.success_rate), testid: "stats-rate" }),
         kpi(t("stats.kpi_fees"), money(m.fees, currency), { sub: t("stats.kpi_fee_rate", { rate: major(m.paid) ? percent(major(m.fees) / major(m.paid), 2) : "—" }) }),
         kpi(t("stats.kpi_net"), money(m.net, currency), { tone: "success", testid: "stats-net" }),
-        kpi(t("stats.kpi_latency"), lat.p50 === null || lat.p50 === undefined ? "—" : `≤ ${duration(lat.p50)}`, { sub: `P95 ${lat.p95 === null || lat.p95 === undefined ? "—" : `≤ ${duration(lat.p95)}`}` })),
+        kpi(t("stats.kpi_latency"), atMost(lat.p50), { sub: `P95 ${atMost(lat.p95)}` })),
       h("div", { class: "grid grid-2-1" },
         card(t("stats.daily"), [dayBox, legend([{ tone: "primary", label: t("stats.paid_amount", { currency }) }])], { subtitle: t("stats.daily_sub") }),
         card(t("stats.repeat"), h("div", { class: "repeat" },
@@ -153,23 +153,25 @@ function channelTable(groups, currency) {
   const rows = groups.filter((g) => g.orders_created || g.orders_paid);
   if (!rows.length) return emptyState(t("stats.no_data"));
   return h("div", { class: "table-wrap" }, h("table", { class: "table table-compact", "data-table": "channels" },
-    h("thead", {}, h("tr", {}, ["channel", "created", "paid", "rate", "amount", "fees", "fee_rate", "net", "p50"].map((k) =>
+    h("thead", {}, h("tr", {}, ["channel", "created", "paid", "rate", "pay_p50", "amount", "fees", "fee_rate", "net", "p50"].map((k) =>
       h("th", { scope: "col", class: k === "channel" ? null : "num" }, t(`scol.${k}`))))),
     h("tbody", {}, rows.map((g) => {
       const own = currencyOf(g, currency);
       const m = (g.money || {})[own] || { paid: "0", fees: "0", net: "0" };
       const lat = g.pay_to_delivery_seconds || {};
+      const payLat = g.create_to_pay_seconds || {};
       const failing = g.success_rate !== null && g.success_rate !== undefined && g.success_rate < 0.85;
       return h("tr", { class: failing ? "row-danger" : null },
         h("td", { "data-label": t("scol.channel") }, channelName(g.key), failing ? h("div", { class: "small text-danger" }, t("stats.failing")) : null),
         h("td", { class: "num", "data-label": t("scol.created") }, integer(g.orders_created)),
         h("td", { class: "num", "data-label": t("scol.paid") }, integer(g.orders_paid)),
         h("td", { class: ["num", `text-${rateTone(g.success_rate)}`], "data-label": t("scol.rate") }, percent(g.success_rate)),
+        h("td", { class: "num", "data-label": t("scol.pay_p50") }, atMost(payLat.p50)),
         h("td", { class: "num", "data-label": t("scol.amount") }, h("span", { class: "money" }, money(m.paid, own))),
         h("td", { class: "num", "data-label": t("scol.fees") }, h("span", { class: "money" }, money(m.fees, own))),
         h("td", { class: "num", "data-label": t("scol.fee_rate") }, major(m.paid) ? percent(major(m.fees) / major(m.paid), 2) : "—"),
         h("td", { class: "num", "data-label": t("scol.net") }, h("span", { class: "money strong" }, money(m.net, own))),
-        h("td", { class: "num", "data-label": t("scol.p50") }, lat.p50 === null || lat.p50 === undefined ? "—" : `≤ ${duration(lat.p50)}`));
+        h("td", { class: "num", "data-label": t("scol.p50") }, atMost(lat.p50)));
     }))));
 }
 

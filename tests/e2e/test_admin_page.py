@@ -303,6 +303,11 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     page.wait_for_selector("[data-table=channels] tbody tr")
     week = api(stack, "GET", f"/admin/stats?by=day&to={stats_today(stack)['to']}")
     assert page.inner_text("[data-kpi=stats-orders]") == str(week["totals"]["orders_paid"])
+    assert "付款耗时 P50" in page.inner_text("[data-table=channels] thead")
+    prices = [g for g in api(stack, "GET", f"/admin/stats?by=price_point&to={week['to']}")["groups"]
+              if g["currency"] == "CNY" and g["orders_created"]]
+    chart = page.inner_text("[data-chart=price-points]")
+    assert prices and all(yuan(g["price"]) in chart for g in prices), chart
     shot(page, "11-stats")
 
     # export the filtered orders as CSV: progress, then the link; the file is downloaded
