@@ -28,6 +28,7 @@ from .auth import Principal
 from .order_search import parse_filter
 
 INLINE_ROWS = 5000
+PROGRESS_ROWS = 10_000   # a running export's row count is brought up to date this often
 LINK_SECONDS = 15 * 60
 KINDS = ("orders", "notifications", "anomalies", "reconciliation")
 FORMATS = ("csv", "xlsx")
@@ -37,10 +38,14 @@ class _TooLargeForInline(Exception):
     pass
 
 
-def _budgeted(rows: Iterable[list[Any]], budget: int | None) -> Iterator[list[Any]]:
+def _counted(rows: Iterable[list[Any]], budget: int | None,
+             progress: Callable[[int], None] | None) -> Iterator[list[Any]]:
+    """The rows, stopping past `budget` (inline exports) and reporting every PROGRESS_ROWS."""
     for count, row in enumerate(rows, start=1):
         if budget is not None and count > budget:
             raise _TooLargeForInline
+        if progress is not None and count % PROGRESS_ROWS == 0:
+            progress(count)
         yield row
 
 
@@ -77,11 +82,12 @@ def _s3_key(export_id: str, kind: str, fmt: str, at: datetime) -> str:
     return f"exports/{at:%Y/%m/%d}/{kind}-{at:%Y%m%d-%H%M%S}-{export_id}.{fmt}"
 
 
-def _write(record: export_store.ExportRecord, budget: int | None) -> int:
+def _write(record: export_store.ExportRecord, budget: int | None,
+           progress: Callable[[int], None] | None = None) -> int:
     header, rows = _rows_for(record.kind, record.filters, record.masked)
     sink = export_writer.MultipartSink(client("s3"), get_settings().bucket, record.s3_key,
                                        export_writer.CONTENT_TYPES[record.format])
-    return export_writer.write(sink, record.format, header, _budgeted(rows, budget))
+    return export_writer.write(sink, record.format, header, _counted(rows, budget, progress))
 
 
 def request_export(principal: Principal, body: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
@@ -108,7 +114,7 @@ def run_export(export_id: str) -> None:
     if record is None:
         return
     try:
-        rows = _write(record, None)
+        rows = _write(record, None, lambda count: export_store.mark_progress(export_id, count))
     except Exception as error:  # any failure is the export's outcome, shown to the operator
         logger.exception("export failed", extra={"export_id": export_id})
         export_store.mark_failed(export_id, f"{type(error).__name__}: {error}"[:500], utcnow())

@@ -70,6 +70,15 @@ def claim(export_id: str, at: datetime) -> ExportRecord | None:
     return _to_record(item)
 
 
+def mark_progress(export_id: str, rows: int) -> None:
+    """Rows written so far, while the export is being written (never over a finished one)."""
+    try:
+        ExportModel(export_id).update(actions=[ExportModel.rows.set(rows)], condition=(ExportModel.status == "writing"))
+    except UpdateError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+
+
 def mark_ready(export_id: str, rows: int, at: datetime) -> None:
     ExportModel(export_id).update(actions=[ExportModel.status.set("ready"), ExportModel.rows.set(rows),
                                            ExportModel.finished_at.set(to_iso(at))])

@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import auth, exports
+from chalicelib.store import exports as export_store
 from chalicelib.store.models import AuditModel, ExportModel
 from local.stream_pump import read_all, to_lambda_event
 from tests.integration.conftest import ADMIN_KEY
@@ -78,11 +79,24 @@ def test_large_export_runs_through_the_stream_and_link_is_reissued(api, orders, 
     arn = ddb.describe_table(TableName=ExportModel.Meta.table_name)["Table"]["LatestStreamArn"]
     event = to_lambda_event(read_all(streams, arn), arn)
     monkeypatch.setattr(exports, "INLINE_ROWS", 5000)
+    monkeypatch.setattr(exports, "PROGRESS_ROWS", 1)
+    seen_while_running = []
+    record_progress = export_store.mark_progress
+
+    def progress(export_id, rows):
+        record_progress(export_id, rows)
+        seen_while_running.append(api.json(api.call("GET", f"/admin/exports/{export_id}", key=ADMIN_KEY)))
+
+    monkeypatch.setattr(export_store, "mark_progress", progress)
     assert app.on_exports_stream(event, None) == {"batchItemFailures": []}
     assert app.on_exports_stream(event, None) == {"batchItemFailures": []}   # a replay writes nothing twice
+    assert [(v["status"], v["rows"], v["url"]) for v in seen_while_running] == [
+        ("running", 1, None), ("running", 2, None), ("running", 3, None)]
     ready = api.json(api.call("GET", f"/admin/exports/{view['export_id']}", key=ADMIN_KEY))
     assert ready["status"] == "ready" and ready["rows"] == 3 and ready["url"]
     assert len(csv_rows(download(ready))) == 4
+    export_store.mark_progress(view["export_id"], 1)    # late progress never rewrites a finished export
+    assert api.json(api.call("GET", f"/admin/exports/{view['export_id']}", key=ADMIN_KEY))["rows"] == 3
 
 
 def test_notification_and_anomaly_exports(api, orders):
