@@ -14,12 +14,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from itertools import chain
 from typing import Callable, Iterable, Iterator
 
-from ..domain.clock import to_iso
+from ..domain.clock import from_iso, to_iso
 from ..domain.order_filter import OrderFilter
 from .amount_bands import bands_between
 from .models import OrderModel
 
 SWEEP_PAGE = 1000   # items per request when every match is read anyway (totals, exports)
+OPEN_START, OPEN_END = "0", "9"   # sort-key bounds below and above every ISO time
 
 Sources = Callable[[str, str, int], list[Iterable[OrderModel]]]   # (low, high, page size) -> streams
 
@@ -49,7 +50,7 @@ def _per_value(index, values: Iterable[str]) -> Sources:
 
 def _per_created_day(f: OrderFilter) -> Sources:
     def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
-        days = _days_desc(f.created_from, f.created_to)
+        days = _days_desc(from_iso(low), from_iso(high))   # from the cursor's day, not the range's end
         return [chain.from_iterable(_query(OrderModel.by_created, day, OrderModel.created_at.between(low, high), page)
                                     for day in days)]
     return sources
@@ -60,8 +61,9 @@ def _per_paid_day(f: OrderFilter) -> Sources:
     end = f.paid_to or datetime.now(f.created_to.tzinfo)
 
     def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
+        last = end if high == OPEN_END else min(end, from_iso(high))   # from the cursor's day on
         return [chain.from_iterable(_query(OrderModel.by_paid, day, OrderModel.paid_at.between(low, high), page)
-                                    for day in _days_desc(start, end))]
+                                    for day in _days_desc(start, last))]
     return sources
 
 
@@ -108,8 +110,8 @@ def choose_plan(f: OrderFilter) -> Plan:
 
 def _bounds(plan: Plan, f: OrderFilter, after: tuple[str, str] | None) -> tuple[str, str]:
     if plan.sort_attr == "paid_at":
-        low = to_iso(f.paid_from) if f.paid_from else "0"
-        high = to_iso(f.paid_to) if f.paid_to else "9"
+        low = to_iso(f.paid_from) if f.paid_from else OPEN_START
+        high = to_iso(f.paid_to) if f.paid_to else OPEN_END
     else:
         low, high = to_iso(f.created_from), to_iso(f.created_to)
     if after is not None:

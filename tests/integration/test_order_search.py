@@ -225,3 +225,24 @@ def test_totals_false_skips_the_whole_set_pass(api, data, monkeypatch):
     assert second["totals"] is None and second["items"][0]["order_no"] not in {i["order_no"] for i in without["items"]}
     resumed = search(api, limit=3, cursor=without["next_cursor"])
     assert resumed["totals"]["count"] == len(data)
+
+
+def test_later_pages_query_only_the_days_from_the_cursor_on(api, data, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    queries = Counter()
+    original = Connection._make_api_call
+    monkeypatch.setattr(Connection, "_make_api_call",
+                        lambda conn, op, kw: queries.update([kw.get("IndexName")]) or original(conn, op, kw))
+    page = search(api, limit=5)
+    assert queries["by_created"] == 31          # the totals pass: every day of the default 30 days
+    seen, per_page = [i["order_no"] for i in page["items"]], []
+    while page["next_cursor"]:
+        queries.clear()
+        page = search(api, limit=5, cursor=page["next_cursor"])
+        seen += [i["order_no"] for i in page["items"]]
+        per_page.append(queries["by_created"])
+    assert sorted(seen) == sorted(o.order_no for o in data)
+    # the cursor's day, and the next when it runs out; only the last page looks through the
+    # older days to learn there is nothing more
+    assert max(per_page[:-1]) <= 2 and per_page[-1] <= 31, per_page
