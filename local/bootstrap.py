@@ -1,5 +1,5 @@
 """Create every AWS resource a stage needs on the embedded AWS (moto): tables with streams and
-TTL, the files bucket, the SNS topics, the channels secret, the bootstrap API keys.
+TTL, the files bucket with the template's lifecycle rules, the SNS topics, the channels secret, the bootstrap API keys.
 
 Used by `make run` (against the moto server) and by the integration tests (in-process moto).
 """
@@ -14,6 +14,7 @@ from chalicelib.services import auth, channels
 from chalicelib.store.schema import create_tables
 
 DEFAULT_CHANNELS_FILE = Path(__file__).with_name("channels.dev.json")
+TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "resources.json"
 DEFAULT_SIM_ORIGIN = "http://127.0.0.1:9000/"
 _GATEWAY_URL_FIELDS = ("gateway_url", "api_base")
 
@@ -38,11 +39,28 @@ def provision(channels_file: Path = DEFAULT_CHANNELS_FILE, sim_port: int | None 
     s3 = client("s3")
     s3.create_bucket(Bucket=settings.bucket,
                      CreateBucketConfiguration={"LocationConstraint": settings.region})
+    s3.put_bucket_lifecycle_configuration(Bucket=settings.bucket,
+                                          LifecycleConfiguration={"Rules": bucket_lifecycle_rules()})
     for arn in (settings.events_topic_arn, settings.paging_topic_arn):
         client("sns").create_topic(Name=arn.rsplit(":", 1)[1])
     secret = json.dumps(channels_for_simulator(channels_file, sim_port), ensure_ascii=False)
     client("secretsmanager").create_secret(Name=settings.channels_secret_id, SecretString=secret)
     channels.forget()
+
+
+def bucket_lifecycle_rules(template: Path = TEMPLATE) -> list[dict]:
+    """The deployed bucket's lifecycle rules (infra/resources.json), in the S3 API's shape, so
+    the embedded bucket carries the same ones."""
+    bucket = json.loads(template.read_text(encoding="utf-8"))["Resources"]["FilesBucket"]
+    rules = []
+    for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]:
+        api_rule = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+        if "ExpirationInDays" in rule:
+            api_rule["Expiration"] = {"Days": rule["ExpirationInDays"]}
+        if "AbortIncompleteMultipartUpload" in rule:
+            api_rule["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+        rules.append(api_rule)
+    return rules
 
 
 def point_channels_at_simulator(sim_port: int, channels_file: Path = DEFAULT_CHANNELS_FILE) -> None:

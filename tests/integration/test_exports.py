@@ -117,3 +117,11 @@ def test_bad_export_requests_are_400_and_record_nothing(api, body):
 
 def test_unknown_export_is_404(api):
     assert api.call("GET", "/admin/exports/nope", key=ADMIN_KEY).status_code == 404
+
+
+def test_the_embedded_bucket_expires_exports_like_the_deployed_one(api):
+    rules = boto3.client("s3").get_bucket_lifecycle_configuration(Bucket=get_settings().bucket)["Rules"]
+    expiring = {r["ID"]: (r["Filter"]["Prefix"], r["Expiration"]["Days"]) for r in rules if "Expiration" in r}
+    assert expiring == {"expire-exports": ("exports/", 7)}
+    aborting = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
+    assert [r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] for r in aborting] == [1]
