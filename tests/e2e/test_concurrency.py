@@ -95,9 +95,8 @@ def test_two_thousand_concurrent_notifications(stack):
         assert item["pay_status"]["S"] == "paid", order_no
         assert len(item["payments"]["L"]) == 1, order_no
         assert len(item["applied"]["SS"]) == 1, order_no
-        kinds = [e["M"]["type"]["S"] for e in item["timeline"]["L"]]
-        # 补单 may have queried a still-pending order meanwhile (`query`); nothing else may happen
-        assert [k for k in kinds if k != "query"] == ["created", "payment"], (order_no, kinds)
+        kinds = [e["M"]["type"]["S"] for e in item["timeline"]["L"] if not _expected_aside(e["M"], order_no in late)]
+        assert kinds == ["created", "payment"], (order_no, kinds)
     notices = [n for n in _scan(table, "paytrack-local-notices") if n["out_trade_no"]["S"].startswith("CC")]
     assert len(notices) == VALID
     attempts = sum(len(n["attempts"]["L"]) for n in notices)
@@ -105,6 +104,15 @@ def test_two_thousand_concurrent_notifications(stack):
     audit = [a for a in _scan(table, "paytrack-local-audit") if a.get("kind", {}).get("S") == "notify"]
     assert sum(1 for a in audit if a["verification"]["S"] == "bad_signature") == FORGED
     assert sum(1 for a in audit if a["outcome"]["S"] == "unknown_order") >= LATE
+
+
+def _expected_aside(entry: dict, late: bool) -> bool:
+    """Timeline entries besides creation and payment that may rightly appear: 补单 querying a
+    still-pending order; for an order registered after its notification came, the unknown-order
+    anomaly, when the notices stream reaches that notification after the order exists."""
+    if entry["type"]["S"] == "query":
+        return True
+    return late and entry["type"]["S"] == "anomaly" and entry["message"]["S"].startswith("anomaly unknown_order")
 
 
 def _order_of(wire: wires.Wire) -> str:
