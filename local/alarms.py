@@ -182,6 +182,8 @@ class EmfTap(io.TextIOBase):
         self.target.flush()
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("target", "on_emf", "_pending"):   # not set yet, or torn down at exit
+            raise AttributeError(name)
         return getattr(self.target, name)
 
 

@@ -147,6 +147,12 @@ class DemoTraffic:
                 pool.submit(self._run_scenario, self._rng.choices(names, weights)[0])
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def _settle(self, trade) -> None:
+        """Wait for the simulator to settle a payment, giving up as soon as the stack stops."""
+        deadline = time.monotonic() + self._settle_timeout_s
+        while not trade.wait_settled(0.2) and not self._stop.is_set() and time.monotonic() < deadline:
+            pass
+
     def _run_scenario(self, name: str) -> None:
         try:
             self._scenarios[name]()
@@ -165,7 +171,7 @@ class DemoTraffic:
         if not self._register(order):
             return
         trade = self._pay(order)
-        trade.wait_settled(self._settle_timeout_s)
+        self._settle(trade)
         again = self.sim.resend(trade)
         self._log(f"demo: [duplicate notification] resent {again.notice.event_key} for "
                   f"{order.order_no} via {order.channel} → answered {self._answer(again)}")
@@ -175,7 +181,7 @@ class DemoTraffic:
         order = self._new_order()
         if not self._register(order):
             return
-        self._pay(order).wait_settled(self._settle_timeout_s)
+        self._settle(self._pay(order))
         self._pay(order, "second payment")
         self._deliver_when_paid(order)
 
@@ -217,7 +223,7 @@ class DemoTraffic:
         order = self._new_order()
         if not self._register(order):
             return
-        self._pay(order).wait_settled(self._settle_timeout_s)
+        self._settle(self._pay(order))
         half = (Decimal(order.amount) / 2).quantize(CENT, ROUND_DOWN)
         amount = order.amount if self._rng.random() < 0.5 else str(half)
         event = self.sim.refund(order.channel, order.order_no, amount)
@@ -337,7 +343,11 @@ class ReconciliationShowcase(DemoTraffic):
     def run_once(self, stop_event: threading.Event) -> dict[str, dict[str, Any]]:
         """Stage the cases, wait for 补单, reconcile; the summaries by channel (empty if stopped)."""
         self._stop = stop_event
-        silent = {channel: self._stage(channel) for channel in sorted(self.sim.channels)}
+        silent = {}
+        for channel in sorted(self.sim.channels):
+            if stop_event.is_set():
+                return {}
+            silent[channel] = self._stage(channel)
         if not self._await_recovery(silent) or stop_event.wait(1.5):
             return {}
         return {channel: self._reconcile(channel) for channel in sorted(self.sim.channels)}
@@ -352,12 +362,12 @@ class ReconciliationShowcase(DemoTraffic):
         self.sim.pay(channel, silent.order_no, silent.amount, silent.currency, subject=silent.product_name,
                      notify=False)
         self._log(f"demo: [补单] {silent.order_no} paid via {channel}; its notification is lost")
-        self._pay(refunded, tag).wait_settled(self._settle_timeout_s)
+        self._settle(self._pay(refunded, tag))
         self.sim.refund(channel, refunded.order_no, refunded.amount, notify=False)
         booked = f"{Decimal(misbooked.amount) - Decimal('1.00'):.2f}"
         self.sim.pay(channel, misbooked.order_no, misbooked.amount, misbooked.currency, statement_amount=booked)
         self.sim.pay(channel, dropped.order_no, dropped.amount, dropped.currency, in_statement=False)
-        self._pay(twice, tag).wait_settled(self._settle_timeout_s)
+        self._settle(self._pay(twice, tag))
         self._pay(twice, f"{tag}: second payment")
         stray = self._new_order(channel=channel)
         self.sim.pay(channel, stray.order_no, stray.amount, stray.currency, notify=False)

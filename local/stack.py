@@ -172,9 +172,13 @@ class Stack:
                 self.threads.append(thread)
 
     def stop(self) -> None:
+        """Stop the demo first and wait for it (each step notices the stop within a request's
+        time), then every part in reverse order of starting."""
         self.stop_event.set()
         for thread in self.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=30)
+            if thread.is_alive():
+                log.warning("%s thread still running after 30 s", thread.name)
         for stopper in reversed(self.stoppers):
             try:
                 stopper()
