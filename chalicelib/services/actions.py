@@ -49,7 +49,7 @@ def perform(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
             changes = decision(current)
             outcome["value"] = changes.outcome
             return changes
-        return write_with_retry(order_no, step, orders.get, order=order)
+        return write_with_retry(order, step)
 
     if action == "hold":
         order = run(lambda o: decide.operator_hold(o, now, actor, reason))

@@ -48,8 +48,7 @@ def record_on_order(finding: Finding, order: Order, now: datetime) -> Order:
 def apply_to_order(finding: Finding, order: Order, now: datetime) -> Order:
     """Flag `order`, note the anomaly on its timeline and hold it when the rule holds — once.
     Used for the finding's own order and for the other orders of an IP burst."""
-    return write_with_retry(order.order_no, lambda current: anomaly_changes(current, finding, now),
-                            _load, order=order)
+    return write_with_retry(order, lambda current: anomaly_changes(current, finding, now))
 
 
 def _create(finding: Finding, now: datetime) -> bool:
@@ -60,13 +59,6 @@ def _create(finding: Finding, now: datetime) -> bool:
             "anomaly_id": finding.anomaly_id, "rule": finding.rule, "severity": finding.severity.value,
             "order_no": finding.order_no, "channel": finding.channel, "hold": finding.hold})
     return created
-
-
-def _load(order_no: str) -> Order:
-    order = order_store.get(order_no)
-    if order is None:
-        raise NotFound(f"order {order_no} disappeared", {"order_no": order_no})
-    return order
 
 
 def resolve_by_system(anomaly_id: str, now: datetime, note: str) -> bool:

@@ -73,15 +73,8 @@ def _apply_general(order: Order, notice: Notice, now: datetime) -> IngestResult:
         outcome["value"] = changes.outcome
         return changes
 
-    updated = write_with_retry(order.order_no, decide, _load_existing, order=order)
+    updated = write_with_retry(order, decide)
     return IngestResult(outcome["value"], updated)
-
-
-def _load_existing(order_no: str) -> Order:
-    order = order_store.get(order_no)
-    if order is None:
-        raise NotFound(f"order {order_no} disappeared", {"order_no": order_no})
-    return order
 
 
 def apply_awaiting(notice: Notice, awaiting: bool, now: datetime) -> IngestResult:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 from ..domain import validation as v
 from ..domain.clock import utcnow
 from ..domain.errors import NotFound, ValidationFailed
-from ..domain.order import Order, expire
+from ..domain.order import expire
 from ..domain.query import QueryStatus
 from ..domain.statement import parse_day
 from ..platform.job_settings import get_job_settings
@@ -47,16 +47,9 @@ def expire_orders(now: datetime | None = None) -> dict[str, Any]:
         elif outcome.status == requery.UNAVAILABLE and now < order.expires_at + grace:
             counts["deferred"] += 1
         else:
-            write_with_retry(order.order_no, lambda current: expire(current, now), _load, order=order)
+            write_with_retry(order, lambda current: expire(current, now))
             counts["expired"] += 1
     return {"job": "expire_orders", "expired": counts["expired"], **dict(counts)}
-
-
-def _load(order_no: str) -> Order:
-    order = order_store.get(order_no)
-    if order is None:
-        raise NotFound(f"order {order_no} disappeared", {"order_no": order_no})
-    return order
 
 
 def _reconcile(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..domain.errors import Conflict
+from ..domain.errors import Conflict, NotFound
 from ..domain.order import Order, OrderChanges
 from ..store import orders as order_store
 from ..store.orders import VersionConflict
@@ -12,13 +12,12 @@ from ..store.orders import VersionConflict
 MAX_ATTEMPTS = 8
 
 
-def write_with_retry(order_no: str, decide: Callable[[Order], OrderChanges],
-                     load: Callable[[str], Order], order: Order | None = None) -> Order:
-    """Apply `decide(order)` to the current order; on a concurrent change, re-read and decide again.
+def write_with_retry(order: Order, decide: Callable[[Order], OrderChanges]) -> Order:
+    """Apply `decide(order)` to the order; on a concurrent change, re-read and decide again.
 
     `decide` may raise a domain error (refused transition); nothing is written then.
     """
-    current = order or load(order_no)
+    current = order
     for _ in range(MAX_ATTEMPTS):
         changes = decide(current)
         if not changes.writes:
@@ -26,5 +25,12 @@ def write_with_retry(order_no: str, decide: Callable[[Order], OrderChanges],
         try:
             return order_store.apply_changes(current, changes)
         except VersionConflict:
-            current = load(order_no)
-    raise Conflict("the order kept changing under us; retry", {"order_no": order_no})
+            current = _reload(order.order_no)
+    raise Conflict("the order kept changing under us; retry", {"order_no": order.order_no})
+
+
+def _reload(order_no: str) -> Order:
+    current = order_store.get(order_no)
+    if current is None:
+        raise NotFound(f"order {order_no} disappeared", {"order_no": order_no})
+    return current

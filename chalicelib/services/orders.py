@@ -117,5 +117,4 @@ def record_delivery(order_no: str, body: Mapping[str, Any]) -> Order:
     status = v.choice(body, "status", ("delivered", "failed"))
     detail = v.text(body, "detail", required=False, max_len=500)
     now = utcnow()
-    return write_with_retry(order_no, lambda order: report_delivery(order, status == "delivered", detail, now),
-                            get)
+    return write_with_retry(get(order_no), lambda order: report_delivery(order, status == "delivered", detail, now))

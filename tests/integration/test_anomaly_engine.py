@@ -186,7 +186,7 @@ def test_second_payment_after_ready_holds_and_tells_the_shop(api, feed, shop_eve
 
 def test_late_payment_after_expiry(api, feed, shop_events):
     order_no = register(api)
-    write_with_retry(order_no, lambda o: expire(o, utcnow()), order_store.get)
+    write_with_retry(order_store.get(order_no), lambda o: expire(o, utcnow()))
     api.send(wires.alipay(order_no, "58.00"))
     feed.drain()
     assert anomaly_store.get(f"late_payment#{order_no}").details["expired_at"]
@@ -287,9 +287,9 @@ def test_release_publishes_ready_again_and_a_later_hold_held_again(api, feed, sh
     api.send(wires.alipay(order_no, "52.20"))
     feed.drain()
     now = utcnow()
-    write_with_retry(order_no, lambda o: release_hold(o, now, "op-key", "customer paid the rest"), order_store.get)
+    write_with_retry(order_store.get(order_no), lambda o: release_hold(o, now, "op-key", "customer paid the rest"))
     feed.drain()
-    write_with_retry(order_no, lambda o: hold(o, ["operator"], now, "operator", "op-key"), order_store.get)
+    write_with_retry(order_store.get(order_no), lambda o: hold(o, ["operator"], now, "operator", "op-key"))
     feed.drain()
     messages = [m for m in shop_events() if m["order"]["order_no"] == order_no]
     assert [(m["event"], m["generation"]) for m in messages] == [
@@ -364,7 +364,7 @@ def test_channel_health_flags_a_failing_channel(api, feed, expired, flagged):
     numbers = [register(api, channel="epay-main") for _ in range(20)]
     now = utcnow()
     for order_no in numbers[:expired]:
-        write_with_retry(order_no, lambda o: expire(o, now), order_store.get)
+        write_with_retry(order_store.get(order_no), lambda o: expire(o, now))
     for order_no in numbers[expired:]:
         api.send(wires.epay(order_no, "58.00"))
     summary = screening.channel_health(utcnow())
