@@ -66,11 +66,12 @@ class Stack:
 
         provision(self.config.channels_file, self.config.sim_port)
         bootstrap_keys(self.config.admin_key, self.config.shop_key)
-        app = self._start_api()
+        factory, app = self._load_app()
         self._start_pumps(app)
         self._start_scheduler(app)
         self._start_sns_listener()
         self._start_paging()
+        self._serve_api(factory, app)   # reachable only once everything behind it runs (streams, paging)
         self._start_simulator_and_demo()
 
     # -- parts
@@ -88,20 +89,21 @@ class Stack:
         _point_aws_at(port)
         log.info("embedded AWS (moto) on http://127.0.0.1:%d", port)
 
-    def _start_api(self):
+    def _load_app(self):
         from chalice.cli.factory import CLIFactory
 
+        factory = CLIFactory(project_dir=str(REPO))
+        return factory, factory.load_chalice_app()
+
+    def _serve_api(self, factory, app) -> None:
         from local.fidelity import answer_unsupported_methods_like_api_gateway
 
         answer_unsupported_methods_like_api_gateway()
-        factory = CLIFactory(project_dir=str(REPO))
         config = factory.create_config_obj(chalice_stage_name="local")
-        app = factory.load_chalice_app()
         server = factory.create_local_server(app, config, "127.0.0.1", self.config.api_port)
         thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
         thread.start()
         self.stoppers.append(server.shutdown)
-        return app
 
     def _handlers(self, app, config_type: str) -> list[tuple[Any, Callable]]:
         """The app's registered event handlers of one kind, as Lambda would call them."""
