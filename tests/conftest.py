@@ -3,10 +3,7 @@ test can talk to a running local stack or a real account by accident (STACK.md).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("PAYTRACK_SHARED_DIR", REPO.parent / "shared"))
 
 for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(_name, None)
@@ -18,7 +15,6 @@ os.environ.update({
     "AWS_SESSION_TOKEN": "testing",
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "PAYTRACK_STAGE": "test",
-    "PAYTRACK_SHARED_DIR": str(SHARED),
     "POWERTOOLS_METRICS_NAMESPACE": "Paytrack",
     "POWERTOOLS_DEV": "false",
 })

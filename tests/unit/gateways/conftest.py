@@ -1,5 +1,5 @@
-"""Fixtures for gateway unit tests: the shared vectors (../shared/vectors beside the repo, or
-$PAYTRACK_SHARED_DIR/vectors) and the channel configs that match them."""
+"""Fixtures for gateway unit tests: the vectors in tests/fixtures/vectors and the channel configs
+that match them."""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +10,7 @@ from .helpers import read_pem, read_vector, vectors_dir
 @pytest.fixture(scope="session", autouse=True)
 def _vectors_present() -> None:
     if not (vectors_dir() / "ali_vector.json").is_file():
-        pytest.fail(f"gateway vectors not found in {vectors_dir()}: set PAYTRACK_SHARED_DIR")
+        pytest.fail(f"gateway vectors not found in {vectors_dir()}")
 
 
 @pytest.fixture(scope="session")

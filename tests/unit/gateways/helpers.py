@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -15,9 +14,8 @@ VECTOR_NOW = datetime.fromtimestamp(VECTOR_TS, timezone.utc)
 
 
 def vectors_dir() -> Path:
-    shared = os.environ.get("PAYTRACK_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[3].parent / "shared"
-    return base / "vectors"
+    """The gateway vectors committed under tests/fixtures (made with each gateway's own SDK)."""
+    return Path(__file__).resolve().parents[2] / "fixtures" / "vectors"
 
 
 def read_vector(name: str) -> Any:

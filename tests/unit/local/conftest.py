@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,20 +13,15 @@ import pytest
 from local.simulator import (DEFAULT_CHANNELS_FILE, GatewaySimulator, load_channels,
                              load_sim_config)
 from tests.support.answering_server import AnsweringServer
+from tests.unit.gateways.helpers import vectors_dir as _gateway_vectors_dir
 
+VECTORS_DIR = _gateway_vectors_dir()
 FAST = 1 / 2400     # Alipay's 4-minute first retry after 0.1 s
-
-
-def shared_dir() -> Path:
-    default = Path(__file__).resolve().parents[3].parent / "shared"
-    return Path(os.environ.get("PAYTRACK_SHARED_DIR") or default)
 
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    path = shared_dir() / "vectors"
-    assert path.is_dir(), f"published vectors not found at {path} (set PAYTRACK_SHARED_DIR)"
-    return path
+    return VECTORS_DIR
 
 
 @pytest.fixture(scope="session")
