@@ -3,7 +3,9 @@ test can talk to a running local stack or a real account by accident (STACK.md).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 
 for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
     os.environ.pop(_name, None)
