@@ -58,6 +58,7 @@ class Stack:
     config: StackConfig
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
+    pumps: list[Any] = field(default_factory=list)   # their `delivery.destination.records`: discarded batches
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> None:
@@ -114,12 +115,22 @@ class Stack:
     def _start_pumps(self, app) -> None:
         import boto3
 
-        from local.stream_pump import StreamPump
+        from chalicelib.platform.settings import get_settings
+        from local.stream_pump import FailurePolicy, OnFailureDestination, StreamPump
 
-        ddb, streams = boto3.client("dynamodb"), boto3.client("dynamodbstreams")
+        settings = get_settings()
+        ddb, streams, sqs = boto3.client("dynamodb"), boto3.client("dynamodbstreams"), boto3.client("sqs")
+        destinations: dict[str | None, OnFailureDestination] = {}
         for source, handler in self._handlers(app, "DynamoDBEventConfig"):
             table = source.stream_arn.split(":table/")[1].split("/stream")[0]
-            pump = StreamPump(ddb, streams, table, handler)
+            policy = FailurePolicy.from_template(source.name, settings.stage, source.batch_size)
+            if policy.on_failure_queue not in destinations:
+                destinations[policy.on_failure_queue] = OnFailureDestination.for_policy(policy, sqs)
+            pump = StreamPump(ddb, streams, table, handler, policy=policy,
+                              destination=destinations[policy.on_failure_queue],
+                              function_arn=f"arn:aws:lambda:{settings.region}:123456789012:function:"
+                                           f"paytrack-{settings.stage}-{source.name}")
+            self.pumps.append(pump)
             pump.start()
             self.stoppers.append(pump.stop)
             log.info("stream pump: %s -> %s", table, source.name)
