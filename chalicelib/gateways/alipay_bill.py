@@ -30,15 +30,16 @@ DETAIL_HEADER = (
  FEE) = (0, 1, 2, 4, 5, 11, 12, 21, 22)
 _KINDS = {"交易": LineKind.PAYMENT, "退款": LineKind.REFUND}
 _END_MARK = "业务明细列表结束"
-_TOTAL = re.compile(r"#(交易|退款)合计：(\d+)笔，商家实收共(-?\d+(?:\.\d+)?)元")
+_TOTAL = re.compile(r"#(交易|退款)合计：([0-9]+)笔，商家实收共(-?[0-9]+(?:\.[0-9]+)?)元")
 _ACCOUNT = re.compile(r"#账号：\[(\d+)\]")
 _PERIOD_END = re.compile(r"终止日期：\[(\d{4})年(\d{2})月(\d{2})日 (\d{2}):(\d{2}):(\d{2})\]")
 
 
 @lru_cache(maxsize=16384)
 def _yuan(text: str) -> Money:
-    """Amounts repeat (a shop has a few prices): parse each distinct text once."""
-    return Money.parse(text.strip(), "CNY")
+    """Amounts repeat (a shop has a few prices): parse each distinct text once. Refund rows are
+    negative: the row's kind says which sign it must have (`_row`)."""
+    return Money.parse(text.strip(), "CNY", allow_negative=True)
 
 
 @lru_cache(maxsize=16384)

@@ -13,11 +13,10 @@ import gzip
 import hashlib
 import zlib
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
 from ..domain.errors import InvalidMoney
-from ..domain.money import Money
+from ..domain.money import Money, minor_digits, parse_scaled
 from ..domain.statement import LineKind, Statement, StatementLine, StatementUnparseable, beijing_time
 
 HEADER = (
@@ -31,7 +30,8 @@ SUMMARY_HEADER = ("总交易单数", "应结订单总金额", "退款总金额",
  FEE, TOTAL) = (0, 2, 5, 6, 9, 11, 12, 15, 16, 22, 24)
 _KINDS = {"SUCCESS": LineKind.PAYMENT, "REFUND": LineKind.REFUND, "REVOKED": LineKind.CLOSED,
           "CLOSED": LineKind.CLOSED}
-_FEN = Decimal("0.01")
+#: the bill's fee columns carry five decimals; every amount is read as an integer of 10^-5
+_BILL_PLACES = 5
 
 
 @lru_cache(maxsize=16384)
@@ -40,17 +40,15 @@ def _yuan(text: str, currency: str) -> Money:
 
 
 @lru_cache(maxsize=16384)
-def _decimal(text: str) -> Decimal:
-    value = Decimal(text)
-    if not value.is_finite():
-        raise InvalidOperation(text)
-    return value
+def _scaled(text: str) -> int:
+    """A bill figure in 10^-5 units, exactly (fees and their totals may be negative)."""
+    return parse_scaled(text, _BILL_PLACES, allow_negative=True)
 
 
 def _fee(text: str, currency: str) -> Money:
-    """手续费 ("0.34800") to the fen, half up, as WeChat settles it; positive."""
-    value = abs(_decimal(text)).quantize(_FEN, rounding=ROUND_HALF_UP)
-    return Money.parse(str(value), currency)
+    """手续费 ("0.34800") to the currency's minor unit, half up, as WeChat settles it; positive."""
+    step = 10 ** (_BILL_PLACES - minor_digits(currency))
+    return Money((abs(_scaled(text)) + step // 2) // step, currency)
 
 
 def decompress(data: bytes, hash_type: str, hash_value: str, source: str) -> bytes:
@@ -92,7 +90,7 @@ def _line(values: list[str], line_no: int, source: str) -> StatementLine:
         return StatementLine(line_no, kind, values[OUT_TRADE_NO], values[TRANSACTION_ID],
                              _yuan(values[TOTAL], currency), fee, _yuan(values[SETTLED], currency), at,
                              values[STATE])
-    except (InvalidMoney, InvalidOperation, ValueError) as error:
+    except (InvalidMoney, ValueError) as error:
         raise StatementUnparseable(source, line_no, getattr(error, "message", None) or
                                    f"unreadable value ({error})") from None
 
@@ -102,27 +100,34 @@ class _Totals:
 
     def __init__(self) -> None:
         self.count = 0
-        self.sums = {"应结订单总金额": Decimal(0), "退款总金额": Decimal(0), "手续费总金额": Decimal(0),
-                     "订单总金额": Decimal(0)}
+        self.sums = {"应结订单总金额": 0, "退款总金额": 0, "手续费总金额": 0, "订单总金额": 0}
 
     def add(self, values: list[str]) -> None:
         self.count += 1
-        self.sums["手续费总金额"] += _decimal(values[FEE] or "0")
+        self.sums["手续费总金额"] += _scaled(values[FEE] or "0")
         if values[STATE] == "SUCCESS":
-            self.sums["应结订单总金额"] += _decimal(values[SETTLED])
-            self.sums["订单总金额"] += _decimal(values[TOTAL])
+            self.sums["应结订单总金额"] += _scaled(values[SETTLED])
+            self.sums["订单总金额"] += _scaled(values[TOTAL])
         elif values[STATE] == "REFUND":
-            self.sums["退款总金额"] += _decimal(values[REFUNDED])
+            self.sums["退款总金额"] += _scaled(values[REFUNDED])
 
     def check(self, values: list[str], line_no: int, source: str) -> None:
         try:
-            stated = dict(zip(SUMMARY_HEADER, [int(values[0])] + [_decimal(v) for v in values[1:]]))
-        except (ValueError, InvalidOperation):
+            stated = dict(zip(SUMMARY_HEADER, [parse_scaled(values[0], 0)] + [_scaled(v) for v in values[1:]]))
+        except InvalidMoney:
             raise StatementUnparseable(source, line_no, "the summary row is not numbers") from None
         counted = {"总交易单数": self.count, **self.sums}
         for name, value in counted.items():
             if stated[name] != value:
-                raise StatementUnparseable(source, line_no, f"{name} says {stated[name]}, the rows give {value}")
+                raise StatementUnparseable(source, line_no, f"{name} says {_shown(name, stated[name])}, "
+                                                            f"the rows give {_shown(name, value)}")
+
+
+def _shown(name: str, value: int) -> str:
+    if name == "总交易单数":
+        return str(value)
+    whole, fraction = divmod(abs(value), 10 ** _BILL_PLACES)
+    return f"{'-' if value < 0 else ''}{whole}.{fraction:0{_BILL_PLACES}d}".rstrip("0").rstrip(".")
 
 
 def parse(raw: bytes, channel: str, day: date, source: str = "wechatpay trade bill") -> Statement:

@@ -18,7 +18,7 @@ NOON = WINDOW[0] + timedelta(hours=4)
 
 
 def cny(text: str) -> Money:
-    return Money.parse(text, "CNY")
+    return Money.parse(text, "CNY", allow_negative=True)
 
 
 def pay(n: int, order: str, trade: str, amount: str, fee: str | None = "0.35") -> StatementLine:

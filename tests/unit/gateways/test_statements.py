@@ -27,7 +27,7 @@ STRIPE = {"type": "stripe", "webhook_secret": "whsec_x", "api_key": "sk_test_x",
 
 
 def cny(text: str) -> Money:
-    return Money.parse(text, "CNY")
+    return Money.parse(text, "CNY", allow_negative=True)
 
 
 def detail_text() -> str:
