@@ -2,13 +2,22 @@
 
 Every action carries a reason and lands on the timeline with the operator's key as actor. An
 action that has already had its effect is a no-op (`already_applied`): holding a held order,
-releasing a released one, a note or refund repeated with the same idempotency key.
+releasing a released one, any action repeated with the same idempotency key and body.
+
+An idempotency key is bound to one request — its action and body (`Idempotency.request`) — on
+one order: the timeline entries the request writes carry the key and the request's digest. The
+same key with the same request again is a replay (`already_applied`); with another action or
+body it is refused (`Conflict`), so a key reused by mistake can never skip a refund.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Callable, Mapping
 
-from .errors import TransitionRefused
+from .errors import Conflict, TransitionRefused
 from .money import Money
 from .order import (
     PAID_STATES, HoldReason, Order, OrderChanges, Outcome, PayStatus, TimelineEntry, can_pay_transition, hold,
@@ -17,9 +26,53 @@ from .order import (
 
 ACTIONS = ("requery", "release_hold", "hold", "confirm_paid", "mark_refunded", "note")
 
+Decision = Callable[[Order], OrderChanges]
 
-def _already(order: Order, key: str | None) -> bool:
-    return key is not None and any(e.data.get("idempotency_key") == key for e in order.timeline)
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    request: str   # digest of the action and its body: what the key is bound to
+
+    @classmethod
+    def of(cls, key: str | None, body: Mapping[str, Any]) -> Idempotency | None:
+        """The key and the digest of every other field of the (validated) body."""
+        if key is None:
+            return None
+        request = {name: value for name, value in body.items() if name != "idempotency_key"}
+        canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return cls(key, hashlib.sha256(canonical.encode()).hexdigest()[:32])
+
+    def tags(self) -> dict[str, str]:
+        return {"idempotency_key": self.key, "request": self.request}
+
+
+def replayed(order: Order, idempotency: Idempotency | None) -> bool:
+    """True when this key already served this very request on the order; `Conflict` when it
+    served another action or body (or was recorded before requests were bound to keys)."""
+    if idempotency is None:
+        return False
+    for entry in order.timeline:
+        if entry.data.get("idempotency_key") != idempotency.key:
+            continue
+        if entry.data.get("request") != idempotency.request:
+            raise Conflict(f"idempotency key {idempotency.key!r} was already used on this order for another "
+                           "action or body; use a new key for a new request",
+                           {"idempotency_key": idempotency.key, "used_by": entry.type})
+        return True
+    return False
+
+
+def keyed(decision: Decision, idempotency: Idempotency | None) -> Decision:
+    """`decision`, unless the key already served this request; its timeline entries carry the key."""
+    def decide(order: Order) -> OrderChanges:
+        if replayed(order, idempotency):
+            return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
+        changes = decision(order)
+        if idempotency is not None:
+            changes.timeline = [replace(e, data={**e.data, **idempotency.tags()}) for e in changes.timeline]
+        return changes
+    return decide
 
 
 def _entry(now: datetime, kind: str, actor: str, message: str, data: dict) -> TimelineEntry:
@@ -34,18 +87,12 @@ def operator_release(order: Order, now: datetime, actor: str, reason: str) -> Or
     return release_hold(order, now, actor, reason)
 
 
-def note(order: Order, now: datetime, actor: str, reason: str, key: str | None) -> OrderChanges:
-    if _already(order, key):
-        return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
-    data = {"idempotency_key": key} if key else {}
-    return OrderChanges(outcome=Outcome.APPLIED, timeline=[_entry(now, "note", actor, reason, data)])
+def note(order: Order, now: datetime, actor: str, reason: str) -> OrderChanges:
+    return OrderChanges(outcome=Outcome.APPLIED, timeline=[_entry(now, "note", actor, reason, {})])
 
 
-def mark_refunded(order: Order, amount: Money | None, now: datetime, actor: str, reason: str,
-                  key: str | None) -> OrderChanges:
+def mark_refunded(order: Order, amount: Money | None, now: datetime, actor: str, reason: str) -> OrderChanges:
     """A refund the operator made outside paytrack (the gateway's console, a bank transfer)."""
-    if _already(order, key):
-        return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     if order.pay_status not in PAID_STATES or order.paid_amount is None:
         raise TransitionRefused(f"the order is {order.pay_status.value}: there is nothing to refund",
                                 {"pay_status": order.pay_status.value})
@@ -62,9 +109,6 @@ def mark_refunded(order: Order, amount: Money | None, now: datetime, actor: str,
     if not can_pay_transition(order.pay_status, target):
         raise TransitionRefused(f"cannot go from {order.pay_status.value} to {target.value}", {})
     data = {"refunded": refund.format(), "total": total.format(), "currency": total.currency}
-    if key:
-        data["idempotency_key"] = key
     entry = _entry(now, "refund", actor, f"refund of {refund} recorded by an operator: {reason}", data)
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry],
                         set={"pay_status": target, "refunded_amount": total, "refunded_at": now})
-

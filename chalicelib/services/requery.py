@@ -74,9 +74,10 @@ def ask(order: Order, now: datetime) -> QueryOutcome:
 
 
 def _trace(outcome: QueryOutcome, now: datetime, actor: str | None = None,
-           reason: str | None = None) -> TimelineEntry:
+           reason: str | None = None, tags: dict[str, str] | None = None) -> TimelineEntry:
     message = "gateway query: " + outcome.describe() + (f" — {reason}" if reason else "")
     data = {k: v for k, v in outcome.as_dict().items() if v and k not in ("order_no", "channel")}
+    data.update(tags or {})
     return TimelineEntry(at=now, type="query", source="operator" if actor else "query", message=message,
                          data=data, actor=actor)
 
@@ -141,15 +142,16 @@ def last_query(order: Order, now: datetime) -> QueryOutcome:
 
 
 def requery_order(order_no: str, *, actor: str | None = None, reason: str | None = None,
-                  now: datetime | None = None) -> dict[str, Any]:
+                  now: datetime | None = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
     """An operator's `requery` (and `confirm_paid`): ask now, whatever the backoff says.
+    `tags` go into the query's timeline entry (the action's idempotency key).
 
     A gateway that cannot answer raises GatewayUnavailable (502) once the attempt is on the
     timeline: the operator must not read "no answer" as "not paid"."""
     now = now or utcnow()
     order = orders.get(order_no)
     outcome = ask(order, now)
-    pending.record_query(order_no, _trace(outcome, now, actor, reason))
+    pending.record_query(order_no, _trace(outcome, now, actor, reason, tags))
     if outcome.status == UNAVAILABLE:
         raise GatewayUnavailable(f"{order.channel} did not answer: {outcome.detail}", {"channel": order.channel})
     if outcome.status == MISCONFIGURED:
