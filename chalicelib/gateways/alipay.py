@@ -15,8 +15,8 @@ from ..domain.query import QueryResult
 from ..domain.statement import Statement
 from . import alipay_api
 from ._http import GatewayHttp
-from ._signing import (config_value, decode_values, malformed_on_error, need, parse_form,
-                       rsa_public_key, rsa_verify)
+from ._signing import config_value, decode_values, malformed_on_error, need, parse_form, rsa_verify
+from .alipay_cert import alipay_public_key
 from .base import Gateway, InboundRequest, TextAnswers
 
 BEIJING = timezone(timedelta(hours=8))
@@ -85,7 +85,7 @@ def _signed_messages(fields: Mapping[str, bytes], params: Mapping[str, str]) -> 
 def _verify(fields: Mapping[str, bytes], params: Mapping[str, str],
             config: Mapping[str, Any]) -> None:
     algorithm = _hash_for(params.get("sign_type", "RSA2"), config)
-    key = rsa_public_key(config, "alipay_public_key")
+    key = alipay_public_key(config)
     sign = need(params, "sign")
     if not any(rsa_verify(key, sign, message, algorithm)
                for message in _signed_messages(fields, params)):

@@ -20,7 +20,8 @@ from ..domain.statement import (BEIJING, Statement, StatementNotReady, Statement
                                 read_at)
 from . import alipay_bill
 from ._http import GatewayHttp, invalid_answer, readable
-from ._signing import config_value, rsa_private_key, rsa_public_key, rsa_sign, rsa_verify
+from ._signing import config_value, rsa_private_key, rsa_sign, rsa_verify
+from .alipay_cert import alipay_cert_sn, alipay_public_key, cert_mode, request_cert_sns
 
 GATEWAY = "alipay"
 QUERY = "alipay.trade.query"
@@ -36,11 +37,13 @@ def string_to_sign(params: Mapping[str, str]) -> str:
 
 def signed_request(config: Mapping[str, Any], method: str, biz_content: Mapping[str, str],
                    now: datetime) -> dict[str, str]:
-    """The common request parameters of an OpenAPI call, signed (RSA2)."""
+    """The common request parameters of an OpenAPI call, signed (RSA2); in certificate mode they
+    carry `app_cert_sn` and `alipay_root_cert_sn`, which the signature covers too."""
     params = {"app_id": config_value(config, "app_id"), "method": method, "format": "JSON",
               "charset": "utf-8", "sign_type": "RSA2", "version": "1.0",
               "timestamp": f"{now.astimezone(BEIJING):%Y-%m-%d %H:%M:%S}",
-              "biz_content": json.dumps(biz_content, separators=(",", ":"), ensure_ascii=False)}
+              "biz_content": json.dumps(biz_content, separators=(",", ":"), ensure_ascii=False),
+              **request_cert_sns(config)}
     key = rsa_private_key(config, "app_private_key")
     params["sign"] = rsa_sign(key, string_to_sign(params).encode("utf-8"), hashes.SHA256())
     return params
@@ -65,9 +68,19 @@ def verified_answer(text: str, method: str, config: Mapping[str, Any]) -> dict[s
     sign = document.get("sign")
     if raw is None or not isinstance(sign, str):
         raise invalid_answer(method, "unsigned answer")
-    if not rsa_verify(rsa_public_key(config, "alipay_public_key"), sign, raw.encode("utf-8"), hashes.SHA256()):
+    _check_signing_cert(document, method, config)
+    if not rsa_verify(alipay_public_key(config), sign, raw.encode("utf-8"), hashes.SHA256()):
         raise invalid_answer(method, "the answer's signature does not verify")
     return json.loads(raw)
+
+
+def _check_signing_cert(document: Mapping[str, Any], method: str, config: Mapping[str, Any]) -> None:
+    """In certificate mode an answer names the Alipay certificate it was signed with: another one
+    than the channel holds means Alipay has rotated its certificate."""
+    named = document.get("alipay_cert_sn")
+    if cert_mode(config) and named and named != alipay_cert_sn(config):
+        raise invalid_answer(method, f"signed with Alipay certificate {str(named)[:64]}, not the channel's "
+                                     "alipay_cert: download Alipay's new public key certificate")
 
 
 def _call(config: Mapping[str, Any], method: str, biz_content: Mapping[str, str], http: GatewayHttp,
