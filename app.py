@@ -15,10 +15,11 @@ from chalicelib.services import (
     streams,
 )
 from chalicelib.services.render import order_for_shop
-from chalicelib.web import JSON_TYPES, Guard, json_response, query_params, read_json
+from chalicelib.web import JSON_TYPES, Guard, json_response, query_params, read_json, register_edge
 
 app = Chalice(app_name="paytrack")
 guard = Guard(app)
+register_edge(app)
 settings = get_settings()
 
 NOTIFY_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain",
@@ -28,6 +29,7 @@ NOTIFY_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/p
 # ---------------------------------------------------------------- gateway notifications
 
 @app.route("/notify/{channel}", methods=["GET", "POST"], content_types=NOTIFY_TYPES)
+@guard.public
 def notify(channel: str) -> Response:
     request = app.current_request
     query = request.query_params or {}
@@ -199,6 +201,7 @@ def requery_pending(event):
 
 
 @app.schedule(Cron(30, 2, "*", "*", "?", "*"))      # 10:30 Beijing (UTC+8), after WeChat's 10:00
+@guard.public
 def reconcile_daily(event):
     return jobs.run_scheduled("reconcile")
 
@@ -264,3 +267,5 @@ def admin_asset(name: str) -> Response:
     if found is None:
         return error_response(NotFound(f"no file {name!r} in the admin page", {"name": name}))
     return _static_file(found)
+@guard.public
+@guard.public

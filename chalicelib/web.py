@@ -1,14 +1,24 @@
-"""The HTTP edge shared by every route in app.py: bearer auth by role, JSON bodies, and typed
-errors mapped to responses in this one place (API.md: `{"error": {code, message, details}}`)."""
+"""The HTTP edge shared by every route in app.py: bearer auth by role, JSON bodies, a read
+budget per admin request, and every error mapped to a response in this one place (API.md:
+`{"error": {code, message, details}}`) — typed errors by the route wrappers (Guard), Chalice's
+own answers (405, 415) and anything unexpected (500 `internal_error`) by the `http_edge`
+middleware."""
 from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, Callable
 
-from chalice import Chalice, Response
+from chalice import Chalice, ChaliceUnhandledError, Response
+from chalice.app import Request
 
-from .domain.errors import PaytrackError, ValidationFailed
+from .domain.errors import MethodNotAllowed, PaytrackError, UnsupportedMediaType, ValidationFailed
+from .domain.params import parse_json
+from .gateways.registry import get_gateway
+from .platform import read_budget
+from .platform.observability import logger
+from .services import channels
 from .services.auth import Principal, authorize
 
 JSON_TYPES = ["application/json"]
@@ -25,10 +35,11 @@ def error_response(error: PaytrackError) -> Response:
                                     "details": error.details}}, error.status)
 
 
-def internal_error() -> Response:
+def internal_error(request_id: str | None) -> Response:
+    """API.md's unexpected failure: the code and the request id to quote, nothing more."""
     return json_response({"error": {"code": "internal_error",
                                     "message": "something failed on our side; it is logged, retry later",
-                                    "details": {}}}, 500)
+                                    "details": {}, "request_id": request_id}}, 500)
 
 
 def read_json(app: Chalice) -> Any:
@@ -38,10 +49,7 @@ def read_json(app: Chalice) -> Any:
         raise ValidationFailed(f"body larger than {MAX_JSON_BYTES} bytes", {"field": "body"})
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValidationFailed(f"the body is not valid JSON: {error}", {"field": "body"}) from None
+    return parse_json(raw)
 
 
 def query_params(app: Chalice) -> tuple[dict[str, str], Callable[[str], list[str]]]:
@@ -54,9 +62,22 @@ def query_params(app: Chalice) -> tuple[dict[str, str], Callable[[str], list[str
     return dict(params or {}), getlist
 
 
+def _mapped(run: Callable[[], Response]) -> Response:
+    """A route's answer: typed errors become their responses; anything else is handed to the
+    `http_edge` middleware (Chalice answers other exceptions itself, in its own shape)."""
+    try:
+        return run()
+    except PaytrackError as error:
+        return error_response(error)
+    except Exception as error:
+        raise ChaliceUnhandledError(type(error).__name__) from error
+
+
 class Guard:
     """`@guard("operator")` on a route: authenticates the bearer key, checks the role, passes the
-    Principal as first argument, and turns domain errors into their responses."""
+    Principal as first argument, and turns domain errors into their responses. Every request of
+    an admin role reads within a `ReadBudget`. `@guard.public` is the same for routes without a
+    key (the signature or nothing is their auth)."""
 
     def __init__(self, app: Chalice):
         self.app = app
@@ -65,13 +86,93 @@ class Guard:
         def decorate(handler: Callable[..., Any]) -> Callable[..., Response]:
             @functools.wraps(handler)
             def wrapped(*args: Any, **kwargs: Any) -> Response:
-                return self.run(role, handler, *args, **kwargs)
+                return _mapped(lambda: self.run(role, handler, *args, **kwargs))
             return wrapped
         return decorate
 
+    @staticmethod
+    def public(handler: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(handler)
+        def wrapped(*args: Any, **kwargs: Any) -> Response:
+            return _mapped(lambda: handler(*args, **kwargs))
+        return wrapped
+
     def run(self, role: str, handler: Callable[..., Any], *args: Any, **kwargs: Any) -> Response:
-        try:
-            principal: Principal = authorize(self.app.current_request.headers.get("authorization"), role)
+        principal: Principal = authorize(self.app.current_request.headers.get("authorization"), role)
+        if principal.role == "shop":
             return handler(principal, *args, **kwargs)
-        except PaytrackError as error:
-            return error_response(error)
+        with read_budget.within(read_budget.admin_budget()):
+            return handler(principal, *args, **kwargs)
+
+
+# ------------------------------------------------------------------------ the http_edge middleware
+
+NOTIFY_ROUTE = "/notify/{channel}"
+
+
+def _request_id(request: Request | None) -> str | None:
+    return getattr(getattr(request, "lambda_context", None), "aws_request_id", None)
+
+
+def _notify_failure(request: Request) -> Response:
+    """A gateway is answered in its own protocol even now: its failure answer, so it retries."""
+    config = channels.get_channel((request.uri_params or {}).get("channel", ""))
+    answer = get_gateway(config["type"]).failure_answer("internal error, please retry", 500)
+    return Response(body=answer.body, status_code=answer.status,
+                    headers={"Content-Type": answer.content_type, **answer.headers})
+
+
+def _unexpected(request: Request | None, error: Exception) -> Response:
+    """The one catch-all: logged with its stack trace, answered without any detail of it."""
+    request_id = _request_id(request)
+    context = request.context if request is not None else {}
+    logger.exception("unexpected error", extra={
+        "error": type(error.__cause__ or error).__name__, "route": context.get("resourcePath"),
+        "method": context.get("httpMethod"), "request_id": request_id})
+    if request is not None and context.get("resourcePath") == NOTIFY_ROUTE:
+        try:
+            return _notify_failure(request)
+        except Exception:  # no channel to answer for: a 500 is a retry for every gateway too
+            logger.exception("no gateway answer for the failure", extra={"request_id": request_id})
+    return internal_error(request_id)
+
+
+def _snake(code: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", code.removesuffix("Error")).lower()
+
+
+def _ours(app: Chalice, request: Request | None, response: Response) -> Response:
+    """Chalice's own answers (`{"Code": …, "Message": …}`: 405 before a route runs, 415 for a
+    content type the route does not take, its 500) in our shape."""
+    body = response.body
+    if not (isinstance(body, dict) and "Code" in body):
+        return response
+    code, message = str(body["Code"]), str(body.get("Message", ""))
+    context = request.context if request is not None else {}
+    routes = app.routes.get(context.get("resourcePath") or "", {})
+    if response.status_code >= 500:
+        logger.error("Chalice answered an error itself", extra={"code": code, "route": context.get("resourcePath")})
+        return internal_error(_request_id(request))
+    if code == "MethodNotAllowedError":
+        mapped = error_response(MethodNotAllowed(message, {"allowed": sorted(routes)}))
+    elif code == "UnsupportedMediaType":
+        entry = routes.get(context.get("httpMethod") or "")
+        mapped = error_response(UnsupportedMediaType(message, {"allowed": list(entry.content_types) if entry else []}))
+    else:
+        mapped = json_response({"error": {"code": _snake(code), "message": message, "details": {}}},
+                               response.status_code)
+    mapped.headers.update({k: v for k, v in response.headers.items() if k.lower() != "content-type"})
+    return mapped
+
+
+def register_edge(app: Chalice) -> None:
+    """Register the `http_edge` middleware on `app`: every HTTP answer in API.md's shape."""
+
+    def http_edge(request: Request, get_response: Callable[[Request], Response]) -> Response:
+        try:
+            response = get_response(request)
+        except Exception as error:
+            return _unexpected(request, error)
+        return _ours(app, request, response)
+
+    app.register_middleware(http_edge, "http")

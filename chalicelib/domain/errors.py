@@ -53,6 +53,29 @@ class TransitionRefused(Conflict):
     code = "transition_refused"
 
 
+class RangeTooLarge(ValidationFailed):
+    """A time range wider than the route reads in one request: narrow it."""
+
+    code = "range_too_large"
+
+
+class ReadBudgetExceeded(PaytrackError):
+    """Answering would read more than one request may (items, requests or time): narrow it."""
+
+    code = "read_budget_exceeded"
+    status = 400
+
+
+class MethodNotAllowed(PaytrackError):
+    code = "method_not_allowed"
+    status = 405
+
+
+class UnsupportedMediaType(PaytrackError):
+    code = "unsupported_media_type"
+    status = 415
+
+
 class PayloadTooLarge(PaytrackError):
     code = "payload_too_large"
     status = 413

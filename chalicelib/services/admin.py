@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from ..domain import params as p
 from ..domain import validation as v
 from ..domain.clock import utcnow
 from ..domain.customer_reply import customer_reply
@@ -13,6 +14,9 @@ from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, keys as key_store, notices as notice_store
 from . import auth, geo, orders, render
 from .auth import Principal
+
+
+MAX_KEY_ID = 64
 
 
 def _audit(principal: Principal, action: str, target: str | None, detail: dict | None = None) -> None:
@@ -64,18 +68,10 @@ def revoke_key(principal: Principal, key_id: str) -> dict[str, Any]:
 
 def audit_log(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     """Who read, exported or changed what, newest first; by key (`key`) and time (`from`, `to`)."""
-    now = utcnow()
-    until = v.time_param(params, "to", now)
-    since = v.time_param(params, "from", until - timedelta(days=1))
-    if since > until or until - since > timedelta(days=31):
-        raise ValidationFailed("from must be before to, at most 31 days apart", {"field": "from"})
-    limit = _limit(params)
-    items = audit.api_records(since, until, params.get("key"), limit)
+    since, until = p.time_range(params, utcnow(), timedelta(days=1), timedelta(days=31))
+    limit = p.whole_number(params, "limit", 100, 1, 500)
+    key = params.get("key") or None
+    if key is not None and len(key) > MAX_KEY_ID:
+        raise ValidationFailed(f"key: a key id (at most {MAX_KEY_ID} characters)", {"field": "key"})
+    items = audit.api_records(since, until, key, limit)
     return {"items": [render.audit_view(item) for item in items]}
-
-
-def _limit(params: Mapping[str, str]) -> int:
-    raw = params.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise ValidationFailed("limit: a whole number from 1 to 500", {"field": "limit"})
-    return int(raw)

@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 from urllib.parse import unquote
 
+from ..domain import params as p
 from ..domain import validation as v
 from ..domain.anomaly import AnomalyStatus, Finding, Severity, check_status_change
 from ..domain.clock import utcnow
-from ..domain.errors import NotFound, ValidationFailed
+from ..domain.errors import NotFound
 from ..domain.order import Order
 from ..domain.rules.effects import anomaly_changes
 from ..platform.observability import logger
@@ -79,11 +80,7 @@ MAX_ID_LENGTH = 512          # a DynamoDB key is at most 2048 bytes; ids are far
 
 def _filters(params: Mapping[str, str], now: datetime) -> anomaly_store.AnomalyFilter:
     v.reject_unknown(params, {"status", "rule", "severity", "from", "to", "limit", "cursor"})
-    until = v.time_param(params, "to", now)
-    since = v.time_param(params, "from", until - DEFAULT_RANGE)
-    if since > until or until - since > MAX_RANGE:
-        raise ValidationFailed(f"from must be before to, at most {MAX_RANGE.days} days apart",
-                               {"field": "from"})
+    since, until = p.time_range(params, now, DEFAULT_RANGE, MAX_RANGE)
     status = v.choice(params, "status", tuple(s.value for s in AnomalyStatus), required=False)
     severity = v.choice(params, "severity", tuple(s.value for s in Severity), required=False)
     rule = v.choice(params, "rule", get_settings().rules.rule_names(), required=False)
@@ -93,10 +90,7 @@ def _filters(params: Mapping[str, str], now: datetime) -> anomaly_store.AnomalyF
 
 
 def _limit(params: Mapping[str, str]) -> int:
-    raw = params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ValidationFailed(f"limit: a whole number from 1 to {MAX_LIMIT}", {"field": "limit"})
-    return int(raw)
+    return p.whole_number(params, "limit", 50, 1, MAX_LIMIT)
 
 
 def inbox(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:

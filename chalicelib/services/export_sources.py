@@ -5,19 +5,22 @@ caller's masker."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from ..domain import params as p
 from ..domain.clock import day_of, from_iso, utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
 from ..domain.order_filter import OrderFilter
+from ..platform.read_budget import metered
 from ..store import order_search, reconciliations
 from ..store import orders as order_store
 from ..store.models import AnomalyModel, NoticeModel
 
 Masker = Callable[[str, "str | None"], "str | None"]
 MAX_DAYS = 366
+PAGE = 1000   # DynamoDB's own page: a Query returns at most 1 MB
 
 ORDER_HEADER = ["订单编号", "创建时间", "商品编号", "商品名称", "数量", "订单金额", "币种", "实付金额", "手续费",
                 "实际到账", "退款金额", "支付状态", "发货状态", "暂停原因", "渠道", "支付方式", "渠道订单号",
@@ -54,14 +57,7 @@ def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker):
 
 
 def _range(filters: Mapping[str, Any]) -> tuple[datetime, datetime]:
-    try:
-        until = from_iso(filters["to"]) if filters.get("to") else utcnow()
-        since = from_iso(filters["from"]) if filters.get("from") else until - timedelta(days=30)
-    except ValueError:
-        raise ValidationFailed("from/to: expected ISO 8601 such as 2026-11-25T00:00:00Z", {"field": "from"}) from None
-    if since > until or until - since > timedelta(days=MAX_DAYS):
-        raise ValidationFailed(f"from must be before to, at most {MAX_DAYS} days apart", {"field": "from"})
-    return since, until
+    return p.time_range(filters, utcnow(), timedelta(days=30), timedelta(days=MAX_DAYS))
 
 
 def _days(since: datetime, until: datetime) -> Iterator[str]:
@@ -79,7 +75,7 @@ def notifications(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
 
     def rows() -> Iterator[list[Any]]:
         for day in _days(since, until):
-            for item in NoticeModel.by_day.query(day, scan_index_forward=False):
+            for item in metered(NoticeModel.by_day.query(day, scan_index_forward=False), PAGE):
                 if channel and item.channel != channel:
                     continue
                 at = from_iso(item.received_at)
@@ -104,7 +100,7 @@ def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
 
     def rows() -> Iterator[list[Any]]:
         for day in _days(since, until):
-            for item in AnomalyModel.by_day.query(day, scan_index_forward=False):
+            for item in metered(AnomalyModel.by_day.query(day, scan_index_forward=False), PAGE):
                 if any(getattr(item, k) != value for k, value in wanted.items()):
                     continue
                 yield [_local(from_iso(item.created_at), zone), item.anomaly_id, item.rule, item.severity,
@@ -124,16 +120,17 @@ def _runs(filters: Mapping[str, Any]):
     channel, day = filters.get("channel"), filters.get("date")
     try:
         if day:
-            date.fromisoformat(day)
+            p.parse_day(day)
             return [run for run in reconciliations.by_date(day) if not channel or run.channel == channel]
         if not channel:
             raise ValidationFailed("reconciliation exports need `date`, or `channel` with `from`/`to` dates",
                                    {"field": "date"})
-        until = filters.get("to") or utcnow().date().isoformat()
-        since = filters.get("from") or (date.fromisoformat(until[:10]) - timedelta(days=31)).isoformat()
-        return reconciliations.by_channel(channel, since[:10], until[:10])
+        until = p.parse_day(filters["to"][:10]) if filters.get("to") else utcnow().date()
+        since = p.parse_day(filters["from"][:10]) if filters.get("from") else until - timedelta(days=31)
     except ValueError:
         raise ValidationFailed("date, from, to: YYYY-MM-DD", {"field": "date"}) from None
+    p.check_range(since, until, timedelta(days=MAX_DAYS))
+    return reconciliations.by_channel(channel, since.isoformat(), until.isoformat())
 
 
 def reconciliation(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from ..domain import validation as v
 from ..domain.clock import to_api, utcnow
-from ..domain.errors import NotFound, ValidationFailed
+from ..domain.errors import Forbidden, NotFound, ReadBudgetExceeded, ValidationFailed
 from ..domain.masking import mask_email, mask_id, mask_ip
 from ..platform.aws import client
 from ..platform.observability import logger
@@ -100,7 +100,7 @@ def request_export(principal: Principal, body: Mapping[str, Any]) -> tuple[dict[
     _rows_for(kind, filters, record.masked)      # validate the filters before anything is written
     try:
         record = record.finished(_write(record, INLINE_ROWS), utcnow())
-    except _TooLargeForInline:
+    except (_TooLargeForInline, ReadBudgetExceeded):   # the stream writes it, without the request's budget
         pass
     export_store.create(record)
     audit.record_api(now, principal.key_id, principal.role, "export", export_id,
@@ -123,11 +123,23 @@ def run_export(export_id: str) -> None:
 
 
 def get_export(principal: Principal, export_id: str) -> dict[str, Any]:
+    """An export's state and a fresh link, for its creator and admins only: a link is the file,
+    and an admin's file is unmasked. A refusal is audited too."""
     record = export_store.get(export_id)
     if record is None:
         raise NotFound(f"no export {export_id!r}", {"export_id": export_id})
+    if not may_fetch(principal, record):
+        audit.record_api(utcnow(), principal.key_id, principal.role, "read_export_refused", export_id,
+                         {"requested_by": record.requested_by, "masked": record.masked})
+        raise Forbidden("only the key that requested this export, or an admin, may fetch it",
+                        {"export_id": export_id, "role": principal.role})
     audit.record_api(utcnow(), principal.key_id, principal.role, "read_export", export_id)
     return export_view(record)
+
+
+def may_fetch(principal: Principal, record: export_store.ExportRecord) -> bool:
+    """Admins fetch any export; anyone else only their own, and never an unmasked file."""
+    return principal.role == "admin" or (record.requested_by == principal.key_id and record.masked)
 
 
 def export_view(record: export_store.ExportRecord) -> dict[str, Any]:

@@ -6,11 +6,10 @@ import base64
 import binascii
 import json
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, Callable, Mapping
 
-from ..domain import validation as v
+from ..domain import params as p
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
@@ -24,23 +23,11 @@ from .auth import Principal
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 MAX_LIMIT = 200
+MAX_CURSOR = 2048     # ours are a few hundred characters
 
 
 def _fail(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", {"field": field})
-
-
-def _amount(params: Mapping[str, str], name: str) -> Decimal | None:
-    value = params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise _fail(name, "expected a decimal amount such as 58.00") from None
-    if not amount.is_finite() or amount < 0:
-        raise _fail(name, "expected a non-negative amount")
-    return amount
 
 
 def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -51,11 +38,12 @@ def _choice(params: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> s
 
 
 def parse_filter(params: Mapping[str, str], statuses: list[str]) -> OrderFilter:
+    """The filter, every parameter checked (time ranges at most MAX_DAYS wide) before any read."""
     now = utcnow()
-    created_to = v.time_param(params, "to") or now
-    created_from = v.time_param(params, "from") or created_to - timedelta(days=DEFAULT_DAYS)
-    if created_from > created_to or created_to - created_from > timedelta(days=MAX_DAYS):
-        raise _fail("from", f"must be before `to` and at most {MAX_DAYS} days earlier")
+    created_from, created_to = p.time_range(params, now, timedelta(days=DEFAULT_DAYS), timedelta(days=MAX_DAYS))
+    paid_from, paid_to = p.time_value(params, "paid_from"), p.time_value(params, "paid_to")
+    if paid_from or paid_to:   # the days the by_paid index is read over (store/order_search.py)
+        p.check_range(paid_from or created_from, paid_to or now, timedelta(days=MAX_DAYS), "paid_from", "paid_to")
     pay_values = tuple(s.value for s in PayStatus)
     for status in statuses:
         if status not in pay_values:
@@ -65,18 +53,15 @@ def parse_filter(params: Mapping[str, str], statuses: list[str]) -> OrderFilter:
             for name in ("channel", "method", "order_no", "trade_no", "email", "buyer_id", "product", "ip")}
     exact_only = bool(text["order_no"] or text["trade_no"]) and not (params.get("from") or params.get("to"))
     return OrderFilter(
-        created_from=created_from, created_to=created_to, time_bounded=not exact_only, paid_from=v.time_param(params, "paid_from"),
-        paid_to=v.time_param(params, "paid_to"), statuses=tuple(dict.fromkeys(statuses)),
+        created_from=created_from, created_to=created_to, time_bounded=not exact_only, paid_from=paid_from,
+        paid_to=paid_to, statuses=tuple(dict.fromkeys(statuses)),
         delivery=_choice(params, "delivery", tuple(s.value for s in DeliveryStatus)),
-        min_amount=_amount(params, "min_amount"), max_amount=_amount(params, "max_amount"),
+        min_amount=p.amount(params, "min_amount"), max_amount=p.amount(params, "max_amount"),
         flagged=None if flagged is None else flagged == "true", **text)
 
 
 def _limit(params: Mapping[str, str]) -> int:
-    raw = params.get("limit") or "50"
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise _fail("limit", f"a whole number from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return p.whole_number(params, "limit", 50, 1, MAX_LIMIT)
 
 
 def _encode_cursor(after: tuple[str, str], totals: dict[str, Any]) -> str:
@@ -84,16 +69,33 @@ def _encode_cursor(after: tuple[str, str], totals: dict[str, Any]) -> str:
 
 
 def _decode_cursor(cursor: str | None) -> tuple[tuple[str, str] | None, dict[str, Any] | None]:
+    """The position (a stored time, an order number) and the carried totals, each checked: the
+    cursor comes back from the client and bounds the next Query."""
     if not cursor:
         return None, None
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        after = data["a"]
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError
+        data = p.parse_json(base64.urlsafe_b64decode(cursor.encode()), "cursor")
+        after, totals = data["a"], data["t"]
         if not (isinstance(after, list) and len(after) == 2 and all(isinstance(x, str) for x in after)):
             raise ValueError
-        return (after[0], after[1]), data["t"]
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        p.parse_time(after[0])
+        return (after[0], after[1]), _checked_totals(totals)
+    except (ValueError, KeyError, TypeError, binascii.Error):
         raise _fail("cursor", "not a cursor this API gave out; start again without it") from None
+
+
+def _checked_totals(totals: Any) -> dict[str, Any] | None:
+    """Totals as `_totals_view` wrote them (or None), else ValueError."""
+    if totals is None:
+        return None
+    if not (isinstance(totals, dict) and set(totals) == {"count", "amount_by_currency"}
+            and type(totals["count"]) is int and isinstance(totals["amount_by_currency"], dict)
+            and all(isinstance(k, str) and isinstance(val, str) and len(k) + len(val) <= 64
+                    for k, val in totals["amount_by_currency"].items())):
+        raise ValueError("totals")
+    return totals
 
 
 def _matching(f: OrderFilter, after: tuple[str, str] | None, page_size: int = SWEEP_PAGE):

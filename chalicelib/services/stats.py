@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord, DynamoDBRecordEventName,
 )
 
+from ..domain import params as p
 from ..domain import stats as figures
 from ..domain.clock import to_iso
 from ..domain.errors import ValidationFailed
@@ -71,15 +72,17 @@ def handle_order_record(record: DynamoDBRecord) -> None:
 # ------------------------------------------------------------------------------- reporting
 
 def _day(params: Mapping[str, str], name: str, default: date) -> date:
+    """A shop-time day: `2026-11-25`, or the day an ISO 8601 time falls on in the shop's zone."""
     value = params.get(name)
     if not value:
         return default
     try:
         if len(value) == 10:
-            return date.fromisoformat(value)
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(_zone()).date()
-    except ValueError:
-        raise ValidationFailed(f"{name}: a date (2026-11-25) or an ISO 8601 time", {"field": name}) from None
+            return p.parse_day(value)
+        return p.parse_time(value).astimezone(_zone()).date()
+    except (ValueError, OverflowError):
+        raise ValidationFailed(f"{name}: a date (2026-11-25) or an ISO 8601 time, from {p.TIME_MIN.year} "
+                               f"to {p.TIME_MAX.year - 1}", {"field": name}) from None
 
 
 def _money_view(money: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
@@ -118,8 +121,7 @@ def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     by = params.get("by") or "day"
     if by not in figures.DIMENSIONS:
         raise ValidationFailed(f"by: one of {', '.join(figures.DIMENSIONS)}", {"field": "by"})
-    if since > until or (until - since).days >= MAX_DAYS:
-        raise ValidationFailed(f"from must be on or before to, at most {MAX_DAYS} days", {"field": "from"})
+    p.check_range(since, until, timedelta(days=MAX_DAYS - 1))
     days = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days + 1)]
     stored = stats_store.read(days)
     groups: dict[str, dict[str, int]] = {}

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..domain.clock import from_iso, to_iso
 from ..domain.order_filter import OrderFilter
+from ..platform.read_budget import metered
 from .amount_bands import bands_between
 from .models import OrderModel
 
@@ -41,7 +42,9 @@ def _days_desc(start: datetime, end: datetime) -> list[str]:
 
 
 def _query(index, key: str, condition, page_size: int) -> Iterable[OrderModel]:
-    return index.query(key, condition, scan_index_forward=False, page_size=page_size)
+    """One Query, lazily: nothing is read (or charged to the request's read budget) until the
+    merge asks for its first item."""
+    return metered(index.query(key, condition, scan_index_forward=False, page_size=page_size), page_size)
 
 
 def _per_value(index, values: Iterable[str]) -> Sources:
@@ -57,8 +60,11 @@ def _per_created_day(f: OrderFilter) -> Sources:
 
 
 def _per_paid_day(f: OrderFilter) -> Sources:
-    start = f.paid_from or f.created_from
-    end = f.paid_to or datetime.now(f.created_to.tzinfo)
+    """One Query per payment day: from `paid_from` (or the creation range's start: nothing is
+    paid before it was created) to `paid_to`, never past now (nothing is paid in the future)."""
+    now = datetime.now(f.created_to.tzinfo)
+    start = max(f.paid_from or f.created_from, f.created_from)
+    end = min(f.paid_to or now, now)
 
     def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
         last = end if high == OPEN_END else min(end, from_iso(high))   # from the cursor's day on
@@ -90,7 +96,8 @@ def choose_plan(f: OrderFilter) -> Plan:
         return Plan("table", created, _single(f.order_no))
     if f.trade_no:
         return Plan("by_trade_no", created, lambda low, high, page: [sorted(
-            OrderModel.by_trade_no.query(f.trade_no), key=lambda i: (i.created_at, i.order_no), reverse=True)])
+            metered(OrderModel.by_trade_no.query(f.trade_no), page), key=lambda i: (i.created_at, i.order_no),
+            reverse=True)])
     if f.ip:
         return Plan("by_ip", created, _per_value(OrderModel.by_ip, [f.ip]))
     if f.exact_email:

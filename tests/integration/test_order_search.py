@@ -2,6 +2,8 @@
 combined, boundaries, cursor continuity, totals, masking, and no Scan."""
 from __future__ import annotations
 
+import base64
+import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
@@ -154,7 +156,11 @@ def test_viewer_gets_masked_rows(api, data, viewer):
 @pytest.mark.parametrize("params", [{"status": "done"}, {"min_amount": "abc"}, {"from": "yesterday"},
                                     {"limit": "500"}, {"limit": "-1"}, {"cursor": "garbage!"},
                                     {"flagged": "maybe"}, {"delivery": "sent"},
-                                    {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}])
+                                    {"limit": "²"}, {"limit": "٣"}, {"limit": "1e2"}, {"limit": "9" * 5000},
+                                    {"min_amount": "1e999999"}, {"max_amount": "1_000"}, {"min_amount": "-1"},
+                                    {"min_amount": "NaN"}, {"to": "9999-12-31T23:59:59-01:00"},
+                                    {"paid_to": "9999-12-31T23:59:59Z"}, {"from": "0001-01-01T00:00:00+14:00"},
+                                    {"from": "２０２６-11-25T00:00:00Z"}, {"paid_from": "2026-13-01T00:00:00Z"}])
 def test_bad_parameters_are_400(api, data, params):
     response = api.call("GET", f"/admin/orders?{urlencode(params)}", key=ADMIN_KEY)
     assert response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
@@ -246,3 +252,83 @@ def test_later_pages_query_only_the_days_from_the_cursor_on(api, data, monkeypat
     # the cursor's day, and the next when it runs out; only the last page looks through the
     # older days to learn there is nothing more
     assert max(per_page[:-1]) <= 2 and per_page[-1] <= 31, per_page
+
+
+def _order_reads(monkeypatch) -> Counter:
+    """DynamoDB requests on the orders table, by operation and index."""
+    from pynamodb.connection.base import Connection
+
+    calls = Counter()
+    original = Connection._make_api_call
+
+    def counting(conn, operation, kwargs):
+        if kwargs.get("TableName") == OrderModel.Meta.table_name:
+            calls[(operation, kwargs.get("IndexName"))] += 1
+        return original(conn, operation, kwargs)
+
+    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    return calls
+
+
+@pytest.mark.parametrize("params", [
+    {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+    {"paid_from": to_iso(NOW - timedelta(days=3000))},
+    {"paid_to": to_iso(NOW + timedelta(days=400))},
+    {"paid_from": "2026-01-01T00:00:00Z", "paid_to": "2027-01-03T00:00:00Z"}],
+    ids=["created 6 years", "paid_from 3000 days ago", "paid_to 400 days ahead", "paid 367 days"])
+def test_ranges_wider_than_366_days_are_refused_before_any_read(api, data, monkeypatch, params):
+    reads = _order_reads(monkeypatch)
+    response = api.call("GET", f"/admin/orders?{urlencode(params)}", key=ADMIN_KEY)
+    error = api.json(response)["error"]
+    assert response.status_code == 400 and error["code"] == "range_too_large"
+    assert error["details"]["max_days"] == 366 and "narrow" in error["message"]
+    assert sum(reads.values()) == 0
+
+
+def test_a_paid_range_reads_no_day_before_the_creation_range(api, data, monkeypatch):
+    reads = _order_reads(monkeypatch)
+    page = search(api, paid_from=to_iso(NOW - timedelta(days=300)))
+    assert page["totals"]["count"] == sum(1 for o in data if o.paid_at is not None)
+    assert reads[("Query", "by_paid")] == 31   # the default 30 days of creation, not 300 days
+
+
+def test_a_search_past_its_read_budget_is_a_400_that_says_how_to_narrow(api, data, monkeypatch):
+    from chalicelib.platform import read_budget
+
+    monkeypatch.setattr(read_budget, "ADMIN_ITEMS", 20)
+    response = api.call("GET", "/admin/orders", key=ADMIN_KEY)
+    error = api.json(response)["error"]
+    assert response.status_code == 400 and error["code"] == "read_budget_exceeded"
+    assert "totals=false" in error["message"] and error["details"]["items_read"] == 21
+    assert len(search(api, limit=5, totals="false")["items"]) == 5      # a page alone fits
+    monkeypatch.setattr(read_budget, "ADMIN_ITEMS", 10**6)
+    monkeypatch.setattr(read_budget, "ADMIN_REQUESTS", 10)
+    response = api.call("GET", "/admin/orders", key=ADMIN_KEY)      # 31 days: 31 Queries
+    assert api.json(response)["error"]["details"]["requests"] == 11
+
+
+def test_a_search_past_its_deadline_is_a_400(api, data, monkeypatch):
+    from chalicelib.platform import read_budget
+
+    ticks = iter(range(0, 10**6, 7))       # a clock that moves 7 s at every look
+    monkeypatch.setattr(read_budget, "clock", lambda: next(ticks))
+    response = api.call("GET", "/admin/orders", key=ADMIN_KEY)
+    error = api.json(response)["error"]
+    assert response.status_code == 400 and error["code"] == "read_budget_exceeded"
+    assert error["details"]["seconds"] == 21 and error["details"]["max_seconds"] == read_budget.ADMIN_SECONDS
+
+
+def _cursor(data) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+
+
+@pytest.mark.parametrize("cursor", [
+    "[" * 5000, _cursor({"a": ["0", "S0001"], "t": None}), _cursor({"a": ["", "S0001"], "t": None}),
+    _cursor({"a": ["9999-12-31T23:59:59-01:00", "x"], "t": None}),
+    _cursor({"a": [to_iso(NOW), "S0001"], "t": {"count": "many", "amount_by_currency": {}}}),
+    _cursor({"a": [to_iso(NOW), "S0001"], "t": [[[[[]]]]]}), _cursor({"a": [to_iso(NOW), "S0001"]}),
+    _cursor(json.loads("[" * 900 + "]" * 900)), _cursor({"a": [to_iso(NOW), 1], "t": None}),
+    base64.urlsafe_b64encode(b"[" * 1000).decode(), "A" * 5000])
+def test_forged_cursors_are_400(api, data, cursor):
+    response = api.call("GET", f"/admin/orders?{urlencode({'cursor': cursor})}", key=ADMIN_KEY)
+    assert response.status_code == 400 and api.json(response)["error"]["details"]["field"] == "cursor"

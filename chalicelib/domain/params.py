@@ -1,0 +1,161 @@
+"""Readers for query-string parameters: one strict parser per kind, so every route refuses the
+same hostile shapes the same way (400 naming the parameter), never a 500.
+
+- Whole numbers are ASCII digits only: `"²"` and `"٣"` pass `str.isdigit()`, and `int("²")` raises.
+- Times are ISO 8601 within [TIME_MIN, TIME_MAX): `9999-12-31T23:59:59-01:00` overflows
+  `astimezone`, and a year-9999 bound makes a per-day loop run for ever.
+- A time range is checked for order and width before anything is read.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Mapping
+
+from .errors import RangeTooLarge, ValidationFailed
+
+TIME_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+TIME_MAX = datetime(2100, 1, 1, tzinfo=timezone.utc)
+MAX_TIME_TEXT = 40
+_DIGITS = re.compile(r"[0-9]{1,9}")
+_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,3})?")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_JSON_DEPTH = 32
+MAX_INT_DIGITS = 20
+
+
+def _fail(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{name}: {message}", {"field": name})
+
+
+def _value(params: Mapping[str, str], name: str) -> str | None:
+    value = params.get(name)
+    return None if value in (None, "") else value
+
+
+def whole_number(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer in [low, high] written in ASCII digits, or `default` when absent."""
+    value = _value(params, name)
+    if value is None:
+        return default
+    if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
+        raise _fail(name, f"a whole number from {low} to {high}")
+    return int(value)
+
+
+def amount(params: Mapping[str, str], name: str) -> Decimal | None:
+    """A non-negative decimal amount as people write it (`58`, `58.00`): no sign, exponent,
+    separator or non-ASCII digit, at most 12 integer digits."""
+    value = _value(params, name)
+    if value is None:
+        return None
+    if not _AMOUNT.fullmatch(value):
+        raise _fail(name, "a decimal amount such as 58.00 (digits and one point)")
+    return Decimal(value)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time within [TIME_MIN, TIME_MAX) as aware UTC (a time without an offset is
+    UTC). ValueError for anything else."""
+    if not (isinstance(text, str) and text.isascii() and len(text) <= MAX_TIME_TEXT):
+        raise ValueError("not an ISO 8601 time")
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    if not TIME_MIN <= moment < TIME_MAX:
+        raise ValueError("out of range")
+    return moment.astimezone(timezone.utc)
+
+
+def time_value(params: Mapping[str, str], name: str, default: datetime | None = None) -> datetime | None:
+    value = _value(params, name)
+    if value is None:
+        return default
+    try:
+        return parse_time(value)
+    except (ValueError, OverflowError):
+        raise _fail(name, f"an ISO 8601 time such as 2026-11-25T00:00:00Z, from {TIME_MIN.year} "
+                          f"to {TIME_MAX.year - 1}") from None
+
+
+def parse_day(text: str) -> date:
+    """`YYYY-MM-DD` in ASCII digits within the time range. ValueError for anything else."""
+    if not (isinstance(text, str) and _DAY.fullmatch(text)):
+        raise ValueError("not YYYY-MM-DD")
+    day = date.fromisoformat(text)
+    if not TIME_MIN.date() <= day < TIME_MAX.date():
+        raise ValueError("out of range")
+    return day
+
+
+def check_range(since: datetime | date, until: datetime | date, max_span: timedelta,
+                since_name: str = "from", until_name: str = "to") -> None:
+    """`since` on or before `until`, at most `max_span` apart; raised before any read."""
+    if since > until:
+        raise ValidationFailed(f"{since_name} must be on or before {until_name}",
+                               {"field": since_name})
+    if until - since > max_span:
+        raise RangeTooLarge(
+            f"{since_name}..{until_name} spans more than {max_span.days} days: narrow the range "
+            f"(several requests of at most {max_span.days} days each)",
+            {"field": since_name, "max_days": max_span.days})
+
+
+def time_range(params: Mapping[str, str], now: datetime, default_span: timedelta, max_span: timedelta,
+               since_name: str = "from", until_name: str = "to") -> tuple[datetime, datetime]:
+    """(since, until) from two time parameters: `until` defaults to now, `since` to
+    `default_span` before `until`; checked by `check_range`."""
+    until = time_value(params, until_name, now)
+    since = time_value(params, since_name, until - default_span)
+    check_range(since, until, max_span, since_name, until_name)
+    return since, until
+
+
+class _NotOurJson(ValueError):
+    pass
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _NotOurJson(f"a number longer than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotOurJson("a number out of range")
+    return value
+
+
+def _constant(text: str) -> None:
+    raise _NotOurJson(f"{text} is not JSON")
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest (iteratively: no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def parse_json(text: str | bytes, field: str = "body") -> Any:
+    """Untrusted JSON (a request body, a cursor): numbers of at most MAX_INT_DIGITS digits and
+    finite, no NaN/Infinity, at most MAX_JSON_DEPTH levels; ValidationFailed naming `field`
+    for anything else — decoding errors, nesting past the parser's recursion limit, 5,000-digit
+    integers (int() refuses past 4,300 digits) included."""
+    try:
+        value = json.loads(text, parse_int=_integer, parse_float=_number, parse_constant=_constant)
+    except (UnicodeDecodeError, RecursionError, ValueError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
+        raise ValidationFailed(f"{field}: not valid JSON ({reason})", {"field": field}) from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ValidationFailed(f"{field}: nested more than {MAX_JSON_DEPTH} levels", {"field": field})
+    return value
