@@ -13,7 +13,8 @@ What it does, and why (STACK.md "Packaging and deploy"):
   cache folder; `make clean` (which removes .venv) drops them all.
 - Packaging runs on a copy of the project in a temporary folder, so chalice's deployment-zip
   cache does not pile up a 25 MB zip in .chalice/deployments for every code change.
-- No AWS credentials are passed to chalice (it needs only a region).
+- No AWS credentials are passed to chalice (it needs only a region: --region, else
+  AWS_DEFAULT_REGION / AWS_REGION / the profile's; none is an error, never a default region).
 - The output's `Stage` parameter is pinned to the stage that was packaged (its Default, and a
   Rules assertion that refuses any other value): the functions' PAYTRACK_STAGE comes from
   .chalice/config.json at packaging time, so deploying a dev package with Stage=prod must fail.
@@ -31,9 +32,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from chalicelib.platform.settings import MissingRegion, resolve_region
+
 REPO = Path(__file__).resolve().parents[1]
 MERGE_TEMPLATE = REPO / "infra" / "resources.json"
-DEFAULT_REGION = "ap-east-1"
 # Chalice creates a botocore client while packaging (only to learn the region), which walks the
 # credential chain: strip every source of credentials and keep it from asking the instance
 # metadata endpoint (a 2 s timeout offline, an error behind an HTTP proxy, real creds on EC2).
@@ -44,6 +46,7 @@ _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESS
                          "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 # What chalice needs to build the deployment package; nothing else of the repo goes in.
 _PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", "vendor", ".chalice/config.json")
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
 class PackagingError(RuntimeError):
@@ -134,15 +137,14 @@ def stage_project(project: Path, destination: Path) -> Path:
         elif source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
-    for policy in (project / ".chalice").glob("policy-*.json"):
-        shutil.copy2(policy, destination / ".chalice" / policy.name)
+    shutil.copytree(project / ".chalice" / "policies", destination / ".chalice" / "policies")
     return destination
 
 
-def chalice_environment(wheelhouse: Path) -> dict[str, str]:
+def chalice_environment(wheelhouse: Path, region: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in _CREDENTIAL_VARIABLES and not k.startswith(("PIP_", "PAYTRACK_"))}
-    env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+    env["AWS_DEFAULT_REGION"] = region
     env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
     env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse),
@@ -150,11 +152,10 @@ def chalice_environment(wheelhouse: Path) -> dict[str, str]:
     return env
 
 
-def pin_stage(template_path: Path, stage: str) -> dict:
+def pin_stage(template: dict, stage: str) -> dict:
     """Make the packaged template deployable only with the stage it was packaged for: `Stage`
     defaults to it and a Rules assertion refuses any other value (narrowing AllowedValues instead
     would leave the IsProd branches unreachable, which cfn-lint rightly warns about)."""
-    template = json.loads(template_path.read_text())
     parameter = template["Parameters"]["Stage"]
     if stage not in parameter.get("AllowedValues", [stage]):
         raise PackagingError(f"stage {stage!r} is not allowed by {MERGE_TEMPLATE.name}")
@@ -164,12 +165,36 @@ def pin_stage(template_path: Path, stage: str) -> dict:
         "AssertDescription": f"This template was packaged with chalice --stage {stage}: "
                              f"deploy it with Stage={stage} (stack paytrack-{stage}).",
     }]}
+    return template
+
+
+def throttle_admin_routes(template: dict) -> dict:
+    """Give every method under /admin the admin limits (AdminRateLimit/AdminBurstLimit) in the
+    stage's MethodSettings, after the stage-wide default of infra/resources.json: the operator
+    API and page share the API function with /notify, and a method-level limit is the only one
+    API Gateway applies per route. Derived from the routes chalice generated, so a new admin
+    route is limited without anyone remembering to list it."""
+    api = template["Resources"]["RestAPI"]["Properties"]
+    limits = {"ThrottlingRateLimit": {"Ref": "AdminRateLimit"},
+              "ThrottlingBurstLimit": {"Ref": "AdminBurstLimit"}}
+    settings = [s for s in api["MethodSettings"] if not s["ResourcePath"].startswith("/~1admin")]
+    for path, methods in sorted(api["DefinitionBody"]["paths"].items()):
+        if path == "/admin" or path.startswith("/admin/"):
+            settings += [{"ResourcePath": "/" + path.replace("/", "~1"), "HttpMethod": method.upper(),
+                          **limits} for method in sorted(methods) if method in _HTTP_METHODS]
+    api["MethodSettings"] = settings
+    return template
+
+
+def finish_template(template_path: Path, stage: str) -> dict:
+    """The post-processing chalice cannot do: pin the stage, throttle the admin routes."""
+    template = throttle_admin_routes(pin_stage(json.loads(template_path.read_text()), stage))
     template_path.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")
     return template
 
 
-def package(stage: str, out_dir: Path, project: Path = REPO, work_dir: Path | None = None,
-            merge_template: Path = MERGE_TEMPLATE) -> Path:
+def package(stage: str, out_dir: Path, region: str, project: Path = REPO,
+            work_dir: Path | None = None, merge_template: Path = MERGE_TEMPLATE) -> Path:
     """`chalice package --stage <stage> --merge-template infra/resources.json <out_dir>`, offline
     from the wheel cache. Returns the template path (out_dir/sam.json).
 
@@ -190,7 +215,7 @@ def package(stage: str, out_dir: Path, project: Path = REPO, work_dir: Path | No
                    "--pkg-format", "cloudformation", "--template-format", "json",
                    "--merge-template", str(merge_template), str(out_dir.resolve())]
         result = subprocess.run(command, capture_output=True, text=True, cwd=staged,
-                                env=chalice_environment(wheelhouse))
+                                env=chalice_environment(wheelhouse, region))
         output = result.stdout + result.stderr
         if result.returncode != 0:
             raise PackagingError(f"chalice package --stage {stage} failed:\n{output[-4000:]}")
@@ -200,13 +225,14 @@ def package(stage: str, out_dir: Path, project: Path = REPO, work_dir: Path | No
         if own_work_dir:
             shutil.rmtree(work, ignore_errors=True)
     template_path = out_dir / "sam.json"
-    pin_stage(template_path, stage)
+    finish_template(template_path, stage)
     return template_path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stage", choices=["local", "dev", "prod"])
+    parser.add_argument("--region", help="default: AWS_DEFAULT_REGION, AWS_REGION, the profile's")
     parser.add_argument("--prefetch", action="store_true", help="only fill the wheel cache")
     parser.add_argument("out_dir", nargs="?", help="default: out/<stage>")
     args = parser.parse_args(argv)
@@ -216,8 +242,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.stage:
             parser.error("--stage is required")
-        template = package(args.stage, Path(args.out_dir or REPO / "out" / args.stage))
-    except PackagingError as error:
+        template = package(args.stage, Path(args.out_dir or REPO / "out" / args.stage),
+                           args.region or resolve_region())
+    except (PackagingError, MissingRegion) as error:
         print(error, file=sys.stderr)
         return 1
     print(f"{template}  (deploy as stack paytrack-{args.stage}; see infra/README.md)")

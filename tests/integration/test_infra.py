@@ -5,7 +5,10 @@
   projection, billing, stream, TTL), so a model change without an infra change fails here;
 - the stream consumers are wired safely (partial batch failures, bisect, bounded retries and
   record age, on-failure queue) and prod tables are protected from deletion;
-- the hand-written IAM policies are least privilege and cover exactly what the template creates.
+- each function's role carries its own policy (infra/iam.py, tests/unit/test_iam.py), and together
+  they cover what the template creates; the paging topic's key admits exactly its publishers;
+- scheduled functions have an on-failure destination, every function logs to a group with retention;
+- the API stage is throttled, /admin methods below /notify, and API Gateway's own errors have our shape.
 
 The first run on a machine downloads the wheels once (infra/package.py); later runs are offline.
 """
@@ -29,7 +32,7 @@ from infra import package as infra_package
 from tests.conftest import REPO
 
 STAGES = ("dev", "prod")
-LINT_REGION = "ap-east-1"  # the region settings.py defaults to
+LINT_REGION = "ap-east-1"  # any region: packaging needs one (tests set theirs explicitly)
 FAKE_ACCOUNT = "123456789012"
 PLACEHOLDER_STREAM_SUFFIX = "/stream/1970-01-01T00:00:00.000"  # settings._stream_placeholder
 
@@ -59,13 +62,13 @@ ALLOWED_ACTIONS = {
     "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
     "sns:Publish",
     "secretsmanager:GetSecretValue",
-    # the stream consumers' on-failure destination is written with the function's role
+    # the on-failure destinations (stream consumers', scheduled functions') are written with the
+    # function's role
     "sqs:SendMessage",
-    # logs; EMF metrics travel in the logs, so no cloudwatch:PutMetricData
-    "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+    # logs into the app's log group (created by the template); EMF metrics travel in the logs,
+    # so no cloudwatch:PutMetricData
+    "logs:CreateLogStream", "logs:PutLogEvents",
 }
-REQUIRED_ACTIONS = ALLOWED_ACTIONS - {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
-                                      "dynamodb:ConditionCheckItem", "logs:CreateLogGroup"}
 
 
 # ------------------------------------------------------------------------------- fixtures
@@ -78,7 +81,7 @@ def packaged(tmp_path_factory):
     work.mkdir()
     result = {}
     for stage in STAGES:
-        template_path = infra_package.package(stage, root / stage, work_dir=work)
+        template_path = infra_package.package(stage, root / stage, LINT_REGION, work_dir=work)
         zip_path = template_path.parent / "deployment.zip"
         with zipfile.ZipFile(zip_path) as bundle:
             names = bundle.namelist()
@@ -179,8 +182,8 @@ def test_package_lints_clean_for_dev_and_prod(packaged, tmp_path):
         literal = tmp_path / f"{stage}-literal-event-arns.json"
         literal.write_text(json.dumps(_with_literal_event_arns(template), indent=1))
         files += [str(path), str(literal)]
-    # No rule is ignored: the templates must be clean of errors and warnings alike.
-    result = subprocess.run([*_cfn_lint(), "--regions", LINT_REGION, "--", *files],
+    # No rule is ignored: the templates must be clean of errors, warnings and informational checks.
+    result = subprocess.run([*_cfn_lint(), "--include-checks", "I", "--regions", LINT_REGION, "--", *files],
                             capture_output=True, text=True)
     assert result.returncode == 0, f"cfn-lint exit {result.returncode}:\n{result.stdout}{result.stderr}"
 
@@ -331,8 +334,10 @@ def test_bucket_expires_exports_and_keeps_reports(packaged, stage):
 
 # ------------------------------------------------------------------------------- IAM
 
-def _policy(stage: str) -> dict:
-    return json.loads((REPO / ".chalice" / f"policy-{stage}.json").read_text())
+def _policies(stage: str) -> dict[str, dict]:
+    """{function name: its policy document}, as committed under .chalice/policies/<stage>/."""
+    return {path.stem: json.loads(path.read_text())
+            for path in sorted((REPO / ".chalice" / "policies" / stage).glob("*.json"))}
 
 
 def _as_list(value) -> list:
@@ -349,68 +354,232 @@ def _allowed(policy: dict, action: str, arn: str) -> bool:
                for s in policy["Statement"])
 
 
+def _function_names(template: dict) -> dict[str, str]:
+    """{logical id: chalice function name} (`app.on_orders_stream` -> on_orders_stream; the
+    REST API's handler `app.app` is chalice's `api_handler`)."""
+    names = {}
+    for fn_id, fn in _resources(template, "AWS::Serverless::Function").items():
+        handler = fn["Properties"]["Handler"].split(".", 1)[1]
+        names[fn_id] = "api_handler" if handler == "app" else handler
+    return names
+
+
 @pytest.mark.parametrize("stage", ("local", "dev", "prod"))
-def test_policy_is_least_privilege(stage):
-    policy = _policy(stage)
-    actions = set()
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        assert not {"NotAction", "NotResource", "Principal"} & set(statement), statement
-        for action in _as_list(statement["Action"]):
-            assert "*" not in action and "?" not in action, action
-            actions.add(action)
-        for resource in _as_list(statement["Resource"]):
-            assert resource != "*", statement
-            assert f"paytrack-{stage}" in resource or f"paytrack/{stage}/" in resource, resource
-    assert actions <= ALLOWED_ACTIONS, f"not allowed: {sorted(actions - ALLOWED_ACTIONS)}"
-    assert actions >= REQUIRED_ACTIONS, f"missing: {sorted(REQUIRED_ACTIONS - actions)}"
+def test_policies_are_least_privilege_in_shape(stage):
+    policies = _policies(stage)
+    assert set(policies) >= {"api_handler", "on_orders_stream", "on_notices_stream", "expire_orders"}
+    for name, policy in policies.items():
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow", name
+            assert not {"NotAction", "NotResource", "Principal"} & set(statement), (name, statement)
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action and "?" not in action and action in ALLOWED_ACTIONS, (name, action)
+            for resource in _as_list(statement["Resource"]):
+                assert resource != "*", (name, statement)
+                assert f"paytrack-{stage}" in resource or f"paytrack/{stage}/" in resource, (name, resource)
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_policy_covers_what_the_template_creates(packaged, stage):
-    """Every role chalice generated carries the stage's policy file verbatim, and that policy
-    reaches every table, index, stream, object, topic, secret, queue and log group the template
-    names — and nothing of another stage."""
+def test_each_role_carries_its_functions_policy(packaged, stage):
     template = _template(packaged, stage)
-    policy = _policy(stage)
+    policies = _policies(stage)
+    names = _function_names(template)
+    assert set(names.values()) == set(policies), "a function without a policy file, or a file without a function"
     roles = _resources(template, "AWS::IAM::Role")
-    assert roles
-    for role_id, role in roles.items():
-        (inline,) = role["Properties"]["Policies"]
-        assert inline["PolicyDocument"] == policy, role_id
-        assert not role["Properties"].get("ManagedPolicyArns"), role_id
+    for fn_id, name in names.items():
+        role_id = template["Resources"][fn_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        (inline,) = roles[role_id]["Properties"]["Policies"]
+        assert inline["PolicyDocument"] == policies[name], fn_id
+        assert not roles[role_id]["Properties"].get("ManagedPolicyArns"), role_id
+    assert len(roles) == len(names)  # no role is shared, none is left over
 
-    res = template["Resources"]
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_function_holds_no_delete_stream_or_queue_rights(packaged, stage):
+    """The internet-facing function: no DeleteItem anywhere, BatchWriteItem only where an operator's
+    reconciliation writes its lines, no stream reads, no SQS."""
+    api = _policies(stage)["api_handler"]
     prefix = f"arn:aws:dynamodb:{LINT_REGION}:{FAKE_ACCOUNT}:table/"
-    for name, table in _tables_by_name(template, stage).items():
-        for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                       "dynamodb:DeleteItem", "dynamodb:Query"):
-            assert _allowed(policy, action, prefix + name), (action, name)
-        for gsi in table.get("GlobalSecondaryIndexes", []):
-            assert _allowed(policy, "dynamodb:Query", f"{prefix}{name}/index/{gsi['IndexName']}")
-        stream_arn = f"{prefix}{name}/stream/2026-01-01T00:00:00.000"
-        for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-                       "dynamodb:ListStreams"):
-            assert _allowed(policy, action, stream_arn) is ("StreamSpecification" in table), (action, name)
-    other = "prod" if stage == "dev" else "dev"
-    assert not _allowed(policy, "dynamodb:GetItem", f"{prefix}paytrack-{other}-orders")
+    for name in _tables_by_name(_template(packaged, stage), stage):
+        assert not _allowed(api, "dynamodb:DeleteItem", prefix + name), name
+        assert _allowed(api, "dynamodb:BatchWriteItem", prefix + name) is name.endswith("-reconciliations"), name
+    actions = {a for s in api["Statement"] for a in _as_list(s["Action"])}
+    assert not actions & {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                          "dynamodb:ListStreams", "sqs:SendMessage", "dynamodb:Scan"}
 
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_policies_cover_what_the_template_creates(packaged, stage):
+    """Each stream consumer reads its own stream only and may write its on-failure queue; each
+    scheduled function may write the job-failure queue; together the functions reach every table,
+    index, object, topic, secret and log group the template names — and nothing of another stage."""
+    template = _template(packaged, stage)
+    res = template["Resources"]
+    policies = _policies(stage)
+    names = _function_names(template)
+    prefix = f"arn:aws:dynamodb:{LINT_REGION}:{FAKE_ACCOUNT}:table/"
+    consumers = {names[fn_id]: props["Stream"]["Fn::GetAtt"][0] for fn_id, _, props in _stream_events(template)}
+    scheduled = {names[fn_id] for fn_id, fn in _resources(template, "AWS::Serverless::Function").items()
+                 if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())}
+    stream_queue = f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(res["StreamFailureQueue"]["Properties"]["QueueName"], stage)
+    job_queue = f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(res["JobFailureQueue"]["Properties"]["QueueName"], stage)
+    tables = _tables_by_name(template, stage)
+    logical = {_sub(r["Properties"]["TableName"], stage): k for k, r in _resources(template, "AWS::DynamoDB::Table").items()}
+    for name, policy in policies.items():
+        for table in tables:
+            stream_arn = f"{prefix}{table}/stream/2026-01-01T00:00:00.000"
+            reads = all(_allowed(policy, a, stream_arn) for a in ("dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                                                  "dynamodb:GetShardIterator", "dynamodb:ListStreams"))
+            assert reads is (consumers.get(name) == logical[table]), (name, table)
+        assert _allowed(policy, "sqs:SendMessage", stream_queue) is (name in consumers), name
+        assert _allowed(policy, "sqs:SendMessage", job_queue) is (name in scheduled), name
+    everyone = {"Version": "2012-10-17", "Statement": [s for p in policies.values() for s in p["Statement"]]}
+    for name, table in tables.items():
+        assert _allowed(everyone, "dynamodb:UpdateItem", prefix + name) or _allowed(everyone, "dynamodb:PutItem", prefix + name), name
+        for gsi in table.get("GlobalSecondaryIndexes", []):
+            if _allowed(everyone, "dynamodb:Query", prefix + name):
+                assert _allowed(everyone, "dynamodb:Query", f"{prefix}{name}/index/{gsi['IndexName']}")
+    other = "prod" if stage == "dev" else "dev"
+    assert not _allowed(everyone, "dynamodb:GetItem", f"{prefix}paytrack-{other}-orders")
     bucket = _sub(res["FilesBucket"]["Properties"]["BucketName"], stage)
-    for action in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"):
-        assert _allowed(policy, action, f"arn:aws:s3:::{bucket}/exports/x.csv"), action
+    for action in ("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"):
+        assert _allowed(everyone, action, f"arn:aws:s3:::{bucket}/exports/x.csv"), action
     for topic in ("EventsTopic", "PagingTopic"):
         name = _sub(res[topic]["Properties"]["TopicName"], stage)
-        assert _allowed(policy, "sns:Publish", f"arn:aws:sns:{LINT_REGION}:{FAKE_ACCOUNT}:{name}")
+        assert _allowed(everyone, "sns:Publish", f"arn:aws:sns:{LINT_REGION}:{FAKE_ACCOUNT}:{name}")
     secret = _sub(res["ChannelsSecret"]["Properties"]["Name"], stage)
     assert secret == f"paytrack/{stage}/channels"
-    assert _allowed(policy, "secretsmanager:GetSecretValue",
+    assert _allowed(everyone, "secretsmanager:GetSecretValue",
                     f"arn:aws:secretsmanager:{LINT_REGION}:{FAKE_ACCOUNT}:secret:{secret}-AbCdEf")
-    queue = _sub(res["StreamFailureQueue"]["Properties"]["QueueName"], stage)
-    assert _allowed(policy, "sqs:SendMessage", f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:{queue}")
     group = _sub(res["AppLogGroup"]["Properties"]["LogGroupName"], stage)
     log_stream = f"arn:aws:logs:{LINT_REGION}:{FAKE_ACCOUNT}:log-group:{group}:log-stream:2026/01/01/x"
-    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-        assert _allowed(policy, action, log_stream), action
+    for name, policy in policies.items():
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            assert _allowed(policy, action, log_stream), (name, action)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_paging_topic_is_encrypted_with_a_key_its_publishers_may_use(packaged, stage):
+    """A customer-managed key (CloudWatch alarms cannot publish with the AWS-managed SNS key): the
+    key policy admits CloudWatch, and exactly the roles of the functions whose policy publishes
+    to the paging topic."""
+    template = _template(packaged, stage)
+    res = template["Resources"]
+    assert res["PagingTopic"]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["PagingKey", "Arn"]}
+    assert res["EventsTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+    key = res["PagingKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["KeyPolicy"]["Statement"]}
+    assert statements["AlarmsPublishToThePagingTopic"]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    publishers = statements["FunctionsPublishToThePagingTopic"]
+    topic = f"arn:aws:sns:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(res["PagingTopic"]["Properties"]["TopicName"], stage)
+    names = _function_names(template)
+    policies = _policies(stage)
+    expected = {res[fn_id]["Properties"]["Role"]["Fn::GetAtt"][0] for fn_id, name in names.items()
+                if _allowed(policies[name], "sns:Publish", topic)}
+    assert expected and {p["Fn::GetAtt"][0] for p in publishers["Principal"]["AWS"]} == expected
+    assert set(publishers["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_paging_reaches_a_person_when_given_an_address(packaged, stage):
+    template = _template(packaged, stage)
+    subscriptions = {r["Properties"]["Protocol"]: r for r in _resources(template, "AWS::SNS::Subscription").values()}
+    assert set(subscriptions) == {"email", "https"}
+    for protocol, parameter in (("email", "AlarmEmail"), ("https", "AlarmHttpsEndpoint")):
+        subscription = subscriptions[protocol]
+        assert subscription["Properties"]["TopicArn"] == {"Ref": "PagingTopic"}
+        assert subscription["Properties"]["Endpoint"] == {"Ref": parameter}
+        # empty (the default) means no subscription
+        assert template["Parameters"][parameter]["Default"] == ""
+        assert template["Conditions"][subscription["Condition"]] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_scheduled_functions_have_an_on_failure_destination(packaged, stage):
+    template = _template(packaged, stage)
+    scheduled = {fn_id: fn for fn_id, fn in _resources(template, "AWS::Serverless::Function").items()
+                 if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())}
+    assert len(scheduled) == 7, sorted(scheduled)
+    for fn_id, fn in scheduled.items():
+        config = fn["Properties"]["EventInvokeConfig"]
+        assert config["DestinationConfig"]["OnFailure"] == {
+            "Type": "SQS", "Destination": {"Fn::GetAtt": ["JobFailureQueue", "Arn"]}}, fn_id
+        assert 0 <= config["MaximumRetryAttempts"] <= 2, fn_id
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_logs_to_a_group_with_retention(packaged, stage):
+    """All functions log to the app's group (Globals LoggingConfig, no function overrides it), so
+    no /aws/lambda/<function> group is created without retention by Lambda itself."""
+    template = _template(packaged, stage)
+    group_id = template["Globals"]["Function"]["LoggingConfig"]["LogGroup"]["Ref"]
+    group = template["Resources"][group_id]
+    assert _condition(template, group["Properties"]["RetentionInDays"], stage) == (365 if stage == "prod" else 30)
+    for fn_id, fn in _resources(template, "AWS::Serverless::Function").items():
+        assert "LoggingConfig" not in fn["Properties"], fn_id
+
+
+# ------------------------------------------------------------------------------- API Gateway
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_is_throttled_and_admin_methods_below_notify(packaged, stage):
+    """Defect 5: the stage has a default limit and every /admin method its own lower one, so admin
+    traffic cannot use up what /notify needs; /notify keeps the stage's limit."""
+    template = _template(packaged, stage)
+    api = template["Resources"]["RestAPI"]["Properties"]
+    params = template["Parameters"]
+
+    def value(limit):
+        return params[limit["Ref"]]["Default"]
+
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
+    default = settings[("/*", "*")]
+    admin_methods = {("/" + path.replace("/", "~1"), method.upper())
+                     for path, methods in api["DefinitionBody"]["paths"].items()
+                     if path.startswith("/admin") for method in methods}
+    assert len(admin_methods) >= 15
+    assert set(settings) == {("/*", "*")} | admin_methods
+    for key in admin_methods:
+        assert value(settings[key]["ThrottlingRateLimit"]) < value(default["ThrottlingRateLimit"]) / 20, key
+        assert value(settings[key]["ThrottlingBurstLimit"]) < value(default["ThrottlingBurstLimit"]) / 20, key
+    assert not any(path.startswith("/~1notify") for path, _ in settings)
+
+
+GATEWAY_ERRORS = {  # API Gateway's own answers, before our code: status -> code (API.md's shape)
+    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),  # unknown path, or a method the path lacks
+    "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
+    "REQUEST_TOO_LARGE": ("413", "payload_too_large"),
+    "THROTTLED": ("429", "throttled"),
+    "DEFAULT_4XX": (None, "bad_request"),
+    "DEFAULT_5XX": (None, "internal_error"),
+}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_gateway_errors_have_our_error_shape(packaged, stage):
+    responses = _template(packaged, stage)["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    for kind, (status, code) in GATEWAY_ERRORS.items():
+        response = responses[kind]
+        assert response.get("StatusCode") == status, kind
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/json'", kind
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert body["error"]["code"] == code, kind
+        if code == "internal_error":
+            assert body == {"error": {"code": "internal_error", "request_id": "$context.requestId"}}
+        else:
+            assert body["error"]["message"] and body["error"]["details"] == {}, kind
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_outputs_tell_the_shop_owner_what_to_configure(packaged, stage):
+    outputs = _template(packaged, stage)["Outputs"]
+    base = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/"
+    assert outputs["NotifyBaseUrl"]["Value"] == {"Fn::Sub": base + "notify/"}
+    assert outputs["AdminPageUrl"]["Value"] == {"Fn::Sub": base + "admin/"}
+    assert outputs["EventsTopicArn"]["Value"] == {"Ref": "EventsTopic"}
+    assert _sub(outputs["ChannelsSecretName"]["Value"], stage) == f"paytrack/{stage}/channels"
 
 
 # ------------------------------------------------------------------------------- alarms and dashboard
@@ -434,6 +603,8 @@ PAGING_ALARMS = {
     "failed-digest": ("Paytrack", "JobFailures", {"service": "paytrack", "job": "failed_digest"}),
     "ReconcileDaily-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "ReconcileDaily"}}),
     "FailedDigest-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "FailedDigest"}}),
+    # scheduled functions' on-failure destination
+    "job-invocation-failures": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", None),
 }
 
 
