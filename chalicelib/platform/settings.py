@@ -37,10 +37,30 @@ class Settings:
         return f"{self.table_prefix}{name}"
 
 
+class MissingRegion(RuntimeError):
+    """No AWS region configured: nothing falls back to a default region (an opt-in region such as
+    ap-east-1 would fail far from the cause, and any other would put data somewhere unintended)."""
+
+
+def resolve_region() -> str:
+    """AWS_DEFAULT_REGION, else AWS_REGION, else the AWS profile's region (as boto3 resolves it).
+    Lambda sets both variables; the tests and the local stack set AWS_DEFAULT_REGION themselves."""
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+    if region:
+        return region
+    import botocore.session  # deferred: only a command run on a workstation gets here
+
+    region = botocore.session.Session().get_config_variable("region")
+    if not region:
+        raise MissingRegion("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in "
+                            "your AWS profile (aws configure set region <region>)")
+    return region
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     stage = os.environ.get("PAYTRACK_STAGE", "local")
-    region = os.environ.get("AWS_DEFAULT_REGION", "ap-east-1")
+    region = resolve_region()
     account = os.environ.get("PAYTRACK_ACCOUNT_ID", "123456789012")
     return Settings(
         stage=stage,
