@@ -36,10 +36,22 @@ def notify(channel: str) -> Response:
     inbound = InboundRequest(
         method=request.method, headers=Headers(dict(request.headers)), body=request.raw_body or b"",
         query=dict(query), source_ip=(request.context.get("identity") or {}).get("sourceIp"),
-        raw_query_string=urlencode(query) if query else None)
+        raw_query_string=_query_string(request.to_original_event()))
     answer = ingest.handle_notification(channel, inbound)
     return Response(body=answer.body, status_code=answer.status,
                     headers={"Content-Type": answer.content_type, **answer.headers})
+
+
+def _query_string(event: dict) -> str | None:
+    """The query string with every repeated parameter kept, so the gateway refuses repeats.
+
+    HTTP APIs give it raw (`rawQueryString`); a REST API (and chalice local) gives only the
+    decoded `multiValueQueryStringParameters`, re-encoded here with each value in order.
+    """
+    if event.get("rawQueryString"):
+        return event["rawQueryString"]
+    repeated = event.get("multiValueQueryStringParameters")
+    return urlencode(repeated, doseq=True) if repeated else None
 
 
 # ---------------------------------------------------------------- shop API
