@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from .errors import NotificationRejected
 from .money import Money
 
 
@@ -51,6 +52,18 @@ class Notice:
     payer: str | None = None
     source: NoticeSource = NoticeSource.NOTIFY
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """A gateway never owes us a negative amount, and a payment or refund of nothing is no
+        event: such a notice is refused where it is read (the notification's failure answer,
+        audited; a query answer that does not read), so no order ever sees it."""
+        for name in ("amount", "received", "fee", "refunded_total"):
+            value = getattr(self, name)
+            if value is not None and value.minor < 0:
+                raise NotificationRejected("non_positive_amount", f"{name} {value} is negative")
+        moves_money = self.kind in (NoticeKind.PAYMENT, NoticeKind.REFUND)
+        if moves_money and self.amount is not None and self.amount.minor == 0:
+            raise NotificationRejected("non_positive_amount", f"a {self.kind.value} of {self.amount}")
 
     @property
     def payment_identity(self) -> str | None:

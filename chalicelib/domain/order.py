@@ -64,6 +64,7 @@ def can_delivery_transition(current: DeliveryStatus, target: DeliveryStatus) -> 
 
 class HoldReason(str, Enum):
     AMOUNT_MISMATCH = "amount_mismatch"
+    CHANNEL_MISMATCH = "channel_mismatch"
     CURRENCY_MISMATCH = "currency_mismatch"
     DUPLICATE_PAYMENT = "duplicate_payment"
     LATE_PAYMENT = "late_payment"
@@ -173,17 +174,26 @@ class Outcome:
 # ---------------------------------------------------------------- notices
 
 
-def apply_notice(order: Order, notice: Notice, now: datetime) -> OrderChanges:
-    """Decide what a verified notice does to the order it names."""
+def apply_notice(order: Order, notice: Notice, now: datetime,
+                 accepted_currencies: frozenset[str] | None = None) -> OrderChanges:
+    """Decide what a verified notice does to the order it names.
+
+    A notice from another channel than the order's proves only that its channel's key signed
+    it: a payment is money received, so it is recorded and held (`channel_mismatch`); any other
+    kind is refused (a close or refund of this order is not that channel's to say).
+    `accepted_currencies`: what the notice's channel declares it takes (None: any).
+    """
     if notice.dedupe_key in order.applied_notices:
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
-    handler = {
-        NoticeKind.PAYMENT: _apply_payment,
-        NoticeKind.REFUND: _apply_refund,
-        NoticeKind.CLOSED: _apply_close,
-        NoticeKind.INFO: _apply_info,
-    }[notice.kind]
-    changes = handler(order, notice, now)
+    if notice.kind is NoticeKind.PAYMENT:
+        changes = _apply_payment(order, notice, now, accepted_currencies)
+    elif notice.channel != order.channel:
+        changes = _refused(order, notice, now, f"a {notice.kind.value} notice from channel {notice.channel}, "
+                                               f"the order is on {order.channel}")
+    else:
+        handler = {NoticeKind.REFUND: _apply_refund, NoticeKind.CLOSED: _apply_close,
+                   NoticeKind.INFO: _apply_info}[notice.kind]
+        changes = handler(order, notice, now)
     changes.applied.append(notice.dedupe_key)
     return changes
 
@@ -192,8 +202,9 @@ def first_payment_changes(notice: Notice, now: datetime, hold: list[str] | None 
                           late: bool = False) -> OrderChanges:
     """The changes of a payment to an unpaid order.
 
-    The ingestion fast path writes exactly this, conditioned on the order being pending with the
-    same amount, without reading the order first. The caller marks the notice applied.
+    The ingestion fast path writes exactly this, conditioned on the order being pending on the
+    notice's channel with the same amount, without reading the order first. The caller marks the
+    notice applied.
     """
     payment = _payment_of(notice)
     fields: dict[str, Any] = {
@@ -219,31 +230,38 @@ def first_payment_changes(notice: Notice, now: datetime, hold: list[str] | None 
     return changes
 
 
-def _apply_payment(order: Order, notice: Notice, now: datetime) -> OrderChanges:
+def _apply_payment(order: Order, notice: Notice, now: datetime,
+                   accepted_currencies: frozenset[str] | None) -> OrderChanges:
     if notice.amount is None:
         return _refused(order, notice, now, "payment notice without an amount")
-    known_refs = {p.payment_ref for p in order.payments}
+    known_refs = {(p.channel, p.payment_ref) for p in order.payments}
     if order.pay_status in PAID_STATES:
-        if notice.payment_identity in known_refs:
+        if (notice.channel, notice.payment_identity) in known_refs:
             return _status_echo(notice, now)
         return _second_payment(order, notice, now)
     late = order.pay_status in (PayStatus.EXPIRED, PayStatus.CLOSED)
-    reasons = _payment_hold_reasons(order, notice.amount)
+    reasons = _payment_hold_reasons(order, notice, accepted_currencies)
     if late:
         reasons.append(HoldReason.LATE_PAYMENT.value)
     return first_payment_changes(notice, now, _merge_holds(order, reasons) if reasons else None, late)
 
 
-def _payment_hold_reasons(order: Order, paid: Money) -> list[str]:
-    if paid.currency != order.amount.currency:
-        return [HoldReason.CURRENCY_MISMATCH.value]
-    if paid.minor != order.amount.minor:
-        return [HoldReason.AMOUNT_MISMATCH.value]
-    return []
+def _payment_hold_reasons(order: Order, notice: Notice,
+                          accepted_currencies: frozenset[str] | None) -> list[str]:
+    paid: Money = notice.amount
+    reasons = [HoldReason.CHANNEL_MISMATCH.value] if notice.channel != order.channel else []
+    undeclared = accepted_currencies is not None and paid.currency not in accepted_currencies
+    if paid.currency != order.amount.currency or undeclared:
+        reasons.append(HoldReason.CURRENCY_MISMATCH.value)
+    elif paid.minor != order.amount.minor:
+        reasons.append(HoldReason.AMOUNT_MISMATCH.value)
+    return reasons
 
 
 def _second_payment(order: Order, notice: Notice, now: datetime) -> OrderChanges:
     reasons = [HoldReason.DUPLICATE_PAYMENT.value]
+    if notice.channel != order.channel:
+        reasons.append(HoldReason.CHANNEL_MISMATCH.value)
     changes = OrderChanges(outcome=Outcome.APPLIED, payments=[_payment_of(notice)])
     changes.timeline.append(_entry(now, "payment", notice,
                                    f"second distinct payment {notice.amount} ({notice.trade_no}): refund due",

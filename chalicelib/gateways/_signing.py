@@ -8,10 +8,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -183,10 +184,42 @@ def malformed_on_error() -> Iterator[None]:
         raise MalformedNotification(f"malformed notification: {exc}") from None
 
 
-def redact_keys(payload: Any, keys: tuple[str, ...]) -> Any:
-    """A copy of `payload` with the values of `keys` masked at any depth."""
+# --- redaction ----------------------------------------------------------------------------------
+
+#: the last word of a field name that holds a secret: client_secret, webhook_secret, api_key,
+#: apiv3_key, access_token, password, card cvc ... whatever the gateway or the event type
+_SECRET_WORDS = frozenset({"secret", "password", "passwd", "passphrase", "token", "key", "apikey",
+                           "privatekey", "cvc", "cvv", "pin"})
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"?')
+_FORM_PAIR = re.compile(r"(^|[?&\n])([^=&\n]{1,200})=([^&\n]*)")
+
+
+def is_secret_name(name: str) -> bool:
+    """Does a field of this name hold a secret? By its last word, in snake, kebab or camel case."""
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower())
+    return bool(words) and words[-1] in _SECRET_WORDS
+
+
+def redact_keys(payload: Any, keys: tuple[str, ...] = ()) -> Any:
+    """A copy of `payload` with the values of secret-named fields (and of `keys`) masked at any
+    depth, whatever event or gateway the payload comes from."""
     if isinstance(payload, Mapping):
-        return {k: REDACTED if k in keys else redact_keys(v, keys) for k, v in payload.items()}
+        return {k: REDACTED if k in keys or (isinstance(k, str) and is_secret_name(k))
+                else redact_keys(v, keys) for k, v in payload.items()}
     if isinstance(payload, list):
         return [redact_keys(item, keys) for item in payload]
     return payload
+
+
+def redact_text(text: str) -> str:
+    """The raw request as text (a JSON body, a form body, a query string, possibly cut short)
+    with the values of secret-named fields masked and every other byte kept as received."""
+    def json_pair(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f'"{name}"{match.group(2)}"{REDACTED}"' if is_secret_name(name) else match.group(0)
+
+    def form_pair(match: re.Match[str]) -> str:
+        name = unquote_plus(match.group(2))
+        return f"{match.group(1)}{match.group(2)}={REDACTED}" if is_secret_name(name) else match.group(0)
+
+    return _FORM_PAIR.sub(form_pair, _JSON_PAIR.sub(json_pair, text))

@@ -75,7 +75,8 @@ class Gateway:
         raise NotImplementedError
 
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """The raw payload with `secret_fields` masked, for the audit record and the notice."""
+        """The raw payload for the notice, with `secret_fields` and every secret-named field
+        (client_secret, *_key, *_token, ...) masked, whatever the event type."""
         return redact_keys(payload, self.secret_fields)
 
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,

@@ -18,7 +18,7 @@ from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
 from ..domain.statement import LineKind, Statement, StatementLine, StatementUnparseable, day_bounds, read_at
 from ._http import GatewayHttp, invalid_answer, readable
-from ._signing import config_value
+from ._signing import config_value, redact_keys
 
 GATEWAY = "stripe"
 _NOT_PAID = ("requires_payment_method", "requires_confirmation", "requires_action", "processing",
@@ -105,7 +105,7 @@ def _notice(intent: Mapping[str, Any], channel: str, out_trade_no: str, kind: No
         trade_no=intent["id"], amount=Money.from_minor(intent[amount_field], intent["currency"].upper()),
         gateway_status=intent["status"],
         event_time=datetime.fromtimestamp(paid_at or intent["created"], timezone.utc),
-        raw={k: v for k, v in intent.items() if k != "client_secret"}, payment_ref=intent["id"],
+        raw=redact_keys(intent), payment_ref=intent["id"],
         method="stripe", payer=_id(intent.get("customer")), source=NoticeSource.QUERY)
 
 

@@ -18,13 +18,11 @@ from ..domain.query import QueryResult
 from ..domain.statement import Statement
 from . import stripe_api
 from ._http import GatewayHttp
-from ._signing import json_object, malformed_on_error, need, need_str, opt_str, redact_keys
+from ._signing import json_object, malformed_on_error, need, need_str, opt_str
 from .base import Answer, Gateway, Headers, InboundRequest
 
 TOLERANCE_S = 300
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-#: payment objects carry client secrets that let a browser confirm the payment
-_PAYLOAD_SECRETS = ("client_secret",)
 
 Fields = dict[str, Any]
 
@@ -61,9 +59,6 @@ class StripeGateway(Gateway):
     def failure_answer(self, message: str, status: int) -> Answer:
         body = json.dumps({"error": message}, ensure_ascii=False)
         return Answer(status, body, "application/json")
-
-    def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        return redact_keys(payload, self.secret_fields + _PAYLOAD_SECRETS)
 
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:

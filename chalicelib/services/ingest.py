@@ -23,11 +23,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from ..domain.clock import utcnow
-from ..domain.errors import Conflict, NotFound, NotificationRejected
+from ..domain.errors import ChannelMisconfigured, Conflict, NotFound, NotificationRejected
 from ..domain.notice import Notice, NoticeKind
 from ..domain.order import Order, Outcome, apply_notice, first_payment_changes
 from ..gateways.base import Answer, Gateway, InboundRequest
-from ..gateways.registry import get_gateway
+from ..gateways.registry import GATEWAYS, get_gateway
 from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import audit, notices as notice_store, orders as order_store
@@ -139,12 +139,28 @@ def handle_notification(channel_id: str, request: InboundRequest) -> Answer:
         trail.update(verification="unknown_channel", outcome="rejected")
         _audit(channel_id, request, now, answer, trail)
         return answer
+    except ChannelMisconfigured as error:
+        answer = _misconfigured_answer(channel_id, error)
+        trail.update(verification="channel_misconfigured", outcome="rejected",
+                     detail={"problems": error.details.get("problems", [])})
+        _audit(channel_id, request, now, answer, trail)
+        return answer
     gateway = get_gateway(config["type"])
     answer = _process(gateway, config, channel_id, request, now, settings.max_notify_bytes, trail)
     metrics.notification_handled(channel_id, trail["outcome"])
     if trail["outcome"] not in AUDITED_IN_NOTICE:
         _audit(channel_id, request, now, answer, trail)
     return answer
+
+
+def _misconfigured_answer(channel_id: str, error: ChannelMisconfigured) -> Answer:
+    """A failure the gateway retries, in its own protocol when the channel names a known type;
+    what is wrong stays in the logs and the audit record, not in the answer."""
+    message = f"channel {channel_id} is misconfigured; please retry later"
+    gateway = GATEWAYS.get(error.details.get("type") or "")
+    if gateway is not None:
+        return gateway.failure_answer(message, 503)
+    return Answer(503, json.dumps({"error": {"code": error.code, "message": message}}), "application/json")
 
 
 def _process(gateway: Gateway, config: dict, channel_id: str, request: InboundRequest,

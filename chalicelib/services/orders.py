@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from ..domain import validation as v
 from ..domain.clock import utcnow
-from ..domain.errors import Conflict, NotFound, ValidationFailed
-from ..domain.money import Money
+from ..domain.errors import Conflict, InvalidMoney, NotFound, ValidationFailed
+from ..domain.money import Money, normalize_currency
 from ..domain.order import Order, TimelineEntry, report_delivery
 from ..platform.settings import get_settings
 from ..store import orders as order_store
@@ -38,13 +38,7 @@ def _parse_registration(body: Mapping[str, Any]) -> dict[str, Any]:
     if channel not in channels.all_channels():
         raise ValidationFailed(f"channel: {channel!r} is not a configured channel",
                                {"field": "channel", "allowed": sorted(channels.all_channels())})
-    currency = v.text(body, "currency", required=False, max_len=3) or "CNY"
-    amount_text = body.get("amount")
-    if not isinstance(amount_text, str):
-        raise ValidationFailed("amount: must be a decimal string such as \"58.00\"", {"field": "amount"})
-    amount = Money.parse(amount_text, currency)
-    if amount.minor <= 0:
-        raise ValidationFailed("amount: must be greater than zero", {"field": "amount"})
+    amount = _amount(body, _currency(body, channel))
     return {
         "order_no": v.text(body, "order_no", required=False, max_len=32, pattern=ORDER_NO),
         "product_id": v.text(body, "product_id", max_len=64),
@@ -59,6 +53,30 @@ def _parse_registration(body: Mapping[str, Any]) -> dict[str, Any]:
         "expires_in_s": v.integer(body, "expires_in_s", default=get_settings().default_expires_in_s,
                                   minimum=60, maximum=7 * 86400),
     }
+
+
+def _currency(body: Mapping[str, Any], channel: str) -> str:
+    """An active ISO 4217 code the channel takes (all of them unless it declares `currencies`)."""
+    currency = normalize_currency(v.text(body, "currency", required=False, max_len=3) or "CNY")
+    accepted = ingest.accepted_currencies(channel)
+    if accepted is not None and currency not in accepted:
+        raise ValidationFailed(f"currency: channel {channel} takes {', '.join(sorted(accepted))} only",
+                               {"field": "currency", "allowed": sorted(accepted)})
+    return currency
+
+
+def _amount(body: Mapping[str, Any], currency: str) -> Money:
+    """A positive decimal string with at most the currency's minor digits, read exactly."""
+    text = body.get("amount")
+    if not isinstance(text, str):
+        raise ValidationFailed("amount: must be a decimal string such as \"58.00\"", {"field": "amount"})
+    try:
+        amount = Money.parse(text, currency)
+    except InvalidMoney as error:
+        raise InvalidMoney(f"amount: {error.message}", {"field": "amount"}) from None
+    if amount.minor <= 0:
+        raise ValidationFailed("amount: must be greater than zero", {"field": "amount"})
+    return amount
 
 
 def _fingerprint(fields: dict[str, Any]) -> str:

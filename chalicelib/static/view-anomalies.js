@@ -9,7 +9,7 @@ import { anomalyStatusBadge, channelName, emptyState, errorBox, loading, ruleNam
 const TABS = ["open", "acknowledged", "resolved", "all"];
 const SEVERITIES = ["critical", "warning", "info"];
 const STATUS_ORDER = ["open", "acknowledged", "resolved"];
-const RULES = ["amount_mismatch", "currency_mismatch", "duplicate_payment", "late_payment", "unknown_order", "status_conflict",
+const RULES = ["amount_mismatch", "channel_mismatch", "currency_mismatch", "duplicate_payment", "late_payment", "unknown_order", "status_conflict",
   "ip_burst", "suspicious_email", "quick_refund", "large_amount", "slow_delivery", "channel_failure"];
 const DAYS = ["7", "30", "90"];
 

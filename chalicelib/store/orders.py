@@ -190,13 +190,15 @@ def apply_changes(order: Order, changes: OrderChanges) -> Order:
 
 
 def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult:
-    """The happy path in one request: pending, same amount and currency, notice not yet applied.
+    """The happy path in one request: pending, same channel, amount and currency, notice not yet
+    applied.
 
     When the condition fails, the order as it was comes back with the failure, so the caller can
     classify (already applied, another payment, mismatch) without another read.
     """
     condition = (OrderModel.order_no.exists()
                  & (OrderModel.pay_status == PayStatus.PENDING.value)
+                 & (OrderModel.channel == notice.channel)
                  & (OrderModel.amount_minor == notice.amount.minor)
                  & (OrderModel.currency == notice.amount.currency)
                  & ~OrderModel.applied.contains(notice.dedupe_key))

@@ -86,3 +86,20 @@ class Api:
 @pytest.fixture
 def api(app_client):
     return Api(app_client)
+
+
+@pytest.fixture
+def declare_currencies(aws):
+    """Set a channel's `currencies` in the stage's channels secret, as an operator would."""
+    from chalicelib.platform.aws import client
+    from chalicelib.platform.settings import get_settings
+    from chalicelib.services import channels
+
+    def declare(channel_id: str, currencies: list[str]) -> None:
+        secret_id = get_settings().channels_secret_id
+        config = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+        config[channel_id]["currencies"] = currencies
+        client("secretsmanager").put_secret_value(SecretId=secret_id, SecretString=json.dumps(config))
+        channels.forget()
+
+    return declare

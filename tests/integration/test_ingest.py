@@ -248,3 +248,130 @@ def test_stripe_refund_for_unknown_payment_is_retryable_and_audited(api):
     response = api.send(refund)
     assert response.status_code == 409 and NoticeModel.count() == 0
     assert audit_items()[0].outcome == "unknown_order"
+
+
+# ------------------------------------------------------------------ issue 10: money and notice integrity
+
+def test_payment_on_another_channel_is_recorded_and_held_never_delivered(api):
+    """Defect 1: a validly signed epay notice paid an Alipay order, with no hold."""
+    order_no = register(api, "alipay")
+    assert api.send(wires.epay(order_no, "58.00")).body == b"success"
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and order.on_hold and order.hold_reasons == ["channel_mismatch"]
+    assert [(p.channel, p.amount.minor) for p in order.payments] == [("epay-main", 5800)]
+    assert NoticeModel.count() == 1
+    assert api.json(api.call("GET", f"/orders/{order_no}"))["hold"] is True
+    refused = api.call("POST", f"/orders/{order_no}/delivery", {"status": "delivered"})
+    assert refused.status_code == 409 and order_store.get(order_no).delivery_status.value == "held"
+
+
+def test_a_notice_kept_for_a_later_order_of_another_channel_holds_it_on_registration(api):
+    assert api.send(wires.epay("ORD-LATE-CH", "58.00")).body == b"fail"
+    register(api, "alipay", order_no="ORD-LATE-CH")
+    order = order_store.get("ORD-LATE-CH")
+    assert order.pay_status.value == "paid" and order.hold_reasons == ["channel_mismatch"]
+
+
+def test_a_close_from_another_channel_changes_nothing(api):
+    order_no = register(api, "epay")
+    assert api.send(wires.alipay(order_no, "58.00", status="TRADE_CLOSED")).body == b"success"
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "pending" and order.timeline[-1].type == "conflict"
+
+
+# a signed decimal with a sign is not an amount (malformed); zero, or a negative integer of minor
+# units (WeChat, Stripe), reads but is refused as non_positive_amount
+NEGATIVE_TEXT, NOT_POSITIVE = ("malformed", "must not be negative"), ("non_positive_amount", "")
+NON_POSITIVE = [
+    ("epay", lambda o: wires.epay(o, "-1.00"), NEGATIVE_TEXT), ("epay", lambda o: wires.epay(o, "0.00"), NOT_POSITIVE),
+    ("epay", lambda o: wires.epay(o, "-58.00", method="POST"), NEGATIVE_TEXT),
+    ("alipay", lambda o: wires.alipay(o, "0.00"), NOT_POSITIVE), ("alipay", lambda o: wires.alipay(o, "-58.00"), NEGATIVE_TEXT),
+    ("wechat", lambda o: wires.wechat(o, 0), NOT_POSITIVE), ("wechat", lambda o: wires.wechat(o, -5800), NOT_POSITIVE),
+    ("stripe", lambda o: wires.stripe(o, 0, "cny"), NOT_POSITIVE),
+    ("stripe", lambda o: wires.stripe(o, -5800, "cny"), NOT_POSITIVE),
+]
+
+
+@pytest.mark.parametrize("kind,wire,refusal", NON_POSITIVE)
+def test_a_signed_non_positive_payment_is_refused_in_protocol_and_audited(api, kind, wire, refusal):
+    """Defect 2: epay money=-1.00 was answered success and the order booked paid -1.00."""
+    order_no = register(api, kind)
+    response = api.send(wire(order_no))
+    assert not is_success(kind, response) and response.status_code < 500
+    if kind in ("alipay", "epay"):
+        assert (response.status_code, response.body) == (200, b"fail")
+    assert order_store.get(order_no).pay_status.value == "pending"
+    assert NoticeModel.count() == 0
+    [record] = audit_items()
+    assert (record.verification, record.outcome) == (refusal[0], "rejected")
+    assert refusal[1] in record.detail["why"] and record.answer_status == response.status_code
+
+
+@pytest.mark.parametrize("kind,wire", [
+    ("epay", lambda o: wires.epay(o, "58.000000000000000000000000000001")),
+    ("epay", lambda o: wires.epay(o, "5_8.00")), ("epay", lambda o: wires.epay(o, "5.8e1")),
+    ("alipay", lambda o: wires.alipay(o, "58.000000000000000000000000000001")),
+    ("alipay", lambda o: wires.alipay(o, "５８.00")),
+])
+def test_a_signed_amount_that_is_not_exact_is_refused_never_rounded(api, kind, wire):
+    """Defect 3: "58.000…01" was read as 58.00 and paid the 58.00 order."""
+    order_no = register(api, kind)
+    response = api.send(wire(order_no))
+    assert response.status_code == 200 and response.body == b"fail"
+    assert order_store.get(order_no).pay_status.value == "pending" and NoticeModel.count() == 0
+    assert audit_items()[0].verification == "malformed"
+
+
+def test_a_payment_in_a_currency_its_channel_does_not_declare_is_held(api, declare_currencies):
+    order_no = register(api, "stripe", currency="USD")
+    declare_currencies("stripe-main", ["EUR"])
+    assert api.send(wires.stripe(order_no, 5800, "usd")).status_code == 200
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and order.hold_reasons == ["currency_mismatch"]
+
+
+def test_epay_get_with_a_repeated_parameter_is_refused_and_the_raw_query_audited(api):
+    """Defect 8: `money=0.01&…&money=58.00` was collapsed to its last value, verified, and paid."""
+    order_no = register(api, "epay")
+    wire = wires.epay(order_no, "58.00")
+    wire.query = "money=0.01&" + wire.query
+    response = api.send(wire)
+    assert response.body == b"fail"
+    assert order_store.get(order_no).pay_status.value == "pending" and NoticeModel.count() == 0
+    [record] = audit_items()
+    assert record.verification == "malformed" and "money is repeated" in record.detail["why"]
+    assert record.payload.startswith("?money=0.01&") and "money=58.00" in record.payload
+
+
+def _signed_stripe(event_type: str, obj: dict) -> wires.Wire:
+    import time
+
+    from local import sim_signing
+
+    event = {"id": f"evt_{event_type}", "object": "event", "type": event_type, "api_version": "2024-06-20",
+             "created": int(time.time()), "livemode": False, "data": {"object": obj}}
+    body = sim_signing.compact_json(event)
+    header = sim_signing.stripe_signature_header(wires.CHANNELS["stripe-main"]["webhook_secret"], body,
+                                                 int(time.time()))
+    return wires.Wire("stripe-main", "POST", body, {"Content-Type": "application/json", "Stripe-Signature": header})
+
+
+def test_a_stripe_event_we_ignore_is_audited_without_its_client_secret(api):
+    """Defect 9: payment_intent.created was stored in the audit with its client_secret."""
+    intent = {"id": "pi_IGN", "object": "payment_intent", "amount": 5800, "currency": "usd",
+              "client_secret": "pi_IGN_secret_TOPSECRET", "metadata": {"order_id": "X"}}
+    response = api.send(_signed_stripe("payment_intent.created", intent))
+    assert response.status_code == 200
+    [record] = audit_items()
+    assert record.outcome == "ignored" and "TOPSECRET" not in record.payload
+    assert '"client_secret":"***"' in record.payload and '"id":"pi_IGN"' in record.payload
+
+
+def test_a_stored_stripe_notice_keeps_no_secret(api):
+    order_no = register(api, "stripe", currency="USD")
+    intent = {"id": "pi_PAID", "object": "payment_intent", "amount": 5800, "amount_received": 5800,
+              "currency": "usd", "client_secret": "pi_PAID_secret_TOPSECRET", "metadata": {"order_id": order_no}}
+    assert api.send(_signed_stripe("payment_intent.succeeded", intent)).status_code == 200
+    [notice] = list(NoticeModel.scan())
+    assert notice.raw["data"]["object"]["client_secret"] == "***" and "TOPSECRET" not in json.dumps(notice.raw)
+    assert order_store.get(order_no).pay_status.value == "paid"

@@ -48,6 +48,32 @@ def test_validation_errors_are_400_with_code_and_write_nothing(api, fields, fiel
     assert OrderModel.count() == 0
 
 
+@pytest.mark.parametrize("fields,field", [
+    ({"amount": "5.000000000000000000000000000001"}, "amount"), ({"amount": "1_000.00"}, "amount"),
+    ({"amount": "1e2"}, "amount"), ({"amount": "٥٨.00"}, "amount"), ({"amount": "0.00"}, "amount"),
+    ({"amount": "-0.01"}, "amount"), ({"amount": "+58.00"}, "amount"), ({"amount": " 58.00"}, "amount"),
+    ({"amount": "1000000000000.00"}, "amount"), ({"amount": "58.5", "currency": "JPY"}, "amount"),
+    ({"currency": "ABC"}, "currency"), ({"currency": "XAU"}, "currency"),
+])
+def test_amounts_are_exact_positive_and_in_an_iso_4217_currency(api, fields, field):
+    """Issue 10 defect 3: "5.000…01" was stored as 5.00, "1_000.00" as 1000.00, "ABC" accepted."""
+    response = api.register(**fields)
+    assert response.status_code == 400, response.body
+    error = api.json(response)["error"]
+    assert error["code"] in ("validation_failed", "invalid_amount") and error["details"]["field"] == field
+    assert OrderModel.count() == 0
+
+
+def test_a_channel_that_declares_its_currencies_refuses_orders_in_others(api, declare_currencies):
+    declare_currencies("stripe-main", ["USD", "eur"])
+    refused = api.register(channel="stripe-main", currency="CNY")
+    assert refused.status_code == 400
+    assert api.json(refused)["error"]["details"] == {"field": "currency", "allowed": ["EUR", "USD"]}
+    assert api.register(channel="stripe-main", currency="EUR").status_code == 201
+    assert api.register(channel="alipay-main", currency="USD").status_code == 201   # declares none: any
+    assert OrderModel.count() == 2
+
+
 @pytest.mark.parametrize("body", [b"{not json", b"[1,2]", "\"just a string\"".encode(), b"\xff\xfe"])
 def test_malformed_json_is_400(api, body):
     response = api.call("POST", "/orders", body)

@@ -1,7 +1,7 @@
 """Anomaly rules: each a pure function of what a stream record or a scheduled check shows, with
 its severity, hold and thresholds from `RulesConfig` (settings: PAYTRACK_RULES).
 
-- orders.py   per order change: amount_mismatch, currency_mismatch, late_payment,
+- orders.py   per order change: amount_mismatch, channel_mismatch, currency_mismatch, late_payment,
               duplicate_payment, status_conflict, suspicious_email, quick_refund, large_amount
 - windows.py  over a window or the clock: ip_burst, channel_failure, slow_delivery
 - notices.py  unknown_order

@@ -92,12 +92,14 @@ class ChannelFailureConfig(RuleConfig):
 
 # The state machine holds these at ingestion (domain/order.py): money is at stake, so their hold
 # is not configurable; the rule turns the hold into an anomaly record.
-INGESTION_HOLDS = frozenset({"amount_mismatch", "currency_mismatch", "duplicate_payment", "late_payment"})
+INGESTION_HOLDS = frozenset({"amount_mismatch", "channel_mismatch", "currency_mismatch", "duplicate_payment",
+                             "late_payment"})
 
 
 @dataclass(frozen=True)
 class RulesConfig:
     amount_mismatch: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
+    channel_mismatch: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
     currency_mismatch: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
     duplicate_payment: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
     late_payment: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)

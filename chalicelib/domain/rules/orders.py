@@ -1,8 +1,9 @@
 """The rules that look at one order change (a stream record). Pure: each takes the change and its
 rule's configuration and returns its findings, the same ones however often it sees the record.
 
-amount_mismatch, currency_mismatch, late_payment: the state machine already held the order at
-ingestion (domain/order.py); these turn a newly added hold reason into an anomaly record.
+amount_mismatch, channel_mismatch, currency_mismatch, late_payment: the state machine already held
+the order at ingestion (domain/order.py); these turn a newly added hold reason into an anomaly
+record.
 duplicate_payment: every payment after the first. status_conflict: every `conflict` timeline
 entry (a notice or query refused because it would move the order backwards or sideways).
 """
@@ -39,6 +40,22 @@ def amount_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     order = change.after
     return [_finding("amount_mismatch", config, order, {
         "expected": _money(order.amount), "seen": _money(order.paid_amount), "trade_no": order.trade_no})]
+
+
+def channel_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
+    """A payment arrived on another channel than the order's: money received, never delivered on
+    automatically (whoever holds that channel's key could otherwise pay any order)."""
+    if not _held_for(change, HoldReason.CHANNEL_MISMATCH, config):
+        return []
+    order = change.after
+    foreign = [payment for payment in order.payments if payment.channel != order.channel]
+    details: dict[str, Any] = {"expected": f"a payment on {order.channel}",
+                               "seen": "a payment on another channel"}
+    if foreign:
+        payment = foreign[-1]
+        details.update(seen=f"a payment on {payment.channel}", paid_channel=payment.channel,
+                       trade_no=payment.payment_ref, paid=_money(payment.amount))
+    return [_finding("channel_mismatch", config, order, details)]
 
 
 def currency_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
@@ -135,6 +152,7 @@ OrderRule = Callable[[OrderChange, Any], list[Finding]]
 
 ORDER_RULES: tuple[tuple[str, OrderRule], ...] = (
     ("amount_mismatch", amount_mismatch),
+    ("channel_mismatch", channel_mismatch),
     ("currency_mismatch", currency_mismatch),
     ("late_payment", late_payment),
     ("duplicate_payment", duplicate_payment),

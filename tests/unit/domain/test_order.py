@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from itertools import product
 
@@ -98,6 +99,42 @@ def test_mismatch_pays_and_holds(paid, reason):
     _, order = run(make_order(), notice(amount=paid))
     assert order.pay_status is PayStatus.PAID and order.on_hold and order.hold_reasons == [reason]
     assert order.paid_amount == paid
+
+
+def test_payment_from_another_channel_is_recorded_and_held_as_channel_mismatch():
+    changes, order = run(make_order(), replace(notice(), channel="epay-main", gateway="epay"))
+    assert changes.outcome == Outcome.APPLIED
+    assert order.pay_status is PayStatus.PAID and order.on_hold and order.hold_reasons == ["channel_mismatch"]
+    assert [p.channel for p in order.payments] == ["epay-main"]
+
+
+def test_payment_from_another_channel_with_another_amount_holds_for_both():
+    _, order = run(make_order(), replace(notice(amount=Money(1)), channel="epay-main"))
+    assert order.hold_reasons == ["channel_mismatch", "amount_mismatch"]
+
+
+def test_second_payment_from_another_channel_is_never_an_echo_of_the_first():
+    _, order = run(make_order(), notice())
+    changes, order = run(order, replace(notice(key="epay-main:T1"), channel="epay-main"))
+    assert len(order.payments) == 2 and order.hold_reasons == ["duplicate_payment", "channel_mismatch"]
+
+
+@pytest.mark.parametrize("kind", [NoticeKind.REFUND, NoticeKind.CLOSED, NoticeKind.INFO])
+def test_other_notices_from_another_channel_are_refused(kind):
+    _, paid_order = run(make_order(), notice())
+    base = paid_order if kind is NoticeKind.REFUND else make_order()
+    foreign = replace(notice(kind=kind, key="epay-main:x", refunded_total=Money(5800)), channel="epay-main")
+    changes, order = run(base, foreign)
+    assert changes.outcome == Outcome.REFUSED and order.pay_status is base.pay_status
+    assert order.timeline[-1].type == "conflict" and "epay-main" in order.timeline[-1].message
+    assert "epay-main:x" in order.applied_notices
+
+
+def test_payment_in_a_currency_its_channel_does_not_declare_is_held():
+    changes = apply_notice(make_order(), notice(), NOW, frozenset({"USD"}))
+    order = changes.apply_to(make_order())
+    assert order.pay_status is PayStatus.PAID and order.hold_reasons == ["currency_mismatch"]
+    assert apply_notice(make_order(), notice(), NOW, frozenset({"CNY"})).set.get("hold_reasons") is None
 
 
 @pytest.mark.parametrize("status", [PayStatus.EXPIRED, PayStatus.CLOSED])

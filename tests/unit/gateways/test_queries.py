@@ -233,7 +233,7 @@ def test_stripe_query_searches_by_order_id_or_reads_the_known_intent(stripe_conf
     result = query(stripe_config, "st1", "O1", adapter)
     assert result.status is QueryStatus.PAID and result.notice.payment_ref == "pi_1"
     assert result.notice.amount.minor == 799 and result.notice.amount.currency == "USD"
-    assert "client_secret" not in result.notice.raw
+    assert result.notice.raw["client_secret"] == "***" and "pi_1_secret" not in repr(result.notice.raw)
     assert "query=metadata%5B%27order_id%27%5D%3A%27O1%27" in adapter.sent[0].url
     known = Recorded([json_answer(intent())])
     assert query(stripe_config, "st1", "O1", known, trade_no="pi_1").status is QueryStatus.PAID

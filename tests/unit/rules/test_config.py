@@ -14,7 +14,8 @@ from chalicelib.platform import settings as settings_module
 
 def test_defaults_are_the_issues():
     rules = RulesConfig()
-    critical_holding = ("amount_mismatch", "currency_mismatch", "duplicate_payment", "late_payment")
+    critical_holding = ("amount_mismatch", "channel_mismatch", "currency_mismatch", "duplicate_payment",
+                        "late_payment")
     assert all(getattr(rules, r).severity is Severity.CRITICAL and getattr(rules, r).hold for r in critical_holding)
     assert rules.unknown_order.severity is Severity.CRITICAL and not rules.unknown_order.hold
     assert rules.status_conflict.severity is Severity.CRITICAL and not rules.status_conflict.hold

@@ -26,6 +26,7 @@ def ids(findings):
 # ------------------------------------------------------------------ ingestion holds become anomalies
 
 @pytest.mark.parametrize("rule,reason", [("amount_mismatch", "amount_mismatch"),
+                                         ("channel_mismatch", "channel_mismatch"),
                                          ("currency_mismatch", "currency_mismatch"),
                                          ("late_payment", "late_payment")])
 def test_a_new_ingestion_hold_reason_is_one_critical_holding_anomaly(rule, reason):
@@ -42,6 +43,15 @@ def test_amount_mismatch_says_what_was_expected_and_seen():
                                      CONFIG.amount_mismatch)
     assert found.details["expected"] == {"amount": "58.00", "currency": "CNY"}
     assert found.details["seen"] == {"amount": "52.20", "currency": "CNY"}
+
+
+def test_channel_mismatch_names_the_channel_the_money_arrived_on():
+    before = order()
+    after = paid(before, hold=["channel_mismatch"], payments=[replace(payment("T9"), channel="epay-main")])
+    (found,) = rules.channel_mismatch(change(before, after), CONFIG.channel_mismatch)
+    assert found.details["paid_channel"] == "epay-main" and found.details["trade_no"] == "T9"
+    assert found.details["expected"] == "a payment on alipay-main" and found.channel == "alipay-main"
+    assert [f.rule for f in rules.order_findings(change(before, after), CONFIG)] == ["channel_mismatch"]
 
 
 def test_a_hold_reason_that_was_there_before_is_not_found_again():
