@@ -24,8 +24,10 @@ from pynamodb.exceptions import PynamoDBException
 
 from ..domain.clock import utcnow
 from ..domain.errors import ChannelMisconfigured, Conflict, NotFound, NotificationRejected
+from ..domain.money import normalize_currency
 from ..domain.notice import Notice, NoticeKind
 from ..domain.order import Order, Outcome, apply_notice, first_payment_changes
+from ..gateways._signing import redact_keys, redact_text
 from ..gateways.base import Answer, Gateway, InboundRequest
 from ..gateways.registry import GATEWAYS, get_gateway
 from ..platform.observability import logger
@@ -48,10 +50,27 @@ class IngestResult:
 
 # ------------------------------------------------------------------- apply
 
+def accepted_currencies(channel_id: str) -> frozenset[str] | None:
+    """The currencies a channel declares it takes (`"currencies": ["CNY"]`), None when it does
+    not say (or is gone: a stored notice of a removed channel is still applied)."""
+    try:
+        declared = channels.get_channel(channel_id).get("currencies")
+    except NotFound:
+        return None
+    return frozenset(normalize_currency(code) for code in declared) if declared else None
+
+
 def apply_stored_notice(notice: Notice, now: datetime) -> IngestResult:
-    """Apply a notice that is already durably stored. Safe to call any number of times."""
+    """Apply a notice that is already durably stored. Safe to call any number of times.
+
+    The one-request fast path is tried only for a payment in a currency its channel takes; its
+    condition checks the rest (pending, same channel, same amount). Anything else is decided
+    by the state machine on the order as it is.
+    """
     order: Order | None
-    if notice.kind is NoticeKind.PAYMENT and notice.amount is not None:
+    accepted = accepted_currencies(notice.channel)
+    if notice.kind is NoticeKind.PAYMENT and notice.amount is not None and (
+            accepted is None or notice.amount.currency in accepted):
         changes = first_payment_changes(notice, now)
         changes.applied.append(notice.dedupe_key)
         fast = order_store.apply_first_payment(notice, changes)
@@ -62,14 +81,15 @@ def apply_stored_notice(notice: Notice, now: datetime) -> IngestResult:
         order = order_store.get(notice.out_trade_no)
     if order is None:
         return IngestResult(UNKNOWN_ORDER, None)
-    return _apply_general(order, notice, now)
+    return _apply_general(order, notice, now, accepted)
 
 
-def _apply_general(order: Order, notice: Notice, now: datetime) -> IngestResult:
+def _apply_general(order: Order, notice: Notice, now: datetime,
+                   accepted: frozenset[str] | None) -> IngestResult:
     outcome: dict[str, str] = {}
 
     def decide(current: Order):
-        changes = apply_notice(current, notice, now)
+        changes = apply_notice(current, notice, now, accepted)
         outcome["value"] = changes.outcome
         return changes
 
@@ -100,6 +120,9 @@ def ingest_verified(notice: Notice, now: datetime) -> IngestResult:
 
 
 def _record_and_apply(notice: Notice, source_ip: str | None, now: datetime) -> IngestResult:
+    """Store (the raw payload without any secret-named field, whichever gateway or query it came
+    from), then apply."""
+    notice = replace(notice, raw=redact_keys(notice.raw))
     recorded = notice_store.record(notice, now, source_ip)
     if not recorded.first and not recorded.awaiting_order:
         return IngestResult(DUPLICATE, None)
@@ -112,10 +135,11 @@ def _record_and_apply(notice: Notice, source_ip: str | None, now: datetime) -> I
 # ------------------------------------------------------------------- the endpoint
 
 def _payload_text(request: InboundRequest, limit: int = 16_384) -> str:
+    """The request as received, for the audit: cut at `limit`, secret-named values masked."""
     body = request.body[:limit].decode("utf-8", errors="replace")
     if request.raw_query_string:
-        return f"?{request.raw_query_string[:limit]}\n{body}"
-    return body
+        body = f"?{request.raw_query_string[:limit]}\n{body}"
+    return redact_text(body)
 
 
 def _with_order_ref(notice: Notice) -> Notice:
