@@ -1,6 +1,16 @@
-"""Events the shop subscribes to on the SNS events topic, each published once per order."""
+"""Events the shop subscribes to on the SNS events topic: each at least once, every copy under
+one stable `event_id` the shop dedupes on.
+
+The order of the steps is the guarantee: check the claim, publish, then claim. A failure or a
+crash anywhere before the claim is written (SNS refuses, the claim write fails, the Lambda times
+out right after publishing) leaves the event unclaimed, so the retried stream record publishes
+it again under the same id; after the claim there is nothing left to lose. Claiming first would
+turn a crash between claim and publish into an event never published. The check before
+publishing keeps replays quiet, so a shop sees a duplicate only around such a failure.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -8,29 +18,39 @@ from ..domain.clock import to_api, utcnow
 from ..domain.order import Order
 from ..platform.aws import client
 from ..platform.settings import get_settings
-from ..store import orders as order_store
+from ..store import claims
 from .render import order_for_shop
+
+
+def event_id(order_no: str, key: str) -> str:
+    """The same for every copy of one event: the order and the event's claim key, hashed."""
+    return "evt_" + hashlib.sha256(f"{order_no}\n{key}".encode()).hexdigest()[:32]
+
+
+def message(order: Order, event: str, key: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The message body as the shop receives it (`at`: when this copy was published)."""
+    return {"event_id": event_id(order.order_no, key), "event": event, "at": to_api(utcnow()),
+            "order": order_for_shop(order), **(extra or {})}
+
+
+def _attribute(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
 
 
 def publish_once(order: Order, event: str, extra: dict[str, Any] | None = None,
                  key: str | None = None) -> bool:
-    """Publish `event` for this order unless it already was. Returns True when it published now.
+    """Publish `event` for this order unless its claim is taken. Returns True when this call
+    took the claim (so metrics count the event once, even when it went out twice).
 
-    `key` (default: the event's name) is what is claimed in the order's published set; an event
-    that may be published again later for a new reason claims a distinct key each time.
-    The claim is a conditional write on the order; if SNS then fails, the claim is withdrawn and
-    the error propagates, so the stream record is retried rather than the event lost.
+    `key` (default: the event's name) is the claim and the seed of the event id; an event that
+    may be published again later for a new reason uses a distinct key each time.
     """
     key = key or event
-    if not order_store.mark_published(order.order_no, key):
+    if claims.is_claimed(order.order_no, key):
         return False
-    message = {"event": event, "at": to_api(utcnow()), "order": order_for_shop(order), **(extra or {})}
-    try:
-        client("sns").publish(
-            TopicArn=get_settings().events_topic_arn, Message=json.dumps(message, ensure_ascii=False),
-            MessageAttributes={"event": {"DataType": "String", "StringValue": event},
-                               "channel": {"DataType": "String", "StringValue": order.channel}})
-    except Exception:
-        order_store.unmark_published(order.order_no, key)
-        raise
-    return True
+    body = message(order, event, key, extra)
+    client("sns").publish(
+        TopicArn=get_settings().events_topic_arn, Message=json.dumps(body, ensure_ascii=False),
+        MessageAttributes={"event": _attribute(event), "event_id": _attribute(body["event_id"]),
+                           "channel": _attribute(order.channel)})
+    return claims.claim(order.order_no, key)

@@ -21,8 +21,8 @@ from ..platform.observability import logger
 from ..store import notices as notice_store, orders as order_store
 from . import events, ingest, metrics, screening
 
-# What an order record must change for any rule or event to care; anything else (the published
-# set, a fee from a statement, the version alone) is skipped before the images are parsed.
+# What an order record must change for any rule or event to care; anything else (a fee from a
+# statement, a query's next time, the version alone) is skipped before the images are parsed.
 WATCHED_ORDER_ATTRIBUTES = ("pay_status", "delivery_status", "hold_reasons", "timeline", "payments",
                             "refunded_at", "delivered_at")
 

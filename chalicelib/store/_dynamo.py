@@ -58,21 +58,6 @@ def update_or_old(model: type[M], hash_key: Any, actions: Sequence[Action],
     return WriteResult(True, model.from_raw_data(response["Attributes"]))
 
 
-def update_if(model: type[Model], hash_key: Any, actions: Sequence[Action], condition: Condition) -> bool:
-    """UpdateItem that returns nothing (no item to send back and parse): True when written,
-    False when the condition failed."""
-    conn = _connection(model)
-    kwargs = conn.get_operation_kwargs(model.Meta.table_name, model._serialize_keys(hash_key)[0],
-                                       actions=actions, condition=condition, return_values="NONE")
-    try:
-        conn.dispatch("UpdateItem", kwargs)
-    except VerboseClientError as error:
-        if error.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
-            raise
-        return False
-    return True
-
-
 def put_or_old(item: M, condition: Condition) -> WriteResult:
     """PutItem; when the condition fails, the item already stored comes back instead."""
     model = type(item)

@@ -110,7 +110,6 @@ class OrderModel(Model):
     payments = ListAttribute(of=PaymentMap, default=list)
     timeline = ListAttribute(of=TimelineMap, default=list)
     applied = UnicodeSetAttribute(null=True)
-    published = UnicodeSetAttribute(null=True)
     version = NumberAttribute(default=0)
     # derived index keys, written with what they derive from (store/orders.py)
     paid_day = UnicodeAttribute(null=True)
@@ -323,6 +322,21 @@ class StatsModel(Model):
 
     bucket = UnicodeAttribute(hash_key=True)
     dim = UnicodeAttribute(range_key=True)
+
+
+class ClaimModel(Model):
+    """What the orders stream's consumers have done once for an order — an event published to
+    the shop, a fact counted in the stats — as one item per order in the stats table
+    (`bucket` = "claims#<order_no>", `dim` = "claims"), the claim keys in a string set
+    (store/claims.py). Not on the order item: a claim written there would come back on the
+    orders stream as a record every consumer reads and skips (DESIGN.md: one real change of an
+    order is one stream record). Shares StatsModel's table, so it is not in ALL_MODELS."""
+
+    Meta = _meta("stats")
+
+    bucket = UnicodeAttribute(hash_key=True)
+    dim = UnicodeAttribute(range_key=True)
+    keys = UnicodeSetAttribute(null=True)
 
 
 ALL_MODELS = (OrderModel, NoticeModel, AuditModel, ApiKeyModel, AnomalyModel,

@@ -16,7 +16,7 @@ from ..domain.rules.change import PriorState
 from ..domain.order import (
     DeliveryStatus, Order, OrderChanges, PayStatus, Payment, TimelineEntry,
 )
-from ._dynamo import update_if, update_or_old
+from ._dynamo import update_or_old
 from .amount_bands import band_of
 from .models import OrderModel, PaymentMap, TimelineMap
 
@@ -204,19 +204,6 @@ def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult
                  & ~OrderModel.applied.contains(notice.dedupe_key))
     result = update_or_old(OrderModel, notice.out_trade_no, _actions(changes), condition)
     return FastPathResult(result.ok, to_domain(result.item) if result.item else None)
-
-
-def mark_published(order_no: str, event_key: str) -> bool:
-    """Claim the right to publish `event_key` for this order, once. False if already claimed.
-
-    Does not bump `version`: publishing is not a change of the order's state.
-    """
-    return update_if(OrderModel, order_no, [OrderModel.published.add({event_key})],
-                     OrderModel.order_no.exists() & ~OrderModel.published.contains(event_key))
-
-
-def unmark_published(order_no: str, event_key: str) -> None:
-    OrderModel(order_no).update(actions=[OrderModel.published.delete({event_key})])
 
 
 def from_stream_image(image: dict) -> Order:

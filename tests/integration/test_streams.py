@@ -3,14 +3,16 @@ repair from the notices stream, replayed batches change nothing twice."""
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 
 import boto3
 import pytest
 
 from chalicelib.domain.clock import utcnow
+from chalicelib.platform.aws import client
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import ingest
-from chalicelib.store import notices as notice_store, orders as order_store
+from chalicelib.services import events, ingest
+from chalicelib.store import claims, notices as notice_store, orders as order_store
 from chalicelib.store.models import NoticeModel, OrderModel
 from local.stream_pump import read_all, to_lambda_event
 from tests.support import notifications as wires
@@ -24,14 +26,18 @@ def events_queue(aws):
     sns.subscribe(TopicArn=get_settings().events_topic_arn, Protocol="sqs", Endpoint=arn,
                   Attributes={"RawMessageDelivery": "true"})
 
-    def drain():
+    def drain(attributes: bool = False):
+        """The message bodies so far (with `attributes`: (body, SNS message attributes) pairs)."""
         messages = []
         while True:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                        MessageAttributeNames=["All"]).get("Messages", [])
             if not batch:
                 return messages
-            messages += [json.loads(m["Body"]) for m in batch]
             for m in batch:
+                body = json.loads(m["Body"])
+                tags = {name: value["StringValue"] for name, value in m.get("MessageAttributes", {}).items()}
+                messages.append((body, tags) if attributes else body)
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     return drain
 
@@ -98,3 +104,88 @@ def test_notices_stream_repairs_a_crash_between_store_and_apply(api):
     order = order_store.get(order_no)
     assert order.pay_status.value == "paid" and len(order.payments) == 1
     assert ingest.apply_stored_notice(notice, utcnow()).outcome == "already_applied"
+
+
+# ------------------------------------------------------------------ events: at least once, one id
+
+def test_every_event_carries_its_stable_id_in_the_body_and_as_an_attribute(api, events_queue):
+    order_no = api.json(api.register())["order_no"]
+    api.send(wires.alipay(order_no, "58.00"))
+    run_orders_stream()
+    received = events_queue(attributes=True)
+    assert [body["event"] for body, _ in received] == ["order.paid", "order.ready"]
+    for (body, tags), key in zip(received, ("order.paid", "order.ready#0")):
+        assert body["event_id"] == tags["event_id"] == events.event_id(order_no, key)
+        assert tags["event"] == body["event"] and tags["channel"] == "alipay-main"
+    assert events.event_id(order_no, "order.ready#1") != events.event_id(order_no, "order.ready#0")
+    assert claims.is_claimed(order_no, "order.paid") and claims.is_claimed(order_no, "order.ready#0")
+
+
+class ProcessDied(BaseException):
+    """A Lambda timeout or a killed process: no `except Exception` of ours runs, the invocation
+    ends and Lambda retries the batch."""
+
+
+class Fault:
+    """Fails the `nth` publication of a shop event at one step, once: SNS refuses it (`publish`),
+    the claim write fails (`claim`), the process dies just before or just after publishing."""
+
+    def __init__(self, step: str, nth: int, monkeypatch):
+        self.step, self.nth, self.publications, self.fired = step, nth, 0, 0
+        sns = client("sns")
+        real_publish, real_claim = sns.publish, claims.claim
+
+        def publish(**kwargs):
+            self.publications += 1
+            self._maybe(self.publications, ("publish", "dies_before_publish"))
+            answer = real_publish(**kwargs)
+            self._maybe(self.publications, ("dies_after_publish",))
+            return answer
+
+        def claim(order_no, key):
+            if not key.startswith("stats:"):
+                self._maybe(self.publications, ("claim",))
+            return real_claim(order_no, key)
+
+        monkeypatch.setattr(sns, "publish", publish)
+        monkeypatch.setattr(claims, "claim", claim)
+
+    def _maybe(self, publication: int, steps: tuple[str, ...]):
+        if publication != self.nth or self.fired or self.step not in steps:
+            return
+        self.fired += 1
+        raise ProcessDied(self.step) if self.step.startswith("dies") else RuntimeError(self.step)
+
+
+def run_until_it_fails() -> None:
+    """The first invocation: a record fails alone (reported), or the whole invocation dies."""
+    try:
+        assert run_orders_stream()["batchItemFailures"], "the failing record is reported for Lambda's retry"
+    except ProcessDied:
+        pass
+
+
+STEPS = [("publish", 1), ("claim", 2), ("dies_before_publish", 1), ("dies_after_publish", 2)]
+
+
+@pytest.mark.parametrize("nth,event", [(1, "order.paid"), (2, "order.ready")])
+@pytest.mark.parametrize("step,copies", STEPS, ids=[step for step, _ in STEPS])
+def test_an_event_is_never_lost_to_a_failure_at_any_step(api, events_queue, monkeypatch, step, copies, nth, event):
+    order_no = api.json(api.register())["order_no"]
+    api.send(wires.alipay(order_no, "58.00"))
+    fault = Fault(step, nth, monkeypatch)
+
+    run_until_it_fails()
+    assert fault.fired == 1
+    for _ in range(2):  # Lambda's retry, then a replay of a record already handled
+        assert run_orders_stream() == {"batchItemFailures": []}
+
+    by_event = defaultdict(list)
+    for body in events_queue():
+        by_event[body["event"]].append(body["event_id"])
+    keys = {"order.paid": "order.paid", "order.ready": "order.ready#0"}
+    assert set(by_event) == set(keys)
+    for name, ids in by_event.items():
+        assert set(ids) == {events.event_id(order_no, keys[name])}
+        assert len(ids) == (copies if name == event else 1)
+        assert claims.is_claimed(order_no, keys[name])

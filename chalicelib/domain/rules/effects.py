@@ -4,11 +4,12 @@
   rule holds, holds delivery. The timeline entry is the marker that this anomaly was applied to
   this order: applied once, never again — so a replayed stream record, or the same burst seen by
   its next order, cannot hold an order an operator has since released.
-- `announcement`: which deliverability event the shop gets for a paid order, and its dedupe key
-  in the order's `published` set. Keys are `<event>#<generation>`, the generation being how many
-  times an operator released a hold: each generation announces `order.ready` at most once and
-  `order.held` at most once, so a paid order is announced exactly once (ready or held), a hold
-  after ready announces held, and each release announces ready again under a fresh key.
+- `announcement`: which deliverability event the shop gets for a paid order, and its claim key
+  (store/claims.py; also the seed of the event's id). Keys are `<event>#<generation>`, the
+  generation being how many times an operator released a hold: each generation announces
+  `order.ready` once and `order.held` once (at least once on the wire, one event id), so a paid
+  order is announced once (ready or held), a hold after ready announces held, and each release
+  announces ready again under a fresh key.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def anomaly_changes(order: Order, finding: Finding, now: datetime) -> OrderChang
 @dataclass(frozen=True)
 class Announcement:
     event: str              # order.ready | order.held
-    key: str                # its dedupe key in the order's published set
+    key: str                # its claim key (store/claims.py), the seed of its event id
     generation: int
     reasons: tuple[str, ...]
 
