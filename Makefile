@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test test-unit test-integration test-e2e bench package lint clean
+.PHONY: install browser run test test-unit test-integration test-e2e bench package deploy clean
 
 install: $(STAMP)
 
@@ -58,6 +58,22 @@ bench: install
 	$(PY) -m bench.anomalies
 	$(PY) -m bench.reconcile
 	$(PY) -m bench.admin
+
+# Deploying (infra/README.md): `make package STAGE=prod REGION=…` packages and lints, nothing sent
+# to AWS; `make deploy STAGE=prod REGION=… [ALARM_EMAIL=…] [ALARM_URL=…] [ARTIFACTS_BUCKET=…]`
+# packages, lints and deploys stack paytrack-<STAGE>. REGION may come from AWS_REGION /
+# AWS_DEFAULT_REGION / the AWS profile instead; with none of them it stops and says so.
+OUT ?= out
+DEPLOY_ARGS = --stage "$(STAGE)" --out "$(OUT)" $(if $(REGION),--region "$(REGION)")
+
+package: install
+	@test -n "$(STAGE)" || { echo "STAGE=dev|prod is required" >&2; exit 2; }
+	$(PY) -m infra.deploy $(DEPLOY_ARGS) --package-only
+
+deploy: install
+	@test -n "$(STAGE)" || { echo "STAGE=dev|prod is required" >&2; exit 2; }
+	$(PY) -m infra.deploy $(DEPLOY_ARGS) $(if $(ALARM_EMAIL),--alarm-email "$(ALARM_EMAIL)") \
+	    $(if $(ALARM_URL),--alarm-url "$(ALARM_URL)") $(if $(ARTIFACTS_BUCKET),--artifacts-bucket "$(ARTIFACTS_BUCKET)")
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
