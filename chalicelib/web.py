@@ -36,10 +36,9 @@ def error_response(error: PaytrackError) -> Response:
 
 
 def internal_error(request_id: str | None) -> Response:
-    """API.md's unexpected failure: the code and the request id to quote, nothing more."""
-    return json_response({"error": {"code": "internal_error",
-                                    "message": "something failed on our side; it is logged, retry later",
-                                    "details": {}, "request_id": request_id}}, 500)
+    """API.md's unexpected failure: the code and the request id to quote, nothing more (the same
+    body as the template's DEFAULT_5XX gateway response)."""
+    return json_response({"error": {"code": "internal_error", "request_id": request_id}}, 500)
 
 
 def read_json(app: Chalice) -> Any:

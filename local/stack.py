@@ -98,8 +98,10 @@ class Stack:
 
     def _serve_api(self, factory, app) -> None:
         from local.fidelity import answer_unsupported_methods_like_api_gateway
+        from local.gateway_responses import answer_unknown_paths_like_the_template
 
         answer_unsupported_methods_like_api_gateway()
+        answer_unknown_paths_like_the_template()
         config = factory.create_config_obj(chalice_stage_name="local")
         server = factory.create_local_server(app, config, "127.0.0.1", self.config.api_port)
         thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)

@@ -135,20 +135,34 @@ def _constant(text: str) -> None:
     raise _NotOurJson(f"{text} is not JSON")
 
 
-def _depth(value: Any) -> int:
-    """How deeply arrays and objects nest (iteratively: no recursion on hostile input)."""
-    deepest, stack = 0, [(value, 1)]
+def _encodable(text: str) -> bool:
+    """False for a lone surrogate (`"\\ud800"` decodes to one): no UTF-8 answer or item holds it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_tree(value: Any, field: str) -> None:
+    """At most MAX_JSON_DEPTH levels, every string encodable (walked iteratively: no recursion
+    on hostile input)."""
+    stack = [(value, 1)]
     while stack:
         node, level = stack.pop()
+        if isinstance(node, str) and not node.isascii() and not _encodable(node):
+            raise ValidationFailed(f"{field}: a string holds a lone surrogate (not Unicode text)", {"field": field})
         if isinstance(node, (dict, list)):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return deepest
+            if level > MAX_JSON_DEPTH:
+                raise ValidationFailed(f"{field}: nested more than {MAX_JSON_DEPTH} levels", {"field": field})
+            children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children)
 
 
 def parse_json(text: str | bytes, field: str = "body") -> Any:
     """Untrusted JSON (a request body, a cursor): numbers of at most MAX_INT_DIGITS digits and
-    finite, no NaN/Infinity, at most MAX_JSON_DEPTH levels; ValidationFailed naming `field`
+    finite, no NaN/Infinity, at most MAX_JSON_DEPTH levels, no lone surrogate in a string (keys
+    included); ValidationFailed naming `field`
     for anything else — decoding errors, nesting past the parser's recursion limit, 5,000-digit
     integers (int() refuses past 4,300 digits) included."""
     try:
@@ -156,6 +170,5 @@ def parse_json(text: str | bytes, field: str = "body") -> Any:
     except (UnicodeDecodeError, RecursionError, ValueError) as error:
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
         raise ValidationFailed(f"{field}: not valid JSON ({reason})", {"field": field}) from None
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise ValidationFailed(f"{field}: nested more than {MAX_JSON_DEPTH} levels", {"field": field})
+    _check_tree(value, field)
     return value

@@ -32,6 +32,11 @@ PROGRESS_ROWS = 10_000   # a running export's row count is brought up to date th
 LINK_SECONDS = 15 * 60
 KINDS = ("orders", "notifications", "anomalies", "reconciliation")
 FORMATS = ("csv", "xlsx")
+ORDER_FILTERS = {"from", "to", "paid_from", "paid_to", "status", "delivery", "channel", "method", "min_amount",
+                 "max_amount", "order_no", "trade_no", "email", "buyer_id", "product", "ip", "flagged"}
+FILTERS = {"orders": ORDER_FILTERS, "notifications": {"from", "to", "channel"},
+           "anomalies": {"from", "to", "status", "rule", "severity"},
+           "reconciliation": {"date", "channel", "from", "to", "result"}}
 
 
 class _TooLargeForInline(Exception):
@@ -54,6 +59,7 @@ def _parse(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
     kind = v.choice(body, "kind", KINDS, required=False) or "orders"
     fmt = v.choice(body, "format", FORMATS, required=False) or "csv"
     filters = {k: val for k, val in body.items() if k not in ("kind", "format")}
+    v.reject_unknown(filters, FILTERS[kind])
     for name, value in filters.items():
         ok = isinstance(value, str) or (name == "status" and isinstance(value, list)
                                         and all(isinstance(s, str) for s in value))

@@ -29,10 +29,11 @@ from ..domain.clock import from_iso, to_api, utcnow
 from ..domain.errors import GatewayUnavailable, NotFound, PaytrackError, ValidationFailed
 from ..domain.money import Money
 from ..domain.order import TimelineEntry
+from ..domain.params import parse_day
 from ..domain.reconcile import (LedgerEntry, Reconciliation, Result, ResultLine, findings, line_view,
                                 reconcile as match)
 from ..domain.statement import (Statement, StatementNotReady, StatementUnparseable, beijing_day, day_bounds,
-                                parse_day, yesterday)
+                                yesterday)
 from ..platform.aws import client
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger

@@ -125,3 +125,50 @@ def test_the_embedded_bucket_expires_exports_like_the_deployed_one(api):
     assert expiring == {"expire-exports": ("exports/", 7)}
     aborting = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
     assert [r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] for r in aborting] == [1]
+
+
+def test_only_its_creator_or_an_admin_fetches_an_export(api, orders):
+    viewer, other_viewer, operator = (auth.create_key(name, role, "test")[1] for name, role in (
+        ("viewer", "viewer"), ("another viewer", "viewer"), ("operator", "operator")))
+    admins = api.json(api.call("POST", "/admin/exports", {"kind": "orders"}, key=ADMIN_KEY))
+    viewers = api.json(api.call("POST", "/admin/exports", {"kind": "orders"}, key=viewer))
+    assert not admins["masked"] and viewers["masked"]
+    refusals = [(key, admins["export_id"]) for key in (viewer, other_viewer, operator)] + [
+        (other_viewer, viewers["export_id"]), (operator, viewers["export_id"])]
+    for key, export_id in refusals:
+        response = api.call("GET", f"/admin/exports/{export_id}", key=key)
+        assert response.status_code == 403 and api.json(response)["error"]["code"] == "forbidden"
+        assert b"X-Amz" not in response.body and b"url" not in response.body
+    own = api.json(api.call("GET", f"/admin/exports/{viewers['export_id']}", key=viewer))
+    assert own["masked"] and own["url"] and csv_rows(download(own))[1][20].startswith("zh***")
+    assert api.json(api.call("GET", f"/admin/exports/{viewers['export_id']}", key=ADMIN_KEY))["url"]
+    refused = sorted(item.target for item in AuditModel.scan() if item.action == "read_export_refused")
+    assert refused == sorted(export_id for _, export_id in refusals)
+
+
+def test_a_non_admin_never_fetches_an_unmasked_file_even_its_own():
+    from chalicelib.domain.clock import utcnow
+    from chalicelib.services.auth import Principal
+
+    record = export_store.ExportRecord(export_id="e", kind="orders", format="csv", filters={}, masked=False,
+                                       requested_by="k1", created_at=utcnow(), s3_key="exports/e.csv")
+    assert not exports.may_fetch(Principal("k1", "was admin", "operator"), record)
+    assert exports.may_fetch(Principal("k2", "admin", "admin"), record)
+
+
+@pytest.mark.parametrize("body", [{"kind": "notifications", "product": "x"}, {"kind": "orders", "rule": "x"},
+                                  {"kind": "anomalies", "from": "2026-01-01T00:00:00Z", "to": "2027-06-01T00:00:00Z"},
+                                  {"kind": "reconciliation", "channel": "alipay-main", "from": "2020-01-01"},
+                                  {"kind": "reconciliation", "date": "9999-12-31"},
+                                  {"kind": "notifications", "to": "9999-12-31T23:59:59-01:00"}])
+def test_unknown_filters_and_wide_or_wild_ranges_are_400(api, body):
+    response = api.call("POST", "/admin/exports", body, key=ADMIN_KEY)
+    assert response.status_code == 400 and ExportModel.count() == 0
+
+
+def test_an_inline_export_past_the_read_budget_is_written_by_the_stream(api, orders, monkeypatch):
+    from chalicelib.platform import read_budget
+
+    monkeypatch.setattr(read_budget, "ADMIN_ITEMS", 2)
+    response = api.call("POST", "/admin/exports", {"kind": "orders"}, key=ADMIN_KEY)
+    assert response.status_code == 202 and api.json(response)["status"] == "running"

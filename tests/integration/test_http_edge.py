@@ -1,0 +1,190 @@
+"""The HTTP edge (chalicelib/web.py): every answer in API.md's error shape — hostile bodies and
+parameters are 400s, Chalice's own 405/415 and unknown paths are mapped, and anything unexpected
+is one logged 500 `internal_error` with a request id (a gateway's failure answer on /notify)."""
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from chalicelib import openapi
+from chalicelib.services import admin, ingest
+from tests.integration.conftest import ADMIN_KEY, Api, chalice_client, provisioned_aws
+from tests.integration.test_role_matrix import PATH_VALUES
+from tests.support import notifications as wires
+
+
+@pytest.fixture(scope="module")
+def module_api():
+    """One stage for the module: these requests change nothing (each is refused)."""
+    with provisioned_aws(), chalice_client() as client:
+        yield Api(client)
+
+
+@pytest.fixture
+def api(module_api):
+    return module_api
+
+
+def _operations():
+    for path, operations in openapi.document()["paths"].items():
+        for method, operation in operations.items():
+            yield method.upper(), path.format(**PATH_VALUES, channel="alipay-main"), operation
+
+
+JSON_ROUTES = [(m, p) for m, p, op in _operations()
+               if op.get("x-role") and "application/json" in op.get("requestBody", {}).get("content", {})]
+TIME_PARAMS = [(p, param["name"]) for m, p, op in _operations() if m == "GET" and op.get("x-role")
+               for param in op.get("parameters", []) if param["in"] == "query"
+               and param["schema"].get("format") in ("date-time", "date")]
+LIMIT_ROUTES = [p for m, p, op in _operations() if m == "GET" and op.get("x-role")
+                and any(param["name"] == "limit" for param in op.get("parameters", []))]
+QUERY_PARAMS = [(p, param["name"]) for m, p, op in _operations() if m == "GET" and op.get("x-role")
+                for param in op.get("parameters", []) if param["in"] == "query"]
+
+HOSTILE_BODIES = {
+    "nested arrays": b"[" * 60_000,
+    "nested objects": b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+    "nested past our depth": json.dumps(json.loads("[" * 40 + "]" * 40)).encode(),
+    "5,000-digit integer": b'{"quantity": ' + b"9" * 5000 + b"}",
+    "huge float": b'{"quantity": 1e999}',
+    "NaN": b'{"quantity": NaN}',
+    "not UTF-8": b'{"name": "\xff\xfe"}',
+    "lone surrogate": b'{"name": "\\ud800"}',
+}
+
+
+def assert_error_shape(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.body[:300]
+    error = json.loads(response.body)["error"]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str) and isinstance(error["details"], dict)
+    assert code is None or error["code"] == code
+    return error
+
+
+def test_the_tables_cover_every_route_kind():
+    assert len(JSON_ROUTES) >= 8 and ("POST", "/orders") in JSON_ROUTES
+    assert {p for p, _ in TIME_PARAMS} >= {"/admin/orders", "/admin/anomalies", "/admin/audit", "/admin/stats"}
+    assert set(LIMIT_ROUTES) == {"/admin/orders", "/admin/anomalies", "/admin/audit"}
+
+
+@pytest.mark.parametrize("method,path", JSON_ROUTES, ids=[f"{m} {p}" for m, p in JSON_ROUTES])
+@pytest.mark.parametrize("kind", list(HOSTILE_BODIES))
+def test_hostile_json_bodies_are_400_on_every_json_route(api, method, path, kind):
+    response = api.call(method, path, HOSTILE_BODIES[kind], key=ADMIN_KEY)
+    error = assert_error_shape(response, 400)
+    assert error["code"] in ("validation_failed", "invalid_amount"), error
+
+
+@pytest.mark.parametrize("path,name", TIME_PARAMS, ids=[f"{p} {n}" for p, n in TIME_PARAMS])
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+14:00",
+                                   "9999-12-31", "２０２６-11-25", "2026-11-25T25:00:00Z", "x" * 5000])
+def test_out_of_range_and_malformed_times_are_400(api, path, name, value):
+    response = api.call("GET", f"{path}?{urlencode({name: value})}", key=ADMIN_KEY)
+    assert_error_shape(response, 400, "validation_failed")
+
+
+@pytest.mark.parametrize("path", LIMIT_ROUTES)
+@pytest.mark.parametrize("value", ["²", "٣", "１０", "1e2", " 5", "5 ", "+5", "0x10", "9" * 5000, "0"])
+def test_limits_are_ascii_whole_numbers(api, path, value):
+    response = api.call("GET", f"{path}?{urlencode({'limit': value})}", key=ADMIN_KEY)
+    assert_error_shape(response, 400, "validation_failed")
+
+
+@pytest.mark.parametrize("path,params", [
+    ("/admin/stats", {"from": "2024-01-01", "to": "2026-01-01"}),
+    ("/admin/anomalies", {"from": "2026-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"}),
+    ("/admin/audit", {"from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"})])
+def test_every_admin_range_is_capped(api, path, params):
+    error = assert_error_shape(api.call("GET", f"{path}?{urlencode(params)}", key=ADMIN_KEY), 400, "range_too_large")
+    assert error["details"]["max_days"] in (92, 31, 365)
+
+
+QUERY_VALUES = st.one_of(st.text(max_size=60), st.from_regex(r"[0-9\-+:TZ.eE]{1,40}", fullmatch=True),
+                         st.integers().map(str), st.text(alphabet="²³¹٣١０１", max_size=5))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(param=st.sampled_from(QUERY_PARAMS), value=QUERY_VALUES)
+def test_any_query_parameter_value_is_answered_without_5xx(module_api, param, value):
+    path, name = param
+    response = module_api.call("GET", f"{path}?{urlencode({name: value})}", key=ADMIN_KEY)
+    assert response.status_code < 500, (path, name, value, response.body[:300])
+    if response.status_code >= 400:
+        assert_error_shape(response, response.status_code)
+
+
+# ------------------------------------------------------------------------ Chalice's own answers
+
+def test_a_wrong_content_type_is_415_in_our_shape(api):
+    response = api.call("POST", "/orders", b"{}", headers={"Content-Type": "text/plain"})
+    error = assert_error_shape(response, 415, "unsupported_media_type")
+    assert error["details"]["allowed"] == ["application/json"]
+
+
+def test_a_wrong_method_is_405_in_our_shape(api):
+    response = api.call("PUT", "/admin/orders", key=ADMIN_KEY)
+    error = assert_error_shape(response, 405, "method_not_allowed")
+    assert error["details"]["allowed"] == ["GET"] and response.headers["Allow"] == "GET"
+
+
+def test_an_unknown_path_is_404_in_our_shape_as_the_template_answers_it(api):
+    from local.gateway_responses import answer_unknown_paths_like_the_template
+
+    answer_unknown_paths_like_the_template()
+    for headers in ({}, {"Authorization": f"Bearer {ADMIN_KEY}"}):
+        response = api.client.http.request("GET", "/admin/nothing/here", headers=headers)
+        assert_error_shape(response, 404, "not_found")
+
+
+# ------------------------------------------------------------------------ the catch-all
+
+def test_an_unexpected_error_is_one_logged_500_that_leaks_nothing(api, monkeypatch, caplog):
+    def broken(principal):
+        raise RuntimeError("connection string postgres://user:hunter2@db")
+
+    monkeypatch.setattr(admin, "whoami", broken)
+    response = api.call("GET", "/admin/me", key=ADMIN_KEY)
+    assert response.status_code == 500
+    body = json.loads(response.body)
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "request_id"}
+    assert body["error"]["code"] == "internal_error" and body["error"]["request_id"]
+    assert "hunter2" not in response.body.decode()
+    [entry] = [r for r in caplog.records if r.getMessage() == "unexpected error"]
+    assert entry.name == "paytrack" and entry.levelname == "ERROR"      # the Powertools logger
+    assert entry.request_id == body["error"]["request_id"] and entry.route == "/admin/me"
+    assert isinstance(entry.exc_info[1].__cause__, RuntimeError)       # with the stack trace
+
+
+def test_an_unexpected_error_on_a_public_route_is_the_same_500(api, monkeypatch):
+    monkeypatch.setattr(openapi, "document", lambda: 1 / 0)
+    response = api.call("GET", "/openapi.json", key=None)
+    assert response.status_code == 500 and json.loads(response.body)["error"]["code"] == "internal_error"
+
+
+@pytest.mark.parametrize("channel,status,body", [
+    ("alipay-main", 200, "fail"), ("epay-main", 200, "fail"), ("stripe-main", 500, None),
+    ("wxpay-main", 500, None)])
+def test_notify_fails_in_the_gateway_protocol_on_an_unexpected_error(api, monkeypatch, channel, status, body):
+    def broken(channel_id, request):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(ingest, "handle_notification", broken)
+    wire = wires.alipay("ORDER-1", "58.00")
+    response = api.client.http.request("POST", f"/notify/{channel}", headers=wire.headers, body=wire.body)
+    assert response.status_code == status
+    text = response.body.decode()
+    if body is not None:
+        assert text == body
+    elif channel == "wxpay-main":
+        assert json.loads(text)["code"] == "FAIL"
+    assert "boom" not in text
+
+
+def test_notify_on_an_unknown_channel_still_answers_a_retryable_500(api, monkeypatch):
+    monkeypatch.setattr(ingest, "handle_notification", lambda channel_id, request: 1 / 0)
+    response = api.client.http.request("POST", "/notify/no-such-channel", headers={"Content-Type": "text/plain"},
+                                       body=b"x")
+    assert response.status_code == 500 and json.loads(response.body)["error"]["code"] == "internal_error"
