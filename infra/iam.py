@@ -48,14 +48,21 @@ _DYNAMO_OPS = {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "Del
                "BatchWriteItem", "ConditionCheckItem", "Scan"}
 _BOTO_DYNAMO = {"get_item": "GetItem", "batch_get_item": "BatchGetItem", "query": "Query",
                 "put_item": "PutItem", "update_item": "UpdateItem", "delete_item": "DeleteItem",
-                "batch_write_item": "BatchWriteItem", "scan": "Scan"}
+                "batch_write_item": "BatchWriteItem", "scan": "Scan",
+                "transact_write_items": "UpdateItem"}   # authorised per element: the Updates we send
 _HELPER_OPS = {"update_or_old": "UpdateItem", "update_if": "UpdateItem", "put_or_old": "PutItem"}
 _S3_CALLS = {"put_object": "s3:PutObject", "create_multipart_upload": "s3:PutObject",
              "upload_part": "s3:PutObject", "complete_multipart_upload": "s3:PutObject",
              "abort_multipart_upload": "s3:AbortMultipartUpload",
              "list_parts": "s3:ListMultipartUploadParts", "get_object": "s3:GetObject"}
 _TOPICS = {"events_topic_arn": "events", "paging_topic_arn": "paging"}
-_KNOWN_CLIENTS = {"dynamodb", "s3", "sns", "secretsmanager"}
+# TransactWriteItems is authorised per element: {"Update": {…}} needs UpdateItem on its table
+_TRANSACT_ELEMENTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                      "ConditionCheck": "ConditionCheckItem"}
+# what a boto3 client may be asked for here; any other call on `client("<service>")` stops the scan
+_CLIENT_CALLS = {"dynamodb": {*_BOTO_DYNAMO, "transact_write_items"},
+                 "s3": {*_S3_CALLS, "generate_presigned_url"}, "sns": {"publish"},
+                 "secretsmanager": {"get_secret_value"}}
 
 
 class ScanError(RuntimeError):
@@ -261,6 +268,23 @@ def _aws_client(call: ast.Call) -> str | None:
     return None
 
 
+def _check_client_call(module: str, call: ast.Call) -> None:
+    """`client("<service>").<method>(…)`: the service and method must be ones this scan knows."""
+    service = _aws_client(call)
+    if service and service not in _CLIENT_CALLS:
+        raise ScanError(f"{module}: a {service!r} client: teach infra/iam.py what it needs")
+    inner = call.func.value if isinstance(call.func, ast.Attribute) else None
+    service = _aws_client(inner) if isinstance(inner, ast.Call) else None
+    if service in _CLIENT_CALLS and call.func.attr not in _CLIENT_CALLS[service]:
+        raise ScanError(f"{module}: {service}.{call.func.attr}: teach infra/iam.py what it needs")
+
+
+def _transact_ops(node: ast.AST) -> set[str]:
+    """Operations named by TransactWriteItems elements built in `node` ({"Update": {…}})."""
+    return {_TRANSACT_ELEMENTS[key.value] for item in ast.walk(node) if isinstance(item, ast.Dict)
+            for key in item.keys if isinstance(key, ast.Constant) and key.value in _TRANSACT_ELEMENTS}
+
+
 def footprint(code: Codebase, module: str, node: ast.AST) -> set[Grant]:
     """The AWS calls one top-level node makes, on the resources it names."""
     grants: set[Grant] = set()
@@ -268,10 +292,9 @@ def footprint(code: Codebase, module: str, node: ast.AST) -> set[Grant]:
     attributes = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
     tables = {code.models[m] for m in names if code.model_of(module, ast.Name(id=m))}
     batch = _batch_names(node)
+    grants |= {(f"dynamodb:{op}", ("table", table)) for op in _transact_ops(node) for table in tables}
     for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
-        service = _aws_client(call)
-        if service and service not in _KNOWN_CLIENTS:
-            raise ScanError(f"{module}: a {service!r} client: teach infra/iam.py what it needs")
+        _check_client_call(module, call)
         name = _call_name(call)
         op = _dynamo_op(code, module, call, batch) if tables else None
         grants |= {(f"dynamodb:{op}", ("table", table)) for table in tables} if op else set()
