@@ -17,7 +17,7 @@ from ..domain.errors import ValidationFailed
 from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order
 from ..platform.settings import get_settings
-from ..store import claims, orders as order_store, stats as stats_store
+from ..store import orders as order_store, stats as stats_store
 from ..store.models import OrderModel
 from .auth import Principal
 
@@ -48,15 +48,8 @@ def count_order_change(old: Order | None, new: Order) -> int:
     repeat = new.pay_status in PAID_STATES and (old is None or old.pay_status not in PAID_STATES) \
         and _is_repeat_buyer(new)
     for fact in figures.facts(old, new, repeat):
-        claim = f"stats:{fact.key}"
-        if not claims.claim(new.order_no, claim):
-            continue
-        try:
-            stats_store.add(figures.cohort_day(new, zone), figures.counter_deltas(new, zone, fact))
-        except Exception:
-            claims.release(new.order_no, claim)
-            raise
-        counted += 1
+        counted += stats_store.add_once(figures.cohort_day(new, zone), figures.counter_deltas(new, zone, fact),
+                                        new.order_no, f"stats:{fact.key}")
     return counted
 
 

@@ -1,9 +1,9 @@
 """Claims: the keys of what the orders stream's consumers have done once for an order (an event
 published, a stats fact counted), kept beside the order, never on it (models.ClaimModel).
 
-A consumer either claims before its effect and releases the claim when the effect fails (stats:
-a counter added twice is wrong), or checks, acts, then claims (events: at least once, so a crash
-before the claim repeats the effect rather than losing it — services/events.py).
+A consumer either claims in one transaction with its effect (stats: a counter added twice or
+never is wrong — store/stats.add_once), or checks, acts, then claims (events: at least once, so a
+crash before the claim repeats the effect rather than losing it — services/events.py).
 """
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def claim(order_no: str, key: str) -> bool:
     return True
 
 
-def release(order_no: str, key: str) -> None:
-    """Withdraw a claim whose effect failed, so the retried stream record tries again."""
-    _item(order_no).update(actions=[ClaimModel.keys.delete({key})])
+def claim_item(order_no: str, key: str) -> dict:
+    """`claim` as one TransactWriteItems element, for an effect written in the same transaction
+    (stats counters: store/stats.add_once)."""
+    return {"Update": {
+        "TableName": ClaimModel.Meta.table_name, "Key": {"bucket": {"S": f"claims#{order_no}"}, "dim": {"S": _DIM}},
+        "UpdateExpression": "ADD #k :k", "ConditionExpression": "NOT contains(#k, :key)",
+        "ExpressionAttributeNames": {"#k": "keys"},
+        "ExpressionAttributeValues": {":k": {"SS": [key]}, ":key": {"S": key}}}}
+

@@ -1,0 +1,281 @@
+"""Fault injection for the write paths: the Nth AWS call of a use case fails the way botocore
+would report it, then the real recovery runs and the invariants are checked.
+
+Every AWS call of the app goes through `botocore.client.BaseClient._make_api_call`: the boto3
+clients of `chalicelib/platform/aws.py` and PynamoDB's connection alike (PynamoDB calls
+`client._make_api_call`). `installed()` wraps it once; an `Injector` armed with (kind, N) counts
+the calls made while armed and fails call N. Failing above botocore's own retries is what a
+crash looks like to the code: every retry of that call failed, or the process died there.
+
+Kinds (`KINDS`):
+- `throttled`: ProvisionedThroughputExceededException (DynamoDB) / ThrottlingException (others);
+  nothing was written.
+- `server_error`: a 500 InternalServerError; nothing was written.
+- `timeout_before`: botocore's ReadTimeoutError before the request reached AWS.
+- `timeout_after`: the request was applied, then the answer was lost (ReadTimeoutError).
+- `lost_then_conditional`: a conditional write applied, its answer lost, and botocore's retry of
+  the same request answered by DynamoDB itself (usually ConditionalCheckFailed with the item as
+  the first attempt left it). Counted over conditional writes only.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import boto3
+import botocore.client
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+KINDS = ("throttled", "server_error", "timeout_before", "timeout_after", "lost_then_conditional")
+CONDITIONAL_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem"}
+
+
+def _service(client: Any) -> str:
+    return client.meta.service_model.service_name
+
+
+def _is_conditional(operation: str, params: dict[str, Any]) -> bool:
+    return operation in CONDITIONAL_OPERATIONS and "ConditionExpression" in params
+
+
+def _client_error(operation: str, code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "injected fault"},
+                        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}}}, operation)
+
+
+@dataclass
+class Injector:
+    """Fails the Nth AWS call made while armed, once; records every call made while armed."""
+
+    kind: str | None = None
+    n: int = 0
+    calls: list[str] = field(default_factory=list)
+    fired: str | None = None
+
+    def arm(self, kind: str, n: int) -> None:
+        self.kind, self.n, self.calls, self.fired = kind, n, [], None
+
+    def disarm(self) -> None:
+        self.kind = None
+
+    @contextmanager
+    def armed(self, kind: str, n: int) -> Iterator["Injector"]:
+        self.arm(kind, n)
+        try:
+            yield self
+        finally:
+            self.disarm()
+
+    def _counts(self, operation: str, params: dict[str, Any]) -> bool:
+        return self.kind != "lost_then_conditional" or _is_conditional(operation, params)
+
+    def call(self, original: Callable, client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if self.kind is None or self.fired or not self._counts(operation, params):
+            return original(client, operation, params)
+        self.calls.append(f"{_service(client)}.{operation}")
+        if len(self.calls) != self.n:
+            return original(client, operation, params)
+        self.fired = self.calls[-1]
+        return self._fail(original, client, operation, params)
+
+    def _fail(self, original: Callable, client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if self.kind == "throttled":
+            code = "ProvisionedThroughputExceededException" if _service(client) == "dynamodb" \
+                else "ThrottlingException"
+            raise _client_error(operation, code, 400)
+        if self.kind == "server_error":
+            raise _client_error(operation, "InternalServerError", 500)
+        if self.kind == "timeout_after":
+            original(client, operation, params)
+        if self.kind in ("timeout_before", "timeout_after"):
+            raise ReadTimeoutError(endpoint_url=client.meta.endpoint_url)
+        original(client, operation, params)              # applied; its answer never arrived
+        return original(client, operation, params)       # botocore's retry of the same request
+
+
+@contextmanager
+def installed() -> Iterator[Injector]:
+    """Route every botocore API call through a fresh Injector (disarmed until `arm`)."""
+    injector = Injector()
+    original = botocore.client.BaseClient._make_api_call
+
+    def patched(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        return injector.call(original, client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = patched
+    try:
+        yield injector
+    finally:
+        botocore.client.BaseClient._make_api_call = original
+
+
+# ------------------------------------------------------------------ sweeping every failure point
+
+@dataclass
+class Sweep:
+    """The outcome of running one use case with every kind of fault at every call."""
+
+    name: str
+    cases: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def assert_held(self) -> None:
+        assert self.failures == [], f"{self.name}: {len(self.failures)} of {self.cases} cases broke an " \
+            "invariant:\n" + "\n".join(self.failures)
+
+
+#: every sweep of the session, for the terminal summary (tests/faults/conftest.py)
+SWEEPS: list[Sweep] = []
+
+
+def sweep(name: str, injector: Injector, case: Callable[[Callable[[], Any]], None],
+          kinds: tuple[str, ...] = KINDS, max_calls: int = 80) -> Sweep:
+    """Run `case(arm)` for every kind and every N = 1, 2, … until a run makes fewer than N calls.
+
+    `case` sets up its own fresh state, calls `arm()` as a context manager around the use case
+    (and only it), runs the recovery and asserts the invariants. A case whose injector never
+    fired ends the kind's sweep and is not counted."""
+    result = Sweep(name)
+    for kind in kinds:
+        for n in range(1, max_calls + 1):
+            try:
+                case(lambda: injector.armed(kind, n))
+            except AssertionError as error:
+                if injector.fired is None:
+                    raise
+                result.failures.append(f"  [{kind} at call {n}: {injector.fired}] {str(error).splitlines()[0]}")
+            if injector.fired is None:
+                break
+            result.cases += 1
+    SWEEPS.append(result)
+    return result
+
+
+# ------------------------------------------------------------------ streams as Lambda reads them
+
+class StreamTap:
+    """The records of one table's stream not read yet (a cursor per shard)."""
+
+    def __init__(self, table: str):
+        self.streams = boto3.client("dynamodbstreams")
+        self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self.iterators: dict[str, str | None] = {}
+
+    def take(self) -> list[dict]:
+        records: list[dict] = []
+        for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            if shard_id not in self.iterators:
+                self.iterators[shard_id] = self.streams.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            while self.iterators[shard_id]:
+                page = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=1000)
+                self.iterators[shard_id] = page.get("NextShardIterator")
+                records += page["Records"]
+                if not page["Records"]:
+                    break
+        return records
+
+
+def deliver(handler: Callable[[dict, Any], Any], records: list[dict], arn: str, attempts: int = 6) -> None:
+    """Hand a batch to a stream handler as Lambda does with ReportBatchItemFailures: an error
+    retries the whole batch, reported failures retry from the first failed record on."""
+    from local.stream_pump import to_lambda_event
+
+    pending = records
+    for _ in range(attempts):
+        try:
+            response = handler(to_lambda_event(pending, arn), None) or {}
+        except Exception:        # noqa: BLE001 - a raising handler is a failed batch, retried whole
+            continue
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        if not failed:
+            return
+        pending = pending[next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed):]
+    raise AssertionError(f"stream batch still failing after {attempts} deliveries: a record would be "
+                         "dead-lettered")
+
+
+class Streams:
+    """Every stream consumer of the app, fed from taps until nothing new arrives."""
+
+    def __init__(self):
+        import app
+        from chalicelib.store.models import ExportModel, NoticeModel, OrderModel
+
+        self.taps = {"notices": StreamTap(NoticeModel.Meta.table_name),
+                     "orders": StreamTap(OrderModel.Meta.table_name),
+                     "exports": StreamTap(ExportModel.Meta.table_name)}
+        self.consumers = {"notices": [app.on_notices_stream], "orders": [app.on_orders_stream, app.on_orders_stats],
+                          "exports": [app.on_exports_stream]}
+
+    def settle(self, arm: Callable[[], Any] | None = None, consumer: Callable | None = None,
+               rounds: int = 8) -> None:
+        """Run the consumers over new records until none arrive; `arm()` wraps only the first
+        delivery to `consumer` (the fault lands there, its retries run clean)."""
+        for _ in range(rounds):
+            batches = {name: tap.take() for name, tap in self.taps.items()}
+            if not any(batches.values()):
+                return
+            for name, records in batches.items():
+                for handler in self.consumers[name] if records else []:
+                    if arm is not None and handler is consumer:
+                        arm, armed = None, arm
+                        with armed():
+                            _first_delivery(handler, records, self.taps[name].arn)
+                    deliver(handler, records, self.taps[name].arn)
+        raise AssertionError(f"streams still producing records after {rounds} rounds")
+
+
+def _first_delivery(handler: Callable, records: list[dict], arn: str) -> None:
+    """One delivery under fault; what it leaves failing is redelivered by `deliver` afterwards
+    (replaying records that succeeded is what Lambda does too, from the first failure on)."""
+    from local.stream_pump import to_lambda_event
+
+    try:
+        handler(to_lambda_event(records, arn), None)
+    except Exception:            # noqa: BLE001 - the batch fails; Lambda delivers it again
+        pass
+
+
+# ------------------------------------------------------------------ events as the shop receives them
+
+class ShopInbox:
+    """An SQS queue subscribed to the events topic: every message the shop would receive."""
+
+    def __init__(self, topic_arn: str):
+        self.sqs = boto3.client("sqs")
+        self.url = self.sqs.create_queue(QueueName="fault-shop-events")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
+                                      Attributes={"RawMessageDelivery": "true"})
+        self.received: list[dict] = []
+
+    def of(self, order_no: str) -> list[dict]:
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                break
+            self.received += [json.loads(m["Body"]) for m in batch]
+            self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+        return [m for m in self.received if (m.get("order") or {}).get("order_no") == order_no]
+
+
+EVENT_ID_FIELDS = ("event_id", "id")
+
+
+def event_id(message: dict) -> str | None:
+    """The stable id a shop dedupes on (issue 10, defect 11), None while messages carry none."""
+    return next((message[name] for name in EVENT_ID_FIELDS if name in message), None)
+
+
+def assert_announced(messages: list[dict], event: str, generation: int | None = None) -> None:
+    """`event` reached the shop at least once, and every copy carries one event id."""
+    copies = [m for m in messages if m["event"] == event
+              and (generation is None or m.get("generation", 0) == generation)]
+    assert copies, f"{event} never published (got {[m['event'] for m in messages]})"
+    ids = {event_id(m) for m in copies}
+    assert len(ids) == 1, f"{event} published {len(copies)} times with {len(ids)} different event ids"
