@@ -1,6 +1,6 @@
 """Package the app for one stage as a CloudFormation (SAM) template merged with infra/resources.json.
 
-    python -m infra.package --stage dev out/dev      # then: aws cloudformation package/deploy
+    python -m infra.package --stage dev [--region …] out/dev   # `make package` also lints it
     python -m infra.package --prefetch               # only fill the wheel cache (needs PyPI once)
 
 What it does, and why (STACK.md "Packaging and deploy"):
