@@ -12,6 +12,7 @@ from chalicelib.platform.aws import client
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import auth, channels
 from chalicelib.store.schema import create_tables
+from local.sim_channels import SIM_PATHS, point_at
 
 DEFAULT_CHANNELS_FILE = Path(__file__).with_name("channels.dev.json")
 TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "resources.json"
@@ -21,12 +22,14 @@ _GATEWAY_URL_FIELDS = ("gateway_url", "api_base")
 
 def channels_for_simulator(channels_file: Path, sim_port: int | None) -> dict:
     """The channels file with its gateway URLs moved from the simulator's default port to
-    `sim_port` (PAYTRACK_SIM_PORT), so queries and statements reach the running simulator."""
+    `sim_port` (PAYTRACK_SIM_PORT), and the channels it marks `"simulated": true` pointed at the
+    simulator, so queries and statements reach the running simulator. Real channels keep theirs."""
     loaded = load_channels(channels_file)
-    if sim_port is None:
-        return loaded
-    origin = f"http://127.0.0.1:{sim_port}/"
-    for config in loaded.values():
+    origin = f"http://127.0.0.1:{sim_port or 9000}/"
+    for channel_id, config in loaded.items():
+        if config.get("simulated") is True and config.get("type") in SIM_PATHS:
+            loaded[channel_id] = point_at(config, origin)
+            continue
         for field in _GATEWAY_URL_FIELDS:
             if isinstance(config.get(field), str) and config[field].startswith(DEFAULT_SIM_ORIGIN):
                 config[field] = origin + config[field][len(DEFAULT_SIM_ORIGIN):]

@@ -22,7 +22,8 @@ from .sim_bills import (alipay_bill_zip, day_entries, entries_between, epay_orde
 from .sim_gateways import SimGateway, SimKeys
 from .sim_model import SimPayment, TradeBook, to_major
 from .sim_server import SimRequest, SimResponse, SimServer
-from .sim_signing import alipay_request_string, compact_json, rsa_sha256_sign, rsa_sha256_verify, wechat_sign
+from .sim_signing import (alipay_cert_sn, alipay_request_string, alipay_root_cert_sn, compact_json,
+                          rsa_sha256_sign, rsa_sha256_verify, wechat_sign)
 
 BEIJING = timezone(timedelta(hours=8))
 DOWNLOAD_TTL_S = 30.0           # Alipay's bill URL is valid about 30 s; WeChat's tokens as well
@@ -80,6 +81,15 @@ def _first_trade(book: TradeBook, channel: str, out_trade_no: str) -> SimPayment
 
 # --- Alipay ----------------------------------------------------------------------------------
 
+def _wrong_cert_sns(config: Mapping[str, Any], params: Mapping[str, str]) -> list[str]:
+    """Certificate mode: which of the request's certificate SNs are not the channel's."""
+    if "app_cert" not in config:
+        return []
+    expected = {"app_cert_sn": alipay_cert_sn(config["app_cert"]),
+                "alipay_root_cert_sn": alipay_root_cert_sn(config["alipay_root_cert"])}
+    return [name for name, sn in expected.items() if params.get(name) != sn]
+
+
 class AlipayApi:
     QUERY = "alipay.trade.query"
     BILL = "alipay.data.dataservice.bill.downloadurl.query"
@@ -107,19 +117,27 @@ class AlipayApi:
         if not rsa_sha256_verify(self.keys.alipay_app_public, params.get("sign", ""),
                                  alipay_request_string(params).encode()):
             return self._answer(method, {"code": "40002", "msg": "Invalid Arguments",
-                                         "sub_code": "isv.invalid-signature", "sub_msg": "验签出错"})
+                                         "sub_code": "isv.invalid-signature", "sub_msg": "验签出错"}, gateway)
+        wrong_sns = _wrong_cert_sns(gateway.config, params)
+        if wrong_sns:
+            return self._answer(method, {"code": "40002", "msg": "Invalid Arguments",
+                                         "sub_code": "isv.invalid-cert-sn",
+                                         "sub_msg": f"{', '.join(wrong_sns)} 与证书不匹配"}, gateway)
         biz = json.loads(params.get("biz_content") or "{}")
         handlers = {self.QUERY: self._query, self.BILL: self._bill}
         if method not in handlers:
             return self._answer(method, {"code": "40004", "msg": "Business Failed",
-                                         "sub_code": "isv.invalid-method", "sub_msg": "不存在的方法名"})
-        return self._answer(method, handlers[method](gateway, biz, request))
+                                         "sub_code": "isv.invalid-method", "sub_msg": "不存在的方法名"}, gateway)
+        return self._answer(method, handlers[method](gateway, biz, request), gateway)
 
-    def _answer(self, method: str, obj: Mapping[str, Any]) -> SimResponse:
-        """`{"<method>_response": {…}, "sign": …}`, signed over the object's exact text."""
+    def _answer(self, method: str, obj: Mapping[str, Any], gateway: SimGateway) -> SimResponse:
+        """`{"<method>_response": {…}, "sign": …}`, signed over the object's exact text; in
+        certificate mode it names the Alipay certificate it was signed with (`alipay_cert_sn`)."""
         text = compact_json(obj).decode()
         sign = rsa_sha256_sign(self.keys.alipay_platform_private, text.encode())
-        body = f'{{"{method.replace(".", "_")}_response":{text},"sign":"{sign}"}}'
+        cert = gateway.config.get("alipay_cert")
+        named = f'"alipay_cert_sn":"{alipay_cert_sn(cert)}",' if cert else ""
+        body = f'{{"{method.replace(".", "_")}_response":{text},{named}"sign":"{sign}"}}'
         return SimResponse(200, body.encode(), "application/json;charset=utf-8")
 
     def _query(self, gateway: SimGateway, biz: Mapping[str, Any], request: SimRequest) -> dict[str, Any]:

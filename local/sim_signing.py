@@ -13,6 +13,7 @@ import json
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -26,6 +27,9 @@ def load_private_key(pem: str) -> rsa.RSAPrivateKey:
 
 
 def load_public_key(pem: str) -> rsa.RSAPublicKey:
+    """A PUBLIC KEY PEM, or the key inside a CERTIFICATE PEM (Alipay's certificate mode)."""
+    if "-----BEGIN CERTIFICATE-----" in pem:
+        return x509.load_pem_x509_certificate(pem.encode()).public_key()
     return serialization.load_pem_public_key(pem.encode())
 
 
@@ -64,6 +68,26 @@ def alipay_request_string(params: Mapping[str, str]) -> str:
     """What an OpenAPI request's `sign` covers: every non-empty parameter but `sign` (sign_type
     included, unlike a notification), sorted, `k=v` joined by `&`."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] != "")
+
+
+_RSA_ROOT_SIGNATURES = ("1.2.840.113549.1.1.5", "1.2.840.113549.1.1.11")    # sha1/sha256WithRSA
+_END_CERT = "-----END CERTIFICATE-----"
+
+
+def alipay_cert_sn(pem: str) -> str:
+    """Certificate mode's SN, the way Alipay's Node SDK (antcertutil) computes it: the issuer's
+    attributes in reverse order as `name=value` joined by `,`, then the decimal serial, MD5 hex."""
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    issuer = ",".join(f"{a.rfc4514_attribute_name}={a.value}" for a in reversed(list(cert.issuer)))
+    return hashlib.md5(f"{issuer}{cert.serial_number}".encode()).hexdigest()
+
+
+def alipay_root_cert_sn(chain: str) -> str:
+    """The SNs of the chain's sha1/sha256WithRSA certificates, in file order, joined by `_`."""
+    pems = [part + _END_CERT for part in chain.split(_END_CERT) if "-----BEGIN" in part]
+    return "_".join(alipay_cert_sn(pem) for pem in pems
+                    if x509.load_pem_x509_certificate(pem.encode()).signature_algorithm_oid.dotted_string
+                    in _RSA_ROOT_SIGNATURES)
 
 
 # epay ---------------------------------------------------------------------------------------

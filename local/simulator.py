@@ -33,6 +33,7 @@ from typing import Any, Mapping
 import requests
 
 from .sim_apis import register_gateway_apis
+from .sim_channels import why_real
 from .sim_gateways import SimGateway, SimKeys, build_gateway, read_pem
 from .sim_model import Attempt, SimEvent, SimPayment, SimRefund, TradeBook, WireNotice, to_minor
 from .sim_scheduler import RetryScheduler
@@ -66,7 +67,11 @@ def _now() -> datetime:
 class GatewaySimulator:
     """Makes gateway events happen and delivers their notifications to
     `{api_base_url}/notify/{channel}` from a background worker pool, retrying on the gateway's
-    schedule until paytrack gives the gateway's success answer or the schedule runs out."""
+    schedule until paytrack gives the gateway's success answer or the schedule runs out.
+
+    It plays only the channels it can (local/sim_channels.py): `channels` are those, `real` the
+    others with the reason each is left to its real gateway.
+    """
 
     def __init__(self, api_base_url: str, channels: Mapping[str, Mapping[str, Any]],
                  sim_config: Mapping[str, Any], time_scale: float = DEFAULT_TIME_SCALE, *,
@@ -74,7 +79,9 @@ class GatewaySimulator:
         self.keys = SimKeys.from_config(sim_config)
         self.options = dict(sim_config)
         self.api_base_url = api_base_url.rstrip("/")
-        self.channels = {cid: dict(cfg) for cid, cfg in channels.items()}
+        verdicts = {cid: why_real(cfg, self.keys) for cid, cfg in channels.items()}
+        self.channels = {cid: dict(channels[cid]) for cid, why in verdicts.items() if why is None}
+        self.real = {cid: why for cid, why in verdicts.items() if why is not None}
         self.time_scale = time_scale
         self._gateways = {cid: build_gateway(cid, cfg, self.keys, sim_config)
                           for cid, cfg in self.channels.items()}
@@ -201,6 +208,8 @@ class GatewaySimulator:
     # --- internals ----------------------------------------------------------------------------
 
     def _gateway(self, channel: str) -> SimGateway:
+        if channel in self.real:
+            raise ValueError(f"channel {channel!r} is not simulated: {self.real[channel]}")
         try:
             return self._gateways[channel]
         except KeyError:
@@ -274,6 +283,7 @@ class GatewaySimulator:
         return SimResponse.json({
             "status": "ok", "api_base_url": self.api_base_url,
             "channels": {cid: cfg["type"] for cid, cfg in self.channels.items()},
+            "real": self.real,
             "events": len(events), "pending": sum(e.outcome == "pending" for e in events)})
 
 

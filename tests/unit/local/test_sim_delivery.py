@@ -322,13 +322,6 @@ def test_a_paid_trade_is_refunded_not_closed(make_sim):
 
 # --- configuration ------------------------------------------------------------------------------
 
-def test_keys_that_do_not_pair_are_refused_at_start(make_sim, channels):
-    wrong = {**channels, "alipay-main": {**channels["alipay-main"],
-                                         "alipay_public_key": channels["wxpay-main"]["platform_public_key"]}}
-    with pytest.raises(ValueError, match="alipay_public_key"):
-        make_sim(channels_override=wrong)
-
-
 def test_unknown_channel_and_bad_amounts_are_refused(make_sim):
     sim = make_sim()
     with pytest.raises(ValueError, match="unknown channel"):
