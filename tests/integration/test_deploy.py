@@ -101,6 +101,26 @@ def test_no_region_is_a_clear_error_before_anything_runs(tmp_path):
     assert _aws_calls(tmp_path) == [] and not (tmp_path / "out").exists()
 
 
+def test_region_comes_from_the_variables_then_the_profile_and_is_never_made_up(monkeypatch, tmp_path):
+    from chalicelib.platform.settings import MissingRegion, resolve_region
+
+    for name in REGION_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = sa-east-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    assert resolve_region() == "sa-east-1"
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    assert resolve_region() == "eu-west-3"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")   # what boto3 itself would use
+    assert resolve_region() == "us-west-2"
+    for name in REGION_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    with pytest.raises(MissingRegion, match="AWS_REGION"):
+        resolve_region()
+
+
 # ------------------------------------------------------------------------------- first admin key
 
 CLI_UNDER_MOTO = """
