@@ -5,14 +5,29 @@ requests on many threads and its backend checks a condition and then writes with
 two concurrent conditional updates of one item can both pass. The local stack serves real
 concurrent traffic, so its writes are serialized here (one lock: stricter than DynamoDB, never
 weaker). Tests on in-process moto call from one thread and need nothing.
+
+Where moto's cost grows with the data (a flash sale on the local stack), it is brought back to
+what DynamoDB's own costs look like: a transaction backs up the items it names, not whole tables;
+a Query reads its partition, not the sorted table; shard iterators expire as DynamoDB's do.
 """
 from __future__ import annotations
 
 import functools
 import threading
+import time
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 _lock = threading.RLock()
+
+
+def like_aws() -> None:
+    """Every adjustment below, for the local stack (before its servers start). Transactions are
+    patched before writes are serialized, so a transaction's backups are taken under the lock."""
+    transactions_back_up_their_items()
+    serialize_dynamodb_writes()
+    queries_read_their_partition()
+    shard_iterators_expire()
+    accept_bursts_of_connections()
 
 
 def serialize_dynamodb_writes() -> None:
@@ -50,3 +65,162 @@ def answer_unsupported_methods_like_api_gateway() -> None:
 
     for method in ("TRACE", "CONNECT"):
         setattr(ChaliceRequestHandler, f"do_{method}", method_not_allowed)
+
+
+def transactions_back_up_their_items() -> None:
+    """moto backs up every table a TransactWriteItems names with a deepcopy of the whole table,
+    stream included: time and garbage grow with the table, and a cancelled transaction swaps in
+    the copy, whose new stream shard the stream pumps never read. Back up the named items and
+    the stream's length instead, and put exactly those back on a cancellation."""
+    import copy
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend.transact_write_items, "_item_backups", False):
+        return
+    models.copy = _TablesNotCopied(copy)
+    original = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self, transact_items):
+        backups = [_back_up(self, op) for op in transact_items]
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for backup in reversed([b for b in backups if b is not None]):
+                _restore(*backup)
+            raise
+
+    transact_write_items._item_backups = True
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
+class _TablesNotCopied:
+    """moto.dynamodb.models' `copy`, deep-copying anything but a whole table (an item's old
+    image is still copied for its stream record)."""
+
+    def __init__(self, copy_module):
+        self._copy = copy_module
+
+    def deepcopy(self, value, memo=None):
+        from moto.dynamodb.models.table import Table
+
+        return value if isinstance(value, Table) else self._copy.deepcopy(value, memo)
+
+
+def _back_up(backend, element: dict):
+    """(table, hash, range, a copy of the item or None, the stream's length) for one element."""
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    (kind, op), = element.items()
+    table = backend.tables.get(op.get("TableName"))
+    attrs = op.get("Item") if kind == "Put" else op.get("Key")
+    if table is None or not attrs or table.hash_key_attr not in attrs:
+        return None
+    hash_value = DynamoType(attrs[table.hash_key_attr])
+    range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr in attrs else None
+    current = table.get_item(hash_value, range_value)
+    stream_length = len(table.stream_shard.items) if table.stream_shard is not None else None
+    return table, hash_value, range_value, copy.deepcopy(current), stream_length
+
+
+def _restore(table, hash_value, range_value, item, stream_length) -> None:
+    partition = table.items[hash_value] if table.range_key_attr else table.items
+    key = range_value if table.range_key_attr else hash_value
+    if item is None:
+        partition.pop(key, None)
+    else:
+        partition[key] = item
+    if stream_length is not None:
+        del table.stream_shard.items[stream_length:]
+
+
+_query_scope = threading.local()
+
+
+def queries_read_their_partition() -> None:
+    """moto answers every Query by sorting the whole table (all_items) and then walking it, so
+    a Query costs O(n log n) in the table's size where DynamoDB reads one partition. A Query on
+    the table now starts from its partition; on an index, from the items unsorted (moto sorts the
+    matches itself, by the full key, so the answer is the same)."""
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "_partitioned", False):
+        return
+    original_query, original_all_items = Table.query, Table.all_items
+
+    @functools.wraps(original_query)
+    def query(self, hash_key, *args, **kwargs):
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        _query_scope.table = self
+        _query_scope.items = _partition(self, hash_key) if not index_name else _unsorted(self)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _query_scope.table = _query_scope.items = None
+
+    @functools.wraps(original_all_items)
+    def all_items(self):
+        if getattr(_query_scope, "table", None) is self:
+            return _query_scope.items
+        return original_all_items(self)
+
+    query._partitioned = True
+    Table.query, Table.all_items = query, all_items
+
+
+def _partition(table, hash_key) -> list:
+    found = table.items.get(hash_key) if hash_key is not None else None
+    if found is None:
+        return []
+    return list(found.values()) if table.range_key_attr else [found]
+
+
+def _unsorted(table) -> list:
+    if not table.range_key_attr:
+        return list(table.items.values())
+    return [item for partition in table.items.values() for item in partition.values()]
+
+
+SHARD_ITERATOR_LIFETIME_S = 15 * 60
+
+
+def shard_iterators_expire() -> None:
+    """DynamoDB Streams' shard iterators expire 15 minutes after they are handed out; moto keeps
+    every one forever (each GetRecords makes one), so an idle stack's memory grew by the hour.
+    Forget the expired ones whenever a new one is made, at most once a minute."""
+    from moto.dynamodbstreams.models import ShardIterator
+
+    if getattr(ShardIterator.__init__, "_expiring", False):
+        return
+    original_init = ShardIterator.__init__
+    state = {"swept": time.monotonic()}
+
+    @functools.wraps(original_init)
+    def init(self, streams_backend, *args, **kwargs):
+        original_init(self, streams_backend, *args, **kwargs)
+        self.issued = time.monotonic()
+        if self.issued - state["swept"] >= 60:
+            state["swept"] = self.issued
+            _sweep(streams_backend, self.issued - SHARD_ITERATOR_LIFETIME_S)
+
+    init._expiring = True
+    ShardIterator.__init__ = init
+
+
+def _sweep(streams_backend, oldest: float) -> None:
+    iterators = streams_backend.shard_iterators
+    for arn in [arn for arn, it in list(iterators.items()) if getattr(it, "issued", oldest) < oldest]:
+        iterators.pop(arn, None)
+
+
+def accept_bursts_of_connections(backlog: int = 128) -> None:
+    """chalice's local server listens with socketserver's backlog of 5, so a burst of clients
+    (64 at once in a flash sale) has connections reset, which API Gateway never does. Listen
+    with `backlog` like werkzeug's server (moto's) does."""
+    from chalice.local import ThreadedHTTPServer
+
+    ThreadedHTTPServer.request_queue_size = backlog

@@ -80,9 +80,9 @@ class Stack:
     def _start_aws(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from local.fidelity import serialize_dynamodb_writes
+        from local import fidelity
 
-        serialize_dynamodb_writes()
+        fidelity.like_aws()
         port = self.config.aws_port or _free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
