@@ -1,5 +1,6 @@
 """Create every AWS resource a stage needs on the embedded AWS (moto): tables with streams and
 TTL, the files bucket with the template's lifecycle rules, the SNS topics, the channels secret, the bootstrap API keys.
+Also: the bootstrap keys written where the user can `source` them.
 
 Used by `make run` (against the moto server) and by the integration tests (in-process moto).
 """
@@ -75,6 +76,16 @@ def point_channels_at_simulator(sim_port: int, channels_file: Path = DEFAULT_CHA
 
 def load_channels(channels_file: Path = DEFAULT_CHANNELS_FILE) -> dict:
     return json.loads(channels_file.read_text(encoding="utf-8"))
+
+
+def write_keys_file(path: Path, admin_key: str, shop_key: str) -> None:
+    """The bootstrap keys as `export` lines (readable by the user only): `source` the file before
+    the next `make run` to keep the same keys."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(f"export PAYTRACK_ADMIN_KEY={admin_key}\nexport PAYTRACK_SHOP_KEY={shop_key}\n",
+                    encoding="utf-8")
 
 
 def bootstrap_keys(admin_key: str, shop_key: str) -> None:

@@ -34,6 +34,7 @@ class StackConfig:
     demo: bool = os.environ.get("PAYTRACK_DEMO", "1") != "0"
     demo_rate: float = float(os.environ.get("PAYTRACK_DEMO_RATE", "0.5"))
     schedule_scale: float = float(os.environ.get("PAYTRACK_SCHEDULE_SCALE", "1"))
+    keys_file: Path = Path(os.environ.get("PAYTRACK_LOCAL_KEYS_FILE", REPO / "out" / "local-keys.env"))
 
 
 def _free_port() -> int:
@@ -60,20 +61,27 @@ class Stack:
     threads: list[threading.Thread] = field(default_factory=list)
     pumps: list[Any] = field(default_factory=list)   # their `delivery.destination.records`: discarded batches
     stop_event: threading.Event = field(default_factory=threading.Event)
+    channels: dict[str, Any] = field(default_factory=dict)    # the channels file, validated
+    simulator: Any = None
 
     def start(self) -> None:
+        from local.channels_file import load_checked_channels
+
+        self.channels = load_checked_channels(self.config.channels_file)    # before anything starts
         self._start_aws()
-        from local.bootstrap import bootstrap_keys, provision
+        from local.bootstrap import bootstrap_keys, provision, write_keys_file
 
         provision(self.config.channels_file, self.config.sim_port)
         bootstrap_keys(self.config.admin_key, self.config.shop_key)
+        write_keys_file(self.config.keys_file, self.config.admin_key, self.config.shop_key)
         factory, app = self._load_app()
         self._start_pumps(app)
         self._start_scheduler(app)
         self._start_sns_listener()
         self._start_paging()
-        self._serve_api(factory, app)   # reachable only once everything behind it runs (streams, paging)
-        self._start_simulator_and_demo()
+        self._start_simulator()
+        self._serve_api(factory, app)   # reachable only once everything behind it runs (streams, paging, simulator)
+        self._start_demo()
 
     # -- parts
 
@@ -168,23 +176,29 @@ class Stack:
         paging.start()
         self.stoppers.append(paging.stop)
 
-    def _start_simulator_and_demo(self) -> None:
+    def _start_simulator(self) -> None:
+        """The simulator plays the channels whose keys it holds; the others are real (banner)."""
         from local.simulator import GatewaySimulator
 
         api_url = f"http://127.0.0.1:{self.config.api_port}"
-        simulator = GatewaySimulator.from_files(api_url, channels_file=self.config.channels_file)
-        simulator.start_server(self.config.sim_port)
-        self.stoppers.append(simulator.close)
-        if self.config.demo:
-            from local.demo import DemoTraffic, ReconciliationShowcase
+        self.simulator = GatewaySimulator.from_files(api_url, channels_file=self.config.channels_file)
+        self.simulator.start_server(self.config.sim_port)
+        self.stoppers.append(self.simulator.close)
 
-            demo = DemoTraffic(api_url, self.config.shop_key, simulator)
-            showcase = ReconciliationShowcase(api_url, self.config.shop_key, self.config.admin_key, simulator)
-            for name, target, args in (("demo", demo.run, (self.stop_event, self.config.demo_rate)),
-                                       ("showcase", showcase.run_once, (self.stop_event,))):
-                thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-                thread.start()
-                self.threads.append(thread)
+    def _start_demo(self) -> None:
+        """Demo traffic on the simulated channels only: a real gateway is never sent fake payments."""
+        if self._demo_state() != "on":
+            return
+        from local.demo import DemoTraffic, ReconciliationShowcase
+
+        api_url, simulator = f"http://127.0.0.1:{self.config.api_port}", self.simulator
+        demo = DemoTraffic(api_url, self.config.shop_key, simulator)
+        showcase = ReconciliationShowcase(api_url, self.config.shop_key, self.config.admin_key, simulator)
+        for name, target, args in (("demo", demo.run, (self.stop_event, self.config.demo_rate)),
+                                   ("showcase", showcase.run_once, (self.stop_event,))):
+            thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
 
     def stop(self) -> None:
         """Stop the demo first and wait for it (each step notices the stop within a request's
@@ -200,19 +214,37 @@ class Stack:
             except Exception:  # stopping must go on through every part
                 log.exception("while stopping")
 
+    def _demo_state(self) -> str:
+        if not self.config.demo:
+            return "off"
+        return "on" if self.simulator.channels else "off: no simulated channel"
+
+    def _channel_lines(self) -> list[str]:
+        """Which channels the simulator plays, and where each real one calls."""
+        from local.sim_channels import SIM_PATHS
+
+        lines = [f"  simulated     {', '.join(self.simulator.channels) or '(none)'}"]
+        for channel_id, why in self.simulator.real.items():
+            config = self.channels[channel_id]
+            url = config.get(SIM_PATHS.get(config.get("type"), ("gateway_url",))[0])
+            lines.append(f"  real          {channel_id} → {url} ({why})")
+        return lines
+
     def banner(self) -> str:
         c = self.config
         return "\n".join([
             "",
-            "paytrack local stack is up",
+            "paytrack local stack is up (everything in memory: a restart starts empty)",
             f"  API           http://127.0.0.1:{c.api_port}",
             f"  notify        http://127.0.0.1:{c.api_port}/notify/<channel>",
             f"  simulator     http://127.0.0.1:{c.sim_port}/sim/events",
             f"  AWS (moto)    {os.environ['AWS_ENDPOINT_URL']}",
-            f"  channels      {', '.join(json.loads(c.channels_file.read_text(encoding='utf-8')))}",
+            f"  channels      {c.channels_file}",
+            *self._channel_lines(),
             f"  admin key     {c.admin_key}",
             f"  shop key      {c.shop_key}",
-            f"  demo traffic  {'on' if c.demo else 'off'}",
+            f"  keys file     {c.keys_file} (source it before the next make run to keep these keys)",
+            f"  demo traffic  {self._demo_state()}",
             "",
             f"  try: curl -H 'Authorization: Bearer {c.shop_key}' http://127.0.0.1:{c.api_port}/orders/<order_no>",
             "  Ctrl-C stops everything.",
@@ -226,9 +258,12 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     sys.path.insert(0, str(REPO))
     os.chdir(REPO)
+    from local.channels_file import InvalidChannelsFile
+
     stack = Stack(StackConfig())
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    unusable = None
     try:
         stack.start()
         print(stack.banner(), flush=True)
@@ -236,10 +271,14 @@ def main() -> None:
             pass
     except KeyboardInterrupt:
         pass
+    except InvalidChannelsFile as error:
+        unusable = error
     finally:
         print("stopping paytrack local stack…", flush=True)
         stack.stop()
         print("stopped.", flush=True)
+    if unusable:
+        sys.exit(f"paytrack: {unusable}")
 
 
 if __name__ == "__main__":

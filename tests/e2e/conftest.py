@@ -46,12 +46,14 @@ class LocalStack:
             return handle.read()
 
 
-def start_stack(tmp_path_factory, demo: bool) -> LocalStack:
+def start_stack(tmp_path_factory, demo: bool, extra_env: dict[str, str] | None = None) -> LocalStack:
     api_port, sim_port, aws_port = free_port(), free_port(), free_port()
-    log_path = str(tmp_path_factory.mktemp("stack") / "stack.log")
+    folder = tmp_path_factory.mktemp("stack")
+    log_path = str(folder / "stack.log")
     env = {**os.environ, "PAYTRACK_PORT": str(api_port), "PAYTRACK_SIM_PORT": str(sim_port),
            "PAYTRACK_AWS_PORT": str(aws_port), "PAYTRACK_ADMIN_KEY": ADMIN_KEY, "PAYTRACK_SHOP_KEY": SHOP_KEY,
-           "PAYTRACK_DEMO": "1" if demo else "0", "PAYTRACK_DEMO_RATE": "2", "PYTHONUNBUFFERED": "1"}
+           "PAYTRACK_DEMO": "1" if demo else "0", "PAYTRACK_DEMO_RATE": "2", "PYTHONUNBUFFERED": "1",
+           "PAYTRACK_LOCAL_KEYS_FILE": str(folder / "local-keys.env"), **(extra_env or {})}
     env.pop("PAYTRACK_STAGE", None)
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env,
