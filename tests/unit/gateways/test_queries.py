@@ -193,6 +193,14 @@ def test_epay_query_paid_shares_the_notifications_dedupe_key(epay_config):
                                           "key": epay_config["key"]}
 
 
+@pytest.mark.parametrize("money", ["0.00", "-58.00", "58.000000000000000000000000000001", "5_8.00", 58.0])
+def test_epay_query_answer_with_a_non_positive_or_inexact_amount_is_unreadable_never_paid(epay_config, money):
+    answer = {"code": 1, "trade_no": "2026112420300011111", "out_trade_no": "O1", "type": "alipay",
+              "pid": int(epay_config["pid"]), "endtime": "2026-11-24 20:30:02", "money": money, "status": 1}
+    with pytest.raises(GatewayUnavailable):
+        query(epay_config, "ep1", "O1", Recorded([json_answer(answer)]))
+
+
 def test_epay_unknown_order_is_not_paid_and_a_wrong_key_is_an_error(epay_config):
     assert query(epay_config, "ep1", "O1", Recorded([json_answer({"code": -1, "msg": "订单号不存在"})])).status \
         is QueryStatus.NOT_FOUND

@@ -68,6 +68,9 @@ def test_alipay_bill_reads_rows_refunds_fees_and_the_account():
     (lambda t: t.replace(",交易,Netflix", ",冻结,Netflix"), 8, "业务类型 '冻结'"),
     (lambda t: t.replace("19.90,19.90", "19.9O,19.90"), 8, "not a decimal number"),
     (lambda t: t.replace("2026-11-24 10:15:10", "2026/11/24 10:15"), 7, "is not yyyy-MM-dd HH:mm:ss"),
+    (lambda t: t.replace("19.90,19.90", "19.900000000000000000000000000001,19.90"), 8, "more than 2 decimal places"),
+    (lambda t: t.replace("19.90,19.90", "1_9.90,19.90"), 8, "not a decimal number"),
+    (lambda t: t.replace("19.90,19.90", "1.99e1,19.90"), 8, "not a decimal number"),
     (lambda t: t.replace("支付宝交易号,商户订单号", "交易号,商户订单号"), 5, "not Alipay's 25-column detail header"),
 ])
 def test_alipay_bill_malformed_fails_with_the_line_and_reason(mutate, line, reason):
@@ -124,6 +127,12 @@ def test_wechat_bill_without_a_bom_reads_the_same():
     (lambda t: t.replace("`NATIVE,`SUCCESS", "`NATIVE,`PAYERROR", 1), 2, "交易状态 'PAYERROR'"),
     (lambda t: t.split("总交易单数")[0], 4, "ends without its summary rows"),
     (lambda t: t.replace("`58.00,`0.00,`0,`0", "`58.00,`0,`0", 1), 2, "26 fields, expected 27"),
+    (lambda t: t.replace("`0.34800,", "`0.348000000000000000000000000001,", 1), 2, "more than 5 decimal places"),
+    (lambda t: t.replace("`0.34800,", "`3.48E-1,", 1), 2, "not a decimal number"),
+    (lambda t: t.replace("`58.00,`0.00,`0,`0", "`5_8.00,`0.00,`0,`0", 1), 2, "not a decimal number"),
+    (lambda t: t.replace("`3,`108.00", "`٣,`108.00"), 6, "the summary row is not numbers"),
+    (lambda t: t.replace("`0.30000,`108.00", "`0.300000000000000000000000000001,`108.00"), 6,
+     "the summary row is not numbers"),
 ])
 def test_wechat_bill_malformed_fails_with_the_line_and_reason(mutate, line, reason):
     text = wechat_raw().decode("utf-8")
