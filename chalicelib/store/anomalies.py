@@ -20,9 +20,11 @@ from pynamodb.expressions.condition import Condition
 from ..domain.anomaly import Anomaly, AnomalyStatus, Finding, Severity
 from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.errors import Conflict, ValidationFailed
+from ..domain.params import parse_day, parse_json
 from .models import AnomalyModel
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+MAX_CURSOR = 2048     # ours are a few hundred characters
 
 
 def to_domain(item: AnomalyModel) -> Anomaly:
@@ -130,12 +132,19 @@ def _encode_cursor(index: str, day: str | None, key: dict | None) -> str:
 
 def _decode_cursor(cursor: str, index: str) -> tuple[str | None, dict | None]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError
+        data = parse_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), "cursor")
+    except (binascii.Error, ValueError, ValidationFailed):
         raise InvalidCursor() from None
     if not isinstance(data, dict) or data.get("i") != index:
         raise InvalidCursor()
     day, key = data.get("d"), data.get("k")
+    try:
+        if day is not None:
+            parse_day(day)
+    except ValueError:
+        raise InvalidCursor() from None
     expected_keys = {"anomaly_id", "created_at", _INDEX_KEYS[index]}
     if key is not None and not (isinstance(key, dict) and set(key) == expected_keys and all(
             isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())):

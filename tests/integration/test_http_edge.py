@@ -3,7 +3,9 @@ parameters are 400s, Chalice's own 405/415 and unknown paths are mapped, and any
 is one logged 500 `internal_error` with a request id (a gateway's failure answer on /notify)."""
 from __future__ import annotations
 
+import base64
 import json
+from datetime import date
 from urllib.parse import urlencode
 
 import pytest
@@ -188,3 +190,16 @@ def test_notify_on_an_unknown_channel_still_answers_a_retryable_500(api, monkeyp
     response = api.client.http.request("POST", "/notify/no-such-channel", headers={"Content-Type": "text/plain"},
                                        body=b"x")
     assert response.status_code == 500 and json.loads(response.body)["error"]["code"] == "internal_error"
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("cursor", [
+    _b64("[" * 5000), _b64('{"i":"by_day","d":"' + date.today().isoformat()[:-1] + 'zzz","k":null}'),
+    _b64('{"i":"by_day","d":"' + date.today().isoformat() + '","k":{"a":' * 40 + "1" + "}" * 40 + "}"),
+    "A" * 5000], ids=["nested", "not a day", "nested key", "long"])
+def test_forged_anomaly_cursors_are_400(api, cursor):
+    response = api.call("GET", f"/admin/anomalies?{urlencode({'cursor': cursor})}", key=ADMIN_KEY)
+    assert assert_error_shape(response, 400, "validation_failed")["details"]["field"] == "cursor"
