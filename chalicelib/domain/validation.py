@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime
 from typing import Any, Mapping
 
-from .clock import from_iso
 from .errors import ValidationFailed
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
@@ -88,15 +86,3 @@ def reject_unknown(body: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise ValidationFailed(f"unknown field(s): {', '.join(unknown)}", {"fields": unknown})
-
-
-def time_param(params: Mapping[str, Any], name: str, default: datetime | None = None) -> datetime | None:
-    """An ISO 8601 time from a query string (`2026-11-25T00:00:00Z`), or `default` when absent."""
-    value = params.get(name)
-    if value in (None, ""):
-        return default
-    try:
-        return from_iso(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{name}: expected an ISO 8601 time such as 2026-11-25T00:00:00Z",
-                               {"field": name}) from None
