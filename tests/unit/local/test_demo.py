@@ -54,10 +54,11 @@ def shop():
     api.close()
 
 
-def run_demo(make_sim, api_url, until, weights=None, timeout=15.0, **demo_options):
+def run_demo(make_sim, api_url, until, weights=None, timeout=15.0, channels=None, **demo_options):
     """Run the demo until `until(log lines)` holds; return the lines once `run` has returned."""
     lines: list[str] = []
-    demo = DemoTraffic(api_url, "shop-key", make_sim(api_url=api_url), rng=random.Random(7),
+    sim = make_sim(api_url=api_url, channels_override=channels)
+    demo = DemoTraffic(api_url, "shop-key", sim, rng=random.Random(7),
                        log=lines.append, settle_timeout_s=5, **demo_options)
     if weights:
         demo.SCENARIO_WEIGHTS = weights
@@ -90,6 +91,14 @@ def test_normal_orders_are_registered_paid_and_delivered(make_sim, shop):
         assert order["user_agent"].startswith("Mozilla/5.0") and order["expires_in_s"] == 900
         assert "@" in order["buyer_email"] and order["buyer_ip"].count(".") == 3
     assert set(shop.deliveries) <= {o["order_no"] for o in shop.orders}
+
+
+def test_demo_traffic_never_touches_a_real_channel(make_sim, shop, channels):
+    own = {"epay-own": {**channels["epay-main"], "api_base": "https://pay.example.com"},
+           "stripe-own": {**channels["stripe-main"], "simulated": False}}
+    run_demo(make_sim, shop.url, until=lambda ls: len(shop.orders) >= 30, weights={"normal": 1},
+             channels={**channels, **own})
+    assert {order["channel"] for order in shop.orders} == set(channels)
 
 
 @pytest.mark.parametrize("case", [
