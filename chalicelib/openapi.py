@@ -12,6 +12,10 @@ ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
+BAD_INPUT = ("bad input, the message says what to fix: `validation_failed`, `invalid_amount`, `range_too_large` "
+             "(a time range wider than the route's cap: 366 days for orders, exports and stats, 92 for anomalies, "
+             "31 for the audit), `read_budget_exceeded` (the answer would read more than one request may: narrow "
+             "the range, add a filter, or ask totals=false)")
 PAY_STATUSES = ["pending", "paid", "expired", "closed", "refunded", "partially_refunded"]
 DELIVERY_STATUSES = ["pending", "held", "delivered", "failed"]
 
@@ -55,7 +59,7 @@ def _responses(ok: int, schema: dict, *errors: int, text: bool = False) -> dict:
     body = {"text/plain": {"schema": {"type": "string"}}} if text else {"application/json": {"schema": schema}}
     out: dict[str, Any] = {str(ok): {"description": "success", "content": body}}
     for code in errors:
-        out[str(code)] = {"description": {400: "bad input", 401: "missing or unknown key", 403: "wrong role",
+        out[str(code)] = {"description": {400: BAD_INPUT, 401: "missing or unknown key", 403: "wrong role",
                                           404: "not found", 409: "conflict with the current state",
                                           413: "too large", 502: "gateway unavailable"}[code],
                           "content": {"application/json": {"schema": ERROR}}}
@@ -73,6 +77,8 @@ def _op(summary: str, role: str | None, responses: dict, params: list | None = N
         op["parameters"] = params
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"] = {**responses, "415": {"description": "a content type other than application/json",
+                                                "content": {"application/json": {"schema": ERROR}}}}
     return op
 
 
@@ -135,7 +141,7 @@ def _paths() -> dict[str, dict]:
                                                                      "reconciliation"]},
                                                    "format": {"enum": ["csv", "xlsx"]}},
                   "additionalProperties": {"type": "string"}})},
-        "/admin/exports/{export_id}": {"get": _admin("An export's status and a fresh link", "viewer",
+        "/admin/exports/{export_id}": {"get": _admin("An export's status and a fresh link: for the key that requested it or an admin (else 403)", "viewer",
                                                      params=_params("path", ("export_id", {"type": "string"})),
                                                      errors=(401, 403, 404))},
         "/admin/keys": {"post": _admin("Create an API key (shown once)", "admin", ok=201, body={
@@ -208,7 +214,12 @@ def document() -> dict[str, Any]:
                  "description": "Payment back office of a 发卡 shop: gateway notifications, the shop's orders, "
                                 "and the operators' search, actions, anomalies, reconciliation, stats and exports. "
                                 "Money is a decimal string with the currency's minor digits plus `currency`; "
-                                "times are ISO 8601 UTC with Z; errors are {\"error\": {code, message, details}}."},
+                                "times are ISO 8601 UTC with Z; errors are {\"error\": {code, message, details}}, also for a path "
+                                "no route serves (404 `not_found`), a method the path does not take (405 "
+                                "`method_not_allowed`; API Gateway answers it 404 `not_found`) and a content type "
+                                "the route does not take (415 `unsupported_media_type`). An unexpected failure is "
+                                "500 {\"error\": {\"code\": \"internal_error\", \"request_id\": …}}. "
+                                "Query parameters are strict: ASCII digits, ISO 8601 times from 2000 to 2099."},
         "servers": [{"url": "/"}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
                        "schemas": {"Error": ERROR, "OrderInput": ORDER_INPUT, "Order": ORDER_VIEW}},
