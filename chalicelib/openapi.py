@@ -141,9 +141,9 @@ def _paths() -> dict[str, dict]:
                                                                      "reconciliation"]},
                                                    "format": {"enum": ["csv", "xlsx"]}},
                   "additionalProperties": {"type": "string"}})},
-        "/admin/exports/{export_id}": {"get": _admin("An export's status and a fresh link: for the key that requested it or an admin (else 403)", "viewer",
-                                                     params=_params("path", ("export_id", {"type": "string"})),
-                                                     errors=(401, 403, 404))},
+        "/admin/exports/{export_id}": {"get": _admin(
+            "An export's status and a fresh link: for the key that requested it or an admin (else 403)", "viewer",
+            params=_params("path", ("export_id", {"type": "string"})), errors=(401, 403, 404))},
         "/admin/keys": {"post": _admin("Create an API key (shown once)", "admin", ok=201, body={
             "type": "object", "required": ["name", "role"], "additionalProperties": False,
             "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -214,8 +214,8 @@ def document() -> dict[str, Any]:
                  "description": "Payment back office of a 发卡 shop: gateway notifications, the shop's orders, "
                                 "and the operators' search, actions, anomalies, reconciliation, stats and exports. "
                                 "Money is a decimal string with the currency's minor digits plus `currency`; "
-                                "times are ISO 8601 UTC with Z; errors are {\"error\": {code, message, details}}, also for a path "
-                                "no route serves (404 `not_found`), a method the path does not take (405 "
+                                "times are ISO 8601 UTC with Z; errors are {\"error\": {code, message, details}}, "
+                                "also for a path no route serves (404 `not_found`), a method the path does not take (405 "
                                 "`method_not_allowed`; API Gateway answers it 404 `not_found`) and a content type "
                                 "the route does not take (415 `unsupported_media_type`). An unexpected failure is "
                                 "500 {\"error\": {\"code\": \"internal_error\", \"request_id\": …}}. "
