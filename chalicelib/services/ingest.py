@@ -52,10 +52,10 @@ class IngestResult:
 
 def accepted_currencies(channel_id: str) -> frozenset[str] | None:
     """The currencies a channel declares it takes (`"currencies": ["CNY"]`), None when it does
-    not say (or is gone: a stored notice of a removed channel is still applied)."""
+    not say (or is gone or misconfigured now: a stored notice of such a channel is still applied)."""
     try:
         declared = channels.get_channel(channel_id).get("currencies")
-    except NotFound:
+    except (NotFound, ChannelMisconfigured):
         return None
     return frozenset(normalize_currency(code) for code in declared) if declared else None
 

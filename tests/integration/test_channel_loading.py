@@ -93,3 +93,24 @@ def test_a_secret_that_is_not_json_makes_every_channel_misconfigured(aws, api):
     [record] = notify_audit("alipay-main")
     assert record.detail["problems"] == ["the channels secret is not JSON: Expecting property name enclosed "
                                          "in double quotes at line 1"]
+
+
+def test_a_stored_notice_is_still_applied_after_its_channel_became_misconfigured(aws, api):
+    """The notices stream repairs a notice stored before the channel broke: its channel's
+    currencies are unknown then, as for a removed channel, and the payment is applied."""
+    from chalicelib.domain.clock import utcnow
+    from chalicelib.gateways.base import Headers, InboundRequest
+    from chalicelib.gateways.registry import get_gateway
+    from chalicelib.services import ingest
+    from chalicelib.store import notices as notice_store, orders as order_store
+
+    order_no = api.json(api.register(channel="alipay-main"))["order_no"]
+    wire = wires.alipay(order_no, "58.00")
+    notice = get_gateway("alipay").parse_notification(InboundRequest("POST", Headers(wire.headers), wire.body, {}),
+                                                      channels.get_channel("alipay-main"), "alipay-main", utcnow())
+    assert notice_store.record(notice, utcnow(), "1.1.1.1").first
+    doc = load_channels()
+    doc["alipay-main"]["gateway_url"] = "ftp://nowhere"
+    put_channels(doc)
+    assert ingest.apply_stored_notice(notice, utcnow()).outcome == "applied"
+    assert order_store.get(order_no).pay_status.value == "paid"
