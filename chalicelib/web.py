@@ -13,7 +13,7 @@ from typing import Any, Callable
 from chalice import Chalice, ChaliceUnhandledError, Response
 from chalice.app import Request
 
-from .domain.errors import MethodNotAllowed, PaytrackError, UnsupportedMediaType, ValidationFailed
+from .domain.errors import MethodNotAllowed, NotFound, PaytrackError, UnsupportedMediaType, ValidationFailed
 from .domain.params import parse_json
 from .gateways.registry import get_gateway
 from .platform import read_budget
@@ -107,6 +107,18 @@ class Guard:
 # ------------------------------------------------------------------------ the http_edge middleware
 
 NOTIFY_ROUTE = "/notify/{channel}"
+MAX_ID_BYTES = 512    # every id we issue is far shorter; DynamoDB refuses keys past 2,048 bytes
+
+
+def _unknown_id(request: Request) -> Response | None:
+    """A 404 for a path id longer than any we issue (DynamoDB would refuse it as a key: a 500).
+    /notify is left to ingestion, which audits an unknown channel."""
+    if request.context.get("resourcePath") == NOTIFY_ROUTE:
+        return None
+    for name, value in (request.uri_params or {}).items():
+        if len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+            return error_response(NotFound(f"no such {name}: ids are at most {MAX_ID_BYTES} bytes", {"field": name}))
+    return None
 
 
 def _request_id(request: Request | None) -> str | None:
@@ -169,7 +181,7 @@ def register_edge(app: Chalice) -> None:
 
     def http_edge(request: Request, get_response: Callable[[Request], Response]) -> Response:
         try:
-            response = get_response(request)
+            response = _unknown_id(request) or get_response(request)
         except Exception as error:
             return _unexpected(request, error)
         return _ours(app, request, response)

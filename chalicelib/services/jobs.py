@@ -20,8 +20,8 @@ from ..domain import validation as v
 from ..domain.clock import utcnow
 from ..domain.errors import NotFound, ValidationFailed
 from ..domain.order import expire
+from ..domain.params import parse_day
 from ..domain.query import QueryStatus
-from ..domain.statement import parse_day
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
 from ..store import audit, orders as order_store
@@ -57,7 +57,7 @@ def _reconcile(params: Mapping[str, Any]) -> dict[str, Any]:
         day = parse_day(params["date"]) if "date" in params else None
     except ValueError:
         raise ValidationFailed("date: expected YYYY-MM-DD", {"field": "date"}) from None
-    return reconcile.reconcile_day(day, params.get("channel"))
+    return reconcile.reconcile_day(day, v.text(params, "channel", required=False, max_len=64))
 
 
 JOBS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {

@@ -203,3 +203,28 @@ def _b64(raw: str) -> str:
 def test_forged_anomaly_cursors_are_400(api, cursor):
     response = api.call("GET", f"/admin/anomalies?{urlencode({'cursor': cursor})}", key=ADMIN_KEY)
     assert assert_error_shape(response, 400, "validation_failed")["details"]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("body", [{"date": "0001-01-01"}, {"date": "9999-12-31"}, {"date": 5},
+                                  {"channel": ["alipay-main"]}, {"channel": {"a": 1}}])
+def test_a_job_run_with_a_wild_parameter_is_400(api, body):
+    response = api.call("POST", "/admin/jobs/reconcile", body, key=ADMIN_KEY)
+    assert_error_shape(response, 400, "validation_failed")
+
+
+
+ID_ROUTES = [(method.upper(), path) for path, operations in openapi.document()["paths"].items()
+             for method, operation in operations.items() if "{" in path and operation.get("x-role")]
+
+
+@pytest.mark.parametrize("method,path", ID_ROUTES, ids=[f"{m} {p}" for m, p in ID_ROUTES])
+def test_an_id_longer_than_any_we_issue_is_404_before_any_read(api, method, path, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    reads = []
+    original = Connection._make_api_call
+    monkeypatch.setattr(Connection, "_make_api_call", lambda conn, op, kw: reads.append(op) or original(conn, op, kw))
+    long_path = "/".join("é" * 300 if part.startswith("{") else part for part in path.split("/"))
+    response = api.call(method, long_path, {} if method == "POST" else None, key=ADMIN_KEY)
+    assert_error_shape(response, 404, "not_found")
+    assert reads == []
