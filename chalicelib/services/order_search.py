@@ -42,8 +42,9 @@ def parse_filter(params: Mapping[str, str], statuses: list[str]) -> OrderFilter:
     now = utcnow()
     created_from, created_to = p.time_range(params, now, timedelta(days=DEFAULT_DAYS), timedelta(days=MAX_DAYS))
     paid_from, paid_to = p.time_value(params, "paid_from"), p.time_value(params, "paid_to")
-    if paid_from or paid_to:   # the days the by_paid index is read over (store/order_search.py)
-        p.check_range(paid_from or created_from, paid_to or now, timedelta(days=MAX_DAYS), "paid_from", "paid_to")
+    if paid_from or paid_to:   # the days the by_paid index is read over (store/order_search.py), open ends
+        since = paid_from or min(created_from, paid_to)           # taken as the creation range's start or now
+        p.check_range(since, paid_to or max(now, since), timedelta(days=MAX_DAYS), "paid_from", "paid_to")
     pay_values = tuple(s.value for s in PayStatus)
     for status in statuses:
         if status not in pay_values:

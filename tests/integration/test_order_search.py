@@ -332,3 +332,10 @@ def _cursor(data) -> str:
 def test_forged_cursors_are_400(api, data, cursor):
     response = api.call("GET", f"/admin/orders?{urlencode({'cursor': cursor})}", key=ADMIN_KEY)
     assert response.status_code == 400 and api.json(response)["error"]["details"]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("params", [{"paid_to": to_iso(NOW - timedelta(days=60))},
+                                    {"paid_from": to_iso(NOW + timedelta(days=2))}], ids=["paid before", "paid after"])
+def test_a_one_sided_paid_range_outside_the_creation_range_is_empty_not_refused(api, data, params):
+    page = search(api, **params)
+    assert page["items"] == [] and page["totals"]["count"] == 0
