@@ -201,6 +201,7 @@ def on_orders_stats(event):
 
 
 @app.route("/openapi.json", methods=["GET"])
+@guard.public
 def openapi_document() -> Response:
     return json_response(openapi.document())
 
@@ -213,7 +214,6 @@ def requery_pending(event):
 
 
 @app.schedule(Cron(30, 2, "*", "*", "?", "*"))      # 10:30 Beijing (UTC+8), after WeChat's 10:00
-@guard.public
 def reconcile_daily(event):
     return jobs.run_scheduled("reconcile")
 
@@ -267,6 +267,7 @@ def _static_file(found: static.StaticFile, extra: dict[str, str] | None = None) 
 
 
 @app.route("/admin", methods=["GET"])
+@guard.public
 def admin_page() -> Response:
     if not (app.current_request.context.get("path") or "/admin/").endswith("/"):
         return Response(body="", status_code=308, headers={"Location": "admin/", "Cache-Control": "no-cache"})
@@ -274,10 +275,9 @@ def admin_page() -> Response:
 
 
 @app.route("/admin/assets/{name}", methods=["GET"])
+@guard.public
 def admin_asset(name: str) -> Response:
     found = static.asset(name)
     if found is None:
         return error_response(NotFound(f"no file {name!r} in the admin page", {"name": name}))
     return _static_file(found)
-@guard.public
-@guard.public
