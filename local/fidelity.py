@@ -21,13 +21,13 @@ _lock = threading.RLock()
 
 
 def like_aws() -> None:
-    """Every adjustment below, for the local stack (before its servers start). Transactions are
-    patched before writes are serialized, so a transaction's backups are taken under the lock."""
+    """Every adjustment to moto below, in the process that serves it (local/aws_process.py).
+    Transactions are patched before writes are serialized, so a transaction's backups are taken
+    under the lock."""
     transactions_back_up_their_items()
     serialize_dynamodb_writes()
     queries_read_their_partition()
     shard_iterators_expire()
-    accept_bursts_of_connections()
 
 
 def serialize_dynamodb_writes() -> None:

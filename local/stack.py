@@ -1,6 +1,7 @@
 """`make run`: the whole paytrack stage on one machine, no AWS account.
 
-Starts, in this process: the embedded AWS (moto server), the bootstrap of every resource, the API
+Starts the embedded AWS (moto's server, in a child process: local/aws_process.py), then, in this
+process: the bootstrap of every resource, the API
 (chalice's local server) on $PAYTRACK_PORT, a stream pump per table stream, a scheduler for the
 scheduled functions, a listener printing what the SNS topics publish, the gateway simulator on
 $PAYTRACK_SIM_PORT and (unless PAYTRACK_DEMO=0) demo traffic. Ctrl-C stops everything.
@@ -86,15 +87,11 @@ class Stack:
     # -- parts
 
     def _start_aws(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from local import aws_process, fidelity
 
-        from local import fidelity
-
-        fidelity.like_aws()
+        fidelity.accept_bursts_of_connections()
         port = self.config.aws_port or _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        self.stoppers.append(server.stop)
+        self.stoppers.append(aws_process.start(port))
         _point_aws_at(port)
         log.info("embedded AWS (moto) on http://127.0.0.1:%d", port)
 

@@ -125,11 +125,11 @@ def test_a_committed_transaction_writes_every_item_and_its_stream_records(ddb, p
 
 
 def test_shard_iterators_older_than_dynamodbs_15_minutes_are_forgotten(ddb, patched_later, monkeypatch):
-    patched_later()
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
     clock = {"now": 1000.0}
     monkeypatch.setattr(fidelity.time, "monotonic", lambda: clock["now"])
+    patched_later()
     streams = boto3.client("dynamodbstreams")
     arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
@@ -149,5 +149,5 @@ def test_the_local_api_listens_with_a_backlog_for_a_burst_of_clients(patched_lat
     from chalice.local import ThreadedHTTPServer
 
     assert ThreadedHTTPServer.request_queue_size == 5      # socketserver's default
-    patched_later()
+    fidelity.accept_bursts_of_connections()
     assert ThreadedHTTPServer.request_queue_size == 128

@@ -1,0 +1,54 @@
+"""The embedded AWS (moto's server, made faithful by local/fidelity.py) in a process of its own.
+
+In the stack's process, moto and the app shared one interpreter lock: under a flash sale every
+answer, stream record and moto request queued for the same core while the other core idled. A
+child process gives moto its own. It exits when its parent does (it watches its stdin, a pipe
+the parent holds), so a killed stack leaves no moto behind.
+
+    python -m local.aws_process <port>
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from typing import Callable
+
+
+def start(port: int, timeout_s: float = 60.0) -> Callable[[], None]:
+    """Start moto on `port` in a child process; returns its stopper once it accepts connections."""
+    child = subprocess.Popen([sys.executable, "-m", "local.aws_process", str(port)], stdin=subprocess.PIPE)
+
+    def stop() -> None:
+        child.stdin.close()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return stop
+        except OSError:
+            time.sleep(0.1)
+    stop()
+    raise RuntimeError(f"the embedded AWS did not start on port {port} (exit code {child.returncode})")
+
+
+def main() -> None:
+    from moto.server import ThreadedMotoServer
+
+    from local import fidelity
+
+    fidelity.like_aws()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+    server.start()
+    sys.stdin.buffer.read()      # until the parent closes the pipe or dies
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
