@@ -58,6 +58,7 @@ bench: install
 	$(PY) -m bench.anomalies
 	$(PY) -m bench.reconcile
 	$(PY) -m bench.admin
+	$(PY) -m bench.flash_sale
 
 # Deploying (infra/README.md): `make package STAGE=prod REGION=…` packages and lints, nothing sent
 # to AWS; `make deploy STAGE=prod REGION=… [ALARM_EMAIL=…] [ALARM_URL=…] [ARTIFACTS_BUCKET=…]`

@@ -1,0 +1,382 @@
+"""Flash-sale benchmark of the local stack (issue 11 §2): `make run`'s stack, started as its own
+process, under the load a 发卡 shop's flash sale sends, each figure reported against its target.
+
+1. Idle: the stack's CPU over `--idle-seconds` with nothing to do (target: it does not keep a
+   core busy; reported as % of one core).
+2. Connections: 64 clients connect at once and each registers an order (target: no reset).
+3. Load: `--rate` pairs a second for `--seconds`, each pair an order registered by the shop and
+   paid by a signed epay notice (open loop: a pair starts on time whether or not earlier ones
+   have been answered). Targets: the rate sustained, p99 answer ≤ 2 s, `order.ready` reaching the
+   shop (an SQS queue subscribed to the events topic, as a shop would) p99 ≤ 10 s after the
+   payment was answered, the stack's resident memory growing ≤ 20 MB per 1,000 orders, nothing
+   lost (every paid order announced ready, no stream batch discarded).
+
+    make bench        # or: .venv/bin/python -m bench.flash_sale [--seconds 600] [--rate 20]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TOPIC = "arn:aws:sns:ap-east-1:123456789012:paytrack-local-events"
+FAILURES_QUEUE = "paytrack-local-stream-failures"
+CHANNEL = "epay-main"
+CHANNELS_FILE = REPO / "local" / "channels.dev.json"   # the stack's default: its epay key signs
+TARGETS = {"p99_answer_s": 2.0, "ready_p99_s": 10.0, "mb_per_1000_orders": 20.0, "idle_cpu_pct": 10.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered), max(1, math.ceil(p / 100 * len(ordered)))) - 1]
+
+
+# ------------------------------------------------------------------------------ the stack process
+
+@dataclass
+class ProcessMeter:
+    """CPU and resident memory of a process and its children (the embedded AWS), from /proc."""
+
+    pid: int
+
+    def pids(self) -> list[int]:
+        found, queue = [], [self.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                queue.extend(int(child) for child in task.read_text().split())
+        return found
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def rss_mb(self) -> float:
+        return sum(_rss_mb(pid) for pid in self.pids())
+
+    def cpu_percent_over(self, seconds: float) -> float:
+        before = self.cpu_seconds()
+        time.sleep(seconds)
+        return 100 * (self.cpu_seconds() - before) / seconds
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class StackProcess:
+    """`python -m local.stack` with demo traffic off, on free ports, its output in a log file."""
+
+    def __init__(self, log_path: Path):
+        self.api_port, self.sim_port, self.aws_port = _free_port(), _free_port(), _free_port()
+        self.shop_key = f"pt_shop_{secrets.token_urlsafe(24)}"
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def aws(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def __enter__(self) -> StackProcess:
+        env = {**os.environ, "PAYTRACK_PORT": str(self.api_port), "PAYTRACK_SIM_PORT": str(self.sim_port),
+               "PAYTRACK_AWS_PORT": str(self.aws_port), "PAYTRACK_SHOP_KEY": self.shop_key,
+               "PAYTRACK_DEMO": "0"}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        self._wait_until_up(timeout_s=180)
+        return self
+
+    def _wait_until_up(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the stack exited ({self.process.returncode}); see {self.log_path}")
+            if b"local stack is up" in self.log_path.read_bytes():
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the stack did not come up in {timeout_s:.0f} s; see {self.log_path}")
+
+    def __exit__(self, *exc_info) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def aws_client(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.aws, region_name="ap-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+
+# ------------------------------------------------------------------------------ the shop's side
+
+class ShopInbox(threading.Thread):
+    """The shop's subscription to the events topic: when each (event, order_no) first arrived."""
+
+    def __init__(self, stack: StackProcess):
+        super().__init__(name="shop-inbox", daemon=True)
+        self.sqs = stack.aws_client("sqs")
+        self.url = self.sqs.create_queue(QueueName=f"bench-shop-{secrets.token_hex(4)}")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        stack.aws_client("sns").subscribe(TopicArn=TOPIC, Protocol="sqs", Endpoint=arn,
+                                          Attributes={"RawMessageDelivery": "true"})
+        self.arrived: dict[tuple[str, str], float] = {}
+        self.deliveries = 0
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        """Short polls: moto spins through a long poll's wait, which would load the stack."""
+        while not self.stop_event.is_set():
+            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                self.stop_event.wait(0.2)
+            now = time.time()
+            for message in messages:
+                body = json.loads(message["Body"])
+                self.deliveries += 1
+                self.arrived.setdefault((body.get("event"), body.get("order", {}).get("order_no")), now)
+            if messages:
+                self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+@dataclass
+class Pair:
+    order_no: str
+    register_s: float = 0.0
+    notify_s: float = 0.0
+    paid_at: float = 0.0
+    error: str = ""
+
+
+class Shop:
+    """Registers orders and pays them with signed epay notices, as the shop and the gateway do."""
+
+    def __init__(self, stack: StackProcess):
+        self.api = stack.api
+        self.headers = {"Authorization": f"Bearer {stack.shop_key}"}
+        self.epay = json.loads(CHANNELS_FILE.read_text(encoding="utf-8"))[CHANNEL]
+        self.run_id = secrets.token_hex(3).upper()
+        self.rng = random.Random(7)
+
+    def order(self, i: int) -> dict:
+        rng = self.rng
+        return {"order_no": f"FS{self.run_id}{i:07d}", "product_id": "card-30", "product_name": "30元充值卡",
+                "quantity": 1, "amount": "30.00", "currency": "CNY", "channel": CHANNEL,
+                "buyer_email": f"buyer{i}.{rng.randrange(10**6)}@qq.com",
+                "buyer_ip": f"{rng.choice((36, 39, 58, 110, 113, 183))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+                "user_agent": "Mozilla/5.0", "expires_in_s": 900}
+
+    def register(self, order: dict) -> requests.Response:
+        return requests.post(f"{self.api}/orders", json=order, headers=self.headers, timeout=30)
+
+    def pay(self, order: dict) -> requests.Response:
+        from local.sim_signing import epay_signed_query
+
+        params = {"pid": self.epay["pid"], "trade_no": f"{time.strftime('%Y%m%d%H%M%S')}{secrets.randbelow(10**5):05d}",
+                  "out_trade_no": order["order_no"], "type": "alipay", "name": order["product_name"],
+                  "money": order["amount"], "trade_status": "TRADE_SUCCESS"}
+        return requests.get(f"{self.api}/notify/{CHANNEL}?{epay_signed_query(params, self.epay['key'])}", timeout=30)
+
+    def pair(self, i: int) -> Pair:
+        order = self.order(i)
+        pair = Pair(order["order_no"])
+        try:
+            started = time.perf_counter()
+            registered = self.register(order)
+            pair.register_s = time.perf_counter() - started
+            if registered.status_code != 201:
+                pair.error = f"register HTTP {registered.status_code}"
+                return pair
+            started = time.perf_counter()
+            paid = self.pay(order)
+            pair.notify_s = time.perf_counter() - started
+            pair.paid_at = time.time()
+            if paid.status_code != 200 or "success" not in paid.text:
+                pair.error = f"notify HTTP {paid.status_code} {paid.text[:60]}"
+        except requests.RequestException as error:
+            pair.error = type(error).__name__
+        return pair
+
+
+# ------------------------------------------------------------------------------ the measurements
+
+def connection_burst(shop: Shop, clients: int) -> dict:
+    """`clients` connections opened at the same moment, each registering an order."""
+    barrier = threading.Barrier(clients)
+    outcomes: list[str] = []
+
+    def one(i: int) -> None:
+        order = shop.order(10**6 + i)
+        barrier.wait()
+        try:
+            outcomes.append(str(shop.register(order).status_code))
+        except requests.RequestException as error:
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failed = [o for o in outcomes if o != "201"]
+    return {"clients": clients, "answered_201": clients - len(failed), "failed": sorted(failed)}
+
+
+def run_load(shop: Shop, rate: float, seconds: float) -> tuple[list[Pair], float]:
+    """Open loop: pair i starts at start + i / rate. Returns the pairs and the seconds from the
+    first start to the last answer."""
+    count = int(rate * seconds)
+    with ThreadPoolExecutor(max_workers=128) as pool:
+        start = time.monotonic()
+        futures = []
+        for i in range(count):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(shop.pair, i))
+        pairs = [future.result() for future in futures]
+    return pairs, time.monotonic() - start
+
+
+def wait_for_ready(inbox: ShopInbox, paid: list[Pair], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(("order.ready", p.order_no) in inbox.arrived for p in paid):
+            return
+        time.sleep(0.5)
+
+
+def load_report(pairs: list[Pair], elapsed_s: float, inbox: ShopInbox, rate: float) -> dict:
+    paid = [p for p in pairs if not p.error]
+    answers = [p.register_s for p in paid] + [p.notify_s for p in paid]
+    ready = [inbox.arrived[("order.ready", p.order_no)] - p.paid_at
+             for p in paid if ("order.ready", p.order_no) in inbox.arrived]
+    return {
+        "pairs": len(pairs), "paid": len(paid), "errors": sorted({p.error for p in pairs if p.error}),
+        "offered_per_s": rate, "sustained_per_s": round(len(paid) / elapsed_s, 2),
+        "answer_p50_s": round(percentile(answers, 50), 3), "answer_p99_s": round(percentile(answers, 99), 3),
+        "register_p99_s": round(percentile([p.register_s for p in paid], 99), 3),
+        "notify_p99_s": round(percentile([p.notify_s for p in paid], 99), 3),
+        "ready_p50_s": round(percentile(ready, 50), 2), "ready_p99_s": round(percentile(ready, 99), 2),
+        "ready_missing": len(paid) - len(ready),
+    }
+
+
+def discarded_batches(stack: StackProcess) -> int | None:
+    """Batches the stream pumps gave up on (None when the stack has no on-failure queue)."""
+    sqs = stack.aws_client("sqs")
+    try:
+        url = sqs.get_queue_url(QueueName=FAILURES_QUEUE)["QueueUrl"]
+    except sqs.exceptions.QueueDoesNotExist:
+        return None
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def verdicts(report: dict) -> dict[str, bool]:
+    load = report["load"]
+    return {
+        "idle CPU below 10% of a core": report["idle_cpu_pct"] <= TARGETS["idle_cpu_pct"],
+        "64 simultaneous connections, no reset": not report["connections"]["failed"],
+        f"{load['offered_per_s']:g} pairs/s sustained": load["sustained_per_s"] >= 0.95 * load["offered_per_s"],
+        "p99 answer <= 2 s": load["answer_p99_s"] <= TARGETS["p99_answer_s"],
+        "order.ready p99 <= 10 s after payment": load["ready_p99_s"] <= TARGETS["ready_p99_s"],
+        "memory <= 20 MB per 1,000 orders": report["mb_per_1000_orders"] <= TARGETS["mb_per_1000_orders"],
+        "nothing lost": (not load["errors"] and load["ready_missing"] == 0
+                         and not report["discarded_stream_batches"]),
+    }
+
+
+def run(rate: float, seconds: float, idle_seconds: float, clients: int, log_path: Path) -> dict:
+    with StackProcess(log_path) as stack:
+        meter = ProcessMeter(stack.process.pid)
+        time.sleep(min(5.0, idle_seconds))        # let start-up work (the first schedules) settle
+        idle_cpu = meter.cpu_percent_over(idle_seconds)
+        inbox = ShopInbox(stack)
+        inbox.start()
+        shop = Shop(stack)
+        connections = connection_burst(shop, clients)
+        rss_before = meter.rss_mb()
+        cpu_before = meter.cpu_seconds()
+        pairs, elapsed = run_load(shop, rate, seconds)
+        load_cpu = meter.cpu_seconds() - cpu_before
+        wait_for_ready(inbox, [p for p in pairs if not p.error], timeout_s=120)
+        inbox.stop()
+        rss_after = meter.rss_mb()
+        orders = len(pairs) + clients
+        report = {"idle_cpu_pct": round(idle_cpu, 1), "connections": connections,
+                  "load": load_report(pairs, elapsed, inbox, rate),
+                  "stack_cpu_pct_under_load": round(100 * load_cpu / elapsed, 1),
+                  "rss_mb": [round(rss_before, 1), round(rss_after, 1)],
+                  "mb_per_1000_orders": round((rss_after - rss_before) * 1000 / max(orders, 1), 1),
+                  "shop_deliveries": inbox.deliveries,
+                  "discarded_stream_batches": discarded_batches(stack)}
+    report["verdicts"] = verdicts(report)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=20.0, help="order+payment pairs per second")
+    parser.add_argument("--seconds", type=float, default=600.0, help="how long the load lasts")
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    parser.add_argument("--clients", type=int, default=64, help="simultaneous connections")
+    parser.add_argument("--log", type=Path, default=REPO / "out" / "bench-flash-sale-stack.log")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    args = parser.parse_args(argv)
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    report = run(args.rate, args.seconds, args.idle_seconds, args.clients, args.log)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(json.dumps({k: v for k, v in report.items() if k != "verdicts"}, indent=2))
+        for name, ok in report["verdicts"].items():
+            print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
