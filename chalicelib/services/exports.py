@@ -114,9 +114,10 @@ def request_export(principal: Principal, body: Mapping[str, Any]) -> tuple[dict[
     return export_view(record), 201 if record.status == "ready" else 202
 
 
-def run_export(export_id: str) -> None:
-    """The asynchronous half: claim a running export once, write it all, record the outcome."""
-    record = export_store.claim(export_id, utcnow())
+def run_export(export_id: str, claim_token: str) -> None:
+    """The asynchronous half: claim a running export for this stream record, write it all,
+    record the outcome. A retried record claims and writes it again (store/exports.claim)."""
+    record = export_store.claim(export_id, utcnow(), claim_token)
     if record is None:
         return
     try:
@@ -167,4 +168,4 @@ def handle_export_record(record) -> None:
     """Exports stream: a newly recorded running export is written in full here."""
     image = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
     if record.event_name == DynamoDBRecordEventName.INSERT and image.get("status", {}).get("S") == "running":
-        run_export(image["export_id"]["S"])
+        run_export(image["export_id"]["S"], record.event_id)

@@ -57,12 +57,16 @@ def get(export_id: str) -> ExportRecord | None:
         return None
 
 
-def claim(export_id: str, at: datetime) -> ExportRecord | None:
-    """Take a running export for writing, once: None if it is not running or already claimed."""
+def claim(export_id: str, at: datetime, token: str) -> ExportRecord | None:
+    """Take a running export for writing, for one stream record (`token`): None if it is not
+    running, or is being written for another record. The same record delivered again — Lambda
+    retrying it after a crash, or after this claim's answer was lost — takes it again and writes
+    it anew; otherwise a crash after the claim would leave the export `writing` for ever."""
     item = ExportModel(export_id)
+    mine = (ExportModel.status == "writing") & (ExportModel.claimed_by == token)
     try:
-        item.update(actions=[ExportModel.status.set("writing")],
-                    condition=(ExportModel.status == "running"))
+        item.update(actions=[ExportModel.status.set("writing"), ExportModel.claimed_by.set(token)],
+                    condition=(ExportModel.status == "running") | mine)
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             return None

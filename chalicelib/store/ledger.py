@@ -111,11 +111,14 @@ def by_trade_nos(trade_nos: Iterable[str]) -> list[LedgerEntry]:
 
 def write_statement_amounts(order_no: str, fee: Money, net: Money, entry: TimelineEntry) -> None:
     """The statement's fee and net onto the order, with its timeline entry (no version bump:
-    the state machines do not decide on them)."""
+    the state machines do not decide on them). Conditional on the order not carrying them
+    already, so writing a chunk again after a crash adds no second timeline entry (a failed
+    condition: nothing to write)."""
+    already = (OrderModel.fee_minor == fee.minor) & (OrderModel.net_minor == net.minor)
     OrderModel(order_no).update(actions=[
         OrderModel.fee_minor.set(fee.minor), OrderModel.net_minor.set(net.minor),
         OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)]))],
-        condition=OrderModel.order_no.exists())
+        condition=OrderModel.order_no.exists() & ~already)
 
 
 # ------------------------------------------------------------------ the failed digest

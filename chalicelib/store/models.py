@@ -307,6 +307,7 @@ class ExportModel(Model):
     finished_at = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
     expires = TTLAttribute(null=True)
+    claimed_by = UnicodeAttribute(null=True)    # the stream record writing it (store/exports.claim)
 
     by_day = _gsi("by_day", "created_day", "created_at")
 

@@ -1,0 +1,80 @@
+"""Crash at every step of an operator action: the Nth AWS call of POST
+/admin/orders/{order_no}/actions fails, the operator sends the same request again until it is
+answered 200, the stream consumers run; then the action is applied once, counted once and
+announced (a refund: one refund, counted once; a hold: order.held; a release: order.ready again)."""
+from __future__ import annotations
+
+from chalicelib.store import orders as order_store
+from tests.faults.invariants import anomalies_of, assert_no_anomaly_twice, register
+from tests.integration.conftest import ADMIN_KEY
+from tests.support import notifications as wires
+from tests.support.faults import assert_announced, sweep
+
+
+def paid_order(world) -> tuple[str, str]:
+    order_no, product = register(world)
+    assert world.api.send(wires.alipay(order_no, "58.00")).body == b"success"
+    world.streams.settle()
+    return order_no, product
+
+
+def act(world, order_no: str, body: dict):
+    return world.api.call("POST", f"/admin/orders/{order_no}/actions", body, key=ADMIN_KEY)
+
+
+def crash_then_retry(world, arm, order_no: str, body: dict, attempts: int = 4) -> None:
+    with arm():
+        act(world, order_no, body)
+    for _ in range(attempts):
+        world.streams.settle()
+        if act(world, order_no, body).status_code == 200:
+            world.streams.settle()
+            return
+    raise AssertionError(f"{body['action']} never answered 200 after {attempts} retries")
+
+
+def timeline_count(order_no: str, kind: str) -> int:
+    return [e.type for e in order_store.get(order_no).timeline].count(kind)
+
+
+def test_a_refund_is_recorded_once_whatever_call_fails(world):
+    body = {"action": "mark_refunded", "reason": "退差价", "amount": "8.00", "idempotency_key": "refund-1"}
+
+    def case(arm):
+        order_no, product = paid_order(world)
+        crash_then_retry(world, arm, order_no, body)
+        order = order_store.get(order_no)
+        assert (order.pay_status.value, order.refunded_amount.format()) == ("partially_refunded", "8.00")
+        assert timeline_count(order_no, "refund") == 1
+        counters = world.counters(product)
+        assert (counters.get("refunded"), counters.get("refunded_minor|CNY")) == (1, 800), counters
+        assert anomalies_of(order_no) == [f"quick_refund#{order_no}"]
+        assert_no_anomaly_twice(order)
+
+    sweep("action mark_refunded", world.injector, case).assert_held()
+
+
+def test_a_hold_is_applied_and_announced_once_whatever_call_fails(world):
+    def case(arm):
+        order_no, _ = paid_order(world)
+        crash_then_retry(world, arm, order_no, {"action": "hold", "reason": "buyer asked to wait"})
+        order = order_store.get(order_no)
+        assert order.on_hold and timeline_count(order_no, "hold") == 1, [e.type for e in order.timeline]
+        messages = world.inbox.of(order_no)
+        assert_announced(messages, "order.ready", generation=0)
+        assert_announced(messages, "order.held", generation=0)
+
+    sweep("action hold", world.injector, case).assert_held()
+
+
+def test_a_release_is_applied_and_announced_once_whatever_call_fails(world):
+    def case(arm):
+        order_no, _ = paid_order(world)
+        assert act(world, order_no, {"action": "hold", "reason": "checking"}).status_code == 200
+        world.streams.settle()
+        crash_then_retry(world, arm, order_no, {"action": "release_hold", "reason": "checked with buyer"})
+        order = order_store.get(order_no)
+        assert not order.on_hold and timeline_count(order_no, "release") == 1, [e.type for e in order.timeline]
+        assert_announced(world.inbox.of(order_no), "order.ready", generation=1)
+
+    sweep("action release_hold", world.injector, case).assert_held()
