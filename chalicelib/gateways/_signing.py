@@ -140,7 +140,12 @@ def decode_values(fields: Mapping[str, bytes], encoding: str) -> dict[str, str]:
 
 
 def json_object(data: bytes, what: str = "body") -> dict[str, Any]:
-    value = json.loads(data.decode("utf-8"))
+    """A JSON object from a gateway. Nesting deep enough to exhaust the parser's recursion is
+    malformed like any other bad JSON (a RecursionError is not a ValueError)."""
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise MalformedNotification(f"{what} is nested too deeply") from None
     if not isinstance(value, dict):
         raise MalformedNotification(f"{what} is not a JSON object")
     return value

@@ -215,6 +215,21 @@ def test_malformed_wechat_and_stripe_are_4xx(api, body):
     assert NoticeModel.count() == 0
 
 
+@pytest.mark.parametrize("kind", ["wechat", "stripe"])
+def test_validly_signed_deeply_nested_body_is_refused_and_audited(api, kind):
+    """A body nested past the JSON parser's recursion limit, signed with the channel's real key:
+    refused in the gateway's protocol (no 500), audited, nothing stored."""
+    order_no = register(api, kind)
+    signed = paid_wire(kind, order_no)
+    nested = b'{"id": "EV-nested", "event_type": "TRANSACTION.SUCCESS", "deep": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    response = api.send(wires.Wire(signed.channel, "POST", nested, {"Content-Type": "application/json"},
+                                   signer=signed.signer))
+    assert 400 <= response.status_code < 500, (response.status_code, response.body)
+    assert NoticeModel.count() == 0 and order_store.get(order_no).pay_status.value == "pending"
+    [record] = audit_items()
+    assert record.verification == "malformed" and record.outcome == "rejected"
+
+
 def test_epay_post_form_also_works(api):
     order_no = register(api, "epay")
     assert api.send(wires.epay(order_no, "58.00", method="POST")).body == b"success"
