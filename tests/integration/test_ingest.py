@@ -222,8 +222,8 @@ def test_validly_signed_deeply_nested_body_is_refused_and_audited(api, kind):
     order_no = register(api, kind)
     signed = paid_wire(kind, order_no)
     nested = b'{"id": "EV-nested", "event_type": "TRANSACTION.SUCCESS", "deep": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
-    response = api.send(wires.Wire(signed.channel, "POST", nested, {"Content-Type": "application/json"},
-                                   signer=signed.signer))
+    headers = {**signed.headers, **signed.signer(nested)}
+    response = api.send(wires.Wire(signed.channel, "POST", nested, headers))
     assert 400 <= response.status_code < 500, (response.status_code, response.body)
     assert NoticeModel.count() == 0 and order_store.get(order_no).pay_status.value == "pending"
     [record] = audit_items()
