@@ -15,30 +15,21 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local import sim_signing
 from tests.conftest import REPO
 from tests.e2e.conftest import SHOP_KEY, start_stack, stop_stack
+from tests.support.keys import fresh_key, private_pem, public_pem
 
 pytestmark = pytest.mark.e2e
 DEV = json.loads((REPO / "local" / "channels.dev.json").read_text(encoding="utf-8"))
 SANDBOX = "https://openapi-sandbox.dl.alipaydev.com/gateway.do"
 
 
-def fresh_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
 
-
-def public_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 @pytest.fixture(scope="module")

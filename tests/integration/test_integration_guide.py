@@ -15,7 +15,7 @@ import boto3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import NameOID
 
 from chalicelib.platform.settings import get_settings
@@ -26,6 +26,7 @@ from tests.conftest import REPO
 from tests.integration.conftest import ADMIN_KEY
 from tests.integration.test_streams import run_orders_stream
 from tests.support import guide_runner as guide
+from tests.support.keys import fresh_key, private_pem, public_pem
 from tests.support import notifications as wires
 from tests.support.certs import alipay_certs
 
@@ -48,18 +49,8 @@ def test_every_marked_block_is_one_the_runner_checks():
 
 # ------------------------------------------------------------------ the channels file
 
-def _private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
 
 
-def _public_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def _new_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def with_real_keys(config: dict) -> dict:
@@ -68,12 +59,12 @@ def with_real_keys(config: dict) -> dict:
     shortened = {name for name, value in config.items() if isinstance(value, str) and "-----BEGIN" in value}
     assert shortened <= pem_fields, shortened - pem_fields
     filled = dict(config)
-    filled.update({name: _private_pem(_new_key()) for name in shortened & set(PRIVATE_KEYS)})
-    filled.update({name: _public_pem(_new_key()) for name in shortened & {"alipay_public_key", "platform_public_key"}})
+    filled.update({name: private_pem(fresh_key()) for name in shortened & set(PRIVATE_KEYS)})
+    filled.update({name: public_pem(fresh_key()) for name in shortened & {"alipay_public_key", "platform_public_key"}})
     if "app_cert" in config:
-        app, alipay = _new_key(), _new_key()
+        app, alipay = fresh_key(), fresh_key()
         certs = alipay_certs(app.public_key(), alipay.public_key())
-        filled.update(app_private_key=_private_pem(app), app_cert=certs.app_cert, alipay_cert=certs.alipay_cert,
+        filled.update(app_private_key=private_pem(app), app_cert=certs.app_cert, alipay_cert=certs.alipay_cert,
                       alipay_root_cert=certs.alipay_root_cert)
     return filled
 
@@ -213,7 +204,7 @@ CERT_URL = "https://sns.ap-east-1.amazonaws.com/SimpleNotificationService-012345
 @pytest.fixture(scope="module")
 def sns_signer():
     """A key and certificate standing in for SNS's."""
-    key = _new_key()
+    key = fresh_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
     now = datetime.now(timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())

@@ -9,7 +9,6 @@ from functools import lru_cache
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chalicelib.domain.errors import GatewayUnavailable
@@ -21,6 +20,7 @@ from chalicelib.gateways.registry import get_gateway
 from local.bootstrap import channels_for_simulator
 from local.sim_signing import load_private_key
 from tests.support.certs import alipay_certs
+from tests.support.keys import private_pem, public_pem
 
 HTTP = GatewayHttp(timeout_s=5, attempts=1)
 ORDER = "ORD20261125143012000009"
@@ -31,14 +31,8 @@ def fresh_key(n: int) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
 
 
-def public_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def own(channels: dict) -> dict:
