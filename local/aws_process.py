@@ -39,10 +39,13 @@ def start(port: int, timeout_s: float = 60.0) -> Callable[[], None]:
 
 
 def main() -> None:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
     from local import fidelity
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)    # a line per request: CPU, a lock, the log file
     fidelity.like_aws()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
     server.start()

@@ -8,11 +8,14 @@ weaker). Tests on in-process moto call from one thread and need nothing.
 
 Where moto's cost grows with the data (a flash sale on the local stack), it is brought back to
 what DynamoDB's own costs look like: a transaction backs up the items it names, not whole tables;
-a Query reads its partition, not the sorted table; shard iterators expire as DynamoDB's do.
+a Query reads its partition, not the sorted table; shard iterators expire as DynamoDB's do; a
+stream forgets the records every reader has read (DynamoDB trims them after 24 h); a topic
+remembers its latest messages only (moto kept every message published, for its tests).
 """
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 
@@ -28,6 +31,9 @@ def like_aws() -> None:
     serialize_dynamodb_writes()
     queries_read_their_partition()
     shard_iterators_expire()
+    streams_forget_what_every_reader_has_read()
+    topics_keep_their_latest_messages()
+    item_answers_written_as_json()
 
 
 def serialize_dynamodb_writes() -> None:
@@ -215,6 +221,122 @@ def _sweep(streams_backend, oldest: float) -> None:
     iterators = streams_backend.shard_iterators
     for arn in [arn for arn, it in list(iterators.items()) if getattr(it, "issued", oldest) < oldest]:
         iterators.pop(arn, None)
+
+
+TRIM_AT_RECORDS = 1000
+
+
+def streams_forget_what_every_reader_has_read() -> None:
+    """moto keeps every stream record (both images) for as long as it runs: under a flash sale
+    that was most of its memory. Once a shard holds TRIM_AT_RECORDS records, drop those before
+    the position of every live shard iterator, as DynamoDB drops records after 24 hours.
+
+    A reader that reads with an iterator has moved past the iterator it came from (and that
+    one's other successors, from reading it again): those are forgotten, as Lambda and the
+    local pumps never go back to them. A reader's current iterator, or one handed out and not
+    used yet, keeps its records until it expires (shard_iterators_expire)."""
+    from moto.dynamodbstreams.models import ShardIterator
+
+    if getattr(ShardIterator.get, "_trimming", False):
+        return
+    original_get = ShardIterator.get
+
+    @functools.wraps(original_get)
+    def get(self, limit: int = 1000):
+        with _lock:      # writes append to the shard under it; the trim must not interleave
+            _forget_predecessors(self)
+            answer = original_get(self, limit)
+            successor = self.streams_backend.shard_iterators[answer["NextShardIterator"]]
+            successor.predecessor = self
+            self.successors = [*getattr(self, "successors", []), successor]
+            if len(self.stream_shard.items) >= TRIM_AT_RECORDS:
+                _trim(self.stream_shard, self.streams_backend.shard_iterators)
+            return answer
+
+    get._trimming = True
+    ShardIterator.get = get
+
+
+def _forget_predecessors(iterator) -> None:
+    previous = getattr(iterator, "predecessor", None)
+    if previous is None:
+        return
+    for gone in [previous, *(s for s in previous.successors if s is not iterator)]:
+        iterator.streams_backend.shard_iterators.pop(gone.arn, None)
+    previous.successors = []
+    iterator.predecessor = None
+
+
+def _trim(shard, iterators: dict) -> None:
+    """Drop the records before the oldest position a live iterator of `shard` reads from."""
+    positions = [it.sequence_number for it in list(iterators.values()) if it.stream_shard is shard]
+    read = min(positions, default=shard.starting_sequence_number) - shard.starting_sequence_number
+    if read > 0:
+        del shard.items[:read]
+        shard.starting_sequence_number += read
+
+
+SENT_NOTIFICATIONS_KEPT = 100
+
+
+def topics_keep_their_latest_messages() -> None:
+    """moto's Topic appends every message published to `sent_notifications` (for inspection in
+    tests) and never lets go: keep the latest SENT_NOTIFICATIONS_KEPT."""
+    from collections import deque
+
+    from moto.sns.models import Topic
+
+    if getattr(Topic.__init__, "_bounded", False):
+        return
+    original_init = Topic.__init__
+
+    @functools.wraps(original_init)
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.sent_notifications = deque(maxlen=SENT_NOTIFICATIONS_KEPT)
+
+    init._bounded = True
+    Topic.__init__ = init
+
+
+# The operations whose answers carry items: moto's shape-driven serializer walked every
+# attribute of every item of them, about a third of its CPU under a flash sale.
+ITEM_ANSWERS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems",
+                          "GetRecords"})
+
+
+def item_answers_written_as_json() -> None:
+    """DynamoDB's answers are JSON whose items moto already holds in the wire format: write the
+    answers of ITEM_ANSWERS with json.dumps (times as epoch seconds, as the serializer writes
+    them), with the serializer's status and headers; errors and other operations as before."""
+    from moto.core.responses import ActionResult
+
+    if getattr(ActionResult.execute_result, "_json", False):
+        return
+    original = ActionResult.execute_result
+
+    @functools.wraps(original)
+    def execute_result(self, context):
+        if context.operation_model.name not in ITEM_ANSWERS or isinstance(self.result, Exception):
+            return original(self, context)
+        serializer = context.serializer_class(operation_model=context.operation_model)
+        response = serializer._create_default_response()
+        response["headers"]["Content-Type"] = serializer._get_protocol_specific_content_type()
+        return response["status_code"], response["headers"], json.dumps(self.result, default=_wire_value)
+
+    execute_result._json = True
+    ActionResult.execute_result = execute_result
+
+
+def _wire_value(value):
+    import base64
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} has no JSON form here")
 
 
 def accept_bursts_of_connections(backlog: int = 128) -> None:

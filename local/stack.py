@@ -35,6 +35,7 @@ class StackConfig:
     demo: bool = os.environ.get("PAYTRACK_DEMO", "1") != "0"
     demo_rate: float = float(os.environ.get("PAYTRACK_DEMO_RATE", "0.5"))
     schedule_scale: float = float(os.environ.get("PAYTRACK_SCHEDULE_SCALE", "1"))
+    stream_lanes: int = int(os.environ.get("PAYTRACK_STREAM_LANES", "4"))   # concurrent batches per stream
     keys_file: Path = Path(os.environ.get("PAYTRACK_LOCAL_KEYS_FILE", REPO / "out" / "local-keys.env"))
 
 
@@ -136,7 +137,8 @@ class Stack:
             pump = StreamPump(ddb, streams, table, handler, policy=policy,
                               destination=destinations[policy.on_failure_queue],
                               function_arn=f"arn:aws:lambda:{settings.region}:123456789012:function:"
-                                           f"paytrack-{settings.stage}-{source.name}")
+                                           f"paytrack-{settings.stage}-{source.name}",
+                              lanes=self.config.stream_lanes)
             self.pumps.append(pump)
             pump.start()
             self.stoppers.append(pump.stop)

@@ -20,6 +20,8 @@ import json
 import logging
 import threading
 import uuid
+import zlib
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -186,6 +188,12 @@ class BatchDelivery:
         self.wait = wait
         self.invocations = 0
         self.succeeded = 0
+        self._counting = threading.Lock()    # lanes deliver on several threads
+
+    def _count(self, invocations: int = 0, succeeded: int = 0) -> None:
+        with self._counting:
+            self.invocations += invocations
+            self.succeeded += succeeded
 
     def deliver(self, records: list[dict], shard_id: str) -> None:
         pending = [_Attempt(records)]   # a stack: the front of the shard is on top
@@ -199,10 +207,10 @@ class BatchDelivery:
         attempt.invokes += 1
         first_failed = self._invoke(attempt.batch)
         if first_failed is None:
-            self.succeeded += len(attempt.batch)
+            self._count(succeeded=len(attempt.batch))
             return []
         if first_failed != FUNCTION_ERROR:
-            self.succeeded += first_failed
+            self._count(succeeded=first_failed)
             return self._retry(_Attempt(attempt.batch[first_failed:], attempt.retries, attempt.invokes),
                                shard_id, function_error=False)
         if self.policy.bisect and len(attempt.batch) > 1:
@@ -215,7 +223,7 @@ class BatchDelivery:
         """None when the whole batch succeeded, FUNCTION_ERROR when the handler raised, else the
         index of the first record to retry from (0 when an identifier names no record: Lambda
         then counts the whole batch as failed)."""
-        self.invocations += 1
+        self._count(invocations=1)
         try:
             response = self.handler(to_lambda_event(batch, self.stream_arn), None)
         except Exception:  # a function error: Lambda retries the batch, so must we
@@ -251,14 +259,22 @@ class _Shard:
 
 class StreamPump(threading.Thread):
     """One thread per (table stream, function), as one event source mapping. Reads again at
-    once while a shard has records, and slows to `idle_interval` when it has none."""
+    once while a shard has records, and slows to `idle_interval` when it has none.
+
+    `lanes` > 1 delivers each batch as that many concurrent batches split by partition key, as
+    Lambda does with a ParallelizationFactor or with the several shards a busy table has (moto
+    keeps one): records of one key stay in order, in one lane; the shard moves past the batch
+    once every lane has delivered or discarded its part."""
 
     def __init__(self, dynamodb, streams, table: str, handler: Handler, *,
                  policy: FailurePolicy = FailurePolicy(), destination: OnFailureDestination | None = None,
-                 function_arn: str = "", busy_interval: float = 0.05, idle_interval: float = 0.5):
+                 function_arn: str = "", busy_interval: float = 0.05, idle_interval: float = 0.5,
+                 lanes: int = 1):
         super().__init__(name=f"pump-{table}", daemon=True)
         self.streams = streams
-        self.stream_arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        description = dynamodb.describe_table(TableName=table)["Table"]
+        self.stream_arn = description["LatestStreamArn"]
+        self.partition_key = next(k["AttributeName"] for k in description["KeySchema"] if k["KeyType"] == "HASH")
         self.policy = policy
         self.busy_interval = busy_interval
         self.idle_interval = idle_interval
@@ -267,6 +283,9 @@ class StreamPump(threading.Thread):
         self.delivery = BatchDelivery(handler, policy, destination or OnFailureDestination(),
                                       stream_arn=self.stream_arn, function_arn=function_arn,
                                       wait=self.stop_event.wait)
+        self.lanes = max(1, lanes)
+        self._lane_pool = ThreadPoolExecutor(self.lanes, thread_name_prefix=f"pump-{table}-lane") \
+            if self.lanes > 1 else None
 
     @property
     def delivered(self) -> int:
@@ -291,6 +310,8 @@ class StreamPump(threading.Thread):
 
     def stop(self) -> None:
         self.stop_event.set()
+        if self._lane_pool is not None:
+            self._lane_pool.shutdown(wait=False)
 
     def _discover_shards(self) -> None:
         description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
@@ -308,6 +329,25 @@ class StreamPump(threading.Thread):
             return False
         page = self.streams.get_records(ShardIterator=shard.iterator, Limit=self.policy.batch_size)
         if page["Records"]:
-            self.delivery.deliver(page["Records"], shard.shard_id)
+            self._deliver(page["Records"], shard.shard_id)
         shard.iterator = page.get("NextShardIterator")
         return bool(page["Records"])
+
+    def _deliver(self, records: list[dict], shard_id: str) -> None:
+        if self._lane_pool is None:
+            self.delivery.deliver(records, shard_id)
+            return
+        parts = split_by_partition_key(records, self.partition_key, self.lanes)
+        futures = [self._lane_pool.submit(self.delivery.deliver, part, shard_id) for part in parts]
+        wait(futures)
+        for future in futures:
+            future.result()     # Interrupted (or a bug) surfaces here, once every lane has ended
+
+
+def split_by_partition_key(records: list[dict], partition_key: str, lanes: int) -> list[list[dict]]:
+    """The non-empty lanes, each in shard order; a key always goes to the same lane."""
+    parts: list[list[dict]] = [[] for _ in range(lanes)]
+    for record in records:
+        key = json.dumps(record["dynamodb"]["Keys"].get(partition_key), sort_keys=True)
+        parts[zlib.crc32(key.encode()) % lanes].append(record)
+    return [part for part in parts if part]

@@ -22,10 +22,13 @@ def patched_later(monkeypatch):
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodbstreams.models import ShardIterator
+    from moto.core.responses import ActionResult
+    from moto.sns.models import Topic
 
     for owner, names in ((DynamoDBBackend, ("put_item", "update_item", "delete_item", "transact_write_items",
                                              "batch_write_item")),
-                         (Table, ("query", "all_items")), (ShardIterator, ("__init__",)),
+                         (Table, ("query", "all_items")), (ShardIterator, ("__init__", "get")),
+                         (Topic, ("__init__",)), (ActionResult, ("execute_result",)),
                          (models, ("copy",)), (chalice.local.ThreadedHTTPServer, ("request_queue_size",))):
         for name in names:
             monkeypatch.setattr(owner, name, getattr(owner, name))
@@ -143,6 +146,132 @@ def test_shard_iterators_older_than_dynamodbs_15_minutes_are_forgotten(ddb, patc
     kept = dynamodbstreams_backends["123456789012"]["ap-east-1"].shard_iterators
     assert fresh in kept and not any(arn in kept for arn in old)
     assert streams.get_records(ShardIterator=fresh)["Records"] == []
+
+
+def _keys(page: dict) -> list[str]:
+    return [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]]
+
+
+def test_a_stream_forgets_the_records_every_reader_has_read_and_keeps_the_unread(ddb, patched_later, monkeypatch):
+    """moto kept every stream record for as long as it ran: most of the stack's memory after a
+    flash sale. Records behind every live reader are dropped; a reader's unread ones stay."""
+    monkeypatch.setattr(fidelity, "TRIM_AT_RECORDS", 4)
+    patched_later()
+    streams = boto3.client("dynamodbstreams")
+    arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    table = ddb.describe_table(TableName="t")["Table"]["TableName"]
+    fast = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    slow = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    for i in range(6):
+        ddb.put_item(TableName=table, Item=_item(f"k{i}", "1", "ip", f"t{i}"))
+    page = streams.get_records(ShardIterator=fast, Limit=5)
+    assert _keys(page) == ["k0", "k1", "k2", "k3", "k4"]
+    page = streams.get_records(ShardIterator=page["NextShardIterator"])
+    assert _keys(page) == ["k5"]
+    assert len(_shard(ddb).items) == 6                        # the slow reader has read nothing yet
+    page = streams.get_records(ShardIterator=slow, Limit=3)
+    assert _keys(page) == ["k0", "k1", "k2"]
+    page = streams.get_records(ShardIterator=page["NextShardIterator"], Limit=1)
+    assert _keys(page) == ["k3"]
+    # each reader may still read its last batch again (a retry): k3 stays, k0..k2 are gone
+    assert [r.record["dynamodb"]["Keys"]["pk"]["S"] for r in _shard(ddb).items] == ["k3", "k4", "k5"]
+    assert _keys(streams.get_records(ShardIterator=page["NextShardIterator"])) == ["k4", "k5"]
+    ddb.put_item(TableName=table, Item=_item("k6", "1", "ip", "t6"))
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_all(streams, arn)][-1] == "k6"
+    numbers = [int(r.record["dynamodb"]["SequenceNumber"]) for r in _shard(ddb).items]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))   # numbering goes on
+
+
+def test_a_reader_that_moved_on_leaves_no_iterator_behind(ddb, patched_later):
+    """Each GetRecords hands out a new iterator (moto kept all for 15 minutes, ~1 KB each, a few
+    a second per pump): the ones a reader has moved past are forgotten."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    patched_later()
+    streams = boto3.client("dynamodbstreams")
+    arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    for _ in range(20):
+        iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+    assert len(dynamodbstreams_backends["123456789012"]["ap-east-1"].shard_iterators) <= 2
+
+
+def _shard(ddb):
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends["123456789012"]["ap-east-1"].tables["t"].stream_shard
+
+
+def test_a_topic_keeps_its_latest_messages_only(patched_later, monkeypatch):
+    from moto.sns.models import sns_backends
+
+    monkeypatch.setattr(fidelity, "SENT_NOTIFICATIONS_KEPT", 3)
+    for name, value in {"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "t",
+                        "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    patched_later()
+    with mock_aws():
+        sns = boto3.client("sns")
+        topic = sns.create_topic(Name="events")["TopicArn"]
+        for i in range(10):
+            sns.publish(TopicArn=topic, Message=f"m{i}")
+        kept = sns_backends["123456789012"]["ap-east-1"].topics[topic].sent_notifications
+        assert [message for _, message, *_ in kept] == ["m7", "m8", "m9"]
+
+
+def _item_answers(ddb) -> list:
+    """The answers of every operation written as JSON, as botocore reads them (request ids aside)."""
+    streams = boto3.client("dynamodbstreams")
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    rich = {**_item("a", "1", "10.0.0.1", "t1"), "n": {"N": "30.00"}, "b": {"B": b"\x00\xff"},
+            "ss": {"SS": ["x", "y"]}, "m": {"M": {"l": {"L": [{"S": "中文"}, {"NULL": True}, {"BOOL": False}]}}}}
+    answers = [
+        ddb.put_item(TableName="t", Item=rich, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL"),
+        ddb.put_item(TableName="t", Item={**rich, "n": {"N": "31"}}, ReturnValues="ALL_OLD"),
+        ddb.update_item(TableName="t", Key=key, UpdateExpression="SET n = n + :one ADD ss :z",
+                        ExpressionAttributeValues={":one": {"N": "1"}, ":z": {"SS": ["z"]}}, ReturnValues="ALL_NEW"),
+        ddb.update_item(TableName="t", Key=key, UpdateExpression="SET #at = :t", ExpressionAttributeNames={"#at": "at"},
+                        ExpressionAttributeValues={":t": {"S": "t2"}}),
+        ddb.get_item(TableName="t", Key=key, ConsistentRead=True),
+        ddb.get_item(TableName="t", Key=key, ProjectionExpression="ss, m"),
+        ddb.get_item(TableName="t", Key={"pk": {"S": "none"}, "sk": {"S": "1"}}),
+        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": _item("b", "2", "10.0.0.1", "t3")}}]),
+        ddb.query(TableName="t", IndexName="by_ip", KeyConditionExpression="ip = :v",
+                  ExpressionAttributeValues={":v": {"S": "10.0.0.1"}}, Limit=1, ReturnConsumedCapacity="TOTAL"),
+        ddb.query(TableName="t", KeyConditionExpression="pk = :v", ExpressionAttributeValues={":v": {"S": "a"}},
+                  Select="COUNT"),
+        ddb.delete_item(TableName="t", Key=key, ReturnValues="ALL_OLD"),
+    ]
+    arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    records = read_all(streams, arn)
+    for record in records:
+        record.pop("eventID")
+        assert record["dynamodb"].pop("ApproximateCreationDateTime").year >= 2026   # a time, read as one
+        assert record["dynamodb"].pop("SizeBytes") > 0         # moto counts the time's text: it varies
+    for answer in answers:
+        answer.pop("ResponseMetadata")
+    return answers + [records]
+
+
+def test_item_answers_written_as_json_read_as_the_serializers_do(monkeypatch, patched_later):
+    """moto's shape-driven serializer was a third of its CPU under a flash sale; the JSON it is
+    replaced with reads back the same through botocore, for every item-carrying operation."""
+    from moto.core.responses import ActionResult
+
+    answers = []
+    for patched in (False, True):
+        if patched:
+            fidelity.item_answers_written_as_json()
+            assert getattr(ActionResult.execute_result, "_json", False)
+        fresh = ddb.__wrapped__(monkeypatch)     # a new moto with the fixture's tables
+        answers.append(_item_answers(next(fresh)))
+        fresh.close()
+    plain, written = answers
+    assert written == plain
+    assert len(plain[-1]) == 6 and plain[4]["Item"]["b"] == {"B": b"\x00\xff"}
 
 
 def test_the_local_api_listens_with_a_backlog_for_a_burst_of_clients(patched_later):
