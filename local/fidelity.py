@@ -27,6 +27,7 @@ def like_aws() -> None:
     """Every adjustment to moto below, in the process that serves it (local/aws_process.py).
     Transactions are patched before writes are serialized, so a transaction's backups are taken
     under the lock."""
+    requests_find_their_service_without_listing_moto()
     transactions_back_up_their_items()
     serialize_dynamodb_writes()
     queries_read_their_partition()
@@ -34,6 +35,24 @@ def like_aws() -> None:
     streams_forget_what_every_reader_has_read()
     topics_keep_their_latest_messages()
     item_answers_written_as_json()
+
+
+def requests_find_their_service_without_listing_moto() -> None:
+    """moto's server picks the backend of every request under one lock, listing its own package
+    directory and calling isdir on each of ~250 entries; each call lets go of the interpreter
+    lock and waits to get it back behind every busy thread, so under a flash sale a GetItem
+    took over a second. The list does not change while moto runs: read it once."""
+    from moto import backends
+
+    if getattr(backends.list_of_moto_modules, "_listed_once", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules():
+        return modules
+
+    list_of_moto_modules._listed_once = True
+    backends.list_of_moto_modules = list_of_moto_modules
 
 
 def serialize_dynamodb_writes() -> None:

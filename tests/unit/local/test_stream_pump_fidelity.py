@@ -25,6 +25,9 @@ def patched_later(monkeypatch):
     from moto.core.responses import ActionResult
     from moto.sns.models import Topic
 
+    from moto import backends
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
     for owner, names in ((DynamoDBBackend, ("put_item", "update_item", "delete_item", "transact_write_items",
                                              "batch_write_item")),
                          (Table, ("query", "all_items")), (ShardIterator, ("__init__", "get")),
@@ -272,6 +275,28 @@ def test_item_answers_written_as_json_read_as_the_serializers_do(monkeypatch, pa
     plain, written = answers
     assert written == plain
     assert len(plain[-1]) == 6 and plain[4]["Item"]["b"] == {"B": b"\x00\xff"}
+
+
+def test_moto_lists_its_services_once_not_per_request(patched_later, monkeypatch):
+    """moto's server listed its package directory (an isdir per entry) for every request, under
+    one lock: over a second per GetItem under a flash sale."""
+    import os
+
+    from moto import backends
+
+    before = list(backends.list_of_moto_modules())
+    patched_later()
+    calls = {"isdir": 0}
+    real_isdir = os.path.isdir
+
+    def counting_isdir(path):
+        calls["isdir"] += 1
+        return real_isdir(path)
+
+    monkeypatch.setattr(os.path, "isdir", counting_isdir)
+    for _ in range(3):
+        assert list(backends.list_of_moto_modules()) == before
+    assert "dynamodb" in before and calls["isdir"] == 0
 
 
 def test_the_local_api_listens_with_a_backlog_for_a_burst_of_clients(patched_later):
