@@ -46,6 +46,9 @@ def main() -> None:
     from local import fidelity
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)    # a line per request: CPU, a lock, the log file
+    # A request makes a dozen socket calls, each giving up the interpreter lock; behind a busy
+    # thread (a Query) each waited the default 5 ms switch interval to get it back.
+    sys.setswitchinterval(0.0005)
     fidelity.like_aws()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
     server.start()
