@@ -4,7 +4,7 @@ from its stream, the shop's event inbox, and the injector on every botocore call
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,14 +23,19 @@ class World:
     inbox: faults.ShopInbox
 
     def counters(self, product_id: str) -> dict[str, int]:
-        """The stats counters of one product (each case registers its own) on today's shop day."""
+        """The stats counters of one product (each case registers its own), over the shop days
+        its order may count in (a case may run across midnight)."""
         from chalicelib.platform.settings import get_settings
         from chalicelib.store import stats as stats_store
 
-        day = datetime.now(ZoneInfo(get_settings().shop_timezone)).strftime("%Y-%m-%d")
-        prefix = f"product:{product_id}|"
-        return {name[len(prefix):]: value for name, value in stats_store.read([day]).get(day, {}).items()
-                if name.startswith(prefix)}
+        now = datetime.now(ZoneInfo(get_settings().shop_timezone))
+        days = [(now - timedelta(days=back)).strftime("%Y-%m-%d") for back in (1, 0)]
+        prefix, found = f"product:{product_id}|", {}
+        for counters in stats_store.read(days).values():
+            for name, value in counters.items():
+                if name.startswith(prefix):
+                    found[name[len(prefix):]] = found.get(name[len(prefix):], 0) + value
+        return found
 
 
 @pytest.fixture(scope="module")
