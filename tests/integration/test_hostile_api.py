@@ -16,7 +16,7 @@ from chalicelib import openapi
 from tests.integration.conftest import ADMIN_KEY, SHOP_KEY, Api, chalice_client, provisioned_aws
 from tests.support import notifications as wires
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])
 #: runs that would reach a real gateway's API (no simulator here) are left to test_reconcile.py
 SKIPPED = {("POST", "/admin/reconciliations")}
@@ -152,7 +152,7 @@ def test_a_method_a_route_does_not_serve_is_405_in_our_shape(api, paths, data, m
 @PROPERTY
 @given(content_type=st.one_of(
     st.sampled_from(["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data",
-                     "application/octet-stream", "text/json", "application/jsonp", "*/*"]),
+                     "application/octet-stream", "text/json", "application/jsonp"]),
     st.from_regex(r"[a-z]{1,10}/[a-z0-9.+-]{1,20}", fullmatch=True)
     .filter(lambda t: not t.startswith("application/json"))),
     route=st.sampled_from(JSON_ROUTES))

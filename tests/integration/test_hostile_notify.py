@@ -23,7 +23,7 @@ from tests.support import notifications as wires
 
 CHANNEL = {"alipay": "alipay-main", "wechat": "wxpay-main", "epay": "epay-main", "stripe": "stripe-main"}
 GATEWAYS = list(CHANNEL)
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                            HealthCheck.too_slow])
 CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=gbk",
                  "application/json", "text/plain", "application/octet-stream", "multipart/form-data; boundary=x"]
