@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
+from moto import mock_aws
 
 from local.simulator import (DEFAULT_CHANNELS_FILE, GatewaySimulator, load_channels,
                              load_sim_config)
@@ -97,3 +99,21 @@ def make_sim(receiver, channels, sim_config):
     yield make
     for sim in built:
         sim.close()
+
+
+@contextmanager
+def fresh_moto(monkeypatch):
+    """A new in-process moto with fake credentials, and no endpoint that could reach a running
+    stack."""
+    for name, value in {"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "t",
+                        "AWS_SECRET_ACCESS_KEY": "t"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def in_process_moto(monkeypatch):
+    with fresh_moto(monkeypatch):
+        yield

@@ -14,7 +14,6 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from hypothesis import HealthCheck, given, settings, strategies as st
-from moto import mock_aws
 
 from local.stream_pump import (
     BatchDelivery, FailurePolicy, OnFailureDestination, StreamPump, split_by_partition_key,
@@ -199,18 +198,13 @@ def test_the_policy_is_read_from_the_templates_event_source_mapping():
 # ------------------------------------------------------------------------------ the pump on moto
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name, value in {"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "t",
-                        "AWS_SECRET_ACCESS_KEY": "t"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        ddb = boto3.client("dynamodb")
-        ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST",
-                         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
-        yield ddb, boto3.client("dynamodbstreams"), boto3.client("sqs")
+def aws(in_process_moto):
+    ddb = boto3.client("dynamodb")
+    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST",
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    return ddb, boto3.client("dynamodbstreams"), boto3.client("sqs")
 
 
 def _put(ddb, keys) -> None:

@@ -10,6 +10,7 @@ from moto import mock_aws
 
 from local import fidelity
 from local.stream_pump import read_all
+from tests.unit.local.conftest import fresh_moto
 
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
@@ -39,24 +40,24 @@ def patched_later(monkeypatch):
 
 
 @pytest.fixture
-def ddb(monkeypatch):
-    for name, value in {"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "t",
-                        "AWS_SECRET_ACCESS_KEY": "t"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName="t", BillingMode="PAY_PER_REQUEST", StreamSpecification=STREAM,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "ip", "at")],
-            GlobalSecondaryIndexes=[{"IndexName": "by_ip", "Projection": {"ProjectionType": "ALL"},
-                                     "KeySchema": [{"AttributeName": "ip", "KeyType": "HASH"},
-                                                   {"AttributeName": "at", "KeyType": "RANGE"}]}])
-        client.create_table(TableName="c", BillingMode="PAY_PER_REQUEST",
-                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-        yield client
+def ddb(in_process_moto):
+    return _tables()
+
+
+def _tables():
+    """The tables the fidelity tests read: `t` with a stream and an index, `c` plain."""
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName="t", BillingMode="PAY_PER_REQUEST", StreamSpecification=STREAM,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "ip", "at")],
+        GlobalSecondaryIndexes=[{"IndexName": "by_ip", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "ip", "KeyType": "HASH"},
+                                               {"AttributeName": "at", "KeyType": "RANGE"}]}])
+    client.create_table(TableName="c", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    return client
 
 
 def _item(pk: str, sk: str, ip: str, at: str) -> dict:
@@ -269,9 +270,8 @@ def test_item_answers_written_as_json_read_as_the_serializers_do(monkeypatch, pa
         if patched:
             fidelity.item_answers_written_as_json()
             assert getattr(ActionResult.execute_result, "_json", False)
-        fresh = ddb.__wrapped__(monkeypatch)     # a new moto with the fixture's tables
-        answers.append(_item_answers(next(fresh)))
-        fresh.close()
+        with fresh_moto(monkeypatch):
+            answers.append(_item_answers(_tables()))
     plain, written = answers
     assert written == plain
     assert len(plain[-1]) == 6 and plain[4]["Item"]["b"] == {"B": b"\x00\xff"}
