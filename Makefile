@@ -41,8 +41,12 @@ browser:
 run: install
 	$(PY) -m local.stack
 
+# Test files are spread over every core (pytest-xdist); a file runs whole in one worker, so its
+# module-scoped moto and local stack stay its own. TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= auto
+
 test: install browser
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: install
 	$(PY) -m pytest tests/unit -q

@@ -81,7 +81,7 @@ def stop_stack(stack: LocalStack) -> None:
         stack.process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory):
     for name in ("AWS_ENDPOINT_URL",):
         os.environ.pop(name, None)

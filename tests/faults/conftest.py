@@ -48,13 +48,25 @@ def world():
         yield World(Api(client), client, injector, streams, inbox)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """The sweeps a test ran travel on its report (under pytest-xdist the summary is printed by
+    the controller, which ran no test itself)."""
+    outcome = yield
+    if call.when == "call":
+        report = outcome.get_result()
+        report.user_properties += [("sweep", (r.name, r.cases, len(r.failures))) for r in faults.SWEEPS]
+        faults.SWEEPS.clear()
+
+
 def pytest_terminal_summary(terminalreporter):
-    if not faults.SWEEPS:
+    sweeps = [value for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed")
+              for name, value in getattr(report, "user_properties", []) if name == "sweep"]
+    if not sweeps:
         return
     terminalreporter.section("fault injection")
-    for result in faults.SWEEPS:
-        state = "all invariants held" if not result.failures else f"{len(result.failures)} broke an invariant"
-        terminalreporter.write_line(f"{result.name:<40} {result.cases:>4} cases  {state}")
-    total = sum(r.cases for r in faults.SWEEPS)
-    broken = sum(len(r.failures) for r in faults.SWEEPS)
+    for name, cases, broken in sweeps:
+        state = "all invariants held" if not broken else f"{broken} broke an invariant"
+        terminalreporter.write_line(f"{name:<40} {cases:>4} cases  {state}")
+    total, broken = sum(s[1] for s in sweeps), sum(s[2] for s in sweeps)
     terminalreporter.write_line(f"{'total (use case x failure point)':<40} {total:>4} cases  {broken} broken")

@@ -126,7 +126,7 @@ class Sweep:
             "invariant:\n" + "\n".join(self.failures)
 
 
-#: every sweep of the session, for the terminal summary (tests/faults/conftest.py)
+#: the sweeps of the running test, moved onto its report for the summary (tests/faults/conftest.py)
 SWEEPS: list[Sweep] = []
 
 
