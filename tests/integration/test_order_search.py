@@ -323,12 +323,18 @@ def _cursor(data) -> str:
 
 
 @pytest.mark.parametrize("cursor", [
-    "[" * 5000, _cursor({"a": ["0", "S0001"], "t": None}), _cursor({"a": ["", "S0001"], "t": None}),
-    _cursor({"a": ["9999-12-31T23:59:59-01:00", "x"], "t": None}),
-    _cursor({"a": [to_iso(NOW), "S0001"], "t": {"count": "many", "amount_by_currency": {}}}),
-    _cursor({"a": [to_iso(NOW), "S0001"], "t": [[[[[]]]]]}), _cursor({"a": [to_iso(NOW), "S0001"]}),
-    _cursor(json.loads("[" * 900 + "]" * 900)), _cursor({"a": [to_iso(NOW), 1], "t": None}),
-    base64.urlsafe_b64encode(b"[" * 1000).decode(), "A" * 5000])
+    pytest.param("[" * 5000, id="5000 brackets"),
+    pytest.param(_cursor({"a": ["0", "S0001"], "t": None}), id="time not a time"),
+    pytest.param(_cursor({"a": ["", "S0001"], "t": None}), id="empty time"),
+    pytest.param(_cursor({"a": ["9999-12-31T23:59:59-01:00", "x"], "t": None}), id="time past year 9999 in UTC"),
+    pytest.param(_cursor({"a": [to_iso(NOW), "S0001"], "t": {"count": "many", "amount_by_currency": {}}}),
+                 id="count not a number"),
+    pytest.param(_cursor({"a": [to_iso(NOW), "S0001"], "t": [[[[[]]]]]}), id="totals nested lists"),
+    pytest.param(_cursor({"a": [to_iso(NOW), "S0001"]}), id="no totals"),
+    pytest.param(_cursor(json.loads("[" * 900 + "]" * 900)), id="900 nested lists"),
+    pytest.param(_cursor({"a": [to_iso(NOW), 1], "t": None}), id="order number not a string"),
+    pytest.param(base64.urlsafe_b64encode(b"[" * 1000).decode(), id="base64 of 1000 brackets"),
+    pytest.param("A" * 5000, id="5000 letters")])
 def test_forged_cursors_are_400(api, data, cursor):
     response = api.call("GET", f"/admin/orders?{urlencode({'cursor': cursor})}", key=ADMIN_KEY)
     assert response.status_code == 400 and api.json(response)["error"]["details"]["field"] == "cursor"
