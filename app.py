@@ -11,7 +11,7 @@ from chalicelib.gateways.base import Headers, InboundRequest
 from chalicelib.platform.observability import flush_metrics_after, logger
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import (
-    actions, admin, anomalies, exports, ingest, jobs, order_search, orders, reconcile, screening, stats,
+    actions, admin, anomalies, exports, ingest, jobs, lookup, order_search, orders, reconcile, screening, stats,
     streams,
 )
 from chalicelib.services.render import order_for_shop
@@ -134,6 +134,12 @@ def admin_audit(principal) -> Response:
 @guard("viewer")
 def admin_search_orders(principal) -> Response:
     return json_response(order_search.search(principal, *query_params(app)))
+
+
+@app.route("/admin/lookup", methods=["GET"])
+@guard("viewer")
+def admin_lookup_trade(principal) -> Response:
+    return json_response(lookup.lookup(principal, query_params(app)[0]))
 
 
 @app.route("/admin/exports", methods=["POST"], content_types=JSON_TYPES)
