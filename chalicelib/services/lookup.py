@@ -99,7 +99,7 @@ def lookup(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
         detail["refused"] = error.code
         raise
     finally:
-        audit.record_api(utcnow(), principal.key_id, principal.role, "lookup_trade", detail.pop("trade_no"),
+        audit.record_api(utcnow(), principal.key_id, principal.role, "lookup_trade", detail.pop("trade_no") or None,
                          detail)
 
 

@@ -119,7 +119,7 @@ def test_a_gateway_down_is_a_clear_502_and_is_audited(api, sim, keys):
 
 
 @pytest.mark.parametrize("params, status, field", [
-    ({"trade_no": "x"}, 400, "trade_no"), ({"trade_no": "ORDER-NOT-A-TRADE"}, 400, "trade_no"),
+    ({"trade_no": ""}, 400, "trade_no"), ({"trade_no": "x"}, 400, "trade_no"), ({"trade_no": "ORDER-NOT-A-TRADE"}, 400, "trade_no"),
     ({"trade_no": "2026112522001400000000000999", "channel": "nope"}, 404, "channel")])
 def test_bad_lookups_are_refused_and_audited(api, sim, keys, params, status, field):
     trade_no = params.pop("trade_no")
@@ -127,4 +127,4 @@ def test_bad_lookups_are_refused_and_audited(api, sim, keys, params, status, fie
     assert response.status_code == status
     assert field in json.dumps(api.json(response)["error"])
     (audited,) = lookups_audited()
-    assert audited.target == trade_no and audited.detail["refused"] == api.json(response)["error"]["code"]
+    assert audited.target == (trade_no or None) and audited.detail["refused"] == api.json(response)["error"]["code"]
