@@ -75,12 +75,11 @@ class Verification:
             return State.EXPIRED
         return State.AWAITING_ANSWER
 
-    def view(self, *, masked: bool) -> dict[str, Any]:
-        """The review as the admin API shows it; the buyer's answer hidden from viewers."""
-        answer = "***" if masked and self.answer is not None else self.answer
+    def view(self) -> dict[str, Any]:
+        """The review as the admin API shows it (the answer as on the timeline, to every role)."""
         return {"id": self.verification_id, "state": self.state.value, "question": self.question,
                 "template": self.template, "requested_at": to_api(self.requested_at),
-                "requested_by": self.requested_by, "expires_at": to_api(self.expires_at), "answer": answer,
+                "requested_by": self.requested_by, "expires_at": to_api(self.expires_at), "answer": self.answer,
                 "answered_at": to_api(self.answered_at), "decision": self.decision,
                 "decided_at": to_api(self.decided_at), "decided_by": self.decided_by, "reason": self.reason}
 

@@ -177,8 +177,8 @@ def _view(order: Order, principal: Principal, now: datetime) -> dict[str, Any]:
     masked = not principal.sees_pii
     found = review.history(order, now)
     settings = get_verification_settings()
-    return {"order_no": order.order_no, "current": found[-1].view(masked=masked) if found else None,
-            "history": [item.view(masked=masked) for item in found],
+    return {"order_no": order.order_no, "current": found[-1].view() if found else None,
+            "history": [item.view() for item in found],
             "templates": dict(settings.templates), "ttl_s": int(settings.ttl.total_seconds()),
             "order": render.order_for_admin(order, masked=masked)}
 

@@ -97,9 +97,12 @@ def test_the_review_ends_once_by_release_or_refund():
         review.open_review(order, NOW)
 
 
-def test_the_view_hides_the_answer_from_viewers():
-    current = review.current(answered(asked(held_order())), NOW)
-    assert current.view(masked=True)["answer"] == "***" and current.view(masked=False)["answer"] == "6789"
+def test_the_view_reads_the_whole_review():
+    order = answered(asked(held_order()))
+    order = review.decide(order, NOW, "op", verification_id="ver_1", decision="release", reason="ok").apply_to(order)
+    view = review.current(order, NOW).view()
+    assert (view["state"], view["answer"], view["decision"], view["reason"], view["expires_at"]) == (
+        "released", "6789", "release", "ok", "2026-11-25T08:00:00Z")
 
 
 @pytest.mark.parametrize("status, state, at, shown", [
