@@ -92,7 +92,8 @@ def _found_view(trade: GatewayTrade, masked: bool) -> dict[str, Any]:
 
 def lookup(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     """The lookup, audited whatever it found or refused (the trade number as the target)."""
-    detail: dict[str, Any] = {"trade_no": str(params.get("trade_no", ""))[:64], "channel": params.get("channel")}
+    detail: dict[str, Any] = {"trade_no": str(params.get("trade_no", ""))[:64],
+                              "channel": str(params["channel"])[:64] if params.get("channel") else None}
     try:
         return _lookup(principal, params, detail)
     except PaytrackError as error:
@@ -106,10 +107,9 @@ def lookup(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
 def _lookup(principal: Principal, params: Mapping[str, str], detail: dict[str, Any]) -> dict[str, Any]:
     trade_no, channel = _params(params)
     masked = not principal.sees_pii
-    known = lookup_store.orders_of_trade(trade_no)
-    if known:
-        detail.update(source="paytrack", orders=known)
-        orders = [order for order in map(order_store.get, known) if order is not None]
+    orders = [order for order in map(order_store.get, lookup_store.orders_of_trade(trade_no)) if order is not None]
+    if orders:          # a notice of an order never registered is no answer: the gateway is asked
+        detail.update(source="paytrack", orders=[order.order_no for order in orders])
         return {"trade_no": trade_no, "source": "paytrack", "asked": [], "found": [],
                 "orders": [render.order_row(order, masked=masked) for order in orders]}
     detail["source"] = "gateway"

@@ -52,6 +52,13 @@ def _audited(principal: Principal, action: str, order_no: str, detail: dict[str,
     return result
 
 
+def _said(body: Mapping[str, Any], *names: str) -> dict[str, str | None]:
+    """The named fields of a request body as the audit keeps them: text, cut short; anything else None."""
+    if not isinstance(body, Mapping):
+        return {}
+    return {name: body[name][:500] if isinstance(body.get(name), str) else None for name in names}
+
+
 def _request_anomaly_id(order_no: str, verification_id: str) -> str:
     return f"verification#{order_no}:{verification_id}"
 
@@ -78,13 +85,12 @@ def _question(body: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    body = v.require_object(body)
-    return _audited(principal, "verification_requested", order_no, {"template": body.get("template")},
+    return _audited(principal, "verification_requested", order_no, _said(body, "template", "question"),
                     lambda: _ask(principal, order_no, body))
 
 
 def _ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    v.reject_unknown(body, {"template", "question"})
+    v.reject_unknown(v.require_object(body), {"template", "question"})
     template, question = _question(body)
     order, now = orders.get(order_no), utcnow()
     verification_id, token = "ver_" + secrets.token_hex(8), secrets.token_urlsafe(24)
@@ -116,14 +122,12 @@ def _event_extra(asked: review.Verification, token: str) -> dict[str, Any]:
 
 
 def answer(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    body = v.require_object(body)
-    named = body.get("verification_id")
-    detail = {"verification_id": named[:64] if isinstance(named, str) else None}
-    return _audited(principal, "verification_answered", order_no, detail, lambda: _answer(order_no, body))
+    return _audited(principal, "verification_answered", order_no, _said(body, "verification_id"),
+                    lambda: _answer(order_no, body))
 
 
 def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    v.reject_unknown(body, {"verification_id", "token", "answer"})
+    v.reject_unknown(v.require_object(body), {"verification_id", "token", "answer"})
     verification_id = v.text(body, "verification_id", max_len=64)
     token = v.text(body, "token", max_len=200)
     text = v.text(body, "answer", max_len=MAX_ANSWER)
@@ -144,14 +148,12 @@ def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    body = v.require_object(body)
-    return _audited(principal, "verification_decided", order_no,
-                    {"decision": body.get("decision"), "reason": body.get("reason")},
+    return _audited(principal, "verification_decided", order_no, _said(body, "decision", "reason"),
                     lambda: _decide(principal, order_no, body))
 
 
 def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    v.reject_unknown(body, {"decision", "reason", "amount"})
+    v.reject_unknown(v.require_object(body), {"decision", "reason", "amount"})
     decision = v.choice(body, "decision", review.DECISIONS)
     reason = v.text(body, "reason", max_len=500)
     if "amount" in body and decision != "refund":
@@ -160,7 +162,7 @@ def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
     under_review = review.open_review(order, now)
     vid = under_review.verification_id
     action = {"action": RELEASE_ACTION if decision == "release" else REFUND_ACTION,
-              "reason": f"verification {vid}: {reason}", "idempotency_key": f"verification-{vid}",
+              "reason": reason, "idempotency_key": f"verification-{vid}",
               **({"amount": body["amount"]} if "amount" in body else {})}
     acted = actions.perform(principal, order_no, action)
     order = write_with_retry(orders.get(order_no), lambda current: review.decide(

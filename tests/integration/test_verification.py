@@ -141,10 +141,10 @@ def test_an_unanswered_request_expires_in_the_inbox_and_refuses_a_late_answer(ap
 @pytest.mark.parametrize("body, status, code", [
     ({"template": "last4", "question": "both?"}, 400, "validation_failed"),
     ({"template": "nope"}, 400, "validation_failed"), ({}, 400, "validation_failed"),
-    ({"question": "x", "extra": 1}, 400, "validation_failed")])
+    ({"question": "x", "extra": 1}, 400, "validation_failed"), (["last4"], 400, "validation_failed")])
 def test_bad_requests_are_refused_and_audited(api, keys, body, status, code):
     order_no = held_order(api)
-    response = ask(api, keys["operator"], order_no, **body)
+    response = api.call("POST", f"/admin/orders/{order_no}/verification", body, key=keys["operator"])
     assert response.status_code == status and api.json(response)["error"]["code"] == code
     assert audited(order_no) == [("verification_requested", code)]
     assert not [e for e in order_store.get(order_no).timeline if e.type.startswith("verification")]
