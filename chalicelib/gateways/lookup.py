@@ -10,7 +10,7 @@ from ..domain.lookup import GatewayTrade
 from . import alipay_api, epay_api, stripe_api, wechatpay_api
 from ._http import GatewayHttp
 
-FindTrade = Callable[[Mapping[str, Any], str, str, GatewayHttp, datetime], "GatewayTrade | None"]
+FindTrade = Callable[[Mapping[str, Any], str, str, GatewayHttp, datetime], GatewayTrade | None]
 
 FINDERS: dict[str, FindTrade] = {
     "alipay": alipay_api.find_trade,
