@@ -11,8 +11,8 @@ from chalicelib.gateways.base import Headers, InboundRequest
 from chalicelib.platform.observability import flush_metrics_after, logger
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import (
-    actions, admin, anomalies, exports, ingest, jobs, order_search, orders, reconcile, screening, stats,
-    streams,
+    actions, admin, anomalies, exports, ingest, jobs, lookup, order_search, orders, reconcile, screening, stats,
+    streams, verification,
 )
 from chalicelib.services.render import order_for_shop
 from chalicelib.web import JSON_TYPES, Guard, json_response, query_params, read_json, register_edge
@@ -73,6 +73,12 @@ def get_order(principal, order_no: str) -> Response:
 @guard("shop")
 def report_delivery(principal, order_no: str) -> Response:
     return json_response(order_for_shop(orders.record_delivery(order_no, read_json(app))))
+
+
+@app.route("/orders/{order_no}/verification", methods=["POST"], content_types=JSON_TYPES)
+@guard("shop")
+def answer_verification(principal, order_no: str) -> Response:
+    return json_response(verification.answer(principal, order_no, read_json(app)))
 
 
 # ---------------------------------------------------------------- streams and schedules
@@ -136,6 +142,12 @@ def admin_search_orders(principal) -> Response:
     return json_response(order_search.search(principal, *query_params(app)))
 
 
+@app.route("/admin/lookup", methods=["GET"])
+@guard("viewer")
+def admin_lookup_trade(principal) -> Response:
+    return json_response(lookup.lookup(principal, query_params(app)[0]))
+
+
 @app.route("/admin/exports", methods=["POST"], content_types=JSON_TYPES)
 @guard("viewer")
 def admin_request_export(principal) -> Response:
@@ -187,6 +199,24 @@ app.register_middleware(flush_metrics_after, "all")
 @guard("operator")
 def admin_order_action(principal, order_no: str) -> Response:
     return json_response(actions.perform(principal, order_no, read_json(app)))
+
+
+@app.route("/admin/orders/{order_no}/verification", methods=["GET"])
+@guard("viewer")
+def admin_read_verification(principal, order_no: str) -> Response:
+    return json_response(verification.read(principal, order_no))
+
+
+@app.route("/admin/orders/{order_no}/verification", methods=["POST"], content_types=JSON_TYPES)
+@guard("operator")
+def admin_ask_verification(principal, order_no: str) -> Response:
+    return json_response(verification.ask(principal, order_no, read_json(app)), 201)
+
+
+@app.route("/admin/orders/{order_no}/verification/decision", methods=["POST"], content_types=JSON_TYPES)
+@guard("operator")
+def admin_decide_verification(principal, order_no: str) -> Response:
+    return json_response(verification.decide(principal, order_no, read_json(app)))
 
 
 @app.route("/admin/stats", methods=["GET"])

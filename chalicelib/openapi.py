@@ -179,8 +179,50 @@ def _paths() -> dict[str, dict]:
             body={"type": "object", "additionalProperties": False, "description": "reconcile only: "
                   "`date` (YYYY-MM-DD, default yesterday in Beijing) and `channel` (default every channel)",
                   "properties": {"date": {"type": "string", "format": "date"}, "channel": {"type": "string"}}})},
+        **_review_paths(order_no),
         **_page_paths(),
         "/openapi.json": {"get": _op("This document", None, _responses(200, ANY_OBJECT), tag="meta")},
+    }
+
+
+def _review_paths(order_no: list[dict]) -> dict[str, dict]:
+    """Finding a payment at the gateway (GET /admin/lookup) and buyer verification on a held order."""
+    lookup = _admin(
+        "Find a payment by the gateway's trade number: paytrack's orders and notices first, else the gateways "
+        "whose trade numbers look like it (or `channel`), each asked in its protocol; `can_apply`: confirm_paid "
+        "applies it. 404 when nobody knows it, 502 when a gateway asked could not answer", "viewer",
+        params=[{**_params("query", ("trade_no", {"type": "string", "pattern": "^[A-Za-z0-9_-]{6,64}$"}))[0],
+                 "required": True}, *_params("query", ("channel", {"type": "string", "maxLength": 64}))],
+        errors=(400, 401, 403, 404, 502))
+    ask = {"type": "object", "additionalProperties": False, "description": "a template's name, or your own question",
+           "properties": {"template": {"type": "string", "maxLength": 50},
+                          "question": {"type": "string", "minLength": 1, "maxLength": 500}}}
+    decide = {"type": "object", "required": ["decision", "reason"], "additionalProperties": False,
+              "properties": {"decision": {"enum": ["release", "refund"]},
+                             "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+                             "amount": {**MONEY, "description": "refund only: less than the rest of the paid amount"}}}
+    answer = {"type": "object", "required": ["verification_id", "token", "answer"], "additionalProperties": False,
+              "properties": {"verification_id": {"type": "string", "maxLength": 64},
+                             "token": {"type": "string", "maxLength": 200},
+                             "answer": {"type": "string", "minLength": 1, "maxLength": 500}}}
+    answered = {"type": "object", "required": ["order_no", "verification_id", "state"],
+                "properties": {"order_no": {"type": "string"}, "verification_id": {"type": "string"},
+                               "state": {"enum": ["answered"]}}}
+    return {
+        "/admin/lookup": {"get": lookup},
+        "/admin/orders/{order_no}/verification": {
+            "get": _admin("The order's buyer verification: the current review, its history and the question "
+                          "templates (the answer masked for viewers)", "viewer", params=order_no,
+                          errors=(401, 403, 404)),
+            "post": _admin("Ask the buyer, through the shop (order.verification_requested), on a held order",
+                           "operator", ok=201, params=order_no, body=ask, errors=(400, 401, 403, 404, 409))},
+        "/admin/orders/{order_no}/verification/decision": {"post": _admin(
+            "End the review: release (deliver) or refund, with a reason", "operator", params=order_no, body=decide,
+            errors=(400, 401, 403, 404, 409))},
+        "/orders/{order_no}/verification": {"post": _op(
+            "The buyer's answer to order.verification_requested, with its reply token: once, before it expires "
+            "(403 wrong token, 409 answered, expired or superseded)", "shop",
+            _responses(200, answered, 400, 401, 403, 404, 409), order_no, answer, tag="shop")},
     }
 
 

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 from .sim_bills import (alipay_bill_zip, day_entries, entries_between, epay_order, gzip_with_sha1,
                         stripe_balance_transactions, wechat_bill_csv)
 from .sim_gateways import SimGateway, SimKeys
+from .sim_lookup import alipay_queried_trade, register_trade_lookups
 from .sim_model import SimPayment, TradeBook, to_major
 from .sim_server import SimRequest, SimResponse, SimServer
 from .sim_signing import (alipay_cert_sn, alipay_request_string, alipay_root_cert_sn, compact_json,
@@ -68,9 +69,12 @@ def _of_type(gateways: Mapping[str, SimGateway], type_name: str) -> list[SimGate
 def register_gateway_apis(server: SimServer, book: TradeBook, gateways: Mapping[str, SimGateway],
                           keys: SimKeys, options: Mapping[str, Any]) -> None:
     AlipayApi(book, _of_type(gateways, "alipay"), keys).register(server)
-    WechatApi(book, _of_type(gateways, "wechatpay"), keys, options.get("wechat_bill_bom", True)).register(server)
+    wechat = WechatApi(book, _of_type(gateways, "wechatpay"), keys, options.get("wechat_bill_bom", True))
+    wechat.register(server)
     EpayApi(book, _of_type(gateways, "epay")).register(server)
-    StripeApi(book, _of_type(gateways, "stripe")).register(server)
+    stripe = StripeApi(book, _of_type(gateways, "stripe"))
+    stripe.register(server)
+    register_trade_lookups(server, wechat, stripe)
 
 
 def _first_trade(book: TradeBook, channel: str, out_trade_no: str) -> SimPayment | None:
@@ -141,7 +145,7 @@ class AlipayApi:
         return SimResponse(200, body.encode(), "application/json;charset=utf-8")
 
     def _query(self, gateway: SimGateway, biz: Mapping[str, Any], request: SimRequest) -> dict[str, Any]:
-        trade = _first_trade(self.book, gateway.channel, biz.get("out_trade_no", ""))
+        trade = alipay_queried_trade(self.book, gateway.channel, biz)
         if trade is None:
             return {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST",
                     "sub_msg": "交易不存在"}

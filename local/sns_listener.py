@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 from collections import deque
+from typing import Callable
 
 import boto3
 
@@ -18,9 +19,11 @@ log = logging.getLogger("paytrack.local.sns")
 
 
 class SnsListener(threading.Thread):
-    def __init__(self, interval_s: float = 1.0):
+    def __init__(self, interval_s: float = 1.0, on_event: Callable[[dict], None] | None = None):
+        """`on_event`: called with each shop event (the local shop acts on some, local/demo_shop.py)."""
         super().__init__(name="sns-listener", daemon=True)
         self.interval_s = interval_s
+        self.on_event = on_event
         self.sqs = boto3.client("sqs")
         self.stop_event = threading.Event()
         self.received: deque[dict] = deque(maxlen=1000)   # the latest messages, not all of them
@@ -46,6 +49,8 @@ class SnsListener(threading.Thread):
             body = json.loads(message["Body"])
             self.received.append(body)
             log.info("%s %s", label, _describe(body))
+            if label == "event" and self.on_event is not None:
+                self.on_event(body)
             self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def stop(self) -> None:

@@ -152,9 +152,11 @@ class Stack:
         self.stoppers.append(scheduler.stop)
 
     def _start_sns_listener(self) -> None:
+        from local.demo_shop import DemoShop
         from local.sns_listener import SnsListener
 
-        listener = SnsListener()
+        shop = DemoShop(f"http://127.0.0.1:{self.config.api_port}", self.config.shop_key)
+        listener = SnsListener(on_event=shop.on_event)
         listener.start()
         self.stoppers.append(listener.stop)
 

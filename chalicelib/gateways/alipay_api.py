@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from cryptography.hazmat.primitives import hashes
 
+from ..domain.lookup import GatewayTrade
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
@@ -135,6 +136,27 @@ def _notice(answer: Mapping[str, Any], channel: str, kind: NoticeKind) -> Notice
         event_time=beijing_time(paid_at) if paid_at else None, raw=dict(answer), payment_ref=trade_no,
         received=Money.parse(received, "CNY") if received else None, method="alipay",
         payer=answer.get("buyer_user_id") or answer.get("buyer_logon_id"), source=NoticeSource.QUERY)
+
+
+# ------------------------------------------------------------------ a payment by Alipay's trade number
+
+
+def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
+               now: datetime) -> GatewayTrade | None:
+    """`alipay.trade.query` by Alipay's `trade_no` (the buyer's receipt): the trade, or None."""
+    answer = _call(config, QUERY, {"trade_no": trade_no}, http, now)
+    code, sub_code = answer.get("code"), answer.get("sub_code")
+    if code == "40004" and sub_code == _NOT_EXIST:
+        return None
+    if code != "10000":
+        raise invalid_answer(QUERY, f"code {code} {sub_code or ''}".strip())
+    with readable(QUERY):
+        if answer["trade_no"] != trade_no:
+            raise invalid_answer(QUERY, "the answer names another trade")
+        status = _result(answer, channel).status
+        paid_at = answer.get("send_pay_date")
+        return GatewayTrade(channel, trade_no, answer["out_trade_no"], status, answer["trade_status"],
+                            Money.parse(answer["total_amount"], "CNY"), beijing_time(paid_at) if paid_at else None)
 
 
 # ------------------------------------------------------------------ 对账

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 from ..domain.errors import InvalidMoney
+from ..domain.lookup import GatewayTrade
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus
@@ -68,6 +69,27 @@ def query(config: Mapping[str, Any], channel: str, out_trade_no: str, http: Gate
         if str(answer["status"]) == "1":
             return QueryResult(QueryStatus.PAID, _PAID, payment_notice(answer, channel))
         return QueryResult(QueryStatus.NOT_PAID, f"status {answer['status']}")
+
+
+def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
+               now: datetime) -> GatewayTrade | None:
+    """`act=order` by the aggregator's `trade_no`: the trade, or None."""
+    what = "epay act=order"
+    answer = _get(config, {"act": "order", "trade_no": trade_no}, http, what)
+    code = str(answer.get("code"))
+    if code == "-1":
+        return None
+    if code != "1":
+        raise invalid_answer(what, f"code {code}")
+    with readable(what):
+        pid = config_value(config, "pid")
+        if answer["trade_no"] != trade_no or str(answer.get("pid", pid)) != pid:
+            raise invalid_answer(what, "the answer names another merchant or trade")
+        paid = str(answer["status"]) == "1"
+        return GatewayTrade(channel, trade_no, answer["out_trade_no"],
+                            QueryStatus.PAID if paid else QueryStatus.NOT_PAID,
+                            _PAID if paid else f"status {answer['status']}", Money.parse(answer["money"], "CNY"),
+                            beijing_time(answer["endtime"]) if paid and answer.get("endtime") else None)
 
 
 def _line(item: Mapping[str, Any], n: int, window: tuple[datetime, datetime], source: str) -> StatementLine | None:

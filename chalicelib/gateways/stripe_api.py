@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from ..domain.errors import InvalidMoney
+from ..domain.lookup import GatewayTrade
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
@@ -107,6 +108,43 @@ def _notice(intent: Mapping[str, Any], channel: str, out_trade_no: str, kind: No
         event_time=datetime.fromtimestamp(paid_at or intent["created"], timezone.utc),
         raw=redact_keys(intent), payment_ref=intent["id"],
         method="stripe", payer=_id(intent.get("customer")), source=NoticeSource.QUERY)
+
+
+# ------------------------------------------------------------------ a payment by its Stripe id
+
+
+def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
+               now: datetime) -> GatewayTrade | None:
+    """A PaymentIntent (`pi_…`) or a Charge (`ch_…`, `py_…`) by its id: the trade, or None.
+    The order it belongs to is its `metadata['order_id']` (empty when Checkout set none)."""
+    kind = "payment_intents" if trade_no.startswith("pi_") else "charges"
+    what = f"stripe {kind} lookup"
+    status, found = _get(config, f"/v1/{kind}/{quote(trade_no, safe='')}", {"expand[]": "latest_charge"}
+                         if kind == "payment_intents" else {}, http, what)
+    if status == 404:
+        return None
+    with readable(what):
+        if found["id"] != trade_no:
+            raise invalid_answer(what, "the answer names another payment")
+        charge = found.get("latest_charge") if kind == "payment_intents" else found
+        state = _intent_status(found) if kind == "payment_intents" else _charge_status(found)
+        took_money = state in (QueryStatus.PAID, QueryStatus.REFUNDED)
+        paid_at = charge.get("created") if took_money and isinstance(charge, Mapping) else None
+        return GatewayTrade(channel, trade_no, (found.get("metadata") or {}).get("order_id", ""), state,
+                            found["status"], Money.from_minor(found["amount"], found["currency"].upper()),
+                            datetime.fromtimestamp(paid_at, timezone.utc) if paid_at else None)
+
+
+def _intent_status(intent: Mapping[str, Any]) -> QueryStatus:
+    if intent["status"] == "succeeded":
+        return QueryStatus.REFUNDED if _refunded(intent) else QueryStatus.PAID
+    return QueryStatus.NOT_PAID if intent["status"] in _NOT_PAID else QueryStatus.CLOSED
+
+
+def _charge_status(charge: Mapping[str, Any]) -> QueryStatus:
+    if charge["status"] == "succeeded" and charge.get("paid", True):
+        return QueryStatus.REFUNDED if charge.get("refunded") else QueryStatus.PAID
+    return QueryStatus.NOT_PAID if charge["status"] == "pending" else QueryStatus.CLOSED
 
 
 # ------------------------------------------------------------------ 对账

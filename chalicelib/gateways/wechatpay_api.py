@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from cryptography.hazmat.primitives import hashes
 
+from ..domain.lookup import GatewayTrade
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
@@ -134,6 +135,31 @@ def _notice(answer: Mapping[str, Any], channel: str, kind: NoticeKind) -> Notice
         gateway_status=answer["trade_state"],
         event_time=datetime.fromisoformat(success_time) if success_time else None, raw=dict(answer),
         payment_ref=transaction_id, method="wechat", payer=payer.get("openid"), source=NoticeSource.QUERY)
+
+
+# ------------------------------------------------------------------ a payment by WeChat's transaction_id
+
+
+def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
+               now: datetime) -> GatewayTrade | None:
+    """`GET /v3/pay/transactions/id/{transaction_id}`: the trade, or None."""
+    what = "wechatpay transaction query"
+    url = _api(config, f"/v3/pay/transactions/id/{quote(trade_no, safe='')}"
+                       f"?mchid={quote(config_value(config, 'mchid'))}")
+    response = _get(config, url, http, now, what)
+    if response.status_code == 404 and _error_code(response) == "ORDER_NOT_EXIST":
+        return None
+    if response.status_code != 200:
+        raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
+    with readable(what):
+        answer = json.loads(response.content)
+        if answer["mchid"] != config_value(config, "mchid") or answer.get("transaction_id") != trade_no:
+            raise invalid_answer(what, "the answer names another merchant or trade")
+        status = _result(answer, channel, what).status
+        amount, success_time = answer.get("amount") or {}, answer.get("success_time")
+        return GatewayTrade(channel, trade_no, answer["out_trade_no"], status, answer["trade_state"],
+                            Money.from_minor(amount["total"], amount.get("currency") or "CNY") if "total" in amount
+                            else None, datetime.fromisoformat(success_time) if success_time else None)
 
 
 # ------------------------------------------------------------------ 对账

@@ -19,6 +19,7 @@ from ..domain.clock import utcnow
 from ..domain.errors import NotFound
 from ..domain.order import Order
 from ..domain.rules.effects import anomaly_changes
+from ..domain.verification import mark_expired
 from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, orders as order_store
@@ -102,7 +103,7 @@ def inbox(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     masked = not principal.sees_pii
     audit.record_api(now, principal.key_id, principal.role, "list_anomalies", None,
                      {k: params[k] for k in ("status", "rule", "severity", "from", "to") if k in params})
-    return {"items": [render.anomaly_view(a, masked=masked) for a in page.items],
+    return {"items": [mark_expired(render.anomaly_view(a, masked=masked), now) for a in page.items],
             "next_cursor": page.next_cursor}
 
 

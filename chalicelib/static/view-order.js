@@ -5,6 +5,7 @@ import { copyText, h, icon, mount, openDialog, toast } from "./dom.js";
 import { dateTime, duration, money } from "./fmt.js";
 import { has, t } from "./i18n.js";
 import { anomalyActions } from "./view-anomalies.js";
+import { verificationCard } from "./view-verification.js";
 import {
   anomalyStatusBadge, badge, card, channelName, deliveryBadge, emptyState, errorBox, fields, loading, payBadge, pii, ruleName,
   severityBadge, time,
@@ -12,7 +13,8 @@ import {
 
 const TIMELINE_TONES = { created: "neutral", payment: "success", refund: "purple", closed: "muted", notice: "info",
   conflict: "danger", hold: "warning", release: "info", delivery: "success", status: "muted", anomaly: "danger",
-  note: "neutral", query: "info", reconciliation: "teal" };
+  note: "neutral", query: "info", reconciliation: "teal", verification_requested: "warning",
+  verification_answered: "info", verification_decided: "success" };
 
 export async function render(ctx, highlightLast = false) {
   const orderNo = ctx.parts[1];
@@ -32,6 +34,7 @@ export async function render(ctx, highlightLast = false) {
     backLink(),
     header(order),
     order.hold ? holdBanner(ctx, order, reload) : null,
+    verificationCard(ctx, order, reload),
     replyCard(order),
     ctx.canAct ? actionsCard(ctx, order, reload) : null,
     h("div", { class: "grid grid-2" },

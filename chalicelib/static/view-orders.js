@@ -7,6 +7,7 @@ import * as F from "./filters.js";
 import { integer, isoToShopInput, money, moneyByCurrency, shopTimeToIso } from "./fmt.js";
 import { t } from "./i18n.js";
 import { card, channelName, deliveryBadge, emptyState, errorBox, loading, payBadge, pii, segmented, time } from "./ui.js";
+import { looksLikeTradeNo, lookupPanel } from "./view-lookup.js";
 
 export async function render(ctx) {
   ctx.setTitle(t("nav.orders"));
@@ -201,7 +202,8 @@ async function search(ctx, f, box) {
           onchange: (e) => go(ctx, { ...f, limit: Number(e.target.value) }),
         }, [20, 50, 100, 200].map((n) => h("option", { value: n, selected: n === f.limit }, String(n)))))));
     if (!result.items.length) {
-      mount(box, summary, card(null, emptyState(t("orders.none"), F.isEmpty(f) ? t("orders.none_hint_empty") : t("orders.none_hint"))));
+      mount(box, summary, card(null, emptyState(t("orders.none"), F.isEmpty(f) ? t("orders.none_hint_empty") : t("orders.none_hint"))),
+        page === 0 && (field === "trade_no" || looksLikeTradeNo(q)) ? lookupPanel(ctx, q) : null);
       return;
     }
     const rows = result.items.map((o) => h("tr", {

@@ -43,7 +43,8 @@ def test_the_chinese_guide_carries_the_same_blocks():
 def test_every_marked_block_is_one_the_runner_checks():
     found = guide.blocks(GUIDE)
     assert {block.kind for block in found} == {"file", "run", "response", "event", "python"}
-    assert sorted(block.arg for block in found if block.kind == "event") == ["order.held", "order.paid", "order.ready"]
+    assert sorted(block.arg for block in found if block.kind == "event") == [
+        "order.held", "order.paid", "order.ready", "order.verification_requested"]
     assert all(block.lang == {"run": "sh", "python": "python"}.get(block.kind, "json") for block in found)
 
 
@@ -151,10 +152,13 @@ def test_the_guide_runs_against_the_real_code(api, runner, events_seen):
     runner.run(register)                        # another buyer pays too little: held
     held_order = runner.variables["ORDER_NO"]
     buyer_pays(api, held_order, "5.80")
+    asked = api.call("POST", f"/admin/orders/{held_order}/verification", {"template": "last4"}, key=ADMIN_KEY)
+    assert asked.status_code == 201, asked.body
 
     published = {(m["event"], m["order"]["order_no"]): m for m in events_seen()}
     real = {"order.paid": published["order.paid", ready_order], "order.ready": published["order.ready", ready_order],
-            "order.held": published["order.held", held_order]}
+            "order.held": published["order.held", held_order],
+            "order.verification_requested": published["order.verification_requested", held_order]}
     for block in guide.blocks(GUIDE):
         if block.kind == "event":
             example = json.loads(block.text)

@@ -1,0 +1,192 @@
+"""Buyer verification on a held order (domain/verification.py): the operator asks, the shop's
+software asks the buyer and posts the answer, the operator releases or refunds.
+
+- ask: the request on the timeline, `order.verification_requested` to the shop with the question
+  and the reply token (the only place the token ever is: paytrack keeps its SHA-256), and a
+  `verification` anomaly in the inbox, which reads as expired once the time is up.
+- answer (shop role): token-checked, once; on the timeline and in the inbox
+  (`verification_answered`, which an operator must act on).
+- decide: `release` is the order's `release_hold` action (the shop gets `order.ready` again and
+  delivers), `refund` is its refund action; both go through actions.perform with an idempotency
+  key of the review, so a retry after a failure never refunds twice. Then the review is closed
+  on the timeline and its anomalies resolved.
+Every step is audited, refusals too.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any, Mapping
+
+from ..domain import validation as v
+from ..domain import verification as review
+from ..domain.anomaly import Finding, Severity
+from ..domain.clock import to_api, to_iso, utcnow
+from ..domain.errors import PaytrackError, ValidationFailed
+from ..domain.order import Order
+from ..platform.verification_settings import get_verification_settings
+from ..store import audit
+from . import actions, anomalies, events, orders, render
+from .auth import Principal
+from .order_writes import write_with_retry
+
+#: the order action a `refund` decision takes (the gateway refund, when there is one, plugs in here)
+REFUND_ACTION = "mark_refunded"
+RELEASE_ACTION = "release_hold"
+ANSWER_PATH = "/orders/{order_no}/verification"
+MAX_ANSWER = 500
+
+
+def _audit(principal: Principal, action: str, order_no: str, detail: dict[str, Any]) -> None:
+    audit.record_api(utcnow(), principal.key_id, principal.role, action, order_no, detail)
+
+
+def _audited(principal: Principal, action: str, order_no: str, detail: dict[str, Any], run):
+    """`run()`, audited with its outcome; a refusal is audited with its code and raised."""
+    try:
+        result = run()
+    except PaytrackError as error:
+        _audit(principal, action, order_no, {**detail, "refused": error.code})
+        raise
+    _audit(principal, action, order_no, detail)
+    return result
+
+
+def _said(body: Mapping[str, Any], *names: str) -> dict[str, str | None]:
+    """The named fields of a request body as the audit keeps them: text, cut short; anything else None."""
+    if not isinstance(body, Mapping):
+        return {}
+    return {name: body[name][:500] if isinstance(body.get(name), str) else None for name in names}
+
+
+def _request_anomaly_id(order_no: str, verification_id: str) -> str:
+    return f"verification#{order_no}:{verification_id}"
+
+
+def _answered_anomaly_id(order_no: str, verification_id: str) -> str:
+    return f"verification_answered#{order_no}:{verification_id}"
+
+
+# ------------------------------------------------------------------ the operator asks
+
+
+def _question(body: Mapping[str, Any]) -> tuple[str, str]:
+    templates = get_verification_settings().templates
+    template = v.choice(body, "template", (*templates, review.FREE_QUESTION), required=False)
+    own = v.text(body, "question", required=False, max_len=500)
+    if template in templates:
+        if own is not None:
+            raise ValidationFailed("question: give a template or your own question, not both", {"field": "question"})
+        return template, templates[template]
+    if own is None:
+        raise ValidationFailed(f"question: required without a template ({', '.join(templates)})",
+                               {"field": "question", "templates": sorted(templates)})
+    return review.FREE_QUESTION, own
+
+
+def ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    return _audited(principal, "verification_requested", order_no, _said(body, "template", "question"),
+                    lambda: _ask(principal, order_no, body))
+
+
+def _ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    v.reject_unknown(v.require_object(body), {"template", "question"})
+    template, question = _question(body)
+    order, now = orders.get(order_no), utcnow()
+    verification_id, token = "ver_" + secrets.token_hex(8), secrets.token_urlsafe(24)
+    superseded = review.current(order, now)
+    order = write_with_retry(order, lambda current: review.request(
+        current, now, principal.key_id, verification_id=verification_id, question=question, template=template,
+        token=token, ttl=get_verification_settings().ttl))
+    asked = review.current(order, now)
+    events.publish_once(order, review.EVENT, _event_extra(asked, token), key=f"{review.EVENT}#{verification_id}")
+    if superseded is not None and superseded.state in (review.State.AWAITING_ANSWER, review.State.EXPIRED):
+        anomalies.resolve_by_system(_request_anomaly_id(order_no, superseded.verification_id), now,
+                                    f"superseded by {verification_id}")
+    anomalies.record(Finding(rule="verification", severity=Severity.INFO, subject=f"{order_no}:{verification_id}",
+                             details={"verification_id": verification_id, "question": question,
+                                      "state": review.State.AWAITING_ANSWER.value,
+                                      "expires_at": to_iso(asked.expires_at)},
+                             order_no=order_no, channel=order.channel), now)
+    return _view(orders.get(order_no), principal, now)
+
+
+def _event_extra(asked: review.Verification, token: str) -> dict[str, Any]:
+    """What the shop needs to ask the buyer and to answer: the question, the token, where, until when."""
+    return {"verification": {"id": asked.verification_id, "question": asked.question, "template": asked.template,
+                             "reply_token": token, "expires_at": to_api(asked.expires_at)},
+            "answer_url": ANSWER_PATH}
+
+
+# ------------------------------------------------------------------ the shop answers
+
+
+def answer(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    return _audited(principal, "verification_answered", order_no, _said(body, "verification_id"),
+                    lambda: _answer(order_no, body))
+
+
+def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    v.reject_unknown(v.require_object(body), {"verification_id", "token", "answer"})
+    verification_id = v.text(body, "verification_id", max_len=64)
+    token = v.text(body, "token", max_len=200)
+    text = v.text(body, "answer", max_len=MAX_ANSWER)
+    order, now = orders.get(order_no), utcnow()
+    order = write_with_retry(order, lambda current: review.answer(
+        current, now, verification_id=verification_id, token=token, text=text))
+    answered = review.current(order, now)
+    anomalies.resolve_by_system(_request_anomaly_id(order_no, verification_id), now, "the buyer answered")
+    anomalies.record(Finding(rule="verification_answered", severity=Severity.WARNING,
+                             subject=f"{order_no}:{verification_id}",
+                             details={"verification_id": verification_id, "question": answered.question,
+                                      "answer": text},
+                             order_no=order_no, channel=order.channel), now)
+    return {"order_no": order_no, "verification_id": verification_id, "state": answered.state.value}
+
+
+# ------------------------------------------------------------------ the operator decides
+
+
+def decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    return _audited(principal, "verification_decided", order_no, _said(body, "decision", "reason"),
+                    lambda: _decide(principal, order_no, body))
+
+
+def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    v.reject_unknown(v.require_object(body), {"decision", "reason", "amount"})
+    decision = v.choice(body, "decision", review.DECISIONS)
+    reason = v.text(body, "reason", max_len=500)
+    if "amount" in body and decision != "refund":
+        raise ValidationFailed("amount: only a refund takes an amount", {"field": "amount"})
+    order, now = orders.get(order_no), utcnow()
+    under_review = review.open_review(order, now)
+    vid = under_review.verification_id
+    action = {"action": RELEASE_ACTION if decision == "release" else REFUND_ACTION,
+              "reason": reason, "idempotency_key": f"verification-{vid}",
+              **({"amount": body["amount"]} if "amount" in body else {})}
+    acted = actions.perform(principal, order_no, action)
+    order = write_with_retry(orders.get(order_no), lambda current: review.decide(
+        current, now, principal.key_id, verification_id=vid, decision=decision, reason=reason))
+    for anomaly_id in (_request_anomaly_id(order_no, vid), _answered_anomaly_id(order_no, vid)):
+        anomalies.resolve_by_system(anomaly_id, now, f"{decision}: {reason}")
+    return {**_view(order, principal, now), "action": acted["action"], "outcome": acted["outcome"]}
+
+
+# ------------------------------------------------------------------ the review, read
+
+
+def _view(order: Order, principal: Principal, now: datetime) -> dict[str, Any]:
+    masked = not principal.sees_pii
+    found = review.history(order, now)
+    settings = get_verification_settings()
+    return {"order_no": order.order_no, "current": found[-1].view() if found else None,
+            "history": [item.view() for item in found],
+            "templates": dict(settings.templates), "ttl_s": int(settings.ttl.total_seconds()),
+            "order": render.order_for_admin(order, masked=masked)}
+
+
+def read(principal: Principal, order_no: str) -> dict[str, Any]:
+    now = utcnow()
+    view = _view(orders.get(order_no), principal, now)
+    _audit(principal, "read_verification", order_no, {"masked": not principal.sees_pii})
+    return view

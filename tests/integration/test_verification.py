@@ -1,0 +1,160 @@
+"""Buyer verification on moto through the app: an operator asks on a held order, the shop gets
+`order.verification_requested` with the question and the reply token, answers once with that
+token (a wrong one is 403, a second answer 409), the answer is on the timeline and in the inbox,
+and the review ends by release (the shop gets `order.ready` again) or refund; an unanswered
+request reads as expired once its time is up. Every step audited."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.domain.clock import utcnow
+from chalicelib.services import anomalies, auth, verification
+from chalicelib.store import orders as order_store
+from chalicelib.store.models import AuditModel
+from tests.integration.test_streams import events_queue, run_orders_stream  # noqa: F401  (a fixture)
+from tests.support import notifications as wires
+
+
+@pytest.fixture
+def keys(api):
+    return {role: auth.create_key(f"verify {role}", role, "test")[1] for role in ("viewer", "operator")}
+
+
+def held_order(api) -> str:
+    order_no = api.json(api.register())["order_no"]
+    api.send(wires.alipay(order_no, "5.80"))                 # 58.00 asked, 5.80 paid: held
+    assert order_store.get(order_no).on_hold
+    return order_no
+
+
+def ask(api, key, order_no, **body):
+    return api.call("POST", f"/admin/orders/{order_no}/verification", body, key=key)
+
+
+def shop_answer(api, order_no, **body):
+    return api.call("POST", f"/orders/{order_no}/verification", body)
+
+
+def decide(api, key, order_no, **body):
+    return api.call("POST", f"/admin/orders/{order_no}/verification/decision", body, key=key)
+
+
+def requested_events(drain) -> list[dict]:
+    return [m for m in drain() if m["event"] == "order.verification_requested"]
+
+
+def inbox(api, key, **params) -> list[dict]:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return api.json(api.call("GET", f"/admin/anomalies?{query}", key=key))["items"]
+
+
+def audited(order_no: str) -> list[tuple[str, str | None]]:
+    items = sorted((i for i in AuditModel.scan() if i.kind == "api" and i.target == order_no), key=lambda i: i.sk)
+    return [(i.action, (i.detail or {}).get("refused")) for i in items if i.action.startswith("verification")]
+
+
+def test_a_held_order_is_verified_by_the_shop_then_released_for_delivery(api, keys, events_queue):
+    order_no = held_order(api)
+    run_orders_stream()
+    events_queue()                                                          # order.held: not ours
+
+    asked = ask(api, keys["operator"], order_no, template="last4")
+    assert asked.status_code == 201, asked.body
+    current = api.json(asked)["current"]
+    assert current["state"] == "awaiting_answer" and "后四位" in current["question"]
+    (event,) = requested_events(events_queue)
+    request = event["verification"]
+    assert request["id"] == current["id"] and request["question"] == current["question"] and request["reply_token"]
+    assert event["answer_url"] == "/orders/{order_no}/verification" and event["order"]["order_no"] == order_no
+    assert request["reply_token"] not in str(order_store.get(order_no).timeline)      # only its digest is kept
+    (waiting,) = [a for a in inbox(api, keys["viewer"]) if a["rule"] == "verification"]
+    assert waiting["details"]["state"] == "awaiting_answer" and waiting["order_no"] == order_no
+
+    wrong = shop_answer(api, order_no, verification_id=request["id"], token="not-the-token", answer="6789")
+    assert wrong.status_code == 403 and api.json(wrong)["error"]["code"] == "forbidden"
+    right = shop_answer(api, order_no, verification_id=request["id"], token=request["reply_token"], answer="6789")
+    assert right.status_code == 200 and api.json(right)["state"] == "answered"
+    twice = shop_answer(api, order_no, verification_id=request["id"], token=request["reply_token"], answer="0000")
+    assert twice.status_code == 409 and api.json(twice)["error"]["details"]["state"] == "answered"
+
+    order = order_store.get(order_no)
+    assert [e.data["answer"] for e in order.timeline if e.type == "verification_answered"] == ["6789"]
+    (answered,) = [a for a in inbox(api, keys["viewer"]) if a["rule"] == "verification_answered"]
+    assert answered["details"]["answer"] == "6789" and answered["status"] == "open"
+    viewer_view = api.json(api.call("GET", f"/admin/orders/{order_no}/verification", key=keys["viewer"]))
+    assert viewer_view["current"]["answer"] == "6789" and viewer_view["current"]["state"] == "answered"
+
+    released = decide(api, keys["operator"], order_no, decision="release", reason="last four digits match")
+    assert released.status_code == 200, released.body
+    body = api.json(released)
+    assert body["current"]["state"] == "released" and body["order"]["hold"] is False
+    assert body["action"] == "release_hold" and body["outcome"] == "applied"
+    run_orders_stream()
+    ready = [m for m in events_queue() if m["event"] == "order.ready"]
+    assert [m["order"]["order_no"] for m in ready] == [order_no] and ready[0]["generation"] == 1
+    assert {a["rule"]: a["status"] for a in inbox(api, keys["viewer"]) if a["order_no"] == order_no
+            and a["rule"].startswith("verification")} == {"verification": "resolved",
+                                                          "verification_answered": "resolved"}
+    assert audited(order_no) == [("verification_requested", None), ("verification_answered", "forbidden"),
+                                 ("verification_answered", None), ("verification_answered", "conflict"),
+                                 ("verification_decided", None)]
+    again = decide(api, keys["operator"], order_no, decision="refund", reason="changed my mind")
+    assert again.status_code == 409 and order_store.get(order_no).pay_status.value == "paid"
+
+
+def test_a_review_ended_by_refund_refunds_once(api, keys, events_queue):
+    order_no = held_order(api)
+    request = api.json(ask(api, keys["operator"], order_no, question="您在哪个城市付款？"))["current"]
+    token = requested_events(events_queue)[0]["verification"]["reply_token"]
+    assert request["template"] == "free"
+    shop_answer(api, order_no, verification_id=request["id"], token=token, answer="不知道")
+
+    refunded = decide(api, keys["operator"], order_no, decision="refund", reason="the buyer cannot say")
+    assert refunded.status_code == 200, refunded.body
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "refunded" and order.refunded_amount.format() == "5.80" and order.on_hold
+    assert [e.type for e in order.timeline].count("refund") == 1
+    assert api.json(refunded)["current"]["state"] == "refunded"
+
+
+def test_an_unanswered_request_expires_in_the_inbox_and_refuses_a_late_answer(api, keys, events_queue, monkeypatch):
+    order_no = held_order(api)
+    request = api.json(ask(api, keys["operator"], order_no, template="pay_time"))["current"]
+    token = requested_events(events_queue)[0]["verification"]["reply_token"]
+    later = utcnow() + timedelta(hours=25)                 # past the default 24 hours
+    monkeypatch.setattr(verification, "utcnow", lambda: later)
+    monkeypatch.setattr(anomalies, "utcnow", lambda: later)
+
+    (expired,) = [a for a in inbox(api, keys["viewer"])
+                  if a["rule"] == "verification"]
+    assert expired["details"]["state"] == "expired" and expired["status"] == "open"
+    late = shop_answer(api, order_no, verification_id=request["id"], token=token, answer="昨天")
+    assert late.status_code == 409 and api.json(late)["error"]["details"]["state"] == "expired"
+    view = api.json(api.call("GET", f"/admin/orders/{order_no}/verification", key=keys["viewer"]))
+    assert view["current"]["state"] == "expired"
+    released = decide(api, keys["operator"], order_no, decision="release", reason="known buyer, no answer needed")
+    assert released.status_code == 200 and not order_store.get(order_no).on_hold
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"template": "last4", "question": "both?"}, 400, "validation_failed"),
+    ({"template": "nope"}, 400, "validation_failed"), ({}, 400, "validation_failed"),
+    ({"question": "x", "extra": 1}, 400, "validation_failed"), (["last4"], 400, "validation_failed")])
+def test_bad_requests_are_refused_and_audited(api, keys, body, status, code):
+    order_no = held_order(api)
+    response = api.call("POST", f"/admin/orders/{order_no}/verification", body, key=keys["operator"])
+    assert response.status_code == status and api.json(response)["error"]["code"] == code
+    assert audited(order_no) == [("verification_requested", code)]
+    assert not [e for e in order_store.get(order_no).timeline if e.type.startswith("verification")]
+
+
+def test_only_a_held_order_is_verified_and_an_answer_needs_a_request(api, keys):
+    order_no = api.json(api.register())["order_no"]
+    api.send(wires.alipay(order_no, "58.00"))
+    assert ask(api, keys["operator"], order_no, template="last4").status_code == 409
+    no_request = shop_answer(api, order_no, verification_id="ver_0", token="t", answer="a")
+    assert no_request.status_code == 404
+    assert shop_answer(api, "NOPE-1", verification_id="ver_0", token="t", answer="a").status_code == 404
+    assert decide(api, keys["operator"], order_no, decision="release", reason="r").status_code == 409

@@ -1,0 +1,114 @@
+"""Buyer verification as decisions on the order's timeline: asked only on a held order, answered
+once with the request's own token before it expires, superseded by a new question, ended once by
+release or refund; expiry computed on read."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.domain import verification as review
+from chalicelib.domain.errors import Conflict, Forbidden, NotFound, TransitionRefused
+from chalicelib.domain.money import Money
+from chalicelib.domain.order import DeliveryStatus, Order, Outcome, PayStatus
+
+NOW = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)
+TTL = timedelta(hours=2)
+
+
+def held_order() -> Order:
+    return Order(order_no="20261125140000123456", amount=Money(5800), channel="alipay-main", product_id="p1",
+                 product_name="VIP会员 月卡", quantity=1, created_at=NOW, expires_at=NOW + timedelta(minutes=15),
+                 pay_status=PayStatus.PAID, paid_at=NOW, paid_amount=Money(5800),
+                 delivery_status=DeliveryStatus.HELD, hold_reasons=["ip_burst"])
+
+
+def asked(order: Order, vid: str = "ver_1", token: str = "tok-1", at: datetime = NOW) -> Order:
+    changes = review.request(order, at, "op", verification_id=vid, question="后四位?", template="last4",
+                             token=token, ttl=TTL)
+    return changes.apply_to(order)
+
+
+def answered(order: Order, vid: str = "ver_1", token: str = "tok-1", at: datetime = NOW) -> Order:
+    return review.answer(order, at, verification_id=vid, token=token, text="6789").apply_to(order)
+
+
+def test_a_request_keeps_only_the_tokens_digest_and_reads_back_awaiting():
+    order = asked(held_order())
+    entry = order.timeline[-1]
+    assert entry.type == review.REQUESTED and entry.actor == "op"
+    assert "tok-1" not in repr(entry.data) and entry.data["token_sha256"] == review.token_digest("tok-1")
+    current = review.current(order, NOW)
+    assert (current.state, current.question, current.expires_at) == (review.State.AWAITING_ANSWER, "后四位?",
+                                                                      NOW + TTL)
+
+
+def test_only_a_held_order_is_verified():
+    released = replace(held_order(), delivery_status=DeliveryStatus.PENDING, hold_reasons=[])
+    with pytest.raises(TransitionRefused, match="held order"):
+        asked(released)
+
+
+def test_the_answer_needs_the_requests_own_token_and_is_taken_once():
+    order = asked(held_order())
+    with pytest.raises(Forbidden):
+        review.answer(order, NOW, verification_id="ver_1", token="tok-2", text="6789")
+    with pytest.raises(NotFound):
+        review.answer(order, NOW, verification_id="ver_x", token="tok-1", text="6789")
+    order = answered(order)
+    current = review.current(order, NOW)
+    assert (current.state, current.answer) == (review.State.ANSWERED, "6789")
+    with pytest.raises(Conflict) as twice:
+        review.answer(order, NOW, verification_id="ver_1", token="tok-1", text="0000")
+    assert twice.value.details["state"] == "answered"
+
+
+def test_expiry_is_computed_on_read_and_refuses_a_late_answer():
+    order = asked(held_order())
+    assert review.current(order, NOW + TTL - timedelta(seconds=1)).state is review.State.AWAITING_ANSWER
+    assert review.current(order, NOW + TTL).state is review.State.EXPIRED
+    with pytest.raises(Conflict) as late:
+        review.answer(order, NOW + TTL, verification_id="ver_1", token="tok-1", text="6789")
+    assert late.value.details["state"] == "expired"
+
+
+def test_a_new_question_supersedes_an_unanswered_one_but_not_an_answered_one():
+    order = asked(asked(held_order()), vid="ver_2", token="tok-2")
+    assert order.timeline[-1].data["supersedes"] == "ver_1"
+    with pytest.raises(Conflict) as stale:
+        review.answer(order, NOW, verification_id="ver_1", token="tok-1", text="6789")
+    assert stale.value.details["state"] == "superseded"
+    order = answered(order, vid="ver_2", token="tok-2")
+    with pytest.raises(Conflict, match="release or refund first"):
+        asked(order, vid="ver_3")
+
+
+def test_the_review_ends_once_by_release_or_refund():
+    order = answered(asked(held_order()))
+    with pytest.raises(Conflict):
+        review.decide(order, NOW, "op", verification_id="ver_0", decision="release", reason="r")
+    order = review.decide(order, NOW, "op", verification_id="ver_1", decision="refund", reason="no match").apply_to(order)
+    done = review.current(order, NOW)
+    assert (done.state, done.reason, done.decided_by) == (review.State.REFUNDED, "no match", "op")
+    assert review.decide(order, NOW, "op", verification_id="ver_1", decision="refund",
+                         reason="again").outcome == Outcome.ALREADY_APPLIED
+    with pytest.raises(TransitionRefused):
+        review.open_review(order, NOW)
+
+
+def test_the_view_reads_the_whole_review():
+    order = answered(asked(held_order()))
+    order = review.decide(order, NOW, "op", verification_id="ver_1", decision="release", reason="ok").apply_to(order)
+    view = review.current(order, NOW).view()
+    assert (view["state"], view["answer"], view["decision"], view["reason"], view["expires_at"]) == (
+        "released", "6789", "release", "ok", "2026-11-25T08:00:00Z")
+
+
+@pytest.mark.parametrize("status, state, at, shown", [
+    ("open", "awaiting_answer", NOW + TTL, "expired"), ("open", "awaiting_answer", NOW, "awaiting_answer"),
+    ("resolved", "awaiting_answer", NOW + TTL, "awaiting_answer")])
+def test_inbox_items_read_as_expired_past_their_time(status, state, at, shown):
+    item = {"rule": "verification", "status": status,
+            "details": {"state": state, "expires_at": "2026-11-25T08:00:00.000000Z"}}
+    assert review.mark_expired(item, at)["details"]["state"] == shown
