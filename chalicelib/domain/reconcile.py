@@ -15,6 +15,15 @@ difference between statement and ledger is the sum of the line differences: expl
 line. `unexplained` re-derives the statement's total from the statement itself; anything but
 zero means a line was lost or counted twice (a bug, never a business case).
 
+Matching compares what the buyer was charged (the presentment amount and currency, what the
+order holds); a line the gateway converted into another settlement currency carries its
+converted gross, fee and net in that currency with the rate, and those are summed per
+settlement currency and written onto the order as such — never as if they were in the order's
+currency.
+
+A channel may state the fee rate its contract sets (`fee_rate`): each statement fee is checked
+against it, and a day where the gateway charged more (or less) than the contract is reported.
+
 A day holds up to hundreds of thousands of lines, so it is one streaming pass: each result line
 is counted and summed (integer minor units) as it is decided; only the lines that are not
 matched are kept.
@@ -24,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, NamedTuple
@@ -64,8 +74,9 @@ class LedgerEntry(NamedTuple):
     payments: tuple[LedgerPayment, ...]     # the first is the order's payment; more are duplicates
     refunded: Money | None = None
     refunded_at: datetime | None = None
-    fee: Money | None = None                # the statement fee written by an earlier run
+    fee: Money | None = None                # the statement fee written by an earlier run (settlement currency)
     net: Money | None = None
+    rate: str | None = None                 # the conversion rate written with them, when converted
 
     @property
     def paid(self) -> bool:
@@ -111,12 +122,24 @@ class ResultLine(NamedTuple):
 
 
 class FeeUpdate(NamedTuple):
-    """The statement's fee and net (手续费, 实际到账) for an order that does not hold them yet."""
+    """The statement's fee and net (手续费, 实际到账) for an order that does not hold them yet, in
+    the settlement `currency`; a converted payment also has its converted gross and the rate."""
 
     order_no: str
     currency: str
     fee_minor: int
     net_minor: int
+    settled_minor: int | None = None
+    rate: str | None = None
+
+
+class FeeDeviation(NamedTuple):
+    """A statement fee that is not what the channel's contracted rate gives."""
+
+    order_no: str | None
+    trade_no: str
+    expected: Money
+    charged: Money
 
 
 @dataclass
@@ -126,6 +149,7 @@ class Reconciliation:
     summary: dict[str, Any]
     unmatched: list[tuple[int, ResultLine]] = field(default_factory=list)   # (1-based position, line)
     fee_updates: list[FeeUpdate] = field(default_factory=list)
+    fee_deviations: list[FeeDeviation] = field(default_factory=list)
 
 
 @lru_cache(maxsize=None)
@@ -137,13 +161,25 @@ def _negative(amount: Money) -> Money:
     return Money(-amount.minor, amount.currency)
 
 
+def expected_fee(gross: Money, rate: Decimal) -> Money:
+    """The fee a contracted rate gives on a gross, rounded half up to the minor unit."""
+    return Money(int((gross.minor * rate).to_integral_value(ROUND_HALF_UP)), gross.currency)
+
+
+#: a statement fee within this many minor units of the contract's is the contract's (per-line rounding)
+FEE_TOLERANCE_MINOR = 1
+
+
 # ------------------------------------------------------------------ matching
 
 
 class _Matcher:
     """Decides each statement line, then each day's ledger entry no line accounted for."""
 
-    def __init__(self, entries: Iterable[LedgerEntry]):
+    def __init__(self, entries: Iterable[LedgerEntry], fee_rate: Decimal | None = None):
+        self.fee_rate = fee_rate
+        self.fee_deviations: list[FeeDeviation] = []
+        self.refund_refs: set[str] = set()
         self.by_ref: dict[str, LedgerEntry] = {}
         self.by_order: dict[str, LedgerEntry] = {}
         for entry in entries:
@@ -185,17 +221,33 @@ class _Matcher:
             return self.result(Result.DUPLICATE, line, line.amount, paid.amount, entry,
                                "second payment of the order (known here, refund due)")
         self.accounted.add(entry.order_no)
-        fee = line.fee
-        if fee is not None and (entry.fee != fee or entry.net is None or entry.net.minor != line.net_minor):
-            self.fee_updates.append(FeeUpdate(entry.order_no, fee.currency, fee.minor, line.net_minor))
+        self.note_fee(line, entry)
         if paid.amount != line.amount:
             return self.result(Result.AMOUNT_MISMATCH, line, line.amount, paid.amount, entry,
                                f"{line.amount} at the gateway, {paid.amount} here")
         return self.result(Result.MATCHED, line, line.amount, line.amount, entry)
 
+    def note_fee(self, line: StatementLine, entry: LedgerEntry) -> None:
+        """The statement's fee and net onto the order when new to it; against the contract's rate."""
+        fee = line.fee
+        if fee is None:
+            return
+        if entry.fee != fee or entry.net != line.net or entry.rate != line.rate:
+            self.fee_updates.append(FeeUpdate(entry.order_no, fee.currency, fee.minor, line.net_minor,
+                                              line.settled.minor if line.settled else None, line.rate))
+        if self.fee_rate is not None:
+            expected = expected_fee(line.booked, self.fee_rate)
+            if abs(expected.minor - fee.minor) > FEE_TOLERANCE_MINOR:
+                self.fee_deviations.append(FeeDeviation(entry.order_no, line.trade_no, expected, fee))
+
     def refund(self, line: StatementLine) -> ResultLine:
         refunded, zero = _negative(line.amount), _zero(line.amount.currency)
         entry = self.find(line)
+        if line.refund_ref:
+            if line.refund_ref in self.refund_refs:
+                return self.result(Result.DUPLICATE, line, refunded, zero, entry,
+                                   f"the statement lists refund {line.refund_ref} again")
+            self.refund_refs.add(line.refund_ref)
         if entry is None:
             return self.result(Result.STATUS_MISMATCH, line, refunded, zero, None,
                                "refunded at the gateway; no order here")
@@ -248,16 +300,17 @@ def _refunded_minor(entry: LedgerEntry, currency: str) -> int:
 
 
 def reconcile(statement: Statement, day_entries: Iterable[LedgerEntry], other_entries: Iterable[LedgerEntry],
-              window: tuple[datetime, datetime]) -> Reconciliation:
+              window: tuple[datetime, datetime], fee_rate: Decimal | None = None) -> Reconciliation:
     """Match the statement against the ledger, in one pass.
 
     `day_entries` are the orders paid in `window` (the statement's day, up to where it covers):
     each must be accounted for. `other_entries` are orders the statement names that were paid on
     another day (a refund of an older payment, a payment recorded late): looked up, not required.
     Lines are numbered in the order decided: the statement's, then the ledger's own.
+    `fee_rate` is the channel's contracted fee rate (0.006 for 0.6%), when configured.
     """
     day_entries = list(day_entries)
-    matcher = _Matcher([*other_entries, *day_entries])
+    matcher = _Matcher([*other_entries, *day_entries], fee_rate)
     tally = _Tally()
     unmatched = []
     for n, line in enumerate(matcher.lines(statement, day_entries, window), 1):
@@ -265,7 +318,28 @@ def reconcile(statement: Statement, day_entries: Iterable[LedgerEntry], other_en
         if line.result is not Result.MATCHED:
             unmatched.append((n, line))
     summary = tally.summary(statement, len(matcher.fee_updates))
-    return Reconciliation(statement.channel, statement.day, summary, unmatched, matcher.fee_updates)
+    summary["fee_check"] = _fee_check(statement, fee_rate, matcher.fee_deviations)
+    return Reconciliation(statement.channel, statement.day, summary, unmatched, matcher.fee_updates,
+                          matcher.fee_deviations)
+
+
+def _fee_check(statement: Statement, fee_rate: Decimal | None,
+               deviations: list[FeeDeviation]) -> dict[str, Any] | None:
+    """The statement's fees against the contracted rate: how many lines differ, by how much; for
+    a statement that states no fee (epay), the fees the rate gives (an estimate)."""
+    if fee_rate is None:
+        return None
+    estimated: dict[str, int] = defaultdict(int)
+    for line in statement.lines:
+        if line.fee is None and line.kind is LineKind.PAYMENT:
+            fee = expected_fee(line.booked, fee_rate)
+            estimated[fee.currency] += fee.minor
+    over: dict[str, int] = defaultdict(int)
+    for deviation in deviations:
+        over[deviation.charged.currency] += deviation.charged.minor - deviation.expected.minor
+    return {"rate": str(fee_rate), "differing": len(deviations),
+            "charged_over_expected": {c: _fmt(m, c) for c, m in sorted(over.items())},
+            "estimated": {c: _fmt(m, c) for c, m in sorted(estimated.items())}}
 
 
 # ------------------------------------------------------------------ summary and findings
@@ -278,25 +352,36 @@ def _fmt(minor: int, currency: str) -> str:
 class _Tally:
     """Counts and sums per result, line kind and currencies, one dict update per line; `summary`
     folds them into the statement's gross, refunds, fees and net, the ledger's side, and the
-    difference explained per result (per currency). Integer minor units."""
+    difference explained per result (per currency). Integer minor units.
+
+    Gross, refunds and the differences are in the currency the buyer was charged; what the
+    account was credited with (`settled`), fees and net are in the settlement currency."""
 
     def __init__(self) -> None:
-        # (result, kind, statement currency, ledger currency) -> [count, statement, ledger, fees, net]
+        # (result, kind, statement currency, ledger currency) -> [count, statement, ledger]
         self.figures: dict[tuple[Result, LineKind, str, str], list[int]] = {}
+        # settlement currency -> [settled (signed), fees, net, converted lines]
+        self.booked: dict[str, list[int]] = {}
 
     def add(self, line: ResultLine) -> None:
         s, l_, source = line.statement, line.ledger, line.source
         key = (line.result, line.kind, s.currency, l_.currency)
         figures = self.figures.get(key)
         if figures is None:
-            figures = self.figures[key] = [0, 0, 0, 0, 0]
+            figures = self.figures[key] = [0, 0, 0]
         figures[0] += 1
         figures[1] += s.minor
         figures[2] += l_.minor
-        if source is not None:
+        if source is not None and source.kind is not LineKind.CLOSED:
+            booked = self.booked.get(source.settlement_currency)
+            if booked is None:
+                booked = self.booked[source.settlement_currency] = [0, 0, 0, 0]
+            sign = -1 if source.kind is LineKind.REFUND else 1
+            booked[0] += sign * source.booked.minor
             if source.fee is not None:
-                figures[3] += -source.fee.minor if source.kind is LineKind.REFUND else source.fee.minor
-            figures[4] += source.net_minor
+                booked[1] += sign * source.fee.minor
+            booked[2] += source.net_minor
+            booked[3] += source.settled is not None
 
     def _sum(self, column: int, currency: str, side: int, **only: Any) -> int:
         """Column totals over the figures whose currency on `side` (2: statement, 3: ledger) is
@@ -307,8 +392,12 @@ class _Tally:
 
     def summary(self, statement: Statement, fees_to_write: int) -> dict[str, Any]:
         expected = _statement_totals(statement)
-        currencies = sorted({key[2] for key in self.figures} | {key[3] for key in self.figures} | set(expected))
-        by_currency = {c: self._currency(c, expected.get(c, 0)) for c in currencies}
+        account_fees: dict[str, int] = defaultdict(int)
+        for fee in statement.account_fees:
+            account_fees[fee.currency] += fee.minor
+        currencies = sorted({key[2] for key in self.figures} | {key[3] for key in self.figures} | set(expected)
+                            | set(self.booked) | set(account_fees))
+        by_currency = {c: self._currency(c, expected.get(c, 0), account_fees.get(c, 0)) for c in currencies}
         counts = {r.value: sum(f[0] for key, f in self.figures.items() if key[0] is r) for r in Result}
         return {
             "channel": statement.channel, "date": statement.day.isoformat(), "lines": sum(counts.values()),
@@ -317,8 +406,9 @@ class _Tally:
             "fees_to_write": fees_to_write,
         }
 
-    def _currency(self, currency: str, expected: int) -> dict[str, Any]:
-        """`expected`: the statement's own total (payments - refunds), counted from its lines."""
+    def _currency(self, currency: str, expected: int, account_fees: int) -> dict[str, Any]:
+        """`expected`: the statement's own total (payments - refunds), counted from its lines;
+        `account_fees`: the gateway's charges that are no trade (kept apart from the trades' net)."""
         results, explained = {}, 0
         for result in Result:
             s, l_ = self._sum(1, currency, 2, result=result), self._sum(2, currency, 3, result=result)
@@ -330,10 +420,12 @@ class _Tally:
         ledger_refunds = -self._sum(2, currency, 3, kind=LineKind.REFUND)
         ledger_net = self._sum(2, currency, 3)
         difference = expected - ledger_net
+        settled, fees, net, converted = self.booked.get(currency, (0, 0, 0, 0))
         return {
             "statement": {"gross": _fmt(self._sum(1, currency, 2) + refunds, currency),
-                          "refunds": _fmt(refunds, currency), "fees": _fmt(self._sum(3, currency, 2), currency),
-                          "net": _fmt(self._sum(4, currency, 2), currency)},
+                          "refunds": _fmt(refunds, currency), "settled": _fmt(settled, currency),
+                          "converted_lines": converted, "fees": _fmt(fees, currency), "net": _fmt(net, currency),
+                          "account_fees": _fmt(account_fees, currency)},
             "ledger": {"gross": _fmt(ledger_net + ledger_refunds, currency),
                        "refunds": _fmt(ledger_refunds, currency), "net": _fmt(ledger_net, currency)},
             "difference": _fmt(difference, currency),
@@ -353,27 +445,45 @@ def _statement_totals(statement: Statement) -> dict[str, int]:
     return totals
 
 
+#: how many of a day's fee deviations its anomaly lists
+FEE_DEVIATION_SAMPLES = 20
+
+
 def findings(run: Reconciliation) -> list[Finding]:
-    """One anomaly per line that is not matched; critical where money we show is not confirmed."""
+    """One anomaly per line that is not matched (critical where money we show is not confirmed),
+    and one for the day when the gateway charged fees its contracted rate does not give."""
     day = run.day.isoformat()
-    return [Finding(rule=f"reconciliation_{line.result.value}",
-                    severity=Severity.CRITICAL if line.result in CRITICAL_RESULTS else Severity.WARNING,
-                    subject=f"{run.channel}#{day}#{line.key}", details=line_view(n, line),
-                    order_no=line.order_no, channel=run.channel)
-            for n, line in run.unmatched]
+    found = [Finding(rule=f"reconciliation_{line.result.value}",
+                     severity=Severity.CRITICAL if line.result in CRITICAL_RESULTS else Severity.WARNING,
+                     subject=f"{run.channel}#{day}#{line.key}", details=line_view(n, line),
+                     order_no=line.order_no, channel=run.channel)
+             for n, line in run.unmatched]
+    if run.fee_deviations:
+        found.append(Finding(rule="reconciliation_fee_rate", severity=Severity.WARNING,
+                             subject=f"{run.channel}#{day}", channel=run.channel,
+                             details={**run.summary["fee_check"], "date": day, "lines": [
+                                 {"order_no": d.order_no, "trade_no": d.trade_no, "currency": d.charged.currency,
+                                  "expected": d.expected.format(), "charged": d.charged.format()}
+                                 for d in run.fee_deviations[:FEE_DEVIATION_SAMPLES]]}))
+    return found
 
 
 def line_view(n: int, line: ResultLine) -> dict[str, Any]:
     """One result line as JSON-able text (amounts in the contract's decimal strings)."""
-    difference, fee, net = line.difference, line.fee, line.net
+    difference, fee, net, source = line.difference, line.fee, line.net, line.source
+    settled = source.settled if source is not None else None
     return {
         "n": n, "result": line.result.value, "kind": line.kind.value,
-        "line": line.source.line_no if line.source is not None else None,
+        "line": source.line_no if source is not None else None,
         "out_trade_no": line.out_trade_no, "trade_no": line.trade_no, "order_no": line.order_no,
         "currency": line.statement.currency, "statement": line.statement.format(),
         "ledger": line.ledger.format(), "ledger_currency": line.ledger.currency,
         "difference": difference.format() if difference is not None else None,
         "fee": fee.format() if fee is not None else None, "net": net.format() if net is not None else None,
-        "at": to_api(line.at), "gateway_status": line.source.status if line.source is not None else "",
+        "settlement_currency": source.settlement_currency if source is not None and fee is not None else None,
+        "settled": settled.format() if settled is not None else None,
+        "exchange_rate": source.rate if source is not None else None,
+        "refund_ref": source.refund_ref if source is not None else None,
+        "at": to_api(line.at), "gateway_status": source.status if source is not None else "",
         "ledger_status": line.ledger_status, "note": line.note,
     }

@@ -24,7 +24,13 @@ class LineKind(str, Enum):
 
 class StatementLine(NamedTuple):
     """One line of the statement. Amounts are positive; `kind` says which way the money went.
-    (A tuple: a statement has a hundred thousand of them.)"""
+    (A tuple: a statement has a hundred thousand of them.)
+
+    `amount` is in the currency the buyer was charged (the presentment currency: what the order
+    says, what matching compares). A line the gateway converted into the account's settlement
+    currency (a Stripe account settling in HKD charging USD, a cross-border bill) carries the
+    converted gross as `settled` and the gateway's `rate` (settled = amount x rate, in major
+    units); its `fee` and `net` are in the settlement currency."""
 
     line_no: int                   # where it is in the file (physical line, or item n of a list)
     kind: LineKind
@@ -35,20 +41,32 @@ class StatementLine(NamedTuple):
     received: Money | None = None  # what the merchant got before the fee (商家实收, 应结订单金额)
     at: datetime | None = None
     status: str = ""               # the gateway's own word for the line
-    refund_ref: str | None = None
+    refund_ref: str | None = None  # the refund's id or request number (退款批次号/请求号, 商户退款单号)
+    settled: Money | None = None   # the gross converted into the settlement currency; None: not converted
+    rate: str | None = None        # the conversion rate as the gateway states it ("7.8")
+
+    @property
+    def settlement_currency(self) -> str:
+        return (self.settled or self.amount).currency
+
+    @property
+    def booked(self) -> Money:
+        """The gross the merchant's account was credited (or debited) with, before the fee, in
+        the settlement currency (positive)."""
+        return self.settled or self.received or self.amount
 
     @property
     def net_minor(self) -> int:
         """What this line moved into (+) or out of (-) the merchant's account after the fee,
-        in minor units of `amount`'s currency."""
+        in minor units of the settlement currency."""
         if self.kind is LineKind.CLOSED:
             return 0
-        gross = (self.received or self.amount).minor - (self.fee.minor if self.fee is not None else 0)
+        gross = self.booked.minor - (self.fee.minor if self.fee is not None else 0)
         return -gross if self.kind is LineKind.REFUND else gross
 
     @property
     def net(self) -> Money:
-        return Money(self.net_minor, self.amount.currency)
+        return Money(self.net_minor, self.settlement_currency)
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,7 @@ class Statement:
     covers_until: datetime | None = None
     complete: bool = True
     account: str | None = None
+    account_fees: tuple[Money, ...] = ()   # the gateway's own charges that are no trade (Stripe's Radar fee)
     raw: bytes | None = field(default=None, repr=False)   # the file as the gateway served it, to archive
     raw_suffix: str = ""
 

@@ -77,7 +77,8 @@ def test_the_sums_and_the_difference_explained_line_by_line():
     summary = reconcile(lines, day, other, WINDOW).summary
     cny_ = summary["currencies"]["CNY"]
     # statement: 8 payments 58+57+58+25+19.90+58+58+58 = 391.90, one refund 58.00, fees 8 x 0.35 - 0.35
-    assert cny_["statement"] == {"gross": "391.90", "refunds": "58.00", "fees": "2.45", "net": "331.45"}
+    assert cny_["statement"] == {"gross": "391.90", "refunds": "58.00", "settled": "333.90", "converted_lines": 0,
+                                 "fees": "2.45", "net": "331.45", "account_fees": "0.00"}
     # ledger: 58 (ok) + 58 (amt) + 58 (ref) + 58 (dup-1) + 30 (gone)
     assert cny_["ledger"] == {"gross": "262.00", "refunds": "0.00", "net": "262.00"}
     assert cny_["difference"] == "71.90"                      # 391.90 - 58.00 - 262.00
@@ -144,8 +145,9 @@ def test_lines_in_two_currencies_are_summed_apart():
                         [LedgerEntry("O-U", PayStatus.PAID, (LedgerPayment("pi_1", Money(799, "USD")),)),
                          paid("O-C", ("T-C", "58.00"))], [], WINDOW).summary
     assert set(summary["currencies"]) == {"CNY", "USD"}
-    assert summary["currencies"]["USD"]["statement"] == {"gross": "7.99", "refunds": "0.00", "fees": "0.53",
-                                                         "net": "7.46"}
+    assert summary["currencies"]["USD"]["statement"] == {"gross": "7.99", "refunds": "0.00", "settled": "7.99",
+                                                         "converted_lines": 0, "fees": "0.53", "net": "7.46",
+                                                         "account_fees": "0.00"}
     assert summary["balanced"] is True
 
 
@@ -156,7 +158,8 @@ def test_a_line_view_is_plain_json():
     assert view == {"n": 2, "result": "amount_mismatch", "kind": "payment", "line": 2, "out_trade_no": "O-AMT",
                     "trade_no": "T-AMT", "order_no": "O-AMT", "currency": "CNY", "statement": "57.00",
                     "ledger": "58.00", "ledger_currency": "CNY", "difference": "-1.00", "fee": "0.35",
-                    "net": "56.65", "at": "2026-11-23T20:00:00Z", "gateway_status": "", "ledger_status": "paid",
+                    "net": "56.65", "settlement_currency": "CNY", "settled": None, "exchange_rate": None,
+                    "refund_ref": None, "at": "2026-11-23T20:00:00Z", "gateway_status": "", "ledger_status": "paid",
                     "note": "57.00 CNY at the gateway, 58.00 CNY here"}
 
 
@@ -168,3 +171,79 @@ def test_every_result_kind_is_counted_even_when_absent(result):
 def test_day_bounds_are_beijing_days():
     start, end = day_bounds(DAY)
     assert start == datetime(2026, 11, 23, 16, tzinfo=timezone.utc) and end - start == timedelta(days=1)
+
+
+# ------------------------------------------------------------------ converted settlement (Stripe HKD account)
+
+
+def hkd(text: str) -> Money:
+    return Money.parse(text, "HKD")
+
+
+def converted(n: int, kind: LineKind, order: str, trade: str, amount: Money, settled: str, fee: str,
+              rate: str) -> StatementLine:
+    return StatementLine(n, kind, order, trade, amount, hkd(fee), at=NOON, settled=hkd(settled), rate=rate)
+
+
+def test_a_converted_charge_matches_on_what_the_buyer_paid_and_books_fee_and_net_in_the_settlement_currency():
+    usd = Money.parse("19.99", "USD")
+    lines = statement(converted(1, LineKind.PAYMENT, "O-USD", "pi_1", usd, "155.92", "9.21", "7.8"))
+    entry = LedgerEntry("O-USD", PayStatus.PAID.value, (LedgerPayment("pi_1", usd),))
+    run = reconcile(lines, [entry], [], WINDOW)
+    assert run.summary["counts"]["matched"] == 1 and run.summary["counts"]["amount_mismatch"] == 0
+    assert run.summary["balanced"] is True
+    assert run.fee_updates == [("O-USD", "HKD", 921, 14671, 15592, "7.8")]
+    usd_, hkd_ = run.summary["currencies"]["USD"], run.summary["currencies"]["HKD"]
+    assert usd_["statement"]["gross"] == "19.99" and usd_["statement"]["fees"] == "0.00"
+    assert (hkd_["statement"]["settled"], hkd_["statement"]["fees"], hkd_["statement"]["net"]) == \
+        ("155.92", "9.21", "146.71")
+    assert hkd_["statement"]["converted_lines"] == 1 and hkd_["unexplained"] == "0.00"
+
+
+def test_an_order_holding_the_converted_fee_gets_no_second_write():
+    usd = Money.parse("19.99", "USD")
+    lines = statement(converted(1, LineKind.PAYMENT, "O-USD", "pi_1", usd, "155.92", "9.21", "7.8"))
+    entry = LedgerEntry("O-USD", PayStatus.PAID.value, (LedgerPayment("pi_1", usd),), fee=hkd("9.21"),
+                        net=Money(14671, "HKD"), rate="7.8")
+    assert reconcile(lines, [entry], [], WINDOW).fee_updates == []
+
+
+# ------------------------------------------------------------------ the contracted fee rate
+
+
+def test_fees_off_the_contracted_rate_are_reported_once_for_the_day():
+    from decimal import Decimal
+    lines = statement(pay(1, "O-A", "T-A", "58.00", "0.35"),      # 0.6% of 58.00 = 0.348 -> 0.35
+                      pay(2, "O-B", "T-B", "100.00", "1.00"))     # 0.60 expected: charged 0.40 more
+    day = [paid("O-A", ("T-A", "58.00")), paid("O-B", ("T-B", "100.00"))]
+    run = reconcile(lines, day, [], WINDOW, fee_rate=Decimal("0.006"))
+    assert [(d.order_no, d.expected.format(), d.charged.format()) for d in run.fee_deviations] == \
+        [("O-B", "0.60", "1.00")]
+    assert run.summary["fee_check"] == {"rate": "0.006", "differing": 1,
+                                        "charged_over_expected": {"CNY": "0.40"}, "estimated": {}}
+    fee_findings = [f for f in findings(run) if f.rule == "reconciliation_fee_rate"]
+    assert len(fee_findings) == 1 and fee_findings[0].details["lines"][0]["order_no"] == "O-B"
+
+
+def test_a_statement_without_fees_gets_the_contracted_estimate_and_no_deviation():
+    from decimal import Decimal
+    lines = statement(pay(1, "O-A", "T-A", "58.00", None))
+    run = reconcile(lines, [paid("O-A", ("T-A", "58.00"))], [], WINDOW, fee_rate=Decimal("0.02"))
+    assert run.summary["fee_check"]["estimated"] == {"CNY": "1.16"} and run.fee_deviations == []
+    assert run.fee_updates == []
+
+
+# ------------------------------------------------------------------ refund lines by refund id
+
+
+def test_a_refund_line_the_statement_repeats_under_the_same_refund_id_is_a_duplicate():
+    first = StatementLine(2, LineKind.REFUND, "O-R", "T-R", cny("20.00"), cny("0.00"), at=NOON, refund_ref="R-1")
+    lines = statement(pay(1, "O-R", "T-R", "58.00"), first, first._replace(line_no=3))
+    entry = paid("O-R", ("T-R", "58.00"), status=PayStatus.PARTIALLY_REFUNDED, refunded="40.00",
+                 refunded_at=NOON)
+    run = reconcile(lines, [entry], [], WINDOW)
+    results = [(line.result, line.note) for _, line in run.unmatched]
+    assert run.summary["counts"]["matched"] == 2
+    assert results[0][0] is Result.DUPLICATE and "R-1" in results[0][1]
+    # the second 20.00 refunded here has no line of its own: the refund stays unmatched, not lost
+    assert run.summary["currencies"]["CNY"]["unexplained"] == "0.00"
