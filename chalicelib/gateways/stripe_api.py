@@ -5,10 +5,22 @@ order's PaymentIntent is found by the id we already know (the order's trade numb
 searching `metadata['order_id']` — Checkout must create it with
 `payment_intent_data[metadata][order_id]` (README, "Configuration"). Balance transactions carry
 the fee and the net of each charge and refund; their `source` is expanded to reach the order.
+
+A balance transaction is in the account's settlement currency. A charge in another currency
+(US$19.99 on an account settling in HKD) has `exchange_rate` set (source amount x rate = amount,
+in major units) and its `source` (the charge or refund) holds what the buyer was charged: that
+is the line's amount, the balance transaction's amount its `settled` gross, fee and net stay in
+the settlement currency. Stripe's own charges that are no trade (`reporting_category` `fee`:
+Radar, Billing) are kept apart as account fees.
+
+Paging is by cursor (`starting_after` the last id read), not by offset: a transaction created
+while the day is read is listed before the cursor (newest first) and cannot shift the pages
+after it, so nothing is read twice or skipped.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any, Mapping
 from urllib.parse import quote
 
@@ -25,6 +37,7 @@ GATEWAY = "stripe"
 _NOT_PAID = ("requires_payment_method", "requires_confirmation", "requires_action", "processing",
              "requires_capture")
 _TRADES = {"charge": LineKind.PAYMENT, "refund": LineKind.REFUND}
+_ACCOUNT_FEES = "fee"         # reporting_category of Stripe's charges that are no trade (Radar, Billing)
 
 
 def _get(config: Mapping[str, Any], path: str, params: Mapping[str, Any], http: GatewayHttp,
@@ -159,6 +172,7 @@ def fetch_balance(config: Mapping[str, Any], channel: str, day: date, http: Gate
     params: dict[str, Any] = {"created[gte]": int(start.timestamp()), "created[lt]": int(until.timestamp()),
                               "limit": 100, "expand[]": "data.source"}
     lines: list[StatementLine] = []
+    account_fees: list[Money] = []
     seen = 0
     while True:
         status, page = _get(config, "/v1/balance_transactions", params, http, what)
@@ -170,9 +184,21 @@ def fetch_balance(config: Mapping[str, Any], channel: str, day: date, http: Gate
             line = _line(item, seen, source)
             if line is not None:
                 lines.append(line)
+            elif isinstance(item, Mapping) and item.get("reporting_category") == _ACCOUNT_FEES:
+                account_fees.append(_account_fee(item, seen, source))
         if not page.get("has_more") or not items:
-            return read_at(Statement(channel, day, lines, source), until)
+            return read_at(Statement(channel, day, lines, source, account_fees=tuple(account_fees)), until)
         params["starting_after"] = items[-1]["id"]
+
+
+def _account_fee(item: Mapping[str, Any], n: int, source: str) -> Money:
+    """Stripe's own charge (a Radar fee): what it took from the balance, positive."""
+    try:
+        return Money.from_minor(-int(item["net"]), item["currency"].upper())
+    except InvalidMoney as error:
+        raise StatementUnparseable(source, n, error.message) from None
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
+        raise StatementUnparseable(source, n, f"unreadable fee ({type(error).__name__}: {error})") from None
 
 
 def _line(item: Mapping[str, Any], n: int, source: str) -> StatementLine | None:
@@ -191,11 +217,14 @@ def _line(item: Mapping[str, Any], n: int, source: str) -> StatementLine | None:
         currency = item["currency"].upper()
         metadata = origin.get("metadata") or {}
         trade_no = _id(origin.get("payment_intent")) or _id(origin.get("charge")) or origin["id"]
-        return StatementLine(n, kind, metadata.get("order_id") or "", trade_no,
-                             Money.from_minor(abs(amount), currency), Money.from_minor(abs(fee), currency),
+        booked = Money.from_minor(abs(amount), currency)
+        charged, rate = _presentment(item, origin, booked, n, source)
+        return StatementLine(n, kind, metadata.get("order_id") or "", trade_no, charged,
+                             Money.from_minor(abs(fee), currency),
                              at=datetime.fromtimestamp(int(item["created"]), timezone.utc),
                              status=item.get("type", ""),
-                             refund_ref=origin["id"] if kind is LineKind.REFUND else None)
+                             refund_ref=origin["id"] if kind is LineKind.REFUND else None,
+                             settled=booked if rate is not None else None, rate=rate)
     except StatementUnparseable:
         raise
     except InvalidMoney as error:
@@ -203,3 +232,20 @@ def _line(item: Mapping[str, Any], n: int, source: str) -> StatementLine | None:
     except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise StatementUnparseable(source, n, f"unreadable balance transaction "
                                               f"({type(error).__name__}: {error})") from None
+
+
+def _presentment(item: Mapping[str, Any], origin: Mapping[str, Any], booked: Money, n: int,
+                 source: str) -> tuple[Money, str | None]:
+    """What the buyer was charged (or refunded) and the conversion rate; the booked amount itself
+    with no rate when the transaction was not converted."""
+    rate = item.get("exchange_rate")
+    charged_currency = str(origin.get("currency") or booked.currency).upper()
+    if rate is None and charged_currency == booked.currency:
+        return booked, None
+    if rate is None or "amount" not in origin:
+        raise StatementUnparseable(source, n, f"a {charged_currency} {origin.get('object', 'source')} booked in "
+                                              f"{booked.currency} without exchange_rate and source amount")
+    text = format(Decimal(str(rate)).normalize(), "f")
+    if Decimal(text) <= 0:
+        raise StatementUnparseable(source, n, f"exchange_rate {rate!r} is not positive")
+    return Money.from_minor(abs(int(origin["amount"])), charged_currency), text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from urllib.parse import parse_qs, urlparse
 from datetime import date, datetime, timezone
 
 import pytest
@@ -214,3 +215,54 @@ def test_epay_unreadable_order_fails_with_its_position():
     with pytest.raises(StatementUnparseable) as failure:
         fetch_orders(EPAY, "epay-main", DAY, http(Recorded([json_answer(page)])), AFTER_DAY)
     assert failure.value.line == 3 and "19,90" in failure.value.reason
+
+
+def hkd_pages():
+    """An account settling in HKD: US$19.99, €25.00 and ¥2000 (zero-decimal) charges converted at
+    Stripe's rate, a partial refund of US$5.00 and a Radar fee (balance transactions as the API
+    documents them: `exchange_rate`, the expanded `source` with the charged amount)."""
+    return [json_answer(page) for page in json.loads(fixture("stripe_balance_transactions_hkd_20261124.json"))]
+
+
+def test_stripe_converted_transactions_carry_the_charged_amount_and_the_settled_one_with_the_rate():
+    statement = fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded(hkd_pages())), AFTER_DAY)
+    got = [(l.kind, l.trade_no, l.amount, l.settled, l.rate, l.fee, l.net) for l in statement.lines]
+    hkd = lambda minor: Money(minor, "HKD")  # noqa: E731
+    assert got == [
+        (LineKind.REFUND, "pi_3QYUSD", Money(500, "USD"), hkd(3900), "7.8", hkd(0), hkd(-3900)),
+        (LineKind.PAYMENT, "pi_3QYJPY", Money(2000, "JPY"), hkd(10420), "0.0521", hkd(589), hkd(9831)),
+        (LineKind.PAYMENT, "pi_3QYEUR", Money(2500, "EUR"), hkd(21000), "8.4", hkd(949), hkd(20051)),
+        (LineKind.PAYMENT, "pi_3QYUSD", Money(1999, "USD"), hkd(15592), "7.8", hkd(921), hkd(14671))]
+    assert statement.lines[0].refund_ref == "re_3QYUSD"
+    assert statement.account_fees == (hkd(55),)
+
+
+def test_stripe_conversion_without_the_charged_amount_is_unreadable():
+    pages = json.loads(fixture("stripe_balance_transactions_hkd_20261124.json"))
+    del pages[0]["data"][2]["source"]["amount"]
+    with pytest.raises(StatementUnparseable) as failure:
+        fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY)
+    assert failure.value.line == 3 and "without exchange_rate and source amount" in failure.value.reason
+
+
+def test_stripe_cursor_paging_is_safe_when_a_transaction_arrives_during_the_read():
+    """Stripe lists newest first and pages by `starting_after` (an id, not an offset): a charge
+    created between two page reads sorts before the cursor, so the pages after it are the same
+    whether it arrived or not — nothing read twice, nothing skipped. (It belongs to the next read
+    of today; a past day's read is bounded by `created[lt]` anyway.)"""
+    live = [item for page in json.loads(fixture("stripe_balance_transactions_hkd_20261124.json"))
+            for item in page["data"]]
+    newcomer = dict(live[2], id="txn_3QYNEW", created=1795501000,
+                    source=dict(live[2]["source"], id="ch_3QYNEW", payment_intent="pi_3QYNEW"))
+
+    def answer(request):
+        after = parse_qs(urlparse(request.url).query).get("starting_after")
+        start = [item["id"] for item in live].index(after[0]) + 1 if after else 0
+        page = live[start:start + 2]
+        if not after:
+            live.insert(0, newcomer)              # arrives right after the first page is served
+        return json_answer({"object": "list", "has_more": start + 2 < len(live), "data": page})
+
+    statement = fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded(answer)), AFTER_DAY)
+    assert [l.trade_no for l in statement.lines] == ["pi_3QYUSD", "pi_3QYJPY", "pi_3QYEUR", "pi_3QYUSD"]
+    assert statement.account_fees == (Money(55, "HKD"),)
