@@ -5,11 +5,31 @@ is therefore never logged and never put in an error (GatewayHttp's errors name o
 asked). epay has no statement file: the day is read from the order list, newest first, 50 a
 page, as far back as the aggregator lets it page; when that is not far enough the statement is
 marked incomplete and the reconciliation asks about each of the day's orders (`act=order`).
+
+An order's `status` (彩虹易支付's `pay_order.status`, which the compatible aggregators copy):
+
+| status | 彩虹's word | means | on the statement |
+|---|---|---|---|
+| 0 | 未支付 | created, not paid | nothing |
+| 1 | 已支付 | paid | a payment (at `endtime`) |
+| 2 | 已退款 | paid, then refunded | the payment and a refund of `refundmoney` (the whole `money` when the aggregator does not list it) |
+| 3 | 已冻结 | paid, the aggregator holds the funds (a complaint) | a payment: the money was taken |
+
+Any other status fails the read (never reconcile a guess). The list shows no refund time: a
+refund is counted on its payment's day.
+
+The list pages by offset, newest first: an order created while the day is read pushes every
+row down, so a row of one page comes again at the top of the next. Rows are kept once per
+trade number, and the whole list is read again until two reads agree on the rows of the day
+(a row that changed status or went missing between them shows up as a difference); a list
+that never settles within `MAX_READS` is marked incomplete, so each of our orders is asked
+about one by one.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from ..domain.errors import InvalidMoney
 from ..domain.lookup import GatewayTrade
@@ -24,8 +44,17 @@ from ._signing import config_value
 GATEWAY = "epay"
 PAGE_SIZE = 50
 MAX_PAGES = 40                      # 2,000 orders: how far back 彩虹-style lists let one page
+MAX_READS = 3                       # whole reads of the list until two agree
 LOOKBACK = timedelta(days=1)        # an order created this long before the day may be paid in it
 _PAID = "TRADE_SUCCESS"
+
+
+class EpayStatus:
+    """彩虹易支付's order statuses (the table above)."""
+
+    UNPAID, PAID, REFUNDED, FROZEN = "0", "1", "2", "3"
+    TAKEN = frozenset({PAID, REFUNDED, FROZEN})       # the aggregator took the buyer's money
+    KNOWN = frozenset({UNPAID, *TAKEN})
 
 
 def _get(config: Mapping[str, Any], params: Mapping[str, Any], http: GatewayHttp, what: str) -> dict[str, Any]:
@@ -66,9 +95,18 @@ def query(config: Mapping[str, Any], channel: str, out_trade_no: str, http: Gate
         pid = config_value(config, "pid")
         if answer["out_trade_no"] != out_trade_no or str(answer.get("pid", pid)) != pid:
             raise invalid_answer(what, "the answer names another merchant or order")
-        if str(answer["status"]) == "1":
+        status = str(answer["status"])
+        if status in (EpayStatus.PAID, EpayStatus.FROZEN):
             return QueryResult(QueryStatus.PAID, _PAID, payment_notice(answer, channel))
-        return QueryResult(QueryStatus.NOT_PAID, f"status {answer['status']}")
+        if status == EpayStatus.REFUNDED:
+            notice = payment_notice(answer, channel)
+            return QueryResult(QueryStatus.REFUNDED, "status 2 (已退款)",
+                               replace(notice, kind=NoticeKind.INFO, gateway_status="status 2",
+                                       dedupe_key=f"{channel}:{notice.trade_no}:refunded",
+                                       refunded_total=_refunded(answer)))
+        if status == EpayStatus.UNPAID:
+            return QueryResult(QueryStatus.NOT_PAID, "status 0")
+        raise invalid_answer(what, f"unknown status {status}")
 
 
 def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
@@ -85,37 +123,58 @@ def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: Gat
         pid = config_value(config, "pid")
         if answer["trade_no"] != trade_no or str(answer.get("pid", pid)) != pid:
             raise invalid_answer(what, "the answer names another merchant or trade")
-        paid = str(answer["status"]) == "1"
-        return GatewayTrade(channel, trade_no, answer["out_trade_no"],
-                            QueryStatus.PAID if paid else QueryStatus.NOT_PAID,
-                            _PAID if paid else f"status {answer['status']}", Money.parse(answer["money"], "CNY"),
-                            beijing_time(answer["endtime"]) if paid and answer.get("endtime") else None)
+        status = str(answer["status"])
+        if status not in EpayStatus.KNOWN:
+            raise invalid_answer(what, f"unknown status {status}")
+        taken = status in EpayStatus.TAKEN
+        found = {EpayStatus.UNPAID: QueryStatus.NOT_PAID, EpayStatus.REFUNDED: QueryStatus.REFUNDED}
+        return GatewayTrade(channel, trade_no, answer["out_trade_no"], found.get(status, QueryStatus.PAID),
+                            _PAID if status == EpayStatus.PAID else f"status {status}",
+                            Money.parse(answer["money"], "CNY"),
+                            beijing_time(answer["endtime"]) if taken and answer.get("endtime") else None)
 
 
-def _line(item: Mapping[str, Any], n: int, window: tuple[datetime, datetime], source: str) -> StatementLine | None:
-    """The item as a payment line of the day, or None (unpaid, or paid on another day)."""
+def _refunded(item: Mapping[str, Any]) -> Money:
+    """What a refunded order gave back: `refundmoney` where the aggregator lists it, else all."""
+    return Money.parse(str(item.get("refundmoney") or item["money"]), "CNY")
+
+
+def _lines(item: Mapping[str, Any], n: int, window: tuple[datetime, datetime], source: str) -> list[StatementLine]:
+    """The item's lines of the day: its payment (and refund) when paid in the window, else none."""
     try:
-        if str(item["status"]) != "1" or not item.get("endtime"):
-            return None
+        status = str(item["status"])
+        if status not in EpayStatus.KNOWN:
+            raise StatementUnparseable(source, n, f"unknown order status {status!r} (0, 1, 2 or 3)")
+        if status not in EpayStatus.TAKEN or not item.get("endtime"):
+            return []
         paid_at = beijing_time(item["endtime"])
         if not window[0] <= paid_at < window[1]:
-            return None
-        return StatementLine(n, LineKind.PAYMENT, item["out_trade_no"], item["trade_no"],
-                             Money.parse(item["money"], "CNY"), at=paid_at, status="1")
+            return []
+        payment = StatementLine(n, LineKind.PAYMENT, item["out_trade_no"], item["trade_no"],
+                                Money.parse(item["money"], "CNY"), at=paid_at, status=status)
+        if status != EpayStatus.REFUNDED:
+            return [payment]
+        return [payment, payment._replace(kind=LineKind.REFUND, amount=_refunded(item))]
     except (KeyError, ValueError, TypeError) as error:
         raise StatementUnparseable(source, n, f"unreadable order ({type(error).__name__}: {error})") from None
     except InvalidMoney as error:
         raise StatementUnparseable(source, n, error.message) from None
 
 
-def fetch_orders(config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp,
-                 now: datetime) -> Statement:
-    """The day's paid orders from the list; `complete` is False when paging could not reach back
-    to the start of the day."""
-    what, source = "epay act=orders", f"epay order list {channel} {day.isoformat()}"
-    window = day_bounds(day)
+class _Read(NamedTuple):
+    lines: list[StatementLine]
+    rows: dict[str, tuple[Any, ...]]     # trade_no -> what the list says of a row of the day
+    complete: bool                       # the pages reached back before the day
+    repeated: int                        # rows met again on a later page (the list moved)
+
+
+def _read_list(config: Mapping[str, Any], http: GatewayHttp, window: tuple[datetime, datetime],
+               source: str) -> _Read:
+    """One read of the list, page by page, each trade number kept once."""
+    what, oldest = "epay act=orders", window[0] - LOOKBACK
     lines: list[StatementLine] = []
-    seen = 0
+    rows: dict[str, tuple[Any, ...]] = {}
+    seen, repeated, met = 0, 0, set()
     for page in range(1, MAX_PAGES + 1):
         answer = _get(config, {"act": "orders", "limit": PAGE_SIZE, "page": page}, http, what)
         items = answer.get("data") or []
@@ -123,16 +182,49 @@ def fetch_orders(config: Mapping[str, Any], channel: str, day: date, http: Gatew
             raise invalid_answer(what, f"code {answer.get('code')}")
         for item in items:
             seen += 1
-            line = _line(item, seen, window, source)
-            if line is not None:
-                lines.append(line)
-        if len(items) < PAGE_SIZE or _older_than(items[-1], window[0] - LOOKBACK, seen, source):
-            return read_at(Statement(channel, day, lines, source), now)
-    return read_at(Statement(channel, day, lines, source, complete=False), now)
+            trade_no = _trade_no(item, seen, source)
+            if trade_no in met:
+                repeated += 1
+                continue
+            met.add(trade_no)
+            if not _older_than(item, oldest, seen, source) and _created(item, seen, source) < window[1]:
+                rows[trade_no] = tuple(item.get(k) for k in ("status", "money", "endtime", "refundmoney"))
+            lines += _lines(item, seen, window, source)
+        if len(items) < PAGE_SIZE or _older_than(items[-1], oldest, seen, source):
+            return _Read(lines, rows, True, repeated)
+    return _Read(lines, rows, False, repeated)
+
+
+def fetch_orders(config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp,
+                 now: datetime) -> Statement:
+    """The day's paid (and refunded) orders from the list, read until two reads agree on the
+    day's rows; `complete` is False when paging could not reach back to the start of the day or
+    the list would not hold still."""
+    source = f"epay order list {channel} {day.isoformat()}"
+    window = day_bounds(day)
+    read = _read_list(config, http, window, source)
+    for _ in range(MAX_READS - 1):
+        again = _read_list(config, http, window, source)
+        stable = again.rows == read.rows and again.complete == read.complete
+        read = again
+        if stable:
+            return read_at(Statement(channel, day, read.lines, source, complete=read.complete), now)
+    return read_at(Statement(channel, day, read.lines, f"{source} (the list kept changing)", complete=False), now)
+
+
+def _trade_no(item: Mapping[str, Any], n: int, source: str) -> str:
+    trade_no = item.get("trade_no") if isinstance(item, Mapping) else None
+    if not isinstance(trade_no, str) or not trade_no:
+        raise StatementUnparseable(source, n, "order without a trade_no")
+    return trade_no
+
+
+def _created(item: Mapping[str, Any], n: int, source: str) -> datetime:
+    try:
+        return beijing_time(item["addtime"])
+    except (KeyError, ValueError, TypeError) as error:
+        raise StatementUnparseable(source, n, f"unreadable addtime ({error})") from None
 
 
 def _older_than(item: Mapping[str, Any], limit: datetime, n: int, source: str) -> bool:
-    try:
-        return beijing_time(item["addtime"]) < limit
-    except (KeyError, ValueError, TypeError) as error:
-        raise StatementUnparseable(source, n, f"unreadable addtime ({error})") from None
+    return _created(item, n, source) < limit

@@ -40,16 +40,21 @@ def report_unparseable(channel: str, day: date, error: StatementUnparseable, now
 
 def complete_by_queries(statement: Statement, order_nos: Iterable[str], now: datetime) -> Statement:
     """Add a line for each ledger order the statement does not list that the gateway says is
-    paid (one query each): a partial list can confirm our payments, not find others."""
+    paid — and a refund line when it says refunded since (one query each): a partial list can
+    confirm our payments, not find others."""
     config, gateway = gateway_calls.channel_gateway(statement.channel)
     listed = {line.out_trade_no for line in statement.lines}
     added: list[StatementLine] = []
     for order_no in sorted(set(order_nos) - listed):
         result = gateway.query_order(config, statement.channel, order_no, None, gateway_calls.http(), now)
-        if result.status is QueryStatus.PAID and result.notice is not None:
-            notice = result.notice
-            added.append(StatementLine(len(statement.lines) + len(added) + 1, LineKind.PAYMENT, order_no,
-                                       notice.trade_no or "", notice.amount, at=notice.event_time,
-                                       status="queried"))
+        notice = result.notice
+        if result.status in (QueryStatus.PAID, QueryStatus.REFUNDED) and notice is not None \
+                and notice.amount is not None:
+            payment = StatementLine(len(statement.lines) + len(added) + 1, LineKind.PAYMENT, order_no,
+                                    notice.trade_no or "", notice.amount, at=notice.event_time, status="queried")
+            added.append(payment)
+            if result.status is QueryStatus.REFUNDED:
+                added.append(payment._replace(kind=LineKind.REFUND, amount=notice.refunded_total or notice.amount,
+                                              status="queried: refunded"))
     return replace(statement, lines=[*statement.lines, *added], complete=True,
                    source=f"{statement.source} + {len(added)} per-order queries")

@@ -190,7 +190,7 @@ def test_stripe_unreadable_transactions_fail_with_the_item_and_reason(change, re
 
 
 def test_epay_order_list_gives_the_days_paid_orders():
-    adapter = Recorded([json_answer(json.loads(fixture("epay_orders_page1.json")))])
+    adapter = Recorded([json_answer(json.loads(fixture("epay_orders_page1.json")))] * 2)
     statement = fetch_orders(EPAY, "epay-main", DAY, http(adapter), AFTER_DAY)
     assert [(l.line_no, l.out_trade_no, l.amount.format(), l.fee) for l in statement.lines] == [
         (1, "20261124203000000031", "58.00", None), (3, "20261123235900000033", "19.90", None)]
@@ -205,7 +205,7 @@ def test_epay_order_list_that_cannot_reach_the_day_is_incomplete(monkeypatch):
     monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
     page = json.loads(fixture("epay_orders_page1.json"))
     recent = {**page, "data": [dict(page["data"][0], addtime="2026-11-25 01:00:00")] * 2}
-    statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded([json_answer(recent)] * 2)), AFTER_DAY)
+    statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded([json_answer(recent)] * 4)), AFTER_DAY)
     assert statement.complete is False
 
 
@@ -266,3 +266,85 @@ def test_stripe_cursor_paging_is_safe_when_a_transaction_arrives_during_the_read
     statement = fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded(answer)), AFTER_DAY)
     assert [l.trade_no for l in statement.lines] == ["pi_3QYUSD", "pi_3QYJPY", "pi_3QYEUR", "pi_3QYUSD"]
     assert statement.account_fees == (Money(55, "HKD"),)
+
+
+def epay_list(*rows: dict) -> dict:
+    return {"code": 1, "msg": "查询结算记录成功！", "data": list(rows)}
+
+
+def epay_row(n: int, status: int, created: str, paid: str | None, money: str = "58.00", **extra) -> dict:
+    """A row as 彩虹易支付's act=orders lists it (fixture epay_orders_page1.json's shape)."""
+    return {"trade_no": f"20261124{n:011d}", "out_trade_no": f"O-{n}", "api_trade_no": "", "type": "alipay",
+            "pid": 1001, "addtime": created, "endtime": paid, "name": "VIP会员 月卡", "money": money,
+            "status": status, "param": "", "buyer": "", **extra}
+
+
+def test_epay_statuses_each_give_their_lines():
+    rows = [epay_row(1, 1, "2026-11-24 10:00:00", "2026-11-24 10:00:30"),              # 已支付
+            epay_row(2, 2, "2026-11-24 09:00:00", "2026-11-24 09:00:30"),              # 已退款, whole
+            epay_row(3, 2, "2026-11-24 08:00:00", "2026-11-24 08:00:30", refundmoney="20.00"),   # part
+            epay_row(4, 3, "2026-11-24 07:00:00", "2026-11-24 07:00:30"),              # 已冻结: taken
+            epay_row(5, 0, "2026-11-24 06:00:00", None),                               # 未支付
+            epay_row(6, 1, "2026-11-22 06:00:00", "2026-11-22 06:00:30")]              # before the day
+    statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded([json_answer(epay_list(*rows))] * 2)), AFTER_DAY)
+    assert [(l.out_trade_no, l.kind, l.amount.format(), l.status) for l in statement.lines] == [
+        ("O-1", LineKind.PAYMENT, "58.00", "1"),
+        ("O-2", LineKind.PAYMENT, "58.00", "2"), ("O-2", LineKind.REFUND, "58.00", "2"),
+        ("O-3", LineKind.PAYMENT, "58.00", "2"), ("O-3", LineKind.REFUND, "20.00", "2"),
+        ("O-4", LineKind.PAYMENT, "58.00", "3")]
+    assert statement.complete is True
+
+
+def test_epay_unknown_status_fails_the_read():
+    rows = [epay_row(1, 7, "2026-11-24 10:00:00", "2026-11-24 10:00:30")]
+    with pytest.raises(StatementUnparseable) as failure:
+        fetch_orders(EPAY, "epay-main", DAY, http(Recorded([json_answer(epay_list(*rows))])), AFTER_DAY)
+    assert failure.value.line == 1 and "unknown order status '7'" in failure.value.reason
+
+
+class MovingList:
+    """彩虹's act=orders over a live table: newest first, `page` of `limit` by offset; `arrive`
+    is inserted at the top right after the first page is served (an order created mid-read)."""
+
+    def __init__(self, rows: list[dict], arrive: list[dict]):
+        self.rows, self.arrive, self.pages = list(rows), list(arrive), 0
+
+    def __call__(self, request):
+        query = parse_qs(urlparse(request.url).query)
+        limit, page = int(query["limit"][0]), int(query["page"][0])
+        served = self.rows[(page - 1) * limit:page * limit]
+        self.pages += 1
+        if self.arrive:
+            self.rows.insert(0, self.arrive.pop(0))
+        return json_answer(epay_list(*served))
+
+
+def test_epay_an_order_inserted_between_two_page_reads_is_neither_doubled_nor_lost(monkeypatch):
+    from chalicelib.gateways import epay_api
+
+    monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
+    rows = [epay_row(n, 1, f"2026-11-24 {20 - n:02d}:00:00", f"2026-11-24 {20 - n:02d}:00:30") for n in range(1, 6)]
+    rows.append(epay_row(9, 1, "2026-11-22 10:00:00", "2026-11-22 10:00:30"))      # reaches back before the day
+    late = epay_row(7, 0, "2026-11-25 02:00:00", None)          # created after the day, unpaid
+    moving = MovingList(rows, [late])
+    statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded(moving)), AFTER_DAY)
+    assert sorted(l.out_trade_no for l in statement.lines) == ["O-1", "O-2", "O-3", "O-4", "O-5"]
+    assert statement.complete is True and moving.pages == 4 + 4          # one read moved, the second agreed
+
+
+def test_epay_a_list_that_keeps_moving_is_incomplete_so_orders_are_asked_about(monkeypatch):
+    from chalicelib.gateways import epay_api
+
+    monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
+    rows = [epay_row(n, 0, f"2026-11-24 {20 - n:02d}:00:00", None) for n in range(1, 4)]
+    rows.append(epay_row(9, 1, "2026-11-22 10:00:00", "2026-11-22 10:00:30"))
+
+    def paying(request):                     # every read finds another order of the day paid
+        for row in rows if "page=1&" in request.url else ():
+            if row["status"] == 0:
+                row.update(status=1, endtime=row["addtime"].replace(":00:00", ":00:30"))
+                break
+        return MovingList(rows, [])(request)
+
+    statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded(paying)), AFTER_DAY)
+    assert statement.complete is False and "kept changing" in statement.source
