@@ -372,8 +372,10 @@ class StripeApi:
     def _balance_transactions(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
         start = datetime.fromtimestamp(int(request.arg("created[gte]", "0")), timezone.utc)
         end = datetime.fromtimestamp(int(request.arg("created[lt]", str(int(time.time()) + 1))), timezone.utc)
-        entries = entries_between(self.book.of_channel(gateway.channel), start, min(end, _now()))
-        items = stripe_balance_transactions(entries, "data.source" in self._expands(request))
+        until = min(end, _now())
+        entries = entries_between(self.book.of_channel(gateway.channel), start, until)
+        items = stripe_balance_transactions(entries, "data.source" in self._expands(request),
+                                            getattr(gateway, "settlement", None), (start, until))
         after = request.arg("starting_after")
         if after:
             ids = [item["id"] for item in items]

@@ -38,6 +38,25 @@ _FEN = Decimal("0.01")
 _WECHAT_FEE_DIGITS = Decimal("0.00001")
 
 
+@dataclass
+class StripeSettlement:
+    """A Stripe account that settles in `currency`: a charge in another currency is converted at
+    `rates[charged currency]` (major units: 19.99 USD x 7.8 = 155.92 HKD) and its fee charged in
+    the settlement currency; `account_fees` are Stripe's own charges (a Radar fee: when, minor)."""
+
+    currency: str
+    rates: dict[str, Decimal]
+    account_fees: list[tuple[datetime, int]]
+
+    def convert(self, minor: int, currency: str) -> tuple[int, Decimal | None]:
+        if currency == self.currency:
+            return minor, None
+        rate = self.rates[currency]
+        major = Decimal(minor).scaleb(-minor_digits(currency)) * rate
+        settled = major.scaleb(minor_digits(self.currency)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        return int(settled), rate
+
+
 @dataclass(frozen=True)
 class Entry:
     """One line of a day's statement."""
@@ -193,38 +212,58 @@ def gzip_with_sha1(raw: bytes) -> tuple[bytes, str]:
 
 # --- Stripe: balance transactions -------------------------------------------------------------
 
-def stripe_balance_transactions(entries: list[Entry], expand_source: bool) -> list[dict[str, Any]]:
-    """Newest first, as Stripe lists them."""
+def stripe_balance_transactions(entries: list[Entry], expand_source: bool,
+                                settlement: StripeSettlement | None = None,
+                                between: tuple[datetime, datetime] | None = None) -> list[dict[str, Any]]:
+    """Newest first, as Stripe lists them. On an account settling in another currency, amount,
+    fee and net are converted (`exchange_rate` set), the source keeps what the buyer was charged;
+    Stripe's own fees in `between` are listed too (`reporting_category` fee)."""
     items = []
     for entry in entries:
         trade, refund = entry.trade, entry.refund
         currency = trade.currency.lower()
+        amount, rate = settlement.convert(entry.amount_minor, trade.currency) if settlement else \
+            (entry.amount_minor, None)
         if refund:
             source = {"id": refund.refund_id, "object": "refund", "amount": refund.amount_minor,
                       "charge": trade.refs["charge"], "payment_intent": trade.trade_no, "currency": currency,
                       "metadata": {}, "status": "succeeded"}
-            amount, fee, category = -entry.amount_minor, 0, "refund"
+            amount, fee, category = -amount, 0, "refund"
         else:
             source = {"id": trade.refs["charge"], "object": "charge", "amount": entry.amount_minor,
                       "payment_intent": trade.trade_no, "currency": currency,
                       "metadata": {"order_id": trade.out_trade_no}, "paid": True, "status": "succeeded"}
-            amount, category = entry.amount_minor, "charge"
+            category = "charge"
             fee = int(trade.fee.scaleb(minor_digits(trade.currency)))
+            if rate is not None:
+                fee = settlement.convert(fee, trade.currency)[0]
         items.append({"id": f"txn_{source['id'].split('_', 1)[1]}", "object": "balance_transaction",
-                      "amount": amount, "currency": currency, "fee": fee, "net": amount - fee,
+                      "amount": amount, "currency": settlement.currency.lower() if settlement else currency,
+                      "exchange_rate": float(rate) if rate is not None else None,
+                      "fee": fee, "net": amount - fee,
                       "type": category, "reporting_category": category, "status": "available",
                       "created": int(entry.at.timestamp()),
                       "source": source if expand_source else source["id"]})
-    return list(reversed(items))
+    if settlement and between:
+        items += [{"id": f"txn_fee{int(at.timestamp())}{minor}", "object": "balance_transaction",
+                   "amount": -minor, "currency": settlement.currency.lower(), "exchange_rate": None, "fee": 0,
+                   "net": -minor, "type": "stripe_fee", "reporting_category": "fee",
+                   "description": "Radar (simulated): Radar for Fraud Teams", "status": "available",
+                   "created": int(at.timestamp()), "source": None}
+                  for at, minor in settlement.account_fees if between[0] <= at < between[1]]
+    return sorted(items, key=lambda item: item["created"], reverse=True)
 
 
 # --- epay: the order list ---------------------------------------------------------------------
 
 def epay_order(trade: SimPayment, pid: str) -> dict[str, Any]:
-    """An order as `act=order` / `act=orders` show it (status 1 paid, 0 unpaid)."""
+    """An order as `act=order` / `act=orders` show it: status 0 unpaid, 1 paid, 2 refunded (with
+    `refundmoney`, as 彩虹易支付 lists it)."""
     paid = trade.paid_at is not None
+    status = 2 if trade.refunded_minor else 1 if paid else 0
+    refunded = {"refundmoney": to_major(trade.refunded_minor, "CNY")} if trade.refunded_minor else {}
     return {"trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no, "api_trade_no": "",
             "type": trade.method or "alipay", "pid": int(pid), "addtime": _bj(trade.created_at),
             "endtime": _bj(trade.paid_at) if paid else None, "name": trade.subject,
-            "money": to_major(trade.booked_minor, "CNY"), "status": 1 if paid else 0, "param": "",
-            "buyer": ""}
+            "money": to_major(trade.booked_minor, "CNY"), "status": status, "param": "",
+            "buyer": "", **refunded}

@@ -324,6 +324,7 @@ class StripeSim(SimGateway):
     type_name = "stripe"
     retry_delays_s = exponential(60, 12)        # about 68 h: "up to 3 days"
     currencies = None
+    settlement = None       # a StripeSettlement when the account settles in one currency (sim_bills)
 
     def new_trade_no(self, now):
         return "pi_" + _alnum(24)

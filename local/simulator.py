@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,6 +34,7 @@ from typing import Any, Mapping
 import requests
 
 from .sim_apis import register_gateway_apis
+from .sim_bills import StripeSettlement
 from .sim_channels import why_real
 from .sim_gateways import SimGateway, SimKeys, build_gateway, read_pem
 from .sim_model import Attempt, SimEvent, SimPayment, SimRefund, TradeBook, WireNotice, to_minor
@@ -142,6 +144,17 @@ class GatewaySimulator:
         if notice is None:
             return None
         return self._send(channel, "refund", out_trade_no, trade.trade_no, notice)
+
+    def settle_stripe_in(self, channel: str, currency: str, rates: Mapping[str, str]) -> None:
+        """Make a Stripe channel's account settle in `currency`: charges in the other currencies
+        are converted at `rates` (`{"USD": "7.8"}`) on its balance transactions."""
+        gateway = self._gateway(channel)
+        gateway.settlement = StripeSettlement(currency, {c: Decimal(r) for c, r in rates.items()}, [])
+
+    def charge_stripe_fee(self, channel: str, amount: str) -> None:
+        """Stripe takes one of its own fees (Radar's) from a settling account, now."""
+        settlement = self._gateway(channel).settlement
+        settlement.account_fees.append((_now(), to_minor(amount, settlement.currency)))
 
     def close_trade(self, channel: str, out_trade_no: str, amount: str, currency: str = "CNY", *,
                     subject: str = DEFAULT_SUBJECT, forged: bool = False) -> SimEvent | None:

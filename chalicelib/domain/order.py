@@ -121,8 +121,10 @@ class Order:
     trade_no: str | None = None
     paid_amount: Money | None = None
     received_amount: Money | None = None
-    fee: Money | None = None
+    fee: Money | None = None            # in the settlement currency (the paid one unless converted)
     net: Money | None = None            # 实际到账 as the gateway's statement says (reconciliation)
+    settled_amount: Money | None = None  # the payment converted into the settlement currency (statement)
+    exchange_rate: str | None = None    # the gateway's rate for that conversion ("7.8")
     refunded_amount: Money | None = None
     refunded_at: datetime | None = None
     closed_at: datetime | None = None

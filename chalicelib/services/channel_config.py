@@ -8,6 +8,7 @@ the gateways use, so a document that passes here loads there.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -29,6 +30,9 @@ PUBLIC_KEYS = ("alipay_public_key", "platform_public_key", "app_cert", "alipay_c
 URL_FIELDS = ("gateway_url", "api_base")
 BOOLEAN_FIELDS = ("simulated", "allow_rsa1")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: `fee_rate`: the contract's fee as a fraction in a decimal string ("0.006" is 0.6%), below 20%
+_FEE_RATE = re.compile(r"0\.[0-9]{1,6}")
+MAX_FEE_RATE = Decimal("0.2")
 _CHANNEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -57,7 +61,7 @@ def validate_channel(channel_id: str, config: Any, *, allow_http: bool = False) 
         return problems + [f"{channel_id}: type {repr(kind)[:40]} is not one of {', '.join(sorted(GATEWAYS))}"]
     checks: tuple[Callable[[Mapping[str, Any]], list[str]], ...] = (
         _required, _alipay_mode, _keys, _key_pairs, _wechat_apiv3_key, _webhook_secret,
-        _currencies, _optional_types)
+        _currencies, _optional_types, _fee_rate)
     found = [problem for check in checks for problem in check(config)] + _urls(config, allow_http)
     return problems + [f"{channel_id}: {problem}" for problem in found]
 
@@ -178,6 +182,22 @@ def _optional_types(config: Mapping[str, Any]) -> list[str]:
     if "name" in config and not (isinstance(config["name"], str) and config["name"].strip()):
         problems.append("name must be a non-empty string (the name operators see)")
     return problems
+
+
+def _fee_rate(config: Mapping[str, Any]) -> list[str]:
+    if "fee_rate" not in config:
+        return []
+    value = config["fee_rate"]
+    if not isinstance(value, str) or not _FEE_RATE.fullmatch(value) or Decimal(value) >= MAX_FEE_RATE:
+        return ["fee_rate must be the contract's fee as a decimal string below 0.2, at most 6 places "
+                "(\"0.006\" for 0.6%)"]
+    return []
+
+
+def fee_rate(config: Mapping[str, Any]) -> Decimal | None:
+    """The channel's contracted fee rate (validated above), or None when not configured."""
+    value = config.get("fee_rate")
+    return Decimal(value) if isinstance(value, str) else None
 
 
 def _root_chain(config: Mapping[str, Any], name: str) -> str:

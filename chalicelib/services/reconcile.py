@@ -40,7 +40,7 @@ from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import audit, ledger, reconciliations as run_store
 from ..store.reconciliations import NewRun, RunStatus, StoredRun
-from . import anomalies, channels, job_metrics, statements
+from . import anomalies, channel_config, channels, job_metrics, statements
 from .auth import Principal
 
 REPORT_PREFIX = "reports/reconciliations"
@@ -91,7 +91,8 @@ def reconcile_statement(statement: Statement, *, actor: str, now: datetime) -> S
     day_entries = ledger.paid_between(statement.channel, *window)
     if not statement.complete:
         statement = statements.complete_by_queries(statement, (e.order_no for e in day_entries), now)
-    run = match(statement, day_entries, _named_elsewhere(statement, day_entries), window)
+    rate = channel_config.fee_rate(channels.get_channel(statement.channel))
+    run = match(statement, day_entries, _named_elsewhere(statement, day_entries), window, rate)
     stored = run_store.save(_new_run(statement, run, _archive(statement, run), actor, window),
                             _history(actor, now, run.summary), now)
     _raise_anomalies(run, now)
@@ -130,7 +131,7 @@ def _history(actor: str, now: datetime, summary: Mapping[str, Any] | None = None
 def _new_run(statement: Statement, run: Reconciliation, report: dict[str, str], actor: str,
              window: tuple[datetime, datetime]) -> NewRun:
     settings = get_job_settings()
-    fees = run.fee_updates          # stored as JSON arrays [order_no, currency, fee_minor, net_minor]
+    fees = run.fee_updates          # JSON arrays [order_no, currency, fee_minor, net_minor, settled_minor, rate]
     summary = {**run.summary, "stored_lines": min(len(run.unmatched), settings.max_stored_lines)}
     return NewRun(statement.channel, statement.day.isoformat(), summary,
                   [line_view(n, line) for n, line in run.unmatched[:settings.max_stored_lines]],
@@ -203,14 +204,20 @@ def _archive(statement: Statement, run: Reconciliation) -> dict[str, str]:
 
 
 def _write_fee(run: StoredRun, update: list[Any], now: datetime) -> bool:
-    order_no, currency, fee_minor, net_minor = update
+    """One chunk entry: [order_no, currency, fee_minor, net_minor] and, for a converted payment,
+    [settled_minor, rate] after them (chunks written before conversions were read have four)."""
+    order_no, currency, fee_minor, net_minor, settled_minor, rate = (*update, None, None)[:6]
     fee, net = Money(fee_minor, currency), Money(net_minor, currency)
+    settled = Money(settled_minor, currency) if settled_minor is not None else None
+    data = {"run": run.run_id, "fee": fee.format(), "net": net.format(), "currency": fee.currency}
+    converted = ""
+    if settled is not None and rate:
+        data.update(settled=settled.format(), exchange_rate=rate)
+        converted = f"settled {settled} @ {rate}, "
     entry = TimelineEntry(at=now, type="reconciliation", source="system",
-                          message=f"statement of {run.date}: fee {fee}, net {net}",
-                          data={"run": run.run_id, "fee": fee.format(), "net": net.format(),
-                                "currency": fee.currency})
+                          message=f"statement of {run.date}: {converted}fee {fee}, net {net}", data=data)
     try:
-        ledger.write_statement_amounts(order_no, fee, net, entry)
+        ledger.write_statement_amounts(order_no, fee, net, entry, settled, rate)
     except UpdateError as error:
         if error.cause_response_code != "ConditionalCheckFailedException":
             raise

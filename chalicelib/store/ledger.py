@@ -21,7 +21,7 @@ from .models import OrderModel
 from .orders import timeline_to_map, to_domain
 
 _ATTRIBUTES = ("order_no", "channel", "currency", "pay_status", "payments", "refunded_minor",
-               "refunded_at", "fee_minor", "net_minor")
+               "refunded_at", "fee_minor", "net_minor", "fee_currency", "exchange_rate")
 _NAMES = {f"#a{i}": name for i, name in enumerate(_ATTRIBUTES)}
 _PROJECTION = ", ".join(_NAMES)
 _BATCH_GET = 100
@@ -48,11 +48,13 @@ def entry_of(item: dict[str, Any]) -> LedgerEntry:
                                                                           p["M"]["currency"]["S"]))
                      for p in item.get("payments", {}).get("L", ()))
     currency = payments[0].amount.currency if payments else item["currency"]["S"]
-    refunded_at = item.get("refunded_at")
+    refunded_at, rate = item.get("refunded_at"), item.get("exchange_rate")
+    settlement = item["fee_currency"]["S"] if "fee_currency" in item else currency
     return LedgerEntry(item["order_no"]["S"], item["pay_status"]["S"], payments,
                        _money(item, "refunded_minor", currency),
                        from_iso(refunded_at["S"]) if refunded_at else None,
-                       _money(item, "fee_minor", currency), _money(item, "net_minor", currency))
+                       _money(item, "fee_minor", settlement), _money(item, "net_minor", settlement),
+                       rate["S"] if rate else None)
 
 
 def _utc_days(start: datetime, end: datetime) -> list[str]:
@@ -109,14 +111,20 @@ def by_trade_nos(trade_nos: Iterable[str]) -> list[LedgerEntry]:
         "ExpressionAttributeValues": {":t": {"S": trade_no}}}).get("Items", ())]
 
 
-def write_statement_amounts(order_no: str, fee: Money, net: Money, entry: TimelineEntry) -> None:
-    """The statement's fee and net onto the order, with its timeline entry (no version bump:
-    the state machines do not decide on them). Conditional on the order not carrying them
+def write_statement_amounts(order_no: str, fee: Money, net: Money, entry: TimelineEntry,
+                            settled: Money | None = None, rate: str | None = None) -> None:
+    """The statement's fee and net onto the order with their (settlement) currency — and, for a
+    converted payment, the converted gross and the rate — with its timeline entry (no version
+    bump: the state machines do not decide on them). Conditional on the order not carrying them
     already, so writing a chunk again after a crash adds no second timeline entry (a failed
     condition: nothing to write)."""
-    already = (OrderModel.fee_minor == fee.minor) & (OrderModel.net_minor == net.minor)
+    already = ((OrderModel.fee_minor == fee.minor) & (OrderModel.net_minor == net.minor)
+               & (OrderModel.fee_currency == fee.currency))
+    converted = [OrderModel.settled_minor.set(settled.minor), OrderModel.exchange_rate.set(rate)] \
+        if settled is not None and rate else [OrderModel.settled_minor.remove(), OrderModel.exchange_rate.remove()]
     OrderModel(order_no).update(actions=[
         OrderModel.fee_minor.set(fee.minor), OrderModel.net_minor.set(net.minor),
+        OrderModel.fee_currency.set(fee.currency), *converted,
         OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)]))],
         condition=OrderModel.order_no.exists() & ~already)
 

@@ -99,6 +99,9 @@ class OrderModel(Model):
     trade_no = UnicodeAttribute(null=True)
     fee_minor = NumberAttribute(null=True)       # the statement's fee (reconciliation); else the payment's
     net_minor = NumberAttribute(null=True)       # the statement's net (实际到账), written with fee_minor
+    fee_currency = UnicodeAttribute(null=True)   # their settlement currency when not the paid one
+    settled_minor = NumberAttribute(null=True)   # the payment converted into fee_currency
+    exchange_rate = UnicodeAttribute(null=True)  # the gateway's rate for that conversion
     next_query_at = UnicodeAttribute(null=True)  # 补单: when requery_pending asks the gateway next
     refunded_minor = NumberAttribute(null=True)
     refunded_at = UnicodeAttribute(null=True)

@@ -75,6 +75,7 @@ def to_domain(item: OrderModel) -> Order:
     payments = [_payment_from_map(p) for p in item.payments or []]
     first = payments[0] if payments else None
     paid_currency = first.amount.currency if first else item.currency
+    settlement_currency = item.fee_currency or paid_currency
     return Order(
         order_no=item.order_no, amount=Money(int(item.amount_minor), item.currency),
         channel=item.channel, gateway=item.gateway, product_id=item.product_id,
@@ -86,8 +87,10 @@ def to_domain(item: OrderModel) -> Order:
         hold_reasons=list(item.hold_reasons or []), paid_at=_dt(item.paid_at), trade_no=item.trade_no,
         paid_amount=first.amount if first else None,
         received_amount=first.received if first else None,
-        fee=_money(item.fee_minor, paid_currency) if item.fee_minor is not None else (first.fee if first else None),
-        net=_money(item.net_minor, paid_currency),
+        fee=(_money(item.fee_minor, settlement_currency) if item.fee_minor is not None
+             else (first.fee if first else None)),
+        net=_money(item.net_minor, settlement_currency),
+        settled_amount=_money(item.settled_minor, settlement_currency), exchange_rate=item.exchange_rate,
         refunded_amount=_money(item.refunded_minor, paid_currency),
         refunded_at=_dt(item.refunded_at), closed_at=_dt(item.closed_at),
         expired_at=_dt(item.expired_at), delivered_at=_dt(item.delivered_at),

@@ -166,6 +166,22 @@ def test_allow_http_admits_plain_http_only_to_loopback():
     assert "gateway_url must be an https:// URL" in one_problem("ali", config)
 
 
+@pytest.mark.parametrize("rate", [0.006, "0.6%", "1", "0.2", "0.25", "0.0000001", "-0.01", ".006", None])
+def test_fee_rate_must_be_a_decimal_string_below_a_fifth(rate):
+    problem = one_problem("epay-main", {**dev()["epay-main"], "fee_rate": rate}, allow_http=True)
+    assert problem.startswith("epay-main: fee_rate must be")
+
+
+@pytest.mark.parametrize("rate", ["0.006", "0.02", "0.199999", "0.0"])
+def test_a_fee_rate_in_shape_passes_and_reads_exactly(rate):
+    from decimal import Decimal
+
+    from chalicelib.services.channel_config import fee_rate
+    config = {**dev()["epay-main"], "fee_rate": rate}
+    assert validate_channel("epay-main", config, allow_http=True) == []
+    assert fee_rate(config) == Decimal(rate) and fee_rate(dev()["epay-main"]) is None
+
+
 @pytest.mark.parametrize("currencies", [[], "CNY", ["CN"], ["CNY", 1], ["CNY", "cny"], None])
 def test_currencies_must_be_a_list_of_distinct_iso_codes(currencies):
     problem = one_problem("stripe-main", {**dev()["stripe-main"], "currencies": currencies}, allow_http=True)
