@@ -66,6 +66,9 @@ def facts(old: Order | None, new: Order, repeat_buyer: bool) -> list[Fact]:
     if new.fee and (old is None or old.fee != new.fee):
         previous = old.fee.minor if old and old.fee and old.fee.currency == new.fee.currency else 0
         found.append(Fact(f"fee:{new.fee.minor}", {f"fee_minor|{new.fee.currency}": new.fee.minor - previous}))
+    converted = _converted(old, new)
+    if converted is not None:
+        found.append(converted)
     if new.refunded_amount and (old is None or old.refunded_amount != new.refunded_amount):
         previous = old.refunded_amount.minor if old and old.refunded_amount else 0
         refund = {f"refunded_minor|{new.refunded_amount.currency}": new.refunded_amount.minor - previous}
@@ -80,6 +83,19 @@ def facts(old: Order | None, new: Order, repeat_buyer: bool) -> list[Fact]:
         seconds = max((new.delivered_at - new.paid_at).total_seconds(), 0)
         found.append(Fact("delivered", {"delivered": 1, latency_bucket(seconds): 1}))
     return found
+
+
+def _converted(old: Order | None, new: Order) -> Fact | None:
+    """A payment the gateway settled in another currency: its amount leaves the paid currency's
+    money and the converted amount joins the settlement currency's, so fees and net are summed
+    where they were charged (US$19.99 paid, HK$155.92 settled, the HK$ fee against HK$)."""
+    settled, paid = new.settled_amount, new.paid_amount
+    if settled is None or paid is None or settled.currency == paid.currency:
+        return None
+    if old is not None and old.settled_amount == settled:
+        return None
+    return Fact("settled", {f"converted_minor|{paid.currency}": paid.minor,
+                            f"settled_minor|{settled.currency}": settled.minor})
 
 
 def counter_deltas(order: Order, zone: tzinfo, fact: Fact) -> dict[str, int]:

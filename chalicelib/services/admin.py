@@ -12,7 +12,7 @@ from ..domain.customer_reply import customer_reply
 from ..domain.errors import ValidationFailed
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, keys as key_store, notices as notice_store
-from . import auth, geo, orders, render
+from . import auth, channels, geo, orders, render
 from .auth import Principal
 
 
@@ -35,7 +35,7 @@ def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
     the sentence for the buyer. PII is masked for viewers; every read is audited."""
     order = orders.get(order_no)
     masked = not principal.sees_pii
-    view = render.order_for_admin(order, masked=masked)
+    view = render.order_for_admin(order, masked=masked, fee_rate=channels.fee_rate_of(order.channel))
     view["buyer_region"] = geo.region_of(order.buyer_ip)
     view["notices"] = [render.notice_view(n, masked) for n, _ in notice_store.for_order(order_no)]
     view["anomalies"] = [render.anomaly_view(a, masked=masked) for a in anomaly_store.for_order(order_no)]

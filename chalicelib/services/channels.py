@@ -13,12 +13,14 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ..domain.errors import ChannelMisconfigured, NotFound
 from ..platform.aws import client
 from ..platform.observability import logger
 from ..platform.settings import get_settings
+from . import channel_config
 from .channel_config import validate_channel, validate_channels_document
 
 _lock = threading.Lock()
@@ -92,6 +94,13 @@ def get_channel(channel_id: str) -> dict[str, Any]:
                                    {"channel": channel_id, "type": loaded.types.get(channel_id),
                                     "problems": problems})
     raise NotFound(f"unknown channel {channel_id!r}", {"channel": channel_id})
+
+
+def fee_rate_of(channel_id: str) -> Decimal | None:
+    """The channel's contracted fee rate; None when it states none or is not a usable channel
+    (an order of a channel since removed still shows, without an estimate)."""
+    config = _loaded().valid.get(channel_id)
+    return channel_config.fee_rate(config) if config is not None else None
 
 
 def forget() -> None:

@@ -13,6 +13,7 @@ from ..domain.clock import day_of, from_iso, utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
 from ..domain.order_filter import OrderFilter
+from ..domain.settlement import settlement_of
 from ..platform.read_budget import metered
 from ..store import order_search, reconciliations
 from ..store import orders as order_store
@@ -24,7 +25,9 @@ PAGE = 1000   # DynamoDB's own page: a Query returns at most 1 MB
 
 ORDER_HEADER = ["订单编号", "创建时间", "商品编号", "商品名称", "数量", "订单金额", "币种", "实付金额", "手续费",
                 "实际到账", "退款金额", "支付状态", "发货状态", "暂停原因", "渠道", "支付方式", "渠道订单号",
-                "支付时间", "发货时间", "支付到发货(秒)", "买家邮箱", "买家ID", "IP", "设备", "浏览器", "系统"]
+                "支付时间", "发货时间", "支付到发货(秒)", "买家邮箱", "买家ID", "IP", "设备", "浏览器", "系统",
+                # the fee and net are in the settlement currency, which differs when the gateway converted
+                "结算币种", "结算金额", "汇率", "手续费来源"]
 
 
 def _local(value: datetime | None, zone: tzinfo) -> str:
@@ -36,15 +39,17 @@ def _money(value) -> str:
 
 
 def _order_row(order, zone: tzinfo, pii: Masker) -> list[Any]:
-    net = order.received_amount - order.fee if order.received_amount and order.fee else order.received_amount
+    settled = settlement_of(order)
     latency = int((order.delivered_at - order.paid_at).total_seconds()) if order.delivered_at and order.paid_at else ""
+    settlement_currency = (settled.fee or settled.net).currency if settled.fee or settled.net else ""
     return [order.order_no, _local(order.created_at, zone), order.product_id, order.product_name, order.quantity,
-            order.amount.format(), order.amount.currency, _money(order.paid_amount), _money(order.fee),
-            _money(net), _money(order.refunded_amount), order.pay_status.value, order.delivery_status.value,
+            order.amount.format(), order.amount.currency, _money(order.paid_amount), _money(settled.fee),
+            _money(settled.net), _money(order.refunded_amount), order.pay_status.value, order.delivery_status.value,
             ",".join(order.hold_reasons), order.channel, order.method or "", order.trade_no or "",
             _local(order.paid_at, zone), _local(order.delivered_at, zone), latency,
             pii("email", order.buyer_email) or "", pii("id", order.buyer_id) or "", pii("ip", order.buyer_ip) or "",
-            order.device or "", order.browser or "", order.os or ""]
+            order.device or "", order.browser or "", order.os or "",
+            settlement_currency, _money(settled.settled), settled.rate or "", settled.status or ""]
 
 
 def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker):
@@ -111,8 +116,8 @@ def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
 
 
 RECONCILIATION_COLUMNS = ("n", "result", "kind", "line", "out_trade_no", "trade_no", "order_no", "currency",
-                         "statement", "ledger", "difference", "fee", "net", "at", "gateway_status",
-                         "ledger_status", "note")
+                         "statement", "ledger", "difference", "fee", "net", "settlement_currency", "settled",
+                         "exchange_rate", "refund_ref", "at", "gateway_status", "ledger_status", "note")
 
 
 def _runs(filters: Mapping[str, Any]):

@@ -45,8 +45,8 @@ from .auth import Principal
 
 REPORT_PREFIX = "reports/reconciliations"
 REPORT_COLUMNS = ("n", "result", "kind", "statement_line", "out_trade_no", "trade_no", "order_no", "currency",
-                  "statement", "ledger", "difference", "fee", "net", "at", "gateway_status", "ledger_status",
-                  "note")
+                  "statement", "ledger", "difference", "fee", "net", "settlement_currency", "settled",
+                  "exchange_rate", "refund_ref", "at", "gateway_status", "ledger_status", "note")
 SUMMARY_COLUMNS = ("currency", "result", "lines", "statement", "ledger", "difference")
 FEE_CHUNK = 500
 FEE_WRITERS = 8
@@ -162,7 +162,9 @@ def _report_row(n: int, line: ResultLine, zone: ZoneInfo) -> tuple[Any, ...]:
     local = f"{line.at.astimezone(zone):%Y-%m-%d %H:%M:%S}" if line.at else ""
     return (n, view["result"], view["kind"], view["line"] or "", line.out_trade_no, line.trade_no,
             line.order_no or "", view["currency"], view["statement"], view["ledger"], view["difference"] or "",
-            view["fee"] or "", view["net"] or "", local, view["gateway_status"], line.ledger_status, line.note)
+            view["fee"] or "", view["net"] or "", view["settlement_currency"] or "", view["settled"] or "",
+            view["exchange_rate"] or "", view["refund_ref"] or "", local, view["gateway_status"], line.ledger_status,
+            line.note)
 
 
 def _report_csv(run: Reconciliation) -> bytes:
@@ -182,6 +184,9 @@ def _report_csv(run: Reconciliation) -> bytes:
                              sums["difference"]))
         writer.writerow((currency, "difference", "", "", "", totals["difference"]))
         writer.writerow((currency, "unexplained", "", "", "", totals["unexplained"]))
+        booked = totals["statement"]          # in this currency as the account's settlement currency
+        for figure in ("settled", "fees", "net", "account_fees"):
+            writer.writerow((currency, figure, "", booked[figure], "", ""))
     return out.getvalue().encode("utf-8")
 
 

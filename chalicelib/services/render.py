@@ -2,11 +2,13 @@
 with the currency's minor digits plus `currency`, times ISO 8601 UTC with Z."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from ..domain.clock import to_api
 from ..domain.money import Money
 from ..domain.order import Order
+from ..domain.settlement import settlement_view
 
 
 def money(value: Money | None) -> str | None:
@@ -49,8 +51,9 @@ def _masker(masked: bool):
     return lambda kind, value: functions[kind](value)
 
 
-def order_for_admin(order: Order, *, masked: bool) -> dict[str, Any]:
-    """Every stored field of the order; buyer PII masked for viewers."""
+def order_for_admin(order: Order, *, masked: bool, fee_rate: Decimal | None = None) -> dict[str, Any]:
+    """Every stored field of the order; buyer PII masked for viewers. The fee and net come with
+    their currency and status (`fee_rate`: the channel's contracted rate, for an estimate)."""
     mask = _masker(masked)
     view = order_for_shop(order)
     view.update({
@@ -62,9 +65,7 @@ def order_for_admin(order: Order, *, masked: bool) -> dict[str, Any]:
         "gateway": order.gateway,
         "payer": mask("id", order.payer),
         "received_amount": money(order.received_amount),
-        "fee": money(order.fee),
-        "net_amount": money(order.net) if order.net else (
-            money(order.received_amount - order.fee) if order.received_amount and order.fee else money(order.received_amount)),
+        **settlement_view(order, fee_rate),
         "closed_at": to_api(order.closed_at),
         "expired_at": to_api(order.expired_at),
         "refunded_at": to_api(order.refunded_at),
@@ -136,11 +137,12 @@ def audit_view(item) -> dict[str, Any]:
 def order_row(order: Order, *, masked: bool) -> dict[str, Any]:
     """One line of the order list: what an operator scans for, PII masked for viewers."""
     mask = _masker(masked)
+    fee = settlement_view(order)
     return {"order_no": order.order_no, "created_at": to_api(order.created_at),
             "paid_at": to_api(order.paid_at), "pay_status": order.pay_status.value,
             "delivery_status": order.delivery_status.value, "hold": order.on_hold,
             "amount": order.amount.format(), "currency": order.amount.currency,
-            "paid_amount": money(order.paid_amount), "fee": money(order.fee),
+            "paid_amount": money(order.paid_amount), "fee": fee["fee"], "fee_currency": fee["fee_currency"],
             "channel": order.channel, "method": order.method, "trade_no": order.trade_no,
             "product_id": order.product_id, "product_name": order.product_name, "quantity": order.quantity,
             "buyer_email": mask("email", order.buyer_email), "buyer_id": mask("id", order.buyer_id),

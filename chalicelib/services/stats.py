@@ -79,12 +79,17 @@ def _day(params: Mapping[str, str], name: str, default: date) -> date:
 
 
 def _money_view(money: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
+    """Per currency: paid in it, what was converted out of it to another settlement currency,
+    settled into it from others, its fees (charged in it) and the net that stays in it."""
     out = {}
     for currency, values in money.items():
         paid, fee, refunded = values.get("paid_minor", 0), values.get("fee_minor", 0), values.get("refunded_minor", 0)
+        converted, settled = values.get("converted_minor", 0), values.get("settled_minor", 0)
         out[currency] = {"paid": Money(paid, currency).format(), "fees": Money(fee, currency).format(),
                          "refunds": Money(refunded, currency).format(),
-                         "net": Money(paid - fee - refunded, currency).format()}
+                         "converted": Money(converted, currency).format(),
+                         "settled": Money(settled, currency).format(),
+                         "net": Money(paid - converted + settled - fee - refunded, currency).format()}
     return out
 
 

@@ -24,6 +24,9 @@ from chalicelib.services import reconcile as service
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import AnomalyModel, ReconciliationModel
 from tests.integration.test_requery import notification_of, register
+from tests.integration.conftest import ADMIN_KEY
+from tests.integration.test_exports import csv_rows, download
+from tests.integration.test_stats import run_stats_stream
 from tests.support import notifications
 from tests.support.gateway_sim import CURRENCY, fire_schedule, start_simulator
 
@@ -326,6 +329,27 @@ def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_r
                                                              Money(458, "HKD"))
     again = service.reconcile("stripe-main", beijing_day(utcnow()), actor="test")
     assert again.data["summary"]["fees_to_write"] == 0                  # written with their currency: nothing new
+
+    # the stats keep fees and net where they were charged (the US$5.00 refund stays in USD: refunds are
+    # counted as recorded on the order); the export names the settlement currency
+    run_stats_stream()
+    money = api.json(api.call("GET", "/admin/stats?by=channel", key=ADMIN_KEY))["groups"][0]["money"]
+    assert money["USD"] == {"paid": "19.99", "fees": "0.00", "refunds": "5.00", "converted": "19.99",
+                            "settled": "0.00", "net": "-5.00"}
+    assert money["HKD"] == {"paid": "0.00", "fees": "20.09", "refunds": "0.00", "converted": "0.00",
+                            "settled": "470.12", "net": "450.03"}
+    export = api.json(api.call("POST", "/admin/exports", {"kind": "orders", "format": "csv"}, key=ADMIN_KEY))
+    rows = csv_rows(download(export))
+    columns = {name: i for i, name in enumerate(rows[0])}
+    row = next(r for r in rows[1:] if r[0] == usd)
+    assert [row[columns[c]] for c in ("实付金额", "币种", "手续费", "实际到账", "结算币种", "结算金额", "汇率", "手续费来源")] \
+        == ["19.99", "USD", "6.86", "149.06", "HKD", "155.92", "7.8", "statement"]
+    detail = api.json(api.call("GET", f"/admin/orders/{usd}", key=ADMIN_KEY))
+    assert {k: detail[k] for k in ("paid_amount", "currency", "settled_amount", "settlement_currency", "exchange_rate",
+                                   "fee", "fee_currency", "fee_status", "net_amount", "net_currency")} == {
+        "paid_amount": "19.99", "currency": "USD", "settled_amount": "155.92", "settlement_currency": "HKD",
+        "exchange_rate": "7.8", "fee": "6.86", "fee_currency": "HKD", "fee_status": "statement",
+        "net_amount": "149.06", "net_currency": "HKD"}
 
 
 def test_epay_refunded_orders_and_an_order_created_during_the_read_reconcile_without_false_anomalies(

@@ -44,7 +44,8 @@ def test_daily_counters_are_exact_and_replay_safe(api):
     totals = today["totals"]
     assert totals["orders_created"] == 5 and totals["orders_paid"] == 3
     assert totals["success_rate"] == 0.6 and totals["repeat_buyer_orders"] == 1
-    assert totals["money"]["CNY"] == {"paid": "126.00", "fees": "0.00", "refunds": "8.00", "net": "118.00"}
+    assert totals["money"]["CNY"] == {"paid": "126.00", "fees": "0.00", "refunds": "8.00", "converted": "0.00",
+                                      "settled": "0.00", "net": "118.00"}
     assert totals["delivered"] == 1 and totals["pay_to_delivery_seconds"]["p50"] is not None
     assert totals["orders_refunded"] == 1 and totals["create_to_pay_seconds"]["p95"] is not None
     assert len(today["groups"]) == 1 and today["groups"][0]["orders_created"] == 5

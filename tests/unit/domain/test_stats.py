@@ -88,3 +88,22 @@ def test_summary_keeps_money_per_currency_and_rates():
     assert figures["success_rate"] == 0.75 and figures["orders_refunded"] == 1
     assert figures["money"] == {"CNY": {"paid_minor": 17400}, "USD": {"paid_minor": 990}}
     assert stats.summarise({})["success_rate"] is None
+
+
+def test_a_converted_payment_counts_its_fee_and_net_in_the_settlement_currency():
+    from chalicelib.services.stats import _money_view
+
+    usd = order(amount=Money(1999, "USD"))
+    before = paid(usd)
+    after = replace(before, fee=Money(921, "HKD"), net=Money(14671, "HKD"), settled_amount=Money(15592, "HKD"),
+                    exchange_rate="7.8")
+    counted = deltas(before, after)
+    assert counted == {"fee_minor|HKD": 921, "converted_minor|USD": 1999, "settled_minor|HKD": 15592}
+    assert deltas(after, replace(after, version=after.version + 1)) == {}          # counted once
+    money = {"USD": {"paid_minor": 1999, "converted_minor": 1999},
+             "HKD": {"fee_minor": 921, "settled_minor": 15592}}
+    assert _money_view(money) == {
+        "USD": {"paid": "19.99", "fees": "0.00", "refunds": "0.00", "converted": "19.99", "settled": "0.00",
+                "net": "0.00"},
+        "HKD": {"paid": "0.00", "fees": "9.21", "refunds": "0.00", "converted": "0.00", "settled": "155.92",
+                "net": "146.71"}}
