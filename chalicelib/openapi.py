@@ -34,6 +34,19 @@ ORDER_VIEW = {"type": "object", "required": ["order_no", "pay_status", "delivery
                              "delivery_status": {"enum": DELIVERY_STATUSES}, "hold": {"type": "boolean"},
                              "hold_reasons": {"type": "array", "items": {"type": "string"}},
                              "amount": MONEY, "currency": {"type": "string"}, "paid_at": {**TIME, "nullable": True}}}
+_NULLABLE_TEXT = {"type": "string", "nullable": True}
+#: the admin view of an order: its fee and net always with their (settlement) currency
+ADMIN_ORDER_VIEW = {"type": "object", "required": [*ORDER_VIEW["required"], "fee", "fee_currency", "fee_status",
+                                                   "net_amount", "net_currency", "settled_amount",
+                                                   "settlement_currency", "exchange_rate"],
+                    "properties": {**ORDER_VIEW["properties"],
+                                   "fee": {**MONEY, "nullable": True}, "fee_currency": _NULLABLE_TEXT,
+                                   "fee_status": {"enum": ["statement", "gateway", "estimated", None],
+                                                  "nullable": True},
+                                   "net_amount": {**MONEY, "nullable": True}, "net_currency": _NULLABLE_TEXT,
+                                   "settled_amount": {**MONEY, "nullable": True},
+                                   "settlement_currency": _NULLABLE_TEXT,
+                                   "exchange_rate": {**_NULLABLE_TEXT, "example": "7.8"}}}
 WHOAMI = {"type": "object", "required": ["id", "name", "role", "sees_pii", "may_act", "may_manage_keys"],
           "properties": {"id": {"type": "string"}, "name": {"type": "string"},
                          "role": {"enum": ["shop", "viewer", "operator", "admin"]}, "sees_pii": {"type": "boolean"},
@@ -117,7 +130,8 @@ def _paths() -> dict[str, dict]:
         "/admin/orders": {"get": _admin("Search orders: every filter combinable, cursor pagination, totals", "viewer",
                                         params=_params("query", *ORDER_FILTERS))},
         "/admin/orders/{order_no}": {"get": _admin("Everything about one order, with the buyer sentence", "viewer",
-                                                   params=order_no, errors=(401, 403, 404))},
+                                                   params=order_no, errors=(401, 403, 404),
+                                                   schema=ADMIN_ORDER_VIEW)},
         "/admin/orders/{order_no}/actions": {"post": _admin(
             "Act on an order with a reason", "operator", params=order_no, errors=(400, 401, 403, 404, 409, 502),
             body={"type": "object", "required": ["action", "reason"], "additionalProperties": False,

@@ -136,13 +136,14 @@ function details(d) {
   const orders = Array.isArray(d.orders) ? d.orders : null;
   const pairs = entries.filter(([k, v]) => !QUIET.has(k) && v !== null && v !== "").slice(0, 8);
   const money2 = (v) => (v && d.currency ? money(v, d.currency) : value(v));
+  const fee2 = (v) => (v && (d.settlement_currency || d.currency) ? money(v, d.settlement_currency || d.currency) : value(v));
   return h("div", { class: "inbox-details" },
     d.expected !== undefined || d.seen !== undefined ? h("p", { class: "expect" },
       h("span", { class: "muted" }, t("anomalies.expected")), " ", h("strong", {}, value(d.expected)), "  ",
       h("span", { class: "muted" }, t("anomalies.seen")), " ", h("strong", { class: "text-danger" }, value(d.seen))) : null,
     pairs.length ? h("dl", { class: "kv" }, pairs.map(([k, v]) =>
       h("div", {}, h("dt", {}, has(`dk.${k}`) ? t(`dk.${k}`) : k),
-        h("dd", { class: /(^|_)(no|id)$/.test(k) ? "mono" : null }, ["statement", "ledger", "difference", "fee", "net"].includes(k) ? money2(v) : value(v))))) : null,
+        h("dd", { class: /(^|_)(no|id)$/.test(k) ? "mono" : null }, ["fee", "net", "settled"].includes(k) ? fee2(v) : ["statement", "ledger", "difference"].includes(k) ? money2(v) : value(v))))) : null,
     orders ? h("p", { class: "linked" }, h("span", { class: "muted" }, t("anomalies.linked")), " ",
       orders.map((no) => h("a", { href: `#/orders/${pathPart(no)}`, class: "mono chip chip-link" }, no))) : null);
 }

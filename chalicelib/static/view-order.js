@@ -212,16 +212,27 @@ function regionText(region) {
 
 function moneyFields(o) {
   const c = o.currency;
-  const m = (v) => (v ? h("span", { class: "money" }, money(v, c)) : null);
-  return h("div", { class: "money-strip" }, [
+  const m = (v, currency = c) => (v ? h("span", { class: "money" }, money(v, currency)) : null);
+  // the fee and net are in the settlement currency (the paid one unless the gateway converted)
+  const fee = o.fee ? h("span", {}, m(o.fee, o.fee_currency),
+    o.fee_status === "estimated" ? badge(t("order.fee_estimated"), "neutral", { "data-fee-status": "estimated", title: t("order.fee_estimated_hint") }) : null) : null;
+  const strip = h("div", { class: "money-strip" }, [
     [t("order.amount"), m(o.amount)],
     [t("order.paid_amount"), m(o.paid_amount)],
-    [t("order.fee"), m(o.fee)],
+    [t("order.fee"), fee],
     [t("order.received"), m(o.received_amount)],
-    [t("order.net"), m(o.net_amount)],
+    [t("order.net"), m(o.net_amount, o.net_currency || c)],
     [t("order.refunded"), m(o.refunded_amount)],
   ].map(([label, value]) => h("div", { class: "money-cell" }, h("span", { class: "muted small" }, label),
     h("strong", {}, value || h("span", { class: "muted" }, "—")))));
+  if (!o.settled_amount) return strip;
+  return h("div", {}, strip, h("p", { class: "muted small", "data-settlement": "" }, settlementText(o)));
+}
+
+// "US$19.99 → HK$155.92 @ 7.8, fee HK$9.21"
+export function settlementText(o) {
+  const converted = t("order.converted", { paid: money(o.paid_amount, o.currency), settled: money(o.settled_amount, o.settlement_currency), rate: o.exchange_rate });
+  return o.fee ? `${converted}, ${t("order.converted_fee", { fee: money(o.fee, o.fee_currency) })}` : converted;
 }
 
 function timeline(o, highlightLast) {
