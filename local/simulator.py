@@ -145,11 +145,15 @@ class GatewaySimulator:
             return None
         return self._send(channel, "refund", out_trade_no, trade.trade_no, notice)
 
-    def settle_stripe_in(self, channel: str, currency: str, rates: Mapping[str, str]) -> None:
+    def settle_stripe_in(self, channel: str, currency: str | None, rates: Mapping[str, str] | None = None) -> None:
         """Make a Stripe channel's account settle in `currency`: charges in the other currencies
-        are converted at `rates` (`{"USD": "7.8"}`) on its balance transactions."""
+        are converted at `rates` (`{"USD": "7.8"}`) on its balance transactions. None: each
+        charge settles in its own currency again."""
         gateway = self._gateway(channel)
-        gateway.settlement = StripeSettlement(currency, {c: Decimal(r) for c, r in rates.items()}, [])
+        if gateway.type_name != "stripe":
+            raise ValueError(f"{channel} is not a Stripe channel")
+        gateway.settlement = StripeSettlement(currency, {c: Decimal(r) for c, r in (rates or {}).items()}, []) \
+            if currency else None
 
     def charge_stripe_fee(self, channel: str, amount: str) -> None:
         """Stripe takes one of its own fees (Radar's) from a settling account, now."""
@@ -198,6 +202,7 @@ class GatewaySimulator:
                      lambda request: SimResponse.json([e.as_dict() for e in self.events()]))
         server.route("/sim", "POST", "/pay", self._pay_over_http)
         server.route("/sim", "POST", "/refund", self._refund_over_http)
+        server.route("/sim", "POST", "/settle", self._settle_over_http)
         register_gateway_apis(server, self.book, self._gateways, self.keys, self.options)
         server.start()
         self._server = server
@@ -290,6 +295,13 @@ class GatewaySimulator:
         event = self.refund(body["channel"], body["out_trade_no"], body["amount"],
                             notify=body.get("notify", True))
         return SimResponse.json({"notified": event is not None}, 201)
+
+    def _settle_over_http(self, request: SimRequest) -> SimResponse:
+        """POST /sim/settle {channel, currency, rates}: a Stripe account settling in `currency`
+        (null: in each charge's own again)."""
+        body = json.loads(request.body or b"{}")
+        self.settle_stripe_in(body["channel"], body.get("currency"), body.get("rates"))
+        return SimResponse.json({"channel": body["channel"], "currency": body.get("currency")}, 200)
 
     def _health(self, request: SimRequest) -> SimResponse:
         events = self.events()

@@ -16,6 +16,7 @@ import os
 import random
 import re
 import time
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
@@ -434,3 +435,45 @@ def test_the_page_is_served_as_static_files(stack):
         assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found", name
     index = (REPO / "chalicelib" / "static" / "index.html").read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', index)       # nothing is loaded from elsewhere
+
+
+# ------------------------------------------------------------------------------------ a converted payment
+
+
+def test_a_payment_settled_in_another_currency_shows_both_amounts_the_rate_and_the_fee_currency(stack, browser,
+                                                                                                 keys):
+    """The stack's simulator settles Stripe in HKD: a US$19.99 charge is booked as HK$155.92 at
+    7.8 with a HK$ fee; reconciled through the admin API, the order's page says so in one line."""
+    def sim(path: str, expected: int, **body) -> None:
+        response = requests.post(f"http://127.0.0.1:{stack.sim_port}/sim/{path}", json=body, timeout=30)
+        assert response.status_code == expected, response.text
+
+    wait_for(lambda: requests.get(f"http://127.0.0.1:{stack.sim_port}/sim/health", timeout=5).ok)
+    sim("settle", 200, channel="stripe-main", currency="HKD", rates={"USD": "7.8"})
+    try:
+        body = {"product_id": "netflix-e2e", "product_name": PRODUCT, "amount": "19.99", "currency": "USD",
+                "channel": "stripe-main", "buyer_email": "sam@example.com", "buyer_ip": "203.0.113.9"}
+        order_no = stack.call("POST", "/orders", key=SHOP_KEY, json=body).json()["order_no"]
+        sim("pay", 201, channel="stripe-main", out_trade_no=order_no, amount="19.99", currency="USD")
+        wait_for(lambda: stack.call("GET", f"/orders/{order_no}", key=SHOP_KEY).json()["pay_status"] == "paid")
+        time.sleep(1.1)                                   # today's statement covers whole seconds
+        today = datetime.now(timezone(timedelta(hours=8))).date().isoformat()     # the Beijing statement day
+        run = api(stack, "POST", "/admin/reconciliations", key=keys["operator"],
+                  json={"channel": "stripe-main", "date": today})
+        assert run["summary"]["currencies"]["HKD"]["statement"]["converted_lines"] >= 1
+    finally:
+        sim("settle", 200, channel="stripe-main", currency=None)
+    detail = api(stack, "GET", f"/admin/orders/{order_no}")
+    assert (detail["settled_amount"], detail["settlement_currency"], detail["exchange_rate"]) == ("155.92", "HKD", "7.8")
+    assert (detail["fee"], detail["fee_currency"], detail["fee_status"]) == ("6.86", "HKD", "statement")
+
+    page = new_page(browser, stack)
+    sign_in(page, stack, keys["viewer"], "viewer")
+    page.goto(f"{stack.api}/admin/#/orders/{order_no}")
+    page.wait_for_selector("[data-settlement]")
+    assert page.inner_text("[data-settlement]") == "US$19.99 → HK$155.92 @ 7.8, 手续费 HK$6.86"
+    cells = page.inner_text(".money-strip")
+    assert "HK$6.86" in cells and "HK$149.06" in cells            # the fee and net in their own currency
+    shot(page, "20-order-converted")
+    assert page.problems == []
+    page.context.close()
