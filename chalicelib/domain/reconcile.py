@@ -232,8 +232,10 @@ class _Matcher:
         fee = line.fee
         if fee is None:
             return
-        if entry.fee != fee or entry.net != line.net or entry.rate != line.rate:
-            self.fee_updates.append(FeeUpdate(entry.order_no, fee.currency, fee.minor, line.net_minor,
+        net, known = line.net_minor, entry.net
+        if entry.fee != fee or known is None or known.minor != net or known.currency != fee.currency \
+                or entry.rate != line.rate:
+            self.fee_updates.append(FeeUpdate(entry.order_no, fee.currency, fee.minor, net,
                                               line.settled.minor if line.settled else None, line.rate))
         if self.fee_rate is not None:
             expected = expected_fee(line.booked, self.fee_rate)
@@ -373,15 +375,19 @@ class _Tally:
         figures[1] += s.minor
         figures[2] += l_.minor
         if source is not None and source.kind is not LineKind.CLOSED:
-            booked = self.booked.get(source.settlement_currency)
+            # StatementLine.booked and net_minor, inlined: this runs once per line of the day
+            settled, fee = source.settled, source.fee
+            gross = settled or source.received or source.amount
+            booked = self.booked.get(gross.currency)
             if booked is None:
-                booked = self.booked[source.settlement_currency] = [0, 0, 0, 0]
+                booked = self.booked[gross.currency] = [0, 0, 0, 0]
+            fee_minor = fee.minor if fee is not None else 0
             sign = -1 if source.kind is LineKind.REFUND else 1
-            booked[0] += sign * source.booked.minor
-            if source.fee is not None:
-                booked[1] += sign * source.fee.minor
-            booked[2] += source.net_minor
-            booked[3] += source.settled is not None
+            booked[0] += sign * gross.minor
+            booked[1] += sign * fee_minor
+            booked[2] += sign * (gross.minor - fee_minor)
+            if settled is not None:
+                booked[3] += 1
 
     def _sum(self, column: int, currency: str, side: int, **only: Any) -> int:
         """Column totals over the figures whose currency on `side` (2: statement, 3: ledger) is
