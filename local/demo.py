@@ -331,7 +331,8 @@ class ReconciliationShowcase(DemoTraffic):
     never comes, which 补单 recovers by query within minutes; a refund made only at the gateway
     (status_mismatch); an amount the gateway's books hold differently (amount_mismatch); a trade
     the gateway leaves off its statement (missing_there); a second payment of one order
-    (duplicate); a payment for an order never registered (missing_here). epay lists no refunds.
+    (duplicate); a payment for an order never registered (missing_here). epay lists the refunded
+    order with status 2 (已退款).
     """
 
     def __init__(self, api_base_url: str, shop_key: str, admin_key: str, simulator: GatewaySimulator, *,

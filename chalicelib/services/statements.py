@@ -56,5 +56,6 @@ def complete_by_queries(statement: Statement, order_nos: Iterable[str], now: dat
             if result.status is QueryStatus.REFUNDED:
                 added.append(payment._replace(kind=LineKind.REFUND, amount=notice.refunded_total or notice.amount,
                                               status="queried: refunded"))
+    confirmed = sum(line.kind is LineKind.PAYMENT for line in added)
     return replace(statement, lines=[*statement.lines, *added], complete=True,
-                   source=f"{statement.source} + {len(added)} per-order queries")
+                   source=f"{statement.source} + {confirmed} per-order queries")

@@ -161,11 +161,14 @@ def test_an_epay_list_that_cannot_reach_the_day_is_completed_by_queries(api, sim
 
     monkeypatch.setattr(epay_api, "MAX_PAGES", 1)
     monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
-    for _ in range(4):
-        paid_and_notified(api, sim, "epay-main")
+    orders = [paid_and_notified(api, sim, "epay-main")[0] for _ in range(4)]
+    sim.refund("epay-main", orders[0], "58.00", notify=False)     # the oldest: beyond the list, asked about
     time.sleep(1.1)
     run = service.reconcile("epay-main", beijing_day(utcnow()), actor="test")
-    assert run.data["summary"]["counts"]["matched"] == 4 and run.data["summary"]["balanced"] is True
+    counts = run.data["summary"]["counts"]
+    assert counts["matched"] == 4 and run.data["summary"]["balanced"] is True
+    assert counts["status_mismatch"] == 1 and counts["missing_there"] == 0      # status 2 by query: a refund line
+    assert [line["order_no"] for line in service.run_store.lines(run)] == [orders[0]]
     assert run.data["statement"]["source"].endswith("+ 2 per-order queries")
 
 

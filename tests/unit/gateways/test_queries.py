@@ -193,6 +193,27 @@ def test_epay_query_paid_shares_the_notifications_dedupe_key(epay_config):
                                           "key": epay_config["key"]}
 
 
+@pytest.mark.parametrize("status, expected", [(0, QueryStatus.NOT_PAID), (1, QueryStatus.PAID),
+                                              (2, QueryStatus.REFUNDED), (3, QueryStatus.PAID)])
+def test_epay_query_maps_every_caihong_status(epay_config, status, expected):
+    """彩虹易支付: 0 未支付, 1 已支付, 2 已退款 (paid, then refunded: never applied as a payment),
+    3 已冻结 (paid, the aggregator holds the funds)."""
+    answer = {"code": 1, "trade_no": "2026112420300011111", "out_trade_no": "O1", "type": "alipay",
+              "pid": int(epay_config["pid"]), "addtime": "2026-11-24 20:29:40", "endtime": "2026-11-24 20:30:02",
+              "money": "58.00", "status": status, "refundmoney": "20.00" if status == 2 else None}
+    result = query(epay_config, "ep1", "O1", Recorded([json_answer(answer)]))
+    assert result.status is expected
+    if status == 2:
+        assert result.notice.kind is NoticeKind.INFO and result.notice.refunded_total.format() == "20.00"
+
+
+def test_epay_query_with_an_unknown_status_is_an_error_never_unpaid(epay_config):
+    answer = {"code": 1, "trade_no": "T", "out_trade_no": "O1", "pid": int(epay_config["pid"]), "money": "58.00",
+              "status": 4}
+    with pytest.raises(GatewayUnavailable, match="unknown status 4"):
+        query(epay_config, "ep1", "O1", Recorded([json_answer(answer)]))
+
+
 @pytest.mark.parametrize("money", ["0.00", "-58.00", "58.000000000000000000000000000001", "5_8.00", 58.0])
 def test_epay_query_answer_with_a_non_positive_or_inexact_amount_is_unreadable_never_paid(epay_config, money):
     answer = {"code": 1, "trade_no": "2026112420300011111", "out_trade_no": "O1", "type": "alipay",
