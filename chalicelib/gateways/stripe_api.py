@@ -248,4 +248,6 @@ def _presentment(item: Mapping[str, Any], origin: Mapping[str, Any], booked: Mon
     text = format(Decimal(str(rate)).normalize(), "f")
     if Decimal(text) <= 0:
         raise StatementUnparseable(source, n, f"exchange_rate {rate!r} is not positive")
-    return Money.from_minor(abs(int(origin["amount"])), charged_currency), text
+    # a charge captured in part moved only `amount_captured`; a refund's `amount` is what it gave back
+    charged = origin.get("amount_captured") if origin.get("object") == "charge" else None
+    return Money.from_minor(abs(int(charged if charged is not None else origin["amount"])), charged_currency), text

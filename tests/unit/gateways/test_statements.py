@@ -348,3 +348,11 @@ def test_epay_a_list_that_keeps_moving_is_incomplete_so_orders_are_asked_about(m
 
     statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded(paying)), AFTER_DAY)
     assert statement.complete is False and "kept changing" in statement.source
+
+
+def test_stripe_a_converted_charge_captured_in_part_is_the_captured_amount():
+    pages = json.loads(fixture("stripe_balance_transactions_hkd_20261124.json"))
+    usd = pages[1]["data"][1]
+    usd["source"].update(amount=2999, amount_captured=1999)        # authorized 29.99, captured 19.99
+    statement = fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY)
+    assert statement.lines[-1].amount == Money(1999, "USD") and statement.lines[-1].settled == Money(15592, "HKD")
