@@ -102,7 +102,8 @@ export async function render(ctx) {
         kpi(t("stats.kpi_orders"), integer(totals.orders_paid), { testid: "stats-orders", sub: t("stats.kpi_created", { created: integer(totals.orders_created), expired: integer(totals.orders_expired) }) }),
         kpi(t("stats.kpi_rate"), percent(totals.success_rate), { tone: rateTone(totals.success_rate), testid: "stats-rate" }),
         kpi(t("stats.kpi_fees"), money(m.fees, currency), { sub: t("stats.kpi_fee_rate", { rate: major(m.paid) ? percent(major(m.fees) / major(m.paid), 2) : "—" }) }),
-        kpi(t("stats.kpi_net"), money(m.net, currency), { tone: "success", testid: "stats-net" }),
+        kpi(t("stats.kpi_net"), money(m.net, currency), { tone: "success", testid: "stats-net",
+          sub: major(m.converted) || major(m.settled) ? t("stats.kpi_converted", { out: money(m.converted, currency), in: money(m.settled, currency) }) : null }),
         kpi(t("stats.kpi_latency"), atMost(lat.p50), { sub: `P95 ${atMost(lat.p95)}` })),
       h("div", { class: "grid grid-2-1" },
         card(t("stats.daily"), [dayBox, legend([{ tone: "primary", label: t("stats.paid_amount", { currency }) }])], { subtitle: t("stats.daily_sub") }),
@@ -158,6 +159,9 @@ function channelTable(groups, currency) {
     h("tbody", {}, rows.map((g) => {
       const own = currencyOf(g, currency);
       const m = (g.money || {})[own] || { paid: "0", fees: "0", net: "0" };
+      // a channel whose gateway settles in another currency: its fees and net are counted there
+      const settledIn = major(m.converted) > 0 ? Object.keys(g.money || {}).find((c) => c !== own && major(g.money[c].settled) > 0) : null;
+      const fee = settledIn ? { ...g.money[settledIn], base: g.money[settledIn].settled, currency: settledIn } : { ...m, base: m.paid, currency: own };
       const lat = g.pay_to_delivery_seconds || {};
       const payLat = g.create_to_pay_seconds || {};
       const failing = g.success_rate !== null && g.success_rate !== undefined && g.success_rate < 0.85;
@@ -168,9 +172,9 @@ function channelTable(groups, currency) {
         h("td", { class: ["num", `text-${rateTone(g.success_rate)}`], "data-label": t("scol.rate") }, percent(g.success_rate)),
         h("td", { class: "num", "data-label": t("scol.pay_p50") }, atMost(payLat.p50)),
         h("td", { class: "num", "data-label": t("scol.amount") }, h("span", { class: "money" }, money(m.paid, own))),
-        h("td", { class: "num", "data-label": t("scol.fees") }, h("span", { class: "money" }, money(m.fees, own))),
-        h("td", { class: "num", "data-label": t("scol.fee_rate") }, major(m.paid) ? percent(major(m.fees) / major(m.paid), 2) : "—"),
-        h("td", { class: "num", "data-label": t("scol.net") }, h("span", { class: "money strong" }, money(m.net, own))),
+        h("td", { class: "num", "data-label": t("scol.fees") }, h("span", { class: "money" }, money(fee.fees, fee.currency))),
+        h("td", { class: "num", "data-label": t("scol.fee_rate") }, major(fee.base) ? percent(major(fee.fees) / major(fee.base), 2) : "—"),
+        h("td", { class: "num", "data-label": t("scol.net") }, h("span", { class: "money strong" }, money(fee.net, fee.currency))),
         h("td", { class: "num", "data-label": t("scol.p50") }, atMost(lat.p50)));
     }))));
 }

@@ -475,5 +475,16 @@ def test_a_payment_settled_in_another_currency_shows_both_amounts_the_rate_and_t
     cells = page.inner_text(".money-strip")
     assert "HK$6.86" in cells and "HK$149.06" in cells            # the fee and net in their own currency
     shot(page, "20-order-converted")
+
+    # the reports count the fee where it was charged: the Stripe row shows HK$ fees and net
+    def stripe_money() -> dict:
+        groups = api(stack, "GET", f"/admin/stats?by=channel&from={today}&to={today}")["groups"]
+        return next((g["money"] for g in groups if g["key"] == "stripe-main"), {})
+    wait_for(lambda: stripe_money().get("HKD", {}).get("fees") == "6.86")
+    page.goto(f"{stack.api}/admin/#/stats")
+    row = page.wait_for_selector("[data-table=channels] tr:has-text('Stripe')")
+    assert "HK$6.86" in row.inner_text() and "HK$149.06" in row.inner_text()
+    assert "转出 US$19.99" in page.inner_text(".kpis")              # the USD net is 0: it went to HK$
+    shot(page, "21-stats-converted")
     assert page.problems == []
     page.context.close()
