@@ -484,6 +484,8 @@ def test_a_payment_settled_in_another_currency_shows_both_amounts_the_rate_and_t
     page.goto(f"{stack.api}/admin/#/stats")
     row = page.wait_for_selector("[data-table=channels] tr:has-text('Stripe')")
     assert "HK$6.86" in row.inner_text() and "HK$149.06" in row.inner_text()
+    page.click(".toolbar .seg[data-value=USD]")
+    page.wait_for_selector(".toolbar .seg-on[data-value=USD]")
     assert "转出 US$19.99" in page.inner_text(".kpis")              # the USD net is 0: it went to HK$
     shot(page, "21-stats-converted")
     assert page.problems == []
