@@ -179,7 +179,8 @@ class _Matcher:
     def __init__(self, entries: Iterable[LedgerEntry], fee_rate: Decimal | None = None):
         self.fee_rate = fee_rate
         self.fee_deviations: list[FeeDeviation] = []
-        self.refund_refs: set[str] = set()
+        # (trade, refund id) seen: Alipay's 退款批次号 names a batch that may refund several trades
+        self.refund_refs: set[tuple[str, str]] = set()
         self.by_ref: dict[str, LedgerEntry] = {}
         self.by_order: dict[str, LedgerEntry] = {}
         for entry in entries:
@@ -246,10 +247,11 @@ class _Matcher:
         refunded, zero = _negative(line.amount), _zero(line.amount.currency)
         entry = self.find(line)
         if line.refund_ref:
-            if line.refund_ref in self.refund_refs:
+            seen = (line.trade_no, line.refund_ref)
+            if seen in self.refund_refs:
                 return self.result(Result.DUPLICATE, line, refunded, zero, entry,
                                    f"the statement lists refund {line.refund_ref} again")
-            self.refund_refs.add(line.refund_ref)
+            self.refund_refs.add(seen)
         if entry is None:
             return self.result(Result.STATUS_MISMATCH, line, refunded, zero, None,
                                "refunded at the gateway; no order here")

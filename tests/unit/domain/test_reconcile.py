@@ -247,3 +247,16 @@ def test_a_refund_line_the_statement_repeats_under_the_same_refund_id_is_a_dupli
     assert results[0][0] is Result.DUPLICATE and "R-1" in results[0][1]
     # the second 20.00 refunded here has no line of its own: the refund stays unmatched, not lost
     assert run.summary["currencies"]["CNY"]["unexplained"] == "0.00"
+
+
+def test_one_refund_batch_over_two_trades_is_two_refunds_not_a_duplicate():
+    """Alipay's 退款批次号 names a batch: the same number on two trades' refund rows."""
+    lines = statement(pay(1, "O-A", "T-A", "58.00"), pay(2, "O-B", "T-B", "58.00"),
+                      StatementLine(3, LineKind.REFUND, "O-A", "T-A", cny("58.00"), cny("0.00"), at=NOON,
+                                    refund_ref="BATCH-1"),
+                      StatementLine(4, LineKind.REFUND, "O-B", "T-B", cny("58.00"), cny("0.00"), at=NOON,
+                                    refund_ref="BATCH-1"))
+    day = [paid(o, (t, "58.00"), status=PayStatus.REFUNDED, refunded="58.00", refunded_at=NOON)
+           for o, t in (("O-A", "T-A"), ("O-B", "T-B"))]
+    run = reconcile(lines, day, [], WINDOW)
+    assert run.summary["counts"]["matched"] == 4 and run.unmatched == []
