@@ -165,7 +165,6 @@ class _Read(NamedTuple):
     lines: list[StatementLine]
     rows: dict[str, tuple[Any, ...]]     # trade_no -> what the list says of a row of the day
     complete: bool                       # the pages reached back before the day
-    repeated: int                        # rows met again on a later page (the list moved)
 
 
 def _read_list(config: Mapping[str, Any], http: GatewayHttp, window: tuple[datetime, datetime],
@@ -174,7 +173,7 @@ def _read_list(config: Mapping[str, Any], http: GatewayHttp, window: tuple[datet
     what, oldest = "epay act=orders", window[0] - LOOKBACK
     lines: list[StatementLine] = []
     rows: dict[str, tuple[Any, ...]] = {}
-    seen, repeated, met = 0, 0, set()
+    seen, met = 0, set[str]()
     for page in range(1, MAX_PAGES + 1):
         answer = _get(config, {"act": "orders", "limit": PAGE_SIZE, "page": page}, http, what)
         items = answer.get("data") or []
@@ -183,16 +182,15 @@ def _read_list(config: Mapping[str, Any], http: GatewayHttp, window: tuple[datet
         for item in items:
             seen += 1
             trade_no = _trade_no(item, seen, source)
-            if trade_no in met:
-                repeated += 1
+            if trade_no in met:                  # pushed down a page by an order created meanwhile
                 continue
             met.add(trade_no)
             if not _older_than(item, oldest, seen, source) and _created(item, seen, source) < window[1]:
                 rows[trade_no] = tuple(item.get(k) for k in ("status", "money", "endtime", "refundmoney"))
             lines += _lines(item, seen, window, source)
         if len(items) < PAGE_SIZE or _older_than(items[-1], oldest, seen, source):
-            return _Read(lines, rows, True, repeated)
-    return _Read(lines, rows, False, repeated)
+            return _Read(lines, rows, True)
+    return _Read(lines, rows, False)
 
 
 def fetch_orders(config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp,
