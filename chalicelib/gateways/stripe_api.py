@@ -245,9 +245,13 @@ def _presentment(item: Mapping[str, Any], origin: Mapping[str, Any], booked: Mon
     if rate is None or "amount" not in origin:
         raise StatementUnparseable(source, n, f"a {charged_currency} {origin.get('object', 'source')} booked in "
                                               f"{booked.currency} without exchange_rate and source amount")
-    text = format(Decimal(str(rate)).normalize(), "f")
-    if Decimal(text) <= 0:
-        raise StatementUnparseable(source, n, f"exchange_rate {rate!r} is not positive")
+    try:
+        value = Decimal(str(rate)) if isinstance(rate, (int, float, str)) and not isinstance(rate, bool) else None
+    except ArithmeticError:                 # decimal.InvalidOperation: not a number at all
+        value = None
+    if value is None or not value.is_finite() or value <= 0:
+        raise StatementUnparseable(source, n, f"exchange_rate {str(rate)[:20]!r} is not a positive number")
+    text = format(value.normalize(), "f")
     # a charge captured in part moved only `amount_captured`; a refund's `amount` is what it gave back
     charged = origin.get("amount_captured") if origin.get("object") == "charge" else None
     return Money.from_minor(abs(int(charged if charged is not None else origin["amount"])), charged_currency), text

@@ -356,3 +356,12 @@ def test_stripe_a_converted_charge_captured_in_part_is_the_captured_amount():
     usd["source"].update(amount=2999, amount_captured=1999)        # authorized 29.99, captured 19.99
     statement = fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY)
     assert statement.lines[-1].amount == Money(1999, "USD") and statement.lines[-1].settled == Money(15592, "HKD")
+
+
+@pytest.mark.parametrize("rate", ["abc", "NaN", "Infinity", 0, -7.8, True, {"rate": 7.8}])
+def test_stripe_an_exchange_rate_that_is_no_positive_number_is_unreadable(rate):
+    pages = json.loads(fixture("stripe_balance_transactions_hkd_20261124.json"))
+    pages[0]["data"][2]["exchange_rate"] = rate
+    with pytest.raises(StatementUnparseable) as failure:
+        fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY)
+    assert failure.value.line == 3 and "is not a positive number" in failure.value.reason
