@@ -16,7 +16,8 @@ How the code is read (a static scan, no import of the app):
   model (`XModel.get`, `.query`/`.count`, `.save`, `.update(actions=…)`, `.delete()`,
   `batch_get`, `batch_write`, the conditional helpers of store/_dynamo.py, `dispatch("Op")`) on
   the tables of the models that code names; boto3 calls (`update_item`, `publish` with the topic
-  named beside it, `put_object`, multipart uploads, presigned `get_object`, `get_secret_value`).
+  named beside it, `put_object`, multipart uploads, presigned `get_object`, `get_secret_value`
+  with the secret's setting beside it).
   A boto3 client of any other service stops the scan until it is taught here.
 - What the platform does with the function's role is added by kind: stream consumers read their
   stream and write the stream-failure queue; scheduled functions write the job-failure queue
@@ -56,6 +57,7 @@ _S3_CALLS = {"put_object": "s3:PutObject", "create_multipart_upload": "s3:PutObj
              "abort_multipart_upload": "s3:AbortMultipartUpload",
              "list_parts": "s3:ListMultipartUploadParts", "get_object": "s3:GetObject"}
 _TOPICS = {"events_topic_arn": "events", "paging_topic_arn": "paging"}
+_SECRETS = {"channels_secret_id": "channels", "verification_secret_id": "verification"}
 # TransactWriteItems is authorised per element: {"Update": {…}} needs UpdateItem on its table
 _TRANSACT_ELEMENTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                       "ConditionCheck": "ConditionCheckItem"}
@@ -70,7 +72,7 @@ class ScanError(RuntimeError):
 
 
 # Grants are (action, resource) pairs with symbolic resources, turned into ARNs per stage:
-# ("table", name), ("stream", table), ("bucket",), ("topic", name), ("secret",), ("queue", name),
+# ("table", name), ("stream", table), ("bucket",), ("topic", name), ("secret", name), ("queue", name),
 # ("logs",).
 Grant = tuple[str, tuple[str, ...]]
 
@@ -303,7 +305,10 @@ def footprint(code: Codebase, module: str, node: ast.AST) -> set[Grant]:
         if name == "generate_presigned_url" and "get_object" in _strings(call):
             grants.add(("s3:GetObject", ("bucket",)))
         if name == "get_secret_value":
-            grants.add(("secretsmanager:GetSecretValue", ("secret",)))
+            secrets = {_SECRETS[a] for a in attributes if a in _SECRETS}
+            if not secrets:
+                raise ScanError(f"{module}: get_secret_value without a secret setting beside it")
+            grants |= {("secretsmanager:GetSecretValue", ("secret", secret)) for secret in secrets}
         if name == "publish" and isinstance(call.func, ast.Attribute):
             topics = {_TOPICS[a] for a in attributes if a in _TOPICS}
             if not topics:
@@ -384,7 +389,7 @@ def _arns(resource: tuple[str, ...], stage: str, action: str) -> list[str]:
         # the files bucket is named paytrack-<stage>-files-<account>-<region>
         "bucket": lambda: [f"arn:aws:s3:::{prefix}-files-*/*"],
         "topic": lambda: [f"arn:aws:sns:*:*:{prefix}-{rest[0]}"],
-        "secret": lambda: [f"arn:aws:secretsmanager:*:*:secret:paytrack/{stage}/channels-??????"],
+        "secret": lambda: [f"arn:aws:secretsmanager:*:*:secret:paytrack/{stage}/{rest[0]}-??????"],
         "queue": lambda: [f"arn:aws:sqs:*:*:{prefix}-{rest[0]}"],
         "logs": lambda: [f"arn:aws:logs:*:*:log-group:/aws/lambda/{prefix}:*"],
     }[kind]()

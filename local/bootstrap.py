@@ -1,5 +1,6 @@
 """Create every AWS resource a stage needs on the embedded AWS (moto): tables with streams and
-TTL, the files bucket with the template's lifecycle rules, the SNS topics, the channels secret, the bootstrap API keys.
+TTL, the files bucket with the template's lifecycle rules, the SNS topics, the channels secret, the
+verification secret (random, as the template generates it), the bootstrap API keys.
 Also: the bootstrap keys written where the user can `source` them.
 
 Used by `make run` (against the moto server) and by the integration tests (in-process moto).
@@ -7,11 +8,12 @@ Used by `make run` (against the moto server) and by the integration tests (in-pr
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 from chalicelib.platform.aws import client
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import auth, channels
+from chalicelib.services import auth, channels, reply_tokens
 from chalicelib.store.schema import create_tables
 from local.sim_channels import SIM_PATHS, point_at
 
@@ -49,7 +51,10 @@ def provision(channels_file: Path = DEFAULT_CHANNELS_FILE, sim_port: int | None 
         client("sns").create_topic(Name=arn.rsplit(":", 1)[1])
     secret = json.dumps(channels_for_simulator(channels_file, sim_port), ensure_ascii=False)
     client("secretsmanager").create_secret(Name=settings.channels_secret_id, SecretString=secret)
+    client("secretsmanager").create_secret(Name=settings.verification_secret_id,
+                                           SecretString=secrets.token_urlsafe(48))
     channels.forget()
+    reply_tokens.forget()
 
 
 def bucket_lifecycle_rules(template: Path = TEMPLATE) -> list[dict]:

@@ -2,18 +2,23 @@
 发货或退款). Pure: decisions as OrderChanges, state read back from the timeline.
 
 An operator asks for verification on a held order: a question (from a template, or their own)
-and a reply token that only the shop receives, in `order.verification_requested`. The shop asks
+and a reply token that only the shop receives, in `order.verification_requested`. The token is
+derived, never stored: HMAC-SHA256 of the order and the request under a server secret
+(`reply_token`), so whoever publishes the event — the request, or the orders stream after a
+failure — sends the same token, and the answer is checked by deriving it again. The shop asks
 the buyer and posts the answer with the token, once. The operator then ends the review: release
 (deliver) or refund, each with its reason. A request not answered within its time is expired:
 computed whenever it is read, nothing needs to run for it.
 
 The order's timeline is the record (one conditional write per step, so two answers racing are
-one answer and one 409): `verification_requested` (the question, the token's SHA-256, the
-expiry), `verification_answered` (the answer), `verification_decided` (release or refund). A new
+one answer and one 409): `verification_requested` (the question and the expiry; requests
+written before tokens were derived also carry their random token's SHA-256, still accepted),
+`verification_answered` (the answer), `verification_decided` (release or refund). A new
 request on an unanswered one supersedes it; an answered one must be decided first.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -28,6 +33,8 @@ from .order import Order, OrderChanges, Outcome, TimelineEntry
 REQUESTED, ANSWERED, DECIDED = "verification_requested", "verification_answered", "verification_decided"
 EVENT = "order.verification_requested"
 FREE_QUESTION = "free"
+#: the inbox rules of a review (anomalies recorded by services/verification.py, not by the engine)
+INBOX_RULES = ("verification", "verification_answered")
 DECISIONS = ("release", "refund")
 
 
@@ -46,6 +53,12 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def reply_token(secret: bytes, order_no: str, verification_id: str) -> str:
+    """The reply token of one request: the same every time it is derived (URL-safe, 43 chars)."""
+    mac = hmac.new(secret, f"{order_no}\n{verification_id}".encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
 @dataclass(frozen=True)
 class Verification:
     """One request and what became of it, as read from the order's timeline at `now`."""
@@ -56,7 +69,7 @@ class Verification:
     requested_at: datetime
     requested_by: str | None
     expires_at: datetime
-    token_sha256: str
+    token_sha256: str | None          # only on requests written before tokens were derived
     answer: str | None = None
     answered_at: datetime | None = None
     decision: str | None = None
@@ -64,6 +77,12 @@ class Verification:
     decided_by: str | None = None
     reason: str | None = None
     now: datetime | None = None
+
+    def accepts(self, token: str, derived: str) -> bool:
+        """Is `token` this request's reply token? `derived`: `reply_token` of this request."""
+        if self.token_sha256 is not None:
+            return hmac.compare_digest(self.token_sha256, token_digest(token))
+        return hmac.compare_digest(derived.encode("utf-8"), token.encode("utf-8"))
 
     @property
     def state(self) -> State:
@@ -92,7 +111,7 @@ def history(order: Order, now: datetime) -> list[Verification]:
         if entry.type == REQUESTED:
             found[vid] = Verification(
                 vid, entry.data["question"], entry.data.get("template", FREE_QUESTION), entry.at, entry.actor,
-                from_iso(entry.data["expires_at"]), entry.data["token_sha256"], now=now)
+                from_iso(entry.data["expires_at"]), entry.data.get("token_sha256"), now=now)
         elif entry.type == ANSWERED and vid in found:
             found[vid] = _with(found[vid], answer=entry.data["answer"], answered_at=entry.at)
         elif entry.type == DECIDED and vid in found:
@@ -116,8 +135,16 @@ def _entry(now: datetime, kind: str, source: str, actor: str | None, message: st
 
 
 def request(order: Order, now: datetime, actor: str, *, verification_id: str, question: str, template: str,
-            token: str, ttl: timedelta) -> OrderChanges:
-    """Ask the buyer, through the shop, on a held order. An unanswered request is superseded."""
+            ttl: timedelta) -> OrderChanges:
+    """Ask the buyer, through the shop, on a held order. An unanswered request is superseded.
+    Once per `verification_id`: asking again under an id already on the order changes nothing
+    (an operator's retry with the same idempotency key)."""
+    earlier = next((entry for entry in order.timeline
+                    if entry.type == REQUESTED and entry.data.get("verification_id") == verification_id), None)
+    if earlier is not None:
+        if (earlier.data["question"], earlier.data.get("template")) != (question, template):
+            raise Conflict("this idempotency key asked another question", {"verification_id": verification_id})
+        return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     if not order.on_hold:
         raise TransitionRefused("verification is asked on a held order: hold it first",
                                 {"delivery_status": order.delivery_status.value})
@@ -127,22 +154,24 @@ def request(order: Order, now: datetime, actor: str, *, verification_id: str, qu
                        {"verification_id": latest.verification_id, "state": latest.state.value})
     expires_at = now + ttl
     data = {"verification_id": verification_id, "question": question, "template": template,
-            "token_sha256": token_digest(token), "expires_at": to_iso(expires_at)}
+            "expires_at": to_iso(expires_at)}
     if latest is not None and latest.state in (State.AWAITING_ANSWER, State.EXPIRED):
         data["supersedes"] = latest.verification_id
     entry = _entry(now, REQUESTED, "operator", actor, f"verification asked of the buyer: {question}", data)
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
 
 
-def answer(order: Order, now: datetime, *, verification_id: str, token: str, text: str) -> OrderChanges:
-    """The shop's answer: the token of this very request, once, before it expires."""
+def answer(order: Order, now: datetime, *, verification_id: str, token: str, derived_token: str,
+           text: str) -> OrderChanges:
+    """The shop's answer: the token of this very request (`derived_token`: its `reply_token`),
+    once, before it expires."""
     every = history(order, now)
     latest = every[-1] if every else None
     asked = next((v for v in every if v.verification_id == verification_id), None)
     if asked is None:
         raise NotFound(f"no verification {verification_id!r} on order {order.order_no}",
                        {"verification_id": verification_id})
-    if not hmac.compare_digest(asked.token_sha256, token_digest(token)):
+    if not asked.accepts(token, derived_token):
         raise Forbidden("the reply token is not this verification's", {"verification_id": verification_id})
     if asked.verification_id != latest.verification_id:
         raise Conflict("this verification was superseded by a newer question",
@@ -151,9 +180,19 @@ def answer(order: Order, now: datetime, *, verification_id: str, token: str, tex
     if asked.state is not State.AWAITING_ANSWER:
         raise Conflict(f"the verification is {asked.state.value}: it takes one answer, before it expires",
                        {"verification_id": verification_id, "state": asked.state.value})
-    entry = _entry(now, ANSWERED, "shop", None, f"the buyer answered: {text}",
+    entry = _entry(now, ANSWERED, "shop", None, answered_message(text),
                    {"verification_id": verification_id, "answer": text})
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
+
+
+def answered_message(text: str) -> str:
+    """The timeline message of an answer (render masks the answer in it for viewers)."""
+    return f"the buyer answered: {text}"
+
+
+def requested_in(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """The verification requests among `entries` (what a stream record's change added)."""
+    return [entry for entry in entries if entry.type == REQUESTED]
 
 
 def open_review(order: Order, now: datetime) -> Verification:

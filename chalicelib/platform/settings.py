@@ -23,6 +23,7 @@ class Settings:
     events_topic_arn: str
     paging_topic_arn: str
     channels_secret_id: str
+    verification_secret_id: str
     shop_timezone: str
     audit_ttl_days: int
     max_notify_bytes: int
@@ -72,6 +73,8 @@ def get_settings() -> Settings:
         paging_topic_arn=os.environ.get(
             "PAYTRACK_PAGING_TOPIC_ARN", f"arn:aws:sns:{region}:{account}:paytrack-{stage}-paging"),
         channels_secret_id=os.environ.get("PAYTRACK_CHANNELS_SECRET_ID", f"paytrack/{stage}/channels"),
+        verification_secret_id=os.environ.get("PAYTRACK_VERIFICATION_SECRET_ID",
+                                              f"paytrack/{stage}/verification"),
         shop_timezone=os.environ.get("PAYTRACK_SHOP_TZ", "Asia/Shanghai"),
         audit_ttl_days=_int("PAYTRACK_AUDIT_TTL_DAYS", 180),
         max_notify_bytes=_int("PAYTRACK_MAX_NOTIFY_BYTES", 64 * 1024),

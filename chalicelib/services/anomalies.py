@@ -19,7 +19,7 @@ from ..domain.clock import utcnow
 from ..domain.errors import NotFound
 from ..domain.order import Order
 from ..domain.rules.effects import anomaly_changes
-from ..domain.verification import mark_expired
+from ..domain.verification import INBOX_RULES as VERIFICATION_RULES, mark_expired
 from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, orders as order_store
@@ -84,7 +84,7 @@ def _filters(params: Mapping[str, str], now: datetime) -> anomaly_store.AnomalyF
     since, until = p.time_range(params, now, DEFAULT_RANGE, MAX_RANGE)
     status = v.choice(params, "status", tuple(s.value for s in AnomalyStatus), required=False)
     severity = v.choice(params, "severity", tuple(s.value for s in Severity), required=False)
-    rule = v.choice(params, "rule", get_settings().rules.rule_names(), required=False)
+    rule = v.choice(params, "rule", (*get_settings().rules.rule_names(), *VERIFICATION_RULES), required=False)
     return anomaly_store.AnomalyFilter(since=since, until=until, rule=rule,
                                        status=AnomalyStatus(status) if status else None,
                                        severity=Severity(severity) if severity else None)

@@ -3,8 +3,9 @@ a failing record is reported alone (`batchItemFailures`); every handler is idemp
 replayed record or batch changes nothing twice.
 
 Orders stream: `order.paid` once per order (the payment fact), then the anomaly engine
-(services/screening.py): rules, holds, `order.ready`/`order.held`. Notices stream: crash repair,
-and the unknown_order rule (raised when a notice starts waiting, resolved when it stops).
+(services/screening.py): rules, holds, `order.ready`/`order.held`; then buyer verification's
+follow-ups (services/verification.py: `order.verification_requested`, its inbox items).
+Notices stream: crash repair, and the unknown_order rule (raised when a notice starts waiting, resolved when it stops).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ..domain.clock import utcnow
 from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..store import notices as notice_store, orders as order_store
-from . import events, ingest, metrics, screening
+from . import events, ingest, metrics, screening, verification
 
 # What an order record must change for any rule or event to care; anything else (a fee from a
 # statement, a query's next time, the version alone) is skipped before the images are parsed.
@@ -50,6 +51,7 @@ def handle_order_record(record: DynamoDBRecord) -> None:
         if events.publish_once(change.after, "order.paid"):
             logger.info("order.paid published", extra={"order_no": change.after.order_no})
     screening.on_order_change(change, utcnow())
+    verification.on_order_change(change, utcnow())
 
 
 def handle_notice_record(record: DynamoDBRecord) -> None:

@@ -1,11 +1,16 @@
 """Buyer verification on a held order (domain/verification.py): the operator asks, the shop's
 software asks the buyer and posts the answer, the operator releases or refunds.
 
-- ask: the request on the timeline, `order.verification_requested` to the shop with the question
-  and the reply token (the only place the token ever is: paytrack keeps its SHA-256), and a
-  `verification` anomaly in the inbox, which reads as expired once the time is up.
-- answer (shop role): token-checked, once; on the timeline and in the inbox
-  (`verification_answered`, which an operator must act on).
+- ask: the request on the timeline (one conditional write: that is the whole request), then
+  what follows from it, eagerly for latency and again by the orders stream for every request it
+  sees (`on_order_change`), so a refusal or a crash after the write loses nothing:
+  `order.verification_requested` to the shop with the question and the reply token (derived, the
+  same in every copy: services/reply_tokens.py; published once per request id, claims) and a
+  `verification` anomaly in the inbox (idempotent id), which reads as expired once the time is
+  up. A failure of the eager part is logged, not answered 500. An `idempotency_key` makes a
+  retried ask the same request.
+- answer (shop role): token-checked, once; on the timeline and, the same way (eagerly, then by
+  the stream), in the inbox (`verification_answered`, which an operator must act on).
 - decide: `release` is the order's `release_hold` action (the shop gets `order.ready` again and
   delivers), `refund` is its refund action; both go through actions.perform with an idempotency
   key of the review, so a retry after a failure never refunds twice. Then the review is closed
@@ -14,6 +19,7 @@ Every step is audited, refusals too.
 """
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 from typing import Any, Mapping
@@ -23,10 +29,12 @@ from ..domain import verification as review
 from ..domain.anomaly import Finding, Severity
 from ..domain.clock import to_api, to_iso, utcnow
 from ..domain.errors import PaytrackError, ValidationFailed
-from ..domain.order import Order
+from ..domain.order import Order, TimelineEntry
+from ..domain.rules.change import OrderChange
+from ..platform.observability import logger
 from ..platform.verification_settings import get_verification_settings
 from ..store import audit
-from . import actions, anomalies, events, orders, render
+from . import actions, anomalies, events, orders, render, reply_tokens
 from .auth import Principal
 from .order_writes import write_with_retry
 
@@ -89,26 +97,53 @@ def ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[st
                     lambda: _ask(principal, order_no, body))
 
 
+def _verification_id(order_no: str, idempotency_key: str | None) -> str:
+    """Random, or derived from the operator's idempotency key (a retry is the same request)."""
+    if idempotency_key is None:
+        return "ver_" + secrets.token_hex(8)
+    return "ver_" + hashlib.sha256(f"{order_no}\n{idempotency_key}".encode("utf-8")).hexdigest()[:16]
+
+
 def _ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    v.reject_unknown(v.require_object(body), {"template", "question"})
+    v.reject_unknown(v.require_object(body), {"template", "question", "idempotency_key"})
     template, question = _question(body)
+    verification_id = _verification_id(order_no, v.text(body, "idempotency_key", required=False, max_len=100))
     order, now = orders.get(order_no), utcnow()
-    verification_id, token = "ver_" + secrets.token_hex(8), secrets.token_urlsafe(24)
-    superseded = review.current(order, now)
     order = write_with_retry(order, lambda current: review.request(
         current, now, principal.key_id, verification_id=verification_id, question=question, template=template,
-        token=token, ttl=get_verification_settings().ttl))
-    asked = review.current(order, now)
-    events.publish_once(order, review.EVENT, _event_extra(asked, token), key=f"{review.EVENT}#{verification_id}")
-    if superseded is not None and superseded.state in (review.State.AWAITING_ANSWER, review.State.EXPIRED):
-        anomalies.resolve_by_system(_request_anomaly_id(order_no, superseded.verification_id), now,
-                                    f"superseded by {verification_id}")
-    anomalies.record(Finding(rule="verification", severity=Severity.INFO, subject=f"{order_no}:{verification_id}",
-                             details={"verification_id": verification_id, "question": question,
-                                      "state": review.State.AWAITING_ANSWER.value,
-                                      "expires_at": to_iso(asked.expires_at)},
-                             order_no=order_no, channel=order.channel), now)
-    return _view(orders.get(order_no), principal, now)
+        ttl=get_verification_settings().ttl))
+    (requested,) = [e for e in review.requested_in(order.timeline) if e.data["verification_id"] == verification_id]
+    order = _eagerly(order, lambda: _announce_request(order, requested, now))
+    return _view(order, principal, now)
+
+
+def _eagerly(order: Order, follow_up) -> Order:
+    """`follow_up()` right away, for latency; the orders stream runs it again for the same
+    timeline entry, so a failure here only delays it: logged, never the caller's error."""
+    try:
+        return follow_up()
+    except Exception:       # noqa: BLE001 - any failure: the stream repeats it (on_order_change)
+        logger.exception("verification follow-up left to the orders stream", extra={"order_no": order.order_no})
+        return order
+
+
+def _announce_request(order: Order, requested: TimelineEntry, now: datetime) -> Order:
+    """Publish the request to the shop, close the anomaly of the request it supersedes, open its
+    own. Idempotent: run by the request and by the stream, maybe both, maybe again."""
+    asked = next(item for item in review.history(order, now)
+                 if item.verification_id == requested.data["verification_id"])
+    vid = asked.verification_id
+    if asked.token_sha256 is None:
+        events.publish_once(order, review.EVENT, _event_extra(asked, reply_tokens.reply_token(order.order_no, vid)),
+                            key=f"{review.EVENT}#{vid}")
+    if requested.data.get("supersedes"):
+        anomalies.resolve_by_system(_request_anomaly_id(order.order_no, requested.data["supersedes"]), now,
+                                    f"superseded by {vid}")
+    return anomalies.record_on_order(Finding(
+        rule="verification", severity=Severity.INFO, subject=f"{order.order_no}:{vid}",
+        details={"verification_id": vid, "question": asked.question, "state": review.State.AWAITING_ANSWER.value,
+                 "expires_at": to_iso(asked.expires_at)},
+        order_no=order.order_no, channel=order.channel), order, now)
 
 
 def _event_extra(asked: review.Verification, token: str) -> dict[str, Any]:
@@ -132,16 +167,35 @@ def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
     token = v.text(body, "token", max_len=200)
     text = v.text(body, "answer", max_len=MAX_ANSWER)
     order, now = orders.get(order_no), utcnow()
+    derived = reply_tokens.reply_token(order_no, verification_id)
     order = write_with_retry(order, lambda current: review.answer(
-        current, now, verification_id=verification_id, token=token, text=text))
-    answered = review.current(order, now)
-    anomalies.resolve_by_system(_request_anomaly_id(order_no, verification_id), now, "the buyer answered")
-    anomalies.record(Finding(rule="verification_answered", severity=Severity.WARNING,
-                             subject=f"{order_no}:{verification_id}",
-                             details={"verification_id": verification_id, "question": answered.question,
-                                      "answer": text},
-                             order_no=order_no, channel=order.channel), now)
-    return {"order_no": order_no, "verification_id": verification_id, "state": answered.state.value}
+        current, now, verification_id=verification_id, token=token, derived_token=derived, text=text))
+    answered = [e for e in order.timeline if e.type == review.ANSWERED and e.data["verification_id"] == verification_id]
+    _eagerly(order, lambda: _note_answer(order, answered[-1], now))
+    return {"order_no": order_no, "verification_id": verification_id,
+            "state": review.current(order, now).state.value}
+
+
+def _note_answer(order: Order, answered: TimelineEntry, now: datetime) -> Order:
+    """The request's anomaly resolved, the answer's opened. Idempotent, like _announce_request."""
+    vid = answered.data["verification_id"]
+    asked = next(item for item in review.history(order, now) if item.verification_id == vid)
+    anomalies.resolve_by_system(_request_anomaly_id(order.order_no, vid), now, "the buyer answered")
+    return anomalies.record_on_order(Finding(
+        rule="verification_answered", severity=Severity.WARNING, subject=f"{order.order_no}:{vid}",
+        details={"verification_id": vid, "question": asked.question, "answer": answered.data["answer"]},
+        order_no=order.order_no, channel=order.channel), order, now)
+
+
+def on_order_change(change: OrderChange, now: datetime) -> None:
+    """The orders stream's part (services/streams.py): for every request and answer the record
+    added to the timeline, what the request path may have failed to finish."""
+    order = change.after
+    for entry in change.new_entries:
+        if entry.type == review.REQUESTED:
+            order = _announce_request(order, entry, now)
+        elif entry.type == review.ANSWERED:
+            order = _note_answer(order, entry, now)
 
 
 # ------------------------------------------------------------------ the operator decides

@@ -43,6 +43,7 @@ WIRED_ENVIRONMENT = {
     "PAYTRACK_EVENTS_TOPIC_ARN": {"Ref": "EventsTopic"},
     "PAYTRACK_PAGING_TOPIC_ARN": {"Ref": "PagingTopic"},
     "PAYTRACK_CHANNELS_SECRET_ID": {"Ref": "ChannelsSecret"},
+    "PAYTRACK_VERIFICATION_SECRET_ID": {"Ref": "VerificationSecret"},
     "PAYTRACK_ORDERS_STREAM_ARN": {"Fn::GetAtt": ["OrdersTable", "StreamArn"]},
     "PAYTRACK_NOTICES_STREAM_ARN": {"Fn::GetAtt": ["NoticesTable", "StreamArn"]},
     "PAYTRACK_EXPORTS_STREAM_ARN": {"Fn::GetAtt": ["ExportsTable", "StreamArn"]},
@@ -451,6 +452,11 @@ def test_policies_cover_what_the_template_creates(packaged, stage):
     assert secret == f"paytrack/{stage}/channels"
     assert _allowed(everyone, "secretsmanager:GetSecretValue",
                     f"arn:aws:secretsmanager:{LINT_REGION}:{FAKE_ACCOUNT}:secret:{secret}-AbCdEf")
+    verification = _sub(res["VerificationSecret"]["Properties"]["Name"], stage)
+    assert verification == f"paytrack/{stage}/verification"
+    assert "GenerateSecretString" in res["VerificationSecret"]["Properties"]
+    assert _allowed(everyone, "secretsmanager:GetSecretValue",
+                    f"arn:aws:secretsmanager:{LINT_REGION}:{FAKE_ACCOUNT}:secret:{verification}-AbCdEf")
     group = _sub(res["AppLogGroup"]["Properties"]["LogGroupName"], stage)
     log_stream = f"arn:aws:logs:{LINT_REGION}:{FAKE_ACCOUNT}:log-group:{group}:log-stream:2026/01/01/x"
     for name, policy in policies.items():

@@ -41,7 +41,8 @@ def test_the_api_function_cannot_delete_read_streams_or_send_to_queues(scanned):
     assert not actions & STREAM_READ
     assert [r for r, a in api.items() if "dynamodb:BatchWriteItem" in a] == [("table", "reconciliations")]
     # what it must be able to do: verify notices with the channel secret, store them, register orders
-    assert api[("secret",)] == {"secretsmanager:GetSecretValue"}
+    assert api[("secret", "channels")] == {"secretsmanager:GetSecretValue"}
+    assert api[("secret", "verification")] == {"secretsmanager:GetSecretValue"}    # reply tokens
     assert "dynamodb:PutItem" in api[("table", "notices")] and "dynamodb:PutItem" in api[("table", "orders")]
     assert "dynamodb:GetItem" in api[("table", "keys")]
 
@@ -59,7 +60,8 @@ def test_stream_functions_read_their_own_stream_and_nothing_they_do_not_touch(sc
         ("table", "stats"): {"dynamodb:UpdateItem"}}
     assert ("topic", "events") in scanned["on_orders_stream"]    # order.paid / order.ready
     assert ("bucket",) in scanned["on_exports_stream"]           # the export file
-    assert ("secret",) not in scanned["on_orders_stats"]
+    assert not [r for r in scanned["on_orders_stats"] if r[0] == "secret"]
+    assert ("secret", "verification") in scanned["on_orders_stream"]    # order.verification_requested
 
 
 def test_scheduled_functions_get_only_their_jobs_needs(scanned):

@@ -1,6 +1,7 @@
 """Buyer verification as decisions on the order's timeline: asked only on a held order, answered
 once with the request's own token before it expires, superseded by a new question, ended once by
-release or refund; expiry computed on read."""
+release or refund; expiry computed on read. Tokens are derived (HMAC of the order and the
+request under the server's secret); a request written with a random token's digest still takes it."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -15,6 +16,7 @@ from chalicelib.domain.order import DeliveryStatus, Order, Outcome, PayStatus
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)
 TTL = timedelta(hours=2)
+SECRET = b"k" * 48
 
 
 def held_order() -> Order:
@@ -24,24 +26,57 @@ def held_order() -> Order:
                  delivery_status=DeliveryStatus.HELD, hold_reasons=["ip_burst"])
 
 
-def asked(order: Order, vid: str = "ver_1", token: str = "tok-1", at: datetime = NOW) -> Order:
-    changes = review.request(order, at, "op", verification_id=vid, question="后四位?", template="last4",
-                             token=token, ttl=TTL)
+def token(vid: str = "ver_1") -> str:
+    return review.reply_token(SECRET, held_order().order_no, vid)
+
+
+def answer(order: Order, at: datetime = NOW, *, verification_id: str = "ver_1", token: str, text: str = "6789"):
+    return review.answer(order, at, verification_id=verification_id, token=token,
+                         derived_token=review.reply_token(SECRET, order.order_no, verification_id), text=text)
+
+
+def asked(order: Order, vid: str = "ver_1", at: datetime = NOW, question: str = "后四位?") -> Order:
+    changes = review.request(order, at, "op", verification_id=vid, question=question, template="last4", ttl=TTL)
     return changes.apply_to(order)
 
 
-def answered(order: Order, vid: str = "ver_1", token: str = "tok-1", at: datetime = NOW) -> Order:
-    return review.answer(order, at, verification_id=vid, token=token, text="6789").apply_to(order)
+def answered(order: Order, vid: str = "ver_1", at: datetime = NOW) -> Order:
+    return answer(order, at, verification_id=vid, token=token(vid)).apply_to(order)
 
 
-def test_a_request_keeps_only_the_tokens_digest_and_reads_back_awaiting():
+def test_a_request_keeps_no_token_and_reads_back_awaiting():
     order = asked(held_order())
     entry = order.timeline[-1]
     assert entry.type == review.REQUESTED and entry.actor == "op"
-    assert "tok-1" not in repr(entry.data) and entry.data["token_sha256"] == review.token_digest("tok-1")
+    assert token() not in repr(entry.data) and "token_sha256" not in entry.data
     current = review.current(order, NOW)
     assert (current.state, current.question, current.expires_at) == (review.State.AWAITING_ANSWER, "后四位?",
                                                                       NOW + TTL)
+
+
+def test_the_token_is_the_same_every_time_and_differs_per_request_order_and_secret():
+    assert token("ver_1") == review.reply_token(SECRET, held_order().order_no, "ver_1")
+    assert len({token("ver_1"), token("ver_2"), review.reply_token(SECRET, "other", "ver_1"),
+                review.reply_token(b"j" * 48, held_order().order_no, "ver_1")}) == 4
+    assert len(token()) == 43 and token().replace("-", "").replace("_", "").isalnum()
+
+
+def test_a_request_of_the_previous_version_takes_its_random_tokens_digest_only():
+    order = asked(held_order())
+    entry = order.timeline[-1]
+    old_form = replace(order, timeline=[*order.timeline[:-1], replace(
+        entry, data={**entry.data, "token_sha256": review.token_digest("random-old-token")})])
+    with pytest.raises(Forbidden):
+        answer(old_form, token=token())
+    assert answer(old_form, token="random-old-token").timeline[0].data["answer"] == "6789"
+
+
+def test_asking_again_under_the_same_id_changes_nothing_unless_the_question_differs():
+    order = asked(held_order())
+    again = review.request(order, NOW, "op", verification_id="ver_1", question="后四位?", template="last4", ttl=TTL)
+    assert again.outcome == Outcome.ALREADY_APPLIED and not again.writes
+    with pytest.raises(Conflict, match="idempotency key"):
+        asked(order, question="another?")
 
 
 def test_only_a_held_order_is_verified():
@@ -53,14 +88,14 @@ def test_only_a_held_order_is_verified():
 def test_the_answer_needs_the_requests_own_token_and_is_taken_once():
     order = asked(held_order())
     with pytest.raises(Forbidden):
-        review.answer(order, NOW, verification_id="ver_1", token="tok-2", text="6789")
+        answer(order, token=token("ver_2"))
     with pytest.raises(NotFound):
-        review.answer(order, NOW, verification_id="ver_x", token="tok-1", text="6789")
+        answer(order, verification_id="ver_x", token=token())
     order = answered(order)
     current = review.current(order, NOW)
     assert (current.state, current.answer) == (review.State.ANSWERED, "6789")
     with pytest.raises(Conflict) as twice:
-        review.answer(order, NOW, verification_id="ver_1", token="tok-1", text="0000")
+        answer(order, token=token(), text="0000")
     assert twice.value.details["state"] == "answered"
 
 
@@ -69,17 +104,17 @@ def test_expiry_is_computed_on_read_and_refuses_a_late_answer():
     assert review.current(order, NOW + TTL - timedelta(seconds=1)).state is review.State.AWAITING_ANSWER
     assert review.current(order, NOW + TTL).state is review.State.EXPIRED
     with pytest.raises(Conflict) as late:
-        review.answer(order, NOW + TTL, verification_id="ver_1", token="tok-1", text="6789")
+        answer(order, NOW + TTL, token=token())
     assert late.value.details["state"] == "expired"
 
 
 def test_a_new_question_supersedes_an_unanswered_one_but_not_an_answered_one():
-    order = asked(asked(held_order()), vid="ver_2", token="tok-2")
+    order = asked(asked(held_order()), vid="ver_2")
     assert order.timeline[-1].data["supersedes"] == "ver_1"
     with pytest.raises(Conflict) as stale:
-        review.answer(order, NOW, verification_id="ver_1", token="tok-1", text="6789")
+        answer(order, token=token())
     assert stale.value.details["state"] == "superseded"
-    order = answered(order, vid="ver_2", token="tok-2")
+    order = answered(order, vid="ver_2")
     with pytest.raises(Conflict, match="release or refund first"):
         asked(order, vid="ver_3")
 
