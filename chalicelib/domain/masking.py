@@ -1,7 +1,8 @@
 """PII masking for viewers, exports and logs (seed: 信息脱敏处理).
 
 email `ab***@qq.com`, IPv4 `1.2.*.*` (IPv6: the first two groups), buyer id and payer ids keep
-their first and last two characters. Pure functions; None stays None.
+their first and last two characters, and so does a buyer's verification answer (which is often
+the last four digits of an account: all starred). Pure functions; None stays None.
 """
 from __future__ import annotations
 
@@ -29,3 +30,8 @@ def mask_id(value: str | None) -> str | None:
     if len(value) <= 4:
         return "*" * len(value)
     return f"{value[:2]}{'*' * min(len(value) - 4, 8)}{value[-2:]}"
+
+
+def mask_answer(answer: str | None) -> str | None:
+    """A buyer's answer to a verification question (domain/verification.py), as a viewer sees it."""
+    return mask_id(answer)

@@ -28,6 +28,7 @@ from typing import Any
 
 from .clock import from_iso, to_api, to_iso
 from .errors import Conflict, Forbidden, NotFound, TransitionRefused
+from .masking import mask_answer
 from .order import Order, OrderChanges, Outcome, TimelineEntry
 
 REQUESTED, ANSWERED, DECIDED = "verification_requested", "verification_answered", "verification_decided"
@@ -94,11 +95,12 @@ class Verification:
             return State.EXPIRED
         return State.AWAITING_ANSWER
 
-    def view(self) -> dict[str, Any]:
-        """The review as the admin API shows it (the answer as on the timeline, to every role)."""
+    def view(self, *, masked: bool) -> dict[str, Any]:
+        """The review as the admin API shows it (the buyer's answer masked for viewers)."""
         return {"id": self.verification_id, "state": self.state.value, "question": self.question,
                 "template": self.template, "requested_at": to_api(self.requested_at),
-                "requested_by": self.requested_by, "expires_at": to_api(self.expires_at), "answer": self.answer,
+                "requested_by": self.requested_by, "expires_at": to_api(self.expires_at),
+                "answer": mask_answer(self.answer) if masked else self.answer,
                 "answered_at": to_api(self.answered_at), "decision": self.decision,
                 "decided_at": to_api(self.decided_at), "decided_by": self.decided_by, "reason": self.reason}
 
@@ -164,7 +166,7 @@ def request(order: Order, now: datetime, actor: str, *, verification_id: str, qu
 def answer(order: Order, now: datetime, *, verification_id: str, token: str, derived_token: str,
            text: str) -> OrderChanges:
     """The shop's answer: the token of this very request (`derived_token`: its `reply_token`),
-    once, before it expires."""
+    once, before it expires. The same answer again (a retry after a lost reply) changes nothing."""
     every = history(order, now)
     latest = every[-1] if every else None
     asked = next((v for v in every if v.verification_id == verification_id), None)
@@ -177,6 +179,8 @@ def answer(order: Order, now: datetime, *, verification_id: str, token: str, der
         raise Conflict("this verification was superseded by a newer question",
                        {"verification_id": verification_id, "state": "superseded",
                         "latest": latest.verification_id})
+    if asked.state is State.ANSWERED and asked.answer == text:
+        return OrderChanges(outcome=Outcome.ALREADY_APPLIED)        # the shop's retry of its answer
     if asked.state is not State.AWAITING_ANSWER:
         raise Conflict(f"the verification is {asked.state.value}: it takes one answer, before it expires",
                        {"verification_id": verification_id, "state": asked.state.value})

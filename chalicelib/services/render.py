@@ -9,6 +9,7 @@ from ..domain.clock import to_api
 from ..domain.money import Money
 from ..domain.order import Order
 from ..domain.settlement import settlement_view
+from ..domain.verification import ANSWERED, answered_message
 
 
 def money(value: Money | None) -> str | None:
@@ -43,11 +44,11 @@ def order_for_shop(order: Order) -> dict[str, Any]:
 
 
 def _masker(masked: bool):
-    from ..domain.masking import mask_email, mask_id, mask_ip
+    from ..domain.masking import mask_answer, mask_email, mask_id, mask_ip
 
     if not masked:
         return lambda kind, value: value
-    functions = {"email": mask_email, "ip": mask_ip, "id": mask_id}
+    functions = {"email": mask_email, "ip": mask_ip, "id": mask_id, "answer": mask_answer}
     return lambda kind, value: functions[kind](value)
 
 
@@ -70,7 +71,7 @@ def order_for_admin(order: Order, *, masked: bool, fee_rate: Decimal | None = No
         "expired_at": to_api(order.expired_at),
         "refunded_at": to_api(order.refunded_at),
         "payments": [payment_view(p, mask) for p in order.payments],
-        "timeline": [timeline_view(e) for e in order.timeline],
+        "timeline": [timeline_view(e, mask) for e in order.timeline],
         "version": order.version,
     })
     return view
@@ -83,9 +84,14 @@ def payment_view(payment, mask) -> dict[str, Any]:
             "method": payment.method, "payer": mask("id", payment.payer), "notice": payment.notice_key}
 
 
-def timeline_view(entry) -> dict[str, Any]:
+def timeline_view(entry, mask) -> dict[str, Any]:
+    """One timeline entry; a buyer's verification answer (in its data and message) masked for viewers."""
+    message, data = entry.message, entry.data
+    if entry.type == ANSWERED:
+        shown = mask("answer", data.get("answer"))
+        message, data = answered_message(shown), {**data, "answer": shown}
     return {"at": to_api(entry.at), "type": entry.type, "source": entry.source,
-            "message": entry.message, "data": entry.data, "actor": entry.actor}
+            "message": message, "data": data, "actor": entry.actor}
 
 
 def notice_view(notice, masked: bool) -> dict[str, Any]:
@@ -101,7 +107,7 @@ def notice_view(notice, masked: bool) -> dict[str, Any]:
 
 
 # anomaly details that carry buyer PII (domain/rules), and how each is masked for viewers
-_ANOMALY_PII = {"email": "email", "emails": "email", "ip": "ip", "buyer_ids": "id"}
+_ANOMALY_PII = {"email": "email", "emails": "email", "ip": "ip", "buyer_ids": "id", "answer": "answer"}
 
 
 def _anomaly_details(details: dict[str, Any], masked: bool) -> dict[str, Any]:

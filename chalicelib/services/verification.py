@@ -128,22 +128,25 @@ def _eagerly(order: Order, follow_up) -> Order:
 
 
 def _announce_request(order: Order, requested: TimelineEntry, now: datetime) -> Order:
-    """Publish the request to the shop, close the anomaly of the request it supersedes, open its
-    own. Idempotent: run by the request and by the stream, maybe both, maybe again."""
+    """Close the anomaly of the request this one supersedes, open its own, publish it to the
+    shop (the inbox first: an operator sees the request even while SNS refuses). Idempotent:
+    run by the request and by the stream, maybe both, maybe again."""
     asked = next(item for item in review.history(order, now)
                  if item.verification_id == requested.data["verification_id"])
     vid = asked.verification_id
-    if asked.token_sha256 is None:
-        events.publish_once(order, review.EVENT, _event_extra(asked, reply_tokens.reply_token(order.order_no, vid)),
-                            key=f"{review.EVENT}#{vid}")
     if requested.data.get("supersedes"):
         anomalies.resolve_by_system(_request_anomaly_id(order.order_no, requested.data["supersedes"]), now,
                                     f"superseded by {vid}")
-    return anomalies.record_on_order(Finding(
+    order = anomalies.record_on_order(Finding(
         rule="verification", severity=Severity.INFO, subject=f"{order.order_no}:{vid}",
         details={"verification_id": vid, "question": asked.question, "state": review.State.AWAITING_ANSWER.value,
                  "expires_at": to_iso(asked.expires_at)},
         order_no=order.order_no, channel=order.channel), order, now)
+    if asked.token_sha256 is not None:      # asked (and published) by the previous version: its token is unknown
+        return order
+    events.publish_once(order, review.EVENT, _event_extra(asked, reply_tokens.reply_token(order.order_no, vid)),
+                        key=f"{review.EVENT}#{vid}")
+    return order
 
 
 def _event_extra(asked: review.Verification, token: str) -> dict[str, Any]:
@@ -233,8 +236,8 @@ def _view(order: Order, principal: Principal, now: datetime) -> dict[str, Any]:
     masked = not principal.sees_pii
     found = review.history(order, now)
     settings = get_verification_settings()
-    return {"order_no": order.order_no, "current": found[-1].view() if found else None,
-            "history": [item.view() for item in found],
+    return {"order_no": order.order_no, "current": found[-1].view(masked=masked) if found else None,
+            "history": [item.view(masked=masked) for item in found],
             "templates": dict(settings.templates), "ttl_s": int(settings.ttl.total_seconds()),
             "order": render.order_for_admin(order, masked=masked)}
 

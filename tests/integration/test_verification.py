@@ -2,12 +2,15 @@
 `order.verification_requested` with the question and the reply token, answers once with that
 token (a wrong one is 403, a second answer 409), the answer is on the timeline and in the inbox,
 and the review ends by release (the shop gets `order.ready` again) or refund; an unanswered
-request reads as expired once its time is up. Every step audited."""
+request reads as expired once its time is up. Every step audited. The answer is masked for
+viewers. SNS refusing while an operator asks is no error: the orders stream publishes later."""
 from __future__ import annotations
 
 from datetime import timedelta
 
+import botocore.client
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.services import anomalies, auth, verification
@@ -68,7 +71,7 @@ def test_a_held_order_is_verified_by_the_shop_then_released_for_delivery(api, ke
     request = event["verification"]
     assert request["id"] == current["id"] and request["question"] == current["question"] and request["reply_token"]
     assert event["answer_url"] == "/orders/{order_no}/verification" and event["order"]["order_no"] == order_no
-    assert request["reply_token"] not in str(order_store.get(order_no).timeline)      # only its digest is kept
+    assert request["reply_token"] not in str(order_store.get(order_no).timeline)      # derived, never kept
     (waiting,) = [a for a in inbox(api, keys["viewer"]) if a["rule"] == "verification"]
     assert waiting["details"]["state"] == "awaiting_answer" and waiting["order_no"] == order_no
 
@@ -81,10 +84,16 @@ def test_a_held_order_is_verified_by_the_shop_then_released_for_delivery(api, ke
 
     order = order_store.get(order_no)
     assert [e.data["answer"] for e in order.timeline if e.type == "verification_answered"] == ["6789"]
-    (answered,) = [a for a in inbox(api, keys["viewer"]) if a["rule"] == "verification_answered"]
+    (answered,) = inbox(api, keys["operator"], rule="verification_answered")
     assert answered["details"]["answer"] == "6789" and answered["status"] == "open"
+    (for_viewer,) = inbox(api, keys["viewer"], rule="verification_answered")
+    assert for_viewer["details"]["answer"] == "****"
     viewer_view = api.json(api.call("GET", f"/admin/orders/{order_no}/verification", key=keys["viewer"]))
-    assert viewer_view["current"]["answer"] == "6789" and viewer_view["current"]["state"] == "answered"
+    assert viewer_view["current"]["answer"] == "****" and viewer_view["current"]["state"] == "answered"
+    (entry,) = [e for e in viewer_view["order"]["timeline"] if e["type"] == "verification_answered"]
+    assert "6789" not in str(entry) and entry["data"]["answer"] == "****"
+    operator_view = api.json(api.call("GET", f"/admin/orders/{order_no}/verification", key=keys["operator"]))
+    assert operator_view["current"]["answer"] == "6789"
 
     released = decide(api, keys["operator"], order_no, decision="release", reason="last four digits match")
     assert released.status_code == 200, released.body
@@ -102,6 +111,52 @@ def test_a_held_order_is_verified_by_the_shop_then_released_for_delivery(api, ke
                                  ("verification_decided", None)]
     again = decide(api, keys["operator"], order_no, decision="refund", reason="changed my mind")
     assert again.status_code == 409 and order_store.get(order_no).pay_status.value == "paid"
+
+
+def _refusing(operation: str):
+    """botocore answering `operation` with a 500, every time (as after all of its retries)."""
+    original = botocore.client.BaseClient._make_api_call
+
+    def refusing(client, name, params):
+        if name == operation:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500}}, name)
+        return original(client, name, params)
+    return refusing
+
+
+def test_sns_refusing_while_asking_is_no_error_and_the_stream_publishes_the_request(api, keys, events_queue,
+                                                                                      monkeypatch):
+    order_no = held_order(api)
+    run_orders_stream()
+    events_queue()
+    with monkeypatch.context() as sns_down:
+        sns_down.setattr(botocore.client.BaseClient, "_make_api_call", _refusing("Publish"))
+        asked = ask(api, keys["operator"], order_no, template="last4", idempotency_key="k1")
+    assert asked.status_code == 201, asked.body
+    vid = api.json(asked)["current"]["id"]
+    assert requested_events(events_queue) == []
+    (waiting,) = [a for a in inbox(api, keys["viewer"], rule="verification") if a["order_no"] == order_no]
+    assert waiting["details"]["verification_id"] == vid            # the inbox shows it already
+
+    run_orders_stream()
+    run_orders_stream()                                            # a replay publishes nothing new
+    (event,) = requested_events(events_queue)
+    assert event["verification"]["id"] == vid
+    again = ask(api, keys["operator"], order_no, template="last4", idempotency_key="k1")
+    assert again.status_code == 201 and api.json(again)["current"]["id"] == vid
+    assert [e.type for e in order_store.get(order_no).timeline].count("verification_requested") == 1
+    assert requested_events(events_queue) == []                    # published already: claimed
+    answered = shop_answer(api, order_no, verification_id=vid, token=event["verification"]["reply_token"],
+                           answer="6789")
+    assert answered.status_code == 200, answered.body
+    retried = shop_answer(api, order_no, verification_id=vid, token=event["verification"]["reply_token"],
+                          answer="6789")
+    assert retried.status_code == 200 and api.json(retried)["state"] == "answered"
+    assert [a["status"] for a in inbox(api, keys["viewer"], rule="verification") if a["order_no"] == order_no] \
+        == ["resolved"]
+    another_question = ask(api, keys["operator"], order_no, question="其他问题?", idempotency_key="k1")
+    assert another_question.status_code == 409 and "idempotency key" in api.json(another_question)["error"]["message"]
 
 
 def test_a_review_ended_by_refund_refunds_once(api, keys, events_queue):

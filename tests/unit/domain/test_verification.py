@@ -97,6 +97,7 @@ def test_the_answer_needs_the_requests_own_token_and_is_taken_once():
     with pytest.raises(Conflict) as twice:
         answer(order, token=token(), text="0000")
     assert twice.value.details["state"] == "answered"
+    assert answer(order, token=token()).outcome == Outcome.ALREADY_APPLIED      # the shop's retry
 
 
 def test_expiry_is_computed_on_read_and_refuses_a_late_answer():
@@ -135,9 +136,10 @@ def test_the_review_ends_once_by_release_or_refund():
 def test_the_view_reads_the_whole_review():
     order = answered(asked(held_order()))
     order = review.decide(order, NOW, "op", verification_id="ver_1", decision="release", reason="ok").apply_to(order)
-    view = review.current(order, NOW).view()
+    view = review.current(order, NOW).view(masked=False)
     assert (view["state"], view["answer"], view["decision"], view["reason"], view["expires_at"]) == (
         "released", "6789", "release", "ok", "2026-11-25T08:00:00Z")
+    assert review.current(order, NOW).view(masked=True)["answer"] == "****"
 
 
 @pytest.mark.parametrize("status, state, at, shown", [
