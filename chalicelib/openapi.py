@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .domain.rules.config import RulesConfig
+from .domain.verification import INBOX_RULES as VERIFICATION_RULES
 
 MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d{1,3})?$", "example": "58.00"}
 TIME = {"type": "string", "format": "date-time", "example": "2026-11-25T06:23:00Z"}
@@ -141,7 +142,7 @@ def _paths() -> dict[str, dict]:
                                  "amount": MONEY, "idempotency_key": {"type": "string", "maxLength": 100}}})},
         "/admin/anomalies": {"get": _admin("The anomaly inbox", "viewer", params=_params(
             "query", ("status", {"enum": ["open", "acknowledged", "resolved"]}),
-            ("rule", {"enum": list(RulesConfig.rule_names())}),
+            ("rule", {"enum": [*RulesConfig.rule_names(), *VERIFICATION_RULES]}),
             ("severity", {"enum": ["info", "warning", "critical"]}), ("from", TIME), ("to", TIME),
             ("limit", {"type": "integer", "minimum": 1, "maximum": 200}), ("cursor", {"type": "string"})))},
         "/admin/anomalies/{anomaly_id}": {"post": _admin(
@@ -210,7 +211,9 @@ def _review_paths(order_no: list[dict]) -> dict[str, dict]:
         errors=(400, 401, 403, 404, 502))
     ask = {"type": "object", "additionalProperties": False, "description": "a template's name, or your own question",
            "properties": {"template": {"type": "string", "maxLength": 50},
-                          "question": {"type": "string", "minLength": 1, "maxLength": 500}}}
+                          "question": {"type": "string", "minLength": 1, "maxLength": 500},
+                          "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 100,
+                                              "description": "a retry with the same key is the same request"}}}
     decide = {"type": "object", "required": ["decision", "reason"], "additionalProperties": False,
               "properties": {"decision": {"enum": ["release", "refund"]},
                              "reason": {"type": "string", "minLength": 1, "maxLength": 500},
@@ -235,7 +238,7 @@ def _review_paths(order_no: list[dict]) -> dict[str, dict]:
             errors=(400, 401, 403, 404, 409))},
         "/orders/{order_no}/verification": {"post": _op(
             "The buyer's answer to order.verification_requested, with its reply token: once, before it expires "
-            "(403 wrong token, 409 answered, expired or superseded)", "shop",
+            "(403 wrong token, 409 answered otherwise, expired or superseded; the same answer again is 200)", "shop",
             _responses(200, answered, 400, 401, 403, 404, 409), order_no, answer, tag="shop")},
     }
 

@@ -97,6 +97,10 @@ function complain(problem, text, focus) {
   return undefined;
 }
 
+function newKey() {
+  return window.crypto && crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+}
+
 async function askDialog(ctx, review) {
   return openDialog(w("ask"), (close) => {
     const names = Object.keys(review.templates || {});
@@ -106,6 +110,8 @@ async function askDialog(ctx, review) {
     const question = h("textarea", { class: "input", id: "verification-question", rows: 3, maxlength: 500,
       placeholder: w("own") });
     const problem = h("div", { class: "dialog-error", "aria-live": "assertive" });
+    // one idempotency key per question asked: sending it again after a failure is the same request
+    let asked = null;
     return dialogForm([
       h("label", { class: "label", for: "verification-template" }, w("template")), template,
       h("label", { class: "label", for: "verification-question" }, w("own")), question,
@@ -113,7 +119,9 @@ async function askDialog(ctx, review) {
       const own = question.value.trim();
       if (template.value === "free" && !own) return complain(problem, w("question_required"), question);
       const body = template.value === "free" ? { question: own } : { template: template.value };
-      return ctx.api.post(`/admin/orders/${pathPart(review.order_no)}/verification`, body);
+      if (!asked || JSON.stringify(asked.body) !== JSON.stringify(body)) asked = { body, key: newKey() };
+      return ctx.api.post(`/admin/orders/${pathPart(review.order_no)}/verification`,
+        { ...body, idempotency_key: asked.key });
     }, close);
   });
 }
