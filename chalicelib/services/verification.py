@@ -14,7 +14,7 @@ software asks the buyer and posts the answer, the operator releases or refunds.
 - decide: `release` is the order's `release_hold` action (the shop gets `order.ready` again and
   delivers), `refund` is its refund action; both go through actions.perform with an idempotency
   key of the review, so a retry after a failure never refunds twice. Then the review is closed
-  on the timeline and its anomalies resolved.
+  on the timeline and its anomalies resolved (eagerly, and by the stream).
 Every step is audited, refusals too.
 """
 from __future__ import annotations
@@ -191,14 +191,14 @@ def _note_answer(order: Order, answered: TimelineEntry, now: datetime) -> Order:
 
 
 def on_order_change(change: OrderChange, now: datetime) -> None:
-    """The orders stream's part (services/streams.py): for every request and answer the record
-    added to the timeline, what the request path may have failed to finish."""
+    """The orders stream's part (services/streams.py): for every request, answer and decision
+    the record added to the timeline, what the request path may have failed to finish. Records
+    of one order come in order, so a late request's inbox item is resolved by its later answer."""
     order = change.after
     for entry in change.new_entries:
-        if entry.type == review.REQUESTED:
-            order = _announce_request(order, entry, now)
-        elif entry.type == review.ANSWERED:
-            order = _note_answer(order, entry, now)
+        follow_up = _FOLLOW_UPS.get(entry.type)
+        if follow_up is not None:
+            order = follow_up(order, entry, now)
 
 
 # ------------------------------------------------------------------ the operator decides
@@ -224,9 +224,21 @@ def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
     acted = actions.perform(principal, order_no, action)
     order = write_with_retry(orders.get(order_no), lambda current: review.decide(
         current, now, principal.key_id, verification_id=vid, decision=decision, reason=reason))
-    for anomaly_id in (_request_anomaly_id(order_no, vid), _answered_anomaly_id(order_no, vid)):
-        anomalies.resolve_by_system(anomaly_id, now, f"{decision}: {reason}")
+    decided = [e for e in order.timeline if e.type == review.DECIDED and e.data["verification_id"] == vid]
+    _eagerly(order, lambda: _close_review(order, decided[-1], now))
     return {**_view(order, principal, now), "action": acted["action"], "outcome": acted["outcome"]}
+
+
+def _close_review(order: Order, decided: TimelineEntry, now: datetime) -> Order:
+    """The review's inbox items resolved with the decision. Idempotent, like _announce_request."""
+    vid, note = decided.data["verification_id"], f"{decided.data['decision']}: {decided.data['reason']}"
+    for anomaly_id in (_request_anomaly_id(order.order_no, vid), _answered_anomaly_id(order.order_no, vid)):
+        anomalies.resolve_by_system(anomaly_id, now, note)
+    return order
+
+
+#: what each step's timeline entry calls for after its order write (request path, then stream)
+_FOLLOW_UPS = {review.REQUESTED: _announce_request, review.ANSWERED: _note_answer, review.DECIDED: _close_review}
 
 
 # ------------------------------------------------------------------ the review, read

@@ -159,6 +159,31 @@ def test_sns_refusing_while_asking_is_no_error_and_the_stream_publishes_the_requ
     assert another_question.status_code == 409 and "idempotency key" in api.json(another_question)["error"]["message"]
 
 
+def test_the_orders_stream_alone_finishes_every_step(api, keys, events_queue, monkeypatch):
+    """Each step's follow-ups died right after its order write: the stream publishes the request
+    and keeps the inbox in step with the answer and the decision."""
+    monkeypatch.setattr(verification, "_eagerly", lambda order, follow_up: order)
+    order_no = held_order(api)
+
+    def items() -> dict[str, str]:
+        return {a["rule"]: a["status"] for a in inbox(api, keys["operator"]) if a["order_no"] == order_no
+                and a["rule"] in ("verification", "verification_answered")}
+
+    vid = api.json(ask(api, keys["operator"], order_no, template="last4"))["current"]["id"]
+    assert requested_events(events_queue) == [] and items() == {}
+    run_orders_stream()
+    (event,) = requested_events(events_queue)
+    assert items() == {"verification": "open"}
+    assert shop_answer(api, order_no, verification_id=vid, token=event["verification"]["reply_token"],
+                       answer="6789").status_code == 200
+    assert items() == {"verification": "open"}
+    run_orders_stream()
+    assert items() == {"verification": "resolved", "verification_answered": "open"}
+    assert decide(api, keys["operator"], order_no, decision="release", reason="matches").status_code == 200
+    run_orders_stream()
+    assert items() == {"verification": "resolved", "verification_answered": "resolved"}
+
+
 def test_a_review_ended_by_refund_refunds_once(api, keys, events_queue):
     order_no = held_order(api)
     request = api.json(ask(api, keys["operator"], order_no, question="您在哪个城市付款？"))["current"]
