@@ -312,7 +312,7 @@ def apply_refund_notice(order: Order, notice: Notice, now: datetime) -> OrderCha
         return None
     request = _named_request(order, notice.refund_ref)
     if request is None:
-        return _echo_of_open_refund(order, notice, now)
+        return _echo_of_our_refunds(order, notice, now)
     state = RefundState(notice.extra.get("refund_state") or (
         RefundState.SUCCEEDED.value if notice.kind is NoticeKind.REFUND else RefundState.PENDING.value))
     answer = RefundAnswer(state, notice.gateway_status, notice.extra.get("gateway_refund_id"), notice.amount)
@@ -334,16 +334,23 @@ def _named_request(order: Order, ref: str | None) -> RefundRequest | None:
                  if ref in (r.refund_request_id, r.gateway_refund_id)), None)
 
 
-def _echo_of_open_refund(order: Order, notice: Notice, now: datetime) -> OrderChanges | None:
-    sale = sale_payment(order)
-    if notice.kind is not NoticeKind.REFUND or notice.refunded_total is None or sale is None:
+def _echo_of_our_refunds(order: Order, notice: Notice, now: datetime) -> OrderChanges | None:
+    """A running total of a payment (Stripe charge.refunded, an Alipay refund_fee) that our
+    requests on that payment — succeeded or still open — account for: shown, not applied."""
+    if notice.kind is not NoticeKind.REFUND or notice.refunded_total is None:
         return None
-    open_minor = sum(r.amount.minor for r in open_refunds(order) if r.trade_no == sale.payment_ref)
-    known = (order.refunded_amount.minor if order.refunded_amount else 0) + open_minor
-    if not open_minor or notice.refunded_total.minor > known:
+    payment = next((p for p in order.payments if p.payment_ref == notice.payment_identity), None)
+    payment = payment or sale_payment(order)
+    ours = [r for r in refund_requests(order) if r.trade_no == (payment.payment_ref if payment else None)
+            and r.state in _COUNTED]
+    if not ours:
+        return None
+    accounted = payment.amount.minor - refundable(order, payment).minor
+    if notice.refunded_total.minor > accounted:
         return None
     entry = TimelineEntry(at=now, type="notice", source=notice.source.value,
-                          message=f"gateway reports {notice.refunded_total} refunded in total: "
-                                  "a refund request of ours, confirmed by its own answer",
-                          data={"refunded_total": notice.refunded_total.format(), "notice": notice.dedupe_key})
+                          message=f"gateway reports {notice.refunded_total} refunded in total on "
+                                  f"{payment.payment_ref}: paytrack's refund requests account for it",
+                          data={"refunded_total": notice.refunded_total.format(), "trade_no": payment.payment_ref,
+                                "notice": notice.dedupe_key})
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry], applied=[notice.dedupe_key])

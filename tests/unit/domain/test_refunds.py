@@ -169,3 +169,15 @@ def test_a_failed_notice_fails_the_request():
                     status="REFUND.CLOSED", extra={"refund_state": "failed"})
     order = apply_refund_notice(order, closed, NOW + timedelta(minutes=1)).apply_to(order)
     assert find_request(order, rid).state is RefundState.FAILED and not order.refund_open
+
+
+def test_the_running_total_of_a_refunded_duplicate_payment_leaves_the_sale_alone():
+    order = paid(("T2", 5800))
+    order, rid = reserve(order, "k1", trade_no="T2")
+    order = confirm(order, rid)
+    charge_refunded = notice(kind=NoticeKind.REFUND, key="stripe:evt3", trade_no="T2", amount=Money(5800),
+                             refunded_total=Money(5800))
+    changes = apply_refund_notice(order, charge_refunded, NOW)
+    assert changes is not None and changes.timeline[0].type == "notice"
+    order = changes.apply_to(order)
+    assert order.pay_status is PayStatus.PAID and order.refunded_amount is None
