@@ -315,7 +315,8 @@ def apply_refund_notice(order: Order, notice: Notice, now: datetime) -> OrderCha
         return _echo_of_our_refunds(order, notice, now)
     state = RefundState(notice.extra.get("refund_state") or (
         RefundState.SUCCEEDED.value if notice.kind is NoticeKind.REFUND else RefundState.PENDING.value))
-    answer = RefundAnswer(state, notice.gateway_status, notice.extra.get("gateway_refund_id"), notice.amount)
+    detail = notice.extra.get("detail") or notice.gateway_status
+    answer = RefundAnswer(state, detail, notice.extra.get("gateway_refund_id"), notice.amount)
     changes = settle(order, request.refund_request_id, answer, notice.source.value, now)
     if not changes.writes:
         changes = OrderChanges(outcome=Outcome.ALREADY_APPLIED, timeline=[TimelineEntry(

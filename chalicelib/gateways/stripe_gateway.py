@@ -191,7 +191,8 @@ def _refund(obj: Mapping[str, Any]) -> Fields:
     state = stripe_api.REFUND_STATES.get(need_str(obj, "status"), RefundState.PENDING)
     return dict(out_trade_no=opt_str(metadata, "order_id") or "", trade_no=ref, payment_ref=ref,
                 amount=_money(obj, "amount"), refund_ref=opt_str(metadata, "refund_request_id") or need_str(obj, "id"),
-                extra={"refund_state": state.value, "gateway_refund_id": need_str(obj, "id")})
+                extra={"refund_state": state.value, "gateway_refund_id": need_str(obj, "id"),
+                           "detail": " ".join(filter(None, (need_str(obj, "status"), opt_str(obj, "failure_reason"))))})
 
 
 def _refund_kind(obj: Mapping[str, Any]) -> NoticeKind:
