@@ -166,7 +166,7 @@ export function refundsCard(ctx, o, reload) {
 }
 
 function refundTable(ctx, rows, reload, queue) {
-  const cols = queue ? ["col_order", "col_amount", "col_payment", "col_reason", "col_why", "col_by", "col_at", "col_state"]
+  const cols = queue ? ["col_order", "col_amount", "col_reason", "col_why", "col_by", "col_at"]
     : ["col_amount", "col_payment", "col_reason", "col_state", "col_detail", "col_by", "col_at"];
   return h("table", { class: "table refunds-table" },
     h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col", class: c === "col_amount" ? "num" : null }, tr(c))), h("th", {}))),
