@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from ..domain import actions as decide
 from ..domain import validation as v
 from ..domain.clock import utcnow
-from ..domain.errors import Conflict, ValidationFailed
+from ..domain.errors import Conflict, PaytrackError, ValidationFailed
 from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order, Outcome
 from ..store import audit
@@ -100,7 +100,7 @@ def _refund(principal: Principal, order: Order, body: Mapping[str, Any], reason:
     """A refund through the gateway (services/refunds.py): its request is in the answer."""
     try:
         order, outcome, refund = refunds.request(principal, order, body, reason, idempotency)
-    except Conflict as error:
+    except PaytrackError as error:
         _audit(principal, "refund", order.order_no, reason, "refused", {"why": error.code})
         raise
     _audit(principal, "refund", order.order_no, reason, outcome,

@@ -19,16 +19,16 @@ from typing import Any, Mapping
 
 from ..domain import validation as v
 from ..domain.actions import Idempotency, keyed
-from ..domain.clock import to_api, utcnow
-from ..domain.errors import (ChannelMisconfigured, GatewayUnavailable, Forbidden, NotFound, RefundNotOffered,
-                             ValidationFailed)
+from ..domain.clock import utcnow
+from ..domain.errors import (ChannelMisconfigured, Conflict, Forbidden, GatewayUnavailable, NotFound,
+                             RefundNotOffered, ValidationFailed)
 from ..domain.money import Money
 from ..domain.order import Order, Outcome
-from ..domain.rules.change import OrderChange
 from ..domain.refunds import (
     RefundAnswer, RefundCall, RefundPolicy, RefundRequest, RefundState, decide_approval, find_request,
     payment_of, refund_request_id, refund_requests, request_refund, settle,
 )
+from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import audit, orders as order_store
@@ -73,7 +73,7 @@ def request(principal: Principal, order: Order, body: Mapping[str, Any], reason:
     order = write_with_retry(order, step)
     refund = find_request(order, request_id)
     if refund.state is RefundState.PENDING:
-        order, refund = send(order, refund, principal.key_id, principal.role,
+        order, refund = send(order, refund, principal.key_id, principal.role, "operator",
                              retry=outcome["value"] == Outcome.ALREADY_APPLIED)
     return order, outcome["value"], refund
 
@@ -102,10 +102,12 @@ def _call(order: Order, refund: RefundRequest) -> RefundCall:
                       amount=refund.amount, total=payment.amount, reason=refund.reason)
 
 
-def send(order: Order, refund: RefundRequest, actor: str, role: str, retry: bool) -> tuple[Order, RefundRequest]:
-    """Ask the gateway for the refund and apply its answer. `retry`: the request may have reached
-    the gateway before, so it is asked about first and sent only if the gateway never took it.
-    No answer leaves the request pending for `query_refunds`."""
+def send(order: Order, refund: RefundRequest, actor: str, role: str, source: str,
+         retry: bool) -> tuple[Order, RefundRequest]:
+    """Ask the gateway for the refund and apply its answer (`source`: operator, or query for the
+    job). `retry`: the request may have reached the gateway before, so it is asked about first and
+    sent only if the gateway never took it (a gateway without a refund query is never asked
+    twice). No answer leaves the request pending for `query_refunds`."""
     channel = payment_of(order, refund.trade_no).channel
     config, gateway = _gateway_for(channel)
     call, now = _call(order, refund), utcnow()
@@ -121,11 +123,11 @@ def send(order: Order, refund: RefundRequest, actor: str, role: str, retry: bool
         logger.warning("refund left pending: no answer", extra={
             "order_no": order.order_no, "refund_request_id": refund.refund_request_id, "why": error.message})
         return order, refund
-    return apply_answer(order, refund, answer, "operator", actor, role)
+    return _apply_answer(order, refund, answer, source, actor, role)
 
 
-def apply_answer(order: Order, refund: RefundRequest, answer: RefundAnswer, source: str, actor: str,
-                 role: str) -> tuple[Order, RefundRequest]:
+def _apply_answer(order: Order, refund: RefundRequest, answer: RefundAnswer, source: str, actor: str,
+                  role: str) -> tuple[Order, RefundRequest]:
     """Settle the request with the gateway's answer; a change of state is audited."""
     now = utcnow()
     order = write_with_retry(order, lambda current: settle(current, refund.refund_request_id, answer, source, now,
@@ -151,10 +153,15 @@ def decide(principal: Principal, order_no: str, request_id: str, approve: bool,
     order = orders.get(order_no)
     now = utcnow()
     action = "refund_approve" if approve else "refund_reject"
+    outcome = {"value": Outcome.APPLIED}
+
+    def step(current: Order):
+        changes = decide_approval(current, request_id, approve, principal.key_id, note, now)
+        outcome["value"] = changes.outcome
+        return changes
     try:
-        order = write_with_retry(order, lambda current: decide_approval(current, request_id, approve,
-                                                                        principal.key_id, note, now))
-    except Forbidden:
+        order = write_with_retry(order, step)
+    except (Forbidden, Conflict):
         audit.record_api(now, principal.key_id, principal.role, action, order_no,
                          {"refund_request_id": request_id, "note": note, "outcome": "refused"})
         raise
@@ -162,7 +169,8 @@ def decide(principal: Principal, order_no: str, request_id: str, approve: bool,
     audit.record_api(now, principal.key_id, principal.role, action, order_no,
                      {"refund_request_id": request_id, "note": note, "outcome": refund.state.value})
     if approve and refund.state is RefundState.PENDING:
-        order, refund = send(order, refund, principal.key_id, principal.role, retry=False)
+        order, refund = send(order, refund, principal.key_id, principal.role, "operator",
+                             retry=outcome["value"] == Outcome.ALREADY_APPLIED)
     return {"refund": render.refund_for_admin(refund), "order_no": order_no}
 
 
@@ -193,7 +201,7 @@ def query_refunds(now: datetime | None = None) -> dict[str, Any]:
             if refund.state is not RefundState.PENDING or now - (refund.updated_at or now) < QUERY_MIN_AGE:
                 continue
             try:
-                order, settled = send(order, refund, JOB_ACTOR, "system", retry=True)
+                order, settled = send(order, refund, JOB_ACTOR, "system", "query", retry=True)
             except (NotFound, ChannelMisconfigured) as error:
                 logger.error("refund cannot be asked about", extra={"order_no": order.order_no, "why": error.message})
                 counts["unusable_channel"] += 1
