@@ -11,8 +11,8 @@ from chalicelib.gateways.base import Headers, InboundRequest
 from chalicelib.platform.observability import flush_metrics_after, logger
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import (
-    actions, admin, anomalies, exports, ingest, jobs, lookup, order_search, orders, reconcile, screening, stats,
-    streams, verification,
+    actions, admin, anomalies, exports, ingest, jobs, lookup, order_search, orders, reconcile, refunds, screening,
+    stats, streams, verification,
 )
 from chalicelib.services.render import order_for_shop
 from chalicelib.web import JSON_TYPES, Guard, json_response, query_params, read_json, register_edge
@@ -217,6 +217,31 @@ def admin_ask_verification(principal, order_no: str) -> Response:
 @guard("operator")
 def admin_decide_verification(principal, order_no: str) -> Response:
     return json_response(verification.decide(principal, order_no, read_json(app)))
+
+
+@app.route("/admin/refunds", methods=["GET"])
+@guard("admin")
+def admin_list_refunds(principal) -> Response:
+    return json_response(refunds.open_requests(principal, query_params(app)[0]))
+
+
+@app.route("/admin/orders/{order_no}/refunds/{refund_request_id}/approve", methods=["POST"],
+           content_types=JSON_TYPES)
+@guard("admin")
+def admin_approve_refund(principal, order_no: str, refund_request_id: str) -> Response:
+    return json_response(refunds.decide(principal, order_no, refund_request_id, True, read_json(app)))
+
+
+@app.route("/admin/orders/{order_no}/refunds/{refund_request_id}/reject", methods=["POST"],
+           content_types=JSON_TYPES)
+@guard("admin")
+def admin_reject_refund(principal, order_no: str, refund_request_id: str) -> Response:
+    return json_response(refunds.decide(principal, order_no, refund_request_id, False, read_json(app)))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def query_refunds(event):
+    return jobs.run_scheduled("query_refunds")
 
 
 @app.route("/admin/stats", methods=["GET"])

@@ -53,6 +53,24 @@ WHOAMI = {"type": "object", "required": ["id", "name", "role", "sees_pii", "may_
                          "role": {"enum": ["shop", "viewer", "operator", "admin"]}, "sees_pii": {"type": "boolean"},
                          "may_act": {"type": "boolean"}, "may_manage_keys": {"type": "boolean"}}}
 
+REFUND_STATES = ["awaiting_approval", "pending", "succeeded", "failed", "rejected"]
+REFUND = {"type": "object", "required": ["refund_request_id", "payment", "amount", "currency", "state"],
+          "properties": {"refund_request_id": {"type": "string"}, "payment": {"type": "string"},
+                         "amount": MONEY, "currency": {"type": "string"}, "state": {"enum": REFUND_STATES},
+                         "reason": {"type": "string"}, "requested_by": {"type": "string", "nullable": True},
+                         "requested_at": TIME, "approval_reasons": {"type": "array", "items": {
+                             "enum": ["amount_above_limit", "already_delivered"]}},
+                         "decided_by": {"type": "string", "nullable": True},
+                         "gateway_refund_id": {"type": "string", "nullable": True},
+                         "detail": {"type": "string", "nullable": True}, "updated_at": TIME}}
+REFUNDS = {"type": "object", "required": ["state", "refunds"], "properties": {
+    "state": {"enum": ["awaiting_approval", "pending"]},
+    "refunds": {"type": "array", "items": {**REFUND, "properties": {
+        **REFUND["properties"], "order_no": {"type": "string"}, "product_name": {"type": "string"},
+        "channel": {"type": "string"}, "delivery_status": {"enum": DELIVERY_STATUSES}}}}}}
+DECISION = {"type": "object", "required": ["note"], "additionalProperties": False,
+            "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 500}}}
+
 ORDER_FILTERS = [
     ("from", TIME), ("to", TIME), ("paid_from", TIME), ("paid_to", TIME),
     ("status", {"type": "array", "items": {"enum": PAY_STATUSES}}), ("delivery", {"enum": DELIVERY_STATUSES}),
@@ -104,6 +122,7 @@ def _admin(summary: str, role: str, ok: int = 200, schema: dict = ANY_OBJECT, pa
 def _paths() -> dict[str, dict]:
     channel = _params("path", ("channel", {"type": "string"}))
     order_no = _params("path", ("order_no", {"type": "string"}))
+    refund_request = _params("path", ("order_no", {"type": "string"}), ("refund_request_id", {"type": "string"}))
     notify = _op("A gateway notification, answered in the gateway's own protocol", None,
                  {"200": {"description": "alipay/epay success or fail, stripe received",
                           "content": {"text/plain": {"schema": {"type": "string"}}}},
@@ -134,12 +153,28 @@ def _paths() -> dict[str, dict]:
                                                    params=order_no, errors=(401, 403, 404),
                                                    schema=ADMIN_ORDER_VIEW)},
         "/admin/orders/{order_no}/actions": {"post": _admin(
-            "Act on an order with a reason", "operator", params=order_no, errors=(400, 401, 403, 404, 409, 502),
+            "Act on an order with a reason. `refund` refunds through the gateway (needs `idempotency_key`; "
+            "`payment`: the trade number of the payment to refund, default the sale's; `amount`: default all "
+            "that is left): its request is in the answer's `refund`, `pending` until the gateway confirms, "
+            "`awaiting_approval` when an admin must approve it; 409 `refund_not_supported` when the channel "
+            "cannot refund (record it with `mark_refunded`)", "operator", params=order_no,
+            errors=(400, 401, 403, 404, 409, 502),
             body={"type": "object", "required": ["action", "reason"], "additionalProperties": False,
                   "properties": {"action": {"enum": ["requery", "release_hold", "hold", "confirm_paid",
-                                                     "mark_refunded", "note"]},
+                                                     "mark_refunded", "note", "refund"]},
                                  "reason": {"type": "string", "minLength": 1, "maxLength": 500},
-                                 "amount": MONEY, "idempotency_key": {"type": "string", "maxLength": 100}}})},
+                                 "amount": MONEY, "idempotency_key": {"type": "string", "maxLength": 100},
+                                 "payment": {"type": "string", "maxLength": 128}}})},
+        "/admin/refunds": {"get": _admin(
+            "Open refund requests, newest first: the approvals queue (`state` awaiting_approval, the default) "
+            "or the refunds the gateway has not confirmed yet (`pending`)", "admin",
+            params=_params("query", ("state", {"enum": ["awaiting_approval", "pending"]})), schema=REFUNDS)},
+        "/admin/orders/{order_no}/refunds/{refund_request_id}/approve": {"post": _admin(
+            "Approve a refund request awaiting approval (another admin than its requester): it is sent to the "
+            "gateway at once", "admin", params=refund_request, errors=(400, 401, 403, 404, 409), body=DECISION)},
+        "/admin/orders/{order_no}/refunds/{refund_request_id}/reject": {"post": _admin(
+            "Reject a refund request awaiting approval (another admin than its requester): nothing is sent",
+            "admin", params=refund_request, errors=(400, 401, 403, 404, 409), body=DECISION)},
         "/admin/anomalies": {"get": _admin("The anomaly inbox", "viewer", params=_params(
             "query", ("status", {"enum": ["open", "acknowledged", "resolved"]}),
             ("rule", {"enum": [*RulesConfig.rule_names(), *VERIFICATION_RULES]}),
@@ -190,7 +225,7 @@ def _paths() -> dict[str, dict]:
             "Run a scheduled job now", "operator", errors=(400, 401, 403, 404),
             params=_params("path", ("name", {"enum": ["requery_pending", "reconcile", "channel_health",
                                                       "failed_digest", "expire_orders",
-                                                      "apply_statement_fees"]})),
+                                                      "apply_statement_fees", "query_refunds"]})),
             body={"type": "object", "additionalProperties": False, "description": "reconcile only: "
                   "`date` (YYYY-MM-DD, default yesterday in Beijing) and `channel` (default every channel)",
                   "properties": {"date": {"type": "string", "format": "date"}, "channel": {"type": "string"}}})},

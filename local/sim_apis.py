@@ -1,4 +1,5 @@
-"""The gateways' own APIs as the simulator serves them: order queries and statements.
+"""The gateways' own APIs as the simulator serves them: order queries, statements and refunds
+(each refund API and its query: local/sim_refunds.py decides how a refund ends).
 
 Each answers from the TradeBook in its gateway's wire format, signs the way the gateway does
 (Alipay: `sign` over the response object's text; WeChat Pay: the `Wechatpay-*` headers) and
@@ -21,7 +22,8 @@ from .sim_bills import (alipay_bill_zip, day_entries, entries_between, epay_orde
                         stripe_balance_transactions, wechat_bill_csv)
 from .sim_gateways import SimGateway, SimKeys
 from .sim_lookup import alipay_queried_trade, register_trade_lookups
-from .sim_model import SimPayment, TradeBook, to_major
+from .sim_model import SimPayment, TradeBook, to_major, to_minor
+from .sim_refunds import RefundDesk, RefundRefused, SimRefundRequest
 from .sim_server import SimRequest, SimResponse, SimServer
 from .sim_signing import (alipay_cert_sn, alipay_request_string, alipay_root_cert_sn, compact_json,
                           rsa_sha256_sign, rsa_sha256_verify, wechat_sign)
@@ -67,14 +69,29 @@ def _of_type(gateways: Mapping[str, SimGateway], type_name: str) -> list[SimGate
 
 
 def register_gateway_apis(server: SimServer, book: TradeBook, gateways: Mapping[str, SimGateway],
-                          keys: SimKeys, options: Mapping[str, Any]) -> None:
-    AlipayApi(book, _of_type(gateways, "alipay"), keys).register(server)
-    wechat = WechatApi(book, _of_type(gateways, "wechatpay"), keys, options.get("wechat_bill_bom", True))
+                          keys: SimKeys, options: Mapping[str, Any], desk: RefundDesk) -> None:
+    AlipayApi(book, _of_type(gateways, "alipay"), keys, desk).register(server)
+    wechat = WechatApi(book, _of_type(gateways, "wechatpay"), keys, options.get("wechat_bill_bom", True), desk)
     wechat.register(server)
-    EpayApi(book, _of_type(gateways, "epay")).register(server)
-    stripe = StripeApi(book, _of_type(gateways, "stripe"))
+    EpayApi(book, _of_type(gateways, "epay"), desk).register(server)
+    stripe = StripeApi(book, _of_type(gateways, "stripe"), desk)
     stripe.register(server)
     register_trade_lookups(server, wechat, stripe)
+
+def _after_answer(desk: RefundDesk, record: SimRefundRequest, outcome: str) -> None:
+    """What the gateway does once it has answered (a notification follows the answer)."""
+    timer = threading.Timer(0.2, desk.after_answer, (record, outcome))
+    timer.daemon = True
+    timer.start()
+
+
+def _refunded_trade(book: TradeBook, channel: str, trade_no: str | None, out_trade_no: str | None) -> SimPayment | None:
+    """The paid trade a refund names: by the gateway's trade number, else the order's first."""
+    if trade_no:
+        trade = book.by_trade_no(channel, trade_no)
+        return trade if trade is not None and trade.paid_at else None
+    paid = book.paid(channel, out_trade_no or "")
+    return paid[0] if paid else None
 
 
 def _first_trade(book: TradeBook, channel: str, out_trade_no: str) -> SimPayment | None:
@@ -98,8 +115,11 @@ class AlipayApi:
     QUERY = "alipay.trade.query"
     BILL = "alipay.data.dataservice.bill.downloadurl.query"
 
-    def __init__(self, book: TradeBook, gateways: list[SimGateway], keys: SimKeys):
-        self.book, self.keys = book, keys
+    REFUND = "alipay.trade.refund"
+    REFUND_QUERY = "alipay.trade.fastpay.refund.query"
+
+    def __init__(self, book: TradeBook, gateways: list[SimGateway], keys: SimKeys, desk: RefundDesk):
+        self.book, self.keys, self.desk = book, keys, desk
         self.by_app_id = {gw.config["app_id"]: gw for gw in gateways}
         self.downloads = Downloads()
 
@@ -128,7 +148,8 @@ class AlipayApi:
                                          "sub_code": "isv.invalid-cert-sn",
                                          "sub_msg": f"{', '.join(wrong_sns)} 与证书不匹配"}, gateway)
         biz = json.loads(params.get("biz_content") or "{}")
-        handlers = {self.QUERY: self._query, self.BILL: self._bill}
+        handlers = {self.QUERY: self._query, self.BILL: self._bill, self.REFUND: self._refund,
+                    self.REFUND_QUERY: self._refund_query}
         if method not in handlers:
             return self._answer(method, {"code": "40004", "msg": "Business Failed",
                                          "sub_code": "isv.invalid-method", "sub_msg": "不存在的方法名"}, gateway)
@@ -160,6 +181,39 @@ class AlipayApi:
                           point_amount="0.00", send_pay_date=_bj(trade.paid_at), buyer_user_id=trade.payer)
         return answer
 
+    def _refund(self, gateway: SimGateway, biz: Mapping[str, Any], request: SimRequest) -> dict[str, Any]:
+        """Synchronous: fund_change Y when the money moved now, N for a request number already
+        refunded; a refund whose outcome is not known yet is ACQ.SYSTEM_ERROR (ask again)."""
+        trade = _refunded_trade(self.book, gateway.channel, biz.get("trade_no"), biz.get("out_trade_no"))
+        if trade is None:
+            return {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在"}
+        try:
+            record, outcome = self.desk.request(gateway.channel, trade, biz.get("out_request_no") or trade.out_trade_no,
+                                                to_minor(biz["refund_amount"], "CNY"))
+        except RefundRefused as refused:
+            sub_code = {"AMOUNT_TOO_LARGE": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"}.get(refused.code, f"ACQ.{refused.code}")
+            return {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": refused.message}
+        if record.state != "SUCCESS":
+            return {"code": "20000", "msg": "Service Currently Unavailable", "sub_code": "ACQ.SYSTEM_ERROR",
+                    "sub_msg": "系统错误"}
+        return {"code": "10000", "msg": "Success", "trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no,
+                "buyer_logon_id": "li***@qq.com", "fund_change": "N" if outcome == "repeat" else "Y",
+                "refund_fee": to_major(trade.refunded_minor, "CNY"), "gmt_refund_pay": _bj(record.refund.at),
+                "buyer_user_id": trade.payer}
+
+    def _refund_query(self, gateway: SimGateway, biz: Mapping[str, Any], request: SimRequest) -> dict[str, Any]:
+        """A refund Alipay has not taken (or not finished) is an answer without refund data."""
+        trade = _refunded_trade(self.book, gateway.channel, biz.get("trade_no"), biz.get("out_trade_no"))
+        if trade is None:
+            return {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在"}
+        answer = {"code": "10000", "msg": "Success", "trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no}
+        record = self.desk.find(gateway.channel, biz.get("out_request_no", ""))
+        if record is None or record.state != "SUCCESS" or record.trade is not trade:
+            return answer
+        return {**answer, "out_request_no": record.refund.refund_no, "total_amount": to_major(trade.amount_minor, "CNY"),
+                "refund_amount": to_major(record.refund.amount_minor, "CNY"), "refund_status": "REFUND_SUCCESS",
+                "gmt_refund_pay": _bj(record.refund.at)}
+
     def _bill(self, gateway: SimGateway, biz: Mapping[str, Any], request: SimRequest) -> dict[str, Any]:
         if biz.get("bill_type") != "trade":
             return {"code": "40004", "msg": "Business Failed", "sub_code": "isp.bill_type_not_supported"}
@@ -180,8 +234,10 @@ class AlipayApi:
 # --- WeChat Pay ------------------------------------------------------------------------------
 
 class WechatApi:
-    def __init__(self, book: TradeBook, gateways: list[SimGateway], keys: SimKeys, bom: bool):
-        self.book, self.keys, self.bom = book, keys, bom
+    _REFUND_STATUS = {"PROCESSING": "PROCESSING", "SUCCESS": "SUCCESS", "FAILED": "ABNORMAL"}
+
+    def __init__(self, book: TradeBook, gateways: list[SimGateway], keys: SimKeys, bom: bool, desk: RefundDesk):
+        self.book, self.keys, self.bom, self.desk = book, keys, bom, desk
         self.by_mchid = {gw.config["mchid"]: gw for gw in gateways}
         self.downloads = Downloads()
 
@@ -192,6 +248,45 @@ class WechatApi:
             "/v3/billdownload/file": self._download}
         for path, handler in routes.items():
             server.route("/wechat", "GET", path, self._authenticated(handler))
+        server.route("/wechat", "GET", "/v3/refund/domestic/refunds/{out_refund_no}",
+                     self._authenticated(self._refund_query))
+        server.route("/wechat", "POST", "/v3/refund/domestic/refunds", self._authenticated(self._refund))
+
+    def _refund_object(self, record: SimRefundRequest) -> dict[str, Any]:
+        trade, refund = record.trade, record.refund
+        return {"refund_id": refund.refund_id, "out_refund_no": refund.refund_no, "transaction_id": trade.trade_no,
+                "out_trade_no": trade.out_trade_no, "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
+                "status": self._REFUND_STATUS[record.state], "create_time": refund.at.astimezone(BEIJING).isoformat(
+                    timespec="seconds"),
+                "amount": {"total": trade.amount_minor, "refund": refund.amount_minor, "payer_total": trade.amount_minor,
+                           "payer_refund": refund.amount_minor, "currency": trade.currency}}
+
+    def _refund(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        """Answers PROCESSING (or the request number's refund as it stands); the result is
+        notified after the answer (REFUND.SUCCESS / REFUND.ABNORMAL)."""
+        try:
+            body = json.loads(request.body)
+            amount, refund_no = body["amount"], body["out_refund_no"]
+        except (ValueError, KeyError, TypeError):
+            return self._answer(gateway, 400, {"code": "PARAM_ERROR", "message": "参数错误"})
+        trade = _refunded_trade(self.book, gateway.channel, body.get("transaction_id"), body.get("out_trade_no"))
+        if trade is None:
+            return self._answer(gateway, 404, {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在"})
+        if amount.get("total") != trade.amount_minor:
+            return self._answer(gateway, 400, {"code": "PARAM_ERROR", "message": "订单金额与退款单中的订单金额不一致"})
+        try:
+            record, outcome = self.desk.request(gateway.channel, trade, refund_no, int(amount.get("refund", 0)))
+        except RefundRefused as refused:
+            return self._answer(gateway, 400, {"code": "INVALID_REQUEST", "message": refused.message})
+        answer = self._answer(gateway, 200, self._refund_object(record))
+        _after_answer(self.desk, record, outcome)
+        return answer
+
+    def _refund_query(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        record = self.desk.find(gateway.channel, request.params["out_refund_no"])
+        if record is None:
+            return self._answer(gateway, 404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"})
+        return self._answer(gateway, 200, self._refund_object(record))
 
     def _authenticated(self, handler: Callable[[SimGateway, SimRequest], SimResponse]):
         def checked(request: SimRequest) -> SimResponse:
@@ -274,12 +369,32 @@ class WechatApi:
 class EpayApi:
     MAX_LIMIT = 50
 
-    def __init__(self, book: TradeBook, gateways: list[SimGateway]):
-        self.book = book
+    def __init__(self, book: TradeBook, gateways: list[SimGateway], desk: RefundDesk):
+        self.book, self.desk = book, desk
         self.by_pid = {str(gw.config["pid"]): gw for gw in gateways}
 
     def register(self, server: SimServer) -> None:
         server.route("/epay", "GET", "/api.php", self.api)
+        server.route("/epay", "POST", "/api.php", self.refund)
+
+    def refund(self, request: SimRequest) -> SimResponse:
+        """彩虹's `act=refund` (POST form with pid and key), where the channel offers it."""
+        form = {k: v[0] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()}
+        gateway = self.by_pid.get(form.get("pid", ""))
+        if gateway is None or form.get("key") != gateway.config["key"]:
+            return SimResponse.json({"code": -2, "msg": "KEY校验失败"})
+        if request.arg("act") != "refund" or gateway.config.get("refund_api") is not True:
+            return SimResponse.json({"code": -5, "msg": "No Act!"})
+        trade = _refunded_trade(self.book, gateway.channel, form.get("trade_no"), form.get("out_trade_no"))
+        if trade is None:
+            return SimResponse.json({"code": -1, "msg": "订单号不存在"})
+        try:
+            record, _ = self.desk.request(gateway.channel, trade, form.get("out_refund_no") or trade.trade_no,
+                                          to_minor(form.get("money", "0"), "CNY"))
+        except RefundRefused as refused:
+            return SimResponse.json({"code": 0, "msg": refused.message})
+        return SimResponse.json({"code": 1, "msg": "退款成功"} if record.state == "SUCCESS"
+                                else {"code": 0, "msg": "退款失败"})
 
     def api(self, request: SimRequest) -> SimResponse:
         gateway = self.by_pid.get(request.arg("pid"))
@@ -314,8 +429,10 @@ class EpayApi:
 class StripeApi:
     _ORDER_SEARCH = re.compile(r"metadata\['order_id'\]:'((?:[^'\\]|\\.)*)'")
 
-    def __init__(self, book: TradeBook, gateways: list[SimGateway]):
-        self.book = book
+    _REFUND_STATUS = {"PROCESSING": "pending", "SUCCESS": "succeeded", "FAILED": "failed"}
+
+    def __init__(self, book: TradeBook, gateways: list[SimGateway], desk: RefundDesk):
+        self.book, self.desk = book, desk
         self.by_key = {gw.config["api_key"]: gw for gw in gateways}
 
     def register(self, server: SimServer) -> None:
@@ -323,6 +440,36 @@ class StripeApi:
                   "/v1/balance_transactions": self._balance_transactions}
         for path, handler in routes.items():
             server.route("/stripe", "GET", path, self._authenticated(handler))
+        server.route("/stripe", "POST", "/v1/refunds", self._authenticated(self._create_refund))
+        server.route("/stripe", "GET", "/v1/refunds", self._authenticated(self._list_refunds))
+
+    def _refund_object(self, gateway: SimGateway, record: SimRefundRequest) -> dict[str, Any]:
+        return gateway.refund_object(record.trade, record.refund, self._REFUND_STATUS[record.state], record.metadata)
+
+    def _create_refund(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        """POST /v1/refunds: one refund per `Idempotency-Key` (a retry gets the first one back)."""
+        form = {k: v[0] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()}
+        trade = _refunded_trade(self.book, gateway.channel, form.get("payment_intent"), None)
+        if trade is None:
+            return SimResponse.json({"error": {"code": "resource_missing", "type": "invalid_request_error",
+                                               "message": "No such payment_intent"}}, 400)
+        metadata = {k[len("metadata["):-1]: v for k, v in form.items() if k.startswith("metadata[")}
+        key = request.headers.get("Idempotency-Key") or secrets.token_hex(12)
+        amount = int(form.get("amount") or trade.amount_minor - trade.refunded_minor)
+        try:
+            record, outcome = self.desk.request(gateway.channel, trade, key, amount, metadata)
+        except RefundRefused:
+            return SimResponse.json({"error": {"code": "amount_too_large", "type": "invalid_request_error",
+                                               "message": "Refund amount is greater than unrefunded amount"}}, 400)
+        answer = SimResponse.json(self._refund_object(gateway, record))
+        _after_answer(self.desk, record, outcome)
+        return answer
+
+    def _list_refunds(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        intent = request.arg("payment_intent")
+        found = [self._refund_object(gateway, r) for r in self.desk.requests()
+                 if r.channel == gateway.channel and r.trade.trade_no == intent]
+        return SimResponse.json({"object": "list", "url": "/v1/refunds", "has_more": False, "data": found})
 
     def _authenticated(self, handler: Callable[[SimGateway, SimRequest], SimResponse]):
         def checked(request: SimRequest) -> SimResponse:

@@ -147,6 +147,12 @@ class SimGateway:
         """None: this gateway sends no notification when an unpaid trade closes."""
         return None
 
+    def refund_result_notice(self, trade: SimPayment, refund: SimRefund, succeeded: bool,
+                             metadata: Mapping[str, str], now: datetime) -> WireNotice | None:
+        """The notification of a refund asked for through the refund API, once it succeeded or
+        failed (`metadata`: what the merchant attached). None: this gateway sends none."""
+        return None
+
     def http_call(self, notice: WireNotice, url: str, now: datetime) -> HttpCall:
         raise NotImplementedError
 
@@ -263,6 +269,19 @@ class WechatPaySim(SimGateway):
                             "payer_total": trade.amount_minor, "payer_refund": refund.amount_minor}}
         return self._event("REFUND.SUCCESS", "退款成功", "refund", plain, now, forged)
 
+    def refund_result_notice(self, trade, refund, succeeded, metadata, now):
+        """REFUND.SUCCESS, or REFUND.ABNORMAL (the buyer's card or account cannot take it)."""
+        notice = self.refund_notice(trade, refund, trade.refunded_minor, now, False)
+        if succeeded:
+            return notice
+        plain = {"mchid": self.config["mchid"], "out_trade_no": trade.out_trade_no,
+                 "transaction_id": trade.trade_no, "out_refund_no": refund.refund_no,
+                 "refund_id": refund.refund_id, "refund_status": "ABNORMAL",
+                 "user_received_account": "招商银行信用卡0403",
+                 "amount": {"total": trade.amount_minor, "refund": refund.amount_minor,
+                            "payer_total": trade.amount_minor, "payer_refund": refund.amount_minor}}
+        return self._event("REFUND.ABNORMAL", "退款异常", "refund", plain, now, False)
+
     def _event(self, event_type: str, summary: str, original_type: str, plain: dict,
                now: datetime, forged: bool) -> WireNotice:
         nonce = _alnum(12)
@@ -352,6 +371,20 @@ class StripeSim(SimGateway):
                   "payment_intent": trade.trade_no, "metadata": {"order_id": trade.out_trade_no},
                   "created": int(trade.paid_at.timestamp())}
         return self._event("charge.refunded", charge, now, forged)
+
+    def refund_object(self, trade: SimPayment, refund: SimRefund, status: str,
+                      metadata: Mapping[str, str]) -> dict:
+        """A Refund as the API and the refund.* events show it."""
+        failed = {"failure_reason": "expired_or_canceled_card"} if status == "failed" else {}
+        return {"id": refund.refund_id, "object": "refund", "amount": refund.amount_minor,
+                "currency": trade.currency.lower(), "payment_intent": trade.trade_no,
+                "charge": trade.refs["charge"], "status": status, "created": int(refund.at.timestamp()),
+                "metadata": dict(metadata), **failed}
+
+    def refund_result_notice(self, trade, refund, succeeded, metadata, now):
+        status = "succeeded" if succeeded else "failed"
+        return self._event("refund.updated" if succeeded else "refund.failed",
+                           self.refund_object(trade, refund, status, metadata), now, False)
 
     def close_notice(self, trade, now, forged):
         session = self._session(trade, status="expired", payment_status="unpaid")

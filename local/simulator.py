@@ -36,8 +36,9 @@ import requests
 from .sim_apis import register_gateway_apis
 from .sim_bills import StripeSettlement
 from .sim_channels import why_real
-from .sim_gateways import SimGateway, SimKeys, build_gateway, read_pem
+from .sim_gateways import HttpCall, SimGateway, SimKeys, build_gateway, read_pem
 from .sim_model import Attempt, SimEvent, SimPayment, SimRefund, TradeBook, WireNotice, to_minor
+from .sim_refunds import RefundDesk
 from .sim_scheduler import RetryScheduler
 from .sim_server import SimRequest, SimResponse, SimServer
 
@@ -93,6 +94,7 @@ class GatewaySimulator:
         self._lock = threading.Lock()
         self._events: list[SimEvent] = []
         self._server: SimServer | None = None
+        self.refunds = RefundDesk(self.book, self._gateways, self._send)
 
     @classmethod
     def from_files(cls, api_base_url: str, channels_file: str | Path | None = None,
@@ -184,6 +186,11 @@ class GatewaySimulator:
         return self._send(original.channel, original.action, original.out_trade_no,
                           original.trade_no, original.notice, resend_of=original.seq)
 
+    def signed_request(self, event: SimEvent, path: str) -> HttpCall:
+        """The request the gateway sends for `event` to `path` (a URL or a path), signed now: for
+        tests that deliver a notification themselves, to an app with no HTTP server."""
+        return self._gateways[event.channel].http_call(event.notice, path, _now())
+
     def events(self) -> list[SimEvent]:
         """Every notification so far, oldest first (a snapshot: safe to iterate)."""
         with self._lock:
@@ -203,7 +210,11 @@ class GatewaySimulator:
         server.route("/sim", "POST", "/pay", self._pay_over_http)
         server.route("/sim", "POST", "/refund", self._refund_over_http)
         server.route("/sim", "POST", "/settle", self._settle_over_http)
-        register_gateway_apis(server, self.book, self._gateways, self.keys, self.options)
+        server.route("/sim", "POST", "/refund-outcome", self._refund_outcome_over_http)
+        server.route("/sim", "POST", "/refund-settle", self._refund_settle_over_http)
+        server.route("/sim", "GET", "/refunds",
+                     lambda request: SimResponse.json([r.as_dict() for r in self.refunds.requests()]))
+        register_gateway_apis(server, self.book, self._gateways, self.keys, self.options, self.refunds)
         server.start()
         self._server = server
         return server
@@ -302,6 +313,20 @@ class GatewaySimulator:
         body = json.loads(request.body or b"{}")
         self.settle_stripe_in(body["channel"], body.get("currency"), body.get("rates"))
         return SimResponse.json({"channel": body["channel"], "currency": body.get("currency")}, 200)
+
+    def _refund_outcome_over_http(self, request: SimRequest) -> SimResponse:
+        """POST /sim/refund-outcome {channel, outcome}: how the channel's next refund through its
+        API ends (succeed, fail, pending)."""
+        body = json.loads(request.body or b"{}")
+        self._gateway(body["channel"])
+        self.refunds.script(body["channel"], body["outcome"])
+        return SimResponse.json({"channel": body["channel"], "next": body["outcome"]}, 201)
+
+    def _refund_settle_over_http(self, request: SimRequest) -> SimResponse:
+        """POST /sim/refund-settle {channel, refund_no, succeed?}: end a refund left pending."""
+        body = json.loads(request.body or b"{}")
+        record = self.refunds.settle(body["channel"], body["refund_no"], body.get("succeed", True))
+        return SimResponse.json(record.as_dict())
 
     def _health(self, request: SimRequest) -> SimResponse:
         events = self.events()

@@ -23,8 +23,9 @@ from .order import (
     PAID_STATES, HoldReason, Order, OrderChanges, Outcome, PayStatus, TimelineEntry, can_pay_transition, hold,
     release_hold,
 )
+from .refunds import open_refunds, sale_payment
 
-ACTIONS = ("requery", "release_hold", "hold", "confirm_paid", "mark_refunded", "note")
+ACTIONS = ("requery", "release_hold", "hold", "confirm_paid", "mark_refunded", "note", "refund")
 
 Decision = Callable[[Order], OrderChanges]
 
@@ -91,6 +92,12 @@ def note(order: Order, now: datetime, actor: str, reason: str) -> OrderChanges:
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[_entry(now, "note", actor, reason, {})])
 
 
+def _promised(order: Order) -> int:
+    """What open refund requests on the sale's payment have promised (domain/refunds.py)."""
+    sale = sale_payment(order)
+    return sum(r.amount.minor for r in open_refunds(order) if sale and r.trade_no == sale.payment_ref)
+
+
 def mark_refunded(order: Order, amount: Money | None, now: datetime, actor: str, reason: str) -> OrderChanges:
     """A refund the operator made outside paytrack (the gateway's console, a bank transfer)."""
     if order.pay_status not in PAID_STATES or order.paid_amount is None:
@@ -102,7 +109,7 @@ def mark_refunded(order: Order, amount: Money | None, now: datetime, actor: str,
         raise TransitionRefused("the refund must be positive and in the paid currency",
                                 {"currency": order.paid_amount.currency})
     total = already + refund
-    if total.minor > order.paid_amount.minor:
+    if total.minor + _promised(order) > order.paid_amount.minor:
         raise TransitionRefused(f"refunds would exceed the {order.paid_amount} paid",
                                 {"refunded": already.format(), "paid": order.paid_amount.format()})
     target = PayStatus.REFUNDED if total.minor == order.paid_amount.minor else PayStatus.PARTIALLY_REFUNDED

@@ -47,6 +47,13 @@ class Conflict(PaytrackError):
     status = 409
 
 
+class RefundNotOffered(Conflict):
+    """The channel's gateway offers no refund API (or not this call): refund in the gateway's
+    console and record it with `mark_refunded`."""
+
+    code = "refund_not_supported"
+
+
 class TransitionRefused(Conflict):
     """The order state machine does not allow this change."""
 

@@ -134,6 +134,7 @@ class Order:
     payer: str | None = None
     fingerprint: str | None = None
     flagged: bool = False            # an anomaly names this order (the by_flagged index)
+    refund_open: bool = False        # a refund request awaits approval or the gateway (domain/refunds.py)
     payments: list[Payment] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     applied_notices: set[str] = field(default_factory=set)

@@ -12,6 +12,7 @@ from ..domain.errors import AccountMismatch, MalformedNotification, SignatureInv
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
 from ..domain.query import QueryResult
+from ..domain.refunds import RefundAnswer, RefundCall
 from ..domain.statement import Statement
 from . import alipay_api
 from ._http import GatewayHttp
@@ -42,6 +43,17 @@ class AlipayGateway(TextAnswers, Gateway):
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
         return alipay_api.query(config, channel, out_trade_no, http, now)
+
+    def offers_refunds(self, config: Mapping[str, Any]) -> bool:
+        return True
+
+    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+               now: datetime) -> RefundAnswer:
+        return alipay_api.refund(config, call, http, now)
+
+    def query_refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+                     now: datetime) -> RefundAnswer | None:
+        return alipay_api.query_refund(config, call, http, now)
 
     def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
                         http: GatewayHttp, now: datetime) -> Statement:

@@ -1,4 +1,5 @@
-"""Alipay OpenAPI calls: `alipay.trade.query` (补单) and the trade bill download (对账).
+"""Alipay OpenAPI calls: `alipay.trade.query` (补单), the trade bill download (对账) and the refund
+with its query (退款).
 
 Requests are RSA2-signed with the app's private key (sorted `k=v` of every non-empty parameter
 but `sign`); answers carry `sign` over the exact JSON text of the `…_response` object, verified
@@ -17,6 +18,7 @@ from ..domain.lookup import GatewayTrade
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
+from ..domain.refunds import RefundAnswer, RefundCall, RefundState
 from ..domain.statement import (BEIJING, Statement, StatementNotReady, StatementUnparseable, beijing_time,
                                 read_at)
 from . import alipay_bill
@@ -180,3 +182,56 @@ def fetch_bill(config: Mapping[str, Any], channel: str, day: date, http: Gateway
     if seller and statement.account and not statement.account.startswith(str(seller)):
         raise StatementUnparseable(source, 2, "the bill is of another Alipay account than this channel's")
     return read_at(statement, now)
+
+
+# ------------------------------------------------------------------ 退款
+
+REFUND = "alipay.trade.refund"
+REFUND_QUERY = "alipay.trade.fastpay.refund.query"
+#: answers that are not a refusal but "not known yet": the refund is asked about later
+_UNKNOWN_OUTCOME = ("20000", "ACQ.SYSTEM_ERROR")
+
+
+def refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime) -> RefundAnswer:
+    """`alipay.trade.refund` with `out_request_no` = the request id (Alipay dedupes on it within
+    one trade). `fund_change` Y: the money moved now. N: nothing moved by this call (a repeat of
+    a refund already made, or one still in progress): the query says which."""
+    answer = _call(config, REFUND, {
+        "out_trade_no": call.out_trade_no, "trade_no": call.trade_no, "refund_amount": call.amount.format(),
+        "out_request_no": call.request_id, "refund_reason": call.reason[:256]}, http, now)
+    code, sub_code = answer.get("code"), answer.get("sub_code") or ""
+    if code in _UNKNOWN_OUTCOME or sub_code in _UNKNOWN_OUTCOME:
+        raise invalid_answer(REFUND, f"code {code} {sub_code}".strip())
+    if code != "10000":
+        return RefundAnswer(RefundState.FAILED, f"{code} {sub_code} {answer.get('sub_msg', '')}".strip())
+    with readable(REFUND):
+        if answer["out_trade_no"] != call.out_trade_no:
+            raise invalid_answer(REFUND, "the answer names another order")
+        if answer.get("fund_change") == "Y":
+            return RefundAnswer(RefundState.SUCCEEDED, "fund_change Y", answer["trade_no"], call.amount)
+        return RefundAnswer(RefundState.PENDING, "fund_change N", answer["trade_no"])
+
+
+def query_refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+                 now: datetime) -> RefundAnswer | None:
+    """`alipay.trade.fastpay.refund.query`: REFUND_SUCCESS (or, on older accounts, an answer
+    with `refund_amount` and no status) is succeeded; an answer without the refund means Alipay
+    never took the request (None: it may be sent again with the same id)."""
+    answer = _call(config, REFUND_QUERY, {"out_trade_no": call.out_trade_no, "trade_no": call.trade_no,
+                                          "out_request_no": call.request_id,
+                                          "query_options": ["gmt_refund_pay"]}, http, now)
+    code, sub_code = answer.get("code"), answer.get("sub_code") or ""
+    if code == "40004" and sub_code == _NOT_EXIST:
+        return None
+    if code != "10000":
+        raise invalid_answer(REFUND_QUERY, f"code {code} {sub_code}".strip())
+    with readable(REFUND_QUERY):
+        if not answer.get("refund_amount"):
+            return None
+        if answer.get("out_request_no", call.request_id) != call.request_id:
+            raise invalid_answer(REFUND_QUERY, "the answer names another refund")
+        status = answer.get("refund_status") or "REFUND_SUCCESS"
+        refunded = Money.parse(answer["refund_amount"], "CNY")
+        if status == "REFUND_SUCCESS":
+            return RefundAnswer(RefundState.SUCCEEDED, status, answer.get("trade_no"), refunded)
+        return RefundAnswer(RefundState.PENDING, status, answer.get("trade_no"))

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar, Mapping
 
+from ..domain.errors import RefundNotOffered
 from ..domain.notice import Notice
 from ..domain.query import QueryResult
+from ..domain.refunds import RefundAnswer, RefundCall
 from ..domain.statement import Statement
 from ._http import GatewayHttp
 from ._signing import redact_keys
@@ -88,6 +90,27 @@ class Gateway:
         caller must never take that for "unpaid".
         """
         raise NotImplementedError
+
+    def offers_refunds(self, config: Mapping[str, Any]) -> bool:
+        """Whether `refund` can be asked of this channel's gateway."""
+        return False
+
+    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+               now: datetime) -> RefundAnswer:
+        """Ask the gateway to refund, verifying its answer. The same `call.request_id` again asks
+        for the same refund (the gateway dedupes on it). A business refusal (balance too low,
+        trade closed) is a FAILED answer; no answer, or one that does not verify, raises
+        `GatewayUnavailable`: the refund stays pending and is asked about later."""
+        raise RefundNotOffered(f"{self.type_name} channels cannot refund through paytrack: refund in the "
+                               "gateway's console, then record it with the mark_refunded action",
+                               {"gateway": self.type_name, "manual_action": "mark_refunded"})
+
+    def query_refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+                     now: datetime) -> RefundAnswer | None:
+        """What the gateway says of the refund `call.request_id`; None when it has never heard
+        of it (it may be asked again with the same id)."""
+        raise RefundNotOffered(f"{self.type_name} channels offer no refund query",
+                               {"gateway": self.type_name})
 
     def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
                         http: GatewayHttp, now: datetime) -> Statement:

@@ -10,6 +10,7 @@ from ..domain.errors import AccountMismatch, MalformedNotification, SignatureInv
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
 from ..domain.query import QueryResult
+from ..domain.refunds import RefundAnswer, RefundCall
 from ..domain.statement import Statement
 from . import epay_api
 from ._http import GatewayHttp
@@ -47,6 +48,16 @@ class EpayGateway(TextAnswers, Gateway):
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
         return epay_api.query(config, channel, out_trade_no, http, now)
+
+    def offers_refunds(self, config: Mapping[str, Any]) -> bool:
+        """Only where the channel says its aggregator offers `act=refund` (`refund_api`: true)."""
+        return config.get("refund_api") is True
+
+    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+               now: datetime) -> RefundAnswer:
+        if not self.offers_refunds(config):
+            return super().refund(config, call, http, now)
+        return epay_api.refund(config, call, http, now)
 
     def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
                         http: GatewayHttp, now: datetime) -> Statement:

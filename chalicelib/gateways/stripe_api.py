@@ -29,6 +29,7 @@ from ..domain.lookup import GatewayTrade
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
+from ..domain.refunds import RefundAnswer, RefundCall, RefundState
 from ..domain.statement import LineKind, Statement, StatementLine, StatementUnparseable, day_bounds, read_at
 from ._http import GatewayHttp, invalid_answer, readable
 from ._signing import config_value, redact_keys
@@ -255,3 +256,57 @@ def _presentment(item: Mapping[str, Any], origin: Mapping[str, Any], booked: Mon
     # a charge captured in part moved only `amount_captured`; a refund's `amount` is what it gave back
     charged = origin.get("amount_captured") if origin.get("object") == "charge" else None
     return Money.from_minor(abs(int(charged if charged is not None else origin["amount"])), charged_currency), text
+
+
+# ------------------------------------------------------------------ 退款
+
+REFUND_STATES = {"succeeded": RefundState.SUCCEEDED, "pending": RefundState.PENDING,
+                  "requires_action": RefundState.PENDING, "failed": RefundState.FAILED,
+                  "canceled": RefundState.FAILED}
+
+
+def refund_answer(refund: Mapping[str, Any], what: str) -> RefundAnswer:
+    """A Refund object in our terms (the refund API's answer, its list, the refund.* events)."""
+    with readable(what):
+        status = refund["status"]
+        if status not in REFUND_STATES:
+            raise invalid_answer(what, f"unknown refund status {status}")
+        detail = status + (f" {refund['failure_reason']}" if refund.get("failure_reason") else "")
+        return RefundAnswer(REFUND_STATES[status], detail, refund["id"],
+                            Money.from_minor(refund["amount"], refund["currency"].upper()))
+
+
+def refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime) -> RefundAnswer:
+    """`POST /v1/refunds` of the PaymentIntent, with `Idempotency-Key` = the request id (Stripe
+    answers a retry with the first refund) and the id in `metadata[refund_request_id]`, which the
+    refund.* webhooks carry back. A 4xx (charge_already_refunded, amount_too_large) is a refusal."""
+    what = "stripe refund"
+    response = http.call(
+        "POST", config_value(config, "api_base").rstrip("/") + "/v1/refunds", what,
+        data={"payment_intent": call.trade_no, "amount": call.amount.minor,
+              "metadata[refund_request_id]": call.request_id, "metadata[order_id]": call.out_trade_no,
+              "metadata[reason]": call.reason[:500]},
+        headers={"Authorization": f"Bearer {config_value(config, 'api_key')}", "Idempotency-Key": call.request_id})
+    with readable(what):
+        document = response.json()
+        if not isinstance(document, dict):
+            raise ValueError("not a JSON object")
+    if 400 <= response.status_code < 500 and response.status_code not in (401, 403):
+        error = document.get("error") or {}
+        return RefundAnswer(RefundState.FAILED, f"HTTP {response.status_code} {error.get('code', '')}".strip())
+    if response.status_code != 200:
+        raise invalid_answer(what, f"HTTP {response.status_code}")
+    return refund_answer(document, what)
+
+
+def query_refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+                 now: datetime) -> RefundAnswer | None:
+    """The PaymentIntent's refunds (`GET /v1/refunds?payment_intent=…`), the one whose metadata
+    names the request; None when Stripe has none (it may be asked again with the same key)."""
+    what = "stripe refund query"
+    _, listed = _get(config, "/v1/refunds", {"payment_intent": call.trade_no, "limit": 100}, http, what)
+    with readable(what):
+        for item in listed.get("data") or []:
+            if (item.get("metadata") or {}).get("refund_request_id") == call.request_id:
+                return refund_answer(item, what)
+    return None

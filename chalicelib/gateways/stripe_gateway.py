@@ -15,6 +15,7 @@ from ..domain.errors import (ChannelMisconfigured, MalformedNotification, Signat
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
 from ..domain.query import QueryResult
+from ..domain.refunds import RefundAnswer, RefundCall, RefundState
 from ..domain.statement import Statement
 from . import stripe_api
 from ._http import GatewayHttp
@@ -63,6 +64,17 @@ class StripeGateway(Gateway):
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
         return stripe_api.query(config, channel, out_trade_no, trade_no, http, now)
+
+    def offers_refunds(self, config: Mapping[str, Any]) -> bool:
+        return True
+
+    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+               now: datetime) -> RefundAnswer:
+        return stripe_api.refund(config, call, http, now)
+
+    def query_refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+                     now: datetime) -> RefundAnswer | None:
+        return stripe_api.query_refund(config, call, http, now)
 
     def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
                         http: GatewayHttp, now: datetime) -> Statement:
@@ -171,6 +183,23 @@ def _charge(obj: Mapping[str, Any]) -> Fields:
                 payer=_id_of(obj.get("customer")), extra={"charge": need_str(obj, "id")})
 
 
+def _refund(obj: Mapping[str, Any]) -> Fields:
+    """A Refund (refund.created / updated / failed): `refund_ref` names our refund request when
+    paytrack asked for it (metadata), else Stripe's refund id; `amount` is this refund's."""
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    ref = _id_of(obj.get("payment_intent")) or _id_of(obj.get("charge")) or need_str(obj, "id")
+    state = stripe_api.REFUND_STATES.get(need_str(obj, "status"), RefundState.PENDING)
+    return dict(out_trade_no=opt_str(metadata, "order_id") or "", trade_no=ref, payment_ref=ref,
+                amount=_money(obj, "amount"), refund_ref=opt_str(metadata, "refund_request_id") or need_str(obj, "id"),
+                extra={"refund_state": state.value, "gateway_refund_id": need_str(obj, "id"),
+                           "detail": " ".join(filter(None, (need_str(obj, "status"), opt_str(obj, "failure_reason"))))})
+
+
+def _refund_kind(obj: Mapping[str, Any]) -> NoticeKind:
+    """Only a succeeded refund moves money; pending and failed ones are information."""
+    return NoticeKind.REFUND if obj.get("status") == "succeeded" else NoticeKind.INFO
+
+
 def _dispute(obj: Mapping[str, Any]) -> Fields:
     ref = _id_of(obj.get("payment_intent")) or _id_of(obj.get("charge")) or need_str(obj, "id")
     return dict(out_trade_no=_order_id(obj, required=False), trade_no=ref, payment_ref=ref,
@@ -192,4 +221,7 @@ _EVENTS: dict[str, tuple[Callable[[Mapping[str, Any]], Fields],
     "payment_intent.payment_failed": (_intent("amount"), NoticeKind.INFO),
     "charge.refunded": (_charge, NoticeKind.REFUND),
     "charge.dispute.created": (_dispute, NoticeKind.INFO),
+    "refund.created": (_refund, _refund_kind),
+    "refund.updated": (_refund, _refund_kind),
+    "refund.failed": (_refund, _refund_kind),
 }

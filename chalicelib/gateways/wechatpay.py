@@ -15,6 +15,7 @@ from ..domain.errors import (AccountMismatch, ChannelMisconfigured, MalformedNot
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
 from ..domain.query import QueryResult
+from ..domain.refunds import RefundAnswer, RefundCall, RefundState
 from ..domain.statement import Statement
 from . import wechatpay_api
 from ._http import GatewayHttp
@@ -55,6 +56,17 @@ class WechatPayGateway(Gateway):
     def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
                     trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
         return wechatpay_api.query(config, channel, out_trade_no, http, now)
+
+    def offers_refunds(self, config: Mapping[str, Any]) -> bool:
+        return True
+
+    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+               now: datetime) -> RefundAnswer:
+        return wechatpay_api.refund(config, call, http, now)
+
+    def query_refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+                     now: datetime) -> RefundAnswer | None:
+        return wechatpay_api.query_refund(config, call, http, now)
 
     def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
                         http: GatewayHttp, now: datetime) -> Statement:
@@ -167,8 +179,9 @@ def _payment(envelope: Mapping[str, Any], plain: Mapping[str, Any], channel: str
     )
 
 
-def _refund(kind: NoticeKind) -> Callable[..., Notice]:
-    """REFUND.*: `amount` is this refund's amount, not a running total."""
+def _refund(kind: NoticeKind, state: RefundState) -> Callable[..., Notice]:
+    """REFUND.*: `amount` is this refund's amount, not a running total; `out_refund_no` names a
+    refund request of ours when paytrack asked for the refund (`state`: what it became)."""
     def build(envelope: Mapping[str, Any], plain: Mapping[str, Any], channel: str,
               raw: dict[str, Any]) -> Notice:
         transaction_id = need_str(plain, "transaction_id")
@@ -186,13 +199,14 @@ def _refund(kind: NoticeKind) -> Callable[..., Notice]:
             payment_ref=transaction_id,
             refund_ref=opt_str(plain, "out_refund_no") or opt_str(plain, "refund_id"),
             method="wechat",
+            extra={"refund_state": state.value, "gateway_refund_id": opt_str(plain, "refund_id")},
         )
     return build
 
 
 _EVENTS: dict[str, Callable[..., Notice]] = {
     "TRANSACTION.SUCCESS": _payment,
-    "REFUND.SUCCESS": _refund(NoticeKind.REFUND),
-    "REFUND.ABNORMAL": _refund(NoticeKind.INFO),
-    "REFUND.CLOSED": _refund(NoticeKind.INFO),
+    "REFUND.SUCCESS": _refund(NoticeKind.REFUND, RefundState.SUCCEEDED),
+    "REFUND.ABNORMAL": _refund(NoticeKind.INFO, RefundState.FAILED),
+    "REFUND.CLOSED": _refund(NoticeKind.INFO, RefundState.FAILED),
 }

@@ -1,4 +1,5 @@
-"""WeChat Pay API v3 calls: the order query (补单) and the trade bill (对账).
+"""WeChat Pay API v3 calls: the order query (补单), the trade bill (对账) and the refund with its
+query (退款).
 
 Every request carries `Authorization: WECHATPAY2-SHA256-RSA2048 …`, a SHA256withRSA signature
 with the merchant key over `"{method}\\n{path?query}\\n{timestamp}\\n{nonce}\\n{body}\\n"`. Every
@@ -21,6 +22,7 @@ from ..domain.lookup import GatewayTrade
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
+from ..domain.refunds import RefundAnswer, RefundCall, RefundState
 from ..domain.statement import Statement, StatementNotReady, read_at
 from . import wechatpay_bill
 from ._http import GatewayHttp, invalid_answer, readable
@@ -184,3 +186,62 @@ def fetch_bill(config: Mapping[str, Any], channel: str, day: date, http: Gateway
     source = f"wechatpay trade bill {channel} {day.isoformat()}"
     raw = wechatpay_bill.decompress(download.content, hash_type, hash_value, source)
     return read_at(wechatpay_bill.parse(raw, channel, day, source), now)
+
+
+# ------------------------------------------------------------------ 退款
+
+_REFUND_STATES = {"SUCCESS": RefundState.SUCCEEDED, "PROCESSING": RefundState.PENDING,
+                  "CLOSED": RefundState.FAILED, "ABNORMAL": RefundState.FAILED}
+#: error codes after which the refund's fate is unknown (asked about later), not a refusal
+_UNKNOWN_OUTCOME = ("SYSTEM_ERROR", "FREQUENCY_LIMITED")
+
+
+def _post(config: Mapping[str, Any], url: str, body: Mapping[str, Any], http: GatewayHttp, now: datetime,
+          what: str) -> requests.Response:
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    header = authorization(config, "POST", url, text, int(now.timestamp()), secrets.token_hex(16).upper())
+    response = http.call("POST", url, what, data=text.encode("utf-8"), headers={
+        "Authorization": header, "Accept": "application/json", "Content-Type": "application/json"})
+    verify_answer(response, config, what)
+    return response
+
+
+def _refund_answer(response: requests.Response, call: RefundCall, what: str) -> RefundAnswer:
+    with readable(what):
+        answer = json.loads(response.content)
+        if answer["out_refund_no"] != call.request_id:
+            raise invalid_answer(what, "the answer names another refund")
+        status = answer["status"]
+        if status not in _REFUND_STATES:
+            raise invalid_answer(what, f"unknown refund status {status}")
+        amount = answer.get("amount") or {}
+        refunded = Money.from_minor(amount["refund"], amount.get("currency") or "CNY") if "refund" in amount else None
+        return RefundAnswer(_REFUND_STATES[status], status, answer.get("refund_id"), refunded)
+
+
+def refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime) -> RefundAnswer:
+    """`POST /v3/refund/domestic/refunds` with `out_refund_no` = the request id (WeChat Pay
+    dedupes on it). 4xx answers are refusals (NOT_ENOUGH, INVALID_REQUEST, …): failed."""
+    what = "wechatpay refund"
+    body = {"transaction_id": call.trade_no, "out_refund_no": call.request_id, "reason": call.reason[:80],
+            "amount": {"refund": call.amount.minor, "total": call.total.minor, "currency": call.amount.currency}}
+    response = _post(config, _api(config, "/v3/refund/domestic/refunds"), body, http, now, what)
+    code = _error_code(response)
+    if response.status_code >= 400 and code not in _UNKNOWN_OUTCOME:
+        return RefundAnswer(RefundState.FAILED, f"HTTP {response.status_code} {code}".strip())
+    if response.status_code != 200:
+        raise invalid_answer(what, f"HTTP {response.status_code} {code}".strip())
+    return _refund_answer(response, call, what)
+
+
+def query_refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
+                 now: datetime) -> RefundAnswer | None:
+    """`GET /v3/refund/domestic/refunds/{out_refund_no}`; 404 RESOURCE_NOT_EXISTS: never taken."""
+    what = "wechatpay refund query"
+    response = _get(config, _api(config, f"/v3/refund/domestic/refunds/{quote(call.request_id, safe='')}"),
+                    http, now, what)
+    if response.status_code == 404 and _error_code(response) == "RESOURCE_NOT_EXISTS":
+        return None
+    if response.status_code != 200:
+        raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
+    return _refund_answer(response, call, what)

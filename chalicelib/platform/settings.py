@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,6 +34,8 @@ class Settings:
     notices_stream_arn: str
     exports_stream_arn: str
     rules: RulesConfig = RulesConfig()
+    #: refunds above this (in the order's currency) wait for an admin's approval
+    refund_approval_above: str = "200.00"
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -85,7 +88,16 @@ def get_settings() -> Settings:
         notices_stream_arn=os.environ.get("PAYTRACK_NOTICES_STREAM_ARN", _stream_placeholder(region, account, stage, "notices")),
         exports_stream_arn=os.environ.get("PAYTRACK_EXPORTS_STREAM_ARN", _stream_placeholder(region, account, stage, "exports")),
         rules=_rules(os.environ.get("PAYTRACK_RULES", "")),
+        refund_approval_above=_decimal("PAYTRACK_REFUND_APPROVAL_ABOVE", "200.00"),
     )
+
+
+def _decimal(name: str, default: str) -> str:
+    """A non-negative decimal amount such as "200.00" (checked at start-up, not at the first use)."""
+    value = os.environ.get(name, default).strip()
+    if not re.fullmatch(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,4})?", value):
+        raise ValueError(f"{name} must be a decimal amount such as 200.00, got {value!r}")
+    return value
 
 
 def _rules(text: str) -> RulesConfig:

@@ -14,15 +14,15 @@ from typing import Any, Mapping
 from ..domain import actions as decide
 from ..domain import validation as v
 from ..domain.clock import utcnow
-from ..domain.errors import Conflict, ValidationFailed
+from ..domain.errors import Conflict, PaytrackError, ValidationFailed
 from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order, Outcome
 from ..store import audit
-from . import orders, render, requery
+from . import orders, refunds, render, requery
 from .auth import Principal
 from .order_writes import write_with_retry
 
-_FIELDS = {"action", "reason", "amount", "idempotency_key"}
+_FIELDS = {"action", "reason", "amount", "idempotency_key", "payment"}
 _QUERIES = ("requery", "confirm_paid")
 
 
@@ -82,6 +82,10 @@ def perform(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
     reason = v.text(body, "reason", max_len=500)
     idempotency = decide.Idempotency.of(v.text(body, "idempotency_key", required=False, max_len=100), body)
     order = orders.get(order_no)
+    if action == "refund":
+        return _refund(principal, order, body, reason, idempotency)
+    if "payment" in body:
+        raise ValidationFailed("payment: only the refund action names a payment", {"field": "payment"})
     if action in _QUERIES:
         order, outcome = _gateway_query(principal, action, order, reason, idempotency), Outcome.APPLIED
     else:
@@ -91,6 +95,22 @@ def perform(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
     return {"action": action, "outcome": outcome, "order": render.order_for_admin(order, masked=False)}
 
 
-def _audit(principal: Principal, action: str, order_no: str, reason: str, outcome: str) -> None:
+def _refund(principal: Principal, order: Order, body: Mapping[str, Any], reason: str,
+            idempotency: decide.Idempotency | None) -> dict[str, Any]:
+    """A refund through the gateway (services/refunds.py): its request is in the answer."""
+    try:
+        order, outcome, refund = refunds.request(principal, order, body, reason, idempotency)
+    except PaytrackError as error:
+        _audit(principal, "refund", order.order_no, reason, "refused", {"why": error.code})
+        raise
+    _audit(principal, "refund", order.order_no, reason, outcome,
+           {"refund_request_id": refund.refund_request_id, "amount": refund.amount.format(),
+            "payment": refund.trade_no, "state": refund.state.value})
+    return {"action": "refund", "outcome": outcome, "refund": render.refund_for_admin(refund),
+            "order": render.order_for_admin(order, masked=False)}
+
+
+def _audit(principal: Principal, action: str, order_no: str, reason: str, outcome: str,
+           detail: dict[str, Any] | None = None) -> None:
     audit.record_api(utcnow(), principal.key_id, principal.role, f"order_{action}", order_no,
-                     {"reason": reason, "outcome": outcome})
+                     {"reason": reason, "outcome": outcome, **(detail or {})})

@@ -27,6 +27,7 @@ from ..domain.errors import ChannelMisconfigured, Conflict, NotFound, Notificati
 from ..domain.money import normalize_currency
 from ..domain.notice import Notice, NoticeKind
 from ..domain.order import Order, Outcome, apply_notice, first_payment_changes
+from ..domain.refunds import apply_refund_notice
 from ..gateways._signing import redact_keys, redact_text
 from ..gateways.base import Answer, Gateway, InboundRequest
 from ..gateways.registry import GATEWAYS, get_gateway
@@ -89,7 +90,7 @@ def _apply_general(order: Order, notice: Notice, now: datetime,
     outcome: dict[str, str] = {}
 
     def decide(current: Order):
-        changes = apply_notice(current, notice, now, accepted)
+        changes = apply_refund_notice(current, notice, now) or apply_notice(current, notice, now, accepted)
         outcome["value"] = changes.outcome
         return changes
 

@@ -9,6 +9,7 @@
 | apply_statement_fees | every 15 minutes | finish writing statement fees onto orders |
 | failed_digest | daily 09:00 Beijing | yesterday's failed, expired and held orders, to S3 and SNS |
 | channel_health | hourly | the channel_failure rule's check (the anomaly engine's job) |
+| query_refunds | every 5 minutes | ask the gateway about refunds still pending (services/refunds.py) |
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ..domain.query import QueryStatus
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
 from ..store import audit, orders as order_store
-from . import digest, job_metrics, reconcile, requery, screening
+from . import digest, job_metrics, reconcile, refunds, requery, screening
 from .auth import Principal
 from .order_writes import write_with_retry
 
@@ -67,6 +68,7 @@ JOBS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "apply_statement_fees": lambda params: reconcile.apply_statement_fees(),
     "failed_digest": lambda params: digest.failed_digest(),
     "channel_health": lambda params: screening.channel_health(),
+    "query_refunds": lambda params: refunds.query_refunds(),
 }
 _PARAMS = {"reconcile": {"date", "channel"}}
 

@@ -8,6 +8,7 @@ from typing import Any
 from ..domain.clock import to_api
 from ..domain.money import Money
 from ..domain.order import Order
+from ..domain.refunds import RefundRequest, refund_requests
 from ..domain.settlement import settlement_view
 from ..domain.verification import ANSWERED, answered_message
 
@@ -52,12 +53,22 @@ def _masker(masked: bool):
     return lambda kind, value: functions[kind](value)
 
 
+def refund_for_admin(request: RefundRequest) -> dict[str, Any]:
+    return {"refund_request_id": request.refund_request_id, "payment": request.trade_no,
+            "amount": request.amount.format(), "currency": request.amount.currency,
+            "state": request.state.value, "reason": request.reason, "requested_by": request.requested_by,
+            "requested_at": to_api(request.requested_at), "approval_reasons": list(request.approval_reasons),
+            "decided_by": request.decided_by, "gateway_refund_id": request.gateway_refund_id,
+            "detail": request.detail, "updated_at": to_api(request.updated_at)}
+
+
 def order_for_admin(order: Order, *, masked: bool, fee_rate: Decimal | None = None) -> dict[str, Any]:
     """Every stored field of the order; buyer PII masked for viewers. The fee and net come with
     their currency and status (`fee_rate`: the channel's contracted rate, for an estimate)."""
     mask = _masker(masked)
     view = order_for_shop(order)
     view.update({
+        "refunds": [refund_for_admin(r) for r in refund_requests(order)],
         "buyer_email": mask("email", order.buyer_email),
         "buyer_id": mask("id", order.buyer_id),
         "buyer_ip": mask("ip", order.buyer_ip),

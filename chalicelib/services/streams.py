@@ -20,7 +20,7 @@ from ..domain.clock import utcnow
 from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..store import notices as notice_store, orders as order_store
-from . import events, ingest, metrics, screening, verification
+from . import events, ingest, metrics, refunds, screening, verification
 
 # What an order record must change for any rule or event to care; anything else (a fee from a
 # statement, a query's next time, the version alone) is skipped before the images are parsed.
@@ -50,6 +50,7 @@ def handle_order_record(record: DynamoDBRecord) -> None:
     if change.newly_paid and not change.after.on_hold:
         if events.publish_once(change.after, "order.paid"):
             logger.info("order.paid published", extra={"order_no": change.after.order_no})
+    refunds.announce_succeeded(change)
     screening.on_order_change(change, utcnow())
     verification.on_order_change(change, utcnow())
 

@@ -14,6 +14,7 @@ import * as anomalies from "./view-anomalies.js";
 import * as reconciliations from "./view-reconciliations.js";
 import * as stats from "./view-stats.js";
 import * as exportsView from "./view-export.js";
+import * as refundsView from "./view-refunds.js";
 
 const NAV = [
   ["dashboard", "dashboard", "nav.dashboard"],
@@ -22,6 +23,7 @@ const NAV = [
   ["reconciliations", "reconcile", "nav.reconciliations"],
   ["stats", "stats", "nav.stats"],
   ["export", "download", "nav.export"],
+  ["refunds", "check", () => refundsView.tr("nav"), "admin"],
 ];
 
 const state = { api: null, role: null, cleanups: [], generation: 0, notice: null };
@@ -47,6 +49,7 @@ function pickView(parts) {
   if (first === "reconciliations") return [reconciliations, "reconciliations"];
   if (first === "stats") return [stats, "stats"];
   if (first === "export") return [exportsView, "export"];
+  if (first === "refunds") return [refundsView, "refunds"];
   return [null, null];
 }
 
@@ -79,10 +82,10 @@ function languageButton() {
 
 function shell(active) {
   const nav = h("nav", { class: "nav", "aria-label": t("nav.label") },
-    NAV.map(([id, iconName, label]) => h("a", {
+    NAV.filter(([, , , role]) => !role || role === state.role).map(([id, iconName, label]) => h("a", {
       href: `#/${id}`, class: ["nav-link", id === active && "nav-on"], "data-nav": id,
       "aria-current": id === active ? "page" : null,
-    }, icon(iconName), h("span", {}, t(label)), id === "anomalies" ? h("span", { class: "nav-count", id: "nav-anomaly-count", hidden: true }) : null)));
+    }, icon(iconName), h("span", {}, typeof label === "function" ? label() : t(label)), id === "anomalies" ? h("span", { class: "nav-count", id: "nav-anomaly-count", hidden: true }) : null)));
   const main = h("main", { id: "main", class: "main", tabindex: "-1" });
   const title = h("h1", { class: "page-title", id: "page-title" }, "");
   const layout = h("div", { class: "shell" },

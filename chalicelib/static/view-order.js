@@ -5,6 +5,7 @@ import { copyText, h, icon, mount, openDialog, toast } from "./dom.js";
 import { dateTime, duration, money } from "./fmt.js";
 import { has, t } from "./i18n.js";
 import { anomalyActions } from "./view-anomalies.js";
+import { canRefund, refundDialog, refundsCard, refundStateBadge, tr as refundText } from "./view-refunds.js";
 import { verificationCard } from "./view-verification.js";
 import {
   anomalyStatusBadge, badge, card, channelName, deliveryBadge, emptyState, errorBox, fields, loading, payBadge, pii, ruleName,
@@ -41,6 +42,7 @@ export async function render(ctx, highlightLast = false) {
       card(t("order.section_trade"), tradeFields(order)),
       card(t("order.section_buyer"), buyerFields(order))),
     card(t("order.section_money"), moneyFields(order)),
+    (order.refunds || []).length ? refundsCard(ctx, order, reload) : null,
     card(t("order.timeline"), timeline(order, highlightLast), { id: "timeline", subtitle: t("order.timeline_sub") }),
     card(t("order.anomalies"), anomalies(ctx, order, reload), { id: "anomalies" }),
     card(t("order.notices"), notices(order), { id: "notices", subtitle: t("order.notices_sub") }),
@@ -112,7 +114,9 @@ function available(o, action) {
 }
 
 function actionsCard(ctx, o, reload) {
-  return card(t("order.actions"), h("div", { class: "action-row" }, ACTIONS.filter((a) => available(o, a)).map((a) =>
+  const refund = canRefund(o) ? h("button", { type: "button", class: "btn btn-warning", "data-action": "refund",
+    onclick: () => refundDialog(ctx, o, reload, (order) => act(ctx, order, "mark_refunded", reload)) }, refundText("action")) : null;
+  return card(t("order.actions"), h("div", { class: "action-row" }, refund, ACTIONS.filter((a) => available(o, a)).map((a) =>
     h("button", { type: "button", class: ["btn", a === "hold" || a === "mark_refunded" ? "btn-warning" : "btn-secondary"],
       "data-action": a, onclick: () => act(ctx, o, a, reload) }, t(`act.${a}`)))),
   { subtitle: t("order.actions_sub"), id: "actions" });
@@ -247,6 +251,7 @@ function timeline(o, highlightLast) {
         h("div", { class: "tl-head" },
           h("strong", {}, has(`tl.${e.type}`) ? t(`tl.${e.type}`) : e.type),
           h("span", { class: "muted small" }, has(`source.${e.source}`) ? t(`source.${e.source}`) : e.source),
+          e.type === "refund" && e.data && e.data.state ? refundStateBadge(e.data.state) : null,
           e.actor ? h("span", { class: "small actor" }, icon("shield"), e.actor) : null,
           h("time", { class: "tl-time", datetime: e.at }, dateTime(e.at))),
         h("p", { class: "tl-message" }, e.message),

@@ -117,6 +117,7 @@ class OrderModel(Model):
     # derived index keys, written with what they derive from (store/orders.py)
     paid_day = UnicodeAttribute(null=True)
     flag = UnicodeAttribute(null=True)
+    refund_open = UnicodeAttribute(null=True)   # "1" while a refund request is open (domain/refunds.py)
 
     by_created = _gsi("by_created", "created_day", "created_at")
     by_amount_band = _gsi("by_amount_band", "amount_band", "created_at")
@@ -126,6 +127,7 @@ class OrderModel(Model):
     by_method = _gsi("by_method", "method", "created_at")
     by_paid = _gsi("by_paid", "paid_day", "paid_at")
     by_flagged = _gsi("by_flagged", "flag", "created_at")
+    by_refund_open = _gsi("by_refund_open", "refund_open", "created_at")
     by_trade_no = _gsi("by_trade_no", "trade_no", None)
     by_email = _gsi("by_email", "email_lc", "created_at")
     by_buyer = _gsi("by_buyer", "buyer_id", "created_at")

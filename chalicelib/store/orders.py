@@ -95,7 +95,7 @@ def to_domain(item: OrderModel) -> Order:
         refunded_at=_dt(item.refunded_at), closed_at=_dt(item.closed_at),
         expired_at=_dt(item.expired_at), delivered_at=_dt(item.delivered_at),
         method=item.method, payer=first.payer if first else None, fingerprint=item.fingerprint,
-        flagged=bool(item.flag), payments=payments,
+        flagged=bool(item.flag), refund_open=bool(item.refund_open), payments=payments,
         timeline=[_timeline_from_map(t) for t in item.timeline or []],
         applied_notices=set(item.applied or ()), version=int(item.version or 0),
     )
@@ -136,6 +136,8 @@ def _field_values(name: str, value: Any) -> dict[str, Any]:
         return {"paid_at": to_iso(value), "paid_day": day_of(value)}
     if name == "flagged":
         return {"flag": "1"} if value else {}
+    if name == "refund_open":
+        return {"refund_open": "1" if value else None}      # None: removed (a sparse index key)
     if isinstance(value, datetime):
         return {name: to_iso(value)}
     return {name: value}
@@ -148,7 +150,7 @@ def _actions(changes: OrderChanges) -> list[Action]:
         if value is None:
             continue
         for stored, stored_value in _field_values(name, value).items():
-            actions.append(attrs[stored].set(stored_value))
+            actions.append(attrs[stored].remove() if stored_value is None else attrs[stored].set(stored_value))
     if changes.timeline:
         actions.append(OrderModel.timeline.set(
             OrderModel.timeline.append([timeline_to_map(t) for t in changes.timeline])))
@@ -274,3 +276,10 @@ def pay_statuses_on_channel(channel: str, since: datetime, until: datetime) -> l
     return [PayStatus(item.pay_status) for item in OrderModel.by_channel.query(
         channel, OrderModel.created_at.between(to_iso(since), to_iso(until)),
         attributes_to_get=["pay_status"])]
+
+
+def with_open_refunds(limit: int = 500) -> list[Order]:
+    """Orders with a refund request awaiting approval or the gateway (the sparse by_refund_open
+    index: only they carry its key), newest first, at most `limit`."""
+    return [to_domain(item) for item in OrderModel.by_refund_open.query(
+        "1", scan_index_forward=False, limit=limit)]

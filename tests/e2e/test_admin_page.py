@@ -381,6 +381,100 @@ def test_a_viewer_sees_masked_data_and_no_actions(stack, browser, keys, shop):
     page.context.close()
 
 
+# ------------------------------------------------------------------------------------ refunds
+
+
+def sim_call(stack, path: str, body: dict) -> dict:
+    """The stack's own gateway simulator (the one paytrack's refunds reach)."""
+    response = requests.post(f"http://127.0.0.1:{stack.sim_port}/sim/{path}", json=body, timeout=30)
+    assert response.status_code < 300, (path, response.status_code, response.text)
+    return response.json()
+
+
+def paid_at_the_stack(stack, channel: str, amount: str, times: int = 1) -> tuple[str, list[str]]:
+    body = {"product_id": "netflix-e2e", "product_name": PRODUCT, "amount": amount, "currency": "CNY",
+            "channel": channel, "buyer_email": "refund-e2e@qq.com", "buyer_ip": "36.110.1.2"}
+    response = stack.call("POST", "/orders", key=SHOP_KEY, json=body)
+    assert response.status_code == 201, response.text
+    order_no = response.json()["order_no"]
+    trades = []
+    for n in range(times):
+        trades.append(sim_call(stack, "pay", {"channel": channel, "out_trade_no": order_no, "amount": amount})["trade_no"])
+        wait_for(lambda: len(api(stack, "GET", f"/admin/orders/{order_no}")["payments"]) == n + 1)
+    return order_no, trades
+
+
+def refund_state(stack, order_no: str, index: int = 0) -> str | None:
+    refunds = api(stack, "GET", f"/admin/orders/{order_no}")["refunds"]
+    return refunds[index]["state"] if len(refunds) > index else None
+
+
+def test_an_operator_refunds_a_duplicate_payment_and_an_admin_approves_a_large_refund(stack, browser, keys):
+    # a buyer paid twice through WeChat Pay: the duplicate is refunded on its own trade number
+    order_no, (first, second) = paid_at_the_stack(stack, "wxpay-main", "58.00", times=2)
+    page = new_page(browser, stack)
+    sign_in(page, stack, keys["operator"], "operator")
+    assert not page.query_selector("[data-nav=refunds]")                 # the approvals queue is an admin's
+    page.goto(f"{stack.api}/admin/#/orders/{order_no}")
+    page.wait_for_selector("[data-hold-reason=duplicate_payment]")
+    page.click("#actions [data-action=refund]")
+    page.wait_for_selector("dialog #refund-payment")
+    assert page.input_value("dialog #refund-payment") == second          # the duplicate is offered first
+    assert page.input_value("dialog #refund-amount") == "58.00"          # all that is left of it
+    page.click("dialog [data-action=confirm-refund]")
+    page.wait_for_selector("dialog .text-danger")                        # no reason: nothing sent
+    assert refund_state(stack, order_no) is None
+    page.fill("dialog #refund-reason", "买家重复支付，退还第二笔（e2e）")
+    shot(page, "20-refund-dialog", full_page=False)
+    page.click("dialog [data-action=confirm-refund]")
+    page.wait_for_selector("#refunds [data-refund-state]")
+    wait_for(lambda: refund_state(stack, order_no) == "succeeded")       # WeChat's REFUND.SUCCESS notification
+    page.reload()
+    page.wait_for_selector("#refunds [data-refund-state=succeeded]")
+    page.wait_for_selector(".tl-item[data-type=refund] [data-refund-state=succeeded]")
+    detail = api(stack, "GET", f"/admin/orders/{order_no}")
+    assert detail["pay_status"] == "paid" and detail["refunds"][0]["payment"] == second
+    assert [p["payment_ref"] for p in detail["payments"]] == [first, second]
+    gateway = [r for r in sim_call_get(stack, "refunds") if r["out_trade_no"] == order_no]
+    assert [(r["trade_no"], r["amount_minor"], r["state"]) for r in gateway] == [(second, 5800, "SUCCESS")]
+    shot(page, "21-refund-confirmed")
+
+    # a refund above the limit (200.00) waits for an admin, who approves it in the queue
+    large, _ = paid_at_the_stack(stack, "alipay-main", "288.00")
+    page.goto(f"{stack.api}/admin/#/orders/{large}")
+    page.click("#actions [data-action=refund]")
+    page.fill("dialog #refund-reason", "买家未收到卡密，全额退款（e2e）")
+    page.click("dialog [data-action=confirm-refund]")
+    page.wait_for_selector("#refunds [data-refund-state=awaiting_approval]")
+    assert not sim_refunds_of(stack, large)                              # nothing went to the gateway
+    assert page.problems == []
+    page.context.close()
+
+    admin = new_page(browser, stack)
+    sign_in(admin, stack, ADMIN_KEY, "admin")
+    admin.click("[data-nav=refunds]")
+    row = f"#approvals tr[data-refund] a:has-text('{large}')"
+    admin.wait_for_selector(row)
+    shot(admin, "22-refund-approvals")
+    admin.click(f"#approvals tr:has(a:has-text('{large}')) [data-action=approve-refund]")
+    admin.fill("dialog #decision-note", "已核实未发卡（e2e）")
+    admin.click("dialog [data-action=confirm-approve]")
+    admin.wait_for_selector("#approvals :text('没有待审批的退款')")
+    assert refund_state(stack, large) == "succeeded"
+    assert api(stack, "GET", f"/admin/orders/{large}")["pay_status"] == "refunded"
+    assert [r["amount_minor"] for r in sim_refunds_of(stack, large)] == [28800]
+    assert admin.problems == []
+    admin.context.close()
+
+
+def sim_call_get(stack, path: str):
+    return requests.get(f"http://127.0.0.1:{stack.sim_port}/sim/{path}", timeout=30).json()
+
+
+def sim_refunds_of(stack, order_no: str) -> list[dict]:
+    return [r for r in sim_call_get(stack, "refunds") if r["out_trade_no"] == order_no]
+
+
 # ------------------------------------------------------------------------------------ phone, errors
 
 

@@ -34,6 +34,8 @@ BASE_BODIES = {
     "/admin/orders/{order_no}/verification": {"template": "last4"},
     "/admin/orders/{order_no}/verification/decision": {"decision": "release", "reason": "answer matches"},
     "/orders/{order_no}/verification": {"verification_id": "ver_1", "token": "t", "answer": "6789"},
+    "/admin/orders/{order_no}/refunds/{refund_request_id}/approve": {"note": "checked"},
+    "/admin/orders/{order_no}/refunds/{refund_request_id}/reject": {"note": "not a duplicate"},
 }
 
 NUMBER_TOKENS = st.one_of(
@@ -69,7 +71,7 @@ def paths(api) -> dict[str, str]:
     assert api.send(wires.alipay(order_no, "58.00")).body == b"success"
     return {"order_no": order_no, "anomaly_id": f"unknown_order#{order_no}", "export_id": "nope",
             "key_id": "nope", "run_id": "alipay-main:2026-11-24", "name": "channel_health",
-            "channel": "alipay-main"}
+            "channel": "alipay-main", "refund_request_id": "nope"}
 
 
 def operations():

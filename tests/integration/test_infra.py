@@ -507,7 +507,7 @@ def test_scheduled_functions_have_an_on_failure_destination(packaged, stage):
     template = _template(packaged, stage)
     scheduled = {fn_id: fn for fn_id, fn in _resources(template, "AWS::Serverless::Function").items()
                  if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())}
-    assert len(scheduled) == 7, sorted(scheduled)
+    assert len(scheduled) == 8, sorted(scheduled)
     for fn_id, fn in scheduled.items():
         config = fn["Properties"]["EventInvokeConfig"]
         assert config["DestinationConfig"]["OnFailure"] == {

@@ -14,7 +14,7 @@ ADMITS = {"shop": {"shop", "admin"}, "viewer": {"viewer", "operator", "admin"},
           "operator": {"operator", "admin"}, "admin": {"admin"},
           "any": {"shop", "viewer", "operator", "admin"}}
 PATH_VALUES = {"order_no": "NOPE-1", "key_id": "nope", "export_id": "nope", "anomaly_id": "nope",
-               "run_id": "alipay-main:2026-11-24", "name": "channel_health"}
+               "run_id": "alipay-main:2026-11-24", "name": "channel_health", "refund_request_id": "nope"}
 
 
 def guarded_routes() -> list[tuple[str, str, str]]:

@@ -66,7 +66,7 @@ def test_stream_functions_read_their_own_stream_and_nothing_they_do_not_touch(sc
 
 def test_scheduled_functions_get_only_their_jobs_needs(scanned):
     scheduled = {"expire_orders", "requery_pending", "reconcile_daily", "apply_statement_fees",
-                 "failed_digest", "slow_delivery", "channel_health"}
+                 "failed_digest", "slow_delivery", "channel_health", "query_refunds"}
     for name in scheduled:
         assert scanned[name][("queue", "job-failures")] == {"sqs:SendMessage"}, name
         assert not any(r[0] == "stream" for r in scanned[name]), name

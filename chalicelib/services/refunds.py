@@ -1,0 +1,227 @@
+"""Refunds through the gateway (POST /admin/orders/{no}/actions {"action": "refund"}), their
+approval by an admin (maker-checker) and the scheduled query of refunds still pending.
+
+Exactly once: the refund request is first reserved on the order (a version-conditioned write,
+so two operators racing never promise more than was paid), under an id derived from the order
+and the idempotency key; only then is the gateway asked, with that id, which every gateway
+dedupes on. A retry of the same request finds the reservation: it asks the gateway what became
+of the refund and sends it again only when the gateway never took it. The gateway's word —
+its answer, a query (`query_refunds`, every 5 minutes) or its notification (ingestion,
+domain/refunds.apply_refund_notice) — settles the request once: succeeded or failed, on the
+timeline and in the audit log; the orders stream then publishes `order.refunded` once per
+succeeded refund (services/streams.py).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from ..domain import validation as v
+from ..domain.actions import Idempotency, keyed
+from ..domain.clock import utcnow
+from ..domain.errors import (ChannelMisconfigured, Conflict, Forbidden, GatewayUnavailable, NotFound,
+                             RefundNotOffered, ValidationFailed)
+from ..domain.money import Money
+from ..domain.order import Order, Outcome
+from ..domain.refunds import (
+    RefundAnswer, RefundCall, RefundPolicy, RefundRequest, RefundState, decide_approval, find_request,
+    payment_of, refund_request_id, refund_requests, request_refund, settle,
+)
+from ..domain.rules.change import OrderChange
+from ..platform.observability import logger
+from ..platform.settings import get_settings
+from ..store import audit, orders as order_store
+from . import events, gateway_calls, orders, render
+from .auth import Principal
+from .order_writes import write_with_retry
+
+#: a pending request younger than this is left to the request that is sending it
+QUERY_MIN_AGE = timedelta(minutes=1)
+JOB_ACTOR = "job:query_refunds"
+
+
+def policy() -> RefundPolicy:
+    return RefundPolicy(approval_above=get_settings().refund_approval_above)
+
+
+# ---------------------------------------------------------------- the refund action
+
+
+def request(principal: Principal, order: Order, body: Mapping[str, Any], reason: str,
+            idempotency: Idempotency | None) -> tuple[Order, str, RefundRequest]:
+    """Reserve the refund, then (unless it waits for an admin) send it. Returns the order, the
+    action's outcome and the request as it stands after the gateway's answer."""
+    if idempotency is None:
+        raise ValidationFailed("idempotency_key: required for a refund (the refund request id is derived "
+                               "from it, so a retry never refunds twice)", {"field": "idempotency_key"})
+    trade_no = v.text(body, "payment", required=False, max_len=128)
+    payment = payment_of(order, trade_no)
+    _gateway_for(payment.channel)          # a channel that cannot refund is refused before anything is written
+    amount = _amount(body, payment.amount.currency)
+    request_id = refund_request_id(order.order_no, idempotency.key)
+    now = utcnow()
+    decision = keyed(lambda current: request_refund(
+        current, request_id=request_id, trade_no=payment.payment_ref, amount=amount, reason=reason,
+        actor=principal.key_id, now=now, policy=policy()), idempotency)
+    outcome = {"value": Outcome.APPLIED}
+
+    def step(current: Order):
+        changes = decision(current)
+        outcome["value"] = changes.outcome
+        return changes
+    order = write_with_retry(order, step)
+    refund = find_request(order, request_id)
+    if refund.state is RefundState.PENDING:
+        order, refund = send(order, refund, principal.key_id, principal.role, "operator",
+                             retry=outcome["value"] == Outcome.ALREADY_APPLIED)
+    return order, outcome["value"], refund
+
+
+def _amount(body: Mapping[str, Any], currency: str) -> Money | None:
+    text = body.get("amount")
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ValidationFailed("amount: a decimal string such as \"8.00\"", {"field": "amount"})
+    return Money.parse(text, currency)
+
+
+def _gateway_for(channel: str):
+    config, gateway = gateway_calls.channel_gateway(channel)
+    if not gateway.offers_refunds(config):
+        raise RefundNotOffered(f"channel {channel} cannot refund through paytrack: refund in the gateway's "
+                               "console, then record it with the mark_refunded action",
+                               {"channel": channel, "manual_action": "mark_refunded"})
+    return config, gateway
+
+
+def _call(order: Order, refund: RefundRequest) -> RefundCall:
+    payment = payment_of(order, refund.trade_no)
+    return RefundCall(out_trade_no=order.order_no, trade_no=refund.trade_no, request_id=refund.refund_request_id,
+                      amount=refund.amount, total=payment.amount, reason=refund.reason)
+
+
+def send(order: Order, refund: RefundRequest, actor: str, role: str, source: str,
+         retry: bool) -> tuple[Order, RefundRequest]:
+    """Ask the gateway for the refund and apply its answer (`source`: operator, or query for the
+    job). `retry`: the request may have reached the gateway before, so it is asked about first and
+    sent only if the gateway never took it (a gateway without a refund query is never asked
+    twice). No answer leaves the request pending for `query_refunds`."""
+    channel = payment_of(order, refund.trade_no).channel
+    config, gateway = _gateway_for(channel)
+    call, now = _call(order, refund), utcnow()
+    try:
+        answer = gateway.query_refund(config, call, gateway_calls.http(), now) if retry else None
+        if answer is None:
+            answer = gateway.refund(config, call, gateway_calls.http(), now)
+    except RefundNotOffered:
+        logger.warning("refund left pending: the gateway has no refund query", extra={
+            "order_no": order.order_no, "refund_request_id": refund.refund_request_id})
+        return order, refund
+    except GatewayUnavailable as error:
+        logger.warning("refund left pending: no answer", extra={
+            "order_no": order.order_no, "refund_request_id": refund.refund_request_id, "why": error.message})
+        return order, refund
+    return _apply_answer(order, refund, answer, source, actor, role)
+
+
+def _apply_answer(order: Order, refund: RefundRequest, answer: RefundAnswer, source: str, actor: str,
+                  role: str) -> tuple[Order, RefundRequest]:
+    """Settle the request with the gateway's answer; a change of state is audited."""
+    now = utcnow()
+    order = write_with_retry(order, lambda current: settle(current, refund.refund_request_id, answer, source, now,
+                                                           actor if source == "operator" else None))
+    settled = find_request(order, refund.refund_request_id)
+    if settled.state is not refund.state:
+        audit.record_api(now, actor, role, f"refund_{settled.state.value}", order.order_no,
+                         {"refund_request_id": settled.refund_request_id, "amount": settled.amount.format(),
+                          "payment": settled.trade_no, "detail": answer.detail})
+    return order, settled
+
+
+# ---------------------------------------------------------------- maker-checker
+
+
+def decide(principal: Principal, order_no: str, request_id: str, approve: bool,
+           body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /admin/orders/{no}/refunds/{id}/approve|reject (admin, not the requester): both
+    audited; an approved refund is sent at once."""
+    body = v.require_object(body)
+    v.reject_unknown(body, {"note"})
+    note = v.text(body, "note", max_len=500)
+    order = orders.get(order_no)
+    now = utcnow()
+    action = "refund_approve" if approve else "refund_reject"
+    outcome = {"value": Outcome.APPLIED}
+
+    def step(current: Order):
+        changes = decide_approval(current, request_id, approve, principal.key_id, note, now)
+        outcome["value"] = changes.outcome
+        return changes
+    try:
+        order = write_with_retry(order, step)
+    except (Forbidden, Conflict):
+        audit.record_api(now, principal.key_id, principal.role, action, order_no,
+                         {"refund_request_id": request_id, "note": note, "outcome": "refused"})
+        raise
+    refund = find_request(order, request_id)
+    audit.record_api(now, principal.key_id, principal.role, action, order_no,
+                     {"refund_request_id": request_id, "note": note, "outcome": refund.state.value})
+    if approve and refund.state is RefundState.PENDING:
+        order, refund = send(order, refund, principal.key_id, principal.role, "operator",
+                             retry=outcome["value"] == Outcome.ALREADY_APPLIED)
+    return {"refund": render.refund_for_admin(refund), "order_no": order_no}
+
+
+def open_requests(principal: Principal, params: Mapping[str, Any]) -> dict[str, Any]:
+    """GET /admin/refunds: open refund requests, newest first (`state`: awaiting_approval, the
+    approvals queue, by default; or pending)."""
+    v.reject_unknown(params, {"state"})
+    state = RefundState(v.choice(params, "state", (RefundState.AWAITING_APPROVAL.value, RefundState.PENDING.value),
+                                 required=False) or RefundState.AWAITING_APPROVAL.value)
+    found = [{"order_no": order.order_no, "product_name": order.product_name, "channel": order.channel,
+              "delivery_status": order.delivery_status.value, **render.refund_for_admin(refund)}
+             for order in order_store.with_open_refunds() for refund in refund_requests(order)
+             if refund.state is state]
+    found.sort(key=lambda item: item["requested_at"], reverse=True)
+    return {"state": state.value, "refunds": found}
+
+
+# ---------------------------------------------------------------- the scheduled query
+
+
+def query_refunds(now: datetime | None = None) -> dict[str, Any]:
+    """The scheduled job: every pending refund older than a minute is asked about; one the
+    gateway never took is sent again under the same id; the answer settles it."""
+    now = now or utcnow()
+    counts: Counter[str] = Counter()
+    for order in order_store.with_open_refunds():
+        for refund in refund_requests(order):
+            if refund.state is not RefundState.PENDING or now - (refund.updated_at or now) < QUERY_MIN_AGE:
+                continue
+            try:
+                order, settled = send(order, refund, JOB_ACTOR, "system", "query", retry=True)
+            except (NotFound, ChannelMisconfigured) as error:
+                logger.error("refund cannot be asked about", extra={"order_no": order.order_no, "why": error.message})
+                counts["unusable_channel"] += 1
+                continue
+            counts[settled.state.value] += 1
+    return {"job": "query_refunds", **dict(counts)}
+
+
+# ---------------------------------------------------------------- the shop's event
+
+
+def announce_succeeded(change: OrderChange) -> list[str]:
+    """`order.refunded` to the shop for each refund request this change settled as succeeded,
+    once per request (its claim key names it). Returns the ids published now."""
+    published = []
+    for entry in change.new_entries:
+        if entry.type != "refund" or entry.data.get("state") != RefundState.SUCCEEDED.value:
+            continue
+        refund = find_request(change.after, entry.data["refund_request_id"])
+        if events.publish_once(change.after, "order.refunded", {"refund": render.refund_for_admin(refund)},
+                               key=f"order.refunded#{refund.refund_request_id}"):
+            published.append(refund.refund_request_id)
+    return published
