@@ -252,7 +252,7 @@ def admin_stats(principal) -> Response:
 
 @app.on_dynamodb_record(stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
 def on_orders_stats(event):
-    return streams.process(event.to_dict(), stats.handle_order_record, event.context)
+    return streams.process_together(event.to_dict(), stats.read_order_record, stats.count_facts)
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -46,7 +46,8 @@ AUDITED_IN_NOTICE = frozenset({Outcome.APPLIED, Outcome.ALREADY_APPLIED, Outcome
 @dataclass(frozen=True)
 class IngestResult:
     outcome: str               # applied, already_applied, refused, unknown_order
-    order: Order | None
+    order: Order | None        # after the write; None after the one-request fast path (it
+                               # returns nothing: the gateway's answer needs only the outcome)
 
 
 # ------------------------------------------------------------------- apply
@@ -107,11 +108,15 @@ def apply_awaiting(notice: Notice, awaiting: bool, now: datetime) -> IngestResul
 
 
 def apply_kept_notices(order: Order) -> Order:
-    """A newly registered order picks up notices that arrived before it (kept, answered failure)."""
+    """A newly registered order picks up notices that arrived before it (kept, answered failure);
+    the order as it is after them (read again only when one was applied by the fast path)."""
     now = utcnow()
+    stale = False
     for notice, awaiting in notice_store.for_order(order.order_no):
-        order = apply_awaiting(notice, awaiting, now).order or order
-    return order
+        result = apply_awaiting(notice, awaiting, now)
+        stale = result.order is None and result.outcome == Outcome.APPLIED
+        order = result.order or order
+    return (order_store.get(order.order_no) or order) if stale else order
 
 
 def ingest_verified(notice: Notice, now: datetime) -> IngestResult:

@@ -1,14 +1,12 @@
-"""GET /admin/stats and the stream consumer that keeps its daily counters."""
+"""GET /admin/stats and the stream consumer that keeps its daily counters: each record of a batch
+read into facts on its own, the batch's facts added to each day's counters together
+(services/streams.process_together)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
-
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord, DynamoDBRecordEventName,
-)
 
 from ..domain import params as p
 from ..domain import stats as figures
@@ -41,25 +39,29 @@ def _is_repeat_buyer(order: Order) -> bool:
     return next(iter(earlier), None) is not None
 
 
-def count_order_change(old: Order | None, new: Order) -> int:
-    """Add what changed to the day's counters, each fact once per order (replays add nothing).
-    Returns how many facts were counted now."""
-    zone, counted = _zone(), 0
+def facts_of_change(old: Order | None, new: Order) -> list[stats_store.Fact]:
+    """What one change of an order adds to its day's counters, each fact under its claim key."""
+    zone = _zone()
     repeat = new.pay_status in PAID_STATES and (old is None or old.pay_status not in PAID_STATES) \
         and _is_repeat_buyer(new)
-    for fact in figures.facts(old, new, repeat):
-        counted += stats_store.add_once(figures.cohort_day(new, zone), figures.counter_deltas(new, zone, fact),
-                                        new.order_no, f"stats:{fact.key}")
-    return counted
+    day = figures.cohort_day(new, zone)
+    return [stats_store.Fact(day, new.order_no, f"stats:{fact.key}", figures.counter_deltas(new, zone, fact))
+            for fact in figures.facts(old, new, repeat)]
 
 
-def handle_order_record(record: DynamoDBRecord) -> None:
-    dynamodb = record.raw_event.get("dynamodb") or {}
-    if record.event_name == DynamoDBRecordEventName.REMOVE or not dynamodb.get("NewImage"):
-        return
+def read_order_record(record: dict[str, Any]) -> list[stats_store.Fact]:
+    """The facts of one orders-stream record (Lambda's wire format)."""
+    dynamodb = record.get("dynamodb") or {}
+    if record.get("eventName") == "REMOVE" or not dynamodb.get("NewImage"):
+        return []
     new = order_store.from_stream_image(dynamodb["NewImage"])
     old = order_store.from_stream_image(dynamodb["OldImage"]) if dynamodb.get("OldImage") else None
-    count_order_change(old, new)
+    return facts_of_change(old, new)
+
+
+def count_facts(facts: list[stats_store.Fact]) -> int:
+    """Add a batch's facts to their days' counters, each once (store/stats.add_once_each)."""
+    return stats_store.add_once_each(facts)
 
 
 # ------------------------------------------------------------------------------- reporting

@@ -9,7 +9,7 @@ Notices stream: crash repair, and the unknown_order rule (raised when a notice s
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
@@ -21,6 +21,8 @@ from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..store import notices as notice_store, orders as order_store
 from . import events, ingest, metrics, refunds, screening, verification
+
+T = TypeVar("T")
 
 # What an order record must change for any rule or event to care; anything else (a fee from a
 # statement, a query's next time, the version alone) is skipped before the images are parsed.
@@ -83,8 +85,38 @@ def _stream_name(event: dict[str, Any]) -> str:
 
 def process(event: dict[str, Any], handler: Callable[[DynamoDBRecord], None],
             context: Any = None) -> dict[str, Any]:
+    """Each record handled on its own (Powertools BatchProcessor), failures reported alone."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     response = process_partial_response(event=event, record_handler=handler, processor=processor,
                                         context=context)
     metrics.stream_records_failed(_stream_name(event), len(response.get("batchItemFailures", [])))
     return response
+
+
+def process_together(event: dict[str, Any], read: Callable[[dict[str, Any]], list[T]],
+                     write: Callable[[list[T]], Any]) -> dict[str, Any]:
+    """For a consumer whose effects add up (stats): each record is read on its own, and a record
+    that cannot be read fails alone, as in `process`; what the others yield is written together,
+    once per batch. When that write fails every record is reported failed: Lambda retries from
+    the first, and the write is idempotent (what was written is claimed)."""
+    records = event.get("Records") or []
+    failed: list[str] = []
+    gathered: list[T] = []
+    for record in records:
+        try:
+            gathered.extend(read(record))
+        except Exception:  # noqa: BLE001 - one poisoned record must not stop the batch
+            logger.exception("stream record failed", extra={"sequence": _sequence(record)})
+            failed.append(_sequence(record))
+    try:
+        if gathered:
+            write(gathered)
+    except Exception:  # noqa: BLE001 - reported to Lambda, which retries the batch
+        logger.exception("stream batch write failed", extra={"records": len(records)})
+        failed = [_sequence(record) for record in records]
+    metrics.stream_records_failed(_stream_name(event), len(failed))
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+
+
+def _sequence(record: dict[str, Any]) -> str:
+    return (record.get("dynamodb") or {}).get("SequenceNumber", "")

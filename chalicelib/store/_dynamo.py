@@ -22,7 +22,8 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 @dataclass(frozen=True)
 class WriteResult:
     ok: bool
-    item: Model | None   # the new item (ok) or the item as it was (condition failed; None if absent)
+    item: Model | None   # the new item (ok, when asked for) or the item as it was (condition
+                         # failed; None if absent)
 
 
 def _connection(model: type[Model]):
@@ -43,19 +44,21 @@ def _condition_failed_item(error: VerboseClientError) -> dict[str, Any] | None:
 
 
 def update_or_old(model: type[M], hash_key: Any, actions: Sequence[Action],
-                  condition: Condition | None) -> WriteResult:
-    """UpdateItem returning ALL_NEW on success and ALL_OLD when the condition fails."""
+                  condition: Condition | None, return_new: bool = True) -> WriteResult:
+    """UpdateItem returning the item as it was when the condition fails, and on success the
+    new item (ALL_NEW) or, with `return_new=False`, nothing: the caller that needs only the
+    outcome does not pay for DynamoDB sending and PynamoDB parsing the whole item back."""
     conn = _connection(model)
     table = model.Meta.table_name
     kwargs = conn.get_operation_kwargs(
         table, model._serialize_keys(hash_key)[0], actions=actions, condition=condition,
-        return_values="ALL_NEW", return_values_on_condition_failure="ALL_OLD")
+        return_values="ALL_NEW" if return_new else None, return_values_on_condition_failure="ALL_OLD")
     try:
         response = conn.dispatch("UpdateItem", kwargs)
     except VerboseClientError as error:
         old = _condition_failed_item(error)
         return WriteResult(False, model.from_raw_data(old) if old else None)
-    return WriteResult(True, model.from_raw_data(response["Attributes"]))
+    return WriteResult(True, model.from_raw_data(response["Attributes"]) if return_new else None)
 
 
 def put_or_old(item: M, condition: Condition) -> WriteResult:

@@ -2,16 +2,23 @@
 published, a stats fact counted), kept beside the order, never on it (models.ClaimModel).
 
 A consumer either claims in one transaction with its effect (stats: a counter added twice or
-never is wrong — store/stats.add_once), or checks, acts, then claims (events: at least once, so a
+never is wrong — store/stats.add_once_each), or checks, acts, then claims (events: at least once, so a
 crash before the claim repeats the effect rather than losing it — services/events.py).
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from pynamodb.exceptions import UpdateError
 
+from ..platform.aws import client
 from .models import ClaimModel
 
 _DIM = "claims"
+
+
+def _key(order_no: str) -> dict:
+    return {"bucket": {"S": f"claims#{order_no}"}, "dim": {"S": _DIM}}
 
 
 def _item(order_no: str) -> ClaimModel:
@@ -38,12 +45,29 @@ def claim(order_no: str, key: str) -> bool:
     return True
 
 
-def claim_item(order_no: str, key: str) -> dict:
-    """`claim` as one TransactWriteItems element, for an effect written in the same transaction
-    (stats counters: store/stats.add_once)."""
+def claim_item(order_no: str, keys: Iterable[str]) -> dict:
+    """Claiming `keys` for the order as one TransactWriteItems element, for effects written in the
+    same transaction (stats counters: store/stats.add_once_each); it fails if any is claimed."""
+    keys = sorted(keys)
+    values = {f":k{i}": {"S": key} for i, key in enumerate(keys)}
     return {"Update": {
-        "TableName": ClaimModel.Meta.table_name, "Key": {"bucket": {"S": f"claims#{order_no}"}, "dim": {"S": _DIM}},
-        "UpdateExpression": "ADD #k :k", "ConditionExpression": "NOT contains(#k, :key)",
+        "TableName": ClaimModel.Meta.table_name, "Key": _key(order_no),
+        "UpdateExpression": "ADD #k :keys",
+        "ConditionExpression": " AND ".join(f"NOT contains(#k, :k{i})" for i in range(len(keys))),
         "ExpressionAttributeNames": {"#k": "keys"},
-        "ExpressionAttributeValues": {":k": {"SS": [key]}, ":key": {"S": key}}}}
+        "ExpressionAttributeValues": {":keys": {"SS": keys}, **values}}}
 
+
+def claimed_keys(order_nos: Iterable[str]) -> dict[str, set[str]]:
+    """The claims of several orders (consistent BatchGetItem, 100 orders a request)."""
+    wanted = list(dict.fromkeys(order_nos))
+    table = ClaimModel.Meta.table_name
+    found: dict[str, set[str]] = {order_no: set() for order_no in wanted}
+    for start in range(0, len(wanted), 100):
+        request = {table: {"Keys": [_key(no) for no in wanted[start:start + 100]], "ConsistentRead": True}}
+        while request:
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                found[item["bucket"]["S"].split("#", 1)[1]] = set(item.get("keys", {}).get("SS", ()))
+            request = response.get("UnprocessedKeys") or None
+    return found

@@ -16,9 +16,11 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from ..platform.aws import share_session_with_pynamodb
 from ..platform.settings import get_settings
 
 _settings = get_settings()
+share_session_with_pynamodb()
 
 
 class _Meta:

@@ -28,7 +28,7 @@ class VersionConflict(Exception):
 @dataclass(frozen=True)
 class FastPathResult:
     applied: bool
-    order: Order | None   # after the write (applied) or as it was (not applied; None = no order)
+    order: Order | None   # as it was when not applied (None = no order); None when applied
 
 
 # ------------------------------------------------------------------- conversions
@@ -198,8 +198,9 @@ def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult
     """The happy path in one request: pending, same channel, amount and currency, notice not yet
     applied.
 
-    When the condition fails, the order as it was comes back with the failure, so the caller can
-    classify (already applied, another payment, mismatch) without another read.
+    On success nothing comes back (the notification's answer needs only the outcome). When the
+    condition fails, the order as it was comes back with the failure, so the caller can classify
+    (already applied, another payment, mismatch) without another read.
     """
     condition = (OrderModel.order_no.exists()
                  & (OrderModel.pay_status == PayStatus.PENDING.value)
@@ -207,7 +208,7 @@ def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult
                  & (OrderModel.amount_minor == notice.amount.minor)
                  & (OrderModel.currency == notice.amount.currency)
                  & ~OrderModel.applied.contains(notice.dedupe_key))
-    result = update_or_old(OrderModel, notice.out_trade_no, _actions(changes), condition)
+    result = update_or_old(OrderModel, notice.out_trade_no, _actions(changes), condition, return_new=False)
     return FastPathResult(result.ok, to_domain(result.item) if result.item else None)
 
 

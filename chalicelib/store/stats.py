@@ -1,8 +1,9 @@
 """Counter items for statistics: one item per shop-time day (`bucket` = "day#YYYY-MM-DD",
 `dim` = "counters"), one numeric attribute per counter (`<dimension>|<metric>[|<currency>]`),
-incremented with a single ADD per order change, in one transaction with the fact's claim."""
+incremented with one ADD per day per stream batch, in one transaction with the facts' claims."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 from botocore.exceptions import ClientError
@@ -19,23 +20,78 @@ def _key(day: str) -> dict:
     return {"bucket": {"S": f"day#{day}"}, "dim": {"S": DIM}}
 
 
-def add_once(day: str, deltas: dict[str, int], order_no: str, claim_key: str) -> bool:
-    """Add the deltas and claim the fact for the order in one transaction: both or neither.
-    False when the fact was claimed already (counted before, or by a lost answer's retry).
+@dataclass(frozen=True)
+class Fact:
+    """One fact of one order to count once: its claim key and what it adds to a day's counters."""
+    day: str
+    order_no: str
+    key: str
+    deltas: dict[str, int]
 
-    Claiming first and adding after could lose the fact (the claim written, its answer lost)
-    or count it twice (the ADD applied, its answer lost, the claim released and retried)."""
-    names = {f"#c{i}": name for i, name in enumerate(deltas)}
-    values = {f":v{i}": {"N": str(value)} for i, value in enumerate(deltas.values())}
+
+# A transaction holds at most 100 items (the orders' claims and the day's counter item), and an
+# UpdateExpression at most 4 KB: ~13 bytes per counter ("#c199 :v199, ").
+MAX_ORDERS_PER_WRITE = 99
+MAX_COUNTERS_PER_WRITE = 250
+
+
+def add_once_each(facts: Iterable[Fact]) -> int:
+    """Add every fact not counted yet: per day, one transaction of the orders' claims and one ADD
+    of their summed deltas (chunked under DynamoDB's limits) — both or neither, so a counter is
+    never added twice or lost. A fact claimed already (a replayed record, a lost answer's retry)
+    cancels the transaction; the claims are read and the rest written again. Returns how many
+    facts were counted now.
+
+    Claiming first and adding after could lose a fact (the claim written, its answer lost) or
+    count it twice (the ADD applied, its answer lost, the claim released and retried)."""
+    by_day: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
+    for fact in facts:
+        by_day.setdefault(fact.day, {}).setdefault(fact.order_no, {})[fact.key] = fact.deltas
+    return sum(_add_day(day, chunk) for day, orders in by_day.items() for chunk in _chunks(orders))
+
+
+def _chunks(orders: dict[str, dict[str, dict[str, int]]]):
+    chunk: dict[str, dict[str, dict[str, int]]] = {}
+    counters: set[str] = set()
+    for order_no, facts in orders.items():
+        names = {name for deltas in facts.values() for name in deltas}
+        if chunk and (len(chunk) == MAX_ORDERS_PER_WRITE or len(counters | names) > MAX_COUNTERS_PER_WRITE):
+            yield chunk
+            chunk, counters = {}, set()
+        chunk[order_no] = facts
+        counters |= names
+    if chunk:
+        yield chunk
+
+
+def _add_day(day: str, orders: dict[str, dict[str, dict[str, int]]]) -> int:
+    while orders:
+        if _write(day, orders):
+            return sum(len(facts) for facts in orders.values())
+        claimed = claims.claimed_keys(orders)
+        orders = {order_no: remaining for order_no, facts in orders.items()
+                  if (remaining := {key: d for key, d in facts.items() if key not in claimed[order_no]})}
+    return 0
+
+
+def _write(day: str, orders: dict[str, dict[str, dict[str, int]]]) -> bool:
+    """False when a claim was taken already (the transaction changed nothing)."""
+    totals: dict[str, int] = {}
+    for facts in orders.values():
+        for deltas in facts.values():
+            for name, value in deltas.items():
+                totals[name] = totals.get(name, 0) + value
     counters = {"Update": {
         "TableName": StatsModel.Meta.table_name, "Key": _key(day),
-        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(deltas))),
-        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
+        "UpdateExpression": "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(totals))),
+        "ExpressionAttributeNames": {f"#c{i}": name for i, name in enumerate(totals)},
+        "ExpressionAttributeValues": {f":v{i}": {"N": str(value)} for i, value in enumerate(totals.values())}}}
+    items = [claims.claim_item(order_no, facts) for order_no, facts in orders.items()]
     try:
-        client("dynamodb").transact_write_items(TransactItems=[claims.claim_item(order_no, claim_key), counters])
+        client("dynamodb").transact_write_items(TransactItems=[*items, counters])
     except ClientError as error:
         reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-        if error.response["Error"]["Code"] == "TransactionCanceledException" and reasons[:1] == [_CLAIMED]:
+        if error.response["Error"]["Code"] == "TransactionCanceledException" and _CLAIMED in reasons[:len(items)]:
             return False
         raise
     return True
