@@ -90,7 +90,7 @@ def on_orders_stream(event):
 
 @app.on_dynamodb_record(stream_arn=settings.notices_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
 def on_notices_stream(event):
-    return streams.process(event.to_dict(), streams.handle_notice_record, event.context)
+    return streams.process_notices(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))

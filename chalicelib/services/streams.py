@@ -5,7 +5,8 @@ replayed record or batch changes nothing twice.
 Orders stream: `order.paid` once per order (the payment fact), then the anomaly engine
 (services/screening.py): rules, holds, `order.ready`/`order.held`; then buyer verification's
 follow-ups (services/verification.py: `order.verification_requested`, its inbox items).
-Notices stream: crash repair, and the unknown_order rule (raised when a notice starts waiting, resolved when it stops).
+Notices stream: crash repair of the notices left unapplied (one read per batch finds the
+others), and the unknown_order rule (raised when a notice starts waiting, resolved when it stops).
 """
 from __future__ import annotations
 
@@ -57,15 +58,38 @@ def handle_order_record(record: DynamoDBRecord) -> None:
     verification.on_order_change(change, utcnow())
 
 
-def handle_notice_record(record: DynamoDBRecord) -> None:
-    """Repair what a crash or a race can leave — a new notice stored but not applied, a notice
-    marked as awaiting its order just after the order arrived (applying again is a no-op when it
-    was applied, as it almost always was) — and raise or resolve unknown_order."""
+def process_notices(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The notices stream's batch: the new notices their orders applied already — almost all of
+    them, by the ingestion that stored them — are found with one read for the whole batch and
+    skipped, so crash repair writes only for a notice left unapplied."""
+    applied = _inserted_and_applied(event.get("Records") or [])
+    return process(event, lambda record: handle_notice_record(record, applied), context)
+
+
+def _inserted_and_applied(records: list[dict[str, Any]]) -> set[str]:
+    """Dedupe keys of the batch's new, not awaiting notices that their order holds as applied."""
+    inserted = {}
+    for record in records:
+        image = (record.get("dynamodb") or {}).get("NewImage") or {}
+        if record.get("eventName") == "INSERT" and "awaiting_day" not in image and "dedupe_key" in image:
+            inserted[image["dedupe_key"].get("S")] = (image.get("out_trade_no") or {}).get("S")
+    if not inserted:
+        return set()
+    held = order_store.applied_notices(inserted.values())
+    return {key for key, order_no in inserted.items() if key in held.get(order_no, ())}
+
+
+def handle_notice_record(record: DynamoDBRecord, applied: frozenset[str] | set[str] = frozenset()) -> None:
+    """Repair what a crash or a race can leave — a new notice stored but not applied (`applied`:
+    the new notices known to be applied, skipped), a notice marked as awaiting its order just
+    after the order arrived — and raise or resolve unknown_order."""
     image = _raw_image(record, "NewImage")
     if record.event_name == DynamoDBRecordEventName.REMOVE or not image:
         return
-    notice, awaiting = notice_store.from_stream_image(image)
     old = _raw_image(record, "OldImage") or {}
+    if record.event_name == DynamoDBRecordEventName.INSERT and image.get("dedupe_key", {}).get("S") in applied:
+        return
+    notice, awaiting = notice_store.from_stream_image(image)
     now = utcnow()
     if awaiting and "awaiting_day" not in old:
         if ingest.apply_awaiting(notice, awaiting, now).outcome == ingest.UNKNOWN_ORDER:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterable
 
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
@@ -16,7 +16,7 @@ from ..domain.rules.change import PriorState
 from ..domain.order import (
     DeliveryStatus, Order, OrderChanges, PayStatus, Payment, TimelineEntry,
 )
-from ._dynamo import update_or_old
+from ._dynamo import dispatch, update_or_old
 from .amount_bands import band_of
 from .models import OrderModel, PaymentMap, TimelineMap
 
@@ -210,6 +210,25 @@ def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult
                  & ~OrderModel.applied.contains(notice.dedupe_key))
     result = update_or_old(OrderModel, notice.out_trade_no, _actions(changes), condition, return_new=False)
     return FastPathResult(result.ok, to_domain(result.item) if result.item else None)
+
+
+def applied_notices(order_nos: Iterable[str]) -> dict[str, set[str]]:
+    """The notices each order has applied (`applied`), for many orders: one BatchGetItem per 100,
+    only the key and that set read, eventually consistent — the set only grows, so a notice seen
+    in it is applied for good (a stale read can only under-report)."""
+    wanted = list(dict.fromkeys(no for no in order_nos if no))
+    table = OrderModel.Meta.table_name
+    found: dict[str, set[str]] = {}
+    for start in range(0, len(wanted), 100):
+        request = {table: {"Keys": [{"order_no": {"S": no}} for no in wanted[start:start + 100]],
+                           "ProjectionExpression": "#o, #a",
+                           "ExpressionAttributeNames": {"#o": "order_no", "#a": "applied"}}}
+        while request:
+            response = dispatch(OrderModel, "BatchGetItem", {"RequestItems": request})
+            for item in response["Responses"].get(table, []):
+                found[item["order_no"]["S"]] = set(item.get("applied", {}).get("SS", ()))
+            request = response.get("UnprocessedKeys") or None
+    return found
 
 
 def from_stream_image(image: dict) -> Order:

@@ -1,0 +1,177 @@
+"""The cost model (issue 14), asserted on real moto stream records with every AWS request counted:
+an accepted notice costs its two writes and its share of one read per notices-stream batch; the
+fast path gets nothing back on success; the stats consumer adds a batch's facts to a day in one
+transaction; one real order change is one orders-stream record; one botocore session serves
+every client and model."""
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+
+import boto3
+import pytest
+from botocore.client import BaseClient
+
+from chalicelib.store.models import NoticeModel, OrderModel
+from local.stream_pump import read_all, to_lambda_event
+from tests.integration.conftest import ADMIN_KEY
+from tests.support import notifications as wires
+
+
+@contextmanager
+def dynamodb_requests(monkeypatch):
+    """Every DynamoDB request made inside, by operation (and the parameters of each)."""
+    calls: Counter[str] = Counter()
+    sent: list[tuple[str, dict]] = []
+    original = BaseClient._make_api_call
+
+    def counting(client, operation, params):
+        if client.meta.service_model.service_name == "dynamodb":
+            calls[operation] += 1
+            sent.append((operation, params))
+        return original(client, operation, params)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BaseClient, "_make_api_call", counting)
+        yield calls, sent
+
+
+class StreamReader:
+    """The records a table's stream gained since the last read."""
+
+    def __init__(self, model):
+        self.arn = boto3.client("dynamodb").describe_table(
+            TableName=model.Meta.table_name)["Table"]["LatestStreamArn"]
+        self.seen = 0
+
+    def new_event(self) -> dict:
+        records = read_all(boto3.client("dynamodbstreams"), self.arn)
+        fresh, self.seen = records[self.seen:], len(records)
+        return to_lambda_event(fresh, self.arn)
+
+
+@pytest.fixture
+def orders_stream(aws):
+    return StreamReader(OrderModel)
+
+
+@pytest.fixture
+def notices_stream(aws):
+    return StreamReader(NoticeModel)
+
+
+def test_an_accepted_notice_costs_two_writes_and_the_notices_stream_one_read_per_batch(
+        api, monkeypatch, notices_stream):
+    import app
+
+    numbers = [api.json(api.register())["order_no"] for _ in range(3)]
+    notices_stream.new_event()
+    with dynamodb_requests(monkeypatch) as (calls, _):
+        for order_no in numbers:
+            assert api.send(wires.alipay(order_no, "58.00")).body == b"success"
+    assert calls == {"PutItem": 3, "UpdateItem": 3}
+    with dynamodb_requests(monkeypatch) as (calls, _):
+        assert app.on_notices_stream(notices_stream.new_event(), None) == {"batchItemFailures": []}
+    assert calls == {"BatchGetItem": 1}      # the batch's orders hold the notices: nothing to repair
+    paid = [api.json(api.call("GET", f"/admin/orders/{no}", key=ADMIN_KEY)) for no in numbers]
+    assert all(len(order["payments"]) == 1 for order in paid)
+
+
+def test_a_duplicate_costs_two_requests_and_nothing_on_the_streams(api, monkeypatch, notices_stream,
+                                                                   orders_stream):
+    wire = wires.alipay(api.json(api.register())["order_no"], "58.00")
+    api.send(wire)
+    notices_stream.new_event(), orders_stream.new_event()
+    with dynamodb_requests(monkeypatch) as (calls, _):
+        assert api.send(wire).body == b"success"
+    assert calls == {"PutItem": 1, "UpdateItem": 1}   # the failed PutItem, this delivery's attempt
+    notices = notices_stream.new_event()["Records"]
+    assert [r["eventName"] for r in notices] == ["MODIFY"] and orders_stream.new_event()["Records"] == []
+
+
+def test_the_fast_path_gets_nothing_back_unless_its_condition_fails(api, monkeypatch):
+    order_no = api.json(api.register())["order_no"]
+    with dynamodb_requests(monkeypatch) as (_, sent):
+        api.send(wires.alipay(order_no, "58.00"))
+    (update,) = [params for operation, params in sent if operation == "UpdateItem"]
+    assert "ReturnValues" not in update and update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+
+
+def test_one_real_order_change_is_one_orders_stream_record(api, orders_stream):
+    """Registered, paid, delivered: three records, after both consumers ran on them (their
+    claims are kept off the order item) — and none more after the consumers ran again."""
+    import app
+
+    order_no = api.json(api.register())["order_no"]
+    api.send(wires.alipay(order_no, "58.00"))
+    api.call("POST", f"/orders/{order_no}/delivery", {"status": "delivered"})
+    event = orders_stream.new_event()
+    assert [r["eventName"] for r in event["Records"]] == ["INSERT", "MODIFY", "MODIFY"]
+    for _ in range(2):
+        app.on_orders_stream(event, None)
+        app.on_orders_stats(event, None)
+    assert orders_stream.new_event()["Records"] == []
+
+
+def test_stats_add_a_batch_to_its_day_in_one_transaction_and_a_replay_adds_nothing(
+        api, monkeypatch, orders_stream):
+    import app
+
+    numbers = [api.json(api.register(amount="10.00"))["order_no"] for _ in range(4)]
+    for order_no in numbers[:3]:
+        api.send(wires.alipay(order_no, "10.00"))
+    event = orders_stream.new_event()
+    with dynamodb_requests(monkeypatch) as (calls, _):
+        assert app.on_orders_stats(event, None) == {"batchItemFailures": []}
+    assert calls["TransactWriteItems"] == 1
+    with dynamodb_requests(monkeypatch) as (calls, _):
+        assert app.on_orders_stats(event, None) == {"batchItemFailures": []}
+    assert calls["TransactWriteItems"] == 1 and calls["BatchGetItem"] == 1   # cancelled, claims read
+    totals = api.json(api.call("GET", "/admin/stats", key=ADMIN_KEY))["totals"]
+    assert totals["orders_created"] == 4 and totals["orders_paid"] == 3
+    assert totals["money"]["CNY"]["paid"] == "30.00"
+
+
+def test_a_partly_counted_batch_counts_only_what_is_new(api, orders_stream):
+    """Half the batch counted before (a retry after a failure): the rest is counted, once."""
+    import app
+
+    numbers = [api.json(api.register(amount="10.00"))["order_no"] for _ in range(2)]
+    first = orders_stream.new_event()
+    app.on_orders_stats(first, None)
+    for order_no in numbers:
+        api.send(wires.alipay(order_no, "10.00"))
+    both = {**first, "Records": first["Records"] + orders_stream.new_event()["Records"]}
+    assert app.on_orders_stats(both, None) == {"batchItemFailures": []}
+    totals = api.json(api.call("GET", "/admin/stats", key=ADMIN_KEY))["totals"]
+    assert totals["orders_created"] == 2 and totals["orders_paid"] == 2
+    assert totals["money"]["CNY"]["paid"] == "20.00"
+
+
+def test_a_failed_stats_write_fails_the_batch_and_its_retry_counts_once(api, monkeypatch, orders_stream):
+    import app
+    from chalicelib.store import stats as stats_store
+
+    order_no = api.json(api.register(amount="10.00"))["order_no"]
+    api.send(wires.alipay(order_no, "10.00"))
+    event = orders_stream.new_event()
+
+    def refused(facts):
+        raise stats_store.ClientError({"Error": {"Code": "ThrottlingException"}}, "TransactWriteItems")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stats_store, "add_once_each", refused)
+        failed = app.on_orders_stats(event, None)["batchItemFailures"]
+    assert len(failed) == len(event["Records"]) == 2
+    assert app.on_orders_stats(event, None) == {"batchItemFailures": []}
+    assert api.json(api.call("GET", "/admin/stats", key=ADMIN_KEY))["totals"]["orders_paid"] == 1
+
+
+def test_every_client_and_model_shares_one_botocore_session(aws):
+    from chalicelib.platform import aws as platform
+    from chalicelib.store.models import AuditModel
+
+    shared = platform.botocore_session()
+    assert platform.session()._session is shared
+    for model in (OrderModel, NoticeModel, AuditModel):
+        assert model._get_connection().connection.session is shared
