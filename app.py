@@ -1,20 +1,18 @@
 """paytrack entry points: routes, stream and schedule handlers. Each parses, calls one service
-function and renders; business logic lives in chalicelib/services."""
-from __future__ import annotations
+function and renders; business logic lives in chalicelib/services.
 
-from urllib.parse import urlencode
+Each handler imports the services it calls when it first runs, not at import: every Lambda
+function loads this whole file, and a stream consumer, a schedule or one route should not pay
+for the rest (Powertools' batch utility and asyncio, the XLSX writer, the statement parsers,
+the gateways' cryptography) on its cold start. `import app` loads chalice, the HTTP edge and
+the settings (bench/costs.py measures it against `import chalice, boto3`).
+"""
+from __future__ import annotations
 
 from chalice import Chalice, Cron, Rate, Response
 
-from chalicelib import openapi
-from chalicelib.gateways.base import Headers, InboundRequest
-from chalicelib.platform.observability import flush_metrics_after, logger
+from chalicelib.platform.observability import flush_metrics_after
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import (
-    actions, admin, anomalies, exports, ingest, jobs, lookup, order_search, orders, reconcile, refunds, screening,
-    stats, streams, verification,
-)
-from chalicelib.services.render import order_for_shop
 from chalicelib.web import JSON_TYPES, Guard, json_response, query_params, read_json, register_edge
 
 app = Chalice(app_name="paytrack")
@@ -31,6 +29,9 @@ NOTIFY_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/p
 @app.route("/notify/{channel}", methods=["GET", "POST"], content_types=NOTIFY_TYPES)
 @guard.public
 def notify(channel: str) -> Response:
+    from chalicelib.gateways.base import Headers, InboundRequest
+    from chalicelib.services import ingest
+
     request = app.current_request
     query = request.query_params or {}
     inbound = InboundRequest(
@@ -48,6 +49,8 @@ def _query_string(event: dict) -> str | None:
     HTTP APIs give it raw (`rawQueryString`); a REST API (and chalice local) gives only the
     decoded `multiValueQueryStringParameters`, re-encoded here with each value in order.
     """
+    from urllib.parse import urlencode
+
     if event.get("rawQueryString"):
         return event["rawQueryString"]
     repeated = event.get("multiValueQueryStringParameters")
@@ -59,6 +62,9 @@ def _query_string(event: dict) -> str | None:
 @app.route("/orders", methods=["POST"], content_types=JSON_TYPES)
 @guard("shop")
 def register_order(principal) -> Response:
+    from chalicelib.services import orders
+    from chalicelib.services.render import order_for_shop
+
     order, created = orders.register(read_json(app))
     return json_response(order_for_shop(order), 201 if created else 200)
 
@@ -66,18 +72,26 @@ def register_order(principal) -> Response:
 @app.route("/orders/{order_no}", methods=["GET"])
 @guard("shop")
 def get_order(principal, order_no: str) -> Response:
+    from chalicelib.services import orders
+    from chalicelib.services.render import order_for_shop
+
     return json_response(order_for_shop(orders.get(order_no)))
 
 
 @app.route("/orders/{order_no}/delivery", methods=["POST"], content_types=JSON_TYPES)
 @guard("shop")
 def report_delivery(principal, order_no: str) -> Response:
+    from chalicelib.services import orders
+    from chalicelib.services.render import order_for_shop
+
     return json_response(order_for_shop(orders.record_delivery(order_no, read_json(app))))
 
 
 @app.route("/orders/{order_no}/verification", methods=["POST"], content_types=JSON_TYPES)
 @guard("shop")
 def answer_verification(principal, order_no: str) -> Response:
+    from chalicelib.services import verification
+
     return json_response(verification.answer(principal, order_no, read_json(app)))
 
 
@@ -85,16 +99,22 @@ def answer_verification(principal, order_no: str) -> Response:
 
 @app.on_dynamodb_record(stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
 def on_orders_stream(event):
+    from chalicelib.services import streams
+
     return streams.process(event.to_dict(), streams.handle_order_record, event.context)
 
 
 @app.on_dynamodb_record(stream_arn=settings.notices_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
 def on_notices_stream(event):
+    from chalicelib.services import streams
+
     return streams.process_notices(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def expire_orders(event):
+    from chalicelib.services import jobs
+
     return jobs.run_scheduled("expire_orders")
 
 
@@ -103,54 +123,72 @@ def expire_orders(event):
 @app.route("/admin/me", methods=["GET"])
 @guard("any")
 def admin_me(principal) -> Response:
+    from chalicelib.services import admin
+
     return json_response(admin.whoami(principal))
 
 
 @app.route("/admin/orders/{order_no}", methods=["GET"])
 @guard("viewer")
 def admin_order_detail(principal, order_no: str) -> Response:
+    from chalicelib.services import admin
+
     return json_response(admin.order_detail(principal, order_no))
 
 
 @app.route("/admin/keys", methods=["POST"], content_types=JSON_TYPES)
 @guard("admin")
 def admin_create_key(principal) -> Response:
+    from chalicelib.services import admin
+
     return json_response(admin.create_key(principal, read_json(app)), 201)
 
 
 @app.route("/admin/keys", methods=["GET"])
 @guard("admin")
 def admin_list_keys(principal) -> Response:
+    from chalicelib.services import admin
+
     return json_response(admin.list_keys(principal))
 
 
 @app.route("/admin/keys/{key_id}", methods=["DELETE"])
 @guard("admin")
 def admin_revoke_key(principal, key_id: str) -> Response:
+    from chalicelib.services import admin
+
     return json_response(admin.revoke_key(principal, key_id))
 
 
 @app.route("/admin/audit", methods=["GET"])
 @guard("admin")
 def admin_audit(principal) -> Response:
+    from chalicelib.services import admin
+
     return json_response(admin.audit_log(principal, app.current_request.query_params or {}))
 
 
 @app.route("/admin/orders", methods=["GET"])
 @guard("viewer")
 def admin_search_orders(principal) -> Response:
+    from chalicelib.services import order_search
+
     return json_response(order_search.search(principal, *query_params(app)))
 
 
 @app.route("/admin/lookup", methods=["GET"])
 @guard("viewer")
 def admin_lookup_trade(principal) -> Response:
+    from chalicelib.services import lookup
+
     return json_response(lookup.lookup(principal, query_params(app)[0]))
 
 
 @app.route("/admin/exports", methods=["POST"], content_types=JSON_TYPES)
 @guard("viewer")
 def admin_request_export(principal) -> Response:
+    from chalicelib.services import exports
+
     view, status = exports.request_export(principal, read_json(app))
     return json_response(view, status)
 
@@ -158,11 +196,15 @@ def admin_request_export(principal) -> Response:
 @app.route("/admin/exports/{export_id}", methods=["GET"])
 @guard("viewer")
 def admin_get_export(principal, export_id: str) -> Response:
+    from chalicelib.services import exports
+
     return json_response(exports.get_export(principal, export_id))
 
 
 @app.on_dynamodb_record(stream_arn=settings.exports_stream_arn, batch_size=1, starting_position="TRIM_HORIZON")
 def on_exports_stream(event):
+    from chalicelib.services import exports, streams
+
     return streams.process(event.to_dict(), exports.handle_export_record, event.context)
 
 
@@ -171,17 +213,24 @@ def on_exports_stream(event):
 @app.route("/admin/anomalies", methods=["GET"])
 @guard("viewer")
 def admin_list_anomalies(principal) -> Response:
+    from chalicelib.services import anomalies
+
     return json_response(anomalies.inbox(principal, query_params(app)[0]))
 
 
 @app.route("/admin/anomalies/{anomaly_id}", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_update_anomaly(principal, anomaly_id: str) -> Response:
+    from chalicelib.services import anomalies
+
     return json_response(anomalies.update(principal, anomaly_id, read_json(app)))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def slow_delivery(event):
+    from chalicelib.platform.observability import logger
+    from chalicelib.services import screening
+
     summary = screening.slow_delivery_check()
     logger.info("job done", extra=summary)
     return summary
@@ -189,6 +238,8 @@ def slow_delivery(event):
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def channel_health(event):
+    from chalicelib.services import jobs
+
     return jobs.run_scheduled("channel_health")
 
 
@@ -198,30 +249,40 @@ app.register_middleware(flush_metrics_after, "all")
 @app.route("/admin/orders/{order_no}/actions", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_order_action(principal, order_no: str) -> Response:
+    from chalicelib.services import actions
+
     return json_response(actions.perform(principal, order_no, read_json(app)))
 
 
 @app.route("/admin/orders/{order_no}/verification", methods=["GET"])
 @guard("viewer")
 def admin_read_verification(principal, order_no: str) -> Response:
+    from chalicelib.services import verification
+
     return json_response(verification.read(principal, order_no))
 
 
 @app.route("/admin/orders/{order_no}/verification", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_ask_verification(principal, order_no: str) -> Response:
+    from chalicelib.services import verification
+
     return json_response(verification.ask(principal, order_no, read_json(app)), 201)
 
 
 @app.route("/admin/orders/{order_no}/verification/decision", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_decide_verification(principal, order_no: str) -> Response:
+    from chalicelib.services import verification
+
     return json_response(verification.decide(principal, order_no, read_json(app)))
 
 
 @app.route("/admin/refunds", methods=["GET"])
 @guard("admin")
 def admin_list_refunds(principal) -> Response:
+    from chalicelib.services import refunds
+
     return json_response(refunds.open_requests(principal, query_params(app)[0]))
 
 
@@ -229,6 +290,8 @@ def admin_list_refunds(principal) -> Response:
            content_types=JSON_TYPES)
 @guard("admin")
 def admin_approve_refund(principal, order_no: str, refund_request_id: str) -> Response:
+    from chalicelib.services import refunds
+
     return json_response(refunds.decide(principal, order_no, refund_request_id, True, read_json(app)))
 
 
@@ -236,28 +299,38 @@ def admin_approve_refund(principal, order_no: str, refund_request_id: str) -> Re
            content_types=JSON_TYPES)
 @guard("admin")
 def admin_reject_refund(principal, order_no: str, refund_request_id: str) -> Response:
+    from chalicelib.services import refunds
+
     return json_response(refunds.decide(principal, order_no, refund_request_id, False, read_json(app)))
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def query_refunds(event):
+    from chalicelib.services import jobs
+
     return jobs.run_scheduled("query_refunds")
 
 
 @app.route("/admin/stats", methods=["GET"])
 @guard("viewer")
 def admin_stats(principal) -> Response:
+    from chalicelib.services import stats
+
     return json_response(stats.report(principal, query_params(app)[0]))
 
 
 @app.on_dynamodb_record(stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
 def on_orders_stats(event):
+    from chalicelib.services import stats, streams
+
     return streams.process_together(event.to_dict(), stats.read_order_record, stats.count_facts)
 
 
 @app.route("/openapi.json", methods=["GET"])
 @guard.public
 def openapi_document() -> Response:
+    from chalicelib import openapi
+
     return json_response(openapi.document())
 
 
@@ -265,51 +338,67 @@ def openapi_document() -> Response:
 
 @app.schedule(Rate(2, unit=Rate.MINUTES))
 def requery_pending(event):
+    from chalicelib.services import jobs
+
     return jobs.run_scheduled("requery_pending")
 
 
 @app.schedule(Cron(30, 2, "*", "*", "?", "*"))      # 10:30 Beijing (UTC+8), after WeChat's 10:00
 def reconcile_daily(event):
+    from chalicelib.services import jobs
+
     return jobs.run_scheduled("reconcile")
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES))
 def apply_statement_fees(event):
+    from chalicelib.services import jobs
+
     return jobs.run_scheduled("apply_statement_fees")
 
 
 @app.schedule(Cron(0, 1, "*", "*", "?", "*"))       # 09:00 Beijing
 def failed_digest(event):
+    from chalicelib.services import jobs
+
     return jobs.run_scheduled("failed_digest")
 
 
 @app.route("/admin/jobs/{name}", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_run_job(principal, name: str) -> Response:
+    from chalicelib.services import jobs
+
     return json_response(jobs.run_now(principal, name, read_json(app)))
 
 
 @app.route("/admin/reconciliations", methods=["GET"])
 @guard("viewer")
 def admin_list_reconciliations(principal) -> Response:
+    from chalicelib.services import reconcile
+
     return json_response(reconcile.list_runs(principal, query_params(app)[0]))
 
 
 @app.route("/admin/reconciliations", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_run_reconciliation(principal) -> Response:
+    from chalicelib.services import reconcile
+
     return json_response(reconcile.run_now(principal, read_json(app)), 201)
 
 
 @app.route("/admin/reconciliations/{run_id}", methods=["GET"])
 @guard("viewer")
 def admin_get_reconciliation(principal, run_id: str) -> Response:
+    from chalicelib.services import reconcile
+
     return json_response(reconcile.get_run(principal, run_id, query_params(app)[0]))
 
 
 # ---------------------------------------------------------------- the admin page (static files, README "The admin page")
 
-from chalicelib import static  # noqa: E402  (this section is appended on its own)
+from chalicelib import static  # noqa: E402  (this section is appended on its own; a light module)
 from chalicelib.domain.errors import NotFound  # noqa: E402
 from chalicelib.web import error_response  # noqa: E402
 

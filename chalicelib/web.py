@@ -15,11 +15,8 @@ from chalice.app import Request
 
 from .domain.errors import MethodNotAllowed, NotFound, PaytrackError, UnsupportedMediaType, ValidationFailed
 from .domain.params import parse_json
-from .gateways.registry import get_gateway
 from .platform import read_budget
 from .platform.observability import logger
-from .services import channels
-from .services.auth import Principal, authorize
 
 JSON_TYPES = ["application/json"]
 MAX_JSON_BYTES = 64 * 1024
@@ -97,7 +94,9 @@ class Guard:
         return wrapped
 
     def run(self, role: str, handler: Callable[..., Any], *args: Any, **kwargs: Any) -> Response:
-        principal: Principal = authorize(self.app.current_request.headers.get("authorization"), role)
+        from .services.auth import authorize  # the key store: loaded by the first guarded request
+
+        principal = authorize(self.app.current_request.headers.get("authorization"), role)
         if principal.role == "shop":
             return handler(principal, *args, **kwargs)
         with read_budget.within(read_budget.admin_budget()):
@@ -127,6 +126,9 @@ def _request_id(request: Request | None) -> str | None:
 
 def _notify_failure(request: Request) -> Response:
     """A gateway is answered in its own protocol even now: its failure answer, so it retries."""
+    from .gateways.registry import get_gateway
+    from .services import channels
+
     config = channels.get_channel((request.uri_params or {}).get("channel", ""))
     answer = get_gateway(config["type"]).failure_answer("internal error, please retry", 500)
     return Response(body=answer.body, status_code=answer.status,
