@@ -101,7 +101,7 @@ def answer_verification(principal, order_no: str) -> Response:
 def on_orders_stream(event):
     from chalicelib.services import streams
 
-    return streams.process(event.to_dict(), streams.handle_order_record, event.context)
+    return streams.process_orders(event.to_dict(), event.context)
 
 
 @app.on_dynamodb_record(stream_arn=settings.notices_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")

@@ -7,7 +7,9 @@ crash before the claim repeats the effect rather than losing it — services/eve
 """
 from __future__ import annotations
 
-from typing import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterable, Iterator
 
 from pynamodb.exceptions import UpdateError
 
@@ -25,8 +27,28 @@ def _item(order_no: str) -> ClaimModel:
     return ClaimModel(f"claims#{order_no}", _DIM)
 
 
+# The claims of a stream batch's orders, read ahead in one request (read_ahead), else None.
+_read_ahead: ContextVar[dict[str, set[str]] | None] = ContextVar("claims_read_ahead", default=None)
+
+
+@contextmanager
+def read_ahead(order_nos: Iterable[str]) -> Iterator[None]:
+    """Read the claims of a batch's orders in one request; inside, `is_claimed` answers from
+    them (kept current by this process's own `claim`s). A key is one shard's, handled by one
+    invocation at a time, so what was read can only miss a claim of a failed earlier attempt:
+    the check then lets an event out again, which at least once allows, and `claim` stays exact."""
+    token = _read_ahead.set(claimed_keys(order_nos))
+    try:
+        yield
+    finally:
+        _read_ahead.reset(token)
+
+
 def is_claimed(order_no: str, key: str) -> bool:
-    """One consistent GetItem of the order's claims."""
+    """From the batch's claims read ahead, else one consistent GetItem of the order's claims."""
+    known = _read_ahead.get()
+    if known is not None and order_no in known:
+        return key in known[order_no]
     try:
         item = ClaimModel.get(f"claims#{order_no}", _DIM, consistent_read=True, attributes_to_get=["keys"])
     except ClaimModel.DoesNotExist:
@@ -40,9 +62,17 @@ def claim(order_no: str, key: str) -> bool:
         _item(order_no).update(actions=[ClaimModel.keys.add({key})], condition=~ClaimModel.keys.contains(key))
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
+            _remember(order_no, key)
             return False
         raise
+    _remember(order_no, key)
     return True
+
+
+def _remember(order_no: str, key: str) -> None:
+    known = _read_ahead.get()
+    if known is not None:
+        known.setdefault(order_no, set()).add(key)
 
 
 def claim_item(order_no: str, keys: Iterable[str]) -> dict:

@@ -51,6 +51,29 @@ class StreamReader:
 
 
 @pytest.fixture
+def events_inbox(aws):
+    """The shop's events so far (an SQS queue subscribed to the events topic), drained."""
+    import json
+
+    from chalicelib.platform.settings import get_settings
+
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="cost-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(TopicArn=get_settings().events_topic_arn, Protocol="sqs", Endpoint=arn,
+                                  Attributes={"RawMessageDelivery": "true"})
+
+    def drain() -> list[dict]:
+        bodies = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                bodies.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return bodies
+    return drain
+
+
+@pytest.fixture
 def orders_stream(aws):
     return StreamReader(OrderModel)
 
@@ -175,3 +198,22 @@ def test_every_client_and_model_shares_one_botocore_session(aws):
     assert platform.session()._session is shared
     for model in (OrderModel, NoticeModel, AuditModel):
         assert model._get_connection().connection.session is shared
+
+
+def test_the_orders_stream_reads_its_batch_claims_in_one_request(api, monkeypatch, orders_stream, events_inbox):
+    """Paid and delivered: order.paid and order.ready checked against the claims read ahead
+    (no GetItem per event), published once each, and a replayed batch publishes nothing."""
+    import app
+
+    numbers = [api.json(api.register())["order_no"] for _ in range(2)]
+    for order_no in numbers:
+        api.send(wires.alipay(order_no, "58.00"))
+        api.call("POST", f"/orders/{order_no}/delivery", {"status": "delivered"})
+    event = orders_stream.new_event()
+    with dynamodb_requests(monkeypatch) as (calls, _):
+        assert app.on_orders_stream(event, None) == {"batchItemFailures": []}
+    assert calls["BatchGetItem"] == 1 and calls["GetItem"] == 0 and calls["UpdateItem"] == 4   # 4 claims
+    assert sorted(m["event"] for m in events_inbox()) == ["order.paid"] * 2 + ["order.ready"] * 2
+    with dynamodb_requests(monkeypatch) as (calls, _):
+        app.on_orders_stream(event, None)
+    assert calls["UpdateItem"] == 0 and events_inbox() == []
