@@ -217,3 +217,23 @@ def test_the_orders_stream_reads_its_batch_claims_in_one_request(api, monkeypatc
     with dynamodb_requests(monkeypatch) as (calls, _):
         app.on_orders_stream(event, None)
     assert calls["UpdateItem"] == 0 and events_inbox() == []
+
+
+def test_stream_images_read_without_pynamodb_give_the_same_orders(api, orders_stream):
+    """Registered, paid twice (held, with timeline data), refunded in part, delivered: every
+    image of every record reads into the same order as through PynamoDB's model."""
+    from chalicelib.store import orders as order_store
+
+    order_no = api.json(api.register())["order_no"]
+    api.send(wires.alipay(order_no, "58.00", trade_no="T-1"))
+    api.send(wires.alipay(order_no, "58.00"))
+    api.send(wires.alipay(order_no, "58.00", trade_no="T-1", extra={"refund_fee": "8.00",
+                                                                    "gmt_refund": "2026-11-25 10:00:00"}))
+    api.call("POST", f"/orders/{order_no}/delivery", {"status": "delivered"})
+    images = [r["dynamodb"][which] for r in orders_stream.new_event()["Records"]
+              for which in ("OldImage", "NewImage") if which in r["dynamodb"]]
+    assert len(images) >= 7
+    last = order_store.from_stream_image(images[-1])
+    assert last.payments and last.refunded_amount and any(entry.data for entry in last.timeline)
+    for image in images:
+        assert order_store.from_stream_image(image) == order_store.to_domain(OrderModel.from_raw_data(image))
