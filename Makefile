@@ -58,6 +58,7 @@ test-e2e: install browser
 	$(PY) -m pytest tests/e2e -q
 
 bench: install
+	$(PY) -m bench.costs
 	$(PY) -m bench.ingest
 	$(PY) -m bench.anomalies
 	$(PY) -m bench.reconcile

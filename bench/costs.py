@@ -219,6 +219,7 @@ def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
     consumers = {"events and rules": app.on_orders_stream, "stats": app.on_orders_stats}
     ratios: dict[str, list[float]] = {name: [] for name in consumers}
     own: dict[str, list[float]] = {name: [] for name in consumers}
+    totals: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name in consumers}   # consumer, own, base
     requests_by: dict[str, Counter[str]] = {name: Counter() for name in consumers}
     with quiet():
         for event in stream.events(records):
@@ -227,9 +228,12 @@ def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
                 counter.take(), counter.take_cpu()
                 spent = cpu(lambda: handler(event, None))
                 requests_by[name] += counter.take()
+                inside_aws = counter.take_cpu()
                 ratios[name].append(spent / base)
-                own[name].append((spent - counter.take_cpu()) / base)
-    return {"records": len(records), "changes": changes, "requests": requests_by, "ratios": ratios, "own": own}
+                own[name].append((spent - inside_aws) / base)
+                totals[name] = [totals[name][0] + spent, totals[name][1] + spent - inside_aws, totals[name][2] + base]
+    return {"records": len(records), "changes": changes, "requests": requests_by, "ratios": ratios, "own": own,
+            "totals": totals}
 
 
 def measure_imports(rounds: int) -> dict[str, list[float]]:
@@ -297,9 +301,11 @@ def main() -> None:
     for name in stream["requests"]:
         rows.append((f"DynamoDB requests per orders-stream record: {name}", per(stream["requests"][name], records), "≤ 1.5"))
     for name in stream["ratios"]:
-        rows.append((f"CPU per record ÷ deserialising it: {name} (min / median over batches)",
-                     _span(stream["ratios"][name]), "≤ 5×"))
-        rows.append(("  … our own code alone (CPU inside AWS calls taken out)", _span(stream["own"][name]), "≤ 5×"))
+        spent, own, base = stream["totals"][name]
+        rows.append((f"CPU per record ÷ deserialising it: {name} (min / median over batches; all)",
+                     f"{_span(stream['ratios'][name])}; {spent / base:.2f}×", "≤ 5×"))
+        rows.append(("  … our own code alone (CPU inside AWS calls taken out)",
+                     f"{_span(stream['own'][name])}; {own / base:.2f}×", "≤ 5×"))
     width = max(len(row[0]) for row in rows)
     print(f"moto as a separate server; {n} notices, {records} orders-stream records, {args.rounds} rounds\n")
     print(f"| {'measure':<{width}} | figure | target |\n|{'-' * (width + 2)}|---|---|")
