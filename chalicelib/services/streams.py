@@ -10,7 +10,7 @@ others), and the unknown_order rule (raised when a notice starts waiting, resolv
 """
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from typing import AbstractSet, Any, Callable, TypeVar
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
@@ -77,7 +77,7 @@ def process_notices(event: dict[str, Any], context: Any = None) -> dict[str, Any
 
 def _inserted_and_applied(records: list[dict[str, Any]]) -> set[str]:
     """Dedupe keys of the batch's new, not awaiting notices that their order holds as applied."""
-    inserted = {}
+    inserted: dict[str, str | None] = {}
     for record in records:
         image = (record.get("dynamodb") or {}).get("NewImage") or {}
         if record.get("eventName") == "INSERT" and "awaiting_day" not in image and "dedupe_key" in image:
@@ -88,7 +88,7 @@ def _inserted_and_applied(records: list[dict[str, Any]]) -> set[str]:
     return {key for key, order_no in inserted.items() if key in held.get(order_no, ())}
 
 
-def handle_notice_record(record: DynamoDBRecord, applied: frozenset[str] | set[str] = frozenset()) -> None:
+def handle_notice_record(record: DynamoDBRecord, applied: AbstractSet[str] = frozenset()) -> None:
     """Repair what a crash or a race can leave — a new notice stored but not applied (`applied`:
     the new notices known to be applied, skipped), a notice marked as awaiting its order just
     after the order arrived — and raise or resolve unknown_order."""

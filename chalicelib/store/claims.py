@@ -2,8 +2,8 @@
 published, a stats fact counted), kept beside the order, never on it (models.ClaimModel).
 
 A consumer either claims in one transaction with its effect (stats: a counter added twice or
-never is wrong — store/stats.add_once_each), or checks, acts, then claims (events: at least once, so a
-crash before the claim repeats the effect rather than losing it — services/events.py).
+never is wrong — store/stats.add_once_each), or checks, acts, then claims (events: at least once,
+so a crash before the claim repeats the effect rather than losing it — services/events.py).
 """
 from __future__ import annotations
 
@@ -34,9 +34,10 @@ _read_ahead: ContextVar[dict[str, set[str]] | None] = ContextVar("claims_read_ah
 @contextmanager
 def read_ahead(order_nos: Iterable[str]) -> Iterator[None]:
     """Read the claims of a batch's orders in one request; inside, `is_claimed` answers from
-    them (kept current by this process's own `claim`s). A key is one shard's, handled by one
-    invocation at a time, so what was read can only miss a claim of a failed earlier attempt:
-    the check then lets an event out again, which at least once allows, and `claim` stays exact."""
+    them (kept current by this process's own `claim`s). An order's records are one shard's,
+    handled by one invocation at a time, so the consistent read can only miss a claim landing
+    after it (an earlier, timed-out attempt's last request): the check then lets an event out
+    again, which at least once allows, and `claim` itself stays exact."""
     token = _read_ahead.set(claimed_keys(order_nos))
     try:
         yield

@@ -4,7 +4,7 @@ incremented with one ADD per day per stream batch, in one transaction with the f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -34,6 +34,8 @@ class Fact:
 MAX_ORDERS_PER_WRITE = 99
 MAX_COUNTERS_PER_WRITE = 250
 
+OrderFacts = dict[str, dict[str, dict[str, int]]]   # order number -> claim key -> counter deltas
+
 
 def add_once_each(facts: Iterable[Fact]) -> int:
     """Add every fact not counted yet: per day, one transaction of the orders' claims and one ADD
@@ -44,14 +46,14 @@ def add_once_each(facts: Iterable[Fact]) -> int:
 
     Claiming first and adding after could lose a fact (the claim written, its answer lost) or
     count it twice (the ADD applied, its answer lost, the claim released and retried)."""
-    by_day: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
+    by_day: dict[str, OrderFacts] = {}
     for fact in facts:
         by_day.setdefault(fact.day, {}).setdefault(fact.order_no, {})[fact.key] = fact.deltas
     return sum(_add_day(day, chunk) for day, orders in by_day.items() for chunk in _chunks(orders))
 
 
-def _chunks(orders: dict[str, dict[str, dict[str, int]]]):
-    chunk: dict[str, dict[str, dict[str, int]]] = {}
+def _chunks(orders: OrderFacts) -> Iterator[OrderFacts]:
+    chunk: OrderFacts = {}
     counters: set[str] = set()
     for order_no, facts in orders.items():
         names = {name for deltas in facts.values() for name in deltas}
@@ -64,7 +66,7 @@ def _chunks(orders: dict[str, dict[str, dict[str, int]]]):
         yield chunk
 
 
-def _add_day(day: str, orders: dict[str, dict[str, dict[str, int]]]) -> int:
+def _add_day(day: str, orders: OrderFacts) -> int:
     while orders:
         if _write(day, orders):
             return sum(len(facts) for facts in orders.values())
@@ -74,7 +76,7 @@ def _add_day(day: str, orders: dict[str, dict[str, dict[str, int]]]) -> int:
     return 0
 
 
-def _write(day: str, orders: dict[str, dict[str, dict[str, int]]]) -> bool:
+def _write(day: str, orders: OrderFacts) -> bool:
     """False when a claim was taken already (the transaction changed nothing)."""
     totals: dict[str, int] = {}
     for facts in orders.values():
