@@ -104,7 +104,7 @@ def inbox(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     audit.record_api(now, principal.key_id, principal.role, "list_anomalies", None,
                      {k: params[k] for k in ("status", "rule", "severity", "from", "to") if k in params})
     return {"items": [mark_expired(render.anomaly_view(a, masked=masked), now) for a in page.items],
-            "next_cursor": page.next_cursor}
+            "next_cursor": page.next_cursor, "channel_names": render.channel_names()}
 
 
 def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -153,4 +153,5 @@ def search(principal: Principal, params: Mapping[str, str], getlist: Callable[[s
     audit.record_api(utcnow(), principal.key_id, principal.role, "search_orders", None,
                      {"filters": {k: v for k, v in params.items() if k != "cursor"}, "masked": masked})
     return {"items": [render.order_row(order, masked=masked) for _, order in page],
-            "next_cursor": next_cursor, "totals": totals, "index": plan.index}
+            "next_cursor": next_cursor, "totals": totals, "index": plan.index,
+            "channel_names": render.channel_names()}
