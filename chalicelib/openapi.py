@@ -189,7 +189,9 @@ def _paths() -> dict[str, dict]:
             "Export orders, notifications, anomalies or reconciliation lines", "viewer", ok=201,
             body={"type": "object", "properties": {"kind": {"enum": ["orders", "notifications", "anomalies",
                                                                      "reconciliation"]},
-                                                   "format": {"enum": ["csv", "xlsx"]}},
+                                                   "format": {"enum": ["csv", "xlsx"]},
+                                                   "lang": {"enum": ["zh", "en"], "description":
+                                                            "zh: statuses and results in Chinese"}},
                   "additionalProperties": {"type": "string"}})},
         "/admin/exports/{export_id}": {"get": _admin(
             "An export's status and a fresh link: for the key that requested it or an admin (else 403)", "viewer",

@@ -19,6 +19,7 @@ from ..domain.order import PAID_STATES, Order
 from ..platform.settings import get_settings
 from ..store import orders as order_store, stats as stats_store
 from ..store.models import OrderModel
+from . import render
 from .auth import Principal
 
 MAX_DAYS = 366
@@ -134,4 +135,4 @@ def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
                 figures.merge(overall, [(metric, value)])
     return {"by": by, "from": since.isoformat(), "to": until.isoformat(), "timezone": get_settings().shop_timezone,
             "groups": [_view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))],
-            "totals": _view(None, overall)}
+            "totals": _view(None, overall), "channel_names": render.channel_names()}

@@ -399,6 +399,12 @@ export function setLang(next) {
   try { localStorage.setItem(STORE, current); } catch (_) { /* keep it for this page only */ }
 }
 
+// Words a screen module brings along (its own dictionaries), added to the page's.
+export function extend(zhWords, enWords) {
+  Object.assign(zh, zhWords);
+  Object.assign(en, enWords);
+}
+
 export function has(key) { return key in DICTS[current] || key in zh; }
 
 export function t(key, vars) {

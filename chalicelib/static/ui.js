@@ -2,6 +2,7 @@
 import { h, icon } from "./dom.js";
 import { money, shortTime, dateTime } from "./fmt.js";
 import { colon, has, t } from "./i18n.js";
+import { knownChannelName } from "./names.js";
 
 const PAY_TONES = { pending: "neutral", paid: "success", expired: "muted", closed: "muted", refunded: "purple",
   partially_refunded: "purple" };
@@ -36,9 +37,13 @@ export function ruleName(rule) {
 
 export function channelName(channel) {
   if (!channel) return "—";
-  const type = channel.split("-")[0];
-  const name = has(`channel_type.${type}`) ? t(`channel_type.${type}`) : type;
-  return channel === type ? name : `${name} · ${channel.slice(type.length + 1)}`;
+  return knownChannelName(channel) || channel;
+}
+
+// A gateway type (alipay, wechatpay, epay, stripe) by its brand: 支付宝, 微信支付, 易支付, Stripe.
+export function gatewayName(gateway) {
+  if (!gateway) return "—";
+  return has(`channel_type.${gateway}`) ? t(`channel_type.${gateway}`) : gateway;
 }
 
 export function moneyText(amount, currency) {

@@ -2,8 +2,9 @@
 // each one is about are a click away.
 import { pathPart } from "./api.js";
 import { h, icon, mount, openDialog, toast } from "./dom.js";
-import { ago, money } from "./fmt.js";
+import { ago } from "./fmt.js";
 import { has, t } from "./i18n.js";
+import { detailValue, expectedSeenLine } from "./facts.js";
 import { anomalyStatusBadge, channelName, emptyState, errorBox, loading, ruleName, segmented, severityBadge, time } from "./ui.js";
 
 const TABS = ["open", "acknowledged", "resolved", "all"];
@@ -110,40 +111,30 @@ function item(ctx, a, focused, reload) {
       a.order_no ? h("a", { href: `#/orders/${pathPart(a.order_no)}`, class: "inbox-order", "data-order-link": a.order_no },
         icon("orders"), t("anomalies.order"), " ", h("span", { class: "mono" }, a.order_no)) : null,
       a.channel ? h("span", { class: "muted" }, channelName(a.channel)) : null),
-    details(a.details || {}),
+    details(a),
     a.note || a.updated_by ? h("p", { class: "inbox-note" }, icon("shield"),
       t("anomalies.handled", { status: t(`anomaly_status.${a.status}`), by: a.updated_by || "—" }),
       a.updated_at ? ` · ${ago(a.updated_at)}` : "", a.note ? h("span", { class: "note-text" }, `「${a.note}」`) : null) : null,
     ctx.canAct ? anomalyActions(ctx, a, reload) : null);
 }
 
-function value(v) {
-  if (v === null || v === undefined || v === "") return "—";
-  if (typeof v === "object" && !Array.isArray(v) && "amount" in v && "currency" in v) {
-    return money(v.amount, v.currency) + (v.ref ? ` (${v.ref})` : "");
-  }
-  if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(", ");
-  if (typeof v === "object") return JSON.stringify(v);
-  return String(v);
-}
-
 // Detail keys that only repeat what the card already says.
-const QUIET = new Set(["expected", "seen", "orders", "n", "line", "result", "currency", "ledger_currency", "order_no", "out_trade_no"]);
+const QUIET = new Set(["expected", "seen", "orders", "n", "line", "result", "currency", "ledger_currency", "order_no", "out_trade_no",
+  "message", "notice"]);
 
-function details(d) {
+function details(a) {
+  const d = a.details || {};
   const entries = Object.entries(d);
   if (!entries.length) return null;
   const orders = Array.isArray(d.orders) ? d.orders : null;
   const pairs = entries.filter(([k, v]) => !QUIET.has(k) && v !== null && v !== "").slice(0, 8);
-  const money2 = (v) => (v && d.currency ? money(v, d.currency) : value(v));
-  const fee2 = (v) => (v && (d.settlement_currency || d.currency) ? money(v, d.settlement_currency || d.currency) : value(v));
   return h("div", { class: "inbox-details" },
-    d.expected !== undefined || d.seen !== undefined ? h("p", { class: "expect" },
-      h("span", { class: "muted" }, t("anomalies.expected")), " ", h("strong", {}, value(d.expected)), "  ",
-      h("span", { class: "muted" }, t("anomalies.seen")), " ", h("strong", { class: "text-danger" }, value(d.seen))) : null,
+    expectedSeenLine(a) || (d.expected !== undefined || d.seen !== undefined ? h("p", { class: "expect" },
+      h("span", { class: "muted" }, t("anomalies.expected")), " ", h("strong", {}, detailValue("expected", d.expected)), "  ",
+      h("span", { class: "muted" }, t("anomalies.seen")), " ", h("strong", { class: "text-danger" }, detailValue("seen", d.seen))) : null),
     pairs.length ? h("dl", { class: "kv" }, pairs.map(([k, v]) =>
       h("div", {}, h("dt", {}, has(`dk.${k}`) ? t(`dk.${k}`) : k),
-        h("dd", { class: /(^|_)(no|id)$/.test(k) ? "mono" : null }, ["fee", "net", "settled"].includes(k) ? fee2(v) : ["statement", "ledger", "difference"].includes(k) ? money2(v) : value(v))))) : null,
+        h("dd", { class: /(^|_)(no|id|ref)$|^(ip|email|emails|buyer_ids|gateway_status)$/.test(k) ? "mono" : null }, detailValue(k, v, d))))) : null,
     orders ? h("p", { class: "linked" }, h("span", { class: "muted" }, t("anomalies.linked")), " ",
       orders.map((no) => h("a", { href: `#/orders/${pathPart(no)}`, class: "mono chip chip-link" }, no))) : null);
 }
