@@ -233,7 +233,7 @@ export function noticeSource(n) {
 }
 
 export function rawPayload(n) {
-  return n.raw_masked ? h("p", { class: "muted small" }, t("raw.masked")) : h("pre", {}, JSON.stringify(n.raw, null, 2));
+  return n.raw_masked ? h("p", { class: "muted small" }, t("raw.masked")) : h("pre", { class: "code" }, JSON.stringify(n.raw, null, 2));
 }
 
 // "应为 … 实际 …" for an anomaly, or null.

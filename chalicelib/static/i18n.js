@@ -4,7 +4,7 @@ const STORE = "paytrack.lang";
 
 const zh = {
   "brand.tagline": "收款后台", "brand.zone": "时间按店铺时区 {zone}",
-  "nav.label": "主导航", "nav.dashboard": "实时监控", "nav.orders": "订单", "nav.anomalies": "异常", "nav.reconciliations": "对账",
+  "nav.label": "主导航", "nav.skip": "跳到正文", "nav.dashboard": "实时监控", "nav.orders": "订单", "nav.anomalies": "异常", "nav.reconciliations": "对账",
   "nav.stats": "报表", "nav.export": "导出",
   "role.viewer": "查看者", "role.operator": "运营", "role.admin": "管理员", "role.shop": "商城",
   "role_hint.viewer": "只读，买家信息已脱敏", "role_hint.operator": "可处理订单与异常，看到完整买家信息",
@@ -196,7 +196,7 @@ const zh = {
 
 const en = {
   "brand.tagline": "Payment back office", "brand.zone": "Times in the shop's zone {zone}",
-  "nav.label": "Main navigation", "nav.dashboard": "Live", "nav.orders": "Orders", "nav.anomalies": "Anomalies",
+  "nav.label": "Main navigation", "nav.skip": "Skip to content", "nav.dashboard": "Live", "nav.orders": "Orders", "nav.anomalies": "Anomalies",
   "nav.reconciliations": "Reconciliation", "nav.stats": "Reports", "nav.export": "Export",
   "role.viewer": "Viewer", "role.operator": "Operator", "role.admin": "Admin", "role.shop": "Shop",
   "role_hint.viewer": "read-only, buyer data masked", "role_hint.operator": "handles orders and anomalies, sees buyer data",

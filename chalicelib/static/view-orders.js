@@ -6,7 +6,7 @@ import { copyText, h, icon, mount, openDialog, toast } from "./dom.js";
 import * as F from "./filters.js";
 import { integer, isoToShopInput, money, moneyByCurrency, shopTimeToIso } from "./fmt.js";
 import { t } from "./i18n.js";
-import { card, channelName, deliveryBadge, emptyState, errorBox, loading, payBadge, pii, segmented, time } from "./ui.js";
+import { card, channelName, deliveryBadge, gatewayName, emptyState, errorBox, loading, payBadge, pii, segmented, time } from "./ui.js";
 import { looksLikeTradeNo, lookupPanel } from "./view-lookup.js";
 
 export async function render(ctx) {
@@ -218,7 +218,7 @@ async function search(ctx, f, box) {
       o.paid_amount && o.paid_amount !== o.amount ? h("div", { class: "small text-danger" }, t("orders.paid_other", { amount: money(o.paid_amount, o.currency) })) : null),
     h("td", { "data-label": t("col.pay") }, payBadge(o.pay_status)),
     h("td", { "data-label": t("col.delivery") }, deliveryBadge(o.delivery_status)),
-    h("td", { "data-label": t("col.channel") }, h("div", { class: "nowrap" }, channelName(o.channel)), o.method ? h("div", { class: "muted small" }, o.method) : null),
+    h("td", { "data-label": t("col.channel") }, h("div", { class: "nowrap" }, channelName(o.channel)), o.method ? h("div", { class: "muted small" }, gatewayName(o.method)) : null),
     h("td", { "data-label": t("col.buyer"), class: "cell-buyer" }, h("div", { class: "ellipsis" }, pii(o.buyer_email)), h("div", { class: "small" }, pii(o.buyer_ip))),
     h("td", { "data-label": t("col.paid_at") }, time(o.paid_at))));
     const table = h("div", { class: "table-wrap" }, h("table", { class: "table table-orders" },

@@ -11,6 +11,7 @@ moves it) for a person to look at.
 from __future__ import annotations
 
 import csv
+import json
 import io
 import os
 import random
@@ -582,5 +583,66 @@ def test_a_payment_settled_in_another_currency_shows_both_amounts_the_rate_and_t
     page.wait_for_selector(".toolbar .seg-on[data-value=USD]")
     assert "转出 US$19.99" in page.inner_text(".kpis")              # the USD net is 0: it went to HK$
     shot(page, "21-stats-converted")
+
+
+# ------------------------------------------------------------------------------------ Chinese everywhere
+
+# Words that stay Latin in Chinese: brand and format names, and the codes an operator compares with
+# a gateway's console. Anything else Latin on a Chinese screen is an untranslated word.
+LATIN_ALLOWED = {"API", "IP", "ID", "CSV", "XLSX", "Excel", "UTF", "Stripe", "P50", "paytrack", "User-Agent",
+                 "HTTP", "PII"}
+LATIN_WORDS = r"""(root, values) => {
+  const skip = (el) => el.closest('.mono, .money, .code, .typed, [data-typed], .pii, .masked, [lang=en], script, style, svg title');
+  const words = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const el = node.parentElement;
+    if (!el || skip(el) || !el.getClientRects().length) continue;
+    let text = node.textContent;
+    for (const value of values) text = text.split(value).join(" ");
+    for (const word of text.match(/[A-Za-z][A-Za-z_]+(?:-[A-Za-z]+)*/g) || []) words.push([word, node.textContent.trim().slice(0, 80)]);
+  }
+  return words;
+}"""
+
+
+def untranslated(page, data_values) -> list:
+    found = page.eval_on_selector("body", LATIN_WORDS, sorted(data_values, key=len, reverse=True))
+    return [(word, context) for word, context in found
+            if word not in LATIN_ALLOWED and not re.fullmatch(r"[A-Z]{3}", word)]     # currency codes
+
+
+def test_chinese_everywhere(stack, browser, keys, shop):
+    """Every screen in Chinese: no Latin word outside ids, amounts, codes and the buyer's own data."""
+    page = new_page(browser, stack, viewport=(1440, 900))
+    sign_in(page, stack, keys["operator"], "operator")
+    held = api(stack, "GET", f"/admin/orders/{shop['held']}", key=keys["operator"])
+    data_values = {PRODUCT, "netflix-e2e", held["browser"], held["os"], *(held.get("channel_names") or {}).keys()}
+    data_values |= {api(stack, "GET", f"/admin/orders/{no}", key=keys["operator"])["buyer_email"]
+                    for no in [*shop["paid"], shop["held"], shop["pending"]]}
+    assert held["buyer_location"]["country_code"] == "CN" and held["buyer_location"]["province"] == "北京"
+    assert {e["type"] for e in held["timeline"]} >= {"created", "payment", "hold", "anomaly"}
+    assert all("facts" in e for e in held["timeline"])
+    screens = {"dashboard": ".kpis[data-loaded]", f"orders?q={quote('E2E 测试')}": f"tr[data-order='{shop['pending']}']",
+               f"orders/{shop['held']}": ".tl-item[data-type=anomaly]", "anomalies?status=all": "[data-anomaly]",
+               "reconciliations": "h1", "stats": "[data-table=channels] tbody tr", "export": "[data-action=start-export]"}
+    problems = {}
+    for screen, ready in screens.items():
+        page.goto(f"{stack.api}/admin/#/{screen}")
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        page.eval_on_selector_all("details", "all => all.forEach(d => d.open = true)")
+        found = untranslated(page, data_values)
+        if found:
+            problems[screen] = found
+    assert problems == {}, json.dumps(problems, ensure_ascii=False, indent=1)
+    page.goto(f"{stack.api}/admin/#/orders/{shop['held']}")
+    page.wait_for_selector(".tl-item[data-type=anomaly]")
+    assert page.inner_text("[data-field=region] dd") == "北京 电信"
+    assert page.inner_text("[data-field=device] dd").startswith("手机 · ")
+    assert "支付宝·主账户" in page.inner_text("#timeline")
+    assert "应为 ¥58.00" in page.inner_text("#anomalies") and "实际 ¥5.80" in page.inner_text("#anomalies")
+    shot(page, "20-order-in-chinese")
     assert page.problems == []
     page.context.close()
