@@ -24,6 +24,7 @@ from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, orders as order_store
 from . import metrics, render
+from .admin import key_names
 from .auth import Principal
 from .order_writes import write_with_retry
 
@@ -103,7 +104,8 @@ def inbox(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     masked = not principal.sees_pii
     audit.record_api(now, principal.key_id, principal.role, "list_anomalies", None,
                      {k: params[k] for k in ("status", "rule", "severity", "from", "to") if k in params})
-    return {"items": [mark_expired(render.anomaly_view(a, masked=masked), now) for a in page.items],
+    names = key_names({a.updated_by for a in page.items})
+    return {"items": [mark_expired(render.anomaly_view(a, masked=masked, names=names), now) for a in page.items],
             "next_cursor": page.next_cursor, "channel_names": render.channel_names()}
 
 
@@ -125,4 +127,4 @@ def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> di
                                        expected=current.status)
     audit.record_api(now, principal.key_id, principal.role, "update_anomaly", anomaly_id,
                      {"from": current.status.value, "to": target.value, "note": note})
-    return render.anomaly_view(updated, masked=not principal.sees_pii)
+    return render.anomaly_view(updated, masked=not principal.sees_pii, names={principal.key_id: principal.name})

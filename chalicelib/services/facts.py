@@ -107,6 +107,23 @@ _ANOMALY_TEXTS: dict[str, tuple[str | None, str | None]] = {
 }
 
 
+# reconciliation lines' notes (domain/reconcile.py), as a code and amounts
+_RECONCILIATION_NOTES = (
+    ("paid_here_only", r"paid here, not in the gateway's statement$"),
+    ("refunded_here_only", r"refunded here, not at the gateway$"),
+    ("refunded_there_only", r"refunded at the gateway, not here$"),
+    ("refunds_differ", r"refunded (?P<gateway_refund>\S+) \S+ at the gateway, (?P<our_refund>\S+) \S+ here$"),
+)
+
+
+def _reconciliation_note(note: Any) -> dict[str, Any]:
+    for code, pattern in _RECONCILIATION_NOTES:
+        found = re.match(pattern, note) if isinstance(note, str) else None
+        if found:
+            return {"note_code": code, **found.groupdict()}
+    return {}
+
+
 def _read(pattern: str | None, text: Any) -> dict[str, Any]:
     if pattern is None or not isinstance(text, str):
         return {}
@@ -132,4 +149,6 @@ def anomaly_facts(rule: str, details: dict[str, Any]) -> dict[str, Any]:
     expected_pattern, seen_pattern = _ANOMALY_TEXTS.get(rule, (None, None))
     facts.update(_read(expected_pattern, expected))
     facts.update(_read(seen_pattern, seen))
+    if rule.startswith("reconciliation_"):
+        facts.update(_reconciliation_note(details.get("note")))
     return {key: value for key, value in facts.items() if value is not None}

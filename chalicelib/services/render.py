@@ -145,12 +145,14 @@ def _anomaly_details(details: dict[str, Any], masked: bool) -> dict[str, Any]:
     return {key: shown(key, value) for key, value in details.items()}
 
 
-def anomaly_view(anomaly, *, masked: bool = True) -> dict[str, Any]:
+def anomaly_view(anomaly, *, masked: bool = True, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`names`: key id -> key name, to name who handled it (`updated_by_name`)."""
     return {"id": anomaly.anomaly_id, "rule": anomaly.rule, "severity": anomaly.severity.value,
             "status": anomaly.status.value, "order_no": anomaly.order_no, "channel": anomaly.channel,
             "details": _anomaly_details(anomaly.details, masked), "facts": anomaly_facts(anomaly.rule, anomaly.details),
             "created_at": to_api(anomaly.created_at),
-            "updated_at": to_api(anomaly.updated_at), "updated_by": anomaly.updated_by, "note": anomaly.note}
+            "updated_at": to_api(anomaly.updated_at), "updated_by": anomaly.updated_by,
+            "updated_by_name": (names or {}).get(anomaly.updated_by), "note": anomaly.note}
 
 
 def key_view(stored) -> dict[str, Any]:

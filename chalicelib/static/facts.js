@@ -23,7 +23,7 @@ extend({
   "tlx.refund_gateway": "渠道退款，累计已退 {total}", "tlx.refund_request": "经渠道退款 {amount}", "tlx.refund_operator": "登记退款 {amount}，累计已退 {total}",
   "tlx.closed": "渠道关闭了交易（未付款）", "tlx.notice": "渠道通知，状态 {status}",
   "tlx.conflict": "渠道状态 {status} 与本单状态「{ours}」冲突，未应用",
-  "tlx.note_label": "说明", "tlx.by": "{role} {name}",
+  "tlx.note_label": "说明",
   "tl.refund_requested": "申请退款", "tl.refund_succeeded": "退款成功", "tl.refund_failed": "退款失败",
   "tl.verification_requested": "请求买家验证", "tl.verification_answered": "买家已回复验证",
   "tl.statement_fee": "对账手续费", "tl.other": "其他记录",
@@ -47,6 +47,8 @@ extend({
   "device.mobile": "手机", "device.tablet": "平板", "device.pc": "电脑", "device.bot": "爬虫", "device.other": "其他设备",
   "raw.masked": "原始内容只对运营和管理员显示",
   "nsource.notify": "异步通知", "nsource.query": "主动查询", "nsource.statement": "对账单",
+  "rnote.paid_here_only": "我方已付款，渠道账单中没有", "rnote.refunded_here_only": "我方已退款，渠道没有退款",
+  "rnote.refunded_there_only": "渠道已退款，我方没有退款记录", "rnote.refunds_differ": "渠道退款 {gateway}，我方 {ours}",
 }, {
   "tlx.created": "ordered: {product} × {quantity}, {amount}, channel {channel}",
   "tlx.created_expiry": ", expires unpaid after {d}",
@@ -64,7 +66,7 @@ extend({
   "tlx.refund_gateway": "refunded at the gateway, {total} in total", "tlx.refund_request": "refund of {amount} through the gateway", "tlx.refund_operator": "refund of {amount} recorded, {total} in total",
   "tlx.closed": "closed at the gateway without payment", "tlx.notice": "gateway notice, status {status}",
   "tlx.conflict": "gateway status {status} conflicts with this order's \"{ours}\": not applied",
-  "tlx.note_label": "Note", "tlx.by": "{role} {name}",
+  "tlx.note_label": "Note",
   "tl.refund_requested": "Refund requested", "tl.refund_succeeded": "Refund succeeded", "tl.refund_failed": "Refund failed",
   "tl.verification_requested": "Verification requested", "tl.verification_answered": "Verification answered",
   "tl.statement_fee": "Statement fee", "tl.other": "Other",
@@ -88,6 +90,8 @@ extend({
   "device.mobile": "phone", "device.tablet": "tablet", "device.pc": "computer", "device.bot": "bot", "device.other": "other device",
   "raw.masked": "raw payloads are shown to operators and admins",
   "nsource.notify": "notification", "nsource.query": "query", "nsource.statement": "statement",
+  "rnote.paid_here_only": "paid here, not in the gateway's statement", "rnote.refunded_here_only": "refunded here, not at the gateway",
+  "rnote.refunded_there_only": "refunded at the gateway, not here", "rnote.refunds_differ": "refunded {gateway} at the gateway, {ours} here",
 });
 
 const word = (prefix, value) => (has(`${prefix}.${value}`) ? t(`${prefix}.${value}`) : value);
@@ -159,10 +163,18 @@ export function timelineLabel(type) {
   return has(`tl.${type}`) ? t(`tl.${type}`) : (lang() === "zh" ? t("tl.other") : type.replace(/_/g, " "));
 }
 
+// "运营 小王": the role, then the key's name (or its id, for a key deleted since) as written.
 export function actorText(entry) {
   if (!entry.actor) return null;
   const role = entry.source === "operator" ? t("source.operator") : word("source", entry.source);
-  return entry.actor_name ? t("tlx.by", { role, name: entry.actor_name }) : `${role} ${entry.actor}`;
+  return [`${role} `, entry.actor_name ? typed(entry.actor_name) : code(entry.actor)];
+}
+
+// Who handled an anomaly: the key's name, "系统" for the system, else the key id.
+export function handlerText(anomaly) {
+  if (!anomaly.updated_by) return "—";
+  if (anomaly.updated_by === "system") return t("source.system");
+  return anomaly.updated_by_name ? typed(anomaly.updated_by_name) : code(anomaly.updated_by);
 }
 
 // ------------------------------------------------------------------------------- anomalies
@@ -251,8 +263,11 @@ const DETAIL_WORDS = { delivery_status: "delivery", ledger_status: "pay", pay_st
 const MONEY_KEYS = new Set(["statement", "ledger", "difference", "amount"]);
 const SETTLED_KEYS = new Set(["fee", "net", "settled"]);
 
-export function detailValue(key, v, details = {}) {
+export function detailValue(key, v, details = {}, facts = {}) {
   if (v === null || v === undefined || v === "") return "—";
+  if (key === "note" && facts.note_code) {
+    return t(`rnote.${facts.note_code}`, { gateway: money(facts.gateway_refund, details.currency), ours: money(facts.our_refund, details.currency) });
+  }
   if (typeof v === "object" && !Array.isArray(v) && "amount" in v && "currency" in v) {
     return money(v.amount, v.currency) + (v.ref ? ` (${v.ref})` : "");
   }

@@ -4,7 +4,7 @@ import { pathPart } from "./api.js";
 import { h, icon, mount, openDialog, toast } from "./dom.js";
 import { ago } from "./fmt.js";
 import { has, t } from "./i18n.js";
-import { detailValue, expectedSeenLine } from "./facts.js";
+import { detailValue, expectedSeenLine, handlerText } from "./facts.js";
 import { anomalyStatusBadge, channelName, emptyState, errorBox, loading, ruleName, segmented, severityBadge, time } from "./ui.js";
 
 const TABS = ["open", "acknowledged", "resolved", "all"];
@@ -113,8 +113,8 @@ function item(ctx, a, focused, reload) {
       a.channel ? h("span", { class: "muted" }, channelName(a.channel)) : null),
     details(a),
     a.note || a.updated_by ? h("p", { class: "inbox-note" }, icon("shield"),
-      t("anomalies.handled", { status: t(`anomaly_status.${a.status}`), by: a.updated_by || "—" }),
-      a.updated_at ? ` · ${ago(a.updated_at)}` : "", a.note ? h("span", { class: "note-text" }, `「${a.note}」`) : null) : null,
+      t(`anomaly_status.${a.status}`), " · ", handlerText(a),
+      a.updated_at ? ` · ${ago(a.updated_at)}` : "", a.note ? h("span", { class: "note-text typed" }, `「${a.note}」`) : null) : null,
     ctx.canAct ? anomalyActions(ctx, a, reload) : null);
 }
 
@@ -134,7 +134,7 @@ function details(a) {
       h("span", { class: "muted" }, t("anomalies.seen")), " ", h("strong", { class: "text-danger" }, detailValue("seen", d.seen))) : null),
     pairs.length ? h("dl", { class: "kv" }, pairs.map(([k, v]) =>
       h("div", {}, h("dt", {}, has(`dk.${k}`) ? t(`dk.${k}`) : k),
-        h("dd", { class: /(^|_)(no|id|ref)$|^(ip|email|emails|buyer_ids|gateway_status)$/.test(k) ? "mono" : null }, detailValue(k, v, d))))) : null,
+        h("dd", { class: /(^|_)(no|id|ref)$|^(ip|email|emails|buyer_ids|gateway_status)$/.test(k) ? "mono" : null }, detailValue(k, v, d, a.facts || {}))))) : null,
     orders ? h("p", { class: "linked" }, h("span", { class: "muted" }, t("anomalies.linked")), " ",
       orders.map((no) => h("a", { href: `#/orders/${pathPart(no)}`, class: "mono chip chip-link" }, no))) : null);
 }

@@ -4,7 +4,7 @@ import { pathPart } from "./api.js";
 import { copyText, h, icon, mount, openDialog, toast } from "./dom.js";
 import { dateTime, duration, money } from "./fmt.js";
 import { colon, has, t } from "./i18n.js";
-import { actorText, deviceText, expectedSeenLine, noticeSource, rawPayload, regionText, timelineLabel, timelineText } from "./facts.js";
+import { actorText, deviceText, handlerText, expectedSeenLine, noticeSource, rawPayload, regionText, timelineLabel, timelineText } from "./facts.js";
 import { anomalyActions } from "./view-anomalies.js";
 import { canRefund, refundDialog, refundsCard, refundStateBadge, tr as refundText } from "./view-refunds.js";
 import { verificationCard } from "./view-verification.js";
@@ -265,7 +265,8 @@ function anomalies(ctx, o, reload) {
     h("div", { class: "anomaly-row-head" }, severityBadge(a.severity), h("strong", {}, ruleName(a.rule)), anomalyStatusBadge(a.status),
       h("span", { class: "muted small push" }, time(a.created_at))),
     expectedSeenLine(a),
-    a.note ? h("p", { class: "small" }, t("anomalies.note_line", { note: a.note, by: a.updated_by || "" })) : null,
+    a.note ? h("p", { class: "small" }, t("anomalies.note_label"), colon(), h("span", { class: "typed" }, a.note),
+      "（", handlerText(a), "）") : null,
     ctx.canAct ? anomalyActions(ctx, a, () => reload(false)) : null)));
 }
 

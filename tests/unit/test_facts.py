@@ -78,3 +78,10 @@ def test_email_problems_are_codes_and_unknown_rules_give_nothing():
     assert anomaly_facts("suspicious_email", {"expected": "a personal e-mail address",
                                               "seen": ["disposable_domain"]}) == {"email_problems": ["disposable_domain"]}
     assert anomaly_facts("reconciliation_duplicate", {"statement": "1.00"}) == {}
+
+
+def test_reconciliation_notes_become_codes():
+    assert anomaly_facts("reconciliation_missing_there", {"note": "paid here, not in the gateway's statement"}) == {
+        "note_code": "paid_here_only"}
+    assert anomaly_facts("reconciliation_status_mismatch", {"note": "refunded 5.00 CNY at the gateway, 2.00 CNY here"}) == {
+        "note_code": "refunds_differ", "gateway_refund": "5.00", "our_refund": "2.00"}
