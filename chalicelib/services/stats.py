@@ -49,9 +49,15 @@ def count_order_change(old: Order | None, new: Order) -> int:
     repeat = new.pay_status in PAID_STATES and (old is None or old.pay_status not in PAID_STATES) \
         and _is_repeat_buyer(new)
     for fact in figures.facts(old, new, repeat):
+        labels = {product_label(new.product_id): new.product_name} if fact.key == "created" else None
         counted += stats_store.add_once(figures.cohort_day(new, zone), figures.counter_deltas(new, zone, fact),
-                                        new.order_no, f"stats:{fact.key}")
+                                        new.order_no, f"stats:{fact.key}", labels)
     return counted
+
+
+def product_label(product_id: str) -> str:
+    """The stats item's text attribute naming a product, so reports show names, not ids."""
+    return f"label|product:{product_id}"
 
 
 def handle_order_record(record: DynamoDBRecord) -> None:
@@ -133,6 +139,11 @@ def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
                 figures.merge(groups.setdefault(key, {}), [(metric, value)])
             if dim == "all":
                 figures.merge(overall, [(metric, value)])
+    views = [_view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))]
+    if by == "product":
+        names = stats_store.labels(days)
+        for view in views:
+            view["name"] = names.get(product_label(view["key"]))
     return {"by": by, "from": since.isoformat(), "to": until.isoformat(), "timezone": get_settings().shop_timezone,
-            "groups": [_view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))],
+            "groups": views,
             "totals": _view(None, overall), "channel_names": render.channel_names()}

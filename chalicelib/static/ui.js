@@ -18,6 +18,15 @@ export function payBadge(status) {
   return badge(t(`pay.${status}`), PAY_TONES[status] || "neutral", { "data-status": status });
 }
 
+// Delivery means something only once an order is paid (a held unpaid order still shows its hold):
+// an unpaid order gets no delivery badge, so "待发货" never suggests money arrived.
+const PAID = new Set(["paid", "partially_refunded", "refunded"]);
+
+export function deliveryCell(order) {
+  if (PAID.has(order.pay_status) || order.delivery_status === "held") return deliveryBadge(order.delivery_status);
+  return h("span", { class: "muted", title: t("delivery.not_paid"), "data-delivery": "none" }, "—");
+}
+
 export function deliveryBadge(status) {
   return badge(t(`delivery.${status}`), DELIVERY_TONES[status] || "neutral", { "data-delivery": status });
 }

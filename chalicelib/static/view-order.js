@@ -9,7 +9,7 @@ import { anomalyActions } from "./view-anomalies.js";
 import { canRefund, refundDialog, refundsCard, refundStateBadge, tr as refundText } from "./view-refunds.js";
 import { verificationCard } from "./view-verification.js";
 import {
-  anomalyStatusBadge, badge, card, channelName, deliveryBadge, emptyState, errorBox, fields, gatewayName, loading, payBadge, pii,
+  anomalyStatusBadge, badge, card, channelName, deliveryCell, emptyState, errorBox, fields, gatewayName, loading, payBadge, pii,
   ruleName, severityBadge, time,
 } from "./ui.js";
 
@@ -68,7 +68,7 @@ function header(o) {
     h("div", { class: "order-head-main" },
       h("div", { class: "order-no" }, h("span", { class: "muted" }, t("col.order_no")), h("strong", { class: "mono", "data-field": "order_no" }, o.order_no), copyNo),
       h("h2", { class: "order-product" }, o.product_name, o.quantity > 1 ? h("span", { class: "muted" }, ` × ${o.quantity}`) : null),
-      h("div", { class: "badges" }, payBadge(o.pay_status), deliveryBadge(o.delivery_status),
+      h("div", { class: "badges" }, payBadge(o.pay_status), deliveryCell(o),
         (o.hold_reasons || []).map((r) => badge(holdReason(r), "warning", { "data-hold-reason": r })),
         h("span", { class: "muted small" }, `${t("col.created_at")} ${dateTime(o.created_at)}`))),
     h("div", { class: "order-head-amount" },
@@ -189,13 +189,24 @@ function tradeFields(o) {
     [t("order.gateway_method"), [o.gateway, o.method].filter(Boolean).map(gatewayName).join(" · ") || null],
     [t("order.trade_no"), o.trade_no ? h("span", { class: "mono", "data-field": "trade_no" }, o.trade_no) : null],
     [t("col.created_at"), time(o.created_at, true)],
-    [t("col.paid_at"), o.paid_at ? [time(o.paid_at, true), waited !== null && waited >= 0 ? h("span", { class: "muted small" }, ` (${t("order.after", { d: duration(waited) })})`) : null] : null],
+    [t("col.paid_at"), o.paid_at ? [time(o.paid_at, true), paidTimeNote(o, waited)] : null, { "data-field": "paid_at" }],
     [t("order.delivered_at"), o.delivered_at ? [time(o.delivered_at, true), latency !== null && latency >= 0 ? h("span", { class: "muted small" }, ` (${t("order.after_paid", { d: duration(latency) })})`) : null] : null],
     [t("order.expires_at"), time(o.expires_at, true)],
     o.expired_at ? [t("order.expired_at"), time(o.expired_at, true)] : null,
     o.closed_at ? [t("order.closed_at"), time(o.closed_at, true)] : null,
     o.refunded_at ? [t("order.refunded_at"), time(o.refunded_at, true)] : null,
   ]);
+}
+
+// Clock skew a gateway may have before a payment time is called wrong.
+const SKEW_S = 300;
+
+// "after 2 minutes", or a warning when the payment time cannot be true: before the order existed,
+// or in the future.
+function paidTimeNote(o, waited) {
+  if (waited !== null && waited < -SKEW_S) return badge(t("order.paid_before_created"), "danger", { "data-time-problem": "before_created" });
+  if ((new Date(o.paid_at) - Date.now()) / 1000 > SKEW_S) return badge(t("order.paid_in_future"), "danger", { "data-time-problem": "future" });
+  return waited !== null && waited >= 0 ? h("span", { class: "muted small" }, ` (${t("order.after", { d: duration(waited) })})`) : null;
 }
 
 function buyerFields(o) {

@@ -646,3 +646,43 @@ def test_chinese_everywhere(stack, browser, keys, shop):
     shot(page, "20-order-in-chinese")
     assert page.problems == []
     page.context.close()
+
+
+# ------------------------------------------------------------------------------------ numbers
+
+
+def test_numbers_that_cannot_mislead(stack, browser, keys, shop):
+    page = new_page(browser, stack, viewport=(1440, 900))
+    sign_in(page, stack, keys["operator"], "operator")
+
+    # two labelled totals: what was ordered, and what the paid orders took
+    page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}")
+    page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
+    totals = api(stack, "GET", f"/admin/orders?q={quote('E2E 测试')}")["totals"]
+    assert totals["paid_count"] == 4 and totals["paid_amount_by_currency"] == {"CNY": "246.80"}
+    assert page.inner_text("[data-total=amount]") == yuan(totals["amount_by_currency"]["CNY"])
+    assert page.inner_text("[data-total=paid]") == "¥246.80"
+    assert "订单金额合计" in page.inner_text(".summary") and "已付款 4 笔" in page.inner_text(".summary")
+
+    # an unpaid order has no delivery badge
+    assert page.query_selector(f"tr[data-order='{shop['pending']}'] [data-delivery=none]")
+    assert not page.query_selector(f"tr[data-order='{shop['pending']}'] .badge[data-delivery]")
+
+    # the buyer sentence: one amount format
+    reply = api(stack, "GET", f"/admin/orders/{shop['paid'][0]}", key=keys["operator"])["customer_reply"]
+    assert "金额为58.00元" in reply
+
+    # a payment time before the order existed is flagged, not shown as normal
+    detail = api(stack, "GET", f"/admin/orders/{shop['paid'][0]}", key=keys["operator"])
+    detail["paid_at"] = "2020-01-01T00:00:00Z"
+    page.route(f"**/admin/orders/{shop['paid'][0]}", lambda route: route.fulfill(json=detail))
+    page.goto(f"{stack.api}/admin/#/orders/{shop['paid'][0]}")
+    page.wait_for_selector("[data-field=paid_at] [data-time-problem=before_created]")
+    page.unroute(f"**/admin/orders/{shop['paid'][0]}")
+
+    # top products by name
+    page.goto(f"{stack.api}/admin/#/stats")
+    page.wait_for_selector("[data-product=netflix-e2e]")
+    assert page.inner_text("[data-product=netflix-e2e] .cell-product") == PRODUCT
+    assert page.problems == []
+    page.context.close()
