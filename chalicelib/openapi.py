@@ -180,7 +180,9 @@ def _paths() -> dict[str, dict]:
             ("rule", {"enum": [*RulesConfig.rule_names(), *VERIFICATION_RULES]}),
             ("severity", {"enum": ["info", "warning", "critical"]}), ("from", TIME), ("to", TIME),
             ("limit", {"type": "integer", "minimum": 1, "maximum": 200}), ("cursor", {"type": "string"})))},
-        "/admin/anomalies/{anomaly_id}": {"post": _admin(
+        "/admin/anomalies/{anomaly_id}": {"get": _admin(
+            "One anomaly, by the id the inbox prints (rule~subject; the old rule#subject form, sent as %23, too)",
+            "viewer", params=_params("path", ("anomaly_id", {"type": "string"})), errors=(401, 403, 404)), "post": _admin(
             "Acknowledge or resolve an anomaly", "operator", params=_params("path", ("anomaly_id", {"type": "string"})),
             errors=(400, 401, 403, 404, 409),
             body={"type": "object", "required": ["status"], "additionalProperties": False, "properties": {

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..domain import params as p
+from ..domain.anomaly import printed_id
 from ..domain.clock import day_of, from_iso, utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
@@ -111,7 +112,7 @@ def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker, word: Words
             for item in metered(AnomalyModel.by_day.query(day, scan_index_forward=False), PAGE):
                 if any(getattr(item, k) != value for k, value in wanted.items()):
                     continue
-                yield [_local(from_iso(item.created_at), zone), item.anomaly_id, word("rule", item.rule),
+                yield [_local(from_iso(item.created_at), zone), printed_id(item.anomaly_id), word("rule", item.rule),
                        word("severity", item.severity), word("anomaly_status", item.status), item.order_no or "", item.channel or "",
                        json.dumps(item.details or {}, ensure_ascii=False), item.updated_by or "",
                        _local(from_iso(item.updated_at), zone) if item.updated_at else "", item.note or ""]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from ..domain.anomaly import printed_id
 from ..domain.order import Order, TimelineEntry
 
 # bookkeeping keys of an entry's data that say nothing to an operator
@@ -71,7 +72,8 @@ _TIMELINE: dict[str, Callable[[TimelineEntry, Order], dict[str, Any]]] = {
     "release": lambda entry, order: {"note": _after(entry.message, "hold released:")},
     "delivery": lambda entry, order: {"detail": _after(entry.message, ":")},
     "status": lambda entry, order: {"pay_status": "expired"} if entry.message == "expired unpaid" else {},
-    "anomaly": lambda entry, order: {"held": entry.message.endswith("delivery held")},
+    "anomaly": lambda entry, order: {"held": entry.message.endswith("delivery held"),
+                                     "anomaly_id": printed_id(entry.data.get("anomaly_id") or "") or None},
     "conflict": lambda entry, order: {"why": _after(entry.message, "not applied:")},
     "note": lambda entry, order: {"note": entry.message},
     "reconciliation": lambda entry, order: (found.groupdict() if (found := _RECONCILED_DAY.search(entry.message))

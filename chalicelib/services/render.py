@@ -6,6 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Mapping
 
+from ..domain.anomaly import printed_id
 from ..domain.clock import to_api
 from ..domain.money import Money
 from ..domain.order import Order
@@ -147,7 +148,7 @@ def _anomaly_details(details: dict[str, Any], masked: bool) -> dict[str, Any]:
 
 def anomaly_view(anomaly, *, masked: bool = True, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """`names`: key id -> key name, to name who handled it (`updated_by_name`)."""
-    return {"id": anomaly.anomaly_id, "rule": anomaly.rule, "severity": anomaly.severity.value,
+    return {"id": printed_id(anomaly.anomaly_id), "rule": anomaly.rule, "severity": anomaly.severity.value,
             "status": anomaly.status.value, "order_no": anomaly.order_no, "channel": anomaly.channel,
             "details": _anomaly_details(anomaly.details, masked), "facts": anomaly_facts(anomaly.rule, anomaly.details),
             "created_at": to_api(anomaly.created_at),

@@ -134,7 +134,7 @@ def shop(stack):
             wait_for(lambda: stack.call("GET", f"/orders/{order_no}", key=SHOP_KEY).json()["pay_status"] == "paid")
             assert stack.call("POST", f"/orders/{order_no}/delivery", key=SHOP_KEY,
                               json={"status": "delivered"}).status_code == 200
-        anomaly_id = f"amount_mismatch#{held}"
+        anomaly_id = f"amount_mismatch~{held}"
         wait_for(lambda: any(a["id"] == anomaly_id
                              for a in api(stack, "GET", "/admin/anomalies?limit=200")["items"]))
         wait_for(lambda: stack.call("GET", f"/orders/{held}", key=SHOP_KEY).json()["hold"])
