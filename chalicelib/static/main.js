@@ -97,7 +97,7 @@ function shell(active) {
       nav,
       h("div", { class: "sidebar-foot", title: shopZone() }, t("brand.zone", { zone: zoneName(shopZone()) }))),
     h("div", { class: "column" },
-      h("header", { class: "topbar" }, title,
+      h("header", { class: "topbar" }, title, globalSearch(),
         h("div", { class: "topbar-tools" }, roleChip(state.role), languageButton(),
           h("button", { type: "button", class: "btn btn-ghost", "data-action": "sign-out", onclick: () => signOut(null) },
             icon("logout"), h("span", { class: "hide-sm" }, t("action.sign_out"))))),
@@ -212,4 +212,16 @@ function zoneName(zone) {
   } catch (_) {
     return zone;
   }
+}
+
+// The search box on every screen: an order number, trade number, e-mail or IP opens the orders
+// list searched by it (the list detects which it is).
+function globalSearch() {
+  const input = h("input", { class: "input", type: "search", id: "global-search", name: "q", enterkeyhint: "search",
+    placeholder: t("search.placeholder"), "aria-label": t("search.label"), autocomplete: "off" });
+  return h("form", { class: "global-search", role: "search", onsubmit: (event) => {
+    event.preventDefault();
+    const q = input.value.trim();
+    if (q) navigate(`#/orders?q=${encodeURIComponent(q)}&range=30d`);
+  } }, input, h("button", { type: "submit", class: "btn btn-secondary btn-small", "data-action": "global-search" }, t("action.search")));
 }

@@ -137,10 +137,26 @@ export function segmented(name, options, current, onChange) {
 }
 
 export function kpi(label, value, { sub = null, tone = null, testid = null, iconName = null } = {}) {
+  const figure = h("div", { class: "kpi-value", "data-kpi": testid }, value);
+  fitText(figure);
   return h("div", { class: ["kpi", tone && `kpi-${tone}`] },
     h("div", { class: "kpi-label" }, iconName ? icon(iconName) : null, label),
-    h("div", { class: "kpi-value", "data-kpi": testid }, value),
+    figure,
     sub ? h("div", { class: "kpi-sub" }, sub) : null);
+}
+
+// A key figure is never cut ("¥20,48…"): its font shrinks until the whole figure fits its box,
+// again whenever the box changes size.
+export function fitText(el, smallest = 13) {
+  const fit = () => {
+    el.style.fontSize = "";
+    let size = parseFloat(getComputedStyle(el).fontSize);
+    while (el.scrollWidth > el.clientWidth + 1 && size > smallest) {
+      size -= 1;
+      el.style.fontSize = `${size}px`;
+    }
+  };
+  new ResizeObserver(fit).observe(el);
 }
 
 // The tone of a success rate: below 85% is trouble (the seed's "失败率持续高于15%"), below 90% a warning.

@@ -265,9 +265,9 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
 
     # the anomaly inbox: open first; acknowledge with a note
     page.click("[data-nav=anomalies]")
-    item = f"li.inbox-item[data-anomaly='{shop['anomaly']}']"
+    item = f"tr.inbox-item[data-anomaly='{shop['anomaly']}']"
     page.wait_for_selector(item)
-    statuses = page.eval_on_selector_all("li.inbox-item", "items => items.map(i => i.className)")
+    statuses = page.eval_on_selector_all("tr.inbox-item", "items => items.map(i => i.className)")
     assert all("inbox-status-open" in c for c in statuses)
     assert page.query_selector(f"{item} [data-order-link='{held}']")
     shot(page, "07-anomalies")
@@ -373,7 +373,7 @@ def test_a_viewer_sees_masked_data_and_no_actions(stack, browser, keys, shop):
     assert emails and all("***@" in e for e in emails)
     shot(page, "15-viewer-orders")
     page.goto(f"{stack.api}/admin/#/anomalies?status=all")
-    page.wait_for_selector("li.inbox-item")
+    page.wait_for_selector("tr.inbox-item")
     assert not page.query_selector("[data-action=acknowledged], [data-action=resolved]")
     page.goto(f"{stack.api}/admin/#/reconciliations")
     page.wait_for_selector("h1:has-text('对账')")
@@ -684,5 +684,161 @@ def test_numbers_that_cannot_mislead(stack, browser, keys, shop):
     page.goto(f"{stack.api}/admin/#/stats")
     page.wait_for_selector("[data-product=netflix-e2e]")
     assert page.inner_text("[data-product=netflix-e2e] .cell-product") == PRODUCT
+    assert page.problems == []
+    page.context.close()
+
+
+# ------------------------------------------------------------------------------------ dense, no overlaps
+
+LONG_PRODUCT = "Steam 钱包充值卡 港服 HK$1000 面值（自动发货，24 小时内到账，不支持退换）Premium 年度会员超长名称"
+# Every box on a screen, and which pairs overlap or stick out of their card: leaf boxes (text,
+# badges, buttons, inputs) of one card must not intersect, and none may leave its card (a table
+# that scrolls sideways in its own frame is fine). Figures must not be cut (…).
+OVERLAPS = r"""(root) => {
+  const visible = (el) => el.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true })
+    && el.getBoundingClientRect().width > 0;
+  const hasText = (el) => [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  const boxes = [...root.querySelectorAll('.card *, .kpi *, .order-head *, .summary *, .alert *')]
+    .filter((el) => visible(el) && (hasText(el) || el.matches('.badge, .btn, input, select, textarea, svg.icon'))
+      && !el.closest('svg:not(.icon), .sr-only, pre'));
+  // what is drawn of a box: each of its line boxes (an inline element that wraps has several),
+  // cut by every ancestor that clips (ellipsis, scrolling)
+  const clip = (el, card, r) => {
+    let box = { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+    for (let up = el.parentElement; up && up !== card.parentElement; up = up.parentElement) {
+      const style = getComputedStyle(up);
+      if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+      const c = up.getBoundingClientRect();
+      box = { left: Math.max(box.left, c.left), right: Math.min(box.right, c.right),
+              top: Math.max(box.top, c.top), bottom: Math.min(box.bottom, c.bottom) };
+    }
+    return box;
+  };
+  const drawn = (el, card) => [...el.getClientRects()].map((r) => clip(el, card, r))
+    .filter((b) => b.right - b.left >= 1 && b.bottom - b.top >= 1);
+  const problems = [];
+  const inside = (a, b) => a.contains(b) || b.contains(a);
+  const name = (el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${(el.innerText || el.value || '').trim().slice(0, 40)}"`;
+  const byCard = new Map();
+  for (const el of boxes) {
+    const card = el.closest('.card, .kpi, .order-head, .summary, .alert');
+    if (!byCard.has(card)) byCard.set(card, []);
+    const parts = drawn(el, card);
+    if (!parts.length) continue;                                   // scrolled or clipped away
+    byCard.get(card).push([el, parts]);
+    const style = getComputedStyle(el);
+    if (style.display !== 'inline' && style.overflowX === 'visible' && el.scrollWidth > el.clientWidth + 1
+        && !el.closest('.table-wrap')) {
+      problems.push(`text runs out of its box: ${name(el)}`);
+    }
+    const c = card.getBoundingClientRect();
+    const out = parts.find((box) => box.right > c.right + 1 || box.left < c.left - 1);
+    if (out && !el.closest('.table-wrap')) problems.push(`sticks out: ${name(el)} (${Math.round(out.right - c.right)}px)`);
+  }
+  const meet = (p, q) => Math.min(p.right, q.right) - Math.max(p.left, q.left) > 2
+    && Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 2;
+  for (const list of byCard.values()) {
+    for (let i = 0; i < list.length; i++) for (let j = i + 1; j < list.length; j++) {
+      const [a, ps] = list[i], [b, qs] = list[j];
+      if (!inside(a, b) && ps.some((p) => qs.some((q) => meet(p, q)))) problems.push(`overlap: ${name(a)} × ${name(b)}`);
+    }
+  }
+  for (const el of root.querySelectorAll('.kpi-value, .amount-big, .money, .order-no strong')) {
+    if (visible(el) && el.scrollWidth > el.clientWidth + 1) problems.push(`cut: ${name(el)}`);
+  }
+  return problems;
+}"""
+
+
+@pytest.fixture(scope="module")
+def long_values(stack, shop):
+    """The longest real values: a 24-digit order number for ¥99,999,999.99 with a long product name,
+    paid short (held, on the dashboard's held card), a US$ order, and two throwaway e-mails (open
+    anomalies to acknowledge in bulk)."""
+    sim = GatewaySimulator.from_files(stack.api, time_scale=1 / 600)
+    base = {"product_id": "steam-hk-1000-premium", "product_name": LONG_PRODUCT, "currency": "CNY",
+            "buyer_ip": "120.229.1.1", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36"}
+    big = "".join(random.choice("0123456789") for _ in range(24))
+    try:
+        assert stack.call("POST", "/orders", key=SHOP_KEY, json={**base, "order_no": big, "amount": "99999999.99",
+                          "channel": "alipay-main", "buyer_email": "a.very.long.buyer.name.2026@example-company.com.cn"}
+                          ).status_code == 201
+        assert sim.pay("alipay-main", big, "99999999.90").event.wait_settled(30)
+        dollars = stack.call("POST", "/orders", key=SHOP_KEY, json={**base, "amount": "9999.99", "currency": "USD",
+                             "channel": "stripe-main", "buyer_email": "buyer@gmail.com"})
+        assert dollars.status_code == 201, dollars.text
+        throwaway = [stack.call("POST", "/orders", key=SHOP_KEY, json={**base, "amount": "10.00", "channel": "epay-main",
+                                "buyer_email": f"zq{n}x8k2v9m4@mailinator.com"}).json()["order_no"] for n in range(2)]
+        ids = {f"suspicious_email~{no}" for no in throwaway}
+        wait_for(lambda: ids <= {a["id"] for a in api(stack, "GET", "/admin/anomalies?status=open&limit=200")["items"]})
+        wait_for(lambda: stack.call("GET", f"/orders/{big}", key=SHOP_KEY).json()["hold"])
+    finally:
+        sim.close()
+    return {"big": big, "usd": dollars.json()["order_no"], "bulk": sorted(ids)}
+
+
+def layout_problems(page) -> list[str]:
+    return page.eval_on_selector("#main", OVERLAPS)
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)], ids=["desktop-1440", "phone-390"])
+def test_dense_screens_have_no_overlapping_boxes(stack, browser, keys, shop, long_values, viewport):
+    page = new_page(browser, stack, viewport=viewport)
+    sign_in(page, stack, keys["operator"], "operator")
+    screens = {"dashboard": f".mini-list .mono:has-text('{long_values['big']}')",
+               f"orders?range=30d&q={quote(LONG_PRODUCT[:12])}": f"tr[data-order='{long_values['big']}']",
+               f"orders/{long_values['big']}": ".tl-item[data-type=anomaly]",
+               f"orders/{long_values['usd']}": "[data-field=order_no]",
+               "anomalies?status=all": f"[data-anomaly='{long_values['bulk'][0]}']",
+               "stats": "[data-table=channels] tbody tr", "reconciliations": "h1", "export": "[data-action=start-export]"}
+    problems = {}
+    for n, (screen, ready) in enumerate(screens.items()):
+        page.goto(f"{stack.api}/admin/#/{screen}")
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        found = layout_problems(page)
+        if found:
+            problems[screen] = found
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport[0]:
+            problems.setdefault(screen, []).append(f"page is {width}px wide")
+        shot(page, f"30-{viewport[0]}-{n:02d}-{screen.split('?')[0].split('/')[0]}")
+    assert problems == {}, json.dumps(problems, ensure_ascii=False, indent=1)
+
+    # every screen is one tap away on a phone, and the search box is always there
+    for nav in ("dashboard", "orders", "anomalies", "reconciliations", "stats", "export"):
+        box = page.query_selector(f"[data-nav={nav}]").bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport[0], nav
+    page.fill("#global-search", long_values["big"])
+    page.press("#global-search", "Enter")
+    page.wait_for_selector(f"tr[data-order='{long_values['big']}']")
+    assert page.problems == []
+    page.context.close()
+
+
+def test_bulk_acknowledge_one_audited_action_per_anomaly(stack, browser, keys, long_values):
+    page = new_page(browser, stack, viewport=(1440, 900))
+    sign_in(page, stack, keys["operator"], "operator")
+    page.goto(f"{stack.api}/admin/#/anomalies")
+    rows = [f"tr.inbox-item[data-anomaly='{anomaly}']" for anomaly in long_values["bulk"]]
+    page.wait_for_selector(rows[0])
+    group = page.query_selector("tbody[data-rule=suspicious_email] .group-count")
+    assert group and int(group.get_attribute("data-count")) >= 2
+    row_heights = page.eval_on_selector_all("tr.inbox-item", "rows => rows.map(r => r.getBoundingClientRect().height)")
+    assert max(row_heights) <= 90, row_heights                     # a compact table, not 200 px cards
+    for row in rows:
+        page.check(f"{row} input[data-select]")
+    assert page.get_attribute("[data-selected]", "data-selected") == "2"
+    page.click("[data-action=bulk-acknowledged]")
+    page.fill("dialog #bulk-note", "一次性邮箱，已人工核实（e2e 批量）")
+    shot(page, "21-anomalies-bulk", full_page=False)
+    page.click("dialog [data-action=confirm]")
+    for row in rows:
+        page.wait_for_selector(row, state="detached")
+    listed = {a["id"]: a for a in api(stack, "GET", "/admin/anomalies?status=acknowledged&limit=200")["items"]}
+    assert all(listed[a]["note"] == "一次性邮箱，已人工核实（e2e 批量）" for a in long_values["bulk"])
+    trail = api(stack, "GET", "/admin/audit?limit=500")["items"]
+    targets = [r["target"] for r in trail if r["action"] == "update_anomaly"]
+    assert all(targets.count(a.replace("~", "#")) == 1 for a in long_values["bulk"]), targets
     assert page.problems == []
     page.context.close()
