@@ -12,7 +12,7 @@ from ..domain.customer_reply import customer_reply
 from ..domain.errors import ValidationFailed
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, keys as key_store, notices as notice_store
-from . import auth, channels, geo, orders, render
+from . import auth, channels, geo, orders, related, render
 from .auth import Principal
 
 
@@ -48,6 +48,7 @@ def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
     view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
     now = utcnow()
     view["customer_reply"] = customer_reply(order, now, ZoneInfo(get_settings().shop_timezone))
+    view["related"] = related.related_orders(order, masked=masked, now=now)
     _audit(principal, "read_order", order_no, {"masked": masked})
     return view
 

@@ -44,6 +44,7 @@ export async function render(ctx, highlightLast = false) {
       card(t("order.section_buyer"), buyerFields(order))),
     card(t("order.section_money"), moneyFields(order)),
     (order.refunds || []).length ? refundsCard(ctx, order, reload) : null,
+    card(t("related.title"), related(order.related), { id: "related", subtitle: t("related.sub", { days: order.related ? order.related.window_days : 30 }) }),
     card(t("order.timeline"), timeline(order, highlightLast), { id: "timeline", subtitle: t("order.timeline_sub") }),
     card(t("order.anomalies"), anomalies(ctx, order, reload), { id: "anomalies" }),
     card(t("order.notices"), notices(order), { id: "notices", subtitle: t("order.notices_sub") }),
@@ -267,6 +268,28 @@ function timeline(o, highlightLast) {
           h("span", { class: "typed", "data-typed": "" }, said.note)) : null,
         said.extra.length ? h("p", { class: "tl-data small muted" }, said.extra.map(([k, v]) => `${k}${colon()}${v}`).join(" · ")) : null));
   }));
+}
+
+const RELATED_KINDS = ["email", "buyer_id", "ip", "device"];
+
+// The buyer's other orders: counts by what they share, then each order with its status and amount.
+function related(found) {
+  if (!found) return emptyState(t("related.none"));
+  const counts = h("div", { class: "related-counts" }, RELATED_KINDS.map((kind) =>
+    h("span", { class: ["chip", "chip-static", found.counts[kind] ? "chip-hot" : null], "data-related-count": kind },
+      t(`related.by_${kind}`), " ", h("strong", {}, String(found.counts[kind] || 0)))));
+  if (!found.items.length) return [counts, emptyState(t("related.none"))];
+  return [counts, h("div", { class: "table-wrap" }, h("table", { class: "table table-compact" },
+    h("thead", {}, h("tr", {}, ["order_no", "created_at", "amount", "pay", "delivery", "matched"].map((k) =>
+      h("th", { scope: "col", class: k === "amount" ? "num" : null }, t(`rcol.${k}`))))),
+    h("tbody", {}, found.items.map((r) => h("tr", { "data-related": r.order_no },
+      h("td", { "data-label": t("rcol.order_no") }, h("a", { class: "mono", href: `#/orders/${pathPart(r.order_no)}` }, r.order_no)),
+      h("td", { "data-label": t("rcol.created_at") }, time(r.created_at)),
+      h("td", { class: "num", "data-label": t("rcol.amount") }, h("span", { class: "money" }, money(r.amount, r.currency))),
+      h("td", { "data-label": t("rcol.pay") }, payBadge(r.pay_status)),
+      h("td", { "data-label": t("rcol.delivery") }, deliveryCell(r)),
+      h("td", { "data-label": t("rcol.matched") }, r.matched_by.map((kind) => badge(t(`related.by_${kind}`), "info", { "data-matched": kind })))))))),
+  found.truncated ? h("p", { class: "muted small" }, t("related.truncated")) : null];
 }
 
 function anomalies(ctx, o, reload) {

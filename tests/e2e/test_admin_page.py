@@ -842,3 +842,30 @@ def test_bulk_acknowledge_one_audited_action_per_anomaly(stack, browser, keys, l
     assert all(targets.count(a.replace("~", "#")) == 1 for a in long_values["bulk"]), targets
     assert page.problems == []
     page.context.close()
+
+
+def test_the_buyers_whole_story_related_orders_and_named_actors(stack, browser, keys, long_values):
+    page = new_page(browser, stack, viewport=(1440, 900))
+    sign_in(page, stack, keys["operator"], "operator")
+    big = long_values["big"]
+    page.goto(f"{stack.api}/admin/#/orders/{big}")
+    page.wait_for_selector(f"#related tr[data-related='{long_values['usd']}']")
+    related = api(stack, "GET", f"/admin/orders/{big}", key=keys["operator"])["related"]
+    assert related["counts"]["ip"] >= 3 and related["counts"]["device"] >= 3
+    for kind, count in related["counts"].items():
+        assert page.inner_text(f"[data-related-count={kind}] strong") == str(count)
+    shared = page.eval_on_selector_all(f"#related tr[data-related='{long_values['usd']}'] [data-matched]",
+                                       "badges => badges.map(b => b.dataset.matched)")
+    assert shared == ["ip", "device"]
+
+    # an operator's hold names the operator by key name on the timeline
+    page.click("[data-action=note]")
+    page.fill("dialog #reason", "已电话联系买家（e2e）")
+    page.click("dialog [data-action=confirm]")
+    page.wait_for_selector(".tl-item[data-type=note] .actor")
+    assert " ".join(page.inner_text(".tl-item[data-type=note] .actor").split()) == "运营 e2e page operator"
+    shot(page, "22-order-related")
+    page.click(f"#related tr[data-related='{long_values['usd']}'] a")
+    page.wait_for_selector(f"[data-field=order_no]:has-text('{long_values['usd']}')")
+    assert page.problems == []
+    page.context.close()
