@@ -16,6 +16,7 @@ import io
 import os
 import random
 import re
+import shutil
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -34,6 +35,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 OUTPUT = Path(os.environ.get("PAYTRACK_TEST_OUTPUT", REPO / "test-output")) / "admin-page"
+SCREENSHOTS = REPO / "docs" / "screenshots"
 PRODUCT = "E2E 测试 Netflix 月卡"
 WAIT_MS = 30_000
 
@@ -64,12 +66,17 @@ def api(stack, method: str, path: str, key: str = ADMIN_KEY, **kwargs) -> dict:
     return response.json()
 
 
-def shot(page, name: str, full_page: bool = True) -> Path:
+def shot(page, name: str, full_page: bool = True, doc: str | None = None) -> Path:
+    """Save the screen under test-output/; with `doc`, also as docs/screenshots/<doc>.png, the
+    picture the operator guide (docs/operator-guide.zh.md) shows, so the guide stays current."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     path = OUTPUT / f"{name}.png"
     if full_page:                       # sticky bars would be drawn where the page was scrolled to
         page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=full_page)
+    if doc:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / f"{doc}.png")
     return path
 
 
@@ -179,7 +186,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     # sign in: the page checks the key and shows its role
     page.goto(f"{stack.api}/admin/")
     page.wait_for_selector("#api-key")
-    shot(page, "01-sign-in")
+    shot(page, "01-sign-in", doc="sign-in")
     sign_in(page, stack, keys["operator"], "operator")
     assert page.evaluate("sessionStorage.getItem('paytrack.key')") == keys["operator"]
 
@@ -207,7 +214,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     assert page.query_selector(f"[data-list=recent] [data-order='{shop['paid'][0]}']")
     page.wait_for_selector("[data-chart=hourly] svg rect.bar")
     page.wait_for_selector(".kpis[data-loaded]")
-    shot(page, "02-dashboard")
+    shot(page, "02-dashboard", doc="dashboard")
 
     # orders: filter by the product keyword (auto-detected), then narrow to paid + on hold
     page.click("[data-nav=orders]")
@@ -224,7 +231,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     assert page.query_selector_all("tbody tr[data-order]") and len(page.query_selector_all("tbody tr[data-order]")) == 1
     bookmark = page.url
     assert "status=paid" in bookmark and "delivery=held" in bookmark
-    shot(page, "03-orders-filtered")
+    shot(page, "03-orders-filtered", doc="orders")
 
     # the URL is the filter: opened again (a bookmark), it shows the same result
     page.goto(f"{stack.api}/admin/")
@@ -245,7 +252,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
         assert page.query_selector(section), section
     page.click("[data-action=copy-reply]")
     wait_for(lambda: page.evaluate("navigator.clipboard.readText()") == detail["customer_reply"], timeout=5)
-    shot(page, "04-order-detail")
+    shot(page, "04-order-detail", doc="order-detail")
 
     # release the hold: the reason is required, then it lands on the timeline
     page.click(".hold-banner [data-action=release_hold]")
@@ -255,7 +262,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     assert api(stack, "GET", f"/orders/{held}", key=SHOP_KEY)["hold"] is True
     reason = "已在支付宝后台核实到账 5.80 元，买家补差价后发货（e2e）"
     page.fill("dialog #reason", reason)
-    shot(page, "05-release-dialog", full_page=False)
+    shot(page, "05-release-dialog", full_page=False, doc="release-hold")
     page.click("dialog [data-action=confirm]")
     page.wait_for_selector(f".tl-item[data-type=release] .tl-message:has-text('{reason}')")
     assert not page.query_selector(".hold-banner")
@@ -291,13 +298,13 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     page.wait_for_selector(".run-result .alert-success a", timeout=60_000)
     run_id = "alipay-main:" + stats_today(stack)["to"]
     page.wait_for_selector(f"tr[data-run='{run_id}']")
-    shot(page, "09-reconciliations")
+    shot(page, "09-reconciliations", doc="reconciliations")
     page.click(".run-result .alert-success a")
     page.wait_for_selector("[data-count=matched]")
     run = api(stack, "GET", f"/admin/reconciliations/{run_id}")
     for result, count in run["summary"]["counts"].items():
         assert page.inner_text(f"[data-count={result}]") == str(count), result
-    shot(page, "10-reconciliation-run")
+    shot(page, "10-reconciliation-run", doc="reconciliation-run")
 
     # reports: SVG charts drawn by the page, figures from the API
     page.click("[data-nav=stats]")
@@ -310,7 +317,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
               if g["currency"] == "CNY" and g["orders_created"]]
     chart = page.inner_text("[data-chart=price-points]")
     assert prices and all(yuan(g["price"]) in chart for g in prices), chart
-    shot(page, "11-stats")
+    shot(page, "11-stats", doc="stats")
 
     # export the filtered orders as CSV: progress, then the link; the file is downloaded
     page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}")
@@ -320,7 +327,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     assert "E2E 测试" in page.inner_text("[data-export-filters]")
     page.click("[data-action=start-export]")
     page.wait_for_selector("[data-action=download]", timeout=60_000)
-    shot(page, "12-export")
+    shot(page, "12-export", doc="export")
     with page.expect_download() as download_info:
         page.click("[data-action=download]")
     download = download_info.value
@@ -341,7 +348,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     page.wait_for_selector("[data-kpi=paid-count]")
     page.wait_for_selector(".kpis[data-loaded]")
     assert "Paid today" in page.inner_text(".kpis")
-    shot(page, "13-english-dashboard")
+    shot(page, "13-english-dashboard", doc="dashboard-en")
     page.click("[data-lang-switch=zh]")
     page.wait_for_selector("[data-nav=orders]:has-text('订单')")
 
@@ -366,7 +373,7 @@ def test_a_viewer_sees_masked_data_and_no_actions(stack, browser, keys, shop):
     assert page.query_selector("[data-field=buyer_ip] [data-masked=true]")
     assert not page.query_selector("#actions")
     assert not page.query_selector("[data-action=release_hold], [data-action=hold], [data-action=note]")
-    shot(page, "14-viewer-order")
+    shot(page, "14-viewer-order", doc="viewer-order")
     page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}&range=30d")
     page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
     emails = page.eval_on_selector_all("td.cell-buyer .ellipsis", "cells => cells.map(c => c.innerText)")
@@ -491,11 +498,11 @@ def test_a_phone_and_errors_in_words(stack, browser, keys, shop):
     page.wait_for_selector(".kpis[data-loaded]")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the dashboard is {width}px wide on a 390px phone"
-    shot(page, "17-phone-dashboard")
+    shot(page, "17-phone-dashboard", doc="phone-dashboard")
     page.goto(f"{stack.api}/admin/#/orders/{shop['held']}")
     page.wait_for_selector("[data-field=customer_reply]")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    shot(page, "18-phone-order")
+    shot(page, "18-phone-order", doc="phone-order")
     page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}&range=30d")
     page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -802,7 +809,9 @@ def test_dense_screens_have_no_overlapping_boxes(stack, browser, keys, shop, lon
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > viewport[0]:
             problems.setdefault(screen, []).append(f"page is {width}px wide")
-        shot(page, f"30-{viewport[0]}-{n:02d}-{screen.split('?')[0].split('/')[0]}")
+        screen_name = screen.split("?")[0].split("/")[0]
+        shot(page, f"30-{viewport[0]}-{n:02d}-{screen_name}",
+             doc=f"{screen_name}-{viewport[0]}" if screen_name in ("anomalies", "dashboard") else None)
     assert problems == {}, json.dumps(problems, ensure_ascii=False, indent=1)
 
     # every screen is one tap away on a phone, and the search box is always there
@@ -831,7 +840,7 @@ def test_bulk_acknowledge_one_audited_action_per_anomaly(stack, browser, keys, l
     assert page.get_attribute("[data-selected]", "data-selected") == "2"
     page.click("[data-action=bulk-acknowledged]")
     page.fill("dialog #bulk-note", "一次性邮箱，已人工核实（e2e 批量）")
-    shot(page, "21-anomalies-bulk", full_page=False)
+    shot(page, "21-anomalies-bulk", full_page=False, doc="anomalies-bulk")
     page.click("dialog [data-action=confirm]")
     for row in rows:
         page.wait_for_selector(row, state="detached")
@@ -864,7 +873,7 @@ def test_the_buyers_whole_story_related_orders_and_named_actors(stack, browser, 
     page.click("dialog [data-action=confirm]")
     page.wait_for_selector(".tl-item[data-type=note] .actor")
     assert " ".join(page.inner_text(".tl-item[data-type=note] .actor").split()) == "运营 e2e page operator"
-    shot(page, "22-order-related")
+    shot(page, "22-order-related", doc="order-related")
     page.click(f"#related tr[data-related='{long_values['usd']}'] a")
     page.wait_for_selector(f"[data-field=order_no]:has-text('{long_values['usd']}')")
     assert page.problems == []
