@@ -214,6 +214,8 @@ const QUIET = new Set(["expected", "seen", "orders", "n", "line", "result", "cur
 // Expected and seen in words from the facts, else the details' own values.
 function expectation(a) {
   const d = a.details || {};
+  const f = a.facts || {};
+  if (f.note_code) return h("p", { class: "expect" }, detailValue("note", d.note, d, f));
   return expectedSeenLine(a) || (d.expected !== undefined || d.seen !== undefined ? h("p", { class: "expect" },
     h("span", { class: "muted" }, t("anomalies.expected")), " ", h("strong", {}, detailValue("expected", d.expected)), "  ",
     h("span", { class: "muted" }, t("anomalies.seen")), " ", h("strong", { class: "text-danger" }, detailValue("seen", d.seen))) : null);
