@@ -266,7 +266,8 @@ function timeline(o, highlightLast) {
         said.sentence.length ? h("p", { class: "tl-message", lang: said.english ? "en" : null }, said.sentence) : null,
         said.note ? h("p", { class: "tl-message tl-note" }, h("span", { class: "muted" }, t("tlx.note_label"), colon()),
           h("span", { class: "typed", "data-typed": "" }, said.note)) : null,
-        said.extra.length ? h("p", { class: "tl-data small muted" }, said.extra.map(([k, v]) => `${k}${colon()}${v}`).join(" · ")) : null));
+        said.extra.length ? h("p", { class: "tl-data small muted" }, said.extra.map(([k, v], i) =>
+          [i ? " · " : "", `${k}${colon()}`, h("span", { class: "typed" }, v)])) : null));
   }));
 }
 
