@@ -93,7 +93,8 @@ def perform(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
         order, outcome = _change(order, decision, idempotency)
     _audit(principal, action, order_no, reason, outcome)
     names = admin.key_names({entry.actor for entry in order.timeline})
-    return {"action": action, "outcome": outcome, "order": render.order_for_admin(order, masked=False, actor_names=names)}
+    return {"action": action, "outcome": outcome,
+            "order": render.order_for_admin(order, masked=False, actor_names=names)}
 
 
 def _refund(principal: Principal, order: Order, body: Mapping[str, Any], reason: str,
