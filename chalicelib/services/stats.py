@@ -141,7 +141,7 @@ def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
                 figures.merge(overall, [(metric, value)])
     views = [_view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))]
     if by == "product":
-        names = stats_store.labels(days)
+        names = stats_store.read_labels(days)
         for view in views:
             view["name"] = names.get(product_label(view["key"]))
     return {"by": by, "from": since.isoformat(), "to": until.isoformat(), "timezone": get_settings().shop_timezone,

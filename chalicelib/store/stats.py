@@ -53,7 +53,7 @@ def read(days: Iterable[str]) -> dict[str, dict[str, int]]:
     return {day: {k: int(v["N"]) for k, v in item.items() if "N" in v} for day, item in _items(days)}
 
 
-def labels(days: Iterable[str]) -> dict[str, str]:
+def read_labels(days: Iterable[str]) -> dict[str, str]:
     """The text labels of those days (`label|product:<id>` -> name), the latest day's winning."""
     found: dict[str, str] = {}
     for _, item in sorted(_items(days), key=lambda pair: pair[0]):
