@@ -218,6 +218,14 @@ def admin_list_anomalies(principal) -> Response:
     return json_response(anomalies.inbox(principal, query_params(app)[0]))
 
 
+@app.route("/admin/anomalies/{anomaly_id}", methods=["GET"])
+@guard("viewer")
+def admin_get_anomaly(principal, anomaly_id: str) -> Response:
+    from chalicelib.services import anomalies
+
+    return json_response(anomalies.one(principal, anomaly_id))
+
+
 @app.route("/admin/anomalies/{anomaly_id}", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_update_anomaly(principal, anomaly_id: str) -> Response:

@@ -180,7 +180,9 @@ def _paths() -> dict[str, dict]:
             ("rule", {"enum": [*RulesConfig.rule_names(), *VERIFICATION_RULES]}),
             ("severity", {"enum": ["info", "warning", "critical"]}), ("from", TIME), ("to", TIME),
             ("limit", {"type": "integer", "minimum": 1, "maximum": 200}), ("cursor", {"type": "string"})))},
-        "/admin/anomalies/{anomaly_id}": {"post": _admin(
+        "/admin/anomalies/{anomaly_id}": {"get": _admin(
+            "One anomaly, by the id the inbox prints (rule~subject; the old rule#subject form, sent as %23, too)",
+            "viewer", params=_params("path", ("anomaly_id", {"type": "string"})), errors=(401, 403, 404)), "post": _admin(
             "Acknowledge or resolve an anomaly", "operator", params=_params("path", ("anomaly_id", {"type": "string"})),
             errors=(400, 401, 403, 404, 409),
             body={"type": "object", "required": ["status"], "additionalProperties": False, "properties": {
@@ -189,7 +191,9 @@ def _paths() -> dict[str, dict]:
             "Export orders, notifications, anomalies or reconciliation lines", "viewer", ok=201,
             body={"type": "object", "properties": {"kind": {"enum": ["orders", "notifications", "anomalies",
                                                                      "reconciliation"]},
-                                                   "format": {"enum": ["csv", "xlsx"]}},
+                                                   "format": {"enum": ["csv", "xlsx"]},
+                                                   "lang": {"enum": ["zh", "en"], "description":
+                                                            "zh: statuses and results in Chinese"}},
                   "additionalProperties": {"type": "string"}})},
         "/admin/exports/{export_id}": {"get": _admin(
             "An export's status and a fresh link: for the key that requested it or an admin (else 403)", "viewer",

@@ -8,6 +8,7 @@ $PAYTRACK_SIM_PORT and (unless PAYTRACK_DEMO=0) demo traffic. Ctrl-C stops every
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -106,10 +107,17 @@ class Stack:
         from local.fidelity import answer_unsupported_methods_like_api_gateway
         from local.gateway_responses import answer_unknown_paths_like_the_template
 
+        from local import console
+
         answer_unsupported_methods_like_api_gateway()
         answer_unknown_paths_like_the_template()
         config = factory.create_config_obj(chalice_stage_name="local")
         server = factory.create_local_server(app, config, "127.0.0.1", self.config.api_port)
+        if not console.access_log():
+            from chalice.local import ChaliceRequestHandler
+
+            server.server.RequestHandlerClass = functools.partial(
+                console.quiet_handler(ChaliceRequestHandler), app_object=app, config=config)
         thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
         thread.start()
         self.stoppers.append(server.shutdown)
@@ -261,6 +269,10 @@ def main() -> None:
     os.chdir(REPO)
     from local.channels_file import InvalidChannelsFile
 
+    from chalicelib.platform.observability import logger
+    from local import console
+
+    console.use_human_logs(logger)
     stack = Stack(StackConfig())
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

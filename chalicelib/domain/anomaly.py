@@ -54,6 +54,26 @@ class Finding:
         return f"{self.rule}#{self.subject}"
 
 
+# Ids are stored as `rule#subject` (subjects may hold more `#`); the API prints them with `~`, an
+# unreserved URL character, so a printed id pastes into a URL as is.
+STORED_SEPARATOR, PRINTED_SEPARATOR = "#", "~"
+
+
+def printed_id(stored_id: str) -> str:
+    return stored_id.replace(STORED_SEPARATOR, PRINTED_SEPARATOR)
+
+
+def stored_ids(given: str) -> list[str]:
+    """The stored ids an id from a URL may name, most likely first: as given when it has a `#`
+    (the old form, `%23` in a URL), else every `~` read as `#`, else only the first (a subject
+    that had a `~` of its own)."""
+    if STORED_SEPARATOR in given:
+        return [given]
+    every = given.replace(PRINTED_SEPARATOR, STORED_SEPARATOR)
+    first = given.replace(PRINTED_SEPARATOR, STORED_SEPARATOR, 1)
+    return list(dict.fromkeys([every, first]))
+
+
 @dataclass(frozen=True)
 class Anomaly:
     anomaly_id: str

@@ -16,11 +16,11 @@ def channel_name(order: Order) -> str:
 
 
 def amount_words(money: Money) -> str:
-    """58元, 58.50元; other currencies keep their code: 19.99 USD."""
+    """One format for every amount, with its minor digits: 58.00元, 58.50元; other currencies
+    keep their code: 19.99 USD."""
     if money.currency != "CNY":
         return f"{money.format()} {money.currency}"
-    text = money.format()
-    return f"{text[:-3] if text.endswith('.00') else text}元"
+    return f"{money.format()}元"
 
 
 def when_words(moment: datetime, now: datetime, zone: tzinfo) -> str:
@@ -40,6 +40,8 @@ def customer_reply(order: Order, now: datetime, zone: tzinfo) -> str:
         state = "已过期" if order.pay_status is PayStatus.EXPIRED else "尚未完成付款"
         return (f"您好，我们暂未收到订单{number}的付款记录，订单{state}，金额为{amount}。"
                 "如您已经付款，请提供支付截图和支付平台的交易单号，我们会立即为您核实。")
+    if order.paid_amount is not None and order.paid_amount != order.amount:
+        amount += f"（订单金额为{amount_words(order.amount)}）"
     paid = f"您好，我们看到您在{when_words(order.paid_at or now, now, zone)}通过{channel_name(order)}支付的订单{number}已经成功，金额为{amount}，"
     if order.pay_status in (PayStatus.REFUNDED, PayStatus.PARTIALLY_REFUNDED):
         refunded = amount_words(order.refunded_amount) if order.refunded_amount else amount
@@ -53,7 +55,7 @@ def _delivery_words(order: Order, now: datetime, zone: tzinfo) -> str:
         return (f"系统已于{when_words(order.delivered_at, now, zone)}自动发货，"
                 "请您检查邮箱收件箱和垃圾箱。")
     if order.delivery_status is DeliveryStatus.HELD:
-        return "订单正在进行安全核对，核对完成后会尽快为您发货，请您耐心等待。"
+        return "订单正在进行安全核对，暂未发货，核对完成后会尽快为您发货，请您耐心等待。"
     if order.delivery_status is DeliveryStatus.FAILED:
-        return "发货时遇到问题，我们正在处理，会尽快为您补发。"
+        return "发货时遇到问题，暂未发货成功，我们正在处理，会尽快为您补发。"
     return "系统正在为您发货，请稍候查收邮箱。"

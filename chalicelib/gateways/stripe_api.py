@@ -3,7 +3,7 @@
 Stripe signs no API answer (TLS and our secret key, sent as a Bearer token, are the trust). An
 order's PaymentIntent is found by the id we already know (the order's trade number) or by
 searching `metadata['order_id']` — Checkout must create it with
-`payment_intent_data[metadata][order_id]` (README, "Configuration"). Balance transactions carry
+`payment_intent_data[metadata][order_id]` (docs/operations.md, "Configuration"). Balance transactions carry
 the fee and the net of each charge and refund; their `source` is expanded to reach the order.
 
 A balance transaction is in the account's settlement currency. A charge in another currency

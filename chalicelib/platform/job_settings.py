@@ -1,5 +1,5 @@
 """Settings of the scheduled jobs (补单, expiry, statements, reconciliation, digest) and of the
-gateway API client, read once from the environment (README "Configuration")."""
+gateway API client, read once from the environment (docs/operations.md "Configuration")."""
 from __future__ import annotations
 
 import os

@@ -101,7 +101,7 @@ def _decimal(name: str, default: str) -> str:
 
 
 def _rules(text: str) -> RulesConfig:
-    """The anomaly rules: defaults, with PAYTRACK_RULES (a JSON object, README "Configuration")
+    """The anomaly rules: defaults, with PAYTRACK_RULES (a JSON object, docs/operations.md "Configuration")
     merged over them per rule. Anything unknown or malformed stops the start-up, naming it."""
     if not text.strip():
         return RulesConfig()

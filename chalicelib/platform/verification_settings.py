@@ -1,4 +1,4 @@
-"""Settings of buyer verification (README "Configuration"), read once from the environment: how
+"""Settings of buyer verification (docs/operations.md "Configuration"), read once from the environment: how
 long the buyer has to answer, and the operators' question templates."""
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from ..domain.errors import Conflict, PaytrackError, ValidationFailed
 from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order, Outcome
 from ..store import audit
-from . import orders, refunds, render, requery
+from . import admin, orders, refunds, render, requery
 from .auth import Principal
 from .order_writes import write_with_retry
 
@@ -92,7 +92,9 @@ def perform(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
         decision = _decision(action, body, order, utcnow(), principal.key_id, reason)
         order, outcome = _change(order, decision, idempotency)
     _audit(principal, action, order_no, reason, outcome)
-    return {"action": action, "outcome": outcome, "order": render.order_for_admin(order, masked=False)}
+    names = admin.key_names({entry.actor for entry in order.timeline})
+    return {"action": action, "outcome": outcome,
+            "order": render.order_for_admin(order, masked=False, actor_names=names)}
 
 
 def _refund(principal: Principal, order: Order, body: Mapping[str, Any], reason: str,
@@ -106,8 +108,9 @@ def _refund(principal: Principal, order: Order, body: Mapping[str, Any], reason:
     _audit(principal, "refund", order.order_no, reason, outcome,
            {"refund_request_id": refund.refund_request_id, "amount": refund.amount.format(),
             "payment": refund.trade_no, "state": refund.state.value})
+    names = admin.key_names({entry.actor for entry in order.timeline})
     return {"action": "refund", "outcome": outcome, "refund": render.refund_for_admin(refund),
-            "order": render.order_for_admin(order, masked=False)}
+            "order": render.order_for_admin(order, masked=False, actor_names=names)}
 
 
 def _audit(principal: Principal, action: str, order_no: str, reason: str, outcome: str,

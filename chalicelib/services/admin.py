@@ -12,7 +12,7 @@ from ..domain.customer_reply import customer_reply
 from ..domain.errors import ValidationFailed
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, keys as key_store, notices as notice_store
-from . import auth, channels, geo, orders, render
+from . import auth, channels, geo, orders, related, render
 from .auth import Principal
 
 
@@ -35,15 +35,28 @@ def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
     the sentence for the buyer. PII is masked for viewers; every read is audited."""
     order = orders.get(order_no)
     masked = not principal.sees_pii
-    view = render.order_for_admin(order, masked=masked, fee_rate=channels.fee_rate_of(order.channel))
-    view["buyer_region"] = geo.region_of(order.buyer_ip)
+    view = render.order_for_admin(order, masked=masked, fee_rate=channels.fee_rate_of(order.channel),
+                                  actor_names=key_names({e.actor for e in order.timeline}))
+    location = geo.locate(order.buyer_ip)
+    view["buyer_region"] = location.text()
+    view["buyer_location"] = location.as_dict()
+    view["channel_names"] = render.channel_names()
     view["notices"] = [render.notice_view(n, masked) for n, _ in notice_store.for_order(order_no)]
-    view["anomalies"] = [render.anomaly_view(a, masked=masked) for a in anomaly_store.for_order(order_no)]
+    found = anomaly_store.for_order(order_no)
+    view["anomalies"] = [render.anomaly_view(a, masked=masked, names=key_names({a.updated_by for a in found}))
+                         for a in found]
     view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
     now = utcnow()
     view["customer_reply"] = customer_reply(order, now, ZoneInfo(get_settings().shop_timezone))
+    view["related"] = related.related_orders(order, masked=masked, now=now)
     _audit(principal, "read_order", order_no, {"masked": masked})
     return view
+
+
+def key_names(key_ids: set[str | None]) -> dict[str, str]:
+    """Key id -> the name it was created with, for the actors of a timeline (revoked keys too)."""
+    found = {key_id: key_store.by_id(key_id) for key_id in key_ids if key_id}
+    return {key_id: stored.name for key_id, stored in found.items() if stored is not None}
 
 
 def create_key(principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:

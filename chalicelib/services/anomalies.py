@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from ..domain import params as p
 from ..domain import validation as v
-from ..domain.anomaly import AnomalyStatus, Finding, Severity, check_status_change
+from ..domain.anomaly import Anomaly, AnomalyStatus, Finding, Severity, check_status_change, stored_ids
 from ..domain.clock import utcnow
 from ..domain.errors import NotFound
 from ..domain.order import Order
@@ -24,6 +24,7 @@ from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store, audit, orders as order_store
 from . import metrics, render
+from .admin import key_names
 from .auth import Principal
 from .order_writes import write_with_retry
 
@@ -103,8 +104,27 @@ def inbox(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     masked = not principal.sees_pii
     audit.record_api(now, principal.key_id, principal.role, "list_anomalies", None,
                      {k: params[k] for k in ("status", "rule", "severity", "from", "to") if k in params})
-    return {"items": [mark_expired(render.anomaly_view(a, masked=masked), now) for a in page.items],
-            "next_cursor": page.next_cursor}
+    names = key_names({a.updated_by for a in page.items})
+    return {"items": [mark_expired(render.anomaly_view(a, masked=masked, names=names), now) for a in page.items],
+            "next_cursor": page.next_cursor, "channel_names": render.channel_names()}
+
+
+def _find(given: str) -> Anomaly:
+    """The anomaly a URL names, by its printed id (`rule~subject`) or the stored one (`rule#subject`,
+    sent as `%23`); 404 otherwise."""
+    given = unquote(given)
+    for candidate in stored_ids(given) if len(given) <= MAX_ID_LENGTH else []:
+        found = anomaly_store.get(candidate)
+        if found is not None:
+            return found
+    raise NotFound(f"no anomaly {given!r}", {"id": given})
+
+
+def one(principal: Principal, anomaly_id: str) -> dict[str, Any]:
+    """GET /admin/anomalies/{id}: one anomaly, as the inbox lists it; audited."""
+    found = _find(anomaly_id)
+    audit.record_api(utcnow(), principal.key_id, principal.role, "read_anomaly", found.anomaly_id, None)
+    return render.anomaly_view(found, masked=not principal.sees_pii, names=key_names({found.updated_by}))
 
 
 def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -115,14 +135,12 @@ def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> di
     target = AnomalyStatus(v.choice(body, "status", (AnomalyStatus.ACKNOWLEDGED.value,
                                                      AnomalyStatus.RESOLVED.value)))
     note = v.text(body, "note", required=False, max_len=1000)
-    anomaly_id = unquote(anomaly_id)
-    current = anomaly_store.get(anomaly_id) if len(anomaly_id) <= MAX_ID_LENGTH else None
-    if current is None:
-        raise NotFound(f"no anomaly {anomaly_id!r}", {"id": anomaly_id})
+    current = _find(anomaly_id)
+    anomaly_id = current.anomaly_id
     check_status_change(current.status, target)
     now = utcnow()
     updated = anomaly_store.set_status(anomaly_id, target, now, principal.key_id, note,
                                        expected=current.status)
     audit.record_api(now, principal.key_id, principal.role, "update_anomaly", anomaly_id,
                      {"from": current.status.value, "to": target.value, "note": note})
-    return render.anomaly_view(updated, masked=not principal.sees_pii)
+    return render.anomaly_view(updated, masked=not principal.sees_pii, names={principal.key_id: principal.name})

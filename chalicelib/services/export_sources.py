@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..domain import params as p
+from ..domain.anomaly import printed_id
 from ..domain.clock import day_of, from_iso, utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
@@ -18,6 +19,7 @@ from ..platform.read_budget import metered
 from ..store import order_search, reconciliations
 from ..store import orders as order_store
 from ..store.models import AnomalyModel, NoticeModel
+from .export_words import Words
 
 Masker = Callable[[str, "str | None"], "str | None"]
 MAX_DAYS = 366
@@ -38,26 +40,27 @@ def _money(value) -> str:
     return value.format() if value is not None else ""
 
 
-def _order_row(order, zone: tzinfo, pii: Masker) -> list[Any]:
+def _order_row(order, zone: tzinfo, pii: Masker, word: Words = Words()) -> list[Any]:
     settled = settlement_of(order)
     latency = int((order.delivered_at - order.paid_at).total_seconds()) if order.delivered_at and order.paid_at else ""
     settlement_currency = (settled.fee or settled.net).currency if settled.fee or settled.net else ""
     return [order.order_no, _local(order.created_at, zone), order.product_id, order.product_name, order.quantity,
             order.amount.format(), order.amount.currency, _money(order.paid_amount), _money(settled.fee),
-            _money(settled.net), _money(order.refunded_amount), order.pay_status.value, order.delivery_status.value,
-            ",".join(order.hold_reasons), order.channel, order.method or "", order.trade_no or "",
+            _money(settled.net), _money(order.refunded_amount), word("pay_status", order.pay_status.value),
+            word("delivery_status", order.delivery_status.value), word.joined("hold_reason", order.hold_reasons),
+            order.channel, order.method or "", order.trade_no or "",
             _local(order.paid_at, zone), _local(order.delivered_at, zone), latency,
             pii("email", order.buyer_email) or "", pii("id", order.buyer_id) or "", pii("ip", order.buyer_ip) or "",
-            order.device or "", order.browser or "", order.os or "",
+            word("device", order.device) or "", order.browser or "", order.os or "",
             settlement_currency, _money(settled.settled), settled.rate or "", settled.status or ""]
 
 
-def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker):
+def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker, word: Words = Words()):
     def rows() -> Iterator[list[Any]]:
         for item in order_search.candidates(order_filter, None):
             order = order_store.to_domain(item)
             if order_filter.matches(order, flagged=bool(item.flag)):
-                yield _order_row(order, zone, pii)
+                yield _order_row(order, zone, pii, word)
     return ORDER_HEADER, rows()
 
 
@@ -72,7 +75,7 @@ def _days(since: datetime, until: datetime) -> Iterator[str]:
         day -= timedelta(days=1)
 
 
-def notifications(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
+def notifications(filters: Mapping[str, Any], zone: tzinfo, pii: Masker, word: Words = Words()):
     since, until = _range(filters)
     channel = filters.get("channel")
     header = ["接收时间", "渠道", "网关", "类型", "网关状态", "订单编号", "渠道订单号", "金额", "币种", "投递次数",
@@ -87,9 +90,10 @@ def notifications(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
                 if not since <= at <= until:
                     continue
                 amount = "" if item.amount_minor is None else _minor_text(item.amount_minor, item.currency)
-                yield [_local(at, zone), item.channel, item.gateway, item.kind, item.gateway_status,
+                yield [_local(at, zone), item.channel, item.gateway, word("notice_kind", item.kind), item.gateway_status,
                        item.out_trade_no, item.trade_no or "", amount, item.currency or "",
-                       len(item.attempts or []), "yes" if item.awaiting_day else "", item.source,
+                       len(item.attempts or []), word("yes", "yes") if item.awaiting_day else "",
+                       word("notice_source", item.source),
                        pii("id", item.payer) or ""]
     return header, rows()
 
@@ -98,7 +102,7 @@ def _minor_text(minor: int, currency: str | None) -> str:
     return Money(int(minor), currency or "CNY").format()
 
 
-def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
+def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker, word: Words = Words()):
     since, until = _range(filters)
     wanted = {k: filters.get(k) for k in ("status", "rule", "severity") if filters.get(k)}
     header = ["发现时间", "编号", "规则", "级别", "状态", "订单编号", "渠道", "详情", "处理人", "处理时间", "备注"]
@@ -108,8 +112,8 @@ def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
             for item in metered(AnomalyModel.by_day.query(day, scan_index_forward=False), PAGE):
                 if any(getattr(item, k) != value for k, value in wanted.items()):
                     continue
-                yield [_local(from_iso(item.created_at), zone), item.anomaly_id, item.rule, item.severity,
-                       item.status, item.order_no or "", item.channel or "",
+                yield [_local(from_iso(item.created_at), zone), printed_id(item.anomaly_id), word("rule", item.rule),
+                       word("severity", item.severity), word("anomaly_status", item.status), item.order_no or "", item.channel or "",
                        json.dumps(item.details or {}, ensure_ascii=False), item.updated_by or "",
                        _local(from_iso(item.updated_at), zone) if item.updated_at else "", item.note or ""]
     return header, rows()
@@ -138,22 +142,28 @@ def _runs(filters: Mapping[str, Any]):
     return reconciliations.by_channel(channel, since.isoformat(), until.isoformat())
 
 
-def reconciliation(filters: Mapping[str, Any], zone: tzinfo, pii: Masker):
+def reconciliation(filters: Mapping[str, Any], zone: tzinfo, pii: Masker, word: Words = Words()):
     """The lines of the named runs that did not match (every line is in the run's CSV report)."""
     runs = _runs(filters)
     wanted = filters.get("result")
-    header = ["channel", "date", *RECONCILIATION_COLUMNS]
+    header = word.header(["channel", "date", *RECONCILIATION_COLUMNS])
 
     def rows() -> Iterator[list[Any]]:
         for run in runs:
             for line in reconciliations.lines(run):
                 if wanted and line.get("result") != wanted:
                     continue
-                yield [run.channel, run.date, *(("" if line.get(c) is None else line.get(c))
-                                                for c in RECONCILIATION_COLUMNS)]
+                yield [run.channel, run.date, *(_line_cell(word, c, line.get(c)) for c in RECONCILIATION_COLUMNS)]
     return header, rows()
 
 
-SOURCES: dict[str, Callable[[Mapping[str, Any], tzinfo, Masker], tuple[list[str], Iterable[list[Any]]]]] = {
+def _line_cell(word: Words, column: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    groups = {"result": "result", "kind": "line_kind", "ledger_status": "pay_status"}
+    return word(groups[column], value) if column in groups else value
+
+
+SOURCES: dict[str, Callable[..., tuple[list[str], Iterable[list[Any]]]]] = {
     "notifications": notifications, "anomalies": anomalies, "reconciliation": reconciliation,
 }

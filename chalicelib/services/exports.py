@@ -25,6 +25,7 @@ from ..platform.settings import get_settings
 from ..store import audit, exports as export_store
 from . import export_sources, export_writer
 from .auth import Principal
+from .export_words import LANGUAGES, Words
 from .order_search import parse_filter
 
 INLINE_ROWS = 5000
@@ -59,7 +60,8 @@ def _parse(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
     kind = v.choice(body, "kind", KINDS, required=False) or "orders"
     fmt = v.choice(body, "format", FORMATS, required=False) or "csv"
     filters = {k: val for k, val in body.items() if k not in ("kind", "format")}
-    v.reject_unknown(filters, FILTERS[kind])
+    v.reject_unknown(filters, FILTERS[kind] | {"lang"})
+    v.choice(filters, "lang", LANGUAGES, required=False)
     for name, value in filters.items():
         ok = isinstance(value, str) or (name == "status" and isinstance(value, list)
                                         and all(isinstance(s, str) for s in value))
@@ -71,12 +73,14 @@ def _parse(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
 def _rows_for(kind: str, filters: dict[str, Any], masked: bool) -> tuple[list[str], Iterable[list[Any]]]:
     zone = ZoneInfo(get_settings().shop_timezone)
     pii = _pii_masker(masked)
+    word = Words(filters.get("lang") or "en")
+    filters = {k: val for k, val in filters.items() if k != "lang"}
     if kind == "orders":
         params = {k: val for k, val in filters.items() if k != "status"}
         statuses = filters.get("status") or []
         order_filter = parse_filter(params, statuses if isinstance(statuses, list) else [statuses])
-        return export_sources.orders(order_filter, zone, pii)
-    return export_sources.SOURCES[kind](filters, zone, pii)
+        return export_sources.orders(order_filter, zone, pii, word)
+    return export_sources.SOURCES[kind](filters, zone, pii, word)
 
 
 def _pii_masker(masked: bool) -> Callable[[str, str | None], str | None]:

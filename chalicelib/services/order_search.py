@@ -13,7 +13,7 @@ from ..domain import params as p
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
-from ..domain.order import DeliveryStatus, PayStatus
+from ..domain.order import PAID_STATES, DeliveryStatus, PayStatus
 from ..domain.order_filter import OrderFilter
 from ..store import audit, orders as order_store
 from ..store.order_search import SWEEP_PAGE, candidates, choose_plan
@@ -88,15 +88,24 @@ def _decode_cursor(cursor: str | None) -> tuple[tuple[str, str] | None, dict[str
 
 
 def _checked_totals(totals: Any) -> dict[str, Any] | None:
-    """Totals as `_totals_view` wrote them (or None), else ValueError."""
+    """Totals as `_first_page_with_totals` wrote them (or None), else ValueError."""
     if totals is None:
         return None
-    if not (isinstance(totals, dict) and set(totals) == {"count", "amount_by_currency"}
-            and type(totals["count"]) is int and isinstance(totals["amount_by_currency"], dict)
-            and all(isinstance(k, str) and isinstance(val, str) and len(k) + len(val) <= 64
-                    for k, val in totals["amount_by_currency"].items())):
+    if not (isinstance(totals, dict) and set(totals) in (_TOTALS, _TOTALS | _PAID_TOTALS)
+            and all(type(totals[key]) is int for key in ("count", "paid_count") if key in totals)
+            and all(_amounts_ok(totals[key]) for key in ("amount_by_currency", "paid_amount_by_currency")
+                    if key in totals)):
         raise ValueError("totals")
     return totals
+
+
+_TOTALS = frozenset({"count", "amount_by_currency"})
+_PAID_TOTALS = frozenset({"paid_count", "paid_amount_by_currency"})   # cursors from before lack them
+
+
+def _amounts_ok(amounts: Any) -> bool:
+    return isinstance(amounts, dict) and all(isinstance(k, str) and isinstance(val, str) and len(k) + len(val) <= 64
+                                             for k, val in amounts.items())
 
 
 def _matching(f: OrderFilter, after: tuple[str, str] | None, page_size: int = SWEEP_PAGE):
@@ -106,20 +115,28 @@ def _matching(f: OrderFilter, after: tuple[str, str] | None, page_size: int = SW
             yield item, order
 
 
-def _totals_view(count: int, by_currency: dict[str, int]) -> dict[str, Any]:
-    return {"count": count,
-            "amount_by_currency": {c: Money(m, c).format() for c, m in sorted(by_currency.items())}}
+def _amounts_view(by_currency: dict[str, int]) -> dict[str, str]:
+    return {c: Money(m, c).format() for c, m in sorted(by_currency.items())}
 
 
 def _first_page_with_totals(f: OrderFilter, limit: int) -> tuple[list, dict[str, Any]]:
-    """One pass over the whole filtered set: the totals, and its first `limit + 1` rows."""
-    page, count, by_currency = [], 0, {}
+    """One pass over the whole filtered set: the totals, and its first `limit + 1` rows.
+
+    Two totals that never mix: every matching order's order amount (`count`,
+    `amount_by_currency`), and what the paid ones among them took (`paid_count`,
+    `paid_amount_by_currency`: their paid amounts, refunded or not)."""
+    page, count, by_currency, paid_count, paid_by_currency = [], 0, {}, 0, {}
     for item, order in _matching(f, None):
         if len(page) <= limit:
             page.append((item, order))
         count += 1
         by_currency[order.amount.currency] = by_currency.get(order.amount.currency, 0) + order.amount.minor
-    return page, _totals_view(count, by_currency)
+        if order.pay_status in PAID_STATES and order.paid_amount is not None:
+            paid_count += 1
+            currency = order.paid_amount.currency
+            paid_by_currency[currency] = paid_by_currency.get(currency, 0) + order.paid_amount.minor
+    return page, {"count": count, "amount_by_currency": _amounts_view(by_currency),
+                  "paid_count": paid_count, "paid_amount_by_currency": _amounts_view(paid_by_currency)}
 
 
 def _page_and_totals(f: OrderFilter, after: tuple[str, str] | None, limit: int, want_totals: bool,
@@ -153,4 +170,5 @@ def search(principal: Principal, params: Mapping[str, str], getlist: Callable[[s
     audit.record_api(utcnow(), principal.key_id, principal.role, "search_orders", None,
                      {"filters": {k: v for k, v in params.items() if k != "cursor"}, "masked": masked})
     return {"items": [render.order_row(order, masked=masked) for _, order in page],
-            "next_cursor": next_cursor, "totals": totals, "index": plan.index}
+            "next_cursor": next_cursor, "totals": totals, "index": plan.index,
+            "channel_names": render.channel_names()}

@@ -2,19 +2,29 @@
 with the currency's minor digits plus `currency`, times ISO 8601 UTC with Z."""
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Mapping
 
+from ..domain.anomaly import printed_id
 from ..domain.clock import to_api
 from ..domain.money import Money
 from ..domain.order import Order
 from ..domain.refunds import RefundRequest, refund_requests
 from ..domain.settlement import settlement_view
 from ..domain.verification import ANSWERED, answered_message
+from . import channels
+from .facts import anomaly_facts, timeline_facts
 
 
 def money(value: Money | None) -> str | None:
     return value.format() if value is not None else None
+
+
+def channel_names() -> dict[str, str]:
+    """Each configured channel's display name (`"name"` in the channels file), where it has one."""
+    return {channel_id: config["name"] for channel_id, config in channels.all_channels().items()
+            if isinstance(config.get("name"), str)}
 
 
 def order_for_shop(order: Order) -> dict[str, Any]:
@@ -62,9 +72,11 @@ def refund_for_admin(request: RefundRequest) -> dict[str, Any]:
             "detail": request.detail, "updated_at": to_api(request.updated_at)}
 
 
-def order_for_admin(order: Order, *, masked: bool, fee_rate: Decimal | None = None) -> dict[str, Any]:
+def order_for_admin(order: Order, *, masked: bool, fee_rate: Decimal | None = None,
+                    actor_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every stored field of the order; buyer PII masked for viewers. The fee and net come with
-    their currency and status (`fee_rate`: the channel's contracted rate, for an estimate)."""
+    their currency and status (`fee_rate`: the channel's contracted rate, for an estimate);
+    timeline actors are named by `actor_names` (key id -> key name) where known."""
     mask = _masker(masked)
     view = order_for_shop(order)
     view.update({
@@ -82,7 +94,7 @@ def order_for_admin(order: Order, *, masked: bool, fee_rate: Decimal | None = No
         "expired_at": to_api(order.expired_at),
         "refunded_at": to_api(order.refunded_at),
         "payments": [payment_view(p, mask) for p in order.payments],
-        "timeline": [timeline_view(e, mask) for e in order.timeline],
+        "timeline": [timeline_view(e, order, mask, actor_names or {}) for e in order.timeline],
         "version": order.version,
     })
     return view
@@ -95,14 +107,15 @@ def payment_view(payment, mask) -> dict[str, Any]:
             "method": payment.method, "payer": mask("id", payment.payer), "notice": payment.notice_key}
 
 
-def timeline_view(entry, mask) -> dict[str, Any]:
-    """One timeline entry; a buyer's verification answer (in its data and message) masked for viewers."""
-    message, data = entry.message, entry.data
+def timeline_view(entry, order: Order, mask, actor_names: Mapping[str, str]) -> dict[str, Any]:
+    """One timeline entry with its facts (from what is shown: a buyer's verification answer, in its
+    data and message, masked for viewers) and its actor's key name."""
     if entry.type == ANSWERED:
-        shown = mask("answer", data.get("answer"))
-        message, data = answered_message(shown), {**data, "answer": shown}
+        shown = mask("answer", entry.data.get("answer"))
+        entry = replace(entry, message=answered_message(shown), data={**entry.data, "answer": shown})
     return {"at": to_api(entry.at), "type": entry.type, "source": entry.source,
-            "message": message, "data": data, "actor": entry.actor}
+            "message": entry.message, "data": entry.data, "facts": timeline_facts(entry, order),
+            "actor": entry.actor, "actor_name": actor_names.get(entry.actor) if entry.actor else None}
 
 
 def notice_view(notice, masked: bool) -> dict[str, Any]:
@@ -114,7 +127,7 @@ def notice_view(notice, masked: bool) -> dict[str, Any]:
             "trade_no": notice.trade_no, "amount": money(notice.amount),
             "currency": notice.amount.currency if notice.amount else None,
             "refunded_total": money(notice.refunded_total), "event_time": to_api(notice.event_time),
-            "raw": raw}
+            "raw": raw, "raw_masked": masked}
 
 
 # anomaly details that carry buyer PII (domain/rules), and how each is masked for viewers
@@ -133,11 +146,14 @@ def _anomaly_details(details: dict[str, Any], masked: bool) -> dict[str, Any]:
     return {key: shown(key, value) for key, value in details.items()}
 
 
-def anomaly_view(anomaly, *, masked: bool = True) -> dict[str, Any]:
-    return {"id": anomaly.anomaly_id, "rule": anomaly.rule, "severity": anomaly.severity.value,
+def anomaly_view(anomaly, *, masked: bool = True, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`names`: key id -> key name, to name who handled it (`updated_by_name`)."""
+    return {"id": printed_id(anomaly.anomaly_id), "rule": anomaly.rule, "severity": anomaly.severity.value,
             "status": anomaly.status.value, "order_no": anomaly.order_no, "channel": anomaly.channel,
-            "details": _anomaly_details(anomaly.details, masked), "created_at": to_api(anomaly.created_at),
-            "updated_at": to_api(anomaly.updated_at), "updated_by": anomaly.updated_by, "note": anomaly.note}
+            "details": _anomaly_details(anomaly.details, masked), "facts": anomaly_facts(anomaly.rule, anomaly.details),
+            "created_at": to_api(anomaly.created_at),
+            "updated_at": to_api(anomaly.updated_at), "updated_by": anomaly.updated_by,
+            "updated_by_name": (names or {}).get(anomaly.updated_by), "note": anomaly.note}
 
 
 def key_view(stored) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..domain.order import PAID_STATES, Order
 from ..platform.settings import get_settings
 from ..store import orders as order_store, stats as stats_store
 from ..store.models import OrderModel
+from . import render
 from .auth import Principal
 
 MAX_DAYS = 366
@@ -45,8 +46,14 @@ def facts_of_change(old: Order | None, new: Order) -> list[stats_store.Fact]:
     repeat = new.pay_status in PAID_STATES and (old is None or old.pay_status not in PAID_STATES) \
         and _is_repeat_buyer(new)
     day = figures.cohort_day(new, zone)
-    return [stats_store.Fact(day, new.order_no, f"stats:{fact.key}", figures.counter_deltas(new, zone, fact))
+    return [stats_store.Fact(day, new.order_no, f"stats:{fact.key}", figures.counter_deltas(new, zone, fact),
+                             {product_label(new.product_id): new.product_name} if fact.key == "created" else {})
             for fact in figures.facts(old, new, repeat)]
+
+
+def product_label(product_id: str) -> str:
+    """The stats item's text attribute naming a product, so reports show names, not ids."""
+    return f"label|product:{product_id}"
 
 
 def read_order_record(record: dict[str, Any]) -> list[stats_store.Fact]:
@@ -134,6 +141,11 @@ def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
                 figures.merge(groups.setdefault(key, {}), [(metric, value)])
             if dim == "all":
                 figures.merge(overall, [(metric, value)])
+    views = [_view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))]
+    if by == "product":
+        names = stats_store.read_labels(days)
+        for view in views:
+            view["name"] = names.get(product_label(view["key"]))
     return {"by": by, "from": since.isoformat(), "to": until.isoformat(), "timezone": get_settings().shop_timezone,
-            "groups": [_view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))],
-            "totals": _view(None, overall)}
+            "groups": views,
+            "totals": _view(None, overall), "channel_names": render.channel_names()}

@@ -1,4 +1,4 @@
-"""The admin page (README "The admin page"): static HTML, CSS and plain JavaScript modules in this
+"""The admin page (docs/internals.md "The admin page"): static HTML, CSS and plain JavaScript modules in this
 folder, served by two routes of app.py — GET /admin/ (index.html) and GET /admin/assets/{name}.
 
 Only files that exist directly in this folder with a known type are served: a name is never

@@ -1,4 +1,5 @@
 // The admin API client: same origin by default, bearer key, errors as ApiError (never swallowed).
+import { rememberChannelNames } from "./names.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -69,6 +70,7 @@ export class Api {
       if (response.status === 401 && this.onUnauthenticated) this.onUnauthenticated(failure);
       throw failure;
     }
+    if (data && data.channel_names) rememberChannelNames(data.channel_names);
     return { status: response.status, data };
   }
 

@@ -86,6 +86,8 @@ function shell(active) {
       href: `#/${id}`, class: ["nav-link", id === active && "nav-on"], "data-nav": id,
       "aria-current": id === active ? "page" : null,
     }, icon(iconName), h("span", {}, typeof label === "function" ? label() : t(label)), id === "anomalies" ? h("span", { class: "nav-count", id: "nav-anomaly-count", hidden: true }) : null)));
+  const skip = document.querySelector(".skip");
+  if (skip) skip.textContent = t("nav.skip");
   const main = h("main", { id: "main", class: "main", tabindex: "-1" });
   const title = h("h1", { class: "page-title", id: "page-title" }, "");
   const layout = h("div", { class: "shell" },
@@ -93,9 +95,9 @@ function shell(active) {
       h("a", { class: "brand", href: "#/dashboard" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "¥"),
         h("span", { class: "brand-text" }, h("strong", {}, "paytrack"), h("small", {}, t("brand.tagline")))),
       nav,
-      h("div", { class: "sidebar-foot" }, t("brand.zone", { zone: shopZone() }))),
+      h("div", { class: "sidebar-foot", title: shopZone() }, t("brand.zone", { zone: zoneName(shopZone()) }))),
     h("div", { class: "column" },
-      h("header", { class: "topbar" }, title,
+      h("header", { class: "topbar" }, title, globalSearch(),
         h("div", { class: "topbar-tools" }, roleChip(state.role), languageButton(),
           h("button", { type: "button", class: "btn btn-ghost", "data-action": "sign-out", onclick: () => signOut(null) },
             icon("logout"), h("span", { class: "hide-sm" }, t("action.sign_out"))))),
@@ -201,3 +203,25 @@ function boot() {
 }
 
 boot();
+
+// The shop's zone as people say it ("中国标准时间", "China Standard Time"), its IANA id on hover.
+function zoneName(zone) {
+  try {
+    const parts = new Intl.DateTimeFormat(lang() === "zh" ? "zh-CN" : "en", { timeZone: zone, timeZoneName: "long" }).formatToParts(new Date());
+    return parts.find((p) => p.type === "timeZoneName")?.value || zone;
+  } catch (_) {
+    return zone;
+  }
+}
+
+// The search box on every screen: an order number, trade number, e-mail or IP opens the orders
+// list searched by it (the list detects which it is).
+function globalSearch() {
+  const input = h("input", { class: "input", type: "search", id: "global-search", name: "q", enterkeyhint: "search",
+    placeholder: t("search.placeholder"), "aria-label": t("search.label"), autocomplete: "off" });
+  return h("form", { class: "global-search", role: "search", onsubmit: (event) => {
+    event.preventDefault();
+    const q = input.value.trim();
+    if (q) navigate(`#/orders?q=${encodeURIComponent(q)}&range=30d`);
+  } }, input, h("button", { type: "submit", class: "btn btn-secondary btn-small", "data-action": "global-search" }, t("action.search")));
+}

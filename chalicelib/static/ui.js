@@ -2,6 +2,7 @@
 import { h, icon } from "./dom.js";
 import { money, shortTime, dateTime } from "./fmt.js";
 import { colon, has, t } from "./i18n.js";
+import { knownChannelName } from "./names.js";
 
 const PAY_TONES = { pending: "neutral", paid: "success", expired: "muted", closed: "muted", refunded: "purple",
   partially_refunded: "purple" };
@@ -15,6 +16,15 @@ export function badge(text, tone = "neutral", attrs = {}) {
 
 export function payBadge(status) {
   return badge(t(`pay.${status}`), PAY_TONES[status] || "neutral", { "data-status": status });
+}
+
+// Delivery means something only once an order is paid (a held unpaid order still shows its hold):
+// an unpaid order gets no delivery badge, so "待发货" never suggests money arrived.
+const PAID = new Set(["paid", "partially_refunded", "refunded"]);
+
+export function deliveryCell(order) {
+  if (PAID.has(order.pay_status) || order.delivery_status === "held") return deliveryBadge(order.delivery_status);
+  return h("span", { class: "muted", title: t("delivery.not_paid"), "data-delivery": "none" }, "—");
 }
 
 export function deliveryBadge(status) {
@@ -36,9 +46,13 @@ export function ruleName(rule) {
 
 export function channelName(channel) {
   if (!channel) return "—";
-  const type = channel.split("-")[0];
-  const name = has(`channel_type.${type}`) ? t(`channel_type.${type}`) : type;
-  return channel === type ? name : `${name} · ${channel.slice(type.length + 1)}`;
+  return knownChannelName(channel) || channel;
+}
+
+// A gateway type (alipay, wechatpay, epay, stripe) by its brand: 支付宝, 微信支付, 易支付, Stripe.
+export function gatewayName(gateway) {
+  if (!gateway) return "—";
+  return has(`channel_type.${gateway}`) ? t(`channel_type.${gateway}`) : gateway;
 }
 
 export function moneyText(amount, currency) {
@@ -123,10 +137,26 @@ export function segmented(name, options, current, onChange) {
 }
 
 export function kpi(label, value, { sub = null, tone = null, testid = null, iconName = null } = {}) {
+  const figure = h("div", { class: "kpi-value", "data-kpi": testid }, value);
+  fitText(figure);
   return h("div", { class: ["kpi", tone && `kpi-${tone}`] },
     h("div", { class: "kpi-label" }, iconName ? icon(iconName) : null, label),
-    h("div", { class: "kpi-value", "data-kpi": testid }, value),
+    figure,
     sub ? h("div", { class: "kpi-sub" }, sub) : null);
+}
+
+// A key figure is never cut ("¥20,48…"): its font shrinks until the whole figure fits its box,
+// again whenever the box changes size.
+export function fitText(el, smallest = 13) {
+  const fit = () => {
+    el.style.fontSize = "";
+    let size = parseFloat(getComputedStyle(el).fontSize);
+    while (el.scrollWidth > el.clientWidth + 1 && size > smallest) {
+      size -= 1;
+      el.style.fontSize = `${size}px`;
+    }
+  };
+  new ResizeObserver(fit).observe(el);
 }
 
 // The tone of a success rate: below 85% is trouble (the seed's "失败率持续高于15%"), below 90% a warning.

@@ -5,7 +5,7 @@ import { pathPart } from "./api.js";
 import { h, icon, mount } from "./dom.js";
 import { addDays, atMost, axisMoney, clock, integer, money, percent, shopDate, shopTimeToIso, setZone, toMinor } from "./fmt.js";
 import { t } from "./i18n.js";
-import { badge, card, channelName, deliveryBadge, emptyState, errorBox, kpi, loading, payBadge, rateTone, ruleName, severityBadge, time } from "./ui.js";
+import { badge, card, channelName, deliveryCell, emptyState, errorBox, kpi, loading, payBadge, rateTone, ruleName, severityBadge, time } from "./ui.js";
 
 const EVERY_MS = 20000;
 const SEVERITIES = ["critical", "warning", "info"];
@@ -236,7 +236,7 @@ export async function render(ctx) {
     const items = data.items || [];
     if (!items.length) { mount(heldBox, emptyState(t("dashboard.no_held"))); return; }
     mount(heldBox, h("ul", { class: "mini-list" }, items.map((o) => h("li", {},
-      deliveryBadge(o.delivery_status),
+      deliveryCell(o),
       h("div", { class: "mini-two" },
         h("a", { href: `#/orders/${pathPart(o.order_no)}`, class: "mini-main" }, o.product_name),
         h("span", { class: "mono small muted" }, o.order_no)),

@@ -5,7 +5,7 @@ import { pathPart } from "./api.js";
 import { h, icon, mount, toast } from "./dom.js";
 import * as F from "./filters.js";
 import { addDays, clock, dateTime, integer, shopDate, shopTimeToIso } from "./fmt.js";
-import { colon, t } from "./i18n.js";
+import { colon, lang, t } from "./i18n.js";
 import { card, channelName, errorBox, segmented } from "./ui.js";
 
 const KINDS = ["orders", "notifications", "anomalies", "reconciliation"];
@@ -82,7 +82,7 @@ export async function render(ctx) {
   };
 
   const body = () => {
-    const out = { kind: state.kind, format: state.format };
+    const out = { kind: state.kind, format: state.format, lang: lang() };
     if (state.kind === "orders") return { ...out, ...F.toExport(orderFilter) };
     if (inputs.from && inputs.from.value) out.from = shopTimeToIso(inputs.from.value);
     if (inputs.to && inputs.to.value) out.to = shopTimeToIso(addDays(inputs.to.value, 1));

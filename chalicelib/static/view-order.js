@@ -3,13 +3,14 @@
 import { pathPart } from "./api.js";
 import { copyText, h, icon, mount, openDialog, toast } from "./dom.js";
 import { dateTime, duration, money } from "./fmt.js";
-import { has, t } from "./i18n.js";
+import { colon, has, t } from "./i18n.js";
+import { actorText, deviceText, handlerText, expectedSeenLine, noticeSource, rawPayload, regionText, timelineLabel, timelineText } from "./facts.js";
 import { anomalyActions } from "./view-anomalies.js";
 import { canRefund, refundDialog, refundsCard, refundStateBadge, tr as refundText } from "./view-refunds.js";
 import { verificationCard } from "./view-verification.js";
 import {
-  anomalyStatusBadge, badge, card, channelName, deliveryBadge, emptyState, errorBox, fields, loading, payBadge, pii, ruleName,
-  severityBadge, time,
+  anomalyStatusBadge, badge, card, channelName, deliveryCell, emptyState, errorBox, fields, gatewayName, loading, payBadge, pii,
+  ruleName, severityBadge, time,
 } from "./ui.js";
 
 const TIMELINE_TONES = { created: "neutral", payment: "success", refund: "purple", closed: "muted", notice: "info",
@@ -43,6 +44,7 @@ export async function render(ctx, highlightLast = false) {
       card(t("order.section_buyer"), buyerFields(order))),
     card(t("order.section_money"), moneyFields(order)),
     (order.refunds || []).length ? refundsCard(ctx, order, reload) : null,
+    card(t("related.title"), related(order.related), { id: "related", subtitle: t("related.sub", { days: order.related ? order.related.window_days : 30 }) }),
     card(t("order.timeline"), timeline(order, highlightLast), { id: "timeline", subtitle: t("order.timeline_sub") }),
     card(t("order.anomalies"), anomalies(ctx, order, reload), { id: "anomalies" }),
     card(t("order.notices"), notices(order), { id: "notices", subtitle: t("order.notices_sub") }),
@@ -67,7 +69,7 @@ function header(o) {
     h("div", { class: "order-head-main" },
       h("div", { class: "order-no" }, h("span", { class: "muted" }, t("col.order_no")), h("strong", { class: "mono", "data-field": "order_no" }, o.order_no), copyNo),
       h("h2", { class: "order-product" }, o.product_name, o.quantity > 1 ? h("span", { class: "muted" }, ` × ${o.quantity}`) : null),
-      h("div", { class: "badges" }, payBadge(o.pay_status), deliveryBadge(o.delivery_status),
+      h("div", { class: "badges" }, payBadge(o.pay_status), deliveryCell(o),
         (o.hold_reasons || []).map((r) => badge(holdReason(r), "warning", { "data-hold-reason": r })),
         h("span", { class: "muted small" }, `${t("col.created_at")} ${dateTime(o.created_at)}`))),
     h("div", { class: "order-head-amount" },
@@ -185,10 +187,10 @@ function tradeFields(o) {
     [t("order.product"), `${o.product_name} (${o.product_id})`],
     [t("order.quantity"), String(o.quantity)],
     [t("col.channel"), channelName(o.channel)],
-    [t("order.gateway_method"), [o.gateway, o.method].filter(Boolean).join(" · ") || null],
+    [t("order.gateway_method"), [o.gateway, o.method].filter(Boolean).map(gatewayName).join(" · ") || null],
     [t("order.trade_no"), o.trade_no ? h("span", { class: "mono", "data-field": "trade_no" }, o.trade_no) : null],
     [t("col.created_at"), time(o.created_at, true)],
-    [t("col.paid_at"), o.paid_at ? [time(o.paid_at, true), waited !== null && waited >= 0 ? h("span", { class: "muted small" }, ` (${t("order.after", { d: duration(waited) })})`) : null] : null],
+    [t("col.paid_at"), o.paid_at ? [time(o.paid_at, true), paidTimeNote(o, waited)] : null, { "data-field": "paid_at" }],
     [t("order.delivered_at"), o.delivered_at ? [time(o.delivered_at, true), latency !== null && latency >= 0 ? h("span", { class: "muted small" }, ` (${t("order.after_paid", { d: duration(latency) })})`) : null] : null],
     [t("order.expires_at"), time(o.expires_at, true)],
     o.expired_at ? [t("order.expired_at"), time(o.expired_at, true)] : null,
@@ -197,21 +199,27 @@ function tradeFields(o) {
   ]);
 }
 
+// Clock skew a gateway may have before a payment time is called wrong.
+const SKEW_S = 300;
+
+// "after 2 minutes", or a warning when the payment time cannot be true: before the order existed,
+// or in the future.
+function paidTimeNote(o, waited) {
+  if (waited !== null && waited < -SKEW_S) return badge(t("order.paid_before_created"), "danger", { "data-time-problem": "before_created" });
+  if ((new Date(o.paid_at) - Date.now()) / 1000 > SKEW_S) return badge(t("order.paid_in_future"), "danger", { "data-time-problem": "future" });
+  return waited !== null && waited >= 0 ? h("span", { class: "muted small" }, ` (${t("order.after", { d: duration(waited) })})`) : null;
+}
+
 function buyerFields(o) {
   return fields([
     [t("order.email"), pii(o.buyer_email), { "data-field": "buyer_email" }],
     [t("order.buyer_id"), pii(o.buyer_id)],
     [t("order.ip"), pii(o.buyer_ip), { "data-field": "buyer_ip" }],
-    [t("order.region"), o.buyer_region ? regionText(o.buyer_region) : null],
-    [t("order.device"), [o.device, o.browser, o.os].filter(Boolean).join(" · ") || null],
+    [t("order.region"), o.buyer_ip ? regionText(o.buyer_location, o.buyer_region) : null, { "data-field": "region" }],
+    [t("order.device"), deviceText(o), { "data-field": "device" }],
     [t("order.payer"), pii(o.payer)],
     [t("order.user_agent"), o.user_agent ? h("span", { class: "small mono wrap" }, o.user_agent) : (o.device ? h("span", { class: "masked" }, icon("lock"), t("masked.hidden")) : null)],
   ]);
-}
-
-function regionText(region) {
-  if (typeof region === "string") return region;
-  return [region.country_name || region.country, region.region, region.city].filter(Boolean).join(" · ") || JSON.stringify(region);
 }
 
 function moneyFields(o) {
@@ -244,19 +252,45 @@ function timeline(o, highlightLast) {
   if (!entries.length) return emptyState(t("order.no_timeline"));
   return h("ol", { class: "timeline" }, entries.map((e, i) => {
     const tone = TIMELINE_TONES[e.type] || "neutral";
-    const data = Object.entries(e.data || {}).filter(([k]) => k !== "notice" && k !== "idempotency_key");
+    const said = timelineText(e);
+    const actor = actorText(e);
     return h("li", { class: ["tl-item", `tl-${tone}`, highlightLast && i === entries.length - 1 && "tl-new"], "data-type": e.type },
       h("span", { class: "tl-dot", "aria-hidden": "true" }),
       h("div", { class: "tl-body" },
         h("div", { class: "tl-head" },
-          h("strong", {}, has(`tl.${e.type}`) ? t(`tl.${e.type}`) : e.type),
+          h("strong", {}, timelineLabel(e.type)),
           h("span", { class: "muted small" }, has(`source.${e.source}`) ? t(`source.${e.source}`) : e.source),
           e.type === "refund" && e.data && e.data.state ? refundStateBadge(e.data.state) : null,
-          e.actor ? h("span", { class: "small actor" }, icon("shield"), e.actor) : null,
+          actor ? h("span", { class: "small actor", "data-actor": e.actor }, icon("shield"), actor) : null,
           h("time", { class: "tl-time", datetime: e.at }, dateTime(e.at))),
-        h("p", { class: "tl-message" }, e.message),
-        data.length ? h("p", { class: "tl-data small muted" }, data.map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ")) : null));
+        said.sentence.length ? h("p", { class: "tl-message", lang: said.english ? "en" : null }, said.sentence) : null,
+        said.note ? h("p", { class: "tl-message tl-note" }, h("span", { class: "muted" }, t("tlx.note_label"), colon()),
+          h("span", { class: "typed", "data-typed": "" }, said.note)) : null,
+        said.extra.length ? h("p", { class: "tl-data small muted" }, said.extra.map(([k, v], i) =>
+          [i ? " · " : "", `${k}${colon()}`, h("span", { class: "typed" }, v)])) : null));
   }));
+}
+
+const RELATED_KINDS = ["email", "buyer_id", "ip", "device"];
+
+// The buyer's other orders: counts by what they share, then each order with its status and amount.
+function related(found) {
+  if (!found) return emptyState(t("related.none"));
+  const counts = h("div", { class: "related-counts" }, RELATED_KINDS.map((kind) =>
+    h("span", { class: ["chip", "chip-static", found.counts[kind] ? "chip-hot" : null], "data-related-count": kind },
+      t(`related.by_${kind}`), " ", h("strong", {}, String(found.counts[kind] || 0)))));
+  if (!found.items.length) return [counts, emptyState(t("related.none"))];
+  return [counts, h("div", { class: "table-wrap" }, h("table", { class: "table table-compact" },
+    h("thead", {}, h("tr", {}, ["order_no", "created_at", "amount", "pay", "delivery", "matched"].map((k) =>
+      h("th", { scope: "col", class: k === "amount" ? "num" : null }, t(`rcol.${k}`))))),
+    h("tbody", {}, found.items.map((r) => h("tr", { "data-related": r.order_no },
+      h("td", { "data-label": t("rcol.order_no") }, h("a", { class: "mono", href: `#/orders/${pathPart(r.order_no)}` }, r.order_no)),
+      h("td", { "data-label": t("rcol.created_at") }, time(r.created_at)),
+      h("td", { class: "num", "data-label": t("rcol.amount") }, h("span", { class: "money" }, money(r.amount, r.currency))),
+      h("td", { "data-label": t("rcol.pay") }, payBadge(r.pay_status)),
+      h("td", { "data-label": t("rcol.delivery") }, deliveryCell(r)),
+      h("td", { "data-label": t("rcol.matched") }, r.matched_by.map((kind) => badge(t(`related.by_${kind}`), "info", { "data-matched": kind })))))))),
+  found.truncated ? h("p", { class: "muted small" }, t("related.truncated")) : null];
 }
 
 function anomalies(ctx, o, reload) {
@@ -265,7 +299,9 @@ function anomalies(ctx, o, reload) {
   return h("ul", { class: "anomaly-list" }, list.map((a) => h("li", { class: "anomaly-row", "data-anomaly": a.id },
     h("div", { class: "anomaly-row-head" }, severityBadge(a.severity), h("strong", {}, ruleName(a.rule)), anomalyStatusBadge(a.status),
       h("span", { class: "muted small push" }, time(a.created_at))),
-    a.note ? h("p", { class: "small" }, t("anomalies.note_line", { note: a.note, by: a.updated_by || "" })) : null,
+    expectedSeenLine(a),
+    a.note ? h("p", { class: "small" }, t("anomalies.note_label"), colon(), h("span", { class: "typed" }, a.note),
+      "（", handlerText(a), "）") : null,
     ctx.canAct ? anomalyActions(ctx, a, () => reload(false)) : null)));
 }
 
@@ -281,9 +317,9 @@ function notices(o) {
       h("td", { "data-label": t("ncol.gateway_status") }, h("span", { class: "mono small" }, n.gateway_status || "—")),
       h("td", { "data-label": t("ncol.trade_no") }, h("span", { class: "mono small" }, n.trade_no || "—")),
       h("td", { class: "num", "data-label": t("ncol.amount") }, n.amount ? h("span", { class: "money" }, money(n.amount, n.currency)) : "—"),
-      h("td", { "data-label": t("ncol.source") }, `${n.gateway || ""} · ${n.source || ""}`),
+      h("td", { "data-label": t("ncol.source") }, noticeSource(n)),
       h("td", { "data-label": t("ncol.raw") }, h("details", { class: "raw" }, h("summary", {}, t("order.show_raw")),
-        h("pre", {}, JSON.stringify(n.raw, null, 2)))))))));
+        rawPayload(n))))))));
 }
 
 function payments(o) {
@@ -295,7 +331,7 @@ function payments(o) {
     h("tbody", {}, list.map((p) => h("tr", {},
       h("td", { "data-label": t("pcol.payment_ref") }, h("span", { class: "mono small" }, p.payment_ref)),
       h("td", { "data-label": t("pcol.at") }, time(p.at, true)),
-      h("td", { "data-label": t("pcol.channel") }, `${channelName(p.channel)}${p.method ? ` · ${p.method}` : ""}`),
+      h("td", { "data-label": t("pcol.channel") }, `${channelName(p.channel)}${p.method ? ` · ${gatewayName(p.method)}` : ""}`),
       h("td", { class: "num", "data-label": t("pcol.amount") }, h("span", { class: "money" }, money(p.amount, p.currency))),
       h("td", { class: "num", "data-label": t("pcol.fee") }, p.fee ? h("span", { class: "money" }, money(p.fee, p.currency)) : "—"),
       h("td", { class: "num", "data-label": t("pcol.received") }, p.received_amount ? h("span", { class: "money" }, money(p.received_amount, p.currency)) : "—"),

@@ -6,7 +6,7 @@ import { copyText, h, icon, mount, openDialog, toast } from "./dom.js";
 import * as F from "./filters.js";
 import { integer, isoToShopInput, money, moneyByCurrency, shopTimeToIso } from "./fmt.js";
 import { t } from "./i18n.js";
-import { card, channelName, deliveryBadge, emptyState, errorBox, loading, payBadge, pii, segmented, time } from "./ui.js";
+import { card, channelName, deliveryCell, gatewayName, emptyState, errorBox, loading, payBadge, pii, segmented, time } from "./ui.js";
 import { looksLikeTradeNo, lookupPanel } from "./view-lookup.js";
 
 export async function render(ctx) {
@@ -194,7 +194,10 @@ async function search(ctx, f, box) {
     const summary = h("div", { class: "summary" },
       h("div", {},
         h("strong", { "data-total": "count" }, t("orders.total_count", { n: integer(totals.count) })),
-        h("span", { class: "summary-amount", "data-total": "amount" }, moneyByCurrency(totals.amount_by_currency)),
+        h("span", { class: "summary-amount" }, t("orders.total_amount"), " ",
+          h("strong", { "data-total": "amount" }, moneyByCurrency(totals.amount_by_currency))),
+        totals.paid_amount_by_currency ? h("span", { class: "summary-amount" }, t("orders.paid_count", { n: integer(totals.paid_count) }),
+          " · ", t("orders.paid_total"), " ", h("strong", { "data-total": "paid" }, moneyByCurrency(totals.paid_amount_by_currency))) : null,
         q && field ? h("span", { class: "chip chip-static", "data-matched": field }, t("orders.matched_by", { field: t(`keyword.${field}`) })) : null),
       h("div", { class: "summary-right muted small" }, t("orders.page", { n: page + 1 }),
         " · ", h("label", {}, t("orders.per_page"), " ", h("select", {
@@ -217,8 +220,8 @@ async function search(ctx, f, box) {
     h("td", { class: "num", "data-label": t("col.amount") }, h("span", { class: "money strong" }, money(o.amount, o.currency)),
       o.paid_amount && o.paid_amount !== o.amount ? h("div", { class: "small text-danger" }, t("orders.paid_other", { amount: money(o.paid_amount, o.currency) })) : null),
     h("td", { "data-label": t("col.pay") }, payBadge(o.pay_status)),
-    h("td", { "data-label": t("col.delivery") }, deliveryBadge(o.delivery_status)),
-    h("td", { "data-label": t("col.channel") }, h("div", { class: "nowrap" }, channelName(o.channel)), o.method ? h("div", { class: "muted small" }, o.method) : null),
+    h("td", { "data-label": t("col.delivery") }, deliveryCell(o)),
+    h("td", { "data-label": t("col.channel") }, h("div", { class: "nowrap" }, channelName(o.channel)), o.method ? h("div", { class: "muted small" }, gatewayName(o.method)) : null),
     h("td", { "data-label": t("col.buyer"), class: "cell-buyer" }, h("div", { class: "ellipsis" }, pii(o.buyer_email)), h("div", { class: "small" }, pii(o.buyer_ip))),
     h("td", { "data-label": t("col.paid_at") }, time(o.paid_at))));
     const table = h("div", { class: "table-wrap" }, h("table", { class: "table table-orders" },

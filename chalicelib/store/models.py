@@ -1,6 +1,6 @@
 """PynamoDB models: the only place that names tables, keys and indexes.
 
-Every admin access pattern of API.md is served by a key or an index (README: "Access patterns").
+Every admin access pattern of API.md is served by a key or an index (docs/internals.md: "Access patterns").
 Filter indexes are keyed by the filtered value with the ISO creation time as sort key, so a
 filter plus a time range is one bounded Query, newest first, never a Scan. Unfiltered listings
 use the UTC creation day as partition (one Query per day) so no single key takes every write.

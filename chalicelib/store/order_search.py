@@ -1,6 +1,6 @@
 """Which index answers an order filter, and the candidates it yields, newest first.
 
-One plan per filter shape (README "Access patterns"): the most selective filter present picks
+One plan per filter shape (docs/internals.md "Access patterns"): the most selective filter present picks
 the index; every other filter is applied afterwards by `OrderFilter.matches`. Candidates come
 sorted by the plan's sort key (creation time, or payment time for a paid-time range) and then
 order number, so key-set pagination works the same for every plan.

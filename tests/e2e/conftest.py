@@ -53,7 +53,8 @@ def start_stack(tmp_path_factory, demo: bool, extra_env: dict[str, str] | None =
     env = {**os.environ, "PAYTRACK_PORT": str(api_port), "PAYTRACK_SIM_PORT": str(sim_port),
            "PAYTRACK_AWS_PORT": str(aws_port), "PAYTRACK_ADMIN_KEY": ADMIN_KEY, "PAYTRACK_SHOP_KEY": SHOP_KEY,
            "PAYTRACK_DEMO": "1" if demo else "0", "PAYTRACK_DEMO_RATE": "2", "PYTHONUNBUFFERED": "1",
-           "PAYTRACK_LOCAL_KEYS_FILE": str(folder / "local-keys.env"), **(extra_env or {})}
+           "PAYTRACK_LOCAL_KEYS_FILE": str(folder / "local-keys.env"), "PAYTRACK_LOG_FORMAT": "json",
+           **(extra_env or {})}
     env.pop("PAYTRACK_STAGE", None)
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env,

@@ -11,10 +11,12 @@ moves it) for a person to look at.
 from __future__ import annotations
 
 import csv
+import json
 import io
 import os
 import random
 import re
+import shutil
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -33,6 +35,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 OUTPUT = Path(os.environ.get("PAYTRACK_TEST_OUTPUT", REPO / "test-output")) / "admin-page"
+SCREENSHOTS = REPO / "docs" / "screenshots"
 PRODUCT = "E2E 测试 Netflix 月卡"
 WAIT_MS = 30_000
 
@@ -63,12 +66,17 @@ def api(stack, method: str, path: str, key: str = ADMIN_KEY, **kwargs) -> dict:
     return response.json()
 
 
-def shot(page, name: str, full_page: bool = True) -> Path:
+def shot(page, name: str, full_page: bool = True, doc: str | None = None) -> Path:
+    """Save the screen under test-output/; with `doc`, also as docs/screenshots/<doc>.png, the
+    picture the operator guide (docs/operator-guide.zh.md) shows, so the guide stays current."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     path = OUTPUT / f"{name}.png"
     if full_page:                       # sticky bars would be drawn where the page was scrolled to
         page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=full_page)
+    if doc:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / f"{doc}.png")
     return path
 
 
@@ -133,7 +141,7 @@ def shop(stack):
             wait_for(lambda: stack.call("GET", f"/orders/{order_no}", key=SHOP_KEY).json()["pay_status"] == "paid")
             assert stack.call("POST", f"/orders/{order_no}/delivery", key=SHOP_KEY,
                               json={"status": "delivered"}).status_code == 200
-        anomaly_id = f"amount_mismatch#{held}"
+        anomaly_id = f"amount_mismatch~{held}"
         wait_for(lambda: any(a["id"] == anomaly_id
                              for a in api(stack, "GET", "/admin/anomalies?limit=200")["items"]))
         wait_for(lambda: stack.call("GET", f"/orders/{held}", key=SHOP_KEY).json()["hold"])
@@ -178,7 +186,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     # sign in: the page checks the key and shows its role
     page.goto(f"{stack.api}/admin/")
     page.wait_for_selector("#api-key")
-    shot(page, "01-sign-in")
+    shot(page, "01-sign-in", doc="sign-in")
     sign_in(page, stack, keys["operator"], "operator")
     assert page.evaluate("sessionStorage.getItem('paytrack.key')") == keys["operator"]
 
@@ -206,7 +214,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     assert page.query_selector(f"[data-list=recent] [data-order='{shop['paid'][0]}']")
     page.wait_for_selector("[data-chart=hourly] svg rect.bar")
     page.wait_for_selector(".kpis[data-loaded]")
-    shot(page, "02-dashboard")
+    shot(page, "02-dashboard", doc="dashboard")
 
     # orders: filter by the product keyword (auto-detected), then narrow to paid + on hold
     page.click("[data-nav=orders]")
@@ -223,7 +231,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     assert page.query_selector_all("tbody tr[data-order]") and len(page.query_selector_all("tbody tr[data-order]")) == 1
     bookmark = page.url
     assert "status=paid" in bookmark and "delivery=held" in bookmark
-    shot(page, "03-orders-filtered")
+    shot(page, "03-orders-filtered", doc="orders")
 
     # the URL is the filter: opened again (a bookmark), it shows the same result
     page.goto(f"{stack.api}/admin/")
@@ -244,7 +252,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
         assert page.query_selector(section), section
     page.click("[data-action=copy-reply]")
     wait_for(lambda: page.evaluate("navigator.clipboard.readText()") == detail["customer_reply"], timeout=5)
-    shot(page, "04-order-detail")
+    shot(page, "04-order-detail", doc="order-detail")
 
     # release the hold: the reason is required, then it lands on the timeline
     page.click(".hold-banner [data-action=release_hold]")
@@ -254,7 +262,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     assert api(stack, "GET", f"/orders/{held}", key=SHOP_KEY)["hold"] is True
     reason = "已在支付宝后台核实到账 5.80 元，买家补差价后发货（e2e）"
     page.fill("dialog #reason", reason)
-    shot(page, "05-release-dialog", full_page=False)
+    shot(page, "05-release-dialog", full_page=False, doc="release-hold")
     page.click("dialog [data-action=confirm]")
     page.wait_for_selector(f".tl-item[data-type=release] .tl-message:has-text('{reason}')")
     assert not page.query_selector(".hold-banner")
@@ -264,9 +272,9 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
 
     # the anomaly inbox: open first; acknowledge with a note
     page.click("[data-nav=anomalies]")
-    item = f"li.inbox-item[data-anomaly='{shop['anomaly']}']"
+    item = f"tr.inbox-item[data-anomaly='{shop['anomaly']}']"
     page.wait_for_selector(item)
-    statuses = page.eval_on_selector_all("li.inbox-item", "items => items.map(i => i.className)")
+    statuses = page.eval_on_selector_all("tr.inbox-item", "items => items.map(i => i.className)")
     assert all("inbox-status-open" in c for c in statuses)
     assert page.query_selector(f"{item} [data-order-link='{held}']")
     shot(page, "07-anomalies")
@@ -290,13 +298,13 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     page.wait_for_selector(".run-result .alert-success a", timeout=60_000)
     run_id = "alipay-main:" + stats_today(stack)["to"]
     page.wait_for_selector(f"tr[data-run='{run_id}']")
-    shot(page, "09-reconciliations")
+    shot(page, "09-reconciliations", doc="reconciliations")
     page.click(".run-result .alert-success a")
     page.wait_for_selector("[data-count=matched]")
     run = api(stack, "GET", f"/admin/reconciliations/{run_id}")
     for result, count in run["summary"]["counts"].items():
         assert page.inner_text(f"[data-count={result}]") == str(count), result
-    shot(page, "10-reconciliation-run")
+    shot(page, "10-reconciliation-run", doc="reconciliation-run")
 
     # reports: SVG charts drawn by the page, figures from the API
     page.click("[data-nav=stats]")
@@ -309,7 +317,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
               if g["currency"] == "CNY" and g["orders_created"]]
     chart = page.inner_text("[data-chart=price-points]")
     assert prices and all(yuan(g["price"]) in chart for g in prices), chart
-    shot(page, "11-stats")
+    shot(page, "11-stats", doc="stats")
 
     # export the filtered orders as CSV: progress, then the link; the file is downloaded
     page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}")
@@ -319,7 +327,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     assert "E2E 测试" in page.inner_text("[data-export-filters]")
     page.click("[data-action=start-export]")
     page.wait_for_selector("[data-action=download]", timeout=60_000)
-    shot(page, "12-export")
+    shot(page, "12-export", doc="export")
     with page.expect_download() as download_info:
         page.click("[data-action=download]")
     download = download_info.value
@@ -340,7 +348,7 @@ def test_an_operator_runs_the_shop_from_the_page(stack, browser, keys, shop):
     page.wait_for_selector("[data-kpi=paid-count]")
     page.wait_for_selector(".kpis[data-loaded]")
     assert "Paid today" in page.inner_text(".kpis")
-    shot(page, "13-english-dashboard")
+    shot(page, "13-english-dashboard", doc="dashboard-en")
     page.click("[data-lang-switch=zh]")
     page.wait_for_selector("[data-nav=orders]:has-text('订单')")
 
@@ -365,14 +373,14 @@ def test_a_viewer_sees_masked_data_and_no_actions(stack, browser, keys, shop):
     assert page.query_selector("[data-field=buyer_ip] [data-masked=true]")
     assert not page.query_selector("#actions")
     assert not page.query_selector("[data-action=release_hold], [data-action=hold], [data-action=note]")
-    shot(page, "14-viewer-order")
+    shot(page, "14-viewer-order", doc="viewer-order")
     page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}&range=30d")
     page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
     emails = page.eval_on_selector_all("td.cell-buyer .ellipsis", "cells => cells.map(c => c.innerText)")
     assert emails and all("***@" in e for e in emails)
     shot(page, "15-viewer-orders")
     page.goto(f"{stack.api}/admin/#/anomalies?status=all")
-    page.wait_for_selector("li.inbox-item")
+    page.wait_for_selector("tr.inbox-item")
     assert not page.query_selector("[data-action=acknowledged], [data-action=resolved]")
     page.goto(f"{stack.api}/admin/#/reconciliations")
     page.wait_for_selector("h1:has-text('对账')")
@@ -490,11 +498,11 @@ def test_a_phone_and_errors_in_words(stack, browser, keys, shop):
     page.wait_for_selector(".kpis[data-loaded]")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the dashboard is {width}px wide on a 390px phone"
-    shot(page, "17-phone-dashboard")
+    shot(page, "17-phone-dashboard", doc="phone-dashboard")
     page.goto(f"{stack.api}/admin/#/orders/{shop['held']}")
     page.wait_for_selector("[data-field=customer_reply]")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    shot(page, "18-phone-order")
+    shot(page, "18-phone-order", doc="phone-order")
     page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}&range=30d")
     page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -582,5 +590,297 @@ def test_a_payment_settled_in_another_currency_shows_both_amounts_the_rate_and_t
     page.wait_for_selector(".toolbar .seg-on[data-value=USD]")
     assert "转出 US$19.99" in page.inner_text(".kpis")              # the USD net is 0: it went to HK$
     shot(page, "21-stats-converted")
+
+
+# ------------------------------------------------------------------------------------ Chinese everywhere
+
+# Words that stay Latin in Chinese: brand and format names, and the codes an operator compares with
+# a gateway's console. Anything else Latin on a Chinese screen is an untranslated word.
+LATIN_ALLOWED = {"API", "IP", "ID", "CSV", "XLSX", "Excel", "UTF", "Stripe", "P50", "paytrack", "User-Agent",
+                 "HTTP", "PII"}
+LATIN_WORDS = r"""(root, values) => {
+  const skip = (el) => el.closest('.mono, .money, .code, .typed, [data-typed], .pii, .masked, [lang=en], script, style, svg title');
+  const words = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const el = node.parentElement;
+    if (!el || skip(el) || !el.getClientRects().length) continue;
+    let text = node.textContent;
+    for (const value of values) text = text.split(value).join(" ");
+    text = text.replace(/\b[A-Z]{2}\$/g, " ");                       // US$, HK$: amounts
+    for (const word of text.match(/[A-Za-z][A-Za-z_]+(?:-[A-Za-z]+)*/g) || []) words.push([word, node.textContent.trim().slice(0, 80)]);
+  }
+  return words;
+}"""
+
+
+def untranslated(page, data_values) -> list:
+    found = page.eval_on_selector("body", LATIN_WORDS, sorted(data_values, key=len, reverse=True))
+    return [(word, context) for word, context in found
+            if word not in LATIN_ALLOWED and not re.fullmatch(r"[A-Z]{3}", word)]     # currency codes
+
+
+def test_chinese_everywhere(stack, browser, keys, shop):
+    """Every screen in Chinese: no Latin word outside ids, amounts, codes and the buyer's own data."""
+    page = new_page(browser, stack, viewport=(1440, 900))
+    sign_in(page, stack, keys["operator"], "operator")
+    held = api(stack, "GET", f"/admin/orders/{shop['held']}", key=keys["operator"])
+    data_values = {PRODUCT, "netflix-e2e", held["browser"], held["os"], *(held.get("channel_names") or {}).keys()}
+    data_values |= {api(stack, "GET", f"/admin/orders/{no}", key=keys["operator"])["buyer_email"]
+                    for no in [*shop["paid"], shop["held"], shop["pending"]]}
+    assert held["buyer_location"]["country_code"] == "CN" and held["buyer_location"]["province"] == "北京"
+    assert {e["type"] for e in held["timeline"]} >= {"created", "payment", "hold", "anomaly"}
+    assert all("facts" in e for e in held["timeline"])
+    screens = {"dashboard": ".kpis[data-loaded]", f"orders?q={quote('E2E 测试')}": f"tr[data-order='{shop['pending']}']",
+               f"orders/{shop['held']}": ".tl-item[data-type=anomaly]", "anomalies?status=all": "[data-anomaly]",
+               "reconciliations": "h1", "stats": "[data-table=channels] tbody tr", "export": "[data-action=start-export]"}
+    problems = {}
+    for screen, ready in screens.items():
+        page.goto(f"{stack.api}/admin/#/{screen}")
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        page.eval_on_selector_all("details", "all => all.forEach(d => d.open = true)")
+        found = untranslated(page, data_values)
+        if found:
+            problems[screen] = found
+    assert problems == {}, json.dumps(problems, ensure_ascii=False, indent=1)
+    page.goto(f"{stack.api}/admin/#/orders/{shop['held']}")
+    page.wait_for_selector(".tl-item[data-type=anomaly]")
+    assert page.inner_text("[data-field=region] dd") == "北京 电信"
+    assert page.inner_text("[data-field=device] dd").startswith("手机 · ")
+    assert "支付宝·主账户" in page.inner_text("#timeline")
+    assert "应为 ¥58.00" in page.inner_text("#anomalies") and "实际 ¥5.80" in page.inner_text("#anomalies")
+    shot(page, "20-order-in-chinese")
+    assert page.problems == []
+    page.context.close()
+
+
+# ------------------------------------------------------------------------------------ numbers
+
+
+def test_numbers_that_cannot_mislead(stack, browser, keys, shop):
+    page = new_page(browser, stack, viewport=(1440, 900))
+    sign_in(page, stack, keys["operator"], "operator")
+
+    # two labelled totals: what was ordered, and what the paid orders took
+    page.goto(f"{stack.api}/admin/#/orders?q={quote('E2E 测试')}")
+    page.wait_for_selector(f"tr[data-order='{shop['pending']}']")
+    totals = api(stack, "GET", f"/admin/orders?q={quote('E2E 测试')}")["totals"]
+    listed = api(stack, "GET", f"/admin/orders?q={quote('E2E 测试')}&limit=200")["items"]
+    paid = sum(Decimal(o["paid_amount"]) for o in listed
+               if o["pay_status"] in ("paid", "partially_refunded", "refunded") and o["currency"] == "CNY")
+    ordered = sum(Decimal(o["amount"]) for o in listed if o["currency"] == "CNY")
+    assert paid < ordered and totals["paid_amount_by_currency"]["CNY"] == f"{paid:.2f}"   # never the unpaid ones
+    assert yuan(totals["amount_by_currency"]["CNY"]) in page.inner_text("[data-total=amount]")
+    assert yuan(f"{paid:.2f}") in page.inner_text("[data-total=paid]")
+    assert "订单金额合计" in page.inner_text(".summary")
+    assert f"已付款 {totals['paid_count']} 笔" in page.inner_text(".summary")
+
+    # an unpaid order has no delivery badge
+    assert page.query_selector(f"tr[data-order='{shop['pending']}'] [data-delivery=none]")
+    assert not page.query_selector(f"tr[data-order='{shop['pending']}'] .badge[data-delivery]")
+
+    # the buyer sentence: one amount format
+    reply = api(stack, "GET", f"/admin/orders/{shop['paid'][0]}", key=keys["operator"])["customer_reply"]
+    assert "金额为58.00元" in reply
+
+    # a payment time before the order existed is flagged, not shown as normal
+    detail = api(stack, "GET", f"/admin/orders/{shop['paid'][0]}", key=keys["operator"])
+    detail["paid_at"] = "2020-01-01T00:00:00Z"
+    page.route(f"**/admin/orders/{shop['paid'][0]}", lambda route: route.fulfill(json=detail))
+    page.goto(f"{stack.api}/admin/#/orders/{shop['paid'][0]}")
+    page.wait_for_selector("[data-field=paid_at] [data-time-problem=before_created]")
+    page.unroute(f"**/admin/orders/{shop['paid'][0]}")
+
+    # top products by name
+    page.goto(f"{stack.api}/admin/#/stats")
+    page.wait_for_selector("[data-product=netflix-e2e]")
+    assert page.inner_text("[data-product=netflix-e2e] .cell-product") == PRODUCT
+    assert page.problems == []
+    page.context.close()
+
+
+# ------------------------------------------------------------------------------------ dense, no overlaps
+
+LONG_PRODUCT = "Steam 钱包充值卡 港服 HK$1000 面值（自动发货，24 小时内到账，不支持退换）Premium 年度会员超长名称"
+# Every box on a screen, and which pairs overlap or stick out of their card: leaf boxes (text,
+# badges, buttons, inputs) of one card must not intersect, and none may leave its card (a table
+# that scrolls sideways in its own frame is fine). Figures must not be cut (…).
+OVERLAPS = r"""(root) => {
+  const visible = (el) => el.checkVisibility({ visibilityProperty: true, contentVisibilityAuto: true })
+    && el.getBoundingClientRect().width > 0;
+  const hasText = (el) => [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  const boxes = [...root.querySelectorAll('.card *, .kpi *, .order-head *, .summary *, .alert *')]
+    .filter((el) => visible(el) && (hasText(el) || el.matches('.badge, .btn, input, select, textarea, svg.icon'))
+      && !el.closest('svg:not(.icon), .sr-only, pre'));
+  // what is drawn of a box: each of its line boxes (an inline element that wraps has several),
+  // cut by every ancestor that clips (ellipsis, scrolling)
+  const clip = (el, card, r) => {
+    let box = { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+    for (let up = el.parentElement; up && up !== card.parentElement; up = up.parentElement) {
+      const style = getComputedStyle(up);
+      if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+      const c = up.getBoundingClientRect();
+      box = { left: Math.max(box.left, c.left), right: Math.min(box.right, c.right),
+              top: Math.max(box.top, c.top), bottom: Math.min(box.bottom, c.bottom) };
+    }
+    return box;
+  };
+  const drawn = (el, card) => [...el.getClientRects()].map((r) => clip(el, card, r))
+    .filter((b) => b.right - b.left >= 1 && b.bottom - b.top >= 1);
+  const problems = [];
+  const inside = (a, b) => a.contains(b) || b.contains(a);
+  const name = (el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${(el.innerText || el.value || '').trim().slice(0, 40)}"`;
+  const byCard = new Map();
+  for (const el of boxes) {
+    const card = el.closest('.card, .kpi, .order-head, .summary, .alert');
+    if (!byCard.has(card)) byCard.set(card, []);
+    const parts = drawn(el, card);
+    if (!parts.length) continue;                                   // scrolled or clipped away
+    byCard.get(card).push([el, parts]);
+    const style = getComputedStyle(el);
+    if (style.display !== 'inline' && style.overflowX === 'visible' && el.scrollWidth > el.clientWidth + 1
+        && !el.closest('.table-wrap')) {
+      problems.push(`text runs out of its box: ${name(el)}`);
+    }
+    const c = card.getBoundingClientRect();
+    const out = parts.find((box) => box.right > c.right + 1 || box.left < c.left - 1);
+    if (out && !el.closest('.table-wrap')) problems.push(`sticks out: ${name(el)} (${Math.round(out.right - c.right)}px)`);
+  }
+  const meet = (p, q) => Math.min(p.right, q.right) - Math.max(p.left, q.left) > 2
+    && Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top) > 2;
+  for (const list of byCard.values()) {
+    for (let i = 0; i < list.length; i++) for (let j = i + 1; j < list.length; j++) {
+      const [a, ps] = list[i], [b, qs] = list[j];
+      if (!inside(a, b) && ps.some((p) => qs.some((q) => meet(p, q)))) problems.push(`overlap: ${name(a)} × ${name(b)}`);
+    }
+  }
+  for (const el of root.querySelectorAll('.kpi-value, .amount-big, .money, .order-no strong')) {
+    if (visible(el) && el.scrollWidth > el.clientWidth + 1) problems.push(`cut: ${name(el)}`);
+  }
+  return problems;
+}"""
+
+
+@pytest.fixture(scope="module")
+def long_values(stack, shop):
+    """The longest real values: a 24-digit order number for ¥99,999,999.99 with a long product name,
+    paid short (held, on the dashboard's held card), a US$ order, and two throwaway e-mails (open
+    anomalies to acknowledge in bulk)."""
+    sim = GatewaySimulator.from_files(stack.api, time_scale=1 / 600)
+    base = {"product_id": "steam-hk-1000-premium", "product_name": LONG_PRODUCT, "currency": "CNY",
+            "buyer_ip": "120.229.1.1", "user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0 Safari/537.36"}
+    big = "".join(random.choice("0123456789") for _ in range(24))
+    try:
+        assert stack.call("POST", "/orders", key=SHOP_KEY, json={**base, "order_no": big, "amount": "99999999.99",
+                          "channel": "alipay-main", "buyer_email": "a.very.long.buyer.name.2026@example-company.com.cn"}
+                          ).status_code == 201
+        assert sim.pay("alipay-main", big, "99999999.90").event.wait_settled(30)
+        dollars = stack.call("POST", "/orders", key=SHOP_KEY, json={**base, "amount": "9999.99", "currency": "USD",
+                             "channel": "stripe-main", "buyer_email": "buyer@gmail.com"})
+        assert dollars.status_code == 201, dollars.text
+        throwaway = [stack.call("POST", "/orders", key=SHOP_KEY, json={**base, "amount": "10.00", "channel": "epay-main",
+                                "buyer_email": f"zq{n}x8k2v9m4@mailinator.com"}).json()["order_no"] for n in range(2)]
+        ids = {f"suspicious_email~{no}" for no in throwaway}
+        wait_for(lambda: ids <= {a["id"] for a in api(stack, "GET", "/admin/anomalies?status=open&limit=200")["items"]})
+        wait_for(lambda: stack.call("GET", f"/orders/{big}", key=SHOP_KEY).json()["hold"])
+    finally:
+        sim.close()
+    return {"big": big, "usd": dollars.json()["order_no"], "bulk": sorted(ids)}
+
+
+def layout_problems(page) -> list[str]:
+    return page.eval_on_selector("#main", OVERLAPS)
+
+
+@pytest.mark.parametrize("viewport", [(1440, 900), (390, 844)], ids=["desktop-1440", "phone-390"])
+def test_dense_screens_have_no_overlapping_boxes(stack, browser, keys, shop, long_values, viewport):
+    page = new_page(browser, stack, viewport=viewport)
+    sign_in(page, stack, keys["operator"], "operator")
+    screens = {"dashboard": f".mini-list .mono:has-text('{long_values['big']}')",
+               f"orders?range=30d&q={quote(LONG_PRODUCT[:12])}": f"tr[data-order='{long_values['big']}']",
+               f"orders/{long_values['big']}": ".tl-item[data-type=anomaly]",
+               f"orders/{long_values['usd']}": "[data-field=order_no]",
+               "anomalies?status=all": f"[data-anomaly='{long_values['bulk'][0]}']",
+               "stats": "[data-table=channels] tbody tr", "reconciliations": "h1", "export": "[data-action=start-export]"}
+    problems = {}
+    for n, (screen, ready) in enumerate(screens.items()):
+        page.goto(f"{stack.api}/admin/#/{screen}")
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        found = layout_problems(page)
+        if found:
+            problems[screen] = found
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > viewport[0]:
+            problems.setdefault(screen, []).append(f"page is {width}px wide")
+        screen_name = screen.split("?")[0].split("/")[0]
+        shot(page, f"30-{viewport[0]}-{n:02d}-{screen_name}",
+             doc=f"{screen_name}-{viewport[0]}" if screen_name in ("anomalies", "dashboard") else None)
+    assert problems == {}, json.dumps(problems, ensure_ascii=False, indent=1)
+
+    # every screen is one tap away on a phone, and the search box is always there
+    for nav in ("dashboard", "orders", "anomalies", "reconciliations", "stats", "export"):
+        box = page.query_selector(f"[data-nav={nav}]").bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport[0], nav
+    page.fill("#global-search", long_values["big"])
+    page.press("#global-search", "Enter")
+    page.wait_for_selector(f"tr[data-order='{long_values['big']}']")
+    assert page.problems == []
+    page.context.close()
+
+
+def test_bulk_acknowledge_one_audited_action_per_anomaly(stack, browser, keys, long_values):
+    page = new_page(browser, stack, viewport=(1440, 900))
+    sign_in(page, stack, keys["operator"], "operator")
+    page.goto(f"{stack.api}/admin/#/anomalies")
+    rows = [f"tr.inbox-item[data-anomaly='{anomaly}']" for anomaly in long_values["bulk"]]
+    page.wait_for_selector(rows[0])
+    group = page.query_selector("tbody[data-rule=suspicious_email] .group-count")
+    assert group and int(group.get_attribute("data-count")) >= 2
+    row_heights = page.eval_on_selector_all("tr.inbox-item", "rows => rows.map(r => r.getBoundingClientRect().height)")
+    assert max(row_heights) <= 90, row_heights                     # a compact table, not 200 px cards
+    for row in rows:
+        page.check(f"{row} input[data-select]")
+    assert page.get_attribute("[data-selected]", "data-selected") == "2"
+    page.click("[data-action=bulk-acknowledged]")
+    page.fill("dialog #bulk-note", "一次性邮箱，已人工核实（e2e 批量）")
+    shot(page, "21-anomalies-bulk", full_page=False, doc="anomalies-bulk")
+    page.click("dialog [data-action=confirm]")
+    for row in rows:
+        page.wait_for_selector(row, state="detached")
+    listed = {a["id"]: a for a in api(stack, "GET", "/admin/anomalies?status=acknowledged&limit=200")["items"]}
+    assert all(listed[a]["note"] == "一次性邮箱，已人工核实（e2e 批量）" for a in long_values["bulk"])
+    trail = api(stack, "GET", "/admin/audit?limit=500")["items"]
+    targets = [r["target"] for r in trail if r["action"] == "update_anomaly"]
+    assert all(targets.count(a.replace("~", "#")) == 1 for a in long_values["bulk"]), targets
+    assert page.problems == []
+    page.context.close()
+
+
+def test_the_buyers_whole_story_related_orders_and_named_actors(stack, browser, keys, long_values):
+    page = new_page(browser, stack, viewport=(1440, 900))
+    sign_in(page, stack, keys["operator"], "operator")
+    big = long_values["big"]
+    page.goto(f"{stack.api}/admin/#/orders/{big}")
+    page.wait_for_selector(f"#related tr[data-related='{long_values['usd']}']")
+    related = api(stack, "GET", f"/admin/orders/{big}", key=keys["operator"])["related"]
+    assert related["counts"]["ip"] >= 3 and related["counts"]["device"] >= 3
+    for kind, count in related["counts"].items():
+        assert page.inner_text(f"[data-related-count={kind}] strong") == str(count)
+    shared = page.eval_on_selector_all(f"#related tr[data-related='{long_values['usd']}'] [data-matched]",
+                                       "badges => badges.map(b => b.dataset.matched)")
+    assert shared == ["ip", "device"]
+
+    # an operator's hold names the operator by key name on the timeline
+    page.click("[data-action=note]")
+    page.fill("dialog #reason", "已电话联系买家（e2e）")
+    page.click("dialog [data-action=confirm]")
+    page.wait_for_selector(".tl-item[data-type=note] .actor")
+    assert " ".join(page.inner_text(".tl-item[data-type=note] .actor").split()) == "运营 e2e page operator"
+    shot(page, "22-order-related", doc="order-related")
+    page.click(f"#related tr[data-related='{long_values['usd']}'] a")
+    page.wait_for_selector(f"[data-field=order_no]:has-text('{long_values['usd']}')")
     assert page.problems == []
     page.context.close()

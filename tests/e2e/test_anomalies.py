@@ -63,15 +63,15 @@ def test_the_simulators_bad_cases_are_flagged_held_and_paged(stack, simulator):
 
     def flagged():
         found = inbox(stack)
-        wanted = {f"amount_mismatch#{short}", f"ip_burst#{burst[0]}", f"suspicious_email#{random_mail}",
-                  f"duplicate_payment#{twice}#{second.trade_no}"}
+        wanted = {f"amount_mismatch~{short}", f"ip_burst~{burst[0]}", f"suspicious_email~{random_mail}",
+                  f"duplicate_payment~{twice}~{second.trade_no}"}
         unknowns = [a for a in found.values() if a["rule"] == "unknown_order" and a["order_no"] == unknown]
         return found if wanted <= set(found) and unknowns else None
 
     found = wait_for(flagged)
     assert time.monotonic() - started < FLAG_WITHIN_S + 5
-    assert found[f"amount_mismatch#{short}"]["severity"] == "critical"
-    assert found[f"ip_burst#{burst[0]}"]["details"]["orders"] == burst
+    assert found[f"amount_mismatch~{short}"]["severity"] == "critical"
+    assert found[f"ip_burst~{burst[0]}"]["details"]["orders"] == burst
     assert stack.call("GET", f"/orders/{short}").json()["hold_reasons"] == ["amount_mismatch"]
     assert all(stack.call("GET", f"/orders/{o}").json()["hold"] for o in burst)
     assert stack.call("GET", f"/orders/{twice}").json()["hold_reasons"] == ["duplicate_payment"]

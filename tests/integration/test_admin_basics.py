@@ -33,7 +33,7 @@ def test_detail_has_everything_and_the_buyer_sentence(api, keys):
     assert len(detail["notices"]) == 1 and detail["notices"][0]["raw"]["out_trade_no"] == order_no
     assert detail["payments"][0]["amount"] == "58.00" and detail["anomalies"] == []
     assert detail["customer_reply"].startswith("您好，我们看到您在今天") and order_no in detail["customer_reply"]
-    assert "支付宝" in detail["customer_reply"] and "58元" in detail["customer_reply"]
+    assert "支付宝" in detail["customer_reply"] and "58.00元" in detail["customer_reply"]
 
 
 def test_viewer_sees_masked_pii(api, keys):

@@ -54,21 +54,21 @@ def listing(api, key, **params):
 def test_newest_first_with_every_filter(api, keys, seeded):
     status, body = listing(api, keys["viewer"])
     assert status == 200 and [a["id"] for a in body["items"]] == [
-        "amount_mismatch#O1", "suspicious_email#O6", "amount_mismatch#O2", "suspicious_email#O3",
-        "ip_burst#O4", "large_amount#O5", "unknown_order#n:1"]
+        "amount_mismatch~O1", "suspicious_email~O6", "amount_mismatch~O2", "suspicious_email~O3",
+        "ip_burst~O4", "large_amount~O5", "unknown_order~n:1"]
     assert body["next_cursor"] is None
     assert [a["id"] for a in listing(api, keys["viewer"], rule="amount_mismatch")[1]["items"]] == [
-        "amount_mismatch#O1", "amount_mismatch#O2"]
+        "amount_mismatch~O1", "amount_mismatch~O2"]
     assert [a["id"] for a in listing(api, keys["viewer"], severity="critical")[1]["items"]] == [
-        "amount_mismatch#O1", "amount_mismatch#O2", "unknown_order#n:1"]
+        "amount_mismatch~O1", "amount_mismatch~O2", "unknown_order~n:1"]
     assert len(listing(api, keys["viewer"], status="open")[1]["items"]) == 7
     assert listing(api, keys["viewer"], status="resolved")[1]["items"] == []
     recent = listing(api, keys["viewer"], **{"from": (NOW - timedelta(days=1, hours=1)).isoformat()})[1]
     assert [a["id"] for a in recent["items"]] == [
-        "amount_mismatch#O1", "suspicious_email#O6", "amount_mismatch#O2", "suspicious_email#O3"]
+        "amount_mismatch~O1", "suspicious_email~O6", "amount_mismatch~O2", "suspicious_email~O3"]
     both = listing(api, keys["viewer"], rule="suspicious_email", severity="warning",
                    to=(NOW - timedelta(hours=1)).isoformat())[1]
-    assert [a["id"] for a in both["items"]] == ["suspicious_email#O3"]
+    assert [a["id"] for a in both["items"]] == ["suspicious_email~O3"]
 
 
 @pytest.mark.parametrize("filters", [{}, {"severity": "warning"}, {"status": "open"}, {"rule": "amount_mismatch"}])
@@ -107,11 +107,11 @@ def test_a_cursor_for_other_filters_is_refused(api, keys, seeded):
 
 def test_viewers_see_pii_masked_operators_see_it(api, keys, seeded):
     masked = {a["id"]: a for a in listing(api, keys["viewer"])[1]["items"]}
-    assert masked["suspicious_email#O3"]["details"]["email"] == "zh***@mailinator.com"
-    assert masked["ip_burst#O4"]["details"]["ip"] == "36.110.*.*"
-    assert masked["ip_burst#O4"]["details"]["emails"] == ["a1***@qq.com", "b2***@qq.com"]
+    assert masked["suspicious_email~O3"]["details"]["email"] == "zh***@mailinator.com"
+    assert masked["ip_burst~O4"]["details"]["ip"] == "36.110.*.*"
+    assert masked["ip_burst~O4"]["details"]["emails"] == ["a1***@qq.com", "b2***@qq.com"]
     clear = {a["id"]: a for a in listing(api, keys["operator"])[1]["items"]}
-    assert clear["ip_burst#O4"]["details"]["ip"] == "36.110.9.9"
+    assert clear["ip_burst~O4"]["details"]["ip"] == "36.110.9.9"
 
 
 def update(api, key, anomaly_id, body):
@@ -124,11 +124,11 @@ def test_operator_acknowledges_then_resolves_with_who_when_and_audit(api, keys, 
                           {"status": "acknowledged", "note": "calling the buyer"})
     assert status == 200 and body["status"] == "acknowledged" and body["note"] == "calling the buyer"
     assert body["updated_by"] == key_ids["operator"][0] and body["updated_at"]
-    status, body = update(api, keys["operator"], "amount_mismatch#O1", {"status": "resolved", "note": "refunded"})
+    status, body = update(api, keys["operator"], "amount_mismatch~O1", {"status": "resolved", "note": "refunded"})
     assert status == 200 and body["status"] == "resolved"
     status, body = update(api, keys["operator"], "amount_mismatch#O1", {"status": "acknowledged"})
     assert status == 409 and body["error"]["code"] == "transition_refused"
-    assert [a["id"] for a in listing(api, keys["viewer"], status="resolved")[1]["items"]] == ["amount_mismatch#O1"]
+    assert [a["id"] for a in listing(api, keys["viewer"], status="resolved")[1]["items"]] == ["amount_mismatch~O1"]
     trail = [r for r in audit.api_records(NOW - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(seconds=1),
                                           None, 100) if r.action == "update_anomaly"]
     assert sorted((r.detail["from"], r.detail["to"]) for r in trail) == [("acknowledged", "resolved"),
@@ -164,3 +164,12 @@ def test_roles(api, keys, seeded):
     assert update(api, SHOP_KEY, "amount_mismatch#O1", {"status": "resolved"})[0] == 403
     assert update(api, None, "amount_mismatch#O1", {"status": "resolved"})[0] == 401
     assert update(api, ADMIN_KEY, "amount_mismatch#O1", {"status": "resolved"})[0] == 200
+
+
+def test_printed_ids_paste_into_urls_and_the_stored_form_still_works(api, keys, seeded):
+    printed = api.call("GET", "/admin/anomalies/unknown_order~n:1", key=keys["viewer"])
+    assert printed.status_code == 200 and api.json(printed)["id"] == "unknown_order~n:1"
+    stored = api.call("GET", "/admin/anomalies/unknown_order%23n:1", key=keys["viewer"])
+    assert stored.status_code == 200 and api.json(stored) == api.json(printed)
+    missing = api.call("GET", "/admin/anomalies/unknown_order", key=keys["viewer"])
+    assert missing.status_code == 404 and api.json(missing)["error"]["code"] == "not_found"

@@ -108,7 +108,18 @@ def test_notification_and_anomaly_exports(api, orders):
     assert anomalies["status"] == "ready" and anomalies["rows"] == 0
 
 
-@pytest.mark.parametrize("body", [{"kind": "everything"}, {"format": "pdf"}, {"status": 5},
+def test_exports_word_statuses_in_the_callers_language(api, orders):
+    chinese = csv_rows(download(api.json(api.call("POST", "/admin/exports", {"kind": "orders", "lang": "zh"},
+                                                  key=ADMIN_KEY))))
+    assert {(r[11], r[12]) for r in chinese[1:]} == {("已支付", "待发货")}
+    codes = csv_rows(download(api.json(api.call("POST", "/admin/exports", {"kind": "orders"}, key=ADMIN_KEY))))
+    assert {(r[11], r[12]) for r in codes[1:]} == {("paid", "pending")}
+    notices = csv_rows(download(api.json(api.call("POST", "/admin/exports", {"kind": "notifications", "lang": "zh"},
+                                                  key=ADMIN_KEY))))
+    assert {(r[3], r[11]) for r in notices[1:]} == {("付款", "异步通知")}
+
+
+@pytest.mark.parametrize("body", [{"kind": "everything"}, {"format": "pdf"}, {"status": 5}, {"lang": "fr"},
                                   {"from": "yesterday"}, {"min_amount": "x"}, [1]])
 def test_bad_export_requests_are_400_and_record_nothing(api, body):
     response = api.call("POST", "/admin/exports", body, key=ADMIN_KEY)

@@ -13,7 +13,7 @@ import pytest
 from chalicelib.domain.clock import to_iso
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import Notice, NoticeKind
-from chalicelib.domain.order import Order, first_payment_changes
+from chalicelib.domain.order import PAID_STATES, Order, first_payment_changes
 from chalicelib.services import auth
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import OrderModel
@@ -128,6 +128,9 @@ def test_each_filter_and_combinations_have_exact_answers(api, data, name):
     assert totals["count"] == len(wanted)
     by_currency = sum(o.amount.minor for o in data if predicate(o))
     assert totals["amount_by_currency"].get("CNY", "0.00") == Money(by_currency).format() or not wanted
+    paid = [o for o in data if predicate(o) and o.pay_status in PAID_STATES]
+    assert totals["paid_count"] == len(paid)
+    assert totals["paid_amount_by_currency"].get("CNY", "0.00") == Money(sum(o.paid_amount.minor for o in paid)).format()
 
 
 def test_time_range_edges_are_inclusive(api, data):

@@ -68,7 +68,7 @@ def test_by_channel_product_price_and_hour(api):
     assert [g["key"] for g in hours_of_day] == [g["key"][-2:] for g in hours]
     assert sum(g["orders_paid"] for g in hours_of_day) == 3
     products = api.json(api.call("GET", "/admin/stats?by=product", key=ADMIN_KEY))["groups"]
-    assert [g["key"] for g in products] == ["vip-month"]
+    assert [(g["key"], g["name"]) for g in products] == [("vip-month", "VIP会员 月卡")]
 
 
 def test_a_month_reads_thirty_items_not_the_orders(api, monkeypatch):
