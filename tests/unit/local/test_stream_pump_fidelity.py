@@ -16,30 +16,6 @@ STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 @pytest.fixture
-def patched_later(monkeypatch):
-    """Whatever fidelity patches is put back after the test (other tests use plain moto)."""
-    import chalice.local
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import Table
-    from moto.dynamodbstreams.models import ShardIterator
-    from moto.core.responses import ActionResult
-    from moto.sns.models import Topic
-
-    from moto import backends
-
-    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
-    for owner, names in ((DynamoDBBackend, ("put_item", "update_item", "delete_item", "transact_write_items",
-                                             "batch_write_item")),
-                         (Table, ("query", "all_items")), (ShardIterator, ("__init__", "get")),
-                         (Topic, ("__init__",)), (ActionResult, ("execute_result",)),
-                         (models, ("copy",)), (chalice.local.ThreadedHTTPServer, ("request_queue_size",))):
-        for name in names:
-            monkeypatch.setattr(owner, name, getattr(owner, name))
-    return fidelity.like_aws
-
-
-@pytest.fixture
 def ddb(in_process_moto):
     return _tables()
 
