@@ -15,6 +15,7 @@ watches its stdin, a pipe the stack holds), like local/aws_process.py.
 """
 from __future__ import annotations
 
+import io
 import logging
 import os
 import subprocess
@@ -54,12 +55,40 @@ def start(lanes: int, timeout_s: float = 120.0) -> Callable[[], None]:
 
 
 def _forward(lines, running: threading.Event) -> None:
-    """The child's stdout onto ours (looked up per line: local paging swaps in its tap later)."""
+    """The child's stdout onto ours (looked up per line: local paging swaps in its tap later).
+    A line that cannot be passed on is logged and dropped: were this thread to end, the pipe
+    would fill and every pump would block on its next print."""
     for line in lines:
         if line.rstrip("\n") == READY:
             running.set()
-        else:
+            continue
+        try:
             sys.stdout.write(line)
+        except Exception:
+            log.exception("could not pass on a line of the stream pumps' output: %.200s", line)
+
+
+class WholeLines(io.TextIOBase):
+    """The child's sys.stdout: each thread's text goes out a whole line per write, so the
+    handlers' concurrent prints (print writes the text and the newline apart) never splice
+    two EMF documents into one line."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+        self._pending = threading.local()
+        self._writing = threading.Lock()
+
+    def write(self, text: str) -> int:
+        *lines, self._pending.text = (getattr(self._pending, "text", "") + text).split("\n")
+        if lines:
+            with self._writing:
+                self.target.write("".join(line + "\n" for line in lines))
+                self.target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
 
 
 def start_pumps(app, lanes: int) -> list[Any]:
@@ -95,6 +124,7 @@ def main() -> None:
     from local.stack import configure_logging, load_app
 
     configure_logging()
+    sys.stdout = WholeLines(sys.stdout)
     sys.path.insert(0, str(REPO))
     _factory, app = load_app()
     pumps = start_pumps(app, int(sys.argv[1]))

@@ -25,3 +25,36 @@ def test_the_childs_lines_are_forwarded_to_whatever_stdout_is_now_and_ready_is_n
     pump_process._forward(lines(), running)
     assert first.getvalue() == '{"_aws": {"Timestamp": 1}}\n'
     assert second.getvalue() == "order.paid published\n"
+
+
+def test_a_line_that_cannot_be_passed_on_does_not_end_the_forwarding(monkeypatch):
+    """Were the forwarder to end, the pipe would fill and every pump would block on a print."""
+    class Refusing(io.StringIO):
+        def write(self, text):
+            if text.startswith("bad"):
+                raise ValueError("Extra data")
+            return super().write(text)
+
+    out = Refusing()
+    monkeypatch.setattr(sys, "stdout", out)
+    pump_process._forward(iter(["bad {}{}\n", "good\n"]), threading.Event())
+    assert out.getvalue() == "good\n"
+
+
+def test_concurrent_prints_in_the_child_come_out_as_whole_lines():
+    target = io.StringIO()
+    lines = pump_process.WholeLines(target)
+    barrier = threading.Barrier(8)
+
+    def printer(n: int) -> None:
+        barrier.wait()
+        for _ in range(200):
+            print(f'{{"_aws": {n}}}', file=lines)
+
+    threads = [threading.Thread(target=printer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    written = target.getvalue().splitlines()
+    assert len(written) == 1600 and set(written) == {f'{{"_aws": {n}}}' for n in range(8)}
