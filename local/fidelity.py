@@ -36,6 +36,7 @@ def like_aws() -> None:
     shard_iterators_expire()
     streams_forget_what_every_reader_has_read()
     topics_keep_their_latest_messages()
+    queue_receives_read_the_retention_period_alone()
     item_answers_written_as_json()
 
 
@@ -455,6 +456,25 @@ def topics_keep_their_latest_messages() -> None:
 
     init._bounded = True
     Topic.__init__ = init
+
+
+def queue_receives_read_the_retention_period_alone() -> None:
+    """moto's ReceiveMessage checks each message's retention by computing every attribute of
+    its queue, counting the queue's messages among them: O(n) a message, O(n²) a receive, and a
+    queue that fell behind (the stack's event listener in a flash sale) took most of moto's
+    time. Read the retention period alone; a message is kept until it is that old, as before."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.is_message_valid_based_on_retention_period, "_one_attribute", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self, queue_name: str, message) -> bool:
+        retention_s = int(self.get_queue(queue_name).message_retention_period)
+        return retention_s + message.sent_timestamp / 1000 > unix_time()
+
+    is_message_valid_based_on_retention_period._one_attribute = True
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
 # The operations whose answers carry items: moto's shape-driven serializer walked every

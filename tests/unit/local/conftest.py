@@ -130,6 +130,7 @@ def patched_later(monkeypatch):
     from moto.dynamodbstreams.models import ShardIterator
     from moto.core.responses import ActionResult
     from moto.sns.models import Topic
+    from moto.sqs.models import SQSBackend
 
     from moto import backends
 
@@ -139,6 +140,7 @@ def patched_later(monkeypatch):
                          (Table, ("query", "all_items", "put_item", "delete_item")),
                          (ShardIterator, ("__init__", "get")),
                          (Topic, ("__init__",)), (ActionResult, ("execute_result",)),
+                         (SQSBackend, ("is_message_valid_based_on_retention_period",)),
                          (models, ("copy",)), (chalice.local.ThreadedHTTPServer, ("request_queue_size",))):
         for name in names:
             monkeypatch.setattr(owner, name, getattr(owner, name))

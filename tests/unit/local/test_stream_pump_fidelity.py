@@ -281,3 +281,34 @@ def test_the_local_api_listens_with_a_backlog_for_a_burst_of_clients(patched_lat
     assert ThreadedHTTPServer.request_queue_size == 5      # socketserver's default
     fidelity.accept_bursts_of_connections()
     assert ThreadedHTTPServer.request_queue_size == 128
+
+
+def test_a_receive_reads_the_queues_retention_alone_and_keeps_what_is_not_too_old(patched_later, monkeypatch):
+    """moto computed every attribute of the queue (counting its messages) for each message a
+    receive looked at: O(n²) on a queue that fell behind."""
+    from moto.sqs.models import Queue
+
+    patched_later()
+    computed = {"attributes": 0}
+    real_attributes = Queue.attributes
+
+    def counted(queue):
+        computed["attributes"] += 1
+        return real_attributes.fget(queue)
+
+    with fresh_moto(monkeypatch):
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        for i in range(5):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+        monkeypatch.setattr(Queue, "attributes", property(counted))
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert sorted(m["Body"] for m in received) == [f"m{i}" for i in range(5)]
+        assert computed["attributes"] == 0
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends["123456789012"]["ap-east-1"]
+        message = backend.get_queue("q")._messages[0]
+        assert backend.is_message_valid_based_on_retention_period("q", message)
+        message.sent_timestamp -= 61_000                      # older than the queue's 60 s
+        assert not backend.is_message_valid_based_on_retention_period("q", message)
