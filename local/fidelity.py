@@ -8,7 +8,8 @@ weaker). Tests on in-process moto call from one thread and need nothing.
 
 Where moto's cost grows with the data (a flash sale on the local stack), it is brought back to
 what DynamoDB's own costs look like: a transaction backs up the items it names, not whole tables;
-a Query reads its partition, not the sorted table; shard iterators expire as DynamoDB's do; a
+a Query reads its partition, not the sorted table, on an index too (an index map kept by every
+write); shard iterators expire as DynamoDB's do; a
 stream forgets the records every reader has read (DynamoDB trims them after 24 h); a topic
 remembers its latest messages only (moto kept every message published, for its tests).
 """
@@ -25,15 +26,17 @@ _lock = threading.RLock()
 
 def like_aws() -> None:
     """Every adjustment to moto below, in the process that serves it (local/aws_process.py).
-    Transactions are patched before writes are serialized, so a transaction's backups are taken
-    under the lock."""
+    Transactions and index maps are patched before writes are serialized, so a transaction's
+    backups and a write's index upkeep happen under the lock."""
     requests_find_their_service_without_listing_moto()
     transactions_back_up_their_items()
+    writes_keep_index_maps()
     serialize_dynamodb_writes()
     queries_read_their_partition()
     shard_iterators_expire()
     streams_forget_what_every_reader_has_read()
     topics_keep_their_latest_messages()
+    queue_receives_read_the_retention_period_alone()
     item_answers_written_as_json()
 
 
@@ -159,6 +162,7 @@ def _restore(table, hash_value, range_value, item, stream_length) -> None:
         partition.pop(key, None)
     else:
         partition[key] = item
+    _reindex(table, hash_value, range_value)
     if stream_length is not None:
         del table.stream_shard.items[stream_length:]
 
@@ -169,8 +173,9 @@ _query_scope = threading.local()
 def queries_read_their_partition() -> None:
     """moto answers every Query by sorting the whole table (all_items) and then walking it, so
     a Query costs O(n log n) in the table's size where DynamoDB reads one partition. A Query on
-    the table now starts from its partition; on an index, from the items unsorted (moto sorts the
-    matches itself, by the full key, so the answer is the same)."""
+    the table now starts from its partition; on an index, from the items its index map holds
+    under the queried hash value (writes_keep_index_maps). moto still checks every key condition
+    on them and sorts the matches itself, by the full key, so the answer is the same."""
     from moto.dynamodb.models.table import Table
 
     if getattr(Table.query, "_partitioned", False):
@@ -181,7 +186,8 @@ def queries_read_their_partition() -> None:
     def query(self, hash_key, *args, **kwargs):
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
         _query_scope.table = self
-        _query_scope.items = _partition(self, hash_key) if not index_name else _unsorted(self)
+        _query_scope.items = (_index_partition(self, index_name, kwargs.get("hash_key_conditions")) if index_name
+                              else _partition(self, hash_key))
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
@@ -204,10 +210,144 @@ def _partition(table, hash_key) -> list:
     return list(found.values()) if table.range_key_attr else [found]
 
 
+def _index_partition(table, index_name: str, hash_key_conditions) -> list:
+    """The items whose value of the index's (first) hash attribute is the queried one; every
+    item when the index or the condition is not found (moto then answers its own error)."""
+    index = next((i for i in table.all_indexes() if i.name == index_name), None)
+    attribute = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None) if index else None
+    value = dict(hash_key_conditions or ()).get(attribute)
+    if value is None:
+        return _unsorted(table)
+    return _index_map(table).items_with(attribute, value)
+
+
 def _unsorted(table) -> list:
     if not table.range_key_attr:
         return list(table.items.values())
     return [item for partition in table.items.values() for item in partition.values()]
+
+
+class IndexMap:
+    """A table's items by their value of each index hash attribute a Query has asked for, as
+    DynamoDB keeps an index: built from the table on the first Query of an attribute, then kept
+    by every write (writes_keep_index_maps). `buckets[attribute][value]` maps an item's table key
+    (hash, range) to the item; `placed[key]` is where each key sits, to move it on the next write."""
+
+    def __init__(self, table):
+        self.table = table
+        self.buckets: dict[str, dict] = {}
+        self.placed: dict[tuple, dict] = {}
+
+    def items_with(self, attribute: str, value) -> list:
+        if attribute not in self.buckets:
+            with _lock:
+                self._track(attribute)
+        found = self.buckets[attribute].get(value)
+        return list(found.values()) if found else []      # one C call: no write interleaves
+
+    def _track(self, attribute: str) -> None:
+        if attribute in self.buckets:
+            return
+        self.buckets[attribute] = {}
+        for item in _unsorted(self.table):
+            key = (item.hash_key, item.range_key)
+            value = self._place(attribute, key, item)
+            if value is not None:
+                self.placed.setdefault(key, {})[attribute] = value
+
+    def refresh(self, hash_value, range_value) -> None:
+        """File the item at this table key where its current values belong, then take it out of
+        where it was (in that order: a Query meanwhile never misses an item that stays put)."""
+        key = (hash_value, range_value)
+        was = self.placed.pop(key, {})
+        item = _stored(self.table, hash_value, range_value)
+        now = {} if item is None else {a: v for a in self.buckets if (v := self._place(a, key, item)) is not None}
+        for attribute, value in was.items():
+            if attribute not in now or now[attribute] != value:
+                bucket = self.buckets[attribute].get(value, {})
+                bucket.pop(key, None)
+                if not bucket:
+                    self.buckets[attribute].pop(value, None)
+        if now:
+            self.placed[key] = now
+
+    def _place(self, attribute: str, key: tuple, item):
+        """File the item under its value of `attribute`; that value, or None when not filed."""
+        value = item.attrs.get(attribute)
+        if value is None:
+            return None
+        try:
+            self.buckets[attribute].setdefault(value, {})[key] = item
+        except TypeError:       # a list, map or set value: never equal to a queried key value
+            return None
+        return value
+
+
+def _stored(table, hash_value, range_value):
+    """The item at a table key, without moto's get_item adding an empty partition for it."""
+    found = table.items.get(hash_value)
+    if table.range_key_attr and found is not None:
+        return found.get(range_value)
+    return found
+
+
+def _index_map(table) -> IndexMap:
+    found = table.__dict__.get("_index_map")
+    if found is None or found.table is not table:
+        with _lock:
+            found = table.__dict__.get("_index_map")
+            if found is None or found.table is not table:
+                found = table._index_map = IndexMap(table)
+    return found
+
+
+def _reindex(table, hash_value, range_value) -> None:
+    found = table.__dict__.get("_index_map")
+    if found is not None and found.table is table:
+        with _lock:
+            found.refresh(hash_value, range_value)
+
+
+def writes_keep_index_maps() -> None:
+    """Every way moto changes an item keeps the table's IndexMap: Table.put_item (PutItem,
+    BatchWriteItem, a transaction's Put, a new item of an UpdateItem), Table.delete_item
+    (DeleteItem, batches, transactions), the backend's update_item (which changes the stored
+    item in place, in UpdateItem and in transactions) and a cancelled transaction's restore
+    (_restore)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.put_item, "_indexed", False):
+        return
+    original_put, original_delete, original_update = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
+
+    @functools.wraps(original_put)
+    def put_item(self, *args, **kwargs):
+        item = original_put(self, *args, **kwargs)
+        _reindex(self, item.hash_key, item.range_key)
+        return item
+
+    @functools.wraps(original_delete)
+    def delete_item(self, hash_key, range_key):
+        try:
+            return original_delete(self, hash_key, range_key)
+        finally:
+            _reindex(self, hash_key, range_key)
+
+    @functools.wraps(original_update)
+    def update_item(self, table_name, key, *args, **kwargs):
+        try:
+            return original_update(self, table_name, key, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            if table is not None and isinstance(key, dict) and table.hash_key_attr in key:
+                range_key = key.get(table.range_key_attr) if table.range_key_attr else None
+                _reindex(table, DynamoType(key[table.hash_key_attr]), DynamoType(range_key) if range_key else None)
+
+    for patched in (put_item, delete_item, update_item):
+        patched._indexed = True
+    Table.put_item, Table.delete_item, DynamoDBBackend.update_item = put_item, delete_item, update_item
 
 
 SHARD_ITERATOR_LIFETIME_S = 15 * 60
@@ -316,6 +456,25 @@ def topics_keep_their_latest_messages() -> None:
 
     init._bounded = True
     Topic.__init__ = init
+
+
+def queue_receives_read_the_retention_period_alone() -> None:
+    """moto's ReceiveMessage checks each message's retention by computing every attribute of
+    its queue, counting the queue's messages among them: O(n) a message, O(n²) a receive, and a
+    queue that fell behind (the stack's event listener in a flash sale) took most of moto's
+    time. Read the retention period alone; a message is kept until it is that old, as before."""
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.is_message_valid_based_on_retention_period, "_one_attribute", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self, queue_name: str, message) -> bool:
+        retention_s = int(self.get_queue(queue_name).message_retention_period)
+        return retention_s + message.sent_timestamp / 1000 > unix_time()
+
+    is_message_valid_based_on_retention_period._one_attribute = True
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
 # The operations whose answers carry items: moto's shape-driven serializer walked every

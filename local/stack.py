@@ -1,9 +1,9 @@
 """`make run`: the whole paytrack stage on one machine, no AWS account.
 
-Starts the embedded AWS (moto's server, in a child process: local/aws_process.py), then, in this
-process: the bootstrap of every resource, the API
-(chalice's local server) on $PAYTRACK_PORT, a stream pump per table stream, a scheduler for the
-scheduled functions, a listener printing what the SNS topics publish, the gateway simulator on
+Starts the embedded AWS (moto's server, in a child process: local/aws_process.py), the bootstrap
+of every resource, a stream pump per table stream and function (in a child process:
+local/pump_process.py), then, in this process: the API (chalice's local server) on
+$PAYTRACK_PORT, a scheduler for the scheduled functions, a listener printing what the SNS topics publish, the gateway simulator on
 $PAYTRACK_SIM_PORT and (unless PAYTRACK_DEMO=0) demo traffic. Ctrl-C stops everything.
 """
 from __future__ import annotations
@@ -57,12 +57,32 @@ def _point_aws_at(port: int) -> None:
     os.environ.pop("AWS_PROFILE", None)
 
 
+def load_app():
+    """chalice's CLI factory and the app it loads from the repo, as `chalice local` does."""
+    from chalice.cli.factory import CLIFactory
+
+    factory = CLIFactory(project_dir=str(REPO))
+    return factory, factory.load_chalice_app()
+
+
+def app_handlers(app, config_type: str) -> list[tuple[Any, Callable]]:
+    """The app's registered event handlers of one kind, as Lambda would call them."""
+    module = sys.modules["app"]
+    return [(source, getattr(module, source.handler_string.split(".")[-1]))
+            for source in app.event_sources if type(source).__name__ == config_type]
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "pynamodb", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 @dataclass
 class Stack:
     config: StackConfig
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
-    pumps: list[Any] = field(default_factory=list)   # their `delivery.destination.records`: discarded batches
     stop_event: threading.Event = field(default_factory=threading.Event)
     channels: dict[str, Any] = field(default_factory=dict)    # the channels file, validated
     simulator: Any = None
@@ -77,8 +97,8 @@ class Stack:
         provision(self.config.channels_file, self.config.sim_port)
         bootstrap_keys(self.config.admin_key, self.config.shop_key)
         write_keys_file(self.config.keys_file, self.config.admin_key, self.config.shop_key)
-        factory, app = self._load_app()
-        self._start_pumps(app)
+        factory, app = load_app()
+        self._start_pumps()
         self._start_scheduler(app)
         self._start_sns_listener()
         self._start_paging()
@@ -96,12 +116,6 @@ class Stack:
         self.stoppers.append(aws_process.start(port))
         _point_aws_at(port)
         log.info("embedded AWS (moto) on http://127.0.0.1:%d", port)
-
-    def _load_app(self):
-        from chalice.cli.factory import CLIFactory
-
-        factory = CLIFactory(project_dir=str(REPO))
-        return factory, factory.load_chalice_app()
 
     def _serve_api(self, factory, app) -> None:
         from local.fidelity import answer_unsupported_methods_like_api_gateway
@@ -122,40 +136,16 @@ class Stack:
         thread.start()
         self.stoppers.append(server.shutdown)
 
-    def _handlers(self, app, config_type: str) -> list[tuple[Any, Callable]]:
-        """The app's registered event handlers of one kind, as Lambda would call them."""
-        module = sys.modules["app"]
-        return [(source, getattr(module, source.handler_string.split(".")[-1]))
-                for source in app.event_sources if type(source).__name__ == config_type]
+    def _start_pumps(self) -> None:
+        """The stream pumps, in a process of their own (local/pump_process.py)."""
+        from local import pump_process
 
-    def _start_pumps(self, app) -> None:
-        import boto3
-
-        from chalicelib.platform.settings import get_settings
-        from local.stream_pump import FailurePolicy, OnFailureDestination, StreamPump
-
-        settings = get_settings()
-        ddb, streams, sqs = boto3.client("dynamodb"), boto3.client("dynamodbstreams"), boto3.client("sqs")
-        destinations: dict[str | None, OnFailureDestination] = {}
-        for source, handler in self._handlers(app, "DynamoDBEventConfig"):
-            table = source.stream_arn.split(":table/")[1].split("/stream")[0]
-            policy = FailurePolicy.from_template(source.name, settings.stage, source.batch_size)
-            if policy.on_failure_queue not in destinations:
-                destinations[policy.on_failure_queue] = OnFailureDestination.for_policy(policy, sqs)
-            pump = StreamPump(ddb, streams, table, handler, policy=policy,
-                              destination=destinations[policy.on_failure_queue],
-                              function_arn=f"arn:aws:lambda:{settings.region}:123456789012:function:"
-                                           f"paytrack-{settings.stage}-{source.name}",
-                              lanes=self.config.stream_lanes)
-            self.pumps.append(pump)
-            pump.start()
-            self.stoppers.append(pump.stop)
-            log.info("stream pump: %s -> %s", table, source.name)
+        self.stoppers.append(pump_process.start(self.config.stream_lanes))
 
     def _start_scheduler(self, app) -> None:
         from local.scheduler import Scheduler
 
-        scheduler = Scheduler(self._handlers(app, "ScheduledEventConfig"), self.config.schedule_scale)
+        scheduler = Scheduler(app_handlers(app, "ScheduledEventConfig"), self.config.schedule_scale)
         scheduler.start()
         self.stoppers.append(scheduler.stop)
 
@@ -262,9 +252,7 @@ class Stack:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for noisy in ("werkzeug", "botocore", "pynamodb", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     sys.path.insert(0, str(REPO))
     os.chdir(REPO)
     from local.channels_file import InvalidChannelsFile

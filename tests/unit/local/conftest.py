@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 import pytest
 from moto import mock_aws
 
+from local import fidelity
 from local.simulator import (DEFAULT_CHANNELS_FILE, GatewaySimulator, load_channels,
                              load_sim_config)
 from tests.support.answering_server import AnsweringServer
@@ -117,3 +118,30 @@ def fresh_moto(monkeypatch):
 def in_process_moto(monkeypatch):
     with fresh_moto(monkeypatch):
         yield
+
+
+@pytest.fixture
+def patched_later(monkeypatch):
+    """Whatever fidelity patches is put back after the test (other tests use plain moto)."""
+    import chalice.local
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodbstreams.models import ShardIterator
+    from moto.core.responses import ActionResult
+    from moto.sns.models import Topic
+    from moto.sqs.models import SQSBackend
+
+    from moto import backends
+
+    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
+    for owner, names in ((DynamoDBBackend, ("put_item", "update_item", "delete_item", "transact_write_items",
+                                             "batch_write_item")),
+                         (Table, ("query", "all_items", "put_item", "delete_item")),
+                         (ShardIterator, ("__init__", "get")),
+                         (Topic, ("__init__",)), (ActionResult, ("execute_result",)),
+                         (SQSBackend, ("is_message_valid_based_on_retention_period",)),
+                         (models, ("copy",)), (chalice.local.ThreadedHTTPServer, ("request_queue_size",))):
+        for name in names:
+            monkeypatch.setattr(owner, name, getattr(owner, name))
+    return fidelity.like_aws

@@ -16,30 +16,6 @@ STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 @pytest.fixture
-def patched_later(monkeypatch):
-    """Whatever fidelity patches is put back after the test (other tests use plain moto)."""
-    import chalice.local
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.table import Table
-    from moto.dynamodbstreams.models import ShardIterator
-    from moto.core.responses import ActionResult
-    from moto.sns.models import Topic
-
-    from moto import backends
-
-    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
-    for owner, names in ((DynamoDBBackend, ("put_item", "update_item", "delete_item", "transact_write_items",
-                                             "batch_write_item")),
-                         (Table, ("query", "all_items")), (ShardIterator, ("__init__", "get")),
-                         (Topic, ("__init__",)), (ActionResult, ("execute_result",)),
-                         (models, ("copy",)), (chalice.local.ThreadedHTTPServer, ("request_queue_size",))):
-        for name in names:
-            monkeypatch.setattr(owner, name, getattr(owner, name))
-    return fidelity.like_aws
-
-
-@pytest.fixture
 def ddb(in_process_moto):
     return _tables()
 
@@ -305,3 +281,34 @@ def test_the_local_api_listens_with_a_backlog_for_a_burst_of_clients(patched_lat
     assert ThreadedHTTPServer.request_queue_size == 5      # socketserver's default
     fidelity.accept_bursts_of_connections()
     assert ThreadedHTTPServer.request_queue_size == 128
+
+
+def test_a_receive_reads_the_queues_retention_alone_and_keeps_what_is_not_too_old(patched_later, monkeypatch):
+    """moto computed every attribute of the queue (counting its messages) for each message a
+    receive looked at: O(n²) on a queue that fell behind."""
+    from moto.sqs.models import Queue
+
+    patched_later()
+    computed = {"attributes": 0}
+    real_attributes = Queue.attributes
+
+    def counted(queue):
+        computed["attributes"] += 1
+        return real_attributes.fget(queue)
+
+    with fresh_moto(monkeypatch):
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        for i in range(5):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+        monkeypatch.setattr(Queue, "attributes", property(counted))
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        assert sorted(m["Body"] for m in received) == [f"m{i}" for i in range(5)]
+        assert computed["attributes"] == 0
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends["123456789012"]["ap-east-1"]
+        message = backend.get_queue("q")._messages[0]
+        assert backend.is_message_valid_based_on_retention_period("q", message)
+        message.sent_timestamp -= 61_000                      # older than the queue's 60 s
+        assert not backend.is_message_valid_based_on_retention_period("q", message)
