@@ -183,13 +183,28 @@ function body(ctx, review, order, reload) {
   ];
 }
 
-// The card, filled once its data is read (the order page does not wait for it).
+const ENTRY_TYPES = ["verification_requested", "verification_answered", "verification_decided"];
+
+/** The timeline entries the review was read from: a request, then its answer and its decision. */
+function steps(review) {
+  return (review.history || []).reduce((n, v) => n + 1 + (v.answered_at ? 1 : 0) + (v.decided_at ? 1 : 0), 0);
+}
+
+function verificationEntries(order) {
+  return (order.timeline || []).filter((e) => ENTRY_TYPES.includes(e.type)).length;
+}
+
+// The card, filled once its data is read (the order page does not wait for it). The review is
+// read after the order: when the buyer answered (or someone decided) in between, the review is
+// ahead of the timeline beside it, so the whole order is read again and both show the same moment.
 export function verificationCard(ctx, order, reload) {
   const holder = h("div", {}, loading());
   const shown = order.hold || (order.timeline || []).some((e) => e.type === "verification_requested");
   if (!shown) return null;
   ctx.api.get(`/admin/orders/${pathPart(order.order_no)}/verification`).then((review) => {
-    if (ctx.alive()) mount(holder, body(ctx, review, order, reload));
+    if (!ctx.alive()) return;
+    if (steps(review) > verificationEntries(order)) reload(false);
+    else mount(holder, body(ctx, review, order, reload));
   }).catch((error) => {
     if (ctx.alive()) mount(holder, errorBox(error));
   });
