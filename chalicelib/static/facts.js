@@ -263,7 +263,7 @@ export function expectedSeenLine(anomaly) {
 
 // One anomaly detail in words, by what its key says it is.
 const DETAIL_WORDS = { delivery_status: "delivery", ledger_status: "pay", pay_status: "pay", kind: "nkind", source: "source",
-  result: "result", status: "pay" };
+  result: "result", status: "pay", state: "vstate" };
 const MONEY_KEYS = new Set(["statement", "ledger", "difference", "amount"]);
 const SETTLED_KEYS = new Set(["fee", "net", "settled"]);
 

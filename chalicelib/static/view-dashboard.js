@@ -238,7 +238,7 @@ export async function render(ctx) {
     mount(heldBox, h("ul", { class: "mini-list" }, items.map((o) => h("li", {},
       deliveryCell(o),
       h("div", { class: "mini-two" },
-        h("a", { href: `#/orders/${pathPart(o.order_no)}`, class: "mini-main" }, o.product_name),
+        h("a", { href: `#/orders/${pathPart(o.order_no)}`, class: "mini-main", "data-typed": "" }, o.product_name),
         h("span", { class: "mono small muted" }, o.order_no)),
       h("span", { class: "money small" }, money(o.amount, o.currency)),
       h("span", { class: "muted small push" }, time(o.paid_at || o.created_at))))));
@@ -255,7 +255,7 @@ export async function render(ctx) {
       return h("li", { class: ["feed-item", fresh && "feed-new"], "data-order": o.order_no },
         h("span", { class: "feed-time" }, time(o.paid_at)),
         h("a", { class: "feed-main", href: `#/orders/${pathPart(o.order_no)}` },
-          h("span", { class: "feed-product" }, o.product_name),
+          h("span", { class: "feed-product", "data-typed": "" }, o.product_name),
           h("span", { class: "feed-meta" }, `${channelName(o.channel)} · ${o.order_no}`)),
         h("span", { class: "feed-badges" }, o.hold ? badge(t("delivery.held"), "warning") : payBadge(o.pay_status)),
         h("span", { class: "money feed-amount" }, money(o.paid_amount || o.amount, o.currency)));

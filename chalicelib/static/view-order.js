@@ -68,7 +68,7 @@ function header(o) {
   return h("section", { class: ["card", "order-head", o.hold && "order-head-held"], "aria-label": t("order.title") },
     h("div", { class: "order-head-main" },
       h("div", { class: "order-no" }, h("span", { class: "muted" }, t("col.order_no")), h("strong", { class: "mono", "data-field": "order_no" }, o.order_no), copyNo),
-      h("h2", { class: "order-product" }, o.product_name, o.quantity > 1 ? h("span", { class: "muted" }, ` × ${o.quantity}`) : null),
+      h("h2", { class: "order-product" }, h("span", { "data-typed": "" }, o.product_name), o.quantity > 1 ? h("span", { class: "muted" }, ` × ${o.quantity}`) : null),
       h("div", { class: "badges" }, payBadge(o.pay_status), deliveryCell(o),
         (o.hold_reasons || []).map((r) => badge(holdReason(r), "warning", { "data-hold-reason": r })),
         h("span", { class: "muted small" }, `${t("col.created_at")} ${dateTime(o.created_at)}`))),
@@ -184,7 +184,7 @@ function tradeFields(o) {
   const waited = o.paid_at ? (new Date(o.paid_at) - new Date(o.created_at)) / 1000 : null;
   return fields([
     [t("col.order_no"), h("span", { class: "mono" }, o.order_no)],
-    [t("order.product"), `${o.product_name} (${o.product_id})`],
+    [t("order.product"), h("span", { "data-typed": "" }, `${o.product_name} (${o.product_id})`)],
     [t("order.quantity"), String(o.quantity)],
     [t("col.channel"), channelName(o.channel)],
     [t("order.gateway_method"), [o.gateway, o.method].filter(Boolean).map(gatewayName).join(" · ") || null],

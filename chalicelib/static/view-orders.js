@@ -215,7 +215,7 @@ async function search(ctx, f, box) {
     },
     h("td", { "data-label": t("col.order_no") }, h("a", { class: "mono strong", href: `#/orders/${pathPart(o.order_no)}` }, o.order_no),
       h("div", { class: "muted small" }, time(o.created_at))),
-    h("td", { "data-label": t("col.product") }, h("div", { class: "cell-product" }, o.product_name),
+    h("td", { "data-label": t("col.product") }, h("div", { class: "cell-product", "data-typed": "" }, o.product_name),
       h("div", { class: "muted small" }, `${o.product_id}${o.quantity > 1 ? ` × ${o.quantity}` : ""}`)),
     h("td", { class: "num", "data-label": t("col.amount") }, h("span", { class: "money strong" }, money(o.amount, o.currency)),
       o.paid_amount && o.paid_amount !== o.amount ? h("div", { class: "small text-danger" }, t("orders.paid_other", { amount: money(o.paid_amount, o.currency) })) : null),

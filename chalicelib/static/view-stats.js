@@ -187,7 +187,7 @@ function productTable(groups, currency) {
     h("thead", {}, h("tr", {}, ["product", "paid", "rate", "amount", "repeat"].map((k) =>
       h("th", { scope: "col", class: k === "product" ? null : "num" }, t(`scol.${k}`))))),
     h("tbody", {}, rows.map((g) => h("tr", {},
-      h("td", { "data-label": t("scol.product"), "data-product": g.key }, h("div", { class: "cell-product" }, g.name || g.key),
+      h("td", { "data-label": t("scol.product"), "data-product": g.key }, h("div", { class: "cell-product", "data-typed": "" }, g.name || g.key),
         g.name ? h("div", { class: "muted small mono" }, g.key) : null),
       h("td", { class: "num", "data-label": t("scol.paid") }, integer(g.orders_paid)),
       h("td", { class: ["num", `text-${rateTone(g.success_rate)}`], "data-label": t("scol.rate") }, percent(g.success_rate, 0)),
