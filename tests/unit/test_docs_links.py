@@ -35,8 +35,12 @@ def test_every_relative_link_and_anchor_resolves():
 
 
 def test_the_readme_is_short_and_points_everywhere():
+    """Short: what it is, the two commands, where to go next, and why each dependency is there
+    (the project's rule keeps that table in the README itself)."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert len(readme.splitlines()) <= 60
+    before_dependencies = readme.split("## Dependencies and why")[0]
+    assert len(before_dependencies.splitlines()) <= 60
+    assert "`requirements.txt`" in readme and "`requirements-dev.txt`" in readme
     for doc in ("docs/operator-guide.zh.md", "docs/integration.md", "docs/api.md", "docs/operations.md",
                 "docs/internals.md"):
         assert f"]({doc})" in readme, doc
