@@ -2,13 +2,17 @@
 message, then its fields as key=value) instead of Lambda's JSON, and no HTTP access log.
 
 PAYTRACK_LOG_FORMAT=json keeps the JSON lines (what Lambda writes; the e2e tests read them);
-PAYTRACK_ACCESS_LOG=1 brings back one line per HTTP request."""
+PAYTRACK_ACCESS_LOG=1 brings back one line per HTTP request. Demo traffic writes its per-order
+lines to a file and the console a summary a period (DemoReport), so the banner stays findable."""
 from __future__ import annotations
 
 import json
 import logging
 import os
-from typing import Any
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
 
 # what every LogRecord carries (and what Powertools adds) — everything else is a field to show
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -56,3 +60,40 @@ def quiet_handler(handler_cls):
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             return None
     return Quiet
+
+
+class DemoReport:
+    """Where demo traffic reports, so the banner is not scrolled away: each of its per-order lines
+    goes to a file, and the console gets one summary line per period (what happened since the
+    last one), each followed by the banner's essentials (API, admin page, keys file)."""
+
+    #: what the demo counts, in the order the summary names them
+    KINDS = ("paid", "delivered", "held", "failed")
+
+    def __init__(self, log_path: Path, essentials: str, *, clock: Callable[[], datetime] = datetime.now):
+        self.log_path = log_path
+        self.essentials = essentials
+        self._clock = clock
+        self._counts = dict.fromkeys(self.KINDS, 0)
+        self._lock = threading.Lock()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("", encoding="utf-8")
+
+    def log(self, line: str) -> None:
+        """One demo line, time-stamped, into the demo's log file."""
+        with self._lock, self.log_path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{self._clock():%H:%M:%S} {line}\n")
+
+    def count(self, kind: str) -> None:
+        if kind not in self._counts:
+            raise ValueError(f"unknown demo outcome {kind!r}; one of {', '.join(self.KINDS)}")
+        with self._lock:
+            self._counts[kind] += 1
+
+    def summary(self, period_s: float) -> str:
+        """The summary of the period now ending and the essentials; the counts start again."""
+        with self._lock:
+            counts, self._counts = self._counts, dict.fromkeys(self.KINDS, 0)
+        figures = " · ".join(f"{counts[kind]} {kind}" for kind in self.KINDS)
+        return (f"{self._clock():%H:%M:%S} demo, last {period_s:.0f} s: {figures}  "
+                f"(each order: {self.log_path})\n{self.essentials}")

@@ -114,12 +114,14 @@ class DemoTraffic:
 
     def __init__(self, api_base_url: str, shop_key: str, simulator: GatewaySimulator, *,
                  rng: random.Random | None = None, log: Callable[[str], None] | None = None,
-                 settle_timeout_s: float = 30.0, workers: int = 8):
+                 tally: Callable[[str], None] | None = None, settle_timeout_s: float = 30.0,
+                 workers: int = 8):
         self.api_base_url = api_base_url.rstrip("/")
         self.sim = simulator
         self._headers = {"Authorization": f"Bearer {shop_key}"}
         self._rng = rng or random.Random()
         self._log = log or (lambda line: print(line, flush=True))
+        self._tally = tally or (lambda outcome: None)   # paid, delivered, held, failed (DemoReport)
         self._settle_timeout_s = settle_timeout_s
         self._workers = workers
         self._stop = threading.Event()
@@ -158,6 +160,7 @@ class DemoTraffic:
             self._scenarios[name]()
         except Exception as exc:    # the demo outlives any one order going wrong
             self._log(f"demo: [{name}] gave up: {type(exc).__name__}: {exc}")
+            self._tally("failed")
 
     # --- the cases ----------------------------------------------------------------------------
 
@@ -239,6 +242,7 @@ class DemoTraffic:
             return True
         why = "API unavailable" if response is None else f"HTTP {response.status_code} {response.text[:160]}"
         self._log(f"demo: {_tag(label)}could not register {order.order_no}: {why}")
+        self._tally("failed")
         return False
 
     def _pay(self, order: DemoOrder, label: str = "", amount: str | None = None,
@@ -255,25 +259,32 @@ class DemoTraffic:
         return event.attempts[0].summary()
 
     def _deliver_when_paid(self, order: DemoOrder, label: str = "") -> None:
-        """Poll the order like a shop backend; report delivery once paid and not held."""
+        """Poll the order like a shop backend; report delivery once paid and not held. Tallies the
+        order paid once paytrack says so, then delivered, or held if it stays held."""
         deadline = time.monotonic() + self._settle_timeout_s
         status: dict[str, Any] = {}
+        seen_paid = False
         while time.monotonic() < deadline:
             response = self._api("GET", f"/orders/{order.order_no}")
             if response is None:
                 return
             status = _json(response)
+            if status.get("pay_status") == "paid" and not seen_paid:
+                seen_paid = True
+                self._tally("paid")
             if status.get("pay_status") == "paid" and not status.get("hold"):
                 report = self._api("POST", f"/orders/{order.order_no}/delivery",
                                    {"status": "delivered", "detail": "card key sent"})
                 answer = "API unavailable" if report is None else f"HTTP {report.status_code}"
                 self._log(f"demo: {_tag(label)}delivered {order.order_no} → {answer}")
+                self._tally("delivered" if report is not None and report.status_code == 200 else "failed")
                 return
             if self._stop.wait(1.0):
                 return
         self._log(f"demo: {_tag(label)}not delivering {order.order_no}: pay_status="
                   f"{status.get('pay_status')} hold={status.get('hold')} after "
                   f"{self._settle_timeout_s:.0f}s")
+        self._tally("held" if seen_paid else "failed")
 
     def _api(self, method: str, path: str, body: dict | None = None) -> requests.Response | None:
         """Call the shop API, riding out a briefly unavailable API (no connection, 5xx) with

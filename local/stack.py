@@ -38,6 +38,8 @@ class StackConfig:
     schedule_scale: float = float(os.environ.get("PAYTRACK_SCHEDULE_SCALE", "1"))
     stream_lanes: int = int(os.environ.get("PAYTRACK_STREAM_LANES", "4"))   # concurrent batches per stream
     keys_file: Path = Path(os.environ.get("PAYTRACK_LOCAL_KEYS_FILE", REPO / "out" / "local-keys.env"))
+    demo_log: Path = Path(os.environ.get("PAYTRACK_DEMO_LOG", REPO / "out" / "demo.log"))   # each demo order
+    demo_summary_s: float = float(os.environ.get("PAYTRACK_DEMO_SUMMARY_S", "60"))         # console summary period
 
 
 def _free_port() -> int:
@@ -188,16 +190,26 @@ class Stack:
         """Demo traffic on the simulated channels only: a real gateway is never sent fake payments."""
         if self._demo_state() != "on":
             return
+        from local.console import DemoReport
         from local.demo import DemoTraffic, ReconciliationShowcase
 
         api_url, simulator = f"http://127.0.0.1:{self.config.api_port}", self.simulator
-        demo = DemoTraffic(api_url, self.config.shop_key, simulator)
-        showcase = ReconciliationShowcase(api_url, self.config.shop_key, self.config.admin_key, simulator)
+        report = DemoReport(self.config.demo_log, self.essentials())
+        reporting = {"log": report.log, "tally": report.count}
+        demo = DemoTraffic(api_url, self.config.shop_key, simulator, **reporting)
+        showcase = ReconciliationShowcase(api_url, self.config.shop_key, self.config.admin_key, simulator, **reporting)
         for name, target, args in (("demo", demo.run, (self.stop_event, self.config.demo_rate)),
-                                   ("showcase", showcase.run_once, (self.stop_event,))):
+                                   ("showcase", showcase.run_once, (self.stop_event,)),
+                                   ("demo-summary", self._print_summaries, (report,))):
             thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self.threads.append(thread)
+
+    def _print_summaries(self, report) -> None:
+        period = self.config.demo_summary_s
+        while not self.stop_event.wait(period):
+            sys.stdout.write(report.summary(period) + "\n")   # one write: no log line lands inside it
+            sys.stdout.flush()
 
     def stop(self) -> None:
         """Stop the demo first and wait for it (each step notices the stop within a request's
@@ -229,6 +241,19 @@ class Stack:
             lines.append(f"  real          {channel_id} → {url} ({why})")
         return lines
 
+    def _demo_line(self) -> str:
+        state, c = self._demo_state(), self.config
+        if state != "on":
+            return state
+        return f"on: each order in {c.demo_log}, a summary here every {c.demo_summary_s:.0f} s"
+
+    def essentials(self) -> str:
+        """The banner's line an operator looks for again: repeated under every demo summary."""
+        c = self.config
+        enter = " · Enter: the whole banner" if sys.stdin.isatty() else ""
+        return (f"  API http://127.0.0.1:{c.api_port} · admin page http://127.0.0.1:{c.api_port}/admin"
+                f" · keys {c.keys_file}{enter}")
+
     def banner(self) -> str:
         c = self.config
         return "\n".join([
@@ -243,12 +268,25 @@ class Stack:
             f"  admin key     {c.admin_key}",
             f"  shop key      {c.shop_key}",
             f"  keys file     {c.keys_file} (source it before the next make run to keep these keys)",
-            f"  demo traffic  {self._demo_state()}",
+            f"  admin page    http://127.0.0.1:{c.api_port}/admin",
+            f"  demo traffic  {self._demo_line()}",
             "",
             f"  try: curl -H 'Authorization: Bearer {c.shop_key}' http://127.0.0.1:{c.api_port}/orders/<order_no>",
             "  Ctrl-C stops everything.",
             "",
         ])
+
+
+def reprint_banner_on_enter(stack: Stack) -> None:
+    """At a terminal, Enter prints the whole banner again (nothing to read when stdin is not one)."""
+    if not sys.stdin.isatty():
+        return
+
+    def listen() -> None:
+        for _ in sys.stdin:
+            print(stack.banner(), flush=True)
+
+    threading.Thread(target=listen, name="banner-on-enter", daemon=True).start()
 
 
 def main() -> None:
@@ -268,6 +306,7 @@ def main() -> None:
     try:
         stack.start()
         print(stack.banner(), flush=True)
+        reprint_banner_on_enter(stack)
         while not stopping.wait(0.5):
             pass
     except KeyboardInterrupt:

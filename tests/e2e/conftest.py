@@ -32,6 +32,7 @@ class LocalStack:
     aws_endpoint: str
     process: subprocess.Popen
     log_path: str
+    demo_log_path: str
 
     def call(self, method: str, path: str, key: str = SHOP_KEY, **kwargs) -> requests.Response:
         return requests.request(method, self.api + path, headers={"Authorization": f"Bearer {key}"},
@@ -45,21 +46,27 @@ class LocalStack:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
 
+    def demo_log(self) -> str:
+        """The demo's per-order lines (they stay off the console)."""
+        with open(self.demo_log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
 
 def start_stack(tmp_path_factory, demo: bool, extra_env: dict[str, str] | None = None) -> LocalStack:
     api_port, sim_port, aws_port = free_port(), free_port(), free_port()
     folder = tmp_path_factory.mktemp("stack")
-    log_path = str(folder / "stack.log")
+    log_path, demo_log_path = str(folder / "stack.log"), str(folder / "demo.log")
     env = {**os.environ, "PAYTRACK_PORT": str(api_port), "PAYTRACK_SIM_PORT": str(sim_port),
            "PAYTRACK_AWS_PORT": str(aws_port), "PAYTRACK_ADMIN_KEY": ADMIN_KEY, "PAYTRACK_SHOP_KEY": SHOP_KEY,
            "PAYTRACK_DEMO": "1" if demo else "0", "PAYTRACK_DEMO_RATE": "2", "PYTHONUNBUFFERED": "1",
            "PAYTRACK_LOCAL_KEYS_FILE": str(folder / "local-keys.env"), "PAYTRACK_LOG_FORMAT": "json",
+           "PAYTRACK_DEMO_LOG": demo_log_path,
            **(extra_env or {})}
     env.pop("PAYTRACK_STAGE", None)
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
-    stack = LocalStack(f"http://127.0.0.1:{api_port}", sim_port, f"http://127.0.0.1:{aws_port}", process, log_path)
+    stack = LocalStack(f"http://127.0.0.1:{api_port}", sim_port, f"http://127.0.0.1:{aws_port}", process, log_path, demo_log_path)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -119,12 +121,20 @@ def test_exports_are_downloaded_over_the_presigned_link_masked_for_viewers(stack
 
 
 def test_make_run_demo_shows_paid_orders_and_stops_cleanly(tmp_path_factory):
-    demo = start_stack(tmp_path_factory, demo=True)
+    demo = start_stack(tmp_path_factory, demo=True, extra_env={"PAYTRACK_DEMO_SUMMARY_S": "2"})
     try:
         wait_for(lambda: demo.log().count("order.paid published") >= 3, timeout=60)
+        wait_for(lambda: re.search(r"demo, last 2 s: [1-9]\d* paid · \d+ delivered", demo.log()), timeout=30)
         log = demo.log()
         assert "admin key" in log and "shop key" in log and demo.api in log
-        assert "answered success" in log or "answered HTTP 204" in log
+        each_order = demo.demo_log()
+        assert "answered success" in each_order or "answered HTTP 204" in each_order
+        assert "demo: " not in log    # each order in the demo log, not scrolling the banner away
+        lines = log.splitlines()
+        summaries = [n for n, line in enumerate(lines) if " demo, last 2 s: " in line]
+        assert summaries and all(lines[n].endswith(f"(each order: {demo.demo_log_path})") for n in summaries)
+        assert all(lines[n + 1] == f"  API {demo.api} · admin page {demo.api}/admin · keys {Path(demo.log_path).with_name('local-keys.env')}"
+                   for n in summaries if n + 1 < len(lines))
     finally:
         stop_stack(demo)
     assert demo.process.returncode == 0

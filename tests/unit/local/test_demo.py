@@ -140,3 +140,33 @@ def test_stops_promptly_while_the_api_is_down(make_sim):
     lines = run_demo(make_sim, "http://127.0.0.1:9", timeout=1.0,
                      until=lambda ls: any("API unavailable" in l for l in ls) or not ls)
     assert all("API unavailable" in l for l in lines)
+
+
+def test_tallies_each_order_paid_then_delivered(make_sim, shop):
+    outcomes: list[str] = []
+    lines = run_demo(make_sim, shop.url, until=lambda ls: sum("delivered" in l for l in ls) >= 3,
+                     weights={"normal": 1}, tally=outcomes.append)
+    delivered = sum(line.startswith("demo: delivered") for line in lines)
+    assert outcomes.count("delivered") == delivered == len(shop.deliveries)
+    assert outcomes.count("paid") >= delivered and set(outcomes) <= {"paid", "delivered"}
+
+
+class RefusingShopApi(FakeShopApi):
+    """Refuses every order (HTTP 409)."""
+
+    def answer(self, method, path, headers, body):
+        if (method, path) == ("POST", "/orders"):
+            return 409, '{"error": {"code": "conflict", "message": "order exists"}}'
+        return super().answer(method, path, headers, body)
+
+
+def test_tallies_an_order_that_cannot_be_registered_as_failed(make_sim):
+    outcomes: list[str] = []
+    api = RefusingShopApi()
+    try:
+        lines = run_demo(make_sim, api.url, until=lambda ls: sum("could not register" in l for l in ls) >= 3,
+                         weights={"normal": 1}, tally=outcomes.append)
+    finally:
+        api.close()
+    assert outcomes.count("failed") == sum("could not register" in l for l in lines) >= 3
+    assert set(outcomes) == {"failed"}
