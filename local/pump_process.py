@@ -127,6 +127,10 @@ def main() -> None:
     sys.stdout = WholeLines(sys.stdout)
     sys.path.insert(0, str(REPO))
     _factory, app = load_app()
+    from chalicelib.platform.observability import logger
+    from local import console
+
+    console.use_human_logs(logger)      # the handlers' lines read like the API's on make run's console
     pumps = start_pumps(app, int(sys.argv[1]))
     print(READY, flush=True)
     sys.stdin.read()      # until the stack closes the pipe or dies
