@@ -273,7 +273,8 @@ def _review_paths(order_no: list[dict]) -> dict[str, dict]:
             "post": _admin("Ask the buyer, through the shop (order.verification_requested), on a held order",
                            "operator", ok=201, params=order_no, body=ask, errors=(400, 401, 403, 404, 409))},
         "/admin/orders/{order_no}/verification/decision": {"post": _admin(
-            "End the review: release (deliver) or refund, with a reason", "operator", params=order_no, body=decide,
+            "End the review: release (deliver) or refund (through the gateway where the channel can), with a reason",
+            "operator", params=order_no, body=decide,
             errors=(400, 401, 403, 404, 409))},
         "/orders/{order_no}/verification": {"post": _op(
             "The buyer's answer to order.verification_requested, with its reply token: once, before it expires "

@@ -87,6 +87,12 @@ def _amount(body: Mapping[str, Any], currency: str) -> Money | None:
     return Money.parse(text, currency)
 
 
+def gateway_for_payment(order: Order, trade_no: str | None = None):
+    """The channel config and gateway that refund the named payment (default: the sale's);
+    RefundNotOffered when its channel cannot refund through paytrack."""
+    return _gateway_for(payment_of(order, trade_no).channel)
+
+
 def _gateway_for(channel: str):
     config, gateway = gateway_calls.channel_gateway(channel)
     if not gateway.offers_refunds(config):

@@ -12,8 +12,11 @@ software asks the buyer and posts the answer, the operator releases or refunds.
 - answer (shop role): token-checked, once; on the timeline and, the same way (eagerly, then by
   the stream), in the inbox (`verification_answered`, which an operator must act on).
 - decide: `release` is the order's `release_hold` action (the shop gets `order.ready` again and
-  delivers), `refund` is its refund action; both go through actions.perform with an idempotency
-  key of the review, so a retry after a failure never refunds twice. Then the review is closed
+  delivers), `refund` is its `refund` action through the gateway (services/refunds.py) or, where
+  the channel cannot refund through paytrack (epay without `refund_api`), the record of a manual
+  refund (`mark_refunded`), which the answer says; both go through actions.perform with an
+  idempotency key of the review (the refund request id derives from it), so a retry after a
+  failure never refunds twice. Then the review is closed
   on the timeline and its anomalies resolved (eagerly, and by the stream).
 Every step is audited, refusals too.
 """
@@ -28,18 +31,19 @@ from ..domain import validation as v
 from ..domain import verification as review
 from ..domain.anomaly import Finding, Severity
 from ..domain.clock import to_api, to_iso, utcnow
-from ..domain.errors import PaytrackError, ValidationFailed
+from ..domain.errors import PaytrackError, RefundNotOffered, ValidationFailed
 from ..domain.order import Order, TimelineEntry
 from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..platform.verification_settings import get_verification_settings
 from ..store import audit
-from . import actions, anomalies, events, orders, render, reply_tokens
+from . import actions, anomalies, events, orders, refunds, render, reply_tokens
 from .auth import Principal
 from .order_writes import write_with_retry
 
-#: the order action a `refund` decision takes (the gateway refund, when there is one, plugs in here)
-REFUND_ACTION = "mark_refunded"
+#: the order action a `refund` decision takes: through the gateway, or recorded where it cannot
+REFUND_ACTION = "refund"
+MANUAL_REFUND_ACTION = "mark_refunded"
 RELEASE_ACTION = "release_hold"
 ANSWER_PATH = "/orders/{order_no}/verification"
 MAX_ANSWER = 500
@@ -218,15 +222,27 @@ def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
     order, now = orders.get(order_no), utcnow()
     under_review = review.open_review(order, now)
     vid = under_review.verification_id
-    action = {"action": RELEASE_ACTION if decision == "release" else REFUND_ACTION,
-              "reason": reason, "idempotency_key": f"verification-{vid}",
-              **({"amount": body["amount"]} if "amount" in body else {})}
-    acted = actions.perform(principal, order_no, action)
+    action, manual = (RELEASE_ACTION, None) if decision == "release" else _refund_action(order)
+    acted = actions.perform(principal, order_no, {
+        "action": action, "reason": reason, "idempotency_key": f"verification-{vid}",
+        **({"amount": body["amount"]} if "amount" in body else {})})
     order = write_with_retry(orders.get(order_no), lambda current: review.decide(
         current, now, principal.key_id, verification_id=vid, decision=decision, reason=reason))
     decided = [e for e in order.timeline if e.type == review.DECIDED and e.data["verification_id"] == vid]
     _eagerly(order, lambda: _close_review(order, decided[-1], now))
-    return {**_view(order, principal, now), "action": acted["action"], "outcome": acted["outcome"]}
+    return {**_view(order, principal, now), "action": acted["action"], "outcome": acted["outcome"],
+            **({"refund": acted["refund"]} if "refund" in acted else {}),
+            **({"manual_refund": manual} if manual else {})}
+
+
+def _refund_action(order: Order) -> tuple[str, str | None]:
+    """The gateway refund where the sale's channel offers one; else the record of a manual refund
+    and why (the operator refunds in the gateway's console)."""
+    try:
+        refunds.gateway_for_payment(order)
+    except RefundNotOffered as error:
+        return MANUAL_REFUND_ACTION, error.message
+    return REFUND_ACTION, None
 
 
 def _close_review(order: Order, decided: TimelineEntry, now: datetime) -> Order:

@@ -1,7 +1,8 @@
 """Buyer verification on moto through the app: an operator asks on a held order, the shop gets
 `order.verification_requested` with the question and the reply token, answers once with that
 token (a wrong one is 403, a second answer 409), the answer is on the timeline and in the inbox,
-and the review ends by release (the shop gets `order.ready` again) or refund; an unanswered
+and the review ends by release (the shop gets `order.ready` again) or refund (through the
+gateway, once, or recorded where the channel cannot refund); an unanswered
 request reads as expired once its time is up. Every step audited. The answer is masked for
 viewers. SNS refusing while an operator asks is no error: the orders stream publishes later."""
 from __future__ import annotations
@@ -13,10 +14,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.clock import utcnow
-from chalicelib.services import anomalies, auth, verification
+from chalicelib.domain import verification as review
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.refunds import refund_request_id, refund_requests
+from chalicelib.gateways._http import GatewayHttp
+from chalicelib.services import anomalies, auth, gateway_calls, verification
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import AuditModel
+from tests.integration.test_refunds import _at_gateway, deliver, without_refund_api
 from tests.integration.test_streams import events_queue, run_orders_stream  # noqa: F401  (a fixture)
+from tests.support.gateway_sim import start_simulator
 from tests.support import notifications as wires
 
 
@@ -30,6 +37,35 @@ def held_order(api) -> str:
     api.send(wires.alipay(order_no, "5.80"))                 # 58.00 asked, 5.80 paid: held
     assert order_store.get(order_no).on_hold
     return order_no
+
+
+@pytest.fixture
+def sim(aws, monkeypatch):
+    """The gateway simulator over real HTTP, the stage's channels pointed at it (one try per call)."""
+    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0))
+    simulator = start_simulator()
+    yield simulator
+    simulator.close()
+
+
+def held_at_gateway(api, sim, channel: str):
+    """An order of 58.00 paid 5.80 at the simulator (its notification applied): held, refundable there."""
+    order_no = api.json(api.register(channel=channel))["order_no"]
+    trade = sim.pay(channel, order_no, "5.80", "CNY", notify=False)
+    event = sim._send(channel, "pay", order_no, trade.trade_no,
+                      sim._gateways[channel].payment_notice(trade, utcnow(), False))
+    assert deliver(api, sim, event).status_code in (200, 204)
+    assert order_store.get(order_no).on_hold
+    return order_no, trade
+
+
+def answered_review(api, key, order_no, drain) -> str:
+    """Asked and answered (badly): the review waits for the operator's decision."""
+    request = api.json(ask(api, key, order_no, question="您在哪个城市付款？"))["current"]
+    (event,) = requested_events(drain)
+    assert shop_answer(api, order_no, verification_id=request["id"], token=event["verification"]["reply_token"],
+                       answer="不知道").status_code == 200
+    return request["id"]
 
 
 def ask(api, key, order_no, **body):
@@ -184,19 +220,44 @@ def test_the_orders_stream_alone_finishes_every_step(api, keys, events_queue, mo
     assert items() == {"verification": "resolved", "verification_answered": "resolved"}
 
 
-def test_a_review_ended_by_refund_refunds_once(api, keys, events_queue):
-    order_no = held_order(api)
-    request = api.json(ask(api, keys["operator"], order_no, question="您在哪个城市付款？"))["current"]
-    token = requested_events(events_queue)[0]["verification"]["reply_token"]
-    assert request["template"] == "free"
-    shop_answer(api, order_no, verification_id=request["id"], token=token, answer="不知道")
+def test_a_review_ended_by_refund_refunds_through_the_gateway_once(api, keys, sim, events_queue, monkeypatch):
+    order_no, trade = held_at_gateway(api, sim, "alipay-main")
+    vid = answered_review(api, keys["operator"], order_no, events_queue)
+    real_decide = review.decide
+
+    def crash_once(*args, **kwargs):          # the refund is done, then the review's own write fails
+        monkeypatch.setattr(review, "decide", real_decide)
+        raise Conflict("injected: the order changed meanwhile")
+    monkeypatch.setattr(review, "decide", crash_once)
+    failed = decide(api, keys["operator"], order_no, decision="refund", reason="the buyer cannot say")
+    assert failed.status_code == 409 and trade.refunded_minor == 580
 
     refunded = decide(api, keys["operator"], order_no, decision="refund", reason="the buyer cannot say")
     assert refunded.status_code == 200, refunded.body
+    body = api.json(refunded)
+    assert body["action"] == "refund" and body["outcome"] == "already_applied" and "manual_refund" not in body
+    assert body["refund"]["state"] == "succeeded" and body["current"]["state"] == "refunded"
+    assert body["refund"]["refund_request_id"] == refund_request_id(order_no, f"verification-{vid}")
+    assert trade.refunded_minor == 580 and len(_at_gateway(sim, order_no)) == 1
     order = order_store.get(order_no)
     assert order.pay_status.value == "refunded" and order.refunded_amount.format() == "5.80" and order.on_hold
-    assert [e.type for e in order.timeline].count("refund") == 1
-    assert api.json(refunded)["current"]["state"] == "refunded"
+    assert [r.state.value for r in refund_requests(order)] == ["succeeded"]
+    assert [e.type for e in order.timeline].count(review.DECIDED) == 1
+
+
+def test_a_review_ended_by_refund_records_a_manual_refund_where_the_channel_cannot_refund(api, keys, sim,
+                                                                                          events_queue):
+    order_no, trade = held_at_gateway(api, sim, "epay-main")
+    answered_review(api, keys["operator"], order_no, events_queue)
+    with without_refund_api("epay-main"):
+        refunded = decide(api, keys["operator"], order_no, decision="refund", reason="the buyer cannot say")
+    assert refunded.status_code == 200, refunded.body
+    body = api.json(refunded)
+    assert body["action"] == "mark_refunded" and "mark_refunded" in body["manual_refund"] and "refund" not in body
+    assert body["current"]["state"] == "refunded"
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "refunded" and order.refunded_amount.format() == "5.80"
+    assert not refund_requests(order) and not _at_gateway(sim, order_no) and trade.refunded_minor == 0
 
 
 def test_an_unanswered_request_expires_in_the_inbox_and_refuses_a_late_answer(api, keys, events_queue, monkeypatch):
