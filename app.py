@@ -312,6 +312,15 @@ def admin_reject_refund(principal, order_no: str, refund_request_id: str) -> Res
     return json_response(refunds.decide(principal, order_no, refund_request_id, False, read_json(app)))
 
 
+@app.route("/admin/orders/{order_no}/refunds/{refund_request_id}/settle", methods=["POST"],
+           content_types=JSON_TYPES)
+@guard("admin")
+def admin_settle_refund(principal, order_no: str, refund_request_id: str) -> Response:
+    from chalicelib.services import refunds
+
+    return json_response(refunds.settle_pending(principal, order_no, refund_request_id, read_json(app)))
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def query_refunds(event):
     from chalicelib.services import jobs

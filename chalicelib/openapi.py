@@ -71,6 +71,10 @@ REFUNDS = {"type": "object", "required": ["state", "refunds"], "properties": {
 DECISION = {"type": "object", "required": ["note"], "additionalProperties": False,
             "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 500}}}
 
+SETTLEMENT_BY_HAND = {"type": "object", "required": ["outcome", "note"], "additionalProperties": False,
+                      "properties": {"outcome": {"enum": ["succeeded", "failed"]},
+                                     "note": {"type": "string", "minLength": 1, "maxLength": 500}}}
+
 ORDER_FILTERS = [
     ("from", TIME), ("to", TIME), ("paid_from", TIME), ("paid_to", TIME),
     ("status", {"type": "array", "items": {"enum": PAY_STATUSES}}), ("delivery", {"enum": DELIVERY_STATUSES}),
@@ -175,6 +179,10 @@ def _paths() -> dict[str, dict]:
         "/admin/orders/{order_no}/refunds/{refund_request_id}/reject": {"post": _admin(
             "Reject a refund request awaiting approval (another admin than its requester): nothing is sent",
             "admin", params=refund_request, errors=(400, 401, 403, 404, 409), body=DECISION)},
+        "/admin/orders/{order_no}/refunds/{refund_request_id}/settle": {"post": _admin(
+            "Settle a pending refund by hand after checking the gateway's console (an epay refund whose answer "
+            "was lost: 彩虹 has no refund query): succeeded or failed, once", "admin", params=refund_request,
+            errors=(400, 401, 403, 404, 409), body=SETTLEMENT_BY_HAND)},
         "/admin/anomalies": {"get": _admin("The anomaly inbox", "viewer", params=_params(
             "query", ("status", {"enum": ["open", "acknowledged", "resolved"]}),
             ("rule", {"enum": [*RulesConfig.rule_names(), *VERIFICATION_RULES]}),

@@ -279,6 +279,28 @@ def settle(order: Order, request_id: str, answer: RefundAnswer, source: str, now
     return _with_open_flag(order, _succeeded(order, request, extra, source, now, actor))
 
 
+#: settled by hand: the outcomes an admin may give a pending request
+BY_HAND = (RefundState.SUCCEEDED, RefundState.FAILED)
+
+
+def settle_by_hand(order: Order, request_id: str, state: RefundState, actor: str, note: str,
+                   now: datetime) -> OrderChanges:
+    """An admin settles a pending request after checking the gateway's console (an epay refund
+    whose answer was lost: 彩虹 has no refund query, so nothing else ever will). Once: the same
+    outcome again is already applied; a request that is not pending and not in that state (the
+    gateway said otherwise, or it never left the approvals queue) is a conflict."""
+    if state not in BY_HAND:
+        raise ValueError(f"a refund is settled by hand as succeeded or failed, not {state.value}")
+    request = find_request(order, request_id)
+    if request.state is state:
+        return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
+    if request.state is not RefundState.PENDING:
+        raise Conflict(f"refund request {request_id} is {request.state.value}: only a pending refund is settled "
+                       "by hand", {"refund_request_id": request_id, "state": request.state.value})
+    answer = RefundAnswer(state, f"settled by hand after checking the gateway's console: {note}")
+    return settle(order, request_id, answer, "operator", now, actor)
+
+
 def _succeeded(order: Order, request: RefundRequest, extra: dict[str, Any], source: str, now: datetime,
                actor: str | None) -> OrderChanges:
     changes = OrderChanges(outcome=Outcome.APPLIED)

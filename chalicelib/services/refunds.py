@@ -21,12 +21,12 @@ from ..domain import validation as v
 from ..domain.actions import Idempotency, keyed
 from ..domain.clock import utcnow
 from ..domain.errors import (ChannelMisconfigured, Conflict, Forbidden, GatewayUnavailable, NotFound,
-                             RefundNotOffered, ValidationFailed)
+                             PaytrackError, RefundNotOffered, ValidationFailed)
 from ..domain.money import Money
 from ..domain.order import Order, Outcome
 from ..domain.refunds import (
-    RefundAnswer, RefundCall, RefundPolicy, RefundRequest, RefundState, decide_approval, find_request,
-    payment_of, refund_request_id, refund_requests, request_refund, settle,
+    BY_HAND, RefundAnswer, RefundCall, RefundPolicy, RefundRequest, RefundState, decide_approval, find_request,
+    payment_of, refund_request_id, refund_requests, request_refund, settle, settle_by_hand,
 )
 from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
@@ -178,6 +178,45 @@ def decide(principal: Principal, order_no: str, request_id: str, approve: bool,
         order, refund = send(order, refund, principal.key_id, principal.role, "operator",
                              retry=outcome["value"] == Outcome.ALREADY_APPLIED)
     return {"refund": render.refund_for_admin(refund), "order_no": order_no}
+
+
+def settle_pending(principal: Principal, order_no: str, request_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /admin/orders/{no}/refunds/{id}/settle {"outcome": "succeeded"|"failed", "note"}
+    (admin): a pending refund settled by hand, once, after checking the gateway's console. On the
+    timeline like the gateway's answer (a succeeded one moves the money and the orders stream
+    publishes `order.refunded` once); audited, refusals too."""
+    now = utcnow()
+    said = {"refund_request_id": request_id, **{name: body.get(name) if isinstance(body, Mapping) and
+                                                isinstance(body.get(name), str) else None
+                                                for name in ("outcome", "note")}}
+    try:
+        order, outcome = _settle_pending(principal, order_no, request_id, body, now)
+    except PaytrackError as error:
+        audit.record_api(now, principal.key_id, principal.role, "refund_settle", order_no,
+                         {**said, "result": "refused", "why": error.code})
+        raise
+    refund = find_request(order, request_id)
+    audit.record_api(now, principal.key_id, principal.role, "refund_settle", order_no, {**said, "result": outcome})
+    if outcome == Outcome.APPLIED:
+        audit.record_api(now, principal.key_id, principal.role, f"refund_{refund.state.value}", order_no,
+                         {"refund_request_id": request_id, "amount": refund.amount.format(),
+                          "payment": refund.trade_no, "detail": refund.detail})
+    return {"outcome": outcome, "refund": render.refund_for_admin(refund), "order_no": order_no}
+
+
+def _settle_pending(principal: Principal, order_no: str, request_id: str, body: Mapping[str, Any],
+                    now: datetime) -> tuple[Order, str]:
+    body = v.require_object(body)
+    v.reject_unknown(body, {"outcome", "note"})
+    state = RefundState(v.choice(body, "outcome", tuple(s.value for s in BY_HAND)))
+    note = v.text(body, "note", max_len=500)
+    outcome = {"value": Outcome.APPLIED}
+
+    def step(current: Order):
+        changes = settle_by_hand(current, request_id, state, principal.key_id, note, now)
+        outcome["value"] = changes.outcome
+        return changes
+    return write_with_retry(orders.get(order_no), step), outcome["value"]
 
 
 def open_requests(principal: Principal, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Refunds through the gateway under moto, against the simulator's refund APIs over real HTTP:
 exactly once under retries and timeouts, never beyond what was paid when operators race, per
 payment (a duplicate refunded on its own trade number), pending until the answer, the query or
-the notification says, maker-checker with its audit trail, and order.refunded published once."""
+the notification says (or an admin, by hand, where the gateway never will), maker-checker with its
+audit trail, and order.refunded published once."""
 from __future__ import annotations
 
 import json
@@ -278,6 +279,70 @@ def test_alipay_business_error_fails_the_refund(api, sim, operator):
     answer = api.json(refund(api, operator[1], order_no, idempotency_key="poor"))
     assert answer["refund"]["state"] == "failed" and "SELLER_BALANCE_NOT_ENOUGH" in answer["refund"]["detail"]
     assert answer["order"]["pay_status"] == "paid"
+
+
+def lost_epay_refund(api, sim, operator, monkeypatch, amount: str) -> tuple[str, str, object]:
+    """An epay refund done at the aggregator whose answer was lost: pending, and no query can tell."""
+    order_no, [trade] = paid_order(api, sim, channel="epay-main")
+    lost = TimeoutAfterSending("act=refund", 1)
+    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0, session=lost))
+    answer = api.json(refund(api, operator[1], order_no, amount=amount, idempotency_key="lost"))
+    assert answer["refund"]["state"] == "pending" and trade.refunded_minor == int(amount.replace(".", ""))
+    rid = answer["refund"]["refund_request_id"]
+    assert refunds.query_refunds(utcnow() + timedelta(minutes=2)).get("pending") == 1    # 彩虹 cannot be asked
+    return order_no, rid, trade
+
+
+def settle_by_hand(api, key, order_no, rid, **body):
+    return api.call("POST", f"/admin/orders/{order_no}/refunds/{rid}/settle", body, key=key)
+
+
+def test_an_admin_settles_a_lost_epay_refund_by_hand_once(api, sim, operator, second_admin, monkeypatch):
+    from app import on_orders_stream
+
+    order_no, rid, trade = lost_epay_refund(api, sim, operator, monkeypatch, "8.00")
+    assert settle_by_hand(api, operator[1], order_no, rid, outcome="succeeded", note="x").status_code == 403
+    for body in ({"outcome": "pending", "note": "x"}, {"outcome": "succeeded"}, {"outcome": "failed", "note": "x",
+                                                                                 "extra": 1}):
+        response = settle_by_hand(api, second_admin[1], order_no, rid, **body)
+        assert response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
+    assert find_request(order_store.get(order_no), rid).state.value == "pending"
+
+    note = "refunded in the 彩虹 console, 2026-12-06"
+    for outcome in ("applied", "already_applied"):              # the admin's retry settles nothing twice
+        settled = api.json(settle_by_hand(api, second_admin[1], order_no, rid, outcome="succeeded", note=note))
+        assert settled["outcome"] == outcome and settled["refund"]["state"] == "succeeded"
+        assert note in settled["refund"]["detail"]
+    other = settle_by_hand(api, second_admin[1], order_no, rid, outcome="failed", note="no, it failed")
+    assert other.status_code == 409 and api.json(other)["error"]["details"]["state"] == "succeeded"
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "partially_refunded" and order.refunded_amount.format() == "8.00"
+    assert not order.refund_open and trade.refunded_minor == 800 and len(_at_gateway(sim, order_no)) == 1
+    (entry,) = [e for e in order.timeline if e.type == "refund" and e.data["state"] == "succeeded"]
+    assert entry.actor == second_admin[0] and note in entry.message + entry.data["detail"]
+    trail = [(i.action, i.actor, i.detail.get("result")) for i in api_audit(order_no) if i.action.startswith("refund_")]
+    assert trail.count(("refund_settle", second_admin[0], "applied")) == 1
+    assert trail.count(("refund_settle", second_admin[0], "already_applied")) == 1
+    assert [r for a, _, r in trail if a == "refund_settle"].count("refused") == 4      # 3 bad bodies, 1 conflict
+    assert [a for a, *_ in trail].count("refund_succeeded") == 1
+
+    records = orders_stream_of(order_no)
+    with shop_events() as drain:
+        on_orders_stream(records, None)
+        on_orders_stream(records, None)                                    # a replayed batch
+        refunded = [m for m in drain() if m["event"] == "order.refunded" and m["order"]["order_no"] == order_no]
+    assert [m["refund"]["refund_request_id"] for m in refunded] == [rid]
+
+
+def test_a_refund_settled_by_hand_as_failed_frees_its_amount(api, sim, operator, second_admin, monkeypatch):
+    order_no, rid, _ = lost_epay_refund(api, sim, operator, monkeypatch, "58.00")
+    settled = api.json(settle_by_hand(api, second_admin[1], order_no, rid, outcome="failed",
+                                      note="the console shows no refund"))
+    assert settled["refund"]["state"] == "failed"
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and order.refunded_amount is None and not order.refund_open
+    missing = settle_by_hand(api, second_admin[1], order_no, "rf-nope", outcome="failed", note="x")
+    assert missing.status_code == 404
 
 
 # ---------------------------------------------------------------- guard rails

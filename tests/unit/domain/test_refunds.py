@@ -11,7 +11,7 @@ from chalicelib.domain.notice import NoticeKind
 from chalicelib.domain.order import DeliveryStatus, Outcome, PayStatus, apply_notice
 from chalicelib.domain.refunds import (
     RefundAnswer, RefundPolicy, RefundState, apply_refund_notice, decide_approval, find_request,
-    refund_request_id, refund_requests, refundable, request_refund, settle,
+    refund_request_id, refund_requests, refundable, request_refund, settle, settle_by_hand,
 )
 
 from .test_order import NOW, make_order, notice
@@ -137,6 +137,24 @@ def test_settlement_is_once_a_second_answer_changes_nothing():
     order2, rid2 = reserve(paid(), "k1")
     pending = settle(order2, rid2, RefundAnswer(RefundState.PENDING, "PROCESSING"), "query", NOW)
     assert not pending.writes
+
+
+def test_a_pending_refund_is_settled_by_hand_once_and_only_while_pending():
+    order, rid = reserve(paid(), "k1", Money(800))
+    with pytest.raises(ValueError):
+        settle_by_hand(order, rid, RefundState.PENDING, "admin1", "checked", NOW)
+    order = settle_by_hand(order, rid, RefundState.SUCCEEDED, "admin1", "seen in the console", NOW).apply_to(order)
+    request = find_request(order, rid)
+    assert request.state is RefundState.SUCCEEDED and "seen in the console" in request.detail
+    assert (order.pay_status, order.refunded_amount, order.timeline[-1].actor) == (
+        PayStatus.PARTIALLY_REFUNDED, Money(800), "admin1")
+    again = settle_by_hand(order, rid, RefundState.SUCCEEDED, "admin2", "again", NOW)
+    assert again.outcome == Outcome.ALREADY_APPLIED and not again.writes
+    with pytest.raises(Conflict):
+        settle_by_hand(order, rid, RefundState.FAILED, "admin1", "changed my mind", NOW)
+    waiting, big = reserve(paid(), "k2", Money(5800), policy=RefundPolicy(approval_above="50.00"))
+    with pytest.raises(Conflict):
+        settle_by_hand(waiting, big, RefundState.FAILED, "admin1", "not sent yet", NOW)
 
 
 def test_the_gateway_notice_of_our_refund_settles_it_and_is_not_counted_twice():
