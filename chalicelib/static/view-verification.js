@@ -6,6 +6,7 @@ import { pathPart } from "./api.js";
 import { h, icon, mount, openDialog, toast } from "./dom.js";
 import { lang } from "./i18n.js";
 import { badge, card, emptyState, errorBox, fields, loading, time } from "./ui.js";
+import { tr as refundText } from "./view-refunds.js";
 
 const WORDS = {
   zh: {
@@ -16,6 +17,7 @@ const WORDS = {
     answered: "回答时间", decided: "结论", reason: "理由", reason_placeholder: "写下判断依据（会记入时间线和审计日志）",
     reason_required: "请填写理由。", question_required: "请选择模板或填写问题。", send: "发送", sending: "发送中…",
     cancel: "取消", asked_toast: "已通过商城向买家提问", decided_toast: "验证已结束：{decision}",
+    manual_refund: "该渠道不支持经 paytrack 退款，已登记为手动退款：请在渠道后台把钱退给买家",
     history: "之前的验证", refund_amount: "退款金额（留空为全部已付金额）",
     "state.awaiting_answer": "等待买家回答", "state.expired": "已过期未回答", "state.answered": "买家已回答",
     "state.released": "已放行发货", "state.refunded": "已退款",
@@ -31,6 +33,7 @@ const WORDS = {
     reason_placeholder: "Why (kept on the timeline and in the audit log)", reason_required: "A reason is required.",
     question_required: "Pick a template or write a question.", send: "Send", sending: "Sending…", cancel: "Cancel",
     asked_toast: "The buyer is asked through the shop", decided_toast: "Verification ended: {decision}",
+    manual_refund: "This channel cannot refund through paytrack, so a manual refund was recorded: refund the buyer in the channel's console",
     history: "Earlier verifications", refund_amount: "Refund amount (empty: all that was paid)",
     "state.awaiting_answer": "waiting for the buyer", "state.expired": "expired unanswered", "state.answered": "answered",
     "state.released": "released for delivery", "state.refunded": "refunded",
@@ -146,6 +149,13 @@ async function decideDialog(ctx, review, decision) {
   });
 }
 
+// The decision's toast; a refund says where it stands at the channel, or that it was recorded by hand.
+function decidedMessage(result) {
+  const ended = w("decided_toast", { decision: w(`state.${result.current.state}`) });
+  if (result.manual_refund) return `${ended} · ${w("manual_refund")}`;
+  return result.refund ? `${ended} · ${refundText(`state.${result.refund.state}`)}` : ended;
+}
+
 function buttons(ctx, review, order, reload) {
   if (!ctx.canAct) return null;
   const current = review.current;
@@ -165,7 +175,7 @@ function buttons(ctx, review, order, reload) {
       type: "button", class: ["btn", decision === "release" ? "btn-primary" : "btn-warning"],
       "data-action": `verification-${decision}`,
       onclick: () => run(() => decideDialog(ctx, review, decision),
-        (result) => w("decided_toast", { decision: w(`state.${result.current.state}`) })),
+        (result) => decidedMessage(result)),
     }, w(decision))) : null);
 }
 
