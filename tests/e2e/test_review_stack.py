@@ -1,7 +1,8 @@
 """The operator's two review flows on the local stack, over real HTTP: a buyer's trade number
 paytrack never heard of (the simulator never notified it) is found at the stack's gateway
 simulator and applied with confirm_paid; a held order is verified by the local shop (which
-answers order.verification_requested by itself, local/demo_shop.py), released, and delivered."""
+answers order.verification_requested by itself, local/demo_shop.py), released, and delivered,
+or refunded through the simulated gateway."""
 from __future__ import annotations
 
 import requests
@@ -41,7 +42,8 @@ def test_a_trade_number_paytrack_never_heard_of_is_found_at_the_gateway_and_appl
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
 
 
-def test_a_held_order_goes_through_verification_to_delivery(stack):
+def answered_by_the_shop(stack) -> tuple[str, dict]:
+    """A held order (paid 5.80 of 58.00 at the simulator) whose verification the local shop answered."""
     order_no = register(stack, "alipay-main")
     sim(stack, "pay", {"channel": "alipay-main", "out_trade_no": order_no, "amount": "5.80"})   # held: amount
     wait_for(lambda: stack.call("GET", f"/orders/{order_no}").json()["hold"])
@@ -51,7 +53,11 @@ def test_a_held_order_goes_through_verification_to_delivery(stack):
 
     def review():
         return admin(stack, "GET", f"/admin/orders/{order_no}/verification").json()["current"]
-    answered = wait_for(lambda: (lambda current: current if current["state"] == "answered" else None)(review()))
+    return order_no, wait_for(lambda: (lambda current: current if current["state"] == "answered" else None)(review()))
+
+
+def test_a_held_order_goes_through_verification_to_delivery(stack):
+    order_no, answered = answered_by_the_shop(stack)
     assert len(answered["answer"]) == 4 and answered["answer"].isdigit()      # the shop asked its buyer
 
     released = admin(stack, "POST", f"/admin/orders/{order_no}/verification/decision",
@@ -60,3 +66,15 @@ def test_a_held_order_goes_through_verification_to_delivery(stack):
     delivered = wait_for(lambda: (lambda order: order if order["delivery_status"] == "delivered" else None)(
         stack.call("GET", f"/orders/{order_no}").json()))
     assert delivered["hold"] is False and delivered["pay_status"] == "paid"
+
+
+def test_a_held_order_goes_through_verification_to_a_refund_at_the_gateway(stack):
+    order_no, _ = answered_by_the_shop(stack)
+    refunded = admin(stack, "POST", f"/admin/orders/{order_no}/verification/decision",
+                     json={"decision": "refund", "reason": "the last four digits do not match"})
+    assert refunded.status_code == 200, refunded.text
+    body = refunded.json()
+    assert body["action"] == "refund" and body["current"]["state"] == "refunded"
+    assert body["refund"]["amount"] == "5.80" and body["refund"]["state"] == "succeeded"
+    order = stack.call("GET", f"/orders/{order_no}").json()
+    assert order["pay_status"] == "refunded" and order["delivery_status"] != "delivered"
