@@ -25,6 +25,8 @@ const TEXT = {
     "why.amount_above_limit": "金额超过限额", "why.already_delivered": "订单已发货",
     "state.awaiting_approval": "待审批", "state.pending": "处理中", "state.succeeded": "退款成功", "state.failed": "退款失败",
     "state.rejected": "已驳回",
+    "settle": "手动确认结果", "settled": "退款结果已确认", "outcome": "渠道后台显示",
+    "settle_explain": "渠道没有回答这笔退款（易支付无法查询退款）：请先在渠道后台按退款单号核实，再按实际结果确认。",
   },
   en: {
     "nav": "Refund approvals", "title": "Refund approvals", "action": "Refund", "card": "Refund requests",
@@ -47,6 +49,8 @@ const TEXT = {
     "open_order": "Open order", "why.amount_above_limit": "above the limit", "why.already_delivered": "already delivered",
     "state.awaiting_approval": "Awaiting approval", "state.pending": "Pending", "state.succeeded": "Refunded",
     "state.failed": "Failed", "state.rejected": "Rejected",
+    "settle": "Settle by hand", "settled": "The refund's outcome is recorded", "outcome": "The channel's console shows",
+    "settle_explain": "The channel never answered for this refund (epay cannot be asked): check it in the channel's console by its refund request id, then record what it shows.",
   },
 };
 
@@ -184,7 +188,7 @@ function refundTable(ctx, rows, reload, queue) {
       };
       return h("tr", { "data-refund": r.refund_request_id },
         cols.map((c) => h("td", { "data-label": tr(c), class: c === "col_amount" ? "num" : null }, cells[c])),
-        h("td", {}, r.state === "awaiting_approval" && ctx.role === "admin" ? decisionButtons(ctx, r, reload) : null));
+        h("td", {}, ctx.role === "admin" ? adminButtons(ctx, r, reload) : null));
     })));
 }
 
@@ -192,6 +196,13 @@ let me = null;
 function whoAmI(ctx) {
   me = me || ctx.api.get("/admin/me").catch(() => ({}));
   return me;
+}
+
+function adminButtons(ctx, r, reload) {
+  if (r.state === "awaiting_approval") return decisionButtons(ctx, r, reload);
+  if (r.state !== "pending") return null;
+  return h("button", { type: "button", class: "btn btn-secondary btn-small", "data-action": "settle-refund",
+    onclick: () => decide(ctx, r, "settle", reload) }, tr("settle"));
 }
 
 function decisionButtons(ctx, r, reload) {
@@ -215,6 +226,9 @@ async function decide(ctx, r, verb, reload) {
     const note = h("textarea", { class: "input", id: "decision-note", name: "note", rows: 2, maxlength: 500, required: true });
     const problem = h("div", { class: "dialog-error", "aria-live": "assertive" });
     const submit = h("button", { type: "submit", class: "btn btn-primary primary", "data-action": `confirm-${verb}` }, tr(verb));
+    // settling by hand: what the channel's console shows (POST …/settle {outcome, note})
+    const outcome = verb === "settle" ? h("select", { class: "input", id: "settle-outcome", name: "outcome" },
+      ["succeeded", "failed"].map((state) => h("option", { value: state }, tr(`state.${state}`)))) : null;
     return h("form", {
       class: "dialog-form", novalidate: true,
       onsubmit: async (event) => {
@@ -224,7 +238,7 @@ async function decide(ctx, r, verb, reload) {
         submit.disabled = true;
         try {
           close(await ctx.api.post(`/admin/orders/${pathPart(r.order_no)}/refunds/${pathPart(r.refund_request_id)}/${verb}`,
-            { note: note.value.trim() }));
+            { note: note.value.trim(), ...(outcome ? { outcome: outcome.value } : {}) }));
         } catch (error) {
           problem.append(errorBox(error));
           submit.disabled = false;
@@ -232,12 +246,14 @@ async function decide(ctx, r, verb, reload) {
       },
     },
     h("p", { class: "small" }, `${r.order_no} · ${money(r.amount, r.currency)} · ${r.reason}`),
+    outcome ? [h("p", { class: "small muted" }, tr("settle_explain")),
+      h("label", { class: "label", for: "settle-outcome" }, tr("outcome")), outcome] : null,
     h("label", { class: "label", for: "decision-note" }, tr("note"), h("span", { class: "required" }, " *")), note, problem,
     h("div", { class: "dialog-actions" },
       h("button", { type: "button", class: "btn btn-ghost", onclick: () => close(undefined) }, tr("cancel")), submit));
   });
   if (!done) return;
-  toast(tr(verb === "approve" ? "approved" : "rejected"), "success");
+  toast(tr({ approve: "approved", reject: "rejected", settle: "settled" }[verb]), "success");
   reload(false);
 }
 

@@ -475,6 +475,39 @@ def test_an_operator_refunds_a_duplicate_payment_and_an_admin_approves_a_large_r
     admin.context.close()
 
 
+def test_an_admin_settles_a_refund_the_channel_never_answered_by_hand(stack, browser, keys):
+    order_no, _ = paid_at_the_stack(stack, "alipay-main", "58.00")
+    scripted = requests.post(f"http://127.0.0.1:{stack.sim_port}/sim/refund-outcome",
+                             json={"channel": "alipay-main", "outcome": "pending"}, timeout=30)
+    assert scripted.status_code == 201, scripted.text
+    api(stack, "POST", f"/admin/orders/{order_no}/actions", key=keys["operator"],
+        json={"action": "refund", "amount": "8.00", "reason": "e2e: no answer", "idempotency_key": "settle-e2e"})
+    assert refund_state(stack, order_no) == "pending"
+
+    page = new_page(browser, stack)
+    sign_in(page, stack, keys["operator"], "operator")
+    page.goto(f"{stack.api}/admin/#/orders/{order_no}")
+    page.wait_for_selector("#refunds [data-refund-state=pending]")
+    assert not page.query_selector("#refunds [data-action=settle-refund]")      # an admin's
+    page.context.close()
+
+    admin = new_page(browser, stack)
+    sign_in(admin, stack, ADMIN_KEY, "admin")
+    admin.goto(f"{stack.api}/admin/#/orders/{order_no}")
+    admin.click("#refunds [data-action=settle-refund]")
+    admin.select_option("dialog #settle-outcome", "succeeded")
+    admin.click("dialog [data-action=confirm-settle]")
+    admin.wait_for_selector("dialog .text-danger")                               # no note: nothing recorded
+    assert refund_state(stack, order_no) == "pending"
+    admin.fill("dialog #decision-note", "渠道后台显示已退款（e2e）")
+    admin.click("dialog [data-action=confirm-settle]")
+    admin.wait_for_selector("#refunds [data-refund-state=succeeded]")
+    detail = api(stack, "GET", f"/admin/orders/{order_no}")
+    assert detail["pay_status"] == "partially_refunded" and "渠道后台显示已退款" in detail["refunds"][0]["detail"]
+    assert admin.problems == []
+    admin.context.close()
+
+
 def sim_call_get(stack, path: str):
     return requests.get(f"http://127.0.0.1:{stack.sim_port}/sim/{path}", timeout=30).json()
 
