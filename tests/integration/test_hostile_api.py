@@ -36,6 +36,8 @@ BASE_BODIES = {
     "/orders/{order_no}/verification": {"verification_id": "ver_1", "token": "t", "answer": "6789"},
     "/admin/orders/{order_no}/refunds/{refund_request_id}/approve": {"note": "checked"},
     "/admin/orders/{order_no}/refunds/{refund_request_id}/reject": {"note": "not a duplicate"},
+    "/admin/orders/{order_no}/refunds/{refund_request_id}/settle": {"outcome": "succeeded",
+                                                                     "note": "the aggregator's console shows it refunded"},
 }
 
 NUMBER_TOKENS = st.one_of(
