@@ -84,19 +84,29 @@ def payment_notice(item: Mapping[str, Any], channel: str) -> Notice:
         raw=dict(item), payment_ref=trade_no, method=item.get("type") or None, source=NoticeSource.QUERY)
 
 
-def query(config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp,
-          now: datetime) -> QueryResult:
-    what = "epay act=order"
-    answer = _get(config, {"act": "order", "out_trade_no": out_trade_no}, http, what)
+def _order(config: Mapping[str, Any], key: str, value: str, http: GatewayHttp, what: str) -> dict[str, Any] | None:
+    """`act=order` by `key` (`out_trade_no` or `trade_no`): the answer when it names this merchant
+    and that order, None for code -1 (not found); anything else is unreadable."""
+    answer = _get(config, {"act": "order", key: value}, http, what)
     code = str(answer.get("code"))
     if code == "-1":
-        return QueryResult(QueryStatus.NOT_FOUND, "code -1")
+        return None
     if code != "1":
         raise invalid_answer(what, f"code {code}")
     with readable(what):
         pid = config_value(config, "pid")
-        if answer["out_trade_no"] != out_trade_no or str(answer.get("pid", pid)) != pid:
-            raise invalid_answer(what, "the answer names another merchant or order")
+        if answer[key] != value or str(answer.get("pid", pid)) != pid:
+            raise invalid_answer(what, f"the answer names another merchant or {key}")
+    return answer
+
+
+def query(config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp,
+          now: datetime) -> QueryResult:
+    what = "epay act=order"
+    answer = _order(config, "out_trade_no", out_trade_no, http, what)
+    if answer is None:
+        return QueryResult(QueryStatus.NOT_FOUND, "code -1")
+    with readable(what):
         status = str(answer["status"])
         if status in (EpayStatus.PAID, EpayStatus.FROZEN):
             return QueryResult(QueryStatus.PAID, _PAID, payment_notice(answer, channel))
@@ -115,16 +125,10 @@ def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: Gat
                now: datetime) -> GatewayTrade | None:
     """`act=order` by the aggregator's `trade_no`: the trade, or None."""
     what = "epay act=order"
-    answer = _get(config, {"act": "order", "trade_no": trade_no}, http, what)
-    code = str(answer.get("code"))
-    if code == "-1":
+    answer = _order(config, "trade_no", trade_no, http, what)
+    if answer is None:
         return None
-    if code != "1":
-        raise invalid_answer(what, f"code {code}")
     with readable(what):
-        pid = config_value(config, "pid")
-        if answer["trade_no"] != trade_no or str(answer.get("pid", pid)) != pid:
-            raise invalid_answer(what, "the answer names another merchant or trade")
         status = str(answer["status"])
         if status not in EpayStatus.KNOWN:
             raise invalid_answer(what, f"unknown status {status}")
