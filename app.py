@@ -7,6 +7,7 @@ for the rest (Powertools' batch utility and asyncio, the XLSX writer, the statem
 the gateways' cryptography) on its cold start. `import app` loads chalice, the HTTP edge and
 the settings (bench/costs.py measures it against `import chalice, boto3`).
 """
+
 from __future__ import annotations
 
 from chalice import Chalice, Cron, Rate, Response
@@ -20,11 +21,17 @@ guard = Guard(app)
 register_edge(app)
 settings = get_settings()
 
-NOTIFY_TYPES = ["application/x-www-form-urlencoded", "application/json", "text/plain",
-                "application/octet-stream", "multipart/form-data"]
+NOTIFY_TYPES = [
+    "application/x-www-form-urlencoded",
+    "application/json",
+    "text/plain",
+    "application/octet-stream",
+    "multipart/form-data",
+]
 
 
 # ---------------------------------------------------------------- gateway notifications
+
 
 @app.route("/notify/{channel}", methods=["GET", "POST"], content_types=NOTIFY_TYPES)
 @guard.public
@@ -35,12 +42,19 @@ def notify(channel: str) -> Response:
     request = app.current_request
     query = request.query_params or {}
     inbound = InboundRequest(
-        method=request.method, headers=Headers(dict(request.headers)), body=request.raw_body or b"",
-        query=dict(query), source_ip=(request.context.get("identity") or {}).get("sourceIp"),
-        raw_query_string=_query_string(request.to_original_event()))
+        method=request.method,
+        headers=Headers(dict(request.headers)),
+        body=request.raw_body or b"",
+        query=dict(query),
+        source_ip=(request.context.get("identity") or {}).get("sourceIp"),
+        raw_query_string=_query_string(request.to_original_event()),
+    )
     answer = ingest.handle_notification(channel, inbound)
-    return Response(body=answer.body, status_code=answer.status,
-                    headers={"Content-Type": answer.content_type, **answer.headers})
+    return Response(
+        body=answer.body,
+        status_code=answer.status,
+        headers={"Content-Type": answer.content_type, **answer.headers},
+    )
 
 
 def _query_string(event: dict) -> str | None:
@@ -58,6 +72,7 @@ def _query_string(event: dict) -> str | None:
 
 
 # ---------------------------------------------------------------- shop API
+
 
 @app.route("/orders", methods=["POST"], content_types=JSON_TYPES)
 @guard("shop")
@@ -97,14 +112,19 @@ def answer_verification(principal, order_no: str) -> Response:
 
 # ---------------------------------------------------------------- streams and schedules
 
-@app.on_dynamodb_record(stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
+
+@app.on_dynamodb_record(
+    stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON"
+)
 def on_orders_stream(event):
     from chalicelib.services import streams
 
     return streams.process_orders(event.to_dict(), event.context)
 
 
-@app.on_dynamodb_record(stream_arn=settings.notices_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
+@app.on_dynamodb_record(
+    stream_arn=settings.notices_stream_arn, batch_size=100, starting_position="TRIM_HORIZON"
+)
 def on_notices_stream(event):
     from chalicelib.services import streams
 
@@ -119,6 +139,7 @@ def expire_orders(event):
 
 
 # ---------------------------------------------------------------- operator API: orders, keys, audit
+
 
 @app.route("/admin/me", methods=["GET"])
 @guard("any")
@@ -201,7 +222,9 @@ def admin_get_export(principal, export_id: str) -> Response:
     return json_response(exports.get_export(principal, export_id))
 
 
-@app.on_dynamodb_record(stream_arn=settings.exports_stream_arn, batch_size=1, starting_position="TRIM_HORIZON")
+@app.on_dynamodb_record(
+    stream_arn=settings.exports_stream_arn, batch_size=1, starting_position="TRIM_HORIZON"
+)
 def on_exports_stream(event):
     from chalicelib.services import exports, streams
 
@@ -209,6 +232,7 @@ def on_exports_stream(event):
 
 
 # ---------------------------------------------------------------- anomaly engine: inbox, checks, metrics
+
 
 @app.route("/admin/anomalies", methods=["GET"])
 @guard("viewer")
@@ -278,7 +302,9 @@ def admin_ask_verification(principal, order_no: str) -> Response:
     return json_response(verification.ask(principal, order_no, read_json(app)), 201)
 
 
-@app.route("/admin/orders/{order_no}/verification/decision", methods=["POST"], content_types=JSON_TYPES)
+@app.route(
+    "/admin/orders/{order_no}/verification/decision", methods=["POST"], content_types=JSON_TYPES
+)
 @guard("operator")
 def admin_decide_verification(principal, order_no: str) -> Response:
     from chalicelib.services import verification
@@ -294,31 +320,46 @@ def admin_list_refunds(principal) -> Response:
     return json_response(refunds.open_requests(principal, query_params(app)[0]))
 
 
-@app.route("/admin/orders/{order_no}/refunds/{refund_request_id}/approve", methods=["POST"],
-           content_types=JSON_TYPES)
+@app.route(
+    "/admin/orders/{order_no}/refunds/{refund_request_id}/approve",
+    methods=["POST"],
+    content_types=JSON_TYPES,
+)
 @guard("admin")
 def admin_approve_refund(principal, order_no: str, refund_request_id: str) -> Response:
     from chalicelib.services import refunds
 
-    return json_response(refunds.decide(principal, order_no, refund_request_id, True, read_json(app)))
+    return json_response(
+        refunds.decide(principal, order_no, refund_request_id, True, read_json(app))
+    )
 
 
-@app.route("/admin/orders/{order_no}/refunds/{refund_request_id}/reject", methods=["POST"],
-           content_types=JSON_TYPES)
+@app.route(
+    "/admin/orders/{order_no}/refunds/{refund_request_id}/reject",
+    methods=["POST"],
+    content_types=JSON_TYPES,
+)
 @guard("admin")
 def admin_reject_refund(principal, order_no: str, refund_request_id: str) -> Response:
     from chalicelib.services import refunds
 
-    return json_response(refunds.decide(principal, order_no, refund_request_id, False, read_json(app)))
+    return json_response(
+        refunds.decide(principal, order_no, refund_request_id, False, read_json(app))
+    )
 
 
-@app.route("/admin/orders/{order_no}/refunds/{refund_request_id}/settle", methods=["POST"],
-           content_types=JSON_TYPES)
+@app.route(
+    "/admin/orders/{order_no}/refunds/{refund_request_id}/settle",
+    methods=["POST"],
+    content_types=JSON_TYPES,
+)
 @guard("admin")
 def admin_settle_refund(principal, order_no: str, refund_request_id: str) -> Response:
     from chalicelib.services import refunds
 
-    return json_response(refunds.settle_pending(principal, order_no, refund_request_id, read_json(app)))
+    return json_response(
+        refunds.settle_pending(principal, order_no, refund_request_id, read_json(app))
+    )
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
@@ -336,7 +377,9 @@ def admin_stats(principal) -> Response:
     return json_response(stats.report(principal, query_params(app)[0]))
 
 
-@app.on_dynamodb_record(stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON")
+@app.on_dynamodb_record(
+    stream_arn=settings.orders_stream_arn, batch_size=100, starting_position="TRIM_HORIZON"
+)
 def on_orders_stats(event):
     from chalicelib.services import stats, streams
 
@@ -353,6 +396,7 @@ def openapi_document() -> Response:
 
 # ---------------------------------------------------------------- 补单, statements and reconciliation
 
+
 @app.schedule(Rate(2, unit=Rate.MINUTES))
 def requery_pending(event):
     from chalicelib.services import jobs
@@ -360,7 +404,7 @@ def requery_pending(event):
     return jobs.run_scheduled("requery_pending")
 
 
-@app.schedule(Cron(30, 2, "*", "*", "?", "*"))      # 10:30 Beijing (UTC+8), after WeChat's 10:00
+@app.schedule(Cron(30, 2, "*", "*", "?", "*"))  # 10:30 Beijing (UTC+8), after WeChat's 10:00
 def reconcile_daily(event):
     from chalicelib.services import jobs
 
@@ -374,7 +418,7 @@ def apply_statement_fees(event):
     return jobs.run_scheduled("apply_statement_fees")
 
 
-@app.schedule(Cron(0, 1, "*", "*", "?", "*"))       # 09:00 Beijing
+@app.schedule(Cron(0, 1, "*", "*", "?", "*"))  # 09:00 Beijing
 def failed_digest(event):
     from chalicelib.services import jobs
 
@@ -423,7 +467,11 @@ from chalicelib.web import error_response  # noqa: E402
 def _static_file(found: static.StaticFile, extra: dict[str, str] | None = None) -> Response:
     headers = {**found.headers(), **(extra or {})}
     if static.not_modified(found, app.current_request.headers.get("if-none-match")):
-        return Response(body="", status_code=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+        return Response(
+            body="",
+            status_code=304,
+            headers={k: v for k, v in headers.items() if k != "Content-Type"},
+        )
     return Response(body=found.body, status_code=200, headers=headers)
 
 
@@ -431,8 +479,12 @@ def _static_file(found: static.StaticFile, extra: dict[str, str] | None = None) 
 @guard.public
 def admin_page() -> Response:
     if not (app.current_request.context.get("path") or "/admin/").endswith("/"):
-        return Response(body="", status_code=308, headers={"Location": "admin/", "Cache-Control": "no-cache"})
-    return _static_file(static.page(), {"Content-Security-Policy": static.PAGE_POLICY, "X-Frame-Options": "DENY"})
+        return Response(
+            body="", status_code=308, headers={"Location": "admin/", "Cache-Control": "no-cache"}
+        )
+    return _static_file(
+        static.page(), {"Content-Security-Policy": static.PAGE_POLICY, "X-Frame-Options": "DENY"}
+    )
 
 
 @app.route("/admin/assets/{name}", methods=["GET"])

@@ -11,6 +11,7 @@ ours alone.
 
     .venv/bin/python -m bench.admin [--orders 100000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,13 +24,20 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.update({"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "bench",
-                   "AWS_SECRET_ACCESS_KEY": "bench", "PAYTRACK_STAGE": "bench", "POWERTOOLS_LOG_LEVEL": "ERROR"})
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "ap-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "PAYTRACK_STAGE": "bench",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+)
 
 CHANNELS = ["alipay-main", "wxpay-main", "epay-main", "stripe-main"]
 METHODS = ["alipay", "wechat", "wxpay", "stripe"]
@@ -51,19 +59,45 @@ def seed(count: int, now: datetime) -> None:
             amount = [1000, 5800, 9900, 50000][rng.randrange(4)]
             paid = status != "pending" and status != "expired"
             item = OrderModel(
-                f"B{i:08d}", amount_minor=amount, amount_band=band_of(amount), currency="CNY", channel=CHANNELS[channel], gateway="alipay",
-                product_id=f"p{i % 20}", product_name=f"商品 {i % 20} VIP", product_lc=f"商品 {i % 20} vip",
-                quantity=1, buyer_email=f"buyer{i % 2000}@qq.com", email_lc=f"buyer{i % 2000}@qq.com",
-                buyer_id=f"u{i % 3000}", buyer_ip=f"36.{i % 200}.{i % 7}.{i % 250}", created_at=to_iso(created),
-                created_day=day_of(created), expires_at=to_iso(created + timedelta(minutes=15)),
-                pay_status=status, delivery_status="delivered" if paid else "pending", hold_reasons=[],
-                method=METHODS[channel] if paid else None, trade_no=f"T{i:08d}" if paid else None,
+                f"B{i:08d}",
+                amount_minor=amount,
+                amount_band=band_of(amount),
+                currency="CNY",
+                channel=CHANNELS[channel],
+                gateway="alipay",
+                product_id=f"p{i % 20}",
+                product_name=f"商品 {i % 20} VIP",
+                product_lc=f"商品 {i % 20} vip",
+                quantity=1,
+                buyer_email=f"buyer{i % 2000}@qq.com",
+                email_lc=f"buyer{i % 2000}@qq.com",
+                buyer_id=f"u{i % 3000}",
+                buyer_ip=f"36.{i % 200}.{i % 7}.{i % 250}",
+                created_at=to_iso(created),
+                created_day=day_of(created),
+                expires_at=to_iso(created + timedelta(minutes=15)),
+                pay_status=status,
+                delivery_status="delivered" if paid else "pending",
+                hold_reasons=[],
+                method=METHODS[channel] if paid else None,
+                trade_no=f"T{i:08d}" if paid else None,
                 paid_at=to_iso(created + timedelta(minutes=1)) if paid else None,
                 paid_day=day_of(created + timedelta(minutes=1)) if paid else None,
                 flag="1" if i % 10 == 0 else None,
-                payments=[PaymentMap(payment_ref=f"T{i:08d}", amount_minor=amount, currency="CNY",
-                                     channel=CHANNELS[channel], notice_key=f"k{i}")] if paid else [],
-                timeline=[], version=1)
+                payments=[
+                    PaymentMap(
+                        payment_ref=f"T{i:08d}",
+                        amount_minor=amount,
+                        currency="CNY",
+                        channel=CHANNELS[channel],
+                        notice_key=f"k{i}",
+                    )
+                ]
+                if paid
+                else [],
+                timeline=[],
+                version=1,
+            )
             batch.save(item)
 
 
@@ -74,7 +108,7 @@ class OrderReads:
     def __init__(self) -> None:
         self.items = 0
 
-    def __enter__(self) -> "OrderReads":
+    def __enter__(self) -> OrderReads:
         from pynamodb.connection.base import Connection
 
         from chalicelib.store.models import OrderModel
@@ -84,8 +118,13 @@ class OrderReads:
         def counting(connection, operation: str, kwargs: dict):
             answer = original(connection, operation, kwargs)
             if kwargs.get("TableName") == table:
-                reads.items += answer.get("ScannedCount", 0) if operation in ("Query", "Scan") else \
-                    int("Item" in answer) if operation == "GetItem" else 0
+                reads.items += (
+                    answer.get("ScannedCount", 0)
+                    if operation in ("Query", "Scan")
+                    else int("Item" in answer)
+                    if operation == "GetItem"
+                    else 0
+                )
             return answer
 
         self._restore = lambda: setattr(Connection, "_make_api_call", original)
@@ -106,9 +145,14 @@ def page_through(params: dict) -> tuple[int, int, int]:
     statuses = params.get("status", [])
     with OrderReads() as reads:
         while True:
-            query = {**{k: v for k, v in params.items() if k != "status"}, "limit": "200",
-                     **({"cursor": cursor} if cursor else {})}
-            page = order_search.search(principal, query, lambda name: list(statuses) if name == "status" else [])
+            query = {
+                **{k: v for k, v in params.items() if k != "status"},
+                "limit": "200",
+                **({"cursor": cursor} if cursor else {}),
+            }
+            page = order_search.search(
+                principal, query, lambda name: list(statuses) if name == "status" else []
+            )
             returned += len(page["items"])
             pages += 1
             cursor = page["next_cursor"]
@@ -118,8 +162,10 @@ def page_through(params: dict) -> tuple[int, int, int]:
 
 def filters(now: datetime) -> dict[str, dict]:
     day = (now - timedelta(days=3)).replace(microsecond=0)
-    one_day = {"from": (day - timedelta(days=1)).isoformat().replace("+00:00", "Z"),
-               "to": day.isoformat().replace("+00:00", "Z")}
+    one_day = {
+        "from": (day - timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+        "to": day.isoformat().replace("+00:00", "Z"),
+    }
     week = {"from": (now - timedelta(days=7)).isoformat().replace("+00:00", "Z")}
     return {
         "channel, one day": {"channel": "wxpay-main", **one_day},
@@ -149,21 +195,41 @@ def export_in_this_process(since: str) -> None:
     from chalicelib.store import exports as export_store
 
     record = export_store.ExportRecord(
-        export_id="bench", kind="orders", format="csv", filters={"from": since}, masked=False,
-        requested_by="bench", created_at=utcnow(), s3_key="exports/bench.csv")
+        export_id="bench",
+        kind="orders",
+        format="csv",
+        filters={"from": since},
+        masked=False,
+        requested_by="bench",
+        created_at=utcnow(),
+        s3_key="exports/bench.csv",
+    )
     before = _rss_mb()
     started = time.perf_counter()
     rows = exports._write(record, None)
-    print(json.dumps({"rows": rows, "seconds": time.perf_counter() - started, "before_mb": before,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "seconds": time.perf_counter() - started,
+                "before_mb": before,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def measure_export(now: datetime) -> dict:
     """The export runs in a fresh process, as in a Lambda invocation: its peak is the export's,
     not the seeding's leftovers in this one."""
     since = (now - timedelta(days=DAYS + 1)).isoformat().replace("+00:00", "Z")
-    child = subprocess.run([sys.executable, "-m", "bench.admin", "--export-since", since], cwd=REPO,
-                           capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.admin", "--export-since", since],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
@@ -173,10 +239,37 @@ def measure_writer(count: int) -> dict[str, float]:
     from chalicelib.platform.settings import get_settings
     from chalicelib.services import export_writer
 
-    rows = [[f"B{i:08d}", "2026-11-25 14:23:00", f"p{i % 20}", f"商品 {i % 20} VIP", 1, "58.00", "CNY", "58.00",
-             "0.35", "57.65", "", "paid", "delivered", "", "alipay-main", "alipay", f"T{i:08d}",
-             "2026-11-25 14:24:00", "2026-11-25 14:25:00", 60, "bu***@qq.com", "u1****9", "36.1.*.*", "mobile",
-             "Chrome 120", "iOS 17"] for i in range(count)]
+    rows = [
+        [
+            f"B{i:08d}",
+            "2026-11-25 14:23:00",
+            f"p{i % 20}",
+            f"商品 {i % 20} VIP",
+            1,
+            "58.00",
+            "CNY",
+            "58.00",
+            "0.35",
+            "57.65",
+            "",
+            "paid",
+            "delivered",
+            "",
+            "alipay-main",
+            "alipay",
+            f"T{i:08d}",
+            "2026-11-25 14:24:00",
+            "2026-11-25 14:25:00",
+            60,
+            "bu***@qq.com",
+            "u1****9",
+            "36.1.*.*",
+            "mobile",
+            "Chrome 120",
+            "iOS 17",
+        ]
+        for i in range(count)
+    ]
     header = [f"c{i}" for i in range(len(rows[0]))]
     with open(os.devnull, "w", newline="") as sink:
         started = time.perf_counter()
@@ -187,8 +280,9 @@ def measure_writer(count: int) -> dict[str, float]:
     s3 = boto3.client("s3")
     figures = {"csv.writer to /dev/null": baseline}
     for fmt in ("csv", "xlsx"):
-        sink = export_writer.MultipartSink(s3, get_settings().bucket, f"bench/writer.{fmt}",
-                                           export_writer.CONTENT_TYPES[fmt])
+        sink = export_writer.MultipartSink(
+            s3, get_settings().bucket, f"bench/writer.{fmt}", export_writer.CONTENT_TYPES[fmt]
+        )
         started = time.perf_counter()
         export_writer.write(sink, fmt, header, iter(rows))
         figures[fmt] = count / (time.perf_counter() - started)
@@ -199,8 +293,11 @@ def start_moto() -> subprocess.Popen:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -217,7 +314,7 @@ def main() -> None:
     parser.add_argument("--export-since", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_since:
-        export_in_this_process(args.export_since)   # a child of this benchmark, on its moto
+        export_in_this_process(args.export_since)  # a child of this benchmark, on its moto
         return
     server = start_moto()
     try:
@@ -230,7 +327,7 @@ def run(orders: int) -> None:
     from local.bootstrap import provision
 
     provision()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     started = time.perf_counter()
     seed(orders, now)
     print(f"seeded {orders} orders over {DAYS} days in {time.perf_counter() - started:.0f} s")
@@ -239,19 +336,25 @@ def run(orders: int) -> None:
         returned, read, pages = page_through(params)
         ratio = read / returned if returned else float(read)
         worst = max(worst, ratio) if returned else worst
-        print(f"  {name:28s} returned {returned:6d}  read {read:6d}  pages {pages:3d}  "
-              f"read/returned {ratio:.2f}")
+        print(
+            f"  {name:28s} returned {returned:6d}  read {read:6d}  pages {pages:3d}  "
+            f"read/returned {ratio:.2f}"
+        )
     print(f"items read per item returned, worst index-served filter: {worst:.2f}  (target <= 3)")
     export = measure_export(now)
-    print(f"export of all {export['rows']} orders end to end (CSV to S3, in a fresh process): "
-          f"{export['seconds']:.0f} s; peak resident memory {export['peak_mb']:.0f} MB, "
-          f"{export['before_mb']:.0f} MB of it held before the export began  (target <= 200 MB)")
+    print(
+        f"export of all {export['rows']} orders end to end (CSV to S3, in a fresh process): "
+        f"{export['seconds']:.0f} s; peak resident memory {export['peak_mb']:.0f} MB, "
+        f"{export['before_mb']:.0f} MB of it held before the export began  (target <= 200 MB)"
+    )
     speeds = measure_writer(orders)
     base = speeds["csv.writer to /dev/null"]
     print(f"export writer alone, {orders} rows: csv.writer to /dev/null {base:,.0f} rows/s")
     for fmt in ("csv", "xlsx"):
-        print(f"  {fmt} to S3 by multipart upload: {speeds[fmt]:,.0f} rows/s = {speeds[fmt] / base:.2f}x "
-              f"(target >= 0.3 for CSV)")
+        print(
+            f"  {fmt} to S3 by multipart upload: {speeds[fmt]:,.0f} rows/s = {speeds[fmt] / base:.2f}x "
+            f"(target >= 0.3 for CSV)"
+        )
 
 
 if __name__ == "__main__":

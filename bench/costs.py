@@ -20,6 +20,7 @@ botocore level (every DynamoDB call, PynamoDB's and boto3's alike).
 
     make bench            # or: .venv/bin/python -m bench.costs [--orders 300] [--rounds 10]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,18 +34,25 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-ENVIRONMENT = {"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "PAYTRACK_STAGE": "bench", "POWERTOOLS_LOG_LEVEL": "ERROR", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}
+ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "ap-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "PAYTRACK_STAGE": "bench",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+}
 os.environ.update(ENVIRONMENT)
 BATCH = 100
 
 
 # ------------------------------------------------------------------------------ instruments
+
 
 class AwsCalls:
     """Every DynamoDB request made through botocore, by operation, and the CPU spent inside all
@@ -84,20 +92,28 @@ class Stream:
         import boto3
 
         self.client = boto3.client("dynamodbstreams")
-        self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"][
+            "LatestStreamArn"
+        ]
         self.seen: set[str] = set()
 
     def new(self) -> list[dict]:
         from local.stream_pump import read_all
 
-        fresh = [r for r in read_all(self.client, self.arn) if r["dynamodb"]["SequenceNumber"] not in self.seen]
+        fresh = [
+            r
+            for r in read_all(self.client, self.arn)
+            if r["dynamodb"]["SequenceNumber"] not in self.seen
+        ]
         self.seen |= {r["dynamodb"]["SequenceNumber"] for r in fresh}
         return fresh
 
     def events(self, records: list[dict]) -> list[dict]:
         from local.stream_pump import to_lambda_event
 
-        return [to_lambda_event(records[i:i + BATCH], self.arn) for i in range(0, len(records), BATCH)]
+        return [
+            to_lambda_event(records[i : i + BATCH], self.arn) for i in range(0, len(records), BATCH)
+        ]
 
 
 def cpu(work: Callable[[], object]) -> float:
@@ -107,7 +123,7 @@ def cpu(work: Callable[[], object]) -> float:
 
 
 def quiet():
-    return contextlib.redirect_stdout(io.StringIO())     # the EMF metric lines
+    return contextlib.redirect_stdout(io.StringIO())  # the EMF metric lines
 
 
 def free_port() -> int:
@@ -118,12 +134,24 @@ def free_port() -> int:
 
 # ------------------------------------------------------------------------------ the measures
 
+
 def _orders(count: int, prefix: str) -> list[str]:
     from chalicelib.services import orders
 
-    return [orders.register({"order_no": f"{prefix}{i:06d}", "product_id": "vip-month", "product_name": "VIP会员 月卡",
-                             "amount": "58.00", "channel": "alipay-main", "buyer_email": f"buyer{i}@qq.com",
-                             "buyer_ip": f"36.{i % 200}.{i // 200 % 250}.9"})[0].order_no for i in range(count)]
+    return [
+        orders.register(
+            {
+                "order_no": f"{prefix}{i:06d}",
+                "product_id": "vip-month",
+                "product_name": "VIP会员 月卡",
+                "amount": "58.00",
+                "channel": "alipay-main",
+                "buyer_email": f"buyer{i}@qq.com",
+                "buyer_ip": f"36.{i % 200}.{i // 200 % 250}.9",
+            }
+        )[0].order_no
+        for i in range(count)
+    ]
 
 
 def _requests_and_bare_puts(numbers: list[str]):
@@ -140,8 +168,10 @@ def _requests_and_bare_puts(numbers: list[str]):
     for order_no in numbers:
         wire = wires.alipay(order_no, "58.00")
         request = InboundRequest(wire.method, Headers(wire.headers), wire.body, {}, "127.0.0.1")
-        notice = get_gateway("alipay").parse_notification(request, get_channel("alipay-main"), "alipay-main", utcnow())
-        item = notice_store._to_item(notice, utcnow()).serialize()   # noqa: SLF001 - the same item, bare
+        notice = get_gateway("alipay").parse_notification(
+            request, get_channel("alipay-main"), "alipay-main", utcnow()
+        )
+        item = notice_store._to_item(notice, utcnow()).serialize()
         item["dedupe_key"] = {"S": "bare-" + item["dedupe_key"]["S"]}
         requests.append(request)
         items.append(item)
@@ -159,7 +189,7 @@ def measure_notices(orders: int, rounds: int, counter: AwsCalls) -> dict:
     numbers = _orders(orders, "N")
     requests, items = _requests_and_bare_puts(numbers)
     notices.new()
-    bare = boto3.session.Session().client("dynamodb")        # a session of its own: nothing shared
+    bare = boto3.session.Session().client("dynamodb")  # a session of its own: nothing shared
     table = NoticeModel.Meta.table_name
     counter.take()
     handler_cpu, own_cpu, put_cpu, accepted = [], [], [], Counter()
@@ -168,16 +198,25 @@ def measure_notices(orders: int, rounds: int, counter: AwsCalls) -> dict:
         for r in range(rounds):
             chunk = slice(r * size, (r + 1) * size)
             counter.take_cpu()
-            handler_cpu.append(cpu(lambda: [ingest.handle_notification("alipay-main", q) for q in requests[chunk]]) / size)
+            handler_cpu.append(
+                cpu(lambda: [ingest.handle_notification("alipay-main", q) for q in requests[chunk]])
+                / size
+            )
             own_cpu.append(handler_cpu[-1] - counter.take_cpu() / size)
             accepted += counter.take()
-            put_cpu.append(cpu(lambda: [bare.put_item(TableName=table, Item=i) for i in items[chunk]]) / size)
+            put_cpu.append(
+                cpu(lambda: [bare.put_item(TableName=table, Item=i) for i in items[chunk]]) / size
+            )
             counter.take()
-        records = [r for r in notices.new() if not r["dynamodb"]["Keys"]["dedupe_key"]["S"].startswith("bare-")]
+        records = [
+            r
+            for r in notices.new()
+            if not r["dynamodb"]["Keys"]["dedupe_key"]["S"].startswith("bare-")
+        ]
         for event in notices.events(records):
             app.on_notices_stream(event, None)
         accepted += counter.take()
-        for request in requests[:size * rounds]:
+        for request in requests[: size * rounds]:
             ingest.handle_notification("alipay-main", request)
         duplicate = counter.take()
         for event in notices.events(notices.new()):
@@ -185,9 +224,15 @@ def measure_notices(orders: int, rounds: int, counter: AwsCalls) -> dict:
         duplicate += counter.take()
     n = size * rounds
     ratios = [h / p for h, p in zip(handler_cpu, put_cpu)]
-    return {"n": n, "accepted": accepted, "duplicate": duplicate, "ratios": ratios,
-            "own_ratios": [o / p for o, p in zip(own_cpu, put_cpu)],
-            "handler_us": statistics.median(handler_cpu) * 1e6, "put_us": statistics.median(put_cpu) * 1e6}
+    return {
+        "n": n,
+        "accepted": accepted,
+        "duplicate": duplicate,
+        "ratios": ratios,
+        "own_ratios": [o / p for o, p in zip(own_cpu, put_cpu)],
+        "handler_us": statistics.median(handler_cpu) * 1e6,
+        "put_us": statistics.median(put_cpu) * 1e6,
+    }
 
 
 def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
@@ -196,7 +241,8 @@ def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
     from boto3.dynamodb.types import TypeDeserializer
 
     import app
-    from chalicelib.services import ingest, orders as order_service
+    from chalicelib.services import ingest
+    from chalicelib.services import orders as order_service
     from chalicelib.store.models import OrderModel
 
     stream = Stream(OrderModel.Meta.table_name)
@@ -216,13 +262,18 @@ def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
         for record in event["Records"]:
             for image in ("NewImage", "OldImage"):
                 if image in record["dynamodb"]:
-                    {name: deserializer.deserialize(value) for name, value in record["dynamodb"][image].items()}
+                    {
+                        name: deserializer.deserialize(value)
+                        for name, value in record["dynamodb"][image].items()
+                    }
 
     counter.take()
     consumers = {"events and rules": app.on_orders_stream, "stats": app.on_orders_stats}
     ratios: dict[str, list[float]] = {name: [] for name in consumers}
     own: dict[str, list[float]] = {name: [] for name in consumers}
-    totals: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name in consumers}   # consumer, own, base
+    totals: dict[str, list[float]] = {
+        name: [0.0, 0.0, 0.0] for name in consumers
+    }  # consumer, own, base
     requests_by: dict[str, Counter[str]] = {name: Counter() for name in consumers}
     with quiet():
         for event in stream.events(records):
@@ -234,17 +285,30 @@ def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
                 inside_aws = counter.take_cpu()
                 ratios[name].append(spent / base)
                 own[name].append((spent - inside_aws) / base)
-                totals[name] = [totals[name][0] + spent, totals[name][1] + spent - inside_aws, totals[name][2] + base]
-    return {"records": len(records), "changes": changes, "requests": requests_by, "ratios": ratios, "own": own,
-            "totals": totals}
+                totals[name] = [
+                    totals[name][0] + spent,
+                    totals[name][1] + spent - inside_aws,
+                    totals[name][2] + base,
+                ]
+    return {
+        "records": len(records),
+        "changes": changes,
+        "requests": requests_by,
+        "ratios": ratios,
+        "own": own,
+        "totals": totals,
+    }
 
 
 def measure_imports(rounds: int) -> dict[str, list[float]]:
     """Fresh interpreters, the subjects alternating with the baseline; CPU of each child."""
-    subjects = {"baseline": "import chalice, boto3", "app": "import app",
-                "app+notify": "import app, chalicelib.services.ingest, chalicelib.services.auth"}
+    subjects = {
+        "baseline": "import chalice, boto3",
+        "app": "import app",
+        "app+notify": "import app, chalicelib.services.ingest, chalicelib.services.auth",
+    }
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    for statement in subjects.values():           # compile once: every timed run reads .pyc files
+    for statement in subjects.values():  # compile once: every timed run reads .pyc files
         subprocess.run([sys.executable, "-c", statement], cwd=REPO, check=True, env=env)
     spent: dict[str, list[float]] = {name: [] for name in subjects}
     for _ in range(rounds):
@@ -258,14 +322,19 @@ def measure_imports(rounds: int) -> dict[str, list[float]]:
 
 # ------------------------------------------------------------------------------ the table
 
+
 def _span(values: list[float], unit: str = "×") -> str:
     return f"{min(values):.2f}{unit} / {statistics.median(values):.2f}{unit}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=300, help="orders paid for the notice measures")
-    parser.add_argument("--stream-orders", type=int, default=300, help="orders through the orders stream")
+    parser.add_argument(
+        "--orders", type=int, default=300, help="orders paid for the notice measures"
+    )
+    parser.add_argument(
+        "--stream-orders", type=int, default=300, help="orders through the orders stream"
+    )
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
 
@@ -286,32 +355,75 @@ def main() -> None:
         stop()
 
     n, records = notices["n"], stream["records"]
-    per = lambda calls, count: f"{sum(calls.values()) / count:.2f} {dict(calls)}"   # noqa: E731
+    per = lambda calls, count: f"{sum(calls.values()) / count:.2f} {dict(calls)}"  # noqa: E731
     base = imports["baseline"]
     rows = [
-        ("DynamoDB requests per accepted notice, notices stream included", per(notices["accepted"], n), "2"),
-        ("DynamoDB requests per duplicate, notices stream included", per(notices["duplicate"], n), "≤ 2"),
-        ("ingest handler CPU ÷ bare boto3 PutItem (min / median)", _span(notices["ratios"])
-         + f" ({notices['handler_us']:.0f} µs vs {notices['put_us']:.0f} µs)", "≤ 3×"),
-        ("  … of which our own code (CPU inside AWS calls taken out)", _span(notices["own_ratios"]), "—"),
-        ("`import app` ÷ `import chalice, boto3` (min / median)",
-         _span([a / b for a, b in zip(imports["app"], base)])
-         + f" ({statistics.median(imports['app']) * 1000:.0f} ms vs {statistics.median(base) * 1000:.0f} ms)", "≤ 1.4×"),
-        ("  … with what the first /notify loads (ingest, gateways, models)",
-         _span([a / b for a, b in zip(imports["app+notify"], base)]), "—"),
-        ("orders-stream records per real order change", f"{records / stream['changes']:.2f} ({records} records, "
-         f"{stream['changes']} changes)", "1"),
+        (
+            "DynamoDB requests per accepted notice, notices stream included",
+            per(notices["accepted"], n),
+            "2",
+        ),
+        (
+            "DynamoDB requests per duplicate, notices stream included",
+            per(notices["duplicate"], n),
+            "≤ 2",
+        ),
+        (
+            "ingest handler CPU ÷ bare boto3 PutItem (min / median)",
+            _span(notices["ratios"])
+            + f" ({notices['handler_us']:.0f} µs vs {notices['put_us']:.0f} µs)",
+            "≤ 3×",
+        ),
+        (
+            "  … of which our own code (CPU inside AWS calls taken out)",
+            _span(notices["own_ratios"]),
+            "—",
+        ),
+        (
+            "`import app` ÷ `import chalice, boto3` (min / median)",
+            _span([a / b for a, b in zip(imports["app"], base)])
+            + f" ({statistics.median(imports['app']) * 1000:.0f} ms vs {statistics.median(base) * 1000:.0f} ms)",
+            "≤ 1.4×",
+        ),
+        (
+            "  … with what the first /notify loads (ingest, gateways, models)",
+            _span([a / b for a, b in zip(imports["app+notify"], base)]),
+            "—",
+        ),
+        (
+            "orders-stream records per real order change",
+            f"{records / stream['changes']:.2f} ({records} records, {stream['changes']} changes)",
+            "1",
+        ),
     ]
     for name in stream["requests"]:
-        rows.append((f"DynamoDB requests per orders-stream record: {name}", per(stream["requests"][name], records), "≤ 1.5"))
+        rows.append(
+            (
+                f"DynamoDB requests per orders-stream record: {name}",
+                per(stream["requests"][name], records),
+                "≤ 1.5",
+            )
+        )
     for name in stream["ratios"]:
         spent, own, base = stream["totals"][name]
-        rows.append((f"CPU per record ÷ deserialising it: {name} (min / median over batches; all)",
-                     f"{_span(stream['ratios'][name])}; {spent / base:.2f}×", "≤ 5×"))
-        rows.append(("  … our own code alone (CPU inside AWS calls taken out)",
-                     f"{_span(stream['own'][name])}; {own / base:.2f}×", "≤ 5×"))
+        rows.append(
+            (
+                f"CPU per record ÷ deserialising it: {name} (min / median over batches; all)",
+                f"{_span(stream['ratios'][name])}; {spent / base:.2f}×",
+                "≤ 5×",
+            )
+        )
+        rows.append(
+            (
+                "  … our own code alone (CPU inside AWS calls taken out)",
+                f"{_span(stream['own'][name])}; {own / base:.2f}×",
+                "≤ 5×",
+            )
+        )
     width = max(len(row[0]) for row in rows)
-    print(f"moto as a separate server; {n} notices, {records} orders-stream records, {args.rounds} rounds\n")
+    print(
+        f"moto as a separate server; {n} notices, {records} orders-stream records, {args.rounds} rounds\n"
+    )
     print(f"| {'measure':<{width}} | figure | target |\n|{'-' * (width + 2)}|---|---|")
     for measure, figure, target in rows:
         print(f"| {measure:<{width}} | {figure} | {target} |")

@@ -16,6 +16,7 @@ process, under the load a 发卡 shop's flash sale sends, each figure reported a
 
     make bench        # or: .venv/bin/python -m bench.flash_sale [--seconds 600] [--rate 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -41,9 +42,14 @@ sys.path.insert(0, str(REPO))
 TOPIC = "arn:aws:sns:ap-east-1:123456789012:paytrack-local-events"
 FAILURES_QUEUE = "paytrack-local-stream-failures"
 CHANNEL = "epay-main"
-CHANNELS_FILE = REPO / "local" / "channels.dev.json"   # the stack's default: its epay key signs
-WARM_UP_FIRST = 2 * 10**6      # warm-up order numbers: after the load's and the burst's (10**6 on)
-TARGETS = {"p99_answer_s": 2.0, "ready_p99_s": 10.0, "mb_per_1000_orders": 20.0, "idle_cpu_pct": 10.0}
+CHANNELS_FILE = REPO / "local" / "channels.dev.json"  # the stack's default: its epay key signs
+WARM_UP_FIRST = 2 * 10**6  # warm-up order numbers: after the load's and the burst's (10**6 on)
+TARGETS = {
+    "p99_answer_s": 2.0,
+    "ready_p99_s": 10.0,
+    "mb_per_1000_orders": 20.0,
+    "idle_cpu_pct": 10.0,
+}
 
 
 def _free_port() -> int:
@@ -61,6 +67,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 # ------------------------------------------------------------------------------ the stack process
+
 
 @dataclass
 class ProcessMeter:
@@ -118,12 +125,22 @@ class StackProcess:
         return f"http://127.0.0.1:{self.aws_port}"
 
     def __enter__(self) -> StackProcess:
-        env = {**os.environ, "PAYTRACK_PORT": str(self.api_port), "PAYTRACK_SIM_PORT": str(self.sim_port),
-               "PAYTRACK_AWS_PORT": str(self.aws_port), "PAYTRACK_SHOP_KEY": self.shop_key,
-               "PAYTRACK_DEMO": "0"}
+        env = {
+            **os.environ,
+            "PAYTRACK_PORT": str(self.api_port),
+            "PAYTRACK_SIM_PORT": str(self.sim_port),
+            "PAYTRACK_AWS_PORT": str(self.aws_port),
+            "PAYTRACK_SHOP_KEY": self.shop_key,
+            "PAYTRACK_DEMO": "0",
+        }
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "local.stack"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self._wait_until_up(timeout_s=180)
         return self
 
@@ -131,7 +148,9 @@ class StackProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the stack exited ({self.process.returncode}); see {self.log_path}")
+                raise RuntimeError(
+                    f"the stack exited ({self.process.returncode}); see {self.log_path}"
+                )
             if b"local stack is up" in self.log_path.read_bytes():
                 return
             time.sleep(0.5)
@@ -147,11 +166,17 @@ class StackProcess:
     def aws_client(self, service: str):
         import boto3
 
-        return boto3.client(service, endpoint_url=self.aws, region_name="ap-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service,
+            endpoint_url=self.aws,
+            region_name="ap-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
 
 # ------------------------------------------------------------------------------ the shop's side
+
 
 class ShopInbox(threading.Thread):
     """The shop's subscription to the events topic: when each (event, order_no) first arrived."""
@@ -160,9 +185,12 @@ class ShopInbox(threading.Thread):
         super().__init__(name="shop-inbox", daemon=True)
         self.sqs = stack.aws_client("sqs")
         self.url = self.sqs.create_queue(QueueName=f"bench-shop-{secrets.token_hex(4)}")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        stack.aws_client("sns").subscribe(TopicArn=TOPIC, Protocol="sqs", Endpoint=arn,
-                                          Attributes={"RawMessageDelivery": "true"})
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        stack.aws_client("sns").subscribe(
+            TopicArn=TOPIC, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+        )
         self.arrived: dict[tuple[str, str], float] = {}
         self.deliveries = 0
         self.stop_event = threading.Event()
@@ -170,17 +198,26 @@ class ShopInbox(threading.Thread):
     def run(self) -> None:
         """Short polls: moto spins through a long poll's wait, which would load the stack."""
         while not self.stop_event.is_set():
-            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            messages = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not messages:
                 self.stop_event.wait(0.2)
             now = time.time()
             for message in messages:
                 body = json.loads(message["Body"])
                 self.deliveries += 1
-                self.arrived.setdefault((body.get("event"), body.get("order", {}).get("order_no")), now)
+                self.arrived.setdefault(
+                    (body.get("event"), body.get("order", {}).get("order_no")), now
+                )
             if messages:
-                self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                self.sqs.delete_message_batch(
+                    QueueUrl=self.url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(messages)
+                    ],
+                )
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -207,11 +244,19 @@ class Shop:
 
     def order(self, i: int) -> dict:
         rng = self.rng
-        return {"order_no": f"FS{self.run_id}{i:07d}", "product_id": "card-30", "product_name": "30元充值卡",
-                "quantity": 1, "amount": "30.00", "currency": "CNY", "channel": CHANNEL,
-                "buyer_email": f"buyer{i}.{rng.randrange(10**6)}@qq.com",
-                "buyer_ip": f"{rng.choice((36, 39, 58, 110, 113, 183))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-                "user_agent": "Mozilla/5.0", "expires_in_s": 900}
+        return {
+            "order_no": f"FS{self.run_id}{i:07d}",
+            "product_id": "card-30",
+            "product_name": "30元充值卡",
+            "quantity": 1,
+            "amount": "30.00",
+            "currency": "CNY",
+            "channel": CHANNEL,
+            "buyer_email": f"buyer{i}.{rng.randrange(10**6)}@qq.com",
+            "buyer_ip": f"{rng.choice((36, 39, 58, 110, 113, 183))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            "user_agent": "Mozilla/5.0",
+            "expires_in_s": 900,
+        }
 
     def register(self, order: dict) -> requests.Response:
         return requests.post(f"{self.api}/orders", json=order, headers=self.headers, timeout=30)
@@ -219,10 +264,18 @@ class Shop:
     def pay(self, order: dict) -> requests.Response:
         from local.sim_signing import epay_signed_query
 
-        params = {"pid": self.epay["pid"], "trade_no": f"{time.strftime('%Y%m%d%H%M%S')}{secrets.randbelow(10**5):05d}",
-                  "out_trade_no": order["order_no"], "type": "alipay", "name": order["product_name"],
-                  "money": order["amount"], "trade_status": "TRADE_SUCCESS"}
-        return requests.get(f"{self.api}/notify/{CHANNEL}?{epay_signed_query(params, self.epay['key'])}", timeout=30)
+        params = {
+            "pid": self.epay["pid"],
+            "trade_no": f"{time.strftime('%Y%m%d%H%M%S')}{secrets.randbelow(10**5):05d}",
+            "out_trade_no": order["order_no"],
+            "type": "alipay",
+            "name": order["product_name"],
+            "money": order["amount"],
+            "trade_status": "TRADE_SUCCESS",
+        }
+        return requests.get(
+            f"{self.api}/notify/{CHANNEL}?{epay_signed_query(params, self.epay['key'])}", timeout=30
+        )
 
     def pair(self, i: int) -> Pair:
         order = self.order(i)
@@ -246,6 +299,7 @@ class Shop:
 
 
 # ------------------------------------------------------------------------------ the measurements
+
 
 def connection_burst(shop: Shop, clients: int) -> dict:
     """`clients` connections opened at the same moment, each registering an order."""
@@ -296,15 +350,23 @@ def wait_for_ready(inbox: ShopInbox, paid: list[Pair], timeout_s: float) -> None
 def load_report(pairs: list[Pair], elapsed_s: float, inbox: ShopInbox, rate: float) -> dict:
     paid = [p for p in pairs if not p.error]
     answers = [p.register_s for p in paid] + [p.notify_s for p in paid]
-    ready = [inbox.arrived[("order.ready", p.order_no)] - p.paid_at
-             for p in paid if ("order.ready", p.order_no) in inbox.arrived]
+    ready = [
+        inbox.arrived[("order.ready", p.order_no)] - p.paid_at
+        for p in paid
+        if ("order.ready", p.order_no) in inbox.arrived
+    ]
     return {
-        "pairs": len(pairs), "paid": len(paid), "errors": sorted({p.error for p in pairs if p.error}),
-        "offered_per_s": rate, "sustained_per_s": round(len(paid) / elapsed_s, 2),
-        "answer_p50_s": round(percentile(answers, 50), 3), "answer_p99_s": round(percentile(answers, 99), 3),
+        "pairs": len(pairs),
+        "paid": len(paid),
+        "errors": sorted({p.error for p in pairs if p.error}),
+        "offered_per_s": rate,
+        "sustained_per_s": round(len(paid) / elapsed_s, 2),
+        "answer_p50_s": round(percentile(answers, 50), 3),
+        "answer_p99_s": round(percentile(answers, 99), 3),
         "register_p99_s": round(percentile([p.register_s for p in paid], 99), 3),
         "notify_p99_s": round(percentile([p.notify_s for p in paid], 99), 3),
-        "ready_p50_s": round(percentile(ready, 50), 2), "ready_p99_s": round(percentile(ready, 99), 2),
+        "ready_p50_s": round(percentile(ready, 50), 2),
+        "ready_p99_s": round(percentile(ready, 99), 2),
         "ready_missing": len(paid) - len(ready),
     }
 
@@ -316,7 +378,9 @@ def discarded_batches(stack: StackProcess) -> int | None:
         url = sqs.get_queue_url(QueueName=FAILURES_QUEUE)["QueueUrl"]
     except sqs.exceptions.QueueDoesNotExist:
         return None
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
@@ -325,19 +389,31 @@ def verdicts(report: dict) -> dict[str, bool]:
     return {
         "idle CPU below 10% of a core": report["idle_cpu_pct"] <= TARGETS["idle_cpu_pct"],
         "64 simultaneous connections, no reset": not report["connections"]["failed"],
-        f"{load['offered_per_s']:g} pairs/s sustained": load["sustained_per_s"] >= 0.95 * load["offered_per_s"],
+        f"{load['offered_per_s']:g} pairs/s sustained": load["sustained_per_s"]
+        >= 0.95 * load["offered_per_s"],
         "p99 answer <= 2 s": load["answer_p99_s"] <= TARGETS["p99_answer_s"],
         "order.ready p99 <= 10 s after payment": load["ready_p99_s"] <= TARGETS["ready_p99_s"],
-        "memory <= 20 MB per 1,000 orders": report["mb_per_1000_orders"] <= TARGETS["mb_per_1000_orders"],
-        "nothing lost": (not load["errors"] and load["ready_missing"] == 0
-                         and not report["discarded_stream_batches"]),
+        "memory <= 20 MB per 1,000 orders": report["mb_per_1000_orders"]
+        <= TARGETS["mb_per_1000_orders"],
+        "nothing lost": (
+            not load["errors"]
+            and load["ready_missing"] == 0
+            and not report["discarded_stream_batches"]
+        ),
     }
 
 
-def run(rate: float, seconds: float, idle_seconds: float, clients: int, log_path: Path, warm_up: int = 100) -> dict:
+def run(
+    rate: float,
+    seconds: float,
+    idle_seconds: float,
+    clients: int,
+    log_path: Path,
+    warm_up: int = 100,
+) -> dict:
     with StackProcess(log_path) as stack:
         meter = ProcessMeter(stack.process.pid)
-        time.sleep(min(5.0, idle_seconds))        # let start-up work (the first schedules) settle
+        time.sleep(min(5.0, idle_seconds))  # let start-up work (the first schedules) settle
         idle_cpu = meter.cpu_percent_over(idle_seconds)
         inbox = ShopInbox(stack)
         inbox.start()
@@ -353,13 +429,17 @@ def run(rate: float, seconds: float, idle_seconds: float, clients: int, log_path
         inbox.stop()
         rss_after = meter.rss_mb()
         orders = len(pairs)
-        report = {"idle_cpu_pct": round(idle_cpu, 1), "connections": connections, "warm_up_pairs": len(warm_pairs),
-                  "load": load_report(pairs, elapsed, inbox, rate),
-                  "stack_cpu_pct_under_load": round(100 * load_cpu / elapsed, 1),
-                  "rss_mb": [round(rss_before, 1), round(rss_after, 1)],
-                  "mb_per_1000_orders": round((rss_after - rss_before) * 1000 / max(orders, 1), 1),
-                  "shop_deliveries": inbox.deliveries,
-                  "discarded_stream_batches": discarded_batches(stack)}
+        report = {
+            "idle_cpu_pct": round(idle_cpu, 1),
+            "connections": connections,
+            "warm_up_pairs": len(warm_pairs),
+            "load": load_report(pairs, elapsed, inbox, rate),
+            "stack_cpu_pct_under_load": round(100 * load_cpu / elapsed, 1),
+            "rss_mb": [round(rss_before, 1), round(rss_after, 1)],
+            "mb_per_1000_orders": round((rss_after - rss_before) * 1000 / max(orders, 1), 1),
+            "shop_deliveries": inbox.deliveries,
+            "discarded_stream_batches": discarded_batches(stack),
+        }
     report["verdicts"] = verdicts(report)
     return report
 
@@ -370,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=600.0, help="how long the load lasts")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=64, help="simultaneous connections")
-    parser.add_argument("--warm-up", type=int, default=100, help="pairs before memory is first measured")
+    parser.add_argument(
+        "--warm-up", type=int, default=100, help="pairs before memory is first measured"
+    )
     parser.add_argument("--log", type=Path, default=REPO / "out" / "bench-flash-sale-stack.log")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     args = parser.parse_args(argv)

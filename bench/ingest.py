@@ -7,6 +7,7 @@ run; asserts nothing.
 
     make bench            # or: .venv/bin/python -m bench.ingest [--n 300]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.update({"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "bench",
-                   "AWS_SECRET_ACCESS_KEY": "bench", "PAYTRACK_STAGE": "bench",
-                   "POWERTOOLS_LOG_LEVEL": "ERROR"})
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "ap-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "PAYTRACK_STAGE": "bench",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
@@ -63,17 +70,25 @@ def measure_ingest(n: int) -> dict:
     from moto import mock_aws
 
     with mock_aws():
-        from local.bootstrap import provision
-        from chalicelib.services import ingest, orders
-        from tests.support import notifications as wires
         import boto3
+
+        from chalicelib.services import ingest, orders
+        from local.bootstrap import provision
+        from tests.support import notifications as wires
 
         provision()
         counter = RequestCounter()
         numbers = []
         for i in range(n):
-            order, _ = orders.register({"order_no": f"B{i:06d}", "product_id": "p", "product_name": "P",
-                                        "amount": "58.00", "channel": "alipay-main"})
+            order, _ = orders.register(
+                {
+                    "order_no": f"B{i:06d}",
+                    "product_id": "p",
+                    "product_name": "P",
+                    "amount": "58.00",
+                    "channel": "alipay-main",
+                }
+            )
             numbers.append(order.order_no)
         prepared = [_request(wires.alipay(no, "58.00")) for no in numbers]
         counter.take()
@@ -93,23 +108,43 @@ def measure_ingest(n: int) -> dict:
         table = "paytrack-bench-notices"
         started = time.perf_counter()
         for i in range(n):
-            client.put_item(TableName=table, Item={
-                "dedupe_key": {"S": f"bare-{i}"}, "channel": {"S": "alipay-main"}, "gateway": {"S": "alipay"},
-                "kind": {"S": "payment"}, "source": {"S": "notify"}, "out_trade_no": {"S": f"B{i:06d}"},
-                "gateway_status": {"S": "TRADE_SUCCESS"}, "received_at": {"S": "2026-11-25T00:00:00.000000Z"},
-                "received_day": {"S": "2026-11-25"}, "raw": {"S": "{}"}})
+            client.put_item(
+                TableName=table,
+                Item={
+                    "dedupe_key": {"S": f"bare-{i}"},
+                    "channel": {"S": "alipay-main"},
+                    "gateway": {"S": "alipay"},
+                    "kind": {"S": "payment"},
+                    "source": {"S": "notify"},
+                    "out_trade_no": {"S": f"B{i:06d}"},
+                    "gateway_status": {"S": "TRADE_SUCCESS"},
+                    "received_at": {"S": "2026-11-25T00:00:00.000000Z"},
+                    "received_day": {"S": "2026-11-25"},
+                    "raw": {"S": "{}"},
+                },
+            )
         put_s = (time.perf_counter() - started) / n
-    return {"accepted": accepted_calls, "duplicate": duplicate_calls, "n": n,
-            "handler_ms": handler_s * 1000, "own_ms": (handler_s - dynamo_s / n) * 1000,
-            "dynamo_ms": dynamo_s / n * 1000, "put_ms": put_s * 1000}
+    return {
+        "accepted": accepted_calls,
+        "duplicate": duplicate_calls,
+        "n": n,
+        "handler_ms": handler_s * 1000,
+        "own_ms": (handler_s - dynamo_s / n) * 1000,
+        "dynamo_ms": dynamo_s / n * 1000,
+        "put_ms": put_s * 1000,
+    }
 
 
 def import_seconds(statement: str, runs: int = 5) -> float:
     timings = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", statement], cwd=REPO, check=True,
-                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "0"})
+        subprocess.run(
+            [sys.executable, "-c", statement],
+            cwd=REPO,
+            check=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "0"},
+        )
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
 
@@ -125,19 +160,31 @@ def main() -> None:
     base_import = import_seconds("import chalice, boto3")
     app_import = import_seconds("import app")
     print(f"notifications: {n} accepted, then the same {n} again as duplicates")
-    print(f"DynamoDB requests per accepted notification: {per_accepted:.2f} "
-          f"{dict(result['accepted'])}  (target <= 2)")
-    print(f"DynamoDB requests per duplicate:             {per_duplicate:.2f} "
-          f"{dict(result['duplicate'])}  (target <= 2)")
+    print(
+        f"DynamoDB requests per accepted notification: {per_accepted:.2f} "
+        f"{dict(result['accepted'])}  (target <= 2)"
+    )
+    print(
+        f"DynamoDB requests per duplicate:             {per_duplicate:.2f} "
+        f"{dict(result['duplicate'])}  (target <= 2)"
+    )
     put = result["put_ms"]
-    print(f"handler {result['handler_ms']:.2f} ms vs bare PutItem {put:.2f} ms: "
-          f"ratio {result['handler_ms'] / put:.2f}x  (target <= 3x)")
-    print(f"  of which inside moto's DynamoDB: {result['dynamo_ms']:.2f} ms "
-          f"({result['dynamo_ms'] / put:.2f}x a bare PutItem, for 2 requests)")
-    print(f"  of which our own code (verify, parse, decide, serialize): {result['own_ms']:.2f} ms "
-          f"= {result['own_ms'] / put:.2f}x a bare PutItem")
-    print(f"import app.py {app_import * 1000:.0f} ms vs chalice+boto3 {base_import * 1000:.0f} ms: "
-          f"ratio {app_import / base_import:.2f}x  (target <= 2x)")
+    print(
+        f"handler {result['handler_ms']:.2f} ms vs bare PutItem {put:.2f} ms: "
+        f"ratio {result['handler_ms'] / put:.2f}x  (target <= 3x)"
+    )
+    print(
+        f"  of which inside moto's DynamoDB: {result['dynamo_ms']:.2f} ms "
+        f"({result['dynamo_ms'] / put:.2f}x a bare PutItem, for 2 requests)"
+    )
+    print(
+        f"  of which our own code (verify, parse, decide, serialize): {result['own_ms']:.2f} ms "
+        f"= {result['own_ms'] / put:.2f}x a bare PutItem"
+    )
+    print(
+        f"import app.py {app_import * 1000:.0f} ms vs chalice+boto3 {base_import * 1000:.0f} ms: "
+        f"ratio {app_import / base_import:.2f}x  (target <= 2x)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ Two of moto 5.2.5's own costs are taken out with the same results (`speed_up_mot
 
     make bench-reconcile        # or: .venv/bin/python -m bench.reconcile [--lines 100000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,20 +40,28 @@ import tracemalloc
 import zipfile
 from collections import Counter
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-os.environ.update({"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                   "PAYTRACK_STAGE": "bench", "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"})
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "ap-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "PAYTRACK_STAGE": "bench",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 CHANNEL, DAY = "alipay-main", date(2026, 11, 24)
 BEIJING = timezone(timedelta(hours=8))
-NOW = datetime(2026, 11, 25, 2, 30, tzinfo=timezone.utc)       # the morning after: the day is complete
-FULL_ORDER_BYTES = 1_200                                       # a paid order with its timeline, as stored
+NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)  # the morning after: the day is complete
+FULL_ORDER_BYTES = 1_200  # a paid order with its timeline, as stored
 
 
 class AwsCalls:
@@ -117,12 +126,17 @@ def speed_up_moto() -> None:
         plain, result = self.to_regular_json(), {}
         for expression in projection_expressions:
             merge_dicts(result, find_nested_key(expression, plain))
-        return dynamo_type.Item(hash_key=self.hash_key, range_key=self.range_key,
-                                attrs=dynamo_type.serializer.serialize(result)["M"])
+        return dynamo_type.Item(
+            hash_key=self.hash_key,
+            range_key=self.range_key,
+            attrs=dynamo_type.serializer.serialize(result)["M"],
+        )
 
     def sorted_items(self, hash_key_attrs, range_key_attrs, items):
         keys = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
-        items.sort(key=lambda item: tuple((item.attrs[k].type, item.attrs[k].cast_value) for k in keys))
+        items.sort(
+            key=lambda item: tuple((item.attrs[k].type, item.attrs[k].cast_value) for k in keys)
+        )
         return items
 
     ActionResult.execute_result = execute_result
@@ -133,6 +147,7 @@ def speed_up_moto() -> None:
 def peak_rss_growth(work):
     """Run `work`; the growth of the process's resident memory at its peak (Linux: the high-water
     mark, reset first through /proc/self/clear_refs), in bytes, and the work's result."""
+
     def kilobytes(field: str) -> int:
         return int(re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
 
@@ -150,10 +165,18 @@ def trades(n: int):
     for i in range(n):
         paid_at = start + timedelta(seconds=i * 86_000 // n + 1)
         amount = (5800, 2500, 1990, 15800)[i % 4]
-        yield SimPayment(channel=CHANNEL, out_trade_no=f"B{i:08d}", trade_no=f"2026112422001{i:015d}",
-                         amount_minor=amount, currency="CNY", subject="VIP会员 月卡",
-                         created_at=paid_at - timedelta(seconds=30), paid_at=paid_at, payer=f"2088{i:012d}",
-                         fee=(Decimal(amount) / 100 * Decimal("0.006")).quantize(Decimal("0.01")))
+        yield SimPayment(
+            channel=CHANNEL,
+            out_trade_no=f"B{i:08d}",
+            trade_no=f"2026112422001{i:015d}",
+            amount_minor=amount,
+            currency="CNY",
+            subject="VIP会员 月卡",
+            created_at=paid_at - timedelta(seconds=30),
+            paid_at=paid_at,
+            payer=f"2088{i:012d}",
+            fee=(Decimal(amount) / 100 * Decimal("0.006")).quantize(Decimal("0.01")),
+        )
 
 
 def order_item(trade, full: bool = False) -> dict:
@@ -162,19 +185,43 @@ def order_item(trade, full: bool = False) -> dict:
     from chalicelib.domain.clock import day_of, to_iso
 
     amount = str(trade.amount_minor)
-    payment = {"M": {"payment_ref": {"S": trade.trade_no}, "amount_minor": {"N": amount}, "currency": {"S": "CNY"},
-                     "channel": {"S": CHANNEL}, "notice_key": {"S": f"{CHANNEL}:{trade.trade_no}"}}}
-    item = {"order_no": {"S": trade.out_trade_no}, "channel": {"S": CHANNEL}, "currency": {"S": "CNY"},
-            "pay_status": {"S": "paid"}, "paid_at": {"S": to_iso(trade.paid_at)},
-            "paid_day": {"S": day_of(trade.paid_at)}, "trade_no": {"S": trade.trade_no}, "payments": {"L": [payment]},
-            "timeline": {"L": []}}
+    payment = {
+        "M": {
+            "payment_ref": {"S": trade.trade_no},
+            "amount_minor": {"N": amount},
+            "currency": {"S": "CNY"},
+            "channel": {"S": CHANNEL},
+            "notice_key": {"S": f"{CHANNEL}:{trade.trade_no}"},
+        }
+    }
+    item = {
+        "order_no": {"S": trade.out_trade_no},
+        "channel": {"S": CHANNEL},
+        "currency": {"S": "CNY"},
+        "pay_status": {"S": "paid"},
+        "paid_at": {"S": to_iso(trade.paid_at)},
+        "paid_day": {"S": day_of(trade.paid_at)},
+        "trade_no": {"S": trade.trade_no},
+        "payments": {"L": [payment]},
+        "timeline": {"L": []},
+    }
     if full:
         created = trade.created_at
-        item.update({
-            "amount_minor": {"N": amount}, "product_id": {"S": "vip-month"}, "product_name": {"S": "VIP会员 月卡"},
-            "product_lc": {"S": "vip会员 月卡"}, "quantity": {"N": "1"}, "created_at": {"S": to_iso(created)},
-            "created_day": {"S": day_of(created)}, "expires_at": {"S": to_iso(created + timedelta(minutes=15))},
-            "delivery_status": {"S": "delivered"}, "version": {"N": "2"}, "hold_reasons": {"L": []}})
+        item.update(
+            {
+                "amount_minor": {"N": amount},
+                "product_id": {"S": "vip-month"},
+                "product_name": {"S": "VIP会员 月卡"},
+                "product_lc": {"S": "vip会员 月卡"},
+                "quantity": {"N": "1"},
+                "created_at": {"S": to_iso(created)},
+                "created_day": {"S": day_of(created)},
+                "expires_at": {"S": to_iso(created + timedelta(minutes=15))},
+                "delivery_status": {"S": "delivered"},
+                "version": {"N": "2"},
+                "hold_reasons": {"L": []},
+            }
+        )
     return item
 
 
@@ -203,7 +250,9 @@ def statement_zip(day_trades: list) -> bytes:
     from local.sim_bills import alipay_bill_zip, day_entries
 
     made_at = datetime(2026, 11, 25, 10, 30, tzinfo=BEIJING)
-    return alipay_bill_zip(day_entries(day_trades, DAY, made_at), DAY, "20880000000000010156", made_at)
+    return alipay_bill_zip(
+        day_entries(day_trades, DAY, made_at), DAY, "20880000000000010156", made_at
+    )
 
 
 def csv_baseline(data: bytes, runs: int = 5) -> float:
@@ -242,7 +291,9 @@ def serve_statement(data: bytes) -> None:
     from chalicelib.gateways import alipay_bill
     from chalicelib.gateways.alipay import AlipayGateway
 
-    AlipayGateway.fetch_statement = lambda self, config, channel, day, http, now: alipay_bill.parse(data, channel, day)
+    AlipayGateway.fetch_statement = lambda self, config, channel, day, http, now: alipay_bill.parse(
+        data, channel, day
+    )
 
 
 def the_day(n: int) -> tuple[list, list[dict]]:
@@ -293,11 +344,23 @@ def run(n: int, fee_seconds: float) -> None:
     fees = service.apply_fees(stored, timedelta(seconds=fee_seconds), NOW)
     fee_s = time.perf_counter() - started
     fee_calls, _ = aws.take()
-    report(len(orders), seed_s, baseline, (cpu, aws_s, gc_s), calls, (peak, own_peak), stored, fees, fee_s,
-           fee_calls)
+    report(
+        len(orders),
+        seed_s,
+        baseline,
+        (cpu, aws_s, gc_s),
+        calls,
+        (peak, own_peak),
+        stored,
+        fees,
+        fee_s,
+        fee_calls,
+    )
 
 
-def report(orders, seed_s, baseline, cpu_split, calls, peaks, stored, fees, fee_s, fee_calls) -> None:
+def report(
+    orders, seed_s, baseline, cpu_split, calls, peaks, stored, fees, fee_s, fee_calls
+) -> None:
     summary = stored.data["summary"]
     lines = summary["statement_lines"]
     dynamo = {op: count for (service, op), count in calls.items() if service == "dynamodb"}
@@ -306,22 +369,32 @@ def report(orders, seed_s, baseline, cpu_split, calls, peaks, stored, fees, fee_
     own = cpu - aws_s - gc_s
     full_pages = -(-orders * FULL_ORDER_BYTES // 2**20) + 1
     print(f"statement: {lines:,} lines; ledger: {orders:,} orders (seeded in {seed_s:.0f} s)")
-    print(f"results: {summary['counts']}; balanced {summary['balanced']}, unexplained "
-          f"{summary['currencies']['CNY']['unexplained']} CNY")
+    print(
+        f"results: {summary['counts']}; balanced {summary['balanced']}, unexplained "
+        f"{summary['currencies']['CNY']['unexplained']} CNY"
+    )
     print(f"csv baseline (unzip, decode, csv.reader): {baseline:.2f} s CPU")
-    print(f"reconciliation: {cpu:.2f} s CPU, of which inside AWS calls (botocore + moto) {aws_s:.2f} s, cyclic "
-          f"garbage collection {gc_s:.2f} s; our own code {own:.2f} s = {own / baseline:.2f}x the csv baseline  "
-          f"(target <= 3x)")
-    print(f"peak memory growth during the run (resident, moto's own included): {peak / 2**20:.0f} MB; our own "
-          f"structures at their peak (statement, ledger entries, results): {own_peak / 2**20:.0f} MB  "
-          f"(target <= 300 MB)")
-    print(f"DynamoDB requests per statement line: {requests / lines:.4f} ({requests} requests {dynamo})  "
-          f"(target <= 0.05); with full-size orders (~{FULL_ORDER_BYTES} B) the day's read is ~{full_pages} "
-          f"Query pages: {(requests - pages + full_pages) / lines:.4f}")
+    print(
+        f"reconciliation: {cpu:.2f} s CPU, of which inside AWS calls (botocore + moto) {aws_s:.2f} s, cyclic "
+        f"garbage collection {gc_s:.2f} s; our own code {own:.2f} s = {own / baseline:.2f}x the csv baseline  "
+        f"(target <= 3x)"
+    )
+    print(
+        f"peak memory growth during the run (resident, moto's own included): {peak / 2**20:.0f} MB; our own "
+        f"structures at their peak (statement, ledger entries, results): {own_peak / 2**20:.0f} MB  "
+        f"(target <= 300 MB)"
+    )
+    print(
+        f"DynamoDB requests per statement line: {requests / lines:.4f} ({requests} requests {dynamo})  "
+        f"(target <= 0.05); with full-size orders (~{FULL_ORDER_BYTES} B) the day's read is ~{full_pages} "
+        f"Query pages: {(requests - pages + full_pages) / lines:.4f}"
+    )
     written = max(fees["fees_written"], 1)
-    print(f"fee write-back (after the run, resumable): {fees['fees_written']:,} orders in {fee_s:.1f} s "
-          f"({fee_s / written * 1000:.1f} ms, {sum(fee_calls.values()) / written:.2f} requests each); "
-          f"{fees['fees_pending']:,} left to the apply_statement_fees schedule")
+    print(
+        f"fee write-back (after the run, resumable): {fees['fees_written']:,} orders in {fee_s:.1f} s "
+        f"({fee_s / written * 1000:.1f} ms, {sum(fee_calls.values()) / written:.2f} requests each); "
+        f"{fees['fees_pending']:,} left to the apply_statement_fees schedule"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 prints the new key once (it is stored hashed and cannot be shown again). The region is --region,
 else AWS_DEFAULT_REGION / AWS_REGION, else the AWS profile's; with none of them it stops and says
 so (it never falls back to a region of its own)."""
+
 from __future__ import annotations
 
 import argparse

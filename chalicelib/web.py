@@ -3,17 +3,25 @@ budget per admin request, and every error mapped to a response in this one place
 `{"error": {code, message, details}}`) — typed errors by the route wrappers (Guard), Chalice's
 own answers (405, 415) and anything unexpected (500 `internal_error`) by the `http_edge`
 middleware."""
+
 from __future__ import annotations
 
 import functools
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Chalice, ChaliceUnhandledError, Response
 from chalice.app import Request
 
-from .domain.errors import MethodNotAllowed, NotFound, PaytrackError, UnsupportedMediaType, ValidationFailed
+from .domain.errors import (
+    MethodNotAllowed,
+    NotFound,
+    PaytrackError,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from .domain.params import parse_json
 from .platform import read_budget
 from .platform.observability import logger
@@ -23,13 +31,18 @@ MAX_JSON_BYTES = 64 * 1024
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=json.dumps(body, ensure_ascii=False), status_code=status,
-                    headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+    return Response(
+        body=json.dumps(body, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+    )
 
 
 def error_response(error: PaytrackError) -> Response:
-    return json_response({"error": {"code": error.code, "message": error.message,
-                                    "details": error.details}}, error.status)
+    return json_response(
+        {"error": {"code": error.code, "message": error.message, "details": error.details}},
+        error.status,
+    )
 
 
 def internal_error(request_id: str | None) -> Response:
@@ -83,7 +96,9 @@ class Guard:
             @functools.wraps(handler)
             def wrapped(*args: Any, **kwargs: Any) -> Response:
                 return _mapped(lambda: self.run(role, handler, *args, **kwargs))
+
             return wrapped
+
         return decorate
 
     @staticmethod
@@ -91,6 +106,7 @@ class Guard:
         @functools.wraps(handler)
         def wrapped(*args: Any, **kwargs: Any) -> Response:
             return _mapped(lambda: handler(*args, **kwargs))
+
         return wrapped
 
     def run(self, role: str, handler: Callable[..., Any], *args: Any, **kwargs: Any) -> Response:
@@ -106,7 +122,7 @@ class Guard:
 # ------------------------------------------------------------------------ the http_edge middleware
 
 NOTIFY_ROUTE = "/notify/{channel}"
-MAX_ID_BYTES = 512    # every id we issue is far shorter; DynamoDB refuses keys past 2,048 bytes
+MAX_ID_BYTES = 512  # every id we issue is far shorter; DynamoDB refuses keys past 2,048 bytes
 
 
 def _unknown_id(request: Request) -> Response | None:
@@ -116,7 +132,9 @@ def _unknown_id(request: Request) -> Response | None:
         return None
     for name, value in (request.uri_params or {}).items():
         if len(value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
-            return error_response(NotFound(f"no such {name}: ids are at most {MAX_ID_BYTES} bytes", {"field": name}))
+            return error_response(
+                NotFound(f"no such {name}: ids are at most {MAX_ID_BYTES} bytes", {"field": name})
+            )
     return None
 
 
@@ -131,17 +149,26 @@ def _notify_failure(request: Request) -> Response:
 
     config = channels.get_channel((request.uri_params or {}).get("channel", ""))
     answer = get_gateway(config["type"]).failure_answer("internal error, please retry", 500)
-    return Response(body=answer.body, status_code=answer.status,
-                    headers={"Content-Type": answer.content_type, **answer.headers})
+    return Response(
+        body=answer.body,
+        status_code=answer.status,
+        headers={"Content-Type": answer.content_type, **answer.headers},
+    )
 
 
 def _unexpected(request: Request | None, error: Exception) -> Response:
     """The one catch-all: logged with its stack trace, answered without any detail of it."""
     request_id = _request_id(request)
     context = request.context if request is not None else {}
-    logger.exception("unexpected error", extra={
-        "error": type(error.__cause__ or error).__name__, "route": context.get("resourcePath"),
-        "method": context.get("httpMethod"), "request_id": request_id})
+    logger.exception(
+        "unexpected error",
+        extra={
+            "error": type(error.__cause__ or error).__name__,
+            "route": context.get("resourcePath"),
+            "method": context.get("httpMethod"),
+            "request_id": request_id,
+        },
+    )
     if request is not None and context.get("resourcePath") == NOTIFY_ROUTE:
         try:
             return _notify_failure(request)
@@ -164,17 +191,26 @@ def _ours(app: Chalice, request: Request | None, response: Response) -> Response
     context = request.context if request is not None else {}
     routes = app.routes.get(context.get("resourcePath") or "", {})
     if response.status_code >= 500:
-        logger.error("Chalice answered an error itself", extra={"code": code, "route": context.get("resourcePath")})
+        logger.error(
+            "Chalice answered an error itself",
+            extra={"code": code, "route": context.get("resourcePath")},
+        )
         return internal_error(_request_id(request))
     if code == "MethodNotAllowedError":
         mapped = error_response(MethodNotAllowed(message, {"allowed": sorted(routes)}))
     elif code == "UnsupportedMediaType":
         entry = routes.get(context.get("httpMethod") or "")
-        mapped = error_response(UnsupportedMediaType(message, {"allowed": list(entry.content_types) if entry else []}))
+        mapped = error_response(
+            UnsupportedMediaType(message, {"allowed": list(entry.content_types) if entry else []})
+        )
     else:
-        mapped = json_response({"error": {"code": _snake(code), "message": message, "details": {}}},
-                               response.status_code)
-    mapped.headers.update({k: v for k, v in response.headers.items() if k.lower() != "content-type"})
+        mapped = json_response(
+            {"error": {"code": _snake(code), "message": message, "details": {}}},
+            response.status_code,
+        )
+    mapped.headers.update(
+        {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+    )
     return mapped
 
 

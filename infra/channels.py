@@ -11,6 +11,7 @@ that parse, key pairs that match, https URLs, currencies) and only then stores i
 a value; nothing is stored while there is one. The region is --region, else AWS_DEFAULT_REGION /
 AWS_REGION / the profile's. The functions read the new value within their cache time (5 minutes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ def read_and_validate(path: Path) -> str:
         raise ChannelsFileError(f"{path}: not a JSON file{where}") from None
     problems = validate_channels_document(document)
     if problems:
-        raise ChannelsFileError(f"{path}: {len(problems)} problem(s), nothing stored:\n  " + "\n  ".join(problems))
+        raise ChannelsFileError(
+            f"{path}: {len(problems)} problem(s), nothing stored:\n  " + "\n  ".join(problems)
+        )
     return json.dumps(document, ensure_ascii=False)
 
 
@@ -55,13 +58,17 @@ def put(stage: str, path: Path, region: str) -> str:
     try:
         answer = secrets.put_secret_value(SecretId=secret_name(stage), SecretString=value)
     except secrets.exceptions.ResourceNotFoundException:
-        raise ChannelsFileError(f"no secret {secret_name(stage)} in {region}: deploy the stack first "
-                                f"(make deploy STAGE={stage} REGION={region})") from None
+        raise ChannelsFileError(
+            f"no secret {secret_name(stage)} in {region}: deploy the stack first "
+            f"(make deploy STAGE={stage} REGION={region})"
+        ) from None
     return answer["ARN"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.channels", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.channels", description=__doc__.split("\n\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("validate", help="check a channels file; nothing is sent anywhere")
     check.add_argument("--file", required=True, type=Path)

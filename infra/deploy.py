@@ -11,6 +11,7 @@ Steps: `infra.package` (offline, credentials not needed) → cfn-lint on the tem
 CAPABILITY_IAM CAPABILITY_AUTO_EXPAND and the parameters, then the stack's outputs.
 The region is --region, else AWS_DEFAULT_REGION / AWS_REGION / the profile's: never a default.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ def _run(command: list[str], capture: bool = False) -> str:
     result = subprocess.run(command, text=True, capture_output=capture)
     if result.returncode != 0:
         detail = (result.stderr or "").strip()[-2000:] if capture else ""
-        raise DeployError(f"{command[0]} {command[1]} failed (exit {result.returncode}) {detail}".strip())
+        raise DeployError(
+            f"{command[0]} {command[1]} failed (exit {result.returncode}) {detail}".strip()
+        )
     return (result.stdout or "").strip() if capture else ""
 
 
@@ -57,13 +60,30 @@ def parameter_overrides(stage: str, alarm_email: str | None, alarm_url: str | No
 def artifacts_bucket(region: str, named: str | None) -> str:
     """The bucket `cloudformation package` uploads the code to: the named one, else this account's
     paytrack-artifacts-<account>-<region>, created (private, TLS-only by default) when missing."""
-    account = _run(["aws", "sts", "get-caller-identity", "--query", "Account", "--output", "text",
-                    "--region", region], capture=True)
+    account = _run(
+        [
+            "aws",
+            "sts",
+            "get-caller-identity",
+            "--query",
+            "Account",
+            "--output",
+            "text",
+            "--region",
+            region,
+        ],
+        capture=True,
+    )
     if named:
         return named
     bucket = f"paytrack-artifacts-{account}-{region}"
-    exists = subprocess.run(["aws", "s3api", "head-bucket", "--bucket", bucket, "--region", region],
-                            capture_output=True).returncode == 0
+    exists = (
+        subprocess.run(
+            ["aws", "s3api", "head-bucket", "--bucket", bucket, "--region", region],
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     if not exists:
         _run(["aws", "s3", "mb", f"s3://{bucket}", "--region", region])
     return bucket
@@ -79,15 +99,62 @@ def deploy(args: argparse.Namespace, region: str) -> None:
     bucket = artifacts_bucket(region, args.artifacts_bucket)
     packaged = out / "packaged.json"
     stack = f"paytrack-{args.stage}"
-    _run(["aws", "cloudformation", "package", "--template-file", str(template), "--s3-bucket", bucket,
-          "--s3-prefix", stack, "--output-template-file", str(packaged), "--use-json", "--region", region])
-    _run(["aws", "cloudformation", "deploy", "--template-file", str(packaged), "--stack-name", stack,
-          "--s3-bucket", bucket, "--s3-prefix", stack,
-          "--capabilities", "CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND", "--no-fail-on-empty-changeset",
-          "--region", region,
-          "--parameter-overrides", *parameter_overrides(args.stage, args.alarm_email, args.alarm_url)])
-    _run(["aws", "cloudformation", "describe-stacks", "--stack-name", stack, "--region", region,
-          "--query", "Stacks[0].Outputs", "--output", "table"])
+    _run(
+        [
+            "aws",
+            "cloudformation",
+            "package",
+            "--template-file",
+            str(template),
+            "--s3-bucket",
+            bucket,
+            "--s3-prefix",
+            stack,
+            "--output-template-file",
+            str(packaged),
+            "--use-json",
+            "--region",
+            region,
+        ]
+    )
+    _run(
+        [
+            "aws",
+            "cloudformation",
+            "deploy",
+            "--template-file",
+            str(packaged),
+            "--stack-name",
+            stack,
+            "--s3-bucket",
+            bucket,
+            "--s3-prefix",
+            stack,
+            "--capabilities",
+            "CAPABILITY_IAM",
+            "CAPABILITY_AUTO_EXPAND",
+            "--no-fail-on-empty-changeset",
+            "--region",
+            region,
+            "--parameter-overrides",
+            *parameter_overrides(args.stage, args.alarm_email, args.alarm_url),
+        ]
+    )
+    _run(
+        [
+            "aws",
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            stack,
+            "--region",
+            region,
+            "--query",
+            "Stacks[0].Outputs",
+            "--output",
+            "table",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alarm-email", help="subscribed to the paging topic (confirm its mail)")
     parser.add_argument("--alarm-url", help="an HTTPS endpoint subscribed to the paging topic")
     parser.add_argument("--artifacts-bucket", help="default: paytrack-artifacts-<account>-<region>")
-    parser.add_argument("--out", default=str(REPO / "out"), help="where the templates go (default: out)")
+    parser.add_argument(
+        "--out", default=str(REPO / "out"), help="where the templates go (default: out)"
+    )
     parser.add_argument("--package-only", action="store_true", help="package and lint; no AWS call")
     args = parser.parse_args(argv)
     try:

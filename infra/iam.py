@@ -28,6 +28,7 @@ How the code is read (a static scan, no import of the app):
 The committed files are the reviewed artifact: a code change that calls something new fails
 `--check` (and the tests) until the regenerated policy is committed with it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,29 +43,61 @@ STAGES = ("local", "dev", "prod")
 API_FUNCTION = "api_handler"
 POLICY_DIR = Path(".chalice") / "policies"
 
-STREAM_READ = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-               "dynamodb:ListStreams")
+STREAM_READ = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+)
 LOG_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
-_DYNAMO_OPS = {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
-               "BatchWriteItem", "ConditionCheckItem", "Scan"}
-_BOTO_DYNAMO = {"get_item": "GetItem", "batch_get_item": "BatchGetItem", "query": "Query",
-                "put_item": "PutItem", "update_item": "UpdateItem", "delete_item": "DeleteItem",
-                "batch_write_item": "BatchWriteItem", "scan": "Scan",
-                "transact_write_items": "UpdateItem"}   # authorised per element: the Updates we send
+_DYNAMO_OPS = {
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "ConditionCheckItem",
+    "Scan",
+}
+_BOTO_DYNAMO = {
+    "get_item": "GetItem",
+    "batch_get_item": "BatchGetItem",
+    "query": "Query",
+    "put_item": "PutItem",
+    "update_item": "UpdateItem",
+    "delete_item": "DeleteItem",
+    "batch_write_item": "BatchWriteItem",
+    "scan": "Scan",
+    "transact_write_items": "UpdateItem",
+}  # authorised per element: the Updates we send
 _HELPER_OPS = {"update_or_old": "UpdateItem", "update_if": "UpdateItem", "put_or_old": "PutItem"}
-_S3_CALLS = {"put_object": "s3:PutObject", "create_multipart_upload": "s3:PutObject",
-             "upload_part": "s3:PutObject", "complete_multipart_upload": "s3:PutObject",
-             "abort_multipart_upload": "s3:AbortMultipartUpload",
-             "list_parts": "s3:ListMultipartUploadParts", "get_object": "s3:GetObject"}
+_S3_CALLS = {
+    "put_object": "s3:PutObject",
+    "create_multipart_upload": "s3:PutObject",
+    "upload_part": "s3:PutObject",
+    "complete_multipart_upload": "s3:PutObject",
+    "abort_multipart_upload": "s3:AbortMultipartUpload",
+    "list_parts": "s3:ListMultipartUploadParts",
+    "get_object": "s3:GetObject",
+}
 _TOPICS = {"events_topic_arn": "events", "paging_topic_arn": "paging"}
 _SECRETS = {"channels_secret_id": "channels", "verification_secret_id": "verification"}
 # TransactWriteItems is authorised per element: {"Update": {…}} needs UpdateItem on its table
-_TRANSACT_ELEMENTS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                      "ConditionCheck": "ConditionCheckItem"}
+_TRANSACT_ELEMENTS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
 # what a boto3 client may be asked for here; any other call on `client("<service>")` stops the scan
-_CLIENT_CALLS = {"dynamodb": {*_BOTO_DYNAMO, "transact_write_items"},
-                 "s3": {*_S3_CALLS, "generate_presigned_url"}, "sns": {"publish"},
-                 "secretsmanager": {"get_secret_value"}}
+_CLIENT_CALLS = {
+    "dynamodb": {*_BOTO_DYNAMO, "transact_write_items"},
+    "s3": {*_S3_CALLS, "generate_presigned_url"},
+    "sns": {"publish"},
+    "secretsmanager": {"get_secret_value"},
+}
 
 
 class ScanError(RuntimeError):
@@ -80,19 +113,20 @@ Grant = tuple[str, tuple[str, ...]]
 @dataclass
 class Function:
     name: str
-    kind: str                     # "api", "stream" or "schedule"
+    kind: str  # "api", "stream" or "schedule"
     roots: set[tuple[str, str]] = field(default_factory=set)
     stream_table: str | None = None
-    keys: frozenset[str] = frozenset()   # a scheduled handler's string literals (its job's name)
+    keys: frozenset[str] = frozenset()  # a scheduled handler's string literals (its job's name)
 
 
 # ------------------------------------------------------------------------------- reading the code
+
 
 @dataclass
 class _Module:
     name: str
     nodes: dict[str, ast.AST]
-    imports: dict[str, tuple[str, str | None]]   # local name -> (module, member or None)
+    imports: dict[str, tuple[str, str | None]]  # local name -> (module, member or None)
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -104,7 +138,7 @@ def _resolve_from(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     if not node.level:
         return node.module or ""
     base = module.split(".")
-    base = base[:len(base) - node.level + (1 if is_package else 0)]
+    base = base[: len(base) - node.level + (1 if is_package else 0)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -146,8 +180,11 @@ class Codebase:
         found = {}
         for name, node in self.modules["chalicelib.store.models"].nodes.items():
             for item in getattr(node, "body", []) if isinstance(node, ast.ClassDef) else []:
-                if (isinstance(item, ast.Assign) and isinstance(item.value, ast.Call)
-                        and getattr(item.value.func, "id", None) == "_meta"):
+                if (
+                    isinstance(item, ast.Assign)
+                    and isinstance(item.value, ast.Call)
+                    and getattr(item.value.func, "id", None) == "_meta"
+                ):
                     found[name] = item.value.args[0].value
         return found
 
@@ -166,8 +203,11 @@ class Codebase:
         if f"{source}.{member}" in self.modules:
             return f"{source}.{member}", None
         if source in self.modules:
-            return self.resolve(source, member) if member not in self.modules[source].nodes \
+            return (
+                self.resolve(source, member)
+                if member not in self.modules[source].nodes
                 else (source, member)
+            )
         return None
 
     def references(self, module: str, node: ast.AST) -> set[tuple[str, str]]:
@@ -184,14 +224,20 @@ class Codebase:
                     found.add((target[0], target[1]))
         return found
 
-    def reachable(self, roots: set[tuple[str, str]], keys: frozenset[str] = frozenset()) -> set[tuple[str, str]]:
+    def reachable(
+        self, roots: set[tuple[str, str]], keys: frozenset[str] = frozenset()
+    ) -> set[tuple[str, str]]:
         """Every node reachable from `roots`; a registry dict is followed only into the entries
         named by `keys` when any entry is (see _registry_entries)."""
         seen: set[tuple[str, str]] = set()
         todo = list(roots)
         while todo:
             key = todo.pop()
-            if key in seen or key[0] not in self.modules or key[1] not in self.modules[key[0]].nodes:
+            if (
+                key in seen
+                or key[0] not in self.modules
+                or key[1] not in self.modules[key[0]].nodes
+            ):
                 continue
             seen.add(key)
             node = self.modules[key[0]].nodes[key[1]]
@@ -201,7 +247,11 @@ class Codebase:
     def model_of(self, module: str, expression: ast.AST) -> str | None:
         if isinstance(expression, ast.Name):
             target = self.resolve(module, expression.id)
-            if target and target == ("chalicelib.store.models", expression.id) and expression.id in self.models:
+            if (
+                target
+                and target == ("chalicelib.store.models", expression.id)
+                and expression.id in self.models
+            ):
                 return expression.id
         return None
 
@@ -213,12 +263,16 @@ def _registry_entries(node: ast.AST, keys: frozenset[str]) -> ast.AST | None:
     value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
     if not keys or not isinstance(value, ast.Dict):
         return None
-    chosen = [entry for key, entry in zip(value.keys, value.values)
-              if isinstance(key, ast.Constant) and key.value in keys]
+    chosen = [
+        entry
+        for key, entry in zip(value.keys, value.values)
+        if isinstance(key, ast.Constant) and key.value in keys
+    ]
     return ast.Tuple(elts=chosen, ctx=ast.Load()) if chosen else None
 
 
 # ------------------------------------------------------------------------------- AWS calls in code
+
 
 def _call_name(call: ast.Call) -> str | None:
     if isinstance(call.func, ast.Attribute):
@@ -232,8 +286,12 @@ def _batch_names(node: ast.AST) -> set[str]:
     """Names bound by `with X.batch_write() as batch:` (their save/delete are BatchWriteItem)."""
     names = set()
     for item in ast.walk(node):
-        if isinstance(item, ast.withitem) and isinstance(item.context_expr, ast.Call) \
-                and _call_name(item.context_expr) == "batch_write" and isinstance(item.optional_vars, ast.Name):
+        if (
+            isinstance(item, ast.withitem)
+            and isinstance(item.context_expr, ast.Call)
+            and _call_name(item.context_expr) == "batch_write"
+            and isinstance(item.optional_vars, ast.Name)
+        ):
             names.add(item.optional_vars.id)
     return names
 
@@ -246,19 +304,32 @@ def _dynamo_op(code: Codebase, module: str, call: ast.Call, batch: set[str]) -> 
     name = _call_name(call)
     receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
     receiver_name = receiver.id if isinstance(receiver, ast.Name) else None
-    on_model_attribute = isinstance(receiver, ast.Attribute) and code.model_of(module, receiver.value)
+    on_model_attribute = isinstance(receiver, ast.Attribute) and code.model_of(
+        module, receiver.value
+    )
     if receiver_name in batch and name in ("save", "delete"):
         return "BatchWriteItem"
-    if name in ("get", "refresh", "batch_get") and (name == "refresh" or code.model_of(module, receiver)):
+    if name in ("get", "refresh", "batch_get") and (
+        name == "refresh" or code.model_of(module, receiver)
+    ):
         return {"get": "GetItem", "refresh": "GetItem", "batch_get": "BatchGetItem"}[name]
-    simple = {"query": "Query", "count": "Query", "save": "PutItem", "batch_write": "BatchWriteItem",
-              "condition_check": "ConditionCheckItem", **_HELPER_OPS, **_BOTO_DYNAMO}
+    simple = {
+        "query": "Query",
+        "count": "Query",
+        "save": "PutItem",
+        "batch_write": "BatchWriteItem",
+        "condition_check": "ConditionCheckItem",
+        **_HELPER_OPS,
+        **_BOTO_DYNAMO,
+    }
     if name == "count" and not (code.model_of(module, receiver) or on_model_attribute):
         return None
     if name == "update":
         return "UpdateItem" if any(k.arg == "actions" for k in call.keywords) else None
     if name == "delete":
-        return None if on_model_attribute else "DeleteItem"   # Model.attr.delete() is an update action
+        return (
+            None if on_model_attribute else "DeleteItem"
+        )  # Model.attr.delete() is an update action
     if name in ("dispatch", "_dispatch"):
         return next((s for s in _strings(call) if s in _DYNAMO_OPS), None)
     return simple.get(name)
@@ -283,8 +354,13 @@ def _check_client_call(module: str, call: ast.Call) -> None:
 
 def _transact_ops(node: ast.AST) -> set[str]:
     """Operations named by TransactWriteItems elements built in `node` ({"Update": {…}})."""
-    return {_TRANSACT_ELEMENTS[key.value] for item in ast.walk(node) if isinstance(item, ast.Dict)
-            for key in item.keys if isinstance(key, ast.Constant) and key.value in _TRANSACT_ELEMENTS}
+    return {
+        _TRANSACT_ELEMENTS[key.value]
+        for item in ast.walk(node)
+        if isinstance(item, ast.Dict)
+        for key in item.keys
+        if isinstance(key, ast.Constant) and key.value in _TRANSACT_ELEMENTS
+    }
 
 
 def footprint(code: Codebase, module: str, node: ast.AST) -> set[Grant]:
@@ -294,7 +370,9 @@ def footprint(code: Codebase, module: str, node: ast.AST) -> set[Grant]:
     attributes = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
     tables = {code.models[m] for m in names if code.model_of(module, ast.Name(id=m))}
     batch = _batch_names(node)
-    grants |= {(f"dynamodb:{op}", ("table", table)) for op in _transact_ops(node) for table in tables}
+    grants |= {
+        (f"dynamodb:{op}", ("table", table)) for op in _transact_ops(node) for table in tables
+    }
     for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
         _check_client_call(module, call)
         name = _call_name(call)
@@ -321,10 +399,15 @@ def footprint(code: Codebase, module: str, node: ast.AST) -> set[Grant]:
 
 # ------------------------------------------------------------------------------- functions of app.py
 
+
 def _decorator(node: ast.FunctionDef) -> tuple[str, ast.Call] | None:
     for decorator in node.decorator_list:
-        if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute) \
-                and isinstance(decorator.func.value, ast.Name) and decorator.func.value.id == "app":
+        if (
+            isinstance(decorator, ast.Call)
+            and isinstance(decorator.func, ast.Attribute)
+            and isinstance(decorator.func.value, ast.Name)
+            and decorator.func.value.id == "app"
+        ):
             return decorator.func.attr, decorator
     return None
 
@@ -337,8 +420,11 @@ def functions(code: Codebase) -> dict[str, Function]:
     tree = ast.parse((code.root / "app.py").read_text())
     everywhere = set()
     for statement in tree.body:
-        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) \
-                and _call_name(statement.value) == "register_middleware":
+        if (
+            isinstance(statement, ast.Expr)
+            and isinstance(statement.value, ast.Call)
+            and _call_name(statement.value) == "register_middleware"
+        ):
             everywhere |= code.references("app", statement.value)
     for name, node in app.nodes.items():
         kind = _decorator(node) if isinstance(node, ast.FunctionDef) else None
@@ -348,10 +434,15 @@ def functions(code: Codebase) -> dict[str, Function]:
             api.roots.add(("app", name))
         elif kind[0] == "on_dynamodb_record":
             arn = next(k.value for k in kind[1].keywords if k.arg == "stream_arn")
-            found[name] = Function(name, "stream", {("app", name)}, arn.attr.removesuffix("_stream_arn"))
+            found[name] = Function(
+                name, "stream", {("app", name)}, arn.attr.removesuffix("_stream_arn")
+            )
         elif kind[0] == "schedule":
-            literals = frozenset(n.value for n in ast.walk(node)
-                                 if isinstance(n, ast.Constant) and isinstance(n.value, str))
+            literals = frozenset(
+                n.value
+                for n in ast.walk(node)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            )
             found[name] = Function(name, "schedule", {("app", name)}, keys=literals)
     for function in found.values():
         function.roots |= everywhere
@@ -377,6 +468,7 @@ def scan(root: Path = REPO) -> dict[str, set[Grant]]:
 
 
 # ------------------------------------------------------------------------------- policies
+
 
 def _arns(resource: tuple[str, ...], stage: str, action: str) -> list[str]:
     kind, *rest = resource
@@ -410,7 +502,9 @@ def policy(grants: set[Grant], stage: str) -> dict:
         arns = sorted({arn for action in actions for arn in _arns(resource, stage, action)})
         statement = {"Sid": _sid(resource), "Effect": "Allow", "Action": actions, "Resource": arns}
         if resource == ("bucket",):
-            statement["Condition"] = {"StringEquals": {"s3:ResourceAccount": "${aws:PrincipalAccount}"}}
+            statement["Condition"] = {
+                "StringEquals": {"s3:ResourceAccount": "${aws:PrincipalAccount}"}
+            }
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -435,7 +529,7 @@ def configured(config: dict, names: list[str]) -> dict:
     config = json.loads(json.dumps(config))
     for stage in STAGES:
         settings = config["stages"][stage]
-        settings.pop("iam_policy_file", None)   # a function without its own file must fail
+        settings.pop("iam_policy_file", None)  # a function without its own file must fail
         functions_ = settings.setdefault("lambda_functions", {})
         for name in names:
             functions_.setdefault(name, {})["iam_policy_file"] = str(policy_file(stage, name))
@@ -451,10 +545,16 @@ def stale(root: Path = REPO) -> list[str]:
     """What differs between the committed policies and config.json and the code (empty when in step)."""
     expected = rendered(root)
     present = set((root / POLICY_DIR).rglob("*.json")) if (root / POLICY_DIR).exists() else set()
-    problems = [f"{path}: differs from the code" for path, text in expected.items()
-                if not (root / path).exists() or (root / path).read_text() != text]
-    problems += [f"{p.relative_to(root)}: no such function" for p in present
-                 if p.relative_to(root) not in expected]
+    problems = [
+        f"{path}: differs from the code"
+        for path, text in expected.items()
+        if not (root / path).exists() or (root / path).read_text() != text
+    ]
+    problems += [
+        f"{p.relative_to(root)}: no such function"
+        for p in present
+        if p.relative_to(root) not in expected
+    ]
     config = json.loads(_config_path(root).read_text())
     names = sorted({path.stem for path in expected})
     if configured(config, names) != config:
@@ -482,7 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.check:
             problems = stale()
-            print("\n".join(problems) or "policies match the code", file=sys.stderr if problems else sys.stdout)
+            print(
+                "\n".join(problems) or "policies match the code",
+                file=sys.stderr if problems else sys.stdout,
+            )
             return 1 if problems else 0
         for path in write():
             print(path)

@@ -20,6 +20,7 @@ What it does, and why (STACK.md "Packaging and deploy"):
   .chalice/config.json at packaging time, so deploying a dev package with Stage=prod must fail.
 - A "Could not install dependencies" warning from chalice is an error here, not a broken zip.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,11 +40,20 @@ MERGE_TEMPLATE = REPO / "infra" / "resources.json"
 # Chalice creates a botocore client while packaging (only to learn the region), which walks the
 # credential chain: strip every source of credentials and keep it from asking the instance
 # metadata endpoint (a 2 s timeout offline, an error behind an HTTP proxy, real creds on EC2).
-_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                         "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-                         "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                         "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+)
 # What chalice needs to build the deployment package; nothing else of the repo goes in.
 _PROJECT_FILES = ("app.py", "requirements.txt", "chalicelib", "vendor", ".chalice/config.json")
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -61,10 +71,10 @@ def lambda_target() -> tuple[str, str, list[str]]:
     from chalice.deploy.packager import BaseLambdaDeploymentPackager, DependencyBuilder
     from chalice.utils import OSUtils
 
-    runtime = Config().lambda_python_version                       # "python3.11"
-    abi = BaseLambdaDeploymentPackager._RUNTIME_TO_ABI[runtime]    # noqa: SLF001 - "cp311"
-    platforms = DependencyBuilder(OSUtils())._get_pip_platforms(abi)  # noqa: SLF001
-    return runtime[len("python"):], abi, platforms
+    runtime = Config().lambda_python_version  # "python3.11"
+    abi = BaseLambdaDeploymentPackager._RUNTIME_TO_ABI[runtime]
+    platforms = DependencyBuilder(OSUtils())._get_pip_platforms(abi)
+    return runtime[len("python") :], abi, platforms
 
 
 def venv_dir() -> Path:
@@ -81,8 +91,9 @@ def wheelhouse_dir(project: Path = REPO) -> Path:
 
 
 def _pip(args: list[str], env: dict[str, str] | None = None) -> None:
-    result = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True,
-                            env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, env=env
+    )
     if result.returncode != 0:
         raise PackagingError(f"pip {' '.join(args[:1])} failed:\n{result.stderr[-3000:]}")
 
@@ -105,14 +116,32 @@ def ensure_wheelhouse(project: Path = REPO) -> Path:
         # 2. the Lambda-platform wheels chalice then asks for in place of incompatible ones
         python_version, abi, platforms = lambda_target()
         platform_args = [arg for tag in platforms for arg in ("--platform", tag)]
-        _pip(["download", "--quiet", "-r", requirements, "--dest", str(staging), "--find-links", str(staging),
-              "--only-binary=:all:", "--implementation", "cp", "--python-version", python_version,
-              "--abi", abi, *platform_args])
+        _pip(
+            [
+                "download",
+                "--quiet",
+                "-r",
+                requirements,
+                "--dest",
+                str(staging),
+                "--find-links",
+                str(staging),
+                "--only-binary=:all:",
+                "--implementation",
+                "cp",
+                "--python-version",
+                python_version,
+                "--abi",
+                abi,
+                *platform_args,
+            ]
+        )
     except PackagingError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise PackagingError(
             f"could not fill the wheel cache {target} (PyPI is needed once per requirements.txt "
-            f"change; afterwards packaging is offline): {error}") from None
+            f"change; afterwards packaging is offline): {error}"
+        ) from None
     files = sorted(p.name for p in staging.iterdir())
     (staging / ".complete").write_text("\n".join(files) + "\n")
     if target.exists() and not (target / ".complete").exists():  # an interrupted earlier attempt
@@ -142,13 +171,27 @@ def stage_project(project: Path, destination: Path) -> Path:
 
 
 def chalice_environment(wheelhouse: Path, region: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in _CREDENTIAL_VARIABLES and not k.startswith(("PIP_", "PAYTRACK_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _CREDENTIAL_VARIABLES and not k.startswith(("PIP_", "PAYTRACK_"))
+    }
     env["AWS_DEFAULT_REGION"] = region
-    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
-    env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse),
-                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    env.update(
+        {
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+    )
+    env.update(
+        {
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(wheelhouse),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     return env
 
 
@@ -160,11 +203,15 @@ def pin_stage(template: dict, stage: str) -> dict:
     if stage not in parameter.get("AllowedValues", [stage]):
         raise PackagingError(f"stage {stage!r} is not allowed by {MERGE_TEMPLATE.name}")
     parameter["Default"] = stage
-    template.setdefault("Rules", {})["StageIsThePackagedStage"] = {"Assertions": [{
-        "Assert": {"Fn::Equals": [{"Ref": "Stage"}, stage]},
-        "AssertDescription": f"This template was packaged with chalice --stage {stage}: "
-                             f"deploy it with Stage={stage} (stack paytrack-{stage}).",
-    }]}
+    template.setdefault("Rules", {})["StageIsThePackagedStage"] = {
+        "Assertions": [
+            {
+                "Assert": {"Fn::Equals": [{"Ref": "Stage"}, stage]},
+                "AssertDescription": f"This template was packaged with chalice --stage {stage}: "
+                f"deploy it with Stage={stage} (stack paytrack-{stage}).",
+            }
+        ]
+    }
     return template
 
 
@@ -175,13 +222,22 @@ def throttle_admin_routes(template: dict) -> dict:
     API Gateway applies per route. Derived from the routes chalice generated, so a new admin
     route is limited without anyone remembering to list it."""
     api = template["Resources"]["RestAPI"]["Properties"]
-    limits = {"ThrottlingRateLimit": {"Ref": "AdminRateLimit"},
-              "ThrottlingBurstLimit": {"Ref": "AdminBurstLimit"}}
+    limits = {
+        "ThrottlingRateLimit": {"Ref": "AdminRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "AdminBurstLimit"},
+    }
     settings = [s for s in api["MethodSettings"] if not s["ResourcePath"].startswith("/~1admin")]
     for path, methods in sorted(api["DefinitionBody"]["paths"].items()):
         if path == "/admin" or path.startswith("/admin/"):
-            settings += [{"ResourcePath": "/" + path.replace("/", "~1"), "HttpMethod": method.upper(),
-                          **limits} for method in sorted(methods) if method in _HTTP_METHODS]
+            settings += [
+                {
+                    "ResourcePath": "/" + path.replace("/", "~1"),
+                    "HttpMethod": method.upper(),
+                    **limits,
+                }
+                for method in sorted(methods)
+                if method in _HTTP_METHODS
+            ]
     api["MethodSettings"] = settings
     return template
 
@@ -193,8 +249,14 @@ def finish_template(template_path: Path, stage: str) -> dict:
     return template
 
 
-def package(stage: str, out_dir: Path, region: str, project: Path = REPO,
-            work_dir: Path | None = None, merge_template: Path = MERGE_TEMPLATE) -> Path:
+def package(
+    stage: str,
+    out_dir: Path,
+    region: str,
+    project: Path = REPO,
+    work_dir: Path | None = None,
+    merge_template: Path = MERGE_TEMPLATE,
+) -> Path:
     """`chalice package --stage <stage> --merge-template infra/resources.json <out_dir>`, offline
     from the wheel cache. Returns the template path (out_dir/sam.json).
 
@@ -210,12 +272,30 @@ def package(stage: str, out_dir: Path, region: str, project: Path = REPO,
         staged = work / "project"
         if not (staged / "app.py").exists():
             stage_project(project, staged)
-        command = [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())",
-                   "--project-dir", str(staged), "package", "--stage", stage,
-                   "--pkg-format", "cloudformation", "--template-format", "json",
-                   "--merge-template", str(merge_template), str(out_dir.resolve())]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=staged,
-                                env=chalice_environment(wheelhouse, region))
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from chalice.cli import main; sys.exit(main())",
+            "--project-dir",
+            str(staged),
+            "package",
+            "--stage",
+            stage,
+            "--pkg-format",
+            "cloudformation",
+            "--template-format",
+            "json",
+            "--merge-template",
+            str(merge_template),
+            str(out_dir.resolve()),
+        ]
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            cwd=staged,
+            env=chalice_environment(wheelhouse, region),
+        )
         output = result.stdout + result.stderr
         if result.returncode != 0:
             raise PackagingError(f"chalice package --stage {stage} failed:\n{output[-4000:]}")
@@ -242,8 +322,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.stage:
             parser.error("--stage is required")
-        template = package(args.stage, Path(args.out_dir or REPO / "out" / args.stage),
-                           args.region or resolve_region())
+        template = package(
+            args.stage,
+            Path(args.out_dir or REPO / "out" / args.stage),
+            args.region or resolve_region(),
+        )
     except (PackagingError, MissingRegion) as error:
         print(error, file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ locally is what would page in AWS.
 Simplification: each alarm looks at a window of its `Period` ending now (CloudWatch uses aligned
 periods); alarms on AWS/* metrics (Lambda errors, iterator age, SQS depth) are not emulated.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,10 +19,11 @@ import operator
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 log = logging.getLogger("paytrack.local.alarms")
 
@@ -34,7 +36,10 @@ _COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "LessThanOrEqualToThreshold": (operator.le, "less than or equal to"),
 }
 _STATISTICS: dict[str, Callable[[list[float]], float]] = {
-    "Sum": sum, "Maximum": max, "Minimum": min, "SampleCount": len,
+    "Sum": sum,
+    "Maximum": max,
+    "Minimum": min,
+    "SampleCount": len,
     "Average": lambda values: sum(values) / len(values),
 }
 
@@ -68,12 +73,21 @@ def load_alarms(stage: str, template: Path = TEMPLATE) -> list[AlarmRule]:
         if resource["Type"] != "AWS::CloudWatch::Alarm" or props.get("Namespace") != NAMESPACE:
             continue
         name = props["AlarmName"]
-        alarms.append(AlarmRule(
-            name=(name["Fn::Sub"] if isinstance(name, dict) else name).replace("${Stage}", stage),
-            description=props.get("AlarmDescription", ""), metric=props["MetricName"],
-            dimensions={d["Name"]: d["Value"] for d in props.get("Dimensions", [])},
-            statistic=props["Statistic"], period_s=int(props["Period"]), threshold=float(props["Threshold"]),
-            comparison=props["ComparisonOperator"], treat_missing_data=props.get("TreatMissingData", "missing")))
+        alarms.append(
+            AlarmRule(
+                name=(name["Fn::Sub"] if isinstance(name, dict) else name).replace(
+                    "${Stage}", stage
+                ),
+                description=props.get("AlarmDescription", ""),
+                metric=props["MetricName"],
+                dimensions={d["Name"]: d["Value"] for d in props.get("Dimensions", [])},
+                statistic=props["Statistic"],
+                period_s=int(props["Period"]),
+                threshold=float(props["Threshold"]),
+                comparison=props["ComparisonOperator"],
+                treat_missing_data=props.get("TreatMissingData", "missing"),
+            )
+        )
     return alarms
 
 
@@ -126,8 +140,13 @@ class AlarmEvaluator:
             points = list(self._points)
         messages = []
         for alarm in self.alarms:
-            values = [p.value for p in points if p.metric == alarm.metric and p.dimensions == alarm.dimensions
-                      and now - alarm.period_s <= p.at <= now]
+            values = [
+                p.value
+                for p in points
+                if p.metric == alarm.metric
+                and p.dimensions == alarm.dimensions
+                and now - alarm.period_s <= p.at <= now
+            ]
             value = alarm.statistic_of(values)
             state = "ALARM" if alarm.breached(value) else "OK"
             if state != self.states[alarm.name]:
@@ -135,22 +154,38 @@ class AlarmEvaluator:
                 self.states[alarm.name] = state
         return messages
 
-    def _message(self, alarm: AlarmRule, old: str, new: str, value: float | None, now: float) -> dict[str, Any]:
+    def _message(
+        self, alarm: AlarmRule, old: str, new: str, value: float | None, now: float
+    ) -> dict[str, Any]:
         """The JSON CloudWatch publishes to an alarm's SNS actions."""
         words = _COMPARISONS[alarm.comparison][1]
         shown = "no datapoints" if value is None else f"1 datapoint [{value:g}]"
-        reason = (f"Threshold Crossed: {shown} was {'' if new == 'ALARM' else 'not '}{words} the threshold "
-                  f"({alarm.threshold:g}).")
+        reason = (
+            f"Threshold Crossed: {shown} was {'' if new == 'ALARM' else 'not '}{words} the threshold "
+            f"({alarm.threshold:g})."
+        )
         return {
-            "AlarmName": alarm.name, "AlarmDescription": alarm.description, "AWSAccountId": self.account,
-            "NewStateValue": new, "OldStateValue": old, "NewStateReason": reason,
-            "StateChangeTime": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds"),
+            "AlarmName": alarm.name,
+            "AlarmDescription": alarm.description,
+            "AWSAccountId": self.account,
+            "NewStateValue": new,
+            "OldStateValue": old,
+            "NewStateReason": reason,
+            "StateChangeTime": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             "Region": self.region,
-            "Trigger": {"MetricName": alarm.metric, "Namespace": NAMESPACE, "StatisticType": "Statistic",
-                        "Statistic": alarm.statistic.upper(), "Unit": None,
-                        "Dimensions": [{"name": k, "value": v} for k, v in alarm.dimensions.items()],
-                        "Period": alarm.period_s, "EvaluationPeriods": 1, "ComparisonOperator": alarm.comparison,
-                        "Threshold": alarm.threshold, "TreatMissingData": alarm.treat_missing_data},
+            "Trigger": {
+                "MetricName": alarm.metric,
+                "Namespace": NAMESPACE,
+                "StatisticType": "Statistic",
+                "Statistic": alarm.statistic.upper(),
+                "Unit": None,
+                "Dimensions": [{"name": k, "value": v} for k, v in alarm.dimensions.items()],
+                "Period": alarm.period_s,
+                "EvaluationPeriods": 1,
+                "ComparisonOperator": alarm.comparison,
+                "Threshold": alarm.threshold,
+                "TreatMissingData": alarm.treat_missing_data,
+            },
         }
 
 
@@ -182,7 +217,7 @@ class EmfTap(io.TextIOBase):
         self.target.flush()
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("target", "on_emf", "_pending"):   # not set yet, or torn down at exit
+        if name in ("target", "on_emf", "_pending"):  # not set yet, or torn down at exit
             raise AttributeError(name)
         return getattr(self.target, name)
 
@@ -191,8 +226,12 @@ class LocalPaging(threading.Thread):
     """Taps stdout for EMF, evaluates the alarms every `interval` seconds and publishes state
     changes to the paging topic through `publish(subject, message)`."""
 
-    def __init__(self, evaluator: AlarmEvaluator, publish: Callable[[str, dict[str, Any]], None],
-                 interval: float = 1.0):
+    def __init__(
+        self,
+        evaluator: AlarmEvaluator,
+        publish: Callable[[str, dict[str, Any]], None],
+        interval: float = 1.0,
+    ):
         super().__init__(name="local-paging", daemon=True)
         self.evaluator = evaluator
         self.publish = publish
@@ -203,14 +242,19 @@ class LocalPaging(threading.Thread):
     def start(self) -> None:
         self._stdout = sys.stdout
         sys.stdout = EmfTap(self._stdout, self.evaluator.add)
-        log.info("local paging: %d alarms on EMF metrics (%s)", len(self.evaluator.alarms),
-                 ", ".join(alarm.name for alarm in self.evaluator.alarms))
+        log.info(
+            "local paging: %d alarms on EMF metrics (%s)",
+            len(self.evaluator.alarms),
+            ", ".join(alarm.name for alarm in self.evaluator.alarms),
+        )
         super().start()
 
     def run(self) -> None:
         while not self.stop_event.wait(self.interval):
             for message in self.evaluator.evaluate(time.time()):
-                subject = f'{message["NewStateValue"]}: "{message["AlarmName"]}" in {message["Region"]}'
+                subject = (
+                    f'{message["NewStateValue"]}: "{message["AlarmName"]}" in {message["Region"]}'
+                )
                 try:
                     self.publish(subject, message)
                 except Exception:  # paging must outlive a failed publish, like the alarm retries

@@ -7,18 +7,21 @@ the parent holds), so a killed stack leaves no moto behind.
 
     python -m local.aws_process <port>
 """
+
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def start(port: int, timeout_s: float = 60.0) -> Callable[[], None]:
     """Start moto on `port` in a child process; returns its stopper once it accepts connections."""
-    child = subprocess.Popen([sys.executable, "-m", "local.aws_process", str(port)], stdin=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "local.aws_process", str(port)], stdin=subprocess.PIPE
+    )
 
     def stop() -> None:
         child.stdin.close()
@@ -35,7 +38,9 @@ def start(port: int, timeout_s: float = 60.0) -> Callable[[], None]:
         except OSError:
             time.sleep(0.1)
     stop()
-    raise RuntimeError(f"the embedded AWS did not start on port {port} (exit code {child.returncode})")
+    raise RuntimeError(
+        f"the embedded AWS did not start on port {port} (exit code {child.returncode})"
+    )
 
 
 def main() -> None:
@@ -45,14 +50,16 @@ def main() -> None:
 
     from local import fidelity
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)    # a line per request: CPU, a lock, the log file
+    logging.getLogger("werkzeug").setLevel(
+        logging.WARNING
+    )  # a line per request: CPU, a lock, the log file
     # A request makes a dozen socket calls, each giving up the interpreter lock; behind a busy
     # thread (a Query) each waited the default 5 ms switch interval to get it back.
     sys.setswitchinterval(0.0005)
     fidelity.like_aws()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
     server.start()
-    sys.stdin.buffer.read()      # until the parent closes the pipe or dies
+    sys.stdin.buffer.read()  # until the parent closes the pipe or dies
     server.stop()
 
 

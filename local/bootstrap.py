@@ -5,6 +5,7 @@ Also: the bootstrap keys written where the user can `source` them.
 
 Used by `make run` (against the moto server) and by the integration tests (in-process moto).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ def channels_for_simulator(channels_file: Path, sim_port: int | None) -> dict:
             continue
         for field in _GATEWAY_URL_FIELDS:
             if isinstance(config.get(field), str) and config[field].startswith(DEFAULT_SIM_ORIGIN):
-                config[field] = origin + config[field][len(DEFAULT_SIM_ORIGIN):]
+                config[field] = origin + config[field][len(DEFAULT_SIM_ORIGIN) :]
     return loaded
 
 
@@ -43,16 +44,19 @@ def provision(channels_file: Path = DEFAULT_CHANNELS_FILE, sim_port: int | None 
     settings = get_settings()
     create_tables()
     s3 = client("s3")
-    s3.create_bucket(Bucket=settings.bucket,
-                     CreateBucketConfiguration={"LocationConstraint": settings.region})
-    s3.put_bucket_lifecycle_configuration(Bucket=settings.bucket,
-                                          LifecycleConfiguration={"Rules": bucket_lifecycle_rules()})
+    s3.create_bucket(
+        Bucket=settings.bucket, CreateBucketConfiguration={"LocationConstraint": settings.region}
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=settings.bucket, LifecycleConfiguration={"Rules": bucket_lifecycle_rules()}
+    )
     for arn in (settings.events_topic_arn, settings.paging_topic_arn):
         client("sns").create_topic(Name=arn.rsplit(":", 1)[1])
     secret = json.dumps(channels_for_simulator(channels_file, sim_port), ensure_ascii=False)
     client("secretsmanager").create_secret(Name=settings.channels_secret_id, SecretString=secret)
-    client("secretsmanager").create_secret(Name=settings.verification_secret_id,
-                                           SecretString=secrets.token_urlsafe(48))
+    client("secretsmanager").create_secret(
+        Name=settings.verification_secret_id, SecretString=secrets.token_urlsafe(48)
+    )
     channels.forget()
     reply_tokens.forget()
 
@@ -63,7 +67,11 @@ def bucket_lifecycle_rules(template: Path = TEMPLATE) -> list[dict]:
     bucket = json.loads(template.read_text(encoding="utf-8"))["Resources"]["FilesBucket"]
     rules = []
     for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]:
-        api_rule = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+        api_rule = {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": rule.get("Prefix", "")},
+        }
         if "ExpirationInDays" in rule:
             api_rule["Expiration"] = {"Days": rule["ExpirationInDays"]}
         if "AbortIncompleteMultipartUpload" in rule:
@@ -75,7 +83,9 @@ def bucket_lifecycle_rules(template: Path = TEMPLATE) -> list[dict]:
 def point_channels_at_simulator(sim_port: int, channels_file: Path = DEFAULT_CHANNELS_FILE) -> None:
     """Tests: rewrite the stage's channels secret for a simulator started on another port."""
     secret = json.dumps(channels_for_simulator(channels_file, sim_port), ensure_ascii=False)
-    client("secretsmanager").put_secret_value(SecretId=get_settings().channels_secret_id, SecretString=secret)
+    client("secretsmanager").put_secret_value(
+        SecretId=get_settings().channels_secret_id, SecretString=secret
+    )
     channels.forget()
 
 
@@ -89,8 +99,10 @@ def write_keys_file(path: Path, admin_key: str, shop_key: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
     path.chmod(0o600)
-    path.write_text(f"export PAYTRACK_ADMIN_KEY={admin_key}\nexport PAYTRACK_SHOP_KEY={shop_key}\n",
-                    encoding="utf-8")
+    path.write_text(
+        f"export PAYTRACK_ADMIN_KEY={admin_key}\nexport PAYTRACK_SHOP_KEY={shop_key}\n",
+        encoding="utf-8",
+    )
 
 
 def bootstrap_keys(admin_key: str, shop_key: str) -> None:

@@ -3,6 +3,7 @@
 Kept apart from bootstrap: it imports no store module, whose models read the settings at import,
 before the stack has pointed them at the embedded AWS.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,9 @@ def load_checked_channels(channels_file: Path) -> dict:
     try:
         document = json.loads(Path(channels_file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise InvalidChannelsFile(f"cannot read the channels file {channels_file}: {error}") from None
+        raise InvalidChannelsFile(
+            f"cannot read the channels file {channels_file}: {error}"
+        ) from None
     problems = validate_channels_document(document, allow_http=True)
     if problems:
         listed = "\n".join(f"  - {problem}" for problem in problems)

@@ -4,20 +4,33 @@ message, then its fields as key=value) instead of Lambda's JSON, and no HTTP acc
 PAYTRACK_LOG_FORMAT=json keeps the JSON lines (what Lambda writes; the e2e tests read them);
 PAYTRACK_ACCESS_LOG=1 brings back one line per HTTP request. Demo traffic writes its per-order
 lines to a file and the console a summary a period (DemoReport), so the banner stays findable."""
+
 from __future__ import annotations
 
 import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # what every LogRecord carries (and what Powertools adds) — everything else is a field to show
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
-    "message", "asctime", "xray_trace_id", "cold_start", "function_name", "function_memory_size",
-    "function_arn", "function_request_id", "sampling_rate", "service", "location", "timestamp"}
+    "message",
+    "asctime",
+    "xray_trace_id",
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "sampling_rate",
+    "service",
+    "location",
+    "timestamp",
+}
 
 
 def _value(value: Any) -> str:
@@ -29,8 +42,11 @@ class HumanFormatter(logging.Formatter):
     """`08:33:47 WARN  anomaly recorded  anomaly_id=amount_mismatch#2026… rule=amount_mismatch`"""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {key: value for key, value in vars(record).items()
-                  if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and value is not None}
+        fields = {
+            key: value
+            for key, value in vars(record).items()
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and value is not None
+        }
         level = "WARN" if record.levelname == "WARNING" else record.levelname
         line = f"{self.formatTime(record, '%H:%M:%S')} {level:<5} {record.getMessage()}"
         if fields:
@@ -56,9 +72,11 @@ def access_log() -> bool:
 
 def quiet_handler(handler_cls):
     """Chalice's request handler without the per-request access line (errors are still logged)."""
+
     class Quiet(handler_cls):
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             return None
+
     return Quiet
 
 
@@ -70,7 +88,9 @@ class DemoReport:
     #: what the demo counts, in the order the summary names them
     KINDS = ("paid", "delivered", "held", "failed")
 
-    def __init__(self, log_path: Path, essentials: str, *, clock: Callable[[], datetime] = datetime.now):
+    def __init__(
+        self, log_path: Path, essentials: str, *, clock: Callable[[], datetime] = datetime.now
+    ):
         self.log_path = log_path
         self.essentials = essentials
         self._clock = clock
@@ -95,5 +115,7 @@ class DemoReport:
         with self._lock:
             counts, self._counts = self._counts, dict.fromkeys(self.KINDS, 0)
         figures = " · ".join(f"{counts[kind]} {kind}" for kind in self.KINDS)
-        return (f"{self._clock():%H:%M:%S} demo, last {period_s:.0f} s: {figures}  "
-                f"(each order: {self.log_path})\n{self.essentials}")
+        return (
+            f"{self._clock():%H:%M:%S} demo, last {period_s:.0f} s: {figures}  "
+            f"(each order: {self.log_path})\n{self.essentials}"
+        )

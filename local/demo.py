@@ -8,6 +8,7 @@ Once at start, the reconciliation showcase stages on every channel one order of 
 reconciliation tells apart, waits for 补单 to recover the payment whose notification was lost,
 and reconciles today through the admin API (`[补单]`, `[reconciliation]` in the log).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,16 +18,17 @@ import signal
 import string
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
-from .simulator import GatewaySimulator
 from .sim_model import SimEvent, SimPayment
+from .simulator import GatewaySimulator
 
 SHOP_TZ = timezone(timedelta(hours=8))
 CENT = Decimal("0.01")
@@ -60,13 +62,69 @@ USER_AGENTS = (
     "Mobile/15E148 ChannelId(3) Ariver/1.1.0 AliApp(AP/10.6.10.6000) Nebula WK RVKType(0) "
     "AlipayDefined(nt:WIFI,ws:390|844|3.0) AlipayClient/10.6.10.6000 Language/zh-Hans Region/CN",
 )
-MAIL_DOMAINS = ("qq.com", "163.com", "126.com", "gmail.com", "outlook.com", "foxmail.com", "sina.com")
+MAIL_DOMAINS = (
+    "qq.com",
+    "163.com",
+    "126.com",
+    "gmail.com",
+    "outlook.com",
+    "foxmail.com",
+    "sina.com",
+)
 DISPOSABLE_DOMAINS = ("mailinator.com", "guerrillamail.com", "yopmail.com", "10minutemail.com")
-NAMES = ("zhangwei", "wangfang", "lina", "liuyang", "chenjie", "yangmin", "zhaolei", "huangyan",
-         "zhouxin", "wujun", "sunli", "hemei")
-CN_FIRST_OCTETS = (36, 39, 42, 58, 60, 61, 101, 106, 110, 111, 112, 113, 114, 115, 116, 117, 118,
-                   119, 120, 121, 122, 123, 124, 125, 171, 175, 180, 182, 183, 202, 210, 211, 218,
-                   220, 221, 222, 223)
+NAMES = (
+    "zhangwei",
+    "wangfang",
+    "lina",
+    "liuyang",
+    "chenjie",
+    "yangmin",
+    "zhaolei",
+    "huangyan",
+    "zhouxin",
+    "wujun",
+    "sunli",
+    "hemei",
+)
+CN_FIRST_OCTETS = (
+    36,
+    39,
+    42,
+    58,
+    60,
+    61,
+    101,
+    106,
+    110,
+    111,
+    112,
+    113,
+    114,
+    115,
+    116,
+    117,
+    118,
+    119,
+    120,
+    121,
+    122,
+    123,
+    124,
+    125,
+    171,
+    175,
+    180,
+    182,
+    183,
+    202,
+    210,
+    211,
+    218,
+    220,
+    221,
+    222,
+    223,
+)
 
 
 @dataclass(frozen=True)
@@ -84,11 +142,19 @@ class DemoOrder:
 
     def body(self) -> dict[str, Any]:
         """The POST /orders body."""
-        return {"order_no": self.order_no, "product_id": self.product_id,
-                "product_name": self.product_name, "quantity": self.quantity,
-                "amount": self.amount, "currency": self.currency, "channel": self.channel,
-                "buyer_email": self.buyer_email, "buyer_ip": self.buyer_ip,
-                "user_agent": self.user_agent, "expires_in_s": 900}
+        return {
+            "order_no": self.order_no,
+            "product_id": self.product_id,
+            "product_name": self.product_name,
+            "quantity": self.quantity,
+            "amount": self.amount,
+            "currency": self.currency,
+            "channel": self.channel,
+            "buyer_email": self.buyer_email,
+            "buyer_ip": self.buyer_ip,
+            "user_agent": self.user_agent,
+            "expires_in_s": 900,
+        }
 
 
 def _tag(label: str) -> str:
@@ -105,23 +171,39 @@ def _json(response: requests.Response) -> dict[str, Any]:
 
 class DemoTraffic:
     #: how often each case comes up, relative to the others
-    SCENARIO_WEIGHTS = {"normal": 80, "duplicate notification": 3, "second payment": 2,
-                        "wrong amount": 2, "unknown order": 2, "forged notification": 2,
-                        "ip burst": 1, "random email": 3, "refund after payment": 2,
-                        "large amount": 3}
+    SCENARIO_WEIGHTS = {
+        "normal": 80,
+        "duplicate notification": 3,
+        "second payment": 2,
+        "wrong amount": 2,
+        "unknown order": 2,
+        "forged notification": 2,
+        "ip burst": 1,
+        "random email": 3,
+        "refund after payment": 2,
+        "large amount": 3,
+    }
     #: seconds between the orders of an IP burst (six of them, within a minute)
     IP_BURST_GAP_S = (1.0, 8.0)
 
-    def __init__(self, api_base_url: str, shop_key: str, simulator: GatewaySimulator, *,
-                 rng: random.Random | None = None, log: Callable[[str], None] | None = None,
-                 tally: Callable[[str], None] | None = None, settle_timeout_s: float = 30.0,
-                 workers: int = 8):
+    def __init__(
+        self,
+        api_base_url: str,
+        shop_key: str,
+        simulator: GatewaySimulator,
+        *,
+        rng: random.Random | None = None,
+        log: Callable[[str], None] | None = None,
+        tally: Callable[[str], None] | None = None,
+        settle_timeout_s: float = 30.0,
+        workers: int = 8,
+    ):
         self.api_base_url = api_base_url.rstrip("/")
         self.sim = simulator
         self._headers = {"Authorization": f"Bearer {shop_key}"}
         self._rng = rng or random.Random()
         self._log = log or (lambda line: print(line, flush=True))
-        self._tally = tally or (lambda outcome: None)   # paid, delivered, held, failed (DemoReport)
+        self._tally = tally or (lambda outcome: None)  # paid, delivered, held, failed (DemoReport)
         self._settle_timeout_s = settle_timeout_s
         self._workers = workers
         self._stop = threading.Event()
@@ -134,7 +216,8 @@ class DemoTraffic:
             "forged notification": self._forged_notification,
             "ip burst": self._ip_burst,
             "random email": lambda: self._order_flow(
-                self._new_order(email=self._random_email()), "random email"),
+                self._new_order(email=self._random_email()), "random email"
+            ),
             "refund after payment": self._refund_after_payment,
             "large amount": lambda: self._order_flow(self._new_order(large=True), "large amount"),
         }
@@ -152,13 +235,15 @@ class DemoTraffic:
     def _settle(self, trade) -> None:
         """Wait for the simulator to settle a payment, giving up as soon as the stack stops."""
         deadline = time.monotonic() + self._settle_timeout_s
-        while not trade.wait_settled(0.2) and not self._stop.is_set() and time.monotonic() < deadline:
+        while (
+            not trade.wait_settled(0.2) and not self._stop.is_set() and time.monotonic() < deadline
+        ):
             pass
 
     def _run_scenario(self, name: str) -> None:
         try:
             self._scenarios[name]()
-        except Exception as exc:    # the demo outlives any one order going wrong
+        except Exception as exc:  # the demo outlives any one order going wrong
             self._log(f"demo: [{name}] gave up: {type(exc).__name__}: {exc}")
             self._tally("failed")
 
@@ -176,8 +261,10 @@ class DemoTraffic:
         trade = self._pay(order)
         self._settle(trade)
         again = self.sim.resend(trade)
-        self._log(f"demo: [duplicate notification] resent {again.notice.event_key} for "
-                  f"{order.order_no} via {order.channel} → answered {self._answer(again)}")
+        self._log(
+            f"demo: [duplicate notification] resent {again.notice.event_key} for "
+            f"{order.order_no} via {order.channel} → answered {self._answer(again)}"
+        )
         self._deliver_when_paid(order)
 
     def _second_payment(self) -> None:
@@ -230,9 +317,13 @@ class DemoTraffic:
         half = (Decimal(order.amount) / 2).quantize(CENT, ROUND_DOWN)
         amount = order.amount if self._rng.random() < 0.5 else str(half)
         event = self.sim.refund(order.channel, order.order_no, amount)
-        outcome = f"answered {self._answer(event)}" if event else "no notification (epay sends none)"
-        self._log(f"demo: [refund after payment] refunded {amount} {order.currency} of "
-                  f"{order.order_no} via {order.channel} → {outcome}")
+        outcome = (
+            f"answered {self._answer(event)}" if event else "no notification (epay sends none)"
+        )
+        self._log(
+            f"demo: [refund after payment] refunded {amount} {order.currency} of "
+            f"{order.order_no} via {order.channel} → {outcome}"
+        )
 
     # --- steps --------------------------------------------------------------------------------
 
@@ -240,17 +331,30 @@ class DemoTraffic:
         response = self._api("POST", "/orders", order.body())
         if response is not None and response.status_code in (200, 201):
             return True
-        why = "API unavailable" if response is None else f"HTTP {response.status_code} {response.text[:160]}"
+        why = (
+            "API unavailable"
+            if response is None
+            else f"HTTP {response.status_code} {response.text[:160]}"
+        )
         self._log(f"demo: {_tag(label)}could not register {order.order_no}: {why}")
         self._tally("failed")
         return False
 
-    def _pay(self, order: DemoOrder, label: str = "", amount: str | None = None,
-             forged: bool = False) -> SimPayment:
-        trade = self.sim.pay(order.channel, order.order_no, amount or order.amount,
-                             order.currency, subject=order.product_name, forged=forged)
-        self._log(f"demo: {_tag(label)}paid {order.order_no} via {order.channel} {trade.amount} "
-                  f"{order.currency} → answered {self._answer(trade.event)}")
+    def _pay(
+        self, order: DemoOrder, label: str = "", amount: str | None = None, forged: bool = False
+    ) -> SimPayment:
+        trade = self.sim.pay(
+            order.channel,
+            order.order_no,
+            amount or order.amount,
+            order.currency,
+            subject=order.product_name,
+            forged=forged,
+        )
+        self._log(
+            f"demo: {_tag(label)}paid {order.order_no} via {order.channel} {trade.amount} "
+            f"{order.currency} → answered {self._answer(trade.event)}"
+        )
         return trade
 
     def _answer(self, event: SimEvent) -> str:
@@ -273,17 +377,24 @@ class DemoTraffic:
                 seen_paid = True
                 self._tally("paid")
             if status.get("pay_status") == "paid" and not status.get("hold"):
-                report = self._api("POST", f"/orders/{order.order_no}/delivery",
-                                   {"status": "delivered", "detail": "card key sent"})
+                report = self._api(
+                    "POST",
+                    f"/orders/{order.order_no}/delivery",
+                    {"status": "delivered", "detail": "card key sent"},
+                )
                 answer = "API unavailable" if report is None else f"HTTP {report.status_code}"
                 self._log(f"demo: {_tag(label)}delivered {order.order_no} → {answer}")
-                self._tally("delivered" if report is not None and report.status_code == 200 else "failed")
+                self._tally(
+                    "delivered" if report is not None and report.status_code == 200 else "failed"
+                )
                 return
             if self._stop.wait(1.0):
                 return
-        self._log(f"demo: {_tag(label)}not delivering {order.order_no}: pay_status="
-                  f"{status.get('pay_status')} hold={status.get('hold')} after "
-                  f"{self._settle_timeout_s:.0f}s")
+        self._log(
+            f"demo: {_tag(label)}not delivering {order.order_no}: pay_status="
+            f"{status.get('pay_status')} hold={status.get('hold')} after "
+            f"{self._settle_timeout_s:.0f}s"
+        )
         self._tally("held" if seen_paid else "failed")
 
     def _api(self, method: str, path: str, body: dict | None = None) -> requests.Response | None:
@@ -291,32 +402,50 @@ class DemoTraffic:
         backoff; None when it stays down or the demo is stopping."""
         for attempt in range(6):
             try:
-                response = requests.request(method, self.api_base_url + path, json=body,
-                                            headers=self._headers, timeout=10)
+                response = requests.request(
+                    method, self.api_base_url + path, json=body, headers=self._headers, timeout=10
+                )
                 if response.status_code < 500:
                     return response
             except requests.RequestException:
                 pass
-            if self._stop.wait(min(0.5 * 2 ** attempt, 8.0)):
+            if self._stop.wait(min(0.5 * 2**attempt, 8.0)):
                 return None
         self._log(f"demo: API unavailable, gave up {method} {path}")
         return None
 
     # --- made-up buyers -----------------------------------------------------------------------
 
-    def _new_order(self, *, ip: str | None = None, email: str | None = None,
-                   large: bool = False, channel: str | None = None) -> DemoOrder:
+    def _new_order(
+        self,
+        *,
+        ip: str | None = None,
+        email: str | None = None,
+        large: bool = False,
+        channel: str | None = None,
+    ) -> DemoOrder:
         rng = self._rng
         channel = channel or rng.choice(sorted(self.sim.channels))
         currency = "USD" if self.sim.channels[channel]["type"] == "stripe" else "CNY"
         product_id, name, cny, usd = rng.choice(PRODUCTS)
         unit = Decimal(usd if currency == "USD" else cny)
-        quantity = math.ceil(LARGE_AMOUNT / unit) + rng.randint(0, 3) if large else rng.choice((1, 1, 1, 2))
-        return DemoOrder(order_no=f"ORD{datetime.now(SHOP_TZ):%Y%m%d%H%M%S}{rng.randrange(10**6):06d}",
-                         channel=channel, product_id=product_id, product_name=name,
-                         quantity=quantity, amount=f"{unit * quantity:.2f}", currency=currency,
-                         buyer_email=email or self._email(), buyer_ip=ip or self._ip(),
-                         user_agent=rng.choice(USER_AGENTS))
+        quantity = (
+            math.ceil(LARGE_AMOUNT / unit) + rng.randint(0, 3)
+            if large
+            else rng.choice((1, 1, 1, 2))
+        )
+        return DemoOrder(
+            order_no=f"ORD{datetime.now(SHOP_TZ):%Y%m%d%H%M%S}{rng.randrange(10**6):06d}",
+            channel=channel,
+            product_id=product_id,
+            product_name=name,
+            quantity=quantity,
+            amount=f"{unit * quantity:.2f}",
+            currency=currency,
+            buyer_email=email or self._email(),
+            buyer_ip=ip or self._ip(),
+            user_agent=rng.choice(USER_AGENTS),
+        )
 
     def _email(self) -> str:
         rng = self._rng
@@ -330,8 +459,17 @@ class DemoTraffic:
 
     def _ip(self) -> str:
         rng = self._rng
-        return ".".join(map(str, (rng.choice(CN_FIRST_OCTETS), rng.randint(0, 255),
-                                  rng.randint(0, 255), rng.randint(1, 254))))
+        return ".".join(
+            map(
+                str,
+                (
+                    rng.choice(CN_FIRST_OCTETS),
+                    rng.randint(0, 255),
+                    rng.randint(0, 255),
+                    rng.randint(1, 254),
+                ),
+            )
+        )
 
 
 class ReconciliationShowcase(DemoTraffic):
@@ -346,8 +484,16 @@ class ReconciliationShowcase(DemoTraffic):
     order with status 2 (已退款).
     """
 
-    def __init__(self, api_base_url: str, shop_key: str, admin_key: str, simulator: GatewaySimulator, *,
-                 recover_timeout_s: float = 300.0, **options: Any):
+    def __init__(
+        self,
+        api_base_url: str,
+        shop_key: str,
+        admin_key: str,
+        simulator: GatewaySimulator,
+        *,
+        recover_timeout_s: float = 300.0,
+        **options: Any,
+    ):
         super().__init__(api_base_url, shop_key, simulator, **options)
         self._admin_headers = {"Authorization": f"Bearer {admin_key}"}
         self._recover_timeout_s = recover_timeout_s
@@ -367,25 +513,43 @@ class ReconciliationShowcase(DemoTraffic):
     def _stage(self, channel: str) -> str:
         """The cases on one channel; returns the order only a query can find paid."""
         tag = "reconciliation"
-        normal, silent, refunded, misbooked, dropped, twice = (self._new_order(channel=channel) for _ in range(6))
+        normal, silent, refunded, misbooked, dropped, twice = (
+            self._new_order(channel=channel) for _ in range(6)
+        )
         for order in (normal, silent, refunded, misbooked, dropped, twice):
             self._register(order, tag)
         self._pay(normal, tag)
-        self.sim.pay(channel, silent.order_no, silent.amount, silent.currency, subject=silent.product_name,
-                     notify=False)
+        self.sim.pay(
+            channel,
+            silent.order_no,
+            silent.amount,
+            silent.currency,
+            subject=silent.product_name,
+            notify=False,
+        )
         self._log(f"demo: [补单] {silent.order_no} paid via {channel}; its notification is lost")
         self._settle(self._pay(refunded, tag))
         self.sim.refund(channel, refunded.order_no, refunded.amount, notify=False)
         booked = f"{Decimal(misbooked.amount) - Decimal('1.00'):.2f}"
-        self.sim.pay(channel, misbooked.order_no, misbooked.amount, misbooked.currency, statement_amount=booked)
-        self.sim.pay(channel, dropped.order_no, dropped.amount, dropped.currency, in_statement=False)
+        self.sim.pay(
+            channel,
+            misbooked.order_no,
+            misbooked.amount,
+            misbooked.currency,
+            statement_amount=booked,
+        )
+        self.sim.pay(
+            channel, dropped.order_no, dropped.amount, dropped.currency, in_statement=False
+        )
         self._settle(self._pay(twice, tag))
         self._pay(twice, f"{tag}: second payment")
         stray = self._new_order(channel=channel)
         self.sim.pay(channel, stray.order_no, stray.amount, stray.currency, notify=False)
-        self._log(f"demo: [reconciliation] staged every case on {channel}: refund only at the gateway "
-                  f"{refunded.order_no}, booked {booked} for {misbooked.order_no}, off the statement "
-                  f"{dropped.order_no}, paid twice {twice.order_no}, never registered {stray.order_no}")
+        self._log(
+            f"demo: [reconciliation] staged every case on {channel}: refund only at the gateway "
+            f"{refunded.order_no}, booked {booked} for {misbooked.order_no}, off the statement "
+            f"{dropped.order_no}, paid twice {twice.order_no}, never registered {stray.order_no}"
+        )
         return silent.order_no
 
     def _await_recovery(self, silent: dict[str, str]) -> bool:
@@ -395,31 +559,46 @@ class ReconciliationShowcase(DemoTraffic):
             for channel, order_no in list(waiting.items()):
                 response = self._api("GET", f"/orders/{order_no}")
                 if response is not None and _json(response).get("pay_status") == "paid":
-                    self._log(f"demo: [补单] {order_no} via {channel} recovered by query "
-                              f"{time.monotonic() - started:.0f}s later, without its notification")
+                    self._log(
+                        f"demo: [补单] {order_no} via {channel} recovered by query "
+                        f"{time.monotonic() - started:.0f}s later, without its notification"
+                    )
                     del waiting[channel]
             if waiting and self._stop.wait(3.0):
                 return False
         for channel, order_no in waiting.items():
-            self._log(f"demo: [补单] {order_no} via {channel} not recovered yet; reconciling anyway")
+            self._log(
+                f"demo: [补单] {order_no} via {channel} not recovered yet; reconciling anyway"
+            )
         return True
 
     def _reconcile(self, channel: str) -> dict[str, Any]:
         today = datetime.now(SHOP_TZ).date().isoformat()
         try:
-            response = requests.post(f"{self.api_base_url}/admin/reconciliations", headers=self._admin_headers,
-                                     json={"channel": channel, "date": today}, timeout=120)
+            response = requests.post(
+                f"{self.api_base_url}/admin/reconciliations",
+                headers=self._admin_headers,
+                json={"channel": channel, "date": today},
+                timeout=120,
+            )
         except requests.RequestException as exc:
-            self._log(f"demo: [reconciliation] {channel} {today}: API unavailable ({type(exc).__name__})")
+            self._log(
+                f"demo: [reconciliation] {channel} {today}: API unavailable ({type(exc).__name__})"
+            )
             return {}
         run = _json(response)
         summary = run.get("summary") or {}
         counts = ", ".join(f"{k} {v}" for k, v in (summary.get("counts") or {}).items())
-        totals = "; ".join(f"{c}: difference {t['difference']} explained, unexplained {t['unexplained']}"
-                           for c, t in (summary.get("currencies") or {}).items())
-        self._log(f"demo: [reconciliation] {channel} {today} → HTTP {response.status_code}: {counts}; {totals}"
-                  if summary else f"demo: [reconciliation] {channel} {today} → HTTP {response.status_code} "
-                                  f"{response.text[:200]}")
+        totals = "; ".join(
+            f"{c}: difference {t['difference']} explained, unexplained {t['unexplained']}"
+            for c, t in (summary.get("currencies") or {}).items()
+        )
+        self._log(
+            f"demo: [reconciliation] {channel} {today} → HTTP {response.status_code}: {counts}; {totals}"
+            if summary
+            else f"demo: [reconciliation] {channel} {today} → HTTP {response.status_code} "
+            f"{response.text[:200]}"
+        )
         return summary
 
 

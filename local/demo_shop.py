@@ -6,6 +6,7 @@ ordinary orders by polling; this is the part of a shop that listens.
 It answers as a real buyer would: the last four digits of a card, when and how they paid, or a
 plain "yes, it was me" to a question of the operator's own.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,11 @@ DELIVERY_ATTEMPTS = 5
 def buyer_answer(order_no: str, template: str) -> str:
     """The demo buyer's answer: the same for the same order, so a run can be replayed."""
     digits = int(hashlib.sha256(order_no.encode()).hexdigest(), 16) % 10000
-    return {"last4": f"{digits:04d}", "pay_time": "刚才付的，用的是手机支付",
-            "payer_surname": "王"}.get(template, "是我本人购买的")
+    return {
+        "last4": f"{digits:04d}",
+        "pay_time": "刚才付的，用的是手机支付",
+        "payer_surname": "王",
+    }.get(template, "是我本人购买的")
 
 
 class DemoShop:
@@ -54,14 +58,25 @@ class DemoShop:
         order_no, request = message["order"]["order_no"], message["verification"]
         answer = buyer_answer(order_no, request.get("template", "free"))
         response = requests.post(
-            self.api_base_url + message["answer_url"].format(order_no=order_no), headers=self._headers,
-            json={"verification_id": request["id"], "token": request["reply_token"], "answer": answer},
-            timeout=self._timeout_s)
+            self.api_base_url + message["answer_url"].format(order_no=order_no),
+            headers=self._headers,
+            json={
+                "verification_id": request["id"],
+                "token": request["reply_token"],
+                "answer": answer,
+            },
+            timeout=self._timeout_s,
+        )
         if response.status_code == 200:
             with self._lock:
                 self._verified.add(order_no)
-        log.info("shop: [verification] %s asked %r, the buyer answered %r → HTTP %s", order_no,
-                 request["question"], answer, response.status_code)
+        log.info(
+            "shop: [verification] %s asked %r, the buyer answered %r → HTTP %s",
+            order_no,
+            request["question"],
+            answer,
+            response.status_code,
+        )
 
     def _deliver_if_verified(self, order_no: str) -> None:
         with self._lock:
@@ -71,9 +86,16 @@ class DemoShop:
         for attempt in range(DELIVERY_ATTEMPTS):
             if attempt:
                 time.sleep(1.0)
-            response = requests.post(f"{self.api_base_url}/orders/{order_no}/delivery", headers=self._headers,
-                                     json={"status": "delivered", "detail": "card key sent after verification"},
-                                     timeout=self._timeout_s)
-            log.info("shop: [verification] released %s delivered → HTTP %s", order_no, response.status_code)
+            response = requests.post(
+                f"{self.api_base_url}/orders/{order_no}/delivery",
+                headers=self._headers,
+                json={"status": "delivered", "detail": "card key sent after verification"},
+                timeout=self._timeout_s,
+            )
+            log.info(
+                "shop: [verification] released %s delivered → HTTP %s",
+                order_no,
+                response.status_code,
+            )
             if response.status_code != 409:
                 return

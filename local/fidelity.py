@@ -13,6 +13,7 @@ write); shard iterators expire as DynamoDB's do; a
 stream forgets the records every reader has read (DynamoDB trims them after 24 h); a topic
 remembers its latest messages only (moto kept every message published, for its tests).
 """
+
 from __future__ import annotations
 
 import functools
@@ -83,8 +84,15 @@ def answer_unsupported_methods_like_api_gateway() -> None:
     from chalice.local import ChaliceRequestHandler
 
     def method_not_allowed(handler) -> None:
-        body = json.dumps({"error": {"code": "method_not_allowed", "message": f"{handler.command} is not supported",
-                                     "details": {}}}).encode()
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "method_not_allowed",
+                    "message": f"{handler.command} is not supported",
+                    "details": {},
+                }
+            }
+        ).encode()
         handler.send_response(405)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(body)))
@@ -143,7 +151,7 @@ def _back_up(backend, element: dict):
 
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    (kind, op), = element.items()
+    ((kind, op),) = element.items()
     table = backend.tables.get(op.get("TableName"))
     attrs = op.get("Item") if kind == "Put" else op.get("Key")
     if table is None or not attrs or table.hash_key_attr not in attrs:
@@ -186,8 +194,11 @@ def queries_read_their_partition() -> None:
     def query(self, hash_key, *args, **kwargs):
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
         _query_scope.table = self
-        _query_scope.items = (_index_partition(self, index_name, kwargs.get("hash_key_conditions")) if index_name
-                              else _partition(self, hash_key))
+        _query_scope.items = (
+            _index_partition(self, index_name, kwargs.get("hash_key_conditions"))
+            if index_name
+            else _partition(self, hash_key)
+        )
         try:
             return original_query(self, hash_key, *args, **kwargs)
         finally:
@@ -214,7 +225,11 @@ def _index_partition(table, index_name: str, hash_key_conditions) -> list:
     """The items whose value of the index's (first) hash attribute is the queried one; every
     item when the index or the condition is not found (moto then answers its own error)."""
     index = next((i for i in table.all_indexes() if i.name == index_name), None)
-    attribute = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None) if index else None
+    attribute = (
+        next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
+        if index
+        else None
+    )
     value = dict(hash_key_conditions or ()).get(attribute)
     if value is None:
         return _unsorted(table)
@@ -243,7 +258,7 @@ class IndexMap:
             with _lock:
                 self._track(attribute)
         found = self.buckets[attribute].get(value)
-        return list(found.values()) if found else []      # one C call: no write interleaves
+        return list(found.values()) if found else []  # one C call: no write interleaves
 
     def _track(self, attribute: str) -> None:
         if attribute in self.buckets:
@@ -261,7 +276,11 @@ class IndexMap:
         key = (hash_value, range_value)
         was = self.placed.pop(key, {})
         item = _stored(self.table, hash_value, range_value)
-        now = {} if item is None else {a: v for a in self.buckets if (v := self._place(a, key, item)) is not None}
+        now = (
+            {}
+            if item is None
+            else {a: v for a in self.buckets if (v := self._place(a, key, item)) is not None}
+        )
         for attribute, value in was.items():
             if attribute not in now or now[attribute] != value:
                 bucket = self.buckets[attribute].get(value, {})
@@ -278,7 +297,7 @@ class IndexMap:
             return None
         try:
             self.buckets[attribute].setdefault(value, {})[key] = item
-        except TypeError:       # a list, map or set value: never equal to a queried key value
+        except TypeError:  # a list, map or set value: never equal to a queried key value
             return None
         return value
 
@@ -320,7 +339,11 @@ def writes_keep_index_maps() -> None:
 
     if getattr(Table.put_item, "_indexed", False):
         return
-    original_put, original_delete, original_update = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
+    original_put, original_delete, original_update = (
+        Table.put_item,
+        Table.delete_item,
+        DynamoDBBackend.update_item,
+    )
 
     @functools.wraps(original_put)
     def put_item(self, *args, **kwargs):
@@ -343,11 +366,19 @@ def writes_keep_index_maps() -> None:
             table = self.tables.get(table_name)
             if table is not None and isinstance(key, dict) and table.hash_key_attr in key:
                 range_key = key.get(table.range_key_attr) if table.range_key_attr else None
-                _reindex(table, DynamoType(key[table.hash_key_attr]), DynamoType(range_key) if range_key else None)
+                _reindex(
+                    table,
+                    DynamoType(key[table.hash_key_attr]),
+                    DynamoType(range_key) if range_key else None,
+                )
 
     for patched in (put_item, delete_item, update_item):
         patched._indexed = True
-    Table.put_item, Table.delete_item, DynamoDBBackend.update_item = put_item, delete_item, update_item
+    Table.put_item, Table.delete_item, DynamoDBBackend.update_item = (
+        put_item,
+        delete_item,
+        update_item,
+    )
 
 
 SHARD_ITERATOR_LIFETIME_S = 15 * 60
@@ -378,7 +409,9 @@ def shard_iterators_expire() -> None:
 
 def _sweep(streams_backend, oldest: float) -> None:
     iterators = streams_backend.shard_iterators
-    for arn in [arn for arn, it in list(iterators.items()) if getattr(it, "issued", oldest) < oldest]:
+    for arn in [
+        arn for arn, it in list(iterators.items()) if getattr(it, "issued", oldest) < oldest
+    ]:
         iterators.pop(arn, None)
 
 
@@ -402,7 +435,7 @@ def streams_forget_what_every_reader_has_read() -> None:
 
     @functools.wraps(original_get)
     def get(self, limit: int = 1000):
-        with _lock:      # writes append to the shard under it; the trim must not interleave
+        with _lock:  # writes append to the shard under it; the trim must not interleave
             _forget_predecessors(self)
             answer = original_get(self, limit)
             successor = self.streams_backend.shard_iterators[answer["NextShardIterator"]]
@@ -474,13 +507,16 @@ def queue_receives_read_the_retention_period_alone() -> None:
         return retention_s + message.sent_timestamp / 1000 > unix_time()
 
     is_message_valid_based_on_retention_period._one_attribute = True
-    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+    SQSBackend.is_message_valid_based_on_retention_period = (
+        is_message_valid_based_on_retention_period
+    )
 
 
 # The operations whose answers carry items: moto's shape-driven serializer walked every
 # attribute of every item of them, about a third of its CPU under a flash sale.
-ITEM_ANSWERS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems",
-                          "GetRecords"})
+ITEM_ANSWERS = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems", "GetRecords"}
+)
 
 
 def item_answers_written_as_json() -> None:
@@ -500,7 +536,11 @@ def item_answers_written_as_json() -> None:
         serializer = context.serializer_class(operation_model=context.operation_model)
         response = serializer._create_default_response()
         response["headers"]["Content-Type"] = serializer._get_protocol_specific_content_type()
-        return response["status_code"], response["headers"], json.dumps(self.result, default=_wire_value)
+        return (
+            response["status_code"],
+            response["headers"],
+            json.dumps(self.result, default=_wire_value),
+        )
 
     execute_result._json = True
     ActionResult.execute_result = execute_result

@@ -6,14 +6,21 @@ and chalice.test.Client use. The template maps that answer (MISSING_AUTHENTICATI
 404 `not_found` in API.md's error shape; this does the same locally. Everything that reaches the
 app is mapped by the app itself (chalicelib/web.py `http_edge`).
 """
+
 from __future__ import annotations
 
 import functools
 import json
 
-NOT_FOUND_BODY = json.dumps({"error": {
-    "code": "not_found", "message": "no such route: see /openapi.json for the paths and methods served",
-    "details": {}}}).encode()
+NOT_FOUND_BODY = json.dumps(
+    {
+        "error": {
+            "code": "not_found",
+            "message": "no such route: see /openapi.json for the paths and methods served",
+            "details": {},
+        }
+    }
+).encode()
 
 
 def answer_unknown_paths_like_the_template() -> None:
@@ -32,8 +39,12 @@ def answer_unknown_paths_like_the_template() -> None:
     def handle_request(self, method, path, headers, body):
         try:
             return original(self, method, path, headers, body)
-        except ForbiddenError as error:   # raised only for a path without a route (no authorizers here)
-            raise RouteNotFound({**error.headers, "Content-Type": "application/json"}, NOT_FOUND_BODY) from None
+        except (
+            ForbiddenError
+        ) as error:  # raised only for a path without a route (no authorizers here)
+            raise RouteNotFound(
+                {**error.headers, "Content-Type": "application/json"}, NOT_FOUND_BODY
+            ) from None
 
     handle_request._not_found_mapped = True
     LocalGateway.handle_request = handle_request

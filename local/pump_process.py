@@ -13,6 +13,7 @@ watches its stdin, a pipe the stack holds), like local/aws_process.py.
 
     python -m local.pump_process <lanes>
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 READY = "paytrack stream pumps running"
@@ -32,12 +34,19 @@ log = logging.getLogger("paytrack.local")
 
 def start(lanes: int, timeout_s: float = 120.0) -> Callable[[], None]:
     """Start the pumps' process; returns its stopper once every pump runs."""
-    child = subprocess.Popen([sys.executable, "-m", "local.pump_process", str(lanes)], cwd=REPO,
-                             env={**os.environ, "PYTHONUNBUFFERED": "1"},   # each line as printed
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "local.pump_process", str(lanes)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each line as printed
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
     running = threading.Event()
-    threading.Thread(target=_forward, args=(child.stdout, running), name="pump-process-output",
-                     daemon=True).start()
+    threading.Thread(
+        target=_forward, args=(child.stdout, running), name="pump-process-output", daemon=True
+    ).start()
 
     def stop() -> None:
         child.stdin.close()
@@ -101,7 +110,11 @@ def start_pumps(app, lanes: int) -> list[Any]:
     from local.stream_pump import FailurePolicy, OnFailureDestination, StreamPump
 
     settings = get_settings()
-    ddb, streams, sqs = boto3.client("dynamodb"), boto3.client("dynamodbstreams"), boto3.client("sqs")
+    ddb, streams, sqs = (
+        boto3.client("dynamodb"),
+        boto3.client("dynamodbstreams"),
+        boto3.client("sqs"),
+    )
     destinations: dict[str | None, OnFailureDestination] = {}
     pumps = []
     for source, handler in app_handlers(app, "DynamoDBEventConfig"):
@@ -109,11 +122,17 @@ def start_pumps(app, lanes: int) -> list[Any]:
         policy = FailurePolicy.from_template(source.name, settings.stage, source.batch_size)
         if policy.on_failure_queue not in destinations:
             destinations[policy.on_failure_queue] = OnFailureDestination.for_policy(policy, sqs)
-        pump = StreamPump(ddb, streams, table, handler, policy=policy,
-                          destination=destinations[policy.on_failure_queue],
-                          function_arn=f"arn:aws:lambda:{settings.region}:123456789012:function:"
-                                       f"paytrack-{settings.stage}-{source.name}",
-                          lanes=lanes)
+        pump = StreamPump(
+            ddb,
+            streams,
+            table,
+            handler,
+            policy=policy,
+            destination=destinations[policy.on_failure_queue],
+            function_arn=f"arn:aws:lambda:{settings.region}:123456789012:function:"
+            f"paytrack-{settings.stage}-{source.name}",
+            lanes=lanes,
+        )
         pump.start()
         pumps.append(pump)
         log.info("stream pump: %s -> %s", table, source.name)
@@ -130,10 +149,10 @@ def main() -> None:
     from chalicelib.platform.observability import logger
     from local import console
 
-    console.use_human_logs(logger)      # the handlers' lines read like the API's on make run's console
+    console.use_human_logs(logger)  # the handlers' lines read like the API's on make run's console
     pumps = start_pumps(app, int(sys.argv[1]))
     print(READY, flush=True)
-    sys.stdin.read()      # until the stack closes the pipe or dies
+    sys.stdin.read()  # until the stack closes the pipe or dies
     for pump in pumps:
         pump.stop()
 

@@ -1,22 +1,38 @@
 """Fires the app's scheduled functions locally with real CloudWatch scheduled events, on their
 Rate or Cron (UTC, like EventBridge). PAYTRACK_SCHEDULE_SCALE < 1 compresses Rate intervals."""
+
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 log = logging.getLogger("paytrack.local.scheduler")
-_UNIT_SECONDS = {"MINUTE": 60, "MINUTES": 60, "HOUR": 3600, "HOURS": 3600, "DAY": 86400, "DAYS": 86400}
+_UNIT_SECONDS = {
+    "MINUTE": 60,
+    "MINUTES": 60,
+    "HOUR": 3600,
+    "HOURS": 3600,
+    "DAY": 86400,
+    "DAYS": 86400,
+}
 
 
 def scheduled_event(name: str, now: datetime) -> dict:
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "123456789012",
-            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "ap-east-1",
-            "resources": [f"arn:aws:events:ap-east-1:123456789012:rule/{name}"], "detail": {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "ap-east-1",
+        "resources": [f"arn:aws:events:ap-east-1:123456789012:rule/{name}"],
+        "detail": {},
+    }
 
 
 def _field_matches(spec: str, value: int) -> bool:
@@ -37,8 +53,9 @@ def cron_matches(expression: Any, moment: datetime) -> bool:
     fields = (expression.minutes, expression.hours, expression.day_of_month, expression.month)
     values = (moment.minute, moment.hour, moment.day, moment.month)
     weekday = (moment.isoweekday() % 7) + 1
-    return all(_field_matches(f, v) for f, v in zip(fields, values)) and \
-        _field_matches(expression.day_of_week, weekday)
+    return all(_field_matches(f, v) for f, v in zip(fields, values)) and _field_matches(
+        expression.day_of_week, weekday
+    )
 
 
 class Scheduler(threading.Thread):
@@ -52,12 +69,12 @@ class Scheduler(threading.Thread):
         self.last_minute: dict[str, str] = {}
 
     def run(self) -> None:
-        started = datetime.now(timezone.utc).timestamp()
+        started = datetime.now(UTC).timestamp()
         for source, _ in self.jobs:
             self.last_run[source.name] = started
             log.info("scheduled: %s (%s)", source.name, source.schedule_expression.to_string())
         while not self.stop_event.wait(self.tick_s):
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             for source, handler in self.jobs:
                 if self._due(source, now):
                     self._fire(source, handler, now)

@@ -12,9 +12,11 @@ Alipay's certificate) is the public half of the simulator's private key, and the
 private key is the one whose public half the simulator checks requests with. epay and Stripe
 share their secrets through the file itself, so their URL decides.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -24,8 +26,11 @@ from .sim_signing import load_private_key, load_public_key
 
 #: per gateway type: the URL field paytrack calls, and its path on the simulator
 SIM_PATHS: dict[str, tuple[str, str]] = {
-    "alipay": ("gateway_url", "/alipay/gateway.do"), "wechatpay": ("api_base", "/wechat"),
-    "epay": ("api_base", "/epay"), "stripe": ("api_base", "/stripe")}
+    "alipay": ("gateway_url", "/alipay/gateway.do"),
+    "wechatpay": ("api_base", "/wechat"),
+    "epay": ("api_base", "/epay"),
+    "stripe": ("api_base", "/stripe"),
+}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -40,8 +45,10 @@ def why_real(config: Mapping[str, Any], keys: SimKeys) -> str | None:
     foreign = _foreign_key(config, keys)
     if config.get("simulated") is True:
         if foreign:
-            raise ValueError(f'marked "simulated": true, but its {foreign} is not the simulator\'s '
-                             "(local/keys/): the simulator cannot sign for it")
+            raise ValueError(
+                f'marked "simulated": true, but its {foreign} is not the simulator\'s '
+                "(local/keys/): the simulator cannot sign for it"
+            )
         return None
     if foreign:
         return f"its {foreign} is not the simulator's"
@@ -66,7 +73,7 @@ def _foreign_key(config: Mapping[str, Any], keys: SimKeys) -> str | None:
         try:
             if not matches():
                 return field
-        except (ValueError, TypeError, AttributeError, KeyError):   # absent or does not parse
+        except (ValueError, TypeError, AttributeError, KeyError):  # absent or does not parse
             return field
     return None
 
@@ -77,21 +84,44 @@ def _same(public: rsa.RSAPublicKey, other: rsa.RSAPublicKey) -> bool:
 
 def _alipay(config: Mapping[str, Any], keys: SimKeys) -> list[tuple[str, Callable[[], bool]]]:
     gateway_field = "alipay_cert" if "alipay_cert" in config else "alipay_public_key"
-    return [(gateway_field, lambda: _same(load_public_key(config[gateway_field]),
-                                          keys.alipay_platform_private.public_key())),
-            ("app_private_key", lambda: _same(load_private_key(config["app_private_key"]).public_key(),
-                                              keys.alipay_app_public))]
+    return [
+        (
+            gateway_field,
+            lambda: _same(
+                load_public_key(config[gateway_field]), keys.alipay_platform_private.public_key()
+            ),
+        ),
+        (
+            "app_private_key",
+            lambda: _same(
+                load_private_key(config["app_private_key"]).public_key(), keys.alipay_app_public
+            ),
+        ),
+    ]
 
 
 def _wechat(config: Mapping[str, Any], keys: SimKeys) -> list[tuple[str, Callable[[], bool]]]:
-    return [("platform_public_key", lambda: _same(load_public_key(config["platform_public_key"]),
-                                                  keys.wechat_platform_private.public_key())),
-            ("merchant_private_key", lambda: _same(load_private_key(config["merchant_private_key"]).public_key(),
-                                                   keys.wechat_merchant_public))]
+    return [
+        (
+            "platform_public_key",
+            lambda: _same(
+                load_public_key(config["platform_public_key"]),
+                keys.wechat_platform_private.public_key(),
+            ),
+        ),
+        (
+            "merchant_private_key",
+            lambda: _same(
+                load_private_key(config["merchant_private_key"]).public_key(),
+                keys.wechat_merchant_public,
+            ),
+        ),
+    ]
 
 
-_KEY_CHECKS: dict[str, Callable[[Mapping[str, Any], SimKeys], list[tuple[str, Callable[[], bool]]]]] = {
-    "alipay": _alipay, "wechatpay": _wechat}
+_KEY_CHECKS: dict[
+    str, Callable[[Mapping[str, Any], SimKeys], list[tuple[str, Callable[[], bool]]]]
+] = {"alipay": _alipay, "wechatpay": _wechat}
 
 
 def point_at(config: Mapping[str, Any], origin: str) -> dict[str, Any]:

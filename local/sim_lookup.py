@@ -4,9 +4,11 @@ GET /admin/lookup asks these): Alipay's `alipay.trade.query` by `trade_no`, WeCh
 PaymentIntent by id and epay's `act=order&trade_no=` are the order queries' own routes
 (local/sim_apis.py). Each answers in its API's format, signed and caller-checked the same way.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .sim_model import SimPayment, TradeBook
 from .sim_server import SimRequest, SimResponse, SimServer
@@ -16,7 +18,9 @@ if TYPE_CHECKING:
     from .sim_gateways import SimGateway
 
 
-def alipay_queried_trade(book: TradeBook, channel: str, biz: Mapping[str, Any]) -> SimPayment | None:
+def alipay_queried_trade(
+    book: TradeBook, channel: str, biz: Mapping[str, Any]
+) -> SimPayment | None:
     """`alipay.trade.query` names the trade by `trade_no` (Alipay's) or by `out_trade_no`; Alipay
     reads `trade_no` first when both are given."""
     if biz.get("trade_no"):
@@ -27,10 +31,20 @@ def alipay_queried_trade(book: TradeBook, channel: str, biz: Mapping[str, Any]) 
 
 
 def register_trade_lookups(server: SimServer, wechat: WechatApi, stripe: StripeApi) -> None:
-    server.route("/wechat", "GET", "/v3/pay/transactions/id/{transaction_id}",
-                 wechat._authenticated(lambda gateway, request: _wechat_transaction(wechat, gateway, request)))
-    server.route("/stripe", "GET", "/v1/charges/{charge}",
-                 stripe._authenticated(lambda gateway, request: _stripe_charge(stripe, gateway, request)))
+    server.route(
+        "/wechat",
+        "GET",
+        "/v3/pay/transactions/id/{transaction_id}",
+        wechat._authenticated(
+            lambda gateway, request: _wechat_transaction(wechat, gateway, request)
+        ),
+    )
+    server.route(
+        "/stripe",
+        "GET",
+        "/v1/charges/{charge}",
+        stripe._authenticated(lambda gateway, request: _stripe_charge(stripe, gateway, request)),
+    )
 
 
 def _wechat_transaction(api: WechatApi, gateway: SimGateway, request: SimRequest) -> SimResponse:
@@ -47,7 +61,17 @@ def _stripe_charge(api: StripeApi, gateway: SimGateway, request: SimRequest) -> 
     charge_id = request.params["charge"]
     trade = api.book.by_trade_no(gateway.channel, charge_id)
     if trade is None or trade.refs.get("charge") != charge_id or not trade.paid_at:
-        return SimResponse.json({"error": {"code": "resource_missing", "type": "invalid_request_error",
-                                           "message": "No such charge"}}, 404)
+        return SimResponse.json(
+            {
+                "error": {
+                    "code": "resource_missing",
+                    "type": "invalid_request_error",
+                    "message": "No such charge",
+                }
+            },
+            404,
+        )
     charge = api._intent_object(trade, expand_charge=True)["latest_charge"]
-    return SimResponse.json({**charge, "currency": trade.currency.lower(), "status": "succeeded", "paid": True})
+    return SimResponse.json(
+        {**charge, "currency": trade.currency.lower(), "status": "succeeded", "paid": True}
+    )

@@ -1,15 +1,36 @@
 """What the simulated gateways keep: trades, the notifications they owe, every delivery attempt."""
+
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any
 
 # Currencies without minor units (Stripe's list); every other one here has two.
-ZERO_DECIMAL = frozenset("BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split())
+ZERO_DECIMAL = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
 
 
 def minor_digits(currency: str) -> int:
@@ -38,16 +59,16 @@ class WireNotice:
     """A notification as the gateway will send it. `payload` is fixed across retries; WeChat and
     Stripe sign each attempt afresh (timestamped headers), Alipay and epay sign inside it."""
 
-    event_key: str        # what paytrack dedupes on: notify_id, event id, epay trade_no
-    event_type: str       # trade_status / event_type / Stripe type, for logs
-    payload: bytes        # form body, JSON body or (epay) query string
+    event_key: str  # what paytrack dedupes on: notify_id, event id, epay trade_no
+    event_type: str  # trade_status / event_type / Stripe type, for logs
+    payload: bytes  # form body, JSON body or (epay) query string
     forged: bool = False
 
 
 @dataclass(frozen=True)
 class Attempt:
     at: datetime
-    status: int | None    # None: no HTTP answer (refused, timed out)
+    status: int | None  # None: no HTTP answer (refused, timed out)
     body: str
     accepted: bool
 
@@ -60,8 +81,12 @@ class Attempt:
         return f"HTTP {self.status}" + (f" {self.body[:80]}" if self.body else "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"at": self.at.isoformat(), "status": self.status, "body": self.body,
-                "accepted": self.accepted}
+        return {
+            "at": self.at.isoformat(),
+            "status": self.status,
+            "body": self.body,
+            "accepted": self.accepted,
+        }
 
 
 @dataclass(eq=False)
@@ -75,7 +100,7 @@ class SimEvent:
     seq: int
     channel: str
     gateway: str
-    action: str           # pay / refund / close
+    action: str  # pay / refund / close
     out_trade_no: str
     trade_no: str
     notice: WireNotice
@@ -106,12 +131,20 @@ class SimEvent:
 
     def as_dict(self) -> dict[str, Any]:
         with self._cv:
-            return {"seq": self.seq, "channel": self.channel, "gateway": self.gateway,
-                    "action": self.action, "event_type": self.notice.event_type,
-                    "event_key": self.notice.event_key, "out_trade_no": self.out_trade_no,
-                    "trade_no": self.trade_no, "forged": self.notice.forged,
-                    "resend_of": self.resend_of, "outcome": self.outcome,
-                    "attempts": [a.as_dict() for a in self.attempts]}
+            return {
+                "seq": self.seq,
+                "channel": self.channel,
+                "gateway": self.gateway,
+                "action": self.action,
+                "event_type": self.notice.event_type,
+                "event_key": self.notice.event_key,
+                "out_trade_no": self.out_trade_no,
+                "trade_no": self.trade_no,
+                "forged": self.notice.forged,
+                "resend_of": self.resend_of,
+                "outcome": self.outcome,
+                "attempts": [a.as_dict() for a in self.attempts],
+            }
 
 
 @dataclass(frozen=True)
@@ -120,7 +153,7 @@ class SimRefund:
     amount_minor: int
     at: datetime
     notified: bool = True
-    refund_id: str = ""              # the gateway's own refund id (WeChat refund_id, Stripe re_…)
+    refund_id: str = ""  # the gateway's own refund id (WeChat refund_id, Stripe re_…)
 
 
 @dataclass(eq=False)
@@ -139,15 +172,15 @@ class SimPayment:
     currency: str
     subject: str
     created_at: datetime
-    paid_at: datetime | None         # None: never paid (a trade that closed or expired)
-    payer: str = ""                  # Alipay buyer_id, WeChat openid
-    method: str | None = None        # epay `type`: alipay / wxpay
-    refs: dict[str, str] = field(default_factory=dict)   # Stripe session and charge ids
-    forged: bool = False             # never happened at the gateway: not in its ledger
+    paid_at: datetime | None  # None: never paid (a trade that closed or expired)
+    payer: str = ""  # Alipay buyer_id, WeChat openid
+    method: str | None = None  # epay `type`: alipay / wxpay
+    refs: dict[str, str] = field(default_factory=dict)  # Stripe session and charge ids
+    forged: bool = False  # never happened at the gateway: not in its ledger
     refunded_minor: int = 0
     refund_count: int = 0
-    event: SimEvent | None = None    # None: the gateway never notified this trade
-    fee: Decimal = Decimal(0)        # the gateway's fee in major units (WeChat: five decimals)
+    event: SimEvent | None = None  # None: the gateway never notified this trade
+    fee: Decimal = Decimal(0)  # the gateway's fee in major units (WeChat: five decimals)
     refunds: list[SimRefund] = field(default_factory=list)
     statement_amount_minor: int | None = None
     in_statement: bool = True
@@ -159,7 +192,11 @@ class SimPayment:
     @property
     def booked_minor(self) -> int:
         """The amount the gateway's books hold (what its statement shows)."""
-        return self.amount_minor if self.statement_amount_minor is None else self.statement_amount_minor
+        return (
+            self.amount_minor
+            if self.statement_amount_minor is None
+            else self.statement_amount_minor
+        )
 
     @property
     def attempts(self) -> list[Attempt]:
@@ -200,8 +237,15 @@ class TradeBook:
 
     def by_trade_no(self, channel: str, trade_no: str) -> SimPayment | None:
         with self._lock:
-            return next((t for t in self._order if t.channel == channel and trade_no in
-                         (t.trade_no, t.refs.get("charge"), t.refs.get("session"))), None)
+            return next(
+                (
+                    t
+                    for t in self._order
+                    if t.channel == channel
+                    and trade_no in (t.trade_no, t.refs.get("charge"), t.refs.get("session"))
+                ),
+                None,
+            )
 
     def of_channel(self, channel: str) -> Iterator[SimPayment]:
         """A snapshot of the channel's trades, oldest first."""

@@ -16,13 +16,14 @@ How a refund ends is scripted per channel (`script(channel, outcome)`, or POST
 
 Money never goes back twice for one request number, nor beyond what the trade took.
 """
+
 from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Callable, Mapping
+from datetime import UTC, datetime
 
 from .sim_gateways import SimGateway
 from .sim_model import SimPayment, SimRefund, TradeBook, WireNotice
@@ -42,9 +43,15 @@ class SimRefundRequest:
     metadata: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"channel": self.channel, "out_trade_no": self.trade.out_trade_no, "trade_no": self.trade.trade_no,
-                "refund_no": self.refund.refund_no, "refund_id": self.refund.refund_id,
-                "amount_minor": self.refund.amount_minor, "state": self.state}
+        return {
+            "channel": self.channel,
+            "out_trade_no": self.trade.out_trade_no,
+            "trade_no": self.trade.trade_no,
+            "refund_no": self.refund.refund_no,
+            "refund_id": self.refund.refund_id,
+            "amount_minor": self.refund.amount_minor,
+            "state": self.state,
+        }
 
 
 class RefundRefused(Exception):
@@ -78,24 +85,38 @@ class RefundDesk:
         with self._lock:
             return list(self._requests.values())
 
-    def request(self, channel: str, trade: SimPayment, refund_no: str, amount_minor: int,
-                metadata: Mapping[str, str] | None = None) -> tuple[SimRefundRequest, str]:
+    def request(
+        self,
+        channel: str,
+        trade: SimPayment,
+        refund_no: str,
+        amount_minor: int,
+        metadata: Mapping[str, str] | None = None,
+    ) -> tuple[SimRefundRequest, str]:
         """Take a refund request (or find the one with this number). Returns it and its scripted
         outcome (`repeat` for a request number already taken). Raises RefundRefused."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         gateway = self.gateways[channel]
         with self._lock:
             known = self._requests.get((channel, refund_no))
             if known is not None:
                 return known, "repeat"
-            in_progress = sum(r.refund.amount_minor for r in self._requests.values()
-                              if r.trade is trade and r.state == "PROCESSING")
-            if amount_minor <= 0 or trade.refunded_minor + in_progress + amount_minor > trade.amount_minor:
+            in_progress = sum(
+                r.refund.amount_minor
+                for r in self._requests.values()
+                if r.trade is trade and r.state == "PROCESSING"
+            )
+            if (
+                amount_minor <= 0
+                or trade.refunded_minor + in_progress + amount_minor > trade.amount_minor
+            ):
                 raise RefundRefused("AMOUNT_TOO_LARGE", "退款金额超过可退金额")
             outcome = self._scripts[channel].popleft() if self._scripts[channel] else "succeed"
             if outcome == "fail" and gateway.type_name in ("alipay", "epay"):
                 raise RefundRefused("SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足")
-            refund = SimRefund(refund_no, amount_minor, now, notified=False, refund_id=gateway.new_refund_id())
+            refund = SimRefund(
+                refund_no, amount_minor, now, notified=False, refund_id=gateway.new_refund_id()
+            )
             record = SimRefundRequest(channel, trade, refund, "PROCESSING", dict(metadata or {}))
             self._requests[(channel, refund_no)] = record
         if outcome == "succeed" and gateway.type_name in ("alipay", "epay", "stripe"):
@@ -121,7 +142,7 @@ class RefundDesk:
         return record
 
     def _finish(self, record: SimRefundRequest, succeed: bool, notify: bool = True) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self._lock:
             if record.state != "PROCESSING":
                 return
@@ -132,9 +153,17 @@ class RefundDesk:
         if not notify:
             return
         gateway = self.gateways[record.channel]
-        notice = gateway.refund_result_notice(record.trade, record.refund, succeed, record.metadata, now)
+        notice = gateway.refund_result_notice(
+            record.trade, record.refund, succeed, record.metadata, now
+        )
         if notice is not None:
-            self.notify(record.channel, "refund", record.trade.out_trade_no, record.trade.trade_no, notice)
+            self.notify(
+                record.channel, "refund", record.trade.out_trade_no, record.trade.trade_no, notice
+            )
         if succeed and gateway.type_name == "stripe":
-            running = gateway.refund_notice(record.trade, record.refund, record.trade.refunded_minor, now, False)
-            self.notify(record.channel, "refund", record.trade.out_trade_no, record.trade.trade_no, running)
+            running = gateway.refund_notice(
+                record.trade, record.refund, record.trade.refunded_minor, now, False
+            )
+            self.notify(
+                record.channel, "refund", record.trade.out_trade_no, record.trade.trade_no, running
+            )

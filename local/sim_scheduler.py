@@ -1,4 +1,5 @@
 """Runs jobs at given times on a worker pool: the simulator's retry clock."""
+
 from __future__ import annotations
 
 import heapq
@@ -6,8 +7,8 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -56,5 +57,5 @@ class RetryScheduler:
     def _guarded(job: Callable[[], None]) -> None:
         try:
             job()
-        except Exception:       # a bug in one job must not vanish silently inside the pool
+        except Exception:  # a bug in one job must not vanish silently inside the pool
             log.exception("simulator job failed")

@@ -4,16 +4,18 @@
 gateway's own APIs (query, refund, statements), the URLs the channels file points paytrack at.
 A route path may hold `{name}` segments (`/v1/payment_intents/{id}`); exact paths win.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger(__name__)
@@ -22,12 +24,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SimRequest:
     method: str
-    path: str                       # below the prefix: "/health" for GET /sim/health
+    path: str  # below the prefix: "/health" for GET /sim/health
     query: dict[str, list[str]]
-    headers: Message                # case-insensitive .get()
+    headers: Message  # case-insensitive .get()
     body: bytes
-    target: str = ""                # the request line's path and query, as sent (signed by WeChat)
-    params: dict[str, str] = field(default_factory=dict)    # the route's {name} segments
+    target: str = ""  # the request line's path and query, as sent (signed by WeChat)
+    params: dict[str, str] = field(default_factory=dict)  # the route's {name} segments
 
     def arg(self, name: str, default: str = "") -> str:
         """One query parameter (the first, if repeated)."""
@@ -59,12 +61,15 @@ class SimServer:
 
     def __init__(self, host: str, port: int):
         self.routes: dict[str, dict[tuple[str, str], Handler]] = {p: {} for p in self.PREFIXES}
-        self._patterns: dict[str, list[tuple[str, re.Pattern, Handler]]] = {p: [] for p in self.PREFIXES}
+        self._patterns: dict[str, list[tuple[str, re.Pattern, Handler]]] = {
+            p: [] for p in self.PREFIXES
+        }
         self._httpd = ThreadingHTTPServer((host, port), _RequestHandler)
         self._httpd.daemon_threads = True
         self._httpd.sim_server = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.1,),
-                                        name="sim-http", daemon=True)   # stop() within 0.1 s
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.1,), name="sim-http", daemon=True
+        )  # stop() within 0.1 s
 
     @property
     def port(self) -> int:
@@ -88,7 +93,9 @@ class SimServer:
         self._httpd.server_close()
         self._thread.join()
 
-    def _find(self, prefix: str, method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
+    def _find(
+        self, prefix: str, method: str, path: str
+    ) -> tuple[Handler | None, dict[str, str], bool]:
         """(handler, path parameters, whether the path exists for another method)."""
         handler = self.routes.get(prefix, {}).get((method, path))
         if handler is not None:
@@ -103,16 +110,24 @@ class SimServer:
 
     def dispatch(self, method: str, target: str, headers: Message, body: bytes) -> SimResponse:
         url = urlsplit(target)
-        _, prefix, rest = (url.path.split("/", 2) + [""])[:3]     # "/alipay/gateway.do"
+        _, prefix, rest = (url.path.split("/", 2) + [""])[:3]  # "/alipay/gateway.do"
         handler, params, known = self._find("/" + prefix, method, "/" + rest)
         if handler is None:
-            return SimResponse.json({"error": "method not allowed" if known else "no such route"},
-                                    405 if known else 404)
-        request = SimRequest(method, "/" + rest, parse_qs(url.query, keep_blank_values=True),
-                             headers, body, target, params)
+            return SimResponse.json(
+                {"error": "method not allowed" if known else "no such route"}, 405 if known else 404
+            )
+        request = SimRequest(
+            method,
+            "/" + rest,
+            parse_qs(url.query, keep_blank_values=True),
+            headers,
+            body,
+            target,
+            params,
+        )
         try:
             return handler(request)
-        except Exception as exc:    # a simulator bug answers 500 instead of a dropped connection
+        except Exception as exc:  # a simulator bug answers 500 instead of a dropped connection
             log.exception("simulator route %s %s failed", method, url.path)
             return SimResponse.json({"error": f"{type(exc).__name__}: {exc}"}, 500)
 

@@ -4,13 +4,15 @@ Paytrack verifies what these functions sign, so they are deliberately independen
 (DESIGN.md): a mistake cannot pass unnoticed by being shared with its twin. Only the standard
 library and `cryptography` are used, following GATEWAYS.md and the published vectors.
 """
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from cryptography import x509
@@ -41,8 +43,12 @@ def rsa_sha256_sign(key: rsa.RSAPrivateKey, message: bytes) -> str:
 def rsa_sha256_verify(key: rsa.RSAPublicKey, signature_b64: str, message: bytes) -> bool:
     """Checks a caller's SHA256withRSA signature (paytrack's signed API requests)."""
     try:
-        key.verify(base64.b64decode(signature_b64, validate=True), message, padding.PKCS1v15(),
-                   hashes.SHA256())
+        key.verify(
+            base64.b64decode(signature_b64, validate=True),
+            message,
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -54,6 +60,7 @@ def compact_json(obj: Any) -> bytes:
 
 
 # Alipay -------------------------------------------------------------------------------------
+
 
 def alipay_string_to_sign(params: Mapping[str, str]) -> str:
     """Every field but sign/sign_type, sorted by key, `k=v` joined by `&`; empty values are kept."""
@@ -70,7 +77,7 @@ def alipay_request_string(params: Mapping[str, str]) -> str:
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] != "")
 
 
-_RSA_ROOT_SIGNATURES = ("1.2.840.113549.1.1.5", "1.2.840.113549.1.1.11")    # sha1/sha256WithRSA
+_RSA_ROOT_SIGNATURES = ("1.2.840.113549.1.1.5", "1.2.840.113549.1.1.11")  # sha1/sha256WithRSA
 _END_CERT = "-----END CERTIFICATE-----"
 
 
@@ -85,12 +92,16 @@ def alipay_cert_sn(pem: str) -> str:
 def alipay_root_cert_sn(chain: str) -> str:
     """The SNs of the chain's sha1/sha256WithRSA certificates, in file order, joined by `_`."""
     pems = [part + _END_CERT for part in chain.split(_END_CERT) if "-----BEGIN" in part]
-    return "_".join(alipay_cert_sn(pem) for pem in pems
-                    if x509.load_pem_x509_certificate(pem.encode()).signature_algorithm_oid.dotted_string
-                    in _RSA_ROOT_SIGNATURES)
+    return "_".join(
+        alipay_cert_sn(pem)
+        for pem in pems
+        if x509.load_pem_x509_certificate(pem.encode()).signature_algorithm_oid.dotted_string
+        in _RSA_ROOT_SIGNATURES
+    )
 
 
 # epay ---------------------------------------------------------------------------------------
+
 
 def epay_string_to_sign(params: Mapping[str, str], key: str) -> str:
     """Non-empty fields but sign/sign_type, sorted, `k=v` joined by `&`, the key appended bare."""
@@ -110,6 +121,7 @@ def epay_signed_query(params: Mapping[str, str], key: str) -> str:
 
 # Stripe -------------------------------------------------------------------------------------
 
+
 def stripe_signature_header(secret: str, payload: bytes, timestamp: int) -> str:
     """`t=…,v1=…`: HMAC-SHA256 keyed with the whole `whsec_…` secret over `"{t}.{payload}"`."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256)
@@ -117,6 +129,7 @@ def stripe_signature_header(secret: str, payload: bytes, timestamp: int) -> str:
 
 
 # WeChat Pay v3 ------------------------------------------------------------------------------
+
 
 def wechat_message(timestamp: str, nonce: str, body: bytes) -> bytes:
     return f"{timestamp}\n{nonce}\n".encode() + body + b"\n"

@@ -16,6 +16,7 @@ gateway's books hold differently (`statement_amount=`), a trade left off the sta
 
 `python -m local.simulator` runs the server alone, notifying the API on PAYTRACK_PORT.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,13 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import requests
 
@@ -45,7 +47,7 @@ from .sim_server import SimRequest, SimResponse, SimServer
 LOCAL_DIR = Path(__file__).resolve().parent
 DEFAULT_CHANNELS_FILE = LOCAL_DIR / "channels.dev.json"
 DEFAULT_SIM_CONFIG_FILE = LOCAL_DIR / "simulator.dev.json"
-DEFAULT_TIME_SCALE = 1 / 240        # Alipay's first retry, 4 minutes, comes after 1 second
+DEFAULT_TIME_SCALE = 1 / 240  # Alipay's first retry, 4 minutes, comes after 1 second
 DEFAULT_SUBJECT = "商品"
 
 
@@ -64,7 +66,7 @@ def load_sim_config(path: str | Path | None = None) -> dict[str, Any]:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class GatewaySimulator:
@@ -76,9 +78,16 @@ class GatewaySimulator:
     others with the reason each is left to its real gateway.
     """
 
-    def __init__(self, api_base_url: str, channels: Mapping[str, Mapping[str, Any]],
-                 sim_config: Mapping[str, Any], time_scale: float = DEFAULT_TIME_SCALE, *,
-                 workers: int = 8, http_timeout_s: float = 10.0):
+    def __init__(
+        self,
+        api_base_url: str,
+        channels: Mapping[str, Mapping[str, Any]],
+        sim_config: Mapping[str, Any],
+        time_scale: float = DEFAULT_TIME_SCALE,
+        *,
+        workers: int = 8,
+        http_timeout_s: float = 10.0,
+    ):
         self.keys = SimKeys.from_config(sim_config)
         self.options = dict(sim_config)
         self.api_base_url = api_base_url.rstrip("/")
@@ -86,8 +95,10 @@ class GatewaySimulator:
         self.channels = {cid: dict(channels[cid]) for cid, why in verdicts.items() if why is None}
         self.real = {cid: why for cid, why in verdicts.items() if why is not None}
         self.time_scale = time_scale
-        self._gateways = {cid: build_gateway(cid, cfg, self.keys, sim_config)
-                          for cid, cfg in self.channels.items()}
+        self._gateways = {
+            cid: build_gateway(cid, cfg, self.keys, sim_config)
+            for cid, cfg in self.channels.items()
+        }
         self.book = TradeBook()
         self._http_timeout_s = http_timeout_s
         self._scheduler = RetryScheduler(workers)
@@ -97,36 +108,72 @@ class GatewaySimulator:
         self.refunds = RefundDesk(self.book, self._gateways, self._send)
 
     @classmethod
-    def from_files(cls, api_base_url: str, channels_file: str | Path | None = None,
-                   sim_config_file: str | Path | None = None, **kwargs: Any) -> GatewaySimulator:
-        return cls(api_base_url, load_channels(channels_file), load_sim_config(sim_config_file),
-                   **kwargs)
+    def from_files(
+        cls,
+        api_base_url: str,
+        channels_file: str | Path | None = None,
+        sim_config_file: str | Path | None = None,
+        **kwargs: Any,
+    ) -> GatewaySimulator:
+        return cls(
+            api_base_url, load_channels(channels_file), load_sim_config(sim_config_file), **kwargs
+        )
 
     # --- gateway events -----------------------------------------------------------------------
 
-    def pay(self, channel: str, out_trade_no: str, amount: str, currency: str = "CNY", *,
-            trade_no: str | None = None, subject: str = DEFAULT_SUBJECT, forged: bool = False,
-            notify: bool = True, statement_amount: str | None = None,
-            in_statement: bool = True) -> SimPayment:
+    def pay(
+        self,
+        channel: str,
+        out_trade_no: str,
+        amount: str,
+        currency: str = "CNY",
+        *,
+        trade_no: str | None = None,
+        subject: str = DEFAULT_SUBJECT,
+        forged: bool = False,
+        notify: bool = True,
+        statement_amount: str | None = None,
+        in_statement: bool = True,
+    ) -> SimPayment:
         """The buyer paid `amount`: notify paytrack (unless `notify=False`: the notification got
         lost, only a query finds the payment). Paying an order again makes a second, distinct
         trade. A forged payment never happened, so it stays out of the ledger."""
         gateway = self._gateway(channel)
         now = _now()
-        trade = gateway.new_trade(out_trade_no, to_minor(amount, currency), currency, subject, now,
-                                  paid=True, trade_no=trade_no, forged=forged)
+        trade = gateway.new_trade(
+            out_trade_no,
+            to_minor(amount, currency),
+            currency,
+            subject,
+            now,
+            paid=True,
+            trade_no=trade_no,
+            forged=forged,
+        )
         trade.in_statement = in_statement
         if statement_amount is not None:
             trade.statement_amount_minor = to_minor(statement_amount, currency)
         if not forged:
             self.book.add_paid(trade)
         if notify:
-            trade.event = self._send(channel, "pay", trade.out_trade_no, trade.trade_no,
-                                     gateway.payment_notice(trade, now, forged))
+            trade.event = self._send(
+                channel,
+                "pay",
+                trade.out_trade_no,
+                trade.trade_no,
+                gateway.payment_notice(trade, now, forged),
+            )
         return trade
 
-    def refund(self, channel: str, out_trade_no: str, amount: str, *, forged: bool = False,
-               notify: bool = True) -> SimEvent | None:
+    def refund(
+        self,
+        channel: str,
+        out_trade_no: str,
+        amount: str,
+        *,
+        forged: bool = False,
+        notify: bool = True,
+    ) -> SimEvent | None:
         """Refund part or all of the order's latest trade. None: no notification went out (epay
         sends none; `notify=False` is a refund done only at the gateway). The refund is recorded
         either way."""
@@ -137,9 +184,15 @@ class GatewaySimulator:
             refund_minor = to_minor(amount, trade.currency)
             refunded = trade.refunded_minor + refund_minor
             if refunded > trade.amount_minor:
-                raise ValueError(f"refund {amount} would exceed {trade.amount} paid for {out_trade_no}")
-            refund = SimRefund(f"{out_trade_no}R{trade.refund_count + 1}", refund_minor, now,
-                               refund_id=gateway.new_refund_id())
+                raise ValueError(
+                    f"refund {amount} would exceed {trade.amount} paid for {out_trade_no}"
+                )
+            refund = SimRefund(
+                f"{out_trade_no}R{trade.refund_count + 1}",
+                refund_minor,
+                now,
+                refund_id=gateway.new_refund_id(),
+            )
             notice = gateway.refund_notice(trade, refund, refunded, now, forged) if notify else None
             if not forged:
                 self.book.add_refund(trade, replace(refund, notified=notice is not None))
@@ -147,31 +200,51 @@ class GatewaySimulator:
             return None
         return self._send(channel, "refund", out_trade_no, trade.trade_no, notice)
 
-    def settle_stripe_in(self, channel: str, currency: str | None, rates: Mapping[str, str] | None = None) -> None:
+    def settle_stripe_in(
+        self, channel: str, currency: str | None, rates: Mapping[str, str] | None = None
+    ) -> None:
         """Make a Stripe channel's account settle in `currency`: charges in the other currencies
         are converted at `rates` (`{"USD": "7.8"}`) on its balance transactions. None: each
         charge settles in its own currency again."""
         gateway = self._gateway(channel)
         if gateway.type_name != "stripe":
             raise ValueError(f"{channel} is not a Stripe channel")
-        gateway.settlement = StripeSettlement(currency, {c: Decimal(r) for c, r in (rates or {}).items()}, []) \
-            if currency else None
+        gateway.settlement = (
+            StripeSettlement(currency, {c: Decimal(r) for c, r in (rates or {}).items()}, [])
+            if currency
+            else None
+        )
 
     def charge_stripe_fee(self, channel: str, amount: str) -> None:
         """Stripe takes one of its own fees (Radar's) from a settling account, now."""
         settlement = self._gateway(channel).settlement
         settlement.account_fees.append((_now(), to_minor(amount, settlement.currency)))
 
-    def close_trade(self, channel: str, out_trade_no: str, amount: str, currency: str = "CNY", *,
-                    subject: str = DEFAULT_SUBJECT, forged: bool = False) -> SimEvent | None:
+    def close_trade(
+        self,
+        channel: str,
+        out_trade_no: str,
+        amount: str,
+        currency: str = "CNY",
+        *,
+        subject: str = DEFAULT_SUBJECT,
+        forged: bool = False,
+    ) -> SimEvent | None:
         """An unpaid trade closed (timed out, checkout expired). Alipay and Stripe notify;
         WeChat Pay and epay send nothing (None). A paid order is refunded, not closed."""
         gateway = self._gateway(channel)
         if self.book.paid(channel, out_trade_no):
             raise ValueError(f"{out_trade_no} is paid at {channel}: refund it instead")
         now = _now()
-        trade = gateway.new_trade(out_trade_no, to_minor(amount, currency), currency, subject, now,
-                                  paid=False, forged=forged)
+        trade = gateway.new_trade(
+            out_trade_no,
+            to_minor(amount, currency),
+            currency,
+            subject,
+            now,
+            paid=False,
+            forged=forged,
+        )
         if not forged:
             self.book.add_closed(trade)
         notice = gateway.close_notice(trade, now, forged)
@@ -183,8 +256,14 @@ class GatewaySimulator:
         """Deliver a notification again, byte for byte (same notify_id / event id), as gateways
         do; it gets its own attempts and retries."""
         original = event.event if isinstance(event, SimPayment) else event
-        return self._send(original.channel, original.action, original.out_trade_no,
-                          original.trade_no, original.notice, resend_of=original.seq)
+        return self._send(
+            original.channel,
+            original.action,
+            original.out_trade_no,
+            original.trade_no,
+            original.notice,
+            resend_of=original.seq,
+        )
 
     def signed_request(self, event: SimEvent, path: str) -> HttpCall:
         """The request the gateway sends for `event` to `path` (a URL or a path), signed now: for
@@ -205,16 +284,26 @@ class GatewaySimulator:
             port = int(os.environ.get("PAYTRACK_SIM_PORT", "9000"))
         server = SimServer(host, port)
         server.route("/sim", "GET", "/health", self._health)
-        server.route("/sim", "GET", "/events",
-                     lambda request: SimResponse.json([e.as_dict() for e in self.events()]))
+        server.route(
+            "/sim",
+            "GET",
+            "/events",
+            lambda request: SimResponse.json([e.as_dict() for e in self.events()]),
+        )
         server.route("/sim", "POST", "/pay", self._pay_over_http)
         server.route("/sim", "POST", "/refund", self._refund_over_http)
         server.route("/sim", "POST", "/settle", self._settle_over_http)
         server.route("/sim", "POST", "/refund-outcome", self._refund_outcome_over_http)
         server.route("/sim", "POST", "/refund-settle", self._refund_settle_over_http)
-        server.route("/sim", "GET", "/refunds",
-                     lambda request: SimResponse.json([r.as_dict() for r in self.refunds.requests()]))
-        register_gateway_apis(server, self.book, self._gateways, self.keys, self.options, self.refunds)
+        server.route(
+            "/sim",
+            "GET",
+            "/refunds",
+            lambda request: SimResponse.json([r.as_dict() for r in self.refunds.requests()]),
+        )
+        register_gateway_apis(
+            server, self.book, self._gateways, self.keys, self.options, self.refunds
+        )
         server.start()
         self._server = server
         return server
@@ -242,7 +331,9 @@ class GatewaySimulator:
         try:
             return self._gateways[channel]
         except KeyError:
-            raise ValueError(f"unknown channel {channel!r}; known: {sorted(self._gateways)}") from None
+            raise ValueError(
+                f"unknown channel {channel!r}; known: {sorted(self._gateways)}"
+            ) from None
 
     def _latest_trade(self, channel: str, out_trade_no: str) -> SimPayment:
         trades = self.book.paid(channel, out_trade_no)
@@ -250,13 +341,26 @@ class GatewaySimulator:
             raise LookupError(f"{channel} has no paid trade for {out_trade_no}")
         return trades[-1]
 
-    def _send(self, channel: str, action: str, out_trade_no: str, trade_no: str,
-              notice: WireNotice, resend_of: int | None = None) -> SimEvent:
+    def _send(
+        self,
+        channel: str,
+        action: str,
+        out_trade_no: str,
+        trade_no: str,
+        notice: WireNotice,
+        resend_of: int | None = None,
+    ) -> SimEvent:
         with self._lock:
-            event = SimEvent(seq=len(self._events) + 1, channel=channel,
-                             gateway=self._gateways[channel].type_name, action=action,
-                             out_trade_no=out_trade_no, trade_no=trade_no, notice=notice,
-                             resend_of=resend_of)
+            event = SimEvent(
+                seq=len(self._events) + 1,
+                channel=channel,
+                gateway=self._gateways[channel].type_name,
+                action=action,
+                out_trade_no=out_trade_no,
+                trade_no=trade_no,
+                notice=notice,
+                resend_of=resend_of,
+            )
             self._events.append(event)
         self._schedule(event, delay_s=0.0)
         return event
@@ -282,29 +386,52 @@ class GatewaySimulator:
         now = _now()
         call = gateway.http_call(notice, url, now)
         try:
-            response = requests.request(call.method, call.url, headers=call.headers,
-                                        data=call.body, timeout=self._http_timeout_s,
-                                        allow_redirects=False)
+            response = requests.request(
+                call.method,
+                call.url,
+                headers=call.headers,
+                data=call.body,
+                timeout=self._http_timeout_s,
+                allow_redirects=False,
+            )
         except requests.RequestException as exc:
             return Attempt(now, None, type(exc).__name__, accepted=False)
-        return Attempt(now, response.status_code, response.text[:500],
-                       accepted=gateway.accepted(response.status_code, response.text))
+        return Attempt(
+            now,
+            response.status_code,
+            response.text[:500],
+            accepted=gateway.accepted(response.status_code, response.text),
+        )
 
     def _pay_over_http(self, request: SimRequest) -> SimResponse:
         """POST /sim/pay {channel, out_trade_no, amount, currency?, notify?, statement_amount?,
         in_statement?}: what the e2e tests and scripts drive the stack's simulator with."""
         body = json.loads(request.body or b"{}")
-        trade = self.pay(body["channel"], body["out_trade_no"], body["amount"], body.get("currency", "CNY"),
-                         notify=body.get("notify", True), statement_amount=body.get("statement_amount"),
-                         in_statement=body.get("in_statement", True))
-        return SimResponse.json({"trade_no": trade.trade_no, "amount": trade.amount,
-                                 "currency": trade.currency, "notified": trade.event is not None}, 201)
+        trade = self.pay(
+            body["channel"],
+            body["out_trade_no"],
+            body["amount"],
+            body.get("currency", "CNY"),
+            notify=body.get("notify", True),
+            statement_amount=body.get("statement_amount"),
+            in_statement=body.get("in_statement", True),
+        )
+        return SimResponse.json(
+            {
+                "trade_no": trade.trade_no,
+                "amount": trade.amount,
+                "currency": trade.currency,
+                "notified": trade.event is not None,
+            },
+            201,
+        )
 
     def _refund_over_http(self, request: SimRequest) -> SimResponse:
         """POST /sim/refund {channel, out_trade_no, amount, notify?}."""
         body = json.loads(request.body or b"{}")
-        event = self.refund(body["channel"], body["out_trade_no"], body["amount"],
-                            notify=body.get("notify", True))
+        event = self.refund(
+            body["channel"], body["out_trade_no"], body["amount"], notify=body.get("notify", True)
+        )
         return SimResponse.json({"notified": event is not None}, 201)
 
     def _settle_over_http(self, request: SimRequest) -> SimResponse:
@@ -330,11 +457,16 @@ class GatewaySimulator:
 
     def _health(self, request: SimRequest) -> SimResponse:
         events = self.events()
-        return SimResponse.json({
-            "status": "ok", "api_base_url": self.api_base_url,
-            "channels": {cid: cfg["type"] for cid, cfg in self.channels.items()},
-            "real": self.real,
-            "events": len(events), "pending": sum(e.outcome == "pending" for e in events)})
+        return SimResponse.json(
+            {
+                "status": "ok",
+                "api_base_url": self.api_base_url,
+                "channels": {cid: cfg["type"] for cid, cfg in self.channels.items()},
+                "real": self.real,
+                "events": len(events),
+                "pending": sum(e.outcome == "pending" for e in events),
+            }
+        )
 
 
 def main() -> None:

@@ -3,13 +3,14 @@ subscribed to each topic on the embedded AWS: what the shop and the on-call phon
 
 It polls without long polling: moto answers a long poll by spinning until the wait is over,
 which kept a core busy on an idle stack."""
+
 from __future__ import annotations
 
 import json
 import logging
 import threading
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 import boto3
 
@@ -26,16 +27,27 @@ class SnsListener(threading.Thread):
         self.on_event = on_event
         self.sqs = boto3.client("sqs")
         self.stop_event = threading.Event()
-        self.received: deque[dict] = deque(maxlen=1000)   # the latest messages, not all of them
+        self.received: deque[dict] = deque(maxlen=1000)  # the latest messages, not all of them
         settings = get_settings()
-        self.queues = {label: self._subscribe(label, arn) for label, arn in
-                       (("event", settings.events_topic_arn), ("PAGE", settings.paging_topic_arn))}
+        self.queues = {
+            label: self._subscribe(label, arn)
+            for label, arn in (
+                ("event", settings.events_topic_arn),
+                ("PAGE", settings.paging_topic_arn),
+            )
+        }
 
     def _subscribe(self, label: str, topic_arn: str) -> str:
         url = self.sqs.create_queue(QueueName=f"local-{label.lower()}-listener")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
-                                      Attributes={"RawMessageDelivery": "true"})
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        boto3.client("sns").subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
         return url
 
     def run(self) -> None:
@@ -48,7 +60,9 @@ class SnsListener(threading.Thread):
         """Until the queue is empty: ten messages a second fell behind a flash sale's forty
         events a second, and the queue grew for as long as the sale lasted."""
         while not self.stop_event.is_set():
-            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not messages:
                 return
             for message in messages:
@@ -57,8 +71,13 @@ class SnsListener(threading.Thread):
                 log.info("%s %s", label, _describe(body))
                 if label == "event" and self.on_event is not None:
                     self.on_event(body)
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            self.sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
 
     def stop(self) -> None:
         self.stop_event.set()

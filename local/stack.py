@@ -6,6 +6,7 @@ local/pump_process.py), then, in this process: the API (chalice's local server) 
 $PAYTRACK_PORT, a scheduler for the scheduled functions, a listener printing what the SNS topics publish, the gateway simulator on
 $PAYTRACK_SIM_PORT and (unless PAYTRACK_DEMO=0) demo traffic. Ctrl-C stops everything.
 """
+
 from __future__ import annotations
 
 import functools
@@ -17,9 +18,10 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("paytrack.local")
@@ -30,16 +32,26 @@ class StackConfig:
     api_port: int = int(os.environ.get("PAYTRACK_PORT", "8000"))
     sim_port: int = int(os.environ.get("PAYTRACK_SIM_PORT", "9000"))
     aws_port: int = int(os.environ.get("PAYTRACK_AWS_PORT", "0"))
-    channels_file: Path = Path(os.environ.get("PAYTRACK_CHANNELS_FILE", REPO / "local" / "channels.dev.json"))
+    channels_file: Path = Path(
+        os.environ.get("PAYTRACK_CHANNELS_FILE", REPO / "local" / "channels.dev.json")
+    )
     admin_key: str = os.environ.get("PAYTRACK_ADMIN_KEY") or f"pt_admin_{secrets.token_urlsafe(24)}"
     shop_key: str = os.environ.get("PAYTRACK_SHOP_KEY") or f"pt_shop_{secrets.token_urlsafe(24)}"
     demo: bool = os.environ.get("PAYTRACK_DEMO", "1") != "0"
     demo_rate: float = float(os.environ.get("PAYTRACK_DEMO_RATE", "0.5"))
     schedule_scale: float = float(os.environ.get("PAYTRACK_SCHEDULE_SCALE", "1"))
-    stream_lanes: int = int(os.environ.get("PAYTRACK_STREAM_LANES", "4"))   # concurrent batches per stream
-    keys_file: Path = Path(os.environ.get("PAYTRACK_LOCAL_KEYS_FILE", REPO / "out" / "local-keys.env"))
-    demo_log: Path = Path(os.environ.get("PAYTRACK_DEMO_LOG", REPO / "out" / "demo.log"))   # each demo order
-    demo_summary_s: float = float(os.environ.get("PAYTRACK_DEMO_SUMMARY_S", "60"))         # console summary period
+    stream_lanes: int = int(
+        os.environ.get("PAYTRACK_STREAM_LANES", "4")
+    )  # concurrent batches per stream
+    keys_file: Path = Path(
+        os.environ.get("PAYTRACK_LOCAL_KEYS_FILE", REPO / "out" / "local-keys.env")
+    )
+    demo_log: Path = Path(
+        os.environ.get("PAYTRACK_DEMO_LOG", REPO / "out" / "demo.log")
+    )  # each demo order
+    demo_summary_s: float = float(
+        os.environ.get("PAYTRACK_DEMO_SUMMARY_S", "60")
+    )  # console summary period
 
 
 def _free_port() -> int:
@@ -50,12 +62,15 @@ def _free_port() -> int:
 
 def _point_aws_at(port: int) -> None:
     """Every boto3/PynamoDB client created after this talks to the embedded AWS."""
-    os.environ.update({
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-east-1"),
-        "PAYTRACK_STAGE": "local",
-    })
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-east-1"),
+            "PAYTRACK_STAGE": "local",
+        }
+    )
     os.environ.pop("AWS_PROFILE", None)
 
 
@@ -70,8 +85,11 @@ def load_app():
 def app_handlers(app, config_type: str) -> list[tuple[Any, Callable]]:
     """The app's registered event handlers of one kind, as Lambda would call them."""
     module = sys.modules["app"]
-    return [(source, getattr(module, source.handler_string.split(".")[-1]))
-            for source in app.event_sources if type(source).__name__ == config_type]
+    return [
+        (source, getattr(module, source.handler_string.split(".")[-1]))
+        for source in app.event_sources
+        if type(source).__name__ == config_type
+    ]
 
 
 def configure_logging() -> None:
@@ -86,13 +104,13 @@ class Stack:
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     stop_event: threading.Event = field(default_factory=threading.Event)
-    channels: dict[str, Any] = field(default_factory=dict)    # the channels file, validated
+    channels: dict[str, Any] = field(default_factory=dict)  # the channels file, validated
     simulator: Any = None
 
     def start(self) -> None:
         from local.channels_file import load_checked_channels
 
-        self.channels = load_checked_channels(self.config.channels_file)    # before anything starts
+        self.channels = load_checked_channels(self.config.channels_file)  # before anything starts
         self._start_aws()
         from local.bootstrap import bootstrap_keys, provision, write_keys_file
 
@@ -105,7 +123,9 @@ class Stack:
         self._start_sns_listener()
         self._start_paging()
         self._start_simulator()
-        self._serve_api(factory, app)   # reachable only once everything behind it runs (streams, paging, simulator)
+        self._serve_api(
+            factory, app
+        )  # reachable only once everything behind it runs (streams, paging, simulator)
         self._start_demo()
 
     # -- parts
@@ -120,10 +140,9 @@ class Stack:
         log.info("embedded AWS (moto) on http://127.0.0.1:%d", port)
 
     def _serve_api(self, factory, app) -> None:
+        from local import console
         from local.fidelity import answer_unsupported_methods_like_api_gateway
         from local.gateway_responses import answer_unknown_paths_like_the_template
-
-        from local import console
 
         answer_unsupported_methods_like_api_gateway()
         answer_unknown_paths_like_the_template()
@@ -133,7 +152,8 @@ class Stack:
             from chalice.local import ChaliceRequestHandler
 
             server.server.RequestHandlerClass = functools.partial(
-                console.quiet_handler(ChaliceRequestHandler), app_object=app, config=config)
+                console.quiet_handler(ChaliceRequestHandler), app_object=app, config=config
+            )
         thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
         thread.start()
         self.stoppers.append(server.shutdown)
@@ -170,10 +190,14 @@ class Stack:
 
         settings = get_settings()
         sns = boto3.client("sns")
-        paging = LocalPaging(AlarmEvaluator(load_alarms(settings.stage), settings.region),
-                             lambda subject, message: sns.publish(
-                                 TopicArn=settings.paging_topic_arn, Subject=subject[:100],
-                                 Message=json.dumps(message)))
+        paging = LocalPaging(
+            AlarmEvaluator(load_alarms(settings.stage), settings.region),
+            lambda subject, message: sns.publish(
+                TopicArn=settings.paging_topic_arn,
+                Subject=subject[:100],
+                Message=json.dumps(message),
+            ),
+        )
         paging.start()
         self.stoppers.append(paging.stop)
 
@@ -182,7 +206,9 @@ class Stack:
         from local.simulator import GatewaySimulator
 
         api_url = f"http://127.0.0.1:{self.config.api_port}"
-        self.simulator = GatewaySimulator.from_files(api_url, channels_file=self.config.channels_file)
+        self.simulator = GatewaySimulator.from_files(
+            api_url, channels_file=self.config.channels_file
+        )
         self.simulator.start_server(self.config.sim_port)
         self.stoppers.append(self.simulator.close)
 
@@ -197,10 +223,14 @@ class Stack:
         report = DemoReport(self.config.demo_log, self.essentials())
         reporting = {"log": report.log, "tally": report.count}
         demo = DemoTraffic(api_url, self.config.shop_key, simulator, **reporting)
-        showcase = ReconciliationShowcase(api_url, self.config.shop_key, self.config.admin_key, simulator, **reporting)
-        for name, target, args in (("demo", demo.run, (self.stop_event, self.config.demo_rate)),
-                                   ("showcase", showcase.run_once, (self.stop_event,)),
-                                   ("demo-summary", self._print_summaries, (report,))):
+        showcase = ReconciliationShowcase(
+            api_url, self.config.shop_key, self.config.admin_key, simulator, **reporting
+        )
+        for name, target, args in (
+            ("demo", demo.run, (self.stop_event, self.config.demo_rate)),
+            ("showcase", showcase.run_once, (self.stop_event,)),
+            ("demo-summary", self._print_summaries, (report,)),
+        ):
             thread = threading.Thread(target=target, args=args, name=name, daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -208,7 +238,9 @@ class Stack:
     def _print_summaries(self, report) -> None:
         period = self.config.demo_summary_s
         while not self.stop_event.wait(period):
-            sys.stdout.write(report.summary(period) + "\n")   # one write: no log line lands inside it
+            sys.stdout.write(
+                report.summary(period) + "\n"
+            )  # one write: no log line lands inside it
             sys.stdout.flush()
 
     def stop(self) -> None:
@@ -251,30 +283,34 @@ class Stack:
         """The banner's line an operator looks for again: repeated under every demo summary."""
         c = self.config
         enter = " · Enter: the whole banner" if sys.stdin.isatty() else ""
-        return (f"  API http://127.0.0.1:{c.api_port} · admin page http://127.0.0.1:{c.api_port}/admin"
-                f" · keys {c.keys_file}{enter}")
+        return (
+            f"  API http://127.0.0.1:{c.api_port} · admin page http://127.0.0.1:{c.api_port}/admin"
+            f" · keys {c.keys_file}{enter}"
+        )
 
     def banner(self) -> str:
         c = self.config
-        return "\n".join([
-            "",
-            "paytrack local stack is up (everything in memory: a restart starts empty)",
-            f"  API           http://127.0.0.1:{c.api_port}",
-            f"  notify        http://127.0.0.1:{c.api_port}/notify/<channel>",
-            f"  simulator     http://127.0.0.1:{c.sim_port}/sim/events",
-            f"  AWS (moto)    {os.environ['AWS_ENDPOINT_URL']}",
-            f"  channels      {c.channels_file}",
-            *self._channel_lines(),
-            f"  admin key     {c.admin_key}",
-            f"  shop key      {c.shop_key}",
-            f"  keys file     {c.keys_file} (source it before the next make run to keep these keys)",
-            f"  admin page    http://127.0.0.1:{c.api_port}/admin",
-            f"  demo traffic  {self._demo_line()}",
-            "",
-            f"  try: curl -H 'Authorization: Bearer {c.shop_key}' http://127.0.0.1:{c.api_port}/orders/<order_no>",
-            "  Ctrl-C stops everything.",
-            "",
-        ])
+        return "\n".join(
+            [
+                "",
+                "paytrack local stack is up (everything in memory: a restart starts empty)",
+                f"  API           http://127.0.0.1:{c.api_port}",
+                f"  notify        http://127.0.0.1:{c.api_port}/notify/<channel>",
+                f"  simulator     http://127.0.0.1:{c.sim_port}/sim/events",
+                f"  AWS (moto)    {os.environ['AWS_ENDPOINT_URL']}",
+                f"  channels      {c.channels_file}",
+                *self._channel_lines(),
+                f"  admin key     {c.admin_key}",
+                f"  shop key      {c.shop_key}",
+                f"  keys file     {c.keys_file} (source it before the next make run to keep these keys)",
+                f"  admin page    http://127.0.0.1:{c.api_port}/admin",
+                f"  demo traffic  {self._demo_line()}",
+                "",
+                f"  try: curl -H 'Authorization: Bearer {c.shop_key}' http://127.0.0.1:{c.api_port}/orders/<order_no>",
+                "  Ctrl-C stops everything.",
+                "",
+            ]
+        )
 
 
 def reprint_banner_on_enter(stack: Stack) -> None:
@@ -293,10 +329,9 @@ def main() -> None:
     configure_logging()
     sys.path.insert(0, str(REPO))
     os.chdir(REPO)
-    from local.channels_file import InvalidChannelsFile
-
     from chalicelib.platform.observability import logger
     from local import console
+    from local.channels_file import InvalidChannelsFile
 
     console.use_human_logs(logger)
     stack = Stack(StackConfig())

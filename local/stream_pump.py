@@ -14,6 +14,7 @@ mapping does, with the failure handling the template configures for it (infra/re
 
 Also used by integration tests to turn real moto stream records into Lambda events.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,12 @@ import logging
 import threading
 import uuid
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger("paytrack.local.pump")
 
@@ -52,9 +54,12 @@ def to_lambda_event(records: list[dict], stream_arn: str) -> dict:
 def read_all(streams_client, stream_arn: str) -> list[dict]:
     """Every record currently in the stream (tests): TRIM_HORIZON on each shard to the end."""
     records: list[dict] = []
-    for shard in streams_client.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+    for shard in streams_client.describe_stream(StreamArn=stream_arn)["StreamDescription"][
+        "Shards"
+    ]:
         iterator = streams_client.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         while iterator:
             page = streams_client.get_records(ShardIterator=iterator, Limit=1000)
             records.extend(page["Records"])
@@ -65,6 +70,7 @@ def read_all(streams_client, stream_arn: str) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------ failure policy
+
 
 @dataclass(frozen=True)
 class FailurePolicy:
@@ -77,8 +83,9 @@ class FailurePolicy:
     on_failure_queue: str | None = None
 
     @classmethod
-    def from_template(cls, function_name: str, stage: str, batch_size: int,
-                      template: Path = TEMPLATE) -> FailurePolicy:
+    def from_template(
+        cls, function_name: str, stage: str, batch_size: int, template: Path = TEMPLATE
+    ) -> FailurePolicy:
         """The settings of `function_name`'s DynamoDB event in the template (the function's
         logical id is chalice's CamelCase of its name)."""
         from chalice.utils import to_cfn_resource_name
@@ -91,11 +98,14 @@ class FailurePolicy:
         if destination:
             queue_name = resources[destination["Fn::GetAtt"][0]]["Properties"]["QueueName"]
             queue = queue_name["Fn::Sub"].replace("${Stage}", stage)
-        return cls(batch_size=props.get("BatchSize", batch_size),
-                   max_retries=props.get("MaximumRetryAttempts", -1),
-                   bisect=props.get("BisectBatchOnFunctionError", False),
-                   report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                   on_failure_queue=queue)
+        return cls(
+            batch_size=props.get("BatchSize", batch_size),
+            max_retries=props.get("MaximumRetryAttempts", -1),
+            bisect=props.get("BisectBatchOnFunctionError", False),
+            report_item_failures="ReportBatchItemFailures"
+            in props.get("FunctionResponseTypes", []),
+            on_failure_queue=queue,
+        )
 
 
 class OnFailureDestination:
@@ -117,31 +127,53 @@ class OnFailureDestination:
 
     def send(self, record: dict) -> None:
         info = record["DDBStreamBatchInfo"]
-        log.error("STREAM RECORDS DISCARDED (%s): %d records %s..%s of %s sent to %s",
-                  record["requestContext"]["condition"], info["batchSize"], info["startSequenceNumber"],
-                  info["endSequenceNumber"], info["streamArn"], self.queue_url or "the in-memory list")
+        log.error(
+            "STREAM RECORDS DISCARDED (%s): %d records %s..%s of %s sent to %s",
+            record["requestContext"]["condition"],
+            info["batchSize"],
+            info["startSequenceNumber"],
+            info["endSequenceNumber"],
+            info["streamArn"],
+            self.queue_url or "the in-memory list",
+        )
         with self._lock:
             self.records.append(record)
         if self.sqs is not None:
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(record))
 
 
-def invocation_record(batch: list[dict], stream_arn: str, shard_id: str, function_arn: str,
-                      invokes: int, function_error: bool) -> dict:
+def invocation_record(
+    batch: list[dict],
+    stream_arn: str,
+    shard_id: str,
+    function_arn: str,
+    invokes: int,
+    function_error: bool,
+) -> dict:
     """Lambda's on-failure record for a DynamoDB stream batch whose retries ran out."""
+
     def arrival(record: dict) -> str:
         created = record["dynamodb"].get("ApproximateCreationDateTime")
         return created.isoformat() if isinstance(created, datetime) else str(created)
 
     return {
-        "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": function_arn,
-                           "condition": "RetryAttemptsExhausted", "approximateInvokeCount": invokes},
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST",
-                            "functionError": "Unhandled" if function_error else ""},
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": invokes,
+        },
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled" if function_error else "",
+        },
         "version": "1.0",
-        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "timestamp": datetime.now(UTC).isoformat(),
         "DDBStreamBatchInfo": {
-            "shardId": shard_id, "streamArn": stream_arn, "batchSize": len(batch),
+            "shardId": shard_id,
+            "streamArn": stream_arn,
+            "batchSize": len(batch),
             "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
             "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
             "approximateArrivalOfFirstRecord": arrival(batch[0]),
@@ -176,9 +208,17 @@ class BatchDelivery:
     discarded, under the policy. No AWS and no thread: the pump calls it, tests drive it.
     `wait` sleeps between retries and answers True when the pump is stopping."""
 
-    def __init__(self, handler: Handler, policy: FailurePolicy, destination: OnFailureDestination, *,
-                 stream_arn: str, function_arn: str = "", backoff: Callable[[int], float] = default_backoff,
-                 wait: Callable[[float], bool | None] = lambda seconds: None):
+    def __init__(
+        self,
+        handler: Handler,
+        policy: FailurePolicy,
+        destination: OnFailureDestination,
+        *,
+        stream_arn: str,
+        function_arn: str = "",
+        backoff: Callable[[int], float] = default_backoff,
+        wait: Callable[[float], bool | None] = lambda seconds: None,
+    ):
         self.handler = handler
         self.policy = policy
         self.destination = destination
@@ -188,7 +228,7 @@ class BatchDelivery:
         self.wait = wait
         self.invocations = 0
         self.succeeded = 0
-        self._counting = threading.Lock()    # lanes deliver on several threads
+        self._counting = threading.Lock()  # lanes deliver on several threads
 
     def _count(self, invocations: int = 0, succeeded: int = 0) -> None:
         with self._counting:
@@ -196,7 +236,7 @@ class BatchDelivery:
             self.succeeded += succeeded
 
     def deliver(self, records: list[dict], shard_id: str) -> None:
-        pending = [_Attempt(records)]   # a stack: the front of the shard is on top
+        pending = [_Attempt(records)]  # a stack: the front of the shard is on top
         while pending:
             attempt = pending.pop()
             for follow_up in reversed(self._try(attempt, shard_id)):
@@ -211,12 +251,17 @@ class BatchDelivery:
             return []
         if first_failed != FUNCTION_ERROR:
             self._count(succeeded=first_failed)
-            return self._retry(_Attempt(attempt.batch[first_failed:], attempt.retries, attempt.invokes),
-                               shard_id, function_error=False)
+            return self._retry(
+                _Attempt(attempt.batch[first_failed:], attempt.retries, attempt.invokes),
+                shard_id,
+                function_error=False,
+            )
         if self.policy.bisect and len(attempt.batch) > 1:
             middle = len(attempt.batch) // 2
-            return [_Attempt(attempt.batch[:middle], attempt.retries, attempt.invokes),
-                    _Attempt(attempt.batch[middle:], attempt.retries, attempt.invokes)]
+            return [
+                _Attempt(attempt.batch[:middle], attempt.retries, attempt.invokes),
+                _Attempt(attempt.batch[middle:], attempt.retries, attempt.invokes),
+            ]
         return self._retry(attempt, shard_id, function_error=True)
 
     def _invoke(self, batch: list[dict]) -> int | None:
@@ -227,7 +272,12 @@ class BatchDelivery:
         try:
             response = self.handler(to_lambda_event(batch, self.stream_arn), None)
         except Exception:  # a function error: Lambda retries the batch, so must we
-            log.warning("stream handler raised on %d records of %s", len(batch), self.stream_arn, exc_info=True)
+            log.warning(
+                "stream handler raised on %d records of %s",
+                len(batch),
+                self.stream_arn,
+                exc_info=True,
+            )
             return FUNCTION_ERROR
         if not self.policy.report_item_failures:
             return None
@@ -235,13 +285,23 @@ class BatchDelivery:
         if not failures:
             return None
         sequence = [record["dynamodb"]["SequenceNumber"] for record in batch]
-        return min(sequence.index(f.get("itemIdentifier")) if f.get("itemIdentifier") in sequence else 0
-                   for f in failures)
+        return min(
+            sequence.index(f.get("itemIdentifier")) if f.get("itemIdentifier") in sequence else 0
+            for f in failures
+        )
 
     def _retry(self, attempt: _Attempt, shard_id: str, *, function_error: bool) -> list[_Attempt]:
         if attempt.retries >= self.policy.max_retries >= 0:
-            self.destination.send(invocation_record(attempt.batch, self.stream_arn, shard_id,
-                                                    self.function_arn, attempt.invokes, function_error))
+            self.destination.send(
+                invocation_record(
+                    attempt.batch,
+                    self.stream_arn,
+                    shard_id,
+                    self.function_arn,
+                    attempt.invokes,
+                    function_error,
+                )
+            )
             return []
         retries = attempt.retries + 1
         if self.wait(self.backoff(retries)):
@@ -250,6 +310,7 @@ class BatchDelivery:
 
 
 # ------------------------------------------------------------------------------ the poller
+
 
 @dataclass
 class _Shard:
@@ -266,26 +327,46 @@ class StreamPump(threading.Thread):
     keeps one): records of one key stay in order, in one lane; the shard moves past the batch
     once every lane has delivered or discarded its part."""
 
-    def __init__(self, dynamodb, streams, table: str, handler: Handler, *,
-                 policy: FailurePolicy = FailurePolicy(), destination: OnFailureDestination | None = None,
-                 function_arn: str = "", busy_interval: float = 0.05, idle_interval: float = 0.5,
-                 lanes: int = 1):
+    def __init__(
+        self,
+        dynamodb,
+        streams,
+        table: str,
+        handler: Handler,
+        *,
+        policy: FailurePolicy = FailurePolicy(),
+        destination: OnFailureDestination | None = None,
+        function_arn: str = "",
+        busy_interval: float = 0.05,
+        idle_interval: float = 0.5,
+        lanes: int = 1,
+    ):
         super().__init__(name=f"pump-{table}", daemon=True)
         self.streams = streams
         description = dynamodb.describe_table(TableName=table)["Table"]
         self.stream_arn = description["LatestStreamArn"]
-        self.partition_key = next(k["AttributeName"] for k in description["KeySchema"] if k["KeyType"] == "HASH")
+        self.partition_key = next(
+            k["AttributeName"] for k in description["KeySchema"] if k["KeyType"] == "HASH"
+        )
         self.policy = policy
         self.busy_interval = busy_interval
         self.idle_interval = idle_interval
         self.stop_event = threading.Event()
         self.shards: dict[str, _Shard] = {}
-        self.delivery = BatchDelivery(handler, policy, destination or OnFailureDestination(),
-                                      stream_arn=self.stream_arn, function_arn=function_arn,
-                                      wait=self.stop_event.wait)
+        self.delivery = BatchDelivery(
+            handler,
+            policy,
+            destination or OnFailureDestination(),
+            stream_arn=self.stream_arn,
+            function_arn=function_arn,
+            wait=self.stop_event.wait,
+        )
         self.lanes = max(1, lanes)
-        self._lane_pool = ThreadPoolExecutor(self.lanes, thread_name_prefix=f"pump-{table}-lane") \
-            if self.lanes > 1 else None
+        self._lane_pool = (
+            ThreadPoolExecutor(self.lanes, thread_name_prefix=f"pump-{table}-lane")
+            if self.lanes > 1
+            else None
+        )
 
     @property
     def delivered(self) -> int:
@@ -318,8 +399,10 @@ class StreamPump(threading.Thread):
         for shard in description["Shards"]:
             if shard["ShardId"] not in self.shards:
                 iterator = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard["ShardId"],
-                    ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                    StreamArn=self.stream_arn,
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType="TRIM_HORIZON",
+                )["ShardIterator"]
                 self.shards[shard["ShardId"]] = _Shard(shard["ShardId"], iterator)
 
     def _poll(self, shard: _Shard) -> bool:
@@ -341,7 +424,7 @@ class StreamPump(threading.Thread):
         futures = [self._lane_pool.submit(self.delivery.deliver, part, shard_id) for part in parts]
         wait(futures)
         for future in futures:
-            future.result()     # Interrupted (or a bug) surfaces here, once every lane has ended
+            future.result()  # Interrupted (or a bug) surfaces here, once every lane has ended
 
 
 def split_by_partition_key(records: list[dict], partition_key: str, lanes: int) -> list[list[dict]]:

@@ -1,4 +1,5 @@
 """Anomalies: what the rules (and reconciliation) find, as plain values. Pure: no I/O."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,8 +33,10 @@ STATUS_TRANSITIONS: dict[AnomalyStatus, frozenset[AnomalyStatus]] = {
 
 def check_status_change(current: AnomalyStatus, target: AnomalyStatus) -> None:
     if target not in STATUS_TRANSITIONS[current]:
-        raise TransitionRefused(f"the anomaly is {current.value}; it cannot become {target.value}",
-                                {"status": current.value, "requested": target.value})
+        raise TransitionRefused(
+            f"the anomaly is {current.value}; it cannot become {target.value}",
+            {"status": current.value, "requested": target.value},
+        )
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,31 @@
 """Time helpers: everything inside is timezone-aware UTC; strings are fixed-width ISO 8601 with Z
 so that they sort as text (DynamoDB sort keys)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_iso(value: datetime) -> str:
     """`2026-11-25T14:30:12.123456Z`: always microseconds, so lexical order is time order."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def from_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def day_of(value: datetime) -> str:
     """The UTC calendar day, the partition of every time-bucketed index."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    return value.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def to_api(value: datetime | None) -> str | None:
     """The contract's form: ISO 8601 UTC with Z, second precision kept as stored."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

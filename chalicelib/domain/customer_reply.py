@@ -1,5 +1,6 @@
 """The sentence an operator can send the buyer (seed: 用户沟通 — 正确示范): when they paid, how,
 the order number, the amount, and what happened to delivery, in the shop's time zone."""
+
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
@@ -7,12 +8,21 @@ from datetime import datetime, tzinfo
 from .money import Money
 from .order import DeliveryStatus, Order, PayStatus
 
-_CHANNEL_NAMES = {"alipay": "支付宝", "wechat": "微信支付", "wechatpay": "微信支付", "wxpay": "微信支付",
-                  "qqpay": "QQ钱包", "stripe": "银行卡（Stripe）", "epay": "在线支付"}
+_CHANNEL_NAMES = {
+    "alipay": "支付宝",
+    "wechat": "微信支付",
+    "wechatpay": "微信支付",
+    "wxpay": "微信支付",
+    "qqpay": "QQ钱包",
+    "stripe": "银行卡（Stripe）",
+    "epay": "在线支付",
+}
 
 
 def channel_name(order: Order) -> str:
-    return _CHANNEL_NAMES.get(order.method or "", _CHANNEL_NAMES.get(order.gateway or "", "在线支付"))
+    return _CHANNEL_NAMES.get(
+        order.method or "", _CHANNEL_NAMES.get(order.gateway or "", "在线支付")
+    )
 
 
 def amount_words(money: Money) -> str:
@@ -38,8 +48,10 @@ def customer_reply(order: Order, now: datetime, zone: tzinfo) -> str:
     number = f"（编号{order.order_no}）"
     if order.pay_status in (PayStatus.PENDING, PayStatus.EXPIRED, PayStatus.CLOSED):
         state = "已过期" if order.pay_status is PayStatus.EXPIRED else "尚未完成付款"
-        return (f"您好，我们暂未收到订单{number}的付款记录，订单{state}，金额为{amount}。"
-                "如您已经付款，请提供支付截图和支付平台的交易单号，我们会立即为您核实。")
+        return (
+            f"您好，我们暂未收到订单{number}的付款记录，订单{state}，金额为{amount}。"
+            "如您已经付款，请提供支付截图和支付平台的交易单号，我们会立即为您核实。"
+        )
     if order.paid_amount is not None and order.paid_amount != order.amount:
         amount += f"（订单金额为{amount_words(order.amount)}）"
     paid = f"您好，我们看到您在{when_words(order.paid_at or now, now, zone)}通过{channel_name(order)}支付的订单{number}已经成功，金额为{amount}，"
@@ -52,8 +64,10 @@ def customer_reply(order: Order, now: datetime, zone: tzinfo) -> str:
 
 def _delivery_words(order: Order, now: datetime, zone: tzinfo) -> str:
     if order.delivery_status is DeliveryStatus.DELIVERED and order.delivered_at:
-        return (f"系统已于{when_words(order.delivered_at, now, zone)}自动发货，"
-                "请您检查邮箱收件箱和垃圾箱。")
+        return (
+            f"系统已于{when_words(order.delivered_at, now, zone)}自动发货，"
+            "请您检查邮箱收件箱和垃圾箱。"
+        )
     if order.delivery_status is DeliveryStatus.HELD:
         return "订单正在进行安全核对，暂未发货，核对完成后会尽快为您发货，请您耐心等待。"
     if order.delivery_status is DeliveryStatus.FAILED:

@@ -3,6 +3,7 @@
 Each error carries a stable snake_case `code`, a human message and optional details; the HTTP
 status is a property of the class so no caller classifies errors by their message text.
 """
+
 from __future__ import annotations
 
 from typing import Any

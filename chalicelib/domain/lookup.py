@@ -5,6 +5,7 @@ The gateway's answer is shown beside paytrack's order; it is never applied from 
 applies a paid one through the order's `confirm_paid` action, which asks the gateway again by
 the order number and goes through ingestion like any query answer.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,10 +19,10 @@ from .query import QueryStatus
 
 #: what each gateway's trade numbers look like, to know whom to ask (a channel may be named instead)
 TRADE_NO_FORMATS: dict[str, re.Pattern[str]] = {
-    "alipay": re.compile(r"20\d{26}"),              # 2026112522001…: the day, then 20 digits
-    "wechatpay": re.compile(r"4\d{27}"),            # 4200001234…: WeChat's transaction_id
-    "epay": re.compile(r"\d{14,32}"),               # 彩虹易支付: yyyyMMddHHmmss + digits; forks vary
-    "stripe": re.compile(r"(pi|ch|py)_[A-Za-z0-9]{8,64}"),   # a PaymentIntent or a Charge
+    "alipay": re.compile(r"20\d{26}"),  # 2026112522001…: the day, then 20 digits
+    "wechatpay": re.compile(r"4\d{27}"),  # 4200001234…: WeChat's transaction_id
+    "epay": re.compile(r"\d{14,32}"),  # 彩虹易支付: yyyyMMddHHmmss + digits; forks vary
+    "stripe": re.compile(r"(pi|ch|py)_[A-Za-z0-9]{8,64}"),  # a PaymentIntent or a Charge
 }
 
 
@@ -36,7 +37,7 @@ class GatewayTrade:
 
     channel: str
     trade_no: str
-    out_trade_no: str            # the merchant order number the payment belongs to
+    out_trade_no: str  # the merchant order number the payment belongs to
     status: QueryStatus
     gateway_status: str
     amount: Money | None
@@ -47,7 +48,13 @@ class GatewayTrade:
         return self.status is QueryStatus.PAID
 
     def as_dict(self) -> dict[str, Any]:
-        return {"channel": self.channel, "trade_no": self.trade_no, "out_trade_no": self.out_trade_no,
-                "status": self.status.value, "gateway_status": self.gateway_status,
-                "amount": self.amount.format() if self.amount else None,
-                "currency": self.amount.currency if self.amount else None, "paid_at": to_api(self.paid_at)}
+        return {
+            "channel": self.channel,
+            "trade_no": self.trade_no,
+            "out_trade_no": self.out_trade_no,
+            "status": self.status.value,
+            "gateway_status": self.gateway_status,
+            "amount": self.amount.format() if self.amount else None,
+            "currency": self.amount.currency if self.amount else None,
+            "paid_at": to_api(self.paid_at),
+        }

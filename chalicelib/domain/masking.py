@@ -4,6 +4,7 @@ email `ab***@qq.com`, IPv4 `1.2.*.*` (IPv6: the first two groups), buyer id and 
 their first and last two characters, and so does a buyer's verification answer (which is often
 the last four digits of an account: all starred). Pure functions; None stays None.
 """
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """The gateway-neutral notice: what a verified gateway event says, whatever gateway sent it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,15 +12,17 @@ from .money import Money
 
 
 class NoticeKind(str, Enum):
-    PAYMENT = "payment"      # money arrived (paid); may repeat for the same payment (SUCCESS then FINISHED)
-    REFUND = "refund"        # money went back, fully or partly
-    CLOSED = "closed"        # the gateway closed the trade unpaid (or a checkout expired)
-    INFO = "info"            # worth a timeline line, changes no state (waiting, failed attempt, dispute)
+    PAYMENT = (
+        "payment"  # money arrived (paid); may repeat for the same payment (SUCCESS then FINISHED)
+    )
+    REFUND = "refund"  # money went back, fully or partly
+    CLOSED = "closed"  # the gateway closed the trade unpaid (or a checkout expired)
+    INFO = "info"  # worth a timeline line, changes no state (waiting, failed attempt, dispute)
 
 
 class NoticeSource(str, Enum):
-    NOTIFY = "notify"        # the gateway called us
-    QUERY = "query"          # we asked the gateway (补单)
+    NOTIFY = "notify"  # the gateway called us
+    QUERY = "query"  # we asked the gateway (补单)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,9 @@ class Notice:
                 raise NotificationRejected("non_positive_amount", f"{name} {value} is negative")
         moves_money = self.kind in (NoticeKind.PAYMENT, NoticeKind.REFUND)
         if moves_money and self.amount is not None and self.amount.minor == 0:
-            raise NotificationRejected("non_positive_amount", f"a {self.kind.value} of {self.amount}")
+            raise NotificationRejected(
+                "non_positive_amount", f"a {self.kind.value} of {self.amount}"
+            )
 
     @property
     def payment_identity(self) -> str | None:

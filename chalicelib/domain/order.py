@@ -5,6 +5,7 @@ payments to append and the notice keys to mark applied. The store turns it into 
 UpdateItem; `OrderChanges.apply_to` gives the same result in memory. Functions here decide; they
 never write.
 """
+
 from __future__ import annotations
 
 import copy
@@ -45,9 +46,13 @@ PAY_TRANSITIONS: dict[PayStatus, frozenset[PayStatus]] = {
 }
 
 DELIVERY_TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
-    DeliveryStatus.PENDING: frozenset({DeliveryStatus.HELD, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED}),
+    DeliveryStatus.PENDING: frozenset(
+        {DeliveryStatus.HELD, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED}
+    ),
     DeliveryStatus.HELD: frozenset({DeliveryStatus.PENDING}),
-    DeliveryStatus.FAILED: frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.HELD}),
+    DeliveryStatus.FAILED: frozenset(
+        {DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.HELD}
+    ),
     DeliveryStatus.DELIVERED: frozenset(),
 }
 
@@ -74,8 +79,8 @@ class HoldReason(str, Enum):
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    type: str          # created, payment, refund, closed, status, notice, delivery, hold, release, conflict, ...
-    source: str        # shop, notify, query, operator, system
+    type: str  # created, payment, refund, closed, status, notice, delivery, hold, release, conflict, ...
+    source: str  # shop, notify, query, operator, system
     message: str
     data: dict[str, Any] = field(default_factory=dict)
     actor: str | None = None
@@ -121,10 +126,12 @@ class Order:
     trade_no: str | None = None
     paid_amount: Money | None = None
     received_amount: Money | None = None
-    fee: Money | None = None            # in the settlement currency (the paid one unless converted)
-    net: Money | None = None            # 实际到账 as the gateway's statement says (reconciliation)
-    settled_amount: Money | None = None  # the payment converted into the settlement currency (statement)
-    exchange_rate: str | None = None    # the gateway's rate for that conversion ("7.8")
+    fee: Money | None = None  # in the settlement currency (the paid one unless converted)
+    net: Money | None = None  # 实际到账 as the gateway's statement says (reconciliation)
+    settled_amount: Money | None = (
+        None  # the payment converted into the settlement currency (statement)
+    )
+    exchange_rate: str | None = None  # the gateway's rate for that conversion ("7.8")
     refunded_amount: Money | None = None
     refunded_at: datetime | None = None
     closed_at: datetime | None = None
@@ -133,8 +140,8 @@ class Order:
     method: str | None = None
     payer: str | None = None
     fingerprint: str | None = None
-    flagged: bool = False            # an anomaly names this order (the by_flagged index)
-    refund_open: bool = False        # a refund request awaits approval or the gateway (domain/refunds.py)
+    flagged: bool = False  # an anomaly names this order (the by_flagged index)
+    refund_open: bool = False  # a refund request awaits approval or the gateway (domain/refunds.py)
     payments: list[Payment] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     applied_notices: set[str] = field(default_factory=set)
@@ -171,14 +178,15 @@ class OrderChanges:
 class Outcome:
     APPLIED = "applied"
     ALREADY_APPLIED = "already_applied"
-    REFUSED = "refused"          # stored and acknowledged, but the state machine refused it
+    REFUSED = "refused"  # stored and acknowledged, but the state machine refused it
 
 
 # ---------------------------------------------------------------- notices
 
 
-def apply_notice(order: Order, notice: Notice, now: datetime,
-                 accepted_currencies: frozenset[str] | None = None) -> OrderChanges:
+def apply_notice(
+    order: Order, notice: Notice, now: datetime, accepted_currencies: frozenset[str] | None = None
+) -> OrderChanges:
     """Decide what a verified notice does to the order it names.
 
     A notice from another channel than the order's proves only that its channel's key signed
@@ -191,18 +199,27 @@ def apply_notice(order: Order, notice: Notice, now: datetime,
     if notice.kind is NoticeKind.PAYMENT:
         changes = _apply_payment(order, notice, now, accepted_currencies)
     elif notice.channel != order.channel:
-        changes = _refused(order, notice, now, f"a {notice.kind.value} notice from channel {notice.channel}, "
-                                               f"the order is on {order.channel}")
+        changes = _refused(
+            order,
+            notice,
+            now,
+            f"a {notice.kind.value} notice from channel {notice.channel}, "
+            f"the order is on {order.channel}",
+        )
     else:
-        handler = {NoticeKind.REFUND: _apply_refund, NoticeKind.CLOSED: _apply_close,
-                   NoticeKind.INFO: _apply_info}[notice.kind]
+        handler = {
+            NoticeKind.REFUND: _apply_refund,
+            NoticeKind.CLOSED: _apply_close,
+            NoticeKind.INFO: _apply_info,
+        }[notice.kind]
         changes = handler(order, notice, now)
     changes.applied.append(notice.dedupe_key)
     return changes
 
 
-def first_payment_changes(notice: Notice, now: datetime, hold: list[str] | None = None,
-                          late: bool = False) -> OrderChanges:
+def first_payment_changes(
+    notice: Notice, now: datetime, hold: list[str] | None = None, late: bool = False
+) -> OrderChanges:
     """The changes of a payment to an unpaid order.
 
     The ingestion fast path writes exactly this, conditioned on the order being pending on the
@@ -220,21 +237,35 @@ def first_payment_changes(notice: Notice, now: datetime, hold: list[str] | None 
         "method": notice.method,
         "payer": notice.payer,
     }
-    entries = [_entry(now, "payment", notice, _payment_message(notice, late), {
-        "amount": notice.amount.format() if notice.amount else None,
-        "currency": notice.amount.currency if notice.amount else None,
-        "trade_no": notice.trade_no, "gateway_status": notice.gateway_status})]
-    changes = OrderChanges(outcome=Outcome.APPLIED, set=fields, timeline=entries, payments=[payment])
+    entries = [
+        _entry(
+            now,
+            "payment",
+            notice,
+            _payment_message(notice, late),
+            {
+                "amount": notice.amount.format() if notice.amount else None,
+                "currency": notice.amount.currency if notice.amount else None,
+                "trade_no": notice.trade_no,
+                "gateway_status": notice.gateway_status,
+            },
+        )
+    ]
+    changes = OrderChanges(
+        outcome=Outcome.APPLIED, set=fields, timeline=entries, payments=[payment]
+    )
     if hold:
         changes.set["hold_reasons"] = hold
         changes.set["delivery_status"] = DeliveryStatus.HELD
-        changes.timeline.append(_entry(now, "hold", notice, "delivery held: " + ", ".join(hold),
-                                       {"reasons": hold}))
+        changes.timeline.append(
+            _entry(now, "hold", notice, "delivery held: " + ", ".join(hold), {"reasons": hold})
+        )
     return changes
 
 
-def _apply_payment(order: Order, notice: Notice, now: datetime,
-                   accepted_currencies: frozenset[str] | None) -> OrderChanges:
+def _apply_payment(
+    order: Order, notice: Notice, now: datetime, accepted_currencies: frozenset[str] | None
+) -> OrderChanges:
     if notice.amount is None:
         return _refused(order, notice, now, "payment notice without an amount")
     known_refs = {(p.channel, p.payment_ref) for p in order.payments}
@@ -246,11 +277,14 @@ def _apply_payment(order: Order, notice: Notice, now: datetime,
     reasons = _payment_hold_reasons(order, notice, accepted_currencies)
     if late:
         reasons.append(HoldReason.LATE_PAYMENT.value)
-    return first_payment_changes(notice, now, _merge_holds(order, reasons) if reasons else None, late)
+    return first_payment_changes(
+        notice, now, _merge_holds(order, reasons) if reasons else None, late
+    )
 
 
-def _payment_hold_reasons(order: Order, notice: Notice,
-                          accepted_currencies: frozenset[str] | None) -> list[str]:
+def _payment_hold_reasons(
+    order: Order, notice: Notice, accepted_currencies: frozenset[str] | None
+) -> list[str]:
     paid: Money = notice.amount
     reasons = [HoldReason.CHANNEL_MISMATCH.value] if notice.channel != order.channel else []
     undeclared = accepted_currencies is not None and paid.currency not in accepted_currencies
@@ -266,17 +300,28 @@ def _second_payment(order: Order, notice: Notice, now: datetime) -> OrderChanges
     if notice.channel != order.channel:
         reasons.append(HoldReason.CHANNEL_MISMATCH.value)
     changes = OrderChanges(outcome=Outcome.APPLIED, payments=[_payment_of(notice)])
-    changes.timeline.append(_entry(now, "payment", notice,
-                                   f"second distinct payment {notice.amount} ({notice.trade_no}): refund due",
-                                   {"trade_no": notice.trade_no, "duplicate": True}))
+    changes.timeline.append(
+        _entry(
+            now,
+            "payment",
+            notice,
+            f"second distinct payment {notice.amount} ({notice.trade_no}): refund due",
+            {"trade_no": notice.trade_no, "duplicate": True},
+        )
+    )
     _hold_changes(order, changes, reasons, notice, now)
     return changes
 
 
 def _status_echo(notice: Notice, now: datetime) -> OrderChanges:
     """Another event about a payment we already have (e.g. TRADE_SUCCESS then TRADE_FINISHED)."""
-    entry = _entry(now, "notice", notice, f"gateway status {notice.gateway_status} for a known payment",
-                   {"trade_no": notice.trade_no})
+    entry = _entry(
+        now,
+        "notice",
+        notice,
+        f"gateway status {notice.gateway_status} for a known payment",
+        {"trade_no": notice.trade_no},
+    )
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
 
 
@@ -286,12 +331,27 @@ def _apply_refund(order: Order, notice: Notice, now: datetime) -> OrderChanges:
     refunded = _refunded_total(order, notice)
     if refunded is None or refunded.currency != order.paid_amount.currency:
         return _refused(order, notice, now, "refund amount missing or in another currency")
-    target = PayStatus.REFUNDED if refunded.minor >= order.paid_amount.minor else PayStatus.PARTIALLY_REFUNDED
+    target = (
+        PayStatus.REFUNDED
+        if refunded.minor >= order.paid_amount.minor
+        else PayStatus.PARTIALLY_REFUNDED
+    )
     if not can_pay_transition(order.pay_status, target):
-        return _refused(order, notice, now, f"cannot go from {order.pay_status.value} to {target.value}")
-    fields = {"pay_status": target, "refunded_amount": refunded, "refunded_at": notice.event_time or now}
-    entry = _entry(now, "refund", notice, f"refunded {refunded} in total ({target.value})",
-                   {"refunded": refunded.format(), "currency": refunded.currency, "status": target.value})
+        return _refused(
+            order, notice, now, f"cannot go from {order.pay_status.value} to {target.value}"
+        )
+    fields = {
+        "pay_status": target,
+        "refunded_amount": refunded,
+        "refunded_at": notice.event_time or now,
+    }
+    entry = _entry(
+        now,
+        "refund",
+        notice,
+        f"refunded {refunded} in total ({target.value})",
+        {"refunded": refunded.format(), "currency": refunded.currency, "status": target.value},
+    )
     return OrderChanges(outcome=Outcome.APPLIED, set=fields, timeline=[entry])
 
 
@@ -308,11 +368,15 @@ def _refunded_total(order: Order, notice: Notice) -> Money | None:
 
 def _apply_close(order: Order, notice: Notice, now: datetime) -> OrderChanges:
     if not can_pay_transition(order.pay_status, PayStatus.CLOSED):
-        return _refused(order, notice, now, f"gateway closed a trade that is {order.pay_status.value} here")
+        return _refused(
+            order, notice, now, f"gateway closed a trade that is {order.pay_status.value} here"
+        )
     entry = _entry(now, "closed", notice, "closed at the gateway without payment", {})
-    return OrderChanges(outcome=Outcome.APPLIED, set={"pay_status": PayStatus.CLOSED,
-                                                      "closed_at": notice.event_time or now},
-                        timeline=[entry])
+    return OrderChanges(
+        outcome=Outcome.APPLIED,
+        set={"pay_status": PayStatus.CLOSED, "closed_at": notice.event_time or now},
+        timeline=[entry],
+    )
 
 
 def _apply_info(order: Order, notice: Notice, now: datetime) -> OrderChanges:
@@ -322,15 +386,28 @@ def _apply_info(order: Order, notice: Notice, now: datetime) -> OrderChanges:
 
 def _refused(order: Order, notice: Notice, now: datetime, why: str) -> OrderChanges:
     """A notice that would move the order backwards or sideways: kept, shown, never applied."""
-    entry = _entry(now, "conflict", notice, f"not applied: {why}",
-                   {"pay_status": order.pay_status.value, "gateway_status": notice.gateway_status})
+    entry = _entry(
+        now,
+        "conflict",
+        notice,
+        f"not applied: {why}",
+        {"pay_status": order.pay_status.value, "gateway_status": notice.gateway_status},
+    )
     return OrderChanges(outcome=Outcome.REFUSED, timeline=[entry])
 
 
 def _payment_of(notice: Notice) -> Payment:
-    return Payment(payment_ref=notice.payment_identity or notice.dedupe_key, amount=notice.amount,
-                   channel=notice.channel, at=notice.event_time, notice_key=notice.dedupe_key,
-                   received=notice.received, fee=notice.fee, method=notice.method, payer=notice.payer)
+    return Payment(
+        payment_ref=notice.payment_identity or notice.dedupe_key,
+        amount=notice.amount,
+        channel=notice.channel,
+        at=notice.event_time,
+        notice_key=notice.dedupe_key,
+        received=notice.received,
+        fee=notice.fee,
+        method=notice.method,
+        payer=notice.payer,
+    )
 
 
 def _payment_message(notice: Notice, late: bool) -> str:
@@ -338,10 +415,14 @@ def _payment_message(notice: Notice, late: bool) -> str:
     return f"{'late ' if late else ''}payment of {notice.amount} {via}, trade {notice.trade_no}"
 
 
-def _entry(now: datetime, kind: str, notice: Notice, message: str, data: dict[str, Any]) -> TimelineEntry:
+def _entry(
+    now: datetime, kind: str, notice: Notice, message: str, data: dict[str, Any]
+) -> TimelineEntry:
     payload = {k: v for k, v in data.items() if v is not None}
     payload["notice"] = notice.dedupe_key
-    return TimelineEntry(at=now, type=kind, source=notice.source.value, message=message, data=payload)
+    return TimelineEntry(
+        at=now, type=kind, source=notice.source.value, message=message, data=payload
+    )
 
 
 # ---------------------------------------------------------------- holds and delivery
@@ -351,8 +432,15 @@ def _merge_holds(order: Order, reasons: list[str]) -> list[str]:
     return order.hold_reasons + [r for r in reasons if r not in order.hold_reasons]
 
 
-def _hold_changes(order: Order, changes: OrderChanges, reasons: list[str], notice: Notice | None,
-                  now: datetime, source: str = "system", actor: str | None = None) -> None:
+def _hold_changes(
+    order: Order,
+    changes: OrderChanges,
+    reasons: list[str],
+    notice: Notice | None,
+    now: datetime,
+    source: str = "system",
+    actor: str | None = None,
+) -> None:
     merged = _merge_holds(order, reasons)
     changes.set["hold_reasons"] = merged
     if can_delivery_transition(order.delivery_status, DeliveryStatus.HELD):
@@ -361,61 +449,107 @@ def _hold_changes(order: Order, changes: OrderChanges, reasons: list[str], notic
     if notice is not None:
         changes.timeline.append(_entry(now, "hold", notice, message, {"reasons": reasons}))
     else:
-        changes.timeline.append(TimelineEntry(at=now, type="hold", source=source, message=message,
-                                              data={"reasons": reasons}, actor=actor))
+        changes.timeline.append(
+            TimelineEntry(
+                at=now,
+                type="hold",
+                source=source,
+                message=message,
+                data={"reasons": reasons},
+                actor=actor,
+            )
+        )
 
 
-def hold(order: Order, reasons: list[str], now: datetime, source: str, actor: str | None = None,
-         note: str | None = None) -> OrderChanges:
+def hold(
+    order: Order,
+    reasons: list[str],
+    now: datetime,
+    source: str,
+    actor: str | None = None,
+    note: str | None = None,
+) -> OrderChanges:
     if order.delivery_status == DeliveryStatus.DELIVERED:
-        raise TransitionRefused("the order is already delivered: nothing to hold",
-                                {"delivery_status": order.delivery_status.value})
+        raise TransitionRefused(
+            "the order is already delivered: nothing to hold",
+            {"delivery_status": order.delivery_status.value},
+        )
     changes = OrderChanges(outcome=Outcome.APPLIED)
     if all(r in order.hold_reasons for r in reasons) and order.on_hold:
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     _hold_changes(order, changes, reasons, None, now, source, actor)
     if note:
-        changes.timeline[-1] = replace(changes.timeline[-1], data={**changes.timeline[-1].data, "note": note})
+        changes.timeline[-1] = replace(
+            changes.timeline[-1], data={**changes.timeline[-1].data, "note": note}
+        )
     return changes
 
 
 def release_hold(order: Order, now: datetime, actor: str | None, note: str | None) -> OrderChanges:
     if not order.on_hold:
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
-    entry = TimelineEntry(at=now, type="release", source="operator", actor=actor,
-                          message="hold released" + (f": {note}" if note else ""),
-                          data={"released": list(order.hold_reasons)})
-    return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry],
-                        set={"delivery_status": DeliveryStatus.PENDING, "hold_reasons": []})
+    entry = TimelineEntry(
+        at=now,
+        type="release",
+        source="operator",
+        actor=actor,
+        message="hold released" + (f": {note}" if note else ""),
+        data={"released": list(order.hold_reasons)},
+    )
+    return OrderChanges(
+        outcome=Outcome.APPLIED,
+        timeline=[entry],
+        set={"delivery_status": DeliveryStatus.PENDING, "hold_reasons": []},
+    )
 
 
-def report_delivery(order: Order, delivered: bool, detail: str | None, now: datetime) -> OrderChanges:
+def report_delivery(
+    order: Order, delivered: bool, detail: str | None, now: datetime
+) -> OrderChanges:
     """The shop tells us it delivered the card key (or failed to)."""
     target = DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED
     if order.pay_status != PayStatus.PAID:
-        raise TransitionRefused(f"the order is {order.pay_status.value}, not paid: do not deliver",
-                                {"pay_status": order.pay_status.value})
+        raise TransitionRefused(
+            f"the order is {order.pay_status.value}, not paid: do not deliver",
+            {"pay_status": order.pay_status.value},
+        )
     if order.on_hold:
-        raise TransitionRefused("the order is on hold: do not deliver until an operator releases it",
-                                {"hold_reasons": order.hold_reasons})
+        raise TransitionRefused(
+            "the order is on hold: do not deliver until an operator releases it",
+            {"hold_reasons": order.hold_reasons},
+        )
     if order.delivery_status == target == DeliveryStatus.DELIVERED:
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     if not can_delivery_transition(order.delivery_status, target):
-        raise TransitionRefused(f"delivery is {order.delivery_status.value}; cannot become {target.value}",
-                                {"delivery_status": order.delivery_status.value})
+        raise TransitionRefused(
+            f"delivery is {order.delivery_status.value}; cannot become {target.value}",
+            {"delivery_status": order.delivery_status.value},
+        )
     fields: dict[str, Any] = {"delivery_status": target}
     if delivered:
         fields["delivered_at"] = now
-    entry = TimelineEntry(at=now, type="delivery", source="shop",
-                          message=f"delivery {target.value}" + (f": {detail}" if detail else ""),
-                          data={"status": target.value})
+    entry = TimelineEntry(
+        at=now,
+        type="delivery",
+        source="shop",
+        message=f"delivery {target.value}" + (f": {detail}" if detail else ""),
+        data={"status": target.value},
+    )
     return OrderChanges(outcome=Outcome.APPLIED, set=fields, timeline=[entry])
 
 
 def expire(order: Order, now: datetime) -> OrderChanges:
     if order.pay_status != PayStatus.PENDING:
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
-    entry = TimelineEntry(at=now, type="status", source="system", message="expired unpaid",
-                          data={"expires_at": order.expires_at.isoformat()})
-    return OrderChanges(outcome=Outcome.APPLIED, set={"pay_status": PayStatus.EXPIRED, "expired_at": now},
-                        timeline=[entry])
+    entry = TimelineEntry(
+        at=now,
+        type="status",
+        source="system",
+        message="expired unpaid",
+        data={"expires_at": order.expires_at.isoformat()},
+    )
+    return OrderChanges(
+        outcome=Outcome.APPLIED,
+        set={"pay_status": PayStatus.EXPIRED, "expired_at": now},
+        timeline=[entry],
+    )

@@ -4,6 +4,7 @@ The store picks an index from the filter to bound what it reads; this predicate 
 for every candidate, whether it belongs — so any combination of filters is answered exactly,
 whichever index served it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,12 +28,12 @@ class OrderFilter:
     max_amount: Decimal | None = None
     order_no: str | None = None
     trade_no: str | None = None
-    email: str | None = None        # partial, case-insensitive; a whole address is an exact lookup
-    buyer_id: str | None = None     # partial
-    product: str | None = None      # partial, case-insensitive, on the product name
+    email: str | None = None  # partial, case-insensitive; a whole address is an exact lookup
+    buyer_id: str | None = None  # partial
+    product: str | None = None  # partial, case-insensitive, on the product name
     ip: str | None = None
     flagged: bool | None = None
-    time_bounded: bool = True       # False: an exact number was asked for without a time range
+    time_bounded: bool = True  # False: an exact number was asked for without a time range
 
     @property
     def exact_email(self) -> bool:
@@ -45,12 +46,20 @@ class OrderFilter:
         if self.order_no:
             yield lambda o, _: o.order_no == self.order_no
         if self.trade_no:
-            yield lambda o, _: o.trade_no == self.trade_no or any(
-                p.payment_ref == self.trade_no for p in o.payments)
+            yield (
+                lambda o, _: (
+                    o.trade_no == self.trade_no
+                    or any(p.payment_ref == self.trade_no for p in o.payments)
+                )
+            )
         if self.time_bounded:
             yield lambda o, _: self.created_from <= o.created_at <= self.created_to
         if self.paid_from or self.paid_to:
-            yield lambda o, _: o.paid_at is not None and _within(o.paid_at, self.paid_from, self.paid_to)
+            yield (
+                lambda o, _: (
+                    o.paid_at is not None and _within(o.paid_at, self.paid_from, self.paid_to)
+                )
+            )
         if self.statuses:
             yield lambda o, _: o.pay_status.value in self.statuses
         if self.delivery:
@@ -63,10 +72,20 @@ class OrderFilter:
             yield lambda o, _: _within(o.amount.to_decimal(), self.min_amount, self.max_amount)
         if self.email:
             needle = self.email.casefold()
-            yield lambda o, _: bool(o.buyer_email) and (
-                o.buyer_email.casefold() == needle if self.exact_email else needle in o.buyer_email.casefold())
+            yield (
+                lambda o, _: (
+                    bool(o.buyer_email)
+                    and (
+                        o.buyer_email.casefold() == needle
+                        if self.exact_email
+                        else needle in o.buyer_email.casefold()
+                    )
+                )
+            )
         if self.buyer_id:
-            yield lambda o, _: bool(o.buyer_id) and self.buyer_id.casefold() in o.buyer_id.casefold()
+            yield (
+                lambda o, _: bool(o.buyer_id) and self.buyer_id.casefold() in o.buyer_id.casefold()
+            )
         if self.product:
             yield lambda o, _: self.product.casefold() in o.product_name.casefold()
         if self.ip:

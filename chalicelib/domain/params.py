@@ -6,19 +6,21 @@ same hostile shapes the same way (400 naming the parameter), never a 500.
   `astimezone`, and a year-9999 bound makes a per-day loop run for ever.
 - A time range is checked for order and width before anything is read.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import RangeTooLarge, ValidationFailed
 
-TIME_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
-TIME_MAX = datetime(2100, 1, 1, tzinfo=timezone.utc)
+TIME_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+TIME_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 MAX_TIME_TEXT = 40
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,3})?")
@@ -64,21 +66,26 @@ def parse_time(text: str) -> datetime:
         raise ValueError("not an ISO 8601 time")
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     if not TIME_MIN <= moment < TIME_MAX:
         raise ValueError("out of range")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
-def time_value(params: Mapping[str, str], name: str, default: datetime | None = None) -> datetime | None:
+def time_value(
+    params: Mapping[str, str], name: str, default: datetime | None = None
+) -> datetime | None:
     value = _value(params, name)
     if value is None:
         return default
     try:
         return parse_time(value)
     except (ValueError, OverflowError):
-        raise _fail(name, f"an ISO 8601 time such as 2026-11-25T00:00:00Z, from {TIME_MIN.year} "
-                          f"to {TIME_MAX.year - 1}") from None
+        raise _fail(
+            name,
+            f"an ISO 8601 time such as 2026-11-25T00:00:00Z, from {TIME_MIN.year} "
+            f"to {TIME_MAX.year - 1}",
+        ) from None
 
 
 def parse_day(text: str) -> date:
@@ -91,21 +98,34 @@ def parse_day(text: str) -> date:
     return day
 
 
-def check_range(since: datetime | date, until: datetime | date, max_span: timedelta,
-                since_name: str = "from", until_name: str = "to") -> None:
+def check_range(
+    since: datetime | date,
+    until: datetime | date,
+    max_span: timedelta,
+    since_name: str = "from",
+    until_name: str = "to",
+) -> None:
     """`since` on or before `until`, at most `max_span` apart; raised before any read."""
     if since > until:
-        raise ValidationFailed(f"{since_name} must be on or before {until_name}",
-                               {"field": since_name})
+        raise ValidationFailed(
+            f"{since_name} must be on or before {until_name}", {"field": since_name}
+        )
     if until - since > max_span:
         raise RangeTooLarge(
             f"{since_name}..{until_name} spans more than {max_span.days} days: narrow the range "
             f"(several requests of at most {max_span.days} days each)",
-            {"field": since_name, "max_days": max_span.days})
+            {"field": since_name, "max_days": max_span.days},
+        )
 
 
-def time_range(params: Mapping[str, str], now: datetime, default_span: timedelta, max_span: timedelta,
-               since_name: str = "from", until_name: str = "to") -> tuple[datetime, datetime]:
+def time_range(
+    params: Mapping[str, str],
+    now: datetime,
+    default_span: timedelta,
+    max_span: timedelta,
+    since_name: str = "from",
+    until_name: str = "to",
+) -> tuple[datetime, datetime]:
     """(since, until) from two time parameters: `until` defaults to now, `since` to
     `default_span` before `until`; checked by `check_range`."""
     until = time_value(params, until_name, now)
@@ -151,10 +171,14 @@ def _check_tree(value: Any, field: str) -> None:
     while stack:
         node, level = stack.pop()
         if isinstance(node, str) and not node.isascii() and not _encodable(node):
-            raise ValidationFailed(f"{field}: a string holds a lone surrogate (not Unicode text)", {"field": field})
+            raise ValidationFailed(
+                f"{field}: a string holds a lone surrogate (not Unicode text)", {"field": field}
+            )
         if isinstance(node, (dict, list)):
             if level > MAX_JSON_DEPTH:
-                raise ValidationFailed(f"{field}: nested more than {MAX_JSON_DEPTH} levels", {"field": field})
+                raise ValidationFailed(
+                    f"{field}: nested more than {MAX_JSON_DEPTH} levels", {"field": field}
+                )
             children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
             stack.extend((child, level + 1) for child in children)
 

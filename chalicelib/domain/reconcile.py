@@ -28,15 +28,17 @@ A day holds up to hundreds of thousands of lines, so it is one streaming pass: e
 is counted and summed (integer minor units) as it is decided; only the lines that are not
 matched are kept.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
-from functools import lru_cache
-from typing import Any, Iterable, Iterator, NamedTuple
+from functools import cache
+from typing import Any, NamedTuple
 
 from .anomaly import Finding, Severity
 from .clock import to_api
@@ -59,7 +61,7 @@ CRITICAL_RESULTS = frozenset({Result.MISSING_THERE, Result.AMOUNT_MISMATCH})
 
 
 class LedgerPayment(NamedTuple):
-    ref: str                 # the gateway's trade number (Notice.payment_ref)
+    ref: str  # the gateway's trade number (Notice.payment_ref)
     amount: Money
 
 
@@ -70,13 +72,13 @@ class LedgerEntry(NamedTuple):
     """What reconciliation needs of one order (a lean projection, not the whole order)."""
 
     order_no: str
-    pay_status: str                         # a PayStatus value
-    payments: tuple[LedgerPayment, ...]     # the first is the order's payment; more are duplicates
+    pay_status: str  # a PayStatus value
+    payments: tuple[LedgerPayment, ...]  # the first is the order's payment; more are duplicates
     refunded: Money | None = None
     refunded_at: datetime | None = None
-    fee: Money | None = None                # the statement fee written by an earlier run (settlement currency)
+    fee: Money | None = None  # the statement fee written by an earlier run (settlement currency)
     net: Money | None = None
-    rate: str | None = None                 # the conversion rate written with them, when converted
+    rate: str | None = None  # the conversion rate written with them, when converted
 
     @property
     def paid(self) -> bool:
@@ -89,12 +91,12 @@ class LedgerEntry(NamedTuple):
 class ResultLine(NamedTuple):
     result: Result
     kind: LineKind
-    statement: Money          # signed: what the statement line moved; zero when it has none
-    ledger: Money             # signed: what our ledger holds for it; zero when it has none
+    statement: Money  # signed: what the statement line moved; zero when it has none
+    ledger: Money  # signed: what our ledger holds for it; zero when it has none
     out_trade_no: str
     trade_no: str
     order_no: str | None = None
-    source: StatementLine | None = None     # the statement's line; None for a ledger-only line
+    source: StatementLine | None = None  # the statement's line; None for a ledger-only line
     ledger_status: str = ""
     note: str = ""
     at: datetime | None = None
@@ -147,12 +149,14 @@ class Reconciliation:
     channel: str
     day: date
     summary: dict[str, Any]
-    unmatched: list[tuple[int, ResultLine]] = field(default_factory=list)   # (1-based position, line)
+    unmatched: list[tuple[int, ResultLine]] = field(
+        default_factory=list
+    )  # (1-based position, line)
     fee_updates: list[FeeUpdate] = field(default_factory=list)
     fee_deviations: list[FeeDeviation] = field(default_factory=list)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _zero(currency: str) -> Money:
     return Money(0, currency)
 
@@ -188,44 +192,93 @@ class _Matcher:
             for payment in entry.payments:
                 self.by_ref[payment.ref] = entry
         self.seen_refs: set[str] = set()
-        self.accounted: set[str] = set()          # orders whose payment a line accounted for
-        self.refund_left: dict[str, int] = {}     # ledger refunds not yet matched, per order
+        self.accounted: set[str] = set()  # orders whose payment a line accounted for
+        self.refund_left: dict[str, int] = {}  # ledger refunds not yet matched, per order
         self.fee_updates: list[FeeUpdate] = []
 
     def find(self, line: StatementLine) -> LedgerEntry | None:
         return self.by_ref.get(line.trade_no) or self.by_order.get(line.out_trade_no)
 
     @staticmethod
-    def result(result: Result, line: StatementLine, statement: Money, ledger: Money, entry: LedgerEntry | None,
-               note: str = "") -> ResultLine:
-        return ResultLine(result, line.kind, statement, ledger, line.out_trade_no, line.trade_no,
-                          entry.order_no if entry else None, line, entry.pay_status if entry else "", note, line.at)
+    def result(
+        result: Result,
+        line: StatementLine,
+        statement: Money,
+        ledger: Money,
+        entry: LedgerEntry | None,
+        note: str = "",
+    ) -> ResultLine:
+        return ResultLine(
+            result,
+            line.kind,
+            statement,
+            ledger,
+            line.out_trade_no,
+            line.trade_no,
+            entry.order_no if entry else None,
+            line,
+            entry.pay_status if entry else "",
+            note,
+            line.at,
+        )
 
     def payment(self, line: StatementLine) -> ResultLine:
         zero = _zero(line.amount.currency)
         if line.trade_no in self.seen_refs:
-            return self.result(Result.DUPLICATE, line, line.amount, zero, self.find(line),
-                               "the statement lists this payment again")
+            return self.result(
+                Result.DUPLICATE,
+                line,
+                line.amount,
+                zero,
+                self.find(line),
+                "the statement lists this payment again",
+            )
         self.seen_refs.add(line.trade_no)
         entry = self.find(line)
         if entry is None:
-            return self.result(Result.MISSING_HERE, line, line.amount, zero, None, "no order here for this payment")
+            return self.result(
+                Result.MISSING_HERE, line, line.amount, zero, None, "no order here for this payment"
+            )
         if not entry.paid:
-            return self.result(Result.MISSING_HERE, line, line.amount, zero, entry,
-                               f"the order is {entry.pay_status} here")
+            return self.result(
+                Result.MISSING_HERE,
+                line,
+                line.amount,
+                zero,
+                entry,
+                f"the order is {entry.pay_status} here",
+            )
         first = entry.payments[0]
         paid = first if first.ref == line.trade_no else entry.payment(line.trade_no)
         if paid is None:
-            return self.result(Result.DUPLICATE, line, line.amount, zero, entry,
-                               f"second payment: the order is paid here by {first.ref}")
+            return self.result(
+                Result.DUPLICATE,
+                line,
+                line.amount,
+                zero,
+                entry,
+                f"second payment: the order is paid here by {first.ref}",
+            )
         if paid is not first:
-            return self.result(Result.DUPLICATE, line, line.amount, paid.amount, entry,
-                               "second payment of the order (known here, refund due)")
+            return self.result(
+                Result.DUPLICATE,
+                line,
+                line.amount,
+                paid.amount,
+                entry,
+                "second payment of the order (known here, refund due)",
+            )
         self.accounted.add(entry.order_no)
         self.note_fee(line, entry)
         if paid.amount != line.amount:
-            return self.result(Result.AMOUNT_MISMATCH, line, line.amount, paid.amount, entry,
-                               f"{line.amount} at the gateway, {paid.amount} here")
+            return self.result(
+                Result.AMOUNT_MISMATCH,
+                line,
+                line.amount,
+                paid.amount,
+                entry,
+                f"{line.amount} at the gateway, {paid.amount} here",
+            )
         return self.result(Result.MATCHED, line, line.amount, line.amount, entry)
 
     def note_fee(self, line: StatementLine, entry: LedgerEntry) -> None:
@@ -234,14 +287,29 @@ class _Matcher:
         if fee is None:
             return
         net, known = line.net_minor, entry.net
-        if entry.fee != fee or known is None or known.minor != net or known.currency != fee.currency \
-                or entry.rate != line.rate:
-            self.fee_updates.append(FeeUpdate(entry.order_no, fee.currency, fee.minor, net,
-                                              line.settled.minor if line.settled else None, line.rate))
+        if (
+            entry.fee != fee
+            or known is None
+            or known.minor != net
+            or known.currency != fee.currency
+            or entry.rate != line.rate
+        ):
+            self.fee_updates.append(
+                FeeUpdate(
+                    entry.order_no,
+                    fee.currency,
+                    fee.minor,
+                    net,
+                    line.settled.minor if line.settled else None,
+                    line.rate,
+                )
+            )
         if self.fee_rate is not None:
             expected = expected_fee(line.booked, self.fee_rate)
             if abs(expected.minor - fee.minor) > FEE_TOLERANCE_MINOR:
-                self.fee_deviations.append(FeeDeviation(entry.order_no, line.trade_no, expected, fee))
+                self.fee_deviations.append(
+                    FeeDeviation(entry.order_no, line.trade_no, expected, fee)
+                )
 
     def refund(self, line: StatementLine) -> ResultLine:
         refunded, zero = _negative(line.amount), _zero(line.amount.currency)
@@ -249,48 +317,112 @@ class _Matcher:
         if line.refund_ref:
             seen = (line.trade_no, line.refund_ref)
             if seen in self.refund_refs:
-                return self.result(Result.DUPLICATE, line, refunded, zero, entry,
-                                   f"the statement lists refund {line.refund_ref} again")
+                return self.result(
+                    Result.DUPLICATE,
+                    line,
+                    refunded,
+                    zero,
+                    entry,
+                    f"the statement lists refund {line.refund_ref} again",
+                )
             self.refund_refs.add(seen)
         if entry is None:
-            return self.result(Result.STATUS_MISMATCH, line, refunded, zero, None,
-                               "refunded at the gateway; no order here")
-        left = self.refund_left.setdefault(entry.order_no, _refunded_minor(entry, line.amount.currency))
+            return self.result(
+                Result.STATUS_MISMATCH,
+                line,
+                refunded,
+                zero,
+                None,
+                "refunded at the gateway; no order here",
+            )
+        left = self.refund_left.setdefault(
+            entry.order_no, _refunded_minor(entry, line.amount.currency)
+        )
         if left >= line.amount.minor:
             self.refund_left[entry.order_no] = left - line.amount.minor
             return self.result(Result.MATCHED, line, refunded, refunded, entry)
         self.refund_left[entry.order_no] = 0
-        note = (f"refunded {line.amount} at the gateway, {Money(left, line.amount.currency)} here"
-                if left else "refunded at the gateway, not here")
-        return self.result(Result.STATUS_MISMATCH, line, refunded, Money(-left, line.amount.currency), entry, note)
+        note = (
+            f"refunded {line.amount} at the gateway, {Money(left, line.amount.currency)} here"
+            if left
+            else "refunded at the gateway, not here"
+        )
+        return self.result(
+            Result.STATUS_MISMATCH, line, refunded, Money(-left, line.amount.currency), entry, note
+        )
 
     def closed(self, line: StatementLine) -> ResultLine:
         entry = self.find(line)
         zero = _zero(line.amount.currency)
         if entry is None or not entry.paid:
-            return self.result(Result.MATCHED, line, zero, zero, entry, "closed unpaid on both sides")
+            return self.result(
+                Result.MATCHED, line, zero, zero, entry, "closed unpaid on both sides"
+            )
         paid = entry.payment(line.trade_no) or entry.payments[0]
         self.seen_refs.add(paid.ref)
         self.accounted.add(entry.order_no)
-        return self.result(Result.STATUS_MISMATCH, line, zero, paid.amount, entry, "closed at the gateway, paid here")
+        return self.result(
+            Result.STATUS_MISMATCH,
+            line,
+            zero,
+            paid.amount,
+            entry,
+            "closed at the gateway, paid here",
+        )
 
-    def ledger_only(self, entry: LedgerEntry, window: tuple[datetime, datetime]) -> Iterator[ResultLine]:
+    def ledger_only(
+        self, entry: LedgerEntry, window: tuple[datetime, datetime]
+    ) -> Iterator[ResultLine]:
         """A day's ledger payment (or refund) no statement line accounted for."""
         first = entry.payments[0] if entry.payments else None
-        if entry.paid and first and entry.order_no not in self.accounted and first.ref not in self.seen_refs:
-            yield ResultLine(Result.MISSING_THERE, LineKind.PAYMENT, _zero(first.amount.currency), first.amount,
-                             entry.order_no, first.ref, entry.order_no, ledger_status=entry.pay_status,
-                             note="paid here, not in the gateway's statement")
-        if (entry.refunded and entry.refunded.minor > 0 and entry.order_no not in self.refund_left
-                and entry.refunded_at and window[0] <= entry.refunded_at < window[1]):
-            yield ResultLine(Result.STATUS_MISMATCH, LineKind.REFUND, _zero(entry.refunded.currency),
-                             _negative(entry.refunded), entry.order_no, first.ref if first else "", entry.order_no,
-                             ledger_status=entry.pay_status, note="refunded here, not at the gateway",
-                             at=entry.refunded_at)
+        if (
+            entry.paid
+            and first
+            and entry.order_no not in self.accounted
+            and first.ref not in self.seen_refs
+        ):
+            yield ResultLine(
+                Result.MISSING_THERE,
+                LineKind.PAYMENT,
+                _zero(first.amount.currency),
+                first.amount,
+                entry.order_no,
+                first.ref,
+                entry.order_no,
+                ledger_status=entry.pay_status,
+                note="paid here, not in the gateway's statement",
+            )
+        if (
+            entry.refunded
+            and entry.refunded.minor > 0
+            and entry.order_no not in self.refund_left
+            and entry.refunded_at
+            and window[0] <= entry.refunded_at < window[1]
+        ):
+            yield ResultLine(
+                Result.STATUS_MISMATCH,
+                LineKind.REFUND,
+                _zero(entry.refunded.currency),
+                _negative(entry.refunded),
+                entry.order_no,
+                first.ref if first else "",
+                entry.order_no,
+                ledger_status=entry.pay_status,
+                note="refunded here, not at the gateway",
+                at=entry.refunded_at,
+            )
 
-    def lines(self, statement: Statement, day_entries: list[LedgerEntry],
-              window: tuple[datetime, datetime]) -> Iterator[ResultLine]:
-        decide = {LineKind.PAYMENT: self.payment, LineKind.REFUND: self.refund, LineKind.CLOSED: self.closed}
+    def lines(
+        self,
+        statement: Statement,
+        day_entries: list[LedgerEntry],
+        window: tuple[datetime, datetime],
+    ) -> Iterator[ResultLine]:
+        decide = {
+            LineKind.PAYMENT: self.payment,
+            LineKind.REFUND: self.refund,
+            LineKind.CLOSED: self.closed,
+        }
         for line in statement.lines:
             yield decide[line.kind](line)
         for entry in day_entries:
@@ -303,8 +435,13 @@ def _refunded_minor(entry: LedgerEntry, currency: str) -> int:
     return refunded.minor if refunded is not None and refunded.currency == currency else 0
 
 
-def reconcile(statement: Statement, day_entries: Iterable[LedgerEntry], other_entries: Iterable[LedgerEntry],
-              window: tuple[datetime, datetime], fee_rate: Decimal | None = None) -> Reconciliation:
+def reconcile(
+    statement: Statement,
+    day_entries: Iterable[LedgerEntry],
+    other_entries: Iterable[LedgerEntry],
+    window: tuple[datetime, datetime],
+    fee_rate: Decimal | None = None,
+) -> Reconciliation:
     """Match the statement against the ledger, in one pass.
 
     `day_entries` are the orders paid in `window` (the statement's day, up to where it covers):
@@ -323,12 +460,19 @@ def reconcile(statement: Statement, day_entries: Iterable[LedgerEntry], other_en
             unmatched.append((n, line))
     summary = tally.summary(statement, len(matcher.fee_updates))
     summary["fee_check"] = _fee_check(statement, fee_rate, matcher.fee_deviations)
-    return Reconciliation(statement.channel, statement.day, summary, unmatched, matcher.fee_updates,
-                          matcher.fee_deviations)
+    return Reconciliation(
+        statement.channel,
+        statement.day,
+        summary,
+        unmatched,
+        matcher.fee_updates,
+        matcher.fee_deviations,
+    )
 
 
-def _fee_check(statement: Statement, fee_rate: Decimal | None,
-               deviations: list[FeeDeviation]) -> dict[str, Any] | None:
+def _fee_check(
+    statement: Statement, fee_rate: Decimal | None, deviations: list[FeeDeviation]
+) -> dict[str, Any] | None:
     """The statement's fees against the contracted rate: how many lines differ, by how much; for
     a statement that states no fee (epay), the fees the rate gives (an estimate)."""
     if fee_rate is None:
@@ -341,9 +485,12 @@ def _fee_check(statement: Statement, fee_rate: Decimal | None,
     over: dict[str, int] = defaultdict(int)
     for deviation in deviations:
         over[deviation.charged.currency] += deviation.charged.minor - deviation.expected.minor
-    return {"rate": str(fee_rate), "differing": len(deviations),
-            "charged_over_expected": {c: _fmt(m, c) for c, m in sorted(over.items())},
-            "estimated": {c: _fmt(m, c) for c, m in sorted(estimated.items())}}
+    return {
+        "rate": str(fee_rate),
+        "differing": len(deviations),
+        "charged_over_expected": {c: _fmt(m, c) for c, m in sorted(over.items())},
+        "estimated": {c: _fmt(m, c) for c, m in sorted(estimated.items())},
+    }
 
 
 # ------------------------------------------------------------------ summary and findings
@@ -394,22 +541,39 @@ class _Tally:
     def _sum(self, column: int, currency: str, side: int, **only: Any) -> int:
         """Column totals over the figures whose currency on `side` (2: statement, 3: ledger) is
         `currency`, narrowed by `result` and/or `kind`."""
-        return sum(figures[column] for (result, kind, *currencies), figures in self.figures.items()
-                   if currencies[side - 2] == currency and only.get("result", result) is result
-                   and only.get("kind", kind) is kind)
+        return sum(
+            figures[column]
+            for (result, kind, *currencies), figures in self.figures.items()
+            if currencies[side - 2] == currency
+            and only.get("result", result) is result
+            and only.get("kind", kind) is kind
+        )
 
     def summary(self, statement: Statement, fees_to_write: int) -> dict[str, Any]:
         expected = _statement_totals(statement)
         account_fees: dict[str, int] = defaultdict(int)
         for fee in statement.account_fees:
             account_fees[fee.currency] += fee.minor
-        currencies = sorted({key[2] for key in self.figures} | {key[3] for key in self.figures} | set(expected)
-                            | set(self.booked) | set(account_fees))
-        by_currency = {c: self._currency(c, expected.get(c, 0), account_fees.get(c, 0)) for c in currencies}
-        counts = {r.value: sum(f[0] for key, f in self.figures.items() if key[0] is r) for r in Result}
+        currencies = sorted(
+            {key[2] for key in self.figures}
+            | {key[3] for key in self.figures}
+            | set(expected)
+            | set(self.booked)
+            | set(account_fees)
+        )
+        by_currency = {
+            c: self._currency(c, expected.get(c, 0), account_fees.get(c, 0)) for c in currencies
+        }
+        counts = {
+            r.value: sum(f[0] for key, f in self.figures.items() if key[0] is r) for r in Result
+        }
         return {
-            "channel": statement.channel, "date": statement.day.isoformat(), "lines": sum(counts.values()),
-            "statement_lines": len(statement.lines), "counts": counts, "currencies": by_currency,
+            "channel": statement.channel,
+            "date": statement.day.isoformat(),
+            "lines": sum(counts.values()),
+            "statement_lines": len(statement.lines),
+            "counts": counts,
+            "currencies": by_currency,
             "balanced": all(s["unexplained"] == _fmt(0, c) for c, s in by_currency.items()),
             "fees_to_write": fees_to_write,
         }
@@ -419,9 +583,15 @@ class _Tally:
         `account_fees`: the gateway's charges that are no trade (kept apart from the trades' net)."""
         results, explained = {}, 0
         for result in Result:
-            s, l_ = self._sum(1, currency, 2, result=result), self._sum(2, currency, 3, result=result)
-            results[result.value] = {"statement": _fmt(s, currency), "ledger": _fmt(l_, currency),
-                                     "difference": _fmt(s - l_, currency)}
+            s, l_ = (
+                self._sum(1, currency, 2, result=result),
+                self._sum(2, currency, 3, result=result),
+            )
+            results[result.value] = {
+                "statement": _fmt(s, currency),
+                "ledger": _fmt(l_, currency),
+                "difference": _fmt(s - l_, currency),
+            }
             if result is not Result.MATCHED:
                 explained += s - l_
         refunds = -self._sum(1, currency, 2, kind=LineKind.REFUND)
@@ -430,14 +600,24 @@ class _Tally:
         difference = expected - ledger_net
         settled, fees, net, converted = self.booked.get(currency, (0, 0, 0, 0))
         return {
-            "statement": {"gross": _fmt(self._sum(1, currency, 2) + refunds, currency),
-                          "refunds": _fmt(refunds, currency), "settled": _fmt(settled, currency),
-                          "converted_lines": converted, "fees": _fmt(fees, currency), "net": _fmt(net, currency),
-                          "account_fees": _fmt(account_fees, currency)},
-            "ledger": {"gross": _fmt(ledger_net + ledger_refunds, currency),
-                       "refunds": _fmt(ledger_refunds, currency), "net": _fmt(ledger_net, currency)},
+            "statement": {
+                "gross": _fmt(self._sum(1, currency, 2) + refunds, currency),
+                "refunds": _fmt(refunds, currency),
+                "settled": _fmt(settled, currency),
+                "converted_lines": converted,
+                "fees": _fmt(fees, currency),
+                "net": _fmt(net, currency),
+                "account_fees": _fmt(account_fees, currency),
+            },
+            "ledger": {
+                "gross": _fmt(ledger_net + ledger_refunds, currency),
+                "refunds": _fmt(ledger_refunds, currency),
+                "net": _fmt(ledger_net, currency),
+            },
             "difference": _fmt(difference, currency),
-            "explained": {r: v["difference"] for r, v in results.items() if r != Result.MATCHED.value},
+            "explained": {
+                r: v["difference"] for r, v in results.items() if r != Result.MATCHED.value
+            },
             "unexplained": _fmt(difference - explained, currency),
             "results": results,
         }
@@ -461,18 +641,40 @@ def findings(run: Reconciliation) -> list[Finding]:
     """One anomaly per line that is not matched (critical where money we show is not confirmed),
     and one for the day when the gateway charged fees its contracted rate does not give."""
     day = run.day.isoformat()
-    found = [Finding(rule=f"reconciliation_{line.result.value}",
-                     severity=Severity.CRITICAL if line.result in CRITICAL_RESULTS else Severity.WARNING,
-                     subject=f"{run.channel}#{day}#{line.key}", details=line_view(n, line),
-                     order_no=line.order_no, channel=run.channel)
-             for n, line in run.unmatched]
+    found = [
+        Finding(
+            rule=f"reconciliation_{line.result.value}",
+            severity=Severity.CRITICAL if line.result in CRITICAL_RESULTS else Severity.WARNING,
+            subject=f"{run.channel}#{day}#{line.key}",
+            details=line_view(n, line),
+            order_no=line.order_no,
+            channel=run.channel,
+        )
+        for n, line in run.unmatched
+    ]
     if run.fee_deviations:
-        found.append(Finding(rule="reconciliation_fee_rate", severity=Severity.WARNING,
-                             subject=f"{run.channel}#{day}", channel=run.channel,
-                             details={**run.summary["fee_check"], "date": day, "lines": [
-                                 {"order_no": d.order_no, "trade_no": d.trade_no, "currency": d.charged.currency,
-                                  "expected": d.expected.format(), "charged": d.charged.format()}
-                                 for d in run.fee_deviations[:FEE_DEVIATION_SAMPLES]]}))
+        found.append(
+            Finding(
+                rule="reconciliation_fee_rate",
+                severity=Severity.WARNING,
+                subject=f"{run.channel}#{day}",
+                channel=run.channel,
+                details={
+                    **run.summary["fee_check"],
+                    "date": day,
+                    "lines": [
+                        {
+                            "order_no": d.order_no,
+                            "trade_no": d.trade_no,
+                            "currency": d.charged.currency,
+                            "expected": d.expected.format(),
+                            "charged": d.charged.format(),
+                        }
+                        for d in run.fee_deviations[:FEE_DEVIATION_SAMPLES]
+                    ],
+                },
+            )
+        )
     return found
 
 
@@ -481,17 +683,28 @@ def line_view(n: int, line: ResultLine) -> dict[str, Any]:
     difference, fee, net, source = line.difference, line.fee, line.net, line.source
     settled = source.settled if source is not None else None
     return {
-        "n": n, "result": line.result.value, "kind": line.kind.value,
+        "n": n,
+        "result": line.result.value,
+        "kind": line.kind.value,
         "line": source.line_no if source is not None else None,
-        "out_trade_no": line.out_trade_no, "trade_no": line.trade_no, "order_no": line.order_no,
-        "currency": line.statement.currency, "statement": line.statement.format(),
-        "ledger": line.ledger.format(), "ledger_currency": line.ledger.currency,
+        "out_trade_no": line.out_trade_no,
+        "trade_no": line.trade_no,
+        "order_no": line.order_no,
+        "currency": line.statement.currency,
+        "statement": line.statement.format(),
+        "ledger": line.ledger.format(),
+        "ledger_currency": line.ledger.currency,
         "difference": difference.format() if difference is not None else None,
-        "fee": fee.format() if fee is not None else None, "net": net.format() if net is not None else None,
-        "settlement_currency": source.settlement_currency if source is not None and fee is not None else None,
+        "fee": fee.format() if fee is not None else None,
+        "net": net.format() if net is not None else None,
+        "settlement_currency": source.settlement_currency
+        if source is not None and fee is not None
+        else None,
         "settled": settled.format() if settled is not None else None,
         "exchange_rate": source.rate if source is not None else None,
         "refund_ref": source.refund_ref if source is not None else None,
-        "at": to_api(line.at), "gateway_status": source.status if source is not None else "",
-        "ledger_status": line.ledger_status, "note": line.note,
+        "at": to_api(line.at),
+        "gateway_status": source.status if source is not None else "",
+        "ledger_status": line.ledger_status,
+        "note": line.note,
     }

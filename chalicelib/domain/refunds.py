@@ -20,12 +20,13 @@ the order the first one wrote). The sale's payment (the order's first) also coun
 were made elsewhere (`refunded_amount`); only its refunds move the order to partially_refunded /
 refunded. A duplicate payment is refunded on its own trade number and leaves the sale as it is.
 """
+
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -33,17 +34,24 @@ from .errors import Conflict, Forbidden, NotFound, TransitionRefused
 from .money import Money
 from .notice import Notice, NoticeKind
 from .order import (
-    PAID_STATES, DeliveryStatus, Order, OrderChanges, Outcome, Payment, PayStatus, TimelineEntry,
+    PAID_STATES,
+    DeliveryStatus,
+    Order,
+    OrderChanges,
+    Outcome,
+    Payment,
+    PayStatus,
+    TimelineEntry,
     can_pay_transition,
 )
 
 
 class RefundState(str, Enum):
     AWAITING_APPROVAL = "awaiting_approval"
-    PENDING = "pending"              # asked of the gateway (or about to be); not confirmed yet
+    PENDING = "pending"  # asked of the gateway (or about to be); not confirmed yet
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    REJECTED = "rejected"            # an admin refused it: never sent to the gateway
+    REJECTED = "rejected"  # an admin refused it: never sent to the gateway
 
 
 OPEN_STATES = frozenset({RefundState.AWAITING_APPROVAL, RefundState.PENDING})
@@ -64,9 +72,9 @@ class RefundRequest:
     requested_by: str | None
     requested_at: datetime
     approval_reasons: tuple[str, ...] = ()
-    decided_by: str | None = None           # the admin who approved or rejected
+    decided_by: str | None = None  # the admin who approved or rejected
     gateway_refund_id: str | None = None
-    detail: str | None = None               # the gateway's word on the last change
+    detail: str | None = None  # the gateway's word on the last change
     updated_at: datetime | None = None
 
     @property
@@ -79,10 +87,10 @@ class RefundAnswer:
     """What the gateway says about one refund (its answer to the request, its query, its
     notification), in our terms. `detail` is the gateway's own word (code, status)."""
 
-    state: RefundState                     # PENDING, SUCCEEDED or FAILED
+    state: RefundState  # PENDING, SUCCEEDED or FAILED
     detail: str
     gateway_refund_id: str | None = None
-    refunded: Money | None = None          # as the gateway confirms it, when it says
+    refunded: Money | None = None  # as the gateway confirms it, when it says
 
 
 @dataclass(frozen=True)
@@ -133,17 +141,29 @@ def refund_requests(order: Order) -> list[RefundRequest]:
         state = RefundState(entry.data["state"])
         if rid not in found:
             found[rid] = RefundRequest(
-                refund_request_id=rid, trade_no=entry.data["trade_no"],
-                amount=Money.parse(entry.data["amount"], entry.data["currency"]), state=state,
-                reason=entry.data.get("reason", ""), requested_by=entry.actor, requested_at=entry.at,
-                approval_reasons=tuple(entry.data.get("approval_reasons") or ()), updated_at=entry.at)
+                refund_request_id=rid,
+                trade_no=entry.data["trade_no"],
+                amount=Money.parse(entry.data["amount"], entry.data["currency"]),
+                state=state,
+                reason=entry.data.get("reason", ""),
+                requested_by=entry.actor,
+                requested_at=entry.at,
+                approval_reasons=tuple(entry.data.get("approval_reasons") or ()),
+                updated_at=entry.at,
+            )
             continue
         previous = found[rid]
         found[rid] = RefundRequest(
-            **{**previous.__dict__, "state": state, "updated_at": entry.at,
-               "decided_by": entry.actor if entry.data.get("decision") else previous.decided_by,
-               "gateway_refund_id": entry.data.get("gateway_refund_id") or previous.gateway_refund_id,
-               "detail": entry.data.get("detail") or previous.detail})
+            **{
+                **previous.__dict__,
+                "state": state,
+                "updated_at": entry.at,
+                "decided_by": entry.actor if entry.data.get("decision") else previous.decided_by,
+                "gateway_refund_id": entry.data.get("gateway_refund_id")
+                or previous.gateway_refund_id,
+                "detail": entry.data.get("detail") or previous.detail,
+            }
+        )
     return list(found.values())
 
 
@@ -151,8 +171,10 @@ def find_request(order: Order, request_id: str) -> RefundRequest:
     for request in refund_requests(order):
         if request.refund_request_id == request_id:
             return request
-    raise NotFound(f"no refund request {request_id!r} on order {order.order_no}",
-                   {"order_no": order.order_no, "refund_request_id": request_id})
+    raise NotFound(
+        f"no refund request {request_id!r} on order {order.order_no}",
+        {"order_no": order.order_no, "refund_request_id": request_id},
+    )
 
 
 def sale_payment(order: Order) -> Payment | None:
@@ -163,23 +185,30 @@ def sale_payment(order: Order) -> Payment | None:
 def payment_of(order: Order, trade_no: str | None) -> Payment:
     """The payment named by its trade number (default: the sale's)."""
     if not order.payments or order.pay_status not in PAID_STATES:
-        raise TransitionRefused(f"the order is {order.pay_status.value}: there is nothing to refund",
-                                {"pay_status": order.pay_status.value})
+        raise TransitionRefused(
+            f"the order is {order.pay_status.value}: there is nothing to refund",
+            {"pay_status": order.pay_status.value},
+        )
     if trade_no is None:
         return order.payments[0]
     for payment in order.payments:
         if payment.payment_ref == trade_no:
             return payment
-    raise NotFound(f"the order has no payment {trade_no!r}",
-                   {"payment": trade_no, "payments": [p.payment_ref for p in order.payments]})
+    raise NotFound(
+        f"the order has no payment {trade_no!r}",
+        {"payment": trade_no, "payments": [p.payment_ref for p in order.payments]},
+    )
 
 
 def refundable(order: Order, payment: Payment) -> Money:
     """What is left to refund of the payment, counting every request not failed or rejected and,
     for the sale's payment, refunds recorded otherwise (manual, or the gateway's own notice)."""
     requests = [r for r in refund_requests(order) if r.trade_no == payment.payment_ref]
-    promised = sum(r.amount.minor for r in requests if r.state in (RefundState.AWAITING_APPROVAL,
-                                                                   RefundState.PENDING))
+    promised = sum(
+        r.amount.minor
+        for r in requests
+        if r.state in (RefundState.AWAITING_APPROVAL, RefundState.PENDING)
+    )
     succeeded = sum(r.amount.minor for r in requests if r.state is RefundState.SUCCEEDED)
     if payment is sale_payment(order) and order.refunded_amount is not None:
         succeeded = max(succeeded, order.refunded_amount.minor)
@@ -193,12 +222,26 @@ def open_refunds(order: Order) -> list[RefundRequest]:
 # ---------------------------------------------------------------- decisions
 
 
-def _entry(now: datetime, actor: str | None, source: str, message: str, request: RefundRequest,
-           state: RefundState, extra: dict[str, Any] | None = None) -> TimelineEntry:
-    data = {"refund_request_id": request.refund_request_id, "trade_no": request.trade_no,
-            "amount": request.amount.format(), "currency": request.amount.currency, "state": state.value,
-            **(extra or {})}
-    return TimelineEntry(at=now, type="refund", source=source, message=message, data=data, actor=actor)
+def _entry(
+    now: datetime,
+    actor: str | None,
+    source: str,
+    message: str,
+    request: RefundRequest,
+    state: RefundState,
+    extra: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    data = {
+        "refund_request_id": request.refund_request_id,
+        "trade_no": request.trade_no,
+        "amount": request.amount.format(),
+        "currency": request.amount.currency,
+        "state": state.value,
+        **(extra or {}),
+    }
+    return TimelineEntry(
+        at=now, type="refund", source=source, message=message, data=data, actor=actor
+    )
 
 
 def _with_open_flag(order: Order, changes: OrderChanges) -> OrderChanges:
@@ -209,54 +252,98 @@ def _with_open_flag(order: Order, changes: OrderChanges) -> OrderChanges:
     return changes
 
 
-def request_refund(order: Order, *, request_id: str, trade_no: str | None, amount: Money | None,
-                   reason: str, actor: str, now: datetime, policy: RefundPolicy) -> OrderChanges:
+def request_refund(
+    order: Order,
+    *,
+    request_id: str,
+    trade_no: str | None,
+    amount: Money | None,
+    reason: str,
+    actor: str,
+    now: datetime,
+    policy: RefundPolicy,
+) -> OrderChanges:
     """Reserve a refund of `amount` (default: all that is left) of one payment: `pending`, or
     `awaiting_approval` when the policy wants a second person. Refused beyond what is left."""
     payment = payment_of(order, trade_no)
     left = refundable(order, payment)
     amount = amount or left
     if amount.currency != payment.amount.currency or amount.minor <= 0:
-        raise TransitionRefused("the refund must be positive and in the paid currency",
-                                {"currency": payment.amount.currency})
+        raise TransitionRefused(
+            "the refund must be positive and in the paid currency",
+            {"currency": payment.amount.currency},
+        )
     if amount.minor > left.minor:
-        raise TransitionRefused(f"refunds would exceed the {payment.amount} paid with {payment.payment_ref}: "
-                                f"{left} is left to refund",
-                                {"payment": payment.payment_ref, "paid": payment.amount.format(),
-                                 "refundable": left.format()})
+        raise TransitionRefused(
+            f"refunds would exceed the {payment.amount} paid with {payment.payment_ref}: "
+            f"{left} is left to refund",
+            {
+                "payment": payment.payment_ref,
+                "paid": payment.amount.format(),
+                "refundable": left.format(),
+            },
+        )
     reasons = policy.approval_reasons(order, amount)
     state = RefundState.AWAITING_APPROVAL if reasons else RefundState.PENDING
-    request = RefundRequest(request_id, payment.payment_ref, amount, state, reason, actor, now, reasons)
+    request = RefundRequest(
+        request_id, payment.payment_ref, amount, state, reason, actor, now, reasons
+    )
     waits = f", awaiting an admin's approval ({', '.join(reasons)})" if reasons else ""
-    entry = _entry(now, actor, "operator", f"refund of {amount} on {payment.payment_ref} requested{waits}: "
-                                           f"{reason}", request, state,
-                   {"reason": reason, **({"approval_reasons": list(reasons)} if reasons else {})})
+    entry = _entry(
+        now,
+        actor,
+        "operator",
+        f"refund of {amount} on {payment.payment_ref} requested{waits}: {reason}",
+        request,
+        state,
+        {"reason": reason, **({"approval_reasons": list(reasons)} if reasons else {})},
+    )
     return _with_open_flag(order, OrderChanges(outcome=Outcome.APPLIED, timeline=[entry]))
 
 
-def decide_approval(order: Order, request_id: str, approve: bool, actor: str, note: str,
-                    now: datetime) -> OrderChanges:
+def decide_approval(
+    order: Order, request_id: str, approve: bool, actor: str, note: str, now: datetime
+) -> OrderChanges:
     """An admin approves (-> pending, to be sent) or rejects a request awaiting approval. The
     requester never approves their own request (maker-checker)."""
     request = find_request(order, request_id)
     target = RefundState.PENDING if approve else RefundState.REJECTED
     if request.state is not RefundState.AWAITING_APPROVAL:
-        if request.decided_by == actor and request.state in (target, *(
-                (RefundState.SUCCEEDED, RefundState.FAILED) if approve else ())):
+        if request.decided_by == actor and request.state in (
+            target,
+            *((RefundState.SUCCEEDED, RefundState.FAILED) if approve else ()),
+        ):
             return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
-        raise Conflict(f"refund request {request_id} is {request.state.value}, not awaiting approval",
-                       {"refund_request_id": request_id, "state": request.state.value})
+        raise Conflict(
+            f"refund request {request_id} is {request.state.value}, not awaiting approval",
+            {"refund_request_id": request_id, "state": request.state.value},
+        )
     if request.requested_by == actor:
-        raise Forbidden("a refund request is approved or rejected by another person than its requester",
-                        {"refund_request_id": request_id, "requested_by": actor})
+        raise Forbidden(
+            "a refund request is approved or rejected by another person than its requester",
+            {"refund_request_id": request_id, "requested_by": actor},
+        )
     verb = "approved" if approve else "rejected"
-    entry = _entry(now, actor, "operator", f"refund of {request.amount} {verb}: {note}", request, target,
-                   {"decision": verb, "note": note})
+    entry = _entry(
+        now,
+        actor,
+        "operator",
+        f"refund of {request.amount} {verb}: {note}",
+        request,
+        target,
+        {"decision": verb, "note": note},
+    )
     return _with_open_flag(order, OrderChanges(outcome=Outcome.APPLIED, timeline=[entry]))
 
 
-def settle(order: Order, request_id: str, answer: RefundAnswer, source: str, now: datetime,
-           actor: str | None = None) -> OrderChanges:
+def settle(
+    order: Order,
+    request_id: str,
+    answer: RefundAnswer,
+    source: str,
+    now: datetime,
+    actor: str | None = None,
+) -> OrderChanges:
     """Apply the gateway's word on a pending request. Pending again: nothing changes (unless it
     brings the gateway's refund id). Succeeded: the money moves on the order (the sale's payment
     only). A request already final stays so: its first confirmation is the one that counts."""
@@ -266,15 +353,31 @@ def settle(order: Order, request_id: str, answer: RefundAnswer, source: str, now
     if answer.state is RefundState.PENDING:
         if not answer.gateway_refund_id or answer.gateway_refund_id == request.gateway_refund_id:
             return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
-        entry = _entry(now, actor, source, f"refund of {request.amount} accepted by the gateway, not yet "
-                                           f"confirmed ({answer.detail})", request, RefundState.PENDING,
-                       {"gateway_refund_id": answer.gateway_refund_id, "detail": answer.detail})
+        entry = _entry(
+            now,
+            actor,
+            source,
+            f"refund of {request.amount} accepted by the gateway, not yet "
+            f"confirmed ({answer.detail})",
+            request,
+            RefundState.PENDING,
+            {"gateway_refund_id": answer.gateway_refund_id, "detail": answer.detail},
+        )
         return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
-    extra = {"detail": answer.detail, **({"gateway_refund_id": answer.gateway_refund_id}
-                                         if answer.gateway_refund_id else {})}
+    extra = {
+        "detail": answer.detail,
+        **({"gateway_refund_id": answer.gateway_refund_id} if answer.gateway_refund_id else {}),
+    }
     if answer.state is RefundState.FAILED:
-        entry = _entry(now, actor, source, f"refund of {request.amount} failed at the gateway: {answer.detail}",
-                       request, RefundState.FAILED, extra)
+        entry = _entry(
+            now,
+            actor,
+            source,
+            f"refund of {request.amount} failed at the gateway: {answer.detail}",
+            request,
+            RefundState.FAILED,
+            extra,
+        )
         return _with_open_flag(order, OrderChanges(outcome=Outcome.APPLIED, timeline=[entry]))
     return _with_open_flag(order, _succeeded(order, request, extra, source, now, actor))
 
@@ -283,8 +386,9 @@ def settle(order: Order, request_id: str, answer: RefundAnswer, source: str, now
 BY_HAND = (RefundState.SUCCEEDED, RefundState.FAILED)
 
 
-def settle_by_hand(order: Order, request_id: str, state: RefundState, actor: str, note: str,
-                   now: datetime) -> OrderChanges:
+def settle_by_hand(
+    order: Order, request_id: str, state: RefundState, actor: str, note: str, now: datetime
+) -> OrderChanges:
     """An admin settles a pending request after checking the gateway's console (an epay refund
     whose answer was lost: 彩虹 has no refund query, so nothing else ever will). Once: the same
     outcome again is already applied; a request that is not pending and not in that state (the
@@ -295,27 +399,47 @@ def settle_by_hand(order: Order, request_id: str, state: RefundState, actor: str
     if request.state is state:
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     if request.state is not RefundState.PENDING:
-        raise Conflict(f"refund request {request_id} is {request.state.value}: only a pending refund is settled "
-                       "by hand", {"refund_request_id": request_id, "state": request.state.value})
+        raise Conflict(
+            f"refund request {request_id} is {request.state.value}: only a pending refund is settled "
+            "by hand",
+            {"refund_request_id": request_id, "state": request.state.value},
+        )
     answer = RefundAnswer(state, f"settled by hand after checking the gateway's console: {note}")
     return settle(order, request_id, answer, "operator", now, actor)
 
 
-def _succeeded(order: Order, request: RefundRequest, extra: dict[str, Any], source: str, now: datetime,
-               actor: str | None) -> OrderChanges:
+def _succeeded(
+    order: Order,
+    request: RefundRequest,
+    extra: dict[str, Any],
+    source: str,
+    now: datetime,
+    actor: str | None,
+) -> OrderChanges:
     changes = OrderChanges(outcome=Outcome.APPLIED)
     sale = sale_payment(order)
     total: Money | None = None
     if sale is not None and request.trade_no == sale.payment_ref:
         total = (order.refunded_amount or Money(0, request.amount.currency)) + request.amount
-        target = PayStatus.REFUNDED if total.minor >= sale.amount.minor else PayStatus.PARTIALLY_REFUNDED
+        target = (
+            PayStatus.REFUNDED if total.minor >= sale.amount.minor else PayStatus.PARTIALLY_REFUNDED
+        )
         if can_pay_transition(order.pay_status, target):
             changes.set.update({"pay_status": target, "refunded_amount": total, "refunded_at": now})
     what = "" if total is not None else " (a duplicate payment: the sale stands)"
-    entry = _entry(now, actor, source, f"refund of {request.amount} on {request.trade_no} succeeded{what}",
-                   request, RefundState.SUCCEEDED,
-                   {**extra, "refunded": request.amount.format(),
-                    **({"total": total.format()} if total is not None else {})})
+    entry = _entry(
+        now,
+        actor,
+        source,
+        f"refund of {request.amount} on {request.trade_no} succeeded{what}",
+        request,
+        RefundState.SUCCEEDED,
+        {
+            **extra,
+            "refunded": request.amount.format(),
+            **({"total": total.format()} if total is not None else {}),
+        },
+    )
     changes.timeline.append(entry)
     return changes
 
@@ -335,17 +459,34 @@ def apply_refund_notice(order: Order, notice: Notice, now: datetime) -> OrderCha
     request = _named_request(order, notice.refund_ref)
     if request is None:
         return _echo_of_our_refunds(order, notice, now)
-    state = RefundState(notice.extra.get("refund_state") or (
-        RefundState.SUCCEEDED.value if notice.kind is NoticeKind.REFUND else RefundState.PENDING.value))
+    state = RefundState(
+        notice.extra.get("refund_state")
+        or (
+            RefundState.SUCCEEDED.value
+            if notice.kind is NoticeKind.REFUND
+            else RefundState.PENDING.value
+        )
+    )
     detail = notice.extra.get("detail") or notice.gateway_status
     answer = RefundAnswer(state, detail, notice.extra.get("gateway_refund_id"), notice.amount)
     changes = settle(order, request.refund_request_id, answer, notice.source.value, now)
     if not changes.writes:
-        changes = OrderChanges(outcome=Outcome.ALREADY_APPLIED, timeline=[TimelineEntry(
-            at=now, type="notice", source=notice.source.value,
-            message=f"gateway says {notice.gateway_status} for refund {request.refund_request_id} "
+        changes = OrderChanges(
+            outcome=Outcome.ALREADY_APPLIED,
+            timeline=[
+                TimelineEntry(
+                    at=now,
+                    type="notice",
+                    source=notice.source.value,
+                    message=f"gateway says {notice.gateway_status} for refund {request.refund_request_id} "
                     f"({request.state.value})",
-            data={"refund_request_id": request.refund_request_id, "notice": notice.dedupe_key})])
+                    data={
+                        "refund_request_id": request.refund_request_id,
+                        "notice": notice.dedupe_key,
+                    },
+                )
+            ],
+        )
     changes.applied.append(notice.dedupe_key)
     return changes
 
@@ -353,8 +494,10 @@ def apply_refund_notice(order: Order, notice: Notice, now: datetime) -> OrderCha
 def _named_request(order: Order, ref: str | None) -> RefundRequest | None:
     if not ref:
         return None
-    return next((r for r in refund_requests(order)
-                 if ref in (r.refund_request_id, r.gateway_refund_id)), None)
+    return next(
+        (r for r in refund_requests(order) if ref in (r.refund_request_id, r.gateway_refund_id)),
+        None,
+    )
 
 
 def _echo_of_our_refunds(order: Order, notice: Notice, now: datetime) -> OrderChanges | None:
@@ -364,16 +507,26 @@ def _echo_of_our_refunds(order: Order, notice: Notice, now: datetime) -> OrderCh
         return None
     payment = next((p for p in order.payments if p.payment_ref == notice.payment_identity), None)
     payment = payment or sale_payment(order)
-    ours = [r for r in refund_requests(order) if r.trade_no == (payment.payment_ref if payment else None)
-            and r.state in _COUNTED]
+    ours = [
+        r
+        for r in refund_requests(order)
+        if r.trade_no == (payment.payment_ref if payment else None) and r.state in _COUNTED
+    ]
     if not ours:
         return None
     accounted = payment.amount.minor - refundable(order, payment).minor
     if notice.refunded_total.minor > accounted:
         return None
-    entry = TimelineEntry(at=now, type="notice", source=notice.source.value,
-                          message=f"gateway reports {notice.refunded_total} refunded in total on "
-                                  f"{payment.payment_ref}: paytrack's refund requests account for it",
-                          data={"refunded_total": notice.refunded_total.format(), "trade_no": payment.payment_ref,
-                                "notice": notice.dedupe_key})
+    entry = TimelineEntry(
+        at=now,
+        type="notice",
+        source=notice.source.value,
+        message=f"gateway reports {notice.refunded_total} refunded in total on "
+        f"{payment.payment_ref}: paytrack's refund requests account for it",
+        data={
+            "refunded_total": notice.refunded_total.format(),
+            "trade_no": payment.payment_ref,
+            "notice": notice.dedupe_key,
+        },
+    )
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry], applied=[notice.dedupe_key])

@@ -7,6 +7,7 @@ order, `gateway` when the payment's notification stated it, `estimated` when nei
 the channel's contract states a rate (`fee_rate` in the channels file): shown as an estimate
 until a statement confirms it.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -26,17 +27,23 @@ class FeeStatus:
 class Settlement(NamedTuple):
     fee: Money | None
     net: Money | None
-    settled: Money | None       # the payment converted into the settlement currency
+    settled: Money | None  # the payment converted into the settlement currency
     rate: str | None
-    status: str | None          # a FeeStatus, None when no fee is known at all
+    status: str | None  # a FeeStatus, None when no fee is known at all
 
 
 def settlement_of(order: Order, fee_rate: Decimal | None = None) -> Settlement:
     if order.net is not None and order.fee is not None:
-        return Settlement(order.fee, order.net, order.settled_amount, order.exchange_rate, FeeStatus.STATEMENT)
+        return Settlement(
+            order.fee, order.net, order.settled_amount, order.exchange_rate, FeeStatus.STATEMENT
+        )
     gross = order.received_amount or order.paid_amount
     if order.fee is not None:
-        net = gross - order.fee if gross is not None and gross.currency == order.fee.currency else None
+        net = (
+            gross - order.fee
+            if gross is not None and gross.currency == order.fee.currency
+            else None
+        )
         return Settlement(order.fee, net, None, None, FeeStatus.GATEWAY)
     if fee_rate is not None and gross is not None:
         fee = expected_fee(gross, fee_rate)
@@ -51,9 +58,13 @@ def settlement_view(order: Order, fee_rate: Decimal | None = None) -> dict[str, 
     def amount(value: Money | None) -> str | None:
         return value.format() if value is not None else None
 
-    return {"fee": amount(found.fee), "fee_currency": found.fee.currency if found.fee else None,
-            "fee_status": found.status,
-            "net_amount": amount(found.net), "net_currency": found.net.currency if found.net else None,
-            "settled_amount": amount(found.settled),
-            "settlement_currency": found.settled.currency if found.settled else None,
-            "exchange_rate": found.rate}
+    return {
+        "fee": amount(found.fee),
+        "fee_currency": found.fee.currency if found.fee else None,
+        "fee_status": found.status,
+        "net_amount": amount(found.net),
+        "net_currency": found.net.currency if found.net else None,
+        "settled_amount": amount(found.settled),
+        "settlement_currency": found.settled.currency if found.settled else None,
+        "exchange_rate": found.rate,
+    }

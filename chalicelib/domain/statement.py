@@ -3,10 +3,11 @@ back, with its fee. Pure: no I/O. The gateway modules parse their own file forma
 
 Statement days are Beijing days (00:00-24:00 UTC+8), the gateways' settlement day.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -17,9 +18,9 @@ BEIJING = timezone(timedelta(hours=8))
 
 
 class LineKind(str, Enum):
-    PAYMENT = "payment"      # money taken (Alipay 交易, WeChat SUCCESS, Stripe charge, epay paid)
-    REFUND = "refund"        # money given back (退款, REFUND, Stripe refund)
-    CLOSED = "closed"        # the gateway lists the trade as closed or revoked: no money moved
+    PAYMENT = "payment"  # money taken (Alipay 交易, WeChat SUCCESS, Stripe charge, epay paid)
+    REFUND = "refund"  # money given back (退款, REFUND, Stripe refund)
+    CLOSED = "closed"  # the gateway lists the trade as closed or revoked: no money moved
 
 
 class StatementLine(NamedTuple):
@@ -32,18 +33,22 @@ class StatementLine(NamedTuple):
     converted gross as `settled` and the gateway's `rate` (settled = amount x rate, in major
     units); its `fee` and `net` are in the settlement currency."""
 
-    line_no: int                   # where it is in the file (physical line, or item n of a list)
+    line_no: int  # where it is in the file (physical line, or item n of a list)
     kind: LineKind
-    out_trade_no: str              # our order number; "" when the statement does not carry it
-    trade_no: str                  # the gateway's trade number
-    amount: Money                  # a payment's gross (订单金额) or the amount refunded
-    fee: Money | None = None       # charged on a payment, returned on a refund; None: not stated
+    out_trade_no: str  # our order number; "" when the statement does not carry it
+    trade_no: str  # the gateway's trade number
+    amount: Money  # a payment's gross (订单金额) or the amount refunded
+    fee: Money | None = None  # charged on a payment, returned on a refund; None: not stated
     received: Money | None = None  # what the merchant got before the fee (商家实收, 应结订单金额)
     at: datetime | None = None
-    status: str = ""               # the gateway's own word for the line
-    refund_ref: str | None = None  # the refund's id or request number (退款批次号/请求号, 商户退款单号)
-    settled: Money | None = None   # the gross converted into the settlement currency; None: not converted
-    rate: str | None = None        # the conversion rate as the gateway states it ("7.8")
+    status: str = ""  # the gateway's own word for the line
+    refund_ref: str | None = (
+        None  # the refund's id or request number (退款批次号/请求号, 商户退款单号)
+    )
+    settled: Money | None = (
+        None  # the gross converted into the settlement currency; None: not converted
+    )
+    rate: str | None = None  # the conversion rate as the gateway states it ("7.8")
 
     @property
     def settlement_currency(self) -> str:
@@ -87,8 +92,12 @@ class Statement:
     covers_until: datetime | None = None
     complete: bool = True
     account: str | None = None
-    account_fees: tuple[Money, ...] = ()   # the gateway's own charges that are no trade (Stripe's Radar fee)
-    raw: bytes | None = field(default=None, repr=False)   # the file as the gateway served it, to archive
+    account_fees: tuple[
+        Money, ...
+    ] = ()  # the gateway's own charges that are no trade (Stripe's Radar fee)
+    raw: bytes | None = field(
+        default=None, repr=False
+    )  # the file as the gateway served it, to archive
     raw_suffix: str = ""
 
 
@@ -102,8 +111,9 @@ class StatementUnparseable(PaytrackError):
 
     def __init__(self, source: str, line: int | None, reason: str):
         where = f"{source}, line {line}" if line is not None else source
-        super().__init__(f"statement {where}: {reason}", {"source": source, "line": line,
-                                                          "reason": reason})
+        super().__init__(
+            f"statement {where}: {reason}", {"source": source, "line": line, "reason": reason}
+        )
         self.source, self.line, self.reason = source, line, reason
 
 
@@ -120,7 +130,7 @@ class StatementNotReady(PaytrackError):
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The Beijing day as a UTC interval [start, end)."""
-    start = datetime.combine(day, time(0), BEIJING).astimezone(timezone.utc)
+    start = datetime.combine(day, time(0), BEIJING).astimezone(UTC)
     return start, start + timedelta(days=1)
 
 

@@ -7,13 +7,14 @@ dimension it belongs to — `all`, `hour:HH`, `channel:<id>`, `product:<id>`,
 day, so a month of statistics reads thirty items, not a month of orders. Latencies (created to
 paid, paid to delivered) are kept as histograms, so p50/p95 come out of counters too.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
-from typing import Iterable
 
-from .order import DeliveryStatus, Order, PayStatus, PAID_STATES
+from .order import PAID_STATES, DeliveryStatus, Order, PayStatus
 
 LATENCY_BOUNDS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 21600, 86400)
 DIMENSIONS = ("hour", "hour_of_day", "day", "channel", "product", "price_point")
@@ -35,8 +36,13 @@ def cohort_day(order: Order, zone: tzinfo) -> str:
 
 def dims(order: Order, zone: tzinfo) -> list[str]:
     hour = order.created_at.astimezone(zone).strftime("%H")
-    return ["all", f"hour:{hour}", f"channel:{order.channel}", f"product:{order.product_id}",
-            f"price:{order.amount.currency} {order.amount.format()}"]
+    return [
+        "all",
+        f"hour:{hour}",
+        f"channel:{order.channel}",
+        f"product:{order.product_id}",
+        f"price:{order.amount.currency} {order.amount.format()}",
+    ]
 
 
 def _counter(dim: str, metric: str, currency: str | None = None) -> str:
@@ -59,26 +65,37 @@ def facts(old: Order | None, new: Order, repeat_buyer: bool) -> list[Fact]:
     if new.pay_status in PAID_STATES and not was_paid and new.paid_amount:
         paid = {"paid": 1, f"paid_minor|{new.paid_amount.currency}": new.paid_amount.minor}
         if new.paid_at:
-            paid[latency_bucket(max((new.paid_at - new.created_at).total_seconds(), 0), PAY_LATENCY)] = 1
+            paid[
+                latency_bucket(max((new.paid_at - new.created_at).total_seconds(), 0), PAY_LATENCY)
+            ] = 1
         if repeat_buyer:
             paid["repeat_orders"] = 1
         found.append(Fact("paid", paid))
     if new.fee and (old is None or old.fee != new.fee):
         previous = old.fee.minor if old and old.fee and old.fee.currency == new.fee.currency else 0
-        found.append(Fact(f"fee:{new.fee.minor}", {f"fee_minor|{new.fee.currency}": new.fee.minor - previous}))
+        found.append(
+            Fact(
+                f"fee:{new.fee.minor}", {f"fee_minor|{new.fee.currency}": new.fee.minor - previous}
+            )
+        )
     converted = _converted(old, new)
     if converted is not None:
         found.append(converted)
     if new.refunded_amount and (old is None or old.refunded_amount != new.refunded_amount):
         previous = old.refunded_amount.minor if old and old.refunded_amount else 0
-        refund = {f"refunded_minor|{new.refunded_amount.currency}": new.refunded_amount.minor - previous}
+        refund = {
+            f"refunded_minor|{new.refunded_amount.currency}": new.refunded_amount.minor - previous
+        }
         if not previous:
             refund["refunded"] = 1
         found.append(Fact(f"refund:{new.refunded_amount.minor}", refund))
-    if new.pay_status is PayStatus.EXPIRED and (old is None or old.pay_status is not PayStatus.EXPIRED):
+    if new.pay_status is PayStatus.EXPIRED and (
+        old is None or old.pay_status is not PayStatus.EXPIRED
+    ):
         found.append(Fact("expired", {"expired": 1}))
     delivered_now = new.delivery_status is DeliveryStatus.DELIVERED and (
-        old is None or old.delivery_status is not DeliveryStatus.DELIVERED)
+        old is None or old.delivery_status is not DeliveryStatus.DELIVERED
+    )
     if delivered_now and new.paid_at and new.delivered_at:
         seconds = max((new.delivered_at - new.paid_at).total_seconds(), 0)
         found.append(Fact("delivered", {"delivered": 1, latency_bucket(seconds): 1}))
@@ -94,8 +111,13 @@ def _converted(old: Order | None, new: Order) -> Fact | None:
         return None
     if old is not None and old.settled_amount == settled:
         return None
-    return Fact("settled", {f"converted_minor|{paid.currency}": paid.minor,
-                            f"settled_minor|{settled.currency}": settled.minor})
+    return Fact(
+        "settled",
+        {
+            f"converted_minor|{paid.currency}": paid.minor,
+            f"settled_minor|{settled.currency}": settled.minor,
+        },
+    )
 
 
 def counter_deltas(order: Order, zone: tzinfo, fact: Fact) -> dict[str, int]:
@@ -126,7 +148,10 @@ def _percentile(counters: dict[str, int], histogram: str, fraction: float) -> in
 
 
 def _percentiles(counters: dict[str, int], histogram: str) -> dict[str, int | None]:
-    return {"p50": _percentile(counters, histogram, 0.5), "p95": _percentile(counters, histogram, 0.95)}
+    return {
+        "p50": _percentile(counters, histogram, 0.5),
+        "p95": _percentile(counters, histogram, 0.95),
+    }
 
 
 def summarise(counters: dict[str, int]) -> dict:
@@ -138,7 +163,9 @@ def summarise(counters: dict[str, int]) -> dict:
         if currency:
             money.setdefault(currency, {})[metric] = value
     return {
-        "orders_created": created, "orders_paid": paid, "orders_expired": counters.get("expired", 0),
+        "orders_created": created,
+        "orders_paid": paid,
+        "orders_expired": counters.get("expired", 0),
         "success_rate": round(paid / created, 4) if created else None,
         "orders_refunded": counters.get("refunded", 0),
         "repeat_buyer_orders": counters.get("repeat_orders", 0),

@@ -1,10 +1,12 @@
 """Readers for untrusted JSON bodies: each returns a clean value or raises ValidationFailed that
 names the field, so the API answers 400 with what is wrong instead of a 500."""
+
 from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import ValidationFailed
 
@@ -24,8 +26,14 @@ def require_object(body: Any) -> Mapping[str, Any]:
     return body
 
 
-def text(body: Mapping[str, Any], field: str, *, required: bool = True, max_len: int = 200,
-         pattern: re.Pattern[str] | None = None) -> str | None:
+def text(
+    body: Mapping[str, Any],
+    field: str,
+    *,
+    required: bool = True,
+    max_len: int = 200,
+    pattern: re.Pattern[str] | None = None,
+) -> str | None:
     value = body.get(field)
     if value is None or value == "":
         if required:
@@ -43,8 +51,14 @@ def text(body: Mapping[str, Any], field: str, *, required: bool = True, max_len:
     return value or None
 
 
-def integer(body: Mapping[str, Any], field: str, *, default: int | None = None,
-            minimum: int | None = None, maximum: int | None = None) -> int:
+def integer(
+    body: Mapping[str, Any],
+    field: str,
+    *,
+    default: int | None = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
     value = body.get(field, default)
     if value is None:
         raise _fail(field, "is required")
@@ -74,11 +88,15 @@ def ip_address(body: Mapping[str, Any], field: str, *, required: bool = False) -
         raise _fail(field, "is not an IPv4 or IPv6 address", value) from None
 
 
-def choice(body: Mapping[str, Any], field: str, options: tuple[str, ...], *, required: bool = True) -> str | None:
+def choice(
+    body: Mapping[str, Any], field: str, options: tuple[str, ...], *, required: bool = True
+) -> str | None:
     value = text(body, field, required=required, max_len=50)
     if value is not None and value not in options:
-        raise ValidationFailed(f"{field}: must be one of {', '.join(options)}",
-                               {"field": field, "allowed": list(options)})
+        raise ValidationFailed(
+            f"{field}: must be one of {', '.join(options)}",
+            {"field": field, "allowed": list(options)},
+        )
     return value
 
 

@@ -16,6 +16,7 @@ written before tokens were derived also carry their random token's SHA-256, stil
 `verification_answered` (the answer), `verification_decided` (release or refund). A new
 request on an unanswered one supersedes it; an answered one must be decided first.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,7 +32,11 @@ from .errors import Conflict, Forbidden, NotFound, TransitionRefused
 from .masking import mask_answer
 from .order import Order, OrderChanges, Outcome, TimelineEntry
 
-REQUESTED, ANSWERED, DECIDED = "verification_requested", "verification_answered", "verification_decided"
+REQUESTED, ANSWERED, DECIDED = (
+    "verification_requested",
+    "verification_answered",
+    "verification_decided",
+)
 EVENT = "order.verification_requested"
 FREE_QUESTION = "free"
 #: the inbox rules of a review (anomalies recorded by services/verification.py, not by the engine)
@@ -56,7 +61,7 @@ def token_digest(token: str) -> str:
 
 def reply_token(secret: bytes, order_no: str, verification_id: str) -> str:
     """The reply token of one request: the same every time it is derived (URL-safe, 43 chars)."""
-    mac = hmac.new(secret, f"{order_no}\n{verification_id}".encode("utf-8"), hashlib.sha256).digest()
+    mac = hmac.new(secret, f"{order_no}\n{verification_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
 
 
@@ -70,7 +75,7 @@ class Verification:
     requested_at: datetime
     requested_by: str | None
     expires_at: datetime
-    token_sha256: str | None          # only on requests written before tokens were derived
+    token_sha256: str | None  # only on requests written before tokens were derived
     answer: str | None = None
     answered_at: datetime | None = None
     decision: str | None = None
@@ -97,12 +102,21 @@ class Verification:
 
     def view(self, *, masked: bool) -> dict[str, Any]:
         """The review as the admin API shows it (the buyer's answer masked for viewers)."""
-        return {"id": self.verification_id, "state": self.state.value, "question": self.question,
-                "template": self.template, "requested_at": to_api(self.requested_at),
-                "requested_by": self.requested_by, "expires_at": to_api(self.expires_at),
-                "answer": mask_answer(self.answer) if masked else self.answer,
-                "answered_at": to_api(self.answered_at), "decision": self.decision,
-                "decided_at": to_api(self.decided_at), "decided_by": self.decided_by, "reason": self.reason}
+        return {
+            "id": self.verification_id,
+            "state": self.state.value,
+            "question": self.question,
+            "template": self.template,
+            "requested_at": to_api(self.requested_at),
+            "requested_by": self.requested_by,
+            "expires_at": to_api(self.expires_at),
+            "answer": mask_answer(self.answer) if masked else self.answer,
+            "answered_at": to_api(self.answered_at),
+            "decision": self.decision,
+            "decided_at": to_api(self.decided_at),
+            "decided_by": self.decided_by,
+            "reason": self.reason,
+        }
 
 
 def history(order: Order, now: datetime) -> list[Verification]:
@@ -112,13 +126,25 @@ def history(order: Order, now: datetime) -> list[Verification]:
         vid = entry.data.get("verification_id")
         if entry.type == REQUESTED:
             found[vid] = Verification(
-                vid, entry.data["question"], entry.data.get("template", FREE_QUESTION), entry.at, entry.actor,
-                from_iso(entry.data["expires_at"]), entry.data.get("token_sha256"), now=now)
+                vid,
+                entry.data["question"],
+                entry.data.get("template", FREE_QUESTION),
+                entry.at,
+                entry.actor,
+                from_iso(entry.data["expires_at"]),
+                entry.data.get("token_sha256"),
+                now=now,
+            )
         elif entry.type == ANSWERED and vid in found:
             found[vid] = _with(found[vid], answer=entry.data["answer"], answered_at=entry.at)
         elif entry.type == DECIDED and vid in found:
-            found[vid] = _with(found[vid], decision=entry.data["decision"], decided_at=entry.at,
-                               decided_by=entry.actor, reason=entry.data.get("reason"))
+            found[vid] = _with(
+                found[vid],
+                decision=entry.data["decision"],
+                decided_at=entry.at,
+                decided_by=entry.actor,
+                reason=entry.data.get("reason"),
+            )
     return list(found.values())
 
 
@@ -132,60 +158,106 @@ def current(order: Order, now: datetime) -> Verification | None:
     return all_of_them[-1] if all_of_them else None
 
 
-def _entry(now: datetime, kind: str, source: str, actor: str | None, message: str, data: dict) -> TimelineEntry:
+def _entry(
+    now: datetime, kind: str, source: str, actor: str | None, message: str, data: dict
+) -> TimelineEntry:
     return TimelineEntry(at=now, type=kind, source=source, message=message, data=data, actor=actor)
 
 
-def request(order: Order, now: datetime, actor: str, *, verification_id: str, question: str, template: str,
-            ttl: timedelta) -> OrderChanges:
+def request(
+    order: Order,
+    now: datetime,
+    actor: str,
+    *,
+    verification_id: str,
+    question: str,
+    template: str,
+    ttl: timedelta,
+) -> OrderChanges:
     """Ask the buyer, through the shop, on a held order. An unanswered request is superseded.
     Once per `verification_id`: asking again under an id already on the order changes nothing
     (an operator's retry with the same idempotency key)."""
-    earlier = next((entry for entry in order.timeline
-                    if entry.type == REQUESTED and entry.data.get("verification_id") == verification_id), None)
+    earlier = next(
+        (
+            entry
+            for entry in order.timeline
+            if entry.type == REQUESTED and entry.data.get("verification_id") == verification_id
+        ),
+        None,
+    )
     if earlier is not None:
         if (earlier.data["question"], earlier.data.get("template")) != (question, template):
-            raise Conflict("this idempotency key asked another question", {"verification_id": verification_id})
+            raise Conflict(
+                "this idempotency key asked another question", {"verification_id": verification_id}
+            )
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     if not order.on_hold:
-        raise TransitionRefused("verification is asked on a held order: hold it first",
-                                {"delivery_status": order.delivery_status.value})
+        raise TransitionRefused(
+            "verification is asked on a held order: hold it first",
+            {"delivery_status": order.delivery_status.value},
+        )
     latest = current(order, now)
     if latest is not None and latest.state is State.ANSWERED:
-        raise Conflict("the buyer has answered the last verification: release or refund first",
-                       {"verification_id": latest.verification_id, "state": latest.state.value})
+        raise Conflict(
+            "the buyer has answered the last verification: release or refund first",
+            {"verification_id": latest.verification_id, "state": latest.state.value},
+        )
     expires_at = now + ttl
-    data = {"verification_id": verification_id, "question": question, "template": template,
-            "expires_at": to_iso(expires_at)}
+    data = {
+        "verification_id": verification_id,
+        "question": question,
+        "template": template,
+        "expires_at": to_iso(expires_at),
+    }
     if latest is not None and latest.state in (State.AWAITING_ANSWER, State.EXPIRED):
         data["supersedes"] = latest.verification_id
-    entry = _entry(now, REQUESTED, "operator", actor, f"verification asked of the buyer: {question}", data)
+    entry = _entry(
+        now, REQUESTED, "operator", actor, f"verification asked of the buyer: {question}", data
+    )
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
 
 
-def answer(order: Order, now: datetime, *, verification_id: str, token: str, derived_token: str,
-           text: str) -> OrderChanges:
+def answer(
+    order: Order, now: datetime, *, verification_id: str, token: str, derived_token: str, text: str
+) -> OrderChanges:
     """The shop's answer: the token of this very request (`derived_token`: its `reply_token`),
     once, before it expires. The same answer again (a retry after a lost reply) changes nothing."""
     every = history(order, now)
     latest = every[-1] if every else None
     asked = next((v for v in every if v.verification_id == verification_id), None)
     if asked is None:
-        raise NotFound(f"no verification {verification_id!r} on order {order.order_no}",
-                       {"verification_id": verification_id})
+        raise NotFound(
+            f"no verification {verification_id!r} on order {order.order_no}",
+            {"verification_id": verification_id},
+        )
     if not asked.accepts(token, derived_token):
-        raise Forbidden("the reply token is not this verification's", {"verification_id": verification_id})
+        raise Forbidden(
+            "the reply token is not this verification's", {"verification_id": verification_id}
+        )
     if asked.verification_id != latest.verification_id:
-        raise Conflict("this verification was superseded by a newer question",
-                       {"verification_id": verification_id, "state": "superseded",
-                        "latest": latest.verification_id})
+        raise Conflict(
+            "this verification was superseded by a newer question",
+            {
+                "verification_id": verification_id,
+                "state": "superseded",
+                "latest": latest.verification_id,
+            },
+        )
     if asked.state is State.ANSWERED and asked.answer == text:
-        return OrderChanges(outcome=Outcome.ALREADY_APPLIED)        # the shop's retry of its answer
+        return OrderChanges(outcome=Outcome.ALREADY_APPLIED)  # the shop's retry of its answer
     if asked.state is not State.AWAITING_ANSWER:
-        raise Conflict(f"the verification is {asked.state.value}: it takes one answer, before it expires",
-                       {"verification_id": verification_id, "state": asked.state.value})
-    entry = _entry(now, ANSWERED, "shop", None, answered_message(text),
-                   {"verification_id": verification_id, "answer": text})
+        raise Conflict(
+            f"the verification is {asked.state.value}: it takes one answer, before it expires",
+            {"verification_id": verification_id, "state": asked.state.value},
+        )
+    entry = _entry(
+        now,
+        ANSWERED,
+        "shop",
+        None,
+        answered_message(text),
+        {"verification_id": verification_id, "answer": text},
+    )
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
 
 
@@ -203,22 +275,37 @@ def open_review(order: Order, now: datetime) -> Verification:
     """The verification an operator's decision ends: asked, and not decided yet."""
     latest = current(order, now)
     if latest is None or latest.state not in OPEN_STATES:
-        raise TransitionRefused("no verification under way on this order",
-                                {"state": latest.state.value if latest else None})
+        raise TransitionRefused(
+            "no verification under way on this order",
+            {"state": latest.state.value if latest else None},
+        )
     return latest
 
 
-def decide(order: Order, now: datetime, actor: str, *, verification_id: str, decision: str,
-           reason: str) -> OrderChanges:
+def decide(
+    order: Order, now: datetime, actor: str, *, verification_id: str, decision: str, reason: str
+) -> OrderChanges:
     """Mark the review ended (the release or refund itself is the order's action). Once."""
     latest = current(order, now)
-    if latest is not None and latest.verification_id == verification_id and latest.decision == decision:
+    if (
+        latest is not None
+        and latest.verification_id == verification_id
+        and latest.decision == decision
+    ):
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     review = open_review(order, now)
     if review.verification_id != verification_id:
-        raise Conflict("another verification is under way on this order", {"verification_id": verification_id})
-    entry = _entry(now, DECIDED, "operator", actor, f"verification ended: {decision} — {reason}",
-                   {"verification_id": verification_id, "decision": decision, "reason": reason})
+        raise Conflict(
+            "another verification is under way on this order", {"verification_id": verification_id}
+        )
+    entry = _entry(
+        now,
+        DECIDED,
+        "operator",
+        actor,
+        f"verification ended: {decision} — {reason}",
+        {"verification_id": verification_id, "decision": decision, "reason": reason},
+    )
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
 
 
@@ -228,7 +315,12 @@ def mark_expired(view: dict[str, Any], now: datetime) -> dict[str, Any]:
     recorded."""
     details = view.get("details") or {}
     expires_at = details.get("expires_at")
-    if view.get("rule") != "verification" or view.get("status") == "resolved" or not expires_at \
-            or details.get("state") != State.AWAITING_ANSWER.value or from_iso(expires_at) > now:
+    if (
+        view.get("rule") != "verification"
+        or view.get("status") == "resolved"
+        or not expires_at
+        or details.get("state") != State.AWAITING_ANSWER.value
+        or from_iso(expires_at) > now
+    ):
         return view
     return {**view, "details": {**details, "state": State.EXPIRED.value}}

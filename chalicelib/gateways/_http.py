@@ -5,14 +5,16 @@ caller reports it and never reads it as "unpaid". Its message names what was ask
 wrong, never the URL — epay sends the merchant key in the query string. For the same reason
 urllib3's own log lines are passed through a filter that masks `key=` values.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import requests
 
@@ -57,16 +59,23 @@ class GatewayHttp:
             if attempt:
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                response = self.session.request(method, url, timeout=(min(3.05, self.timeout_s), self.timeout_s),
-                                                allow_redirects=False, **kwargs)
+                response = self.session.request(
+                    method,
+                    url,
+                    timeout=(min(3.05, self.timeout_s), self.timeout_s),
+                    allow_redirects=False,
+                    **kwargs,
+                )
             except requests.RequestException as error:
                 problem = type(error).__name__
                 continue
             if response.status_code not in _RETRY_STATUS:
                 return response
             problem = f"HTTP {response.status_code}"
-        raise GatewayUnavailable(f"{what}: {problem} after {self.attempts} attempts",
-                                 {"what": what, "problem": problem, "attempts": self.attempts})
+        raise GatewayUnavailable(
+            f"{what}: {problem} after {self.attempts} attempts",
+            {"what": what, "problem": problem, "attempts": self.attempts},
+        )
 
 
 def invalid_answer(what: str, why: str) -> GatewayUnavailable:

@@ -3,15 +3,17 @@
 Everything here turns bad input into `MalformedNotification` and bad channel configuration into
 `ChannelMisconfigured`, whose messages name the field and never carry its value.
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import json
 import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import unquote_plus, unquote_to_bytes
 
 from cryptography import x509
@@ -19,13 +21,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..domain.errors import (ChannelMisconfigured, InvalidMoney, MalformedNotification,
-                             NotificationRejected)
+from ..domain.errors import (
+    ChannelMisconfigured,
+    InvalidMoney,
+    MalformedNotification,
+    NotificationRejected,
+)
 
 REDACTED = "***"
 
 
 # --- channel configuration -------------------------------------------------------------------
+
 
 def config_value(config: Mapping[str, Any], name: str) -> str:
     """A required scalar config field as text (JSON may hold an id such as `pid` as a number)."""
@@ -65,14 +72,22 @@ def rsa_private_key(config: Mapping[str, Any], name: str) -> rsa.RSAPrivateKey:
     try:
         return _load_rsa_private_key(config_value(config, name).strip())
     except (ValueError, TypeError):
-        raise ChannelMisconfigured(f"channel config field {name} is not an RSA private key") from None
+        raise ChannelMisconfigured(
+            f"channel config field {name} is not an RSA private key"
+        ) from None
 
 
 @lru_cache(maxsize=16)
 def _load_rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
     """A PKCS#8 or PKCS#1 PEM, or the bare base64 body of either (Alipay's key tool)."""
-    candidates = [pem] if pem.startswith("-----BEGIN") else [
-        f"-----BEGIN {kind}-----\n{pem}\n-----END {kind}-----" for kind in ("PRIVATE KEY", "RSA PRIVATE KEY")]
+    candidates = (
+        [pem]
+        if pem.startswith("-----BEGIN")
+        else [
+            f"-----BEGIN {kind}-----\n{pem}\n-----END {kind}-----"
+            for kind in ("PRIVATE KEY", "RSA PRIVATE KEY")
+        ]
+    )
     for text in candidates:
         try:
             key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
@@ -84,6 +99,7 @@ def _load_rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
 
 
 # --- signatures --------------------------------------------------------------------------------
+
 
 def rsa_sign(key: rsa.RSAPrivateKey, message: bytes, algorithm: hashes.HashAlgorithm) -> str:
     """RSA PKCS#1 v1.5 signature of `message`, base64 (Alipay RSA2 requests, WeChat v3 requests)."""
@@ -99,8 +115,9 @@ def b64decode_strict(text: str) -> bytes | None:
     return raw if base64.b64encode(raw).decode("ascii") == text else None
 
 
-def rsa_verify(key: rsa.RSAPublicKey, signature_b64: str, message: bytes,
-               algorithm: hashes.HashAlgorithm) -> bool:
+def rsa_verify(
+    key: rsa.RSAPublicKey, signature_b64: str, message: bytes, algorithm: hashes.HashAlgorithm
+) -> bool:
     """RSA PKCS#1 v1.5 verification of a base64 signature over `message`."""
     signature = b64decode_strict(signature_b64)
     if signature is None:
@@ -113,6 +130,7 @@ def rsa_verify(key: rsa.RSAPublicKey, signature_b64: str, message: bytes,
 
 
 # --- reading input -----------------------------------------------------------------------------
+
 
 def parse_form(data: bytes) -> dict[str, bytes]:
     """Split an application/x-www-form-urlencoded body into keys and percent-decoded value bytes.
@@ -193,8 +211,21 @@ def malformed_on_error() -> Iterator[None]:
 
 #: the last word of a field name that holds a secret: client_secret, webhook_secret, api_key,
 #: apiv3_key, access_token, password, card cvc ... whatever the gateway or the event type
-_SECRET_WORDS = frozenset({"secret", "password", "passwd", "passphrase", "token", "key", "apikey",
-                           "privatekey", "cvc", "cvv", "pin"})
+_SECRET_WORDS = frozenset(
+    {
+        "secret",
+        "password",
+        "passwd",
+        "passphrase",
+        "token",
+        "key",
+        "apikey",
+        "privatekey",
+        "cvc",
+        "cvv",
+        "pin",
+    }
+)
 _JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)"(?:[^"\\]|\\.)*"?')
 _FORM_PAIR = re.compile(r"(^|[?&\n])([^=&\n]{1,200})=([^&\n]*)")
 
@@ -212,8 +243,12 @@ def redact_keys(payload: Any, keys: tuple[str, ...] = ()) -> Any:
     """A copy of `payload` with the values of secret-named fields (and of `keys`) masked at any
     depth, whatever event or gateway the payload comes from."""
     if isinstance(payload, Mapping):
-        return {k: REDACTED if k in keys or (isinstance(k, str) and is_secret_name(k))
-                else redact_keys(v, keys) for k, v in payload.items()}
+        return {
+            k: REDACTED
+            if k in keys or (isinstance(k, str) and is_secret_name(k))
+            else redact_keys(v, keys)
+            for k, v in payload.items()
+        }
     if isinstance(payload, list):
         return [redact_keys(item, keys) for item in payload]
     return payload
@@ -222,12 +257,17 @@ def redact_keys(payload: Any, keys: tuple[str, ...] = ()) -> Any:
 def redact_text(text: str) -> str:
     """The raw request as text (a JSON body, a form body, a query string, possibly cut short)
     with the values of secret-named fields masked and every other byte kept as received."""
+
     def json_pair(match: re.Match[str]) -> str:
         name = match.group(1)
         return f'"{name}"{match.group(2)}"{REDACTED}"' if is_secret_name(name) else match.group(0)
 
     def form_pair(match: re.Match[str]) -> str:
         name = unquote_plus(match.group(2))
-        return f"{match.group(1)}{match.group(2)}={REDACTED}" if is_secret_name(name) else match.group(0)
+        return (
+            f"{match.group(1)}{match.group(2)}={REDACTED}"
+            if is_secret_name(name)
+            else match.group(0)
+        )
 
     return _FORM_PAIR.sub(form_pair, _JSON_PAIR.sub(json_pair, text))

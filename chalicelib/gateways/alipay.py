@@ -1,10 +1,12 @@
 """Alipay asynchronous notifications (form POST, RSA2), verified and mapped to a `Notice`; the
 OpenAPI calls (query, bill) live in alipay_api."""
+
 from __future__ import annotations
 
 import codecs
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 
@@ -31,8 +33,9 @@ class AlipayGateway(TextAnswers, Gateway):
     type_name = "alipay"
     secret_fields = ("app_private_key",)
 
-    def parse_notification(self, request: InboundRequest, config: Mapping[str, Any],
-                           channel: str, now: datetime) -> Notice:
+    def parse_notification(
+        self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
+    ) -> Notice:
         with malformed_on_error():
             fields = parse_form(request.body)
             params = decode_values(fields, _charset(fields))
@@ -40,23 +43,33 @@ class AlipayGateway(TextAnswers, Gateway):
             _check_account(params, config)
             return _to_notice(params, channel, self.redact(params))
 
-    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
-                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+    def query_order(
+        self,
+        config: Mapping[str, Any],
+        channel: str,
+        out_trade_no: str,
+        trade_no: str | None,
+        http: GatewayHttp,
+        now: datetime,
+    ) -> QueryResult:
         return alipay_api.query(config, channel, out_trade_no, http, now)
 
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         return True
 
-    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-               now: datetime) -> RefundAnswer:
+    def refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer:
         return alipay_api.refund(config, call, http, now)
 
-    def query_refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-                     now: datetime) -> RefundAnswer | None:
+    def query_refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer | None:
         return alipay_api.query_refund(config, call, http, now)
 
-    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
-                        http: GatewayHttp, now: datetime) -> Statement:
+    def fetch_statement(
+        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
+    ) -> Statement:
         return alipay_api.fetch_bill(config, channel, day, http, now)
 
 
@@ -77,8 +90,9 @@ def _hash_for(sign_type: str, config: Mapping[str, Any]) -> hashes.HashAlgorithm
         return hashes.SHA256()
     if sign_type == "RSA" and config.get("allow_rsa1") is True:
         return hashes.SHA1()
-    raise SignatureInvalid(f"sign_type {sign_type} is not accepted on this channel",
-                           reason="unsupported_sign_type")
+    raise SignatureInvalid(
+        f"sign_type {sign_type} is not accepted on this channel", reason="unsupported_sign_type"
+    )
 
 
 def _signed_messages(fields: Mapping[str, bytes], params: Mapping[str, str]) -> set[bytes]:
@@ -94,13 +108,15 @@ def _signed_messages(fields: Mapping[str, bytes], params: Mapping[str, str]) -> 
     return {received, as_utf8}
 
 
-def _verify(fields: Mapping[str, bytes], params: Mapping[str, str],
-            config: Mapping[str, Any]) -> None:
+def _verify(
+    fields: Mapping[str, bytes], params: Mapping[str, str], config: Mapping[str, Any]
+) -> None:
     algorithm = _hash_for(params.get("sign_type", "RSA2"), config)
     key = alipay_public_key(config)
     sign = need(params, "sign")
-    if not any(rsa_verify(key, sign, message, algorithm)
-               for message in _signed_messages(fields, params)):
+    if not any(
+        rsa_verify(key, sign, message, algorithm) for message in _signed_messages(fields, params)
+    ):
         raise SignatureInvalid()
 
 
@@ -128,11 +144,12 @@ def _beijing(text: str | None) -> datetime | None:
     if text is None:
         return None
     naive = datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
-    return naive.replace(tzinfo=BEIJING).astimezone(timezone.utc)
+    return naive.replace(tzinfo=BEIJING).astimezone(UTC)
 
 
-def _classify(status: str, refund_fee: Money | None,
-              params: Mapping[str, str]) -> tuple[NoticeKind, str]:
+def _classify(
+    status: str, refund_fee: Money | None, params: Mapping[str, str]
+) -> tuple[NoticeKind, str]:
     """The notice kind and the field holding its event time (`refund_fee` only when > 0).
 
     A partial refund leaves the trade TRADE_SUCCESS with `refund_fee` set; a full refund closes

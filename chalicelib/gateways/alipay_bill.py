@@ -5,6 +5,7 @@ parentheses, one row per 交易 (payment) or 退款 (refund, amounts negative) w
 a TAB, then a closing block with the totals (`#交易合计：N笔，商家实收共X元`, `#退款合计：…`). The
 totals are checked against the rows: a truncated or altered file fails with the line and reason.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,22 +13,60 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Iterable
 
 from ..domain.errors import InvalidMoney
 from ..domain.money import Money
-from ..domain.statement import (BEIJING, LineKind, Statement, StatementLine, StatementUnparseable,
-                                beijing_time, day_bounds)
+from ..domain.statement import (
+    BEIJING,
+    LineKind,
+    Statement,
+    StatementLine,
+    StatementUnparseable,
+    beijing_time,
+    day_bounds,
+)
 
 DETAIL_HEADER = (
-    "支付宝交易号", "商户订单号", "业务类型", "商品名称", "创建时间", "完成时间", "门店编号", "门店名称",
-    "操作员", "终端号", "对方账户", "订单金额（元）", "商家实收（元）", "支付宝红包（元）", "集分宝（元）",
-    "支付宝优惠（元）", "商家优惠（元）", "券核销金额（元）", "券名称", "商家红包消费金额（元）",
-    "卡消费金额（元）", "退款批次号/请求号", "服务费（元）", "分润（元）", "备注")
-(TRADE_NO, OUT_TRADE_NO, BIZ_TYPE, CREATED, FINISHED, ORDER_AMOUNT, RECEIVED, REFUND_REF,
- FEE) = (0, 1, 2, 4, 5, 11, 12, 21, 22)
+    "支付宝交易号",
+    "商户订单号",
+    "业务类型",
+    "商品名称",
+    "创建时间",
+    "完成时间",
+    "门店编号",
+    "门店名称",
+    "操作员",
+    "终端号",
+    "对方账户",
+    "订单金额（元）",
+    "商家实收（元）",
+    "支付宝红包（元）",
+    "集分宝（元）",
+    "支付宝优惠（元）",
+    "商家优惠（元）",
+    "券核销金额（元）",
+    "券名称",
+    "商家红包消费金额（元）",
+    "卡消费金额（元）",
+    "退款批次号/请求号",
+    "服务费（元）",
+    "分润（元）",
+    "备注",
+)
+(TRADE_NO, OUT_TRADE_NO, BIZ_TYPE, CREATED, FINISHED, ORDER_AMOUNT, RECEIVED, REFUND_REF, FEE) = (
+    0,
+    1,
+    2,
+    4,
+    5,
+    11,
+    12,
+    21,
+    22,
+)
 _KINDS = {"交易": LineKind.PAYMENT, "退款": LineKind.REFUND}
 _END_MARK = "业务明细列表结束"
 _TOTAL = re.compile(r"#(交易|退款)合计：([0-9]+)笔，商家实收共(-?[0-9]+(?:\.[0-9]+)?)元")
@@ -57,8 +96,14 @@ def member_name(info: zipfile.ZipInfo) -> str:
 def _detail_text(data: bytes, source: str) -> str:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-        info = next((i for i in archive.infolist()
-                     if member_name(i).endswith("业务明细.csv") and "汇总" not in member_name(i)), None)
+        info = next(
+            (
+                i
+                for i in archive.infolist()
+                if member_name(i).endswith("业务明细.csv") and "汇总" not in member_name(i)
+            ),
+            None,
+        )
         if info is None:
             raise StatementUnparseable(source, None, "the ZIP holds no …业务明细.csv detail file")
         raw = archive.read(info)
@@ -67,53 +112,96 @@ def _detail_text(data: bytes, source: str) -> str:
     try:
         return raw.decode("gbk")
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
+        line = raw[: error.start].count(b"\n") + 1
         raise StatementUnparseable(source, line, "not GBK text") from None
 
 
 def _bounds(lines: list[str], source: str) -> tuple[int, int]:
     """(header index, index of the closing block): the rows lie between them."""
-    header = next((i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")), None)
+    header = next(
+        (i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")), None
+    )
     if header is None:
         raise StatementUnparseable(source, None, "no header line")
     columns = tuple(c.strip() for c in next(csv.reader([lines[header]])))
     if columns != DETAIL_HEADER:
-        raise StatementUnparseable(source, header + 1, "the header is not Alipay's 25-column detail header")
+        raise StatementUnparseable(
+            source, header + 1, "the header is not Alipay's 25-column detail header"
+        )
     end = next((i for i in range(header + 1, len(lines)) if lines[i].startswith("#")), len(lines))
     if not any(_END_MARK in line for line in lines[end:]):
-        raise StatementUnparseable(source, len(lines), f"the file ends without {_END_MARK} (truncated?)")
+        raise StatementUnparseable(
+            source, len(lines), f"the file ends without {_END_MARK} (truncated?)"
+        )
     return header, end
 
 
 def _row(row: list[str], line_no: int, source: str) -> StatementLine:
     if len(row) != len(DETAIL_HEADER):
-        raise StatementUnparseable(source, line_no, f"{len(row)} columns, expected {len(DETAIL_HEADER)}")
+        raise StatementUnparseable(
+            source, line_no, f"{len(row)} columns, expected {len(DETAIL_HEADER)}"
+        )
     biz_type = row[BIZ_TYPE].strip()
     kind = _KINDS.get(biz_type)
     if kind is None:
-        raise StatementUnparseable(source, line_no, f"业务类型 {biz_type!r} is neither 交易 nor 退款")
+        raise StatementUnparseable(
+            source, line_no, f"业务类型 {biz_type!r} is neither 交易 nor 退款"
+        )
     trade_no = row[TRADE_NO].strip()
     if not trade_no:
         raise StatementUnparseable(source, line_no, "支付宝交易号 is empty")
     try:
-        amount, received, fee = _yuan(row[ORDER_AMOUNT]), _yuan(row[RECEIVED]), _yuan(row[FEE] or "0")
+        amount, received, fee = (
+            _yuan(row[ORDER_AMOUNT]),
+            _yuan(row[RECEIVED]),
+            _yuan(row[FEE] or "0"),
+        )
         at = beijing_time((row[FINISHED] or row[CREATED]).strip())
     except (InvalidMoney, ValueError) as error:
         raise StatementUnparseable(source, line_no, getattr(error, "message", str(error))) from None
     if kind is LineKind.PAYMENT:
         if amount.minor < 0:
-            raise StatementUnparseable(source, line_no, f"payment row with amount {amount.format()}: "
-                                                        "refund rows are negative, payments positive")
-        return StatementLine(line_no, kind, row[OUT_TRADE_NO].strip(), trade_no, amount, _positive(fee),
-                             received, at, biz_type)
+            raise StatementUnparseable(
+                source,
+                line_no,
+                f"payment row with amount {amount.format()}: "
+                "refund rows are negative, payments positive",
+            )
+        return StatementLine(
+            line_no,
+            kind,
+            row[OUT_TRADE_NO].strip(),
+            trade_no,
+            amount,
+            _positive(fee),
+            received,
+            at,
+            biz_type,
+        )
     if amount.minor > 0:
-        raise StatementUnparseable(source, line_no, f"refund row with amount {amount.format()}: "
-                                                    "refund rows are negative, payments positive")
-    return StatementLine(line_no, kind, row[OUT_TRADE_NO].strip(), trade_no, _positive(amount), _positive(fee),
-                         _positive(received), at, biz_type, row[REFUND_REF].strip() or None)
+        raise StatementUnparseable(
+            source,
+            line_no,
+            f"refund row with amount {amount.format()}: "
+            "refund rows are negative, payments positive",
+        )
+    return StatementLine(
+        line_no,
+        kind,
+        row[OUT_TRADE_NO].strip(),
+        trade_no,
+        _positive(amount),
+        _positive(fee),
+        _positive(received),
+        at,
+        biz_type,
+        row[REFUND_REF].strip() or None,
+    )
 
 
-def _check_totals(closing: Iterable[tuple[int, str]], lines: list[StatementLine], source: str) -> None:
+def _check_totals(
+    closing: Iterable[tuple[int, str]], lines: list[StatementLine], source: str
+) -> None:
     """The closing block's 合计 lines must agree with the rows (count and 商家实收)."""
     for line_no, text in closing:
         match = _TOTAL.match(text.strip())
@@ -125,8 +213,11 @@ def _check_totals(closing: Iterable[tuple[int, str]], lines: list[StatementLine]
         total = sum(line.received.minor for line in rows) * (-1 if kind is LineKind.REFUND else 1)
         if (len(rows), total) != (stated_count, stated_sum):
             raise StatementUnparseable(
-                source, line_no, f"{match.group(1)}合计 says {stated_count} rows, {match.group(3)} yuan; "
-                                 f"the rows give {len(rows)}, {Money(total, 'CNY').format()}")
+                source,
+                line_no,
+                f"{match.group(1)}合计 says {stated_count} rows, {match.group(3)} yuan; "
+                f"the rows give {len(rows)}, {Money(total, 'CNY').format()}",
+            )
 
 
 def _comment_facts(comments: list[str]) -> tuple[str | None, datetime | None]:
@@ -144,11 +235,19 @@ def parse(data: bytes, channel: str, day: date, source: str = "alipay trade bill
     text = _detail_text(data, source)
     physical = text.splitlines()
     header, end = _bounds(physical, source)
-    reader = csv.reader(physical[header + 1:end])
+    reader = csv.reader(physical[header + 1 : end])
     lines = [_row(row, header + 1 + reader.line_num, source) for row in reader if row]
     _check_totals(((i + 1, physical[i]) for i in range(end, len(physical))), lines, source)
     account, period_end = _comment_facts(physical[:header] + physical[end:])
     day_end = day_bounds(day)[1]
     covers_until = period_end if period_end is not None and period_end < day_end else None
-    return Statement(channel, day, lines, source, covers_until=covers_until, account=account, raw=data,
-                     raw_suffix="zip")
+    return Statement(
+        channel,
+        day,
+        lines,
+        source,
+        covers_until=covers_until,
+        account=account,
+        raw=data,
+        raw_suffix="zip",
+    )

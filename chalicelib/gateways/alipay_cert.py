@@ -11,11 +11,13 @@ An SN is the lowercase hex MD5 of the issuer's distinguished name as RFC 2253 pr
 `_` the SNs of the root chain's certificates signed with sha1WithRSA or sha256WithRSA, in file
 order; the chain's ECC and SM2 roots are left out.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -41,8 +43,10 @@ def request_cert_sns(config: Mapping[str, Any]) -> dict[str, str]:
     """`app_cert_sn` and `alipay_root_cert_sn` for a request; nothing in public-key mode."""
     if not cert_mode(config):
         return {}
-    return {"app_cert_sn": _sn_of_field(config, "app_cert", cert_sn),
-            "alipay_root_cert_sn": _sn_of_field(config, "alipay_root_cert", root_cert_sn)}
+    return {
+        "app_cert_sn": _sn_of_field(config, "app_cert", cert_sn),
+        "alipay_root_cert_sn": _sn_of_field(config, "alipay_root_cert", root_cert_sn),
+    }
 
 
 def alipay_cert_sn(config: Mapping[str, Any]) -> str:
@@ -55,7 +59,9 @@ def _sn_of_field(config: Mapping[str, Any], name: str, compute) -> str:
     try:
         return compute(config_value(config, name).strip())
     except ValueError:
-        raise ChannelMisconfigured(f"channel config field {name} is not a PEM certificate") from None
+        raise ChannelMisconfigured(
+            f"channel config field {name} is not a PEM certificate"
+        ) from None
 
 
 @lru_cache(maxsize=32)

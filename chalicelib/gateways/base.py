@@ -5,11 +5,13 @@ a raw inbound request plus the channel's credentials into a verified `Notice`, a
 answer the gateway in its own protocol. It also asks the gateway about one order (补单) and
 fetches the statement of one day (对账), over the `GatewayHttp` the caller hands it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ..domain.errors import RefundNotOffered
 from ..domain.notice import Notice
@@ -57,8 +59,9 @@ class Gateway:
     #: credential fields whose values never reach logs, audit records or errors
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
-    def parse_notification(self, request: InboundRequest, config: Mapping[str, Any],
-                           channel: str, now: datetime) -> Notice | None:
+    def parse_notification(
+        self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
+    ) -> Notice | None:
         """Verify the request and return its notice.
 
         Raises a `NotificationRejected` subclass when it must not be applied (bad signature,
@@ -81,8 +84,15 @@ class Gateway:
         (client_secret, *_key, *_token, ...) masked, whatever the event type."""
         return redact_keys(payload, self.secret_fields)
 
-    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
-                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+    def query_order(
+        self,
+        config: Mapping[str, Any],
+        channel: str,
+        out_trade_no: str,
+        trade_no: str | None,
+        http: GatewayHttp,
+        now: datetime,
+    ) -> QueryResult:
         """Ask the gateway whether the order was paid, verifying its answer.
 
         "No such trade" is `QueryStatus.NOT_FOUND`, an answer. A gateway that cannot be
@@ -95,25 +105,31 @@ class Gateway:
         """Whether `refund` can be asked of this channel's gateway."""
         return False
 
-    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-               now: datetime) -> RefundAnswer:
+    def refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer:
         """Ask the gateway to refund, verifying its answer. The same `call.request_id` again asks
         for the same refund (the gateway dedupes on it). A business refusal (balance too low,
         trade closed) is a FAILED answer; no answer, or one that does not verify, raises
         `GatewayUnavailable`: the refund stays pending and is asked about later."""
-        raise RefundNotOffered(f"{self.type_name} channels cannot refund through paytrack: refund in the "
-                               "gateway's console, then record it with the mark_refunded action",
-                               {"gateway": self.type_name, "manual_action": "mark_refunded"})
+        raise RefundNotOffered(
+            f"{self.type_name} channels cannot refund through paytrack: refund in the "
+            "gateway's console, then record it with the mark_refunded action",
+            {"gateway": self.type_name, "manual_action": "mark_refunded"},
+        )
 
-    def query_refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-                     now: datetime) -> RefundAnswer | None:
+    def query_refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer | None:
         """What the gateway says of the refund `call.request_id`; None when it has never heard
         of it (it may be asked again with the same id)."""
-        raise RefundNotOffered(f"{self.type_name} channels offer no refund query",
-                               {"gateway": self.type_name})
+        raise RefundNotOffered(
+            f"{self.type_name} channels offer no refund query", {"gateway": self.type_name}
+        )
 
-    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
-                        http: GatewayHttp, now: datetime) -> Statement:
+    def fetch_statement(
+        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
+    ) -> Statement:
         """Download and parse the statement of one Beijing day.
 
         Raises `StatementUnparseable` (with the line and the reason), `StatementNotReady` or

@@ -1,10 +1,12 @@
 """易支付 / epay notifications (GET query or POST form, MD5), mapped to a `Notice`."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any
 
 from ..domain.errors import AccountMismatch, MalformedNotification, SignatureInvalid
 from ..domain.money import Money
@@ -14,7 +16,7 @@ from ..domain.refunds import RefundAnswer, RefundCall
 from ..domain.statement import Statement
 from . import epay_api
 from ._http import GatewayHttp
-from ._signing import (config_value, decode_values, malformed_on_error, need, parse_form)
+from ._signing import config_value, decode_values, malformed_on_error, need, parse_form
 from .base import Gateway, InboundRequest, TextAnswers
 
 _UNSIGNED = ("sign", "sign_type")
@@ -23,8 +25,7 @@ _PAID = "TRADE_SUCCESS"
 
 def signing_string(params: Mapping[str, str]) -> str:
     """ksort, drop `sign`, `sign_type` and empty values, join `k=v` with `&`."""
-    return "&".join(f"{k}={v}" for k, v in sorted(params.items())
-                    if k not in _UNSIGNED and v != "")
+    return "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in _UNSIGNED and v != "")
 
 
 def sign(params: Mapping[str, str], key: str) -> str:
@@ -36,8 +37,9 @@ class EpayGateway(TextAnswers, Gateway):
     type_name = "epay"
     secret_fields = ("key",)
 
-    def parse_notification(self, request: InboundRequest, config: Mapping[str, Any],
-                           channel: str, now: datetime) -> Notice:
+    def parse_notification(
+        self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
+    ) -> Notice:
         with malformed_on_error():
             params = _read_params(request)
             _verify(params, config)
@@ -45,22 +47,31 @@ class EpayGateway(TextAnswers, Gateway):
                 raise AccountMismatch("pid does not belong to this channel")
             return _to_notice(params, channel, self.redact(params))
 
-    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
-                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+    def query_order(
+        self,
+        config: Mapping[str, Any],
+        channel: str,
+        out_trade_no: str,
+        trade_no: str | None,
+        http: GatewayHttp,
+        now: datetime,
+    ) -> QueryResult:
         return epay_api.query(config, channel, out_trade_no, http, now)
 
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         """Only where the channel says its aggregator offers `act=refund` (`refund_api`: true)."""
         return config.get("refund_api") is True
 
-    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-               now: datetime) -> RefundAnswer:
+    def refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer:
         if not self.offers_refunds(config):
             return super().refund(config, call, http, now)
         return epay_api.refund(config, call, http, now)
 
-    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
-                        http: GatewayHttp, now: datetime) -> Statement:
+    def fetch_statement(
+        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
+    ) -> Statement:
         return epay_api.fetch_orders(config, channel, day, http, now)
 
 
@@ -85,8 +96,9 @@ def _read_params(request: InboundRequest) -> dict[str, str]:
 def _verify(params: Mapping[str, str], config: Mapping[str, Any]) -> None:
     sign_type = params.get("sign_type") or "MD5"
     if sign_type.upper() != "MD5":
-        raise SignatureInvalid(f"sign_type {sign_type} is not supported",
-                               reason="unsupported_sign_type")
+        raise SignatureInvalid(
+            f"sign_type {sign_type} is not supported", reason="unsupported_sign_type"
+        )
     received = need(params, "sign").encode("utf-8")
     expected = sign(params, config_value(config, "key")).encode("ascii")
     if not hmac.compare_digest(expected, received):

@@ -26,11 +26,13 @@ trade number, and the whole list is read again until two reads agree on the rows
 that never settles within `MAX_READS` is marked incomplete, so each of our orders is asked
 about one by one.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from ..domain.errors import InvalidMoney
 from ..domain.lookup import GatewayTrade
@@ -38,16 +40,23 @@ from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus
 from ..domain.refunds import RefundAnswer, RefundCall, RefundState
-from ..domain.statement import (LineKind, Statement, StatementLine, StatementUnparseable, beijing_time,
-                                day_bounds, read_at)
+from ..domain.statement import (
+    LineKind,
+    Statement,
+    StatementLine,
+    StatementUnparseable,
+    beijing_time,
+    day_bounds,
+    read_at,
+)
 from ._http import GatewayHttp, invalid_answer, readable
 from ._signing import config_value
 
 GATEWAY = "epay"
 PAGE_SIZE = 50
-MAX_PAGES = 40                      # 2,000 orders: how far back 彩虹-style lists let one page
-MAX_READS = 3                       # whole reads of the list until two agree
-LOOKBACK = timedelta(days=1)        # an order created this long before the day may be paid in it
+MAX_PAGES = 40  # 2,000 orders: how far back 彩虹-style lists let one page
+MAX_READS = 3  # whole reads of the list until two agree
+LOOKBACK = timedelta(days=1)  # an order created this long before the day may be paid in it
 _PAID = "TRADE_SUCCESS"
 
 
@@ -55,11 +64,13 @@ class EpayStatus:
     """彩虹易支付's order statuses (the table above)."""
 
     UNPAID, PAID, REFUNDED, FROZEN = "0", "1", "2", "3"
-    TAKEN = frozenset({PAID, REFUNDED, FROZEN})       # the aggregator took the buyer's money
+    TAKEN = frozenset({PAID, REFUNDED, FROZEN})  # the aggregator took the buyer's money
     KNOWN = frozenset({UNPAID, *TAKEN})
 
 
-def _get(config: Mapping[str, Any], params: Mapping[str, Any], http: GatewayHttp, what: str) -> dict[str, Any]:
+def _get(
+    config: Mapping[str, Any], params: Mapping[str, Any], http: GatewayHttp, what: str
+) -> dict[str, Any]:
     url = config_value(config, "api_base").rstrip("/") + "/api.php"
     credentials = {"pid": config_value(config, "pid"), "key": config_value(config, "key")}
     response = http.call("GET", url, what, params={**params, **credentials})
@@ -78,13 +89,25 @@ def payment_notice(item: Mapping[str, Any], channel: str) -> Notice:
     duplicate of the first."""
     trade_no = item["trade_no"]
     return Notice(
-        channel=channel, gateway=GATEWAY, kind=NoticeKind.PAYMENT, dedupe_key=f"{channel}:{trade_no}:{_PAID}",
-        out_trade_no=item["out_trade_no"], trade_no=trade_no, amount=Money.parse(item["money"], "CNY"),
-        gateway_status=_PAID, event_time=beijing_time(item["endtime"]) if item.get("endtime") else None,
-        raw=dict(item), payment_ref=trade_no, method=item.get("type") or None, source=NoticeSource.QUERY)
+        channel=channel,
+        gateway=GATEWAY,
+        kind=NoticeKind.PAYMENT,
+        dedupe_key=f"{channel}:{trade_no}:{_PAID}",
+        out_trade_no=item["out_trade_no"],
+        trade_no=trade_no,
+        amount=Money.parse(item["money"], "CNY"),
+        gateway_status=_PAID,
+        event_time=beijing_time(item["endtime"]) if item.get("endtime") else None,
+        raw=dict(item),
+        payment_ref=trade_no,
+        method=item.get("type") or None,
+        source=NoticeSource.QUERY,
+    )
 
 
-def _order(config: Mapping[str, Any], key: str, value: str, http: GatewayHttp, what: str) -> dict[str, Any] | None:
+def _order(
+    config: Mapping[str, Any], key: str, value: str, http: GatewayHttp, what: str
+) -> dict[str, Any] | None:
     """`act=order` by `key` (`out_trade_no` or `trade_no`): the answer when it names this merchant
     and that order, None for code -1 (not found); anything else is unreadable."""
     answer = _get(config, {"act": "order", key: value}, http, what)
@@ -100,8 +123,9 @@ def _order(config: Mapping[str, Any], key: str, value: str, http: GatewayHttp, w
     return answer
 
 
-def query(config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp,
-          now: datetime) -> QueryResult:
+def query(
+    config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp, now: datetime
+) -> QueryResult:
     what = "epay act=order"
     answer = _order(config, "out_trade_no", out_trade_no, http, what)
     if answer is None:
@@ -112,17 +136,25 @@ def query(config: Mapping[str, Any], channel: str, out_trade_no: str, http: Gate
             return QueryResult(QueryStatus.PAID, _PAID, payment_notice(answer, channel))
         if status == EpayStatus.REFUNDED:
             notice = payment_notice(answer, channel)
-            return QueryResult(QueryStatus.REFUNDED, "status 2 (已退款)",
-                               replace(notice, kind=NoticeKind.INFO, gateway_status="status 2",
-                                       dedupe_key=f"{channel}:{notice.trade_no}:refunded",
-                                       refunded_total=_refunded(answer)))
+            return QueryResult(
+                QueryStatus.REFUNDED,
+                "status 2 (已退款)",
+                replace(
+                    notice,
+                    kind=NoticeKind.INFO,
+                    gateway_status="status 2",
+                    dedupe_key=f"{channel}:{notice.trade_no}:refunded",
+                    refunded_total=_refunded(answer),
+                ),
+            )
         if status == EpayStatus.UNPAID:
             return QueryResult(QueryStatus.NOT_PAID, "status 0")
         raise invalid_answer(what, f"unknown status {status}")
 
 
-def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
-               now: datetime) -> GatewayTrade | None:
+def find_trade(
+    config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp, now: datetime
+) -> GatewayTrade | None:
     """`act=order` by the aggregator's `trade_no`: the trade, or None."""
     what = "epay act=order"
     answer = _order(config, "trade_no", trade_no, http, what)
@@ -134,10 +166,15 @@ def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: Gat
             raise invalid_answer(what, f"unknown status {status}")
         taken = status in EpayStatus.TAKEN
         found = {EpayStatus.UNPAID: QueryStatus.NOT_PAID, EpayStatus.REFUNDED: QueryStatus.REFUNDED}
-        return GatewayTrade(channel, trade_no, answer["out_trade_no"], found.get(status, QueryStatus.PAID),
-                            _PAID if status == EpayStatus.PAID else f"status {status}",
-                            Money.parse(answer["money"], "CNY"),
-                            beijing_time(answer["endtime"]) if taken and answer.get("endtime") else None)
+        return GatewayTrade(
+            channel,
+            trade_no,
+            answer["out_trade_no"],
+            found.get(status, QueryStatus.PAID),
+            _PAID if status == EpayStatus.PAID else f"status {status}",
+            Money.parse(answer["money"], "CNY"),
+            beijing_time(answer["endtime"]) if taken and answer.get("endtime") else None,
+        )
 
 
 def _refunded(item: Mapping[str, Any]) -> Money:
@@ -145,7 +182,9 @@ def _refunded(item: Mapping[str, Any]) -> Money:
     return Money.parse(str(item.get("refundmoney") or item["money"]), "CNY")
 
 
-def _lines(item: Mapping[str, Any], n: int, window: tuple[datetime, datetime], source: str) -> list[StatementLine]:
+def _lines(
+    item: Mapping[str, Any], n: int, window: tuple[datetime, datetime], source: str
+) -> list[StatementLine]:
     """The item's lines of the day: its payment (and refund) when paid in the window, else none."""
     try:
         status = str(item["status"])
@@ -156,25 +195,35 @@ def _lines(item: Mapping[str, Any], n: int, window: tuple[datetime, datetime], s
         paid_at = beijing_time(item["endtime"])
         if not window[0] <= paid_at < window[1]:
             return []
-        payment = StatementLine(n, LineKind.PAYMENT, item["out_trade_no"], item["trade_no"],
-                                Money.parse(item["money"], "CNY"), at=paid_at, status=status)
+        payment = StatementLine(
+            n,
+            LineKind.PAYMENT,
+            item["out_trade_no"],
+            item["trade_no"],
+            Money.parse(item["money"], "CNY"),
+            at=paid_at,
+            status=status,
+        )
         if status != EpayStatus.REFUNDED:
             return [payment]
         return [payment, payment._replace(kind=LineKind.REFUND, amount=_refunded(item))]
     except (KeyError, ValueError, TypeError) as error:
-        raise StatementUnparseable(source, n, f"unreadable order ({type(error).__name__}: {error})") from None
+        raise StatementUnparseable(
+            source, n, f"unreadable order ({type(error).__name__}: {error})"
+        ) from None
     except InvalidMoney as error:
         raise StatementUnparseable(source, n, error.message) from None
 
 
 class _Read(NamedTuple):
     lines: list[StatementLine]
-    rows: dict[str, tuple[Any, ...]]     # trade_no -> what the list says of a row of the day
-    complete: bool                       # the pages reached back before the day
+    rows: dict[str, tuple[Any, ...]]  # trade_no -> what the list says of a row of the day
+    complete: bool  # the pages reached back before the day
 
 
-def _read_list(config: Mapping[str, Any], http: GatewayHttp, window: tuple[datetime, datetime],
-               source: str) -> _Read:
+def _read_list(
+    config: Mapping[str, Any], http: GatewayHttp, window: tuple[datetime, datetime], source: str
+) -> _Read:
     """One read of the list, page by page, each trade number kept once."""
     what, oldest = "epay act=orders", window[0] - LOOKBACK
     lines: list[StatementLine] = []
@@ -188,19 +237,25 @@ def _read_list(config: Mapping[str, Any], http: GatewayHttp, window: tuple[datet
         for item in items:
             seen += 1
             trade_no = _trade_no(item, seen, source)
-            if trade_no in met:                  # pushed down a page by an order created meanwhile
+            if trade_no in met:  # pushed down a page by an order created meanwhile
                 continue
             met.add(trade_no)
-            if not _older_than(item, oldest, seen, source) and _created(item, seen, source) < window[1]:
-                rows[trade_no] = tuple(item.get(k) for k in ("status", "money", "endtime", "refundmoney"))
+            if (
+                not _older_than(item, oldest, seen, source)
+                and _created(item, seen, source) < window[1]
+            ):
+                rows[trade_no] = tuple(
+                    item.get(k) for k in ("status", "money", "endtime", "refundmoney")
+                )
             lines += _lines(item, seen, window, source)
         if len(items) < PAGE_SIZE or _older_than(items[-1], oldest, seen, source):
             return _Read(lines, rows, True)
     return _Read(lines, rows, False)
 
 
-def fetch_orders(config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp,
-                 now: datetime) -> Statement:
+def fetch_orders(
+    config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
+) -> Statement:
     """The day's paid (and refunded) orders from the list, read until two reads agree on the
     day's rows; `complete` is False when paging could not reach back to the start of the day or
     the list would not hold still."""
@@ -213,7 +268,10 @@ def fetch_orders(config: Mapping[str, Any], channel: str, day: date, http: Gatew
         read = again
         if stable:
             return read_at(Statement(channel, day, read.lines, source, complete=read.complete), now)
-    return read_at(Statement(channel, day, read.lines, f"{source} (the list kept changing)", complete=False), now)
+    return read_at(
+        Statement(channel, day, read.lines, f"{source} (the list kept changing)", complete=False),
+        now,
+    )
 
 
 def _trade_no(item: Mapping[str, Any], n: int, source: str) -> str:
@@ -237,16 +295,28 @@ def _older_than(item: Mapping[str, Any], limit: datetime, n: int, source: str) -
 # ------------------------------------------------------------------ 退款
 
 
-def refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime) -> RefundAnswer:
+def refund(
+    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+) -> RefundAnswer:
     """彩虹易支付's `act=refund` (POST; the key in the form, not the URL): `code` 1 refunded, any
     other code a refusal with its `msg`. `out_refund_no` is the request id, which newer 彩虹
     versions dedupe on; the aggregator has no refund query, so a call that times out stays
     pending for a person to check in the aggregator's console."""
     what = "epay act=refund"
     url = config_value(config, "api_base").rstrip("/") + "/api.php?act=refund"
-    response = http.call("POST", url, what, data={
-        "pid": config_value(config, "pid"), "key": config_value(config, "key"), "trade_no": call.trade_no,
-        "out_trade_no": call.out_trade_no, "out_refund_no": call.request_id, "money": call.amount.format()})
+    response = http.call(
+        "POST",
+        url,
+        what,
+        data={
+            "pid": config_value(config, "pid"),
+            "key": config_value(config, "key"),
+            "trade_no": call.trade_no,
+            "out_trade_no": call.out_trade_no,
+            "out_refund_no": call.request_id,
+            "money": call.amount.format(),
+        },
+    )
     if response.status_code != 200:
         raise invalid_answer(what, f"HTTP {response.status_code}")
     with readable(what):
@@ -255,4 +325,6 @@ def refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: 
             raise ValueError("not a JSON object")
         if str(answer.get("code")) == "1":
             return RefundAnswer(RefundState.SUCCEEDED, "code 1", None, call.amount)
-        return RefundAnswer(RefundState.FAILED, f"code {answer.get('code')} {answer.get('msg') or ''}".strip())
+        return RefundAnswer(
+            RefundState.FAILED, f"code {answer.get('code')} {answer.get('msg') or ''}".strip()
+        )

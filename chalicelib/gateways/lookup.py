@@ -1,10 +1,12 @@
 """Whom to ask about a trade number, and how: each gateway type's `find_trade`, in its own
 protocol (alipay_api, wechatpay_api, epay_api, stripe_api). Each returns the verified trade or
 None ("no such trade", an answer), and raises `GatewayUnavailable` when it cannot tell."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..domain.lookup import GatewayTrade
 from . import alipay_api, epay_api, stripe_api, wechatpay_api
@@ -20,6 +22,7 @@ FINDERS: dict[str, FindTrade] = {
 }
 
 
-def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
-               now: datetime) -> GatewayTrade | None:
+def find_trade(
+    config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp, now: datetime
+) -> GatewayTrade | None:
     return FINDERS[config["type"]](config, channel, trade_no, http, now)

@@ -1,4 +1,5 @@
 """One gateway instance per channel type: the channels file's `type` picks it."""
+
 from __future__ import annotations
 
 from ..domain.errors import ChannelMisconfigured
@@ -18,6 +19,7 @@ def get_gateway(type_name: str) -> Gateway:
     """The gateway for a channel type; an unknown type is a channel configuration error."""
     gateway = GATEWAYS.get(type_name) if isinstance(type_name, str) else None
     if gateway is None:
-        raise ChannelMisconfigured(f"unknown gateway type {type_name!r}; known: "
-                                   f"{', '.join(sorted(GATEWAYS))}")
+        raise ChannelMisconfigured(
+            f"unknown gateway type {type_name!r}; known: {', '.join(sorted(GATEWAYS))}"
+        )
     return gateway

@@ -17,11 +17,13 @@ Paging is by cursor (`starting_after` the last id read), not by offset: a transa
 while the day is read is listed before the cursor (newest first) and cannot shift the pages
 after it, so nothing is read twice or skipped.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from ..domain.errors import InvalidMoney
@@ -30,21 +32,39 @@ from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind, NoticeSource
 from ..domain.query import QueryResult, QueryStatus, query_dedupe_key
 from ..domain.refunds import RefundAnswer, RefundCall, RefundState
-from ..domain.statement import LineKind, Statement, StatementLine, StatementUnparseable, day_bounds, read_at
+from ..domain.statement import (
+    LineKind,
+    Statement,
+    StatementLine,
+    StatementUnparseable,
+    day_bounds,
+    read_at,
+)
 from ._http import GatewayHttp, invalid_answer, readable
 from ._signing import config_value, redact_keys
 
 GATEWAY = "stripe"
-_NOT_PAID = ("requires_payment_method", "requires_confirmation", "requires_action", "processing",
-             "requires_capture")
+_NOT_PAID = (
+    "requires_payment_method",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+    "requires_capture",
+)
 _TRADES = {"charge": LineKind.PAYMENT, "refund": LineKind.REFUND}
-_ACCOUNT_FEES = "fee"         # reporting_category of Stripe's charges that are no trade (Radar, Billing)
+_ACCOUNT_FEES = "fee"  # reporting_category of Stripe's charges that are no trade (Radar, Billing)
 
 
-def _get(config: Mapping[str, Any], path: str, params: Mapping[str, Any], http: GatewayHttp,
-         what: str) -> tuple[int, dict[str, Any]]:
-    response = http.call("GET", config_value(config, "api_base").rstrip("/") + path, what, params=params,
-                         headers={"Authorization": f"Bearer {config_value(config, 'api_key')}"})
+def _get(
+    config: Mapping[str, Any], path: str, params: Mapping[str, Any], http: GatewayHttp, what: str
+) -> tuple[int, dict[str, Any]]:
+    response = http.call(
+        "GET",
+        config_value(config, "api_base").rstrip("/") + path,
+        what,
+        params=params,
+        headers={"Authorization": f"Bearer {config_value(config, 'api_key')}"},
+    )
     with readable(what):
         document = response.json()
         if not isinstance(document, dict):
@@ -65,49 +85,82 @@ def _id(value: Any) -> str | None:
 # ------------------------------------------------------------------ 补单
 
 
-def _intents(config: Mapping[str, Any], out_trade_no: str, trade_no: str | None,
-             http: GatewayHttp) -> list[dict[str, Any]]:
+def _intents(
+    config: Mapping[str, Any], out_trade_no: str, trade_no: str | None, http: GatewayHttp
+) -> list[dict[str, Any]]:
     what = "stripe payment intent query"
     if trade_no:
-        status, intent = _get(config, f"/v1/payment_intents/{quote(trade_no, safe='')}",
-                              {"expand[]": "latest_charge"}, http, what)
+        status, intent = _get(
+            config,
+            f"/v1/payment_intents/{quote(trade_no, safe='')}",
+            {"expand[]": "latest_charge"},
+            http,
+            what,
+        )
         return [intent] if status == 200 else []
     search = "metadata['order_id']:'%s'" % out_trade_no.replace("'", "\\'")
-    status, found = _get(config, "/v1/payment_intents/search",
-                         {"query": search, "expand[]": "data.latest_charge"}, http, what)
+    status, found = _get(
+        config,
+        "/v1/payment_intents/search",
+        {"query": search, "expand[]": "data.latest_charge"},
+        http,
+        what,
+    )
     if status != 200:
         raise invalid_answer(what, "HTTP 404 on search")
     return list(found.get("data") or [])
 
 
-def query(config: Mapping[str, Any], channel: str, out_trade_no: str, trade_no: str | None,
-          http: GatewayHttp, now: datetime) -> QueryResult:
+def query(
+    config: Mapping[str, Any],
+    channel: str,
+    out_trade_no: str,
+    trade_no: str | None,
+    http: GatewayHttp,
+    now: datetime,
+) -> QueryResult:
     what = "stripe payment intent query"
     intents = _intents(config, out_trade_no, trade_no, http)
     with readable(what):
-        intents = [i for i in intents
-                   if (i.get("metadata") or {}).get("order_id", out_trade_no) == out_trade_no]
+        intents = [
+            i
+            for i in intents
+            if (i.get("metadata") or {}).get("order_id", out_trade_no) == out_trade_no
+        ]
         if not intents:
             return QueryResult(QueryStatus.NOT_FOUND, "no PaymentIntent")
-        succeeded = sorted((i for i in intents if i["status"] == "succeeded"), key=lambda i: i["created"])
+        succeeded = sorted(
+            (i for i in intents if i["status"] == "succeeded"), key=lambda i: i["created"]
+        )
         if succeeded:
             intent = succeeded[0]
             if _refunded(intent):
-                return QueryResult(QueryStatus.REFUNDED, "succeeded, refunded",
-                                   _notice(intent, channel, out_trade_no, NoticeKind.INFO))
-            return QueryResult(QueryStatus.PAID, "succeeded",
-                               _notice(intent, channel, out_trade_no, NoticeKind.PAYMENT))
+                return QueryResult(
+                    QueryStatus.REFUNDED,
+                    "succeeded, refunded",
+                    _notice(intent, channel, out_trade_no, NoticeKind.INFO),
+                )
+            return QueryResult(
+                QueryStatus.PAID,
+                "succeeded",
+                _notice(intent, channel, out_trade_no, NoticeKind.PAYMENT),
+            )
         waiting = next((i["status"] for i in intents if i["status"] in _NOT_PAID), None)
         if waiting:
             return QueryResult(QueryStatus.NOT_PAID, waiting)
         latest = max(intents, key=lambda i: i["created"])
-        return QueryResult(QueryStatus.CLOSED, latest["status"],
-                           _notice(latest, channel, out_trade_no, NoticeKind.CLOSED))
+        return QueryResult(
+            QueryStatus.CLOSED,
+            latest["status"],
+            _notice(latest, channel, out_trade_no, NoticeKind.CLOSED),
+        )
 
 
 def _refunded(intent: Mapping[str, Any]) -> bool:
     charge = intent.get("latest_charge")
-    return isinstance(charge, Mapping) and bool(charge.get("refunded") or charge.get("amount_refunded"))
+    return isinstance(charge, Mapping) and bool(
+        charge.get("refunded") or charge.get("amount_refunded")
+    )
 
 
 def _notice(intent: Mapping[str, Any], channel: str, out_trade_no: str, kind: NoticeKind) -> Notice:
@@ -115,26 +168,40 @@ def _notice(intent: Mapping[str, Any], channel: str, out_trade_no: str, kind: No
     paid_at = charge.get("created") if isinstance(charge, Mapping) else None
     amount_field = "amount_received" if kind is NoticeKind.PAYMENT else "amount"
     return Notice(
-        channel=channel, gateway=GATEWAY, kind=kind,
-        dedupe_key=query_dedupe_key(channel, intent["id"], intent["status"]), out_trade_no=out_trade_no,
-        trade_no=intent["id"], amount=Money.from_minor(intent[amount_field], intent["currency"].upper()),
+        channel=channel,
+        gateway=GATEWAY,
+        kind=kind,
+        dedupe_key=query_dedupe_key(channel, intent["id"], intent["status"]),
+        out_trade_no=out_trade_no,
+        trade_no=intent["id"],
+        amount=Money.from_minor(intent[amount_field], intent["currency"].upper()),
         gateway_status=intent["status"],
-        event_time=datetime.fromtimestamp(paid_at or intent["created"], timezone.utc),
-        raw=redact_keys(intent), payment_ref=intent["id"],
-        method="stripe", payer=_id(intent.get("customer")), source=NoticeSource.QUERY)
+        event_time=datetime.fromtimestamp(paid_at or intent["created"], UTC),
+        raw=redact_keys(intent),
+        payment_ref=intent["id"],
+        method="stripe",
+        payer=_id(intent.get("customer")),
+        source=NoticeSource.QUERY,
+    )
 
 
 # ------------------------------------------------------------------ a payment by its Stripe id
 
 
-def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
-               now: datetime) -> GatewayTrade | None:
+def find_trade(
+    config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp, now: datetime
+) -> GatewayTrade | None:
     """A PaymentIntent (`pi_…`) or a Charge (`ch_…`, `py_…`) by its id: the trade, or None.
     The order it belongs to is its `metadata['order_id']` (empty when Checkout set none)."""
     kind = "payment_intents" if trade_no.startswith("pi_") else "charges"
     what = f"stripe {kind} lookup"
-    status, found = _get(config, f"/v1/{kind}/{quote(trade_no, safe='')}", {"expand[]": "latest_charge"}
-                         if kind == "payment_intents" else {}, http, what)
+    status, found = _get(
+        config,
+        f"/v1/{kind}/{quote(trade_no, safe='')}",
+        {"expand[]": "latest_charge"} if kind == "payment_intents" else {},
+        http,
+        what,
+    )
     if status == 404:
         return None
     with readable(what):
@@ -144,9 +211,15 @@ def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: Gat
         state = _intent_status(found) if kind == "payment_intents" else _charge_status(found)
         took_money = state in (QueryStatus.PAID, QueryStatus.REFUNDED)
         paid_at = charge.get("created") if took_money and isinstance(charge, Mapping) else None
-        return GatewayTrade(channel, trade_no, (found.get("metadata") or {}).get("order_id", ""), state,
-                            found["status"], Money.from_minor(found["amount"], found["currency"].upper()),
-                            datetime.fromtimestamp(paid_at, timezone.utc) if paid_at else None)
+        return GatewayTrade(
+            channel,
+            trade_no,
+            (found.get("metadata") or {}).get("order_id", ""),
+            state,
+            found["status"],
+            Money.from_minor(found["amount"], found["currency"].upper()),
+            datetime.fromtimestamp(paid_at, UTC) if paid_at else None,
+        )
 
 
 def _intent_status(intent: Mapping[str, Any]) -> QueryStatus:
@@ -164,14 +237,22 @@ def _charge_status(charge: Mapping[str, Any]) -> QueryStatus:
 # ------------------------------------------------------------------ 对账
 
 
-def fetch_balance(config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp,
-                  now: datetime) -> Statement:
+def fetch_balance(
+    config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
+) -> Statement:
     """Every charge and refund balance transaction created in the Beijing day (paged)."""
-    what, source = "stripe balance transactions", f"stripe balance transactions {channel} {day.isoformat()}"
+    what, source = (
+        "stripe balance transactions",
+        f"stripe balance transactions {channel} {day.isoformat()}",
+    )
     start, end = day_bounds(day)
-    until = datetime.fromtimestamp(int(min(end, now).timestamp()), timezone.utc)   # whole seconds
-    params: dict[str, Any] = {"created[gte]": int(start.timestamp()), "created[lt]": int(until.timestamp()),
-                              "limit": 100, "expand[]": "data.source"}
+    until = datetime.fromtimestamp(int(min(end, now).timestamp()), UTC)  # whole seconds
+    params: dict[str, Any] = {
+        "created[gte]": int(start.timestamp()),
+        "created[lt]": int(until.timestamp()),
+        "limit": 100,
+        "expand[]": "data.source",
+    }
     lines: list[StatementLine] = []
     account_fees: list[Money] = []
     seen = 0
@@ -188,7 +269,9 @@ def fetch_balance(config: Mapping[str, Any], channel: str, day: date, http: Gate
             elif isinstance(item, Mapping) and item.get("reporting_category") == _ACCOUNT_FEES:
                 account_fees.append(_account_fee(item, seen, source))
         if not page.get("has_more") or not items:
-            return read_at(Statement(channel, day, lines, source, account_fees=tuple(account_fees)), until)
+            return read_at(
+                Statement(channel, day, lines, source, account_fees=tuple(account_fees)), until
+            )
         params["starting_after"] = items[-1]["id"]
 
 
@@ -199,7 +282,9 @@ def _account_fee(item: Mapping[str, Any], n: int, source: str) -> Money:
     except InvalidMoney as error:
         raise StatementUnparseable(source, n, error.message) from None
     except (KeyError, ValueError, TypeError, AttributeError) as error:
-        raise StatementUnparseable(source, n, f"unreadable fee ({type(error).__name__}: {error})") from None
+        raise StatementUnparseable(
+            source, n, f"unreadable fee ({type(error).__name__}: {error})"
+        ) from None
 
 
 def _line(item: Mapping[str, Any], n: int, source: str) -> StatementLine | None:
@@ -220,23 +305,32 @@ def _line(item: Mapping[str, Any], n: int, source: str) -> StatementLine | None:
         trade_no = _id(origin.get("payment_intent")) or _id(origin.get("charge")) or origin["id"]
         booked = Money.from_minor(abs(amount), currency)
         charged, rate = _presentment(item, origin, booked, n, source)
-        return StatementLine(n, kind, metadata.get("order_id") or "", trade_no, charged,
-                             Money.from_minor(abs(fee), currency),
-                             at=datetime.fromtimestamp(int(item["created"]), timezone.utc),
-                             status=item.get("type", ""),
-                             refund_ref=origin["id"] if kind is LineKind.REFUND else None,
-                             settled=booked if rate is not None else None, rate=rate)
+        return StatementLine(
+            n,
+            kind,
+            metadata.get("order_id") or "",
+            trade_no,
+            charged,
+            Money.from_minor(abs(fee), currency),
+            at=datetime.fromtimestamp(int(item["created"]), UTC),
+            status=item.get("type", ""),
+            refund_ref=origin["id"] if kind is LineKind.REFUND else None,
+            settled=booked if rate is not None else None,
+            rate=rate,
+        )
     except StatementUnparseable:
         raise
     except InvalidMoney as error:
         raise StatementUnparseable(source, n, error.message) from None
     except (KeyError, ValueError, TypeError, AttributeError) as error:
-        raise StatementUnparseable(source, n, f"unreadable balance transaction "
-                                              f"({type(error).__name__}: {error})") from None
+        raise StatementUnparseable(
+            source, n, f"unreadable balance transaction ({type(error).__name__}: {error})"
+        ) from None
 
 
-def _presentment(item: Mapping[str, Any], origin: Mapping[str, Any], booked: Money, n: int,
-                 source: str) -> tuple[Money, str | None]:
+def _presentment(
+    item: Mapping[str, Any], origin: Mapping[str, Any], booked: Money, n: int, source: str
+) -> tuple[Money, str | None]:
     """What the buyer was charged (or refunded) and the conversion rate; the booked amount itself
     with no rate when the transaction was not converted."""
     rate = item.get("exchange_rate")
@@ -244,25 +338,41 @@ def _presentment(item: Mapping[str, Any], origin: Mapping[str, Any], booked: Mon
     if rate is None and charged_currency == booked.currency:
         return booked, None
     if rate is None or "amount" not in origin:
-        raise StatementUnparseable(source, n, f"a {charged_currency} {origin.get('object', 'source')} booked in "
-                                              f"{booked.currency} without exchange_rate and source amount")
+        raise StatementUnparseable(
+            source,
+            n,
+            f"a {charged_currency} {origin.get('object', 'source')} booked in "
+            f"{booked.currency} without exchange_rate and source amount",
+        )
     try:
-        value = Decimal(str(rate)) if isinstance(rate, (int, float, str)) and not isinstance(rate, bool) else None
-    except ArithmeticError:                 # decimal.InvalidOperation: not a number at all
+        value = (
+            Decimal(str(rate))
+            if isinstance(rate, (int, float, str)) and not isinstance(rate, bool)
+            else None
+        )
+    except ArithmeticError:  # decimal.InvalidOperation: not a number at all
         value = None
     if value is None or not value.is_finite() or value <= 0:
-        raise StatementUnparseable(source, n, f"exchange_rate {str(rate)[:20]!r} is not a positive number")
+        raise StatementUnparseable(
+            source, n, f"exchange_rate {str(rate)[:20]!r} is not a positive number"
+        )
     text = format(value.normalize(), "f")
     # a charge captured in part moved only `amount_captured`; a refund's `amount` is what it gave back
     charged = origin.get("amount_captured") if origin.get("object") == "charge" else None
-    return Money.from_minor(abs(int(charged if charged is not None else origin["amount"])), charged_currency), text
+    return Money.from_minor(
+        abs(int(charged if charged is not None else origin["amount"])), charged_currency
+    ), text
 
 
 # ------------------------------------------------------------------ 退款
 
-REFUND_STATES = {"succeeded": RefundState.SUCCEEDED, "pending": RefundState.PENDING,
-                  "requires_action": RefundState.PENDING, "failed": RefundState.FAILED,
-                  "canceled": RefundState.FAILED}
+REFUND_STATES = {
+    "succeeded": RefundState.SUCCEEDED,
+    "pending": RefundState.PENDING,
+    "requires_action": RefundState.PENDING,
+    "failed": RefundState.FAILED,
+    "canceled": RefundState.FAILED,
+}
 
 
 def refund_answer(refund: Mapping[str, Any], what: str) -> RefundAnswer:
@@ -272,39 +382,60 @@ def refund_answer(refund: Mapping[str, Any], what: str) -> RefundAnswer:
         if status not in REFUND_STATES:
             raise invalid_answer(what, f"unknown refund status {status}")
         detail = status + (f" {refund['failure_reason']}" if refund.get("failure_reason") else "")
-        return RefundAnswer(REFUND_STATES[status], detail, refund["id"],
-                            Money.from_minor(refund["amount"], refund["currency"].upper()))
+        return RefundAnswer(
+            REFUND_STATES[status],
+            detail,
+            refund["id"],
+            Money.from_minor(refund["amount"], refund["currency"].upper()),
+        )
 
 
-def refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime) -> RefundAnswer:
+def refund(
+    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+) -> RefundAnswer:
     """`POST /v1/refunds` of the PaymentIntent, with `Idempotency-Key` = the request id (Stripe
     answers a retry with the first refund) and the id in `metadata[refund_request_id]`, which the
     refund.* webhooks carry back. A 4xx (charge_already_refunded, amount_too_large) is a refusal."""
     what = "stripe refund"
     response = http.call(
-        "POST", config_value(config, "api_base").rstrip("/") + "/v1/refunds", what,
-        data={"payment_intent": call.trade_no, "amount": call.amount.minor,
-              "metadata[refund_request_id]": call.request_id, "metadata[order_id]": call.out_trade_no,
-              "metadata[reason]": call.reason[:500]},
-        headers={"Authorization": f"Bearer {config_value(config, 'api_key')}", "Idempotency-Key": call.request_id})
+        "POST",
+        config_value(config, "api_base").rstrip("/") + "/v1/refunds",
+        what,
+        data={
+            "payment_intent": call.trade_no,
+            "amount": call.amount.minor,
+            "metadata[refund_request_id]": call.request_id,
+            "metadata[order_id]": call.out_trade_no,
+            "metadata[reason]": call.reason[:500],
+        },
+        headers={
+            "Authorization": f"Bearer {config_value(config, 'api_key')}",
+            "Idempotency-Key": call.request_id,
+        },
+    )
     with readable(what):
         document = response.json()
         if not isinstance(document, dict):
             raise ValueError("not a JSON object")
     if 400 <= response.status_code < 500 and response.status_code not in (401, 403):
         error = document.get("error") or {}
-        return RefundAnswer(RefundState.FAILED, f"HTTP {response.status_code} {error.get('code', '')}".strip())
+        return RefundAnswer(
+            RefundState.FAILED, f"HTTP {response.status_code} {error.get('code', '')}".strip()
+        )
     if response.status_code != 200:
         raise invalid_answer(what, f"HTTP {response.status_code}")
     return refund_answer(document, what)
 
 
-def query_refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-                 now: datetime) -> RefundAnswer | None:
+def query_refund(
+    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+) -> RefundAnswer | None:
     """The PaymentIntent's refunds (`GET /v1/refunds?payment_intent=…`), the one whose metadata
     names the request; None when Stripe has none (it may be asked again with the same key)."""
     what = "stripe refund query"
-    _, listed = _get(config, "/v1/refunds", {"payment_intent": call.trade_no, "limit": 100}, http, what)
+    _, listed = _get(
+        config, "/v1/refunds", {"payment_intent": call.trade_no, "limit": 100}, http, what
+    )
     with readable(what):
         for item in listed.get("data") or []:
             if (item.get("metadata") or {}).get("refund_request_id") == call.request_id:

@@ -2,16 +2,22 @@
 
 Named `stripe_gateway` so it never shadows the `stripe` SDK package.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from ..domain.errors import (ChannelMisconfigured, MalformedNotification, SignatureInvalid,
-                             StaleTimestamp)
+from ..domain.errors import (
+    ChannelMisconfigured,
+    MalformedNotification,
+    SignatureInvalid,
+    StaleTimestamp,
+)
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
 from ..domain.query import QueryResult
@@ -23,7 +29,7 @@ from ._signing import json_object, malformed_on_error, need, need_str, opt_str
 from .base import Answer, Gateway, Headers, InboundRequest
 
 TOLERANCE_S = 300
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Fields = dict[str, Any]
 
@@ -32,8 +38,9 @@ class StripeGateway(Gateway):
     type_name = "stripe"
     secret_fields = ("webhook_secret", "api_key")
 
-    def parse_notification(self, request: InboundRequest, config: Mapping[str, Any],
-                           channel: str, now: datetime) -> Notice | None:
+    def parse_notification(
+        self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
+    ) -> Notice | None:
         with malformed_on_error():
             _verify(request, config, now)
             event = json_object(request.body)
@@ -61,36 +68,51 @@ class StripeGateway(Gateway):
         body = json.dumps({"error": message}, ensure_ascii=False)
         return Answer(status, body, "application/json")
 
-    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
-                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+    def query_order(
+        self,
+        config: Mapping[str, Any],
+        channel: str,
+        out_trade_no: str,
+        trade_no: str | None,
+        http: GatewayHttp,
+        now: datetime,
+    ) -> QueryResult:
         return stripe_api.query(config, channel, out_trade_no, trade_no, http, now)
 
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         return True
 
-    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-               now: datetime) -> RefundAnswer:
+    def refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer:
         return stripe_api.refund(config, call, http, now)
 
-    def query_refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-                     now: datetime) -> RefundAnswer | None:
+    def query_refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer | None:
         return stripe_api.query_refund(config, call, http, now)
 
-    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
-                        http: GatewayHttp, now: datetime) -> Statement:
+    def fetch_statement(
+        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
+    ) -> Statement:
         return stripe_api.fetch_balance(config, channel, day, http, now)
 
 
 # --- verification ------------------------------------------------------------------------------
 
+
 def _secrets(config: Mapping[str, Any]) -> list[bytes]:
     """`webhook_secret`: one `whsec_…` string, or a list of them while rotating."""
     value = config.get("webhook_secret")
     secrets = [value] if isinstance(value, str) else value
-    if not isinstance(secrets, list) or not secrets or not all(
-            isinstance(s, str) and s for s in secrets):
-        raise ChannelMisconfigured("channel config field webhook_secret must be a string or a "
-                                   "list of strings")
+    if (
+        not isinstance(secrets, list)
+        or not secrets
+        or not all(isinstance(s, str) and s for s in secrets)
+    ):
+        raise ChannelMisconfigured(
+            "channel config field webhook_secret must be a string or a list of strings"
+        )
     return [s.encode("utf-8") for s in secrets]
 
 
@@ -117,8 +139,10 @@ def _verify(request: InboundRequest, config: Mapping[str, Any], now: datetime) -
         raise MalformedNotification("missing header Stripe-Signature")
     timestamp, signatures = _parse_signature_header(header)
     signed = timestamp.encode("ascii") + b"." + request.body
-    expected = [hmac.new(secret, signed, hashlib.sha256).hexdigest().encode("ascii")
-                for secret in _secrets(config)]
+    expected = [
+        hmac.new(secret, signed, hashlib.sha256).hexdigest().encode("ascii")
+        for secret in _secrets(config)
+    ]
     if not any(hmac.compare_digest(e, s) for e in expected for s in signatures):
         raise SignatureInvalid()
     age = int(now.timestamp()) - int(timestamp)
@@ -127,6 +151,7 @@ def _verify(request: InboundRequest, config: Mapping[str, Any], now: datetime) -
 
 
 # --- mapping -----------------------------------------------------------------------------------
+
 
 def _unix_time(value: Any) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -150,10 +175,12 @@ def _order_id(obj: Mapping[str, Any], required: bool = True) -> str:
     Checkout's client_reference_id: for them "" means "find the order by payment_ref"."""
     metadata = obj.get("metadata")
     order_id = opt_str(obj, "client_reference_id") or (
-        opt_str(metadata, "order_id") if isinstance(metadata, Mapping) else None)
+        opt_str(metadata, "order_id") if isinstance(metadata, Mapping) else None
+    )
     if order_id is None and required:
         raise MalformedNotification(
-            "no order id: neither client_reference_id nor metadata.order_id")
+            "no order id: neither client_reference_id nor metadata.order_id"
+        )
     return order_id or ""
 
 
@@ -162,25 +189,42 @@ def _session(obj: Mapping[str, Any]) -> Fields:
     ref = _id_of(obj.get("payment_intent")) or need_str(obj, "id")
     details = obj.get("customer_details")
     email = opt_str(details, "email") if isinstance(details, Mapping) else None
-    return dict(out_trade_no=_order_id(obj), trade_no=ref, payment_ref=ref,
-                amount=_money(obj, "amount_total"), payer=_id_of(obj.get("customer")) or email,
-                extra={"checkout_session": need_str(obj, "id")})
+    return dict(
+        out_trade_no=_order_id(obj),
+        trade_no=ref,
+        payment_ref=ref,
+        amount=_money(obj, "amount_total"),
+        payer=_id_of(obj.get("customer")) or email,
+        extra={"checkout_session": need_str(obj, "id")},
+    )
 
 
 def _intent(amount_field: str) -> Callable[[Mapping[str, Any]], Fields]:
     def build(obj: Mapping[str, Any]) -> Fields:
         ref = need_str(obj, "id")
-        return dict(out_trade_no=_order_id(obj, required=False), trade_no=ref, payment_ref=ref,
-                    amount=_money(obj, amount_field), payer=_id_of(obj.get("customer")))
+        return dict(
+            out_trade_no=_order_id(obj, required=False),
+            trade_no=ref,
+            payment_ref=ref,
+            amount=_money(obj, amount_field),
+            payer=_id_of(obj.get("customer")),
+        )
+
     return build
 
 
 def _charge(obj: Mapping[str, Any]) -> Fields:
     """A refunded Charge: `amount_refunded` is the running total, like Alipay's refund_fee."""
     ref = _id_of(obj.get("payment_intent")) or need_str(obj, "id")
-    return dict(out_trade_no=_order_id(obj, required=False), trade_no=ref, payment_ref=ref,
-                amount=_money(obj, "amount"), refunded_total=_money(obj, "amount_refunded"),
-                payer=_id_of(obj.get("customer")), extra={"charge": need_str(obj, "id")})
+    return dict(
+        out_trade_no=_order_id(obj, required=False),
+        trade_no=ref,
+        payment_ref=ref,
+        amount=_money(obj, "amount"),
+        refunded_total=_money(obj, "amount_refunded"),
+        payer=_id_of(obj.get("customer")),
+        extra={"charge": need_str(obj, "id")},
+    )
 
 
 def _refund(obj: Mapping[str, Any]) -> Fields:
@@ -189,10 +233,20 @@ def _refund(obj: Mapping[str, Any]) -> Fields:
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
     ref = _id_of(obj.get("payment_intent")) or _id_of(obj.get("charge")) or need_str(obj, "id")
     state = stripe_api.REFUND_STATES.get(need_str(obj, "status"), RefundState.PENDING)
-    return dict(out_trade_no=opt_str(metadata, "order_id") or "", trade_no=ref, payment_ref=ref,
-                amount=_money(obj, "amount"), refund_ref=opt_str(metadata, "refund_request_id") or need_str(obj, "id"),
-                extra={"refund_state": state.value, "gateway_refund_id": need_str(obj, "id"),
-                           "detail": " ".join(filter(None, (need_str(obj, "status"), opt_str(obj, "failure_reason"))))})
+    return dict(
+        out_trade_no=opt_str(metadata, "order_id") or "",
+        trade_no=ref,
+        payment_ref=ref,
+        amount=_money(obj, "amount"),
+        refund_ref=opt_str(metadata, "refund_request_id") or need_str(obj, "id"),
+        extra={
+            "refund_state": state.value,
+            "gateway_refund_id": need_str(obj, "id"),
+            "detail": " ".join(
+                filter(None, (need_str(obj, "status"), opt_str(obj, "failure_reason")))
+            ),
+        },
+    )
 
 
 def _refund_kind(obj: Mapping[str, Any]) -> NoticeKind:
@@ -202,17 +256,26 @@ def _refund_kind(obj: Mapping[str, Any]) -> NoticeKind:
 
 def _dispute(obj: Mapping[str, Any]) -> Fields:
     ref = _id_of(obj.get("payment_intent")) or _id_of(obj.get("charge")) or need_str(obj, "id")
-    return dict(out_trade_no=_order_id(obj, required=False), trade_no=ref, payment_ref=ref,
-                amount=_money(obj, "amount"),
-                extra={"dispute": need_str(obj, "id"), "reason": obj.get("reason")})
+    return dict(
+        out_trade_no=_order_id(obj, required=False),
+        trade_no=ref,
+        payment_ref=ref,
+        amount=_money(obj, "amount"),
+        extra={"dispute": need_str(obj, "id"), "reason": obj.get("reason")},
+    )
 
 
 def _paid_or_info(session: Mapping[str, Any]) -> NoticeKind:
     return NoticeKind.PAYMENT if session.get("payment_status") == "paid" else NoticeKind.INFO
 
 
-_EVENTS: dict[str, tuple[Callable[[Mapping[str, Any]], Fields],
-                         NoticeKind | Callable[[Mapping[str, Any]], NoticeKind]]] = {
+_EVENTS: dict[
+    str,
+    tuple[
+        Callable[[Mapping[str, Any]], Fields],
+        NoticeKind | Callable[[Mapping[str, Any]], NoticeKind],
+    ],
+] = {
     "checkout.session.completed": (_session, _paid_or_info),
     "checkout.session.async_payment_succeeded": (_session, NoticeKind.PAYMENT),
     "checkout.session.async_payment_failed": (_session, NoticeKind.INFO),

@@ -1,17 +1,25 @@
 """WeChat Pay API v3 notifications (signed JSON, AES-256-GCM resource), mapped to a `Notice`;
 the API calls (query, bill) live in wechatpay_api."""
+
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..domain.errors import (AccountMismatch, ChannelMisconfigured, MalformedNotification,
-                             NotificationRejected, SignatureInvalid, StaleTimestamp)
+from ..domain.errors import (
+    AccountMismatch,
+    ChannelMisconfigured,
+    MalformedNotification,
+    NotificationRejected,
+    SignatureInvalid,
+    StaleTimestamp,
+)
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
 from ..domain.query import QueryResult
@@ -19,8 +27,17 @@ from ..domain.refunds import RefundAnswer, RefundCall, RefundState
 from ..domain.statement import Statement
 from . import wechatpay_api
 from ._http import GatewayHttp
-from ._signing import (b64decode_strict, config_value, json_object, malformed_on_error, need,
-                       need_str, opt_str, rsa_public_key, rsa_verify)
+from ._signing import (
+    b64decode_strict,
+    config_value,
+    json_object,
+    malformed_on_error,
+    need,
+    need_str,
+    opt_str,
+    rsa_public_key,
+    rsa_verify,
+)
 from .base import Answer, Gateway, Headers, InboundRequest
 
 MAX_SKEW_S = 300
@@ -32,8 +49,9 @@ class WechatPayGateway(Gateway):
     type_name = "wechatpay"
     secret_fields = ("apiv3_key", "merchant_private_key")
 
-    def parse_notification(self, request: InboundRequest, config: Mapping[str, Any],
-                           channel: str, now: datetime) -> Notice | None:
+    def parse_notification(
+        self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
+    ) -> Notice | None:
         """Verify, then decrypt. `raw` of the notice is the envelope with its decrypted resource."""
         with malformed_on_error():
             _verify(request, config, now)
@@ -53,23 +71,33 @@ class WechatPayGateway(Gateway):
         body = json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False)
         return Answer(status, body, "application/json")
 
-    def query_order(self, config: Mapping[str, Any], channel: str, out_trade_no: str,
-                    trade_no: str | None, http: GatewayHttp, now: datetime) -> QueryResult:
+    def query_order(
+        self,
+        config: Mapping[str, Any],
+        channel: str,
+        out_trade_no: str,
+        trade_no: str | None,
+        http: GatewayHttp,
+        now: datetime,
+    ) -> QueryResult:
         return wechatpay_api.query(config, channel, out_trade_no, http, now)
 
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         return True
 
-    def refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-               now: datetime) -> RefundAnswer:
+    def refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer:
         return wechatpay_api.refund(config, call, http, now)
 
-    def query_refund(self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-                     now: datetime) -> RefundAnswer | None:
+    def query_refund(
+        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+    ) -> RefundAnswer | None:
         return wechatpay_api.query_refund(config, call, http, now)
 
-    def fetch_statement(self, config: Mapping[str, Any], channel: str, day: date,
-                        http: GatewayHttp, now: datetime) -> Statement:
+    def fetch_statement(
+        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
+    ) -> Statement:
         return wechatpay_api.fetch_bill(config, channel, day, http, now)
 
 
@@ -91,8 +119,9 @@ def _verify(request: InboundRequest, config: Mapping[str, Any], now: datetime) -
     if signature.startswith(PROBE_PREFIX):
         raise SignatureInvalid("signature probe: deliberately rejected", reason="probe")
     if _header(headers, "Wechatpay-Serial") != config_value(config, "platform_public_key_id"):
-        raise SignatureInvalid("Wechatpay-Serial names a key this channel does not hold",
-                               reason="unknown_serial")
+        raise SignatureInvalid(
+            "Wechatpay-Serial names a key this channel does not hold", reason="unknown_serial"
+        )
     timestamp = _header(headers, "Wechatpay-Timestamp")
     nonce = _header(headers, "Wechatpay-Nonce")
     message = b"%s\n%s\n%s\n" % (timestamp.encode("utf-8"), nonce.encode("utf-8"), request.body)
@@ -146,7 +175,7 @@ def _time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise MalformedNotification(f"time {text} has no UTC offset")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _event_time(envelope: Mapping[str, Any], plain: Mapping[str, Any]) -> datetime:
@@ -157,8 +186,9 @@ def _money(amount: Mapping[str, Any], field: str) -> Money:
     return Money.from_minor(need(amount, field), amount.get("currency") or "CNY")
 
 
-def _payment(envelope: Mapping[str, Any], plain: Mapping[str, Any], channel: str,
-             raw: dict[str, Any]) -> Notice:
+def _payment(
+    envelope: Mapping[str, Any], plain: Mapping[str, Any], channel: str, raw: dict[str, Any]
+) -> Notice:
     """TRANSACTION.SUCCESS; a resource whose trade_state is not SUCCESS is only INFO."""
     transaction_id = need_str(plain, "transaction_id")
     payer = plain.get("payer")
@@ -182,8 +212,10 @@ def _payment(envelope: Mapping[str, Any], plain: Mapping[str, Any], channel: str
 def _refund(kind: NoticeKind, state: RefundState) -> Callable[..., Notice]:
     """REFUND.*: `amount` is this refund's amount, not a running total; `out_refund_no` names a
     refund request of ours when paytrack asked for the refund (`state`: what it became)."""
-    def build(envelope: Mapping[str, Any], plain: Mapping[str, Any], channel: str,
-              raw: dict[str, Any]) -> Notice:
+
+    def build(
+        envelope: Mapping[str, Any], plain: Mapping[str, Any], channel: str, raw: dict[str, Any]
+    ) -> Notice:
         transaction_id = need_str(plain, "transaction_id")
         return Notice(
             channel=channel,
@@ -201,6 +233,7 @@ def _refund(kind: NoticeKind, state: RefundState) -> Callable[..., Notice]:
             method="wechat",
             extra={"refund_state": state.value, "gateway_refund_id": opt_str(plain, "refund_id")},
         )
+
     return build
 
 

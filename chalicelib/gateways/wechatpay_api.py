@@ -7,12 +7,14 @@ answer is verified like a notification: the `Wechatpay-*` headers, the platform 
 names, over `"{timestamp}\\n{nonce}\\n{body}\\n"`. The bill download itself is not signed; its
 SHA-1 comes from the signed bill answer.
 """
+
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -40,20 +42,23 @@ def _signed_target(config: Mapping[str, Any], url: str) -> str:
     gateway and its SDK see them."""
     base = config_value(config, "api_base").rstrip("/")
     if url.startswith(base + "/"):
-        return url[len(base):]
+        return url[len(base) :]
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def authorization(config: Mapping[str, Any], method: str, url: str, body: str, timestamp: int,
-                  nonce: str) -> str:
+def authorization(
+    config: Mapping[str, Any], method: str, url: str, body: str, timestamp: int, nonce: str
+) -> str:
     """The request's Authorization header, signed with the merchant's private key."""
     target = _signed_target(config, url)
-    message = f"{method}\n{target}\n{timestamp}\n{nonce}\n{body}\n".encode("utf-8")
+    message = f"{method}\n{target}\n{timestamp}\n{nonce}\n{body}\n".encode()
     signature = rsa_sign(rsa_private_key(config, "merchant_private_key"), message, hashes.SHA256())
-    return (f'{SCHEMA} mchid="{config_value(config, "mchid")}",nonce_str="{nonce}",'
-            f'signature="{signature}",timestamp="{timestamp}",'
-            f'serial_no="{config_value(config, "merchant_serial_no")}"')
+    return (
+        f'{SCHEMA} mchid="{config_value(config, "mchid")}",nonce_str="{nonce}",'
+        f'signature="{signature}",timestamp="{timestamp}",'
+        f'serial_no="{config_value(config, "merchant_serial_no")}"'
+    )
 
 
 def verify_answer(response: requests.Response, config: Mapping[str, Any], what: str) -> None:
@@ -64,15 +69,27 @@ def verify_answer(response: requests.Response, config: Mapping[str, Any], what: 
         raise invalid_answer(what, "unsigned answer")
     if serial != config_value(config, "platform_public_key_id"):
         raise invalid_answer(what, "the answer is signed with a key this channel does not hold")
-    message = f"{timestamp}\n{nonce}\n".encode("utf-8") + response.content + b"\n"
-    if not rsa_verify(rsa_public_key(config, "platform_public_key"), signature, message, hashes.SHA256()):
+    message = f"{timestamp}\n{nonce}\n".encode() + response.content + b"\n"
+    if not rsa_verify(
+        rsa_public_key(config, "platform_public_key"), signature, message, hashes.SHA256()
+    ):
         raise invalid_answer(what, "the answer's signature does not verify")
 
 
-def _get(config: Mapping[str, Any], url: str, http: GatewayHttp, now: datetime, what: str,
-         verify: bool = True) -> requests.Response:
-    header = authorization(config, "GET", url, "", int(now.timestamp()), secrets.token_hex(16).upper())
-    response = http.call("GET", url, what, headers={"Authorization": header, "Accept": "application/json"})
+def _get(
+    config: Mapping[str, Any],
+    url: str,
+    http: GatewayHttp,
+    now: datetime,
+    what: str,
+    verify: bool = True,
+) -> requests.Response:
+    header = authorization(
+        config, "GET", url, "", int(now.timestamp()), secrets.token_hex(16).upper()
+    )
+    response = http.call(
+        "GET", url, what, headers={"Authorization": header, "Accept": "application/json"}
+    )
     if verify:
         verify_answer(response, config, what)
     return response
@@ -92,11 +109,15 @@ def _error_code(response: requests.Response) -> str:
 # ------------------------------------------------------------------ 补单
 
 
-def query(config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp,
-          now: datetime) -> QueryResult:
+def query(
+    config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp, now: datetime
+) -> QueryResult:
     what = "wechatpay order query"
-    url = _api(config, f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}"
-                       f"?mchid={quote(config_value(config, 'mchid'))}")
+    url = _api(
+        config,
+        f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}"
+        f"?mchid={quote(config_value(config, 'mchid'))}",
+    )
     response = _get(config, url, http, now, what)
     if response.status_code == 404 and _error_code(response) == "ORDER_NOT_EXIST":
         return QueryResult(QueryStatus.NOT_FOUND, "ORDER_NOT_EXIST")
@@ -104,7 +125,10 @@ def query(config: Mapping[str, Any], channel: str, out_trade_no: str, http: Gate
         raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
     with readable(what):
         answer = json.loads(response.content)
-        if answer["mchid"] != config_value(config, "mchid") or answer["out_trade_no"] != out_trade_no:
+        if (
+            answer["mchid"] != config_value(config, "mchid")
+            or answer["out_trade_no"] != out_trade_no
+        ):
             raise invalid_answer(what, "the answer names another merchant or order")
         return _result(answer, channel, what)
 
@@ -127,27 +151,46 @@ def _notice(answer: Mapping[str, Any], channel: str, kind: NoticeKind) -> Notice
     amount = answer.get("amount") or {}
     success_time = answer.get("success_time")
     payer = answer.get("payer") or {}
-    paid = Money.from_minor(amount["total"], amount.get("currency") or "CNY") if "total" in amount else None
+    paid = (
+        Money.from_minor(amount["total"], amount.get("currency") or "CNY")
+        if "total" in amount
+        else None
+    )
     if kind is NoticeKind.PAYMENT and (paid is None or transaction_id is None):
         raise KeyError("amount.total / transaction_id")
     return Notice(
-        channel=channel, gateway=GATEWAY, kind=kind,
-        dedupe_key=query_dedupe_key(channel, transaction_id or answer["out_trade_no"], answer["trade_state"]),
-        out_trade_no=answer["out_trade_no"], trade_no=transaction_id, amount=paid,
+        channel=channel,
+        gateway=GATEWAY,
+        kind=kind,
+        dedupe_key=query_dedupe_key(
+            channel, transaction_id or answer["out_trade_no"], answer["trade_state"]
+        ),
+        out_trade_no=answer["out_trade_no"],
+        trade_no=transaction_id,
+        amount=paid,
         gateway_status=answer["trade_state"],
-        event_time=datetime.fromisoformat(success_time) if success_time else None, raw=dict(answer),
-        payment_ref=transaction_id, method="wechat", payer=payer.get("openid"), source=NoticeSource.QUERY)
+        event_time=datetime.fromisoformat(success_time) if success_time else None,
+        raw=dict(answer),
+        payment_ref=transaction_id,
+        method="wechat",
+        payer=payer.get("openid"),
+        source=NoticeSource.QUERY,
+    )
 
 
 # ------------------------------------------------------------------ a payment by WeChat's transaction_id
 
 
-def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp,
-               now: datetime) -> GatewayTrade | None:
+def find_trade(
+    config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp, now: datetime
+) -> GatewayTrade | None:
     """`GET /v3/pay/transactions/id/{transaction_id}`: the trade, or None."""
     what = "wechatpay transaction query"
-    url = _api(config, f"/v3/pay/transactions/id/{quote(trade_no, safe='')}"
-                       f"?mchid={quote(config_value(config, 'mchid'))}")
+    url = _api(
+        config,
+        f"/v3/pay/transactions/id/{quote(trade_no, safe='')}"
+        f"?mchid={quote(config_value(config, 'mchid'))}",
+    )
     response = _get(config, url, http, now, what)
     if response.status_code == 404 and _error_code(response) == "ORDER_NOT_EXIST":
         return None
@@ -155,31 +198,51 @@ def find_trade(config: Mapping[str, Any], channel: str, trade_no: str, http: Gat
         raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
     with readable(what):
         answer = json.loads(response.content)
-        if answer["mchid"] != config_value(config, "mchid") or answer.get("transaction_id") != trade_no:
+        if (
+            answer["mchid"] != config_value(config, "mchid")
+            or answer.get("transaction_id") != trade_no
+        ):
             raise invalid_answer(what, "the answer names another merchant or trade")
         status = _result(answer, channel, what).status
         amount, success_time = answer.get("amount") or {}, answer.get("success_time")
-        return GatewayTrade(channel, trade_no, answer["out_trade_no"], status, answer["trade_state"],
-                            Money.from_minor(amount["total"], amount.get("currency") or "CNY") if "total" in amount
-                            else None, datetime.fromisoformat(success_time) if success_time else None)
+        return GatewayTrade(
+            channel,
+            trade_no,
+            answer["out_trade_no"],
+            status,
+            answer["trade_state"],
+            Money.from_minor(amount["total"], amount.get("currency") or "CNY")
+            if "total" in amount
+            else None,
+            datetime.fromisoformat(success_time) if success_time else None,
+        )
 
 
 # ------------------------------------------------------------------ 对账
 
 
-def fetch_bill(config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp,
-               now: datetime) -> Statement:
+def fetch_bill(
+    config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
+) -> Statement:
     what = "wechatpay trade bill"
-    url = _api(config, f"/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=ALL&tar_type=GZIP")
+    url = _api(
+        config, f"/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=ALL&tar_type=GZIP"
+    )
     response = _get(config, url, http, now, what)
     if response.status_code in (400, 404) and _error_code(response) in _NO_BILL:
-        raise StatementNotReady(f"WeChat Pay has no trade bill for {day} yet ({_error_code(response)})",
-                                {"channel": channel, "date": day.isoformat()})
+        raise StatementNotReady(
+            f"WeChat Pay has no trade bill for {day} yet ({_error_code(response)})",
+            {"channel": channel, "date": day.isoformat()},
+        )
     if response.status_code != 200:
         raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
     with readable(what):
         answer = json.loads(response.content)
-        hash_type, hash_value, download_url = answer["hash_type"], answer["hash_value"], answer["download_url"]
+        hash_type, hash_value, download_url = (
+            answer["hash_type"],
+            answer["hash_value"],
+            answer["download_url"],
+        )
     download = _get(config, download_url, http, now, "wechatpay bill download", verify=False)
     if download.status_code != 200:
         raise invalid_answer("wechatpay bill download", f"HTTP {download.status_code}")
@@ -190,18 +253,39 @@ def fetch_bill(config: Mapping[str, Any], channel: str, day: date, http: Gateway
 
 # ------------------------------------------------------------------ 退款
 
-_REFUND_STATES = {"SUCCESS": RefundState.SUCCEEDED, "PROCESSING": RefundState.PENDING,
-                  "CLOSED": RefundState.FAILED, "ABNORMAL": RefundState.FAILED}
+_REFUND_STATES = {
+    "SUCCESS": RefundState.SUCCEEDED,
+    "PROCESSING": RefundState.PENDING,
+    "CLOSED": RefundState.FAILED,
+    "ABNORMAL": RefundState.FAILED,
+}
 #: error codes after which the refund's fate is unknown (asked about later), not a refusal
 _UNKNOWN_OUTCOME = ("SYSTEM_ERROR", "FREQUENCY_LIMITED")
 
 
-def _post(config: Mapping[str, Any], url: str, body: Mapping[str, Any], http: GatewayHttp, now: datetime,
-          what: str) -> requests.Response:
+def _post(
+    config: Mapping[str, Any],
+    url: str,
+    body: Mapping[str, Any],
+    http: GatewayHttp,
+    now: datetime,
+    what: str,
+) -> requests.Response:
     text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    header = authorization(config, "POST", url, text, int(now.timestamp()), secrets.token_hex(16).upper())
-    response = http.call("POST", url, what, data=text.encode("utf-8"), headers={
-        "Authorization": header, "Accept": "application/json", "Content-Type": "application/json"})
+    header = authorization(
+        config, "POST", url, text, int(now.timestamp()), secrets.token_hex(16).upper()
+    )
+    response = http.call(
+        "POST",
+        url,
+        what,
+        data=text.encode("utf-8"),
+        headers={
+            "Authorization": header,
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        },
+    )
     verify_answer(response, config, what)
     return response
 
@@ -215,16 +299,30 @@ def _refund_answer(response: requests.Response, call: RefundCall, what: str) -> 
         if status not in _REFUND_STATES:
             raise invalid_answer(what, f"unknown refund status {status}")
         amount = answer.get("amount") or {}
-        refunded = Money.from_minor(amount["refund"], amount.get("currency") or "CNY") if "refund" in amount else None
+        refunded = (
+            Money.from_minor(amount["refund"], amount.get("currency") or "CNY")
+            if "refund" in amount
+            else None
+        )
         return RefundAnswer(_REFUND_STATES[status], status, answer.get("refund_id"), refunded)
 
 
-def refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime) -> RefundAnswer:
+def refund(
+    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+) -> RefundAnswer:
     """`POST /v3/refund/domestic/refunds` with `out_refund_no` = the request id (WeChat Pay
     dedupes on it). 4xx answers are refusals (NOT_ENOUGH, INVALID_REQUEST, …): failed."""
     what = "wechatpay refund"
-    body = {"transaction_id": call.trade_no, "out_refund_no": call.request_id, "reason": call.reason[:80],
-            "amount": {"refund": call.amount.minor, "total": call.total.minor, "currency": call.amount.currency}}
+    body = {
+        "transaction_id": call.trade_no,
+        "out_refund_no": call.request_id,
+        "reason": call.reason[:80],
+        "amount": {
+            "refund": call.amount.minor,
+            "total": call.total.minor,
+            "currency": call.amount.currency,
+        },
+    }
     response = _post(config, _api(config, "/v3/refund/domestic/refunds"), body, http, now, what)
     code = _error_code(response)
     if response.status_code >= 400 and code not in _UNKNOWN_OUTCOME:
@@ -234,12 +332,18 @@ def refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: 
     return _refund_answer(response, call, what)
 
 
-def query_refund(config: Mapping[str, Any], call: RefundCall, http: GatewayHttp,
-                 now: datetime) -> RefundAnswer | None:
+def query_refund(
+    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
+) -> RefundAnswer | None:
     """`GET /v3/refund/domestic/refunds/{out_refund_no}`; 404 RESOURCE_NOT_EXISTS: never taken."""
     what = "wechatpay refund query"
-    response = _get(config, _api(config, f"/v3/refund/domestic/refunds/{quote(call.request_id, safe='')}"),
-                    http, now, what)
+    response = _get(
+        config,
+        _api(config, f"/v3/refund/domestic/refunds/{quote(call.request_id, safe='')}"),
+        http,
+        now,
+        what,
+    )
     if response.status_code == 404 and _error_code(response) == "RESOURCE_NOT_EXISTS":
         return None
     if response.status_code != 200:

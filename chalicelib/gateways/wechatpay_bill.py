@@ -6,6 +6,7 @@ ends with a summary header and one summary row whose totals are checked against 
 have five decimals (they are settled per transaction to the fen): each line's fee is rounded
 half up to the fen; the total is checked exactly.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,19 +18,71 @@ from functools import lru_cache
 
 from ..domain.errors import InvalidMoney
 from ..domain.money import Money, minor_digits, parse_scaled
-from ..domain.statement import LineKind, Statement, StatementLine, StatementUnparseable, beijing_time
+from ..domain.statement import (
+    LineKind,
+    Statement,
+    StatementLine,
+    StatementUnparseable,
+    beijing_time,
+)
 
 HEADER = (
-    "交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号", "用户标识", "交易类型",
-    "交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额", "微信退款单号", "商户退款单号", "退款金额",
-    "充值券退款金额", "退款类型", "退款状态", "商品名称", "商户数据包", "手续费", "费率", "订单金额",
-    "申请退款金额", "费率备注")
-SUMMARY_HEADER = ("总交易单数", "应结订单总金额", "退款总金额", "充值券退款总金额", "手续费总金额", "订单总金额",
-                  "申请退款总金额")
-(TIME, MCHID, TRANSACTION_ID, OUT_TRADE_NO, STATE, CURRENCY, SETTLED, OUT_REFUND_NO, REFUNDED,
- FEE, TOTAL) = (0, 2, 5, 6, 9, 11, 12, 15, 16, 22, 24)
-_KINDS = {"SUCCESS": LineKind.PAYMENT, "REFUND": LineKind.REFUND, "REVOKED": LineKind.CLOSED,
-          "CLOSED": LineKind.CLOSED}
+    "交易时间",
+    "公众账号ID",
+    "商户号",
+    "特约商户号",
+    "设备号",
+    "微信订单号",
+    "商户订单号",
+    "用户标识",
+    "交易类型",
+    "交易状态",
+    "付款银行",
+    "货币种类",
+    "应结订单金额",
+    "代金券金额",
+    "微信退款单号",
+    "商户退款单号",
+    "退款金额",
+    "充值券退款金额",
+    "退款类型",
+    "退款状态",
+    "商品名称",
+    "商户数据包",
+    "手续费",
+    "费率",
+    "订单金额",
+    "申请退款金额",
+    "费率备注",
+)
+SUMMARY_HEADER = (
+    "总交易单数",
+    "应结订单总金额",
+    "退款总金额",
+    "充值券退款总金额",
+    "手续费总金额",
+    "订单总金额",
+    "申请退款总金额",
+)
+(
+    TIME,
+    MCHID,
+    TRANSACTION_ID,
+    OUT_TRADE_NO,
+    STATE,
+    CURRENCY,
+    SETTLED,
+    OUT_REFUND_NO,
+    REFUNDED,
+    FEE,
+    TOTAL,
+) = (0, 2, 5, 6, 9, 11, 12, 15, 16, 22, 24)
+_KINDS = {
+    "SUCCESS": LineKind.PAYMENT,
+    "REFUND": LineKind.REFUND,
+    "REVOKED": LineKind.CLOSED,
+    "CLOSED": LineKind.CLOSED,
+}
 #: the bill's fee columns carry five decimals; every amount is read as an integer of 10^-5
 _BILL_PLACES = 5
 
@@ -60,8 +113,11 @@ def decompress(data: bytes, hash_type: str, hash_value: str, source: str) -> byt
     except (OSError, EOFError, zlib.error) as error:
         raise StatementUnparseable(source, None, f"not a readable GZIP file ({error})") from None
     if hashlib.sha1(raw).hexdigest() != hash_value.lower():
-        raise StatementUnparseable(source, None, "SHA-1 of the bill does not match hash_value: "
-                                                 "corrupted or altered download")
+        raise StatementUnparseable(
+            source,
+            None,
+            "SHA-1 of the bill does not match hash_value: corrupted or altered download",
+        )
     return raw
 
 
@@ -77,22 +133,41 @@ def _fields(row: list[str], width: int, line_no: int, source: str) -> list[str]:
 def _line(values: list[str], line_no: int, source: str) -> StatementLine:
     kind = _KINDS.get(values[STATE])
     if kind is None:
-        raise StatementUnparseable(source, line_no, f"交易状态 {values[STATE]!r} is not SUCCESS, REFUND, "
-                                                    "REVOKED or CLOSED")
+        raise StatementUnparseable(
+            source, line_no, f"交易状态 {values[STATE]!r} is not SUCCESS, REFUND, REVOKED or CLOSED"
+        )
     currency = values[CURRENCY] or "CNY"
     try:
         at = beijing_time(values[TIME])
         fee = _fee(values[FEE] or "0", currency)
         if kind is LineKind.REFUND:
-            return StatementLine(line_no, kind, values[OUT_TRADE_NO], values[TRANSACTION_ID],
-                                 _yuan(values[REFUNDED], currency), fee, None, at, values[STATE],
-                                 values[OUT_REFUND_NO] or None)
-        return StatementLine(line_no, kind, values[OUT_TRADE_NO], values[TRANSACTION_ID],
-                             _yuan(values[TOTAL], currency), fee, _yuan(values[SETTLED], currency), at,
-                             values[STATE])
+            return StatementLine(
+                line_no,
+                kind,
+                values[OUT_TRADE_NO],
+                values[TRANSACTION_ID],
+                _yuan(values[REFUNDED], currency),
+                fee,
+                None,
+                at,
+                values[STATE],
+                values[OUT_REFUND_NO] or None,
+            )
+        return StatementLine(
+            line_no,
+            kind,
+            values[OUT_TRADE_NO],
+            values[TRANSACTION_ID],
+            _yuan(values[TOTAL], currency),
+            fee,
+            _yuan(values[SETTLED], currency),
+            at,
+            values[STATE],
+        )
     except (InvalidMoney, ValueError) as error:
-        raise StatementUnparseable(source, line_no, getattr(error, "message", None) or
-                                   f"unreadable value ({error})") from None
+        raise StatementUnparseable(
+            source, line_no, getattr(error, "message", None) or f"unreadable value ({error})"
+        ) from None
 
 
 class _Totals:
@@ -113,20 +188,26 @@ class _Totals:
 
     def check(self, values: list[str], line_no: int, source: str) -> None:
         try:
-            stated = dict(zip(SUMMARY_HEADER, [parse_scaled(values[0], 0)] + [_scaled(v) for v in values[1:]]))
+            stated = dict(
+                zip(SUMMARY_HEADER, [parse_scaled(values[0], 0)] + [_scaled(v) for v in values[1:]])
+            )
         except InvalidMoney:
             raise StatementUnparseable(source, line_no, "the summary row is not numbers") from None
         counted = {"总交易单数": self.count, **self.sums}
         for name, value in counted.items():
             if stated[name] != value:
-                raise StatementUnparseable(source, line_no, f"{name} says {_shown(name, stated[name])}, "
-                                                            f"the rows give {_shown(name, value)}")
+                raise StatementUnparseable(
+                    source,
+                    line_no,
+                    f"{name} says {_shown(name, stated[name])}, "
+                    f"the rows give {_shown(name, value)}",
+                )
 
 
 def _shown(name: str, value: int) -> str:
     if name == "总交易单数":
         return str(value)
-    whole, fraction = divmod(abs(value), 10 ** _BILL_PLACES)
+    whole, fraction = divmod(abs(value), 10**_BILL_PLACES)
     return f"{'-' if value < 0 else ''}{whole}.{fraction:0{_BILL_PLACES}d}".rstrip("0").rstrip(".")
 
 
@@ -134,23 +215,35 @@ def parse(raw: bytes, channel: str, day: date, source: str = "wechatpay trade bi
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as error:
-        raise StatementUnparseable(source, raw[:error.start].count(b"\n") + 1, "not UTF-8 text") from None
+        raise StatementUnparseable(
+            source, raw[: error.start].count(b"\n") + 1, "not UTF-8 text"
+        ) from None
     reader = csv.reader(text.splitlines())
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != HEADER:
-        raise StatementUnparseable(source, 1, "the header is not WeChat Pay's ALL trade bill header")
+        raise StatementUnparseable(
+            source, 1, "the header is not WeChat Pay's ALL trade bill header"
+        )
     totals = _Totals()
     lines: list[StatementLine] = []
     for row in reader:
         if tuple(row) == SUMMARY_HEADER:
             summary = next(reader, None)
             if summary is None:
-                raise StatementUnparseable(source, reader.line_num, "the summary header has no summary row")
-            totals.check(_fields(summary, len(SUMMARY_HEADER), reader.line_num, source), reader.line_num, source)
+                raise StatementUnparseable(
+                    source, reader.line_num, "the summary header has no summary row"
+                )
+            totals.check(
+                _fields(summary, len(SUMMARY_HEADER), reader.line_num, source),
+                reader.line_num,
+                source,
+            )
             return Statement(channel, day, lines, source, raw=raw, raw_suffix="csv")
         if not row:
             continue
         values = _fields(row, len(HEADER), reader.line_num, source)
         lines.append(_line(values, reader.line_num, source))
         totals.add(values)
-    raise StatementUnparseable(source, reader.line_num, "the bill ends without its summary rows (truncated?)")
+    raise StatementUnparseable(
+        source, reader.line_num, "the bill ends without its summary rows (truncated?)"
+    )

@@ -8,10 +8,11 @@ Client creation on a shared session is serialised: botocore sessions are not thr
 
 boto3 follows AWS_ENDPOINT_URL, which is how the local stack points everything at moto.
 """
+
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from .settings import get_settings
@@ -19,7 +20,7 @@ from .settings import get_settings
 _creating = threading.RLock()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _botocore_session() -> Any:
     from botocore.session import Session
 
@@ -37,14 +38,16 @@ def botocore_session() -> Any:
         return _botocore_session()
 
 
-@lru_cache(maxsize=None)
+@cache
 def session() -> Any:
     import boto3  # deferred: importing boto3 is a large part of a cold start
 
-    return boto3.session.Session(botocore_session=botocore_session(), region_name=get_settings().region)
+    return boto3.session.Session(
+        botocore_session=botocore_session(), region_name=get_settings().region
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     with _creating:
         return session().client(service, region_name=get_settings().region)

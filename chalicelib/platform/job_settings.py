@@ -1,5 +1,6 @@
 """Settings of the scheduled jobs (补单, expiry, statements, reconciliation, digest) and of the
 gateway API client, read once from the environment (docs/operations.md "Configuration")."""
+
 from __future__ import annotations
 
 import os
@@ -21,16 +22,16 @@ def _backoff(name: str, default: str) -> tuple[timedelta, ...]:
 
 @dataclass(frozen=True)
 class JobSettings:
-    requery_min_age: timedelta          # a pending order younger than this is not asked about yet
-    requery_backoff: tuple[timedelta, ...]   # ask this long after creation, then once at expiry
-    requery_grace: timedelta            # keep asking (and defer expiry on outages) this long after
-    requery_batch: int                  # orders asked about per run at most (the rest next run)
-    requery_workers: int                # gateway queries in flight at once
+    requery_min_age: timedelta  # a pending order younger than this is not asked about yet
+    requery_backoff: tuple[timedelta, ...]  # ask this long after creation, then once at expiry
+    requery_grace: timedelta  # keep asking (and defer expiry on outages) this long after
+    requery_batch: int  # orders asked about per run at most (the rest next run)
+    requery_workers: int  # gateway queries in flight at once
     gateway_timeout_s: float
     gateway_attempts: int
-    fee_writeback_budget: timedelta     # how long one run writes statement fees onto orders
-    max_stored_lines: int               # unmatched lines kept in DynamoDB per run (all are in S3)
-    max_line_anomalies: int             # anomalies raised per run, one per unmatched line
+    fee_writeback_budget: timedelta  # how long one run writes statement fees onto orders
+    max_stored_lines: int  # unmatched lines kept in DynamoDB per run (all are in S3)
+    max_line_anomalies: int  # anomalies raised per run, one per unmatched line
 
 
 @lru_cache(maxsize=1)

@@ -8,11 +8,13 @@ dimensions (a channel, a rule and severity) is summed per dimension set during t
 and flushed as one EMF line per set. One lock guards both: the local stack serves many threads
 from one process; in Lambda it is never contended.
 """
+
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -25,8 +27,9 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 _lock = threading.Lock()
 # (dimensions as sorted items) -> metric name -> (unit, summed count or list of samples)
-_breakdowns: dict[tuple[tuple[str, str], ...], dict[str, tuple[MetricUnit, list[float]]]] = \
+_breakdowns: dict[tuple[tuple[str, str], ...], dict[str, tuple[MetricUnit, list[float]]]] = (
     defaultdict(dict)
+)
 
 
 def add_metric(name: str, unit: MetricUnit, value: float, **dimensions: str) -> None:

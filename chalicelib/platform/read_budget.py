@@ -7,13 +7,15 @@ for every admin request; the loops that read unboundedly many items (order searc
 store/order_search.py and services/export_sources.py) charge it as they go. Outside a request
 (stream handlers, scheduled jobs, benchmarks) nothing is charged.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 from ..domain.errors import ReadBudgetExceeded
 
@@ -21,7 +23,7 @@ T = TypeVar("T")
 
 ADMIN_ITEMS = 150_000
 ADMIN_REQUESTS = 1_500
-ADMIN_SECONDS = 20.0          # well inside API Gateway's 29 s
+ADMIN_SECONDS = 20.0  # well inside API Gateway's 29 s
 NARROW = "narrow the time range, add a more selective filter, or ask totals=false"
 clock = time.monotonic
 
@@ -39,13 +41,23 @@ class ReadBudget:
         self.items_read += items
         self.requests_made += requests
         elapsed = clock() - self.started
-        if self.items_read > self.items or self.requests_made > self.requests or elapsed > self.seconds:
+        if (
+            self.items_read > self.items
+            or self.requests_made > self.requests
+            or elapsed > self.seconds
+        ):
             raise ReadBudgetExceeded(
                 f"this request would read more than one request may ({self.items} items, "
                 f"{self.requests} requests, {self.seconds:.0f} s): {NARROW}",
-                {"items_read": self.items_read, "requests": self.requests_made,
-                 "seconds": round(elapsed, 1), "max_items": self.items, "max_requests": self.requests,
-                 "max_seconds": self.seconds})
+                {
+                    "items_read": self.items_read,
+                    "requests": self.requests_made,
+                    "seconds": round(elapsed, 1),
+                    "max_items": self.items,
+                    "max_requests": self.requests,
+                    "max_seconds": self.seconds,
+                },
+            )
 
 
 def admin_budget() -> ReadBudget:

@@ -1,5 +1,6 @@
 """Settings from the environment, read once. Chalice puts each stage's values in the environment
 (.chalice/config.json); the local stack and the tests set the same variables."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,10 @@ def resolve_region() -> str:
 
     region = botocore.session.Session().get_config_variable("region")
     if not region:
-        raise MissingRegion("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in "
-                            "your AWS profile (aws configure set region <region>)")
+        raise MissingRegion(
+            "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or a region in "
+            "your AWS profile (aws configure set region <region>)"
+        )
     return region
 
 
@@ -72,21 +75,32 @@ def get_settings() -> Settings:
         table_prefix=os.environ.get("PAYTRACK_TABLE_PREFIX", f"paytrack-{stage}-"),
         bucket=os.environ.get("PAYTRACK_BUCKET", f"paytrack-{stage}-files"),
         events_topic_arn=os.environ.get(
-            "PAYTRACK_EVENTS_TOPIC_ARN", f"arn:aws:sns:{region}:{account}:paytrack-{stage}-events"),
+            "PAYTRACK_EVENTS_TOPIC_ARN", f"arn:aws:sns:{region}:{account}:paytrack-{stage}-events"
+        ),
         paging_topic_arn=os.environ.get(
-            "PAYTRACK_PAGING_TOPIC_ARN", f"arn:aws:sns:{region}:{account}:paytrack-{stage}-paging"),
-        channels_secret_id=os.environ.get("PAYTRACK_CHANNELS_SECRET_ID", f"paytrack/{stage}/channels"),
-        verification_secret_id=os.environ.get("PAYTRACK_VERIFICATION_SECRET_ID",
-                                              f"paytrack/{stage}/verification"),
+            "PAYTRACK_PAGING_TOPIC_ARN", f"arn:aws:sns:{region}:{account}:paytrack-{stage}-paging"
+        ),
+        channels_secret_id=os.environ.get(
+            "PAYTRACK_CHANNELS_SECRET_ID", f"paytrack/{stage}/channels"
+        ),
+        verification_secret_id=os.environ.get(
+            "PAYTRACK_VERIFICATION_SECRET_ID", f"paytrack/{stage}/verification"
+        ),
         shop_timezone=os.environ.get("PAYTRACK_SHOP_TZ", "Asia/Shanghai"),
         audit_ttl_days=_int("PAYTRACK_AUDIT_TTL_DAYS", 180),
         max_notify_bytes=_int("PAYTRACK_MAX_NOTIFY_BYTES", 64 * 1024),
         default_expires_in_s=_int("PAYTRACK_DEFAULT_EXPIRES_IN_S", 900),
         channel_cache_seconds=_int("PAYTRACK_CHANNEL_CACHE_SECONDS", 300),
         # literals at load time (STACK.md): the merge template sets the real stream ARNs
-        orders_stream_arn=os.environ.get("PAYTRACK_ORDERS_STREAM_ARN", _stream_placeholder(region, account, stage, "orders")),
-        notices_stream_arn=os.environ.get("PAYTRACK_NOTICES_STREAM_ARN", _stream_placeholder(region, account, stage, "notices")),
-        exports_stream_arn=os.environ.get("PAYTRACK_EXPORTS_STREAM_ARN", _stream_placeholder(region, account, stage, "exports")),
+        orders_stream_arn=os.environ.get(
+            "PAYTRACK_ORDERS_STREAM_ARN", _stream_placeholder(region, account, stage, "orders")
+        ),
+        notices_stream_arn=os.environ.get(
+            "PAYTRACK_NOTICES_STREAM_ARN", _stream_placeholder(region, account, stage, "notices")
+        ),
+        exports_stream_arn=os.environ.get(
+            "PAYTRACK_EXPORTS_STREAM_ARN", _stream_placeholder(region, account, stage, "exports")
+        ),
         rules=_rules(os.environ.get("PAYTRACK_RULES", "")),
         refund_approval_above=_decimal("PAYTRACK_REFUND_APPROVAL_ABOVE", "200.00"),
     )

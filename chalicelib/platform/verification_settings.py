@@ -1,13 +1,14 @@
 """Settings of buyer verification (docs/operations.md "Configuration"), read once from the environment: how
 long the buyer has to answer, and the operators' question templates."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
-from typing import Mapping
 
 DEFAULT_TEMPLATES = {
     "last4": "请提供您付款账户（支付宝账号、微信绑定的银行卡或信用卡）的后四位。",
@@ -22,8 +23,8 @@ class InvalidVerificationConfig(ValueError):
 
 @dataclass(frozen=True)
 class VerificationSettings:
-    ttl: timedelta                       # an unanswered request is expired after this
-    templates: Mapping[str, str]         # name -> question; `free` is the operator's own question
+    ttl: timedelta  # an unanswered request is expired after this
+    templates: Mapping[str, str]  # name -> question; `free` is the operator's own question
 
 
 def _templates(text: str) -> dict[str, str]:
@@ -32,12 +33,21 @@ def _templates(text: str) -> dict[str, str]:
     try:
         templates = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidVerificationConfig(f"PAYTRACK_VERIFICATION_TEMPLATES is not JSON: {error}") from None
-    if not isinstance(templates, dict) or not templates or not all(
+        raise InvalidVerificationConfig(
+            f"PAYTRACK_VERIFICATION_TEMPLATES is not JSON: {error}"
+        ) from None
+    if (
+        not isinstance(templates, dict)
+        or not templates
+        or not all(
             isinstance(k, str) and k != "free" and isinstance(q, str) and 0 < len(q) <= 500
-            for k, q in templates.items()):
-        raise InvalidVerificationConfig("PAYTRACK_VERIFICATION_TEMPLATES must be a JSON object of name -> "
-                                        "question (1 to 500 characters; `free` is reserved)")
+            for k, q in templates.items()
+        )
+    ):
+        raise InvalidVerificationConfig(
+            "PAYTRACK_VERIFICATION_TEMPLATES must be a JSON object of name -> "
+            "question (1 to 500 characters; `free` is reserved)"
+        )
     return templates
 
 
@@ -46,5 +56,7 @@ def get_verification_settings() -> VerificationSettings:
     ttl = float(os.environ.get("PAYTRACK_VERIFICATION_TTL_S", 24 * 3600))
     if ttl <= 0:
         raise InvalidVerificationConfig("PAYTRACK_VERIFICATION_TTL_S must be positive seconds")
-    return VerificationSettings(ttl=timedelta(seconds=ttl),
-                                templates=_templates(os.environ.get("PAYTRACK_VERIFICATION_TEMPLATES", "")))
+    return VerificationSettings(
+        ttl=timedelta(seconds=ttl),
+        templates=_templates(os.environ.get("PAYTRACK_VERIFICATION_TEMPLATES", "")),
+    )

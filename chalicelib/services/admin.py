@@ -1,8 +1,10 @@
 """Operator use cases that read or manage, each audited: order detail, API keys, the audit log."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..domain import params as p
@@ -11,23 +13,33 @@ from ..domain.clock import utcnow
 from ..domain.customer_reply import customer_reply
 from ..domain.errors import ValidationFailed
 from ..platform.settings import get_settings
-from ..store import anomalies as anomaly_store, audit, keys as key_store, notices as notice_store
+from ..store import anomalies as anomaly_store
+from ..store import audit
+from ..store import keys as key_store
+from ..store import notices as notice_store
 from . import auth, channels, geo, orders, related, render
 from .auth import Principal
-
 
 MAX_KEY_ID = 64
 
 
-def _audit(principal: Principal, action: str, target: str | None, detail: dict | None = None) -> None:
+def _audit(
+    principal: Principal, action: str, target: str | None, detail: dict | None = None
+) -> None:
     audit.record_api(utcnow(), principal.key_id, principal.role, action, target, detail)
 
 
 def whoami(principal: Principal) -> dict[str, Any]:
     """The calling key and what its role may do, so a client can shape itself without probing."""
     role = principal.role
-    return {"id": principal.key_id, "name": principal.name, "role": role, "sees_pii": principal.sees_pii,
-            "may_act": role in ("operator", "admin"), "may_manage_keys": role == "admin"}
+    return {
+        "id": principal.key_id,
+        "name": principal.name,
+        "role": role,
+        "sees_pii": principal.sees_pii,
+        "may_act": role in ("operator", "admin"),
+        "may_manage_keys": role == "admin",
+    }
 
 
 def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
@@ -35,16 +47,22 @@ def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
     the sentence for the buyer. PII is masked for viewers; every read is audited."""
     order = orders.get(order_no)
     masked = not principal.sees_pii
-    view = render.order_for_admin(order, masked=masked, fee_rate=channels.fee_rate_of(order.channel),
-                                  actor_names=key_names({e.actor for e in order.timeline}))
+    view = render.order_for_admin(
+        order,
+        masked=masked,
+        fee_rate=channels.fee_rate_of(order.channel),
+        actor_names=key_names({e.actor for e in order.timeline}),
+    )
     location = geo.locate(order.buyer_ip)
     view["buyer_region"] = location.text()
     view["buyer_location"] = location.as_dict()
     view["channel_names"] = render.channel_names()
     view["notices"] = [render.notice_view(n, masked) for n, _ in notice_store.for_order(order_no)]
     found = anomaly_store.for_order(order_no)
-    view["anomalies"] = [render.anomaly_view(a, masked=masked, names=key_names({a.updated_by for a in found}))
-                         for a in found]
+    view["anomalies"] = [
+        render.anomaly_view(a, masked=masked, names=key_names({a.updated_by for a in found}))
+        for a in found
+    ]
     view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
     now = utcnow()
     view["customer_reply"] = customer_reply(order, now, ZoneInfo(get_settings().shop_timezone))

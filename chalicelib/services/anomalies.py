@@ -6,23 +6,35 @@ id, and its effect on the order (flag, `anomaly` timeline entry, hold when the r
 applied once, marked by that timeline entry (domain/rules/effects.py). A crash between the two
 is repaired by the replay: the put finds the anomaly, the order still lacks the entry.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 from ..domain import params as p
 from ..domain import validation as v
-from ..domain.anomaly import Anomaly, AnomalyStatus, Finding, Severity, check_status_change, stored_ids
+from ..domain.anomaly import (
+    Anomaly,
+    AnomalyStatus,
+    Finding,
+    Severity,
+    check_status_change,
+    stored_ids,
+)
 from ..domain.clock import utcnow
 from ..domain.errors import NotFound
 from ..domain.order import Order
 from ..domain.rules.effects import anomaly_changes
-from ..domain.verification import INBOX_RULES as VERIFICATION_RULES, mark_expired
+from ..domain.verification import INBOX_RULES as VERIFICATION_RULES
+from ..domain.verification import mark_expired
 from ..platform.observability import logger
 from ..platform.settings import get_settings
-from ..store import anomalies as anomaly_store, audit, orders as order_store
+from ..store import anomalies as anomaly_store
+from ..store import audit
+from ..store import orders as order_store
 from . import metrics, render
 from .admin import key_names
 from .auth import Principal
@@ -58,9 +70,17 @@ def _create(finding: Finding, now: datetime) -> bool:
     created = anomaly_store.create(finding, now)
     if created:
         metrics.anomaly_recorded(finding.rule, finding.severity.value)
-        logger.warning("anomaly recorded", extra={
-            "anomaly_id": finding.anomaly_id, "rule": finding.rule, "severity": finding.severity.value,
-            "order_no": finding.order_no, "channel": finding.channel, "hold": finding.hold})
+        logger.warning(
+            "anomaly recorded",
+            extra={
+                "anomaly_id": finding.anomaly_id,
+                "rule": finding.rule,
+                "severity": finding.severity.value,
+                "order_no": finding.order_no,
+                "channel": finding.channel,
+                "hold": finding.hold,
+            },
+        )
     return created
 
 
@@ -77,7 +97,7 @@ def resolve_by_system(anomaly_id: str, now: datetime, note: str) -> bool:
 DEFAULT_RANGE = timedelta(days=30)
 MAX_RANGE = timedelta(days=92)
 MAX_LIMIT = 200
-MAX_ID_LENGTH = 512          # a DynamoDB key is at most 2048 bytes; ids are far shorter
+MAX_ID_LENGTH = 512  # a DynamoDB key is at most 2048 bytes; ids are far shorter
 
 
 def _filters(params: Mapping[str, str], now: datetime) -> anomaly_store.AnomalyFilter:
@@ -85,10 +105,16 @@ def _filters(params: Mapping[str, str], now: datetime) -> anomaly_store.AnomalyF
     since, until = p.time_range(params, now, DEFAULT_RANGE, MAX_RANGE)
     status = v.choice(params, "status", tuple(s.value for s in AnomalyStatus), required=False)
     severity = v.choice(params, "severity", tuple(s.value for s in Severity), required=False)
-    rule = v.choice(params, "rule", (*get_settings().rules.rule_names(), *VERIFICATION_RULES), required=False)
-    return anomaly_store.AnomalyFilter(since=since, until=until, rule=rule,
-                                       status=AnomalyStatus(status) if status else None,
-                                       severity=Severity(severity) if severity else None)
+    rule = v.choice(
+        params, "rule", (*get_settings().rules.rule_names(), *VERIFICATION_RULES), required=False
+    )
+    return anomaly_store.AnomalyFilter(
+        since=since,
+        until=until,
+        rule=rule,
+        status=AnomalyStatus(status) if status else None,
+        severity=Severity(severity) if severity else None,
+    )
 
 
 def _limit(params: Mapping[str, str]) -> int:
@@ -102,11 +128,23 @@ def inbox(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     filters = _filters(params, now)
     page = anomaly_store.query(filters, _limit(params), params.get("cursor") or None)
     masked = not principal.sees_pii
-    audit.record_api(now, principal.key_id, principal.role, "list_anomalies", None,
-                     {k: params[k] for k in ("status", "rule", "severity", "from", "to") if k in params})
+    audit.record_api(
+        now,
+        principal.key_id,
+        principal.role,
+        "list_anomalies",
+        None,
+        {k: params[k] for k in ("status", "rule", "severity", "from", "to") if k in params},
+    )
     names = key_names({a.updated_by for a in page.items})
-    return {"items": [mark_expired(render.anomaly_view(a, masked=masked, names=names), now) for a in page.items],
-            "next_cursor": page.next_cursor, "channel_names": render.channel_names()}
+    return {
+        "items": [
+            mark_expired(render.anomaly_view(a, masked=masked, names=names), now)
+            for a in page.items
+        ],
+        "next_cursor": page.next_cursor,
+        "channel_names": render.channel_names(),
+    }
 
 
 def _find(given: str) -> Anomaly:
@@ -123,8 +161,12 @@ def _find(given: str) -> Anomaly:
 def one(principal: Principal, anomaly_id: str) -> dict[str, Any]:
     """GET /admin/anomalies/{id}: one anomaly, as the inbox lists it; audited."""
     found = _find(anomaly_id)
-    audit.record_api(utcnow(), principal.key_id, principal.role, "read_anomaly", found.anomaly_id, None)
-    return render.anomaly_view(found, masked=not principal.sees_pii, names=key_names({found.updated_by}))
+    audit.record_api(
+        utcnow(), principal.key_id, principal.role, "read_anomaly", found.anomaly_id, None
+    )
+    return render.anomaly_view(
+        found, masked=not principal.sees_pii, names=key_names({found.updated_by})
+    )
 
 
 def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,15 +174,25 @@ def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> di
     the anomaly and in the audit trail."""
     body = v.require_object(body)
     v.reject_unknown(body, {"status", "note"})
-    target = AnomalyStatus(v.choice(body, "status", (AnomalyStatus.ACKNOWLEDGED.value,
-                                                     AnomalyStatus.RESOLVED.value)))
+    target = AnomalyStatus(
+        v.choice(body, "status", (AnomalyStatus.ACKNOWLEDGED.value, AnomalyStatus.RESOLVED.value))
+    )
     note = v.text(body, "note", required=False, max_len=1000)
     current = _find(anomaly_id)
     anomaly_id = current.anomaly_id
     check_status_change(current.status, target)
     now = utcnow()
-    updated = anomaly_store.set_status(anomaly_id, target, now, principal.key_id, note,
-                                       expected=current.status)
-    audit.record_api(now, principal.key_id, principal.role, "update_anomaly", anomaly_id,
-                     {"from": current.status.value, "to": target.value, "note": note})
-    return render.anomaly_view(updated, masked=not principal.sees_pii, names={principal.key_id: principal.name})
+    updated = anomaly_store.set_status(
+        anomaly_id, target, now, principal.key_id, note, expected=current.status
+    )
+    audit.record_api(
+        now,
+        principal.key_id,
+        principal.role,
+        "update_anomaly",
+        anomaly_id,
+        {"from": current.status.value, "to": target.value, "note": note},
+    )
+    return render.anomaly_view(
+        updated, masked=not principal.sees_pii, names={principal.key_id: principal.name}
+    )

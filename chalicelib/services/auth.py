@@ -1,4 +1,5 @@
 """Bearer API keys and roles: one mechanism, used by every route (web.py calls `authorize`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -41,7 +42,7 @@ def hash_key(key: str) -> str:
 def authenticate(authorization: str | None, now: datetime | None = None) -> Principal:
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthenticated("send Authorization: Bearer <api key>")
-    presented = authorization[len("Bearer "):].strip()
+    presented = authorization[len("Bearer ") :].strip()
     stored = key_store.find(hash_key(presented)) if presented else None
     if stored is None or stored.revoked_at is not None:
         raise Unauthenticated("unknown or revoked API key")
@@ -54,12 +55,16 @@ def authenticate(authorization: str | None, now: datetime | None = None) -> Prin
 def authorize(authorization: str | None, required_role: str) -> Principal:
     principal = authenticate(authorization)
     if principal.role not in _ALLOWED[required_role]:
-        raise Forbidden(f"this needs the {required_role} role; your key is {principal.role}",
-                        {"required": required_role, "role": principal.role})
+        raise Forbidden(
+            f"this needs the {required_role} role; your key is {principal.role}",
+            {"required": required_role, "role": principal.role},
+        )
     return principal
 
 
-def create_key(name: str, role: str, created_by: str | None, key: str | None = None) -> tuple[str, str]:
+def create_key(
+    name: str, role: str, created_by: str | None, key: str | None = None
+) -> tuple[str, str]:
     """Store a new key (or a given one, for bootstrap) and return (key_id, key) — shown once."""
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", {"role": role})

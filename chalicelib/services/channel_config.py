@@ -5,11 +5,13 @@ Pure: no I/O. Each problem is one line naming the channel and the field, never a
 `ali-acc: alipay_public_key is not an RSA public key (PEM)`. Keys are read with the very loaders
 the gateways use, so a document that passes here loads there.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..domain.errors import ChannelMisconfigured, InvalidMoney
@@ -20,8 +22,16 @@ from ..gateways.registry import GATEWAYS
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "alipay": ("app_id", "app_private_key", "gateway_url"),
-    "wechatpay": ("mchid", "appid", "apiv3_key", "platform_public_key", "platform_public_key_id",
-                  "merchant_private_key", "merchant_serial_no", "api_base"),
+    "wechatpay": (
+        "mchid",
+        "appid",
+        "apiv3_key",
+        "platform_public_key",
+        "platform_public_key_id",
+        "merchant_private_key",
+        "merchant_serial_no",
+        "api_base",
+    ),
     "epay": ("pid", "key", "api_base"),
     "stripe": ("webhook_secret", "api_key", "api_base"),
 }
@@ -43,25 +53,43 @@ def validate_channels_document(doc: dict, *, allow_http: bool = False) -> list[s
     otherwise, and always for any other host, gateway URLs must be https.
     """
     if not isinstance(doc, dict):
-        return ["the channels document must be a JSON object: {\"<channel id>\": {\"type\": …}}"]
+        return ['the channels document must be a JSON object: {"<channel id>": {"type": …}}']
     if not doc:
         return ["the channels document holds no channel"]
-    return [problem for channel_id, config in doc.items()
-            for problem in validate_channel(channel_id, config, allow_http=allow_http)]
+    return [
+        problem
+        for channel_id, config in doc.items()
+        for problem in validate_channel(channel_id, config, allow_http=allow_http)
+    ]
 
 
 def validate_channel(channel_id: str, config: Any, *, allow_http: bool = False) -> list[str]:
     """The problems of one channel (see validate_channels_document)."""
-    problems = [] if _CHANNEL_ID.fullmatch(channel_id) else [
-        f"{channel_id!r}: a channel id is 1-64 letters, digits, '-', '_' or '.' (it is part of the notify URL)"]
+    problems = (
+        []
+        if _CHANNEL_ID.fullmatch(channel_id)
+        else [
+            f"{channel_id!r}: a channel id is 1-64 letters, digits, '-', '_' or '.' (it is part of the notify URL)"
+        ]
+    )
     if not isinstance(config, dict):
         return problems + [f"{channel_id}: must be a JSON object"]
     kind = config.get("type")
     if not isinstance(kind, str) or kind not in GATEWAYS:
-        return problems + [f"{channel_id}: type {repr(kind)[:40]} is not one of {', '.join(sorted(GATEWAYS))}"]
+        return problems + [
+            f"{channel_id}: type {repr(kind)[:40]} is not one of {', '.join(sorted(GATEWAYS))}"
+        ]
     checks: tuple[Callable[[Mapping[str, Any]], list[str]], ...] = (
-        _required, _alipay_mode, _keys, _key_pairs, _wechat_apiv3_key, _webhook_secret,
-        _currencies, _optional_types, _fee_rate)
+        _required,
+        _alipay_mode,
+        _keys,
+        _key_pairs,
+        _wechat_apiv3_key,
+        _webhook_secret,
+        _currencies,
+        _optional_types,
+        _fee_rate,
+    )
     found = [problem for check in checks for problem in check(config)] + _urls(config, allow_http)
     return problems + [f"{channel_id}: {problem}" for problem in found]
 
@@ -76,7 +104,9 @@ def _required(config: Mapping[str, Any]) -> list[str]:
     problems = []
     for name in REQUIRED[kind]:
         if not _present(config, name):
-            problems.append(f"{name} is missing (a {kind} channel needs {', '.join(REQUIRED[kind])})")
+            problems.append(
+                f"{name} is missing (a {kind} channel needs {', '.join(REQUIRED[kind])})"
+            )
         elif name != "webhook_secret" and not isinstance(config[name], (str, int)):
             problems.append(f"{name} must be a string")
     return problems
@@ -88,20 +118,34 @@ def _alipay_mode(config: Mapping[str, Any]) -> list[str]:
         return []
     certs = [name for name in CERT_FIELDS if _present(config, name)]
     if _present(config, "alipay_public_key"):
-        return [f"holds both alipay_public_key and {', '.join(certs)}: keep one mode "
-                "(public key, or certificates)"] if certs else []
+        return (
+            [
+                f"holds both alipay_public_key and {', '.join(certs)}: keep one mode "
+                "(public key, or certificates)"
+            ]
+            if certs
+            else []
+        )
     if not certs:
-        return ["alipay_public_key is missing (or, in certificate mode, "
-                f"{', '.join(CERT_FIELDS)})"]
-    return [f"{name} is missing (certificate mode needs {', '.join(CERT_FIELDS)})"
-            for name in CERT_FIELDS if name not in certs]
+        return [f"alipay_public_key is missing (or, in certificate mode, {', '.join(CERT_FIELDS)})"]
+    return [
+        f"{name} is missing (certificate mode needs {', '.join(CERT_FIELDS)})"
+        for name in CERT_FIELDS
+        if name not in certs
+    ]
 
 
 def _keys(config: Mapping[str, Any]) -> list[str]:
-    problems = [f"{name} is not an RSA private key (PEM)" for name in PRIVATE_KEYS
-                if _present(config, name) and _fails(rsa_private_key, config, name)]
-    problems += [f"{name} is not an RSA public key or certificate (PEM)" for name in PUBLIC_KEYS
-                 if _present(config, name) and _fails(rsa_public_key, config, name)]
+    problems = [
+        f"{name} is not an RSA private key (PEM)"
+        for name in PRIVATE_KEYS
+        if _present(config, name) and _fails(rsa_private_key, config, name)
+    ]
+    problems += [
+        f"{name} is not an RSA public key or certificate (PEM)"
+        for name in PUBLIC_KEYS
+        if _present(config, name) and _fails(rsa_public_key, config, name)
+    ]
     if _present(config, "alipay_root_cert") and _fails(_root_chain, config, "alipay_root_cert"):
         problems.append("alipay_root_cert holds no RSA root certificate (PEM)")
     return problems
@@ -124,7 +168,11 @@ def _urls(config: Mapping[str, Any], allow_http: bool) -> list[str]:
     problems = []
     for name in URL_FIELDS:
         if _present(config, name) and not _url_ok(config[name], allow_http):
-            local = " (plain http only to a local simulator on 127.0.0.1 or localhost)" if allow_http else ""
+            local = (
+                " (plain http only to a local simulator on 127.0.0.1 or localhost)"
+                if allow_http
+                else ""
+            )
             problems.append(f"{name} must be an https:// URL{local}")
     return problems
 
@@ -153,7 +201,11 @@ def _wechat_apiv3_key(config: Mapping[str, Any]) -> list[str]:
 
 def _webhook_secret(config: Mapping[str, Any]) -> list[str]:
     secret = config.get("webhook_secret")
-    if config["type"] != "stripe" or not _present(config, "webhook_secret") or isinstance(secret, str):
+    if (
+        config["type"] != "stripe"
+        or not _present(config, "webhook_secret")
+        or isinstance(secret, str)
+    ):
         return []
     if isinstance(secret, list) and secret and all(isinstance(s, str) and s for s in secret):
         return []
@@ -164,7 +216,7 @@ def _currencies(config: Mapping[str, Any]) -> list[str]:
     if "currencies" not in config:
         return []
     codes = config["currencies"]
-    wrong = ["currencies must be a non-empty list of ISO 4217 codes, e.g. [\"CNY\"]"]
+    wrong = ['currencies must be a non-empty list of ISO 4217 codes, e.g. ["CNY"]']
     if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
         return wrong
     try:
@@ -175,8 +227,11 @@ def _currencies(config: Mapping[str, Any]) -> list[str]:
 
 
 def _optional_types(config: Mapping[str, Any]) -> list[str]:
-    problems = [f"{name} must be true or false" for name in BOOLEAN_FIELDS
-                if name in config and not isinstance(config[name], bool)]
+    problems = [
+        f"{name} must be true or false"
+        for name in BOOLEAN_FIELDS
+        if name in config and not isinstance(config[name], bool)
+    ]
     if config.get("seller_id") is not None and not isinstance(config["seller_id"], (str, int)):
         problems.append("seller_id must be a string")
     if "name" in config and not (isinstance(config["name"], str) and config["name"].strip()):
@@ -188,9 +243,15 @@ def _fee_rate(config: Mapping[str, Any]) -> list[str]:
     if "fee_rate" not in config:
         return []
     value = config["fee_rate"]
-    if not isinstance(value, str) or not _FEE_RATE.fullmatch(value) or Decimal(value) >= MAX_FEE_RATE:
-        return ["fee_rate must be the contract's fee as a decimal string below 0.2, at most 6 places "
-                "(\"0.006\" for 0.6%)"]
+    if (
+        not isinstance(value, str)
+        or not _FEE_RATE.fullmatch(value)
+        or Decimal(value) >= MAX_FEE_RATE
+    ):
+        return [
+            "fee_rate must be the contract's fee as a decimal string below 0.2, at most 6 places "
+            '("0.006" for 0.6%)'
+        ]
     return []
 
 
@@ -204,7 +265,9 @@ def _root_chain(config: Mapping[str, Any], name: str) -> str:
     return root_cert_sn(str(config[name]).strip())
 
 
-def _fails(load: Callable[[Mapping[str, Any], str], Any], config: Mapping[str, Any], name: str) -> bool:
+def _fails(
+    load: Callable[[Mapping[str, Any], str], Any], config: Mapping[str, Any], name: str
+) -> bool:
     try:
         load(config, name)
     except (ChannelMisconfigured, ValueError, TypeError):

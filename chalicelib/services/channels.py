@@ -6,6 +6,7 @@ logged with its problems and, when asked for, raises `ChannelMisconfigured` (nev
 channel"), so its notifications get a failure answer the gateway retries until it is fixed.
 Never logged: callers get the dict, and errors name the channel id and fields only.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,9 @@ _lock = threading.Lock()
 @dataclass(frozen=True)
 class _Loaded:
     valid: dict[str, dict[str, Any]]
-    broken: dict[str, list[str]] = field(default_factory=dict)     # channel id -> its problems
-    types: dict[str, str] = field(default_factory=dict)            # of broken channels, when named
-    document_problems: list[str] = field(default_factory=list)    # the whole secret is unusable
+    broken: dict[str, list[str]] = field(default_factory=dict)  # channel id -> its problems
+    types: dict[str, str] = field(default_factory=dict)  # of broken channels, when named
+    document_problems: list[str] = field(default_factory=list)  # the whole secret is unusable
 
 
 _cache: dict[str, Any] = {"at": 0.0, "loaded": None}
@@ -90,9 +91,10 @@ def get_channel(channel_id: str) -> dict[str, Any]:
         return config
     problems = loaded.broken.get(channel_id) or loaded.document_problems
     if problems:
-        raise ChannelMisconfigured("; ".join(problems) + ". Fix the channels secret.",
-                                   {"channel": channel_id, "type": loaded.types.get(channel_id),
-                                    "problems": problems})
+        raise ChannelMisconfigured(
+            "; ".join(problems) + ". Fix the channels secret.",
+            {"channel": channel_id, "type": loaded.types.get(channel_id), "problems": problems},
+        )
     raise NotFound(f"unknown channel {channel_id!r}", {"channel": channel_id})
 
 

@@ -6,6 +6,7 @@ The export carries no buyer PII (it travels by SNS and e-mail): order, product, 
 states and reasons; operators open the order in the admin API for the rest. `FailedDigestSent`
 is counted on every run: its alarm pages when a day passes without one.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,18 +25,46 @@ from ..store import ledger
 from . import job_metrics
 
 REPORT_PREFIX = "reports/failed-digest"
-COLUMNS = ("section", "order_no", "created_at", "channel", "product_id", "product_name", "amount", "currency",
-           "pay_status", "delivery_status", "hold_reasons", "expired_at", "closed_at")
+COLUMNS = (
+    "section",
+    "order_no",
+    "created_at",
+    "channel",
+    "product_id",
+    "product_name",
+    "amount",
+    "currency",
+    "pay_status",
+    "delivery_status",
+    "hold_reasons",
+    "expired_at",
+    "closed_at",
+)
 
 
 def _rows(sections: dict[str, list[Order]], zone: ZoneInfo) -> list[tuple[Any, ...]]:
     def local(moment: datetime | None) -> str:
         return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S}" if moment else ""
 
-    return [(section, o.order_no, local(o.created_at), o.channel, o.product_id, o.product_name,
-             o.amount.format(), o.amount.currency, o.pay_status.value, o.delivery_status.value,
-             " ".join(o.hold_reasons), local(o.expired_at), local(o.closed_at))
-            for section, found in sections.items() for o in found]
+    return [
+        (
+            section,
+            o.order_no,
+            local(o.created_at),
+            o.channel,
+            o.product_id,
+            o.product_name,
+            o.amount.format(),
+            o.amount.currency,
+            o.pay_status.value,
+            o.delivery_status.value,
+            " ".join(o.hold_reasons),
+            local(o.expired_at),
+            local(o.closed_at),
+        )
+        for section, found in sections.items()
+        for o in found
+    ]
 
 
 def _csv(rows: list[tuple[Any, ...]]) -> bytes:
@@ -53,16 +82,27 @@ def failed_digest(now: datetime | None = None, day: date | None = None) -> dict[
     settings = get_settings()
     sections = ledger.failed_created_between(*day_bounds(day))
     key = f"{REPORT_PREFIX}/{day.isoformat()}.csv"
-    client("s3").put_object(Bucket=settings.bucket, Key=key,
-                            Body=_csv(_rows(sections, ZoneInfo(settings.shop_timezone))),
-                            ContentType="text/csv; charset=utf-8")
+    client("s3").put_object(
+        Bucket=settings.bucket,
+        Key=key,
+        Body=_csv(_rows(sections, ZoneInfo(settings.shop_timezone))),
+        ContentType="text/csv; charset=utf-8",
+    )
     counts = {section: len(found) for section, found in sections.items()}
-    message = {"event": "failed_digest", "date": day.isoformat(), "counts": counts,
-               "summary": f"{day.isoformat()}: " + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items()),
-               "report": {"bucket": settings.bucket, "key": key},
-               "orders": {s: [o.order_no for o in found[:50]] for s, found in sections.items() if found}}
-    client("sns").publish(TopicArn=settings.paging_topic_arn, Subject=f"paytrack failed digest {day.isoformat()}",
-                          Message=json.dumps(message, ensure_ascii=False),
-                          MessageAttributes={"event": {"DataType": "String", "StringValue": "failed_digest"}})
+    message = {
+        "event": "failed_digest",
+        "date": day.isoformat(),
+        "counts": counts,
+        "summary": f"{day.isoformat()}: "
+        + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items()),
+        "report": {"bucket": settings.bucket, "key": key},
+        "orders": {s: [o.order_no for o in found[:50]] for s, found in sections.items() if found},
+    }
+    client("sns").publish(
+        TopicArn=settings.paging_topic_arn,
+        Subject=f"paytrack failed digest {day.isoformat()}",
+        Message=json.dumps(message, ensure_ascii=False),
+        MessageAttributes={"event": {"DataType": "String", "StringValue": "failed_digest"}},
+    )
     job_metrics.failed_digest_sent()
     return {"job": "failed_digest", "date": day.isoformat(), "counts": counts, "report": key}

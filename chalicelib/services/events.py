@@ -8,6 +8,7 @@ it again under the same id; after the claim there is nothing left to lose. Claim
 turn a crash between claim and publish into an event never published. The check before
 publishing keeps replays quiet, so a shop sees a duplicate only around such a failure.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,18 +28,26 @@ def event_id(order_no: str, key: str) -> str:
     return "evt_" + hashlib.sha256(f"{order_no}\n{key}".encode()).hexdigest()[:32]
 
 
-def message(order: Order, event: str, key: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def message(
+    order: Order, event: str, key: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The message body as the shop receives it (`at`: when this copy was published)."""
-    return {"event_id": event_id(order.order_no, key), "event": event, "at": to_api(utcnow()),
-            "order": order_for_shop(order), **(extra or {})}
+    return {
+        "event_id": event_id(order.order_no, key),
+        "event": event,
+        "at": to_api(utcnow()),
+        "order": order_for_shop(order),
+        **(extra or {}),
+    }
 
 
 def _attribute(value: str) -> dict[str, str]:
     return {"DataType": "String", "StringValue": value}
 
 
-def publish_once(order: Order, event: str, extra: dict[str, Any] | None = None,
-                 key: str | None = None) -> bool:
+def publish_once(
+    order: Order, event: str, extra: dict[str, Any] | None = None, key: str | None = None
+) -> bool:
     """Publish `event` for this order unless its claim is taken. Returns True when this call
     took the claim (so metrics count the event once, even when it went out twice).
 
@@ -50,7 +59,12 @@ def publish_once(order: Order, event: str, extra: dict[str, Any] | None = None,
         return False
     body = message(order, event, key, extra)
     client("sns").publish(
-        TopicArn=get_settings().events_topic_arn, Message=json.dumps(body, ensure_ascii=False),
-        MessageAttributes={"event": _attribute(event), "event_id": _attribute(body["event_id"]),
-                           "channel": _attribute(order.channel)})
+        TopicArn=get_settings().events_topic_arn,
+        Message=json.dumps(body, ensure_ascii=False),
+        MessageAttributes={
+            "event": _attribute(event),
+            "event_id": _attribute(body["event_id"]),
+            "channel": _attribute(order.channel),
+        },
+    )
     return claims.claim(order.order_no, key)

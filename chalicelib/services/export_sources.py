@@ -2,11 +2,13 @@
 
 Times are in the shop's time zone, money is the exact decimal string, PII goes through the
 caller's masker."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from ..domain import params as p
 from ..domain.anomaly import printed_id
@@ -23,13 +25,41 @@ from .export_words import Words
 
 Masker = Callable[[str, "str | None"], "str | None"]
 MAX_DAYS = 366
-PAGE = 1000   # DynamoDB's own page: a Query returns at most 1 MB
+PAGE = 1000  # DynamoDB's own page: a Query returns at most 1 MB
 
-ORDER_HEADER = ["订单编号", "创建时间", "商品编号", "商品名称", "数量", "订单金额", "币种", "实付金额", "手续费",
-                "实际到账", "退款金额", "支付状态", "发货状态", "暂停原因", "渠道", "支付方式", "渠道订单号",
-                "支付时间", "发货时间", "支付到发货(秒)", "买家邮箱", "买家ID", "IP", "设备", "浏览器", "系统",
-                # the fee and net are in the settlement currency, which differs when the gateway converted
-                "结算币种", "结算金额", "汇率", "手续费来源"]
+ORDER_HEADER = [
+    "订单编号",
+    "创建时间",
+    "商品编号",
+    "商品名称",
+    "数量",
+    "订单金额",
+    "币种",
+    "实付金额",
+    "手续费",
+    "实际到账",
+    "退款金额",
+    "支付状态",
+    "发货状态",
+    "暂停原因",
+    "渠道",
+    "支付方式",
+    "渠道订单号",
+    "支付时间",
+    "发货时间",
+    "支付到发货(秒)",
+    "买家邮箱",
+    "买家ID",
+    "IP",
+    "设备",
+    "浏览器",
+    "系统",
+    # the fee and net are in the settlement currency, which differs when the gateway converted
+    "结算币种",
+    "结算金额",
+    "汇率",
+    "手续费来源",
+]
 
 
 def _local(value: datetime | None, zone: tzinfo) -> str:
@@ -42,17 +72,46 @@ def _money(value) -> str:
 
 def _order_row(order, zone: tzinfo, pii: Masker, word: Words = Words()) -> list[Any]:
     settled = settlement_of(order)
-    latency = int((order.delivered_at - order.paid_at).total_seconds()) if order.delivered_at and order.paid_at else ""
-    settlement_currency = (settled.fee or settled.net).currency if settled.fee or settled.net else ""
-    return [order.order_no, _local(order.created_at, zone), order.product_id, order.product_name, order.quantity,
-            order.amount.format(), order.amount.currency, _money(order.paid_amount), _money(settled.fee),
-            _money(settled.net), _money(order.refunded_amount), word("pay_status", order.pay_status.value),
-            word("delivery_status", order.delivery_status.value), word.joined("hold_reason", order.hold_reasons),
-            order.channel, order.method or "", order.trade_no or "",
-            _local(order.paid_at, zone), _local(order.delivered_at, zone), latency,
-            pii("email", order.buyer_email) or "", pii("id", order.buyer_id) or "", pii("ip", order.buyer_ip) or "",
-            word("device", order.device) or "", order.browser or "", order.os or "",
-            settlement_currency, _money(settled.settled), settled.rate or "", settled.status or ""]
+    latency = (
+        int((order.delivered_at - order.paid_at).total_seconds())
+        if order.delivered_at and order.paid_at
+        else ""
+    )
+    settlement_currency = (
+        (settled.fee or settled.net).currency if settled.fee or settled.net else ""
+    )
+    return [
+        order.order_no,
+        _local(order.created_at, zone),
+        order.product_id,
+        order.product_name,
+        order.quantity,
+        order.amount.format(),
+        order.amount.currency,
+        _money(order.paid_amount),
+        _money(settled.fee),
+        _money(settled.net),
+        _money(order.refunded_amount),
+        word("pay_status", order.pay_status.value),
+        word("delivery_status", order.delivery_status.value),
+        word.joined("hold_reason", order.hold_reasons),
+        order.channel,
+        order.method or "",
+        order.trade_no or "",
+        _local(order.paid_at, zone),
+        _local(order.delivered_at, zone),
+        latency,
+        pii("email", order.buyer_email) or "",
+        pii("id", order.buyer_id) or "",
+        pii("ip", order.buyer_ip) or "",
+        word("device", order.device) or "",
+        order.browser or "",
+        order.os or "",
+        settlement_currency,
+        _money(settled.settled),
+        settled.rate or "",
+        settled.status or "",
+    ]
 
 
 def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker, word: Words = Words()):
@@ -61,6 +120,7 @@ def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker, word: Words = W
             order = order_store.to_domain(item)
             if order_filter.matches(order, flagged=bool(item.flag)):
                 yield _order_row(order, zone, pii, word)
+
     return ORDER_HEADER, rows()
 
 
@@ -78,8 +138,21 @@ def _days(since: datetime, until: datetime) -> Iterator[str]:
 def notifications(filters: Mapping[str, Any], zone: tzinfo, pii: Masker, word: Words = Words()):
     since, until = _range(filters)
     channel = filters.get("channel")
-    header = ["接收时间", "渠道", "网关", "类型", "网关状态", "订单编号", "渠道订单号", "金额", "币种", "投递次数",
-              "等待订单", "来源", "付款人"]
+    header = [
+        "接收时间",
+        "渠道",
+        "网关",
+        "类型",
+        "网关状态",
+        "订单编号",
+        "渠道订单号",
+        "金额",
+        "币种",
+        "投递次数",
+        "等待订单",
+        "来源",
+        "付款人",
+    ]
 
     def rows() -> Iterator[list[Any]]:
         for day in _days(since, until):
@@ -89,12 +162,27 @@ def notifications(filters: Mapping[str, Any], zone: tzinfo, pii: Masker, word: W
                 at = from_iso(item.received_at)
                 if not since <= at <= until:
                     continue
-                amount = "" if item.amount_minor is None else _minor_text(item.amount_minor, item.currency)
-                yield [_local(at, zone), item.channel, item.gateway, word("notice_kind", item.kind), item.gateway_status,
-                       item.out_trade_no, item.trade_no or "", amount, item.currency or "",
-                       len(item.attempts or []), word("yes", "yes") if item.awaiting_day else "",
-                       word("notice_source", item.source),
-                       pii("id", item.payer) or ""]
+                amount = (
+                    ""
+                    if item.amount_minor is None
+                    else _minor_text(item.amount_minor, item.currency)
+                )
+                yield [
+                    _local(at, zone),
+                    item.channel,
+                    item.gateway,
+                    word("notice_kind", item.kind),
+                    item.gateway_status,
+                    item.out_trade_no,
+                    item.trade_no or "",
+                    amount,
+                    item.currency or "",
+                    len(item.attempts or []),
+                    word("yes", "yes") if item.awaiting_day else "",
+                    word("notice_source", item.source),
+                    pii("id", item.payer) or "",
+                ]
+
     return header, rows()
 
 
@@ -105,23 +193,65 @@ def _minor_text(minor: int, currency: str | None) -> str:
 def anomalies(filters: Mapping[str, Any], zone: tzinfo, pii: Masker, word: Words = Words()):
     since, until = _range(filters)
     wanted = {k: filters.get(k) for k in ("status", "rule", "severity") if filters.get(k)}
-    header = ["发现时间", "编号", "规则", "级别", "状态", "订单编号", "渠道", "详情", "处理人", "处理时间", "备注"]
+    header = [
+        "发现时间",
+        "编号",
+        "规则",
+        "级别",
+        "状态",
+        "订单编号",
+        "渠道",
+        "详情",
+        "处理人",
+        "处理时间",
+        "备注",
+    ]
 
     def rows() -> Iterator[list[Any]]:
         for day in _days(since, until):
             for item in metered(AnomalyModel.by_day.query(day, scan_index_forward=False), PAGE):
                 if any(getattr(item, k) != value for k, value in wanted.items()):
                     continue
-                yield [_local(from_iso(item.created_at), zone), printed_id(item.anomaly_id), word("rule", item.rule),
-                       word("severity", item.severity), word("anomaly_status", item.status), item.order_no or "", item.channel or "",
-                       json.dumps(item.details or {}, ensure_ascii=False), item.updated_by or "",
-                       _local(from_iso(item.updated_at), zone) if item.updated_at else "", item.note or ""]
+                yield [
+                    _local(from_iso(item.created_at), zone),
+                    printed_id(item.anomaly_id),
+                    word("rule", item.rule),
+                    word("severity", item.severity),
+                    word("anomaly_status", item.status),
+                    item.order_no or "",
+                    item.channel or "",
+                    json.dumps(item.details or {}, ensure_ascii=False),
+                    item.updated_by or "",
+                    _local(from_iso(item.updated_at), zone) if item.updated_at else "",
+                    item.note or "",
+                ]
+
     return header, rows()
 
 
-RECONCILIATION_COLUMNS = ("n", "result", "kind", "line", "out_trade_no", "trade_no", "order_no", "currency",
-                         "statement", "ledger", "difference", "fee", "net", "settlement_currency", "settled",
-                         "exchange_rate", "refund_ref", "at", "gateway_status", "ledger_status", "note")
+RECONCILIATION_COLUMNS = (
+    "n",
+    "result",
+    "kind",
+    "line",
+    "out_trade_no",
+    "trade_no",
+    "order_no",
+    "currency",
+    "statement",
+    "ledger",
+    "difference",
+    "fee",
+    "net",
+    "settlement_currency",
+    "settled",
+    "exchange_rate",
+    "refund_ref",
+    "at",
+    "gateway_status",
+    "ledger_status",
+    "note",
+)
 
 
 def _runs(filters: Mapping[str, Any]):
@@ -130,12 +260,18 @@ def _runs(filters: Mapping[str, Any]):
     try:
         if day:
             p.parse_day(day)
-            return [run for run in reconciliations.by_date(day) if not channel or run.channel == channel]
+            return [
+                run for run in reconciliations.by_date(day) if not channel or run.channel == channel
+            ]
         if not channel:
-            raise ValidationFailed("reconciliation exports need `date`, or `channel` with `from`/`to` dates",
-                                   {"field": "date"})
+            raise ValidationFailed(
+                "reconciliation exports need `date`, or `channel` with `from`/`to` dates",
+                {"field": "date"},
+            )
         until = p.parse_day(filters["to"][:10]) if filters.get("to") else utcnow().date()
-        since = p.parse_day(filters["from"][:10]) if filters.get("from") else until - timedelta(days=31)
+        since = (
+            p.parse_day(filters["from"][:10]) if filters.get("from") else until - timedelta(days=31)
+        )
     except ValueError:
         raise ValidationFailed("date, from, to: YYYY-MM-DD", {"field": "date"}) from None
     p.check_range(since, until, timedelta(days=MAX_DAYS))
@@ -153,7 +289,12 @@ def reconciliation(filters: Mapping[str, Any], zone: tzinfo, pii: Masker, word: 
             for line in reconciliations.lines(run):
                 if wanted and line.get("result") != wanted:
                     continue
-                yield [run.channel, run.date, *(_line_cell(word, c, line.get(c)) for c in RECONCILIATION_COLUMNS)]
+                yield [
+                    run.channel,
+                    run.date,
+                    *(_line_cell(word, c, line.get(c)) for c in RECONCILIATION_COLUMNS),
+                ]
+
     return header, rows()
 
 
@@ -165,5 +306,7 @@ def _line_cell(word: Words, column: str, value: Any) -> Any:
 
 
 SOURCES: dict[str, Callable[..., tuple[list[str], Iterable[list[Any]]]]] = {
-    "notifications": notifications, "anomalies": anomalies, "reconciliation": reconciliation,
+    "notifications": notifications,
+    "anomalies": anomalies,
+    "reconciliation": reconciliation,
 }

@@ -5,14 +5,16 @@ a formula (= + - @, tab, carriage return) is neutralised with a leading apostrop
 injection). XLSX is written by xlsxwriter in constant-memory mode to a temporary file, then
 streamed up in parts.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import tempfile
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-PART_BYTES = 8 * 1024 * 1024          # S3 parts must be >= 5 MiB except the last
+PART_BYTES = 8 * 1024 * 1024  # S3 parts must be >= 5 MiB except the last
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_FIRST = frozenset(_FORMULA_STARTS)
 CONTENT_TYPES = {
@@ -26,7 +28,9 @@ class MultipartSink:
 
     def __init__(self, s3, bucket: str, key: str, content_type: str):
         self.s3, self.bucket, self.key = s3, bucket, key
-        self.upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+        self.upload_id = s3.create_multipart_upload(
+            Bucket=bucket, Key=key, ContentType=content_type
+        )["UploadId"]
         self.buffer = bytearray()
         self.parts: list[dict[str, Any]] = []
 
@@ -38,16 +42,21 @@ class MultipartSink:
 
     def _upload(self, chunk: bytes) -> None:
         number = len(self.parts) + 1
-        etag = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                   PartNumber=number, Body=chunk)["ETag"]
+        etag = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=chunk
+        )["ETag"]
         self.parts.append({"PartNumber": number, "ETag": etag})
 
     def close(self) -> None:
         if self.buffer or not self.parts:
             self._upload(bytes(self.buffer))
             self.buffer.clear()
-        self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                          MultipartUpload={"Parts": self.parts})
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": self.parts},
+        )
 
     def abort(self) -> None:
         self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
@@ -55,10 +64,14 @@ class MultipartSink:
 
 def _safe_row(row: Sequence[Any]) -> list[Any]:
     """The row with every formula-looking text cell prefixed by an apostrophe (the hot loop)."""
-    return [("'" + cell) if type(cell) is str and cell[:1] in _FORMULA_FIRST else cell for cell in row]
+    return [
+        ("'" + cell) if type(cell) is str and cell[:1] in _FORMULA_FIRST else cell for cell in row
+    ]
 
 
-def write_csv(sink, header: Sequence[str], rows: Iterable[Sequence[Any]], flush_chars: int = 1 << 20) -> int:
+def write_csv(
+    sink, header: Sequence[str], rows: Iterable[Sequence[Any]], flush_chars: int = 1 << 20
+) -> int:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     sink.write("\ufeff".encode("utf-8"))
@@ -75,13 +88,17 @@ def write_csv(sink, header: Sequence[str], rows: Iterable[Sequence[Any]], flush_
     return count
 
 
-def write_xlsx(sink, header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str = "export") -> int:
+def write_xlsx(
+    sink, header: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str = "export"
+) -> int:
     import xlsxwriter  # deferred: only exports need it
 
     count = 0
     with tempfile.NamedTemporaryFile(suffix=".xlsx") as handle:
-        workbook = xlsxwriter.Workbook(handle.name, {"constant_memory": True, "strings_to_formulas": False,
-                                                     "strings_to_urls": False})
+        workbook = xlsxwriter.Workbook(
+            handle.name,
+            {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False},
+        )
         worksheet = workbook.add_worksheet(sheet)
         bold = workbook.add_format({"bold": True})
         worksheet.write_row(0, 0, list(header), bold)

@@ -6,14 +6,18 @@ abandoned there and recorded as `running`: the exports table's stream hands the 
 `run_export`, which streams every row to S3 and marks it `ready` (202 until then). PII is masked
 unless the caller is admin; every export is audited.
 """
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecordEventName
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecordEventName,
+)
 
 from ..domain import validation as v
 from ..domain.clock import to_api, utcnow
@@ -22,30 +26,52 @@ from ..domain.masking import mask_email, mask_id, mask_ip
 from ..platform.aws import client
 from ..platform.observability import logger
 from ..platform.settings import get_settings
-from ..store import audit, exports as export_store
+from ..store import audit
+from ..store import exports as export_store
 from . import export_sources, export_writer
 from .auth import Principal
 from .export_words import LANGUAGES, Words
 from .order_search import parse_filter
 
 INLINE_ROWS = 5000
-PROGRESS_ROWS = 10_000   # a running export's row count is brought up to date this often
+PROGRESS_ROWS = 10_000  # a running export's row count is brought up to date this often
 LINK_SECONDS = 15 * 60
 KINDS = ("orders", "notifications", "anomalies", "reconciliation")
 FORMATS = ("csv", "xlsx")
-ORDER_FILTERS = {"from", "to", "paid_from", "paid_to", "status", "delivery", "channel", "method", "min_amount",
-                 "max_amount", "order_no", "trade_no", "email", "buyer_id", "product", "ip", "flagged"}
-FILTERS = {"orders": ORDER_FILTERS, "notifications": {"from", "to", "channel"},
-           "anomalies": {"from", "to", "status", "rule", "severity"},
-           "reconciliation": {"date", "channel", "from", "to", "result"}}
+ORDER_FILTERS = {
+    "from",
+    "to",
+    "paid_from",
+    "paid_to",
+    "status",
+    "delivery",
+    "channel",
+    "method",
+    "min_amount",
+    "max_amount",
+    "order_no",
+    "trade_no",
+    "email",
+    "buyer_id",
+    "product",
+    "ip",
+    "flagged",
+}
+FILTERS = {
+    "orders": ORDER_FILTERS,
+    "notifications": {"from", "to", "channel"},
+    "anomalies": {"from", "to", "status", "rule", "severity"},
+    "reconciliation": {"date", "channel", "from", "to", "result"},
+}
 
 
 class _TooLargeForInline(Exception):
     pass
 
 
-def _counted(rows: Iterable[list[Any]], budget: int | None,
-             progress: Callable[[int], None] | None) -> Iterator[list[Any]]:
+def _counted(
+    rows: Iterable[list[Any]], budget: int | None, progress: Callable[[int], None] | None
+) -> Iterator[list[Any]]:
     """The rows, stopping past `budget` (inline exports) and reporting every PROGRESS_ROWS."""
     for count, row in enumerate(rows, start=1):
         if budget is not None and count > budget:
@@ -63,14 +89,19 @@ def _parse(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
     v.reject_unknown(filters, FILTERS[kind] | {"lang"})
     v.choice(filters, "lang", LANGUAGES, required=False)
     for name, value in filters.items():
-        ok = isinstance(value, str) or (name == "status" and isinstance(value, list)
-                                        and all(isinstance(s, str) for s in value))
+        ok = isinstance(value, str) or (
+            name == "status" and isinstance(value, list) and all(isinstance(s, str) for s in value)
+        )
         if not ok:
-            raise ValidationFailed(f"{name}: filters are strings (status may be a list)", {"field": name})
+            raise ValidationFailed(
+                f"{name}: filters are strings (status may be a list)", {"field": name}
+            )
     return kind, fmt, filters
 
 
-def _rows_for(kind: str, filters: dict[str, Any], masked: bool) -> tuple[list[str], Iterable[list[Any]]]:
+def _rows_for(
+    kind: str, filters: dict[str, Any], masked: bool
+) -> tuple[list[str], Iterable[list[Any]]]:
     zone = ZoneInfo(get_settings().shop_timezone)
     pii = _pii_masker(masked)
     word = Words(filters.get("lang") or "en")
@@ -92,11 +123,18 @@ def _s3_key(export_id: str, kind: str, fmt: str, at: datetime) -> str:
     return f"exports/{at:%Y/%m/%d}/{kind}-{at:%Y%m%d-%H%M%S}-{export_id}.{fmt}"
 
 
-def _write(record: export_store.ExportRecord, budget: int | None,
-           progress: Callable[[int], None] | None = None) -> int:
+def _write(
+    record: export_store.ExportRecord,
+    budget: int | None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     header, rows = _rows_for(record.kind, record.filters, record.masked)
-    sink = export_writer.MultipartSink(client("s3"), get_settings().bucket, record.s3_key,
-                                       export_writer.CONTENT_TYPES[record.format])
+    sink = export_writer.MultipartSink(
+        client("s3"),
+        get_settings().bucket,
+        record.s3_key,
+        export_writer.CONTENT_TYPES[record.format],
+    )
     return export_writer.write(sink, record.format, header, _counted(rows, budget, progress))
 
 
@@ -105,16 +143,32 @@ def request_export(principal: Principal, body: Mapping[str, Any]) -> tuple[dict[
     now = utcnow()
     export_id = uuid.uuid4().hex[:20]
     record = export_store.ExportRecord(
-        export_id=export_id, kind=kind, format=fmt, filters=filters, masked=principal.role != "admin",
-        requested_by=principal.key_id, created_at=now, s3_key=_s3_key(export_id, kind, fmt, now))
-    _rows_for(kind, filters, record.masked)      # validate the filters before anything is written
+        export_id=export_id,
+        kind=kind,
+        format=fmt,
+        filters=filters,
+        masked=principal.role != "admin",
+        requested_by=principal.key_id,
+        created_at=now,
+        s3_key=_s3_key(export_id, kind, fmt, now),
+    )
+    _rows_for(kind, filters, record.masked)  # validate the filters before anything is written
     try:
         record = record.finished(_write(record, INLINE_ROWS), utcnow())
-    except (_TooLargeForInline, ReadBudgetExceeded):   # the stream writes it, without the request's budget
+    except (
+        _TooLargeForInline,
+        ReadBudgetExceeded,
+    ):  # the stream writes it, without the request's budget
         pass
     export_store.create(record)
-    audit.record_api(now, principal.key_id, principal.role, "export", export_id,
-                     {"kind": kind, "format": fmt, "filters": filters, "masked": record.masked})
+    audit.record_api(
+        now,
+        principal.key_id,
+        principal.role,
+        "export",
+        export_id,
+        {"kind": kind, "format": fmt, "filters": filters, "masked": record.masked},
+    )
     return export_view(record), 201 if record.status == "ready" else 202
 
 
@@ -140,10 +194,18 @@ def get_export(principal: Principal, export_id: str) -> dict[str, Any]:
     if record is None:
         raise NotFound(f"no export {export_id!r}", {"export_id": export_id})
     if not may_fetch(principal, record):
-        audit.record_api(utcnow(), principal.key_id, principal.role, "read_export_refused", export_id,
-                         {"requested_by": record.requested_by, "masked": record.masked})
-        raise Forbidden("only the key that requested this export, or an admin, may fetch it",
-                        {"export_id": export_id, "role": principal.role})
+        audit.record_api(
+            utcnow(),
+            principal.key_id,
+            principal.role,
+            "read_export_refused",
+            export_id,
+            {"requested_by": record.requested_by, "masked": record.masked},
+        )
+        raise Forbidden(
+            "only the key that requested this export, or an admin, may fetch it",
+            {"export_id": export_id, "role": principal.role},
+        )
     audit.record_api(utcnow(), principal.key_id, principal.role, "read_export", export_id)
     return export_view(record)
 
@@ -156,20 +218,36 @@ def may_fetch(principal: Principal, record: export_store.ExportRecord) -> bool:
 def export_view(record: export_store.ExportRecord) -> dict[str, Any]:
     """The export's state, with a freshly signed link (at most 15 minutes) once it is ready."""
     status = "running" if record.status == "writing" else record.status
-    view = {"export_id": record.export_id, "status": status, "rows": record.rows,
-            "kind": record.kind, "format": record.format, "masked": record.masked,
-            "created_at": to_api(record.created_at), "finished_at": to_api(record.finished_at),
-            "error": record.error, "url": None, "expires_at": None}
+    view = {
+        "export_id": record.export_id,
+        "status": status,
+        "rows": record.rows,
+        "kind": record.kind,
+        "format": record.format,
+        "masked": record.masked,
+        "created_at": to_api(record.created_at),
+        "finished_at": to_api(record.finished_at),
+        "error": record.error,
+        "url": None,
+        "expires_at": None,
+    }
     if record.status == "ready":
         view["url"] = client("s3").generate_presigned_url(
-            "get_object", Params={"Bucket": get_settings().bucket, "Key": record.s3_key},
-            ExpiresIn=LINK_SECONDS)
-        view["expires_at"] = to_api(utcnow().replace(microsecond=0) + timedelta(seconds=LINK_SECONDS))
+            "get_object",
+            Params={"Bucket": get_settings().bucket, "Key": record.s3_key},
+            ExpiresIn=LINK_SECONDS,
+        )
+        view["expires_at"] = to_api(
+            utcnow().replace(microsecond=0) + timedelta(seconds=LINK_SECONDS)
+        )
     return view
 
 
 def handle_export_record(record) -> None:
     """Exports stream: a newly recorded running export is written in full here."""
     image = (record.raw_event.get("dynamodb") or {}).get("NewImage") or {}
-    if record.event_name == DynamoDBRecordEventName.INSERT and image.get("status", {}).get("S") == "running":
+    if (
+        record.event_name == DynamoDBRecordEventName.INSERT
+        and image.get("status", {}).get("S") == "running"
+    ):
         run_export(image["export_id"]["S"], record.event_id)

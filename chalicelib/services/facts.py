@@ -6,10 +6,12 @@ from them at read time, so entries and anomalies recorded before this existed ge
 type or rule this module does not know passes its data through unchanged: the page labels the
 fields it knows and shows the message.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..domain.anomaly import printed_id
 from ..domain.order import Order, TimelineEntry
@@ -25,16 +27,23 @@ def _after(message: str, separator: str) -> str | None:
 
 
 def _created(entry: TimelineEntry, order: Order) -> dict[str, Any]:
-    return {"product": order.product_name, "quantity": order.quantity, "amount": order.amount.format(),
-            "currency": order.amount.currency, "channel": order.channel}
+    return {
+        "product": order.product_name,
+        "quantity": order.quantity,
+        "amount": order.amount.format(),
+        "currency": order.amount.currency,
+        "channel": order.channel,
+    }
 
 
 def _payment(entry: TimelineEntry, order: Order) -> dict[str, Any]:
     paid = next((p for p in order.payments if p.notice_key == entry.data.get("notice")), None)
-    facts: dict[str, Any] = {"channel": paid.channel if paid else order.channel,
-                             "method": paid.method if paid else order.method,
-                             "late": entry.message.startswith("late "),
-                             "duplicate": bool(entry.data.get("duplicate"))}
+    facts: dict[str, Any] = {
+        "channel": paid.channel if paid else order.channel,
+        "method": paid.method if paid else order.method,
+        "late": entry.message.startswith("late "),
+        "duplicate": bool(entry.data.get("duplicate")),
+    }
     if paid is not None and "amount" not in entry.data:
         facts.update(amount=paid.amount.format(), currency=paid.amount.currency)
     return facts
@@ -56,7 +65,10 @@ _STATUS_IN_MESSAGE = re.compile(r"gateway (?:status|says) (?P<gateway_status>\S+
 
 def _notice(entry: TimelineEntry, order: Order) -> dict[str, Any]:
     found = _STATUS_IN_MESSAGE.search(entry.message)
-    return {"channel": order.channel, **({"gateway_status": found["gateway_status"]} if found else {})}
+    return {
+        "channel": order.channel,
+        **({"gateway_status": found["gateway_status"]} if found else {}),
+    }
 
 
 _RECONCILED_DAY = re.compile(r"statement of (?P<date>\d{4}-\d{2}-\d{2})")
@@ -71,13 +83,18 @@ _TIMELINE: dict[str, Callable[[TimelineEntry, Order], dict[str, Any]]] = {
     "hold": lambda entry, order: {"reasons": entry.data.get("reasons", [])},
     "release": lambda entry, order: {"note": _after(entry.message, "hold released:")},
     "delivery": lambda entry, order: {"detail": _after(entry.message, ":")},
-    "status": lambda entry, order: {"pay_status": "expired"} if entry.message == "expired unpaid" else {},
-    "anomaly": lambda entry, order: {"held": entry.message.endswith("delivery held"),
-                                     "anomaly_id": printed_id(entry.data.get("anomaly_id") or "") or None},
+    "status": lambda entry, order: (
+        {"pay_status": "expired"} if entry.message == "expired unpaid" else {}
+    ),
+    "anomaly": lambda entry, order: {
+        "held": entry.message.endswith("delivery held"),
+        "anomaly_id": printed_id(entry.data.get("anomaly_id") or "") or None,
+    },
     "conflict": lambda entry, order: {"why": _after(entry.message, "not applied:")},
     "note": lambda entry, order: {"note": entry.message},
-    "reconciliation": lambda entry, order: (found.groupdict() if (found := _RECONCILED_DAY.search(entry.message))
-                                            else {}),
+    "reconciliation": lambda entry, order: (
+        found.groupdict() if (found := _RECONCILED_DAY.search(entry.message)) else {}
+    ),
 }
 
 
@@ -94,18 +111,37 @@ def timeline_facts(entry: TimelineEntry, order: Order) -> dict[str, Any]:
 
 # The rules' English `expected` / `seen` texts (domain/rules), read back into fields.
 _ANOMALY_TEXTS: dict[str, tuple[str | None, str | None]] = {
-    "channel_mismatch": (r"a payment on (?P<expected_channel>\S+)", r"a payment on (?P<seen_channel>\S+)"),
+    "channel_mismatch": (
+        r"a payment on (?P<expected_channel>\S+)",
+        r"a payment on (?P<seen_channel>\S+)",
+    ),
     "late_payment": (r"paid by (?P<deadline>\S+)", r"paid at (?P<paid_at>\S+)"),
-    "duplicate_payment": (r"one payment \((?P<first_ref>.+)\)", r"payment #(?P<position>\d+) \((?P<extra_ref>.+)\)"),
+    "duplicate_payment": (
+        r"one payment \((?P<first_ref>.+)\)",
+        r"payment #(?P<position>\d+) \((?P<extra_ref>.+)\)",
+    ),
     "status_conflict": (r"a change allowed from (?P<ledger_status>\w+)", None),
-    "quick_refund": (r"no refund within (?P<within_minutes>\d+) minutes", r"refunded (?P<elapsed_s>\d+) s"),
-    "ip_burst": (r"fewer than (?P<min_orders>\d+) orders for (?P<min_buyers>\d+) or more buyers from one IP "
-                 r"in (?P<window_minutes>\d+) minutes", r"(?P<order_count>\d+) orders, (?P<buyer_count>\d+) buyers"),
-    "channel_failure": (r"at most (?P<max_percent>\d+)% failed",
-                        r"(?P<failed>\d+) of (?P<attempts>\d+) failed \((?P<percent>\d+)%\)"),
-    "slow_delivery": (r"delivered within (?P<after_minutes>\d+) minutes",
-                      r"(?P<delivery_status>\w+) (?P<waited_s>\d+) s after payment"),
-    "unknown_order": (r"an order (?P<out_trade_no>\S+) registered", r"(?P<kind>\w+) notice with no order"),
+    "quick_refund": (
+        r"no refund within (?P<within_minutes>\d+) minutes",
+        r"refunded (?P<elapsed_s>\d+) s",
+    ),
+    "ip_burst": (
+        r"fewer than (?P<min_orders>\d+) orders for (?P<min_buyers>\d+) or more buyers from one IP "
+        r"in (?P<window_minutes>\d+) minutes",
+        r"(?P<order_count>\d+) orders, (?P<buyer_count>\d+) buyers",
+    ),
+    "channel_failure": (
+        r"at most (?P<max_percent>\d+)% failed",
+        r"(?P<failed>\d+) of (?P<attempts>\d+) failed \((?P<percent>\d+)%\)",
+    ),
+    "slow_delivery": (
+        r"delivered within (?P<after_minutes>\d+) minutes",
+        r"(?P<delivery_status>\w+) (?P<waited_s>\d+) s after payment",
+    ),
+    "unknown_order": (
+        r"an order (?P<out_trade_no>\S+) registered",
+        r"(?P<kind>\w+) notice with no order",
+    ),
 }
 
 
@@ -114,7 +150,10 @@ _RECONCILIATION_NOTES = (
     ("paid_here_only", r"paid here, not in the gateway's statement$"),
     ("refunded_here_only", r"refunded here, not at the gateway$"),
     ("refunded_there_only", r"refunded at the gateway, not here$"),
-    ("refunds_differ", r"refunded (?P<gateway_refund>\S+) \S+ at the gateway, (?P<our_refund>\S+) \S+ here$"),
+    (
+        "refunds_differ",
+        r"refunded (?P<gateway_refund>\S+) \S+ at the gateway, (?P<our_refund>\S+) \S+ here$",
+    ),
 )
 
 
@@ -132,7 +171,9 @@ def _read(pattern: str | None, text: Any) -> dict[str, Any]:
     found = re.match(pattern, text)
     if found is None:
         return {}
-    return {key: int(value) if value.isdigit() else value for key, value in found.groupdict().items()}
+    return {
+        key: int(value) if value.isdigit() else value for key, value in found.groupdict().items()
+    }
 
 
 def anomaly_facts(rule: str, details: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """What every call to a gateway's API starts from: the channel's config, its gateway module and
 the process's one HTTP client (timeouts and retries from the job settings)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
-from ..gateways.base import Gateway
 from ..gateways._http import GatewayHttp
+from ..gateways.base import Gateway
 from ..gateways.registry import get_gateway
 from ..platform.job_settings import get_job_settings
 from . import channels

@@ -8,6 +8,7 @@
 Nothing found is "unknown", never a guess. `locate` gives the parts as fields, for the page to
 word in either language; `region_of` the one-line English-or-database text for curl users.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,13 +26,13 @@ _IP2REGION_BLANKS = frozenset({"", "0", "内网IP"})
 
 @dataclass(frozen=True)
 class Location:
-    kind: str                       # configured, located, private, unknown
+    kind: str  # configured, located, private, unknown
     country_code: str | None = None  # ISO 3166-1 alpha-2
-    country: str | None = None      # the database's name: "China", or "中国" from ip2region
-    province: str | None = None     # 北京, 江苏省
-    city: str | None = None         # 南京市
-    isp: str | None = None          # 电信, 移动, 阿里云
-    label: str | None = None        # the configured file's text
+    country: str | None = None  # the database's name: "China", or "中国" from ip2region
+    province: str | None = None  # 北京, 江苏省
+    city: str | None = None  # 南京市
+    isp: str | None = None  # 电信, 移动, 阿里云
+    label: str | None = None  # the configured file's text
 
     def as_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -62,7 +63,9 @@ def _configured() -> tuple[tuple[ipaddress._BaseNetwork, str], ...]:
         return ()
     with open(path, encoding="utf-8") as handle:
         rows = [row for row in csv.reader(handle) if row and not row[0].startswith("#")]
-    networks = [(ipaddress.ip_network(row[0].strip(), strict=False), row[1].strip()) for row in rows]
+    networks = [
+        (ipaddress.ip_network(row[0].strip(), strict=False), row[1].strip()) for row in rows
+    ]
     return tuple(sorted(networks, key=lambda pair: pair[0].prefixlen, reverse=True))
 
 

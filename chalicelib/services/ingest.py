@@ -12,6 +12,7 @@ Success is answered only after (1) stored the notice; when storing fails the gat
 retryable failure. Audit: accepted deliveries are in their notice's `attempts`; every other
 request (rejected, unknown channel, unknown order, not stored, ignored event) gets an audit item.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,24 +34,29 @@ from ..gateways.base import Answer, Gateway, InboundRequest
 from ..gateways.registry import GATEWAYS, get_gateway
 from ..platform.observability import logger
 from ..platform.settings import get_settings
-from ..store import audit, notices as notice_store, orders as order_store
+from ..store import audit
+from ..store import notices as notice_store
+from ..store import orders as order_store
 from . import channels, metrics
 from .order_writes import write_with_retry
 
 STORAGE_ERRORS = (PynamoDBException, BotoCoreError, ClientError)
 UNKNOWN_ORDER = "unknown_order"
 DUPLICATE = "duplicate"
-AUDITED_IN_NOTICE = frozenset({Outcome.APPLIED, Outcome.ALREADY_APPLIED, Outcome.REFUSED, DUPLICATE})
+AUDITED_IN_NOTICE = frozenset(
+    {Outcome.APPLIED, Outcome.ALREADY_APPLIED, Outcome.REFUSED, DUPLICATE}
+)
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcome: str               # applied, already_applied, refused, unknown_order
-    order: Order | None        # after the write; None after the one-request fast path (it
-                               # returns nothing: the gateway's answer needs only the outcome)
+    outcome: str  # applied, already_applied, refused, unknown_order
+    order: Order | None  # after the write; None after the one-request fast path (it
+    # returns nothing: the gateway's answer needs only the outcome)
 
 
 # ------------------------------------------------------------------- apply
+
 
 def accepted_currencies(channel_id: str) -> frozenset[str] | None:
     """The currencies a channel declares it takes (`"currencies": ["CNY"]`), None when it does
@@ -71,8 +77,11 @@ def apply_stored_notice(notice: Notice, now: datetime) -> IngestResult:
     """
     order: Order | None
     accepted = accepted_currencies(notice.channel)
-    if notice.kind is NoticeKind.PAYMENT and notice.amount is not None and (
-            accepted is None or notice.amount.currency in accepted):
+    if (
+        notice.kind is NoticeKind.PAYMENT
+        and notice.amount is not None
+        and (accepted is None or notice.amount.currency in accepted)
+    ):
         changes = first_payment_changes(notice, now)
         changes.applied.append(notice.dedupe_key)
         fast = order_store.apply_first_payment(notice, changes)
@@ -86,12 +95,15 @@ def apply_stored_notice(notice: Notice, now: datetime) -> IngestResult:
     return _apply_general(order, notice, now, accepted)
 
 
-def _apply_general(order: Order, notice: Notice, now: datetime,
-                   accepted: frozenset[str] | None) -> IngestResult:
+def _apply_general(
+    order: Order, notice: Notice, now: datetime, accepted: frozenset[str] | None
+) -> IngestResult:
     outcome: dict[str, str] = {}
 
     def decide(current: Order):
-        changes = apply_refund_notice(current, notice, now) or apply_notice(current, notice, now, accepted)
+        changes = apply_refund_notice(current, notice, now) or apply_notice(
+            current, notice, now, accepted
+        )
         outcome["value"] = changes.outcome
         return changes
 
@@ -140,6 +152,7 @@ def _record_and_apply(notice: Notice, source_ip: str | None, now: datetime) -> I
 
 # ------------------------------------------------------------------- the endpoint
 
+
 def _payload_text(request: InboundRequest, limit: int = 16_384) -> str:
     """The request as received, for the audit: cut at `limit`, secret-named values masked."""
     body = request.body[:limit].decode("utf-8", errors="replace")
@@ -163,16 +176,23 @@ def handle_notification(channel_id: str, request: InboundRequest) -> Answer:
     try:
         config = channels.get_channel(channel_id)
     except NotFound:
-        answer = Answer(404, json.dumps({"error": {"code": "unknown_channel",
-                                                   "message": f"no channel {channel_id!r}"}}),
-                        "application/json")
+        answer = Answer(
+            404,
+            json.dumps(
+                {"error": {"code": "unknown_channel", "message": f"no channel {channel_id!r}"}}
+            ),
+            "application/json",
+        )
         trail.update(verification="unknown_channel", outcome="rejected")
         _audit(channel_id, request, now, answer, trail)
         return answer
     except ChannelMisconfigured as error:
         answer = _misconfigured_answer(channel_id, error)
-        trail.update(verification="channel_misconfigured", outcome="rejected",
-                     detail={"problems": error.details.get("problems", [])})
+        trail.update(
+            verification="channel_misconfigured",
+            outcome="rejected",
+            detail={"problems": error.details.get("problems", [])},
+        )
         _audit(channel_id, request, now, answer, trail)
         return answer
     gateway = get_gateway(config["type"])
@@ -190,30 +210,48 @@ def _misconfigured_answer(channel_id: str, error: ChannelMisconfigured) -> Answe
     gateway = GATEWAYS.get(error.details.get("type") or "")
     if gateway is not None:
         return gateway.failure_answer(message, 503)
-    return Answer(503, json.dumps({"error": {"code": error.code, "message": message}}), "application/json")
+    return Answer(
+        503, json.dumps({"error": {"code": error.code, "message": message}}), "application/json"
+    )
 
 
-def _process(gateway: Gateway, config: dict, channel_id: str, request: InboundRequest,
-             now: datetime, max_bytes: int, trail: dict[str, Any]) -> Answer:
+def _process(
+    gateway: Gateway,
+    config: dict,
+    channel_id: str,
+    request: InboundRequest,
+    now: datetime,
+    max_bytes: int,
+    trail: dict[str, Any],
+) -> Answer:
     if len(request.body) > max_bytes or len(request.raw_query_string or "") > max_bytes:
         trail.update(verification="too_large", outcome="rejected")
         return gateway.failure_answer(f"payload larger than {max_bytes} bytes", 413)
     try:
         notice = gateway.parse_notification(request, config, channel_id, now)
     except NotificationRejected as rejected:
-        trail.update(verification=rejected.reason, outcome="rejected", detail={"why": rejected.message})
-        logger.warning("notification rejected", extra={"channel": channel_id, "reason": rejected.reason})
+        trail.update(
+            verification=rejected.reason, outcome="rejected", detail={"why": rejected.message}
+        )
+        logger.warning(
+            "notification rejected", extra={"channel": channel_id, "reason": rejected.reason}
+        )
         return gateway.failure_answer(rejected.message, 400)
     if notice is None:
         trail.update(outcome="ignored")
         return gateway.success_answer()
     try:
         notice = _with_order_ref(notice)
-        trail["detail"] = {"out_trade_no": notice.out_trade_no, "dedupe_key": notice.dedupe_key,
-                           "kind": notice.kind.value}
+        trail["detail"] = {
+            "out_trade_no": notice.out_trade_no,
+            "dedupe_key": notice.dedupe_key,
+            "kind": notice.kind.value,
+        }
         if not notice.out_trade_no:
             trail.update(outcome=UNKNOWN_ORDER)
-            return gateway.failure_answer("no earlier payment event names this payment yet; retry", 409)
+            return gateway.failure_answer(
+                "no earlier payment event names this payment yet; retry", 409
+            )
         result = _record_and_apply(notice, request.source_ip, now)
     except STORAGE_ERRORS:
         logger.exception("notification not stored", extra={"channel": channel_id})
@@ -228,13 +266,21 @@ def _process(gateway: Gateway, config: dict, channel_id: str, request: InboundRe
     return gateway.success_answer()
 
 
-def _audit(channel_id: str, request: InboundRequest, now: datetime, answer: Answer,
-           trail: dict[str, Any]) -> None:
+def _audit(
+    channel_id: str, request: InboundRequest, now: datetime, answer: Answer, trail: dict[str, Any]
+) -> None:
     """Best effort: an audit write failure is logged, and never turns an answer into an error."""
     entry = audit.NotifyAudit(
-        channel=channel_id, received_at=now, source_ip=request.source_ip,
-        verification=trail["verification"], outcome=trail["outcome"], answer_status=answer.status,
-        answer_body=answer.body, payload=_payload_text(request), detail=trail["detail"])
+        channel=channel_id,
+        received_at=now,
+        source_ip=request.source_ip,
+        verification=trail["verification"],
+        outcome=trail["outcome"],
+        answer_status=answer.status,
+        answer_body=answer.body,
+        payload=_payload_text(request),
+        detail=trail["detail"],
+    )
     try:
         audit.record_notify(entry, get_settings().audit_ttl_days)
     except STORAGE_ERRORS:

@@ -1,6 +1,7 @@
 """The scheduled jobs' metrics (namespace Paytrack), named once here for the alarms in
 infra/resources.json: a statement that failed to read, gateway queries that could not be
 answered, a job that failed, the daily digest sent."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit

@@ -11,11 +11,13 @@
 | channel_health | hourly | the channel_failure rule's check (the anomaly engine's job) |
 | query_refunds | every 5 minutes | ask the gateway about refunds still pending (services/refunds.py) |
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..domain import validation as v
 from ..domain.clock import utcnow
@@ -25,7 +27,8 @@ from ..domain.params import parse_day
 from ..domain.query import QueryStatus
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
-from ..store import audit, orders as order_store
+from ..store import audit
+from ..store import orders as order_store
 from . import digest, job_metrics, reconcile, refunds, requery, screening
 from .auth import Principal
 from .order_writes import write_with_retry
@@ -91,8 +94,12 @@ def run_scheduled(name: str) -> dict[str, Any]:
 def run_now(principal: Principal, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
     """POST /admin/jobs/{name}: an operator runs a scheduled job now (audited)."""
     if name not in JOBS:
-        raise NotFound(f"no job {name!r}; jobs: {', '.join(sorted(JOBS))}", {"job": name, "jobs": sorted(JOBS)})
+        raise NotFound(
+            f"no job {name!r}; jobs: {', '.join(sorted(JOBS))}", {"job": name, "jobs": sorted(JOBS)}
+        )
     body = v.require_object(body)
     v.reject_unknown(body, _PARAMS.get(name, set()))
-    audit.record_api(utcnow(), principal.key_id, principal.role, "run_job", name, dict(body) or None)
+    audit.record_api(
+        utcnow(), principal.key_id, principal.role, "run_job", name, dict(body) or None
+    )
     return JOBS[name](body)

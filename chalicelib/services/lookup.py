@@ -9,13 +9,15 @@ applied by the operator through the order's `confirm_paid` action (`can_apply`).
 audited, whatever it found. A gateway that could not answer is never read as "not found": with
 nothing found elsewhere, the lookup is a 502 that names it.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from ..domain.clock import utcnow
 from ..domain.errors import GatewayUnavailable, NotFound, PaytrackError, ValidationFailed
@@ -23,12 +25,14 @@ from ..domain.lookup import GatewayTrade, gateway_types_for
 from ..domain.order import PAID_STATES, Order
 from ..gateways.lookup import find_trade
 from ..platform.observability import logger
-from ..store import audit, lookup as lookup_store, orders as order_store
+from ..store import audit
+from ..store import lookup as lookup_store
+from ..store import orders as order_store
 from . import channels, gateway_calls, render
 from .auth import Principal
 
 TRADE_NO = re.compile(r"[A-Za-z0-9_-]{6,64}")
-MAX_CHANNELS = 8        # asked at once; more channels of one type than that is not a shop's setup
+MAX_CHANNELS = 8  # asked at once; more channels of one type than that is not a shop's setup
 
 FOUND, NOT_FOUND, UNAVAILABLE = "found", "not_found", "unavailable"
 
@@ -36,7 +40,7 @@ FOUND, NOT_FOUND, UNAVAILABLE = "found", "not_found", "unavailable"
 @dataclass(frozen=True)
 class _Answer:
     channel: str
-    answer: str                  # found, not_found, unavailable
+    answer: str  # found, not_found, unavailable
     trade: GatewayTrade | None = None
     detail: str = ""
 
@@ -47,23 +51,30 @@ class _Answer:
 def _params(params: Mapping[str, str]) -> tuple[str, str | None]:
     trade_no = (params.get("trade_no") or "").strip()
     if not TRADE_NO.fullmatch(trade_no):
-        raise ValidationFailed("trade_no: the gateway's trade number (6 to 64 letters, digits, - or _)",
-                               {"field": "trade_no"})
+        raise ValidationFailed(
+            "trade_no: the gateway's trade number (6 to 64 letters, digits, - or _)",
+            {"field": "trade_no"},
+        )
     channel = (params.get("channel") or "").strip() or None
     if channel is not None and len(channel) > 64:
-        raise ValidationFailed("channel: a channel id (at most 64 characters)", {"field": "channel"})
+        raise ValidationFailed(
+            "channel: a channel id (at most 64 characters)", {"field": "channel"}
+        )
     return trade_no, channel
 
 
 def _channels_to_ask(trade_no: str, channel: str | None) -> list[str]:
     if channel is not None:
-        channels.get_channel(channel)          # NotFound / ChannelMisconfigured, said as such
+        channels.get_channel(channel)  # NotFound / ChannelMisconfigured, said as such
         return [channel]
     types = gateway_types_for(trade_no)
     asked = sorted(c for c, config in channels.all_channels().items() if config["type"] in types)
     if not asked:
-        raise ValidationFailed("trade_no: no configured channel's trade numbers look like this one; "
-                               "name the channel (channel=…)", {"field": "trade_no", "gateway_types": types})
+        raise ValidationFailed(
+            "trade_no: no configured channel's trade numbers look like this one; "
+            "name the channel (channel=…)",
+            {"field": "trade_no", "gateway_types": types},
+        )
     return asked[:MAX_CHANNELS]
 
 
@@ -71,7 +82,7 @@ def _ask(channel: str, trade_no: str, now: datetime) -> _Answer:
     try:
         config, _ = gateway_calls.channel_gateway(channel)
         trade = find_trade(config, channel, trade_no, gateway_calls.http(), now)
-    except PaytrackError as error:       # unreachable, unverifiable, or a channel unfit to ask
+    except PaytrackError as error:  # unreachable, unverifiable, or a channel unfit to ask
         logger.warning("trade lookup unanswered", extra={"channel": channel, "why": error.message})
         return _Answer(channel, UNAVAILABLE, detail=error.message)
     return _Answer(channel, FOUND, trade) if trade else _Answer(channel, NOT_FOUND)
@@ -80,38 +91,64 @@ def _ask(channel: str, trade_no: str, now: datetime) -> _Answer:
 def _can_apply(trade: GatewayTrade, order: Order | None) -> bool:
     """The gateway took the money for an order paytrack still has as unpaid, on that channel:
     the order's `confirm_paid` (which asks the gateway by the order number) will apply it."""
-    return trade.paid and order is not None and order.channel == trade.channel \
+    return (
+        trade.paid
+        and order is not None
+        and order.channel == trade.channel
         and order.pay_status not in PAID_STATES
+    )
 
 
 def _found_view(trade: GatewayTrade, masked: bool) -> dict[str, Any]:
     order = order_store.get(trade.out_trade_no) if trade.out_trade_no else None
-    return {"gateway": trade.as_dict(), "order": render.order_row(order, masked=masked) if order else None,
-            "can_apply": _can_apply(trade, order)}
+    return {
+        "gateway": trade.as_dict(),
+        "order": render.order_row(order, masked=masked) if order else None,
+        "can_apply": _can_apply(trade, order),
+    }
 
 
 def lookup(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     """The lookup, audited whatever it found or refused (the trade number as the target)."""
-    detail: dict[str, Any] = {"trade_no": str(params.get("trade_no", ""))[:64],
-                              "channel": str(params["channel"])[:64] if params.get("channel") else None}
+    detail: dict[str, Any] = {
+        "trade_no": str(params.get("trade_no", ""))[:64],
+        "channel": str(params["channel"])[:64] if params.get("channel") else None,
+    }
     try:
         return _lookup(principal, params, detail)
     except PaytrackError as error:
         detail["refused"] = error.code
         raise
     finally:
-        audit.record_api(utcnow(), principal.key_id, principal.role, "lookup_trade", detail.pop("trade_no") or None,
-                         detail)
+        audit.record_api(
+            utcnow(),
+            principal.key_id,
+            principal.role,
+            "lookup_trade",
+            detail.pop("trade_no") or None,
+            detail,
+        )
 
 
-def _lookup(principal: Principal, params: Mapping[str, str], detail: dict[str, Any]) -> dict[str, Any]:
+def _lookup(
+    principal: Principal, params: Mapping[str, str], detail: dict[str, Any]
+) -> dict[str, Any]:
     trade_no, channel = _params(params)
     masked = not principal.sees_pii
-    orders = [order for order in map(order_store.get, lookup_store.orders_of_trade(trade_no)) if order is not None]
-    if orders:          # a notice of an order never registered is no answer: the gateway is asked
+    orders = [
+        order
+        for order in map(order_store.get, lookup_store.orders_of_trade(trade_no))
+        if order is not None
+    ]
+    if orders:  # a notice of an order never registered is no answer: the gateway is asked
         detail.update(source="paytrack", orders=[order.order_no for order in orders])
-        return {"trade_no": trade_no, "source": "paytrack", "asked": [], "found": [],
-                "orders": [render.order_row(order, masked=masked) for order in orders]}
+        return {
+            "trade_no": trade_no,
+            "source": "paytrack",
+            "asked": [],
+            "found": [],
+            "orders": [render.order_row(order, masked=masked) for order in orders],
+        }
     detail["source"] = "gateway"
     asked = _channels_to_ask(trade_no, channel)
     now = utcnow()
@@ -121,11 +158,21 @@ def _lookup(principal: Principal, params: Mapping[str, str], detail: dict[str, A
     found = [a.trade for a in answers if a.trade is not None]
     unanswered = [a for a in answers if a.answer == UNAVAILABLE]
     if not found and unanswered:
-        raise GatewayUnavailable("no trade found, and " + "; ".join(f"{a.channel} did not answer: {a.detail}"
-                                                                    for a in unanswered),
-                                 {"asked": detail["asked"]})
+        raise GatewayUnavailable(
+            "no trade found, and "
+            + "; ".join(f"{a.channel} did not answer: {a.detail}" for a in unanswered),
+            {"asked": detail["asked"]},
+        )
     if not found:
-        raise NotFound(f"no gateway asked knows trade {trade_no} ({', '.join(asked)})", {"asked": detail["asked"]})
+        raise NotFound(
+            f"no gateway asked knows trade {trade_no} ({', '.join(asked)})",
+            {"asked": detail["asked"]},
+        )
     detail["found"] = [trade.out_trade_no for trade in found]
-    return {"trade_no": trade_no, "source": "gateway", "asked": detail["asked"],
-            "found": [_found_view(trade, masked) for trade in found], "orders": []}
+    return {
+        "trade_no": trade_no,
+        "source": "gateway",
+        "asked": detail["asked"],
+        "found": [_found_view(trade, masked) for trade in found],
+        "orders": [],
+    }

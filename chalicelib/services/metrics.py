@@ -3,6 +3,7 @@ dashboard in infra/resources.json refer to are defined once. Each figure is reco
 and, where it has one, per breakdown; dimension values come from closed sets (configured
 channels, rule names, severities, hold reasons, notify outcomes), never from request input.
 """
+
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,11 +21,15 @@ STREAM_RECORD_FAILURES = "StreamRecordFailures"
 
 # ingestion outcomes (services/ingest.py) -> the figure they count towards
 _NOTIFY_OUTCOMES = {
-    "applied": NOTIFICATIONS_ACCEPTED, "already_applied": NOTIFICATIONS_ACCEPTED,
-    "refused": NOTIFICATIONS_ACCEPTED, "duplicate": NOTIFICATIONS_ACCEPTED,
-    "unknown_order": NOTIFICATIONS_ACCEPTED, "ignored": NOTIFICATIONS_ACCEPTED,
+    "applied": NOTIFICATIONS_ACCEPTED,
+    "already_applied": NOTIFICATIONS_ACCEPTED,
+    "refused": NOTIFICATIONS_ACCEPTED,
+    "duplicate": NOTIFICATIONS_ACCEPTED,
+    "unknown_order": NOTIFICATIONS_ACCEPTED,
+    "ignored": NOTIFICATIONS_ACCEPTED,
     "rejected": NOTIFICATIONS_REJECTED,
-    "store_failed": NOTIFY_SERVER_ERRORS, "contention": NOTIFY_SERVER_ERRORS,
+    "store_failed": NOTIFY_SERVER_ERRORS,
+    "contention": NOTIFY_SERVER_ERRORS,
 }
 
 

@@ -1,8 +1,9 @@
 """Read-decide-write with optimistic concurrency: the one loop every order change goes through
 when it cannot take the ingestion fast path."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..domain.errors import Conflict, NotFound
 from ..domain.order import Order, OrderChanges

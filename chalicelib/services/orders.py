@@ -1,12 +1,14 @@
 """Shop use cases: register an order, read its status, report delivery."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..domain import validation as v
@@ -21,8 +23,20 @@ from .order_writes import write_with_retry
 from .user_agent import describe_user_agent
 
 ORDER_NO = re.compile(r"[A-Za-z0-9_-]{1,32}")
-_REGISTER_FIELDS = {"order_no", "product_id", "product_name", "quantity", "amount", "currency",
-                    "channel", "buyer_email", "buyer_id", "buyer_ip", "user_agent", "expires_in_s"}
+_REGISTER_FIELDS = {
+    "order_no",
+    "product_id",
+    "product_name",
+    "quantity",
+    "amount",
+    "currency",
+    "channel",
+    "buyer_email",
+    "buyer_id",
+    "buyer_ip",
+    "user_agent",
+    "expires_in_s",
+}
 
 
 def new_order_no(now) -> str:
@@ -36,8 +50,10 @@ def _parse_registration(body: Mapping[str, Any]) -> dict[str, Any]:
     v.reject_unknown(body, _REGISTER_FIELDS)
     channel = v.text(body, "channel", max_len=64)
     if channel not in channels.all_channels():
-        raise ValidationFailed(f"channel: {channel!r} is not a configured channel",
-                               {"field": "channel", "allowed": sorted(channels.all_channels())})
+        raise ValidationFailed(
+            f"channel: {channel!r} is not a configured channel",
+            {"field": "channel", "allowed": sorted(channels.all_channels())},
+        )
     amount = _amount(body, _currency(body, channel))
     return {
         "order_no": v.text(body, "order_no", required=False, max_len=32, pattern=ORDER_NO),
@@ -50,8 +66,13 @@ def _parse_registration(body: Mapping[str, Any]) -> dict[str, Any]:
         "buyer_id": v.text(body, "buyer_id", required=False, max_len=64),
         "buyer_ip": v.ip_address(body, "buyer_ip"),
         "user_agent": v.text(body, "user_agent", required=False, max_len=1000),
-        "expires_in_s": v.integer(body, "expires_in_s", default=get_settings().default_expires_in_s,
-                                  minimum=60, maximum=7 * 86400),
+        "expires_in_s": v.integer(
+            body,
+            "expires_in_s",
+            default=get_settings().default_expires_in_s,
+            minimum=60,
+            maximum=7 * 86400,
+        ),
     }
 
 
@@ -60,8 +81,10 @@ def _currency(body: Mapping[str, Any], channel: str) -> str:
     currency = normalize_currency(v.text(body, "currency", required=False, max_len=3) or "CNY")
     accepted = ingest.accepted_currencies(channel)
     if accepted is not None and currency not in accepted:
-        raise ValidationFailed(f"currency: channel {channel} takes {', '.join(sorted(accepted))} only",
-                               {"field": "currency", "allowed": sorted(accepted)})
+        raise ValidationFailed(
+            f"currency: channel {channel} takes {', '.join(sorted(accepted))} only",
+            {"field": "currency", "allowed": sorted(accepted)},
+        )
     return currency
 
 
@@ -69,7 +92,9 @@ def _amount(body: Mapping[str, Any], currency: str) -> Money:
     """A positive decimal string with at most the currency's minor digits, read exactly."""
     text = body.get("amount")
     if not isinstance(text, str):
-        raise ValidationFailed("amount: must be a decimal string such as \"58.00\"", {"field": "amount"})
+        raise ValidationFailed(
+            'amount: must be a decimal string such as "58.00"', {"field": "amount"}
+        )
     try:
         amount = Money.parse(text, currency)
     except InvalidMoney as error:
@@ -80,24 +105,44 @@ def _amount(body: Mapping[str, Any], currency: str) -> Money:
 
 
 def _fingerprint(fields: dict[str, Any]) -> str:
-    canonical = {k: (str(val) if isinstance(val, Money) else val)
-                 for k, val in fields.items() if k != "order_no"}
+    canonical = {
+        k: (str(val) if isinstance(val, Money) else val)
+        for k, val in fields.items()
+        if k != "order_no"
+    }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
 def _build(fields: dict[str, Any], order_no: str, now) -> Order:
     device = describe_user_agent(fields["user_agent"])
     return Order(
-        order_no=order_no, amount=fields["amount"], channel=fields["channel"],
-        gateway=channels.get_channel(fields["channel"])["type"], product_id=fields["product_id"],
-        product_name=fields["product_name"], quantity=fields["quantity"], created_at=now,
-        expires_at=now + timedelta(seconds=fields["expires_in_s"]), buyer_email=fields["buyer_email"],
-        buyer_id=fields["buyer_id"], buyer_ip=fields["buyer_ip"], user_agent=fields["user_agent"],
-        device=device.device, browser=device.browser, os=device.os, fingerprint=_fingerprint(fields),
-        timeline=[TimelineEntry(at=now, type="created", source="shop",
-                                message=f"order registered: {fields['product_name']} × {fields['quantity']}, "
-                                        f"{fields['amount']} via {fields['channel']}",
-                                data={"expires_in_s": fields["expires_in_s"]})],
+        order_no=order_no,
+        amount=fields["amount"],
+        channel=fields["channel"],
+        gateway=channels.get_channel(fields["channel"])["type"],
+        product_id=fields["product_id"],
+        product_name=fields["product_name"],
+        quantity=fields["quantity"],
+        created_at=now,
+        expires_at=now + timedelta(seconds=fields["expires_in_s"]),
+        buyer_email=fields["buyer_email"],
+        buyer_id=fields["buyer_id"],
+        buyer_ip=fields["buyer_ip"],
+        user_agent=fields["user_agent"],
+        device=device.device,
+        browser=device.browser,
+        os=device.os,
+        fingerprint=_fingerprint(fields),
+        timeline=[
+            TimelineEntry(
+                at=now,
+                type="created",
+                source="shop",
+                message=f"order registered: {fields['product_name']} × {fields['quantity']}, "
+                f"{fields['amount']} via {fields['channel']}",
+                data={"expires_in_s": fields["expires_in_s"]},
+            )
+        ],
     )
 
 
@@ -117,8 +162,9 @@ def register(body: Mapping[str, Any]) -> tuple[Order, bool]:
 def _same_registration(order: Order) -> Order:
     existing = order_store.get(order.order_no)
     if existing is None or existing.fingerprint != order.fingerprint:
-        raise Conflict(f"order {order.order_no} exists with a different body",
-                       {"order_no": order.order_no})
+        raise Conflict(
+            f"order {order.order_no} exists with a different body", {"order_no": order.order_no}
+        )
     return existing
 
 
@@ -135,4 +181,6 @@ def record_delivery(order_no: str, body: Mapping[str, Any]) -> Order:
     status = v.choice(body, "status", ("delivered", "failed"))
     detail = v.text(body, "detail", required=False, max_len=500)
     now = utcnow()
-    return write_with_retry(get(order_no), lambda order: report_delivery(order, status == "delivered", detail, now))
+    return write_with_retry(
+        get(order_no), lambda order: report_delivery(order, status == "delivered", detail, now)
+    )

@@ -9,16 +9,18 @@ not `matched` raises an anomaly. The statement's fees and nets are then written 
 Scheduled daily at 10:30 Beijing for yesterday and every channel; `POST /admin/reconciliations`
 runs one now. Re-running a day replaces its results.
 """
+
 from __future__ import annotations
 
 import csv
 import gc
 import io
 import time
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Any, Iterator, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import UpdateError
@@ -30,27 +32,63 @@ from ..domain.errors import GatewayUnavailable, NotFound, PaytrackError, Validat
 from ..domain.money import Money
 from ..domain.order import TimelineEntry
 from ..domain.params import parse_day
-from ..domain.reconcile import (LedgerEntry, Reconciliation, Result, ResultLine, findings, line_view,
-                                reconcile as match)
-from ..domain.statement import (Statement, StatementNotReady, StatementUnparseable, beijing_day, day_bounds,
-                                yesterday)
+from ..domain.reconcile import (
+    LedgerEntry,
+    Reconciliation,
+    Result,
+    ResultLine,
+    findings,
+    line_view,
+)
+from ..domain.reconcile import (
+    reconcile as match,
+)
+from ..domain.statement import (
+    Statement,
+    StatementNotReady,
+    StatementUnparseable,
+    beijing_day,
+    day_bounds,
+    yesterday,
+)
 from ..platform.aws import client
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
 from ..platform.settings import get_settings
-from ..store import audit, ledger, reconciliations as run_store
+from ..store import audit, ledger
+from ..store import reconciliations as run_store
 from ..store.reconciliations import NewRun, RunStatus, StoredRun
 from . import anomalies, channel_config, channels, job_metrics, statements
 from .auth import Principal
 
 REPORT_PREFIX = "reports/reconciliations"
-REPORT_COLUMNS = ("n", "result", "kind", "statement_line", "out_trade_no", "trade_no", "order_no", "currency",
-                  "statement", "ledger", "difference", "fee", "net", "settlement_currency", "settled",
-                  "exchange_rate", "refund_ref", "at", "gateway_status", "ledger_status", "note")
+REPORT_COLUMNS = (
+    "n",
+    "result",
+    "kind",
+    "statement_line",
+    "out_trade_no",
+    "trade_no",
+    "order_no",
+    "currency",
+    "statement",
+    "ledger",
+    "difference",
+    "fee",
+    "net",
+    "settlement_currency",
+    "settled",
+    "exchange_rate",
+    "refund_ref",
+    "at",
+    "gateway_status",
+    "ledger_status",
+    "note",
+)
 SUMMARY_COLUMNS = ("currency", "result", "lines", "statement", "ledger", "difference")
 FEE_CHUNK = 500
 FEE_WRITERS = 8
-API_BUDGET = timedelta(seconds=20)      # fee write-back inside an API request; the rest runs later
+API_BUDGET = timedelta(seconds=20)  # fee write-back inside an API request; the rest runs later
 LINK_SECONDS = 900
 RUN_FAILURES = (StatementUnparseable, StatementNotReady, GatewayUnavailable)
 
@@ -58,7 +96,9 @@ RUN_FAILURES = (StatementUnparseable, StatementNotReady, GatewayUnavailable)
 # ------------------------------------------------------------------ running
 
 
-def reconcile(channel: str, day: date, *, actor: str = "schedule", now: datetime | None = None) -> StoredRun:
+def reconcile(
+    channel: str, day: date, *, actor: str = "schedule", now: datetime | None = None
+) -> StoredRun:
     """Fetch the statement and reconcile it. A statement that cannot be had or read is recorded
     in the day's history and re-raised."""
     now = now or utcnow()
@@ -66,7 +106,9 @@ def reconcile(channel: str, day: date, *, actor: str = "schedule", now: datetime
         try:
             statement = statements.fetch(channel, day, now)
         except RUN_FAILURES as error:
-            run_store.record_failure(channel, day.isoformat(), _history(actor, now, error=error), now)
+            run_store.record_failure(
+                channel, day.isoformat(), _history(actor, now, error=error), now
+            )
             raise
         return reconcile_statement(statement, actor=actor, now=now)
 
@@ -90,16 +132,28 @@ def reconcile_statement(statement: Statement, *, actor: str, now: datetime) -> S
     window = _window(statement)
     day_entries = ledger.paid_between(statement.channel, *window)
     if not statement.complete:
-        statement = statements.complete_by_queries(statement, (e.order_no for e in day_entries), now)
+        statement = statements.complete_by_queries(
+            statement, (e.order_no for e in day_entries), now
+        )
     rate = channel_config.fee_rate(channels.get_channel(statement.channel))
     run = match(statement, day_entries, _named_elsewhere(statement, day_entries), window, rate)
-    stored = run_store.save(_new_run(statement, run, _archive(statement, run), actor, window),
-                            _history(actor, now, run.summary), now)
+    stored = run_store.save(
+        _new_run(statement, run, _archive(statement, run), actor, window),
+        _history(actor, now, run.summary),
+        now,
+    )
     _raise_anomalies(run, now)
     for result, count in run.summary["counts"].items():
         job_metrics.lines_reconciled(statement.channel, result, count)
-    logger.info("reconciled", extra={"channel": statement.channel, "date": statement.day.isoformat(),
-                                     "counts": run.summary["counts"], "balanced": run.summary["balanced"]})
+    logger.info(
+        "reconciled",
+        extra={
+            "channel": statement.channel,
+            "date": statement.day.isoformat(),
+            "counts": run.summary["counts"],
+            "balanced": run.summary["balanced"],
+        },
+    )
     return stored
 
 
@@ -113,13 +167,21 @@ def _named_elsewhere(statement: Statement, day_entries: list[LedgerEntry]) -> li
     payments recorded late or not at all): looked up by order number, else trade number."""
     orders = {e.order_no for e in day_entries}
     refs = {p.ref for e in day_entries for p in e.payments}
-    unknown = [line for line in statement.lines if line.trade_no not in refs and line.out_trade_no not in orders]
+    unknown = [
+        line
+        for line in statement.lines
+        if line.trade_no not in refs and line.out_trade_no not in orders
+    ]
     found = ledger.by_order_nos(line.out_trade_no for line in unknown if line.out_trade_no)
     return found + ledger.by_trade_nos(line.trade_no for line in unknown if not line.out_trade_no)
 
 
-def _history(actor: str, now: datetime, summary: Mapping[str, Any] | None = None,
-             error: PaytrackError | None = None) -> dict[str, Any]:
+def _history(
+    actor: str,
+    now: datetime,
+    summary: Mapping[str, Any] | None = None,
+    error: PaytrackError | None = None,
+) -> dict[str, Any]:
     entry: dict[str, Any] = {"at": to_api(now), "actor": actor}
     if summary is not None:
         entry.update(counts=summary["counts"], balanced=summary["balanced"])
@@ -128,17 +190,31 @@ def _history(actor: str, now: datetime, summary: Mapping[str, Any] | None = None
     return entry
 
 
-def _new_run(statement: Statement, run: Reconciliation, report: dict[str, str], actor: str,
-             window: tuple[datetime, datetime]) -> NewRun:
+def _new_run(
+    statement: Statement,
+    run: Reconciliation,
+    report: dict[str, str],
+    actor: str,
+    window: tuple[datetime, datetime],
+) -> NewRun:
     settings = get_job_settings()
-    fees = run.fee_updates          # JSON arrays [order_no, currency, fee_minor, net_minor, settled_minor, rate]
+    fees = (
+        run.fee_updates
+    )  # JSON arrays [order_no, currency, fee_minor, net_minor, settled_minor, rate]
     summary = {**run.summary, "stored_lines": min(len(run.unmatched), settings.max_stored_lines)}
-    return NewRun(statement.channel, statement.day.isoformat(), summary,
-                  [line_view(n, line) for n, line in run.unmatched[:settings.max_stored_lines]],
-                  [fees[i:i + FEE_CHUNK] for i in range(0, len(fees), FEE_CHUNK)],
-                  {"report": report, "actor": actor,
-                   "window": [to_api(window[0]), to_api(window[1])],
-                   "statement": {"source": statement.source, "lines": len(statement.lines)}})
+    return NewRun(
+        statement.channel,
+        statement.day.isoformat(),
+        summary,
+        [line_view(n, line) for n, line in run.unmatched[: settings.max_stored_lines]],
+        [fees[i : i + FEE_CHUNK] for i in range(0, len(fees), FEE_CHUNK)],
+        {
+            "report": report,
+            "actor": actor,
+            "window": [to_api(window[0]), to_api(window[1])],
+            "statement": {"source": statement.source, "lines": len(statement.lines)},
+        },
+    )
 
 
 def _raise_anomalies(run: Reconciliation, now: datetime) -> None:
@@ -149,9 +225,16 @@ def _raise_anomalies(run: Reconciliation, now: datetime) -> None:
     for finding in found[:limit]:
         anomalies.record(finding, now)
     if len(found) > limit:
-        anomalies.record(Finding(rule="reconciliation_overflow", severity=Severity.CRITICAL,
-                                 subject=f"{run.channel}#{run.day.isoformat()}", channel=run.channel,
-                                 details={"unmatched": len(found), "recorded": limit}), now)
+        anomalies.record(
+            Finding(
+                rule="reconciliation_overflow",
+                severity=Severity.CRITICAL,
+                subject=f"{run.channel}#{run.day.isoformat()}",
+                channel=run.channel,
+                details={"unmatched": len(found), "recorded": limit},
+            ),
+            now,
+        )
 
 
 # ------------------------------------------------------------------ the S3 report
@@ -160,11 +243,29 @@ def _raise_anomalies(run: Reconciliation, now: datetime) -> None:
 def _report_row(n: int, line: ResultLine, zone: ZoneInfo) -> tuple[Any, ...]:
     view = line_view(n, line)
     local = f"{line.at.astimezone(zone):%Y-%m-%d %H:%M:%S}" if line.at else ""
-    return (n, view["result"], view["kind"], view["line"] or "", line.out_trade_no, line.trade_no,
-            line.order_no or "", view["currency"], view["statement"], view["ledger"], view["difference"] or "",
-            view["fee"] or "", view["net"] or "", view["settlement_currency"] or "", view["settled"] or "",
-            view["exchange_rate"] or "", view["refund_ref"] or "", local, view["gateway_status"], line.ledger_status,
-            line.note)
+    return (
+        n,
+        view["result"],
+        view["kind"],
+        view["line"] or "",
+        line.out_trade_no,
+        line.trade_no,
+        line.order_no or "",
+        view["currency"],
+        view["statement"],
+        view["ledger"],
+        view["difference"] or "",
+        view["fee"] or "",
+        view["net"] or "",
+        view["settlement_currency"] or "",
+        view["settled"] or "",
+        view["exchange_rate"] or "",
+        view["refund_ref"] or "",
+        local,
+        view["gateway_status"],
+        line.ledger_status,
+        line.note,
+    )
 
 
 def _report_csv(run: Reconciliation) -> bytes:
@@ -172,7 +273,7 @@ def _report_csv(run: Reconciliation) -> bytes:
     are counted; they are in the gateway's statement, archived beside the report.)"""
     zone = ZoneInfo(get_settings().shop_timezone)
     out = io.StringIO()
-    out.write("\ufeff")                       # Excel reads UTF-8 CSV with Chinese text by its BOM
+    out.write("\ufeff")  # Excel reads UTF-8 CSV with Chinese text by its BOM
     writer = csv.writer(out)
     writer.writerow(REPORT_COLUMNS)
     writer.writerows(_report_row(n, line, zone) for n, line in run.unmatched)
@@ -180,11 +281,19 @@ def _report_csv(run: Reconciliation) -> bytes:
     writer.writerow(SUMMARY_COLUMNS)
     for currency, totals in run.summary["currencies"].items():
         for result, sums in totals["results"].items():
-            writer.writerow((currency, result, run.summary["counts"][result], sums["statement"], sums["ledger"],
-                             sums["difference"]))
+            writer.writerow(
+                (
+                    currency,
+                    result,
+                    run.summary["counts"][result],
+                    sums["statement"],
+                    sums["ledger"],
+                    sums["difference"],
+                )
+            )
         writer.writerow((currency, "difference", "", "", "", totals["difference"]))
         writer.writerow((currency, "unexplained", "", "", "", totals["unexplained"]))
-        booked = totals["statement"]          # in this currency as the account's settlement currency
+        booked = totals["statement"]  # in this currency as the account's settlement currency
         for figure in ("settled", "fees", "net", "account_fees"):
             writer.writerow((currency, figure, "", booked[figure], "", ""))
     return out.getvalue().encode("utf-8")
@@ -198,9 +307,13 @@ def _archive(statement: Statement, run: Reconciliation) -> dict[str, str]:
     """The report, and the statement file as the gateway served it (when it serves one)."""
     day, bucket, s3 = statement.day.isoformat(), get_settings().bucket, client("s3")
     keys = {"key": report_key(statement.channel, day)}
-    s3.put_object(Bucket=bucket, Key=keys["key"], Body=_report_csv(run), ContentType="text/csv; charset=utf-8")
+    s3.put_object(
+        Bucket=bucket, Key=keys["key"], Body=_report_csv(run), ContentType="text/csv; charset=utf-8"
+    )
     if statement.raw is not None:
-        keys["statement_key"] = report_key(statement.channel, day, f"statement.{statement.raw_suffix}")
+        keys["statement_key"] = report_key(
+            statement.channel, day, f"statement.{statement.raw_suffix}"
+        )
         s3.put_object(Bucket=bucket, Key=keys["statement_key"], Body=statement.raw)
     return keys
 
@@ -219,8 +332,13 @@ def _write_fee(run: StoredRun, update: list[Any], now: datetime) -> bool:
     if settled is not None and rate:
         data.update(settled=settled.format(), exchange_rate=rate)
         converted = f"settled {settled} @ {rate}, "
-    entry = TimelineEntry(at=now, type="reconciliation", source="system",
-                          message=f"statement of {run.date}: {converted}fee {fee}, net {net}", data=data)
+    entry = TimelineEntry(
+        at=now,
+        type="reconciliation",
+        source="system",
+        message=f"statement of {run.date}: {converted}fee {fee}, net {net}",
+        data=data,
+    )
     try:
         ledger.write_statement_amounts(order_no, fee, net, entry, settled, rate)
     except UpdateError as error:
@@ -264,8 +382,13 @@ def apply_statement_fees(now: datetime | None = None, days: int = 3) -> dict[str
 # ------------------------------------------------------------------ the jobs and the API
 
 
-def reconcile_day(day: date | None = None, channel: str | None = None, *, actor: str = "schedule",
-                  now: datetime | None = None) -> dict[str, Any]:
+def reconcile_day(
+    day: date | None = None,
+    channel: str | None = None,
+    *,
+    actor: str = "schedule",
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Every channel (or one) for a day, yesterday by default; one failing channel does not stop
     the others and is listed under `failed` (its anomaly and metric page)."""
     now = now or utcnow()
@@ -275,11 +398,18 @@ def reconcile_day(day: date | None = None, channel: str | None = None, *, actor:
     for target in targets:
         try:
             run = reconcile(target, day, actor=actor, now=now)
-            results[target] = {"status": run.status, "counts": run.data["summary"]["counts"],
-                               "balanced": run.data["summary"]["balanced"],
-                               **apply_fees(run, get_job_settings().fee_writeback_budget, now)}
+            results[target] = {
+                "status": run.status,
+                "counts": run.data["summary"]["counts"],
+                "balanced": run.data["summary"]["balanced"],
+                **apply_fees(run, get_job_settings().fee_writeback_budget, now),
+            }
         except RUN_FAILURES as error:
-            results[target] = {"status": RunStatus.FAILED, "error": error.code, "message": error.message}
+            results[target] = {
+                "status": RunStatus.FAILED,
+                "error": error.code,
+                "message": error.message,
+            }
     failed = [c for c, r in results.items() if r["status"] == RunStatus.FAILED]
     return {"job": "reconcile", "date": day.isoformat(), "channels": results, "failed": failed}
 
@@ -292,21 +422,33 @@ def api_id(run_id: str) -> str:
 def _run_id(api_run_id: str) -> str:
     channel, _, day = api_run_id.rpartition(":")
     if not channel:
-        raise NotFound(f"no reconciliation {api_run_id!r}: ids look like alipay-main:2026-11-24",
-                       {"id": api_run_id})
+        raise NotFound(
+            f"no reconciliation {api_run_id!r}: ids look like alipay-main:2026-11-24",
+            {"id": api_run_id},
+        )
     return run_store.run_id_of(channel, day)
 
 
 def run_view(run: StoredRun) -> dict[str, Any]:
     data = run.data
-    return {"id": api_id(run.run_id), "channel": run.channel, "date": run.date, "status": run.status,
-            "ran_at": to_api(from_iso(run.created_at)) if run.created_at else None,
-            "summary": data.get("summary"), "error": data.get("error"), "report": data.get("report"),
-            "statement": data.get("statement"), "window": data.get("window"),
-            "history": data.get("history", [])}
+    return {
+        "id": api_id(run.run_id),
+        "channel": run.channel,
+        "date": run.date,
+        "status": run.status,
+        "ran_at": to_api(from_iso(run.created_at)) if run.created_at else None,
+        "summary": data.get("summary"),
+        "error": data.get("error"),
+        "report": data.get("report"),
+        "statement": data.get("statement"),
+        "window": data.get("window"),
+        "history": data.get("history", []),
+    }
 
 
-def _audit(principal: Principal, action: str, target: str | None, detail: dict[str, Any] | None = None) -> None:
+def _audit(
+    principal: Principal, action: str, target: str | None, detail: dict[str, Any] | None = None
+) -> None:
     audit.record_api(utcnow(), principal.key_id, principal.role, action, target, detail)
 
 
@@ -318,11 +460,15 @@ def list_runs(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]
         run = run_store.get(run_store.run_id_of(channel, day.isoformat()))
         runs = [run] if run else []
     elif channel:
-        runs = run_store.by_channel(channel, (today - timedelta(days=31)).isoformat(), today.isoformat())
+        runs = run_store.by_channel(
+            channel, (today - timedelta(days=31)).isoformat(), today.isoformat()
+        )
     else:
         dates = [day] if day else [today - timedelta(days=n) for n in range(7)]
         runs = [run for d in dates for run in run_store.by_date(d.isoformat())]
-    _audit(principal, "list_reconciliations", None, {"channel": channel, "date": params.get("date")})
+    _audit(
+        principal, "list_reconciliations", None, {"channel": channel, "date": params.get("date")}
+    )
     return {"items": [run_view(run) for run in runs]}
 
 
@@ -334,7 +480,9 @@ def get_run(principal: Principal, api_run_id: str, params: Mapping[str, str]) ->
         raise NotFound(f"no reconciliation {api_run_id!r}", {"id": api_run_id})
     wanted = params.get("result")
     if wanted is not None and wanted not in {r.value for r in Result}:
-        raise ValidationFailed(f"result must be one of {', '.join(r.value for r in Result)}", {"field": "result"})
+        raise ValidationFailed(
+            f"result must be one of {', '.join(r.value for r in Result)}", {"field": "result"}
+        )
     lines: dict[str, list[dict[str, Any]]] = {}
     for line in run_store.lines(run):
         if wanted in (None, line["result"]):
@@ -350,8 +498,9 @@ def get_run(principal: Principal, api_run_id: str, params: Mapping[str, str]) ->
 
 
 def _link(key: str) -> str:
-    return client("s3").generate_presigned_url("get_object", Params={"Bucket": get_settings().bucket, "Key": key},
-                                               ExpiresIn=LINK_SECONDS)
+    return client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": get_settings().bucket, "Key": key}, ExpiresIn=LINK_SECONDS
+    )
 
 
 def _date_param(text: str | None) -> date | None:
@@ -369,8 +518,10 @@ def run_now(principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
     v.reject_unknown(body, {"channel", "date"})
     channel = v.text(body, "channel", max_len=64)
     if channel not in channels.all_channels():
-        raise ValidationFailed(f"channel: {channel!r} is not a configured channel",
-                               {"field": "channel", "allowed": sorted(channels.all_channels())})
+        raise ValidationFailed(
+            f"channel: {channel!r} is not a configured channel",
+            {"field": "channel", "allowed": sorted(channels.all_channels())},
+        )
     day = _date_param(v.text(body, "date", max_len=10))
     if day > beijing_day(utcnow()):
         raise ValidationFailed("date: a day that has not begun has no statement", {"field": "date"})

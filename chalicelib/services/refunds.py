@@ -11,27 +11,50 @@ domain/refunds.apply_refund_notice) — settles the request once: succeeded or f
 timeline and in the audit log; the orders stream then publishes `order.refunded` once per
 succeeded refund (services/streams.py).
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from ..domain import validation as v
 from ..domain.actions import Idempotency, keyed
 from ..domain.clock import utcnow
-from ..domain.errors import (ChannelMisconfigured, Conflict, Forbidden, GatewayUnavailable, NotFound,
-                             PaytrackError, RefundNotOffered, ValidationFailed)
+from ..domain.errors import (
+    ChannelMisconfigured,
+    Conflict,
+    Forbidden,
+    GatewayUnavailable,
+    NotFound,
+    PaytrackError,
+    RefundNotOffered,
+    ValidationFailed,
+)
 from ..domain.money import Money
 from ..domain.order import Order, Outcome
 from ..domain.refunds import (
-    BY_HAND, RefundAnswer, RefundCall, RefundPolicy, RefundRequest, RefundState, decide_approval, find_request,
-    payment_of, refund_request_id, refund_requests, request_refund, settle, settle_by_hand,
+    BY_HAND,
+    RefundAnswer,
+    RefundCall,
+    RefundPolicy,
+    RefundRequest,
+    RefundState,
+    decide_approval,
+    find_request,
+    payment_of,
+    refund_request_id,
+    refund_requests,
+    request_refund,
+    settle,
+    settle_by_hand,
 )
 from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..platform.settings import get_settings
-from ..store import audit, orders as order_store
+from ..store import audit
+from ..store import orders as order_store
 from . import events, gateway_calls, orders, render
 from .auth import Principal
 from .order_writes import write_with_retry
@@ -48,33 +71,60 @@ def policy() -> RefundPolicy:
 # ---------------------------------------------------------------- the refund action
 
 
-def request(principal: Principal, order: Order, body: Mapping[str, Any], reason: str,
-            idempotency: Idempotency | None) -> tuple[Order, str, RefundRequest]:
+def request(
+    principal: Principal,
+    order: Order,
+    body: Mapping[str, Any],
+    reason: str,
+    idempotency: Idempotency | None,
+) -> tuple[Order, str, RefundRequest]:
     """Reserve the refund, then (unless it waits for an admin) send it. Returns the order, the
     action's outcome and the request as it stands after the gateway's answer."""
     if idempotency is None:
-        raise ValidationFailed("idempotency_key: required for a refund (the refund request id is derived "
-                               "from it, so a retry never refunds twice)", {"field": "idempotency_key"})
+        raise ValidationFailed(
+            "idempotency_key: required for a refund (the refund request id is derived "
+            "from it, so a retry never refunds twice)",
+            {"field": "idempotency_key"},
+        )
     trade_no = v.text(body, "payment", required=False, max_len=128)
     payment = payment_of(order, trade_no)
-    _gateway_for(payment.channel)          # a channel that cannot refund is refused before anything is written
+    _gateway_for(
+        payment.channel
+    )  # a channel that cannot refund is refused before anything is written
     amount = _amount(body, payment.amount.currency)
     request_id = refund_request_id(order.order_no, idempotency.key)
     now = utcnow()
-    decision = keyed(lambda current: request_refund(
-        current, request_id=request_id, trade_no=payment.payment_ref, amount=amount, reason=reason,
-        actor=principal.key_id, now=now, policy=policy()), idempotency)
+    decision = keyed(
+        lambda current: request_refund(
+            current,
+            request_id=request_id,
+            trade_no=payment.payment_ref,
+            amount=amount,
+            reason=reason,
+            actor=principal.key_id,
+            now=now,
+            policy=policy(),
+        ),
+        idempotency,
+    )
     outcome = {"value": Outcome.APPLIED}
 
     def step(current: Order):
         changes = decision(current)
         outcome["value"] = changes.outcome
         return changes
+
     order = write_with_retry(order, step)
     refund = find_request(order, request_id)
     if refund.state is RefundState.PENDING:
-        order, refund = send(order, refund, principal.key_id, principal.role, "operator",
-                             retry=outcome["value"] == Outcome.ALREADY_APPLIED)
+        order, refund = send(
+            order,
+            refund,
+            principal.key_id,
+            principal.role,
+            "operator",
+            retry=outcome["value"] == Outcome.ALREADY_APPLIED,
+        )
     return order, outcome["value"], refund
 
 
@@ -83,7 +133,7 @@ def _amount(body: Mapping[str, Any], currency: str) -> Money | None:
     if text is None:
         return None
     if not isinstance(text, str):
-        raise ValidationFailed("amount: a decimal string such as \"8.00\"", {"field": "amount"})
+        raise ValidationFailed('amount: a decimal string such as "8.00"', {"field": "amount"})
     return Money.parse(text, currency)
 
 
@@ -96,20 +146,29 @@ def gateway_for_payment(order: Order, trade_no: str | None = None):
 def _gateway_for(channel: str):
     config, gateway = gateway_calls.channel_gateway(channel)
     if not gateway.offers_refunds(config):
-        raise RefundNotOffered(f"channel {channel} cannot refund through paytrack: refund in the gateway's "
-                               "console, then record it with the mark_refunded action",
-                               {"channel": channel, "manual_action": "mark_refunded"})
+        raise RefundNotOffered(
+            f"channel {channel} cannot refund through paytrack: refund in the gateway's "
+            "console, then record it with the mark_refunded action",
+            {"channel": channel, "manual_action": "mark_refunded"},
+        )
     return config, gateway
 
 
 def _call(order: Order, refund: RefundRequest) -> RefundCall:
     payment = payment_of(order, refund.trade_no)
-    return RefundCall(out_trade_no=order.order_no, trade_no=refund.trade_no, request_id=refund.refund_request_id,
-                      amount=refund.amount, total=payment.amount, reason=refund.reason)
+    return RefundCall(
+        out_trade_no=order.order_no,
+        trade_no=refund.trade_no,
+        request_id=refund.refund_request_id,
+        amount=refund.amount,
+        total=payment.amount,
+        reason=refund.reason,
+    )
 
 
-def send(order: Order, refund: RefundRequest, actor: str, role: str, source: str,
-         retry: bool) -> tuple[Order, RefundRequest]:
+def send(
+    order: Order, refund: RefundRequest, actor: str, role: str, source: str, retry: bool
+) -> tuple[Order, RefundRequest]:
     """Ask the gateway for the refund and apply its answer (`source`: operator, or query for the
     job). `retry`: the request may have reached the gateway before, so it is asked about first and
     sent only if the gateway never took it (a gateway without a refund query is never asked
@@ -122,35 +181,64 @@ def send(order: Order, refund: RefundRequest, actor: str, role: str, source: str
         if answer is None:
             answer = gateway.refund(config, call, gateway_calls.http(), now)
     except RefundNotOffered:
-        logger.warning("refund left pending: the gateway has no refund query", extra={
-            "order_no": order.order_no, "refund_request_id": refund.refund_request_id})
+        logger.warning(
+            "refund left pending: the gateway has no refund query",
+            extra={"order_no": order.order_no, "refund_request_id": refund.refund_request_id},
+        )
         return order, refund
     except GatewayUnavailable as error:
-        logger.warning("refund left pending: no answer", extra={
-            "order_no": order.order_no, "refund_request_id": refund.refund_request_id, "why": error.message})
+        logger.warning(
+            "refund left pending: no answer",
+            extra={
+                "order_no": order.order_no,
+                "refund_request_id": refund.refund_request_id,
+                "why": error.message,
+            },
+        )
         return order, refund
     return _apply_answer(order, refund, answer, source, actor, role)
 
 
-def _apply_answer(order: Order, refund: RefundRequest, answer: RefundAnswer, source: str, actor: str,
-                  role: str) -> tuple[Order, RefundRequest]:
+def _apply_answer(
+    order: Order, refund: RefundRequest, answer: RefundAnswer, source: str, actor: str, role: str
+) -> tuple[Order, RefundRequest]:
     """Settle the request with the gateway's answer; a change of state is audited."""
     now = utcnow()
-    order = write_with_retry(order, lambda current: settle(current, refund.refund_request_id, answer, source, now,
-                                                           actor if source == "operator" else None))
+    order = write_with_retry(
+        order,
+        lambda current: settle(
+            current,
+            refund.refund_request_id,
+            answer,
+            source,
+            now,
+            actor if source == "operator" else None,
+        ),
+    )
     settled = find_request(order, refund.refund_request_id)
     if settled.state is not refund.state:
-        audit.record_api(now, actor, role, f"refund_{settled.state.value}", order.order_no,
-                         {"refund_request_id": settled.refund_request_id, "amount": settled.amount.format(),
-                          "payment": settled.trade_no, "detail": answer.detail})
+        audit.record_api(
+            now,
+            actor,
+            role,
+            f"refund_{settled.state.value}",
+            order.order_no,
+            {
+                "refund_request_id": settled.refund_request_id,
+                "amount": settled.amount.format(),
+                "payment": settled.trade_no,
+                "detail": answer.detail,
+            },
+        )
     return order, settled
 
 
 # ---------------------------------------------------------------- maker-checker
 
 
-def decide(principal: Principal, order_no: str, request_id: str, approve: bool,
-           body: Mapping[str, Any]) -> dict[str, Any]:
+def decide(
+    principal: Principal, order_no: str, request_id: str, approve: bool, body: Mapping[str, Any]
+) -> dict[str, Any]:
     """POST /admin/orders/{no}/refunds/{id}/approve|reject (admin, not the requester): both
     audited; an approved refund is sent at once."""
     body = v.require_object(body)
@@ -165,47 +253,98 @@ def decide(principal: Principal, order_no: str, request_id: str, approve: bool,
         changes = decide_approval(current, request_id, approve, principal.key_id, note, now)
         outcome["value"] = changes.outcome
         return changes
+
     try:
         order = write_with_retry(order, step)
     except (Forbidden, Conflict):
-        audit.record_api(now, principal.key_id, principal.role, action, order_no,
-                         {"refund_request_id": request_id, "note": note, "outcome": "refused"})
+        audit.record_api(
+            now,
+            principal.key_id,
+            principal.role,
+            action,
+            order_no,
+            {"refund_request_id": request_id, "note": note, "outcome": "refused"},
+        )
         raise
     refund = find_request(order, request_id)
-    audit.record_api(now, principal.key_id, principal.role, action, order_no,
-                     {"refund_request_id": request_id, "note": note, "outcome": refund.state.value})
+    audit.record_api(
+        now,
+        principal.key_id,
+        principal.role,
+        action,
+        order_no,
+        {"refund_request_id": request_id, "note": note, "outcome": refund.state.value},
+    )
     if approve and refund.state is RefundState.PENDING:
-        order, refund = send(order, refund, principal.key_id, principal.role, "operator",
-                             retry=outcome["value"] == Outcome.ALREADY_APPLIED)
+        order, refund = send(
+            order,
+            refund,
+            principal.key_id,
+            principal.role,
+            "operator",
+            retry=outcome["value"] == Outcome.ALREADY_APPLIED,
+        )
     return {"refund": render.refund_for_admin(refund), "order_no": order_no}
 
 
-def settle_pending(principal: Principal, order_no: str, request_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def settle_pending(
+    principal: Principal, order_no: str, request_id: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
     """POST /admin/orders/{no}/refunds/{id}/settle {"outcome": "succeeded"|"failed", "note"}
     (admin): a pending refund settled by hand, once, after checking the gateway's console. On the
     timeline like the gateway's answer (a succeeded one moves the money and the orders stream
     publishes `order.refunded` once); audited, refusals too."""
     now = utcnow()
-    said = {"refund_request_id": request_id, **{name: body.get(name) if isinstance(body, Mapping) and
-                                                isinstance(body.get(name), str) else None
-                                                for name in ("outcome", "note")}}
+    said = {
+        "refund_request_id": request_id,
+        **{
+            name: body.get(name)
+            if isinstance(body, Mapping) and isinstance(body.get(name), str)
+            else None
+            for name in ("outcome", "note")
+        },
+    }
     try:
         order, outcome = _settle_pending(principal, order_no, request_id, body, now)
     except PaytrackError as error:
-        audit.record_api(now, principal.key_id, principal.role, "refund_settle", order_no,
-                         {**said, "result": "refused", "why": error.code})
+        audit.record_api(
+            now,
+            principal.key_id,
+            principal.role,
+            "refund_settle",
+            order_no,
+            {**said, "result": "refused", "why": error.code},
+        )
         raise
     refund = find_request(order, request_id)
-    audit.record_api(now, principal.key_id, principal.role, "refund_settle", order_no, {**said, "result": outcome})
+    audit.record_api(
+        now,
+        principal.key_id,
+        principal.role,
+        "refund_settle",
+        order_no,
+        {**said, "result": outcome},
+    )
     if outcome == Outcome.APPLIED:
-        audit.record_api(now, principal.key_id, principal.role, f"refund_{refund.state.value}", order_no,
-                         {"refund_request_id": request_id, "amount": refund.amount.format(),
-                          "payment": refund.trade_no, "detail": refund.detail})
+        audit.record_api(
+            now,
+            principal.key_id,
+            principal.role,
+            f"refund_{refund.state.value}",
+            order_no,
+            {
+                "refund_request_id": request_id,
+                "amount": refund.amount.format(),
+                "payment": refund.trade_no,
+                "detail": refund.detail,
+            },
+        )
     return {"outcome": outcome, "refund": render.refund_for_admin(refund), "order_no": order_no}
 
 
-def _settle_pending(principal: Principal, order_no: str, request_id: str, body: Mapping[str, Any],
-                    now: datetime) -> tuple[Order, str]:
+def _settle_pending(
+    principal: Principal, order_no: str, request_id: str, body: Mapping[str, Any], now: datetime
+) -> tuple[Order, str]:
     body = v.require_object(body)
     v.reject_unknown(body, {"outcome", "note"})
     state = RefundState(v.choice(body, "outcome", tuple(s.value for s in BY_HAND)))
@@ -216,6 +355,7 @@ def _settle_pending(principal: Principal, order_no: str, request_id: str, body: 
         changes = settle_by_hand(current, request_id, state, principal.key_id, note, now)
         outcome["value"] = changes.outcome
         return changes
+
     return write_with_retry(orders.get(order_no), step), outcome["value"]
 
 
@@ -223,12 +363,27 @@ def open_requests(principal: Principal, params: Mapping[str, Any]) -> dict[str, 
     """GET /admin/refunds: open refund requests, newest first (`state`: awaiting_approval, the
     approvals queue, by default; or pending)."""
     v.reject_unknown(params, {"state"})
-    state = RefundState(v.choice(params, "state", (RefundState.AWAITING_APPROVAL.value, RefundState.PENDING.value),
-                                 required=False) or RefundState.AWAITING_APPROVAL.value)
-    found = [{"order_no": order.order_no, "product_name": order.product_name, "channel": order.channel,
-              "delivery_status": order.delivery_status.value, **render.refund_for_admin(refund)}
-             for order in order_store.with_open_refunds() for refund in refund_requests(order)
-             if refund.state is state]
+    state = RefundState(
+        v.choice(
+            params,
+            "state",
+            (RefundState.AWAITING_APPROVAL.value, RefundState.PENDING.value),
+            required=False,
+        )
+        or RefundState.AWAITING_APPROVAL.value
+    )
+    found = [
+        {
+            "order_no": order.order_no,
+            "product_name": order.product_name,
+            "channel": order.channel,
+            "delivery_status": order.delivery_status.value,
+            **render.refund_for_admin(refund),
+        }
+        for order in order_store.with_open_refunds()
+        for refund in refund_requests(order)
+        if refund.state is state
+    ]
     found.sort(key=lambda item: item["requested_at"], reverse=True)
     return {"state": state.value, "refunds": found}
 
@@ -243,12 +398,18 @@ def query_refunds(now: datetime | None = None) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     for order in order_store.with_open_refunds():
         for refund in refund_requests(order):
-            if refund.state is not RefundState.PENDING or now - (refund.updated_at or now) < QUERY_MIN_AGE:
+            if (
+                refund.state is not RefundState.PENDING
+                or now - (refund.updated_at or now) < QUERY_MIN_AGE
+            ):
                 continue
             try:
                 order, settled = send(order, refund, JOB_ACTOR, "system", "query", retry=True)
             except (NotFound, ChannelMisconfigured) as error:
-                logger.error("refund cannot be asked about", extra={"order_no": order.order_no, "why": error.message})
+                logger.error(
+                    "refund cannot be asked about",
+                    extra={"order_no": order.order_no, "why": error.message},
+                )
                 counts["unusable_channel"] += 1
                 continue
             counts[settled.state.value] += 1
@@ -266,7 +427,11 @@ def announce_succeeded(change: OrderChange) -> list[str]:
         if entry.type != "refund" or entry.data.get("state") != RefundState.SUCCEEDED.value:
             continue
         refund = find_request(change.after, entry.data["refund_request_id"])
-        if events.publish_once(change.after, "order.refunded", {"refund": render.refund_for_admin(refund)},
-                               key=f"order.refunded#{refund.refund_request_id}"):
+        if events.publish_once(
+            change.after,
+            "order.refunded",
+            {"refund": render.refund_for_admin(refund)},
+            key=f"order.refunded#{refund.refund_request_id}",
+        ):
             published.append(refund.refund_request_id)
     return published

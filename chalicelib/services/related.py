@@ -5,17 +5,19 @@ repeat-buyer judgement.
 
 The device is matched among those orders only: there is no index by User-Agent, and a scan of
 30 days of orders per page view is what the design rules out."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain.order import Order
-from ..store import orders as order_store, related as related_store
+from ..store import orders as order_store
+from ..store import related as related_store
 from . import render
 
 WINDOW = timedelta(days=30)
-PER_KIND = 50            # newest orders read per e-mail, buyer id and IP
+PER_KIND = 50  # newest orders read per e-mail, buyer id and IP
 KINDS = ("email", "buyer_id", "ip", "device")
 
 
@@ -39,7 +41,14 @@ def related_orders(order: Order, *, masked: bool, now: datetime) -> dict[str, An
     for other, kinds in found.values():
         if order.user_agent and other.user_agent == order.user_agent:
             kinds.append("device")
-    rows = sorted(found.values(), key=lambda pair: (pair[0].created_at, pair[0].order_no), reverse=True)
-    return {"window_days": WINDOW.days, "truncated": truncated,
-            "counts": {kind: sum(kind in kinds for _, kinds in rows) for kind in KINDS},
-            "items": [{**render.order_row(other, masked=masked), "matched_by": kinds} for other, kinds in rows]}
+    rows = sorted(
+        found.values(), key=lambda pair: (pair[0].created_at, pair[0].order_no), reverse=True
+    )
+    return {
+        "window_days": WINDOW.days,
+        "truncated": truncated,
+        "counts": {kind: sum(kind in kinds for _, kinds in rows) for kind in KINDS},
+        "items": [
+            {**render.order_row(other, masked=masked), "matched_by": kinds} for other, kinds in rows
+        ],
+    }

@@ -1,10 +1,12 @@
 """JSON views of domain objects, in the contract's conventions (API.md): money as a decimal string
 with the currency's minor digits plus `currency`, times ISO 8601 UTC with Z."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from ..domain.anomaly import printed_id
 from ..domain.clock import to_api
@@ -23,8 +25,11 @@ def money(value: Money | None) -> str | None:
 
 def channel_names() -> dict[str, str]:
     """Each configured channel's display name (`"name"` in the channels file), where it has one."""
-    return {channel_id: config["name"] for channel_id, config in channels.all_channels().items()
-            if isinstance(config.get("name"), str)}
+    return {
+        channel_id: config["name"]
+        for channel_id, config in channels.all_channels().items()
+        if isinstance(config.get("name"), str)
+    }
 
 
 def order_for_shop(order: Order) -> dict[str, Any]:
@@ -64,47 +69,73 @@ def _masker(masked: bool):
 
 
 def refund_for_admin(request: RefundRequest) -> dict[str, Any]:
-    return {"refund_request_id": request.refund_request_id, "payment": request.trade_no,
-            "amount": request.amount.format(), "currency": request.amount.currency,
-            "state": request.state.value, "reason": request.reason, "requested_by": request.requested_by,
-            "requested_at": to_api(request.requested_at), "approval_reasons": list(request.approval_reasons),
-            "decided_by": request.decided_by, "gateway_refund_id": request.gateway_refund_id,
-            "detail": request.detail, "updated_at": to_api(request.updated_at)}
+    return {
+        "refund_request_id": request.refund_request_id,
+        "payment": request.trade_no,
+        "amount": request.amount.format(),
+        "currency": request.amount.currency,
+        "state": request.state.value,
+        "reason": request.reason,
+        "requested_by": request.requested_by,
+        "requested_at": to_api(request.requested_at),
+        "approval_reasons": list(request.approval_reasons),
+        "decided_by": request.decided_by,
+        "gateway_refund_id": request.gateway_refund_id,
+        "detail": request.detail,
+        "updated_at": to_api(request.updated_at),
+    }
 
 
-def order_for_admin(order: Order, *, masked: bool, fee_rate: Decimal | None = None,
-                    actor_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def order_for_admin(
+    order: Order,
+    *,
+    masked: bool,
+    fee_rate: Decimal | None = None,
+    actor_names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Every stored field of the order; buyer PII masked for viewers. The fee and net come with
     their currency and status (`fee_rate`: the channel's contracted rate, for an estimate);
     timeline actors are named by `actor_names` (key id -> key name) where known."""
     mask = _masker(masked)
     view = order_for_shop(order)
-    view.update({
-        "refunds": [refund_for_admin(r) for r in refund_requests(order)],
-        "buyer_email": mask("email", order.buyer_email),
-        "buyer_id": mask("id", order.buyer_id),
-        "buyer_ip": mask("ip", order.buyer_ip),
-        "device": order.device, "browser": order.browser, "os": order.os,
-        "user_agent": None if masked else order.user_agent,
-        "gateway": order.gateway,
-        "payer": mask("id", order.payer),
-        "received_amount": money(order.received_amount),
-        **settlement_view(order, fee_rate),
-        "closed_at": to_api(order.closed_at),
-        "expired_at": to_api(order.expired_at),
-        "refunded_at": to_api(order.refunded_at),
-        "payments": [payment_view(p, mask) for p in order.payments],
-        "timeline": [timeline_view(e, order, mask, actor_names or {}) for e in order.timeline],
-        "version": order.version,
-    })
+    view.update(
+        {
+            "refunds": [refund_for_admin(r) for r in refund_requests(order)],
+            "buyer_email": mask("email", order.buyer_email),
+            "buyer_id": mask("id", order.buyer_id),
+            "buyer_ip": mask("ip", order.buyer_ip),
+            "device": order.device,
+            "browser": order.browser,
+            "os": order.os,
+            "user_agent": None if masked else order.user_agent,
+            "gateway": order.gateway,
+            "payer": mask("id", order.payer),
+            "received_amount": money(order.received_amount),
+            **settlement_view(order, fee_rate),
+            "closed_at": to_api(order.closed_at),
+            "expired_at": to_api(order.expired_at),
+            "refunded_at": to_api(order.refunded_at),
+            "payments": [payment_view(p, mask) for p in order.payments],
+            "timeline": [timeline_view(e, order, mask, actor_names or {}) for e in order.timeline],
+            "version": order.version,
+        }
+    )
     return view
 
 
 def payment_view(payment, mask) -> dict[str, Any]:
-    return {"payment_ref": payment.payment_ref, "amount": payment.amount.format(),
-            "currency": payment.amount.currency, "channel": payment.channel, "at": to_api(payment.at),
-            "received_amount": money(payment.received), "fee": money(payment.fee),
-            "method": payment.method, "payer": mask("id", payment.payer), "notice": payment.notice_key}
+    return {
+        "payment_ref": payment.payment_ref,
+        "amount": payment.amount.format(),
+        "currency": payment.amount.currency,
+        "channel": payment.channel,
+        "at": to_api(payment.at),
+        "received_amount": money(payment.received),
+        "fee": money(payment.fee),
+        "method": payment.method,
+        "payer": mask("id", payment.payer),
+        "notice": payment.notice_key,
+    }
 
 
 def timeline_view(entry, order: Order, mask, actor_names: Mapping[str, str]) -> dict[str, Any]:
@@ -112,26 +143,50 @@ def timeline_view(entry, order: Order, mask, actor_names: Mapping[str, str]) -> 
     data and message, masked for viewers) and its actor's key name."""
     if entry.type == ANSWERED:
         shown = mask("answer", entry.data.get("answer"))
-        entry = replace(entry, message=answered_message(shown), data={**entry.data, "answer": shown})
-    return {"at": to_api(entry.at), "type": entry.type, "source": entry.source,
-            "message": entry.message, "data": entry.data, "facts": timeline_facts(entry, order),
-            "actor": entry.actor, "actor_name": actor_names.get(entry.actor) if entry.actor else None}
+        entry = replace(
+            entry, message=answered_message(shown), data={**entry.data, "answer": shown}
+        )
+    return {
+        "at": to_api(entry.at),
+        "type": entry.type,
+        "source": entry.source,
+        "message": entry.message,
+        "data": entry.data,
+        "facts": timeline_facts(entry, order),
+        "actor": entry.actor,
+        "actor_name": actor_names.get(entry.actor) if entry.actor else None,
+    }
 
 
 def notice_view(notice, masked: bool) -> dict[str, Any]:
     raw = notice.raw
     if masked:
         raw = {"masked": "raw payloads are shown to operators and admins"}
-    return {"dedupe_key": notice.dedupe_key, "channel": notice.channel, "gateway": notice.gateway,
-            "kind": notice.kind.value, "source": notice.source.value, "gateway_status": notice.gateway_status,
-            "trade_no": notice.trade_no, "amount": money(notice.amount),
-            "currency": notice.amount.currency if notice.amount else None,
-            "refunded_total": money(notice.refunded_total), "event_time": to_api(notice.event_time),
-            "raw": raw, "raw_masked": masked}
+    return {
+        "dedupe_key": notice.dedupe_key,
+        "channel": notice.channel,
+        "gateway": notice.gateway,
+        "kind": notice.kind.value,
+        "source": notice.source.value,
+        "gateway_status": notice.gateway_status,
+        "trade_no": notice.trade_no,
+        "amount": money(notice.amount),
+        "currency": notice.amount.currency if notice.amount else None,
+        "refunded_total": money(notice.refunded_total),
+        "event_time": to_api(notice.event_time),
+        "raw": raw,
+        "raw_masked": masked,
+    }
 
 
 # anomaly details that carry buyer PII (domain/rules), and how each is masked for viewers
-_ANOMALY_PII = {"email": "email", "emails": "email", "ip": "ip", "buyer_ids": "id", "answer": "answer"}
+_ANOMALY_PII = {
+    "email": "email",
+    "emails": "email",
+    "ip": "ip",
+    "buyer_ids": "id",
+    "answer": "answer",
+}
 
 
 def _anomaly_details(details: dict[str, Any], masked: bool) -> dict[str, Any]:
@@ -141,42 +196,80 @@ def _anomaly_details(details: dict[str, Any], masked: bool) -> dict[str, Any]:
         kind = _ANOMALY_PII.get(key)
         if kind is None:
             return value
-        return [mask(kind, item) for item in value] if isinstance(value, list) else mask(kind, value)
+        return (
+            [mask(kind, item) for item in value] if isinstance(value, list) else mask(kind, value)
+        )
 
     return {key: shown(key, value) for key, value in details.items()}
 
 
-def anomaly_view(anomaly, *, masked: bool = True, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def anomaly_view(
+    anomaly, *, masked: bool = True, names: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """`names`: key id -> key name, to name who handled it (`updated_by_name`)."""
-    return {"id": printed_id(anomaly.anomaly_id), "rule": anomaly.rule, "severity": anomaly.severity.value,
-            "status": anomaly.status.value, "order_no": anomaly.order_no, "channel": anomaly.channel,
-            "details": _anomaly_details(anomaly.details, masked), "facts": anomaly_facts(anomaly.rule, anomaly.details),
-            "created_at": to_api(anomaly.created_at),
-            "updated_at": to_api(anomaly.updated_at), "updated_by": anomaly.updated_by,
-            "updated_by_name": (names or {}).get(anomaly.updated_by), "note": anomaly.note}
+    return {
+        "id": printed_id(anomaly.anomaly_id),
+        "rule": anomaly.rule,
+        "severity": anomaly.severity.value,
+        "status": anomaly.status.value,
+        "order_no": anomaly.order_no,
+        "channel": anomaly.channel,
+        "details": _anomaly_details(anomaly.details, masked),
+        "facts": anomaly_facts(anomaly.rule, anomaly.details),
+        "created_at": to_api(anomaly.created_at),
+        "updated_at": to_api(anomaly.updated_at),
+        "updated_by": anomaly.updated_by,
+        "updated_by_name": (names or {}).get(anomaly.updated_by),
+        "note": anomaly.note,
+    }
 
 
 def key_view(stored) -> dict[str, Any]:
-    return {"id": stored.key_id, "name": stored.name, "role": stored.role,
-            "created_at": to_api(stored.created_at), "last_used_at": to_api(stored.last_used_at),
-            "revoked_at": to_api(stored.revoked_at)}
+    return {
+        "id": stored.key_id,
+        "name": stored.name,
+        "role": stored.role,
+        "created_at": to_api(stored.created_at),
+        "last_used_at": to_api(stored.last_used_at),
+        "revoked_at": to_api(stored.revoked_at),
+    }
 
 
 def audit_view(item) -> dict[str, Any]:
-    return {"at": item.at, "actor": item.actor, "role": item.role, "action": item.action,
-            "target": item.target, "detail": item.detail}
+    return {
+        "at": item.at,
+        "actor": item.actor,
+        "role": item.role,
+        "action": item.action,
+        "target": item.target,
+        "detail": item.detail,
+    }
 
 
 def order_row(order: Order, *, masked: bool) -> dict[str, Any]:
     """One line of the order list: what an operator scans for, PII masked for viewers."""
     mask = _masker(masked)
     fee = settlement_view(order)
-    return {"order_no": order.order_no, "created_at": to_api(order.created_at),
-            "paid_at": to_api(order.paid_at), "pay_status": order.pay_status.value,
-            "delivery_status": order.delivery_status.value, "hold": order.on_hold,
-            "amount": order.amount.format(), "currency": order.amount.currency,
-            "paid_amount": money(order.paid_amount), "fee": fee["fee"], "fee_currency": fee["fee_currency"],
-            "channel": order.channel, "method": order.method, "trade_no": order.trade_no,
-            "product_id": order.product_id, "product_name": order.product_name, "quantity": order.quantity,
-            "buyer_email": mask("email", order.buyer_email), "buyer_id": mask("id", order.buyer_id),
-            "buyer_ip": mask("ip", order.buyer_ip), "device": order.device}
+    return {
+        "order_no": order.order_no,
+        "created_at": to_api(order.created_at),
+        "paid_at": to_api(order.paid_at),
+        "pay_status": order.pay_status.value,
+        "delivery_status": order.delivery_status.value,
+        "hold": order.on_hold,
+        "amount": order.amount.format(),
+        "currency": order.amount.currency,
+        "paid_amount": money(order.paid_amount),
+        "fee": fee["fee"],
+        "fee_currency": fee["fee_currency"],
+        "channel": order.channel,
+        "method": order.method,
+        "trade_no": order.trade_no,
+        "product_id": order.product_id,
+        "product_name": order.product_name,
+        "quantity": order.quantity,
+        "buyer_email": mask("email", order.buyer_email),
+        "buyer_id": mask("id", order.buyer_id),
+        "buyer_ip": mask("ip", order.buyer_ip),
+        "device": order.device,
+    }

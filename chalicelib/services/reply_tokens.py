@@ -6,6 +6,7 @@ Read once per process and kept: a token must come out the same whenever it is de
 request, by the orders stream, when the answer is checked). Changing the secret makes every
 unanswered request's token wrong: its answers are refused and the operator asks again.
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,10 +29,12 @@ def _secret() -> bytes:
     with _lock:
         if "secret" not in _cache:
             value = client("secretsmanager").get_secret_value(
-                SecretId=get_settings().verification_secret_id)["SecretString"]
+                SecretId=get_settings().verification_secret_id
+            )["SecretString"]
             if len(value) < MIN_SECRET_LENGTH:
                 raise VerificationSecretUnusable(
-                    f"the verification secret must be at least {MIN_SECRET_LENGTH} characters")
+                    f"the verification secret must be at least {MIN_SECRET_LENGTH} characters"
+                )
             _cache["secret"] = value.encode("utf-8")
         return _cache["secret"]
 

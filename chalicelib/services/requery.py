@@ -8,6 +8,7 @@ then at expiry). `expire_orders` asks once more before it expires an order. An o
 about one order with the `requery` action (`requery_order`). A gateway that cannot answer is
 reported (summary, metric, timeline) and asked again next run — never taken for "unpaid".
 """
+
 from __future__ import annotations
 
 import threading
@@ -39,9 +40,9 @@ OUTAGE_AFTER = 3
 class QueryOutcome:
     order_no: str
     channel: str
-    status: str                  # a QueryStatus value, or unavailable / misconfigured / skipped
+    status: str  # a QueryStatus value, or unavailable / misconfigured / skipped
     gateway_status: str = ""
-    applied: str | None = None   # the ingestion outcome of the notice the answer carried
+    applied: str | None = None  # the ingestion outcome of the notice the answer carried
     detail: str = ""
 
     def describe(self) -> str:
@@ -51,43 +52,69 @@ class QueryOutcome:
         return f"{self.channel} says {self.gateway_status} ({self.status}{applied})"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"order_no": self.order_no, "channel": self.channel, "status": self.status,
-                "gateway_status": self.gateway_status, "applied": self.applied, "detail": self.detail}
+        return {
+            "order_no": self.order_no,
+            "channel": self.channel,
+            "status": self.status,
+            "gateway_status": self.gateway_status,
+            "applied": self.applied,
+            "detail": self.detail,
+        }
 
 
 def ask(order: Order, now: datetime) -> QueryOutcome:
     """Query the order's gateway; apply a paid (or closed) answer through ingestion."""
     try:
         config, gateway = gateway_calls.channel_gateway(order.channel)
-        result = gateway.query_order(config, order.channel, order.order_no, order.trade_no,
-                                     gateway_calls.http(), now)
+        result = gateway.query_order(
+            config, order.channel, order.order_no, order.trade_no, gateway_calls.http(), now
+        )
     except GatewayUnavailable as error:
         job_metrics.gateway_query_failed(order.channel)
-        logger.warning("gateway query unanswered", extra={"channel": order.channel, "order_no": order.order_no,
-                                                          "why": error.message})
+        logger.warning(
+            "gateway query unanswered",
+            extra={"channel": order.channel, "order_no": order.order_no, "why": error.message},
+        )
         return QueryOutcome(order.order_no, order.channel, UNAVAILABLE, detail=error.message)
     except (ChannelMisconfigured, NotFound) as error:
-        logger.error("channel unusable for queries", extra={"channel": order.channel, "why": error.message})
+        logger.error(
+            "channel unusable for queries", extra={"channel": order.channel, "why": error.message}
+        )
         return QueryOutcome(order.order_no, order.channel, MISCONFIGURED, detail=error.message)
     applied = ingest.ingest_verified(result.notice, now).outcome if result.notice else None
-    return QueryOutcome(order.order_no, order.channel, result.status.value, result.gateway_status, applied)
+    return QueryOutcome(
+        order.order_no, order.channel, result.status.value, result.gateway_status, applied
+    )
 
 
-def _trace(outcome: QueryOutcome, now: datetime, actor: str | None = None,
-           reason: str | None = None, tags: dict[str, str] | None = None) -> TimelineEntry:
+def _trace(
+    outcome: QueryOutcome,
+    now: datetime,
+    actor: str | None = None,
+    reason: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> TimelineEntry:
     message = "gateway query: " + outcome.describe() + (f" — {reason}" if reason else "")
     data = {k: v for k, v in outcome.as_dict().items() if v and k not in ("order_no", "channel")}
     data.update(tags or {})
-    return TimelineEntry(at=now, type="query", source="operator" if actor else "query", message=message,
-                         data=data, actor=actor)
+    return TimelineEntry(
+        at=now,
+        type="query",
+        source="operator" if actor else "query",
+        message=message,
+        data=data,
+        actor=actor,
+    )
 
 
 def _next_time(order: Order, outcome: QueryOutcome, now: datetime) -> datetime | None:
     if outcome.status in SETTLED:
         return None
     if outcome.status in (UNAVAILABLE, MISCONFIGURED):
-        return now              # due again next run, until expiry plus grace
-    return next_query_at(order.created_at, order.expires_at, now, get_job_settings().requery_backoff)
+        return now  # due again next run, until expiry plus grace
+    return next_query_at(
+        order.created_at, order.expires_at, now, get_job_settings().requery_backoff
+    )
 
 
 class _Outages:
@@ -111,7 +138,9 @@ class _Outages:
 
 def _requery(order: Order, now: datetime, outages: _Outages) -> QueryOutcome:
     if outages.down(order.channel):
-        return QueryOutcome(order.order_no, order.channel, SKIPPED, detail="channel not answering this run")
+        return QueryOutcome(
+            order.order_no, order.channel, SKIPPED, detail="channel not answering this run"
+        )
     outcome = ask(order, now)
     outages.note(outcome)
     pending.record_query(order.order_no, _trace(outcome, now), _next_time(order, outcome, now))
@@ -122,15 +151,26 @@ def requery_pending(now: datetime | None = None) -> dict[str, Any]:
     """The scheduled job: every pending order due for a question, a few at a time."""
     now = now or utcnow()
     settings = get_job_settings()
-    due = pending.due_for_query(now, settings.requery_min_age, settings.requery_grace, settings.requery_batch)
+    due = pending.due_for_query(
+        now, settings.requery_min_age, settings.requery_grace, settings.requery_batch
+    )
     outages = _Outages()
     with ThreadPoolExecutor(max_workers=settings.requery_workers) as pool:
         outcomes = list(pool.map(lambda order: _requery(order, now, outages), due))
     counts = Counter(o.status for o in outcomes)
     unanswered = Counter(o.channel for o in outcomes if o.status in (UNAVAILABLE, SKIPPED))
-    recovered = [o.order_no for o in outcomes if o.status == QueryStatus.PAID.value and o.applied == "applied"]
-    return {"job": "requery_pending", "asked": len(due), "answers": dict(counts),
-            "recovered": recovered, "unanswered_by_channel": dict(unanswered)}
+    recovered = [
+        o.order_no
+        for o in outcomes
+        if o.status == QueryStatus.PAID.value and o.applied == "applied"
+    ]
+    return {
+        "job": "requery_pending",
+        "asked": len(due),
+        "answers": dict(counts),
+        "recovered": recovered,
+        "unanswered_by_channel": dict(unanswered),
+    }
 
 
 def last_query(order: Order, now: datetime) -> QueryOutcome:
@@ -141,8 +181,14 @@ def last_query(order: Order, now: datetime) -> QueryOutcome:
     return outcome
 
 
-def requery_order(order_no: str, *, actor: str | None = None, reason: str | None = None,
-                  now: datetime | None = None, tags: dict[str, str] | None = None) -> dict[str, Any]:
+def requery_order(
+    order_no: str,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """An operator's `requery` (and `confirm_paid`): ask now, whatever the backoff says.
     `tags` go into the query's timeline entry (the action's idempotency key).
 
@@ -153,7 +199,9 @@ def requery_order(order_no: str, *, actor: str | None = None, reason: str | None
     outcome = ask(order, now)
     pending.record_query(order_no, _trace(outcome, now, actor, reason, tags))
     if outcome.status == UNAVAILABLE:
-        raise GatewayUnavailable(f"{order.channel} did not answer: {outcome.detail}", {"channel": order.channel})
+        raise GatewayUnavailable(
+            f"{order.channel} did not answer: {outcome.detail}", {"channel": order.channel}
+        )
     if outcome.status == MISCONFIGURED:
         raise ChannelMisconfigured(f"channel {order.channel} cannot be queried: {outcome.detail}")
     return outcome.as_dict()

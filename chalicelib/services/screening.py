@@ -6,6 +6,7 @@ Requests per order record: none for a change no rule looks at; one by_ip COUNT Q
 order (and a Query of its window when the IP nears a burst); the deliverability claim for a
 payment, a hold or a release; a put and an order update per finding.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -62,8 +63,11 @@ def _screen_ip_burst(order: Order, now: datetime, config: IpBurstConfig) -> Orde
     since = order.created_at - config.window
     if order_store.count_from_ip(order.buyer_ip, since, order.created_at) + 1 < config.min_orders:
         return order
-    window = [o for o in order_store.from_ip(order.buyer_ip, since, order.created_at)
-              if o.order_no != order.order_no] + [order]
+    window = [
+        o
+        for o in order_store.from_ip(order.buyer_ip, since, order.created_at)
+        if o.order_no != order.order_no
+    ] + [order]
     finding = ip_burst(order, window, config)
     if finding is None:
         return order
@@ -83,11 +87,13 @@ def on_unknown_order(notice: Notice, now: datetime) -> None:
 
 def on_notice_matched(notice: Notice, now: datetime) -> None:
     """The awaited order arrived and the notice was applied: its unknown_order resolves itself."""
-    anomalies.resolve_by_system(unknown_order_id(notice), now,
-                                "the order was registered and the notice applied to it")
+    anomalies.resolve_by_system(
+        unknown_order_id(notice), now, "the order was registered and the notice applied to it"
+    )
 
 
 # ------------------------------------------------------------------------------- schedules
+
 
 def slow_delivery_check(now: datetime | None = None) -> dict[str, Any]:
     """Paid orders still not delivered `after_minutes` after payment (scheduled every minute)."""

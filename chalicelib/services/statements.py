@@ -5,11 +5,12 @@ and is recorded as a critical anomaly and counted in the `StatementFailures` met
 alarm pages. A gateway that lists only part of the day (epay's order list reaches back only so
 far) is completed by asking about each of the day's ledger orders.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Iterable
 
 from ..domain.anomaly import Finding, Severity
 from ..domain.query import QueryStatus
@@ -28,14 +29,32 @@ def fetch(channel: str, day: date, now: datetime) -> Statement:
 
 
 def report_unparseable(channel: str, day: date, error: StatementUnparseable, now: datetime) -> None:
-    logger.error("statement unparseable", extra={"channel": channel, "date": day.isoformat(),
-                                                  "line": error.line, "reason": error.reason,
-                                                  "source": error.source})
+    logger.error(
+        "statement unparseable",
+        extra={
+            "channel": channel,
+            "date": day.isoformat(),
+            "line": error.line,
+            "reason": error.reason,
+            "source": error.source,
+        },
+    )
     job_metrics.statement_failed(channel)
-    anomalies.record(Finding(rule="statement_unparseable", severity=Severity.CRITICAL,
-                             subject=f"{channel}#{day.isoformat()}", channel=channel,
-                             details={"date": day.isoformat(), "source": error.source, "line": error.line,
-                                      "reason": error.reason}), now)
+    anomalies.record(
+        Finding(
+            rule="statement_unparseable",
+            severity=Severity.CRITICAL,
+            subject=f"{channel}#{day.isoformat()}",
+            channel=channel,
+            details={
+                "date": day.isoformat(),
+                "source": error.source,
+                "line": error.line,
+                "reason": error.reason,
+            },
+        ),
+        now,
+    )
 
 
 def complete_by_queries(statement: Statement, order_nos: Iterable[str], now: datetime) -> Statement:
@@ -46,16 +65,37 @@ def complete_by_queries(statement: Statement, order_nos: Iterable[str], now: dat
     listed = {line.out_trade_no for line in statement.lines}
     added: list[StatementLine] = []
     for order_no in sorted(set(order_nos) - listed):
-        result = gateway.query_order(config, statement.channel, order_no, None, gateway_calls.http(), now)
+        result = gateway.query_order(
+            config, statement.channel, order_no, None, gateway_calls.http(), now
+        )
         notice = result.notice
-        if result.status in (QueryStatus.PAID, QueryStatus.REFUNDED) and notice is not None \
-                and notice.amount is not None:
-            payment = StatementLine(len(statement.lines) + len(added) + 1, LineKind.PAYMENT, order_no,
-                                    notice.trade_no or "", notice.amount, at=notice.event_time, status="queried")
+        if (
+            result.status in (QueryStatus.PAID, QueryStatus.REFUNDED)
+            and notice is not None
+            and notice.amount is not None
+        ):
+            payment = StatementLine(
+                len(statement.lines) + len(added) + 1,
+                LineKind.PAYMENT,
+                order_no,
+                notice.trade_no or "",
+                notice.amount,
+                at=notice.event_time,
+                status="queried",
+            )
             added.append(payment)
             if result.status is QueryStatus.REFUNDED:
-                added.append(payment._replace(kind=LineKind.REFUND, amount=notice.refunded_total or notice.amount,
-                                              status="queried: refunded"))
+                added.append(
+                    payment._replace(
+                        kind=LineKind.REFUND,
+                        amount=notice.refunded_total or notice.amount,
+                        status="queried: refunded",
+                    )
+                )
     confirmed = sum(line.kind is LineKind.PAYMENT for line in added)
-    return replace(statement, lines=[*statement.lines, *added], complete=True,
-                   source=f"{statement.source} + {confirmed} per-order queries")
+    return replace(
+        statement,
+        lines=[*statement.lines, *added],
+        complete=True,
+        source=f"{statement.source} + {confirmed} per-order queries",
+    )

@@ -1,11 +1,13 @@
 """GET /admin/stats and the stream consumer that keeps its daily counters: each record of a batch
 read into facts on its own, the batch's facts added to each day's counters together
 (services/streams.process_together)."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..domain import params as p
@@ -15,7 +17,8 @@ from ..domain.errors import ValidationFailed
 from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order
 from ..platform.settings import get_settings
-from ..store import orders as order_store, stats as stats_store
+from ..store import orders as order_store
+from ..store import stats as stats_store
 from ..store.models import OrderModel
 from . import render
 from .auth import Principal
@@ -29,26 +32,39 @@ def _zone() -> ZoneInfo:
 
 # ------------------------------------------------------------------------------- counting
 
+
 def _is_repeat_buyer(order: Order) -> bool:
     """Has this buyer paid before this order? One Query on the by_email index."""
     if not order.buyer_email:
         return False
-    earlier = OrderModel.by_email.query(order.buyer_email.casefold(),
-                                        OrderModel.created_at < to_iso(order.created_at),
-                                        filter_condition=OrderModel.pay_status.is_in(*[s.value for s in PAID_STATES]),
-                                        limit=1)
+    earlier = OrderModel.by_email.query(
+        order.buyer_email.casefold(),
+        OrderModel.created_at < to_iso(order.created_at),
+        filter_condition=OrderModel.pay_status.is_in(*[s.value for s in PAID_STATES]),
+        limit=1,
+    )
     return next(iter(earlier), None) is not None
 
 
 def facts_of_change(old: Order | None, new: Order) -> list[stats_store.Fact]:
     """What one change of an order adds to its day's counters, each fact under its claim key."""
     zone = _zone()
-    repeat = new.pay_status in PAID_STATES and (old is None or old.pay_status not in PAID_STATES) \
+    repeat = (
+        new.pay_status in PAID_STATES
+        and (old is None or old.pay_status not in PAID_STATES)
         and _is_repeat_buyer(new)
+    )
     day = figures.cohort_day(new, zone)
-    return [stats_store.Fact(day, new.order_no, f"stats:{fact.key}", figures.counter_deltas(new, zone, fact),
-                             {product_label(new.product_id): new.product_name} if fact.key == "created" else {})
-            for fact in figures.facts(old, new, repeat)]
+    return [
+        stats_store.Fact(
+            day,
+            new.order_no,
+            f"stats:{fact.key}",
+            figures.counter_deltas(new, zone, fact),
+            {product_label(new.product_id): new.product_name} if fact.key == "created" else {},
+        )
+        for fact in figures.facts(old, new, repeat)
+    ]
 
 
 def product_label(product_id: str) -> str:
@@ -73,6 +89,7 @@ def count_facts(facts: list[stats_store.Fact]) -> int:
 
 # ------------------------------------------------------------------------------- reporting
 
+
 def _day(params: Mapping[str, str], name: str, default: date) -> date:
     """A shop-time day: `2026-11-25`, or the day an ISO 8601 time falls on in the shop's zone."""
     value = params.get(name)
@@ -83,8 +100,11 @@ def _day(params: Mapping[str, str], name: str, default: date) -> date:
             return p.parse_day(value)
         return p.parse_time(value).astimezone(_zone()).date()
     except (ValueError, OverflowError):
-        raise ValidationFailed(f"{name}: a date (2026-11-25) or an ISO 8601 time, from {p.TIME_MIN.year} "
-                               f"to {p.TIME_MAX.year - 1}", {"field": name}) from None
+        raise ValidationFailed(
+            f"{name}: a date (2026-11-25) or an ISO 8601 time, from {p.TIME_MIN.year} "
+            f"to {p.TIME_MAX.year - 1}",
+            {"field": name},
+        ) from None
 
 
 def _money_view(money: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
@@ -92,13 +112,20 @@ def _money_view(money: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
     settled into it from others, its fees (charged in it) and the net that stays in it."""
     out = {}
     for currency, values in money.items():
-        paid, fee, refunded = values.get("paid_minor", 0), values.get("fee_minor", 0), values.get("refunded_minor", 0)
+        paid, fee, refunded = (
+            values.get("paid_minor", 0),
+            values.get("fee_minor", 0),
+            values.get("refunded_minor", 0),
+        )
         converted, settled = values.get("converted_minor", 0), values.get("settled_minor", 0)
-        out[currency] = {"paid": Money(paid, currency).format(), "fees": Money(fee, currency).format(),
-                         "refunds": Money(refunded, currency).format(),
-                         "converted": Money(converted, currency).format(),
-                         "settled": Money(settled, currency).format(),
-                         "net": Money(paid - converted + settled - fee - refunded, currency).format()}
+        out[currency] = {
+            "paid": Money(paid, currency).format(),
+            "fees": Money(fee, currency).format(),
+            "refunds": Money(refunded, currency).format(),
+            "converted": Money(converted, currency).format(),
+            "settled": Money(settled, currency).format(),
+            "net": Money(paid - converted + settled - fee - refunded, currency).format(),
+        }
     return out
 
 
@@ -141,11 +168,19 @@ def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
                 figures.merge(groups.setdefault(key, {}), [(metric, value)])
             if dim == "all":
                 figures.merge(overall, [(metric, value)])
-    views = [_view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))]
+    views = [
+        _view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))
+    ]
     if by == "product":
         names = stats_store.read_labels(days)
         for view in views:
             view["name"] = names.get(product_label(view["key"]))
-    return {"by": by, "from": since.isoformat(), "to": until.isoformat(), "timezone": get_settings().shop_timezone,
-            "groups": views,
-            "totals": _view(None, overall), "channel_names": render.channel_names()}
+    return {
+        "by": by,
+        "from": since.isoformat(),
+        "to": until.isoformat(),
+        "timezone": get_settings().shop_timezone,
+        "groups": views,
+        "totals": _view(None, overall),
+        "channel_names": render.channel_names(),
+    }

@@ -8,27 +8,43 @@ follow-ups (services/verification.py: `order.verification_requested`, its inbox 
 Notices stream: crash repair of the notices left unapplied (one read per batch finds the
 others), and the unknown_order rule (raised when a notice starts waiting, resolved when it stops).
 """
+
 from __future__ import annotations
 
-from typing import AbstractSet, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import AbstractSet, Any, TypeVar
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord, DynamoDBRecordEventName,
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
 )
 
 from ..domain.clock import utcnow
 from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
-from ..store import claims, notices as notice_store, orders as order_store
+from ..store import claims
+from ..store import notices as notice_store
+from ..store import orders as order_store
 from . import events, ingest, metrics, refunds, screening, verification
 
 T = TypeVar("T")
 
 # What an order record must change for any rule or event to care; anything else (a fee from a
 # statement, a query's next time, the version alone) is skipped before the images are parsed.
-WATCHED_ORDER_ATTRIBUTES = ("pay_status", "delivery_status", "hold_reasons", "timeline", "payments",
-                            "refunded_at", "delivered_at")
+WATCHED_ORDER_ATTRIBUTES = (
+    "pay_status",
+    "delivery_status",
+    "hold_reasons",
+    "timeline",
+    "payments",
+    "refunded_at",
+    "delivered_at",
+)
 
 
 def _raw_image(record: DynamoDBRecord, which: str) -> dict | None:
@@ -37,8 +53,9 @@ def _raw_image(record: DynamoDBRecord, which: str) -> dict | None:
 
 
 def _watched_change(old_image: dict | None, new_image: dict) -> bool:
-    return old_image is None or any(old_image.get(name) != new_image.get(name)
-                                    for name in WATCHED_ORDER_ATTRIBUTES)
+    return old_image is None or any(
+        old_image.get(name) != new_image.get(name) for name in WATCHED_ORDER_ATTRIBUTES
+    )
 
 
 def handle_order_record(record: DynamoDBRecord) -> None:
@@ -48,8 +65,10 @@ def handle_order_record(record: DynamoDBRecord) -> None:
     old_image = _raw_image(record, "OldImage")
     if not _watched_change(old_image, new_image):
         return
-    change = OrderChange(before=order_store.prior_state_from_stream_image(old_image) if old_image else None,
-                         after=order_store.from_stream_image(new_image))
+    change = OrderChange(
+        before=order_store.prior_state_from_stream_image(old_image) if old_image else None,
+        after=order_store.from_stream_image(new_image),
+    )
     if change.newly_paid and not change.after.on_hold:
         if events.publish_once(change.after, "order.paid"):
             logger.info("order.paid published", extra={"order_no": change.after.order_no})
@@ -61,8 +80,10 @@ def handle_order_record(record: DynamoDBRecord) -> None:
 def process_orders(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The orders stream's batch, with the claims of its orders read ahead in one request (the
     check before each shop event is answered from them: services/events.py)."""
-    order_nos = [((record.get("dynamodb") or {}).get("Keys") or {}).get("order_no", {}).get("S")
-                 for record in event.get("Records") or []]
+    order_nos = [
+        ((record.get("dynamodb") or {}).get("Keys") or {}).get("order_no", {}).get("S")
+        for record in event.get("Records") or []
+    ]
     with claims.read_ahead(no for no in order_nos if no):
         return process(event, handle_order_record, context)
 
@@ -80,7 +101,11 @@ def _inserted_and_applied(records: list[dict[str, Any]]) -> set[str]:
     inserted: dict[str, str | None] = {}
     for record in records:
         image = (record.get("dynamodb") or {}).get("NewImage") or {}
-        if record.get("eventName") == "INSERT" and "awaiting_day" not in image and "dedupe_key" in image:
+        if (
+            record.get("eventName") == "INSERT"
+            and "awaiting_day" not in image
+            and "dedupe_key" in image
+        ):
             inserted[image["dedupe_key"].get("S")] = (image.get("out_trade_no") or {}).get("S")
     if not inserted:
         return set()
@@ -96,7 +121,10 @@ def handle_notice_record(record: DynamoDBRecord, applied: AbstractSet[str] = fro
     if record.event_name == DynamoDBRecordEventName.REMOVE or not image:
         return
     old = _raw_image(record, "OldImage") or {}
-    if record.event_name == DynamoDBRecordEventName.INSERT and image.get("dedupe_key", {}).get("S") in applied:
+    if (
+        record.event_name == DynamoDBRecordEventName.INSERT
+        and image.get("dedupe_key", {}).get("S") in applied
+    ):
         return
     notice, awaiting = notice_store.from_stream_image(image)
     now = utcnow()
@@ -116,18 +144,23 @@ def _stream_name(event: dict[str, Any]) -> str:
     return table.rsplit("-", 1)[-1] or "unknown"
 
 
-def process(event: dict[str, Any], handler: Callable[[DynamoDBRecord], None],
-            context: Any = None) -> dict[str, Any]:
+def process(
+    event: dict[str, Any], handler: Callable[[DynamoDBRecord], None], context: Any = None
+) -> dict[str, Any]:
     """Each record handled on its own (Powertools BatchProcessor), failures reported alone."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    response = process_partial_response(event=event, record_handler=handler, processor=processor,
-                                        context=context)
+    response = process_partial_response(
+        event=event, record_handler=handler, processor=processor, context=context
+    )
     metrics.stream_records_failed(_stream_name(event), len(response.get("batchItemFailures", [])))
     return response
 
 
-def process_together(event: dict[str, Any], read: Callable[[dict[str, Any]], list[T]],
-                     write: Callable[[list[T]], Any]) -> dict[str, Any]:
+def process_together(
+    event: dict[str, Any],
+    read: Callable[[dict[str, Any]], list[T]],
+    write: Callable[[list[T]], Any],
+) -> dict[str, Any]:
     """For a consumer whose effects add up (stats): each record is read on its own, and a record
     that cannot be read fails alone, as in `process`; what the others yield is written together,
     once per batch. When that write fails every record is reported failed: Lambda retries from
@@ -138,13 +171,13 @@ def process_together(event: dict[str, Any], read: Callable[[dict[str, Any]], lis
     for record in records:
         try:
             gathered.extend(read(record))
-        except Exception:  # noqa: BLE001 - one poisoned record must not stop the batch
+        except Exception:
             logger.exception("stream record failed", extra={"sequence": _sequence(record)})
             failed.append(_sequence(record))
     try:
         if gathered:
             write(gathered)
-    except Exception:  # noqa: BLE001 - reported to Lambda, which retries the batch
+    except Exception:
         logger.exception("stream batch write failed", extra={"records": len(records)})
         failed = [_sequence(record) for record in records]
     metrics.stream_records_failed(_stream_name(event), len(failed))

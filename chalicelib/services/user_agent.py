@@ -1,4 +1,5 @@
 """Device type, browser and OS from a User-Agent string, by the maintained `user-agents` parser."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,9 +8,9 @@ from functools import lru_cache
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    device: str | None    # mobile, tablet, pc, bot, other
-    browser: str | None   # "Chrome 120", "WeChat 8.0"
-    os: str | None        # "iOS 17.1", "Windows 10"
+    device: str | None  # mobile, tablet, pc, bot, other
+    browser: str | None  # "Chrome 120", "WeChat 8.0"
+    os: str | None  # "iOS 17.1", "Windows 10"
 
 
 def _family_version(family: str, version: str) -> str | None:
@@ -35,5 +36,8 @@ def describe_user_agent(user_agent: str | None) -> DeviceInfo:
         device = "pc"
     else:
         device = "other"
-    return DeviceInfo(device, _family_version(agent.browser.family, agent.browser.version_string),
-                      _family_version(agent.os.family, agent.os.version_string))
+    return DeviceInfo(
+        device,
+        _family_version(agent.browser.family, agent.browser.version_string),
+        _family_version(agent.os.family, agent.os.version_string),
+    )

@@ -20,12 +20,14 @@ software asks the buyer and posts the answer, the operator releases or refunds.
   on the timeline and its anomalies resolved (eagerly, and by the stream).
 Every step is audited, refusals too.
 """
+
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from ..domain import validation as v
 from ..domain import verification as review
@@ -88,35 +90,59 @@ def _question(body: Mapping[str, Any]) -> tuple[str, str]:
     own = v.text(body, "question", required=False, max_len=500)
     if template in templates:
         if own is not None:
-            raise ValidationFailed("question: give a template or your own question, not both", {"field": "question"})
+            raise ValidationFailed(
+                "question: give a template or your own question, not both", {"field": "question"}
+            )
         return template, templates[template]
     if own is None:
-        raise ValidationFailed(f"question: required without a template ({', '.join(templates)})",
-                               {"field": "question", "templates": sorted(templates)})
+        raise ValidationFailed(
+            f"question: required without a template ({', '.join(templates)})",
+            {"field": "question", "templates": sorted(templates)},
+        )
     return review.FREE_QUESTION, own
 
 
 def ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    return _audited(principal, "verification_requested", order_no, _said(body, "template", "question"),
-                    lambda: _ask(principal, order_no, body))
+    return _audited(
+        principal,
+        "verification_requested",
+        order_no,
+        _said(body, "template", "question"),
+        lambda: _ask(principal, order_no, body),
+    )
 
 
 def _verification_id(order_no: str, idempotency_key: str | None) -> str:
     """Random, or derived from the operator's idempotency key (a retry is the same request)."""
     if idempotency_key is None:
         return "ver_" + secrets.token_hex(8)
-    return "ver_" + hashlib.sha256(f"{order_no}\n{idempotency_key}".encode("utf-8")).hexdigest()[:16]
+    return "ver_" + hashlib.sha256(f"{order_no}\n{idempotency_key}".encode()).hexdigest()[:16]
 
 
 def _ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
     v.reject_unknown(v.require_object(body), {"template", "question", "idempotency_key"})
     template, question = _question(body)
-    verification_id = _verification_id(order_no, v.text(body, "idempotency_key", required=False, max_len=100))
+    verification_id = _verification_id(
+        order_no, v.text(body, "idempotency_key", required=False, max_len=100)
+    )
     order, now = orders.get(order_no), utcnow()
-    order = write_with_retry(order, lambda current: review.request(
-        current, now, principal.key_id, verification_id=verification_id, question=question, template=template,
-        ttl=get_verification_settings().ttl))
-    (requested,) = [e for e in review.requested_in(order.timeline) if e.data["verification_id"] == verification_id]
+    order = write_with_retry(
+        order,
+        lambda current: review.request(
+            current,
+            now,
+            principal.key_id,
+            verification_id=verification_id,
+            question=question,
+            template=template,
+            ttl=get_verification_settings().ttl,
+        ),
+    )
+    (requested,) = [
+        e
+        for e in review.requested_in(order.timeline)
+        if e.data["verification_id"] == verification_id
+    ]
     order = _eagerly(order, lambda: _announce_request(order, requested, now))
     return _view(order, principal, now)
 
@@ -126,8 +152,10 @@ def _eagerly(order: Order, follow_up) -> Order:
     timeline entry, so a failure here only delays it: logged, never the caller's error."""
     try:
         return follow_up()
-    except Exception:       # noqa: BLE001 - any failure: the stream repeats it (on_order_change)
-        logger.exception("verification follow-up left to the orders stream", extra={"order_no": order.order_no})
+    except Exception:
+        logger.exception(
+            "verification follow-up left to the orders stream", extra={"order_no": order.order_no}
+        )
         return order
 
 
@@ -135,37 +163,73 @@ def _announce_request(order: Order, requested: TimelineEntry, now: datetime) -> 
     """Close the anomaly of the request this one supersedes, open its own, publish it to the
     shop (the inbox first: an operator sees the request even while SNS refuses). Idempotent:
     run by the request and by the stream, maybe both, maybe again."""
-    asked = next(item for item in review.history(order, now)
-                 if item.verification_id == requested.data["verification_id"])
+    asked = next(
+        item
+        for item in review.history(order, now)
+        if item.verification_id == requested.data["verification_id"]
+    )
     vid = asked.verification_id
     if requested.data.get("supersedes"):
-        anomalies.resolve_by_system(_request_anomaly_id(order.order_no, requested.data["supersedes"]), now,
-                                    f"superseded by {vid}")
-    order = anomalies.record_on_order(Finding(
-        rule="verification", severity=Severity.INFO, subject=f"{order.order_no}:{vid}",
-        details={"verification_id": vid, "question": asked.question, "state": review.State.AWAITING_ANSWER.value,
-                 "expires_at": to_iso(asked.expires_at)},
-        order_no=order.order_no, channel=order.channel), order, now)
-    if asked.token_sha256 is not None:      # asked (and published) by the previous version: its token is unknown
+        anomalies.resolve_by_system(
+            _request_anomaly_id(order.order_no, requested.data["supersedes"]),
+            now,
+            f"superseded by {vid}",
+        )
+    order = anomalies.record_on_order(
+        Finding(
+            rule="verification",
+            severity=Severity.INFO,
+            subject=f"{order.order_no}:{vid}",
+            details={
+                "verification_id": vid,
+                "question": asked.question,
+                "state": review.State.AWAITING_ANSWER.value,
+                "expires_at": to_iso(asked.expires_at),
+            },
+            order_no=order.order_no,
+            channel=order.channel,
+        ),
+        order,
+        now,
+    )
+    if (
+        asked.token_sha256 is not None
+    ):  # asked (and published) by the previous version: its token is unknown
         return order
-    events.publish_once(order, review.EVENT, _event_extra(asked, reply_tokens.reply_token(order.order_no, vid)),
-                        key=f"{review.EVENT}#{vid}")
+    events.publish_once(
+        order,
+        review.EVENT,
+        _event_extra(asked, reply_tokens.reply_token(order.order_no, vid)),
+        key=f"{review.EVENT}#{vid}",
+    )
     return order
 
 
 def _event_extra(asked: review.Verification, token: str) -> dict[str, Any]:
     """What the shop needs to ask the buyer and to answer: the question, the token, where, until when."""
-    return {"verification": {"id": asked.verification_id, "question": asked.question, "template": asked.template,
-                             "reply_token": token, "expires_at": to_api(asked.expires_at)},
-            "answer_url": ANSWER_PATH}
+    return {
+        "verification": {
+            "id": asked.verification_id,
+            "question": asked.question,
+            "template": asked.template,
+            "reply_token": token,
+            "expires_at": to_api(asked.expires_at),
+        },
+        "answer_url": ANSWER_PATH,
+    }
 
 
 # ------------------------------------------------------------------ the shop answers
 
 
 def answer(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    return _audited(principal, "verification_answered", order_no, _said(body, "verification_id"),
-                    lambda: _answer(order_no, body))
+    return _audited(
+        principal,
+        "verification_answered",
+        order_no,
+        _said(body, "verification_id"),
+        lambda: _answer(order_no, body),
+    )
 
 
 def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,12 +239,28 @@ def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
     text = v.text(body, "answer", max_len=MAX_ANSWER)
     order, now = orders.get(order_no), utcnow()
     derived = reply_tokens.reply_token(order_no, verification_id)
-    order = write_with_retry(order, lambda current: review.answer(
-        current, now, verification_id=verification_id, token=token, derived_token=derived, text=text))
-    answered = [e for e in order.timeline if e.type == review.ANSWERED and e.data["verification_id"] == verification_id]
+    order = write_with_retry(
+        order,
+        lambda current: review.answer(
+            current,
+            now,
+            verification_id=verification_id,
+            token=token,
+            derived_token=derived,
+            text=text,
+        ),
+    )
+    answered = [
+        e
+        for e in order.timeline
+        if e.type == review.ANSWERED and e.data["verification_id"] == verification_id
+    ]
     _eagerly(order, lambda: _note_answer(order, answered[-1], now))
-    return {"order_no": order_no, "verification_id": verification_id,
-            "state": review.current(order, now).state.value}
+    return {
+        "order_no": order_no,
+        "verification_id": verification_id,
+        "state": review.current(order, now).state.value,
+    }
 
 
 def _note_answer(order: Order, answered: TimelineEntry, now: datetime) -> Order:
@@ -188,10 +268,22 @@ def _note_answer(order: Order, answered: TimelineEntry, now: datetime) -> Order:
     vid = answered.data["verification_id"]
     asked = next(item for item in review.history(order, now) if item.verification_id == vid)
     anomalies.resolve_by_system(_request_anomaly_id(order.order_no, vid), now, "the buyer answered")
-    return anomalies.record_on_order(Finding(
-        rule="verification_answered", severity=Severity.WARNING, subject=f"{order.order_no}:{vid}",
-        details={"verification_id": vid, "question": asked.question, "answer": answered.data["answer"]},
-        order_no=order.order_no, channel=order.channel), order, now)
+    return anomalies.record_on_order(
+        Finding(
+            rule="verification_answered",
+            severity=Severity.WARNING,
+            subject=f"{order.order_no}:{vid}",
+            details={
+                "verification_id": vid,
+                "question": asked.question,
+                "answer": answered.data["answer"],
+            },
+            order_no=order.order_no,
+            channel=order.channel,
+        ),
+        order,
+        now,
+    )
 
 
 def on_order_change(change: OrderChange, now: datetime) -> None:
@@ -209,8 +301,13 @@ def on_order_change(change: OrderChange, now: datetime) -> None:
 
 
 def decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    return _audited(principal, "verification_decided", order_no, _said(body, "decision", "reason"),
-                    lambda: _decide(principal, order_no, body))
+    return _audited(
+        principal,
+        "verification_decided",
+        order_no,
+        _said(body, "decision", "reason"),
+        lambda: _decide(principal, order_no, body),
+    )
 
 
 def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -223,16 +320,33 @@ def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
     under_review = review.open_review(order, now)
     vid = under_review.verification_id
     action, manual = (RELEASE_ACTION, None) if decision == "release" else _refund_action(order)
-    acted = actions.perform(principal, order_no, {
-        "action": action, "reason": reason, "idempotency_key": f"verification-{vid}",
-        **({"amount": body["amount"]} if "amount" in body else {})})
-    order = write_with_retry(orders.get(order_no), lambda current: review.decide(
-        current, now, principal.key_id, verification_id=vid, decision=decision, reason=reason))
-    decided = [e for e in order.timeline if e.type == review.DECIDED and e.data["verification_id"] == vid]
+    acted = actions.perform(
+        principal,
+        order_no,
+        {
+            "action": action,
+            "reason": reason,
+            "idempotency_key": f"verification-{vid}",
+            **({"amount": body["amount"]} if "amount" in body else {}),
+        },
+    )
+    order = write_with_retry(
+        orders.get(order_no),
+        lambda current: review.decide(
+            current, now, principal.key_id, verification_id=vid, decision=decision, reason=reason
+        ),
+    )
+    decided = [
+        e for e in order.timeline if e.type == review.DECIDED and e.data["verification_id"] == vid
+    ]
     _eagerly(order, lambda: _close_review(order, decided[-1], now))
-    return {**_view(order, principal, now), "action": acted["action"], "outcome": acted["outcome"],
-            **({"refund": acted["refund"]} if "refund" in acted else {}),
-            **({"manual_refund": manual} if manual else {})}
+    return {
+        **_view(order, principal, now),
+        "action": acted["action"],
+        "outcome": acted["outcome"],
+        **({"refund": acted["refund"]} if "refund" in acted else {}),
+        **({"manual_refund": manual} if manual else {}),
+    }
 
 
 def _refund_action(order: Order) -> tuple[str, str | None]:
@@ -247,14 +361,24 @@ def _refund_action(order: Order) -> tuple[str, str | None]:
 
 def _close_review(order: Order, decided: TimelineEntry, now: datetime) -> Order:
     """The review's inbox items resolved with the decision. Idempotent, like _announce_request."""
-    vid, note = decided.data["verification_id"], f"{decided.data['decision']}: {decided.data['reason']}"
-    for anomaly_id in (_request_anomaly_id(order.order_no, vid), _answered_anomaly_id(order.order_no, vid)):
+    vid, note = (
+        decided.data["verification_id"],
+        f"{decided.data['decision']}: {decided.data['reason']}",
+    )
+    for anomaly_id in (
+        _request_anomaly_id(order.order_no, vid),
+        _answered_anomaly_id(order.order_no, vid),
+    ):
         anomalies.resolve_by_system(anomaly_id, now, note)
     return order
 
 
 #: what each step's timeline entry calls for after its order write (request path, then stream)
-_FOLLOW_UPS = {review.REQUESTED: _announce_request, review.ANSWERED: _note_answer, review.DECIDED: _close_review}
+_FOLLOW_UPS = {
+    review.REQUESTED: _announce_request,
+    review.ANSWERED: _note_answer,
+    review.DECIDED: _close_review,
+}
 
 
 # ------------------------------------------------------------------ the review, read
@@ -264,10 +388,14 @@ def _view(order: Order, principal: Principal, now: datetime) -> dict[str, Any]:
     masked = not principal.sees_pii
     found = review.history(order, now)
     settings = get_verification_settings()
-    return {"order_no": order.order_no, "current": found[-1].view(masked=masked) if found else None,
-            "history": [item.view(masked=masked) for item in found],
-            "templates": dict(settings.templates), "ttl_s": int(settings.ttl.total_seconds()),
-            "order": render.order_for_admin(order, masked=masked)}
+    return {
+        "order_no": order.order_no,
+        "current": found[-1].view(masked=masked) if found else None,
+        "history": [item.view(masked=masked) for item in found],
+        "templates": dict(settings.templates),
+        "ttl_s": int(settings.ttl.total_seconds()),
+        "order": render.order_for_admin(order, masked=masked),
+    }
 
 
 def read(principal: Principal, order_no: str) -> dict[str, Any]:

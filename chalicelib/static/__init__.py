@@ -8,6 +8,7 @@ strong ETag and `Cache-Control: no-cache`: the browser keeps its copy and revali
 of two versions. The same files deploy unchanged to S3 (the page calls the API on its own
 origin, or the one named in index.html's `paytrack-api-base` meta tag).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,9 +26,11 @@ ASSET_TYPES = {
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\.[a-z]{2,4}$")
 
 # The page loads nothing from elsewhere: no CDN, no inline script, no framing.
-PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-               "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-               "form-action 'self'; frame-ancestors 'none'")
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,13 @@ class StaticFile:
     etag: str
 
     def headers(self) -> dict[str, str]:
-        return {"Content-Type": self.content_type, "ETag": self.etag, "Cache-Control": "no-cache",
-                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+        return {
+            "Content-Type": self.content_type,
+            "ETag": self.etag,
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
 
 
 _cache: dict[str, tuple[int, StaticFile]] = {}
@@ -54,7 +62,9 @@ def _load(name: str, content_type: str) -> StaticFile | None:
     if cached and cached[0] == stamp:
         return cached[1]
     raw = path.read_bytes()
-    found = StaticFile(raw.decode("utf-8"), content_type, '"' + hashlib.sha256(raw).hexdigest()[:32] + '"')
+    found = StaticFile(
+        raw.decode("utf-8"), content_type, '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+    )
     _cache[name] = (stamp, found)
     return found
 

@@ -4,10 +4,12 @@ when their condition fails, return the item as it was (ReturnValuesOnConditionCh
 That saves the GetItem a failed condition would otherwise cost to classify — the reason a
 duplicate notification costs two requests and not three (DESIGN.md: the ingestion write path).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from pynamodb.constants import ITEM
 from pynamodb.exceptions import VerboseClientError
@@ -22,12 +24,12 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 @dataclass(frozen=True)
 class WriteResult:
     ok: bool
-    item: Model | None   # the new item (ok, when asked for) or the item as it was (condition
-                         # failed; None if absent)
+    item: Model | None  # the new item (ok, when asked for) or the item as it was (condition
+    # failed; None if absent)
 
 
 def _connection(model: type[Model]):
-    return model._get_connection().connection  # noqa: SLF001 - PynamoDB exposes no public handle
+    return model._get_connection().connection
 
 
 def dispatch(model: type[Model], operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -43,16 +45,26 @@ def _condition_failed_item(error: VerboseClientError) -> dict[str, Any] | None:
     return getattr(cause, "response", {}).get("Item")
 
 
-def update_or_old(model: type[M], hash_key: Any, actions: Sequence[Action],
-                  condition: Condition | None, return_new: bool = True) -> WriteResult:
+def update_or_old(
+    model: type[M],
+    hash_key: Any,
+    actions: Sequence[Action],
+    condition: Condition | None,
+    return_new: bool = True,
+) -> WriteResult:
     """UpdateItem returning the item as it was when the condition fails, and on success the
     new item (ALL_NEW) or, with `return_new=False`, nothing: the caller that needs only the
     outcome does not pay for DynamoDB sending and PynamoDB parsing the whole item back."""
     conn = _connection(model)
     table = model.Meta.table_name
     kwargs = conn.get_operation_kwargs(
-        table, model._serialize_keys(hash_key)[0], actions=actions, condition=condition,
-        return_values="ALL_NEW" if return_new else None, return_values_on_condition_failure="ALL_OLD")
+        table,
+        model._serialize_keys(hash_key)[0],
+        actions=actions,
+        condition=condition,
+        return_values="ALL_NEW" if return_new else None,
+        return_values_on_condition_failure="ALL_OLD",
+    )
     try:
         response = conn.dispatch("UpdateItem", kwargs)
     except VerboseClientError as error:
@@ -67,9 +79,14 @@ def put_or_old(item: M, condition: Condition) -> WriteResult:
     conn = _connection(model)
     args, save = item._get_save_args(condition=condition)
     kwargs = conn.get_operation_kwargs(
-        model.Meta.table_name, args[0], range_key=save.get("range_key"), key=ITEM,
-        attributes=save["attributes"], condition=condition,
-        return_values_on_condition_failure="ALL_OLD")
+        model.Meta.table_name,
+        args[0],
+        range_key=save.get("range_key"),
+        key=ITEM,
+        attributes=save["attributes"],
+        condition=condition,
+        return_values_on_condition_failure="ALL_OLD",
+    )
     try:
         conn.dispatch("PutItem", kwargs)
     except VerboseClientError as error:

@@ -5,6 +5,7 @@ range plus a time range is a few time-ordered Queries (one per band the range to
 key like every other filter. Only the bands at the two ends of the range can hold orders outside
 it; the filter's exact predicate drops those. Amounts from the top band up share it.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right

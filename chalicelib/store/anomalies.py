@@ -6,6 +6,7 @@ Inbox query plan (never a Scan): a rule filter reads `by_rule`, else a status fi
 without either, `by_day` is read one UTC day partition at a time from `to` back to `from`.
 Severity (and status, under a rule) only narrows what the index bounded: a filter expression.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,23 +25,38 @@ from ..domain.params import parse_day, parse_json
 from .models import AnomalyModel
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-MAX_CURSOR = 2048     # ours are a few hundred characters
+MAX_CURSOR = 2048  # ours are a few hundred characters
 
 
 def to_domain(item: AnomalyModel) -> Anomaly:
-    return Anomaly(anomaly_id=item.anomaly_id, rule=item.rule, severity=Severity(item.severity),
-                   status=AnomalyStatus(item.status), created_at=from_iso(item.created_at),
-                   details=item.details or {}, order_no=item.order_no, channel=item.channel,
-                   updated_at=from_iso(item.updated_at) if item.updated_at else None,
-                   updated_by=item.updated_by, note=item.note)
+    return Anomaly(
+        anomaly_id=item.anomaly_id,
+        rule=item.rule,
+        severity=Severity(item.severity),
+        status=AnomalyStatus(item.status),
+        created_at=from_iso(item.created_at),
+        details=item.details or {},
+        order_no=item.order_no,
+        channel=item.channel,
+        updated_at=from_iso(item.updated_at) if item.updated_at else None,
+        updated_by=item.updated_by,
+        note=item.note,
+    )
 
 
 def create(finding: Finding, at: datetime) -> bool:
     """Store the finding as an open anomaly. False when it exists already (a replay)."""
-    item = AnomalyModel(finding.anomaly_id, rule=finding.rule, severity=finding.severity.value,
-                        status=AnomalyStatus.OPEN.value, order_no=finding.order_no,
-                        channel=finding.channel, created_at=to_iso(at), created_day=day_of(at),
-                        details=finding.details or None)
+    item = AnomalyModel(
+        finding.anomaly_id,
+        rule=finding.rule,
+        severity=finding.severity.value,
+        status=AnomalyStatus.OPEN.value,
+        order_no=finding.order_no,
+        channel=finding.channel,
+        created_at=to_iso(at),
+        created_day=day_of(at),
+        details=finding.details or None,
+    )
     try:
         item.save(condition=AnomalyModel.anomaly_id.does_not_exist())
     except PutError as error:
@@ -58,25 +74,37 @@ def get(anomaly_id: str) -> Anomaly | None:
 
 
 def _status_actions(status: AnomalyStatus, at: datetime, by: str, note: str | None) -> list:
-    actions = [AnomalyModel.status.set(status.value), AnomalyModel.updated_at.set(to_iso(at)),
-               AnomalyModel.updated_by.set(by)]
+    actions = [
+        AnomalyModel.status.set(status.value),
+        AnomalyModel.updated_at.set(to_iso(at)),
+        AnomalyModel.updated_by.set(by),
+    ]
     if note:
         actions.append(AnomalyModel.note.set(note))
     return actions
 
 
-def set_status(anomaly_id: str, status: AnomalyStatus, at: datetime, by: str, note: str | None,
-               expected: AnomalyStatus) -> Anomaly:
+def set_status(
+    anomaly_id: str,
+    status: AnomalyStatus,
+    at: datetime,
+    by: str,
+    note: str | None,
+    expected: AnomalyStatus,
+) -> Anomaly:
     """Move the anomaly to `status` if it is still `expected` (no lost update between two
     operators); Conflict otherwise."""
     item = AnomalyModel(anomaly_id)
     try:
-        item.update(actions=_status_actions(status, at, by, note),
-                    condition=AnomalyModel.anomaly_id.exists() & (AnomalyModel.status == expected.value))
+        item.update(
+            actions=_status_actions(status, at, by, note),
+            condition=AnomalyModel.anomaly_id.exists() & (AnomalyModel.status == expected.value),
+        )
     except UpdateError as error:
         if error.cause_response_code == _CONDITION_FAILED:
-            raise Conflict("the anomaly changed meanwhile; read it again and retry",
-                           {"id": anomaly_id}) from None
+            raise Conflict(
+                "the anomaly changed meanwhile; read it again and retry", {"id": anomaly_id}
+            ) from None
         raise
     return to_domain(item)
 
@@ -87,7 +115,8 @@ def resolve(anomaly_id: str, at: datetime, by: str, note: str) -> bool:
         AnomalyModel(anomaly_id).update(
             actions=_status_actions(AnomalyStatus.RESOLVED, at, by, note),
             condition=AnomalyModel.anomaly_id.exists()
-            & (AnomalyModel.status != AnomalyStatus.RESOLVED.value))
+            & (AnomalyModel.status != AnomalyStatus.RESOLVED.value),
+        )
     except UpdateError as error:
         if error.cause_response_code == _CONDITION_FAILED:
             return False
@@ -100,6 +129,7 @@ def for_order(order_no: str) -> list[Anomaly]:
 
 
 # ------------------------------------------------------------------------------- the inbox
+
 
 @dataclass(frozen=True)
 class AnomalyFilter:
@@ -118,8 +148,9 @@ class Page:
 
 class InvalidCursor(ValidationFailed):
     def __init__(self) -> None:
-        super().__init__("cursor: not a cursor this listing issued (or for other filters)",
-                         {"field": "cursor"})
+        super().__init__(
+            "cursor: not a cursor this listing issued (or for other filters)", {"field": "cursor"}
+        )
 
 
 _INDEX_KEYS = {"by_rule": "rule", "by_status": "status", "by_day": "created_day"}
@@ -146,8 +177,14 @@ def _decode_cursor(cursor: str, index: str) -> tuple[str | None, dict | None]:
     except ValueError:
         raise InvalidCursor() from None
     expected_keys = {"anomaly_id", "created_at", _INDEX_KEYS[index]}
-    if key is not None and not (isinstance(key, dict) and set(key) == expected_keys and all(
-            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())):
+    if key is not None and not (
+        isinstance(key, dict)
+        and set(key) == expected_keys
+        and all(
+            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+            for v in key.values()
+        )
+    ):
         raise InvalidCursor()
     if day is not None and not isinstance(day, str):
         raise InvalidCursor()
@@ -166,13 +203,18 @@ def _narrowing(filters: AnomalyFilter, index: str) -> Condition | None:
     return combined
 
 
-def _one_partition(index: str, partition: str, filters: AnomalyFilter, limit: int,
-                   start_key: dict | None):
+def _one_partition(
+    index: str, partition: str, filters: AnomalyFilter, limit: int, start_key: dict | None
+):
     """Newest first within the time range; returns the items and where to resume (or None)."""
     results = getattr(AnomalyModel, index).query(
-        partition, AnomalyModel.created_at.between(to_iso(filters.since), to_iso(filters.until)),
-        filter_condition=_narrowing(filters, index), scan_index_forward=False, limit=limit,
-        last_evaluated_key=start_key)
+        partition,
+        AnomalyModel.created_at.between(to_iso(filters.since), to_iso(filters.until)),
+        filter_condition=_narrowing(filters, index),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start_key,
+    )
     items = [to_domain(item) for item in results]
     return items, (results.last_evaluated_key if len(items) >= limit else None)
 

@@ -5,11 +5,12 @@ A consumer either claims in one transaction with its effect (stats: a counter ad
 never is wrong — store/stats.add_once_each), or checks, acts, then claims (events: at least once,
 so a crash before the claim repeats the effect rather than losing it — services/events.py).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterable, Iterator
 
 from pynamodb.exceptions import UpdateError
 
@@ -51,7 +52,9 @@ def is_claimed(order_no: str, key: str) -> bool:
     if known is not None and order_no in known:
         return key in known[order_no]
     try:
-        item = ClaimModel.get(f"claims#{order_no}", _DIM, consistent_read=True, attributes_to_get=["keys"])
+        item = ClaimModel.get(
+            f"claims#{order_no}", _DIM, consistent_read=True, attributes_to_get=["keys"]
+        )
     except ClaimModel.DoesNotExist:
         return False
     return key in (item.keys or ())
@@ -60,7 +63,9 @@ def is_claimed(order_no: str, key: str) -> bool:
 def claim(order_no: str, key: str) -> bool:
     """Add `key` to the order's claims. False when it was already there (someone claimed first)."""
     try:
-        _item(order_no).update(actions=[ClaimModel.keys.add({key})], condition=~ClaimModel.keys.contains(key))
+        _item(order_no).update(
+            actions=[ClaimModel.keys.add({key})], condition=~ClaimModel.keys.contains(key)
+        )
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
             _remember(order_no, key)
@@ -81,12 +86,18 @@ def claim_item(order_no: str, keys: Iterable[str]) -> dict:
     same transaction (stats counters: store/stats.add_once_each); it fails if any is claimed."""
     keys = sorted(keys)
     values = {f":k{i}": {"S": key} for i, key in enumerate(keys)}
-    return {"Update": {
-        "TableName": ClaimModel.Meta.table_name, "Key": _key(order_no),
-        "UpdateExpression": "ADD #k :keys",
-        "ConditionExpression": " AND ".join(f"NOT contains(#k, :k{i})" for i in range(len(keys))),
-        "ExpressionAttributeNames": {"#k": "keys"},
-        "ExpressionAttributeValues": {":keys": {"SS": keys}, **values}}}
+    return {
+        "Update": {
+            "TableName": ClaimModel.Meta.table_name,
+            "Key": _key(order_no),
+            "UpdateExpression": "ADD #k :keys",
+            "ConditionExpression": " AND ".join(
+                f"NOT contains(#k, :k{i})" for i in range(len(keys))
+            ),
+            "ExpressionAttributeNames": {"#k": "keys"},
+            "ExpressionAttributeValues": {":keys": {"SS": keys}, **values},
+        }
+    }
 
 
 def claimed_keys(order_nos: Iterable[str]) -> dict[str, set[str]]:
@@ -95,10 +106,17 @@ def claimed_keys(order_nos: Iterable[str]) -> dict[str, set[str]]:
     table = ClaimModel.Meta.table_name
     found: dict[str, set[str]] = {order_no: set() for order_no in wanted}
     for start in range(0, len(wanted), 100):
-        request = {table: {"Keys": [_key(no) for no in wanted[start:start + 100]], "ConsistentRead": True}}
+        request = {
+            table: {
+                "Keys": [_key(no) for no in wanted[start : start + 100]],
+                "ConsistentRead": True,
+            }
+        }
         while request:
             response = client("dynamodb").batch_get_item(RequestItems=request)
             for item in response["Responses"].get(table, []):
-                found[item["bucket"]["S"].split("#", 1)[1]] = set(item.get("keys", {}).get("SS", ()))
+                found[item["bucket"]["S"].split("#", 1)[1]] = set(
+                    item.get("keys", {}).get("SS", ())
+                )
             request = response.get("UnprocessedKeys") or None
     return found

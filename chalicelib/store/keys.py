@@ -1,4 +1,5 @@
 """API keys, stored by the SHA-256 of the key: a leaked table does not leak a usable key."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,16 +21,23 @@ class StoredKey:
 
 
 def _to_domain(item: ApiKeyModel) -> StoredKey:
-    return StoredKey(key_id=item.key_id, name=item.name, role=item.role,
-                     created_at=from_iso(item.created_at),
-                     revoked_at=from_iso(item.revoked_at) if item.revoked_at else None,
-                     last_used_at=from_iso(item.last_used_at) if item.last_used_at else None,
-                     key_hash=item.key_hash)
+    return StoredKey(
+        key_id=item.key_id,
+        name=item.name,
+        role=item.role,
+        created_at=from_iso(item.created_at),
+        revoked_at=from_iso(item.revoked_at) if item.revoked_at else None,
+        last_used_at=from_iso(item.last_used_at) if item.last_used_at else None,
+        key_hash=item.key_hash,
+    )
 
 
-def put(key_hash: str, key_id: str, name: str, role: str, at: datetime, created_by: str | None) -> None:
-    ApiKeyModel(key_hash, key_id=key_id, name=name, role=role, created_at=to_iso(at),
-                created_by=created_by).save(condition=ApiKeyModel.key_hash.does_not_exist())
+def put(
+    key_hash: str, key_id: str, name: str, role: str, at: datetime, created_by: str | None
+) -> None:
+    ApiKeyModel(
+        key_hash, key_id=key_id, name=name, role=role, created_at=to_iso(at), created_by=created_by
+    ).save(condition=ApiKeyModel.key_hash.does_not_exist())
 
 
 def find(key_hash: str) -> StoredKey | None:
@@ -40,8 +48,9 @@ def find(key_hash: str) -> StoredKey | None:
 
 
 def touch(key_hash: str, at: datetime) -> None:
-    ApiKeyModel(key_hash).update(actions=[ApiKeyModel.last_used_at.set(to_iso(at))],
-                                 condition=ApiKeyModel.key_hash.exists())
+    ApiKeyModel(key_hash).update(
+        actions=[ApiKeyModel.last_used_at.set(to_iso(at))], condition=ApiKeyModel.key_hash.exists()
+    )
 
 
 def list_all() -> list[StoredKey]:
@@ -54,5 +63,6 @@ def by_id(key_id: str) -> StoredKey | None:
 
 
 def revoke(key_hash: str, at: datetime) -> None:
-    ApiKeyModel(key_hash).update(actions=[ApiKeyModel.revoked_at.set(to_iso(at))],
-                                 condition=ApiKeyModel.key_hash.exists())
+    ApiKeyModel(key_hash).update(
+        actions=[ApiKeyModel.revoked_at.set(to_iso(at))], condition=ApiKeyModel.key_hash.exists()
+    )

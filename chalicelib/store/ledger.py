@@ -6,11 +6,13 @@ partition of `by_paid` (pages of 1 MB, never one request per statement line), wi
 of the few attributes matching needs, deserialized straight from DynamoDB's wire format rather
 than through PynamoDB models (a model per order would cost more than parsing the statement).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.money import Money
@@ -20,8 +22,19 @@ from ._dynamo import dispatch
 from .models import OrderModel
 from .orders import timeline_to_map, to_domain
 
-_ATTRIBUTES = ("order_no", "channel", "currency", "pay_status", "payments", "refunded_minor",
-               "refunded_at", "fee_minor", "net_minor", "fee_currency", "exchange_rate")
+_ATTRIBUTES = (
+    "order_no",
+    "channel",
+    "currency",
+    "pay_status",
+    "payments",
+    "refunded_minor",
+    "refunded_at",
+    "fee_minor",
+    "net_minor",
+    "fee_currency",
+    "exchange_rate",
+)
 _NAMES = {f"#a{i}": name for i, name in enumerate(_ATTRIBUTES)}
 _PROJECTION = ", ".join(_NAMES)
 _BATCH_GET = 100
@@ -44,17 +57,26 @@ def _money(item: dict[str, Any], name: str, currency: str) -> Money | None:
 
 def entry_of(item: dict[str, Any]) -> LedgerEntry:
     """An order item in DynamoDB's wire format (projected to `_ATTRIBUTES`) as a LedgerEntry."""
-    payments = tuple(LedgerPayment(p["M"]["payment_ref"]["S"], _money_of(p["M"]["amount_minor"]["N"],
-                                                                          p["M"]["currency"]["S"]))
-                     for p in item.get("payments", {}).get("L", ()))
+    payments = tuple(
+        LedgerPayment(
+            p["M"]["payment_ref"]["S"],
+            _money_of(p["M"]["amount_minor"]["N"], p["M"]["currency"]["S"]),
+        )
+        for p in item.get("payments", {}).get("L", ())
+    )
     currency = payments[0].amount.currency if payments else item["currency"]["S"]
     refunded_at, rate = item.get("refunded_at"), item.get("exchange_rate")
     settlement = item["fee_currency"]["S"] if "fee_currency" in item else currency
-    return LedgerEntry(item["order_no"]["S"], item["pay_status"]["S"], payments,
-                       _money(item, "refunded_minor", currency),
-                       from_iso(refunded_at["S"]) if refunded_at else None,
-                       _money(item, "fee_minor", settlement), _money(item, "net_minor", settlement),
-                       rate["S"] if rate else None)
+    return LedgerEntry(
+        item["order_no"]["S"],
+        item["pay_status"]["S"],
+        payments,
+        _money(item, "refunded_minor", currency),
+        from_iso(refunded_at["S"]) if refunded_at else None,
+        _money(item, "fee_minor", settlement),
+        _money(item, "net_minor", settlement),
+        rate["S"] if rate else None,
+    )
 
 
 def _utc_days(start: datetime, end: datetime) -> list[str]:
@@ -70,13 +92,19 @@ def paid_between(channel: str, start: datetime, end: datetime) -> list[LedgerEnt
     entries: list[LedgerEntry] = []
     for day in _utc_days(start, end):
         kwargs: dict[str, Any] = {
-            "TableName": OrderModel.Meta.table_name, "IndexName": "by_paid",
+            "TableName": OrderModel.Meta.table_name,
+            "IndexName": "by_paid",
             "KeyConditionExpression": "#d = :d AND #p BETWEEN :from AND :to",
-            "FilterExpression": "#a1 = :channel", "ProjectionExpression": _PROJECTION,
+            "FilterExpression": "#a1 = :channel",
+            "ProjectionExpression": _PROJECTION,
             "ExpressionAttributeNames": {**_NAMES, "#d": "paid_day", "#p": "paid_at"},
             "ExpressionAttributeValues": {
-                ":d": {"S": day}, ":channel": {"S": channel}, ":from": {"S": to_iso(start)},
-                ":to": {"S": to_iso(end - timedelta(microseconds=1))}}}
+                ":d": {"S": day},
+                ":channel": {"S": channel},
+                ":from": {"S": to_iso(start)},
+                ":to": {"S": to_iso(end - timedelta(microseconds=1))},
+            },
+        }
         while True:
             page = _dispatch("Query", kwargs)
             entries += [entry_of(item) for item in page.get("Items", ())]
@@ -91,9 +119,13 @@ def by_order_nos(order_nos: Iterable[str]) -> list[LedgerEntry]:
     wanted = sorted(set(order_nos))
     entries: list[LedgerEntry] = []
     for start in range(0, len(wanted), _BATCH_GET):
-        request = {OrderModel.Meta.table_name: {
-            "Keys": [{"order_no": {"S": no}} for no in wanted[start:start + _BATCH_GET]],
-            "ProjectionExpression": _PROJECTION, "ExpressionAttributeNames": _NAMES}}
+        request = {
+            OrderModel.Meta.table_name: {
+                "Keys": [{"order_no": {"S": no}} for no in wanted[start : start + _BATCH_GET]],
+                "ProjectionExpression": _PROJECTION,
+                "ExpressionAttributeNames": _NAMES,
+            }
+        }
         while request:
             answer = _dispatch("BatchGetItem", {"RequestItems": request})
             found = answer.get("Responses", {}).get(OrderModel.Meta.table_name, ())
@@ -104,37 +136,65 @@ def by_order_nos(order_nos: Iterable[str]) -> list[LedgerEntry]:
 
 def by_trade_nos(trade_nos: Iterable[str]) -> list[LedgerEntry]:
     """Orders by the gateway's trade number (statement lines that carry no order number)."""
-    return [entry_of(item) for trade_no in sorted(set(trade_nos)) for item in _dispatch("Query", {
-        "TableName": OrderModel.Meta.table_name, "IndexName": "by_trade_no",
-        "KeyConditionExpression": "#t = :t", "ProjectionExpression": _PROJECTION,
-        "ExpressionAttributeNames": {**_NAMES, "#t": "trade_no"},
-        "ExpressionAttributeValues": {":t": {"S": trade_no}}}).get("Items", ())]
+    return [
+        entry_of(item)
+        for trade_no in sorted(set(trade_nos))
+        for item in _dispatch(
+            "Query",
+            {
+                "TableName": OrderModel.Meta.table_name,
+                "IndexName": "by_trade_no",
+                "KeyConditionExpression": "#t = :t",
+                "ProjectionExpression": _PROJECTION,
+                "ExpressionAttributeNames": {**_NAMES, "#t": "trade_no"},
+                "ExpressionAttributeValues": {":t": {"S": trade_no}},
+            },
+        ).get("Items", ())
+    ]
 
 
-def write_statement_amounts(order_no: str, fee: Money, net: Money, entry: TimelineEntry,
-                            settled: Money | None = None, rate: str | None = None) -> None:
+def write_statement_amounts(
+    order_no: str,
+    fee: Money,
+    net: Money,
+    entry: TimelineEntry,
+    settled: Money | None = None,
+    rate: str | None = None,
+) -> None:
     """The statement's fee and net onto the order with their (settlement) currency — and, for a
     converted payment, the converted gross and the rate — with its timeline entry (no version
     bump: the state machines do not decide on them). Conditional on the order not carrying them
     already, so writing a chunk again after a crash adds no second timeline entry (a failed
     condition: nothing to write)."""
-    already = ((OrderModel.fee_minor == fee.minor) & (OrderModel.net_minor == net.minor)
-               & (OrderModel.fee_currency == fee.currency))
-    converted = [OrderModel.settled_minor.set(settled.minor), OrderModel.exchange_rate.set(rate)] \
-        if settled is not None and rate else [OrderModel.settled_minor.remove(), OrderModel.exchange_rate.remove()]
-    OrderModel(order_no).update(actions=[
-        OrderModel.fee_minor.set(fee.minor), OrderModel.net_minor.set(net.minor),
-        OrderModel.fee_currency.set(fee.currency), *converted,
-        OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)]))],
-        condition=OrderModel.order_no.exists() & ~already)
+    already = (
+        (OrderModel.fee_minor == fee.minor)
+        & (OrderModel.net_minor == net.minor)
+        & (OrderModel.fee_currency == fee.currency)
+    )
+    converted = (
+        [OrderModel.settled_minor.set(settled.minor), OrderModel.exchange_rate.set(rate)]
+        if settled is not None and rate
+        else [OrderModel.settled_minor.remove(), OrderModel.exchange_rate.remove()]
+    )
+    OrderModel(order_no).update(
+        actions=[
+            OrderModel.fee_minor.set(fee.minor),
+            OrderModel.net_minor.set(net.minor),
+            OrderModel.fee_currency.set(fee.currency),
+            *converted,
+            OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)])),
+        ],
+        condition=OrderModel.order_no.exists() & ~already,
+    )
 
 
 # ------------------------------------------------------------------ the failed digest
 
 
 def _created_in(index: Any, value: str, start: datetime, end: datetime) -> Iterator[Order]:
-    for item in index.query(value, OrderModel.created_at.between(to_iso(start),
-                                                                to_iso(end - timedelta(microseconds=1)))):
+    for item in index.query(
+        value, OrderModel.created_at.between(to_iso(start), to_iso(end - timedelta(microseconds=1)))
+    ):
         yield to_domain(item)
 
 
@@ -144,6 +204,8 @@ def failed_created_between(start: datetime, end: datetime) -> dict[str, list[Ord
     return {
         "expired": list(_created_in(OrderModel.by_status, PayStatus.EXPIRED.value, start, end)),
         "closed": list(_created_in(OrderModel.by_status, PayStatus.CLOSED.value, start, end)),
-        "delivery_failed": list(_created_in(OrderModel.by_delivery, DeliveryStatus.FAILED.value, start, end)),
+        "delivery_failed": list(
+            _created_in(OrderModel.by_delivery, DeliveryStatus.FAILED.value, start, end)
+        ),
         "held": list(_created_in(OrderModel.by_delivery, DeliveryStatus.HELD.value, start, end)),
     }

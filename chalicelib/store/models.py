@@ -7,11 +7,18 @@ use the UTC creation day as partition (one Query per day) so no single key takes
 Derived keys (`paid_day`, `flag`, `email_lc`, `product_lc`, `amount_band`) are written together with what they
 derive from; sparse indexes simply omit the attribute.
 """
+
 from __future__ import annotations
 
 from pynamodb.attributes import (
-    BooleanAttribute, JSONAttribute, ListAttribute, MapAttribute, NumberAttribute,
-    TTLAttribute, UnicodeAttribute, UnicodeSetAttribute,
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -47,6 +54,7 @@ def _gsi(name: str, hash_attr: str, range_attr: str | None, range_number: bool =
 
 
 # ------------------------------------------------------------------------------- orders
+
 
 class TimelineMap(MapAttribute):
     at = UnicodeAttribute()
@@ -99,10 +107,12 @@ class OrderModel(Model):
     hold_reasons = ListAttribute(of=UnicodeAttribute, default=list)
     paid_at = UnicodeAttribute(null=True)
     trade_no = UnicodeAttribute(null=True)
-    fee_minor = NumberAttribute(null=True)       # the statement's fee (reconciliation); else the payment's
-    net_minor = NumberAttribute(null=True)       # the statement's net (实际到账), written with fee_minor
-    fee_currency = UnicodeAttribute(null=True)   # their settlement currency when not the paid one
-    settled_minor = NumberAttribute(null=True)   # the payment converted into fee_currency
+    fee_minor = NumberAttribute(
+        null=True
+    )  # the statement's fee (reconciliation); else the payment's
+    net_minor = NumberAttribute(null=True)  # the statement's net (实际到账), written with fee_minor
+    fee_currency = UnicodeAttribute(null=True)  # their settlement currency when not the paid one
+    settled_minor = NumberAttribute(null=True)  # the payment converted into fee_currency
     exchange_rate = UnicodeAttribute(null=True)  # the gateway's rate for that conversion
     next_query_at = UnicodeAttribute(null=True)  # 补单: when requery_pending asks the gateway next
     refunded_minor = NumberAttribute(null=True)
@@ -119,7 +129,9 @@ class OrderModel(Model):
     # derived index keys, written with what they derive from (store/orders.py)
     paid_day = UnicodeAttribute(null=True)
     flag = UnicodeAttribute(null=True)
-    refund_open = UnicodeAttribute(null=True)   # "1" while a refund request is open (domain/refunds.py)
+    refund_open = UnicodeAttribute(
+        null=True
+    )  # "1" while a refund request is open (domain/refunds.py)
 
     by_created = _gsi("by_created", "created_day", "created_at")
     by_amount_band = _gsi("by_amount_band", "amount_band", "created_at")
@@ -138,6 +150,7 @@ class OrderModel(Model):
 
 
 # ------------------------------------------------------------------------------- notices
+
 
 class AttemptMap(MapAttribute):
     """One delivery of the notice by the gateway: the audit record of an accepted request."""
@@ -179,7 +192,7 @@ class NoticeModel(Model):
     received_day = UnicodeAttribute()
     raw = JSONAttribute()
     attempts = ListAttribute(of=AttemptMap, default=list)
-    awaiting_day = UnicodeAttribute(null=True)   # set while no order matches: the unmatched list
+    awaiting_day = UnicodeAttribute(null=True)  # set while no order matches: the unmatched list
 
     by_order = _gsi("by_order", "out_trade_no", "received_at")
     by_awaiting = _gsi("by_awaiting", "awaiting_day", "received_at")
@@ -188,6 +201,7 @@ class NoticeModel(Model):
 
 
 # ------------------------------------------------------------------------------- audit
+
 
 class AuditModel(Model):
     """Every inbound notify request (accepted or not) and every admin read, export and action.
@@ -222,6 +236,7 @@ class AuditModel(Model):
 
 # ------------------------------------------------------------------------------- API keys
 
+
 class ApiKeyModel(Model):
     """A bearer key, stored as its SHA-256 only. `kind` is a constant so the list is one Query."""
 
@@ -242,6 +257,7 @@ class ApiKeyModel(Model):
 
 
 # ------------------------------------------------------------------------------- anomalies
+
 
 class AnomalyModel(Model):
     """One anomaly per (rule, subject): its id is deterministic so a replayed stream record
@@ -270,6 +286,7 @@ class AnomalyModel(Model):
 
 # ------------------------------------------------------------------------------- reconciliation
 
+
 class ReconciliationModel(Model):
     """A reconciliation run (`sk` = "summary"), its lines that are not matched (`sk` =
     "line#<n>"; every line is in the S3 report) and the fee write-back still to do (`sk` =
@@ -283,7 +300,7 @@ class ReconciliationModel(Model):
     channel = UnicodeAttribute()
     date = UnicodeAttribute()
     result = UnicodeAttribute(null=True)
-    attempt = UnicodeAttribute(null=True)        # which run of the day wrote the item
+    attempt = UnicodeAttribute(null=True)  # which run of the day wrote the item
     data = JSONAttribute(null=True)
     summary_channel = UnicodeAttribute(null=True)
     summary_date = UnicodeAttribute(null=True)
@@ -294,6 +311,7 @@ class ReconciliationModel(Model):
 
 
 # ------------------------------------------------------------------------------- exports
+
 
 class ExportModel(Model):
     """An export request. Streamed: a `running` export is written by the exports stream handler."""
@@ -314,12 +332,13 @@ class ExportModel(Model):
     finished_at = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
     expires = TTLAttribute(null=True)
-    claimed_by = UnicodeAttribute(null=True)    # the stream record writing it (store/exports.claim)
+    claimed_by = UnicodeAttribute(null=True)  # the stream record writing it (store/exports.claim)
 
     by_day = _gsi("by_day", "created_day", "created_at")
 
 
 # ------------------------------------------------------------------------------- stats
+
 
 class StatsModel(Model):
     """Pre-aggregated counters kept by the orders stream: one item per shop-time day
@@ -347,6 +366,14 @@ class ClaimModel(Model):
     keys = UnicodeSetAttribute(null=True)
 
 
-ALL_MODELS = (OrderModel, NoticeModel, AuditModel, ApiKeyModel, AnomalyModel,
-              ReconciliationModel, ExportModel, StatsModel)
+ALL_MODELS = (
+    OrderModel,
+    NoticeModel,
+    AuditModel,
+    ApiKeyModel,
+    AnomalyModel,
+    ReconciliationModel,
+    ExportModel,
+    StatsModel,
+)
 STREAMED_MODELS = (OrderModel, NoticeModel)

@@ -5,14 +5,15 @@ the index; every other filter is applied afterwards by `OrderFilter.matches`. Ca
 sorted by the plan's sort key (creation time, or payment time for a paid-time range) and then
 order number, so key-set pagination works the same for every plan.
 """
+
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from itertools import chain
-from typing import Callable, Iterable, Iterator
 
 from ..domain.clock import from_iso, to_iso
 from ..domain.order_filter import OrderFilter
@@ -20,10 +21,10 @@ from ..platform.read_budget import metered
 from .amount_bands import bands_between
 from .models import OrderModel
 
-SWEEP_PAGE = 1000   # items per request when every match is read anyway (totals, exports)
-OPEN_START, OPEN_END = "0", "9"   # sort-key bounds below and above every ISO time
+SWEEP_PAGE = 1000  # items per request when every match is read anyway (totals, exports)
+OPEN_START, OPEN_END = "0", "9"  # sort-key bounds below and above every ISO time
 
-Sources = Callable[[str, str, int], list[Iterable[OrderModel]]]   # (low, high, page size) -> streams
+Sources = Callable[[str, str, int], list[Iterable[OrderModel]]]  # (low, high, page size) -> streams
 
 
 @dataclass(frozen=True)
@@ -44,18 +45,29 @@ def _days_desc(start: datetime, end: datetime) -> list[str]:
 def _query(index, key: str, condition, page_size: int) -> Iterable[OrderModel]:
     """One Query, lazily: nothing is read (or charged to the request's read budget) until the
     merge asks for its first item."""
-    return metered(index.query(key, condition, scan_index_forward=False, page_size=page_size), page_size)
+    return metered(
+        index.query(key, condition, scan_index_forward=False, page_size=page_size), page_size
+    )
 
 
 def _per_value(index, values: Iterable[str]) -> Sources:
-    return lambda low, high, page: [_query(index, v, OrderModel.created_at.between(low, high), page) for v in values]
+    return lambda low, high, page: [
+        _query(index, v, OrderModel.created_at.between(low, high), page) for v in values
+    ]
 
 
 def _per_created_day(f: OrderFilter) -> Sources:
     def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
-        days = _days_desc(from_iso(low), from_iso(high))   # from the cursor's day, not the range's end
-        return [chain.from_iterable(_query(OrderModel.by_created, day, OrderModel.created_at.between(low, high), page)
-                                    for day in days)]
+        days = _days_desc(
+            from_iso(low), from_iso(high)
+        )  # from the cursor's day, not the range's end
+        return [
+            chain.from_iterable(
+                _query(OrderModel.by_created, day, OrderModel.created_at.between(low, high), page)
+                for day in days
+            )
+        ]
+
     return sources
 
 
@@ -67,9 +79,14 @@ def _per_paid_day(f: OrderFilter) -> Sources:
     end = min(f.paid_to or now, now)
 
     def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
-        last = end if high == OPEN_END else min(end, from_iso(high))   # from the cursor's day on
-        return [chain.from_iterable(_query(OrderModel.by_paid, day, OrderModel.paid_at.between(low, high), page)
-                                    for day in _days_desc(start, last))]
+        last = end if high == OPEN_END else min(end, from_iso(high))  # from the cursor's day on
+        return [
+            chain.from_iterable(
+                _query(OrderModel.by_paid, day, OrderModel.paid_at.between(low, high), page)
+                for day in _days_desc(start, last)
+            )
+        ]
+
     return sources
 
 
@@ -86,6 +103,7 @@ def _single(order_no: str) -> Sources:
             return [[OrderModel.get(order_no)]]
         except OrderModel.DoesNotExist:
             return [[]]
+
     return sources
 
 
@@ -95,23 +113,39 @@ def choose_plan(f: OrderFilter) -> Plan:
     if f.order_no:
         return Plan("table", created, _single(f.order_no))
     if f.trade_no:
-        return Plan("by_trade_no", created, lambda low, high, page: [sorted(
-            metered(OrderModel.by_trade_no.query(f.trade_no), page), key=lambda i: (i.created_at, i.order_no),
-            reverse=True)])
+        return Plan(
+            "by_trade_no",
+            created,
+            lambda low, high, page: [
+                sorted(
+                    metered(OrderModel.by_trade_no.query(f.trade_no), page),
+                    key=lambda i: (i.created_at, i.order_no),
+                    reverse=True,
+                )
+            ],
+        )
     if f.ip:
         return Plan("by_ip", created, _per_value(OrderModel.by_ip, [f.ip]))
     if f.exact_email:
         return Plan("by_email", created, _per_value(OrderModel.by_email, [f.email.casefold()]))
     if f.flagged:
         return Plan("by_flagged", created, _per_value(OrderModel.by_flagged, ["1"]))
-    for index, values in ((OrderModel.by_status, f.statuses), (OrderModel.by_delivery, [f.delivery]),
-                          (OrderModel.by_channel, [f.channel]), (OrderModel.by_method, [f.method])):
+    for index, values in (
+        (OrderModel.by_status, f.statuses),
+        (OrderModel.by_delivery, [f.delivery]),
+        (OrderModel.by_channel, [f.channel]),
+        (OrderModel.by_method, [f.method]),
+    ):
         if values and all(values):
             return Plan(index.Meta.index_name, created, _per_value(index, values))
     if f.paid_from or f.paid_to:
         return Plan("by_paid", "paid_at", _per_paid_day(f))
     if f.min_amount is not None or f.max_amount is not None:
-        return Plan("by_amount_band", created, _per_value(OrderModel.by_amount_band, bands_between(*_minor_bounds(f))))
+        return Plan(
+            "by_amount_band",
+            created,
+            _per_value(OrderModel.by_amount_band, bands_between(*_minor_bounds(f))),
+        )
     return Plan("by_created", created, _per_created_day(f))
 
 
@@ -126,7 +160,9 @@ def _bounds(plan: Plan, f: OrderFilter, after: tuple[str, str] | None) -> tuple[
     return low, high
 
 
-def candidates(f: OrderFilter, after: tuple[str, str] | None, page_size: int = SWEEP_PAGE) -> Iterator[OrderModel]:
+def candidates(
+    f: OrderFilter, after: tuple[str, str] | None, page_size: int = SWEEP_PAGE
+) -> Iterator[OrderModel]:
     """Every item the plan's index yields within the bounds, newest first, strictly after the
     cursor `after` = (sort value, order number). `page_size` items per request: what one page of
     results needs, so DynamoDB reads little more than is returned; larger when all is read."""
@@ -139,4 +175,3 @@ def candidates(f: OrderFilter, after: tuple[str, str] | None, page_size: int = S
     for item in heapq.merge(*plan.sources(low, high, page_size), key=key, reverse=True):
         if after is None or key(item) < tuple(after):
             yield item
-

@@ -1,11 +1,13 @@
 """Order repository: domain `Order` <-> `OrderModel`, and the conditional writes that apply
 `OrderChanges` exactly once."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
@@ -13,10 +15,15 @@ from pynamodb.expressions.update import Action
 from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.money import Money
 from ..domain.notice import Notice
-from ..domain.rules.change import PriorState
 from ..domain.order import (
-    DeliveryStatus, Order, OrderChanges, PayStatus, Payment, TimelineEntry,
+    DeliveryStatus,
+    Order,
+    OrderChanges,
+    Payment,
+    PayStatus,
+    TimelineEntry,
 )
+from ..domain.rules.change import PriorState
 from ._dynamo import dispatch, update_or_old
 from .amount_bands import band_of
 from .models import OrderModel, PaymentMap, TimelineMap
@@ -29,10 +36,11 @@ class VersionConflict(Exception):
 @dataclass(frozen=True)
 class FastPathResult:
     applied: bool
-    order: Order | None   # as it was when not applied (None = no order); None when applied
+    order: Order | None  # as it was when not applied (None = no order); None when applied
 
 
 # ------------------------------------------------------------------- conversions
+
 
 def _iso(value: datetime | None) -> str | None:
     return to_iso(value) if value else None
@@ -47,29 +55,54 @@ def _money(minor: int | None, currency: str | None) -> Money | None:
 
 
 def timeline_to_map(entry: TimelineEntry) -> TimelineMap:
-    return TimelineMap(at=to_iso(entry.at), type=entry.type, source=entry.source,
-                       message=entry.message, data=entry.data or None, actor=entry.actor)
+    return TimelineMap(
+        at=to_iso(entry.at),
+        type=entry.type,
+        source=entry.source,
+        message=entry.message,
+        data=entry.data or None,
+        actor=entry.actor,
+    )
 
 
 def _timeline_from_map(item: TimelineMap) -> TimelineEntry:
-    return TimelineEntry(at=from_iso(item.at), type=item.type, source=item.source,
-                         message=item.message, data=item.data or {}, actor=item.actor)
+    return TimelineEntry(
+        at=from_iso(item.at),
+        type=item.type,
+        source=item.source,
+        message=item.message,
+        data=item.data or {},
+        actor=item.actor,
+    )
 
 
 def _payment_to_map(payment: Payment) -> PaymentMap:
-    return PaymentMap(payment_ref=payment.payment_ref, amount_minor=payment.amount.minor,
-                      currency=payment.amount.currency, channel=payment.channel,
-                      at=_iso(payment.at), notice_key=payment.notice_key,
-                      received_minor=payment.received.minor if payment.received else None,
-                      fee_minor=payment.fee.minor if payment.fee else None, method=payment.method,
-                      payer=payment.payer)
+    return PaymentMap(
+        payment_ref=payment.payment_ref,
+        amount_minor=payment.amount.minor,
+        currency=payment.amount.currency,
+        channel=payment.channel,
+        at=_iso(payment.at),
+        notice_key=payment.notice_key,
+        received_minor=payment.received.minor if payment.received else None,
+        fee_minor=payment.fee.minor if payment.fee else None,
+        method=payment.method,
+        payer=payment.payer,
+    )
 
 
 def _payment_from_map(item: PaymentMap) -> Payment:
-    return Payment(payment_ref=item.payment_ref, amount=Money(int(item.amount_minor), item.currency),
-                   channel=item.channel, at=_dt(item.at), notice_key=item.notice_key,
-                   received=_money(item.received_minor, item.currency),
-                   fee=_money(item.fee_minor, item.currency), method=item.method, payer=item.payer)
+    return Payment(
+        payment_ref=item.payment_ref,
+        amount=Money(int(item.amount_minor), item.currency),
+        channel=item.channel,
+        at=_dt(item.at),
+        notice_key=item.notice_key,
+        received=_money(item.received_minor, item.currency),
+        fee=_money(item.fee_minor, item.currency),
+        method=item.method,
+        payer=item.payer,
+    )
 
 
 def to_domain(item: OrderModel) -> Order:
@@ -78,45 +111,84 @@ def to_domain(item: OrderModel) -> Order:
     paid_currency = first.amount.currency if first else item.currency
     settlement_currency = item.fee_currency or paid_currency
     return Order(
-        order_no=item.order_no, amount=Money(int(item.amount_minor), item.currency),
-        channel=item.channel, gateway=item.gateway, product_id=item.product_id,
-        product_name=item.product_name, quantity=int(item.quantity),
-        created_at=from_iso(item.created_at), expires_at=from_iso(item.expires_at),
-        buyer_email=item.buyer_email, buyer_id=item.buyer_id, buyer_ip=item.buyer_ip,
-        user_agent=item.user_agent, device=item.device, browser=item.browser, os=item.os,
-        pay_status=PayStatus(item.pay_status), delivery_status=DeliveryStatus(item.delivery_status),
-        hold_reasons=list(item.hold_reasons or []), paid_at=_dt(item.paid_at), trade_no=item.trade_no,
+        order_no=item.order_no,
+        amount=Money(int(item.amount_minor), item.currency),
+        channel=item.channel,
+        gateway=item.gateway,
+        product_id=item.product_id,
+        product_name=item.product_name,
+        quantity=int(item.quantity),
+        created_at=from_iso(item.created_at),
+        expires_at=from_iso(item.expires_at),
+        buyer_email=item.buyer_email,
+        buyer_id=item.buyer_id,
+        buyer_ip=item.buyer_ip,
+        user_agent=item.user_agent,
+        device=item.device,
+        browser=item.browser,
+        os=item.os,
+        pay_status=PayStatus(item.pay_status),
+        delivery_status=DeliveryStatus(item.delivery_status),
+        hold_reasons=list(item.hold_reasons or []),
+        paid_at=_dt(item.paid_at),
+        trade_no=item.trade_no,
         paid_amount=first.amount if first else None,
         received_amount=first.received if first else None,
-        fee=(_money(item.fee_minor, settlement_currency) if item.fee_minor is not None
-             else (first.fee if first else None)),
+        fee=(
+            _money(item.fee_minor, settlement_currency)
+            if item.fee_minor is not None
+            else (first.fee if first else None)
+        ),
         net=_money(item.net_minor, settlement_currency),
-        settled_amount=_money(item.settled_minor, settlement_currency), exchange_rate=item.exchange_rate,
+        settled_amount=_money(item.settled_minor, settlement_currency),
+        exchange_rate=item.exchange_rate,
         refunded_amount=_money(item.refunded_minor, paid_currency),
-        refunded_at=_dt(item.refunded_at), closed_at=_dt(item.closed_at),
-        expired_at=_dt(item.expired_at), delivered_at=_dt(item.delivered_at),
-        method=item.method, payer=first.payer if first else None, fingerprint=item.fingerprint,
-        flagged=bool(item.flag), refund_open=bool(item.refund_open), payments=payments,
+        refunded_at=_dt(item.refunded_at),
+        closed_at=_dt(item.closed_at),
+        expired_at=_dt(item.expired_at),
+        delivered_at=_dt(item.delivered_at),
+        method=item.method,
+        payer=first.payer if first else None,
+        fingerprint=item.fingerprint,
+        flagged=bool(item.flag),
+        refund_open=bool(item.refund_open),
+        payments=payments,
         timeline=[_timeline_from_map(t) for t in item.timeline or []],
-        applied_notices=set(item.applied or ()), version=int(item.version or 0),
+        applied_notices=set(item.applied or ()),
+        version=int(item.version or 0),
     )
 
 
 def _new_item(order: Order) -> OrderModel:
     return OrderModel(
-        order.order_no, amount_minor=order.amount.minor, amount_band=band_of(order.amount.minor),
+        order.order_no,
+        amount_minor=order.amount.minor,
+        amount_band=band_of(order.amount.minor),
         currency=order.amount.currency,
-        channel=order.channel, gateway=order.gateway, product_id=order.product_id,
-        product_name=order.product_name, product_lc=order.product_name.casefold(),
-        quantity=order.quantity, buyer_email=order.buyer_email,
+        channel=order.channel,
+        gateway=order.gateway,
+        product_id=order.product_id,
+        product_name=order.product_name,
+        product_lc=order.product_name.casefold(),
+        quantity=order.quantity,
+        buyer_email=order.buyer_email,
         email_lc=order.buyer_email.casefold() if order.buyer_email else None,
-        buyer_id=order.buyer_id, buyer_ip=order.buyer_ip, user_agent=order.user_agent,
-        device=order.device, browser=order.browser, os=order.os,
-        created_at=to_iso(order.created_at), created_day=day_of(order.created_at),
-        expires_at=to_iso(order.expires_at), pay_status=order.pay_status.value,
-        delivery_status=order.delivery_status.value, hold_reasons=list(order.hold_reasons),
-        fingerprint=order.fingerprint, timeline=[timeline_to_map(t) for t in order.timeline],
-        payments=[], version=0,
+        buyer_id=order.buyer_id,
+        buyer_ip=order.buyer_ip,
+        user_agent=order.user_agent,
+        device=order.device,
+        browser=order.browser,
+        os=order.os,
+        created_at=to_iso(order.created_at),
+        created_day=day_of(order.created_at),
+        expires_at=to_iso(order.expires_at),
+        pay_status=order.pay_status.value,
+        delivery_status=order.delivery_status.value,
+        hold_reasons=list(order.hold_reasons),
+        fingerprint=order.fingerprint,
+        timeline=[timeline_to_map(t) for t in order.timeline],
+        payments=[],
+        version=0,
     )
 
 
@@ -138,7 +210,7 @@ def _field_values(name: str, value: Any) -> dict[str, Any]:
     if name == "flagged":
         return {"flag": "1"} if value else {}
     if name == "refund_open":
-        return {"refund_open": "1" if value else None}      # None: removed (a sparse index key)
+        return {"refund_open": "1" if value else None}  # None: removed (a sparse index key)
     if isinstance(value, datetime):
         return {name: to_iso(value)}
     return {name: value}
@@ -151,13 +223,21 @@ def _actions(changes: OrderChanges) -> list[Action]:
         if value is None:
             continue
         for stored, stored_value in _field_values(name, value).items():
-            actions.append(attrs[stored].remove() if stored_value is None else attrs[stored].set(stored_value))
+            actions.append(
+                attrs[stored].remove() if stored_value is None else attrs[stored].set(stored_value)
+            )
     if changes.timeline:
-        actions.append(OrderModel.timeline.set(
-            OrderModel.timeline.append([timeline_to_map(t) for t in changes.timeline])))
+        actions.append(
+            OrderModel.timeline.set(
+                OrderModel.timeline.append([timeline_to_map(t) for t in changes.timeline])
+            )
+        )
     if changes.payments:
-        actions.append(OrderModel.payments.set(
-            OrderModel.payments.append([_payment_to_map(p) for p in changes.payments])))
+        actions.append(
+            OrderModel.payments.set(
+                OrderModel.payments.append([_payment_to_map(p) for p in changes.payments])
+            )
+        )
     if changes.applied:
         actions.append(OrderModel.applied.add(set(changes.applied)))
     actions.append(OrderModel.version.add(1))
@@ -165,6 +245,7 @@ def _actions(changes: OrderChanges) -> list[Action]:
 
 
 # ------------------------------------------------------------------- reads and writes
+
 
 def create(order: Order) -> bool:
     """Store a new order. False when the order number is taken (the caller compares bodies)."""
@@ -203,13 +284,17 @@ def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult
     condition fails, the order as it was comes back with the failure, so the caller can classify
     (already applied, another payment, mismatch) without another read.
     """
-    condition = (OrderModel.order_no.exists()
-                 & (OrderModel.pay_status == PayStatus.PENDING.value)
-                 & (OrderModel.channel == notice.channel)
-                 & (OrderModel.amount_minor == notice.amount.minor)
-                 & (OrderModel.currency == notice.amount.currency)
-                 & ~OrderModel.applied.contains(notice.dedupe_key))
-    result = update_or_old(OrderModel, notice.out_trade_no, _actions(changes), condition, return_new=False)
+    condition = (
+        OrderModel.order_no.exists()
+        & (OrderModel.pay_status == PayStatus.PENDING.value)
+        & (OrderModel.channel == notice.channel)
+        & (OrderModel.amount_minor == notice.amount.minor)
+        & (OrderModel.currency == notice.amount.currency)
+        & ~OrderModel.applied.contains(notice.dedupe_key)
+    )
+    result = update_or_old(
+        OrderModel, notice.out_trade_no, _actions(changes), condition, return_new=False
+    )
     return FastPathResult(result.ok, to_domain(result.item) if result.item else None)
 
 
@@ -221,9 +306,13 @@ def applied_notices(order_nos: Iterable[str]) -> dict[str, set[str]]:
     table = OrderModel.Meta.table_name
     found: dict[str, set[str]] = {}
     for start in range(0, len(wanted), 100):
-        request = {table: {"Keys": [{"order_no": {"S": no}} for no in wanted[start:start + 100]],
-                           "ProjectionExpression": "#o, #a",
-                           "ExpressionAttributeNames": {"#o": "order_no", "#a": "applied"}}}
+        request = {
+            table: {
+                "Keys": [{"order_no": {"S": no}} for no in wanted[start : start + 100]],
+                "ProjectionExpression": "#o, #a",
+                "ExpressionAttributeNames": {"#o": "order_no", "#a": "applied"},
+            }
+        }
         while request:
             response = dispatch(OrderModel, "BatchGetItem", {"RequestItems": request})
             for item in response["Responses"].get(table, []):
@@ -262,19 +351,20 @@ def _decoded(name: str, value: dict[str, Any]) -> Any:
         return set(raw)
     if kind == "NULL":
         return None
-    return raw      # BOOL
+    return raw  # BOOL
 
 
-_JSON_FIELDS = frozenset({"data"})     # TimelineMap.data, a JSONAttribute
+_JSON_FIELDS = frozenset({"data"})  # TimelineMap.data, a JSONAttribute
 
 
 def from_stream_image(image: dict) -> Order:
-    return to_domain(_Image(image))    # type: ignore[arg-type] - reads as an OrderModel does
+    return to_domain(_Image(image))  # type: ignore[arg-type] - reads as an OrderModel does
 
 
 def prior_state_from_stream_image(image: dict) -> PriorState:
     """The few facts the rules need of an order before a change, read straight from a stream
     image (DynamoDB attribute values) without building the whole order."""
+
     def text(name: str) -> str | None:
         return (image.get(name) or {}).get("S")
 
@@ -282,10 +372,14 @@ def prior_state_from_stream_image(image: dict) -> PriorState:
         return (image.get(name) or {}).get("L") or []
 
     return PriorState(
-        pay_status=PayStatus(text("pay_status")), delivery_status=DeliveryStatus(text("delivery_status")),
+        pay_status=PayStatus(text("pay_status")),
+        delivery_status=DeliveryStatus(text("delivery_status")),
         hold_reasons=tuple(reason["S"] for reason in items("hold_reasons")),
-        refunded=text("refunded_at") is not None, delivered=text("delivered_at") is not None,
-        timeline_length=len(items("timeline")), payment_count=len(items("payments")))
+        refunded=text("refunded_at") is not None,
+        delivered=text("delivered_at") is not None,
+        timeline_length=len(items("timeline")),
+        payment_count=len(items("payments")),
+    )
 
 
 def pending_expired_before(now: datetime, lookback_days: int = 8):
@@ -293,12 +387,15 @@ def pending_expired_before(now: datetime, lookback_days: int = 8):
     (orders live at most 7 days before expiry), narrowed by a filter on expires_at."""
     oldest = to_iso(now - timedelta(days=lookback_days))
     for item in OrderModel.by_status.query(
-            PayStatus.PENDING.value, OrderModel.created_at.between(oldest, to_iso(now)),
-            filter_condition=OrderModel.expires_at <= to_iso(now)):
+        PayStatus.PENDING.value,
+        OrderModel.created_at.between(oldest, to_iso(now)),
+        filter_condition=OrderModel.expires_at <= to_iso(now),
+    ):
         yield to_domain(item)
 
 
 # ------------------------------------------------------------------- anomaly rules' windows
+
 
 def count_from_ip(ip: str, since: datetime, until: datetime) -> int:
     """How many orders from one buyer IP were created in [since, until] (by_ip, a COUNT Query:
@@ -309,34 +406,50 @@ def count_from_ip(ip: str, since: datetime, until: datetime) -> int:
 def from_ip(ip: str, since: datetime, until: datetime, limit: int = 200) -> list[Order]:
     """Orders from one buyer IP created in [since, until], newest first (by_ip index); at most
     `limit`, so a flood from one address costs one bounded Query per order."""
-    return [to_domain(item) for item in OrderModel.by_ip.query(
-        ip, OrderModel.created_at.between(to_iso(since), to_iso(until)),
-        scan_index_forward=False, limit=limit)]
+    return [
+        to_domain(item)
+        for item in OrderModel.by_ip.query(
+            ip,
+            OrderModel.created_at.between(to_iso(since), to_iso(until)),
+            scan_index_forward=False,
+            limit=limit,
+        )
+    ]
 
 
 def paid_undelivered(since: datetime, until: datetime):
     """Paid orders whose payment time is in [since, until] and whose delivery is pending or
     failed: the by_paid index, one Query per UTC day, narrowed by a filter."""
-    undelivered = (OrderModel.pay_status == PayStatus.PAID.value) & OrderModel.delivery_status.is_in(
-        DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
+    undelivered = (
+        OrderModel.pay_status == PayStatus.PAID.value
+    ) & OrderModel.delivery_status.is_in(DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
     day = until
     while day_of(day) >= day_of(since):
         for item in OrderModel.by_paid.query(
-                day_of(day), OrderModel.paid_at.between(to_iso(since), to_iso(until)),
-                filter_condition=undelivered):
+            day_of(day),
+            OrderModel.paid_at.between(to_iso(since), to_iso(until)),
+            filter_condition=undelivered,
+        ):
             yield to_domain(item)
         day -= timedelta(days=1)
 
 
 def pay_statuses_on_channel(channel: str, since: datetime, until: datetime) -> list[PayStatus]:
     """The pay status of every order created on the channel in [since, until] (by_channel)."""
-    return [PayStatus(item.pay_status) for item in OrderModel.by_channel.query(
-        channel, OrderModel.created_at.between(to_iso(since), to_iso(until)),
-        attributes_to_get=["pay_status"])]
+    return [
+        PayStatus(item.pay_status)
+        for item in OrderModel.by_channel.query(
+            channel,
+            OrderModel.created_at.between(to_iso(since), to_iso(until)),
+            attributes_to_get=["pay_status"],
+        )
+    ]
 
 
 def with_open_refunds(limit: int = 500) -> list[Order]:
     """Orders with a refund request awaiting approval or the gateway (the sparse by_refund_open
     index: only they carry its key), newest first, at most `limit`."""
-    return [to_domain(item) for item in OrderModel.by_refund_open.query(
-        "1", scan_index_forward=False, limit=limit)]
+    return [
+        to_domain(item)
+        for item in OrderModel.by_refund_open.query("1", scan_index_forward=False, limit=limit)
+    ]

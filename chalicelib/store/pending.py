@@ -5,6 +5,7 @@ The trace is an append and a `next_query_at` set in one UpdateItem that does not
 order's version: asking the gateway changes nothing the order's state machines decide on, so
 it never makes a concurrent decision retry.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -17,22 +18,27 @@ from .orders import timeline_to_map, to_domain
 
 #: orders expire at most 7 days after creation; one more day covers the grace after expiry
 LOOKBACK = timedelta(days=8)
-KEEP = object()     # record_query: leave next_query_at as it is
+KEEP = object()  # record_query: leave next_query_at as it is
 
 
 def due_for_query(now: datetime, min_age: timedelta, grace: timedelta, limit: int) -> list[Order]:
     """Pending orders older than `min_age`, not past expiry plus `grace`, whose next query time
     has come (or who were never asked): the by_status index bounded by creation time, narrowed by
     a filter; oldest first, at most `limit`."""
-    due = ((OrderModel.next_query_at.does_not_exist() | (OrderModel.next_query_at <= to_iso(now)))
-           & (OrderModel.expires_at > to_iso(now - grace)))
+    due = (
+        OrderModel.next_query_at.does_not_exist() | (OrderModel.next_query_at <= to_iso(now))
+    ) & (OrderModel.expires_at > to_iso(now - grace))
     items = OrderModel.by_status.query(
-        PayStatus.PENDING.value, OrderModel.created_at.between(to_iso(now - LOOKBACK), to_iso(now - min_age)),
-        filter_condition=due)
+        PayStatus.PENDING.value,
+        OrderModel.created_at.between(to_iso(now - LOOKBACK), to_iso(now - min_age)),
+        filter_condition=due,
+    )
     return [to_domain(item) for item in islice(items, limit)]
 
 
-def record_query(order_no: str, entry: TimelineEntry, next_query_at: datetime | None | object = KEEP) -> None:
+def record_query(
+    order_no: str, entry: TimelineEntry, next_query_at: datetime | object | None = KEEP
+) -> None:
     """Append the query's timeline entry and set when to ask next (None: never again)."""
     actions = [OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)]))]
     if next_query_at is None:

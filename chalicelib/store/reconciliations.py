@@ -9,12 +9,14 @@ Re-running a day replaces its results in place: the new items are written under 
 id, the summary is switched to them with a condition on the summary it replaces (two runs at
 once cannot interleave: the loser deletes its own items), then the old attempt's items go.
 """
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from pynamodb.exceptions import PutError
 
@@ -26,9 +28,9 @@ HISTORY_KEPT = 30
 
 
 class RunStatus:
-    DONE = "done"                   # reconciled; statement fees all written onto orders
-    FEES_PENDING = "fees_pending"   # reconciled; fee write-back still under way
-    FAILED = "failed"               # no result: the statement could not be fetched or read
+    DONE = "done"  # reconciled; statement fees all written onto orders
+    FEES_PENDING = "fees_pending"  # reconciled; fee write-back still under way
+    FAILED = "failed"  # no result: the statement could not be fetched or read
 
 
 class RunReplaced(Exception):
@@ -60,14 +62,23 @@ class NewRun:
     channel: str
     date: str
     summary: dict[str, Any]
-    lines: list[dict[str, Any]]                          # unmatched lines (line_view)
-    fee_chunks: list[Sequence[Sequence[Any]]] = field(default_factory=list)   # [order_no, currency, fee, net]
-    extra: dict[str, Any] = field(default_factory=dict)   # report key, statement facts, actor
+    lines: list[dict[str, Any]]  # unmatched lines (line_view)
+    fee_chunks: list[Sequence[Sequence[Any]]] = field(
+        default_factory=list
+    )  # [order_no, currency, fee, net]
+    extra: dict[str, Any] = field(default_factory=dict)  # report key, statement facts, actor
 
 
 def _to_run(item: ReconciliationModel) -> StoredRun:
-    return StoredRun(item.run_id, item.channel, item.date, item.result or RunStatus.DONE, item.data or {},
-                     item.created_at, item.attempt)
+    return StoredRun(
+        item.run_id,
+        item.channel,
+        item.date,
+        item.result or RunStatus.DONE,
+        item.data or {},
+        item.created_at,
+        item.attempt,
+    )
 
 
 def get(run_id: str) -> StoredRun | None:
@@ -77,17 +88,36 @@ def get(run_id: str) -> StoredRun | None:
         return None
 
 
-def _summary_item(run_id: str, channel: str, date: str, status: str, data: dict[str, Any],
-                  now: datetime, attempt: str | None) -> ReconciliationModel:
-    return ReconciliationModel(run_id, SUMMARY, channel=channel, date=date, result=status, data=data,
-                               attempt=attempt, summary_channel=channel, summary_date=date,
-                               created_at=to_iso(now))
+def _summary_item(
+    run_id: str,
+    channel: str,
+    date: str,
+    status: str,
+    data: dict[str, Any],
+    now: datetime,
+    attempt: str | None,
+) -> ReconciliationModel:
+    return ReconciliationModel(
+        run_id,
+        SUMMARY,
+        channel=channel,
+        date=date,
+        result=status,
+        data=data,
+        attempt=attempt,
+        summary_channel=channel,
+        summary_date=date,
+        created_at=to_iso(now),
+    )
 
 
 def _switch_summary(item: ReconciliationModel, previous: StoredRun | None) -> None:
     """Save the summary unless someone switched it since `previous` was read."""
-    condition = (ReconciliationModel.run_id.does_not_exist() if previous is None
-                 else ReconciliationModel.created_at == previous.created_at)
+    condition = (
+        ReconciliationModel.run_id.does_not_exist()
+        if previous is None
+        else ReconciliationModel.created_at == previous.created_at
+    )
     try:
         item.save(condition=condition)
     except PutError as error:
@@ -104,17 +134,45 @@ def save(run: NewRun, history_entry: dict[str, Any], now: datetime) -> StoredRun
     fee_sks = [f"fees#{attempt}#{n:05d}" for n in range(1, len(run.fee_chunks) + 1)]
     with ReconciliationModel.batch_write() as batch:
         for sk, line in zip(line_sks, run.lines):
-            batch.save(ReconciliationModel(run_id, sk, channel=run.channel, date=run.date, result=line["result"],
-                                           attempt=attempt, data={"line": line}))
+            batch.save(
+                ReconciliationModel(
+                    run_id,
+                    sk,
+                    channel=run.channel,
+                    date=run.date,
+                    result=line["result"],
+                    attempt=attempt,
+                    data={"line": line},
+                )
+            )
         for sk, chunk in zip(fee_sks, run.fee_chunks):
-            batch.save(ReconciliationModel(run_id, sk, channel=run.channel, date=run.date, result="pending",
-                                           attempt=attempt, data={"fees": chunk}))
+            batch.save(
+                ReconciliationModel(
+                    run_id,
+                    sk,
+                    channel=run.channel,
+                    date=run.date,
+                    result="pending",
+                    attempt=attempt,
+                    data={"fees": chunk},
+                )
+            )
     status = RunStatus.FEES_PENDING if fee_sks else RunStatus.DONE
-    history = [{**history_entry, "attempt": attempt, "status": status}, *(previous.history if previous else [])]
-    data = {"summary": run.summary, "line_sks": line_sks, "fee_sks": fee_sks,
-            "history": history[:HISTORY_KEPT], **run.extra}
+    history = [
+        {**history_entry, "attempt": attempt, "status": status},
+        *(previous.history if previous else []),
+    ]
+    data = {
+        "summary": run.summary,
+        "line_sks": line_sks,
+        "fee_sks": fee_sks,
+        "history": history[:HISTORY_KEPT],
+        **run.extra,
+    }
     try:
-        _switch_summary(_summary_item(run_id, run.channel, run.date, status, data, now, attempt), previous)
+        _switch_summary(
+            _summary_item(run_id, run.channel, run.date, status, data, now, attempt), previous
+        )
     except RunReplaced:
         _delete(run_id, line_sks + fee_sks)
         raise
@@ -123,14 +181,23 @@ def save(run: NewRun, history_entry: dict[str, Any], now: datetime) -> StoredRun
     return StoredRun(run_id, run.channel, run.date, status, data, to_iso(now), attempt)
 
 
-def record_failure(channel: str, date: str, history_entry: dict[str, Any], now: datetime) -> StoredRun:
+def record_failure(
+    channel: str, date: str, history_entry: dict[str, Any], now: datetime
+) -> StoredRun:
     """A run that produced no result: kept in the day's history; a day without an earlier result
     gets a `failed` summary, an earlier result is left standing."""
     run_id = run_id_of(channel, date)
     previous = get(run_id)
-    history = [{**history_entry, "status": RunStatus.FAILED}, *(previous.history if previous else [])]
+    history = [
+        {**history_entry, "status": RunStatus.FAILED},
+        *(previous.history if previous else []),
+    ]
     if previous is None or previous.status == RunStatus.FAILED:
-        status, data, attempt = RunStatus.FAILED, {"history": history[:HISTORY_KEPT], "error": history_entry}, None
+        status, data, attempt = (
+            RunStatus.FAILED,
+            {"history": history[:HISTORY_KEPT], "error": history_entry},
+            None,
+        )
     else:
         status, data = previous.status, {**previous.data, "history": history[:HISTORY_KEPT]}
         attempt = previous.attempt
@@ -154,25 +221,37 @@ def lines(run: StoredRun) -> list[dict[str, Any]]:
 def pending_fee_chunks(run: StoredRun) -> list[tuple[str, list[list[Any]]]]:
     keys = [(run.run_id, sk) for sk in run.data.get("fee_sks", [])]
     items = sorted(ReconciliationModel.batch_get(keys), key=lambda item: item.sk)
-    return [(item.sk, item.data["fees"]) for item in items
-            if item.result == "pending" and item.attempt == run.attempt]
+    return [
+        (item.sk, item.data["fees"])
+        for item in items
+        if item.result == "pending" and item.attempt == run.attempt
+    ]
 
 
 def mark_fees_written(run_id: str, sk: str) -> None:
-    ReconciliationModel(run_id, sk).update(actions=[ReconciliationModel.result.set("written")],
-                                           condition=ReconciliationModel.run_id.exists())
+    ReconciliationModel(run_id, sk).update(
+        actions=[ReconciliationModel.result.set("written")],
+        condition=ReconciliationModel.run_id.exists(),
+    )
 
 
 def mark_done(run: StoredRun) -> None:
     """Every fee written: the run is done (unless a newer attempt replaced it meanwhile)."""
     ReconciliationModel(run.run_id, SUMMARY).update(
         actions=[ReconciliationModel.result.set(RunStatus.DONE)],
-        condition=ReconciliationModel.attempt == run.attempt)
+        condition=ReconciliationModel.attempt == run.attempt,
+    )
 
 
 def by_channel(channel: str, date_from: str, date_to: str) -> list[StoredRun]:
-    return [_to_run(item) for item in ReconciliationModel.by_channel.query(
-        channel, ReconciliationModel.summary_date.between(date_from, date_to), scan_index_forward=False)]
+    return [
+        _to_run(item)
+        for item in ReconciliationModel.by_channel.query(
+            channel,
+            ReconciliationModel.summary_date.between(date_from, date_to),
+            scan_index_forward=False,
+        )
+    ]
 
 
 def by_date(date: str) -> list[StoredRun]:

@@ -1,4 +1,5 @@
 """Create every table the stage needs (local stack and tests; in AWS, CloudFormation does it)."""
+
 from __future__ import annotations
 
 from .models import ALL_MODELS

@@ -1,10 +1,11 @@
 """Counter items for statistics: one item per shop-time day (`bucket` = "day#YYYY-MM-DD",
 `dim` = "counters"), one numeric attribute per counter (`<dimension>|<metric>[|<currency>]`),
 incremented with one ADD per day per stream batch, in one transaction with the facts' claims."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from botocore.exceptions import ClientError
 
@@ -23,11 +24,14 @@ def _key(day: str) -> dict:
 @dataclass(frozen=True)
 class Fact:
     """One fact of one order to count once: its claim key and what it adds to a day's counters."""
+
     day: str
     order_no: str
     key: str
     deltas: dict[str, int]
-    labels: dict[str, str] = field(default_factory=dict)   # text set alongside (`label|product:<id>`)
+    labels: dict[str, str] = field(
+        default_factory=dict
+    )  # text set alongside (`label|product:<id>`)
 
 
 # A transaction holds at most 100 items (the orders' claims and the day's counter item), and an
@@ -35,7 +39,7 @@ class Fact:
 MAX_ORDERS_PER_WRITE = 99
 MAX_COUNTERS_PER_WRITE = 250
 
-OrderFacts = dict[str, dict[str, Fact]]   # order number -> claim key -> fact
+OrderFacts = dict[str, dict[str, Fact]]  # order number -> claim key -> fact
 
 
 def add_once_each(facts: Iterable[Fact]) -> int:
@@ -58,7 +62,9 @@ def _chunks(orders: OrderFacts) -> Iterator[OrderFacts]:
     counters: set[str] = set()
     for order_no, facts in orders.items():
         names = {name for fact in facts.values() for name in [*fact.deltas, *fact.labels]}
-        if chunk and (len(chunk) == MAX_ORDERS_PER_WRITE or len(counters | names) > MAX_COUNTERS_PER_WRITE):
+        if chunk and (
+            len(chunk) == MAX_ORDERS_PER_WRITE or len(counters | names) > MAX_COUNTERS_PER_WRITE
+        ):
             yield chunk
             chunk, counters = {}, set()
         chunk[order_no] = facts
@@ -72,8 +78,11 @@ def _add_day(day: str, orders: OrderFacts) -> int:
         if _write(day, orders):
             return sum(len(facts) for facts in orders.values())
         claimed = claims.claimed_keys(orders)
-        orders = {order_no: remaining for order_no, facts in orders.items()
-                  if (remaining := {key: f for key, f in facts.items() if key not in claimed[order_no]})}
+        orders = {
+            order_no: remaining
+            for order_no, facts in orders.items()
+            if (remaining := {key: f for key, f in facts.items() if key not in claimed[order_no]})
+        }
     return 0
 
 
@@ -89,18 +98,28 @@ def _write(day: str, orders: OrderFacts) -> bool:
     expression = "ADD " + ", ".join(f"#c{i} :v{i}" for i in range(len(totals)))
     if labels:
         expression += " SET " + ", ".join(f"#l{i} = :l{i}" for i in range(len(labels)))
-    counters = {"Update": {
-        "TableName": StatsModel.Meta.table_name, "Key": _key(day), "UpdateExpression": expression,
-        "ExpressionAttributeNames": {f"#c{i}": name for i, name in enumerate(totals)}
-        | {f"#l{i}": name for i, name in enumerate(labels)},
-        "ExpressionAttributeValues": {f":v{i}": {"N": str(value)} for i, value in enumerate(totals.values())}
-        | {f":l{i}": {"S": value} for i, value in enumerate(labels.values())}}}
+    counters = {
+        "Update": {
+            "TableName": StatsModel.Meta.table_name,
+            "Key": _key(day),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {f"#c{i}": name for i, name in enumerate(totals)}
+            | {f"#l{i}": name for i, name in enumerate(labels)},
+            "ExpressionAttributeValues": {
+                f":v{i}": {"N": str(value)} for i, value in enumerate(totals.values())
+            }
+            | {f":l{i}": {"S": value} for i, value in enumerate(labels.values())},
+        }
+    }
     items = [claims.claim_item(order_no, facts) for order_no, facts in orders.items()]
     try:
         client("dynamodb").transact_write_items(TransactItems=[*items, counters])
     except ClientError as error:
         reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-        if error.response["Error"]["Code"] == "TransactionCanceledException" and _CLAIMED in reasons[:len(items)]:
+        if (
+            error.response["Error"]["Code"] == "TransactionCanceledException"
+            and _CLAIMED in reasons[: len(items)]
+        ):
             return False
         raise
     return True
@@ -108,7 +127,9 @@ def _write(day: str, orders: OrderFacts) -> bool:
 
 def read(days: Iterable[str]) -> dict[str, dict[str, int]]:
     """Counters by day (days with no orders are absent). One BatchGetItem per 100 days."""
-    return {day: {k: int(v["N"]) for k, v in item.items() if "N" in v} for day, item in _items(days)}
+    return {
+        day: {k: int(v["N"]) for k, v in item.items() if "N" in v} for day, item in _items(days)
+    }
 
 
 def read_labels(days: Iterable[str]) -> dict[str, str]:
@@ -123,7 +144,7 @@ def _items(days: Iterable[str]) -> list[tuple[str, dict]]:
     wanted = list(dict.fromkeys(days))
     found: list[tuple[str, dict]] = []
     for start in range(0, len(wanted), 100):
-        keys = [_key(day) for day in wanted[start:start + 100]]
+        keys = [_key(day) for day in wanted[start : start + 100]]
         request = {StatsModel.Meta.table_name: {"Keys": keys, "ConsistentRead": True}}
         while request:
             response = client("dynamodb").batch_get_item(RequestItems=request)

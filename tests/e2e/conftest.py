@@ -1,5 +1,6 @@
 """The local stack started the way `make run` starts it (python -m local.stack), in a subprocess
 on free ports, reached only over real HTTP."""
+
 from __future__ import annotations
 
 import os
@@ -35,12 +36,22 @@ class LocalStack:
     demo_log_path: str
 
     def call(self, method: str, path: str, key: str = SHOP_KEY, **kwargs) -> requests.Response:
-        return requests.request(method, self.api + path, headers={"Authorization": f"Bearer {key}"},
-                                timeout=30, **kwargs)
+        return requests.request(
+            method,
+            self.api + path,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+            **kwargs,
+        )
 
     def aws(self, service: str):
-        return boto3.client(service, endpoint_url=self.aws_endpoint, region_name="ap-east-1",
-                            aws_access_key_id="local", aws_secret_access_key="local")
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_endpoint,
+            region_name="ap-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
     def log(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
@@ -52,21 +63,44 @@ class LocalStack:
             return handle.read()
 
 
-def start_stack(tmp_path_factory, demo: bool, extra_env: dict[str, str] | None = None) -> LocalStack:
+def start_stack(
+    tmp_path_factory, demo: bool, extra_env: dict[str, str] | None = None
+) -> LocalStack:
     api_port, sim_port, aws_port = free_port(), free_port(), free_port()
     folder = tmp_path_factory.mktemp("stack")
     log_path, demo_log_path = str(folder / "stack.log"), str(folder / "demo.log")
-    env = {**os.environ, "PAYTRACK_PORT": str(api_port), "PAYTRACK_SIM_PORT": str(sim_port),
-           "PAYTRACK_AWS_PORT": str(aws_port), "PAYTRACK_ADMIN_KEY": ADMIN_KEY, "PAYTRACK_SHOP_KEY": SHOP_KEY,
-           "PAYTRACK_DEMO": "1" if demo else "0", "PAYTRACK_DEMO_RATE": "2", "PYTHONUNBUFFERED": "1",
-           "PAYTRACK_LOCAL_KEYS_FILE": str(folder / "local-keys.env"), "PAYTRACK_LOG_FORMAT": "json",
-           "PAYTRACK_DEMO_LOG": demo_log_path,
-           **(extra_env or {})}
+    env = {
+        **os.environ,
+        "PAYTRACK_PORT": str(api_port),
+        "PAYTRACK_SIM_PORT": str(sim_port),
+        "PAYTRACK_AWS_PORT": str(aws_port),
+        "PAYTRACK_ADMIN_KEY": ADMIN_KEY,
+        "PAYTRACK_SHOP_KEY": SHOP_KEY,
+        "PAYTRACK_DEMO": "1" if demo else "0",
+        "PAYTRACK_DEMO_RATE": "2",
+        "PYTHONUNBUFFERED": "1",
+        "PAYTRACK_LOCAL_KEYS_FILE": str(folder / "local-keys.env"),
+        "PAYTRACK_LOG_FORMAT": "json",
+        "PAYTRACK_DEMO_LOG": demo_log_path,
+        **(extra_env or {}),
+    }
     env.pop("PAYTRACK_STAGE", None)
     with open(log_path, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "local.stack"], cwd=REPO, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    stack = LocalStack(f"http://127.0.0.1:{api_port}", sim_port, f"http://127.0.0.1:{aws_port}", process, log_path, demo_log_path)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.stack"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    stack = LocalStack(
+        f"http://127.0.0.1:{api_port}",
+        sim_port,
+        f"http://127.0.0.1:{aws_port}",
+        process,
+        log_path,
+        demo_log_path,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -1,6 +1,7 @@
 """The local stack flags the simulator's bad cases within seconds — wrong amount, a second
 payment, an unknown order, an IP burst, a random e-mail — shows them in its log and in the
 anomaly inbox, tells the shop which orders are held, and pages the local paging topic."""
+
 from __future__ import annotations
 
 import random
@@ -33,9 +34,16 @@ def wait_for(predicate, timeout: float = FLAG_WITHIN_S):
 
 def register(stack, channel: str = "alipay-main", amount: str = "58.00", **extra) -> str:
     rng = random.Random()
-    body = {"product_id": "steam-50", "product_name": "Steam 充值卡 50元", "amount": amount, "currency": "CNY",
-            "channel": channel, "buyer_email": f"zhangwei{rng.randint(1, 9999)}@163.com",
-            "buyer_ip": f"117.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}", **extra}
+    body = {
+        "product_id": "steam-50",
+        "product_name": "Steam 充值卡 50元",
+        "amount": amount,
+        "currency": "CNY",
+        "channel": channel,
+        "buyer_email": f"zhangwei{rng.randint(1, 9999)}@163.com",
+        "buyer_ip": f"117.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+        **extra,
+    }
     response = stack.call("POST", "/orders", json=body)
     assert response.status_code == 201, response.text
     return response.json()["order_no"]
@@ -58,14 +66,23 @@ def test_the_simulators_bad_cases_are_flagged_held_and_paged(stack, simulator):
     unknown = f"LATE{int(time.time() * 1000)}"
     lost = simulator.pay("alipay-main", unknown, "58.00")
     burst_ip = "117.50.60.70"
-    burst = [register(stack, "epay-main", buyer_ip=burst_ip, buyer_email=f"buyer{i}@qq.com") for i in range(5)]
+    burst = [
+        register(stack, "epay-main", buyer_ip=burst_ip, buyer_email=f"buyer{i}@qq.com")
+        for i in range(5)
+    ]
     random_mail = register(stack, "epay-main", buyer_email="x7k2q9vbn3@mailinator.com")
 
     def flagged():
         found = inbox(stack)
-        wanted = {f"amount_mismatch~{short}", f"ip_burst~{burst[0]}", f"suspicious_email~{random_mail}",
-                  f"duplicate_payment~{twice}~{second.trade_no}"}
-        unknowns = [a for a in found.values() if a["rule"] == "unknown_order" and a["order_no"] == unknown]
+        wanted = {
+            f"amount_mismatch~{short}",
+            f"ip_burst~{burst[0]}",
+            f"suspicious_email~{random_mail}",
+            f"duplicate_payment~{twice}~{second.trade_no}",
+        }
+        unknowns = [
+            a for a in found.values() if a["rule"] == "unknown_order" and a["order_no"] == unknown
+        ]
         return found if wanted <= set(found) and unknowns else None
 
     found = wait_for(flagged)
@@ -76,14 +93,27 @@ def test_the_simulators_bad_cases_are_flagged_held_and_paged(stack, simulator):
     assert all(stack.call("GET", f"/orders/{o}").json()["hold"] for o in burst)
     assert stack.call("GET", f"/orders/{twice}").json()["hold_reasons"] == ["duplicate_payment"]
 
-    log = wait_for(lambda: (text := stack.log()) and "PAGE ALARM paytrack-local-critical-anomaly" in text and text)
-    for anomaly_id in (f"amount_mismatch#{short}", f"ip_burst#{burst[0]}", f"suspicious_email#{random_mail}"):
+    log = wait_for(
+        lambda: (
+            (text := stack.log()) and "PAGE ALARM paytrack-local-critical-anomaly" in text and text
+        )
+    )
+    for anomaly_id in (
+        f"amount_mismatch#{short}",
+        f"ip_burst#{burst[0]}",
+        f"suspicious_email#{random_mail}",
+    ):
         assert f'"anomaly_id":"{anomaly_id}"' in log, anomaly_id
     wait_for(lambda: f"event order.held {short} reasons=amount_mismatch" in stack.log())
     wait_for(lambda: f"event order.held {twice} reasons=duplicate_payment" in stack.log())
-    assert '{"_aws"' not in log                     # the EMF lines went to the alarm emulation
+    assert '{"_aws"' not in log  # the EMF lines went to the alarm emulation
 
     register(stack, order_no=unknown)
     assert lost.event.wait_settled(30) and lost.event.outcome == "accepted"
-    wait_for(lambda: all(a["status"] == "resolved" for a in inbox(stack).values()
-                         if a["rule"] == "unknown_order" and a["order_no"] == unknown))
+    wait_for(
+        lambda: all(
+            a["status"] == "resolved"
+            for a in inbox(stack).values()
+            if a["rule"] == "unknown_order" and a["order_no"] == unknown
+        )
+    )

@@ -1,15 +1,15 @@
 """2,000 notifications over 8 threads against the local stack over real HTTP: 30% duplicates,
 shuffled, 5% forged, 2% for orders registered only later. Every valid payment is applied
 exactly once, every forged one is rejected and audited, and nothing answers 5xx."""
+
 from __future__ import annotations
 
 import random
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import requests
-
 import pytest
+import requests
 
 from tests.e2e.conftest import SHOP_KEY, start_stack, stop_stack
 from tests.support import notifications as wires
@@ -36,17 +36,28 @@ def is_success(wire: wires.Wire, response: requests.Response) -> bool:
     return 200 <= response.status_code < 300
 
 
-def send(session: requests.Session, api: str, wire: wires.Wire) -> tuple[wires.Wire, requests.Response]:
-    response = session.request(wire.method, api + wire.path, data=wire.body or None, headers=wire.signed_now(),
-                               timeout=60)
+def send(
+    session: requests.Session, api: str, wire: wires.Wire
+) -> tuple[wires.Wire, requests.Response]:
+    response = session.request(
+        wire.method, api + wire.path, data=wire.body or None, headers=wire.signed_now(), timeout=60
+    )
     return wire, response
 
 
 def register(session: requests.Session, api: str, order_no: str, channel: str) -> int:
-    body = {"order_no": order_no, "product_id": "vip", "product_name": "VIP会员 月卡", "amount": "58.00",
-            "currency": "CNY", "channel": channel, "buyer_email": "a@qq.com"}
-    return session.post(api + "/orders", json=body, headers={"Authorization": f"Bearer {SHOP_KEY}"},
-                        timeout=60).status_code
+    body = {
+        "order_no": order_no,
+        "product_id": "vip",
+        "product_name": "VIP会员 月卡",
+        "amount": "58.00",
+        "currency": "CNY",
+        "channel": channel,
+        "buyer_email": "a@qq.com",
+    }
+    return session.post(
+        api + "/orders", json=body, headers={"Authorization": f"Bearer {SHOP_KEY}"}, timeout=60
+    ).status_code
 
 
 @pytest.fixture
@@ -71,10 +82,16 @@ def test_two_thousand_concurrent_notifications(stack):
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=THREADS))
     with ThreadPoolExecutor(THREADS) as pool:
-        created = list(pool.map(lambda o: register(session, stack.api, *o), [o for o in orders if o[0] not in late]))
+        created = list(
+            pool.map(
+                lambda o: register(session, stack.api, *o), [o for o in orders if o[0] not in late]
+            )
+        )
         assert set(created) == {201}
         results = list(pool.map(lambda w: send(session, stack.api, w), traffic))
-        late_created = list(pool.map(lambda no: register(session, stack.api, no, dict(orders)[no]), sorted(late)))
+        late_created = list(
+            pool.map(lambda no: register(session, stack.api, no, dict(orders)[no]), sorted(late))
+        )
         assert set(late_created) == {201}
         retries = list(pool.map(lambda no: send(session, stack.api, originals[no]), sorted(late)))
 
@@ -89,19 +106,29 @@ def test_two_thousand_concurrent_notifications(stack):
 
     table = stack.aws("dynamodb")
     stored = _scan(table, "paytrack-local-orders")
-    by_no = {item["order_no"]["S"]: item for item in stored if item["order_no"]["S"].startswith("CC")}
+    by_no = {
+        item["order_no"]["S"]: item for item in stored if item["order_no"]["S"].startswith("CC")
+    }
     assert len(by_no) == VALID
     for order_no, item in by_no.items():
         assert item["pay_status"]["S"] == "paid", order_no
         assert len(item["payments"]["L"]) == 1, order_no
         assert len(item["applied"]["SS"]) == 1, order_no
-        kinds = [e["M"]["type"]["S"] for e in item["timeline"]["L"] if not _expected_aside(e["M"], order_no in late)]
+        kinds = [
+            e["M"]["type"]["S"]
+            for e in item["timeline"]["L"]
+            if not _expected_aside(e["M"], order_no in late)
+        ]
         assert kinds == ["created", "payment"], (order_no, kinds)
-    notices = [n for n in _scan(table, "paytrack-local-notices") if n["out_trade_no"]["S"].startswith("CC")]
+    notices = [
+        n for n in _scan(table, "paytrack-local-notices") if n["out_trade_no"]["S"].startswith("CC")
+    ]
     assert len(notices) == VALID
     attempts = sum(len(n["attempts"]["L"]) for n in notices)
     assert attempts == VALID + DUPLICATES + LATE
-    audit = [a for a in _scan(table, "paytrack-local-audit") if a.get("kind", {}).get("S") == "notify"]
+    audit = [
+        a for a in _scan(table, "paytrack-local-audit") if a.get("kind", {}).get("S") == "notify"
+    ]
     assert sum(1 for a in audit if a["verification"]["S"] == "bad_signature") == FORGED
     assert sum(1 for a in audit if a["outcome"]["S"] == "unknown_order") >= LATE
 
@@ -112,12 +139,16 @@ def _expected_aside(entry: dict, late: bool) -> bool:
     anomaly, when the notices stream reaches that notification after the order exists."""
     if entry["type"]["S"] == "query":
         return True
-    return late and entry["type"]["S"] == "anomaly" and entry["message"]["S"].startswith("anomaly unknown_order")
+    return (
+        late
+        and entry["type"]["S"] == "anomaly"
+        and entry["message"]["S"].startswith("anomaly unknown_order")
+    )
 
 
 def _order_of(wire: wires.Wire) -> str:
-    from urllib.parse import parse_qs
     import json
+    from urllib.parse import parse_qs
 
     if wire.channel in ("alipay-main",):
         return parse_qs(wire.body.decode())["out_trade_no"][0]

@@ -3,6 +3,7 @@ the committed dev channels. The stack starts, its banner lists the fresh channel
 gateway URL each calls) and the dev ones as simulated, and it serves the API: an order on a real
 channel is paid by a notification signed with that channel's own (fresh) Alipay key. A channels
 file with a broken channel stops the stack before it starts anything, naming channel and field."""
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,6 @@ DEV = json.loads((REPO / "local" / "channels.dev.json").read_text(encoding="utf-
 SANDBOX = "https://openapi-sandbox.dl.alipaydev.com/gateway.do"
 
 
-
-
-
-
-
 @pytest.fixture(scope="module")
 def alipay_side_key() -> rsa.RSAPrivateKey:
     """What Alipay signs the sandbox app's notifications with (its public half goes in the file)."""
@@ -41,13 +37,25 @@ def alipay_side_key() -> rsa.RSAPrivateKey:
 @pytest.fixture(scope="module")
 def channels_file(tmp_path_factory, alipay_side_key) -> Path:
     own = {
-        "ali-acc": {"type": "alipay", "name": "支付宝·沙箱", "app_id": "9021000000000001",
-                    "app_private_key": private_pem(fresh_key()), "alipay_public_key": public_pem(alipay_side_key),
-                    "gateway_url": SANDBOX},
-        "wx-acc": {**DEV["wxpay-main"], "merchant_private_key": private_pem(fresh_key()),
-                   "platform_public_key": public_pem(fresh_key()), "api_base": "https://api.mch.weixin.qq.com"},
-        "stripe-acc": {**DEV["stripe-main"], "webhook_secret": "whsec_own0000000000000000000000000",
-                       "api_base": "https://api.stripe.com"},
+        "ali-acc": {
+            "type": "alipay",
+            "name": "支付宝·沙箱",
+            "app_id": "9021000000000001",
+            "app_private_key": private_pem(fresh_key()),
+            "alipay_public_key": public_pem(alipay_side_key),
+            "gateway_url": SANDBOX,
+        },
+        "wx-acc": {
+            **DEV["wxpay-main"],
+            "merchant_private_key": private_pem(fresh_key()),
+            "platform_public_key": public_pem(fresh_key()),
+            "api_base": "https://api.mch.weixin.qq.com",
+        },
+        "stripe-acc": {
+            **DEV["stripe-main"],
+            "webhook_secret": "whsec_own0000000000000000000000000",
+            "api_base": "https://api.stripe.com",
+        },
     }
     path = tmp_path_factory.mktemp("channels") / "channels.json"
     path.write_text(json.dumps({**DEV, **own}, ensure_ascii=False), encoding="utf-8")
@@ -56,7 +64,9 @@ def channels_file(tmp_path_factory, alipay_side_key) -> Path:
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory, channels_file):
-    running = start_stack(tmp_path_factory, demo=False, extra_env={"PAYTRACK_CHANNELS_FILE": str(channels_file)})
+    running = start_stack(
+        tmp_path_factory, demo=False, extra_env={"PAYTRACK_CHANNELS_FILE": str(channels_file)}
+    )
     yield running
     stop_stack(running)
 
@@ -64,9 +74,17 @@ def own_stack(tmp_path_factory, channels_file):
 def test_the_banner_lists_real_and_simulated_channels(own_stack):
     log = own_stack.log()
     assert "  simulated     alipay-main, wxpay-main, epay-main, stripe-main" in log
-    assert f"  real          ali-acc → {SANDBOX} (its alipay_public_key is not the simulator's)" in log
-    assert "  real          wx-acc → https://api.mch.weixin.qq.com (its platform_public_key is not the simulator's)" in log
-    assert "  real          stripe-acc → https://api.stripe.com (its api_base is not the simulator's)" in log
+    assert (
+        f"  real          ali-acc → {SANDBOX} (its alipay_public_key is not the simulator's)" in log
+    )
+    assert (
+        "  real          wx-acc → https://api.mch.weixin.qq.com (its platform_public_key is not the simulator's)"
+        in log
+    )
+    assert (
+        "  real          stripe-acc → https://api.stripe.com (its api_base is not the simulator's)"
+        in log
+    )
 
 
 def test_the_simulator_leaves_the_real_channels_alone(own_stack):
@@ -76,20 +94,46 @@ def test_the_simulator_leaves_the_real_channels_alone(own_stack):
 
 
 def test_a_real_channel_takes_a_payment_signed_with_its_own_key(own_stack, alipay_side_key):
-    order = own_stack.call("POST", "/orders", json={
-        "product_id": "vip-month", "product_name": "VIP会员 月卡", "quantity": 1, "amount": "58.00",
-        "currency": "CNY", "channel": "ali-acc", "buyer_email": "buyer@qq.com", "buyer_ip": "1.2.3.4",
-        "user_agent": "Mozilla/5.0"})
+    order = own_stack.call(
+        "POST",
+        "/orders",
+        json={
+            "product_id": "vip-month",
+            "product_name": "VIP会员 月卡",
+            "quantity": 1,
+            "amount": "58.00",
+            "currency": "CNY",
+            "channel": "ali-acc",
+            "buyer_email": "buyer@qq.com",
+            "buyer_ip": "1.2.3.4",
+            "user_agent": "Mozilla/5.0",
+        },
+    )
     assert order.status_code == 201, order.text
     order_no = order.json()["order_no"]
     now = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
-    params = {"notify_id": f"own-{order_no}", "notify_time": now, "notify_type": "trade_status_sync",
-              "charset": "utf-8", "version": "1.0", "sign_type": "RSA2", "app_id": "9021000000000001",
-              "out_trade_no": order_no, "trade_no": f"2026{order_no[-16:]}", "total_amount": "58.00",
-              "receipt_amount": "58.00", "trade_status": "TRADE_SUCCESS", "gmt_payment": now}
+    params = {
+        "notify_id": f"own-{order_no}",
+        "notify_time": now,
+        "notify_type": "trade_status_sync",
+        "charset": "utf-8",
+        "version": "1.0",
+        "sign_type": "RSA2",
+        "app_id": "9021000000000001",
+        "out_trade_no": order_no,
+        "trade_no": f"2026{order_no[-16:]}",
+        "total_amount": "58.00",
+        "receipt_amount": "58.00",
+        "trade_status": "TRADE_SUCCESS",
+        "gmt_payment": now,
+    }
     params["sign"] = sim_signing.alipay_sign(params, alipay_side_key)
-    answer = requests.post(f"{own_stack.api}/notify/ali-acc", data=urlencode(params), timeout=30,
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    answer = requests.post(
+        f"{own_stack.api}/notify/ali-acc",
+        data=urlencode(params),
+        timeout=30,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert (answer.status_code, answer.text) == (200, "success")
     assert own_stack.call("GET", f"/orders/{order_no}").json()["pay_status"] == "paid"
 
@@ -101,14 +145,33 @@ def test_the_keys_file_can_be_sourced_and_only_its_owner_reads_it(own_stack):
 
 
 def test_a_broken_channels_file_stops_the_stack_before_it_starts(tmp_path):
-    broken = {**DEV, "ali-typo": {**DEV["alipay-main"], "type": "alipy"},
-              "wx-bad": {**DEV["wxpay-main"], "platform_public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"}}
+    broken = {
+        **DEV,
+        "ali-typo": {**DEV["alipay-main"], "type": "alipy"},
+        "wx-bad": {
+            **DEV["wxpay-main"],
+            "platform_public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+        },
+    }
     path = tmp_path / "channels.json"
     path.write_text(json.dumps(broken), encoding="utf-8")
-    env = {"PATH": "/usr/bin:/bin", "PAYTRACK_CHANNELS_FILE": str(path), "PAYTRACK_LOCAL_KEYS_FILE": str(tmp_path / "k.env")}
-    done = subprocess.run([sys.executable, "-m", "local.stack"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PAYTRACK_CHANNELS_FILE": str(path),
+        "PAYTRACK_LOCAL_KEYS_FILE": str(tmp_path / "k.env"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "local.stack"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert "  - ali-typo: type 'alipy' is not one of alipay, epay, stripe, wechatpay" in done.stderr
-    assert "  - wx-bad: platform_public_key is not an RSA public key or certificate (PEM)" in done.stderr
+    assert (
+        "  - wx-bad: platform_public_key is not an RSA public key or certificate (PEM)"
+        in done.stderr
+    )
     assert "paytrack local stack is up" not in done.stdout

@@ -1,6 +1,7 @@
 """The fault-injection suite's world: one moto per module (cases are told apart by fresh order
 numbers and per-case products), the app behind chalice.test.Client, every stream consumer fed
 from its stream, the shop's event inbox, and the injector on every botocore call."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class World:
         for counters in stats_store.read(days).values():
             for name, value in counters.items():
                 if name.startswith(prefix):
-                    found[name[len(prefix):]] = found.get(name[len(prefix):], 0) + value
+                    found[name[len(prefix) :]] = found.get(name[len(prefix) :], 0) + value
         return found
 
 
@@ -55,13 +56,19 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     if call.when == "call":
         report = outcome.get_result()
-        report.user_properties += [("sweep", (r.name, r.cases, len(r.failures))) for r in faults.SWEEPS]
+        report.user_properties += [
+            ("sweep", (r.name, r.cases, len(r.failures))) for r in faults.SWEEPS
+        ]
         faults.SWEEPS.clear()
 
 
 def pytest_terminal_summary(terminalreporter):
-    sweeps = [value for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed")
-              for name, value in getattr(report, "user_properties", []) if name == "sweep"]
+    sweeps = [
+        value
+        for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed")
+        for name, value in getattr(report, "user_properties", [])
+        if name == "sweep"
+    ]
     if not sweeps:
         return
     terminalreporter.section("fault injection")
@@ -69,4 +76,6 @@ def pytest_terminal_summary(terminalreporter):
         state = "all invariants held" if not broken else f"{broken} broke an invariant"
         terminalreporter.write_line(f"{name:<40} {cases:>4} cases  {state}")
     total, broken = sum(s[1] for s in sweeps), sum(s[2] for s in sweeps)
-    terminalreporter.write_line(f"{'total (use case x failure point)':<40} {total:>4} cases  {broken} broken")
+    terminalreporter.write_line(
+        f"{'total (use case x failure point)':<40} {total:>4} cases  {broken} broken"
+    )

@@ -1,4 +1,5 @@
 """What must hold after any crash and its recovery, per order (shared by the fault suites)."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,8 +39,9 @@ def assert_no_anomaly_twice(order) -> None:
     assert len(order.hold_reasons) == len(set(order.hold_reasons)), order.hold_reasons
 
 
-def assert_paid_once(world, order_no: str, product: str, minor: int = 5800, currency: str = "CNY",
-                     notices: int = 1) -> None:
+def assert_paid_once(
+    world, order_no: str, product: str, minor: int = 5800, currency: str = "CNY", notices: int = 1
+) -> None:
     """A valid payment: stored once, paid once, counted once, announced, no anomaly."""
     order = order_store.get(order_no)
     assert order.pay_status.value == "paid", f"order {order.pay_status.value}, expected paid"
@@ -49,8 +51,11 @@ def assert_paid_once(world, order_no: str, product: str, minor: int = 5800, curr
     stored = list(NoticeModel.by_order.query(order_no))
     assert len(stored) == notices, f"{len(stored)} notices stored"
     counters = world.counters(product)
-    assert (counters.get("created"), counters.get("paid"), counters.get(f"paid_minor|{currency}")) == \
-        (1, 1, minor), f"stats counted {counters}"
+    assert (
+        counters.get("created"),
+        counters.get("paid"),
+        counters.get(f"paid_minor|{currency}"),
+    ) == (1, 1, minor), f"stats counted {counters}"
     messages = world.inbox.of(order_no)
     assert_announced(messages, "order.paid")
     assert_announced(messages, "order.ready")

@@ -3,6 +3,7 @@
 answered 200, the stream consumers run; then the action is applied once, counted once and
 announced (a refund: one refund, counted once — through the gateway, refunded there once and
 order.refunded to the shop; a hold: order.held; a release: order.ready again)."""
+
 from __future__ import annotations
 
 from chalicelib.domain.refunds import refund_requests
@@ -43,13 +44,21 @@ def timeline_count(order_no: str, kind: str) -> int:
 
 
 def test_a_refund_is_recorded_once_whatever_call_fails(world):
-    body = {"action": "mark_refunded", "reason": "退差价", "amount": "8.00", "idempotency_key": "refund-1"}
+    body = {
+        "action": "mark_refunded",
+        "reason": "退差价",
+        "amount": "8.00",
+        "idempotency_key": "refund-1",
+    }
 
     def case(arm):
         order_no, product = paid_order(world)
         crash_then_retry(world, arm, order_no, body)
         order = order_store.get(order_no)
-        assert (order.pay_status.value, order.refunded_amount.format()) == ("partially_refunded", "8.00")
+        assert (order.pay_status.value, order.refunded_amount.format()) == (
+            "partially_refunded",
+            "8.00",
+        )
         assert timeline_count(order_no, "refund") == 1
         counters = world.counters(product)
         assert (counters.get("refunded"), counters.get("refunded_minor|CNY")) == (1, 800), counters
@@ -64,7 +73,9 @@ def test_a_hold_is_applied_and_announced_once_whatever_call_fails(world):
         order_no, _ = paid_order(world)
         crash_then_retry(world, arm, order_no, {"action": "hold", "reason": "buyer asked to wait"})
         order = order_store.get(order_no)
-        assert order.on_hold and timeline_count(order_no, "hold") == 1, [e.type for e in order.timeline]
+        assert order.on_hold and timeline_count(order_no, "hold") == 1, [
+            e.type for e in order.timeline
+        ]
         messages = world.inbox.of(order_no)
         assert_announced(messages, "order.ready", generation=0)
         assert_announced(messages, "order.held", generation=0)
@@ -77,9 +88,13 @@ def test_a_release_is_applied_and_announced_once_whatever_call_fails(world):
         order_no, _ = paid_order(world)
         assert act(world, order_no, {"action": "hold", "reason": "checking"}).status_code == 200
         world.streams.settle()
-        crash_then_retry(world, arm, order_no, {"action": "release_hold", "reason": "checked with buyer"})
+        crash_then_retry(
+            world, arm, order_no, {"action": "release_hold", "reason": "checked with buyer"}
+        )
         order = order_store.get(order_no)
-        assert not order.on_hold and timeline_count(order_no, "release") == 1, [e.type for e in order.timeline]
+        assert not order.on_hold and timeline_count(order_no, "release") == 1, [
+            e.type for e in order.timeline
+        ]
         assert_announced(world.inbox.of(order_no), "order.ready", generation=1)
 
     sweep("action release_hold", world.injector, case).assert_held()
@@ -89,9 +104,16 @@ def test_a_gateway_refund_is_made_once_whatever_call_fails(world, monkeypatch):
     """The refund through the gateway: a crash anywhere (the reservation, the settlement, the
     audit) and the operator's retry with the same key ask the gateway first, so the money goes
     back once, is counted once and order.refunded reaches the shop with one id."""
-    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0))
+    monkeypatch.setattr(
+        gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0)
+    )
     simulator = start_simulator()
-    body = {"action": "refund", "reason": "重复支付", "amount": "8.00", "idempotency_key": "gateway-refund-1"}
+    body = {
+        "action": "refund",
+        "reason": "重复支付",
+        "amount": "8.00",
+        "idempotency_key": "gateway-refund-1",
+    }
 
     def case(arm):
         order_no, product = register(world)
@@ -102,8 +124,13 @@ def test_a_gateway_refund_is_made_once_whatever_call_fails(world, monkeypatch):
         assert trade.refunded_minor == 800
         assert len([r for r in simulator.refunds.requests() if r.trade is trade]) == 1
         order = order_store.get(order_no)
-        assert (order.pay_status.value, order.refunded_amount.format()) == ("partially_refunded", "8.00")
-        assert [r.state.value for r in refund_requests(order)] == ["succeeded"] and not order.refund_open
+        assert (order.pay_status.value, order.refunded_amount.format()) == (
+            "partially_refunded",
+            "8.00",
+        )
+        assert [r.state.value for r in refund_requests(order)] == [
+            "succeeded"
+        ] and not order.refund_open
         counters = world.counters(product)
         assert (counters.get("refunded"), counters.get("refunded_minor|CNY")) == (1, 800), counters
         assert_announced(world.inbox.of(order_no), "order.refunded")

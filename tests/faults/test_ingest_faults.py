@@ -2,6 +2,7 @@
 fails (every kind of fault of tests/support/faults.py), the gateway redelivers the same notice
 until it is answered with success, the stream consumers run as Lambda would; then the notice is
 stored once, the order paid once, counted once, order.paid and order.ready announced."""
+
 from __future__ import annotations
 
 import pytest

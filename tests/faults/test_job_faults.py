@@ -3,6 +3,7 @@ write-back, and exports (inline, and the asynchronous half on the exports stream
 call fails, the job runs again later (or the request is sent again), the streams run; then a
 payment found by query is applied once, a statement's fee is written and counted once, and no
 reconciliation or export is visible as finished unless all of it is there."""
+
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,8 @@ from chalicelib.domain.statement import beijing_day
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import exports, gateway_calls, reconcile, requery
-from chalicelib.store import orders as order_store, reconciliations as run_store
+from chalicelib.store import orders as order_store
+from chalicelib.store import reconciliations as run_store
 from chalicelib.store.models import ExportModel
 from tests.faults.invariants import anomalies_of, assert_paid_once, register
 from tests.integration.conftest import ADMIN_KEY
@@ -32,7 +34,9 @@ CHANNEL = "alipay-main"
 @pytest.fixture(scope="module")
 def sim(world):
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0))
+        patch.setattr(
+            gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0)
+        )
         simulator = start_simulator()
         yield simulator
         simulator.close()
@@ -46,7 +50,7 @@ def test_requery_applies_a_found_payment_once_whatever_call_fails(world, sim):
         age_order(order_no, minutes=2)
         with arm():
             _job(requery.requery_pending)
-        for later in range(1, 5):                    # the schedule runs again, every few minutes
+        for later in range(1, 5):  # the schedule runs again, every few minutes
             world.streams.settle()
             if order_store.get(order_no).pay_status.value == "paid":
                 break
@@ -61,7 +65,7 @@ def _job(run, *args):
     """A scheduled run that dies: Lambda reports it failed; the next run is the recovery."""
     try:
         run(*args)
-    except Exception:       # noqa: BLE001 - whatever the crash raised, the job is simply run again
+    except Exception:
         pass
 
 
@@ -70,7 +74,7 @@ def paid_today(world, sim) -> tuple[str, str]:
     trade = sim.pay(CHANNEL, order_no, "58.00", "CNY", notify=False)
     assert world.api.send(notification_of(CHANNEL, order_no, trade.trade_no)).body == b"success"
     world.streams.settle()
-    time.sleep(1.05 - time.time() % 1)               # today's statement covers whole seconds
+    time.sleep(1.05 - time.time() % 1)  # today's statement covers whole seconds
     return order_no, product
 
 
@@ -79,10 +83,13 @@ def assert_no_partial_run_finished(day) -> None:
     if run is None or run.status == "failed":
         return
     counts = run.data["summary"]["counts"]
-    assert len(run_store.lines(run)) == sum(n for result, n in counts.items() if result != "matched"), \
-        "a run's summary is visible without all its lines"
+    assert len(run_store.lines(run)) == sum(
+        n for result, n in counts.items() if result != "matched"
+    ), "a run's summary is visible without all its lines"
     if run.status == "done":
-        assert run_store.pending_fee_chunks(run) == [], "a run is done with statement fees still to write"
+        assert run_store.pending_fee_chunks(run) == [], (
+            "a run is done with statement fees still to write"
+        )
 
 
 def test_reconciliation_writes_each_fee_once_whatever_call_fails(world, sim):
@@ -92,11 +99,13 @@ def test_reconciliation_writes_each_fee_once_whatever_call_fails(world, sim):
         with arm():
             _job(reconcile.reconcile_day, day, CHANNEL)
         assert_no_partial_run_finished(day)
-        _job(reconcile.apply_statement_fees)         # every 15 minutes
-        reconcile.reconcile_day(day, CHANNEL)        # the operator (or tomorrow's run) runs it again
+        _job(reconcile.apply_statement_fees)  # every 15 minutes
+        reconcile.reconcile_day(day, CHANNEL)  # the operator (or tomorrow's run) runs it again
         world.streams.settle()
         run = run_store.get(run_store.run_id_of(CHANNEL, day.isoformat()))
-        assert run.status == "done" and run.data["summary"]["counts"].get("matched"), run.data["summary"]
+        assert run.status == "done" and run.data["summary"]["counts"].get("matched"), run.data[
+            "summary"
+        ]
         order = order_store.get(order_no)
         assert (order.fee.format(), order.net.format()) == ("0.35", "57.65")
         fee_entries = [e for e in order.timeline if e.type == "reconciliation"]
@@ -108,19 +117,29 @@ def test_reconciliation_writes_each_fee_once_whatever_call_fails(world, sim):
 
 
 def exported_rows(record) -> list[list[str]]:
-    body = boto3.client("s3").get_object(Bucket=get_settings().bucket, Key=record.s3_key)["Body"].read()
+    body = (
+        boto3.client("s3")
+        .get_object(Bucket=get_settings().bucket, Key=record.s3_key)["Body"]
+        .read()
+    )
     return list(csv.reader(io.StringIO(body.decode("utf-8").lstrip("\ufeff"))))[1:]
 
 
 def assert_no_partial_export_finished() -> None:
-    for record in ExportModel.scan():     # test-side check over every export of the module
+    for record in ExportModel.scan():  # test-side check over every export of the module
         if record.status == "ready":
-            assert len(exported_rows(record)) == record.rows, f"export {record.export_id} ready but partial"
+            assert len(exported_rows(record)) == record.rows, (
+                f"export {record.export_id} ready but partial"
+            )
 
 
 def request_export(world, order_no: str):
-    return world.api.call("POST", "/admin/exports", {"kind": "orders", "format": "csv", "order_no": order_no},
-                          key=ADMIN_KEY)
+    return world.api.call(
+        "POST",
+        "/admin/exports",
+        {"kind": "orders", "format": "csv", "order_no": order_no},
+        key=ADMIN_KEY,
+    )
 
 
 def test_an_inline_export_is_never_finished_partial_whatever_call_fails(world):
@@ -148,7 +167,9 @@ def test_an_async_export_ends_ready_or_failed_whatever_call_fails(world):
         world.streams.settle(arm, world.streams.consumers["exports"][0])
         assert_no_partial_export_finished()
         record = ExportModel.get(export_id)
-        assert record.status in ("ready", "failed"), f"export left {record.status!r} after the stream's retries"
+        assert record.status in ("ready", "failed"), (
+            f"export left {record.status!r} after the stream's retries"
+        )
         if record.status == "ready":
             assert [row[0] for row in exported_rows(record)] == [order_no]
 

@@ -5,6 +5,7 @@ Lambda redelivers), or while the shop answers (then the shop sends its answer ag
 failed: one request on the order, `order.verification_requested` at the shop at least once under
 one event_id and one reply token, which the answer endpoint takes; the inbox shows the request
 once, then its answer once."""
+
 from __future__ import annotations
 
 import app
@@ -22,7 +23,7 @@ EVENT = "order.verification_requested"
 
 def held_order(world) -> str:
     order_no, _ = register(world)
-    assert world.api.send(wires.alipay(order_no, "5.80")).body == b"success"     # underpaid: held
+    assert world.api.send(wires.alipay(order_no, "5.80")).body == b"success"  # underpaid: held
     world.streams.settle()
     assert order_store.get(order_no).on_hold
     return order_no
@@ -33,8 +34,11 @@ def ask(world, order_no: str):
 
 
 def answer(world, order_no: str, request: dict):
-    return world.api.call("POST", f"/orders/{order_no}/verification",
-                          {"verification_id": request["id"], "token": request["reply_token"], "answer": "6789"})
+    return world.api.call(
+        "POST",
+        f"/orders/{order_no}/verification",
+        {"verification_id": request["id"], "token": request["reply_token"], "answer": "6789"},
+    )
 
 
 def until_answered(send, expected: int, attempts: int = 4) -> None:
@@ -54,7 +58,11 @@ def verification_items(order_no: str) -> dict[str, list[str]]:
 
 
 def requests_on(order_no: str) -> list[str]:
-    return [e.data["verification_id"] for e in order_store.get(order_no).timeline if e.type == "verification_requested"]
+    return [
+        e.data["verification_id"]
+        for e in order_store.get(order_no).timeline
+        if e.type == "verification_requested"
+    ]
 
 
 def assert_asked_once(world, order_no: str) -> dict:
@@ -64,7 +72,9 @@ def assert_asked_once(world, order_no: str) -> dict:
     messages = world.inbox.of(order_no)
     assert_announced(messages, EVENT)
     copies = [m["verification"] for m in messages if m["event"] == EVENT]
-    assert {(c["id"], c["reply_token"]) for c in copies} == {(vid, copies[0]["reply_token"])}, copies
+    assert {(c["id"], c["reply_token"]) for c in copies} == {(vid, copies[0]["reply_token"])}, (
+        copies
+    )
     assert verification_items(order_no) == {"verification": ["open"]}
     assert_no_anomaly_twice(order_store.get(order_no))
     return copies[0]
@@ -73,7 +83,10 @@ def assert_asked_once(world, order_no: str) -> dict:
 def assert_answered_once(world, order_no: str) -> None:
     order = order_store.get(order_no)
     assert [e.type for e in order.timeline].count("verification_answered") == 1
-    assert verification_items(order_no) == {"verification": ["resolved"], "verification_answered": ["open"]}
+    assert verification_items(order_no) == {
+        "verification": ["resolved"],
+        "verification_answered": ["open"],
+    }
     assert_no_anomaly_twice(order)
 
 

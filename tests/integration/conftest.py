@@ -1,5 +1,6 @@
 """Integration fixtures: the whole stage provisioned on in-process moto, the Chalice app behind
 chalice.test.Client, bootstrap keys, and helpers to send notifications and read stream records."""
+
 from __future__ import annotations
 
 import json
@@ -72,15 +73,25 @@ class Api:
         return json.loads(response.body)
 
     def register(self, **fields):
-        body = {"product_id": "vip-month", "product_name": "VIP会员 月卡", "quantity": 1, "amount": "58.00",
-                "currency": "CNY", "channel": "alipay-main", "buyer_email": "buyer@qq.com",
-                "buyer_ip": "1.2.3.4", "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) "
-                "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"}
+        body = {
+            "product_id": "vip-month",
+            "product_name": "VIP会员 月卡",
+            "quantity": 1,
+            "amount": "58.00",
+            "currency": "CNY",
+            "channel": "alipay-main",
+            "buyer_email": "buyer@qq.com",
+            "buyer_ip": "1.2.3.4",
+            "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) "
+            "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+        }
         body.update(fields)
         return self.call("POST", "/orders", body)
 
     def send(self, wire):
-        return self.client.http.request(wire.method, wire.path, headers=wire.headers, body=wire.body)
+        return self.client.http.request(
+            wire.method, wire.path, headers=wire.headers, body=wire.body
+        )
 
 
 @pytest.fixture
@@ -97,9 +108,13 @@ def declare_currencies(aws):
 
     def declare(channel_id: str, currencies: list[str]) -> None:
         secret_id = get_settings().channels_secret_id
-        config = json.loads(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+        config = json.loads(
+            client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        )
         config[channel_id]["currencies"] = currencies
-        client("secretsmanager").put_secret_value(SecretId=secret_id, SecretString=json.dumps(config))
+        client("secretsmanager").put_secret_value(
+            SecretId=secret_id, SecretString=json.dumps(config)
+        )
         channels.forget()
 
     return declare

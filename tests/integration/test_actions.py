@@ -1,4 +1,5 @@
 """Operator actions under moto: reason required, timeline and audit, role-checked, idempotent."""
+
 from __future__ import annotations
 
 import pytest
@@ -46,22 +47,48 @@ def test_hold_then_release_with_reasons_on_timeline_and_audit(api, operator):
 def test_note_is_idempotent_with_a_key(api, operator):
     order_no = paid(api)
     for _ in range(3):
-        act(api, operator[1], order_no, action="note", reason="called buyer", idempotency_key="call-1")
+        act(
+            api,
+            operator[1],
+            order_no,
+            action="note",
+            reason="called buyer",
+            idempotency_key="call-1",
+        )
     notes = [e for e in order_store.get(order_no).timeline if e.type == "note"]
     assert len(notes) == 1 and notes[0].message == "called buyer"
 
 
 def test_a_key_used_by_a_note_never_skips_a_refund(api, operator):
     order_no = paid(api)
-    assert act(api, operator[1], order_no, action="note", reason="called buyer", idempotency_key="k").status_code == 200
-    refund = act(api, operator[1], order_no, action="mark_refunded", reason="全额退款", idempotency_key="k")
+    assert (
+        act(
+            api, operator[1], order_no, action="note", reason="called buyer", idempotency_key="k"
+        ).status_code
+        == 200
+    )
+    refund = act(
+        api, operator[1], order_no, action="mark_refunded", reason="全额退款", idempotency_key="k"
+    )
     assert refund.status_code == 409
     error = api.json(refund)["error"]
-    assert error["code"] == "conflict" and error["details"] == {"idempotency_key": "k", "used_by": "note"}
+    assert error["code"] == "conflict" and error["details"] == {
+        "idempotency_key": "k",
+        "used_by": "note",
+    }
     order = order_store.get(order_no)
     assert order.pay_status.value == "paid" and order.refunded_amount is None
     assert [e.type for e in order.timeline].count("refund") == 0
-    fresh = api.json(act(api, operator[1], order_no, action="mark_refunded", reason="全额退款", idempotency_key="k2"))
+    fresh = api.json(
+        act(
+            api,
+            operator[1],
+            order_no,
+            action="mark_refunded",
+            reason="全额退款",
+            idempotency_key="k2",
+        )
+    )
     assert fresh["outcome"] == "applied" and fresh["order"]["pay_status"] == "refunded"
 
 
@@ -70,9 +97,16 @@ def test_a_key_replays_only_its_own_request(api, operator):
     first = dict(action="mark_refunded", reason="退差价", amount="8.00", idempotency_key="r-1")
     assert api.json(act(api, operator[1], order_no, **first))["outcome"] == "applied"
     assert api.json(act(api, operator[1], order_no, **first))["outcome"] == "already_applied"
-    for other in ({"amount": "9.00"}, {"reason": "another reason"}, {"action": "note"}, {"action": "hold"}):
+    for other in (
+        {"amount": "9.00"},
+        {"reason": "another reason"},
+        {"action": "note"},
+        {"action": "hold"},
+    ):
         response = act(api, operator[1], order_no, **{**first, **other})
-        assert response.status_code == 409 and api.json(response)["error"]["code"] == "conflict", other
+        assert response.status_code == 409 and api.json(response)["error"]["code"] == "conflict", (
+            other
+        )
     order = order_store.get(order_no)
     assert order.refunded_amount.format() == "8.00" and not order.on_hold
     assert [e.type for e in order.timeline].count("refund") == 1
@@ -81,8 +115,15 @@ def test_a_key_replays_only_its_own_request(api, operator):
 
 def test_a_hold_key_cannot_release_the_hold(api, operator):
     order_no = paid(api)
-    assert api.json(act(api, operator[1], order_no, action="hold", reason="check", idempotency_key="h"))["outcome"] == "applied"
-    released = act(api, operator[1], order_no, action="release_hold", reason="check", idempotency_key="h")
+    assert (
+        api.json(
+            act(api, operator[1], order_no, action="hold", reason="check", idempotency_key="h")
+        )["outcome"]
+        == "applied"
+    )
+    released = act(
+        api, operator[1], order_no, action="release_hold", reason="check", idempotency_key="h"
+    )
     assert released.status_code == 409 and order_store.get(order_no).on_hold
 
 
@@ -97,27 +138,47 @@ def test_a_gateway_query_refuses_a_key_bound_to_another_action(api, operator):
 
 
 def test_a_key_bound_by_a_gateway_query_refuses_other_actions(api, operator, monkeypatch):
-    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0))
+    monkeypatch.setattr(
+        gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0)
+    )
     simulator = start_simulator()
     try:
         order_no = api.json(api.register())["order_no"]
         simulator.pay("alipay-main", order_no, "58.00", notify=False)
         for _ in range(2):
-            assert act(api, operator[1], order_no, action="requery", reason="买家说已付款", idempotency_key="q").status_code == 200
+            assert (
+                act(
+                    api,
+                    operator[1],
+                    order_no,
+                    action="requery",
+                    reason="买家说已付款",
+                    idempotency_key="q",
+                ).status_code
+                == 200
+            )
     finally:
         simulator.close()
     noted = act(api, operator[1], order_no, action="note", reason="x", idempotency_key="q")
     assert noted.status_code == 409 and api.json(noted)["error"]["details"]["used_by"] == "query"
     order = order_store.get(order_no)
     assert order.pay_status.value == "paid" and len(order.payments) == 1
-    assert [e.data.get("idempotency_key") for e in order.timeline if e.type == "query"] == ["q", "q"]
+    assert [e.data.get("idempotency_key") for e in order.timeline if e.type == "query"] == [
+        "q",
+        "q",
+    ]
     assert not [e for e in order.timeline if e.type == "note"]
 
 
 def test_mark_refunded_partial_then_full_and_never_more(api, operator):
     order_no = paid(api)
-    partial = api.json(act(api, operator[1], order_no, action="mark_refunded", reason="退差价", amount="8.00"))
-    assert partial["order"]["pay_status"] == "partially_refunded" and partial["order"]["refunded_amount"] == "8.00"
+    partial = api.json(
+        act(api, operator[1], order_no, action="mark_refunded", reason="退差价", amount="8.00")
+    )
+    assert (
+        partial["order"]["pay_status"] == "partially_refunded"
+        and partial["order"]["refunded_amount"] == "8.00"
+    )
     rest = api.json(act(api, operator[1], order_no, action="mark_refunded", reason="全额退款"))
     assert rest["order"]["pay_status"] == "refunded" and rest["order"]["refunded_amount"] == "58.00"
     more = act(api, operator[1], order_no, action="mark_refunded", reason="again", amount="1.00")
@@ -127,12 +188,22 @@ def test_mark_refunded_partial_then_full_and_never_more(api, operator):
 def test_refund_of_unpaid_order_is_refused(api, operator):
     order_no = api.json(api.register())["order_no"]
     response = act(api, operator[1], order_no, action="mark_refunded", reason="x")
-    assert response.status_code == 409 and api.json(response)["error"]["code"] == "transition_refused"
+    assert (
+        response.status_code == 409 and api.json(response)["error"]["code"] == "transition_refused"
+    )
 
 
-@pytest.mark.parametrize("body", [{"action": "hold"}, {"action": "hold", "reason": ""}, {"action": "delete", "reason": "x"},
-                                  {"action": "hold", "reason": 5}, {"action": "mark_refunded", "reason": "x", "amount": 8},
-                                  {"action": "hold", "reason": "x", "extra": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"action": "hold"},
+        {"action": "hold", "reason": ""},
+        {"action": "delete", "reason": "x"},
+        {"action": "hold", "reason": 5},
+        {"action": "mark_refunded", "reason": "x", "amount": 8},
+        {"action": "hold", "reason": "x", "extra": 1},
+    ],
+)
 def test_bad_actions_are_400(api, operator, body):
     order_no = paid(api)
     response = api.call("POST", f"/admin/orders/{order_no}/actions", body, key=operator[1])

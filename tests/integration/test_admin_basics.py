@@ -1,5 +1,6 @@
 """Operator API under moto: order detail with timeline, notices and the buyer sentence; masking
 for viewers; API keys created, listed and revoked; the audit log."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,12 +12,15 @@ from tests.support import notifications as wires
 
 @pytest.fixture
 def keys(api):
-    return {role: auth.create_key(f"test {role}", role, "test")[1] for role in ("viewer", "operator")} | {
-        "admin": ADMIN_KEY}
+    return {
+        role: auth.create_key(f"test {role}", role, "test")[1] for role in ("viewer", "operator")
+    } | {"admin": ADMIN_KEY}
 
 
 def paid_order(api) -> str:
-    order_no = api.json(api.register(buyer_email="zhangwei@qq.com", buyer_id="buyer-4242"))["order_no"]
+    order_no = api.json(api.register(buyer_email="zhangwei@qq.com", buyer_id="buyer-4242"))[
+        "order_no"
+    ]
     assert api.send(wires.alipay(order_no, "58.00")).body == b"success"
     return order_no
 
@@ -32,7 +36,10 @@ def test_detail_has_everything_and_the_buyer_sentence(api, keys):
     assert [e["type"] for e in detail["timeline"]] == ["created", "payment"]
     assert len(detail["notices"]) == 1 and detail["notices"][0]["raw"]["out_trade_no"] == order_no
     assert detail["payments"][0]["amount"] == "58.00" and detail["anomalies"] == []
-    assert detail["customer_reply"].startswith("您好，我们看到您在今天") and order_no in detail["customer_reply"]
+    assert (
+        detail["customer_reply"].startswith("您好，我们看到您在今天")
+        and order_no in detail["customer_reply"]
+    )
     assert "支付宝" in detail["customer_reply"] and "58.00元" in detail["customer_reply"]
 
 
@@ -45,8 +52,10 @@ def test_viewer_sees_masked_pii(api, keys):
     assert "zhangwei" not in str(detail)
 
 
-@pytest.mark.parametrize("role,sees_pii,may_act,may_manage_keys", [
-    ("viewer", False, False, False), ("operator", True, True, False), ("admin", True, True, True)])
+@pytest.mark.parametrize(
+    "role,sees_pii,may_act,may_manage_keys",
+    [("viewer", False, False, False), ("operator", True, True, False), ("admin", True, True, True)],
+)
 def test_me_tells_the_key_its_role(api, keys, role, sees_pii, may_act, may_manage_keys):
     me = api.json(api.call("GET", "/admin/me", key=keys[role]))
     assert me["role"] == role and me["sees_pii"] is sees_pii
@@ -71,22 +80,38 @@ def test_keys_lifecycle_and_audit(api):
     assert trail[0]["target"] == new["id"] and trail[0]["role"] == "admin"
 
 
-@pytest.mark.parametrize("body", [{"name": "x", "role": "root"}, {"name": "", "role": "viewer"}, {"role": "viewer"},
-                                  {"name": 5, "role": "viewer"}, [1]])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "role": "root"},
+        {"name": "", "role": "viewer"},
+        {"role": "viewer"},
+        {"name": 5, "role": "viewer"},
+        [1],
+    ],
+)
 def test_key_validation(api, body):
     response = api.call("POST", "/admin/keys", body, key=ADMIN_KEY)
-    assert response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
+    assert (
+        response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
+    )
 
 
 def test_audit_filters_by_key_and_time(api, keys):
     order_no = paid_order(api)
     api.call("GET", f"/admin/orders/{order_no}", key=keys["operator"])
-    operator_id = next(k.key_id for k in __import__("chalicelib.store.keys", fromlist=["x"]).list_all()
-                       if k.name == "test operator")
+    operator_id = next(
+        k.key_id
+        for k in __import__("chalicelib.store.keys", fromlist=["x"]).list_all()
+        if k.name == "test operator"
+    )
     by_key = api.json(api.call("GET", f"/admin/audit?key={operator_id}", key=ADMIN_KEY))["items"]
     assert [(t["action"], t["target"]) for t in by_key] == [("read_order", order_no)]
-    empty = api.json(api.call("GET", "/admin/audit?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z",
-                              key=ADMIN_KEY))["items"]
+    empty = api.json(
+        api.call(
+            "GET", "/admin/audit?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z", key=ADMIN_KEY
+        )
+    )["items"]
     assert empty == []
     assert api.call("GET", "/admin/audit?from=yesterday", key=ADMIN_KEY).status_code == 400
 
@@ -100,8 +125,18 @@ def test_exact_numbers_are_found_whatever_their_age(api):
     from chalicelib.store import orders as order_store
 
     old = utcnow() - timedelta(days=200)
-    order_store.create(Order(order_no="OLD-1", amount=Money(100), channel="alipay-main", product_id="p",
-                             product_name="P", quantity=1, created_at=old, expires_at=old))
+    order_store.create(
+        Order(
+            order_no="OLD-1",
+            amount=Money(100),
+            channel="alipay-main",
+            product_id="p",
+            product_name="P",
+            quantity=1,
+            created_at=old,
+            expires_at=old,
+        )
+    )
     found = api.json(api.call("GET", "/admin/orders?order_no=OLD-1", key=ADMIN_KEY))
     assert [i["order_no"] for i in found["items"]] == ["OLD-1"] and found["totals"]["count"] == 1
     recent_only = api.json(api.call("GET", "/admin/orders?product=P", key=ADMIN_KEY))

@@ -2,12 +2,13 @@
 their real stream records fed to the app's stream handlers (as the local pump and Lambda do),
 and the result asserted — anomaly records, holds, the events the shop gets, and the EMF metrics
 printed. Replays create nothing twice; a poisoned record fails alone."""
+
 from __future__ import annotations
 
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -17,7 +18,8 @@ from chalicelib.domain.order import expire, hold, release_hold
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import screening
 from chalicelib.services.order_writes import write_with_retry
-from chalicelib.store import anomalies as anomaly_store, orders as order_store
+from chalicelib.store import anomalies as anomaly_store
+from chalicelib.store import orders as order_store
 from chalicelib.store.models import AnomalyModel, NoticeModel, OrderModel
 from local.stream_pump import read_all, to_lambda_event
 from tests.support import notifications as wires
@@ -34,11 +36,14 @@ class StreamFeed:
     seen: dict[str, int] = field(default_factory=dict)
 
     def _records(self, model) -> tuple[str, list[dict]]:
-        arn = boto3.client("dynamodb").describe_table(TableName=model.Meta.table_name)["Table"]["LatestStreamArn"]
+        arn = boto3.client("dynamodb").describe_table(TableName=model.Meta.table_name)["Table"][
+            "LatestStreamArn"
+        ]
         return arn, read_all(boto3.client("dynamodbstreams"), arn)
 
     def _handlers(self):
         import app
+
         return ((NoticeModel, app.on_notices_stream), (OrderModel, app.on_orders_stream))
 
     def drain(self) -> None:
@@ -46,10 +51,10 @@ class StreamFeed:
             fed = 0
             for model, handler in self._handlers():
                 arn, records = self._records(model)
-                fresh = records[self.seen.get(arn, 0):]
+                fresh = records[self.seen.get(arn, 0) :]
                 self.seen[arn] = len(records)
                 for start in range(0, len(fresh), 100):
-                    response = handler(to_lambda_event(fresh[start:start + 100], arn), None)
+                    response = handler(to_lambda_event(fresh[start : start + 100], arn), None)
                     assert response == {"batchItemFailures": []}
                 fed += len(fresh)
             if not fed:
@@ -60,7 +65,9 @@ class StreamFeed:
         for model, handler in self._handlers():
             arn, records = self._records(model)
             for start in range(0, len(records), 100):
-                assert handler(to_lambda_event(records[start:start + 100], arn), None) == {"batchItemFailures": []}
+                assert handler(to_lambda_event(records[start : start + 100], arn), None) == {
+                    "batchItemFailures": []
+                }
 
 
 @pytest.fixture
@@ -72,17 +79,26 @@ def feed(aws):
 def shop_events(aws):
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     url = sqs.create_queue(QueueName="shop-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=get_settings().events_topic_arn, Protocol="sqs", Endpoint=arn,
-                  Attributes={"RawMessageDelivery": "true"})
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=get_settings().events_topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
     received: list[dict] = []
 
     def drain() -> list[dict]:
-        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
             received.extend(json.loads(m["Body"]) for m in batch)
             for m in batch:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         return received
+
     return drain
 
 
@@ -97,7 +113,7 @@ class Emf:
         self.capsys = capsys
         self.blobs: list[dict] = []
 
-    def read(self) -> "Emf":
+    def read(self) -> Emf:
         for line in self.capsys.readouterr().out.splitlines():
             if line.startswith('{"_aws"'):
                 self.blobs.append(json.loads(line))
@@ -109,8 +125,11 @@ class Emf:
         for blob in self.blobs:
             directive = blob["_aws"]["CloudWatchMetrics"][0]
             names = {m["Name"] for m in directive["Metrics"]}
-            if name in names and any(set(d) == set(wanted) for d in directive["Dimensions"]) and \
-                    all(blob.get(k) == v for k, v in wanted.items()):
+            if (
+                name in names
+                and any(set(d) == set(wanted) for d in directive["Dimensions"])
+                and all(blob.get(k) == v for k, v in wanted.items())
+            ):
                 value = blob[name]
                 total += sum(value) if isinstance(value, list) else value
         return total
@@ -122,7 +141,9 @@ def emf(capsys):
 
 
 def anomalies_by_id() -> dict[str, object]:
-    return {a.anomaly_id: a for a in map(anomaly_store.to_domain, AnomalyModel.scan())}  # test-only look
+    return {
+        a.anomaly_id: a for a in map(anomaly_store.to_domain, AnomalyModel.scan())
+    }  # test-only look
 
 
 def register(api, **fields) -> str:
@@ -132,13 +153,18 @@ def register(api, **fields) -> str:
 
 
 def refund_wire(order_no: str, amount: str):
-    now = datetime.now(timezone.utc).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-    return wires.alipay(order_no, amount, status="TRADE_CLOSED", extra={"refund_fee": amount, "gmt_refund": now})
+    now = datetime.now(UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return wires.alipay(
+        order_no, amount, status="TRADE_CLOSED", extra={"refund_fee": amount, "gmt_refund": now}
+    )
 
 
 # ------------------------------------------------------------------ ingestion holds -> anomalies
 
-def test_wrong_amount_is_a_critical_anomaly_the_order_held_and_the_shop_told_held(api, feed, shop_events, emf):
+
+def test_wrong_amount_is_a_critical_anomaly_the_order_held_and_the_shop_told_held(
+    api, feed, shop_events, emf
+):
     order_no = register(api)
     api.send(wires.alipay(order_no, "52.20"))
     feed.drain()
@@ -199,19 +225,28 @@ def test_a_close_for_a_paid_order_is_a_status_conflict(api, feed):
     api.send(wires.alipay(order_no, "58.00", status="TRADE_CLOSED"))
     feed.drain()
     (conflict,) = [a for a in anomaly_store.for_order(order_no) if a.rule == "status_conflict"]
-    assert conflict.details["ledger_status"] == "paid" and conflict.details["seen"] == "TRADE_CLOSED"
+    assert (
+        conflict.details["ledger_status"] == "paid" and conflict.details["seen"] == "TRADE_CLOSED"
+    )
     assert not order_store.get(order_no).on_hold
 
 
 # ------------------------------------------------------------------ unknown orders
 
-def test_unknown_order_is_raised_and_resolves_itself_when_the_order_arrives(api, feed, shop_events, emf):
+
+def test_unknown_order_is_raised_and_resolves_itself_when_the_order_arrives(
+    api, feed, shop_events, emf
+):
     order_no = "LATE202611250001"
     api.send(wires.alipay(order_no, "58.00", notify_id="n-late-1"))
     feed.drain()
     anomaly = anomaly_store.get("unknown_order#alipay-main:n-late-1")
     assert anomaly is not None, list(anomalies_by_id())
-    assert anomaly.status.value == "open" and anomaly.order_no == order_no and anomaly.severity.value == "critical"
+    assert (
+        anomaly.status.value == "open"
+        and anomaly.order_no == order_no
+        and anomaly.severity.value == "critical"
+    )
     register(api, order_no=order_no)
     feed.drain()
     resolved = anomaly_store.get(anomaly.anomaly_id)
@@ -222,7 +257,10 @@ def test_unknown_order_is_raised_and_resolves_itself_when_the_order_arrives(api,
 
 # ------------------------------------------------------------------ ip_burst
 
-def test_ip_burst_holds_every_undelivered_order_of_the_burst_under_one_anomaly(api, feed, shop_events):
+
+def test_ip_burst_holds_every_undelivered_order_of_the_burst_under_one_anomaly(
+    api, feed, shop_events
+):
     first = register(api, buyer_ip="36.110.9.9", buyer_email="a1@qq.com")
     api.send(wires.alipay(first, "58.00"))
     feed.drain()
@@ -232,11 +270,14 @@ def test_ip_burst_holds_every_undelivered_order_of_the_burst_under_one_anomaly(a
     (anomaly,) = [a for a in anomalies_by_id().values() if a.rule == "ip_burst"]
     assert anomaly.anomaly_id == f"ip_burst#{first}" and anomaly.severity.value == "warning"
     assert anomaly.details["orders"] == [first, *others] and anomaly.order_no == others[-1]
-    assert not order_store.get(first).on_hold                  # already delivered
+    assert not order_store.get(first).on_hold  # already delivered
     assert all(order_store.get(o).hold_reasons == ["ip_burst"] for o in others)
     sixth = register(api, buyer_ip="36.110.9.9", buyer_email="a6@qq.com")
     feed.drain()
-    assert order_store.get(sixth).on_hold and len([a for a in anomalies_by_id() if a.startswith("ip_burst")]) == 1
+    assert (
+        order_store.get(sixth).on_hold
+        and len([a for a in anomalies_by_id() if a.startswith("ip_burst")]) == 1
+    )
     api.send(wires.alipay(sixth, "58.00"))
     feed.drain()
     held = [m for m in shop_events() if m["order"]["order_no"] == sixth]
@@ -251,6 +292,7 @@ def test_four_orders_from_one_ip_are_no_burst(api, feed):
 
 
 # ------------------------------------------------------------------ warnings and info
+
 
 def test_suspicious_email_warns_without_holding(api, feed, shop_events):
     order_no = register(api, buyer_email="x7k2q9vbn3@mailinator.com")
@@ -282,23 +324,33 @@ def test_large_amount_is_info_and_does_not_hold_by_default(api, feed, shop_event
 
 # ------------------------------------------------------------------ holds and releases
 
+
 def test_release_publishes_ready_again_and_a_later_hold_held_again(api, feed, shop_events):
     order_no = register(api)
     api.send(wires.alipay(order_no, "52.20"))
     feed.drain()
     now = utcnow()
-    write_with_retry(order_store.get(order_no), lambda o: release_hold(o, now, "op-key", "customer paid the rest"))
+    write_with_retry(
+        order_store.get(order_no),
+        lambda o: release_hold(o, now, "op-key", "customer paid the rest"),
+    )
     feed.drain()
-    write_with_retry(order_store.get(order_no), lambda o: hold(o, ["operator"], now, "operator", "op-key"))
+    write_with_retry(
+        order_store.get(order_no), lambda o: hold(o, ["operator"], now, "operator", "op-key")
+    )
     feed.drain()
     messages = [m for m in shop_events() if m["order"]["order_no"] == order_no]
     assert [(m["event"], m["generation"]) for m in messages] == [
-        ("order.held", 0), ("order.ready", 1), ("order.held", 1)]
+        ("order.held", 0),
+        ("order.ready", 1),
+        ("order.held", 1),
+    ]
     feed.replay()
     assert len([m for m in shop_events() if m["order"]["order_no"] == order_no]) == 3
 
 
 # ------------------------------------------------------------------ exactly once
+
 
 def test_a_replayed_batch_creates_nothing_twice(api, feed, shop_events, emf):
     burst = [register(api, buyer_ip="36.110.7.7", buyer_email=f"c{i}@qq.com") for i in range(5)]
@@ -318,30 +370,43 @@ def test_a_replayed_batch_creates_nothing_twice(api, feed, shop_events, emf):
     assert set(anomalies_by_id()) == set(anomalies_before) and len(anomalies_before) == 3
     for order_no, before in orders_before.items():
         after = order_store.get(order_no)
-        assert (after.timeline, after.hold_reasons, after.flagged) == (before.timeline, before.hold_reasons,
-                                                                       before.flagged)
+        assert (after.timeline, after.hold_reasons, after.flagged) == (
+            before.timeline,
+            before.hold_reasons,
+            before.flagged,
+        )
     assert Counter(m["event"] for m in shop_events()) == events_before
-    assert (emf.read().total("Anomalies"), emf.total("OrdersPaid"), emf.total("DeliveryHolds")) == counted
+    assert (
+        emf.read().total("Anomalies"),
+        emf.total("OrdersPaid"),
+        emf.total("DeliveryHolds"),
+    ) == counted
 
 
 def test_a_poisoned_record_fails_alone_and_the_rest_of_the_batch_is_screened(api, shop_events, emf):
     import app
+
     order_no = register(api, amount="600.00")
     api.send(wires.alipay(order_no, "600.00"))
-    arn = boto3.client("dynamodb").describe_table(TableName=OrderModel.Meta.table_name)["Table"]["LatestStreamArn"]
+    arn = boto3.client("dynamodb").describe_table(TableName=OrderModel.Meta.table_name)["Table"][
+        "LatestStreamArn"
+    ]
     event = to_lambda_event(read_all(boto3.client("dynamodbstreams"), arn), arn)
     poisoned = json.loads(json.dumps(event["Records"][0]))
     poisoned["dynamodb"]["SequenceNumber"] = "1" + poisoned["dynamodb"]["SequenceNumber"]
     poisoned["dynamodb"]["NewImage"]["pay_status"] = {"S": "bogus"}
     event["Records"].insert(1, poisoned)
     response = app.on_orders_stream(event, None)
-    assert response == {"batchItemFailures": [{"itemIdentifier": poisoned["dynamodb"]["SequenceNumber"]}]}
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": poisoned["dynamodb"]["SequenceNumber"]}]
+    }
     assert anomaly_store.get(f"large_amount#{order_no}") is not None
     assert events_of(shop_events(), order_no) == ["order.paid", "order.ready"]
     assert emf.read().total("StreamRecordFailures", stream="orders") == 1
 
 
 # ------------------------------------------------------------------ scheduled checks
+
 
 def test_slow_delivery_check_flags_paid_undelivered_orders_only(api, feed):
     slow = register(api)
@@ -373,4 +438,6 @@ def test_channel_health_flags_a_failing_channel(api, feed, expired, flagged):
     found = [a for a in anomalies_by_id().values() if a.rule == "channel_failure"]
     assert bool(found) is flagged
     if flagged:
-        assert found[0].channel == "epay-main" and found[0].details["seen"] == "4 of 20 failed (20%)"
+        assert (
+            found[0].channel == "epay-main" and found[0].details["seen"] == "4 of 20 failed (20%)"
+        )

@@ -1,8 +1,9 @@
 """The operators' anomaly inbox over the API: filters served by indexes, cursor pages, roles,
 status changes with who and when, the audit trail, and PII masked for viewers."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -12,7 +13,7 @@ from chalicelib.services import anomalies, auth
 from chalicelib.store import audit
 from tests.integration.conftest import ADMIN_KEY, SHOP_KEY
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -29,9 +30,12 @@ def keys(key_ids):
 def seeded(aws):
     """Seven anomalies over three days: rules, severities and statuses mixed."""
     rows = [
-        ("amount_mismatch", Severity.CRITICAL, "O1", 0), ("amount_mismatch", Severity.CRITICAL, "O2", 1),
-        ("suspicious_email", Severity.WARNING, "O3", 1), ("ip_burst", Severity.WARNING, "O4", 2),
-        ("large_amount", Severity.INFO, "O5", 2), ("unknown_order", Severity.CRITICAL, "n:1", 2),
+        ("amount_mismatch", Severity.CRITICAL, "O1", 0),
+        ("amount_mismatch", Severity.CRITICAL, "O2", 1),
+        ("suspicious_email", Severity.WARNING, "O3", 1),
+        ("ip_burst", Severity.WARNING, "O4", 2),
+        ("large_amount", Severity.INFO, "O5", 2),
+        ("unknown_order", Severity.CRITICAL, "n:1", 2),
         ("suspicious_email", Severity.WARNING, "O6", 0),
     ]
     for i, (rule, severity, subject, days_ago) in enumerate(rows):
@@ -40,38 +44,71 @@ def seeded(aws):
             details["email"] = "zhangwei1988@mailinator.com"
         if rule == "ip_burst":
             details.update(ip="36.110.9.9", emails=["a1@qq.com", "b2@qq.com"])
-        anomalies.record(Finding(rule=rule, severity=severity, subject=subject, details=details,
-                                 order_no=subject if subject.startswith("O") else None),
-                         NOW - timedelta(days=days_ago, minutes=i))
+        anomalies.record(
+            Finding(
+                rule=rule,
+                severity=severity,
+                subject=subject,
+                details=details,
+                order_no=subject if subject.startswith("O") else None,
+            ),
+            NOW - timedelta(days=days_ago, minutes=i),
+        )
     return [f"{r[0]}#{r[2]}" for r in rows]
 
 
 def listing(api, key, **params):
-    response = api.call("GET", "/admin/anomalies" + (f"?{urlencode(params)}" if params else ""), key=key)
+    response = api.call(
+        "GET", "/admin/anomalies" + (f"?{urlencode(params)}" if params else ""), key=key
+    )
     return response.status_code, api.json(response)
 
 
 def test_newest_first_with_every_filter(api, keys, seeded):
     status, body = listing(api, keys["viewer"])
     assert status == 200 and [a["id"] for a in body["items"]] == [
-        "amount_mismatch~O1", "suspicious_email~O6", "amount_mismatch~O2", "suspicious_email~O3",
-        "ip_burst~O4", "large_amount~O5", "unknown_order~n:1"]
+        "amount_mismatch~O1",
+        "suspicious_email~O6",
+        "amount_mismatch~O2",
+        "suspicious_email~O3",
+        "ip_burst~O4",
+        "large_amount~O5",
+        "unknown_order~n:1",
+    ]
     assert body["next_cursor"] is None
     assert [a["id"] for a in listing(api, keys["viewer"], rule="amount_mismatch")[1]["items"]] == [
-        "amount_mismatch~O1", "amount_mismatch~O2"]
+        "amount_mismatch~O1",
+        "amount_mismatch~O2",
+    ]
     assert [a["id"] for a in listing(api, keys["viewer"], severity="critical")[1]["items"]] == [
-        "amount_mismatch~O1", "amount_mismatch~O2", "unknown_order~n:1"]
+        "amount_mismatch~O1",
+        "amount_mismatch~O2",
+        "unknown_order~n:1",
+    ]
     assert len(listing(api, keys["viewer"], status="open")[1]["items"]) == 7
     assert listing(api, keys["viewer"], status="resolved")[1]["items"] == []
-    recent = listing(api, keys["viewer"], **{"from": (NOW - timedelta(days=1, hours=1)).isoformat()})[1]
+    recent = listing(
+        api, keys["viewer"], **{"from": (NOW - timedelta(days=1, hours=1)).isoformat()}
+    )[1]
     assert [a["id"] for a in recent["items"]] == [
-        "amount_mismatch~O1", "suspicious_email~O6", "amount_mismatch~O2", "suspicious_email~O3"]
-    both = listing(api, keys["viewer"], rule="suspicious_email", severity="warning",
-                   to=(NOW - timedelta(hours=1)).isoformat())[1]
+        "amount_mismatch~O1",
+        "suspicious_email~O6",
+        "amount_mismatch~O2",
+        "suspicious_email~O3",
+    ]
+    both = listing(
+        api,
+        keys["viewer"],
+        rule="suspicious_email",
+        severity="warning",
+        to=(NOW - timedelta(hours=1)).isoformat(),
+    )[1]
     assert [a["id"] for a in both["items"]] == ["suspicious_email~O3"]
 
 
-@pytest.mark.parametrize("filters", [{}, {"severity": "warning"}, {"status": "open"}, {"rule": "amount_mismatch"}])
+@pytest.mark.parametrize(
+    "filters", [{}, {"severity": "warning"}, {"status": "open"}, {"rule": "amount_mismatch"}]
+)
 def test_cursor_pages_cover_everything_once(api, keys, seeded, filters):
     expected = [a["id"] for a in listing(api, keys["viewer"], **filters)[1]["items"]]
     seen, cursor = [], None
@@ -86,15 +123,25 @@ def test_cursor_pages_cover_everything_once(api, keys, seeded, filters):
     assert seen == expected
 
 
-@pytest.mark.parametrize("params,field", [
-    ({"status": "closed"}, "status"), ({"severity": "high"}, "severity"), ({"rule": "nope"}, "rule"),
-    ({"from": "yesterday"}, "from"), ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"),
-    ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"), ({"colour": "red"}, None),
-    ({"from": "2026-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"}, "from"),
-])
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"status": "closed"}, "status"),
+        ({"severity": "high"}, "severity"),
+        ({"rule": "nope"}, "rule"),
+        ({"from": "yesterday"}, "from"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "201"}, "limit"),
+        ({"cursor": "bm90IGEgY3Vyc29y"}, "cursor"),
+        ({"colour": "red"}, None),
+        ({"from": "2026-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"}, "from"),
+    ],
+)
 def test_bad_filters_are_400_with_the_field(api, keys, seeded, params, field):
     status, body = listing(api, keys["viewer"], **params)
-    assert status == 400 and body["error"]["code"] == ("range_too_large" if "to" in params else "validation_failed")
+    assert status == 400 and body["error"]["code"] == (
+        "range_too_large" if "to" in params else "validation_failed"
+    )
     if field:
         assert body["error"]["details"].get("field") == field
 
@@ -120,31 +167,61 @@ def update(api, key, anomaly_id, body):
 
 
 def test_operator_acknowledges_then_resolves_with_who_when_and_audit(api, keys, key_ids, seeded):
-    status, body = update(api, keys["operator"], "amount_mismatch#O1",
-                          {"status": "acknowledged", "note": "calling the buyer"})
-    assert status == 200 and body["status"] == "acknowledged" and body["note"] == "calling the buyer"
+    status, body = update(
+        api,
+        keys["operator"],
+        "amount_mismatch#O1",
+        {"status": "acknowledged", "note": "calling the buyer"},
+    )
+    assert (
+        status == 200 and body["status"] == "acknowledged" and body["note"] == "calling the buyer"
+    )
     assert body["updated_by"] == key_ids["operator"][0] and body["updated_at"]
-    status, body = update(api, keys["operator"], "amount_mismatch~O1", {"status": "resolved", "note": "refunded"})
+    status, body = update(
+        api, keys["operator"], "amount_mismatch~O1", {"status": "resolved", "note": "refunded"}
+    )
     assert status == 200 and body["status"] == "resolved"
     status, body = update(api, keys["operator"], "amount_mismatch#O1", {"status": "acknowledged"})
     assert status == 409 and body["error"]["code"] == "transition_refused"
-    assert [a["id"] for a in listing(api, keys["viewer"], status="resolved")[1]["items"]] == ["amount_mismatch~O1"]
-    trail = [r for r in audit.api_records(NOW - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(seconds=1),
-                                          None, 100) if r.action == "update_anomaly"]
-    assert sorted((r.detail["from"], r.detail["to"]) for r in trail) == [("acknowledged", "resolved"),
-                                                                        ("open", "acknowledged")]
+    assert [a["id"] for a in listing(api, keys["viewer"], status="resolved")[1]["items"]] == [
+        "amount_mismatch~O1"
+    ]
+    trail = [
+        r
+        for r in audit.api_records(
+            NOW - timedelta(hours=1), datetime.now(UTC) + timedelta(seconds=1), None, 100
+        )
+        if r.action == "update_anomaly"
+    ]
+    assert sorted((r.detail["from"], r.detail["to"]) for r in trail) == [
+        ("acknowledged", "resolved"),
+        ("open", "acknowledged"),
+    ]
     assert all(r.target == "amount_mismatch#O1" and r.role == "operator" for r in trail)
 
 
 def test_reads_are_audited_too(api, keys, seeded):
     listing(api, keys["viewer"], rule="ip_burst")
-    (read,) = [r for r in audit.api_records(NOW - timedelta(hours=1), datetime.now(timezone.utc) + timedelta(seconds=1),
-                                            None, 100) if r.action == "list_anomalies"]
+    (read,) = [
+        r
+        for r in audit.api_records(
+            NOW - timedelta(hours=1), datetime.now(UTC) + timedelta(seconds=1), None, 100
+        )
+        if r.action == "list_anomalies"
+    ]
     assert read.role == "viewer" and read.detail == {"rule": "ip_burst"}
 
 
-@pytest.mark.parametrize("body", [{"status": "open"}, {"status": "done"}, {}, {"status": "resolved", "x": 1},
-                                  {"status": "resolved", "note": "n" * 1001}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "open"},
+        {"status": "done"},
+        {},
+        {"status": "resolved", "x": 1},
+        {"status": "resolved", "note": "n" * 1001},
+    ],
+)
 def test_bad_update_bodies_are_400(api, keys, seeded, body):
     status, answer = update(api, keys["operator"], "amount_mismatch#O1", body)
     assert status == 400 and answer["error"]["code"] == "validation_failed"

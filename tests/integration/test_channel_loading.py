@@ -2,6 +2,7 @@
 out of the channels in use, logged, and its notifications get a failure answer the gateway
 retries (in its own protocol when its type is known) with an audit record saying why, never
 "unknown channel"; the valid channels beside it go on working."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,9 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 def put_channels(document) -> None:
     text = document if isinstance(document, str) else json.dumps(document)
-    client("secretsmanager").put_secret_value(SecretId=get_settings().channels_secret_id, SecretString=text)
+    client("secretsmanager").put_secret_value(
+        SecretId=get_settings().channels_secret_id, SecretString=text
+    )
     channels.forget()
 
 
@@ -35,19 +38,30 @@ def broken(aws):
     WeChat channel missing its APIv3 key."""
     doc = load_channels()
     doc["ali-typo"] = {**doc["alipay-main"], "type": "alipy"}
-    doc["ali-bad-pem"] = {**doc["alipay-main"], "alipay_public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"}
+    doc["ali-bad-pem"] = {
+        **doc["alipay-main"],
+        "alipay_public_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+    }
     doc["wx-no-key"] = {k: v for k, v in doc["wxpay-main"].items() if k != "apiv3_key"}
     put_channels(doc)
     return doc
 
 
 def test_invalid_channels_are_left_out_and_raise_misconfigured_not_unknown(broken, caplog):
-    assert sorted(channels.all_channels()) == ["alipay-main", "epay-main", "stripe-main", "wxpay-main"]
+    assert sorted(channels.all_channels()) == [
+        "alipay-main",
+        "epay-main",
+        "stripe-main",
+        "wxpay-main",
+    ]
     with pytest.raises(ChannelMisconfigured) as raised:
         channels.get_channel("ali-typo")
     assert raised.value.details["problems"] == [
-        "ali-typo: type 'alipy' is not one of alipay, epay, stripe, wechatpay"]
-    with pytest.raises(ChannelMisconfigured, match="ali-bad-pem: alipay_public_key is not an RSA public key"):
+        "ali-typo: type 'alipy' is not one of alipay, epay, stripe, wechatpay"
+    ]
+    with pytest.raises(
+        ChannelMisconfigured, match="ali-bad-pem: alipay_public_key is not an RSA public key"
+    ):
         channels.get_channel("ali-bad-pem")
 
 
@@ -58,7 +72,9 @@ def test_an_unknown_type_answers_503_misconfigured_and_is_audited(broken, api):
     assert error["code"] == "channel_misconfigured" and "ali-typo" in error["message"]
     [record] = notify_audit("ali-typo")
     assert record.verification == "channel_misconfigured" and record.outcome == "rejected"
-    assert record.detail["problems"] == ["ali-typo: type 'alipy' is not one of alipay, epay, stripe, wechatpay"]
+    assert record.detail["problems"] == [
+        "ali-typo: type 'alipy' is not one of alipay, epay, stripe, wechatpay"
+    ]
 
 
 def test_a_known_type_answers_failure_in_its_own_protocol(broken, api):
@@ -71,7 +87,8 @@ def test_a_known_type_answers_failure_in_its_own_protocol(broken, api):
     [record] = notify_audit("wx-no-key")
     assert record.detail["problems"] == [
         "wx-no-key: apiv3_key is missing (a wechatpay channel needs mchid, appid, apiv3_key, platform_public_key, "
-        "platform_public_key_id, merchant_private_key, merchant_serial_no, api_base)"]
+        "platform_public_key_id, merchant_private_key, merchant_serial_no, api_base)"
+    ]
 
 
 def test_the_valid_channels_beside_them_still_take_payments(broken, api):
@@ -91,8 +108,10 @@ def test_a_secret_that_is_not_json_makes_every_channel_misconfigured(aws, api):
     response = api.send(wires.Wire("alipay-main", "POST", b"a=b", FORM))
     assert response.status_code == 503
     [record] = notify_audit("alipay-main")
-    assert record.detail["problems"] == ["the channels secret is not JSON: Expecting property name enclosed "
-                                         "in double quotes at line 1"]
+    assert record.detail["problems"] == [
+        "the channels secret is not JSON: Expecting property name enclosed "
+        "in double quotes at line 1"
+    ]
 
 
 def test_a_stored_notice_is_still_applied_after_its_channel_became_misconfigured(aws, api):
@@ -102,12 +121,17 @@ def test_a_stored_notice_is_still_applied_after_its_channel_became_misconfigured
     from chalicelib.gateways.base import Headers, InboundRequest
     from chalicelib.gateways.registry import get_gateway
     from chalicelib.services import ingest
-    from chalicelib.store import notices as notice_store, orders as order_store
+    from chalicelib.store import notices as notice_store
+    from chalicelib.store import orders as order_store
 
     order_no = api.json(api.register(channel="alipay-main"))["order_no"]
     wire = wires.alipay(order_no, "58.00")
-    notice = get_gateway("alipay").parse_notification(InboundRequest("POST", Headers(wire.headers), wire.body, {}),
-                                                      channels.get_channel("alipay-main"), "alipay-main", utcnow())
+    notice = get_gateway("alipay").parse_notification(
+        InboundRequest("POST", Headers(wire.headers), wire.body, {}),
+        channels.get_channel("alipay-main"),
+        "alipay-main",
+        utcnow(),
+    )
     assert notice_store.record(notice, utcnow(), "1.1.1.1").first
     doc = load_channels()
     doc["alipay-main"]["gateway_url"] = "ftp://nowhere"

@@ -1,4 +1,5 @@
 """The first-key CLI works against the stage's tables, and no buyer PII or secret reaches the logs."""
+
 from __future__ import annotations
 
 import logging
@@ -19,13 +20,22 @@ def test_cli_creates_a_working_admin_key(aws, capsys):
 
 def test_logs_carry_no_pii_or_secrets(api, capfd, caplog):
     caplog.set_level(logging.INFO)  # the deployed level (botocore debug logs print request bodies)
-    order_no = api.json(api.register(buyer_email="secret.buyer@qq.com", buyer_ip="36.110.7.7",
-                                     buyer_id="buyer-secret-9"))["order_no"]
+    order_no = api.json(
+        api.register(
+            buyer_email="secret.buyer@qq.com", buyer_ip="36.110.7.7", buyer_id="buyer-secret-9"
+        )
+    )["order_no"]
     api.send(wires.alipay(order_no, "58.00"))
     api.send(wires.alipay(order_no, "58.00", forged=True))
     api.send(wires.wechat(order_no, 5800, skew_s=-400))
     output = capfd.readouterr()
     logged = output.out + output.err + caplog.text
-    for secret in ("secret.buyer@qq.com", "36.110.7.7", "buyer-secret-9", wires.CHANNELS["epay-main"]["key"],
-                   wires.CHANNELS["wxpay-main"]["apiv3_key"], wires.CHANNELS["stripe-main"]["webhook_secret"]):
+    for secret in (
+        "secret.buyer@qq.com",
+        "36.110.7.7",
+        "buyer-secret-9",
+        wires.CHANNELS["epay-main"]["key"],
+        wires.CHANNELS["wxpay-main"]["apiv3_key"],
+        wires.CHANNELS["stripe-main"]["webhook_secret"],
+    ):
         assert secret not in logged

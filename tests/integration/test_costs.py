@@ -3,6 +3,7 @@ an accepted notice costs its two writes and its share of one read per notices-st
 fast path gets nothing back on success; the stats consumer adds a batch's facts to a day in one
 transaction; one real order change is one orders-stream record; one botocore session serves
 every client and model."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -40,13 +41,14 @@ class StreamReader:
     """The records a table's stream gained since the last read."""
 
     def __init__(self, model):
-        self.arn = boto3.client("dynamodb").describe_table(
-            TableName=model.Meta.table_name)["Table"]["LatestStreamArn"]
+        self.arn = boto3.client("dynamodb").describe_table(TableName=model.Meta.table_name)[
+            "Table"
+        ]["LatestStreamArn"]
         self.seen = 0
 
     def new_event(self) -> dict:
         records = read_all(boto3.client("dynamodbstreams"), self.arn)
-        fresh, self.seen = records[self.seen:], len(records)
+        fresh, self.seen = records[self.seen :], len(records)
         return to_lambda_event(fresh, self.arn)
 
 
@@ -59,17 +61,26 @@ def events_inbox(aws):
 
     sqs = boto3.client("sqs")
     url = sqs.create_queue(QueueName="cost-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns").subscribe(TopicArn=get_settings().events_topic_arn, Protocol="sqs", Endpoint=arn,
-                                  Attributes={"RawMessageDelivery": "true"})
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    boto3.client("sns").subscribe(
+        TopicArn=get_settings().events_topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
 
     def drain() -> list[dict]:
         bodies = []
-        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
             for message in batch:
                 bodies.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return bodies
+
     return drain
 
 
@@ -84,7 +95,8 @@ def notices_stream(aws):
 
 
 def test_an_accepted_notice_costs_two_writes_and_the_notices_stream_one_read_per_batch(
-        api, monkeypatch, notices_stream):
+    api, monkeypatch, notices_stream
+):
     import app
 
     numbers = [api.json(api.register())["order_no"] for _ in range(3)]
@@ -95,21 +107,24 @@ def test_an_accepted_notice_costs_two_writes_and_the_notices_stream_one_read_per
     assert calls == {"PutItem": 3, "UpdateItem": 3}
     with dynamodb_requests(monkeypatch) as (calls, _):
         assert app.on_notices_stream(notices_stream.new_event(), None) == {"batchItemFailures": []}
-    assert calls == {"BatchGetItem": 1}      # the batch's orders hold the notices: nothing to repair
+    assert calls == {"BatchGetItem": 1}  # the batch's orders hold the notices: nothing to repair
     paid = [api.json(api.call("GET", f"/admin/orders/{no}", key=ADMIN_KEY)) for no in numbers]
     assert all(len(order["payments"]) == 1 for order in paid)
 
 
-def test_a_duplicate_costs_two_requests_and_nothing_on_the_streams(api, monkeypatch, notices_stream,
-                                                                   orders_stream):
+def test_a_duplicate_costs_two_requests_and_nothing_on_the_streams(
+    api, monkeypatch, notices_stream, orders_stream
+):
     wire = wires.alipay(api.json(api.register())["order_no"], "58.00")
     api.send(wire)
     notices_stream.new_event(), orders_stream.new_event()
     with dynamodb_requests(monkeypatch) as (calls, _):
         assert api.send(wire).body == b"success"
-    assert calls == {"PutItem": 1, "UpdateItem": 1}   # the failed PutItem, this delivery's attempt
+    assert calls == {"PutItem": 1, "UpdateItem": 1}  # the failed PutItem, this delivery's attempt
     notices = notices_stream.new_event()["Records"]
-    assert [r["eventName"] for r in notices] == ["MODIFY"] and orders_stream.new_event()["Records"] == []
+    assert [r["eventName"] for r in notices] == ["MODIFY"] and orders_stream.new_event()[
+        "Records"
+    ] == []
 
 
 def test_the_fast_path_gets_nothing_back_unless_its_condition_fails(api, monkeypatch):
@@ -117,7 +132,9 @@ def test_the_fast_path_gets_nothing_back_unless_its_condition_fails(api, monkeyp
     with dynamodb_requests(monkeypatch) as (_, sent):
         api.send(wires.alipay(order_no, "58.00"))
     (update,) = [params for operation, params in sent if operation == "UpdateItem"]
-    assert "ReturnValues" not in update and update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+    assert (
+        "ReturnValues" not in update and update["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+    )
 
 
 def test_one_real_order_change_is_one_orders_stream_record(api, orders_stream):
@@ -137,7 +154,8 @@ def test_one_real_order_change_is_one_orders_stream_record(api, orders_stream):
 
 
 def test_stats_add_a_batch_to_its_day_in_one_transaction_and_a_replay_adds_nothing(
-        api, monkeypatch, orders_stream):
+    api, monkeypatch, orders_stream
+):
     import app
 
     numbers = [api.json(api.register(amount="10.00"))["order_no"] for _ in range(4)]
@@ -149,7 +167,7 @@ def test_stats_add_a_batch_to_its_day_in_one_transaction_and_a_replay_adds_nothi
     assert calls["TransactWriteItems"] == 1
     with dynamodb_requests(monkeypatch) as (calls, _):
         assert app.on_orders_stats(event, None) == {"batchItemFailures": []}
-    assert calls["TransactWriteItems"] == 1 and calls["BatchGetItem"] == 1   # cancelled, claims read
+    assert calls["TransactWriteItems"] == 1 and calls["BatchGetItem"] == 1  # cancelled, claims read
     totals = api.json(api.call("GET", "/admin/stats", key=ADMIN_KEY))["totals"]
     assert totals["orders_created"] == 4 and totals["orders_paid"] == 3
     assert totals["money"]["CNY"]["paid"] == "30.00"
@@ -171,7 +189,9 @@ def test_a_partly_counted_batch_counts_only_what_is_new(api, orders_stream):
     assert totals["money"]["CNY"]["paid"] == "20.00"
 
 
-def test_a_failed_stats_write_fails_the_batch_and_its_retry_counts_once(api, monkeypatch, orders_stream):
+def test_a_failed_stats_write_fails_the_batch_and_its_retry_counts_once(
+    api, monkeypatch, orders_stream
+):
     import app
     from chalicelib.store import stats as stats_store
 
@@ -180,7 +200,9 @@ def test_a_failed_stats_write_fails_the_batch_and_its_retry_counts_once(api, mon
     event = orders_stream.new_event()
 
     def refused(facts):
-        raise stats_store.ClientError({"Error": {"Code": "ThrottlingException"}}, "TransactWriteItems")
+        raise stats_store.ClientError(
+            {"Error": {"Code": "ThrottlingException"}}, "TransactWriteItems"
+        )
 
     with monkeypatch.context() as patch:
         patch.setattr(stats_store, "add_once_each", refused)
@@ -200,7 +222,9 @@ def test_every_client_and_model_shares_one_botocore_session(aws):
         assert model._get_connection().connection.session is shared
 
 
-def test_the_orders_stream_reads_its_batch_claims_in_one_request(api, monkeypatch, orders_stream, events_inbox):
+def test_the_orders_stream_reads_its_batch_claims_in_one_request(
+    api, monkeypatch, orders_stream, events_inbox
+):
     """Paid and delivered: order.paid and order.ready checked against the claims read ahead
     (no GetItem per event), published once each, and a replayed batch publishes nothing."""
     import app
@@ -212,7 +236,9 @@ def test_the_orders_stream_reads_its_batch_claims_in_one_request(api, monkeypatc
     event = orders_stream.new_event()
     with dynamodb_requests(monkeypatch) as (calls, _):
         assert app.on_orders_stream(event, None) == {"batchItemFailures": []}
-    assert calls["BatchGetItem"] == 1 and calls["GetItem"] == 0 and calls["UpdateItem"] == 4   # 4 claims
+    assert (
+        calls["BatchGetItem"] == 1 and calls["GetItem"] == 0 and calls["UpdateItem"] == 4
+    )  # 4 claims
     assert sorted(m["event"] for m in events_inbox()) == ["order.paid"] * 2 + ["order.ready"] * 2
     with dynamodb_requests(monkeypatch) as (calls, _):
         app.on_orders_stream(event, None)
@@ -227,13 +253,25 @@ def test_stream_images_read_without_pynamodb_give_the_same_orders(api, orders_st
     order_no = api.json(api.register())["order_no"]
     api.send(wires.alipay(order_no, "58.00", trade_no="T-1"))
     api.send(wires.alipay(order_no, "58.00"))
-    api.send(wires.alipay(order_no, "58.00", trade_no="T-1", extra={"refund_fee": "8.00",
-                                                                    "gmt_refund": "2026-11-25 10:00:00"}))
+    api.send(
+        wires.alipay(
+            order_no,
+            "58.00",
+            trade_no="T-1",
+            extra={"refund_fee": "8.00", "gmt_refund": "2026-11-25 10:00:00"},
+        )
+    )
     api.call("POST", f"/orders/{order_no}/delivery", {"status": "delivered"})
-    images = [r["dynamodb"][which] for r in orders_stream.new_event()["Records"]
-              for which in ("OldImage", "NewImage") if which in r["dynamodb"]]
+    images = [
+        r["dynamodb"][which]
+        for r in orders_stream.new_event()["Records"]
+        for which in ("OldImage", "NewImage")
+        if which in r["dynamodb"]
+    ]
     assert len(images) >= 7
     last = order_store.from_stream_image(images[-1])
     assert last.payments and last.refunded_amount and any(entry.data for entry in last.timeline)
     for image in images:
-        assert order_store.from_stream_image(image) == order_store.to_domain(OrderModel.from_raw_data(image))
+        assert order_store.from_stream_image(image) == order_store.to_domain(
+            OrderModel.from_raw_data(image)
+        )

@@ -2,6 +2,7 @@
 AWS call; `make deploy` runs the AWS CLI with the stage, region, capabilities and parameters (a
 stub `aws` on PATH records each call; the first one already needs credentials); no tool falls
 back to a region of its own; the channels file is validated before it is stored as the secret."""
+
 from __future__ import annotations
 
 import json
@@ -36,9 +37,20 @@ def _env_without_region(tmp_path: Path, **extra: str) -> dict[str, str]:
     calls = tmp_path / "aws-calls"
     (bin_dir / "aws").write_text(STUB_AWS.format(calls=calls))
     (bin_dir / "aws").chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in REGION_VARIABLES and not k.startswith("PAYTRACK_")}
-    env.update({"PATH": f"{bin_dir}:{env['PATH']}", "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "MAKEFLAGS": "", **extra})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in REGION_VARIABLES and not k.startswith("PAYTRACK_")
+    }
+    env.update(
+        {
+            "PATH": f"{bin_dir}:{env['PATH']}",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "MAKEFLAGS": "",
+            **extra,
+        }
+    )
     return env
 
 
@@ -48,8 +60,14 @@ def _aws_calls(tmp_path: Path) -> list[list[str]]:
 
 
 def _make(target: str, env: dict[str, str], *variables: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", target, *variables], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        ["make", "--no-print-directory", target, *variables],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def _flag(call: list[str], name: str) -> str:
@@ -57,7 +75,7 @@ def _flag(call: list[str], name: str) -> str:
 
 
 def test_make_package_packages_and_lints_without_aws(tmp_path):
-    env = _env_without_region(tmp_path, AWS_REGION="eu-west-3")   # the region from the variable
+    env = _env_without_region(tmp_path, AWS_REGION="eu-west-3")  # the region from the variable
     result = _make("package", env, "STAGE=prod", f"OUT={tmp_path / 'out'}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "cfn-lint --include-checks I --regions eu-west-3" in result.stdout
@@ -68,13 +86,25 @@ def test_make_package_packages_and_lints_without_aws(tmp_path):
 
 def test_make_deploy_runs_the_aws_cli_with_stage_region_capabilities_and_parameters(tmp_path):
     env = _env_without_region(tmp_path)
-    result = _make("deploy", env, "STAGE=dev", "REGION=eu-west-3", "ALARM_EMAIL=oncall@example.com",
-                   "ALARM_URL=https://pager.example.com/sns", f"OUT={tmp_path / 'out'}")
+    result = _make(
+        "deploy",
+        env,
+        "STAGE=dev",
+        "REGION=eu-west-3",
+        "ALARM_EMAIL=oncall@example.com",
+        "ALARM_URL=https://pager.example.com/sns",
+        f"OUT={tmp_path / 'out'}",
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     calls = _aws_calls(tmp_path)
     assert [call[:2] for call in calls] == [
-        ["sts", "get-caller-identity"], ["s3api", "head-bucket"], ["s3", "mb"],
-        ["cloudformation", "package"], ["cloudformation", "deploy"], ["cloudformation", "describe-stacks"]]
+        ["sts", "get-caller-identity"],
+        ["s3api", "head-bucket"],
+        ["s3", "mb"],
+        ["cloudformation", "package"],
+        ["cloudformation", "deploy"],
+        ["cloudformation", "describe-stacks"],
+    ]
     assert all(_flag(call, "--region") == "eu-west-3" for call in calls)
     bucket = "paytrack-artifacts-123456789012-eu-west-3"
     package, deploy = calls[3], calls[4]
@@ -83,11 +113,17 @@ def test_make_deploy_runs_the_aws_cli_with_stage_region_capabilities_and_paramet
     packaged = _flag(package, "--output-template-file")
     assert _flag(deploy, "--template-file") == packaged
     assert _flag(deploy, "--stack-name") == "paytrack-dev"
-    assert _flag(deploy, "--s3-bucket") == bucket   # the template is over deploy's 51,200-byte inline limit
-    capabilities = deploy[deploy.index("--capabilities") + 1:deploy.index("--capabilities") + 3]
+    assert (
+        _flag(deploy, "--s3-bucket") == bucket
+    )  # the template is over deploy's 51,200-byte inline limit
+    capabilities = deploy[deploy.index("--capabilities") + 1 : deploy.index("--capabilities") + 3]
     assert capabilities == ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
-    overrides = deploy[deploy.index("--parameter-overrides") + 1:]
-    assert overrides == ["Stage=dev", "AlarmEmail=oncall@example.com", "AlarmHttpsEndpoint=https://pager.example.com/sns"]
+    overrides = deploy[deploy.index("--parameter-overrides") + 1 :]
+    assert overrides == [
+        "Stage=dev",
+        "AlarmEmail=oncall@example.com",
+        "AlarmHttpsEndpoint=https://pager.example.com/sns",
+    ]
     template = json.loads((tmp_path / "out" / "dev" / "sam.json").read_text())
     assert {"Stage", "AlarmEmail", "AlarmHttpsEndpoint"} <= set(template["Parameters"])
 
@@ -101,7 +137,9 @@ def test_no_region_is_a_clear_error_before_anything_runs(tmp_path):
     assert _aws_calls(tmp_path) == [] and not (tmp_path / "out").exists()
 
 
-def test_region_comes_from_the_variables_then_the_profile_and_is_never_made_up(monkeypatch, tmp_path):
+def test_region_comes_from_the_variables_then_the_profile_and_is_never_made_up(
+    monkeypatch, tmp_path
+):
     from chalicelib.platform.settings import MissingRegion, resolve_region
 
     for name in REGION_VARIABLES:
@@ -112,7 +150,7 @@ def test_region_comes_from_the_variables_then_the_profile_and_is_never_made_up(m
     assert resolve_region() == "sa-east-1"
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     assert resolve_region() == "eu-west-3"
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")   # what boto3 itself would use
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")  # what boto3 itself would use
     assert resolve_region() == "us-west-2"
     for name in REGION_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -140,12 +178,33 @@ with mock_aws():
 
 
 def test_first_admin_key_goes_to_the_region_of_aws_region(tmp_path):
-    env = _env_without_region(tmp_path, AWS_REGION="eu-west-3", AWS_ACCESS_KEY_ID="test",
-                              AWS_SECRET_ACCESS_KEY="test", PAYTRACK_STAGE="prod")
+    env = _env_without_region(
+        tmp_path,
+        AWS_REGION="eu-west-3",
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        PAYTRACK_STAGE="prod",
+    )
     env.pop("AWS_ENDPOINT_URL", None)
-    result = subprocess.run([sys.executable, "-c", CLI_UNDER_MOTO, "create-key", "--stage", "prod",
-                             "--name", "first admin", "--role", "admin"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            CLI_UNDER_MOTO,
+            "create-key",
+            "--stage",
+            "prod",
+            "--name",
+            "first admin",
+            "--role",
+            "admin",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert re.search(r"^key  pt_", result.stdout, re.M)
     assert "RESULT 0 True 1" in result.stdout
@@ -153,9 +212,25 @@ def test_first_admin_key_goes_to_the_region_of_aws_region(tmp_path):
 
 def test_first_admin_key_without_a_region_says_so(tmp_path):
     env = _env_without_region(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "chalicelib.cli", "create-key", "--stage", "prod",
-                             "--name", "first admin", "--role", "admin"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chalicelib.cli",
+            "create-key",
+            "--stage",
+            "prod",
+            "--name",
+            "first admin",
+            "--role",
+            "admin",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2
     assert "AWS_REGION" in result.stderr and "--region" in result.stderr
     assert "Traceback" not in result.stderr
@@ -163,13 +238,16 @@ def test_first_admin_key_without_a_region_says_so(tmp_path):
 
 # ------------------------------------------------------------------------------- channels secret
 
+
 def _deployable_channels() -> dict:
     """The committed dev channels with real-gateway (https) URLs, as a shop's file would have."""
     document = json.loads((REPO / "local" / "channels.dev.json").read_text())
     for config in document.values():
         for field in ("gateway_url", "api_base"):
             if field in config:
-                config[field] = re.sub(r"^http://[^/]+", "https://gateway.example.com", config[field])
+                config[field] = re.sub(
+                    r"^http://[^/]+", "https://gateway.example.com", config[field]
+                )
     return document
 
 
@@ -187,7 +265,10 @@ def test_channels_put_stores_a_valid_file(stack_secret, tmp_path, capsys):
     path = tmp_path / "channels.json"
     path.write_text(json.dumps(_deployable_channels(), indent=2))
     assert channels_tool.main(["validate", "--file", str(path)]) == 0
-    assert channels_tool.main(["put", "--stage", "prod", "--file", str(path), "--region", "eu-west-3"]) == 0
+    assert (
+        channels_tool.main(["put", "--stage", "prod", "--file", str(path), "--region", "eu-west-3"])
+        == 0
+    )
     stored = stack_secret.get_secret_value(SecretId="paytrack/prod/channels")["SecretString"]
     assert json.loads(stored) == _deployable_channels()
     printed = capsys.readouterr()
@@ -213,5 +294,10 @@ def test_channels_put_before_the_stack_exists_says_deploy_first(monkeypatch, tmp
     path = tmp_path / "channels.json"
     path.write_text(json.dumps(_deployable_channels()))
     with mock_aws():
-        assert channels_tool.main(["put", "--stage", "dev", "--file", str(path), "--region", "eu-west-3"]) == 1
+        assert (
+            channels_tool.main(
+                ["put", "--stage", "dev", "--file", str(path), "--region", "eu-west-3"]
+            )
+            == 1
+        )
     assert "deploy the stack first" in capsys.readouterr().err

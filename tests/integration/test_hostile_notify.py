@@ -4,6 +4,7 @@ repeated parameters. Whatever arrives: no 5xx, the gateway's own failure answer,
 orders or notices from a notice that is invalid, and one notify audit record per refusal. A
 validly signed amount is either refused the same way or booked exactly as written (never
 rounded, never negative or zero)."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,8 @@ from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.domain.clock import day_of, to_iso, utcnow
 from chalicelib.store import orders as order_store
@@ -21,16 +23,30 @@ from chalicelib.store.models import AuditModel, NoticeModel
 from tests.integration.conftest import Api, chalice_client, provisioned_aws
 from tests.support import notifications as wires
 
-CHANNEL = {"alipay": "alipay-main", "wechat": "wxpay-main", "epay": "epay-main", "stripe": "stripe-main"}
+CHANNEL = {
+    "alipay": "alipay-main",
+    "wechat": "wxpay-main",
+    "epay": "epay-main",
+    "stripe": "stripe-main",
+}
 GATEWAYS = list(CHANNEL)
-PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                           HealthCheck.too_slow])
-CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=gbk",
-                 "application/json", "text/plain", "application/octet-stream", "multipart/form-data; boundary=x"]
+PROPERTY = settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+CONTENT_TYPES = [
+    "application/x-www-form-urlencoded",
+    "application/x-www-form-urlencoded; charset=gbk",
+    "application/json",
+    "text/plain",
+    "application/octet-stream",
+    "multipart/form-data; boundary=x",
+]
 #: what a gateway's money field may legitimately hold: digits, one optional point, at most 2
 #: decimals, at most 12 integer digits, no sign, no leading zeros (domain/money.py)
 CANONICAL = re.compile(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?", re.ASCII)
-MAX_MINOR = 10 ** 14 - 1
+MAX_MINOR = 10**14 - 1
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +63,7 @@ class Snapshot:
     since: str
 
     @classmethod
-    def take(cls) -> "Snapshot":
+    def take(cls) -> Snapshot:
         return cls(NoticeModel.count(), to_iso(utcnow()))
 
     def audits_after(self) -> int:
@@ -92,18 +108,36 @@ def post(api, gateway: str, body: bytes, headers: dict[str, str], query: str = "
 
 # ------------------------------------------------------------------ unsigned and arbitrary bytes
 
+
 @pytest.mark.parametrize("gateway", GATEWAYS)
 @PROPERTY
-@given(body=st.one_of(st.binary(max_size=3000), st.text(max_size=500).map(lambda t: t.encode("utf-8")),
-                      st.text(max_size=200).map(lambda t: t.encode("utf-16")),
-                      st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=12)
-                      .map(lambda d: urlencode(d).encode())),
-       content_type=st.sampled_from(CONTENT_TYPES),
-       extra=st.dictionaries(st.sampled_from(["Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Serial",
-                                              "Stripe-Signature", "Content-Encoding"]),
-                             st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80),
-                             max_size=3))
-def test_arbitrary_bytes_are_refused_audited_and_change_nothing(api, gateway, body, content_type, extra):
+@given(
+    body=st.one_of(
+        st.binary(max_size=3000),
+        st.text(max_size=500).map(lambda t: t.encode("utf-8")),
+        st.text(max_size=200).map(lambda t: t.encode("utf-16")),
+        st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=12).map(
+            lambda d: urlencode(d).encode()
+        ),
+    ),
+    content_type=st.sampled_from(CONTENT_TYPES),
+    extra=st.dictionaries(
+        st.sampled_from(
+            [
+                "Wechatpay-Signature",
+                "Wechatpay-Timestamp",
+                "Wechatpay-Serial",
+                "Stripe-Signature",
+                "Content-Encoding",
+            ]
+        ),
+        st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80),
+        max_size=3,
+    ),
+)
+def test_arbitrary_bytes_are_refused_audited_and_change_nothing(
+    api, gateway, body, content_type, extra
+):
     before = Snapshot.take()
     response = post(api, gateway, body, {"Content-Type": content_type, **extra})
     assert_refused_and_audited(gateway, response, before, body[:80])
@@ -112,13 +146,20 @@ def test_arbitrary_bytes_are_refused_audited_and_change_nothing(api, gateway, bo
 @pytest.mark.parametrize("gateway", GATEWAYS)
 def test_an_oversized_body_is_refused_audited_and_changes_nothing(api, gateway):
     before = Snapshot.take()
-    response = post(api, gateway, b"a=" + b"9" * 70_000, {"Content-Type": "application/x-www-form-urlencoded"})
+    response = post(
+        api, gateway, b"a=" + b"9" * 70_000, {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert_refused_and_audited(gateway, response, before, "70 kB")
 
 
 @PROPERTY
-@given(query=st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: "".join(f"%{c:02X}" for c in b)),
-                       st.lists(st.tuples(st.text(max_size=12), st.text(max_size=30)), max_size=12).map(urlencode)))
+@given(
+    query=st.one_of(
+        st.text(max_size=300),
+        st.binary(max_size=300).map(lambda b: "".join(f"%{c:02X}" for c in b)),
+        st.lists(st.tuples(st.text(max_size=12), st.text(max_size=30)), max_size=12).map(urlencode),
+    )
+)
 def test_arbitrary_epay_query_strings_are_refused(api, query):
     before = Snapshot.take()
     response = api.client.http.request("GET", f"/notify/epay-main?{query}", headers={}, body=b"")
@@ -126,6 +167,7 @@ def test_arbitrary_epay_query_strings_are_refused(api, query):
 
 
 # ------------------------------------------------------------------ signed, then altered in transit
+
 
 def _form_fields(wire) -> list[tuple[str, str]]:
     return parse_qsl(wire.query or wire.body.decode(), keep_blank_values=True)
@@ -144,7 +186,9 @@ def test_a_form_notice_with_a_field_changed_after_signing_changes_nothing(api, g
     fields[index] = (name, data.draw(st.text(max_size=40).filter(lambda v: v != value)))
     before = Snapshot.take()
     if gateway == "epay":
-        response = api.client.http.request("GET", f"/notify/epay-main?{urlencode(fields)}", headers={}, body=b"")
+        response = api.client.http.request(
+            "GET", f"/notify/epay-main?{urlencode(fields)}", headers={}, body=b""
+        )
     else:
         response = post(api, gateway, urlencode(fields).encode(), wire.headers)
     assert_refused_and_audited(gateway, response, before, (name, fields[index][1]))
@@ -156,10 +200,12 @@ def test_a_form_notice_with_a_field_changed_after_signing_changes_nothing(api, g
 @given(data=st.data())
 def test_a_json_notice_with_a_byte_changed_after_signing_changes_nothing(api, gateway, data):
     order_no = register(api, gateway)
-    wire = wires.wechat(order_no, 5800) if gateway == "wechat" else wires.stripe(order_no, 5800, "cny")
+    wire = (
+        wires.wechat(order_no, 5800) if gateway == "wechat" else wires.stripe(order_no, 5800, "cny")
+    )
     position = data.draw(st.integers(0, len(wire.body) - 1))
     byte = data.draw(st.integers(0, 255).filter(lambda b: b != wire.body[position]))
-    body = wire.body[:position] + bytes([byte]) + wire.body[position + 1:]
+    body = wire.body[:position] + bytes([byte]) + wire.body[position + 1 :]
     before = Snapshot.take()
     response = post(api, gateway, body, wire.signed_now())
     assert_refused_and_audited(gateway, response, before, (position, byte))
@@ -169,21 +215,54 @@ def test_a_json_notice_with_a_byte_changed_after_signing_changes_nothing(api, ga
 # ------------------------------------------------------------------ validly signed amounts of every shape
 
 TEXT_AMOUNTS = st.one_of(
-    st.sampled_from(["58.00", "58", "58.5", "0.01", "999999999999.99", "-1.00", "0", "0.00", "-0.00", "58.001",
-                     "5.000000000000000000000000000001", "1_000.00", "1e2", "5.8E1", "NaN", "Infinity", "-Infinity",
-                     "５８.００", "٥٨.٠٠", "58.00 ", " 58.00", "+58.00", "058.00", "58.", ".58", "0x3A", "",
-                     "1000000000000.00", "9" * 400, "58,00", "58.00\x00"]),
+    st.sampled_from(
+        [
+            "58.00",
+            "58",
+            "58.5",
+            "0.01",
+            "999999999999.99",
+            "-1.00",
+            "0",
+            "0.00",
+            "-0.00",
+            "58.001",
+            "5.000000000000000000000000000001",
+            "1_000.00",
+            "1e2",
+            "5.8E1",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "５８.００",
+            "٥٨.٠٠",
+            "58.00 ",
+            " 58.00",
+            "+58.00",
+            "058.00",
+            "58.",
+            ".58",
+            "0x3A",
+            "",
+            "1000000000000.00",
+            "9" * 400,
+            "58,00",
+            "58.00\x00",
+        ]
+    ),
     st.decimals(allow_nan=True, allow_infinity=True).map(str),
-    st.integers(min_value=-10 ** 30, max_value=10 ** 30).map(str),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.floats().map(repr),
     st.from_regex(r"-?[0-9]{1,16}(\.[0-9]{0,5})?([eE][+-]?[0-9]{1,3})?", fullmatch=True),
-    st.text(alphabet="0123456789.-+e٣²５", max_size=14))
+    st.text(alphabet="0123456789.-+e٣²５", max_size=14),
+)
 
 
 def _booked_exactly(order_no: str, text: str) -> None:
     order = order_store.get(order_no)
-    assert order.pay_status.value == "paid" and order.paid_amount.minor == int(Decimal(text) * 100), \
-        (text, order.paid_amount)
+    assert order.pay_status.value == "paid" and order.paid_amount.minor == int(
+        Decimal(text) * 100
+    ), (text, order.paid_amount)
     assert order.on_hold == (Decimal(text) != Decimal("58.00")), (text, order.hold_reasons)
 
 
@@ -205,10 +284,32 @@ def test_signed_text_amounts_are_booked_exactly_or_refused(api, gateway, text):
 
 
 JSON_AMOUNTS = st.one_of(
-    st.sampled_from([5800, 1, MAX_MINOR, MAX_MINOR + 1, 0, -1, -5800, 10 ** 400, 58.0, 5800.0, 5800.5, True,
-                     False, None, "5800", "", [5800], {"total": 5800}]),
-    st.integers(min_value=-10 ** 20, max_value=10 ** 20), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=10))
+    st.sampled_from(
+        [
+            5800,
+            1,
+            MAX_MINOR,
+            MAX_MINOR + 1,
+            0,
+            -1,
+            -5800,
+            10**400,
+            58.0,
+            5800.0,
+            5800.5,
+            True,
+            False,
+            None,
+            "5800",
+            "",
+            [5800],
+            {"total": 5800},
+        ]
+    ),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=10),
+)
 
 
 def _signed_json_wire(gateway: str, order_no: str, amount):
@@ -236,6 +337,7 @@ def test_signed_json_amounts_are_booked_exactly_or_refused(api, gateway, amount)
 
 # ------------------------------------------------------------------ repeated parameters
 
+
 @PROPERTY
 @given(data=st.data(), method=st.sampled_from(["GET", "POST"]))
 def test_a_repeated_epay_parameter_is_refused_and_audited_raw(api, data, method):
@@ -249,11 +351,13 @@ def test_a_repeated_epay_parameter_is_refused_and_audited_raw(api, data, method)
     if method == "GET":
         response = api.client.http.request("GET", f"/notify/epay-main?{raw}", headers={}, body=b"")
     else:
-        response = post(api, "epay", raw.encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+        response = post(
+            api, "epay", raw.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+        )
     assert_refused_and_audited("epay", response, before, raw)
     assert order_store.get(order_no).pay_status.value == "pending"
     [record] = AuditModel.query(f"notify#{day_of(utcnow())}", AuditModel.sk >= before.since)
     kept = record.payload.split("\n", 1)[0].lstrip("?") if method == "GET" else record.payload
-    assert sorted(parse_qsl(kept, keep_blank_values=True)) == sorted(parse_qsl(raw, keep_blank_values=True)), \
-        "the audit keeps every value of the query as received"
-
+    assert sorted(parse_qsl(kept, keep_blank_values=True)) == sorted(
+        parse_qsl(raw, keep_blank_values=True)
+    ), "the audit keeps every value of the query as received"

@@ -12,6 +12,7 @@
 
 The first run on a machine downloads the wheels once (infra/package.py); later runs are offline.
 """
+
 from __future__ import annotations
 
 import copy
@@ -53,14 +54,24 @@ WIRED_ENVIRONMENT = {
 ALLOWED_ACTIONS = {
     # PynamoDB item reads/writes and index queries (get, batch_get, query, count, save, update,
     # delete, batch_write, TransactWrite's condition checks). No Scan, no table administration.
-    "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-    "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
     # what Lambda's event source mapping needs, on the streamed tables only
-    "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
     # exports and reports (multipart streaming upload, presigned GET signed by the role)
-    "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
     "sns:Publish",
     "secretsmanager:GetSecretValue",
     # the on-failure destinations (stream consumers', scheduled functions') are written with the
@@ -68,11 +79,13 @@ ALLOWED_ACTIONS = {
     "sqs:SendMessage",
     # logs into the app's log group (created by the template); EMF metrics travel in the logs,
     # so no cloudwatch:PutMetricData
-    "logs:CreateLogStream", "logs:PutLogEvents",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
 }
 
 
 # ------------------------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory):
@@ -86,13 +99,21 @@ def packaged(tmp_path_factory):
         zip_path = template_path.parent / "deployment.zip"
         with zipfile.ZipFile(zip_path) as bundle:
             names = bundle.namelist()
-            wheels = {name.split("/")[0]: [line.split(":", 1)[1].strip()
-                                           for line in bundle.read(name).decode().splitlines()
-                                           if line.startswith("Tag:")]
-                      for name in names if name.endswith(".dist-info/WHEEL")}
+            wheels = {
+                name.split("/")[0]: [
+                    line.split(":", 1)[1].strip()
+                    for line in bundle.read(name).decode().splitlines()
+                    if line.startswith("Tag:")
+                ]
+                for name in names
+                if name.endswith(".dist-info/WHEEL")
+            }
         zip_path.unlink()  # 25 MB each; the facts above are all the tests need
-        result[stage] = (json.loads(template_path.read_text()), {"names": names, "wheels": wheels},
-                         template_path)
+        result[stage] = (
+            json.loads(template_path.read_text()),
+            {"names": names, "wheels": wheels},
+            template_path,
+        )
     shutil.rmtree(work)  # the staged project and chalice's zip cache
     return result
 
@@ -110,8 +131,11 @@ def _sub(value, stage: str) -> str:
     if isinstance(value, dict) and "Fn::Sub" in value:
         value = value["Fn::Sub"]
     assert isinstance(value, str), value
-    return (value.replace("${Stage}", stage).replace("${AWS::AccountId}", FAKE_ACCOUNT)
-            .replace("${AWS::Region}", LINT_REGION))
+    return (
+        value.replace("${Stage}", stage)
+        .replace("${AWS::AccountId}", FAKE_ACCOUNT)
+        .replace("${AWS::Region}", LINT_REGION)
+    )
 
 
 def _condition(template: dict, value, stage: str):
@@ -124,7 +148,9 @@ def _condition(template: dict, value, stage: str):
         if "Condition" in expr:
             return holds(template["Conditions"][expr["Condition"]])
         if "Fn::Equals" in expr:
-            left, right = (stage if item == {"Ref": "Stage"} else item for item in expr["Fn::Equals"])
+            left, right = (
+                stage if item == {"Ref": "Stage"} else item for item in expr["Fn::Equals"]
+            )
             return left == right
         if "Fn::Not" in expr:
             return not holds(expr["Fn::Not"][0])
@@ -134,14 +160,16 @@ def _condition(template: dict, value, stage: str):
 
 
 def _tables_by_name(template: dict, stage: str) -> dict[str, dict]:
-    return {_sub(r["Properties"]["TableName"], stage): r["Properties"]
-            for r in _resources(template, "AWS::DynamoDB::Table").values()}
+    return {
+        _sub(r["Properties"]["TableName"], stage): r["Properties"]
+        for r in _resources(template, "AWS::DynamoDB::Table").values()
+    }
 
 
 def _stage_table_name(model, stage: str) -> str:
     prefix = get_settings().table_prefix
     assert model.Meta.table_name.startswith(prefix)
-    return f"paytrack-{stage}-{model.Meta.table_name[len(prefix):]}"
+    return f"paytrack-{stage}-{model.Meta.table_name[len(prefix) :]}"
 
 
 def _stream_events(template: dict):
@@ -152,6 +180,7 @@ def _stream_events(template: dict):
 
 
 # ------------------------------------------------------------------------------- packaging and lint
+
 
 def _cfn_lint() -> list[str]:
     script = Path(sys.executable).with_name("cfn-lint")
@@ -169,10 +198,13 @@ def _with_literal_event_arns(template: dict) -> dict:
     copy_ = copy.deepcopy(template)
     for _, _, props in _stream_events(copy_):
         table = props["Stream"]["Fn::GetAtt"][0]
-        props["Stream"] = (f"arn:aws:dynamodb:{LINT_REGION}:{FAKE_ACCOUNT}:table/{table}"
-                           "/stream/2026-01-01T00:00:00.000")
+        props["Stream"] = (
+            f"arn:aws:dynamodb:{LINT_REGION}:{FAKE_ACCOUNT}:table/{table}"
+            "/stream/2026-01-01T00:00:00.000"
+        )
         props["DestinationConfig"]["OnFailure"]["Destination"] = (
-            f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:stream-failures")
+            f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:stream-failures"
+        )
     return copy_
 
 
@@ -184,9 +216,14 @@ def test_package_lints_clean_for_dev_and_prod(packaged, tmp_path):
         literal.write_text(json.dumps(_with_literal_event_arns(template), indent=1))
         files += [str(path), str(literal)]
     # No rule is ignored: the templates must be clean of errors, warnings and informational checks.
-    result = subprocess.run([*_cfn_lint(), "--include-checks", "I", "--regions", LINT_REGION, "--", *files],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, f"cfn-lint exit {result.returncode}:\n{result.stdout}{result.stderr}"
+    result = subprocess.run(
+        [*_cfn_lint(), "--include-checks", "I", "--regions", LINT_REGION, "--", *files],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, (
+        f"cfn-lint exit {result.returncode}:\n{result.stdout}{result.stderr}"
+    )
 
 
 _LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
@@ -197,7 +234,9 @@ def _runs_on_lambda(tag: str) -> bool:
     platform = tag.split("-")[-1]
     if platform == "any":
         return True
-    match = re.fullmatch(r"(manylinux1|manylinux2010|manylinux2014|manylinux_(\d+)_(\d+))_(\w+)", platform)
+    match = re.fullmatch(
+        r"(manylinux1|manylinux2010|manylinux2014|manylinux_(\d+)_(\d+))_(\w+)", platform
+    )
     if not match or match[4] != "x86_64":
         return False
     glibc = _LEGACY_MANYLINUX.get(match[1]) or (int(match[2]), int(match[3]))
@@ -208,8 +247,13 @@ def test_package_vendors_lambda_compatible_dependencies(packaged):
     for stage in STAGES:
         _, bundle, _ = packaged[stage]
         names = set(bundle["names"])
-        assert {"app.py", "chalicelib/store/models.py", "pynamodb/__init__.py",
-                "aws_lambda_powertools/__init__.py", "cryptography/__init__.py"} <= names
+        assert {
+            "app.py",
+            "chalicelib/store/models.py",
+            "pynamodb/__init__.py",
+            "aws_lambda_powertools/__init__.py",
+            "cryptography/__init__.py",
+        } <= names
         assert not any(n.startswith(("tests/", "local/", "infra/", ".chalice/")) for n in names)
         # nothing built for a newer glibc, another OS or another CPU may ride along from the
         # build machine (chalice must have swapped such wheels for manylinux ones)
@@ -229,6 +273,7 @@ def test_package_is_pinned_to_its_stage_and_has_no_placeholder_stream(packaged):
 
 # ------------------------------------------------------------------------------- tables = models
 
+
 @pytest.mark.parametrize("stage", STAGES)
 @pytest.mark.parametrize("model", models.ALL_MODELS, ids=lambda m: m.__name__)
 def test_table_mirrors_model(packaged, stage, model):
@@ -245,16 +290,24 @@ def test_table_mirrors_model(packaged, stage, model):
         return {(a["AttributeName"], a["AttributeType"]) for a in definitions}
 
     assert keys(table["KeySchema"]) == keys(schema["key_schema"])
-    assert [k["KeyType"] for k in table["KeySchema"]] == ["HASH", "RANGE"][:len(table["KeySchema"])]
+    assert [k["KeyType"] for k in table["KeySchema"]] == ["HASH", "RANGE"][
+        : len(table["KeySchema"])
+    ]
     assert attrs(table["AttributeDefinitions"]) == attrs(schema["attribute_definitions"])
     for kind in ("Global", "Local"):
-        template_indexes = {i["IndexName"]: (keys(i["KeySchema"]), i["Projection"])
-                            for i in table.get(f"{kind}SecondaryIndexes", [])}
-        model_indexes = {i["index_name"]: (keys(i["key_schema"]), i["projection"])
-                         for i in schema[f"{kind.lower()}_secondary_indexes"]}
+        template_indexes = {
+            i["IndexName"]: (keys(i["KeySchema"]), i["Projection"])
+            for i in table.get(f"{kind}SecondaryIndexes", [])
+        }
+        model_indexes = {
+            i["index_name"]: (keys(i["key_schema"]), i["projection"])
+            for i in schema[f"{kind.lower()}_secondary_indexes"]
+        }
         assert template_indexes == model_indexes, f"{kind}SecondaryIndexes"
         for index in table.get(f"{kind}SecondaryIndexes", []):
-            assert [k["KeyType"] for k in index["KeySchema"]] == ["HASH", "RANGE"][:len(index["KeySchema"])]
+            assert [k["KeyType"] for k in index["KeySchema"]] == ["HASH", "RANGE"][
+                : len(index["KeySchema"])
+            ]
     assert table["BillingMode"] == model.Meta.billing_mode == "PAY_PER_REQUEST"
     stream = getattr(model.Meta, "stream_view_type", None)
     assert table.get("StreamSpecification", {}).get("StreamViewType") == stream
@@ -269,7 +322,9 @@ def test_every_table_is_a_model_and_recoverable_and_encrypted(packaged, stage):
     tables = _tables_by_name(template, stage)
     assert set(tables) == {_stage_table_name(m, stage) for m in models.ALL_MODELS}
     for name, table in tables.items():
-        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, (
+            name
+        )
         assert table["SSESpecification"]["SSEEnabled"] is True, name
         protected = _condition(template, table["DeletionProtectionEnabled"], stage)
         assert protected is (stage == "prod"), f"{name}: deletion protection {protected} in {stage}"
@@ -277,30 +332,45 @@ def test_every_table_is_a_model_and_recoverable_and_encrypted(packaged, stage):
 
 # ------------------------------------------------------------------------------- streams and wiring
 
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_stream_consumers_are_wired_safely(packaged, stage):
     template = _template(packaged, stage)
-    streamed = {logical for logical, r in _resources(template, "AWS::DynamoDB::Table").items()
-                if "StreamSpecification" in r["Properties"]}
+    streamed = {
+        logical
+        for logical, r in _resources(template, "AWS::DynamoDB::Table").items()
+        if "StreamSpecification" in r["Properties"]
+    }
     consumed = set()
     events = list(_stream_events(template))
-    assert len(events) == 4, events  # app.py: on_orders_stream, on_orders_stats, on_notices_stream, on_exports_stream
+    assert len(events) == 4, (
+        events
+    )  # app.py: on_orders_stream, on_orders_stats, on_notices_stream, on_exports_stream
     for fn_id, event_id, props in events:
         where = f"{stage} {fn_id}.{event_id}"
         stream = props["Stream"]
-        assert isinstance(stream, dict) and stream.get("Fn::GetAtt", [None, None])[1] == "StreamArn", where
+        assert (
+            isinstance(stream, dict) and stream.get("Fn::GetAtt", [None, None])[1] == "StreamArn"
+        ), where
         consumed.add(stream["Fn::GetAtt"][0])
         assert props["StartingPosition"] == "TRIM_HORIZON", where
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], where
         assert props["BisectBatchOnFunctionError"] is True, where
         assert 0 <= props["MaximumRetryAttempts"] <= 10, where  # -1 would retry until expiry
-        assert 60 <= props["MaximumRecordAgeInSeconds"] <= 6 * 3600, where  # replayable from the stream
+        assert 60 <= props["MaximumRecordAgeInSeconds"] <= 6 * 3600, (
+            where
+        )  # replayable from the stream
         assert props["DestinationConfig"]["OnFailure"]["Destination"] == {
-            "Fn::GetAtt": ["StreamFailureQueue", "Arn"]}, where
+            "Fn::GetAtt": ["StreamFailureQueue", "Arn"]
+        }, where
     assert consumed == streamed == {"OrdersTable", "NoticesTable", "ExportsTable"}
     handlers = {fn_id: props["Stream"]["Fn::GetAtt"][0] for fn_id, _, props in events}
-    assert handlers == {"OnOrdersStream": "OrdersTable", "OnOrdersStats": "OrdersTable",
-                        "OnNoticesStream": "NoticesTable", "OnExportsStream": "ExportsTable"}
+    assert handlers == {
+        "OnOrdersStream": "OrdersTable",
+        "OnOrdersStats": "OrdersTable",
+        "OnNoticesStream": "NoticesTable",
+        "OnExportsStream": "ExportsTable",
+    }
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -335,10 +405,13 @@ def test_bucket_expires_exports_and_keeps_reports(packaged, stage):
 
 # ------------------------------------------------------------------------------- IAM
 
+
 def _policies(stage: str) -> dict[str, dict]:
     """{function name: its policy document}, as committed under .chalice/policies/<stage>/."""
-    return {path.stem: json.loads(path.read_text())
-            for path in sorted((REPO / ".chalice" / "policies" / stage).glob("*.json"))}
+    return {
+        path.stem: json.loads(path.read_text())
+        for path in sorted((REPO / ".chalice" / "policies" / stage).glob("*.json"))
+    }
 
 
 def _as_list(value) -> list:
@@ -351,8 +424,11 @@ def _arn_matches(pattern: str, arn: str) -> bool:
 
 
 def _allowed(policy: dict, action: str, arn: str) -> bool:
-    return any(action in _as_list(s["Action"]) and any(_arn_matches(p, arn) for p in _as_list(s["Resource"]))
-               for s in policy["Statement"])
+    return any(
+        action in _as_list(s["Action"])
+        and any(_arn_matches(p, arn) for p in _as_list(s["Resource"]))
+        for s in policy["Statement"]
+    )
 
 
 def _function_names(template: dict) -> dict[str, str]:
@@ -368,16 +444,27 @@ def _function_names(template: dict) -> dict[str, str]:
 @pytest.mark.parametrize("stage", ("local", "dev", "prod"))
 def test_policies_are_least_privilege_in_shape(stage):
     policies = _policies(stage)
-    assert set(policies) >= {"api_handler", "on_orders_stream", "on_notices_stream", "expire_orders"}
+    assert set(policies) >= {
+        "api_handler",
+        "on_orders_stream",
+        "on_notices_stream",
+        "expire_orders",
+    }
     for name, policy in policies.items():
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow", name
             assert not {"NotAction", "NotResource", "Principal"} & set(statement), (name, statement)
             for action in _as_list(statement["Action"]):
-                assert "*" not in action and "?" not in action and action in ALLOWED_ACTIONS, (name, action)
+                assert "*" not in action and "?" not in action and action in ALLOWED_ACTIONS, (
+                    name,
+                    action,
+                )
             for resource in _as_list(statement["Resource"]):
                 assert resource != "*", (name, statement)
-                assert f"paytrack-{stage}" in resource or f"paytrack/{stage}/" in resource, (name, resource)
+                assert f"paytrack-{stage}" in resource or f"paytrack/{stage}/" in resource, (
+                    name,
+                    resource,
+                )
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -385,7 +472,9 @@ def test_each_role_carries_its_functions_policy(packaged, stage):
     template = _template(packaged, stage)
     policies = _policies(stage)
     names = _function_names(template)
-    assert set(names.values()) == set(policies), "a function without a policy file, or a file without a function"
+    assert set(names.values()) == set(policies), (
+        "a function without a policy file, or a file without a function"
+    )
     roles = _resources(template, "AWS::IAM::Role")
     for fn_id, name in names.items():
         role_id = template["Resources"][fn_id]["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -403,10 +492,18 @@ def test_the_api_function_holds_no_delete_stream_or_queue_rights(packaged, stage
     prefix = f"arn:aws:dynamodb:{LINT_REGION}:{FAKE_ACCOUNT}:table/"
     for name in _tables_by_name(_template(packaged, stage), stage):
         assert not _allowed(api, "dynamodb:DeleteItem", prefix + name), name
-        assert _allowed(api, "dynamodb:BatchWriteItem", prefix + name) is name.endswith("-reconciliations"), name
+        assert _allowed(api, "dynamodb:BatchWriteItem", prefix + name) is name.endswith(
+            "-reconciliations"
+        ), name
     actions = {a for s in api["Statement"] for a in _as_list(s["Action"])}
-    assert not actions & {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
-                          "dynamodb:ListStreams", "sqs:SendMessage", "dynamodb:Scan"}
+    assert not actions & {
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:DescribeStream",
+        "dynamodb:ListStreams",
+        "sqs:SendMessage",
+        "dynamodb:Scan",
+    }
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -419,27 +516,54 @@ def test_policies_cover_what_the_template_creates(packaged, stage):
     policies = _policies(stage)
     names = _function_names(template)
     prefix = f"arn:aws:dynamodb:{LINT_REGION}:{FAKE_ACCOUNT}:table/"
-    consumers = {names[fn_id]: props["Stream"]["Fn::GetAtt"][0] for fn_id, _, props in _stream_events(template)}
-    scheduled = {names[fn_id] for fn_id, fn in _resources(template, "AWS::Serverless::Function").items()
-                 if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())}
-    stream_queue = f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(res["StreamFailureQueue"]["Properties"]["QueueName"], stage)
-    job_queue = f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(res["JobFailureQueue"]["Properties"]["QueueName"], stage)
+    consumers = {
+        names[fn_id]: props["Stream"]["Fn::GetAtt"][0]
+        for fn_id, _, props in _stream_events(template)
+    }
+    scheduled = {
+        names[fn_id]
+        for fn_id, fn in _resources(template, "AWS::Serverless::Function").items()
+        if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())
+    }
+    stream_queue = f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(
+        res["StreamFailureQueue"]["Properties"]["QueueName"], stage
+    )
+    job_queue = f"arn:aws:sqs:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(
+        res["JobFailureQueue"]["Properties"]["QueueName"], stage
+    )
     tables = _tables_by_name(template, stage)
-    logical = {_sub(r["Properties"]["TableName"], stage): k for k, r in _resources(template, "AWS::DynamoDB::Table").items()}
+    logical = {
+        _sub(r["Properties"]["TableName"], stage): k
+        for k, r in _resources(template, "AWS::DynamoDB::Table").items()
+    }
     for name, policy in policies.items():
         for table in tables:
             stream_arn = f"{prefix}{table}/stream/2026-01-01T00:00:00.000"
-            reads = all(_allowed(policy, a, stream_arn) for a in ("dynamodb:DescribeStream", "dynamodb:GetRecords",
-                                                                  "dynamodb:GetShardIterator", "dynamodb:ListStreams"))
+            reads = all(
+                _allowed(policy, a, stream_arn)
+                for a in (
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                )
+            )
             assert reads is (consumers.get(name) == logical[table]), (name, table)
         assert _allowed(policy, "sqs:SendMessage", stream_queue) is (name in consumers), name
         assert _allowed(policy, "sqs:SendMessage", job_queue) is (name in scheduled), name
-    everyone = {"Version": "2012-10-17", "Statement": [s for p in policies.values() for s in p["Statement"]]}
+    everyone = {
+        "Version": "2012-10-17",
+        "Statement": [s for p in policies.values() for s in p["Statement"]],
+    }
     for name, table in tables.items():
-        assert _allowed(everyone, "dynamodb:UpdateItem", prefix + name) or _allowed(everyone, "dynamodb:PutItem", prefix + name), name
+        assert _allowed(everyone, "dynamodb:UpdateItem", prefix + name) or _allowed(
+            everyone, "dynamodb:PutItem", prefix + name
+        ), name
         for gsi in table.get("GlobalSecondaryIndexes", []):
             if _allowed(everyone, "dynamodb:Query", prefix + name):
-                assert _allowed(everyone, "dynamodb:Query", f"{prefix}{name}/index/{gsi['IndexName']}")
+                assert _allowed(
+                    everyone, "dynamodb:Query", f"{prefix}{name}/index/{gsi['IndexName']}"
+                )
     other = "prod" if stage == "dev" else "dev"
     assert not _allowed(everyone, "dynamodb:GetItem", f"{prefix}paytrack-{other}-orders")
     bucket = _sub(res["FilesBucket"]["Properties"]["BucketName"], stage)
@@ -450,15 +574,23 @@ def test_policies_cover_what_the_template_creates(packaged, stage):
         assert _allowed(everyone, "sns:Publish", f"arn:aws:sns:{LINT_REGION}:{FAKE_ACCOUNT}:{name}")
     secret = _sub(res["ChannelsSecret"]["Properties"]["Name"], stage)
     assert secret == f"paytrack/{stage}/channels"
-    assert _allowed(everyone, "secretsmanager:GetSecretValue",
-                    f"arn:aws:secretsmanager:{LINT_REGION}:{FAKE_ACCOUNT}:secret:{secret}-AbCdEf")
+    assert _allowed(
+        everyone,
+        "secretsmanager:GetSecretValue",
+        f"arn:aws:secretsmanager:{LINT_REGION}:{FAKE_ACCOUNT}:secret:{secret}-AbCdEf",
+    )
     verification = _sub(res["VerificationSecret"]["Properties"]["Name"], stage)
     assert verification == f"paytrack/{stage}/verification"
     assert "GenerateSecretString" in res["VerificationSecret"]["Properties"]
-    assert _allowed(everyone, "secretsmanager:GetSecretValue",
-                    f"arn:aws:secretsmanager:{LINT_REGION}:{FAKE_ACCOUNT}:secret:{verification}-AbCdEf")
+    assert _allowed(
+        everyone,
+        "secretsmanager:GetSecretValue",
+        f"arn:aws:secretsmanager:{LINT_REGION}:{FAKE_ACCOUNT}:secret:{verification}-AbCdEf",
+    )
     group = _sub(res["AppLogGroup"]["Properties"]["LogGroupName"], stage)
-    log_stream = f"arn:aws:logs:{LINT_REGION}:{FAKE_ACCOUNT}:log-group:{group}:log-stream:2026/01/01/x"
+    log_stream = (
+        f"arn:aws:logs:{LINT_REGION}:{FAKE_ACCOUNT}:log-group:{group}:log-stream:2026/01/01/x"
+    )
     for name, policy in policies.items():
         for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
             assert _allowed(policy, action, log_stream), (name, action)
@@ -471,18 +603,27 @@ def test_paging_topic_is_encrypted_with_a_key_its_publishers_may_use(packaged, s
     to the paging topic."""
     template = _template(packaged, stage)
     res = template["Resources"]
-    assert res["PagingTopic"]["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": ["PagingKey", "Arn"]}
+    assert res["PagingTopic"]["Properties"]["KmsMasterKeyId"] == {
+        "Fn::GetAtt": ["PagingKey", "Arn"]
+    }
     assert res["EventsTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
     key = res["PagingKey"]["Properties"]
     assert key["EnableKeyRotation"] is True
     statements = {s["Sid"]: s for s in key["KeyPolicy"]["Statement"]}
-    assert statements["AlarmsPublishToThePagingTopic"]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statements["AlarmsPublishToThePagingTopic"]["Principal"] == {
+        "Service": "cloudwatch.amazonaws.com"
+    }
     publishers = statements["FunctionsPublishToThePagingTopic"]
-    topic = f"arn:aws:sns:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(res["PagingTopic"]["Properties"]["TopicName"], stage)
+    topic = f"arn:aws:sns:{LINT_REGION}:{FAKE_ACCOUNT}:" + _sub(
+        res["PagingTopic"]["Properties"]["TopicName"], stage
+    )
     names = _function_names(template)
     policies = _policies(stage)
-    expected = {res[fn_id]["Properties"]["Role"]["Fn::GetAtt"][0] for fn_id, name in names.items()
-                if _allowed(policies[name], "sns:Publish", topic)}
+    expected = {
+        res[fn_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for fn_id, name in names.items()
+        if _allowed(policies[name], "sns:Publish", topic)
+    }
     assert expected and {p["Fn::GetAtt"][0] for p in publishers["Principal"]["AWS"]} == expected
     assert set(publishers["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
 
@@ -490,7 +631,10 @@ def test_paging_topic_is_encrypted_with_a_key_its_publishers_may_use(packaged, s
 @pytest.mark.parametrize("stage", STAGES)
 def test_paging_reaches_a_person_when_given_an_address(packaged, stage):
     template = _template(packaged, stage)
-    subscriptions = {r["Properties"]["Protocol"]: r for r in _resources(template, "AWS::SNS::Subscription").values()}
+    subscriptions = {
+        r["Properties"]["Protocol"]: r
+        for r in _resources(template, "AWS::SNS::Subscription").values()
+    }
     assert set(subscriptions) == {"email", "https"}
     for protocol, parameter in (("email", "AlarmEmail"), ("https", "AlarmHttpsEndpoint")):
         subscription = subscriptions[protocol]
@@ -499,19 +643,25 @@ def test_paging_reaches_a_person_when_given_an_address(packaged, stage):
         # empty (the default) means no subscription
         assert template["Parameters"][parameter]["Default"] == ""
         assert template["Conditions"][subscription["Condition"]] == {
-            "Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}
+            "Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]
+        }
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_scheduled_functions_have_an_on_failure_destination(packaged, stage):
     template = _template(packaged, stage)
-    scheduled = {fn_id: fn for fn_id, fn in _resources(template, "AWS::Serverless::Function").items()
-                 if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())}
+    scheduled = {
+        fn_id: fn
+        for fn_id, fn in _resources(template, "AWS::Serverless::Function").items()
+        if any(e["Type"] == "Schedule" for e in fn["Properties"].get("Events", {}).values())
+    }
     assert len(scheduled) == 8, sorted(scheduled)
     for fn_id, fn in scheduled.items():
         config = fn["Properties"]["EventInvokeConfig"]
         assert config["DestinationConfig"]["OnFailure"] == {
-            "Type": "SQS", "Destination": {"Fn::GetAtt": ["JobFailureQueue", "Arn"]}}, fn_id
+            "Type": "SQS",
+            "Destination": {"Fn::GetAtt": ["JobFailureQueue", "Arn"]},
+        }, fn_id
         assert 0 <= config["MaximumRetryAttempts"] <= 2, fn_id
 
 
@@ -522,12 +672,15 @@ def test_every_function_logs_to_a_group_with_retention(packaged, stage):
     template = _template(packaged, stage)
     group_id = template["Globals"]["Function"]["LoggingConfig"]["LogGroup"]["Ref"]
     group = template["Resources"][group_id]
-    assert _condition(template, group["Properties"]["RetentionInDays"], stage) == (365 if stage == "prod" else 30)
+    assert _condition(template, group["Properties"]["RetentionInDays"], stage) == (
+        365 if stage == "prod" else 30
+    )
     for fn_id, fn in _resources(template, "AWS::Serverless::Function").items():
         assert "LoggingConfig" not in fn["Properties"], fn_id
 
 
 # ------------------------------------------------------------------------------- API Gateway
+
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_is_throttled_and_admin_methods_below_notify(packaged, stage):
@@ -542,19 +695,30 @@ def test_stage_is_throttled_and_admin_methods_below_notify(packaged, stage):
 
     settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in api["MethodSettings"]}
     default = settings[("/*", "*")]
-    admin_methods = {("/" + path.replace("/", "~1"), method.upper())
-                     for path, methods in api["DefinitionBody"]["paths"].items()
-                     if path.startswith("/admin") for method in methods}
+    admin_methods = {
+        ("/" + path.replace("/", "~1"), method.upper())
+        for path, methods in api["DefinitionBody"]["paths"].items()
+        if path.startswith("/admin")
+        for method in methods
+    }
     assert len(admin_methods) >= 15
     assert set(settings) == {("/*", "*")} | admin_methods
     for key in admin_methods:
-        assert value(settings[key]["ThrottlingRateLimit"]) < value(default["ThrottlingRateLimit"]) / 20, key
-        assert value(settings[key]["ThrottlingBurstLimit"]) < value(default["ThrottlingBurstLimit"]) / 20, key
+        assert (
+            value(settings[key]["ThrottlingRateLimit"]) < value(default["ThrottlingRateLimit"]) / 20
+        ), key
+        assert (
+            value(settings[key]["ThrottlingBurstLimit"])
+            < value(default["ThrottlingBurstLimit"]) / 20
+        ), key
     assert not any(path.startswith("/~1notify") for path, _ in settings)
 
 
 GATEWAY_ERRORS = {  # API Gateway's own answers, before our code: status -> code (API.md's shape)
-    "MISSING_AUTHENTICATION_TOKEN": ("404", "not_found"),  # unknown path, or a method the path lacks
+    "MISSING_AUTHENTICATION_TOKEN": (
+        "404",
+        "not_found",
+    ),  # unknown path, or a method the path lacks
     "UNSUPPORTED_MEDIA_TYPE": ("415", "unsupported_media_type"),
     "REQUEST_TOO_LARGE": ("413", "payload_too_large"),
     "THROTTLED": ("429", "throttled"),
@@ -569,7 +733,9 @@ def test_gateway_errors_have_our_error_shape(packaged, stage):
     for kind, (status, code) in GATEWAY_ERRORS.items():
         response = responses[kind]
         assert response.get("StatusCode") == status, kind
-        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/json'", kind
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == "'application/json'", (
+            kind
+        )
         body = json.loads(response["ResponseTemplates"]["application/json"])
         assert body["error"]["code"] == code, kind
         if code == "internal_error":
@@ -594,14 +760,30 @@ def test_outputs_tell_the_shop_owner_what_to_configure(packaged, stage):
 # ones watch EMF metrics named in chalicelib/services/metrics.py (local/alarms.py emulates them).
 PAGING_ALARMS = {
     "critical-anomaly": ("Paytrack", "Anomalies", {"service": "paytrack", "severity": "critical"}),
-    "channel-failure": ("Paytrack", "Anomalies", {"service": "paytrack", "rule": "channel_failure"}),
+    "channel-failure": (
+        "Paytrack",
+        "Anomalies",
+        {"service": "paytrack", "rule": "channel_failure"},
+    ),
     "stream-record-failures": ("Paytrack", "StreamRecordFailures", {"service": "paytrack"}),
     "notify-5xx": ("Paytrack", "NotifyServerErrors", {"service": "paytrack"}),
     "stream-failures": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", None),
     "OnOrdersStream-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "OnOrdersStream"}}),
-    "OnNoticesStream-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "OnNoticesStream"}}),
-    "OnOrdersStream-iterator-age": ("AWS/Lambda", "IteratorAge", {"FunctionName": {"Ref": "OnOrdersStream"}}),
-    "OnNoticesStream-iterator-age": ("AWS/Lambda", "IteratorAge", {"FunctionName": {"Ref": "OnNoticesStream"}}),
+    "OnNoticesStream-errors": (
+        "AWS/Lambda",
+        "Errors",
+        {"FunctionName": {"Ref": "OnNoticesStream"}},
+    ),
+    "OnOrdersStream-iterator-age": (
+        "AWS/Lambda",
+        "IteratorAge",
+        {"FunctionName": {"Ref": "OnOrdersStream"}},
+    ),
+    "OnNoticesStream-iterator-age": (
+        "AWS/Lambda",
+        "IteratorAge",
+        {"FunctionName": {"Ref": "OnNoticesStream"}},
+    ),
     # the scheduled jobs' (metrics in chalicelib/services/job_metrics.py)
     "statement-failures": ("Paytrack", "StatementFailures", {"service": "paytrack"}),
     "gateway-query-failures": ("Paytrack", "GatewayQueryFailures", {"service": "paytrack"}),
@@ -615,8 +797,10 @@ PAGING_ALARMS = {
 
 
 def _alarms(template: dict, stage: str) -> dict[str, dict]:
-    return {_sub(a["Properties"]["AlarmName"], stage): a["Properties"]
-            for a in _resources(template, "AWS::CloudWatch::Alarm").values()}
+    return {
+        _sub(a["Properties"]["AlarmName"], stage): a["Properties"]
+        for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+    }
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -637,8 +821,12 @@ def test_emf_alarms_watch_metrics_the_code_emits():
     from chalicelib.platform.observability import NAMESPACE, SERVICE
     from chalicelib.services import job_metrics, metrics
 
-    emitted = {value for module in (metrics, job_metrics) for name, value in vars(module).items()
-               if name.isupper() and isinstance(value, str)}
+    emitted = {
+        value
+        for module in (metrics, job_metrics)
+        for name, value in vars(module).items()
+        if name.isupper() and isinstance(value, str)
+    }
     for namespace, metric, dimensions in PAGING_ALARMS.values():
         if namespace == NAMESPACE:
             assert metric in emitted and dimensions["service"] == SERVICE
@@ -651,12 +839,23 @@ def test_dashboard_shows_the_key_figures_and_every_alarm(packaged, stage):
     assert _sub(dashboard["Properties"]["DashboardName"], stage) == f"paytrack-{stage}"
     body_text = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
     for variable in re.findall(r"\$\{([^}]+)\}", body_text):
-        assert variable in ("AWS::Region", "AWS::AccountId", "Stage") or \
-            variable.split(".")[0] in template["Resources"], variable
+        assert (
+            variable in ("AWS::Region", "AWS::AccountId", "Stage")
+            or variable.split(".")[0] in template["Resources"]
+        ), variable
     body = json.loads(re.sub(r"\$\{[^}]+\}", "X", body_text))
     shown = json.dumps(body)
-    for metric in ("OrdersPaid", "NotificationsAccepted", "NotificationsRejected", "NotifyServerErrors",
-                   "Anomalies", "DeliveryHolds", "PayToDeliverySeconds", "StreamRecordFailures", "IteratorAge"):
+    for metric in (
+        "OrdersPaid",
+        "NotificationsAccepted",
+        "NotificationsRejected",
+        "NotifyServerErrors",
+        "Anomalies",
+        "DeliveryHolds",
+        "PayToDeliverySeconds",
+        "StreamRecordFailures",
+        "IteratorAge",
+    ):
         assert metric in shown, metric
     (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
     listed = {arn.rsplit(":alarm:", 1)[1] for arn in alarm_widget["properties"]["alarms"]}

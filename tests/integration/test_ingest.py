@@ -1,4 +1,5 @@
 """/notify/{channel} under moto: every ingestion case with the stored state asserted."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,12 @@ def paid_wire(kind: str, order_no: str, **kw):
     }[kind]()
 
 
-CHANNEL = {"alipay": "alipay-main", "wechat": "wxpay-main", "epay": "epay-main", "stripe": "stripe-main"}
+CHANNEL = {
+    "alipay": "alipay-main",
+    "wechat": "wxpay-main",
+    "epay": "epay-main",
+    "stripe": "stripe-main",
+}
 
 
 def is_success(kind: str, response) -> bool:
@@ -109,7 +115,11 @@ def test_amount_mismatch_pays_and_holds(api):
     order_no = register(api, "alipay")
     assert api.send(wires.alipay(order_no, "0.01")).body == b"success"
     order = order_store.get(order_no)
-    assert order.pay_status.value == "paid" and order.on_hold and order.hold_reasons == ["amount_mismatch"]
+    assert (
+        order.pay_status.value == "paid"
+        and order.on_hold
+        and order.hold_reasons == ["amount_mismatch"]
+    )
     assert order.paid_amount.minor == 1
     assert api.json(api.call("GET", f"/orders/{order_no}"))["hold"] is True
 
@@ -145,17 +155,37 @@ def test_payment_after_expiry_is_late_and_held(api):
 def test_refunds_partial_and_full(api):
     ali = register(api, "alipay")
     api.send(wires.alipay(ali, "58.00", trade_no="T-R"))
-    api.send(wires.alipay(ali, "58.00", trade_no="T-R", extra={"refund_fee": "8.00", "gmt_refund": "2026-11-25 10:00:00"}))
+    api.send(
+        wires.alipay(
+            ali,
+            "58.00",
+            trade_no="T-R",
+            extra={"refund_fee": "8.00", "gmt_refund": "2026-11-25 10:00:00"},
+        )
+    )
     order = order_store.get(ali)
     assert order.pay_status.value == "partially_refunded" and order.refunded_amount.minor == 800
-    api.send(wires.alipay(ali, "58.00", trade_no="T-R", status="TRADE_CLOSED",
-                          extra={"refund_fee": "58.00", "gmt_refund": "2026-11-25 10:05:00"}))
+    api.send(
+        wires.alipay(
+            ali,
+            "58.00",
+            trade_no="T-R",
+            status="TRADE_CLOSED",
+            extra={"refund_fee": "58.00", "gmt_refund": "2026-11-25 10:05:00"},
+        )
+    )
     assert order_store.get(ali).pay_status.value == "refunded"
 
     wx = register(api, "wechat")
     api.send(wires.wechat(wx, 5800, transaction_id="4200-W"))
-    assert api.send(wires.wechat(wx, 5800, transaction_id="4200-W", event_type="REFUND.SUCCESS",
-                                 refund_fen=1000)).status_code == 204
+    assert (
+        api.send(
+            wires.wechat(
+                wx, 5800, transaction_id="4200-W", event_type="REFUND.SUCCESS", refund_fen=1000
+            )
+        ).status_code
+        == 204
+    )
     order = order_store.get(wx)
     assert order.pay_status.value == "partially_refunded" and order.refunded_amount.minor == 1000
 
@@ -180,7 +210,9 @@ def test_refund_for_unpaid_order_is_refused_but_acknowledged(api):
 
 
 def test_unknown_channel_is_404_and_audited(api):
-    response = api.send(wires.Wire("nope", "POST", b"a=b", {"Content-Type": "application/x-www-form-urlencoded"}))
+    response = api.send(
+        wires.Wire("nope", "POST", b"a=b", {"Content-Type": "application/x-www-form-urlencoded"})
+    )
     assert response.status_code == 404
     assert json.loads(response.body)["error"]["code"] == "unknown_channel"
     [record] = audit_items()
@@ -197,17 +229,22 @@ def test_oversized_body_is_refused(api, kind):
     assert record.verification == "too_large"
 
 
-@pytest.mark.parametrize("body,ctype", [
-    (b"", "application/x-www-form-urlencoded"), (b"%%%===&&&", "application/x-www-form-urlencoded"),
-    (b"\xff\xfe\x00garbage", "application/x-www-form-urlencoded"), (b"{}", "application/json"),
-])
+@pytest.mark.parametrize(
+    "body,ctype",
+    [
+        (b"", "application/x-www-form-urlencoded"),
+        (b"%%%===&&&", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe\x00garbage", "application/x-www-form-urlencoded"),
+        (b"{}", "application/json"),
+    ],
+)
 def test_malformed_alipay_is_fail_not_500(api, body, ctype):
     response = api.send(wires.Wire("alipay-main", "POST", body, {"Content-Type": ctype}))
     assert response.status_code == 200 and response.body == b"fail"
     assert NoticeModel.count() == 0 and len(audit_items()) == 1
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"{\"id\": 1}", b"[]", b"\xff"])
+@pytest.mark.parametrize("body", [b"", b"not json", b'{"id": 1}', b"[]", b"\xff"])
 def test_malformed_wechat_and_stripe_are_4xx(api, body):
     for channel in ("wxpay-main", "stripe-main"):
         response = api.send(wires.Wire(channel, "POST", body, {"Content-Type": "application/json"}))
@@ -221,7 +258,12 @@ def test_validly_signed_deeply_nested_body_is_refused_and_audited(api, kind):
     refused in the gateway's protocol (no 500), audited, nothing stored."""
     order_no = register(api, kind)
     signed = paid_wire(kind, order_no)
-    nested = b'{"id": "EV-nested", "event_type": "TRANSACTION.SUCCESS", "deep": ' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    nested = (
+        b'{"id": "EV-nested", "event_type": "TRANSACTION.SUCCESS", "deep": '
+        + b"[" * 5_000
+        + b"]" * 5_000
+        + b"}"
+    )
     headers = {**signed.headers, **signed.signer(nested)}
     response = api.send(wires.Wire(signed.channel, "POST", nested, headers))
     assert 400 <= response.status_code < 500, (response.status_code, response.body)
@@ -267,12 +309,17 @@ def test_stripe_refund_for_unknown_payment_is_retryable_and_audited(api):
 
 # ------------------------------------------------------------------ issue 10: money and notice integrity
 
+
 def test_payment_on_another_channel_is_recorded_and_held_never_delivered(api):
     """Defect 1: a validly signed epay notice paid an Alipay order, with no hold."""
     order_no = register(api, "alipay")
     assert api.send(wires.epay(order_no, "58.00")).body == b"success"
     order = order_store.get(order_no)
-    assert order.pay_status.value == "paid" and order.on_hold and order.hold_reasons == ["channel_mismatch"]
+    assert (
+        order.pay_status.value == "paid"
+        and order.on_hold
+        and order.hold_reasons == ["channel_mismatch"]
+    )
     assert [(p.channel, p.amount.minor) for p in order.payments] == [("epay-main", 5800)]
     assert NoticeModel.count() == 1
     assert api.json(api.call("GET", f"/orders/{order_no}"))["hold"] is True
@@ -298,10 +345,13 @@ def test_a_close_from_another_channel_changes_nothing(api):
 # units (WeChat, Stripe), reads but is refused as non_positive_amount
 NEGATIVE_TEXT, NOT_POSITIVE = ("malformed", "must not be negative"), ("non_positive_amount", "")
 NON_POSITIVE = [
-    ("epay", lambda o: wires.epay(o, "-1.00"), NEGATIVE_TEXT), ("epay", lambda o: wires.epay(o, "0.00"), NOT_POSITIVE),
+    ("epay", lambda o: wires.epay(o, "-1.00"), NEGATIVE_TEXT),
+    ("epay", lambda o: wires.epay(o, "0.00"), NOT_POSITIVE),
     ("epay", lambda o: wires.epay(o, "-58.00", method="POST"), NEGATIVE_TEXT),
-    ("alipay", lambda o: wires.alipay(o, "0.00"), NOT_POSITIVE), ("alipay", lambda o: wires.alipay(o, "-58.00"), NEGATIVE_TEXT),
-    ("wechat", lambda o: wires.wechat(o, 0), NOT_POSITIVE), ("wechat", lambda o: wires.wechat(o, -5800), NOT_POSITIVE),
+    ("alipay", lambda o: wires.alipay(o, "0.00"), NOT_POSITIVE),
+    ("alipay", lambda o: wires.alipay(o, "-58.00"), NEGATIVE_TEXT),
+    ("wechat", lambda o: wires.wechat(o, 0), NOT_POSITIVE),
+    ("wechat", lambda o: wires.wechat(o, -5800), NOT_POSITIVE),
     ("stripe", lambda o: wires.stripe(o, 0, "cny"), NOT_POSITIVE),
     ("stripe", lambda o: wires.stripe(o, -5800, "cny"), NOT_POSITIVE),
 ]
@@ -322,12 +372,16 @@ def test_a_signed_non_positive_payment_is_refused_in_protocol_and_audited(api, k
     assert refusal[1] in record.detail["why"] and record.answer_status == response.status_code
 
 
-@pytest.mark.parametrize("kind,wire", [
-    ("epay", lambda o: wires.epay(o, "58.000000000000000000000000000001")),
-    ("epay", lambda o: wires.epay(o, "5_8.00")), ("epay", lambda o: wires.epay(o, "5.8e1")),
-    ("alipay", lambda o: wires.alipay(o, "58.000000000000000000000000000001")),
-    ("alipay", lambda o: wires.alipay(o, "５８.00")),
-])
+@pytest.mark.parametrize(
+    "kind,wire",
+    [
+        ("epay", lambda o: wires.epay(o, "58.000000000000000000000000000001")),
+        ("epay", lambda o: wires.epay(o, "5_8.00")),
+        ("epay", lambda o: wires.epay(o, "5.8e1")),
+        ("alipay", lambda o: wires.alipay(o, "58.000000000000000000000000000001")),
+        ("alipay", lambda o: wires.alipay(o, "５８.00")),
+    ],
+)
 def test_a_signed_amount_that_is_not_exact_is_refused_never_rounded(api, kind, wire):
     """Defect 3: "58.000…01" was read as 58.00 and paid the 58.00 order."""
     order_no = register(api, kind)
@@ -363,18 +417,37 @@ def _signed_stripe(event_type: str, obj: dict) -> wires.Wire:
 
     from local import sim_signing
 
-    event = {"id": f"evt_{event_type}", "object": "event", "type": event_type, "api_version": "2024-06-20",
-             "created": int(time.time()), "livemode": False, "data": {"object": obj}}
+    event = {
+        "id": f"evt_{event_type}",
+        "object": "event",
+        "type": event_type,
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": obj},
+    }
     body = sim_signing.compact_json(event)
-    header = sim_signing.stripe_signature_header(wires.CHANNELS["stripe-main"]["webhook_secret"], body,
-                                                 int(time.time()))
-    return wires.Wire("stripe-main", "POST", body, {"Content-Type": "application/json", "Stripe-Signature": header})
+    header = sim_signing.stripe_signature_header(
+        wires.CHANNELS["stripe-main"]["webhook_secret"], body, int(time.time())
+    )
+    return wires.Wire(
+        "stripe-main",
+        "POST",
+        body,
+        {"Content-Type": "application/json", "Stripe-Signature": header},
+    )
 
 
 def test_a_stripe_event_we_ignore_is_audited_without_its_client_secret(api):
     """Defect 9: payment_intent.created was stored in the audit with its client_secret."""
-    intent = {"id": "pi_IGN", "object": "payment_intent", "amount": 5800, "currency": "usd",
-              "client_secret": "pi_IGN_secret_TOPSECRET", "metadata": {"order_id": "X"}}
+    intent = {
+        "id": "pi_IGN",
+        "object": "payment_intent",
+        "amount": 5800,
+        "currency": "usd",
+        "client_secret": "pi_IGN_secret_TOPSECRET",
+        "metadata": {"order_id": "X"},
+    }
     response = api.send(_signed_stripe("payment_intent.created", intent))
     assert response.status_code == 200
     [record] = audit_items()
@@ -384,9 +457,18 @@ def test_a_stripe_event_we_ignore_is_audited_without_its_client_secret(api):
 
 def test_a_stored_stripe_notice_keeps_no_secret(api):
     order_no = register(api, "stripe", currency="USD")
-    intent = {"id": "pi_PAID", "object": "payment_intent", "amount": 5800, "amount_received": 5800,
-              "currency": "usd", "client_secret": "pi_PAID_secret_TOPSECRET", "metadata": {"order_id": order_no}}
+    intent = {
+        "id": "pi_PAID",
+        "object": "payment_intent",
+        "amount": 5800,
+        "amount_received": 5800,
+        "currency": "usd",
+        "client_secret": "pi_PAID_secret_TOPSECRET",
+        "metadata": {"order_id": order_no},
+    }
     assert api.send(_signed_stripe("payment_intent.succeeded", intent)).status_code == 200
     [notice] = list(NoticeModel.scan())
-    assert notice.raw["data"]["object"]["client_secret"] == "***" and "TOPSECRET" not in json.dumps(notice.raw)
+    assert notice.raw["data"]["object"]["client_secret"] == "***" and "TOPSECRET" not in json.dumps(
+        notice.raw
+    )
     assert order_store.get(order_no).pay_status.value == "paid"

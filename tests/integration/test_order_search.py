@@ -1,11 +1,12 @@
 """GET /admin/orders against a seeded data set with known answers: every filter alone and
 combined, boundaries, cursor continuity, totals, masking, and no Scan."""
+
 from __future__ import annotations
 
 import base64
 import json
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -19,9 +20,14 @@ from chalicelib.store import orders as order_store
 from chalicelib.store.models import OrderModel
 from tests.integration.conftest import ADMIN_KEY, Api, chalice_client, provisioned_aws
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 CHANNELS = ["alipay-main", "wxpay-main", "epay-main", "stripe-main"]
-METHODS = {"alipay-main": "alipay", "wxpay-main": "wechat", "epay-main": "wxpay", "stripe-main": "stripe"}
+METHODS = {
+    "alipay-main": "alipay",
+    "wxpay-main": "wechat",
+    "epay-main": "wxpay",
+    "stripe-main": "stripe",
+}
 PRODUCTS = ["Steam 充值卡 50元", "VIP会员 月卡", "Netflix 月卡"]
 
 
@@ -30,17 +36,38 @@ def seed(count: int = 60) -> list[Order]:
     for i in range(count):
         channel = CHANNELS[i % 4]
         created = NOW - timedelta(days=i % 5, hours=i % 7, minutes=i)
-        order = Order(order_no=f"S{i:04d}", amount=Money([1000, 5800, 50000, 5800][i % 4]), channel=channel,
-                      product_id=f"p{i % 3}", product_name=PRODUCTS[i % 3], quantity=1, created_at=created,
-                      expires_at=created + timedelta(minutes=15), buyer_email=f"user{i % 6}@{'qq' if i % 2 else '163'}.com",
-                      buyer_id=f"buyer-{i % 9}", buyer_ip=f"36.110.{i % 3}.{i % 11}", gateway="alipay")
+        order = Order(
+            order_no=f"S{i:04d}",
+            amount=Money([1000, 5800, 50000, 5800][i % 4]),
+            channel=channel,
+            product_id=f"p{i % 3}",
+            product_name=PRODUCTS[i % 3],
+            quantity=1,
+            created_at=created,
+            expires_at=created + timedelta(minutes=15),
+            buyer_email=f"user{i % 6}@{'qq' if i % 2 else '163'}.com",
+            buyer_id=f"buyer-{i % 9}",
+            buyer_ip=f"36.110.{i % 3}.{i % 11}",
+            gateway="alipay",
+        )
         assert order_store.create(order)
         if i % 3 != 0:
-            notice = Notice(channel=channel, gateway="alipay", kind=NoticeKind.PAYMENT, dedupe_key=f"k{i}",
-                            out_trade_no=order.order_no, trade_no=f"T{i:04d}", amount=order.amount,
-                            gateway_status="TRADE_SUCCESS", event_time=created + timedelta(minutes=1), raw={},
-                            method=METHODS[channel])
-            order = order_store.apply_changes(order, first_payment_changes(notice, created, ["operator"] if i % 10 == 1 else None))
+            notice = Notice(
+                channel=channel,
+                gateway="alipay",
+                kind=NoticeKind.PAYMENT,
+                dedupe_key=f"k{i}",
+                out_trade_no=order.order_no,
+                trade_no=f"T{i:04d}",
+                amount=order.amount,
+                gateway_status="TRADE_SUCCESS",
+                event_time=created + timedelta(minutes=1),
+                raw={},
+                method=METHODS[channel],
+            )
+            order = order_store.apply_changes(
+                order, first_payment_changes(notice, created, ["operator"] if i % 10 == 1 else None)
+            )
         if i % 7 == 0:
             OrderModel(order.order_no).update(actions=[OrderModel.flag.set("1")])
         made.append(order_store.get(order.order_no))
@@ -100,7 +127,10 @@ CASES = {
     "method": ({"method": "wxpay"}, lambda o: o.method == "wxpay"),
     "min amount at boundary": ({"min_amount": "58.00"}, lambda o: o.amount.minor >= 5800),
     "max amount at boundary": ({"max_amount": "58.00"}, lambda o: o.amount.minor <= 5800),
-    "amount range": ({"min_amount": "10.00", "max_amount": "58"}, lambda o: 1000 <= o.amount.minor <= 5800),
+    "amount range": (
+        {"min_amount": "10.00", "max_amount": "58"},
+        lambda o: 1000 <= o.amount.minor <= 5800,
+    ),
     "order no": ({"order_no": "S0005"}, lambda o: o.order_no == "S0005"),
     "trade no": ({"trade_no": "T0005"}, lambda o: o.trade_no == "T0005"),
     "email partial": ({"email": "USER1@"}, lambda o: o.buyer_email.startswith("user1@")),
@@ -110,12 +140,23 @@ CASES = {
     "ip": ({"ip": "36.110.1.1"}, lambda o: o.buyer_ip == "36.110.1.1"),
     "flagged": ({"flagged": "true"}, lambda o: int(o.order_no[1:]) % 7 == 0),
     "not flagged": ({"flagged": "false"}, lambda o: int(o.order_no[1:]) % 7 != 0),
-    "combined": ({"status": "paid", "channel": "alipay-main", "min_amount": "5", "product": "vip"},
-                 lambda o: o.pay_status.value == "paid" and o.channel == "alipay-main" and o.amount.minor >= 500
-                 and "VIP" in o.product_name),
-    "ip + email + flagged": ({"ip": "36.110.0.0", "email": "user0", "flagged": "true"},
-                             lambda o: o.buyer_ip == "36.110.0.0" and o.buyer_email.startswith("user0")
-                             and int(o.order_no[1:]) % 7 == 0),
+    "combined": (
+        {"status": "paid", "channel": "alipay-main", "min_amount": "5", "product": "vip"},
+        lambda o: (
+            o.pay_status.value == "paid"
+            and o.channel == "alipay-main"
+            and o.amount.minor >= 500
+            and "VIP" in o.product_name
+        ),
+    ),
+    "ip + email + flagged": (
+        {"ip": "36.110.0.0", "email": "user0", "flagged": "true"},
+        lambda o: (
+            o.buyer_ip == "36.110.0.0"
+            and o.buyer_email.startswith("user0")
+            and int(o.order_no[1:]) % 7 == 0
+        ),
+    ),
 }
 
 
@@ -127,10 +168,15 @@ def test_each_filter_and_combinations_have_exact_answers(api, data, name):
     assert sorted(found) == wanted and len(found) == len(set(found)), name
     assert totals["count"] == len(wanted)
     by_currency = sum(o.amount.minor for o in data if predicate(o))
-    assert totals["amount_by_currency"].get("CNY", "0.00") == Money(by_currency).format() or not wanted
+    assert (
+        totals["amount_by_currency"].get("CNY", "0.00") == Money(by_currency).format() or not wanted
+    )
     paid = [o for o in data if predicate(o) and o.pay_status in PAID_STATES]
     assert totals["paid_count"] == len(paid)
-    assert totals["paid_amount_by_currency"].get("CNY", "0.00") == Money(sum(o.paid_amount.minor for o in paid)).format()
+    assert (
+        totals["paid_amount_by_currency"].get("CNY", "0.00")
+        == Money(sum(o.paid_amount.minor for o in paid)).format()
+    )
 
 
 def test_time_range_edges_are_inclusive(api, data):
@@ -146,7 +192,9 @@ def test_time_range_edges_are_inclusive(api, data):
 
 def test_pages_are_newest_first_without_gaps_or_duplicates(api, data):
     found, totals = all_pages(api, limit=4)
-    expected = [o.order_no for o in sorted(data, key=lambda o: (o.created_at, o.order_no), reverse=True)]
+    expected = [
+        o.order_no for o in sorted(data, key=lambda o: (o.created_at, o.order_no), reverse=True)
+    ]
     assert found == expected and totals["count"] == len(data)
 
 
@@ -156,17 +204,37 @@ def test_viewer_gets_masked_rows(api, data, viewer):
     assert all(item["buyer_ip"].endswith(".*.*") for item in page["items"])
 
 
-@pytest.mark.parametrize("params", [{"status": "done"}, {"min_amount": "abc"}, {"from": "yesterday"},
-                                    {"limit": "500"}, {"limit": "-1"}, {"cursor": "garbage!"},
-                                    {"flagged": "maybe"}, {"delivery": "sent"},
-                                    {"limit": "²"}, {"limit": "٣"}, {"limit": "1e2"}, {"limit": "9" * 5000},
-                                    {"min_amount": "1e999999"}, {"max_amount": "1_000"}, {"min_amount": "-1"},
-                                    {"min_amount": "NaN"}, {"to": "9999-12-31T23:59:59-01:00"},
-                                    {"paid_to": "9999-12-31T23:59:59Z"}, {"from": "0001-01-01T00:00:00+14:00"},
-                                    {"from": "２０２６-11-25T00:00:00Z"}, {"paid_from": "2026-13-01T00:00:00Z"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "done"},
+        {"min_amount": "abc"},
+        {"from": "yesterday"},
+        {"limit": "500"},
+        {"limit": "-1"},
+        {"cursor": "garbage!"},
+        {"flagged": "maybe"},
+        {"delivery": "sent"},
+        {"limit": "²"},
+        {"limit": "٣"},
+        {"limit": "1e2"},
+        {"limit": "9" * 5000},
+        {"min_amount": "1e999999"},
+        {"max_amount": "1_000"},
+        {"min_amount": "-1"},
+        {"min_amount": "NaN"},
+        {"to": "9999-12-31T23:59:59-01:00"},
+        {"paid_to": "9999-12-31T23:59:59Z"},
+        {"from": "0001-01-01T00:00:00+14:00"},
+        {"from": "２０２６-11-25T00:00:00Z"},
+        {"paid_from": "2026-13-01T00:00:00Z"},
+    ],
+)
 def test_bad_parameters_are_400(api, data, params):
     response = api.call("GET", f"/admin/orders?{urlencode(params)}", key=ADMIN_KEY)
-    assert response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
+    assert (
+        response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
+    )
 
 
 def test_no_scan_and_exact_lookups_in_one_request(api, data, monkeypatch):
@@ -185,18 +253,31 @@ def test_no_scan_and_exact_lookups_in_one_request(api, data, monkeypatch):
     assert not [c for c in calls if c[0] == "Scan"]
     calls.clear()
     search(api, order_no="S0005")
-    orders_reads = {k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"}
-    assert orders_reads == {("GetItem", None): 2}  # the order (page and totals in one pass) + the auth key
+    orders_reads = {
+        k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"
+    }
+    assert orders_reads == {
+        ("GetItem", None): 2
+    }  # the order (page and totals in one pass) + the auth key
     calls.clear()
     assert [i["order_no"] for i in search(api, trade_no="T0005")["items"]] == ["S0005"]
-    orders_reads = {k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"}
-    assert orders_reads == {("Query", "by_trade_no"): 1, ("GetItem", None): 1}   # + the auth key
+    orders_reads = {
+        k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"
+    }
+    assert orders_reads == {("Query", "by_trade_no"): 1, ("GetItem", None): 1}  # + the auth key
 
 
-@pytest.mark.parametrize("params,predicate", [
-    ({"channel": "wxpay-main"}, lambda o: o.channel == "wxpay-main"),
-    ({"min_amount": "58", "max_amount": "58.00"}, lambda o: o.amount.minor == 5800)], ids=["channel", "amount"])
-def test_dynamodb_reads_the_set_once_then_about_a_page_per_page(api, data, monkeypatch, params, predicate):
+@pytest.mark.parametrize(
+    "params,predicate",
+    [
+        ({"channel": "wxpay-main"}, lambda o: o.channel == "wxpay-main"),
+        ({"min_amount": "58", "max_amount": "58.00"}, lambda o: o.amount.minor == 5800),
+    ],
+    ids=["channel", "amount"],
+)
+def test_dynamodb_reads_the_set_once_then_about_a_page_per_page(
+    api, data, monkeypatch, params, predicate
+):
     from pynamodb.connection.base import Connection
 
     read = Counter()
@@ -222,8 +303,11 @@ def test_totals_false_skips_the_whole_set_pass(api, data, monkeypatch):
 
     calls = Counter()
     original = Connection._make_api_call
-    monkeypatch.setattr(Connection, "_make_api_call",
-                        lambda conn, op, kw: calls.update([op]) or original(conn, op, kw))
+    monkeypatch.setattr(
+        Connection,
+        "_make_api_call",
+        lambda conn, op, kw: calls.update([op]) or original(conn, op, kw),
+    )
     with_totals = search(api, limit=3)
     reads_with_totals = calls["Query"] + calls["BatchGetItem"]
     calls.clear()
@@ -231,7 +315,9 @@ def test_totals_false_skips_the_whole_set_pass(api, data, monkeypatch):
     assert without["totals"] is None and without["items"] == with_totals["items"]
     assert calls["Query"] + calls["BatchGetItem"] < reads_with_totals
     second = search(api, limit=3, totals="false", cursor=without["next_cursor"])
-    assert second["totals"] is None and second["items"][0]["order_no"] not in {i["order_no"] for i in without["items"]}
+    assert second["totals"] is None and second["items"][0]["order_no"] not in {
+        i["order_no"] for i in without["items"]
+    }
     resumed = search(api, limit=3, cursor=without["next_cursor"])
     assert resumed["totals"]["count"] == len(data)
 
@@ -241,10 +327,13 @@ def test_later_pages_query_only_the_days_from_the_cursor_on(api, data, monkeypat
 
     queries = Counter()
     original = Connection._make_api_call
-    monkeypatch.setattr(Connection, "_make_api_call",
-                        lambda conn, op, kw: queries.update([kw.get("IndexName")]) or original(conn, op, kw))
+    monkeypatch.setattr(
+        Connection,
+        "_make_api_call",
+        lambda conn, op, kw: queries.update([kw.get("IndexName")]) or original(conn, op, kw),
+    )
     page = search(api, limit=5)
-    assert queries["by_created"] == 31          # the totals pass: every day of the default 30 days
+    assert queries["by_created"] == 31  # the totals pass: every day of the default 30 days
     seen, per_page = [i["order_no"] for i in page["items"]], []
     while page["next_cursor"]:
         queries.clear()
@@ -273,12 +362,16 @@ def _order_reads(monkeypatch) -> Counter:
     return calls
 
 
-@pytest.mark.parametrize("params", [
-    {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
-    {"paid_from": to_iso(NOW - timedelta(days=3000))},
-    {"paid_to": to_iso(NOW + timedelta(days=400))},
-    {"paid_from": "2026-01-01T00:00:00Z", "paid_to": "2027-01-03T00:00:00Z"}],
-    ids=["created 6 years", "paid_from 3000 days ago", "paid_to 400 days ahead", "paid 367 days"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        {"paid_from": to_iso(NOW - timedelta(days=3000))},
+        {"paid_to": to_iso(NOW + timedelta(days=400))},
+        {"paid_from": "2026-01-01T00:00:00Z", "paid_to": "2027-01-03T00:00:00Z"},
+    ],
+    ids=["created 6 years", "paid_from 3000 days ago", "paid_to 400 days ahead", "paid 367 days"],
+)
 def test_ranges_wider_than_366_days_are_refused_before_any_read(api, data, monkeypatch, params):
     reads = _order_reads(monkeypatch)
     response = api.call("GET", f"/admin/orders?{urlencode(params)}", key=ADMIN_KEY)
@@ -292,7 +385,7 @@ def test_a_paid_range_reads_no_day_before_the_creation_range(api, data, monkeypa
     reads = _order_reads(monkeypatch)
     page = search(api, paid_from=to_iso(NOW - timedelta(days=300)))
     assert page["totals"]["count"] == sum(1 for o in data if o.paid_at is not None)
-    assert reads[("Query", "by_paid")] == 31   # the default 30 days of creation, not 300 days
+    assert reads[("Query", "by_paid")] == 31  # the default 30 days of creation, not 300 days
 
 
 def test_a_search_past_its_read_budget_is_a_400_that_says_how_to_narrow(api, data, monkeypatch):
@@ -303,48 +396,69 @@ def test_a_search_past_its_read_budget_is_a_400_that_says_how_to_narrow(api, dat
     error = api.json(response)["error"]
     assert response.status_code == 400 and error["code"] == "read_budget_exceeded"
     assert "totals=false" in error["message"] and error["details"]["items_read"] == 21
-    assert len(search(api, limit=5, totals="false")["items"]) == 5      # a page alone fits
+    assert len(search(api, limit=5, totals="false")["items"]) == 5  # a page alone fits
     monkeypatch.setattr(read_budget, "ADMIN_ITEMS", 10**6)
     monkeypatch.setattr(read_budget, "ADMIN_REQUESTS", 10)
-    response = api.call("GET", "/admin/orders", key=ADMIN_KEY)      # 31 days: 31 Queries
+    response = api.call("GET", "/admin/orders", key=ADMIN_KEY)  # 31 days: 31 Queries
     assert api.json(response)["error"]["details"]["requests"] == 11
 
 
 def test_a_search_past_its_deadline_is_a_400(api, data, monkeypatch):
     from chalicelib.platform import read_budget
 
-    ticks = iter(range(0, 10**6, 7))       # a clock that moves 7 s at every look
+    ticks = iter(range(0, 10**6, 7))  # a clock that moves 7 s at every look
     monkeypatch.setattr(read_budget, "clock", lambda: next(ticks))
     response = api.call("GET", "/admin/orders", key=ADMIN_KEY)
     error = api.json(response)["error"]
     assert response.status_code == 400 and error["code"] == "read_budget_exceeded"
-    assert error["details"]["seconds"] == 21 and error["details"]["max_seconds"] == read_budget.ADMIN_SECONDS
+    assert (
+        error["details"]["seconds"] == 21
+        and error["details"]["max_seconds"] == read_budget.ADMIN_SECONDS
+    )
 
 
 def _cursor(data) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
-@pytest.mark.parametrize("cursor", [
-    pytest.param("[" * 5000, id="5000 brackets"),
-    pytest.param(_cursor({"a": ["0", "S0001"], "t": None}), id="time not a time"),
-    pytest.param(_cursor({"a": ["", "S0001"], "t": None}), id="empty time"),
-    pytest.param(_cursor({"a": ["9999-12-31T23:59:59-01:00", "x"], "t": None}), id="time past year 9999 in UTC"),
-    pytest.param(_cursor({"a": [to_iso(NOW), "S0001"], "t": {"count": "many", "amount_by_currency": {}}}),
-                 id="count not a number"),
-    pytest.param(_cursor({"a": [to_iso(NOW), "S0001"], "t": [[[[[]]]]]}), id="totals nested lists"),
-    pytest.param(_cursor({"a": [to_iso(NOW), "S0001"]}), id="no totals"),
-    pytest.param(_cursor(json.loads("[" * 900 + "]" * 900)), id="900 nested lists"),
-    pytest.param(_cursor({"a": [to_iso(NOW), 1], "t": None}), id="order number not a string"),
-    pytest.param(base64.urlsafe_b64encode(b"[" * 1000).decode(), id="base64 of 1000 brackets"),
-    pytest.param("A" * 5000, id="5000 letters")])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param("[" * 5000, id="5000 brackets"),
+        pytest.param(_cursor({"a": ["0", "S0001"], "t": None}), id="time not a time"),
+        pytest.param(_cursor({"a": ["", "S0001"], "t": None}), id="empty time"),
+        pytest.param(
+            _cursor({"a": ["9999-12-31T23:59:59-01:00", "x"], "t": None}),
+            id="time past year 9999 in UTC",
+        ),
+        pytest.param(
+            _cursor(
+                {"a": [to_iso(NOW), "S0001"], "t": {"count": "many", "amount_by_currency": {}}}
+            ),
+            id="count not a number",
+        ),
+        pytest.param(
+            _cursor({"a": [to_iso(NOW), "S0001"], "t": [[[[[]]]]]}), id="totals nested lists"
+        ),
+        pytest.param(_cursor({"a": [to_iso(NOW), "S0001"]}), id="no totals"),
+        pytest.param(_cursor(json.loads("[" * 900 + "]" * 900)), id="900 nested lists"),
+        pytest.param(_cursor({"a": [to_iso(NOW), 1], "t": None}), id="order number not a string"),
+        pytest.param(base64.urlsafe_b64encode(b"[" * 1000).decode(), id="base64 of 1000 brackets"),
+        pytest.param("A" * 5000, id="5000 letters"),
+    ],
+)
 def test_forged_cursors_are_400(api, data, cursor):
     response = api.call("GET", f"/admin/orders?{urlencode({'cursor': cursor})}", key=ADMIN_KEY)
-    assert response.status_code == 400 and api.json(response)["error"]["details"]["field"] == "cursor"
+    assert (
+        response.status_code == 400 and api.json(response)["error"]["details"]["field"] == "cursor"
+    )
 
 
-@pytest.mark.parametrize("params", [{"paid_to": to_iso(NOW - timedelta(days=60))},
-                                    {"paid_from": to_iso(NOW + timedelta(days=2))}], ids=["paid before", "paid after"])
+@pytest.mark.parametrize(
+    "params",
+    [{"paid_to": to_iso(NOW - timedelta(days=60))}, {"paid_from": to_iso(NOW + timedelta(days=2))}],
+    ids=["paid before", "paid after"],
+)
 def test_a_one_sided_paid_range_outside_the_creation_range_is_empty_not_refused(api, data, params):
     page = search(api, **params)
     assert page["items"] == [] and page["totals"]["count"] == 0

@@ -3,6 +3,7 @@ of every result kind per channel and its sums, fees and nets written onto the or
 report in S3, anomalies, idempotent re-runs with history, an unparseable statement failing
 loudly, the admin API and the scheduled handlers fired with real schedule events; the failed
 digest."""
+
 from __future__ import annotations
 
 import csv
@@ -23,9 +24,9 @@ from chalicelib.services import auth, gateway_calls
 from chalicelib.services import reconcile as service
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import AnomalyModel, ReconciliationModel
-from tests.integration.test_requery import notification_of, register
 from tests.integration.conftest import ADMIN_KEY
 from tests.integration.test_exports import csv_rows, download
+from tests.integration.test_requery import notification_of, register
 from tests.integration.test_stats import run_stats_stream
 from tests.support import notifications
 from tests.support.gateway_sim import CURRENCY, fire_schedule, start_simulator
@@ -33,7 +34,9 @@ from tests.support.gateway_sim import CURRENCY, fire_schedule, start_simulator
 
 @pytest.fixture
 def sim(aws, monkeypatch):
-    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0))
+    monkeypatch.setattr(
+        gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0)
+    )
     simulator = start_simulator()
     yield simulator
     simulator.close()
@@ -53,23 +56,31 @@ def paid_and_notified(api, sim, channel: str, **injected) -> tuple[str, str]:
 
 def day_of_every_kind(api, sim, channel: str) -> dict[str, str]:
     """One order per case; the simulator's statement of today tells them apart."""
-    cases = {"matched": paid_and_notified(api, sim, channel)[0],
-             "amount_mismatch": paid_and_notified(api, sim, channel, statement_amount="57.00")[0],
-             "missing_there": paid_and_notified(api, sim, channel, in_statement=False)[0]}
+    cases = {
+        "matched": paid_and_notified(api, sim, channel)[0],
+        "amount_mismatch": paid_and_notified(api, sim, channel, statement_amount="57.00")[0],
+        "missing_there": paid_and_notified(api, sim, channel, in_statement=False)[0],
+    }
     refunded, _ = paid_and_notified(api, sim, channel)
-    sim.refund(channel, refunded, "58.00", notify=False)     # epay lists it as status 2 (已退款)
+    sim.refund(channel, refunded, "58.00", notify=False)  # epay lists it as status 2 (已退款)
     cases["status_mismatch"] = refunded
     duplicate, _ = paid_and_notified(api, sim, channel)
     sim.pay(channel, duplicate, "58.00", CURRENCY[channel], notify=False)
     cases["duplicate"] = duplicate
     sim.pay(channel, "NEVER-REGISTERED-" + channel, "58.00", CURRENCY[channel], notify=False)
     cases["missing_here"] = "NEVER-REGISTERED-" + channel
-    time.sleep(1.1)                               # statements of today cover whole seconds
+    time.sleep(1.1)  # statements of today cover whole seconds
     return cases
 
 
-EXPECTED = {"matched": 3, "amount_mismatch": 1, "status_mismatch": 1, "missing_here": 1, "missing_there": 1,
-            "duplicate": 1}
+EXPECTED = {
+    "matched": 3,
+    "amount_mismatch": 1,
+    "status_mismatch": 1,
+    "missing_here": 1,
+    "missing_there": 1,
+    "duplicate": 1,
+}
 
 
 @pytest.mark.parametrize("channel", list(CURRENCY))
@@ -80,13 +91,21 @@ def test_a_day_with_a_line_of_every_result_kind_balances(api, sim, channel):
     assert summary["counts"] == EXPECTED
     currency = summary["currencies"][CURRENCY[channel]]
     assert currency["unexplained"] == "0.00" and summary["balanced"] is True
-    explained = {"amount_mismatch": "-1.00", "missing_here": "58.00", "missing_there": "-58.00",
-                 "duplicate": "58.00", "status_mismatch": "-58.00"}
+    explained = {
+        "amount_mismatch": "-1.00",
+        "missing_here": "58.00",
+        "missing_there": "-58.00",
+        "duplicate": "58.00",
+        "status_mismatch": "-58.00",
+    }
     assert currency["explained"] == explained
-    assert currency["difference"] == "-1.00"                   # the explained sum
+    assert currency["difference"] == "-1.00"  # the explained sum
     lines = {line["result"]: line for line in service.run_store.lines(run)}
     assert lines["missing_there"]["order_no"] == cases["missing_there"]
-    assert lines["amount_mismatch"]["statement"] == "57.00" and lines["amount_mismatch"]["ledger"] == "58.00"
+    assert (
+        lines["amount_mismatch"]["statement"] == "57.00"
+        and lines["amount_mismatch"]["ledger"] == "58.00"
+    )
 
 
 def test_fees_and_nets_are_written_onto_the_orders_once(api, sim):
@@ -98,7 +117,9 @@ def test_fees_and_nets_are_written_onto_the_orders_once(api, sim):
     assert service.apply_fees(run, timedelta(seconds=30)) == {"fees_written": 1, "fees_pending": 0}
     order = order_store.get(order_no)
     assert (order.fee.format(), order.net.format()) == ("0.35", "57.65")
-    assert order.timeline[-1].type == "reconciliation" and "fee 0.35 CNY" in order.timeline[-1].message
+    assert (
+        order.timeline[-1].type == "reconciliation" and "fee 0.35 CNY" in order.timeline[-1].message
+    )
     assert service.run_store.get(run.run_id).status == "done"
     again = service.reconcile("alipay-main", day, actor="test")
     assert again.data["summary"]["fees_to_write"] == 0 and again.status == "done"
@@ -116,9 +137,12 @@ def test_rerunning_a_day_replaces_its_results_and_keeps_its_history(api, sim):
     assert {item.attempt for item in items if item.sk != "summary"} == {second.attempt}
     assert [entry["actor"] for entry in second.data["history"]] == ["second", "first"]
     anomalies = [a for a in AnomalyModel.scan() if a.rule.startswith("reconciliation_")]
-    assert len(anomalies) == 5                                      # one per unmatched line, not per run
-    assert {a.severity for a in anomalies if a.rule in ("reconciliation_missing_there",
-                                                        "reconciliation_amount_mismatch")} == {"critical"}
+    assert len(anomalies) == 5  # one per unmatched line, not per run
+    assert {
+        a.severity
+        for a in anomalies
+        if a.rule in ("reconciliation_missing_there", "reconciliation_amount_mismatch")
+    } == {"critical"}
 
 
 def test_the_report_and_the_statement_file_go_to_s3(api, sim):
@@ -127,14 +151,22 @@ def test_the_report_and_the_statement_file_go_to_s3(api, sim):
     report = run.data["report"]
     assert report["key"] == f"reports/reconciliations/wxpay-main/{run.date}.csv"
     bucket = client("s3")
-    body = bucket.get_object(Bucket=get_settings().bucket, Key=report["key"])["Body"].read().decode("utf-8-sig")
+    body = (
+        bucket.get_object(Bucket=get_settings().bucket, Key=report["key"])["Body"]
+        .read()
+        .decode("utf-8-sig")
+    )
     lines, _, summary = body.partition("\r\n\r\n")
     rows = list(csv.DictReader(io.StringIO(lines)))
     assert sorted(row["result"] for row in rows) == sorted(r for r in EXPECTED if r != "matched")
     totals = {(row["result"]): row for row in csv.DictReader(io.StringIO(summary))}
     assert totals["matched"]["lines"] == "3" and totals["unexplained"]["difference"] == "0.00"
-    statement = bucket.get_object(Bucket=get_settings().bucket, Key=report["statement_key"])["Body"].read()
-    assert report["statement_key"].endswith(".statement.csv") and statement.decode("utf-8-sig").startswith("交易时间")
+    statement = bucket.get_object(Bucket=get_settings().bucket, Key=report["statement_key"])[
+        "Body"
+    ].read()
+    assert report["statement_key"].endswith(".statement.csv") and statement.decode(
+        "utf-8-sig"
+    ).startswith("交易时间")
 
 
 def test_an_unparseable_statement_fails_loudly_and_alarms(api, sim, monkeypatch, capsys, operator):
@@ -142,16 +174,19 @@ def test_an_unparseable_statement_fails_loudly_and_alarms(api, sim, monkeypatch,
 
     paid_and_notified(api, sim, "alipay-main")
     original = sim_apis.alipay_bill_zip
-    monkeypatch.setattr(sim_apis, "alipay_bill_zip",
-                        lambda *args: original(*args).replace(b"\x00", b"\x01"))     # a corrupted download
+    monkeypatch.setattr(
+        sim_apis, "alipay_bill_zip", lambda *args: original(*args).replace(b"\x00", b"\x01")
+    )  # a corrupted download
     day = beijing_day(utcnow()).isoformat()
-    answer = api.call("POST", "/admin/reconciliations", {"channel": "alipay-main", "date": day}, key=operator)
+    answer = api.call(
+        "POST", "/admin/reconciliations", {"channel": "alipay-main", "date": day}, key=operator
+    )
     assert answer.status_code == 502, answer.body
     error = api.json(answer)["error"]
     assert error["code"] == "statement_unparseable" and "reason" in error["details"]
     anomaly = AnomalyModel.get(f"statement_unparseable#alipay-main#{day}")
     assert anomaly.severity == "critical" and anomaly.details["reason"]
-    assert '"StatementFailures"' in capsys.readouterr().out                # the metric its alarm watches
+    assert '"StatementFailures"' in capsys.readouterr().out  # the metric its alarm watches
     run = service.run_store.get(f"alipay-main#{day}")
     assert run.status == "failed" and run.history[0]["error"]["code"] == "statement_unparseable"
 
@@ -162,12 +197,16 @@ def test_an_epay_list_that_cannot_reach_the_day_is_completed_by_queries(api, sim
     monkeypatch.setattr(epay_api, "MAX_PAGES", 1)
     monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
     orders = [paid_and_notified(api, sim, "epay-main")[0] for _ in range(4)]
-    sim.refund("epay-main", orders[0], "58.00", notify=False)     # the oldest: beyond the list, asked about
+    sim.refund(
+        "epay-main", orders[0], "58.00", notify=False
+    )  # the oldest: beyond the list, asked about
     time.sleep(1.1)
     run = service.reconcile("epay-main", beijing_day(utcnow()), actor="test")
     counts = run.data["summary"]["counts"]
     assert counts["matched"] == 4 and run.data["summary"]["balanced"] is True
-    assert counts["status_mismatch"] == 1 and counts["missing_there"] == 0      # status 2 by query: a refund line
+    assert (
+        counts["status_mismatch"] == 1 and counts["missing_there"] == 0
+    )  # status 2 by query: a refund line
     assert [line["order_no"] for line in service.run_store.lines(run)] == [orders[0]]
     assert run.data["statement"]["source"].endswith("+ 2 per-order queries")
 
@@ -178,24 +217,59 @@ def test_admin_api_runs_lists_and_shows_runs(api, sim, operator):
     day = beijing_day(utcnow()).isoformat()
     body = {"channel": "epay-main", "date": day}
     assert api.call("POST", "/admin/reconciliations", body, key=viewer).status_code == 403
-    assert api.call("POST", "/admin/reconciliations", {**body, "channel": "nope"}, key=operator).status_code == 400
+    assert (
+        api.call(
+            "POST", "/admin/reconciliations", {**body, "channel": "nope"}, key=operator
+        ).status_code
+        == 400
+    )
     tomorrow = (beijing_day(utcnow()) + timedelta(days=1)).isoformat()
-    assert api.call("POST", "/admin/reconciliations", {**body, "date": tomorrow}, key=operator).status_code == 400
+    assert (
+        api.call(
+            "POST", "/admin/reconciliations", {**body, "date": tomorrow}, key=operator
+        ).status_code
+        == 400
+    )
     ran = api.call("POST", "/admin/reconciliations", body, key=operator)
     assert ran.status_code == 201, ran.body
     run = api.json(ran)
-    assert run["id"] == f"epay-main:{day}" and run["summary"]["balanced"] is True and run["fees"]["fees_pending"] == 0
+    assert (
+        run["id"] == f"epay-main:{day}"
+        and run["summary"]["balanced"] is True
+        and run["fees"]["fees_pending"] == 0
+    )
 
-    listed = api.json(api.call("GET", "/admin/reconciliations?channel=epay-main", key=viewer))["items"]
+    listed = api.json(api.call("GET", "/admin/reconciliations?channel=epay-main", key=viewer))[
+        "items"
+    ]
     assert [item["id"] for item in listed] == [run["id"]]
-    assert api.json(api.call("GET", f"/admin/reconciliations?date={day}", key=viewer))["items"][0]["id"] == run["id"]
+    assert (
+        api.json(api.call("GET", f"/admin/reconciliations?date={day}", key=viewer))["items"][0][
+            "id"
+        ]
+        == run["id"]
+    )
     shown = api.json(api.call("GET", f"/admin/reconciliations/{run['id']}", key=viewer))
-    assert set(shown["lines"]) == {"amount_mismatch", "status_mismatch", "missing_here", "missing_there", "duplicate"}
+    assert set(shown["lines"]) == {
+        "amount_mismatch",
+        "status_mismatch",
+        "missing_here",
+        "missing_there",
+        "duplicate",
+    }
     assert shown["report"]["url"].startswith("http") and shown["report"]["expires_in_s"] == 900
-    only = api.json(api.call("GET", f"/admin/reconciliations/{run['id']}?result=duplicate", key=viewer))
+    only = api.json(
+        api.call("GET", f"/admin/reconciliations/{run['id']}?result=duplicate", key=viewer)
+    )
     assert list(only["lines"]) == ["duplicate"]
-    assert api.call("GET", "/admin/reconciliations/epay-main:1999-01-01", key=viewer).status_code == 404
-    assert api.call("GET", f"/admin/reconciliations/{run['id']}?result=odd", key=viewer).status_code == 400
+    assert (
+        api.call("GET", "/admin/reconciliations/epay-main:1999-01-01", key=viewer).status_code
+        == 404
+    )
+    assert (
+        api.call("GET", f"/admin/reconciliations/{run['id']}?result=odd", key=viewer).status_code
+        == 400
+    )
 
 
 def test_the_daily_schedule_reconciles_yesterday_for_every_channel(app_client, sim):
@@ -209,12 +283,17 @@ def test_the_reconcile_job_runs_now_for_a_day_and_a_channel(api, sim, operator):
     paid_and_notified(api, sim, "alipay-main")
     time.sleep(1.1)
     day = beijing_day(utcnow()).isoformat()
-    ran = api.call("POST", "/admin/jobs/reconcile", {"date": day, "channel": "alipay-main"}, key=operator)
+    ran = api.call(
+        "POST", "/admin/jobs/reconcile", {"date": day, "channel": "alipay-main"}, key=operator
+    )
     assert ran.status_code == 200, ran.body
     result = api.json(ran)
     assert result["channels"]["alipay-main"]["counts"]["matched"] == 1
     assert result["channels"]["alipay-main"]["fees_written"] == 1
-    assert api.call("POST", "/admin/jobs/reconcile", {"date": "24/11"}, key=operator).status_code == 400
+    assert (
+        api.call("POST", "/admin/jobs/reconcile", {"date": "24/11"}, key=operator).status_code
+        == 400
+    )
 
 
 def test_an_unreachable_gateway_fails_one_channel_not_the_job(app_client, sim):
@@ -228,9 +307,11 @@ def test_fee_write_back_resumes_on_its_schedule(app_client, api, sim, monkeypatc
     order_no, _ = paid_and_notified(api, sim, "wxpay-main")
     time.sleep(1.1)
     run = service.reconcile("wxpay-main", beijing_day(utcnow()), actor="test")
-    assert service.apply_fees(run, timedelta(0))["fees_pending"] == 1         # budget spent at once
-    assert fire_schedule(app_client, "apply_statement_fees")["runs"][run.run_id] == {"fees_written": 1,
-                                                                                    "fees_pending": 0}
+    assert service.apply_fees(run, timedelta(0))["fees_pending"] == 1  # budget spent at once
+    assert fire_schedule(app_client, "apply_statement_fees")["runs"][run.run_id] == {
+        "fees_written": 1,
+        "fees_pending": 0,
+    }
     assert order_store.get(order_no).fee.format() == "0.35"
 
 
@@ -240,24 +321,46 @@ def test_failed_digest_exports_and_announces_the_days_failed_orders(app_client, 
 
     sqs = client("sqs")
     queue = sqs.create_queue(QueueName="paging-test")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    client("sns").subscribe(TopicArn=get_settings().paging_topic_arn, Protocol="sqs", Endpoint=arn,
-                            Attributes={"RawMessageDelivery": "true"})
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    client("sns").subscribe(
+        TopicArn=get_settings().paging_topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
     expired = register(api, "epay-main")
     OrderModel(expired).update(actions=[OrderModel.pay_status.set("expired")])
     held = register(api, "alipay-main")
-    OrderModel(held).update(actions=[OrderModel.delivery_status.set("held"),
-                                     OrderModel.hold_reasons.set(["amount_mismatch"])])
+    OrderModel(held).update(
+        actions=[
+            OrderModel.delivery_status.set("held"),
+            OrderModel.hold_reasons.set(["amount_mismatch"]),
+        ]
+    )
 
     assert fire_schedule(app_client, "failed_digest")["counts"] == {
-        "expired": 0, "closed": 0, "delivery_failed": 0, "held": 0}          # yesterday: nothing
+        "expired": 0,
+        "closed": 0,
+        "delivery_failed": 0,
+        "held": 0,
+    }  # yesterday: nothing
     summary = digest.failed_digest(day=beijing_day(utcnow()))
     assert summary["counts"] == {"expired": 1, "closed": 0, "delivery_failed": 0, "held": 1}
-    report = client("s3").get_object(Bucket=get_settings().bucket, Key=summary["report"])["Body"].read()
+    report = (
+        client("s3").get_object(Bucket=get_settings().bucket, Key=summary["report"])["Body"].read()
+    )
     rows = list(csv.DictReader(io.StringIO(report.decode("utf-8-sig"))))
-    assert {(row["section"], row["order_no"]) for row in rows} == {("expired", expired), ("held", held)}
+    assert {(row["section"], row["order_no"]) for row in rows} == {
+        ("expired", expired),
+        ("held", held),
+    }
     assert "buyer@qq.com" not in report.decode("utf-8-sig")
-    messages = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]]
+    messages = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    ]
     assert [m["counts"]["held"] for m in messages if m["event"] == "failed_digest"] == [0, 1]
 
 
@@ -268,12 +371,23 @@ def test_reconciliation_lines_export(api, sim):
     day_of_every_kind(api, sim, "wxpay-main")
     day = beijing_day(utcnow())
     service.reconcile("wxpay-main", day, actor="test")
-    view = api.json(api.call("POST", "/admin/exports", {"kind": "reconciliation", "date": day.isoformat()},
-                             key=ADMIN_KEY))
+    view = api.json(
+        api.call(
+            "POST",
+            "/admin/exports",
+            {"kind": "reconciliation", "date": day.isoformat()},
+            key=ADMIN_KEY,
+        )
+    )
     rows = csv_rows(download(view))
     assert view["status"] == "ready" and view["rows"] == 5
-    assert {row[3] for row in rows[1:]} == {"amount_mismatch", "status_mismatch", "missing_here",
-                                            "missing_there", "duplicate"}
+    assert {row[3] for row in rows[1:]} == {
+        "amount_mismatch",
+        "status_mismatch",
+        "missing_here",
+        "missing_there",
+        "duplicate",
+    }
     assert all(row[0] == "wxpay-main" and row[1] == day.isoformat() for row in rows[1:])
     bad = api.call("POST", "/admin/exports", {"kind": "reconciliation"}, key=ADMIN_KEY)
     assert bad.status_code == 400
@@ -290,36 +404,64 @@ def stripe_paid(api, sim, amount: str, currency: str, minor: int) -> tuple[str, 
     assert response.status_code == 201, response.body
     order_no = api.json(response)["order_no"]
     trade = sim.pay("stripe-main", order_no, amount, currency, notify=False)
-    assert api.send(notifications.stripe(order_no, minor, currency.lower(), payment_intent=trade.trade_no)).status_code == 200
+    assert (
+        api.send(
+            notifications.stripe(order_no, minor, currency.lower(), payment_intent=trade.trade_no)
+        ).status_code
+        == 200
+    )
     return order_no, trade.trade_no
 
 
-def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_refund_and_a_radar_fee(api, sim):
+def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_refund_and_a_radar_fee(
+    api, sim
+):
     sim.settle_stripe_in("stripe-main", "HKD", HKD_RATES)
     usd, usd_trade = stripe_paid(api, sim, "19.99", "USD", 1999)
     eur, _ = stripe_paid(api, sim, "25.00", "EUR", 2500)
     jpy, _ = stripe_paid(api, sim, "2000", "JPY", 2000)
     sim.refund("stripe-main", usd, "5.00", notify=False)
-    refunded = notifications.stripe(usd, 1999, "usd", payment_intent=usd_trade, event_type="charge.refunded",
-                                    amount_refunded=500)
+    refunded = notifications.stripe(
+        usd,
+        1999,
+        "usd",
+        payment_intent=usd_trade,
+        event_type="charge.refunded",
+        amount_refunded=500,
+    )
     assert api.send(refunded).status_code == 200
     sim.charge_stripe_fee("stripe-main", "0.55")
     time.sleep(1.1)
 
     run = service.reconcile("stripe-main", beijing_day(utcnow()), actor="test")
     summary = run.data["summary"]
-    assert summary["counts"] == {"matched": 4, "amount_mismatch": 0, "status_mismatch": 0, "missing_here": 0,
-                                 "missing_there": 0, "duplicate": 0}
+    assert summary["counts"] == {
+        "matched": 4,
+        "amount_mismatch": 0,
+        "status_mismatch": 0,
+        "missing_here": 0,
+        "missing_there": 0,
+        "duplicate": 0,
+    }
     assert summary["balanced"] is True
     assert not list(AnomalyModel.scan(AnomalyModel.rule.startswith("reconciliation_")))
-    assert {c: s["unexplained"] for c, s in summary["currencies"].items()} == \
-        {"EUR": "0.00", "HKD": "0.00", "JPY": "0", "USD": "0.00"}
+    assert {c: s["unexplained"] for c, s in summary["currencies"].items()} == {
+        "EUR": "0.00",
+        "HKD": "0.00",
+        "JPY": "0",
+        "USD": "0.00",
+    }
     assert summary["currencies"]["USD"]["statement"]["gross"] == "19.99"
     assert summary["currencies"]["USD"]["statement"]["refunds"] == "5.00"
     # 155.92 + 210.00 + 104.20 - 39.00 booked; fees 6.86 + 8.65 + 4.58 (2.9% + 30, converted)
     hkd = summary["currencies"]["HKD"]["statement"]
-    assert (hkd["settled"], hkd["fees"], hkd["net"], hkd["account_fees"], hkd["converted_lines"]) == \
-        ("431.12", "20.09", "411.03", "0.55", 4)
+    assert (
+        hkd["settled"],
+        hkd["fees"],
+        hkd["net"],
+        hkd["account_fees"],
+        hkd["converted_lines"],
+    ) == ("431.12", "20.09", "411.03", "0.55", 4)
 
     assert service.apply_fees(run, timedelta(seconds=30)) == {"fees_written": 3, "fees_pending": 0}
     order = order_store.get(usd)
@@ -328,54 +470,110 @@ def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_r
     assert (order.fee, order.net) == (Money(686, "HKD"), Money(14906, "HKD"))
     assert "settled 155.92 HKD @ 7.8, fee 6.86 HKD" in order.timeline[-1].message
     yen = order_store.get(jpy)
-    assert (yen.paid_amount, yen.settled_amount, yen.fee) == (Money(2000, "JPY"), Money(10420, "HKD"),
-                                                             Money(458, "HKD"))
+    assert (yen.paid_amount, yen.settled_amount, yen.fee) == (
+        Money(2000, "JPY"),
+        Money(10420, "HKD"),
+        Money(458, "HKD"),
+    )
     again = service.reconcile("stripe-main", beijing_day(utcnow()), actor="test")
-    assert again.data["summary"]["fees_to_write"] == 0                  # written with their currency: nothing new
+    assert again.data["summary"]["fees_to_write"] == 0  # written with their currency: nothing new
 
     # the stats keep fees and net where they were charged (the US$5.00 refund stays in USD: refunds are
     # counted as recorded on the order); the export names the settlement currency
     run_stats_stream()
-    money = api.json(api.call("GET", "/admin/stats?by=channel", key=ADMIN_KEY))["groups"][0]["money"]
-    assert money["USD"] == {"paid": "19.99", "fees": "0.00", "refunds": "5.00", "converted": "19.99",
-                            "settled": "0.00", "net": "-5.00"}
-    assert money["HKD"] == {"paid": "0.00", "fees": "20.09", "refunds": "0.00", "converted": "0.00",
-                            "settled": "470.12", "net": "450.03"}
-    export = api.json(api.call("POST", "/admin/exports", {"kind": "orders", "format": "csv"}, key=ADMIN_KEY))
+    money = api.json(api.call("GET", "/admin/stats?by=channel", key=ADMIN_KEY))["groups"][0][
+        "money"
+    ]
+    assert money["USD"] == {
+        "paid": "19.99",
+        "fees": "0.00",
+        "refunds": "5.00",
+        "converted": "19.99",
+        "settled": "0.00",
+        "net": "-5.00",
+    }
+    assert money["HKD"] == {
+        "paid": "0.00",
+        "fees": "20.09",
+        "refunds": "0.00",
+        "converted": "0.00",
+        "settled": "470.12",
+        "net": "450.03",
+    }
+    export = api.json(
+        api.call("POST", "/admin/exports", {"kind": "orders", "format": "csv"}, key=ADMIN_KEY)
+    )
     rows = csv_rows(download(export))
     columns = {name: i for i, name in enumerate(rows[0])}
     row = next(r for r in rows[1:] if r[0] == usd)
-    assert [row[columns[c]] for c in ("实付金额", "币种", "手续费", "实际到账", "结算币种", "结算金额", "汇率", "手续费来源")] \
-        == ["19.99", "USD", "6.86", "149.06", "HKD", "155.92", "7.8", "statement"]
+    assert [
+        row[columns[c]]
+        for c in (
+            "实付金额",
+            "币种",
+            "手续费",
+            "实际到账",
+            "结算币种",
+            "结算金额",
+            "汇率",
+            "手续费来源",
+        )
+    ] == ["19.99", "USD", "6.86", "149.06", "HKD", "155.92", "7.8", "statement"]
     detail = api.json(api.call("GET", f"/admin/orders/{usd}", key=ADMIN_KEY))
-    assert {k: detail[k] for k in ("paid_amount", "currency", "settled_amount", "settlement_currency", "exchange_rate",
-                                   "fee", "fee_currency", "fee_status", "net_amount", "net_currency")} == {
-        "paid_amount": "19.99", "currency": "USD", "settled_amount": "155.92", "settlement_currency": "HKD",
-        "exchange_rate": "7.8", "fee": "6.86", "fee_currency": "HKD", "fee_status": "statement",
-        "net_amount": "149.06", "net_currency": "HKD"}
+    assert {
+        k: detail[k]
+        for k in (
+            "paid_amount",
+            "currency",
+            "settled_amount",
+            "settlement_currency",
+            "exchange_rate",
+            "fee",
+            "fee_currency",
+            "fee_status",
+            "net_amount",
+            "net_currency",
+        )
+    } == {
+        "paid_amount": "19.99",
+        "currency": "USD",
+        "settled_amount": "155.92",
+        "settlement_currency": "HKD",
+        "exchange_rate": "7.8",
+        "fee": "6.86",
+        "fee_currency": "HKD",
+        "fee_status": "statement",
+        "net_amount": "149.06",
+        "net_currency": "HKD",
+    }
 
 
 def test_epay_refunded_orders_and_an_order_created_during_the_read_reconcile_without_false_anomalies(
-        api, sim, monkeypatch):
+    api, sim, monkeypatch
+):
     from chalicelib.gateways import epay_api
 
     monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
     orders = [paid_and_notified(api, sim, "epay-main")[0] for _ in range(5)]
     operator_key = auth.create_key("op", "operator", "test")[1]
-    for order_no in orders[:2]:                               # refunded at the aggregator (status 2) and here
+    for order_no in orders[:2]:  # refunded at the aggregator (status 2) and here
         sim.refund("epay-main", order_no, "58.00", notify=False)
-        answer = api.call("POST", f"/admin/orders/{order_no}/actions",
-                          {"action": "mark_refunded", "reason": "refunded at the aggregator"}, key=operator_key)
+        answer = api.call(
+            "POST",
+            f"/admin/orders/{order_no}/actions",
+            {"action": "mark_refunded", "reason": "refunded at the aggregator"},
+            key=operator_key,
+        )
         assert answer.status_code == 200, answer.body
     only_there = paid_and_notified(api, sim, "epay-main")[0]
-    sim.refund("epay-main", only_there, "58.00", notify=False)          # refunded there only
+    sim.refund("epay-main", only_there, "58.00", notify=False)  # refunded there only
     time.sleep(1.1)
 
     original, reads = epay_api._get, []
 
     def a_new_order_after_the_first_page(config, params, http, what):
         reads.append(params.get("page"))
-        if len(reads) == 2:                                   # between page 1 and page 2 of the first read
+        if len(reads) == 2:  # between page 1 and page 2 of the first read
             sim.pay("epay-main", register(api, "epay-main"), "58.00", "CNY", notify=False)
         return original(config, params, http, what)
 
@@ -386,6 +584,6 @@ def test_epay_refunded_orders_and_an_order_created_during_the_read_reconcile_wit
     assert summary["counts"]["duplicate"] == 0 and summary["counts"]["missing_there"] == 0
     assert summary["counts"]["status_mismatch"] == 1
     assert lines[("status_mismatch", "refund")]["order_no"] == only_there
-    assert summary["counts"]["matched"] == 6 + 2                         # six payments, two refunds
-    assert summary["counts"]["missing_here"] == 1                       # the newcomer: paid, never notified
-    assert summary["balanced"] is True and reads.count(1) >= 2          # read again until two reads agreed
+    assert summary["counts"]["matched"] == 6 + 2  # six payments, two refunds
+    assert summary["counts"]["missing_here"] == 1  # the newcomer: paid, never notified
+    assert summary["balanced"] is True and reads.count(1) >= 2  # read again until two reads agreed

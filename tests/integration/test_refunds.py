@@ -3,6 +3,7 @@ exactly once under retries and timeouts, never beyond what was paid when operato
 payment (a duplicate refunded on its own trade number), pending until the answer, the query or
 the notification says (or an admin, by hand, where the gateway never will), maker-checker with its
 audit trail, and order.refunded published once."""
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,9 @@ def api(stage):
 
 @pytest.fixture
 def sim(stage, monkeypatch):
-    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0))
+    monkeypatch.setattr(
+        gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0)
+    )
     monkeypatch.setattr(refunds, "policy", lambda: RefundPolicy(approval_above="500.00"))
     return stage[1]
 
@@ -82,18 +85,27 @@ def second_admin():
 
 def deliver(api, sim, event):
     call = sim.signed_request(event, f"/notify/{event.channel}")
-    return api.client.http.request(call.method, call.url, headers=call.headers, body=call.body or b"")
+    return api.client.http.request(
+        call.method, call.url, headers=call.headers, body=call.body or b""
+    )
 
 
-def paid_order(api, sim, channel="alipay-main", amount="58.00", currency="CNY", twice=False) -> tuple[str, list]:
+def paid_order(
+    api, sim, channel="alipay-main", amount="58.00", currency="CNY", twice=False
+) -> tuple[str, list]:
     """A registered order paid at the simulator (the payment applied through its notification);
     `twice`: paid a second time (a duplicate payment, held)."""
     order_no = api.json(api.register(channel=channel, amount=amount, currency=currency))["order_no"]
     trades = []
     for _ in range(2 if twice else 1):
         trade = sim.pay(channel, order_no, amount, currency, notify=False)
-        event = sim._send(channel, "pay", order_no, trade.trade_no,
-                          sim._gateways[channel].payment_notice(trade, utcnow(), False))
+        event = sim._send(
+            channel,
+            "pay",
+            order_no,
+            trade.trade_no,
+            sim._gateways[channel].payment_notice(trade, utcnow(), False),
+        )
         assert deliver(api, sim, event).status_code in (200, 204)
         trades.append(trade)
     return order_no, trades
@@ -114,8 +126,11 @@ def _at_gateway(sim, order_no):
 
 
 def api_audit(order_no, action=None):
-    return [i for i in AuditModel.scan() if i.kind == "api" and i.target == order_no
-            and (action is None or i.action == action)]
+    return [
+        i
+        for i in AuditModel.scan()
+        if i.kind == "api" and i.target == order_no and (action is None or i.action == action)
+    ]
 
 
 # ---------------------------------------------------------------- full, partial, per payment
@@ -124,7 +139,10 @@ def api_audit(order_no, action=None):
 def test_alipay_partials_up_to_the_paid_amount_then_refused(api, sim, operator):
     order_no, [trade] = paid_order(api, sim)
     first = api.json(refund(api, operator[1], order_no, amount="20.00", idempotency_key="r1"))
-    assert first["refund"]["state"] == "succeeded" and first["order"]["pay_status"] == "partially_refunded"
+    assert (
+        first["refund"]["state"] == "succeeded"
+        and first["order"]["pay_status"] == "partially_refunded"
+    )
     rest = api.json(refund(api, operator[1], order_no, idempotency_key="r2"))
     assert rest["refund"]["amount"] == "38.00" and rest["order"]["pay_status"] == "refunded"
     more = refund(api, operator[1], order_no, amount="0.01", idempotency_key="r3")
@@ -133,15 +151,25 @@ def test_alipay_partials_up_to_the_paid_amount_then_refused(api, sim, operator):
     order = order_store.get(order_no)
     assert order.refunded_amount.format() == "58.00" and not order.refund_open
     assert [e.data["state"] for e in order.timeline if e.type == "refund"] == [
-        "pending", "succeeded", "pending", "succeeded"]
-    assert [i.detail["outcome"] for i in api_audit(order_no, "order_refund")] == ["applied", "applied", "refused"]
+        "pending",
+        "succeeded",
+        "pending",
+        "succeeded",
+    ]
+    assert [i.detail["outcome"] for i in api_audit(order_no, "order_refund")] == [
+        "applied",
+        "applied",
+        "refused",
+    ]
     assert len(api_audit(order_no, "refund_succeeded")) == 2
 
 
 def test_a_duplicate_payment_is_refunded_on_its_own_trade_number(api, sim, operator):
     order_no, [first, second] = paid_order(api, sim, twice=True)
     assert order_store.get(order_no).hold_reasons == ["duplicate_payment"]
-    done = api.json(refund(api, operator[1], order_no, payment=second.trade_no, idempotency_key="dup"))
+    done = api.json(
+        refund(api, operator[1], order_no, payment=second.trade_no, idempotency_key="dup")
+    )
     assert done["refund"]["state"] == "succeeded" and done["refund"]["payment"] == second.trade_no
     assert (first.refunded_minor, second.refunded_minor) == (0, 5800)
     order = order_store.get(order_no)
@@ -155,11 +183,19 @@ def test_a_duplicate_payment_is_refunded_on_its_own_trade_number(api, sim, opera
 def test_a_timeout_then_a_retry_refunds_once(api, sim, operator, monkeypatch):
     order_no, [trade] = paid_order(api, sim)
     lost = TimeoutAfterSending("alipay.trade.refund", 1)
-    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0, session=lost))
+    monkeypatch.setattr(
+        gateway_calls,
+        "http",
+        lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0, session=lost),
+    )
     timed_out = api.json(refund(api, operator[1], order_no, amount="20.00", idempotency_key="once"))
-    assert timed_out["refund"]["state"] == "pending" and trade.refunded_minor == 2000   # done at the gateway
-    for _ in range(2):                                     # the operator retries; so does a second tab
-        retried = api.json(refund(api, operator[1], order_no, amount="20.00", idempotency_key="once"))
+    assert (
+        timed_out["refund"]["state"] == "pending" and trade.refunded_minor == 2000
+    )  # done at the gateway
+    for _ in range(2):  # the operator retries; so does a second tab
+        retried = api.json(
+            refund(api, operator[1], order_no, amount="20.00", idempotency_key="once")
+        )
         assert retried["outcome"] == "already_applied" and retried["refund"]["state"] == "succeeded"
     assert trade.refunded_minor == 2000 and len(_at_gateway(sim, order_no)) == 1
     order = order_store.get(order_no)
@@ -170,9 +206,13 @@ def test_a_timeout_then_a_retry_refunds_once(api, sim, operator, monkeypatch):
 def test_the_http_clients_own_retries_after_a_timeout_refund_once(api, sim, operator, monkeypatch):
     order_no, [trade] = paid_order(api, sim, channel="wxpay-main")
     lost = TimeoutAfterSending("/v3/refund/domestic/refunds", 2)
-    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=3, backoff_s=0, session=lost))
+    monkeypatch.setattr(
+        gateway_calls,
+        "http",
+        lambda: GatewayHttp(timeout_s=5, attempts=3, backoff_s=0, session=lost),
+    )
     answer = api.json(refund(api, operator[1], order_no, amount="10.00", idempotency_key="wx"))
-    assert answer["refund"]["state"] == "pending"          # PROCESSING on the third attempt
+    assert answer["refund"]["state"] == "pending"  # PROCESSING on the third attempt
     assert len(_at_gateway(sim, order_no)) == 1
     [record] = _at_gateway(sim, order_no)
     assert record.refund.refund_no == answer["refund"]["refund_request_id"]
@@ -188,6 +228,7 @@ def atomic_updates(monkeypatch):
     def locked(*args, **kwargs):
         with lock:
             return unlocked(*args, **kwargs)
+
     monkeypatch.setattr(order_store, "update_or_old", locked)
 
 
@@ -200,9 +241,19 @@ def test_operators_racing_never_refund_more_than_was_paid(api, sim, operator, mo
     def attempt(principal):
         start.wait()
         try:
-            results.append(perform(principal, order_no, {"action": "refund", "reason": "race", "amount": "20.00",
-                                                          "idempotency_key": principal.key_id})["refund"]["state"])
-        except Exception as error:          # noqa: BLE001 - the refusal is the point
+            results.append(
+                perform(
+                    principal,
+                    order_no,
+                    {
+                        "action": "refund",
+                        "reason": "race",
+                        "amount": "20.00",
+                        "idempotency_key": principal.key_id,
+                    },
+                )["refund"]["state"]
+            )
+        except Exception as error:
             results.append(getattr(error, "code", repr(error)))
 
     threads = [threading.Thread(target=attempt, args=(p,)) for p in people]
@@ -232,10 +283,20 @@ def test_wechat_processing_then_the_notification_confirms_it_once(api, sim, oper
         assert deliver(api, sim, event).status_code == 204
     order = order_store.get(order_no)
     request = find_request(order, answer["refund"]["refund_request_id"])
-    assert request.state.value == "succeeded" and request.gateway_refund_id == record.refund.refund_id
+    assert (
+        request.state.value == "succeeded" and request.gateway_refund_id == record.refund.refund_id
+    )
     assert order.pay_status.value == "refunded" and order.refunded_amount.format() == "58.00"
-    states = [(e.data["state"], e.data.get("gateway_refund_id")) for e in order.timeline if e.type == "refund"]
-    assert states == [("pending", None), ("pending", record.refund.refund_id), ("succeeded", record.refund.refund_id)]
+    states = [
+        (e.data["state"], e.data.get("gateway_refund_id"))
+        for e in order.timeline
+        if e.type == "refund"
+    ]
+    assert states == [
+        ("pending", None),
+        ("pending", record.refund.refund_id),
+        ("succeeded", record.refund.refund_id),
+    ]
 
 
 def test_stripe_pending_then_failed_by_its_webhook(api, sim, operator):
@@ -252,7 +313,7 @@ def test_stripe_pending_then_failed_by_its_webhook(api, sim, operator):
     assert request.state.value == "failed" and "expired_or_canceled_card" in request.detail
     assert order.pay_status.value == "paid" and not order.refund_open
     again = api.json(refund(api, operator[1], order_no, idempotency_key="st2"))
-    assert again["refund"]["amount"] == "12.00"                     # a failed refund frees the amount
+    assert again["refund"]["amount"] == "12.00"  # a failed refund frees the amount
 
 
 def test_a_refund_that_stays_pending_is_confirmed_by_the_scheduled_query(api, sim, operator):
@@ -261,14 +322,17 @@ def test_a_refund_that_stays_pending_is_confirmed_by_the_scheduled_query(api, si
     answer = api.json(refund(api, operator[1], order_no, amount="30.00", idempotency_key="slow"))
     rid = answer["refund"]["refund_request_id"]
     assert answer["refund"]["state"] == "pending"
-    assert refunds.query_refunds(utcnow())["job"] == "query_refunds"          # too young: left alone
+    assert refunds.query_refunds(utcnow())["job"] == "query_refunds"  # too young: left alone
     later = utcnow() + timedelta(minutes=2)
-    assert refunds.query_refunds(later).get("pending") == 1                   # asked, sent again, still unknown
+    assert refunds.query_refunds(later).get("pending") == 1  # asked, sent again, still unknown
     sim.refunds.settle("alipay-main", rid, succeed=True)
     assert refunds.query_refunds(later + timedelta(minutes=2)).get("succeeded") == 1
     assert refunds.query_refunds(later + timedelta(minutes=4)) == {"job": "query_refunds"}
     order = order_store.get(order_no)
-    assert find_request(order, rid).state.value == "succeeded" and order.refunded_amount.format() == "30.00"
+    assert (
+        find_request(order, rid).state.value == "succeeded"
+        and order.refunded_amount.format() == "30.00"
+    )
     assert trade.refunded_minor == 3000 and len(_at_gateway(sim, order_no)) == 1
     assert [i.actor for i in api_audit(order_no, "refund_succeeded")] == [refunds.JOB_ACTOR]
 
@@ -277,7 +341,10 @@ def test_alipay_business_error_fails_the_refund(api, sim, operator):
     order_no, _ = paid_order(api, sim)
     sim.refunds.script("alipay-main", "fail")
     answer = api.json(refund(api, operator[1], order_no, idempotency_key="poor"))
-    assert answer["refund"]["state"] == "failed" and "SELLER_BALANCE_NOT_ENOUGH" in answer["refund"]["detail"]
+    assert (
+        answer["refund"]["state"] == "failed"
+        and "SELLER_BALANCE_NOT_ENOUGH" in answer["refund"]["detail"]
+    )
     assert answer["order"]["pay_status"] == "paid"
 
 
@@ -285,11 +352,19 @@ def lost_epay_refund(api, sim, operator, monkeypatch, amount: str) -> tuple[str,
     """An epay refund done at the aggregator whose answer was lost: pending, and no query can tell."""
     order_no, [trade] = paid_order(api, sim, channel="epay-main")
     lost = TimeoutAfterSending("act=refund", 1)
-    monkeypatch.setattr(gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0, session=lost))
+    monkeypatch.setattr(
+        gateway_calls,
+        "http",
+        lambda: GatewayHttp(timeout_s=5, attempts=1, backoff_s=0, session=lost),
+    )
     answer = api.json(refund(api, operator[1], order_no, amount=amount, idempotency_key="lost"))
-    assert answer["refund"]["state"] == "pending" and trade.refunded_minor == int(amount.replace(".", ""))
+    assert answer["refund"]["state"] == "pending" and trade.refunded_minor == int(
+        amount.replace(".", "")
+    )
     rid = answer["refund"]["refund_request_id"]
-    assert refunds.query_refunds(utcnow() + timedelta(minutes=2)).get("pending") == 1    # 彩虹 cannot be asked
+    assert (
+        refunds.query_refunds(utcnow() + timedelta(minutes=2)).get("pending") == 1
+    )  # 彩虹 cannot be asked
     return order_no, rid, trade
 
 
@@ -297,50 +372,93 @@ def settle_by_hand(api, key, order_no, rid, **body):
     return api.call("POST", f"/admin/orders/{order_no}/refunds/{rid}/settle", body, key=key)
 
 
-def test_an_admin_settles_a_lost_epay_refund_by_hand_once(api, sim, operator, second_admin, monkeypatch):
+def test_an_admin_settles_a_lost_epay_refund_by_hand_once(
+    api, sim, operator, second_admin, monkeypatch
+):
     from app import on_orders_stream
 
     order_no, rid, trade = lost_epay_refund(api, sim, operator, monkeypatch, "8.00")
-    assert settle_by_hand(api, operator[1], order_no, rid, outcome="succeeded", note="x").status_code == 403
-    for body in ({"outcome": "pending", "note": "x"}, {"outcome": "succeeded"}, {"outcome": "failed", "note": "x",
-                                                                                 "extra": 1}):
+    assert (
+        settle_by_hand(api, operator[1], order_no, rid, outcome="succeeded", note="x").status_code
+        == 403
+    )
+    for body in (
+        {"outcome": "pending", "note": "x"},
+        {"outcome": "succeeded"},
+        {"outcome": "failed", "note": "x", "extra": 1},
+    ):
         response = settle_by_hand(api, second_admin[1], order_no, rid, **body)
-        assert response.status_code == 400 and api.json(response)["error"]["code"] == "validation_failed"
+        assert (
+            response.status_code == 400
+            and api.json(response)["error"]["code"] == "validation_failed"
+        )
     assert find_request(order_store.get(order_no), rid).state.value == "pending"
 
     note = "refunded in the 彩虹 console, 2026-12-06"
-    for outcome in ("applied", "already_applied"):              # the admin's retry settles nothing twice
-        settled = api.json(settle_by_hand(api, second_admin[1], order_no, rid, outcome="succeeded", note=note))
+    for outcome in ("applied", "already_applied"):  # the admin's retry settles nothing twice
+        settled = api.json(
+            settle_by_hand(api, second_admin[1], order_no, rid, outcome="succeeded", note=note)
+        )
         assert settled["outcome"] == outcome and settled["refund"]["state"] == "succeeded"
         assert note in settled["refund"]["detail"]
-    other = settle_by_hand(api, second_admin[1], order_no, rid, outcome="failed", note="no, it failed")
+    other = settle_by_hand(
+        api, second_admin[1], order_no, rid, outcome="failed", note="no, it failed"
+    )
     assert other.status_code == 409 and api.json(other)["error"]["details"]["state"] == "succeeded"
     order = order_store.get(order_no)
-    assert order.pay_status.value == "partially_refunded" and order.refunded_amount.format() == "8.00"
-    assert not order.refund_open and trade.refunded_minor == 800 and len(_at_gateway(sim, order_no)) == 1
+    assert (
+        order.pay_status.value == "partially_refunded" and order.refunded_amount.format() == "8.00"
+    )
+    assert (
+        not order.refund_open
+        and trade.refunded_minor == 800
+        and len(_at_gateway(sim, order_no)) == 1
+    )
     (entry,) = [e for e in order.timeline if e.type == "refund" and e.data["state"] == "succeeded"]
     assert entry.actor == second_admin[0] and note in entry.message + entry.data["detail"]
-    trail = [(i.action, i.actor, i.detail.get("result")) for i in api_audit(order_no) if i.action.startswith("refund_")]
+    trail = [
+        (i.action, i.actor, i.detail.get("result"))
+        for i in api_audit(order_no)
+        if i.action.startswith("refund_")
+    ]
     assert trail.count(("refund_settle", second_admin[0], "applied")) == 1
     assert trail.count(("refund_settle", second_admin[0], "already_applied")) == 1
-    assert [r for a, _, r in trail if a == "refund_settle"].count("refused") == 4      # 3 bad bodies, 1 conflict
+    assert [r for a, _, r in trail if a == "refund_settle"].count(
+        "refused"
+    ) == 4  # 3 bad bodies, 1 conflict
     assert [a for a, *_ in trail].count("refund_succeeded") == 1
 
     records = orders_stream_of(order_no)
     with shop_events() as drain:
         on_orders_stream(records, None)
-        on_orders_stream(records, None)                                    # a replayed batch
-        refunded = [m for m in drain() if m["event"] == "order.refunded" and m["order"]["order_no"] == order_no]
+        on_orders_stream(records, None)  # a replayed batch
+        refunded = [
+            m
+            for m in drain()
+            if m["event"] == "order.refunded" and m["order"]["order_no"] == order_no
+        ]
     assert [m["refund"]["refund_request_id"] for m in refunded] == [rid]
 
 
-def test_a_refund_settled_by_hand_as_failed_frees_its_amount(api, sim, operator, second_admin, monkeypatch):
+def test_a_refund_settled_by_hand_as_failed_frees_its_amount(
+    api, sim, operator, second_admin, monkeypatch
+):
     order_no, rid, _ = lost_epay_refund(api, sim, operator, monkeypatch, "58.00")
-    settled = api.json(settle_by_hand(api, second_admin[1], order_no, rid, outcome="failed",
-                                      note="the console shows no refund"))
+    settled = api.json(
+        settle_by_hand(
+            api,
+            second_admin[1],
+            order_no,
+            rid,
+            outcome="failed",
+            note="the console shows no refund",
+        )
+    )
     assert settled["refund"]["state"] == "failed"
     order = order_store.get(order_no)
-    assert order.pay_status.value == "paid" and order.refunded_amount is None and not order.refund_open
+    assert (
+        order.pay_status.value == "paid" and order.refunded_amount is None and not order.refund_open
+    )
     missing = settle_by_hand(api, second_admin[1], order_no, "rf-nope", outcome="failed", note="x")
     assert missing.status_code == 404
 
@@ -354,7 +472,10 @@ def test_a_channel_without_a_refund_api_offers_the_manual_record(api, sim, opera
         response = refund(api, operator[1], order_no, idempotency_key="e")
     assert response.status_code == 409
     error = api.json(response)["error"]
-    assert error["code"] == "refund_not_supported" and error["details"]["manual_action"] == "mark_refunded"
+    assert (
+        error["code"] == "refund_not_supported"
+        and error["details"]["manual_action"] == "mark_refunded"
+    )
     assert not refund_requests(order_store.get(order_no)) and not _at_gateway(sim, order_no)
     assert api_audit(order_no, "order_refund")[0].detail["outcome"] == "refused"
 
@@ -365,14 +486,17 @@ def test_epay_refunds_where_its_aggregator_offers_it(api, sim, operator):
     assert answer["refund"]["state"] == "succeeded" and trade.refunded_minor == 800
 
 
-@pytest.mark.parametrize("body, status, code", [
-    ({}, 400, "validation_failed"),                                      # no idempotency key
-    ({"idempotency_key": "k", "amount": 8}, 400, "validation_failed"),
-    ({"idempotency_key": "k", "amount": "-1.00"}, 400, "invalid_amount"),
-    ({"idempotency_key": "k", "amount": "0.00"}, 409, "transition_refused"),
-    ({"idempotency_key": "k", "amount": "58.01"}, 409, "transition_refused"),
-    ({"idempotency_key": "k", "payment": "T-unknown"}, 404, "not_found"),
-])
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        ({}, 400, "validation_failed"),  # no idempotency key
+        ({"idempotency_key": "k", "amount": 8}, 400, "validation_failed"),
+        ({"idempotency_key": "k", "amount": "-1.00"}, 400, "invalid_amount"),
+        ({"idempotency_key": "k", "amount": "0.00"}, 409, "transition_refused"),
+        ({"idempotency_key": "k", "amount": "58.01"}, 409, "transition_refused"),
+        ({"idempotency_key": "k", "payment": "T-unknown"}, 404, "not_found"),
+    ],
+)
 def test_bad_refunds_are_refused_and_write_nothing(api, sim, operator, body, status, code):
     order_no, _ = paid_order(api, sim)
     response = refund(api, operator[1], order_no, **body)
@@ -394,15 +518,22 @@ def test_a_large_refund_waits_for_another_admin(api, sim, operator, second_admin
     rid = waiting["refund"]["refund_request_id"]
     assert waiting["refund"]["state"] == "awaiting_approval"
     assert waiting["refund"]["approval_reasons"] == ["amount_above_limit"]
-    assert not _at_gateway(sim, order_no)                                      # nothing sent yet
+    assert not _at_gateway(sim, order_no)  # nothing sent yet
 
     assert api.call("GET", "/admin/refunds", key=operator[1]).status_code == 403
     queue = api.json(api.call("GET", "/admin/refunds", key=ADMIN_KEY))["refunds"]
-    assert [(q["order_no"], q["refund_request_id"], q["amount"]) for q in queue] == [(order_no, rid, "58.00")]
+    assert [(q["order_no"], q["refund_request_id"], q["amount"]) for q in queue] == [
+        (order_no, rid, "58.00")
+    ]
     approve = f"/admin/orders/{order_no}/refunds/{rid}/approve"
     assert api.call("POST", approve, {"note": "ok"}, key=operator[1]).status_code == 403
-    approved = api.json(api.call("POST", approve, {"note": "checked the duplicate"}, key=second_admin[1]))
-    assert approved["refund"]["state"] == "succeeded" and approved["refund"]["decided_by"] == second_admin[0]
+    approved = api.json(
+        api.call("POST", approve, {"note": "checked the duplicate"}, key=second_admin[1])
+    )
+    assert (
+        approved["refund"]["state"] == "succeeded"
+        and approved["refund"]["decided_by"] == second_admin[0]
+    )
     assert trade.refunded_minor == 5800
     assert api.json(api.call("GET", "/admin/refunds", key=ADMIN_KEY))["refunds"] == []
     again = api.call("POST", approve, {"note": "twice"}, key=second_admin[1])
@@ -412,19 +543,40 @@ def test_a_large_refund_waits_for_another_admin(api, sim, operator, second_admin
     assert ("refund_succeeded", second_admin[0]) in trail
 
 
-def test_the_requester_cannot_approve_and_a_rejection_sends_nothing(api, sim, second_admin, monkeypatch):
+def test_the_requester_cannot_approve_and_a_rejection_sends_nothing(
+    api, sim, second_admin, monkeypatch
+):
     monkeypatch.setattr(refunds, "policy", lambda: RefundPolicy(approval_above="50.00"))
     order_no, _ = paid_order(api, sim)
     admin_id = auth.authenticate(f"Bearer {ADMIN_KEY}").key_id
-    rid = api.json(refund(api, ADMIN_KEY, order_no, idempotency_key="self"))["refund"]["refund_request_id"]
-    own = api.call("POST", f"/admin/orders/{order_no}/refunds/{rid}/approve", {"note": "mine"}, key=ADMIN_KEY)
+    rid = api.json(refund(api, ADMIN_KEY, order_no, idempotency_key="self"))["refund"][
+        "refund_request_id"
+    ]
+    own = api.call(
+        "POST", f"/admin/orders/{order_no}/refunds/{rid}/approve", {"note": "mine"}, key=ADMIN_KEY
+    )
     assert own.status_code == 403
-    rejected = api.json(api.call("POST", f"/admin/orders/{order_no}/refunds/{rid}/reject",
-                                 {"note": "not a duplicate"}, key=second_admin[1]))
+    rejected = api.json(
+        api.call(
+            "POST",
+            f"/admin/orders/{order_no}/refunds/{rid}/reject",
+            {"note": "not a duplicate"},
+            key=second_admin[1],
+        )
+    )
     assert rejected["refund"]["state"] == "rejected" and not _at_gateway(sim, order_no)
-    late = api.call("POST", f"/admin/orders/{order_no}/refunds/{rid}/approve", {"note": "x"}, key=second_admin[1])
+    late = api.call(
+        "POST",
+        f"/admin/orders/{order_no}/refunds/{rid}/approve",
+        {"note": "x"},
+        key=second_admin[1],
+    )
     assert late.status_code == 409
-    outcomes = [(i.action, i.actor, i.detail["outcome"]) for i in api_audit(order_no) if i.action.startswith("refund_")]
+    outcomes = [
+        (i.action, i.actor, i.detail["outcome"])
+        for i in api_audit(order_no)
+        if i.action.startswith("refund_")
+    ]
     assert ("refund_approve", admin_id, "refused") in outcomes
     assert ("refund_reject", second_admin[0], "rejected") in outcomes
     order = order_store.get(order_no)
@@ -443,8 +595,12 @@ def test_order_refunded_is_published_once_per_refund(api, sim, operator):
     records = orders_stream_of(order_no)
     with shop_events() as drain:
         on_orders_stream(records, None)
-        on_orders_stream(records, None)                                    # a replayed batch
-        refunded = [m for m in drain() if m["event"] == "order.refunded" and m["order"]["order_no"] == order_no]
+        on_orders_stream(records, None)  # a replayed batch
+        refunded = [
+            m
+            for m in drain()
+            if m["event"] == "order.refunded" and m["order"]["order_no"] == order_no
+        ]
     assert sorted(m["refund"]["amount"] for m in refunded) == ["2.00", "8.00"]
     assert len({m["event_id"] for m in refunded}) == 2
 
@@ -452,7 +608,9 @@ def test_order_refunded_is_published_once_per_refund(api, sim, operator):
 def orders_stream_of(order_no: str) -> dict:
     """The orders stream's records of one order, as the Lambda receives them."""
     event = stream_event(OrderModel)
-    event["Records"] = [r for r in event["Records"] if r["dynamodb"]["Keys"]["order_no"]["S"] == order_no]
+    event["Records"] = [
+        r for r in event["Records"] if r["dynamodb"]["Keys"]["order_no"]["S"] == order_no
+    ]
     return event
 
 
@@ -461,17 +619,27 @@ def shop_events():
     """A queue subscribed to the events topic (raw delivery), drained by the yielded function."""
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     url = sqs.create_queue(QueueName=f"shop-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    subscription = sns.subscribe(TopicArn=get_settings().events_topic_arn, Protocol="sqs", Endpoint=arn,
-                                 Attributes={"RawMessageDelivery": "true"}, ReturnSubscriptionArn=True)
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    subscription = sns.subscribe(
+        TopicArn=get_settings().events_topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+        ReturnSubscriptionArn=True,
+    )
 
     def drain():
         messages = []
-        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
             for message in batch:
                 messages.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return messages
+
     try:
         yield drain
     finally:

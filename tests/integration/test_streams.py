@@ -1,5 +1,6 @@
 """Stream handlers fed with real moto stream records: order.paid published exactly once, crash
 repair from the notices stream, replayed batches change nothing twice."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,9 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.platform.aws import client
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import events, ingest
-from chalicelib.store import claims, notices as notice_store, orders as order_store
+from chalicelib.store import claims
+from chalicelib.store import notices as notice_store
+from chalicelib.store import orders as order_store
 from chalicelib.store.models import NoticeModel, OrderModel
 from local.stream_pump import read_all, to_lambda_event
 from tests.support import notifications as wires
@@ -22,23 +25,34 @@ from tests.support import notifications as wires
 def events_queue(aws):
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     url = sqs.create_queue(QueueName="shop-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=get_settings().events_topic_arn, Protocol="sqs", Endpoint=arn,
-                  Attributes={"RawMessageDelivery": "true"})
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=get_settings().events_topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
 
     def drain(attributes: bool = False):
         """The message bodies so far (with `attributes`: (body, SNS message attributes) pairs)."""
         messages = []
         while True:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                        MessageAttributeNames=["All"]).get("Messages", [])
+            batch = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            ).get("Messages", [])
             if not batch:
                 return messages
             for m in batch:
                 body = json.loads(m["Body"])
-                tags = {name: value["StringValue"] for name, value in m.get("MessageAttributes", {}).items()}
+                tags = {
+                    name: value["StringValue"]
+                    for name, value in m.get("MessageAttributes", {}).items()
+                }
                 messages.append((body, tags) if attributes else body)
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
     return drain
 
 
@@ -50,6 +64,7 @@ def stream_event(model) -> dict:
 
 def run_orders_stream():
     import app
+
     return app.on_orders_stream(stream_event(OrderModel), None)
 
 
@@ -63,7 +78,9 @@ def test_order_paid_published_once_even_when_replayed(api, events_queue):
     run_orders_stream()
     messages = [m for m in events_queue() if m["event"] == "order.paid"]
     assert len(messages) == 1
-    assert messages[0]["order"]["order_no"] == order_no and messages[0]["order"]["amount"] == "58.00"
+    assert (
+        messages[0]["order"]["order_no"] == order_no and messages[0]["order"]["amount"] == "58.00"
+    )
 
 
 def test_held_payment_publishes_no_paid_event(api, events_queue):
@@ -79,8 +96,12 @@ def test_poisoned_record_fails_alone(api, events_queue):
     api.send(wires.alipay(good, "58.00"))
     event = stream_event(OrderModel)
     poisoned = json.loads(json.dumps(event))
-    poisoned["Records"][0]["dynamodb"]["NewImage"] = {"order_no": {"S": "X"}, "pay_status": {"S": "bogus"}}
+    poisoned["Records"][0]["dynamodb"]["NewImage"] = {
+        "order_no": {"S": "X"},
+        "pay_status": {"S": "bogus"},
+    }
     import app
+
     response = app.on_orders_stream(poisoned, None)
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert failed == [poisoned["Records"][0]["dynamodb"]["SequenceNumber"]]
@@ -89,15 +110,20 @@ def test_poisoned_record_fails_alone(api, events_queue):
 
 def test_notices_stream_repairs_a_crash_between_store_and_apply(api):
     import app
+
     order_no = api.json(api.register())["order_no"]
-    from chalicelib.gateways.registry import get_gateway
     from chalicelib.gateways.base import Headers, InboundRequest
+    from chalicelib.gateways.registry import get_gateway
     from chalicelib.services.channels import get_channel
 
     wire = wires.alipay(order_no, "58.00")
     request = InboundRequest("POST", Headers(wire.headers), wire.body, {})
-    notice = get_gateway("alipay").parse_notification(request, get_channel("alipay-main"), "alipay-main", utcnow())
-    assert notice_store.record(notice, utcnow(), "1.1.1.1").first  # stored, then "crash": never applied
+    notice = get_gateway("alipay").parse_notification(
+        request, get_channel("alipay-main"), "alipay-main", utcnow()
+    )
+    assert notice_store.record(
+        notice, utcnow(), "1.1.1.1"
+    ).first  # stored, then "crash": never applied
     assert order_store.get(order_no).pay_status.value == "pending"
     app.on_notices_stream(stream_event(NoticeModel), None)
     app.on_notices_stream(stream_event(NoticeModel), None)
@@ -107,6 +133,7 @@ def test_notices_stream_repairs_a_crash_between_store_and_apply(api):
 
 
 # ------------------------------------------------------------------ events: at least once, one id
+
 
 def test_every_event_carries_its_stable_id_in_the_body_and_as_an_attribute(api, events_queue):
     order_no = api.json(api.register())["order_no"]
@@ -118,7 +145,9 @@ def test_every_event_carries_its_stable_id_in_the_body_and_as_an_attribute(api, 
         assert body["event_id"] == tags["event_id"] == events.event_id(order_no, key)
         assert tags["event"] == body["event"] and tags["channel"] == "alipay-main"
     assert events.event_id(order_no, "order.ready#1") != events.event_id(order_no, "order.ready#0")
-    assert claims.is_claimed(order_no, "order.paid") and claims.is_claimed(order_no, "order.ready#0")
+    assert claims.is_claimed(order_no, "order.paid") and claims.is_claimed(
+        order_no, "order.ready#0"
+    )
 
 
 class ProcessDied(BaseException):
@@ -160,7 +189,9 @@ class Fault:
 def run_until_it_fails() -> None:
     """The first invocation: a record fails alone (reported), or the whole invocation dies."""
     try:
-        assert run_orders_stream()["batchItemFailures"], "the failing record is reported for Lambda's retry"
+        assert run_orders_stream()["batchItemFailures"], (
+            "the failing record is reported for Lambda's retry"
+        )
     except ProcessDied:
         pass
 
@@ -170,7 +201,9 @@ STEPS = [("publish", 1), ("claim", 2), ("dies_before_publish", 1), ("dies_after_
 
 @pytest.mark.parametrize("nth,event", [(1, "order.paid"), (2, "order.ready")])
 @pytest.mark.parametrize("step,copies", STEPS, ids=[step for step, _ in STEPS])
-def test_an_event_is_never_lost_to_a_failure_at_any_step(api, events_queue, monkeypatch, step, copies, nth, event):
+def test_an_event_is_never_lost_to_a_failure_at_any_step(
+    api, events_queue, monkeypatch, step, copies, nth, event
+):
     order_no = api.json(api.register())["order_no"]
     api.send(wires.alipay(order_no, "58.00"))
     fault = Fault(step, nth, monkeypatch)

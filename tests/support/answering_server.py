@@ -1,10 +1,11 @@
 """A local HTTP server for tests that plays someone else's endpoint: every GET/POST goes to one
 function that gets (method, path, query, headers, body) and returns (status, text)."""
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 Answer = Callable[[str, str, str, Mapping[str, str], bytes], "tuple[int, str]"]

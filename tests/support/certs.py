@@ -2,10 +2,11 @@
 signed with SHA-1, one with SHA-256 and an ECC root in one chain file (blank lines between, as
 alipayRootCert.crt has them), and an intermediate CA that issues the app's and Alipay's
 certificates under a `C, O, OU, CN` issuer name."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from cryptography import x509
@@ -13,9 +14,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-_SHA256_RSA = bytes.fromhex("06092a864886f70d01010b")     # DER of OID 1.2.840.113549.1.1.11
-_SHA1_RSA = bytes.fromhex("06092a864886f70d010105")       # 1.2.840.113549.1.1.5
+START = datetime(2024, 1, 1, tzinfo=UTC)
+_SHA256_RSA = bytes.fromhex("06092a864886f70d01010b")  # DER of OID 1.2.840.113549.1.1.11
+_SHA1_RSA = bytes.fromhex("06092a864886f70d010105")  # 1.2.840.113549.1.1.5
 
 
 @dataclass(frozen=True)
@@ -25,22 +26,35 @@ class AlipayCerts:
     alipay_root_cert: str
 
     def config(self) -> dict[str, str]:
-        return {"app_cert": self.app_cert, "alipay_cert": self.alipay_cert,
-                "alipay_root_cert": self.alipay_root_cert}
+        return {
+            "app_cert": self.app_cert,
+            "alipay_cert": self.alipay_cert,
+            "alipay_root_cert": self.alipay_root_cert,
+        }
 
 
 def _name(cn: str, o: str = "Ant Financial", ou: str = "Certification Authority") -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, o),
-                      x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, o),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
 def _cert(subject: x509.Name, public_key, issuer: x509.Name, signer, algorithm) -> x509.Certificate:
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-            .public_key(public_key).serial_number(x509.random_serial_number())
-            .not_valid_before(START).not_valid_after(START + timedelta(days=3650))
-            .sign(signer, algorithm))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(START)
+        .not_valid_after(START + timedelta(days=3650))
+        .sign(signer, algorithm)
+    )
 
 
 def _der(tag: int, content: bytes) -> bytes:
@@ -56,7 +70,9 @@ def _sha1_rsa_cert(subject: x509.Name, key: rsa.RSAPrivateKey) -> x509.Certifica
     tbs = tbs.replace(_SHA256_RSA, _SHA1_RSA, 1)
     signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
     algorithm = _der(0x30, _SHA1_RSA + b"\x05\x00")
-    return x509.load_der_x509_certificate(_der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature)))
+    return x509.load_der_x509_certificate(
+        _der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature))
+    )
 
 
 def pem(certificate: x509.Certificate) -> str:
@@ -75,9 +91,11 @@ def root_chain() -> str:
     r1 = _name("Ant Financial Certification Authority R1")
     e1 = _name("Ant Financial Certification Authority E1")
     ec_key = ec.generate_private_key(ec.SECP256R1())
-    certs = [_sha1_rsa_cert(old, ca),
-             _cert(r1, ca.public_key(), r1, ca, hashes.SHA256()),
-             _cert(e1, ec_key.public_key(), e1, ec_key, hashes.SHA256())]
+    certs = [
+        _sha1_rsa_cert(old, ca),
+        _cert(r1, ca.public_key(), r1, ca, hashes.SHA256()),
+        _cert(e1, ec_key.public_key(), e1, ec_key, hashes.SHA256()),
+    ]
     return "\n".join(pem(c) for c in certs)
 
 
@@ -85,8 +103,18 @@ def alipay_certs(app_public_key, alipay_public_key) -> AlipayCerts:
     """The three certificates of a certificate-mode channel for these two public keys."""
     ca = rsa_key()
     issuer = _name("Ant Financial Certification Authority Class 2 R1")
-    app = _cert(_name("2021000000000001", o="paytrack test shop", ou="Alipay"), app_public_key,
-                issuer, ca, hashes.SHA256())
-    alipay = _cert(_name("支付宝(中国)网络技术有限公司-2088000000000001", o="Alipay", ou="Alipay"),
-                   alipay_public_key, issuer, ca, hashes.SHA256())
+    app = _cert(
+        _name("2021000000000001", o="paytrack test shop", ou="Alipay"),
+        app_public_key,
+        issuer,
+        ca,
+        hashes.SHA256(),
+    )
+    alipay = _cert(
+        _name("支付宝(中国)网络技术有限公司-2088000000000001", o="Alipay", ou="Alipay"),
+        alipay_public_key,
+        issuer,
+        ca,
+        hashes.SHA256(),
+    )
     return AlipayCerts(pem(app), pem(alipay), root_chain())

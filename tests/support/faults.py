@@ -17,12 +17,14 @@ Kinds (`KINDS`):
   the same request answered by DynamoDB itself (usually ConditionalCheckFailed with the item as
   the first attempt left it). Counted over conditional writes only.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import boto3
 import botocore.client
@@ -41,8 +43,13 @@ def _is_conditional(operation: str, params: dict[str, Any]) -> bool:
 
 
 def _client_error(operation: str, code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "injected fault"},
-                        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}}}, operation)
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": "injected fault"},
+            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}},
+        },
+        operation,
+    )
 
 
 @dataclass
@@ -61,7 +68,7 @@ class Injector:
         self.kind = None
 
     @contextmanager
-    def armed(self, kind: str, n: int) -> Iterator["Injector"]:
+    def armed(self, kind: str, n: int) -> Iterator[Injector]:
         self.arm(kind, n)
         try:
             yield self
@@ -82,8 +89,11 @@ class Injector:
 
     def _fail(self, original: Callable, client: Any, operation: str, params: dict[str, Any]) -> Any:
         if self.kind == "throttled":
-            code = "ProvisionedThroughputExceededException" if _service(client) == "dynamodb" \
+            code = (
+                "ProvisionedThroughputExceededException"
+                if _service(client) == "dynamodb"
                 else "ThrottlingException"
+            )
             raise _client_error(operation, code, 400)
         if self.kind == "server_error":
             raise _client_error(operation, "InternalServerError", 500)
@@ -91,8 +101,8 @@ class Injector:
             original(client, operation, params)
         if self.kind in ("timeout_before", "timeout_after"):
             raise ReadTimeoutError(endpoint_url=client.meta.endpoint_url)
-        original(client, operation, params)              # applied; its answer never arrived
-        return original(client, operation, params)       # botocore's retry of the same request
+        original(client, operation, params)  # applied; its answer never arrived
+        return original(client, operation, params)  # botocore's retry of the same request
 
 
 @contextmanager
@@ -113,6 +123,7 @@ def installed() -> Iterator[Injector]:
 
 # ------------------------------------------------------------------ sweeping every failure point
 
+
 @dataclass
 class Sweep:
     """The outcome of running one use case with every kind of fault at every call."""
@@ -122,16 +133,23 @@ class Sweep:
     failures: list[str] = field(default_factory=list)
 
     def assert_held(self) -> None:
-        assert self.failures == [], f"{self.name}: {len(self.failures)} of {self.cases} cases broke an " \
+        assert self.failures == [], (
+            f"{self.name}: {len(self.failures)} of {self.cases} cases broke an "
             "invariant:\n" + "\n".join(self.failures)
+        )
 
 
 #: the sweeps of the running test, moved onto its report for the summary (tests/faults/conftest.py)
 SWEEPS: list[Sweep] = []
 
 
-def sweep(name: str, injector: Injector, case: Callable[[Callable[[], Any]], None],
-          kinds: tuple[str, ...] = KINDS, max_calls: int = 80) -> Sweep:
+def sweep(
+    name: str,
+    injector: Injector,
+    case: Callable[[Callable[[], Any]], None],
+    kinds: tuple[str, ...] = KINDS,
+    max_calls: int = 80,
+) -> Sweep:
     """Run `case(arm)` for every kind and every N = 1, 2, … until a run makes fewer than N calls.
 
     `case` sets up its own fresh state, calls `arm()` as a context manager around the use case
@@ -145,33 +163,43 @@ def sweep(name: str, injector: Injector, case: Callable[[Callable[[], Any]], Non
             except AssertionError as error:
                 if injector.fired is None:
                     raise
-                result.failures.append(f"  [{kind} at call {n}: {injector.fired}] {str(error).splitlines()[0]}")
+                result.failures.append(
+                    f"  [{kind} at call {n}: {injector.fired}] {str(error).splitlines()[0]}"
+                )
             if injector.fired is None:
                 break
             result.cases += 1
         else:
-            result.failures.append(f"  [{kind}] the use case made more than {max_calls} calls: not every one was failed")
+            result.failures.append(
+                f"  [{kind}] the use case made more than {max_calls} calls: not every one was failed"
+            )
     SWEEPS.append(result)
     return result
 
 
 # ------------------------------------------------------------------ streams as Lambda reads them
 
+
 class StreamTap:
     """The records of one table's stream not read yet (a cursor per shard)."""
 
     def __init__(self, table: str):
         self.streams = boto3.client("dynamodbstreams")
-        self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"][
+            "LatestStreamArn"
+        ]
         self.iterators: dict[str, str | None] = {}
 
     def take(self) -> list[dict]:
         records: list[dict] = []
-        for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
+        for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"][
+            "Shards"
+        ]:
             shard_id = shard["ShardId"]
             if shard_id not in self.iterators:
                 self.iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
             while self.iterators[shard_id]:
                 page = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=1000)
                 self.iterators[shard_id] = page.get("NextShardIterator")
@@ -181,7 +209,9 @@ class StreamTap:
         return records
 
 
-def deliver(handler: Callable[[dict, Any], Any], records: list[dict], arn: str, attempts: int = 6) -> None:
+def deliver(
+    handler: Callable[[dict, Any], Any], records: list[dict], arn: str, attempts: int = 6
+) -> None:
     """Hand a batch to a stream handler as Lambda does with ReportBatchItemFailures: an error
     retries the whole batch, reported failures retry from the first failed record on."""
     from local.stream_pump import to_lambda_event
@@ -190,14 +220,17 @@ def deliver(handler: Callable[[dict, Any], Any], records: list[dict], arn: str, 
     for _ in range(attempts):
         try:
             response = handler(to_lambda_event(pending, arn), None) or {}
-        except Exception:        # noqa: BLE001 - a raising handler is a failed batch, retried whole
+        except Exception:
             continue
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         if not failed:
             return
-        pending = pending[next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed):]
-    raise AssertionError(f"stream batch still failing after {attempts} deliveries: a record would be "
-                         "dead-lettered")
+        pending = pending[
+            next(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failed) :
+        ]
+    raise AssertionError(
+        f"stream batch still failing after {attempts} deliveries: a record would be dead-lettered"
+    )
 
 
 class Streams:
@@ -207,14 +240,23 @@ class Streams:
         import app
         from chalicelib.store.models import ExportModel, NoticeModel, OrderModel
 
-        self.taps = {"notices": StreamTap(NoticeModel.Meta.table_name),
-                     "orders": StreamTap(OrderModel.Meta.table_name),
-                     "exports": StreamTap(ExportModel.Meta.table_name)}
-        self.consumers = {"notices": [app.on_notices_stream], "orders": [app.on_orders_stream, app.on_orders_stats],
-                          "exports": [app.on_exports_stream]}
+        self.taps = {
+            "notices": StreamTap(NoticeModel.Meta.table_name),
+            "orders": StreamTap(OrderModel.Meta.table_name),
+            "exports": StreamTap(ExportModel.Meta.table_name),
+        }
+        self.consumers = {
+            "notices": [app.on_notices_stream],
+            "orders": [app.on_orders_stream, app.on_orders_stats],
+            "exports": [app.on_exports_stream],
+        }
 
-    def settle(self, arm: Callable[[], Any] | None = None, consumer: Callable | None = None,
-               rounds: int = 8) -> None:
+    def settle(
+        self,
+        arm: Callable[[], Any] | None = None,
+        consumer: Callable | None = None,
+        rounds: int = 8,
+    ) -> None:
         """Run the consumers over new records until none arrive; `arm()` wraps only the first
         delivery to `consumer` (the fault lands there, its retries run clean)."""
         for _ in range(rounds):
@@ -238,11 +280,12 @@ def _first_delivery(handler: Callable, records: list[dict], arn: str) -> None:
 
     try:
         handler(to_lambda_event(records, arn), None)
-    except Exception:            # noqa: BLE001 - the batch fails; Lambda delivers it again
+    except Exception:
         pass
 
 
 # ------------------------------------------------------------------ events as the shop receives them
+
 
 class ShopInbox:
     """An SQS queue subscribed to the events topic: every message the shop would receive."""
@@ -250,27 +293,44 @@ class ShopInbox:
     def __init__(self, topic_arn: str):
         self.sqs = boto3.client("sqs")
         self.url = self.sqs.create_queue(QueueName="fault-shop-events")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn,
-                                      Attributes={"RawMessageDelivery": "true"})
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        boto3.client("sns").subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
         self.received: list[dict] = []
 
     def of(self, order_no: str) -> list[dict]:
         while True:
-            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not batch:
                 break
             self.received += [json.loads(m["Body"]) for m in batch]
-            self.sqs.delete_message_batch(QueueUrl=self.url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+                ],
+            )
         return [m for m in self.received if (m.get("order") or {}).get("order_no") == order_no]
 
 
 def assert_announced(messages: list[dict], event: str, generation: int | None = None) -> None:
     """`event` reached the shop at least once, and every copy carries the same `event_id` (the
     id a shop dedupes on: a crash may repeat an event, never lose it)."""
-    copies = [m for m in messages if m["event"] == event
-              and (generation is None or m.get("generation", 0) == generation)]
+    copies = [
+        m
+        for m in messages
+        if m["event"] == event and (generation is None or m.get("generation", 0) == generation)
+    ]
     assert copies, f"{event} never published (got {[m['event'] for m in messages]})"
     ids = {m.get("event_id") for m in copies}
-    assert len(ids) == 1 and None not in ids, f"{event} published {len(copies)} times with event ids {ids}"
+    assert len(ids) == 1 and None not in ids, (
+        f"{event} published {len(copies)} times with event ids {ids}"
+    )

@@ -1,6 +1,7 @@
 """The gateway simulator for integration tests: started on a free port with the stage's channels
 pointed at it (real HTTP: queries and statements go over the wire), plus helpers to age orders
 and to fire the scheduled handlers with real CloudWatch schedule events."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from local.bootstrap import point_channels_at_simulator
 from local.simulator import GatewaySimulator
 
 CURRENCY = {"alipay-main": "CNY", "wxpay-main": "CNY", "epay-main": "CNY", "stripe-main": "USD"}
-NOWHERE = "http://127.0.0.1:9"       # notifications are sent by the tests themselves, when wanted
+NOWHERE = "http://127.0.0.1:9"  # notifications are sent by the tests themselves, when wanted
 
 
 def start_simulator() -> GatewaySimulator:
@@ -27,14 +28,21 @@ def age_order(order_no: str, minutes: float, expires_in_minutes: float | None = 
     created = from_iso(item.created_at) - timedelta(minutes=minutes)
     actions = [OrderModel.created_at.set(to_iso(created))]
     if expires_in_minutes is not None:
-        actions.append(OrderModel.expires_at.set(to_iso(datetime.now(created.tzinfo)
-                                                        + timedelta(minutes=expires_in_minutes))))
+        actions.append(
+            OrderModel.expires_at.set(
+                to_iso(datetime.now(created.tzinfo) + timedelta(minutes=expires_in_minutes))
+            )
+        )
     OrderModel(order_no).update(actions=actions)
 
 
 def fire_schedule(client: Any, handler: str) -> dict[str, Any]:
     """Invoke a scheduled handler as EventBridge does, with a real scheduled event."""
     event = client.events.generate_cw_event(
-        source="aws.events", detail_type="Scheduled Event", detail={},
-        resources=[f"arn:aws:events:ap-east-1:123456789012:rule/paytrack-test-{handler}"], region="ap-east-1")
+        source="aws.events",
+        detail_type="Scheduled Event",
+        detail={},
+        resources=[f"arn:aws:events:ap-east-1:123456789012:rule/paytrack-test-{handler}"],
+        region="ap-east-1",
+    )
     return client.lambda_.invoke(handler, event).payload

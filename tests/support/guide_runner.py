@@ -16,14 +16,16 @@ member of the operation's input in botocore's model, named as the AWS CLI names 
 .field` after curl and `--query A.B --output text` after aws. `$NAME` is expanded in commands
 and in files.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 from botocore import xform_name
@@ -44,8 +46,10 @@ class Block:
 
 
 def blocks(path: Path) -> list[Block]:
-    return [Block(kind, (arg or "").strip(), lang, text)
-            for kind, arg, lang, text in _BLOCK.findall(path.read_text(encoding="utf-8"))]
+    return [
+        Block(kind, (arg or "").strip(), lang, text)
+        for kind, arg, lang, text in _BLOCK.findall(path.read_text(encoding="utf-8"))
+    ]
 
 
 def commands(text: str) -> list[str]:
@@ -88,8 +92,8 @@ class Answer:
 
 @dataclass
 class Runner:
-    api: Any                                     # tests.integration.conftest.Api
-    folder: Path                                 # where files named by the guide are written
+    api: Any  # tests.integration.conftest.Api
+    folder: Path  # where files named by the guide are written
     variables: dict[str, str]
     files: dict[str, str] = field(default_factory=dict)
     fill_file: Callable[[str, str], str] = lambda name, text: text
@@ -109,7 +113,7 @@ class Runner:
         program, _, pipe = (part.strip() for part in line.partition(" | "))
         words = shlex.split(self.expand(program))
         answer = {"curl": self._curl, "aws": self._aws, "python": self._python}[words[0]](words[1:])
-        self.last = answer   # what a response block shows: the whole answer, before any filter
+        self.last = answer  # what a response block shows: the whole answer, before any filter
         output = _jq(pipe, answer.body) if pipe else answer.body
         if assignment:
             self.variables[assignment.group(1)] = str(output)
@@ -137,7 +141,9 @@ class Runner:
                 raise AssertionError(f"curl {word!r} is not understood by the guide's runner")
         assert url, "curl without a $API URL"
         path = url.removeprefix(self.variables["API"])
-        response = self.api.client.http.request(method, path, headers=headers, body=(data or "").encode())
+        response = self.api.client.http.request(
+            method, path, headers=headers, body=(data or "").encode()
+        )
         return Answer(response.status_code, json.loads(response.body) if response.body else None)
 
     # ------------------------------------------------------------------ aws
@@ -182,7 +188,9 @@ class Runner:
     # ------------------------------------------------------------------ python -m
 
     def _python(self, words: list[str]) -> Answer:
-        assert words[:2] == ["-m", "infra.channels"], f"python {' '.join(words)} is not a command of the guide"
+        assert words[:2] == ["-m", "infra.channels"], (
+            f"python {' '.join(words)} is not a command of the guide"
+        )
         from infra import channels
 
         args = words[2:]
@@ -204,13 +212,15 @@ def _take(options: list[str], name: str) -> str | None:
         return None
     index = options.index(name)
     value = options[index + 1]
-    del options[index:index + 2]
+    del options[index : index + 2]
     return value
 
 
 def _jq(pipe: str, body: Any) -> Any:
     words = shlex.split(pipe)
-    assert words[:2] == ["jq", "-r"] and words[2].startswith("."), f"only `jq -r .field` is run: {pipe}"
+    assert words[:2] == ["jq", "-r"] and words[2].startswith("."), (
+        f"only `jq -r .field` is run: {pipe}"
+    )
     for part in words[2].strip(".").split("."):
         body = body[part]
     return body

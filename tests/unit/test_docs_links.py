@@ -1,5 +1,6 @@
 """The README and docs/ link to each other, to the screenshots and to anchors that exist: a section
 moved or renamed breaks a test, not a reader's click."""
+
 import re
 from pathlib import Path
 
@@ -41,6 +42,11 @@ def test_the_readme_is_short_and_points_everywhere():
     before_dependencies = readme.split("## Dependencies and why")[0]
     assert len(before_dependencies.splitlines()) <= 60
     assert "`requirements.txt`" in readme and "`requirements-dev.txt`" in readme
-    for doc in ("docs/operator-guide.zh.md", "docs/integration.md", "docs/api.md", "docs/operations.md",
-                "docs/internals.md"):
+    for doc in (
+        "docs/operator-guide.zh.md",
+        "docs/integration.md",
+        "docs/api.md",
+        "docs/operations.md",
+        "docs/internals.md",
+    ):
         assert f"]({doc})" in readme, doc

@@ -1,5 +1,6 @@
 """The export writer alone: CSV with BOM and neutralised formulas, XLSX readable by openpyxl,
 parts of at least 5 MiB, and memory that stays flat whatever the row count."""
+
 from __future__ import annotations
 
 import csv
@@ -13,7 +14,13 @@ from chalicelib.services import export_writer
 
 class MemorySink:
     def __init__(self, keep: bool = True):
-        self.keep, self.data, self.size, self.closed, self.aborted = keep, bytearray(), 0, False, False
+        self.keep, self.data, self.size, self.closed, self.aborted = (
+            keep,
+            bytearray(),
+            0,
+            False,
+            False,
+        )
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -27,18 +34,24 @@ class MemorySink:
         self.aborted = True
 
 
-ROWS = [["ORD1", "VIP会员 月卡", "58.00", "=HYPERLINK(\"http://evil\")"], ["ORD2", "+86 138", "-1", "@SUM(A1)"],
-        ["ORD3", "普通", "0.01", "\tcmd"]]
+ROWS = [
+    ["ORD1", "VIP会员 月卡", "58.00", '=HYPERLINK("http://evil")'],
+    ["ORD2", "+86 138", "-1", "@SUM(A1)"],
+    ["ORD3", "普通", "0.01", "\tcmd"],
+]
 
 
 def test_csv_has_bom_chinese_and_no_live_formulas():
     sink = MemorySink()
-    assert export_writer.write(sink, "csv", ["订单编号", "商品", "金额", "备注"], ROWS) == 3 and sink.closed
+    assert (
+        export_writer.write(sink, "csv", ["订单编号", "商品", "金额", "备注"], ROWS) == 3
+        and sink.closed
+    )
     text = bytes(sink.data).decode("utf-8")
     assert text.startswith("\ufeff订单编号")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[1][:3] == ["ORD1", "VIP会员 月卡", "58.00"]
-    assert [r[3] for r in rows[1:]] == ["'=HYPERLINK(\"http://evil\")", "'@SUM(A1)", "'\tcmd"]
+    assert [r[3] for r in rows[1:]] == ['\'=HYPERLINK("http://evil")', "'@SUM(A1)", "'\tcmd"]
     assert rows[2][1] == "'+86 138" and rows[2][2] == "'-1"
 
 
@@ -48,7 +61,7 @@ def test_xlsx_opens_with_openpyxl():
     sheet = openpyxl.load_workbook(io.BytesIO(bytes(sink.data))).active
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert values[0] == ["订单编号", "商品", "金额", "备注"]
-    assert values[1] == ["ORD1", "VIP会员 月卡", "58.00", "'=HYPERLINK(\"http://evil\")"]
+    assert values[1] == ["ORD1", "VIP会员 月卡", "58.00", '\'=HYPERLINK("http://evil")']
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
 
 
@@ -68,9 +81,20 @@ def test_failure_aborts_the_upload():
 def _peak(fmt: str, rows: int) -> int:
     def generate():
         for i in range(rows):
-            yield [f"ORD{i:08d}", "Steam 充值卡 50元", "58.00", "CNY", "paid", "zh***@qq.com", "36.110.*.*"]
+            yield [
+                f"ORD{i:08d}",
+                "Steam 充值卡 50元",
+                "58.00",
+                "CNY",
+                "paid",
+                "zh***@qq.com",
+                "36.110.*.*",
+            ]
+
     tracemalloc.start()
-    export_writer.write(MemorySink(keep=False), fmt, ["a", "b", "c", "d", "e", "f", "g"], generate())
+    export_writer.write(
+        MemorySink(keep=False), fmt, ["a", "b", "c", "d", "e", "f", "g"], generate()
+    )
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak
@@ -96,7 +120,9 @@ def test_multipart_parts_are_big_enough(monkeypatch):
             return {"ETag": str(len(uploaded))}
 
         def complete_multipart_upload(self, **kw):
-            assert [p["PartNumber"] for p in kw["MultipartUpload"]["Parts"]] == list(range(1, len(uploaded) + 1))
+            assert [p["PartNumber"] for p in kw["MultipartUpload"]["Parts"]] == list(
+                range(1, len(uploaded) + 1)
+            )
 
     sink = export_writer.MultipartSink(FakeS3(), "b", "k", "text/csv")
     rows = ([f"{i:09d}", "x" * 90] for i in range(200_000))

@@ -1,4 +1,5 @@
 """The OpenAPI document covers exactly the routes app.py serves, and is a valid OpenAPI 3 document."""
+
 from __future__ import annotations
 
 from openapi_spec_validator import validate
@@ -15,4 +16,7 @@ def test_every_route_is_documented_and_nothing_else():
 
     served = {(path, method.lower()) for path, entries in app.routes.items() for method in entries}
     documented = {(path, method) for path, ops in document()["paths"].items() for method in ops}
-    assert served == documented, {"undocumented": served - documented, "not served": documented - served}
+    assert served == documented, {
+        "undocumented": served - documented,
+        "not served": documented - served,
+    }

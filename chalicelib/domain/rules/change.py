@@ -6,11 +6,12 @@ The before side is a `PriorState`, not a whole order: the few facts needed to te
 The store reads it straight from the record's old image, which spares parsing a second full order
 per record (most of a stream handler's own time).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..order import PAID_STATES, DeliveryStatus, Order, PayStatus, Payment, TimelineEntry
+from ..order import PAID_STATES, DeliveryStatus, Order, Payment, PayStatus, TimelineEntry
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,16 @@ class PriorState:
     payment_count: int
 
     @classmethod
-    def of(cls, order: Order) -> "PriorState":
-        return cls(order.pay_status, order.delivery_status, tuple(order.hold_reasons),
-                   order.refunded_at is not None, order.delivered_at is not None,
-                   len(order.timeline), len(order.payments))
+    def of(cls, order: Order) -> PriorState:
+        return cls(
+            order.pay_status,
+            order.delivery_status,
+            tuple(order.hold_reasons),
+            order.refunded_at is not None,
+            order.delivered_at is not None,
+            len(order.timeline),
+            len(order.payments),
+        )
 
     @property
     def on_hold(self) -> bool:
@@ -59,20 +66,26 @@ class OrderChange:
     @property
     def newly_refunded(self) -> bool:
         """The first refund of the order (later partial refunds only move the same dates)."""
-        return self.after.refunded_at is not None and not (self.before is not None and self.before.refunded)
+        return self.after.refunded_at is not None and not (
+            self.before is not None and self.before.refunded
+        )
 
     @property
     def newly_delivered(self) -> bool:
-        return self.after.delivered_at is not None and not (self.before is not None and self.before.delivered)
+        return self.after.delivered_at is not None and not (
+            self.before is not None and self.before.delivered
+        )
 
     @property
     def new_entries(self) -> list[TimelineEntry]:
-        return self.after.timeline[self.before.timeline_length if self.before else 0:]
+        return self.after.timeline[self.before.timeline_length if self.before else 0 :]
 
     @property
     def new_payments(self) -> list[tuple[int, Payment]]:
         """Payments this change added, with their position (0 = the order's first payment)."""
-        return list(enumerate(self.after.payments))[self.before.payment_count if self.before else 0:]
+        return list(enumerate(self.after.payments))[
+            self.before.payment_count if self.before else 0 :
+        ]
 
     @property
     def new_hold_reasons(self) -> list[str]:

@@ -3,12 +3,14 @@ all, and its thresholds. The defaults are the issue's; `RulesConfig.with_overrid
 operator's JSON (settings: PAYTRACK_RULES) over them and refuses anything it does not know, so a
 typo fails at start-up instead of silently keeping a default.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from ..anomaly import Severity
 from ..errors import InvalidMoney
@@ -40,7 +42,7 @@ class IpBurstConfig(RuleConfig):
 @dataclass(frozen=True)
 class SuspiciousEmailConfig(RuleConfig):
     check_random_local_part: bool = True
-    random_min_length: int = 8        # shorter local parts are not judged random
+    random_min_length: int = 8  # shorter local parts are not judged random
     extra_disposable_domains: tuple[str, ...] = ()
 
 
@@ -68,7 +70,7 @@ class LargeAmountConfig(RuleConfig):
 @dataclass(frozen=True)
 class SlowDeliveryConfig(RuleConfig):
     after_minutes: int = 5
-    lookback_hours: int = 24          # paid orders older than this are not checked any more
+    lookback_hours: int = 24  # paid orders older than this are not checked any more
 
     @property
     def after(self) -> timedelta:
@@ -83,7 +85,7 @@ class SlowDeliveryConfig(RuleConfig):
 class ChannelFailureConfig(RuleConfig):
     window_minutes: int = 60
     min_attempts: int = 20
-    max_failure_percent: int = 15     # a failed share strictly above this is a failure
+    max_failure_percent: int = 15  # a failed share strictly above this is a failure
 
     @property
     def window(self) -> timedelta:
@@ -92,8 +94,15 @@ class ChannelFailureConfig(RuleConfig):
 
 # The state machine holds these at ingestion (domain/order.py): money is at stake, so their hold
 # is not configurable; the rule turns the hold into an anomaly record.
-INGESTION_HOLDS = frozenset({"amount_mismatch", "channel_mismatch", "currency_mismatch", "duplicate_payment",
-                             "late_payment"})
+INGESTION_HOLDS = frozenset(
+    {
+        "amount_mismatch",
+        "channel_mismatch",
+        "currency_mismatch",
+        "duplicate_payment",
+        "late_payment",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -116,14 +125,18 @@ class RulesConfig:
     def rule_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in dataclasses.fields(cls))
 
-    def with_overrides(self, overrides: Mapping[str, Any]) -> "RulesConfig":
+    def with_overrides(self, overrides: Mapping[str, Any]) -> RulesConfig:
         """These rules with `{"<rule>": {"<setting>": value, …}, …}` merged over them."""
         if not isinstance(overrides, Mapping):
-            raise InvalidRulesConfig("PAYTRACK_RULES must be a JSON object of rule name -> settings")
+            raise InvalidRulesConfig(
+                "PAYTRACK_RULES must be a JSON object of rule name -> settings"
+            )
         changed = {}
         for rule, settings in overrides.items():
             if rule not in self.rule_names():
-                raise InvalidRulesConfig(f"unknown rule {rule!r}; rules: {', '.join(self.rule_names())}")
+                raise InvalidRulesConfig(
+                    f"unknown rule {rule!r}; rules: {', '.join(self.rule_names())}"
+                )
             changed[rule] = _merge_rule(rule, getattr(self, rule), settings)
         return dataclasses.replace(self, **changed)
 
@@ -135,9 +148,13 @@ def _merge_rule(rule: str, current: RuleConfig, settings: Any) -> RuleConfig:
     values = {}
     for name, value in settings.items():
         if name not in known:
-            raise InvalidRulesConfig(f"{rule}: unknown setting {name!r}; settings: {', '.join(known)}")
+            raise InvalidRulesConfig(
+                f"{rule}: unknown setting {name!r}; settings: {', '.join(known)}"
+            )
         if name == "hold" and rule in INGESTION_HOLDS and value is not True:
-            raise InvalidRulesConfig(f"{rule}: always holds (the state machine holds it at ingestion)")
+            raise InvalidRulesConfig(
+                f"{rule}: always holds (the state machine holds it at ingestion)"
+            )
         values[name] = _coerce(f"{rule}.{name}", getattr(current, name), value)
     if "thresholds" in values:
         values["thresholds"] = _thresholds(rule, values["thresholds"])
@@ -150,7 +167,9 @@ def _coerce(where: str, default: Any, value: Any) -> Any:
         try:
             return Severity(value)
         except ValueError:
-            raise InvalidRulesConfig(f"{where}: one of {', '.join(s.value for s in Severity)}") from None
+            raise InvalidRulesConfig(
+                f"{where}: one of {', '.join(s.value for s in Severity)}"
+            ) from None
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise InvalidRulesConfig(f"{where}: true or false")

@@ -11,6 +11,7 @@
   order is announced once (ready or held), a hold after ready announces held, and each release
   announces ready again under a fresh key.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,15 +25,24 @@ ORDER_HELD = "order.held"
 
 
 def anomaly_changes(order: Order, finding: Finding, now: datetime) -> OrderChanges:
-    if any(entry.type == "anomaly" and entry.data.get("anomaly_id") == finding.anomaly_id
-           for entry in order.timeline):
+    if any(
+        entry.type == "anomaly" and entry.data.get("anomaly_id") == finding.anomaly_id
+        for entry in order.timeline
+    ):
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     holds = finding.hold and order.delivery_status is not DeliveryStatus.DELIVERED
-    entry = TimelineEntry(at=now, type="anomaly", source="system",
-                          message=f"anomaly {finding.rule} ({finding.severity.value})"
-                                  + (": delivery held" if holds else ""),
-                          data={"anomaly_id": finding.anomaly_id, "rule": finding.rule,
-                                "severity": finding.severity.value})
+    entry = TimelineEntry(
+        at=now,
+        type="anomaly",
+        source="system",
+        message=f"anomaly {finding.rule} ({finding.severity.value})"
+        + (": delivery held" if holds else ""),
+        data={
+            "anomaly_id": finding.anomaly_id,
+            "rule": finding.rule,
+            "severity": finding.severity.value,
+        },
+    )
     changes = OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
     if not order.flagged:
         changes.set["flagged"] = True
@@ -45,8 +55,8 @@ def anomaly_changes(order: Order, finding: Finding, now: datetime) -> OrderChang
 
 @dataclass(frozen=True)
 class Announcement:
-    event: str              # order.ready | order.held
-    key: str                # its claim key (store/claims.py), the seed of its event id
+    event: str  # order.ready | order.held
+    key: str  # its claim key (store/claims.py), the seed of its event id
     generation: int
     reasons: tuple[str, ...]
 

@@ -18,6 +18,7 @@ Measured on this module's tests: about 9 in 10 random 10-character [a-z0-9] stri
 at 12 characters are flagged; pinyin names, English names, initials with birthdays and QQ numbers
 are not.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,81 @@ from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 
 VOWELS = frozenset("aeiouy")
 _COMMON_PAIRS = frozenset(
-    "bl br ch ck cl cr ct dg dr fl fr ft gh gl gr kn kr lb ld lf lk ll lm lp ls lt lv mb mc mn mp "
-    "ms nc nd nk ns nt ph pl pr ps pt rb rc rd rf rg rk rl rm rn rp rs rt rv sc sh sk sl sm sn sp "
-    "st sw th tr ts tw wh wr xt zh".split()) | {c + c for c in "bcdfghjklmnpqrstvwxz"}
+    [
+        "bl",
+        "br",
+        "ch",
+        "ck",
+        "cl",
+        "cr",
+        "ct",
+        "dg",
+        "dr",
+        "fl",
+        "fr",
+        "ft",
+        "gh",
+        "gl",
+        "gr",
+        "kn",
+        "kr",
+        "lb",
+        "ld",
+        "lf",
+        "lk",
+        "ll",
+        "lm",
+        "lp",
+        "ls",
+        "lt",
+        "lv",
+        "mb",
+        "mc",
+        "mn",
+        "mp",
+        "ms",
+        "nc",
+        "nd",
+        "nk",
+        "ns",
+        "nt",
+        "ph",
+        "pl",
+        "pr",
+        "ps",
+        "pt",
+        "rb",
+        "rc",
+        "rd",
+        "rf",
+        "rg",
+        "rk",
+        "rl",
+        "rm",
+        "rn",
+        "rp",
+        "rs",
+        "rt",
+        "rv",
+        "sc",
+        "sh",
+        "sk",
+        "sl",
+        "sm",
+        "sn",
+        "sp",
+        "st",
+        "sw",
+        "th",
+        "tr",
+        "ts",
+        "tw",
+        "wh",
+        "wr",
+        "xt",
+        "zh",
+    ]
+) | {c + c for c in "bcdfghjklmnpqrstvwxz"}
 _SYLLABLE_ENDINGS = frozenset("ngr")
 _TOKEN = re.compile(r"[a-z0-9]+")
 _CHUNK = re.compile(r"[a-z]+|[0-9]+")
@@ -42,8 +115,12 @@ def is_disposable(domain: str, extra: tuple[str, ...] = ()) -> bool:
 
 
 def _is_rare_pair(first: str, second: str) -> bool:
-    return (first not in VOWELS and second not in VOWELS and first not in _SYLLABLE_ENDINGS
-            and first + second not in _COMMON_PAIRS)
+    return (
+        first not in VOWELS
+        and second not in VOWELS
+        and first not in _SYLLABLE_ENDINGS
+        and first + second not in _COMMON_PAIRS
+    )
 
 
 def randomness_score(local_part: str, min_length: int = 8) -> int:
@@ -67,8 +144,13 @@ def looks_random(local_part: str, min_length: int = 8) -> bool:
     return randomness_score(local_part, min_length) >= 2
 
 
-def email_warnings(email: str, *, check_random: bool = True, min_length: int = 8,
-                   extra_disposable: tuple[str, ...] = ()) -> list[str]:
+def email_warnings(
+    email: str,
+    *,
+    check_random: bool = True,
+    min_length: int = 8,
+    extra_disposable: tuple[str, ...] = (),
+) -> list[str]:
     """Why the address is suspicious: `disposable_domain`, `random_local_part` (empty: it is not)."""
     local, _, domain = email.rpartition("@")
     reasons = []

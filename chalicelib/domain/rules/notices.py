@@ -1,4 +1,5 @@
 """The rule on notices: a verified gateway event naming an order we do not have."""
+
 from __future__ import annotations
 
 from ..anomaly import Finding
@@ -17,11 +18,19 @@ def unknown_order(notice: Notice, config: RuleConfig) -> Finding | None:
     if not config.enabled:
         return None
     return Finding(
-        rule="unknown_order", severity=config.severity, subject=notice.dedupe_key,
-        order_no=notice.out_trade_no or None, channel=notice.channel, hold=False, details={
+        rule="unknown_order",
+        severity=config.severity,
+        subject=notice.dedupe_key,
+        order_no=notice.out_trade_no or None,
+        channel=notice.channel,
+        hold=False,
+        details={
             "expected": f"an order {notice.out_trade_no or '(not named)'} registered before its payment",
-            "seen": f"{notice.kind.value} notice with no order", "trade_no": notice.trade_no,
+            "seen": f"{notice.kind.value} notice with no order",
+            "trade_no": notice.trade_no,
             "gateway_status": notice.gateway_status,
             "amount": notice.amount.format() if notice.amount else None,
             "currency": notice.amount.currency if notice.amount else None,
-            "event_time": to_api(notice.event_time)})
+            "event_time": to_api(notice.event_time),
+        },
+    )

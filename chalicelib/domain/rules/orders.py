@@ -7,16 +7,24 @@ record.
 duplicate_payment: every payment after the first. status_conflict: every `conflict` timeline
 entry (a notice or query refused because it would move the order backwards or sideways).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..anomaly import Finding
 from ..clock import to_api
 from ..money import Money
 from ..order import HoldReason, Order
 from .change import OrderChange
-from .config import LargeAmountConfig, QuickRefundConfig, RuleConfig, RulesConfig, SuspiciousEmailConfig
+from .config import (
+    LargeAmountConfig,
+    QuickRefundConfig,
+    RuleConfig,
+    RulesConfig,
+    SuspiciousEmailConfig,
+)
 from .email import email_warnings
 
 
@@ -24,10 +32,18 @@ def _money(value: Money | None) -> dict[str, str] | None:
     return {"amount": value.format(), "currency": value.currency} if value is not None else None
 
 
-def _finding(rule: str, config: RuleConfig, order: Order, details: dict[str, Any],
-             subject: str | None = None) -> Finding:
-    return Finding(rule=rule, severity=config.severity, subject=subject or order.order_no,
-                   details=details, order_no=order.order_no, channel=order.channel, hold=config.hold)
+def _finding(
+    rule: str, config: RuleConfig, order: Order, details: dict[str, Any], subject: str | None = None
+) -> Finding:
+    return Finding(
+        rule=rule,
+        severity=config.severity,
+        subject=subject or order.order_no,
+        details=details,
+        order_no=order.order_no,
+        channel=order.channel,
+        hold=config.hold,
+    )
 
 
 def _held_for(change: OrderChange, reason: HoldReason, config: RuleConfig) -> bool:
@@ -38,8 +54,18 @@ def amount_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     if not _held_for(change, HoldReason.AMOUNT_MISMATCH, config):
         return []
     order = change.after
-    return [_finding("amount_mismatch", config, order, {
-        "expected": _money(order.amount), "seen": _money(order.paid_amount), "trade_no": order.trade_no})]
+    return [
+        _finding(
+            "amount_mismatch",
+            config,
+            order,
+            {
+                "expected": _money(order.amount),
+                "seen": _money(order.paid_amount),
+                "trade_no": order.trade_no,
+            },
+        )
+    ]
 
 
 def channel_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
@@ -49,12 +75,18 @@ def channel_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
         return []
     order = change.after
     foreign = [payment for payment in order.payments if payment.channel != order.channel]
-    details: dict[str, Any] = {"expected": f"a payment on {order.channel}",
-                               "seen": "a payment on another channel"}
+    details: dict[str, Any] = {
+        "expected": f"a payment on {order.channel}",
+        "seen": "a payment on another channel",
+    }
     if foreign:
         payment = foreign[-1]
-        details.update(seen=f"a payment on {payment.channel}", paid_channel=payment.channel,
-                       trade_no=payment.payment_ref, paid=_money(payment.amount))
+        details.update(
+            seen=f"a payment on {payment.channel}",
+            paid_channel=payment.channel,
+            trade_no=payment.payment_ref,
+            paid=_money(payment.amount),
+        )
     return [_finding("channel_mismatch", config, order, details)]
 
 
@@ -62,8 +94,18 @@ def currency_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     if not _held_for(change, HoldReason.CURRENCY_MISMATCH, config):
         return []
     order = change.after
-    return [_finding("currency_mismatch", config, order, {
-        "expected": _money(order.amount), "seen": _money(order.paid_amount), "trade_no": order.trade_no})]
+    return [
+        _finding(
+            "currency_mismatch",
+            config,
+            order,
+            {
+                "expected": _money(order.amount),
+                "seen": _money(order.paid_amount),
+                "trade_no": order.trade_no,
+            },
+        )
+    ]
 
 
 def late_payment(change: OrderChange, config: RuleConfig) -> list[Finding]:
@@ -71,10 +113,21 @@ def late_payment(change: OrderChange, config: RuleConfig) -> list[Finding]:
         return []
     order = change.after
     deadline = order.closed_at or order.expired_at or order.expires_at
-    return [_finding("late_payment", config, order, {
-        "expected": f"paid by {to_api(deadline)}", "seen": f"paid at {to_api(order.paid_at)}",
-        "expires_at": to_api(order.expires_at), "closed_at": to_api(order.closed_at),
-        "expired_at": to_api(order.expired_at), "paid_at": to_api(order.paid_at)})]
+    return [
+        _finding(
+            "late_payment",
+            config,
+            order,
+            {
+                "expected": f"paid by {to_api(deadline)}",
+                "seen": f"paid at {to_api(order.paid_at)}",
+                "expires_at": to_api(order.expires_at),
+                "closed_at": to_api(order.closed_at),
+                "expired_at": to_api(order.expired_at),
+                "paid_at": to_api(order.paid_at),
+            },
+        )
+    ]
 
 
 def duplicate_payment(change: OrderChange, config: RuleConfig) -> list[Finding]:
@@ -85,38 +138,69 @@ def duplicate_payment(change: OrderChange, config: RuleConfig) -> list[Finding]:
     if not order.payments:
         return []
     first = order.payments[0]
-    return [_finding("duplicate_payment", config, order, {
-        "expected": f"one payment ({first.payment_ref})",
-        "seen": f"payment #{position + 1} ({payment.payment_ref})",
-        "first_payment": {"ref": first.payment_ref, **_money(first.amount)},
-        "extra_payment": {"ref": payment.payment_ref, **_money(payment.amount)},
-        "refund_due": _money(payment.amount)}, subject=f"{order.order_no}#{payment.payment_ref}")
-        for position, payment in change.new_payments if position > 0]
+    return [
+        _finding(
+            "duplicate_payment",
+            config,
+            order,
+            {
+                "expected": f"one payment ({first.payment_ref})",
+                "seen": f"payment #{position + 1} ({payment.payment_ref})",
+                "first_payment": {"ref": first.payment_ref, **_money(first.amount)},
+                "extra_payment": {"ref": payment.payment_ref, **_money(payment.amount)},
+                "refund_due": _money(payment.amount),
+            },
+            subject=f"{order.order_no}#{payment.payment_ref}",
+        )
+        for position, payment in change.new_payments
+        if position > 0
+    ]
 
 
 def status_conflict(change: OrderChange, config: RuleConfig) -> list[Finding]:
     if not config.enabled:
         return []
     order = change.after
-    return [_finding("status_conflict", config, order, {
-        "expected": f"a change allowed from {entry.data.get('pay_status', order.pay_status.value)}",
-        "seen": entry.data.get("gateway_status"), "message": entry.message, "source": entry.source,
-        "ledger_status": entry.data.get("pay_status"), "notice": entry.data.get("notice")},
-        subject=f"{order.order_no}#{entry.data.get('notice') or to_api(entry.at)}")
-        for entry in change.new_entries if entry.type == "conflict"]
+    return [
+        _finding(
+            "status_conflict",
+            config,
+            order,
+            {
+                "expected": f"a change allowed from {entry.data.get('pay_status', order.pay_status.value)}",
+                "seen": entry.data.get("gateway_status"),
+                "message": entry.message,
+                "source": entry.source,
+                "ledger_status": entry.data.get("pay_status"),
+                "notice": entry.data.get("notice"),
+            },
+            subject=f"{order.order_no}#{entry.data.get('notice') or to_api(entry.at)}",
+        )
+        for entry in change.new_entries
+        if entry.type == "conflict"
+    ]
 
 
 def suspicious_email(change: OrderChange, config: SuspiciousEmailConfig) -> list[Finding]:
     order = change.after
     if not (config.enabled and change.created and order.buyer_email):
         return []
-    reasons = email_warnings(order.buyer_email, check_random=config.check_random_local_part,
-                             min_length=config.random_min_length,
-                             extra_disposable=config.extra_disposable_domains)
+    reasons = email_warnings(
+        order.buyer_email,
+        check_random=config.check_random_local_part,
+        min_length=config.random_min_length,
+        extra_disposable=config.extra_disposable_domains,
+    )
     if not reasons:
         return []
-    return [_finding("suspicious_email", config, order, {
-        "expected": "a personal e-mail address", "seen": reasons, "email": order.buyer_email})]
+    return [
+        _finding(
+            "suspicious_email",
+            config,
+            order,
+            {"expected": "a personal e-mail address", "seen": reasons, "email": order.buyer_email},
+        )
+    ]
 
 
 def quick_refund(change: OrderChange, config: QuickRefundConfig) -> list[Finding]:
@@ -127,11 +211,20 @@ def quick_refund(change: OrderChange, config: QuickRefundConfig) -> list[Finding
     elapsed = order.refunded_at - order.paid_at
     if elapsed > config.within:
         return []
-    return [_finding("quick_refund", config, order, {
-        "expected": f"no refund within {config.within_minutes} minutes of payment",
-        "seen": f"refunded {int(elapsed.total_seconds())} s after payment",
-        "paid_at": to_api(order.paid_at), "refunded_at": to_api(order.refunded_at),
-        "refunded": _money(order.refunded_amount)})]
+    return [
+        _finding(
+            "quick_refund",
+            config,
+            order,
+            {
+                "expected": f"no refund within {config.within_minutes} minutes of payment",
+                "seen": f"refunded {int(elapsed.total_seconds())} s after payment",
+                "paid_at": to_api(order.paid_at),
+                "refunded_at": to_api(order.refunded_at),
+                "refunded": _money(order.refunded_amount),
+            },
+        )
+    ]
 
 
 def large_amount(change: OrderChange, config: LargeAmountConfig) -> list[Finding]:
@@ -143,9 +236,19 @@ def large_amount(change: OrderChange, config: LargeAmountConfig) -> list[Finding
     threshold = config.threshold(paid.currency)
     if threshold is None or paid.minor < threshold.minor:
         return []
-    return [_finding("large_amount", config, order, {
-        "expected": f"below {threshold}", "seen": str(paid), "threshold": _money(threshold),
-        "paid": _money(paid)})]
+    return [
+        _finding(
+            "large_amount",
+            config,
+            order,
+            {
+                "expected": f"below {threshold}",
+                "seen": str(paid),
+                "threshold": _money(threshold),
+                "paid": _money(paid),
+            },
+        )
+    ]
 
 
 OrderRule = Callable[[OrderChange, Any], list[Finding]]

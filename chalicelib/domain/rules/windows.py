@@ -1,11 +1,12 @@
 """The rules that look at time: a window of orders (ip_burst, channel_failure) or the clock
 (slow_delivery). Pure: the caller reads the window with one bounded index query and passes it in.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
 
 from ..anomaly import Finding
 from ..clock import to_api
@@ -20,17 +21,27 @@ def in_window(moment: datetime, end: datetime, length: timedelta) -> bool:
 
 def linked_anomalies(order: Order, rule: str) -> list[str]:
     """Ids of the `rule` anomalies already noted on the order's timeline, oldest first."""
-    return [entry.data["anomaly_id"] for entry in order.timeline
-            if entry.type == "anomaly" and entry.data.get("rule") == rule]
+    return [
+        entry.data["anomaly_id"]
+        for entry in order.timeline
+        if entry.type == "anomaly" and entry.data.get("rule") == rule
+    ]
 
 
 # ------------------------------------------------------------------------------- ip_burst
 
+
 def burst_orders(trigger: Order, window: Iterable[Order], config: IpBurstConfig) -> list[Order]:
     """The orders from the trigger's IP in the window ending at its creation, oldest first."""
-    return sorted((o for o in window if o.buyer_ip == trigger.buyer_ip
-                   and in_window(o.created_at, trigger.created_at, config.window)),
-                  key=lambda o: (o.created_at, o.order_no))
+    return sorted(
+        (
+            o
+            for o in window
+            if o.buyer_ip == trigger.buyer_ip
+            and in_window(o.created_at, trigger.created_at, config.window)
+        ),
+        key=lambda o: (o.created_at, o.order_no),
+    )
 
 
 def distinct_buyers(orders: Sequence[Order]) -> int:
@@ -55,15 +66,25 @@ def ip_burst(trigger: Order, window: Iterable[Order], config: IpBurstConfig) -> 
         return None
     known = [anomaly for o in orders for anomaly in linked_anomalies(o, "ip_burst")]
     subject = known[0].split("#", 1)[1] if known else orders[0].order_no
-    return Finding(rule="ip_burst", severity=config.severity, subject=subject, order_no=trigger.order_no,
-                   channel=trigger.channel, hold=config.hold, details={
-                       "expected": f"fewer than {config.min_orders} orders for {config.min_buyers} or more "
-                                   f"buyers from one IP in {config.window_minutes} minutes",
-                       "seen": f"{len(orders)} orders, {distinct_buyers(orders)} buyers",
-                       "ip": trigger.buyer_ip, "orders": [o.order_no for o in orders],
-                       "emails": sorted({o.buyer_email for o in orders if o.buyer_email}),
-                       "buyer_ids": sorted({o.buyer_id for o in orders if o.buyer_id}),
-                       "first_at": to_api(orders[0].created_at), "last_at": to_api(orders[-1].created_at)})
+    return Finding(
+        rule="ip_burst",
+        severity=config.severity,
+        subject=subject,
+        order_no=trigger.order_no,
+        channel=trigger.channel,
+        hold=config.hold,
+        details={
+            "expected": f"fewer than {config.min_orders} orders for {config.min_buyers} or more "
+            f"buyers from one IP in {config.window_minutes} minutes",
+            "seen": f"{len(orders)} orders, {distinct_buyers(orders)} buyers",
+            "ip": trigger.buyer_ip,
+            "orders": [o.order_no for o in orders],
+            "emails": sorted({o.buyer_email for o in orders if o.buyer_email}),
+            "buyer_ids": sorted({o.buyer_id for o in orders if o.buyer_id}),
+            "first_at": to_api(orders[0].created_at),
+            "last_at": to_api(orders[-1].created_at),
+        },
+    )
 
 
 # ------------------------------------------------------------------------------- channel_failure
@@ -85,21 +106,30 @@ def tally(statuses: Iterable[PayStatus]) -> ChannelTally:
     return ChannelTally(len(decided), sum(s in FAILED_STATES for s in decided))
 
 
-def channel_failure(channel: str, counted: ChannelTally, now: datetime,
-                    config: ChannelFailureConfig) -> Finding | None:
+def channel_failure(
+    channel: str, counted: ChannelTally, now: datetime, config: ChannelFailureConfig
+) -> Finding | None:
     """A failed share strictly above `max_failure_percent` over at least `min_attempts`
     attempts (seed: 某渠道失败率持续高于15%). One anomaly per channel and UTC hour."""
     if not config.enabled or counted.attempts < config.min_attempts:
         return None
     if counted.failed * 100 <= config.max_failure_percent * counted.attempts:
         return None
-    return Finding(rule="channel_failure", severity=config.severity,
-                   subject=f"{channel}#{now.strftime('%Y-%m-%dT%H')}", channel=channel, hold=False,
-                   details={"expected": f"at most {config.max_failure_percent}% failed",
-                            "seen": f"{counted.failed} of {counted.attempts} failed "
-                                    f"({counted.failed * 100 // counted.attempts}%)",
-                            "attempts": counted.attempts, "failed": counted.failed,
-                            "window_minutes": config.window_minutes})
+    return Finding(
+        rule="channel_failure",
+        severity=config.severity,
+        subject=f"{channel}#{now.strftime('%Y-%m-%dT%H')}",
+        channel=channel,
+        hold=False,
+        details={
+            "expected": f"at most {config.max_failure_percent}% failed",
+            "seen": f"{counted.failed} of {counted.attempts} failed "
+            f"({counted.failed * 100 // counted.attempts}%)",
+            "attempts": counted.attempts,
+            "failed": counted.failed,
+            "window_minutes": config.window_minutes,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------- slow_delivery
@@ -115,8 +145,17 @@ def slow_delivery(order: Order, now: datetime, config: SlowDeliveryConfig) -> Fi
     if order.delivery_status not in UNDELIVERED or now - order.paid_at < config.after:
         return None
     waited = int((now - order.paid_at).total_seconds())
-    return Finding(rule="slow_delivery", severity=config.severity, subject=order.order_no,
-                   order_no=order.order_no, channel=order.channel, hold=config.hold, details={
-                       "expected": f"delivered within {config.after_minutes} minutes of payment",
-                       "seen": f"{order.delivery_status.value} {waited} s after payment",
-                       "paid_at": to_api(order.paid_at), "delivery_status": order.delivery_status.value})
+    return Finding(
+        rule="slow_delivery",
+        severity=config.severity,
+        subject=order.order_no,
+        order_no=order.order_no,
+        channel=order.channel,
+        hold=config.hold,
+        details={
+            "expected": f"delivered within {config.after_minutes} minutes of payment",
+            "seen": f"{order.delivery_status.value} {waited} s after payment",
+            "paid_at": to_api(order.paid_at),
+            "delivery_status": order.delivery_status.value,
+        },
+    )

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.customer_reply import amount_words, customer_reply
@@ -6,29 +6,56 @@ from chalicelib.domain.money import Money
 from chalicelib.domain.order import DeliveryStatus, Order, PayStatus
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)   # 16:00 in Shanghai
+NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
 
 
 def order(**fields) -> Order:
-    base = dict(order_no="20261125142300123456", amount=Money(5800), channel="alipay-main", gateway="alipay",
-                product_id="p", product_name="VIP", quantity=1, created_at=NOW, expires_at=NOW)
+    base = dict(
+        order_no="20261125142300123456",
+        amount=Money(5800),
+        channel="alipay-main",
+        gateway="alipay",
+        product_id="p",
+        product_name="VIP",
+        quantity=1,
+        created_at=NOW,
+        expires_at=NOW,
+    )
     base.update(fields)
     return Order(**base)
 
 
 def test_the_seed_example_sentence():
-    paid_at = datetime(2026, 11, 25, 6, 23, tzinfo=timezone.utc)
-    text = customer_reply(order(pay_status=PayStatus.PAID, paid_at=paid_at, method="alipay",
-                                delivery_status=DeliveryStatus.DELIVERED,
-                                delivered_at=paid_at + timedelta(minutes=2)), NOW, SHANGHAI)
-    assert text == ("您好，我们看到您在今天14:23通过支付宝支付的订单（编号20261125142300123456）已经成功，"
-                    "金额为58.00元，系统已于今天14:25自动发货，请您检查邮箱收件箱和垃圾箱。")
+    paid_at = datetime(2026, 11, 25, 6, 23, tzinfo=UTC)
+    text = customer_reply(
+        order(
+            pay_status=PayStatus.PAID,
+            paid_at=paid_at,
+            method="alipay",
+            delivery_status=DeliveryStatus.DELIVERED,
+            delivered_at=paid_at + timedelta(minutes=2),
+        ),
+        NOW,
+        SHANGHAI,
+    )
+    assert text == (
+        "您好，我们看到您在今天14:23通过支付宝支付的订单（编号20261125142300123456）已经成功，"
+        "金额为58.00元，系统已于今天14:25自动发货，请您检查邮箱收件箱和垃圾箱。"
+    )
 
 
 def test_yesterday_held_and_wechat():
-    paid_at = datetime(2026, 11, 24, 1, 5, tzinfo=timezone.utc)
-    text = customer_reply(order(pay_status=PayStatus.PAID, paid_at=paid_at, method="wechat",
-                                delivery_status=DeliveryStatus.HELD), NOW, SHANGHAI)
+    paid_at = datetime(2026, 11, 24, 1, 5, tzinfo=UTC)
+    text = customer_reply(
+        order(
+            pay_status=PayStatus.PAID,
+            paid_at=paid_at,
+            method="wechat",
+            delivery_status=DeliveryStatus.HELD,
+        ),
+        NOW,
+        SHANGHAI,
+    )
     assert "昨天09:05通过微信支付" in text and "安全核对，暂未发货" in text
 
 
@@ -38,8 +65,17 @@ def test_unpaid_asks_for_proof():
 
 
 def test_a_short_payment_says_both_amounts_and_that_nothing_was_delivered():
-    text = customer_reply(order(pay_status=PayStatus.PAID, paid_at=NOW, paid_amount=Money(580), method="alipay",
-                                delivery_status=DeliveryStatus.HELD), NOW, SHANGHAI)
+    text = customer_reply(
+        order(
+            pay_status=PayStatus.PAID,
+            paid_at=NOW,
+            paid_amount=Money(580),
+            method="alipay",
+            delivery_status=DeliveryStatus.HELD,
+        ),
+        NOW,
+        SHANGHAI,
+    )
     assert "金额为5.80元（订单金额为58.00元）" in text and "暂未发货" in text
 
 

@@ -1,33 +1,77 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.domain.errors import InvalidMoney
-from chalicelib.domain.money import (ISO_4217_MINOR_DIGITS, MAX_INTEGER_DIGITS, Money, minor_digits,
-                                     normalize_currency, parse_scaled)
+from chalicelib.domain.money import (
+    ISO_4217_MINOR_DIGITS,
+    MAX_INTEGER_DIGITS,
+    Money,
+    minor_digits,
+    normalize_currency,
+    parse_scaled,
+)
 
 
-@pytest.mark.parametrize("text,currency,minor", [
-    ("58.00", "CNY", 5800), ("58", "CNY", 5800), ("0.01", "cny", 1), ("1999", "JPY", 1999),
-    ("1.234", "KWD", 1234), ("7.5", "USD", 750), ("0", "CNY", 0), ("999999999999.99", "CNY", 99999999999999),
-    ("1.2345", "CLF", 12345),
-])
+@pytest.mark.parametrize(
+    "text,currency,minor",
+    [
+        ("58.00", "CNY", 5800),
+        ("58", "CNY", 5800),
+        ("0.01", "cny", 1),
+        ("1999", "JPY", 1999),
+        ("1.234", "KWD", 1234),
+        ("7.5", "USD", 750),
+        ("0", "CNY", 0),
+        ("999999999999.99", "CNY", 99999999999999),
+        ("1.2345", "CLF", 12345),
+    ],
+)
 def test_parse_exact(text, currency, minor):
     money = Money.parse(text, currency)
     assert money.minor == minor
     assert money.currency == currency.upper()
 
 
-@pytest.mark.parametrize("text,currency", [
-    ("58.001", "CNY"), ("19.5", "JPY"), ("abc", "CNY"), ("", "CNY"), ("1e3", "CNY"),
-    ("NaN", "CNY"), ("Infinity", "CNY"), ("+5", "CNY"), ("1.00", "CN"), ("1.00", "12A"),
-    ("5.000000000000000000000000000001", "CNY"), ("1_000.00", "CNY"), ("1,000.00", "CNY"),
-    (" 7.5 ", "USD"), ("7.5\n", "USD"), ("-3.10", "CNY"), ("-0", "CNY"), ("5.", "CNY"), (".5", "CNY"),
-    ("05.00", "CNY"), ("1000000000000", "CNY"), ("1E2", "CNY"), ("0x10", "CNY"), ("١٢.٠٠", "CNY"),
-    ("12.٠٠", "CNY"), ("²", "CNY"), ("５", "CNY"), ("1.00", "ABC"), ("1.00", "XXX"), ("1.00", "cnyy"),
-    ("1.00", ""), ("1.0\u00a0", "CNY"),
-])
+@pytest.mark.parametrize(
+    "text,currency",
+    [
+        ("58.001", "CNY"),
+        ("19.5", "JPY"),
+        ("abc", "CNY"),
+        ("", "CNY"),
+        ("1e3", "CNY"),
+        ("NaN", "CNY"),
+        ("Infinity", "CNY"),
+        ("+5", "CNY"),
+        ("1.00", "CN"),
+        ("1.00", "12A"),
+        ("5.000000000000000000000000000001", "CNY"),
+        ("1_000.00", "CNY"),
+        ("1,000.00", "CNY"),
+        (" 7.5 ", "USD"),
+        ("7.5\n", "USD"),
+        ("-3.10", "CNY"),
+        ("-0", "CNY"),
+        ("5.", "CNY"),
+        (".5", "CNY"),
+        ("05.00", "CNY"),
+        ("1000000000000", "CNY"),
+        ("1E2", "CNY"),
+        ("0x10", "CNY"),
+        ("١٢.٠٠", "CNY"),
+        ("12.٠٠", "CNY"),
+        ("²", "CNY"),
+        ("５", "CNY"),
+        ("1.00", "ABC"),
+        ("1.00", "XXX"),
+        ("1.00", "cnyy"),
+        ("1.00", ""),
+        ("1.0\u00a0", "CNY"),
+    ],
+)
 def test_parse_refuses(text, currency):
     with pytest.raises(InvalidMoney):
         Money.parse(text, currency)
@@ -50,7 +94,9 @@ def test_scaled_parse_for_finer_units_than_the_currency():
 
 
 def test_currency_is_an_active_iso_4217_code():
-    assert normalize_currency("usd") == "USD" and minor_digits("CLF") == 4 and minor_digits("BHD") == 3
+    assert (
+        normalize_currency("usd") == "USD" and minor_digits("CLF") == 4 and minor_digits("BHD") == 3
+    )
     for code in ("ABC", "XAU", "XTS", "HRK", "ZZZ", "US", "ＵＳＤ"):
         with pytest.raises(InvalidMoney):
             normalize_currency(code)
@@ -89,7 +135,10 @@ def test_arithmetic_same_currency_only():
         Money(100, "CNY") + Money(100, "USD")
 
 
-@given(st.integers(min_value=-10**12 + 1, max_value=10**12 - 1), st.sampled_from(["CNY", "JPY", "KWD", "USD"]))
+@given(
+    st.integers(min_value=-(10**12) + 1, max_value=10**12 - 1),
+    st.sampled_from(["CNY", "JPY", "KWD", "USD"]),
+)
 def test_format_parse_round_trip(minor, currency):
     money = Money(minor, currency)
     assert Money.parse(money.format(), currency, allow_negative=True) == money
@@ -113,9 +162,12 @@ def plain_amounts(draw):
 def test_every_accepted_string_round_trips_exactly(sample):
     text, currency = sample
     money = Money.parse(text, currency)
-    assert Decimal(money.format()) == Decimal(text)          # exact: Decimal comparison never rounds
+    assert Decimal(money.format()) == Decimal(text)  # exact: Decimal comparison never rounds
     assert Money.parse(money.format(), currency) == money
-    assert len(money.format().rsplit(".", 1)[-1]) == minor_digits(currency) or minor_digits(currency) == 0
+    assert (
+        len(money.format().rsplit(".", 1)[-1]) == minor_digits(currency)
+        or minor_digits(currency) == 0
+    )
 
 
 @given(st.text(max_size=30), CURRENCIES)
@@ -135,19 +187,26 @@ def _with(draw, base: str, insert: str) -> str:
 @st.composite
 def hostile_amounts(draw):
     text, currency = draw(plain_amounts())
-    kind = draw(st.sampled_from(["exponent", "underscore", "unicode_digit", "too_many_decimals", "sign",
-                                 "space"]))
+    kind = draw(
+        st.sampled_from(
+            ["exponent", "underscore", "unicode_digit", "too_many_decimals", "sign", "space"]
+        )
+    )
     if kind == "exponent":
         return text + draw(st.sampled_from(["e", "E"])) + str(draw(st.integers(-30, 30))), currency
     if kind == "underscore":
         return _with(draw, text, "_"), currency
     if kind == "unicode_digit":
-        digit = draw(st.characters(whitelist_categories=("Nd", "No"), blacklist_characters="0123456789"))
+        digit = draw(
+            st.characters(whitelist_categories=("Nd", "No"), blacklist_characters="0123456789")
+        )
         return _with(draw, text, digit), currency
     if kind == "sign":
         return draw(st.sampled_from(["+", "-"])) + text, currency
     if kind == "space":
-        return _with(draw, text, draw(st.sampled_from([" ", "\t", "\n", "\u00a0", "\u3000"]))), currency
+        return _with(
+            draw, text, draw(st.sampled_from([" ", "\t", "\n", "\u00a0", "\u3000"]))
+        ), currency
     extra = draw(st.text("0123456789", min_size=1, max_size=30))
     places = minor_digits(currency)
     whole = text.split(".")[0]

@@ -1,5 +1,5 @@
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import product
 
 import pytest
@@ -8,22 +8,43 @@ from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import Notice, NoticeKind
 from chalicelib.domain.order import (
-    DELIVERY_TRANSITIONS, PAY_TRANSITIONS, DeliveryStatus, Order, Outcome, PayStatus,
-    apply_notice, can_delivery_transition, can_pay_transition, expire, hold, release_hold,
+    DELIVERY_TRANSITIONS,
+    PAY_TRANSITIONS,
+    DeliveryStatus,
+    Order,
+    Outcome,
+    PayStatus,
+    apply_notice,
+    can_delivery_transition,
+    can_pay_transition,
+    expire,
+    hold,
+    release_hold,
     report_delivery,
 )
 
-NOW = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 ALLOWED_PAY = {
-    ("pending", "paid"), ("pending", "expired"), ("pending", "closed"),
-    ("expired", "paid"), ("expired", "closed"), ("closed", "paid"),
-    ("paid", "partially_refunded"), ("paid", "refunded"),
-    ("partially_refunded", "partially_refunded"), ("partially_refunded", "refunded"),
+    ("pending", "paid"),
+    ("pending", "expired"),
+    ("pending", "closed"),
+    ("expired", "paid"),
+    ("expired", "closed"),
+    ("closed", "paid"),
+    ("paid", "partially_refunded"),
+    ("paid", "refunded"),
+    ("partially_refunded", "partially_refunded"),
+    ("partially_refunded", "refunded"),
 }
 ALLOWED_DELIVERY = {
-    ("pending", "held"), ("pending", "delivered"), ("pending", "failed"), ("held", "pending"),
-    ("failed", "delivered"), ("failed", "failed"), ("failed", "held"),
+    ("pending", "held"),
+    ("pending", "delivered"),
+    ("pending", "failed"),
+    ("held", "pending"),
+    ("failed", "delivered"),
+    ("failed", "failed"),
+    ("failed", "held"),
 }
 
 
@@ -34,7 +55,9 @@ def test_pay_transition_table(current, target):
 
 @pytest.mark.parametrize("current,target", list(product(DeliveryStatus, DeliveryStatus)))
 def test_delivery_transition_table(current, target):
-    assert can_delivery_transition(current, target) == ((current.value, target.value) in ALLOWED_DELIVERY)
+    assert can_delivery_transition(current, target) == (
+        (current.value, target.value) in ALLOWED_DELIVERY
+    )
 
 
 def test_tables_cover_every_state():
@@ -43,18 +66,37 @@ def test_tables_cover_every_state():
 
 
 def make_order(**overrides) -> Order:
-    fields = dict(order_no="20261125140000123456", amount=Money(5800), channel="alipay-main",
-                  product_id="p1", product_name="VIP会员 月卡", quantity=1, created_at=NOW,
-                  expires_at=NOW + timedelta(minutes=15))
+    fields = dict(
+        order_no="20261125140000123456",
+        amount=Money(5800),
+        channel="alipay-main",
+        product_id="p1",
+        product_name="VIP会员 月卡",
+        quantity=1,
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=15),
+    )
     fields.update(overrides)
     return Order(**fields)
 
 
-def notice(kind=NoticeKind.PAYMENT, key="alipay-main:n1", amount=Money(5800), trade_no="T1", **extra) -> Notice:
-    return Notice(channel="alipay-main", gateway="alipay", kind=kind, dedupe_key=key,
-                  out_trade_no="20261125140000123456", trade_no=trade_no, amount=amount,
-                  gateway_status=extra.pop("status", "TRADE_SUCCESS"), event_time=NOW, raw={},
-                  payment_ref=trade_no, **extra)
+def notice(
+    kind=NoticeKind.PAYMENT, key="alipay-main:n1", amount=Money(5800), trade_no="T1", **extra
+) -> Notice:
+    return Notice(
+        channel="alipay-main",
+        gateway="alipay",
+        kind=kind,
+        dedupe_key=key,
+        out_trade_no="20261125140000123456",
+        trade_no=trade_no,
+        amount=amount,
+        gateway_status=extra.pop("status", "TRADE_SUCCESS"),
+        event_time=NOW,
+        raw={},
+        payment_ref=trade_no,
+        **extra,
+    )
 
 
 def run(order, n):
@@ -94,7 +136,9 @@ def test_second_distinct_payment_holds():
     assert order.pay_status is PayStatus.PAID
 
 
-@pytest.mark.parametrize("paid,reason", [(Money(5700), "amount_mismatch"), (Money(5800, "USD"), "currency_mismatch")])
+@pytest.mark.parametrize(
+    "paid,reason", [(Money(5700), "amount_mismatch"), (Money(5800, "USD"), "currency_mismatch")]
+)
 def test_mismatch_pays_and_holds(paid, reason):
     _, order = run(make_order(), notice(amount=paid))
     assert order.pay_status is PayStatus.PAID and order.on_hold and order.hold_reasons == [reason]
@@ -104,7 +148,11 @@ def test_mismatch_pays_and_holds(paid, reason):
 def test_payment_from_another_channel_is_recorded_and_held_as_channel_mismatch():
     changes, order = run(make_order(), replace(notice(), channel="epay-main", gateway="epay"))
     assert changes.outcome == Outcome.APPLIED
-    assert order.pay_status is PayStatus.PAID and order.on_hold and order.hold_reasons == ["channel_mismatch"]
+    assert (
+        order.pay_status is PayStatus.PAID
+        and order.on_hold
+        and order.hold_reasons == ["channel_mismatch"]
+    )
     assert [p.channel for p in order.payments] == ["epay-main"]
 
 
@@ -116,14 +164,19 @@ def test_payment_from_another_channel_with_another_amount_holds_for_both():
 def test_second_payment_from_another_channel_is_never_an_echo_of_the_first():
     _, order = run(make_order(), notice())
     changes, order = run(order, replace(notice(key="epay-main:T1"), channel="epay-main"))
-    assert len(order.payments) == 2 and order.hold_reasons == ["duplicate_payment", "channel_mismatch"]
+    assert len(order.payments) == 2 and order.hold_reasons == [
+        "duplicate_payment",
+        "channel_mismatch",
+    ]
 
 
 @pytest.mark.parametrize("kind", [NoticeKind.REFUND, NoticeKind.CLOSED, NoticeKind.INFO])
 def test_other_notices_from_another_channel_are_refused(kind):
     _, paid_order = run(make_order(), notice())
     base = paid_order if kind is NoticeKind.REFUND else make_order()
-    foreign = replace(notice(kind=kind, key="epay-main:x", refunded_total=Money(5800)), channel="epay-main")
+    foreign = replace(
+        notice(kind=kind, key="epay-main:x", refunded_total=Money(5800)), channel="epay-main"
+    )
     changes, order = run(base, foreign)
     assert changes.outcome == Outcome.REFUSED and order.pay_status is base.pay_status
     assert order.timeline[-1].type == "conflict" and "epay-main" in order.timeline[-1].message
@@ -134,7 +187,10 @@ def test_payment_in_a_currency_its_channel_does_not_declare_is_held():
     changes = apply_notice(make_order(), notice(), NOW, frozenset({"USD"}))
     order = changes.apply_to(make_order())
     assert order.pay_status is PayStatus.PAID and order.hold_reasons == ["currency_mismatch"]
-    assert apply_notice(make_order(), notice(), NOW, frozenset({"CNY"})).set.get("hold_reasons") is None
+    assert (
+        apply_notice(make_order(), notice(), NOW, frozenset({"CNY"})).set.get("hold_reasons")
+        is None
+    )
 
 
 @pytest.mark.parametrize("status", [PayStatus.EXPIRED, PayStatus.CLOSED])
@@ -147,7 +203,9 @@ def test_refunds_partial_then_full():
     _, order = run(make_order(), notice())
     _, order = run(order, notice(kind=NoticeKind.REFUND, key="r1", amount=Money(1000)))
     assert order.pay_status is PayStatus.PARTIALLY_REFUNDED and order.refunded_amount == Money(1000)
-    _, order = run(order, notice(kind=NoticeKind.REFUND, key="r2", amount=None, refunded_total=Money(5800)))
+    _, order = run(
+        order, notice(kind=NoticeKind.REFUND, key="r2", amount=None, refunded_total=Money(5800))
+    )
     assert order.pay_status is PayStatus.REFUNDED and order.refunded_amount == Money(5800)
 
 
@@ -160,10 +218,14 @@ def test_refund_of_unpaid_order_is_refused_not_applied():
 
 
 def test_close_pending_but_refuse_close_of_paid():
-    _, closed = run(make_order(), notice(kind=NoticeKind.CLOSED, amount=None, status="TRADE_CLOSED"))
+    _, closed = run(
+        make_order(), notice(kind=NoticeKind.CLOSED, amount=None, status="TRADE_CLOSED")
+    )
     assert closed.pay_status is PayStatus.CLOSED
     _, paid = run(make_order(), notice())
-    changes, after = run(paid, notice(kind=NoticeKind.CLOSED, key="c", amount=None, status="TRADE_CLOSED"))
+    changes, after = run(
+        paid, notice(kind=NoticeKind.CLOSED, key="c", amount=None, status="TRADE_CLOSED")
+    )
     assert changes.outcome == Outcome.REFUSED and after.pay_status is PayStatus.PAID
 
 

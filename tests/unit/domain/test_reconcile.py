@@ -1,15 +1,23 @@
 """Reconciliation matching: one day with a line of every result kind, the sums and the
 difference explained line by line, and the edge cases of each kind."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from chalicelib.domain.anomaly import Severity
 from chalicelib.domain.money import Money
 from chalicelib.domain.order import PayStatus
-from chalicelib.domain.reconcile import LedgerEntry, LedgerPayment, Result, findings, line_view, reconcile
+from chalicelib.domain.reconcile import (
+    LedgerEntry,
+    LedgerPayment,
+    Result,
+    findings,
+    line_view,
+    reconcile,
+)
 from chalicelib.domain.statement import LineKind, Statement, StatementLine, day_bounds
 
 DAY = date(2026, 11, 24)
@@ -22,17 +30,29 @@ def cny(text: str) -> Money:
 
 
 def pay(n: int, order: str, trade: str, amount: str, fee: str | None = "0.35") -> StatementLine:
-    return StatementLine(n, LineKind.PAYMENT, order, trade, cny(amount), cny(fee) if fee else None, at=NOON)
+    return StatementLine(
+        n, LineKind.PAYMENT, order, trade, cny(amount), cny(fee) if fee else None, at=NOON
+    )
 
 
 def refund(n: int, order: str, trade: str, amount: str, fee: str = "0.00") -> StatementLine:
     return StatementLine(n, LineKind.REFUND, order, trade, cny(amount), cny(fee), at=NOON)
 
 
-def paid(order: str, *payments: tuple[str, str], status: PayStatus = PayStatus.PAID, refunded: str | None = None,
-         refunded_at: datetime | None = None) -> LedgerEntry:
-    return LedgerEntry(order, status, tuple(LedgerPayment(ref, cny(amount)) for ref, amount in payments),
-                       cny(refunded) if refunded else None, refunded_at)
+def paid(
+    order: str,
+    *payments: tuple[str, str],
+    status: PayStatus = PayStatus.PAID,
+    refunded: str | None = None,
+    refunded_at: datetime | None = None,
+) -> LedgerEntry:
+    return LedgerEntry(
+        order,
+        status,
+        tuple(LedgerPayment(ref, cny(amount)) for ref, amount in payments),
+        cny(refunded) if refunded else None,
+        refunded_at,
+    )
 
 
 def statement(*lines: StatementLine) -> Statement:
@@ -41,18 +61,23 @@ def statement(*lines: StatementLine) -> Statement:
 
 def day_with_every_kind():
     lines = statement(
-        pay(1, "O-OK", "T-OK", "58.00"),                        # matched
-        pay(2, "O-AMT", "T-AMT", "57.00"),                      # amount_mismatch (58.00 here)
-        pay(3, "O-REF", "T-REF", "58.00"),                      # matched payment ...
-        refund(4, "O-REF", "T-REF", "58.00", "0.35"),           # ... status_mismatch: refunded only there
-        pay(5, "O-GHOST", "T-GHOST", "25.00"),                  # missing_here: no order
-        pay(6, "O-PEND", "T-PEND", "19.90"),                    # missing_here: pending here
-        pay(7, "O-DUP", "T-DUP-1", "58.00"),                    # matched
-        pay(8, "O-DUP", "T-DUP-2", "58.00"),                    # duplicate: second payment unknown here
-        pay(9, "O-OK", "T-OK", "58.00"),                        # duplicate: the statement repeats a line
+        pay(1, "O-OK", "T-OK", "58.00"),  # matched
+        pay(2, "O-AMT", "T-AMT", "57.00"),  # amount_mismatch (58.00 here)
+        pay(3, "O-REF", "T-REF", "58.00"),  # matched payment ...
+        refund(4, "O-REF", "T-REF", "58.00", "0.35"),  # ... status_mismatch: refunded only there
+        pay(5, "O-GHOST", "T-GHOST", "25.00"),  # missing_here: no order
+        pay(6, "O-PEND", "T-PEND", "19.90"),  # missing_here: pending here
+        pay(7, "O-DUP", "T-DUP-1", "58.00"),  # matched
+        pay(8, "O-DUP", "T-DUP-2", "58.00"),  # duplicate: second payment unknown here
+        pay(9, "O-OK", "T-OK", "58.00"),  # duplicate: the statement repeats a line
     )
-    day = [paid("O-OK", ("T-OK", "58.00")), paid("O-AMT", ("T-AMT", "58.00")), paid("O-REF", ("T-REF", "58.00")),
-           paid("O-DUP", ("T-DUP-1", "58.00")), paid("O-GONE", ("T-GONE", "30.00"))]   # O-GONE: missing_there
+    day = [
+        paid("O-OK", ("T-OK", "58.00")),
+        paid("O-AMT", ("T-AMT", "58.00")),
+        paid("O-REF", ("T-REF", "58.00")),
+        paid("O-DUP", ("T-DUP-1", "58.00")),
+        paid("O-GONE", ("T-GONE", "30.00")),
+    ]  # O-GONE: missing_there
     other = [paid("O-PEND", status=PayStatus.PENDING)]
     return lines, day, other
 
@@ -62,11 +87,15 @@ def test_a_day_with_a_line_of_every_result_kind():
     run = reconcile(lines, day, other, WINDOW)
     got = [(n, line.result, line.out_trade_no, line.trade_no) for n, line in run.unmatched]
     assert got == [
-        (2, Result.AMOUNT_MISMATCH, "O-AMT", "T-AMT"), (4, Result.STATUS_MISMATCH, "O-REF", "T-REF"),
-        (5, Result.MISSING_HERE, "O-GHOST", "T-GHOST"), (6, Result.MISSING_HERE, "O-PEND", "T-PEND"),
-        (8, Result.DUPLICATE, "O-DUP", "T-DUP-2"), (9, Result.DUPLICATE, "O-OK", "T-OK"),
-        (10, Result.MISSING_THERE, "O-GONE", "T-GONE")]
-    assert run.summary["counts"]["matched"] == 3                   # lines 1, 3 and 7
+        (2, Result.AMOUNT_MISMATCH, "O-AMT", "T-AMT"),
+        (4, Result.STATUS_MISMATCH, "O-REF", "T-REF"),
+        (5, Result.MISSING_HERE, "O-GHOST", "T-GHOST"),
+        (6, Result.MISSING_HERE, "O-PEND", "T-PEND"),
+        (8, Result.DUPLICATE, "O-DUP", "T-DUP-2"),
+        (9, Result.DUPLICATE, "O-OK", "T-OK"),
+        (10, Result.MISSING_THERE, "O-GONE", "T-GONE"),
+    ]
+    assert run.summary["counts"]["matched"] == 3  # lines 1, 3 and 7
     missing_there, refunded_there = run.unmatched[-1][1], run.unmatched[1][1]
     assert missing_there.statement == cny("0.00") and missing_there.ledger == cny("30.00")
     assert refunded_there.statement == cny("-58.00") and refunded_there.ledger == cny("0.00")
@@ -77,26 +106,55 @@ def test_the_sums_and_the_difference_explained_line_by_line():
     summary = reconcile(lines, day, other, WINDOW).summary
     cny_ = summary["currencies"]["CNY"]
     # statement: 8 payments 58+57+58+25+19.90+58+58+58 = 391.90, one refund 58.00, fees 8 x 0.35 - 0.35
-    assert cny_["statement"] == {"gross": "391.90", "refunds": "58.00", "settled": "333.90", "converted_lines": 0,
-                                 "fees": "2.45", "net": "331.45", "account_fees": "0.00"}
+    assert cny_["statement"] == {
+        "gross": "391.90",
+        "refunds": "58.00",
+        "settled": "333.90",
+        "converted_lines": 0,
+        "fees": "2.45",
+        "net": "331.45",
+        "account_fees": "0.00",
+    }
     # ledger: 58 (ok) + 58 (amt) + 58 (ref) + 58 (dup-1) + 30 (gone)
     assert cny_["ledger"] == {"gross": "262.00", "refunds": "0.00", "net": "262.00"}
-    assert cny_["difference"] == "71.90"                      # 391.90 - 58.00 - 262.00
-    assert cny_["explained"] == {"amount_mismatch": "-1.00", "status_mismatch": "-58.00",
-                                 "missing_here": "44.90", "missing_there": "-30.00", "duplicate": "116.00"}
+    assert cny_["difference"] == "71.90"  # 391.90 - 58.00 - 262.00
+    assert cny_["explained"] == {
+        "amount_mismatch": "-1.00",
+        "status_mismatch": "-58.00",
+        "missing_here": "44.90",
+        "missing_there": "-30.00",
+        "duplicate": "116.00",
+    }
     assert sum(cny(v).minor for v in cny_["explained"].values()) == cny(cny_["difference"]).minor
     assert cny_["unexplained"] == "0.00" and summary["balanced"] is True
-    assert summary["counts"] == {"matched": 3, "amount_mismatch": 1, "status_mismatch": 1, "missing_here": 2,
-                                 "missing_there": 1, "duplicate": 2}
+    assert summary["counts"] == {
+        "matched": 3,
+        "amount_mismatch": 1,
+        "status_mismatch": 1,
+        "missing_here": 2,
+        "missing_there": 1,
+        "duplicate": 2,
+    }
 
 
 def test_fees_are_written_for_the_orders_own_payment_only_when_new():
     lines, day, other = day_with_every_kind()
     run = reconcile(lines, day, other, WINDOW)
     assert {(f.order_no, f.fee_minor, f.net_minor) for f in run.fee_updates} == {
-        ("O-OK", 35, 5765), ("O-AMT", 35, 5665), ("O-REF", 35, 5765), ("O-DUP", 35, 5765)}
-    known = [LedgerEntry("O-OK", PayStatus.PAID, (LedgerPayment("T-OK", cny("58.00")),), fee=cny("0.35"),
-                         net=cny("57.65"))]
+        ("O-OK", 35, 5765),
+        ("O-AMT", 35, 5665),
+        ("O-REF", 35, 5765),
+        ("O-DUP", 35, 5765),
+    }
+    known = [
+        LedgerEntry(
+            "O-OK",
+            PayStatus.PAID,
+            (LedgerPayment("T-OK", cny("58.00")),),
+            fee=cny("0.35"),
+            net=cny("57.65"),
+        )
+    ]
     again = reconcile(statement(pay(1, "O-OK", "T-OK", "58.00")), known, [], WINDOW)
     assert again.fee_updates == []
 
@@ -109,16 +167,21 @@ def test_every_unmatched_line_is_a_finding_critical_where_money_is_not_confirmed
     assert severities["reconciliation_missing_there"] is Severity.CRITICAL
     assert severities["reconciliation_amount_mismatch"] is Severity.CRITICAL
     assert severities["reconciliation_missing_here"] is Severity.WARNING
-    assert len({f.anomaly_id for f in found}) == 7              # one per line, stable across re-runs
+    assert len({f.anomaly_id for f in found}) == 7  # one per line, stable across re-runs
     assert found[0].subject.startswith("alipay-main#2026-11-24#")
 
 
 def test_partial_refunds_are_compared_cumulatively():
-    order = paid("O", ("T", "58.00"), status=PayStatus.PARTIALLY_REFUNDED, refunded="8.00", refunded_at=NOON)
-    run = reconcile(statement(refund(1, "O", "T", "8.00"), refund(2, "O", "T", "10.00")), [], [order], WINDOW)
+    order = paid(
+        "O", ("T", "58.00"), status=PayStatus.PARTIALLY_REFUNDED, refunded="8.00", refunded_at=NOON
+    )
+    run = reconcile(
+        statement(refund(1, "O", "T", "8.00"), refund(2, "O", "T", "10.00")), [], [order], WINDOW
+    )
     assert run.summary["counts"]["matched"] == 1
     assert [(n, line.result, line.ledger.format()) for n, line in run.unmatched] == [
-        (2, Result.STATUS_MISMATCH, "0.00")]
+        (2, Result.STATUS_MISMATCH, "0.00")
+    ]
 
 
 def test_refunded_here_but_not_at_the_gateway():
@@ -127,27 +190,52 @@ def test_refunded_here_but_not_at_the_gateway():
     assert run.summary["counts"]["matched"] == 1
     [(n, line)] = run.unmatched
     assert (n, line.result, line.kind, line.note) == (
-        2, Result.STATUS_MISMATCH, LineKind.REFUND, "refunded here, not at the gateway")
+        2,
+        Result.STATUS_MISMATCH,
+        LineKind.REFUND,
+        "refunded here, not at the gateway",
+    )
 
 
 def test_closed_at_the_gateway_while_paid_here_and_a_second_payment_known_here():
-    closed = StatementLine(1, LineKind.CLOSED, "O-C", "T-C", cny("58.00"), at=NOON, status="REVOKED")
+    closed = StatementLine(
+        1, LineKind.CLOSED, "O-C", "T-C", cny("58.00"), at=NOON, status="REVOKED"
+    )
     known_dup = paid("O-D", ("T-1", "58.00"), ("T-2", "58.00"))
-    run = reconcile(statement(closed, pay(2, "O-D", "T-1", "58.00"), pay(3, "O-D", "T-2", "58.00")),
-                    [paid("O-C", ("T-C", "58.00")), known_dup], [], WINDOW)
-    assert [(n, line.result, line.statement.format(), line.ledger.format()) for n, line in run.unmatched] == [
-        (1, Result.STATUS_MISMATCH, "0.00", "58.00"), (3, Result.DUPLICATE, "58.00", "58.00")]
+    run = reconcile(
+        statement(closed, pay(2, "O-D", "T-1", "58.00"), pay(3, "O-D", "T-2", "58.00")),
+        [paid("O-C", ("T-C", "58.00")), known_dup],
+        [],
+        WINDOW,
+    )
+    assert [
+        (n, line.result, line.statement.format(), line.ledger.format()) for n, line in run.unmatched
+    ] == [(1, Result.STATUS_MISMATCH, "0.00", "58.00"), (3, Result.DUPLICATE, "58.00", "58.00")]
 
 
 def test_lines_in_two_currencies_are_summed_apart():
-    usd = StatementLine(1, LineKind.PAYMENT, "O-U", "pi_1", Money(799, "USD"), Money(53, "USD"), at=NOON)
-    summary = reconcile(Statement("stripe-main", DAY, [usd, pay(2, "O-C", "T-C", "58.00", None)], "t"),
-                        [LedgerEntry("O-U", PayStatus.PAID, (LedgerPayment("pi_1", Money(799, "USD")),)),
-                         paid("O-C", ("T-C", "58.00"))], [], WINDOW).summary
+    usd = StatementLine(
+        1, LineKind.PAYMENT, "O-U", "pi_1", Money(799, "USD"), Money(53, "USD"), at=NOON
+    )
+    summary = reconcile(
+        Statement("stripe-main", DAY, [usd, pay(2, "O-C", "T-C", "58.00", None)], "t"),
+        [
+            LedgerEntry("O-U", PayStatus.PAID, (LedgerPayment("pi_1", Money(799, "USD")),)),
+            paid("O-C", ("T-C", "58.00")),
+        ],
+        [],
+        WINDOW,
+    ).summary
     assert set(summary["currencies"]) == {"CNY", "USD"}
-    assert summary["currencies"]["USD"]["statement"] == {"gross": "7.99", "refunds": "0.00", "settled": "7.99",
-                                                         "converted_lines": 0, "fees": "0.53", "net": "7.46",
-                                                         "account_fees": "0.00"}
+    assert summary["currencies"]["USD"]["statement"] == {
+        "gross": "7.99",
+        "refunds": "0.00",
+        "settled": "7.99",
+        "converted_lines": 0,
+        "fees": "0.53",
+        "net": "7.46",
+        "account_fees": "0.00",
+    }
     assert summary["balanced"] is True
 
 
@@ -155,12 +243,30 @@ def test_a_line_view_is_plain_json():
     lines, day, other = day_with_every_kind()
     n, line = reconcile(lines, day, other, WINDOW).unmatched[0]
     view = line_view(n, line)
-    assert view == {"n": 2, "result": "amount_mismatch", "kind": "payment", "line": 2, "out_trade_no": "O-AMT",
-                    "trade_no": "T-AMT", "order_no": "O-AMT", "currency": "CNY", "statement": "57.00",
-                    "ledger": "58.00", "ledger_currency": "CNY", "difference": "-1.00", "fee": "0.35",
-                    "net": "56.65", "settlement_currency": "CNY", "settled": None, "exchange_rate": None,
-                    "refund_ref": None, "at": "2026-11-23T20:00:00Z", "gateway_status": "", "ledger_status": "paid",
-                    "note": "57.00 CNY at the gateway, 58.00 CNY here"}
+    assert view == {
+        "n": 2,
+        "result": "amount_mismatch",
+        "kind": "payment",
+        "line": 2,
+        "out_trade_no": "O-AMT",
+        "trade_no": "T-AMT",
+        "order_no": "O-AMT",
+        "currency": "CNY",
+        "statement": "57.00",
+        "ledger": "58.00",
+        "ledger_currency": "CNY",
+        "difference": "-1.00",
+        "fee": "0.35",
+        "net": "56.65",
+        "settlement_currency": "CNY",
+        "settled": None,
+        "exchange_rate": None,
+        "refund_ref": None,
+        "at": "2026-11-23T20:00:00Z",
+        "gateway_status": "",
+        "ledger_status": "paid",
+        "note": "57.00 CNY at the gateway, 58.00 CNY here",
+    }
 
 
 @pytest.mark.parametrize("result", list(Result))
@@ -170,7 +276,7 @@ def test_every_result_kind_is_counted_even_when_absent(result):
 
 def test_day_bounds_are_beijing_days():
     start, end = day_bounds(DAY)
-    assert start == datetime(2026, 11, 23, 16, tzinfo=timezone.utc) and end - start == timedelta(days=1)
+    assert start == datetime(2026, 11, 23, 16, tzinfo=UTC) and end - start == timedelta(days=1)
 
 
 # ------------------------------------------------------------------ converted settlement (Stripe HKD account)
@@ -180,9 +286,12 @@ def hkd(text: str) -> Money:
     return Money.parse(text, "HKD")
 
 
-def converted(n: int, kind: LineKind, order: str, trade: str, amount: Money, settled: str, fee: str,
-              rate: str) -> StatementLine:
-    return StatementLine(n, kind, order, trade, amount, hkd(fee), at=NOON, settled=hkd(settled), rate=rate)
+def converted(
+    n: int, kind: LineKind, order: str, trade: str, amount: Money, settled: str, fee: str, rate: str
+) -> StatementLine:
+    return StatementLine(
+        n, kind, order, trade, amount, hkd(fee), at=NOON, settled=hkd(settled), rate=rate
+    )
 
 
 def test_a_converted_charge_matches_on_what_the_buyer_paid_and_books_fee_and_net_in_the_settlement_currency():
@@ -195,16 +304,25 @@ def test_a_converted_charge_matches_on_what_the_buyer_paid_and_books_fee_and_net
     assert run.fee_updates == [("O-USD", "HKD", 921, 14671, 15592, "7.8")]
     usd_, hkd_ = run.summary["currencies"]["USD"], run.summary["currencies"]["HKD"]
     assert usd_["statement"]["gross"] == "19.99" and usd_["statement"]["fees"] == "0.00"
-    assert (hkd_["statement"]["settled"], hkd_["statement"]["fees"], hkd_["statement"]["net"]) == \
-        ("155.92", "9.21", "146.71")
+    assert (hkd_["statement"]["settled"], hkd_["statement"]["fees"], hkd_["statement"]["net"]) == (
+        "155.92",
+        "9.21",
+        "146.71",
+    )
     assert hkd_["statement"]["converted_lines"] == 1 and hkd_["unexplained"] == "0.00"
 
 
 def test_an_order_holding_the_converted_fee_gets_no_second_write():
     usd = Money.parse("19.99", "USD")
     lines = statement(converted(1, LineKind.PAYMENT, "O-USD", "pi_1", usd, "155.92", "9.21", "7.8"))
-    entry = LedgerEntry("O-USD", PayStatus.PAID.value, (LedgerPayment("pi_1", usd),), fee=hkd("9.21"),
-                        net=Money(14671, "HKD"), rate="7.8")
+    entry = LedgerEntry(
+        "O-USD",
+        PayStatus.PAID.value,
+        (LedgerPayment("pi_1", usd),),
+        fee=hkd("9.21"),
+        net=Money(14671, "HKD"),
+        rate="7.8",
+    )
     assert reconcile(lines, [entry], [], WINDOW).fee_updates == []
 
 
@@ -213,20 +331,29 @@ def test_an_order_holding_the_converted_fee_gets_no_second_write():
 
 def test_fees_off_the_contracted_rate_are_reported_once_for_the_day():
     from decimal import Decimal
-    lines = statement(pay(1, "O-A", "T-A", "58.00", "0.35"),      # 0.6% of 58.00 = 0.348 -> 0.35
-                      pay(2, "O-B", "T-B", "100.00", "1.00"))     # 0.60 expected: charged 0.40 more
+
+    lines = statement(
+        pay(1, "O-A", "T-A", "58.00", "0.35"),  # 0.6% of 58.00 = 0.348 -> 0.35
+        pay(2, "O-B", "T-B", "100.00", "1.00"),
+    )  # 0.60 expected: charged 0.40 more
     day = [paid("O-A", ("T-A", "58.00")), paid("O-B", ("T-B", "100.00"))]
     run = reconcile(lines, day, [], WINDOW, fee_rate=Decimal("0.006"))
-    assert [(d.order_no, d.expected.format(), d.charged.format()) for d in run.fee_deviations] == \
-        [("O-B", "0.60", "1.00")]
-    assert run.summary["fee_check"] == {"rate": "0.006", "differing": 1,
-                                        "charged_over_expected": {"CNY": "0.40"}, "estimated": {}}
+    assert [(d.order_no, d.expected.format(), d.charged.format()) for d in run.fee_deviations] == [
+        ("O-B", "0.60", "1.00")
+    ]
+    assert run.summary["fee_check"] == {
+        "rate": "0.006",
+        "differing": 1,
+        "charged_over_expected": {"CNY": "0.40"},
+        "estimated": {},
+    }
     fee_findings = [f for f in findings(run) if f.rule == "reconciliation_fee_rate"]
     assert len(fee_findings) == 1 and fee_findings[0].details["lines"][0]["order_no"] == "O-B"
 
 
 def test_a_statement_without_fees_gets_the_contracted_estimate_and_no_deviation():
     from decimal import Decimal
+
     lines = statement(pay(1, "O-A", "T-A", "58.00", None))
     run = reconcile(lines, [paid("O-A", ("T-A", "58.00"))], [], WINDOW, fee_rate=Decimal("0.02"))
     assert run.summary["fee_check"]["estimated"] == {"CNY": "1.16"} and run.fee_deviations == []
@@ -237,10 +364,17 @@ def test_a_statement_without_fees_gets_the_contracted_estimate_and_no_deviation(
 
 
 def test_a_refund_line_the_statement_repeats_under_the_same_refund_id_is_a_duplicate():
-    first = StatementLine(2, LineKind.REFUND, "O-R", "T-R", cny("20.00"), cny("0.00"), at=NOON, refund_ref="R-1")
+    first = StatementLine(
+        2, LineKind.REFUND, "O-R", "T-R", cny("20.00"), cny("0.00"), at=NOON, refund_ref="R-1"
+    )
     lines = statement(pay(1, "O-R", "T-R", "58.00"), first, first._replace(line_no=3))
-    entry = paid("O-R", ("T-R", "58.00"), status=PayStatus.PARTIALLY_REFUNDED, refunded="40.00",
-                 refunded_at=NOON)
+    entry = paid(
+        "O-R",
+        ("T-R", "58.00"),
+        status=PayStatus.PARTIALLY_REFUNDED,
+        refunded="40.00",
+        refunded_at=NOON,
+    )
     run = reconcile(lines, [entry], [], WINDOW)
     results = [(line.result, line.note) for _, line in run.unmatched]
     assert run.summary["counts"]["matched"] == 2
@@ -251,12 +385,33 @@ def test_a_refund_line_the_statement_repeats_under_the_same_refund_id_is_a_dupli
 
 def test_one_refund_batch_over_two_trades_is_two_refunds_not_a_duplicate():
     """Alipay's 退款批次号 names a batch: the same number on two trades' refund rows."""
-    lines = statement(pay(1, "O-A", "T-A", "58.00"), pay(2, "O-B", "T-B", "58.00"),
-                      StatementLine(3, LineKind.REFUND, "O-A", "T-A", cny("58.00"), cny("0.00"), at=NOON,
-                                    refund_ref="BATCH-1"),
-                      StatementLine(4, LineKind.REFUND, "O-B", "T-B", cny("58.00"), cny("0.00"), at=NOON,
-                                    refund_ref="BATCH-1"))
-    day = [paid(o, (t, "58.00"), status=PayStatus.REFUNDED, refunded="58.00", refunded_at=NOON)
-           for o, t in (("O-A", "T-A"), ("O-B", "T-B"))]
+    lines = statement(
+        pay(1, "O-A", "T-A", "58.00"),
+        pay(2, "O-B", "T-B", "58.00"),
+        StatementLine(
+            3,
+            LineKind.REFUND,
+            "O-A",
+            "T-A",
+            cny("58.00"),
+            cny("0.00"),
+            at=NOON,
+            refund_ref="BATCH-1",
+        ),
+        StatementLine(
+            4,
+            LineKind.REFUND,
+            "O-B",
+            "T-B",
+            cny("58.00"),
+            cny("0.00"),
+            at=NOON,
+            refund_ref="BATCH-1",
+        ),
+    )
+    day = [
+        paid(o, (t, "58.00"), status=PayStatus.REFUNDED, refunded="58.00", refunded_at=NOON)
+        for o, t in (("O-A", "T-A"), ("O-B", "T-B"))
+    ]
     run = reconcile(lines, day, [], WINDOW)
     assert run.summary["counts"]["matched"] == 4 and run.unmatched == []

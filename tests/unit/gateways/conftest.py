@@ -1,5 +1,6 @@
 """Fixtures for gateway unit tests: the vectors in tests/fixtures/vectors and the channel configs
 that match them."""
+
 from __future__ import annotations
 
 import pytest
@@ -62,11 +63,19 @@ def wx_config(wx_vector) -> dict:
 
 @pytest.fixture
 def epay_config(epay_vector) -> dict:
-    return {"type": "epay", "pid": epay_vector["params"]["pid"], "key": epay_vector["key"],
-            "api_base": "https://epay.example"}
+    return {
+        "type": "epay",
+        "pid": epay_vector["params"]["pid"],
+        "key": epay_vector["key"],
+        "api_base": "https://epay.example",
+    }
 
 
 @pytest.fixture
 def stripe_config(stripe_vector) -> dict:
-    return {"type": "stripe", "webhook_secret": stripe_vector["secret"],
-            "api_key": "sk_test_dummy", "api_base": "https://api.stripe.example"}
+    return {
+        "type": "stripe",
+        "webhook_secret": stripe_vector["secret"],
+        "api_key": "sk_test_dummy",
+        "api_base": "https://api.stripe.example",
+    }

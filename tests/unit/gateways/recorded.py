@@ -1,13 +1,14 @@
 """Recorded gateway answers played back through a requests adapter, and the fixtures in the
 gateways' real formats (tests/unit/gateways/fixtures)."""
+
 from __future__ import annotations
 
 import gzip
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import requests
 from requests.adapters import BaseAdapter
@@ -34,21 +35,34 @@ def alipay_answer(name: str) -> Answer:
 
 
 def json_answer(obj: object, status: int = 200) -> Answer:
-    return status, {"Content-Type": "application/json"}, json.dumps(obj, ensure_ascii=False).encode()
+    return (
+        status,
+        {"Content-Type": "application/json"},
+        json.dumps(obj, ensure_ascii=False).encode(),
+    )
 
 
 def alipay_zip(detail: bytes | None = None, summary: bytes | None = None) -> bytes:
     """The bill ZIP as Alipay ships it: GBK file names without the UTF-8 flag."""
+
     class GbkName(zipfile.ZipInfo):
-        def _encodeFilenameFlags(self):  # noqa: N802 - zipfile's hook
+        def _encodeFilenameFlags(self):
             return self.filename.encode("gbk"), self.flag_bits
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in (("20880000000000010156_20261124_业务明细.csv",
-                            detail if detail is not None else fixture("alipay_trade_bill_20261124_detail.csv")),
-                           ("20880000000000010156_20261124_业务明细(汇总).csv",
-                            summary if summary is not None else fixture("alipay_trade_bill_20261124_summary.csv"))):
+        for name, data in (
+            (
+                "20880000000000010156_20261124_业务明细.csv",
+                detail if detail is not None else fixture("alipay_trade_bill_20261124_detail.csv"),
+            ),
+            (
+                "20880000000000010156_20261124_业务明细(汇总).csv",
+                summary
+                if summary is not None
+                else fixture("alipay_trade_bill_20261124_summary.csv"),
+            ),
+        ):
             info = GbkName(name, date_time=(2026, 11, 25, 10, 30, 12))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
@@ -56,7 +70,9 @@ def alipay_zip(detail: bytes | None = None, summary: bytes | None = None) -> byt
 
 
 def wechat_gzip(raw: bytes | None = None) -> bytes:
-    return gzip.compress(raw if raw is not None else fixture("wechatpay_tradebill_ALL_20261124.csv"))
+    return gzip.compress(
+        raw if raw is not None else fixture("wechatpay_tradebill_ALL_20261124.csv")
+    )
 
 
 class Recorded(BaseAdapter):
@@ -70,11 +86,17 @@ class Recorded(BaseAdapter):
 
     def send(self, request, **kwargs):
         self.sent.append(request)
-        status, headers, body = self.answers(request) if callable(self.answers) else self.answers.pop(0)
+        status, headers, body = (
+            self.answers(request) if callable(self.answers) else self.answers.pop(0)
+        )
         if isinstance(body, Exception):
             raise body
         response = requests.Response()
-        response.status_code, response.headers, response._content = status, CaseInsensitiveDict(headers), body
+        response.status_code, response.headers, response._content = (
+            status,
+            CaseInsensitiveDict(headers),
+            body,
+        )
         response.url, response.request = request.url, request
         return response
 

@@ -1,10 +1,11 @@
 """Alipay notifications: the shared vector, python-alipay-sdk as an independent signer, tampering,
 account checks, sign types, charsets and the status → kind mapping."""
+
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from urllib.parse import urlencode
 
 import pytest
@@ -12,8 +13,13 @@ from alipay import AliPay
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from chalicelib.domain.errors import (AccountMismatch, ChannelMisconfigured, MalformedNotification,
-                                      NotificationRejected, SignatureInvalid)
+from chalicelib.domain.errors import (
+    AccountMismatch,
+    ChannelMisconfigured,
+    MalformedNotification,
+    NotificationRejected,
+    SignatureInvalid,
+)
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import NoticeKind
 from chalicelib.gateways.alipay import AlipayGateway
@@ -21,15 +27,17 @@ from chalicelib.gateways.alipay import AlipayGateway
 from .helpers import VECTOR_NOW, char_tampers, inbound, read_pem
 
 GATEWAY = AlipayGateway()
-UTC = timezone.utc
+UTC = UTC
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sdk(sign_type: str) -> AliPay:
-    return AliPay(appid="2021000000000000",
-                  app_private_key_string=read_pem("ali_platform_key.pem"),
-                  alipay_public_key_string=read_pem("ali_platform_pub.pem"),
-                  sign_type=sign_type)
+    return AliPay(
+        appid="2021000000000000",
+        app_private_key_string=read_pem("ali_platform_key.pem"),
+        alipay_public_key_string=read_pem("ali_platform_pub.pem"),
+        sign_type=sign_type,
+    )
 
 
 def sdk_body(params: dict, sign_type: str = "RSA2") -> bytes:
@@ -59,6 +67,7 @@ def params(ali_vector) -> dict:
 
 # --- the vector and the SDK oracle ---------------------------------------------------------------
 
+
 def test_vector_verifies_and_parses(ali_vector, ali_config):
     notice = parse(ali_vector["form_body"].encode("ascii"), ali_config)
     p = ali_vector["params"]
@@ -82,8 +91,13 @@ def test_sdk_accepts_the_vector(ali_vector):
 
 
 def test_sdk_signed_notification_is_accepted_and_read(params, ali_config):
-    params.update(out_trade_no="ORD-SDK-1", total_amount="58.00", receipt_amount="57.50",
-                  subject="卡密 & 月卡 =+%/?", notify_id="n-sdk-1")
+    params.update(
+        out_trade_no="ORD-SDK-1",
+        total_amount="58.00",
+        receipt_amount="57.50",
+        subject="卡密 & 月卡 =+%/?",
+        notify_id="n-sdk-1",
+    )
     notice = parse(sdk_body(params), ali_config)
     assert notice.out_trade_no == "ORD-SDK-1"
     assert notice.amount == Money(5800) and notice.received == Money(5750)
@@ -99,6 +113,7 @@ def test_what_we_accept_the_sdk_accepts(params, ali_config):
 
 # --- tampering -----------------------------------------------------------------------------------
 
+
 def _rejected(body: bytes, config: dict) -> bool:
     try:
         parse(body, config)
@@ -113,8 +128,20 @@ def test_every_single_character_tamper_of_the_body_is_rejected(ali_vector, ali_c
     assert accepted == []
 
 
-@pytest.mark.parametrize("key", ["total_amount", "out_trade_no", "trade_status", "app_id",
-                                 "notify_id", "subject", "charset", "gmt_payment", "point_amount"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "total_amount",
+        "out_trade_no",
+        "trade_status",
+        "app_id",
+        "notify_id",
+        "subject",
+        "charset",
+        "gmt_payment",
+        "point_amount",
+    ],
+)
 def test_changing_dropping_or_adding_a_param_is_rejected(ali_vector, ali_config, key):
     signed = dict(ali_vector["params"])
     changed = {**signed, key: signed[key] + "0"}
@@ -134,15 +161,20 @@ def test_signature_tampers_are_rejected(ali_vector, ali_config):
 
 def test_signature_by_another_key_is_rejected(params, ali_config):
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = stranger.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()).decode()
-    body = AliPay(appid="2021000000000000", app_private_key_string=pem,
-                  alipay_public_key_string=read_pem("ali_platform_pub.pem")).sign_data(params)
+    pem = stranger.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    body = AliPay(
+        appid="2021000000000000",
+        app_private_key_string=pem,
+        alipay_public_key_string=read_pem("ali_platform_pub.pem"),
+    ).sign_data(params)
     with pytest.raises(SignatureInvalid):
         parse(f"{body}&sign_type=RSA2".encode(), ali_config)
 
 
 # --- account, sign type, empty values, charsets --------------------------------------------------
+
 
 def test_app_id_mismatch(ali_vector, ali_config):
     with pytest.raises(AccountMismatch):
@@ -214,8 +246,11 @@ def test_unknown_charset_is_malformed(params, ali_config):
 
 
 def test_bare_base64_public_key_is_accepted(ali_vector, ali_config):
-    bare = "".join(line for line in ali_config["alipay_public_key"].splitlines()
-                   if not line.startswith("-----"))
+    bare = "".join(
+        line
+        for line in ali_config["alipay_public_key"].splitlines()
+        if not line.startswith("-----")
+    )
     notice = parse(ali_vector["form_body"].encode(), {**ali_config, "alipay_public_key": bare})
     assert notice.kind is NoticeKind.PAYMENT
 
@@ -229,23 +264,47 @@ def test_missing_or_bad_public_key_is_a_config_error(ali_vector, ali_config, key
 
 # --- status → kind -------------------------------------------------------------------------------
 
-REFUND_TIME = datetime(2024, 1, 2, 1, 0, 0, tzinfo=UTC)     # 2024-01-02 09:00:00 Beijing
-CLOSE_TIME = datetime(2024, 1, 1, 4, 30, 0, tzinfo=UTC)     # 2024-01-01 12:30:00 Beijing
+REFUND_TIME = datetime(2024, 1, 2, 1, 0, 0, tzinfo=UTC)  # 2024-01-02 09:00:00 Beijing
+CLOSE_TIME = datetime(2024, 1, 1, 4, 30, 0, tzinfo=UTC)  # 2024-01-01 12:30:00 Beijing
 
 
-@pytest.mark.parametrize("status, extra, kind, refunded, when", [
-    ("TRADE_SUCCESS", {}, NoticeKind.PAYMENT, None, datetime(2024, 1, 1, 4, 0, 5, tzinfo=UTC)),
-    ("TRADE_FINISHED", {}, NoticeKind.PAYMENT, None, datetime(2024, 1, 1, 4, 0, 5, tzinfo=UTC)),
-    ("TRADE_SUCCESS", {"refund_fee": "0.00"}, NoticeKind.PAYMENT, None,
-     datetime(2024, 1, 1, 4, 0, 5, tzinfo=UTC)),
-    ("TRADE_SUCCESS", {"refund_fee": "20.00", "gmt_refund": "2024-01-02 09:00:00"},
-     NoticeKind.REFUND, 2000, REFUND_TIME),
-    ("TRADE_CLOSED", {"refund_fee": "58.00", "gmt_refund": "2024-01-02 09:00:00"},
-     NoticeKind.REFUND, 5800, REFUND_TIME),
-    ("TRADE_CLOSED", {"gmt_refund": "2024-01-02 09:00:00"}, NoticeKind.REFUND, 5800, REFUND_TIME),
-    ("TRADE_CLOSED", {"gmt_close": "2024-01-01 12:30:00"}, NoticeKind.CLOSED, None, CLOSE_TIME),
-    ("WAIT_BUYER_PAY", {}, NoticeKind.INFO, None, datetime(2024, 1, 1, 4, 0, 6, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    "status, extra, kind, refunded, when",
+    [
+        ("TRADE_SUCCESS", {}, NoticeKind.PAYMENT, None, datetime(2024, 1, 1, 4, 0, 5, tzinfo=UTC)),
+        ("TRADE_FINISHED", {}, NoticeKind.PAYMENT, None, datetime(2024, 1, 1, 4, 0, 5, tzinfo=UTC)),
+        (
+            "TRADE_SUCCESS",
+            {"refund_fee": "0.00"},
+            NoticeKind.PAYMENT,
+            None,
+            datetime(2024, 1, 1, 4, 0, 5, tzinfo=UTC),
+        ),
+        (
+            "TRADE_SUCCESS",
+            {"refund_fee": "20.00", "gmt_refund": "2024-01-02 09:00:00"},
+            NoticeKind.REFUND,
+            2000,
+            REFUND_TIME,
+        ),
+        (
+            "TRADE_CLOSED",
+            {"refund_fee": "58.00", "gmt_refund": "2024-01-02 09:00:00"},
+            NoticeKind.REFUND,
+            5800,
+            REFUND_TIME,
+        ),
+        (
+            "TRADE_CLOSED",
+            {"gmt_refund": "2024-01-02 09:00:00"},
+            NoticeKind.REFUND,
+            5800,
+            REFUND_TIME,
+        ),
+        ("TRADE_CLOSED", {"gmt_close": "2024-01-01 12:30:00"}, NoticeKind.CLOSED, None, CLOSE_TIME),
+        ("WAIT_BUYER_PAY", {}, NoticeKind.INFO, None, datetime(2024, 1, 1, 4, 0, 6, tzinfo=UTC)),
+    ],
+)
 def test_status_mapping(params, ali_config, status, extra, kind, refunded, when):
     fields = {**params, "trade_status": status, "total_amount": "58.00", **extra}
     if status != "TRADE_SUCCESS" and status != "TRADE_FINISHED":
@@ -259,8 +318,13 @@ def test_status_mapping(params, ali_config, status, extra, kind, refunded, when)
 
 
 def test_refund_carries_the_refund_request_number(params, ali_config):
-    fields = {**params, "refund_fee": "0.01", "gmt_refund": "2024-01-02 09:00:00",
-              "out_biz_no": "RF-1", "trade_status": "TRADE_CLOSED"}
+    fields = {
+        **params,
+        "refund_fee": "0.01",
+        "gmt_refund": "2024-01-02 09:00:00",
+        "out_biz_no": "RF-1",
+        "trade_status": "TRADE_CLOSED",
+    }
     notice = parse(sdk_body(fields), ali_config)
     assert notice.kind is NoticeKind.REFUND and notice.refund_ref == "RF-1"
     assert notice.payment_ref == params["trade_no"]
@@ -268,25 +332,40 @@ def test_refund_carries_the_refund_request_number(params, ali_config):
 
 # --- malformed input -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body", [
-    b"", b"garbage", b"a=1&a=2", b"\xff\xfe=1", b"charset=utf-8&subject=%FF",
-])
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"garbage",
+        b"a=1&a=2",
+        b"\xff\xfe=1",
+        b"charset=utf-8&subject=%FF",
+    ],
+)
 def test_malformed_bodies(ali_config, body):
     with pytest.raises(MalformedNotification):
         parse(body, ali_config)
 
 
-@pytest.mark.parametrize("change", [
-    {"total_amount": "0.001"}, {"total_amount": "abc"}, {"total_amount": "1e3"},
-    {"receipt_amount": "-"}, {"gmt_payment": "2024/01/01 12:00:05"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"total_amount": "0.001"},
+        {"total_amount": "abc"},
+        {"total_amount": "1e3"},
+        {"receipt_amount": "-"},
+        {"gmt_payment": "2024/01/01 12:00:05"},
+    ],
+)
 def test_signed_but_malformed_values(params, ali_config, change):
     with pytest.raises(MalformedNotification):
         parse(sdk_body({**params, **change}), ali_config)
 
 
-@pytest.mark.parametrize("field", ["total_amount", "out_trade_no", "notify_id", "trade_no",
-                                   "trade_status"])
+@pytest.mark.parametrize(
+    "field", ["total_amount", "out_trade_no", "notify_id", "trade_no", "trade_status"]
+)
 def test_signed_but_missing_fields(params, ali_config, field):
     fields = {k: v for k, v in params.items() if k != field}
     with pytest.raises(MalformedNotification, match=field):
@@ -308,6 +387,7 @@ def test_plus_in_a_signature_must_arrive_encoded(ali_vector, ali_config):
 
 # --- answers and redaction -----------------------------------------------------------------------
 
+
 def test_answers():
     assert (GATEWAY.success_answer().status, GATEWAY.success_answer().body) == (200, "success")
     assert GATEWAY.success_answer().content_type == "text/plain"
@@ -316,7 +396,11 @@ def test_answers():
 
 
 def test_redact_masks_secret_fields():
-    redacted = GATEWAY.redact({"app_private_key": "PRIVATE", "nested": {"app_private_key": "x"},
-                               "subject": "ok"})
-    assert redacted == {"app_private_key": "***", "nested": {"app_private_key": "***"},
-                        "subject": "ok"}
+    redacted = GATEWAY.redact(
+        {"app_private_key": "PRIVATE", "nested": {"app_private_key": "x"}, "subject": "ok"}
+    )
+    assert redacted == {
+        "app_private_key": "***",
+        "nested": {"app_private_key": "***"},
+        "subject": "ok",
+    }

@@ -1,5 +1,6 @@
 """epay notifications: the shared vector (expected sign 818d999b…), GET and POST, tampering,
 pid check and the status → kind mapping."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,8 +8,13 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from chalicelib.domain.errors import (AccountMismatch, ChannelMisconfigured, MalformedNotification,
-                                      NotificationRejected, SignatureInvalid)
+from chalicelib.domain.errors import (
+    AccountMismatch,
+    ChannelMisconfigured,
+    MalformedNotification,
+    NotificationRejected,
+    SignatureInvalid,
+)
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import NoticeKind
 from chalicelib.gateways.epay import EpayGateway, sign, signing_string
@@ -39,17 +45,20 @@ def raw_query(epay_vector) -> str:
 
 
 def parse_get(raw: str, config: dict, channel: str = "ep1"):
-    return GATEWAY.parse_notification(inbound(method="GET", raw_query_string=raw), config,
-                                      channel, VECTOR_NOW)
+    return GATEWAY.parse_notification(
+        inbound(method="GET", raw_query_string=raw), config, channel, VECTOR_NOW
+    )
 
 
 def parse_post(params: dict, config: dict, query: str | None = None):
     body = urlencode(params).encode()
-    return GATEWAY.parse_notification(inbound(body, method="POST", raw_query_string=query),
-                                      config, "ep1", VECTOR_NOW)
+    return GATEWAY.parse_notification(
+        inbound(body, method="POST", raw_query_string=query), config, "ep1", VECTOR_NOW
+    )
 
 
 # --- the vector ----------------------------------------------------------------------------------
+
 
 def test_vector_sign_and_signing_string(epay_vector):
     params = epay_vector["params"]
@@ -99,14 +108,26 @@ def test_post_and_query_that_disagree_are_malformed(epay_vector, epay_config):
 
 
 def test_fresh_notification_signed_by_the_php_transcription(epay_config):
-    params = signed({"pid": "1001", "trade_no": "T9", "out_trade_no": "ORD9", "type": "wxpay",
-                     "name": "月卡 & 周卡=1", "money": "58.00", "trade_status": "TRADE_SUCCESS",
-                     "param": "", "api_trade_no": "4200000009"}, epay_config["key"])
+    params = signed(
+        {
+            "pid": "1001",
+            "trade_no": "T9",
+            "out_trade_no": "ORD9",
+            "type": "wxpay",
+            "name": "月卡 & 周卡=1",
+            "money": "58.00",
+            "trade_status": "TRADE_SUCCESS",
+            "param": "",
+            "api_trade_no": "4200000009",
+        },
+        epay_config["key"],
+    )
     notice = parse_post(params, epay_config)
     assert (notice.amount, notice.method) == (Money(5800), "wxpay")
 
 
 # --- tampering, pid, sign type -------------------------------------------------------------------
+
 
 def test_every_single_character_tamper_of_the_query_is_rejected(epay_vector, epay_config):
     accepted = []
@@ -119,8 +140,9 @@ def test_every_single_character_tamper_of_the_query_is_rejected(epay_vector, epa
     assert accepted == []
 
 
-@pytest.mark.parametrize("key", ["pid", "trade_no", "out_trade_no", "type", "name", "money",
-                                 "trade_status", "param"])
+@pytest.mark.parametrize(
+    "key", ["pid", "trade_no", "out_trade_no", "type", "name", "money", "trade_status", "param"]
+)
 def test_changing_any_param_is_rejected(epay_vector, epay_config, key):
     params = {**epay_vector["params"], key: epay_vector["params"][key] + "1"}
     with pytest.raises(NotificationRejected):
@@ -162,10 +184,16 @@ def test_absent_sign_type_means_md5(epay_vector, epay_config):
 
 # --- status → kind -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("status, kind", [("TRADE_SUCCESS", NoticeKind.PAYMENT),
-                                          ("WAIT_BUYER_PAY", NoticeKind.INFO),
-                                          ("TRADE_CLOSED", NoticeKind.INFO),
-                                          ("TRADE_REFUND", NoticeKind.INFO)])
+
+@pytest.mark.parametrize(
+    "status, kind",
+    [
+        ("TRADE_SUCCESS", NoticeKind.PAYMENT),
+        ("WAIT_BUYER_PAY", NoticeKind.INFO),
+        ("TRADE_CLOSED", NoticeKind.INFO),
+        ("TRADE_REFUND", NoticeKind.INFO),
+    ],
+)
 def test_status_mapping(epay_vector, epay_config, status, kind):
     params = signed({**epay_vector["params"], "trade_status": status}, epay_config["key"])
     notice = parse_post(params, epay_config)
@@ -174,6 +202,7 @@ def test_status_mapping(epay_vector, epay_config, status, kind):
 
 
 # --- malformed input -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("field", ["trade_no", "out_trade_no", "money", "trade_status"])
 def test_signed_but_missing_fields(epay_vector, epay_config, field):
@@ -207,6 +236,7 @@ def test_missing_key_is_a_config_error(epay_vector, epay_config):
 
 
 # --- answers -------------------------------------------------------------------------------------
+
 
 def test_answers():
     assert (GATEWAY.success_answer().status, GATEWAY.success_answer().body) == (200, "success")

@@ -1,5 +1,6 @@
 """The registry, and what every gateway promises: garbage in is a `NotificationRejected`, never
 another exception type."""
+
 from __future__ import annotations
 
 import random
@@ -17,9 +18,15 @@ from chalicelib.gateways.wechatpay import WechatPayGateway
 from .helpers import VECTOR_NOW, inbound
 
 
-@pytest.mark.parametrize("type_name, cls", [("alipay", AlipayGateway),
-                                            ("wechatpay", WechatPayGateway),
-                                            ("epay", EpayGateway), ("stripe", StripeGateway)])
+@pytest.mark.parametrize(
+    "type_name, cls",
+    [
+        ("alipay", AlipayGateway),
+        ("wechatpay", WechatPayGateway),
+        ("epay", EpayGateway),
+        ("stripe", StripeGateway),
+    ],
+)
 def test_registry_holds_one_instance_per_type(type_name, cls):
     gateway = get_gateway(type_name)
     assert isinstance(gateway, cls) and gateway is GATEWAYS[type_name]
@@ -41,8 +48,12 @@ def test_answers_are_answers(gateway: Gateway):
 
 @pytest.fixture
 def configs(ali_config, wx_config, epay_config, stripe_config) -> dict:
-    return {"alipay": ali_config, "wechatpay": wx_config, "epay": epay_config,
-            "stripe": stripe_config}
+    return {
+        "alipay": ali_config,
+        "wechatpay": wx_config,
+        "epay": epay_config,
+        "stripe": stripe_config,
+    }
 
 
 def _mutations(seed: bytes, rng: random.Random, count: int) -> list[bytes]:
@@ -53,25 +64,36 @@ def _mutations(seed: bytes, rng: random.Random, count: int) -> list[bytes]:
             if data and rng.random() < 0.6:
                 data[rng.randrange(len(data))] = rng.randrange(256)
             else:
-                data.insert(rng.randrange(len(data) + 1), rng.choice(b"&=%+{}[]\",:\xff\x00"))
+                data.insert(rng.randrange(len(data) + 1), rng.choice(b'&=%+{}[]",:\xff\x00'))
         out.append(bytes(data))
     return out
 
 
 @pytest.mark.parametrize("type_name", sorted(GATEWAYS))
-def test_garbage_is_only_ever_rejected(type_name, configs, ali_vector, wx_vector, epay_vector,
-                                       stripe_vector):
-    seeds = {"alipay": ali_vector["form_body"].encode(), "wechatpay": wx_vector["body"].encode(),
-             "epay": epay_vector["url"].split("?", 1)[1].encode(),
-             "stripe": stripe_vector["payload"].encode()}
-    headers = {"wechatpay": wx_vector["headers"],
-               "stripe": {"Stripe-Signature": stripe_vector["header"]}}
+def test_garbage_is_only_ever_rejected(
+    type_name, configs, ali_vector, wx_vector, epay_vector, stripe_vector
+):
+    seeds = {
+        "alipay": ali_vector["form_body"].encode(),
+        "wechatpay": wx_vector["body"].encode(),
+        "epay": epay_vector["url"].split("?", 1)[1].encode(),
+        "stripe": stripe_vector["payload"].encode(),
+    }
+    headers = {
+        "wechatpay": wx_vector["headers"],
+        "stripe": {"Stripe-Signature": stripe_vector["header"]},
+    }
     rng = random.Random(20240101)
     gateway = get_gateway(type_name)
     bodies = [b"", b"\x00", b"{}", b"[]", b"=", b"&&", b"%", b"a=%zz"] + _mutations(
-        seeds[type_name], rng, 300)
+        seeds[type_name], rng, 300
+    )
     for body in bodies:
-        request = inbound(body, headers.get(type_name), method="POST",
-                          raw_query_string=body.decode("latin-1") if type_name == "epay" else None)
+        request = inbound(
+            body,
+            headers.get(type_name),
+            method="POST",
+            raw_query_string=body.decode("latin-1") if type_name == "epay" else None,
+        )
         with pytest.raises(NotificationRejected):
             gateway.parse_notification(request, configs[type_name], "ch", VECTOR_NOW)

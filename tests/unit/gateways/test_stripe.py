@@ -1,18 +1,24 @@
 """Stripe webhooks: the shared vector, the stripe SDK as an independent signer and verifier,
 tampering, multiple v1 / v0, timestamp tolerance, secret rotation and the event → kind mapping."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import stripe
 
-from chalicelib.domain.errors import (ChannelMisconfigured, MalformedNotification,
-                                      NotificationRejected, SignatureInvalid, StaleTimestamp)
+from chalicelib.domain.errors import (
+    ChannelMisconfigured,
+    MalformedNotification,
+    NotificationRejected,
+    SignatureInvalid,
+    StaleTimestamp,
+)
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import NoticeKind
 from chalicelib.gateways.stripe_gateway import StripeGateway
@@ -20,7 +26,7 @@ from chalicelib.gateways.stripe_gateway import StripeGateway
 from .helpers import VECTOR_NOW, VECTOR_TS, byte_tampers, char_tampers, inbound
 
 GATEWAY = StripeGateway()
-UTC = timezone.utc
+UTC = UTC
 SECRET = "whsec_test_secret_0123456789"
 
 
@@ -44,31 +50,68 @@ def parse(payload: bytes, header: str | None, config: dict, now: datetime = VECT
 
 
 def event(event_type: str, obj: dict, event_id: str = "evt_2") -> bytes:
-    return json.dumps({"id": event_id, "object": "event", "type": event_type,
-                       "created": VECTOR_TS, "livemode": False,
-                       "data": {"object": obj}}).encode()
+    return json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": event_type,
+            "created": VECTOR_TS,
+            "livemode": False,
+            "data": {"object": obj},
+        }
+    ).encode()
 
 
 def parse_signed(payload: bytes, config: dict):
     return parse(payload, sdk_header(payload), config)
 
 
-SESSION = {"id": "cs_2", "object": "checkout.session", "client_reference_id": "ORD2",
-           "amount_total": 5800, "currency": "cny", "payment_status": "paid",
-           "payment_intent": "pi_2", "customer": None,
-           "customer_details": {"email": "buyer@example.com"}, "metadata": {}}
-INTENT = {"id": "pi_2", "object": "payment_intent", "amount": 5800, "amount_received": 5800,
-          "currency": "cny", "customer": "cus_1", "client_secret": "pi_2_secret_abc",
-          "metadata": {"order_id": "ORD2"}}
-CHARGE = {"id": "ch_2", "object": "charge", "amount": 5800, "amount_refunded": 2000,
-          "currency": "cny", "payment_intent": "pi_2", "refunded": False,
-          "metadata": {"order_id": "ORD2"}}
-DISPUTE = {"id": "dp_2", "object": "dispute", "amount": 5800, "currency": "cny",
-           "charge": "ch_2", "payment_intent": "pi_2", "reason": "fraudulent",
-           "metadata": {"order_id": "ORD2"}}
+SESSION = {
+    "id": "cs_2",
+    "object": "checkout.session",
+    "client_reference_id": "ORD2",
+    "amount_total": 5800,
+    "currency": "cny",
+    "payment_status": "paid",
+    "payment_intent": "pi_2",
+    "customer": None,
+    "customer_details": {"email": "buyer@example.com"},
+    "metadata": {},
+}
+INTENT = {
+    "id": "pi_2",
+    "object": "payment_intent",
+    "amount": 5800,
+    "amount_received": 5800,
+    "currency": "cny",
+    "customer": "cus_1",
+    "client_secret": "pi_2_secret_abc",
+    "metadata": {"order_id": "ORD2"},
+}
+CHARGE = {
+    "id": "ch_2",
+    "object": "charge",
+    "amount": 5800,
+    "amount_refunded": 2000,
+    "currency": "cny",
+    "payment_intent": "pi_2",
+    "refunded": False,
+    "metadata": {"order_id": "ORD2"},
+}
+DISPUTE = {
+    "id": "dp_2",
+    "object": "dispute",
+    "amount": 5800,
+    "currency": "cny",
+    "charge": "ch_2",
+    "payment_intent": "pi_2",
+    "reason": "fraudulent",
+    "metadata": {"order_id": "ORD2"},
+}
 
 
 # --- the vector and the SDK oracle ---------------------------------------------------------------
+
 
 def test_vector_verifies_and_parses(stripe_vector, stripe_config):
     notice = parse(stripe_vector["payload"].encode(), stripe_vector["header"], stripe_config)
@@ -84,8 +127,9 @@ def test_vector_verifies_and_parses(stripe_vector, stripe_config):
 
 
 def test_sdk_accepts_the_vector(stripe_vector):
-    evt = stripe.Webhook.construct_event(stripe_vector["payload"], stripe_vector["header"],
-                                         stripe_vector["secret"], tolerance=None)
+    evt = stripe.Webhook.construct_event(
+        stripe_vector["payload"], stripe_vector["header"], stripe_vector["secret"], tolerance=None
+    )
     assert evt.id == "evt_1"
     assert sdk_header(stripe_vector["payload"].encode()) == stripe_vector["header"]
 
@@ -100,6 +144,7 @@ def test_sdk_signed_event_is_accepted_and_the_sdk_agrees(stripe_config):
 
 
 # --- tampering, multiple signatures, v0, rotation ------------------------------------------------
+
 
 def test_every_single_byte_tamper_of_the_payload_is_rejected(stripe_vector, stripe_config):
     payload, header = stripe_vector["payload"].encode(), stripe_vector["header"]
@@ -124,12 +169,16 @@ def test_any_matching_v1_passes(stripe_vector, stripe_config):
     payload, header = stripe_vector["payload"].encode(), stripe_vector["header"]
     good = v1_of(header)
     bogus = "0" * 64
-    for variant in (f"t={VECTOR_TS},v1={bogus},v1={good}", f"t={VECTOR_TS},v1={good},v1={bogus}",
-                    f"t={VECTOR_TS}, v1={bogus}, v0={bogus}, v1={good}",
-                    f"v1={good},t={VECTOR_TS}"):
+    for variant in (
+        f"t={VECTOR_TS},v1={bogus},v1={good}",
+        f"t={VECTOR_TS},v1={good},v1={bogus}",
+        f"t={VECTOR_TS}, v1={bogus}, v0={bogus}, v1={good}",
+        f"v1={good},t={VECTOR_TS}",
+    ):
         assert parse(payload, variant, stripe_config).kind is NoticeKind.PAYMENT
-        assert stripe.Webhook.construct_event(payload, variant.replace(" ", ""), SECRET,
-                                              tolerance=None)
+        assert stripe.Webhook.construct_event(
+            payload, variant.replace(" ", ""), SECRET, tolerance=None
+        )
 
 
 def test_no_matching_v1_is_rejected(stripe_vector, stripe_config):
@@ -144,8 +193,10 @@ def test_v0_is_ignored_even_when_it_matches(stripe_vector, stripe_config):
         parse(payload, f"t={VECTOR_TS},v0={v1_of(header)}", stripe_config)
 
 
-@pytest.mark.parametrize("header", ["", "garbage", "t=abc,v1=00", f"t={VECTOR_TS}",
-                                    f"t={VECTOR_TS},t={VECTOR_TS},v1=00", "v1=00"])
+@pytest.mark.parametrize(
+    "header",
+    ["", "garbage", "t=abc,v1=00", f"t={VECTOR_TS}", f"t={VECTOR_TS},t={VECTOR_TS},v1=00", "v1=00"],
+)
 def test_unusable_signature_headers(stripe_vector, stripe_config, header):
     with pytest.raises(NotificationRejected):
         parse(stripe_vector["payload"].encode(), header, stripe_config)
@@ -157,8 +208,9 @@ def test_missing_signature_header_is_malformed(stripe_vector, stripe_config):
 
 
 def test_header_name_in_any_case(stripe_vector, stripe_config):
-    request = inbound(stripe_vector["payload"].encode(),
-                      {"STRIPE-SIGNATURE": stripe_vector["header"]})
+    request = inbound(
+        stripe_vector["payload"].encode(), {"STRIPE-SIGNATURE": stripe_vector["header"]}
+    )
     assert GATEWAY.parse_notification(request, stripe_config, "st1", VECTOR_NOW) is not None
 
 
@@ -176,17 +228,23 @@ def test_secret_rotation(stripe_vector, stripe_config):
 @pytest.mark.parametrize("secret", [None, "", [], ["ok", ""], 42, {"a": "b"}])
 def test_unusable_webhook_secret_is_a_config_error(stripe_vector, stripe_config, secret):
     with pytest.raises(ChannelMisconfigured, match="webhook_secret"):
-        parse(stripe_vector["payload"].encode(), stripe_vector["header"],
-              {**stripe_config, "webhook_secret": secret})
+        parse(
+            stripe_vector["payload"].encode(),
+            stripe_vector["header"],
+            {**stripe_config, "webhook_secret": secret},
+        )
 
 
 # --- timestamp tolerance -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("offset, ok", [(0, True), (300, True), (-300, True), (301, False),
-                                        (-301, False), (3 * 86400, False)])
+
+@pytest.mark.parametrize(
+    "offset, ok",
+    [(0, True), (300, True), (-300, True), (301, False), (-301, False), (3 * 86400, False)],
+)
 def test_timestamp_tolerance(stripe_vector, stripe_config, offset, ok):
     payload, header = stripe_vector["payload"].encode(), stripe_vector["header"]
-    now = VECTOR_NOW + timedelta(seconds=offset)       # offset < 0: t is in the future
+    now = VECTOR_NOW + timedelta(seconds=offset)  # offset < 0: t is in the future
     if ok:
         assert parse(payload, header, stripe_config, now) is not None
     else:
@@ -202,18 +260,31 @@ def test_huge_timestamp_is_rejected_not_crashing(stripe_vector, stripe_config):
 
 # --- event → kind --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("event_type, obj, kind, amount", [
-    ("checkout.session.completed", SESSION, NoticeKind.PAYMENT, 5800),
-    ("checkout.session.completed", {**SESSION, "payment_status": "unpaid", "payment_intent": None},
-     NoticeKind.INFO, 5800),
-    ("checkout.session.async_payment_succeeded", SESSION, NoticeKind.PAYMENT, 5800),
-    ("checkout.session.async_payment_failed", SESSION, NoticeKind.INFO, 5800),
-    ("checkout.session.expired", {**SESSION, "payment_status": "unpaid"}, NoticeKind.CLOSED, 5800),
-    ("payment_intent.succeeded", {**INTENT, "amount_received": 5000}, NoticeKind.PAYMENT, 5000),
-    ("payment_intent.payment_failed", {**INTENT, "amount_received": 0}, NoticeKind.INFO, 5800),
-    ("charge.refunded", CHARGE, NoticeKind.REFUND, 5800),
-    ("charge.dispute.created", DISPUTE, NoticeKind.INFO, 5800),
-])
+
+@pytest.mark.parametrize(
+    "event_type, obj, kind, amount",
+    [
+        ("checkout.session.completed", SESSION, NoticeKind.PAYMENT, 5800),
+        (
+            "checkout.session.completed",
+            {**SESSION, "payment_status": "unpaid", "payment_intent": None},
+            NoticeKind.INFO,
+            5800,
+        ),
+        ("checkout.session.async_payment_succeeded", SESSION, NoticeKind.PAYMENT, 5800),
+        ("checkout.session.async_payment_failed", SESSION, NoticeKind.INFO, 5800),
+        (
+            "checkout.session.expired",
+            {**SESSION, "payment_status": "unpaid"},
+            NoticeKind.CLOSED,
+            5800,
+        ),
+        ("payment_intent.succeeded", {**INTENT, "amount_received": 5000}, NoticeKind.PAYMENT, 5000),
+        ("payment_intent.payment_failed", {**INTENT, "amount_received": 0}, NoticeKind.INFO, 5800),
+        ("charge.refunded", CHARGE, NoticeKind.REFUND, 5800),
+        ("charge.dispute.created", DISPUTE, NoticeKind.INFO, 5800),
+    ],
+)
 def test_event_mapping(stripe_config, event_type, obj, kind, amount):
     notice = parse_signed(event(event_type, obj), stripe_config)
     assert notice.kind is kind
@@ -235,16 +306,22 @@ def test_payment_ref_falls_back_to_the_session(stripe_config):
     notice = parse_signed(event("checkout.session.completed", obj), stripe_config)
     assert notice.payment_ref == "cs_2"
     expanded = {**SESSION, "payment_intent": {"id": "pi_9", "object": "payment_intent"}}
-    assert parse_signed(event("checkout.session.completed", expanded),
-                        stripe_config).payment_ref == "pi_9"
+    assert (
+        parse_signed(event("checkout.session.completed", expanded), stripe_config).payment_ref
+        == "pi_9"
+    )
 
 
 def test_session_payer_is_the_customer_or_its_email(stripe_config):
-    assert parse_signed(event("checkout.session.completed", SESSION),
-                        stripe_config).payer == "buyer@example.com"
+    assert (
+        parse_signed(event("checkout.session.completed", SESSION), stripe_config).payer
+        == "buyer@example.com"
+    )
     with_customer = {**SESSION, "customer": "cus_9"}
-    assert parse_signed(event("checkout.session.completed", with_customer),
-                        stripe_config).payer == "cus_9"
+    assert (
+        parse_signed(event("checkout.session.completed", with_customer), stripe_config).payer
+        == "cus_9"
+    )
 
 
 def test_zero_decimal_currency(stripe_config):
@@ -255,8 +332,10 @@ def test_zero_decimal_currency(stripe_config):
 
 def test_order_id_from_metadata(stripe_config):
     obj = {**SESSION, "client_reference_id": None, "metadata": {"order_id": "ORD-META"}}
-    assert parse_signed(event("checkout.session.completed", obj),
-                        stripe_config).out_trade_no == "ORD-META"
+    assert (
+        parse_signed(event("checkout.session.completed", obj), stripe_config).out_trade_no
+        == "ORD-META"
+    )
 
 
 def test_missing_order_id_is_malformed(stripe_config):
@@ -265,11 +344,20 @@ def test_missing_order_id_is_malformed(stripe_config):
         parse_signed(event("checkout.session.completed", obj), stripe_config)
 
 
-@pytest.mark.parametrize("event_type", ["charge.refunded", "payment_intent.succeeded",
-                                        "charge.dispute.created"])
+@pytest.mark.parametrize(
+    "event_type", ["charge.refunded", "payment_intent.succeeded", "charge.dispute.created"]
+)
 def test_payment_only_events_leave_the_order_to_be_found_by_payment_ref(stripe_config, event_type):
-    obj = {"id": "ch_9", "object": "charge", "amount": 500, "amount_refunded": 500,
-           "amount_received": 500, "currency": "usd", "payment_intent": "pi_9", "metadata": {}}
+    obj = {
+        "id": "ch_9",
+        "object": "charge",
+        "amount": 500,
+        "amount_refunded": 500,
+        "amount_received": 500,
+        "currency": "usd",
+        "payment_intent": "pi_9",
+        "metadata": {},
+    }
     if event_type == "payment_intent.succeeded":
         obj["id"] = "pi_9"
     notice = parse_signed(event(event_type, obj), stripe_config)
@@ -289,28 +377,54 @@ def test_client_secret_never_reaches_the_notice(stripe_config):
 
 # --- malformed input -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("payload", [
-    b"not json", b"[]", b"\xff\xfe", b'{"id": "evt_3"}',
-    event("checkout.session.completed", {**SESSION, "amount_total": 58.0}),
-    event("checkout.session.completed", {**SESSION, "amount_total": "5800"}),
-    event("checkout.session.completed", {**SESSION, "currency": "yuan"}),
-    event("checkout.session.completed", {k: v for k, v in SESSION.items() if k != "currency"}),
-    event("charge.refunded", {k: v for k, v in CHARGE.items() if k != "amount_refunded"}),
-    json.dumps({"id": "evt_3", "type": "checkout.session.completed",
-                "created": VECTOR_TS}).encode(),
-    json.dumps({"id": "evt_3", "type": "checkout.session.completed", "created": "yesterday",
-                "data": {"object": SESSION}}).encode(),
-    json.dumps({"id": "evt_3", "type": "checkout.session.completed", "created": 10**30,
-                "data": {"object": SESSION}}).encode(),
-    json.dumps({"type": "checkout.session.completed", "created": VECTOR_TS,
-                "data": {"object": SESSION}}).encode(),
-])
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[]",
+        b"\xff\xfe",
+        b'{"id": "evt_3"}',
+        event("checkout.session.completed", {**SESSION, "amount_total": 58.0}),
+        event("checkout.session.completed", {**SESSION, "amount_total": "5800"}),
+        event("checkout.session.completed", {**SESSION, "currency": "yuan"}),
+        event("checkout.session.completed", {k: v for k, v in SESSION.items() if k != "currency"}),
+        event("charge.refunded", {k: v for k, v in CHARGE.items() if k != "amount_refunded"}),
+        json.dumps(
+            {"id": "evt_3", "type": "checkout.session.completed", "created": VECTOR_TS}
+        ).encode(),
+        json.dumps(
+            {
+                "id": "evt_3",
+                "type": "checkout.session.completed",
+                "created": "yesterday",
+                "data": {"object": SESSION},
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "id": "evt_3",
+                "type": "checkout.session.completed",
+                "created": 10**30,
+                "data": {"object": SESSION},
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "type": "checkout.session.completed",
+                "created": VECTOR_TS,
+                "data": {"object": SESSION},
+            }
+        ).encode(),
+    ],
+)
 def test_signed_malformed_payloads(stripe_config, payload):
     with pytest.raises(MalformedNotification):
         parse_signed(payload, stripe_config)
 
 
 # --- answers and redaction -----------------------------------------------------------------------
+
 
 def test_answers():
     success = GATEWAY.success_answer()
@@ -323,7 +437,15 @@ def test_answers():
 
 
 def test_redact_masks_secrets_at_any_depth():
-    payload = {"webhook_secret": "whsec", "api_key": "sk", "data": {"object": {
-        "client_secret": "cs", "list": [{"client_secret": "x"}], "amount": 1}}}
-    assert GATEWAY.redact(payload) == {"webhook_secret": "***", "api_key": "***", "data": {
-        "object": {"client_secret": "***", "list": [{"client_secret": "***"}], "amount": 1}}}
+    payload = {
+        "webhook_secret": "whsec",
+        "api_key": "sk",
+        "data": {"object": {"client_secret": "cs", "list": [{"client_secret": "x"}], "amount": 1}},
+    }
+    assert GATEWAY.redact(payload) == {
+        "webhook_secret": "***",
+        "api_key": "***",
+        "data": {
+            "object": {"client_secret": "***", "list": [{"client_secret": "***"}], "amount": 1}
+        },
+    }

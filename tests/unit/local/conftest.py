@@ -1,5 +1,6 @@
 """Fixtures for the simulator's tests: the published vectors, a stand-in for paytrack's
 /notify endpoint, and simulators built from the committed dev config."""
+
 from __future__ import annotations
 
 import json
@@ -13,13 +14,12 @@ import pytest
 from moto import mock_aws
 
 from local import fidelity
-from local.simulator import (DEFAULT_CHANNELS_FILE, GatewaySimulator, load_channels,
-                             load_sim_config)
+from local.simulator import DEFAULT_CHANNELS_FILE, GatewaySimulator, load_channels, load_sim_config
 from tests.support.answering_server import AnsweringServer
 from tests.unit.gateways.helpers import vectors_dir as _gateway_vectors_dir
 
 VECTORS_DIR = _gateway_vectors_dir()
-FAST = 1 / 2400     # Alipay's 4-minute first retry after 0.1 s
+FAST = 1 / 2400  # Alipay's 4-minute first retry after 0.1 s
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +29,9 @@ def vectors_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def vector(vectors_dir):
-    return lambda name: json.loads((vectors_dir / f"{name}_vector.json").read_text(encoding="utf-8"))
+    return lambda name: json.loads(
+        (vectors_dir / f"{name}_vector.json").read_text(encoding="utf-8")
+    )
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +69,10 @@ class Receiver:
         self.answers: list[tuple[int, str]] = [(200, "success")]
         self._lock = threading.Lock()
         self._server = AnsweringServer(
-            lambda method, path, query, headers, body: self._answer(Received(method, path, query, headers, body)))
+            lambda method, path, query, headers, body: self._answer(
+                Received(method, path, query, headers, body)
+            )
+        )
         self.url = self._server.url
 
     def close(self) -> None:
@@ -92,8 +97,12 @@ def make_sim(receiver, channels, sim_config):
     built = []
 
     def make(time_scale=FAST, api_url=None, channels_override=None, **options):
-        sim = GatewaySimulator(api_url or receiver.url, channels_override or channels,
-                               {**sim_config, **options}, time_scale=time_scale)
+        sim = GatewaySimulator(
+            api_url or receiver.url,
+            channels_override or channels,
+            {**sim_config, **options},
+            time_scale=time_scale,
+        )
         built.append(sim)
         return sim
 
@@ -106,8 +115,11 @@ def make_sim(receiver, channels, sim_config):
 def fresh_moto(monkeypatch):
     """A new in-process moto with fake credentials, and no endpoint that could reach a running
     stack."""
-    for name, value in {"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "t",
-                        "AWS_SECRET_ACCESS_KEY": "t"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "ap-east-1",
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -125,23 +137,28 @@ def patched_later(monkeypatch):
     """Whatever fidelity patches is put back after the test (other tests use plain moto)."""
     import chalice.local
     import moto.dynamodb.models as models
+    from moto import backends
+    from moto.core.responses import ActionResult
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
     from moto.dynamodbstreams.models import ShardIterator
-    from moto.core.responses import ActionResult
     from moto.sns.models import Topic
     from moto.sqs.models import SQSBackend
 
-    from moto import backends
-
     monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
-    for owner, names in ((DynamoDBBackend, ("put_item", "update_item", "delete_item", "transact_write_items",
-                                             "batch_write_item")),
-                         (Table, ("query", "all_items", "put_item", "delete_item")),
-                         (ShardIterator, ("__init__", "get")),
-                         (Topic, ("__init__",)), (ActionResult, ("execute_result",)),
-                         (SQSBackend, ("is_message_valid_based_on_retention_period",)),
-                         (models, ("copy",)), (chalice.local.ThreadedHTTPServer, ("request_queue_size",))):
+    for owner, names in (
+        (
+            DynamoDBBackend,
+            ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"),
+        ),
+        (Table, ("query", "all_items", "put_item", "delete_item")),
+        (ShardIterator, ("__init__", "get")),
+        (Topic, ("__init__",)),
+        (ActionResult, ("execute_result",)),
+        (SQSBackend, ("is_message_valid_based_on_retention_period",)),
+        (models, ("copy",)),
+        (chalice.local.ThreadedHTTPServer, ("request_queue_size",)),
+    ):
         for name in names:
             monkeypatch.setattr(owner, name, getattr(owner, name))
     return fidelity.like_aws

@@ -1,5 +1,6 @@
 """`make run`'s console with demo traffic: each order in the demo log, a summary line a period with
 the banner's essentials under it, so the banner is never more than a period away."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,7 +11,9 @@ import pytest
 from local.console import DemoReport
 from local.stack import Stack, StackConfig
 
-ESSENTIALS = "  API http://127.0.0.1:8000 · admin page http://127.0.0.1:8000/admin · keys out/local-keys.env"
+ESSENTIALS = (
+    "  API http://127.0.0.1:8000 · admin page http://127.0.0.1:8000/admin · keys out/local-keys.env"
+)
 
 
 def at(hms: str):
@@ -26,11 +29,15 @@ def test_each_summary_counts_its_period_and_repeats_the_essentials(report):
     for kind in ("paid", "paid", "paid", "delivered", "delivered", "held", "failed"):
         report.count(kind)
     first = report.summary(60)
-    assert first == (f"09:41:07 demo, last 60 s: 3 paid · 2 delivered · 1 held · 1 failed  "
-                     f"(each order: {report.log_path})\n{ESSENTIALS}")
+    assert first == (
+        f"09:41:07 demo, last 60 s: 3 paid · 2 delivered · 1 held · 1 failed  "
+        f"(each order: {report.log_path})\n{ESSENTIALS}"
+    )
     report.count("delivered")
     second = report.summary(60)
-    assert second.splitlines()[0].startswith("09:41:07 demo, last 60 s: 0 paid · 1 delivered · 0 held · 0 failed")
+    assert second.splitlines()[0].startswith(
+        "09:41:07 demo, last 60 s: 0 paid · 1 delivered · 0 held · 0 failed"
+    )
     assert second.splitlines()[1] == ESSENTIALS
 
 
@@ -39,7 +46,8 @@ def test_each_demo_line_goes_to_the_log_file_time_stamped(report):
     report.log("demo: delivered ORD1 → HTTP 200")
     assert report.log_path.read_text(encoding="utf-8").splitlines() == [
         "09:41:07 demo: paid ORD1 via alipay-main 58.00 CNY → answered success",
-        "09:41:07 demo: delivered ORD1 → HTTP 200"]
+        "09:41:07 demo: delivered ORD1 → HTTP 200",
+    ]
 
 
 def test_a_new_run_starts_an_empty_log(tmp_path):
@@ -57,5 +65,7 @@ def test_an_unknown_outcome_is_refused(report):
 
 def test_the_essentials_name_the_api_the_admin_page_and_the_keys_file(tmp_path):
     stack = Stack(StackConfig(api_port=8123, keys_file=tmp_path / "local-keys.env"))
-    assert stack.essentials() == (f"  API http://127.0.0.1:8123 · admin page http://127.0.0.1:8123/admin"
-                                  f" · keys {tmp_path / 'local-keys.env'}")   # stdin not a terminal: no Enter hint
+    assert stack.essentials() == (
+        f"  API http://127.0.0.1:8123 · admin page http://127.0.0.1:8123/admin"
+        f" · keys {tmp_path / 'local-keys.env'}"
+    )  # stdin not a terminal: no Enter hint

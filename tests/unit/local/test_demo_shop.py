@@ -1,6 +1,7 @@
 """The local stack's shop (local/demo_shop.py) on paytrack's events: it answers a verification
 request with the request's token at the event's answer URL, delivers only an order it verified
 once `order.ready` comes again, and a failing call never stops the listener."""
+
 from __future__ import annotations
 
 import requests
@@ -22,9 +23,17 @@ class Recorder:
 
 
 def request_event(order_no: str, template: str = "last4") -> dict:
-    return {"event": "order.verification_requested", "order": {"order_no": order_no},
-            "verification": {"id": "ver_1", "question": "后四位?", "template": template, "reply_token": "tok"},
-            "answer_url": "/orders/{order_no}/verification"}
+    return {
+        "event": "order.verification_requested",
+        "order": {"order_no": order_no},
+        "verification": {
+            "id": "ver_1",
+            "question": "后四位?",
+            "template": template,
+            "reply_token": "tok",
+        },
+        "answer_url": "/orders/{order_no}/verification",
+    }
 
 
 def ready_event(order_no: str) -> dict:
@@ -36,13 +45,19 @@ def test_the_shop_answers_then_delivers_what_it_verified(monkeypatch):
     monkeypatch.setattr(demo_shop.requests, "post", http.post)
     shop = DemoShop("http://api", "shop-key")
     shop.on_event(request_event("O1"))
-    shop.on_event(ready_event("O2"))                      # not verified here: the demo traffic delivers it
+    shop.on_event(ready_event("O2"))  # not verified here: the demo traffic delivers it
     shop.on_event(ready_event("O1"))
-    shop.on_event(ready_event("O1"))                      # once
+    shop.on_event(ready_event("O1"))  # once
     assert http.calls == [
-        ("http://api/orders/O1/verification", {"verification_id": "ver_1", "token": "tok",
-                                               "answer": buyer_answer("O1", "last4")}),
-        ("http://api/orders/O1/delivery", {"status": "delivered", "detail": "card key sent after verification"})]
+        (
+            "http://api/orders/O1/verification",
+            {"verification_id": "ver_1", "token": "tok", "answer": buyer_answer("O1", "last4")},
+        ),
+        (
+            "http://api/orders/O1/delivery",
+            {"status": "delivered", "detail": "card key sent after verification"},
+        ),
+    ]
     assert len(buyer_answer("O1", "last4")) == 4 and buyer_answer("O1", "free") == "是我本人购买的"
 
 
@@ -54,5 +69,5 @@ def test_a_refused_answer_is_not_delivered_and_a_failure_never_raises(monkeypatc
     shop.on_event(ready_event("O3"))
     assert [url for url, _ in refused.calls] == ["http://api/orders/O3/verification"]
     monkeypatch.setattr(demo_shop.requests, "post", Recorder(fail=True).post)
-    shop.on_event(request_event("O4"))                     # logged, not raised
+    shop.on_event(request_event("O4"))  # logged, not raised
     shop.on_event({"event": "order.verification_requested"})

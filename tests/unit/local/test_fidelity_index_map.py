@@ -5,6 +5,7 @@ whole table, so a flash sale's `by_ip` COUNT per order cost O(n) and the sale O(
 The property: after any sequence of writes of every kind (PutItem, UpdateItem setting, changing
 or removing the indexed attribute, DeleteItem, transactions committed and cancelled,
 BatchWriteItem), every index Query answers exactly what moto's own scan of the table answers."""
+
 from __future__ import annotations
 
 import boto3
@@ -18,17 +19,31 @@ from local import fidelity
 
 IPS = ("10.0.0.1", "10.0.0.2", "10.0.0.3")
 MAILS = ("a@qq.com", "b@qq.com")
-TABLES = {"t": ("pk", "sk"), "h": ("pk",)}     # one table with a range key, one without
-_gsi = [{"IndexName": "by_ip", "Projection": {"ProjectionType": "ALL"},
-         "KeySchema": [{"AttributeName": "ip", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}]},
-        {"IndexName": "by_mail", "Projection": {"ProjectionType": "KEYS_ONLY"},
-         "KeySchema": [{"AttributeName": "mail", "KeyType": "HASH"}]}]
+TABLES = {"t": ("pk", "sk"), "h": ("pk",)}  # one table with a range key, one without
+_gsi = [
+    {
+        "IndexName": "by_ip",
+        "Projection": {"ProjectionType": "ALL"},
+        "KeySchema": [
+            {"AttributeName": "ip", "KeyType": "HASH"},
+            {"AttributeName": "at", "KeyType": "RANGE"},
+        ],
+    },
+    {
+        "IndexName": "by_mail",
+        "Projection": {"ProjectionType": "KEYS_ONLY"},
+        "KeySchema": [{"AttributeName": "mail", "KeyType": "HASH"}],
+    },
+]
 
 
 @pytest.fixture
 def aws_env(monkeypatch):
-    for name, value in {"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "t",
-                        "AWS_SECRET_ACCESS_KEY": "t"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "ap-east-1",
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
@@ -36,10 +51,15 @@ def aws_env(monkeypatch):
 def _create_tables(client) -> None:
     for name, key in TABLES.items():
         client.create_table(
-            TableName=name, BillingMode="PAY_PER_REQUEST", GlobalSecondaryIndexes=_gsi,
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            GlobalSecondaryIndexes=_gsi,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
             KeySchema=[{"AttributeName": a, "KeyType": k} for a, k in zip(key, ("HASH", "RANGE"))],
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in (*key, "ip", "at", "mail")])
+            AttributeDefinitions=[
+                {"AttributeName": a, "AttributeType": "S"} for a in (*key, "ip", "at", "mail")
+            ],
+        )
 
 
 def _backend_table(name: str):
@@ -50,7 +70,11 @@ def _backend_table(name: str):
 
 # ------------------------------------------------------------------------------ the writes
 
-keys = st.tuples(st.sampled_from(sorted(TABLES)), st.sampled_from(("p0", "p1", "p2")), st.sampled_from(("s0", "s1")))
+keys = st.tuples(
+    st.sampled_from(sorted(TABLES)),
+    st.sampled_from(("p0", "p1", "p2")),
+    st.sampled_from(("s0", "s1")),
+)
 maybe_ip = st.one_of(st.none(), st.sampled_from(IPS))
 
 
@@ -70,19 +94,35 @@ def _put(table, pk, sk, ip, at, mail) -> dict:
 def _update(table, pk, sk, ip) -> dict:
     """Sets the indexed attribute (a new item when none is there), or removes it."""
     if ip is None:
-        return {"Update": {"TableName": table, "Key": _key(table, pk, sk), "UpdateExpression": "REMOVE ip"}}
-    return {"Update": {"TableName": table, "Key": _key(table, pk, sk),
-                       "UpdateExpression": "SET ip = :ip, #at = if_not_exists(#at, :at)",
-                       "ExpressionAttributeNames": {"#at": "at"},
-                       "ExpressionAttributeValues": {":ip": {"S": ip}, ":at": {"S": "t9"}}}}
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": _key(table, pk, sk),
+                "UpdateExpression": "REMOVE ip",
+            }
+        }
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": _key(table, pk, sk),
+            "UpdateExpression": "SET ip = :ip, #at = if_not_exists(#at, :at)",
+            "ExpressionAttributeNames": {"#at": "at"},
+            "ExpressionAttributeValues": {":ip": {"S": ip}, ":at": {"S": "t9"}},
+        }
+    }
 
 
 def _delete(table, pk, sk) -> dict:
     return {"Delete": {"TableName": table, "Key": _key(table, pk, sk)}}
 
 
-puts = st.builds(lambda k, ip, at, mail: _put(*k, ip, at, mail), keys, maybe_ip,
-                 st.sampled_from(("t1", "t2", "t3")), st.one_of(st.none(), st.sampled_from(MAILS)))
+puts = st.builds(
+    lambda k, ip, at, mail: _put(*k, ip, at, mail),
+    keys,
+    maybe_ip,
+    st.sampled_from(("t1", "t2", "t3")),
+    st.one_of(st.none(), st.sampled_from(MAILS)),
+)
 updates = st.builds(lambda k, ip: _update(*k, ip), keys, maybe_ip)
 deletes = st.builds(lambda k: _delete(*k), keys)
 elements = st.one_of(puts, updates, deletes)
@@ -93,7 +133,10 @@ def _distinct(ops: list[dict]) -> list[dict]:
     seen, kept = set(), []
     for op in ops:
         (body,) = op.values()
-        key = (body["TableName"], repr(body.get("Key") or {k: body["Item"][k] for k in TABLES[body["TableName"]]}))
+        key = (
+            body["TableName"],
+            repr(body.get("Key") or {k: body["Item"][k] for k in TABLES[body["TableName"]]}),
+        )
         if key not in seen:
             seen.add(key)
             kept.append(op)
@@ -102,21 +145,40 @@ def _distinct(ops: list[dict]) -> list[dict]:
 
 writes = st.one_of(
     st.builds(lambda op: ("single", op), elements),
-    st.builds(lambda ops, cancel: ("transaction", _distinct(ops), cancel), st.lists(elements, min_size=1, max_size=4),
-              st.booleans()),
-    st.builds(lambda ops: ("batch", _distinct(ops)), st.lists(st.one_of(puts, deletes), min_size=1, max_size=4)),
+    st.builds(
+        lambda ops, cancel: ("transaction", _distinct(ops), cancel),
+        st.lists(elements, min_size=1, max_size=4),
+        st.booleans(),
+    ),
+    st.builds(
+        lambda ops: ("batch", _distinct(ops)),
+        st.lists(st.one_of(puts, deletes), min_size=1, max_size=4),
+    ),
 )
 
 
 def _apply(client, write) -> None:
     kind, *rest = write
     if kind == "single":
-        (op_kind, body), = rest[0].items()
-        {"Put": client.put_item, "Update": client.update_item, "Delete": client.delete_item}[op_kind](**body)
+        ((op_kind, body),) = rest[0].items()
+        {"Put": client.put_item, "Update": client.update_item, "Delete": client.delete_item}[
+            op_kind
+        ](**body)
     elif kind == "transaction":
         ops, cancel = rest
-        failing = [{"ConditionCheck": {"TableName": "h", "Key": {"pk": {"S": "never"}},
-                                       "ConditionExpression": "attribute_exists(pk)"}}] if cancel else []
+        failing = (
+            [
+                {
+                    "ConditionCheck": {
+                        "TableName": "h",
+                        "Key": {"pk": {"S": "never"}},
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                }
+            ]
+            if cancel
+            else []
+        )
         try:
             client.transact_write_items(TransactItems=ops + failing)
         except ClientError as error:
@@ -124,14 +186,18 @@ def _apply(client, write) -> None:
     else:
         requests: dict[str, list] = {}
         for op in rest[0]:
-            (op_kind, body), = op.items()
-            request = ({"PutRequest": {"Item": body["Item"]}} if op_kind == "Put"
-                       else {"DeleteRequest": {"Key": body["Key"]}})
+            ((op_kind, body),) = op.items()
+            request = (
+                {"PutRequest": {"Item": body["Item"]}}
+                if op_kind == "Put"
+                else {"DeleteRequest": {"Key": body["Key"]}}
+            )
             requests.setdefault(body["TableName"], []).append(request)
         client.batch_write_item(RequestItems=requests)
 
 
 # ------------------------------------------------------------------------------ the answers
+
 
 def _both_ways(table, index: str, attribute: str, value: str, limit: int | None, between: bool):
     """One index Query through the map (the patched Table.query) and through moto's own scan
@@ -143,8 +209,10 @@ def _both_ways(table, index: str, attribute: str, value: str, limit: int | None,
     bounds = [DynamoType({"S": "t1"}), DynamoType({"S": "t2"})]
     range_comparison, range_objs = ("BETWEEN", bounds) if between else (None, [])
     args = (hash_value, range_comparison, range_objs, limit, None, True, None, index)
-    kwargs = {"hash_key_conditions": [(attribute, hash_value)],
-              "range_key_conditions": [("at", "BETWEEN", bounds)] if between else []}
+    kwargs = {
+        "hash_key_conditions": [(attribute, hash_value)],
+        "range_key_conditions": [("at", "BETWEEN", bounds)] if between else [],
+    }
     answers = []
     for query in (table.query, Table.query.__wrapped__.__get__(table)):
         items, scanned, last = query(*args, **kwargs)
@@ -158,12 +226,16 @@ def _assert_index_queries_answer_as_moto_scans() -> None:
         for index, attribute, values in (("by_ip", "ip", IPS), ("by_mail", "mail", MAILS)):
             for value in values:
                 for limit in (None, 1):
-                    for between in ((False, True) if index == "by_ip" else (False,)):
-                        through_map, scanned = _both_ways(table, index, attribute, value, limit, between)
+                    for between in (False, True) if index == "by_ip" else (False,):
+                        through_map, scanned = _both_ways(
+                            table, index, attribute, value, limit, between
+                        )
                         assert through_map == scanned, (name, index, value, limit, between)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(before=st.lists(writes, max_size=4), after=st.lists(writes, min_size=1, max_size=12))
 def test_index_queries_answer_as_moto_scans_after_any_writes(aws_env, patched_later, before, after):
     """`before` is written before the first index Query builds the map; `after` is kept by it."""
@@ -174,7 +246,7 @@ def test_index_queries_answer_as_moto_scans_after_any_writes(aws_env, patched_la
         for write in before:
             _apply(client, write)
         _assert_index_queries_answer_as_moto_scans()
-        assert set(_backend_table("t")._index_map.buckets) == {"ip", "mail"}     # the map answers
+        assert set(_backend_table("t")._index_map.buckets) == {"ip", "mail"}  # the map answers
         for write in after:
             _apply(client, write)
             _assert_index_queries_answer_as_moto_scans()
@@ -187,9 +259,15 @@ def test_an_update_moving_the_indexed_attribute_moves_the_item(aws_env, patched_
         _create_tables(client)
 
         def ips(ip: str) -> list[str]:
-            return [i["pk"]["S"] for i in client.query(
-                TableName="t", IndexName="by_ip", KeyConditionExpression="ip = :v",
-                ExpressionAttributeValues={":v": {"S": ip}})["Items"]]
+            return [
+                i["pk"]["S"]
+                for i in client.query(
+                    TableName="t",
+                    IndexName="by_ip",
+                    KeyConditionExpression="ip = :v",
+                    ExpressionAttributeValues={":v": {"S": ip}},
+                )["Items"]
+            ]
 
         client.transact_write_items(TransactItems=[_put("t", "p0", "s0", IPS[0], "t1", None)])
         assert ips(IPS[0]) == ["p0"]
@@ -213,6 +291,11 @@ def test_an_index_query_reads_only_its_partition(aws_env, patched_later):
 
         read = fidelity._index_partition(table, "by_ip", [("ip", DynamoType({"S": "10.1.7.1"}))])
         assert sorted(item.hash_key.value for item in read) == ["p107", "p207", "p7"]
-        count = client.query(TableName="t", IndexName="by_ip", KeyConditionExpression="ip = :v",
-                             ExpressionAttributeValues={":v": {"S": "10.1.7.1"}}, Select="COUNT")
+        count = client.query(
+            TableName="t",
+            IndexName="by_ip",
+            KeyConditionExpression="ip = :v",
+            ExpressionAttributeValues={":v": {"S": "10.1.7.1"}},
+            Select="COUNT",
+        )
         assert count["Count"] == 3 and count["ScannedCount"] == 3

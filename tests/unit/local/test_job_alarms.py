@@ -1,5 +1,6 @@
 """The scheduled jobs' alarms page on the metrics the jobs really emit (local/alarms.py evaluates
 the template's alarms the way CloudWatch would)."""
+
 from __future__ import annotations
 
 import json
@@ -26,17 +27,24 @@ def pages(capsys, record) -> list[str]:
 
 
 def test_an_unreadable_statement_pages(capsys):
-    assert pages(capsys, lambda: job_metrics.statement_failed("alipay-main")) == ["paytrack-local-statement-failures"]
+    assert pages(capsys, lambda: job_metrics.statement_failed("alipay-main")) == [
+        "paytrack-local-statement-failures"
+    ]
 
 
 def test_a_failed_digest_pages_as_itself_and_as_a_failed_job(capsys):
     assert pages(capsys, lambda: job_metrics.job_failed("failed_digest")) == [
-        "paytrack-local-failed-digest", "paytrack-local-job-failures"]
+        "paytrack-local-failed-digest",
+        "paytrack-local-job-failures",
+    ]
 
 
-@pytest.mark.parametrize("failures, paged", [(4, []), (5, ["paytrack-local-gateway-query-failures"])])
+@pytest.mark.parametrize(
+    "failures, paged", [(4, []), (5, ["paytrack-local-gateway-query-failures"])]
+)
 def test_gateway_queries_page_when_they_keep_failing(capsys, failures, paged):
     def record():
         for _ in range(failures):
             job_metrics.gateway_query_failed("wxpay-main")
+
     assert pages(capsys, record) == paged

@@ -1,5 +1,6 @@
 """The stream pumps' process (local/pump_process.py): what it prints reaches the stack's stdout,
 where local paging reads the EMF metrics, and its readiness line is not passed on."""
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,7 @@ def test_the_childs_lines_are_forwarded_to_whatever_stdout_is_now_and_ready_is_n
         assert not running.is_set()
         yield pump_process.READY + "\n"
         assert running.is_set()
-        monkeypatch.setattr(sys, "stdout", second)      # local paging swaps in its tap
+        monkeypatch.setattr(sys, "stdout", second)  # local paging swaps in its tap
         yield "order.paid published\n"
 
     monkeypatch.setattr(sys, "stdout", first)
@@ -29,6 +30,7 @@ def test_the_childs_lines_are_forwarded_to_whatever_stdout_is_now_and_ready_is_n
 
 def test_a_line_that_cannot_be_passed_on_does_not_end_the_forwarding(monkeypatch):
     """Were the forwarder to end, the pipe would fill and every pump would block on a print."""
+
     class Refusing(io.StringIO):
         def write(self, text):
             if text.startswith("bad"):

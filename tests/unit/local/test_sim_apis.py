@@ -2,10 +2,11 @@
 wechatpayv3) query it and verify its signatures; paytrack's adapters query it and parse its
 statements — two independent implementations of each format agreeing; a caller with the wrong
 credentials is refused the way the gateway refuses it; injected discrepancies show."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -34,17 +35,26 @@ def sim(make_sim):
 def configs(sim, channels):
     """paytrack's channel configs pointed at this simulator's port."""
     origin = f"http://127.0.0.1:{sim._server.port}/"
-    return {cid: {k: v.replace("http://127.0.0.1:9000/", origin) if k in ("gateway_url", "api_base") else v
-                  for k, v in cfg.items()} for cid, cfg in channels.items()}
+    return {
+        cid: {
+            k: v.replace("http://127.0.0.1:9000/", origin)
+            if k in ("gateway_url", "api_base")
+            else v
+            for k, v in cfg.items()
+        }
+        for cid, cfg in channels.items()
+    }
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def ask(configs, channel, out_trade_no, trade_no=None):
     config = configs[channel]
-    return get_gateway(config["type"]).query_order(config, channel, out_trade_no, trade_no, HTTP, now())
+    return get_gateway(config["type"]).query_order(
+        config, channel, out_trade_no, trade_no, HTTP, now()
+    )
 
 
 @pytest.mark.parametrize("channel", list(CURRENCY))
@@ -53,7 +63,10 @@ def test_paytrack_queries_each_gateway_over_http(sim, configs, channel):
     paid = ask(configs, channel, "ORD-Q1")
     assert paid.status is QueryStatus.PAID
     assert (paid.notice.trade_no, paid.notice.amount.minor, paid.notice.amount.currency) == (
-        trade.trade_no, 5800, CURRENCY[channel])
+        trade.trade_no,
+        5800,
+        CURRENCY[channel],
+    )
     assert ask(configs, channel, "ORD-NONE").status is QueryStatus.NOT_FOUND
 
 
@@ -69,26 +82,44 @@ def test_closed_trades_are_closed(sim, configs):
     assert ask(configs, "alipay-main", "ORD-C1").status is QueryStatus.CLOSED
 
 
-def test_python_alipay_sdk_queries_the_simulator_and_verifies_its_signature(sim, configs, sim_config):
+def test_python_alipay_sdk_queries_the_simulator_and_verifies_its_signature(
+    sim, configs, sim_config
+):
     trade = sim.pay("alipay-main", "ORD-SDK", "58.00", notify=False)
     config = configs["alipay-main"]
-    sdk = AliPay(appid=config["app_id"], app_notify_url=None, app_private_key_string=config["app_private_key"],
-                 alipay_public_key_string=config["alipay_public_key"], sign_type="RSA2")
-    sdk._gateway = config["gateway_url"]        # the SDK calls its own gateway URL; point it at the simulator
-    answer = sdk.api_alipay_trade_query(out_trade_no="ORD-SDK")      # raises unless the sign verifies
+    sdk = AliPay(
+        appid=config["app_id"],
+        app_notify_url=None,
+        app_private_key_string=config["app_private_key"],
+        alipay_public_key_string=config["alipay_public_key"],
+        sign_type="RSA2",
+    )
+    sdk._gateway = config[
+        "gateway_url"
+    ]  # the SDK calls its own gateway URL; point it at the simulator
+    answer = sdk.api_alipay_trade_query(out_trade_no="ORD-SDK")  # raises unless the sign verifies
     assert (answer["trade_status"], answer["trade_no"], answer["total_amount"]) == (
-        "TRADE_SUCCESS", trade.trade_no, "58.00")
+        "TRADE_SUCCESS",
+        trade.trade_no,
+        "58.00",
+    )
 
 
 def test_wechatpayv3_queries_the_simulator_and_verifies_its_signature(sim, configs):
     trade = sim.pay("wxpay-main", "ORD-WX", "58.00", notify=False)
     config = configs["wxpay-main"]
-    sdk = WeChatPay(wechatpay_type=WeChatPayType.NATIVE, mchid=config["mchid"],
-                    private_key=config["merchant_private_key"], cert_serial_no=config["merchant_serial_no"],
-                    appid=config["appid"], apiv3_key=config["apiv3_key"],
-                    public_key=config["platform_public_key"], public_key_id=config["platform_public_key_id"])
+    sdk = WeChatPay(
+        wechatpay_type=WeChatPayType.NATIVE,
+        mchid=config["mchid"],
+        private_key=config["merchant_private_key"],
+        cert_serial_no=config["merchant_serial_no"],
+        appid=config["appid"],
+        apiv3_key=config["apiv3_key"],
+        public_key=config["platform_public_key"],
+        public_key_id=config["platform_public_key_id"],
+    )
     sdk._core._gate_way = config["api_base"]
-    status, body = sdk.query(out_trade_no="ORD-WX")                  # raises unless the answer verifies
+    status, body = sdk.query(out_trade_no="ORD-WX")  # raises unless the answer verifies
     assert status == 200 and trade.trade_no in body
     status, body = sdk.trade_bill(bill_date=beijing_day(now()).isoformat())
     assert status == 200 and "hash_value" in body
@@ -101,26 +132,39 @@ def test_statements_in_each_format_parse_with_paytracks_parsers(sim, configs, ch
     sim.pay(channel, "ORD-S3", "19.90", CURRENCY[channel], notify=False, in_statement=False)
     if channel != "epay-main":
         sim.refund(channel, "ORD-S1", "8.00", notify=False)
-    time.sleep(1.1)                  # a statement of today covers whole seconds up to when it is made
+    time.sleep(1.1)  # a statement of today covers whole seconds up to when it is made
     later = now()
     config = configs[channel]
-    statement = get_gateway(config["type"]).fetch_statement(config, channel, beijing_day(later), HTTP, later)
-    got = {(line.kind, line.out_trade_no or line.trade_no, line.amount.format()) for line in statement.lines}
+    statement = get_gateway(config["type"]).fetch_statement(
+        config, channel, beijing_day(later), HTTP, later
+    )
+    got = {
+        (line.kind, line.out_trade_no or line.trade_no, line.amount.format())
+        for line in statement.lines
+    }
     refund_key = "ORD-S1" if channel != "stripe-main" else ok.trade_no
     expected = {(LineKind.PAYMENT, "ORD-S1", "58.00"), (LineKind.PAYMENT, "ORD-S2", "24.00")}
     if channel != "epay-main":
         expected.add((LineKind.REFUND, refund_key, "8.00"))
     assert got == expected
-    fees = {line.out_trade_no: line.fee for line in statement.lines if line.kind is LineKind.PAYMENT}
+    fees = {
+        line.out_trade_no: line.fee for line in statement.lines if line.kind is LineKind.PAYMENT
+    }
     if channel in ("alipay-main", "wxpay-main"):
         assert fees["ORD-S1"].format() == "0.35"
     if channel == "stripe-main":
-        assert fees["ORD-S1"].minor == 198                       # 2.9% of 58.00 + 0.30
+        assert fees["ORD-S1"].minor == 198  # 2.9% of 58.00 + 0.30
 
 
-@pytest.mark.parametrize("channel, field, wrong", [
-    ("alipay-main", "app_private_key", "wechat_merchant"), ("wxpay-main", "merchant_private_key", "alipay_app"),
-    ("epay-main", "key", None), ("stripe-main", "api_key", None)])
+@pytest.mark.parametrize(
+    "channel, field, wrong",
+    [
+        ("alipay-main", "app_private_key", "wechat_merchant"),
+        ("wxpay-main", "merchant_private_key", "alipay_app"),
+        ("epay-main", "key", None),
+        ("stripe-main", "api_key", None),
+    ],
+)
 def test_callers_with_the_wrong_credentials_are_refused(sim, configs, channel, field, wrong):
     from pathlib import Path
 
@@ -140,11 +184,19 @@ def test_download_links_expire():
 
 def test_control_api_pays_and_refunds_without_notifying(sim):
     url = f"http://127.0.0.1:{sim._server.port}/sim"
-    paid = requests.post(f"{url}/pay", json={"channel": "epay-main", "out_trade_no": "ORD-C", "amount": "58.00",
-                                             "notify": False}, timeout=5)
+    paid = requests.post(
+        f"{url}/pay",
+        json={"channel": "epay-main", "out_trade_no": "ORD-C", "amount": "58.00", "notify": False},
+        timeout=5,
+    )
     assert paid.status_code == 201 and paid.json()["notified"] is False
     assert sim.book.paid("epay-main", "ORD-C")[0].trade_no == paid.json()["trade_no"]
-    refunded = requests.post(f"{url}/refund", json={"channel": "epay-main", "out_trade_no": "ORD-C",
-                                                    "amount": "8.00", "notify": False}, timeout=5)
-    assert refunded.status_code == 201 and sim.book.paid("epay-main", "ORD-C")[0].refunded_minor == 800
+    refunded = requests.post(
+        f"{url}/refund",
+        json={"channel": "epay-main", "out_trade_no": "ORD-C", "amount": "8.00", "notify": False},
+        timeout=5,
+    )
+    assert (
+        refunded.status_code == 201 and sim.book.paid("epay-main", "ORD-C")[0].refunded_minor == 800
+    )
     assert sim.events() == []

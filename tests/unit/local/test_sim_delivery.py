@@ -1,5 +1,6 @@
 """What the simulator sends and how it retries, checked against each gateway's own SDK where one
 exists (GATEWAYS.md oracles), so nothing here leans on the simulator's signing code."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,15 +24,22 @@ ORDER = "ORD20261125143012000001"
 def alipay_verifies(cfg, received) -> bool:
     params = received.params()
     sign = params.pop("sign")
-    sdk = AliPay(appid=cfg["app_id"], app_private_key_string=cfg["app_private_key"],
-                 alipay_public_key_string=cfg["alipay_public_key"])
+    sdk = AliPay(
+        appid=cfg["app_id"],
+        app_private_key_string=cfg["app_private_key"],
+        alipay_public_key_string=cfg["alipay_public_key"],
+    )
     return sdk.verify(params, sign)
 
 
 def wechat_verifies(cfg, received) -> bool:
-    return rsa_verify(received.header("Wechatpay-Timestamp"), received.header("Wechatpay-Nonce"),
-                      received.body.decode(), received.header("Wechatpay-Signature"),
-                      load_pem_public_key(cfg["platform_public_key"].encode()))
+    return rsa_verify(
+        received.header("Wechatpay-Timestamp"),
+        received.header("Wechatpay-Nonce"),
+        received.body.decode(),
+        received.header("Wechatpay-Signature"),
+        load_pem_public_key(cfg["platform_public_key"].encode()),
+    )
 
 
 def epay_verifies(cfg, received) -> bool:
@@ -44,22 +52,32 @@ def epay_verifies(cfg, received) -> bool:
 
 def stripe_verifies(cfg, received) -> bool:
     try:
-        stripe.WebhookSignature.verify_header(received.body.decode(),
-                                              received.header("Stripe-Signature"),
-                                              cfg["webhook_secret"], tolerance=300)
+        stripe.WebhookSignature.verify_header(
+            received.body.decode(),
+            received.header("Stripe-Signature"),
+            cfg["webhook_secret"],
+            tolerance=300,
+        )
     except stripe.SignatureVerificationError:
         return False
     return True
 
 
-VERIFIES = {"alipay-main": alipay_verifies, "wxpay-main": wechat_verifies,
-            "epay-main": epay_verifies, "stripe-main": stripe_verifies}
+VERIFIES = {
+    "alipay-main": alipay_verifies,
+    "wxpay-main": wechat_verifies,
+    "epay-main": epay_verifies,
+    "stripe-main": stripe_verifies,
+}
 
 
 def wechat_plain(cfg, received) -> dict:
     resource = json.loads(received.body)["resource"]
-    return json.loads(aes_decrypt(resource["nonce"], resource["ciphertext"],
-                                  resource["associated_data"], cfg["apiv3_key"]))
+    return json.loads(
+        aes_decrypt(
+            resource["nonce"], resource["ciphertext"], resource["associated_data"], cfg["apiv3_key"]
+        )
+    )
 
 
 def settled(event_or_trade, outcome="accepted"):
@@ -71,6 +89,7 @@ def settled(event_or_trade, outcome="accepted"):
 
 # --- wire formats -------------------------------------------------------------------------------
 
+
 def test_alipay_payment_notification(make_sim, receiver, channels):
     trade = make_sim().pay("alipay-main", ORDER, "58.00", subject="Steam 充值卡 50元")
     settled(trade)
@@ -80,12 +99,34 @@ def test_alipay_payment_notification(make_sim, receiver, channels):
     assert got.header("Content-Type").startswith("application/x-www-form-urlencoded")
     assert alipay_verifies(cfg, got)
     assert params["notify_id"] == trade.event.notice.event_key
-    assert re.fullmatch(r"\d{8}22001\d{15}", params["trade_no"]) and params["trade_no"] == trade.trade_no
-    assert {k: params[k] for k in ("notify_type", "charset", "version", "sign_type", "app_id",
-                                   "seller_id", "out_trade_no", "trade_status", "subject")} == {
-        "notify_type": "trade_status_sync", "charset": "utf-8", "version": "1.0",
-        "sign_type": "RSA2", "app_id": cfg["app_id"], "seller_id": cfg["seller_id"],
-        "out_trade_no": ORDER, "trade_status": "TRADE_SUCCESS", "subject": "Steam 充值卡 50元"}
+    assert (
+        re.fullmatch(r"\d{8}22001\d{15}", params["trade_no"])
+        and params["trade_no"] == trade.trade_no
+    )
+    assert {
+        k: params[k]
+        for k in (
+            "notify_type",
+            "charset",
+            "version",
+            "sign_type",
+            "app_id",
+            "seller_id",
+            "out_trade_no",
+            "trade_status",
+            "subject",
+        )
+    } == {
+        "notify_type": "trade_status_sync",
+        "charset": "utf-8",
+        "version": "1.0",
+        "sign_type": "RSA2",
+        "app_id": cfg["app_id"],
+        "seller_id": cfg["seller_id"],
+        "out_trade_no": ORDER,
+        "trade_status": "TRADE_SUCCESS",
+        "subject": "Steam 充值卡 50元",
+    }
     for field in ("total_amount", "receipt_amount", "buyer_pay_amount", "invoice_amount"):
         assert params[field] == "58.00"
     assert params["point_amount"] == "0.00"
@@ -103,30 +144,53 @@ def test_wechat_payment_notification(make_sim, receiver, channels):
     assert got.header("Wechatpay-Signature-Type") == "WECHATPAY2-SHA256-RSA2048"
     assert abs(int(got.header("Wechatpay-Timestamp")) - time.time()) < 5
     assert body["id"] == trade.event.notice.event_key
-    assert (body["resource_type"], body["event_type"]) == ("encrypt-resource", "TRANSACTION.SUCCESS")
+    assert (body["resource_type"], body["event_type"]) == (
+        "encrypt-resource",
+        "TRANSACTION.SUCCESS",
+    )
     assert body["create_time"].endswith("+08:00")
     assert body["resource"]["algorithm"] == "AEAD_AES_256_GCM"
     plain = wechat_plain(cfg, got)
-    assert {k: plain[k] for k in ("mchid", "appid", "out_trade_no", "transaction_id", "trade_state")} == {
-        "mchid": cfg["mchid"], "appid": cfg["appid"], "out_trade_no": ORDER,
-        "transaction_id": trade.trade_no, "trade_state": "SUCCESS"}
-    assert plain["amount"] == {"total": 5800, "payer_total": 5800, "currency": "CNY",
-                               "payer_currency": "CNY"}
+    assert {
+        k: plain[k] for k in ("mchid", "appid", "out_trade_no", "transaction_id", "trade_state")
+    } == {
+        "mchid": cfg["mchid"],
+        "appid": cfg["appid"],
+        "out_trade_no": ORDER,
+        "transaction_id": trade.trade_no,
+        "trade_state": "SUCCESS",
+    }
+    assert plain["amount"] == {
+        "total": 5800,
+        "payer_total": 5800,
+        "currency": "CNY",
+        "payer_currency": "CNY",
+    }
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_epay_payment_notification(make_sim, receiver, channels, method):
-    trade = make_sim(epay_notify_method=method).pay("epay-main", ORDER, "58.00", subject="VIP会员 月卡")
+    trade = make_sim(epay_notify_method=method).pay(
+        "epay-main", ORDER, "58.00", subject="VIP会员 月卡"
+    )
     settled(trade)
     [got] = receiver.requests
     assert got.method == method and bool(got.query) == (method == "GET")
     assert epay_verifies(channels["epay-main"], got)
     params = got.params()
     assert params["type"] in ("alipay", "wxpay")
-    assert {k: params[k] for k in ("pid", "trade_no", "out_trade_no", "name", "money",
-                                   "trade_status", "sign_type")} == {
-        "pid": "1001", "trade_no": trade.trade_no, "out_trade_no": ORDER, "name": "VIP会员 月卡",
-        "money": "58.00", "trade_status": "TRADE_SUCCESS", "sign_type": "MD5"}
+    assert {
+        k: params[k]
+        for k in ("pid", "trade_no", "out_trade_no", "name", "money", "trade_status", "sign_type")
+    } == {
+        "pid": "1001",
+        "trade_no": trade.trade_no,
+        "out_trade_no": ORDER,
+        "name": "VIP会员 月卡",
+        "money": "58.00",
+        "trade_status": "TRADE_SUCCESS",
+        "sign_type": "MD5",
+    }
 
 
 def test_stripe_payment_notification(make_sim, receiver, channels):
@@ -136,11 +200,26 @@ def test_stripe_payment_notification(make_sim, receiver, channels):
     assert stripe_verifies(channels["stripe-main"], got)
     event = json.loads(got.body)
     session = event["data"]["object"]
-    assert (event["id"], event["type"]) == (trade.event.notice.event_key, "checkout.session.completed")
-    assert {k: session[k] for k in ("client_reference_id", "amount_total", "currency",
-                                    "payment_status", "payment_intent")} == {
-        "client_reference_id": ORDER, "amount_total": 1999, "currency": "usd",
-        "payment_status": "paid", "payment_intent": trade.trade_no}
+    assert (event["id"], event["type"]) == (
+        trade.event.notice.event_key,
+        "checkout.session.completed",
+    )
+    assert {
+        k: session[k]
+        for k in (
+            "client_reference_id",
+            "amount_total",
+            "currency",
+            "payment_status",
+            "payment_intent",
+        )
+    } == {
+        "client_reference_id": ORDER,
+        "amount_total": 1999,
+        "currency": "usd",
+        "payment_status": "paid",
+        "payment_intent": trade.trade_no,
+    }
     assert session["metadata"] == {"order_id": ORDER} and trade.trade_no.startswith("pi_")
 
 
@@ -158,12 +237,13 @@ def test_forged_notification_does_not_verify(make_sim, receiver, channels, chann
 
 # --- retries ------------------------------------------------------------------------------------
 
+
 def test_retries_until_success_then_stops(make_sim, receiver):
     receiver.answers = [(200, "fail"), (200, "fail"), (200, "success")]
     sim = make_sim()
     trade = sim.pay("alipay-main", ORDER, "58.00")
     settled(trade)
-    time.sleep(AlipaySim.retry_delays_s[2] * sim.time_scale * 2)    # past the next retry's time
+    time.sleep(AlipaySim.retry_delays_s[2] * sim.time_scale * 2)  # past the next retry's time
     assert [a.body for a in trade.attempts] == ["fail", "fail", "success"]
     assert [a.accepted for a in trade.attempts] == [False, False, True]
     assert len(receiver.requests) == 3
@@ -175,7 +255,7 @@ def test_retries_until_success_then_stops(make_sim, receiver):
 
 def test_gives_up_when_the_schedule_runs_out(make_sim, receiver):
     receiver.answers = [(500, "oops")]
-    trade = make_sim(time_scale=1e-5).pay("alipay-main", ORDER, "58.00")   # 25 h in 0.9 s
+    trade = make_sim(time_scale=1e-5).pay("alipay-main", ORDER, "58.00")  # 25 h in 0.9 s
     settled(trade, "exhausted")
     assert len(trade.attempts) == len(AlipaySim.retry_delays_s) + 1 == len(receiver.requests)
 
@@ -188,9 +268,15 @@ def test_no_answer_counts_as_a_failed_attempt(make_sim, receiver):
     assert all(a.status is None and not a.accepted for a in trade.attempts)
 
 
-@pytest.mark.parametrize("answer, accepted", [
-    ((200, "success"), True), ((200, "SUCCESS"), False), ((200, "success\n"), False),
-    ((500, "fail"), False)])
+@pytest.mark.parametrize(
+    "answer, accepted",
+    [
+        ((200, "success"), True),
+        ((200, "SUCCESS"), False),
+        ((200, "success\n"), False),
+        ((500, "fail"), False),
+    ],
+)
 def test_alipay_takes_only_exactly_success(make_sim, receiver, answer, accepted):
     receiver.answers = [answer]
     trade = make_sim(time_scale=1000).pay("alipay-main", ORDER, "1.00")
@@ -198,11 +284,19 @@ def test_alipay_takes_only_exactly_success(make_sim, receiver, answer, accepted)
     assert trade.attempts[0].accepted is accepted
 
 
-@pytest.mark.parametrize("channel, answer, accepted", [
-    ("wxpay-main", (204, ""), True), ("wxpay-main", (200, ""), True),
-    ("wxpay-main", (202, ""), False), ("wxpay-main", (500, '{"code":"FAIL"}'), False),
-    ("stripe-main", (202, ""), True), ("stripe-main", (400, "bad"), False),
-    ("epay-main", (200, "ok: success"), True), ("epay-main", (200, "fail"), False)])
+@pytest.mark.parametrize(
+    "channel, answer, accepted",
+    [
+        ("wxpay-main", (204, ""), True),
+        ("wxpay-main", (200, ""), True),
+        ("wxpay-main", (202, ""), False),
+        ("wxpay-main", (500, '{"code":"FAIL"}'), False),
+        ("stripe-main", (202, ""), True),
+        ("stripe-main", (400, "bad"), False),
+        ("epay-main", (200, "ok: success"), True),
+        ("epay-main", (200, "fail"), False),
+    ],
+)
 def test_success_answers_per_gateway(make_sim, receiver, channel, answer, accepted):
     receiver.answers = [answer]
     trade = make_sim(time_scale=1000).pay(channel, ORDER, "1.00", CURRENCY[channel])
@@ -220,6 +314,7 @@ def test_close_stops_pending_retries(make_sim, receiver):
 
 
 # --- duplicates, refunds, closes ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("channel", ["alipay-main", "wxpay-main"])
 def test_resend_repeats_the_notification_byte_for_byte(make_sim, receiver, channels, channel):
@@ -252,9 +347,15 @@ def test_alipay_refunds_partial_then_full(make_sim, receiver, channels):
     assert all(alipay_verifies(channels["alipay-main"], r) for r in (partial, full))
     partial, full = partial.params(), full.params()
     assert (partial["trade_status"], partial["refund_fee"], partial["trade_no"]) == (
-        "TRADE_SUCCESS", "8.00", trade.trade_no)
+        "TRADE_SUCCESS",
+        "8.00",
+        trade.trade_no,
+    )
     assert (full["trade_status"], full["refund_fee"], full["total_amount"]) == (
-        "TRADE_CLOSED", "58.00", "58.00")
+        "TRADE_CLOSED",
+        "58.00",
+        "58.00",
+    )
     assert "gmt_refund" in partial and "gmt_refund" in full and "gmt_close" in full
     with pytest.raises(ValueError):
         sim.refund("alipay-main", ORDER, "0.01")
@@ -270,8 +371,16 @@ def test_wechat_refund_notification(make_sim, receiver, channels):
     assert json.loads(got.body)["event_type"] == "REFUND.SUCCESS"
     plain = wechat_plain(channels["wxpay-main"], got)
     assert (plain["refund_status"], plain["transaction_id"], plain["out_trade_no"]) == (
-        "SUCCESS", trade.trade_no, ORDER)
-    assert plain["amount"] == {"total": 5800, "refund": 800, "payer_total": 5800, "payer_refund": 800}
+        "SUCCESS",
+        trade.trade_no,
+        ORDER,
+    )
+    assert plain["amount"] == {
+        "total": 5800,
+        "refund": 800,
+        "payer_total": 5800,
+        "payer_refund": 800,
+    }
 
 
 def test_stripe_charge_refunded_carries_the_running_total(make_sim, receiver):
@@ -321,6 +430,7 @@ def test_a_paid_trade_is_refunded_not_closed(make_sim):
 
 
 # --- configuration ------------------------------------------------------------------------------
+
 
 def test_unknown_channel_and_bad_amounts_are_refused(make_sim):
     sim = make_sim()

@@ -1,4 +1,5 @@
 """The simulator's HTTP server: health, the event record, the per-gateway route tables."""
+
 from __future__ import annotations
 
 import socket
@@ -15,23 +16,48 @@ def test_health_and_events(make_sim, receiver):
     health = requests.get(f"{server.url}/sim/health", timeout=5)
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
-    assert health.json()["channels"] == {"alipay-main": "alipay", "wxpay-main": "wechatpay",
-                                         "epay-main": "epay", "stripe-main": "stripe"}
+    assert health.json()["channels"] == {
+        "alipay-main": "alipay",
+        "wxpay-main": "wechatpay",
+        "epay-main": "epay",
+        "stripe-main": "stripe",
+    }
     trade = sim.pay("alipay-main", "ORD1", "58.00")
     assert trade.wait_settled(5)
     [event] = requests.get(f"{server.url}/sim/events", timeout=5).json()
-    assert (event["channel"], event["action"], event["out_trade_no"], event["trade_no"],
-            event["event_key"], event["outcome"], event["forged"]) == (
-        "alipay-main", "pay", "ORD1", trade.trade_no, trade.event.notice.event_key, "accepted", False)
-    assert [(a["status"], a["body"], a["accepted"]) for a in event["attempts"]] == [(200, "success", True)]
+    assert (
+        event["channel"],
+        event["action"],
+        event["out_trade_no"],
+        event["trade_no"],
+        event["event_key"],
+        event["outcome"],
+        event["forged"],
+    ) == (
+        "alipay-main",
+        "pay",
+        "ORD1",
+        trade.trade_no,
+        trade.event.notice.event_key,
+        "accepted",
+        False,
+    )
+    assert [(a["status"], a["body"], a["accepted"]) for a in event["attempts"]] == [
+        (200, "success", True)
+    ]
 
 
 def test_route_tables_per_gateway_prefix(make_sim):
     server = make_sim().start_server(port=0)
     assert set(server.routes) == {"/sim", "/alipay", "/wechat", "/epay", "/stripe"}
-    server.route("/alipay", "POST", "/gateway.do",
-                 lambda request: SimResponse(200, request.body + request.query["x"][0].encode(),
-                                             "text/plain"))
+    server.route(
+        "/alipay",
+        "POST",
+        "/gateway.do",
+        lambda request: SimResponse(
+            200, request.body + request.query["x"][0].encode(), "text/plain"
+        ),
+    )
     assert requests.post(f"{server.url}/alipay/gateway.do?x=!", data=b"hi", timeout=5).text == "hi!"
     assert requests.get(f"{server.url}/sim/nope", timeout=5).status_code == 404
     assert requests.get(f"{server.url}/nope", timeout=5).status_code == 404

@@ -5,6 +5,7 @@ bisection on a function error, then Lambda's invocation record to the on-failure
 The handlers here answer through Powertools' BatchProcessor, as the app's stream handlers do:
 some records failing gives `batchItemFailures`, every record failing raises (a function error).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,20 @@ from collections import Counter
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from hypothesis import HealthCheck, given, settings, strategies as st
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from local.stream_pump import (
-    BatchDelivery, FailurePolicy, OnFailureDestination, StreamPump, split_by_partition_key,
+    BatchDelivery,
+    FailurePolicy,
+    OnFailureDestination,
+    StreamPump,
+    split_by_partition_key,
 )
 
 ARN = "arn:aws:dynamodb:ap-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000"
@@ -24,9 +34,14 @@ SHARD = "shardId-1"
 
 
 def records(n: int) -> list[dict]:
-    return [{"eventID": str(i), "eventName": "INSERT",
-             "dynamodb": {"SequenceNumber": str(100 + i), "Keys": {"pk": {"S": f"k{i}"}}}}
-            for i in range(n)]
+    return [
+        {
+            "eventID": str(i),
+            "eventName": "INSERT",
+            "dynamodb": {"SequenceNumber": str(100 + i), "Keys": {"pk": {"S": f"k{i}"}}},
+        }
+        for i in range(n)
+    ]
 
 
 def seq(record_or_key) -> int:
@@ -47,8 +62,11 @@ class FakeHandler:
         self.invocations.append([seq(r) for r in event["Records"]])
         if len(self.invocations) <= self.raise_calls:
             raise TimeoutError("function timed out")
-        return process_partial_response(event=event, record_handler=self._record,
-                                        processor=BatchProcessor(event_type=EventType.DynamoDBStreams))
+        return process_partial_response(
+            event=event,
+            record_handler=self._record,
+            processor=BatchProcessor(event_type=EventType.DynamoDBStreams),
+        )
 
     def _record(self, record) -> None:
         i = int(record.dynamodb.sequence_number) - 100
@@ -65,30 +83,51 @@ def delivery(handler, **policy) -> tuple[BatchDelivery, OnFailureDestination]:
 
 
 def discarded(destination: OnFailureDestination) -> list[list[int]]:
-    return [list(range(int(r["DDBStreamBatchInfo"]["startSequenceNumber"]) - 100,
-                       int(r["DDBStreamBatchInfo"]["endSequenceNumber"]) - 99))
-            for r in destination.records]
+    return [
+        list(
+            range(
+                int(r["DDBStreamBatchInfo"]["startSequenceNumber"]) - 100,
+                int(r["DDBStreamBatchInfo"]["endSequenceNumber"]) - 99,
+            )
+        )
+        for r in destination.records
+    ]
 
 
 def test_a_batch_that_always_fails_is_bisected_retried_then_each_record_discarded():
-    handler = FakeHandler({i: -1 for i in range(4)})
+    handler = FakeHandler(dict.fromkeys(range(4), -1))
     batch, destination = delivery(handler, max_retries=2, bisect=True)
     batch.deliver(records(4), SHARD)
     # [0-3] raises -> halves; [0,1] raises -> [0], [1]; a single record: 1 call + 2 retries
-    assert handler.invocations == [[0, 1, 2, 3], [0, 1], [0], [0], [0], [1], [1], [1],
-                                   [2, 3], [2], [2], [2], [3], [3], [3]]
+    assert handler.invocations == [
+        [0, 1, 2, 3],
+        [0, 1],
+        [0],
+        [0],
+        [0],
+        [1],
+        [1],
+        [1],
+        [2, 3],
+        [2],
+        [2],
+        [2],
+        [3],
+        [3],
+        [3],
+    ]
     assert discarded(destination) == [[0], [1], [2], [3]]
     assert batch.succeeded == 0
     first = destination.records[0]
     assert first["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert first["requestContext"]["approximateInvokeCount"] == 5   # two splits, then 1 + 2 retries
+    assert first["requestContext"]["approximateInvokeCount"] == 5  # two splits, then 1 + 2 retries
     assert first["responseContext"]["functionError"] == "Unhandled"
     info = first["DDBStreamBatchInfo"]
     assert (info["shardId"], info["streamArn"], info["batchSize"]) == (SHARD, ARN, 1)
 
 
 def test_without_bisect_the_whole_batch_is_retried_then_discarded_as_one():
-    handler = FakeHandler({i: -1 for i in range(3)})
+    handler = FakeHandler(dict.fromkeys(range(3), -1))
     batch, destination = delivery(handler, max_retries=3, bisect=False)
     batch.deliver(records(3), SHARD)
     assert handler.invocations == [[0, 1, 2]] * 4
@@ -154,8 +193,13 @@ def test_a_stop_during_the_retry_wait_neither_finishes_nor_discards_the_batch():
 
     handler = FakeHandler({0: -1})
     destination = OnFailureDestination()
-    batch = BatchDelivery(handler, FailurePolicy(max_retries=5), destination, stream_arn=ARN,
-                          wait=lambda seconds: True)
+    batch = BatchDelivery(
+        handler,
+        FailurePolicy(max_retries=5),
+        destination,
+        stream_arn=ARN,
+        wait=lambda seconds: True,
+    )
     with pytest.raises(Interrupted):
         batch.deliver(records(2), SHARD)
     assert destination.records == []
@@ -165,45 +209,61 @@ FAILURES = st.dictionaries(st.integers(0, 11), st.sampled_from([-1, 1, 2, 3, 7])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(n=st.integers(1, 12), failures=FAILURES, raise_calls=st.integers(0, 3),
-       max_retries=st.integers(0, 4), bisect=st.booleans())
+@given(
+    n=st.integers(1, 12),
+    failures=FAILURES,
+    raise_calls=st.integers(0, 3),
+    max_retries=st.integers(0, 4),
+    bisect=st.booleans(),
+)
 def test_every_record_is_either_past_the_checkpoint_or_in_exactly_one_discarded_range(
-        n, failures, raise_calls, max_retries, bisect):
+    n, failures, raise_calls, max_retries, bisect
+):
     handler = FakeHandler({i: f for i, f in failures.items() if i < n}, raise_calls)
     batch, destination = delivery(handler, max_retries=max_retries, bisect=bisect)
     batch.deliver(records(n), SHARD)
     ranges = discarded(destination)
     dropped = [i for r in ranges for i in r]
-    assert len(dropped) == len(set(dropped))                       # no record discarded twice
-    assert sorted(dropped) == dropped                              # in shard order
-    assert batch.succeeded + len(dropped) == n                     # nothing lost
+    assert len(dropped) == len(set(dropped))  # no record discarded twice
+    assert sorted(dropped) == dropped  # in shard order
+    assert batch.succeeded + len(dropped) == n  # nothing lost
     for i in range(n):
-        assert i in dropped or handler.successes[i] > 0            # done, or discarded and said so
-        assert handler.calls[i] <= (max_retries + 1) * n           # bounded work per record
+        assert i in dropped or handler.successes[i] > 0  # done, or discarded and said so
+        assert handler.calls[i] <= (max_retries + 1) * n  # bounded work per record
     for i, allowed in failures.items():
         if i < n and allowed == -1:
-            assert i in dropped                                    # a poisoned record never passes
+            assert i in dropped  # a poisoned record never passes
 
 
 # ------------------------------------------------------------------------------ the template
 
+
 def test_the_policy_is_read_from_the_templates_event_source_mapping():
     policy = FailurePolicy.from_template("on_orders_stream", "local", batch_size=100)
-    assert policy == FailurePolicy(batch_size=100, max_retries=5, bisect=True, report_item_failures=True,
-                                   on_failure_queue="paytrack-local-stream-failures")
+    assert policy == FailurePolicy(
+        batch_size=100,
+        max_retries=5,
+        bisect=True,
+        report_item_failures=True,
+        on_failure_queue="paytrack-local-stream-failures",
+    )
     exports = FailurePolicy.from_template("on_exports_stream", "prod", batch_size=1)
     assert exports.batch_size == 1 and exports.on_failure_queue == "paytrack-prod-stream-failures"
 
 
 # ------------------------------------------------------------------------------ the pump on moto
 
+
 @pytest.fixture
 def aws(in_process_moto):
     ddb = boto3.client("dynamodb")
-    ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST",
-                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
     return ddb, boto3.client("dynamodbstreams"), boto3.client("sqs")
 
 
@@ -240,7 +300,7 @@ def test_a_batch_whose_handler_raised_is_read_again_not_lost(aws):
     assert seen == ["a", "b", "c"]
     _put(ddb, ["d"])
     _drain(pump)
-    assert seen == ["a", "b", "c", "d"]      # the next batch, nothing read twice
+    assert seen == ["a", "b", "c", "d"]  # the next batch, nothing read twice
 
 
 def test_discarded_records_reach_the_templates_queue_as_lambdas_invocation_record(aws):
@@ -251,8 +311,15 @@ def test_discarded_records_reach_the_templates_queue_as_lambdas_invocation_recor
     def handler(event, context):
         raise RuntimeError("always")
 
-    pump = StreamPump(ddb, streams, "t", handler, policy=policy, destination=destination,
-                      function_arn="arn:aws:lambda:ap-east-1:123456789012:function:paytrack-local-on_notices_stream")
+    pump = StreamPump(
+        ddb,
+        streams,
+        "t",
+        handler,
+        policy=policy,
+        destination=destination,
+        function_arn="arn:aws:lambda:ap-east-1:123456789012:function:paytrack-local-on_notices_stream",
+    )
     pump.delivery.wait = lambda seconds: None
     _put(ddb, ["a", "b"])
     _drain(pump)
@@ -262,25 +329,35 @@ def test_discarded_records_reach_the_templates_queue_as_lambdas_invocation_recor
     assert [b["DDBStreamBatchInfo"]["batchSize"] for b in bodies] == [1, 1]
     assert bodies == destination.records
     assert {b["DDBStreamBatchInfo"]["streamArn"] for b in bodies} == {pump.stream_arn}
-    assert all(b["requestContext"]["approximateInvokeCount"] == 1 + 1 + policy.max_retries for b in bodies)
+    assert all(
+        b["requestContext"]["approximateInvokeCount"] == 1 + 1 + policy.max_retries for b in bodies
+    )
     assert pump.delivered == 0
 
 
 # ------------------------------------------------------------------------------ lanes
 
+
 @settings(max_examples=200, deadline=None)
 @given(keys=st.lists(st.sampled_from("abcdefgh"), max_size=40), lanes=st.integers(1, 6))
 def test_lanes_hold_every_record_once_each_key_in_one_lane_in_shard_order(keys, lanes):
-    batch = [{"dynamodb": {"SequenceNumber": str(i), "Keys": {"pk": {"S": k}}}} for i, k in enumerate(keys)]
+    batch = [
+        {"dynamodb": {"SequenceNumber": str(i), "Keys": {"pk": {"S": k}}}}
+        for i, k in enumerate(keys)
+    ]
     parts = split_by_partition_key(batch, "pk", lanes)
     assert len(parts) <= lanes and all(parts)
-    assert sorted(r["dynamodb"]["SequenceNumber"] for part in parts for r in part) == \
-        sorted(r["dynamodb"]["SequenceNumber"] for r in batch)
+    assert sorted(r["dynamodb"]["SequenceNumber"] for part in parts for r in part) == sorted(
+        r["dynamodb"]["SequenceNumber"] for r in batch
+    )
     for part in parts:
-        assert [int(r["dynamodb"]["SequenceNumber"]) for r in part] == \
-            sorted(int(r["dynamodb"]["SequenceNumber"]) for r in part)
+        assert [int(r["dynamodb"]["SequenceNumber"]) for r in part] == sorted(
+            int(r["dynamodb"]["SequenceNumber"]) for r in part
+        )
     lane_of = {r["dynamodb"]["Keys"]["pk"]["S"]: i for i, part in enumerate(parts) for r in part}
-    assert all(lane_of[r["dynamodb"]["Keys"]["pk"]["S"]] == i for i, part in enumerate(parts) for r in part)
+    assert all(
+        lane_of[r["dynamodb"]["Keys"]["pk"]["S"]] == i for i, part in enumerate(parts) for r in part
+    )
 
 
 def test_a_pump_with_lanes_delivers_them_concurrently_each_key_in_order_nothing_twice(aws):
@@ -302,8 +379,10 @@ def test_a_pump_with_lanes_delivers_them_concurrently_each_key_in_order_nothing_
         if waits:
             together.wait()
         with lock:
-            seen.extend((r["dynamodb"]["Keys"]["pk"]["S"], int(r["dynamodb"]["SequenceNumber"]))
-                        for r in event["Records"])
+            seen.extend(
+                (r["dynamodb"]["Keys"]["pk"]["S"], int(r["dynamodb"]["SequenceNumber"]))
+                for r in event["Records"]
+            )
         return {"batchItemFailures": []}
 
     pump = StreamPump(ddb, streams, "t", handler, policy=FailurePolicy(bisect=False), lanes=4)

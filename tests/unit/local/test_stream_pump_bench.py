@@ -1,6 +1,7 @@
 """A smoke test of bench/flash_sale.py's harness (the benchmark itself runs in `make bench`):
 its percentiles, its /proc meter, the verdicts against the issue's targets, and the
 simultaneous-connections probe against a server that answers."""
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,20 @@ def test_the_meter_reads_this_process():
 
 
 def _report(**changes) -> dict:
-    report = {"idle_cpu_pct": 4.0, "connections": {"failed": []}, "mb_per_1000_orders": 12.0,
-              "discarded_stream_batches": 0,
-              "load": {"offered_per_s": 20.0, "sustained_per_s": 19.9, "answer_p99_s": 1.5,
-                       "ready_p99_s": 6.0, "errors": [], "ready_missing": 0}}
+    report = {
+        "idle_cpu_pct": 4.0,
+        "connections": {"failed": []},
+        "mb_per_1000_orders": 12.0,
+        "discarded_stream_batches": 0,
+        "load": {
+            "offered_per_s": 20.0,
+            "sustained_per_s": 19.9,
+            "answer_p99_s": 1.5,
+            "ready_p99_s": 6.0,
+            "errors": [],
+            "ready_missing": 0,
+        },
+    }
     for path, value in changes.items():
         *parents, leaf = path.split(".")
         target = report
@@ -41,11 +52,19 @@ def _report(**changes) -> dict:
 
 def test_each_target_fails_on_its_own_figure():
     assert all(flash_sale.verdicts(_report()).values())
-    for path, value in (("idle_cpu_pct", 30.0), ("connections.failed", ["ConnectionError"]),
-                        ("load.sustained_per_s", 14.4), ("load.answer_p99_s", 3.6),
-                        ("load.ready_p99_s", 219.0), ("mb_per_1000_orders", 46.0),
-                        ("load.ready_missing", 1), ("discarded_stream_batches", 2)):
-        failed = [name for name, ok in flash_sale.verdicts(_report(**{path: value})).items() if not ok]
+    for path, value in (
+        ("idle_cpu_pct", 30.0),
+        ("connections.failed", ["ConnectionError"]),
+        ("load.sustained_per_s", 14.4),
+        ("load.answer_p99_s", 3.6),
+        ("load.ready_p99_s", 219.0),
+        ("mb_per_1000_orders", 46.0),
+        ("load.ready_missing", 1),
+        ("discarded_stream_batches", 2),
+    ):
+        failed = [
+            name for name, ok in flash_sale.verdicts(_report(**{path: value})).items() if not ok
+        ]
         assert len(failed) == 1, (path, failed)
 
 
@@ -61,7 +80,7 @@ class _Created(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    request_queue_size = 128    # as the local API listens (with socketserver's 5 a burst gets resets)
+    request_queue_size = 128  # as the local API listens (with socketserver's 5 a burst gets resets)
 
 
 def test_the_connection_burst_counts_every_answer():
@@ -71,6 +90,10 @@ def test_the_connection_burst_counts_every_answer():
         shop = flash_sale.Shop.__new__(flash_sale.Shop)
         shop.api, shop.headers, shop.run_id = f"http://127.0.0.1:{server.server_port}", {}, "T"
         shop.rng = flash_sale.random.Random(1)
-        assert flash_sale.connection_burst(shop, 16) == {"clients": 16, "answered_201": 16, "failed": []}
+        assert flash_sale.connection_burst(shop, 16) == {
+            "clients": 16,
+            "answered_201": 16,
+            "failed": [],
+        }
     finally:
         server.shutdown()

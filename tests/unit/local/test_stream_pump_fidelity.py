@@ -1,5 +1,6 @@
 """The embedded AWS as the local stack tunes it (local/fidelity.py): the same answers as moto's
 own code, at a cost that does not grow with the table, and stream pumps that keep reading."""
+
 from __future__ import annotations
 
 import random
@@ -24,15 +25,33 @@ def _tables():
     """The tables the fidelity tests read: `t` with a stream and an index, `c` plain."""
     client = boto3.client("dynamodb")
     client.create_table(
-        TableName="t", BillingMode="PAY_PER_REQUEST", StreamSpecification=STREAM,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "ip", "at")],
-        GlobalSecondaryIndexes=[{"IndexName": "by_ip", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "ip", "KeyType": "HASH"},
-                                               {"AttributeName": "at", "KeyType": "RANGE"}]}])
-    client.create_table(TableName="c", BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        TableName="t",
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification=STREAM,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "ip", "at")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_ip",
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": "ip", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+            }
+        ],
+    )
+    client.create_table(
+        TableName="c",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    )
     return client
 
 
@@ -43,16 +62,28 @@ def _item(pk: str, sk: str, ip: str, at: str) -> dict:
 def _queries(ddb) -> list:
     """Base-table and index queries, both directions, with limits and pages followed."""
     answers = []
-    for request in ([{"KeyConditionExpression": "pk = :v", "ExpressionAttributeValues": {":v": {"S": f"p{i}"}}}
-                     for i in range(6)] +
-                    [{"IndexName": "by_ip", "KeyConditionExpression": "ip = :v AND at BETWEEN :a AND :b",
-                      "ExpressionAttributeValues": {":v": {"S": f"10.0.0.{i}"}, ":a": {"S": "t03"},
-                                                    ":b": {"S": "t40"}}} for i in range(4)]):
+    for request in [
+        {"KeyConditionExpression": "pk = :v", "ExpressionAttributeValues": {":v": {"S": f"p{i}"}}}
+        for i in range(6)
+    ] + [
+        {
+            "IndexName": "by_ip",
+            "KeyConditionExpression": "ip = :v AND at BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {
+                ":v": {"S": f"10.0.0.{i}"},
+                ":a": {"S": "t03"},
+                ":b": {"S": "t40"},
+            },
+        }
+        for i in range(4)
+    ]:
         for forward in (True, False):
             pages, start = [], None
             while True:
                 extra = {"ExclusiveStartKey": start} if start else {}
-                page = ddb.query(TableName="t", Limit=3, ScanIndexForward=forward, **request, **extra)
+                page = ddb.query(
+                    TableName="t", Limit=3, ScanIndexForward=forward, **request, **extra
+                )
                 pages.append(page["Items"])
                 start = page.get("LastEvaluatedKey")
                 if not start:
@@ -65,32 +96,59 @@ def _queries(ddb) -> list:
 def test_queries_answer_exactly_as_moto_does_when_reading_only_their_partition(ddb, patched_later):
     rng = random.Random(11)
     for n in range(150):
-        ddb.put_item(TableName="t", Item=_item(f"p{rng.randrange(6)}", f"s{n:03d}",
-                                               f"10.0.0.{rng.randrange(4)}", f"t{rng.randrange(50):02d}"))
+        ddb.put_item(
+            TableName="t",
+            Item=_item(
+                f"p{rng.randrange(6)}",
+                f"s{n:03d}",
+                f"10.0.0.{rng.randrange(4)}",
+                f"t{rng.randrange(50):02d}",
+            ),
+        )
     before = _queries(ddb)
     patched_later()
     assert _queries(ddb) == before
     assert sum(len(p) for answer in before[:2] for p in answer) > 0
 
 
-def test_a_cancelled_transaction_puts_back_exactly_its_items_and_the_stream_keeps_flowing(ddb, patched_later):
+def test_a_cancelled_transaction_puts_back_exactly_its_items_and_the_stream_keeps_flowing(
+    ddb, patched_later
+):
     """moto swapped in a deep copy of the whole table on a cancellation: a stream reader held
     the old shard and never saw another record (the local pumps went deaf)."""
     patched_later()
     streams = boto3.client("dynamodbstreams")
     arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
     ddb.put_item(TableName="t", Item=_item("a", "1", "ip", "t1"))
     ddb.put_item(TableName="c", Item={"pk": {"S": "claimed"}})
     with pytest.raises(ddb.exceptions.TransactionCanceledException):
-        ddb.transact_write_items(TransactItems=[
-            {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
-                        "UpdateExpression": "SET ip = :x", "ExpressionAttributeValues": {":x": {"S": "changed"}}}},
-            {"Put": {"TableName": "t", "Item": _item("b", "2", "ip", "t2")}},
-            {"Put": {"TableName": "c", "Item": {"pk": {"S": "claimed"}},
-                     "ConditionExpression": "attribute_not_exists(pk)"}}])
-    assert ddb.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]["ip"] == {"S": "ip"}
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
+                        "UpdateExpression": "SET ip = :x",
+                        "ExpressionAttributeValues": {":x": {"S": "changed"}},
+                    }
+                },
+                {"Put": {"TableName": "t", "Item": _item("b", "2", "ip", "t2")}},
+                {
+                    "Put": {
+                        "TableName": "c",
+                        "Item": {"pk": {"S": "claimed"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert ddb.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]["ip"] == {
+        "S": "ip"
+    }
     assert "Item" not in ddb.get_item(TableName="t", Key={"pk": {"S": "b"}, "sk": {"S": "2"}})
     ddb.put_item(TableName="t", Item=_item("c", "3", "ip", "t3"))
     page = streams.get_records(ShardIterator=iterator)
@@ -100,14 +158,22 @@ def test_a_cancelled_transaction_puts_back_exactly_its_items_and_the_stream_keep
 
 def test_a_committed_transaction_writes_every_item_and_its_stream_records(ddb, patched_later):
     patched_later()
-    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": _item("a", "1", "ip", "t1")}},
-                                            {"Put": {"TableName": "c", "Item": {"pk": {"S": "k"}}}}])
+    ddb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": "t", "Item": _item("a", "1", "ip", "t1")}},
+            {"Put": {"TableName": "c", "Item": {"pk": {"S": "k"}}}},
+        ]
+    )
     streams = boto3.client("dynamodbstreams")
-    assert len(read_all(streams, ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"])) == 1
+    assert (
+        len(read_all(streams, ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"])) == 1
+    )
     assert "Item" in ddb.get_item(TableName="c", Key={"pk": {"S": "k"}})
 
 
-def test_shard_iterators_older_than_dynamodbs_15_minutes_are_forgotten(ddb, patched_later, monkeypatch):
+def test_shard_iterators_older_than_dynamodbs_15_minutes_are_forgotten(
+    ddb, patched_later, monkeypatch
+):
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
     clock = {"now": 1000.0}
@@ -118,7 +184,9 @@ def test_shard_iterators_older_than_dynamodbs_15_minutes_are_forgotten(ddb, patc
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
 
     def new_iterator() -> str:
-        return streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+        return streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")[
+            "ShardIterator"
+        ]
 
     old = [new_iterator() for _ in range(5)]
     clock["now"] += fidelity.SHARD_ITERATOR_LIFETIME_S + 61
@@ -132,7 +200,9 @@ def _keys(page: dict) -> list[str]:
     return [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]]
 
 
-def test_a_stream_forgets_the_records_every_reader_has_read_and_keeps_the_unread(ddb, patched_later, monkeypatch):
+def test_a_stream_forgets_the_records_every_reader_has_read_and_keeps_the_unread(
+    ddb, patched_later, monkeypatch
+):
     """moto kept every stream record for as long as it ran: most of the stack's memory after a
     flash sale. Records behind every live reader are dropped; a reader's unread ones stay."""
     monkeypatch.setattr(fidelity, "TRIM_AT_RECORDS", 4)
@@ -141,26 +211,34 @@ def test_a_stream_forgets_the_records_every_reader_has_read_and_keeps_the_unread
     arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
     shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     table = ddb.describe_table(TableName="t")["Table"]["TableName"]
-    fast = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-    slow = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    fast = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    slow = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
     for i in range(6):
         ddb.put_item(TableName=table, Item=_item(f"k{i}", "1", "ip", f"t{i}"))
     page = streams.get_records(ShardIterator=fast, Limit=5)
     assert _keys(page) == ["k0", "k1", "k2", "k3", "k4"]
     page = streams.get_records(ShardIterator=page["NextShardIterator"])
     assert _keys(page) == ["k5"]
-    assert len(_shard(ddb).items) == 6                        # the slow reader has read nothing yet
+    assert len(_shard(ddb).items) == 6  # the slow reader has read nothing yet
     page = streams.get_records(ShardIterator=slow, Limit=3)
     assert _keys(page) == ["k0", "k1", "k2"]
     page = streams.get_records(ShardIterator=page["NextShardIterator"], Limit=1)
     assert _keys(page) == ["k3"]
     # each reader may still read its last batch again (a retry): k3 stays, k0..k2 are gone
-    assert [r.record["dynamodb"]["Keys"]["pk"]["S"] for r in _shard(ddb).items] == ["k3", "k4", "k5"]
+    assert [r.record["dynamodb"]["Keys"]["pk"]["S"] for r in _shard(ddb).items] == [
+        "k3",
+        "k4",
+        "k5",
+    ]
     assert _keys(streams.get_records(ShardIterator=page["NextShardIterator"])) == ["k4", "k5"]
     ddb.put_item(TableName=table, Item=_item("k6", "1", "ip", "t6"))
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in read_all(streams, arn)][-1] == "k6"
     numbers = [int(r.record["dynamodb"]["SequenceNumber"]) for r in _shard(ddb).items]
-    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))   # numbering goes on
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # numbering goes on
 
 
 def test_a_reader_that_moved_on_leaves_no_iterator_behind(ddb, patched_later):
@@ -172,7 +250,9 @@ def test_a_reader_that_moved_on_leaves_no_iterator_behind(ddb, patched_later):
     streams = boto3.client("dynamodbstreams")
     arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
     shard_id = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
     for _ in range(20):
         iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
     assert len(dynamodbstreams_backends["123456789012"]["ap-east-1"].shard_iterators) <= 2
@@ -188,8 +268,11 @@ def test_a_topic_keeps_its_latest_messages_only(patched_later, monkeypatch):
     from moto.sns.models import sns_backends
 
     monkeypatch.setattr(fidelity, "SENT_NOTIFICATIONS_KEPT", 3)
-    for name, value in {"AWS_DEFAULT_REGION": "ap-east-1", "AWS_ACCESS_KEY_ID": "t",
-                        "AWS_SECRET_ACCESS_KEY": "t"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "ap-east-1",
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     patched_later()
@@ -206,31 +289,62 @@ def _item_answers(ddb) -> list:
     """The answers of every operation written as JSON, as botocore reads them (request ids aside)."""
     streams = boto3.client("dynamodbstreams")
     key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
-    rich = {**_item("a", "1", "10.0.0.1", "t1"), "n": {"N": "30.00"}, "b": {"B": b"\x00\xff"},
-            "ss": {"SS": ["x", "y"]}, "m": {"M": {"l": {"L": [{"S": "中文"}, {"NULL": True}, {"BOOL": False}]}}}}
+    rich = {
+        **_item("a", "1", "10.0.0.1", "t1"),
+        "n": {"N": "30.00"},
+        "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["x", "y"]},
+        "m": {"M": {"l": {"L": [{"S": "中文"}, {"NULL": True}, {"BOOL": False}]}}},
+    }
     answers = [
-        ddb.put_item(TableName="t", Item=rich, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL"),
+        ddb.put_item(
+            TableName="t", Item=rich, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL"
+        ),
         ddb.put_item(TableName="t", Item={**rich, "n": {"N": "31"}}, ReturnValues="ALL_OLD"),
-        ddb.update_item(TableName="t", Key=key, UpdateExpression="SET n = n + :one ADD ss :z",
-                        ExpressionAttributeValues={":one": {"N": "1"}, ":z": {"SS": ["z"]}}, ReturnValues="ALL_NEW"),
-        ddb.update_item(TableName="t", Key=key, UpdateExpression="SET #at = :t", ExpressionAttributeNames={"#at": "at"},
-                        ExpressionAttributeValues={":t": {"S": "t2"}}),
+        ddb.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression="SET n = n + :one ADD ss :z",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":z": {"SS": ["z"]}},
+            ReturnValues="ALL_NEW",
+        ),
+        ddb.update_item(
+            TableName="t",
+            Key=key,
+            UpdateExpression="SET #at = :t",
+            ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues={":t": {"S": "t2"}},
+        ),
         ddb.get_item(TableName="t", Key=key, ConsistentRead=True),
         ddb.get_item(TableName="t", Key=key, ProjectionExpression="ss, m"),
         ddb.get_item(TableName="t", Key={"pk": {"S": "none"}, "sk": {"S": "1"}}),
-        ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": _item("b", "2", "10.0.0.1", "t3")}}]),
-        ddb.query(TableName="t", IndexName="by_ip", KeyConditionExpression="ip = :v",
-                  ExpressionAttributeValues={":v": {"S": "10.0.0.1"}}, Limit=1, ReturnConsumedCapacity="TOTAL"),
-        ddb.query(TableName="t", KeyConditionExpression="pk = :v", ExpressionAttributeValues={":v": {"S": "a"}},
-                  Select="COUNT"),
+        ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": "t", "Item": _item("b", "2", "10.0.0.1", "t3")}}]
+        ),
+        ddb.query(
+            TableName="t",
+            IndexName="by_ip",
+            KeyConditionExpression="ip = :v",
+            ExpressionAttributeValues={":v": {"S": "10.0.0.1"}},
+            Limit=1,
+            ReturnConsumedCapacity="TOTAL",
+        ),
+        ddb.query(
+            TableName="t",
+            KeyConditionExpression="pk = :v",
+            ExpressionAttributeValues={":v": {"S": "a"}},
+            Select="COUNT",
+        ),
         ddb.delete_item(TableName="t", Key=key, ReturnValues="ALL_OLD"),
     ]
     arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
     records = read_all(streams, arn)
     for record in records:
         record.pop("eventID")
-        assert record["dynamodb"].pop("ApproximateCreationDateTime").year >= 2026   # a time, read as one
-        assert record["dynamodb"].pop("SizeBytes") > 0         # moto counts the time's text: it varies
+        assert (
+            record["dynamodb"].pop("ApproximateCreationDateTime").year >= 2026
+        )  # a time, read as one
+        assert record["dynamodb"].pop("SizeBytes") > 0  # moto counts the time's text: it varies
     for answer in answers:
         answer.pop("ResponseMetadata")
     return answers + [records]
@@ -278,12 +392,14 @@ def test_moto_lists_its_services_once_not_per_request(patched_later, monkeypatch
 def test_the_local_api_listens_with_a_backlog_for_a_burst_of_clients(patched_later):
     from chalice.local import ThreadedHTTPServer
 
-    assert ThreadedHTTPServer.request_queue_size == 5      # socketserver's default
+    assert ThreadedHTTPServer.request_queue_size == 5  # socketserver's default
     fidelity.accept_bursts_of_connections()
     assert ThreadedHTTPServer.request_queue_size == 128
 
 
-def test_a_receive_reads_the_queues_retention_alone_and_keeps_what_is_not_too_old(patched_later, monkeypatch):
+def test_a_receive_reads_the_queues_retention_alone_and_keeps_what_is_not_too_old(
+    patched_later, monkeypatch
+):
     """moto computed every attribute of the queue (counting its messages) for each message a
     receive looked at: O(n²) on a queue that fell behind."""
     from moto.sqs.models import Queue
@@ -298,7 +414,9 @@ def test_a_receive_reads_the_queues_retention_alone_and_keeps_what_is_not_too_ol
 
     with fresh_moto(monkeypatch):
         sqs = boto3.client("sqs")
-        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})[
+            "QueueUrl"
+        ]
         for i in range(5):
             sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
         monkeypatch.setattr(Queue, "attributes", property(counted))
@@ -310,5 +428,5 @@ def test_a_receive_reads_the_queues_retention_alone_and_keeps_what_is_not_too_ol
         backend = sqs_backends["123456789012"]["ap-east-1"]
         message = backend.get_queue("q")._messages[0]
         assert backend.is_message_valid_based_on_retention_period("q", message)
-        message.sent_timestamp -= 61_000                      # older than the queue's 60 s
+        message.sent_timestamp -= 61_000  # older than the queue's 60 s
         assert not backend.is_message_valid_based_on_retention_period("q", message)

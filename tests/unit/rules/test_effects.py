@@ -1,4 +1,5 @@
 """What a finding does to its order (once), and which deliverability event the shop gets."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,7 +9,7 @@ import pytest
 from chalicelib.domain.anomaly import AnomalyStatus, Finding, Severity, check_status_change
 from chalicelib.domain.errors import TransitionRefused
 from chalicelib.domain.order import DeliveryStatus, Outcome, PayStatus, release_hold
-from chalicelib.domain.rules.effects import anomaly_changes, announcement
+from chalicelib.domain.rules.effects import announcement, anomaly_changes
 
 from .factories import NOW, order, paid
 
@@ -23,7 +24,11 @@ def test_a_finding_flags_notes_and_holds_its_order():
     after = changes.apply_to(target)
     assert after.flagged and after.on_hold and after.hold_reasons == ["ip_burst"]
     assert [e.type for e in after.timeline[-2:]] == ["anomaly", "hold"]
-    assert after.timeline[-2].data == {"anomaly_id": "ip_burst#S1", "rule": "ip_burst", "severity": "warning"}
+    assert after.timeline[-2].data == {
+        "anomaly_id": "ip_burst#S1",
+        "rule": "ip_burst",
+        "severity": "warning",
+    }
 
 
 def test_applied_once_even_after_an_operator_released_the_hold():
@@ -42,7 +47,9 @@ def test_a_non_holding_finding_only_flags_and_notes():
 def test_a_delivered_order_is_noted_but_not_held():
     target = replace(paid(order()), delivery_status=DeliveryStatus.DELIVERED)
     after = anomaly_changes(target, finding(hold=True), NOW).apply_to(target)
-    assert after.delivery_status is DeliveryStatus.DELIVERED and after.timeline[-1].type == "anomaly"
+    assert (
+        after.delivery_status is DeliveryStatus.DELIVERED and after.timeline[-1].type == "anomaly"
+    )
 
 
 def test_an_order_held_for_the_reason_already_gets_no_second_hold_entry():
@@ -69,10 +76,17 @@ def test_nothing_to_announce_before_payment_after_delivery_or_after_refund():
     assert announcement(replace(paid(order()), pay_status=PayStatus.REFUNDED)) is None
 
 
-@pytest.mark.parametrize("current,target,allowed", [
-    ("open", "acknowledged", True), ("open", "resolved", True), ("acknowledged", "acknowledged", True),
-    ("acknowledged", "resolved", True), ("resolved", "resolved", True), ("resolved", "acknowledged", False),
-])
+@pytest.mark.parametrize(
+    "current,target,allowed",
+    [
+        ("open", "acknowledged", True),
+        ("open", "resolved", True),
+        ("acknowledged", "acknowledged", True),
+        ("acknowledged", "resolved", True),
+        ("resolved", "resolved", True),
+        ("resolved", "acknowledged", False),
+    ],
+)
 def test_anomaly_status_changes(current, target, allowed):
     if allowed:
         check_status_change(AnomalyStatus(current), AnomalyStatus(target))
