@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,9 @@ def percentile(values: list[float], p: float) -> float:
 # ------------------------------------------------------------------------------ the stack process
 
 
+_ROLES = ((b"local.aws_process", "aws"), (b"local.pump_process", "pumps"))
+
+
 @dataclass
 class ProcessMeter:
     """CPU and resident memory of a process and its children (the embedded AWS), from /proc."""
@@ -85,11 +89,17 @@ class ProcessMeter:
         return found
 
     def cpu_seconds(self) -> float:
-        total = 0.0
+        return sum(_cpu_seconds(pid) for pid in self.pids())
+
+    def by_role(self, measure: Callable[[int], float]) -> dict[str, float]:
+        """`measure` summed over the processes of each role: the stack, its embedded AWS, its
+        stream pumps (told apart by their command lines)."""
+        roles: dict[str, float] = {}
         for pid in self.pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            role = next((name for module, name in _ROLES if module in command), "stack")
+            roles[role] = roles.get(role, 0.0) + measure(pid)
+        return roles
 
     def rss_mb(self) -> float:
         return sum(_rss_mb(pid) for pid in self.pids())
@@ -98,6 +108,11 @@ class ProcessMeter:
         before = self.cpu_seconds()
         time.sleep(seconds)
         return 100 * (self.cpu_seconds() - before) / seconds
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:
@@ -422,12 +437,16 @@ def run(
         warm_pairs, _ = run_load(shop, rate, warm_up / rate, first=WARM_UP_FIRST)
         wait_for_ready(inbox, [p for p in warm_pairs if not p.error], timeout_s=120)
         rss_before = meter.rss_mb()
+        rss_roles_before = meter.by_role(_rss_mb)
         cpu_before = meter.cpu_seconds()
+        roles_before = meter.by_role(_cpu_seconds)
         pairs, elapsed = run_load(shop, rate, seconds)
         load_cpu = meter.cpu_seconds() - cpu_before
         wait_for_ready(inbox, [p for p in pairs if not p.error], timeout_s=120)
+        roles_after = meter.by_role(_cpu_seconds)
         inbox.stop()
         rss_after = meter.rss_mb()
+        rss_roles_after = meter.by_role(_rss_mb)
         orders = len(pairs)
         report = {
             "idle_cpu_pct": round(idle_cpu, 1),
@@ -435,7 +454,22 @@ def run(
             "warm_up_pairs": len(warm_pairs),
             "load": load_report(pairs, elapsed, inbox, rate),
             "stack_cpu_pct_under_load": round(100 * load_cpu / elapsed, 1),
+            "cpu_ms_per_order": {
+                role: round(
+                    1000 * (roles_after[role] - roles_before.get(role, 0.0)) / max(len(pairs), 1), 1
+                )
+                for role in roles_after
+            },
             "rss_mb": [round(rss_before, 1), round(rss_after, 1)],
+            "mb_per_1000_orders_by_role": {
+                role: round(
+                    (rss_roles_after[role] - rss_roles_before.get(role, 0.0))
+                    * 1000
+                    / max(orders, 1),
+                    1,
+                )
+                for role in rss_roles_after
+            },
             "mb_per_1000_orders": round((rss_after - rss_before) * 1000 / max(orders, 1), 1),
             "shop_deliveries": inbox.deliveries,
             "discarded_stream_batches": discarded_batches(stack),

@@ -13,8 +13,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def start(port: int, timeout_s: float = 60.0) -> Callable[[], None]:
@@ -44,23 +46,39 @@ def start(port: int, timeout_s: float = 60.0) -> Callable[[], None]:
 
 
 def main() -> None:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
     from local import fidelity
 
-    logging.getLogger("werkzeug").setLevel(
-        logging.WARNING
-    )  # a line per request: CPU, a lock, the log file
     # A request makes a dozen socket calls, each giving up the interpreter lock; behind a busy
     # thread (a Query) each waited the default 5 ms switch interval to get it back.
     sys.setswitchinterval(0.0005)
     fidelity.like_aws()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
-    server.start()
+    server = keep_alive_server(int(sys.argv[1]))
+    threading.Thread(target=server.safe_start, name="moto-server", daemon=True).start()
     sys.stdin.buffer.read()  # until the parent closes the pipe or dies
     server.stop()
+
+
+def keep_alive_server(port: int) -> Any:
+    """moto's application behind cheroot instead of moto's own werkzeug server.
+
+    werkzeug's development server closes the connection after every answer, so each AWS call
+    of the stack paid a TCP connection on both sides and moto a new thread; cheroot keeps
+    connections open (HTTP/1.1 keep-alive, idle ones parked in a selector, not on a thread) and
+    answers from a fixed pool of threads. The backlog holds a burst of the stack's callers."""
+    from cheroot import wsgi
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    return wsgi.Server(
+        ("127.0.0.1", port),
+        DomainDispatcherApplication(create_backend_app),
+        numthreads=_SERVER_THREADS,
+        request_queue_size=128,
+        timeout=60,
+        server_name="paytrack-local-aws",
+    )
+
+
+_SERVER_THREADS = 32
 
 
 if __name__ == "__main__":

@@ -81,6 +81,7 @@ class FailurePolicy:
     bisect: bool = True
     report_item_failures: bool = True
     on_failure_queue: str | None = None
+    batching_window_s: float = 0.0
 
     @classmethod
     def from_template(
@@ -105,6 +106,7 @@ class FailurePolicy:
             report_item_failures="ReportBatchItemFailures"
             in props.get("FunctionResponseTypes", []),
             on_failure_queue=queue,
+            batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         )
 
 
@@ -320,7 +322,10 @@ class _Shard:
 
 class StreamPump(threading.Thread):
     """One thread per (table stream, function), as one event source mapping. Reads again at
-    once while a shard has records, and slows to `idle_interval` when it has none.
+    once while a shard has records, and slows to `idle_interval` when it has none. With a
+    batching window (the mapping's `MaximumBatchingWindowInSeconds`) a batch short of the batch
+    size is followed by the window's wait, so records gather into fuller batches as Lambda
+    gathers them.
 
     `lanes` > 1 delivers each batch as that many concurrent batches split by partition key, as
     Lambda does with a ParallelizationFactor or with the several shards a busy table has (moto
@@ -353,6 +358,7 @@ class StreamPump(threading.Thread):
         self.idle_interval = idle_interval
         self.stop_event = threading.Event()
         self.shards: dict[str, _Shard] = {}
+        self._last_batch_full = False
         self.delivery = BatchDelivery(
             handler,
             policy,
@@ -381,12 +387,21 @@ class StreamPump(threading.Thread):
                 return
             except Exception:  # the pump must outlive a bad poll, like Lambda's poller does
                 log.exception("stream poll failed for %s", self.stream_arn)
-            self.stop_event.wait(self.busy_interval if busy else self.idle_interval)
+            self.stop_event.wait(self._pause(busy))
+
+    def _pause(self, busy: bool) -> float:
+        """Seconds until the next poll: none while full batches come (or any, without a
+        window), the batching window after a short batch, the idle interval at least."""
+        window = self.policy.batching_window_s
+        if busy and (self._last_batch_full or not window):
+            return self.busy_interval
+        return max(self.idle_interval if not busy else 0.0, window)
 
     def poll_once(self) -> bool:
         """One batch from each shard, delivered; whether any shard had records."""
         if not self.shards:
             self._discover_shards()
+        self._last_batch_full = False
         return any([self._poll(shard) for shard in list(self.shards.values())])
 
     def stop(self) -> None:
@@ -413,6 +428,7 @@ class StreamPump(threading.Thread):
         page = self.streams.get_records(ShardIterator=shard.iterator, Limit=self.policy.batch_size)
         if page["Records"]:
             self._deliver(page["Records"], shard.shard_id)
+            self._last_batch_full |= len(page["Records"]) >= self.policy.batch_size
         shard.iterator = page.get("NextShardIterator")
         return bool(page["Records"])
 

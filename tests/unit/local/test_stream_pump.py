@@ -249,6 +249,8 @@ def test_the_policy_is_read_from_the_templates_event_source_mapping():
     )
     exports = FailurePolicy.from_template("on_exports_stream", "prod", batch_size=1)
     assert exports.batch_size == 1 and exports.on_failure_queue == "paytrack-prod-stream-failures"
+    stats = FailurePolicy.from_template("on_orders_stats", "local", batch_size=100)
+    assert stats.batching_window_s == 5.0  # counters gather a fuller batch per transaction
 
 
 # ------------------------------------------------------------------------------ the pump on moto
@@ -396,3 +398,29 @@ def test_a_pump_with_lanes_delivers_them_concurrently_each_key_in_order_nothing_
     for key in {k for k, _ in seen}:
         numbers = [n for k, n in seen if k == key]
         assert numbers == sorted(numbers) and len(numbers) == 3
+
+
+def test_a_batching_window_gathers_records_a_short_batch_waits_a_full_one_reads_on(aws):
+    """The stats consumer's mapping has a batching window: after a batch short of the batch size
+    the pump waits the window (records gather into the next batch, one counters transaction for
+    many orders); after a full batch it reads again at once; without a window it never waits
+    while records come."""
+    ddb, streams, _ = aws
+    batches: list[int] = []
+
+    def handler(event, context):
+        batches.append(len(event["Records"]))
+        return {"batchItemFailures": []}
+
+    windowed = StreamPump(
+        ddb, streams, "t", handler, policy=FailurePolicy(batch_size=4, batching_window_s=5.0)
+    )
+    _put(ddb, [f"k{i}" for i in range(6)])
+    assert windowed.poll_once() and windowed._pause(busy=True) == windowed.busy_interval
+    assert windowed.poll_once() and windowed._pause(busy=True) == 5.0
+    assert not windowed.poll_once() and windowed._pause(busy=False) == 5.0
+    assert batches == [4, 2]
+
+    plain = StreamPump(ddb, streams, "t", handler, policy=FailurePolicy(batch_size=100))
+    assert plain.poll_once() and plain._pause(busy=True) == plain.busy_interval
+    assert not plain.poll_once() and plain._pause(busy=False) == plain.idle_interval
