@@ -212,7 +212,9 @@ def test_the_http_clients_own_retries_after_a_timeout_refund_once(api, sim, oper
         lambda: GatewayHttp(timeout_s=5, attempts=3, backoff_s=0, session=lost),
     )
     answer = api.json(refund(api, operator[1], order_no, amount="10.00", idempotency_key="wx"))
-    assert answer["refund"]["state"] == "pending"  # PROCESSING on the third attempt
+    # PROCESSING on the third attempt; the simulator's REFUND.SUCCESS notice follows 0.2 s
+    # later and, on a loaded machine, can be applied before this answer is written
+    assert answer["refund"]["state"] in ("pending", "succeeded")
     assert len(_at_gateway(sim, order_no)) == 1
     [record] = _at_gateway(sim, order_no)
     assert record.refund.refund_no == answer["refund"]["refund_request_id"]
