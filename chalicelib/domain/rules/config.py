@@ -1,7 +1,8 @@
 """Per-rule configuration: severity, whether a finding holds delivery, whether the rule runs at
-all, and its thresholds. The defaults are the issue's; `RulesConfig.with_overrides` merges the
-operator's JSON (settings: PAYTRACK_RULES) over them and refuses anything it does not know, so a
-typo fails at start-up instead of silently keeping a default.
+all, and its thresholds. The defaults are declared with each rule (registry.py);
+`RulesConfig.with_overrides` merges the operator's JSON (settings: PAYTRACK_RULES) over them and
+refuses anything it does not know, so a typo fails at start-up instead of silently keeping a
+default.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from ..anomaly import Severity
 from ..errors import InvalidMoney
 from ..money import Money, normalize_currency
+from .registry import RULES
 
 
 class InvalidRulesConfig(ValueError):
@@ -92,38 +94,27 @@ class ChannelFailureConfig(RuleConfig):
         return timedelta(minutes=self.window_minutes)
 
 
-# The state machine holds these at ingestion (domain/order.py): money is at stake, so their hold
-# is not configurable; the rule turns the hold into an anomaly record.
-INGESTION_HOLDS = frozenset(
-    {
-        "amount_mismatch",
-        "channel_mismatch",
-        "currency_mismatch",
-        "duplicate_payment",
-        "late_payment",
-    }
-)
-
-
 @dataclass(frozen=True)
 class RulesConfig:
-    amount_mismatch: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
-    channel_mismatch: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
-    currency_mismatch: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
-    duplicate_payment: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
-    late_payment: RuleConfig = RuleConfig(Severity.CRITICAL, hold=True)
-    unknown_order: RuleConfig = RuleConfig(Severity.CRITICAL)
-    status_conflict: RuleConfig = RuleConfig(Severity.CRITICAL)
-    ip_burst: IpBurstConfig = IpBurstConfig(Severity.WARNING, hold=True)
-    suspicious_email: SuspiciousEmailConfig = SuspiciousEmailConfig(Severity.WARNING)
-    quick_refund: QuickRefundConfig = QuickRefundConfig(Severity.WARNING)
-    large_amount: LargeAmountConfig = LargeAmountConfig(Severity.INFO)
-    slow_delivery: SlowDeliveryConfig = SlowDeliveryConfig(Severity.WARNING)
-    channel_failure: ChannelFailureConfig = ChannelFailureConfig(Severity.CRITICAL)
+    """Every registered rule's settings (domain/rules/registry.py): its defaults unless given.
+    Read one as an attribute (`rules.ip_burst`) or with `of(name)`."""
 
-    @classmethod
-    def rule_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
+    settings: Mapping[str, RuleConfig] = field(
+        default_factory=lambda: {name: r.default for name, r in RULES.items()}
+    )
+
+    @staticmethod
+    def rule_names() -> tuple[str, ...]:
+        return tuple(RULES)
+
+    def of(self, name: str) -> RuleConfig:
+        return self.settings[name]
+
+    def __getattr__(self, name: str) -> Any:
+        settings = self.__dict__.get("settings")
+        if settings is None or name not in settings:
+            raise AttributeError(name)
+        return settings[name]
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> RulesConfig:
         """These rules with `{"<rule>": {"<setting>": value, …}, …}` merged over them."""
@@ -131,14 +122,14 @@ class RulesConfig:
             raise InvalidRulesConfig(
                 "PAYTRACK_RULES must be a JSON object of rule name -> settings"
             )
-        changed = {}
+        changed = dict(self.settings)
         for rule, settings in overrides.items():
-            if rule not in self.rule_names():
+            if rule not in self.settings:
                 raise InvalidRulesConfig(
                     f"unknown rule {rule!r}; rules: {', '.join(self.rule_names())}"
                 )
-            changed[rule] = _merge_rule(rule, getattr(self, rule), settings)
-        return dataclasses.replace(self, **changed)
+            changed[rule] = _merge_rule(rule, self.settings[rule], settings)
+        return RulesConfig(changed)
 
 
 def _merge_rule(rule: str, current: RuleConfig, settings: Any) -> RuleConfig:
@@ -151,7 +142,7 @@ def _merge_rule(rule: str, current: RuleConfig, settings: Any) -> RuleConfig:
             raise InvalidRulesConfig(
                 f"{rule}: unknown setting {name!r}; settings: {', '.join(known)}"
             )
-        if name == "hold" and rule in INGESTION_HOLDS and value is not True:
+        if name == "hold" and RULES[rule].fixed_hold and value is not True:
             raise InvalidRulesConfig(
                 f"{rule}: always holds (the state machine holds it at ingestion)"
             )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from ..anomaly import Finding
+from ..anomaly import Finding, Severity
 from ..clock import to_api
 from ..notice import Notice
 from .config import RuleConfig
+from .registry import rule
 
 
 def unknown_order_id(notice: Notice) -> str:
     return f"unknown_order#{notice.dedupe_key}"
 
 
+@rule(RuleConfig(Severity.CRITICAL), zh="未知订单的付款", en="Payment for an unknown order")
 def unknown_order(notice: Notice, config: RuleConfig) -> Finding | None:
     """One anomaly per notice left waiting for its order; it resolves itself once the order is
     registered and the notice applied (services/screening.py)."""

@@ -10,10 +10,9 @@ entry (a notice or query refused because it would move the order backwards or si
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ..anomaly import Finding
+from ..anomaly import Finding, Severity
 from ..clock import to_api
 from ..money import Money
 from ..order import HoldReason, Order
@@ -26,6 +25,7 @@ from .config import (
     SuspiciousEmailConfig,
 )
 from .email import email_warnings
+from .registry import order_rules, rule
 
 
 def _money(value: Money | None) -> dict[str, str] | None:
@@ -50,6 +50,13 @@ def _held_for(change: OrderChange, reason: HoldReason, config: RuleConfig) -> bo
     return config.enabled and reason.value in change.new_hold_reasons
 
 
+@rule(
+    RuleConfig(Severity.CRITICAL, hold=True),
+    zh="金额不符",
+    en="Amount mismatch",
+    per_order_change=True,
+    fixed_hold=True,
+)
 def amount_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     if not _held_for(change, HoldReason.AMOUNT_MISMATCH, config):
         return []
@@ -68,6 +75,13 @@ def amount_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     ]
 
 
+@rule(
+    RuleConfig(Severity.CRITICAL, hold=True),
+    zh="渠道不符",
+    en="Paid on another channel",
+    per_order_change=True,
+    fixed_hold=True,
+)
 def channel_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     """A payment arrived on another channel than the order's: money received, never delivered on
     automatically (whoever holds that channel's key could otherwise pay any order)."""
@@ -90,6 +104,13 @@ def channel_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     return [_finding("channel_mismatch", config, order, details)]
 
 
+@rule(
+    RuleConfig(Severity.CRITICAL, hold=True),
+    zh="币种不符",
+    en="Currency mismatch",
+    per_order_change=True,
+    fixed_hold=True,
+)
 def currency_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     if not _held_for(change, HoldReason.CURRENCY_MISMATCH, config):
         return []
@@ -108,6 +129,13 @@ def currency_mismatch(change: OrderChange, config: RuleConfig) -> list[Finding]:
     ]
 
 
+@rule(
+    RuleConfig(Severity.CRITICAL, hold=True),
+    zh="超时后付款",
+    en="Paid after expiry",
+    per_order_change=True,
+    fixed_hold=True,
+)
 def late_payment(change: OrderChange, config: RuleConfig) -> list[Finding]:
     if not _held_for(change, HoldReason.LATE_PAYMENT, config):
         return []
@@ -130,6 +158,13 @@ def late_payment(change: OrderChange, config: RuleConfig) -> list[Finding]:
     ]
 
 
+@rule(
+    RuleConfig(Severity.CRITICAL, hold=True),
+    zh="重复付款",
+    en="Paid twice",
+    per_order_change=True,
+    fixed_hold=True,
+)
 def duplicate_payment(change: OrderChange, config: RuleConfig) -> list[Finding]:
     """One anomaly per extra payment: each is money to give back."""
     if not config.enabled:
@@ -157,6 +192,7 @@ def duplicate_payment(change: OrderChange, config: RuleConfig) -> list[Finding]:
     ]
 
 
+@rule(RuleConfig(Severity.CRITICAL), zh="状态冲突", en="Status conflict", per_order_change=True)
 def status_conflict(change: OrderChange, config: RuleConfig) -> list[Finding]:
     if not config.enabled:
         return []
@@ -181,6 +217,12 @@ def status_conflict(change: OrderChange, config: RuleConfig) -> list[Finding]:
     ]
 
 
+@rule(
+    SuspiciousEmailConfig(Severity.WARNING),
+    zh="可疑邮箱",
+    en="Suspicious e-mail",
+    per_order_change=True,
+)
 def suspicious_email(change: OrderChange, config: SuspiciousEmailConfig) -> list[Finding]:
     order = change.after
     if not (config.enabled and change.created and order.buyer_email):
@@ -203,6 +245,12 @@ def suspicious_email(change: OrderChange, config: SuspiciousEmailConfig) -> list
     ]
 
 
+@rule(
+    QuickRefundConfig(Severity.WARNING),
+    zh="付款后立即退款",
+    en="Refund right after payment",
+    per_order_change=True,
+)
 def quick_refund(change: OrderChange, config: QuickRefundConfig) -> list[Finding]:
     """A refund at most `within_minutes` after the payment (seed: 支付成功后立即要求退款)."""
     order = change.after
@@ -227,6 +275,7 @@ def quick_refund(change: OrderChange, config: QuickRefundConfig) -> list[Finding
     ]
 
 
+@rule(LargeAmountConfig(Severity.INFO), zh="大额交易", en="Large amount", per_order_change=True)
 def large_amount(change: OrderChange, config: LargeAmountConfig) -> list[Finding]:
     """A payment at or above the threshold of its currency (seed: 大额交易提醒)."""
     order = change.after
@@ -251,21 +300,6 @@ def large_amount(change: OrderChange, config: LargeAmountConfig) -> list[Finding
     ]
 
 
-OrderRule = Callable[[OrderChange, Any], list[Finding]]
-
-ORDER_RULES: tuple[tuple[str, OrderRule], ...] = (
-    ("amount_mismatch", amount_mismatch),
-    ("channel_mismatch", channel_mismatch),
-    ("currency_mismatch", currency_mismatch),
-    ("late_payment", late_payment),
-    ("duplicate_payment", duplicate_payment),
-    ("status_conflict", status_conflict),
-    ("suspicious_email", suspicious_email),
-    ("quick_refund", quick_refund),
-    ("large_amount", large_amount),
-)
-
-
 def order_findings(change: OrderChange, rules: RulesConfig) -> list[Finding]:
     """Every finding of the per-order rules on this change, each rule with its configuration."""
-    return [finding for name, rule in ORDER_RULES for finding in rule(change, getattr(rules, name))]
+    return [finding for r in order_rules() for finding in r.check(change, rules.of(r.name))]

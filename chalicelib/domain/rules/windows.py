@@ -8,10 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..anomaly import Finding
+from ..anomaly import Finding, Severity
 from ..clock import to_api
 from ..order import DeliveryStatus, Order, PayStatus
 from .config import ChannelFailureConfig, IpBurstConfig, SlowDeliveryConfig
+from .registry import rule
 
 
 def in_window(moment: datetime, end: datetime, length: timedelta) -> bool:
@@ -51,6 +52,7 @@ def distinct_buyers(orders: Sequence[Order]) -> int:
     return max(len(emails), len(ids))
 
 
+@rule(IpBurstConfig(Severity.WARNING, hold=True), zh="同 IP 短时多单", en="Many orders from one IP")
 def ip_burst(trigger: Order, window: Iterable[Order], config: IpBurstConfig) -> Finding | None:
     """One IP placing at least `min_orders` orders for at least `min_buyers` buyers within
     `window_minutes` (seed: 短时间内同一IP多笔不同账户交易).
@@ -106,6 +108,7 @@ def tally(statuses: Iterable[PayStatus]) -> ChannelTally:
     return ChannelTally(len(decided), sum(s in FAILED_STATES for s in decided))
 
 
+@rule(ChannelFailureConfig(Severity.CRITICAL), zh="渠道失败率过高", en="Channel failing")
 def channel_failure(
     channel: str, counted: ChannelTally, now: datetime, config: ChannelFailureConfig
 ) -> Finding | None:
@@ -137,6 +140,7 @@ def channel_failure(
 UNDELIVERED = frozenset({DeliveryStatus.PENDING, DeliveryStatus.FAILED})
 
 
+@rule(SlowDeliveryConfig(Severity.WARNING), zh="发货超时", en="Slow delivery")
 def slow_delivery(order: Order, now: datetime, config: SlowDeliveryConfig) -> Finding | None:
     """Paid, not held, and not delivered `after_minutes` or more after payment (seed: 支付到发货的
     时间差是否过长). A held order waits for an operator on purpose and is not slow."""

@@ -120,3 +120,45 @@ def test_settings_read_paytrack_rules(monkeypatch):
         monkeypatch.delenv("PAYTRACK_RULES")
         settings_module.get_settings.cache_clear()
     assert settings_module.get_settings().rules == RulesConfig()
+
+
+def test_the_registry_is_the_one_list_of_rules():
+    """Each rule is declared once, with its function: the configuration, the fixed holds and the
+    per-order rules all come from it."""
+    from chalicelib.domain.rules import orders
+    from chalicelib.domain.rules.registry import RULES, order_rules
+
+    rules = RulesConfig()
+    assert rules.rule_names() == tuple(RULES) and len(RULES) == 13
+    assert all(
+        rules.of(name) == r.default and r.check.__name__ == name for name, r in RULES.items()
+    )
+    assert all(r.label.zh and r.label.en for r in RULES.values())
+    assert {r.name for r in RULES.values() if r.fixed_hold} == {
+        "amount_mismatch",
+        "channel_mismatch",
+        "currency_mismatch",
+        "duplicate_payment",
+        "late_payment",
+    }
+    assert [r.check for r in order_rules()] == [
+        orders.amount_mismatch,
+        orders.channel_mismatch,
+        orders.currency_mismatch,
+        orders.late_payment,
+        orders.duplicate_payment,
+        orders.status_conflict,
+        orders.suspicious_email,
+        orders.quick_refund,
+        orders.large_amount,
+    ]
+
+
+def test_a_rule_registered_twice_is_refused():
+    from chalicelib.domain.rules.registry import rule
+
+    def large_amount(change, config):
+        return []
+
+    with pytest.raises(ValueError, match="registered twice"):
+        rule(RulesConfig().large_amount, zh="x", en="x")(large_amount)
