@@ -291,8 +291,8 @@ def serve_statement(data: bytes) -> None:
     from chalicelib.gateways import alipay_bill
     from chalicelib.gateways.alipay import AlipayGateway
 
-    AlipayGateway.fetch_statement = lambda self, config, channel, day, http, now: alipay_bill.parse(
-        data, channel, day
+    AlipayGateway.fetch_statement = staticmethod(  # type: ignore[method-assign]
+        lambda ctx, day: alipay_bill.parse(data, ctx.channel, day)
     )
 
 

@@ -1,5 +1,6 @@
-"""The sentence an operator can send the buyer (seed: 用户沟通 — 正确示范): when they paid, how,
-the order number, the amount, and what happened to delivery, in the shop's time zone."""
+"""The sentence an operator can send the buyer (seed: 用户沟通 — 正确示范): when they paid, how
+(`paid_with`: the payment method's name, from the gateway registry), the order number, the
+amount, and what happened to delivery, in the shop's time zone."""
 
 from __future__ import annotations
 
@@ -7,22 +8,6 @@ from datetime import datetime, tzinfo
 
 from .money import Money
 from .order import DeliveryStatus, Order, PayStatus
-
-_CHANNEL_NAMES = {
-    "alipay": "支付宝",
-    "wechat": "微信支付",
-    "wechatpay": "微信支付",
-    "wxpay": "微信支付",
-    "qqpay": "QQ钱包",
-    "stripe": "银行卡（Stripe）",
-    "epay": "在线支付",
-}
-
-
-def channel_name(order: Order) -> str:
-    return _CHANNEL_NAMES.get(
-        order.method or "", _CHANNEL_NAMES.get(order.gateway or "", "在线支付")
-    )
 
 
 def amount_words(money: Money) -> str:
@@ -43,7 +28,7 @@ def when_words(moment: datetime, now: datetime, zone: tzinfo) -> str:
     return f"{local.month}月{local.day}日{clock}"
 
 
-def customer_reply(order: Order, now: datetime, zone: tzinfo) -> str:
+def customer_reply(order: Order, now: datetime, zone: tzinfo, paid_with: str) -> str:
     amount = amount_words(order.paid_amount or order.amount)
     number = f"（编号{order.order_no}）"
     if order.pay_status in (PayStatus.PENDING, PayStatus.EXPIRED, PayStatus.CLOSED):
@@ -54,7 +39,7 @@ def customer_reply(order: Order, now: datetime, zone: tzinfo) -> str:
         )
     if order.paid_amount is not None and order.paid_amount != order.amount:
         amount += f"（订单金额为{amount_words(order.amount)}）"
-    paid = f"您好，我们看到您在{when_words(order.paid_at or now, now, zone)}通过{channel_name(order)}支付的订单{number}已经成功，金额为{amount}，"
+    paid = f"您好，我们看到您在{when_words(order.paid_at or now, now, zone)}通过{paid_with}支付的订单{number}已经成功，金额为{amount}，"
     if order.pay_status in (PayStatus.REFUNDED, PayStatus.PARTIALLY_REFUNDED):
         refunded = amount_words(order.refunded_amount) if order.refunded_amount else amount
         when = when_words(order.refunded_at, now, zone) if order.refunded_at else ""

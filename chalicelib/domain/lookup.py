@@ -8,7 +8,6 @@ the order number and goes through ingestion like any query answer.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,19 +15,6 @@ from typing import Any
 from .clock import to_api
 from .money import Money
 from .query import QueryStatus
-
-#: what each gateway's trade numbers look like, to know whom to ask (a channel may be named instead)
-TRADE_NO_FORMATS: dict[str, re.Pattern[str]] = {
-    "alipay": re.compile(r"20\d{26}"),  # 2026112522001…: the day, then 20 digits
-    "wechatpay": re.compile(r"4\d{27}"),  # 4200001234…: WeChat's transaction_id
-    "epay": re.compile(r"\d{14,32}"),  # 彩虹易支付: yyyyMMddHHmmss + digits; forks vary
-    "stripe": re.compile(r"(pi|ch|py)_[A-Za-z0-9]{8,64}"),  # a PaymentIntent or a Charge
-}
-
-
-def gateway_types_for(trade_no: str) -> list[str]:
-    """The gateway types whose trade numbers look like `trade_no` (digits may match several)."""
-    return [name for name, pattern in TRADE_NO_FORMATS.items() if pattern.fullmatch(trade_no)]
 
 
 @dataclass(frozen=True)

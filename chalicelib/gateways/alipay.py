@@ -4,20 +4,18 @@ OpenAPI calls (query, bill) live in alipay_api."""
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 
 from ..domain.errors import AccountMismatch, MalformedNotification, SignatureInvalid
+from ..domain.labels import Label
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
-from ..domain.query import QueryResult
-from ..domain.refunds import RefundAnswer, RefundCall
-from ..domain.statement import Statement
 from . import alipay_api
-from ._http import GatewayHttp
 from ._signing import config_value, decode_values, malformed_on_error, need, parse_form, rsa_verify
 from .alipay_cert import alipay_public_key
 from .base import Gateway, InboundRequest, TextAnswers
@@ -31,7 +29,18 @@ _PAYER_FIELDS = ("buyer_id", "buyer_open_id", "buyer_logon_id")
 
 class AlipayGateway(TextAnswers, Gateway):
     type_name = "alipay"
+    label = Label("支付宝", "Alipay")
+    methods = (("alipay", Label("支付宝", "Alipay")),)
+    buyer_name = "支付宝"
+    required_fields = ("app_id", "app_private_key", "gateway_url")
+    trade_no_format = re.compile(r"20\d{26}")  # 2026112522001…: the day, then 20 digits
     secret_fields = ("app_private_key",)
+
+    query_order = staticmethod(alipay_api.query)
+    find_trade = staticmethod(alipay_api.find_trade)
+    fetch_statement = staticmethod(alipay_api.fetch_bill)
+    refund = staticmethod(alipay_api.refund)
+    query_refund = staticmethod(alipay_api.query_refund)
 
     def parse_notification(
         self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
@@ -43,34 +52,8 @@ class AlipayGateway(TextAnswers, Gateway):
             _check_account(params, config)
             return _to_notice(params, channel, self.redact(params))
 
-    def query_order(
-        self,
-        config: Mapping[str, Any],
-        channel: str,
-        out_trade_no: str,
-        trade_no: str | None,
-        http: GatewayHttp,
-        now: datetime,
-    ) -> QueryResult:
-        return alipay_api.query(config, channel, out_trade_no, http, now)
-
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         return True
-
-    def refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer:
-        return alipay_api.refund(config, call, http, now)
-
-    def query_refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer | None:
-        return alipay_api.query_refund(config, call, http, now)
-
-    def fetch_statement(
-        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-    ) -> Statement:
-        return alipay_api.fetch_bill(config, channel, day, http, now)
 
 
 def _charset(fields: Mapping[str, bytes]) -> str:

@@ -33,6 +33,7 @@ from . import alipay_bill
 from ._http import GatewayHttp, invalid_answer, readable
 from ._signing import config_value, rsa_private_key, rsa_sign, rsa_verify
 from .alipay_cert import alipay_cert_sn, alipay_public_key, cert_mode, request_cert_sns
+from .base import CallContext
 
 GATEWAY = "alipay"
 QUERY = "alipay.trade.query"
@@ -131,9 +132,9 @@ def _call(
 # ------------------------------------------------------------------ 补单
 
 
-def query(
-    config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp, now: datetime
-) -> QueryResult:
+def query(ctx: CallContext, out_trade_no: str, trade_no: str | None = None) -> QueryResult:
+    """Asked by the order number; the trade number, when known, is not needed."""
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     answer = _call(config, QUERY, {"out_trade_no": out_trade_no}, http, now)
     code, sub_code = answer.get("code"), answer.get("sub_code")
     if code == "40004" and sub_code == _NOT_EXIST:
@@ -185,10 +186,9 @@ def _notice(answer: Mapping[str, Any], channel: str, kind: NoticeKind) -> Notice
 # ------------------------------------------------------------------ a payment by Alipay's trade number
 
 
-def find_trade(
-    config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp, now: datetime
-) -> GatewayTrade | None:
+def find_trade(ctx: CallContext, trade_no: str) -> GatewayTrade | None:
     """`alipay.trade.query` by Alipay's `trade_no` (the buyer's receipt): the trade, or None."""
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     answer = _call(config, QUERY, {"trade_no": trade_no}, http, now)
     code, sub_code = answer.get("code"), answer.get("sub_code")
     if code == "40004" and sub_code == _NOT_EXIST:
@@ -214,10 +214,9 @@ def find_trade(
 # ------------------------------------------------------------------ 对账
 
 
-def fetch_bill(
-    config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-) -> Statement:
+def fetch_bill(ctx: CallContext, day: date) -> Statement:
     """Ask for the day's bill URL (valid about 30 s), download the ZIP, parse its detail file."""
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     answer = _call(
         config, BILL_URL, {"bill_type": "trade", "bill_date": day.isoformat()}, http, now
     )
@@ -251,12 +250,11 @@ REFUND_QUERY = "alipay.trade.fastpay.refund.query"
 _UNKNOWN_OUTCOME = ("20000", "ACQ.SYSTEM_ERROR")
 
 
-def refund(
-    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-) -> RefundAnswer:
+def refund(ctx: CallContext, call: RefundCall) -> RefundAnswer:
     """`alipay.trade.refund` with `out_request_no` = the request id (Alipay dedupes on it within
     one trade). `fund_change` Y: the money moved now. N: nothing moved by this call (a repeat of
     a refund already made, or one still in progress): the query says which."""
+    config, http, now = ctx.config, ctx.http, ctx.now
     answer = _call(
         config,
         REFUND,
@@ -287,12 +285,11 @@ def refund(
         return RefundAnswer(RefundState.PENDING, "fund_change N", answer["trade_no"])
 
 
-def query_refund(
-    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-) -> RefundAnswer | None:
+def query_refund(ctx: CallContext, call: RefundCall) -> RefundAnswer | None:
     """`alipay.trade.fastpay.refund.query`: REFUND_SUCCESS (or, on older accounts, an answer
     with `refund_amount` and no status) is succeeded; an answer without the refund means Alipay
     never took the request (None: it may be sent again with the same id)."""
+    config, http, now = ctx.config, ctx.http, ctx.now
     answer = _call(
         config,
         REFUND_QUERY,

@@ -1,19 +1,25 @@
 """The small interface every gateway module implements, and the request/answer shapes.
 
-A gateway module exposes one `Gateway` subclass. It never touches AWS or our tables: it turns
-a raw inbound request plus the channel's credentials into a verified `Notice`, and says how to
-answer the gateway in its own protocol. It also asks the gateway about one order (补单) and
-fetches the statement of one day (对账), over the `GatewayHttp` the caller hands it.
+A gateway module exposes one `Gateway` subclass, listed once in registry.py. It never touches AWS
+or our tables: it turns a raw inbound request plus the channel's credentials into a verified
+`Notice`, and says how to answer the gateway in its own protocol. It also asks the gateway about
+one order (补单), one trade number and one refund, and fetches the statement of one day (对账),
+each given one `CallContext` (the channel, its credentials, the HTTP client, the clock). The class
+also says what the rest of paytrack needs to know of its type: its display name, the payment
+methods it reports, the fields a channel of the type needs and what its trade numbers look like.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
 
 from ..domain.errors import RefundNotOffered
+from ..domain.labels import Label
+from ..domain.lookup import GatewayTrade
 from ..domain.notice import Notice
 from ..domain.query import QueryResult
 from ..domain.refunds import RefundAnswer, RefundCall
@@ -52,10 +58,29 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CallContext:
+    """What every call to a gateway's API is made with."""
+
+    config: Mapping[str, Any]  # the channel's credentials and settings
+    channel: str
+    http: GatewayHttp
+    now: datetime
+
+
 class Gateway:
-    """One gateway type. Subclasses set `type_name` and implement the three methods."""
+    """One gateway type: what it is called and needs, and how it is spoken to."""
 
     type_name: ClassVar[str]
+    label: ClassVar[Label]
+    #: the payment methods its notices name (`Notice.method`), with their display names
+    methods: ClassVar[tuple[tuple[str, Label], ...]]
+    #: how the reply to a buyer names the way they paid when the notice names no method
+    buyer_name: ClassVar[str]
+    #: the fields a channel of this type must set (services/channel_config.py)
+    required_fields: ClassVar[tuple[str, ...]]
+    #: what its trade numbers look like (the number on the buyer's receipt), to know whom to ask
+    trade_no_format: ClassVar[re.Pattern[str]]
     #: credential fields whose values never reach logs, audit records or errors
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
@@ -85,13 +110,7 @@ class Gateway:
         return redact_keys(payload, self.secret_fields)
 
     def query_order(
-        self,
-        config: Mapping[str, Any],
-        channel: str,
-        out_trade_no: str,
-        trade_no: str | None,
-        http: GatewayHttp,
-        now: datetime,
+        self, ctx: CallContext, out_trade_no: str, trade_no: str | None = None
     ) -> QueryResult:
         """Ask the gateway whether the order was paid, verifying its answer.
 
@@ -101,13 +120,16 @@ class Gateway:
         """
         raise NotImplementedError
 
+    def find_trade(self, ctx: CallContext, trade_no: str) -> GatewayTrade | None:
+        """The verified trade of that gateway trade number, or None ("no such trade", an
+        answer); raises `GatewayUnavailable` when the gateway cannot tell."""
+        raise NotImplementedError
+
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         """Whether `refund` can be asked of this channel's gateway."""
         return False
 
-    def refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer:
+    def refund(self, ctx: CallContext, call: RefundCall) -> RefundAnswer:
         """Ask the gateway to refund, verifying its answer. The same `call.request_id` again asks
         for the same refund (the gateway dedupes on it). A business refusal (balance too low,
         trade closed) is a FAILED answer; no answer, or one that does not verify, raises
@@ -118,18 +140,14 @@ class Gateway:
             {"gateway": self.type_name, "manual_action": "mark_refunded"},
         )
 
-    def query_refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer | None:
+    def query_refund(self, ctx: CallContext, call: RefundCall) -> RefundAnswer | None:
         """What the gateway says of the refund `call.request_id`; None when it has never heard
         of it (it may be asked again with the same id)."""
         raise RefundNotOffered(
             f"{self.type_name} channels offer no refund query", {"gateway": self.type_name}
         )
 
-    def fetch_statement(
-        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-    ) -> Statement:
+    def fetch_statement(self, ctx: CallContext, day: date) -> Statement:
         """Download and parse the statement of one Beijing day.
 
         Raises `StatementUnparseable` (with the line and the reason), `StatementNotReady` or

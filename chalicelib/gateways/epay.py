@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from ..domain.errors import AccountMismatch, MalformedNotification, SignatureInvalid
+from ..domain.labels import Label
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
-from ..domain.query import QueryResult
 from ..domain.refunds import RefundAnswer, RefundCall
-from ..domain.statement import Statement
 from . import epay_api
-from ._http import GatewayHttp
 from ._signing import config_value, decode_values, malformed_on_error, need, parse_form
-from .base import Gateway, InboundRequest, TextAnswers
+from .base import CallContext, Gateway, InboundRequest, TextAnswers
 
 _UNSIGNED = ("sign", "sign_type")
 _PAID = "TRADE_SUCCESS"
@@ -35,7 +34,20 @@ def sign(params: Mapping[str, str], key: str) -> str:
 
 class EpayGateway(TextAnswers, Gateway):
     type_name = "epay"
+    label = Label("易支付", "epay")
+    methods = (
+        ("alipay", Label("支付宝", "Alipay")),
+        ("wxpay", Label("微信支付", "WeChat Pay")),
+        ("qqpay", Label("QQ钱包", "QQ Wallet")),
+    )
+    buyer_name = "在线支付"
+    required_fields = ("pid", "key", "api_base")
+    trade_no_format = re.compile(r"\d{14,32}")  # 彩虹易支付: yyyyMMddHHmmss + digits; forks vary
     secret_fields = ("key",)
+
+    query_order = staticmethod(epay_api.query)
+    find_trade = staticmethod(epay_api.find_trade)
+    fetch_statement = staticmethod(epay_api.fetch_orders)
 
     def parse_notification(
         self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
@@ -47,32 +59,14 @@ class EpayGateway(TextAnswers, Gateway):
                 raise AccountMismatch("pid does not belong to this channel")
             return _to_notice(params, channel, self.redact(params))
 
-    def query_order(
-        self,
-        config: Mapping[str, Any],
-        channel: str,
-        out_trade_no: str,
-        trade_no: str | None,
-        http: GatewayHttp,
-        now: datetime,
-    ) -> QueryResult:
-        return epay_api.query(config, channel, out_trade_no, http, now)
-
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         """Only where the channel says its aggregator offers `act=refund` (`refund_api`: true)."""
         return config.get("refund_api") is True
 
-    def refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer:
-        if not self.offers_refunds(config):
-            return super().refund(config, call, http, now)
-        return epay_api.refund(config, call, http, now)
-
-    def fetch_statement(
-        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-    ) -> Statement:
-        return epay_api.fetch_orders(config, channel, day, http, now)
+    def refund(self, ctx: CallContext, call: RefundCall) -> RefundAnswer:
+        if not self.offers_refunds(ctx.config):
+            return super().refund(ctx, call)
+        return epay_api.refund(ctx, call)
 
 
 def _query(request: InboundRequest) -> dict[str, str]:

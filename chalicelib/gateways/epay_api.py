@@ -51,6 +51,7 @@ from ..domain.statement import (
 )
 from ._http import GatewayHttp, invalid_answer, readable
 from ._signing import config_value
+from .base import CallContext
 
 GATEWAY = "epay"
 PAGE_SIZE = 50
@@ -123,9 +124,9 @@ def _order(
     return answer
 
 
-def query(
-    config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp, now: datetime
-) -> QueryResult:
+def query(ctx: CallContext, out_trade_no: str, trade_no: str | None = None) -> QueryResult:
+    """Asked by the order number; the trade number, when known, is not needed."""
+    config, channel, http = ctx.config, ctx.channel, ctx.http
     what = "epay act=order"
     answer = _order(config, "out_trade_no", out_trade_no, http, what)
     if answer is None:
@@ -152,10 +153,9 @@ def query(
         raise invalid_answer(what, f"unknown status {status}")
 
 
-def find_trade(
-    config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp, now: datetime
-) -> GatewayTrade | None:
+def find_trade(ctx: CallContext, trade_no: str) -> GatewayTrade | None:
     """`act=order` by the aggregator's `trade_no`: the trade, or None."""
+    config, channel, http = ctx.config, ctx.channel, ctx.http
     what = "epay act=order"
     answer = _order(config, "trade_no", trade_no, http, what)
     if answer is None:
@@ -253,12 +253,11 @@ def _read_list(
     return _Read(lines, rows, False)
 
 
-def fetch_orders(
-    config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-) -> Statement:
+def fetch_orders(ctx: CallContext, day: date) -> Statement:
     """The day's paid (and refunded) orders from the list, read until two reads agree on the
     day's rows; `complete` is False when paging could not reach back to the start of the day or
     the list would not hold still."""
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     source = f"epay order list {channel} {day.isoformat()}"
     window = day_bounds(day)
     read = _read_list(config, http, window, source)
@@ -295,13 +294,12 @@ def _older_than(item: Mapping[str, Any], limit: datetime, n: int, source: str) -
 # ------------------------------------------------------------------ 退款
 
 
-def refund(
-    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-) -> RefundAnswer:
+def refund(ctx: CallContext, call: RefundCall) -> RefundAnswer:
     """彩虹易支付's `act=refund` (POST; the key in the form, not the URL): `code` 1 refunded, any
     other code a refusal with its `msg`. `out_refund_no` is the request id, which newer 彩虹
     versions dedupe on; the aggregator has no refund query, so a call that times out stays
     pending for a person to check in the aggregator's console."""
+    config, http = ctx.config, ctx.http
     what = "epay act=refund"
     url = config_value(config, "api_base").rstrip("/") + "/api.php?act=refund"
     response = http.call(

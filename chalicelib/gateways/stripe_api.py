@@ -42,6 +42,7 @@ from ..domain.statement import (
 )
 from ._http import GatewayHttp, invalid_answer, readable
 from ._signing import config_value, redact_keys
+from .base import CallContext
 
 GATEWAY = "stripe"
 _NOT_PAID = (
@@ -111,14 +112,8 @@ def _intents(
     return list(found.get("data") or [])
 
 
-def query(
-    config: Mapping[str, Any],
-    channel: str,
-    out_trade_no: str,
-    trade_no: str | None,
-    http: GatewayHttp,
-    now: datetime,
-) -> QueryResult:
+def query(ctx: CallContext, out_trade_no: str, trade_no: str | None = None) -> QueryResult:
+    config, channel, http = ctx.config, ctx.channel, ctx.http
     what = "stripe payment intent query"
     intents = _intents(config, out_trade_no, trade_no, http)
     with readable(what):
@@ -188,11 +183,10 @@ def _notice(intent: Mapping[str, Any], channel: str, out_trade_no: str, kind: No
 # ------------------------------------------------------------------ a payment by its Stripe id
 
 
-def find_trade(
-    config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp, now: datetime
-) -> GatewayTrade | None:
+def find_trade(ctx: CallContext, trade_no: str) -> GatewayTrade | None:
     """A PaymentIntent (`pi_…`) or a Charge (`ch_…`, `py_…`) by its id: the trade, or None.
     The order it belongs to is its `metadata['order_id']` (empty when Checkout set none)."""
+    config, channel, http = ctx.config, ctx.channel, ctx.http
     kind = "payment_intents" if trade_no.startswith("pi_") else "charges"
     what = f"stripe {kind} lookup"
     status, found = _get(
@@ -237,10 +231,9 @@ def _charge_status(charge: Mapping[str, Any]) -> QueryStatus:
 # ------------------------------------------------------------------ 对账
 
 
-def fetch_balance(
-    config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-) -> Statement:
+def fetch_balance(ctx: CallContext, day: date) -> Statement:
     """Every charge and refund balance transaction created in the Beijing day (paged)."""
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     what, source = (
         "stripe balance transactions",
         f"stripe balance transactions {channel} {day.isoformat()}",
@@ -390,12 +383,11 @@ def refund_answer(refund: Mapping[str, Any], what: str) -> RefundAnswer:
         )
 
 
-def refund(
-    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-) -> RefundAnswer:
+def refund(ctx: CallContext, call: RefundCall) -> RefundAnswer:
     """`POST /v1/refunds` of the PaymentIntent, with `Idempotency-Key` = the request id (Stripe
     answers a retry with the first refund) and the id in `metadata[refund_request_id]`, which the
     refund.* webhooks carry back. A 4xx (charge_already_refunded, amount_too_large) is a refusal."""
+    config, http = ctx.config, ctx.http
     what = "stripe refund"
     response = http.call(
         "POST",
@@ -427,11 +419,10 @@ def refund(
     return refund_answer(document, what)
 
 
-def query_refund(
-    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-) -> RefundAnswer | None:
+def query_refund(ctx: CallContext, call: RefundCall) -> RefundAnswer | None:
     """The PaymentIntent's refunds (`GET /v1/refunds?payment_intent=…`), the one whose metadata
     names the request; None when Stripe has none (it may be asked again with the same key)."""
+    config, http = ctx.config, ctx.http
     what = "stripe refund query"
     _, listed = _get(
         config, "/v1/refunds", {"payment_intent": call.trade_no, "limit": 100}, http, what

@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..domain.errors import (
@@ -18,13 +19,11 @@ from ..domain.errors import (
     SignatureInvalid,
     StaleTimestamp,
 )
+from ..domain.labels import Label
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
-from ..domain.query import QueryResult
-from ..domain.refunds import RefundAnswer, RefundCall, RefundState
-from ..domain.statement import Statement
+from ..domain.refunds import RefundState
 from . import stripe_api
-from ._http import GatewayHttp
 from ._signing import json_object, malformed_on_error, need, need_str, opt_str
 from .base import Answer, Gateway, Headers, InboundRequest
 
@@ -36,7 +35,18 @@ Fields = dict[str, Any]
 
 class StripeGateway(Gateway):
     type_name = "stripe"
+    label = Label("Stripe", "Stripe")
+    methods = (("stripe", Label("银行卡（Stripe）", "Card (Stripe)")),)
+    buyer_name = "银行卡（Stripe）"
+    required_fields = ("webhook_secret", "api_key", "api_base")
+    trade_no_format = re.compile(r"(pi|ch|py)_[A-Za-z0-9]{8,64}")  # a PaymentIntent or a Charge
     secret_fields = ("webhook_secret", "api_key")
+
+    query_order = staticmethod(stripe_api.query)
+    find_trade = staticmethod(stripe_api.find_trade)
+    fetch_statement = staticmethod(stripe_api.fetch_balance)
+    refund = staticmethod(stripe_api.refund)
+    query_refund = staticmethod(stripe_api.query_refund)
 
     def parse_notification(
         self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
@@ -68,34 +78,8 @@ class StripeGateway(Gateway):
         body = json.dumps({"error": message}, ensure_ascii=False)
         return Answer(status, body, "application/json")
 
-    def query_order(
-        self,
-        config: Mapping[str, Any],
-        channel: str,
-        out_trade_no: str,
-        trade_no: str | None,
-        http: GatewayHttp,
-        now: datetime,
-    ) -> QueryResult:
-        return stripe_api.query(config, channel, out_trade_no, trade_no, http, now)
-
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         return True
-
-    def refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer:
-        return stripe_api.refund(config, call, http, now)
-
-    def query_refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer | None:
-        return stripe_api.query_refund(config, call, http, now)
-
-    def fetch_statement(
-        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-    ) -> Statement:
-        return stripe_api.fetch_balance(config, channel, day, http, now)
 
 
 # --- verification ------------------------------------------------------------------------------

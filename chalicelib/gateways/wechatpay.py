@@ -4,8 +4,9 @@ the API calls (query, bill) live in wechatpay_api."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -20,13 +21,11 @@ from ..domain.errors import (
     SignatureInvalid,
     StaleTimestamp,
 )
+from ..domain.labels import Label
 from ..domain.money import Money
 from ..domain.notice import Notice, NoticeKind
-from ..domain.query import QueryResult
-from ..domain.refunds import RefundAnswer, RefundCall, RefundState
-from ..domain.statement import Statement
+from ..domain.refunds import RefundState
 from . import wechatpay_api
-from ._http import GatewayHttp
 from ._signing import (
     b64decode_strict,
     config_value,
@@ -47,7 +46,27 @@ _ALGORITHM = "AEAD_AES_256_GCM"
 
 class WechatPayGateway(Gateway):
     type_name = "wechatpay"
+    label = Label("微信支付", "WeChat Pay")
+    methods = (("wechat", Label("微信支付", "WeChat Pay")),)
+    buyer_name = "微信支付"
+    required_fields = (
+        "mchid",
+        "appid",
+        "apiv3_key",
+        "platform_public_key",
+        "platform_public_key_id",
+        "merchant_private_key",
+        "merchant_serial_no",
+        "api_base",
+    )
+    trade_no_format = re.compile(r"4\d{27}")  # 4200001234…: WeChat's transaction_id
     secret_fields = ("apiv3_key", "merchant_private_key")
+
+    query_order = staticmethod(wechatpay_api.query)
+    find_trade = staticmethod(wechatpay_api.find_trade)
+    fetch_statement = staticmethod(wechatpay_api.fetch_bill)
+    refund = staticmethod(wechatpay_api.refund)
+    query_refund = staticmethod(wechatpay_api.query_refund)
 
     def parse_notification(
         self, request: InboundRequest, config: Mapping[str, Any], channel: str, now: datetime
@@ -71,34 +90,8 @@ class WechatPayGateway(Gateway):
         body = json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False)
         return Answer(status, body, "application/json")
 
-    def query_order(
-        self,
-        config: Mapping[str, Any],
-        channel: str,
-        out_trade_no: str,
-        trade_no: str | None,
-        http: GatewayHttp,
-        now: datetime,
-    ) -> QueryResult:
-        return wechatpay_api.query(config, channel, out_trade_no, http, now)
-
     def offers_refunds(self, config: Mapping[str, Any]) -> bool:
         return True
-
-    def refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer:
-        return wechatpay_api.refund(config, call, http, now)
-
-    def query_refund(
-        self, config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-    ) -> RefundAnswer | None:
-        return wechatpay_api.query_refund(config, call, http, now)
-
-    def fetch_statement(
-        self, config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-    ) -> Statement:
-        return wechatpay_api.fetch_bill(config, channel, day, http, now)
 
 
 def _header(headers: Headers, name: str) -> str:

@@ -29,6 +29,7 @@ from ..domain.statement import Statement, StatementNotReady, read_at
 from . import wechatpay_bill
 from ._http import GatewayHttp, invalid_answer, readable
 from ._signing import config_value, rsa_private_key, rsa_public_key, rsa_sign, rsa_verify
+from .base import CallContext
 
 GATEWAY = "wechatpay"
 SCHEMA = "WECHATPAY2-SHA256-RSA2048"
@@ -109,9 +110,9 @@ def _error_code(response: requests.Response) -> str:
 # ------------------------------------------------------------------ 补单
 
 
-def query(
-    config: Mapping[str, Any], channel: str, out_trade_no: str, http: GatewayHttp, now: datetime
-) -> QueryResult:
+def query(ctx: CallContext, out_trade_no: str, trade_no: str | None = None) -> QueryResult:
+    """Asked by the order number; the trade number, when known, is not needed."""
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     what = "wechatpay order query"
     url = _api(
         config,
@@ -181,10 +182,9 @@ def _notice(answer: Mapping[str, Any], channel: str, kind: NoticeKind) -> Notice
 # ------------------------------------------------------------------ a payment by WeChat's transaction_id
 
 
-def find_trade(
-    config: Mapping[str, Any], channel: str, trade_no: str, http: GatewayHttp, now: datetime
-) -> GatewayTrade | None:
+def find_trade(ctx: CallContext, trade_no: str) -> GatewayTrade | None:
     """`GET /v3/pay/transactions/id/{transaction_id}`: the trade, or None."""
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     what = "wechatpay transaction query"
     url = _api(
         config,
@@ -221,9 +221,8 @@ def find_trade(
 # ------------------------------------------------------------------ 对账
 
 
-def fetch_bill(
-    config: Mapping[str, Any], channel: str, day: date, http: GatewayHttp, now: datetime
-) -> Statement:
+def fetch_bill(ctx: CallContext, day: date) -> Statement:
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     what = "wechatpay trade bill"
     url = _api(
         config, f"/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=ALL&tar_type=GZIP"
@@ -307,11 +306,10 @@ def _refund_answer(response: requests.Response, call: RefundCall, what: str) -> 
         return RefundAnswer(_REFUND_STATES[status], status, answer.get("refund_id"), refunded)
 
 
-def refund(
-    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-) -> RefundAnswer:
+def refund(ctx: CallContext, call: RefundCall) -> RefundAnswer:
     """`POST /v3/refund/domestic/refunds` with `out_refund_no` = the request id (WeChat Pay
     dedupes on it). 4xx answers are refusals (NOT_ENOUGH, INVALID_REQUEST, …): failed."""
+    config, http, now = ctx.config, ctx.http, ctx.now
     what = "wechatpay refund"
     body = {
         "transaction_id": call.trade_no,
@@ -332,10 +330,9 @@ def refund(
     return _refund_answer(response, call, what)
 
 
-def query_refund(
-    config: Mapping[str, Any], call: RefundCall, http: GatewayHttp, now: datetime
-) -> RefundAnswer | None:
+def query_refund(ctx: CallContext, call: RefundCall) -> RefundAnswer | None:
     """`GET /v3/refund/domestic/refunds/{out_refund_no}`; 404 RESOURCE_NOT_EXISTS: never taken."""
+    config, http, now = ctx.config, ctx.http, ctx.now
     what = "wechatpay refund query"
     response = _get(
         config,

@@ -12,6 +12,7 @@ from ..domain import validation as v
 from ..domain.clock import utcnow
 from ..domain.customer_reply import customer_reply
 from ..domain.errors import ValidationFailed
+from ..gateways.registry import buyer_payment_name
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store
 from ..store import audit
@@ -65,7 +66,12 @@ def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
     ]
     view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
     now = utcnow()
-    view["customer_reply"] = customer_reply(order, now, ZoneInfo(get_settings().shop_timezone))
+    view["customer_reply"] = customer_reply(
+        order,
+        now,
+        ZoneInfo(get_settings().shop_timezone),
+        buyer_payment_name(order.method, order.gateway),
+    )
     view["related"] = related.related_orders(order, masked=masked, now=now)
     _audit(principal, "read_order", order_no, {"masked": masked})
     return view

@@ -20,20 +20,9 @@ from ..gateways._signing import rsa_private_key, rsa_public_key
 from ..gateways.alipay_cert import CERT_FIELDS, root_cert_sn
 from ..gateways.registry import GATEWAYS
 
+#: the fields each channel type needs, as its gateway class says (gateways/registry.py)
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "alipay": ("app_id", "app_private_key", "gateway_url"),
-    "wechatpay": (
-        "mchid",
-        "appid",
-        "apiv3_key",
-        "platform_public_key",
-        "platform_public_key_id",
-        "merchant_private_key",
-        "merchant_serial_no",
-        "api_base",
-    ),
-    "epay": ("pid", "key", "api_base"),
-    "stripe": ("webhook_secret", "api_key", "api_base"),
+    name: gateway.required_fields for name, gateway in GATEWAYS.items()
 }
 PRIVATE_KEYS = ("app_private_key", "merchant_private_key")
 PUBLIC_KEYS = ("alipay_public_key", "platform_public_key", "app_cert", "alipay_cert")

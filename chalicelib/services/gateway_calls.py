@@ -1,13 +1,13 @@
-"""What every call to a gateway's API starts from: the channel's config, its gateway module and
-the process's one HTTP client (timeouts and retries from the job settings)."""
+"""What every call to a gateway's API starts from: the channel's config, its gateway and the
+process's one HTTP client (timeouts and retries from the job settings), as one `CallContext`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
-from typing import Any
 
 from ..gateways._http import GatewayHttp
-from ..gateways.base import Gateway
+from ..gateways.base import CallContext, Gateway
 from ..gateways.registry import get_gateway
 from ..platform.job_settings import get_job_settings
 from . import channels
@@ -19,7 +19,8 @@ def http() -> GatewayHttp:
     return GatewayHttp(timeout_s=settings.gateway_timeout_s, attempts=settings.gateway_attempts)
 
 
-def channel_gateway(channel: str) -> tuple[dict[str, Any], Gateway]:
-    """The channel's credentials and its gateway; NotFound / ChannelMisconfigured otherwise."""
+def reach(channel: str, now: datetime) -> tuple[CallContext, Gateway]:
+    """The context of a call to the channel's gateway, and the gateway; NotFound /
+    ChannelMisconfigured otherwise."""
     config = channels.get_channel(channel)
-    return config, get_gateway(config["type"])
+    return CallContext(config, channel, http(), now), get_gateway(config["type"])

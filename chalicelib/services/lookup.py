@@ -21,9 +21,9 @@ from typing import Any
 
 from ..domain.clock import utcnow
 from ..domain.errors import GatewayUnavailable, NotFound, PaytrackError, ValidationFailed
-from ..domain.lookup import GatewayTrade, gateway_types_for
+from ..domain.lookup import GatewayTrade
 from ..domain.order import PAID_STATES, Order
-from ..gateways.lookup import find_trade
+from ..gateways.registry import gateway_types_for
 from ..platform.observability import logger
 from ..store import audit
 from ..store import lookup as lookup_store
@@ -80,8 +80,8 @@ def _channels_to_ask(trade_no: str, channel: str | None) -> list[str]:
 
 def _ask(channel: str, trade_no: str, now: datetime) -> _Answer:
     try:
-        config, _ = gateway_calls.channel_gateway(channel)
-        trade = find_trade(config, channel, trade_no, gateway_calls.http(), now)
+        ctx, gateway = gateway_calls.reach(channel, now)
+        trade = gateway.find_trade(ctx, trade_no)
     except PaytrackError as error:  # unreachable, unverifiable, or a channel unfit to ask
         logger.warning("trade lookup unanswered", extra={"channel": channel, "why": error.message})
         return _Answer(channel, UNAVAILABLE, detail=error.message)

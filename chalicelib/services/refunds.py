@@ -138,20 +138,20 @@ def _amount(body: Mapping[str, Any], currency: str) -> Money | None:
 
 
 def gateway_for_payment(order: Order, trade_no: str | None = None):
-    """The channel config and gateway that refund the named payment (default: the sale's);
+    """The call context and gateway that refund the named payment (default: the sale's);
     RefundNotOffered when its channel cannot refund through paytrack."""
     return _gateway_for(payment_of(order, trade_no).channel)
 
 
-def _gateway_for(channel: str):
-    config, gateway = gateway_calls.channel_gateway(channel)
-    if not gateway.offers_refunds(config):
+def _gateway_for(channel: str, now: datetime | None = None):
+    ctx, gateway = gateway_calls.reach(channel, now or utcnow())
+    if not gateway.offers_refunds(ctx.config):
         raise RefundNotOffered(
             f"channel {channel} cannot refund through paytrack: refund in the gateway's "
             "console, then record it with the mark_refunded action",
             {"channel": channel, "manual_action": "mark_refunded"},
         )
-    return config, gateway
+    return ctx, gateway
 
 
 def _call(order: Order, refund: RefundRequest) -> RefundCall:
@@ -174,12 +174,12 @@ def send(
     sent only if the gateway never took it (a gateway without a refund query is never asked
     twice). No answer leaves the request pending for `query_refunds`."""
     channel = payment_of(order, refund.trade_no).channel
-    config, gateway = _gateway_for(channel)
     call, now = _call(order, refund), utcnow()
+    ctx, gateway = _gateway_for(channel, now)
     try:
-        answer = gateway.query_refund(config, call, gateway_calls.http(), now) if retry else None
+        answer = gateway.query_refund(ctx, call) if retry else None
         if answer is None:
-            answer = gateway.refund(config, call, gateway_calls.http(), now)
+            answer = gateway.refund(ctx, call)
     except RefundNotOffered:
         logger.warning(
             "refund left pending: the gateway has no refund query",

@@ -65,10 +65,8 @@ class QueryOutcome:
 def ask(order: Order, now: datetime) -> QueryOutcome:
     """Query the order's gateway; apply a paid (or closed) answer through ingestion."""
     try:
-        config, gateway = gateway_calls.channel_gateway(order.channel)
-        result = gateway.query_order(
-            config, order.channel, order.order_no, order.trade_no, gateway_calls.http(), now
-        )
+        ctx, gateway = gateway_calls.reach(order.channel, now)
+        result = gateway.query_order(ctx, order.order_no, order.trade_no)
     except GatewayUnavailable as error:
         job_metrics.gateway_query_failed(order.channel)
         logger.warning(

@@ -20,9 +20,9 @@ from . import anomalies, gateway_calls, job_metrics
 
 
 def fetch(channel: str, day: date, now: datetime) -> Statement:
-    config, gateway = gateway_calls.channel_gateway(channel)
+    ctx, gateway = gateway_calls.reach(channel, now)
     try:
-        return gateway.fetch_statement(config, channel, day, gateway_calls.http(), now)
+        return gateway.fetch_statement(ctx, day)
     except StatementUnparseable as error:
         report_unparseable(channel, day, error, now)
         raise
@@ -61,13 +61,11 @@ def complete_by_queries(statement: Statement, order_nos: Iterable[str], now: dat
     """Add a line for each ledger order the statement does not list that the gateway says is
     paid — and a refund line when it says refunded since (one query each): a partial list can
     confirm our payments, not find others."""
-    config, gateway = gateway_calls.channel_gateway(statement.channel)
+    ctx, gateway = gateway_calls.reach(statement.channel, now)
     listed = {line.out_trade_no for line in statement.lines}
     added: list[StatementLine] = []
     for order_no in sorted(set(order_nos) - listed):
-        result = gateway.query_order(
-            config, statement.channel, order_no, None, gateway_calls.http(), now
-        )
+        result = gateway.query_order(ctx, order_no)
         notice = result.notice
         if (
             result.status in (QueryStatus.PAID, QueryStatus.REFUNDED)

@@ -1,9 +1,12 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from chalicelib.domain.customer_reply import amount_words, customer_reply
 from chalicelib.domain.money import Money
 from chalicelib.domain.order import DeliveryStatus, Order, PayStatus
+from chalicelib.gateways.registry import buyer_payment_name
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
@@ -37,6 +40,7 @@ def test_the_seed_example_sentence():
         ),
         NOW,
         SHANGHAI,
+        "支付宝",
     )
     assert text == (
         "您好，我们看到您在今天14:23通过支付宝支付的订单（编号20261125142300123456）已经成功，"
@@ -55,12 +59,13 @@ def test_yesterday_held_and_wechat():
         ),
         NOW,
         SHANGHAI,
+        "微信支付",
     )
     assert "昨天09:05通过微信支付" in text and "安全核对，暂未发货" in text
 
 
 def test_unpaid_asks_for_proof():
-    text = customer_reply(order(), NOW, SHANGHAI)
+    text = customer_reply(order(), NOW, SHANGHAI, "支付宝")
     assert "暂未收到" in text and "交易单号" in text and "58.00元" in text
 
 
@@ -75,6 +80,7 @@ def test_a_short_payment_says_both_amounts_and_that_nothing_was_delivered():
         ),
         NOW,
         SHANGHAI,
+        "支付宝",
     )
     assert "金额为5.80元（订单金额为58.00元）" in text and "暂未发货" in text
 
@@ -84,3 +90,20 @@ def test_amount_words():
     assert amount_words(Money(5850)) == "58.50元"
     assert amount_words(Money(1999, "USD")) == "19.99 USD"
     assert amount_words(Money(1999, "JPY")) == "1999 JPY"
+
+
+@pytest.mark.parametrize(
+    ("method", "gateway", "said"),
+    [
+        ("alipay", "alipay", "支付宝"),
+        ("wechat", "wechatpay", "微信支付"),
+        ("wxpay", "epay", "微信支付"),
+        ("qqpay", "epay", "QQ钱包"),
+        ("stripe", "stripe", "银行卡（Stripe）"),
+        (None, "epay", "在线支付"),
+        (None, "wechatpay", "微信支付"),
+        ("card", None, "在线支付"),
+    ],
+)
+def test_the_way_the_buyer_paid_is_named_by_the_gateway_registry(method, gateway, said):
+    assert buyer_payment_name(method, gateway) == said

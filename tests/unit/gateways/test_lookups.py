@@ -12,9 +12,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from chalicelib.domain.errors import GatewayUnavailable
-from chalicelib.domain.lookup import gateway_types_for
 from chalicelib.domain.query import QueryStatus
-from chalicelib.gateways.lookup import find_trade
+from chalicelib.gateways.base import CallContext
+from chalicelib.gateways.registry import gateway_types_for, get_gateway
 
 from .recorded import Recorded, alipay_answer, fixture, http, json_answer, wechat_answer
 
@@ -24,7 +24,9 @@ WX_TRADE = "4200000001202611241111111111"
 
 
 def find(config, channel, trade_no, adapter):
-    return find_trade(config, channel, trade_no, http(adapter), NOW)
+    return get_gateway(config["type"]).find_trade(
+        CallContext(config, channel, http(adapter), NOW), trade_no
+    )
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from chalicelib.domain.notice import NoticeKind, NoticeSource
 from chalicelib.domain.query import QueryStatus
 from chalicelib.domain.statement import StatementNotReady, StatementUnparseable
 from chalicelib.gateways import alipay_api, wechatpay_api
+from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
 
 from .recorded import (
@@ -39,7 +40,7 @@ DAY = date(2026, 11, 24)
 
 def query(config, channel, out_trade_no, adapter, trade_no=None):
     return get_gateway(config["type"]).query_order(
-        config, channel, out_trade_no, trade_no, http(adapter), NOW
+        CallContext(config, channel, http(adapter), NOW), out_trade_no, trade_no
     )
 
 
@@ -152,7 +153,9 @@ def test_alipay_outage_is_retried_then_reported(ali_config):
 def test_alipay_bill_url_then_zip_download(ali_config):
     config = {**ali_config, "seller_id": "2088000000000001"}
     adapter = Recorded([alipay_answer("alipay_bill_downloadurl.json"), (200, {}, alipay_zip())])
-    statement = get_gateway("alipay").fetch_statement(config, "ali1", DAY, http(adapter), NOW)
+    statement = get_gateway("alipay").fetch_statement(
+        CallContext(config, "ali1", http(adapter), NOW), DAY
+    )
     assert len(statement.lines) == 4 and statement.covers_until is None
     assert adapter.sent[1].url.startswith(
         "http://dwbillcenter.alipay.com/downloadBillFile.resource"
@@ -164,14 +167,18 @@ def test_alipay_bill_url_then_zip_download(ali_config):
 def test_alipay_bill_of_another_account_or_not_there(ali_config):
     adapter = Recorded([alipay_answer("alipay_bill_downloadurl.json"), (200, {}, alipay_zip())])
     with pytest.raises(StatementUnparseable, match="another Alipay account"):
-        get_gateway("alipay").fetch_statement(ali_config, "ali1", DAY, http(adapter), NOW)
+        get_gateway("alipay").fetch_statement(
+            CallContext(ali_config, "ali1", http(adapter), NOW), DAY
+        )
     with pytest.raises(StatementNotReady):
         get_gateway("alipay").fetch_statement(
-            ali_config,
-            "ali1",
+            CallContext(
+                ali_config,
+                "ali1",
+                http(Recorded([alipay_answer("alipay_bill_not_exist.json")])),
+                NOW,
+            ),
             DAY,
-            http(Recorded([alipay_answer("alipay_bill_not_exist.json")])),
-            NOW,
         )
 
 
@@ -262,7 +269,9 @@ def test_wechat_answers_that_do_not_verify_are_unavailable(wx_config, tamper, wh
 
 def test_wechat_bill_checks_the_signed_hash_of_the_download(wx_config):
     adapter = Recorded([wechat_answer("wechatpay_tradebill.json"), (200, {}, wechat_gzip())])
-    statement = get_gateway("wechatpay").fetch_statement(wx_config, "wx1", DAY, http(adapter), NOW)
+    statement = get_gateway("wechatpay").fetch_statement(
+        CallContext(wx_config, "wx1", http(adapter), NOW), DAY
+    )
     assert len(statement.lines) == 3
     bill_request, download = adapter.sent
     assert bill_request.url.endswith(
@@ -276,7 +285,9 @@ def test_wechat_bill_checks_the_signed_hash_of_the_download(wx_config):
         ]
     )
     with pytest.raises(StatementUnparseable, match="SHA-1"):
-        get_gateway("wechatpay").fetch_statement(wx_config, "wx1", DAY, http(altered), NOW)
+        get_gateway("wechatpay").fetch_statement(
+            CallContext(wx_config, "wx1", http(altered), NOW), DAY
+        )
 
 
 # ------------------------------------------------------------------ epay

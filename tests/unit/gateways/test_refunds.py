@@ -21,6 +21,7 @@ from chalicelib.domain.errors import GatewayUnavailable, RefundNotOffered
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import NoticeKind
 from chalicelib.domain.refunds import RefundCall, RefundState
+from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
 
 from .helpers import read_pem
@@ -41,12 +42,16 @@ CALL = RefundCall(
 )
 
 
+def _ctx(config, adapter):
+    return CallContext(config, "c1", http(adapter, attempts=1), NOW)
+
+
 def refund(config, adapter):
-    return get_gateway(config["type"]).refund(config, CALL, http(adapter, attempts=1), NOW)
+    return get_gateway(config["type"]).refund(_ctx(config, adapter), CALL)
 
 
 def query_refund(config, adapter):
-    return get_gateway(config["type"]).query_refund(config, CALL, http(adapter, attempts=1), NOW)
+    return get_gateway(config["type"]).query_refund(_ctx(config, adapter), CALL)
 
 
 def _rsa_sign(pem_name: str, message: bytes) -> str:

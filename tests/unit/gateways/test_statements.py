@@ -15,9 +15,8 @@ import pytest
 
 from chalicelib.domain.money import Money
 from chalicelib.domain.statement import BEIJING, LineKind, StatementUnparseable
-from chalicelib.gateways import alipay_bill, wechatpay_bill
-from chalicelib.gateways.epay_api import fetch_orders
-from chalicelib.gateways.stripe_api import fetch_balance
+from chalicelib.gateways import alipay_bill, epay_api, stripe_api, wechatpay_bill
+from chalicelib.gateways.base import CallContext
 
 from .recorded import Recorded, alipay_zip, fixture, http, json_answer
 
@@ -294,7 +293,9 @@ def stripe_pages():
 
 def test_stripe_balance_transactions_pages_charges_and_refunds_with_fee_and_net():
     adapter = Recorded(stripe_pages())
-    statement = fetch_balance(STRIPE, "stripe-main", DAY, http(adapter), AFTER_DAY)
+    statement = stripe_api.fetch_balance(
+        CallContext(STRIPE, "stripe-main", http(adapter), AFTER_DAY), DAY
+    )
     got = [
         (l.line_no, l.kind, l.out_trade_no, l.trade_no, l.amount, l.fee, l.net)
         for l in statement.lines
@@ -340,8 +341,11 @@ def test_stripe_unreadable_transactions_fail_with_the_item_and_reason(change, re
     pages = json.loads(fixture("stripe_balance_transactions_20261124.json"))
     change(pages[0]["data"][1])
     with pytest.raises(StatementUnparseable) as failure:
-        fetch_balance(
-            STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY
+        stripe_api.fetch_balance(
+            CallContext(
+                STRIPE, "stripe-main", http(Recorded([json_answer(p) for p in pages])), AFTER_DAY
+            ),
+            DAY,
         )
     assert failure.value.line == 2 and reason in failure.value.reason
 
@@ -351,7 +355,7 @@ def test_stripe_unreadable_transactions_fail_with_the_item_and_reason(change, re
 
 def test_epay_order_list_gives_the_days_paid_orders():
     adapter = Recorded([json_answer(json.loads(fixture("epay_orders_page1.json")))] * 2)
-    statement = fetch_orders(EPAY, "epay-main", DAY, http(adapter), AFTER_DAY)
+    statement = epay_api.fetch_orders(CallContext(EPAY, "epay-main", http(adapter), AFTER_DAY), DAY)
     assert [(l.line_no, l.out_trade_no, l.amount.format(), l.fee) for l in statement.lines] == [
         (1, "20261124203000000031", "58.00", None),
         (3, "20261123235900000033", "19.90", None),
@@ -367,8 +371,8 @@ def test_epay_order_list_that_cannot_reach_the_day_is_incomplete(monkeypatch):
     monkeypatch.setattr(epay_api, "PAGE_SIZE", 2)
     page = json.loads(fixture("epay_orders_page1.json"))
     recent = {**page, "data": [dict(page["data"][0], addtime="2026-11-25 01:00:00")] * 2}
-    statement = fetch_orders(
-        EPAY, "epay-main", DAY, http(Recorded([json_answer(recent)] * 4)), AFTER_DAY
+    statement = epay_api.fetch_orders(
+        CallContext(EPAY, "epay-main", http(Recorded([json_answer(recent)] * 4)), AFTER_DAY), DAY
     )
     assert statement.complete is False
 
@@ -377,7 +381,9 @@ def test_epay_unreadable_order_fails_with_its_position():
     page = json.loads(fixture("epay_orders_page1.json"))
     page["data"][2]["money"] = "19,90"
     with pytest.raises(StatementUnparseable) as failure:
-        fetch_orders(EPAY, "epay-main", DAY, http(Recorded([json_answer(page)])), AFTER_DAY)
+        epay_api.fetch_orders(
+            CallContext(EPAY, "epay-main", http(Recorded([json_answer(page)])), AFTER_DAY), DAY
+        )
     assert failure.value.line == 3 and "19,90" in failure.value.reason
 
 
@@ -392,7 +398,9 @@ def hkd_pages():
 
 
 def test_stripe_converted_transactions_carry_the_charged_amount_and_the_settled_one_with_the_rate():
-    statement = fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded(hkd_pages())), AFTER_DAY)
+    statement = stripe_api.fetch_balance(
+        CallContext(STRIPE, "stripe-main", http(Recorded(hkd_pages())), AFTER_DAY), DAY
+    )
     got = [(l.kind, l.trade_no, l.amount, l.settled, l.rate, l.fee, l.net) for l in statement.lines]
     hkd = lambda minor: Money(minor, "HKD")  # noqa: E731
     assert got == [
@@ -433,8 +441,11 @@ def test_stripe_conversion_without_the_charged_amount_is_unreadable():
     pages = json.loads(fixture("stripe_balance_transactions_hkd_20261124.json"))
     del pages[0]["data"][2]["source"]["amount"]
     with pytest.raises(StatementUnparseable) as failure:
-        fetch_balance(
-            STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY
+        stripe_api.fetch_balance(
+            CallContext(
+                STRIPE, "stripe-main", http(Recorded([json_answer(p) for p in pages])), AFTER_DAY
+            ),
+            DAY,
         )
     assert (
         failure.value.line == 3
@@ -467,7 +478,9 @@ def test_stripe_cursor_paging_is_safe_when_a_transaction_arrives_during_the_read
             live.insert(0, newcomer)  # arrives right after the first page is served
         return json_answer({"object": "list", "has_more": start + 2 < len(live), "data": page})
 
-    statement = fetch_balance(STRIPE, "stripe-main", DAY, http(Recorded(answer)), AFTER_DAY)
+    statement = stripe_api.fetch_balance(
+        CallContext(STRIPE, "stripe-main", http(Recorded(answer)), AFTER_DAY), DAY
+    )
     assert [l.trade_no for l in statement.lines] == [
         "pi_3QYUSD",
         "pi_3QYJPY",
@@ -511,8 +524,11 @@ def test_epay_statuses_each_give_their_lines():
         epay_row(5, 0, "2026-11-24 06:00:00", None),  # 未支付
         epay_row(6, 1, "2026-11-22 06:00:00", "2026-11-22 06:00:30"),
     ]  # before the day
-    statement = fetch_orders(
-        EPAY, "epay-main", DAY, http(Recorded([json_answer(epay_list(*rows))] * 2)), AFTER_DAY
+    statement = epay_api.fetch_orders(
+        CallContext(
+            EPAY, "epay-main", http(Recorded([json_answer(epay_list(*rows))] * 2)), AFTER_DAY
+        ),
+        DAY,
     )
     assert [(l.out_trade_no, l.kind, l.amount.format(), l.status) for l in statement.lines] == [
         ("O-1", LineKind.PAYMENT, "58.00", "1"),
@@ -528,8 +544,11 @@ def test_epay_statuses_each_give_their_lines():
 def test_epay_unknown_status_fails_the_read():
     rows = [epay_row(1, 7, "2026-11-24 10:00:00", "2026-11-24 10:00:30")]
     with pytest.raises(StatementUnparseable) as failure:
-        fetch_orders(
-            EPAY, "epay-main", DAY, http(Recorded([json_answer(epay_list(*rows))])), AFTER_DAY
+        epay_api.fetch_orders(
+            CallContext(
+                EPAY, "epay-main", http(Recorded([json_answer(epay_list(*rows))])), AFTER_DAY
+            ),
+            DAY,
         )
     assert failure.value.line == 1 and "unknown order status '7'" in failure.value.reason
 
@@ -564,7 +583,9 @@ def test_epay_an_order_inserted_between_two_page_reads_is_neither_doubled_nor_lo
     )  # reaches back before the day
     late = epay_row(7, 0, "2026-11-25 02:00:00", None)  # created after the day, unpaid
     moving = MovingList(rows, [late])
-    statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded(moving)), AFTER_DAY)
+    statement = epay_api.fetch_orders(
+        CallContext(EPAY, "epay-main", http(Recorded(moving)), AFTER_DAY), DAY
+    )
     assert sorted(l.out_trade_no for l in statement.lines) == ["O-1", "O-2", "O-3", "O-4", "O-5"]
     assert statement.complete is True and moving.pages == 4 + 4  # one read moved, the second agreed
 
@@ -583,7 +604,9 @@ def test_epay_a_list_that_keeps_moving_is_incomplete_so_orders_are_asked_about(m
                 break
         return MovingList(rows, [])(request)
 
-    statement = fetch_orders(EPAY, "epay-main", DAY, http(Recorded(paying)), AFTER_DAY)
+    statement = epay_api.fetch_orders(
+        CallContext(EPAY, "epay-main", http(Recorded(paying)), AFTER_DAY), DAY
+    )
     assert statement.complete is False and "kept changing" in statement.source
 
 
@@ -591,8 +614,11 @@ def test_stripe_a_converted_charge_captured_in_part_is_the_captured_amount():
     pages = json.loads(fixture("stripe_balance_transactions_hkd_20261124.json"))
     usd = pages[1]["data"][1]
     usd["source"].update(amount=2999, amount_captured=1999)  # authorized 29.99, captured 19.99
-    statement = fetch_balance(
-        STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY
+    statement = stripe_api.fetch_balance(
+        CallContext(
+            STRIPE, "stripe-main", http(Recorded([json_answer(p) for p in pages])), AFTER_DAY
+        ),
+        DAY,
     )
     assert statement.lines[-1].amount == Money(1999, "USD") and statement.lines[
         -1
@@ -604,7 +630,10 @@ def test_stripe_an_exchange_rate_that_is_no_positive_number_is_unreadable(rate):
     pages = json.loads(fixture("stripe_balance_transactions_hkd_20261124.json"))
     pages[0]["data"][2]["exchange_rate"] = rate
     with pytest.raises(StatementUnparseable) as failure:
-        fetch_balance(
-            STRIPE, "stripe-main", DAY, http(Recorded([json_answer(p) for p in pages])), AFTER_DAY
+        stripe_api.fetch_balance(
+            CallContext(
+                STRIPE, "stripe-main", http(Recorded([json_answer(p) for p in pages])), AFTER_DAY
+            ),
+            DAY,
         )
     assert failure.value.line == 3 and "is not a positive number" in failure.value.reason

@@ -17,6 +17,7 @@ from chalicelib.domain.errors import GatewayUnavailable
 from chalicelib.domain.query import QueryStatus
 from chalicelib.domain.statement import LineKind, beijing_day
 from chalicelib.gateways._http import GatewayHttp
+from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
 from local.sim_apis import Downloads
 
@@ -53,7 +54,7 @@ def now() -> datetime:
 def ask(configs, channel, out_trade_no, trade_no=None):
     config = configs[channel]
     return get_gateway(config["type"]).query_order(
-        config, channel, out_trade_no, trade_no, HTTP, now()
+        CallContext(config, channel, HTTP, now()), out_trade_no, trade_no
     )
 
 
@@ -136,7 +137,7 @@ def test_statements_in_each_format_parse_with_paytracks_parsers(sim, configs, ch
     later = now()
     config = configs[channel]
     statement = get_gateway(config["type"]).fetch_statement(
-        config, channel, beijing_day(later), HTTP, later
+        CallContext(config, channel, HTTP, later), beijing_day(later)
     )
     got = {
         (line.kind, line.out_trade_no or line.trade_no, line.amount.format())
@@ -172,7 +173,7 @@ def test_callers_with_the_wrong_credentials_are_refused(sim, configs, channel, f
     config = dict(configs[channel])
     config[field] = (keys / f"{wrong}_private.pem").read_text() if wrong else "wrong"
     with pytest.raises(GatewayUnavailable):
-        get_gateway(config["type"]).query_order(config, channel, "ORD-X", None, HTTP, now())
+        get_gateway(config["type"]).query_order(CallContext(config, channel, HTTP, now()), "ORD-X")
 
 
 def test_download_links_expire():

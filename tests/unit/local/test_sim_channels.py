@@ -16,7 +16,7 @@ from chalicelib.domain.errors import GatewayUnavailable
 from chalicelib.domain.query import QueryStatus
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.gateways.alipay import AlipayGateway
-from chalicelib.gateways.base import Headers, InboundRequest
+from chalicelib.gateways.base import CallContext, Headers, InboundRequest
 from chalicelib.gateways.registry import get_gateway
 from local.bootstrap import channels_for_simulator
 from local.sim_signing import load_private_key
@@ -150,7 +150,7 @@ def test_a_certificate_mode_channel_is_simulated_and_queried_in_certificate_mode
     config = cert_channel(channels, sim_config, sim.start_server(port=0).port)
     trade = sim.pay("ali-cert", ORDER, "58.00", notify=False)
     result = get_gateway("alipay").query_order(
-        config, "ali-cert", ORDER, None, HTTP, datetime.now(UTC)
+        CallContext(config, "ali-cert", HTTP, datetime.now(UTC)), ORDER
     )
     assert result.status is QueryStatus.PAID and result.notice.trade_no == trade.trade_no
 
@@ -164,12 +164,10 @@ def test_the_simulator_refuses_a_query_with_another_app_cert_sn(make_sim, channe
     )
     with pytest.raises(GatewayUnavailable, match="40002"):
         get_gateway("alipay").query_order(
-            {**config, "app_cert": other.app_cert},
-            "ali-cert",
+            CallContext(
+                {**config, "app_cert": other.app_cert}, "ali-cert", HTTP, datetime.now(UTC)
+            ),
             ORDER,
-            None,
-            HTTP,
-            datetime.now(UTC),
         )
 
 

@@ -14,7 +14,8 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 
 from chalicelib.domain.query import QueryStatus
 from chalicelib.gateways._http import GatewayHttp
-from chalicelib.gateways.lookup import find_trade
+from chalicelib.gateways.base import CallContext
+from chalicelib.gateways.registry import get_gateway
 from tests.unit.local.test_sim_apis import CURRENCY, configs, sim  # noqa: F401  (fixtures)
 
 HTTP = GatewayHttp(timeout_s=5, attempts=1)
@@ -27,7 +28,10 @@ UNKNOWN = {
 
 
 def find(configs, channel, trade_no):
-    return find_trade(configs[channel], channel, trade_no, HTTP, datetime.now(UTC))
+    config = configs[channel]
+    return get_gateway(config["type"]).find_trade(
+        CallContext(config, channel, HTTP, datetime.now(UTC)), trade_no
+    )
 
 
 @pytest.mark.parametrize("channel", list(CURRENCY))

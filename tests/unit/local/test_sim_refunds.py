@@ -16,6 +16,7 @@ from chalicelib.domain.errors import GatewayUnavailable
 from chalicelib.domain.money import Money
 from chalicelib.domain.refunds import RefundCall, RefundState
 from chalicelib.gateways._http import GatewayHttp
+from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
 
 from .test_sim_apis import CURRENCY, configs, sim  # noqa: F401  (fixtures)
@@ -36,12 +37,16 @@ def call(trade, request_id: str, amount: str, currency: str = "CNY") -> RefundCa
 
 def refund(configs, channel, refund_call):  # noqa: F811
     config = configs[channel]
-    return get_gateway(config["type"]).refund(config, refund_call, HTTP, datetime.now(UTC))
+    return get_gateway(config["type"]).refund(
+        CallContext(config, channel, HTTP, datetime.now(UTC)), refund_call
+    )
 
 
 def query(configs, channel, refund_call):  # noqa: F811
     config = configs[channel]
-    return get_gateway(config["type"]).query_refund(config, refund_call, HTTP, datetime.now(UTC))
+    return get_gateway(config["type"]).query_refund(
+        CallContext(config, channel, HTTP, datetime.now(UTC)), refund_call
+    )
 
 
 def test_python_alipay_sdk_refunds_through_the_simulator_and_verifies_its_answers(sim, configs):  # noqa: F811
