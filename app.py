@@ -149,6 +149,14 @@ def admin_me(principal) -> Response:
     return json_response(admin.whoami(principal))
 
 
+@app.route("/admin/meta", methods=["GET"])
+@guard("viewer")
+def admin_meta(principal) -> Response:
+    from chalicelib.services import meta
+
+    return json_response(meta.describe())
+
+
 @app.route("/admin/orders/{order_no}", methods=["GET"])
 @guard("viewer")
 def admin_order_detail(principal, order_no: str) -> Response:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .domain.actions import ACTIONS as ORDER_ACTIONS
 from .domain.rules.config import RulesConfig
 from .domain.verification import INBOX_RULES as VERIFICATION_RULES
+from .gateways.registry import GATEWAYS
 
 MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d{1,3})?$", "example": "58.00"}
 TIME = {"type": "string", "format": "date-time", "example": "2026-11-25T06:23:00Z"}
@@ -93,6 +95,83 @@ ADMIN_ORDER_VIEW = {
         "settled_amount": {**MONEY, "nullable": True},
         "settlement_currency": _NULLABLE_TEXT,
         "exchange_rate": {**_NULLABLE_TEXT, "example": "7.8"},
+    },
+}
+#: the order detail: the order and the actions it allows the caller now (none for a viewer)
+ADMIN_ORDER_DETAIL = {
+    "type": "object",
+    "required": [*ADMIN_ORDER_VIEW["required"], "allowed_actions"],
+    "properties": {
+        **ADMIN_ORDER_VIEW["properties"],
+        "allowed_actions": {"type": "array", "items": {"enum": list(ORDER_ACTIONS)}},
+    },
+}
+_LABEL = {
+    "type": "object",
+    "required": ["zh", "en"],
+    "properties": {"zh": {"type": "string"}, "en": {"type": "string"}},
+}
+META = {
+    "type": "object",
+    "required": ["rules", "inbox_rules", "gateway_types", "methods", "channels", "currencies"],
+    "properties": {
+        "rules": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "label", "severity", "hold", "enabled"],
+                "properties": {
+                    "name": {"enum": list(RulesConfig.rule_names())},
+                    "label": _LABEL,
+                    "severity": {"enum": ["critical", "warning", "info"]},
+                    "hold": {"type": "boolean"},
+                    "enabled": {"type": "boolean"},
+                },
+            },
+        },
+        "inbox_rules": {"type": "array", "items": {"enum": list(VERIFICATION_RULES)}},
+        "gateway_types": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "label", "methods"],
+                "properties": {
+                    "type": {"enum": sorted(GATEWAYS)},
+                    "label": _LABEL,
+                    "methods": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+        "methods": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["method", "label"],
+                "properties": {"method": {"type": "string"}, "label": _LABEL},
+            },
+        },
+        "channels": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "name", "type", "currencies"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": _NULLABLE_TEXT,
+                    "type": {"enum": sorted(GATEWAYS)},
+                    "currencies": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "nullable": True,
+                    },
+                },
+            },
+        },
+        "currencies": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 4},
+            "example": {"CNY": 2, "JPY": 0, "KWD": 3},
+        },
     },
 }
 WHOAMI = {
@@ -359,6 +438,16 @@ def _paths() -> dict[str, dict]:
                 schema=WHOAMI,
             )
         },
+        "/admin/meta": {
+            "get": _admin(
+                "What the page shows from the server's registries: the anomaly rules (labels, "
+                "severity, hold), gateway types and payment methods with display names, the "
+                "channels with their names, and every currency with its minor digits",
+                "viewer",
+                errors=(401, 403),
+                schema=META,
+            )
+        },
         "/admin/orders": {
             "get": _admin(
                 "Search orders: every filter combinable, cursor pagination, totals",
@@ -372,7 +461,7 @@ def _paths() -> dict[str, dict]:
                 "viewer",
                 params=order_no,
                 errors=(401, 403, 404),
-                schema=ADMIN_ORDER_VIEW,
+                schema=ADMIN_ORDER_DETAIL,
             )
         },
         "/admin/orders/{order_no}/actions": {
@@ -390,17 +479,7 @@ def _paths() -> dict[str, dict]:
                     "required": ["action", "reason"],
                     "additionalProperties": False,
                     "properties": {
-                        "action": {
-                            "enum": [
-                                "requery",
-                                "release_hold",
-                                "hold",
-                                "confirm_paid",
-                                "mark_refunded",
-                                "note",
-                                "refund",
-                            ]
-                        },
+                        "action": {"enum": list(ORDER_ACTIONS)},
                         "reason": {"type": "string", "minLength": 1, "maxLength": 500},
                         "amount": MONEY,
                         "idempotency_key": {"type": "string", "maxLength": 100},

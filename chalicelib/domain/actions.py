@@ -23,6 +23,7 @@ from .errors import Conflict, TransitionRefused
 from .money import Money
 from .order import (
     PAID_STATES,
+    DeliveryStatus,
     HoldReason,
     Order,
     OrderChanges,
@@ -33,11 +34,26 @@ from .order import (
     hold,
     release_hold,
 )
-from .refunds import open_refunds, sale_payment
+from .refunds import open_refunds, refundable, sale_payment
 
 ACTIONS = ("requery", "release_hold", "hold", "confirm_paid", "mark_refunded", "note", "refund")
 
 Decision = Callable[[Order], OrderChanges]
+
+
+def allowed(order: Order) -> list[str]:
+    """The actions the order allows now, as the order detail lists them for a caller who may act
+    (the page offers these and no others; each request is still decided on its own)."""
+    checks = {
+        "refund": any(refundable(order, payment).minor > 0 for payment in order.payments),
+        "requery": True,
+        "confirm_paid": order.pay_status not in PAID_STATES,
+        "hold": not order.on_hold and order.delivery_status is not DeliveryStatus.DELIVERED,
+        "release_hold": order.on_hold,
+        "mark_refunded": order.pay_status in (PayStatus.PAID, PayStatus.PARTIALLY_REFUNDED),
+        "note": True,
+    }
+    return [action for action in ACTIONS if checks[action]]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from ..domain import params as p
 from ..domain import validation as v
+from ..domain.actions import allowed as allowed_actions
 from ..domain.clock import utcnow
 from ..domain.customer_reply import customer_reply
 from ..domain.errors import ValidationFailed
@@ -30,6 +31,10 @@ def _audit(
     audit.record_api(utcnow(), principal.key_id, principal.role, action, target, detail)
 
 
+def _may_act(principal: Principal) -> bool:
+    return principal.role in ("operator", "admin")
+
+
 def whoami(principal: Principal) -> dict[str, Any]:
     """The calling key and what its role may do, so a client can shape itself without probing."""
     role = principal.role
@@ -38,7 +43,7 @@ def whoami(principal: Principal) -> dict[str, Any]:
         "name": principal.name,
         "role": role,
         "sees_pii": principal.sees_pii,
-        "may_act": role in ("operator", "admin"),
+        "may_act": _may_act(principal),
         "may_manage_keys": role == "admin",
     }
 
@@ -65,6 +70,7 @@ def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
         for a in found
     ]
     view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
+    view["allowed_actions"] = allowed_actions(order) if _may_act(principal) else []
     now = utcnow()
     view["customer_reply"] = customer_reply(
         order,

@@ -141,3 +141,66 @@ def test_exact_numbers_are_found_whatever_their_age(api):
     assert [i["order_no"] for i in found["items"]] == ["OLD-1"] and found["totals"]["count"] == 1
     recent_only = api.json(api.call("GET", "/admin/orders?product=P", key=ADMIN_KEY))
     assert "OLD-1" not in [i["order_no"] for i in recent_only["items"]]
+
+
+@pytest.mark.parametrize(
+    "role,allowed",
+    [
+        ("viewer", []),
+        ("operator", ["requery", "hold", "mark_refunded", "note", "refund"]),
+        ("admin", ["requery", "hold", "mark_refunded", "note", "refund"]),
+    ],
+)
+def test_the_detail_lists_the_actions_the_order_allows_the_caller(api, keys, role, allowed):
+    order_no = paid_order(api)
+    detail = api.json(api.call("GET", f"/admin/orders/{order_no}", key=keys[role]))
+    assert detail["allowed_actions"] == allowed
+
+
+def test_the_allowed_actions_follow_the_order(api, keys):
+    unpaid = api.json(api.register())["order_no"]
+    detail = api.json(api.call("GET", f"/admin/orders/{unpaid}", key=keys["operator"]))
+    assert detail["allowed_actions"] == ["requery", "hold", "confirm_paid", "note"]
+    held = api.call(
+        "POST",
+        f"/admin/orders/{unpaid}/actions",
+        {"action": "hold", "reason": "checking"},
+        key=keys["operator"],
+    )
+    assert held.status_code == 200
+    detail = api.json(api.call("GET", f"/admin/orders/{unpaid}", key=keys["operator"]))
+    assert detail["allowed_actions"] == ["requery", "release_hold", "confirm_paid", "note"]
+
+
+def test_meta_describes_rules_gateways_channels_and_currencies(api, keys):
+    from chalicelib.domain.rules.registry import RULES
+    from chalicelib.gateways.registry import GATEWAYS
+
+    meta = api.json(api.call("GET", "/admin/meta", key=keys["viewer"]))
+    assert [r["name"] for r in meta["rules"]] == list(RULES)
+    large = next(r for r in meta["rules"] if r["name"] == "large_amount")
+    assert large == {
+        "name": "large_amount",
+        "label": {"zh": "大额交易", "en": "Large amount"},
+        "severity": "info",
+        "hold": False,
+        "enabled": True,
+    }
+    assert meta["inbox_rules"] == ["verification", "verification_answered"]
+    assert [g["type"] for g in meta["gateway_types"]] == list(GATEWAYS)
+    assert meta["gateway_types"][0] == {
+        "type": "alipay",
+        "label": {"zh": "支付宝", "en": "Alipay"},
+        "methods": ["alipay"],
+    }
+    assert {m["method"]: m["label"]["zh"] for m in meta["methods"]} == {
+        "alipay": "支付宝",
+        "wechat": "微信支付",
+        "wxpay": "微信支付",
+        "qqpay": "QQ钱包",
+        "stripe": "银行卡（Stripe）",
+    }
+    channels = {c["id"]: c for c in meta["channels"]}
+    assert channels["alipay-main"]["type"] == "alipay" and len(channels) >= 4
+    assert meta["currencies"]["CNY"] == 2 and meta["currencies"]["JPY"] == 0
+    assert meta["currencies"]["KWD"] == 3
