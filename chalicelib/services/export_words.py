@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.rules.registry import RULES
+
 LANGUAGES = ("zh", "en")
 
 ZH: dict[str, dict[str, str]] = {
@@ -26,28 +28,13 @@ ZH: dict[str, dict[str, str]] = {
         "delivered": "已发货",
         "failed": "发货失败",
     },
+    # the rules' own labels (domain/rules/registry.py); the holds of ingestion are rules too
     "hold_reason": {
-        "amount_mismatch": "金额不符",
-        "channel_mismatch": "渠道不符",
-        "currency_mismatch": "币种不符",
-        "duplicate_payment": "重复付款",
-        "late_payment": "超时后付款",
+        **{name: r.label.zh for name, r in RULES.items() if r.fixed_hold},
         "operator": "人工暂停",
     },
     "rule": {
-        "amount_mismatch": "金额不符",
-        "channel_mismatch": "渠道不符",
-        "currency_mismatch": "币种不符",
-        "duplicate_payment": "重复付款",
-        "late_payment": "超时后付款",
-        "unknown_order": "未知订单的付款",
-        "status_conflict": "状态冲突",
-        "ip_burst": "同 IP 短时多单",
-        "suspicious_email": "可疑邮箱",
-        "quick_refund": "付款后立即退款",
-        "large_amount": "大额交易",
-        "slow_delivery": "发货超时",
-        "channel_failure": "渠道失败率过高",
+        **{name: r.label.zh for name, r in RULES.items()},
         "reconciliation_amount_mismatch": "对账：金额不符",
         "reconciliation_status_mismatch": "对账：状态不符",
         "reconciliation_missing_here": "对账：我方缺失",

@@ -4,7 +4,7 @@
 import { h } from "./dom.js";
 import { dateTime, duration, money } from "./fmt.js";
 import { extend, has, lang, t } from "./i18n.js";
-import { channelName, gatewayName, ruleName } from "./ui.js";
+import { channelName, gatewayName, methodName, ruleName } from "./ui.js";
 
 extend({
   "tlx.created": "下单：{product} × {quantity}，{amount}，支付渠道 {channel}",
@@ -118,7 +118,7 @@ const TIMELINE = {
   payment: (f) => {
     if (f.duplicate) return [t("tlx.payment_duplicate", { amount: amountOf(f) }), tradeNo(f)];
     return [t(f.late ? "tlx.payment_late" : "tlx.payment", { amount: amountOf(f), channel: channelName(f.channel) }),
-      f.method ? t("tlx.method", { method: gatewayName(f.method) }) : "", tradeNo(f)];
+      f.method ? t("tlx.method", { method: methodName(f.method) }) : "", tradeNo(f)];
   },
   hold: (f) => [t("tlx.hold", { reasons: (f.reasons || []).map(holdReason).join(t("common.list_sep")) })],
   release: (f) => [f.released && f.released.length

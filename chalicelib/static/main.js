@@ -15,6 +15,7 @@ import * as reconciliations from "./view-reconciliations.js";
 import * as stats from "./view-stats.js";
 import * as exportsView from "./view-export.js";
 import * as refundsView from "./view-refunds.js";
+import { loadMeta } from "./meta.js";
 
 const NAV = [
   ["dashboard", "dashboard", "nav.dashboard"],
@@ -26,7 +27,7 @@ const NAV = [
   ["refunds", "check", () => refundsView.tr("nav"), "admin"],
 ];
 
-const state = { api: null, role: null, cleanups: [], generation: 0, notice: null };
+const state = { api: null, role: null, meta: null, cleanups: [], generation: 0, notice: null };
 
 function parseHash() {
   const raw = window.location.hash.replace(/^#\/?/, "");
@@ -127,7 +128,7 @@ function route() {
     mount(main, h("div", { class: "empty" }, h("p", {}, t("common.not_found")), h("a", { href: "#/dashboard" }, t("nav.dashboard"))));
     return;
   }
-  Promise.resolve(view.render(ctx)).catch((error) => {
+  Promise.resolve(state.meta).then(() => (ctx.alive() ? view.render(ctx) : null)).catch((error) => {
     if (!ctx.alive()) return;
     console.error(error);
     mount(main, h("div", { class: "alert alert-error", role: "alert" }, icon("alert"),
@@ -182,6 +183,8 @@ function render() {
 function startSession(key, role) {
   state.api = new Api(key, () => signOut(t("signin.expired")));
   state.role = role;
+  // screens wait for it; without it names show as ids and amounts are read at two decimals
+  state.meta = loadMeta(state.api).catch((error) => { if (!(error instanceof ApiError && error.status === 401)) toast(errorText(error), "error"); });
 }
 
 function boot() {

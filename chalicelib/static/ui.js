@@ -49,10 +49,16 @@ export function channelName(channel) {
   return knownChannelName(channel) || channel;
 }
 
-// A gateway type (alipay, wechatpay, epay, stripe) by its brand: 支付宝, 微信支付, 易支付, Stripe.
+// A gateway type by its brand (支付宝, 易支付, Stripe …), a payment method by its name (微信支付,
+// QQ钱包 …): both named by the server (GET /admin/meta, meta.js); an unknown one as it is.
 export function gatewayName(gateway) {
   if (!gateway) return "—";
-  return has(`channel_type.${gateway}`) ? t(`channel_type.${gateway}`) : gateway;
+  return has(`gateway.${gateway}`) ? t(`gateway.${gateway}`) : gateway;
+}
+
+export function methodName(method) {
+  if (!method) return "—";
+  return has(`method.${method}`) ? t(`method.${method}`) : method;
 }
 
 export function moneyText(amount, currency) {

@@ -7,12 +7,11 @@ import { ago } from "./fmt.js";
 import { has, t } from "./i18n.js";
 import { detailValue, expectedSeenLine, handlerText } from "./facts.js";
 import { anomalyStatusBadge, channelName, emptyState, errorBox, loading, ruleName, segmented, severityBadge, time } from "./ui.js";
+import { inboxRules } from "./meta.js";
 
 const TABS = ["open", "acknowledged", "resolved", "all"];
 const SEVERITIES = ["critical", "warning", "info"];
 const STATUS_ORDER = ["open", "acknowledged", "resolved"];
-const RULES = ["amount_mismatch", "channel_mismatch", "currency_mismatch", "duplicate_payment", "late_payment", "unknown_order", "status_conflict",
-  "ip_burst", "suspicious_email", "quick_refund", "large_amount", "slow_delivery", "channel_failure"];
 const DAYS = ["7", "30", "90"];
 
 export async function render(ctx) {
@@ -42,7 +41,7 @@ export async function render(ctx) {
     SEVERITIES.map((s) => h("option", { value: s, selected: s === view.severity }, t(`severity.${s}`))));
   const rule = h("select", { class: "input", id: "rule", "aria-label": t("anomalies.rule"), onchange: (e) => change({ rule: e.target.value }) },
     h("option", { value: "" }, t("anomalies.all_rules")),
-    RULES.map((r) => h("option", { value: r, selected: r === view.rule }, ruleName(r))));
+    inboxRules().map((r) => h("option", { value: r, selected: r === view.rule }, ruleName(r))));
   const days = h("select", { class: "input", id: "days", "aria-label": t("anomalies.period"), onchange: (e) => change({ days: e.target.value }) },
     DAYS.map((d) => h("option", { value: d, selected: d === view.days }, t("anomalies.last_days", { n: d }))));
 

@@ -6,12 +6,13 @@ import { dateTime, duration, money } from "./fmt.js";
 import { colon, has, t } from "./i18n.js";
 import { actorText, deviceText, handlerText, expectedSeenLine, noticeSource, rawPayload, regionText, timelineLabel, timelineText } from "./facts.js";
 import { anomalyActions } from "./view-anomalies.js";
-import { canRefund, refundDialog, refundsCard, refundStateBadge, tr as refundText } from "./view-refunds.js";
+import { refundDialog, refundsCard, refundStateBadge, tr as refundText } from "./view-refunds.js";
 import { verificationCard } from "./view-verification.js";
 import {
-  anomalyStatusBadge, badge, card, channelName, deliveryCell, emptyState, errorBox, fields, gatewayName, loading, payBadge, pii,
+  anomalyStatusBadge, badge, card, channelName, deliveryCell, emptyState, errorBox, fields, gatewayName, loading, methodName, payBadge, pii,
   ruleName, severityBadge, time,
 } from "./ui.js";
+import { amountPattern } from "./meta.js";
 
 const TIMELINE_TONES = { created: "neutral", payment: "success", refund: "purple", closed: "muted", notice: "info",
   conflict: "danger", hold: "warning", release: "info", delivery: "success", status: "muted", anomaly: "danger",
@@ -38,7 +39,7 @@ export async function render(ctx, highlightLast = false) {
     order.hold ? holdBanner(ctx, order, reload) : null,
     verificationCard(ctx, order, reload),
     replyCard(order),
-    ctx.canAct ? actionsCard(ctx, order, reload) : null,
+    (order.allowed_actions || []).length ? actionsCard(ctx, order, reload) : null,
     h("div", { class: "grid grid-2" },
       card(t("order.section_trade"), tradeFields(order)),
       card(t("order.section_buyer"), buyerFields(order))),
@@ -85,7 +86,7 @@ function holdBanner(ctx, o, reload) {
       h("strong", {}, t("order.held_title")),
       h("p", {}, t("order.held_reasons", { reasons: (o.hold_reasons || []).map(holdReason).join("、") || "—" })),
       h("p", { class: "small" }, t("order.held_hint"))),
-    ctx.canAct ? h("button", { type: "button", class: "btn btn-primary", "data-action": "release_hold",
+    allows(o, "release_hold") ? h("button", { type: "button", class: "btn btn-primary", "data-action": "release_hold",
       onclick: () => act(ctx, o, "release_hold", reload) }, t("act.release_hold")) : null);
 }
 
@@ -102,23 +103,13 @@ function replyCard(o) {
   { subtitle: t("order.reply_sub") });
 }
 
-const ACTIONS = ["requery", "confirm_paid", "hold", "release_hold", "mark_refunded", "note"];
-
-function available(o, action) {
-  const paid = ["paid", "partially_refunded", "refunded"].includes(o.pay_status);
-  switch (action) {
-    case "release_hold": return o.hold;
-    case "hold": return !o.hold && o.delivery_status !== "delivered";
-    case "confirm_paid": return !paid;
-    case "mark_refunded": return o.pay_status === "paid" || o.pay_status === "partially_refunded";
-    default: return true;
-  }
-}
+// What the order allows the caller now, as the server lists it (none for a viewer).
+const allows = (o, action) => (o.allowed_actions || []).includes(action);
 
 function actionsCard(ctx, o, reload) {
-  const refund = canRefund(o) ? h("button", { type: "button", class: "btn btn-warning", "data-action": "refund",
+  const refund = allows(o, "refund") ? h("button", { type: "button", class: "btn btn-warning", "data-action": "refund",
     onclick: () => refundDialog(ctx, o, reload, (order) => act(ctx, order, "mark_refunded", reload)) }, refundText("action")) : null;
-  return card(t("order.actions"), h("div", { class: "action-row" }, refund, ACTIONS.filter((a) => available(o, a)).map((a) =>
+  return card(t("order.actions"), h("div", { class: "action-row" }, refund, o.allowed_actions.filter((a) => a !== "refund").map((a) =>
     h("button", { type: "button", class: ["btn", a === "hold" || a === "mark_refunded" ? "btn-warning" : "btn-secondary"],
       "data-action": a, onclick: () => act(ctx, o, a, reload) }, t(`act.${a}`)))),
   { subtitle: t("order.actions_sub"), id: "actions" });
@@ -146,7 +137,7 @@ async function act(ctx, o, action, reload) {
         }
         const body = { action, reason: text, idempotency_key: key };
         if (amount && amount.value.trim()) {
-          if (!/^\d+(\.\d{1,2})?$/.test(amount.value.trim())) {
+          if (!amountPattern(o.currency).test(amount.value.trim())) {
             problem.append(h("p", { class: "text-danger", role: "alert" }, t("orders.bad_amount")));
             return;
           }
@@ -187,7 +178,7 @@ function tradeFields(o) {
     [t("order.product"), h("span", { "data-typed": "" }, `${o.product_name} (${o.product_id})`)],
     [t("order.quantity"), String(o.quantity)],
     [t("col.channel"), channelName(o.channel)],
-    [t("order.gateway_method"), [o.gateway, o.method].filter(Boolean).map(gatewayName).join(" · ") || null],
+    [t("order.gateway_method"), [o.gateway && gatewayName(o.gateway), o.method && methodName(o.method)].filter(Boolean).join(" · ") || null],
     [t("order.trade_no"), o.trade_no ? h("span", { class: "mono", "data-field": "trade_no" }, o.trade_no) : null],
     [t("col.created_at"), time(o.created_at, true)],
     [t("col.paid_at"), o.paid_at ? [time(o.paid_at, true), paidTimeNote(o, waited)] : null, { "data-field": "paid_at" }],
@@ -331,7 +322,7 @@ function payments(o) {
     h("tbody", {}, list.map((p) => h("tr", {},
       h("td", { "data-label": t("pcol.payment_ref") }, h("span", { class: "mono small" }, p.payment_ref)),
       h("td", { "data-label": t("pcol.at") }, time(p.at, true)),
-      h("td", { "data-label": t("pcol.channel") }, `${channelName(p.channel)}${p.method ? ` · ${gatewayName(p.method)}` : ""}`),
+      h("td", { "data-label": t("pcol.channel") }, `${channelName(p.channel)}${p.method ? ` · ${methodName(p.method)}` : ""}`),
       h("td", { class: "num", "data-label": t("pcol.amount") }, h("span", { class: "money" }, money(p.amount, p.currency))),
       h("td", { class: "num", "data-label": t("pcol.fee") }, p.fee ? h("span", { class: "money" }, money(p.fee, p.currency)) : "—"),
       h("td", { class: "num", "data-label": t("pcol.received") }, p.received_amount ? h("span", { class: "money" }, money(p.received_amount, p.currency)) : "—"),

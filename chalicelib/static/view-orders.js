@@ -6,8 +6,9 @@ import { copyText, h, icon, mount, openDialog, toast } from "./dom.js";
 import * as F from "./filters.js";
 import { integer, isoToShopInput, money, moneyByCurrency, shopTimeToIso } from "./fmt.js";
 import { t } from "./i18n.js";
-import { card, channelName, deliveryCell, gatewayName, emptyState, errorBox, loading, payBadge, pii, segmented, time } from "./ui.js";
+import { card, channelName, deliveryCell, methodName, emptyState, errorBox, loading, payBadge, pii, segmented, time } from "./ui.js";
 import { looksLikeTradeNo, lookupPanel } from "./view-lookup.js";
+import { amountPattern, methods } from "./meta.js";
 
 export async function render(ctx) {
   ctx.setTitle(t("nav.orders"));
@@ -55,7 +56,7 @@ function filterCard(ctx, f) {
     list.filter((c) => c !== f.channel).forEach((c) => channel.append(h("option", { value: c }, channelName(c))));
   }).catch((error) => toast(`${t("orders.channels_failed")} ${error.message}`, "error"));
   const method = h("input", { class: "input", id: "method", name: "method", value: f.method, placeholder: "alipay / wxpay / …", list: "methods" });
-  const methods = h("datalist", { id: "methods" }, ["alipay", "wxpay", "wechat", "qqpay", "card"].map((m) => h("option", { value: m })));
+  const methods = h("datalist", { id: "methods" }, methods().map((m) => h("option", { value: m })));
   const minAmount = h("input", { class: "input input-num", id: "min_amount", name: "min_amount", inputmode: "decimal", value: f.min_amount, placeholder: "0.00", "aria-label": t("orders.min_amount") });
   const maxAmount = h("input", { class: "input input-num", id: "max_amount", name: "max_amount", inputmode: "decimal", value: f.max_amount, placeholder: "∞", "aria-label": t("orders.max_amount") });
   const flagged = h("select", { class: "input", id: "flagged", name: "flagged" },
@@ -66,7 +67,7 @@ function filterCard(ctx, f) {
   const collect = () => {
     const next = { ...draft, q: keyword.value.trim(), qf: field.value, delivery: delivery.value, channel: channel.value,
       method: method.value.trim(), min_amount: minAmount.value.trim(), max_amount: maxAmount.value.trim(), flagged: flagged.value };
-    const bad = [["min_amount", next.min_amount], ["max_amount", next.max_amount]].find(([, v]) => v && !/^\d+(\.\d{1,2})?$/.test(v));
+    const bad = [["min_amount", next.min_amount], ["max_amount", next.max_amount]].find(([, v]) => v && !amountPattern().test(v));
     if (bad) return [null, t("orders.bad_amount")];
     if (next.min_amount && next.max_amount && Number(next.min_amount) > Number(next.max_amount)) return [null, t("orders.amount_order")];
     if (next.range === "custom") {
@@ -221,7 +222,7 @@ async function search(ctx, f, box) {
       o.paid_amount && o.paid_amount !== o.amount ? h("div", { class: "small text-danger" }, t("orders.paid_other", { amount: money(o.paid_amount, o.currency) })) : null),
     h("td", { "data-label": t("col.pay") }, payBadge(o.pay_status)),
     h("td", { "data-label": t("col.delivery") }, deliveryCell(o)),
-    h("td", { "data-label": t("col.channel") }, h("div", { class: "nowrap" }, channelName(o.channel)), o.method ? h("div", { class: "muted small" }, gatewayName(o.method)) : null),
+    h("td", { "data-label": t("col.channel") }, h("div", { class: "nowrap" }, channelName(o.channel)), o.method ? h("div", { class: "muted small" }, methodName(o.method)) : null),
     h("td", { "data-label": t("col.buyer"), class: "cell-buyer" }, h("div", { class: "ellipsis" }, pii(o.buyer_email)), h("div", { class: "small" }, pii(o.buyer_ip))),
     h("td", { "data-label": t("col.paid_at") }, time(o.paid_at))));
     const table = h("div", { class: "table-wrap" }, h("table", { class: "table table-orders" },

@@ -6,6 +6,7 @@ import { h, icon, mount, openDialog, toast } from "./dom.js";
 import { fromMinor, money, toMinor } from "./fmt.js";
 import { lang } from "./i18n.js";
 import { badge, card, emptyState, errorBox, loading, time } from "./ui.js";
+import { amountPattern } from "./meta.js";
 
 const TEXT = {
   zh: {
@@ -86,10 +87,6 @@ function refundable(o, payment, index) {
   return fromMinor(Math.max(minorAt(payment.amount, digits) - sum(["awaiting_approval", "pending"]) - done, 0), digits);
 }
 
-export function canRefund(o) {
-  return (o.payments || []).some((p, i) => minorAt(refundable(o, p, i), digitsOf(p.amount)) > 0);
-}
-
 // The refund dialog. `manual(o)` opens the existing "mark refunded" action when the channel
 // cannot refund through paytrack.
 export async function refundDialog(ctx, o, reload, manual) {
@@ -120,8 +117,8 @@ export async function refundDialog(ctx, o, reload, manual) {
         const text = reason.value.trim();
         const value = amount.value.trim();
         if (!text) { fail(h("p", { class: "text-danger", role: "alert" }, tr("reason_required"))); reason.focus(); return; }
-        if (!/^\d+(\.\d{1,2})?$/.test(value)) { fail(h("p", { class: "text-danger", role: "alert" }, tr("bad_amount"))); amount.focus(); return; }
         const chosen = leftOf();
+        if (!amountPattern(chosen ? chosen.p.currency : o.currency).test(value)) { fail(h("p", { class: "text-danger", role: "alert" }, tr("bad_amount"))); amount.focus(); return; }
         if (chosen && minorAt(value, digitsOf(chosen.left)) > minorAt(chosen.left, digitsOf(chosen.left))) {
           fail(h("p", { class: "text-danger", role: "alert" }, tr("too_much", { amount: money(chosen.left, chosen.p.currency) })));
           return;
