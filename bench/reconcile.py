@@ -247,7 +247,8 @@ def seed(orders: list[dict]) -> float:
 
 
 def statement_zip(day_trades: list) -> bytes:
-    from local.sim_bills import alipay_bill_zip, day_entries
+    from local.sim.alipay import alipay_bill_zip
+    from local.sim.base import day_entries
 
     made_at = datetime(2026, 11, 25, 10, 30, tzinfo=BEIJING)
     return alipay_bill_zip(

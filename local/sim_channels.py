@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .sim_gateways import SimKeys
+from .sim.base import SimKeys
 from .sim_signing import load_private_key, load_public_key
 
 #: per gateway type: the URL field paytrack calls, and its path on the simulator

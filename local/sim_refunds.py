@@ -24,9 +24,12 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from .sim_gateways import SimGateway
 from .sim_model import SimPayment, SimRefund, TradeBook, WireNotice
+
+if TYPE_CHECKING:
+    from .sim.base import SimGateway
 
 OUTCOMES = ("succeed", "fail", "pending")
 Notify = Callable[[str, str, str, str, WireNotice], object]

@@ -35,10 +35,10 @@ from typing import Any
 
 import requests
 
-from .sim_apis import register_gateway_apis
-from .sim_bills import StripeSettlement
+from .sim import build_gateway, register_gateway_apis
+from .sim.base import HttpCall, SimGateway, SimKeys, read_pem
+from .sim.stripe import StripeSettlement
 from .sim_channels import why_real
-from .sim_gateways import HttpCall, SimGateway, SimKeys, build_gateway, read_pem
 from .sim_model import Attempt, SimEvent, SimPayment, SimRefund, TradeBook, WireNotice, to_minor
 from .sim_refunds import RefundDesk
 from .sim_scheduler import RetryScheduler

@@ -22,7 +22,7 @@ export async function loadMeta(api) {
 // Every rule the anomaly inbox can be filtered by: the engine's, then a review's.
 export const inboxRules = () => [...meta.rules.map((r) => r.name), ...meta.inbox_rules];
 
-export const methods = () => meta.methods.map((m) => m.method);
+export const paymentMethods = () => meta.methods.map((m) => m.method);
 
 // An amount as typed: digits, then at most the currency's minor digits (none for JPY, 3 for KWD);
 // without a currency, at most the most any currency has.

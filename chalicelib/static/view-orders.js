@@ -8,7 +8,7 @@ import { integer, isoToShopInput, money, moneyByCurrency, shopTimeToIso } from "
 import { t } from "./i18n.js";
 import { card, channelName, deliveryCell, methodName, emptyState, errorBox, loading, payBadge, pii, segmented, time } from "./ui.js";
 import { looksLikeTradeNo, lookupPanel } from "./view-lookup.js";
-import { amountPattern, methods } from "./meta.js";
+import { amountPattern, paymentMethods } from "./meta.js";
 
 export async function render(ctx) {
   ctx.setTitle(t("nav.orders"));
@@ -56,7 +56,7 @@ function filterCard(ctx, f) {
     list.filter((c) => c !== f.channel).forEach((c) => channel.append(h("option", { value: c }, channelName(c))));
   }).catch((error) => toast(`${t("orders.channels_failed")} ${error.message}`, "error"));
   const method = h("input", { class: "input", id: "method", name: "method", value: f.method, placeholder: "alipay / wxpay / …", list: "methods" });
-  const methods = h("datalist", { id: "methods" }, methods().map((m) => h("option", { value: m })));
+  const methods = h("datalist", { id: "methods" }, paymentMethods().map((m) => h("option", { value: m })));
   const minAmount = h("input", { class: "input input-num", id: "min_amount", name: "min_amount", inputmode: "decimal", value: f.min_amount, placeholder: "0.00", "aria-label": t("orders.min_amount") });
   const maxAmount = h("input", { class: "input input-num", id: "max_amount", name: "max_amount", inputmode: "decimal", value: f.max_amount, placeholder: "∞", "aria-label": t("orders.max_amount") });
   const flagged = h("select", { class: "input", id: "flagged", name: "flagged" },

@@ -170,12 +170,12 @@ def test_the_report_and_the_statement_file_go_to_s3(api, sim):
 
 
 def test_an_unparseable_statement_fails_loudly_and_alarms(api, sim, monkeypatch, capsys, operator):
-    import local.sim_apis as sim_apis
+    import local.sim.alipay as sim_alipay
 
     paid_and_notified(api, sim, "alipay-main")
-    original = sim_apis.alipay_bill_zip
+    original = sim_alipay.alipay_bill_zip
     monkeypatch.setattr(
-        sim_apis, "alipay_bill_zip", lambda *args: original(*args).replace(b"\x00", b"\x01")
+        sim_alipay, "alipay_bill_zip", lambda *args: original(*args).replace(b"\x00", b"\x01")
     )  # a corrupted download
     day = beijing_day(utcnow()).isoformat()
     answer = api.call(

@@ -19,7 +19,7 @@ from chalicelib.domain.statement import LineKind, beijing_day
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
-from local.sim_apis import Downloads
+from local.sim.base import Downloads
 
 CURRENCY = {"alipay-main": "CNY", "wxpay-main": "CNY", "epay-main": "CNY", "stripe-main": "USD"}
 HTTP = GatewayHttp(timeout_s=5, attempts=1)

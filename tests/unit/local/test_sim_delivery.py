@@ -15,7 +15,7 @@ from alipay import AliPay
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from wechatpayv3.utils import aes_decrypt, rsa_verify
 
-from local.sim_gateways import AlipaySim
+from local.sim.alipay import AlipaySim
 
 CURRENCY = {"alipay-main": "CNY", "wxpay-main": "CNY", "epay-main": "CNY", "stripe-main": "USD"}
 ORDER = "ORD20261125143012000001"

@@ -1,4 +1,4 @@
-"""The simulator's trade lookups over real HTTP (local/sim_lookup.py): paytrack's `find_trade`
+"""The simulator's trade lookups over real HTTP (local/sim/wechatpay.py, local/sim/stripe.py, local/sim/alipay.py): paytrack's `find_trade`
 finds each gateway's paid trade by its trade number (Stripe: by PaymentIntent and by Charge), an
 unknown number is "no such trade", and the gateways' own SDKs read the same answers and verify
 their signatures — two implementations of each format agreeing."""
