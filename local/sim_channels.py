@@ -15,21 +15,16 @@ share their secrets through the file itself, so their URL decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
+from .sim import GATEWAY_TYPES
 from .sim.base import SimKeys
-from .sim_signing import load_private_key, load_public_key
 
 #: per gateway type: the URL field paytrack calls, and its path on the simulator
 SIM_PATHS: dict[str, tuple[str, str]] = {
-    "alipay": ("gateway_url", "/alipay/gateway.do"),
-    "wechatpay": ("api_base", "/wechat"),
-    "epay": ("api_base", "/epay"),
-    "stripe": ("api_base", "/stripe"),
+    name: (cls.url_field, cls.sim_path) for name, cls in GATEWAY_TYPES.items()
 }
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -68,60 +63,13 @@ def is_local(url: Any) -> bool:
 
 def _foreign_key(config: Mapping[str, Any], keys: SimKeys) -> str | None:
     """The first key field whose key is not the simulator's, or None."""
-    checks = _KEY_CHECKS.get(config["type"])
-    for field, matches in checks(config, keys) if checks else ():
+    for field, matches in GATEWAY_TYPES[config["type"]].key_checks(config, keys):
         try:
             if not matches():
                 return field
         except (ValueError, TypeError, AttributeError, KeyError):  # absent or does not parse
             return field
     return None
-
-
-def _same(public: rsa.RSAPublicKey, other: rsa.RSAPublicKey) -> bool:
-    return public.public_numbers() == other.public_numbers()
-
-
-def _alipay(config: Mapping[str, Any], keys: SimKeys) -> list[tuple[str, Callable[[], bool]]]:
-    gateway_field = "alipay_cert" if "alipay_cert" in config else "alipay_public_key"
-    return [
-        (
-            gateway_field,
-            lambda: _same(
-                load_public_key(config[gateway_field]), keys.alipay_platform_private.public_key()
-            ),
-        ),
-        (
-            "app_private_key",
-            lambda: _same(
-                load_private_key(config["app_private_key"]).public_key(), keys.alipay_app_public
-            ),
-        ),
-    ]
-
-
-def _wechat(config: Mapping[str, Any], keys: SimKeys) -> list[tuple[str, Callable[[], bool]]]:
-    return [
-        (
-            "platform_public_key",
-            lambda: _same(
-                load_public_key(config["platform_public_key"]),
-                keys.wechat_platform_private.public_key(),
-            ),
-        ),
-        (
-            "merchant_private_key",
-            lambda: _same(
-                load_private_key(config["merchant_private_key"]).public_key(),
-                keys.wechat_merchant_public,
-            ),
-        ),
-    ]
-
-
-_KEY_CHECKS: dict[
-    str, Callable[[Mapping[str, Any], SimKeys], list[tuple[str, Callable[[], bool]]]]
-] = {"alipay": _alipay, "wechatpay": _wechat}
 
 
 def point_at(config: Mapping[str, Any], origin: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -30,6 +30,8 @@ from ..sim_signing import (
     alipay_root_cert_sn,
     alipay_sign,
     compact_json,
+    load_private_key,
+    load_public_key,
     rsa_sha256_sign,
     rsa_sha256_verify,
 )
@@ -54,11 +56,14 @@ from .base import (
     day_entries,
     forged_rsa_key,
     returned_fee,
+    same_key,
 )
 
 
 class AlipaySim(SimGateway):
     type_name = "alipay"
+    url_field = "gateway_url"
+    sim_path = "/alipay/gateway.do"
     retry_delays_s = (240, 600, 600, 3600, 7200, 21600, 54000)
 
     def __init__(self, channel, config, keys, options):
@@ -153,6 +158,27 @@ class AlipaySim(SimGateway):
 
     def accepted(self, status, body):
         return body == "success"
+
+    @staticmethod
+    def key_checks(
+        config: Mapping[str, Any], keys: SimKeys
+    ) -> list[tuple[str, Callable[[], bool]]]:
+        gateway_field = "alipay_cert" if "alipay_cert" in config else "alipay_public_key"
+        return [
+            (
+                gateway_field,
+                lambda: same_key(
+                    load_public_key(config[gateway_field]),
+                    keys.alipay_platform_private.public_key(),
+                ),
+            ),
+            (
+                "app_private_key",
+                lambda: same_key(
+                    load_private_key(config["app_private_key"]).public_key(), keys.alipay_app_public
+                ),
+            ),
+        ]
 
     @staticmethod
     def register_api(

@@ -16,7 +16,7 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -135,6 +135,9 @@ class SimGateway:
 
     type_name: ClassVar[str]
     retry_delays_s: ClassVar[tuple[float, ...]]  # after attempt 1, 2, …; then it gives up
+    #: the channel's URL field paytrack calls, and where the simulator serves it
+    url_field: ClassVar[str] = "api_base"
+    sim_path: ClassVar[str]
     currencies: ClassVar[frozenset[str] | None] = frozenset({"CNY"})
 
     def __init__(
@@ -215,6 +218,14 @@ class SimGateway:
 
     def accepted(self, status: int, body: str) -> bool:
         raise NotImplementedError
+
+    @staticmethod
+    def key_checks(
+        config: Mapping[str, Any], keys: SimKeys
+    ) -> list[tuple[str, Callable[[], bool]]]:
+        """Per key field of the channel: whether it holds the simulator's key (local/sim_channels.py).
+        Empty where the secrets are shared through the channels file itself (the URL decides)."""
+        return []
 
     @staticmethod
     def register_api(
@@ -325,3 +336,7 @@ def returned_fee(entry: Entry, quantum: Decimal) -> Decimal:
 
 def _cn_time(moment: datetime) -> str:
     return f"{moment.astimezone(BEIJING):%Y年%m月%d日 %H:%M:%S}"
+
+
+def same_key(public: rsa.RSAPublicKey, other: rsa.RSAPublicKey) -> bool:
+    return public.public_numbers() == other.public_numbers()

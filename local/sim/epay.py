@@ -39,6 +39,7 @@ from .base import (
 
 class EpaySim(SimGateway):
     type_name = "epay"
+    sim_path = "/epay"
     retry_delays_s = exponential(60, 5)
 
     def __init__(self, channel, config, keys, options):

@@ -45,6 +45,7 @@ from .base import (
 
 class StripeSim(SimGateway):
     type_name = "stripe"
+    sim_path = "/stripe"
     retry_delays_s = exponential(60, 12)  # about 68 h: "up to 3 days"
     currencies = None
     settlement = None  # a StripeSettlement when the account settles in one currency

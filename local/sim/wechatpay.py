@@ -29,6 +29,8 @@ from ..sim_refunds import RefundDesk, RefundRefused, SimRefundRequest
 from ..sim_server import SimRequest, SimResponse, SimServer
 from ..sim_signing import (
     compact_json,
+    load_private_key,
+    load_public_key,
     rsa_sha256_verify,
     wechat_encrypt,
     wechat_sign,
@@ -54,11 +56,13 @@ from .base import (
     day_entries,
     forged_rsa_key,
     returned_fee,
+    same_key,
 )
 
 
 class WechatPaySim(SimGateway):
     type_name = "wechatpay"
+    sim_path = "/wechat"
     retry_delays_s = (
         15,
         15,
@@ -201,6 +205,27 @@ class WechatPaySim(SimGateway):
 
     def accepted(self, status, body):
         return status in (200, 204)
+
+    @staticmethod
+    def key_checks(
+        config: Mapping[str, Any], keys: SimKeys
+    ) -> list[tuple[str, Callable[[], bool]]]:
+        return [
+            (
+                "platform_public_key",
+                lambda: same_key(
+                    load_public_key(config["platform_public_key"]),
+                    keys.wechat_platform_private.public_key(),
+                ),
+            ),
+            (
+                "merchant_private_key",
+                lambda: same_key(
+                    load_private_key(config["merchant_private_key"]).public_key(),
+                    keys.wechat_merchant_public,
+                ),
+            ),
+        ]
 
     @staticmethod
     def register_api(
