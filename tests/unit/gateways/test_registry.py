@@ -11,7 +11,13 @@ from chalicelib.domain.errors import ChannelMisconfigured, NotificationRejected
 from chalicelib.gateways.alipay import AlipayGateway
 from chalicelib.gateways.base import Answer, Gateway
 from chalicelib.gateways.epay import EpayGateway
-from chalicelib.gateways.registry import GATEWAYS, get_gateway
+from chalicelib.gateways.registry import (
+    GATEWAYS,
+    buyer_payment_name,
+    gateway_types_for,
+    get_gateway,
+    payment_methods,
+)
 from chalicelib.gateways.stripe_gateway import StripeGateway
 from chalicelib.gateways.wechatpay import WechatPayGateway
 
@@ -31,6 +37,25 @@ def test_registry_holds_one_instance_per_type(type_name, cls):
     gateway = get_gateway(type_name)
     assert isinstance(gateway, cls) and gateway is GATEWAYS[type_name]
     assert gateway.type_name == type_name and gateway.secret_fields
+
+
+@pytest.mark.parametrize("gateway", list(GATEWAYS.values()), ids=list(GATEWAYS))
+def test_each_gateway_says_what_the_rest_of_paytrack_needs_to_know(gateway: Gateway):
+    """What the registry derives from: names, methods, required fields, trade number format,
+    and its API calls its own (not the base class's `NotImplementedError`)."""
+    assert gateway.label.zh and gateway.label.en and gateway.buyer_name
+    assert gateway.methods and all(method and label.zh for method, label in gateway.methods)
+    assert gateway.required_fields and gateway.trade_no_format.pattern
+    for call in ("query_order", "find_trade", "fetch_statement"):
+        assert getattr(type(gateway), call) is not getattr(Gateway, call), call
+
+
+def test_the_registry_names_methods_and_finds_whom_to_ask():
+    assert payment_methods()["wxpay"].en == "WeChat Pay" and "wechat" in payment_methods()
+    assert gateway_types_for("2026112522001" + "4" * 15) == ["alipay", "epay"]
+    assert gateway_types_for("pi_3Ab12Cd34Ef56") == ["stripe"]
+    assert buyer_payment_name("qqpay", "epay") == "QQ钱包"
+    assert buyer_payment_name(None, "epay") == "在线支付"
 
 
 @pytest.mark.parametrize("type_name", ["paypal", "", "Alipay", None])
