@@ -39,6 +39,8 @@ def like_aws() -> None:
     topics_keep_their_latest_messages()
     queue_receives_read_the_retention_period_alone()
     item_answers_written_as_json()
+    update_expressions_parsed_once()
+    expression_trees_walked_without_lookups_per_node()
 
 
 def requests_find_their_service_without_listing_moto() -> None:
@@ -555,6 +557,59 @@ def _wire_value(value):
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
     raise TypeError(f"{type(value).__name__} has no JSON form here")
+
+
+def update_expressions_parsed_once() -> None:
+    """moto parses an UpdateItem's expression twice per call (its handler, then its backend),
+    though a client sends the same few expressions again and again. The tree is only read: each
+    validation works on its own deep copy (moto's `Validator.__init__`). Parse each text once."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    if getattr(UpdateExpressionParser.make, "_parsed_once", False):
+        return
+    parse = UpdateExpressionParser.make.__func__
+
+    @functools.lru_cache(maxsize=1024)
+    def make(cls, expression_str):
+        return parse(cls, expression_str)
+
+    make._parsed_once = True
+    UpdateExpressionParser.make = classmethod(make)
+
+
+def expression_trees_walked_without_lookups_per_node() -> None:
+    """An UpdateItem's validation walks its expression tree ten times (one processor each); for
+    every node, moto's walk rebuilt the processor's map of node types to functions twice and
+    asked the abstract base class whether the node is a node. The walk below does the same
+    steps in the same order with the map built once per walk."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    if getattr(DepthFirstTraverser.traverse, "_walks_once", False):
+        return
+
+    def traverse(self, root):
+        processors = tuple(self._processing_map().items())
+        processed_types = tuple(cls for cls, _ in processors)
+
+        def visit(node, child_id=-1):
+            if not isinstance(node, Node):
+                return node
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    visit(child_node, i)
+            if isinstance(node, processed_types):
+                node = next(process(node) for cls, process in processors if isinstance(node, cls))
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+            return node
+
+        return visit(root)
+
+    traverse._walks_once = True
+    DepthFirstTraverser.traverse = traverse
 
 
 def accept_bursts_of_connections(backlog: int = 128) -> None:

@@ -161,4 +161,11 @@ def patched_later(monkeypatch):
     ):
         for name in names:
             monkeypatch.setattr(owner, name, getattr(owner, name))
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    for owner, name in ((UpdateExpressionParser, "make"), (DepthFirstTraverser, "traverse")):
+        monkeypatch.setattr(
+            owner, name, owner.__dict__[name]
+        )  # the descriptor: make is a classmethod
     return fidelity.like_aws
