@@ -1,12 +1,13 @@
 # paytrack: `make run` starts the whole local system, `make test` runs every test.
-# Both create and fill a virtualenv under .venv on first use (only Python 3.11, git, make needed).
+# Both create and fill a virtualenv under .venv on first use (only Python 3.11, git, make needed);
+# `make lint` runs the quality gate (ruff, mypy and, with node and npm, ESLint).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser run test test-unit test-integration test-e2e bench package deploy clean
+.PHONY: install browser run lint test test-unit test-integration test-e2e bench package deploy clean
 
 install: $(STAMP)
 
@@ -40,6 +41,22 @@ browser:
 
 run: install
 	$(PY) -m local.stack
+
+# The quality gate (settings in pyproject.toml): ruff's lint and format check and mypy over the
+# Python, ESLint over the admin page's modules. ESLint is a dev tool from npm pinned in tools/eslint
+# (needs node and npm; installed there by `npm ci` on first use), the page itself has no build step.
+ESLINT_DIR   := tools/eslint
+ESLINT_STAMP := $(ESLINT_DIR)/node_modules/.installed
+
+$(ESLINT_STAMP): $(ESLINT_DIR)/package.json $(ESLINT_DIR)/package-lock.json
+	npm ci --prefix $(ESLINT_DIR) --no-audit --no-fund --loglevel=error
+	touch $(ESLINT_STAMP)
+
+lint: install $(ESLINT_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(ESLINT_DIR)/node_modules/.bin/eslint --config $(ESLINT_DIR)/eslint.config.mjs chalicelib/static/*.js
 
 # Test files are spread over every core (pytest-xdist); a file runs whole in one worker, so its
 # module-scoped moto and local stack stay its own. TEST_WORKERS=0 runs them in this process.
@@ -82,4 +99,4 @@ deploy: install
 	    $(if $(ALARM_URL),--alarm-url "$(ALARM_URL)") $(if $(ARTIFACTS_BUCKET),--artifacts-bucket "$(ARTIFACTS_BUCKET)")
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache $(ESLINT_DIR)/node_modules

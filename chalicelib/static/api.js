@@ -59,7 +59,7 @@ export class Api {
     const text = await response.text();
     let data = null;
     if (text) {
-      try { data = JSON.parse(text); } catch (_) {
+      try { data = JSON.parse(text); } catch {
         throw new ApiError(response.status, "bad_response", text.slice(0, 300), {});
       }
     }

@@ -104,13 +104,11 @@ export async function copyText(text) {
       await navigator.clipboard.writeText(text);
       return true;
     }
-  } catch (_) { /* fall back to a selection below */ }
+  } catch { /* fall back to a selection below */ }
   const area = h("textarea", { class: "offscreen", readonly: true }, text);
   document.body.append(area);
   area.select();
-  let ok = false;
-  try { ok = document.execCommand("copy"); } finally { area.remove(); }
-  return ok;
+  try { return document.execCommand("copy"); } finally { area.remove(); }
 }
 
 // A modal dialog (the native <dialog>: focus is trapped, Esc closes). `build(close)` returns the body;

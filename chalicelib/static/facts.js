@@ -234,7 +234,7 @@ function countryName(code) {
   if (!code) return null;
   try {
     return new Intl.DisplayNames([lang() === "zh" ? "zh-CN" : "en"], { type: "region" }).of(code);
-  } catch (_) {
+  } catch {
     return null;
   }
 }

@@ -109,7 +109,7 @@ export function isEmpty(f) {
 
 const SAVED = "paytrack.saved_filters";
 export function savedFilters() {
-  try { return JSON.parse(localStorage.getItem(SAVED) || "[]"); } catch (_) { return []; }
+  try { return JSON.parse(localStorage.getItem(SAVED) || "[]"); } catch { return []; }
 }
 export function saveFilter(name, hash) {
   const list = savedFilters().filter((item) => item.name !== name);

@@ -417,13 +417,13 @@ let current = "zh";
 try {
   const saved = localStorage.getItem(STORE);
   if (saved === "en" || saved === "zh") current = saved;
-} catch (_) { /* private mode: Chinese */ }
+} catch { /* private mode: Chinese */ }
 
 export function lang() { return current; }
 
 export function setLang(next) {
   current = next === "en" ? "en" : "zh";
-  try { localStorage.setItem(STORE, current); } catch (_) { /* keep it for this page only */ }
+  try { localStorage.setItem(STORE, current); } catch { /* keep it for this page only */ }
 }
 
 // Words a screen module brings along (its own dictionaries), added to the page's.

@@ -55,7 +55,7 @@ function pickView(parts) {
 }
 
 function runCleanups() {
-  state.cleanups.splice(0).forEach((fn) => { try { fn(); } catch (_) { /* a view's cleanup must not stop the next */ } });
+  state.cleanups.splice(0).forEach((fn) => { try { fn(); } catch { /* a view's cleanup must not stop the next */ } });
 }
 
 function signOut(reason) {
@@ -212,7 +212,7 @@ function zoneName(zone) {
   try {
     const parts = new Intl.DateTimeFormat(lang() === "zh" ? "zh-CN" : "en", { timeZone: zone, timeZoneName: "long" }).formatToParts(new Date());
     return parts.find((p) => p.type === "timeZoneName")?.value || zone;
-  } catch (_) {
+  } catch {
     return zone;
   }
 }

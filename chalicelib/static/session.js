@@ -7,7 +7,7 @@ export function load() {
     const key = sessionStorage.getItem(KEY);
     const role = sessionStorage.getItem(ROLE);
     return key && role ? { key, role } : null;
-  } catch (_) {
+  } catch {
     return null;
   }
 }

@@ -6,7 +6,7 @@ import { h, icon, mount, openDialog, toast } from "./dom.js";
 import { ago } from "./fmt.js";
 import { has, t } from "./i18n.js";
 import { detailValue, expectedSeenLine, handlerText } from "./facts.js";
-import { anomalyStatusBadge, channelName, emptyState, errorBox, loading, ruleName, segmented, severityBadge, time } from "./ui.js";
+import { anomalyStatusBadge, channelName, emptyState, errorBox, loading, ruleName, segmented, severityBadge } from "./ui.js";
 import { inboxRules } from "./meta.js";
 
 const TABS = ["open", "acknowledged", "resolved", "all"];

@@ -14,7 +14,7 @@ const HISTORY = "paytrack.exports";
 const POLL_MS = 1500;
 
 function history() {
-  try { return JSON.parse(sessionStorage.getItem(HISTORY) || "[]"); } catch (_) { return []; }
+  try { return JSON.parse(sessionStorage.getItem(HISTORY) || "[]"); } catch { return []; }
 }
 function remember(item) {
   const list = [item, ...history().filter((x) => x.export_id !== item.export_id)].slice(0, 10);
