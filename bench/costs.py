@@ -35,6 +35,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,13 +200,22 @@ def measure_notices(orders: int, rounds: int, counter: AwsCalls) -> dict:
             chunk = slice(r * size, (r + 1) * size)
             counter.take_cpu()
             handler_cpu.append(
-                cpu(lambda: [ingest.handle_notification("alipay-main", q) for q in requests[chunk]])
+                cpu(
+                    lambda chunk=chunk: [
+                        ingest.handle_notification("alipay-main", q) for q in requests[chunk]
+                    ]
+                )
                 / size
             )
             own_cpu.append(handler_cpu[-1] - counter.take_cpu() / size)
             accepted += counter.take()
             put_cpu.append(
-                cpu(lambda: [bare.put_item(TableName=table, Item=i) for i in items[chunk]]) / size
+                cpu(
+                    lambda chunk=chunk: [
+                        bare.put_item(TableName=table, Item=i) for i in items[chunk]
+                    ]
+                )
+                / size
             )
             counter.take()
         records = [
@@ -223,13 +233,13 @@ def measure_notices(orders: int, rounds: int, counter: AwsCalls) -> dict:
             app.on_notices_stream(event, None)
         duplicate += counter.take()
     n = size * rounds
-    ratios = [h / p for h, p in zip(handler_cpu, put_cpu)]
+    ratios = [h / p for h, p in zip(handler_cpu, put_cpu, strict=True)]
     return {
         "n": n,
         "accepted": accepted,
         "duplicate": duplicate,
         "ratios": ratios,
-        "own_ratios": [o / p for o, p in zip(own_cpu, put_cpu)],
+        "own_ratios": [o / p for o, p in zip(own_cpu, put_cpu, strict=True)],
         "handler_us": statistics.median(handler_cpu) * 1e6,
         "put_us": statistics.median(put_cpu) * 1e6,
     }
@@ -278,9 +288,9 @@ def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
     with quiet():
         for event in stream.events(records):
             for name, handler in consumers.items():
-                base = cpu(lambda: deserialise(event))
+                base = cpu(partial(deserialise, event))
                 counter.take(), counter.take_cpu()
-                spent = cpu(lambda: handler(event, None))
+                spent = cpu(partial(handler, event, None))
                 requests_by[name] += counter.take()
                 inside_aws = counter.take_cpu()
                 ratios[name].append(spent / base)
@@ -381,13 +391,13 @@ def main() -> None:
         ),
         (
             "`import app` ÷ `import chalice, boto3` (min / median)",
-            _span([a / b for a, b in zip(imports["app"], base)])
+            _span([a / b for a, b in zip(imports["app"], base, strict=True)])
             + f" ({statistics.median(imports['app']) * 1000:.0f} ms vs {statistics.median(base) * 1000:.0f} ms)",
             "≤ 1.4×",
         ),
         (
             "  … with what the first /notify loads (ingest, gateways, models)",
-            _span([a / b for a, b in zip(imports["app+notify"], base)]),
+            _span([a / b for a, b in zip(imports["app+notify"], base, strict=True)]),
             "—",
         ),
         (
@@ -396,14 +406,14 @@ def main() -> None:
             "1",
         ),
     ]
-    for name in stream["requests"]:
-        rows.append(
-            (
-                f"DynamoDB requests per orders-stream record: {name}",
-                per(stream["requests"][name], records),
-                "≤ 1.5",
-            )
+    rows.extend(
+        (
+            f"DynamoDB requests per orders-stream record: {name}",
+            per(stream["requests"][name], records),
+            "≤ 1.5",
         )
+        for name in stream["requests"]
+    )
     for name in stream["ratios"]:
         spent, own, base = stream["totals"][name]
         rows.append(

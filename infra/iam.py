@@ -265,7 +265,7 @@ def _registry_entries(node: ast.AST, keys: frozenset[str]) -> ast.AST | None:
         return None
     chosen = [
         entry
-        for key, entry in zip(value.keys, value.values)
+        for key, entry in zip(value.keys, value.values, strict=True)
         if isinstance(key, ast.Constant) and key.value in keys
     ]
     return ast.Tuple(elts=chosen, ctx=ast.Load()) if chosen else None

@@ -111,8 +111,10 @@ def datapoints(blob: dict[str, Any]) -> list[Datapoint]:
             dimensions = {name: str(blob[name]) for name in dimension_set}
             for metric in directive["Metrics"]:
                 values = blob[metric["Name"]]
-                for value in values if isinstance(values, list) else [values]:
-                    points.append(Datapoint(at, metric["Name"], dimensions, float(value)))
+                points.extend(
+                    Datapoint(at, metric["Name"], dimensions, float(value))
+                    for value in (values if isinstance(values, list) else [values])
+                )
     return points
 
 

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
@@ -171,7 +171,7 @@ def _json(response: requests.Response) -> dict[str, Any]:
 
 class DemoTraffic:
     #: how often each case comes up, relative to the others
-    SCENARIO_WEIGHTS = {
+    SCENARIO_WEIGHTS: ClassVar[dict[str, int]] = {
         "normal": 80,
         "duplicate notification": 3,
         "second payment": 2,
@@ -226,7 +226,7 @@ class DemoTraffic:
         """Start orders at about `rate_per_s` (random arrivals) until `stop_event` is set; returns
         once the orders under way have noticed and wound down."""
         self._stop = stop_event
-        names, weights = zip(*self.SCENARIO_WEIGHTS.items())
+        names, weights = zip(*self.SCENARIO_WEIGHTS.items(), strict=True)
         with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="demo") as pool:
             while not stop_event.wait(self._rng.expovariate(rate_per_s)):
                 pool.submit(self._run_scenario, self._rng.choices(names, weights)[0])

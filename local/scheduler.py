@@ -53,9 +53,9 @@ def cron_matches(expression: Any, moment: datetime) -> bool:
     fields = (expression.minutes, expression.hours, expression.day_of_month, expression.month)
     values = (moment.minute, moment.hour, moment.day, moment.month)
     weekday = (moment.isoweekday() % 7) + 1
-    return all(_field_matches(f, v) for f, v in zip(fields, values)) and _field_matches(
-        expression.day_of_week, weekday
-    )
+    return all(
+        _field_matches(f, v) for f, v in zip(fields, values, strict=True)
+    ) and _field_matches(expression.day_of_week, weekday)
 
 
 class Scheduler(threading.Thread):

@@ -110,7 +110,7 @@ class SimServer:
 
     def dispatch(self, method: str, target: str, headers: Message, body: bytes) -> SimResponse:
         url = urlsplit(target)
-        _, prefix, rest = (url.path.split("/", 2) + [""])[:3]  # "/alipay/gateway.do"
+        _, prefix, rest = ([*url.path.split("/", 2), ""])[:3]  # "/alipay/gateway.do"
         handler, params, known = self._find("/" + prefix, method, "/" + rest)
         if handler is None:
             return SimResponse.json(

@@ -241,8 +241,7 @@ class BatchDelivery:
         pending = [_Attempt(records)]  # a stack: the front of the shard is on top
         while pending:
             attempt = pending.pop()
-            for follow_up in reversed(self._try(attempt, shard_id)):
-                pending.append(follow_up)
+            pending.extend(reversed(self._try(attempt, shard_id)))
 
     def _try(self, attempt: _Attempt, shard_id: str) -> list[_Attempt]:
         """One invocation; what is left to deliver, front of the shard first."""
@@ -402,7 +401,8 @@ class StreamPump(threading.Thread):
         if not self.shards:
             self._discover_shards()
         self._last_batch_full = False
-        return any([self._poll(shard) for shard in list(self.shards.values())])
+        polled = [self._poll(shard) for shard in list(self.shards.values())]  # every shard polled
+        return any(polled)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -108,7 +108,9 @@ def keyed(decision: Decision, idempotency: Idempotency | None) -> Decision:
     return decide
 
 
-def _entry(now: datetime, kind: str, actor: str, message: str, data: dict) -> TimelineEntry:
+def _entry(
+    now: datetime, kind: str, actor: str, message: str, data: dict[str, Any]
+) -> TimelineEntry:
     return TimelineEntry(
         at=now, type=kind, source="operator", message=message, data=data, actor=actor
     )

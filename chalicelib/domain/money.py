@@ -213,7 +213,8 @@ def minor_digits(currency: str) -> int:
 
 
 def _max_minor(currency: str) -> int:
-    return 10 ** (MAX_INTEGER_DIGITS + minor_digits(currency)) - 1
+    bound: int = 10 ** (MAX_INTEGER_DIGITS + minor_digits(currency))  # typeshed: int ** int is Any
+    return bound - 1
 
 
 def parse_scaled(text: str, places: int, *, allow_negative: bool = False) -> int:
@@ -239,7 +240,7 @@ def parse_scaled(text: str, places: int, *, allow_negative: bool = False) -> int
         raise InvalidMoney(f"amount {shown!r} has more than {MAX_INTEGER_DIGITS} integer digits")
     if len(fraction) > places:
         raise InvalidMoney(f"amount {shown!r} has more than {places} decimal places")
-    value = int(whole) * 10**places + int(fraction.ljust(places, "0") or "0")
+    value: int = int(whole) * 10**places + int(fraction.ljust(places, "0") or "0")
     return -value if sign else value
 
 

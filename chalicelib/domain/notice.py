@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .errors import NotificationRejected
 from .money import Money
 
 
-class NoticeKind(str, Enum):
+class NoticeKind(StrEnum):
     PAYMENT = (
         "payment"  # money arrived (paid); may repeat for the same payment (SUCCESS then FINISHED)
     )
@@ -20,7 +20,7 @@ class NoticeKind(str, Enum):
     INFO = "info"  # worth a timeline line, changes no state (waiting, failed attempt, dispute)
 
 
-class NoticeSource(str, Enum):
+class NoticeSource(StrEnum):
     NOTIFY = "notify"  # the gateway called us
     QUERY = "query"  # we asked the gateway (补单)
 
@@ -69,6 +69,13 @@ class Notice:
             raise NotificationRejected(
                 "non_positive_amount", f"a {self.kind.value} of {self.amount}"
             )
+
+    @property
+    def amount_moved(self) -> Money:
+        """The amount of a payment or refund notice (one without is refused before it is applied)."""
+        if self.amount is None:
+            raise ValueError(f"{self.kind.value} notice {self.dedupe_key} carries no amount")
+        return self.amount
 
     @property
     def payment_identity(self) -> str | None:

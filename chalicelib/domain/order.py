@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .errors import TransitionRefused
@@ -19,7 +19,7 @@ from .money import Money
 from .notice import Notice, NoticeKind
 
 
-class PayStatus(str, Enum):
+class PayStatus(StrEnum):
     PENDING = "pending"
     PAID = "paid"
     EXPIRED = "expired"
@@ -28,7 +28,7 @@ class PayStatus(str, Enum):
     PARTIALLY_REFUNDED = "partially_refunded"
 
 
-class DeliveryStatus(str, Enum):
+class DeliveryStatus(StrEnum):
     PENDING = "pending"
     HELD = "held"
     DELIVERED = "delivered"
@@ -67,7 +67,7 @@ def can_delivery_transition(current: DeliveryStatus, target: DeliveryStatus) -> 
     return target in DELIVERY_TRANSITIONS[current]
 
 
-class HoldReason(str, Enum):
+class HoldReason(StrEnum):
     AMOUNT_MISMATCH = "amount_mismatch"
     CHANNEL_MISMATCH = "channel_mismatch"
     CURRENCY_MISMATCH = "currency_mismatch"
@@ -285,7 +285,7 @@ def _apply_payment(
 def _payment_hold_reasons(
     order: Order, notice: Notice, accepted_currencies: frozenset[str] | None
 ) -> list[str]:
-    paid: Money = notice.amount
+    paid = notice.amount_moved
     reasons = [HoldReason.CHANNEL_MISMATCH.value] if notice.channel != order.channel else []
     undeclared = accepted_currencies is not None and paid.currency not in accepted_currencies
     if paid.currency != order.amount.currency or undeclared:
@@ -399,7 +399,7 @@ def _refused(order: Order, notice: Notice, now: datetime, why: str) -> OrderChan
 def _payment_of(notice: Notice) -> Payment:
     return Payment(
         payment_ref=notice.payment_identity or notice.dedupe_key,
-        amount=notice.amount,
+        amount=notice.amount_moved,
         channel=notice.channel,
         at=notice.event_time,
         notice_key=notice.dedupe_key,

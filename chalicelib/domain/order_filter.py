@@ -7,9 +7,11 @@ whichever index served it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from .order import Order
 
@@ -37,12 +39,12 @@ class OrderFilter:
 
     @property
     def exact_email(self) -> bool:
-        return bool(self.email) and "@" in self.email and "." in self.email.rsplit("@", 1)[1]
+        return self.email is not None and "@" in self.email and "." in self.email.rsplit("@", 1)[1]
 
     def matches(self, order: Order, flagged: bool) -> bool:
         return all(check(order, flagged) for check in self._checks())
 
-    def _checks(self):
+    def _checks(self) -> Iterator[Callable[[Order, bool], bool]]:
         if self.order_no:
             yield lambda o, _: o.order_no == self.order_no
         if self.trade_no:
@@ -72,27 +74,31 @@ class OrderFilter:
             yield lambda o, _: _within(o.amount.to_decimal(), self.min_amount, self.max_amount)
         if self.email:
             needle = self.email.casefold()
+            exact = self.exact_email
             yield (
                 lambda o, _: (
                     bool(o.buyer_email)
                     and (
-                        o.buyer_email.casefold() == needle
-                        if self.exact_email
-                        else needle in o.buyer_email.casefold()
+                        (o.buyer_email or "").casefold() == needle
+                        if exact
+                        else needle in (o.buyer_email or "").casefold()
                     )
                 )
             )
         if self.buyer_id:
-            yield (
-                lambda o, _: bool(o.buyer_id) and self.buyer_id.casefold() in o.buyer_id.casefold()
-            )
+            buyer = self.buyer_id.casefold()
+            yield lambda o, _: bool(o.buyer_id) and buyer in (o.buyer_id or "").casefold()
         if self.product:
-            yield lambda o, _: self.product.casefold() in o.product_name.casefold()
+            product = self.product.casefold()
+            yield lambda o, _: product in o.product_name.casefold()
         if self.ip:
             yield lambda o, _: o.buyer_ip == self.ip
         if self.flagged is not None:
             yield lambda o, flagged: flagged == self.flagged
 
 
-def _within(value, low, high) -> bool:
+_Bound = TypeVar("_Bound", datetime, Decimal)
+
+
+def _within(value: _Bound, low: _Bound | None, high: _Bound | None) -> bool:
     return (low is None or value >= low) and (high is None or value <= high)

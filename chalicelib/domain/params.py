@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from .errors import RangeTooLarge, ValidationFailed
 
@@ -72,6 +72,12 @@ def parse_time(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+@overload
+def time_value(params: Mapping[str, str], name: str, default: datetime) -> datetime: ...
+@overload
+def time_value(
+    params: Mapping[str, str], name: str, default: datetime | None = None
+) -> datetime | None: ...
 def time_value(
     params: Mapping[str, str], name: str, default: datetime | None = None
 ) -> datetime | None:
@@ -98,9 +104,12 @@ def parse_day(text: str) -> date:
     return day
 
 
+_When = TypeVar("_When", datetime, date)
+
+
 def check_range(
-    since: datetime | date,
-    until: datetime | date,
+    since: _When,
+    until: _When,
     max_span: timedelta,
     since_name: str = "from",
     until_name: str = "to",

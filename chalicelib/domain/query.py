@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from .notice import Notice
 
 
-class QueryStatus(str, Enum):
+class QueryStatus(StrEnum):
     PAID = "paid"  # the gateway took the money: apply the notice
     NOT_PAID = "not_paid"  # the trade exists and waits for the buyer (or a failed attempt)
     NOT_FOUND = "not_found"  # no trade yet: "not paid", never an error

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from enum import Enum
+from enum import StrEnum
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -47,7 +47,7 @@ from .order import PAID_STATES
 from .statement import LineKind, Statement, StatementLine
 
 
-class Result(str, Enum):
+class Result(StrEnum):
     MATCHED = "matched"
     AMOUNT_MISMATCH = "amount_mismatch"
     STATUS_MISMATCH = "status_mismatch"

@@ -27,7 +27,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .errors import Conflict, Forbidden, NotFound, TransitionRefused
@@ -46,7 +46,7 @@ from .order import (
 )
 
 
-class RefundState(str, Enum):
+class RefundState(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     PENDING = "pending"  # asked of the gateway (or about to be); not confirmed yet
     SUCCEEDED = "succeeded"
@@ -507,10 +507,12 @@ def _echo_of_our_refunds(order: Order, notice: Notice, now: datetime) -> OrderCh
         return None
     payment = next((p for p in order.payments if p.payment_ref == notice.payment_identity), None)
     payment = payment or sale_payment(order)
+    if payment is None:
+        return None
     ours = [
         r
         for r in refund_requests(order)
-        if r.trade_no == (payment.payment_ref if payment else None) and r.state in _COUNTED
+        if r.trade_no == payment.payment_ref and r.state in _COUNTED
     ]
     if not ours:
         return None

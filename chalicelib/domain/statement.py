@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from enum import Enum
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from .errors import PaytrackError
@@ -17,7 +17,7 @@ from .money import Money
 BEIJING = timezone(timedelta(hours=8))
 
 
-class LineKind(str, Enum):
+class LineKind(StrEnum):
     PAYMENT = "payment"  # money taken (Alipay 交易, WeChat SUCCESS, Stripe charge, epay paid)
     REFUND = "refund"  # money given back (退款, REFUND, Stripe refund)
     CLOSED = "closed"  # the gateway lists the trade as closed or revoked: no money moved

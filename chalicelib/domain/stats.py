@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
+from typing import Any
 
 from .order import PAID_STATES, DeliveryStatus, Order, PayStatus
 
@@ -154,7 +155,7 @@ def _percentiles(counters: dict[str, int], histogram: str) -> dict[str, int | No
     }
 
 
-def summarise(counters: dict[str, int]) -> dict:
+def summarise(counters: dict[str, int]) -> dict[str, Any]:
     """One group's figures from its counters (money per currency, exact minor units)."""
     created, paid = counters.get("created", 0), counters.get("paid", 0)
     money: dict[str, dict[str, int]] = {}

@@ -14,7 +14,7 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 
 
 def _fail(field: str, message: str, value: Any = None) -> ValidationFailed:
-    details = {"field": field}
+    details: dict[str, str | int] = {"field": field}
     if value is not None and isinstance(value, (str, int)) and len(str(value)) <= 100:
         details["value"] = value
     return ValidationFailed(f"{field}: {message}", details)

@@ -24,7 +24,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .clock import from_iso, to_api, to_iso
@@ -44,7 +44,7 @@ INBOX_RULES = ("verification", "verification_answered")
 DECISIONS = ("release", "refund")
 
 
-class State(str, Enum):
+class State(StrEnum):
     AWAITING_ANSWER = "awaiting_answer"
     EXPIRED = "expired"
     ANSWERED = "answered"
@@ -125,6 +125,7 @@ def history(order: Order, now: datetime) -> list[Verification]:
     for entry in order.timeline:
         vid = entry.data.get("verification_id")
         if entry.type == REQUESTED:
+            vid = entry.data["verification_id"]  # every request names its id (`ask` writes it)
             found[vid] = Verification(
                 vid,
                 entry.data["question"],
@@ -159,7 +160,7 @@ def current(order: Order, now: datetime) -> Verification | None:
 
 
 def _entry(
-    now: datetime, kind: str, source: str, actor: str | None, message: str, data: dict
+    now: datetime, kind: str, source: str, actor: str | None, message: str, data: dict[str, Any]
 ) -> TimelineEntry:
     return TimelineEntry(at=now, type=kind, source=source, message=message, data=data, actor=actor)
 
@@ -223,13 +224,13 @@ def answer(
     """The shop's answer: the token of this very request (`derived_token`: its `reply_token`),
     once, before it expires. The same answer again (a retry after a lost reply) changes nothing."""
     every = history(order, now)
-    latest = every[-1] if every else None
     asked = next((v for v in every if v.verification_id == verification_id), None)
     if asked is None:
         raise NotFound(
             f"no verification {verification_id!r} on order {order.order_no}",
             {"verification_id": verification_id},
         )
+    latest = every[-1]
     if not asked.accepts(token, derived_token):
         raise Forbidden(
             "the reply token is not this verification's", {"verification_id": verification_id}

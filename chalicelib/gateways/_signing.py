@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from ..domain.errors import (
     ChannelMisconfigured,
@@ -58,6 +59,7 @@ def _load_rsa_public_key(pem: str) -> rsa.RSAPublicKey:
     if not pem.startswith("-----BEGIN"):
         pem = f"-----BEGIN PUBLIC KEY-----\n{pem}\n-----END PUBLIC KEY-----"
     data = pem.encode("ascii")
+    key: PublicKeyTypes
     if b"CERTIFICATE" in data.split(b"\n", 1)[0]:
         key = x509.load_pem_x509_certificate(data).public_key()
     else:

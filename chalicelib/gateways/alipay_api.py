@@ -48,7 +48,10 @@ def string_to_sign(params: Mapping[str, str]) -> str:
 
 
 def signed_request(
-    config: Mapping[str, Any], method: str, biz_content: Mapping[str, str], now: datetime
+    config: Mapping[str, Any],
+    method: str,
+    biz_content: Mapping[str, str | list[str]],
+    now: datetime,
 ) -> dict[str, str]:
     """The common request parameters of an OpenAPI call, signed (RSA2); in certificate mode they
     carry `app_cert_sn` and `alipay_root_cert_sn`, which the signature covers too."""
@@ -70,7 +73,7 @@ def signed_request(
 
 def raw_member(text: str, name: str) -> str | None:
     """The exact text of the top-level member `name` (an object): what Alipay's `sign` covers."""
-    found = re.search(r'"%s"\s*:\s*(?=\{)' % re.escape(name), text)
+    found = re.search(rf'"{re.escape(name)}"\s*:\s*(?=\{{)', text)
     if found is None:
         return None
     _, end = json.JSONDecoder().raw_decode(text, found.end())
@@ -92,7 +95,8 @@ def verified_answer(text: str, method: str, config: Mapping[str, Any]) -> dict[s
     _check_signing_cert(document, method, config)
     if not rsa_verify(alipay_public_key(config), sign, raw.encode("utf-8"), hashes.SHA256()):
         raise invalid_answer(method, "the answer's signature does not verify")
-    return json.loads(raw)
+    answer: dict[str, Any] = json.loads(raw)  # the signed text is a JSON object (`{` matched)
+    return answer
 
 
 def _check_signing_cert(
@@ -112,7 +116,7 @@ def _check_signing_cert(
 def _call(
     config: Mapping[str, Any],
     method: str,
-    biz_content: Mapping[str, str],
+    biz_content: Mapping[str, str | list[str]],
     http: GatewayHttp,
     now: datetime,
 ) -> dict[str, Any]:

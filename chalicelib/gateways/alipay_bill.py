@@ -210,7 +210,8 @@ def _check_totals(
         kind = _KINDS[match.group(1)]
         rows = [line for line in lines if line.kind is kind]
         stated_count, stated_sum = int(match.group(2)), _yuan(match.group(3)).minor
-        total = sum(line.received.minor for line in rows) * (-1 if kind is LineKind.REFUND else 1)
+        received = sum(line.received.minor for line in rows if line.received is not None)
+        total = received * (-1 if kind is LineKind.REFUND else 1)
         if (len(rows), total) != (stated_count, stated_sum):
             raise StatementUnparseable(
                 source,
@@ -226,7 +227,8 @@ def _comment_facts(comments: list[str]) -> tuple[str | None, datetime | None]:
         if found := _ACCOUNT.search(text):
             account = found.group(1)
         if found := _PERIOD_END.search(text):
-            period_end = datetime(*map(int, found.groups()), tzinfo=BEIJING)
+            year, month, day, hour, minute, second = map(int, found.groups())
+            period_end = datetime(year, month, day, hour, minute, second, tzinfo=BEIJING)
     return account, period_end
 
 

@@ -15,7 +15,7 @@ order; the chain's ECC and SM2 roots are left out.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -55,7 +55,7 @@ def alipay_cert_sn(config: Mapping[str, Any]) -> str:
     return _sn_of_field(config, "alipay_cert", cert_sn)
 
 
-def _sn_of_field(config: Mapping[str, Any], name: str, compute) -> str:
+def _sn_of_field(config: Mapping[str, Any], name: str, compute: Callable[[str], str]) -> str:
     try:
         return compute(config_value(config, name).strip())
     except ValueError:

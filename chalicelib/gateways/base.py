@@ -28,13 +28,13 @@ from ._http import GatewayHttp
 from ._signing import redact_keys
 
 
-class Headers(dict):
+class Headers(dict[str, str]):
     """Header names arrive in any case: store them lower-cased."""
 
     def __init__(self, raw: Mapping[str, str] | None = None):
         super().__init__({k.lower(): v for k, v in (raw or {}).items()})
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
         return super().get(key.lower(), default)
 
 
@@ -107,7 +107,8 @@ class Gateway:
     def redact(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The raw payload for the notice, with `secret_fields` and every secret-named field
         (client_secret, *_key, *_token, ...) masked, whatever the event type."""
-        return redact_keys(payload, self.secret_fields)
+        redacted: dict[str, Any] = redact_keys(payload, self.secret_fields)
+        return redacted
 
     def query_order(
         self, ctx: CallContext, out_trade_no: str, trade_no: str | None = None

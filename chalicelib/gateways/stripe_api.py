@@ -99,7 +99,8 @@ def _intents(
             what,
         )
         return [intent] if status == 200 else []
-    search = "metadata['order_id']:'%s'" % out_trade_no.replace("'", "\\'")
+    quoted = out_trade_no.replace("'", "\\'")
+    search = f"metadata['order_id']:'{quoted}'"
     status, found = _get(
         config,
         "/v1/payment_intents/search",

@@ -173,26 +173,26 @@ def _session(obj: Mapping[str, Any]) -> Fields:
     ref = _id_of(obj.get("payment_intent")) or need_str(obj, "id")
     details = obj.get("customer_details")
     email = opt_str(details, "email") if isinstance(details, Mapping) else None
-    return dict(
-        out_trade_no=_order_id(obj),
-        trade_no=ref,
-        payment_ref=ref,
-        amount=_money(obj, "amount_total"),
-        payer=_id_of(obj.get("customer")) or email,
-        extra={"checkout_session": need_str(obj, "id")},
-    )
+    return {
+        "out_trade_no": _order_id(obj),
+        "trade_no": ref,
+        "payment_ref": ref,
+        "amount": _money(obj, "amount_total"),
+        "payer": _id_of(obj.get("customer")) or email,
+        "extra": {"checkout_session": need_str(obj, "id")},
+    }
 
 
 def _intent(amount_field: str) -> Callable[[Mapping[str, Any]], Fields]:
     def build(obj: Mapping[str, Any]) -> Fields:
         ref = need_str(obj, "id")
-        return dict(
-            out_trade_no=_order_id(obj, required=False),
-            trade_no=ref,
-            payment_ref=ref,
-            amount=_money(obj, amount_field),
-            payer=_id_of(obj.get("customer")),
-        )
+        return {
+            "out_trade_no": _order_id(obj, required=False),
+            "trade_no": ref,
+            "payment_ref": ref,
+            "amount": _money(obj, amount_field),
+            "payer": _id_of(obj.get("customer")),
+        }
 
     return build
 
@@ -200,37 +200,39 @@ def _intent(amount_field: str) -> Callable[[Mapping[str, Any]], Fields]:
 def _charge(obj: Mapping[str, Any]) -> Fields:
     """A refunded Charge: `amount_refunded` is the running total, like Alipay's refund_fee."""
     ref = _id_of(obj.get("payment_intent")) or need_str(obj, "id")
-    return dict(
-        out_trade_no=_order_id(obj, required=False),
-        trade_no=ref,
-        payment_ref=ref,
-        amount=_money(obj, "amount"),
-        refunded_total=_money(obj, "amount_refunded"),
-        payer=_id_of(obj.get("customer")),
-        extra={"charge": need_str(obj, "id")},
-    )
+    return {
+        "out_trade_no": _order_id(obj, required=False),
+        "trade_no": ref,
+        "payment_ref": ref,
+        "amount": _money(obj, "amount"),
+        "refunded_total": _money(obj, "amount_refunded"),
+        "payer": _id_of(obj.get("customer")),
+        "extra": {"charge": need_str(obj, "id")},
+    }
 
 
 def _refund(obj: Mapping[str, Any]) -> Fields:
     """A Refund (refund.created / updated / failed): `refund_ref` names our refund request when
     paytrack asked for it (metadata), else Stripe's refund id; `amount` is this refund's."""
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        metadata = {}
     ref = _id_of(obj.get("payment_intent")) or _id_of(obj.get("charge")) or need_str(obj, "id")
     state = stripe_api.REFUND_STATES.get(need_str(obj, "status"), RefundState.PENDING)
-    return dict(
-        out_trade_no=opt_str(metadata, "order_id") or "",
-        trade_no=ref,
-        payment_ref=ref,
-        amount=_money(obj, "amount"),
-        refund_ref=opt_str(metadata, "refund_request_id") or need_str(obj, "id"),
-        extra={
+    return {
+        "out_trade_no": opt_str(metadata, "order_id") or "",
+        "trade_no": ref,
+        "payment_ref": ref,
+        "amount": _money(obj, "amount"),
+        "refund_ref": opt_str(metadata, "refund_request_id") or need_str(obj, "id"),
+        "extra": {
             "refund_state": state.value,
             "gateway_refund_id": need_str(obj, "id"),
             "detail": " ".join(
                 filter(None, (need_str(obj, "status"), opt_str(obj, "failure_reason")))
             ),
         },
-    )
+    }
 
 
 def _refund_kind(obj: Mapping[str, Any]) -> NoticeKind:
@@ -240,13 +242,13 @@ def _refund_kind(obj: Mapping[str, Any]) -> NoticeKind:
 
 def _dispute(obj: Mapping[str, Any]) -> Fields:
     ref = _id_of(obj.get("payment_intent")) or _id_of(obj.get("charge")) or need_str(obj, "id")
-    return dict(
-        out_trade_no=_order_id(obj, required=False),
-        trade_no=ref,
-        payment_ref=ref,
-        amount=_money(obj, "amount"),
-        extra={"dispute": need_str(obj, "id"), "reason": obj.get("reason")},
-    )
+    return {
+        "out_trade_no": _order_id(obj, required=False),
+        "trade_no": ref,
+        "payment_ref": ref,
+        "amount": _money(obj, "amount"),
+        "extra": {"dispute": need_str(obj, "id"), "reason": obj.get("reason")},
+    }
 
 
 def _paid_or_info(session: Mapping[str, Any]) -> NoticeKind:

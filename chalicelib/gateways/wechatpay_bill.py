@@ -189,7 +189,11 @@ class _Totals:
     def check(self, values: list[str], line_no: int, source: str) -> None:
         try:
             stated = dict(
-                zip(SUMMARY_HEADER, [parse_scaled(values[0], 0)] + [_scaled(v) for v in values[1:]])
+                zip(
+                    SUMMARY_HEADER,
+                    [parse_scaled(values[0], 0)] + [_scaled(v) for v in values[1:]],
+                    strict=True,
+                )
             )
         except InvalidMoney:
             raise StatementUnparseable(source, line_no, "the summary row is not numbers") from None

@@ -62,11 +62,12 @@ def validate_channel(channel_id: str, config: Any, *, allow_http: bool = False) 
         ]
     )
     if not isinstance(config, dict):
-        return problems + [f"{channel_id}: must be a JSON object"]
+        return [*problems, f"{channel_id}: must be a JSON object"]
     kind = config.get("type")
     if not isinstance(kind, str) or kind not in GATEWAYS:
-        return problems + [
-            f"{channel_id}: type {repr(kind)[:40]} is not one of {', '.join(sorted(GATEWAYS))}"
+        return [
+            *problems,
+            f"{channel_id}: type {repr(kind)[:40]} is not one of {', '.join(sorted(GATEWAYS))}",
         ]
     checks: tuple[Callable[[Mapping[str, Any]], list[str]], ...] = (
         _required,

@@ -9,6 +9,7 @@ unless the caller is admin; every export is audited.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -153,13 +154,9 @@ def request_export(principal: Principal, body: Mapping[str, Any]) -> tuple[dict[
         s3_key=_s3_key(export_id, kind, fmt, now),
     )
     _rows_for(kind, filters, record.masked)  # validate the filters before anything is written
-    try:
+    # too large or too costly for the request's read budget: the stream writes it, without that budget
+    with contextlib.suppress(_TooLargeForInline, ReadBudgetExceeded):
         record = record.finished(_write(record, INLINE_ROWS), utcnow())
-    except (
-        _TooLargeForInline,
-        ReadBudgetExceeded,
-    ):  # the stream writes it, without the request's budget
-        pass
     export_store.create(record)
     audit.record_api(
         now,

@@ -11,8 +11,8 @@ others), and the unknown_order rule (raised when a notice starts waiting, resolv
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import AbstractSet, Any, TypeVar
+from collections.abc import Callable, Set
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -69,9 +69,12 @@ def handle_order_record(record: DynamoDBRecord) -> None:
         before=order_store.prior_state_from_stream_image(old_image) if old_image else None,
         after=order_store.from_stream_image(new_image),
     )
-    if change.newly_paid and not change.after.on_hold:
-        if events.publish_once(change.after, "order.paid"):
-            logger.info("order.paid published", extra={"order_no": change.after.order_no})
+    if (
+        change.newly_paid
+        and not change.after.on_hold
+        and events.publish_once(change.after, "order.paid")
+    ):
+        logger.info("order.paid published", extra={"order_no": change.after.order_no})
     refunds.announce_succeeded(change)
     screening.on_order_change(change, utcnow())
     verification.on_order_change(change, utcnow())
@@ -113,7 +116,7 @@ def _inserted_and_applied(records: list[dict[str, Any]]) -> set[str]:
     return {key for key, order_no in inserted.items() if key in held.get(order_no, ())}
 
 
-def handle_notice_record(record: DynamoDBRecord, applied: AbstractSet[str] = frozenset()) -> None:
+def handle_notice_record(record: DynamoDBRecord, applied: Set[str] = frozenset()) -> None:
     """Repair what a crash or a race can leave — a new notice stored but not applied (`applied`:
     the new notices known to be applied, skipped), a notice marked as awaiting its order just
     after the order arrived — and raise or resolve unknown_order."""

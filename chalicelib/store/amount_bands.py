@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-BANDS = (0,) + tuple(step * 10**power for power in range(9) for step in (1, 2, 5)) + (10**9,)
+BANDS = (0, *tuple(step * 10**power for power in range(9) for step in (1, 2, 5)), 10**9)
 
 
 def band_of(minor: int) -> str:

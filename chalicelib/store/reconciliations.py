@@ -133,7 +133,7 @@ def save(run: NewRun, history_entry: dict[str, Any], now: datetime) -> StoredRun
     line_sks = [f"line#{attempt}#{line['n']:07d}" for line in run.lines]
     fee_sks = [f"fees#{attempt}#{n:05d}" for n in range(1, len(run.fee_chunks) + 1)]
     with ReconciliationModel.batch_write() as batch:
-        for sk, line in zip(line_sks, run.lines):
+        for sk, line in zip(line_sks, run.lines, strict=True):
             batch.save(
                 ReconciliationModel(
                     run_id,
@@ -145,7 +145,7 @@ def save(run: NewRun, history_entry: dict[str, Any], now: datetime) -> StoredRun
                     data={"line": line},
                 )
             )
-        for sk, chunk in zip(fee_sks, run.fee_chunks):
+        for sk, chunk in zip(fee_sks, run.fee_chunks, strict=True):
             batch.save(
                 ReconciliationModel(
                     run_id,

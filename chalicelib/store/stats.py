@@ -148,7 +148,9 @@ def _items(days: Iterable[str]) -> list[tuple[str, dict]]:
         request = {StatsModel.Meta.table_name: {"Keys": keys, "ConsistentRead": True}}
         while request:
             response = client("dynamodb").batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(StatsModel.Meta.table_name, []):
-                found.append((item["bucket"]["S"].split("#", 1)[1], item))
+            found.extend(
+                (item["bucket"]["S"].split("#", 1)[1], item)
+                for item in response["Responses"].get(StatsModel.Meta.table_name, [])
+            )
             request = response.get("UnprocessedKeys") or None
     return found

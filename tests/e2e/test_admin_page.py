@@ -160,7 +160,7 @@ def shop(stack):
         pending = register("alipay-main", "19.90", "chenjing@foxmail.com")
         for order_no in paid:
             wait_for(
-                lambda: (
+                lambda order_no=order_no: (
                     stack.call("GET", f"/orders/{order_no}", key=SHOP_KEY).json()["pay_status"]
                     == "paid"
                 )
@@ -493,7 +493,9 @@ def paid_at_the_stack(stack, channel: str, amount: str, times: int = 1) -> tuple
                 stack, "pay", {"channel": channel, "out_trade_no": order_no, "amount": amount}
             )["trade_no"]
         )
-        wait_for(lambda: len(api(stack, "GET", f"/admin/orders/{order_no}")["payments"]) == n + 1)
+        wait_for(
+            lambda n=n: len(api(stack, "GET", f"/admin/orders/{order_no}")["payments"]) == n + 1
+        )
     return order_no, trades
 
 

@@ -140,7 +140,7 @@ def test_exports_are_downloaded_over_the_presigned_link_masked_for_viewers(stack
                 for r in load_workbook(io.BytesIO(download.content), read_only=True).active.values
             ]
         assert rows[0][0] == "订单编号" and len(rows) == 2
-        record = dict(zip(rows[0], rows[1]))
+        record = dict(zip(rows[0], rows[1], strict=True))
         assert (
             record["订单编号"] == paid
             and record["买家邮箱"] == email

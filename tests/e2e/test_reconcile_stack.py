@@ -94,7 +94,7 @@ def test_requery_recovers_payments_whose_notifications_never_came(stack):
     }
     assert not any(trade["notified"] for trade in trades.values())
     for channel, order_no in silent.items():
-        wait_for(lambda: pay_status(stack, order_no) == "paid")
+        wait_for(lambda order_no=order_no: pay_status(stack, order_no) == "paid")
         detail = stack.call("GET", f"/admin/orders/{order_no}", key=ADMIN_KEY).json()
         assert detail["trade_no"] == trades[channel]["trade_no"] and detail["hold"] is False
         assert [e["source"] for e in detail["timeline"] if e["type"] == "payment"] == ["query"]
@@ -113,7 +113,9 @@ def test_every_channel_reconciles_today_with_every_result_kind(stack):
                 "dropped": {"in_statement": False},
             }.get(case, {})
             pay(stack, channel, order_no, **injected)
-        wait_for(lambda: all(pay_status(stack, no) == "paid" for no in orders.values()))
+        wait_for(
+            lambda orders=orders: all(pay_status(stack, no) == "paid" for no in orders.values())
+        )
         sim(
             stack,
             "refund",

@@ -6,6 +6,7 @@ reconciliation or export is visible as finished unless all of it is there."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -63,10 +64,8 @@ def test_requery_applies_a_found_payment_once_whatever_call_fails(world, sim):
 
 def _job(run, *args):
     """A scheduled run that dies: Lambda reports it failed; the next run is the recovery."""
-    try:
+    with contextlib.suppress(Exception):
         run(*args)
-    except Exception:
-        pass
 
 
 def paid_today(world, sim) -> tuple[str, str]:

@@ -94,7 +94,12 @@ def test_a_key_used_by_a_note_never_skips_a_refund(api, operator):
 
 def test_a_key_replays_only_its_own_request(api, operator):
     order_no = paid(api)
-    first = dict(action="mark_refunded", reason="退差价", amount="8.00", idempotency_key="r-1")
+    first = {
+        "action": "mark_refunded",
+        "reason": "退差价",
+        "amount": "8.00",
+        "idempotency_key": "r-1",
+    }
     assert api.json(act(api, operator[1], order_no, **first))["outcome"] == "applied"
     assert api.json(act(api, operator[1], order_no, **first))["outcome"] == "already_applied"
     for other in (

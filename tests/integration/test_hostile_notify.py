@@ -346,7 +346,7 @@ def test_a_repeated_epay_parameter_is_refused_and_audited_raw(api, data, method)
     name, value = data.draw(st.sampled_from(fields))
     repeated = data.draw(st.sampled_from([value, "0.01", "", "x"]))
     at = data.draw(st.integers(0, len(fields)))
-    raw = urlencode(fields[:at] + [(name, repeated)] + fields[at:])
+    raw = urlencode([*fields[:at], (name, repeated), *fields[at:]])
     before = Snapshot.take()
     if method == "GET":
         response = api.client.http.request("GET", f"/notify/epay-main?{raw}", headers={}, body=b"")

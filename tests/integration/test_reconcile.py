@@ -418,7 +418,7 @@ def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_r
 ):
     sim.settle_stripe_in("stripe-main", "HKD", HKD_RATES)
     usd, usd_trade = stripe_paid(api, sim, "19.99", "USD", 1999)
-    eur, _ = stripe_paid(api, sim, "25.00", "EUR", 2500)
+    _eur, _ = stripe_paid(api, sim, "25.00", "EUR", 2500)
     jpy, _ = stripe_paid(api, sim, "2000", "JPY", 2000)
     sim.refund("stripe-main", usd, "5.00", notify=False)
     refunded = notifications.stripe(

@@ -204,7 +204,7 @@ def test_a_timeout_then_a_retry_refunds_once(api, sim, operator, monkeypatch):
 
 
 def test_the_http_clients_own_retries_after_a_timeout_refund_once(api, sim, operator, monkeypatch):
-    order_no, [trade] = paid_order(api, sim, channel="wxpay-main")
+    order_no, [_trade] = paid_order(api, sim, channel="wxpay-main")
     lost = TimeoutAfterSending("/v3/refund/domestic/refunds", 2)
     monkeypatch.setattr(
         gateway_calls,

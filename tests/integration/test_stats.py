@@ -25,7 +25,7 @@ def run_stats_stream():
 def make_day(api):
     """5 orders: 3 paid (one by a returning buyer), 1 delivered, 1 refunded in part; 2 unpaid."""
     numbers = []
-    for i, (channel, amount, email) in enumerate(
+    for _i, (channel, amount, email) in enumerate(
         [
             ("alipay-main", "58.00", "a@qq.com"),
             ("alipay-main", "58.00", "a@qq.com"),

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import boto3
@@ -159,7 +160,7 @@ def sweep(
     for kind in kinds:
         for n in range(1, max_calls + 1):
             try:
-                case(lambda: injector.armed(kind, n))
+                case(partial(injector.armed, kind, n))
             except AssertionError as error:
                 if injector.fired is None:
                     raise
@@ -278,10 +279,8 @@ def _first_delivery(handler: Callable, records: list[dict], arn: str) -> None:
     (replaying records that succeeded is what Lambda does too, from the first failure on)."""
     from local.stream_pump import to_lambda_event
 
-    try:
+    with suppress(Exception):
         handler(to_lambda_event(records, arn), None)
-    except Exception:
-        pass
 
 
 # ------------------------------------------------------------------ events as the shop receives them

@@ -101,7 +101,7 @@ def test_amount_rules_keep_amount_objects():
 
 def test_duplicate_payment_position_and_refs():
     once = paid(order())
-    twice = replace(once, payments=once.payments + [payment("T2")])
+    twice = replace(once, payments=[*once.payments, payment("T2")])
     finding = order_rules.duplicate_payment(change(once, twice), CONFIG.duplicate_payment)[0]
     assert anomaly_facts(finding.rule, finding.details) == {
         "first_ref": "T1",

@@ -21,6 +21,7 @@ are not.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
@@ -131,7 +132,7 @@ def randomness_score(local_part: str, min_length: int = 8) -> int:
         return 0
     chunks = [chunk for token in tokens for chunk in _CHUNK.findall(token)]
     runs = [chunk for chunk in chunks if chunk.isalpha()]
-    rare_pairs = sum(_is_rare_pair(a, b) for run in runs for a, b in zip(run, run[1:]))
+    rare_pairs = sum(_is_rare_pair(a, b) for run in runs for a, b in itertools.pairwise(run))
     letters = "".join(runs)
     score = 2 if len(chunks) >= 4 else 0
     score += (rare_pairs >= 2) + (rare_pairs >= 3)

@@ -13,17 +13,17 @@ NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
 
 
 def order(**fields) -> Order:
-    base = dict(
-        order_no="20261125142300123456",
-        amount=Money(5800),
-        channel="alipay-main",
-        gateway="alipay",
-        product_id="p",
-        product_name="VIP",
-        quantity=1,
-        created_at=NOW,
-        expires_at=NOW,
-    )
+    base = {
+        "order_no": "20261125142300123456",
+        "amount": Money(5800),
+        "channel": "alipay-main",
+        "gateway": "alipay",
+        "product_id": "p",
+        "product_name": "VIP",
+        "quantity": 1,
+        "created_at": NOW,
+        "expires_at": NOW,
+    }
     base.update(fields)
     return Order(**base)
 

@@ -66,16 +66,16 @@ def test_tables_cover_every_state():
 
 
 def make_order(**overrides) -> Order:
-    fields = dict(
-        order_no="20261125140000123456",
-        amount=Money(5800),
-        channel="alipay-main",
-        product_id="p1",
-        product_name="VIP会员 月卡",
-        quantity=1,
-        created_at=NOW,
-        expires_at=NOW + timedelta(minutes=15),
-    )
+    fields = {
+        "order_no": "20261125140000123456",
+        "amount": Money(5800),
+        "channel": "alipay-main",
+        "product_id": "p1",
+        "product_name": "VIP会员 月卡",
+        "quantity": 1,
+        "created_at": NOW,
+        "expires_at": NOW + timedelta(minutes=15),
+    }
     fields.update(overrides)
     return Order(**fields)
 
@@ -130,7 +130,7 @@ def test_second_event_for_same_payment_is_not_a_duplicate():
 
 def test_second_distinct_payment_holds():
     _, order = run(make_order(), notice())
-    changes, order = run(order, notice(key="alipay-main:n2", trade_no="T2"))
+    _changes, order = run(order, notice(key="alipay-main:n2", trade_no="T2"))
     assert len(order.payments) == 2 and order.on_hold
     assert order.hold_reasons == ["duplicate_payment"]
     assert order.pay_status is PayStatus.PAID
@@ -163,7 +163,7 @@ def test_payment_from_another_channel_with_another_amount_holds_for_both():
 
 def test_second_payment_from_another_channel_is_never_an_echo_of_the_first():
     _, order = run(make_order(), notice())
-    changes, order = run(order, replace(notice(key="epay-main:T1"), channel="epay-main"))
+    _changes, order = run(order, replace(notice(key="epay-main:T1"), channel="epay-main"))
     assert len(order.payments) == 2 and order.hold_reasons == [
         "duplicate_payment",
         "channel_mismatch",
@@ -230,7 +230,7 @@ def test_close_pending_but_refuse_close_of_paid():
 
 
 def test_info_only_adds_timeline():
-    changes, order = run(make_order(), notice(kind=NoticeKind.INFO, status="WAIT_BUYER_PAY"))
+    _changes, order = run(make_order(), notice(kind=NoticeKind.INFO, status="WAIT_BUYER_PAY"))
     assert order.pay_status is PayStatus.PENDING and order.timeline[-1].type == "notice"
 
 

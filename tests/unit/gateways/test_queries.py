@@ -217,7 +217,7 @@ def test_wechat_query_success_from_a_request_signed_like_the_sdk(wx_config, monk
 
 
 def test_wechat_answers_verify_with_the_sdk_as_well(wx_config):
-    status, headers, body = wechat_answer("wechatpay_query_success.json")
+    _status, headers, body = wechat_answer("wechatpay_query_success.json")
     public = wechat_sdk.load_public_key(wx_config["platform_public_key"])
     assert wechat_sdk.rsa_verify(
         headers["Wechatpay-Timestamp"],

@@ -94,15 +94,15 @@ def test_normal_orders_are_registered_paid_and_delivered(make_sim, shop):
     lines = run_demo(
         make_sim,
         shop.url,
-        until=lambda ls: sum("delivered" in l for l in ls) >= 5,
+        until=lambda ls: sum("delivered" in line for line in ls) >= 5,
         weights={"normal": 1},
     )
     paid = [
-        l
-        for l in lines
-        if re.match(r"demo: paid ORD\d{20} via \S+ [\d.]+ (CNY|USD) → answered ", l)
+        line
+        for line in lines
+        if re.match(r"demo: paid ORD\d{20} via \S+ [\d.]+ (CNY|USD) → answered ", line)
     ]
-    assert paid and all(l.endswith(("success", "HTTP 200")) for l in paid)
+    assert paid and all(line.endswith(("success", "HTTP 200")) for line in paid)
     assert shop.auth == {"Bearer shop-key"}
     names = {p[1] for p in PRODUCTS}
     for order in shop.orders:
@@ -144,9 +144,12 @@ def test_demo_traffic_never_touches_a_real_channel(make_sim, shop, channels):
 )
 def test_each_bad_case_is_labelled(make_sim, shop, case):
     lines = run_demo(
-        make_sim, shop.url, until=lambda ls: any(f"[{case}" in l for l in ls), weights={case: 1}
+        make_sim,
+        shop.url,
+        until=lambda ls: any(f"[{case}" in line for line in ls),
+        weights={case: 1},
     )
-    labelled = next(l for l in lines if f"[{case}" in l)
+    labelled = next(line for line in lines if f"[{case}" in line)
     if case == "wrong amount":
         ordered, paid = re.search(r"order ([\d.]+)\] paid \S+ via \S+ ([\d.]+)", labelled).groups()
         assert Decimal(paid) < Decimal(ordered)
@@ -166,7 +169,7 @@ def test_ip_burst_is_six_orders_from_one_ip(make_sim, shop):
     run_demo(
         make_sim,
         shop.url,
-        until=lambda ls: any("[ip burst 6/6] paid" in l for l in ls),
+        until=lambda ls: any("[ip burst 6/6] paid" in line for line in ls),
         weights={"ip burst": 1},
     )
     by_ip: dict[str, set[str]] = {}
@@ -181,7 +184,7 @@ def test_rides_out_a_briefly_unavailable_api(make_sim):
         run_demo(
             make_sim,
             api.url,
-            until=lambda ls: any("delivered" in l for l in ls),
+            until=lambda ls: any("delivered" in line for line in ls),
             weights={"normal": 1},
         )
     finally:
@@ -193,9 +196,9 @@ def test_stops_promptly_while_the_api_is_down(make_sim):
         make_sim,
         "http://127.0.0.1:9",
         timeout=1.0,
-        until=lambda ls: any("API unavailable" in l for l in ls) or not ls,
+        until=lambda ls: any("API unavailable" in line for line in ls) or not ls,
     )
-    assert all("API unavailable" in l for l in lines)
+    assert all("API unavailable" in line for line in lines)
 
 
 def test_tallies_each_order_paid_then_delivered(make_sim, shop):
@@ -203,7 +206,7 @@ def test_tallies_each_order_paid_then_delivered(make_sim, shop):
     lines = run_demo(
         make_sim,
         shop.url,
-        until=lambda ls: sum("delivered" in l for l in ls) >= 3,
+        until=lambda ls: sum("delivered" in line for line in ls) >= 3,
         weights={"normal": 1},
         tally=outcomes.append,
     )
@@ -228,11 +231,11 @@ def test_tallies_an_order_that_cannot_be_registered_as_failed(make_sim):
         lines = run_demo(
             make_sim,
             api.url,
-            until=lambda ls: sum("could not register" in l for l in ls) >= 3,
+            until=lambda ls: sum("could not register" in line for line in ls) >= 3,
             weights={"normal": 1},
             tally=outcomes.append,
         )
     finally:
         api.close()
-    assert outcomes.count("failed") == sum("could not register" in l for l in lines) >= 3
+    assert outcomes.count("failed") == sum("could not register" in line for line in lines) >= 3
     assert set(outcomes) == {"failed"}

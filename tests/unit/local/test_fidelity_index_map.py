@@ -55,7 +55,10 @@ def _create_tables(client) -> None:
             BillingMode="PAY_PER_REQUEST",
             GlobalSecondaryIndexes=_gsi,
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            KeySchema=[{"AttributeName": a, "KeyType": k} for a, k in zip(key, ("HASH", "RANGE"))],
+            KeySchema=[
+                {"AttributeName": a, "KeyType": k}
+                for a, k in zip(key, ("HASH", "RANGE")[: len(key)], strict=True)
+            ],
             AttributeDefinitions=[
                 {"AttributeName": a, "AttributeType": "S"} for a in (*key, "ip", "at", "mail")
             ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import re
 import time
@@ -248,8 +249,8 @@ def test_retries_until_success_then_stops(make_sim, receiver):
     assert [a.accepted for a in trade.attempts] == [False, False, True]
     assert len(receiver.requests) == 3
     assert len({r.params()["notify_id"] for r in receiver.requests}) == 1
-    gaps = [b.at - a.at for a, b in zip(trade.attempts, trade.attempts[1:])]
-    for gap, delay in zip(gaps, AlipaySim.retry_delays_s):
+    gaps = [b.at - a.at for a, b in itertools.pairwise(trade.attempts)]
+    for gap, delay in zip(gaps, AlipaySim.retry_delays_s[: len(gaps)], strict=True):
         assert gap.total_seconds() >= delay * sim.time_scale * 0.9
 
 

@@ -348,7 +348,7 @@ def _item_answers(ddb) -> list:
         assert record["dynamodb"].pop("SizeBytes") > 0  # moto counts the time's text: it varies
     for answer in answers:
         answer.pop("ResponseMetadata")
-    return answers + [records]
+    return [*answers, records]
 
 
 def test_item_answers_written_as_json_read_as_the_serializers_do(monkeypatch, patched_later):

@@ -14,18 +14,18 @@ NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
 def order(n: int = 1, **overrides) -> Order:
-    fields = dict(
-        order_no=f"2026112514000000000{n}",
-        amount=Money(5800),
-        channel="alipay-main",
-        product_id="vip-month",
-        product_name="VIP会员 月卡",
-        quantity=1,
-        created_at=NOW,
-        expires_at=NOW + timedelta(minutes=15),
-        buyer_email=f"buyer{n}@qq.com",
-        buyer_ip="36.110.1.2",
-    )
+    fields = {
+        "order_no": f"2026112514000000000{n}",
+        "amount": Money(5800),
+        "channel": "alipay-main",
+        "product_id": "vip-month",
+        "product_name": "VIP会员 月卡",
+        "quantity": 1,
+        "created_at": NOW,
+        "expires_at": NOW + timedelta(minutes=15),
+        "buyer_email": f"buyer{n}@qq.com",
+        "buyer_ip": "36.110.1.2",
+    }
     fields.update(overrides)
     return Order(**fields)
 
@@ -44,14 +44,14 @@ def paid(
     **overrides,
 ) -> Order:
     amount = amount or base.amount
-    fields = dict(
-        pay_status=PayStatus.PAID,
-        paid_at=at,
-        trade_no="T1",
-        paid_amount=amount,
-        payments=[payment("T1", amount)],
-        timeline=base.timeline + [TimelineEntry(at, "payment", "notify", "paid")],
-    )
+    fields = {
+        "pay_status": PayStatus.PAID,
+        "paid_at": at,
+        "trade_no": "T1",
+        "paid_amount": amount,
+        "payments": [payment("T1", amount)],
+        "timeline": [*base.timeline, TimelineEntry(at, "payment", "notify", "paid")],
+    }
     if hold:
         fields.update(hold_reasons=hold, delivery_status=DeliveryStatus.HELD)
     fields.update(overrides)

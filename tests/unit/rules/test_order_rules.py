@@ -76,7 +76,7 @@ def test_channel_mismatch_names_the_channel_the_money_arrived_on():
 def test_a_hold_reason_that_was_there_before_is_not_found_again():
     before = paid(order(), amount=Money(5220), hold=["amount_mismatch"])
     after = replace(
-        before, timeline=before.timeline + [TimelineEntry(NOW, "delivery", "shop", "x")]
+        before, timeline=[*before.timeline, TimelineEntry(NOW, "delivery", "shop", "x")]
     )
     assert rules.amount_mismatch(change(before, after), CONFIG.amount_mismatch) == []
 
@@ -110,13 +110,13 @@ def test_every_payment_after_the_first_is_a_duplicate_with_its_refund_due():
     first = paid(order())
     second = replace(
         first,
-        payments=first.payments + [payment("T2", Money(5800))],
+        payments=[*first.payments, payment("T2", Money(5800))],
         hold_reasons=["duplicate_payment"],
     )
     (found,) = rules.duplicate_payment(change(first, second), CONFIG.duplicate_payment)
     assert found.anomaly_id == f"duplicate_payment#{first.order_no}#T2"
     assert found.details["refund_due"] == {"amount": "58.00", "currency": "CNY"} and found.hold
-    third = replace(second, payments=second.payments + [payment("T3", Money(100))])
+    third = replace(second, payments=[*second.payments, payment("T3", Money(100))])
     assert ids(rules.duplicate_payment(change(second, third), CONFIG.duplicate_payment)) == [
         f"duplicate_payment#{first.order_no}#T3"
     ]
@@ -139,7 +139,7 @@ def test_each_conflict_entry_is_a_status_conflict():
         "not applied: gateway closed a trade that is paid here",
         {"pay_status": "paid", "gateway_status": "TRADE_CLOSED", "notice": "alipay-main:n9"},
     )
-    after = replace(before, timeline=before.timeline + [entry])
+    after = replace(before, timeline=[*before.timeline, entry])
     (found,) = rules.status_conflict(change(before, after), CONFIG.status_conflict)
     assert found.anomaly_id == f"status_conflict#{before.order_no}#alipay-main:n9"
     assert found.details["ledger_status"] == "paid" and found.details["seen"] == "TRADE_CLOSED"

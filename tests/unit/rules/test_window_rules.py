@@ -76,7 +76,7 @@ def test_window_edges_an_order_exactly_ten_minutes_before_counts_one_microsecond
     orders = burst(5, spacing=timedelta(minutes=2, seconds=30))  # first at NOW - 10 min
     assert orders[0].created_at == NOW - timedelta(minutes=10)
     assert ip_burst(orders[-1], orders, CONFIG.ip_burst) is not None
-    early = [replace(orders[0], created_at=orders[0].created_at - US)] + orders[1:]
+    early = [replace(orders[0], created_at=orders[0].created_at - US), *orders[1:]]
     assert ip_burst(early[-1], early, CONFIG.ip_burst) is None
 
 
@@ -84,9 +84,9 @@ def test_orders_after_the_trigger_or_from_other_ips_do_not_count():
     orders = burst(4)
     later = order(9, created_at=NOW + US, buyer_email="late@qq.com")
     elsewhere = order(8, created_at=NOW, buyer_ip="36.110.1.3", buyer_email="other@qq.com")
-    assert ip_burst(orders[-1], orders + [later, elsewhere], CONFIG.ip_burst) is None
+    assert ip_burst(orders[-1], [*orders, later, elsewhere], CONFIG.ip_burst) is None
     assert [
-        o.order_no for o in burst_orders(orders[-1], orders + [later, elsewhere], CONFIG.ip_burst)
+        o.order_no for o in burst_orders(orders[-1], [*orders, later, elsewhere], CONFIG.ip_burst)
     ] == [o.order_no for o in orders]
 
 
