@@ -14,7 +14,15 @@ from chalice import Chalice, Cron, Rate, Response
 
 from chalicelib.platform.observability import flush_metrics_after
 from chalicelib.platform.settings import get_settings
-from chalicelib.web import JSON_TYPES, Guard, json_response, query_params, read_json, register_edge
+from chalicelib.web import (
+    JSON_TYPES,
+    Guard,
+    current_request,
+    json_response,
+    query_params,
+    read_json,
+    register_edge,
+)
 
 app = Chalice(app_name="paytrack")
 guard = Guard(app)
@@ -39,13 +47,13 @@ def notify(channel: str) -> Response:
     from chalicelib.gateways.base import Headers, InboundRequest
     from chalicelib.services import ingest
 
-    request = app.current_request
-    query = request.query_params or {}
+    request = current_request(app)
+    raw = request.raw_body or b""  # bytes under Chalice (typed str | bytes)
     inbound = InboundRequest(
         method=request.method,
         headers=Headers(dict(request.headers)),
-        body=request.raw_body or b"",
-        query=dict(query),
+        body=raw.encode() if isinstance(raw, str) else raw,
+        query=dict(request.query_params or {}),
         source_ip=(request.context.get("identity") or {}).get("sourceIp"),
         raw_query_string=_query_string(request.to_original_event()),
     )
@@ -194,7 +202,7 @@ def admin_revoke_key(principal, key_id: str) -> Response:
 def admin_audit(principal) -> Response:
     from chalicelib.services import admin
 
-    return json_response(admin.audit_log(principal, app.current_request.query_params or {}))
+    return json_response(admin.audit_log(principal, current_request(app).query_params or {}))
 
 
 @app.route("/admin/orders", methods=["GET"])
@@ -473,8 +481,8 @@ from chalicelib.web import error_response  # noqa: E402
 
 
 def _static_file(found: static.StaticFile, extra: dict[str, str] | None = None) -> Response:
-    headers = {**found.headers(), **(extra or {})}
-    if static.not_modified(found, app.current_request.headers.get("if-none-match")):
+    headers: dict[str, str | list[str]] = {**found.headers(), **(extra or {})}
+    if static.not_modified(found, current_request(app).headers.get("if-none-match")):
         return Response(
             body="",
             status_code=304,
@@ -486,7 +494,7 @@ def _static_file(found: static.StaticFile, extra: dict[str, str] | None = None) 
 @app.route("/admin", methods=["GET"])
 @guard.public
 def admin_page() -> Response:
-    if not (app.current_request.context.get("path") or "/admin/").endswith("/"):
+    if not (current_request(app).context.get("path") or "/admin/").endswith("/"):
         return Response(
             body="", status_code=308, headers={"Location": "admin/", "Cache-Control": "no-cache"}
         )

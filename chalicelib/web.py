@@ -51,9 +51,17 @@ def internal_error(request_id: str | None) -> Response:
     return json_response({"error": {"code": "internal_error", "request_id": request_id}}, 500)
 
 
+def current_request(app: Chalice) -> Request:
+    """The request being handled (Chalice types it optional: it is None only between requests)."""
+    request = app.current_request
+    if request is None:
+        raise RuntimeError("no request is being handled")
+    return request
+
+
 def read_json(app: Chalice) -> Any:
     """The request body as JSON, or a 400 that says why (Chalice's own error shape is not ours)."""
-    raw = app.current_request.raw_body or b""
+    raw = current_request(app).raw_body or b""
     if len(raw) > MAX_JSON_BYTES:
         raise ValidationFailed(f"body larger than {MAX_JSON_BYTES} bytes", {"field": "body"})
     if not raw.strip():
@@ -63,7 +71,7 @@ def read_json(app: Chalice) -> Any:
 
 def query_params(app: Chalice) -> tuple[dict[str, str], Callable[[str], list[str]]]:
     """The query string as a plain dict (last value wins) and a reader of repeated parameters."""
-    params = app.current_request.query_params
+    params = current_request(app).query_params
 
     def getlist(name: str) -> list[str]:
         return list(params.getlist(name)) if params and name in params else []
@@ -112,7 +120,7 @@ class Guard:
     def run(self, role: str, handler: Callable[..., Any], *args: Any, **kwargs: Any) -> Response:
         from .services.auth import authorize  # the key store: loaded by the first guarded request
 
-        principal = authorize(self.app.current_request.headers.get("authorization"), role)
+        principal = authorize(current_request(self.app).headers.get("authorization"), role)
         if principal.role == "shop":
             return handler(principal, *args, **kwargs)
         with read_budget.within(read_budget.admin_budget()):

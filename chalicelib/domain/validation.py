@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from .errors import ValidationFailed
 
@@ -26,6 +26,24 @@ def require_object(body: Any) -> Mapping[str, Any]:
     return body
 
 
+@overload
+def text(
+    body: Mapping[str, Any],
+    field: str,
+    *,
+    required: Literal[True] = True,
+    max_len: int = 200,
+    pattern: re.Pattern[str] | None = None,
+) -> str: ...
+@overload
+def text(
+    body: Mapping[str, Any],
+    field: str,
+    *,
+    required: bool,
+    max_len: int = 200,
+    pattern: re.Pattern[str] | None = None,
+) -> str | None: ...
 def text(
     body: Mapping[str, Any],
     field: str,
@@ -88,6 +106,14 @@ def ip_address(body: Mapping[str, Any], field: str, *, required: bool = False) -
         raise _fail(field, "is not an IPv4 or IPv6 address", value) from None
 
 
+@overload
+def choice(
+    body: Mapping[str, Any], field: str, options: tuple[str, ...], *, required: Literal[True] = True
+) -> str: ...
+@overload
+def choice(
+    body: Mapping[str, Any], field: str, options: tuple[str, ...], *, required: bool
+) -> str | None: ...
 def choice(
     body: Mapping[str, Any], field: str, options: tuple[str, ...], *, required: bool = True
 ) -> str | None:

@@ -54,8 +54,8 @@ def flush_metrics() -> None:
             metrics.flush_metrics()
         for dimensions, series in _breakdowns.items():
             line = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
-            for key, value in dimensions:
-                line.add_dimension(name=key, value=value)
+            for key, dimension in dimensions:
+                line.add_dimension(name=key, value=dimension)
             for name, (unit, values) in series.items():
                 for value in values:
                     line.add_metric(name=name, unit=unit, value=value)

@@ -77,9 +77,8 @@ def _order_row(order, zone: tzinfo, pii: Masker, word: Words = Words()) -> list[
         if order.delivered_at and order.paid_at
         else ""
     )
-    settlement_currency = (
-        (settled.fee or settled.net).currency if settled.fee or settled.net else ""
-    )
+    settlement_money = settled.fee or settled.net
+    settlement_currency = settlement_money.currency if settlement_money else ""
     return [
         order.order_no,
         _local(order.created_at, zone),

@@ -15,7 +15,7 @@ from ..domain import params as p
 from ..domain.clock import utcnow
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
-from ..domain.order import PAID_STATES, DeliveryStatus, PayStatus
+from ..domain.order import PAID_STATES, DeliveryStatus, Order, PayStatus
 from ..domain.order_filter import OrderFilter
 from ..store import audit
 from ..store import orders as order_store
@@ -49,12 +49,10 @@ def parse_filter(params: Mapping[str, str], statuses: list[str]) -> OrderFilter:
         params, now, timedelta(days=DEFAULT_DAYS), timedelta(days=MAX_DAYS)
     )
     paid_from, paid_to = p.time_value(params, "paid_from"), p.time_value(params, "paid_to")
-    if (
-        paid_from or paid_to
-    ):  # the days the by_paid index is read over (store/order_search.py), open ends
-        since = paid_from or min(
-            created_from, paid_to
-        )  # taken as the creation range's start or now
+    # the days the by_paid index is read over (store/order_search.py): an open start is taken as
+    # the creation range's start, an open end as now
+    since = paid_from or (min(created_from, paid_to) if paid_to else None)
+    if since is not None:
         p.check_range(
             since, paid_to or max(now, since), timedelta(days=MAX_DAYS), "paid_from", "paid_to"
         )
@@ -98,7 +96,7 @@ def _limit(params: Mapping[str, str]) -> int:
     return p.whole_number(params, "limit", 50, 1, MAX_LIMIT)
 
 
-def _encode_cursor(after: tuple[str, str], totals: dict[str, Any]) -> str:
+def _encode_cursor(after: tuple[str, str], totals: dict[str, Any] | None) -> str:
     return base64.urlsafe_b64encode(json.dumps({"a": list(after), "t": totals}).encode()).decode()
 
 
@@ -162,13 +160,18 @@ def _amounts_view(by_currency: dict[str, int]) -> dict[str, str]:
     return {c: Money(m, c).format() for c, m in sorted(by_currency.items())}
 
 
-def _first_page_with_totals(f: OrderFilter, limit: int) -> tuple[list, dict[str, Any]]:
+def _first_page_with_totals(
+    f: OrderFilter, limit: int
+) -> tuple[list[tuple[Any, Order]], dict[str, Any]]:
     """One pass over the whole filtered set: the totals, and its first `limit + 1` rows.
 
     Two totals that never mix: every matching order's order amount (`count`,
     `amount_by_currency`), and what the paid ones among them took (`paid_count`,
     `paid_amount_by_currency`: their paid amounts, refunded or not)."""
-    page, count, by_currency, paid_count, paid_by_currency = [], 0, {}, 0, {}
+    page: list[tuple[Any, Order]] = []
+    by_currency: dict[str, int] = {}
+    paid_by_currency: dict[str, int] = {}
+    count = paid_count = 0
     for item, order in _matching(f, None):
         if len(page) <= limit:
             page.append((item, order))

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import UpdateError
@@ -503,6 +503,10 @@ def _link(key: str) -> str:
     )
 
 
+@overload
+def _date_param(text: str) -> date: ...
+@overload
+def _date_param(text: str | None) -> date | None: ...
 def _date_param(text: str | None) -> date | None:
     if text is None:
         return None

@@ -36,7 +36,7 @@ def on_order_change(change: OrderChange, now: datetime) -> Order:
         order = _screen_ip_burst(order, now, rules.ip_burst)
     if change.newly_paid or change.newly_held or change.released:
         _announce(change, order)
-    if change.newly_delivered and order.paid_at is not None:
+    if change.newly_delivered and order.paid_at is not None and order.delivered_at is not None:
         metrics.delivered((order.delivered_at - order.paid_at).total_seconds())
     return order
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
     DynamoDBRecordEventName,
@@ -80,7 +81,7 @@ def handle_order_record(record: DynamoDBRecord) -> None:
     verification.on_order_change(change, utcnow())
 
 
-def process_orders(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+def process_orders(event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
     """The orders stream's batch, with the claims of its orders read ahead in one request (the
     check before each shop event is answered from them: services/events.py)."""
     order_nos = [
@@ -91,7 +92,7 @@ def process_orders(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         return process(event, handle_order_record, context)
 
 
-def process_notices(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+def process_notices(event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
     """The notices stream's batch: the new notices their orders applied already — almost all of
     them, by the ingestion that stored them — are found with one read for the whole batch and
     skipped, so crash repair writes only for a notice left unapplied."""
@@ -101,15 +102,17 @@ def process_notices(event: dict[str, Any], context: Any = None) -> dict[str, Any
 
 def _inserted_and_applied(records: list[dict[str, Any]]) -> set[str]:
     """Dedupe keys of the batch's new, not awaiting notices that their order holds as applied."""
-    inserted: dict[str, str | None] = {}
+    inserted: dict[str, str] = {}  # dedupe key -> order number
     for record in records:
         image = (record.get("dynamodb") or {}).get("NewImage") or {}
+        order_no = (image.get("out_trade_no") or {}).get("S")
         if (
             record.get("eventName") == "INSERT"
             and "awaiting_day" not in image
             and "dedupe_key" in image
+            and order_no
         ):
-            inserted[image["dedupe_key"].get("S")] = (image.get("out_trade_no") or {}).get("S")
+            inserted[image["dedupe_key"]["S"]] = order_no
     if not inserted:
         return set()
     held = order_store.applied_notices(inserted.values())
@@ -149,7 +152,7 @@ def _stream_name(event: dict[str, Any]) -> str:
 
 def process(
     event: dict[str, Any], handler: Callable[[DynamoDBRecord], None], context: Any = None
-) -> dict[str, Any]:
+) -> PartialItemFailureResponse:
     """Each record handled on its own (Powertools BatchProcessor), failures reported alone."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     response = process_partial_response(

@@ -88,7 +88,7 @@ def _question(body: Mapping[str, Any]) -> tuple[str, str]:
     templates = get_verification_settings().templates
     template = v.choice(body, "template", (*templates, review.FREE_QUESTION), required=False)
     own = v.text(body, "question", required=False, max_len=500)
-    if template in templates:
+    if template is not None and template in templates:
         if own is not None:
             raise ValidationFailed(
                 "question: give a template or your own question, not both", {"field": "question"}
@@ -256,10 +256,11 @@ def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if e.type == review.ANSWERED and e.data["verification_id"] == verification_id
     ]
     _eagerly(order, lambda: _note_answer(order, answered[-1], now))
+    latest = review.current(order, now)  # the one just answered
     return {
         "order_no": order_no,
         "verification_id": verification_id,
-        "state": review.current(order, now).state.value,
+        "state": latest.state.value if latest else None,
     }
 
 

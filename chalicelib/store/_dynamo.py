@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pynamodb.constants import ITEM
 from pynamodb.exceptions import VerboseClientError
@@ -22,9 +22,9 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
-class WriteResult:
+class WriteResult(Generic[M]):
     ok: bool
-    item: Model | None  # the new item (ok, when asked for) or the item as it was (condition
+    item: M | None  # the new item (ok, when asked for) or the item as it was (condition
     # failed; None if absent)
 
 
@@ -51,7 +51,7 @@ def update_or_old(
     actions: Sequence[Action],
     condition: Condition | None,
     return_new: bool = True,
-) -> WriteResult:
+) -> WriteResult[M]:
     """UpdateItem returning the item as it was when the condition fails, and on success the
     new item (ALL_NEW) or, with `return_new=False`, nothing: the caller that needs only the
     outcome does not pay for DynamoDB sending and PynamoDB parsing the whole item back."""
@@ -73,14 +73,14 @@ def update_or_old(
     return WriteResult(True, model.from_raw_data(response["Attributes"]) if return_new else None)
 
 
-def put_or_old(item: M, condition: Condition) -> WriteResult:
+def put_or_old(item: M, condition: Condition) -> WriteResult[M]:
     """PutItem; when the condition fails, the item already stored comes back instead."""
     model = type(item)
     conn = _connection(model)
     args, save = item._get_save_args(condition=condition)
     kwargs = conn.get_operation_kwargs(
         model.Meta.table_name,
-        args[0],
+        next(iter(args)),  # the hash key
         range_key=save.get("range_key"),
         key=ITEM,
         attributes=save["attributes"],

@@ -220,9 +220,12 @@ def _one_partition(
 
 
 def query(filters: AnomalyFilter, limit: int, cursor: str | None = None) -> Page:
-    if filters.rule is not None or filters.status is not None:
-        index = "by_rule" if filters.rule is not None else "by_status"
-        partition = filters.rule if filters.rule is not None else filters.status.value
+    partition = None
+    if filters.rule is not None:
+        index, partition = "by_rule", filters.rule
+    elif filters.status is not None:
+        index, partition = "by_status", filters.status.value
+    if partition is not None:
         _, start_key = _decode_cursor(cursor, index) if cursor else (None, None)
         items, resume = _one_partition(index, partition, filters, limit, start_key)
         return Page(items, _encode_cursor(index, None, resume) if resume else None)

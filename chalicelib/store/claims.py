@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
@@ -106,7 +107,7 @@ def claimed_keys(order_nos: Iterable[str]) -> dict[str, set[str]]:
     table = ClaimModel.Meta.table_name
     found: dict[str, set[str]] = {order_no: set() for order_no in wanted}
     for start in range(0, len(wanted), 100):
-        request = {
+        request: dict[str, Any] | None = {
             table: {
                 "Keys": [_key(no) for no in wanted[start : start + 100]],
                 "ConsistentRead": True,

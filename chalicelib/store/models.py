@@ -10,6 +10,8 @@ derive from; sparse indexes simply omit the attribute.
 
 from __future__ import annotations
 
+from typing import cast
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -21,7 +23,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
+from pynamodb.models import MetaProtocol, Model
 
 from ..platform.aws import share_session_with_pynamodb
 from ..platform.settings import get_settings
@@ -35,11 +37,12 @@ class _Meta:
     billing_mode = "PAY_PER_REQUEST"
 
 
-def _meta(table: str, streamed: bool = False) -> type:
+def _meta(table: str, streamed: bool = False) -> MetaProtocol:
     attrs = {"table_name": _settings.table(table)}
     if streamed:
         attrs["stream_view_type"] = "NEW_AND_OLD_IMAGES"
-    return type("Meta", (_Meta,), attrs)
+    # a class pynamodb reads through its attributes, which is what MetaProtocol describes
+    return cast(MetaProtocol, type("Meta", (_Meta,), attrs))
 
 
 def _gsi(name: str, hash_attr: str, range_attr: str | None, range_number: bool = False):

@@ -46,7 +46,7 @@ def _to_item(notice: Notice, received_at: datetime) -> NoticeModel:
 
 
 def to_domain(item: NoticeModel) -> Notice:
-    def money(minor: int | None) -> Money | None:
+    def money(minor: float | None) -> Money | None:
         return None if minor is None or item.currency is None else Money(int(minor), item.currency)
 
     return Notice(

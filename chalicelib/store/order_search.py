@@ -126,7 +126,7 @@ def choose_plan(f: OrderFilter) -> Plan:
         )
     if f.ip:
         return Plan("by_ip", created, _per_value(OrderModel.by_ip, [f.ip]))
-    if f.exact_email:
+    if f.exact_email and f.email is not None:
         return Plan("by_email", created, _per_value(OrderModel.by_email, [f.email.casefold()]))
     if f.flagged:
         return Plan("by_flagged", created, _per_value(OrderModel.by_flagged, ["1"]))
@@ -137,7 +137,7 @@ def choose_plan(f: OrderFilter) -> Plan:
         (OrderModel.by_method, [f.method]),
     ):
         if values and all(values):
-            return Plan(index.Meta.index_name, created, _per_value(index, values))
+            return Plan(index.Meta.index_name, created, _per_value(index, [v for v in values if v]))
     if f.paid_from or f.paid_to:
         return Plan("by_paid", "paid_at", _per_paid_day(f))
     if f.min_amount is not None or f.max_amount is not None:

@@ -50,7 +50,7 @@ def _dt(value: str | None) -> datetime | None:
     return from_iso(value) if value else None
 
 
-def _money(minor: int | None, currency: str | None) -> Money | None:
+def _money(minor: float | None, currency: str | None) -> Money | None:
     return None if minor is None or currency is None else Money(int(minor), currency)
 
 
@@ -129,7 +129,7 @@ def to_domain(item: OrderModel) -> Order:
         os=item.os,
         pay_status=PayStatus(item.pay_status),
         delivery_status=DeliveryStatus(item.delivery_status),
-        hold_reasons=list(item.hold_reasons or []),
+        hold_reasons=list(item.hold_reasons or []),  # type: ignore[arg-type]  # pynamodb types ListAttribute(of=UnicodeAttribute) as attributes; it holds str
         paid_at=_dt(item.paid_at),
         trade_no=item.trade_no,
         paid_amount=first.amount if first else None,
@@ -271,7 +271,7 @@ def apply_changes(order: Order, changes: OrderChanges) -> Order:
     for key in changes.applied:
         condition &= ~OrderModel.applied.contains(key)
     result = update_or_old(OrderModel, order.order_no, _actions(changes), condition)
-    if not result.ok:
+    if not result.ok or result.item is None:  # ok comes with the new item (ALL_NEW)
         raise VersionConflict(order.order_no)
     return to_domain(result.item)
 
@@ -288,8 +288,8 @@ def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult
         OrderModel.order_no.exists()
         & (OrderModel.pay_status == PayStatus.PENDING.value)
         & (OrderModel.channel == notice.channel)
-        & (OrderModel.amount_minor == notice.amount.minor)
-        & (OrderModel.currency == notice.amount.currency)
+        & (OrderModel.amount_minor == notice.amount_moved.minor)
+        & (OrderModel.currency == notice.amount_moved.currency)
         & ~OrderModel.applied.contains(notice.dedupe_key)
     )
     result = update_or_old(
@@ -306,7 +306,7 @@ def applied_notices(order_nos: Iterable[str]) -> dict[str, set[str]]:
     table = OrderModel.Meta.table_name
     found: dict[str, set[str]] = {}
     for start in range(0, len(wanted), 100):
-        request = {
+        request: dict[str, Any] | None = {
             table: {
                 "Keys": [{"order_no": {"S": no}} for no in wanted[start : start + 100]],
                 "ProjectionExpression": "#o, #a",
@@ -358,7 +358,7 @@ _JSON_FIELDS = frozenset({"data"})  # TimelineMap.data, a JSONAttribute
 
 
 def from_stream_image(image: dict) -> Order:
-    return to_domain(_Image(image))  # type: ignore[arg-type] - reads as an OrderModel does
+    return to_domain(_Image(image))  # type: ignore[arg-type]  # an _Image reads as an OrderModel does
 
 
 def prior_state_from_stream_image(image: dict) -> PriorState:
@@ -368,12 +368,15 @@ def prior_state_from_stream_image(image: dict) -> PriorState:
     def text(name: str) -> str | None:
         return (image.get(name) or {}).get("S")
 
+    def status(name: str) -> str:
+        return str(image[name]["S"])
+
     def items(name: str) -> list:
         return (image.get(name) or {}).get("L") or []
 
     return PriorState(
-        pay_status=PayStatus(text("pay_status")),
-        delivery_status=DeliveryStatus(text("delivery_status")),
+        pay_status=PayStatus(status("pay_status")),
+        delivery_status=DeliveryStatus(status("delivery_status")),
         hold_reasons=tuple(reason["S"] for reason in items("hold_reasons")),
         refunded=text("refunded_at") is not None,
         delivered=text("delivered_at") is not None,

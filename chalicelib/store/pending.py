@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from itertools import islice
 
+from pynamodb.expressions.update import Action
+
 from ..domain.clock import to_iso
 from ..domain.order import Order, PayStatus, TimelineEntry
 from .models import OrderModel
@@ -40,7 +42,9 @@ def record_query(
     order_no: str, entry: TimelineEntry, next_query_at: datetime | object | None = KEEP
 ) -> None:
     """Append the query's timeline entry and set when to ask next (None: never again)."""
-    actions = [OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)]))]
+    actions: list[Action] = [
+        OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)]))
+    ]
     if next_query_at is None:
         actions.append(OrderModel.next_query_at.remove())
     elif isinstance(next_query_at, datetime):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -145,7 +146,9 @@ def _items(days: Iterable[str]) -> list[tuple[str, dict]]:
     found: list[tuple[str, dict]] = []
     for start in range(0, len(wanted), 100):
         keys = [_key(day) for day in wanted[start : start + 100]]
-        request = {StatsModel.Meta.table_name: {"Keys": keys, "ConsistentRead": True}}
+        request: dict[str, Any] | None = {
+            StatsModel.Meta.table_name: {"Keys": keys, "ConsistentRead": True}
+        }
         while request:
             response = client("dynamodb").batch_get_item(RequestItems=request)
             found.extend(
