@@ -128,7 +128,7 @@ class OrderReads:
             return answer
 
         self._restore = lambda: setattr(Connection, "_make_api_call", original)
-        Connection._make_api_call = counting
+        Connection._make_api_call = counting  # type: ignore[method-assign,assignment]  # patched to count calls
         return self
 
     def __exit__(self, *exc) -> None:
@@ -271,9 +271,9 @@ def measure_writer(count: int) -> dict[str, float]:
         for i in range(count)
     ]
     header = [f"c{i}" for i in range(len(rows[0]))]
-    with open(os.devnull, "w", newline="") as sink:
+    with open(os.devnull, "w", newline="") as devnull:
         started = time.perf_counter()
-        writer = csv.writer(sink)
+        writer = csv.writer(devnull)
         writer.writerow(header)
         writer.writerows(rows)
         baseline = count / (time.perf_counter() - started)

@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -117,6 +118,14 @@ class Stream:
         ]
 
 
+T = TypeVar("T")
+
+
+def _each(work: Callable[[T], object], batch: list[T]) -> Callable[[], object]:
+    """`work` over each of `batch` (bound now, not when the loop that builds it moves on)."""
+    return lambda: [work(x) for x in batch]
+
+
 def cpu(work: Callable[[], object]) -> float:
     started = time.process_time()
     work()
@@ -172,6 +181,8 @@ def _requests_and_bare_puts(numbers: list[str]):
         notice = get_gateway("alipay").parse_notification(
             request, get_channel("alipay-main"), "alipay-main", utcnow()
         )
+        if notice is None:
+            raise RuntimeError(f"the alipay wire for {order_no} parsed to no notice")
         item = notice_store._to_item(notice, utcnow()).serialize()
         item["dedupe_key"] = {"S": "bare-" + item["dedupe_key"]["S"]}
         requests.append(request)
@@ -193,29 +204,23 @@ def measure_notices(orders: int, rounds: int, counter: AwsCalls) -> dict:
     bare = boto3.session.Session().client("dynamodb")  # a session of its own: nothing shared
     table = NoticeModel.Meta.table_name
     counter.take()
-    handler_cpu, own_cpu, put_cpu, accepted = [], [], [], Counter()
+    handler_cpu: list[float] = []
+    own_cpu: list[float] = []
+    put_cpu: list[float] = []
+    accepted: Counter[str] = Counter()
     size = orders // rounds
     with quiet():
         for r in range(rounds):
             chunk = slice(r * size, (r + 1) * size)
             counter.take_cpu()
             handler_cpu.append(
-                cpu(
-                    lambda chunk=chunk: [
-                        ingest.handle_notification("alipay-main", q) for q in requests[chunk]
-                    ]
-                )
+                cpu(_each(lambda q: ingest.handle_notification("alipay-main", q), requests[chunk]))
                 / size
             )
             own_cpu.append(handler_cpu[-1] - counter.take_cpu() / size)
             accepted += counter.take()
             put_cpu.append(
-                cpu(
-                    lambda chunk=chunk: [
-                        bare.put_item(TableName=table, Item=i) for i in items[chunk]
-                    ]
-                )
-                / size
+                cpu(_each(lambda i: bare.put_item(TableName=table, Item=i), items[chunk])) / size
             )
             counter.take()
         records = [

@@ -129,7 +129,13 @@ class StackProcess:
         self.api_port, self.sim_port, self.aws_port = _free_port(), _free_port(), _free_port()
         self.shop_key = f"pt_shop_{secrets.token_urlsafe(24)}"
         self.log_path = log_path
-        self.process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise RuntimeError("the stack is not started (use StackProcess as a context manager)")
+        return self._process
 
     @property
     def api(self) -> str:
@@ -149,7 +155,7 @@ class StackProcess:
             "PAYTRACK_DEMO": "0",
         }
         with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
+            self._process = subprocess.Popen(
                 [sys.executable, "-m", "local.stack"],
                 cwd=REPO,
                 env=env,

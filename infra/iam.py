@@ -37,6 +37,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("local", "dev", "prod")
@@ -177,13 +178,15 @@ class Codebase:
 
     def _models(self) -> dict[str, str]:
         """Model class name -> table name, from `Meta = _meta("<table>", …)` in store/models.py."""
-        found = {}
+        found: dict[str, str] = {}
         for name, node in self.modules["chalicelib.store.models"].nodes.items():
             for item in getattr(node, "body", []) if isinstance(node, ast.ClassDef) else []:
                 if (
                     isinstance(item, ast.Assign)
                     and isinstance(item.value, ast.Call)
                     and getattr(item.value.func, "id", None) == "_meta"
+                    and isinstance(item.value.args[0], ast.Constant)
+                    and isinstance(item.value.args[0].value, str)
                 ):
                     found[name] = item.value.args[0].value
         return found
@@ -244,7 +247,7 @@ class Codebase:
             todo.extend(self.references(key[0], _registry_entries(node, keys) or node) - seen)
         return seen
 
-    def model_of(self, module: str, expression: ast.AST) -> str | None:
+    def model_of(self, module: str, expression: ast.AST | None) -> str | None:
         if isinstance(expression, ast.Name):
             target = self.resolve(module, expression.id)
             if (
@@ -302,6 +305,8 @@ def _strings(call: ast.Call) -> list[str]:
 
 def _dynamo_op(code: Codebase, module: str, call: ast.Call, batch: set[str]) -> str | None:
     name = _call_name(call)
+    if name is None:
+        return None
     receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
     receiver_name = receiver.id if isinstance(receiver, ast.Name) else None
     on_model_attribute = isinstance(receiver, ast.Attribute) and code.model_of(
@@ -336,7 +341,12 @@ def _dynamo_op(code: Codebase, module: str, call: ast.Call, batch: set[str]) -> 
 
 
 def _aws_client(call: ast.Call) -> str | None:
-    if _call_name(call) == "client" and call.args and isinstance(call.args[0], ast.Constant):
+    if (
+        _call_name(call) == "client"
+        and call.args
+        and isinstance(call.args[0], ast.Constant)
+        and isinstance(call.args[0].value, str)
+    ):
         return call.args[0].value
     return None
 
@@ -346,7 +356,9 @@ def _check_client_call(module: str, call: ast.Call) -> None:
     service = _aws_client(call)
     if service and service not in _CLIENT_CALLS:
         raise ScanError(f"{module}: a {service!r} client: teach infra/iam.py what it needs")
-    inner = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if not isinstance(call.func, ast.Attribute):
+        return
+    inner = call.func.value
     service = _aws_client(inner) if isinstance(inner, ast.Call) else None
     if service in _CLIENT_CALLS and call.func.attr not in _CLIENT_CALLS[service]:
         raise ScanError(f"{module}: {service}.{call.func.attr}: teach infra/iam.py what it needs")
@@ -434,6 +446,8 @@ def functions(code: Codebase) -> dict[str, Function]:
             api.roots.add(("app", name))
         elif kind[0] == "on_dynamodb_record":
             arn = next(k.value for k in kind[1].keywords if k.arg == "stream_arn")
+            if not isinstance(arn, ast.Attribute):
+                raise ScanError(f"app.{name}: stream_arn must be settings.<table>_stream_arn")
             found[name] = Function(
                 name, "stream", {("app", name)}, arn.attr.removesuffix("_stream_arn")
             )
@@ -450,11 +464,14 @@ def functions(code: Codebase) -> dict[str, Function]:
 
 
 def grants_of(code: Codebase, function: Function) -> set[Grant]:
-    grants = {(action, ("logs",)) for action in LOG_WRITE}
+    grants: set[Grant] = {(action, ("logs",)) for action in LOG_WRITE}
     for module, name in code.reachable(function.roots, function.keys):
         grants |= footprint(code, module, code.modules[module].nodes[name])
     if function.kind == "stream":
-        grants |= {(action, ("stream", function.stream_table)) for action in STREAM_READ}
+        if function.stream_table is None:
+            raise ScanError(f"{function.name}: a stream function names no table")
+        table = function.stream_table
+        grants |= {(action, ("stream", table)) for action in STREAM_READ}
         grants.add(("sqs:SendMessage", ("queue", "stream-failures")))
     if function.kind == "schedule":
         grants.add(("sqs:SendMessage", ("queue", "job-failures")))
@@ -500,7 +517,12 @@ def policy(grants: set[Grant], stage: str) -> dict:
     for resource in sorted(by_resource):
         actions = sorted(by_resource[resource])
         arns = sorted({arn for action in actions for arn in _arns(resource, stage, action)})
-        statement = {"Sid": _sid(resource), "Effect": "Allow", "Action": actions, "Resource": arns}
+        statement: dict[str, Any] = {
+            "Sid": _sid(resource),
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": arns,
+        }
         if resource == ("bucket",):
             statement["Condition"] = {
                 "StringEquals": {"s3:ResourceAccount": "${aws:PrincipalAccount}"}

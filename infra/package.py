@@ -267,7 +267,9 @@ def package(
     if out_dir.exists():
         shutil.rmtree(out_dir)
     own_work_dir = work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="paytrack-package-")) if own_work_dir else Path(work_dir)
+    work = (
+        Path(tempfile.mkdtemp(prefix="paytrack-package-")) if work_dir is None else Path(work_dir)
+    )
     try:
         staged = work / "project"
         if not (staged / "app.py").exists():

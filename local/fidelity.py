@@ -20,9 +20,18 @@ import functools
 import json
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 _WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 _lock = threading.RLock()
+
+
+def _install(owner: Any, name: str, replacement: Callable[..., Any], marker: str) -> None:
+    """Put `replacement` where moto has `owner.<name>`, marked with `marker` so that a second
+    call finds it done."""
+    setattr(replacement, marker, True)
+    setattr(owner, name, replacement)
 
 
 def like_aws() -> None:
@@ -57,8 +66,7 @@ def requests_find_their_service_without_listing_moto() -> None:
     def list_of_moto_modules():
         return modules
 
-    list_of_moto_modules._listed_once = True
-    backends.list_of_moto_modules = list_of_moto_modules
+    _install(backends, "list_of_moto_modules", list_of_moto_modules, "_listed_once")
 
 
 def serialize_dynamodb_writes() -> None:
@@ -74,8 +82,7 @@ def serialize_dynamodb_writes() -> None:
             with _lock:
                 return __original(self, *args, **kwargs)
 
-        locked._serialized = True
-        setattr(DynamoDBBackend, name, locked)
+        _install(DynamoDBBackend, name, locked, "_serialized")
 
 
 def answer_unsupported_methods_like_api_gateway() -> None:
@@ -117,7 +124,7 @@ def transactions_back_up_their_items() -> None:
 
     if getattr(DynamoDBBackend.transact_write_items, "_item_backups", False):
         return
-    models.copy = _TablesNotCopied(copy)
+    models.copy = _TablesNotCopied(copy)  # type: ignore[assignment]  # moto's `copy`, table-aware
     original = DynamoDBBackend.transact_write_items
 
     @functools.wraps(original)
@@ -130,8 +137,7 @@ def transactions_back_up_their_items() -> None:
                 _restore(*backup)
             raise
 
-    transact_write_items._item_backups = True
-    DynamoDBBackend.transact_write_items = transact_write_items
+    _install(DynamoDBBackend, "transact_write_items", transact_write_items, "_item_backups")
 
 
 class _TablesNotCopied:
@@ -212,8 +218,8 @@ def queries_read_their_partition() -> None:
             return _query_scope.items
         return original_all_items(self)
 
-    query._partitioned = True
-    Table.query, Table.all_items = query, all_items
+    Table.all_items = all_items  # type: ignore[method-assign]  # moto's, scoped to a query
+    _install(Table, "query", query, "_partitioned")
 
 
 def _partition(table, hash_key) -> list:
@@ -233,7 +239,7 @@ def _index_partition(table, index_name: str, hash_key_conditions) -> list:
         else None
     )
     value = dict(hash_key_conditions or ()).get(attribute)
-    if value is None:
+    if attribute is None or value is None:
         return _unsorted(table)
     return _index_map(table).items_with(attribute, value)
 
@@ -374,13 +380,9 @@ def writes_keep_index_maps() -> None:
                     DynamoType(range_key) if range_key else None,
                 )
 
-    for patched in (put_item, delete_item, update_item):
-        patched._indexed = True
-    Table.put_item, Table.delete_item, DynamoDBBackend.update_item = (
-        put_item,
-        delete_item,
-        update_item,
-    )
+    _install(Table, "put_item", put_item, "_indexed")
+    _install(Table, "delete_item", delete_item, "_indexed")
+    _install(DynamoDBBackend, "update_item", update_item, "_indexed")
 
 
 SHARD_ITERATOR_LIFETIME_S = 15 * 60
@@ -405,8 +407,7 @@ def shard_iterators_expire() -> None:
             state["swept"] = self.issued
             _sweep(streams_backend, self.issued - SHARD_ITERATOR_LIFETIME_S)
 
-    init._expiring = True
-    ShardIterator.__init__ = init
+    _install(ShardIterator, "__init__", init, "_expiring")
 
 
 def _sweep(streams_backend, oldest: float) -> None:
@@ -447,8 +448,7 @@ def streams_forget_what_every_reader_has_read() -> None:
                 _trim(self.stream_shard, self.streams_backend.shard_iterators)
             return answer
 
-    get._trimming = True
-    ShardIterator.get = get
+    _install(ShardIterator, "get", get, "_trimming")
 
 
 def _forget_predecessors(iterator) -> None:
@@ -489,8 +489,7 @@ def topics_keep_their_latest_messages() -> None:
         original_init(self, *args, **kwargs)
         self.sent_notifications = deque(maxlen=SENT_NOTIFICATIONS_KEPT)
 
-    init._bounded = True
-    Topic.__init__ = init
+    _install(Topic, "__init__", init, "_bounded")
 
 
 def queue_receives_read_the_retention_period_alone() -> None:
@@ -508,9 +507,11 @@ def queue_receives_read_the_retention_period_alone() -> None:
         retention_s = int(self.get_queue(queue_name).message_retention_period)
         return retention_s + message.sent_timestamp / 1000 > unix_time()
 
-    is_message_valid_based_on_retention_period._one_attribute = True
-    SQSBackend.is_message_valid_based_on_retention_period = (
-        is_message_valid_based_on_retention_period
+    _install(
+        SQSBackend,
+        "is_message_valid_based_on_retention_period",
+        is_message_valid_based_on_retention_period,
+        "_one_attribute",
     )
 
 
@@ -544,8 +545,7 @@ def item_answers_written_as_json() -> None:
             json.dumps(self.result, default=_wire_value),
         )
 
-    execute_result._json = True
-    ActionResult.execute_result = execute_result
+    _install(ActionResult, "execute_result", execute_result, "_json")
 
 
 def _wire_value(value):
