@@ -103,7 +103,7 @@ def datapoints(blob: dict[str, Any]) -> list[Datapoint]:
     """The values of one EMF line, one per metric, dimension set and sample."""
     meta = blob["_aws"]
     at = meta["Timestamp"] / 1000
-    points = []
+    points: list[Datapoint] = []
     for directive in meta["CloudWatchMetrics"]:
         if directive["Namespace"] != NAMESPACE:
             continue

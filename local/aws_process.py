@@ -25,8 +25,11 @@ def start(port: int, timeout_s: float = 60.0) -> Callable[[], None]:
         [sys.executable, "-m", "local.aws_process", str(port)], stdin=subprocess.PIPE
     )
 
+    pipe = child.stdin  # closing it tells the child to stop
+
     def stop() -> None:
-        child.stdin.close()
+        if pipe is not None:
+            pipe.close()
         try:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -13,8 +13,11 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+_Handler = TypeVar("_Handler", bound=BaseHTTPRequestHandler)
 
 # what every LogRecord carries (and what Powertools adds) — everything else is a field to show
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -70,10 +73,10 @@ def access_log() -> bool:
     return os.environ.get("PAYTRACK_ACCESS_LOG") == "1"
 
 
-def quiet_handler(handler_cls):
+def quiet_handler(handler_cls: type[_Handler]) -> type[_Handler]:
     """Chalice's request handler without the per-request access line (errors are still logged)."""
 
-    class Quiet(handler_cls):
+    class Quiet(handler_cls):  # type: ignore[valid-type,misc]  # mypy cannot take a base passed in
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             return None
 

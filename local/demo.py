@@ -357,7 +357,9 @@ class DemoTraffic:
         )
         return trade
 
-    def _answer(self, event: SimEvent) -> str:
+    def _answer(self, event: SimEvent | None) -> str:
+        if event is None:
+            return "nothing sent"
         if not event.wait_answered(self._settle_timeout_s):
             return "nothing yet"
         return event.attempts[0].summary()

@@ -46,5 +46,5 @@ def answer_unknown_paths_like_the_template() -> None:
                 {**error.headers, "Content-Type": "application/json"}, NOT_FOUND_BODY
             ) from None
 
-    handle_request._not_found_mapped = True
-    LocalGateway.handle_request = handle_request
+    handle_request._not_found_mapped = True  # type: ignore[attr-defined]  # marks chalice's patched
+    LocalGateway.handle_request = handle_request  # type: ignore[method-assign]  # chalice's, replaced

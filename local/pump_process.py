@@ -48,8 +48,11 @@ def start(lanes: int, timeout_s: float = 120.0) -> Callable[[], None]:
         target=_forward, args=(child.stdout, running), name="pump-process-output", daemon=True
     ).start()
 
+    pipe = child.stdin  # closing it tells the child to stop
+
     def stop() -> None:
-        child.stdin.close()
+        if pipe is not None:
+            pipe.close()
         try:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:

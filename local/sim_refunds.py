@@ -167,6 +167,11 @@ class RefundDesk:
             running = gateway.refund_notice(
                 record.trade, record.refund, record.trade.refunded_minor, now, False
             )
-            self.notify(
-                record.channel, "refund", record.trade.out_trade_no, record.trade.trade_no, running
-            )
+            if running is not None:
+                self.notify(
+                    record.channel,
+                    "refund",
+                    record.trade.out_trade_no,
+                    record.trade.trade_no,
+                    running,
+                )

@@ -64,7 +64,7 @@ class SimServer:
         self._patterns: dict[str, list[tuple[str, re.Pattern, Handler]]] = {
             p: [] for p in self.PREFIXES
         }
-        self._httpd = ThreadingHTTPServer((host, port), _RequestHandler)
+        self._httpd = _HTTPServer((host, port), _RequestHandler)
         self._httpd.daemon_threads = True
         self._httpd.sim_server = self
         self._thread = threading.Thread(
@@ -77,7 +77,7 @@ class SimServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self._httpd.server_address[0]}:{self.port}"
+        return f"http://{self._httpd.server_address[0]!s}:{self.port}"
 
     def route(self, prefix: str, method: str, path: str, handler: Handler) -> None:
         self.routes[prefix][(method.upper(), path)] = handler
@@ -132,8 +132,13 @@ class SimServer:
             return SimResponse.json({"error": f"{type(exc).__name__}: {exc}"}, 500)
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    sim_server: SimServer  # the routes its handlers dispatch to
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    server: _HTTPServer
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -19,20 +19,29 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _UNSIGNED = ("sign", "sign_type")
 
 
 def load_private_key(pem: str) -> rsa.RSAPrivateKey:
-    return serialization.load_pem_private_key(pem.encode(), password=None)
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("not an RSA private key")
+    return key
 
 
 def load_public_key(pem: str) -> rsa.RSAPublicKey:
     """A PUBLIC KEY PEM, or the key inside a CERTIFICATE PEM (Alipay's certificate mode)."""
+    key: PublicKeyTypes
     if "-----BEGIN CERTIFICATE-----" in pem:
-        return x509.load_pem_x509_certificate(pem.encode()).public_key()
-    return serialization.load_pem_public_key(pem.encode())
+        key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+    else:
+        key = serialization.load_pem_public_key(pem.encode())
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise TypeError("not an RSA public key")
+    return key
 
 
 def rsa_sha256_sign(key: rsa.RSAPrivateKey, message: bytes) -> str:
@@ -85,7 +94,9 @@ def alipay_cert_sn(pem: str) -> str:
     """Certificate mode's SN, the way Alipay's Node SDK (antcertutil) computes it: the issuer's
     attributes in reverse order as `name=value` joined by `,`, then the decimal serial, MD5 hex."""
     cert = x509.load_pem_x509_certificate(pem.encode())
-    issuer = ",".join(f"{a.rfc4514_attribute_name}={a.value}" for a in reversed(list(cert.issuer)))
+    issuer = ",".join(
+        f"{a.rfc4514_attribute_name}={a.value!s}" for a in reversed(list(cert.issuer))
+    )
     return hashlib.md5(f"{issuer}{cert.serial_number}".encode()).hexdigest()
 
 

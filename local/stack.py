@@ -151,8 +151,9 @@ class Stack:
         if not console.access_log():
             from chalice.local import ChaliceRequestHandler
 
+            quiet: type[ChaliceRequestHandler] = console.quiet_handler(ChaliceRequestHandler)
             server.server.RequestHandlerClass = functools.partial(
-                console.quiet_handler(ChaliceRequestHandler), app_object=app, config=config
+                quiet, app_object=app, config=config
             )
         thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
         thread.start()
@@ -221,10 +222,16 @@ class Stack:
 
         api_url, simulator = f"http://127.0.0.1:{self.config.api_port}", self.simulator
         report = DemoReport(self.config.demo_log, self.essentials())
-        reporting = {"log": report.log, "tally": report.count}
-        demo = DemoTraffic(api_url, self.config.shop_key, simulator, **reporting)
+        demo = DemoTraffic(
+            api_url, self.config.shop_key, simulator, log=report.log, tally=report.count
+        )
         showcase = ReconciliationShowcase(
-            api_url, self.config.shop_key, self.config.admin_key, simulator, **reporting
+            api_url,
+            self.config.shop_key,
+            self.config.admin_key,
+            simulator,
+            log=report.log,
+            tally=report.count,
         )
         for name, target, args in (
             ("demo", demo.run, (self.stop_event, self.config.demo_rate)),
