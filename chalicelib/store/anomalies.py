@@ -220,16 +220,19 @@ def _one_partition(
 
 
 def query(filters: AnomalyFilter, limit: int, cursor: str | None = None) -> Page:
-    partition = None
     if filters.rule is not None:
-        index, partition = "by_rule", filters.rule
-    elif filters.status is not None:
-        index, partition = "by_status", filters.status.value
-    if partition is not None:
-        _, start_key = _decode_cursor(cursor, index) if cursor else (None, None)
-        items, resume = _one_partition(index, partition, filters, limit, start_key)
-        return Page(items, _encode_cursor(index, None, resume) if resume else None)
+        return _query_by_index("by_rule", filters.rule, filters, limit, cursor)
+    if filters.status is not None:
+        return _query_by_index("by_status", filters.status.value, filters, limit, cursor)
     return _query_by_day(filters, limit, cursor)
+
+
+def _query_by_index(
+    index: str, partition: str, filters: AnomalyFilter, limit: int, cursor: str | None
+) -> Page:
+    _, start_key = _decode_cursor(cursor, index) if cursor else (None, None)
+    items, resume = _one_partition(index, partition, filters, limit, start_key)
+    return Page(items, _encode_cursor(index, None, resume) if resume else None)
 
 
 def _query_by_day(filters: AnomalyFilter, limit: int, cursor: str | None) -> Page:
