@@ -43,6 +43,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -123,7 +124,8 @@ def speed_up_moto() -> None:
         return walker(self, context)
 
     def project(self, projection_expressions):
-        plain, result = self.to_regular_json(), {}
+        plain = self.to_regular_json()
+        result: dict[str, Any] = {}
         for expression in projection_expressions:
             merge_dicts(result, find_nested_key(expression, plain))
         return dynamo_type.Item(
@@ -139,9 +141,10 @@ def speed_up_moto() -> None:
         )
         return items
 
-    ActionResult.execute_result = execute_result
-    dynamo_type.Item.project = project
-    table.Table.sorted_items = sorted_items
+    # moto's own methods replaced for the measurement
+    ActionResult.execute_result = execute_result  # type: ignore[method-assign]
+    dynamo_type.Item.project = project  # type: ignore[method-assign]
+    table.Table.sorted_items = sorted_items  # type: ignore[method-assign]
 
 
 def peak_rss_growth(work):
@@ -149,7 +152,10 @@ def peak_rss_growth(work):
     mark, reset first through /proc/self/clear_refs), in bytes, and the work's result."""
 
     def kilobytes(field: str) -> int:
-        return int(re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+        found = re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text())
+        if found is None:
+            raise RuntimeError(f"no {field} in /proc/self/status")
+        return int(found.group(1))
 
     Path("/proc/self/clear_refs").write_text("5")
     before = kilobytes("VmRSS")
@@ -292,7 +298,7 @@ def serve_statement(data: bytes) -> None:
     from chalicelib.gateways import alipay_bill
     from chalicelib.gateways.alipay import AlipayGateway
 
-    AlipayGateway.fetch_statement = staticmethod(  # type: ignore[method-assign]
+    AlipayGateway.fetch_statement = staticmethod(
         lambda ctx, day: alipay_bill.parse(data, ctx.channel, day)
     )
 

@@ -12,7 +12,7 @@ from .gateways.registry import GATEWAYS
 
 MONEY = {"type": "string", "pattern": r"^-?\d+(\.\d{1,3})?$", "example": "58.00"}
 TIME = {"type": "string", "format": "date-time", "example": "2026-11-25T06:23:00Z"}
-ERROR = {
+ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
     "properties": {
@@ -37,7 +37,7 @@ BAD_INPUT = (
 PAY_STATUSES = ["pending", "paid", "expired", "closed", "refunded", "partially_refunded"]
 DELIVERY_STATUSES = ["pending", "held", "delivered", "failed"]
 
-ORDER_INPUT = {
+ORDER_INPUT: dict[str, Any] = {
     "type": "object",
     "required": ["product_id", "product_name", "amount", "channel"],
     "additionalProperties": False,
@@ -56,7 +56,7 @@ ORDER_INPUT = {
         "expires_in_s": {"type": "integer", "minimum": 60, "maximum": 604800},
     },
 }
-ORDER_VIEW = {
+ORDER_VIEW: dict[str, Any] = {
     "type": "object",
     "required": ["order_no", "pay_status", "delivery_status", "hold", "amount", "currency"],
     "properties": {
@@ -72,7 +72,7 @@ ORDER_VIEW = {
 }
 _NULLABLE_TEXT = {"type": "string", "nullable": True}
 #: the admin view of an order: its fee and net always with their (settlement) currency
-ADMIN_ORDER_VIEW = {
+ADMIN_ORDER_VIEW: dict[str, Any] = {
     "type": "object",
     "required": [
         *ORDER_VIEW["required"],
@@ -98,7 +98,7 @@ ADMIN_ORDER_VIEW = {
     },
 }
 #: the order detail: the order and the actions it allows the caller now (none for a viewer)
-ADMIN_ORDER_DETAIL = {
+ADMIN_ORDER_DETAIL: dict[str, Any] = {
     "type": "object",
     "required": [*ADMIN_ORDER_VIEW["required"], "allowed_actions"],
     "properties": {
@@ -106,12 +106,12 @@ ADMIN_ORDER_DETAIL = {
         "allowed_actions": {"type": "array", "items": {"enum": list(ORDER_ACTIONS)}},
     },
 }
-_LABEL = {
+_LABEL: dict[str, Any] = {
     "type": "object",
     "required": ["zh", "en"],
     "properties": {"zh": {"type": "string"}, "en": {"type": "string"}},
 }
-META = {
+META: dict[str, Any] = {
     "type": "object",
     "required": ["rules", "inbox_rules", "gateway_types", "methods", "channels", "currencies"],
     "properties": {
@@ -174,7 +174,7 @@ META = {
         },
     },
 }
-WHOAMI = {
+WHOAMI: dict[str, Any] = {
     "type": "object",
     "required": ["id", "name", "role", "sees_pii", "may_act", "may_manage_keys"],
     "properties": {
@@ -188,7 +188,7 @@ WHOAMI = {
 }
 
 REFUND_STATES = ["awaiting_approval", "pending", "succeeded", "failed", "rejected"]
-REFUND = {
+REFUND: dict[str, Any] = {
     "type": "object",
     "required": ["refund_request_id", "payment", "amount", "currency", "state"],
     "properties": {
@@ -210,7 +210,7 @@ REFUND = {
         "updated_at": TIME,
     },
 }
-REFUNDS = {
+REFUNDS: dict[str, Any] = {
     "type": "object",
     "required": ["state", "refunds"],
     "properties": {
@@ -230,14 +230,14 @@ REFUNDS = {
         },
     },
 }
-DECISION = {
+DECISION: dict[str, Any] = {
     "type": "object",
     "required": ["note"],
     "additionalProperties": False,
     "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 500}},
 }
 
-SETTLEMENT_BY_HAND = {
+SETTLEMENT_BY_HAND: dict[str, Any] = {
     "type": "object",
     "required": ["outcome", "note"],
     "additionalProperties": False,
@@ -247,7 +247,7 @@ SETTLEMENT_BY_HAND = {
     },
 }
 
-ORDER_FILTERS = [
+ORDER_FILTERS: list[tuple[str, dict[str, Any]]] = [
     ("from", TIME),
     ("to", TIME),
     ("paid_from", TIME),
@@ -271,7 +271,7 @@ ORDER_FILTERS = [
 ]
 
 
-def _params(where: str, *specs: tuple[str, dict]) -> list[dict]:
+def _params(where: str, *specs: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "name": name,

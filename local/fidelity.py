@@ -563,7 +563,9 @@ def update_expressions_parsed_once() -> None:
     """moto parses an UpdateItem's expression twice per call (its handler, then its backend),
     though a client sends the same few expressions again and again. The tree is only read: each
     validation works on its own deep copy (moto's `Validator.__init__`). Parse each text once."""
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]  # not in moto's __all__
+        UpdateExpressionParser,
+    )
 
     if getattr(UpdateExpressionParser.make, "_parsed_once", False):
         return
@@ -573,8 +575,8 @@ def update_expressions_parsed_once() -> None:
     def make(cls, expression_str):
         return parse(cls, expression_str)
 
-    make._parsed_once = True
-    UpdateExpressionParser.make = classmethod(make)
+    make._parsed_once = True  # type: ignore[attr-defined]  # the mark a second call looks for
+    UpdateExpressionParser.make = classmethod(make)  # type: ignore[arg-type]  # lru_cache keeps (cls, text)
 
 
 def expression_trees_walked_without_lookups_per_node() -> None:
@@ -582,7 +584,10 @@ def expression_trees_walked_without_lookups_per_node() -> None:
     every node, moto's walk rebuilt the processor's map of node types to functions twice and
     asked the abstract base class whether the node is a node. The walk below does the same
     steps in the same order with the map built once per walk."""
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]  # not in moto's __all__
+        DepthFirstTraverser,
+        Node,
+    )
 
     if getattr(DepthFirstTraverser.traverse, "_walks_once", False):
         return
@@ -608,8 +613,7 @@ def expression_trees_walked_without_lookups_per_node() -> None:
 
         return visit(root)
 
-    traverse._walks_once = True
-    DepthFirstTraverser.traverse = traverse
+    _install(DepthFirstTraverser, "traverse", traverse, "_walks_once")
 
 
 def accept_bursts_of_connections(backlog: int = 128) -> None:

@@ -37,7 +37,7 @@ import requests
 
 from .sim import build_gateway, register_gateway_apis
 from .sim.base import HttpCall, SimGateway, SimKeys, read_pem
-from .sim.stripe import StripeSettlement
+from .sim.stripe import StripeSettlement, StripeSim
 from .sim_channels import why_real
 from .sim_model import Attempt, SimEvent, SimPayment, SimRefund, TradeBook, WireNotice, to_minor
 from .sim_refunds import RefundDesk
@@ -207,7 +207,7 @@ class GatewaySimulator:
         are converted at `rates` (`{"USD": "7.8"}`) on its balance transactions. None: each
         charge settles in its own currency again."""
         gateway = self._gateway(channel)
-        if gateway.type_name != "stripe":
+        if not isinstance(gateway, StripeSim):
             raise ValueError(f"{channel} is not a Stripe channel")
         gateway.settlement = (
             StripeSettlement(currency, {c: Decimal(r) for c, r in (rates or {}).items()}, [])
@@ -217,7 +217,10 @@ class GatewaySimulator:
 
     def charge_stripe_fee(self, channel: str, amount: str) -> None:
         """Stripe takes one of its own fees (Radar's) from a settling account, now."""
-        settlement = self._gateway(channel).settlement
+        gateway = self._gateway(channel)
+        if not isinstance(gateway, StripeSim) or gateway.settlement is None:
+            raise ValueError(f"{channel} is not a Stripe channel settling in one currency")
+        settlement = gateway.settlement
         settlement.account_fees.append((_now(), to_minor(amount, settlement.currency)))
 
     def close_trade(
@@ -256,6 +259,8 @@ class GatewaySimulator:
         """Deliver a notification again, byte for byte (same notify_id / event id), as gateways
         do; it gets its own attempts and retries."""
         original = event.event if isinstance(event, SimPayment) else event
+        if original is None:
+            raise ValueError("the payment was not notified: there is nothing to send again")
         return self._send(
             original.channel,
             original.action,

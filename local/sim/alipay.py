@@ -131,7 +131,7 @@ class AlipaySim(SimGateway):
                 [{"amount": amount, "fundChannel": "ALIPAYACCOUNT"}]
             ).decode(),
             "gmt_create": _alipay_time(trade.created_at),
-            "gmt_payment": _alipay_time(trade.paid_at),
+            "gmt_payment": _alipay_time(trade.paid_at) if trade.paid_at else "",
         }
 
     def _notice(self, fields: dict[str, str], now: datetime, forged: bool) -> WireNotice:
@@ -434,6 +434,8 @@ class AlipayApi:
         now = _now().replace(microsecond=0)  # the file states its end to the second
         day = date.fromisoformat(biz["bill_date"])
         entries = day_entries(self.book.of_channel(gateway.channel), day, now)
+        if not isinstance(gateway, AlipaySim):
+            raise TypeError(f"{gateway.channel} is not an Alipay channel")
         token = self.downloads.put(alipay_bill_zip(entries, day, f"{gateway.seller_id}0156", now))
         return {
             "code": "10000",

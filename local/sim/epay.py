@@ -185,7 +185,7 @@ def epay_order(trade: SimPayment, pid: str) -> dict[str, Any]:
         "type": trade.method or "alipay",
         "pid": int(pid),
         "addtime": _bj_text(trade.created_at),
-        "endtime": _bj_text(trade.paid_at) if paid else None,
+        "endtime": _bj_text(trade.paid_at) if trade.paid_at is not None else None,
         "name": trade.subject,
         "money": to_major(trade.booked_minor, "CNY"),
         "status": status,

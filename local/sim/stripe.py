@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from ..sim_model import (
@@ -48,7 +48,7 @@ class StripeSim(SimGateway):
     sim_path = "/stripe"
     retry_delays_s = exponential(60, 12)  # about 68 h: "up to 3 days"
     currencies = None
-    settlement = None  # a StripeSettlement when the account settles in one currency
+    settlement: StripeSettlement | None = None  # when the account settles in one currency
 
     def new_trade_no(self, now):
         return "pi_" + _alnum(24)
@@ -136,7 +136,7 @@ class StripeSim(SimGateway):
         }
 
     def _event(self, event_type: str, obj: dict, now: datetime, forged: bool) -> WireNotice:
-        event = {
+        event: dict[str, Any] = {
             "id": "evt_" + _alnum(24),
             "object": "event",
             "api_version": "2024-06-20",
@@ -190,7 +190,11 @@ class StripeSim(SimGateway):
 class StripeApi:
     _ORDER_SEARCH = re.compile(r"metadata\['order_id'\]:'((?:[^'\\]|\\.)*)'")
 
-    _REFUND_STATUS = {"PROCESSING": "pending", "SUCCESS": "succeeded", "FAILED": "failed"}
+    _REFUND_STATUS: ClassVar[dict[str, str]] = {
+        "PROCESSING": "pending",
+        "SUCCESS": "succeeded",
+        "FAILED": "failed",
+    }
 
     def __init__(self, book: TradeBook, gateways: list[SimGateway], desk: RefundDesk):
         self.book, self.desk = book, desk
@@ -208,6 +212,8 @@ class StripeApi:
         server.route("/stripe", "GET", "/v1/refunds", self._authenticated(self._list_refunds))
 
     def _refund_object(self, gateway: SimGateway, record: SimRefundRequest) -> dict[str, Any]:
+        if not isinstance(gateway, StripeSim):
+            raise TypeError(f"{gateway.channel} is not a Stripe channel")
         return gateway.refund_object(
             record.trade, record.refund, self._REFUND_STATUS[record.state], record.metadata
         )
@@ -295,7 +301,7 @@ class StripeApi:
                 "payment_intent": trade.trade_no,
                 "metadata": {"order_id": trade.out_trade_no},
             }
-            if paid
+            if trade.paid_at is not None
             else None
         )
         return {
@@ -445,6 +451,7 @@ def stripe_balance_transactions(
             if settlement
             else (entry.amount_minor, None)
         )
+        source: dict[str, Any]
         if refund:
             source = {
                 "id": refund.refund_id,
@@ -470,7 +477,7 @@ def stripe_balance_transactions(
             }
             category = "charge"
             fee = int(trade.fee.scaleb(minor_digits(trade.currency)))
-            if rate is not None:
+            if rate is not None and settlement is not None:
                 fee = settlement.convert(fee, trade.currency)[0]
         items.append(
             {

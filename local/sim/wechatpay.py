@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from ..sim_model import (
     SimPayment,
@@ -173,7 +173,7 @@ class WechatPaySim(SimGateway):
         ciphertext = wechat_encrypt(
             self.config["apiv3_key"], compact_json(plain), nonce, original_type
         )
-        body = {
+        body: dict[str, Any] = {
             "id": f"EV-{_bj_moment(now):%Y%m%d%H%M%S}{_digits(7)}",
             "create_time": _rfc3339(now),
             "resource_type": "encrypt-resource",
@@ -254,7 +254,11 @@ WECHAT_SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 
 
 class WechatApi:
-    _REFUND_STATUS = {"PROCESSING": "PROCESSING", "SUCCESS": "SUCCESS", "FAILED": "ABNORMAL"}
+    _REFUND_STATUS: ClassVar[dict[str, str]] = {
+        "PROCESSING": "PROCESSING",
+        "SUCCESS": "SUCCESS",
+        "FAILED": "ABNORMAL",
+    }
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ entry (a notice or query refused because it would move the order backwards or si
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 from ..anomaly import Finding, Severity
 from ..clock import to_api
@@ -28,6 +28,10 @@ from .email import email_warnings
 from .registry import order_rules, rule
 
 
+@overload
+def _money(value: Money) -> dict[str, str]: ...
+@overload
+def _money(value: Money | None) -> dict[str, str] | None: ...
 def _money(value: Money | None) -> dict[str, str] | None:
     return {"amount": value.format(), "currency": value.currency} if value is not None else None
 
@@ -254,7 +258,7 @@ def suspicious_email(change: OrderChange, config: SuspiciousEmailConfig) -> list
 def quick_refund(change: OrderChange, config: QuickRefundConfig) -> list[Finding]:
     """A refund at most `within_minutes` after the payment (seed: 支付成功后立即要求退款)."""
     order = change.after
-    if not (config.enabled and change.newly_refunded and order.paid_at):
+    if not (config.enabled and change.newly_refunded and order.paid_at and order.refunded_at):
         return []
     elapsed = order.refunded_at - order.paid_at
     if elapsed > config.within:

@@ -185,15 +185,15 @@ def test_wechat_bill_reads_backticked_fields_refunds_and_five_decimal_fees():
     statement = wechatpay_bill.parse(raw, "wxpay-main", DAY)
     got = [
         (
-            l.line_no,
-            l.kind,
-            l.out_trade_no,
-            l.trade_no,
-            l.amount.format(),
-            l.fee.format(),
-            l.net.format(),
+            line.line_no,
+            line.kind,
+            line.out_trade_no,
+            line.trade_no,
+            line.amount.format(),
+            line.fee.format(),
+            line.net.format(),
         )
-        for l in statement.lines
+        for line in statement.lines
     ]
     assert got == [
         (
@@ -297,8 +297,8 @@ def test_stripe_balance_transactions_pages_charges_and_refunds_with_fee_and_net(
         CallContext(STRIPE, "stripe-main", http(adapter), AFTER_DAY), DAY
     )
     got = [
-        (l.line_no, l.kind, l.out_trade_no, l.trade_no, l.amount, l.fee, l.net)
-        for l in statement.lines
+        (line.line_no, line.kind, line.out_trade_no, line.trade_no, line.amount, line.fee, line.net)
+        for line in statement.lines
     ]
     usd = lambda minor: Money(minor, "USD")  # noqa: E731
     assert got == [
@@ -356,7 +356,10 @@ def test_stripe_unreadable_transactions_fail_with_the_item_and_reason(change, re
 def test_epay_order_list_gives_the_days_paid_orders():
     adapter = Recorded([json_answer(json.loads(fixture("epay_orders_page1.json")))] * 2)
     statement = epay_api.fetch_orders(CallContext(EPAY, "epay-main", http(adapter), AFTER_DAY), DAY)
-    assert [(l.line_no, l.out_trade_no, l.amount.format(), l.fee) for l in statement.lines] == [
+    assert [
+        (line.line_no, line.out_trade_no, line.amount.format(), line.fee)
+        for line in statement.lines
+    ] == [
         (1, "20261124203000000031", "58.00", None),
         (3, "20261123235900000033", "19.90", None),
     ]
@@ -401,7 +404,10 @@ def test_stripe_converted_transactions_carry_the_charged_amount_and_the_settled_
     statement = stripe_api.fetch_balance(
         CallContext(STRIPE, "stripe-main", http(Recorded(hkd_pages())), AFTER_DAY), DAY
     )
-    got = [(l.kind, l.trade_no, l.amount, l.settled, l.rate, l.fee, l.net) for l in statement.lines]
+    got = [
+        (line.kind, line.trade_no, line.amount, line.settled, line.rate, line.fee, line.net)
+        for line in statement.lines
+    ]
     hkd = lambda minor: Money(minor, "HKD")  # noqa: E731
     assert got == [
         (LineKind.REFUND, "pi_3QYUSD", Money(500, "USD"), hkd(3900), "7.8", hkd(0), hkd(-3900)),
@@ -481,7 +487,7 @@ def test_stripe_cursor_paging_is_safe_when_a_transaction_arrives_during_the_read
     statement = stripe_api.fetch_balance(
         CallContext(STRIPE, "stripe-main", http(Recorded(answer)), AFTER_DAY), DAY
     )
-    assert [l.trade_no for l in statement.lines] == [
+    assert [line.trade_no for line in statement.lines] == [
         "pi_3QYUSD",
         "pi_3QYJPY",
         "pi_3QYEUR",
@@ -530,7 +536,10 @@ def test_epay_statuses_each_give_their_lines():
         ),
         DAY,
     )
-    assert [(l.out_trade_no, l.kind, l.amount.format(), l.status) for l in statement.lines] == [
+    assert [
+        (line.out_trade_no, line.kind, line.amount.format(), line.status)
+        for line in statement.lines
+    ] == [
         ("O-1", LineKind.PAYMENT, "58.00", "1"),
         ("O-2", LineKind.PAYMENT, "58.00", "2"),
         ("O-2", LineKind.REFUND, "58.00", "2"),
@@ -586,7 +595,13 @@ def test_epay_an_order_inserted_between_two_page_reads_is_neither_doubled_nor_lo
     statement = epay_api.fetch_orders(
         CallContext(EPAY, "epay-main", http(Recorded(moving)), AFTER_DAY), DAY
     )
-    assert sorted(l.out_trade_no for l in statement.lines) == ["O-1", "O-2", "O-3", "O-4", "O-5"]
+    assert sorted(line.out_trade_no for line in statement.lines) == [
+        "O-1",
+        "O-2",
+        "O-3",
+        "O-4",
+        "O-5",
+    ]
     assert statement.complete is True and moving.pages == 4 + 4  # one read moved, the second agreed
 
 
