@@ -7,9 +7,9 @@ import json
 from contextlib import contextmanager
 
 import pytest
-from moto import mock_aws
 
 from tests.conftest import REPO
+from tests.support import moto_state
 
 ADMIN_KEY = "pt_admin_test_key_0000000000000000000000"
 SHOP_KEY = "pt_shop_test_key_00000000000000000000000"
@@ -17,17 +17,21 @@ SHOP_KEY = "pt_shop_test_key_00000000000000000000000"
 
 @contextmanager
 def provisioned_aws():
-    """A fresh in-process moto with the whole stage provisioned and the bootstrap keys."""
+    """A fresh in-process moto with the whole stage provisioned and the bootstrap keys
+    (provisioned once per process, restored from its copy after that: tests/support/moto_state)."""
     from chalicelib.platform.aws import reset_clients
-    from chalicelib.services import channels
+    from chalicelib.services import channels, reply_tokens
 
-    with mock_aws():
-        reset_clients()
-        channels.forget()
+    def provision_stage() -> None:
         from local.bootstrap import bootstrap_keys, provision
 
         provision()
         bootstrap_keys(ADMIN_KEY, SHOP_KEY)
+
+    reset_clients()
+    with moto_state.provisioned(provision_stage):
+        channels.forget()
+        reply_tokens.forget()
         yield
         reset_clients()
         channels.forget()
