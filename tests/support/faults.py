@@ -182,30 +182,36 @@ def sweep(
 
 
 class StreamTap:
-    """The records of one table's stream not read yet (a cursor per shard)."""
+    """The records of one table's stream not read yet (a cursor per shard).
+
+    moto keeps one shard per stream for the table's life and answers `get_records` with every
+    record after the cursor up to `Limit`, so the shards are listed once and a page shorter than
+    `Limit` is the end of the shard: a take is one call when nothing is new."""
+
+    LIMIT = 1000
 
     def __init__(self, table: str):
         self.streams = boto3.client("dynamodbstreams")
         self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"][
             "LatestStreamArn"
         ]
-        self.iterators: dict[str, str | None] = {}
+        self.iterators: dict[str, str | None] = {
+            shard["ShardId"]: self.streams.get_shard_iterator(
+                StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"][
+                "Shards"
+            ]
+        }
 
     def take(self) -> list[dict]:
         records: list[dict] = []
-        for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"][
-            "Shards"
-        ]:
-            shard_id = shard["ShardId"]
-            if shard_id not in self.iterators:
-                self.iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            while self.iterators[shard_id]:
-                page = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=1000)
-                self.iterators[shard_id] = page.get("NextShardIterator")
+        for shard_id, iterator in self.iterators.items():
+            while iterator:
+                page = self.streams.get_records(ShardIterator=iterator, Limit=self.LIMIT)
+                iterator = self.iterators[shard_id] = page.get("NextShardIterator")
                 records += page["Records"]
-                if not page["Records"]:
+                if len(page["Records"]) < self.LIMIT:
                     break
         return records
 
