@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import time
 from datetime import timedelta
 
 import boto3
@@ -27,7 +26,7 @@ from tests.faults.invariants import anomalies_of, assert_paid_once, register
 from tests.integration.conftest import ADMIN_KEY
 from tests.integration.test_requery import notification_of
 from tests.support.faults import sweep
-from tests.support.gateway_sim import age_order, start_simulator
+from tests.support.gateway_sim import age_order, start_simulator, statements_ahead
 
 CHANNEL = "alipay-main"
 
@@ -38,6 +37,7 @@ def sim(world):
         patch.setattr(
             gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0)
         )
+        statements_ahead(patch)  # what a case just paid is in today's statement at once
         simulator = start_simulator()
         yield simulator
         simulator.close()
@@ -73,7 +73,6 @@ def paid_today(world, sim) -> tuple[str, str]:
     trade = sim.pay(CHANNEL, order_no, "58.00", "CNY", notify=False)
     assert world.api.send(notification_of(CHANNEL, order_no, trade.trade_no)).body == b"success"
     world.streams.settle()
-    time.sleep(1.05 - time.time() % 1)  # today's statement covers whole seconds
     return order_no, product
 
 

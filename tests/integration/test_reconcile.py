@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from datetime import timedelta
 
 import pytest
@@ -29,7 +28,13 @@ from tests.integration.test_exports import csv_rows, download
 from tests.integration.test_requery import notification_of, register
 from tests.integration.test_stats import run_stats_stream
 from tests.support import notifications
-from tests.support.gateway_sim import CURRENCY, fire_schedule, start_simulator
+from tests.support.gateway_sim import (
+    AHEAD,
+    CURRENCY,
+    fire_schedule,
+    start_simulator,
+    statements_ahead,
+)
 
 
 @pytest.fixture
@@ -37,6 +42,7 @@ def sim(aws, monkeypatch):
     monkeypatch.setattr(
         gateway_calls, "http", lambda: GatewayHttp(timeout_s=5, attempts=2, backoff_s=0)
     )
+    statements_ahead(monkeypatch)  # what a test just paid is in today's statement at once
     simulator = start_simulator()
     yield simulator
     simulator.close()
@@ -69,7 +75,6 @@ def day_of_every_kind(api, sim, channel: str) -> dict[str, str]:
     cases["duplicate"] = duplicate
     sim.pay(channel, "NEVER-REGISTERED-" + channel, "58.00", CURRENCY[channel], notify=False)
     cases["missing_here"] = "NEVER-REGISTERED-" + channel
-    time.sleep(1.1)  # statements of today cover whole seconds
     return cases
 
 
@@ -86,7 +91,8 @@ EXPECTED = {
 @pytest.mark.parametrize("channel", list(CURRENCY))
 def test_a_day_with_a_line_of_every_result_kind_balances(api, sim, channel):
     cases = day_of_every_kind(api, sim, channel)
-    run = service.reconcile(channel, beijing_day(utcnow()), actor="test")
+    later = utcnow() + AHEAD  # Stripe is asked for the whole seconds before `now`
+    run = service.reconcile(channel, beijing_day(later), actor="test", now=later)
     summary = run.data["summary"]
     assert summary["counts"] == EXPECTED
     currency = summary["currencies"][CURRENCY[channel]]
@@ -110,7 +116,6 @@ def test_a_day_with_a_line_of_every_result_kind_balances(api, sim, channel):
 
 def test_fees_and_nets_are_written_onto_the_orders_once(api, sim):
     order_no, _ = paid_and_notified(api, sim, "alipay-main")
-    time.sleep(1.1)
     day = beijing_day(utcnow())
     run = service.reconcile("alipay-main", day, actor="test")
     assert run.status == "fees_pending" and run.data["summary"]["fees_to_write"] == 1
@@ -200,7 +205,6 @@ def test_an_epay_list_that_cannot_reach_the_day_is_completed_by_queries(api, sim
     sim.refund(
         "epay-main", orders[0], "58.00", notify=False
     )  # the oldest: beyond the list, asked about
-    time.sleep(1.1)
     run = service.reconcile("epay-main", beijing_day(utcnow()), actor="test")
     counts = run.data["summary"]["counts"]
     assert counts["matched"] == 4 and run.data["summary"]["balanced"] is True
@@ -281,7 +285,6 @@ def test_the_daily_schedule_reconciles_yesterday_for_every_channel(app_client, s
 
 def test_the_reconcile_job_runs_now_for_a_day_and_a_channel(api, sim, operator):
     paid_and_notified(api, sim, "alipay-main")
-    time.sleep(1.1)
     day = beijing_day(utcnow()).isoformat()
     ran = api.call(
         "POST", "/admin/jobs/reconcile", {"date": day, "channel": "alipay-main"}, key=operator
@@ -305,7 +308,6 @@ def test_an_unreachable_gateway_fails_one_channel_not_the_job(app_client, sim):
 
 def test_fee_write_back_resumes_on_its_schedule(app_client, api, sim, monkeypatch):
     order_no, _ = paid_and_notified(api, sim, "wxpay-main")
-    time.sleep(1.1)
     run = service.reconcile("wxpay-main", beijing_day(utcnow()), actor="test")
     assert service.apply_fees(run, timedelta(0))["fees_pending"] == 1  # budget spent at once
     assert fire_schedule(app_client, "apply_statement_fees")["runs"][run.run_id] == {
@@ -431,9 +433,8 @@ def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_r
     )
     assert api.send(refunded).status_code == 200
     sim.charge_stripe_fee("stripe-main", "0.55")
-    time.sleep(1.1)
-
-    run = service.reconcile("stripe-main", beijing_day(utcnow()), actor="test")
+    later = utcnow() + AHEAD  # Stripe is asked for the whole seconds before `now`
+    run = service.reconcile("stripe-main", beijing_day(later), actor="test", now=later)
     summary = run.data["summary"]
     assert summary["counts"] == {
         "matched": 4,
@@ -567,8 +568,6 @@ def test_epay_refunded_orders_and_an_order_created_during_the_read_reconcile_wit
         assert answer.status_code == 200, answer.body
     only_there = paid_and_notified(api, sim, "epay-main")[0]
     sim.refund("epay-main", only_there, "58.00", notify=False)  # refunded there only
-    time.sleep(1.1)
-
     original, reads = epay_api._get, []
 
     def a_new_order_after_the_first_page(config, params, http, what):

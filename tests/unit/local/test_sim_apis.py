@@ -5,7 +5,6 @@ credentials is refused the way the gateway refuses it; injected discrepancies sh
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -20,6 +19,7 @@ from chalicelib.gateways._http import GatewayHttp
 from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
 from local.sim.base import Downloads
+from tests.support.gateway_sim import statements_ahead
 
 CURRENCY = {"alipay-main": "CNY", "wxpay-main": "CNY", "epay-main": "CNY", "stripe-main": "USD"}
 HTTP = GatewayHttp(timeout_s=5, attempts=1)
@@ -127,14 +127,13 @@ def test_wechatpayv3_queries_the_simulator_and_verifies_its_signature(sim, confi
 
 
 @pytest.mark.parametrize("channel", list(CURRENCY))
-def test_statements_in_each_format_parse_with_paytracks_parsers(sim, configs, channel):
+def test_statements_in_each_format_parse_with_paytracks_parsers(sim, configs, channel, monkeypatch):
     ok = sim.pay(channel, "ORD-S1", "58.00", CURRENCY[channel], notify=False)
     sim.pay(channel, "ORD-S2", "25.00", CURRENCY[channel], notify=False, statement_amount="24.00")
     sim.pay(channel, "ORD-S3", "19.90", CURRENCY[channel], notify=False, in_statement=False)
     if channel != "epay-main":
         sim.refund(channel, "ORD-S1", "8.00", notify=False)
-    time.sleep(1.1)  # a statement of today covers whole seconds up to when it is made
-    later = now()
+    later = statements_ahead(monkeypatch)  # a statement covers whole seconds up to when made
     config = configs[channel]
     statement = get_gateway(config["type"]).fetch_statement(
         CallContext(config, channel, HTTP, later), beijing_day(later)
