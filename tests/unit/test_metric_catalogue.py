@@ -1,6 +1,7 @@
 """The metric catalogue is the one list of metrics and alarms: the template's alarms are rendered
 from it entry by entry (infra/alarms.py), the local stack pages on the same entries, and the code
-emits only the catalogue's metrics under the breakdowns it declares."""
+emits only the catalogue's metrics under the breakdowns it declares. Also: every boto3 client and
+PynamoDB connection carries the platform's retry mode and timeouts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 
 import pytest
 
-from chalicelib.platform import observability
+from chalicelib.platform import aws, observability
 from chalicelib.platform.metric_catalogue import (
     ALARMS,
     METRICS,
@@ -159,3 +160,28 @@ def test_the_code_emits_only_catalogued_metrics_and_breakdowns(emit, capsys):
                     assert blob["service"] == SERVICE
                     allowed = {tuple(sorted(b)) for b in metric.breakdowns}
                     assert not breakdown or breakdown in allowed, (metric.name, breakdown)
+
+
+# ------------------------------------------------------------------ boto3 and PynamoDB limits
+
+
+def _assert_limits(config) -> None:
+    assert config.retries["mode"] == "standard"
+    assert config.connect_timeout == aws.CONNECT_TIMEOUT_S == 2
+    assert config.read_timeout == aws.READ_TIMEOUT_S == 5
+    assert config.retries["total_max_attempts"] == aws.MAX_ATTEMPTS == 3  # first try included
+
+
+@pytest.mark.parametrize("service", ["s3", "sns", "secretsmanager", "dynamodb"])
+def test_every_boto3_client_carries_the_retry_mode_and_timeouts(service):
+    aws.reset_clients()
+    config = aws.client(service).meta.config
+    _assert_limits(config)
+
+
+def test_pynamodb_connections_carry_the_same_limits():
+    from chalicelib.store.models import NoticeModel, OrderModel
+
+    for model in (OrderModel, NoticeModel):
+        config = model._get_connection().connection.client.meta.config
+        _assert_limits(config)
