@@ -81,7 +81,11 @@ ALLOWED_ACTIONS = {
     # so no cloudwatch:PutMetricData
     "logs:CreateLogStream",
     "logs:PutLogEvents",
+    # active X-Ray tracing (platform/tracing.py); these actions take no resource: "*"
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
 }
+RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 # ------------------------------------------------------------------------------- fixtures
@@ -459,6 +463,9 @@ def test_policies_are_least_privilege_in_shape(stage):
                     name,
                     action,
                 )
+            if set(_as_list(statement["Action"])) <= RESOURCELESS_ACTIONS:
+                assert statement["Resource"] == ["*"], (name, statement)
+                continue
             for resource in _as_list(statement["Resource"]):
                 assert resource != "*", (name, statement)
                 assert f"paytrack-{stage}" in resource or f"paytrack/{stage}/" in resource, (
