@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.platform.metric_catalogue import ALARMS, NAMESPACE, SERVICE, Alarm, AwsMetric
 
 PAGING_TOPIC = {"Ref": "PagingTopic"}
 # what the dimension of an AWS metric holds for the resource it watches
-_RESOURCE_NAME = {
+_RESOURCE_NAME: dict[str, Callable[[str], dict[str, Any]]] = {
     "FunctionName": lambda resource: {"Ref": resource},
     "QueueName": lambda resource: {"Fn::GetAtt": [resource, "QueueName"]},
 }
