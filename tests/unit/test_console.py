@@ -1,5 +1,6 @@
 """`make run`'s console lines: human-readable by default, the fields as key=value."""
 
+import io
 import logging
 from types import SimpleNamespace
 
@@ -24,12 +25,15 @@ def test_a_log_record_reads_as_one_line_with_its_fields():
     )
 
 
-def test_the_human_console_takes_each_invocations_keys(capfd, monkeypatch):
+def test_the_human_console_takes_each_invocations_keys(monkeypatch):
     """On `make run` the app's logger writes through this formatter: the middleware's
     correlation keys must work on it, and the order a line is about is shown."""
     from chalicelib.platform import observability
 
-    monkeypatch.setattr(observability.logger.registered_handler, "formatter", HumanFormatter())
+    handler = observability.logger.registered_handler
+    written = io.StringIO()
+    monkeypatch.setattr(handler, "formatter", HumanFormatter())
+    monkeypatch.setattr(handler, "stream", written)
     event = SimpleNamespace(context=SimpleNamespace(aws_request_id="r-1", function_name="f"))
 
     def handle(_event):
@@ -38,7 +42,7 @@ def test_the_human_console_takes_each_invocations_keys(capfd, monkeypatch):
         return "done"
 
     assert observability.observe_invocation(event, handle) == "done"
-    lines = capfd.readouterr().out.splitlines()
+    lines = written.getvalue().splitlines()
     assert any(line.endswith("INFO  order seen  order_no=O-1") for line in lines), lines
 
 
