@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from chalice import Chalice, Cron, Rate, Response
 
-from chalicelib.platform.observability import flush_metrics_after
+from chalicelib.platform.observability import observe_invocation
 from chalicelib.platform.settings import get_settings
 from chalicelib.web import (
     JSON_TYPES,
@@ -25,6 +25,7 @@ from chalicelib.web import (
 )
 
 app = Chalice(app_name="paytrack")
+app.register_middleware(observe_invocation, "all")  # outermost: the edge's own lines correlated
 guard = Guard(app)
 register_edge(app)
 settings = get_settings()
@@ -289,9 +290,6 @@ def channel_health(event):
     from chalicelib.services import jobs
 
     return jobs.run_scheduled("channel_health")
-
-
-app.register_middleware(flush_metrics_after, "all")
 
 
 @app.route("/admin/orders/{order_no}/actions", methods=["POST"], content_types=JSON_TYPES)

@@ -24,7 +24,7 @@ from .domain.errors import (
 )
 from .domain.params import parse_json
 from .platform import read_budget
-from .platform.observability import logger
+from .platform.observability import logger, request_id
 
 JSON_TYPES = ["application/json"]
 MAX_JSON_BYTES = 64 * 1024
@@ -146,10 +146,6 @@ def _unknown_id(request: Request) -> Response | None:
     return None
 
 
-def _request_id(request: Request | None) -> str | None:
-    return getattr(getattr(request, "lambda_context", None), "aws_request_id", None)
-
-
 def _notify_failure(request: Request) -> Response:
     """A gateway is answered in its own protocol even now: its failure answer, so it retries."""
     from .gateways.registry import get_gateway
@@ -166,7 +162,7 @@ def _notify_failure(request: Request) -> Response:
 
 def _unexpected(request: Request | None, error: Exception) -> Response:
     """The one catch-all: logged with its stack trace, answered without any detail of it."""
-    request_id = _request_id(request)
+    quoted = request_id(request)
     context = request.context if request is not None else {}
     logger.exception(
         "unexpected error",
@@ -174,15 +170,15 @@ def _unexpected(request: Request | None, error: Exception) -> Response:
             "error": type(error.__cause__ or error).__name__,
             "route": context.get("resourcePath"),
             "method": context.get("httpMethod"),
-            "request_id": request_id,
+            "request_id": quoted,
         },
     )
     if request is not None and context.get("resourcePath") == NOTIFY_ROUTE:
         try:
             return _notify_failure(request)
         except Exception:  # no channel to answer for: a 500 is a retry for every gateway too
-            logger.exception("no gateway answer for the failure", extra={"request_id": request_id})
-    return internal_error(request_id)
+            logger.exception("no gateway answer for the failure", extra={"request_id": quoted})
+    return internal_error(quoted)
 
 
 def _snake(code: str) -> str:
@@ -203,7 +199,7 @@ def _ours(app: Chalice, request: Request | None, response: Response) -> Response
             "Chalice answered an error itself",
             extra={"code": code, "route": context.get("resourcePath")},
         )
-        return internal_error(_request_id(request))
+        return internal_error(request_id(request))
     if code == "MethodNotAllowedError":
         mapped = error_response(MethodNotAllowed(message, {"allowed": sorted(routes)}))
     elif code == "UnsupportedMediaType":

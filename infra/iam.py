@@ -21,7 +21,8 @@ How the code is read (a static scan, no import of the app):
   A boto3 client of any other service stops the scan until it is taught here.
 - What the platform does with the function's role is added by kind: stream consumers read their
   stream and write the stream-failure queue; scheduled functions write the job-failure queue
-  (their asynchronous on-failure destination); every function writes the app log group.
+  (their asynchronous on-failure destination); every function writes the app log group and its
+  X-Ray traces.
 - Publishing to the paging topic also needs its KMS key: the key policy in infra/resources.json
   grants the publishing functions' roles (tests/unit/test_iam.py keeps the two in step).
 
@@ -51,6 +52,9 @@ STREAM_READ = (
     "dynamodb:ListStreams",
 )
 LOG_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+# X-Ray traces (active tracing, platform/tracing.py): these actions have no resource types, so
+# their statement's resource is "*" — the only one.
+TRACE_WRITE = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 _DYNAMO_OPS = {
     "GetItem",
     "BatchGetItem",
@@ -465,6 +469,7 @@ def functions(code: Codebase) -> dict[str, Function]:
 
 def grants_of(code: Codebase, function: Function) -> set[Grant]:
     grants: set[Grant] = {(action, ("logs",)) for action in LOG_WRITE}
+    grants |= {(action, ("xray",)) for action in TRACE_WRITE}
     for module, name in code.reachable(function.roots, function.keys):
         grants |= footprint(code, module, code.modules[module].nodes[name])
     if function.kind == "stream":
@@ -501,6 +506,7 @@ def _arns(resource: tuple[str, ...], stage: str, action: str) -> list[str]:
         "secret": lambda: [f"arn:aws:secretsmanager:*:*:secret:paytrack/{stage}/{rest[0]}-??????"],
         "queue": lambda: [f"arn:aws:sqs:*:*:{prefix}-{rest[0]}"],
         "logs": lambda: [f"arn:aws:logs:*:*:log-group:/aws/lambda/{prefix}:*"],
+        "xray": lambda: ["*"],
     }[kind]()
 
 

@@ -18,6 +18,9 @@ What it does, and why (STACK.md "Packaging and deploy"):
 - The output's `Stage` parameter is pinned to the stage that was packaged (its Default, and a
   Rules assertion that refuses any other value): the functions' PAYTRACK_STAGE comes from
   .chalice/config.json at packaging time, so deploying a dev package with Stage=prod must fail.
+- The CloudWatch alarms are not in infra/resources.json: they are generated from the metric
+  catalogue (chalicelib/platform/metric_catalogue.py, infra/alarms.py) into the output, and the
+  dashboard's alarm widget lists them.
 - A "Could not install dependencies" warning from chalice is an error here, not a broken zip.
 """
 
@@ -34,6 +37,7 @@ import tempfile
 from pathlib import Path
 
 from chalicelib.platform.settings import MissingRegion, resolve_region
+from infra.alarms import add_alarms
 
 REPO = Path(__file__).resolve().parents[1]
 MERGE_TEMPLATE = REPO / "infra" / "resources.json"
@@ -243,8 +247,11 @@ def throttle_admin_routes(template: dict) -> dict:
 
 
 def finish_template(template_path: Path, stage: str) -> dict:
-    """The post-processing chalice cannot do: pin the stage, throttle the admin routes."""
-    template = throttle_admin_routes(pin_stage(json.loads(template_path.read_text()), stage))
+    """The post-processing chalice cannot do: pin the stage, throttle the admin routes, add the
+    metric catalogue's alarms (infra/alarms.py)."""
+    template = add_alarms(
+        throttle_admin_routes(pin_stage(json.loads(template_path.read_text()), stage))
+    )
     template_path.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")
     return template
 

@@ -3,8 +3,8 @@ module does what CloudWatch would do with paytrack's own metrics: it reads the E
 prints (a stand-in for sys.stdout takes them out of the console), evaluates the merge template's
 alarms on the `Paytrack` namespace against them, and publishes to the local paging topic the
 message CloudWatch publishes when an alarm changes state (ALARM when its condition starts to
-hold, OK when it stops). The alarm definitions are read from infra/resources.json, so what pages
-locally is what would page in AWS.
+hold, OK when it stops). The alarm definitions are the metric catalogue's, rendered as the
+packaged template gets them (infra/alarms.py), so what pages locally is what would page in AWS.
 
 Simplification: each alarm looks at a window of its `Period` ending now (CloudWatch uses aligned
 periods); alarms on AWS/* metrics (Lambda errors, iterator age, SQS depth) are not emulated.
@@ -22,12 +22,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 log = logging.getLogger("paytrack.local.alarms")
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "infra" / "resources.json"
 NAMESPACE = "Paytrack"
 _COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "GreaterThanOrEqualToThreshold": (operator.ge, "greater than or equal to"),
@@ -64,11 +62,12 @@ class AlarmRule:
         return value is not None and _COMPARISONS[self.comparison][0](value, self.threshold)
 
 
-def load_alarms(stage: str, template: Path = TEMPLATE) -> list[AlarmRule]:
+def load_alarms(stage: str) -> list[AlarmRule]:
     """The template's alarms on paytrack's EMF metrics, named as they are for `stage`."""
-    resources = json.loads(template.read_text(encoding="utf-8"))["Resources"]
+    from infra.alarms import alarm_resources
+
     alarms = []
-    for resource in resources.values():
+    for resource in alarm_resources().values():
         props = resource["Properties"]
         if resource["Type"] != "AWS::CloudWatch::Alarm" or props.get("Namespace") != NAMESPACE:
             continue

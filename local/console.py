@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
 _Handler = TypeVar("_Handler", bound=BaseHTTPRequestHandler)
 
 # what every LogRecord carries (and what Powertools adds) — everything else is a field to show
@@ -36,26 +38,36 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 
 
+_CONTEXT_SHOWN = ("order_no", "dedupe_key")
+
+
 def _value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return f'"{text}"' if " " in text else text
 
 
-class HumanFormatter(logging.Formatter):
-    """`08:33:47 WARN  anomaly recorded  anomaly_id=amount_mismatch#2026… rule=amount_mismatch`"""
+class HumanFormatter(LambdaPowertoolsFormatter):
+    """`08:33:47 WARN  anomaly recorded  anomaly_id=amount_mismatch#2026… rule=amount_mismatch`
+
+    A Powertools formatter underneath, so the logger's key API works on it (every invocation
+    correlates its lines: chalicelib/platform/observability.py); of those keys the console shows
+    the ones a person follows (`order_no`, `dedupe_key`), not the ids."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields = {
-            key: value
+        context = self.thread_safe_get_current_keys()
+        fields = {key: context[key] for key in _CONTEXT_SHOWN if context.get(key) is not None}
+        fields.update(
+            (key, value)
             for key, value in vars(record).items()
             if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and value is not None
-        }
+        )
         level = "WARN" if record.levelname == "WARNING" else record.levelname
-        line = f"{self.formatTime(record, '%H:%M:%S')} {level:<5} {record.getMessage()}"
+        time_of_day = logging.Formatter.formatTime(self, record, "%H:%M:%S")
+        line = f"{time_of_day} {level:<5} {record.getMessage()}"
         if fields:
             line += "  " + " ".join(f"{key}={_value(value)}" for key, value in fields.items())
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            line += "\n" + logging.Formatter.formatException(self, record.exc_info)
         return line
 
 

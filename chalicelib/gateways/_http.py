@@ -1,4 +1,5 @@
 """Calls to the gateways' APIs: timeouts, bounded retries, and failures that never leak a secret.
+Each attempt is an X-Ray subsegment `gateway <what>` on Lambda (platform/tracing.py).
 
 A gateway that cannot be reached, times out or answers 5xx raises `GatewayUnavailable`: the
 caller reports it and never reads it as "unpaid". Its message names what was asked and what went
@@ -19,6 +20,7 @@ from typing import Any
 import requests
 
 from ..domain.errors import GatewayUnavailable, InvalidMoney, NotificationRejected
+from ..platform.tracing import traced
 
 _SECRET_IN_URL = re.compile(r"(?i)((?:^|[?&])(?:key|sign)=)[^&\s\"']*")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -59,13 +61,14 @@ class GatewayHttp:
             if attempt:
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    timeout=(min(3.05, self.timeout_s), self.timeout_s),
-                    allow_redirects=False,
-                    **kwargs,
-                )
+                with traced(f"gateway {what}", attempt=attempt + 1):
+                    response = self.session.request(
+                        method,
+                        url,
+                        timeout=(min(3.05, self.timeout_s), self.timeout_s),
+                        allow_redirects=False,
+                        **kwargs,
+                    )
             except requests.RequestException as error:
                 problem = type(error).__name__
                 continue

@@ -6,6 +6,13 @@ Every boto3 client and every PynamoDB model's connection is made from the same b
 session per client (PynamoDB makes one per model) pays 50–140 ms of CPU each on a cold start.
 Client creation on a shared session is serialised: botocore sessions are not thread-safe.
 
+Every client (and every PynamoDB connection, store/models.py) gets the same limits: botocore's
+`standard` retry mode (retries throttling and transient errors with jittered backoff, on every
+service alike) with at most MAX_ATTEMPTS attempts, and connect/read timeouts that keep the worst
+case of one call — MAX_ATTEMPTS × (connect + read) plus backoff, about 21 s — inside API Gateway's
+29 s and the API function's 30 s, where botocore's defaults (60 s each, legacy retries) would let
+one stalled call outlive the invocation.
+
 boto3 follows AWS_ENDPOINT_URL, which is how the local stack points everything at moto.
 """
 
@@ -18,6 +25,10 @@ from typing import Any
 from .settings import get_settings
 
 _creating = threading.RLock()
+
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 5
+MAX_ATTEMPTS = 3  # the first try included
 
 
 @cache
@@ -48,9 +59,21 @@ def session() -> Any:
 
 
 @cache
+def client_config() -> Any:
+    """The botocore Config every boto3 client is made with."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    )
+
+
+@cache
 def client(service: str) -> Any:
     with _creating:
-        return session().client(service, region_name=get_settings().region)
+        return session().client(service, region_name=get_settings().region, config=client_config())
 
 
 def share_session_with_pynamodb() -> None:

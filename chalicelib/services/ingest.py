@@ -32,7 +32,7 @@ from ..domain.refunds import apply_refund_notice
 from ..gateways._signing import redact_keys, redact_text
 from ..gateways.base import Answer, Gateway, InboundRequest
 from ..gateways.registry import GATEWAYS, get_gateway
-from ..platform.observability import logger
+from ..platform.observability import log_keys, logger
 from ..platform.settings import get_settings
 from ..store import audit
 from ..store import notices as notice_store
@@ -242,6 +242,7 @@ def _process(
         return gateway.success_answer()
     try:
         notice = _with_order_ref(notice)
+        log_keys(dedupe_key=notice.dedupe_key, order_no=notice.out_trade_no or None)
         trail["detail"] = {
             "out_trade_no": notice.out_trade_no,
             "dedupe_key": notice.dedupe_key,

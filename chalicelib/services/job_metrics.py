@@ -1,24 +1,25 @@
-"""The scheduled jobs' metrics (namespace Paytrack), named once here for the alarms in
-infra/resources.json: a statement that failed to read, gateway queries that could not be
-answered, a job that failed, the daily digest sent."""
+"""The scheduled jobs' metrics (namespace Paytrack; names, units and breakdowns from the metric
+catalogue, platform/metric_catalogue.py, which the alarms are generated from): a statement that
+failed to read, gateway queries that could not be answered, a job that failed, the daily digest
+sent, the statement lines reconciled."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.metrics import MetricUnit
-
+from ..platform.metric_catalogue import (
+    FAILED_DIGEST_SENT,
+    GATEWAY_QUERY_FAILURES,
+    JOB_FAILURES,
+    RECONCILED_LINES,
+    STATEMENT_FAILURES,
+    Metric,
+)
 from ..platform.observability import add_metric
 
-STATEMENT_FAILURES = "StatementFailures"
-GATEWAY_QUERY_FAILURES = "GatewayQueryFailures"
-JOB_FAILURES = "JobFailures"
-FAILED_DIGEST_SENT = "FailedDigestSent"
-RECONCILED_LINES = "ReconciledLines"
 
-
-def _count(name: str, value: float = 1, **dimensions: str) -> None:
-    add_metric(name, MetricUnit.Count, value)
+def _count(metric: Metric, value: float = 1, **dimensions: str) -> None:
+    add_metric(metric.name, metric.unit, value)
     if dimensions:
-        add_metric(name, MetricUnit.Count, value, **dimensions)
+        add_metric(metric.name, metric.unit, value, **dimensions)
 
 
 def statement_failed(channel: str) -> None:
@@ -39,4 +40,6 @@ def failed_digest_sent() -> None:
 
 def lines_reconciled(channel: str, result: str, count: int) -> None:
     if count:
-        add_metric(RECONCILED_LINES, MetricUnit.Count, count, channel=channel, result=result)
+        add_metric(
+            RECONCILED_LINES.name, RECONCILED_LINES.unit, count, channel=channel, result=result
+        )

@@ -27,7 +27,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from ..domain.clock import utcnow
 from ..domain.rules.change import OrderChange
-from ..platform.observability import logger
+from ..platform.observability import correlated, logger
+from ..platform.tracing import traced
 from ..store import claims
 from ..store import notices as notice_store
 from ..store import orders as order_store
@@ -150,13 +151,47 @@ def _stream_name(event: dict[str, Any]) -> str:
     return table.rsplit("-", 1)[-1] or "unknown"
 
 
+def record_keys(record: dict[str, Any]) -> dict[str, Any]:
+    """A stream record's log correlation: its item's key (an order number, a notice's dedupe key,
+    an export id) as `correlation_id` and by name, and the order a notice names as `order_no`."""
+    data = record.get("dynamodb") or {}
+    keys = {
+        name: next(iter(value.values()), None) for name, value in (data.get("Keys") or {}).items()
+    }
+    image = data.get("NewImage") or data.get("OldImage") or {}
+    return {
+        "order_no": (image.get("out_trade_no") or {}).get("S") or None,
+        **keys,
+        "correlation_id": "#".join(str(value) for value in keys.values()) or _sequence(record),
+        "stream_event": record.get("eventName"),
+    }
+
+
+def _correlated(handler: Callable[[DynamoDBRecord], None]) -> Callable[[DynamoDBRecord], None]:
+    """The handler with every line of a record correlated to it, and a failing record logged
+    (with its stack trace) before BatchProcessor reports it failed."""
+
+    def handle(record: DynamoDBRecord) -> None:
+        keys = record_keys(record.raw_event)
+        with correlated(**keys), traced("## record", correlation_id=keys["correlation_id"]):
+            try:
+                handler(record)
+            except Exception:
+                logger.exception(
+                    "stream record failed", extra={"sequence": _sequence(record.raw_event)}
+                )
+                raise
+
+    return handle
+
+
 def process(
     event: dict[str, Any], handler: Callable[[DynamoDBRecord], None], context: Any = None
 ) -> PartialItemFailureResponse:
     """Each record handled on its own (Powertools BatchProcessor), failures reported alone."""
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     response = process_partial_response(
-        event=event, record_handler=handler, processor=processor, context=context
+        event=event, record_handler=_correlated(handler), processor=processor, context=context
     )
     metrics.stream_records_failed(_stream_name(event), len(response.get("batchItemFailures", [])))
     return response
@@ -175,11 +210,12 @@ def process_together(
     failed: list[str] = []
     gathered: list[T] = []
     for record in records:
-        try:
-            gathered.extend(read(record))
-        except Exception:
-            logger.exception("stream record failed", extra={"sequence": _sequence(record)})
-            failed.append(_sequence(record))
+        with correlated(**record_keys(record)):
+            try:
+                gathered.extend(read(record))
+            except Exception:
+                logger.exception("stream record failed", extra={"sequence": _sequence(record)})
+                failed.append(_sequence(record))
     try:
         if gathered:
             write(gathered)

@@ -25,7 +25,12 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import MetaProtocol, Model
 
-from ..platform.aws import share_session_with_pynamodb
+from ..platform.aws import (
+    CONNECT_TIMEOUT_S,
+    MAX_ATTEMPTS,
+    READ_TIMEOUT_S,
+    share_session_with_pynamodb,
+)
 from ..platform.settings import get_settings
 
 _settings = get_settings()
@@ -35,6 +40,10 @@ share_session_with_pynamodb()
 class _Meta:
     region = _settings.region
     billing_mode = "PAY_PER_REQUEST"
+    # platform/aws.py's limits (PynamoDB makes its botocore client with standard-mode retries)
+    connect_timeout_seconds = CONNECT_TIMEOUT_S
+    read_timeout_seconds = READ_TIMEOUT_S
+    max_retry_attempts = MAX_ATTEMPTS - 1
 
 
 def _meta(table: str, streamed: bool = False) -> MetaProtocol:

@@ -81,7 +81,11 @@ ALLOWED_ACTIONS = {
     # so no cloudwatch:PutMetricData
     "logs:CreateLogStream",
     "logs:PutLogEvents",
+    # active X-Ray tracing (platform/tracing.py); these actions take no resource: "*"
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
 }
+RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 # ------------------------------------------------------------------------------- fixtures
@@ -459,6 +463,9 @@ def test_policies_are_least_privilege_in_shape(stage):
                     name,
                     action,
                 )
+            if set(_as_list(statement["Action"])) <= RESOURCELESS_ACTIONS:
+                assert statement["Resource"] == ["*"], (name, statement)
+                continue
             for resource in _as_list(statement["Resource"]):
                 assert resource != "*", (name, statement)
                 assert f"paytrack-{stage}" in resource or f"paytrack/{stage}/" in resource, (
@@ -756,84 +763,34 @@ def test_outputs_tell_the_shop_owner_what_to_configure(packaged, stage):
 
 # ------------------------------------------------------------------------------- alarms and dashboard
 
-# Every alarm that pages: name suffix -> (namespace, metric, dimensions when fixed). The Paytrack
-# ones watch EMF metrics named in chalicelib/services/metrics.py (local/alarms.py emulates them).
-PAGING_ALARMS = {
-    "critical-anomaly": ("Paytrack", "Anomalies", {"service": "paytrack", "severity": "critical"}),
-    "channel-failure": (
-        "Paytrack",
-        "Anomalies",
-        {"service": "paytrack", "rule": "channel_failure"},
-    ),
-    "stream-record-failures": ("Paytrack", "StreamRecordFailures", {"service": "paytrack"}),
-    "notify-5xx": ("Paytrack", "NotifyServerErrors", {"service": "paytrack"}),
-    "stream-failures": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", None),
-    "OnOrdersStream-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "OnOrdersStream"}}),
-    "OnNoticesStream-errors": (
-        "AWS/Lambda",
-        "Errors",
-        {"FunctionName": {"Ref": "OnNoticesStream"}},
-    ),
-    "OnOrdersStream-iterator-age": (
-        "AWS/Lambda",
-        "IteratorAge",
-        {"FunctionName": {"Ref": "OnOrdersStream"}},
-    ),
-    "OnNoticesStream-iterator-age": (
-        "AWS/Lambda",
-        "IteratorAge",
-        {"FunctionName": {"Ref": "OnNoticesStream"}},
-    ),
-    # the scheduled jobs' (metrics in chalicelib/services/job_metrics.py)
-    "statement-failures": ("Paytrack", "StatementFailures", {"service": "paytrack"}),
-    "gateway-query-failures": ("Paytrack", "GatewayQueryFailures", {"service": "paytrack"}),
-    "job-failures": ("Paytrack", "JobFailures", {"service": "paytrack"}),
-    "failed-digest": ("Paytrack", "JobFailures", {"service": "paytrack", "job": "failed_digest"}),
-    "ReconcileDaily-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "ReconcileDaily"}}),
-    "FailedDigest-errors": ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "FailedDigest"}}),
-    # scheduled functions' on-failure destination
-    "job-invocation-failures": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", None),
-}
+# The alarms are generated from the metric catalogue (chalicelib/platform/metric_catalogue.py,
+# infra/alarms.py; tests/unit/test_metric_catalogue.py checks the rendering entry by entry).
 
 
-def _alarms(template: dict, stage: str) -> dict[str, dict]:
-    return {
-        _sub(a["Properties"]["AlarmName"], stage): a["Properties"]
-        for a in _resources(template, "AWS::CloudWatch::Alarm").values()
-    }
+def _alarms(template: dict) -> dict[str, dict]:
+    return _resources(template, "AWS::CloudWatch::Alarm")
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_paging_alarms_watch_the_right_metrics_and_page(packaged, stage):
-    alarms = _alarms(_template(packaged, stage), stage)
-    for suffix, (namespace, metric, dimensions) in PAGING_ALARMS.items():
-        props = alarms[f"paytrack-{stage}-{suffix}"]
-        assert (props["Namespace"], props["MetricName"]) == (namespace, metric), suffix
-        if dimensions is not None:
-            assert {d["Name"]: d["Value"] for d in props["Dimensions"]} == dimensions, suffix
-        assert props["OKActions"] == [{"Ref": "PagingTopic"}], suffix
-        assert props["TreatMissingData"] == "notBreaching" and props["AlarmDescription"], suffix
-    for name, props in alarms.items():
-        assert props["AlarmActions"] == [{"Ref": "PagingTopic"}], name
+def test_the_template_alarms_are_exactly_the_catalogue(packaged, stage):
+    from infra.alarms import alarm_resources
 
-
-def test_emf_alarms_watch_metrics_the_code_emits():
-    from chalicelib.platform.observability import NAMESPACE, SERVICE
-    from chalicelib.services import job_metrics, metrics
-
-    emitted = {
-        value
-        for module in (metrics, job_metrics)
-        for name, value in vars(module).items()
-        if name.isupper() and isinstance(value, str)
-    }
-    for namespace, metric, dimensions in PAGING_ALARMS.values():
-        if namespace == NAMESPACE:
-            assert metric in emitted and dimensions["service"] == SERVICE
+    alarms = _alarms(_template(packaged, stage))
+    assert alarms == alarm_resources()
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "PagingTopic"}], name
+        for dimension in props["Dimensions"]:
+            value = dimension["Value"]
+            if isinstance(value, dict):  # an AWS metric of one of the template's resources
+                ref = value.get("Ref") or value["Fn::GetAtt"][0]
+                assert ref in _template(packaged, stage)["Resources"], name
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_dashboard_shows_the_key_figures_and_every_alarm(packaged, stage):
+    from chalicelib.platform.metric_catalogue import ALARMS, METRICS
+
     template = _template(packaged, stage)
     (dashboard,) = _resources(template, "AWS::CloudWatch::Dashboard").values()
     assert _sub(dashboard["Properties"]["DashboardName"], stage) == f"paytrack-{stage}"
@@ -857,6 +814,10 @@ def test_dashboard_shows_the_key_figures_and_every_alarm(packaged, stage):
         "IteratorAge",
     ):
         assert metric in shown, metric
+    # every Paytrack metric the dashboard names is one of the catalogue's
+    named = set(re.findall(r'"Paytrack", "(\w+)"', shown))
+    named |= set(re.findall(r'MetricName=\\+"(\w+)', shown))
+    assert named and named <= {metric.name for metric in METRICS}, named
     (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
-    listed = {arn.rsplit(":alarm:", 1)[1] for arn in alarm_widget["properties"]["alarms"]}
-    assert {f"paytrack-X-{suffix}" for suffix in PAGING_ALARMS} == listed
+    listed = [arn.rsplit(":alarm:", 1)[1] for arn in alarm_widget["properties"]["alarms"]]
+    assert listed == [f"paytrack-X-{alarm.name}" for alarm in ALARMS]

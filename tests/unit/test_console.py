@@ -1,6 +1,8 @@
 """`make run`'s console lines: human-readable by default, the fields as key=value."""
 
+import io
 import logging
+from types import SimpleNamespace
 
 from local.console import HumanFormatter, quiet_handler
 
@@ -21,6 +23,27 @@ def test_a_log_record_reads_as_one_line_with_its_fields():
     assert line.endswith(
         'WARN  anomaly recorded  anomaly_id=amount_mismatch#O1 hold=true why="two words"'
     )
+
+
+def test_the_human_console_takes_each_invocations_keys(monkeypatch):
+    """On `make run` the app's logger writes through this formatter: the middleware's
+    correlation keys must work on it, and the order a line is about is shown."""
+    from chalicelib.platform import observability
+
+    handler = observability.logger.registered_handler
+    written = io.StringIO()
+    monkeypatch.setattr(handler, "formatter", HumanFormatter())
+    monkeypatch.setattr(handler, "stream", written)
+    event = SimpleNamespace(context=SimpleNamespace(aws_request_id="r-1", function_name="f"))
+
+    def handle(_event):
+        with observability.correlated("O-1", order_no="O-1"):
+            observability.logger.info("order seen")
+        return "done"
+
+    assert observability.observe_invocation(event, handle) == "done"
+    lines = written.getvalue().splitlines()
+    assert any(line.endswith("INFO  order seen  order_no=O-1") for line in lines), lines
 
 
 def test_the_quiet_handler_drops_only_the_access_line():

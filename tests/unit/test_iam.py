@@ -66,6 +66,7 @@ def test_stream_functions_read_their_own_stream_and_nothing_they_do_not_touch(sc
         assert scanned[name][("queue", "stream-failures")] == {"sqs:SendMessage"}, name
     assert scanned["on_orders_stats"] == {
         ("logs",): set(iam.LOG_WRITE),
+        ("xray",): set(iam.TRACE_WRITE),
         ("queue", "stream-failures"): {"sqs:SendMessage"},
         ("stream", "orders"): STREAM_READ,
         ("table", "orders"): {"dynamodb:Query"},

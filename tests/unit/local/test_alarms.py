@@ -63,7 +63,7 @@ def test_datapoints_follow_every_dimension_set(capsys):
     (blob,) = emitted(
         capsys,
         lambda: observability.add_metric(
-            "Anomalies", metrics.MetricUnit.Count, 2, rule="ip_burst", severity="warning"
+            "Anomalies", observability.MetricUnit.Count, 2, rule="ip_burst", severity="warning"
         ),
     )
     (point,) = datapoints(blob)
