@@ -212,9 +212,10 @@ REFUND: dict[str, Any] = {
 }
 REFUNDS: dict[str, Any] = {
     "type": "object",
-    "required": ["state", "refunds"],
+    "required": ["state", "refunds", "next_cursor"],
     "properties": {
         "state": {"enum": ["awaiting_approval", "pending"]},
+        "next_cursor": {"type": "string", "nullable": True},
         "refunds": {
             "type": "array",
             "items": {
@@ -490,10 +491,16 @@ def _paths() -> dict[str, dict]:
         },
         "/admin/refunds": {
             "get": _admin(
-                "Open refund requests, newest first: the approvals queue (`state` awaiting_approval, the default) "
-                "or the refunds the gateway has not confirmed yet (`pending`)",
+                "Open refund requests, newest order first: the approvals queue (`state` awaiting_approval, the "
+                "default) or the refunds the gateway has not confirmed yet (`pending`); `limit` a page (a page "
+                "ends with a whole order), `next_cursor` for the next",
                 "admin",
-                params=_params("query", ("state", {"enum": ["awaiting_approval", "pending"]})),
+                params=_params(
+                    "query",
+                    ("state", {"enum": ["awaiting_approval", "pending"]}),
+                    ("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+                    ("cursor", {"type": "string"}),
+                ),
                 schema=REFUNDS,
             )
         },

@@ -2,8 +2,11 @@
 message, then its fields as key=value) instead of Lambda's JSON, and no HTTP access log.
 
 PAYTRACK_LOG_FORMAT=json keeps the JSON lines (what Lambda writes; the e2e tests read them);
-PAYTRACK_ACCESS_LOG=1 brings back one line per HTTP request. Demo traffic writes its per-order
-lines to a file and the console a summary a period (DemoReport), so the banner stays findable."""
+PAYTRACK_ACCESS_LOG=1 brings back one line per HTTP request. What happens per order goes to files,
+so the banner stays findable: the app's log lines (each request, stream record, scheduled run and
+shop event) to the app log ($PAYTRACK_APP_LOG, out/app.log) with only warnings and errors also on
+the console (`split_app_logs`); demo traffic's per-order lines to its own file and a summary a
+period on the console (DemoReport)."""
 
 from __future__ import annotations
 
@@ -79,6 +82,30 @@ def use_human_logs(powertools_logger) -> None:
     """Give the app's Powertools logger the human formatter (in this process only)."""
     if human_logs():
         powertools_logger.registered_handler.setFormatter(HumanFormatter())
+
+
+#: the stack's own INFO lines that stay on the console: its parts starting and stopping, paging
+CONSOLE_LOGGERS = frozenset({"paytrack.local", "paytrack.local.alarms"})
+
+
+class _ConsoleLines(logging.Filter):
+    """Warnings and errors, and the stack's own lines: what a person watching the console needs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name in CONSOLE_LOGGERS
+
+
+def split_app_logs(powertools_logger, path: Path, *, fresh: bool) -> None:
+    """Every line of the app's logger (and the local parts logging under it, `paytrack.local.*`)
+    into `path`, in the console's format; on the console only `_ConsoleLines`. `fresh` starts the
+    file empty (the stack; its pump process appends to the same file)."""
+    use_human_logs(powertools_logger)
+    console = powertools_logger.registered_handler
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(path, mode="w" if fresh else "a", encoding="utf-8")
+    to_file.setFormatter(console.formatter)
+    console.addFilter(_ConsoleLines())
+    logging.getLogger(powertools_logger.service).addHandler(to_file)
 
 
 def access_log() -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from typing import Any
 
 import requests
@@ -21,9 +20,6 @@ log = logging.getLogger("paytrack.local.shop")
 
 VERIFICATION_REQUESTED = "order.verification_requested"
 ORDER_READY = "order.ready"
-#: a delivery refused with 409 (the order not deliverable at that instant: events may overtake the
-#: write that released it) is reported again, as a real shop retries
-DELIVERY_ATTEMPTS = 5
 
 
 def buyer_answer(order_no: str, template: str) -> str:
@@ -83,19 +79,21 @@ class DemoShop:
             if order_no not in self._verified:
                 return
             self._verified.discard(order_no)
-        for attempt in range(DELIVERY_ATTEMPTS):
-            if attempt:
-                time.sleep(1.0)
-            response = requests.post(
-                f"{self.api_base_url}/orders/{order_no}/delivery",
-                headers=self._headers,
-                json={"status": "delivered", "detail": "card key sent after verification"},
-                timeout=self._timeout_s,
-            )
-            log.info(
-                "shop: [verification] released %s delivered → HTTP %s",
-                order_no,
-                response.status_code,
-            )
-            if response.status_code != 409:
-                return
+        # No retry on 409: `order.ready` is published from the orders stream, after the release
+        # is written, and a finding made before the release no longer holds the order again
+        # (domain/rules/effects.py). A 409 now means the order was held since (a new hold, whose
+        # own `order.held` follows): the shop keeps it and delivers on the next `order.ready`.
+        response = requests.post(
+            f"{self.api_base_url}/orders/{order_no}/delivery",
+            headers=self._headers,
+            json={"status": "delivered", "detail": "card key sent after verification"},
+            timeout=self._timeout_s,
+        )
+        log.info(
+            "shop: [verification] released %s delivered → HTTP %s",
+            order_no,
+            response.status_code,
+        )
+        if response.status_code == 409:
+            with self._lock:
+                self._verified.add(order_no)

@@ -143,7 +143,7 @@ def start_pumps(app, lanes: int) -> list[Any]:
 
 
 def main() -> None:
-    from local.stack import configure_logging, load_app
+    from local.stack import APP_LOG, configure_logging, load_app
 
     configure_logging()
     sys.stdout = WholeLines(sys.stdout)
@@ -152,7 +152,7 @@ def main() -> None:
     from chalicelib.platform.observability import logger
     from local import console
 
-    console.use_human_logs(logger)  # the handlers' lines read like the API's on make run's console
+    console.split_app_logs(logger, APP_LOG, fresh=False)  # like the API's lines: in the app log
     pumps = start_pumps(app, int(sys.argv[1]))
     print(READY, flush=True)
     sys.stdin.read()  # until the stack closes the pipe or dies

@@ -68,7 +68,9 @@ class SnsListener(threading.Thread):
             for message in messages:
                 body = json.loads(message["Body"])
                 self.received.append(body)
-                log.info("%s %s", label, _describe(body))
+                # a page is for the person at the console; each shop event goes to the app log
+                level = logging.WARNING if label == "PAGE" else logging.INFO
+                log.log(level, "%s %s", label, _describe(body))
                 if label == "event" and self.on_event is not None:
                     self.on_event(body)
             self.sqs.delete_message_batch(

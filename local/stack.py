@@ -25,6 +25,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("paytrack.local")
+#: the app's log lines (each request, stream record, scheduled run, shop event); warnings also on the console
+APP_LOG = Path(os.environ.get("PAYTRACK_APP_LOG", REPO / "out" / "app.log"))
 
 
 @dataclass
@@ -312,6 +314,7 @@ class Stack:
                 f"  keys file     {c.keys_file} (source it before the next make run to keep these keys)",
                 f"  admin page    http://127.0.0.1:{c.api_port}/admin",
                 f"  demo traffic  {self._demo_line()}",
+                f"  app log       {APP_LOG} (each request, stream record and event; warnings also here)",
                 "",
                 f"  try: curl -H 'Authorization: Bearer {c.shop_key}' http://127.0.0.1:{c.api_port}/orders/<order_no>",
                 "  Ctrl-C stops everything.",
@@ -340,7 +343,7 @@ def main() -> None:
     from local import console
     from local.channels_file import InvalidChannelsFile
 
-    console.use_human_logs(logger)
+    console.split_app_logs(logger, APP_LOG, fresh=True)
     stack = Stack(StackConfig())
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

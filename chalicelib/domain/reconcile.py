@@ -15,6 +15,15 @@ difference between statement and ledger is the sum of the line differences: expl
 line. `unexplained` re-derives the statement's total from the statement itself; anything but
 zero means a line was lost or counted twice (a bug, never a business case).
 
+Refund lines are matched to paytrack's own refund requests (domain/refunds.py) when the line
+names one: by the request id the gateway dedupes on (Alipay 退款请求号, WeChat 商户退款单号) or
+the gateway's refund id (Stripe `re_…`). Each request is then checked on its own — the refund
+the gateway made and paytrack did not ask for (`unknown refund`), the one paytrack shows
+succeeded that the statement lacks (`missing at the gateway`), a different amount, a request
+not succeeded here — so two partial refunds of one order are two results, not one sum. A line
+without a refund id (epay), or one naming a refund paytrack recorded by hand, is compared with
+the order's refunded total, cumulatively, as before.
+
 Matching compares what the buyer was charged (the presentment amount and currency, what the
 order holds); a line the gateway converted into another settlement currency carries its
 converted gross, fee and net in that currency with the rate, and those are summed per
@@ -44,6 +53,7 @@ from .anomaly import Finding, Severity
 from .clock import to_api
 from .money import Money
 from .order import PAID_STATES
+from .refunds import RefundRequest, RefundState
 from .statement import LineKind, Statement, StatementLine
 
 
@@ -79,6 +89,7 @@ class LedgerEntry(NamedTuple):
     fee: Money | None = None  # the statement fee written by an earlier run (settlement currency)
     net: Money | None = None
     rate: str | None = None  # the conversion rate written with them, when converted
+    refunds: tuple[RefundRequest, ...] = ()  # paytrack's refund requests, when they were read
 
     @property
     def paid(self) -> bool:
@@ -86,6 +97,39 @@ class LedgerEntry(NamedTuple):
 
     def payment(self, ref: str) -> LedgerPayment | None:
         return next((p for p in self.payments if p.ref == ref), None)
+
+    def refund_named(self, ref: str) -> RefundRequest | None:
+        """The refund request a statement's refund id names: ours, or the gateway's for it."""
+        return next(
+            (r for r in self.refunds if ref in (r.refund_request_id, r.gateway_refund_id)), None
+        )
+
+    def refunded_otherwise(self, currency: str) -> int:
+        """The refunded total less what paytrack's succeeded requests on the sale made: refunds
+        recorded by hand or learnt from the gateway's notices (minor units)."""
+        sale = self.payments[0].ref if self.payments else None
+        by_requests = sum(
+            r.amount.minor
+            for r in self.refunds
+            if r.state is RefundState.SUCCEEDED and r.trade_no == sale
+        )
+        return max(_refunded_minor(self, currency) - by_requests, 0)
+
+
+def refund_orders(statement: Statement, entries: Iterable[LedgerEntry]) -> set[str]:
+    """The orders whose refund requests matching needs (read from their timelines, which the
+    lean ledger projection leaves out): refunded ones, those with a second payment (refunded on
+    its own trade number) and those a statement refund line names."""
+    named = {line.out_trade_no for line in statement.lines if line.kind is LineKind.REFUND}
+    named_trades = {line.trade_no for line in statement.lines if line.kind is LineKind.REFUND}
+    return {
+        e.order_no
+        for e in entries
+        if (e.refunded is not None and e.refunded.minor > 0)
+        or len(e.payments) > 1
+        or e.order_no in named
+        or any(p.ref in named_trades for p in e.payments)
+    }
 
 
 class ResultLine(NamedTuple):
@@ -100,6 +144,7 @@ class ResultLine(NamedTuple):
     ledger_status: str = ""
     note: str = ""
     at: datetime | None = None
+    refund_request_id: str | None = None  # paytrack's refund request the line is about
 
     @property
     def difference(self) -> Money | None:
@@ -119,6 +164,8 @@ class ResultLine(NamedTuple):
     @property
     def key(self) -> str:
         """Stable across re-runs of the same statement: the anomaly subject of this line."""
+        if self.source is None and self.refund_request_id:  # one per request of a trade
+            return f"{self.kind.value}#{self.trade_no or self.order_no}#0#{self.refund_request_id}"
         line_no = self.source.line_no if self.source is not None else 0
         return f"{self.kind.value}#{self.trade_no or self.order_no}#{line_no}"
 
@@ -194,6 +241,9 @@ class _Matcher:
         self.seen_refs: set[str] = set()
         self.accounted: set[str] = set()  # orders whose payment a line accounted for
         self.refund_left: dict[str, int] = {}  # ledger refunds not yet matched, per order
+        # refunds recorded otherwise than by a request, not yet matched by a line naming no request
+        self.otherwise_left: dict[str, int] = {}
+        self.requests_seen: set[str] = set()  # refund requests a statement line accounted for
         self.fee_updates: list[FeeUpdate] = []
 
     def find(self, line: StatementLine) -> LedgerEntry | None:
@@ -207,6 +257,7 @@ class _Matcher:
         ledger: Money,
         entry: LedgerEntry | None,
         note: str = "",
+        request: RefundRequest | None = None,
     ) -> ResultLine:
         return ResultLine(
             result,
@@ -220,6 +271,7 @@ class _Matcher:
             entry.pay_status if entry else "",
             note,
             line.at,
+            request.refund_request_id if request else None,
         )
 
     def payment(self, line: StatementLine) -> ResultLine:
@@ -335,6 +387,11 @@ class _Matcher:
                 None,
                 "refunded at the gateway; no order here",
             )
+        if line.refund_ref and entry.refunds:
+            request = entry.refund_named(line.refund_ref)
+            if request is not None:
+                return self.own_refund(line, entry, request)
+            return self.refund_otherwise(line, entry)
         left = self.refund_left.setdefault(
             entry.order_no, _refunded_minor(entry, line.amount.currency)
         )
@@ -349,6 +406,70 @@ class _Matcher:
         )
         return self.result(
             Result.STATUS_MISMATCH, line, refunded, Money(-left, line.amount.currency), entry, note
+        )
+
+    def own_refund(
+        self, line: StatementLine, entry: LedgerEntry, request: RefundRequest
+    ) -> ResultLine:
+        """A refund line naming one of paytrack's refund requests, checked against that request."""
+        refunded, zero = _negative(line.amount), _zero(line.amount.currency)
+        rid = request.refund_request_id
+        self.requests_seen.add(rid)
+        if request.state is not RefundState.SUCCEEDED:
+            return self.result(
+                Result.STATUS_MISMATCH,
+                line,
+                refunded,
+                zero,
+                entry,
+                f"refunded at the gateway; refund request {rid} is {request.state.value} here",
+                request,
+            )
+        ours = _negative(request.amount)
+        if line.trade_no and request.trade_no != line.trade_no:
+            return self.result(
+                Result.STATUS_MISMATCH,
+                line,
+                refunded,
+                ours,
+                entry,
+                f"refund request {rid} refunds {request.trade_no} here, "
+                f"{line.trade_no} at the gateway",
+                request,
+            )
+        if request.amount != line.amount:
+            return self.result(
+                Result.AMOUNT_MISMATCH,
+                line,
+                refunded,
+                ours,
+                entry,
+                f"refund request {rid}: {line.amount} refunded at the gateway, "
+                f"{request.amount} here",
+                request,
+            )
+        return self.result(Result.MATCHED, line, refunded, ours, entry, "", request)
+
+    def refund_otherwise(self, line: StatementLine, entry: LedgerEntry) -> ResultLine:
+        """A refund line whose id is none of the order's refund requests: a refund recorded here
+        by hand (or from the gateway's notice) accounts for it, else paytrack never asked for it."""
+        refunded, currency = _negative(line.amount), line.amount.currency
+        left = self.otherwise_left.setdefault(entry.order_no, entry.refunded_otherwise(currency))
+        if left >= line.amount.minor:
+            self.otherwise_left[entry.order_no] = left - line.amount.minor
+            return self.result(
+                Result.MATCHED, line, refunded, refunded, entry, "a refund recorded by hand here"
+            )
+        self.otherwise_left[entry.order_no] = 0
+        return self.result(
+            Result.STATUS_MISMATCH,
+            line,
+            refunded,
+            Money(-left, currency),
+            entry,
+            f"unknown refund: {line.refund_ref} at the gateway is none of paytrack's refund "
+            f"requests for this order"
+            + (f" ({Money(left, currency)} refunded here otherwise)" if left else ""),
         )
 
     def closed(self, line: StatementLine) -> ResultLine:
@@ -392,6 +513,9 @@ class _Matcher:
                 ledger_status=entry.pay_status,
                 note="paid here, not in the gateway's statement",
             )
+        if entry.refunds and entry.order_no not in self.refund_left:
+            yield from self.requests_missing_there(entry, window)
+            return
         if (
             entry.refunded
             and entry.refunded.minor > 0
@@ -412,6 +536,54 @@ class _Matcher:
                 at=entry.refunded_at,
             )
 
+    def requests_missing_there(
+        self, entry: LedgerEntry, window: tuple[datetime, datetime]
+    ) -> Iterator[ResultLine]:
+        """Each refund request that succeeded here in the window and no statement line named (an
+        order whose refund lines carry no id was compared as a whole instead); then what the
+        order refunded otherwise, when no line accounted for it."""
+        for request in entry.refunds:
+            at = request.updated_at
+            if (
+                request.state is not RefundState.SUCCEEDED
+                or request.refund_request_id in self.requests_seen
+                or at is None
+                or not window[0] <= at < window[1]
+            ):
+                continue
+            yield ResultLine(
+                Result.STATUS_MISMATCH,
+                LineKind.REFUND,
+                _zero(request.amount.currency),
+                _negative(request.amount),
+                entry.order_no,
+                request.trade_no,
+                entry.order_no,
+                ledger_status=entry.pay_status,
+                note=f"refund request {request.refund_request_id} succeeded here, "
+                "not in the gateway's statement",
+                at=at,
+                refund_request_id=request.refund_request_id,
+            )
+        refunded = entry.refunded
+        if refunded is None or entry.order_no in self.otherwise_left:
+            return
+        otherwise = entry.refunded_otherwise(refunded.currency)
+        if otherwise and entry.refunded_at and window[0] <= entry.refunded_at < window[1]:
+            first = entry.payments[0] if entry.payments else None
+            yield ResultLine(
+                Result.STATUS_MISMATCH,
+                LineKind.REFUND,
+                _zero(refunded.currency),
+                Money(-otherwise, refunded.currency),
+                entry.order_no,
+                first.ref if first else "",
+                entry.order_no,
+                ledger_status=entry.pay_status,
+                note="refunded here (recorded by hand), not at the gateway",
+                at=entry.refunded_at,
+            )
+
     def lines(
         self,
         statement: Statement,
@@ -426,7 +598,7 @@ class _Matcher:
         for line in statement.lines:
             yield decide[line.kind](line)
         for entry in day_entries:
-            if entry.paid or entry.refunded:
+            if entry.paid or entry.refunded or entry.refunds:
                 yield from self.ledger_only(entry, window)
 
 
@@ -703,6 +875,7 @@ def line_view(n: int, line: ResultLine) -> dict[str, Any]:
         "settled": settled.format() if settled is not None else None,
         "exchange_rate": source.rate if source is not None else None,
         "refund_ref": source.refund_ref if source is not None else None,
+        "refund_request_id": line.refund_request_id,
         "at": to_api(line.at),
         "gateway_status": source.status if source is not None else "",
         "ledger_status": line.ledger_status,

@@ -24,6 +24,7 @@ refunded. A duplicate payment is refunded on its own trade number and leaves the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -133,8 +134,14 @@ def refund_request_id(order_no: str, idempotency_key: str) -> str:
 
 def refund_requests(order: Order) -> list[RefundRequest]:
     """Every refund request of the order, oldest first, each in its current state."""
+    return requests_in(order.timeline)
+
+
+def requests_in(timeline: Iterable[TimelineEntry]) -> list[RefundRequest]:
+    """Every refund request an order's timeline tells of, oldest first, each in its current
+    state (`updated_at`: when it got there)."""
     found: dict[str, RefundRequest] = {}
-    for entry in order.timeline:
+    for entry in timeline:
         rid = entry.data.get("refund_request_id") if entry.type == "refund" else None
         if not rid:
             continue

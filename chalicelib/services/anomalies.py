@@ -27,7 +27,7 @@ from ..domain.anomaly import (
 from ..domain.clock import utcnow
 from ..domain.errors import NotFound
 from ..domain.order import Order
-from ..domain.rules.effects import anomaly_changes
+from ..domain.rules.effects import anomaly_changes, release_generation
 from ..domain.verification import INBOX_RULES as VERIFICATION_RULES
 from ..domain.verification import mark_expired
 from ..platform.observability import logger
@@ -62,8 +62,11 @@ def record_on_order(finding: Finding, order: Order, now: datetime) -> Order:
 
 def apply_to_order(finding: Finding, order: Order, now: datetime) -> Order:
     """Flag `order`, note the anomaly on its timeline and hold it when the rule holds — once.
-    Used for the finding's own order and for the other orders of an IP burst."""
-    return write_with_retry(order, lambda current: anomaly_changes(current, finding, now))
+    Used for the finding's own order and for the other orders of an IP burst. `order` is what the
+    finding was made from (a stream image, an index read): when the order turns out to have been
+    released since, the finding does not hold it again (domain/rules/effects.py)."""
+    seen = release_generation(order)
+    return write_with_retry(order, lambda current: anomaly_changes(current, finding, now, seen))
 
 
 def _create(finding: Finding, now: datetime) -> bool:

@@ -88,6 +88,7 @@ _TIMELINE: dict[str, Callable[[TimelineEntry, Order], dict[str, Any]]] = {
     ),
     "anomaly": lambda entry, order: {
         "held": entry.message.endswith("delivery held"),
+        "released_since": entry.data.get("hold") == "released_since",
         "anomaly_id": printed_id(entry.data.get("anomaly_id") or "") or None,
     },
     "conflict": lambda entry, order: {"why": _after(entry.message, "not applied:")},

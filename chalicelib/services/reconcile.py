@@ -39,10 +39,12 @@ from ..domain.reconcile import (
     ResultLine,
     findings,
     line_view,
+    refund_orders,
 )
 from ..domain.reconcile import (
     reconcile as match,
 )
+from ..domain.refunds import RefundRequest
 from ..domain.statement import (
     Statement,
     StatementNotReady,
@@ -136,7 +138,15 @@ def reconcile_statement(statement: Statement, *, actor: str, now: datetime) -> S
             statement, (e.order_no for e in day_entries), now
         )
     rate = channel_config.fee_rate(channels.get_channel(statement.channel))
-    run = match(statement, day_entries, _named_elsewhere(statement, day_entries), window, rate)
+    elsewhere = _named_elsewhere(statement, day_entries)
+    requests = ledger.refund_requests_of(refund_orders(statement, [*day_entries, *elsewhere]))
+    run = match(
+        statement,
+        _with_refunds(day_entries, requests),
+        _with_refunds(elsewhere, requests),
+        window,
+        rate,
+    )
     stored = run_store.save(
         _new_run(statement, run, _archive(statement, run), actor, window),
         _history(actor, now, run.summary),
@@ -155,6 +165,16 @@ def reconcile_statement(statement: Statement, *, actor: str, now: datetime) -> S
         },
     )
     return stored
+
+
+def _with_refunds(
+    entries: list[LedgerEntry], requests: Mapping[str, tuple[RefundRequest, ...]]
+) -> list[LedgerEntry]:
+    """The entries with their orders' refund requests, matched one by one to refund lines."""
+    return [
+        entry._replace(refunds=requests[entry.order_no]) if entry.order_no in requests else entry
+        for entry in entries
+    ]
 
 
 def _window(statement: Statement) -> tuple[datetime, datetime]:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..domain import params as p
 from ..domain import validation as v
 from ..domain.actions import Idempotency, keyed
 from ..domain.clock import utcnow
@@ -54,6 +55,7 @@ from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import audit
+from ..store import cursor as cursor_codec
 from ..store import orders as order_store
 from . import events, gateway_calls, orders, render
 from .auth import Principal
@@ -359,10 +361,16 @@ def _settle_pending(
     return write_with_retry(orders.get(order_no), step), outcome["value"]
 
 
+#: the most refund requests one page of the queue holds (a page ends with a whole order)
+QUEUE_MAX_LIMIT = 200
+
+
 def open_requests(principal: Principal, params: Mapping[str, Any]) -> dict[str, Any]:
-    """GET /admin/refunds: open refund requests, newest first (`state`: awaiting_approval, the
-    approvals queue, by default; or pending)."""
-    v.reject_unknown(params, {"state"})
+    """GET /admin/refunds: open refund requests (`state`: awaiting_approval, the approvals queue,
+    by default; or pending), newest order first, `limit` a page (default 50) and `next_cursor`
+    for the next one. A page ends with a whole order, so an order with several requests in the
+    state can take it a little past `limit`; each is listed once across pages."""
+    v.reject_unknown(params, {"state", "limit", "cursor"})
     state = RefundState(
         v.choice(
             params,
@@ -372,20 +380,32 @@ def open_requests(principal: Principal, params: Mapping[str, Any]) -> dict[str, 
         )
         or RefundState.AWAITING_APPROVAL.value
     )
-    found = [
-        {
-            "order_no": order.order_no,
-            "product_name": order.product_name,
-            "channel": order.channel,
-            "delivery_status": order.delivery_status.value,
-            **render.refund_for_admin(refund),
-        }
-        for order in order_store.with_open_refunds()
-        for refund in refund_requests(order)
-        if refund.state is state
-    ]
-    found.sort(key=lambda item: item["requested_at"], reverse=True)
-    return {"state": state.value, "refunds": found}
+    limit = p.whole_number(params, "limit", 50, 1, QUEUE_MAX_LIMIT)
+    index = f"by_refund_open/{state.value}"  # a cursor is for the state it was given for
+    cursor = params.get("cursor")
+    after = cursor_codec.decode(cursor, index, order_store.OPEN_REFUND_KEYS)[1] if cursor else None
+    found: list[dict[str, Any]] = []
+    last_key, next_cursor = None, None
+    for order, key in order_store.with_open_refunds(after, page_size=min(limit + 1, 100)):
+        rows = [
+            {
+                "order_no": order.order_no,
+                "product_name": order.product_name,
+                "channel": order.channel,
+                "delivery_status": order.delivery_status.value,
+                **render.refund_for_admin(refund),
+            }
+            for refund in reversed(refund_requests(order))
+            if refund.state is state
+        ]
+        if not rows:
+            continue
+        if len(found) >= limit:  # one more order in the state: there is a next page
+            next_cursor = cursor_codec.encode(index, last_key)
+            break
+        found += rows
+        last_key = key
+    return {"state": state.value, "refunds": found, "next_cursor": next_cursor}
 
 
 # ---------------------------------------------------------------- the scheduled query
@@ -396,7 +416,7 @@ def query_refunds(now: datetime | None = None) -> dict[str, Any]:
     gateway never took is sent again under the same id; the answer settles it."""
     now = now or utcnow()
     counts: Counter[str] = Counter()
-    for order in order_store.with_open_refunds():
+    for order, _ in order_store.with_open_refunds():
         for refund in refund_requests(order):
             if (
                 refund.state is not RefundState.PENDING

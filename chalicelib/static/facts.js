@@ -16,7 +16,7 @@ extend({
   "tlx.hold": "暂停发货：{reasons}", "tlx.release": "解除暂停发货（原因：{reasons}）", "tlx.release_plain": "解除暂停发货",
   "tlx.delivery_delivered": "商城已发货", "tlx.delivery_failed": "商城发货失败",
   "tlx.expired": "超过支付截止时间未付款，订单已过期",
-  "tlx.anomaly": "发现异常：{rule}（{severity}）", "tlx.anomaly_held": "发现异常：{rule}（{severity}），已暂停发货",
+  "tlx.anomaly": "发现异常：{rule}（{severity}）", "tlx.anomaly_held": "发现异常：{rule}（{severity}），已暂停发货", "tlx.anomaly_released_since": "发现异常：{rule}（{severity}），未再暂停发货：运营已在此之后放行",
   "tlx.query": "向{channel}查询：渠道状态 {status}", "tlx.query_result": "（{result}）",
   "tlx.query_unanswered": "{channel}没有应答，稍后会再查询",
   "tlx.reconciliation": "{date} 对账单：手续费 {fee}，净额 {net}",
@@ -61,7 +61,7 @@ extend({
   "tlx.hold": "delivery held: {reasons}", "tlx.release": "hold released (was: {reasons})", "tlx.release_plain": "hold released",
   "tlx.delivery_delivered": "the shop delivered", "tlx.delivery_failed": "the shop's delivery failed",
   "tlx.expired": "not paid by the deadline: expired",
-  "tlx.anomaly": "anomaly: {rule} ({severity})", "tlx.anomaly_held": "anomaly: {rule} ({severity}), delivery held",
+  "tlx.anomaly": "anomaly: {rule} ({severity})", "tlx.anomaly_held": "anomaly: {rule} ({severity}), delivery held", "tlx.anomaly_released_since": "anomaly: {rule} ({severity}), not held again: an operator released the order after it was found",
   "tlx.query": "asked {channel}: gateway status {status}", "tlx.query_result": " ({result})",
   "tlx.query_unanswered": "{channel} did not answer; it will be asked again",
   "tlx.reconciliation": "statement of {date}: fee {fee}, net {net}",
@@ -125,7 +125,7 @@ const TIMELINE = {
     ? t("tlx.release", { reasons: f.released.map(holdReason).join(t("common.list_sep")) }) : t("tlx.release_plain")],
   delivery: (f) => [t(f.status === "failed" ? "tlx.delivery_failed" : "tlx.delivery_delivered")],
   status: (f) => (f.pay_status === "expired" ? [t("tlx.expired")] : null),
-  anomaly: (f) => [t(f.held ? "tlx.anomaly_held" : "tlx.anomaly", { rule: ruleName(f.rule), severity: word("severity", f.severity) })],
+  anomaly: (f) => [t(f.held ? "tlx.anomaly_held" : f.released_since ? "tlx.anomaly_released_since" : "tlx.anomaly", { rule: ruleName(f.rule), severity: word("severity", f.severity) })],
   query: (f) => (["unavailable", "misconfigured"].includes(f.status)
     ? [t("tlx.query_unanswered", { channel: channelName(f.channel) })]
     : [t("tlx.query", { channel: channelName(f.channel), status: f.gateway_status || "—" }),
@@ -146,7 +146,7 @@ function tradeNo(f) {
 
 // Keys that only carry bookkeeping or are said by the sentence already.
 const SAID = new Set(["amount", "currency", "channel", "method", "trade_no", "late", "duplicate", "reasons", "released",
-  "note", "detail", "reason", "why", "status", "pay_status", "held", "rule", "severity", "anomaly_id", "product", "quantity",
+  "note", "detail", "reason", "why", "status", "pay_status", "held", "released_since", "rule", "severity", "anomaly_id", "product", "quantity",
   "expires_in_s", "gateway_status", "applied", "fee", "net", "date", "run", "refunded", "total", "expires_at"]);
 
 // What a timeline entry says: [sentence parts, free text]. An unknown type shows its facts as

@@ -28,6 +28,7 @@ const TEXT = {
     "state.rejected": "已驳回",
     "settle": "手动确认结果", "settled": "退款结果已确认", "outcome": "渠道后台显示",
     "settle_explain": "渠道没有回答这笔退款（易支付无法查询退款）：请先在渠道后台按退款单号核实，再按实际结果确认。",
+    "more": "加载更多",
   },
   en: {
     "nav": "Refund approvals", "title": "Refund approvals", "action": "Refund", "card": "Refund requests",
@@ -52,6 +53,7 @@ const TEXT = {
     "state.failed": "Failed", "state.rejected": "Rejected",
     "settle": "Settle by hand", "settled": "The refund's outcome is recorded", "outcome": "The channel's console shows",
     "settle_explain": "The channel never answered for this refund (epay cannot be asked): check it in the channel's console by its refund request id, then record what it shows.",
+    "more": "Load more",
   },
 };
 
@@ -254,21 +256,31 @@ async function decide(ctx, r, verb, reload) {
   reload(false);
 }
 
-// #/refunds: the approvals queue (admins).
+// #/refunds: the approvals queue (admins), a page at a time: "more" follows the API's cursor.
 export async function render(ctx) {
   ctx.setTitle(tr("title"));
   mount(ctx.root, loading());
-  let answer;
-  try {
-    answer = await ctx.api.get("/admin/refunds?state=awaiting_approval");
-  } catch (error) {
+  const rows = [];
+  const more = h("div", { class: "more" });
+  const load = async (cursor) => {
+    more.replaceChildren();
+    let answer;
+    try {
+      answer = await ctx.api.get("/admin/refunds", { state: "awaiting_approval", limit: 50, cursor: cursor || undefined });
+    } catch (error) {
+      if (!ctx.alive()) return;
+      mount(cursor ? more : ctx.root, errorBox(error, { retry: () => (cursor ? load(cursor) : render(ctx)) }));
+      return;
+    }
     if (!ctx.alive()) return;
-    mount(ctx.root, errorBox(error, { retry: () => render(ctx) }));
-    return;
-  }
-  if (!ctx.alive()) return;
-  const rows = answer.refunds || [];
-  mount(ctx.root, card(tr("title"), rows.length
-    ? h("div", { class: "table-wrap" }, refundTable(ctx, rows, () => render(ctx), true))
-    : emptyState(tr("queue_none")), { id: "approvals", subtitle: tr("queue_sub") }));
+    rows.push(...(answer.refunds || []));
+    mount(ctx.root, card(tr("title"), rows.length
+      ? h("div", {}, h("div", { class: "table-wrap" }, refundTable(ctx, rows, () => render(ctx), true)), more)
+      : emptyState(tr("queue_none")), { id: "approvals", subtitle: tr("queue_sub") }));
+    if (answer.next_cursor) {
+      mount(more, h("button", { type: "button", class: "btn btn-secondary", "data-action": "more",
+        onclick: () => load(answer.next_cursor) }, tr("more")));
+    }
+  };
+  await load(null);
 }

@@ -9,9 +9,6 @@ Severity (and status, under a rule) only narrows what the index bounded: a filte
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,12 +17,13 @@ from pynamodb.expressions.condition import Condition
 
 from ..domain.anomaly import Anomaly, AnomalyStatus, Finding, Severity
 from ..domain.clock import day_of, from_iso, to_iso
-from ..domain.errors import Conflict, ValidationFailed
-from ..domain.params import parse_day, parse_json
+from ..domain.errors import Conflict
+from ..domain.params import parse_day
+from . import cursor as cursor_codec
+from .cursor import InvalidCursor
 from .models import AnomalyModel
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-MAX_CURSOR = 2048  # ours are a few hundred characters
 
 
 def to_domain(item: AnomalyModel) -> Anomaly:
@@ -146,48 +144,22 @@ class Page:
     next_cursor: str | None
 
 
-class InvalidCursor(ValidationFailed):
-    def __init__(self) -> None:
-        super().__init__(
-            "cursor: not a cursor this listing issued (or for other filters)", {"field": "cursor"}
-        )
-
-
 _INDEX_KEYS = {"by_rule": "rule", "by_status": "status", "by_day": "created_day"}
 
 
 def _encode_cursor(index: str, day: str | None, key: dict | None) -> str:
-    raw = json.dumps({"i": index, "d": day, "k": key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursor_codec.encode(index, key, day)
 
 
 def _decode_cursor(cursor: str, index: str) -> tuple[str | None, dict | None]:
-    try:
-        if len(cursor) > MAX_CURSOR:
-            raise ValueError
-        data = parse_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), "cursor")
-    except (binascii.Error, ValueError, ValidationFailed):
-        raise InvalidCursor() from None
-    if not isinstance(data, dict) or data.get("i") != index:
-        raise InvalidCursor()
-    day, key = data.get("d"), data.get("k")
+    day, key = cursor_codec.decode(
+        cursor, index, frozenset({"anomaly_id", "created_at", _INDEX_KEYS[index]})
+    )
     try:
         if day is not None:
             parse_day(day)
     except ValueError:
         raise InvalidCursor() from None
-    expected_keys = {"anomaly_id", "created_at", _INDEX_KEYS[index]}
-    if key is not None and not (
-        isinstance(key, dict)
-        and set(key) == expected_keys
-        and all(
-            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
-            for v in key.values()
-        )
-    ):
-        raise InvalidCursor()
-    if day is not None and not isinstance(day, str):
-        raise InvalidCursor()
     return day, key
 
 

@@ -18,9 +18,10 @@ from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.money import Money
 from ..domain.order import DeliveryStatus, Order, PayStatus, TimelineEntry
 from ..domain.reconcile import LedgerEntry, LedgerPayment
+from ..domain.refunds import RefundRequest, requests_in
 from ._dynamo import dispatch
 from .models import OrderModel
-from .orders import timeline_to_map, to_domain
+from .orders import _timeline_from_map, timeline_to_map, to_domain
 
 _ATTRIBUTES = (
     "order_no",
@@ -151,6 +152,20 @@ def by_trade_nos(trade_nos: Iterable[str]) -> list[LedgerEntry]:
             },
         ).get("Items", ())
     ]
+
+
+def refund_requests_of(order_nos: set[str]) -> dict[str, tuple[RefundRequest, ...]]:
+    """The refund requests of the named orders that have any, read from their timelines (the
+    only orders whose timeline reconciliation reads: domain/reconcile.refund_orders), 100 orders
+    a BatchGetItem, unprocessed keys retried by PynamoDB."""
+    found: dict[str, tuple[RefundRequest, ...]] = {}
+    if not order_nos:
+        return found
+    for item in OrderModel.batch_get(sorted(order_nos), attributes_to_get=["order_no", "timeline"]):
+        requests = requests_in(_timeline_from_map(entry) for entry in item.timeline or ())
+        if requests:
+            found[item.order_no] = tuple(requests)
+    return found
 
 
 def write_statement_amounts(

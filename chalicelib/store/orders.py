@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -449,10 +449,19 @@ def pay_statuses_on_channel(channel: str, since: datetime, until: datetime) -> l
     ]
 
 
-def with_open_refunds(limit: int = 500) -> list[Order]:
+#: the key attributes of the open-refunds index: a page of the refunds queue resumes after one
+OPEN_REFUND_KEYS = frozenset({"refund_open", "created_at", "order_no"})
+
+
+def with_open_refunds(
+    after: dict[str, dict[str, str]] | None = None, page_size: int = 100
+) -> Iterator[tuple[Order, dict[str, dict[str, str]]]]:
     """Orders with a refund request awaiting approval or the gateway (the sparse by_refund_open
-    index: only they carry its key), newest first, at most `limit`."""
-    return [
-        to_domain(item)
-        for item in OrderModel.by_refund_open.query("1", scan_index_forward=False, limit=limit)
-    ]
+    index: only they carry its key), newest first, each with its index key; from just after the
+    order whose key is `after` (where a page of the queue ended). Read `page_size` a request,
+    as far as the caller goes."""
+    for item in OrderModel.by_refund_open.query(
+        "1", scan_index_forward=False, last_evaluated_key=after, page_size=page_size
+    ):
+        key = {"refund_open": "1", "created_at": item.created_at, "order_no": item.order_no}
+        yield to_domain(item), {name: {"S": value} for name, value in key.items()}

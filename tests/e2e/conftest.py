@@ -34,6 +34,7 @@ class LocalStack:
     process: subprocess.Popen
     log_path: str
     demo_log_path: str
+    app_log_path: str
 
     def call(self, method: str, path: str, key: str = SHOP_KEY, **kwargs) -> requests.Response:
         return requests.request(
@@ -57,6 +58,12 @@ class LocalStack:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
 
+    def app_log(self) -> str:
+        """The app's log lines: each request, stream record, scheduled run and shop event (the
+        console shows only their warnings)."""
+        with open(self.app_log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
     def demo_log(self) -> str:
         """The demo's per-order lines (they stay off the console)."""
         with open(self.demo_log_path, encoding="utf-8", errors="replace") as handle:
@@ -69,6 +76,7 @@ def start_stack(
     api_port, sim_port, aws_port = free_port(), free_port(), free_port()
     folder = tmp_path_factory.mktemp("stack")
     log_path, demo_log_path = str(folder / "stack.log"), str(folder / "demo.log")
+    app_log_path = str(folder / "app.log")
     env = {
         **os.environ,
         "PAYTRACK_PORT": str(api_port),
@@ -82,6 +90,7 @@ def start_stack(
         "PAYTRACK_LOCAL_KEYS_FILE": str(folder / "local-keys.env"),
         "PAYTRACK_LOG_FORMAT": "json",
         "PAYTRACK_DEMO_LOG": demo_log_path,
+        "PAYTRACK_APP_LOG": app_log_path,
         **(extra_env or {}),
     }
     env.pop("PAYTRACK_STAGE", None)
@@ -100,6 +109,7 @@ def start_stack(
         process,
         log_path,
         demo_log_path,
+        app_log_path,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -104,8 +104,8 @@ def test_the_simulators_bad_cases_are_flagged_held_and_paged(stack, simulator):
         f"suspicious_email#{random_mail}",
     ):
         assert f'"anomaly_id":"{anomaly_id}"' in log, anomaly_id
-    wait_for(lambda: f"event order.held {short} reasons=amount_mismatch" in stack.log())
-    wait_for(lambda: f"event order.held {twice} reasons=duplicate_payment" in stack.log())
+    wait_for(lambda: f"event order.held {short} reasons=amount_mismatch" in stack.app_log())
+    wait_for(lambda: f"event order.held {twice} reasons=duplicate_payment" in stack.app_log())
     assert '{"_aws"' not in log  # the EMF lines went to the alarm emulation
 
     register(stack, order_no=unknown)

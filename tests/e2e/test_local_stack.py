@@ -105,7 +105,7 @@ def test_duplicates_wrong_amount_and_forgery(stack, simulator):
 def test_order_paid_event_reaches_the_topic(stack, simulator):
     order_no = register(stack, "alipay-main")
     simulator.pay("alipay-main", order_no, "58.00").event.wait_settled(20)
-    wait_for(lambda: f"event order.paid {order_no}" in stack.log())
+    wait_for(lambda: f"event order.paid {order_no}" in stack.app_log())
 
 
 def test_exports_are_downloaded_over_the_presigned_link_masked_for_viewers(stack, simulator):
@@ -158,7 +158,7 @@ def test_exports_are_downloaded_over_the_presigned_link_masked_for_viewers(stack
 def test_make_run_demo_shows_paid_orders_and_stops_cleanly(tmp_path_factory):
     demo = start_stack(tmp_path_factory, demo=True, extra_env={"PAYTRACK_DEMO_SUMMARY_S": "2"})
     try:
-        wait_for(lambda: demo.log().count("order.paid published") >= 3, timeout=60)
+        wait_for(lambda: demo.app_log().count("order.paid published") >= 3, timeout=60)
         wait_for(
             lambda: re.search(r"demo, last 2 s: [1-9]\d* paid · \d+ delivered", demo.log()),
             timeout=30,
@@ -168,6 +168,9 @@ def test_make_run_demo_shows_paid_orders_and_stops_cleanly(tmp_path_factory):
         each_order = demo.demo_log()
         assert "answered success" in each_order or "answered HTTP 204" in each_order
         assert "demo: " not in log  # each order in the demo log, not scrolling the banner away
+        assert f"  app log       {demo.app_log_path} " in log
+        assert "order.paid published" not in log and "event order.ready" not in log  # app log
+        assert '"level":"INFO"' in demo.app_log() and "order.paid published" in demo.app_log()
         lines = log.splitlines()
         summaries = [n for n, line in enumerate(lines) if " demo, last 2 s: " in line]
         assert summaries and all(

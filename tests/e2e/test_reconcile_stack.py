@@ -98,7 +98,7 @@ def test_requery_recovers_payments_whose_notifications_never_came(stack):
         detail = stack.call("GET", f"/admin/orders/{order_no}", key=ADMIN_KEY).json()
         assert detail["trade_no"] == trades[channel]["trade_no"] and detail["hold"] is False
         assert [e["source"] for e in detail["timeline"] if e["type"] == "payment"] == ["query"]
-    assert "recovered" in stack.log()
+    assert "recovered" in stack.app_log()
 
 
 def test_every_channel_reconciles_today_with_every_result_kind(stack):

@@ -349,6 +349,41 @@ def test_release_publishes_ready_again_and_a_later_hold_held_again(api, feed, sh
     assert len([m for m in shop_events() if m["order"]["order_no"] == order_no]) == 3
 
 
+def test_a_release_written_before_the_stream_saw_the_hold_is_not_undone(api, feed, shop_events):
+    """The stream lags: an operator releases a payment held at ingestion before its record was
+    screened. That older record's rule finding is recorded, but must not hold the order again
+    (it used to: `order.held` of the release's generation, then the release record's
+    `order.ready`, while the order stood held and refused the shop's delivery)."""
+    order_no = register(api)
+    api.send(wires.alipay(order_no, "5.80"))  # 5.80 of 58.00: held at ingestion
+    now = utcnow()
+    write_with_retry(
+        order_store.get(order_no),
+        lambda o: release_hold(o, now, "op-key", "the buyer paid the rest by bank transfer"),
+    )
+    feed.drain()  # the paid-and-held record, then the release record, in order
+    order = order_store.get(order_no)
+    assert not order.on_hold and order.hold_reasons == []
+    found = [a for a in anomalies_by_id().values() if a.order_no == order_no]
+    assert [a.rule for a in found] == ["amount_mismatch"]
+    assert [e.type for e in order.timeline if e.type in ("hold", "release", "anomaly")] == [
+        "hold",
+        "release",
+        "anomaly",
+    ]
+    assert order.timeline[-1].data["hold"] == "released_since"
+    messages = [m for m in shop_events() if m["order"]["order_no"] == order_no]
+    assert [(m["event"], m["generation"]) for m in messages] == [("order.ready", 1)]
+    delivered = api.call(
+        "POST", f"/orders/{order_no}/delivery", {"status": "delivered", "detail": "card key sent"}
+    )
+    assert delivered.status_code == 200, delivered.body
+    feed.replay()
+    feed.drain()
+    assert not order_store.get(order_no).on_hold
+    assert len([m for m in shop_events() if m["order"]["order_no"] == order_no]) == 1
+
+
 # ------------------------------------------------------------------ exactly once
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -586,3 +587,66 @@ def test_epay_refunded_orders_and_an_order_created_during_the_read_reconcile_wit
     assert summary["counts"]["matched"] == 6 + 2  # six payments, two refunds
     assert summary["counts"]["missing_here"] == 1  # the newcomer: paid, never notified
     assert summary["balanced"] is True and reads.count(1) >= 2  # read again until two reads agreed
+
+
+def test_refund_lines_are_matched_to_each_refund_request(api, sim):
+    """Three partial refunds of one order through paytrack, then the gateway's statement with the
+    second refund for 21.00 instead of 20.00, the third left out and a 3.00 refund paytrack never
+    asked for: 34.00 refunded there against 35.00 here would pass as three cumulative matches of
+    the order's total; by request each difference is its own result."""
+    channel = "alipay-main"
+    order_no, _ = paid_and_notified(api, sim, channel)
+    requests = {}
+    for key, amount in (("a", "10.00"), ("b", "20.00"), ("c", "5.00")):
+        body = {"action": "refund", "amount": amount, "reason": "partial", "idempotency_key": key}
+        answer = api.call("POST", f"/admin/orders/{order_no}/actions", body, key=ADMIN_KEY)
+        assert answer.status_code == 200, answer.body
+        refund = api.json(answer)["refund"]
+        assert refund["state"] == "succeeded"
+        requests[key] = refund["refund_request_id"]
+    sim.refund(channel, order_no, "3.00", notify=False)  # at the gateway only
+    trade = sim._latest_trade(channel, order_no)
+    by_no = {refund.refund_no: refund for refund in trade.refunds}
+    assert set(requests.values()) <= set(by_no)  # the gateway took our request ids
+    trade.refunds[:] = [
+        replace(refund, amount_minor=2100) if refund.refund_no == requests["b"] else refund
+        for refund in trade.refunds
+        if refund.refund_no != requests["c"]
+    ]
+    unknown = next(no for no in by_no if no not in requests.values())
+
+    run = service.reconcile(channel, beijing_day(utcnow()), actor="test")
+    summary = run.data["summary"]
+    assert summary["counts"] == {
+        "matched": 2,  # the payment, refund a
+        "amount_mismatch": 1,  # refund b
+        "status_mismatch": 2,  # the unknown refund, refund c missing at the gateway
+        "missing_here": 0,
+        "missing_there": 0,
+        "duplicate": 0,
+    }
+    assert summary["balanced"] is True
+    assert summary["currencies"]["CNY"]["explained"]["amount_mismatch"] == "-1.00"
+    lines = {
+        (
+            line["result"],
+            line["refund_request_id"],
+            line["refund_ref"],
+            line["statement"],
+            line["ledger"],
+        )
+        for line in service.run_store.lines(run)
+    }
+    assert lines == {
+        ("amount_mismatch", requests["b"], requests["b"], "-21.00", "-20.00"),
+        ("status_mismatch", None, unknown, "-3.00", "0.00"),
+        ("status_mismatch", requests["c"], None, "0.00", "-5.00"),
+    }
+    rules = sorted(
+        a.rule for a in AnomalyModel.scan() if a.order_no == order_no and a.channel == channel
+    )
+    assert rules == [
+        "reconciliation_amount_mismatch",
+        "reconciliation_status_mismatch",
+        "reconciliation_status_mismatch",
+    ]

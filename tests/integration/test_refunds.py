@@ -673,3 +673,50 @@ def _wait(condition, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_the_approvals_queue_pages_with_a_cursor(api, sim, operator, second_admin, monkeypatch):
+    """Seven requests awaiting approval on six orders (one with two partial refunds), read two at
+    a time: every request once, newest order first, the last page without a cursor."""
+    monkeypatch.setattr(refunds, "policy", lambda: RefundPolicy(approval_above="1.00"))
+    mine: dict[str, list[str]] = {}
+    for n in range(6):
+        order_no, _ = paid_order(api, sim)
+        parts = ("10.00", "20.00") if n == 2 else ("58.00",)
+        for i, amount in enumerate(parts):
+            made = refund(api, operator[1], order_no, amount=amount, idempotency_key=f"q{n}-{i}")
+            assert api.json(made)["refund"]["state"] == "awaiting_approval"
+            mine.setdefault(order_no, []).append(api.json(made)["refund"]["refund_request_id"])
+    pages, cursor = [], None
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        answer = api.call("GET", f"/admin/refunds{query}", key=ADMIN_KEY)
+        assert answer.status_code == 200, answer.body
+        page = api.json(answer)
+        pages.append([(r["order_no"], r["refund_request_id"]) for r in page["refunds"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        assert len(pages) < 20
+    listed = [row for page in pages for row in page if row[0] in mine]
+    assert sorted(rid for _, rid in listed) == sorted(r for rids in mine.values() for r in rids)
+    assert len(pages) >= 3 and all(len(page) <= 3 for page in pages)  # 2, 1 + 2, 2
+    newest_first = list(reversed(mine))
+    assert list(dict.fromkeys(order for order, _ in listed)) == newest_first
+    two = next(page for page in pages if any(order == newest_first[3] for order, _ in page))
+    assert [rid for order, rid in two if order == newest_first[3]] == mine[newest_first[3]][::-1]
+
+    pending = api.json(api.call("GET", "/admin/refunds?state=pending&limit=1", key=ADMIN_KEY))
+    first = api.json(api.call("GET", "/admin/refunds?limit=1", key=ADMIN_KEY))["next_cursor"]
+    for query in (f"?cursor={first}x", "?cursor=bm90IGEgY3Vyc29y", "?limit=0", "?limit=201"):
+        bad = api.call("GET", f"/admin/refunds{query}", key=ADMIN_KEY)
+        assert bad.status_code == 400, query
+    if pending["next_cursor"]:  # a pending cursor is not an approvals-queue cursor
+        other = f"/admin/refunds?cursor={pending['next_cursor']}"
+        assert api.call("GET", other, key=ADMIN_KEY).status_code == 400
+    for order_no, rids in mine.items():  # the module's other tests expect an empty queue
+        for rid in rids:
+            reject = f"/admin/orders/{order_no}/refunds/{rid}/reject"
+            assert (
+                api.call("POST", reject, {"note": "test"}, key=second_admin[1]).status_code == 200
+            )

@@ -57,3 +57,39 @@ def test_the_quiet_handler_drops_only_the_access_line():
     handler = quiet_handler(Handler)()
     handler.log_request(200)
     assert handler.lines == []
+
+
+def test_the_app_log_takes_every_line_and_the_console_keeps_warnings_and_the_stacks_own(
+    tmp_path, monkeypatch
+):
+    import io
+
+    from aws_lambda_powertools import Logger
+
+    from local import console
+
+    monkeypatch.setenv("PAYTRACK_LOG_FORMAT", "human")
+    screen = io.StringIO()
+    app = Logger(service="paytrack-split-test", logger_handler=logging.StreamHandler(screen))
+    monkeypatch.setattr(console, "CONSOLE_LOGGERS", frozenset({"paytrack-split-test.local"}))
+    path = tmp_path / "out" / "app.log"
+    path.parent.mkdir()
+    path.write_text("from the last run\n", encoding="utf-8")
+    console.split_app_logs(app, path, fresh=True)
+    app.info("order.paid published", extra={"order_no": "O1"})
+    logging.getLogger("paytrack-split-test.local.sns").info("event order.ready O1")
+    logging.getLogger("paytrack-split-test.local.sns").warning("PAGE ALARM critical")
+    logging.getLogger("paytrack-split-test.local").info("embedded AWS (moto) on …")
+    app.warning("anomaly recorded")
+    on_screen = screen.getvalue().splitlines()
+    in_file = path.read_text(encoding="utf-8").splitlines()
+    assert [line[9:] for line in on_screen] == [
+        "WARN  PAGE ALARM critical",
+        "INFO  embedded AWS (moto) on …",
+        "WARN  anomaly recorded",
+    ]
+    assert [line[9:] for line in in_file] == [
+        "INFO  order.paid published  order_no=O1",
+        "INFO  event order.ready O1",
+        *(line[9:] for line in on_screen),
+    ]

@@ -3,7 +3,12 @@
 - `anomaly_changes`: an anomaly flags its order, leaves an `anomaly` timeline entry and, when its
   rule holds, holds delivery. The timeline entry is the marker that this anomaly was applied to
   this order: applied once, never again — so a replayed stream record, or the same burst seen by
-  its next order, cannot hold an order an operator has since released.
+  its next order, cannot hold an order an operator has since released. Nor can a finding made
+  from an older image of the order (a lagging stream record, a read from an index): when an
+  operator released the order after what the finding saw (`seen_generation`, the releases that
+  image held), the anomaly is noted but the order is not held again — re-holding it would undo
+  the release with facts the operator had already decided on, and announce `order.held` of the
+  release's generation while the release's own record still announces `order.ready`.
 - `announcement`: which deliverability event the shop gets for a paid order, and its claim key
   (store/claims.py; also the seed of the event's id). Keys are `<event>#<generation>`, the
   generation being how many times an operator released a hold: each generation announces
@@ -24,23 +29,40 @@ ORDER_READY = "order.ready"
 ORDER_HELD = "order.held"
 
 
-def anomaly_changes(order: Order, finding: Finding, now: datetime) -> OrderChanges:
+def release_generation(order: Order) -> int:
+    """How many times an operator released a hold of the order (its timeline's `release` entries)."""
+    return sum(1 for entry in order.timeline if entry.type == "release")
+
+
+def anomaly_changes(
+    order: Order, finding: Finding, now: datetime, seen_generation: int | None = None
+) -> OrderChanges:
+    """`seen_generation`: the release generation of the order the finding was made from (None:
+    made from `order` itself)."""
     if any(
         entry.type == "anomaly" and entry.data.get("anomaly_id") == finding.anomaly_id
         for entry in order.timeline
     ):
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
-    holds = finding.hold and order.delivery_status is not DeliveryStatus.DELIVERED
+    released_since = seen_generation is not None and release_generation(order) > seen_generation
+    holds = (
+        finding.hold
+        and order.delivery_status is not DeliveryStatus.DELIVERED
+        and not released_since
+    )
+    skipped = finding.hold and released_since
     entry = TimelineEntry(
         at=now,
         type="anomaly",
         source="system",
         message=f"anomaly {finding.rule} ({finding.severity.value})"
-        + (": delivery held" if holds else ""),
+        + (": delivery held" if holds else "")
+        + (": not held, an operator released the order after it was found" if skipped else ""),
         data={
             "anomaly_id": finding.anomaly_id,
             "rule": finding.rule,
             "severity": finding.severity.value,
+            **({"hold": "released_since"} if skipped else {}),
         },
     )
     changes = OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
@@ -66,6 +88,6 @@ def announcement(order: Order) -> Announcement | None:
     already delivered — nothing to decide)."""
     if order.pay_status is not PayStatus.PAID or order.delivery_status is DeliveryStatus.DELIVERED:
         return None
-    generation = sum(1 for entry in order.timeline if entry.type == "release")
+    generation = release_generation(order)
     event = ORDER_HELD if order.on_hold else ORDER_READY
     return Announcement(event, f"{event}#{generation}", generation, tuple(order.hold_reasons))

@@ -17,7 +17,9 @@ from chalicelib.domain.reconcile import (
     findings,
     line_view,
     reconcile,
+    refund_orders,
 )
+from chalicelib.domain.refunds import RefundRequest, RefundState
 from chalicelib.domain.statement import LineKind, Statement, StatementLine, day_bounds
 
 DAY = date(2026, 11, 24)
@@ -262,6 +264,7 @@ def test_a_line_view_is_plain_json():
         "settled": None,
         "exchange_rate": None,
         "refund_ref": None,
+        "refund_request_id": None,
         "at": "2026-11-23T20:00:00Z",
         "gateway_status": "",
         "ledger_status": "paid",
@@ -415,3 +418,170 @@ def test_one_refund_batch_over_two_trades_is_two_refunds_not_a_duplicate():
     ]
     run = reconcile(lines, day, [], WINDOW)
     assert run.summary["counts"]["matched"] == 4 and run.unmatched == []
+
+
+# ------------------------------------------------------------------ refund lines by refund request
+
+
+def request(
+    rid: str,
+    amount: str,
+    state: RefundState = RefundState.SUCCEEDED,
+    trade: str = "T",
+    gateway_id: str | None = None,
+    at: datetime = NOON,
+) -> RefundRequest:
+    return RefundRequest(
+        rid,
+        trade,
+        cny(amount),
+        state,
+        "buyer asked",
+        "op",
+        at,
+        gateway_refund_id=gateway_id,
+        updated_at=at,
+    )
+
+
+def refund_line(n: int, amount: str, ref: str | None, trade: str = "T") -> StatementLine:
+    return StatementLine(
+        n, LineKind.REFUND, "O", trade, cny(amount), cny("0.00"), at=NOON, refund_ref=ref
+    )
+
+
+def with_sale(*lines: StatementLine) -> Statement:
+    """The statement of the day the order was paid: its payment, then the refund lines."""
+    return statement(pay(100, "O", "T", "58.00"), *lines)
+
+
+def refunded_order(total: str, *requests: RefundRequest, payments=(("T", "58.00"),)):
+    return paid(
+        "O", *payments, status=PayStatus.PARTIALLY_REFUNDED, refunded=total, refunded_at=NOON
+    )._replace(refunds=requests)
+
+
+def test_two_partial_refunds_of_one_order_each_match_their_own_request():
+    order = refunded_order("30.00", request("rf-1", "10.00"), request("rf-2", "20.00"))
+    lines = with_sale(refund_line(1, "20.00", "rf-2"), refund_line(2, "10.00", "rf-1"))
+    run = reconcile(lines, [order], [], WINDOW)
+    assert run.unmatched == [] and run.summary["counts"]["matched"] == 3  # with the sale
+    assert run.summary["currencies"]["CNY"]["unexplained"] == "0.00"
+    assert run.summary["currencies"]["CNY"]["ledger"]["refunds"] == "30.00"
+
+
+def test_each_refund_request_is_checked_on_its_own():
+    """Under the order's total the 10 + 20 refunded here and 20 + 10 at the gateway would match:
+    by request, one amount differs, one request is missing there and one refund is unknown."""
+    order = refunded_order(
+        "30.00", request("rf-1", "10.00"), request("rf-2", "20.00"), request("rf-3", "0.50")
+    )._replace(refunded=cny("30.50"))
+    lines = with_sale(refund_line(1, "20.00", "rf-1"), refund_line(2, "10.00", "re_unknown"))
+    run = reconcile(lines, [order], [], WINDOW)
+    found = [(line.result, line.refund_request_id, line.note) for _, line in run.unmatched]
+    assert found == [
+        (
+            Result.AMOUNT_MISMATCH,
+            "rf-1",
+            "refund request rf-1: 20.00 CNY refunded at the gateway, 10.00 CNY here",
+        ),
+        (
+            Result.STATUS_MISMATCH,
+            None,
+            "unknown refund: re_unknown at the gateway is none of paytrack's refund requests "
+            "for this order",
+        ),
+        (
+            Result.STATUS_MISMATCH,
+            "rf-2",
+            "refund request rf-2 succeeded here, not in the gateway's statement",
+        ),
+        (
+            Result.STATUS_MISMATCH,
+            "rf-3",
+            "refund request rf-3 succeeded here, not in the gateway's statement",
+        ),
+    ]
+    views = [line_view(n, line) for n, line in run.unmatched]
+    assert [v["refund_request_id"] for v in views] == ["rf-1", None, "rf-2", "rf-3"]
+    assert [(v["statement"], v["ledger"]) for v in views] == [
+        ("-20.00", "-10.00"),
+        ("-10.00", "0.00"),
+        ("0.00", "-20.00"),
+        ("0.00", "-0.50"),
+    ]
+    assert run.summary["currencies"]["CNY"]["unexplained"] == "0.00"
+    assert len({f.subject for f in findings(run)}) == 4  # two requests of one trade: two anomalies
+
+
+def test_a_refund_named_by_the_gateways_own_refund_id_matches_its_request():
+    order = refunded_order("10.00", request("rf-1", "10.00", gateway_id="re_123"))
+    run = reconcile(with_sale(refund_line(1, "10.00", "re_123")), [order], [], WINDOW)
+    assert run.unmatched == [] and run.summary["counts"]["matched"] == 2  # with the sale
+
+
+def test_refunded_at_the_gateway_while_the_request_is_still_pending_here():
+    order = refunded_order("0.00", request("rf-1", "10.00", state=RefundState.PENDING))
+    run = reconcile(with_sale(refund_line(1, "10.00", "rf-1")), [order], [], WINDOW)
+    [(_, line)] = run.unmatched
+    assert (line.result, line.refund_request_id, line.ledger.format()) == (
+        Result.STATUS_MISMATCH,
+        "rf-1",
+        "0.00",
+    )
+    assert "rf-1 is pending here" in line.note
+
+
+def test_a_request_for_another_payment_of_the_order_is_a_mismatch():
+    order = refunded_order(
+        "0.00",
+        request("rf-1", "58.00", trade="T-2"),
+        payments=(("T", "58.00"), ("T-2", "58.00")),
+    )
+    run = reconcile(with_sale(refund_line(1, "58.00", "rf-1", trade="T")), [order], [], WINDOW)
+    [(_, line)] = run.unmatched
+    assert line.result is Result.STATUS_MISMATCH and "refunds T-2 here, T at the gateway" in (
+        line.note
+    )
+
+
+def test_a_refund_recorded_by_hand_accounts_for_a_line_naming_no_request():
+    order = refunded_order("18.00", request("rf-1", "10.00"))  # 8.00 recorded by hand
+    lines = with_sale(refund_line(1, "10.00", "rf-1"), refund_line(2, "8.00", "2026112422001"))
+    run = reconcile(lines, [order], [], WINDOW)
+    assert run.unmatched == [] and run.summary["counts"]["matched"] == 3  # with the sale
+    missing_by_hand = reconcile(with_sale(refund_line(1, "10.00", "rf-1")), [order], [], WINDOW)
+    [(_, line)] = missing_by_hand.unmatched
+    assert (line.note, line.ledger.format()) == (
+        "refunded here (recorded by hand), not at the gateway",
+        "-8.00",
+    )
+
+
+def test_refund_lines_without_an_id_are_compared_with_the_orders_total():
+    order = refunded_order("30.00", request("rf-1", "10.00"), request("rf-2", "20.00"))
+    run = reconcile(with_sale(refund_line(1, "30.00", None)), [order], [], WINDOW)
+    assert run.unmatched == [] and run.summary["counts"]["matched"] == 2  # with the sale
+
+
+def test_a_request_outside_the_day_is_not_missing_from_its_statement():
+    order = refunded_order(
+        "10.00", request("rf-1", "10.00", at=WINDOW[1] + timedelta(hours=1))
+    )._replace(refunded_at=WINDOW[1] + timedelta(hours=1))
+    run = reconcile(statement(), [order], [], WINDOW)
+    assert [line.result for _, line in run.unmatched] == [Result.MISSING_THERE]
+
+
+def test_the_orders_whose_refund_requests_are_read():
+    entries = [
+        paid("O-PLAIN", ("T-1", "58.00")),
+        refunded_order("8.00")._replace(order_no="O-REFUNDED"),
+        paid("O-TWICE", ("T-2", "58.00"), ("T-3", "58.00")),
+        paid("O-NAMED", ("T-4", "58.00")),
+        paid("O-TRADE", ("T-5", "58.00")),
+    ]
+    lines = statement(
+        StatementLine(1, LineKind.REFUND, "O-NAMED", "T-4", cny("1.00"), at=NOON),
+        StatementLine(2, LineKind.REFUND, "", "T-5", cny("1.00"), at=NOON),
+    )
+    assert refund_orders(lines, entries) == {"O-REFUNDED", "O-TWICE", "O-NAMED", "O-TRADE"}

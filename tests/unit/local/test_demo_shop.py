@@ -71,3 +71,17 @@ def test_a_refused_answer_is_not_delivered_and_a_failure_never_raises(monkeypatc
     monkeypatch.setattr(demo_shop.requests, "post", Recorder(fail=True).post)
     shop.on_event(request_event("O4"))  # logged, not raised
     shop.on_event({"event": "order.verification_requested"})
+
+
+def test_a_delivery_refused_as_held_waits_for_the_next_ready(monkeypatch):
+    http = Recorder()
+    monkeypatch.setattr(demo_shop.requests, "post", http.post)
+    shop = DemoShop("http://api", "shop-key")
+    shop.on_event(request_event("O5"))
+    http.status = 409  # held again since the release: refused once, not retried
+    shop.on_event(ready_event("O5"))
+    http.status = 200
+    shop.on_event(ready_event("O5"))  # released again: delivered now, and only then
+    shop.on_event(ready_event("O5"))
+    deliveries = [url for url, _ in http.calls if url.endswith("/delivery")]
+    assert deliveries == ["http://api/orders/O5/delivery"] * 2

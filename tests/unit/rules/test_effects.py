@@ -58,6 +58,28 @@ def test_an_order_held_for_the_reason_already_gets_no_second_hold_entry():
     assert [e.type for e in changes.timeline] == ["anomaly"]
 
 
+def test_a_finding_made_before_a_release_notes_the_anomaly_but_does_not_hold_again():
+    held = paid(order(), hold=["amount_mismatch"])  # as ingestion held it; the rule not run yet
+    released = release_hold(held, NOW, "op", "checked").apply_to(held)
+    stale = finding(hold=True, rule="amount_mismatch")
+    after = anomaly_changes(released, stale, NOW, seen_generation=0).apply_to(released)
+    assert not after.on_hold and after.hold_reasons == [] and after.flagged
+    assert after.timeline[-1].type == "anomaly"
+    assert after.timeline[-1].data["hold"] == "released_since"
+    assert "not held" in after.timeline[-1].message
+    assert announcement(after).key == "order.ready#1"
+
+
+def test_a_finding_made_after_the_release_still_holds():
+    held = paid(order(), hold=["amount_mismatch"])
+    released = release_hold(held, NOW, "op", "checked").apply_to(held)
+    later = finding(hold=True, rule="duplicate_payment")
+    after = anomaly_changes(released, later, NOW, seen_generation=1).apply_to(released)
+    assert after.on_hold and after.hold_reasons == ["duplicate_payment"]
+    assert "hold" not in after.timeline[-2].data
+    assert announcement(after).key == "order.held#1"
+
+
 def test_announcement_ready_or_held_per_generation():
     ready = announcement(paid(order()))
     assert (ready.event, ready.key, ready.reasons) == ("order.ready", "order.ready#0", ())
