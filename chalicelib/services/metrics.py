@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..domain.notice import IngestOutcome
 from ..platform.observability import add_metric
 
 NOTIFICATIONS_ACCEPTED = "NotificationsAccepted"
@@ -21,15 +22,15 @@ STREAM_RECORD_FAILURES = "StreamRecordFailures"
 
 # ingestion outcomes (services/ingest.py) -> the figure they count towards
 _NOTIFY_OUTCOMES = {
-    "applied": NOTIFICATIONS_ACCEPTED,
-    "already_applied": NOTIFICATIONS_ACCEPTED,
-    "refused": NOTIFICATIONS_ACCEPTED,
-    "duplicate": NOTIFICATIONS_ACCEPTED,
-    "unknown_order": NOTIFICATIONS_ACCEPTED,
-    "ignored": NOTIFICATIONS_ACCEPTED,
-    "rejected": NOTIFICATIONS_REJECTED,
-    "store_failed": NOTIFY_SERVER_ERRORS,
-    "contention": NOTIFY_SERVER_ERRORS,
+    IngestOutcome.APPLIED: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.ALREADY_APPLIED: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.REFUSED: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.DUPLICATE: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.UNKNOWN_ORDER: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.IGNORED: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.REJECTED: NOTIFICATIONS_REJECTED,
+    IngestOutcome.STORE_FAILED: NOTIFY_SERVER_ERRORS,
+    IngestOutcome.CONTENTION: NOTIFY_SERVER_ERRORS,
 }
 
 

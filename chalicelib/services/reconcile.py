@@ -30,7 +30,7 @@ from ..domain.anomaly import Finding, Severity
 from ..domain.clock import from_iso, to_api, utcnow
 from ..domain.errors import GatewayUnavailable, NotFound, PaytrackError, ValidationFailed
 from ..domain.money import Money
-from ..domain.order import TimelineEntry
+from ..domain.order import EntryType, TimelineEntry
 from ..domain.params import parse_day
 from ..domain.reconcile import (
     LedgerEntry,
@@ -334,7 +334,7 @@ def _write_fee(run: StoredRun, update: list[Any], now: datetime) -> bool:
         converted = f"settled {settled} @ {rate}, "
     entry = TimelineEntry(
         at=now,
-        type="reconciliation",
+        type=EntryType.RECONCILIATION,
         source="system",
         message=f"statement of {run.date}: {converted}fee {fee}, net {net}",
         data=data,

@@ -33,7 +33,7 @@ from ..domain.errors import (
     ValidationFailed,
 )
 from ..domain.money import Money
-from ..domain.order import Order, Outcome
+from ..domain.order import EntryType, Order, Outcome
 from ..domain.refunds import (
     BY_HAND,
     RefundAnswer,
@@ -424,7 +424,7 @@ def announce_succeeded(change: OrderChange) -> list[str]:
     once per request (its claim key names it). Returns the ids published now."""
     published = []
     for entry in change.new_entries:
-        if entry.type != "refund" or entry.data.get("state") != RefundState.SUCCEEDED.value:
+        if entry.type != EntryType.REFUND or entry.data.get("state") != RefundState.SUCCEEDED.value:
             continue
         refund = find_request(change.after, entry.data["refund_request_id"])
         if events.publish_once(

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..anomaly import Finding
-from ..order import DeliveryStatus, Order, OrderChanges, Outcome, PayStatus, TimelineEntry, hold
+from ..order import (
+    DeliveryStatus,
+    EntryType,
+    Order,
+    OrderChanges,
+    Outcome,
+    PayStatus,
+    TimelineEntry,
+    hold,
+)
 
 ORDER_READY = "order.ready"
 ORDER_HELD = "order.held"
@@ -26,14 +35,14 @@ ORDER_HELD = "order.held"
 
 def anomaly_changes(order: Order, finding: Finding, now: datetime) -> OrderChanges:
     if any(
-        entry.type == "anomaly" and entry.data.get("anomaly_id") == finding.anomaly_id
+        entry.type == EntryType.ANOMALY and entry.data.get("anomaly_id") == finding.anomaly_id
         for entry in order.timeline
     ):
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     holds = finding.hold and order.delivery_status is not DeliveryStatus.DELIVERED
     entry = TimelineEntry(
         at=now,
-        type="anomaly",
+        type=EntryType.ANOMALY,
         source="system",
         message=f"anomaly {finding.rule} ({finding.severity.value})"
         + (": delivery held" if holds else ""),
@@ -66,6 +75,6 @@ def announcement(order: Order) -> Announcement | None:
     already delivered — nothing to decide)."""
     if order.pay_status is not PayStatus.PAID or order.delivery_status is DeliveryStatus.DELIVERED:
         return None
-    generation = sum(1 for entry in order.timeline if entry.type == "release")
+    generation = sum(1 for entry in order.timeline if entry.type == EntryType.RELEASE)
     event = ORDER_HELD if order.on_hold else ORDER_READY
     return Announcement(event, f"{event}#{generation}", generation, tuple(order.hold_reasons))
