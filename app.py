@@ -276,12 +276,9 @@ def admin_update_anomaly(principal, anomaly_id: str) -> Response:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def slow_delivery(event):
-    from chalicelib.platform.observability import logger
-    from chalicelib.services import screening
+    from chalicelib.services import jobs
 
-    summary = screening.slow_delivery_check()
-    logger.info("job done", extra=summary)
-    return summary
+    return jobs.run_scheduled("slow_delivery")
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

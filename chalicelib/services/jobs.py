@@ -9,6 +9,7 @@
 | apply_statement_fees | every 15 minutes | finish writing statement fees onto orders |
 | failed_digest | daily 09:00 Beijing | yesterday's failed, expired and held orders, to S3 and SNS |
 | channel_health | hourly | the channel_failure rule's check (the anomaly engine's job) |
+| slow_delivery | every minute | the slow_delivery rule's check: paid orders still not delivered |
 | query_refunds | every 5 minutes | ask the gateway about refunds still pending (services/refunds.py) |
 """
 
@@ -71,6 +72,7 @@ JOBS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "apply_statement_fees": lambda params: reconcile.apply_statement_fees(),
     "failed_digest": lambda params: digest.failed_digest(),
     "channel_health": lambda params: screening.channel_health(),
+    "slow_delivery": lambda params: screening.slow_delivery_check(),
     "query_refunds": lambda params: refunds.query_refunds(),
 }
 _PARAMS = {"reconcile": {"date", "channel"}}
