@@ -208,9 +208,13 @@ def admin_audit(principal) -> Response:
 @app.route("/admin/orders", methods=["GET"])
 @guard("viewer")
 def admin_search_orders(principal) -> Response:
+    from chalicelib.domain.commands import SearchOrders
     from chalicelib.services import order_search
+    from chalicelib.services.render import order_page_view
 
-    return json_response(order_search.search(principal, *query_params(app)))
+    params, getlist = query_params(app)
+    command = SearchOrders.from_query(params, getlist("status"))
+    return json_response(order_page_view(order_search.search(principal, command)))
 
 
 @app.route("/admin/lookup", methods=["GET"])
@@ -253,25 +257,32 @@ def on_exports_stream(event):
 @app.route("/admin/anomalies", methods=["GET"])
 @guard("viewer")
 def admin_list_anomalies(principal) -> Response:
+    from chalicelib.domain.commands import ListAnomalies
     from chalicelib.services import anomalies
+    from chalicelib.services.render import anomalies_page_view
 
-    return json_response(anomalies.inbox(principal, query_params(app)[0]))
+    command = ListAnomalies.from_query(query_params(app)[0], anomalies.inbox_rules())
+    return json_response(anomalies_page_view(anomalies.inbox(principal, command)))
 
 
 @app.route("/admin/anomalies/{anomaly_id}", methods=["GET"])
 @guard("viewer")
 def admin_get_anomaly(principal, anomaly_id: str) -> Response:
     from chalicelib.services import anomalies
+    from chalicelib.services.render import found_anomaly_view
 
-    return json_response(anomalies.one(principal, anomaly_id))
+    return json_response(found_anomaly_view(anomalies.one(principal, anomaly_id)))
 
 
 @app.route("/admin/anomalies/{anomaly_id}", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_update_anomaly(principal, anomaly_id: str) -> Response:
+    from chalicelib.domain.commands import UpdateAnomaly
     from chalicelib.services import anomalies
+    from chalicelib.services.render import found_anomaly_view
 
-    return json_response(anomalies.update(principal, anomaly_id, read_json(app)))
+    command = UpdateAnomaly.from_body(anomaly_id, read_json(app))
+    return json_response(found_anomaly_view(anomalies.update(principal, command)))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
@@ -449,25 +460,34 @@ def admin_run_job(principal, name: str) -> Response:
 @app.route("/admin/reconciliations", methods=["GET"])
 @guard("viewer")
 def admin_list_reconciliations(principal) -> Response:
-    from chalicelib.services import reconcile
+    from chalicelib.domain.commands import ListRuns
+    from chalicelib.services import reconcile_runs
+    from chalicelib.services.render import run_view
 
-    return json_response(reconcile.list_runs(principal, query_params(app)[0]))
+    runs = reconcile_runs.list_runs(principal, ListRuns.from_query(query_params(app)[0]))
+    return json_response({"items": [run_view(run) for run in runs]})
 
 
 @app.route("/admin/reconciliations", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_run_reconciliation(principal) -> Response:
-    from chalicelib.services import reconcile
+    from chalicelib.domain.commands import RunReconciliation
+    from chalicelib.services import reconcile_runs
+    from chalicelib.services.render import run_view
 
-    return json_response(reconcile.run_now(principal, read_json(app)), 201)
+    done = reconcile_runs.run_now(principal, RunReconciliation.from_body(read_json(app)))
+    return json_response({**run_view(done.run), "fees": done.fees}, 201)
 
 
 @app.route("/admin/reconciliations/{run_id}", methods=["GET"])
 @guard("viewer")
 def admin_get_reconciliation(principal, run_id: str) -> Response:
-    from chalicelib.services import reconcile
+    from chalicelib.domain.commands import GetRun
+    from chalicelib.services import reconcile_runs
+    from chalicelib.services.render import run_detail_view
 
-    return json_response(reconcile.get_run(principal, run_id, query_params(app)[0]))
+    command = GetRun.from_query(run_id, query_params(app)[0])
+    return json_response(run_detail_view(reconcile_runs.get_run(principal, command)))
 
 
 # ---------------------------------------------------------------- the admin page (static files, README "The admin page")

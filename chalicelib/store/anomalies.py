@@ -9,9 +9,6 @@ Severity (and status, under a rule) only narrows what the index bounded: a filte
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,11 +18,10 @@ from pynamodb.expressions.condition import Condition
 from ..domain.anomaly import Anomaly, AnomalyStatus, Finding, Severity
 from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.errors import Conflict, ValidationFailed
-from ..domain.params import parse_day, parse_json
+from ..domain.params import decode_cursor, encode_cursor, parse_day
 from .models import AnomalyModel
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-MAX_CURSOR = 2048  # ours are a few hundred characters
 
 
 def to_domain(item: AnomalyModel) -> Anomaly:
@@ -157,16 +153,13 @@ _INDEX_KEYS = {"by_rule": "rule", "by_status": "status", "by_day": "created_day"
 
 
 def _encode_cursor(index: str, day: str | None, key: dict | None) -> str:
-    raw = json.dumps({"i": index, "d": day, "k": key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor({"i": index, "d": day, "k": key})
 
 
 def _decode_cursor(cursor: str, index: str) -> tuple[str | None, dict | None]:
     try:
-        if len(cursor) > MAX_CURSOR:
-            raise ValueError
-        data = parse_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), "cursor")
-    except (binascii.Error, ValueError, ValidationFailed):
+        data = decode_cursor(cursor)
+    except ValueError:
         raise InvalidCursor() from None
     if not isinstance(data, dict) or data.get("i") != index:
         raise InvalidCursor()

@@ -15,10 +15,10 @@ from chalicelib.domain.reconcile import (
     LedgerPayment,
     Result,
     findings,
-    line_view,
     reconcile,
 )
 from chalicelib.domain.statement import LineKind, Statement, StatementLine, day_bounds
+from chalicelib.services.render import reconcile_line_view
 
 DAY = date(2026, 11, 24)
 WINDOW = day_bounds(DAY)
@@ -161,8 +161,10 @@ def test_fees_are_written_for_the_orders_own_payment_only_when_new():
 
 def test_every_unmatched_line_is_a_finding_critical_where_money_is_not_confirmed():
     lines, day, other = day_with_every_kind()
-    found = findings(reconcile(lines, day, other, WINDOW))
+    run = reconcile(lines, day, other, WINDOW)
+    found = findings(run, lambda n, line: {"n": n})
     assert len(found) == 7
+    assert [f.details["n"] for f in found] == [n for n, _ in run.unmatched]
     severities = {f.rule: f.severity for f in found}
     assert severities["reconciliation_missing_there"] is Severity.CRITICAL
     assert severities["reconciliation_amount_mismatch"] is Severity.CRITICAL
@@ -242,7 +244,7 @@ def test_lines_in_two_currencies_are_summed_apart():
 def test_a_line_view_is_plain_json():
     lines, day, other = day_with_every_kind()
     n, line = reconcile(lines, day, other, WINDOW).unmatched[0]
-    view = line_view(n, line)
+    view = reconcile_line_view(n, line)
     assert view == {
         "n": 2,
         "result": "amount_mismatch",
@@ -347,7 +349,9 @@ def test_fees_off_the_contracted_rate_are_reported_once_for_the_day():
         "charged_over_expected": {"CNY": "0.40"},
         "estimated": {},
     }
-    fee_findings = [f for f in findings(run) if f.rule == "reconciliation_fee_rate"]
+    fee_findings = [
+        f for f in findings(run, reconcile_line_view) if f.rule == "reconciliation_fee_rate"
+    ]
     assert len(fee_findings) == 1 and fee_findings[0].details["lines"][0]["order_no"] == "O-B"
 
 
