@@ -111,7 +111,7 @@ def revoke_key(principal: Principal, key_id: str) -> dict[str, Any]:
 
 def audit_log(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
     """Who read, exported or changed what, newest first; by key (`key`) and time (`from`, `to`)."""
-    since, until = p.time_range(params, utcnow(), timedelta(days=1), timedelta(days=31))
+    since, until = p.time_range(params).resolve(utcnow(), timedelta(days=1), timedelta(days=31))
     limit = p.whole_number(params, "limit", 100, 1, 500)
     key = params.get("key") or None
     if key is not None and len(key) > MAX_KEY_ID:
