@@ -169,40 +169,49 @@ def admin_meta(principal) -> Response:
 @guard("viewer")
 def admin_order_detail(principal, order_no: str) -> Response:
     from chalicelib.services import admin
+    from chalicelib.services.render import order_detail_view
 
-    return json_response(admin.order_detail(principal, order_no))
+    return json_response(order_detail_view(admin.order_detail(principal, order_no)))
 
 
 @app.route("/admin/keys", methods=["POST"], content_types=JSON_TYPES)
 @guard("admin")
 def admin_create_key(principal) -> Response:
-    from chalicelib.services import admin
+    from chalicelib.domain.commands import CreateKey
+    from chalicelib.services import admin, auth
+    from chalicelib.services.render import new_key_view
 
-    return json_response(admin.create_key(principal, read_json(app)), 201)
+    command = CreateKey.from_body(read_json(app), auth.ROLES)
+    return json_response(new_key_view(admin.create_key(principal, command)), 201)
 
 
 @app.route("/admin/keys", methods=["GET"])
 @guard("admin")
 def admin_list_keys(principal) -> Response:
     from chalicelib.services import admin
+    from chalicelib.services.render import key_view
 
-    return json_response(admin.list_keys(principal))
+    return json_response({"items": [key_view(k) for k in admin.list_keys(principal)]})
 
 
 @app.route("/admin/keys/{key_id}", methods=["DELETE"])
 @guard("admin")
 def admin_revoke_key(principal, key_id: str) -> Response:
     from chalicelib.services import admin
+    from chalicelib.services.render import key_view
 
-    return json_response(admin.revoke_key(principal, key_id))
+    return json_response(key_view(admin.revoke_key(principal, key_id)))
 
 
 @app.route("/admin/audit", methods=["GET"])
 @guard("admin")
 def admin_audit(principal) -> Response:
+    from chalicelib.domain.commands import ReadAuditLog
     from chalicelib.services import admin
+    from chalicelib.services.render import audit_view
 
-    return json_response(admin.audit_log(principal, current_request(app).query_params or {}))
+    command = ReadAuditLog.from_query(query_params(app)[0])
+    return json_response({"items": [audit_view(i) for i in admin.audit_log(principal, command)]})
 
 
 @app.route("/admin/orders", methods=["GET"])
@@ -228,18 +237,22 @@ def admin_lookup_trade(principal) -> Response:
 @app.route("/admin/exports", methods=["POST"], content_types=JSON_TYPES)
 @guard("viewer")
 def admin_request_export(principal) -> Response:
+    from chalicelib.domain.commands import RequestExport
     from chalicelib.services import exports
+    from chalicelib.services.export_words import LANGUAGES
+    from chalicelib.services.render import export_view
 
-    view, status = exports.request_export(principal, read_json(app))
-    return json_response(view, status)
+    state = exports.request_export(principal, RequestExport.from_body(read_json(app), LANGUAGES))
+    return json_response(export_view(state), 201 if state.record.status == "ready" else 202)
 
 
 @app.route("/admin/exports/{export_id}", methods=["GET"])
 @guard("viewer")
 def admin_get_export(principal, export_id: str) -> Response:
     from chalicelib.services import exports
+    from chalicelib.services.render import export_view
 
-    return json_response(exports.get_export(principal, export_id))
+    return json_response(export_view(exports.get_export(principal, export_id)))
 
 
 @app.on_dynamodb_record(
@@ -305,9 +318,12 @@ app.register_middleware(flush_metrics_after, "all")
 @app.route("/admin/orders/{order_no}/actions", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_order_action(principal, order_no: str) -> Response:
+    from chalicelib.domain.commands import OrderAction
     from chalicelib.services import actions
+    from chalicelib.services.render import action_view
 
-    return json_response(actions.perform(principal, order_no, read_json(app)))
+    command = OrderAction.from_body(order_no, read_json(app))
+    return json_response(action_view(actions.perform(principal, command)))
 
 
 @app.route("/admin/orders/{order_no}/verification", methods=["GET"])

@@ -13,6 +13,7 @@ from typing import Any
 
 from . import params as p
 from . import validation as v
+from .actions import ACTIONS, Idempotency
 from .anomaly import AnomalyStatus, Severity
 from .errors import ValidationFailed
 from .order import DeliveryStatus, PayStatus
@@ -284,3 +285,146 @@ class SearchOrders:
             OrderCursor.decode(cursor) if cursor else None,
             {k: v for k, v in params.items() if k != "cursor"},
         )
+
+
+# ------------------------------------------------------------------ exports
+
+EXPORT_KINDS = ("orders", "notifications", "anomalies", "reconciliation")
+EXPORT_FORMATS = ("csv", "xlsx")
+ORDER_FILTERS = frozenset(
+    {
+        "from",
+        "to",
+        "paid_from",
+        "paid_to",
+        "status",
+        "delivery",
+        "channel",
+        "method",
+        "min_amount",
+        "max_amount",
+        "order_no",
+        "trade_no",
+        "email",
+        "buyer_id",
+        "product",
+        "ip",
+        "flagged",
+    }
+)
+EXPORT_FILTERS = {
+    "orders": ORDER_FILTERS,
+    "notifications": frozenset({"from", "to", "channel"}),
+    "anomalies": frozenset({"from", "to", "status", "rule", "severity"}),
+    "reconciliation": frozenset({"date", "channel", "from", "to", "result"}),
+}
+
+
+@dataclass(frozen=True)
+class RequestExport:
+    """POST /admin/exports: a kind, a format and the kind's filters (strings; `status` may be a
+    list), kept with the export as given and read again when it is written."""
+
+    kind: str
+    format: str
+    filters: dict[str, Any]
+
+    @classmethod
+    def from_body(cls, body: Any, languages: tuple[str, ...]) -> RequestExport:
+        body = v.require_object(body)
+        kind = v.choice(body, "kind", EXPORT_KINDS, required=False) or "orders"
+        fmt = v.choice(body, "format", EXPORT_FORMATS, required=False) or "csv"
+        filters = {k: val for k, val in body.items() if k not in ("kind", "format")}
+        v.reject_unknown(filters, {*EXPORT_FILTERS[kind], "lang"})
+        v.choice(filters, "lang", languages, required=False)
+        for name, value in filters.items():
+            ok = isinstance(value, str) or (
+                name == "status"
+                and isinstance(value, list)
+                and all(isinstance(s, str) for s in value)
+            )
+            if not ok:
+                raise ValidationFailed(
+                    f"{name}: filters are strings (status may be a list)", {"field": name}
+                )
+        return cls(kind, fmt, filters)
+
+
+# ------------------------------------------------------------------ an operator acts on an order
+
+_ACTION_FIELDS = {"action", "reason", "amount", "idempotency_key", "payment"}
+_WITH_AMOUNT = ("mark_refunded", "refund")
+
+
+@dataclass(frozen=True)
+class OrderAction:
+    """POST /admin/orders/{order_no}/actions: one of ACTIONS with a reason; `amount` (the
+    decimal text, read in the order's currency) for `mark_refunded` and `refund`, `payment` for
+    `refund` only; an `idempotency_key` bound to the whole body."""
+
+    order_no: str
+    action: str
+    reason: str
+    idempotency: Idempotency | None = None
+    amount: str | None = None
+    payment: str | None = None
+
+    @classmethod
+    def from_body(cls, order_no: str, body: Any) -> OrderAction:
+        body = v.require_object(body)
+        v.reject_unknown(body, _ACTION_FIELDS)
+        action = v.choice(body, "action", ACTIONS) or ""
+        reason = v.text(body, "reason", max_len=500) or ""
+        idempotency = Idempotency.of(
+            v.text(body, "idempotency_key", required=False, max_len=100), body
+        )
+        amount = body.get("amount") if action in _WITH_AMOUNT else None
+        if amount is not None and not isinstance(amount, str):
+            raise ValidationFailed('amount: a decimal string such as "8.00"', {"field": "amount"})
+        if action != "refund" and "payment" in body:
+            raise ValidationFailed(
+                "payment: only the refund action names a payment", {"field": "payment"}
+            )
+        payment = v.text(body, "payment", required=False, max_len=128)
+        return cls(order_no, action, reason, idempotency, amount, payment)
+
+
+# ------------------------------------------------------------------ keys and the audit log
+
+AUDIT_LIMIT = (100, 500)  # default, most per page
+MAX_KEY_ID = 64
+
+
+@dataclass(frozen=True)
+class CreateKey:
+    """POST /admin/keys {name, role}."""
+
+    name: str
+    role: str
+
+    @classmethod
+    def from_body(cls, body: Any, roles: tuple[str, ...]) -> CreateKey:
+        body = v.require_object(body)
+        v.reject_unknown(body, {"name", "role"})
+        name = v.text(body, "name", max_len=100) or ""
+        return cls(name, v.choice(body, "role", roles) or "")
+
+
+@dataclass(frozen=True)
+class ReadAuditLog:
+    """GET /admin/audit: by key (`key`) and time (`from`, `to`: a day by default)."""
+
+    period: p.TimeRange
+    limit: int = AUDIT_LIMIT[0]
+    key: str | None = None
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> ReadAuditLog:
+        period = p.time_range(params)
+        limit = p.limit(params, *AUDIT_LIMIT)
+        key = params.get("key") or None
+        if key is not None and len(key) > MAX_KEY_ID:
+            raise ValidationFailed(
+                f"key: a key id (at most {MAX_KEY_ID} characters)", {"field": "key"}
+            )
+        return cls(period, limit, key)

@@ -178,7 +178,7 @@ class Order:
 class OrderChanges:
     """What one decision does to an order. `outcome` tells the caller what happened."""
 
-    outcome: str
+    outcome: Outcome
     set: dict[str, Any] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)

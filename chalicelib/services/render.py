@@ -17,11 +17,15 @@ from ..domain.refunds import RefundRequest, refund_requests
 from ..domain.settlement import settlement_view
 from ..domain.verification import ANSWERED, answered_message, mark_expired
 from ..store.reconciliations import StoredRun
-from . import channels
+from . import channels, related
 from .facts import anomaly_facts, timeline_facts
+from .related import Related
 
 if TYPE_CHECKING:
+    from .actions import ActionDone
+    from .admin import NewKey, OrderDetail
     from .anomalies import Found
+    from .exports import ExportState
     from .order_search import OrderPage
     from .reconcile_runs import RunDetail
 
@@ -249,6 +253,10 @@ def found_anomaly_view(found: Found) -> dict[str, Any]:
     return anomaly_view(found.items[0], masked=found.masked, names=found.names)
 
 
+def new_key_view(new: NewKey) -> dict[str, Any]:
+    return {"id": new.key_id, "name": new.name, "role": new.role, "key": new.key}
+
+
 def key_view(stored) -> dict[str, Any]:
     return {
         "id": stored.key_id,
@@ -378,3 +386,65 @@ def order_page_view(page: OrderPage) -> dict[str, Any]:
         "index": page.index,
         "channel_names": channel_names(),
     }
+
+
+def export_view(state: ExportState) -> dict[str, Any]:
+    """An export's state (`writing` is shown as `running`) and its link once it is ready."""
+    record = state.record
+    return {
+        "export_id": record.export_id,
+        "status": "running" if record.status == "writing" else record.status,
+        "rows": record.rows,
+        "kind": record.kind,
+        "format": record.format,
+        "masked": record.masked,
+        "created_at": to_api(record.created_at),
+        "finished_at": to_api(record.finished_at),
+        "error": record.error,
+        "url": state.url,
+        "expires_at": to_api(state.expires_at),
+    }
+
+
+def action_view(done: ActionDone) -> dict[str, Any]:
+    """An action's answer: its outcome and the order after it, unmasked (only operators act),
+    with the refund request a refund made."""
+    view: dict[str, Any] = {"action": done.action, "outcome": done.outcome}
+    if done.refund is not None:
+        view["refund"] = refund_for_admin(done.refund)
+    view["order"] = order_for_admin(done.order, masked=False, actor_names=done.actor_names)
+    return view
+
+
+def related_view(found: Related, masked: bool) -> dict[str, Any]:
+    """{window_days, counts per kind, items: order rows with `matched_by`, truncated}."""
+    rows = found.rows
+    return {
+        "window_days": related.WINDOW.days,
+        "truncated": found.truncated,
+        "counts": {kind: sum(kind in kinds for _, kinds in rows) for kind in related.KINDS},
+        "items": [
+            {**order_row(other, masked=masked), "matched_by": kinds} for other, kinds in rows
+        ],
+    }
+
+
+def order_detail_view(detail: OrderDetail) -> dict[str, Any]:
+    """Everything about one order: fields, timeline, notices, payments, anomalies, actions and
+    the sentence for the buyer, masked for viewers."""
+    masked = detail.masked
+    view = order_for_admin(
+        detail.order, masked=masked, fee_rate=detail.fee_rate, actor_names=detail.actor_names
+    )
+    view["buyer_region"] = detail.location.text()
+    view["buyer_location"] = detail.location.as_dict()
+    view["channel_names"] = channel_names()
+    view["notices"] = [notice_view(n, masked) for n in detail.notices]
+    view["anomalies"] = [
+        anomaly_view(a, masked=masked, names=detail.anomaly_names) for a in detail.anomalies
+    ]
+    view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
+    view["allowed_actions"] = detail.allowed_actions
+    view["customer_reply"] = detail.customer_reply
+    view["related"] = related_view(detail.related, masked)
+    return view
