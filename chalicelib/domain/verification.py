@@ -160,7 +160,12 @@ def current(order: Order, now: datetime) -> Verification | None:
 
 
 def _entry(
-    now: datetime, kind: EntryType, source: str, actor: str | None, message: str, data: dict[str, Any]
+    now: datetime,
+    kind: EntryType,
+    source: str,
+    actor: str | None,
+    message: str,
+    data: dict[str, Any],
 ) -> TimelineEntry:
     return TimelineEntry(at=now, type=kind, source=source, message=message, data=data, actor=actor)
 

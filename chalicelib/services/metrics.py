@@ -21,7 +21,7 @@ ANOMALIES = "Anomalies"
 STREAM_RECORD_FAILURES = "StreamRecordFailures"
 
 # ingestion outcomes (services/ingest.py) -> the figure they count towards
-_NOTIFY_OUTCOMES = {
+_NOTIFY_OUTCOMES: dict[str, str] = {
     IngestOutcome.APPLIED: NOTIFICATIONS_ACCEPTED,
     IngestOutcome.ALREADY_APPLIED: NOTIFICATIONS_ACCEPTED,
     IngestOutcome.REFUSED: NOTIFICATIONS_ACCEPTED,
