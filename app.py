@@ -170,48 +170,61 @@ def admin_meta(principal) -> Response:
 @guard("viewer")
 def admin_order_detail(principal, order_no: str) -> Response:
     from chalicelib.services import admin
+    from chalicelib.services.render import order_detail_view
 
-    return json_response(admin.order_detail(principal, order_no))
+    return json_response(order_detail_view(admin.order_detail(principal, order_no)))
 
 
 @app.route("/admin/keys", methods=["POST"], content_types=JSON_TYPES)
 @guard("admin")
 def admin_create_key(principal) -> Response:
-    from chalicelib.services import admin
+    from chalicelib.domain.commands import CreateKey
+    from chalicelib.services import admin, auth
+    from chalicelib.services.render import new_key_view
 
-    return json_response(admin.create_key(principal, read_json(app)), 201)
+    command = CreateKey.from_body(read_json(app), auth.ROLES)
+    return json_response(new_key_view(admin.create_key(principal, command)), 201)
 
 
 @app.route("/admin/keys", methods=["GET"])
 @guard("admin")
 def admin_list_keys(principal) -> Response:
     from chalicelib.services import admin
+    from chalicelib.services.render import key_view
 
-    return json_response(admin.list_keys(principal))
+    return json_response({"items": [key_view(k) for k in admin.list_keys(principal)]})
 
 
 @app.route("/admin/keys/{key_id}", methods=["DELETE"])
 @guard("admin")
 def admin_revoke_key(principal, key_id: str) -> Response:
     from chalicelib.services import admin
+    from chalicelib.services.render import key_view
 
-    return json_response(admin.revoke_key(principal, key_id))
+    return json_response(key_view(admin.revoke_key(principal, key_id)))
 
 
 @app.route("/admin/audit", methods=["GET"])
 @guard("admin")
 def admin_audit(principal) -> Response:
+    from chalicelib.domain.commands import ReadAuditLog
     from chalicelib.services import admin
+    from chalicelib.services.render import audit_view
 
-    return json_response(admin.audit_log(principal, current_request(app).query_params or {}))
+    command = ReadAuditLog.from_query(query_params(app)[0])
+    return json_response({"items": [audit_view(i) for i in admin.audit_log(principal, command)]})
 
 
 @app.route("/admin/orders", methods=["GET"])
 @guard("viewer")
 def admin_search_orders(principal) -> Response:
+    from chalicelib.domain.commands import SearchOrders
     from chalicelib.services import order_search
+    from chalicelib.services.render import order_page_view
 
-    return json_response(order_search.search(principal, *query_params(app)))
+    params, getlist = query_params(app)
+    command = SearchOrders.from_query(params, getlist("status"))
+    return json_response(order_page_view(order_search.search(principal, command)))
 
 
 @app.route("/admin/lookup", methods=["GET"])
@@ -225,18 +238,22 @@ def admin_lookup_trade(principal) -> Response:
 @app.route("/admin/exports", methods=["POST"], content_types=JSON_TYPES)
 @guard("viewer")
 def admin_request_export(principal) -> Response:
+    from chalicelib.domain.commands import RequestExport
     from chalicelib.services import exports
+    from chalicelib.services.export_words import LANGUAGES
+    from chalicelib.services.render import export_view
 
-    view, status = exports.request_export(principal, read_json(app))
-    return json_response(view, status)
+    state = exports.request_export(principal, RequestExport.from_body(read_json(app), LANGUAGES))
+    return json_response(export_view(state), 201 if state.record.status == "ready" else 202)
 
 
 @app.route("/admin/exports/{export_id}", methods=["GET"])
 @guard("viewer")
 def admin_get_export(principal, export_id: str) -> Response:
     from chalicelib.services import exports
+    from chalicelib.services.render import export_view
 
-    return json_response(exports.get_export(principal, export_id))
+    return json_response(export_view(exports.get_export(principal, export_id)))
 
 
 @app.on_dynamodb_record(
@@ -254,35 +271,39 @@ def on_exports_stream(event):
 @app.route("/admin/anomalies", methods=["GET"])
 @guard("viewer")
 def admin_list_anomalies(principal) -> Response:
+    from chalicelib.domain.commands import ListAnomalies
     from chalicelib.services import anomalies
+    from chalicelib.services.render import anomalies_page_view
 
-    return json_response(anomalies.inbox(principal, query_params(app)[0]))
+    command = ListAnomalies.from_query(query_params(app)[0], anomalies.inbox_rules())
+    return json_response(anomalies_page_view(anomalies.inbox(principal, command)))
 
 
 @app.route("/admin/anomalies/{anomaly_id}", methods=["GET"])
 @guard("viewer")
 def admin_get_anomaly(principal, anomaly_id: str) -> Response:
     from chalicelib.services import anomalies
+    from chalicelib.services.render import found_anomaly_view
 
-    return json_response(anomalies.one(principal, anomaly_id))
+    return json_response(found_anomaly_view(anomalies.one(principal, anomaly_id)))
 
 
 @app.route("/admin/anomalies/{anomaly_id}", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_update_anomaly(principal, anomaly_id: str) -> Response:
+    from chalicelib.domain.commands import UpdateAnomaly
     from chalicelib.services import anomalies
+    from chalicelib.services.render import found_anomaly_view
 
-    return json_response(anomalies.update(principal, anomaly_id, read_json(app)))
+    command = UpdateAnomaly.from_body(anomaly_id, read_json(app))
+    return json_response(found_anomaly_view(anomalies.update(principal, command)))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def slow_delivery(event):
-    from chalicelib.platform.observability import logger
-    from chalicelib.services import screening
+    from chalicelib.services import jobs
 
-    summary = screening.slow_delivery_check()
-    logger.info("job done", extra=summary)
-    return summary
+    return jobs.run_scheduled("slow_delivery")
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
@@ -295,9 +316,12 @@ def channel_health(event):
 @app.route("/admin/orders/{order_no}/actions", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_order_action(principal, order_no: str) -> Response:
+    from chalicelib.domain.commands import OrderAction
     from chalicelib.services import actions
+    from chalicelib.services.render import action_view
 
-    return json_response(actions.perform(principal, order_no, read_json(app)))
+    command = OrderAction.from_body(order_no, read_json(app))
+    return json_response(action_view(actions.perform(principal, command)))
 
 
 @app.route("/admin/orders/{order_no}/verification", methods=["GET"])
@@ -450,25 +474,34 @@ def admin_run_job(principal, name: str) -> Response:
 @app.route("/admin/reconciliations", methods=["GET"])
 @guard("viewer")
 def admin_list_reconciliations(principal) -> Response:
-    from chalicelib.services import reconcile
+    from chalicelib.domain.commands import ListRuns
+    from chalicelib.services import reconcile_runs
+    from chalicelib.services.render import run_view
 
-    return json_response(reconcile.list_runs(principal, query_params(app)[0]))
+    runs = reconcile_runs.list_runs(principal, ListRuns.from_query(query_params(app)[0]))
+    return json_response({"items": [run_view(run) for run in runs]})
 
 
 @app.route("/admin/reconciliations", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_run_reconciliation(principal) -> Response:
-    from chalicelib.services import reconcile
+    from chalicelib.domain.commands import RunReconciliation
+    from chalicelib.services import reconcile_runs
+    from chalicelib.services.render import run_view
 
-    return json_response(reconcile.run_now(principal, read_json(app)), 201)
+    done = reconcile_runs.run_now(principal, RunReconciliation.from_body(read_json(app)))
+    return json_response({**run_view(done.run), "fees": done.fees}, 201)
 
 
 @app.route("/admin/reconciliations/{run_id}", methods=["GET"])
 @guard("viewer")
 def admin_get_reconciliation(principal, run_id: str) -> Response:
-    from chalicelib.services import reconcile
+    from chalicelib.domain.commands import GetRun
+    from chalicelib.services import reconcile_runs
+    from chalicelib.services.render import run_detail_view
 
-    return json_response(reconcile.get_run(principal, run_id, query_params(app)[0]))
+    command = GetRun.from_query(run_id, query_params(app)[0])
+    return json_response(run_detail_view(reconcile_runs.get_run(principal, command)))
 
 
 # ---------------------------------------------------------------- the admin page (static files, README "The admin page")

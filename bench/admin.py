@@ -137,6 +137,7 @@ class OrderReads:
 
 def page_through(params: dict) -> tuple[int, int, int]:
     """(items returned, items DynamoDB read, pages) over every page of one filter."""
+    from chalicelib.domain.commands import SearchOrders
     from chalicelib.services import order_search
     from chalicelib.services.auth import Principal
 
@@ -150,12 +151,10 @@ def page_through(params: dict) -> tuple[int, int, int]:
                 "limit": "200",
                 **({"cursor": cursor} if cursor else {}),
             }
-            page = order_search.search(
-                principal, query, lambda name: list(statuses) if name == "status" else []
-            )
-            returned += len(page["items"])
+            page = order_search.search(principal, SearchOrders.from_query(query, list(statuses)))
+            returned += len(page.orders)
             pages += 1
-            cursor = page["next_cursor"]
+            cursor = page.next_cursor
             if not cursor:
                 return returned, reads.items, pages
 

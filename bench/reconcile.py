@@ -329,6 +329,7 @@ def main() -> None:
 
 def run(n: int, fee_seconds: float) -> None:
     from chalicelib.services import reconcile as service
+    from chalicelib.services import statement_fees
     from local.bootstrap import provision
 
     provision()
@@ -348,7 +349,7 @@ def run(n: int, fee_seconds: float) -> None:
     own_peak = own_structures_peak(data, orders)
 
     started = time.perf_counter()
-    fees = service.apply_fees(stored, timedelta(seconds=fee_seconds), NOW)
+    fees = statement_fees.apply_fees(stored, timedelta(seconds=fee_seconds), NOW)
     fee_s = time.perf_counter() - started
     fee_calls, _ = aws.take()
     report(

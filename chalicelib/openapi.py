@@ -734,6 +734,7 @@ def _paths() -> dict[str, dict]:
                                 "expire_orders",
                                 "apply_statement_fees",
                                 "query_refunds",
+                                "slow_delivery",
                             ]
                         },
                     ),

@@ -15,6 +15,7 @@ from typing import Any
 from chalice import Chalice, ChaliceUnhandledError, Response
 from chalice.app import Request
 
+from .domain import errors as e
 from .domain.errors import (
     MethodNotAllowed,
     NotFound,
@@ -23,6 +24,7 @@ from .domain.errors import (
     ValidationFailed,
 )
 from .domain.params import parse_json
+from .domain.statement import StatementNotReady, StatementUnparseable
 from .platform import read_budget
 from .platform.observability import logger, request_id
 
@@ -38,10 +40,34 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
+#: the HTTP status of each domain error class; a subclass answers as its nearest listed base
+STATUS: dict[type[PaytrackError], int] = {
+    PaytrackError: 400,
+    e.ValidationFailed: 400,
+    e.ReadBudgetExceeded: 400,
+    e.NotificationRejected: 400,
+    e.Unauthenticated: 401,
+    e.Forbidden: 403,
+    e.NotFound: 404,
+    e.MethodNotAllowed: 405,
+    e.Conflict: 409,
+    StatementNotReady: 409,
+    e.PayloadTooLarge: 413,
+    e.UnsupportedMediaType: 415,
+    e.ChannelMisconfigured: 500,
+    e.GatewayUnavailable: 502,
+    StatementUnparseable: 502,
+}
+
+
+def status_of(error: PaytrackError) -> int:
+    return next(STATUS[cls] for cls in type(error).__mro__ if cls in STATUS)
+
+
 def error_response(error: PaytrackError) -> Response:
     return json_response(
         {"error": {"code": error.code, "message": error.message, "details": error.details}},
-        error.status,
+        status_of(error),
     )
 
 

@@ -24,6 +24,7 @@ from .money import Money
 from .order import (
     PAID_STATES,
     DeliveryStatus,
+    EntryType,
     HoldReason,
     Order,
     OrderChanges,
@@ -109,7 +110,7 @@ def keyed(decision: Decision, idempotency: Idempotency | None) -> Decision:
 
 
 def _entry(
-    now: datetime, kind: str, actor: str, message: str, data: dict[str, Any]
+    now: datetime, kind: EntryType, actor: str, message: str, data: dict[str, Any]
 ) -> TimelineEntry:
     return TimelineEntry(
         at=now, type=kind, source="operator", message=message, data=data, actor=actor
@@ -125,7 +126,9 @@ def operator_release(order: Order, now: datetime, actor: str, reason: str) -> Or
 
 
 def note(order: Order, now: datetime, actor: str, reason: str) -> OrderChanges:
-    return OrderChanges(outcome=Outcome.APPLIED, timeline=[_entry(now, "note", actor, reason, {})])
+    return OrderChanges(
+        outcome=Outcome.APPLIED, timeline=[_entry(now, EntryType.NOTE, actor, reason, {})]
+    )
 
 
 def _promised(order: Order) -> int:
@@ -167,7 +170,7 @@ def mark_refunded(
         raise TransitionRefused(f"cannot go from {order.pay_status.value} to {target.value}", {})
     data = {"refunded": refund.format(), "total": total.format(), "currency": total.currency}
     entry = _entry(
-        now, "refund", actor, f"refund of {refund} recorded by an operator: {reason}", data
+        now, EntryType.REFUND, actor, f"refund of {refund} recorded by an operator: {reason}", data
     )
     return OrderChanges(
         outcome=Outcome.APPLIED,

@@ -1,7 +1,8 @@
-"""Typed domain errors. Entry points map them to responses in one place (platform/http.py).
+"""Typed domain errors. The HTTP edge maps them to responses in one place (chalicelib/web.py,
+which holds each class's status: HTTP is not the domain's business).
 
-Each error carries a stable snake_case `code`, a human message and optional details; the HTTP
-status is a property of the class so no caller classifies errors by their message text.
+Each error carries a stable snake_case `code`, a human message and optional details; the class
+is what callers and the edge classify by, never the message text.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import Any
 
 class PaytrackError(Exception):
     code = "error"
-    status = 400
 
     def __init__(self, message: str, details: dict[str, Any] | None = None):
         super().__init__(message)
@@ -21,7 +21,6 @@ class PaytrackError(Exception):
 
 class ValidationFailed(PaytrackError):
     code = "validation_failed"
-    status = 400
 
 
 class InvalidMoney(ValidationFailed):
@@ -30,22 +29,18 @@ class InvalidMoney(ValidationFailed):
 
 class Unauthenticated(PaytrackError):
     code = "unauthenticated"
-    status = 401
 
 
 class Forbidden(PaytrackError):
     code = "forbidden"
-    status = 403
 
 
 class NotFound(PaytrackError):
     code = "not_found"
-    status = 404
 
 
 class Conflict(PaytrackError):
     code = "conflict"
-    status = 409
 
 
 class RefundNotOffered(Conflict):
@@ -71,22 +66,18 @@ class ReadBudgetExceeded(PaytrackError):
     """Answering would read more than one request may (items, requests or time): narrow it."""
 
     code = "read_budget_exceeded"
-    status = 400
 
 
 class MethodNotAllowed(PaytrackError):
     code = "method_not_allowed"
-    status = 405
 
 
 class UnsupportedMediaType(PaytrackError):
     code = "unsupported_media_type"
-    status = 415
 
 
 class PayloadTooLarge(PaytrackError):
     code = "payload_too_large"
-    status = 413
 
 
 class NotificationRejected(PaytrackError):
@@ -97,7 +88,6 @@ class NotificationRejected(PaytrackError):
     """
 
     code = "notification_rejected"
-    status = 400
 
     def __init__(self, reason: str, message: str, details: dict[str, Any] | None = None):
         super().__init__(message, details)
@@ -132,11 +122,9 @@ class ChannelMisconfigured(PaytrackError):
     """
 
     code = "channel_misconfigured"
-    status = 500
 
 
 class GatewayUnavailable(PaytrackError):
     """The gateway could not be reached or answered garbage: never read as "unpaid"."""
 
     code = "gateway_unavailable"
-    status = 502

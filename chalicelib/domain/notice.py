@@ -20,6 +20,21 @@ class NoticeKind(StrEnum):
     INFO = "info"  # worth a timeline line, changes no state (waiting, failed attempt, dispute)
 
 
+class IngestOutcome(StrEnum):
+    """What became of one notification (or a notice we fetched): the word in its audit record
+    and the metric it counts towards (services/metrics.py)."""
+
+    APPLIED = "applied"
+    ALREADY_APPLIED = "already_applied"
+    REFUSED = "refused"  # stored and acknowledged, but the state machine refused it
+    DUPLICATE = "duplicate"  # the same event again: already stored
+    UNKNOWN_ORDER = "unknown_order"  # stored, kept until its order is registered
+    IGNORED = "ignored"  # verified, but nothing we track (answered success)
+    REJECTED = "rejected"  # unknown channel, misconfigured, too large, bad signature or format
+    STORE_FAILED = "store_failed"  # not stored: answered 503
+    CONTENTION = "contention"  # the order stayed busy: answered 503
+
+
 class NoticeSource(StrEnum):
     NOTIFY = "notify"  # the gateway called us
     QUERY = "query"  # we asked the gateway (补单)

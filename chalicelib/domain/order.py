@@ -76,10 +76,32 @@ class HoldReason(StrEnum):
     OPERATOR = "operator"
 
 
+class EntryType(StrEnum):
+    """The kinds of timeline entry: the words stored on the order and shown in its timeline."""
+
+    CREATED = "created"
+    PAYMENT = "payment"
+    NOTICE = "notice"
+    REFUND = "refund"
+    CLOSED = "closed"
+    CONFLICT = "conflict"
+    HOLD = "hold"
+    RELEASE = "release"
+    DELIVERY = "delivery"
+    STATUS = "status"
+    QUERY = "query"
+    NOTE = "note"
+    ANOMALY = "anomaly"
+    RECONCILIATION = "reconciliation"
+    VERIFICATION_REQUESTED = "verification_requested"
+    VERIFICATION_ANSWERED = "verification_answered"
+    VERIFICATION_DECIDED = "verification_decided"
+
+
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    type: str  # created, payment, refund, closed, status, notice, delivery, hold, release, conflict, ...
+    type: EntryType
     source: str  # shop, notify, query, operator, system
     message: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -156,7 +178,7 @@ class Order:
 class OrderChanges:
     """What one decision does to an order. `outcome` tells the caller what happened."""
 
-    outcome: str
+    outcome: Outcome
     set: dict[str, Any] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
@@ -175,7 +197,9 @@ class OrderChanges:
         return updated
 
 
-class Outcome:
+class Outcome(StrEnum):
+    """What deciding a change did to the order."""
+
     APPLIED = "applied"
     ALREADY_APPLIED = "already_applied"
     REFUSED = "refused"  # stored and acknowledged, but the state machine refused it
@@ -240,7 +264,7 @@ def first_payment_changes(
     entries = [
         _entry(
             now,
-            "payment",
+            EntryType.PAYMENT,
             notice,
             _payment_message(notice, late),
             {
@@ -258,7 +282,9 @@ def first_payment_changes(
         changes.set["hold_reasons"] = hold
         changes.set["delivery_status"] = DeliveryStatus.HELD
         changes.timeline.append(
-            _entry(now, "hold", notice, "delivery held: " + ", ".join(hold), {"reasons": hold})
+            _entry(
+                now, EntryType.HOLD, notice, "delivery held: " + ", ".join(hold), {"reasons": hold}
+            )
         )
     return changes
 
@@ -303,7 +329,7 @@ def _second_payment(order: Order, notice: Notice, now: datetime) -> OrderChanges
     changes.timeline.append(
         _entry(
             now,
-            "payment",
+            EntryType.PAYMENT,
             notice,
             f"second distinct payment {notice.amount} ({notice.trade_no}): refund due",
             {"trade_no": notice.trade_no, "duplicate": True},
@@ -317,7 +343,7 @@ def _status_echo(notice: Notice, now: datetime) -> OrderChanges:
     """Another event about a payment we already have (e.g. TRADE_SUCCESS then TRADE_FINISHED)."""
     entry = _entry(
         now,
-        "notice",
+        EntryType.NOTICE,
         notice,
         f"gateway status {notice.gateway_status} for a known payment",
         {"trade_no": notice.trade_no},
@@ -347,7 +373,7 @@ def _apply_refund(order: Order, notice: Notice, now: datetime) -> OrderChanges:
     }
     entry = _entry(
         now,
-        "refund",
+        EntryType.REFUND,
         notice,
         f"refunded {refunded} in total ({target.value})",
         {"refunded": refunded.format(), "currency": refunded.currency, "status": target.value},
@@ -371,7 +397,7 @@ def _apply_close(order: Order, notice: Notice, now: datetime) -> OrderChanges:
         return _refused(
             order, notice, now, f"gateway closed a trade that is {order.pay_status.value} here"
         )
-    entry = _entry(now, "closed", notice, "closed at the gateway without payment", {})
+    entry = _entry(now, EntryType.CLOSED, notice, "closed at the gateway without payment", {})
     return OrderChanges(
         outcome=Outcome.APPLIED,
         set={"pay_status": PayStatus.CLOSED, "closed_at": notice.event_time or now},
@@ -380,7 +406,7 @@ def _apply_close(order: Order, notice: Notice, now: datetime) -> OrderChanges:
 
 
 def _apply_info(order: Order, notice: Notice, now: datetime) -> OrderChanges:
-    entry = _entry(now, "notice", notice, f"gateway says {notice.gateway_status}", {})
+    entry = _entry(now, EntryType.NOTICE, notice, f"gateway says {notice.gateway_status}", {})
     return OrderChanges(outcome=Outcome.APPLIED, timeline=[entry])
 
 
@@ -388,7 +414,7 @@ def _refused(order: Order, notice: Notice, now: datetime, why: str) -> OrderChan
     """A notice that would move the order backwards or sideways: kept, shown, never applied."""
     entry = _entry(
         now,
-        "conflict",
+        EntryType.CONFLICT,
         notice,
         f"not applied: {why}",
         {"pay_status": order.pay_status.value, "gateway_status": notice.gateway_status},
@@ -416,7 +442,7 @@ def _payment_message(notice: Notice, late: bool) -> str:
 
 
 def _entry(
-    now: datetime, kind: str, notice: Notice, message: str, data: dict[str, Any]
+    now: datetime, kind: EntryType, notice: Notice, message: str, data: dict[str, Any]
 ) -> TimelineEntry:
     payload = {k: v for k, v in data.items() if v is not None}
     payload["notice"] = notice.dedupe_key
@@ -447,12 +473,12 @@ def _hold_changes(
         changes.set["delivery_status"] = DeliveryStatus.HELD
     message = "delivery held: " + ", ".join(reasons)
     if notice is not None:
-        changes.timeline.append(_entry(now, "hold", notice, message, {"reasons": reasons}))
+        changes.timeline.append(_entry(now, EntryType.HOLD, notice, message, {"reasons": reasons}))
     else:
         changes.timeline.append(
             TimelineEntry(
                 at=now,
-                type="hold",
+                type=EntryType.HOLD,
                 source=source,
                 message=message,
                 data={"reasons": reasons},
@@ -490,7 +516,7 @@ def release_hold(order: Order, now: datetime, actor: str | None, note: str | Non
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     entry = TimelineEntry(
         at=now,
-        type="release",
+        type=EntryType.RELEASE,
         source="operator",
         actor=actor,
         message="hold released" + (f": {note}" if note else ""),
@@ -530,7 +556,7 @@ def report_delivery(
         fields["delivered_at"] = now
     entry = TimelineEntry(
         at=now,
-        type="delivery",
+        type=EntryType.DELIVERY,
         source="shop",
         message=f"delivery {target.value}" + (f": {detail}" if detail else ""),
         data={"status": target.value},
@@ -543,7 +569,7 @@ def expire(order: Order, now: datetime) -> OrderChanges:
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
     entry = TimelineEntry(
         at=now,
-        type="status",
+        type=EntryType.STATUS,
         source="system",
         message="expired unpaid",
         data={"expires_at": order.expires_at.isoformat()},

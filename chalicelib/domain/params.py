@@ -1,5 +1,7 @@
 """Readers for query-string parameters: one strict parser per kind, so every route refuses the
-same hostile shapes the same way (400 naming the parameter), never a 500.
+same hostile shapes the same way (400 naming the parameter), never a 500. The HTTP edge
+(chalicelib/edge.py) reads each request into its command with these: one `limit` parser, one
+`TimeRange`, one cursor codec.
 
 - Whole numbers are ASCII digits only: `"²"` and `"٣"` pass `str.isdigit()`, and `int("²")` raises.
 - Times are ISO 8601 within [TIME_MIN, TIME_MAX): `9999-12-31T23:59:59-01:00` overflows
@@ -9,10 +11,13 @@ same hostile shapes the same way (400 naming the parameter), never a 500.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar, overload
@@ -27,6 +32,7 @@ _AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,3})?")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_JSON_DEPTH = 32
 MAX_INT_DIGITS = 20
+MAX_CURSOR = 2048  # ours are a few hundred characters
 
 
 def _fail(name: str, message: str) -> ValidationFailed:
@@ -46,6 +52,11 @@ def whole_number(params: Mapping[str, str], name: str, default: int, low: int, h
     if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
         raise _fail(name, f"a whole number from {low} to {high}")
     return int(value)
+
+
+def limit(params: Mapping[str, str], default: int, high: int) -> int:
+    """The page size `limit`: 1 to `high`, `default` when absent."""
+    return whole_number(params, "limit", default, 1, high)
 
 
 def amount(params: Mapping[str, str], name: str) -> Decimal | None:
@@ -104,6 +115,20 @@ def parse_day(text: str) -> date:
     return day
 
 
+def day_of(name: str, text: Any) -> date:
+    """The day parameter `name` (`YYYY-MM-DD`), or a 400 naming it."""
+    try:
+        return parse_day(text)
+    except ValueError:
+        raise ValidationFailed(f"{name}: expected YYYY-MM-DD", {"field": name}) from None
+
+
+def day_value(params: Mapping[str, Any], name: str) -> date | None:
+    """A day parameter (query string or body), None when absent."""
+    value = params.get(name)
+    return None if value is None else day_of(name, value)
+
+
 _When = TypeVar("_When", datetime, date)
 
 
@@ -127,20 +152,54 @@ def check_range(
         )
 
 
+@dataclass(frozen=True)
+class TimeRange:
+    """Two optional time parameters as the request gave them; `resolve` fills in the defaults
+    from the service's clock and checks order and width (before anything is read)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    since_name: str = "from"
+    until_name: str = "to"
+
+    @property
+    def given(self) -> bool:
+        return self.since is not None or self.until is not None
+
+    def resolve(
+        self, now: datetime, default_span: timedelta, max_span: timedelta
+    ) -> tuple[datetime, datetime]:
+        """(since, until): `until` defaults to now, `since` to `default_span` before `until`."""
+        until = self.until or now
+        since = self.since or until - default_span
+        check_range(since, until, max_span, self.since_name, self.until_name)
+        return since, until
+
+
 def time_range(
-    params: Mapping[str, str],
-    now: datetime,
-    default_span: timedelta,
-    max_span: timedelta,
-    since_name: str = "from",
-    until_name: str = "to",
-) -> tuple[datetime, datetime]:
-    """(since, until) from two time parameters: `until` defaults to now, `since` to
-    `default_span` before `until`; checked by `check_range`."""
-    until = time_value(params, until_name, now)
-    since = time_value(params, since_name, until - default_span)
-    check_range(since, until, max_span, since_name, until_name)
-    return since, until
+    params: Mapping[str, str], since_name: str = "from", until_name: str = "to"
+) -> TimeRange:
+    """The time range two parameters give, each an ISO 8601 time or absent (`until` read first)."""
+    until = time_value(params, until_name)
+    return TimeRange(time_value(params, since_name), until, since_name, until_name)
+
+
+def encode_cursor(data: Any) -> str:
+    """An opaque page cursor for `data` (JSON): URL-safe base64, unpadded."""
+    raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Any:
+    """The JSON a cursor holds (padded or not), read as untrusted input; ValueError when it is
+    not one: each listing checks the shape and says so in its own words."""
+    if len(cursor) > MAX_CURSOR:
+        raise ValueError("cursor too long")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return parse_json(raw, "cursor")
+    except (binascii.Error, ValidationFailed) as error:
+        raise ValueError("not a cursor") from error
 
 
 class _NotOurJson(ValueError):

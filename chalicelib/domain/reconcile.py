@@ -41,7 +41,7 @@ matched are kept.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -50,7 +50,6 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from .anomaly import Finding, Severity
-from .clock import to_api
 from .money import Money
 from .order import PAID_STATES
 from .refunds import RefundRequest, RefundState
@@ -809,16 +808,19 @@ def _statement_totals(statement: Statement) -> dict[str, int]:
 FEE_DEVIATION_SAMPLES = 20
 
 
-def findings(run: Reconciliation) -> list[Finding]:
+def findings(
+    run: Reconciliation, describe: Callable[[int, ResultLine], dict[str, Any]]
+) -> list[Finding]:
     """One anomaly per line that is not matched (critical where money we show is not confirmed),
-    and one for the day when the gateway charged fees its contracted rate does not give."""
+    with `describe(n, line)` as its details, and one for the day when the gateway charged fees
+    its contracted rate does not give."""
     day = run.day.isoformat()
     found = [
         Finding(
             rule=f"reconciliation_{line.result.value}",
             severity=Severity.CRITICAL if line.result in CRITICAL_RESULTS else Severity.WARNING,
             subject=f"{run.channel}#{day}#{line.key}",
-            details=line_view(n, line),
+            details=describe(n, line),
             order_no=line.order_no,
             channel=run.channel,
         )
@@ -848,36 +850,3 @@ def findings(run: Reconciliation) -> list[Finding]:
             )
         )
     return found
-
-
-def line_view(n: int, line: ResultLine) -> dict[str, Any]:
-    """One result line as JSON-able text (amounts in the contract's decimal strings)."""
-    difference, fee, net, source = line.difference, line.fee, line.net, line.source
-    settled = source.settled if source is not None else None
-    return {
-        "n": n,
-        "result": line.result.value,
-        "kind": line.kind.value,
-        "line": source.line_no if source is not None else None,
-        "out_trade_no": line.out_trade_no,
-        "trade_no": line.trade_no,
-        "order_no": line.order_no,
-        "currency": line.statement.currency,
-        "statement": line.statement.format(),
-        "ledger": line.ledger.format(),
-        "ledger_currency": line.ledger.currency,
-        "difference": difference.format() if difference is not None else None,
-        "fee": fee.format() if fee is not None else None,
-        "net": net.format() if net is not None else None,
-        "settlement_currency": source.settlement_currency
-        if source is not None and fee is not None
-        else None,
-        "settled": settled.format() if settled is not None else None,
-        "exchange_rate": source.rate if source is not None else None,
-        "refund_ref": source.refund_ref if source is not None else None,
-        "refund_request_id": line.refund_request_id,
-        "at": to_api(line.at),
-        "gateway_status": source.status if source is not None else "",
-        "ledger_status": line.ledger_status,
-        "note": line.note,
-    }

@@ -37,6 +37,7 @@ from .notice import Notice, NoticeKind
 from .order import (
     PAID_STATES,
     DeliveryStatus,
+    EntryType,
     Order,
     OrderChanges,
     Outcome,
@@ -142,7 +143,7 @@ def requests_in(timeline: Iterable[TimelineEntry]) -> list[RefundRequest]:
     state (`updated_at`: when it got there)."""
     found: dict[str, RefundRequest] = {}
     for entry in timeline:
-        rid = entry.data.get("refund_request_id") if entry.type == "refund" else None
+        rid = entry.data.get("refund_request_id") if entry.type == EntryType.REFUND else None
         if not rid:
             continue
         state = RefundState(entry.data["state"])
@@ -247,7 +248,7 @@ def _entry(
         **(extra or {}),
     }
     return TimelineEntry(
-        at=now, type="refund", source=source, message=message, data=data, actor=actor
+        at=now, type=EntryType.REFUND, source=source, message=message, data=data, actor=actor
     )
 
 
@@ -483,7 +484,7 @@ def apply_refund_notice(order: Order, notice: Notice, now: datetime) -> OrderCha
             timeline=[
                 TimelineEntry(
                     at=now,
-                    type="notice",
+                    type=EntryType.NOTICE,
                     source=notice.source.value,
                     message=f"gateway says {notice.gateway_status} for refund {request.refund_request_id} "
                     f"({request.state.value})",
@@ -528,7 +529,7 @@ def _echo_of_our_refunds(order: Order, notice: Notice, now: datetime) -> OrderCh
         return None
     entry = TimelineEntry(
         at=now,
-        type="notice",
+        type=EntryType.NOTICE,
         source=notice.source.value,
         message=f"gateway reports {notice.refunded_total} refunded in total on "
         f"{payment.payment_ref}: paytrack's refund requests account for it",

@@ -107,7 +107,6 @@ class StatementUnparseable(PaytrackError):
     The message names the file, the line and the reason, never a secret."""
 
     code = "statement_unparseable"
-    status = 502
 
     def __init__(self, source: str, line: int | None, reason: str):
         where = f"{source}, line {line}" if line is not None else source
@@ -122,7 +121,6 @@ class StatementNotReady(PaytrackError):
     next day; a day without trades has no Alipay bill."""
 
     code = "statement_not_ready"
-    status = 409
 
 
 # ------------------------------------------------------------------ Beijing days

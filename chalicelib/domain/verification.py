@@ -30,12 +30,12 @@ from typing import Any
 from .clock import from_iso, to_api, to_iso
 from .errors import Conflict, Forbidden, NotFound, TransitionRefused
 from .masking import mask_answer
-from .order import Order, OrderChanges, Outcome, TimelineEntry
+from .order import EntryType, Order, OrderChanges, Outcome, TimelineEntry
 
 REQUESTED, ANSWERED, DECIDED = (
-    "verification_requested",
-    "verification_answered",
-    "verification_decided",
+    EntryType.VERIFICATION_REQUESTED,
+    EntryType.VERIFICATION_ANSWERED,
+    EntryType.VERIFICATION_DECIDED,
 )
 EVENT = "order.verification_requested"
 FREE_QUESTION = "free"
@@ -160,7 +160,12 @@ def current(order: Order, now: datetime) -> Verification | None:
 
 
 def _entry(
-    now: datetime, kind: str, source: str, actor: str | None, message: str, data: dict[str, Any]
+    now: datetime,
+    kind: EntryType,
+    source: str,
+    actor: str | None,
+    message: str,
+    data: dict[str, Any],
 ) -> TimelineEntry:
     return TimelineEntry(at=now, type=kind, source=source, message=message, data=data, actor=actor)
 

@@ -9,50 +9,52 @@ applied exactly once by ingestion — and their timeline entry carries the key t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..domain import actions as decide
-from ..domain import validation as v
 from ..domain.clock import utcnow
-from ..domain.errors import Conflict, PaytrackError, ValidationFailed
+from ..domain.commands import OrderAction
+from ..domain.errors import Conflict, PaytrackError
 from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order, Outcome
+from ..domain.refunds import RefundRequest
 from ..store import audit
-from . import admin, orders, refunds, render, requery
+from . import admin, orders, refunds, requery
 from .auth import Principal
 from .order_writes import write_with_retry
 
-_FIELDS = {"action", "reason", "amount", "idempotency_key", "payment"}
 _QUERIES = ("requery", "confirm_paid")
 
 
-def _amount(body: Mapping[str, Any], order: Order) -> Money | None:
-    text = body.get("amount")
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise ValidationFailed('amount: a decimal string such as "8.00"', {"field": "amount"})
-    return Money.parse(text, (order.paid_amount or order.amount).currency)
+@dataclass(frozen=True)
+class ActionDone:
+    """What an action did: its outcome, the order after it (and the refund it asked for)."""
+
+    action: str
+    outcome: Outcome
+    order: Order
+    actor_names: dict[str, str]
+    refund: RefundRequest | None = None
 
 
-def _decision(
-    action: str, body: Mapping[str, Any], order: Order, now: datetime, actor: str, reason: str
-) -> decide.Decision:
+def _decision(command: OrderAction, order: Order, now: datetime, actor: str) -> decide.Decision:
+    action, reason = command.action, command.reason
     if action == "hold":
         return lambda o: decide.operator_hold(o, now, actor, reason)
     if action == "release_hold":
         return lambda o: decide.operator_release(o, now, actor, reason)
     if action == "note":
         return lambda o: decide.note(o, now, actor, reason)
-    amount = _amount(body, order)
+    currency = (order.paid_amount or order.amount).currency
+    amount = Money.parse(command.amount, currency) if command.amount is not None else None
     return lambda o: decide.mark_refunded(o, amount, now, actor, reason)
 
 
 def _change(
     order: Order, decision: decide.Decision, idempotency: decide.Idempotency | None
-) -> tuple[Order, str]:
+) -> tuple[Order, Outcome]:
     """Decide on the order as stored and write, re-deciding on a concurrent change (so two
     requests racing with one key apply once)."""
     keyed = decide.keyed(decision, idempotency)
@@ -92,48 +94,30 @@ def _gateway_query(
     return order
 
 
-def perform(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    body = v.require_object(body)
-    v.reject_unknown(body, _FIELDS)
-    action = v.choice(body, "action", decide.ACTIONS)
-    reason = v.text(body, "reason", max_len=500)
-    idempotency = decide.Idempotency.of(
-        v.text(body, "idempotency_key", required=False, max_len=100), body
-    )
-    order = orders.get(order_no)
+def perform(principal: Principal, command: OrderAction) -> ActionDone:
+    action, reason, idempotency = command.action, command.reason, command.idempotency
+    order = orders.get(command.order_no)
     if action == "refund":
-        return _refund(principal, order, body, reason, idempotency)
-    if "payment" in body:
-        raise ValidationFailed(
-            "payment: only the refund action names a payment", {"field": "payment"}
-        )
+        return _refund(principal, order, command)
+    outcome: Outcome
     if action in _QUERIES:
-        order, outcome = (
-            _gateway_query(principal, action, order, reason, idempotency),
-            Outcome.APPLIED,
-        )
+        order = _gateway_query(principal, action, order, reason, idempotency)
+        outcome = Outcome.APPLIED
     else:
-        decision = _decision(action, body, order, utcnow(), principal.key_id, reason)
+        decision = _decision(command, order, utcnow(), principal.key_id)
         order, outcome = _change(order, decision, idempotency)
-    _audit(principal, action, order_no, reason, outcome)
+    _audit(principal, action, command.order_no, reason, outcome)
     names = admin.key_names({entry.actor for entry in order.timeline})
-    return {
-        "action": action,
-        "outcome": outcome,
-        "order": render.order_for_admin(order, masked=False, actor_names=names),
-    }
+    return ActionDone(action, outcome, order, names)
 
 
-def _refund(
-    principal: Principal,
-    order: Order,
-    body: Mapping[str, Any],
-    reason: str,
-    idempotency: decide.Idempotency | None,
-) -> dict[str, Any]:
+def _refund(principal: Principal, order: Order, command: OrderAction) -> ActionDone:
     """A refund through the gateway (services/refunds.py): its request is in the answer."""
+    reason = command.reason
     try:
-        order, outcome, refund = refunds.request(principal, order, body, reason, idempotency)
+        order, outcome, refund = refunds.request(
+            principal, order, command.payment, command.amount, reason, command.idempotency
+        )
     except PaytrackError as error:
         _audit(principal, "refund", order.order_no, reason, "refused", {"why": error.code})
         raise
@@ -151,12 +135,7 @@ def _refund(
         },
     )
     names = admin.key_names({entry.actor for entry in order.timeline})
-    return {
-        "action": "refund",
-        "outcome": outcome,
-        "refund": render.refund_for_admin(refund),
-        "order": render.order_for_admin(order, masked=False, actor_names=names),
-    }
+    return ActionDone("refund", outcome, order, names, refund)
 
 
 def _audit(

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..domain import params as p
-from ..domain import validation as v
 from ..domain.actions import allowed as allowed_actions
+from ..domain.anomaly import Anomaly
 from ..domain.clock import utcnow
+from ..domain.commands import CreateKey, ReadAuditLog
 from ..domain.customer_reply import customer_reply
-from ..domain.errors import ValidationFailed
+from ..domain.notice import Notice
+from ..domain.order import Order
 from ..gateways.registry import buyer_payment_name
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store
 from ..store import audit
 from ..store import keys as key_store
 from ..store import notices as notice_store
-from . import auth, channels, geo, orders, related, render
+from ..store.keys import StoredKey
+from ..store.models import AuditModel
+from . import auth, channels, geo, orders, related
 from .auth import Principal
-
-MAX_KEY_ID = 64
+from .related import Related
 
 
 def _audit(
@@ -48,39 +51,50 @@ def whoami(principal: Principal) -> dict[str, Any]:
     }
 
 
-def order_detail(principal: Principal, order_no: str) -> dict[str, Any]:
-    """Everything about one order: fields, timeline, notices, payments, anomalies, actions and
-    the sentence for the buyer. PII is masked for viewers; every read is audited."""
+@dataclass(frozen=True)
+class OrderDetail:
+    """Everything about one order an operator sees: the order, its notices and anomalies, where
+    its buyer is, the sentence for the buyer and the buyer's other orders."""
+
+    order: Order
+    masked: bool
+    fee_rate: Decimal | None
+    actor_names: dict[str, str]
+    location: geo.Location
+    notices: list[Notice]
+    anomalies: list[Anomaly]
+    anomaly_names: dict[str, str]
+    allowed_actions: list[str]  # what the caller may do to the order now (none for a viewer)
+    customer_reply: str
+    related: Related
+
+
+def order_detail(principal: Principal, order_no: str) -> OrderDetail:
+    """PII is masked for viewers; every read is audited."""
     order = orders.get(order_no)
     masked = not principal.sees_pii
-    view = render.order_for_admin(
-        order,
+    found = anomaly_store.for_order(order_no)
+    now = utcnow()
+    detail = OrderDetail(
+        order=order,
         masked=masked,
         fee_rate=channels.fee_rate_of(order.channel),
         actor_names=key_names({e.actor for e in order.timeline}),
+        location=geo.locate(order.buyer_ip),
+        notices=[n for n, _ in notice_store.for_order(order_no)],
+        anomalies=found,
+        anomaly_names=key_names({a.updated_by for a in found}),
+        allowed_actions=allowed_actions(order) if _may_act(principal) else [],
+        customer_reply=customer_reply(
+            order,
+            now,
+            ZoneInfo(get_settings().shop_timezone),
+            buyer_payment_name(order.method, order.gateway),
+        ),
+        related=related.related_orders(order, now=now),
     )
-    location = geo.locate(order.buyer_ip)
-    view["buyer_region"] = location.text()
-    view["buyer_location"] = location.as_dict()
-    view["channel_names"] = render.channel_names()
-    view["notices"] = [render.notice_view(n, masked) for n, _ in notice_store.for_order(order_no)]
-    found = anomaly_store.for_order(order_no)
-    view["anomalies"] = [
-        render.anomaly_view(a, masked=masked, names=key_names({a.updated_by for a in found}))
-        for a in found
-    ]
-    view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
-    view["allowed_actions"] = allowed_actions(order) if _may_act(principal) else []
-    now = utcnow()
-    view["customer_reply"] = customer_reply(
-        order,
-        now,
-        ZoneInfo(get_settings().shop_timezone),
-        buyer_payment_name(order.method, order.gateway),
-    )
-    view["related"] = related.related_orders(order, masked=masked, now=now)
     _audit(principal, "read_order", order_no, {"masked": masked})
-    return view
+    return detail
 
 
 def key_names(key_ids: set[str | None]) -> dict[str, str]:
@@ -89,32 +103,31 @@ def key_names(key_ids: set[str | None]) -> dict[str, str]:
     return {key_id: stored.name for key_id, stored in found.items() if stored is not None}
 
 
-def create_key(principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
-    body = v.require_object(body)
-    v.reject_unknown(body, {"name", "role"})
-    name = v.text(body, "name", max_len=100)
-    role = v.choice(body, "role", auth.ROLES)
-    key_id, key = auth.create_key(name, role, principal.key_id)
-    _audit(principal, "create_key", key_id, {"name": name, "role": role})
-    return {"id": key_id, "name": name, "role": role, "key": key}
+@dataclass(frozen=True)
+class NewKey:
+    key_id: str
+    name: str
+    role: str
+    key: str  # the secret, shown this once
 
 
-def list_keys(principal: Principal) -> dict[str, Any]:
-    return {"items": [render.key_view(k) for k in key_store.list_all()]}
+def create_key(principal: Principal, command: CreateKey) -> NewKey:
+    key_id, key = auth.create_key(command.name, command.role, principal.key_id)
+    _audit(principal, "create_key", key_id, {"name": command.name, "role": command.role})
+    return NewKey(key_id, command.name, command.role, key)
 
 
-def revoke_key(principal: Principal, key_id: str) -> dict[str, Any]:
+def list_keys(principal: Principal) -> list[StoredKey]:
+    return key_store.list_all()
+
+
+def revoke_key(principal: Principal, key_id: str) -> StoredKey | None:
     auth.revoke_key(key_id)
     _audit(principal, "revoke_key", key_id)
-    return render.key_view(key_store.by_id(key_id))
+    return key_store.by_id(key_id)
 
 
-def audit_log(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
-    """Who read, exported or changed what, newest first; by key (`key`) and time (`from`, `to`)."""
-    since, until = p.time_range(params, utcnow(), timedelta(days=1), timedelta(days=31))
-    limit = p.whole_number(params, "limit", 100, 1, 500)
-    key = params.get("key") or None
-    if key is not None and len(key) > MAX_KEY_ID:
-        raise ValidationFailed(f"key: a key id (at most {MAX_KEY_ID} characters)", {"field": "key"})
-    items = audit.api_records(since, until, key, limit)
-    return {"items": [render.audit_view(item) for item in items]}
+def audit_log(principal: Principal, command: ReadAuditLog) -> list[AuditModel]:
+    """Who read, exported or changed what, newest first."""
+    since, until = command.period.resolve(utcnow(), timedelta(days=1), timedelta(days=31))
+    return audit.api_records(since, until, command.key, command.limit)

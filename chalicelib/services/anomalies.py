@@ -9,33 +9,23 @@ is repaired by the replay: the put finds the anomaly, the order still lacks the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import unquote
 
-from ..domain import params as p
-from ..domain import validation as v
-from ..domain.anomaly import (
-    Anomaly,
-    AnomalyStatus,
-    Finding,
-    Severity,
-    check_status_change,
-    stored_ids,
-)
+from ..domain.anomaly import Anomaly, Finding, check_status_change, stored_ids
 from ..domain.clock import utcnow
+from ..domain.commands import ListAnomalies, UpdateAnomaly
 from ..domain.errors import NotFound
 from ..domain.order import Order
 from ..domain.rules.effects import anomaly_changes, release_generation
 from ..domain.verification import INBOX_RULES as VERIFICATION_RULES
-from ..domain.verification import mark_expired
 from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store
 from ..store import audit
 from ..store import orders as order_store
-from . import metrics, render
+from . import metrics
 from .admin import key_names
 from .auth import Principal
 from .order_writes import write_with_retry
@@ -99,55 +89,43 @@ def resolve_by_system(anomaly_id: str, now: datetime, note: str) -> bool:
 
 DEFAULT_RANGE = timedelta(days=30)
 MAX_RANGE = timedelta(days=92)
-MAX_LIMIT = 200
 MAX_ID_LENGTH = 512  # a DynamoDB key is at most 2048 bytes; ids are far shorter
 
 
-def _filters(params: Mapping[str, str], now: datetime) -> anomaly_store.AnomalyFilter:
-    v.reject_unknown(params, {"status", "rule", "severity", "from", "to", "limit", "cursor"})
-    since, until = p.time_range(params, now, DEFAULT_RANGE, MAX_RANGE)
-    status = v.choice(params, "status", tuple(s.value for s in AnomalyStatus), required=False)
-    severity = v.choice(params, "severity", tuple(s.value for s in Severity), required=False)
-    rule = v.choice(
-        params, "rule", (*get_settings().rules.rule_names(), *VERIFICATION_RULES), required=False
-    )
-    return anomaly_store.AnomalyFilter(
+def inbox_rules() -> tuple[str, ...]:
+    """The rules an anomaly in the inbox may name: the configured ones and the review's."""
+    return (*get_settings().rules.rule_names(), *VERIFICATION_RULES)
+
+
+@dataclass(frozen=True)
+class Found:
+    """Anomalies as a viewer or operator may see them: `masked` details for a viewer, the names
+    of the keys that changed them, and when they were read (a review's expiry is shown by it)."""
+
+    items: list[Anomaly]
+    masked: bool
+    names: dict[str, str]
+    now: datetime
+    next_cursor: str | None = None
+
+
+def inbox(principal: Principal, command: ListAnomalies) -> Found:
+    """Newest first, filtered, `limit` per page and `next_cursor` to go on; audited."""
+    now = utcnow()
+    since, until = command.created.resolve(now, DEFAULT_RANGE, MAX_RANGE)
+    filters = anomaly_store.AnomalyFilter(
         since=since,
         until=until,
-        rule=rule,
-        status=AnomalyStatus(status) if status else None,
-        severity=Severity(severity) if severity else None,
+        rule=command.rule,
+        status=command.status,
+        severity=command.severity,
     )
-
-
-def _limit(params: Mapping[str, str]) -> int:
-    return p.whole_number(params, "limit", 50, 1, MAX_LIMIT)
-
-
-def inbox(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
-    """GET /admin/anomalies: newest first, filtered by status, rule, severity and creation time,
-    `limit` per page and `next_cursor` to go on. Details are masked for viewers; audited."""
-    now = utcnow()
-    filters = _filters(params, now)
-    page = anomaly_store.query(filters, _limit(params), params.get("cursor") or None)
-    masked = not principal.sees_pii
+    page = anomaly_store.query(filters, command.limit, command.cursor)
     audit.record_api(
-        now,
-        principal.key_id,
-        principal.role,
-        "list_anomalies",
-        None,
-        {k: params[k] for k in ("status", "rule", "severity", "from", "to") if k in params},
+        now, principal.key_id, principal.role, "list_anomalies", None, dict(command.given)
     )
     names = key_names({a.updated_by for a in page.items})
-    return {
-        "items": [
-            mark_expired(render.anomaly_view(a, masked=masked, names=names), now)
-            for a in page.items
-        ],
-        "next_cursor": page.next_cursor,
-        "channel_names": render.channel_names(),
-    }
+    return Found(page.items, not principal.sees_pii, names, now, page.next_cursor)
 
 
 def _find(given: str) -> Anomaly:
@@ -161,28 +139,19 @@ def _find(given: str) -> Anomaly:
     raise NotFound(f"no anomaly {given!r}", {"id": given})
 
 
-def one(principal: Principal, anomaly_id: str) -> dict[str, Any]:
-    """GET /admin/anomalies/{id}: one anomaly, as the inbox lists it; audited."""
+def one(principal: Principal, anomaly_id: str) -> Found:
+    """One anomaly, as the inbox lists it; audited."""
     found = _find(anomaly_id)
-    audit.record_api(
-        utcnow(), principal.key_id, principal.role, "read_anomaly", found.anomaly_id, None
-    )
-    return render.anomaly_view(
-        found, masked=not principal.sees_pii, names=key_names({found.updated_by})
-    )
+    now = utcnow()
+    audit.record_api(now, principal.key_id, principal.role, "read_anomaly", found.anomaly_id, None)
+    return Found([found], not principal.sees_pii, key_names({found.updated_by}), now)
 
 
-def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST /admin/anomalies/{id}: acknowledge or resolve, with a note; who and when are kept on
-    the anomaly and in the audit trail."""
-    body = v.require_object(body)
-    v.reject_unknown(body, {"status", "note"})
-    target = AnomalyStatus(
-        v.choice(body, "status", (AnomalyStatus.ACKNOWLEDGED.value, AnomalyStatus.RESOLVED.value))
-    )
-    note = v.text(body, "note", required=False, max_len=1000)
-    current = _find(anomaly_id)
-    anomaly_id = current.anomaly_id
+def update(principal: Principal, command: UpdateAnomaly) -> Found:
+    """Acknowledge or resolve, with a note; who and when are kept on the anomaly and in the
+    audit trail."""
+    current = _find(command.anomaly_id)
+    anomaly_id, target, note = current.anomaly_id, command.status, command.note
     check_status_change(current.status, target)
     now = utcnow()
     updated = anomaly_store.set_status(
@@ -196,6 +165,4 @@ def update(principal: Principal, anomaly_id: str, body: Mapping[str, Any]) -> di
         anomaly_id,
         {"from": current.status.value, "to": target.value, "note": note},
     )
-    return render.anomaly_view(
-        updated, masked=not principal.sees_pii, names={principal.key_id: principal.name}
-    )
+    return Found([updated], not principal.sees_pii, {principal.key_id: principal.name}, now)

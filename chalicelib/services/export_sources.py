@@ -124,7 +124,7 @@ def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker, word: Words = W
 
 
 def _range(filters: Mapping[str, Any]) -> tuple[datetime, datetime]:
-    return p.time_range(filters, utcnow(), timedelta(days=30), timedelta(days=MAX_DAYS))
+    return p.time_range(filters).resolve(utcnow(), timedelta(days=30), timedelta(days=MAX_DAYS))
 
 
 def _days(since: datetime, until: datetime) -> Iterator[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,9 +21,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from ..domain import validation as v
-from ..domain.clock import to_api, utcnow
-from ..domain.errors import Forbidden, NotFound, ReadBudgetExceeded, ValidationFailed
+from ..domain.clock import utcnow
+from ..domain.commands import RequestExport
+from ..domain.errors import Forbidden, NotFound, ReadBudgetExceeded
 from ..domain.masking import mask_email, mask_id, mask_ip
 from ..platform.aws import client
 from ..platform.observability import logger
@@ -31,39 +32,12 @@ from ..store import audit
 from ..store import exports as export_store
 from . import export_sources, export_writer
 from .auth import Principal
-from .export_words import LANGUAGES, Words
+from .export_words import Words
 from .order_search import parse_filter
 
 INLINE_ROWS = 5000
 PROGRESS_ROWS = 10_000  # a running export's row count is brought up to date this often
 LINK_SECONDS = 15 * 60
-KINDS = ("orders", "notifications", "anomalies", "reconciliation")
-FORMATS = ("csv", "xlsx")
-ORDER_FILTERS = {
-    "from",
-    "to",
-    "paid_from",
-    "paid_to",
-    "status",
-    "delivery",
-    "channel",
-    "method",
-    "min_amount",
-    "max_amount",
-    "order_no",
-    "trade_no",
-    "email",
-    "buyer_id",
-    "product",
-    "ip",
-    "flagged",
-}
-FILTERS = {
-    "orders": ORDER_FILTERS,
-    "notifications": {"from", "to", "channel"},
-    "anomalies": {"from", "to", "status", "rule", "severity"},
-    "reconciliation": {"date", "channel", "from", "to", "result"},
-}
 
 
 class _TooLargeForInline(Exception):
@@ -80,24 +54,6 @@ def _counted(
         if progress is not None and count % PROGRESS_ROWS == 0:
             progress(count)
         yield row
-
-
-def _parse(body: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    body = v.require_object(body)
-    kind = v.choice(body, "kind", KINDS, required=False) or "orders"
-    fmt = v.choice(body, "format", FORMATS, required=False) or "csv"
-    filters = {k: val for k, val in body.items() if k not in ("kind", "format")}
-    v.reject_unknown(filters, FILTERS[kind] | {"lang"})
-    v.choice(filters, "lang", LANGUAGES, required=False)
-    for name, value in filters.items():
-        ok = isinstance(value, str) or (
-            name == "status" and isinstance(value, list) and all(isinstance(s, str) for s in value)
-        )
-        if not ok:
-            raise ValidationFailed(
-                f"{name}: filters are strings (status may be a list)", {"field": name}
-            )
-    return kind, fmt, filters
 
 
 def _rows_for(
@@ -139,8 +95,19 @@ def _write(
     return export_writer.write(sink, record.format, header, _counted(rows, budget, progress))
 
 
-def request_export(principal: Principal, body: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    kind, fmt, filters = _parse(body)
+@dataclass(frozen=True)
+class ExportState:
+    """An export as its requester sees it: the record, and a fresh link once it is ready."""
+
+    record: export_store.ExportRecord
+    url: str | None = None
+    expires_at: datetime | None = None
+
+
+def request_export(principal: Principal, command: RequestExport) -> ExportState:
+    """Finish at once when the export is small (`ready`), else leave it `running` for the
+    exports stream."""
+    kind, fmt, filters = command.kind, command.format, command.filters
     now = utcnow()
     export_id = uuid.uuid4().hex[:20]
     record = export_store.ExportRecord(
@@ -166,7 +133,7 @@ def request_export(principal: Principal, body: Mapping[str, Any]) -> tuple[dict[
         export_id,
         {"kind": kind, "format": fmt, "filters": filters, "masked": record.masked},
     )
-    return export_view(record), 201 if record.status == "ready" else 202
+    return _state(record)
 
 
 def run_export(export_id: str, claim_token: str) -> None:
@@ -184,7 +151,7 @@ def run_export(export_id: str, claim_token: str) -> None:
     export_store.mark_ready(export_id, rows, utcnow())
 
 
-def get_export(principal: Principal, export_id: str) -> dict[str, Any]:
+def get_export(principal: Principal, export_id: str) -> ExportState:
     """An export's state and a fresh link, for its creator and admins only: a link is the file,
     and an admin's file is unmasked. A refusal is audited too."""
     record = export_store.get(export_id)
@@ -204,7 +171,7 @@ def get_export(principal: Principal, export_id: str) -> dict[str, Any]:
             {"export_id": export_id, "role": principal.role},
         )
     audit.record_api(utcnow(), principal.key_id, principal.role, "read_export", export_id)
-    return export_view(record)
+    return _state(record)
 
 
 def may_fetch(principal: Principal, record: export_store.ExportRecord) -> bool:
@@ -212,32 +179,17 @@ def may_fetch(principal: Principal, record: export_store.ExportRecord) -> bool:
     return principal.role == "admin" or (record.requested_by == principal.key_id and record.masked)
 
 
-def export_view(record: export_store.ExportRecord) -> dict[str, Any]:
-    """The export's state, with a freshly signed link (at most 15 minutes) once it is ready."""
-    status = "running" if record.status == "writing" else record.status
-    view = {
-        "export_id": record.export_id,
-        "status": status,
-        "rows": record.rows,
-        "kind": record.kind,
-        "format": record.format,
-        "masked": record.masked,
-        "created_at": to_api(record.created_at),
-        "finished_at": to_api(record.finished_at),
-        "error": record.error,
-        "url": None,
-        "expires_at": None,
-    }
-    if record.status == "ready":
-        view["url"] = client("s3").generate_presigned_url(
-            "get_object",
-            Params={"Bucket": get_settings().bucket, "Key": record.s3_key},
-            ExpiresIn=LINK_SECONDS,
-        )
-        view["expires_at"] = to_api(
-            utcnow().replace(microsecond=0) + timedelta(seconds=LINK_SECONDS)
-        )
-    return view
+def _state(record: export_store.ExportRecord) -> ExportState:
+    """The export with a freshly signed link (at most 15 minutes) once it is ready."""
+    if record.status != "ready":
+        return ExportState(record)
+    url = client("s3").generate_presigned_url(
+        "get_object",
+        Params={"Bucket": get_settings().bucket, "Key": record.s3_key},
+        ExpiresIn=LINK_SECONDS,
+    )
+    expires_at = utcnow().replace(microsecond=0) + timedelta(seconds=LINK_SECONDS)
+    return ExportState(record, url, expires_at)
 
 
 def handle_export_record(record) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..domain.anomaly import printed_id
-from ..domain.order import Order, TimelineEntry
+from ..domain.order import EntryType, Order, TimelineEntry
 
 # bookkeeping keys of an entry's data that say nothing to an operator
 _PLUMBING = frozenset({"notice", "idempotency_key", "request"})
@@ -73,27 +73,27 @@ def _notice(entry: TimelineEntry, order: Order) -> dict[str, Any]:
 
 _RECONCILED_DAY = re.compile(r"statement of (?P<date>\d{4}-\d{2}-\d{2})")
 
-_TIMELINE: dict[str, Callable[[TimelineEntry, Order], dict[str, Any]]] = {
-    "created": _created,
-    "payment": _payment,
-    "refund": _refund,
-    "query": _query,
-    "notice": _notice,
-    "closed": lambda entry, order: {"channel": order.channel},
-    "hold": lambda entry, order: {"reasons": entry.data.get("reasons", [])},
-    "release": lambda entry, order: {"note": _after(entry.message, "hold released:")},
-    "delivery": lambda entry, order: {"detail": _after(entry.message, ":")},
-    "status": lambda entry, order: (
+_TIMELINE: dict[EntryType, Callable[[TimelineEntry, Order], dict[str, Any]]] = {
+    EntryType.CREATED: _created,
+    EntryType.PAYMENT: _payment,
+    EntryType.REFUND: _refund,
+    EntryType.QUERY: _query,
+    EntryType.NOTICE: _notice,
+    EntryType.CLOSED: lambda entry, order: {"channel": order.channel},
+    EntryType.HOLD: lambda entry, order: {"reasons": entry.data.get("reasons", [])},
+    EntryType.RELEASE: lambda entry, order: {"note": _after(entry.message, "hold released:")},
+    EntryType.DELIVERY: lambda entry, order: {"detail": _after(entry.message, ":")},
+    EntryType.STATUS: lambda entry, order: (
         {"pay_status": "expired"} if entry.message == "expired unpaid" else {}
     ),
-    "anomaly": lambda entry, order: {
+    EntryType.ANOMALY: lambda entry, order: {
         "held": entry.message.endswith("delivery held"),
         "released_since": entry.data.get("hold") == "released_since",
         "anomaly_id": printed_id(entry.data.get("anomaly_id") or "") or None,
     },
-    "conflict": lambda entry, order: {"why": _after(entry.message, "not applied:")},
-    "note": lambda entry, order: {"note": entry.message},
-    "reconciliation": lambda entry, order: (
+    EntryType.CONFLICT: lambda entry, order: {"why": _after(entry.message, "not applied:")},
+    EntryType.NOTE: lambda entry, order: {"note": entry.message},
+    EntryType.RECONCILIATION: lambda entry, order: (
         found.groupdict() if (found := _RECONCILED_DAY.search(entry.message)) else {}
     ),
 }

@@ -26,7 +26,7 @@ from pynamodb.exceptions import PynamoDBException
 from ..domain.clock import utcnow
 from ..domain.errors import ChannelMisconfigured, Conflict, NotFound, NotificationRejected
 from ..domain.money import normalize_currency
-from ..domain.notice import Notice, NoticeKind
+from ..domain.notice import IngestOutcome, Notice, NoticeKind
 from ..domain.order import Order, Outcome, apply_notice, first_payment_changes
 from ..domain.refunds import apply_refund_notice
 from ..gateways._signing import redact_keys, redact_text
@@ -41,16 +41,19 @@ from . import channels, metrics
 from .order_writes import write_with_retry
 
 STORAGE_ERRORS = (PynamoDBException, BotoCoreError, ClientError)
-UNKNOWN_ORDER = "unknown_order"
-DUPLICATE = "duplicate"
 AUDITED_IN_NOTICE = frozenset(
-    {Outcome.APPLIED, Outcome.ALREADY_APPLIED, Outcome.REFUSED, DUPLICATE}
+    {
+        IngestOutcome.APPLIED,
+        IngestOutcome.ALREADY_APPLIED,
+        IngestOutcome.REFUSED,
+        IngestOutcome.DUPLICATE,
+    }
 )
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcome: str  # applied, already_applied, refused, unknown_order
+    outcome: IngestOutcome
     order: Order | None  # after the write; None after the one-request fast path (it
     # returns nothing: the gateway's answer needs only the outcome)
 
@@ -86,19 +89,19 @@ def apply_stored_notice(notice: Notice, now: datetime) -> IngestResult:
         changes.applied.append(notice.dedupe_key)
         fast = order_store.apply_first_payment(notice, changes)
         if fast.applied:
-            return IngestResult(Outcome.APPLIED, fast.order)
+            return IngestResult(IngestOutcome.APPLIED, fast.order)
         order = fast.order
     else:
         order = order_store.get(notice.out_trade_no)
     if order is None:
-        return IngestResult(UNKNOWN_ORDER, None)
+        return IngestResult(IngestOutcome.UNKNOWN_ORDER, None)
     return _apply_general(order, notice, now, accepted)
 
 
 def _apply_general(
     order: Order, notice: Notice, now: datetime, accepted: frozenset[str] | None
 ) -> IngestResult:
-    outcome: dict[str, str] = {}
+    outcome: dict[str, Outcome] = {}
 
     def decide(current: Order):
         changes = apply_refund_notice(current, notice, now) or apply_notice(
@@ -108,13 +111,13 @@ def _apply_general(
         return changes
 
     updated = write_with_retry(order, decide)
-    return IngestResult(outcome["value"], updated)
+    return IngestResult(IngestOutcome(outcome["value"]), updated)
 
 
 def apply_awaiting(notice: Notice, awaiting: bool, now: datetime) -> IngestResult:
     """Apply a stored notice and, once it found its order, take it off the unmatched list."""
     result = apply_stored_notice(notice, now)
-    if awaiting and result.outcome != UNKNOWN_ORDER:
+    if awaiting and result.outcome is not IngestOutcome.UNKNOWN_ORDER:
         notice_store.mark_matched(notice.dedupe_key)
     return result
 
@@ -126,7 +129,7 @@ def apply_kept_notices(order: Order) -> Order:
     stale = False
     for notice, awaiting in notice_store.for_order(order.order_no):
         result = apply_awaiting(notice, awaiting, now)
-        stale = result.order is None and result.outcome == Outcome.APPLIED
+        stale = result.order is None and result.outcome is IngestOutcome.APPLIED
         order = result.order or order
     return (order_store.get(order.order_no) or order) if stale else order
 
@@ -143,9 +146,9 @@ def _record_and_apply(notice: Notice, source_ip: str | None, now: datetime) -> I
     notice = replace(notice, raw=redact_keys(notice.raw))
     recorded = notice_store.record(notice, now, source_ip)
     if not recorded.first and not recorded.awaiting_order:
-        return IngestResult(DUPLICATE, None)
+        return IngestResult(IngestOutcome.DUPLICATE, None)
     result = apply_awaiting(notice, recorded.awaiting_order, now)
-    if recorded.first and result.outcome == UNKNOWN_ORDER:
+    if recorded.first and result.outcome is IngestOutcome.UNKNOWN_ORDER:
         notice_store.mark_awaiting(notice.dedupe_key, now)
     return result
 
@@ -183,14 +186,14 @@ def handle_notification(channel_id: str, request: InboundRequest) -> Answer:
             ),
             "application/json",
         )
-        trail.update(verification="unknown_channel", outcome="rejected")
+        trail.update(verification="unknown_channel", outcome=IngestOutcome.REJECTED)
         _audit(channel_id, request, now, answer, trail)
         return answer
     except ChannelMisconfigured as error:
         answer = _misconfigured_answer(channel_id, error)
         trail.update(
             verification="channel_misconfigured",
-            outcome="rejected",
+            outcome=IngestOutcome.REJECTED,
             detail={"problems": error.details.get("problems", [])},
         )
         _audit(channel_id, request, now, answer, trail)
@@ -225,20 +228,22 @@ def _process(
     trail: dict[str, Any],
 ) -> Answer:
     if len(request.body) > max_bytes or len(request.raw_query_string or "") > max_bytes:
-        trail.update(verification="too_large", outcome="rejected")
+        trail.update(verification="too_large", outcome=IngestOutcome.REJECTED)
         return gateway.failure_answer(f"payload larger than {max_bytes} bytes", 413)
     try:
         notice = gateway.parse_notification(request, config, channel_id, now)
     except NotificationRejected as rejected:
         trail.update(
-            verification=rejected.reason, outcome="rejected", detail={"why": rejected.message}
+            verification=rejected.reason,
+            outcome=IngestOutcome.REJECTED,
+            detail={"why": rejected.message},
         )
         logger.warning(
             "notification rejected", extra={"channel": channel_id, "reason": rejected.reason}
         )
         return gateway.failure_answer(rejected.message, 400)
     if notice is None:
-        trail.update(outcome="ignored")
+        trail.update(outcome=IngestOutcome.IGNORED)
         return gateway.success_answer()
     try:
         notice = _with_order_ref(notice)
@@ -249,20 +254,20 @@ def _process(
             "kind": notice.kind.value,
         }
         if not notice.out_trade_no:
-            trail.update(outcome=UNKNOWN_ORDER)
+            trail.update(outcome=IngestOutcome.UNKNOWN_ORDER)
             return gateway.failure_answer(
                 "no earlier payment event names this payment yet; retry", 409
             )
         result = _record_and_apply(notice, request.source_ip, now)
     except STORAGE_ERRORS:
         logger.exception("notification not stored", extra={"channel": channel_id})
-        trail.update(outcome="store_failed")
+        trail.update(outcome=IngestOutcome.STORE_FAILED)
         return gateway.failure_answer("not stored, please retry", 503)
     except Conflict:
-        trail.update(outcome="contention")
+        trail.update(outcome=IngestOutcome.CONTENTION)
         return gateway.failure_answer("order busy, please retry", 503)
     trail["outcome"] = result.outcome
-    if result.outcome == UNKNOWN_ORDER:
+    if result.outcome is IngestOutcome.UNKNOWN_ORDER:
         return gateway.failure_answer("order not registered yet; kept, please retry", 409)
     return gateway.success_answer()
 

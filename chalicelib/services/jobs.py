@@ -9,6 +9,7 @@
 | apply_statement_fees | every 15 minutes | finish writing statement fees onto orders |
 | failed_digest | daily 09:00 Beijing | yesterday's failed, expired and held orders, to S3 and SNS |
 | channel_health | hourly | the channel_failure rule's check (the anomaly engine's job) |
+| slow_delivery | every minute | the slow_delivery rule's check: paid orders still not delivered |
 | query_refunds | every 5 minutes | ask the gateway about refunds still pending (services/refunds.py) |
 """
 
@@ -21,15 +22,15 @@ from typing import Any
 
 from ..domain import validation as v
 from ..domain.clock import utcnow
-from ..domain.errors import NotFound, ValidationFailed
+from ..domain.errors import NotFound
 from ..domain.order import expire
-from ..domain.params import parse_day
+from ..domain.params import day_value
 from ..domain.query import QueryStatus
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
 from ..store import audit
 from ..store import orders as order_store
-from . import digest, job_metrics, reconcile, refunds, requery, screening
+from . import digest, job_metrics, reconcile, refunds, requery, screening, statement_fees
 from .auth import Principal
 from .order_writes import write_with_retry
 
@@ -57,10 +58,7 @@ def expire_orders(now: datetime | None = None) -> dict[str, Any]:
 
 
 def _reconcile(params: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        day = parse_day(params["date"]) if "date" in params else None
-    except ValueError:
-        raise ValidationFailed("date: expected YYYY-MM-DD", {"field": "date"}) from None
+    day = day_value(params, "date")
     return reconcile.reconcile_day(day, v.text(params, "channel", required=False, max_len=64))
 
 
@@ -68,9 +66,10 @@ JOBS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "requery_pending": lambda params: requery.requery_pending(),
     "expire_orders": lambda params: expire_orders(),
     "reconcile": _reconcile,
-    "apply_statement_fees": lambda params: reconcile.apply_statement_fees(),
+    "apply_statement_fees": lambda params: statement_fees.apply_statement_fees(),
     "failed_digest": lambda params: digest.failed_digest(),
     "channel_health": lambda params: screening.channel_health(),
+    "slow_delivery": lambda params: screening.slow_delivery_check(),
     "query_refunds": lambda params: refunds.query_refunds(),
 }
 _PARAMS = {"reconcile": {"date", "channel"}}

@@ -7,6 +7,7 @@ hold reasons, notify outcomes), never from request input.
 
 from __future__ import annotations
 
+from ..domain.notice import IngestOutcome
 from ..platform.metric_catalogue import (
     ANOMALIES,
     DELIVERY_HOLDS,
@@ -22,15 +23,15 @@ from ..platform.observability import add_metric
 
 # ingestion outcomes (services/ingest.py) -> the figure they count towards
 _NOTIFY_OUTCOMES: dict[str, Metric] = {
-    "applied": NOTIFICATIONS_ACCEPTED,
-    "already_applied": NOTIFICATIONS_ACCEPTED,
-    "refused": NOTIFICATIONS_ACCEPTED,
-    "duplicate": NOTIFICATIONS_ACCEPTED,
-    "unknown_order": NOTIFICATIONS_ACCEPTED,
-    "ignored": NOTIFICATIONS_ACCEPTED,
-    "rejected": NOTIFICATIONS_REJECTED,
-    "store_failed": NOTIFY_SERVER_ERRORS,
-    "contention": NOTIFY_SERVER_ERRORS,
+    IngestOutcome.APPLIED: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.ALREADY_APPLIED: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.REFUSED: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.DUPLICATE: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.UNKNOWN_ORDER: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.IGNORED: NOTIFICATIONS_ACCEPTED,
+    IngestOutcome.REJECTED: NOTIFICATIONS_REJECTED,
+    IngestOutcome.STORE_FAILED: NOTIFY_SERVER_ERRORS,
+    IngestOutcome.CONTENTION: NOTIFY_SERVER_ERRORS,
 }
 
 

@@ -15,7 +15,7 @@ from ..domain import validation as v
 from ..domain.clock import utcnow
 from ..domain.errors import Conflict, InvalidMoney, NotFound, ValidationFailed
 from ..domain.money import Money, normalize_currency
-from ..domain.order import Order, TimelineEntry, report_delivery
+from ..domain.order import EntryType, Order, TimelineEntry, report_delivery
 from ..platform.settings import get_settings
 from ..store import orders as order_store
 from . import channels, ingest
@@ -136,7 +136,7 @@ def _build(fields: dict[str, Any], order_no: str, now) -> Order:
         timeline=[
             TimelineEntry(
                 at=now,
-                type="created",
+                type=EntryType.CREATED,
                 source="shop",
                 message=f"order registered: {fields['product_name']} × {fields['quantity']}, "
                 f"{fields['amount']} via {fields['channel']}",

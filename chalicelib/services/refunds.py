@@ -34,7 +34,7 @@ from ..domain.errors import (
     ValidationFailed,
 )
 from ..domain.money import Money
-from ..domain.order import Order, Outcome
+from ..domain.order import EntryType, Order, Outcome
 from ..domain.refunds import (
     BY_HAND,
     RefundAnswer,
@@ -76,24 +76,25 @@ def policy() -> RefundPolicy:
 def request(
     principal: Principal,
     order: Order,
-    body: Mapping[str, Any],
+    trade_no: str | None,
+    amount_text: str | None,
     reason: str,
     idempotency: Idempotency | None,
-) -> tuple[Order, str, RefundRequest]:
-    """Reserve the refund, then (unless it waits for an admin) send it. Returns the order, the
-    action's outcome and the request as it stands after the gateway's answer."""
+) -> tuple[Order, Outcome, RefundRequest]:
+    """Reserve the refund of the payment `trade_no` (default: the sale), `amount_text` of it
+    (default: what is left), then (unless it waits for an admin) send it. Returns the order,
+    the action's outcome and the request as it stands after the gateway's answer."""
     if idempotency is None:
         raise ValidationFailed(
             "idempotency_key: required for a refund (the refund request id is derived "
             "from it, so a retry never refunds twice)",
             {"field": "idempotency_key"},
         )
-    trade_no = v.text(body, "payment", required=False, max_len=128)
     payment = payment_of(order, trade_no)
     _gateway_for(
         payment.channel
     )  # a channel that cannot refund is refused before anything is written
-    amount = _amount(body, payment.amount.currency)
+    amount = Money.parse(amount_text, payment.amount.currency) if amount_text is not None else None
     request_id = refund_request_id(order.order_no, idempotency.key)
     now = utcnow()
     decision = keyed(
@@ -128,15 +129,6 @@ def request(
             retry=outcome["value"] == Outcome.ALREADY_APPLIED,
         )
     return order, outcome["value"], refund
-
-
-def _amount(body: Mapping[str, Any], currency: str) -> Money | None:
-    text = body.get("amount")
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise ValidationFailed('amount: a decimal string such as "8.00"', {"field": "amount"})
-    return Money.parse(text, currency)
 
 
 def gateway_for_payment(order: Order, trade_no: str | None = None):
@@ -444,7 +436,7 @@ def announce_succeeded(change: OrderChange) -> list[str]:
     once per request (its claim key names it). Returns the ids published now."""
     published = []
     for entry in change.new_entries:
-        if entry.type != "refund" or entry.data.get("state") != RefundState.SUCCEEDED.value:
+        if entry.type != EntryType.REFUND or entry.data.get("state") != RefundState.SUCCEEDED.value:
             continue
         refund = find_request(change.after, entry.data["refund_request_id"])
         if events.publish_once(

@@ -8,13 +8,12 @@ The device is matched among those orders only: there is no index by User-Agent, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from ..domain.order import Order
 from ..store import orders as order_store
 from ..store import related as related_store
-from . import render
 
 WINDOW = timedelta(days=30)
 PER_KIND = 50  # newest orders read per e-mail, buyer id and IP
@@ -25,8 +24,15 @@ def _values(order: Order) -> dict[str, str | None]:
     return {"email": order.buyer_email, "buyer_id": order.buyer_id, "ip": order.buyer_ip}
 
 
-def related_orders(order: Order, *, masked: bool, now: datetime) -> dict[str, Any]:
-    """{window_days, counts per kind, items: order rows with `matched_by`, truncated}."""
+@dataclass(frozen=True)
+class Related:
+    """The buyer's other orders, newest first, each with the kinds it matched by."""
+
+    rows: list[tuple[Order, list[str]]]
+    truncated: bool  # a kind had more than PER_KIND orders: only the newest are here
+
+
+def related_orders(order: Order, *, now: datetime) -> Related:
     since = now - WINDOW
     found: dict[str, tuple[Order, list[str]]] = {}
     truncated = False
@@ -44,11 +50,4 @@ def related_orders(order: Order, *, masked: bool, now: datetime) -> dict[str, An
     rows = sorted(
         found.values(), key=lambda pair: (pair[0].created_at, pair[0].order_no), reverse=True
     )
-    return {
-        "window_days": WINDOW.days,
-        "truncated": truncated,
-        "counts": {kind: sum(kind in kinds for _, kinds in rows) for kind in KINDS},
-        "items": [
-            {**render.order_row(other, masked=masked), "matched_by": kinds} for other, kinds in rows
-        ],
-    }
+    return Related(rows, truncated)

@@ -6,17 +6,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.anomaly import printed_id
-from ..domain.clock import to_api
+from ..domain.clock import from_iso, to_api
 from ..domain.money import Money
 from ..domain.order import Order
+from ..domain.reconcile import ResultLine
 from ..domain.refunds import RefundRequest, refund_requests
 from ..domain.settlement import settlement_view
-from ..domain.verification import ANSWERED, answered_message
-from . import channels
+from ..domain.verification import ANSWERED, answered_message, mark_expired
+from ..store.reconciliations import StoredRun
+from . import channels, related
 from .facts import anomaly_facts, timeline_facts
+from .related import Related
+
+if TYPE_CHECKING:
+    from .actions import ActionDone
+    from .admin import NewKey, OrderDetail
+    from .anomalies import Found
+    from .exports import ExportState
+    from .order_search import OrderPage
+    from .reconcile_runs import RunDetail
 
 
 def money(value: Money | None) -> str | None:
@@ -224,6 +235,28 @@ def anomaly_view(
     }
 
 
+def anomalies_page_view(found: Found) -> dict[str, Any]:
+    """The inbox's page: each anomaly (a review past its answer time marked expired), the
+    cursor to go on and the channels' names."""
+    return {
+        "items": [
+            mark_expired(anomaly_view(a, masked=found.masked, names=found.names), found.now)
+            for a in found.items
+        ],
+        "next_cursor": found.next_cursor,
+        "channel_names": channel_names(),
+    }
+
+
+def found_anomaly_view(found: Found) -> dict[str, Any]:
+    """The one anomaly read or changed."""
+    return anomaly_view(found.items[0], masked=found.masked, names=found.names)
+
+
+def new_key_view(new: NewKey) -> dict[str, Any]:
+    return {"id": new.key_id, "name": new.name, "role": new.role, "key": new.key}
+
+
 def key_view(stored) -> dict[str, Any]:
     return {
         "id": stored.key_id,
@@ -273,3 +306,146 @@ def order_row(order: Order, *, masked: bool) -> dict[str, Any]:
         "buyer_ip": mask("ip", order.buyer_ip),
         "device": order.device,
     }
+
+
+def reconcile_line_view(n: int, line: ResultLine) -> dict[str, Any]:
+    """One unmatched reconciliation line as JSON-able text (amounts in the contract's decimal
+    strings): what a run stores, the API lists, the report and the line's anomaly show."""
+    difference, fee, net, source = line.difference, line.fee, line.net, line.source
+    settled = source.settled if source is not None else None
+    return {
+        "n": n,
+        "result": line.result.value,
+        "kind": line.kind.value,
+        "line": source.line_no if source is not None else None,
+        "out_trade_no": line.out_trade_no,
+        "trade_no": line.trade_no,
+        "order_no": line.order_no,
+        "currency": line.statement.currency,
+        "statement": line.statement.format(),
+        "ledger": line.ledger.format(),
+        "ledger_currency": line.ledger.currency,
+        "difference": difference.format() if difference is not None else None,
+        "fee": fee.format() if fee is not None else None,
+        "net": net.format() if net is not None else None,
+        "settlement_currency": source.settlement_currency
+        if source is not None and fee is not None
+        else None,
+        "settled": settled.format() if settled is not None else None,
+        "exchange_rate": source.rate if source is not None else None,
+        "refund_ref": source.refund_ref if source is not None else None,
+        "refund_request_id": line.refund_request_id,
+        "at": to_api(line.at),
+        "gateway_status": source.status if source is not None else "",
+        "ledger_status": line.ledger_status,
+        "note": line.note,
+    }
+
+
+def api_run_id(run_id: str) -> str:
+    """`alipay-main#2026-11-24` (the table's key) is `alipay-main:2026-11-24` in URLs."""
+    return run_id.replace("#", ":")
+
+
+def run_view(run: StoredRun) -> dict[str, Any]:
+    data = run.data
+    return {
+        "id": api_run_id(run.run_id),
+        "channel": run.channel,
+        "date": run.date,
+        "status": run.status,
+        "ran_at": to_api(from_iso(run.created_at)) if run.created_at else None,
+        "summary": data.get("summary"),
+        "error": data.get("error"),
+        "report": data.get("report"),
+        "statement": data.get("statement"),
+        "window": data.get("window"),
+        "history": data.get("history", []),
+    }
+
+
+def run_detail_view(detail: RunDetail) -> dict[str, Any]:
+    """A run with its lines by result and, when it has a report, the links to its files."""
+    view = {**run_view(detail.run), "lines": detail.lines}
+    if view["report"]:
+        view["report"] = {
+            **view["report"],
+            "url": detail.links["url"],
+            "expires_in_s": detail.links_expire_in_s,
+        }
+        if "statement_url" in detail.links:
+            view["report"]["statement_url"] = detail.links["statement_url"]
+    return view
+
+
+def order_page_view(page: OrderPage) -> dict[str, Any]:
+    """GET /admin/orders: a page of rows, the cursor to go on, the totals, the index used."""
+    return {
+        "items": [order_row(order, masked=page.masked) for order in page.orders],
+        "next_cursor": page.next_cursor,
+        "totals": page.totals,
+        "index": page.index,
+        "channel_names": channel_names(),
+    }
+
+
+def export_view(state: ExportState) -> dict[str, Any]:
+    """An export's state (`writing` is shown as `running`) and its link once it is ready."""
+    record = state.record
+    return {
+        "export_id": record.export_id,
+        "status": "running" if record.status == "writing" else record.status,
+        "rows": record.rows,
+        "kind": record.kind,
+        "format": record.format,
+        "masked": record.masked,
+        "created_at": to_api(record.created_at),
+        "finished_at": to_api(record.finished_at),
+        "error": record.error,
+        "url": state.url,
+        "expires_at": to_api(state.expires_at),
+    }
+
+
+def action_view(done: ActionDone) -> dict[str, Any]:
+    """An action's answer: its outcome and the order after it, unmasked (only operators act),
+    with the refund request a refund made."""
+    view: dict[str, Any] = {"action": done.action, "outcome": done.outcome}
+    if done.refund is not None:
+        view["refund"] = refund_for_admin(done.refund)
+    view["order"] = order_for_admin(done.order, masked=False, actor_names=done.actor_names)
+    return view
+
+
+def related_view(found: Related, masked: bool) -> dict[str, Any]:
+    """{window_days, counts per kind, items: order rows with `matched_by`, truncated}."""
+    rows = found.rows
+    return {
+        "window_days": related.WINDOW.days,
+        "truncated": found.truncated,
+        "counts": {kind: sum(kind in kinds for _, kinds in rows) for kind in related.KINDS},
+        "items": [
+            {**order_row(other, masked=masked), "matched_by": kinds} for other, kinds in rows
+        ],
+    }
+
+
+def order_detail_view(detail: OrderDetail) -> dict[str, Any]:
+    """Everything about one order: fields, timeline, notices, payments, anomalies, actions and
+    the sentence for the buyer, masked for viewers."""
+    masked = detail.masked
+    view = order_for_admin(
+        detail.order, masked=masked, fee_rate=detail.fee_rate, actor_names=detail.actor_names
+    )
+    view["buyer_region"] = detail.location.text()
+    view["buyer_location"] = detail.location.as_dict()
+    view["channel_names"] = channel_names()
+    view["notices"] = [notice_view(n, masked) for n in detail.notices]
+    view["anomalies"] = [
+        anomaly_view(a, masked=masked, names=detail.anomaly_names) for a in detail.anomalies
+    ]
+    view["actions"] = [e for e in view["timeline"] if e["source"] == "operator"]
+    view["allowed_actions"] = detail.allowed_actions
+    view["customer_reply"] = detail.customer_reply
+    view["related"] = related_view(detail.related, masked)
+    return view

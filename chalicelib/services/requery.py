@@ -20,7 +20,7 @@ from typing import Any
 
 from ..domain.clock import utcnow
 from ..domain.errors import ChannelMisconfigured, GatewayUnavailable, NotFound
-from ..domain.order import Order, TimelineEntry
+from ..domain.order import EntryType, Order, TimelineEntry
 from ..domain.query import QueryStatus, next_query_at
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
@@ -97,7 +97,7 @@ def _trace(
     data.update(tags or {})
     return TimelineEntry(
         at=now,
-        type="query",
+        type=EntryType.QUERY,
         source="operator" if actor else "query",
         message=message,
         data=data,

@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from ..domain.clock import utcnow
+from ..domain.notice import IngestOutcome
 from ..domain.rules.change import OrderChange
 from ..platform.observability import correlated, logger
 from ..platform.tracing import traced
@@ -136,7 +137,7 @@ def handle_notice_record(record: DynamoDBRecord, applied: Set[str] = frozenset()
     notice, awaiting = notice_store.from_stream_image(image)
     now = utcnow()
     if awaiting and "awaiting_day" not in old:
-        if ingest.apply_awaiting(notice, awaiting, now).outcome == ingest.UNKNOWN_ORDER:
+        if ingest.apply_awaiting(notice, awaiting, now).outcome is IngestOutcome.UNKNOWN_ORDER:
             screening.on_unknown_order(notice, now)
     elif record.event_name == DynamoDBRecordEventName.INSERT:
         ingest.apply_awaiting(notice, awaiting, now)

@@ -33,6 +33,7 @@ from ..domain import validation as v
 from ..domain import verification as review
 from ..domain.anomaly import Finding, Severity
 from ..domain.clock import to_api, to_iso, utcnow
+from ..domain.commands import OrderAction
 from ..domain.errors import PaytrackError, RefundNotOffered, ValidationFailed
 from ..domain.order import Order, TimelineEntry
 from ..domain.rules.change import OrderChange
@@ -321,8 +322,7 @@ def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
     under_review = review.open_review(order, now)
     vid = under_review.verification_id
     action, manual = (RELEASE_ACTION, None) if decision == "release" else _refund_action(order)
-    acted = actions.perform(
-        principal,
+    command = OrderAction.from_body(
         order_no,
         {
             "action": action,
@@ -331,6 +331,7 @@ def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
             **({"amount": body["amount"]} if "amount" in body else {}),
         },
     )
+    acted = actions.perform(principal, command)
     order = write_with_retry(
         orders.get(order_no),
         lambda current: review.decide(
@@ -343,9 +344,9 @@ def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
     _eagerly(order, lambda: _close_review(order, decided[-1], now))
     return {
         **_view(order, principal, now),
-        "action": acted["action"],
-        "outcome": acted["outcome"],
-        **({"refund": acted["refund"]} if "refund" in acted else {}),
+        "action": acted.action,
+        "outcome": acted.outcome,
+        **({"refund": render.refund_for_admin(acted.refund)} if acted.refund else {}),
         **({"manual_refund": manual} if manual else {}),
     }
 

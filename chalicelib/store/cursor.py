@@ -1,6 +1,6 @@
 """The cursor a paged listing gives out: where its Query resumes (DynamoDB's LastEvaluatedKey),
 the index that key belongs to and, for a listing that walks partitions, the partition it is in
-(a UTC day), as URL-safe base64 of compact JSON: `{"i": index, "d": day, "k": key}`.
+(a UTC day), in the one cursor codec (domain/params.py): `{"i": index, "d": day, "k": key}`.
 
 A cursor comes back from the client, so it is untrusted input: bounded in size, parsed with the
 bounded JSON reader, and accepted only when it names the listing's index and its key has exactly
@@ -10,15 +10,10 @@ Query with a key the client made up.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from ..domain.errors import ValidationFailed
-from ..domain.params import parse_json
-
-MAX_CURSOR = 2048  # ours are a few hundred characters
+from ..domain.params import decode_cursor, encode_cursor
 
 Key = dict[str, dict[str, str]]
 
@@ -31,19 +26,14 @@ class InvalidCursor(ValidationFailed):
 
 
 def encode(index: str, key: Key | None, day: str | None = None) -> str:
-    raw = json.dumps({"i": index, "d": day, "k": key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor({"i": index, "d": day, "k": key})
 
 
 def decode(cursor: str, index: str, key_names: frozenset[str]) -> tuple[str | None, Key | None]:
     """The (day, key) a cursor of `index` carries; InvalidCursor for anything else."""
     try:
-        if len(cursor) > MAX_CURSOR:
-            raise ValueError
-        data: Any = parse_json(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), "cursor"
-        )
-    except (binascii.Error, ValueError, ValidationFailed):
+        data: Any = decode_cursor(cursor)
+    except ValueError:
         raise InvalidCursor() from None
     if not isinstance(data, dict) or data.get("i") != index:
         raise InvalidCursor()

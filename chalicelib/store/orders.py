@@ -17,6 +17,7 @@ from ..domain.money import Money
 from ..domain.notice import Notice
 from ..domain.order import (
     DeliveryStatus,
+    EntryType,
     Order,
     OrderChanges,
     Payment,
@@ -68,7 +69,7 @@ def timeline_to_map(entry: TimelineEntry) -> TimelineMap:
 def _timeline_from_map(item: TimelineMap) -> TimelineEntry:
     return TimelineEntry(
         at=from_iso(item.at),
-        type=item.type,
+        type=EntryType(item.type),
         source=item.source,
         message=item.message,
         data=item.data or {},

@@ -18,7 +18,7 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.statement import beijing_day
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import exports, gateway_calls, reconcile, requery
+from chalicelib.services import exports, gateway_calls, reconcile, requery, statement_fees
 from chalicelib.store import orders as order_store
 from chalicelib.store import reconciliations as run_store
 from chalicelib.store.models import ExportModel
@@ -97,7 +97,7 @@ def test_reconciliation_writes_each_fee_once_whatever_call_fails(world, sim):
         with arm():
             _job(reconcile.reconcile_day, day, CHANNEL)
         assert_no_partial_run_finished(day)
-        _job(reconcile.apply_statement_fees)  # every 15 minutes
+        _job(statement_fees.apply_statement_fees)  # every 15 minutes
         reconcile.reconcile_day(day, CHANNEL)  # the operator (or tomorrow's run) runs it again
         world.streams.settle()
         run = run_store.get(run_store.run_id_of(CHANNEL, day.isoformat()))

@@ -16,7 +16,7 @@ import pytest
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.order import expire, hold, release_hold
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import screening
+from chalicelib.services import auth, screening
 from chalicelib.services.order_writes import write_with_retry
 from chalicelib.store import anomalies as anomaly_store
 from chalicelib.store import orders as order_store
@@ -457,6 +457,39 @@ def test_slow_delivery_check_flags_paid_undelivered_orders_only(api, feed):
     assert anomaly_store.get(f"slow_delivery#{slow}").severity.value == "warning"
     screening.slow_delivery_check(utcnow() + timedelta(minutes=6))
     assert len([a for a in anomalies_by_id() if a.startswith("slow_delivery")]) == 1
+
+
+def test_slow_delivery_is_a_job_counted_and_runnable_like_the_others(api, feed, emf, monkeypatch):
+    import app
+
+    slow = register(api)
+    api.send(wires.alipay(slow, "58.00"))
+    feed.drain()
+    _, operator = auth.create_key("op", "operator", "test")
+    ran = api.call("POST", "/admin/jobs/slow_delivery", {}, key=operator)
+    assert ran.status_code == 200
+    assert api.json(ran) == {"job": "slow_delivery", "checked": 0, "slow": 0}
+    monkeypatch.setattr(screening, "slow_delivery_check", _raise_boom)
+    with pytest.raises(RuntimeError):
+        app.slow_delivery(SCHEDULE_EVENT, None)
+    assert emf.read().total("JobFailures", job="slow_delivery") == 1
+
+
+SCHEDULE_EVENT = {
+    "version": "0",
+    "account": "123456789012",
+    "region": "us-east-1",
+    "detail": {},
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "time": "2026-11-25T00:00:00Z",
+    "id": "slow-delivery-test",
+    "resources": [],
+}
+
+
+def _raise_boom() -> dict:
+    raise RuntimeError("boom")
 
 
 @pytest.mark.parametrize("expired,flagged", [(3, False), (4, True)])

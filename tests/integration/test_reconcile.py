@@ -20,7 +20,7 @@ from chalicelib.domain.statement import beijing_day
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.platform.aws import client
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import auth, gateway_calls
+from chalicelib.services import auth, gateway_calls, statement_fees
 from chalicelib.services import reconcile as service
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import AnomalyModel, ReconciliationModel
@@ -120,7 +120,10 @@ def test_fees_and_nets_are_written_onto_the_orders_once(api, sim):
     day = beijing_day(utcnow())
     run = service.reconcile("alipay-main", day, actor="test")
     assert run.status == "fees_pending" and run.data["summary"]["fees_to_write"] == 1
-    assert service.apply_fees(run, timedelta(seconds=30)) == {"fees_written": 1, "fees_pending": 0}
+    assert statement_fees.apply_fees(run, timedelta(seconds=30)) == {
+        "fees_written": 1,
+        "fees_pending": 0,
+    }
     order = order_store.get(order_no)
     assert (order.fee.format(), order.net.format()) == ("0.35", "57.65")
     assert (
@@ -310,7 +313,7 @@ def test_an_unreachable_gateway_fails_one_channel_not_the_job(app_client, sim):
 def test_fee_write_back_resumes_on_its_schedule(app_client, api, sim, monkeypatch):
     order_no, _ = paid_and_notified(api, sim, "wxpay-main")
     run = service.reconcile("wxpay-main", beijing_day(utcnow()), actor="test")
-    assert service.apply_fees(run, timedelta(0))["fees_pending"] == 1  # budget spent at once
+    assert statement_fees.apply_fees(run, timedelta(0))["fees_pending"] == 1  # budget spent at once
     assert fire_schedule(app_client, "apply_statement_fees")["runs"][run.run_id] == {
         "fees_written": 1,
         "fees_pending": 0,
@@ -465,7 +468,10 @@ def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_r
         hkd["converted_lines"],
     ) == ("431.12", "20.09", "411.03", "0.55", 4)
 
-    assert service.apply_fees(run, timedelta(seconds=30)) == {"fees_written": 3, "fees_pending": 0}
+    assert statement_fees.apply_fees(run, timedelta(seconds=30)) == {
+        "fees_written": 3,
+        "fees_pending": 0,
+    }
     order = order_store.get(usd)
     assert (order.paid_amount.format(), order.paid_amount.currency) == ("19.99", "USD")
     assert (order.settled_amount, order.exchange_rate) == (Money(15592, "HKD"), "7.8")

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from chalicelib.domain.clock import utcnow
+from chalicelib.domain.commands import OrderAction
 from chalicelib.domain.refunds import RefundPolicy, find_request, refund_requests
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.platform.aws import client
@@ -243,18 +244,16 @@ def test_operators_racing_never_refund_more_than_was_paid(api, sim, operator, mo
     def attempt(principal):
         start.wait()
         try:
-            results.append(
-                perform(
-                    principal,
-                    order_no,
-                    {
-                        "action": "refund",
-                        "reason": "race",
-                        "amount": "20.00",
-                        "idempotency_key": principal.key_id,
-                    },
-                )["refund"]["state"]
+            command = OrderAction.from_body(
+                order_no,
+                {
+                    "action": "refund",
+                    "reason": "race",
+                    "amount": "20.00",
+                    "idempotency_key": principal.key_id,
+                },
             )
+            results.append(perform(principal, command).refund.state.value)
         except Exception as error:
             results.append(getattr(error, "code", repr(error)))
 

@@ -87,17 +87,37 @@ def test_a_time_without_an_offset_is_utc():
 
 
 def test_ranges_are_ordered_and_capped_with_their_own_code():
-    since, until = p.time_range({}, NOW, timedelta(days=30), timedelta(days=366))
+    span, cap = timedelta(days=30), timedelta(days=366)
+    since, until = p.time_range({}).resolve(NOW, span, cap)
     assert (since, until) == (NOW - timedelta(days=30), NOW)
     with pytest.raises(RangeTooLarge) as wide:
-        p.time_range({"from": "2020-01-01T00:00:00Z"}, NOW, timedelta(days=30), timedelta(days=366))
+        p.time_range({"from": "2020-01-01T00:00:00Z"}).resolve(NOW, span, cap)
     assert wide.value.code == "range_too_large" and wide.value.details == {
         "field": "from",
         "max_days": 366,
     }
     with pytest.raises(ValidationFailed) as backwards:
-        p.time_range({"from": "2026-11-26T00:00:00Z"}, NOW, timedelta(days=30), timedelta(days=366))
+        p.time_range({"from": "2026-11-26T00:00:00Z"}).resolve(NOW, span, cap)
     assert backwards.value.code == "validation_failed"
+
+
+def test_a_range_with_both_ends_bad_names_its_end_first():
+    with pytest.raises(ValidationFailed) as bad:
+        p.time_range({"from": "yesterday", "to": "today"})
+    assert bad.value.details == {"field": "to"}
+
+
+@pytest.mark.parametrize(
+    "data", [{"a": ["2026-11-25T00:00:00Z", "O-1"]}, [1, "二"], None], ids=["dict", "list", "null"]
+)
+def test_cursors_round_trip_and_anything_else_is_refused(data):
+    cursor = p.encode_cursor(data)
+    assert "=" not in cursor and p.decode_cursor(cursor) == data
+    padded = cursor + "=" * (-len(cursor) % 4)
+    assert p.decode_cursor(padded) == data
+    for bad in ("!!!", "x" * (p.MAX_CURSOR + 1), p.encode_cursor(1)[:-1] + "é", "bm90IGpzb24"):
+        with pytest.raises(ValueError):
+            p.decode_cursor(bad)
 
 
 JSON_LEAVES = (

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..anomaly import Finding
-from ..order import DeliveryStatus, Order, OrderChanges, Outcome, PayStatus, TimelineEntry, hold
+from ..order import (
+    DeliveryStatus,
+    EntryType,
+    Order,
+    OrderChanges,
+    Outcome,
+    PayStatus,
+    TimelineEntry,
+    hold,
+)
 
 ORDER_READY = "order.ready"
 ORDER_HELD = "order.held"
@@ -31,7 +40,7 @@ ORDER_HELD = "order.held"
 
 def release_generation(order: Order) -> int:
     """How many times an operator released a hold of the order (its timeline's `release` entries)."""
-    return sum(1 for entry in order.timeline if entry.type == "release")
+    return sum(1 for entry in order.timeline if entry.type == EntryType.RELEASE)
 
 
 def anomaly_changes(
@@ -40,7 +49,7 @@ def anomaly_changes(
     """`seen_generation`: the release generation of the order the finding was made from (None:
     made from `order` itself)."""
     if any(
-        entry.type == "anomaly" and entry.data.get("anomaly_id") == finding.anomaly_id
+        entry.type == EntryType.ANOMALY and entry.data.get("anomaly_id") == finding.anomaly_id
         for entry in order.timeline
     ):
         return OrderChanges(outcome=Outcome.ALREADY_APPLIED)
@@ -53,7 +62,7 @@ def anomaly_changes(
     skipped = finding.hold and released_since
     entry = TimelineEntry(
         at=now,
-        type="anomaly",
+        type=EntryType.ANOMALY,
         source="system",
         message=f"anomaly {finding.rule} ({finding.severity.value})"
         + (": delivery held" if holds else "")

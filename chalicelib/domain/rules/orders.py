@@ -15,7 +15,7 @@ from typing import Any, overload
 from ..anomaly import Finding, Severity
 from ..clock import to_api
 from ..money import Money
-from ..order import HoldReason, Order
+from ..order import EntryType, HoldReason, Order
 from .change import OrderChange
 from .config import (
     LargeAmountConfig,
@@ -217,7 +217,7 @@ def status_conflict(change: OrderChange, config: RuleConfig) -> list[Finding]:
             subject=f"{order.order_no}#{entry.data.get('notice') or to_api(entry.at)}",
         )
         for entry in change.new_entries
-        if entry.type == "conflict"
+        if entry.type == EntryType.CONFLICT
     ]
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from ..anomaly import Finding, Severity
 from ..clock import to_api
-from ..order import DeliveryStatus, Order, PayStatus
+from ..order import DeliveryStatus, EntryType, Order, PayStatus
 from .config import ChannelFailureConfig, IpBurstConfig, SlowDeliveryConfig
 from .registry import rule
 
@@ -25,7 +25,7 @@ def linked_anomalies(order: Order, rule: str) -> list[str]:
     return [
         entry.data["anomaly_id"]
         for entry in order.timeline
-        if entry.type == "anomaly" and entry.data.get("rule") == rule
+        if entry.type == EntryType.ANOMALY and entry.data.get("rule") == rule
     ]
 
 

@@ -15,12 +15,12 @@ from chalicelib.domain.reconcile import (
     LedgerPayment,
     Result,
     findings,
-    line_view,
     reconcile,
     refund_orders,
 )
 from chalicelib.domain.refunds import RefundRequest, RefundState
 from chalicelib.domain.statement import LineKind, Statement, StatementLine, day_bounds
+from chalicelib.services.render import reconcile_line_view
 
 DAY = date(2026, 11, 24)
 WINDOW = day_bounds(DAY)
@@ -163,8 +163,10 @@ def test_fees_are_written_for_the_orders_own_payment_only_when_new():
 
 def test_every_unmatched_line_is_a_finding_critical_where_money_is_not_confirmed():
     lines, day, other = day_with_every_kind()
-    found = findings(reconcile(lines, day, other, WINDOW))
+    run = reconcile(lines, day, other, WINDOW)
+    found = findings(run, lambda n, line: {"n": n})
     assert len(found) == 7
+    assert [f.details["n"] for f in found] == [n for n, _ in run.unmatched]
     severities = {f.rule: f.severity for f in found}
     assert severities["reconciliation_missing_there"] is Severity.CRITICAL
     assert severities["reconciliation_amount_mismatch"] is Severity.CRITICAL
@@ -244,7 +246,7 @@ def test_lines_in_two_currencies_are_summed_apart():
 def test_a_line_view_is_plain_json():
     lines, day, other = day_with_every_kind()
     n, line = reconcile(lines, day, other, WINDOW).unmatched[0]
-    view = line_view(n, line)
+    view = reconcile_line_view(n, line)
     assert view == {
         "n": 2,
         "result": "amount_mismatch",
@@ -350,7 +352,9 @@ def test_fees_off_the_contracted_rate_are_reported_once_for_the_day():
         "charged_over_expected": {"CNY": "0.40"},
         "estimated": {},
     }
-    fee_findings = [f for f in findings(run) if f.rule == "reconciliation_fee_rate"]
+    fee_findings = [
+        f for f in findings(run, reconcile_line_view) if f.rule == "reconciliation_fee_rate"
+    ]
     assert len(fee_findings) == 1 and fee_findings[0].details["lines"][0]["order_no"] == "O-B"
 
 
@@ -502,7 +506,7 @@ def test_each_refund_request_is_checked_on_its_own():
             "refund request rf-3 succeeded here, not in the gateway's statement",
         ),
     ]
-    views = [line_view(n, line) for n, line in run.unmatched]
+    views = [reconcile_line_view(n, line) for n, line in run.unmatched]
     assert [v["refund_request_id"] for v in views] == ["rf-1", None, "rf-2", "rf-3"]
     assert [(v["statement"], v["ledger"]) for v in views] == [
         ("-20.00", "-10.00"),
@@ -511,7 +515,9 @@ def test_each_refund_request_is_checked_on_its_own():
         ("0.00", "-0.50"),
     ]
     assert run.summary["currencies"]["CNY"]["unexplained"] == "0.00"
-    assert len({f.subject for f in findings(run)}) == 4  # two requests of one trade: two anomalies
+    assert (
+        len({f.subject for f in findings(run, reconcile_line_view)}) == 4
+    )  # two requests of one trade: two anomalies
 
 
 def test_a_refund_named_by_the_gateways_own_refund_id_matches_its_request():
