@@ -9,8 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
 from ..domain.clock import utcnow
 from ..domain.money import Money
 from ..domain.order import EntryType, TimelineEntry
@@ -21,9 +19,10 @@ from ..store import reconciliations as run_store
 from ..store.reconciliations import RunStatus, StoredRun
 
 FEE_WRITERS = 8
+FEE_BATCH = 100  # orders per fee write-back request (TransactWriteItems' limit)
 
 
-def _write_fee(run: StoredRun, update: list[Any], now: datetime) -> bool:
+def _fee_write(run: StoredRun, update: list[Any], now: datetime) -> ledger.StatementAmounts:
     """One chunk entry: [order_no, currency, fee_minor, net_minor] and, for a converted payment,
     [settled_minor, rate] after them (chunks written before conversions were read have four)."""
     order_no, currency, fee_minor, net_minor, settled_minor, rate = (*update, None, None)[:6]
@@ -41,17 +40,12 @@ def _write_fee(run: StoredRun, update: list[Any], now: datetime) -> bool:
         message=f"statement of {run.date}: {converted}fee {fee}, net {net}",
         data=data,
     )
-    try:
-        ledger.write_statement_amounts(order_no, fee, net, entry, settled, rate)
-    except UpdateError as error:
-        if error.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return ledger.StatementAmounts(order_no, fee, net, entry, settled, rate)
 
 
 def apply_fees(run: StoredRun, budget: timedelta, now: datetime | None = None) -> dict[str, int]:
-    """Write the run's pending statement fees onto their orders until `budget` is spent."""
+    """Write the run's pending statement fees onto their orders until `budget` is spent: each
+    chunk's orders in transactions of FEE_BATCH, written side by side."""
     now = now or utcnow()
     deadline = time.monotonic() + budget.total_seconds()
     written = left = 0
@@ -60,7 +54,9 @@ def apply_fees(run: StoredRun, budget: timedelta, now: datetime | None = None) -
             if time.monotonic() > deadline:
                 left += len(updates)
                 continue
-            written += sum(pool.map(lambda update: _write_fee(run, update, now), updates))
+            writes = [_fee_write(run, update, now) for update in updates]
+            batches = [writes[i : i + FEE_BATCH] for i in range(0, len(writes), FEE_BATCH)]
+            written += sum(map(sum, pool.map(ledger.write_statement_amounts, batches)))
             run_store.mark_fees_written(run.run_id, sk)
     if not left and run.status == RunStatus.FEES_PENDING:
         run_store.mark_done(run)

@@ -9,17 +9,20 @@ than through PynamoDB models (a model per order would cost more than parsing the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.money import Money
 from ..domain.order import DeliveryStatus, Order, PayStatus, TimelineEntry
 from ..domain.reconcile import LedgerEntry, LedgerPayment
 from ..domain.refunds import RefundRequest, requests_in
-from ._dynamo import dispatch
+from ._dynamo import _connection, dispatch
 from .models import OrderModel
 from .orders import _timeline_from_map, timeline_to_map, to_domain
 
@@ -168,19 +171,31 @@ def refund_requests_of(order_nos: set[str]) -> dict[str, tuple[RefundRequest, ..
     return found
 
 
-def write_statement_amounts(
-    order_no: str,
-    fee: Money,
-    net: Money,
-    entry: TimelineEntry,
-    settled: Money | None = None,
-    rate: str | None = None,
-) -> None:
-    """The statement's fee and net onto the order with their (settlement) currency — and, for a
-    converted payment, the converted gross and the rate — with its timeline entry (no version
-    bump: the state machines do not decide on them). Conditional on the order not carrying them
-    already, so writing a chunk again after a crash adds no second timeline entry (a failed
-    condition: nothing to write)."""
+class StatementAmounts(NamedTuple):
+    """The statement's fee and net for one order, with their timeline entry; a converted payment
+    also has its converted gross (`settled`) and the gateway's rate."""
+
+    order_no: str
+    fee: Money
+    net: Money
+    entry: TimelineEntry
+    settled: Money | None = None
+    rate: str | None = None
+
+
+#: TransactWriteItems carries up to 100 actions, on distinct items
+_TRANSACT_ITEMS = 100
+#: transactions cancelled for reasons other than a failed condition (a conflicting write,
+#: throttling) before the batch is given up (its chunk stays pending for the next run)
+_TRANSACT_ATTEMPTS = 5
+_CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _amounts_update(write: StatementAmounts) -> tuple[list[Any], Any]:
+    """The update's actions and condition: the fee, net and settlement currency (and for a
+    converted payment the converted gross and the rate) with the timeline entry, on an order
+    that exists and does not hold them already."""
+    fee, net, settled, rate = write.fee, write.net, write.settled, write.rate
     already = (
         (OrderModel.fee_minor == fee.minor)
         & (OrderModel.net_minor == net.minor)
@@ -191,16 +206,73 @@ def write_statement_amounts(
         if settled is not None and rate
         else [OrderModel.settled_minor.remove(), OrderModel.exchange_rate.remove()]
     )
-    OrderModel(order_no).update(
-        actions=[
-            OrderModel.fee_minor.set(fee.minor),
-            OrderModel.net_minor.set(net.minor),
-            OrderModel.fee_currency.set(fee.currency),
-            *converted,
-            OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(entry)])),
-        ],
-        condition=OrderModel.order_no.exists() & ~already,
-    )
+    actions = [
+        OrderModel.fee_minor.set(fee.minor),
+        OrderModel.net_minor.set(net.minor),
+        OrderModel.fee_currency.set(fee.currency),
+        *converted,
+        OrderModel.timeline.set(OrderModel.timeline.append([timeline_to_map(write.entry)])),
+    ]
+    return actions, OrderModel.order_no.exists() & ~already
+
+
+def _transactions(writes: Sequence[StatementAmounts]) -> Iterator[list[int]]:
+    """Positions of `writes` in groups of at most 100 distinct orders (a transaction may not
+    touch one item twice)."""
+    group: list[int] = []
+    orders: set[str] = set()
+    for position, write in enumerate(writes):
+        if len(group) == _TRANSACT_ITEMS or write.order_no in orders:
+            yield group
+            group, orders = [], set()
+        group.append(position)
+        orders.add(write.order_no)
+    if group:
+        yield group
+
+
+def write_statement_amounts(writes: Sequence[StatementAmounts]) -> list[bool]:
+    """The statement's fee and net onto each order with their (settlement) currency — and, for a
+    converted payment, the converted gross and the rate — with its timeline entry (no version
+    bump: the state machines do not decide on them); whether each was written.
+
+    One TransactWriteItems per 100 orders. Each update is conditional on the order existing and
+    not carrying these amounts already, so writing a chunk again after a crash adds no second
+    timeline entry. A transaction is all or nothing: when some conditions fail (the order is
+    gone, or holds the amounts already: nothing to write) it is cancelled with a reason per
+    item, and the others are sent again without them, as the single updates did one by one."""
+    written = [False] * len(writes)
+    connection = _connection(OrderModel)
+    for group in _transactions(writes):
+        pending, attempts = group, 0
+        while pending:
+            try:
+                with TransactWrite(connection=connection) as transaction:
+                    for position in pending:
+                        actions, condition = _amounts_update(writes[position])
+                        transaction.update(
+                            OrderModel(writes[position].order_no),
+                            actions=actions,
+                            condition=condition,
+                            add_version_condition=False,
+                        )
+            except TransactWriteError as error:
+                reasons = error.cancellation_reasons
+                if error.cause_response_code != "TransactionCanceledException" or not reasons:
+                    raise
+                codes = [reason.code if reason else "None" for reason in reasons]
+                others = {code for code in codes if code not in ("None", _CONDITION_FAILED)}
+                attempts += bool(others)
+                if attempts >= _TRANSACT_ATTEMPTS:
+                    raise
+                pending = [
+                    p for p, code in zip(pending, codes, strict=True) if code != _CONDITION_FAILED
+                ]
+                continue
+            for position in pending:
+                written[position] = True
+            pending = []
+    return written
 
 
 # ------------------------------------------------------------------ the failed digest
