@@ -18,9 +18,14 @@ SHOP_KEY = "pt_shop_test_key_00000000000000000000000"
 @contextmanager
 def provisioned_aws():
     """A fresh in-process moto with the whole stage provisioned and the bootstrap keys
-    (provisioned once per process, restored from its copy after that: tests/support/moto_state)."""
+    (provisioned once per process, restored from its copy after that: tests/support/moto_state).
+    A cancelled TransactWriteItems puts back the items it named, as on the local stack: moto's
+    own rollback swaps in a copy of each table, whose stream the stream readers never see."""
     from chalicelib.platform.aws import reset_clients
     from chalicelib.services import channels, reply_tokens
+    from local.fidelity import transactions_back_up_their_items
+
+    transactions_back_up_their_items()
 
     def provision_stage() -> None:
         from local.bootstrap import bootstrap_keys, provision
