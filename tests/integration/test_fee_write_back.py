@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from chalicelib.domain.money import Money
-from chalicelib.domain.order import TimelineEntry
+from chalicelib.domain.order import Order, TimelineEntry
 from chalicelib.services import orders as order_service
 from chalicelib.store import ledger
 from chalicelib.store import orders as order_store
@@ -48,8 +48,14 @@ def _write(order_no: str, fee: int = 35, settled: Money | None = None) -> ledger
     )
 
 
+def _stored(order_no: str) -> Order:
+    order = order_store.get(order_no)
+    assert order is not None, order_no
+    return order
+
+
 def _fee_entries(order_no: str) -> list[TimelineEntry]:
-    return [e for e in order_store.get(order_no).timeline if e.type == "reconciliation"]
+    return [e for e in _stored(order_no).timeline if e.type == "reconciliation"]
 
 
 def test_a_failed_condition_skips_its_order_and_the_transaction_writes_the_rest(aws, monkeypatch):
@@ -66,9 +72,9 @@ def test_a_failed_condition_skips_its_order_and_the_transaction_writes_the_rest(
     # 50 (cancelled once by its two failed conditions, then sent without them), 100, 2
     assert calls == Counter({"TransactWriteItems": 4})
     for order_no in numbers:
-        order = order_store.get(order_no)
+        order = _stored(order_no)
         expected = (36, 5764) if order_no == numbers[3] else (35, 5765)
-        assert (order.fee.minor, order.net.minor) == expected, order_no
+        assert (order.fee, order.net) == (Money(expected[0], "CNY"), Money(expected[1], "CNY"))
         assert len(_fee_entries(order_no)) == (2 if order_no == numbers[3] else 1), order_no
     assert order_store.get("NO-SUCH-ORDER") is None
 
@@ -83,8 +89,8 @@ def test_a_failed_condition_skips_its_order_and_the_transaction_writes_the_rest(
 def test_a_converted_payment_gets_its_settled_gross_and_rate_and_loses_them_when_not(aws):
     (order_no,) = _orders(1)
     assert ledger.write_statement_amounts([_write(order_no, settled=Money(45240, "CNY"))]) == [True]
-    order = order_store.get(order_no)
+    order = _stored(order_no)
     assert (order.settled_amount, order.exchange_rate) == (Money(45240, "CNY"), "7.8")
     assert ledger.write_statement_amounts([_write(order_no, fee=34)]) == [True]
-    order = order_store.get(order_no)
-    assert (order.fee.minor, order.settled_amount, order.exchange_rate) == (34, None, None)
+    order = _stored(order_no)
+    assert (order.fee, order.settled_amount, order.exchange_rate) == (Money(34, "CNY"), None, None)
