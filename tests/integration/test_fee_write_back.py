@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from chalicelib.domain.money import Money
-from chalicelib.domain.order import Order, TimelineEntry
+from chalicelib.domain.order import EntryType, Order, TimelineEntry
 from chalicelib.services import orders as order_service
 from chalicelib.store import ledger
 from chalicelib.store import orders as order_store
@@ -36,7 +36,7 @@ def _orders(count: int) -> list[str]:
 
 def _write(order_no: str, fee: int = 35, settled: Money | None = None) -> ledger.StatementAmounts:
     entry = TimelineEntry(
-        at=NOW, type="reconciliation", source="system", message=f"fee {fee}", data={}
+        at=NOW, type=EntryType.RECONCILIATION, source="system", message=f"fee {fee}", data={}
     )
     return ledger.StatementAmounts(
         order_no,
