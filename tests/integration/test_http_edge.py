@@ -97,7 +97,12 @@ def test_the_tables_cover_every_route_kind():
         "/admin/audit",
         "/admin/stats",
     }
-    assert set(LIMIT_ROUTES) == {"/admin/orders", "/admin/anomalies", "/admin/audit"}
+    assert set(LIMIT_ROUTES) == {
+        "/admin/orders",
+        "/admin/anomalies",
+        "/admin/audit",
+        "/admin/refunds",
+    }
 
 
 @pytest.mark.parametrize("method,path", JSON_ROUTES, ids=[f"{m} {p}" for m, p in JSON_ROUTES])
