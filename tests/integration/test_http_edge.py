@@ -170,7 +170,13 @@ QUERY_VALUES = st.one_of(
 def test_any_query_parameter_value_is_answered_without_5xx(module_api, param, value):
     path, name = param
     response = module_api.call("GET", f"{path}?{urlencode({name: value})}", key=ADMIN_KEY)
-    assert response.status_code < 500, (path, name, value, response.body[:300])
+    if response.status_code == 502:  # a trade lookup asked a gateway no simulator answers for
+        assert (path, json.loads(response.body)["error"]["code"]) == (
+            "/admin/lookup",
+            "gateway_unavailable",
+        )
+    else:
+        assert response.status_code < 500, (path, name, value, response.body[:300])
     if response.status_code >= 400:
         assert_error_shape(response, response.status_code)
 
