@@ -13,31 +13,14 @@ from ..domain.reconcile import Reconciliation, ResultLine
 from ..domain.statement import Statement
 from ..platform.aws import client
 from ..platform.settings import get_settings
+from .export_sources import RECONCILIATION_COLUMNS
 from .render import reconcile_line_view
 
 REPORT_PREFIX = "reports/reconciliations"
-REPORT_COLUMNS = (
-    "n",
-    "result",
-    "kind",
-    "statement_line",
-    "out_trade_no",
-    "trade_no",
-    "order_no",
-    "currency",
-    "statement",
-    "ledger",
-    "difference",
-    "fee",
-    "net",
-    "settlement_currency",
-    "settled",
-    "exchange_rate",
-    "refund_ref",
-    "at",
-    "gateway_status",
-    "ledger_status",
-    "note",
+# the result line's view keys (services/render.py), as export_sources lists them; the report
+# names the statement's line number `statement_line`
+REPORT_COLUMNS = tuple(
+    "statement_line" if column == "line" else column for column in RECONCILIATION_COLUMNS
 )
 SUMMARY_COLUMNS = ("currency", "result", "lines", "statement", "ledger", "difference")
 LINK_SECONDS = 900
@@ -45,30 +28,8 @@ LINK_SECONDS = 900
 
 def _report_row(n: int, line: ResultLine, zone: ZoneInfo) -> tuple[Any, ...]:
     view = reconcile_line_view(n, line)
-    local = f"{line.at.astimezone(zone):%Y-%m-%d %H:%M:%S}" if line.at else ""
-    return (
-        n,
-        view["result"],
-        view["kind"],
-        view["line"] or "",
-        line.out_trade_no,
-        line.trade_no,
-        line.order_no or "",
-        view["currency"],
-        view["statement"],
-        view["ledger"],
-        view["difference"] or "",
-        view["fee"] or "",
-        view["net"] or "",
-        view["settlement_currency"] or "",
-        view["settled"] or "",
-        view["exchange_rate"] or "",
-        view["refund_ref"] or "",
-        local,
-        view["gateway_status"],
-        line.ledger_status,
-        line.note,
-    )
+    view["at"] = f"{line.at.astimezone(zone):%Y-%m-%d %H:%M:%S}" if line.at else ""
+    return tuple("" if view[column] is None else view[column] for column in RECONCILIATION_COLUMNS)
 
 
 def report_csv(run: Reconciliation) -> bytes:
