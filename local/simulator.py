@@ -36,7 +36,7 @@ from typing import Any
 import requests
 
 from .sim import build_gateway, register_gateway_apis
-from .sim.base import HttpCall, SimGateway, SimKeys, read_pem
+from .sim.base import CrossBorder, HttpCall, SimGateway, SimKeys, read_pem
 from .sim.stripe import StripeSettlement, StripeSim
 from .sim_channels import why_real
 from .sim_model import Attempt, SimEvent, SimPayment, SimRefund, TradeBook, WireNotice, to_minor
@@ -211,6 +211,22 @@ class GatewaySimulator:
             raise ValueError(f"{channel} is not a Stripe channel")
         gateway.settlement = (
             StripeSettlement(currency, {c: Decimal(r) for c, r in (rates or {}).items()}, [])
+            if currency
+            else None
+        )
+
+    def settle_cross_border(
+        self, channel: str, currency: str | None, rates: Mapping[str, str] | None = None
+    ) -> None:
+        """Make a WeChat Pay or Alipay channel a cross-border merchant settling in `currency`:
+        it takes trades in any currency, and its cross-border statement converts those in the
+        other currencies at `rates` (`{"USD": "7.8"}`). None: back to a domestic CNY merchant."""
+        gateway = self._gateway(channel)
+        settle = getattr(gateway, "settle_cross_border", None)
+        if settle is None:
+            raise ValueError(f"{channel} is neither a WeChat Pay nor an Alipay channel")
+        settle(
+            CrossBorder(currency, {c: Decimal(r) for c, r in (rates or {}).items()})
             if currency
             else None
         )

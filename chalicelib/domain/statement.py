@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -156,6 +157,18 @@ def beijing_time(text: str) -> datetime:
     if len(text) != 19 or text[10] != " ":
         raise ValueError(f"time {text!r} is not yyyy-MM-dd HH:mm:ss")
     return datetime.fromisoformat(text + "+08:00")
+
+
+def stated_rate(text: str) -> str:
+    """A conversion rate as a statement writes it ("7.84239700"), normalized ("7.842397"); a
+    ValueError unless it is a positive decimal number."""
+    try:
+        value = Decimal(text.strip()) if text.strip() else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite() or value <= 0:
+        raise ValueError(f"rate {text[:20]!r} is not a positive number")
+    return format(value.normalize(), "f")
 
 
 def read_at(statement: Statement, now: datetime) -> Statement:

@@ -222,6 +222,10 @@ def find_trade(ctx: CallContext, trade_no: str) -> GatewayTrade | None:
 
 
 def fetch_bill(ctx: CallContext, day: date) -> Statement:
+    """The day's trade bill: its download URL and SHA-1, then the GZIP; a cross-border channel
+    (`cross_border`) asks `/v3/global/statements` instead, whose answer is the statement."""
+    if ctx.config.get("cross_border") is True:
+        return _fetch_global_statement(ctx, day)
     config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     what = "wechatpay trade bill"
     url = _api(
@@ -247,6 +251,28 @@ def fetch_bill(ctx: CallContext, day: date) -> Statement:
         raise invalid_answer("wechatpay bill download", f"HTTP {download.status_code}")
     source = f"wechatpay trade bill {channel} {day.isoformat()}"
     raw = wechatpay_bill.decompress(download.content, hash_type, hash_value, source)
+    return read_at(wechatpay_bill.parse(raw, channel, day, source), now)
+
+
+def _fetch_global_statement(ctx: CallContext, day: date) -> Statement:
+    """WeChat Pay Global's 下载对账单: GET /v3/global/statements?date=YYYYMMDD&mchid=…, the
+    table itself as the answer, its SHA-1 in the Wechatpay-Statement-Sha1 header."""
+    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
+    what = "wechatpay global statement"
+    mchid = quote(str(config_value(config, "mchid")), safe="")
+    url = _api(config, f"/v3/global/statements?date={day:%Y%m%d}&mchid={mchid}")
+    response = _get(config, url, http, now, what)
+    if response.status_code in (400, 404) and _error_code(response) in _NO_BILL:
+        raise StatementNotReady(
+            f"WeChat Pay has no statement for {day} yet ({_error_code(response)})",
+            {"channel": channel, "date": day.isoformat()},
+        )
+    if response.status_code != 200:
+        raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
+    source = f"{what} {channel} {day.isoformat()}"
+    raw = wechatpay_bill.check_sha1(
+        response.content, response.headers.get("Wechatpay-Statement-Sha1"), source
+    )
     return read_at(wechatpay_bill.parse(raw, channel, day, source), now)
 
 

@@ -27,7 +27,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 PRIVATE_KEYS = ("app_private_key", "merchant_private_key")
 PUBLIC_KEYS = ("alipay_public_key", "platform_public_key", "app_cert", "alipay_cert")
 URL_FIELDS = ("gateway_url", "api_base")
-BOOLEAN_FIELDS = ("simulated", "allow_rsa1", "refund_api")
+BOOLEAN_FIELDS = ("simulated", "allow_rsa1", "refund_api", "cross_border")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 #: `fee_rate`: the contract's fee as a fraction in a decimal string ("0.006" is 0.6%), below 20%
 _FEE_RATE = re.compile(r"0\.[0-9]{1,6}")

@@ -240,6 +240,27 @@ class SimGateway:
         raise NotImplementedError
 
 
+@dataclass
+class CrossBorder:
+    """A cross-border merchant settling in `currency`: a trade priced in another currency is
+    converted at `rates[priced currency]` in major units (19.99 USD x 7.8 = 155.92 HKD; the
+    refund at its payment's rate), its fee charged on the settled amount."""
+
+    currency: str
+    rates: dict[str, Decimal]
+
+    def convert(self, minor: int, currency: str) -> tuple[int, Decimal | None]:
+        """(settled minor, rate); the rate is None when nothing was converted."""
+        if currency == self.currency:
+            return minor, None
+        rate = self.rates[currency]
+        major = Decimal(minor).scaleb(-minor_digits(currency)) * rate
+        settled = major.scaleb(minor_digits(self.currency)).quantize(
+            Decimal(1), rounding=ROUND_HALF_UP
+        )
+        return int(settled), rate
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

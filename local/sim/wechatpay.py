@@ -38,6 +38,7 @@ from ..sim_signing import (
 from .base import (
     BEIJING,
     MAX_SKEW_S,
+    CrossBorder,
     Downloads,
     Entry,
     HttpCall,
@@ -84,6 +85,12 @@ class WechatPaySim(SimGateway):
     def __init__(self, channel, config, keys, options):
         super().__init__(channel, config, keys, options)
         self._key = keys.wechat_platform_private
+        #: a cross-border merchant's settlement (`settle_cross_border`): trades in any currency
+        self.cross_border: CrossBorder | None = None
+
+    def settle_cross_border(self, cross_border: CrossBorder | None) -> None:
+        self.cross_border = cross_border
+        self.currencies = None if cross_border else type(self).currencies
 
     def new_trade_no(self, now):
         return f"42000{_digits(5)}{_bj_moment(now):%Y%m%d}{_digits(10)}"
@@ -277,6 +284,7 @@ class WechatApi:
             "/v3/pay/transactions/out-trade-no/{out_trade_no}": self._query,
             "/v3/bill/tradebill": self._tradebill,
             "/v3/billdownload/file": self._download,
+            "/v3/global/statements": self._global_statements,
         }
         for path, handler in routes.items():
             server.route("/wechat", "GET", path, self._authenticated(handler))
@@ -471,6 +479,32 @@ class WechatApi:
             },
         )
 
+    def _global_statements(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        """The cross-border 下载对账单: the table itself, signed, its SHA-1 in a header."""
+        if request.arg("mchid") != gateway.config["mchid"]:
+            return self._answer(
+                gateway, 400, {"code": "PARAM_ERROR", "message": "mchid 与请求方不一致"}
+            )
+        now = _now()
+        day = datetime.strptime(request.arg("date"), "%Y%m%d").date()
+        entries = day_entries(self.book.of_channel(gateway.channel), day, now)
+        settlement = getattr(gateway, "cross_border", None)
+        raw = wechat_global_csv(
+            entries, gateway.config["appid"], gateway.config["mchid"], settlement
+        )
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        headers = {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": wechat_sign(
+                self.keys.wechat_platform_private, timestamp, nonce, raw
+            ),
+            "Wechatpay-Serial": gateway.config["platform_public_key_id"],
+            "Wechatpay-Signature-Type": WECHAT_SCHEMA,
+            "Wechatpay-Statement-Sha1": hashlib.sha1(raw).hexdigest(),
+        }
+        return SimResponse(200, raw, "text/plain; charset=utf-8", headers)
+
     def _download(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
         data = self.downloads.get(request.arg("token"))
         if data is None:
@@ -630,6 +664,117 @@ def wechat_bill_csv(entries: list[Entry], appid: str, mchid: str, bom: bool = Tr
         ]
     )
     return ("\ufeff" if bom else "").encode() + out.getvalue().encode("utf-8")
+
+
+#: WeChat Pay Global's 下载对账单 header (/v3/global/statements)
+WECHAT_GLOBAL_HEADER = (
+    "交易时间",
+    "公众账号ID",
+    "商户号",
+    "子商户号",
+    "设备号",
+    "微信订单号",
+    "商户订单号",
+    "用户标识",
+    "交易类型",
+    "交易状态",
+    "付款银行",
+    "充值券币种",
+    "充值券金额",
+    "优惠券币种",
+    "优惠券金额",
+    "微信退款单号",
+    "商户退款单号",
+    "退款类型",
+    "退款状态",
+    "商品名称",
+    "商户数据包",
+    "手续费",
+    "费率",
+    "标价币种",
+    "订单金额(标价币种)",
+    "用户支付币种",
+    "用户支付金额",
+    "结算币种",
+    "应结订单金额",
+    "支付汇率",
+    "退款汇率",
+    "申请退款金额",
+    "用户退款币种",
+    "用户退款金额",
+    "退款结算币种",
+    "退款应结订单金额",
+    "充值券退款金额",
+    "优惠券退款金额",
+)
+
+
+def _wechat_global_row(
+    entry: Entry, appid: str, mchid: str, settlement: CrossBorder | None
+) -> list[str]:
+    """One row of a cross-border statement: priced in the trade's currency, settled in the
+    merchant's (converted at its rate), the fee 0.6% of the settled amount with five decimals."""
+    trade, refund = entry.trade, entry.refund
+    currency = settlement.currency if settlement else trade.currency
+    settled_minor, rate = (
+        settlement.convert(entry.amount_minor, trade.currency)
+        if settlement
+        else (entry.amount_minor, None)
+    )
+    settled = to_major(settled_minor, currency)
+    fee = _percent_of(settled_minor, currency, "0.006", "0.00001")
+    rate_text = f"{rate}" if rate is not None else ""
+    values = [
+        _bj_text(entry.at),
+        appid,
+        mchid,
+        "",
+        "",
+        trade.trade_no,
+        trade.out_trade_no,
+        trade.payer,
+        "NATIVE",
+        "REFUND" if refund else "SUCCESS",
+        "OTHERS",
+        "",
+        "0.00",
+        "",
+        "0.00",
+        refund.refund_id if refund else "",
+        refund.refund_no if refund else "",
+        "ORIGINAL" if refund else "",
+        "SUCCESS" if refund else "",
+        trade.subject,
+        "",
+        f"-{fee}" if refund else f"{fee}",
+        "0.60%",
+        trade.currency,
+        trade.amount if refund else entry.amount,
+        "CNY",
+        "",
+        currency,
+        "" if refund else settled,
+        rate_text,
+        rate_text if refund else "",
+        entry.amount if refund else "",
+        "CNY" if refund else "",
+        "",
+        currency if refund else "",
+        settled if refund else "",
+        "0.00" if refund else "",
+        "0.00" if refund else "",
+    ]
+    return ["`" + v for v in values]
+
+
+def wechat_global_csv(
+    entries: list[Entry], appid: str, mchid: str, settlement: CrossBorder | None
+) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(WECHAT_GLOBAL_HEADER)
+    writer.writerows(_wechat_global_row(e, appid, mchid, settlement) for e in entries)
+    return out.getvalue().encode("utf-8")
 
 
 def gzip_with_sha1(raw: bytes) -> tuple[bytes, str]:

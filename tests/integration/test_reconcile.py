@@ -20,7 +20,7 @@ from chalicelib.domain.statement import beijing_day
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.platform.aws import client
 from chalicelib.platform.settings import get_settings
-from chalicelib.services import auth, gateway_calls, statement_fees
+from chalicelib.services import auth, channels, gateway_calls, statement_fees
 from chalicelib.services import reconcile as service
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import AnomalyModel, ReconciliationModel
@@ -656,3 +656,91 @@ def test_refund_lines_are_matched_to_each_refund_request(api, sim):
         "reconciliation_status_mismatch",
         "reconciliation_status_mismatch",
     ]
+
+
+# ------------------------------------------------------------------ cross-border statements
+
+
+def mark_cross_border(channel: str) -> None:
+    """The stage's channels secret with `channel` marked `"cross_border": true`."""
+    secrets = client("secretsmanager")
+    secret_id = get_settings().channels_secret_id
+    doc = json.loads(secrets.get_secret_value(SecretId=secret_id)["SecretString"])
+    doc[channel]["cross_border"] = True
+    secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(doc, ensure_ascii=False))
+    channels.forget()
+
+
+def wechat_paid(api, sim, amount: str, currency: str, minor: int) -> tuple[str, str]:
+    response = api.register(channel="wxpay-main", amount=amount, currency=currency)
+    assert response.status_code == 201, response.body
+    order_no = api.json(response)["order_no"]
+    trade = sim.pay("wxpay-main", order_no, amount, currency, notify=False)
+    wire = notifications.wechat(order_no, minor, transaction_id=trade.trade_no, currency=currency)
+    assert api.send(wire).status_code in (200, 204)
+    return order_no, trade.trade_no
+
+
+def test_a_cross_border_wechat_merchant_settling_in_hkd_reconciles_usd_and_jpy_orders(api, sim):
+    """WeChat Pay Global's statement prices each row in the order's currency and settles it in
+    HKD at its rate: matched on the priced amount, fee and net written in HKD with the rate."""
+    mark_cross_border("wxpay-main")
+    sim.settle_cross_border("wxpay-main", "HKD", {"USD": "7.8", "JPY": "0.0521"})
+    usd, usd_trade = wechat_paid(api, sim, "19.99", "USD", 1999)
+    jpy, _ = wechat_paid(api, sim, "2000", "JPY", 2000)
+    sim.refund("wxpay-main", usd, "5.00", notify=False)
+    refunded = notifications.wechat(
+        usd,
+        1999,
+        transaction_id=usd_trade,
+        event_type="REFUND.SUCCESS",
+        refund_fen=500,
+        currency="USD",
+    )
+    assert api.send(refunded).status_code in (200, 204)
+    later = utcnow() + AHEAD
+    run = service.reconcile("wxpay-main", beijing_day(later), actor="test", now=later)
+    summary = run.data["summary"]
+    assert summary["counts"] == {
+        "matched": 3,
+        "amount_mismatch": 0,
+        "status_mismatch": 0,
+        "missing_here": 0,
+        "missing_there": 0,
+        "duplicate": 0,
+    }
+    assert summary["balanced"] is True
+    assert not list(AnomalyModel.scan(AnomalyModel.rule.startswith("reconciliation_")))
+    assert {c: s["unexplained"] for c, s in summary["currencies"].items()} == {
+        "HKD": "0.00",
+        "JPY": "0",
+        "USD": "0.00",
+    }
+    # 155.92 + 104.20 - 39.00 booked; fees 0.94 + 0.63 - 0.23 (0.6% of the settled amounts)
+    hkd = summary["currencies"]["HKD"]["statement"]
+    assert (hkd["settled"], hkd["fees"], hkd["net"], hkd["converted_lines"]) == (
+        "221.12",
+        "1.34",
+        "219.78",
+        3,
+    )
+
+    assert statement_fees.apply_fees(run, timedelta(seconds=30)) == {
+        "fees_written": 2,
+        "fees_pending": 0,
+    }
+    order = order_store.get(usd)
+    assert (order.paid_amount, order.settled_amount, order.exchange_rate) == (
+        Money(1999, "USD"),
+        Money(15592, "HKD"),
+        "7.8",
+    )
+    assert (order.fee, order.net) == (Money(94, "HKD"), Money(15498, "HKD"))
+    assert "settled 155.92 HKD @ 7.8, fee 0.94 HKD" in order.timeline[-1].message
+    yen = order_store.get(jpy)
+    assert (yen.paid_amount, yen.settled_amount, yen.fee, yen.exchange_rate) == (
+        Money(2000, "JPY"),
+        Money(10420, "HKD"),
+        Money(63, "HKD"),
+        "0.0521",
+    )

@@ -143,6 +143,7 @@ def wechat(
     skew_s: int = 0,
     refund_fen: int | None = None,
     channel: str = "wxpay-main",
+    currency: str = "CNY",
 ) -> Wire:
     config = CHANNELS[channel]
     now = datetime.now(UTC)
@@ -161,6 +162,7 @@ def wechat(
                 "refund": refund_fen or total_fen,
                 "payer_total": total_fen,
                 "payer_refund": refund_fen or total_fen,
+                **({"currency": currency} if currency != "CNY" else {}),
             },
         }
         original = "refund"
@@ -180,7 +182,7 @@ def wechat(
             "amount": {
                 "total": total_fen,
                 "payer_total": total_fen,
-                "currency": "CNY",
+                "currency": currency,
                 "payer_currency": "CNY",
             },
         }
