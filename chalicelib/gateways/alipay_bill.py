@@ -4,6 +4,11 @@ The detail file: `#` comment lines (account, period), a 25-column header with fu
 parentheses, one row per 交易 (payment) or 退款 (refund, amounts negative) whose id fields end in
 a TAB, then a closing block with the totals (`#交易合计：N笔，商家实收共X元`, `#退款合计：…`). The
 totals are checked against the rows: a truncated or altered file fails with the line and reason.
+
+A cross-border (境外收单) merchant's transaction file — `Partner:…|Payment_time: …|Total_count:…`,
+then a `|`-separated header and one row per PAYMENT, REFUND, REVERSAL or CANCEL — is recognised by
+its first line: each row is priced in Trans_currency (what the order says) and booked in the
+settlement Currency with Trans_forex_rate; see docs/internals.md ("Cross-border statements").
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ..domain.statement import (
     StatementUnparseable,
     beijing_time,
     day_bounds,
+    stated_rate,
 )
 
 DETAIL_HEADER = (
@@ -254,8 +260,135 @@ def _comment_facts(comments: list[str]) -> tuple[str | None, datetime | None]:
     return account, period_end
 
 
+# ------------------------------------------------------------------ cross-border transaction file
+
+#: Alipay Global's transaction file (境外收单, SFTP `<partner>_transaction_<yyyyMMdd>`): the
+#: columns paytrack reads, found by name in the file's header line
+GLOBAL_COLUMNS = (
+    "Partner_transaction_id",
+    "Transaction_id",
+    "Transaction_amount",
+    "Charge_amount",
+    "Currency",
+    "Payment_time",
+    "Transaction_type",
+)
+#: the pricing columns, appended to the layout later: all three or none
+PRICING_COLUMNS = ("Trans_currency", "Trans_amount", "Trans_forex_rate")
+_GLOBAL_HEAD = re.compile(
+    r"Partner:\s*(\d+)\s*\|\s*Payment_time:\s*(\d{4}-\d{2}-\d{2})\s*\|\s*Total_count:\s*(\d+)\s*"
+)
+_GLOBAL_KINDS = {
+    "PAYMENT": LineKind.PAYMENT,
+    "REFUND": LineKind.REFUND,
+    "REVERSAL": LineKind.CLOSED,
+    "CANCEL": LineKind.CLOSED,
+}
+
+
+def _global_columns(header: str, source: str) -> dict[str, int]:
+    names = [name.strip() for name in header.split("|")]
+    where = {name: i for i, name in enumerate(names)}
+    missing = [name for name in GLOBAL_COLUMNS if name not in where]
+    priced = [name for name in PRICING_COLUMNS if name in where]
+    if missing or len(priced) not in (0, len(PRICING_COLUMNS)):
+        lacking = missing or [name for name in PRICING_COLUMNS if name not in where]
+        raise StatementUnparseable(
+            source, 2, f"the header lacks {', '.join(lacking)}: not Alipay's transaction file"
+        )
+    return where
+
+
+def _global_line(fields: list[str], where: dict[str, int], line_no: int) -> StatementLine:
+    """One row; amounts may carry a sign (a refund's), the line's are positive."""
+
+    def value(name: str) -> str:
+        return fields[where[name]].strip() if name in where else ""
+
+    kind = _GLOBAL_KINDS.get(value("Transaction_type"))
+    if kind is None:
+        raise ValueError(
+            f"Transaction_type {value('Transaction_type')!r} is none of {', '.join(_GLOBAL_KINDS)}"
+        )
+    currency = value("Currency")
+    booked = _positive(Money.parse(value("Transaction_amount"), currency, allow_negative=True))
+    fee = _positive(Money.parse(value("Charge_amount") or "0", currency, allow_negative=True))
+    priced, settled, rate = booked, None, None
+    if value("Trans_currency"):
+        priced = _positive(
+            Money.parse(value("Trans_amount"), value("Trans_currency"), allow_negative=True)
+        )
+        if priced.currency != booked.currency:
+            settled, rate = booked, stated_rate(value("Trans_forex_rate"))
+    ours = value("Partner_transaction_id")
+    trade_no = value("Transaction_id")
+    if not trade_no:
+        raise ValueError("Transaction_id is empty")
+    return StatementLine(
+        line_no,
+        kind,
+        "" if kind is LineKind.REFUND else ours,
+        trade_no,
+        priced,
+        fee,
+        booked if settled is None and kind is LineKind.PAYMENT else None,
+        beijing_time(value("Payment_time")),
+        value("Transaction_type"),
+        (ours or None) if kind is LineKind.REFUND else None,
+        settled,
+        rate,
+    )
+
+
+def _parse_global(text: str, data: bytes, channel: str, day: date, source: str) -> Statement:
+    physical = text.splitlines()
+    head = _GLOBAL_HEAD.fullmatch(physical[0].strip())
+    if head is None:
+        raise StatementUnparseable(
+            source, 1, "the first line is not Partner:…|Payment_time: …|Total_count:…"
+        )
+    partner, stated_day, stated_count = head.group(1), head.group(2), int(head.group(3))
+    if stated_day != day.isoformat():
+        raise StatementUnparseable(
+            source, 1, f"the file is of {stated_day}, not of {day.isoformat()}"
+        )
+    if len(physical) < 2:
+        raise StatementUnparseable(source, 2, "no header line")
+    where = _global_columns(physical[1], source)
+    lines: list[StatementLine] = []
+    for line_no, row in enumerate(physical[2:], 3):
+        if not row.strip():
+            continue
+        fields = row.split("|")
+        if len(fields) != len(where):
+            raise StatementUnparseable(
+                source, line_no, f"{len(fields)} columns, expected {len(where)}"
+            )
+        try:
+            lines.append(_global_line(fields, where, line_no))
+        except (InvalidMoney, ValueError) as error:
+            raise StatementUnparseable(
+                source, line_no, getattr(error, "message", str(error))
+            ) from None
+    if len(lines) != stated_count:
+        raise StatementUnparseable(
+            source,
+            1,
+            f"Total_count says {stated_count} rows, the file holds {len(lines)} (truncated?)",
+        )
+    return Statement(channel, day, lines, source, account=partner, raw=data, raw_suffix="txt")
+
+
 def parse(data: bytes, channel: str, day: date, source: str = "alipay trade bill") -> Statement:
-    """The ZIP's detail file as a `Statement`; `StatementUnparseable` names the line and reason."""
+    """The ZIP's detail file, or a cross-border transaction file (told by its first line), as a
+    `Statement`; `StatementUnparseable` names the line and reason."""
+    if data.removeprefix(b"\xef\xbb\xbf").startswith(b"Partner:"):
+        try:
+            text = data.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            raise StatementUnparseable(source, line, "not UTF-8 text") from None
+        return _parse_global(text, data, channel, day, source)
     text = _detail_text(data, source)
     physical = text.splitlines()
     header, end = _bounds(physical, source)
