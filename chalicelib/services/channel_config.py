@@ -222,6 +222,11 @@ def _optional_types(config: Mapping[str, Any]) -> list[str]:
         for name in BOOLEAN_FIELDS
         if name in config and not isinstance(config[name], bool)
     ]
+    if config.get("cross_border") is True and config["type"] != "wechatpay":
+        problems.append(
+            "cross_border applies to wechatpay channels only (their statement comes from "
+            "/v3/global/statements); others tell a cross-border statement by its layout"
+        )
     if config.get("seller_id") is not None and not isinstance(config["seller_id"], (str, int)):
         problems.append("seller_id must be a string")
     if "name" in config and not (isinstance(config["name"], str) and config["name"].strip()):

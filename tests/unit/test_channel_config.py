@@ -272,6 +272,16 @@ def test_fields_of_the_wrong_kind(field, value, expected):
     assert expected in one_problem("ali", {**dev()["alipay-main"], field: value}, allow_http=True)
 
 
+def test_cross_border_is_a_wechatpay_flag():
+    wechat = {**dev()["wxpay-main"], "cross_border": True}
+    assert validate_channel("wx-global", wechat, allow_http=True) == []
+    assert one_problem("wx", {**wechat, "cross_border": "yes"}, allow_http=True) == (
+        "wx: cross_border must be true or false"
+    )
+    problem = one_problem("ali", {**dev()["alipay-main"], "cross_border": True}, allow_http=True)
+    assert problem.startswith("ali: cross_border applies to wechatpay channels only")
+
+
 def test_a_channel_id_must_fit_in_the_notify_url():
     found = validate_channels_document({"ali main/1": dev()["alipay-main"]}, allow_http=True)
     assert found == [

@@ -7,17 +7,23 @@ its line and reason."""
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from chalicelib.domain.money import Money
-from chalicelib.domain.statement import LineKind, StatementUnparseable
+from chalicelib.domain.statement import LineKind, StatementNotReady, StatementUnparseable
 from chalicelib.gateways import alipay_bill, wechatpay_bill
+from chalicelib.gateways.base import CallContext
+from chalicelib.gateways.registry import get_gateway
+from local.sim_signing import wechat_sign
 
-from .recorded import fixture
+from .helpers import read_pem
+from .recorded import Recorded, fixture, http
 
 DAY = date(2026, 11, 24)
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
 
 def summary(statement) -> list[tuple]:
@@ -92,6 +98,52 @@ def test_wechat_global_statement_whose_sha1_header_differs_or_is_missing():
         wechatpay_bill.check_sha1(raw + b" ", hashlib.sha1(raw).hexdigest(), "t")
     with pytest.raises(StatementUnparseable, match="no Wechatpay-Statement-Sha1"):
         wechatpay_bill.check_sha1(raw, None, "t")
+
+
+def signed(config: dict, status: int, body: bytes, **headers: str):
+    """An answer signed with the platform key, as WeChat Pay signs every API answer."""
+    key = load_pem_private_key(read_pem("wx_platform_key.pem").encode(), None)
+    timestamp, nonce = str(int(NOW.timestamp())), "N" * 32
+    return (
+        status,
+        {
+            "Wechatpay-Timestamp": timestamp,
+            "Wechatpay-Nonce": nonce,
+            "Wechatpay-Signature": wechat_sign(key, timestamp, nonce, body),
+            "Wechatpay-Serial": config["platform_public_key_id"],
+            **headers,
+        },
+        body,
+    )
+
+
+def test_a_cross_border_wechat_channel_asks_global_statements_and_checks_the_sha1(wx_config):
+    config = {**wx_config, "cross_border": True}
+    raw = wechat_text().encode()
+    sha1 = {"Wechatpay-Statement-Sha1": hashlib.sha1(raw).hexdigest()}
+    adapter = Recorded([signed(config, 200, raw, **sha1)])
+    statement = get_gateway("wechatpay").fetch_statement(
+        CallContext(config, "wx-global", http(adapter), NOW), DAY
+    )
+    assert [line.settled for line in statement.lines][:2] == [
+        Money(15592, "HKD"),
+        Money(10420, "HKD"),
+    ]
+    assert adapter.sent[0].url == (
+        f"https://api.mch.weixin.example/v3/global/statements?date=20261124&mchid={config['mchid']}"
+    )
+    assert adapter.sent[0].headers["Authorization"].startswith("WECHATPAY2-SHA256-RSA2048 ")
+    altered = Recorded([signed(config, 200, raw + b"`x", **sha1)])
+    with pytest.raises(StatementUnparseable, match="Wechatpay-Statement-Sha1"):
+        get_gateway("wechatpay").fetch_statement(
+            CallContext(config, "wx-global", http(altered), NOW), DAY
+        )
+    not_yet = '{"code":"NO_STATEMENT_EXIST","message":"账单不存在"}'.encode()
+    with pytest.raises(StatementNotReady, match="no statement for 2026-11-24"):
+        get_gateway("wechatpay").fetch_statement(
+            CallContext(config, "wx-global", http(Recorded([signed(config, 404, not_yet)])), NOW),
+            DAY,
+        )
 
 
 # ------------------------------------------------------------------ Alipay Global
