@@ -38,6 +38,7 @@ import requests
 from .sim import build_gateway, register_gateway_apis
 from .sim.base import CrossBorder, HttpCall, SimGateway, SimKeys, read_pem
 from .sim.stripe import StripeSettlement, StripeSim
+from .sim.wechatpay import WechatPaySim
 from .sim_channels import why_real
 from .sim_model import Attempt, SimEvent, SimPayment, SimRefund, TradeBook, WireNotice, to_minor
 from .sim_refunds import RefundDesk
@@ -218,14 +219,13 @@ class GatewaySimulator:
     def settle_cross_border(
         self, channel: str, currency: str | None, rates: Mapping[str, str] | None = None
     ) -> None:
-        """Make a WeChat Pay or Alipay channel a cross-border merchant settling in `currency`:
-        it takes trades in any currency, and its cross-border statement converts those in the
-        other currencies at `rates` (`{"USD": "7.8"}`). None: back to a domestic CNY merchant."""
+        """Make a WeChat Pay channel a cross-border merchant settling in `currency`: it takes
+        trades in any currency, and its `/v3/global/statements` converts those in the other
+        currencies at `rates` (`{"USD": "7.8"}`). None: back to a domestic CNY merchant."""
         gateway = self._gateway(channel)
-        settle = getattr(gateway, "settle_cross_border", None)
-        if settle is None:
-            raise ValueError(f"{channel} is neither a WeChat Pay nor an Alipay channel")
-        settle(
+        if not isinstance(gateway, WechatPaySim):
+            raise ValueError(f"{channel} is not a WeChat Pay channel")
+        gateway.settle_cross_border(
             CrossBorder(currency, {c: Decimal(r) for c, r in (rates or {}).items()})
             if currency
             else None
@@ -457,9 +457,14 @@ class GatewaySimulator:
 
     def _settle_over_http(self, request: SimRequest) -> SimResponse:
         """POST /sim/settle {channel, currency, rates}: a Stripe account settling in `currency`
-        (null: in each charge's own again)."""
+        (null: in each charge's own again), or a WeChat Pay channel a cross-border merchant."""
         body = json.loads(request.body or b"{}")
-        self.settle_stripe_in(body["channel"], body.get("currency"), body.get("rates"))
+        settle = (
+            self.settle_cross_border
+            if isinstance(self._gateway(body["channel"]), WechatPaySim)
+            else self.settle_stripe_in
+        )
+        settle(body["channel"], body.get("currency"), body.get("rates"))
         return SimResponse.json({"channel": body["channel"], "currency": body.get("currency")}, 200)
 
     def _refund_outcome_over_http(self, request: SimRequest) -> SimResponse:

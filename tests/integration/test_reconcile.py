@@ -744,3 +744,17 @@ def test_a_cross_border_wechat_merchant_settling_in_hkd_reconciles_usd_and_jpy_o
         Money(63, "HKD"),
         "0.0521",
     )
+    detail = api.json(api.call("GET", f"/admin/orders/{jpy}", key=ADMIN_KEY))
+    assert {
+        k: detail[k]
+        for k in ("paid_amount", "currency", "settled_amount", "settlement_currency", "fee")
+    } == {
+        "paid_amount": "2000",
+        "currency": "JPY",
+        "settled_amount": "104.20",
+        "settlement_currency": "HKD",
+        "fee": "0.63",
+    }
+    assert (detail["fee_currency"], detail["net_currency"]) == ("HKD", "HKD")
+    again = service.reconcile("wxpay-main", beijing_day(utcnow()), actor="test")
+    assert again.data["summary"]["fees_to_write"] == 0
