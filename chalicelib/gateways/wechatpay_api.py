@@ -1,6 +1,12 @@
 """WeChat Pay API v3 calls: the order query (补单), the trade bill (对账) and the refund with its
 query (退款).
 
+A cross-border channel (`"cross_border": true`, WeChat Pay Global) takes the `/v3/global/…`
+paths instead: `transactions/out-trade-no/{no}` and `transactions/id/{id}` (answers name the
+trade `id` and price it in `amount.currency`, the payer's side in `payer_total` /
+`payer_currency` at `exchange_rate`), `refunds` and `refunds/out-refund-no/{no}` (the body names
+`mchid` and `appid`; answers name the refund `id`), and `statements`.
+
 Every request carries `Authorization: WECHATPAY2-SHA256-RSA2048 …`, a SHA256withRSA signature
 with the merchant key over `"{method}\\n{path?query}\\n{timestamp}\\n{nonce}\\n{body}\\n"`. Every
 answer is verified like a notification: the `Wechatpay-*` headers, the platform key the serial
@@ -110,53 +116,88 @@ def _error_code(response: requests.Response) -> str:
 # ------------------------------------------------------------------ 补单
 
 
+def cross_border(config: Mapping[str, Any]) -> bool:
+    """A WeChat Pay Global merchant: every API call takes the `/v3/global/…` path."""
+    return config.get("cross_border") is True
+
+
+def _transactions(config: Mapping[str, Any], by: str, number: str) -> str:
+    """The order (`out-trade-no`) or trade (`id`) query URL, domestic or global."""
+    root = "/v3/global/transactions" if cross_border(config) else "/v3/pay/transactions"
+    mchid = quote(str(config_value(config, "mchid")), safe="")
+    return _api(config, f"{root}/{by}/{quote(number, safe='')}?mchid={mchid}")
+
+
+def _ours(answer: Mapping[str, Any], config: Mapping[str, Any]) -> bool:
+    """The answer is of our merchant: its `mchid` (a global answer in the institution's shape
+    names it `sp_mchid`, with the `sub_mchid` it was made for, kept in the raw answer)."""
+    mchid = config_value(config, "mchid")
+    if not cross_border(config):
+        return bool(answer["mchid"] == mchid)
+    return bool((answer.get("mchid") or answer.get("sp_mchid")) == mchid)
+
+
+def _trade_id(answer: Mapping[str, Any], config: Mapping[str, Any]) -> str | None:
+    """WeChat's trade number: `transaction_id`, which global answers name `id`."""
+    if cross_border(config):
+        return answer.get("id") or answer.get("transaction_id") or None
+    return answer.get("transaction_id") or None
+
+
+def _priced(amount: Mapping[str, Any], config: Mapping[str, Any], field: str) -> Money | None:
+    """`amount[field]` in the order's currency. A global answer must say it (`currency`, the
+    标价币种): what the payer paid in their own currency (`payer_total` in `payer_currency` at
+    `exchange_rate`) is their side of it, never the order's amount; a domestic one is CNY
+    when it does not say."""
+    if field not in amount:
+        return None
+    if cross_border(config):
+        return Money.from_minor(amount[field], amount["currency"])
+    return Money.from_minor(amount[field], amount.get("currency") or "CNY")
+
+
 def query(ctx: CallContext, out_trade_no: str, trade_no: str | None = None) -> QueryResult:
     """Asked by the order number; the trade number, when known, is not needed."""
     config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
-    what = "wechatpay order query"
-    url = _api(
-        config,
-        f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}"
-        f"?mchid={quote(config_value(config, 'mchid'))}",
-    )
-    response = _get(config, url, http, now, what)
+    what = "wechatpay global order query" if cross_border(config) else "wechatpay order query"
+    response = _get(config, _transactions(config, "out-trade-no", out_trade_no), http, now, what)
     if response.status_code == 404 and _error_code(response) == "ORDER_NOT_EXIST":
         return QueryResult(QueryStatus.NOT_FOUND, "ORDER_NOT_EXIST")
     if response.status_code != 200:
         raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
     with readable(what):
         answer = json.loads(response.content)
-        if (
-            answer["mchid"] != config_value(config, "mchid")
-            or answer["out_trade_no"] != out_trade_no
-        ):
+        if not _ours(answer, config) or answer["out_trade_no"] != out_trade_no:
             raise invalid_answer(what, "the answer names another merchant or order")
-        return _result(answer, channel, what)
+        return _result(answer, config, channel, what)
 
 
-def _result(answer: Mapping[str, Any], channel: str, what: str) -> QueryResult:
+def _result(
+    answer: Mapping[str, Any], config: Mapping[str, Any], channel: str, what: str
+) -> QueryResult:
     state = answer["trade_state"]
     if state == "SUCCESS":
-        return QueryResult(QueryStatus.PAID, state, _notice(answer, channel, NoticeKind.PAYMENT))
+        notice = _notice(answer, config, channel, NoticeKind.PAYMENT)
+        return QueryResult(QueryStatus.PAID, state, notice)
     if state == "REFUND":
-        return QueryResult(QueryStatus.REFUNDED, state, _notice(answer, channel, NoticeKind.INFO))
+        notice = _notice(answer, config, channel, NoticeKind.INFO)
+        return QueryResult(QueryStatus.REFUNDED, state, notice)
     if state in _CLOSED:
-        return QueryResult(QueryStatus.CLOSED, state, _notice(answer, channel, NoticeKind.CLOSED))
+        notice = _notice(answer, config, channel, NoticeKind.CLOSED)
+        return QueryResult(QueryStatus.CLOSED, state, notice)
     if state in _NOT_PAID:
         return QueryResult(QueryStatus.NOT_PAID, state)
     raise invalid_answer(what, f"unknown trade_state {state}")
 
 
-def _notice(answer: Mapping[str, Any], channel: str, kind: NoticeKind) -> Notice:
-    transaction_id = answer.get("transaction_id") or None
+def _notice(
+    answer: Mapping[str, Any], config: Mapping[str, Any], channel: str, kind: NoticeKind
+) -> Notice:
+    transaction_id = _trade_id(answer, config)
     amount = answer.get("amount") or {}
     success_time = answer.get("success_time")
     payer = answer.get("payer") or {}
-    paid = (
-        Money.from_minor(amount["total"], amount.get("currency") or "CNY")
-        if "total" in amount
-        else None
-    )
+    paid = _priced(amount, config, "total")
     if kind is NoticeKind.PAYMENT and (paid is None or transaction_id is None):
         raise KeyError("amount.total / transaction_id")
     return Notice(
@@ -183,37 +224,32 @@ def _notice(answer: Mapping[str, Any], channel: str, kind: NoticeKind) -> Notice
 
 
 def find_trade(ctx: CallContext, trade_no: str) -> GatewayTrade | None:
-    """`GET /v3/pay/transactions/id/{transaction_id}`: the trade, or None."""
+    """`GET /v3/pay/transactions/id/{transaction_id}` (global: `/v3/global/transactions/id/{id}`):
+    the trade, or None."""
     config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
-    what = "wechatpay transaction query"
-    url = _api(
-        config,
-        f"/v3/pay/transactions/id/{quote(trade_no, safe='')}"
-        f"?mchid={quote(config_value(config, 'mchid'))}",
+    what = (
+        "wechatpay global transaction query"
+        if cross_border(config)
+        else "wechatpay transaction query"
     )
-    response = _get(config, url, http, now, what)
+    response = _get(config, _transactions(config, "id", trade_no), http, now, what)
     if response.status_code == 404 and _error_code(response) == "ORDER_NOT_EXIST":
         return None
     if response.status_code != 200:
         raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
     with readable(what):
         answer = json.loads(response.content)
-        if (
-            answer["mchid"] != config_value(config, "mchid")
-            or answer.get("transaction_id") != trade_no
-        ):
+        if not _ours(answer, config) or _trade_id(answer, config) != trade_no:
             raise invalid_answer(what, "the answer names another merchant or trade")
-        status = _result(answer, channel, what).status
-        amount, success_time = answer.get("amount") or {}, answer.get("success_time")
+        status = _result(answer, config, channel, what).status
+        success_time = answer.get("success_time")
         return GatewayTrade(
             channel,
             trade_no,
             answer["out_trade_no"],
             status,
             answer["trade_state"],
-            Money.from_minor(amount["total"], amount.get("currency") or "CNY")
-            if "total" in amount
-            else None,
+            _priced(answer.get("amount") or {}, config, "total"),
             datetime.fromisoformat(success_time) if success_time else None,
         )
 
@@ -224,7 +260,7 @@ def find_trade(ctx: CallContext, trade_no: str) -> GatewayTrade | None:
 def fetch_bill(ctx: CallContext, day: date) -> Statement:
     """The day's trade bill: its download URL and SHA-1, then the GZIP; a cross-border channel
     (`cross_border`) asks `/v3/global/statements` instead, whose answer is the statement."""
-    if ctx.config.get("cross_border") is True:
+    if cross_border(ctx.config):
         return _fetch_global_statement(ctx, day)
     config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
     what = "wechatpay trade bill"
@@ -284,6 +320,10 @@ _REFUND_STATES = {
     "CLOSED": RefundState.FAILED,
     "ABNORMAL": RefundState.FAILED,
 }
+#: WeChat Pay Global's refund states: the domestic ones, and its 退款关闭 `REFUNDCLOSE`
+_GLOBAL_REFUND_STATES = {**_REFUND_STATES, "REFUNDCLOSE": RefundState.FAILED}
+#: what a global 申请退款 answer without a `status` is: accepted, its fate asked for later
+ACCEPTED = "ACCEPTED"
 #: error codes after which the refund's fate is unknown (asked about later), not a refusal
 _UNKNOWN_OUTCOME = ("SYSTEM_ERROR", "FREQUENCY_LIMITED")
 
@@ -315,29 +355,39 @@ def _post(
     return response
 
 
-def _refund_answer(response: requests.Response, call: RefundCall, what: str) -> RefundAnswer:
+def _refund_answer(
+    response: requests.Response, call: RefundCall, config: Mapping[str, Any], what: str
+) -> RefundAnswer:
+    """The refund as the answer states it. A global answer names the refund `id` and may omit
+    the refund's currency (then the one asked for); its 申请退款 answer carries no `status`
+    (accepted: pending until the refund query or the notification says)."""
+    global_ = cross_border(config)
     with readable(what):
         answer = json.loads(response.content)
         if answer["out_refund_no"] != call.request_id:
             raise invalid_answer(what, "the answer names another refund")
-        status = answer["status"]
-        if status not in _REFUND_STATES:
+        states = _GLOBAL_REFUND_STATES if global_ else _REFUND_STATES
+        status = answer.get("status") if global_ else answer["status"]
+        if status is None:
+            state, status = RefundState.PENDING, ACCEPTED
+        elif status in states:
+            state = states[status]
+        else:
             raise invalid_answer(what, f"unknown refund status {status}")
         amount = answer.get("amount") or {}
-        refunded = (
-            Money.from_minor(amount["refund"], amount.get("currency") or "CNY")
-            if "refund" in amount
-            else None
-        )
-        return RefundAnswer(_REFUND_STATES[status], status, answer.get("refund_id"), refunded)
+        currency = amount.get("currency") or (call.amount.currency if global_ else "CNY")
+        refunded = Money.from_minor(amount["refund"], currency) if "refund" in amount else None
+        refund_id = answer.get("id") if global_ else answer.get("refund_id")
+        return RefundAnswer(state, status, refund_id, refunded)
 
 
 def refund(ctx: CallContext, call: RefundCall) -> RefundAnswer:
-    """`POST /v3/refund/domestic/refunds` with `out_refund_no` = the request id (WeChat Pay
-    dedupes on it). 4xx answers are refusals (NOT_ENOUGH, INVALID_REQUEST, …): failed."""
+    """`POST /v3/refund/domestic/refunds` (global: `POST /v3/global/refunds`, whose body also
+    names `mchid` and `appid`) with `out_refund_no` = the request id (WeChat Pay dedupes on
+    it). 4xx answers are refusals (NOT_ENOUGH, INVALID_REQUEST, …): failed."""
     config, http, now = ctx.config, ctx.http, ctx.now
-    what = "wechatpay refund"
-    body = {
+    what = "wechatpay global refund" if cross_border(config) else "wechatpay refund"
+    body: dict[str, Any] = {
         "transaction_id": call.trade_no,
         "out_refund_no": call.request_id,
         "reason": call.reason[:80],
@@ -347,28 +397,34 @@ def refund(ctx: CallContext, call: RefundCall) -> RefundAnswer:
             "currency": call.amount.currency,
         },
     }
-    response = _post(config, _api(config, "/v3/refund/domestic/refunds"), body, http, now, what)
+    path = "/v3/refund/domestic/refunds"
+    if cross_border(config):
+        account = {k: config_value(config, k) for k in ("mchid", "appid")}
+        body, path = {**account, **body}, "/v3/global/refunds"
+    response = _post(config, _api(config, path), body, http, now, what)
     code = _error_code(response)
     if response.status_code >= 400 and code not in _UNKNOWN_OUTCOME:
         return RefundAnswer(RefundState.FAILED, f"HTTP {response.status_code} {code}".strip())
     if response.status_code != 200:
         raise invalid_answer(what, f"HTTP {response.status_code} {code}".strip())
-    return _refund_answer(response, call, what)
+    return _refund_answer(response, call, config, what)
 
 
 def query_refund(ctx: CallContext, call: RefundCall) -> RefundAnswer | None:
-    """`GET /v3/refund/domestic/refunds/{out_refund_no}`; 404 RESOURCE_NOT_EXISTS: never taken."""
+    """`GET /v3/refund/domestic/refunds/{out_refund_no}` (global:
+    `GET /v3/global/refunds/out-refund-no/{out_refund_no}?mchid=…`); 404 RESOURCE_NOT_EXISTS:
+    never taken."""
     config, http, now = ctx.config, ctx.http, ctx.now
-    what = "wechatpay refund query"
-    response = _get(
-        config,
-        _api(config, f"/v3/refund/domestic/refunds/{quote(call.request_id, safe='')}"),
-        http,
-        now,
-        what,
-    )
+    number = quote(call.request_id, safe="")
+    if cross_border(config):
+        what = "wechatpay global refund query"
+        mchid = quote(str(config_value(config, "mchid")), safe="")
+        path = f"/v3/global/refunds/out-refund-no/{number}?mchid={mchid}"
+    else:
+        what, path = "wechatpay refund query", f"/v3/refund/domestic/refunds/{number}"
+    response = _get(config, _api(config, path), http, now, what)
     if response.status_code == 404 and _error_code(response) == "RESOURCE_NOT_EXISTS":
         return None
     if response.status_code != 200:
         raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
-    return _refund_answer(response, call, what)
+    return _refund_answer(response, call, config, what)
