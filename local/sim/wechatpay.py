@@ -2,6 +2,10 @@
 JSON envelope, `Wechatpay-*` signature headers), the API — order query, transaction by id (for
 paytrack's lookup), trade bill with its download token, refund and refund query, each caller's
 Authorization checked and each answer signed — and the bill CSV with its gzip and SHA-1.
+
+A cross-border merchant (`settle_cross_border`) is also WeChat Pay Global: `/v3/global/…` order
+query by out-trade-no and by id, refund and refund query, in the global shapes (the trade and the
+refund named `id`, the buyer paying in CNY at `PAYER_CNY_RATES`), and the statement table.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 from ..sim_model import (
     SimPayment,
     TradeBook,
     WireNotice,
+    minor_digits,
     to_major,
 )
 from ..sim_refunds import RefundDesk, RefundRefused, SimRefundRequest
@@ -256,6 +261,27 @@ class WechatPaySim(SimGateway):
 
 WECHAT_SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 
+#: what a mainland buyer pays, in CNY, for one unit of a cross-border trade's currency (the
+#: simulator's fixed rates); a trade in CNY or in another currency is paid as priced
+PAYER_CNY_RATES = {
+    "USD": Decimal("7.1"),
+    "HKD": Decimal("0.91"),
+    "EUR": Decimal("7.7"),
+    "JPY": Decimal("0.047"),
+}
+#: WeChat Pay Global states `exchange_rate.rate` as an integer: the rate times 10^8
+RATE_SCALE = 10**8
+
+
+def payer_side(minor: int, currency: str) -> tuple[int, str, dict[str, Any]]:
+    """(the buyer's amount, their currency, `exchange_rate`) of `minor` priced in `currency`."""
+    rate = PAYER_CNY_RATES.get(currency)
+    if rate is None:
+        return minor, currency, {"type": "SETTLEMENT_RATE", "rate": RATE_SCALE}
+    major = Decimal(minor).scaleb(-minor_digits(currency)) * rate
+    paid = major.scaleb(minor_digits("CNY")).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(paid), "CNY", {"type": "SETTLEMENT_RATE", "rate": int(rate * RATE_SCALE)}
+
 
 # --- WeChat Pay ------------------------------------------------------------------------------
 
@@ -297,6 +323,14 @@ class WechatApi:
         server.route(
             "/wechat", "POST", "/v3/refund/domestic/refunds", self._authenticated(self._refund)
         )
+        global_routes: dict[tuple[str, str], Callable[[SimGateway, SimRequest], SimResponse]] = {
+            ("GET", "/v3/global/transactions/out-trade-no/{out_trade_no}"): self._global_query,
+            ("GET", "/v3/global/transactions/id/{id}"): self._global_transaction,
+            ("POST", "/v3/global/refunds"): self._global_refund,
+            ("GET", "/v3/global/refunds/out-refund-no/{out_refund_no}"): self._global_refund_query,
+        }
+        for (method, path), handler in global_routes.items():
+            server.route("/wechat", method, path, self._authenticated(self._cross_border(handler)))
 
     def _refund_object(self, record: SimRefundRequest) -> dict[str, Any]:
         trade, refund = record.trade, record.refund
@@ -358,6 +392,118 @@ class WechatApi:
                 gateway, 404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}
             )
         return self._answer(gateway, 200, self._refund_object(record))
+
+    # --- WeChat Pay Global (a cross-border merchant) ---------------------------------------
+
+    def _cross_border(
+        self, handler: Callable[[SimGateway, SimRequest], SimResponse]
+    ) -> Callable[[SimGateway, SimRequest], SimResponse]:
+        """Only a cross-border merchant's channel has the global API; the others are refused."""
+
+        def checked(gateway: SimGateway, request: SimRequest) -> SimResponse:
+            if getattr(gateway, "cross_border", None) is None:
+                return self._answer(
+                    gateway, 403, {"code": "NO_AUTH", "message": "商户未开通境外支付权限"}
+                )
+            wanted = request.arg("mchid") if request.method == "GET" else None
+            if wanted is not None and wanted != gateway.config["mchid"]:
+                return self._answer(
+                    gateway, 400, {"code": "PARAM_ERROR", "message": "mchid 与请求方不一致"}
+                )
+            return handler(gateway, request)
+
+        return checked
+
+    def _global_query(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        trade = _first_trade(self.book, gateway.channel, request.params["out_trade_no"])
+        if trade is None:
+            return self._answer(gateway, 404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
+        return self._answer(gateway, 200, self._global_transaction_object(gateway, trade))
+
+    def _global_transaction(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        trade = self.book.by_trade_no(gateway.channel, request.params["id"])
+        if trade is None or trade.trade_no != request.params["id"] or not trade.paid_at:
+            return self._answer(gateway, 404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"})
+        return self._answer(gateway, 200, self._global_transaction_object(gateway, trade))
+
+    def _global_transaction_object(self, gateway: SimGateway, trade: SimPayment) -> dict[str, Any]:
+        """The domestic answer in the global shape: the trade named `id`, priced in the trade's
+        currency (`currency`), paid by the buyer in CNY (`payer_total`, `exchange_rate`)."""
+        answer = self._transaction(gateway, trade)
+        trade_id = answer.pop("transaction_id", None)
+        if trade_id is not None:
+            answer["id"] = trade_id
+        paid, payer_currency, rate = payer_side(trade.booked_minor, trade.currency)
+        answer["amount"] = {
+            "total": trade.booked_minor,
+            "currency": trade.currency,
+            "payer_total": paid,
+            "payer_currency": payer_currency,
+            "exchange_rate": rate,
+        }
+        return answer
+
+    def _global_refund(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        """申请退款 (global): the body names the merchant; the answer carries no status (the
+        refund's fate is asked for, or notified)."""
+        try:
+            body = json.loads(request.body)
+            account = (body["mchid"], body["appid"])
+            currency = body["amount"]["currency"]
+        except (ValueError, KeyError, TypeError):
+            return self._answer(gateway, 400, {"code": "PARAM_ERROR", "message": "参数错误"})
+        if account != (gateway.config["mchid"], gateway.config["appid"]):
+            return self._answer(
+                gateway, 400, {"code": "PARAM_ERROR", "message": "mchid 或 appid 与请求方不一致"}
+            )
+        trade = _refunded_trade(
+            self.book, gateway.channel, body.get("transaction_id"), body.get("out_trade_no")
+        )
+        if trade is not None and currency != trade.currency:
+            return self._answer(
+                gateway, 400, {"code": "PARAM_ERROR", "message": "退款币种与订单标价币种不一致"}
+            )
+        answer = self._refund(gateway, request)
+        if answer.status != 200:
+            return answer
+        record = self.desk.find(gateway.channel, body["out_refund_no"])
+        assert record is not None
+        refund = self._global_refund_object(record)
+        accepted = {k: refund[k] for k in ("id", "out_refund_no", "create_time", "amount")}
+        return self._answer(gateway, 200, accepted)
+
+    def _global_refund_query(self, gateway: SimGateway, request: SimRequest) -> SimResponse:
+        record = self.desk.find(gateway.channel, request.params["out_refund_no"])
+        if record is None:
+            return self._answer(
+                gateway, 404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}
+            )
+        return self._answer(gateway, 200, self._global_refund_object(record))
+
+    def _global_refund_object(self, record: SimRefundRequest) -> dict[str, Any]:
+        trade, refund = record.trade, record.refund
+        paid, payer_currency, rate = payer_side(refund.amount_minor, trade.currency)
+        answer: dict[str, Any] = {
+            "id": refund.refund_id,
+            "out_refund_no": refund.refund_no,
+            "transaction_id": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "channel": "ORIGINAL",
+            "recv_account": "支付用户零钱",
+            "fund_source": "REFUND_SOURCE_UNSETTLED_FUNDS",
+            "create_time": refund.at.astimezone(BEIJING).isoformat(timespec="seconds"),
+            "status": self._REFUND_STATUS[record.state],
+            "amount": {
+                "refund": refund.amount_minor,
+                "currency": trade.currency,
+                "payer_refund": paid,
+                "payer_currency": payer_currency,
+                "exchange_rate": rate,
+            },
+        }
+        if record.state == "SUCCESS":
+            answer["success_time"] = answer["create_time"]
+        return answer
 
     def _authenticated(self, handler: Callable[[SimGateway, SimRequest], SimResponse]):
         def checked(request: SimRequest) -> SimResponse:
