@@ -6,7 +6,6 @@ a domestic merchant is refused the global API."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -36,15 +35,6 @@ def global_config(sim, configs):  # noqa: F811
 
 def ctx(config) -> CallContext:
     return CallContext(config, WX, HTTP, datetime.now(UTC))
-
-
-def until(condition, timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_paytrack_queries_a_cross_border_trade_through_the_global_paths(sim, global_config):  # noqa: F811
@@ -78,6 +68,7 @@ def test_paytrack_refunds_a_cross_border_trade_through_global_refunds(sim, globa
     trade = sim.pay(WX, "ORD-G2", "19.99", "USD", notify=False)
     call = RefundCall("ORD-G2", trade.trade_no, "rfG2", Money(500, "USD"), Money(1999, "USD"), "t")
     gateway = get_gateway("wechatpay")
+    sim.refunds.script(WX, "pending")  # PROCESSING until settled below
     accepted = gateway.refund(ctx(global_config), call)
     assert (accepted.state, accepted.detail, accepted.refunded) == (
         RefundState.PENDING,
@@ -86,7 +77,9 @@ def test_paytrack_refunds_a_cross_border_trade_through_global_refunds(sim, globa
     )
     [record] = [r for r in sim.refunds.requests() if r.refund.refund_no == "rfG2"]
     assert accepted.gateway_refund_id == record.refund.refund_id
-    assert until(lambda: gateway.query_refund(ctx(global_config), call).state.value != "pending")
+    processing = gateway.query_refund(ctx(global_config), call)
+    assert (processing.state, processing.detail) == (RefundState.PENDING, "PROCESSING")
+    sim.refunds.settle(WX, "rfG2", succeed=True)
     done = gateway.query_refund(ctx(global_config), call)
     assert (done.state, done.refunded) == (RefundState.SUCCEEDED, Money(500, "USD"))
     assert trade.refunded_minor == 500
