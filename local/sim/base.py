@@ -138,7 +138,8 @@ class SimGateway:
     #: the channel's URL field paytrack calls, and where the simulator serves it
     url_field: ClassVar[str] = "api_base"
     sim_path: ClassVar[str]
-    currencies: ClassVar[frozenset[str] | None] = frozenset({"CNY"})
+    #: the currencies it takes; an instance may widen it (a cross-border WeChat merchant takes any)
+    currencies: frozenset[str] | None = frozenset({"CNY"})
 
     def __init__(
         self, channel: str, config: Mapping[str, Any], keys: SimKeys, options: Mapping[str, Any]
