@@ -20,6 +20,7 @@ from chalicelib.web import (
     current_request,
     json_response,
     query_params,
+    read_audited,
     read_json,
     register_edge,
 )
@@ -89,7 +90,7 @@ def register_order(principal) -> Response:
     from chalicelib.services import orders
     from chalicelib.services.render import order_for_shop
 
-    order, created = orders.register(read_json(app))
+    order, created = orders.register(orders.read_registration(read_json(app)))
     return json_response(order_for_shop(order), 201 if created else 200)
 
 
@@ -105,18 +106,27 @@ def get_order(principal, order_no: str) -> Response:
 @app.route("/orders/{order_no}/delivery", methods=["POST"], content_types=JSON_TYPES)
 @guard("shop")
 def report_delivery(principal, order_no: str) -> Response:
+    from chalicelib.domain.commands import ReportDelivery
     from chalicelib.services import orders
     from chalicelib.services.render import order_for_shop
 
-    return json_response(order_for_shop(orders.record_delivery(order_no, read_json(app))))
+    command = ReportDelivery.from_body(order_no, read_json(app))
+    return json_response(order_for_shop(orders.record_delivery(command)))
 
 
 @app.route("/orders/{order_no}/verification", methods=["POST"], content_types=JSON_TYPES)
 @guard("shop")
 def answer_verification(principal, order_no: str) -> Response:
+    from chalicelib.domain.commands import AnswerVerification
     from chalicelib.services import verification
+    from chalicelib.services.render import answered_view
 
-    return json_response(verification.answer(principal, order_no, read_json(app)))
+    body = read_json(app)
+    command = read_audited(
+        lambda: AnswerVerification.from_body(order_no, body),
+        lambda error: verification.refused(principal, AnswerVerification, order_no, body, error),
+    )
+    return json_response(answered_view(verification.answer(principal, command)))
 
 
 # ---------------------------------------------------------------- streams and schedules
@@ -230,9 +240,16 @@ def admin_search_orders(principal) -> Response:
 @app.route("/admin/lookup", methods=["GET"])
 @guard("viewer")
 def admin_lookup_trade(principal) -> Response:
+    from chalicelib.domain.commands import LookupTrade
     from chalicelib.services import lookup
+    from chalicelib.services.render import lookup_view
 
-    return json_response(lookup.lookup(principal, query_params(app)[0]))
+    params = query_params(app)[0]
+    command = read_audited(
+        lambda: LookupTrade.from_query(params),
+        lambda error: lookup.refused(principal, params, error),
+    )
+    return json_response(lookup_view(lookup.lookup(principal, command)))
 
 
 @app.route("/admin/exports", methods=["POST"], content_types=JSON_TYPES)
@@ -328,16 +345,25 @@ def admin_order_action(principal, order_no: str) -> Response:
 @guard("viewer")
 def admin_read_verification(principal, order_no: str) -> Response:
     from chalicelib.services import verification
+    from chalicelib.services.render import review_view
 
-    return json_response(verification.read(principal, order_no))
+    return json_response(review_view(verification.read(principal, order_no)))
 
 
 @app.route("/admin/orders/{order_no}/verification", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_ask_verification(principal, order_no: str) -> Response:
+    from chalicelib.domain.commands import AskVerification
+    from chalicelib.platform.verification_settings import get_verification_settings
     from chalicelib.services import verification
+    from chalicelib.services.render import review_view
 
-    return json_response(verification.ask(principal, order_no, read_json(app)), 201)
+    body, templates = read_json(app), get_verification_settings().templates
+    command = read_audited(
+        lambda: AskVerification.from_body(order_no, body, templates),
+        lambda error: verification.refused(principal, AskVerification, order_no, body, error),
+    )
+    return json_response(review_view(verification.ask(principal, command)), 201)
 
 
 @app.route(
@@ -345,17 +371,27 @@ def admin_ask_verification(principal, order_no: str) -> Response:
 )
 @guard("operator")
 def admin_decide_verification(principal, order_no: str) -> Response:
+    from chalicelib.domain.commands import DecideVerification
     from chalicelib.services import verification
+    from chalicelib.services.render import review_view
 
-    return json_response(verification.decide(principal, order_no, read_json(app)))
+    body = read_json(app)
+    command = read_audited(
+        lambda: DecideVerification.from_body(order_no, body),
+        lambda error: verification.refused(principal, DecideVerification, order_no, body, error),
+    )
+    return json_response(review_view(verification.decide(principal, command)))
 
 
 @app.route("/admin/refunds", methods=["GET"])
 @guard("admin")
 def admin_list_refunds(principal) -> Response:
+    from chalicelib.domain.commands import ListRefunds
     from chalicelib.services import refunds
+    from chalicelib.services.render import refund_queue_view
 
-    return json_response(refunds.open_requests(principal, query_params(app)[0]))
+    command = ListRefunds.from_query(query_params(app)[0])
+    return json_response(refund_queue_view(refunds.open_requests(principal, command)))
 
 
 @app.route(
@@ -365,11 +401,7 @@ def admin_list_refunds(principal) -> Response:
 )
 @guard("admin")
 def admin_approve_refund(principal, order_no: str, refund_request_id: str) -> Response:
-    from chalicelib.services import refunds
-
-    return json_response(
-        refunds.decide(principal, order_no, refund_request_id, True, read_json(app))
-    )
+    return _decide_refund(principal, order_no, refund_request_id, True)
 
 
 @app.route(
@@ -379,11 +411,7 @@ def admin_approve_refund(principal, order_no: str, refund_request_id: str) -> Re
 )
 @guard("admin")
 def admin_reject_refund(principal, order_no: str, refund_request_id: str) -> Response:
-    from chalicelib.services import refunds
-
-    return json_response(
-        refunds.decide(principal, order_no, refund_request_id, False, read_json(app))
-    )
+    return _decide_refund(principal, order_no, refund_request_id, False)
 
 
 @app.route(
@@ -393,11 +421,28 @@ def admin_reject_refund(principal, order_no: str, refund_request_id: str) -> Res
 )
 @guard("admin")
 def admin_settle_refund(principal, order_no: str, refund_request_id: str) -> Response:
+    from chalicelib.domain.commands import SettleRefund
     from chalicelib.services import refunds
+    from chalicelib.services.render import refund_for_admin
 
-    return json_response(
-        refunds.settle_pending(principal, order_no, refund_request_id, read_json(app))
+    body = read_json(app)
+    command = read_audited(
+        lambda: SettleRefund.from_body(order_no, refund_request_id, body),
+        lambda error: refunds.settle_refused(principal, order_no, refund_request_id, body, error),
     )
+    outcome, refund = refunds.settle_pending(principal, command)
+    return json_response(
+        {"outcome": outcome, "refund": refund_for_admin(refund), "order_no": order_no}
+    )
+
+
+def _decide_refund(principal, order_no: str, refund_request_id: str, approve: bool) -> Response:
+    from chalicelib.domain.commands import DecideRefund
+    from chalicelib.services import refunds
+    from chalicelib.services.render import refund_decided_view
+
+    command = DecideRefund.from_body(order_no, refund_request_id, approve, read_json(app))
+    return json_response(refund_decided_view(order_no, refunds.decide(principal, command)))
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
@@ -410,9 +455,12 @@ def query_refunds(event):
 @app.route("/admin/stats", methods=["GET"])
 @guard("viewer")
 def admin_stats(principal) -> Response:
+    from chalicelib.domain.commands import ReadStats
     from chalicelib.services import stats
+    from chalicelib.services.render import stats_view
 
-    return json_response(stats.report(principal, query_params(app)[0]))
+    command = ReadStats.from_query(query_params(app)[0])
+    return json_response(stats_view(stats.report(principal, command)))
 
 
 @app.on_dynamodb_record(
@@ -466,9 +514,11 @@ def failed_digest(event):
 @app.route("/admin/jobs/{name}", methods=["POST"], content_types=JSON_TYPES)
 @guard("operator")
 def admin_run_job(principal, name: str) -> Response:
+    from chalicelib.domain.commands import RunJob
     from chalicelib.services import jobs
 
-    return json_response(jobs.run_now(principal, name, read_json(app)))
+    command = RunJob.from_body(name, read_json(app), jobs.JOB_PARAMS)
+    return json_response(jobs.run_now(principal, command))
 
 
 @app.route("/admin/reconciliations", methods=["GET"])

@@ -79,6 +79,7 @@ class AwsClock:
 def _shop_day(orders: int, rng: random.Random) -> None:
     """Orders through the real services: 2% paid short, a burst of 6 from one IP every 500
     orders, 1% throwaway e-mails; every correctly paid order not held is delivered."""
+    from chalicelib.domain.commands import ReportDelivery
     from chalicelib.services import ingest
     from chalicelib.services import orders as order_service
     from tests.support import notifications as wires
@@ -87,17 +88,19 @@ def _shop_day(orders: int, rng: random.Random) -> None:
         burst = i % 500 < 6
         email = "x7k2q9vbn3@mailinator.com" if rng.random() < 0.01 else f"zhangwei{i}@qq.com"
         order, _ = order_service.register(
-            {
-                "order_no": f"B{i:07d}",
-                "product_id": "vip-month",
-                "product_name": "VIP会员 月卡",
-                "amount": "58.00",
-                "channel": "alipay-main",
-                "buyer_email": email,
-                "buyer_ip": f"36.110.{i // 500}.9"
-                if burst
-                else f"36.{i % 200}.{i // 200 % 250}.{i % 7 + 1}",
-            }
+            order_service.read_registration(
+                {
+                    "order_no": f"B{i:07d}",
+                    "product_id": "vip-month",
+                    "product_name": "VIP会员 月卡",
+                    "amount": "58.00",
+                    "channel": "alipay-main",
+                    "buyer_email": email,
+                    "buyer_ip": f"36.110.{i // 500}.9"
+                    if burst
+                    else f"36.{i % 200}.{i // 200 % 250}.{i % 7 + 1}",
+                }
+            )
         )
         short = rng.random() < 0.02
         answer = ingest.handle_notification(
@@ -105,7 +108,7 @@ def _shop_day(orders: int, rng: random.Random) -> None:
         )
         assert answer.body == "success"
         if not short and not burst:
-            order_service.record_delivery(order.order_no, {"status": "delivered"})
+            order_service.record_delivery(ReportDelivery(order.order_no, delivered=True))
 
 
 def _order_records(limit: int) -> tuple[str, list[dict]]:

@@ -150,15 +150,17 @@ def _orders(count: int, prefix: str) -> list[str]:
 
     return [
         orders.register(
-            {
-                "order_no": f"{prefix}{i:06d}",
-                "product_id": "vip-month",
-                "product_name": "VIP会员 月卡",
-                "amount": "58.00",
-                "channel": "alipay-main",
-                "buyer_email": f"buyer{i}@qq.com",
-                "buyer_ip": f"36.{i % 200}.{i // 200 % 250}.9",
-            }
+            orders.read_registration(
+                {
+                    "order_no": f"{prefix}{i:06d}",
+                    "product_id": "vip-month",
+                    "product_name": "VIP会员 月卡",
+                    "amount": "58.00",
+                    "channel": "alipay-main",
+                    "buyer_email": f"buyer{i}@qq.com",
+                    "buyer_ip": f"36.{i % 200}.{i // 200 % 250}.9",
+                }
+            )
         )[0].order_no
         for i in range(count)
     ]
@@ -256,6 +258,7 @@ def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
     from boto3.dynamodb.types import TypeDeserializer
 
     import app
+    from chalicelib.domain.commands import ReportDelivery
     from chalicelib.services import ingest
     from chalicelib.services import orders as order_service
     from chalicelib.store.models import OrderModel
@@ -268,7 +271,7 @@ def measure_orders_stream(orders: int, counter: AwsCalls) -> dict:
         for request in requests:
             ingest.handle_notification("alipay-main", request)
         for order_no in numbers:
-            order_service.record_delivery(order_no, {"status": "delivered"})
+            order_service.record_delivery(ReportDelivery(order_no, delivered=True))
     changes = 3 * orders
     records = stream.new()
     deserializer = TypeDeserializer()

@@ -81,13 +81,15 @@ def measure_ingest(n: int) -> dict:
         numbers = []
         for i in range(n):
             order, _ = orders.register(
-                {
-                    "order_no": f"B{i:06d}",
-                    "product_id": "p",
-                    "product_name": "P",
-                    "amount": "58.00",
-                    "channel": "alipay-main",
-                }
+                orders.read_registration(
+                    {
+                        "order_no": f"B{i:06d}",
+                        "product_id": "p",
+                        "product_name": "P",
+                        "amount": "58.00",
+                        "channel": "alipay-main",
+                    }
+                )
             )
             numbers.append(order.order_no)
         prepared = [_request(wires.alipay(no, "58.00")) for no in numbers]

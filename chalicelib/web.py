@@ -10,7 +10,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from chalice import Chalice, ChaliceUnhandledError, Response
 from chalice.app import Request
@@ -103,6 +103,19 @@ def query_params(app: Chalice) -> tuple[dict[str, str], Callable[[str], list[str
         return list(params.getlist(name)) if params and name in params else []
 
     return dict(params or {}), getlist
+
+
+C = TypeVar("C")
+
+
+def read_audited(read: Callable[[], C], refused: Callable[[PaytrackError], None]) -> C:
+    """The command `read()` gives; a request it refuses is first handed to `refused` (the use
+    cases that audit every request, refusals included, audit it there) and answered as usual."""
+    try:
+        return read()
+    except PaytrackError as error:
+        refused(error)
+        raise
 
 
 def _mapped(run: Callable[[], Response]) -> Response:

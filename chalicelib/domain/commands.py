@@ -5,9 +5,12 @@ needs the clock or the stored state (default ranges, configured channels) is the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +18,14 @@ from . import params as p
 from . import validation as v
 from .actions import ACTIONS, Idempotency
 from .anomaly import AnomalyStatus, Severity
-from .errors import ValidationFailed
+from .errors import InvalidMoney, NotFound, ValidationFailed
+from .money import Money, normalize_currency
 from .order import DeliveryStatus, PayStatus
 from .order_filter import OrderFilter
 from .reconcile import Result
+from .refunds import BY_HAND, RefundState
+from .stats import DIMENSIONS
+from .verification import DECISIONS, FREE_QUESTION
 
 # ------------------------------------------------------------------ reconciliations
 
@@ -428,3 +435,423 @@ class ReadAuditLog:
                 f"key: a key id (at most {MAX_KEY_ID} characters)", {"field": "key"}
             )
         return cls(period, limit, key)
+
+
+# ------------------------------------------------------------------ trade lookup
+
+TRADE_NO = re.compile(r"[A-Za-z0-9_-]{6,64}")
+
+
+@dataclass(frozen=True)
+class LookupTrade:
+    """GET /admin/lookup: a gateway's trade number, on the channel named or on every channel
+    whose trade numbers look like it."""
+
+    trade_no: str
+    channel: str | None = None
+
+    @staticmethod
+    def said(params: Mapping[str, Any]) -> dict[str, Any]:
+        """What the audit keeps of the request as sent, refused or not."""
+        return {
+            "trade_no": str(params.get("trade_no", ""))[:64],
+            "channel": str(params["channel"])[:64] if params.get("channel") else None,
+        }
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> LookupTrade:
+        trade_no = (params.get("trade_no") or "").strip()
+        if not TRADE_NO.fullmatch(trade_no):
+            raise ValidationFailed(
+                "trade_no: the gateway's trade number (6 to 64 letters, digits, - or _)",
+                {"field": "trade_no"},
+            )
+        channel = (params.get("channel") or "").strip() or None
+        if channel is not None and len(channel) > 64:
+            raise ValidationFailed(
+                "channel: a channel id (at most 64 characters)", {"field": "channel"}
+            )
+        return cls(trade_no, channel)
+
+
+# ------------------------------------------------------------------ the stats report
+
+ShopDay = date | datetime  # a shop-time day, or a moment whose shop-time day is meant
+
+
+def _shop_day(params: Mapping[str, str], name: str) -> ShopDay | None:
+    value = params.get(name)
+    if not value:
+        return None
+    try:
+        return p.parse_day(value) if len(value) == 10 else p.parse_time(value)
+    except (ValueError, OverflowError):
+        raise ValidationFailed(
+            f"{name}: a date (2026-11-25) or an ISO 8601 time, from {p.TIME_MIN.year} "
+            f"to {p.TIME_MAX.year - 1}",
+            {"field": name},
+        ) from None
+
+
+@dataclass(frozen=True)
+class ReadStats:
+    """GET /admin/stats: the counters of `from`..`to` (shop-time days; by default the week up
+    to today) grouped `by` one of DIMENSIONS."""
+
+    since: ShopDay | None = None
+    until: ShopDay | None = None
+    by: str = "day"
+
+    MAX_DAYS = 366
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> ReadStats:
+        until = _shop_day(params, "to")
+        since = _shop_day(params, "from")
+        by = params.get("by") or "day"
+        if by not in DIMENSIONS:
+            raise ValidationFailed(f"by: one of {', '.join(DIMENSIONS)}", {"field": "by"})
+        return cls(since, until, by)
+
+    def days(self, today: date, zone: tzinfo) -> tuple[date, date]:
+        """(since, until) as shop-time days, checked for order and width."""
+
+        def day(value: ShopDay | None, default: date) -> date:
+            if isinstance(value, datetime):
+                return value.astimezone(zone).date()
+            return default if value is None else value
+
+        until = day(self.until, today)
+        since = day(self.since, until - timedelta(days=6))
+        p.check_range(since, until, timedelta(days=self.MAX_DAYS - 1))
+        return since, until
+
+
+# ------------------------------------------------------------------ refunds: the queue, the checker
+
+REFUND_QUEUE_LIMIT = (50, 200)  # default, most per page (a page ends with a whole order)
+QUEUE_STATES = (RefundState.AWAITING_APPROVAL, RefundState.PENDING)
+
+
+@dataclass(frozen=True)
+class ListRefunds:
+    """GET /admin/refunds: open refund requests in one state (the approvals queue by default)."""
+
+    state: RefundState = RefundState.AWAITING_APPROVAL
+    limit: int = REFUND_QUEUE_LIMIT[0]
+    cursor: str | None = None  # the store's, checked against the state's index when read
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> ListRefunds:
+        v.reject_unknown(params, {"state", "limit", "cursor"})
+        state = v.choice(params, "state", tuple(s.value for s in QUEUE_STATES), required=False)
+        return cls(
+            RefundState(state or RefundState.AWAITING_APPROVAL.value),
+            p.whole_number(params, "limit", REFUND_QUEUE_LIMIT[0], 1, REFUND_QUEUE_LIMIT[1]),
+            params.get("cursor") or None,
+        )
+
+
+@dataclass(frozen=True)
+class DecideRefund:
+    """POST /admin/orders/{no}/refunds/{id}/approve|reject {note}: the checker's word."""
+
+    order_no: str
+    request_id: str
+    approve: bool
+    note: str
+
+    @classmethod
+    def from_body(cls, order_no: str, request_id: str, approve: bool, body: Any) -> DecideRefund:
+        body = v.require_object(body)
+        v.reject_unknown(body, {"note"})
+        return cls(order_no, request_id, approve, v.text(body, "note", max_len=500))
+
+
+@dataclass(frozen=True)
+class SettleRefund:
+    """POST /admin/orders/{no}/refunds/{id}/settle {outcome, note}: a pending refund settled by
+    hand after checking the gateway's console."""
+
+    order_no: str
+    request_id: str
+    state: RefundState
+    note: str
+    given: Mapping[str, Any] = field(default_factory=dict)  # `said`: for the audit
+
+    @staticmethod
+    def said(body: Any) -> dict[str, Any]:
+        return {
+            name: body.get(name)
+            if isinstance(body, Mapping) and isinstance(body.get(name), str)
+            else None
+            for name in ("outcome", "note")
+        }
+
+    @classmethod
+    def from_body(cls, order_no: str, request_id: str, body: Any) -> SettleRefund:
+        body = v.require_object(body)
+        v.reject_unknown(body, {"outcome", "note"})
+        state = RefundState(v.choice(body, "outcome", tuple(s.value for s in BY_HAND)))
+        note = v.text(body, "note", max_len=500)
+        return cls(order_no, request_id, state, note, cls.said(body))
+
+
+# ------------------------------------------------------------------ buyer verification
+
+MAX_ANSWER = 500
+
+
+def said(body: Any, *names: str) -> dict[str, str | None]:
+    """The named fields of a request body as the audit keeps them: text, cut short; anything
+    else None (a refused body is audited as sent)."""
+    if not isinstance(body, Mapping):
+        return {}
+    return {name: body[name][:500] if isinstance(body.get(name), str) else None for name in names}
+
+
+@dataclass(frozen=True)
+class AskVerification:
+    """POST /admin/orders/{no}/verification: a template's question or the operator's own."""
+
+    order_no: str
+    template: str  # a template's name, or FREE_QUESTION
+    question: str
+    idempotency_key: str | None = None
+    given: Mapping[str, Any] = field(default_factory=dict)  # `said`: for the audit
+
+    SAID = ("template", "question")
+
+    @classmethod
+    def from_body(cls, order_no: str, body: Any, templates: Mapping[str, str]) -> AskVerification:
+        body = v.require_object(body)
+        v.reject_unknown(body, {"template", "question", "idempotency_key"})
+        template = v.choice(body, "template", (*templates, FREE_QUESTION), required=False)
+        own = v.text(body, "question", required=False, max_len=500)
+        if template is not None and template in templates:
+            if own is not None:
+                raise ValidationFailed(
+                    "question: give a template or your own question, not both",
+                    {"field": "question"},
+                )
+            chosen = (template, templates[template])
+        elif own is None:
+            raise ValidationFailed(
+                f"question: required without a template ({', '.join(templates)})",
+                {"field": "question", "templates": sorted(templates)},
+            )
+        else:
+            chosen = (FREE_QUESTION, own)
+        key = v.text(body, "idempotency_key", required=False, max_len=100)
+        return cls(order_no, *chosen, key, said(body, *cls.SAID))
+
+
+@dataclass(frozen=True)
+class AnswerVerification:
+    """POST /orders/{no}/verification (shop): the buyer's answer with the reply token."""
+
+    order_no: str
+    verification_id: str
+    token: str
+    answer: str
+    given: Mapping[str, Any] = field(default_factory=dict)  # `said`: for the audit
+
+    SAID = ("verification_id",)
+
+    @classmethod
+    def from_body(cls, order_no: str, body: Any) -> AnswerVerification:
+        body = v.require_object(body)
+        v.reject_unknown(body, {"verification_id", "token", "answer"})
+        return cls(
+            order_no,
+            v.text(body, "verification_id", max_len=64),
+            v.text(body, "token", max_len=200),
+            v.text(body, "answer", max_len=MAX_ANSWER),
+            said(body, *cls.SAID),
+        )
+
+
+@dataclass(frozen=True)
+class DecideVerification:
+    """POST /admin/orders/{no}/verification/decision: release, or refund (`amount` of it)."""
+
+    order_no: str
+    decision: str  # one of DECISIONS
+    reason: str
+    amount: str | None = None
+    given: Mapping[str, Any] = field(default_factory=dict)  # `said`: for the audit
+
+    SAID = ("decision", "reason")
+
+    @classmethod
+    def from_body(cls, order_no: str, body: Any) -> DecideVerification:
+        body = v.require_object(body)
+        v.reject_unknown(body, {"decision", "reason", "amount"})
+        decision = v.choice(body, "decision", DECISIONS)
+        reason = v.text(body, "reason", max_len=500)
+        if "amount" in body and decision != "refund":
+            raise ValidationFailed("amount: only a refund takes an amount", {"field": "amount"})
+        amount = body.get("amount")
+        if amount is not None and not isinstance(amount, str):
+            raise ValidationFailed('amount: a decimal string such as "8.00"', {"field": "amount"})
+        return cls(order_no, decision, reason, amount, said(body, *cls.SAID))
+
+
+# ------------------------------------------------------------------ the shop API
+
+ORDER_NO = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_REGISTER_FIELDS = {
+    "order_no",
+    "product_id",
+    "product_name",
+    "quantity",
+    "amount",
+    "currency",
+    "channel",
+    "buyer_email",
+    "buyer_id",
+    "buyer_ip",
+    "user_agent",
+    "expires_in_s",
+}
+
+
+def _amount(body: Mapping[str, Any], currency: str) -> Money:
+    """A positive decimal string with at most the currency's minor digits, read exactly."""
+    text = body.get("amount")
+    if not isinstance(text, str):
+        raise ValidationFailed(
+            'amount: must be a decimal string such as "58.00"', {"field": "amount"}
+        )
+    try:
+        amount = Money.parse(text, currency)
+    except InvalidMoney as error:
+        raise InvalidMoney(f"amount: {error.message}", {"field": "amount"}) from None
+    if amount.minor <= 0:
+        raise ValidationFailed("amount: must be greater than zero", {"field": "amount"})
+    return amount
+
+
+@dataclass(frozen=True)
+class RegisterOrder:
+    """POST /orders (shop): an order to register. `order_no` None: paytrack numbers it."""
+
+    order_no: str | None
+    product_id: str
+    product_name: str
+    quantity: int
+    amount: Money
+    channel: str
+    buyer_email: str | None
+    buyer_id: str | None
+    buyer_ip: str | None
+    user_agent: str | None
+    expires_in_s: int
+
+    @classmethod
+    def from_body(
+        cls,
+        body: Any,
+        channels: Collection[str],
+        currencies_of: Callable[[str], frozenset[str] | None],
+        default_expires_in_s: int,
+    ) -> RegisterOrder:
+        """`channels`: the configured channel ids; `currencies_of(channel)`: the currencies it
+        declares it takes (None: all of them)."""
+        body = v.require_object(body)
+        v.reject_unknown(body, _REGISTER_FIELDS)
+        channel = v.text(body, "channel", max_len=64)
+        if channel not in channels:
+            raise ValidationFailed(
+                f"channel: {channel!r} is not a configured channel",
+                {"field": "channel", "allowed": sorted(channels)},
+            )
+        currency = normalize_currency(v.text(body, "currency", required=False, max_len=3) or "CNY")
+        accepted = currencies_of(channel)
+        if accepted is not None and currency not in accepted:
+            raise ValidationFailed(
+                f"currency: channel {channel} takes {', '.join(sorted(accepted))} only",
+                {"field": "currency", "allowed": sorted(accepted)},
+            )
+        amount = _amount(body, currency)
+        return cls(
+            order_no=v.text(body, "order_no", required=False, max_len=32, pattern=ORDER_NO),
+            product_id=v.text(body, "product_id", max_len=64),
+            product_name=v.text(body, "product_name", max_len=200),
+            quantity=v.integer(body, "quantity", default=1, minimum=1, maximum=10_000),
+            amount=amount,
+            channel=channel,
+            buyer_email=v.email(body, "buyer_email"),
+            buyer_id=v.text(body, "buyer_id", required=False, max_len=64),
+            buyer_ip=v.ip_address(body, "buyer_ip"),
+            user_agent=v.text(body, "user_agent", required=False, max_len=1000),
+            expires_in_s=v.integer(
+                body, "expires_in_s", default=default_expires_in_s, minimum=60, maximum=7 * 86400
+            ),
+        )
+
+    def fingerprint(self) -> str:
+        """The registration's digest (every field but the number): the same number registered
+        again with the same body is the same order. Stored: its form never changes."""
+        canonical = {
+            "product_id": self.product_id,
+            "product_name": self.product_name,
+            "quantity": self.quantity,
+            "amount": str(self.amount),
+            "channel": self.channel,
+            "buyer_email": self.buyer_email,
+            "buyer_id": self.buyer_id,
+            "buyer_ip": self.buyer_ip,
+            "user_agent": self.user_agent,
+            "expires_in_s": self.expires_in_s,
+        }
+        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ReportDelivery:
+    """POST /orders/{no}/delivery (shop): delivered or failed, with a detail."""
+
+    order_no: str
+    delivered: bool
+    detail: str | None = None
+
+    @classmethod
+    def from_body(cls, order_no: str, body: Any) -> ReportDelivery:
+        body = v.require_object(body)
+        v.reject_unknown(body, {"status", "detail"})
+        status = v.choice(body, "status", ("delivered", "failed"))
+        return cls(
+            order_no, status == "delivered", v.text(body, "detail", required=False, max_len=500)
+        )
+
+
+# ------------------------------------------------------------------ jobs
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """POST /admin/jobs/{name}: a scheduled job now; `reconcile` takes a `date` and a `channel`
+    (a schedule runs each with neither)."""
+
+    name: str
+    day: date | None = None
+    channel: str | None = None
+    given: Mapping[str, Any] = field(default_factory=dict)  # the body as sent, for the audit
+
+    @classmethod
+    def from_body(cls, name: str, body: Any, jobs: Mapping[str, frozenset[str]]) -> RunJob:
+        """`jobs`: each job's name and the body fields it takes."""
+        if name not in jobs:
+            raise NotFound(
+                f"no job {name!r}; jobs: {', '.join(sorted(jobs))}",
+                {"job": name, "jobs": sorted(jobs)},
+            )
+        body = v.require_object(body)
+        v.reject_unknown(body, set(jobs[name]))
+        return cls(
+            name,
+            p.day_value(body, "date"),
+            v.text(body, "channel", required=False, max_len=64),
+            dict(body),
+        )

@@ -16,15 +16,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..domain import validation as v
 from ..domain.clock import utcnow
-from ..domain.errors import NotFound
+from ..domain.commands import RunJob
 from ..domain.order import expire
-from ..domain.params import day_value
 from ..domain.query import QueryStatus
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
@@ -57,29 +55,27 @@ def expire_orders(now: datetime | None = None) -> dict[str, Any]:
     return {"job": "expire_orders", "expired": counts["expired"], **dict(counts)}
 
 
-def _reconcile(params: Mapping[str, Any]) -> dict[str, Any]:
-    day = day_value(params, "date")
-    return reconcile.reconcile_day(day, v.text(params, "channel", required=False, max_len=64))
-
-
-JOBS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-    "requery_pending": lambda params: requery.requery_pending(),
-    "expire_orders": lambda params: expire_orders(),
-    "reconcile": _reconcile,
-    "apply_statement_fees": lambda params: statement_fees.apply_statement_fees(),
-    "failed_digest": lambda params: digest.failed_digest(),
-    "channel_health": lambda params: screening.channel_health(),
-    "slow_delivery": lambda params: screening.slow_delivery_check(),
-    "query_refunds": lambda params: refunds.query_refunds(),
+JOBS: dict[str, Callable[[RunJob], dict[str, Any]]] = {
+    "requery_pending": lambda run: requery.requery_pending(),
+    "expire_orders": lambda run: expire_orders(),
+    "reconcile": lambda run: reconcile.reconcile_day(run.day, run.channel),
+    "apply_statement_fees": lambda run: statement_fees.apply_statement_fees(),
+    "failed_digest": lambda run: digest.failed_digest(),
+    "channel_health": lambda run: screening.channel_health(),
+    "slow_delivery": lambda run: screening.slow_delivery_check(),
+    "query_refunds": lambda run: refunds.query_refunds(),
 }
-_PARAMS = {"reconcile": {"date", "channel"}}
+#: the body fields each job takes when run by hand (RunJob)
+JOB_PARAMS: dict[str, frozenset[str]] = {
+    name: frozenset({"date", "channel"} if name == "reconcile" else ()) for name in JOBS
+}
 
 
 def run_scheduled(name: str) -> dict[str, Any]:
     """A schedule fired: run the job, log its summary; a job that raises (or reports failed
     parts) counts in `JobFailures`, whose alarm pages."""
     try:
-        summary = JOBS[name]({})
+        summary = JOBS[name](RunJob(name))
     except Exception:
         job_metrics.job_failed(name)
         logger.exception("job failed", extra={"job": name})
@@ -90,15 +86,14 @@ def run_scheduled(name: str) -> dict[str, Any]:
     return summary
 
 
-def run_now(principal: Principal, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def run_now(principal: Principal, command: RunJob) -> dict[str, Any]:
     """POST /admin/jobs/{name}: an operator runs a scheduled job now (audited)."""
-    if name not in JOBS:
-        raise NotFound(
-            f"no job {name!r}; jobs: {', '.join(sorted(JOBS))}", {"job": name, "jobs": sorted(JOBS)}
-        )
-    body = v.require_object(body)
-    v.reject_unknown(body, _PARAMS.get(name, set()))
     audit.record_api(
-        utcnow(), principal.key_id, principal.role, "run_job", name, dict(body) or None
+        utcnow(),
+        principal.key_id,
+        principal.role,
+        "run_job",
+        command.name,
+        dict(command.given) or None,
     )
-    return JOBS[name](body)
+    return JOBS[command.name](command)

@@ -12,7 +12,6 @@ nothing found elsewhere, the lookup is a 502 that names it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.clock import utcnow
+from ..domain.commands import LookupTrade
 from ..domain.errors import GatewayUnavailable, NotFound, PaytrackError, ValidationFailed
 from ..domain.lookup import GatewayTrade
 from ..domain.order import PAID_STATES, Order
@@ -28,10 +28,9 @@ from ..platform.observability import logger
 from ..store import audit
 from ..store import lookup as lookup_store
 from ..store import orders as order_store
-from . import channels, gateway_calls, render
+from . import channels, gateway_calls
 from .auth import Principal
 
-TRADE_NO = re.compile(r"[A-Za-z0-9_-]{6,64}")
 MAX_CHANNELS = 8  # asked at once; more channels of one type than that is not a shop's setup
 
 FOUND, NOT_FOUND, UNAVAILABLE = "found", "not_found", "unavailable"
@@ -46,21 +45,6 @@ class _Answer:
 
     def as_dict(self) -> dict[str, str]:
         return {"channel": self.channel, "answer": self.answer, "detail": self.detail}
-
-
-def _params(params: Mapping[str, str]) -> tuple[str, str | None]:
-    trade_no = (params.get("trade_no") or "").strip()
-    if not TRADE_NO.fullmatch(trade_no):
-        raise ValidationFailed(
-            "trade_no: the gateway's trade number (6 to 64 letters, digits, - or _)",
-            {"field": "trade_no"},
-        )
-    channel = (params.get("channel") or "").strip() or None
-    if channel is not None and len(channel) > 64:
-        raise ValidationFailed(
-            "channel: a channel id (at most 64 characters)", {"field": "channel"}
-        )
-    return trade_no, channel
 
 
 def _channels_to_ask(trade_no: str, channel: str | None) -> list[str]:
@@ -99,41 +83,61 @@ def _can_apply(trade: GatewayTrade, order: Order | None) -> bool:
     )
 
 
-def _found_view(trade: GatewayTrade, masked: bool) -> dict[str, Any]:
-    order = order_store.get(trade.out_trade_no) if trade.out_trade_no else None
-    return {
-        "gateway": trade.as_dict(),
-        "order": render.order_row(order, masked=masked) if order else None,
-        "can_apply": _can_apply(trade, order),
-    }
+@dataclass(frozen=True)
+class Found:
+    """A trade the gateway knows, beside paytrack's order of its merchant order number."""
+
+    trade: GatewayTrade
+    order: Order | None
+
+    @property
+    def can_apply(self) -> bool:
+        return _can_apply(self.trade, self.order)
 
 
-def lookup(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Lookup:
+    """What a lookup found: paytrack's own orders carrying the number (`source` paytrack), or
+    what the gateways asked said (`source` gateway)."""
+
+    trade_no: str
+    source: str  # paytrack, gateway
+    masked: bool
+    asked: list[dict[str, str]]
+    found: list[Found]
+    orders: list[Order]
+
+
+def refused(principal: Principal, params: Mapping[str, str], error: PaytrackError) -> None:
+    """A request refused before it was read (the edge's 400): audited like every lookup."""
+    _audit(principal, {**LookupTrade.said(params), "refused": error.code})
+
+
+def _audit(principal: Principal, detail: dict[str, Any]) -> None:
+    audit.record_api(
+        utcnow(),
+        principal.key_id,
+        principal.role,
+        "lookup_trade",
+        detail.pop("trade_no") or None,
+        detail,
+    )
+
+
+def lookup(principal: Principal, command: LookupTrade) -> Lookup:
     """The lookup, audited whatever it found or refused (the trade number as the target)."""
-    detail: dict[str, Any] = {
-        "trade_no": str(params.get("trade_no", ""))[:64],
-        "channel": str(params["channel"])[:64] if params.get("channel") else None,
-    }
+    detail: dict[str, Any] = {"trade_no": command.trade_no, "channel": command.channel}
     try:
-        return _lookup(principal, params, detail)
+        return _lookup(principal, command, detail)
     except PaytrackError as error:
         detail["refused"] = error.code
         raise
     finally:
-        audit.record_api(
-            utcnow(),
-            principal.key_id,
-            principal.role,
-            "lookup_trade",
-            detail.pop("trade_no") or None,
-            detail,
-        )
+        _audit(principal, detail)
 
 
-def _lookup(
-    principal: Principal, params: Mapping[str, str], detail: dict[str, Any]
-) -> dict[str, Any]:
-    trade_no, channel = _params(params)
+def _lookup(principal: Principal, command: LookupTrade, detail: dict[str, Any]) -> Lookup:
+    trade_no, channel = command.trade_no, command.channel
     masked = not principal.sees_pii
     orders = [
         order
@@ -142,13 +146,7 @@ def _lookup(
     ]
     if orders:  # a notice of an order never registered is no answer: the gateway is asked
         detail.update(source="paytrack", orders=[order.order_no for order in orders])
-        return {
-            "trade_no": trade_no,
-            "source": "paytrack",
-            "asked": [],
-            "found": [],
-            "orders": [render.order_row(order, masked=masked) for order in orders],
-        }
+        return Lookup(trade_no, "paytrack", masked, [], [], orders)
     detail["source"] = "gateway"
     asked = _channels_to_ask(trade_no, channel)
     now = utcnow()
@@ -169,10 +167,14 @@ def _lookup(
             {"asked": detail["asked"]},
         )
     detail["found"] = [trade.out_trade_no for trade in found]
-    return {
-        "trade_no": trade_no,
-        "source": "gateway",
-        "asked": detail["asked"],
-        "found": [_found_view(trade, masked) for trade in found],
-        "orders": [],
-    }
+    return Lookup(
+        trade_no,
+        "gateway",
+        masked,
+        detail["asked"],
+        [
+            Found(trade, order_store.get(trade.out_trade_no) if trade.out_trade_no else None)
+            for trade in found
+        ],
+        [],
+    )

@@ -15,14 +15,13 @@ succeeded refund (services/streams.py).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain import params as p
-from ..domain import validation as v
 from ..domain.actions import Idempotency, keyed
 from ..domain.clock import utcnow
+from ..domain.commands import DecideRefund, ListRefunds, SettleRefund
 from ..domain.errors import (
     ChannelMisconfigured,
     Conflict,
@@ -36,7 +35,6 @@ from ..domain.errors import (
 from ..domain.money import Money
 from ..domain.order import EntryType, Order, Outcome
 from ..domain.refunds import (
-    BY_HAND,
     RefundAnswer,
     RefundCall,
     RefundPolicy,
@@ -230,14 +228,15 @@ def _apply_answer(
 # ---------------------------------------------------------------- maker-checker
 
 
-def decide(
-    principal: Principal, order_no: str, request_id: str, approve: bool, body: Mapping[str, Any]
-) -> dict[str, Any]:
+def decide(principal: Principal, command: DecideRefund) -> RefundRequest:
     """POST /admin/orders/{no}/refunds/{id}/approve|reject (admin, not the requester): both
-    audited; an approved refund is sent at once."""
-    body = v.require_object(body)
-    v.reject_unknown(body, {"note"})
-    note = v.text(body, "note", max_len=500)
+    audited; an approved refund is sent at once. Returns the request as it stands after."""
+    order_no, request_id, approve, note = (
+        command.order_no,
+        command.request_id,
+        command.approve,
+        command.note,
+    )
     order = orders.get(order_no)
     now = utcnow()
     action = "refund_approve" if approve else "refund_reject"
@@ -278,48 +277,54 @@ def decide(
             "operator",
             retry=outcome["value"] == Outcome.ALREADY_APPLIED,
         )
-    return {"refund": render.refund_for_admin(refund), "order_no": order_no}
+    return refund
 
 
-def settle_pending(
-    principal: Principal, order_no: str, request_id: str, body: Mapping[str, Any]
-) -> dict[str, Any]:
+def settle_refused(
+    principal: Principal, order_no: str, request_id: str, body: Any, error: PaytrackError
+) -> None:
+    """A settlement refused before it was read (the edge's 400): audited as sent."""
+    _audit_settle(
+        principal,
+        order_no,
+        {"refund_request_id": request_id, **SettleRefund.said(body)},
+        {"result": "refused", "why": error.code},
+    )
+
+
+def _audit_settle(
+    principal: Principal, order_no: str, said: dict[str, Any], result: dict[str, Any]
+) -> None:
+    audit.record_api(
+        utcnow(), principal.key_id, principal.role, "refund_settle", order_no, {**said, **result}
+    )
+
+
+def settle_pending(principal: Principal, command: SettleRefund) -> tuple[Outcome, RefundRequest]:
     """POST /admin/orders/{no}/refunds/{id}/settle {"outcome": "succeeded"|"failed", "note"}
     (admin): a pending refund settled by hand, once, after checking the gateway's console. On the
     timeline like the gateway's answer (a succeeded one moves the money and the orders stream
     publishes `order.refunded` once); audited, refusals too."""
     now = utcnow()
-    said = {
-        "refund_request_id": request_id,
-        **{
-            name: body.get(name)
-            if isinstance(body, Mapping) and isinstance(body.get(name), str)
-            else None
-            for name in ("outcome", "note")
-        },
-    }
-    try:
-        order, outcome = _settle_pending(principal, order_no, request_id, body, now)
-    except PaytrackError as error:
-        audit.record_api(
-            now,
-            principal.key_id,
-            principal.role,
-            "refund_settle",
-            order_no,
-            {**said, "result": "refused", "why": error.code},
+    order_no, request_id = command.order_no, command.request_id
+    said = {"refund_request_id": request_id, **command.given}
+    outcome = {"value": Outcome.APPLIED}
+
+    def step(current: Order):
+        changes = settle_by_hand(
+            current, request_id, command.state, principal.key_id, command.note, now
         )
+        outcome["value"] = changes.outcome
+        return changes
+
+    try:
+        order = write_with_retry(orders.get(order_no), step)
+    except PaytrackError as error:
+        _audit_settle(principal, order_no, said, {"result": "refused", "why": error.code})
         raise
     refund = find_request(order, request_id)
-    audit.record_api(
-        now,
-        principal.key_id,
-        principal.role,
-        "refund_settle",
-        order_no,
-        {**said, "result": outcome},
-    )
-    if outcome == Outcome.APPLIED:
+    _audit_settle(principal, order_no, said, {"result": outcome["value"]})
+    if outcome["value"] == Outcome.APPLIED:
         audit.record_api(
             now,
             principal.key_id,
@@ -333,62 +338,35 @@ def settle_pending(
                 "detail": refund.detail,
             },
         )
-    return {"outcome": outcome, "refund": render.refund_for_admin(refund), "order_no": order_no}
+    return outcome["value"], refund
 
 
-def _settle_pending(
-    principal: Principal, order_no: str, request_id: str, body: Mapping[str, Any], now: datetime
-) -> tuple[Order, str]:
-    body = v.require_object(body)
-    v.reject_unknown(body, {"outcome", "note"})
-    state = RefundState(v.choice(body, "outcome", tuple(s.value for s in BY_HAND)))
-    note = v.text(body, "note", max_len=500)
-    outcome = {"value": Outcome.APPLIED}
+@dataclass(frozen=True)
+class RefundQueue:
+    """A page of the queue: each request in the state with its order, and where the next starts."""
 
-    def step(current: Order):
-        changes = settle_by_hand(current, request_id, state, principal.key_id, note, now)
-        outcome["value"] = changes.outcome
-        return changes
-
-    return write_with_retry(orders.get(order_no), step), outcome["value"]
+    state: RefundState
+    rows: list[tuple[Order, RefundRequest]]
+    next_cursor: str | None
 
 
-#: the most refund requests one page of the queue holds (a page ends with a whole order)
-QUEUE_MAX_LIMIT = 200
-
-
-def open_requests(principal: Principal, params: Mapping[str, Any]) -> dict[str, Any]:
+def open_requests(principal: Principal, command: ListRefunds) -> RefundQueue:
     """GET /admin/refunds: open refund requests (`state`: awaiting_approval, the approvals queue,
     by default; or pending), newest order first, `limit` a page (default 50) and `next_cursor`
     for the next one. A page ends with a whole order, so an order with several requests in the
     state can take it a little past `limit`; each is listed once across pages."""
-    v.reject_unknown(params, {"state", "limit", "cursor"})
-    state = RefundState(
-        v.choice(
-            params,
-            "state",
-            (RefundState.AWAITING_APPROVAL.value, RefundState.PENDING.value),
-            required=False,
-        )
-        or RefundState.AWAITING_APPROVAL.value
-    )
-    limit = p.whole_number(params, "limit", 50, 1, QUEUE_MAX_LIMIT)
+    state, limit = command.state, command.limit
     index = f"by_refund_open/{state.value}"  # a cursor is for the state it was given for
-    cursor = params.get("cursor")
-    after = cursor_codec.decode(cursor, index, order_store.OPEN_REFUND_KEYS)[1] if cursor else None
-    found: list[dict[str, Any]] = []
+    after = (
+        cursor_codec.decode(command.cursor, index, order_store.OPEN_REFUND_KEYS)[1]
+        if command.cursor
+        else None
+    )
+    found: list[tuple[Order, RefundRequest]] = []
     last_key, next_cursor = None, None
     for order, key in order_store.with_open_refunds(after, page_size=min(limit + 1, 100)):
         rows = [
-            {
-                "order_no": order.order_no,
-                "product_name": order.product_name,
-                "channel": order.channel,
-                "delivery_status": order.delivery_status.value,
-                **render.refund_for_admin(refund),
-            }
-            for refund in reversed(refund_requests(order))
-            if refund.state is state
+            (order, refund) for refund in reversed(refund_requests(order)) if refund.state is state
         ]
         if not rows:
             continue
@@ -397,7 +375,7 @@ def open_requests(principal: Principal, params: Mapping[str, Any]) -> dict[str, 
             break
         found += rows
         last_key = key
-    return {"state": state.value, "refunds": found, "next_cursor": next_cursor}
+    return RefundQueue(state, found, next_cursor)
 
 
 # ---------------------------------------------------------------- the scheduled query

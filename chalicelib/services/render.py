@@ -8,6 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ..domain import stats as figures
 from ..domain.anomaly import printed_id
 from ..domain.clock import from_iso, to_api
 from ..domain.money import Money
@@ -26,8 +27,12 @@ if TYPE_CHECKING:
     from .admin import NewKey, OrderDetail
     from .anomalies import Found
     from .exports import ExportState
+    from .lookup import Lookup
     from .order_search import OrderPage
     from .reconcile_runs import RunDetail
+    from .refunds import RefundQueue
+    from .stats import StatsReport
+    from .verification import Answered, Review
 
 
 def money(value: Money | None) -> str | None:
@@ -449,3 +454,127 @@ def order_detail_view(detail: OrderDetail) -> dict[str, Any]:
     view["customer_reply"] = detail.customer_reply
     view["related"] = related_view(detail.related, masked)
     return view
+
+
+def lookup_view(found: Lookup) -> dict[str, Any]:
+    """GET /admin/lookup: paytrack's orders of the trade number, or what the gateways said of it
+    beside paytrack's order of the same merchant order number."""
+    return {
+        "trade_no": found.trade_no,
+        "source": found.source,
+        "asked": found.asked,
+        "found": [
+            {
+                "gateway": each.trade.as_dict(),
+                "order": order_row(each.order, masked=found.masked) if each.order else None,
+                "can_apply": each.can_apply,
+            }
+            for each in found.found
+        ],
+        "orders": [order_row(order, masked=found.masked) for order in found.orders],
+    }
+
+
+def _money_view(money: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
+    """Per currency: paid in it, what was converted out of it to another settlement currency,
+    settled into it from others, its fees (charged in it) and the net that stays in it."""
+    out = {}
+    for currency, values in money.items():
+        paid, fee, refunded = (
+            values.get("paid_minor", 0),
+            values.get("fee_minor", 0),
+            values.get("refunded_minor", 0),
+        )
+        converted, settled = values.get("converted_minor", 0), values.get("settled_minor", 0)
+        out[currency] = {
+            "paid": Money(paid, currency).format(),
+            "fees": Money(fee, currency).format(),
+            "refunds": Money(refunded, currency).format(),
+            "converted": Money(converted, currency).format(),
+            "settled": Money(settled, currency).format(),
+            "net": Money(paid - converted + settled - fee - refunded, currency).format(),
+        }
+    return out
+
+
+def _figures_view(counters: dict[str, int]) -> dict[str, Any]:
+    summary = figures.summarise(counters)
+    summary["money"] = _money_view(summary["money"])
+    return summary
+
+
+def stats_view(report: StatsReport) -> dict[str, Any]:
+    """GET /admin/stats: each group's figures (a price point split into currency and price, a
+    product with its name) and the totals."""
+    groups = []
+    for group in report.groups:
+        view: dict[str, Any] = {"key": group.key}
+        if report.by == "price_point":
+            currency, _, price = group.key.partition(" ")
+            view |= {"currency": currency, "price": price}
+        view |= _figures_view(group.counters)
+        if report.by == "product":
+            view["name"] = group.name
+        groups.append(view)
+    return {
+        "by": report.by,
+        "from": report.since.isoformat(),
+        "to": report.until.isoformat(),
+        "timezone": report.timezone,
+        "groups": groups,
+        "totals": _figures_view(report.totals),
+        "channel_names": channel_names(),
+    }
+
+
+def refund_queue_view(queue: RefundQueue) -> dict[str, Any]:
+    """GET /admin/refunds: one row per refund request (newest order first) with its order's
+    essentials, and the cursor of the next page."""
+    return {
+        "state": queue.state.value,
+        "refunds": [
+            {
+                "order_no": order.order_no,
+                "product_name": order.product_name,
+                "channel": order.channel,
+                "delivery_status": order.delivery_status.value,
+                **refund_for_admin(refund),
+            }
+            for order, refund in queue.rows
+        ],
+        "next_cursor": queue.next_cursor,
+    }
+
+
+def refund_decided_view(order_no: str, refund: RefundRequest) -> dict[str, Any]:
+    return {"refund": refund_for_admin(refund), "order_no": order_no}
+
+
+def review_view(review: Review) -> dict[str, Any]:
+    """A buyer verification: the current request and the history, the templates, the order;
+    after a decision, the action it took (and why a refund was recorded by hand)."""
+    masked = review.masked
+    view: dict[str, Any] = {
+        "order_no": review.order.order_no,
+        "current": review.history[-1].view(masked=masked) if review.history else None,
+        "history": [item.view(masked=masked) for item in review.history],
+        "templates": dict(review.templates),
+        "ttl_s": int(review.ttl.total_seconds()),
+        "order": order_for_admin(review.order, masked=masked),
+    }
+    if review.acted is not None:
+        view |= {"action": review.acted.action, "outcome": review.acted.outcome}
+        if review.acted.refund:
+            view["refund"] = refund_for_admin(review.acted.refund)
+    if review.manual_refund:
+        view["manual_refund"] = review.manual_refund
+    return view
+
+
+def answered_view(answered: Answered) -> dict[str, Any]:
+    """The shop's answer taken: the verification and the state it is in now."""
+    return {
+        "order_no": answered.order_no,
+        "verification_id": answered.verification_id,
+        "state": answered.state.value if answered.state else None,
+    }

@@ -4,26 +4,21 @@ read into facts on its own, the batch's facts added to each day's counters toget
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..domain import params as p
 from ..domain import stats as figures
-from ..domain.clock import to_iso
-from ..domain.errors import ValidationFailed
-from ..domain.money import Money
+from ..domain.clock import to_iso, utcnow
+from ..domain.commands import ReadStats
 from ..domain.order import PAID_STATES, Order
 from ..platform.settings import get_settings
 from ..store import orders as order_store
 from ..store import stats as stats_store
 from ..store.models import OrderModel
-from . import render
 from .auth import Principal
-
-MAX_DAYS = 366
 
 
 def _zone() -> ZoneInfo:
@@ -90,54 +85,21 @@ def count_facts(facts: list[stats_store.Fact]) -> int:
 # ------------------------------------------------------------------------------- reporting
 
 
-def _day(params: Mapping[str, str], name: str, default: date) -> date:
-    """A shop-time day: `2026-11-25`, or the day an ISO 8601 time falls on in the shop's zone."""
-    value = params.get(name)
-    if not value:
-        return default
-    try:
-        if len(value) == 10:
-            return p.parse_day(value)
-        return p.parse_time(value).astimezone(_zone()).date()
-    except (ValueError, OverflowError):
-        raise ValidationFailed(
-            f"{name}: a date (2026-11-25) or an ISO 8601 time, from {p.TIME_MIN.year} "
-            f"to {p.TIME_MAX.year - 1}",
-            {"field": name},
-        ) from None
+@dataclass(frozen=True)
+class Group:
+    key: str
+    counters: dict[str, int]
+    name: str | None = None  # a product's, when grouped by product
 
 
-def _money_view(money: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
-    """Per currency: paid in it, what was converted out of it to another settlement currency,
-    settled into it from others, its fees (charged in it) and the net that stays in it."""
-    out = {}
-    for currency, values in money.items():
-        paid, fee, refunded = (
-            values.get("paid_minor", 0),
-            values.get("fee_minor", 0),
-            values.get("refunded_minor", 0),
-        )
-        converted, settled = values.get("converted_minor", 0), values.get("settled_minor", 0)
-        out[currency] = {
-            "paid": Money(paid, currency).format(),
-            "fees": Money(fee, currency).format(),
-            "refunds": Money(refunded, currency).format(),
-            "converted": Money(converted, currency).format(),
-            "settled": Money(settled, currency).format(),
-            "net": Money(paid - converted + settled - fee - refunded, currency).format(),
-        }
-    return out
-
-
-def _view(key: str | None, counters: dict[str, int], by: str | None = None) -> dict[str, Any]:
-    summary = figures.summarise(counters)
-    summary["money"] = _money_view(summary["money"])
-    if key is None:
-        return summary
-    if by == "price_point":
-        currency, _, price = key.partition(" ")
-        return {"key": key, "currency": currency, "price": price} | summary
-    return {"key": key} | summary
+@dataclass(frozen=True)
+class StatsReport:
+    by: str
+    since: date
+    until: date
+    timezone: str
+    groups: list[Group]
+    totals: dict[str, int]
 
 
 def _group_order(by: str, key: str) -> tuple:
@@ -148,14 +110,10 @@ def _group_order(by: str, key: str) -> tuple:
     return (key,)
 
 
-def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
-    today = datetime.now(_zone()).date()
-    until = _day(params, "to", today)
-    since = _day(params, "from", until - timedelta(days=6))
-    by = params.get("by") or "day"
-    if by not in figures.DIMENSIONS:
-        raise ValidationFailed(f"by: one of {', '.join(figures.DIMENSIONS)}", {"field": "by"})
-    p.check_range(since, until, timedelta(days=MAX_DAYS - 1))
+def report(principal: Principal, command: ReadStats) -> StatsReport:
+    zone = _zone()
+    since, until = command.days(utcnow().astimezone(zone).date(), zone)
+    by = command.by
     days = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days + 1)]
     stored = stats_store.read(days)
     groups: dict[str, dict[str, int]] = {}
@@ -168,19 +126,15 @@ def report(principal: Principal, params: Mapping[str, str]) -> dict[str, Any]:
                 figures.merge(groups.setdefault(key, {}), [(metric, value)])
             if dim == "all":
                 figures.merge(overall, [(metric, value)])
-    views = [
-        _view(key, groups[key], by) for key in sorted(groups, key=lambda k: _group_order(by, k))
-    ]
-    if by == "product":
-        names = stats_store.read_labels(days)
-        for view in views:
-            view["name"] = names.get(product_label(view["key"]))
-    return {
-        "by": by,
-        "from": since.isoformat(),
-        "to": until.isoformat(),
-        "timezone": get_settings().shop_timezone,
-        "groups": views,
-        "totals": _view(None, overall),
-        "channel_names": render.channel_names(),
-    }
+    names = stats_store.read_labels(days) if by == "product" else {}
+    return StatsReport(
+        by,
+        since,
+        until,
+        get_settings().shop_timezone,
+        [
+            Group(key, groups[key], names.get(product_label(key)))
+            for key in sorted(groups, key=lambda k: _group_order(by, k))
+        ],
+        overall,
+    )

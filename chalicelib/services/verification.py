@@ -26,21 +26,27 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain import validation as v
 from ..domain import verification as review
 from ..domain.anomaly import Finding, Severity
 from ..domain.clock import to_api, to_iso, utcnow
-from ..domain.commands import OrderAction
-from ..domain.errors import PaytrackError, RefundNotOffered, ValidationFailed
+from ..domain.commands import (
+    AnswerVerification,
+    AskVerification,
+    DecideVerification,
+    OrderAction,
+    said,
+)
+from ..domain.errors import PaytrackError, RefundNotOffered
 from ..domain.order import Order, TimelineEntry
 from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..platform.verification_settings import get_verification_settings
 from ..store import audit
-from . import actions, anomalies, events, orders, refunds, render, reply_tokens
+from . import actions, anomalies, events, orders, refunds, reply_tokens
 from .auth import Principal
 from .order_writes import write_with_retry
 
@@ -49,7 +55,6 @@ REFUND_ACTION = "refund"
 MANUAL_REFUND_ACTION = "mark_refunded"
 RELEASE_ACTION = "release_hold"
 ANSWER_PATH = "/orders/{order_no}/verification"
-MAX_ANSWER = 500
 
 
 def _audit(principal: Principal, action: str, order_no: str, detail: dict[str, Any]) -> None:
@@ -67,11 +72,41 @@ def _audited(principal: Principal, action: str, order_no: str, detail: dict[str,
     return result
 
 
-def _said(body: Mapping[str, Any], *names: str) -> dict[str, str | None]:
-    """The named fields of a request body as the audit keeps them: text, cut short; anything else None."""
-    if not isinstance(body, Mapping):
-        return {}
-    return {name: body[name][:500] if isinstance(body.get(name), str) else None for name in names}
+Command = AskVerification | AnswerVerification | DecideVerification
+_AUDITED_AS: dict[type[Command], str] = {
+    AskVerification: "verification_requested",
+    AnswerVerification: "verification_answered",
+    DecideVerification: "verification_decided",
+}
+
+
+def refused(
+    principal: Principal, kind: type[Command], order_no: str, body: Any, error: PaytrackError
+) -> None:
+    """A request refused before it was read (the edge's 400): audited like the step it asked."""
+    detail = {**said(body, *kind.SAID), "refused": error.code}
+    _audit(principal, _AUDITED_AS[kind], order_no, detail)
+
+
+@dataclass(frozen=True)
+class Review:
+    """An order's verifications as they stand `now`, for the caller; after a decision, the
+    order action it took and why a refund was only recorded (`manual_refund`)."""
+
+    order: Order
+    history: list[review.Verification]
+    masked: bool
+    templates: Mapping[str, str]
+    ttl: timedelta
+    acted: actions.ActionDone | None = None
+    manual_refund: str | None = None
+
+
+@dataclass(frozen=True)
+class Answered:
+    order_no: str
+    verification_id: str
+    state: review.State | None
 
 
 def _request_anomaly_id(order_no: str, verification_id: str) -> str:
@@ -85,31 +120,13 @@ def _answered_anomaly_id(order_no: str, verification_id: str) -> str:
 # ------------------------------------------------------------------ the operator asks
 
 
-def _question(body: Mapping[str, Any]) -> tuple[str, str]:
-    templates = get_verification_settings().templates
-    template = v.choice(body, "template", (*templates, review.FREE_QUESTION), required=False)
-    own = v.text(body, "question", required=False, max_len=500)
-    if template is not None and template in templates:
-        if own is not None:
-            raise ValidationFailed(
-                "question: give a template or your own question, not both", {"field": "question"}
-            )
-        return template, templates[template]
-    if own is None:
-        raise ValidationFailed(
-            f"question: required without a template ({', '.join(templates)})",
-            {"field": "question", "templates": sorted(templates)},
-        )
-    return review.FREE_QUESTION, own
-
-
-def ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def ask(principal: Principal, command: AskVerification) -> Review:
     return _audited(
         principal,
         "verification_requested",
-        order_no,
-        _said(body, "template", "question"),
-        lambda: _ask(principal, order_no, body),
+        command.order_no,
+        dict(command.given),
+        lambda: _ask(principal, command),
     )
 
 
@@ -120,12 +137,9 @@ def _verification_id(order_no: str, idempotency_key: str | None) -> str:
     return "ver_" + hashlib.sha256(f"{order_no}\n{idempotency_key}".encode()).hexdigest()[:16]
 
 
-def _ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    v.reject_unknown(v.require_object(body), {"template", "question", "idempotency_key"})
-    template, question = _question(body)
-    verification_id = _verification_id(
-        order_no, v.text(body, "idempotency_key", required=False, max_len=100)
-    )
+def _ask(principal: Principal, command: AskVerification) -> Review:
+    order_no, template, question = command.order_no, command.template, command.question
+    verification_id = _verification_id(order_no, command.idempotency_key)
     order, now = orders.get(order_no), utcnow()
     order = write_with_retry(
         order,
@@ -145,7 +159,7 @@ def _ask(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[s
         if e.data["verification_id"] == verification_id
     ]
     order = _eagerly(order, lambda: _announce_request(order, requested, now))
-    return _view(order, principal, now)
+    return _review(order, principal, now)
 
 
 def _eagerly(order: Order, follow_up) -> Order:
@@ -223,21 +237,19 @@ def _event_extra(asked: review.Verification, token: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ the shop answers
 
 
-def answer(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def answer(principal: Principal, command: AnswerVerification) -> Answered:
     return _audited(
         principal,
         "verification_answered",
-        order_no,
-        _said(body, "verification_id"),
-        lambda: _answer(order_no, body),
+        command.order_no,
+        dict(command.given),
+        lambda: _answer(command),
     )
 
 
-def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    v.reject_unknown(v.require_object(body), {"verification_id", "token", "answer"})
-    verification_id = v.text(body, "verification_id", max_len=64)
-    token = v.text(body, "token", max_len=200)
-    text = v.text(body, "answer", max_len=MAX_ANSWER)
+def _answer(command: AnswerVerification) -> Answered:
+    order_no, verification_id = command.order_no, command.verification_id
+    token, text = command.token, command.answer
     order, now = orders.get(order_no), utcnow()
     derived = reply_tokens.reply_token(order_no, verification_id)
     order = write_with_retry(
@@ -258,11 +270,7 @@ def _answer(order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
     ]
     _eagerly(order, lambda: _note_answer(order, answered[-1], now))
     latest = review.current(order, now)  # the one just answered
-    return {
-        "order_no": order_no,
-        "verification_id": verification_id,
-        "state": latest.state.value if latest else None,
-    }
+    return Answered(order_no, verification_id, latest.state if latest else None)
 
 
 def _note_answer(order: Order, answered: TimelineEntry, now: datetime) -> Order:
@@ -302,36 +310,34 @@ def on_order_change(change: OrderChange, now: datetime) -> None:
 # ------------------------------------------------------------------ the operator decides
 
 
-def decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def decide(principal: Principal, command: DecideVerification) -> Review:
     return _audited(
         principal,
         "verification_decided",
-        order_no,
-        _said(body, "decision", "reason"),
-        lambda: _decide(principal, order_no, body),
+        command.order_no,
+        dict(command.given),
+        lambda: _decide(principal, command),
     )
 
 
-def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    v.reject_unknown(v.require_object(body), {"decision", "reason", "amount"})
-    decision = v.choice(body, "decision", review.DECISIONS)
-    reason = v.text(body, "reason", max_len=500)
-    if "amount" in body and decision != "refund":
-        raise ValidationFailed("amount: only a refund takes an amount", {"field": "amount"})
+def _decide(principal: Principal, command: DecideVerification) -> Review:
+    order_no, decision, reason = command.order_no, command.decision, command.reason
     order, now = orders.get(order_no), utcnow()
     under_review = review.open_review(order, now)
     vid = under_review.verification_id
     action, manual = (RELEASE_ACTION, None) if decision == "release" else _refund_action(order)
-    command = OrderAction.from_body(
-        order_no,
-        {
-            "action": action,
-            "reason": reason,
-            "idempotency_key": f"verification-{vid}",
-            **({"amount": body["amount"]} if "amount" in body else {}),
-        },
+    acted = actions.perform(
+        principal,
+        OrderAction.from_body(
+            order_no,
+            {
+                "action": action,
+                "reason": reason,
+                "idempotency_key": f"verification-{vid}",
+                **({"amount": command.amount} if command.amount is not None else {}),
+            },
+        ),
     )
-    acted = actions.perform(principal, command)
     order = write_with_retry(
         orders.get(order_no),
         lambda current: review.decide(
@@ -342,13 +348,7 @@ def _decide(principal: Principal, order_no: str, body: Mapping[str, Any]) -> dic
         e for e in order.timeline if e.type == review.DECIDED and e.data["verification_id"] == vid
     ]
     _eagerly(order, lambda: _close_review(order, decided[-1], now))
-    return {
-        **_view(order, principal, now),
-        "action": acted.action,
-        "outcome": acted.outcome,
-        **({"refund": render.refund_for_admin(acted.refund)} if acted.refund else {}),
-        **({"manual_refund": manual} if manual else {}),
-    }
+    return replace(_review(order, principal, now), acted=acted, manual_refund=manual)
 
 
 def _refund_action(order: Order) -> tuple[str, str | None]:
@@ -386,22 +386,19 @@ _FOLLOW_UPS = {
 # ------------------------------------------------------------------ the review, read
 
 
-def _view(order: Order, principal: Principal, now: datetime) -> dict[str, Any]:
-    masked = not principal.sees_pii
-    found = review.history(order, now)
+def _review(order: Order, principal: Principal, now: datetime) -> Review:
     settings = get_verification_settings()
-    return {
-        "order_no": order.order_no,
-        "current": found[-1].view(masked=masked) if found else None,
-        "history": [item.view(masked=masked) for item in found],
-        "templates": dict(settings.templates),
-        "ttl_s": int(settings.ttl.total_seconds()),
-        "order": render.order_for_admin(order, masked=masked),
-    }
+    return Review(
+        order,
+        review.history(order, now),
+        not principal.sees_pii,
+        settings.templates,
+        settings.ttl,
+    )
 
 
-def read(principal: Principal, order_no: str) -> dict[str, Any]:
+def read(principal: Principal, order_no: str) -> Review:
     now = utcnow()
-    view = _view(orders.get(order_no), principal, now)
+    found = _review(orders.get(order_no), principal, now)
     _audit(principal, "read_verification", order_no, {"masked": not principal.sees_pii})
-    return view
+    return found

@@ -118,7 +118,7 @@ def test_summary_keeps_money_per_currency_and_rates():
 
 
 def test_a_converted_payment_counts_its_fee_and_net_in_the_settlement_currency():
-    from chalicelib.services.stats import _money_view
+    from chalicelib.services.render import _money_view
 
     usd = order(amount=Money(1999, "USD"))
     before = paid(usd)
