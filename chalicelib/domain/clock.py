@@ -1,12 +1,35 @@
-"""Time helpers: everything inside is timezone-aware UTC; strings are fixed-width ISO 8601 with Z
-so that they sort as text (DynamoDB sort keys)."""
+"""Time: the clock port and its system implementation, and the helpers. Everything inside is
+timezone-aware UTC; strings are fixed-width ISO 8601 with Z so that they sort as text (DynamoDB
+sort keys).
+
+Services read the time from a `Clock` (services/ports.py wires the process's, the system clock
+unless a test sets its own), never from `datetime.now` directly: a test moves its clock to age
+an order instead of rewriting the stored one."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Where a service reads the time: aware UTC."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The machine's clock (every Lambda handler's)."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+SYSTEM_CLOCK = SystemClock()
 
 
 def utcnow() -> datetime:
+    """The system clock's time, for what runs outside the services (scripts, the simulator)."""
     return datetime.now(UTC)
 
 

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from ..domain import actions as decide
-from ..domain.clock import utcnow
 from ..domain.commands import OrderAction
 from ..domain.errors import Conflict, PaytrackError
 from ..domain.money import Money
@@ -24,6 +23,7 @@ from ..store import audit
 from . import admin, orders, refunds, requery
 from .auth import Principal
 from .order_writes import write_with_retry
+from .ports import clock
 
 _QUERIES = ("requery", "confirm_paid")
 
@@ -104,7 +104,7 @@ def perform(principal: Principal, command: OrderAction) -> ActionDone:
         order = _gateway_query(principal, action, order, reason, idempotency)
         outcome = Outcome.APPLIED
     else:
-        decision = _decision(command, order, utcnow(), principal.key_id)
+        decision = _decision(command, order, clock().now(), principal.key_id)
         order, outcome = _change(order, decision, idempotency)
     _audit(principal, action, command.order_no, reason, outcome)
     names = admin.key_names({entry.actor for entry in order.timeline})
@@ -147,7 +147,7 @@ def _audit(
     detail: dict[str, Any] | None = None,
 ) -> None:
     audit.record_api(
-        utcnow(),
+        clock().now(),
         principal.key_id,
         principal.role,
         f"order_{action}",

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from ..domain.actions import allowed as allowed_actions
 from ..domain.anomaly import Anomaly
-from ..domain.clock import utcnow
 from ..domain.commands import CreateKey, ReadAuditLog
 from ..domain.customer_reply import customer_reply
 from ..domain.notice import Notice
@@ -25,13 +24,14 @@ from ..store.keys import StoredKey
 from ..store.models import AuditModel
 from . import auth, channels, geo, orders, related
 from .auth import Principal
+from .ports import clock
 from .related import Related
 
 
 def _audit(
     principal: Principal, action: str, target: str | None, detail: dict | None = None
 ) -> None:
-    audit.record_api(utcnow(), principal.key_id, principal.role, action, target, detail)
+    audit.record_api(clock().now(), principal.key_id, principal.role, action, target, detail)
 
 
 def _may_act(principal: Principal) -> bool:
@@ -74,7 +74,7 @@ def order_detail(principal: Principal, order_no: str) -> OrderDetail:
     order = orders.get(order_no)
     masked = not principal.sees_pii
     found = anomaly_store.for_order(order_no)
-    now = utcnow()
+    now = clock().now()
     detail = OrderDetail(
         order=order,
         masked=masked,
@@ -129,5 +129,5 @@ def revoke_key(principal: Principal, key_id: str) -> StoredKey | None:
 
 def audit_log(principal: Principal, command: ReadAuditLog) -> list[AuditModel]:
     """Who read, exported or changed what, newest first."""
-    since, until = command.period.resolve(utcnow(), timedelta(days=1), timedelta(days=31))
+    since, until = command.period.resolve(clock().now(), timedelta(days=1), timedelta(days=31))
     return audit.api_records(since, until, command.key, command.limit)

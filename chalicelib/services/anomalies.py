@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from urllib.parse import unquote
 
 from ..domain.anomaly import Anomaly, Finding, check_status_change, stored_ids
-from ..domain.clock import utcnow
 from ..domain.commands import ListAnomalies, UpdateAnomaly
 from ..domain.errors import NotFound
 from ..domain.order import Order
@@ -29,6 +28,7 @@ from . import metrics
 from .admin import key_names
 from .auth import Principal
 from .order_writes import write_with_retry
+from .ports import clock
 
 SYSTEM = "system"
 
@@ -111,7 +111,7 @@ class Found:
 
 def inbox(principal: Principal, command: ListAnomalies) -> Found:
     """Newest first, filtered, `limit` per page and `next_cursor` to go on; audited."""
-    now = utcnow()
+    now = clock().now()
     since, until = command.created.resolve(now, DEFAULT_RANGE, MAX_RANGE)
     filters = anomaly_store.AnomalyFilter(
         since=since,
@@ -142,7 +142,7 @@ def _find(given: str) -> Anomaly:
 def one(principal: Principal, anomaly_id: str) -> Found:
     """One anomaly, as the inbox lists it; audited."""
     found = _find(anomaly_id)
-    now = utcnow()
+    now = clock().now()
     audit.record_api(now, principal.key_id, principal.role, "read_anomaly", found.anomaly_id, None)
     return Found([found], not principal.sees_pii, key_names({found.updated_by}), now)
 
@@ -153,7 +153,7 @@ def update(principal: Principal, command: UpdateAnomaly) -> Found:
     current = _find(command.anomaly_id)
     anomaly_id, target, note = current.anomaly_id, command.status, command.note
     check_status_change(current.status, target)
-    now = utcnow()
+    now = clock().now()
     updated = anomaly_store.set_status(
         anomaly_id, target, now, principal.key_id, note, expected=current.status
     )

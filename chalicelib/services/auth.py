@@ -8,9 +8,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..domain.clock import utcnow
 from ..domain.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from ..store import keys as key_store
+from .ports import clock
 
 ROLES = ("shop", "viewer", "operator", "admin")
 # who may call a route that requires the key's role
@@ -46,7 +46,7 @@ def authenticate(authorization: str | None, now: datetime | None = None) -> Prin
     stored = key_store.find(hash_key(presented)) if presented else None
     if stored is None or stored.revoked_at is not None:
         raise Unauthenticated("unknown or revoked API key")
-    now = now or utcnow()
+    now = now or clock().now()
     if stored.last_used_at is None or now - stored.last_used_at > _TOUCH_EVERY:
         key_store.touch(stored.key_hash, now)
     return Principal(stored.key_id, stored.name, stored.role)
@@ -72,7 +72,7 @@ def create_key(
         raise ValidationFailed("name must be 1-100 characters", {"field": "name"})
     key = key or f"pt_{role}_{secrets.token_urlsafe(32)}"
     key_id = uuid.uuid4().hex[:16]
-    key_store.put(hash_key(key), key_id, name.strip(), role, utcnow(), created_by)
+    key_store.put(hash_key(key), key_id, name.strip(), role, clock().now(), created_by)
     return key_id, key
 
 
@@ -86,4 +86,4 @@ def revoke_key(key_id: str) -> None:
     stored = key_store.by_id(key_id)
     if stored is None:
         raise NotFound(f"no key {key_id!r}", {"id": key_id})
-    key_store.revoke(stored.key_hash, utcnow())
+    key_store.revoke(stored.key_hash, clock().now())

@@ -16,13 +16,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..domain.clock import utcnow
 from ..domain.order import Order
 from ..domain.statement import day_bounds, yesterday
 from ..platform.aws import client
 from ..platform.settings import get_settings
 from ..store import ledger
 from . import job_metrics
+from .ports import clock
 
 REPORT_PREFIX = "reports/failed-digest"
 COLUMNS = (
@@ -77,7 +77,7 @@ def _csv(rows: list[tuple[Any, ...]]) -> bytes:
 
 
 def failed_digest(now: datetime | None = None, day: date | None = None) -> dict[str, Any]:
-    now = now or utcnow()
+    now = now or clock().now()
     day = day or yesterday(now)
     settings = get_settings()
     sections = ledger.failed_created_between(*day_bounds(day))

@@ -15,11 +15,12 @@ import hashlib
 import json
 from typing import Any
 
-from ..domain.clock import to_api, utcnow
+from ..domain.clock import to_api
 from ..domain.order import Order
 from ..platform.aws import client
 from ..platform.settings import get_settings
 from ..store import claims
+from .ports import clock
 from .render import order_for_shop
 
 
@@ -35,7 +36,7 @@ def message(
     return {
         "event_id": event_id(order.order_no, key),
         "event": event,
-        "at": to_api(utcnow()),
+        "at": to_api(clock().now()),
         "order": order_for_shop(order),
         **(extra or {}),
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..domain import params as p
 from ..domain.anomaly import printed_id
-from ..domain.clock import day_of, from_iso, utcnow
+from ..domain.clock import day_of, from_iso
 from ..domain.errors import ValidationFailed
 from ..domain.money import Money
 from ..domain.order_filter import OrderFilter
@@ -22,6 +22,7 @@ from ..store import order_search, reconciliations
 from ..store import orders as order_store
 from ..store.models import AnomalyModel, NoticeModel
 from .export_words import Words
+from .ports import clock
 
 Masker = Callable[[str, "str | None"], "str | None"]
 MAX_DAYS = 366
@@ -124,7 +125,9 @@ def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker, word: Words = W
 
 
 def _range(filters: Mapping[str, Any]) -> tuple[datetime, datetime]:
-    return p.time_range(filters).resolve(utcnow(), timedelta(days=30), timedelta(days=MAX_DAYS))
+    return p.time_range(filters).resolve(
+        clock().now(), timedelta(days=30), timedelta(days=MAX_DAYS)
+    )
 
 
 def _days(since: datetime, until: datetime) -> Iterator[str]:
@@ -267,7 +270,7 @@ def _runs(filters: Mapping[str, Any]):
                 "reconciliation exports need `date`, or `channel` with `from`/`to` dates",
                 {"field": "date"},
             )
-        until = p.parse_day(filters["to"][:10]) if filters.get("to") else utcnow().date()
+        until = p.parse_day(filters["to"][:10]) if filters.get("to") else clock().now().date()
         since = (
             p.parse_day(filters["from"][:10]) if filters.get("from") else until - timedelta(days=31)
         )

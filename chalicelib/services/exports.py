@@ -21,7 +21,6 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from ..domain.clock import utcnow
 from ..domain.commands import RequestExport
 from ..domain.errors import Forbidden, NotFound, ReadBudgetExceeded
 from ..domain.masking import mask_email, mask_id, mask_ip
@@ -34,6 +33,7 @@ from . import export_sources, export_writer
 from .auth import Principal
 from .export_words import Words
 from .order_search import parse_filter
+from .ports import clock
 
 INLINE_ROWS = 5000
 PROGRESS_ROWS = 10_000  # a running export's row count is brought up to date this often
@@ -108,7 +108,7 @@ def request_export(principal: Principal, command: RequestExport) -> ExportState:
     """Finish at once when the export is small (`ready`), else leave it `running` for the
     exports stream."""
     kind, fmt, filters = command.kind, command.format, command.filters
-    now = utcnow()
+    now = clock().now()
     export_id = uuid.uuid4().hex[:20]
     record = export_store.ExportRecord(
         export_id=export_id,
@@ -123,7 +123,7 @@ def request_export(principal: Principal, command: RequestExport) -> ExportState:
     _rows_for(kind, filters, record.masked)  # validate the filters before anything is written
     # too large or too costly for the request's read budget: the stream writes it, without that budget
     with contextlib.suppress(_TooLargeForInline, ReadBudgetExceeded):
-        record = record.finished(_write(record, INLINE_ROWS), utcnow())
+        record = record.finished(_write(record, INLINE_ROWS), clock().now())
     export_store.create(record)
     audit.record_api(
         now,
@@ -139,16 +139,16 @@ def request_export(principal: Principal, command: RequestExport) -> ExportState:
 def run_export(export_id: str, claim_token: str) -> None:
     """The asynchronous half: claim a running export for this stream record, write it all,
     record the outcome. A retried record claims and writes it again (store/exports.claim)."""
-    record = export_store.claim(export_id, utcnow(), claim_token)
+    record = export_store.claim(export_id, clock().now(), claim_token)
     if record is None:
         return
     try:
         rows = _write(record, None, lambda count: export_store.mark_progress(export_id, count))
     except Exception as error:  # any failure is the export's outcome, shown to the operator
         logger.exception("export failed", extra={"export_id": export_id})
-        export_store.mark_failed(export_id, f"{type(error).__name__}: {error}"[:500], utcnow())
+        export_store.mark_failed(export_id, f"{type(error).__name__}: {error}"[:500], clock().now())
         return
-    export_store.mark_ready(export_id, rows, utcnow())
+    export_store.mark_ready(export_id, rows, clock().now())
 
 
 def get_export(principal: Principal, export_id: str) -> ExportState:
@@ -159,7 +159,7 @@ def get_export(principal: Principal, export_id: str) -> ExportState:
         raise NotFound(f"no export {export_id!r}", {"export_id": export_id})
     if not may_fetch(principal, record):
         audit.record_api(
-            utcnow(),
+            clock().now(),
             principal.key_id,
             principal.role,
             "read_export_refused",
@@ -170,7 +170,7 @@ def get_export(principal: Principal, export_id: str) -> ExportState:
             "only the key that requested this export, or an admin, may fetch it",
             {"export_id": export_id, "role": principal.role},
         )
-    audit.record_api(utcnow(), principal.key_id, principal.role, "read_export", export_id)
+    audit.record_api(clock().now(), principal.key_id, principal.role, "read_export", export_id)
     return _state(record)
 
 
@@ -188,7 +188,7 @@ def _state(record: export_store.ExportRecord) -> ExportState:
         Params={"Bucket": get_settings().bucket, "Key": record.s3_key},
         ExpiresIn=LINK_SECONDS,
     )
-    expires_at = utcnow().replace(microsecond=0) + timedelta(seconds=LINK_SECONDS)
+    expires_at = clock().now().replace(microsecond=0) + timedelta(seconds=LINK_SECONDS)
     return ExportState(record, url, expires_at)
 
 

@@ -23,7 +23,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
-from ..domain.clock import utcnow
 from ..domain.errors import ChannelMisconfigured, Conflict, NotFound, NotificationRejected
 from ..domain.money import normalize_currency
 from ..domain.notice import IngestOutcome, Notice, NoticeKind
@@ -39,6 +38,7 @@ from ..store import notices as notice_store
 from ..store import orders as order_store
 from . import channels, metrics
 from .order_writes import write_with_retry
+from .ports import clock
 
 STORAGE_ERRORS = (PynamoDBException, BotoCoreError, ClientError)
 AUDITED_IN_NOTICE = frozenset(
@@ -125,7 +125,7 @@ def apply_awaiting(notice: Notice, awaiting: bool, now: datetime) -> IngestResul
 def apply_kept_notices(order: Order) -> Order:
     """A newly registered order picks up notices that arrived before it (kept, answered failure);
     the order as it is after them (read again only when one was applied by the fast path)."""
-    now = utcnow()
+    now = clock().now()
     stale = False
     for notice, awaiting in notice_store.for_order(order.order_no):
         result = apply_awaiting(notice, awaiting, now)
@@ -173,7 +173,7 @@ def _with_order_ref(notice: Notice) -> Notice:
 
 def handle_notification(channel_id: str, request: InboundRequest) -> Answer:
     """Everything /notify/{channel} does. Always leaves one audit record; never raises for bad input."""
-    now = utcnow()
+    now = clock().now()
     settings = get_settings()
     trail: dict[str, Any] = {"verification": "ok", "outcome": "", "detail": {}}
     try:

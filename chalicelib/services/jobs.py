@@ -20,7 +20,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..domain.clock import utcnow
 from ..domain.commands import RunJob
 from ..domain.order import expire
 from ..domain.query import QueryStatus
@@ -31,6 +30,7 @@ from ..store import orders as order_store
 from . import digest, job_metrics, reconcile, refunds, requery, screening, statement_fees
 from .auth import Principal
 from .order_writes import write_with_retry
+from .ports import clock
 
 #: answers that settle the order without expiring it: the last query found it paid or closed
 _SETTLED_BY_QUERY = frozenset({QueryStatus.PAID.value, QueryStatus.CLOSED.value})
@@ -40,7 +40,7 @@ def expire_orders(now: datetime | None = None) -> dict[str, Any]:
     """Each pending order past its expiry is asked about once more, then expired; a payment after
     that is a late payment (paid and held). While its gateway cannot answer, an order waits
     until expiry plus grace before it is expired anyway."""
-    now = now or utcnow()
+    now = now or clock().now()
     grace = get_job_settings().requery_grace
     counts: Counter[str] = Counter()
     for order in order_store.pending_expired_before(now):
@@ -89,7 +89,7 @@ def run_scheduled(name: str) -> dict[str, Any]:
 def run_now(principal: Principal, command: RunJob) -> dict[str, Any]:
     """POST /admin/jobs/{name}: an operator runs a scheduled job now (audited)."""
     audit.record_api(
-        utcnow(),
+        clock().now(),
         principal.key_id,
         principal.role,
         "run_job",

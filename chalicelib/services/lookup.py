@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..domain.clock import utcnow
 from ..domain.commands import LookupTrade
 from ..domain.errors import GatewayUnavailable, NotFound, PaytrackError, ValidationFailed
 from ..domain.lookup import GatewayTrade
@@ -30,6 +29,7 @@ from ..store import lookup as lookup_store
 from ..store import orders as order_store
 from . import channels, gateway_calls
 from .auth import Principal
+from .ports import clock
 
 MAX_CHANNELS = 8  # asked at once; more channels of one type than that is not a shop's setup
 
@@ -115,7 +115,7 @@ def refused(principal: Principal, params: Mapping[str, str], error: PaytrackErro
 
 def _audit(principal: Principal, detail: dict[str, Any]) -> None:
     audit.record_api(
-        utcnow(),
+        clock().now(),
         principal.key_id,
         principal.role,
         "lookup_trade",
@@ -149,7 +149,7 @@ def _lookup(principal: Principal, command: LookupTrade, detail: dict[str, Any]) 
         return Lookup(trade_no, "paytrack", masked, [], [], orders)
     detail["source"] = "gateway"
     asked = _channels_to_ask(trade_no, channel)
-    now = utcnow()
+    now = clock().now()
     with ThreadPoolExecutor(max_workers=min(MAX_CHANNELS, len(asked))) as pool:
         answers = list(pool.map(lambda c: _ask(c, trade_no, now), asked))
     detail["asked"] = [a.as_dict() for a in answers]

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..domain.clock import utcnow
 from ..domain.commands import ORDER_NO, RegisterOrder, ReportDelivery
 from ..domain.errors import Conflict, NotFound
 from ..domain.order import EntryType, Order, TimelineEntry, report_delivery
@@ -15,6 +14,7 @@ from ..platform.settings import get_settings
 from ..store import orders as order_store
 from . import channels, ingest
 from .order_writes import write_with_retry
+from .ports import clock
 from .user_agent import describe_user_agent
 
 
@@ -69,7 +69,7 @@ def _build(command: RegisterOrder, order_no: str, now) -> Order:
 
 def register(command: RegisterOrder) -> tuple[Order, bool]:
     """Register an order. Returns (order, created). Same number + same body is idempotent."""
-    now = utcnow()
+    now = clock().now()
     for _ in range(5):
         order = _build(command, command.order_no or new_order_no(now), now)
         if order_store.create(order):
@@ -96,7 +96,7 @@ def get(order_no: str) -> Order:
 
 
 def record_delivery(command: ReportDelivery) -> Order:
-    now = utcnow()
+    now = clock().now()
     return write_with_retry(
         get(command.order_no),
         lambda order: report_delivery(order, command.delivered, command.detail, now),

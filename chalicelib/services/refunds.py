@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain.actions import Idempotency, keyed
-from ..domain.clock import utcnow
 from ..domain.commands import DecideRefund, ListRefunds, SettleRefund
 from ..domain.errors import (
     ChannelMisconfigured,
@@ -58,6 +57,7 @@ from ..store import orders as order_store
 from . import events, gateway_calls, orders, render
 from .auth import Principal
 from .order_writes import write_with_retry
+from .ports import clock
 
 #: a pending request younger than this is left to the request that is sending it
 QUERY_MIN_AGE = timedelta(minutes=1)
@@ -94,7 +94,7 @@ def request(
     )  # a channel that cannot refund is refused before anything is written
     amount = Money.parse(amount_text, payment.amount.currency) if amount_text is not None else None
     request_id = refund_request_id(order.order_no, idempotency.key)
-    now = utcnow()
+    now = clock().now()
     decision = keyed(
         lambda current: request_refund(
             current,
@@ -136,7 +136,7 @@ def gateway_for_payment(order: Order, trade_no: str | None = None):
 
 
 def _gateway_for(channel: str, now: datetime | None = None):
-    ctx, gateway = gateway_calls.reach(channel, now or utcnow())
+    ctx, gateway = gateway_calls.reach(channel, now or clock().now())
     if not gateway.offers_refunds(ctx.config):
         raise RefundNotOffered(
             f"channel {channel} cannot refund through paytrack: refund in the gateway's "
@@ -166,7 +166,7 @@ def send(
     sent only if the gateway never took it (a gateway without a refund query is never asked
     twice). No answer leaves the request pending for `query_refunds`."""
     channel = payment_of(order, refund.trade_no).channel
-    call, now = _call(order, refund), utcnow()
+    call, now = _call(order, refund), clock().now()
     ctx, gateway = _gateway_for(channel, now)
     try:
         answer = gateway.query_refund(ctx, call) if retry else None
@@ -195,7 +195,7 @@ def _apply_answer(
     order: Order, refund: RefundRequest, answer: RefundAnswer, source: str, actor: str, role: str
 ) -> tuple[Order, RefundRequest]:
     """Settle the request with the gateway's answer; a change of state is audited."""
-    now = utcnow()
+    now = clock().now()
     order = write_with_retry(
         order,
         lambda current: settle(
@@ -238,7 +238,7 @@ def decide(principal: Principal, command: DecideRefund) -> RefundRequest:
         command.note,
     )
     order = orders.get(order_no)
-    now = utcnow()
+    now = clock().now()
     action = "refund_approve" if approve else "refund_reject"
     outcome = {"value": Outcome.APPLIED}
 
@@ -296,7 +296,12 @@ def _audit_settle(
     principal: Principal, order_no: str, said: dict[str, Any], result: dict[str, Any]
 ) -> None:
     audit.record_api(
-        utcnow(), principal.key_id, principal.role, "refund_settle", order_no, {**said, **result}
+        clock().now(),
+        principal.key_id,
+        principal.role,
+        "refund_settle",
+        order_no,
+        {**said, **result},
     )
 
 
@@ -305,7 +310,7 @@ def settle_pending(principal: Principal, command: SettleRefund) -> tuple[Outcome
     (admin): a pending refund settled by hand, once, after checking the gateway's console. On the
     timeline like the gateway's answer (a succeeded one moves the money and the orders stream
     publishes `order.refunded` once); audited, refusals too."""
-    now = utcnow()
+    now = clock().now()
     order_no, request_id = command.order_no, command.request_id
     said = {"refund_request_id": request_id, **command.given}
     outcome = {"value": Outcome.APPLIED}
@@ -384,7 +389,7 @@ def open_requests(principal: Principal, command: ListRefunds) -> RefundQueue:
 def query_refunds(now: datetime | None = None) -> dict[str, Any]:
     """The scheduled job: every pending refund older than a minute is asked about; one the
     gateway never took is sent again under the same id; the answer settles it."""
-    now = now or utcnow()
+    now = now or clock().now()
     counts: Counter[str] = Counter()
     for order, _ in order_store.with_open_refunds():
         for refund in refund_requests(order):

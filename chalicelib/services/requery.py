@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..domain.clock import utcnow
 from ..domain.errors import ChannelMisconfigured, GatewayUnavailable, NotFound
 from ..domain.order import EntryType, Order, TimelineEntry
 from ..domain.query import QueryStatus, next_query_at
@@ -26,6 +25,7 @@ from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
 from ..store import pending
 from . import gateway_calls, ingest, job_metrics, orders
+from .ports import clock
 
 UNAVAILABLE = "unavailable"
 MISCONFIGURED = "misconfigured"
@@ -147,7 +147,7 @@ def _requery(order: Order, now: datetime, outages: _Outages) -> QueryOutcome:
 
 def requery_pending(now: datetime | None = None) -> dict[str, Any]:
     """The scheduled job: every pending order due for a question, a few at a time."""
-    now = now or utcnow()
+    now = now or clock().now()
     settings = get_job_settings()
     due = pending.due_for_query(
         now, settings.requery_min_age, settings.requery_grace, settings.requery_batch
@@ -192,7 +192,7 @@ def requery_order(
 
     A gateway that cannot answer raises GatewayUnavailable (502) once the attempt is on the
     timeline: the operator must not read "no answer" as "not paid"."""
-    now = now or utcnow()
+    now = now or clock().now()
     order = orders.get(order_no)
     outcome = ask(order, now)
     pending.record_query(order_no, _trace(outcome, now, actor, reason, tags))

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..domain.clock import utcnow
 from ..domain.notice import Notice
 from ..domain.order import Order
 from ..domain.rules.change import OrderChange
@@ -24,6 +23,7 @@ from ..domain.rules.windows import burst_orders, channel_failure, ip_burst, slow
 from ..platform.settings import get_settings
 from ..store import orders as order_store
 from . import anomalies, channels, deliverability, metrics
+from .ports import clock
 
 
 def on_order_change(change: OrderChange, now: datetime) -> Order:
@@ -97,7 +97,7 @@ def on_notice_matched(notice: Notice, now: datetime) -> None:
 
 def slow_delivery_check(now: datetime | None = None) -> dict[str, Any]:
     """Paid orders still not delivered `after_minutes` after payment (scheduled every minute)."""
-    now = now or utcnow()
+    now = now or clock().now()
     config = get_settings().rules.slow_delivery
     checked = slow = 0
     if config.enabled:
@@ -113,7 +113,7 @@ def slow_delivery_check(now: datetime | None = None) -> dict[str, Any]:
 def channel_health(now: datetime | None = None) -> dict[str, Any]:
     """Each configured channel's failed share over the last window (scheduled hourly; also the
     `channel_health` job an operator can run on demand)."""
-    now = now or utcnow()
+    now = now or clock().now()
     config = get_settings().rules.channel_failure
     report, failing = {}, []
     for channel in sorted(channels.all_channels()):

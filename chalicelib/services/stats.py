@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..domain import stats as figures
-from ..domain.clock import to_iso, utcnow
+from ..domain.clock import to_iso
 from ..domain.commands import ReadStats
 from ..domain.order import PAID_STATES, Order
 from ..platform.settings import get_settings
@@ -19,6 +19,7 @@ from ..store import orders as order_store
 from ..store import stats as stats_store
 from ..store.models import OrderModel
 from .auth import Principal
+from .ports import clock
 
 
 def _zone() -> ZoneInfo:
@@ -112,7 +113,7 @@ def _group_order(by: str, key: str) -> tuple:
 
 def report(principal: Principal, command: ReadStats) -> StatsReport:
     zone = _zone()
-    since, until = command.days(utcnow().astimezone(zone).date(), zone)
+    since, until = command.days(clock().now().astimezone(zone).date(), zone)
     by = command.by
     days = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days + 1)]
     stored = stats_store.read(days)

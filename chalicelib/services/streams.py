@@ -25,7 +25,6 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from ..domain.clock import utcnow
 from ..domain.notice import IngestOutcome
 from ..domain.rules.change import OrderChange
 from ..platform.observability import correlated, logger
@@ -34,6 +33,7 @@ from ..store import claims
 from ..store import notices as notice_store
 from ..store import orders as order_store
 from . import events, ingest, metrics, refunds, screening, verification
+from .ports import clock
 
 T = TypeVar("T")
 
@@ -79,8 +79,8 @@ def handle_order_record(record: DynamoDBRecord) -> None:
     ):
         logger.info("order.paid published", extra={"order_no": change.after.order_no})
     refunds.announce_succeeded(change)
-    screening.on_order_change(change, utcnow())
-    verification.on_order_change(change, utcnow())
+    screening.on_order_change(change, clock().now())
+    verification.on_order_change(change, clock().now())
 
 
 def process_orders(event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
@@ -135,7 +135,7 @@ def handle_notice_record(record: DynamoDBRecord, applied: Set[str] = frozenset()
     ):
         return
     notice, awaiting = notice_store.from_stream_image(image)
-    now = utcnow()
+    now = clock().now()
     if awaiting and "awaiting_day" not in old:
         if ingest.apply_awaiting(notice, awaiting, now).outcome is IngestOutcome.UNKNOWN_ORDER:
             screening.on_unknown_order(notice, now)

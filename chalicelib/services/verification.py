@@ -32,7 +32,7 @@ from typing import Any
 
 from ..domain import verification as review
 from ..domain.anomaly import Finding, Severity
-from ..domain.clock import to_api, to_iso, utcnow
+from ..domain.clock import to_api, to_iso
 from ..domain.commands import (
     AnswerVerification,
     AskVerification,
@@ -49,6 +49,7 @@ from ..store import audit
 from . import actions, anomalies, events, orders, refunds, reply_tokens
 from .auth import Principal
 from .order_writes import write_with_retry
+from .ports import clock
 
 #: the order action a `refund` decision takes: through the gateway, or recorded where it cannot
 REFUND_ACTION = "refund"
@@ -58,7 +59,7 @@ ANSWER_PATH = "/orders/{order_no}/verification"
 
 
 def _audit(principal: Principal, action: str, order_no: str, detail: dict[str, Any]) -> None:
-    audit.record_api(utcnow(), principal.key_id, principal.role, action, order_no, detail)
+    audit.record_api(clock().now(), principal.key_id, principal.role, action, order_no, detail)
 
 
 def _audited(principal: Principal, action: str, order_no: str, detail: dict[str, Any], run):
@@ -140,7 +141,7 @@ def _verification_id(order_no: str, idempotency_key: str | None) -> str:
 def _ask(principal: Principal, command: AskVerification) -> Review:
     order_no, template, question = command.order_no, command.template, command.question
     verification_id = _verification_id(order_no, command.idempotency_key)
-    order, now = orders.get(order_no), utcnow()
+    order, now = orders.get(order_no), clock().now()
     order = write_with_retry(
         order,
         lambda current: review.request(
@@ -250,7 +251,7 @@ def answer(principal: Principal, command: AnswerVerification) -> Answered:
 def _answer(command: AnswerVerification) -> Answered:
     order_no, verification_id = command.order_no, command.verification_id
     token, text = command.token, command.answer
-    order, now = orders.get(order_no), utcnow()
+    order, now = orders.get(order_no), clock().now()
     derived = reply_tokens.reply_token(order_no, verification_id)
     order = write_with_retry(
         order,
@@ -322,7 +323,7 @@ def decide(principal: Principal, command: DecideVerification) -> Review:
 
 def _decide(principal: Principal, command: DecideVerification) -> Review:
     order_no, decision, reason = command.order_no, command.decision, command.reason
-    order, now = orders.get(order_no), utcnow()
+    order, now = orders.get(order_no), clock().now()
     under_review = review.open_review(order, now)
     vid = under_review.verification_id
     action, manual = (RELEASE_ACTION, None) if decision == "release" else _refund_action(order)
@@ -398,7 +399,7 @@ def _review(order: Order, principal: Principal, now: datetime) -> Review:
 
 
 def read(principal: Principal, order_no: str) -> Review:
-    now = utcnow()
+    now = clock().now()
     found = _review(orders.get(order_no), principal, now)
     _audit(principal, "read_verification", order_no, {"masked": not principal.sees_pii})
     return found

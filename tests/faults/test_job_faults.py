@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from datetime import timedelta
 
 import boto3
 import pytest
@@ -25,8 +24,9 @@ from chalicelib.store.models import ExportModel
 from tests.faults.invariants import anomalies_of, assert_paid_once, register
 from tests.integration.conftest import ADMIN_KEY
 from tests.integration.test_requery import notification_of
+from tests.support.clock import FakeClock, wired
 from tests.support.faults import sweep
-from tests.support.gateway_sim import age_order, start_simulator, statements_ahead
+from tests.support.gateway_sim import start_simulator, statements_ahead
 
 CHANNEL = "alipay-main"
 
@@ -48,18 +48,20 @@ def test_requery_applies_a_found_payment_once_whatever_call_fails(world, sim):
         order_no, product = register(world, CHANNEL)
         world.streams.settle()
         sim.pay(CHANNEL, order_no, "58.00", "CNY", notify=False)
-        age_order(order_no, minutes=2)
+        clock.advance(minutes=2)
         with arm():
             _job(requery.requery_pending)
-        for later in range(1, 5):  # the schedule runs again, every few minutes
+        for _ in range(4):  # the schedule runs again, every few minutes
             world.streams.settle()
             if order_store.get(order_no).pay_status.value == "paid":
                 break
-            requery.requery_pending(now=utcnow() + timedelta(minutes=5 * later))
+            clock.advance(minutes=5)
+            requery.requery_pending()
         world.streams.settle()
         assert_paid_once(world, order_no, product)
 
-    sweep("job requery_pending (补单)", world.injector, case).assert_held()
+    with wired(FakeClock()) as clock:
+        sweep("job requery_pending (补单)", world.injector, case).assert_held()
 
 
 def _job(run, *args):

@@ -127,3 +127,13 @@ def declare_currencies(aws):
         channels.forget()
 
     return declare
+
+
+@pytest.fixture
+def clock():
+    """The services' clock for the test (tests/support/clock.py): the system's time until the
+    test moves it, to age orders, refunds and verifications."""
+    from tests.support.clock import FakeClock, wired
+
+    with wired(FakeClock()) as fake:
+        yield fake

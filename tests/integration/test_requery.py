@@ -15,7 +15,7 @@ from chalicelib.services import auth, gateway_calls
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import AuditModel, OrderModel
 from tests.support import notifications as wires
-from tests.support.gateway_sim import CURRENCY, age_order, fire_schedule, start_simulator
+from tests.support.gateway_sim import CURRENCY, fire_schedule, start_simulator
 
 
 @pytest.fixture
@@ -44,10 +44,12 @@ def notification_of(channel: str, order_no: str, trade_no: str) -> wires.Wire:
 
 
 @pytest.mark.parametrize("channel", list(CURRENCY))
-def test_requery_recovers_a_payment_whose_notification_never_came(app_client, api, sim, channel):
+def test_requery_recovers_a_payment_whose_notification_never_came(
+    app_client, api, sim, clock, channel
+):
     order_no = register(api, channel)
     trade = sim.pay(channel, order_no, "58.00", CURRENCY[channel], notify=False)
-    age_order(order_no, minutes=2)
+    clock.advance(minutes=2)
 
     summary = fire_schedule(app_client, "requery_pending")
 
@@ -70,9 +72,10 @@ def test_requery_recovers_a_payment_whose_notification_never_came(app_client, ap
     assert len(order.payments) == 1 and not order.on_hold
 
 
-def test_unpaid_orders_are_asked_on_a_backoff_and_not_before_a_minute(app_client, api, sim):
-    young, old = register(api, "alipay-main"), register(api, "wxpay-main")
-    age_order(old, minutes=1.5)
+def test_unpaid_orders_are_asked_on_a_backoff_and_not_before_a_minute(app_client, api, sim, clock):
+    old = register(api, "wxpay-main")
+    clock.advance(minutes=1.5)
+    young = register(api, "alipay-main")
     summary = fire_schedule(app_client, "requery_pending")
     assert summary["asked"] == 1 and summary["answers"] == {"not_found": 1}
     order = order_store.get(old)
@@ -83,20 +86,20 @@ def test_unpaid_orders_are_asked_on_a_backoff_and_not_before_a_minute(app_client
     assert not [e for e in order_store.get(young).timeline if e.type == "query"]
 
 
-def test_an_answer_with_another_amount_goes_through_the_same_checks(app_client, api, sim):
+def test_an_answer_with_another_amount_goes_through_the_same_checks(app_client, api, sim, clock):
     order_no = register(api, "epay-main")
     sim.pay("epay-main", order_no, "50.00", notify=False)
-    age_order(order_no, minutes=2)
+    clock.advance(minutes=2)
     fire_schedule(app_client, "requery_pending")
     order = order_store.get(order_no)
     assert order.pay_status.value == "paid" and order.hold_reasons == ["amount_mismatch"]
 
 
-def test_a_gateway_outage_is_reported_and_never_read_as_unpaid(app_client, api, sim):
+def test_a_gateway_outage_is_reported_and_never_read_as_unpaid(app_client, api, sim, clock):
     order_no = register(api, "alipay-main")
     sim.pay("alipay-main", order_no, "58.00", notify=False)
     sim.close()  # the gateway stops answering
-    age_order(order_no, minutes=20, expires_in_minutes=-1)
+    clock.advance(minutes=16)  # expired a minute ago (the default expiry is 15 minutes)
 
     summary = fire_schedule(app_client, "requery_pending")
     assert summary["answers"] == {"unavailable": 1} and summary["unanswered_by_channel"] == {
@@ -109,18 +112,18 @@ def test_a_gateway_outage_is_reported_and_never_read_as_unpaid(app_client, api, 
     assert "no answer from alipay-main" in order.timeline[-1].message
 
 
-def test_expiry_asks_once_more_and_finds_a_silent_payment(app_client, api, sim):
+def test_expiry_asks_once_more_and_finds_a_silent_payment(app_client, api, sim, clock):
     order_no = register(api, "stripe-main")
     sim.pay("stripe-main", order_no, "58.00", "USD", notify=False)
-    age_order(order_no, minutes=16, expires_in_minutes=-1)
+    clock.advance(minutes=16)
     summary = fire_schedule(app_client, "expire_orders")
     assert summary["expired"] == 0 and summary["found_paid"] == 1
     assert order_store.get(order_no).pay_status.value == "paid"
 
 
-def test_expired_after_a_last_query_then_a_late_payment_is_held(app_client, api, sim):
+def test_expired_after_a_last_query_then_a_late_payment_is_held(app_client, api, sim, clock):
     order_no = register(api, "epay-main")
-    age_order(order_no, minutes=16, expires_in_minutes=-1)
+    clock.advance(minutes=16)
     assert fire_schedule(app_client, "expire_orders")["expired"] == 1
     order = order_store.get(order_no)
     assert order.pay_status.value == "expired"
@@ -133,7 +136,7 @@ def test_expired_after_a_last_query_then_a_late_payment_is_held(app_client, api,
     assert fire_schedule(app_client, "requery_pending")["asked"] == 0
 
 
-def test_operators_requery_one_order_and_run_the_job(api, sim):
+def test_operators_requery_one_order_and_run_the_job(api, sim, clock):
     _, operator = auth.create_key("op", "operator", "test")
     _, viewer = auth.create_key("viewer", "viewer", "test")
     order_no = register(api, "wxpay-main")
@@ -152,10 +155,11 @@ def test_operators_requery_one_order_and_run_the_job(api, sim):
     assert query.source == "operator" and "买家说已付款" in query.message
 
     other = register(api, "alipay-main")
-    age_order(other, minutes=2)
+    clock.advance(minutes=2)
     assert api.call("POST", "/admin/jobs/requery_pending", {}, key=viewer).status_code == 403
     ran = api.call("POST", "/admin/jobs/requery_pending", {}, key=operator)
     assert ran.status_code == 200 and api.json(ran)["answers"] == {"not_found": 1}
+    assert order_store.get(other).timeline[-1].type == "query"
     assert api.call("POST", "/admin/jobs/nope", {}, key=operator).status_code == 404
 
 

@@ -8,8 +8,6 @@ viewers. SNS refusing while an operator asks is no error: the orders stream publ
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
@@ -19,7 +17,7 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.refunds import refund_request_id, refund_requests
 from chalicelib.gateways._http import GatewayHttp
-from chalicelib.services import anomalies, auth, gateway_calls, verification
+from chalicelib.services import auth, gateway_calls, verification
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import AuditModel
 from tests.integration.test_refunds import _at_gateway, deliver, without_refund_api
@@ -382,14 +380,12 @@ def test_a_review_ended_by_refund_records_a_manual_refund_where_the_channel_cann
 
 
 def test_an_unanswered_request_expires_in_the_inbox_and_refuses_a_late_answer(
-    api, keys, events_queue, monkeypatch
+    api, keys, events_queue, clock
 ):
     order_no = held_order(api)
     request = api.json(ask(api, keys["operator"], order_no, template="pay_time"))["current"]
     token = requested_events(events_queue)[0]["verification"]["reply_token"]
-    later = utcnow() + timedelta(hours=25)  # past the default 24 hours
-    monkeypatch.setattr(verification, "utcnow", lambda: later)
-    monkeypatch.setattr(anomalies, "utcnow", lambda: later)
+    clock.advance(hours=25)  # past the default 24 hours
 
     (expired,) = [a for a in inbox(api, keys["viewer"]) if a["rule"] == "verification"]
     assert expired["details"]["state"] == "expired" and expired["status"] == "open"

@@ -1,6 +1,7 @@
 """The gateway simulator for integration tests: started on a free port with the stage's channels
-pointed at it (real HTTP: queries and statements go over the wire), plus helpers to age orders
-and to fire the scheduled handlers with real CloudWatch schedule events."""
+pointed at it (real HTTP: queries and statements go over the wire), plus a helper to fire the
+scheduled handlers with real CloudWatch schedule events. (Orders are aged by moving the services'
+clock: tests/support/clock.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from typing import Any
 import pytest
 
 import local.sim
-from chalicelib.domain.clock import from_iso, to_iso
-from chalicelib.store.models import OrderModel
 from local.bootstrap import point_channels_at_simulator
 from local.sim import base as sim_base
 from local.simulator import GatewaySimulator
@@ -48,20 +47,6 @@ def statements_ahead(monkeypatch: pytest.MonkeyPatch) -> datetime:
         if getattr(module, "_now", None) is clock:
             monkeypatch.setattr(module, "_now", ahead)
     return datetime.now(UTC) + AHEAD
-
-
-def age_order(order_no: str, minutes: float, expires_in_minutes: float | None = None) -> None:
-    """Move an order's creation (and, optionally, its expiry relative to now) into the past."""
-    item = OrderModel.get(order_no)
-    created = from_iso(item.created_at) - timedelta(minutes=minutes)
-    actions = [OrderModel.created_at.set(to_iso(created))]
-    if expires_in_minutes is not None:
-        actions.append(
-            OrderModel.expires_at.set(
-                to_iso(datetime.now(created.tzinfo) + timedelta(minutes=expires_in_minutes))
-            )
-        )
-    OrderModel(order_no).update(actions=actions)
 
 
 def fire_schedule(client: Any, handler: str) -> dict[str, Any]:
