@@ -21,7 +21,7 @@ from ..domain.errors import ChannelMisconfigured, NotFound
 from ..platform.aws import client
 from ..platform.observability import logger
 from ..platform.settings import get_settings
-from . import channel_config
+from . import channel_config, ports
 from .channel_config import validate_channel, validate_channels_document
 
 _lock = threading.Lock()
@@ -44,10 +44,23 @@ def _http_allowed() -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" not in os.environ
 
 
+class _ChannelsSecret:
+    """The channels secret (Secrets Manager): the real `channels_secret` port."""
+
+    def text(self) -> str:
+        value: str = client("secretsmanager").get_secret_value(
+            SecretId=get_settings().channels_secret_id
+        )["SecretString"]
+        return value
+
+
+_CHANNELS_SECRET = _ChannelsSecret()
+
+
 def _load() -> _Loaded:
-    secret = client("secretsmanager").get_secret_value(SecretId=get_settings().channels_secret_id)
+    secret = ports.port("channels_secret", _CHANNELS_SECRET).text()
     try:
-        document = json.loads(secret["SecretString"])
+        document = json.loads(secret)
     except json.JSONDecodeError as error:
         return _unusable([f"the channels secret is not JSON: {error.msg} at line {error.lineno}"])
     if not isinstance(document, dict) or not document:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,7 +22,8 @@ from ..domain.statement import day_bounds, yesterday
 from ..platform.aws import client
 from ..platform.settings import get_settings
 from ..store import ledger
-from . import job_metrics
+from . import job_metrics, ports
+from .events import sns_attributes
 from .ports import clock
 
 REPORT_PREFIX = "reports/failed-digest"
@@ -76,6 +78,21 @@ def _csv(rows: list[tuple[Any, ...]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+class _PagingTopic:
+    """The paging topic (SNS): the real `paging` port."""
+
+    def send(self, message: str, attributes: Mapping[str, str], subject: str | None = None) -> None:
+        client("sns").publish(
+            TopicArn=get_settings().paging_topic_arn,
+            Message=message,
+            MessageAttributes=sns_attributes(attributes),
+            **({"Subject": subject} if subject is not None else {}),
+        )
+
+
+_PAGING_TOPIC = _PagingTopic()
+
+
 def failed_digest(now: datetime | None = None, day: date | None = None) -> dict[str, Any]:
     now = now or clock().now()
     day = day or yesterday(now)
@@ -98,11 +115,11 @@ def failed_digest(now: datetime | None = None, day: date | None = None) -> dict[
         "report": {"bucket": settings.bucket, "key": key},
         "orders": {s: [o.order_no for o in found[:50]] for s, found in sections.items() if found},
     }
-    client("sns").publish(
-        TopicArn=settings.paging_topic_arn,
-        Subject=f"paytrack failed digest {day.isoformat()}",
-        Message=json.dumps(message, ensure_ascii=False),
-        MessageAttributes={"event": {"DataType": "String", "StringValue": "failed_digest"}},
+    paging: ports.Publisher = ports.port("paging", _PAGING_TOPIC)
+    paging.send(
+        json.dumps(message, ensure_ascii=False),
+        {"event": "failed_digest"},
+        subject=f"paytrack failed digest {day.isoformat()}",
     )
     job_metrics.failed_digest_sent()
     return {"job": "failed_digest", "date": day.isoformat(), "counts": counts, "report": key}

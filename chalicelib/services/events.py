@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ..domain.clock import to_api
@@ -20,6 +21,7 @@ from ..domain.order import Order
 from ..platform.aws import client
 from ..platform.settings import get_settings
 from ..store import claims
+from . import ports
 from .ports import clock
 from .render import order_for_shop
 
@@ -42,8 +44,37 @@ def message(
     }
 
 
-def _attribute(value: str) -> dict[str, str]:
-    return {"DataType": "String", "StringValue": value}
+def sns_attributes(attributes: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    return {
+        name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+    }
+
+
+class _EventsTopic:
+    """The shop's events topic (SNS): the real `shop_events` port."""
+
+    def send(self, message: str, attributes: Mapping[str, str], subject: str | None = None) -> None:
+        client("sns").publish(
+            TopicArn=get_settings().events_topic_arn,
+            Message=message,
+            MessageAttributes=sns_attributes(attributes),
+        )
+
+
+_EVENTS_TOPIC = _EventsTopic()
+
+
+class _StoredClaims:
+    """The claims table (store/claims.py): the real `claims` port."""
+
+    def is_claimed(self, order_no: str, key: str) -> bool:
+        return claims.is_claimed(order_no, key)
+
+    def claim(self, order_no: str, key: str) -> bool:
+        return claims.claim(order_no, key)
+
+
+_STORED_CLAIMS = _StoredClaims()
 
 
 def publish_once(
@@ -56,16 +87,13 @@ def publish_once(
     may be published again later for a new reason uses a distinct key each time.
     """
     key = key or event
-    if claims.is_claimed(order.order_no, key):
+    done: ports.Claims = ports.port("claims", _STORED_CLAIMS)
+    if done.is_claimed(order.order_no, key):
         return False
     body = message(order, event, key, extra)
-    client("sns").publish(
-        TopicArn=get_settings().events_topic_arn,
-        Message=json.dumps(body, ensure_ascii=False),
-        MessageAttributes={
-            "event": _attribute(event),
-            "event_id": _attribute(body["event_id"]),
-            "channel": _attribute(order.channel),
-        },
+    topic: ports.Publisher = ports.port("shop_events", _EVENTS_TOPIC)
+    topic.send(
+        json.dumps(body, ensure_ascii=False),
+        {"event": event, "event_id": body["event_id"], "channel": order.channel},
     )
-    return claims.claim(order.order_no, key)
+    return done.claim(order.order_no, key)

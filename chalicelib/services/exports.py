@@ -29,7 +29,7 @@ from ..platform.observability import logger
 from ..platform.settings import get_settings
 from ..store import audit
 from ..store import exports as export_store
-from . import export_sources, export_writer
+from . import export_sources, export_writer, ports
 from .auth import Principal
 from .export_words import Words
 from .order_search import parse_filter
@@ -80,18 +80,37 @@ def _s3_key(export_id: str, kind: str, fmt: str, at: datetime) -> str:
     return f"exports/{at:%Y/%m/%d}/{kind}-{at:%Y%m%d-%H%M%S}-{export_id}.{fmt}"
 
 
+class _BucketUploads:
+    """The stage's bucket (S3), written: the real `export_files` port's uploads, a multipart
+    upload per file."""
+
+    def open(self, key: str, content_type: str) -> ports.ExportSink:
+        return export_writer.MultipartSink(client("s3"), get_settings().bucket, key, content_type)
+
+
+class _BucketLinks:
+    """The stage's bucket (S3), fetched: the real `export_files` port's presigned links (apart
+    from the uploads, so the exports stream's function is granted no read)."""
+
+    def link(self, key: str, expires_s: int) -> str:
+        url: str = client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": get_settings().bucket, "Key": key}, ExpiresIn=expires_s
+        )
+        return url
+
+
+_UPLOADS = _BucketUploads()
+_LINKS = _BucketLinks()
+
+
 def _write(
     record: export_store.ExportRecord,
     budget: int | None,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     header, rows = _rows_for(record.kind, record.filters, record.masked)
-    sink = export_writer.MultipartSink(
-        client("s3"),
-        get_settings().bucket,
-        record.s3_key,
-        export_writer.CONTENT_TYPES[record.format],
-    )
+    uploads: ports.ExportUploads = ports.port("export_files", _UPLOADS)
+    sink = uploads.open(record.s3_key, export_writer.CONTENT_TYPES[record.format])
     return export_writer.write(sink, record.format, header, _counted(rows, budget, progress))
 
 
@@ -183,11 +202,8 @@ def _state(record: export_store.ExportRecord) -> ExportState:
     """The export with a freshly signed link (at most 15 minutes) once it is ready."""
     if record.status != "ready":
         return ExportState(record)
-    url = client("s3").generate_presigned_url(
-        "get_object",
-        Params={"Bucket": get_settings().bucket, "Key": record.s3_key},
-        ExpiresIn=LINK_SECONDS,
-    )
+    links: ports.ExportLinks = ports.port("export_files", _LINKS)
+    url = links.link(record.s3_key, LINK_SECONDS)
     expires_at = clock().now().replace(microsecond=0) + timedelta(seconds=LINK_SECONDS)
     return ExportState(record, url, expires_at)
 

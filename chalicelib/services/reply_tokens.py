@@ -14,6 +14,7 @@ import threading
 from ..domain.verification import reply_token as derive
 from ..platform.aws import client
 from ..platform.settings import get_settings
+from . import ports
 
 MIN_SECRET_LENGTH = 32
 
@@ -25,12 +26,23 @@ class VerificationSecretUnusable(RuntimeError):
     """The verification secret is too short to key the tokens with."""
 
 
+class _VerificationSecret:
+    """The stage's verification secret (Secrets Manager): the real `verification_secret` port."""
+
+    def text(self) -> str:
+        value: str = client("secretsmanager").get_secret_value(
+            SecretId=get_settings().verification_secret_id
+        )["SecretString"]
+        return value
+
+
+_VERIFICATION_SECRET = _VerificationSecret()
+
+
 def _secret() -> bytes:
     with _lock:
         if "secret" not in _cache:
-            value = client("secretsmanager").get_secret_value(
-                SecretId=get_settings().verification_secret_id
-            )["SecretString"]
+            value = ports.port("verification_secret", _VERIFICATION_SECRET).text()
             if len(value) < MIN_SECRET_LENGTH:
                 raise VerificationSecretUnusable(
                     f"the verification secret must be at least {MIN_SECRET_LENGTH} characters"
