@@ -1,6 +1,6 @@
 """Readers for query-string parameters: one strict parser per kind, so every route refuses the
 same hostile shapes the same way (400 naming the parameter), never a 500. The HTTP edge
-(chalicelib/edge.py) reads each request into its command with these: one `limit` parser, one
+(app.py, domain/commands.py) reads each request into its command with these: one `limit` parser, one
 `TimeRange`, one cursor codec.
 
 - Whole numbers are ASCII digits only: `"²"` and `"٣"` pass `str.isdigit()`, and `int("²")` raises.
