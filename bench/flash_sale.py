@@ -405,6 +405,25 @@ def discarded_batches(stack: StackProcess) -> int | None:
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
+def aws_requests(stack: StackProcess) -> dict[str, int]:
+    """The requests the embedded AWS has answered so far, by operation and table, queue or topic
+    (local/aws_process.py's RequestCounter)."""
+    from local.aws_process import COUNTS_PATH
+
+    return requests.get(f"{stack.aws}{COUNTS_PATH}", timeout=30).json()
+
+
+def per_order(after: dict[str, int], before: dict[str, int], orders: int) -> dict[str, float]:
+    """Requests per order by name, largest first, with their total under "total"."""
+    counts = {name: n - before.get(name, 0) for name, n in after.items()}
+    rows = {
+        name: round(n / max(orders, 1), 2)
+        for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
+        if n
+    }
+    return {"total": round(sum(counts.values()) / max(orders, 1), 2), **rows}
+
+
 def verdicts(report: dict) -> dict[str, bool]:
     load = report["load"]
     return {
@@ -446,11 +465,13 @@ def run(
         rss_roles_before = meter.by_role(_rss_mb)
         cpu_before = meter.cpu_seconds()
         roles_before = meter.by_role(_cpu_seconds)
+        requests_before = aws_requests(stack)
         pairs, elapsed = run_load(shop, rate, seconds)
         load_cpu = meter.cpu_seconds() - cpu_before
         wait_for_ready(inbox, [p for p in pairs if not p.error], timeout_s=120)
         roles_after = meter.by_role(_cpu_seconds)
         inbox.stop()
+        requests_after = aws_requests(stack)
         rss_after = meter.rss_mb()
         rss_roles_after = meter.by_role(_rss_mb)
         orders = len(pairs)
@@ -466,6 +487,7 @@ def run(
                 )
                 for role in roles_after
             },
+            "aws_requests_per_order": per_order(requests_after, requests_before, len(pairs)),
             "rss_mb": [round(rss_before, 1), round(rss_after, 1)],
             "mb_per_1000_orders_by_role": {
                 role: round(

@@ -10,6 +10,9 @@ the parent holds), so a killed stack leaves no moto behind.
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import socket
 import subprocess
 import sys
@@ -73,7 +76,7 @@ def keep_alive_server(port: int) -> Any:
 
     return wsgi.Server(
         ("127.0.0.1", port),
-        DomainDispatcherApplication(create_backend_app),
+        RequestCounter(DomainDispatcherApplication(create_backend_app)),
         numthreads=_SERVER_THREADS,
         request_queue_size=128,
         timeout=60,
@@ -82,6 +85,55 @@ def keep_alive_server(port: int) -> Any:
 
 
 _SERVER_THREADS = 32
+
+COUNTS_PATH = "/_paytrack/requests"
+_TARGET = re.compile(rb'"(?:TableName|QueueUrl|TopicArn|StreamArn)"\s*:\s*"([^"]+)"')
+_FORM_ACTION = re.compile(rb"(?:^|&)Action=([A-Za-z]+)")
+_FORM_TARGET = re.compile(rb"(?:^|&)(?:TopicArn|QueueUrl)=([^&]+)")
+_ITERATOR_TABLE = re.compile(rb"table/([^/]+)/stream")
+
+
+class RequestCounter:
+    """Counts the requests moto answers by operation and the table, queue or topic each names
+    (`GetItem paytrack-local-orders`), so a benchmark can say how many AWS calls an order costs:
+    `GET /_paytrack/requests` answers the counts so far as JSON."""
+
+    def __init__(self, app: Callable[..., Any]):
+        self.app = app
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") == COUNTS_PATH:
+            with self._lock:
+                body = json.dumps(self.counts).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        name = request_name(environ.get("HTTP_X_AMZ_TARGET", ""), raw)
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+        return self.app(environ, start_response)
+
+
+def request_name(target: str, body: bytes) -> str:
+    """`<operation> <what it names>`: the JSON protocols name the operation in X-Amz-Target, the
+    query protocol (SNS) in the form's Action; a transaction names each of its tables."""
+    from urllib.parse import unquote
+
+    if target:
+        operation = target.rsplit(".", 1)[-1]
+        names = _ITERATOR_TABLE.findall(body) or _TARGET.findall(body)
+        if not names and b'"RequestItems"' in body:  # a batch names its tables as keys
+            names = [name.encode() for name in json.loads(body)["RequestItems"]]
+    else:
+        found = _FORM_ACTION.search(body)
+        operation = found.group(1).decode() if found else "?"
+        names = [unquote(n.decode()).encode() for n in _FORM_TARGET.findall(body)]
+    short = sorted({n.decode().rsplit("/", 1)[-1].rsplit(":", 1)[-1] for n in names})
+    return f"{operation} {'+'.join(short)}".strip()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ what DynamoDB's own costs look like: a transaction backs up the items it names, 
 a Query reads its partition, not the sorted table, on an index too (an index map kept by every
 write); shard iterators expire as DynamoDB's do; a
 stream forgets the records every reader has read (DynamoDB trims them after 24 h); a topic
-remembers its latest messages only (moto kept every message published, for its tests).
+remembers its latest messages only (moto kept every message published, for its tests). Where its
+memory grows with the traffic rather than the data: moto no longer keeps every model object it
+ever made (for its dashboard), and an item nobody touched for a while is held as its JSON.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ def like_aws() -> None:
     Transactions and index maps are patched before writes are serialized, so a transaction's
     backups and a write's index upkeep happen under the lock."""
     requests_find_their_service_without_listing_moto()
+    model_objects_not_kept_for_the_dashboard()
     transactions_back_up_their_items()
     writes_keep_index_maps()
+    cold_items_kept_as_json()
     serialize_dynamodb_writes()
     queries_read_their_partition()
     shard_iterators_expire()
@@ -69,6 +73,126 @@ def requests_find_their_service_without_listing_moto() -> None:
     _install(backends, "list_of_moto_modules", list_of_moto_modules, "_listed_once")
 
 
+def model_objects_not_kept_for_the_dashboard() -> None:
+    """moto appends every model object it ever makes to a list on its class, for its dashboard's
+    `/moto-api/data.json`: every item copy (a Query's answer, an UpdateItem's old image, a
+    transaction's backup), stream record, shard iterator and SQS message stayed alive for as
+    long as moto ran, whatever the tables and streams still held — under a flash sale, most of
+    its memory, and a heap the garbage collector walked again and again. Make them without
+    keeping them: the stack never reads the dashboard, which then lists nothing."""
+    from moto.core.common_models import BaseModel
+
+    if getattr(BaseModel.__new__, "_untracked", False):
+        return
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        return super(BaseModel, cls).__new__(cls)
+
+    __new__._untracked = True  # type: ignore[attr-defined]  # the mark a second call looks for
+    BaseModel.__new__ = staticmethod(__new__)  # type: ignore[method-assign]
+
+
+COLD_AFTER_S = 10.0  # an item not read or written for this long is kept as its JSON
+SWEEP_EVERY_S = 1.0
+
+
+class _ItemAttrs:
+    """`Item.attrs` as a descriptor: the attribute map moto reads and changes in place, made
+    again from the item's JSON when it was put away cold (cold_items_kept_as_json)."""
+
+    def __get__(self, item: Any, owner: Any = None) -> Any:
+        if item is None:
+            return self
+        held = item.__dict__
+        attrs = held.get("_attrs")
+        if attrs is None:
+            with _lock:  # one thread thaws; a write's own changes are never made on a stale map
+                attrs = held.get("_attrs")
+                if attrs is None:
+                    # put away cold, or made before this descriptor (moto's own `attrs`)
+                    cold = held.pop("_cold", None)
+                    attrs = held["_attrs"] = _thaw(cold) if cold else held.pop("attrs")
+                    _warm[id(item)] = item
+        held["_touched"] = time.monotonic()
+        return attrs
+
+    def __set__(self, item: Any, attrs: Any) -> None:
+        held = item.__dict__
+        held["_attrs"] = attrs
+        held.pop("_cold", None)
+        held["_touched"] = time.monotonic()
+        _warm[id(item)] = item
+
+
+_warm: Any = (
+    None  # id -> item, weakly, for the items whose attribute maps are objects (Item is unhashable)
+)
+_sweep_state = {"at": 0.0}
+
+
+def cold_items_kept_as_json() -> None:
+    """moto holds every item as a tree of Python objects, about ten times its JSON (an order of
+    1.6 KB as DynamoDB JSON was 13 KB), and a flash sale's orders are read and written in their
+    first seconds, then rarely again. An item nobody has touched for COLD_AFTER_S is put away as
+    its JSON; the first read or write after that makes the objects again, exactly as moto made
+    them from the same JSON when it was written. The sweep runs under the write lock, at most
+    once every SWEEP_EVERY_S, at the start of a write (never inside one)."""
+    import weakref
+
+    from moto.dynamodb.models.dynamo_type import Item
+
+    global _warm
+    if isinstance(Item.__dict__.get("attrs"), _ItemAttrs):
+        return
+    _warm = weakref.WeakValueDictionary()
+    Item.attrs = _ItemAttrs()  # type: ignore[assignment]  # moto sets it per instance
+
+
+def _sweep_cold_items() -> None:
+    """Put away the items untouched for COLD_AFTER_S (called under _lock, before a write)."""
+    now = time.monotonic()
+    if _warm is None or now - _sweep_state["at"] < SWEEP_EVERY_S:
+        return
+    _sweep_state["at"] = now
+    oldest = now - COLD_AFTER_S
+    for key, item in list(_warm.items()):
+        held = item.__dict__
+        if held.get("_touched", now) > oldest:
+            continue
+        _warm.pop(key, None)
+        attrs = held.get("_attrs")
+        if attrs is None:
+            continue
+        try:
+            cold = json.dumps(
+                {name: _wire(value) for name, value in attrs.items()},
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ).encode()
+        except TypeError:  # a value with no JSON form (bytes): it stays as objects
+            continue
+        held["_cold"] = cold
+        held["_attrs"] = None
+
+
+def _wire(value: Any) -> dict:
+    """A DynamoType as the wire JSON it is made from (DynamoType(_wire(v)) == v)."""
+    if value.type == "L":
+        return {"L": [_wire(v) for v in value.value]}
+    if value.type == "M":
+        return {"M": {k: _wire(v) for k, v in value.value.items()}}
+    return {value.type: value.value}
+
+
+def _thaw(cold: bytes) -> Any:
+    """The attribute map moto built from this JSON (its size was checked when it was written)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    dict.update(attrs, {name: DynamoType(value) for name, value in json.loads(cold).items()})
+    return attrs
+
+
 def serialize_dynamodb_writes() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
@@ -80,6 +204,7 @@ def serialize_dynamodb_writes() -> None:
         @functools.wraps(original)
         def locked(self, *args, __original=original, **kwargs):
             with _lock:
+                _sweep_cold_items()
                 return __original(self, *args, **kwargs)
 
         _install(DynamoDBBackend, name, locked, "_serialized")
@@ -418,7 +543,7 @@ def _sweep(streams_backend, oldest: float) -> None:
         iterators.pop(arn, None)
 
 
-TRIM_AT_RECORDS = 1000
+TRIM_AT_RECORDS = 100
 
 
 def streams_forget_what_every_reader_has_read() -> None:

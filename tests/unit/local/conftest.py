@@ -161,11 +161,18 @@ def patched_later(monkeypatch):
     ):
         for name in names:
             monkeypatch.setattr(owner, name, getattr(owner, name))
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-    for owner, name in ((UpdateExpressionParser, "make"), (DepthFirstTraverser, "traverse")):
+    monkeypatch.setattr(Item, "attrs", None, raising=False)  # moto has none: removed after
+    for owner, name in (
+        (UpdateExpressionParser, "make"),
+        (DepthFirstTraverser, "traverse"),
+        (BaseModel, "__new__"),
+    ):
         monkeypatch.setattr(
             owner, name, owner.__dict__[name]
-        )  # the descriptor: make is a classmethod
+        )  # the descriptor: make is a classmethod, __new__ a staticmethod
     return fidelity.like_aws

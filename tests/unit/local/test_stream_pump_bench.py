@@ -97,3 +97,56 @@ def test_the_connection_burst_counts_every_answer():
         }
     finally:
         server.shutdown()
+
+
+def test_the_embedded_aws_counts_requests_by_operation_and_what_they_name():
+    import io
+    import json
+
+    from local.aws_process import COUNTS_PATH, RequestCounter
+
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ["wsgi.input"].read())
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    counter = RequestCounter(app)
+
+    def call(target: str, body: bytes, path: str = "/") -> bytes:
+        environ = {
+            "PATH_INFO": path,
+            "HTTP_X_AMZ_TARGET": target,
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+        }
+        return b"".join(counter(environ, lambda *_: None))
+
+    call("DynamoDB_20120810.GetItem", b'{"TableName": "paytrack-local-orders", "Key": {}}')
+    call("DynamoDB_20120810.GetItem", b'{"TableName": "paytrack-local-orders", "Key": {}}')
+    call(
+        "DynamoDB_20120810.TransactWriteItems",
+        b'{"TransactItems": [{"Update": {"TableName": "s"}}, {"Put": {"TableName": "o"}}]}',
+    )
+    call(
+        "DynamoDBStreams_20120810.GetRecords",
+        b'{"ShardIterator": "arn:aws:dynamodb:ap-east-1:1:table/paytrack-local-orders/stream/x|1|y"}',
+    )
+    call("DynamoDB_20120810.BatchGetItem", b'{"RequestItems": {"a": {"Keys": []}, "b": {}}}')
+    call("AmazonSQS.ReceiveMessage", b'{"QueueUrl": "http://h/123456789012/local-event-listener"}')
+    call("", b"Action=Publish&TopicArn=arn%3Aaws%3Asns%3Aap-east-1%3A1%3Aevents&Message=m")
+    assert seen[0] == b'{"TableName": "paytrack-local-orders", "Key": {}}'  # moto reads it all
+    assert json.loads(call("", b"", path=COUNTS_PATH)) == {
+        "GetItem paytrack-local-orders": 2,
+        "TransactWriteItems o+s": 1,
+        "GetRecords paytrack-local-orders": 1,
+        "BatchGetItem a+b": 1,
+        "ReceiveMessage local-event-listener": 1,
+        "Publish events": 1,
+    }
+    assert flash_sale.per_order({"a": 30, "b": 5}, {"a": 10}, orders=10) == {
+        "total": 2.5,
+        "a": 2.0,
+        "b": 0.5,
+    }

@@ -472,6 +472,44 @@ def test_moto_lists_its_services_once_not_per_request(patched_later, monkeypatch
     assert "dynamodb" in before and calls["isdir"] == 0
 
 
+def test_model_objects_are_not_kept_once_moto_lets_go_of_them(patched_later):
+    """moto listed every model object it made on its class (for its dashboard) for as long as
+    it ran: every item copy, stream record and shard iterator of a flash sale."""
+    import gc
+    import weakref
+
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodbstreams.models import ShardIterator
+
+    patched_later()
+    with mock_aws():
+        client = _tables()
+        tracked = len(Item.instances_tracked), len(ShardIterator.instances_tracked)
+        for n in range(5):
+            client.put_item(TableName="t", Item=_item("p", f"s{n}", "10.0.0.1", "t1"))
+            client.query(
+                TableName="t",
+                KeyConditionExpression="pk = :p",
+                ExpressionAttributeValues={":p": {"S": "p"}},
+            )
+        assert len(read_all(boto3.client("dynamodbstreams"), _stream_arn(client))) == 5
+        assert (len(Item.instances_tracked), len(ShardIterator.instances_tracked)) == tracked
+        copy = weakref.ref(next(iter(_backend_items("t"))).__deepcopy__({}))
+        gc.collect()
+        assert copy() is None
+
+
+def _stream_arn(client) -> str:
+    return client.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+
+
+def _backend_items(name: str) -> list:
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends["123456789012"]["ap-east-1"].tables[name]
+    return [item for partition in table.items.values() for item in partition.values()]
+
+
 def test_the_local_api_listens_with_a_backlog_for_a_burst_of_clients(patched_later):
     from chalice.local import ThreadedHTTPServer
 
