@@ -136,11 +136,13 @@ def in_process_moto(monkeypatch):
 def patched_later(monkeypatch):
     """Whatever fidelity patches is put back after the test (other tests use plain moto)."""
     import chalice.local
+    import moto.core.responses as responses
     import moto.dynamodb.models as models
     from moto import backends
     from moto.core.responses import ActionResult
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.models import ShardIterator
     from moto.sns.models import Topic
     from moto.sqs.models import SQSBackend
@@ -157,6 +159,8 @@ def patched_later(monkeypatch):
         (ActionResult, ("execute_result",)),
         (SQSBackend, ("is_message_valid_based_on_retention_period",)),
         (models, ("copy",)),
+        (DynamoHandler, ("update_item",)),
+        (responses, ("method_names_from_class",)),
         (chalice.local.ThreadedHTTPServer, ("request_queue_size",)),
     ):
         for name in names:

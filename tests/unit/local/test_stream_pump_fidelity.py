@@ -510,6 +510,53 @@ def _backend_items(name: str) -> list:
     return [item for partition in table.items.values() for item in partition.values()]
 
 
+def test_an_update_copies_the_old_image_under_the_write_lock(patched_later, monkeypatch):
+    """moto's UpdateItem handler copied the old image outside the backend's lock, while other
+    threads' updates changed the item: `dictionary changed size during iteration`, a 500."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    patched_later()
+    with mock_aws():
+        client = _tables()
+        client.put_item(TableName="t", Item=_item("p", "s", "10.0.0.1", "t1"))
+        held = []
+        original = DynamoDBBackend.get_item
+
+        def get_item(self, *args, **kwargs):
+            held.append(fidelity._lock._is_owned())
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, "get_item", get_item)
+        answer = client.update_item(
+            TableName="t",
+            Key={"pk": {"S": "p"}, "sk": {"S": "s"}},
+            UpdateExpression="SET ip = :ip",
+            ExpressionAttributeValues={":ip": {"S": "10.0.0.2"}},
+            ReturnValues="UPDATED_OLD",
+        )
+    assert answer["Attributes"] == {"ip": {"S": "10.0.0.1"}}
+    assert held and all(held)
+
+
+def test_moto_lists_a_handlers_methods_once_not_per_request(patched_later, monkeypatch):
+    import inspect
+
+    patched_later()
+    calls = {"getmembers": 0}
+    real = inspect.getmembers
+
+    def counting(*args, **kwargs):
+        calls["getmembers"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inspect, "getmembers", counting)
+    with mock_aws():
+        client = _tables()
+        for _ in range(3):
+            client.get_item(TableName="c", Key={"pk": {"S": "x"}})
+    assert calls["getmembers"] <= 1
+
+
 def test_the_local_api_listens_with_a_backlog_for_a_burst_of_clients(patched_later):
     from chalice.local import ThreadedHTTPServer
 
