@@ -17,6 +17,7 @@ import boto3
 from chalicelib.platform.settings import get_settings
 
 log = logging.getLogger("paytrack.local.sns")
+RECEIVED_KEPT = 100  # each a shop event of ~2 KB: a thousand grew the stack 2 MB per 1,000 orders
 
 
 class SnsListener(threading.Thread):
@@ -27,7 +28,7 @@ class SnsListener(threading.Thread):
         self.on_event = on_event
         self.sqs = boto3.client("sqs")
         self.stop_event = threading.Event()
-        self.received: deque[dict] = deque(maxlen=1000)  # the latest messages, not all of them
+        self.received: deque[dict] = deque(maxlen=RECEIVED_KEPT)  # the latest, not all of them
         settings = get_settings()
         self.queues = {
             label: self._subscribe(label, arn)
