@@ -12,7 +12,9 @@ process, under the load a 发卡 shop's flash sale sends, each figure reported a
    have been answered). Targets: the rate sustained, p99 answer ≤ 2 s, `order.ready` reaching the
    shop (an SQS queue subscribed to the events topic, as a shop would) p99 ≤ 10 s after the
    payment was answered, the stack's resident memory growing ≤ 20 MB per 1,000 orders, nothing
-   lost (every paid order announced ready, no stream batch discarded).
+   lost (every paid order announced ready, no stream batch discarded). Reported beside them, as
+   they hold on a loaded machine where times do not: each process's CPU and memory per order,
+   and the AWS requests per order by operation and table (`aws_requests_per_order`).
 
     make bench        # or: .venv/bin/python -m bench.flash_sale [--seconds 600] [--rate 20]
 """
