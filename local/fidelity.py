@@ -195,16 +195,19 @@ def _thaw(cold: bytes) -> Any:
 
 
 def serialize_dynamodb_writes() -> None:
-    """Every write of the backend under one lock. moto's UpdateItem handler copies the item's
-    old image (for ReturnValues) before it calls the backend: that copy is made under the lock
-    too, so it is the image the update replaced, and it is never taken while another thread's
-    update changes the item (a 500 `dictionary changed size during iteration` under a flash
-    sale, which botocore then retried)."""
+    """Every DynamoDB request, reads included, handled under one lock, from parsing to the
+    answer's bytes. moto's writes change a stored item in place, and its handlers read items
+    outside the backend (UpdateItem's old image for ReturnValues, a projection, an answer being
+    written): a read meeting a concurrent update failed with a 500 (`dictionary changed size
+    during iteration`, in every flash-sale log) that botocore then retried, or could have read
+    half an update. The backend's writes take the lock again (re-entrant) for callers that reach
+    them without a request (a transaction's own steps, the tests). moto holds the interpreter
+    lock for most of a request anyway, so little concurrency is lost."""
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
 
     for owner, name in [(DynamoDBBackend, name) for name in _WRITES] + [
-        (DynamoHandler, "update_item")
+        (DynamoHandler, "call_action")
     ]:
         original = getattr(owner, name)
         if getattr(original, "_serialized", False):

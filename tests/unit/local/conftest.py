@@ -159,7 +159,7 @@ def patched_later(monkeypatch):
         (ActionResult, ("execute_result",)),
         (SQSBackend, ("is_message_valid_based_on_retention_period",)),
         (models, ("copy",)),
-        (DynamoHandler, ("update_item",)),
+        (DynamoHandler, ("call_action",)),
         (responses, ("method_names_from_class",)),
         (chalice.local.ThreadedHTTPServer, ("request_queue_size",)),
     ):

@@ -510,9 +510,10 @@ def _backend_items(name: str) -> list:
     return [item for partition in table.items.values() for item in partition.values()]
 
 
-def test_an_update_copies_the_old_image_under_the_write_lock(patched_later, monkeypatch):
-    """moto's UpdateItem handler copied the old image outside the backend's lock, while other
-    threads' updates changed the item: `dictionary changed size during iteration`, a 500."""
+def test_reads_and_updates_read_items_under_the_write_lock(patched_later, monkeypatch):
+    """moto's handlers read items outside the backend's lock (UpdateItem's old image, a
+    projection) while other threads' updates changed them in place: `dictionary changed size
+    during iteration`, a 500, under a flash sale."""
     from moto.dynamodb.models import DynamoDBBackend
 
     patched_later()
@@ -527,15 +528,21 @@ def test_an_update_copies_the_old_image_under_the_write_lock(patched_later, monk
             return original(self, *args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, "get_item", get_item)
+        key = {"pk": {"S": "p"}, "sk": {"S": "s"}}
         answer = client.update_item(
             TableName="t",
-            Key={"pk": {"S": "p"}, "sk": {"S": "s"}},
+            Key=key,
             UpdateExpression="SET ip = :ip",
             ExpressionAttributeValues={":ip": {"S": "10.0.0.2"}},
             ReturnValues="UPDATED_OLD",
         )
+        got = client.get_item(TableName="t", Key=key, ProjectionExpression="ip")
+        batch = client.batch_get_item(
+            RequestItems={"t": {"Keys": [key], "ProjectionExpression": "ip"}}
+        )
     assert answer["Attributes"] == {"ip": {"S": "10.0.0.1"}}
-    assert held and all(held)
+    assert got["Item"] == batch["Responses"]["t"][0] == {"ip": {"S": "10.0.0.2"}}
+    assert len(held) >= 3 and all(held)
 
 
 def test_moto_lists_a_handlers_methods_once_not_per_request(patched_later, monkeypatch):
