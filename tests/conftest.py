@@ -1,10 +1,13 @@
 """Test-wide environment: fake AWS credentials, a fixed region, and no endpoint override, so no
-test can talk to a running local stack or a real account by accident (STACK.md)."""
+test can talk to a running local stack or a real account by accident (STACK.md); and in-process
+moto writes DynamoDB's item values straight to the wire (tests/support/moto_state.py)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from tests.support import moto_state
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,3 +26,5 @@ os.environ.update(
         "POWERTOOLS_DEV": "false",
     }
 )
+
+moto_state.serialize_attribute_values_directly()
