@@ -37,7 +37,7 @@ def _fingerprint() -> str:
 def _capture() -> list[tuple[Any, str, str, Any]]:
     return [
         (backends, account, region, copy.deepcopy(backend))
-        for backends in list(BackendDict._instances)
+        for backends in list(BackendDict._instances)  # type: ignore[misc]
         for account, regions in list(backends.items())
         for region, backend in list(regions.items())
     ]
