@@ -59,11 +59,13 @@ lint: install $(ESLINT_STAMP)
 	$(ESLINT_DIR)/node_modules/.bin/eslint --config $(ESLINT_DIR)/eslint.config.mjs chalicelib/static/*.js
 
 # Test files are spread over every core (pytest-xdist); a file runs whole in one worker, so its
-# module-scoped moto and local stack stay its own. TEST_WORKERS=0 runs them in this process.
+# module-scoped moto and local stack stay its own. The longest files are handed out first
+# (tests/conftest.py LONGEST_FIRST; xdist's reordering by test count is off). TEST_WORKERS=0 runs
+# them in this process.
 TEST_WORKERS ?= auto
 
 test: install browser
-	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest tests -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-unit: install
 	$(PY) -m pytest tests/unit -q

@@ -14,6 +14,7 @@ names gets a provisioning of its own.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ def _fingerprint() -> str:
 def _capture() -> list[tuple[Any, str, str, Any]]:
     return [
         (backends, account, region, copy.deepcopy(backend))
-        for backends in list(BackendDict._instances)
+        for backends in list(BackendDict._instances)  # type: ignore[misc]
         for account, regions in list(backends.items())
         for region, backend in list(regions.items())
     ]
@@ -58,3 +59,87 @@ def provisioned(provision: Callable[[], None]) -> Iterator[None]:
             provision()
             _SNAPSHOTS[key] = _capture()
         yield
+
+
+# ------------------------------------------------------------------ DynamoDB answers, serialized directly
+
+#: the members of DynamoDB's AttributeValue, in the order of its shape (and so of moto's output)
+_ATTRIBUTE_MEMBERS = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
+_MEMBER_SET = frozenset(_ATTRIBUTE_MEMBERS)
+_ATTRIBUTE_SERVICES = ("dynamodb", "dynamodbstreams")
+
+
+def _string(value: Any) -> Any:
+    return str(value) if value not in (None, {}, []) else value
+
+
+def _blob(value: str | bytes) -> str:
+    return base64.b64encode(value.encode("utf-8") if isinstance(value, str) else value).decode()
+
+
+class _NotPlain(Exception):
+    """A value that is not an AttributeValue tree as moto's models give it: moto writes it."""
+
+
+def _attribute_value(value: Any) -> dict[str, Any]:
+    """One AttributeValue as moto's shape walk writes it (same keys, same order, same values)."""
+    if not isinstance(value, dict) or not value.keys() <= _MEMBER_SET:
+        raise _NotPlain
+    wire: dict[str, Any] = {}
+    for member in _ATTRIBUTE_MEMBERS:
+        item = value.get(member)
+        if item is None:
+            continue
+        if member in ("S", "N"):
+            wire[member] = _string(item)
+        elif member == "B":
+            wire[member] = _blob(item)
+        elif member in ("SS", "NS"):
+            wire[member] = [_string(v) for v in item]
+        elif member == "BS":
+            wire[member] = [_blob(v) for v in item]
+        elif member == "M":
+            if not isinstance(item, dict):
+                raise _NotPlain
+            wire[member] = {k: _attribute_value(v) for k, v in item.items()}
+        elif member == "L":
+            if not isinstance(item, list):
+                raise _NotPlain
+            wire[member] = [_attribute_value(v) for v in item]
+        else:
+            wire[member] = item
+    return wire
+
+
+def serialize_attribute_values_directly() -> None:
+    """Let moto write DynamoDB's AttributeValues without its generic shape walk.
+
+    moto 5.2 serializes every answer by walking the operation's output shape member by member,
+    trying each member's aliases on the value: a paid order (a few dozen attributes, a timeline)
+    costs some 30 ms per GetItem, UpdateItem (ALL_NEW) or stream record, about half of the CPU
+    of the fault sweeps. An AttributeValue tree is already in its wire form in moto's models, so
+    it is written here as that walk would write it (tests/unit/test_moto_state.py compares the
+    two on every type); anything else, and every other service, still goes through moto."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    walk = BaseJSONSerializer._serialize
+    if getattr(walk, "direct_attribute_values", False):
+        return
+
+    def _serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and self.service_model.service_name in _ATTRIBUTE_SERVICES
+            and not getattr(self._value_picker, "response_transformers", None)
+        ):
+            try:
+                serialized[key] = _attribute_value(value)
+                return
+            except _NotPlain:
+                pass
+        walk(self, serialized, value, shape, key)
+
+    _serialize.direct_attribute_values = True  # type: ignore[attr-defined]
+    _serialize.walk = walk  # type: ignore[attr-defined]
+    BaseJSONSerializer._serialize = _serialize  # type: ignore[method-assign]
