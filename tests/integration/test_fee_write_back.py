@@ -21,14 +21,16 @@ NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 def _orders(count: int) -> list[str]:
     return [
         order_service.register(
-            {
-                "order_no": f"FEE{i:05d}",
-                "product_id": "vip-month",
-                "product_name": "VIP会员 月卡",
-                "amount": "58.00",
-                "channel": "alipay-main",
-                "buyer_email": f"buyer{i}@qq.com",
-            }
+            order_service.read_registration(
+                {
+                    "order_no": f"FEE{i:05d}",
+                    "product_id": "vip-month",
+                    "product_name": "VIP会员 月卡",
+                    "amount": "58.00",
+                    "channel": "alipay-main",
+                    "buyer_email": f"buyer{i}@qq.com",
+                }
+            )
         )[0].order_no
         for i in range(count)
     ]
