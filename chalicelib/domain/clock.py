@@ -8,7 +8,7 @@ an order instead of rewriting the stored one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -45,6 +45,15 @@ def from_iso(text: str) -> datetime:
 def day_of(value: datetime) -> str:
     """The UTC calendar day, the partition of every time-bucketed index."""
     return value.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def utc_days(start: datetime, end: datetime) -> list[str]:
+    """The UTC days [start, end) touches: the partitions a time range reads, one Query each."""
+    days, day = [], start
+    while day_of(day) <= day_of(end - timedelta(microseconds=1)):
+        days.append(day_of(day))
+        day += timedelta(days=1)
+    return days
 
 
 def to_api(value: datetime | None) -> str | None:

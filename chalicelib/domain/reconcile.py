@@ -1,7 +1,8 @@
 """Reconciliation of one channel and Beijing day: the gateway's statement against our ledger.
 Pure: no I/O.
 
-Every statement line and every ledger payment of the day ends in exactly one result line:
+Every statement line, every ledger payment of the day and every refund made here in the day
+(whatever day its order was paid) ends in exactly one result line:
 
 - `matched`: the same payment (or refund) on both sides, same amount;
 - `amount_mismatch`: the same payment, different amounts;
@@ -490,10 +491,8 @@ class _Matcher:
             "closed at the gateway, paid here",
         )
 
-    def ledger_only(
-        self, entry: LedgerEntry, window: tuple[datetime, datetime]
-    ) -> Iterator[ResultLine]:
-        """A day's ledger payment (or refund) no statement line accounted for."""
+    def payment_here_only(self, entry: LedgerEntry) -> Iterator[ResultLine]:
+        """A payment of the day no statement line accounted for."""
         first = entry.payments[0] if entry.payments else None
         if (
             entry.paid
@@ -512,6 +511,13 @@ class _Matcher:
                 ledger_status=entry.pay_status,
                 note="paid here, not in the gateway's statement",
             )
+
+    def refunds_here_only(
+        self, entry: LedgerEntry, window: tuple[datetime, datetime]
+    ) -> Iterator[ResultLine]:
+        """The order's refunds made here in the window that no statement line accounted for,
+        whatever day it was paid."""
+        first = entry.payments[0] if entry.payments else None
         if entry.refunds and entry.order_no not in self.refund_left:
             yield from self.requests_missing_there(entry, window)
             return
@@ -587,6 +593,7 @@ class _Matcher:
         self,
         statement: Statement,
         day_entries: list[LedgerEntry],
+        other_entries: Iterable[LedgerEntry],
         window: tuple[datetime, datetime],
     ) -> Iterator[ResultLine]:
         decide = {
@@ -597,8 +604,12 @@ class _Matcher:
         for line in statement.lines:
             yield decide[line.kind](line)
         for entry in day_entries:
-            if entry.paid or entry.refunded or entry.refunds:
-                yield from self.ledger_only(entry, window)
+            yield from self.payment_here_only(entry)
+            yield from self.refunds_here_only(entry, window)
+        day = {entry.order_no for entry in day_entries}
+        for entry in other_entries:
+            if entry.order_no not in day:
+                yield from self.refunds_here_only(entry, window)
 
 
 def _refunded_minor(entry: LedgerEntry, currency: str) -> int:
@@ -616,16 +627,19 @@ def reconcile(
     """Match the statement against the ledger, in one pass.
 
     `day_entries` are the orders paid in `window` (the statement's day, up to where it covers):
-    each must be accounted for. `other_entries` are orders the statement names that were paid on
-    another day (a refund of an older payment, a payment recorded late): looked up, not required.
+    each payment and each refund made here in the window must be accounted for. `other_entries`
+    are orders paid on another day that the statement names (a refund of an older payment, a
+    payment recorded late) or that were refunded here in the window: their payments are looked
+    up, not required; their refunds made here in the window are required like the day's.
     Lines are numbered in the order decided: the statement's, then the ledger's own.
     `fee_rate` is the channel's contracted fee rate (0.006 for 0.6%), when configured.
     """
     day_entries = list(day_entries)
+    other_entries = list({e.order_no: e for e in other_entries}.values())
     matcher = _Matcher([*other_entries, *day_entries], fee_rate)
     tally = _Tally()
     unmatched = []
-    for n, line in enumerate(matcher.lines(statement, day_entries, window), 1):
+    for n, line in enumerate(matcher.lines(statement, day_entries, other_entries, window), 1):
         tally.add(line)
         if line.result is not Result.MATCHED:
             unmatched.append((n, line))

@@ -175,6 +175,25 @@ def requests_in(timeline: Iterable[TimelineEntry]) -> list[RefundRequest]:
     return list(found.values())
 
 
+def refunds_moved(order: Order, changes: OrderChanges) -> set[tuple[str, datetime]]:
+    """When, and on which channel, `changes` move refunded money of the order: each refund
+    request they settle as succeeded (on its payment's channel) and a new refunded total (a
+    manual refund, the gateway's own notice: on the order's channel). What reconciliation needs
+    to find the orders refunded on a day, whatever day they were paid (store/refund_days.py)."""
+    channels = {p.payment_ref: p.channel for p in order.payments}
+    moved = {
+        (channels.get(entry.data.get("trade_no", ""), order.channel), entry.at)
+        for entry in changes.timeline
+        if entry.type == EntryType.REFUND
+        and entry.data.get("refund_request_id")
+        and entry.data.get("state") == RefundState.SUCCEEDED.value
+    }
+    refunded_at = changes.set.get("refunded_at")
+    if isinstance(refunded_at, datetime):
+        moved.add((order.channel, refunded_at))
+    return moved
+
+
 def find_request(order: Order, request_id: str) -> RefundRequest:
     for request in refund_requests(order):
         if request.refund_request_id == request_id:

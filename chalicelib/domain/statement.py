@@ -84,6 +84,9 @@ class Statement:
     `complete` is False when the gateway could not list the whole day (epay's order list only
     reaches back so far); the reconciliation then asks the gateway about each ledger order.
     `raw` is the statement file itself when the gateway serves one (Alipay, WeChat Pay).
+    `refunds_dated` is False when the statement lists a refund on its payment's day rather than
+    its own (epay's order list has no refund time): the refunds made here in the day of orders
+    paid before it are then asked about one by one.
     """
 
     channel: str
@@ -92,6 +95,7 @@ class Statement:
     source: str = ""
     covers_until: datetime | None = None
     complete: bool = True
+    refunds_dated: bool = True
     account: str | None = None
     account_fees: tuple[
         Money, ...

@@ -266,9 +266,21 @@ def fetch_orders(ctx: CallContext, day: date) -> Statement:
         stable = again.rows == read.rows and again.complete == read.complete
         read = again
         if stable:
-            return read_at(Statement(channel, day, read.lines, source, complete=read.complete), now)
+            return read_at(
+                Statement(
+                    channel, day, read.lines, source, complete=read.complete, refunds_dated=False
+                ),
+                now,
+            )
     return read_at(
-        Statement(channel, day, read.lines, f"{source} (the list kept changing)", complete=False),
+        Statement(
+            channel,
+            day,
+            read.lines,
+            f"{source} (the list kept changing)",
+            complete=False,
+            refunds_dated=False,
+        ),
         now,
     )
 

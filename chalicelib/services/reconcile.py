@@ -2,9 +2,10 @@
 our ledger?"
 
 The statement is fetched and parsed (services/statements.py), the day's ledger read by index
-(store/ledger.py: a few paged Queries, never a request per line), matched (domain/reconcile.py),
-stored with its history (store/reconciliations.py), reported to S3 as CSV, and every line that is
-not `matched` raises an anomaly. The statement's fees and nets are then written onto the orders
+(store/ledger.py: a few paged Queries, never a request per line — the orders paid in the day,
+and those paid before it whose refunds moved money in it, store/refund_days.py), matched
+(domain/reconcile.py), stored with its history (store/reconciliations.py), reported to S3 as
+CSV, and every line that is not `matched` raises an anomaly. The statement's fees and nets are then written onto the orders
 (手续费, 实际到账) within a time budget (services/statement_fees.py); what is left is finished by
 `apply_statement_fees`. Scheduled daily at 10:30 Beijing for yesterday and every channel;
 `POST /admin/reconciliations` runs one now (services/reconcile_runs.py, the operators' use
@@ -34,7 +35,7 @@ from ..domain.statement import (
 )
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
-from ..store import ledger
+from ..store import ledger, refund_days
 from ..store import reconciliations as run_store
 from ..store.reconciliations import NewRun, RunStatus, StoredRun
 from . import anomalies, channel_config, channels, job_metrics, statements
@@ -84,17 +85,19 @@ def _bulk_allocation() -> Iterator[None]:
 def reconcile_statement(statement: Statement, *, actor: str, now: datetime) -> StoredRun:
     window = _window(statement)
     day_entries = ledger.paid_between(statement.channel, *window)
+    refunded = _refunded_elsewhere(statement.channel, window, day_entries)
     if not statement.complete:
         statement = statements.complete_by_queries(
             statement, (e.order_no for e in day_entries), now
         )
+    statement = statements.refunds_by_queries(statement, (e.order_no for e in refunded), now)
     rate = channel_config.fee_rate(channels.get_channel(statement.channel))
-    elsewhere = _named_elsewhere(statement, day_entries)
-    requests = ledger.refund_requests_of(refund_orders(statement, [*day_entries, *elsewhere]))
+    others = [*refunded, *_named_elsewhere(statement, [*day_entries, *refunded])]
+    requests = ledger.refund_requests_of(refund_orders(statement, [*day_entries, *others]))
     run = match(
         statement,
         _with_refunds(day_entries, requests),
-        _with_refunds(elsewhere, requests),
+        _with_refunds(others, requests),
         window,
         rate,
     )
@@ -133,11 +136,22 @@ def _window(statement: Statement) -> tuple[datetime, datetime]:
     return start, min(end, statement.covers_until) if statement.covers_until else end
 
 
-def _named_elsewhere(statement: Statement, day_entries: list[LedgerEntry]) -> list[LedgerEntry]:
-    """Orders the statement names that were not paid in the window (refunds of older payments,
-    payments recorded late or not at all): looked up by order number, else trade number."""
-    orders = {e.order_no for e in day_entries}
-    refs = {p.ref for e in day_entries for p in e.payments}
+def _refunded_elsewhere(
+    channel: str, window: tuple[datetime, datetime], day_entries: list[LedgerEntry]
+) -> list[LedgerEntry]:
+    """Orders paid on another day whose refunds moved money here in the window (one Query per
+    UTC day of the refund days, one BatchGetItem per 100 orders): each refund request of theirs
+    that succeeded in the window must be in the statement like the day's own orders'."""
+    day = {e.order_no for e in day_entries}
+    return ledger.by_order_nos(refund_days.orders_refunded_between(channel, *window) - day)
+
+
+def _named_elsewhere(statement: Statement, known: list[LedgerEntry]) -> list[LedgerEntry]:
+    """Orders the statement names that are not `known` (paid in the window or refunded in it):
+    refunds of older payments, payments recorded late or not at all — looked up by order
+    number, else trade number."""
+    orders = {e.order_no for e in known}
+    refs = {p.ref for e in known for p in e.payments}
     unknown = [
         line
         for line in statement.lines

@@ -3,7 +3,8 @@
 An unparseable statement is never reconciled as a guess: it raises with the line and reason,
 and is recorded as a critical anomaly and counted in the `StatementFailures` metric, whose
 alarm pages. A gateway that lists only part of the day (epay's order list reaches back only so
-far) is completed by asking about each of the day's ledger orders.
+far) is completed by asking about each of the day's ledger orders; one that lists refunds on
+their payment's day is asked about the older orders refunded in the day.
 """
 
 from __future__ import annotations
@@ -96,4 +97,36 @@ def complete_by_queries(statement: Statement, order_nos: Iterable[str], now: dat
         lines=[*statement.lines, *added],
         complete=True,
         source=f"{statement.source} + {confirmed} per-order queries",
+    )
+
+
+def refunds_by_queries(statement: Statement, order_nos: Iterable[str], now: datetime) -> Statement:
+    """For a statement that lists refunds on their payment's day (`refunds_dated` False: epay),
+    a refund line for each order paid before the day and refunded here in it, when the gateway
+    says it is refunded (one query each): its refunded total, compared with ours as a whole, as
+    a refund line on the payment's day is. Said unrefunded, no line: our refund stays unmatched."""
+    order_nos = sorted(set(order_nos))
+    if statement.refunds_dated or not order_nos:
+        return statement
+    ctx, gateway = gateway_calls.reach(statement.channel, now)
+    added: list[StatementLine] = []
+    for order_no in order_nos:
+        result = gateway.query_order(ctx, order_no)
+        notice = result.notice
+        if result.status is QueryStatus.REFUNDED and notice is not None and notice.amount:
+            added.append(
+                StatementLine(
+                    len(statement.lines) + len(added) + 1,
+                    LineKind.REFUND,
+                    order_no,
+                    notice.trade_no or "",
+                    notice.refunded_total or notice.amount,
+                    at=notice.event_time,
+                    status="queried: refunded",
+                )
+            )
+    return replace(
+        statement,
+        lines=[*statement.lines, *added],
+        source=f"{statement.source} + {len(order_nos)} refund queries",
     )

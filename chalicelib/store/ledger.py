@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from ..domain.clock import day_of, from_iso, to_iso
+from ..domain.clock import from_iso, to_iso, utc_days
 from ..domain.money import Money
 from ..domain.order import DeliveryStatus, Order, PayStatus, TimelineEntry
 from ..domain.reconcile import LedgerEntry, LedgerPayment
@@ -83,18 +83,10 @@ def entry_of(item: dict[str, Any]) -> LedgerEntry:
     )
 
 
-def _utc_days(start: datetime, end: datetime) -> list[str]:
-    days, day = [], start
-    while day_of(day) <= day_of(end - timedelta(microseconds=1)):
-        days.append(day_of(day))
-        day += timedelta(days=1)
-    return days
-
-
 def paid_between(channel: str, start: datetime, end: datetime) -> list[LedgerEntry]:
     """The channel's orders paid in [start, end): by_paid, one paged Query per UTC day."""
     entries: list[LedgerEntry] = []
-    for day in _utc_days(start, end):
+    for day in utc_days(start, end):
         kwargs: dict[str, Any] = {
             "TableName": OrderModel.Meta.table_name,
             "IndexName": "by_paid",

@@ -378,6 +378,22 @@ class ClaimModel(Model):
     keys = UnicodeSetAttribute(null=True)
 
 
+class RefundDayModel(Model):
+    """An order whose refunded money moved at an instant: one item per channel, UTC day, instant
+    and order in the stats table (`bucket` = "refunds#<channel>#<UTC day>", `dim` = "<ISO
+    time>#<order_no>"), written with every change that settles a refund request or sets the
+    refunded total (store/refund_days.py). Reconciliation finds a day's refunds by it, whatever
+    day their orders were paid: a key per refund, where an order-level "refunded day" would
+    lose the earlier of two partial refunds, and no index on the orders table. Shares StatsModel's
+    table, so it is not in ALL_MODELS."""
+
+    Meta = _meta("stats")
+
+    bucket = UnicodeAttribute(hash_key=True)
+    dim = UnicodeAttribute(range_key=True)
+    order_no = UnicodeAttribute()
+
+
 ALL_MODELS = (
     OrderModel,
     NoticeModel,

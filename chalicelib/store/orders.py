@@ -24,7 +24,9 @@ from ..domain.order import (
     PayStatus,
     TimelineEntry,
 )
+from ..domain.refunds import refunds_moved
 from ..domain.rules.change import PriorState
+from . import refund_days
 from ._dynamo import dispatch, update_or_old
 from .amount_bands import band_of
 from .models import OrderModel, PaymentMap, TimelineMap
@@ -267,7 +269,12 @@ def get(order_no: str, consistent: bool = True) -> Order | None:
 
 
 def apply_changes(order: Order, changes: OrderChanges) -> Order:
-    """Write `changes` if the order is still at the version we decided on."""
+    """Write `changes` if the order is still at the version we decided on. When they move
+    refunded money, the refund's day is noted first (store/refund_days.py: reconciliation's way
+    to the orders refunded on a day)."""
+    moved = refunds_moved(order, changes)
+    if moved:
+        refund_days.record(order.order_no, moved)
     condition = OrderModel.version == order.version
     for key in changes.applied:
         condition &= ~OrderModel.applied.contains(key)

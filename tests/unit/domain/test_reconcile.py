@@ -591,3 +591,68 @@ def test_the_orders_whose_refund_requests_are_read():
         StatementLine(2, LineKind.REFUND, "", "T-5", cny("1.00"), at=NOON),
     )
     assert refund_orders(lines, entries) == {"O-REFUNDED", "O-TWICE", "O-NAMED", "O-TRADE"}
+
+
+# ------------------------------------------------------------------ refunds of orders paid before the day
+
+
+def paid_yesterday(*requests: RefundRequest, total: str = "10.00") -> LedgerEntry:
+    """An order paid the day before, its refunds made here in the day (`other_entries`)."""
+    return refunded_order(total, *requests)
+
+
+def test_a_refund_of_an_order_paid_before_the_day_missing_from_the_statement_is_reported():
+    order = paid_yesterday(request("rf-1", "10.00"))
+    run = reconcile(statement(), [], [order], WINDOW)
+    [(_, line)] = run.unmatched
+    assert (line.result, line.refund_request_id, line.order_no, line.ledger.format()) == (
+        Result.STATUS_MISMATCH,
+        "rf-1",
+        "O",
+        "-10.00",
+    )
+    assert run.summary["currencies"]["CNY"]["ledger"]["refunds"] == "10.00"
+    assert run.summary["currencies"]["CNY"]["unexplained"] == "0.00"
+
+
+def test_a_refund_line_of_an_order_paid_before_the_day_matches_its_request_and_no_payment_is_due():
+    order = paid_yesterday(request("rf-1", "10.00"))
+    run = reconcile(statement(refund_line(1, "10.00", "rf-1")), [], [order], WINDOW)
+    assert run.unmatched == [] and run.summary["counts"]["matched"] == 1
+    refunds = run.summary["currencies"]["CNY"]
+    assert (refunds["statement"]["refunds"], refunds["ledger"]["refunds"]) == ("10.00", "10.00")
+    assert refunds["ledger"]["gross"] == "0.00"  # yesterday's payment is not today's
+
+
+def test_an_order_paid_before_the_day_reports_only_the_refunds_made_in_the_day():
+    yesterday = NOON - timedelta(days=1)
+    order = paid_yesterday(
+        request("rf-1", "10.00", at=yesterday),
+        request("rf-2", "5.00"),
+        request("rf-3", "2.00", at=WINDOW[1] + timedelta(hours=1)),
+        total="17.00",
+    )
+    run = reconcile(statement(), [], [order, order], WINDOW)  # named twice: one order
+    assert [(line.result, line.refund_request_id) for _, line in run.unmatched] == [
+        (Result.STATUS_MISMATCH, "rf-2")
+    ]
+
+
+def test_an_order_of_the_day_passed_among_the_others_too_is_decided_once():
+    order = paid("O", ("T", "58.00"), status=PayStatus.PARTIALLY_REFUNDED)._replace(
+        refunded=cny("10.00"), refunded_at=NOON, refunds=(request("rf-1", "10.00"),)
+    )
+    run = reconcile(statement(), [order], [order], WINDOW)
+    assert [(line.result, line.kind) for _, line in run.unmatched] == [
+        (Result.MISSING_THERE, LineKind.PAYMENT),
+        (Result.STATUS_MISMATCH, LineKind.REFUND),
+    ]
+
+
+def test_a_manual_refund_of_an_order_paid_before_the_day_is_compared_as_a_whole():
+    order = paid("O", ("T", "58.00"), status=PayStatus.REFUNDED, refunded="58.00", refunded_at=NOON)
+    assert [line.note for _, line in reconcile(statement(), [], [order], WINDOW).unmatched] == [
+        "refunded here, not at the gateway"
+    ]
+    listed = statement(StatementLine(1, LineKind.REFUND, "O", "T", cny("58.00"), at=NOON))
+    assert reconcile(listed, [], [order], WINDOW).unmatched == []

@@ -20,6 +20,7 @@ from chalicelib.domain.refunds import (
     refund_request_id,
     refund_requests,
     refundable,
+    refunds_moved,
     request_refund,
     settle,
     settle_by_hand,
@@ -131,6 +132,41 @@ def test_a_duplicate_payment_is_refunded_on_its_own_trade_number_leaving_the_sal
     assert refundable(order, order.payments[0]) == Money(5800)
     with pytest.raises(TransitionRefused):
         reserve(order, "k2", Money(1), trade_no="T2")
+
+
+def test_the_changes_that_move_refunded_money_say_when_and_on_which_channel():
+    """What store/refund_days notes for reconciliation: a request settled as succeeded (a
+    duplicate payment's too, which leaves the refunded total alone) and a new refunded total;
+    not a reservation, an approval or a failure."""
+    later = NOW + timedelta(days=1)
+    order, rid = reserve(paid(("T2", 5800)), "k1", Money(1000))
+    assert (
+        refunds_moved(
+            order,
+            request_refund(
+                order,
+                request_id="rf-x",
+                trade_no=None,
+                amount=Money(100),
+                reason="r",
+                actor="op1",
+                now=NOW,
+                policy=POLICY,
+            ),
+        )
+        == set()
+    )
+    answer = RefundAnswer(RefundState.SUCCEEDED, "fund_change Y")
+    succeeded = settle(order, rid, answer, "query", later)
+    assert refunds_moved(order, succeeded) == {("alipay-main", later)}
+    failed = settle(order, rid, RefundAnswer(RefundState.FAILED, "no"), "query", later)
+    assert refunds_moved(order, failed) == set()
+    order, duplicate = reserve(order, "k2", trade_no="T2")
+    assert refunds_moved(order, settle(order, duplicate, answer, "query", later)) == {
+        ("alipay-main", later)
+    }
+    manual = mark_refunded(paid(), Money(500), later, "op1", "refunded in the console")
+    assert refunds_moved(paid(), manual) == {("alipay-main", later)}
 
 
 def test_unknown_payment_and_unpaid_orders_are_refused():
