@@ -10,20 +10,23 @@ import csv
 import io
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from chalicelib.domain.clock import utcnow
+from chalicelib.domain import refunds
+from chalicelib.domain.clock import day_of, to_iso, utcnow
 from chalicelib.domain.money import Money
-from chalicelib.domain.statement import beijing_day
+from chalicelib.domain.statement import beijing_day, day_bounds
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.platform.aws import client
 from chalicelib.platform.settings import get_settings
 from chalicelib.services import auth, channels, gateway_calls, statement_fees
 from chalicelib.services import reconcile as service
+from chalicelib.services.order_writes import write_with_retry
 from chalicelib.store import orders as order_store
-from chalicelib.store.models import AnomalyModel, ReconciliationModel
+from chalicelib.store.models import AnomalyModel, OrderModel, ReconciliationModel, RefundDayModel
+from local.sim_model import SimRefund
 from tests.integration.conftest import ADMIN_KEY
 from tests.integration.test_exports import csv_rows, download
 from tests.integration.test_requery import notification_of, register
@@ -758,3 +761,138 @@ def test_a_cross_border_wechat_merchant_settling_in_hkd_reconciles_usd_and_jpy_o
     assert (detail["fee_currency"], detail["net_currency"]) == ("HKD", "HKD")
     again = service.reconcile("wxpay-main", beijing_day(utcnow()), actor="test")
     assert again.data["summary"]["fees_to_write"] == 0
+
+
+# ------------------------------------------------------------------ refunds of orders paid before the day
+
+
+def paid_at(sim, channel: str, order_no: str, when: datetime) -> None:
+    """Move an order's payment to `when`, at the gateway (its statements) and here (by_paid)."""
+    trade = sim._latest_trade(channel, order_no)
+    trade.created_at = trade.paid_at = when
+    OrderModel(order_no).update(
+        actions=[OrderModel.paid_at.set(to_iso(when)), OrderModel.paid_day.set(day_of(when))]
+    )
+
+
+def refund_by_api(api, order_no: str, amount: str, key: str) -> str:
+    body = {"action": "refund", "amount": amount, "reason": "partial", "idempotency_key": key}
+    answer = api.call("POST", f"/admin/orders/{order_no}/actions", body, key=ADMIN_KEY)
+    assert answer.status_code == 200, answer.body
+    refund = api.json(answer)["refund"]
+    assert refund["state"] == "succeeded"
+    return refund["refund_request_id"]
+
+
+def refund_by_the_store(sim, channel: str, order_no: str, amount: str, at: datetime) -> str:
+    """A partial refund that succeeded at `at`, here (a request settled by the query's answer,
+    written through the store) and at the gateway (in its trade book, so its statements list it)."""
+    rid = refunds.refund_request_id(order_no, f"at {to_iso(at)}")
+    amount_paid = Money.parse(amount, "CNY")
+    order = write_with_retry(
+        order_store.get(order_no),
+        lambda current: refunds.request_refund(
+            current,
+            request_id=rid,
+            trade_no=None,
+            amount=amount_paid,
+            reason="partial",
+            actor="op",
+            now=at,
+            policy=refunds.RefundPolicy(),
+        ),
+    )
+    answer = refunds.RefundAnswer(refunds.RefundState.SUCCEEDED, "REFUND_SUCCESS")
+    order = write_with_retry(
+        order, lambda current: refunds.settle(current, rid, answer, "query", at)
+    )
+    assert refunds.find_request(order, rid).state is refunds.RefundState.SUCCEEDED
+    trade = sim._latest_trade(channel, order_no)
+    sim.book.add_refund(trade, SimRefund(rid, amount_paid.minor, at))
+    return rid
+
+
+def refund_results(run) -> list[tuple[str, str | None, str]]:
+    return [
+        (line["result"], line["refund_request_id"], line["ledger"])
+        for line in service.run_store.lines(run)
+    ]
+
+
+@pytest.mark.parametrize("listed", [True, False], ids=["listed", "left_off"])
+def test_a_refund_today_of_an_order_paid_yesterday_is_reconciled_today(api, sim, listed):
+    """Paid yesterday, refunded 10.00 through paytrack today: today's statement lists only the
+    refund. Listed, it matches its request and the day balances with 10.00 refunded on both
+    sides; left off, it is exactly one status_mismatch naming the request (not unreported)."""
+    channel = "alipay-main"
+    order_no, _ = paid_and_notified(api, sim, channel)
+    paid_at(sim, channel, order_no, utcnow() - timedelta(days=1))
+    rid = refund_by_api(api, order_no, "10.00", "today")
+    assert [item.order_no for item in RefundDayModel.scan()] == [order_no]
+    trade = sim._latest_trade(channel, order_no)
+    if not listed:
+        trade.refunds.clear()
+
+    later = utcnow() + AHEAD
+    run = service.reconcile(channel, beijing_day(later), actor="test", now=later)
+    summary = run.data["summary"]
+    cny = summary["currencies"]["CNY"]
+    assert summary["balanced"] is True and cny["ledger"]["refunds"] == "10.00"
+    assert cny["ledger"]["gross"] == "0.00"  # yesterday's payment is not today's
+    if listed:
+        assert summary["counts"] == {**NOTHING, "matched": 1}
+        assert cny["statement"]["refunds"] == "10.00" and cny["difference"] == "0.00"
+        return
+    assert summary["counts"] == {**NOTHING, "status_mismatch": 1}
+    assert refund_results(run) == [("status_mismatch", rid, "-10.00")]
+    assert cny["explained"]["status_mismatch"] == "10.00"
+    [anomaly] = [a for a in AnomalyModel.scan() if a.order_no == order_no]
+    assert anomaly.rule == "reconciliation_status_mismatch"
+    assert anomaly.details["refund_request_id"] == rid
+
+
+NOTHING = dict.fromkeys(EXPECTED, 0)
+
+
+def test_two_partial_refunds_on_two_days_are_each_reconciled_on_their_own_day(api, sim):
+    """Paid on D-1, refunded 10.00 on D and 5.00 on D+1: each day's ledger holds its own refund
+    only — D's statement lists its refund (matched), D+1's leaves its refund off (one
+    status_mismatch naming that request, not the other)."""
+    channel = "alipay-main"
+    day = beijing_day(utcnow()) - timedelta(days=2)
+    noon = {n: day_bounds(day + timedelta(days=n))[0] + timedelta(hours=4) for n in (-1, 0, 1)}
+    order_no, _ = paid_and_notified(api, sim, channel)
+    paid_at(sim, channel, order_no, noon[-1])
+    first = refund_by_the_store(sim, channel, order_no, "10.00", noon[0])
+    second = refund_by_the_store(sim, channel, order_no, "5.00", noon[1])
+    trade = sim._latest_trade(channel, order_no)
+    trade.refunds[:] = [refund for refund in trade.refunds if refund.refund_no != second]
+    assert sorted(item.bucket for item in RefundDayModel.scan()) == [
+        f"refunds#{channel}#{day_of(noon[0])}",
+        f"refunds#{channel}#{day_of(noon[1])}",
+    ]
+
+    on_d = service.reconcile(channel, day, actor="test")
+    assert on_d.data["summary"]["counts"] == {**NOTHING, "matched": 1}
+    assert on_d.data["summary"]["currencies"]["CNY"]["ledger"]["refunds"] == "10.00"
+    on_next = service.reconcile(channel, day + timedelta(days=1), actor="test")
+    assert on_next.data["summary"]["counts"] == {**NOTHING, "status_mismatch": 1}
+    assert refund_results(on_next) == [("status_mismatch", second, "-5.00")]
+    assert on_next.data["summary"]["currencies"]["CNY"]["ledger"]["refunds"] == "5.00"
+    assert first != second
+
+
+def test_an_epay_refund_today_of_an_order_paid_yesterday_is_asked_about(api, sim):
+    """epay's list shows a refund on its payment's day: today's has no line for yesterday's
+    order refunded today, so the aggregator is asked about it (act=order: 已退款) and its refunded
+    total is compared with ours — matched, not a false status_mismatch."""
+    channel = "epay-main"
+    order_no, _ = paid_and_notified(api, sim, channel)
+    paid_at(sim, channel, order_no, utcnow() - timedelta(days=1))
+    refund_by_api(api, order_no, "8.00", "today")
+    later = utcnow() + AHEAD
+    run = service.reconcile(channel, beijing_day(later), actor="test", now=later)
+    summary = run.data["summary"]
+    assert summary["counts"] == {**NOTHING, "matched": 1} and summary["balanced"] is True
+    assert summary["currencies"]["CNY"]["statement"]["refunds"] == "8.00"
+    assert run.data["statement"]["source"].endswith(" + 1 refund queries")
