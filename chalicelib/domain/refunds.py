@@ -180,13 +180,17 @@ def refunds_moved(order: Order, changes: OrderChanges) -> set[tuple[str, datetim
     request they settle as succeeded (on its payment's channel) and a new refunded total (a
     manual refund, the gateway's own notice: on the order's channel). What reconciliation needs
     to find the orders refunded on a day, whatever day they were paid (store/refund_days.py)."""
-    channels = {p.payment_ref: p.channel for p in order.payments}
-    moved = {
-        (channels.get(entry.data.get("trade_no", ""), order.channel), entry.at)
+    succeeded = [
+        entry
         for entry in changes.timeline
         if entry.type == EntryType.REFUND
         and entry.data.get("refund_request_id")
         and entry.data.get("state") == RefundState.SUCCEEDED.value
+    ]
+    channels = {p.payment_ref: p.channel for p in order.payments} if succeeded else {}
+    moved = {
+        (channels.get(entry.data.get("trade_no", ""), order.channel), entry.at)
+        for entry in succeeded
     }
     refunded_at = changes.set.get("refunded_at")
     if isinstance(refunded_at, datetime):
