@@ -249,6 +249,7 @@ RECONCILIATION_COLUMNS = (
     "settled",
     "exchange_rate",
     "refund_ref",
+    "refund_request_id",
     "at",
     "gateway_status",
     "ledger_status",

@@ -849,6 +849,22 @@ def test_a_refund_today_of_an_order_paid_yesterday_is_reconciled_today(api, sim,
     [anomaly] = [a for a in AnomalyModel.scan() if a.order_no == order_no]
     assert anomaly.rule == "reconciliation_status_mismatch"
     assert anomaly.details["refund_request_id"] == rid
+    assert the_csv_files_name(api, run, rid)
+
+
+def the_csv_files_name(api, run, rid: str) -> bool:
+    """The request is a column of the S3 report and of the reconciliation export (en and zh),
+    read back from the files themselves."""
+    key = run.data["report"]["key"]
+    report = client("s3").get_object(Bucket=get_settings().bucket, Key=key)["Body"].read()
+    rows = list(csv.DictReader(io.StringIO(report.decode("utf-8-sig").partition("\r\n\r\n")[0])))
+    assert [(row["result"], row["refund_request_id"]) for row in rows] == [("status_mismatch", rid)]
+    for lang, column in (("en", "refund_request_id"), ("zh", "退款单号")):
+        body = {"kind": "reconciliation", "date": run.date, "lang": lang}
+        view = api.json(api.call("POST", "/admin/exports", body, key=ADMIN_KEY))
+        header, *lines = csv_rows(download(view))
+        assert [line[header.index(column)] for line in lines] == [rid], lang
+    return True
 
 
 NOTHING = dict.fromkeys(EXPECTED, 0)
