@@ -5,9 +5,9 @@ The statement is fetched and parsed (services/statements.py), the day's ledger r
 (store/ledger.py: a few paged Queries, never a request per line — the orders paid in the day,
 and those paid before it whose refunds moved money in it, store/refund_days.py), matched
 (domain/reconcile.py), stored with its history (store/reconciliations.py), reported to S3 as
-CSV, and every line that is not `matched` raises an anomaly. The statement's fees and nets are then written onto the orders
-(手续费, 实际到账) within a time budget (services/statement_fees.py); what is left is finished by
-`apply_statement_fees`. Scheduled daily at 10:30 Beijing for yesterday and every channel;
+CSV, and every line that is not `matched` raises an anomaly. The statement's fees and nets are
+then written onto the orders (手续费, 实际到账) within a time budget (services/statement_fees.py);
+what is left is finished by `apply_statement_fees`. Scheduled daily at 10:30 Beijing for yesterday and every channel;
 `POST /admin/reconciliations` runs one now (services/reconcile_runs.py, the operators' use
 cases). Re-running a day replaces its results; the report is services/reconcile_report.py.
 """
