@@ -36,11 +36,13 @@ against it, and a day where the gateway charged more (or less) than the contract
 
 A day holds up to hundreds of thousands of lines, so it is one streaming pass: each result line
 is counted and summed (integer minor units) as it is decided; only the lines that are not
-matched are kept.
+matched are kept. The day's bulk — a payment line that is its order's first payment, paid here
+for the same amount — is counted on the spot without a result line (`_Matcher.decide`).
 """
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -48,6 +50,8 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import cache
+from itertools import chain, compress
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .anomaly import Finding, Severity
@@ -224,6 +228,17 @@ FEE_TOLERANCE_MINOR = 1
 # ------------------------------------------------------------------ matching
 
 
+#: a LedgerEntry's order number, pay status, payments, refunded total and refund requests; a
+#: payments tuple's first; a payment's ref
+_ORDER_NO, _PAY_STATUS, _PAYMENTS, _REFUND_FIELDS = (
+    itemgetter(0),
+    itemgetter(1),
+    itemgetter(2),
+    itemgetter(3, 8),
+)
+_FIRST, _REF = itemgetter(0), itemgetter(0)
+
+
 class _Matcher:
     """Decides each statement line, then each day's ledger entry no line accounted for."""
 
@@ -232,12 +247,16 @@ class _Matcher:
         self.fee_deviations: list[FeeDeviation] = []
         # (trade, refund id) seen: Alipay's 退款批次号 names a batch that may refund several trades
         self.refund_refs: set[tuple[str, str]] = set()
-        self.by_ref: dict[str, LedgerEntry] = {}
-        self.by_order: dict[str, LedgerEntry] = {}
-        for entry in entries:
-            self.by_order[entry.order_no] = entry
-            for payment in entry.payments:
-                self.by_ref[payment.ref] = entry
+        entries = list(entries)
+        # built by C iterators: a day holds a hundred thousand entries
+        self.by_order: dict[str, LedgerEntry] = dict(
+            zip(map(_ORDER_NO, entries), entries, strict=True)
+        )
+        payments = list(map(_PAYMENTS, entries))
+        if set(map(len, payments)) <= {1}:  # one payment each: the day as it should be
+            self.by_ref = dict(zip(map(_REF, map(_FIRST, payments)), entries, strict=True))
+        else:
+            self.by_ref = {payment.ref: entry for entry in entries for payment in entry.payments}
         self.seen_refs: set[str] = set()
         self.accounted: set[str] = set()  # orders whose payment a line accounted for
         self.refund_left: dict[str, int] = {}  # ledger refunds not yet matched, per order
@@ -334,13 +353,19 @@ class _Matcher:
         return self.result(Result.MATCHED, line, line.amount, line.amount, entry)
 
     def note_fee(self, line: StatementLine, entry: LedgerEntry) -> None:
-        """The statement's fee and net onto the order when new to it; against the contract's rate."""
+        """A payment line's fee and net onto the order when new to it; against the contract's
+        rate. (Once per payment line of the day: StatementLine.booked and net_minor inlined, the
+        amounts compared by their fields.)"""
         fee = line.fee
         if fee is None:
             return
-        net, known = line.net_minor, entry.net
+        settled = line.settled
+        booked = settled or line.received or line.amount
+        net, known, had = booked.minor - fee.minor, entry.net, entry.fee
         if (
-            entry.fee != fee
+            had is None
+            or had.minor != fee.minor
+            or had.currency != fee.currency
             or known is None
             or known.minor != net
             or known.currency != fee.currency
@@ -352,16 +377,20 @@ class _Matcher:
                     fee.currency,
                     fee.minor,
                     net,
-                    line.settled.minor if line.settled else None,
+                    settled.minor if settled else None,
                     line.rate,
                 )
             )
-        if self.fee_rate is not None:
-            expected = expected_fee(line.booked, self.fee_rate)
-            if abs(expected.minor - fee.minor) > FEE_TOLERANCE_MINOR:
-                self.fee_deviations.append(
-                    FeeDeviation(entry.order_no, line.trade_no, expected, fee)
-                )
+        self.check_fee_rate(line, entry)
+
+    def check_fee_rate(self, line: StatementLine, entry: LedgerEntry) -> None:
+        """A payment line's fee against the channel's contracted rate, when it has one."""
+        fee = line.fee
+        if self.fee_rate is None or fee is None:
+            return
+        expected = expected_fee(line.booked, self.fee_rate)
+        if abs(expected.minor - fee.minor) > FEE_TOLERANCE_MINOR:
+            self.fee_deviations.append(FeeDeviation(entry.order_no, line.trade_no, expected, fee))
 
     def refund(self, line: StatementLine) -> ResultLine:
         refunded, zero = _negative(line.amount), _zero(line.amount.currency)
@@ -589,27 +618,127 @@ class _Matcher:
                 at=entry.refunded_at,
             )
 
-    def lines(
+    def decide(
         self,
         statement: Statement,
         day_entries: list[LedgerEntry],
         other_entries: Iterable[LedgerEntry],
         window: tuple[datetime, datetime],
-    ) -> Iterator[ResultLine]:
+        tally: _Tally,
+    ) -> list[tuple[int, ResultLine]]:
+        """Every line into `tally`; the lines that are not matched, numbered in the order
+        decided (the statement's, then the ledger's own).
+
+        The day's bulk — a payment line whose trade number is its order's first payment, paid
+        here for the same amount — is decided and counted on the spot, without a result line;
+        so is a ledger payment such a line accounted for. Everything else goes through the
+        result lines above."""
         decide = {
             LineKind.PAYMENT: self.payment,
             LineKind.REFUND: self.refund,
             LineKind.CLOSED: self.closed,
         }
+        unmatched: list[tuple[int, ResultLine]] = []
+        by_ref, seen, accounted, fee_updates = (
+            self.by_ref,
+            self.seen_refs,
+            self.accounted,
+            self.fee_updates,
+        )
+        check_rate = self.fee_rate is not None
+        matched, booked, add = tally.matched_payments, tally.booked, tally.add
+        payment_kind, paid_states, matched_result = LineKind.PAYMENT, _PAID, Result.MATCHED
+        new, fee_update = tuple.__new__, FeeUpdate
+        n = 0
         for line in statement.lines:
-            yield decide[line.kind](line)
-        for entry in day_entries:
-            yield from self.payment_here_only(entry)
-            yield from self.refunds_here_only(entry, window)
-        day = {entry.order_no for entry in day_entries}
+            n += 1
+            # StatementLine's fields, unpacked at once (a hundred thousand lines)
+            _, kind, _, trade, amount, fee, received, _, _, _, settled, rate = line
+            if kind is payment_kind:
+                entry = by_ref.get(trade)
+                if entry is not None and trade not in seen and entry.pay_status in paid_states:
+                    # LedgerEntry's fields, unpacked at once
+                    order_no, _, payments, _, _, had, known, had_rate, _ = entry
+                    first_ref, ours = payments[0]
+                    if (
+                        first_ref == trade
+                        and ours.minor == amount.minor
+                        and ours.currency == amount.currency
+                    ):
+                        seen.add(trade)
+                        accounted.add(order_no)
+                        counted = matched.get(amount.currency)
+                        if counted is None:
+                            counted = matched[amount.currency] = [0, 0]
+                        counted[0] += 1
+                        counted[1] += amount.minor
+                        # note_fee and _Tally.add's settlement figures, inlined
+                        gross = settled or received or amount
+                        figures = booked.get(gross.currency)
+                        if figures is None:
+                            figures = booked[gross.currency] = [0, 0, 0, 0]
+                        figures[0] += gross.minor
+                        if settled is not None:
+                            figures[3] += 1
+                        if fee is None:
+                            figures[2] += gross.minor
+                            continue
+                        fee_minor = fee.minor
+                        net = gross.minor - fee_minor
+                        figures[1] += fee_minor
+                        figures[2] += net
+                        if (
+                            had is None
+                            or had.minor != fee_minor
+                            or had.currency != fee.currency
+                            or known is None
+                            or known.minor != net
+                            or known.currency != fee.currency
+                            or had_rate != rate
+                        ):
+                            fee_updates.append(
+                                new(  # FeeUpdate's fields in order
+                                    fee_update,
+                                    (
+                                        order_no,
+                                        fee.currency,
+                                        fee_minor,
+                                        net,
+                                        settled.minor if settled is not None else None,
+                                        rate,
+                                    ),
+                                )
+                            )
+                        if check_rate:
+                            self.check_fee_rate(line, entry)
+                        continue
+            result = decide[line.kind](line)
+            add(result)
+            if result.result is not matched_result:
+                unmatched.append((n, result))
+        # the entries with a refund, and those paid here that no line accounted for (the others
+        # have nothing left for the day), picked by C iterators: a day holds a hundred thousand
+        refunds = map(any, map(_REFUND_FIELDS, day_entries))
+        paid = map(paid_states.__contains__, map(_PAY_STATUS, day_entries))
+        done = map(accounted.__contains__, map(_ORDER_NO, day_entries))
+        left = map(operator.or_, refunds, map(operator.gt, paid, done))  # paid and not done
+        for entry in compress(day_entries, left):
+            for result in chain(
+                self.payment_here_only(entry), self.refunds_here_only(entry, window)
+            ):
+                n += 1
+                add(result)
+                if result.result is not matched_result:
+                    unmatched.append((n, result))
+        day = set(map(_ORDER_NO, day_entries))
         for entry in other_entries:
             if entry.order_no not in day:
-                yield from self.refunds_here_only(entry, window)
+                for result in self.refunds_here_only(entry, window):
+                    n += 1
+                    add(result)
+                    if result.result is not matched_result:
+                        unmatched.append((n, result))
+        return unmatched
 
 
 def _refunded_minor(entry: LedgerEntry, currency: str) -> int:
@@ -638,11 +767,7 @@ def reconcile(
     other_entries = list({e.order_no: e for e in other_entries}.values())
     matcher = _Matcher([*other_entries, *day_entries], fee_rate)
     tally = _Tally()
-    unmatched = []
-    for n, line in enumerate(matcher.lines(statement, day_entries, other_entries, window), 1):
-        tally.add(line)
-        if line.result is not Result.MATCHED:
-            unmatched.append((n, line))
+    unmatched = matcher.decide(statement, day_entries, other_entries, window, tally)
     summary = tally.summary(statement, len(matcher.fee_updates))
     summary["fee_check"] = _fee_check(statement, fee_rate, matcher.fee_deviations)
     return Reconciliation(
@@ -698,6 +823,9 @@ class _Tally:
         self.figures: dict[tuple[Result, LineKind, str, str], list[int]] = {}
         # settlement currency -> [settled (signed), fees, net, converted lines]
         self.booked: dict[str, list[int]] = {}
+        # currency -> [count, amount]: payment lines matched on the spot (_Matcher.decide), each
+        # counted into figures as (matched, payment, currency, currency) when summarized
+        self.matched_payments: dict[str, list[int]] = {}
 
     def add(self, line: ResultLine) -> None:
         s, l_, source = line.statement, line.ledger, line.source
@@ -735,6 +863,13 @@ class _Tally:
         )
 
     def summary(self, statement: Statement, fees_to_write: int) -> dict[str, Any]:
+        for currency, (count, minor) in self.matched_payments.items():
+            key = (Result.MATCHED, LineKind.PAYMENT, currency, currency)
+            figures = self.figures.setdefault(key, [0, 0, 0])
+            figures[0] += count
+            figures[1] += minor
+            figures[2] += minor
+        self.matched_payments.clear()
         expected = _statement_totals(statement)
         account_fees: dict[str, int] = defaultdict(int)
         for fee in statement.account_fees:
@@ -810,12 +945,17 @@ class _Tally:
 
 def _statement_totals(statement: Statement) -> dict[str, int]:
     totals: dict[str, int] = defaultdict(int)
-    for line in statement.lines:
-        if line.kind is LineKind.PAYMENT:
-            totals[line.amount.currency] += line.amount.minor
-        elif line.kind is LineKind.REFUND:
-            totals[line.amount.currency] -= line.amount.minor
+    payment, refund = LineKind.PAYMENT, LineKind.REFUND
+    for kind, amount in map(_KIND_AND_AMOUNT, statement.lines):
+        if kind is payment:
+            totals[amount.currency] += amount.minor
+        elif kind is refund:
+            totals[amount.currency] -= amount.minor
     return totals
+
+
+#: a StatementLine's kind and amount (fields 1 and 4), read in C
+_KIND_AND_AMOUNT = itemgetter(1, 4)
 
 
 #: how many of a day's fee deviations its anomaly lists
