@@ -266,7 +266,7 @@ ORDER_FILTERS: list[tuple[str, dict[str, Any]]] = [
     ("product", {"type": "string"}),
     ("ip", {"type": "string"}),
     ("flagged", {"enum": ["true", "false"]}),
-    ("totals", {"enum": ["true", "false"]}),
+    ("totals", {"enum": ["true", "false", "capped"]}),
     ("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
     ("cursor", {"type": "string"}),
 ]

@@ -242,6 +242,7 @@ class OrderCursor:
 
 _TOTALS = frozenset({"count", "amount_by_currency"})
 _PAID_TOTALS = frozenset({"paid_count", "paid_amount_by_currency"})  # cursors from before lack them
+_CAPPED = frozenset({"capped"})  # totals=capped: whether the first page held only part of the set
 
 
 def _checked_totals(totals: Any) -> dict[str, Any] | None:
@@ -250,8 +251,9 @@ def _checked_totals(totals: Any) -> dict[str, Any] | None:
         return None
     if not (
         isinstance(totals, dict)
-        and set(totals) in (_TOTALS, _TOTALS | _PAID_TOTALS)
+        and set(totals) in (_TOTALS, _TOTALS | _PAID_TOTALS, _TOTALS | _PAID_TOTALS | _CAPPED)
         and all(type(totals[key]) is int for key in ("count", "paid_count") if key in totals)
+        and type(totals.get("capped", False)) is bool
         and all(
             _amounts_ok(totals[key])
             for key in ("amount_by_currency", "paid_amount_by_currency")
@@ -271,26 +273,30 @@ def _amounts_ok(amounts: Any) -> bool:
 
 @dataclass(frozen=True)
 class SearchOrders:
-    """GET /admin/orders: the criteria, a page of `limit`, totals unless `totals=false`."""
+    """GET /admin/orders: the criteria, a page of `limit`, totals unless `totals=false`: of the
+    whole filtered set, or with `totals=capped` of the first page's rows when more follow
+    (`capped`: true) — exact, and free, when the first page holds the whole set."""
 
     criteria: OrderCriteria
     limit: int = ORDER_LIMIT[0]
     want_totals: bool = True
     cursor: OrderCursor | None = None
     given: Mapping[str, str] = field(default_factory=dict)  # the filters as sent, for the audit
+    capped_totals: bool = False
 
     @classmethod
     def from_query(cls, params: Mapping[str, str], statuses: list[str]) -> SearchOrders:
         criteria = OrderCriteria.from_query(params, statuses)
         limit = p.limit(params, *ORDER_LIMIT)
-        want_totals = _flag(params, "totals", ("true", "false")) != "false"
+        totals = _flag(params, "totals", ("true", "false", "capped"))
         cursor = params.get("cursor")
         return cls(
             criteria,
             limit,
-            want_totals,
+            totals != "false",
             OrderCursor.decode(cursor) if cursor else None,
             {k: v for k, v in params.items() if k != "cursor"},
+            totals == "capped",
         )
 
 

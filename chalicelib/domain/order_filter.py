@@ -30,7 +30,9 @@ class OrderFilter:
     max_amount: Decimal | None = None
     order_no: str | None = None
     trade_no: str | None = None
-    email: str | None = None  # partial, case-insensitive; a whole address is an exact lookup
+    # case-insensitive: a whole address is an exact lookup, "@domain" every address at that domain,
+    # anything else the beginning of the address (a local-part prefix, maybe with "@" and more)
+    email: str | None = None
     buyer_id: str | None = None  # partial
     product: str | None = None  # partial, case-insensitive, on the product name
     ip: str | None = None
@@ -39,7 +41,17 @@ class OrderFilter:
 
     @property
     def exact_email(self) -> bool:
-        return self.email is not None and "@" in self.email and "." in self.email.rsplit("@", 1)[1]
+        if self.email is None:
+            return False
+        local, _, domain = self.email.rpartition("@")
+        return bool(local) and "." in domain
+
+    @property
+    def email_domain(self) -> str | None:
+        """The domain asked for by "@domain", case-folded."""
+        if self.email is None or not self.email.startswith("@"):
+            return None
+        return self.email[1:].casefold()
 
     def matches(self, order: Order, flagged: bool) -> bool:
         return all(check(order, flagged) for check in self._checks())
@@ -73,18 +85,7 @@ class OrderFilter:
         if self.min_amount is not None or self.max_amount is not None:
             yield lambda o, _: _within(o.amount.to_decimal(), self.min_amount, self.max_amount)
         if self.email:
-            needle = self.email.casefold()
-            exact = self.exact_email
-            yield (
-                lambda o, _: (
-                    bool(o.buyer_email)
-                    and (
-                        (o.buyer_email or "").casefold() == needle
-                        if exact
-                        else needle in (o.buyer_email or "").casefold()
-                    )
-                )
-            )
+            yield _email_check(self.email.casefold(), self.exact_email, self.email_domain)
         if self.buyer_id:
             buyer = self.buyer_id.casefold()
             yield lambda o, _: bool(o.buyer_id) and buyer in (o.buyer_id or "").casefold()
@@ -95,6 +96,20 @@ class OrderFilter:
             yield lambda o, _: o.buyer_ip == self.ip
         if self.flagged is not None:
             yield lambda o, flagged: flagged == self.flagged
+
+
+def _email_check(needle: str, exact: bool, domain: str | None) -> Callable[[Order, bool], bool]:
+    def check(o: Order, _: bool) -> bool:
+        address = (o.buyer_email or "").casefold()
+        if not address:
+            return False
+        if exact:
+            return address == needle
+        if domain is not None:
+            return address.rpartition("@")[2] == domain
+        return address.startswith(needle)
+
+    return check
 
 
 _Bound = TypeVar("_Bound", datetime, Decimal)

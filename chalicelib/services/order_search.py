@@ -1,9 +1,10 @@
 """GET /admin/orders: every filter of API.md, combinable, served by an index, with key-set
-cursor pagination and totals for the whole filtered set."""
+cursor pagination and totals: of the whole filtered set (one pass over it), or capped at the
+first page (`totals=capped`: what the page read, exact when it holds the whole set)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -35,21 +36,14 @@ def _amounts_view(by_currency: dict[str, int]) -> dict[str, str]:
     return {c: Money(m, c).format() for c, m in sorted(by_currency.items())}
 
 
-def _first_page_with_totals(
-    f: OrderFilter, limit: int
-) -> tuple[list[tuple[Any, Order]], dict[str, Any]]:
-    """One pass over the whole filtered set: the totals, and its first `limit + 1` rows.
-
-    Two totals that never mix: every matching order's order amount (`count`,
-    `amount_by_currency`), and what the paid ones among them took (`paid_count`,
-    `paid_amount_by_currency`: their paid amounts, refunded or not)."""
-    page: list[tuple[Any, Order]] = []
+def _totals(orders: Iterable[Order]) -> dict[str, Any]:
+    """Two totals that never mix: every order's order amount (`count`, `amount_by_currency`), and
+    what the paid ones among them took (`paid_count`, `paid_amount_by_currency`: their paid
+    amounts, refunded or not)."""
     by_currency: dict[str, int] = {}
     paid_by_currency: dict[str, int] = {}
     count = paid_count = 0
-    for item, order in _matching(f, None):
-        if len(page) <= limit:
-            page.append((item, order))
+    for order in orders:
         count += 1
         by_currency[order.amount.currency] = (
             by_currency.get(order.amount.currency, 0) + order.amount.minor
@@ -58,12 +52,27 @@ def _first_page_with_totals(
             paid_count += 1
             currency = order.paid_amount.currency
             paid_by_currency[currency] = paid_by_currency.get(currency, 0) + order.paid_amount.minor
-    return page, {
+    return {
         "count": count,
         "amount_by_currency": _amounts_view(by_currency),
         "paid_count": paid_count,
         "paid_amount_by_currency": _amounts_view(paid_by_currency),
     }
+
+
+def _first_page_with_totals(
+    f: OrderFilter, limit: int
+) -> tuple[list[tuple[Any, Order]], dict[str, Any]]:
+    """One pass over the whole filtered set: the totals, and its first `limit + 1` rows."""
+    page: list[tuple[Any, Order]] = []
+
+    def orders() -> Iterator[Order]:
+        for item, order in _matching(f, None):
+            if len(page) <= limit:
+                page.append((item, order))
+            yield order
+
+    return page, _totals(orders())
 
 
 def _page_and_totals(
@@ -72,9 +81,16 @@ def _page_and_totals(
     limit: int,
     want_totals: bool,
     carried: dict[str, Any] | None,
+    capped: bool = False,
 ) -> tuple[list, dict[str, Any] | None]:
     """The page's `limit + 1` rows, reading about that many items, and the totals: carried in the
-    cursor, or counted in the same pass as the first page."""
+    cursor, counted in the same pass as the first page, or (capped) of the first page's rows."""
+    if capped and carried is None and after is None:
+        page = list(islice(_matching(f, None, limit + 2), limit + 1))
+        more = len(page) > limit
+        return page, _totals(order for _, order in page[:limit]) | {"capped": more}
+    if capped:
+        want_totals = carried is not None  # a later page: the first page's totals, if it had any
     if want_totals and carried is None:
         if after is None:
             return _first_page_with_totals(f, limit)
@@ -104,6 +120,7 @@ def search(principal: Principal, command: SearchOrders) -> OrderPage:
         limit,
         command.want_totals,
         cursor.totals if cursor else None,
+        command.capped_totals,
     )
     more = len(page) > limit
     page = page[:limit]

@@ -4,8 +4,10 @@ Every admin access pattern of API.md is served by a key or an index (docs/intern
 Filter indexes are keyed by the filtered value with the ISO creation time as sort key, so a
 filter plus a time range is one bounded Query, newest first, never a Scan. Unfiltered listings
 use the UTC creation day as partition (one Query per day) so no single key takes every write.
-Derived keys (`paid_day`, `flag`, `email_lc`, `product_lc`, `amount_band`) are written together with what they
-derive from; sparse indexes simply omit the attribute.
+Derived keys (`paid_day`, `flag`, `email_lc`, `product_lc`, the amount, status, channel and e-mail
+composites) are written together with what they derive from (store/orders.py, store/search_keys.py);
+sparse indexes simply omit the attribute. Composite sort keys `<value>#<created_at>` (amount,
+e-mail) let one Query read exactly one price or one address in a time range, newest first.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class OrderModel(Model):
     order_no = UnicodeAttribute(hash_key=True)
     amount_minor = NumberAttribute()
     amount_band = UnicodeAttribute(null=True)
+    amount_at = UnicodeAttribute(null=True)  # "<amount in minor units, 15 digits>#<created_at>"
     currency = UnicodeAttribute()
     channel = UnicodeAttribute()
     gateway = UnicodeAttribute(null=True)
@@ -144,11 +147,20 @@ class OrderModel(Model):
     refund_open = UnicodeAttribute(
         null=True
     )  # "1" while a refund request is open (domain/refunds.py)
+    channel_status = UnicodeAttribute(null=True)  # "<channel>#<pay_status>"
+    status_band = UnicodeAttribute(null=True)  # "<pay_status>#<amount_band>"
+    channel_band = UnicodeAttribute(null=True)  # "<channel>#<amount_band>"
+    email_domain = UnicodeAttribute(null=True)  # the address's domain, case-folded
+    email_head = UnicodeAttribute(null=True)  # its local part's first 3 characters, case-folded
+    email_at = UnicodeAttribute(null=True)  # "<address, case-folded>#<created_at>"
 
     by_created = _gsi("by_created", "created_day", "created_at")
-    by_amount_band = _gsi("by_amount_band", "amount_band", "created_at")
+    by_amount = _gsi("by_amount", "amount_band", "amount_at")
     by_status = _gsi("by_status", "pay_status", "created_at")
     by_channel = _gsi("by_channel", "channel", "created_at")
+    by_channel_status = _gsi("by_channel_status", "channel_status", "created_at")
+    by_status_amount = _gsi("by_status_amount", "status_band", "amount_at")
+    by_channel_amount = _gsi("by_channel_amount", "channel_band", "amount_at")
     by_delivery = _gsi("by_delivery", "delivery_status", "created_at")
     by_method = _gsi("by_method", "method", "created_at")
     by_paid = _gsi("by_paid", "paid_day", "paid_at")
@@ -156,9 +168,10 @@ class OrderModel(Model):
     by_refund_open = _gsi("by_refund_open", "refund_open", "created_at")
     by_trade_no = _gsi("by_trade_no", "trade_no", None)
     by_email = _gsi("by_email", "email_lc", "created_at")
+    by_email_domain = _gsi("by_email_domain", "email_domain", "created_at")
+    by_email_prefix = _gsi("by_email_prefix", "email_head", "email_at")
     by_buyer = _gsi("by_buyer", "buyer_id", "created_at")
     by_ip = _gsi("by_ip", "buyer_ip", "created_at")
-    by_product = _gsi("by_product", "product_id", "created_at")
 
 
 # ------------------------------------------------------------------------------- notices

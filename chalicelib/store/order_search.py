@@ -1,7 +1,8 @@
 """Which index answers an order filter, and the candidates it yields, newest first.
 
 One plan per filter shape (docs/internals.md "Access patterns"): the most selective filter present picks
-the index; every other filter is applied afterwards by `OrderFilter.matches`. Candidates come
+the index (a composite one for channel + status, status + amount and channel + amount); every other
+filter is applied afterwards by `OrderFilter.matches`. Candidates come
 sorted by the plan's sort key (creation time, or payment time for a paid-time range) and then
 order number, so key-set pagination works the same for every plan.
 """
@@ -20,6 +21,7 @@ from ..domain.order_filter import OrderFilter
 from ..platform.read_budget import metered
 from .amount_bands import bands_between
 from .models import OrderModel
+from .search_keys import AFTER_TIME, HEAD, SEP, amount_key, email_head
 
 SWEEP_PAGE = 1000  # items per request when every match is read anyway (totals, exports)
 OPEN_START, OPEN_END = "0", "9"  # sort-key bounds below and above every ISO time
@@ -42,18 +44,102 @@ def _days_desc(start: datetime, end: datetime) -> list[str]:
     return days
 
 
-def _query(index, key: str, condition, page_size: int) -> Iterable[OrderModel]:
+def _query(
+    index, key: str, condition, page_size: int, after: dict | None = None
+) -> Iterable[OrderModel]:
     """One Query, lazily: nothing is read (or charged to the request's read budget) until the
-    merge asks for its first item."""
+    merge asks for its first item. `after`: the index key of an item to start just below."""
     return metered(
-        index.query(key, condition, scan_index_forward=False, page_size=page_size), page_size
+        index.query(
+            key,
+            condition,
+            scan_index_forward=False,
+            page_size=page_size,
+            last_evaluated_key=after,
+        ),
+        page_size,
     )
 
 
+def _share(page: int, streams: int) -> int:
+    """Items per request for each of `streams` merged streams: together about one page, so the
+    merge reads little more than it returns however many values the filter unites."""
+    return max(2, -(-page // max(streams, 1)))
+
+
 def _per_value(index, values: Iterable[str]) -> Sources:
+    values = list(values)
     return lambda low, high, page: [
-        _query(index, v, OrderModel.created_at.between(low, high), page) for v in values
+        _query(index, v, OrderModel.created_at.between(low, high), _share(page, len(values)))
+        for v in values
     ]
+
+
+def _newest_keys(index, partition: str, sort_attr, lowest: str, highest: str):
+    """The distinct keys `k` of sort values `k#<created_at>` in [lowest, highest], highest
+    first, each with its newest item: one Query of one item per key."""
+    upper = highest
+    while True:
+        found = list(
+            metered(
+                index.query(
+                    partition,
+                    sort_attr.between(lowest, upper),
+                    scan_index_forward=False,
+                    limit=1,
+                ),
+                1,
+            )
+        )
+        if not found:
+            return
+        key = getattr(found[0], sort_attr.attr_name).rpartition(SEP)[0]
+        yield key, found[0]
+        upper = key + SEP  # below every sort value of this key, above those of smaller keys
+
+
+def _per_key(
+    index, partitions: list[str], sort_attr, lowest: str, highest: str, known: str | None = None
+) -> Sources:
+    """Indexes sorted by `<key>#<created_at>` (an amount, an address): every key in range is
+    found with its newest item, which heads its stream when it falls in the time range (a key
+    whose newest order is older than the range adds nothing more); each stream then reads that
+    key alone in the time range, newest first. A `known` single key (an exact price) needs no
+    finding: one stream per partition."""
+
+    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
+        heads: list[tuple[str, str, OrderModel | None]] = (
+            [(partition, known, None) for partition in partitions]
+            if known is not None
+            else [
+                (partition, key, head)
+                for partition in partitions
+                for key, head in _newest_keys(index, partition, sort_attr, lowest, highest)
+                if head.created_at >= low
+            ]
+        )
+        size = _share(page, len(heads))
+        partition_attr = index._hash_key_attribute().attr_name
+
+        def rest(partition: str, key: str, after: OrderModel | None) -> Iterable[OrderModel]:
+            span = sort_attr.between(f"{key}{SEP}{low}", f"{key}{SEP}{high}")
+            start = None
+            if after is not None:  # the head, read already: go on below it
+                start = {
+                    partition_attr: {"S": partition},
+                    sort_attr.attr_name: {"S": getattr(after, sort_attr.attr_name)},
+                    "order_no": {"S": after.order_no},
+                }
+            return _query(index, partition, span, size, start)
+
+        return [
+            chain([head], rest(partition, key, head))
+            if head is not None and head.created_at <= high
+            else rest(partition, key, None)
+            for partition, key, head in heads
+        ]
+
+    return sources
 
 
 def _per_created_day(f: OrderFilter) -> Sources:
@@ -97,6 +183,46 @@ def _minor_bounds(f: OrderFilter) -> tuple[int, int]:
     return int(low.to_integral_value(ROUND_FLOOR)), int(high.to_integral_value(ROUND_CEILING))
 
 
+def _amount_plan(name: str, index, prefixes: list[str], f: OrderFilter) -> Plan:
+    """Every price in the filter's range, each read alone: an exact price reads only its orders."""
+    low, high = _minor_bounds(f)
+    partitions = [f"{prefix}{band}" for prefix in prefixes for band in bands_between(low, high)]
+    lowest, highest = amount_key(low) + SEP, amount_key(high) + SEP + AFTER_TIME
+    exact = amount_key(low) if amount_key(low) == amount_key(high) else None
+    return Plan(
+        name,
+        "created_at",
+        _per_key(index, partitions, OrderModel.amount_at, lowest, highest, exact),
+    )
+
+
+def _email_plan(f: OrderFilter) -> Plan | None:
+    """An address by its beginning (at least HEAD characters of local part, or all of a shorter
+    one and "@"), or every address at one domain; None when neither index can answer."""
+    assert f.email is not None
+    if f.email_domain:
+        return Plan(
+            "by_email_domain",
+            "created_at",
+            _per_value(OrderModel.by_email_domain, [f.email_domain]),
+        )
+    needle = f.email.casefold()
+    local, at, _ = needle.partition("@")
+    if len(local) < HEAD and not (at and local):
+        return None
+    return Plan(
+        "by_email_prefix",
+        "created_at",
+        _per_key(
+            OrderModel.by_email_prefix,
+            [email_head(local)],
+            OrderModel.email_at,
+            needle,
+            needle + "\U0010ffff",
+        ),
+    )
+
+
 def _single(order_no: str) -> Sources:
     def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
         try:
@@ -128,8 +254,22 @@ def choose_plan(f: OrderFilter) -> Plan:
         return Plan("by_ip", created, _per_value(OrderModel.by_ip, [f.ip]))
     if f.exact_email and f.email is not None:
         return Plan("by_email", created, _per_value(OrderModel.by_email, [f.email.casefold()]))
+    if f.email and (plan := _email_plan(f)):
+        return plan
     if f.flagged:
         return Plan("by_flagged", created, _per_value(OrderModel.by_flagged, ["1"]))
+    if f.min_amount is not None or f.max_amount is not None:
+        if f.channel:
+            return _amount_plan(
+                "by_channel_amount", OrderModel.by_channel_amount, [f.channel + SEP], f
+            )
+        if f.statuses:
+            prefixes = [status + SEP for status in f.statuses]
+            return _amount_plan("by_status_amount", OrderModel.by_status_amount, prefixes, f)
+        return _amount_plan("by_amount", OrderModel.by_amount, [""], f)
+    if f.channel and f.statuses:
+        pairs = [f"{f.channel}{SEP}{status}" for status in f.statuses]
+        return Plan("by_channel_status", created, _per_value(OrderModel.by_channel_status, pairs))
     for index, values in (
         (OrderModel.by_status, f.statuses),
         (OrderModel.by_delivery, [f.delivery]),
@@ -140,12 +280,6 @@ def choose_plan(f: OrderFilter) -> Plan:
             return Plan(index.Meta.index_name, created, _per_value(index, [v for v in values if v]))
     if f.paid_from or f.paid_to:
         return Plan("by_paid", "paid_at", _per_paid_day(f))
-    if f.min_amount is not None or f.max_amount is not None:
-        return Plan(
-            "by_amount_band",
-            created,
-            _per_value(OrderModel.by_amount_band, bands_between(*_minor_bounds(f))),
-        )
     return Plan("by_created", created, _per_created_day(f))
 
 

@@ -28,8 +28,8 @@ from ..domain.refunds import refunds_moved
 from ..domain.rules.change import PriorState
 from . import refund_days
 from ._dynamo import dispatch, update_or_old
-from .amount_bands import band_of
 from .models import OrderModel, PaymentMap, TimelineMap
+from .search_keys import amount_keys, email_keys, status_keys
 
 
 class VersionConflict(Exception):
@@ -163,10 +163,14 @@ def to_domain(item: OrderModel) -> Order:
 
 
 def _new_item(order: Order) -> OrderModel:
+    created_at = to_iso(order.created_at)
+    keys: dict[str, Any] = amount_keys(
+        order.channel, order.pay_status.value, order.amount.minor, created_at
+    ) | email_keys(order.buyer_email, created_at)
     return OrderModel(
         order.order_no,
+        **keys,
         amount_minor=order.amount.minor,
-        amount_band=band_of(order.amount.minor),
         currency=order.amount.currency,
         channel=order.channel,
         gateway=order.gateway,
@@ -182,7 +186,7 @@ def _new_item(order: Order) -> OrderModel:
         device=order.device,
         browser=order.browser,
         os=order.os,
-        created_at=to_iso(order.created_at),
+        created_at=created_at,
         created_day=day_of(order.created_at),
         expires_at=to_iso(order.expires_at),
         pay_status=order.pay_status.value,
@@ -219,13 +223,18 @@ def _field_values(name: str, value: Any) -> dict[str, Any]:
     return {name: value}
 
 
-def _actions(changes: OrderChanges) -> list[Action]:
+def _actions(changes: OrderChanges, channel: str, amount_minor: int) -> list[Action]:
+    """The update of `changes` to an order of that channel and amount: each field with the index
+    keys derived from it (a new pay status moves the order in the status composites)."""
     attrs = OrderModel.get_attributes()
     actions: list[Action] = []
     for name, value in changes.set.items():
         if value is None:
             continue
-        for stored, stored_value in _field_values(name, value).items():
+        stored_values = _field_values(name, value)
+        if name == "pay_status":
+            stored_values |= status_keys(channel, value.value, amount_minor)
+        for stored, stored_value in stored_values.items():
             actions.append(
                 attrs[stored].remove() if stored_value is None else attrs[stored].set(stored_value)
             )
@@ -278,7 +287,9 @@ def apply_changes(order: Order, changes: OrderChanges) -> Order:
     condition = OrderModel.version == order.version
     for key in changes.applied:
         condition &= ~OrderModel.applied.contains(key)
-    result = update_or_old(OrderModel, order.order_no, _actions(changes), condition)
+    result = update_or_old(
+        OrderModel, order.order_no, _actions(changes, order.channel, order.amount.minor), condition
+    )
     if not result.ok or result.item is None:  # ok comes with the new item (ALL_NEW)
         raise VersionConflict(order.order_no)
     return to_domain(result.item)
@@ -301,7 +312,12 @@ def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult
         & ~OrderModel.applied.contains(notice.dedupe_key)
     )
     result = update_or_old(
-        OrderModel, notice.out_trade_no, _actions(changes), condition, return_new=False
+        OrderModel,
+        notice.out_trade_no,
+        # the condition holds the order to the notice's channel and amount
+        _actions(changes, notice.channel, notice.amount_moved.minor),
+        condition,
+        return_new=False,
     )
     return FastPathResult(result.ok, to_domain(result.item) if result.item else None)
 
