@@ -169,9 +169,12 @@ async function search(ctx, f, box) {
   const q = (f.q || "").trim();
   const guessed = f.qf !== "auto" ? f.qf : F.guessField(q);
   const tries = q && f.qf === "auto" && guessed === "order_no" ? ["order_no", "trade_no"] : [guessed];
-  const pages = [null];       // cursors of the pages seen, for "previous"
+  let pages = [null];         // cursors of the pages seen, for "previous"
   let page = 0;
   let field = tries[0];
+  // Totals of the whole set cost a read of the whole set: the first page counts only itself
+  // (exact when it holds every match) until the operator asks for all of them.
+  let countAll = false;
 
   const load = async () => {
     mount(box, loading());
@@ -179,7 +182,9 @@ async function search(ctx, f, box) {
       let result = null;
       for (const candidate of tries) {
         field = candidate;
-        result = await ctx.api.get("/admin/orders", { ...F.toApi(f, q ? candidate : null), limit: f.limit, cursor: pages[page] || undefined });
+        result = await ctx.api.get("/admin/orders", {
+          ...F.toApi(f, q ? candidate : null), limit: f.limit, cursor: pages[page] || undefined, totals: countAll ? "true" : "capped",
+        });
         if (!ctx.alive()) return;
         if (result.items.length || page > 0) break;
       }
@@ -192,13 +197,20 @@ async function search(ctx, f, box) {
 
   const draw = (result) => {
     const totals = result.totals || { count: 0, amount_by_currency: {} };
+    const counted = totals.capped ? [
+      h("strong", { "data-total": "count" }, t("orders.total_more", { n: integer(totals.count) })),
+      h("button", { type: "button", class: "btn btn-ghost btn-small", "data-action": "count-all",
+        onclick: () => { countAll = true; pages = [null]; page = 0; load(); } }, t("orders.count_all")),
+    ] : [
+      h("strong", { "data-total": "count" }, t("orders.total_count", { n: integer(totals.count) })),
+      h("span", { class: "summary-amount" }, t("orders.total_amount"), " ",
+        h("strong", { "data-total": "amount" }, moneyByCurrency(totals.amount_by_currency))),
+      totals.paid_amount_by_currency ? h("span", { class: "summary-amount" }, t("orders.paid_count", { n: integer(totals.paid_count) }),
+        " · ", t("orders.paid_total"), " ", h("strong", { "data-total": "paid" }, moneyByCurrency(totals.paid_amount_by_currency))) : null,
+    ];
     const summary = h("div", { class: "summary" },
       h("div", {},
-        h("strong", { "data-total": "count" }, t("orders.total_count", { n: integer(totals.count) })),
-        h("span", { class: "summary-amount" }, t("orders.total_amount"), " ",
-          h("strong", { "data-total": "amount" }, moneyByCurrency(totals.amount_by_currency))),
-        totals.paid_amount_by_currency ? h("span", { class: "summary-amount" }, t("orders.paid_count", { n: integer(totals.paid_count) }),
-          " · ", t("orders.paid_total"), " ", h("strong", { "data-total": "paid" }, moneyByCurrency(totals.paid_amount_by_currency))) : null,
+        ...counted,
         q && field ? h("span", { class: "chip chip-static", "data-matched": field }, t("orders.matched_by", { field: t(`keyword.${field}`) })) : null),
       h("div", { class: "summary-right muted small" }, t("orders.page", { n: page + 1 }),
         " · ", h("label", {}, t("orders.per_page"), " ", h("select", {
