@@ -135,6 +135,14 @@ CASES = {
     "trade no": ({"trade_no": "T0005"}, lambda o: o.trade_no == "T0005"),
     "email partial": ({"email": "USER1@"}, lambda o: o.buyer_email.startswith("user1@")),
     "email exact": ({"email": "user2@163.com"}, lambda o: o.buyer_email == "user2@163.com"),
+    "email domain": ({"email": "@QQ.com"}, lambda o: o.buyer_email.endswith("@qq.com")),
+    "email prefix": ({"email": "user"}, lambda o: True),
+    "email prefix and domain start": (
+        {"email": "user3@q"},
+        lambda o: o.buyer_email.startswith("user3@q"),
+    ),
+    "email short prefix (a sweep)": ({"email": "us"}, lambda o: True),
+    "email inside the address (not a prefix)": ({"email": "ser1"}, lambda o: False),
     "buyer partial": ({"buyer_id": "buyer-3"}, lambda o: o.buyer_id == "buyer-3"),
     "product ci": ({"product": "netflix"}, lambda o: "Netflix" in o.product_name),
     "ip": ({"ip": "36.110.1.1"}, lambda o: o.buyer_ip == "36.110.1.1"),
@@ -148,6 +156,18 @@ CASES = {
             and o.amount.minor >= 500
             and "VIP" in o.product_name
         ),
+    ),
+    "channel + two statuses": (
+        {"channel": "alipay-main", "status": ["paid", "pending"]},
+        lambda o: o.channel == "alipay-main" and o.pay_status.value in ("paid", "pending"),
+    ),
+    "status + exact price": (
+        {"status": "pending", "min_amount": "58", "max_amount": "58"},
+        lambda o: o.pay_status.value == "pending" and o.amount.minor == 5800,
+    ),
+    "channel + amount range": (
+        {"channel": "stripe-main", "min_amount": "9.99", "max_amount": "500"},
+        lambda o: o.channel == "stripe-main" and 999 <= o.amount.minor <= 50000,
     ),
     "ip + email + flagged": (
         {"ip": "36.110.0.0", "email": "user0", "flagged": "true"},
@@ -265,6 +285,72 @@ def test_no_scan_and_exact_lookups_in_one_request(api, data, monkeypatch):
         k: v for k, v in calls.items() if k[0] in ("GetItem", "Query") and k[1] != "by_kind"
     }
     assert orders_reads == {("Query", "by_trade_no"): 1, ("GetItem", None): 1}  # + the auth key
+
+
+@pytest.mark.parametrize(
+    "params,index",
+    [
+        ({"channel": "wxpay-main", "status": "paid"}, "by_channel_status"),
+        ({"status": ["paid", "expired"], "min_amount": "58"}, "by_status_amount"),
+        ({"channel": "wxpay-main", "status": "paid", "max_amount": "58"}, "by_channel_amount"),
+        ({"min_amount": "58", "max_amount": "58"}, "by_amount"),
+        ({"email": "@qq.com", "channel": "wxpay-main"}, "by_email_domain"),
+        ({"email": "user1", "status": "paid"}, "by_email_prefix"),
+        ({"email": "u1@"}, "by_email_prefix"),
+        ({"email": "u1"}, "by_created"),
+    ],
+    ids=[
+        "channel+status",
+        "status+amount",
+        "channel+status+amount",
+        "exact price",
+        "domain",
+        "prefix",
+        "short local part",
+        "short prefix",
+    ],
+)
+def test_combinations_are_served_by_their_composite_index(api, data, params, index):
+    assert search(api, limit=3, totals="false", **params)["index"] == index
+
+
+def test_capped_totals_count_the_first_page_and_read_no_more(api, data, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    read = Counter()
+    original = Connection._make_api_call
+
+    def counting(conn, operation, kwargs):
+        answer = original(conn, operation, kwargs)
+        if kwargs.get("TableName") == OrderModel.Meta.table_name:
+            read[operation] += answer.get("ScannedCount", int("Item" in answer))
+        return answer
+
+    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    first = search(api, limit=5, channel="wxpay-main", totals="capped")
+    shown = [o for o in data if o.order_no in {i["order_no"] for i in first["items"]}]
+    paid = [o.paid_amount.minor for o in shown if o.pay_status in PAID_STATES and o.paid_amount]
+    assert first["totals"] == {
+        "count": 5,
+        "amount_by_currency": {"CNY": Money(sum(o.amount.minor for o in shown)).format()},
+        "paid_count": len(paid),
+        "paid_amount_by_currency": {"CNY": Money(sum(paid)).format()} if paid else {},
+        "capped": True,
+    }
+    assert read["Query"] <= 5 + 2
+    second = search(
+        api, limit=5, channel="wxpay-main", totals="capped", cursor=first["next_cursor"]
+    )
+    assert second["totals"] == first["totals"]  # carried, not counted again
+    wanted = [o for o in data if o.channel == "wxpay-main" and o.pay_status.value == "paid"]
+    whole = search(api, limit=50, channel="wxpay-main", status="paid", totals="capped")
+    assert whole["totals"]["capped"] is False and whole["totals"]["count"] == len(wanted)
+    assert search(api, limit=5, channel="wxpay-main")["totals"].keys() == {
+        "count",
+        "amount_by_currency",
+        "paid_count",
+        "paid_amount_by_currency",
+    }  # the default stays the whole set, as before
 
 
 @pytest.mark.parametrize(
