@@ -257,6 +257,20 @@ def find_trade(ctx: CallContext, trade_no: str) -> GatewayTrade | None:
 # ------------------------------------------------------------------ 对账
 
 
+def _statement_answer(ctx: CallContext, url: str, what: str, day: date) -> requests.Response:
+    """The signed GET of a day's bill or statement: StatementNotReady while WeChat Pay has not
+    made it yet, an invalid answer for any other refusal."""
+    response = _get(ctx.config, url, ctx.http, ctx.now, what)
+    if response.status_code in (400, 404) and _error_code(response) in _NO_BILL:
+        raise StatementNotReady(
+            f"WeChat Pay has no statement for {day} yet ({_error_code(response)})",
+            {"channel": ctx.channel, "date": day.isoformat()},
+        )
+    if response.status_code != 200:
+        raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
+    return response
+
+
 def fetch_bill(ctx: CallContext, day: date) -> Statement:
     """The day's trade bill: its download URL and SHA-1, then the GZIP; a cross-border channel
     (`cross_border`) asks `/v3/global/statements` instead, whose answer is the statement."""
@@ -267,14 +281,7 @@ def fetch_bill(ctx: CallContext, day: date) -> Statement:
     url = _api(
         config, f"/v3/bill/tradebill?bill_date={day.isoformat()}&bill_type=ALL&tar_type=GZIP"
     )
-    response = _get(config, url, http, now, what)
-    if response.status_code in (400, 404) and _error_code(response) in _NO_BILL:
-        raise StatementNotReady(
-            f"WeChat Pay has no trade bill for {day} yet ({_error_code(response)})",
-            {"channel": channel, "date": day.isoformat()},
-        )
-    if response.status_code != 200:
-        raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
+    response = _statement_answer(ctx, url, what, day)
     with readable(what):
         answer = json.loads(response.content)
         hash_type, hash_value, download_url = (
@@ -293,23 +300,16 @@ def fetch_bill(ctx: CallContext, day: date) -> Statement:
 def _fetch_global_statement(ctx: CallContext, day: date) -> Statement:
     """WeChat Pay Global's 下载对账单: GET /v3/global/statements?date=YYYYMMDD&mchid=…, the
     table itself as the answer, its SHA-1 in the Wechatpay-Statement-Sha1 header."""
-    config, channel, http, now = ctx.config, ctx.channel, ctx.http, ctx.now
+    config, channel = ctx.config, ctx.channel
     what = "wechatpay global statement"
     mchid = quote(str(config_value(config, "mchid")), safe="")
     url = _api(config, f"/v3/global/statements?date={day:%Y%m%d}&mchid={mchid}")
-    response = _get(config, url, http, now, what)
-    if response.status_code in (400, 404) and _error_code(response) in _NO_BILL:
-        raise StatementNotReady(
-            f"WeChat Pay has no statement for {day} yet ({_error_code(response)})",
-            {"channel": channel, "date": day.isoformat()},
-        )
-    if response.status_code != 200:
-        raise invalid_answer(what, f"HTTP {response.status_code} {_error_code(response)}".strip())
+    response = _statement_answer(ctx, url, what, day)
     source = f"{what} {channel} {day.isoformat()}"
     raw = wechatpay_bill.check_sha1(
         response.content, response.headers.get("Wechatpay-Statement-Sha1"), source
     )
-    return read_at(wechatpay_bill.parse(raw, channel, day, source), now)
+    return read_at(wechatpay_bill.parse(raw, channel, day, source), ctx.now)
 
 
 # ------------------------------------------------------------------ 退款
