@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from ..domain.clock import utcnow
 from ..domain.commands import OrderCriteria, OrderCursor, SearchOrders
 from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order
@@ -18,11 +17,12 @@ from ..store import audit
 from ..store import orders as order_store
 from ..store.order_search import SWEEP_PAGE, candidates, choose_plan
 from .auth import Principal
+from .ports import clock
 
 
 def parse_filter(params: Mapping[str, Any], statuses: list[str]) -> OrderFilter:
     """The filter of stored parameters (an export's), every one checked, on the clock now."""
-    return OrderCriteria.from_query(params, statuses).to_filter(utcnow())
+    return OrderCriteria.from_query(params, statuses).to_filter(clock().now())
 
 
 def _matching(f: OrderFilter, after: tuple[str, str] | None, page_size: int = SWEEP_PAGE):
@@ -111,7 +111,7 @@ class OrderPage:
 
 
 def search(principal: Principal, command: SearchOrders) -> OrderPage:
-    f = command.criteria.to_filter(utcnow())
+    f = command.criteria.to_filter(clock().now())
     limit, cursor = command.limit, command.cursor
     plan = choose_plan(f)
     page, totals = _page_and_totals(
@@ -131,7 +131,7 @@ def search(principal: Principal, command: SearchOrders) -> OrderPage:
         next_cursor = OrderCursor(after, totals).encode()
     masked = not principal.sees_pii
     audit.record_api(
-        utcnow(),
+        clock().now(),
         principal.key_id,
         principal.role,
         "search_orders",

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ..domain.anomaly import Finding, Severity
-from ..domain.clock import to_api, utcnow
+from ..domain.clock import to_api
 from ..domain.errors import GatewayUnavailable, PaytrackError
 from ..domain.reconcile import LedgerEntry, Reconciliation, findings, refund_orders
 from ..domain.reconcile import reconcile as match
@@ -39,6 +39,7 @@ from ..store import ledger, refund_days
 from ..store import reconciliations as run_store
 from ..store.reconciliations import NewRun, RunStatus, StoredRun
 from . import anomalies, channel_config, channels, job_metrics, statements
+from .ports import clock
 from .reconcile_report import archive
 from .render import reconcile_line_view
 from .statement_fees import apply_fees
@@ -55,7 +56,7 @@ def reconcile(
 ) -> StoredRun:
     """Fetch the statement and reconcile it. A statement that cannot be had or read is recorded
     in the day's history and re-raised."""
-    now = now or utcnow()
+    now = now or clock().now()
     with _bulk_allocation():
         try:
             statement = statements.fetch(channel, day, now)
@@ -234,7 +235,7 @@ def reconcile_day(
 ) -> dict[str, Any]:
     """Every channel (or one) for a day, yesterday by default; one failing channel does not stop
     the others and is listed under `failed` (its anomaly and metric page)."""
-    now = now or utcnow()
+    now = now or clock().now()
     day = day or yesterday(now)
     targets = [channel] if channel else sorted(channels.all_channels())
     results: dict[str, Any] = {}

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ..domain.clock import utcnow
 from ..domain.commands import GetRun, ListRuns, RunReconciliation
 from ..domain.errors import NotFound, ValidationFailed
 from ..domain.statement import beijing_day
@@ -17,6 +16,7 @@ from ..store import reconciliations as run_store
 from ..store.reconciliations import StoredRun
 from . import channels, reconcile_report
 from .auth import Principal
+from .ports import clock
 from .reconcile import reconcile
 from .render import api_run_id
 from .statement_fees import apply_fees
@@ -41,13 +41,13 @@ class RunDone:
 def _audit(
     principal: Principal, action: str, target: str | None, detail: dict[str, Any] | None = None
 ) -> None:
-    audit.record_api(utcnow(), principal.key_id, principal.role, action, target, detail)
+    audit.record_api(clock().now(), principal.key_id, principal.role, action, target, detail)
 
 
 def list_runs(principal: Principal, command: ListRuns) -> list[StoredRun]:
     """Runs by channel and/or day; without either, the last 7 days."""
     channel, day = command.channel, command.day
-    today = beijing_day(utcnow())
+    today = beijing_day(clock().now())
     if channel and day:
         run = run_store.get(run_store.run_id_of(channel, day.isoformat()))
         runs = [run] if run else []
@@ -105,7 +105,7 @@ def run_now(principal: Principal, command: RunReconciliation) -> RunDone:
             f"channel: {channel!r} is not a configured channel",
             {"field": "channel", "allowed": sorted(channels.all_channels())},
         )
-    if day > beijing_day(utcnow()):
+    if day > beijing_day(clock().now()):
         raise ValidationFailed("date: a day that has not begun has no statement", {"field": "date"})
     _audit(
         principal, "run_reconciliation", api_run_id(run_store.run_id_of(channel, day.isoformat()))

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..domain.clock import utcnow
 from ..domain.money import Money
 from ..domain.order import EntryType, TimelineEntry
 from ..domain.statement import beijing_day
@@ -17,6 +16,7 @@ from ..platform.job_settings import get_job_settings
 from ..store import ledger
 from ..store import reconciliations as run_store
 from ..store.reconciliations import RunStatus, StoredRun
+from .ports import clock
 
 FEE_WRITERS = 8
 FEE_BATCH = 100  # orders per fee write-back request (TransactWriteItems' limit)
@@ -46,7 +46,7 @@ def _fee_write(run: StoredRun, update: list[Any], now: datetime) -> ledger.State
 def apply_fees(run: StoredRun, budget: timedelta, now: datetime | None = None) -> dict[str, int]:
     """Write the run's pending statement fees onto their orders until `budget` is spent: each
     chunk's orders in transactions of FEE_BATCH, written side by side."""
-    now = now or utcnow()
+    now = now or clock().now()
     deadline = time.monotonic() + budget.total_seconds()
     written = left = 0
     with ThreadPoolExecutor(max_workers=FEE_WRITERS) as pool:
@@ -65,7 +65,7 @@ def apply_fees(run: StoredRun, budget: timedelta, now: datetime | None = None) -
 
 def apply_statement_fees(now: datetime | None = None, days: int = 3) -> dict[str, Any]:
     """The scheduled catch-up: finish the fee write-back of the last few days' runs."""
-    now = now or utcnow()
+    now = now or clock().now()
     budget = get_job_settings().fee_writeback_budget
     deadline = time.monotonic() + budget.total_seconds()
     done: dict[str, dict[str, int]] = {}
