@@ -23,10 +23,12 @@ from .amount_bands import bands_between
 from .models import OrderModel
 from .search_keys import AFTER_TIME, HEAD, SEP, amount_key, email_head
 
+Attributes = list[str] | None
 SWEEP_PAGE = 1000  # items per request when every match is read anyway (totals, exports)
 OPEN_START, OPEN_END = "0", "9"  # sort-key bounds below and above every ISO time
 
-Sources = Callable[[str, str, int], list[Iterable[OrderModel]]]  # (low, high, page size) -> streams
+# (low, high, page size, attributes to read or None for all) -> streams
+Sources = Callable[[str, str, int, Attributes], list[Iterable[OrderModel]]]
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,16 @@ def _days_desc(start: datetime, end: datetime) -> list[str]:
 
 
 def _query(
-    index, key: str, condition, page_size: int, after: dict | None = None
+    index,
+    key: str,
+    condition,
+    page_size: int,
+    attributes: Attributes,
+    after: dict | None = None,
 ) -> Iterable[OrderModel]:
     """One Query, lazily: nothing is read (or charged to the request's read budget) until the
-    merge asks for its first item. `after`: the index key of an item to start just below."""
+    merge asks for its first item. `after`: the index key of an item to start just below;
+    `attributes`: a projection (None reads whole items)."""
     return metered(
         index.query(
             key,
@@ -56,6 +64,7 @@ def _query(
             scan_index_forward=False,
             page_size=page_size,
             last_evaluated_key=after,
+            attributes_to_get=attributes,
         ),
         page_size,
     )
@@ -69,8 +78,14 @@ def _share(page: int, streams: int) -> int:
 
 def _per_value(index, values: Iterable[str]) -> Sources:
     values = list(values)
-    return lambda low, high, page: [
-        _query(index, v, OrderModel.created_at.between(low, high), _share(page, len(values)))
+    return lambda low, high, page, attributes: [
+        _query(
+            index,
+            v,
+            OrderModel.created_at.between(low, high),
+            _share(page, len(values)),
+            attributes,
+        )
         for v in values
     ]
 
@@ -107,7 +122,9 @@ def _per_key(
     key alone in the time range, newest first. A `known` single key (an exact price) needs no
     finding: one stream per partition."""
 
-    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
+    def sources(
+        low: str, high: str, page: int, attributes: Attributes
+    ) -> list[Iterable[OrderModel]]:
         heads: list[tuple[str, str, OrderModel | None]] = (
             [(partition, known, None) for partition in partitions]
             if known is not None
@@ -130,7 +147,7 @@ def _per_key(
                     sort_attr.attr_name: {"S": getattr(after, sort_attr.attr_name)},
                     "order_no": {"S": after.order_no},
                 }
-            return _query(index, partition, span, size, start)
+            return _query(index, partition, span, size, attributes, start)
 
         return [
             chain([head], rest(partition, key, head))
@@ -143,13 +160,21 @@ def _per_key(
 
 
 def _per_created_day(f: OrderFilter) -> Sources:
-    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
+    def sources(
+        low: str, high: str, page: int, attributes: Attributes
+    ) -> list[Iterable[OrderModel]]:
         days = _days_desc(
             from_iso(low), from_iso(high)
         )  # from the cursor's day, not the range's end
         return [
             chain.from_iterable(
-                _query(OrderModel.by_created, day, OrderModel.created_at.between(low, high), page)
+                _query(
+                    OrderModel.by_created,
+                    day,
+                    OrderModel.created_at.between(low, high),
+                    page,
+                    attributes,
+                )
                 for day in days
             )
         ]
@@ -164,11 +189,19 @@ def _per_paid_day(f: OrderFilter) -> Sources:
     start = max(f.paid_from or f.created_from, f.created_from)
     end = min(f.paid_to or now, now)
 
-    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
+    def sources(
+        low: str, high: str, page: int, attributes: Attributes
+    ) -> list[Iterable[OrderModel]]:
         last = end if high == OPEN_END else min(end, from_iso(high))  # from the cursor's day on
         return [
             chain.from_iterable(
-                _query(OrderModel.by_paid, day, OrderModel.paid_at.between(low, high), page)
+                _query(
+                    OrderModel.by_paid,
+                    day,
+                    OrderModel.paid_at.between(low, high),
+                    page,
+                    attributes,
+                )
                 for day in _days_desc(start, last)
             )
         ]
@@ -224,9 +257,11 @@ def _email_plan(f: OrderFilter) -> Plan | None:
 
 
 def _single(order_no: str) -> Sources:
-    def sources(low: str, high: str, page: int) -> list[Iterable[OrderModel]]:
+    def sources(
+        low: str, high: str, page: int, attributes: Attributes
+    ) -> list[Iterable[OrderModel]]:
         try:
-            return [[OrderModel.get(order_no)]]
+            return [[OrderModel.get(order_no, attributes_to_get=attributes)]]
         except OrderModel.DoesNotExist:
             return [[]]
 
@@ -242,9 +277,12 @@ def choose_plan(f: OrderFilter) -> Plan:
         return Plan(
             "by_trade_no",
             created,
-            lambda low, high, page: [
+            lambda low, high, page, attributes: [
                 sorted(
-                    metered(OrderModel.by_trade_no.query(f.trade_no), page),
+                    metered(
+                        OrderModel.by_trade_no.query(f.trade_no, attributes_to_get=attributes),
+                        page,
+                    ),
                     key=lambda i: (i.created_at, i.order_no),
                     reverse=True,
                 )
@@ -295,17 +333,24 @@ def _bounds(plan: Plan, f: OrderFilter, after: tuple[str, str] | None) -> tuple[
 
 
 def candidates(
-    f: OrderFilter, after: tuple[str, str] | None, page_size: int = SWEEP_PAGE
+    f: OrderFilter,
+    after: tuple[str, str] | None,
+    page_size: int = SWEEP_PAGE,
+    attributes: Attributes = None,
 ) -> Iterator[OrderModel]:
     """Every item the plan's index yields within the bounds, newest first, strictly after the
     cursor `after` = (sort value, order number). `page_size` items per request: what one page of
-    results needs, so DynamoDB reads little more than is returned; larger when all is read."""
+    results needs, so DynamoDB reads little more than is returned; larger when all is read.
+    `attributes`: read only these (with the plan's sort key and order number), None for whole
+    items."""
     plan = choose_plan(f)
     low, high = _bounds(plan, f, after)
 
     def key(item: OrderModel) -> tuple[str, str]:
         return getattr(item, plan.sort_attr) or "", item.order_no
 
-    for item in heapq.merge(*plan.sources(low, high, page_size), key=key, reverse=True):
+    if attributes is not None:
+        attributes = sorted({*attributes, plan.sort_attr, "order_no"})
+    for item in heapq.merge(*plan.sources(low, high, page_size, attributes), key=key, reverse=True):
         if after is None or key(item) < tuple(after):
             yield item
