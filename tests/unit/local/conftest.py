@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 from moto import mock_aws
+from wechatpayv3 import WeChatPay, WeChatPayType
 
 from local import fidelity
 from local.simulator import DEFAULT_CHANNELS_FILE, GatewaySimulator, load_channels, load_sim_config
@@ -180,3 +181,33 @@ def patched_later(monkeypatch):
             owner, name, owner.__dict__[name]
         )  # the descriptor: make is a classmethod, __new__ a staticmethod
     return fidelity.like_aws
+
+
+def wechatpay_sdk(config: dict) -> WeChatPay:
+    """The wechatpayv3 SDK as the merchant of a simulated WeChat channel, calling the simulator:
+    the independent oracle of its signing and answers."""
+    sdk = WeChatPay(
+        wechatpay_type=WeChatPayType.NATIVE,
+        mchid=config["mchid"],
+        private_key=config["merchant_private_key"],
+        cert_serial_no=config["merchant_serial_no"],
+        appid=config["appid"],
+        apiv3_key=config["apiv3_key"],
+        public_key=config["platform_public_key"],
+        public_key_id=config["platform_public_key_id"],
+    )
+    sdk._core._gate_way = config["api_base"].rstrip("/")
+    return sdk
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """Credentials and a region for in-process moto, and no endpoint that would send boto3 to a
+    server instead."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": "ap-east-1",
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

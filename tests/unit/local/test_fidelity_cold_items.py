@@ -8,24 +8,12 @@ from __future__ import annotations
 import random
 
 import boto3
-import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from local import fidelity
 
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    for name, value in {
-        "AWS_DEFAULT_REGION": "ap-east-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
 def _create_tables(client) -> None:

@@ -9,7 +9,6 @@ BatchWriteItem), every index Query answers exactly what moto's own scan of the t
 from __future__ import annotations
 
 import boto3
-import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,17 +34,6 @@ _gsi = [
         "KeySchema": [{"AttributeName": "mail", "KeyType": "HASH"}],
     },
 ]
-
-
-@pytest.fixture
-def aws_env(monkeypatch):
-    for name, value in {
-        "AWS_DEFAULT_REGION": "ap-east-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
 def _create_tables(client) -> None:

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 import pytest
 import requests
 from alipay import AliPay
-from wechatpayv3 import WeChatPay, WeChatPayType
 
 from chalicelib.domain.errors import GatewayUnavailable
 from chalicelib.domain.query import QueryStatus
@@ -20,6 +19,7 @@ from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
 from local.sim.base import Downloads
 from tests.support.gateway_sim import statements_ahead
+from tests.unit.local.conftest import wechatpay_sdk
 
 CURRENCY = {"alipay-main": "CNY", "wxpay-main": "CNY", "epay-main": "CNY", "stripe-main": "USD"}
 HTTP = GatewayHttp(timeout_s=5, attempts=1)
@@ -109,17 +109,7 @@ def test_python_alipay_sdk_queries_the_simulator_and_verifies_its_signature(
 def test_wechatpayv3_queries_the_simulator_and_verifies_its_signature(sim, configs):
     trade = sim.pay("wxpay-main", "ORD-WX", "58.00", notify=False)
     config = configs["wxpay-main"]
-    sdk = WeChatPay(
-        wechatpay_type=WeChatPayType.NATIVE,
-        mchid=config["mchid"],
-        private_key=config["merchant_private_key"],
-        cert_serial_no=config["merchant_serial_no"],
-        appid=config["appid"],
-        apiv3_key=config["apiv3_key"],
-        public_key=config["platform_public_key"],
-        public_key_id=config["platform_public_key_id"],
-    )
-    sdk._core._gate_way = config["api_base"]
+    sdk = wechatpay_sdk(config)
     status, body = sdk.query(out_trade_no="ORD-WX")  # raises unless the answer verifies
     assert status == 200 and trade.trade_no in body
     status, body = sdk.trade_bill(bill_date=beijing_day(now()).isoformat())

@@ -9,7 +9,6 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.type import RequestType
 
 from chalicelib.domain.errors import GatewayUnavailable
@@ -20,6 +19,7 @@ from chalicelib.gateways._http import GatewayHttp
 from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
 
+from .conftest import wechatpay_sdk
 from .test_sim_apis import configs, sim  # noqa: F401  (fixtures)
 
 HTTP = GatewayHttp(timeout_s=5, attempts=1)
@@ -97,17 +97,7 @@ def test_paytrack_refunds_a_cross_border_trade_through_global_refunds(sim, globa
 def test_the_wechatpayv3_sdk_verifies_the_global_answers(sim, global_config):  # noqa: F811
     trade = sim.pay(WX, "ORD-G4", "19.99", "USD", notify=False)
     config = global_config
-    wechat = WeChatPay(
-        wechatpay_type=WeChatPayType.NATIVE,
-        mchid=config["mchid"],
-        private_key=config["merchant_private_key"],
-        cert_serial_no=config["merchant_serial_no"],
-        appid=config["appid"],
-        apiv3_key=config["apiv3_key"],
-        public_key=config["platform_public_key"],
-        public_key_id=config["platform_public_key_id"],
-    )
-    wechat._core._gate_way = config["api_base"].rstrip("/")
+    wechat = wechatpay_sdk(config)
     mchid = config["mchid"]
     status, body = wechat._core.request(
         f"/v3/global/transactions/id/{trade.trade_no}?mchid={mchid}"

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 from alipay import AliPay
-from wechatpayv3 import WeChatPay, WeChatPayType
 
 from chalicelib.domain.query import QueryStatus
 from chalicelib.gateways._http import GatewayHttp
 from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
+from tests.unit.local.conftest import wechatpay_sdk
 from tests.unit.local.test_sim_apis import CURRENCY, configs, sim  # noqa: F401  (fixtures)
 
 HTTP = GatewayHttp(timeout_s=5, attempts=1)
@@ -75,16 +75,6 @@ def test_the_gateways_sdks_read_the_lookups_and_verify_them(sim, configs):
 
     wx = sim.pay("wxpay-main", "ORD-L4", "58.00", notify=False)
     config = configs["wxpay-main"]
-    wechat = WeChatPay(
-        wechatpay_type=WeChatPayType.NATIVE,
-        mchid=config["mchid"],
-        private_key=config["merchant_private_key"],
-        cert_serial_no=config["merchant_serial_no"],
-        appid=config["appid"],
-        apiv3_key=config["apiv3_key"],
-        public_key=config["platform_public_key"],
-        public_key_id=config["platform_public_key_id"],
-    )
-    wechat._core._gate_way = config["api_base"]
+    wechat = wechatpay_sdk(config)
     status, body = wechat.query(transaction_id=wx.trade_no)  # raises unless the answer verifies
     assert status == 200 and json.loads(body)["out_trade_no"] == "ORD-L4"

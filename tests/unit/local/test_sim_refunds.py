@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import pytest
 from alipay import AliPay
-from wechatpayv3 import WeChatPay, WeChatPayType
 
 from chalicelib.domain.errors import GatewayUnavailable
 from chalicelib.domain.money import Money
@@ -19,6 +18,7 @@ from chalicelib.gateways._http import GatewayHttp
 from chalicelib.gateways.base import CallContext
 from chalicelib.gateways.registry import get_gateway
 
+from .conftest import wechatpay_sdk
 from .test_sim_apis import CURRENCY, configs, sim  # noqa: F401  (fixtures)
 
 HTTP = GatewayHttp(timeout_s=5, attempts=1)
@@ -76,17 +76,7 @@ def test_python_alipay_sdk_refunds_through_the_simulator_and_verifies_its_answer
 def test_wechatpayv3_refunds_through_the_simulator_and_verifies_its_answers(sim, configs):  # noqa: F811
     trade = sim.pay("wxpay-main", "ORD-SDK-W", "58.00", notify=False)
     config = configs["wxpay-main"]
-    sdk = WeChatPay(
-        wechatpay_type=WeChatPayType.NATIVE,
-        mchid=config["mchid"],
-        private_key=config["merchant_private_key"],
-        cert_serial_no=config["merchant_serial_no"],
-        appid=config["appid"],
-        apiv3_key=config["apiv3_key"],
-        public_key=config["platform_public_key"],
-        public_key_id=config["platform_public_key_id"],
-    )
-    sdk._core._gate_way = config["api_base"]
+    sdk = wechatpay_sdk(config)
     status, body = sdk.refund(
         out_refund_no="W1",
         amount={"refund": 1000, "total": 5800, "currency": "CNY"},
