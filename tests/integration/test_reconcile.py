@@ -422,6 +422,22 @@ def stripe_paid(api, sim, amount: str, currency: str, minor: int) -> tuple[str, 
     return order_no, trade.trade_no
 
 
+def assert_clean_day(summary: dict, matched: int, unexplained: dict[str, str]) -> None:
+    """A converted day closed clean: every line matched, balanced, no reconciliation anomaly, and
+    nothing unexplained in each currency (written with that currency's digits)."""
+    assert summary["counts"] == {
+        "matched": matched,
+        "amount_mismatch": 0,
+        "status_mismatch": 0,
+        "missing_here": 0,
+        "missing_there": 0,
+        "duplicate": 0,
+    }
+    assert summary["balanced"] is True
+    assert not list(AnomalyModel.scan(AnomalyModel.rule.startswith("reconciliation_")))
+    assert {c: s["unexplained"] for c, s in summary["currencies"].items()} == unexplained
+
+
 def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_refund_and_a_radar_fee(
     api, sim
 ):
@@ -443,22 +459,7 @@ def test_a_stripe_account_settling_in_hkd_reconciles_usd_eur_and_jpy_charges_a_r
     later = utcnow() + AHEAD  # Stripe is asked for the whole seconds before `now`
     run = service.reconcile("stripe-main", beijing_day(later), actor="test", now=later)
     summary = run.data["summary"]
-    assert summary["counts"] == {
-        "matched": 4,
-        "amount_mismatch": 0,
-        "status_mismatch": 0,
-        "missing_here": 0,
-        "missing_there": 0,
-        "duplicate": 0,
-    }
-    assert summary["balanced"] is True
-    assert not list(AnomalyModel.scan(AnomalyModel.rule.startswith("reconciliation_")))
-    assert {c: s["unexplained"] for c, s in summary["currencies"].items()} == {
-        "EUR": "0.00",
-        "HKD": "0.00",
-        "JPY": "0",
-        "USD": "0.00",
-    }
+    assert_clean_day(summary, 4, {"EUR": "0.00", "HKD": "0.00", "JPY": "0", "USD": "0.00"})
     assert summary["currencies"]["USD"]["statement"]["gross"] == "19.99"
     assert summary["currencies"]["USD"]["statement"]["refunds"] == "5.00"
     # 155.92 + 210.00 + 104.20 - 39.00 booked; fees 6.86 + 8.65 + 4.58 (2.9% + 30, converted)
@@ -704,21 +705,7 @@ def test_a_cross_border_wechat_merchant_settling_in_hkd_reconciles_usd_and_jpy_o
     later = utcnow() + AHEAD
     run = service.reconcile("wxpay-main", beijing_day(later), actor="test", now=later)
     summary = run.data["summary"]
-    assert summary["counts"] == {
-        "matched": 3,
-        "amount_mismatch": 0,
-        "status_mismatch": 0,
-        "missing_here": 0,
-        "missing_there": 0,
-        "duplicate": 0,
-    }
-    assert summary["balanced"] is True
-    assert not list(AnomalyModel.scan(AnomalyModel.rule.startswith("reconciliation_")))
-    assert {c: s["unexplained"] for c, s in summary["currencies"].items()} == {
-        "HKD": "0.00",
-        "JPY": "0",
-        "USD": "0.00",
-    }
+    assert_clean_day(summary, 3, {"HKD": "0.00", "JPY": "0", "USD": "0.00"})
     # 155.92 + 104.20 - 39.00 booked; fees 0.94 + 0.63 - 0.23 (0.6% of the settled amounts)
     hkd = summary["currencies"]["HKD"]["statement"]
     assert (hkd["settled"], hkd["fees"], hkd["net"], hkd["converted_lines"]) == (
