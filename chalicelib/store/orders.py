@@ -108,45 +108,11 @@ def _payment_from_map(item: PaymentMap) -> Payment:
     )
 
 
-# What `to_domain` reads but the history: an Order without its timeline, applied notices, user
-# agent, fingerprint or version, for reads that neither show nor write those (exports).
-ROW_ATTRIBUTES = (
-    "order_no",
-    "amount_minor",
-    "currency",
-    "channel",
-    "gateway",
-    "product_id",
-    "product_name",
-    "quantity",
-    "created_at",
-    "expires_at",
-    "buyer_email",
-    "buyer_id",
-    "buyer_ip",
-    "device",
-    "browser",
-    "os",
-    "pay_status",
-    "delivery_status",
-    "hold_reasons",
-    "paid_at",
-    "trade_no",
-    "payments",
-    "fee_minor",
-    "fee_currency",
-    "net_minor",
-    "settled_minor",
-    "exchange_rate",
-    "refunded_minor",
-    "refunded_at",
-    "closed_at",
-    "expired_at",
-    "delivered_at",
-    "method",
-    "flag",
-    "refund_open",
-)
+# What a read that neither shows nor writes an order's history leaves out (exports): its
+# timeline, applied notices, user agent, fingerprint and version. Every other attribute is read,
+# so one that `to_domain` comes to need is never silently missing from an export.
+_HISTORY = frozenset({"timeline", "applied", "user_agent", "fingerprint", "version"})
+ROW_ATTRIBUTES = tuple(name for name in OrderModel.get_attributes() if name not in _HISTORY)
 
 
 def to_domain(item: OrderModel) -> Order:
