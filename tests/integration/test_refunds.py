@@ -15,6 +15,7 @@ from datetime import timedelta
 import boto3
 import pytest
 import requests
+from moto.core.botocore_stubber import BotocoreStubber
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.commands import OrderAction
@@ -221,22 +222,24 @@ def test_the_http_clients_own_retries_after_a_timeout_refund_once(api, sim, oper
     assert record.refund.refund_no == answer["refund"]["refund_request_id"]
 
 
-def atomic_updates(monkeypatch):
-    """In-process moto checks an UpdateItem's condition and writes without a lock, so two threads
-    can both pass one condition; DynamoDB does both atomically. Give moto that atomicity, so the
-    race under test is paytrack's, not moto's."""
-    lock = threading.Lock()
-    unlocked = order_store.update_or_old
+def atomic_requests(monkeypatch):
+    """In-process moto handles each request without a lock: two threads can both pass one
+    condition, and a read meeting a concurrent write fails (`dictionary changed size during
+    iteration`). DynamoDB applies each request atomically. Give moto that atomicity (one request
+    at a time, as local/fidelity.py does for the local stack), so the race under test is
+    paytrack's, not moto's."""
+    lock = threading.RLock()
+    unlocked = BotocoreStubber.__call__
 
-    def locked(*args, **kwargs):
+    def locked(self, *args, **kwargs):
         with lock:
-            return unlocked(*args, **kwargs)
+            return unlocked(self, *args, **kwargs)
 
-    monkeypatch.setattr(order_store, "update_or_old", locked)
+    monkeypatch.setattr(BotocoreStubber, "__call__", locked)
 
 
 def test_operators_racing_never_refund_more_than_was_paid(api, sim, operator, monkeypatch):
-    atomic_updates(monkeypatch)
+    atomic_requests(monkeypatch)
     order_no, [trade] = paid_order(api, sim)
     people = [Principal(f"op{n}", f"op{n}", "operator") for n in range(4)]
     start, results = threading.Barrier(len(people)), []
