@@ -10,7 +10,9 @@ How the code is read (a static scan, no import of the app):
   `@app.on_dynamodb_record` / `@app.schedule` handler is its own function; middleware registered
   with `app.register_middleware` runs in all of them.
 - From each handler, every top-level function, class and module-level value of chalicelib that is
-  referenced (through imports, module aliases, decorators, dict registries, lambdas) is reachable.
+  referenced (through imports, module aliases, decorators, dict registries, lambdas) is reachable;
+  so is `f` of a module passed to a call whose result it is read from (a repository port named
+  with its real: `ports.orders(order_store).get(…)` reaches `store.orders.get`).
   This over-approximates a call graph (a referenced function counts as called), never under.
 - In each reachable piece of code, AWS calls are recognised by their shape: PynamoDB calls on a
   model (`XModel.get`, `.query`/`.count`, `.save`, `.update(actions=…)`, `.delete()`,
@@ -225,10 +227,22 @@ class Codebase:
                 target = self.resolve(module, item.value.id)
                 if target and target[1] is None and item.attr in self.modules[target[0]].nodes:
                     found.add((target[0], item.attr))
+            if isinstance(item, ast.Attribute) and isinstance(item.value, ast.Call):
+                found |= self._through_port(module, item.value, item.attr)
             if isinstance(item, ast.Name):
                 target = self.resolve(module, item.id)
                 if target and target[1] is not None:
                     found.add((target[0], target[1]))
+        return found
+
+    def _through_port(self, module: str, call: ast.Call, attr: str) -> set[tuple[str, str]]:
+        """`ports.orders(order_store).get`: a repository port named with its real, a module,
+        is a call of that module's `get` (services/ports.py)."""
+        found: set[tuple[str, str]] = set()
+        for arg in call.args:
+            target = self.resolve(module, arg.id) if isinstance(arg, ast.Name) else None
+            if target and target[1] is None and attr in self.modules[target[0]].nodes:
+                found.add((target[0], attr))
         return found
 
     def reachable(

@@ -20,7 +20,7 @@ from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order, Outcome
 from ..domain.refunds import RefundRequest
 from ..store import audit
-from . import admin, orders, refunds, requery
+from . import admin, orders, ports, refunds, requery
 from .auth import Principal
 from .order_writes import write_with_retry
 from .ports import clock
@@ -146,7 +146,7 @@ def _audit(
     outcome: str,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    audit.record_api(
+    ports.audit(audit).record_api(
         clock().now(),
         principal.key_id,
         principal.role,

@@ -22,7 +22,7 @@ from ..store import keys as key_store
 from ..store import notices as notice_store
 from ..store.keys import StoredKey
 from ..store.models import AuditModel
-from . import auth, channels, geo, orders, related
+from . import auth, channels, geo, orders, ports, related
 from .auth import Principal
 from .ports import clock
 from .related import Related
@@ -99,7 +99,7 @@ def order_detail(principal: Principal, order_no: str) -> OrderDetail:
 
 def key_names(key_ids: set[str | None]) -> dict[str, str]:
     """Key id -> the name it was created with, for the actors of a timeline (revoked keys too)."""
-    found = {key_id: key_store.by_id(key_id) for key_id in key_ids if key_id}
+    found = {key_id: ports.api_keys(key_store).by_id(key_id) for key_id in key_ids if key_id}
     return {key_id: stored.name for key_id, stored in found.items() if stored is not None}
 
 

@@ -36,7 +36,7 @@ from ..platform.settings import get_settings
 from ..store import audit
 from ..store import notices as notice_store
 from ..store import orders as order_store
-from . import channels, metrics
+from . import channels, metrics, ports
 from .order_writes import write_with_retry
 from .ports import clock
 
@@ -87,12 +87,12 @@ def apply_stored_notice(notice: Notice, now: datetime) -> IngestResult:
     ):
         changes = first_payment_changes(notice, now)
         changes.applied.append(notice.dedupe_key)
-        fast = order_store.apply_first_payment(notice, changes)
+        fast = ports.orders(order_store).apply_first_payment(notice, changes)
         if fast.applied:
             return IngestResult(IngestOutcome.APPLIED, fast.order)
         order = fast.order
     else:
-        order = order_store.get(notice.out_trade_no)
+        order = ports.orders(order_store).get(notice.out_trade_no)
     if order is None:
         return IngestResult(IngestOutcome.UNKNOWN_ORDER, None)
     return _apply_general(order, notice, now, accepted)
@@ -118,7 +118,7 @@ def apply_awaiting(notice: Notice, awaiting: bool, now: datetime) -> IngestResul
     """Apply a stored notice and, once it found its order, take it off the unmatched list."""
     result = apply_stored_notice(notice, now)
     if awaiting and result.outcome is not IngestOutcome.UNKNOWN_ORDER:
-        notice_store.mark_matched(notice.dedupe_key)
+        ports.notices(notice_store).mark_matched(notice.dedupe_key)
     return result
 
 
@@ -127,11 +127,11 @@ def apply_kept_notices(order: Order) -> Order:
     the order as it is after them (read again only when one was applied by the fast path)."""
     now = clock().now()
     stale = False
-    for notice, awaiting in notice_store.for_order(order.order_no):
+    for notice, awaiting in ports.notices(notice_store).for_order(order.order_no):
         result = apply_awaiting(notice, awaiting, now)
         stale = result.order is None and result.outcome is IngestOutcome.APPLIED
         order = result.order or order
-    return (order_store.get(order.order_no) or order) if stale else order
+    return (ports.orders(order_store).get(order.order_no) or order) if stale else order
 
 
 def ingest_verified(notice: Notice, now: datetime) -> IngestResult:
@@ -144,12 +144,12 @@ def _record_and_apply(notice: Notice, source_ip: str | None, now: datetime) -> I
     """Store (the raw payload without any secret-named field, whichever gateway or query it came
     from), then apply."""
     notice = replace(notice, raw=redact_keys(notice.raw))
-    recorded = notice_store.record(notice, now, source_ip)
+    recorded = ports.notices(notice_store).record(notice, now, source_ip)
     if not recorded.first and not recorded.awaiting_order:
         return IngestResult(IngestOutcome.DUPLICATE, None)
     result = apply_awaiting(notice, recorded.awaiting_order, now)
     if recorded.first and result.outcome is IngestOutcome.UNKNOWN_ORDER:
-        notice_store.mark_awaiting(notice.dedupe_key, now)
+        ports.notices(notice_store).mark_awaiting(notice.dedupe_key, now)
     return result
 
 
@@ -168,7 +168,9 @@ def _with_order_ref(notice: Notice) -> Notice:
     """Fill in the order of an event that names only the payment (see Notice)."""
     if notice.out_trade_no or not notice.trade_no:
         return notice
-    return replace(notice, out_trade_no=notice_store.order_of_trade(notice.trade_no) or "")
+    return replace(
+        notice, out_trade_no=ports.notices(notice_store).order_of_trade(notice.trade_no) or ""
+    )
 
 
 def handle_notification(channel_id: str, request: InboundRequest) -> Answer:
@@ -288,6 +290,6 @@ def _audit(
         detail=trail["detail"],
     )
     try:
-        audit.record_notify(entry, get_settings().audit_ttl_days)
+        ports.audit(audit).record_notify(entry, get_settings().audit_ttl_days)
     except STORAGE_ERRORS:
         logger.exception("audit record not written", extra={"channel": channel_id})

@@ -9,6 +9,7 @@ from ..domain.errors import Conflict, NotFound
 from ..domain.order import Order, OrderChanges
 from ..store import orders as order_store
 from ..store.orders import VersionConflict
+from . import ports
 
 MAX_ATTEMPTS = 8
 
@@ -24,14 +25,14 @@ def write_with_retry(order: Order, decide: Callable[[Order], OrderChanges]) -> O
         if not changes.writes:
             return current
         try:
-            return order_store.apply_changes(current, changes)
+            return ports.orders(order_store).apply_changes(current, changes)
         except VersionConflict:
             current = _reload(order.order_no)
     raise Conflict("the order kept changing under us; retry", {"order_no": order.order_no})
 
 
 def _reload(order_no: str) -> Order:
-    current = order_store.get(order_no)
+    current = ports.orders(order_store).get(order_no)
     if current is None:
         raise NotFound(f"order {order_no} disappeared", {"order_no": order_no})
     return current

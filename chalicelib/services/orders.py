@@ -12,7 +12,7 @@ from ..domain.errors import Conflict, NotFound
 from ..domain.order import EntryType, Order, TimelineEntry, report_delivery
 from ..platform.settings import get_settings
 from ..store import orders as order_store
-from . import channels, ingest
+from . import channels, ingest, ports
 from .order_writes import write_with_retry
 from .ports import clock
 from .user_agent import describe_user_agent
@@ -72,7 +72,7 @@ def register(command: RegisterOrder) -> tuple[Order, bool]:
     now = clock().now()
     for _ in range(5):
         order = _build(command, command.order_no or new_order_no(now), now)
-        if order_store.create(order):
+        if ports.orders(order_store).create(order):
             return ingest.apply_kept_notices(order), True
         if command.order_no:
             return _same_registration(order), False
@@ -80,7 +80,7 @@ def register(command: RegisterOrder) -> tuple[Order, bool]:
 
 
 def _same_registration(order: Order) -> Order:
-    existing = order_store.get(order.order_no)
+    existing = ports.orders(order_store).get(order.order_no)
     if existing is None or existing.fingerprint != order.fingerprint:
         raise Conflict(
             f"order {order.order_no} exists with a different body", {"order_no": order.order_no}
@@ -89,7 +89,7 @@ def _same_registration(order: Order) -> Order:
 
 
 def get(order_no: str) -> Order:
-    order = order_store.get(order_no) if ORDER_NO.fullmatch(order_no or "") else None
+    order = ports.orders(order_store).get(order_no) if ORDER_NO.fullmatch(order_no or "") else None
     if order is None:
         raise NotFound(f"no order {order_no!r}", {"order_no": order_no})
     return order

@@ -1,10 +1,16 @@
 """The ports the services reach the world through: each a small Protocol. The real
-implementation of each lives beside the service that uses it, naming its resource (so the IAM
-scan, infra/iam.py, still reads each function's calls and resources from the code), and is what
-every Lambda handler uses. A test sets in-memory fakes for a block instead (`with ports.use(
-clock=…, shop_events=…): …`; tests/support/clock.py, tests/support/fakes.py); nothing else does.
+implementation of each names its resource in the code, so the IAM scan (infra/iam.py) still
+reads each function's calls and resources from it, and is what every Lambda handler uses. A test
+sets in-memory fakes for a block instead (`with ports.use(clock=…, orders=…): …`;
+tests/support/clock.py, tests/support/fakes.py); nothing else does.
 
-| port | protocol | real | service |
+An AWS edge's real is a small class beside the service that uses it. A repository's real is its
+store module itself, named where it is called: `ports.orders(order_store).get(order_no)` is the
+`orders` port, store/orders.py unless a test set its own; the scan reads that as a call of
+`store.orders.get`, so a function reaches only the repository calls it makes (a wrapper class
+would be reached whole, and widen every policy that reaches one of its methods).
+
+| port | protocol | real | services |
 |---|---|---|---|
 | clock | domain/clock.Clock | the system clock | every service |
 | shop_events | Publisher | the events topic (SNS) | events |
@@ -13,17 +19,31 @@ clock=…, shop_events=…): …`; tests/support/clock.py, tests/support/fakes.p
 | channels_secret | Secret | the channels secret (Secrets Manager) | channels |
 | verification_secret | Secret | the verification secret (Secrets Manager) | reply_tokens |
 | claims | Claims | the claims table (store/claims.py, DynamoDB) | events |
+| orders | Orders | the orders table (store/orders.py) | order_writes, ingest, orders |
+| notices | Notices | the notices table (store/notices.py) | ingest |
+| audit | Audit | the audit table (store/audit.py) | ingest, actions |
+| api_keys | ApiKeys | the keys table (store/keys.py) | admin (a timeline's actors' names) |
 
-The other repositories stay modules of store/, proven on moto.
+The other repositories, and the other services' calls of these, stay direct calls of store/,
+proven on moto.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..domain.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:  # the repositories' types; their modules need the tables' settings to load
+    from ..domain.notice import Notice
+    from ..domain.order import Order, OrderChanges
+    from ..store.audit import NotifyAudit
+    from ..store.keys import StoredKey
+    from ..store.notices import Recorded
+    from ..store.orders import FastPathResult
 
 
 class Publisher(Protocol):
@@ -71,6 +91,66 @@ class Claims(Protocol):
     def claim(self, order_no: str, key: str) -> bool: ...
 
 
+class Orders(Protocol):
+    """The orders, as the order use cases read and write them: each write conditional on what
+    was read, so a write meeting another one fails instead of overwriting it."""
+
+    def get(self, order_no: str) -> Order | None: ...
+
+    def create(self, order: Order) -> bool:
+        """Store a new order; False when its number is taken."""
+        ...
+
+    def apply_changes(self, order: Order, changes: OrderChanges) -> Order:
+        """The order after `changes`, written only if it is still at `order.version` and none of
+        `changes.applied` is applied yet; else raises store.orders.VersionConflict."""
+        ...
+
+    def apply_first_payment(self, notice: Notice, changes: OrderChanges) -> FastPathResult:
+        """`changes` written only to a pending order of the notice's channel, amount and
+        currency that has not applied it; when that fails, the order as it is (or None)."""
+        ...
+
+
+class Notices(Protocol):
+    """The verified notices, one per dedupe key."""
+
+    def record(self, notice: Notice, received_at: datetime, source_ip: str | None) -> Recorded:
+        """Store the notice, or, when its key is stored already, add this delivery to it."""
+        ...
+
+    def mark_awaiting(self, dedupe_key: str, at: datetime) -> None: ...
+    def mark_matched(self, dedupe_key: str) -> None: ...
+
+    def for_order(self, out_trade_no: str) -> list[tuple[Notice, bool]]:
+        """The notices naming an order, oldest first, each with whether it awaits it."""
+        ...
+
+    def order_of_trade(self, trade_no: str) -> str | None: ...
+
+
+class Audit(Protocol):
+    """The audit trail: inbound notify requests, and what callers of the admin API did."""
+
+    def record_notify(self, entry: NotifyAudit, ttl_days: int) -> None: ...
+
+    def record_api(
+        self,
+        at: datetime,
+        actor: str,
+        role: str,
+        action: str,
+        target: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class ApiKeys(Protocol):
+    """The admin API's keys, looked up by id (the actors of a timeline)."""
+
+    def by_id(self, key_id: str) -> StoredKey | None: ...
+
+
 PORTS = frozenset(
     {
         "clock",
@@ -80,6 +160,10 @@ PORTS = frozenset(
         "channels_secret",
         "verification_secret",
         "claims",
+        "orders",
+        "notices",
+        "audit",
+        "api_keys",
     }
 )
 _set: dict[str, Any] = {}  # a test's own ports, by name
@@ -96,6 +180,26 @@ def port(name: str, real: P) -> P:
 def clock() -> Clock:
     """The clock services read the time from."""
     return port("clock", SYSTEM_CLOCK)
+
+
+def orders(real: Orders) -> Orders:
+    """The `orders` port: a test's own while one is set, else `real` (store/orders.py)."""
+    return port("orders", real)
+
+
+def notices(real: Notices) -> Notices:
+    """The `notices` port: a test's own while one is set, else `real` (store/notices.py)."""
+    return port("notices", real)
+
+
+def audit(real: Audit) -> Audit:
+    """The `audit` port: a test's own while one is set, else `real` (store/audit.py)."""
+    return port("audit", real)
+
+
+def api_keys(real: ApiKeys) -> ApiKeys:
+    """The `api_keys` port: a test's own while one is set, else `real` (store/keys.py)."""
+    return port("api_keys", real)
 
 
 @contextmanager
