@@ -1,0 +1,74 @@
+"""Service tests on in-memory ports: a world of fakes (tests/support/fakes.py) for a test that
+asks for it, and for every test here no AWS at all — a call that escapes its port fails at once
+instead of reaching for an endpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import botocore.client
+import pytest
+from pynamodb.connection.base import Connection
+
+from chalicelib.services import channels, reply_tokens
+from tests.support.clock import FakeClock
+from tests.support.fakes import (
+    FakeSecret,
+    FakeTopic,
+    MemoryAudit,
+    MemoryClaims,
+    MemoryKeys,
+    MemoryNotices,
+    MemoryOrders,
+    wired,
+)
+from tests.support.notifications import CHANNELS
+
+AT = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+
+
+class EscapedPort(AssertionError):
+    """A service reached AWS past its ports."""
+
+
+@pytest.fixture(autouse=True)
+def no_aws(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise EscapedPort("an AWS call in a test on fakes: route it through a port")
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refuse)
+    monkeypatch.setattr(Connection, "_make_api_call", refuse)
+
+
+@dataclass
+class World:
+    clock: FakeClock
+    orders: MemoryOrders
+    notices: MemoryNotices
+    audit: MemoryAudit
+    api_keys: MemoryKeys
+
+
+@pytest.fixture
+def world():
+    """Every port the order use cases reach, a fake: a standing clock, the repositories, the
+    epay channel of the local stack (its notifications are built by tests/support/notifications)."""
+    found = World(FakeClock(AT), MemoryOrders(), MemoryNotices(), MemoryAudit(), MemoryKeys())
+    channels.forget()
+    reply_tokens.forget()
+    with wired(
+        clock=found.clock,
+        orders=found.orders,
+        notices=found.notices,
+        audit=found.audit,
+        api_keys=found.api_keys,
+        channels_secret=FakeSecret(json.dumps({"epay-main": CHANNELS["epay-main"]})),
+        verification_secret=FakeSecret("s" * 40),
+        shop_events=FakeTopic(),
+        claims=MemoryClaims(),
+    ):
+        yield found
+    channels.forget()
+    reply_tokens.forget()

@@ -1,0 +1,105 @@
+"""Gateway notifications on in-memory repositories (services/ingest.py through the orders,
+notices and audit ports): the answer, the stored order and notice, the audit, and exactly once
+under a repeated notice and under a write that lands between our read and our write. No moto:
+milliseconds each. (The real tables are proven by tests/integration/test_ingest.py.)"""
+
+from __future__ import annotations
+
+from chalicelib.domain.notice import IngestOutcome
+from chalicelib.domain.order import DeliveryStatus, EntryType, PayStatus
+from chalicelib.services import ingest, orders
+from tests.support.notifications import epay
+from tests.unit.services.support import ORDER_NO, inbound, registration
+
+TRADE_NO = "2026112522001400001234567890"
+
+
+def _notify(wire):
+    return ingest.handle_notification("epay-main", inbound(wire))
+
+
+def _payment(amount: str = "58.00"):
+    return epay(ORDER_NO, amount, trade_no=TRADE_NO)
+
+
+def test_a_payment_notification_pays_the_order_and_is_audited_in_its_notice(world):
+    orders.register(registration())
+    answer = _notify(_payment())
+    assert (answer.status, answer.body) == (200, "success")
+    order = world.orders.orders[ORDER_NO]
+    assert order.pay_status is PayStatus.PAID and order.paid_at == world.clock.now()
+    assert order.trade_no == TRADE_NO and order.version == 1
+    assert order.paid_amount is not None and order.paid_amount.format() == "58.00"
+    assert [p.payment_ref for p in order.payments] == [TRADE_NO]
+    (key,) = order.applied_notices
+    stored = world.notices.notices[key]
+    assert stored.attempts == [(world.clock.now(), "198.51.100.9")]
+    assert stored.awaiting_day is None and stored.notice.out_trade_no == ORDER_NO
+    assert world.audit.notify == []  # an accepted delivery's record is its notice's attempts
+
+
+def test_a_repeated_notification_is_stored_once_and_applied_once(world):
+    orders.register(registration())
+    wire = _payment()
+    _notify(wire)
+    paid = world.orders.get(ORDER_NO)
+    world.clock.advance(minutes=3)
+    answer = _notify(wire)  # the gateway's retry
+    assert (answer.status, answer.body) == (200, "success")
+    assert world.orders.get(ORDER_NO) == paid  # not written again
+    (stored,) = world.notices.notices.values()
+    assert [at for at, _ in stored.attempts] == [paid.paid_at, world.clock.now()]
+    assert world.audit.notify == []
+
+
+def test_a_notice_applied_meanwhile_by_the_stream_is_not_applied_again(world):
+    """The notices stream applies the stored notice between the request's store and its order
+    write: the request's conditional write fails and hands back the order already paid."""
+    orders.register(registration())
+    wire = _payment()
+    world.orders.concurrently.append(
+        lambda: ingest.apply_awaiting(_stored(world), False, world.clock.now())
+    )
+    answer = _notify(wire)
+    assert answer.status == 200
+    order = world.orders.orders[ORDER_NO]
+    assert order.pay_status is PayStatus.PAID and len(order.payments) == 1
+    assert order.version == 1 and world.orders.conflicts == 1
+    assert [e.type for e in order.timeline].count(EntryType.PAYMENT) == 1
+
+
+def _stored(world):
+    (stored,) = world.notices.notices.values()
+    return stored.notice
+
+
+def test_a_notice_before_its_order_is_kept_and_applied_when_the_order_is_registered(world):
+    answer = _notify(_payment())
+    assert answer.body == "fail"  # epay's retry-me, whatever the status
+    (stored,) = world.notices.notices.values()
+    assert stored.awaiting_day == "2026-11-25"
+    (record,) = world.audit.notify
+    assert (record.outcome, record.answer_body) == (IngestOutcome.UNKNOWN_ORDER, "fail")
+    assert record.detail["out_trade_no"] == ORDER_NO and record.source_ip == "198.51.100.9"
+    order, created = orders.register(registration())
+    assert created and order.pay_status is PayStatus.PAID
+    assert stored.awaiting_day is None  # matched: off the unmatched list
+    assert world.orders.orders[ORDER_NO] == order
+
+
+def test_a_payment_of_another_amount_is_recorded_and_held_not_applied_as_paid_in_full(world):
+    orders.register(registration())
+    answer = _notify(_payment("5.80"))
+    assert answer.status == 200
+    order = world.orders.orders[ORDER_NO]
+    assert order.delivery_status is DeliveryStatus.HELD and order.hold_reasons
+    assert len(order.payments) == 1 and world.orders.conflicts == 1  # the fast path refused
+
+
+def test_a_forged_notification_is_rejected_stored_nowhere_and_audited(world):
+    orders.register(registration())
+    answer = _notify(epay(ORDER_NO, "58.00", forged=True))
+    assert answer.body == "fail"
+    assert world.notices.notices == {} and world.orders.orders[ORDER_NO].version == 0
+    (record,) = world.audit.notify
+    assert record.outcome is IngestOutcome.REJECTED and record.verification == "bad_signature"
