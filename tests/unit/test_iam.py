@@ -182,6 +182,30 @@ def test_scanner_maps_each_call_shape_to_its_action(tmp_path):
     assert found["tidy"][("queue", "job-failures")] == {"sqs:SendMessage"}
 
 
+def test_scanner_follows_a_port_named_with_its_real_module_into_the_function_called(tmp_path):
+    """`ports.orders(order_store).get(…)` (services/ports.py) is a call of store.orders.get,
+    and of nothing else of that module."""
+    project = _project(tmp_path)
+    (project / "chalicelib/jobs.py").write_text(
+        textwrap.dedent(
+            """
+            from . import store
+
+            def port(real):
+                return real
+
+            JOBS = {"tidy": lambda: port(store).log_all([])}
+
+            def run(name):
+                return JOBS[name]()
+            """
+        )
+    )
+    found = {name: _by_resource(grants) for name, grants in iam.scan(project).items()}
+    assert found["tidy"][("table", "logs")] == {"dynamodb:BatchWriteItem"}
+    assert ("table", "things") not in found["tidy"]  # the module's count is not called
+
+
 def test_scanner_sees_a_new_delete_and_the_committed_policy_goes_stale(tmp_path):
     project = _project(tmp_path, body="ThingModel(key).delete()")
     found = {name: _by_resource(grants) for name, grants in iam.scan(project).items()}
