@@ -12,7 +12,8 @@ How the code is read (a static scan, no import of the app):
 - From each handler, every top-level function, class and module-level value of chalicelib that is
   referenced (through imports, module aliases, decorators, dict registries, lambdas) is reachable;
   so is `f` of a module passed to a call whose result it is read from (a repository port named
-  with its real: `ports.orders(order_store).get(…)` reaches `store.orders.get`).
+  with its real: `ports.orders(order_store).get(…)` reaches `store.orders.get`); a module passed
+  to a call whose result is kept instead (`repo = ports.orders(order_store)`) stops the scan.
   This over-approximates a call graph (a referenced function counts as called), never under.
 - In each reachable piece of code, AWS calls are recognised by their shape: PynamoDB calls on a
   model (`XModel.get`, `.query`/`.count`, `.save`, `.update(actions=…)`, `.delete()`,
@@ -222,7 +223,10 @@ class Codebase:
     def references(self, module: str, node: ast.AST) -> set[tuple[str, str]]:
         """Top-level nodes of the codebase that `node` names."""
         found: set[tuple[str, str]] = set()
+        read_off = {id(a.value) for a in ast.walk(node) if isinstance(a, ast.Attribute)}
         for item in ast.walk(node):
+            if isinstance(item, ast.Call) and id(item) not in read_off:
+                self._no_module_passed(module, item)
             if isinstance(item, ast.Attribute) and isinstance(item.value, ast.Name):
                 target = self.resolve(module, item.value.id)
                 if target and target[1] is None and item.attr in self.modules[target[0]].nodes:
@@ -244,6 +248,19 @@ class Codebase:
             if target and target[1] is None and attr in self.modules[target[0]].nodes:
                 found.add((target[0], attr))
         return found
+
+    def _no_module_passed(self, module: str, call: ast.Call) -> None:
+        """A module handed to a call whose result is kept (`repo = ports.orders(order_store)`)
+        hides which of its functions are called: refused, so no call goes ungranted."""
+        for arg in [*call.args, *(k.value for k in call.keywords)]:
+            if not isinstance(arg, ast.Name):
+                continue
+            target = self.resolve(module, arg.id)
+            if target and target[1] is None:
+                raise ScanError(
+                    f"{module}: module {arg.id} passed as a value: call its function on the "
+                    f"result directly (ports.orders(order_store).get(…)), or teach infra/iam.py"
+                )
 
     def reachable(
         self, roots: set[tuple[str, str]], keys: frozenset[str] = frozenset()

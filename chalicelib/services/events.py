@@ -64,19 +64,6 @@ class _EventsTopic:
 _EVENTS_TOPIC = _EventsTopic()
 
 
-class _StoredClaims:
-    """The claims table (store/claims.py): the real `claims` port."""
-
-    def is_claimed(self, order_no: str, key: str) -> bool:
-        return claims.is_claimed(order_no, key)
-
-    def claim(self, order_no: str, key: str) -> bool:
-        return claims.claim(order_no, key)
-
-
-_STORED_CLAIMS = _StoredClaims()
-
-
 def publish_once(
     order: Order, event: str, extra: dict[str, Any] | None = None, key: str | None = None
 ) -> bool:
@@ -87,8 +74,7 @@ def publish_once(
     may be published again later for a new reason uses a distinct key each time.
     """
     key = key or event
-    done: ports.Claims = ports.port("claims", _STORED_CLAIMS)
-    if done.is_claimed(order.order_no, key):
+    if ports.claims(claims).is_claimed(order.order_no, key):
         return False
     body = message(order, event, key, extra)
     topic: ports.Publisher = ports.port("shop_events", _EVENTS_TOPIC)
@@ -96,4 +82,4 @@ def publish_once(
         json.dumps(body, ensure_ascii=False),
         {"event": event, "event_id": body["event_id"], "channel": order.channel},
     )
-    return done.claim(order.order_no, key)
+    return ports.claims(claims).claim(order.order_no, key)

@@ -8,7 +8,8 @@ An AWS edge's real is a small class beside the service that uses it. A repositor
 store module itself, named where it is called: `ports.orders(order_store).get(order_no)` is the
 `orders` port, store/orders.py unless a test set its own; the scan reads that as a call of
 `store.orders.get`, so a function reaches only the repository calls it makes (a wrapper class
-would be reached whole, and widen every policy that reaches one of its methods).
+would be reached whole, and widen every policy that reaches one of its methods). Look the port up
+in the call itself, never into a variable: the scan refuses a module passed to a kept result.
 
 | port | protocol | real | services |
 |---|---|---|---|
@@ -180,6 +181,11 @@ def port(name: str, real: P) -> P:
 def clock() -> Clock:
     """The clock services read the time from."""
     return port("clock", SYSTEM_CLOCK)
+
+
+def claims(real: Claims) -> Claims:
+    """The `claims` port: a test's own while one is set, else `real` (store/claims.py)."""
+    return port("claims", real)
 
 
 def orders(real: Orders) -> Orders:

@@ -240,6 +240,7 @@ def test_scanner_reads_transaction_elements(tmp_path):
         ("ThingModel.scan()", "a Scan"),
         ('client("sqs").send_message(QueueUrl="q")', "'sqs' client"),
         ('client("sns").publish(TopicArn="arn", Message="m")', "without a topic"),
+        ("from . import models; len(models)", "module models passed as a value"),
     ],
 )
 def test_scanner_stops_at_what_it_cannot_judge(tmp_path, body, complaint):
