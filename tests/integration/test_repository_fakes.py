@@ -1,7 +1,7 @@
 """The repositories' in-memory fakes (tests/support/fakes.py) keep the real store's contract:
-one scenario of the calls the use cases make, through the `orders` and `notices` ports, run on
-the fakes and on the real tables (store/orders.py, store/notices.py on moto), gives the same
-answers and the same stored orders — so service tests on the fakes prove what they claim."""
+one scenario of the calls the use cases make, through the `orders`, `notices` and `claims` ports,
+run on the fakes and on the real tables (store/orders.py, store/notices.py, store/claims.py on
+moto), gives the same answers and the same stored orders — so service tests on the fakes prove what they claim."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ from chalicelib.domain.order import (
     release_hold,
 )
 from chalicelib.services import ports
+from chalicelib.store import claims as claim_store
 from chalicelib.store import notices as notice_store
 from chalicelib.store import orders as order_store
 from chalicelib.store.orders import FastPathResult, VersionConflict
-from tests.support.fakes import MemoryNotices, MemoryOrders
+from tests.support.fakes import MemoryClaims, MemoryNotices, MemoryOrders
 
 AT = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 ORDER_NO = "20261125140000000001"
@@ -106,6 +107,20 @@ def _scenario(orders: ports.Orders, notices: ports.Notices) -> list[object]:
     seen += [held_order, released, orders.apply_changes(released, refund)]
     seen.append(orders.get(ORDER_NO))
     return seen
+
+
+def _claiming(claims: ports.Claims) -> list[bool]:
+    return [
+        claims.is_claimed(ORDER_NO, "order.paid"),
+        claims.claim(ORDER_NO, "order.paid"),
+        claims.claim(ORDER_NO, "order.paid"),
+        claims.is_claimed(ORDER_NO, "order.paid"),
+        claims.is_claimed(ORDER_NO, "order.ready"),
+    ]
+
+
+def test_the_claims_fake_claims_once_as_the_table_does(aws):
+    assert _claiming(MemoryClaims()) == _claiming(claim_store) == [False, True, False, True, False]
 
 
 def test_the_fakes_answer_as_the_tables_do(aws):

@@ -9,14 +9,15 @@ import inspect
 import pytest
 
 from chalicelib.services import ports
-from chalicelib.store import audit, keys, notices, orders
-from tests.support.fakes import MemoryAudit, MemoryKeys, MemoryNotices, MemoryOrders
+from chalicelib.store import audit, claims, keys, notices, orders
+from tests.support.fakes import MemoryAudit, MemoryClaims, MemoryKeys, MemoryNotices, MemoryOrders
 
 REPOSITORIES = [
     ("orders", ports.orders, ports.Orders, MemoryOrders, orders),
     ("notices", ports.notices, ports.Notices, MemoryNotices, notices),
     ("audit", ports.audit, ports.Audit, MemoryAudit, audit),
     ("api_keys", ports.api_keys, ports.ApiKeys, MemoryKeys, keys),
+    ("claims", ports.claims, ports.Claims, MemoryClaims, claims),
 ]
 
 
