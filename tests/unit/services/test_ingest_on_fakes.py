@@ -5,9 +5,12 @@ milliseconds each. (The real tables are proven by tests/integration/test_ingest.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from chalicelib.domain.notice import IngestOutcome
 from chalicelib.domain.order import DeliveryStatus, EntryType, PayStatus
 from chalicelib.services import ingest, orders
+from chalicelib.services.order_writes import MAX_ATTEMPTS
 from tests.support.notifications import epay
 from tests.unit.services.support import ORDER_NO, inbound, registration
 
@@ -103,3 +106,30 @@ def test_a_forged_notification_is_rejected_stored_nowhere_and_audited(world):
     assert world.notices.notices == {} and world.orders.orders[ORDER_NO].version == 0
     (record,) = world.audit.notify
     assert record.outcome is IngestOutcome.REJECTED and record.verification == "bad_signature"
+
+
+def test_an_order_that_keeps_changing_is_answered_retry_and_the_stream_applies_the_notice_once(
+    world,
+):
+    """Another writer lands before every write (the fast path's and each of the loop's): the
+    request gives up, answers retry and is audited as contention; its notice is stored, and the
+    notices stream applies it once."""
+    orders.register(registration())
+
+    def another_writer():
+        stored = world.orders.orders[ORDER_NO]
+        world.orders.orders[ORDER_NO] = replace(stored, version=stored.version + 1)
+
+    world.orders.concurrently.extend([another_writer] * (1 + MAX_ATTEMPTS))
+    answer = _notify(_payment("5.80"))  # another amount: past the fast path, into the loop
+    assert answer.body == "fail" and world.orders.conflicts == 1 + MAX_ATTEMPTS
+    (record,) = world.audit.notify
+    assert record.outcome is IngestOutcome.CONTENTION
+    assert world.orders.orders[ORDER_NO].payments == []
+    notice = _stored(world)
+    assert ingest.apply_awaiting(notice, False, world.clock.now()).outcome is IngestOutcome.APPLIED
+    assert ingest.apply_awaiting(notice, False, world.clock.now()).outcome is (
+        IngestOutcome.ALREADY_APPLIED
+    )
+    order = world.orders.orders[ORDER_NO]
+    assert len(order.payments) == 1 and order.applied_notices == {notice.dedupe_key}

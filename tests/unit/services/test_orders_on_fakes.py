@@ -182,3 +182,17 @@ def test_a_refund_beyond_what_was_paid_is_refused_and_nothing_is_written(world, 
     with pytest.raises(TransitionRefused):
         _act("mark_refunded", "too much", amount="99.00")
     assert world.orders.get(ORDER_NO) == paid and world.audit.api == []
+
+
+def test_a_note_on_an_unpaid_order_is_on_the_timeline_and_in_the_audit(world, operator_key):
+    orders.register(registration())
+    done = _act("note", "buyer called about the price")
+    assert done.outcome is Outcome.APPLIED and done.order.pay_status is PayStatus.PENDING
+    entry = world.orders.get(ORDER_NO).timeline[-1]
+    assert (entry.type, entry.actor, entry.message) == (
+        EntryType.NOTE,
+        OPERATOR.key_id,
+        "buyer called about the price",
+    )
+    (record,) = world.audit.api
+    assert (record.action, record.detail["outcome"]) == ("order_note", "applied")
