@@ -12,6 +12,7 @@ import botocore.client
 import pytest
 from pynamodb.connection.base import Connection
 
+from chalicelib.platform.observability import correlated, flush_metrics
 from chalicelib.services import channels, reply_tokens
 from tests.support.clock import FakeClock
 from tests.support.fakes import (
@@ -54,21 +55,26 @@ class World:
 @pytest.fixture
 def world():
     """Every port the order use cases reach, a fake: a standing clock, the repositories, the
-    epay channel of the local stack (its notifications are built by tests/support/notifications)."""
+    epay channel of the local stack (its notifications are built by tests/support/notifications).
+    Like an invocation, the test's log keys end with it and its metrics are flushed after it."""
     found = World(FakeClock(AT), MemoryOrders(), MemoryNotices(), MemoryAudit(), MemoryKeys())
     channels.forget()
     reply_tokens.forget()
-    with wired(
-        clock=found.clock,
-        orders=found.orders,
-        notices=found.notices,
-        audit=found.audit,
-        api_keys=found.api_keys,
-        channels_secret=FakeSecret(json.dumps({"epay-main": CHANNELS["epay-main"]})),
-        verification_secret=FakeSecret("s" * 40),
-        shop_events=FakeTopic(),
-        claims=MemoryClaims(),
+    with (
+        correlated(),
+        wired(
+            clock=found.clock,
+            orders=found.orders,
+            notices=found.notices,
+            audit=found.audit,
+            api_keys=found.api_keys,
+            channels_secret=FakeSecret(json.dumps({"epay-main": CHANNELS["epay-main"]})),
+            verification_secret=FakeSecret("s" * 40),
+            shop_events=FakeTopic(),
+            claims=MemoryClaims(),
+        ),
     ):
         yield found
+    flush_metrics()
     channels.forget()
     reply_tokens.forget()
