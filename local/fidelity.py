@@ -44,6 +44,9 @@ def like_aws() -> None:
     dispatch_lists_each_handlers_methods_once()
     model_objects_not_kept_for_the_dashboard()
     transactions_back_up_their_items()
+    old_images_copied_for_streams_only()
+    items_built_with_one_size_check()
+    conditions_parsed_once()
     writes_keep_index_maps()
     cold_items_kept_as_json()
     serialize_dynamodb_writes()
@@ -301,9 +304,129 @@ class _TablesNotCopied:
         self._copy = copy_module
 
     def deepcopy(self, value, memo=None):
+        from moto.dynamodb.models.dynamo_type import Item
         from moto.dynamodb.models.table import Table
 
-        return value if isinstance(value, Table) else self._copy.deepcopy(value, memo)
+        if isinstance(value, Table):
+            return value
+        if isinstance(value, Item) and getattr(_old_image_scope, "unread", False):
+            return value  # update_item's old image, for a table with no stream to write it to
+        return self._copy.deepcopy(value, memo)
+
+
+_old_image_scope = threading.local()
+
+
+def old_images_copied_for_streams_only() -> None:
+    """moto's update_item deep-copies the item before changing it, only to write the old image
+    to the table's stream; a table without a stream (stats and claims: two of an order's three
+    UpdateItems, and every item of a stats transaction) paid for the copy anyway. Copy it only
+    when the table has a stream (moto.dynamodb.models' `copy` is _TablesNotCopied by then)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend.update_item, "_copies_for_streams", False):
+        return
+    original = DynamoDBBackend.update_item
+
+    @functools.wraps(original)
+    def update_item(self, table_name, *args, **kwargs):
+        table = self.tables.get(table_name)
+        _old_image_scope.unread = table is not None and table.stream_shard is None
+        try:
+            return original(self, table_name, *args, **kwargs)
+        finally:
+            _old_image_scope.unread = False
+
+    _install(DynamoDBBackend, "update_item", update_item, "_copies_for_streams")
+
+
+ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict: between DynamoDB's 409 and 410 KB
+
+
+def items_built_with_one_size_check() -> None:
+    """moto builds an item attribute by attribute into a LimitedSizeDict, which sums the size of
+    every attribute already there at each insert: O(n²) in the attributes, for every item a
+    request writes. Build the map, then check its size once: sizes are never negative, so the
+    whole item is over the limit exactly when moto would have refused it at some insert."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    if getattr(Item.__init__, "_one_size_check", False):
+        return
+
+    def __init__(self, hash_key, range_key, attrs):
+        self.hash_key = hash_key
+        self.range_key = range_key
+        built = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.update(built, {key: DynamoType(value) for key, value in attrs.items()})
+        if sum(bytesize(key) + value.size() for key, value in built.items()) > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = built
+
+    _install(Item, "__init__", __init__, "_one_size_check")
+
+
+PARSED_CONDITIONS_KEPT = 1024
+
+
+def conditions_parsed_once() -> None:
+    """moto parses a ConditionExpression (or FilterExpression) on every request, twice for an
+    UpdateItem (its handler, then its backend) and twice per element of a transaction, though
+    a client sends the same few conditions with the same values again and again (a claim's
+    `NOT contains(#k, :k)`). The tree is only read (each node's `expr(item)`): parse each text,
+    with the names and values it can refer to, once, and give every parser the placeholders
+    found, as its own parse would."""
+    from collections import OrderedDict
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    if getattr(ConditionExpressionParser.parse, "_parsed_once", False):
+        return
+    original = ConditionExpressionParser.parse
+    parsed: OrderedDict[tuple, tuple] = OrderedDict()
+
+    @functools.wraps(original)
+    def parse(self):
+        text = self.condition_expression
+        if not text:
+            return original(self)
+        key = (
+            text,
+            _referenced(text, self.expression_attribute_names),
+            _referenced(text, self.expression_attribute_values),
+        )
+        with _parsed_lock:
+            found = parsed.get(key)
+            if found is not None:
+                parsed.move_to_end(key)
+        if found is None:
+            found = (
+                original(self),
+                tuple(self.expr_attr_names_found),
+                tuple(self.expr_attr_values_found),
+            )
+            with _parsed_lock:
+                parsed[key] = found
+                while len(parsed) > PARSED_CONDITIONS_KEPT:
+                    parsed.popitem(last=False)
+        self.expr_attr_names_found = list(found[1])
+        self.expr_attr_values_found = list(found[2])
+        return found[0]
+
+    _install(ConditionExpressionParser, "parse", parse, "_parsed_once")
+
+
+_parsed_lock = threading.Lock()
+
+
+def _referenced(text: str, placeholders: dict | None) -> str:
+    """The placeholders whose names occur in `text` (a superset of those it refers to), as
+    JSON: what the parse can depend on."""
+    return json.dumps(
+        {name: value for name, value in (placeholders or {}).items() if name in text},
+        sort_keys=True,
+    )
 
 
 def _back_up(backend, element: dict):

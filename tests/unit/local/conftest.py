@@ -167,11 +167,14 @@ def patched_later(monkeypatch):
         for name in names:
             monkeypatch.setattr(owner, name, getattr(owner, name))
     from moto.core.common_models import BaseModel
+    from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     monkeypatch.setattr(Item, "attrs", None, raising=False)  # moto has none: removed after
+    monkeypatch.setattr(Item, "__init__", Item.__init__)
+    monkeypatch.setattr(ConditionExpressionParser, "parse", ConditionExpressionParser.parse)
     for owner, name in (
         (UpdateExpressionParser, "make"),
         (DepthFirstTraverser, "traverse"),

@@ -450,6 +450,83 @@ def test_update_expressions_parsed_once_and_walked_once_answer_as_moto_does(
     assert len(plain[-1]) == 1 + 6 + 5  # the put, then every update applied on each pass
 
 
+def _claims_answers(ddb) -> list:
+    """Claims as paytrack writes them (an ADD to a set, conditioned on the key being absent), on
+    `c` (no stream) and on `t`, alone and in transactions, each twice; a condition whose values
+    change under the same text; an item over the size limit; the items and stream left."""
+    answers: list = []
+
+    def attempt(call, **request):
+        try:
+            answer = call(**request)
+            answer.pop("ResponseMetadata")
+            answers.append(answer)
+        except ddb.exceptions.ClientError as error:
+            answers.append([error.response["Error"], error.response.get("CancellationReasons", [])])
+
+    def claim(table: str, key: dict, name: str) -> dict:
+        return {
+            "TableName": table,
+            "Key": key,
+            "UpdateExpression": "ADD #k :keys",
+            "ConditionExpression": "NOT contains(#k, :k0)",
+            "ExpressionAttributeNames": {"#k": "keys"},
+            "ExpressionAttributeValues": {":keys": {"SS": [name]}, ":k0": {"S": name}},
+        }
+
+    keys = {"c": {"pk": {"S": "o1"}}, "t": {"pk": {"S": "o1"}, "sk": {"S": "1"}}}
+    for _ in range(2):
+        for name in ("order.paid", "order.ready", "order.paid"):
+            for table, key in keys.items():
+                attempt(ddb.update_item, **claim(table, key, name), ReturnValues="ALL_NEW")
+        for name in ("stats:created", "stats:paid"):
+            attempt(
+                ddb.transact_write_items,
+                TransactItems=[{"Update": claim(table, key, name)} for table, key in keys.items()],
+            )
+    for limit in ("1", "5", "1"):
+        attempt(
+            ddb.put_item,
+            TableName="c",
+            Item={"pk": {"S": "n"}, "n": {"N": "2"}},
+            ConditionExpression="attribute_not_exists(n) OR n < :limit",
+            ExpressionAttributeValues={":limit": {"N": limit}},
+        )
+    attempt(ddb.put_item, TableName="c", Item={"pk": {"S": "big"}, "x": {"S": "x" * 410_000}})
+    attempt(ddb.scan, TableName="c")
+    arn = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    answers.append(
+        [r["dynamodb"].get("OldImage") for r in read_all(boto3.client("dynamodbstreams"), arn)]
+    )
+    return answers
+
+
+def test_claims_and_conditions_answer_as_moto_does_without_its_copies_and_reparsing(
+    monkeypatch, patched_later
+):
+    """Conditions parsed once per text and values, items built with one size check and update
+    old images copied only for a stream change no answer, refusal, stored item or stream image."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import Item
+
+    answers = []
+    for patched in (False, True):
+        if patched:
+            patched_later()
+            assert ConditionExpressionParser.parse._parsed_once and Item.__init__._one_size_check
+        with fresh_moto(monkeypatch):
+            answers.append(_claims_answers(_tables()))
+    plain, tuned = answers
+    assert tuned == plain
+    codes = [a[0]["Code"] for a in plain[:-2] if isinstance(a, list)]
+    # the claims taken already (the paid one again, then all on the second pass), the put whose
+    # condition the stored value fails
+    assert codes.count("ConditionalCheckFailedException") == 2 + 6 + 1
+    assert codes.count("TransactionCanceledException") == 2  # the second pass's transactions
+    assert plain[-3][0]["Code"] == "ValidationException"  # the item over the size limit
+    assert len(plain[-1]) == 1 + 4  # moto puts the key alone first, then each claim written
+
+
 def test_moto_lists_its_services_once_not_per_request(patched_later, monkeypatch):
     """moto's server listed its package directory (an isdir per entry) for every request, under
     one lock: over a second per GetItem under a flash sale."""
