@@ -30,7 +30,8 @@ def _zone() -> ZoneInfo:
 
 
 def _is_repeat_buyer(order: Order) -> bool:
-    """Has this buyer paid before this order? One Query on the by_email index."""
+    """Has this buyer paid before this order? One Query on the by_email index, answering the
+    order number alone (whole orders were written, sent and parsed only to be counted)."""
     if not order.buyer_email:
         return False
     earlier = OrderModel.by_email.query(
@@ -38,6 +39,7 @@ def _is_repeat_buyer(order: Order) -> bool:
         OrderModel.created_at < to_iso(order.created_at),
         filter_condition=OrderModel.pay_status.is_in(*[s.value for s in PAID_STATES]),
         limit=1,
+        attributes_to_get=[OrderModel.order_no.attr_name],
     )
     return next(iter(earlier), None) is not None
 
