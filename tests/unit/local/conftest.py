@@ -175,6 +175,9 @@ def patched_later(monkeypatch):
     monkeypatch.setattr(Item, "attrs", None, raising=False)  # moto has none: removed after
     monkeypatch.setattr(Item, "__init__", Item.__init__)
     monkeypatch.setattr(ConditionExpressionParser, "parse", ConditionExpressionParser.parse)
+    from moto.dynamodb.parsing import validators
+
+    monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
     for owner, name in (
         (UpdateExpressionParser, "make"),
         (DepthFirstTraverser, "traverse"),
