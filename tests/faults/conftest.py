@@ -1,9 +1,11 @@
-"""The fault-injection suite's world: one moto per module (cases are told apart by fresh order
-numbers and per-case products), the app behind chalice.test.Client, every stream consumer fed
-from its stream, the shop's event inbox, and the injector on every botocore call."""
+"""The fault-injection suite's world: one moto per module, put back before every case of a sweep
+to what the test set up for it (`World.checkpoint`: the order to crash on is set up once, and no
+case pays for what the cases before it wrote), the app behind chalice.test.Client, every stream
+consumer fed from its stream, the shop's event inbox, and the injector on every botocore call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from local.sim_model import TradeBook
+from local.simulator import GatewaySimulator
 from tests.integration.conftest import Api, chalice_client, provisioned_aws
-from tests.support import faults
+from tests.support import faults, moto_state
 
 
 @dataclass
@@ -22,6 +26,29 @@ class World:
     injector: faults.Injector
     streams: faults.Streams
     inbox: faults.ShopInbox
+
+    def checkpoint(self, *simulators: GatewaySimulator) -> Callable[[], None]:
+        """The world as it is now, to be put back before each case of a sweep (`faults.sweep`'s
+        `fresh`): every moto backend, where each stream tap reads next, the messages the shop
+        has received, and the trade book of each simulator given. What a test set up before its
+        checkpoint (an order paid, held, asked about) is there again, as it was, for every case;
+        what a case wrote is gone before the next one."""
+        position = self.streams.position()
+        self.inbox.of("")
+        received = list(self.inbox.received)
+        restore = moto_state.checkpoint()
+        books = [(sim.book, _book_state(sim.book)) for sim in simulators]
+        self.streams.reopen(position)
+
+        def fresh() -> None:
+            self.inbox.of("")  # the last case's messages leave the queue (SQS stays live)
+            self.inbox.received[:] = received
+            restore()
+            self.streams.reopen(position)
+            for book, state in books:
+                _put_book_back(book, state)
+
+        return fresh
 
     def counters(self, product_id: str) -> dict[str, int]:
         """The stats counters of one product (each case registers its own), over the shop days
@@ -37,6 +64,27 @@ class World:
                 if name.startswith(prefix):
                     found[name[len(prefix) :]] = found.get(name[len(prefix) :], 0) + value
         return found
+
+
+def _book_state(book: TradeBook) -> tuple[dict, dict, list]:
+    with book._lock:
+        return (
+            {key: list(trades) for key, trades in book._paid.items()},
+            dict(book._closed),
+            list(book._order),
+        )
+
+
+def _put_book_back(book: TradeBook, state: tuple[dict, dict, list]) -> None:
+    """The simulator's trades as they were (its statements list every trade of the day: a
+    case's reconciliation must not meet the trades of orders that the restore took away)."""
+    paid, closed, order = state
+    with book._lock:
+        book._paid.clear()
+        book._paid.update({key: list(trades) for key, trades in paid.items()})
+        book._closed.clear()
+        book._closed.update(closed)
+        book._order[:] = order
 
 
 @pytest.fixture(scope="module")

@@ -51,8 +51,9 @@ def test_a_refund_is_recorded_once_whatever_call_fails(world):
         "idempotency_key": "refund-1",
     }
 
+    order_no, product = paid_order(world)
+
     def case(arm):
-        order_no, product = paid_order(world)
         crash_then_retry(world, arm, order_no, body)
         order = order_store.get(order_no)
         assert (order.pay_status.value, order.refunded_amount.format()) == (
@@ -65,12 +66,13 @@ def test_a_refund_is_recorded_once_whatever_call_fails(world):
         assert anomalies_of(order_no) == [f"quick_refund#{order_no}"]
         assert_no_anomaly_twice(order)
 
-    sweep("action mark_refunded", world.injector, case).assert_held()
+    sweep("action mark_refunded", world.injector, case, fresh=world.checkpoint()).assert_held()
 
 
 def test_a_hold_is_applied_and_announced_once_whatever_call_fails(world):
+    order_no, _ = paid_order(world)
+
     def case(arm):
-        order_no, _ = paid_order(world)
         crash_then_retry(world, arm, order_no, {"action": "hold", "reason": "buyer asked to wait"})
         order = order_store.get(order_no)
         assert order.on_hold and timeline_count(order_no, "hold") == 1, [
@@ -80,14 +82,15 @@ def test_a_hold_is_applied_and_announced_once_whatever_call_fails(world):
         assert_announced(messages, "order.ready", generation=0)
         assert_announced(messages, "order.held", generation=0)
 
-    sweep("action hold", world.injector, case).assert_held()
+    sweep("action hold", world.injector, case, fresh=world.checkpoint()).assert_held()
 
 
 def test_a_release_is_applied_and_announced_once_whatever_call_fails(world):
+    order_no, _ = paid_order(world)
+    assert act(world, order_no, {"action": "hold", "reason": "checking"}).status_code == 200
+    world.streams.settle()
+
     def case(arm):
-        order_no, _ = paid_order(world)
-        assert act(world, order_no, {"action": "hold", "reason": "checking"}).status_code == 200
-        world.streams.settle()
         crash_then_retry(
             world, arm, order_no, {"action": "release_hold", "reason": "checked with buyer"}
         )
@@ -97,7 +100,7 @@ def test_a_release_is_applied_and_announced_once_whatever_call_fails(world):
         ]
         assert_announced(world.inbox.of(order_no), "order.ready", generation=1)
 
-    sweep("action release_hold", world.injector, case).assert_held()
+    sweep("action release_hold", world.injector, case, fresh=world.checkpoint()).assert_held()
 
 
 def test_a_gateway_refund_is_made_once_whatever_call_fails(world, monkeypatch):
@@ -115,7 +118,7 @@ def test_a_gateway_refund_is_made_once_whatever_call_fails(world, monkeypatch):
         "idempotency_key": "gateway-refund-1",
     }
 
-    def case(arm):
+    def case(arm):  # a trade of its own: the simulator's trades are not put back between cases
         order_no, product = register(world)
         trade = simulator.pay("alipay-main", order_no, "58.00", notify=False)
         assert act(world, order_no, {"action": "requery", "reason": "补单"}).status_code == 200
@@ -136,6 +139,8 @@ def test_a_gateway_refund_is_made_once_whatever_call_fails(world, monkeypatch):
         assert_announced(world.inbox.of(order_no), "order.refunded")
 
     try:
-        sweep("action refund (gateway)", world.injector, case).assert_held()
+        sweep(
+            "action refund (gateway)", world.injector, case, fresh=world.checkpoint()
+        ).assert_held()
     finally:
         simulator.close()

@@ -48,8 +48,9 @@ def request_export(world, order_no: str):
 
 
 def test_an_inline_export_is_never_finished_partial_whatever_call_fails(world):
+    order_no, _ = register(world, CHANNEL)
+
     def case(arm):
-        order_no, _ = register(world, CHANNEL)
         with arm():
             request_export(world, order_no)
         assert_no_partial_export_finished()
@@ -59,13 +60,14 @@ def test_an_inline_export_is_never_finished_partial_whatever_call_fails(world):
         assert view["status"] == "ready" and view["rows"] == 1
         assert [row[0] for row in exported_rows(ExportModel.get(view["export_id"]))] == [order_no]
 
-    sweep("export inline", world.injector, case).assert_held()
+    sweep("export inline", world.injector, case, fresh=world.checkpoint()).assert_held()
 
 
 def test_an_async_export_ends_ready_or_failed_whatever_call_fails(world):
+    order_no, _ = register(world, CHANNEL)
+    world.streams.settle()
+
     def case(arm):
-        order_no, _ = register(world, CHANNEL)
-        world.streams.settle()
         response = request_export(world, order_no)
         assert response.status_code == 202, response.body
         export_id = world.api.json(response)["export_id"]
@@ -80,4 +82,6 @@ def test_an_async_export_ends_ready_or_failed_whatever_call_fails(world):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(exports, "INLINE_ROWS", 0)
-        sweep("export async (exports stream)", world.injector, case).assert_held()
+        sweep(
+            "export async (exports stream)", world.injector, case, fresh=world.checkpoint()
+        ).assert_held()

@@ -28,10 +28,11 @@ def redeliver(world, kind: str, wire, attempts: int = 5) -> None:
 
 @pytest.mark.parametrize("gateway", ["alipay", "wechat", "epay", "stripe"])
 def test_a_payment_survives_a_crash_at_every_call(world, gateway):
+    order_no, product = register(world, CHANNEL[gateway])
+    world.streams.settle()
+    wire = paid_wire(gateway, order_no)
+
     def case(arm):
-        order_no, product = register(world, CHANNEL[gateway])
-        world.streams.settle()
-        wire = paid_wire(gateway, order_no)
         with arm():
             send(world, wire)
         world.streams.settle()
@@ -39,4 +40,4 @@ def test_a_payment_survives_a_crash_at_every_call(world, gateway):
         world.streams.settle()
         assert_paid_once(world, order_no, product)
 
-    sweep(f"ingest {gateway}", world.injector, case).assert_held()
+    sweep(f"ingest {gateway}", world.injector, case, fresh=world.checkpoint()).assert_held()

@@ -37,10 +37,11 @@ def sim(world):
 
 
 def test_requery_applies_a_found_payment_once_whatever_call_fails(world, sim):
+    order_no, product = register(world, CHANNEL)
+    world.streams.settle()
+    sim.pay(CHANNEL, order_no, "58.00", "CNY", notify=False)
+
     def case(arm):
-        order_no, product = register(world, CHANNEL)
-        world.streams.settle()
-        sim.pay(CHANNEL, order_no, "58.00", "CNY", notify=False)
         # each case's own clock: the cases' minutes never add up past the shop's midnight
         with wired(FakeClock()) as clock:
             clock.advance(minutes=2)
@@ -55,7 +56,9 @@ def test_requery_applies_a_found_payment_once_whatever_call_fails(world, sim):
             world.streams.settle()
         assert_paid_once(world, order_no, product)
 
-    sweep("job requery_pending (补单)", world.injector, case).assert_held()
+    sweep(
+        "job requery_pending (补单)", world.injector, case, fresh=world.checkpoint(sim)
+    ).assert_held()
 
 
 def _job(run, *args):
@@ -87,8 +90,9 @@ def assert_no_partial_run_finished(day) -> None:
 
 
 def test_reconciliation_writes_each_fee_once_whatever_call_fails(world, sim):
+    order_no, product = paid_today(world, sim)
+
     def case(arm):
-        order_no, product = paid_today(world, sim)
         day = beijing_day(utcnow())
         with arm():
             _job(reconcile.reconcile_day, day, CHANNEL)
@@ -107,4 +111,6 @@ def test_reconciliation_writes_each_fee_once_whatever_call_fails(world, sim):
         assert world.counters(product).get("fee_minor|CNY") == 35, world.counters(product)
         assert anomalies_of(order_no) == []
 
-    sweep("job reconcile + fee write-back", world.injector, case).assert_held()
+    sweep(
+        "job reconcile + fee write-back", world.injector, case, fresh=world.checkpoint(sim)
+    ).assert_held()

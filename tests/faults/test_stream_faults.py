@@ -42,25 +42,26 @@ def stored_but_never_applied(order_no: str) -> None:
 
 @pytest.mark.parametrize("consumer", list(CONSUMERS))
 def test_a_payment_survives_a_consumer_crash_at_every_call(world, consumer):
+    order_no, product = register(world)
+    world.streams.settle()
+    stored_but_never_applied(order_no)
+
     def case(arm):
-        order_no, product = register(world)
-        world.streams.settle()
-        stored_but_never_applied(order_no)
         world.streams.settle(arm, CONSUMERS[consumer])
         world.streams.settle()
         assert_paid_once(world, order_no, product)
 
-    sweep(f"stream {consumer}", world.injector, case).assert_held()
+    sweep(f"stream {consumer}", world.injector, case, fresh=world.checkpoint()).assert_held()
 
 
 @pytest.mark.parametrize("consumer", ["orders (events, rules)", "orders (stats)"])
 def test_a_held_payment_survives_a_consumer_crash_at_every_call(world, consumer):
     """An amount mismatch: paid and held once, one anomaly, order.held announced, never ready."""
+    order_no, product = register(world)
+    world.streams.settle()
+    assert world.api.send(wires.alipay(order_no, "1.00")).body == b"success"
 
     def case(arm):
-        order_no, product = register(world)
-        world.streams.settle()
-        assert world.api.send(wires.alipay(order_no, "1.00")).body == b"success"
         world.streams.settle(arm, CONSUMERS[consumer])
         world.streams.settle()
         order = order_store.get(order_no)
@@ -77,4 +78,4 @@ def test_a_held_payment_survives_a_consumer_crash_at_every_call(world, consumer)
         assert_announced(messages, "order.held")
         assert [m["event"] for m in messages if m["event"] in ("order.ready", "order.paid")] == []
 
-    sweep(f"stream held {consumer}", world.injector, case).assert_held()
+    sweep(f"stream held {consumer}", world.injector, case, fresh=world.checkpoint()).assert_held()

@@ -91,8 +91,9 @@ def assert_answered_once(world, order_no: str) -> None:
 
 
 def test_an_ask_reaches_the_shop_once_whatever_call_fails(world):
+    order_no = held_order(world)
+
     def case(arm):
-        order_no = held_order(world)
         with arm():
             ask(world, order_no)
         world.streams.settle()
@@ -103,18 +104,18 @@ def test_an_ask_reaches_the_shop_once_whatever_call_fails(world):
         world.streams.settle()
         assert_answered_once(world, order_no)
 
-    sweep("verification ask", world.injector, case).assert_held()
+    sweep("verification ask", world.injector, case, fresh=world.checkpoint()).assert_held()
 
 
 def test_the_stream_publishes_a_request_whose_process_died_after_the_write(world, monkeypatch):
     """The request's follow-ups never ran (the Lambda died right after the order write): the
     orders stream publishes and fills the inbox, whatever call of its first delivery fails."""
     monkeypatch.setattr(verification, "_eagerly", lambda order, follow_up: order)
+    order_no = held_order(world)
+    assert ask(world, order_no).status_code == 201
+    assert EVENT not in [m["event"] for m in world.inbox.of(order_no)]
 
     def case(arm):
-        order_no = held_order(world)
-        assert ask(world, order_no).status_code == 201
-        assert EVENT not in [m["event"] for m in world.inbox.of(order_no)]
         world.streams.settle(arm, app.on_orders_stream)
         world.streams.settle()
         request = assert_asked_once(world, order_no)
@@ -122,15 +123,18 @@ def test_the_stream_publishes_a_request_whose_process_died_after_the_write(world
         world.streams.settle()
         assert_answered_once(world, order_no)
 
-    sweep("verification via the orders stream", world.injector, case).assert_held()
+    sweep(
+        "verification via the orders stream", world.injector, case, fresh=world.checkpoint()
+    ).assert_held()
 
 
 def test_an_answer_is_taken_once_whatever_call_fails(world):
+    order_no = held_order(world)
+    assert ask(world, order_no).status_code == 201
+    world.streams.settle()
+    request = assert_asked_once(world, order_no)
+
     def case(arm):
-        order_no = held_order(world)
-        assert ask(world, order_no).status_code == 201
-        world.streams.settle()
-        request = assert_asked_once(world, order_no)
         with arm():
             answer(world, order_no, request)
         world.streams.settle()
@@ -138,4 +142,4 @@ def test_an_answer_is_taken_once_whatever_call_fails(world):
         world.streams.settle()
         assert_answered_once(world, order_no)
 
-    sweep("verification answer", world.injector, case).assert_held()
+    sweep("verification answer", world.injector, case, fresh=world.checkpoint()).assert_held()

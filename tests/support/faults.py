@@ -150,15 +150,23 @@ def sweep(
     case: Callable[[Callable[[], Any]], None],
     kinds: tuple[str, ...] = KINDS,
     max_calls: int = 80,
+    fresh: Callable[[], None] | None = None,
 ) -> Sweep:
     """Run `case(arm)` for every kind and every N = 1, 2, … until a run makes fewer than N calls.
 
-    `case` sets up its own fresh state, calls `arm()` as a context manager around the use case
-    (and only it), runs the recovery and asserts the invariants. A case whose injector never
-    fired ends the kind's sweep and is not counted."""
+    `case` calls `arm()` as a context manager around the use case (and only it), runs the
+    recovery and asserts the invariants; it starts from fresh state, its own or, with `fresh`,
+    what the test set up once before its checkpoint. A case whose injector never
+    fired ends the kind's sweep and is not counted. `fresh()`, when given, runs before every
+    case but the first: it puts back the world the sweep started from (World.checkpoint), so
+    no case pays for the orders, exports and trades the cases before it left."""
     result = Sweep(name)
+    first = True
     for kind in kinds:
         for n in range(1, max_calls + 1):
+            if fresh is not None and not first:
+                fresh()
+            first = False
             try:
                 case(partial(injector.armed, kind, n))
             except AssertionError as error:
@@ -196,12 +204,42 @@ class StreamTap:
             "LatestStreamArn"
         ]
         self.iterators: dict[str, str | None] = {
-            shard["ShardId"]: self.streams.get_shard_iterator(
-                StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            shard_id: self.streams.get_shard_iterator(
+                StreamArn=self.arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
             )["ShardIterator"]
-            for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"][
-                "Shards"
-            ]
+            for shard_id in self._shards()
+        }
+
+    def _shards(self) -> list[str]:
+        description = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]
+        return [shard["ShardId"] for shard in description["Shards"]]
+
+    def position(self) -> dict[str, int]:
+        """The sequence number each shard's cursor reads next (from moto's own iterator)."""
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        iterators = {
+            arn: iterator
+            for regions in dynamodbstreams_backends.values()
+            for backend in regions.values()
+            for arn, iterator in backend.shard_iterators.items()
+        }
+        return {
+            shard_id: iterators[iterator].sequence_number
+            for shard_id, iterator in self.iterators.items()
+            if iterator
+        }
+
+    def reopen(self, position: dict[str, int]) -> None:
+        """New cursors at `position` (after a moto restore, which drops the old ones)."""
+        self.iterators = {
+            shard_id: self.streams.get_shard_iterator(
+                StreamArn=self.arn,
+                ShardId=shard_id,
+                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                SequenceNumber=str(position[shard_id]),
+            )["ShardIterator"]
+            for shard_id in self._shards()
         }
 
     def take(self) -> list[dict]:
@@ -257,6 +295,15 @@ class Streams:
             "orders": [app.on_orders_stream, app.on_orders_stats],
             "exports": [app.on_exports_stream],
         }
+
+    def position(self) -> dict[str, dict[str, int]]:
+        """Where every tap reads next."""
+        return {name: tap.position() for name, tap in self.taps.items()}
+
+    def reopen(self, position: dict[str, dict[str, int]]) -> None:
+        """Every tap reads on from `position` (after a moto restore)."""
+        for name, tap in self.taps.items():
+            tap.reopen(position[name])
 
     def settle(
         self,

@@ -34,10 +34,11 @@ def _fingerprint() -> str:
     return repr((get_settings(), [model.Meta.table_name for model in ALL_MODELS]))
 
 
-def _capture() -> list[tuple[Any, str, str, Any]]:
+def _capture(keep_live: tuple[str, ...] = ()) -> list[tuple[Any, str, str, Any]]:
     return [
         (backends, account, region, copy.deepcopy(backend))
         for backends in list(BackendDict._instances)  # type: ignore[misc]
+        if backends.service_name not in keep_live
         for account, regions in list(backends.items())
         for region, backend in list(regions.items())
     ]
@@ -46,6 +47,22 @@ def _capture() -> list[tuple[Any, str, str, Any]]:
 def _restore(snapshot: list[tuple[Any, str, str, Any]]) -> None:
     for backends, account, region, backend in snapshot:
         dict.__setitem__(backends[account], region, copy.deepcopy(backend))
+
+
+def checkpoint() -> Callable[[], None]:
+    """Keep a copy of every moto backend as it is now; the function returned puts them back.
+
+    SQS is left live: a queue that has been read holds a lock, which does not copy (a reader
+    tells its messages apart by what they name). The DynamoDB stream shard iterators handed out so far are dropped first (a copy of one
+    would point at its own copy of its table, not at the table put back): stream readers take
+    new ones after the checkpoint and after each restore."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    for regions in dynamodbstreams_backends.values():
+        for backend in regions.values():
+            backend.shard_iterators.clear()
+    snapshot = _capture(keep_live=("sqs",))
+    return lambda: _restore(snapshot)
 
 
 @contextmanager
