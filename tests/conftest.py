@@ -35,18 +35,22 @@ moto_state.serialize_attribute_values_directly()
 #: four-test files last and leave one worker running a sweep alone at the end).
 LONGEST_FIRST = (
     "tests/e2e/test_concurrency.py",
-    "tests/faults/test_verification_faults.py",
-    "tests/faults/test_export_faults.py",
     "tests/e2e/test_admin_page.py",
     "tests/e2e/test_api_fuzz.py",
-    "tests/faults/test_job_faults.py",
-    "tests/e2e/test_reconcile_stack.py",
-    "tests/e2e/test_review_page.py",
-    "tests/e2e/test_own_channels.py",
+    "tests/integration/test_hostile_api.py",
+    "tests/faults/test_verification_faults.py",
     "tests/faults/test_action_faults.py",
+    "tests/e2e/test_reconcile_stack.py",
+    "tests/integration/test_deploy.py",
     "tests/e2e/test_local_stack.py",
+    "tests/e2e/test_review_page.py",
+    "tests/integration/test_infra.py",
+    "tests/faults/test_job_faults.py",
+    "tests/integration/test_hostile_notify.py",
     "tests/faults/test_stream_faults.py",
     "tests/faults/test_ingest_faults.py",
+    "tests/faults/test_export_faults.py",
+    "tests/e2e/test_own_channels.py",
 )
 
 
