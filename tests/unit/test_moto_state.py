@@ -83,3 +83,32 @@ def test_stream_records_are_written_as_moto_writes_them():
     )
     assert direct == walked
     assert '"B": "AP9wYXl0cmFjaw=="' in direct
+
+
+def test_a_checkpoint_puts_back_items_and_a_stream_read_from_where_it_was():
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        db, streams = boto3.client("dynamodb"), boto3.client("dynamodbstreams")
+        arn = db.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )["TableDescription"]["LatestStreamArn"]
+        db.put_item(TableName="t", Item={"k": {"S": "kept"}})
+        restore = moto_state.checkpoint()
+        db.put_item(TableName="t", Item={"k": {"S": "gone"}})
+        restore()
+        assert [i["k"]["S"] for i in db.scan(TableName="t")["Items"]] == ["kept"]
+        (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records = streams.get_records(ShardIterator=iterator)["Records"]
+        assert [r["dynamodb"]["Keys"]["k"]["S"] for r in records] == ["kept"]
+        db.put_item(TableName="t", Item={"k": {"S": "after"}})
+        restore()
+        assert [i["k"]["S"] for i in db.scan(TableName="t")["Items"]] == ["kept"]
