@@ -926,7 +926,8 @@ def document() -> dict[str, Any]:
             "also for a path no route serves (404 `not_found`), a method the path does not take (405 "
             "`method_not_allowed`; API Gateway answers it 404 `not_found`) and a content type "
             "the route does not take (415 `unsupported_media_type`). An unexpected failure is "
-            '500 {"error": {"code": "internal_error", "request_id": …}}. '
+            '500 {"error": {"code": "internal_error", "request_id": …}}; AWS briefly unable '
+            'to serve is 503 {"error": {"code": "service_unavailable", …}} with Retry-After. '
             "Query parameters are strict: ASCII digits, ISO 8601 times from 2000 to 2099.",
         },
         "servers": [{"url": "/"}],

@@ -1,8 +1,8 @@
 """The HTTP edge shared by every route in app.py: bearer auth by role, JSON bodies, a read
 budget per admin request, and every error mapped to a response in this one place (API.md:
 `{"error": {code, message, details}}`) — typed errors by the route wrappers (Guard), Chalice's
-own answers (405, 415) and anything unexpected (500 `internal_error`) by the `http_edge`
-middleware."""
+own answers (405, 415), AWS briefly unable to serve (503 `service_unavailable`, try again) and
+anything unexpected (500 `internal_error`) by the `http_edge` middleware."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from .domain.errors import (
 from .domain.params import parse_json
 from .domain.statement import StatementNotReady, StatementUnparseable
 from .platform import read_budget
+from .platform.aws import is_unavailable
 from .platform.observability import logger, request_id
 
 JSON_TYPES = ["application/json"]
@@ -75,6 +76,25 @@ def internal_error(request_id: str | None) -> Response:
     """API.md's unexpected failure: the code and the request id to quote, nothing more (the same
     body as the template's DEFAULT_5XX gateway response)."""
     return json_response({"error": {"code": "internal_error", "request_id": request_id}}, 500)
+
+
+RETRY_AFTER_S = 1
+
+
+def unavailable(request_id: str | None) -> Response:
+    """AWS could not serve the request even after the client's retries (throttled, timed out,
+    down): nothing was decided, so the caller is told to try again, with the id to quote."""
+    return json_response(
+        {
+            "error": {
+                "code": "service_unavailable",
+                "message": "storage is briefly unavailable, please retry",
+                "request_id": request_id,
+            }
+        },
+        503,
+        {"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def current_request(app: Chalice) -> Request:
@@ -185,13 +205,13 @@ def _unknown_id(request: Request) -> Response | None:
     return None
 
 
-def _notify_failure(request: Request) -> Response:
+def _notify_failure(request: Request, status: int) -> Response:
     """A gateway is answered in its own protocol even now: its failure answer, so it retries."""
     from .gateways.registry import get_gateway
     from .services import channels
 
     config = channels.get_channel((request.uri_params or {}).get("channel", ""))
-    answer = get_gateway(config["type"]).failure_answer("internal error, please retry", 500)
+    answer = get_gateway(config["type"]).failure_answer("internal error, please retry", status)
     return Response(
         body=answer.body,
         status_code=answer.status,
@@ -200,11 +220,13 @@ def _notify_failure(request: Request) -> Response:
 
 
 def _unexpected(request: Request | None, error: Exception) -> Response:
-    """The one catch-all: logged with its stack trace, answered without any detail of it."""
+    """The one catch-all: logged with its stack trace, answered without any detail of it — a
+    503 when AWS was briefly unable to serve, else a 500."""
     quoted = request_id(request)
     context = request.context if request is not None else {}
+    retry = is_unavailable(error)
     logger.exception(
-        "unexpected error",
+        "aws unavailable" if retry else "unexpected error",
         extra={
             "error": type(error.__cause__ or error).__name__,
             "route": context.get("resourcePath"),
@@ -214,10 +236,10 @@ def _unexpected(request: Request | None, error: Exception) -> Response:
     )
     if request is not None and context.get("resourcePath") == NOTIFY_ROUTE:
         try:
-            return _notify_failure(request)
+            return _notify_failure(request, 503 if retry else 500)
         except Exception:  # no channel to answer for: a 500 is a retry for every gateway too
             logger.exception("no gateway answer for the failure", extra={"request_id": quoted})
-    return internal_error(quoted)
+    return unavailable(quoted) if retry else internal_error(quoted)
 
 
 def _snake(code: str) -> str:

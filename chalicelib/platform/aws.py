@@ -87,3 +87,46 @@ def share_session_with_pynamodb() -> None:
 def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints between moto instances)."""
     client.cache_clear()
+
+
+#: error codes AWS answers when it is briefly unable to serve, not when the request is wrong
+#: (botocore's standard retry mode retries the same ones)
+UNAVAILABLE_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "LimitExceededException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "TransactionInProgressException",
+    }
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from (PynamoDB wraps botocore's), is AWS
+    being briefly unable to serve after the client's own retries: a connection that failed or
+    timed out, throttling, or a 5xx. A caller can only try again later, so the API says that
+    (503) rather than that it broke (500)."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, HTTPClientError)):
+            return True
+        if isinstance(current, ClientError):
+            answer = current.response
+            status = answer.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            return answer.get("Error", {}).get("Code") in UNAVAILABLE_CODES or status >= 500
+        current = current.__cause__ or current.__context__
+    return False

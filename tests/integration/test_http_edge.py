@@ -1,6 +1,7 @@
 """The HTTP edge (chalicelib/web.py): every answer in API.md's error shape — hostile bodies and
 parameters are 400s, Chalice's own 405/415 and unknown paths are mapped, and anything unexpected
-is one logged 500 `internal_error` with a request id (a gateway's failure answer on /notify)."""
+is one logged 500 `internal_error` with a request id (a gateway's failure answer on /notify), or,
+when AWS is briefly unable to serve, a 503 `service_unavailable` to retry after."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from datetime import date
 from urllib.parse import urlencode
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pynamodb.exceptions import PutError
 
 from chalicelib import openapi
 from chalicelib.services import admin, ingest
-from tests.integration.conftest import ADMIN_KEY, Api, chalice_client, provisioned_aws
+from chalicelib.store import orders as order_store
+from tests.integration.conftest import ADMIN_KEY, SHOP_KEY, Api, chalice_client, provisioned_aws
 from tests.integration.test_role_matrix import PATH_VALUES
 from tests.support import notifications as wires
 
@@ -272,6 +276,106 @@ def test_notify_on_an_unknown_channel_still_answers_a_retryable_500(api, monkeyp
         response.status_code == 500
         and json.loads(response.body)["error"]["code"] == "internal_error"
     )
+
+
+def _throttled(operation: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        operation,
+    )
+
+
+def _refused(operation: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "ValidationException", "Message": "bad key"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        operation,
+    )
+
+
+def _wrapped(cause: Exception) -> PutError:
+    """As PynamoDB raises a failed write: its own error, botocore's as the cause."""
+    try:
+        raise PutError("Failed to put item") from cause
+    except PutError as error:
+        return error
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        _wrapped(_throttled("PutItem")),
+        _wrapped(ReadTimeoutError(endpoint_url="http://dynamodb")),
+        EndpointConnectionError(endpoint_url="http://dynamodb"),
+    ],
+    ids=["throttled", "read-timeout", "no-connection"],
+)
+def test_aws_briefly_unavailable_is_a_503_to_retry_that_stores_nothing(
+    api, monkeypatch, caplog, failure
+):
+    def unavailable(order):
+        raise failure
+
+    monkeypatch.setattr(order_store, "create", unavailable)
+    order = {
+        "order_no": "UNAVAILABLE-1",
+        "product_id": "vip",
+        "product_name": "VIP",
+        "amount": "58.00",
+        "currency": "CNY",
+        "channel": "alipay-main",
+    }
+    response = api.call("POST", "/orders", body=order, key=SHOP_KEY)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    body = json.loads(response.body)
+    assert body["error"]["code"] == "service_unavailable" and body["error"]["request_id"]
+    [entry] = [r for r in caplog.records if r.getMessage() == "aws unavailable"]
+    assert entry.request_id == body["error"]["request_id"] and entry.exc_info
+    monkeypatch.undo()
+    assert order_store.get("UNAVAILABLE-1") is None
+
+
+def test_a_request_aws_refuses_is_still_a_500(api, monkeypatch):
+    def refused(order):
+        raise _wrapped(_refused("PutItem"))
+
+    monkeypatch.setattr(order_store, "create", refused)
+    order = {
+        "order_no": "REFUSED-1",
+        "product_id": "vip",
+        "product_name": "VIP",
+        "amount": "58.00",
+        "currency": "CNY",
+        "channel": "alipay-main",
+    }
+    response = api.call("POST", "/orders", body=order, key=SHOP_KEY)
+    assert response.status_code == 500
+    assert json.loads(response.body)["error"]["code"] == "internal_error"
+
+
+@pytest.mark.parametrize(
+    "channel,status,body",
+    [("alipay-main", 200, "fail"), ("stripe-main", 503, None), ("wxpay-main", 503, None)],
+)
+def test_notify_tells_the_gateway_to_retry_when_aws_is_unavailable(
+    api, monkeypatch, channel, status, body
+):
+    def unavailable(channel_id, request):
+        raise EndpointConnectionError(endpoint_url="http://dynamodb")
+
+    monkeypatch.setattr(ingest, "handle_notification", unavailable)
+    wire = wires.alipay("ORDER-1", "58.00")
+    response = api.client.http.request(
+        "POST", f"/notify/{channel}", headers=wire.headers, body=wire.body
+    )
+    assert response.status_code == status
+    if body is not None:
+        assert response.body.decode() == body
 
 
 def _b64(raw: str) -> str:
