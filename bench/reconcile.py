@@ -292,7 +292,7 @@ def interleaved(data: bytes, orders: list[dict], rounds: int) -> dict[str, list[
 
     def whole() -> None:
         statement = alipay_bill.parse(data, CHANNEL, DAY)
-        match(statement, [ledger.entry_of(item) for item in orders], [], day_bounds(DAY))
+        match(statement, ledger.entries_of(orders), [], day_bounds(DAY))
 
     ratios: dict[str, list[float]] = {"parse": [], "parse, ledger, matching": []}
     was_enabled = gc.isenabled()
@@ -321,7 +321,7 @@ def own_structures_peak(data: bytes, orders: list[dict]) -> int:
 
     tracemalloc.start()
     statement = alipay_bill.parse(data, CHANNEL, DAY)
-    entries = [ledger.entry_of(item) for item in orders]
+    entries = ledger.entries_of(orders)
     match(statement, entries, [], day_bounds(DAY))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

@@ -49,9 +49,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from functools import cache
-from itertools import chain, compress
-from operator import itemgetter
+from functools import cache, cached_property
+from itertools import chain, compress, repeat
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from .anomaly import Finding, Severity
@@ -237,6 +237,17 @@ _ORDER_NO, _PAY_STATUS, _PAYMENTS, _REFUND_FIELDS = (
     itemgetter(3, 8),
 )
 _FIRST, _REF = itemgetter(0), itemgetter(0)
+#: a LedgerEntry's statement fee, net and rate; a StatementLine's amount, fee, received,
+#: settled and rate; a Money's fields
+_FEE_FIELDS = itemgetter(5, 6, 7)
+_LINE_AMOUNT, _LINE_FEE, _LINE_RECEIVED, _LINE_SETTLED, _LINE_RATE = (
+    itemgetter(4),
+    itemgetter(5),
+    itemgetter(6),
+    itemgetter(10),
+    itemgetter(11),
+)
+_MINOR, _CURRENCY = attrgetter("minor"), attrgetter("currency")
 
 
 class _Matcher:
@@ -247,11 +258,8 @@ class _Matcher:
         self.fee_deviations: list[FeeDeviation] = []
         # (trade, refund id) seen: Alipay's 退款批次号 names a batch that may refund several trades
         self.refund_refs: set[tuple[str, str]] = set()
-        entries = list(entries)
+        self.entries = entries = list(entries)
         # built by C iterators: a day holds a hundred thousand entries
-        self.by_order: dict[str, LedgerEntry] = dict(
-            zip(map(_ORDER_NO, entries), entries, strict=True)
-        )
         payments = list(map(_PAYMENTS, entries))
         if set(map(len, payments)) <= {1}:  # one payment each: the day as it should be
             self.by_ref = dict(zip(map(_REF, map(_FIRST, payments)), entries, strict=True))
@@ -264,6 +272,11 @@ class _Matcher:
         self.otherwise_left: dict[str, int] = {}
         self.requests_seen: set[str] = set()  # refund requests a statement line accounted for
         self.fee_updates: list[FeeUpdate] = []
+
+    @cached_property
+    def by_order(self) -> dict[str, LedgerEntry]:
+        """The entries by order number, for the few lines not found by their trade number."""
+        return dict(zip(map(_ORDER_NO, self.entries), self.entries, strict=True))
 
     def find(self, line: StatementLine) -> LedgerEntry | None:
         return self.by_ref.get(line.trade_no) or self.by_order.get(line.out_trade_no)
@@ -618,11 +631,83 @@ class _Matcher:
                 at=entry.refunded_at,
             )
 
+    def matched_run(
+        self, lines: list[StatementLine], entries: list[LedgerEntry], tally: _Tally
+    ) -> None:
+        """A run of the day's bulk — payment lines each its order's first payment, paid here for
+        the same amount (`decide`) — counted as matched, their settlement figures summed and
+        their fees noted as `note_fee` does, column by column: a run is up to a hundred thousand
+        lines. A run in one currency, every line with its fee and no fee on its orders yet (the
+        day as it usually is) is summed by C iterators; any other run line by line."""
+        self.accounted.update(map(_ORDER_NO, entries))
+        amounts = list(map(_LINE_AMOUNT, lines))
+        fees = list(map(_LINE_FEE, lines))
+        settled = list(map(_LINE_SETTLED, lines))
+        received = list(map(_LINE_RECEIVED, lines))
+        nothing = repeat(None)  # compared by identity: Money's __eq__ is Python-level
+        plain = (
+            all(map(operator.is_, settled, nothing))
+            and all(map(operator.is_not, received, nothing))
+            and all(map(operator.is_not, fees, nothing))
+        )
+        currencies = set(map(_CURRENCY, amounts))
+        if (
+            not plain
+            or len(currencies) != 1
+            or currencies != set(map(_CURRENCY, received))
+            or currencies != set(map(_CURRENCY, fees))
+            or any(map(any, map(_FEE_FIELDS, entries)))
+        ):
+            for line, entry in zip(lines, entries, strict=True):
+                self.matched_line(line, entry, tally)
+            return
+        (currency,) = currencies
+        count = tally.matched_payments.setdefault(currency, [0, 0])
+        count[0] += len(lines)
+        count[1] += sum(map(_MINOR, amounts))
+        gross, fee_minors = list(map(_MINOR, received)), list(map(_MINOR, fees))
+        figures = tally.booked.setdefault(currency, [0, 0, 0, 0])
+        figures[0] += sum(gross)
+        figures[1] += sum(fee_minors)
+        figures[2] += sum(gross) - sum(fee_minors)
+        # FeeUpdate's fields in order, without its Python-level __new__
+        self.fee_updates += map(
+            tuple.__new__,
+            repeat(FeeUpdate),
+            zip(
+                map(_ORDER_NO, entries),
+                repeat(currency),
+                fee_minors,
+                map(operator.sub, gross, fee_minors),
+                nothing,
+                map(_LINE_RATE, lines),
+            ),
+        )
+        if self.fee_rate is not None:
+            for line, entry in zip(lines, entries, strict=True):
+                self.check_fee_rate(line, entry)
+
+    def matched_line(self, line: StatementLine, entry: LedgerEntry, tally: _Tally) -> None:
+        """One line of a bulk run that `matched_run` does not sum by columns."""
+        amount = line.amount
+        count = tally.matched_payments.setdefault(amount.currency, [0, 0])
+        count[0] += 1
+        count[1] += amount.minor
+        # _Tally.add's settlement figures, inlined
+        fee, settled = line.fee, line.settled
+        gross = line.booked
+        figures = tally.booked.setdefault(gross.currency, [0, 0, 0, 0])
+        figures[0] += gross.minor
+        figures[1] += fee.minor if fee is not None else 0
+        figures[2] += gross.minor - (fee.minor if fee is not None else 0)
+        figures[3] += settled is not None
+        self.note_fee(line, entry)
+
     def decide(
         self,
         statement: Statement,
         day_entries: list[LedgerEntry],
-        other_entries: Iterable[LedgerEntry],
+        other_entries: list[LedgerEntry],
         window: tuple[datetime, datetime],
         tally: _Tally,
     ) -> list[tuple[int, ResultLine]]:
@@ -630,92 +715,47 @@ class _Matcher:
         decided (the statement's, then the ledger's own).
 
         The day's bulk — a payment line whose trade number is its order's first payment, paid
-        here for the same amount — is decided and counted on the spot, without a result line;
-        so is a ledger payment such a line accounted for. Everything else goes through the
-        result lines above."""
+        here for the same amount — is only told apart here, and each run of it between other
+        lines is counted by `matched_run` without a result line; so is a ledger payment such a
+        line accounted for. Everything else goes through the result lines above."""
         decide = {
             LineKind.PAYMENT: self.payment,
             LineKind.REFUND: self.refund,
             LineKind.CLOSED: self.closed,
         }
         unmatched: list[tuple[int, ResultLine]] = []
-        by_ref, seen, accounted, fee_updates = (
-            self.by_ref,
-            self.seen_refs,
-            self.accounted,
-            self.fee_updates,
-        )
-        check_rate = self.fee_rate is not None
-        matched, booked, add = tally.matched_payments, tally.booked, tally.add
+        by_ref, seen, accounted = self.by_ref, self.seen_refs, self.accounted
+        add = tally.add
         payment_kind, paid_states, matched_result = LineKind.PAYMENT, _PAID, Result.MATCHED
-        new, fee_update = tuple.__new__, FeeUpdate
+        run_lines: list[StatementLine] = []
+        run_entries: list[LedgerEntry] = []
         n = 0
         for line in statement.lines:
             n += 1
-            # StatementLine's fields, unpacked at once (a hundred thousand lines)
-            _, kind, _, trade, amount, fee, received, _, _, _, settled, rate = line
-            if kind is payment_kind:
+            if line[1] is payment_kind:  # StatementLine's kind, trade number, amount by index
+                trade = line[3]
                 entry = by_ref.get(trade)
-                if entry is not None and trade not in seen and entry.pay_status in paid_states:
-                    # LedgerEntry's fields, unpacked at once
-                    order_no, _, payments, _, _, had, known, had_rate, _ = entry
-                    first_ref, ours = payments[0]
+                if entry is not None and trade not in seen and entry[1] in paid_states:
+                    first_ref, ours = entry[2][0]  # LedgerEntry's pay status, first payment
+                    amount = line[4]
                     if (
                         first_ref == trade
                         and ours.minor == amount.minor
                         and ours.currency == amount.currency
                     ):
                         seen.add(trade)
-                        accounted.add(order_no)
-                        counted = matched.get(amount.currency)
-                        if counted is None:
-                            counted = matched[amount.currency] = [0, 0]
-                        counted[0] += 1
-                        counted[1] += amount.minor
-                        # note_fee and _Tally.add's settlement figures, inlined
-                        gross = settled or received or amount
-                        figures = booked.get(gross.currency)
-                        if figures is None:
-                            figures = booked[gross.currency] = [0, 0, 0, 0]
-                        figures[0] += gross.minor
-                        if settled is not None:
-                            figures[3] += 1
-                        if fee is None:
-                            figures[2] += gross.minor
-                            continue
-                        fee_minor = fee.minor
-                        net = gross.minor - fee_minor
-                        figures[1] += fee_minor
-                        figures[2] += net
-                        if (
-                            had is None
-                            or had.minor != fee_minor
-                            or had.currency != fee.currency
-                            or known is None
-                            or known.minor != net
-                            or known.currency != fee.currency
-                            or had_rate != rate
-                        ):
-                            fee_updates.append(
-                                new(  # FeeUpdate's fields in order
-                                    fee_update,
-                                    (
-                                        order_no,
-                                        fee.currency,
-                                        fee_minor,
-                                        net,
-                                        settled.minor if settled is not None else None,
-                                        rate,
-                                    ),
-                                )
-                            )
-                        if check_rate:
-                            self.check_fee_rate(line, entry)
+                        run_lines.append(line)
+                        run_entries.append(entry)
                         continue
+            if run_lines:
+                self.matched_run(run_lines, run_entries, tally)
+                run_lines, run_entries = [], []
             result = decide[line.kind](line)
             add(result)
             if result.result is not matched_result:
                 unmatched.append((n, result))
+        if run_lines:
+            self.matched_run(run_lines, run_entries, tally)
         # the entries with a refund, and those paid here that no line accounted for (the others
         # have nothing left for the day), picked by C iterators: a day holds a hundred thousand
         refunds = map(any, map(_REFUND_FIELDS, day_entries))
@@ -730,7 +770,7 @@ class _Matcher:
                 add(result)
                 if result.result is not matched_result:
                     unmatched.append((n, result))
-        day = set(map(_ORDER_NO, day_entries))
+        day = set(map(_ORDER_NO, day_entries)) if other_entries else set()
         for entry in other_entries:
             if entry.order_no not in day:
                 for result in self.refunds_here_only(entry, window):

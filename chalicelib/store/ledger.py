@@ -83,6 +83,47 @@ def entry_of(item: dict[str, Any]) -> LedgerEntry:
     )
 
 
+#: attributes only some orders carry (a refund, an earlier run's statement fee)
+_OPTIONAL = frozenset(
+    ("refunded_minor", "refunded_at", "fee_minor", "net_minor", "fee_currency", "exchange_rate")
+)
+
+
+def entries_of(items: Iterable[dict[str, Any]]) -> list[LedgerEntry]:
+    """`entry_of` for a page of order items (a day holds a hundred thousand). The day as it
+    should be — an order with one payment, not refunded, no statement fee written yet — is read
+    by one loop of plain look-ups into entries assembled without NamedTuple's Python-level
+    `__new__`; any other order by `entry_of`."""
+    entries: list[LedgerEntry] = []
+    append, new, money, plain = entries.append, tuple.__new__, _money_of, _OPTIONAL.isdisjoint
+    entry, payment = LedgerEntry, LedgerPayment
+    for item in items:
+        payments: Sequence[dict[str, Any]] = item["payments"]["L"] if "payments" in item else ()
+        if len(payments) != 1 or not plain(item):
+            append(entry_of(item))
+            continue
+        paid = payments[0]["M"]
+        amount = money(paid["amount_minor"]["N"], paid["currency"]["S"])
+        # LedgerEntry's and LedgerPayment's fields in order
+        append(
+            new(
+                entry,
+                (
+                    item["order_no"]["S"],
+                    item["pay_status"]["S"],
+                    (new(payment, (paid["payment_ref"]["S"], amount)),),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    (),
+                ),
+            )
+        )
+    return entries
+
+
 def paid_between(channel: str, start: datetime, end: datetime) -> list[LedgerEntry]:
     """The channel's orders paid in [start, end): by_paid, one paged Query per UTC day."""
     entries: list[LedgerEntry] = []
@@ -103,7 +144,7 @@ def paid_between(channel: str, start: datetime, end: datetime) -> list[LedgerEnt
         }
         while True:
             page = _dispatch("Query", kwargs)
-            entries += [entry_of(item) for item in page.get("Items", ())]
+            entries += entries_of(page.get("Items", ()))
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -125,7 +166,7 @@ def by_order_nos(order_nos: Iterable[str]) -> list[LedgerEntry]:
         while request:
             answer = _dispatch("BatchGetItem", {"RequestItems": request})
             found = answer.get("Responses", {}).get(OrderModel.Meta.table_name, ())
-            entries += [entry_of(item) for item in found]
+            entries += entries_of(found)
             request = answer.get("UnprocessedKeys") or {}
     return entries
 
