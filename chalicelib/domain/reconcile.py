@@ -667,9 +667,10 @@ class _Matcher:
         count[1] += sum(map(_MINOR, amounts))
         gross, fee_minors = list(map(_MINOR, received)), list(map(_MINOR, fees))
         figures = tally.booked.setdefault(currency, [0, 0, 0, 0])
-        figures[0] += sum(gross)
-        figures[1] += sum(fee_minors)
-        figures[2] += sum(gross) - sum(fee_minors)
+        gross_total, fee_total = sum(gross), sum(fee_minors)
+        figures[0] += gross_total
+        figures[1] += fee_total
+        figures[2] += gross_total - fee_total
         # FeeUpdate's fields in order, without its Python-level __new__
         self.fee_updates += map(
             tuple.__new__,
