@@ -37,7 +37,8 @@ against it, and a day where the gateway charged more (or less) than the contract
 A day holds up to hundreds of thousands of lines, so it is one streaming pass: each result line
 is counted and summed (integer minor units) as it is decided; only the lines that are not
 matched are kept. The day's bulk — a payment line that is its order's first payment, paid here
-for the same amount — is counted on the spot without a result line (`_Matcher.decide`).
+for the same amount — is told apart in that pass and counted without a result line, each run of
+it between other lines by C iterators (`_Matcher.decide`, `_Matcher.matched_run`).
 """
 
 from __future__ import annotations
