@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from itertools import chain
+from typing import Literal, overload
+
+from pynamodb.pagination import ResultIterator
 
 from ..domain.clock import from_iso, to_iso
 from ..domain.order_filter import OrderFilter
@@ -23,12 +26,36 @@ from .amount_bands import bands_between
 from .models import OrderModel
 from .search_keys import AFTER_TIME, HEAD, SEP, amount_key, email_head
 
-Attributes = list[str] | None
 SWEEP_PAGE = 1000  # items per request when every match is read anyway (totals, exports)
 OPEN_START, OPEN_END = "0", "9"  # sort-key bounds below and above every ISO time
 
-# (low, high, page size, attributes to read or None for all) -> streams
-Sources = Callable[[str, str, int, Attributes], list[Iterable[OrderModel]]]
+
+class WireItem(dict):
+    """An item as DynamoDB sends it (attribute name -> attribute value); its string attributes
+    also read as a model's do (`item.created_at`, None when missing), which is all the merge and
+    the plans ask of an item. No model is built (exports read every item this way)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> str | None:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        value = self.get(name)
+        return None if value is None else value["S"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the plan's Queries read: `attributes` a projection (None reads whole items);
+    `wire` yields WireItems instead of models."""
+
+    attributes: list[str] | None = None
+    wire: bool = False
+
+
+Item = OrderModel | WireItem
+# (low, high, page size, how to read) -> streams
+Sources = Callable[[str, str, int, Reading], list[Iterable[Item]]]
 
 
 @dataclass(frozen=True)
@@ -51,12 +78,13 @@ def _query(
     key: str,
     condition,
     page_size: int,
-    attributes: Attributes,
+    reading: Reading,
     after: dict | None = None,
-) -> Iterable[OrderModel]:
+) -> Iterable[Item]:
     """One Query, lazily: nothing is read (or charged to the request's read budget) until the
-    merge asks for its first item. `after`: the index key of an item to start just below;
-    `attributes`: a projection (None reads whole items)."""
+    merge asks for its first item. `after`: the index key of an item to start just below."""
+    if reading.wire:
+        return metered(_wire_query(index, key, condition, page_size, reading, after), page_size)
     return metered(
         index.query(
             key,
@@ -64,9 +92,29 @@ def _query(
             scan_index_forward=False,
             page_size=page_size,
             last_evaluated_key=after,
-            attributes_to_get=attributes,
+            attributes_to_get=reading.attributes,
         ),
         page_size,
+    )
+
+
+def _wire_query(
+    index, key: str, condition, page_size: int, reading: Reading, after: dict | None = None
+) -> Iterator[WireItem]:
+    """The same Query as `index.query` makes (PynamoDB's connection builds the request and its
+    ResultIterator pages it), its items kept in the wire format."""
+    return ResultIterator(
+        OrderModel._get_connection().query,
+        (key,),
+        {
+            "range_key_condition": condition,
+            "index_name": index.Meta.index_name,
+            "exclusive_start_key": after,
+            "scan_index_forward": False,
+            "limit": page_size,
+            "attributes_to_get": reading.attributes,
+        },
+        map_fn=WireItem,
     )
 
 
@@ -78,13 +126,13 @@ def _share(page: int, streams: int) -> int:
 
 def _per_value(index, values: Iterable[str]) -> Sources:
     values = list(values)
-    return lambda low, high, page, attributes: [
+    return lambda low, high, page, reading: [
         _query(
             index,
             v,
             OrderModel.created_at.between(low, high),
             _share(page, len(values)),
-            attributes,
+            reading,
         )
         for v in values
     ]
@@ -120,11 +168,10 @@ def _per_key(
     found with its newest item, which heads its stream when it falls in the time range (a key
     whose newest order is older than the range adds nothing more); each stream then reads that
     key alone in the time range, newest first. A `known` single key (an exact price) needs no
-    finding: one stream per partition."""
+    finding: one stream per partition. Wire reads start each stream at its key's top (the
+    head, a model, read again among them)."""
 
-    def sources(
-        low: str, high: str, page: int, attributes: Attributes
-    ) -> list[Iterable[OrderModel]]:
+    def sources(low: str, high: str, page: int, reading: Reading) -> list[Iterable[Item]]:
         heads: list[tuple[str, str, OrderModel | None]] = (
             [(partition, known, None) for partition in partitions]
             if known is not None
@@ -138,7 +185,7 @@ def _per_key(
         size = _share(page, len(heads))
         partition_attr = index._hash_key_attribute().attr_name
 
-        def rest(partition: str, key: str, after: OrderModel | None) -> Iterable[OrderModel]:
+        def rest(partition: str, key: str, after: OrderModel | None) -> Iterable[Item]:
             span = sort_attr.between(f"{key}{SEP}{low}", f"{key}{SEP}{high}")
             start = None
             if after is not None:  # the head, read already: go on below it
@@ -147,11 +194,11 @@ def _per_key(
                     sort_attr.attr_name: {"S": getattr(after, sort_attr.attr_name)},
                     "order_no": {"S": after.order_no},
                 }
-            return _query(index, partition, span, size, attributes, start)
+            return _query(index, partition, span, size, reading, start)
 
         return [
             chain([head], rest(partition, key, head))
-            if head is not None and head.created_at <= high
+            if head is not None and head.created_at <= high and not reading.wire
             else rest(partition, key, None)
             for partition, key, head in heads
         ]
@@ -160,9 +207,7 @@ def _per_key(
 
 
 def _per_created_day(f: OrderFilter) -> Sources:
-    def sources(
-        low: str, high: str, page: int, attributes: Attributes
-    ) -> list[Iterable[OrderModel]]:
+    def sources(low: str, high: str, page: int, reading: Reading) -> list[Iterable[Item]]:
         days = _days_desc(
             from_iso(low), from_iso(high)
         )  # from the cursor's day, not the range's end
@@ -173,7 +218,7 @@ def _per_created_day(f: OrderFilter) -> Sources:
                     day,
                     OrderModel.created_at.between(low, high),
                     page,
-                    attributes,
+                    reading,
                 )
                 for day in days
             )
@@ -189,9 +234,7 @@ def _per_paid_day(f: OrderFilter) -> Sources:
     start = max(f.paid_from or f.created_from, f.created_from)
     end = min(f.paid_to or now, now)
 
-    def sources(
-        low: str, high: str, page: int, attributes: Attributes
-    ) -> list[Iterable[OrderModel]]:
+    def sources(low: str, high: str, page: int, reading: Reading) -> list[Iterable[Item]]:
         last = end if high == OPEN_END else min(end, from_iso(high))  # from the cursor's day on
         return [
             chain.from_iterable(
@@ -200,7 +243,7 @@ def _per_paid_day(f: OrderFilter) -> Sources:
                     day,
                     OrderModel.paid_at.between(low, high),
                     page,
-                    attributes,
+                    reading,
                 )
                 for day in _days_desc(start, last)
             )
@@ -257,13 +300,32 @@ def _email_plan(f: OrderFilter) -> Plan | None:
 
 
 def _single(order_no: str) -> Sources:
-    def sources(
-        low: str, high: str, page: int, attributes: Attributes
-    ) -> list[Iterable[OrderModel]]:
+    def sources(low: str, high: str, page: int, reading: Reading) -> list[Iterable[Item]]:
+        if reading.wire:
+            found = OrderModel._get_connection().get_item(
+                order_no, attributes_to_get=reading.attributes
+            )
+            return [[WireItem(found["Item"])] if "Item" in found else []]
         try:
-            return [[OrderModel.get(order_no, attributes_to_get=attributes)]]
+            return [[OrderModel.get(order_no, attributes_to_get=reading.attributes)]]
         except OrderModel.DoesNotExist:
             return [[]]
+
+    return sources
+
+
+def _by_trade_no(trade_no: str) -> Sources:
+    """The few orders of one trade number (an index without a sort key), sorted here."""
+
+    def sources(low: str, high: str, page: int, reading: Reading) -> list[Iterable[Item]]:
+        found = (
+            _wire_query(OrderModel.by_trade_no, trade_no, None, page, reading)
+            if reading.wire
+            else OrderModel.by_trade_no.query(trade_no, attributes_to_get=reading.attributes)
+        )
+        return [
+            sorted(metered(found, page), key=lambda i: (i.created_at, i.order_no), reverse=True)
+        ]
 
     return sources
 
@@ -274,20 +336,7 @@ def choose_plan(f: OrderFilter) -> Plan:
     if f.order_no:
         return Plan("table", created, _single(f.order_no))
     if f.trade_no:
-        return Plan(
-            "by_trade_no",
-            created,
-            lambda low, high, page, attributes: [
-                sorted(
-                    metered(
-                        OrderModel.by_trade_no.query(f.trade_no, attributes_to_get=attributes),
-                        page,
-                    ),
-                    key=lambda i: (i.created_at, i.order_no),
-                    reverse=True,
-                )
-            ],
-        )
+        return Plan("by_trade_no", created, _by_trade_no(f.trade_no))
     if f.ip:
         return Plan("by_ip", created, _per_value(OrderModel.by_ip, [f.ip]))
     if f.exact_email and f.email is not None:
@@ -332,25 +381,48 @@ def _bounds(plan: Plan, f: OrderFilter, after: tuple[str, str] | None) -> tuple[
     return low, high
 
 
+@overload
 def candidates(
     f: OrderFilter,
     after: tuple[str, str] | None,
     page_size: int = SWEEP_PAGE,
-    attributes: Attributes = None,
-) -> Iterator[OrderModel]:
+    attributes: list[str] | None = None,
+    wire: Literal[False] = False,
+) -> Iterator[OrderModel]: ...
+
+
+@overload
+def candidates(
+    f: OrderFilter,
+    after: tuple[str, str] | None,
+    page_size: int = SWEEP_PAGE,
+    attributes: list[str] | None = None,
+    *,
+    wire: Literal[True],
+) -> Iterator[WireItem]: ...
+
+
+def candidates(
+    f: OrderFilter,
+    after: tuple[str, str] | None,
+    page_size: int = SWEEP_PAGE,
+    attributes: list[str] | None = None,
+    wire: bool = False,
+) -> Iterator[Item]:
     """Every item the plan's index yields within the bounds, newest first, strictly after the
     cursor `after` = (sort value, order number). `page_size` items per request: what one page of
     results needs, so DynamoDB reads little more than is returned; larger when all is read.
     `attributes`: read only these (with the plan's sort key and order number), None for whole
-    items."""
+    items; `wire`: yield WireItems (DynamoDB's own format) instead of models."""
     plan = choose_plan(f)
     low, high = _bounds(plan, f, after)
 
-    def key(item: OrderModel) -> tuple[str, str]:
-        return getattr(item, plan.sort_attr) or "", item.order_no
+    def key(item: Item) -> tuple[str, str]:
+        return getattr(item, plan.sort_attr) or "", item.order_no or ""
 
     if attributes is not None:
         attributes = sorted({*attributes, plan.sort_attr, "order_no"})
-    for item in heapq.merge(*plan.sources(low, high, page_size, attributes), key=key, reverse=True):
+    reading = Reading(attributes, wire)
+    for item in heapq.merge(*plan.sources(low, high, page_size, reading), key=key, reverse=True):
         if after is None or key(item) < tuple(after):
             yield item

@@ -548,3 +548,38 @@ def test_forged_cursors_are_400(api, data, cursor):
 def test_a_one_sided_paid_range_outside_the_creation_range_is_empty_not_refused(api, data, params):
     page = search(api, **params)
     assert page["items"] == [] and page["totals"]["count"] == 0
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_an_export_reads_the_same_orders_from_the_wire_format_as_models(api, data, name):
+    """The orders export's wire reads (store/order_search.candidates(wire=True)) yield the
+    items the search's model reads yield, in the same order, for every plan; and its rows are
+    the model-based rows of exactly the matching orders."""
+    from zoneinfo import ZoneInfo
+
+    from chalicelib.platform.settings import get_settings
+    from chalicelib.services import exports
+    from chalicelib.services.export_sources import _order_row
+    from chalicelib.services.export_words import Words
+    from chalicelib.services.order_search import parse_filter
+    from chalicelib.store.order_search import candidates
+
+    params, predicate = CASES[name]
+    statuses = params.get("status", [])
+    order_filter = parse_filter(
+        {k: v for k, v in params.items() if k != "status"},
+        statuses if isinstance(statuses, list) else [statuses],
+    )
+    projection = list(order_store.ROW_ATTRIBUTES)
+    models = list(candidates(order_filter, None, attributes=projection))
+    wire = list(candidates(order_filter, None, attributes=projection, wire=True))
+    assert [item["order_no"]["S"] for item in wire] == [model.order_no for model in models]
+    zone = ZoneInfo(get_settings().shop_timezone)
+    matching = [
+        order
+        for order in map(order_store.to_domain, models)
+        if order_filter.matches(order, order.flagged)
+    ]
+    _, rows = exports._rows_for("orders", params, masked=False)
+    assert list(rows) == [_order_row(o, zone, lambda _, v: v, Words("en")) for o in matching]
+    assert sorted(o.order_no for o in matching) == sorted(o.order_no for o in data if predicate(o))
