@@ -735,6 +735,7 @@ def _paths() -> dict[str, dict]:
                                 "apply_statement_fees",
                                 "query_refunds",
                                 "slow_delivery",
+                                "backfill_search_keys",
                             ]
                         },
                     ),
@@ -742,11 +743,14 @@ def _paths() -> dict[str, dict]:
                 body={
                     "type": "object",
                     "additionalProperties": False,
-                    "description": "reconcile only: "
-                    "`date` (YYYY-MM-DD, default yesterday in Beijing) and `channel` (default every channel)",
+                    "description": "reconcile: "
+                    "`date` (YYYY-MM-DD, default yesterday in Beijing) and `channel` (default every channel); "
+                    "backfill_search_keys: `date` (the oldest creation day to cover, default three years back) "
+                    "on the first run, then the `cursor` the previous run answered",
                     "properties": {
                         "date": {"type": "string", "format": "date"},
                         "channel": {"type": "string"},
+                        "cursor": {"type": "string"},
                     },
                 },
             )

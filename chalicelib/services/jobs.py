@@ -11,21 +11,25 @@
 | channel_health | hourly | the channel_failure rule's check (the anomaly engine's job) |
 | slow_delivery | every minute | the slow_delivery rule's check: paid orders still not delivered |
 | query_refunds | every 5 minutes | ask the gateway about refunds still pending (services/refunds.py) |
+| backfill_search_keys | by hand, after an upgrade | the search keys onto orders stored before them |
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ..domain.commands import RunJob
+from ..domain.errors import ValidationFailed
 from ..domain.order import expire
 from ..domain.query import QueryStatus
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
-from ..store import audit
+from ..store import audit, search_backfill
 from ..store import orders as order_store
 from . import digest, job_metrics, reconcile, refunds, requery, screening, statement_fees
 from .auth import Principal
@@ -55,6 +59,61 @@ def expire_orders(now: datetime | None = None) -> dict[str, Any]:
     return {"job": "expire_orders", "expired": counts["expired"], **dict(counts)}
 
 
+BACKFILL_ITEMS = 500  # orders read (and at most written) per run: well inside an API request
+BACKFILL_DAYS = 100  # creation days queried per run (an empty day is one Query)
+BACKFILL_YEARS = 3  # how far back a first run goes unless its `date` names the oldest day
+
+
+def _backfill_cursor(position: search_backfill.Position) -> str:
+    state = {
+        "day": position.day.isoformat(),
+        "since": position.since.isoformat(),
+        "after": position.after,
+    }
+    return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode()
+
+
+def _backfill_position(run: RunJob) -> search_backfill.Position:
+    """The first run's (from today back to `date`, or BACKFILL_YEARS) or the given cursor's."""
+    cursor = run.given.get("cursor")
+    if cursor is None:
+        today = clock().now().date()
+        since = run.day or today.replace(year=today.year - BACKFILL_YEARS)
+        return search_backfill.Position(today, since)
+    try:
+        state = json.loads(base64.urlsafe_b64decode(str(cursor).encode()))
+        after = state["after"]
+        if after is not None and (
+            set(after) != {"order_no", "created_day", "created_at"}
+            or not all(set(v) == {"S"} and isinstance(v["S"], str) for v in after.values())
+        ):
+            raise ValueError(after)
+        return search_backfill.Position(
+            date.fromisoformat(state["day"]), date.fromisoformat(state["since"]), after
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ValidationFailed(
+            "cursor: the `cursor` a previous run answered", {"field": "cursor"}
+        ) from error
+
+
+def backfill_search_keys(run: RunJob) -> dict[str, Any]:
+    """The search keys onto orders stored before they existed (store/search_backfill.py), a
+    bounded part per run: the answer's `cursor` continues it, `done` when the oldest day is."""
+    done = search_backfill.backfill(_backfill_position(run), BACKFILL_ITEMS, BACKFILL_DAYS)
+    position = done.position
+    return {
+        "job": "backfill_search_keys",
+        "read": done.read,
+        "written": done.written,
+        "conflicts": done.conflicts,
+        "days": done.days,
+        "done": position is None,
+        "cursor": None if position is None else _backfill_cursor(position),
+        "next_day": None if position is None else position.day.isoformat(),
+    }
+
+
 JOBS: dict[str, Callable[[RunJob], dict[str, Any]]] = {
     "requery_pending": lambda run: requery.requery_pending(),
     "expire_orders": lambda run: expire_orders(),
@@ -64,11 +123,12 @@ JOBS: dict[str, Callable[[RunJob], dict[str, Any]]] = {
     "channel_health": lambda run: screening.channel_health(),
     "slow_delivery": lambda run: screening.slow_delivery_check(),
     "query_refunds": lambda run: refunds.query_refunds(),
+    "backfill_search_keys": backfill_search_keys,
 }
 #: the body fields each job takes when run by hand (RunJob)
 JOB_PARAMS: dict[str, frozenset[str]] = {
     name: frozenset({"date", "channel"} if name == "reconcile" else ()) for name in JOBS
-}
+} | {"backfill_search_keys": frozenset({"date", "cursor"})}
 
 
 def run_scheduled(name: str) -> dict[str, Any]:
