@@ -257,3 +257,51 @@ def test_the_filter_decides_the_same_on_the_wire_item(name):
             on_wire.append(shape)
     assert on_wire == on_orders
     assert name == "outside the time" or on_orders  # each filter matches something
+
+
+def test_items_taken_as_sent_are_what_botocore_parses_them_into():
+    """A wire read's Query items come from the body as sent (store/order_search.py's
+    before-parse hook): the same dictionaries botocore's own parse of every attribute type an
+    order holds gives, and botocore still parses the rest of the body."""
+    import json
+
+    from botocore import parsers
+    from botocore.session import get_session
+
+    from chalicelib.store.order_search import _items_as_sent, _take_items_as_sent
+
+    shape = get_session().get_service_model("dynamodb").operation_model("Query").output_shape
+    items = [
+        _projected(item)
+        | {"applied": {"SS": ["k1", "k2"]}, "gone": {"NULL": True}, "ok": {"BOOL": False}}
+        for item in SHAPES.values()
+    ]
+    body = {
+        "Items": items,
+        "Count": len(items),
+        "ScannedCount": len(items) + 2,
+        "LastEvaluatedKey": {"order_no": {"S": "A14"}, "created_day": {"S": "2026-03-08"}},
+    }
+
+    def parsed(flagged: bool) -> tuple[dict, dict]:
+        response = {"status_code": 200, "headers": {}, "body": json.dumps(body).encode()}
+        customized: dict = {}
+        token = _items_as_sent.set(flagged)
+        try:
+            _take_items_as_sent(response_dict=response, customized_response_dict=customized)
+        finally:
+            _items_as_sent.reset(token)
+        return parsers.create_parser("json").parse(response, shape) | customized, customized
+
+    (by_botocore, untaken), (as_sent, taken) = parsed(False), parsed(True)
+    assert untaken == {} and taken["Items"] == items  # only a wire read's Query is taken
+    assert as_sent["Items"] == by_botocore["Items"] == items
+    for name in ("Count", "ScannedCount", "LastEvaluatedKey"):
+        assert as_sent[name] == by_botocore[name] == body[name]
+    failed = {"status_code": 400, "headers": {}, "body": b'{"__type": "x", "message": "m"}'}
+    token = _items_as_sent.set(True)
+    try:
+        _take_items_as_sent(response_dict=failed, customized_response_dict=(untouched := {}))
+    finally:
+        _items_as_sent.reset(token)
+    assert untouched == {} and failed["body"] == b'{"__type": "x", "message": "m"}'
