@@ -101,6 +101,8 @@ def _days(position: Position) -> Iterator[date]:
     day = position.day
     while day >= position.since:
         yield day
+        if day == date.min:
+            return
         day -= timedelta(days=1)
 
 

@@ -191,3 +191,10 @@ def test_a_write_during_the_pass_is_kept_and_its_keys_follow_it(api, monkeypatch
 def test_a_bad_body_is_a_400(api, body):
     response = api.call("POST", "/admin/jobs/backfill_search_keys", body, key=ADMIN_KEY)
     assert response.status_code == 400
+
+
+def test_the_days_end_at_the_oldest_even_the_first_day_of_the_calendar():
+    from datetime import date
+
+    position = search_backfill.Position(date(1, 1, 2), date.min)
+    assert list(search_backfill._days(position)) == [date(1, 1, 2), date.min]
