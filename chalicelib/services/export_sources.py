@@ -20,7 +20,6 @@ from ..domain.order_filter import OrderFilter
 from ..domain.settlement import settlement_of
 from ..platform.read_budget import metered
 from ..store import order_search, reconciliations
-from ..store import orders as order_store
 from ..store.models import AnomalyModel, NoticeModel
 from . import export_rows
 from .export_rows import WireOrder
@@ -121,14 +120,14 @@ def _order_row(order, zone: tzinfo, pii: Masker, word: Words = Words()) -> list[
 
 def orders(order_filter: OrderFilter, zone: tzinfo, pii: Masker, word: Words = Words()):
     """Every matching order, read with a projection of what its row and the filter's checks
-    use (never the timeline, the applied notices, the user agent: most of an item's bytes) and
-    turned into its row straight from DynamoDB's wire format (services/export_rows.py: no model
-    and no Order per item, the same cells as `_order_row`)."""
+    use (export_rows.ATTRIBUTES: never the timeline, the applied notices, the user agent, the
+    derived keys) and turned into its row straight from DynamoDB's wire format
+    (services/export_rows.py: no model and no Order per item, the same cells as `_order_row`)."""
     row = export_rows.order_row(zone, pii, word)
 
     def rows() -> Iterator[list[Any]]:
         found = order_search.candidates(
-            order_filter, None, attributes=list(order_store.ROW_ATTRIBUTES), wire=True
+            order_filter, None, attributes=list(export_rows.ATTRIBUTES), wire=True
         )
         for item in found:
             if order_filter.matches(cast(Order, WireOrder(item)), export_rows.flagged(item)):

@@ -108,13 +108,6 @@ def _payment_from_map(item: PaymentMap) -> Payment:
     )
 
 
-# What a read that neither shows nor writes an order's history leaves out (exports): its
-# timeline, applied notices, user agent, fingerprint and version. Every other attribute is read,
-# so one that `to_domain` comes to need is never silently missing from an export.
-_HISTORY = frozenset({"timeline", "applied", "user_agent", "fingerprint", "version"})
-ROW_ATTRIBUTES = tuple(name for name in OrderModel.get_attributes() if name not in _HISTORY)
-
-
 def to_domain(item: OrderModel) -> Order:
     payments = [_payment_from_map(p) for p in item.payments or []]
     first = payments[0] if payments else None

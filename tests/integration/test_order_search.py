@@ -558,7 +558,7 @@ def test_an_export_reads_the_same_orders_from_the_wire_format_as_models(api, dat
     from zoneinfo import ZoneInfo
 
     from chalicelib.platform.settings import get_settings
-    from chalicelib.services import exports
+    from chalicelib.services import export_rows, exports
     from chalicelib.services.export_sources import _order_row
     from chalicelib.services.export_words import Words
     from chalicelib.services.order_search import parse_filter
@@ -570,8 +570,8 @@ def test_an_export_reads_the_same_orders_from_the_wire_format_as_models(api, dat
         {k: v for k, v in params.items() if k != "status"},
         statuses if isinstance(statuses, list) else [statuses],
     )
-    projection = list(order_store.ROW_ATTRIBUTES)
-    models = list(candidates(order_filter, None, attributes=projection))
+    projection = list(export_rows.ATTRIBUTES)
+    models = list(candidates(order_filter, None))
     wire = list(candidates(order_filter, None, attributes=projection, wire=True))
     assert [item["order_no"]["S"] for item in wire] == [model.order_no for model in models]
     zone = ZoneInfo(get_settings().shop_timezone)

@@ -20,7 +20,7 @@ from chalicelib.services.export_sources import _order_row
 from chalicelib.services.export_words import Words
 from chalicelib.services.exports import _pii_masker
 from chalicelib.store.models import OrderModel, PaymentMap
-from chalicelib.store.orders import ROW_ATTRIBUTES, to_domain
+from chalicelib.store.orders import to_domain
 
 CREATED = "2026-03-08T06:59:59.999999Z"  # New York's clocks go forward at 07:00 UTC that day
 
@@ -168,7 +168,28 @@ def _odd(item: dict[str, Any]) -> dict[str, Any]:
 
 SHAPES |= {f"{name}, odd numbers and NULLs": _odd(item) for name, item in SHAPES.items()}
 
-ZONES = ["Asia/Shanghai", "America/New_York"]
+ZONES = ["Asia/Shanghai", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_local_times_by_the_hour_are_the_whole_conversion_all_year(zone):
+    """Every hour's first and last microsecond of a year (DST both ways; half-hour offsets and a
+    half-hour DST shift go the whole way) as `_local` shows them."""
+    from chalicelib.domain.clock import to_iso
+    from chalicelib.services.export_sources import _local
+
+    zone_info, start = ZoneInfo(zone), datetime(2026, 1, 1, tzinfo=UTC)
+    local = export_rows.local_clock(zone_info)
+    for hour in range(366 * 24):
+        for at in (
+            start + timedelta(hours=hour),
+            start + timedelta(hours=hour + 1, microseconds=-1),
+        ):
+            assert local(to_iso(at)) == _local(at, zone_info), at
+    assert local("2026-03-08T07:00:00+00:00") == _local(
+        datetime(2026, 3, 8, 7, tzinfo=UTC), zone_info
+    )
+    assert local(None) == local("") == ""
 
 
 def _model_row(item: dict[str, Any], zone: ZoneInfo, masked: bool, lang: str) -> list[Any]:
@@ -177,8 +198,8 @@ def _model_row(item: dict[str, Any], zone: ZoneInfo, masked: bool, lang: str) ->
 
 
 def _projected(item: dict[str, Any]) -> dict[str, Any]:
-    """What the export's Query answers: the item projected to ROW_ATTRIBUTES."""
-    return {name: value for name, value in item.items() if name in ROW_ATTRIBUTES}
+    """What the export's Query answers: the item projected to export_rows.ATTRIBUTES."""
+    return {name: value for name, value in item.items() if name in export_rows.ATTRIBUTES}
 
 
 @pytest.mark.parametrize("zone", ZONES)
