@@ -11,7 +11,10 @@ Every client (and every PynamoDB connection, store/models.py) gets the same limi
 service alike) with at most MAX_ATTEMPTS attempts, and connect/read timeouts that keep the worst
 case of one call — MAX_ATTEMPTS × (connect + read) plus backoff, about 21 s — inside API Gateway's
 29 s and the API function's 30 s, where botocore's defaults (60 s each, legacy retries) would let
-one stalled call outlive the invocation.
+one stalled call outlive the invocation. Each keeps up to MAX_POOL_CONNECTIONS connections open:
+a Lambda invocation uses one at a time, but the local stack's API answers 64 connections on as
+many threads, and botocore's default of 10 closed and reopened a connection to the embedded AWS
+for most requests under a flash sale.
 
 boto3 follows AWS_ENDPOINT_URL, which is how the local stack points everything at moto.
 """
@@ -29,6 +32,7 @@ _creating = threading.RLock()
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 5
 MAX_ATTEMPTS = 3  # the first try included
+MAX_POOL_CONNECTIONS = 64
 
 
 @cache
@@ -67,6 +71,7 @@ def client_config() -> Any:
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
         retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        max_pool_connections=MAX_POOL_CONNECTIONS,
     )
 
 

@@ -30,6 +30,7 @@ from pynamodb.models import MetaProtocol, Model
 from ..platform.aws import (
     CONNECT_TIMEOUT_S,
     MAX_ATTEMPTS,
+    MAX_POOL_CONNECTIONS,
     READ_TIMEOUT_S,
     share_session_with_pynamodb,
 )
@@ -46,6 +47,7 @@ class _Meta:
     connect_timeout_seconds = CONNECT_TIMEOUT_S
     read_timeout_seconds = READ_TIMEOUT_S
     max_retry_attempts = MAX_ATTEMPTS - 1
+    max_pool_connections = MAX_POOL_CONNECTIONS
 
 
 def _meta(table: str, streamed: bool = False) -> MetaProtocol:
