@@ -298,6 +298,17 @@ def _refused(operation: str) -> ClientError:
     )
 
 
+def _order_body(order_no: str) -> dict[str, str]:
+    return {
+        "order_no": order_no,
+        "product_id": "vip",
+        "product_name": "VIP",
+        "amount": "58.00",
+        "currency": "CNY",
+        "channel": "alipay-main",
+    }
+
+
 def _wrapped(cause: Exception) -> PutError:
     """As PynamoDB raises a failed write: its own error, botocore's as the cause."""
     try:
@@ -322,15 +333,7 @@ def test_aws_briefly_unavailable_is_a_503_to_retry_that_stores_nothing(
         raise failure
 
     monkeypatch.setattr(order_store, "create", unavailable)
-    order = {
-        "order_no": "UNAVAILABLE-1",
-        "product_id": "vip",
-        "product_name": "VIP",
-        "amount": "58.00",
-        "currency": "CNY",
-        "channel": "alipay-main",
-    }
-    response = api.call("POST", "/orders", body=order, key=SHOP_KEY)
+    response = api.call("POST", "/orders", body=_order_body("UNAVAILABLE-1"), key=SHOP_KEY)
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     body = json.loads(response.body)
     assert body["error"]["code"] == "service_unavailable" and body["error"]["request_id"]
@@ -345,15 +348,7 @@ def test_a_request_aws_refuses_is_still_a_500(api, monkeypatch):
         raise _wrapped(_refused("PutItem"))
 
     monkeypatch.setattr(order_store, "create", refused)
-    order = {
-        "order_no": "REFUSED-1",
-        "product_id": "vip",
-        "product_name": "VIP",
-        "amount": "58.00",
-        "currency": "CNY",
-        "channel": "alipay-main",
-    }
-    response = api.call("POST", "/orders", body=order, key=SHOP_KEY)
+    response = api.call("POST", "/orders", body=_order_body("REFUSED-1"), key=SHOP_KEY)
     assert response.status_code == 500
     assert json.loads(response.body)["error"]["code"] == "internal_error"
 

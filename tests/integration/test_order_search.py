@@ -315,18 +315,7 @@ def test_combinations_are_served_by_their_composite_index(api, data, params, ind
 
 
 def test_capped_totals_count_the_first_page_and_read_no_more(api, data, monkeypatch):
-    from pynamodb.connection.base import Connection
-
-    read = Counter()
-    original = Connection._make_api_call
-
-    def counting(conn, operation, kwargs):
-        answer = original(conn, operation, kwargs)
-        if kwargs.get("TableName") == OrderModel.Meta.table_name:
-            read[operation] += answer.get("ScannedCount", int("Item" in answer))
-        return answer
-
-    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    read = _items_read(monkeypatch)
     first = search(api, limit=5, channel="wxpay-main", totals="capped")
     shown = [o for o in data if o.order_no in {i["order_no"] for i in first["items"]}]
     paid = [o.paid_amount.minor for o in shown if o.pay_status in PAID_STATES and o.paid_amount]
@@ -364,18 +353,7 @@ def test_capped_totals_count_the_first_page_and_read_no_more(api, data, monkeypa
 def test_dynamodb_reads_the_set_once_then_about_a_page_per_page(
     api, data, monkeypatch, params, predicate
 ):
-    from pynamodb.connection.base import Connection
-
-    read = Counter()
-    original = Connection._make_api_call
-
-    def counting(conn, operation, kwargs):
-        answer = original(conn, operation, kwargs)
-        if kwargs.get("TableName") == OrderModel.Meta.table_name:
-            read[operation] += answer.get("ScannedCount", int("Item" in answer))
-        return answer
-
-    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    read = _items_read(monkeypatch)
     matches = [o for o in data if predicate(o)]
     first = search(api, limit=5, **params)
     assert read == {"Query": len(matches)} and first["totals"]["count"] == len(matches)
@@ -430,6 +408,24 @@ def test_later_pages_query_only_the_days_from_the_cursor_on(api, data, monkeypat
     # the cursor's day, and the next when it runs out; only the last page looks through the
     # older days to learn there is nothing more
     assert max(per_page[:-1]) <= 2 and per_page[-1] <= 31, per_page
+
+
+def _items_read(monkeypatch) -> Counter:
+    """Items DynamoDB reads from the orders table, by operation (a Query's ScannedCount, a
+    GetItem's one item)."""
+    from pynamodb.connection.base import Connection
+
+    read = Counter()
+    original = Connection._make_api_call
+
+    def counting(conn, operation, kwargs):
+        answer = original(conn, operation, kwargs)
+        if kwargs.get("TableName") == OrderModel.Meta.table_name:
+            read[operation] += answer.get("ScannedCount", int("Item" in answer))
+        return answer
+
+    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    return read
 
 
 def _order_reads(monkeypatch) -> Counter:
