@@ -217,6 +217,26 @@ class TradeBook:
         self._closed: dict[tuple[str, str], SimPayment] = {}
         self._order: list[SimPayment] = []
 
+    def snapshot(self) -> tuple[dict, dict, list]:
+        """Every trade as it is now, for `restore` (the fault sweeps put the simulator back to a
+        checkpoint before each case, with moto: statements list every trade of the day)."""
+        with self._lock:
+            return (
+                {key: list(trades) for key, trades in self._paid.items()},
+                dict(self._closed),
+                list(self._order),
+            )
+
+    def restore(self, state: tuple[dict, dict, list]) -> None:
+        """The trades as `snapshot` found them."""
+        paid, closed, order = state
+        with self._lock:
+            self._paid.clear()
+            self._paid.update({key: list(trades) for key, trades in paid.items()})
+            self._closed.clear()
+            self._closed.update(closed)
+            self._order[:] = order
+
     def add_paid(self, trade: SimPayment) -> None:
         with self._lock:
             self._paid[(trade.channel, trade.out_trade_no)].append(trade)

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from local.sim_model import TradeBook
 from local.simulator import GatewaySimulator
 from tests.integration.conftest import Api, chalice_client, provisioned_aws
 from tests.support import faults, moto_state
@@ -37,7 +36,7 @@ class World:
         self.inbox.of("")
         received = list(self.inbox.received)
         restore = moto_state.checkpoint()
-        books = [(sim.book, _book_state(sim.book)) for sim in simulators]
+        books = [(sim.book, sim.book.snapshot()) for sim in simulators]
         self.streams.reopen(position)
 
         def fresh() -> None:
@@ -46,7 +45,7 @@ class World:
             restore()
             self.streams.reopen(position)
             for book, state in books:
-                _put_book_back(book, state)
+                book.restore(state)
 
         return fresh
 
@@ -64,27 +63,6 @@ class World:
                 if name.startswith(prefix):
                     found[name[len(prefix) :]] = found.get(name[len(prefix) :], 0) + value
         return found
-
-
-def _book_state(book: TradeBook) -> tuple[dict, dict, list]:
-    with book._lock:
-        return (
-            {key: list(trades) for key, trades in book._paid.items()},
-            dict(book._closed),
-            list(book._order),
-        )
-
-
-def _put_book_back(book: TradeBook, state: tuple[dict, dict, list]) -> None:
-    """The simulator's trades as they were (its statements list every trade of the day: a
-    case's reconciliation must not meet the trades of orders that the restore took away)."""
-    paid, closed, order = state
-    with book._lock:
-        book._paid.clear()
-        book._paid.update({key: list(trades) for key, trades in paid.items()})
-        book._closed.clear()
-        book._closed.update(closed)
-        book._order[:] = order
 
 
 @pytest.fixture(scope="module")
