@@ -3,7 +3,7 @@
 `order_row(zone, pii, word)` compiles a row builder once per export; it reads an item as the
 Query sends it (attribute name -> {"S": …} / {"N": …} / {"L": …} / {"M": …}) and gives exactly
 the cells `export_sources._order_row` gives for the same order read through PynamoDB and
-`to_domain` (tests/integration/test_export_rows.py holds every attribute shape to that): numbers
+`to_domain` (tests/unit/test_export_rows.py holds every attribute shape to that): numbers
 decode as PynamoDB's NumberAttribute decodes them (JSON), amounts format from minor units (one
 Money per distinct amount, cached), the fee, net and settled amount follow `settlement_of`.
 `WireOrder` reads an item as the attributes the filter's checks ask of an Order, so
