@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from local.fidelity import STREAM_CONSUMERS_APP_ID
+
 REPO = Path(__file__).resolve().parents[1]
 READY = "paytrack stream pumps running"
 log = logging.getLogger("paytrack.local")
@@ -37,7 +39,11 @@ def start(lanes: int, timeout_s: float = 120.0) -> Callable[[], None]:
     child = subprocess.Popen(
         [sys.executable, "-m", "local.pump_process", str(lanes)],
         cwd=REPO,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each line as printed
+        env={
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",  # each line as printed
+            "AWS_SDK_UA_APP_ID": STREAM_CONSUMERS_APP_ID,  # their turns at the embedded AWS
+        },
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

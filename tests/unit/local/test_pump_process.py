@@ -7,7 +7,7 @@ import io
 import sys
 import threading
 
-from local import pump_process
+from local import fidelity, pump_process
 
 
 def test_the_childs_lines_are_forwarded_to_whatever_stdout_is_now_and_ready_is_noticed(monkeypatch):
@@ -60,3 +60,28 @@ def test_concurrent_prints_in_the_child_come_out_as_whole_lines():
         thread.join()
     written = target.getvalue().splitlines()
     assert len(written) == 1600 and set(written) == {f'{{"_aws": {n}}}' for n in range(8)}
+
+
+def test_the_pumps_requests_name_them_so_the_embedded_aws_gives_them_their_turns(monkeypatch):
+    """local/fidelity.Turns tells the stream consumers' requests from the API's by botocore's
+    application id, which the child gets from its environment."""
+    started: dict = {}
+
+    class Child:
+        stdout = iter([pump_process.READY + "\n"])
+        stdin = io.StringIO()
+        returncode = 0
+
+        def __init__(self, args, **kwargs):
+            started.update(kwargs)
+
+        def poll(self):
+            return None
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(pump_process.subprocess, "Popen", Child)
+    pump_process.start(lanes=4)()
+
+    assert started["env"]["AWS_SDK_UA_APP_ID"] == fidelity.STREAM_CONSUMERS_APP_ID
