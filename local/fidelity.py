@@ -56,6 +56,7 @@ def like_aws() -> None:
     streams_forget_what_every_reader_has_read()
     topics_keep_their_latest_messages()
     queue_receives_read_the_retention_period_alone()
+    queues_change_one_request_at_a_time()
     item_answers_written_as_json()
     update_expressions_parsed_once()
     expression_trees_walked_without_lookups_per_node()
@@ -861,6 +862,63 @@ def queue_receives_read_the_retention_period_alone() -> None:
         is_message_valid_based_on_retention_period,
         "_one_attribute",
     )
+
+
+_queues_lock = threading.RLock()
+_QUEUE_CHANGES = (
+    "send_message",
+    "send_message_batch",
+    "delete_message",
+    "change_message_visibility",
+    "purge_queue",
+)
+
+
+def _under_queues_lock(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def locked(self, *args, **kwargs):
+        with _queues_lock:
+            return original(self, *args, **kwargs)
+
+    return locked
+
+
+def queues_change_one_request_at_a_time() -> None:
+    """moto's queues are sets and lists that a receive walks while a send (a topic's fan-out
+    too) or a delete changes them on another thread: `Set changed size during iteration`, a
+    500 that botocore retried, under a flash sale with several receivers on one queue (two could
+    also take the same message). SQS hands each message to one receiver at a time: each change
+    and each pass of a receive happens under one lock. A receive's long-poll wait is spent
+    outside it, so a send during the wait ends the wait as before."""
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend.receive_message, "_one_at_a_time", False):
+        return
+    for name in _QUEUE_CHANGES:
+        _install(SQSBackend, name, _under_queues_lock(getattr(SQSBackend, name)), "_one_at_a_time")
+
+    receive = SQSBackend.receive_message
+
+    def receive_message(
+        self,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Any]:
+        deadline = time.monotonic() + wait_seconds_timeout
+        while True:
+            with _queues_lock:
+                received = receive(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
+            left = deadline - time.monotonic()
+            if received or left <= 0:
+                return received
+            self.get_queue(queue_name).wait_for_messages(min(1.0, left))
+
+    _install(SQSBackend, "receive_message", receive_message, "_one_at_a_time")
 
 
 # The operations whose answers carry items: moto's shape-driven serializer walked every

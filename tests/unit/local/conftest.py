@@ -158,7 +158,14 @@ def patched_later(monkeypatch):
         (ShardIterator, ("__init__", "get")),
         (Topic, ("__init__",)),
         (ActionResult, ("execute_result",)),
-        (SQSBackend, ("is_message_valid_based_on_retention_period",)),
+        (
+            SQSBackend,
+            (
+                "is_message_valid_based_on_retention_period",
+                "receive_message",
+                *fidelity._QUEUE_CHANGES,
+            ),
+        ),
         (models, ("copy",)),
         (DynamoHandler, ("call_action",)),
         (responses, ("method_names_from_class",)),

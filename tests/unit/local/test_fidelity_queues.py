@@ -1,0 +1,52 @@
+"""The embedded AWS's queues under concurrent callers (local/fidelity.py): each change and each
+pass of a receive under one lock, so several receivers of one queue and a topic's fan-out at once
+no longer meet moto walking a set another thread changes (a 500 under a flash sale; in-process
+moto rarely switches threads there, so the lock is what is checked); a long poll still ends when
+a message arrives."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import boto3
+from moto import mock_aws
+
+from local import fidelity
+
+
+def test_changes_and_each_pass_of_a_receive_hold_the_queues_lock(patched_later, monkeypatch):
+    from moto.sqs.models import Queue
+
+    held = []
+    original = Queue.add_message
+
+    def add_message(self, message):
+        held.append(fidelity._queues_lock._is_owned())
+        return original(self, message)
+
+    monkeypatch.setattr(Queue, "add_message", add_message)
+    patched_later()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="ap-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="one")
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "2", "MessageBody": "two"}])
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in received) == ["one", "two"]
+    assert held == [True, True]
+
+
+def test_a_long_poll_ends_when_a_message_arrives_during_its_wait(patched_later):
+    patched_later()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="ap-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sender = threading.Timer(0.3, lambda: sqs.send_message(QueueUrl=url, MessageBody="late"))
+        sender.start()
+        started = time.monotonic()
+        received = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10)["Messages"]
+        waited = time.monotonic() - started
+        sender.join()
+    assert [m["Body"] for m in received] == ["late"]
+    assert waited < 5  # the send ended the wait; the poll did not sit out its 10 s
