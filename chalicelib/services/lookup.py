@@ -27,7 +27,7 @@ from ..platform.observability import logger
 from ..store import audit
 from ..store import lookup as lookup_store
 from ..store import orders as order_store
-from . import channels, gateway_calls
+from . import channels, gateway_calls, ports
 from .auth import Principal
 from .ports import clock
 
@@ -64,7 +64,7 @@ def _channels_to_ask(trade_no: str, channel: str | None) -> list[str]:
 
 def _ask(channel: str, trade_no: str, now: datetime) -> _Answer:
     try:
-        ctx, gateway = gateway_calls.reach(channel, now)
+        ctx, gateway = ports.gateways(gateway_calls).reach(channel, now)
         trade = gateway.find_trade(ctx, trade_no)
     except PaytrackError as error:  # unreachable, unverifiable, or a channel unfit to ask
         logger.warning("trade lookup unanswered", extra={"channel": channel, "why": error.message})
@@ -114,7 +114,7 @@ def refused(principal: Principal, params: Mapping[str, str], error: PaytrackErro
 
 
 def _audit(principal: Principal, detail: dict[str, Any]) -> None:
-    audit.record_api(
+    ports.audit(audit).record_api(
         clock().now(),
         principal.key_id,
         principal.role,
@@ -141,8 +141,8 @@ def _lookup(principal: Principal, command: LookupTrade, detail: dict[str, Any]) 
     masked = not principal.sees_pii
     orders = [
         order
-        for order in map(order_store.get, lookup_store.orders_of_trade(trade_no))
-        if order is not None
+        for order_no in ports.trades(lookup_store).orders_of_trade(trade_no)
+        if (order := ports.orders(order_store).get(order_no)) is not None
     ]
     if orders:  # a notice of an order never registered is no answer: the gateway is asked
         detail.update(source="paytrack", orders=[order.order_no for order in orders])
@@ -173,7 +173,10 @@ def _lookup(principal: Principal, command: LookupTrade, detail: dict[str, Any]) 
         masked,
         detail["asked"],
         [
-            Found(trade, order_store.get(trade.out_trade_no) if trade.out_trade_no else None)
+            Found(
+                trade,
+                ports.orders(order_store).get(trade.out_trade_no) if trade.out_trade_no else None,
+            )
             for trade in found
         ],
         [],

@@ -10,6 +10,9 @@ store module itself, named where it is called: `ports.orders(order_store).get(or
 `store.orders.get`, so a function reaches only the repository calls it makes (a wrapper class
 would be reached whole, and widen every policy that reaches one of its methods). Look the port up
 in the call itself, never into a variable: the scan refuses a module passed to a kept result.
+The gateways' real is named the same way, services/gateway_calls.py (HTTP to the gateway, and
+the channels secret read for its config); its fake answers from a script, and the gateway
+modules' own parsing and signing stay proven against the simulator.
 
 | port | protocol | real | services |
 |---|---|---|---|
@@ -20,9 +23,12 @@ in the call itself, never into a variable: the scan refuses a module passed to a
 | channels_secret | Secret | the channels secret (Secrets Manager) | channels |
 | verification_secret | Secret | the verification secret (Secrets Manager) | reply_tokens |
 | claims | Claims | the claims table (store/claims.py, DynamoDB) | events |
-| orders | Orders | the orders table (store/orders.py) | order_writes, ingest, orders |
+| orders | Orders | the orders table (store/orders.py) | order_writes, ingest, orders, refunds, lookup |
 | notices | Notices | the notices table (store/notices.py) | ingest |
-| audit | Audit | the audit table (store/audit.py) | ingest, actions |
+| audit | Audit | the audit table (store/audit.py) | ingest, actions, refunds, lookup |
+| trades | Trades | the orders' and notices' trade-number indexes (store/lookup.py) | lookup |
+| pending | Pending | the orders table's pending orders and query traces (store/pending.py) | requery |
+| gateways | Gateways | the gateways' APIs over HTTP (services/gateway_calls.py) | requery, refunds, lookup |
 | api_keys | ApiKeys | the keys table (store/keys.py) | admin (a timeline's actors' names) |
 
 The other repositories, and the other services' calls of these, stay direct calls of store/,
@@ -33,14 +39,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..domain.clock import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:  # the repositories' types; their modules need the tables' settings to load
     from ..domain.notice import Notice
-    from ..domain.order import Order, OrderChanges
+    from ..domain.order import Order, OrderChanges, TimelineEntry
+    from ..gateways.base import CallContext, Gateway
     from ..store.audit import NotifyAudit
     from ..store.keys import StoredKey
     from ..store.notices import Recorded
@@ -112,6 +119,46 @@ class Orders(Protocol):
         currency that has not applied it; when that fails, the order as it is (or None)."""
         ...
 
+    def with_open_refunds(
+        self, after: dict[str, dict[str, str]] | None = None, page_size: int = 100
+    ) -> Iterator[tuple[Order, dict[str, dict[str, str]]]]:
+        """Orders with a refund request open, newest first, each with its index key (a page of
+        the refunds queue resumes just after the order whose key is `after`)."""
+        ...
+
+
+class Trades(Protocol):
+    """What paytrack knows of a gateway trade number."""
+
+    def orders_of_trade(self, trade_no: str) -> list[str]:
+        """The orders whose first payment or any notice carries `trade_no`, as found."""
+        ...
+
+
+class Pending(Protocol):
+    """The pending orders the gateways are asked about (补单), and the trace each question
+    leaves on its order (a timeline entry, when to ask next; the order's version untouched)."""
+
+    def due_for_query(
+        self, now: datetime, min_age: timedelta, grace: timedelta, limit: int
+    ) -> list[Order]:
+        """Pending orders older than `min_age`, not past expiry plus `grace`, never asked or due
+        again; oldest first, at most `limit`."""
+        ...
+
+    def record_query(
+        self, order_no: str, entry: TimelineEntry, next_query_at: datetime | object | None = ...
+    ) -> None:
+        """Append the entry; set when to ask next (None: never again; left out: as it is)."""
+        ...
+
+
+class Gateways(Protocol):
+    """The payment gateways, as a call to one starts: the channel's call context and gateway;
+    NotFound / ChannelMisconfigured for a channel that cannot be called."""
+
+    def reach(self, channel: str, now: datetime) -> tuple[CallContext, Gateway]: ...
+
 
 class Notices(Protocol):
     """The verified notices, one per dedupe key."""
@@ -165,6 +212,9 @@ PORTS = frozenset(
         "notices",
         "audit",
         "api_keys",
+        "trades",
+        "pending",
+        "gateways",
     }
 )
 _set: dict[str, Any] = {}  # a test's own ports, by name
@@ -206,6 +256,21 @@ def audit(real: Audit) -> Audit:
 def api_keys(real: ApiKeys) -> ApiKeys:
     """The `api_keys` port: a test's own while one is set, else `real` (store/keys.py)."""
     return port("api_keys", real)
+
+
+def trades(real: Trades) -> Trades:
+    """The `trades` port: a test's own while one is set, else `real` (store/lookup.py)."""
+    return port("trades", real)
+
+
+def pending(real: Pending) -> Pending:
+    """The `pending` port: a test's own while one is set, else `real` (store/pending.py)."""
+    return port("pending", real)
+
+
+def gateways(real: Gateways) -> Gateways:
+    """The `gateways` port: a test's own while one is set, else `real` (services/gateway_calls.py)."""
+    return port("gateways", real)
 
 
 @contextmanager

@@ -54,7 +54,7 @@ from ..platform.settings import get_settings
 from ..store import audit
 from ..store import cursor as cursor_codec
 from ..store import orders as order_store
-from . import events, gateway_calls, orders, render
+from . import events, gateway_calls, orders, ports, render
 from .auth import Principal
 from .order_writes import write_with_retry
 from .ports import clock
@@ -136,7 +136,7 @@ def gateway_for_payment(order: Order, trade_no: str | None = None):
 
 
 def _gateway_for(channel: str, now: datetime | None = None):
-    ctx, gateway = gateway_calls.reach(channel, now or clock().now())
+    ctx, gateway = ports.gateways(gateway_calls).reach(channel, now or clock().now())
     if not gateway.offers_refunds(ctx.config):
         raise RefundNotOffered(
             f"channel {channel} cannot refund through paytrack: refund in the gateway's "
@@ -209,7 +209,7 @@ def _apply_answer(
     )
     settled = find_request(order, refund.refund_request_id)
     if settled.state is not refund.state:
-        audit.record_api(
+        ports.audit(audit).record_api(
             now,
             actor,
             role,
@@ -250,7 +250,7 @@ def decide(principal: Principal, command: DecideRefund) -> RefundRequest:
     try:
         order = write_with_retry(order, step)
     except (Forbidden, Conflict):
-        audit.record_api(
+        ports.audit(audit).record_api(
             now,
             principal.key_id,
             principal.role,
@@ -260,7 +260,7 @@ def decide(principal: Principal, command: DecideRefund) -> RefundRequest:
         )
         raise
     refund = find_request(order, request_id)
-    audit.record_api(
+    ports.audit(audit).record_api(
         now,
         principal.key_id,
         principal.role,
@@ -295,7 +295,7 @@ def settle_refused(
 def _audit_settle(
     principal: Principal, order_no: str, said: dict[str, Any], result: dict[str, Any]
 ) -> None:
-    audit.record_api(
+    ports.audit(audit).record_api(
         clock().now(),
         principal.key_id,
         principal.role,
@@ -330,7 +330,7 @@ def settle_pending(principal: Principal, command: SettleRefund) -> tuple[Outcome
     refund = find_request(order, request_id)
     _audit_settle(principal, order_no, said, {"result": outcome["value"]})
     if outcome["value"] == Outcome.APPLIED:
-        audit.record_api(
+        ports.audit(audit).record_api(
             now,
             principal.key_id,
             principal.role,
@@ -369,7 +369,9 @@ def open_requests(principal: Principal, command: ListRefunds) -> RefundQueue:
     )
     found: list[tuple[Order, RefundRequest]] = []
     last_key, next_cursor = None, None
-    for order, key in order_store.with_open_refunds(after, page_size=min(limit + 1, 100)):
+    for order, key in ports.orders(order_store).with_open_refunds(
+        after, page_size=min(limit + 1, 100)
+    ):
         rows = [
             (order, refund) for refund in reversed(refund_requests(order)) if refund.state is state
         ]
@@ -391,7 +393,7 @@ def query_refunds(now: datetime | None = None) -> dict[str, Any]:
     gateway never took is sent again under the same id; the answer settles it."""
     now = now or clock().now()
     counts: Counter[str] = Counter()
-    for order, _ in order_store.with_open_refunds():
+    for order, _ in ports.orders(order_store).with_open_refunds():
         for refund in refund_requests(order):
             if (
                 refund.state is not RefundState.PENDING

@@ -24,7 +24,7 @@ from ..domain.query import QueryStatus, next_query_at
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
 from ..store import pending
-from . import gateway_calls, ingest, job_metrics, orders
+from . import gateway_calls, ingest, job_metrics, orders, ports
 from .ports import clock
 
 UNAVAILABLE = "unavailable"
@@ -65,7 +65,7 @@ class QueryOutcome:
 def ask(order: Order, now: datetime) -> QueryOutcome:
     """Query the order's gateway; apply a paid (or closed) answer through ingestion."""
     try:
-        ctx, gateway = gateway_calls.reach(order.channel, now)
+        ctx, gateway = ports.gateways(gateway_calls).reach(order.channel, now)
         result = gateway.query_order(ctx, order.order_no, order.trade_no)
     except GatewayUnavailable as error:
         job_metrics.gateway_query_failed(order.channel)
@@ -141,7 +141,9 @@ def _requery(order: Order, now: datetime, outages: _Outages) -> QueryOutcome:
         )
     outcome = ask(order, now)
     outages.note(outcome)
-    pending.record_query(order.order_no, _trace(outcome, now), _next_time(order, outcome, now))
+    ports.pending(pending).record_query(
+        order.order_no, _trace(outcome, now), _next_time(order, outcome, now)
+    )
     return outcome
 
 
@@ -149,7 +151,7 @@ def requery_pending(now: datetime | None = None) -> dict[str, Any]:
     """The scheduled job: every pending order due for a question, a few at a time."""
     now = now or clock().now()
     settings = get_job_settings()
-    due = pending.due_for_query(
+    due = ports.pending(pending).due_for_query(
         now, settings.requery_min_age, settings.requery_grace, settings.requery_batch
     )
     outages = _Outages()
@@ -175,7 +177,9 @@ def last_query(order: Order, now: datetime) -> QueryOutcome:
     """The question `expire_orders` asks before it expires an order; never asked again after."""
     outcome = ask(order, now)
     unanswered = outcome.status in (UNAVAILABLE, MISCONFIGURED)
-    pending.record_query(order.order_no, _trace(outcome, now), now if unanswered else None)
+    ports.pending(pending).record_query(
+        order.order_no, _trace(outcome, now), now if unanswered else None
+    )
     return outcome
 
 
@@ -195,7 +199,7 @@ def requery_order(
     now = now or clock().now()
     order = orders.get(order_no)
     outcome = ask(order, now)
-    pending.record_query(order_no, _trace(outcome, now, actor, reason, tags))
+    ports.pending(pending).record_query(order_no, _trace(outcome, now, actor, reason, tags))
     if outcome.status == UNAVAILABLE:
         raise GatewayUnavailable(
             f"{order.channel} did not answer: {outcome.detail}", {"channel": order.channel}

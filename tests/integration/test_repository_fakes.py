@@ -1,10 +1,12 @@
 """The repositories' in-memory fakes (tests/support/fakes.py) keep the real store's contract:
-one scenario of the calls the use cases make, through the `orders`, `notices` and `claims` ports,
-run on the fakes and on the real tables (store/orders.py, store/notices.py, store/claims.py on
-moto), gives the same answers and the same stored orders — so service tests on the fakes prove what they claim."""
+one scenario of the calls the use cases make, through the `orders`, `notices`, `claims`,
+`trades` and `pending` ports, run on the fakes and on the real tables (store/orders.py,
+store/notices.py, store/claims.py, store/lookup.py, store/pending.py on moto), gives the same
+answers and the same stored orders — so service tests on the fakes prove what they claim."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import actions
@@ -13,6 +15,8 @@ from chalicelib.domain.notice import Notice, NoticeKind
 from chalicelib.domain.order import (
     EntryType,
     Order,
+    OrderChanges,
+    Outcome,
     PayStatus,
     TimelineEntry,
     first_payment_changes,
@@ -21,31 +25,41 @@ from chalicelib.domain.order import (
 )
 from chalicelib.services import ports
 from chalicelib.store import claims as claim_store
+from chalicelib.store import lookup as trade_store
 from chalicelib.store import notices as notice_store
 from chalicelib.store import orders as order_store
+from chalicelib.store import pending as pending_store
 from chalicelib.store.orders import FastPathResult, VersionConflict
-from tests.support.fakes import MemoryClaims, MemoryNotices, MemoryOrders
+from tests.support.fakes import (
+    MemoryClaims,
+    MemoryNotices,
+    MemoryOrders,
+    MemoryPending,
+    MemoryTrades,
+)
 
 AT = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 ORDER_NO = "20261125140000000001"
 TRADE_NO = "2026112522001400001234567890"
 
 
-def _order() -> Order:
+def _order(order_no: str = ORDER_NO, created_at: datetime = AT) -> Order:
     return Order(
-        order_no=ORDER_NO,
+        order_no=order_no,
         amount=Money.parse("58.00", "CNY"),
         channel="epay-main",
         gateway="epay",
         product_id="vip-month",
         product_name="VIP会员 月卡",
         quantity=1,
-        created_at=AT,
-        expires_at=AT + timedelta(minutes=15),
+        created_at=created_at,
+        expires_at=created_at + timedelta(minutes=15),
         buyer_email="buyer@example.com",
         buyer_ip="203.0.113.7",
         fingerprint="f" * 64,
-        timeline=[TimelineEntry(AT, EntryType.CREATED, "shop", "order registered", {"n": 1})],
+        timeline=[
+            TimelineEntry(created_at, EntryType.CREATED, "shop", "order registered", {"n": 1})
+        ],
     )
 
 
@@ -125,8 +139,13 @@ def test_the_claims_fake_claims_once_as_the_table_does(aws):
 
 def test_the_fakes_answer_as_the_tables_do(aws):
     real = _scenario(order_store, notice_store)
-    fake = _scenario(MemoryOrders(), MemoryNotices())
+    fake_orders, fake_notices = MemoryOrders(), MemoryNotices()
+    fake = _scenario(fake_orders, fake_notices)
     assert fake == real
+    fake_trades = MemoryTrades(fake_orders, fake_notices)
+    for trade_no in (TRADE_NO, "2026000000000000000000000000"):
+        assert fake_trades.orders_of_trade(trade_no) == trade_store.orders_of_trade(trade_no)
+    assert trade_store.orders_of_trade(TRADE_NO) == [ORDER_NO]
     refused, applied, again = real[11:14]
     assert isinstance(refused, FastPathResult) and not refused.applied
     assert refused.order == real[3]  # the order as stored came back with the failure
@@ -138,3 +157,73 @@ def test_the_fakes_answer_as_the_tables_do(aws):
     assert isinstance(final, Order) and final.version == 4
     assert final.pay_status is PayStatus.PARTIALLY_REFUNDED
     assert final.refunded_amount == Money(800, "CNY")
+
+
+def _numbered(n: int) -> str:
+    return f"2026112514000000000{n}"
+
+
+def _open_refunds(orders: ports.Orders) -> list[object]:
+    """Orders whose refund opens and closes, listed whole and a page at a time."""
+    for n in range(1, 5):
+        orders.create(_order(_numbered(n), AT + timedelta(minutes=n)))
+    for n in (1, 2, 4):
+        stored = orders.get(_numbered(n))
+        assert stored is not None
+        orders.apply_changes(stored, OrderChanges(Outcome.APPLIED, set={"refund_open": True}))
+    closed = orders.get(_numbered(2))
+    assert closed is not None
+    orders.apply_changes(closed, OrderChanges(Outcome.APPLIED, set={"refund_open": False}))
+    listed = [(order.order_no, key) for order, key in orders.with_open_refunds()]
+    first, key = next(iter(orders.with_open_refunds(page_size=1)))
+    rest = [(order.order_no, k) for order, k in orders.with_open_refunds(after=key, page_size=1)]
+    after_last = list(orders.with_open_refunds(after=listed[-1][1]))
+    return [listed, first.order_no, first.refund_open, rest, after_last]
+
+
+def test_the_open_refunds_list_of_the_fake_is_the_indexes(aws):
+    real = _open_refunds(order_store)
+    assert _open_refunds(MemoryOrders()) == real
+    listed, first, is_open, rest, after_last = real
+    assert [no for no, _ in listed] == [_numbered(4), _numbered(1)]
+    assert (first, is_open, rest, after_last) == (_numbered(4), True, listed[1:], [])
+
+
+def _querying(orders: ports.Orders, pending: ports.Pending) -> list[object]:
+    """Pending orders due for a question, the trace each question leaves, when each is due next."""
+    now = AT + timedelta(minutes=20)
+    orders.create(_order(_numbered(1), AT))  # expired at 06:15, within a 10-minute grace
+    orders.create(_order(_numbered(2), AT + timedelta(minutes=10)))
+    orders.create(_order(_numbered(3), now - timedelta(seconds=30)))  # too young
+    orders.create(_order(_numbered(4), AT - timedelta(minutes=30)))  # past expiry and grace
+    grace, young = timedelta(minutes=10), timedelta(minutes=1)
+
+    def due(at: datetime) -> list[str]:
+        return [o.order_no for o in pending.due_for_query(at, young, grace, limit=10)]
+
+    seen: list[object] = [due(now)]
+    entry = TimelineEntry(now, EntryType.QUERY, "query", "gateway query: NOTPAY", {"n": 2})
+    pending.record_query(_numbered(1), entry, now + timedelta(minutes=3))
+    pending.record_query(_numbered(2), replace(entry, message="once more"), None)
+    seen.append(due(now))
+    seen.append(due(now + timedelta(minutes=3)))
+    pending.record_query(_numbered(1), replace(entry, message="kept"))
+    seen.append(due(now + timedelta(minutes=2)))
+    seen += [orders.get(_numbered(1)), orders.get(_numbered(2))]
+    seen.append([o.order_no for o in pending.due_for_query(now, young, grace, limit=1)])
+    return seen
+
+
+def test_the_pending_fake_answers_and_traces_as_the_table_does(aws):
+    real = _querying(order_store, pending_store)
+    fake_orders = MemoryOrders()
+    assert _querying(fake_orders, MemoryPending(fake_orders)) == real
+    first_due, after, later, kept, traced, removed, one = real
+    assert first_due == [_numbered(1), _numbered(2)]
+    assert after == [_numbered(2)]  # with its next time removed, it is due at once
+    assert later == [_numbered(1), _numbered(2), _numbered(3)]
+    assert kept == [_numbered(2), _numbered(3)]  # the next time was left as it was
+    assert isinstance(traced, Order) and traced.version == 0
+    assert [e.message for e in traced.timeline[1:]] == ["gateway query: NOTPAY", "kept"]
+    assert isinstance(removed, Order) and removed.timeline[-1].message == "once more"
+    assert one == [_numbered(2)]  # at most `limit`, the oldest due first

@@ -16,17 +16,23 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.clock import day_of
+from chalicelib.domain.clock import day_of, to_iso
+from chalicelib.domain.lookup import GatewayTrade
 from chalicelib.domain.notice import Notice
-from chalicelib.domain.order import Order, OrderChanges, PayStatus
-from chalicelib.services import ports
+from chalicelib.domain.order import Order, OrderChanges, PayStatus, TimelineEntry
+from chalicelib.domain.query import QueryResult
+from chalicelib.domain.refunds import RefundAnswer, RefundCall
+from chalicelib.gateways.base import CallContext
+from chalicelib.services import channels, ports
 from chalicelib.store.audit import NotifyAudit
 from chalicelib.store.keys import StoredKey
+from chalicelib.store.lookup import MAX_ORDERS
 from chalicelib.store.notices import MAX_ATTEMPTS_KEPT, Recorded
 from chalicelib.store.orders import FastPathResult, VersionConflict
+from chalicelib.store.pending import KEEP, LOOKBACK
 
 
 class Refused(RuntimeError):
@@ -189,6 +195,20 @@ class MemoryOrders:
         self._write(stored, changes)
         return FastPathResult(True, None)
 
+    def with_open_refunds(
+        self, after: dict[str, dict[str, str]] | None = None, page_size: int = 100
+    ) -> Iterator[tuple[Order, dict[str, dict[str, str]]]]:
+        keyed = sorted(
+            ((to_iso(o.created_at), o.order_no, o) for o in self.orders.values() if o.refund_open),
+            key=lambda entry: entry[:2],
+            reverse=True,
+        )
+        start = (after["created_at"]["S"], after["order_no"]["S"]) if after else None
+        for created_at, order_no, order in keyed:
+            if start is None or (created_at, order_no) < start:
+                key = {"refund_open": "1", "created_at": created_at, "order_no": order_no}
+                yield copy.deepcopy(order), {name: {"S": value} for name, value in key.items()}
+
     def _meanwhile(self) -> None:
         if self.concurrently:
             self.concurrently.pop(0)()
@@ -253,6 +273,117 @@ class MemoryNotices:
             ),
             None,
         )
+
+
+@dataclass
+class MemoryTrades:
+    """What paytrack knows of a trade number (ports.Trades), read off the orders' first payments
+    and the notices, as the two indexes are."""
+
+    orders: MemoryOrders = field(default_factory=MemoryOrders)
+    notices: MemoryNotices = field(default_factory=MemoryNotices)
+
+    def orders_of_trade(self, trade_no: str) -> list[str]:
+        paid = [o.order_no for o in self.orders.orders.values() if o.trade_no == trade_no]
+        noticed = sorted(
+            (s for s in self.notices.notices.values() if s.notice.trade_no == trade_no),
+            key=lambda s: s.received_at,
+        )
+        found = paid[:MAX_ORDERS] + [s.notice.out_trade_no for s in noticed[:MAX_ORDERS]]
+        return list(dict.fromkeys(no for no in found if no))
+
+
+@dataclass
+class MemoryPending:
+    """The pending orders' queries (ports.Pending) on the orders of a MemoryOrders: a query's
+    entry is appended to its order without a new version, and when to ask next is kept here."""
+
+    orders: MemoryOrders = field(default_factory=MemoryOrders)
+    next_query_at: dict[str, datetime] = field(default_factory=dict)
+
+    def due_for_query(
+        self, now: datetime, min_age: timedelta, grace: timedelta, limit: int
+    ) -> list[Order]:
+        due = [
+            order
+            for order in sorted(self.orders.orders.values(), key=lambda o: o.created_at)
+            if order.pay_status is PayStatus.PENDING
+            and now - LOOKBACK <= order.created_at <= now - min_age
+            and order.expires_at > now - grace
+            and self.next_query_at.get(order.order_no, now) <= now
+        ]
+        return copy.deepcopy(due[:limit])
+
+    def record_query(
+        self, order_no: str, entry: TimelineEntry, next_query_at: datetime | object | None = KEEP
+    ) -> None:
+        stored = self.orders.orders[order_no]
+        stored.timeline.append(copy.deepcopy(entry))
+        if next_query_at is None:
+            self.next_query_at.pop(order_no, None)
+        elif isinstance(next_query_at, datetime):
+            self.next_query_at[order_no] = next_query_at
+
+
+@dataclass
+class ScriptedGateway:
+    """A gateway (the calls the services make of gateways/base.Gateway) answering from scripts:
+    each call takes the next answer of its script, and an exception in it is raised. A call with
+    nothing left to answer fails the test. Every call is kept in `calls` (name, order number)."""
+
+    queries: list[QueryResult | Exception] = field(default_factory=list)
+    refunds: list[RefundAnswer | Exception] = field(default_factory=list)
+    refund_queries: list[RefundAnswer | Exception | None] = field(default_factory=list)
+    trades: list[GatewayTrade | Exception | None] = field(default_factory=list)
+    refundable: bool = True
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def _next(self, name: str, script: list[Any], subject: str) -> Any:
+        self.calls.append((name, subject))
+        if not script:
+            raise AssertionError(
+                f"the gateway was asked {name} ({subject}) with no answer scripted"
+            )
+        answer = script.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def query_order(self, ctx: CallContext, out_trade_no: str, trade_no: str | None) -> QueryResult:
+        found: QueryResult = self._next("query_order", self.queries, out_trade_no)
+        return found
+
+    def find_trade(self, ctx: CallContext, trade_no: str) -> GatewayTrade | None:
+        found: GatewayTrade | None = self._next("find_trade", self.trades, trade_no)
+        return found
+
+    def offers_refunds(self, config: Mapping[str, Any]) -> bool:
+        return self.refundable
+
+    def refund(self, ctx: CallContext, call: RefundCall) -> RefundAnswer:
+        found: RefundAnswer = self._next("refund", self.refunds, call.request_id)
+        return found
+
+    def query_refund(self, ctx: CallContext, call: RefundCall) -> RefundAnswer | None:
+        found: RefundAnswer | None = self._next(
+            "query_refund", self.refund_queries, call.request_id
+        )
+        return found
+
+
+@dataclass
+class FakeGateways:
+    """The gateways (ports.Gateways): the channel's config read as the real call reads it (the
+    channels port: an unknown or broken channel is refused the same way), and its gateway one
+    of `gateways` by channel, else `default`. No HTTP: the context carries no client."""
+
+    default: ScriptedGateway = field(default_factory=ScriptedGateway)
+    gateways: dict[str, ScriptedGateway] = field(default_factory=dict)
+
+    def reach(self, channel: str, now: datetime) -> tuple[CallContext, Any]:
+        config = channels.get_channel(channel)
+        context = CallContext(config, channel, None, now)  # type: ignore[arg-type]
+        return context, self.gateways.get(channel, self.default)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Each repository's fake offers what its port's Protocol declares, with the same parameters, and
+"""Each repository's fake (and the gateways') offers what its port's Protocol declares, with the same parameters, and
 a port is the test's own inside `ports.use` and its real (the store module) outside it. (What
 the fakes answer is held to the real tables by tests/integration/test_repository_fakes.py.)"""
 
@@ -8,9 +8,18 @@ import inspect
 
 import pytest
 
-from chalicelib.services import ports
-from chalicelib.store import audit, claims, keys, notices, orders
-from tests.support.fakes import MemoryAudit, MemoryClaims, MemoryKeys, MemoryNotices, MemoryOrders
+from chalicelib.services import gateway_calls, ports
+from chalicelib.store import audit, claims, keys, lookup, notices, orders, pending
+from tests.support.fakes import (
+    FakeGateways,
+    MemoryAudit,
+    MemoryClaims,
+    MemoryKeys,
+    MemoryNotices,
+    MemoryOrders,
+    MemoryPending,
+    MemoryTrades,
+)
 
 REPOSITORIES = [
     ("orders", ports.orders, ports.Orders, MemoryOrders, orders),
@@ -18,6 +27,9 @@ REPOSITORIES = [
     ("audit", ports.audit, ports.Audit, MemoryAudit, audit),
     ("api_keys", ports.api_keys, ports.ApiKeys, MemoryKeys, keys),
     ("claims", ports.claims, ports.Claims, MemoryClaims, claims),
+    ("trades", ports.trades, ports.Trades, MemoryTrades, lookup),
+    ("pending", ports.pending, ports.Pending, MemoryPending, pending),
+    ("gateways", ports.gateways, ports.Gateways, FakeGateways, gateway_calls),
 ]
 
 
