@@ -16,6 +16,7 @@ from chalicelib.platform.observability import correlated, flush_metrics
 from chalicelib.services import channels, reply_tokens
 from tests.support.clock import FakeClock
 from tests.support.fakes import (
+    FakeGateways,
     FakeSecret,
     FakeTopic,
     MemoryAudit,
@@ -23,6 +24,9 @@ from tests.support.fakes import (
     MemoryKeys,
     MemoryNotices,
     MemoryOrders,
+    MemoryPending,
+    MemoryTrades,
+    ScriptedGateway,
     wired,
 )
 from tests.support.notifications import CHANNELS
@@ -50,14 +54,28 @@ class World:
     notices: MemoryNotices
     audit: MemoryAudit
     api_keys: MemoryKeys
+    pending: MemoryPending
+    gateway: ScriptedGateway  # what the epay channel's gateway answers
+    gateways: FakeGateways
 
 
 @pytest.fixture
 def world():
     """Every port the order use cases reach, a fake: a standing clock, the repositories, the
-    epay channel of the local stack (its notifications are built by tests/support/notifications).
-    Like an invocation, the test's log keys end with it and its metrics are flushed after it."""
-    found = World(FakeClock(AT), MemoryOrders(), MemoryNotices(), MemoryAudit(), MemoryKeys())
+    epay channel of the local stack (its notifications are built by tests/support/notifications)
+    and its gateway, answering from a script. Like an invocation, the test's log keys end with it
+    and its metrics are flushed after it."""
+    orders, notices, gateway = MemoryOrders(), MemoryNotices(), ScriptedGateway()
+    found = World(
+        FakeClock(AT),
+        orders,
+        notices,
+        MemoryAudit(),
+        MemoryKeys(),
+        MemoryPending(orders),
+        gateway,
+        FakeGateways(gateway),
+    )
     channels.forget()
     reply_tokens.forget()
     with (
@@ -68,6 +86,9 @@ def world():
             notices=found.notices,
             audit=found.audit,
             api_keys=found.api_keys,
+            pending=found.pending,
+            gateways=found.gateways,
+            trades=MemoryTrades(orders, notices),
             channels_secret=FakeSecret(json.dumps({"epay-main": CHANNELS["epay-main"]})),
             verification_secret=FakeSecret("s" * 40),
             shop_events=FakeTopic(),
