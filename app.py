@@ -124,7 +124,9 @@ def answer_verification(principal, order_no: str) -> Response:
     body = read_json(app)
     command = read_audited(
         lambda: AnswerVerification.from_body(order_no, body),
-        lambda error: verification.refused(principal, AnswerVerification, order_no, body, error),
+        lambda error: verification.refused(
+            principal, AnswerVerification, order_no, AnswerVerification.said(body), error
+        ),
     )
     return json_response(answered_view(verification.answer(principal, command)))
 
@@ -164,8 +166,9 @@ def expire_orders(event):
 @guard("any")
 def admin_me(principal) -> Response:
     from chalicelib.services import admin
+    from chalicelib.services.render import caller_view
 
-    return json_response(admin.whoami(principal))
+    return json_response(caller_view(admin.whoami(principal)))
 
 
 @app.route("/admin/meta", methods=["GET"])
@@ -247,7 +250,7 @@ def admin_lookup_trade(principal) -> Response:
     params = query_params(app)[0]
     command = read_audited(
         lambda: LookupTrade.from_query(params),
-        lambda error: lookup.refused(principal, params, error),
+        lambda error: lookup.refused(principal, LookupTrade.said(params), error),
     )
     return json_response(lookup_view(lookup.lookup(principal, command)))
 
@@ -361,7 +364,9 @@ def admin_ask_verification(principal, order_no: str) -> Response:
     body, templates = read_json(app), get_verification_settings().templates
     command = read_audited(
         lambda: AskVerification.from_body(order_no, body, templates),
-        lambda error: verification.refused(principal, AskVerification, order_no, body, error),
+        lambda error: verification.refused(
+            principal, AskVerification, order_no, AskVerification.said(body), error
+        ),
     )
     return json_response(review_view(verification.ask(principal, command)), 201)
 
@@ -378,7 +383,9 @@ def admin_decide_verification(principal, order_no: str) -> Response:
     body = read_json(app)
     command = read_audited(
         lambda: DecideVerification.from_body(order_no, body),
-        lambda error: verification.refused(principal, DecideVerification, order_no, body, error),
+        lambda error: verification.refused(
+            principal, DecideVerification, order_no, DecideVerification.said(body), error
+        ),
     )
     return json_response(review_view(verification.decide(principal, command)))
 
@@ -423,17 +430,17 @@ def admin_reject_refund(principal, order_no: str, refund_request_id: str) -> Res
 def admin_settle_refund(principal, order_no: str, refund_request_id: str) -> Response:
     from chalicelib.domain.commands import SettleRefund
     from chalicelib.services import refunds
-    from chalicelib.services.render import refund_for_admin
+    from chalicelib.services.render import refund_settled_view
 
     body = read_json(app)
     command = read_audited(
         lambda: SettleRefund.from_body(order_no, refund_request_id, body),
-        lambda error: refunds.settle_refused(principal, order_no, refund_request_id, body, error),
+        lambda error: refunds.settle_refused(
+            principal, order_no, refund_request_id, SettleRefund.said(body), error
+        ),
     )
     outcome, refund = refunds.settle_pending(principal, command)
-    return json_response(
-        {"outcome": outcome, "refund": refund_for_admin(refund), "order_no": order_no}
-    )
+    return json_response(refund_settled_view(order_no, outcome, refund))
 
 
 def _decide_refund(principal, order_no: str, refund_request_id: str, approve: bool) -> Response:

@@ -608,7 +608,7 @@ class SettleRefund:
 MAX_ANSWER = 500
 
 
-def said(body: Any, *names: str) -> dict[str, str | None]:
+def quoted(body: Any, *names: str) -> dict[str, str | None]:
     """The named fields of a request body as the audit keeps them: text, cut short; anything
     else None (a refused body is audited as sent)."""
     if not isinstance(body, Mapping):
@@ -627,6 +627,11 @@ class AskVerification:
     given: Mapping[str, Any] = field(default_factory=dict)  # `said`: for the audit
 
     SAID = ("template", "question")
+
+    @classmethod
+    def said(cls, body: Any) -> dict[str, str | None]:
+        """What a request said of the fields the audit keeps, read or refused."""
+        return quoted(body, *cls.SAID)
 
     @classmethod
     def from_body(cls, order_no: str, body: Any, templates: Mapping[str, str]) -> AskVerification:
@@ -649,7 +654,7 @@ class AskVerification:
         else:
             chosen = (FREE_QUESTION, own)
         key = v.text(body, "idempotency_key", required=False, max_len=100)
-        return cls(order_no, *chosen, key, said(body, *cls.SAID))
+        return cls(order_no, *chosen, key, cls.said(body))
 
 
 @dataclass(frozen=True)
@@ -665,6 +670,11 @@ class AnswerVerification:
     SAID = ("verification_id",)
 
     @classmethod
+    def said(cls, body: Any) -> dict[str, str | None]:
+        """What a request said of the fields the audit keeps, read or refused."""
+        return quoted(body, *cls.SAID)
+
+    @classmethod
     def from_body(cls, order_no: str, body: Any) -> AnswerVerification:
         body = v.require_object(body)
         v.reject_unknown(body, {"verification_id", "token", "answer"})
@@ -673,7 +683,7 @@ class AnswerVerification:
             v.text(body, "verification_id", max_len=64),
             v.text(body, "token", max_len=200),
             v.text(body, "answer", max_len=MAX_ANSWER),
-            said(body, *cls.SAID),
+            cls.said(body),
         )
 
 
@@ -690,6 +700,11 @@ class DecideVerification:
     SAID = ("decision", "reason")
 
     @classmethod
+    def said(cls, body: Any) -> dict[str, str | None]:
+        """What a request said of the fields the audit keeps, read or refused."""
+        return quoted(body, *cls.SAID)
+
+    @classmethod
     def from_body(cls, order_no: str, body: Any) -> DecideVerification:
         body = v.require_object(body)
         v.reject_unknown(body, {"decision", "reason", "amount"})
@@ -700,7 +715,7 @@ class DecideVerification:
         amount = body.get("amount")
         if amount is not None and not isinstance(amount, str):
             raise ValidationFailed('amount: a decimal string such as "8.00"', {"field": "amount"})
-        return cls(order_no, decision, reason, amount, said(body, *cls.SAID))
+        return cls(order_no, decision, reason, amount, cls.said(body))
 
 
 # ------------------------------------------------------------------ the shop API

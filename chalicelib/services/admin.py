@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..domain.actions import allowed as allowed_actions
@@ -38,17 +37,27 @@ def _may_act(principal: Principal) -> bool:
     return principal.role in ("operator", "admin")
 
 
-def whoami(principal: Principal) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Caller:
     """The calling key and what its role may do, so a client can shape itself without probing."""
-    role = principal.role
-    return {
-        "id": principal.key_id,
-        "name": principal.name,
-        "role": role,
-        "sees_pii": principal.sees_pii,
-        "may_act": _may_act(principal),
-        "may_manage_keys": role == "admin",
-    }
+
+    key_id: str
+    name: str
+    role: str
+    sees_pii: bool
+    may_act: bool
+    may_manage_keys: bool
+
+
+def whoami(principal: Principal) -> Caller:
+    return Caller(
+        principal.key_id,
+        principal.name,
+        principal.role,
+        principal.sees_pii,
+        _may_act(principal),
+        principal.role == "admin",
+    )
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,10 @@ class Lookup:
     orders: list[Order]
 
 
-def refused(principal: Principal, params: Mapping[str, str], error: PaytrackError) -> None:
-    """A request refused before it was read (the edge's 400): audited like every lookup."""
-    _audit(principal, {**LookupTrade.said(params), "refused": error.code})
+def refused(principal: Principal, said: Mapping[str, Any], error: PaytrackError) -> None:
+    """A request refused before it was read (the edge's 400): audited like every lookup, with
+    what it said (LookupTrade.said)."""
+    _audit(principal, {**said, "refused": error.code})
 
 
 def _audit(principal: Principal, detail: dict[str, Any]) -> None:

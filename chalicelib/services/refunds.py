@@ -15,6 +15,7 @@ succeeded refund (services/streams.py).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -281,13 +282,18 @@ def decide(principal: Principal, command: DecideRefund) -> RefundRequest:
 
 
 def settle_refused(
-    principal: Principal, order_no: str, request_id: str, body: Any, error: PaytrackError
+    principal: Principal,
+    order_no: str,
+    request_id: str,
+    said: Mapping[str, Any],
+    error: PaytrackError,
 ) -> None:
-    """A settlement refused before it was read (the edge's 400): audited as sent."""
+    """A settlement refused before it was read (the edge's 400): audited with what it said
+    (SettleRefund.said)."""
     _audit_settle(
         principal,
         order_no,
-        {"refund_request_id": request_id, **SettleRefund.said(body)},
+        {"refund_request_id": request_id, **said},
         {"result": "refused", "why": error.code},
     )
 

@@ -12,7 +12,7 @@ from ..domain import stats as figures
 from ..domain.anomaly import printed_id
 from ..domain.clock import from_iso, to_api
 from ..domain.money import Money
-from ..domain.order import Order
+from ..domain.order import Order, Outcome
 from ..domain.reconcile import ResultLine
 from ..domain.refunds import RefundRequest, refund_requests
 from ..domain.settlement import settlement_view
@@ -24,7 +24,7 @@ from .related import Related
 
 if TYPE_CHECKING:
     from .actions import ActionDone
-    from .admin import NewKey, OrderDetail
+    from .admin import Caller, NewKey, OrderDetail
     from .anomalies import Found
     from .exports import ExportState
     from .lookup import Lookup
@@ -548,6 +548,23 @@ def refund_queue_view(queue: RefundQueue) -> dict[str, Any]:
 
 def refund_decided_view(order_no: str, refund: RefundRequest) -> dict[str, Any]:
     return {"refund": refund_for_admin(refund), "order_no": order_no}
+
+
+def refund_settled_view(order_no: str, outcome: Outcome, refund: RefundRequest) -> dict[str, Any]:
+    """A pending refund settled by hand: the outcome (applied, or already_applied)."""
+    return {"outcome": outcome.value, "refund": refund_for_admin(refund), "order_no": order_no}
+
+
+def caller_view(caller: Caller) -> dict[str, Any]:
+    """GET /admin/me: the calling key and what its role may do."""
+    return {
+        "id": caller.key_id,
+        "name": caller.name,
+        "role": caller.role,
+        "sees_pii": caller.sees_pii,
+        "may_act": caller.may_act,
+        "may_manage_keys": caller.may_manage_keys,
+    }
 
 
 def review_view(review: Review) -> dict[str, Any]:

@@ -190,7 +190,7 @@ def requery_order(
     reason: str | None = None,
     now: datetime | None = None,
     tags: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> QueryOutcome:
     """An operator's `requery` (and `confirm_paid`): ask now, whatever the backoff says.
     `tags` go into the query's timeline entry (the action's idempotency key).
 
@@ -206,4 +206,4 @@ def requery_order(
         )
     if outcome.status == MISCONFIGURED:
         raise ChannelMisconfigured(f"channel {order.channel} cannot be queried: {outcome.detail}")
-    return outcome.as_dict()
+    return outcome

@@ -38,7 +38,6 @@ from ..domain.commands import (
     AskVerification,
     DecideVerification,
     OrderAction,
-    said,
 )
 from ..domain.errors import PaytrackError, RefundNotOffered
 from ..domain.order import Order, TimelineEntry
@@ -82,10 +81,15 @@ _AUDITED_AS: dict[type[Command], str] = {
 
 
 def refused(
-    principal: Principal, kind: type[Command], order_no: str, body: Any, error: PaytrackError
+    principal: Principal,
+    kind: type[Command],
+    order_no: str,
+    said: Mapping[str, Any],
+    error: PaytrackError,
 ) -> None:
-    """A request refused before it was read (the edge's 400): audited like the step it asked."""
-    detail = {**said(body, *kind.SAID), "refused": error.code}
+    """A request refused before it was read (the edge's 400): audited like the step it asked,
+    with what it said (`kind.said`)."""
+    detail = {**said, "refused": error.code}
     _audit(principal, _AUDITED_AS[kind], order_no, detail)
 
 
