@@ -29,9 +29,17 @@ from ..domain.order import expire
 from ..domain.query import QueryStatus
 from ..platform.job_settings import get_job_settings
 from ..platform.observability import logger
-from ..store import audit, search_backfill
-from ..store import orders as order_store
-from . import digest, job_metrics, reconcile, refunds, requery, screening, statement_fees
+from ..store import audit, pending, search_backfill
+from . import (
+    digest,
+    job_metrics,
+    ports,
+    reconcile,
+    refunds,
+    requery,
+    screening,
+    statement_fees,
+)
 from .auth import Principal
 from .order_writes import write_with_retry
 from .ports import clock
@@ -47,7 +55,7 @@ def expire_orders(now: datetime | None = None) -> dict[str, Any]:
     now = now or clock().now()
     grace = get_job_settings().requery_grace
     counts: Counter[str] = Counter()
-    for order in order_store.pending_expired_before(now):
+    for order in ports.pending(pending).expired_before(now):
         outcome = requery.last_query(order, now)
         if outcome.status in _SETTLED_BY_QUERY:
             counts[f"found_{outcome.status}"] += 1
@@ -148,7 +156,7 @@ def run_scheduled(name: str) -> dict[str, Any]:
 
 def run_now(principal: Principal, command: RunJob) -> dict[str, Any]:
     """POST /admin/jobs/{name}: an operator runs a scheduled job now (audited)."""
-    audit.record_api(
+    ports.audit(audit).record_api(
         clock().now(),
         principal.key_id,
         principal.role,

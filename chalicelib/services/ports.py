@@ -25,9 +25,9 @@ modules' own parsing and signing stay proven against the simulator.
 | claims | Claims | the claims table (store/claims.py, DynamoDB) | events |
 | orders | Orders | the orders table (store/orders.py) | order_writes, ingest, orders, refunds, lookup |
 | notices | Notices | the notices table (store/notices.py) | ingest |
-| audit | Audit | the audit table (store/audit.py) | ingest, actions, refunds, lookup |
+| audit | Audit | the audit table (store/audit.py) | ingest, actions, refunds, lookup, jobs |
 | trades | Trades | the orders' and notices' trade-number indexes (store/lookup.py) | lookup |
-| pending | Pending | the orders table's pending orders and query traces (store/pending.py) | requery |
+| pending | Pending | the orders table's pending orders and query traces (store/pending.py) | requery, jobs |
 | gateways | Gateways | the gateways' APIs over HTTP (services/gateway_calls.py) | requery, refunds, lookup |
 | api_keys | ApiKeys | the keys table (store/keys.py) | admin (a timeline's actors' names) |
 
@@ -144,6 +144,10 @@ class Pending(Protocol):
     ) -> list[Order]:
         """Pending orders older than `min_age`, not past expiry plus `grace`, never asked or due
         again; oldest first, at most `limit`."""
+        ...
+
+    def expired_before(self, now: datetime) -> Iterator[Order]:
+        """Pending orders past their expiry at `now`, oldest first (created in `LOOKBACK`)."""
         ...
 
     def record_query(

@@ -409,18 +409,6 @@ def prior_state_from_stream_image(image: dict) -> PriorState:
     )
 
 
-def pending_expired_before(now: datetime, lookback_days: int = 8):
-    """Pending orders whose expiry has passed: the by_status index bounded by creation time
-    (orders live at most 7 days before expiry), narrowed by a filter on expires_at."""
-    oldest = to_iso(now - timedelta(days=lookback_days))
-    for item in OrderModel.by_status.query(
-        PayStatus.PENDING.value,
-        OrderModel.created_at.between(oldest, to_iso(now)),
-        filter_condition=OrderModel.expires_at <= to_iso(now),
-    ):
-        yield to_domain(item)
-
-
 # ------------------------------------------------------------------- anomaly rules' windows
 
 

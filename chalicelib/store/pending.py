@@ -1,5 +1,5 @@
-"""Pending orders for 补单: which are due for a gateway query now, and the trace each query leaves
-on its order (a timeline entry and when to ask next).
+"""Pending orders for 补单: which are due for a gateway query now (and which are past expiry),
+and the trace each query leaves on its order (a timeline entry and when to ask next).
 
 The trace is an append and a `next_query_at` set in one UpdateItem that does not bump the
 order's version: asking the gateway changes nothing the order's state machines decide on, so
@@ -8,6 +8,7 @@ it never makes a concurrent decision retry.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
 
@@ -36,6 +37,17 @@ def due_for_query(now: datetime, min_age: timedelta, grace: timedelta, limit: in
         filter_condition=due,
     )
     return [to_domain(item) for item in islice(items, limit)]
+
+
+def expired_before(now: datetime) -> Iterator[Order]:
+    """Pending orders whose expiry has passed, oldest first: the by_status index bounded by
+    creation time (`LOOKBACK`), narrowed by a filter on expires_at."""
+    for item in OrderModel.by_status.query(
+        PayStatus.PENDING.value,
+        OrderModel.created_at.between(to_iso(now - LOOKBACK), to_iso(now)),
+        filter_condition=OrderModel.expires_at <= to_iso(now),
+    ):
+        yield to_domain(item)
 
 
 def record_query(

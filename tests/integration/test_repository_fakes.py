@@ -211,6 +211,7 @@ def _querying(orders: ports.Orders, pending: ports.Pending) -> list[object]:
     seen.append(due(now + timedelta(minutes=2)))
     seen += [orders.get(_numbered(1)), orders.get(_numbered(2))]
     seen.append([o.order_no for o in pending.due_for_query(now, young, grace, limit=1)])
+    seen.append([o.order_no for o in pending.expired_before(now)])
     return seen
 
 
@@ -218,7 +219,7 @@ def test_the_pending_fake_answers_and_traces_as_the_table_does(aws):
     real = _querying(order_store, pending_store)
     fake_orders = MemoryOrders()
     assert _querying(fake_orders, MemoryPending(fake_orders)) == real
-    first_due, after, later, kept, traced, removed, one = real
+    first_due, after, later, kept, traced, removed, one, expired = real
     assert first_due == [_numbered(1), _numbered(2)]
     assert after == [_numbered(2)]  # with its next time removed, it is due at once
     assert later == [_numbered(1), _numbered(2), _numbered(3)]
@@ -227,3 +228,4 @@ def test_the_pending_fake_answers_and_traces_as_the_table_does(aws):
     assert [e.message for e in traced.timeline[1:]] == ["gateway query: NOTPAY", "kept"]
     assert isinstance(removed, Order) and removed.timeline[-1].message == "once more"
     assert one == [_numbered(2)]  # at most `limit`, the oldest due first
+    assert expired == [_numbered(4), _numbered(1)]

@@ -314,6 +314,15 @@ class MemoryPending:
         ]
         return copy.deepcopy(due[:limit])
 
+    def expired_before(self, now: datetime) -> Iterator[Order]:
+        for order in sorted(self.orders.orders.values(), key=lambda o: o.created_at):
+            if (
+                order.pay_status is PayStatus.PENDING
+                and now - LOOKBACK <= order.created_at <= now
+                and order.expires_at <= now
+            ):
+                yield copy.deepcopy(order)
+
     def record_query(
         self, order_no: str, entry: TimelineEntry, next_query_at: datetime | object | None = KEEP
     ) -> None:

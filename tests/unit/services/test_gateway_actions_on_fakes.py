@@ -1,5 +1,6 @@
 """The operator's gateway-backed actions (requery, confirm_paid, refund and its approval), the
-scheduled questions (requery_pending, query_refunds) and the trade lookup on in-memory ports:
+scheduled questions (requery_pending, expire_orders, query_refunds) and the trade lookup on
+in-memory ports:
 the gateway answers from a script (tests/support/fakes.ScriptedGateway), so what is asked, what
 is applied once, what is left for the next question, the timeline and the audit are asserted
 in milliseconds. (The gateways' own wire, over HTTP to the simulator, and the real tables are
@@ -9,7 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.commands import DecideRefund, ListRefunds, LookupTrade, OrderAction
+from chalicelib.domain.commands import (
+    DecideRefund,
+    ListRefunds,
+    LookupTrade,
+    OrderAction,
+    RunJob,
+)
 from chalicelib.domain.errors import (
     Conflict,
     Forbidden,
@@ -24,7 +31,7 @@ from chalicelib.domain.query import QueryResult, QueryStatus
 from chalicelib.domain.refunds import RefundAnswer, RefundPolicy, RefundState, refund_requests
 from chalicelib.gateways import epay_api
 from chalicelib.platform.job_settings import get_job_settings
-from chalicelib.services import actions, ingest, lookup, orders, refunds, requery
+from chalicelib.services import actions, ingest, jobs, lookup, orders, refunds, requery
 from chalicelib.services.auth import Principal
 from tests.support.notifications import epay
 from tests.unit.services.support import OPERATOR, ORDER_NO, inbound, registration
@@ -308,3 +315,46 @@ def test_a_lookup_no_gateway_answered_is_a_502_never_not_found_and_is_audited(wo
     with pytest.raises(NotFound):
         lookup.lookup(OPERATOR, LookupTrade.from_query({"trade_no": TRADE_NO}))
     assert [r.detail["refused"] for r in world.audit.api] == ["gateway_unavailable", "not_found"]
+
+
+# ------------------------------------------------------------------- the scheduled expiry
+
+
+def test_expiry_asks_once_more_then_expires_or_keeps_what_the_gateway_settled(world):
+    numbers = [f"2026112514000000000{n}" for n in range(1, 4)]
+    for order_no in numbers:
+        orders.register(registration(order_no=order_no))
+        world.clock.advance(seconds=1)
+    world.clock.advance(minutes=16)  # past the 15-minute expiry
+    world.gateway.queries += [_paid_answer(numbers[0]), NOT_PAID, DOWN]
+    summary = jobs.run_now(OPERATOR, RunJob.from_body("expire_orders", {}, jobs.JOB_PARAMS))
+    assert summary == {"job": "expire_orders", "expired": 1, "found_paid": 1, "deferred": 1}
+    assert [world.orders.get(no).pay_status for no in numbers] == [
+        PayStatus.PAID,
+        PayStatus.EXPIRED,
+        PayStatus.PENDING,  # its gateway did not answer: it waits out the grace
+    ]
+    assert world.pending.next_query_at == {numbers[2]: world.clock.now()}
+    (record,) = world.audit.api
+    assert (record.action, record.target, record.actor) == (
+        "run_job",
+        "expire_orders",
+        OPERATOR.key_id,
+    )
+    world.clock.advance(minutes=10)  # past expiry plus grace: expired, answer or not
+    world.gateway.queries.append(DOWN)
+    assert jobs.expire_orders() == {"job": "expire_orders", "expired": 1}
+    assert world.orders.get(numbers[2]).pay_status is PayStatus.EXPIRED
+    assert len(world.gateway.calls) == 4
+
+
+def test_a_payment_after_expiry_is_applied_as_a_late_payment_and_held(world):
+    orders.register(registration())
+    world.clock.advance(minutes=16)
+    world.gateway.queries.append(NOT_PAID)
+    assert jobs.expire_orders()["expired"] == 1
+    wire = epay(ORDER_NO, "58.00", trade_no=TRADE_NO)
+    assert ingest.handle_notification("epay-main", inbound(wire)).body == "success"
+    order = world.orders.get(ORDER_NO)
+    assert order.pay_status is PayStatus.PAID and order.on_hold
+    assert jobs.expire_orders() == {"job": "expire_orders", "expired": 0}
