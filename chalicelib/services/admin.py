@@ -82,7 +82,7 @@ def order_detail(principal: Principal, order_no: str) -> OrderDetail:
     """PII is masked for viewers; every read is audited."""
     order = orders.get(order_no)
     masked = not principal.sees_pii
-    found = anomaly_store.for_order(order_no)
+    found = ports.anomalies(anomaly_store).for_order(order_no)
     now = clock().now()
     detail = OrderDetail(
         order=order,

@@ -24,7 +24,7 @@ from ..platform.settings import get_settings
 from ..store import anomalies as anomaly_store
 from ..store import audit
 from ..store import orders as order_store
-from . import metrics
+from . import metrics, ports
 from .admin import key_names
 from .auth import Principal
 from .order_writes import write_with_retry
@@ -37,7 +37,7 @@ def record(finding: Finding, now: datetime) -> bool:
     """Record `finding` as an open anomaly unless it already is. True when recorded now."""
     created = _create(finding, now)
     if finding.order_no:
-        order = order_store.get(finding.order_no)
+        order = ports.orders(order_store).get(finding.order_no)
         if order is not None:
             apply_to_order(finding, order, now)
     return created
@@ -60,7 +60,7 @@ def apply_to_order(finding: Finding, order: Order, now: datetime) -> Order:
 
 
 def _create(finding: Finding, now: datetime) -> bool:
-    created = anomaly_store.create(finding, now)
+    created = ports.anomalies(anomaly_store).create(finding, now)
     if created:
         metrics.anomaly_recorded(finding.rule, finding.severity.value)
         logger.warning(
@@ -79,7 +79,7 @@ def _create(finding: Finding, now: datetime) -> bool:
 
 def resolve_by_system(anomaly_id: str, now: datetime, note: str) -> bool:
     """Close an anomaly whose cause went away by itself (an unknown order got registered)."""
-    resolved = anomaly_store.resolve(anomaly_id, now, SYSTEM, note)
+    resolved = ports.anomalies(anomaly_store).resolve(anomaly_id, now, SYSTEM, note)
     if resolved:
         logger.info("anomaly resolved", extra={"anomaly_id": anomaly_id, "by": SYSTEM})
     return resolved
@@ -121,7 +121,7 @@ def inbox(principal: Principal, command: ListAnomalies) -> Found:
         severity=command.severity,
     )
     page = anomaly_store.query(filters, command.limit, command.cursor)
-    audit.record_api(
+    ports.audit(audit).record_api(
         now, principal.key_id, principal.role, "list_anomalies", None, dict(command.given)
     )
     names = key_names({a.updated_by for a in page.items})
@@ -133,7 +133,7 @@ def _find(given: str) -> Anomaly:
     sent as `%23`); 404 otherwise."""
     given = unquote(given)
     for candidate in stored_ids(given) if len(given) <= MAX_ID_LENGTH else []:
-        found = anomaly_store.get(candidate)
+        found = ports.anomalies(anomaly_store).get(candidate)
         if found is not None:
             return found
     raise NotFound(f"no anomaly {given!r}", {"id": given})
@@ -143,7 +143,9 @@ def one(principal: Principal, anomaly_id: str) -> Found:
     """One anomaly, as the inbox lists it; audited."""
     found = _find(anomaly_id)
     now = clock().now()
-    audit.record_api(now, principal.key_id, principal.role, "read_anomaly", found.anomaly_id, None)
+    ports.audit(audit).record_api(
+        now, principal.key_id, principal.role, "read_anomaly", found.anomaly_id, None
+    )
     return Found([found], not principal.sees_pii, key_names({found.updated_by}), now)
 
 
@@ -154,10 +156,10 @@ def update(principal: Principal, command: UpdateAnomaly) -> Found:
     anomaly_id, target, note = current.anomaly_id, command.status, command.note
     check_status_change(current.status, target)
     now = clock().now()
-    updated = anomaly_store.set_status(
+    updated = ports.anomalies(anomaly_store).set_status(
         anomaly_id, target, now, principal.key_id, note, expected=current.status
     )
-    audit.record_api(
+    ports.audit(audit).record_api(
         now,
         principal.key_id,
         principal.role,

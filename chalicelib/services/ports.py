@@ -23,9 +23,10 @@ modules' own parsing and signing stay proven against the simulator.
 | channels_secret | Secret | the channels secret (Secrets Manager) | channels |
 | verification_secret | Secret | the verification secret (Secrets Manager) | reply_tokens |
 | claims | Claims | the claims table (store/claims.py, DynamoDB) | events |
-| orders | Orders | the orders table (store/orders.py) | order_writes, ingest, orders, refunds, lookup |
+| orders | Orders | the orders table (store/orders.py) | order_writes, ingest, orders, refunds, lookup, anomalies |
 | notices | Notices | the notices table (store/notices.py) | ingest |
-| audit | Audit | the audit table (store/audit.py) | ingest, actions, refunds, lookup, jobs |
+| audit | Audit | the audit table (store/audit.py) | ingest, actions, refunds, lookup, jobs, anomalies, verification |
+| anomalies | Anomalies | the anomalies table, one by one (store/anomalies.py) | anomalies (recording, resolving, an operator's read and update), admin (an order's) |
 | trades | Trades | the orders' and notices' trade-number indexes (store/lookup.py) | lookup |
 | pending | Pending | the orders table's pending orders and query traces (store/pending.py) | requery, jobs |
 | gateways | Gateways | the gateways' APIs over HTTP (services/gateway_calls.py) | requery, refunds, lookup |
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from ..domain.clock import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:  # the repositories' types; their modules need the tables' settings to load
+    from ..domain.anomaly import Anomaly, AnomalyStatus, Finding
     from ..domain.notice import Notice
     from ..domain.order import Order, OrderChanges, TimelineEntry
     from ..gateways.base import CallContext, Gateway
@@ -125,6 +127,34 @@ class Orders(Protocol):
         """Orders with a refund request open, newest first, each with its index key (a page of
         the refunds queue resumes just after the order whose key is `after`)."""
         ...
+
+
+class Anomalies(Protocol):
+    """The anomalies, one by one (the inbox's listing stays a direct call of store/anomalies.py)."""
+
+    def create(self, finding: Finding, at: datetime) -> bool:
+        """Store the finding as an open anomaly; False when it exists already (a replay)."""
+        ...
+
+    def get(self, anomaly_id: str) -> Anomaly | None: ...
+
+    def set_status(
+        self,
+        anomaly_id: str,
+        status: AnomalyStatus,
+        at: datetime,
+        by: str,
+        note: str | None,
+        expected: AnomalyStatus,
+    ) -> Anomaly:
+        """Move it to `status` only if it is still `expected`; Conflict otherwise."""
+        ...
+
+    def resolve(self, anomaly_id: str, at: datetime, by: str, note: str) -> bool:
+        """Resolve it unless it is resolved already or does not exist; True if now."""
+        ...
+
+    def for_order(self, order_no: str) -> list[Anomaly]: ...
 
 
 class Trades(Protocol):
@@ -216,6 +246,7 @@ PORTS = frozenset(
         "notices",
         "audit",
         "api_keys",
+        "anomalies",
         "trades",
         "pending",
         "gateways",
@@ -260,6 +291,11 @@ def audit(real: Audit) -> Audit:
 def api_keys(real: ApiKeys) -> ApiKeys:
     """The `api_keys` port: a test's own while one is set, else `real` (store/keys.py)."""
     return port("api_keys", real)
+
+
+def anomalies(real: Anomalies) -> Anomalies:
+    """The `anomalies` port: a test's own while one is set, else `real` (store/anomalies.py)."""
+    return port("anomalies", real)
 
 
 def trades(real: Trades) -> Trades:

@@ -45,7 +45,7 @@ from ..domain.rules.change import OrderChange
 from ..platform.observability import logger
 from ..platform.verification_settings import get_verification_settings
 from ..store import audit
-from . import actions, anomalies, events, orders, refunds, reply_tokens
+from . import actions, anomalies, events, orders, ports, refunds, reply_tokens
 from .auth import Principal
 from .order_writes import write_with_retry
 from .ports import clock
@@ -58,7 +58,9 @@ ANSWER_PATH = "/orders/{order_no}/verification"
 
 
 def _audit(principal: Principal, action: str, order_no: str, detail: dict[str, Any]) -> None:
-    audit.record_api(clock().now(), principal.key_id, principal.role, action, order_no, detail)
+    ports.audit(audit).record_api(
+        clock().now(), principal.key_id, principal.role, action, order_no, detail
+    )
 
 
 def _audited(principal: Principal, action: str, order_no: str, detail: dict[str, Any], run):

@@ -1,7 +1,8 @@
 """The repositories' in-memory fakes (tests/support/fakes.py) keep the real store's contract:
 one scenario of the calls the use cases make, through the `orders`, `notices`, `claims`,
-`trades` and `pending` ports, run on the fakes and on the real tables (store/orders.py,
-store/notices.py, store/claims.py, store/lookup.py, store/pending.py on moto), gives the same
+`trades`, `pending` and `anomalies` ports, run on the fakes and on the real tables
+(store/orders.py, store/notices.py, store/claims.py, store/lookup.py, store/pending.py,
+store/anomalies.py on moto), gives the same
 answers and the same stored orders — so service tests on the fakes prove what they claim."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import actions
+from chalicelib.domain.anomaly import Anomaly, AnomalyStatus, Finding, Severity
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import Notice, NoticeKind
 from chalicelib.domain.order import (
@@ -24,6 +27,7 @@ from chalicelib.domain.order import (
     release_hold,
 )
 from chalicelib.services import ports
+from chalicelib.store import anomalies as anomaly_store
 from chalicelib.store import claims as claim_store
 from chalicelib.store import lookup as trade_store
 from chalicelib.store import notices as notice_store
@@ -31,6 +35,7 @@ from chalicelib.store import orders as order_store
 from chalicelib.store import pending as pending_store
 from chalicelib.store.orders import FastPathResult, VersionConflict
 from tests.support.fakes import (
+    MemoryAnomalies,
     MemoryClaims,
     MemoryNotices,
     MemoryOrders,
@@ -229,3 +234,55 @@ def test_the_pending_fake_answers_and_traces_as_the_table_does(aws):
     assert isinstance(removed, Order) and removed.timeline[-1].message == "once more"
     assert one == [_numbered(2)]  # at most `limit`, the oldest due first
     assert expired == [_numbered(4), _numbered(1)]
+
+
+def _anomalies(anomalies: ports.Anomalies) -> list[object]:
+    """Anomalies created once, moved from the status expected only, resolved once."""
+    held = Finding(
+        "amount_mismatch", Severity.CRITICAL, ORDER_NO, {"paid": "5.80"}, ORDER_NO, "epay-main"
+    )
+    later = Finding(
+        "late_payment", Severity.WARNING, ORDER_NO, {}, ORDER_NO, "epay-main", hold=True
+    )
+    seen: list[object] = [
+        anomalies.create(held, AT),
+        anomalies.create(held, AT + timedelta(minutes=1)),
+        anomalies.create(later, AT + timedelta(minutes=2)),
+        anomalies.get(held.anomaly_id),
+        anomalies.get("nothing#here"),
+    ]
+    acked = anomalies.set_status(
+        held.anomaly_id, AnomalyStatus.ACKNOWLEDGED, AT, "key_op1", "looking", AnomalyStatus.OPEN
+    )
+    seen.append(acked)
+    try:
+        anomalies.set_status(
+            held.anomaly_id, AnomalyStatus.RESOLVED, AT, "key_op1", None, AnomalyStatus.OPEN
+        )
+    except Conflict:
+        seen.append("conflict")
+    seen += [
+        anomalies.resolve(held.anomaly_id, AT + timedelta(minutes=3), "system", "paid in full"),
+        anomalies.resolve(held.anomaly_id, AT + timedelta(minutes=4), "system", "again"),
+        anomalies.resolve("nothing#here", AT, "system", "none"),
+        anomalies.for_order(ORDER_NO),
+        anomalies.for_order("20261125140000000009"),
+    ]
+    return seen
+
+
+def test_the_anomalies_fake_answers_as_the_table_does(aws):
+    real = _anomalies(anomaly_store)
+    assert _anomalies(MemoryAnomalies()) == real
+    created, again, other, stored, missing, acked, conflict, resolved, twice, none = real[:10]
+    assert (created, again, other, missing, conflict) == (True, False, True, None, "conflict")
+    assert (resolved, twice, none) == (True, False, False)
+    assert isinstance(stored, Anomaly) and stored.created_at == AT
+    assert (stored.status, stored.details) == (AnomalyStatus.OPEN, {"paid": "5.80"})
+    assert isinstance(acked, Anomaly) and acked.note == "looking"
+    listed = real[10]
+    assert [(a.rule, a.status, a.note) for a in listed] == [
+        ("amount_mismatch", AnomalyStatus.RESOLVED, "paid in full"),
+        ("late_payment", AnomalyStatus.OPEN, None),
+    ]
+    assert real[11] == []

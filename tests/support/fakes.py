@@ -19,7 +19,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.anomaly import Anomaly, AnomalyStatus, Finding
 from chalicelib.domain.clock import day_of, to_iso
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lookup import GatewayTrade
 from chalicelib.domain.notice import Notice
 from chalicelib.domain.order import Order, OrderChanges, PayStatus, TimelineEntry
@@ -393,6 +395,66 @@ class FakeGateways:
         config = channels.get_channel(channel)
         context = CallContext(config, channel, None, now)  # type: ignore[arg-type]
         return context, self.gateways.get(channel, self.default)
+
+
+@dataclass
+class MemoryAnomalies:
+    """The anomalies (ports.Anomalies) by id: each created once, its status changed only from
+    the status expected (else Conflict, as the conditional update)."""
+
+    anomalies: dict[str, Anomaly] = field(default_factory=dict)
+
+    def create(self, finding: Finding, at: datetime) -> bool:
+        if finding.anomaly_id in self.anomalies:
+            return False
+        self.anomalies[finding.anomaly_id] = Anomaly(
+            anomaly_id=finding.anomaly_id,
+            rule=finding.rule,
+            severity=finding.severity,
+            status=AnomalyStatus.OPEN,
+            created_at=at,
+            details=copy.deepcopy(finding.details),
+            order_no=finding.order_no,
+            channel=finding.channel,
+        )
+        return True
+
+    def get(self, anomaly_id: str) -> Anomaly | None:
+        return copy.deepcopy(self.anomalies.get(anomaly_id))
+
+    def _set(self, anomaly_id: str, status: AnomalyStatus, at: datetime, by: str, note: str | None):
+        stored = self.anomalies[anomaly_id]
+        self.anomalies[anomaly_id] = replace(
+            stored, status=status, updated_at=at, updated_by=by, note=note or stored.note
+        )
+        return copy.deepcopy(self.anomalies[anomaly_id])
+
+    def set_status(
+        self,
+        anomaly_id: str,
+        status: AnomalyStatus,
+        at: datetime,
+        by: str,
+        note: str | None,
+        expected: AnomalyStatus,
+    ) -> Anomaly:
+        stored = self.anomalies.get(anomaly_id)
+        if stored is None or stored.status is not expected:
+            raise Conflict(
+                "the anomaly changed meanwhile; read it again and retry", {"id": anomaly_id}
+            )
+        return self._set(anomaly_id, status, at, by, note)
+
+    def resolve(self, anomaly_id: str, at: datetime, by: str, note: str) -> bool:
+        stored = self.anomalies.get(anomaly_id)
+        if stored is None or stored.status is AnomalyStatus.RESOLVED:
+            return False
+        self._set(anomaly_id, AnomalyStatus.RESOLVED, at, by, note)
+        return True
+
+    def for_order(self, order_no: str) -> list[Anomaly]:
+        found = [a for a in self.anomalies.values() if a.order_no == order_no]
+        return copy.deepcopy(sorted(found, key=lambda a: a.created_at))
 
 
 @dataclass(frozen=True)

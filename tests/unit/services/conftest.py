@@ -19,6 +19,7 @@ from tests.support.fakes import (
     FakeGateways,
     FakeSecret,
     FakeTopic,
+    MemoryAnomalies,
     MemoryAudit,
     MemoryClaims,
     MemoryKeys,
@@ -57,6 +58,8 @@ class World:
     pending: MemoryPending
     gateway: ScriptedGateway  # what the epay channel's gateway answers
     gateways: FakeGateways
+    anomalies: MemoryAnomalies
+    shop_events: FakeTopic
 
 
 @pytest.fixture
@@ -75,6 +78,8 @@ def world():
         MemoryPending(orders),
         gateway,
         FakeGateways(gateway),
+        MemoryAnomalies(),
+        FakeTopic(),
     )
     channels.forget()
     reply_tokens.forget()
@@ -91,7 +96,8 @@ def world():
             trades=MemoryTrades(orders, notices),
             channels_secret=FakeSecret(json.dumps({"epay-main": CHANNELS["epay-main"]})),
             verification_secret=FakeSecret("s" * 40),
-            shop_events=FakeTopic(),
+            shop_events=found.shop_events,
+            anomalies=found.anomalies,
             claims=MemoryClaims(),
         ),
     ):

@@ -9,9 +9,10 @@ import inspect
 import pytest
 
 from chalicelib.services import gateway_calls, ports
-from chalicelib.store import audit, claims, keys, lookup, notices, orders, pending
+from chalicelib.store import anomalies, audit, claims, keys, lookup, notices, orders, pending
 from tests.support.fakes import (
     FakeGateways,
+    MemoryAnomalies,
     MemoryAudit,
     MemoryClaims,
     MemoryKeys,
@@ -30,6 +31,7 @@ REPOSITORIES = [
     ("trades", ports.trades, ports.Trades, MemoryTrades, lookup),
     ("pending", ports.pending, ports.Pending, MemoryPending, pending),
     ("gateways", ports.gateways, ports.Gateways, FakeGateways, gateway_calls),
+    ("anomalies", ports.anomalies, ports.Anomalies, MemoryAnomalies, anomalies),
 ]
 
 
