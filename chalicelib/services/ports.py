@@ -23,10 +23,11 @@ modules' own parsing and signing stay proven against the simulator.
 | channels_secret | Secret | the channels secret (Secrets Manager) | channels |
 | verification_secret | Secret | the verification secret (Secrets Manager) | reply_tokens |
 | claims | Claims | the claims table (store/claims.py, DynamoDB) | events |
-| orders | Orders | the orders table (store/orders.py) | order_writes, ingest, orders, refunds, lookup, anomalies |
+| orders | Orders | the orders table (store/orders.py) | order_writes, ingest, orders, refunds, lookup, anomalies, screening |
 | notices | Notices | the notices table (store/notices.py) | ingest |
 | audit | Audit | the audit table (store/audit.py) | ingest, actions, refunds, lookup, jobs, anomalies, verification |
 | anomalies | Anomalies | the anomalies table, one by one (store/anomalies.py) | anomalies (recording, resolving, an operator's read and update), admin (an order's) |
+| windows | OrderWindows | the orders table's by_ip, by_paid and by_channel indexes (store/orders.py) | screening |
 | trades | Trades | the orders' and notices' trade-number indexes (store/lookup.py) | lookup |
 | pending | Pending | the orders table's pending orders and query traces (store/pending.py) | requery, jobs |
 | gateways | Gateways | the gateways' APIs over HTTP (services/gateway_calls.py) | requery, refunds, lookup |
@@ -48,7 +49,7 @@ from ..domain.clock import SYSTEM_CLOCK, Clock
 if TYPE_CHECKING:  # the repositories' types; their modules need the tables' settings to load
     from ..domain.anomaly import Anomaly, AnomalyStatus, Finding
     from ..domain.notice import Notice
-    from ..domain.order import Order, OrderChanges, TimelineEntry
+    from ..domain.order import Order, OrderChanges, PayStatus, TimelineEntry
     from ..gateways.base import CallContext, Gateway
     from ..store.audit import NotifyAudit
     from ..store.keys import StoredKey
@@ -157,6 +158,24 @@ class Anomalies(Protocol):
     def for_order(self, order_no: str) -> list[Anomaly]: ...
 
 
+class OrderWindows(Protocol):
+    """The orders in a window of time, as the anomaly rules' windows read them (indexes)."""
+
+    def count_from_ip(self, ip: str, since: datetime, until: datetime) -> int: ...
+
+    def from_ip(self, ip: str, since: datetime, until: datetime, limit: int = 200) -> list[Order]:
+        """Newest first, at most `limit`."""
+        ...
+
+    def paid_undelivered(self, since: datetime, until: datetime) -> Iterator[Order]:
+        """Paid, delivery pending or failed, paid in the window: the latest UTC day first."""
+        ...
+
+    def pay_statuses_on_channel(
+        self, channel: str, since: datetime, until: datetime
+    ) -> list[PayStatus]: ...
+
+
 class Trades(Protocol):
     """What paytrack knows of a gateway trade number."""
 
@@ -247,6 +266,7 @@ PORTS = frozenset(
         "audit",
         "api_keys",
         "anomalies",
+        "windows",
         "trades",
         "pending",
         "gateways",
@@ -296,6 +316,11 @@ def api_keys(real: ApiKeys) -> ApiKeys:
 def anomalies(real: Anomalies) -> Anomalies:
     """The `anomalies` port: a test's own while one is set, else `real` (store/anomalies.py)."""
     return port("anomalies", real)
+
+
+def windows(real: OrderWindows) -> OrderWindows:
+    """The `windows` port: a test's own while one is set, else `real` (store/orders.py)."""
+    return port("windows", real)
 
 
 def trades(real: Trades) -> Trades:

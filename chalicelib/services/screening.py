@@ -22,7 +22,7 @@ from ..domain.rules.orders import order_findings
 from ..domain.rules.windows import burst_orders, channel_failure, ip_burst, slow_delivery, tally
 from ..platform.settings import get_settings
 from ..store import orders as order_store
-from . import anomalies, channels, deliverability, metrics
+from . import anomalies, channels, deliverability, metrics, ports
 from .ports import clock
 
 
@@ -61,11 +61,14 @@ def _screen_ip_burst(order: Order, now: datetime, config: IpBurstConfig) -> Orde
     if not (config.enabled and order.buyer_ip):
         return order
     since = order.created_at - config.window
-    if order_store.count_from_ip(order.buyer_ip, since, order.created_at) + 1 < config.min_orders:
+    if (
+        ports.windows(order_store).count_from_ip(order.buyer_ip, since, order.created_at) + 1
+        < config.min_orders
+    ):
         return order
     window = [
         o
-        for o in order_store.from_ip(order.buyer_ip, since, order.created_at)
+        for o in ports.windows(order_store).from_ip(order.buyer_ip, since, order.created_at)
         if o.order_no != order.order_no
     ] + [order]
     finding = ip_burst(order, window, config)
@@ -101,7 +104,9 @@ def slow_delivery_check(now: datetime | None = None) -> dict[str, Any]:
     config = get_settings().rules.slow_delivery
     checked = slow = 0
     if config.enabled:
-        for order in order_store.paid_undelivered(now - config.lookback, now - config.after):
+        for order in ports.windows(order_store).paid_undelivered(
+            now - config.lookback, now - config.after
+        ):
             checked += 1
             finding = slow_delivery(order, now, config)
             if finding is not None:
@@ -117,7 +122,9 @@ def channel_health(now: datetime | None = None) -> dict[str, Any]:
     config = get_settings().rules.channel_failure
     report, failing = {}, []
     for channel in sorted(channels.all_channels()):
-        counted = tally(order_store.pay_statuses_on_channel(channel, now - config.window, now))
+        counted = tally(
+            ports.windows(order_store).pay_statuses_on_channel(channel, now - config.window, now)
+        )
         report[channel] = {"attempts": counted.attempts, "failed": counted.failed}
         finding = channel_failure(channel, counted, now, config)
         if finding is not None:

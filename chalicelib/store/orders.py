@@ -432,7 +432,7 @@ def from_ip(ip: str, since: datetime, until: datetime, limit: int = 200) -> list
     ]
 
 
-def paid_undelivered(since: datetime, until: datetime):
+def paid_undelivered(since: datetime, until: datetime) -> Iterator[Order]:
     """Paid orders whose payment time is in [since, until] and whose delivery is pending or
     failed: the by_paid index, one Query per UTC day, narrowed by a filter."""
     undelivered = (

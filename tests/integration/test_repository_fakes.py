@@ -41,6 +41,7 @@ from tests.support.fakes import (
     MemoryOrders,
     MemoryPending,
     MemoryTrades,
+    MemoryWindows,
 )
 
 AT = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
@@ -286,3 +287,45 @@ def test_the_anomalies_fake_answers_as_the_table_does(aws):
         ("late_payment", AnomalyStatus.OPEN, None),
     ]
     assert real[11] == []
+
+
+def _windows(orders: ports.Orders, windows: ports.OrderWindows) -> list[object]:
+    """Orders by buyer IP and by channel in a creation window, paid ones still undelivered in a
+    payment window across UTC days."""
+    late = AT.replace(hour=23, minute=50)  # 23:50Z: its payment falls on the next UTC day
+    for n, created in enumerate([AT, AT + timedelta(minutes=5), late, AT - timedelta(hours=2)]):
+        orders.create(_order(_numbered(n + 1), created))
+    for n, paid_at in ((1, AT + timedelta(minutes=1)), (3, late + timedelta(minutes=20))):
+        stored = orders.get(_numbered(n))
+        assert stored is not None
+        paid = _notice()
+        changes = first_payment_changes(replace(paid, out_trade_no=stored.order_no), paid_at)
+        changes.set["paid_at"] = paid_at
+        orders.apply_changes(stored, changes)
+    ip, since, until = "203.0.113.7", AT - timedelta(minutes=1), AT + timedelta(hours=1)
+    return [
+        windows.count_from_ip(ip, since, until),
+        windows.count_from_ip("198.51.100.1", since, until),
+        [o.order_no for o in windows.from_ip(ip, since, until)],
+        [o.order_no for o in windows.from_ip(ip, since, until, limit=1)],
+        [o.order_no for o in windows.paid_undelivered(AT, late + timedelta(hours=1))],
+        [o.order_no for o in windows.paid_undelivered(AT + timedelta(minutes=2), late)],
+        windows.pay_statuses_on_channel("epay-main", since, late),
+        windows.pay_statuses_on_channel("alipay-main", since, late),
+    ]
+
+
+def test_the_window_fake_answers_as_the_indexes_do(aws):
+    real = _windows(order_store, order_store)
+    fake_orders = MemoryOrders()
+    assert _windows(fake_orders, MemoryWindows(fake_orders)) == real
+    assert real == [
+        2,
+        0,
+        [_numbered(2), _numbered(1)],
+        [_numbered(2)],
+        [_numbered(3), _numbered(1)],  # the later UTC day first
+        [],
+        [PayStatus.PAID, PayStatus.PENDING, PayStatus.PAID],
+        [],
+    ]

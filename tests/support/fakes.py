@@ -24,7 +24,13 @@ from chalicelib.domain.clock import day_of, to_iso
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lookup import GatewayTrade
 from chalicelib.domain.notice import Notice
-from chalicelib.domain.order import Order, OrderChanges, PayStatus, TimelineEntry
+from chalicelib.domain.order import (
+    DeliveryStatus,
+    Order,
+    OrderChanges,
+    PayStatus,
+    TimelineEntry,
+)
 from chalicelib.domain.query import QueryResult
 from chalicelib.domain.refunds import RefundAnswer, RefundCall
 from chalicelib.gateways.base import CallContext
@@ -275,6 +281,45 @@ class MemoryNotices:
             ),
             None,
         )
+
+
+@dataclass
+class MemoryWindows:
+    """The orders in a window (ports.OrderWindows), read off a MemoryOrders as the indexes are:
+    by buyer IP and by channel on creation time, paid ones by their payment day and time."""
+
+    orders: MemoryOrders = field(default_factory=MemoryOrders)
+
+    def _created(self, since: datetime, until: datetime) -> list[Order]:
+        return sorted(
+            (o for o in self.orders.orders.values() if since <= o.created_at <= until),
+            key=lambda o: o.created_at,
+        )
+
+    def count_from_ip(self, ip: str, since: datetime, until: datetime) -> int:
+        return sum(o.buyer_ip == ip for o in self._created(since, until))
+
+    def from_ip(self, ip: str, since: datetime, until: datetime, limit: int = 200) -> list[Order]:
+        found = [o for o in reversed(self._created(since, until)) if o.buyer_ip == ip]
+        return copy.deepcopy(found[:limit])
+
+    def paid_undelivered(self, since: datetime, until: datetime) -> Iterator[Order]:
+        found = [
+            o
+            for o in self.orders.orders.values()
+            if o.paid_at is not None
+            and since <= o.paid_at <= until
+            and o.pay_status is PayStatus.PAID
+            and o.delivery_status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+        ]
+        by_day = sorted(found, key=lambda o: o.paid_at or until)
+        for order in sorted(by_day, key=lambda o: day_of(o.paid_at or until), reverse=True):
+            yield copy.deepcopy(order)
+
+    def pay_statuses_on_channel(
+        self, channel: str, since: datetime, until: datetime
+    ) -> list[PayStatus]:
+        return [o.pay_status for o in self._created(since, until) if o.channel == channel]
 
 
 @dataclass

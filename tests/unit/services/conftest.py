@@ -27,6 +27,7 @@ from tests.support.fakes import (
     MemoryOrders,
     MemoryPending,
     MemoryTrades,
+    MemoryWindows,
     ScriptedGateway,
     wired,
 )
@@ -94,6 +95,7 @@ def world():
             pending=found.pending,
             gateways=found.gateways,
             trades=MemoryTrades(orders, notices),
+            windows=MemoryWindows(orders),
             channels_secret=FakeSecret(json.dumps({"epay-main": CHANNELS["epay-main"]})),
             verification_secret=FakeSecret("s" * 40),
             shop_events=found.shop_events,

@@ -20,6 +20,7 @@ from tests.support.fakes import (
     MemoryOrders,
     MemoryPending,
     MemoryTrades,
+    MemoryWindows,
 )
 
 REPOSITORIES = [
@@ -32,6 +33,7 @@ REPOSITORIES = [
     ("pending", ports.pending, ports.Pending, MemoryPending, pending),
     ("gateways", ports.gateways, ports.Gateways, FakeGateways, gateway_calls),
     ("anomalies", ports.anomalies, ports.Anomalies, MemoryAnomalies, anomalies),
+    ("windows", ports.windows, ports.OrderWindows, MemoryWindows, orders),
 ]
 
 
