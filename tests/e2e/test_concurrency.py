@@ -1,6 +1,19 @@
-"""2,000 notifications over 8 threads against the local stack over real HTTP: 30% duplicates,
-shuffled, 5% forged, 2% for orders registered only later. Every valid payment is applied
-exactly once, every forged one is rejected and audited, and nothing answers 5xx."""
+"""600 notifications over 8 threads against the local stack over real HTTP: 30% duplicates,
+half of them sent right behind their original so that both are in flight at once, the rest
+shuffled in; 5% forged, 2% for orders registered only later. Every valid payment is applied
+exactly once, every forged one is rejected and audited, and nothing answers 5xx.
+
+Why 600 and not more: what is proved here is exactly-once under concurrent deliveries, and the
+cases that prove it are the deliveries of one notice that overlap. Shuffled at random, a
+duplicate lands among the 8 requests in flight with its original about 0.3 × 16 ≈ 5 times
+whatever the total (2,000 notifications made no more races than 600), so the races are made on
+purpose: 90 duplicates travel right behind their original, and every channel has some, as it
+has forged and late ones (asserted below). Sustained load and throughput are measured by
+bench/flash_sale.py, as ratios. The 2,000 took about 240 CPU-seconds (the stack's moto reads
+each repeat-buyer Query's whole partition, and all these orders have one buyer), 600 take about
+50; and a run past five minutes (2,000 took seven on a loaded machine) trips the slow-delivery
+rule on the first orders, an anomaly in their timeline.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +28,7 @@ import requests
 from tests.e2e.conftest import SHOP_KEY, start_stack, stop_stack
 from tests.support import notifications as wires
 
-TOTAL, THREADS = 2000, 8
+TOTAL, THREADS = 600, 8
 DUPLICATES, FORGED, LATE = int(TOTAL * 0.30), int(TOTAL * 0.05), int(TOTAL * 0.02)
 VALID = TOTAL - DUPLICATES - FORGED
 REGISTER_ATTEMPTS = 5
@@ -77,16 +90,21 @@ def stack(tmp_path_factory):
     stop_stack(running)
 
 
-def test_two_thousand_concurrent_notifications(stack):
+def test_six_hundred_concurrent_notifications(stack):
     rng = random.Random(20261125)
     orders = [(f"CC{i:06d}", CHANNELS[i % 4]) for i in range(VALID)]
     late = set(rng.sample([no for no, _ in orders], LATE))
     originals = {no: build(no, channel) for no, channel in orders}
-    duplicates = [originals[no] for no in rng.choices(list(originals), k=DUPLICATES)]
+    beside = set(rng.sample(list(originals), DUPLICATES // 2))
+    apart = [originals[no] for no in rng.choices(list(originals), k=DUPLICATES - len(beside))]
     forged = [build(no, channel, forged=True) for no, channel in rng.sample(orders, FORGED)]
-    traffic = list(originals.values()) + duplicates + forged
-    rng.shuffle(traffic)
+    shuffled = [*originals.items(), *((None, wire) for wire in apart + forged)]
+    rng.shuffle(shuffled)
+    traffic = [w for no, wire in shuffled for w in ([wire, wire] if no in beside else [wire])]
     assert len(traffic) == TOTAL
+    channel_of = dict(orders)  # every channel has each kind of case
+    assert {channel_of[no] for no in beside} == {channel_of[no] for no in late} == set(CHANNELS)
+    assert {wire.channel for wire in forged} == set(CHANNELS)
 
     session = requests.Session()
     session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=THREADS))
@@ -99,7 +117,7 @@ def test_two_thousand_concurrent_notifications(stack):
         assert set(created) == {201}
         results = list(pool.map(lambda w: send(session, stack.api, w), traffic))
         late_created = list(
-            pool.map(lambda no: register(session, stack.api, no, dict(orders)[no]), sorted(late))
+            pool.map(lambda no: register(session, stack.api, no, channel_of[no]), sorted(late))
         )
         assert set(late_created) == {201}
         retries = list(pool.map(lambda no: send(session, stack.api, originals[no]), sorted(late)))
