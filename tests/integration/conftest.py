@@ -137,3 +137,12 @@ def clock():
 
     with wired(FakeClock()) as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def made(tmp_path_factory):
+    """The deploy recipe run once for test_deploy.py and test_infra.py (tests/support/packaging):
+    `make package STAGE=prod` and `make deploy STAGE=dev …`, by target."""
+    from tests.support.packaging import run_recipe
+
+    return run_recipe(tmp_path_factory.mktemp("recipe"))

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
@@ -18,92 +17,41 @@ from moto import mock_aws
 
 from infra import channels as channels_tool
 from tests.conftest import REPO
-
-STUB_AWS = """#!/bin/sh
-printf '%s\\n' "$*" >> "{calls}"
-case "$1 $2" in
-  "sts get-caller-identity") echo 123456789012 ;;
-  "s3api head-bucket") exit 1 ;;
-esac
-"""
-REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
-
-
-def _env_without_region(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The caller's environment with no region anywhere (no variable, no profile file) and a stub
-    `aws` first on PATH."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    calls = tmp_path / "aws-calls"
-    (bin_dir / "aws").write_text(STUB_AWS.format(calls=calls))
-    (bin_dir / "aws").chmod(0o755)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in REGION_VARIABLES and not k.startswith("PAYTRACK_")
-    }
-    env.update(
-        {
-            "PATH": f"{bin_dir}:{env['PATH']}",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "MAKEFLAGS": "",
-            **extra,
-        }
-    )
-    return env
-
-
-def _aws_calls(tmp_path: Path) -> list[list[str]]:
-    calls = tmp_path / "aws-calls"
-    return [line.split(" ") for line in calls.read_text().splitlines()] if calls.exists() else []
-
-
-def _venv() -> list[str]:
-    """The virtualenv running these tests, for the make under test: CI's `make test VENV=…`
-    reaches it in MAKEFLAGS, which the environment above empties, and without it a fresh clone's
-    `make package` would build and fill a virtualenv of its own (100 s) before packaging."""
-    return [f"VENV={sys.prefix}"] if sys.prefix != sys.base_prefix else []
-
-
-def _make(target: str, env: dict[str, str], *variables: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["make", "--no-print-directory", target, *_venv(), *variables],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+from tests.support.packaging import (
+    DEPLOY_VARIABLES,
+    REGION_VARIABLES,
+    aws_calls,
+    env_without_region,
+    make,
+)
 
 
 def _flag(call: list[str], name: str) -> str:
     return call[call.index(name) + 1]
 
 
-def test_make_package_packages_and_lints_without_aws(tmp_path):
-    env = _env_without_region(tmp_path, AWS_REGION="eu-west-3")  # the region from the variable
-    result = _make("package", env, "STAGE=prod", f"OUT={tmp_path / 'out'}")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "cfn-lint --include-checks I --regions eu-west-3" in result.stdout
-    template = json.loads((tmp_path / "out" / "prod" / "sam.json").read_text())
+def test_make_package_packages_and_lints_without_aws(made):
+    """`make package STAGE=prod` with the region in AWS_REGION (run once for this file and
+    test_infra.py: the `made` fixture)."""
+    run = made["package"]
+    assert run.result.returncode == 0, run.result.stdout[-3000:] + run.result.stderr[-3000:]
+    assert "cfn-lint --include-checks I --regions eu-west-3" in run.result.stdout
+    template = json.loads(run.template_path.read_text())
     assert template["Parameters"]["Stage"]["Default"] == "prod"
-    assert _aws_calls(tmp_path) == []
+    assert run.calls == []
 
 
-def test_make_deploy_runs_the_aws_cli_with_stage_region_capabilities_and_parameters(tmp_path):
-    env = _env_without_region(tmp_path)
-    result = _make(
-        "deploy",
-        env,
+def test_make_deploy_runs_the_aws_cli_with_stage_region_capabilities_and_parameters(made):
+    """`make deploy` with every variable of the recipe (DEPLOY_VARIABLES), run once."""
+    run = made["deploy"]
+    assert DEPLOY_VARIABLES == (
         "STAGE=dev",
         "REGION=eu-west-3",
         "ALARM_EMAIL=oncall@example.com",
         "ALARM_URL=https://pager.example.com/sns",
-        f"OUT={tmp_path / 'out'}",
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    calls = _aws_calls(tmp_path)
+    assert run.result.returncode == 0, run.result.stdout[-3000:] + run.result.stderr[-3000:]
+    calls = run.calls
     assert [call[:2] for call in calls] == [
         ["sts", "get-caller-identity"],
         ["s3api", "head-bucket"],
@@ -115,7 +63,7 @@ def test_make_deploy_runs_the_aws_cli_with_stage_region_capabilities_and_paramet
     assert all(_flag(call, "--region") == "eu-west-3" for call in calls)
     bucket = "paytrack-artifacts-123456789012-eu-west-3"
     package, deploy = calls[3], calls[4]
-    assert _flag(package, "--template-file") == str(tmp_path / "out" / "dev" / "sam.json")
+    assert _flag(package, "--template-file") == str(run.out / "dev" / "sam.json")
     assert _flag(package, "--s3-bucket") == bucket
     packaged = _flag(package, "--output-template-file")
     assert _flag(deploy, "--template-file") == packaged
@@ -131,17 +79,17 @@ def test_make_deploy_runs_the_aws_cli_with_stage_region_capabilities_and_paramet
         "AlarmEmail=oncall@example.com",
         "AlarmHttpsEndpoint=https://pager.example.com/sns",
     ]
-    template = json.loads((tmp_path / "out" / "dev" / "sam.json").read_text())
+    template = json.loads((run.out / "dev" / "sam.json").read_text())
     assert {"Stage", "AlarmEmail", "AlarmHttpsEndpoint"} <= set(template["Parameters"])
 
 
 def test_no_region_is_a_clear_error_before_anything_runs(tmp_path):
-    env = _env_without_region(tmp_path)
+    env = env_without_region(tmp_path)
     for target in ("package", "deploy"):
-        result = _make(target, env, "STAGE=prod", f"OUT={tmp_path / 'out'}")
+        result = make(target, env, "STAGE=prod", f"OUT={tmp_path / 'out'}")
         assert result.returncode != 0
         assert "AWS_REGION" in result.stderr and "REGION=" in result.stderr, result.stderr
-    assert _aws_calls(tmp_path) == [] and not (tmp_path / "out").exists()
+    assert aws_calls(tmp_path) == [] and not (tmp_path / "out").exists()
 
 
 def test_region_comes_from_the_variables_then_the_profile_and_is_never_made_up(
@@ -185,7 +133,7 @@ with mock_aws():
 
 
 def test_first_admin_key_goes_to_the_region_of_aws_region(tmp_path):
-    env = _env_without_region(
+    env = env_without_region(
         tmp_path,
         AWS_REGION="eu-west-3",
         AWS_ACCESS_KEY_ID="test",
@@ -218,7 +166,7 @@ def test_first_admin_key_goes_to_the_region_of_aws_region(tmp_path):
 
 
 def test_first_admin_key_without_a_region_says_so(tmp_path):
-    env = _env_without_region(tmp_path)
+    env = env_without_region(tmp_path)
     result = subprocess.run(
         [
             sys.executable,

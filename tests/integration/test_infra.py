@@ -18,10 +18,8 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -29,11 +27,11 @@ from pynamodb.attributes import TTLAttribute
 
 from chalicelib.platform.settings import get_settings
 from chalicelib.store import models
-from infra import package as infra_package
 from tests.conftest import REPO
+from tests.support import packaging as packaging_recipe
 
 STAGES = ("dev", "prod")
-LINT_REGION = "ap-east-1"  # any region: packaging needs one (tests set theirs explicitly)
+LINT_REGION = packaging_recipe.REGION  # any region: packaging needs one
 FAKE_ACCOUNT = "123456789012"
 PLACEHOLDER_STREAM_SUFFIX = "/stream/1970-01-01T00:00:00.000"  # settings._stream_placeholder
 
@@ -92,34 +90,18 @@ RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 @pytest.fixture(scope="module")
-def packaged(tmp_path_factory):
-    """{stage: (template, facts about its deployment.zip, template path)}, packaged once."""
-    root = tmp_path_factory.mktemp("infra")
-    work = root / "work"  # shared: the deployment zip is built once for both stages
-    work.mkdir()
-    result = {}
-    for stage in STAGES:
-        template_path = infra_package.package(stage, root / stage, LINT_REGION, work_dir=work)
-        zip_path = template_path.parent / "deployment.zip"
-        with zipfile.ZipFile(zip_path) as bundle:
-            names = bundle.namelist()
-            wheels = {
-                name.split("/")[0]: [
-                    line.split(":", 1)[1].strip()
-                    for line in bundle.read(name).decode().splitlines()
-                    if line.startswith("Tag:")
-                ]
-                for name in names
-                if name.endswith(".dist-info/WHEEL")
-            }
-        zip_path.unlink()  # 25 MB each; the facts above are all the tests need
-        result[stage] = (
-            json.loads(template_path.read_text()),
-            {"names": names, "wheels": wheels},
-            template_path,
-        )
-    shutil.rmtree(work)  # the staged project and chalice's zip cache
-    return result
+def packaged(made):
+    """{stage: (template, facts about its deployment.zip, template path)}: prod as `make package`
+    packaged it, dev as `make deploy` did (the `made` fixture: packaged once for this file and
+    test_deploy.py, each through infra/package.py)."""
+    by_stage = {run.stage: run for run in made.values()}
+    assert set(by_stage) == set(STAGES)
+    for run in by_stage.values():
+        assert run.result.returncode == 0, run.result.stdout[-3000:] + run.result.stderr[-3000:]
+    return {
+        stage: (run.template, {"names": run.zip_names, "wheels": run.wheels}, run.template_path)
+        for stage, run in by_stage.items()
+    }
 
 
 def _template(packaged, stage: str) -> dict:
@@ -212,13 +194,18 @@ def _with_literal_event_arns(template: dict) -> dict:
     return copy_
 
 
-def test_package_lints_clean_for_dev_and_prod(packaged, tmp_path):
+def test_package_lints_clean_for_dev_and_prod(made, packaged, tmp_path):
+    """Each stage's template as packaged was linted by make (`--include-checks I`; a finding
+    fails the make, before any AWS call); here their copies with literal event ARNs are."""
+    for run in made.values():
+        lint = f"cfn-lint --include-checks I --regions {LINT_REGION} -- {run.template_path}"
+        assert lint in run.result.stdout, run.result.stdout[-3000:]
     files = []
     for stage in STAGES:
-        template, _, path = packaged[stage]
+        template, _, _ = packaged[stage]
         literal = tmp_path / f"{stage}-literal-event-arns.json"
         literal.write_text(json.dumps(_with_literal_event_arns(template), indent=1))
-        files += [str(path), str(literal)]
+        files.append(str(literal))
     # No rule is ignored: the templates must be clean of errors, warnings and informational checks.
     result = subprocess.run(
         [*_cfn_lint(), "--include-checks", "I", "--regions", LINT_REGION, "--", *files],
