@@ -59,9 +59,10 @@ lint: install $(ESLINT_STAMP)
 	$(ESLINT_DIR)/node_modules/.bin/eslint --config $(ESLINT_DIR)/eslint.config.mjs chalicelib/static/*.js
 
 # Test files are spread over every core (pytest-xdist); a file runs whole in one worker, so its
-# module-scoped moto and local stack stay its own. The longest files are handed out first
-# (tests/conftest.py LONGEST_FIRST; xdist's reordering by test count is off). TEST_WORKERS=0 runs
-# them in this process.
+# module-scoped moto and local stack stay its own, and the files sharing a costly package- or
+# session-scoped fixture (the e2e stack, the deploy recipe's packaging) run in one worker together
+# (tests/conftest.py SHARED_UNITS). The longest are handed out first (LONGEST_FIRST there; xdist's
+# reordering by test count is off). TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= auto
 
 test: install browser
