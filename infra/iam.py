@@ -573,10 +573,11 @@ def policy_file(stage: str, function: str) -> Path:
     return Path("policies") / stage / f"{function}.json"
 
 
-def rendered(root: Path = REPO) -> dict[Path, str]:
-    """{path under the repo: file text} for every stage and function."""
+def rendered(root: Path = REPO, scanned: dict[str, set[Grant]] | None = None) -> dict[Path, str]:
+    """{path under the repo: file text} for every stage and function (of `scanned`, the scan of
+    the code under `root` if not given)."""
     files = {}
-    for function, grants in scan(root).items():
+    for function, grants in (scan(root) if scanned is None else scanned).items():
         for stage in STAGES:
             text = json.dumps(policy(grants, stage), indent=2) + "\n"
             files[Path(".chalice") / policy_file(stage, function)] = text
@@ -600,9 +601,10 @@ def _config_path(root: Path) -> Path:
     return root / ".chalice" / "config.json"
 
 
-def stale(root: Path = REPO) -> list[str]:
-    """What differs between the committed policies and config.json and the code (empty when in step)."""
-    expected = rendered(root)
+def stale(root: Path = REPO, scanned: dict[str, set[Grant]] | None = None) -> list[str]:
+    """What differs between the committed policies and config.json and the code (empty when in
+    step); `scanned` is the scan of that code when the caller has it already."""
+    expected = rendered(root, scanned)
     present = set((root / POLICY_DIR).rglob("*.json")) if (root / POLICY_DIR).exists() else set()
     problems = [
         f"{path}: differs from the code"
