@@ -9,10 +9,9 @@ duplicate lands among the 8 requests in flight with its original about 0.3 × 16
 whatever the total (2,000 notifications made no more races than 600), so the races are made on
 purpose: 90 duplicates travel right behind their original, and every channel has some, as it
 has forged and late ones (asserted below). Sustained load and throughput are measured by
-bench/flash_sale.py, as ratios. The 2,000 took about 240 CPU-seconds (the stack's moto reads
-each repeat-buyer Query's whole partition, and all these orders have one buyer), 600 take about
-50; and a run past five minutes (2,000 took seven on a loaded machine) trips the slow-delivery
-rule on the first orders, an anomaly in their timeline.
+bench/flash_sale.py, as ratios. The 2,000 took 200–250 CPU-seconds and three to seven minutes
+of a worker, 600 take 50–65 and about one; and a run past five minutes (2,000 on a loaded
+machine) trips the slow-delivery rule on the first orders, an anomaly in their timeline.
 """
 
 from __future__ import annotations
