@@ -79,7 +79,10 @@ _BOTO_DYNAMO = {
     "batch_write_item": "BatchWriteItem",
     "scan": "Scan",
     "transact_write_items": "UpdateItem",
-}  # authorised per element: the Updates we send
+    "execute_statement": "PartiQLSelect",
+}  # transact_write_items authorised per element: the Updates we send; execute_statement as a
+# SELECT (the only PartiQL the app sends: store/orders.created_from_ips), so a write through it
+# would be refused, never granted unseen
 _HELPER_OPS = {"update_or_old": "UpdateItem", "update_if": "UpdateItem", "put_or_old": "PutItem"}
 _S3_CALLS = {
     "put_object": "s3:PutObject",
@@ -528,7 +531,8 @@ def _arns(resource: tuple[str, ...], stage: str, action: str) -> list[str]:
     prefix = f"paytrack-{stage}"
     if kind == "table":
         table = f"arn:aws:dynamodb:*:*:table/{prefix}-{rest[0]}"
-        return [table, f"{table}/index/*"] if action == "dynamodb:Query" else [table]
+        reads_indexes = action in ("dynamodb:Query", "dynamodb:PartiQLSelect")
+        return [table, f"{table}/index/*"] if reads_indexes else [table]
     return {
         "stream": lambda: [f"arn:aws:dynamodb:*:*:table/{prefix}-{rest[0]}/stream/*"],
         # the files bucket is named paytrack-<stage>-files-<account>-<region>

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +62,7 @@ def like_aws() -> None:
     update_expressions_parsed_once()
     expression_trees_walked_without_lookups_per_node()
     expression_trees_copied_node_by_node()
+    partiql_selects_by_partition_keys()
 
 
 def requests_find_their_service_without_listing_moto() -> None:
@@ -1072,3 +1074,76 @@ def accept_bursts_of_connections(backlog: int = 128) -> None:
     from chalice.local import ThreadedHTTPServer
 
     ThreadedHTTPServer.request_queue_size = backlog
+
+
+# SELECT a, b FROM "table"."index" WHERE pk IN [?, …] AND sk BETWEEN ? AND ?
+_KEYED_SELECT = re.compile(
+    r'\s*SELECT\s+(?P<attributes>\w+(?:\s*,\s*\w+)*)\s+FROM\s+"(?P<table>[^"]+)"\."(?P<index>[^"]+)"'
+    r"\s+WHERE\s+(?P<hash>\w+)\s+IN\s+\[\s*(?P<marks>\?(?:\s*,\s*\?)*)\s*\]"
+    r"\s+AND\s+(?P<range>\w+)\s+BETWEEN\s+\?\s+AND\s+\?\s*",
+    re.IGNORECASE,
+)
+#: DynamoDB's limits for an IN on the partition key: values named, items a page
+IN_KEYS, IN_PAGE_ITEMS = 50, 10
+
+
+def partiql_selects_by_partition_keys() -> None:
+    """moto's PartiQL (py-partiql-parser) has no IN, no BETWEEN and compares text as numbers, and
+    it answers any statement by copying every item of every table and index first. The one
+    shape the app sends — an index's partition keys IN a list, its sort key BETWEEN two values
+    (store/orders.created_from_ips) — is answered here as DynamoDB runs it: one Query per key
+    on the index, the projected attributes, at most 50 keys, pages of up to 10 items with a
+    NextToken. Any other statement goes to moto as before. Installed on in-process moto by the
+    tests too (tests/integration/conftest.py)."""
+    import base64
+
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    if getattr(DynamoHandler.execute_statement, "_keyed", False):
+        return
+    original = DynamoHandler.execute_statement
+
+    @functools.wraps(original)
+    def execute_statement(self):
+        shape = _KEYED_SELECT.fullmatch(self.body.get("Statement", ""))
+        if shape is None:
+            return original(self)
+        parameters = self.body.get("Parameters") or []
+        keys = len(shape["marks"].split(","))
+        if keys > IN_KEYS:
+            raise MockValidationException(f"IN names {keys} partition key values: at most 50")
+        if len(parameters) != keys + 2:
+            raise MockValidationException("Number of parameters in request and statement differ")
+        table = self.dynamodb_backend.get_table(shape["table"])
+        index = table.get_index(shape["index"])
+        schema = {key["KeyType"]: key["AttributeName"] for key in index.schema}
+        if (schema.get("HASH"), schema.get("RANGE")) != (shape["hash"], shape["range"]):
+            return original(self)
+        bounds = parameters[keys:]
+        projection = [[name.strip()] for name in shape["attributes"].split(",")]
+        items = [
+            item.attrs
+            for value in parameters[:keys]
+            for item in self.dynamodb_backend.query(
+                shape["table"],
+                value,
+                "BETWEEN",
+                bounds,
+                None,
+                None,
+                True,
+                projection,
+                index_name=shape["index"],
+                hash_key_conditions=[(shape["hash"], value)],
+                range_key_conditions=[(shape["range"], "BETWEEN", bounds)],
+            )[0]
+        ]
+        token = self.body.get("NextToken")
+        start = int(base64.b64decode(token)) if token else 0
+        answer: dict[str, Any] = {"Items": items[start : start + IN_PAGE_ITEMS]}
+        if start + IN_PAGE_ITEMS < len(items):
+            answer["NextToken"] = base64.b64encode(str(start + IN_PAGE_ITEMS).encode()).decode()
+        return DynamoResult(answer)
+
+    _install(DynamoHandler, "execute_statement", execute_statement, "_keyed")

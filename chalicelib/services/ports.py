@@ -39,7 +39,7 @@ proven on moto.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -161,7 +161,12 @@ class Anomalies(Protocol):
 class OrderWindows(Protocol):
     """The orders in a window of time, as the anomaly rules' windows read them (indexes)."""
 
-    def count_from_ip(self, ip: str, since: datetime, until: datetime) -> int: ...
+    def created_from_ips(
+        self, ips: Iterable[str], since: datetime, until: datetime
+    ) -> dict[str, list[str]]:
+        """When the orders from each address were created in the window (ISO text, oldest
+        first), by address."""
+        ...
 
     def from_ip(self, ip: str, since: datetime, until: datetime, limit: int = 200) -> list[Order]:
         """Newest first, at most `limit`."""

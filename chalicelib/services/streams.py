@@ -11,7 +11,7 @@ others), and the unknown_order rule (raised when a notice starts waiting, resolv
 
 from __future__ import annotations
 
-from collections.abc import Callable, Set
+from collections.abc import Callable, Iterator, Mapping, Set
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.batch import (
@@ -61,7 +61,8 @@ def _watched_change(old_image: dict | None, new_image: dict) -> bool:
     )
 
 
-def handle_order_record(record: DynamoDBRecord) -> None:
+def handle_order_record(record: DynamoDBRecord, ip_counts: Mapping[str, int]) -> None:
+    """One orders-stream record (`ip_counts`: its batch's, screening.ip_counts)."""
     new_image = _raw_image(record, "NewImage")
     if record.event_name == DynamoDBRecordEventName.REMOVE or not new_image:
         return
@@ -79,19 +80,38 @@ def handle_order_record(record: DynamoDBRecord) -> None:
     ):
         logger.info("order.paid published", extra={"order_no": change.after.order_no})
     refunds.announce_succeeded(change)
-    screening.on_order_change(change, clock().now())
+    screening.on_order_change(change, clock().now(), ip_counts)
     verification.on_order_change(change, clock().now())
 
 
 def process_orders(event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
     """The orders stream's batch, with the claims of its orders read ahead in one request (the
-    check before each shop event is answered from them: services/events.py)."""
+    check before each shop event is answered from them: services/events.py), and its new
+    orders' same-IP counts for ip_burst read together (screening.ip_counts)."""
+    records = event.get("Records") or []
     order_nos = [
         ((record.get("dynamodb") or {}).get("Keys") or {}).get("order_no", {}).get("S")
-        for record in event.get("Records") or []
+        for record in records
     ]
+    counts = screening.ip_counts(_new_orders(records))
     with claims.read_ahead(no for no in order_nos if no):
-        return process(event, handle_order_record, context)
+        return process(event, lambda record: handle_order_record(record, counts), context)
+
+
+def _new_orders(records: list[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+    """(order number, buyer IP, creation time) of each record that creates an order (no old
+    image: the records `OrderChange.created` holds for) from an IP. A record missing any of
+    them is left out: it fails alone when it is handled."""
+    for record in records:
+        data = record.get("dynamodb") or {}
+        image = data.get("NewImage") or {}
+        if record.get("eventName") == "REMOVE" or not image or data.get("OldImage"):
+            continue
+        order_no, ip, created_at = (
+            (image.get(name) or {}).get("S") for name in ("order_no", "buyer_ip", "created_at")
+        )
+        if order_no and ip and created_at:
+            yield order_no, ip, created_at
 
 
 def process_notices(event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:

@@ -26,6 +26,7 @@ from ..domain.order import (
 )
 from ..domain.refunds import refunds_moved
 from ..domain.rules.change import PriorState
+from ..platform.aws import client
 from . import refund_days
 from ._dynamo import dispatch, update_or_old
 from .models import OrderModel, PaymentMap, TimelineMap
@@ -412,10 +413,35 @@ def prior_state_from_stream_image(image: dict) -> PriorState:
 # ------------------------------------------------------------------- anomaly rules' windows
 
 
-def count_from_ip(ip: str, since: datetime, until: datetime) -> int:
-    """How many orders from one buyer IP were created in [since, until] (by_ip, a COUNT Query:
-    no items are sent or parsed)."""
-    return OrderModel.by_ip.count(ip, OrderModel.created_at.between(to_iso(since), to_iso(until)))
+#: partition keys one PartiQL `IN` may name (DynamoDB's limit for key values)
+KEYS_PER_STATEMENT = 50
+
+
+def created_from_ips(ips: Iterable[str], since: datetime, until: datetime) -> dict[str, list[str]]:
+    """When the orders from each of `ips` were created in [since, until] (ISO text, by IP): the
+    by_ip index, one PartiQL SELECT per 50 addresses instead of a COUNT Query per address.
+    DynamoDB runs an `IN` on the partition key as one Query per value (no scan; read units as
+    those Queries) and answers up to 10 items a page, so a page is a request. Eventually
+    consistent, as every index read."""
+    wanted = list(dict.fromkeys(ips))
+    found: dict[str, list[str]] = {ip: [] for ip in wanted}
+    table = OrderModel.Meta.table_name
+    bounds = [{"S": to_iso(since)}, {"S": to_iso(until)}]
+    for start in range(0, len(wanted), KEYS_PER_STATEMENT):
+        chunk = wanted[start : start + KEYS_PER_STATEMENT]
+        request: dict[str, Any] = {
+            "Statement": f'SELECT buyer_ip, created_at FROM "{table}"."by_ip" WHERE buyer_ip IN '
+            f"[{', '.join('?' * len(chunk))}] AND created_at BETWEEN ? AND ?",
+            "Parameters": [{"S": ip} for ip in chunk] + bounds,
+        }
+        while True:
+            response = client("dynamodb").execute_statement(**request)
+            for item in response.get("Items", ()):
+                found[item["buyer_ip"]["S"]].append(item["created_at"]["S"])
+            if not response.get("NextToken"):
+                break
+            request["NextToken"] = response["NextToken"]
+    return found
 
 
 def from_ip(ip: str, since: datetime, until: datetime, limit: int = 200) -> list[Order]:

@@ -20,12 +20,15 @@ def provisioned_aws():
     """A fresh in-process moto with the whole stage provisioned and the bootstrap keys
     (provisioned once per process, restored from its copy after that: tests/support/moto_state).
     A cancelled TransactWriteItems puts back the items it named, as on the local stack: moto's
-    own rollback swaps in a copy of each table, whose stream the stream readers never see."""
+    own rollback swaps in a copy of each table, whose stream the stream readers never see.
+    The PartiQL SELECT the app sends (an index's keys IN a list) is answered as DynamoDB does:
+    moto's own PartiQL has no IN (local/fidelity.partiql_selects_by_partition_keys)."""
     from chalicelib.platform.aws import reset_clients
     from chalicelib.services import channels, reply_tokens
-    from local.fidelity import transactions_back_up_their_items
+    from local.fidelity import partiql_selects_by_partition_keys, transactions_back_up_their_items
 
     transactions_back_up_their_items()
+    partiql_selects_by_partition_keys()
 
     def provision_stage() -> None:
         from local.bootstrap import bootstrap_keys, provision

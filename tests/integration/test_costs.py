@@ -245,6 +245,27 @@ def test_the_orders_stream_reads_its_batch_claims_in_one_request(
     assert calls["UpdateItem"] == 0 and events_inbox() == []
 
 
+def test_a_batch_of_new_orders_reads_their_ips_together_not_a_query_per_order(
+    api, monkeypatch, orders_stream
+):
+    """12 new orders from 12 addresses: ip_burst's same-IP counts come from one PartiQL SELECT
+    of the batch's addresses (its 12 items in DynamoDB's pages of 10: two requests), not a COUNT
+    Query per order; and a replayed batch reads the same."""
+    import app
+
+    ips = [f"36.120.{i}.9" for i in range(12)]
+    for ip in ips:
+        api.register(buyer_ip=ip)
+    event = orders_stream.new_event()
+    assert len(event["Records"]) == 12
+    for _ in range(2):
+        with dynamodb_requests(monkeypatch) as (calls, sent):
+            assert app.on_orders_stream(event, None) == {"batchItemFailures": []}
+        assert calls == {"ExecuteStatement": 2, "BatchGetItem": 1}  # the BatchGetItem: claims
+        first = next(params for operation, params in sent if operation == "ExecuteStatement")
+        assert sorted(p["S"] for p in first["Parameters"][:-2]) == sorted(ips)
+
+
 def test_stream_images_read_without_pynamodb_give_the_same_orders(api, orders_stream):
     """Registered, paid twice (held, with timeline data), refunded in part, delivered: every
     image of every record reads into the same order as through PynamoDB's model."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -296,8 +296,11 @@ class MemoryWindows:
             key=lambda o: o.created_at,
         )
 
-    def count_from_ip(self, ip: str, since: datetime, until: datetime) -> int:
-        return sum(o.buyer_ip == ip for o in self._created(since, until))
+    def created_from_ips(
+        self, ips: Iterable[str], since: datetime, until: datetime
+    ) -> dict[str, list[str]]:
+        window = self._created(since, until)
+        return {ip: [to_iso(o.created_at) for o in window if o.buyer_ip == ip] for ip in ips}
 
     def from_ip(self, ip: str, since: datetime, until: datetime, limit: int = 200) -> list[Order]:
         found = [o for o in reversed(self._created(since, until)) if o.buyer_ip == ip]

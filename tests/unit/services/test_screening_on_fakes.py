@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from chalicelib.domain.anomaly import AnomalyStatus
+from chalicelib.domain.clock import to_iso
 from chalicelib.domain.order import PayStatus
 from chalicelib.domain.rules.change import OrderChange
 from chalicelib.services import ingest, orders, screening
@@ -25,6 +26,14 @@ def _created(order_no: str, buyer: int):
     return OrderChange(None, order)
 
 
+def _screened(change: OrderChange, now) -> None:
+    """The change as the orders stream screens it, in a batch of its own."""
+    order = change.after
+    assert order.buyer_ip
+    new = [(order.order_no, order.buyer_ip, to_iso(order.created_at))]
+    screening.on_order_change(change, now, screening.ip_counts(new))
+
+
 def _rules(world) -> dict[str, AnomalyStatus]:
     return {a.rule: a.status for a in world.anomalies.anomalies.values()}
 
@@ -32,10 +41,10 @@ def _rules(world) -> dict[str, AnomalyStatus]:
 def test_an_ip_burst_holds_every_undelivered_order_of_it_once(world):
     numbers = [f"2026112514000000000{n}" for n in range(1, 6)]
     for n, order_no in enumerate(numbers[:4]):
-        screening.on_order_change(_created(order_no, n % 3), world.clock.now())
+        _screened(_created(order_no, n % 3), world.clock.now())
         world.clock.advance(minutes=1)
     assert world.anomalies.anomalies == {}  # four orders: not a burst yet
-    screening.on_order_change(_created(numbers[4], 3), world.clock.now())
+    _screened(_created(numbers[4], 3), world.clock.now())
     (burst,) = world.anomalies.anomalies.values()
     assert burst.rule == "ip_burst" and burst.anomaly_id == f"ip_burst#{numbers[0]}"
     assert all(world.orders.get(no).on_hold for no in numbers)
