@@ -167,7 +167,7 @@ def patched_later(monkeypatch):
             ),
         ),
         (models, ("copy",)),
-        (DynamoHandler, ("call_action",)),
+        (DynamoHandler, ("call_action", "execute_statement")),
         (responses, ("method_names_from_class",)),
         (chalice.local.ThreadedHTTPServer, ("request_queue_size",)),
     ):

@@ -112,6 +112,56 @@ def test_queries_answer_exactly_as_moto_does_when_reading_only_their_partition(d
     assert sum(len(p) for answer in before[:2] for p in answer) > 0
 
 
+def test_a_select_of_index_keys_in_a_list_answers_as_a_query_per_key_in_pages_of_ten(
+    ddb, patched_later
+):
+    """moto's own PartiQL has neither IN nor BETWEEN: the one shape the app sends is answered
+    as DynamoDB runs it (one Query per key, projected, at most 50 keys, pages of 10 items)."""
+    rng = random.Random(7)
+    for n in range(120):
+        ddb.put_item(
+            TableName="t",
+            Item=_item(f"p{n}", "s", f"10.0.0.{rng.randrange(8)}", f"t{rng.randrange(50):02d}"),
+        )
+    patched_later()
+    ips = [f"10.0.0.{i}" for i in (6, 0, 3, 9)]  # 9: nobody
+    bounds = [{"S": "t05"}, {"S": "t30"}]
+    request = {
+        "Statement": 'SELECT ip, at FROM "t"."by_ip" WHERE ip IN [?, ?, ?, ?] '
+        "AND at BETWEEN ? AND ?",
+        "Parameters": [{"S": ip} for ip in ips] + bounds,
+    }
+    pages = []
+    while True:
+        page = ddb.execute_statement(**request)
+        pages.append(page["Items"])
+        if "NextToken" not in page:
+            break
+        request["NextToken"] = page["NextToken"]
+    expected = [
+        {"ip": item["ip"], "at": item["at"]}
+        for ip in ips
+        for item in ddb.query(
+            TableName="t",
+            IndexName="by_ip",
+            KeyConditionExpression="ip = :v AND at BETWEEN :a AND :b",
+            ExpressionAttributeValues={":v": {"S": ip}, ":a": bounds[0], ":b": bounds[1]},
+        )["Items"]
+    ]
+    assert [item for page in pages for item in page] == expected and len(expected) > 10
+    assert [len(page) for page in pages[:-1]] == [10] * (len(pages) - 1) and len(pages[-1]) > 0
+    many = ", ".join("?" * 51)
+    with pytest.raises(ddb.exceptions.ClientError, match="at most 50"):
+        ddb.execute_statement(
+            Statement=f'SELECT ip FROM "t"."by_ip" WHERE ip IN [{many}] AND at BETWEEN ? AND ?',
+            Parameters=[{"S": str(i)} for i in range(51)] + bounds,
+        )
+    ddb.put_item(TableName="c", Item={"pk": {"S": "x"}})
+    assert ddb.execute_statement(
+        Statement='SELECT * FROM "c" WHERE pk = ?', Parameters=[{"S": "x"}]
+    )["Items"] == [{"pk": {"S": "x"}}]  # any other statement: moto's own PartiQL
+
+
 def test_a_cancelled_transaction_puts_back_exactly_its_items_and_the_stream_keeps_flowing(
     ddb, patched_later
 ):
