@@ -569,7 +569,20 @@ def policy(grants: set[Grant], stage: str) -> dict:
                 "StringEquals": {"s3:ResourceAccount": "${aws:PrincipalAccount}"}
             }
         statements.append(statement)
+        if "dynamodb:PartiQLSelect" in actions:
+            statements.append(_no_full_scan(resource, stage))
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _no_full_scan(resource: tuple[str, ...], stage: str) -> dict:
+    """A PartiQL SELECT without its partition key is a Scan: denied, as Scan is never granted."""
+    return {
+        "Sid": _sid(resource) + "NoFullScan",
+        "Effect": "Deny",
+        "Action": ["dynamodb:PartiQLSelect"],
+        "Resource": _arns(resource, stage, "dynamodb:PartiQLSelect"),
+        "Condition": {"Bool": {"dynamodb:FullTableScan": "true"}},
+    }
 
 
 def policy_file(stage: str, function: str) -> Path:

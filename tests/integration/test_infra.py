@@ -60,6 +60,8 @@ ALLOWED_ACTIONS = {
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
+    # a PartiQL SELECT by partition keys (the orders stream's same-IP read), never a full scan
+    "dynamodb:PartiQLSelect",
     # what Lambda's event source mapping needs, on the streamed tables only
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -416,7 +418,8 @@ def _arn_matches(pattern: str, arn: str) -> bool:
 
 def _allowed(policy: dict, action: str, arn: str) -> bool:
     return any(
-        action in _as_list(s["Action"])
+        s["Effect"] == "Allow"
+        and action in _as_list(s["Action"])
         and any(_arn_matches(p, arn) for p in _as_list(s["Resource"]))
         for s in policy["Statement"]
     )
@@ -443,6 +446,10 @@ def test_policies_are_least_privilege_in_shape(stage):
     }
     for name, policy in policies.items():
         for statement in policy["Statement"]:
+            if statement["Effect"] == "Deny":  # only: a PartiQL SELECT that would scan
+                assert statement["Action"] == ["dynamodb:PartiQLSelect"], (name, statement)
+                assert statement["Condition"] == {"Bool": {"dynamodb:FullTableScan": "true"}}
+                continue
             assert statement["Effect"] == "Allow", name
             assert not {"NotAction", "NotResource", "Principal"} & set(statement), (name, statement)
             for action in _as_list(statement["Action"]):
