@@ -45,15 +45,15 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from functools import cache, cached_property
-from itertools import chain, compress, repeat
+from itertools import chain, compress, count, repeat
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from .anomaly import Finding, Severity
 from .money import Money
@@ -121,20 +121,109 @@ class LedgerEntry(NamedTuple):
         return max(_refunded_minor(self, currency) - by_requests, 0)
 
 
-def refund_orders(statement: Statement, entries: Iterable[LedgerEntry]) -> set[str]:
+class DayLedger:
+    """The orders paid in the day, as columns: a day holds a hundred thousand. An order as the
+    day should have it — one payment, not refunded, no statement fee written yet, no refund
+    requests read — is its order number, pay status, payment reference and amount at one
+    position of four parallel lists, with no object of its own; any other order is its
+    LedgerEntry in `odd` (by position; its reference and amount None). Iterating gives each
+    order's LedgerEntry, in order."""
+
+    __slots__ = ("amounts", "odd", "order_nos", "refs", "statuses")
+
+    def __init__(self) -> None:
+        self.order_nos: list[str] = []
+        self.statuses: list[str] = []  # PayStatus values
+        self.refs: list[str | None] = []  # the payment's reference; None: the order is in `odd`
+        self.amounts: list[Money | None] = []
+        self.odd: dict[int, LedgerEntry] = {}
+
+    @classmethod
+    def of(cls, entries: Iterable[LedgerEntry]) -> DayLedger:
+        day = cls()
+        for entry in entries:
+            day.add(entry)
+        return day
+
+    def add(self, entry: LedgerEntry) -> None:
+        payments = entry.payments
+        ref: str | None
+        amount: Money | None
+        if len(payments) == 1 and entry[3:] == _PLAIN_REST:  # refunded … refunds: none
+            ref, amount = payments[0]
+        else:
+            self.odd[len(self.order_nos)] = entry
+            ref = amount = None
+        self.order_nos.append(entry.order_no)
+        self.statuses.append(entry.pay_status)
+        self.refs.append(ref)
+        self.amounts.append(amount)
+
+    def entry(self, position: int) -> LedgerEntry:
+        odd = self.odd.get(position)
+        if odd is not None:
+            return odd
+        ref, amount = self.refs[position], self.amounts[position]
+        assert ref is not None and amount is not None  # a plain order has both
+        return LedgerEntry(
+            self.order_nos[position], self.statuses[position], (LedgerPayment(ref, amount),)
+        )
+
+    def __len__(self) -> int:
+        return len(self.order_nos)
+
+    def __iter__(self) -> Iterator[LedgerEntry]:
+        return map(self.entry, range(len(self.order_nos)))
+
+    def payment_refs(self) -> set[str]:
+        """Every payment reference of the day's orders."""
+        refs = cast(set[str], set(self.refs) - {None})  # None: an odd order's place
+        return refs | {p.ref for entry in self.odd.values() for p in entry.payments}
+
+    def attach_refunds(self, requests: Mapping[str, tuple[RefundRequest, ...]]) -> None:
+        """Each named order's refund requests onto its entry (matched one by one to refund
+        lines), which moves it to `odd`."""
+        if not requests:
+            return
+        for position in compress(count(), map(requests.__contains__, self.order_nos)):
+            entry = self.entry(position)
+            self.odd[position] = entry._replace(refunds=requests[entry.order_no])
+            self.refs[position] = self.amounts[position] = None
+
+
+#: a plain LedgerEntry's fields after its payments: no refund, no statement fee, no requests
+_PLAIN_REST = (None, None, None, None, None, ())
+
+
+def refund_orders(
+    statement: Statement, entries: Iterable[LedgerEntry], day: DayLedger | None = None
+) -> set[str]:
     """The orders whose refund requests matching needs (read from their timelines, which the
     lean ledger projection leaves out): refunded ones, those with a second payment (refunded on
-    its own trade number) and those a statement refund line names."""
+    its own trade number) and those a statement refund line names — of `entries` and of `day`
+    (whose plain orders are neither refunded nor paid twice)."""
     named = {line.out_trade_no for line in statement.lines if line.kind is LineKind.REFUND}
     named_trades = {line.trade_no for line in statement.lines if line.kind is LineKind.REFUND}
-    return {
+    found = {
         e.order_no
-        for e in entries
+        for e in chain(entries, day.odd.values() if day is not None else ())
         if (e.refunded is not None and e.refunded.minor > 0)
         or len(e.payments) > 1
         or e.order_no in named
         or any(p.ref in named_trades for p in e.payments)
     }
+    if day is not None and (named or named_trades):
+        found.update(
+            compress(
+                day.order_nos,
+                map(
+                    operator.or_,
+                    map(named.__contains__, day.order_nos),
+                    map(named_trades.__contains__, day.refs),
+                ),
+            )
+        )
+    return found
 
 
 class ResultLine(NamedTuple):
@@ -229,18 +318,9 @@ FEE_TOLERANCE_MINOR = 1
 # ------------------------------------------------------------------ matching
 
 
-#: a LedgerEntry's order number, pay status, payments, refunded total and refund requests; a
-#: payments tuple's first; a payment's ref
-_ORDER_NO, _PAY_STATUS, _PAYMENTS, _REFUND_FIELDS = (
-    itemgetter(0),
-    itemgetter(1),
-    itemgetter(2),
-    itemgetter(3, 8),
-)
-_FIRST, _REF = itemgetter(0), itemgetter(0)
-#: a LedgerEntry's statement fee, net and rate; a StatementLine's amount, fee, received,
-#: settled and rate; a Money's fields
-_FEE_FIELDS = itemgetter(5, 6, 7)
+#: a LedgerEntry's refunded total and refund requests; a StatementLine's amount, fee,
+#: received, settled and rate; a Money's fields
+_REFUND_FIELDS = itemgetter(3, 8)
 _LINE_AMOUNT, _LINE_FEE, _LINE_RECEIVED, _LINE_SETTLED, _LINE_RATE = (
     itemgetter(4),
     itemgetter(5),
@@ -254,20 +334,39 @@ _MINOR, _CURRENCY = attrgetter("minor"), attrgetter("currency")
 class _Matcher:
     """Decides each statement line, then each day's ledger entry no line accounted for."""
 
-    def __init__(self, entries: Iterable[LedgerEntry], fee_rate: Decimal | None = None):
+    def __init__(self, day: DayLedger, others: list[LedgerEntry], fee_rate: Decimal | None = None):
+        self.day, self.others = day, others
         self.fee_rate = fee_rate
         self.fee_deviations: list[FeeDeviation] = []
         # (trade, refund id) seen: Alipay's 退款批次号 names a batch that may refund several trades
         self.refund_refs: set[tuple[str, str]] = set()
-        self.entries = entries = list(entries)
-        # built by C iterators: a day holds a hundred thousand entries
-        payments = list(map(_PAYMENTS, entries))
-        if set(map(len, payments)) <= {1}:  # one payment each: the day as it should be
-            self.by_ref = dict(zip(map(_REF, map(_FIRST, payments)), entries, strict=True))
+        # by payment reference, as one dict over [*others, *day] would have it (the later wins):
+        # a plain order of the day by its position (built in C: a day holds a hundred
+        # thousand), any other order by its entry
+        refs = day.refs
+        self.plain_ref: dict[str | None, int]
+        if day.odd:
+            self.plain_ref = dict(
+                compress(zip(refs, count()), map(operator.is_not, refs, repeat(None)))
+            )
         else:
-            self.by_ref = {payment.ref: entry for entry in entries for payment in entry.payments}
+            self.plain_ref = dict(zip(refs, count()))
+        self.entry_ref: dict[str, LedgerEntry] = {
+            p.ref: e for e in others for p in e.payments if p.ref not in self.plain_ref
+        }
+        for position in sorted(day.odd):
+            entry = day.odd[position]
+            for payment in entry.payments:
+                if self.plain_ref.get(payment.ref, -1) > position:
+                    continue  # a later plain order of the day
+                self.plain_ref.pop(payment.ref, None)
+                self.entry_ref[payment.ref] = entry
+        # payment references a line named, and orders whose payment a line accounted for; a
+        # plain order's bulk line marks its position in `taken` instead (`was_seen`,
+        # `accounted_here`): a day holds a hundred thousand
         self.seen_refs: set[str] = set()
-        self.accounted: set[str] = set()  # orders whose payment a line accounted for
+        self.accounted: set[str] = set()
+        self.taken = bytearray(len(day))
         self.refund_left: dict[str, int] = {}  # ledger refunds not yet matched, per order
         # refunds recorded otherwise than by a request, not yet matched by a line naming no request
         self.otherwise_left: dict[str, int] = {}
@@ -275,12 +374,42 @@ class _Matcher:
         self.fee_updates: list[FeeUpdate] = []
 
     @cached_property
-    def by_order(self) -> dict[str, LedgerEntry]:
-        """The entries by order number, for the few lines not found by their trade number."""
-        return dict(zip(map(_ORDER_NO, self.entries), self.entries, strict=True))
+    def order_positions(self) -> dict[str, int]:
+        """The day's orders by order number, for the few lines not found by their trade number."""
+        return dict(zip(self.day.order_nos, count()))
+
+    @cached_property
+    def others_by_order(self) -> dict[str, LedgerEntry]:
+        return {entry.order_no: entry for entry in self.others}
+
+    def was_seen(self, ref: str) -> bool:
+        """Whether a line named this payment reference already."""
+        if ref in self.seen_refs:
+            return True
+        position = self.plain_ref.get(ref)
+        return position is not None and self.taken[position] == 1
+
+    def accounted_here(self, order_no: str) -> bool:
+        """Whether a line accounted for this order's payment."""
+        if order_no in self.accounted:
+            return True
+        order_nos, positions = self.day.order_nos, self.order_positions
+        if len(positions) == len(order_nos):  # one position per order number
+            position = positions.get(order_no)
+            return position is not None and self.taken[position] == 1
+        return any(self.taken[p] for p, no in enumerate(order_nos) if no == order_no)
 
     def find(self, line: StatementLine) -> LedgerEntry | None:
-        return self.by_ref.get(line.trade_no) or self.by_order.get(line.out_trade_no)
+        position = self.plain_ref.get(line.trade_no)
+        if position is not None:
+            return self.day.entry(position)
+        found = self.entry_ref.get(line.trade_no)
+        if found is not None:
+            return found
+        position = self.order_positions.get(line.out_trade_no)
+        if position is not None:
+            return self.day.entry(position)
+        return self.others_by_order.get(line.out_trade_no)
 
     @staticmethod
     def result(
@@ -309,7 +438,7 @@ class _Matcher:
 
     def payment(self, line: StatementLine) -> ResultLine:
         zero = _zero(line.amount.currency)
-        if line.trade_no in self.seen_refs:
+        if self.was_seen(line.trade_no):
             return self.result(
                 Result.DUPLICATE,
                 line,
@@ -395,16 +524,16 @@ class _Matcher:
                     line.rate,
                 )
             )
-        self.check_fee_rate(line, entry)
+        self.check_fee_rate(line, entry.order_no)
 
-    def check_fee_rate(self, line: StatementLine, entry: LedgerEntry) -> None:
+    def check_fee_rate(self, line: StatementLine, order_no: str) -> None:
         """A payment line's fee against the channel's contracted rate, when it has one."""
         fee = line.fee
         if self.fee_rate is None or fee is None:
             return
         expected = expected_fee(line.booked, self.fee_rate)
         if abs(expected.minor - fee.minor) > FEE_TOLERANCE_MINOR:
-            self.fee_deviations.append(FeeDeviation(entry.order_no, line.trade_no, expected, fee))
+            self.fee_deviations.append(FeeDeviation(order_no, line.trade_no, expected, fee))
 
     def refund(self, line: StatementLine) -> ResultLine:
         refunded, zero = _negative(line.amount), _zero(line.amount.currency)
@@ -540,8 +669,8 @@ class _Matcher:
         if (
             entry.paid
             and first
-            and entry.order_no not in self.accounted
-            and first.ref not in self.seen_refs
+            and not self.accounted_here(entry.order_no)
+            and not self.was_seen(first.ref)
         ):
             yield ResultLine(
                 Result.MISSING_THERE,
@@ -632,15 +761,13 @@ class _Matcher:
                 at=entry.refunded_at,
             )
 
-    def matched_run(
-        self, lines: list[StatementLine], entries: list[LedgerEntry], tally: _Tally
-    ) -> None:
-        """A run of the day's bulk — payment lines each its order's first payment, paid here for
-        the same amount (`decide`) — counted as matched, their settlement figures summed and
-        their fees noted as `note_fee` does, column by column: a run is up to a hundred thousand
-        lines. A run in one currency, every line with its fee and no fee on its orders yet (the
-        day as it usually is) is summed by C iterators; any other run line by line."""
-        self.accounted.update(map(_ORDER_NO, entries))
+    def matched_run(self, lines: list[StatementLine], positions: list[int], tally: _Tally) -> None:
+        """A run of the day's bulk — payment lines each the payment of a plain order of the day
+        (`DayLedger`), paid here for the same amount (`decide`) — counted as matched, their
+        settlement figures summed and their fees noted as `note_fee` does, column by column: a
+        run is up to a hundred thousand lines. A run in one currency, every line with its fee
+        (the day as it usually is) is summed by C iterators; any other run line by line."""
+        orders = list(map(self.day.order_nos.__getitem__, positions))
         amounts = list(map(_LINE_AMOUNT, lines))
         fees = list(map(_LINE_FEE, lines))
         settled = list(map(_LINE_SETTLED, lines))
@@ -657,27 +784,27 @@ class _Matcher:
             or len(currencies) != 1
             or currencies != set(map(_CURRENCY, received))
             or currencies != set(map(_CURRENCY, fees))
-            or any(map(any, map(_FEE_FIELDS, entries)))
         ):
-            for line, entry in zip(lines, entries, strict=True):
-                self.matched_line(line, entry, tally)
+            for line, position in zip(lines, positions, strict=True):
+                self.matched_line(line, self.day.entry(position), tally)
             return
         (currency,) = currencies
-        count = tally.matched_payments.setdefault(currency, [0, 0])
-        count[0] += len(lines)
-        count[1] += sum(map(_MINOR, amounts))
+        matched = tally.matched_payments.setdefault(currency, [0, 0])
+        matched[0] += len(lines)
+        matched[1] += sum(map(_MINOR, amounts))
         gross, fee_minors = list(map(_MINOR, received)), list(map(_MINOR, fees))
         figures = tally.booked.setdefault(currency, [0, 0, 0, 0])
         gross_total, fee_total = sum(gross), sum(fee_minors)
         figures[0] += gross_total
         figures[1] += fee_total
         figures[2] += gross_total - fee_total
-        # FeeUpdate's fields in order, without its Python-level __new__
+        # FeeUpdate's fields in order, without its Python-level __new__ (a plain order holds no
+        # statement fee yet: every line's is new to its order)
         self.fee_updates += map(
             tuple.__new__,
             repeat(FeeUpdate),
             zip(
-                map(_ORDER_NO, entries),
+                orders,
                 repeat(currency),
                 fee_minors,
                 map(operator.sub, gross, fee_minors),
@@ -686,8 +813,8 @@ class _Matcher:
             ),
         )
         if self.fee_rate is not None:
-            for line, entry in zip(lines, entries, strict=True):
-                self.check_fee_rate(line, entry)
+            for line, order_no in zip(lines, orders, strict=True):
+                self.check_fee_rate(line, order_no)
 
     def matched_line(self, line: StatementLine, entry: LedgerEntry, tally: _Tally) -> None:
         """One line of a bulk run that `matched_run` does not sum by columns."""
@@ -706,65 +833,89 @@ class _Matcher:
         self.note_fee(line, entry)
 
     def decide(
-        self,
-        statement: Statement,
-        day_entries: list[LedgerEntry],
-        other_entries: list[LedgerEntry],
-        window: tuple[datetime, datetime],
-        tally: _Tally,
+        self, statement: Statement, window: tuple[datetime, datetime], tally: _Tally
     ) -> list[tuple[int, ResultLine]]:
         """Every line into `tally`; the lines that are not matched, numbered in the order
         decided (the statement's, then the ledger's own).
 
         The day's bulk — a payment line whose trade number is its order's first payment, paid
-        here for the same amount — is only told apart here, and each run of it between other
-        lines is counted by `matched_run` without a result line; so is a ledger payment such a
-        line accounted for. Everything else goes through the result lines above."""
+        here for the same amount — is only told apart here and counted without a result line:
+        each run of it between other lines whose orders are plain (`DayLedger`) by
+        `matched_run`, any other order's on the spot by `matched_line`; so is a ledger payment
+        such a line accounted for. Everything else goes through the result lines above."""
         decide = {
             LineKind.PAYMENT: self.payment,
             LineKind.REFUND: self.refund,
             LineKind.CLOSED: self.closed,
         }
         unmatched: list[tuple[int, ResultLine]] = []
-        by_ref, seen, accounted = self.by_ref, self.seen_refs, self.accounted
+        day, plain_ref, entry_ref = self.day, self.plain_ref, self.entry_ref
+        statuses, amounts = day.statuses, day.amounts
+        seen, accounted, taken = self.seen_refs, self.accounted, self.taken
         add = tally.add
         payment_kind, paid_states, matched_result = LineKind.PAYMENT, _PAID, Result.MATCHED
         run_lines: list[StatementLine] = []
-        run_entries: list[LedgerEntry] = []
+        run_positions: list[int] = []
         n = 0
         for line in statement.lines:
             n += 1
             if line[1] is payment_kind:  # StatementLine's kind, trade number, amount by index
                 trade = line[3]
-                entry = by_ref.get(trade)
-                if entry is not None and trade not in seen and entry[1] in paid_states:
-                    first_ref, ours = entry[2][0]  # LedgerEntry's pay status, first payment
-                    amount = line[4]
+                position = plain_ref.get(trade)
+                if position is not None:
                     if (
-                        first_ref == trade
-                        and ours.minor == amount.minor
-                        and ours.currency == amount.currency
+                        not taken[position]
+                        and trade not in seen
+                        and statuses[position] in paid_states
                     ):
-                        seen.add(trade)
-                        run_lines.append(line)
-                        run_entries.append(entry)
-                        continue
+                        ours, amount = amounts[position], line[4]
+                        if ours is amount or (
+                            ours.minor == amount.minor  # type: ignore[union-attr]  # a plain order's
+                            and ours.currency == amount.currency  # type: ignore[union-attr]
+                        ):
+                            taken[position] = 1
+                            run_lines.append(line)
+                            run_positions.append(position)
+                            continue
+                elif entry_ref:
+                    entry = entry_ref.get(trade)
+                    if entry is not None and trade not in seen and entry[1] in paid_states:
+                        first_ref, ours = entry[2][0]  # LedgerEntry's pay status, first payment
+                        amount = line[4]
+                        if (
+                            first_ref == trade
+                            and ours.minor == amount.minor
+                            and ours.currency == amount.currency
+                        ):
+                            if run_lines:
+                                self.matched_run(run_lines, run_positions, tally)
+                                run_lines, run_positions = [], []
+                            seen.add(trade)
+                            accounted.add(entry[0])
+                            self.matched_line(line, entry, tally)
+                            continue
             if run_lines:
-                self.matched_run(run_lines, run_entries, tally)
-                run_lines, run_entries = [], []
+                self.matched_run(run_lines, run_positions, tally)
+                run_lines, run_positions = [], []
             result = decide[line.kind](line)
             add(result)
             if result.result is not matched_result:
                 unmatched.append((n, result))
         if run_lines:
-            self.matched_run(run_lines, run_entries, tally)
-        # the entries with a refund, and those paid here that no line accounted for (the others
-        # have nothing left for the day), picked by C iterators: a day holds a hundred thousand
-        refunds = map(any, map(_REFUND_FIELDS, day_entries))
-        paid = map(paid_states.__contains__, map(_PAY_STATUS, day_entries))
-        done = map(accounted.__contains__, map(_ORDER_NO, day_entries))
-        left = map(operator.or_, refunds, map(operator.gt, paid, done))  # paid and not done
-        for entry in compress(day_entries, left):
+            self.matched_run(run_lines, run_positions, tally)
+        # the day's orders paid here that no line accounted for, and those with a refund (the
+        # others have nothing left for the day), picked by C iterators: a plain order has no
+        # refund, and a day holds a hundred thousand
+        paid = map(paid_states.__contains__, statuses)
+        order_nos = day.order_nos
+        left = {
+            position  # paid, and not accounted for by a line
+            for position in compress(count(), map(operator.gt, paid, taken))
+            if not self.accounted_here(order_nos[position])
+        }
+        left.update(p for p, entry in day.odd.items() if any(_REFUND_FIELDS(entry)))
+        for position in sorted(left):
+            entry = day.entry(position)
             for result in chain(
                 self.payment_here_only(entry), self.refunds_here_only(entry, window)
             ):
@@ -772,9 +923,8 @@ class _Matcher:
                 add(result)
                 if result.result is not matched_result:
                     unmatched.append((n, result))
-        day = set(map(_ORDER_NO, day_entries)) if other_entries else set()
-        for entry in other_entries:
-            if entry.order_no not in day:
+        for entry in self.others:
+            if entry.order_no not in self.order_positions:
                 for result in self.refunds_here_only(entry, window):
                     n += 1
                     add(result)
@@ -790,7 +940,7 @@ def _refunded_minor(entry: LedgerEntry, currency: str) -> int:
 
 def reconcile(
     statement: Statement,
-    day_entries: Iterable[LedgerEntry],
+    day_entries: DayLedger | Iterable[LedgerEntry],
     other_entries: Iterable[LedgerEntry],
     window: tuple[datetime, datetime],
     fee_rate: Decimal | None = None,
@@ -805,11 +955,11 @@ def reconcile(
     Lines are numbered in the order decided: the statement's, then the ledger's own.
     `fee_rate` is the channel's contracted fee rate (0.006 for 0.6%), when configured.
     """
-    day_entries = list(day_entries)
+    day = day_entries if isinstance(day_entries, DayLedger) else DayLedger.of(day_entries)
     other_entries = list({e.order_no: e for e in other_entries}.values())
-    matcher = _Matcher([*other_entries, *day_entries], fee_rate)
+    matcher = _Matcher(day, other_entries, fee_rate)
     tally = _Tally()
-    unmatched = matcher.decide(statement, day_entries, other_entries, window, tally)
+    unmatched = matcher.decide(statement, window, tally)
     summary = tally.summary(statement, len(matcher.fee_updates))
     summary["fee_check"] = _fee_check(statement, fee_rate, matcher.fee_deviations)
     return Reconciliation(
@@ -905,10 +1055,10 @@ class _Tally:
         )
 
     def summary(self, statement: Statement, fees_to_write: int) -> dict[str, Any]:
-        for currency, (count, minor) in self.matched_payments.items():
+        for currency, (matched, minor) in self.matched_payments.items():
             key = (Result.MATCHED, LineKind.PAYMENT, currency, currency)
             figures = self.figures.setdefault(key, [0, 0, 0])
-            figures[0] += count
+            figures[0] += matched
             figures[1] += minor
             figures[2] += minor
         self.matched_payments.clear()

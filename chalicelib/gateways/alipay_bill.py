@@ -24,7 +24,7 @@ from functools import lru_cache
 from itertools import compress, count, islice, repeat
 
 from ..domain.errors import InvalidMoney
-from ..domain.money import Money
+from ..domain.money import Money, shared
 from ..domain.statement import (
     BEIJING,
     LineKind,
@@ -85,12 +85,14 @@ _PERIOD_END = re.compile(r"终止日期：\[(\d{4})年(\d{2})月(\d{2})日 (\d{2
 
 @lru_cache(maxsize=16384)
 def _yuan(text: str) -> Money:
-    """Amounts repeat (a shop has a few prices): parse each distinct text once."""
-    return Money.parse(text.strip(), "CNY", allow_negative=True)
+    """Amounts repeat (a shop has a few prices): parse each distinct text once, into the Money
+    shared with the ledger's equal amounts."""
+    parsed = Money.parse(text.strip(), "CNY", allow_negative=True)
+    return shared(parsed.minor, parsed.currency)
 
 
 def _positive(amount: Money) -> Money:
-    return amount if amount.minor >= 0 else Money(-amount.minor, amount.currency)
+    return amount if amount.minor >= 0 else shared(-amount.minor, amount.currency)
 
 
 @lru_cache(maxsize=16384)

@@ -23,7 +23,13 @@ from typing import Any
 from ..domain.anomaly import Finding, Severity
 from ..domain.clock import to_api
 from ..domain.errors import GatewayUnavailable, PaytrackError
-from ..domain.reconcile import LedgerEntry, Reconciliation, findings, refund_orders
+from ..domain.reconcile import (
+    DayLedger,
+    LedgerEntry,
+    Reconciliation,
+    findings,
+    refund_orders,
+)
 from ..domain.reconcile import reconcile as match
 from ..domain.refunds import RefundRequest
 from ..domain.statement import (
@@ -85,23 +91,16 @@ def _bulk_allocation() -> Iterator[None]:
 
 def reconcile_statement(statement: Statement, *, actor: str, now: datetime) -> StoredRun:
     window = _window(statement)
-    day_entries = ledger.paid_between(statement.channel, *window)
-    refunded = _refunded_elsewhere(statement.channel, window, day_entries)
+    day = ledger.paid_between(statement.channel, *window)
+    refunded = _refunded_elsewhere(statement.channel, window, day)
     if not statement.complete:
-        statement = statements.complete_by_queries(
-            statement, (e.order_no for e in day_entries), now
-        )
+        statement = statements.complete_by_queries(statement, day.order_nos, now)
     statement = statements.refunds_by_queries(statement, (e.order_no for e in refunded), now)
     rate = channel_config.fee_rate(channels.get_channel(statement.channel))
-    others = [*refunded, *_named_elsewhere(statement, [*day_entries, *refunded])]
-    requests = ledger.refund_requests_of(refund_orders(statement, [*day_entries, *others]))
-    run = match(
-        statement,
-        _with_refunds(day_entries, requests),
-        _with_refunds(others, requests),
-        window,
-        rate,
-    )
+    others = [*refunded, *_named_elsewhere(statement, day, refunded)]
+    requests = ledger.refund_requests_of(refund_orders(statement, others, day))
+    day.attach_refunds(requests)
+    run = match(statement, day, _with_refunds(others, requests), window, rate)
     stored = run_store.save(
         _new_run(statement, run, archive(statement, run), actor, window),
         _history(actor, now, run.summary),
@@ -138,21 +137,23 @@ def _window(statement: Statement) -> tuple[datetime, datetime]:
 
 
 def _refunded_elsewhere(
-    channel: str, window: tuple[datetime, datetime], day_entries: list[LedgerEntry]
+    channel: str, window: tuple[datetime, datetime], day: DayLedger
 ) -> list[LedgerEntry]:
     """Orders paid on another day whose refunds moved money here in the window (one Query per
     UTC day of the refund days, one BatchGetItem per 100 orders): each refund request of theirs
     that succeeded in the window must be in the statement like the day's own orders'."""
-    day = {e.order_no for e in day_entries}
-    return ledger.by_order_nos(refund_days.orders_refunded_between(channel, *window) - day)
+    refunded = refund_days.orders_refunded_between(channel, *window)
+    return ledger.by_order_nos(refunded.difference(day.order_nos))
 
 
-def _named_elsewhere(statement: Statement, known: list[LedgerEntry]) -> list[LedgerEntry]:
-    """Orders the statement names that are not `known` (paid in the window or refunded in it):
-    refunds of older payments, payments recorded late or not at all — looked up by order
-    number, else trade number."""
-    orders = {e.order_no for e in known}
-    refs = {p.ref for e in known for p in e.payments}
+def _named_elsewhere(
+    statement: Statement, day: DayLedger, refunded: list[LedgerEntry]
+) -> list[LedgerEntry]:
+    """Orders the statement names that are neither the `day`'s (paid in the window) nor
+    `refunded` in it: refunds of older payments, payments recorded late or not at all — looked
+    up by order number, else trade number."""
+    orders = {e.order_no for e in refunded}.union(day.order_nos)
+    refs = day.payment_refs() | {p.ref for e in refunded for p in e.payments}
     unknown = [
         line
         for line in statement.lines

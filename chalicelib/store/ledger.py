@@ -18,9 +18,9 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from ..domain.clock import from_iso, to_iso, utc_days
-from ..domain.money import Money
+from ..domain.money import Money, shared
 from ..domain.order import DeliveryStatus, Order, PayStatus, TimelineEntry
-from ..domain.reconcile import LedgerEntry, LedgerPayment
+from ..domain.reconcile import DayLedger, LedgerEntry, LedgerPayment
 from ..domain.refunds import RefundRequest, requests_in
 from ._dynamo import _connection, dispatch
 from .models import OrderModel
@@ -50,8 +50,9 @@ def _dispatch(operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=65536)
 def _money_of(minor: str, currency: str) -> Money:
-    """Amounts repeat across a day's orders: one Money per distinct amount."""
-    return Money(int(minor), currency)
+    """Amounts repeat across a day's orders: one Money per distinct amount, shared with the
+    statement's equal amounts."""
+    return shared(int(minor), currency)
 
 
 def _money(item: dict[str, Any], name: str, currency: str) -> Money | None:
@@ -89,44 +90,29 @@ _OPTIONAL = frozenset(
 )
 
 
-def entries_of(items: Iterable[dict[str, Any]]) -> list[LedgerEntry]:
-    """`entry_of` for a page of order items (a day holds a hundred thousand). The day as it
-    should be — an order with one payment, not refunded, no statement fee written yet — is read
-    by one loop of plain look-ups into entries assembled without NamedTuple's Python-level
-    `__new__`; any other order by `entry_of`."""
-    entries: list[LedgerEntry] = []
-    append, new, money, plain = entries.append, tuple.__new__, _money_of, _OPTIONAL.isdisjoint
-    entry, payment = LedgerEntry, LedgerPayment
+def add_to_day(day: DayLedger, items: Iterable[dict[str, Any]]) -> None:
+    """A page of the day's order items onto `day`, as `DayLedger.add(entry_of(item))` would
+    add each (a day holds a hundred thousand): an order with one payment, not refunded, no
+    statement fee written yet, by one loop of plain look-ups straight into the day's columns,
+    without an entry; any other order by `entry_of`."""
+    order_nos, statuses = day.order_nos.append, day.statuses.append
+    refs, amounts = day.refs.append, day.amounts.append
+    money, plain = _money_of, _OPTIONAL.isdisjoint
     for item in items:
         payments: Sequence[dict[str, Any]] = item["payments"]["L"] if "payments" in item else ()
         if len(payments) != 1 or not plain(item):
-            append(entry_of(item))
+            day.add(entry_of(item))
             continue
         paid = payments[0]["M"]
-        amount = money(paid["amount_minor"]["N"], paid["currency"]["S"])
-        # LedgerEntry's and LedgerPayment's fields in order
-        append(
-            new(
-                entry,
-                (
-                    item["order_no"]["S"],
-                    item["pay_status"]["S"],
-                    (new(payment, (paid["payment_ref"]["S"], amount)),),
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    (),
-                ),
-            )
-        )
-    return entries
+        order_nos(item["order_no"]["S"])
+        statuses(item["pay_status"]["S"])
+        refs(paid["payment_ref"]["S"])
+        amounts(money(paid["amount_minor"]["N"], paid["currency"]["S"]))
 
 
-def paid_between(channel: str, start: datetime, end: datetime) -> list[LedgerEntry]:
+def paid_between(channel: str, start: datetime, end: datetime) -> DayLedger:
     """The channel's orders paid in [start, end): by_paid, one paged Query per UTC day."""
-    entries: list[LedgerEntry] = []
+    ledger = DayLedger()
     for day in utc_days(start, end):
         kwargs: dict[str, Any] = {
             "TableName": OrderModel.Meta.table_name,
@@ -144,11 +130,11 @@ def paid_between(channel: str, start: datetime, end: datetime) -> list[LedgerEnt
         }
         while True:
             page = _dispatch("Query", kwargs)
-            entries += entries_of(page.get("Items", ()))
+            add_to_day(ledger, page.get("Items", ()))
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return entries
+    return ledger
 
 
 def by_order_nos(order_nos: Iterable[str]) -> list[LedgerEntry]:
@@ -166,7 +152,7 @@ def by_order_nos(order_nos: Iterable[str]) -> list[LedgerEntry]:
         while request:
             answer = _dispatch("BatchGetItem", {"RequestItems": request})
             found = answer.get("Responses", {}).get(OrderModel.Meta.table_name, ())
-            entries += entries_of(found)
+            entries += map(entry_of, found)
             request = answer.get("UnprocessedKeys") or {}
     return entries
 

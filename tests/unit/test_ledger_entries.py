@@ -1,10 +1,12 @@
-"""The day's orders as the ledger reads them from DynamoDB's wire format: `entries_of` reads a
-page by columns where it can and gives, order by order, what `entry_of` gives."""
+"""The day's orders as the ledger reads them from DynamoDB's wire format: `add_to_day` reads a
+page straight into the day's columns where it can and gives, order by order, what `entry_of`
+gives."""
 
 from __future__ import annotations
 
 from chalicelib.domain.money import Money
-from chalicelib.store.ledger import entries_of, entry_of
+from chalicelib.domain.reconcile import DayLedger
+from chalicelib.store.ledger import add_to_day, entry_of
 
 
 def item(order_no: str, *payments: tuple[str, str, str], **more: dict[str, str]) -> dict:
@@ -50,8 +52,14 @@ def test_a_page_of_every_shape_reads_as_entry_of_reads_each_order():
         ),
         item("O-6", ("T-6", "5800", "CNY")),
     ]
-    entries = entries_of(page)
+    day = DayLedger()
+    add_to_day(day, page[:3])
+    add_to_day(day, page[3:])  # a second page
+    entries = list(day)
     assert entries == [entry_of(one) for one in page]
+    assert sorted(day.odd) == [1, 2, 3, 4]  # the plain orders are columns only
+    assert day.refs == ["T-1", None, None, None, None, "T-6"]
+    assert day.payment_refs() == {"T-1", "T-2", "T-2b", "T-4", "T-5", "T-6"}
     assert [type(entry).__name__ for entry in entries] == ["LedgerEntry"] * 6
     first = entries[0]
     assert (first.order_no, first.pay_status, first.payments[0].amount) == (
