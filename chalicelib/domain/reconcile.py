@@ -767,14 +767,12 @@ class _Matcher:
         settlement figures summed and their fees noted as `note_fee` does, column by column: a
         run is up to a hundred thousand lines. A run in one currency, every line with its fee
         (the day as it usually is) is summed by C iterators; any other run line by line."""
-        orders = list(map(self.day.order_nos.__getitem__, positions))
         amounts = list(map(_LINE_AMOUNT, lines))
         fees = list(map(_LINE_FEE, lines))
-        settled = list(map(_LINE_SETTLED, lines))
         received = list(map(_LINE_RECEIVED, lines))
         nothing = repeat(None)  # compared by identity: Money's __eq__ is Python-level
         plain = (
-            all(map(operator.is_, settled, nothing))
+            all(map(operator.is_, map(_LINE_SETTLED, lines), nothing))
             and all(map(operator.is_not, received, nothing))
             and all(map(operator.is_not, fees, nothing))
         )
@@ -804,7 +802,7 @@ class _Matcher:
             tuple.__new__,
             repeat(FeeUpdate),
             zip(
-                orders,
+                map(self.day.order_nos.__getitem__, positions),
                 repeat(currency),
                 fee_minors,
                 map(operator.sub, gross, fee_minors),
@@ -813,8 +811,8 @@ class _Matcher:
             ),
         )
         if self.fee_rate is not None:
-            for line, order_no in zip(lines, orders, strict=True):
-                self.check_fee_rate(line, order_no)
+            for line, position in zip(lines, positions, strict=True):
+                self.check_fee_rate(line, self.day.order_nos[position])
 
     def matched_line(self, line: StatementLine, entry: LedgerEntry, tally: _Tally) -> None:
         """One line of a bulk run that `matched_run` does not sum by columns."""
@@ -857,8 +855,7 @@ class _Matcher:
         run_lines: list[StatementLine] = []
         run_positions: list[int] = []
         n = 0
-        for line in statement.lines:
-            n += 1
+        for n, line in enumerate(statement.lines, 1):
             if line[1] is payment_kind:  # StatementLine's kind, trade number, amount by index
                 trade = line[3]
                 position = plain_ref.get(trade)

@@ -187,12 +187,13 @@ def _rows(rows: Iterable[tuple[int, list[str]]], source: str) -> tuple[list[Stat
     lines: list[StatementLine] = []
     append = lines.append
     tally: Tally = {kind: [0, 0] for kind in _KINDS.values()}
-    width, kinds, new, line, from_iso = (
+    width, kinds, new, line, from_iso, refund = (
         len(DETAIL_HEADER),
         _KINDS,
         tuple.__new__,
         StatementLine,
         datetime.fromisoformat,
+        LineKind.REFUND,
     )
     for line_no, row in rows:
         if not row:
@@ -237,7 +238,7 @@ def _rows(rows: Iterable[tuple[int, list[str]]], source: str) -> tuple[list[Stat
                     received,
                     at,
                     biz_type,
-                    (row[REFUND_REF].strip() or None) if kind is LineKind.REFUND else None,
+                    (row[REFUND_REF].strip() or None) if kind is refund else None,
                     None,
                     None,
                 ),
