@@ -3,8 +3,9 @@ statement names, the day's failed orders for the digest — and the statement's 
 
 Reconciliation reads a whole day at once, so it reads it the cheap way: one Query per UTC day
 partition of `by_paid` (pages of 1 MB, never one request per statement line), with a projection
-of the few attributes matching needs, deserialized straight from DynamoDB's wire format rather
-than through PynamoDB models (a model per order would cost more than parsing the statement).
+of the few attributes matching needs, deserialized straight from DynamoDB's wire format into the
+day's columns (`DayLedger`) rather than through PynamoDB models (a model per order would cost
+more than parsing the statement).
 """
 
 from __future__ import annotations
