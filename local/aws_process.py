@@ -84,12 +84,11 @@ def keep_alive_server(port: int) -> Any:
     )
 
 
-_SERVER_THREADS = 160
-"""More than the requests the stack can have in flight at once (the API's 64 request threads,
-the pumps' lanes, the scheduler, the listeners): a request that found every thread busy would
-wait in cheroot's queue, first come first served, where local/fidelity.Turns cannot give the
-stream consumers their turn (with 32, the pumps' requests queued behind the API's in a flash
-sale)."""
+_SERVER_THREADS = 64
+"""More than the requests the stack can have in flight at once (the API's invocations, the
+pumps' lanes, the scheduler, the listeners, a shop's consumers): a request that found every
+thread busy would wait in cheroot's queue, first come first served, where local/fidelity.Turns
+cannot give the stream consumers their turn."""
 
 COUNTS_PATH = "/_paytrack/requests"
 _TARGET = re.compile(rb'"(?:TableName|QueueUrl|TopicArn|StreamArn)"\s*:\s*"([^"]+)"')
