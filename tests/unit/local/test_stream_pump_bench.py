@@ -150,3 +150,23 @@ def test_the_embedded_aws_counts_requests_by_operation_and_what_they_name():
         "a": 2.0,
         "b": 0.5,
     }
+
+
+def test_the_lag_by_tenth_tells_a_growing_backlog_from_a_stall():
+    growing = [float(n) for n in range(100)]  # each order a second later (nearest-rank medians)
+    stalled = [60.0] * 100
+
+    assert flash_sale.lag_by_tenth(growing) == [
+        4.0,
+        14.0,
+        24.0,
+        34.0,
+        44.0,
+        54.0,
+        64.0,
+        74.0,
+        84.0,
+        94.0,
+    ]
+    assert flash_sale.lag_by_tenth(stalled) == [60.0] * 10
+    assert flash_sale.lag_by_tenth([3.0]) == [3.0]
