@@ -16,16 +16,22 @@ from local import fidelity
 
 
 def test_changes_and_each_pass_of_a_receive_hold_the_queues_lock(patched_later, monkeypatch):
-    from moto.sqs.models import Queue
+    from moto.sqs.models import Message, Queue
 
     held = []
     original = Queue.add_message
+    received = Message.mark_received
 
     def add_message(self, message):
-        held.append(fidelity._queues_lock._is_owned())
+        held.append(("sent", fidelity._queues_lock._is_owned()))
         return original(self, message)
 
+    def mark_received(self, *args, **kwargs):
+        held.append(("received", fidelity._queues_lock._is_owned()))
+        return received(self, *args, **kwargs)
+
     monkeypatch.setattr(Queue, "add_message", add_message)
+    monkeypatch.setattr(Message, "mark_received", mark_received)
     patched_later()
     with mock_aws():
         sqs = boto3.client("sqs", region_name="ap-east-1")
@@ -34,7 +40,7 @@ def test_changes_and_each_pass_of_a_receive_hold_the_queues_lock(patched_later, 
         sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "2", "MessageBody": "two"}])
         received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert sorted(m["Body"] for m in received) == ["one", "two"]
-    assert held == [True, True]
+    assert held == [("sent", True), ("sent", True), ("received", True), ("received", True)]
 
 
 def test_a_long_poll_ends_when_a_message_arrives_during_its_wait(patched_later):
