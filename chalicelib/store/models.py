@@ -4,7 +4,7 @@ Every admin access pattern of API.md is served by a key or an index (docs/intern
 Filter indexes are keyed by the filtered value with the ISO creation time as sort key, so a
 filter plus a time range is one bounded Query, newest first, never a Scan. Unfiltered listings
 use the UTC creation day as partition (one Query per day) so no single key takes every write.
-Derived keys (`paid_day`, `flag`, `email_lc`, `product_lc`, the amount, status, channel and e-mail
+Derived keys (`paid_day`, `awaiting_delivery`, `flag`, `email_lc`, `product_lc`, the amount, status, channel and e-mail
 composites) are written together with what they derive from (store/orders.py, store/search_keys.py);
 sparse indexes simply omit the attribute. Composite sort keys `<value>#<created_at>` (amount,
 e-mail) let one Query read exactly one price or one address in a time range, newest first.
@@ -145,6 +145,7 @@ class OrderModel(Model):
     version = NumberAttribute(default=0)
     # derived index keys, written with what they derive from (store/orders.py)
     paid_day = UnicodeAttribute(null=True)
+    awaiting_delivery = UnicodeAttribute(null=True)  # paid_day while paid and not delivered
     flag = UnicodeAttribute(null=True)
     refund_open = UnicodeAttribute(
         null=True
@@ -166,6 +167,7 @@ class OrderModel(Model):
     by_delivery = _gsi("by_delivery", "delivery_status", "created_at")
     by_method = _gsi("by_method", "method", "created_at")
     by_paid = _gsi("by_paid", "paid_day", "paid_at")
+    by_awaiting_delivery = _gsi("by_awaiting_delivery", "awaiting_delivery", "paid_at")
     by_flagged = _gsi("by_flagged", "flag", "created_at")
     by_refund_open = _gsi("by_refund_open", "refund_open", "created_at")
     by_trade_no = _gsi("by_trade_no", "trade_no", None)

@@ -30,7 +30,13 @@ from ..platform.aws import client
 from . import refund_days
 from ._dynamo import dispatch, update_or_old
 from .models import OrderModel, PaymentMap, TimelineMap
-from .search_keys import amount_keys, email_keys, status_keys
+from .search_keys import (
+    AWAITING_DELIVERY,
+    amount_keys,
+    awaiting_delivery_keys,
+    email_keys,
+    status_keys,
+)
 
 
 class VersionConflict(Exception):
@@ -209,12 +215,16 @@ _KEPT_IN_PAYMENTS = frozenset({"paid_amount", "received_amount", "fee", "payer"}
 def _field_values(name: str, value: Any) -> dict[str, Any]:
     if name in _KEPT_IN_PAYMENTS:
         return {}
+    if name == "delivery_status" and value is DeliveryStatus.DELIVERED:
+        return {name: value.value, AWAITING_DELIVERY: None}  # None: removed (a sparse index key)
     if isinstance(value, (PayStatus, DeliveryStatus)):
         return {name: value.value}
     if name == "refunded_amount":
         return {"refunded_minor": value.minor}
-    if name == "paid_at":
-        return {"paid_at": to_iso(value), "paid_day": day_of(value)}
+    if name == "paid_at":  # set once, by the first payment (domain/order.py)
+        return {"paid_at": to_iso(value), "paid_day": day_of(value)} | awaiting_delivery_keys(
+            PayStatus.PAID.value, DeliveryStatus.PENDING.value, day_of(value)
+        )
     if name == "flagged":
         return {"flag": "1"} if value else {}
     if name == "refund_open":
@@ -235,6 +245,8 @@ def _actions(changes: OrderChanges, channel: str, amount_minor: int) -> list[Act
         stored_values = _field_values(name, value)
         if name == "pay_status":
             stored_values |= status_keys(channel, value.value, amount_minor)
+            if value in (PayStatus.REFUNDED, PayStatus.PARTIALLY_REFUNDED):  # no longer awaited
+                stored_values[AWAITING_DELIVERY] = None
         for stored, stored_value in stored_values.items():
             actions.append(
                 attrs[stored].remove() if stored_value is None else attrs[stored].set(stored_value)
@@ -460,13 +472,15 @@ def from_ip(ip: str, since: datetime, until: datetime, limit: int = 200) -> list
 
 def paid_undelivered(since: datetime, until: datetime) -> Iterator[Order]:
     """Paid orders whose payment time is in [since, until] and whose delivery is pending or
-    failed: the by_paid index, one Query per UTC day, narrowed by a filter."""
+    failed: the sparse by_awaiting_delivery index (the orders paid and not delivered), one Query
+    per UTC day of payment, the held ones filtered out. Delivered orders are not read: a day's
+    sale costs this check what is still undelivered, not every order paid that day."""
     undelivered = (
         OrderModel.pay_status == PayStatus.PAID.value
     ) & OrderModel.delivery_status.is_in(DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
     day = until
     while day_of(day) >= day_of(since):
-        for item in OrderModel.by_paid.query(
+        for item in OrderModel.by_awaiting_delivery.query(
             day_of(day),
             OrderModel.paid_at.between(to_iso(since), to_iso(until)),
             filter_condition=undelivered,

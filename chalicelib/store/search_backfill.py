@@ -1,4 +1,4 @@
-"""The search keys (store/search_keys.py) written onto orders stored before they existed: a pass
+"""The derived keys (store/search_keys.py) written onto orders stored before they existed: a pass
 over `by_created`, one UTC creation day at a time from the newest, each order's keys computed
 from its sources and written only where they differ, on the condition that the order is still at
 the version read (a write in between is never overwritten: the order is read again and its keys
@@ -18,7 +18,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from .models import OrderModel
-from .search_keys import amount_keys, email_keys
+from .search_keys import AWAITING_DELIVERY, amount_keys, awaiting_delivery_keys, email_keys
 
 #: every attribute search_keys derives (amount_keys and email_keys)
 KEYS = (
@@ -30,8 +30,18 @@ KEYS = (
     "email_domain",
     "email_head",
     "email_at",
+    AWAITING_DELIVERY,
 )
-_SOURCES = ("order_no", "channel", "pay_status", "amount_minor", "created_at", "buyer_email")
+_SOURCES = (
+    "order_no",
+    "channel",
+    "pay_status",
+    "delivery_status",
+    "paid_day",
+    "amount_minor",
+    "created_at",
+    "buyer_email",
+)
 _READ = [*_SOURCES, "version", *KEYS]
 _ATTEMPTS = 5  # reads and writes of one order while others keep changing it
 
@@ -56,9 +66,11 @@ class Pass:
 
 
 def expected_keys(item: OrderModel) -> dict[str, str]:
-    return amount_keys(
-        item.channel, item.pay_status, int(item.amount_minor), item.created_at
-    ) | email_keys(item.buyer_email, item.created_at)
+    return (
+        amount_keys(item.channel, item.pay_status, int(item.amount_minor), item.created_at)
+        | email_keys(item.buyer_email, item.created_at)
+        | awaiting_delivery_keys(item.pay_status, item.delivery_status, item.paid_day)
+    )
 
 
 def missing_keys(item: OrderModel) -> dict[str, str]:

@@ -9,6 +9,10 @@ derives from, so the create and every update that changes a source write the key
   `HEAD` characters, partitions `email_at` = `<address>#<created_at>`, so an address prefix of at
   least `HEAD` characters of local part is one key range.
 All case-folded where they come from text.
+
+Beside them, the slow-delivery check's key: `awaiting_delivery` = the UTC day of payment, held
+while an order is paid and not delivered (sort: `paid_at`), so the check reads the orders still
+waiting, not every order paid that day.
 """
 
 from __future__ import annotations
@@ -47,6 +51,17 @@ def amount_keys(channel: str, pay_status: str, minor: int, created_at: str) -> d
         "channel_band": f"{channel}{SEP}{band_of(minor)}",
         **status_keys(channel, pay_status, minor),
     }
+
+
+AWAITING_DELIVERY = "awaiting_delivery"
+
+
+def awaiting_delivery_keys(pay_status: str, delivery_status: str, paid_day: str | None) -> dict:
+    """`awaiting_delivery` while the order is paid and not delivered (held or failed included:
+    the check's filter decides about those), else nothing."""
+    if pay_status == "paid" and delivery_status != "delivered" and paid_day:
+        return {AWAITING_DELIVERY: paid_day}
+    return {}
 
 
 def email_head(local: str) -> str:
