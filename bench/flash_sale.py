@@ -12,7 +12,9 @@ process, under the load a 发卡 shop's flash sale sends, each figure reported a
    have been answered). Targets: the rate sustained, p99 answer ≤ 2 s, `order.ready` reaching the
    shop (an SQS queue subscribed to the events topic, as a shop would) p99 ≤ 10 s after the
    payment was answered, the stack's resident memory growing ≤ 20 MB per 1,000 orders, nothing
-   lost (every paid order announced ready, no stream batch discarded). Reported beside them, as
+   lost (every paid order announced ready, no stream batch discarded). The shop delivers each
+   order when its `order.ready` arrives and reports the delivery (`POST /orders/{no}/delivery`),
+   as a 发卡 shop does: those answers are reported apart (`delivery_p99_s`). Reported beside them, as
    they hold on a loaded machine where times do not: each process's CPU and memory per order,
    and the AWS requests per order by operation and table (`aws_requests_per_order`).
 
@@ -219,7 +221,8 @@ class ShopInbox:
     RECEIVERS = 4
     PAUSE_S = 0.5
 
-    def __init__(self, stack: StackProcess):
+    def __init__(self, stack: StackProcess, on_ready: Callable[[str], None] | None = None):
+        self.on_ready = on_ready
         self.sqs = stack.aws_client("sqs")
         self.url = self.sqs.create_queue(QueueName=f"bench-shop-{secrets.token_hex(4)}")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
@@ -271,6 +274,8 @@ class ShopInbox:
         key = (str(body.get("event")), str(body.get("order", {}).get("order_no")))
         if key not in self.arrived:
             self.arrived[key] = now
+            if key[0] == "order.ready" and self.on_ready is not None:
+                self.on_ready(key[1])
             at = body.get("at")
             if at:
                 self.published[key] = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
@@ -291,8 +296,19 @@ class Pair:
     write and its retry found the order there; the shop has its order, as with a 201."""
 
 
+@dataclass
+class Delivery:
+    order_no: str
+    answer_s: float = 0.0
+    error: str = ""
+
+
 class Shop:
-    """Registers orders and pays them with signed epay notices, as the shop and the gateway do."""
+    """Registers orders and pays them with signed epay notices, as the shop and the gateway do,
+    and delivers each order on its `order.ready` (reporting the delivery, as a 发卡 shop does
+    once it has sent the card key)."""
+
+    DELIVERERS = 8
 
     def __init__(self, stack: StackProcess):
         self.api = stack.api
@@ -300,6 +316,33 @@ class Shop:
         self.epay = json.loads(CHANNELS_FILE.read_text(encoding="utf-8"))[CHANNEL]
         self.run_id = secrets.token_hex(3).upper()
         self.rng = random.Random(7)
+        self.deliveries: dict[str, Delivery] = {}
+        self._delivering = ThreadPoolExecutor(self.DELIVERERS, thread_name_prefix="shop-deliver")
+
+    def deliver_later(self, order_no: str) -> None:
+        """Called by the inbox's receivers: the delivery is reported off their threads."""
+        self._delivering.submit(self.deliver, order_no)
+
+    def deliver(self, order_no: str) -> Delivery:
+        delivery = Delivery(order_no)
+        started = time.perf_counter()
+        try:
+            answer = requests.post(
+                f"{self.api}/orders/{order_no}/delivery",
+                json={"status": "delivered"},
+                headers=self.headers,
+                timeout=30,
+            )
+            if answer.status_code != 200:
+                delivery.error = f"delivery HTTP {answer.status_code} {answer.text[:60]}"
+        except requests.RequestException as error:
+            delivery.error = type(error).__name__
+        delivery.answer_s = time.perf_counter() - started
+        self.deliveries[order_no] = delivery
+        return delivery
+
+    def stop_delivering(self) -> None:
+        self._delivering.shutdown(wait=True)
 
     def order(self, i: int) -> dict:
         rng = self.rng
@@ -423,8 +466,15 @@ def _lags(paid: list[Pair], seen: dict[tuple[str, str], float]) -> list[float]:
     ]
 
 
-def load_report(pairs: list[Pair], elapsed_s: float, inbox: ShopInbox, rate: float) -> dict:
+def load_report(
+    pairs: list[Pair],
+    elapsed_s: float,
+    inbox: ShopInbox,
+    rate: float,
+    deliveries: dict[str, Delivery],
+) -> dict:
     paid = sorted((p for p in pairs if not p.error), key=lambda p: p.paid_at)
+    delivered = [deliveries[p.order_no] for p in paid if p.order_no in deliveries]
     answers = [p.register_s for p in paid] + [p.notify_s for p in paid]
     ready = _lags(paid, inbox.arrived)
     published = _lags(paid, inbox.published)
@@ -445,6 +495,9 @@ def load_report(pairs: list[Pair], elapsed_s: float, inbox: ShopInbox, rate: flo
         "ready_published_p99_s": round(percentile(published, 99), 2),
         "ready_published_by_tenth_s": lag_by_tenth(published),
         "ready_missing": len(paid) - len(ready),
+        "delivered": sum(not d.error for d in delivered),
+        "delivery_p99_s": round(percentile([d.answer_s for d in delivered], 99), 3),
+        "delivery_errors": sorted({d.error for d in delivered if d.error}),
     }
 
 
@@ -494,6 +547,7 @@ def verdicts(report: dict) -> dict[str, bool]:
         "nothing lost": (
             not load["errors"]
             and load["ready_missing"] == 0
+            and not load.get("delivery_errors")
             and not report["discarded_stream_batches"]
         ),
     }
@@ -511,9 +565,9 @@ def run(
         meter = ProcessMeter(stack.process.pid)
         time.sleep(min(5.0, idle_seconds))  # let start-up work (the first schedules) settle
         idle_cpu = meter.cpu_percent_over(idle_seconds)
-        inbox = ShopInbox(stack)
-        inbox.start()
         shop = Shop(stack)
+        inbox = ShopInbox(stack, on_ready=shop.deliver_later)
+        inbox.start()
         connections = connection_burst(shop, clients)
         warm_pairs, _ = run_load(shop, rate, warm_up / rate, first=WARM_UP_FIRST)
         wait_for_ready(inbox, [p for p in warm_pairs if not p.error], timeout_s=120)
@@ -529,6 +583,7 @@ def run(
         wait_for_ready(inbox, [p for p in pairs if not p.error], timeout_s=120)
         roles_after = meter.by_role(_cpu_seconds)
         inbox.stop()
+        shop.stop_delivering()
         requests_after = aws_requests(stack)
         rss_after = meter.rss_mb()
         rss_roles_after = meter.by_role(_rss_mb)
@@ -537,7 +592,7 @@ def run(
             "idle_cpu_pct": round(idle_cpu, 1),
             "connections": connections,
             "warm_up_pairs": len(warm_pairs),
-            "load": load_report(pairs, elapsed, inbox, rate),
+            "load": load_report(pairs, elapsed, inbox, rate, shop.deliveries),
             "stack_cpu_pct_under_load": round(100 * load_cpu / elapsed, 1),
             "benchmark_cpu_pct_under_load": round(100 * bench_cpu / elapsed, 1),
             "cpu_ms_per_order": {

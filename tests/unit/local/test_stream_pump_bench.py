@@ -4,9 +4,12 @@ simultaneous-connections probe against a server that answers."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import ClassVar
 
 from bench import flash_sale
 
@@ -39,6 +42,7 @@ def _report(**changes) -> dict:
             "ready_p99_s": 6.0,
             "errors": [],
             "ready_missing": 0,
+            "delivery_errors": [],
         },
     }
     for path, value in changes.items():
@@ -60,6 +64,7 @@ def test_each_target_fails_on_its_own_figure():
         ("load.ready_p99_s", 219.0),
         ("mb_per_1000_orders", 46.0),
         ("load.ready_missing", 1),
+        ("load.delivery_errors", ["delivery HTTP 409"]),
         ("discarded_stream_batches", 2),
     ):
         failed = [
@@ -101,7 +106,6 @@ def test_the_connection_burst_counts_every_answer():
 
 def test_the_embedded_aws_counts_requests_by_operation_and_what_they_name():
     import io
-    import json
 
     from local.aws_process import COUNTS_PATH, RequestCounter
 
@@ -170,3 +174,47 @@ def test_the_lag_by_tenth_tells_a_growing_backlog_from_a_stall():
     ]
     assert flash_sale.lag_by_tenth(stalled) == [60.0] * 10
     assert flash_sale.lag_by_tenth([3.0]) == [3.0]
+
+
+class _Deliveries(BaseHTTPRequestHandler):
+    """The API's delivery report: 200, or 409 for an order on hold (its number ends in H)."""
+
+    paths: ClassVar[list[str]] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert body == {"status": "delivered"}
+        _Deliveries.paths.append(self.path)
+        held = self.path.split("/")[2].endswith("H")
+        self.send_response(409 if held else 200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_shop_delivers_each_ready_order_once_and_reports_what_the_api_refused():
+    server = _Server(("127.0.0.1", 0), _Deliveries)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stack = SimpleNamespace(api=f"http://127.0.0.1:{server.server_port}", shop_key="k")
+    try:
+        shop = flash_sale.Shop(stack)  # type: ignore[arg-type]  # what Shop reads of a stack
+        inbox = flash_sale.ShopInbox.__new__(flash_sale.ShopInbox)
+        inbox.on_ready, inbox.deliveries = shop.deliver_later, 0
+        inbox.arrived, inbox.published = {}, {}
+        for order_no in ("A1", "A2", "A3H", "A1"):  # A1's ready arrives twice
+            inbox._note({"event": "order.ready", "order": {"order_no": order_no}}, 1.0)
+        inbox._note({"event": "order.paid", "order": {"order_no": "A4"}}, 1.0)
+        shop.stop_delivering()
+    finally:
+        server.shutdown()
+    assert sorted(_Deliveries.paths) == [
+        "/orders/A1/delivery",
+        "/orders/A2/delivery",
+        "/orders/A3H/delivery",
+    ]
+    pairs = [flash_sale.Pair(no, paid_at=1.0) for no in ("A1", "A2", "A3H")]
+    report = flash_sale.load_report(pairs, 1.0, inbox, 3.0, shop.deliveries)
+    assert report["delivered"] == 2
+    assert report["delivery_errors"] == ["delivery HTTP 409 "]
