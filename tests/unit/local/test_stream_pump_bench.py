@@ -9,7 +9,7 @@ import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bench import flash_sale
 
@@ -30,7 +30,7 @@ def test_the_meter_reads_this_process():
 
 
 def _report(**changes) -> dict:
-    report = {
+    report: dict[str, Any] = {
         "idle_cpu_pct": 4.0,
         "connections": {"failed": []},
         "mb_per_1000_orders": 12.0,
