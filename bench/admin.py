@@ -614,9 +614,9 @@ def start_moto() -> Callable[[], None]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    stop = aws_process.start(port)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-    return stop
+    aws = aws_process.start(port)
+    os.environ.update(aws.environment)
+    return aws.stop
 
 
 def main() -> None:

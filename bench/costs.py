@@ -1,7 +1,7 @@
 """The cost model (issue 14): what an accepted notice, a duplicate, an order change and a cold
 start cost, printed as one table. Asserts nothing.
 
-moto runs as a separate server process (local/aws_process.py, as `make run` runs it), so the CPU
+moto runs as separate server processes (local/aws_process.py, as `make run` runs it), so the CPU
 time taken here (`time.process_time`, this process only) is the client's: our code and botocore,
 never moto's. Each ratio is taken in one run, baseline and subject interleaved round by round,
 and reported as the min and the median over the rounds. Requests are counted exactly at the
@@ -360,8 +360,8 @@ def main() -> None:
     from local import aws_process
 
     port = free_port()
-    stop = aws_process.start(port)
-    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    aws = aws_process.start(port)
+    os.environ.update(aws.environment)
     try:
         from local.bootstrap import provision
 
@@ -370,7 +370,7 @@ def main() -> None:
         notices = measure_notices(args.orders, args.rounds, counter)
         stream = measure_orders_stream(args.stream_orders, counter)
     finally:
-        stop()
+        aws.stop()
 
     n, records = notices["n"], stream["records"]
     per = lambda calls, count: f"{sum(calls.values()) / count:.2f} {dict(calls)}"  # noqa: E731

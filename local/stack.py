@@ -1,6 +1,9 @@
 """`make run`: the whole paytrack stage on one machine, no AWS account.
 
-Starts the embedded AWS (moto's server, in a child process: local/aws_process.py), the bootstrap
+Starts the embedded AWS (moto's server, in two child processes: local/aws_process.py — DynamoDB
+and its streams in one, every other service in the other, on $PAYTRACK_AWS_PORT, which passes
+DynamoDB's requests on to the first; the stack's own clients reach the DynamoDB process
+directly, through botocore's AWS_ENDPOINT_URL_DYNAMODB(_STREAMS)), the bootstrap
 of every resource, a stream pump per table stream and function (in a child process:
 local/pump_process.py), then, in this process: the API (chalice's local server) on
 $PAYTRACK_PORT, a scheduler for the scheduled functions, a listener printing what the SNS topics publish, the gateway simulator on
@@ -25,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chalice.local import ChaliceRequestHandler
+
+    from local.aws_process import EmbeddedAws
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("paytrack.local")
@@ -101,11 +106,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _point_aws_at(port: int) -> None:
-    """Every boto3/PynamoDB client created after this talks to the embedded AWS."""
+def _point_aws_at(aws: EmbeddedAws) -> None:
+    """Every boto3/PynamoDB client created after this, in this process or a child started after
+    it, talks to the embedded AWS: DynamoDB's and its streams' straight to the DynamoDB process
+    (botocore's AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_DYNAMODB_STREAMS), the others to
+    the public endpoint (AWS_ENDPOINT_URL)."""
     os.environ.update(
         {
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            **aws.environment,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "ap-east-1"),
@@ -175,10 +183,10 @@ class Stack:
         from local import aws_process, fidelity
 
         fidelity.accept_bursts_of_connections()
-        port = self.config.aws_port or _free_port()
-        self.stoppers.append(aws_process.start(port))
-        _point_aws_at(port)
-        log.info("embedded AWS (moto) on http://127.0.0.1:%d", port)
+        aws = aws_process.start(self.config.aws_port or _free_port())
+        self.stoppers.append(aws.stop)
+        _point_aws_at(aws)
+        log.info("embedded AWS (moto) on %s, DynamoDB on %s", aws.endpoint, aws.dynamodb_endpoint)
 
     def _serve_api(self, factory, app) -> None:
         from chalice.local import ChaliceRequestHandler
@@ -348,7 +356,8 @@ class Stack:
                 f"  API           http://127.0.0.1:{c.api_port}",
                 f"  notify        http://127.0.0.1:{c.api_port}/notify/<channel>",
                 f"  simulator     http://127.0.0.1:{c.sim_port}/sim/events",
-                f"  AWS (moto)    {os.environ['AWS_ENDPOINT_URL']}",
+                f"  AWS (moto)    {os.environ['AWS_ENDPOINT_URL']} (every service, DynamoDB passed on)",
+                f"  DynamoDB      {os.environ['AWS_ENDPOINT_URL_DYNAMODB']} (its own process: the stack's clients)",
                 f"  channels      {c.channels_file}",
                 *self._channel_lines(),
                 f"  admin key     {c.admin_key}",
