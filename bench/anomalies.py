@@ -40,7 +40,8 @@ os.environ.update(
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     }
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+    os.environ.pop(_name, None)
 
 from bench.ingest import RequestCounter, _request  # noqa: E402  (after the environment is set)
 

@@ -30,7 +30,8 @@ os.environ.update(
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+    os.environ.pop(_name, None)
 
 
 class RequestCounter:

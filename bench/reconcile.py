@@ -59,7 +59,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
 )
-os.environ.pop("AWS_ENDPOINT_URL", None)
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_DYNAMODB_STREAMS"):
+    os.environ.pop(_name, None)
 
 CHANNEL, DAY = "alipay-main", date(2026, 11, 24)
 BEIJING = timezone(timedelta(hours=8))

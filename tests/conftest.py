@@ -13,7 +13,12 @@ from tests.support import moto_state
 
 REPO = Path(__file__).resolve().parents[1]
 
-for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+for _name in (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+    "AWS_PROFILE",
+):
     os.environ.pop(_name, None)
 os.environ.update(
     {

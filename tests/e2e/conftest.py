@@ -14,6 +14,7 @@ import boto3
 import pytest
 import requests
 
+from local import aws_process
 from tests.conftest import REPO
 
 ADMIN_KEY = "pt_admin_e2e_0000000000000000000000000000"
@@ -135,7 +136,7 @@ def stop_stack(stack: LocalStack) -> None:
 
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory):
-    for name in ("AWS_ENDPOINT_URL",):
+    for name in aws_process.ENDPOINT_VARIABLES:
         os.environ.pop(name, None)
     running = start_stack(tmp_path_factory, demo=False)
     yield running

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 from wechatpayv3 import WeChatPay, WeChatPayType
 
-from local import fidelity
+from local import aws_process, fidelity
 from local.simulator import DEFAULT_CHANNELS_FILE, GatewaySimulator, load_channels, load_sim_config
 from tests.support.answering_server import AnsweringServer
 from tests.unit.gateways.helpers import vectors_dir as _gateway_vectors_dir
@@ -122,7 +122,8 @@ def fresh_moto(monkeypatch):
         "AWS_SECRET_ACCESS_KEY": "t",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name in aws_process.ENDPOINT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     with mock_aws():
         yield
 
@@ -223,4 +224,5 @@ def aws_env(monkeypatch):
         "AWS_SECRET_ACCESS_KEY": "t",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name in aws_process.ENDPOINT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
