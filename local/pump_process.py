@@ -6,7 +6,8 @@ thread (64 at once in a flash sale): they had about a tenth of it, the orders co
 under 3 orders a second against 20 paid, and `order.ready` reached the shop minutes late. In
 Lambda each mapping runs on its own; a child process gives them an interpreter lock of their own.
 
-The child runs with the stack's environment (the embedded AWS's endpoint, the stage's names).
+The child runs with the stack's environment (the embedded AWS's endpoints, its DynamoDB Streams
+and DynamoDB reached directly at the DynamoDB process; the stage's names).
 What it prints comes back to the stack's stdout line by line, so the EMF metrics its handlers
 print reach local paging (local/alarms.py) as the API's do. It exits when the stack does (it
 watches its stdin, a pipe the stack holds), like local/aws_process.py.

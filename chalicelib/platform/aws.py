@@ -16,7 +16,8 @@ a Lambda invocation uses one at a time, but the local stack's API answers 64 con
 many threads, and botocore's default of 10 closed and reopened a connection to the embedded AWS
 for most requests under a flash sale.
 
-boto3 follows AWS_ENDPOINT_URL, which is how the local stack points everything at moto.
+boto3 follows AWS_ENDPOINT_URL, and a service's own AWS_ENDPOINT_URL_<SERVICE> before it, which is
+how the local stack points everything at moto (DynamoDB and its streams at a process of their own).
 """
 
 from __future__ import annotations
