@@ -178,7 +178,8 @@ def chalice_environment(wheelhouse: Path, region: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in _CREDENTIAL_VARIABLES and not k.startswith(("PIP_", "PAYTRACK_"))
+        if k not in _CREDENTIAL_VARIABLES
+        and not k.startswith(("PIP_", "PAYTRACK_", "AWS_ENDPOINT_URL_"))
     }
     env["AWS_DEFAULT_REGION"] = region
     env.update(
