@@ -560,13 +560,14 @@ def run(
     clients: int,
     log_path: Path,
     warm_up: int = 100,
+    deliver: bool = True,
 ) -> dict:
     with StackProcess(log_path) as stack:
         meter = ProcessMeter(stack.process.pid)
         time.sleep(min(5.0, idle_seconds))  # let start-up work (the first schedules) settle
         idle_cpu = meter.cpu_percent_over(idle_seconds)
         shop = Shop(stack)
-        inbox = ShopInbox(stack, on_ready=shop.deliver_later)
+        inbox = ShopInbox(stack, on_ready=shop.deliver_later if deliver else None)
         inbox.start()
         connections = connection_burst(shop, clients)
         warm_pairs, _ = run_load(shop, rate, warm_up / rate, first=WARM_UP_FIRST)
@@ -629,11 +630,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--warm-up", type=int, default=100, help="pairs before memory is first measured"
     )
+    parser.add_argument(
+        "--no-delivery",
+        action="store_true",
+        help="the shop does not report deliveries (the issue's pairs alone; from 5 minutes on the "
+        "slow_delivery rule then flags every order)",
+    )
     parser.add_argument("--log", type=Path, default=REPO / "out" / "bench-flash-sale-stack.log")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     args = parser.parse_args(argv)
     args.log.parent.mkdir(parents=True, exist_ok=True)
-    report = run(args.rate, args.seconds, args.idle_seconds, args.clients, args.log, args.warm_up)
+    report = run(
+        args.rate,
+        args.seconds,
+        args.idle_seconds,
+        args.clients,
+        args.log,
+        args.warm_up,
+        deliver=not args.no_delivery,
+    )
     if args.json:
         print(json.dumps(report))
     else:
