@@ -55,6 +55,7 @@ def like_aws() -> None:
     queries_read_their_partition()
     shard_iterators_expire()
     streams_forget_what_every_reader_has_read()
+    stream_records_kept_as_json()
     topics_keep_their_latest_messages()
     queue_receives_read_the_retention_period_alone()
     queues_change_one_request_at_a_time()
@@ -819,6 +820,65 @@ def _trim(shard, iterators: dict) -> None:
     if read > 0:
         del shard.items[:read]
         shard.starting_sequence_number += read
+
+
+class _PackedRecord:
+    """`StreamRecord.record` as a descriptor: the record moto builds (and finishes building in
+    its __init__) is held as it is until `_pack` puts it away as its JSON; each read after that
+    makes it again from that JSON (stream_records_kept_as_json)."""
+
+    def __get__(self, record: Any, owner: Any = None) -> Any:
+        if record is None:
+            return self
+        held = record.__dict__
+        if "_record" in held:
+            return held["_record"]
+        made = json.loads(held["_packed"])
+        made["dynamodb"] = {"ApproximateCreationDateTime": held["_created"], **made["dynamodb"]}
+        return made
+
+    def __set__(self, record: Any, value: Any) -> None:
+        record.__dict__["_record"] = value
+
+
+def _pack(record: Any) -> None:
+    """Put a finished record away as its JSON, its creation time (a datetime) beside it; a
+    record with a binary value (bytes, no JSON form) stays as it is."""
+    held = record.__dict__
+    value = held["_record"]
+    body = {**value["dynamodb"]}
+    created = body.pop("ApproximateCreationDateTime")
+    try:
+        held["_packed"] = json.dumps(
+            {**value, "dynamodb": body}, ensure_ascii=False, separators=(",", ":")
+        ).encode()
+    except TypeError:
+        return
+    held["_created"] = created
+    del held["_record"]
+
+
+def stream_records_kept_as_json() -> None:
+    """A stream record holds both images as trees of Python objects, ~18 KB for an order's
+    record (measured: 74 KB per order of a sale, its four records, while the consumers have
+    not read them), where its JSON is 2–4 KB. Records are trimmed once every reader has read
+    them (streams_forget_what_every_reader_has_read), so what they cost is the backlog's
+    memory: when the consumers fall behind in a flash sale, most of the embedded AWS's growth.
+    Each record is kept as its JSON once moto has built it; GetRecords makes it again from that
+    JSON, so every reader gets what moto would have answered."""
+    from moto.dynamodb.models.table import StreamRecord
+
+    if isinstance(StreamRecord.__dict__.get("record"), _PackedRecord):
+        return
+    original_init = StreamRecord.__init__
+
+    @functools.wraps(original_init)
+    def init(self, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        _pack(self)
+
+    StreamRecord.record = _PackedRecord()  # type: ignore[assignment]  # moto sets it per instance
+    StreamRecord.__init__ = init  # type: ignore[method-assign]
 
 
 SENT_NOTIFICATIONS_KEPT = 100

@@ -182,6 +182,10 @@ def patched_later(monkeypatch):
 
     monkeypatch.setattr(Item, "attrs", None, raising=False)  # moto has none: removed after
     monkeypatch.setattr(Item, "__init__", Item.__init__)
+    from moto.dynamodb.models.table import StreamRecord
+
+    monkeypatch.setattr(StreamRecord, "record", None, raising=False)
+    monkeypatch.setattr(StreamRecord, "__init__", StreamRecord.__init__)
     monkeypatch.setattr(ConditionExpressionParser, "parse", ConditionExpressionParser.parse)
     from moto.dynamodb.parsing import validators
 
