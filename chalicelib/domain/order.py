@@ -551,6 +551,21 @@ def report_delivery(
             f"delivery is {order.delivery_status.value}; cannot become {target.value}",
             {"delivery_status": order.delivery_status.value},
         )
+    return delivery_changes(delivered, detail, now)
+
+
+#: the delivery statuses a report may move from: those whose transitions allow its target
+DELIVERY_SOURCES: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
+    target: frozenset(s for s, targets in DELIVERY_TRANSITIONS.items() if target in targets)
+    for target in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+}
+
+
+def delivery_changes(delivered: bool, detail: str | None, now: datetime) -> OrderChanges:
+    """What a delivery report writes, decided without the order: the fast path's write (store
+    `apply_delivery`, under a condition that stands for `report_delivery`'s checks) and the
+    slow path's, once `report_delivery` has allowed it."""
+    target = DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED
     fields: dict[str, Any] = {"delivery_status": target}
     if delivered:
         fields["delivered_at"] = now

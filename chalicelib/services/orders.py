@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from ..domain.commands import ORDER_NO, RegisterOrder, ReportDelivery
 from ..domain.errors import Conflict, NotFound
-from ..domain.order import EntryType, Order, TimelineEntry, report_delivery
+from ..domain.order import EntryType, Order, TimelineEntry, delivery_changes, report_delivery
 from ..platform.settings import get_settings
 from ..store import orders as order_store
 from . import channels, ingest, ports
@@ -88,16 +88,34 @@ def _same_registration(order: Order) -> Order:
     return existing
 
 
+def _unknown(order_no: str) -> NotFound:
+    return NotFound(f"no order {order_no!r}", {"order_no": order_no})
+
+
 def get(order_no: str) -> Order:
     order = ports.orders(order_store).get(order_no) if ORDER_NO.fullmatch(order_no or "") else None
     if order is None:
-        raise NotFound(f"no order {order_no!r}", {"order_no": order_no})
+        raise _unknown(order_no)
     return order
 
 
 def record_delivery(command: ReportDelivery) -> Order:
+    """One conditional write when the report applies (paid, not held, delivery pending or
+    failed); else `report_delivery` decides on the order that write found, as before: refused,
+    already delivered (unchanged), or written after all (it changed in between)."""
     now = clock().now()
+    if not ORDER_NO.fullmatch(command.order_no or ""):
+        raise _unknown(command.order_no)
+    fast = ports.orders(order_store).apply_delivery(
+        command.order_no,
+        delivery_changes(command.delivered, command.detail, now),
+        command.delivered,
+    )
+    if fast.order is None:  # applied, the new order comes back; not applied, the order found
+        raise _unknown(command.order_no)
+    if fast.applied:
+        return fast.order
     return write_with_retry(
-        get(command.order_no),
+        fast.order,
         lambda order: report_delivery(order, command.delivered, command.detail, now),
     )

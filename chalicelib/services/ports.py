@@ -122,6 +122,13 @@ class Orders(Protocol):
         currency that has not applied it; when that fails, the order as it is (or None)."""
         ...
 
+    def apply_delivery(
+        self, order_no: str, changes: OrderChanges, delivered: bool
+    ) -> FastPathResult:
+        """`changes` written only to a paid order whose delivery status may become delivered
+        (or failed); the new order when written, else the order as it is (or None)."""
+        ...
+
     def with_open_refunds(
         self, after: dict[str, dict[str, str]] | None = None, page_size: int = 100
     ) -> Iterator[tuple[Order, dict[str, dict[str, str]]]]:

@@ -16,6 +16,7 @@ from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.money import Money
 from ..domain.notice import Notice
 from ..domain.order import (
+    DELIVERY_SOURCES,
     DeliveryStatus,
     EntryType,
     Order,
@@ -46,7 +47,9 @@ class VersionConflict(Exception):
 @dataclass(frozen=True)
 class FastPathResult:
     applied: bool
-    order: Order | None  # as it was when not applied (None = no order); None when applied
+    # not applied: the order as it was (None = no order); applied: the new order where the path
+    # returns it (apply_delivery), else None (apply_first_payment)
+    order: Order | None
 
 
 # ------------------------------------------------------------------- conversions
@@ -234,9 +237,12 @@ def _field_values(name: str, value: Any) -> dict[str, Any]:
     return {name: value}
 
 
-def _actions(changes: OrderChanges, channel: str, amount_minor: int) -> list[Action]:
+def _actions(
+    changes: OrderChanges, channel: str | None = None, amount_minor: int | None = None
+) -> list[Action]:
     """The update of `changes` to an order of that channel and amount: each field with the index
-    keys derived from it (a new pay status moves the order in the status composites)."""
+    keys derived from it (a new pay status moves the order in the status composites, so a new
+    pay status needs them; nothing else does)."""
     attrs = OrderModel.get_attributes()
     actions: list[Action] = []
     for name, value in changes.set.items():
@@ -244,6 +250,8 @@ def _actions(changes: OrderChanges, channel: str, amount_minor: int) -> list[Act
             continue
         stored_values = _field_values(name, value)
         if name == "pay_status":
+            if channel is None or amount_minor is None:
+                raise ValueError("a new pay status needs the order's channel and amount")
             stored_values |= status_keys(channel, value.value, amount_minor)
             if value in (PayStatus.REFUNDED, PayStatus.PARTIALLY_REFUNDED):  # no longer awaited
                 stored_values[AWAITING_DELIVERY] = None
@@ -332,6 +340,22 @@ def apply_first_payment(notice: Notice, changes: OrderChanges) -> FastPathResult
         condition,
         return_new=False,
     )
+    return FastPathResult(result.ok, to_domain(result.item) if result.item else None)
+
+
+def apply_delivery(order_no: str, changes: OrderChanges, delivered: bool) -> FastPathResult:
+    """A delivery report in one request: the order exists, is paid, and its delivery status may
+    become the report's (domain DELIVERY_SOURCES: pending or failed; a held order's is held, so
+    it is not on hold). On success the new order comes back (ALL_NEW); when the condition fails,
+    the order as it was (or None), for the caller to decide on without another read."""
+    target = DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED
+    condition = (
+        OrderModel.order_no.exists()
+        & (OrderModel.pay_status == PayStatus.PAID.value)
+        & OrderModel.delivery_status.is_in(*sorted(s.value for s in DELIVERY_SOURCES[target]))
+    )
+    # no channel or amount: they only key a new pay status (_actions refuses one without them)
+    result = update_or_old(OrderModel, order_no, _actions(changes), condition)
     return FastPathResult(result.ok, to_domain(result.item) if result.item else None)
 
 

@@ -4,8 +4,8 @@ makes the next calls refuse, as the AWS service would.
 
 The repositories' fakes keep the DynamoDB semantics the use cases rely on: an order is written
 only under its condition (still at the version read, the notice not applied yet; the first
-payment's pending, same channel and amount), a failed condition hands back the order as stored,
-and a notice is stored once per dedupe key. What they hand back is a copy, as a read is. The
+payment's pending, same channel and amount; a delivery's paid, delivery pending or failed), a
+failed condition hands back the order as stored, and a notice is stored once per dedupe key. What they hand back is a copy, as a read is. The
 contract test (tests/integration/test_repository_fakes.py) runs one scenario on a fake and on
 the real store so the two cannot drift."""
 
@@ -25,6 +25,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lookup import GatewayTrade
 from chalicelib.domain.notice import Notice
 from chalicelib.domain.order import (
+    DELIVERY_SOURCES,
     DeliveryStatus,
     Order,
     OrderChanges,
@@ -202,6 +203,21 @@ class MemoryOrders:
             return FastPathResult(False, copy.deepcopy(stored))
         self._write(stored, changes)
         return FastPathResult(True, None)
+
+    def apply_delivery(
+        self, order_no: str, changes: OrderChanges, delivered: bool
+    ) -> FastPathResult:
+        self._meanwhile()
+        stored = self.orders.get(order_no)
+        target = DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED
+        if (
+            stored is None
+            or stored.pay_status is not PayStatus.PAID
+            or stored.delivery_status not in DELIVERY_SOURCES[target]
+        ):
+            self.conflicts += 1
+            return FastPathResult(False, copy.deepcopy(stored))
+        return FastPathResult(True, self._write(stored, changes))
 
     def with_open_refunds(
         self, after: dict[str, dict[str, str]] | None = None, page_size: int = 100
