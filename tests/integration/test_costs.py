@@ -296,3 +296,104 @@ def test_stream_images_read_without_pynamodb_give_the_same_orders(api, orders_st
         assert order_store.from_stream_image(image) == order_store.to_domain(
             OrderModel.from_raw_data(image)
         )
+
+
+def _stored(order_no: str) -> dict:
+    """The stored item as DynamoDB holds it (attribute values)."""
+    return OrderModel.get(order_no).serialize()
+
+
+def _on_orders(sent: list[tuple[str, dict]]) -> Counter[str]:
+    """The requests to the orders table (the shop key's lookup reads the keys table)."""
+    return Counter(
+        op for op, params in sent if params.get("TableName") == OrderModel.Meta.table_name
+    )
+
+
+def test_a_delivery_costs_one_request_and_stores_what_the_read_and_write_stored(api, monkeypatch):
+    """The fast path (store apply_delivery): one conditional UpdateItem, no read; the order after
+    it is the order before with `report_delivery`'s changes applied, and it has left the
+    awaiting-delivery index."""
+    from chalicelib.domain.order import EntryType, report_delivery
+    from chalicelib.store import orders as order_store
+    from chalicelib.store.search_keys import AWAITING_DELIVERY
+
+    order_no = api.json(api.register())["order_no"]
+    api.send(wires.alipay(order_no, "58.00"))
+    before = order_store.get(order_no)
+    assert before is not None and _stored(order_no).get(AWAITING_DELIVERY)
+    with dynamodb_requests(monkeypatch) as (_, sent):
+        response = api.call(
+            "POST", f"/orders/{order_no}/delivery", {"status": "delivered", "detail": "key sent"}
+        )
+    assert response.status_code == 200 and _on_orders(sent) == {"UpdateItem": 1}
+    (update,) = [params for op, params in sent if op == "UpdateItem"]
+    assert update["ReturnValues"] == "ALL_NEW"
+    after = order_store.get(order_no)
+    assert after is not None and after.delivered_at is not None
+    assert after == report_delivery(before, True, "key sent", after.delivered_at).apply_to(before)
+    assert after.version == before.version + 1
+    assert after.timeline[-1].type is EntryType.DELIVERY
+    assert after.timeline[-1].message == "delivery delivered: key sent"
+    assert AWAITING_DELIVERY not in _stored(order_no)
+    assert api.json(response)["delivery_status"] == "delivered"
+
+
+def _refused_cases(api) -> dict[str, tuple[str, str]]:
+    """An order (number) in each state the fast path's condition refuses, with the report."""
+    from chalicelib.domain.order import hold
+    from chalicelib.store import orders as order_store
+
+    def paid() -> str:
+        order_no = api.json(api.register())["order_no"]
+        api.send(wires.alipay(order_no, "58.00"))
+        return order_no
+
+    held = paid()
+    order = order_store.get(held)
+    assert order is not None
+    order_store.apply_changes(order, hold(order, ["operator"], order.created_at, "operator"))
+    delivered = paid()
+    assert api.call("POST", f"/orders/{delivered}/delivery", {"status": "delivered"}).status_code
+    return {
+        "unpaid": (api.json(api.register())["order_no"], "delivered"),
+        "held": (held, "delivered"),
+        "delivered again": (delivered, "delivered"),
+        "failed after delivered": (delivered, "failed"),
+        "unknown": ("20261125140000999999", "delivered"),
+    }
+
+
+def test_every_refusal_through_the_failed_condition_answers_as_the_read_did(api, monkeypatch):
+    """Each report the condition refuses: the order the failed write returns decides, as the
+    read did before (the same status and body, with the fast path replaced by that read), in
+    that one request, and nothing is written."""
+    from chalicelib.store import orders as order_store
+    from chalicelib.store.orders import FastPathResult
+
+    cases = _refused_cases(api)
+
+    def report(order_no: str, status: str):
+        response = api.call("POST", f"/orders/{order_no}/delivery", {"status": status})
+        return response.status_code, api.json(response)
+
+    answers = {}
+    for name, (order_no, status) in cases.items():
+        stored = _stored(order_no) if name != "unknown" else None
+        with dynamodb_requests(monkeypatch) as (_, sent):
+            answers[name] = report(order_no, status)
+        assert _on_orders(sent) == {"UpdateItem": 1}, name  # the refused write, nothing more
+        if stored is not None:
+            assert _stored(order_no) == stored, name
+    with monkeypatch.context() as patch:  # the path before: read, then decide
+        patch.setattr(
+            order_store,
+            "apply_delivery",
+            lambda order_no, changes, delivered: FastPathResult(False, order_store.get(order_no)),
+        )
+        assert {name: report(*case) for name, case in cases.items()} == answers
+    assert [code for code, _ in answers.values()] == [409, 409, 200, 409, 404]
+    assert answers["delivered again"][1]["delivery_status"] == "delivered"
+    with dynamodb_requests(monkeypatch) as (_, sent):
+        assert report("not.an.order", "delivered")[0] == 404
+    assert _on_orders(sent) == {}  # not an order number: no request
