@@ -1,6 +1,6 @@
 """The repositories' in-memory fakes (tests/support/fakes.py) keep the real store's contract:
 one scenario of the calls the use cases make, through the `orders`, `notices`, `claims`,
-`trades`, `pending` and `anomalies` ports, run on the fakes and on the real tables
+`trades`, `pending` and `anomalies` ports (the orders' fast paths included), run on the fakes and on the real tables
 (store/orders.py, store/notices.py, store/claims.py, store/lookup.py, store/pending.py,
 store/anomalies.py on moto), gives the same
 answers and the same stored orders — so service tests on the fakes prove what they claim."""
@@ -17,12 +17,14 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.money import Money
 from chalicelib.domain.notice import Notice, NoticeKind
 from chalicelib.domain.order import (
+    DeliveryStatus,
     EntryType,
     Order,
     OrderChanges,
     Outcome,
     PayStatus,
     TimelineEntry,
+    delivery_changes,
     first_payment_changes,
     hold,
     release_hold,
@@ -164,6 +166,47 @@ def test_the_fakes_answer_as_the_tables_do(aws):
     assert isinstance(final, Order) and final.version == 4
     assert final.pay_status is PayStatus.PARTIALLY_REFUNDED
     assert final.refunded_amount == Money(800, "CNY")
+
+
+def _delivering(orders: ports.Orders) -> list[object]:
+    """Delivery reports under the fast path's condition: refused (no order, unpaid, held,
+    delivered already), failed then delivered."""
+    seen: list[object] = []
+    delivered = delivery_changes(True, "card key sent", AT)
+    failed = delivery_changes(False, "no stock", AT)
+    seen.append(orders.apply_delivery(ORDER_NO, delivered, True))  # no order
+    orders.create(_order())
+    seen.append(orders.apply_delivery(ORDER_NO, delivered, True))  # unpaid
+    notice = _notice()
+    assert orders.apply_first_payment(notice, first_payment_changes(notice, AT)).applied
+    paid = orders.get(ORDER_NO)
+    assert paid is not None
+    held = orders.apply_changes(paid, hold(paid, ["operator"], AT, "operator"))
+    seen.append(orders.apply_delivery(ORDER_NO, delivered, True))  # held
+    orders.apply_changes(held, release_hold(held, AT, "key_op1", "ok"))
+    seen += [orders.apply_delivery(ORDER_NO, failed, False) for _ in range(2)]  # failed, twice
+    seen.append(orders.apply_delivery(ORDER_NO, delivered, True))
+    seen += [
+        orders.apply_delivery(ORDER_NO, changes, to)
+        for changes, to in [(delivered, True), (failed, False)]
+    ]
+    return seen
+
+
+def test_the_delivery_fast_path_of_the_fake_is_the_tables(aws):
+    real = _delivering(order_store)
+    assert _delivering(MemoryOrders()) == real
+    applied = [result.applied for result in real if isinstance(result, FastPathResult)]
+    assert applied == [False, False, False, True, True, True, False, False]
+    nobody, unpaid, held, _, _, delivered, again, _ = real
+    assert nobody == FastPathResult(False, None)
+    assert isinstance(unpaid, FastPathResult) and unpaid.order is not None
+    assert unpaid.order.pay_status is PayStatus.PENDING  # the order as it was
+    assert isinstance(held, FastPathResult) and held.order is not None and held.order.on_hold
+    assert isinstance(delivered, FastPathResult) and delivered.order is not None
+    assert delivered.order.delivery_status is DeliveryStatus.DELIVERED  # the new order
+    assert delivered.order.delivered_at == AT and delivered.order.version == 6
+    assert isinstance(again, FastPathResult) and again.order == delivered.order
 
 
 def _numbered(n: int) -> str:

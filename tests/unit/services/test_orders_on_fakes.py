@@ -93,6 +93,43 @@ def test_an_unpaid_order_is_not_delivered(world):
     assert world.orders.get(ORDER_NO).delivery_status is DeliveryStatus.PENDING
 
 
+def test_a_delivery_meeting_another_write_lands_once_on_top_of_it(world, operator_key):
+    """A note lands between the shop's report and its write: the write's condition is on the
+    order's state, not its version, so it lands, once, after the note; no read, no retry."""
+    paid = _paid(world)
+    world.orders.concurrently.append(lambda: _act("note", "buyer called"))
+    delivered = orders.record_delivery(ReportDelivery(ORDER_NO, True, "card key sent"))
+    stored = world.orders.get(ORDER_NO)
+    assert delivered == stored and world.orders.conflicts == 0
+    assert stored.version == paid.version + 2
+    kinds = [e.type for e in stored.timeline]
+    assert (
+        kinds[-2:] == [EntryType.NOTE, EntryType.DELIVERY] and kinds.count(EntryType.DELIVERY) == 1
+    )
+
+
+def test_two_racing_deliveries_land_once(world):
+    """The same report twice at once: the second's condition meets the first's delivery, and the
+    order it hands back is delivered already: unchanged, no second entry."""
+    _paid(world)
+    world.orders.concurrently.append(
+        lambda: orders.record_delivery(ReportDelivery(ORDER_NO, True, "card key sent"))
+    )
+    racing = orders.record_delivery(ReportDelivery(ORDER_NO, True, "card key sent"))
+    stored = world.orders.get(ORDER_NO)
+    assert racing == stored and world.orders.conflicts == 1
+    assert [e.type for e in stored.timeline].count(EntryType.DELIVERY) == 1
+
+
+def test_a_held_order_refuses_the_delivery_and_nothing_is_written(world, operator_key):
+    """Held: the condition fails, the order it hands back is refused as the read one was."""
+    _paid(world)
+    held = _act("hold", "chargeback risk").order
+    with pytest.raises(TransitionRefused, match="on hold"):
+        orders.record_delivery(ReportDelivery(ORDER_NO, True, None))
+    assert world.orders.get(ORDER_NO) == held and world.orders.conflicts == 1
+
+
 # ------------------------------------------------------------------- operator actions
 
 
