@@ -147,8 +147,8 @@ def cold_items_kept_as_json() -> None:
     first seconds, then rarely again. An item nobody has touched for COLD_AFTER_S is put away as
     its JSON, compressed (zlib's fastest level: an order's 2.5 KB of JSON in about a third, for
     ~20 µs once; a thaw is rare); the first read or write after that makes the objects again,
-    exactly as moto made them from the same JSON when it was written. The sweep runs under the write lock, at most
-    once every SWEEP_EVERY_S, at the start of a write (never inside one)."""
+    exactly as moto made them from the same JSON when it was written. The sweep runs under the
+    write lock, at most once every SWEEP_EVERY_S, at the start of a write (never inside one)."""
     import weakref
 
     from moto.dynamodb.models.dynamo_type import Item
@@ -870,8 +870,8 @@ def stream_records_kept_as_json() -> None:
     not read them), where its JSON is 2–4 KB. Records are trimmed once every reader has read
     them (streams_forget_what_every_reader_has_read), so what they cost is the backlog's
     memory: when the consumers fall behind in a flash sale, most of the embedded AWS's growth.
-    Each record is kept as its JSON (compressed) once moto has built it; GetRecords makes it again from that
-    JSON, so every reader gets what moto would have answered."""
+    Each record is kept as its JSON (compressed) once moto has built it; GetRecords makes it
+    again from that JSON, so every reader gets what moto would have answered."""
     from moto.dynamodb.models.table import StreamRecord
 
     if isinstance(StreamRecord.__dict__.get("record"), _PackedRecord):
