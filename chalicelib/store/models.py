@@ -4,9 +4,9 @@ Every admin access pattern of API.md is served by a key or an index (docs/intern
 Filter indexes are keyed by the filtered value with the ISO creation time as sort key, so a
 filter plus a time range is one bounded Query, newest first, never a Scan. Unfiltered listings
 use the UTC creation day as partition (one Query per day) so no single key takes every write.
-Derived keys (`paid_day`, `awaiting_delivery`, `flag`, `email_lc`, `product_lc`, the amount, status, channel and e-mail
-composites) are written together with what they derive from (store/orders.py, store/search_keys.py);
-sparse indexes simply omit the attribute. Composite sort keys `<value>#<created_at>` (amount,
+Derived keys (`paid_day`, `awaiting_delivery`, `flag`, `email_lc`, `product_lc`, the amount,
+status, channel and e-mail composites) are written together with what they derive from
+(store/orders.py, store/search_keys.py); sparse indexes simply omit the attribute. Composite sort keys `<value>#<created_at>` (amount,
 e-mail) let one Query read exactly one price or one address in a time range, newest first.
 """
 
