@@ -17,6 +17,7 @@ waiting, not every order paid that day.
 
 from __future__ import annotations
 
+from ..domain.order import DeliveryStatus, PayStatus
 from .amount_bands import band_of
 
 HEAD = 3
@@ -59,7 +60,11 @@ AWAITING_DELIVERY = "awaiting_delivery"
 def awaiting_delivery_keys(pay_status: str, delivery_status: str, paid_day: str | None) -> dict:
     """`awaiting_delivery` while the order is paid and not delivered (held or failed included:
     the check's filter decides about those), else nothing."""
-    if pay_status == "paid" and delivery_status != "delivered" and paid_day:
+    if (
+        pay_status == PayStatus.PAID.value
+        and delivery_status != DeliveryStatus.DELIVERED.value
+        and paid_day
+    ):
         return {AWAITING_DELIVERY: paid_day}
     return {}
 

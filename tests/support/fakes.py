@@ -5,9 +5,10 @@ makes the next calls refuse, as the AWS service would.
 The repositories' fakes keep the DynamoDB semantics the use cases rely on: an order is written
 only under its condition (still at the version read, the notice not applied yet; the first
 payment's pending, same channel and amount; a delivery's paid, delivery pending or failed), a
-failed condition hands back the order as stored, and a notice is stored once per dedupe key. What they hand back is a copy, as a read is. The
-contract test (tests/integration/test_repository_fakes.py) runs one scenario on a fake and on
-the real store so the two cannot drift."""
+failed condition hands back the order as stored, and a notice is stored once per dedupe key.
+What they hand back is a copy, as a read is. The contract test
+(tests/integration/test_repository_fakes.py) runs one scenario on a fake and on the real store
+so the two cannot drift."""
 
 from __future__ import annotations
 
