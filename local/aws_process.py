@@ -128,9 +128,10 @@ def main() -> None:
     sys.setswitchinterval(0.0005)
     fidelity.like_aws()
     port, *rest = sys.argv[1:]
-    counted = moto_app()
+    forwarding = rest[:1] == ["--dynamodb-at"]
+    counted = moto_app(lean_dynamodb=not forwarding)
     app: Callable[..., Any] = counted
-    if rest[:1] == ["--dynamodb-at"]:
+    if forwarding:
         app = DynamoDBForwarder(counted, int(rest[1]))
     server = keep_alive_server(int(port), app)
     threading.Thread(target=server.safe_start, name="moto-server", daemon=True).start()
@@ -138,11 +139,16 @@ def main() -> None:
     server.stop()
 
 
-def moto_app() -> RequestCounter:
-    """moto's application for every service, its requests counted."""
+def moto_app(lean_dynamodb: bool = False) -> RequestCounter:
+    """moto's application for every service, its requests counted; with `lean_dynamodb` (the
+    DynamoDB process), the hot DynamoDB operations go straight to moto's handler
+    (local/dynamodb_wsgi.py)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return RequestCounter(DomainDispatcherApplication(create_backend_app))
+    from local.dynamodb_wsgi import DynamoDBApplication
+
+    app: Callable[..., Any] = DomainDispatcherApplication(create_backend_app)
+    return RequestCounter(DynamoDBApplication(app) if lean_dynamodb else app)
 
 
 def keep_alive_server(port: int, app: Callable[..., Any]) -> Any:
@@ -151,10 +157,16 @@ def keep_alive_server(port: int, app: Callable[..., Any]) -> Any:
     werkzeug's development server closes the connection after every answer, so each AWS call
     of the stack paid a TCP connection on both sides and moto a new thread; cheroot keeps
     connections open (HTTP/1.1 keep-alive, idle ones parked in a selector, not on a thread) and
-    answers from a fixed pool of threads. The backlog holds a burst of the stack's callers."""
+    answers from a fixed pool of threads. The backlog holds a burst of the stack's callers.
+
+    cheroot keeps only 10 idle connections open by default and closes every other one after its
+    answer: with the stack's dozens of request threads each holding a pooled connection, most
+    AWS calls of a flash sale paid a new TCP connection (a fifth of the stack's time, in
+    connect and getaddrinfo) and moto a new registration in its selector. Keep every idle
+    connection the stack's pools can hold (`_IDLE_CONNECTIONS_KEPT`)."""
     from cheroot import wsgi
 
-    return wsgi.Server(
+    server = wsgi.Server(
         ("127.0.0.1", port),
         app,
         numthreads=_SERVER_THREADS,
@@ -162,6 +174,8 @@ def keep_alive_server(port: int, app: Callable[..., Any]) -> Any:
         timeout=60,
         server_name="paytrack-local-aws",
     )
+    server.keep_alive_conn_limit = _IDLE_CONNECTIONS_KEPT
+    return server
 
 
 _SERVER_THREADS = 64
@@ -169,6 +183,10 @@ _SERVER_THREADS = 64
 pumps' lanes, the scheduler, the listeners, a shop's consumers): a request that found every
 thread busy would wait in cheroot's queue, first come first served, where local/fidelity.Turns
 cannot give the stream consumers their turn."""
+
+_IDLE_CONNECTIONS_KEPT = 1024
+"""More than the stack's processes can hold open: each botocore client pools up to
+chalicelib/platform/aws.MAX_POOL_CONNECTIONS, one connection per thread calling at once."""
 
 _HOP_BY_HOP = frozenset(
     {
