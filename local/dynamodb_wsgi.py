@@ -9,9 +9,12 @@ operation and whose body is its input as JSON — so `DynamoDBApplication` hands
 operations (`LEAN_OPERATIONS`) to moto's own handler directly, set up with what its operations
 read (`_handler`), and passes anything else on to moto's application unchanged.
 
-The input moto's model parse makes from JSON differs from `json.loads` only where the model says
-blob or timestamp; none of `LEAN_OPERATIONS`' inputs has a timestamp, and the only blobs are
-binary attribute values (`B`, `BS`), so a body that has one takes moto's way.
+The input moto's model parse makes from JSON differs from `json.loads` where the model says blob
+or timestamp, and in members the model does not know (dropped by the parse, never read by the
+handlers); none of `LEAN_OPERATIONS`' inputs has a timestamp, and the only blobs are binary
+attribute values (`B`, `BS`), so a body that has one takes moto's way, as does an empty body or
+one that is not a JSON object. A handler that fails raises to the server, as it does through
+moto's application. tests/unit/local/test_dynamodb_wsgi.py sends the same history both ways.
 """
 
 from __future__ import annotations
@@ -81,9 +84,9 @@ def _reason(status: int) -> str:
 
 def lean_params(raw: bytes) -> dict[str, Any] | None:
     """The operation's input as moto's model parse would make it, or None where it would differ
-    (a binary attribute value, decoded by the model from base64) or the body is not a JSON
-    object (moto's way answers that with its own error)."""
-    if _BINARY_VALUE.search(raw):
+    (a binary attribute value, decoded by the model from base64) or the body is empty or not a
+    JSON object (moto's way answers those its own way)."""
+    if not raw or _BINARY_VALUE.search(raw):
         return None
     try:
         params = json.loads(raw) if raw else {}

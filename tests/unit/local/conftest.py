@@ -190,10 +190,14 @@ def patched_later(monkeypatch):
     from moto.dynamodb.parsing import validators
 
     monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
+    import moto.dynamodb.responses as dynamodb_responses
+
+    monkeypatch.setattr(dynamodb_responses, "dynamo_to_dict", dynamodb_responses.dynamo_to_dict)
     for owner, name in (
         (UpdateExpressionParser, "make"),
         (DepthFirstTraverser, "traverse"),
         (BaseModel, "__new__"),
+        (responses.BaseResponse, "_enrich_response"),
     ):
         monkeypatch.setattr(
             owner, name, owner.__dict__[name]

@@ -128,6 +128,44 @@ def test_the_public_endpoint_answers_both_processes_counts_added_up(aws):
     assert all(merged[name] == count for name, count in dynamodbs.items())
 
 
+def test_both_processes_keep_dozens_of_idle_connections_open(aws):
+    """The stack's request threads each hold a pooled connection; cheroot closed all but 10
+    idle ones after their answer, so most calls paid a new TCP connection."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    for endpoint in (aws.endpoint, aws.dynamodb_endpoint):
+        where = urlsplit(endpoint)
+        held = [
+            http.client.HTTPConnection(where.hostname, where.port, timeout=10) for _ in range(40)
+        ]
+        try:
+            first_ports = []
+            for round_ in range(2):
+                for connection in held:
+                    connection.request(
+                        "POST",
+                        "/",
+                        body=b"{}",
+                        headers={
+                            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+                            "Content-Type": "application/x-amz-json-1.0",
+                            "Authorization": "AWS4-HMAC-SHA256 Credential=t/20261207/ap-east-1/dynamodb/aws4_request",
+                        },
+                    )
+                    answer = connection.getresponse()
+                    answer.read()
+                    assert answer.status == 200 and not answer.will_close
+                    if round_ == 0:
+                        assert connection.sock is not None
+                        first_ports.append(connection.sock.getsockname()[1])
+            # the second round went over the same 40 connections, none opened again
+            assert [c.sock.getsockname()[1] for c in held if c.sock] == first_ports
+        finally:
+            for connection in held:
+                connection.close()
+
+
 def test_the_stacks_clients_and_its_children_go_straight_to_the_dynamodb_process(aws, monkeypatch):
     for name in (*aws_process.ENDPOINT_VARIABLES, "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "unset")  # put back as they were after the test
