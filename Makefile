@@ -83,6 +83,7 @@ bench: install
 	$(PY) -m bench.anomalies
 	$(PY) -m bench.reconcile
 	$(PY) -m bench.admin
+	$(PY) -m bench.local_aws
 	$(PY) -m bench.flash_sale
 
 # Deploying (infra/README.md): `make package STAGE=prod REGION=…` packages and lints, nothing sent

@@ -121,19 +121,26 @@ def _free_port() -> int:
 
 
 def main() -> None:
+    port, *rest = sys.argv[1:]
+    forwarding = rest[:1] == ["--dynamodb-at"]
+
+    def app() -> Callable[..., Any]:
+        counted = moto_app(lean_dynamodb=not forwarding)
+        return DynamoDBForwarder(counted, int(rest[1])) if forwarding else counted
+
+    serve_until_parent_closes(int(port), app)
+
+
+def serve_until_parent_closes(port: int, make_app: Callable[[], Callable[..., Any]]) -> None:
+    """moto made like AWS (local/fidelity.py), `make_app()` served on `port` until stdin, a pipe
+    the parent holds, is closed (bench/local_aws.py serves its own applications with it)."""
     from local import fidelity
 
     # A request makes a dozen socket calls, each giving up the interpreter lock; behind a busy
     # thread (a Query) each waited the default 5 ms switch interval to get it back.
     sys.setswitchinterval(0.0005)
     fidelity.like_aws()
-    port, *rest = sys.argv[1:]
-    forwarding = rest[:1] == ["--dynamodb-at"]
-    counted = moto_app(lean_dynamodb=not forwarding)
-    app: Callable[..., Any] = counted
-    if forwarding:
-        app = DynamoDBForwarder(counted, int(rest[1]))
-    server = keep_alive_server(int(port), app)
+    server = keep_alive_server(port, make_app())
     threading.Thread(target=server.safe_start, name="moto-server", daemon=True).start()
     sys.stdin.buffer.read()  # until the parent closes the pipe or dies
     server.stop()
