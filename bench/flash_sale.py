@@ -16,7 +16,8 @@ process, under the load a 发卡 shop's flash sale sends, each figure reported a
    order when its `order.ready` arrives and reports the delivery (`POST /orders/{no}/delivery`),
    as a 发卡 shop does: those answers are reported apart (`delivery_p99_s`). Reported beside them, as
    they hold on a loaded machine where times do not: each process's CPU and memory per order,
-   and the AWS requests per order by operation and table (`aws_requests_per_order`).
+   and the AWS requests per order by operation and table (`aws_requests_per_order`); and the
+   machine's speed before and after the load (`machine_probe_ms`: this VM's drifts by up to 2×).
 
     make bench        # or: .venv/bin/python -m bench.flash_sale [--seconds 600] [--rate 20]
 """
@@ -126,6 +127,27 @@ def _own_cpu_seconds() -> float:
     with the stack, so it is reported beside the stack's."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def machine_probe_ms() -> float:
+    """The CPU time (median of five) a fixed piece of pure Python takes in this process. This
+    VM's speed drifts by up to 2× within minutes (its neighbours' load), and every CPU figure
+    and time of a run moves with it: the probe, taken before the load and after it, says what
+    speed the run had, so two runs can be compared."""
+
+    def work() -> int:
+        counts: dict[str, int] = {}
+        for i in range(50_000):
+            key = f"k{i % 512}"
+            counts[key] = counts.get(key, 0) + i
+        return len(counts)
+
+    took = []
+    for _ in range(5):
+        started = time.process_time()
+        work()
+        took.append(time.process_time() - started)
+    return round(1000 * sorted(took)[2], 1)
 
 
 def _rss_mb(pid: int) -> float:
@@ -566,6 +588,7 @@ def run(
         meter = ProcessMeter(stack.process.pid)
         time.sleep(min(5.0, idle_seconds))  # let start-up work (the first schedules) settle
         idle_cpu = meter.cpu_percent_over(idle_seconds)
+        probe_before = machine_probe_ms()
         shop = Shop(stack)
         inbox = ShopInbox(stack, on_ready=shop.deliver_later if deliver else None)
         inbox.start()
@@ -585,12 +608,14 @@ def run(
         roles_after = meter.by_role(_cpu_seconds)
         inbox.stop()
         shop.stop_delivering()
+        probe_after = machine_probe_ms()
         requests_after = aws_requests(stack)
         rss_after = meter.rss_mb()
         rss_roles_after = meter.by_role(_rss_mb)
         orders = len(pairs)
         report = {
             "idle_cpu_pct": round(idle_cpu, 1),
+            "machine_probe_ms": [probe_before, probe_after],
             "connections": connections,
             "warm_up_pairs": len(warm_pairs),
             "load": load_report(pairs, elapsed, inbox, rate, shop.deliveries),

@@ -9,7 +9,8 @@ separate services; here they are two processes, each with its own interpreter lo
 
 - DynamoDB and DynamoDB Streams (one moto backend: a stream reads its table) on a port of its
   own, which the stack's clients reach directly (`EmbeddedAws.environment`: botocore's
-  service-specific endpoint variables);
+  service-specific endpoint variables), its hot operations handed straight to moto's handler
+  (local/dynamodb_wsgi.py);
 - every other service (SNS, SQS, S3, Secrets Manager) on the public port, which also passes
   any DynamoDB request it gets on to the first (`DynamoDBForwarder`), so that `aws
   --endpoint-url` and the tests see one AWS there, and answers the two processes' request

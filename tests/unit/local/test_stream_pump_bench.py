@@ -218,3 +218,10 @@ def test_the_shop_delivers_each_ready_order_once_and_reports_what_the_api_refuse
     report = flash_sale.load_report(pairs, 1.0, inbox, 3.0, shop.deliveries)
     assert report["delivered"] == 2
     assert report["delivery_errors"] == ["delivery HTTP 409 "]
+
+
+def test_the_machine_probe_measures_the_same_work_each_time():
+    probes = [flash_sale.machine_probe_ms() for _ in range(3)]
+
+    assert all(probe > 0 for probe in probes)
+    assert max(probes) < 20 * min(probes)  # the same work: within the VM's drift, not another task
