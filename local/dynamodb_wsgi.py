@@ -89,7 +89,7 @@ def lean_params(raw: bytes) -> dict[str, Any] | None:
     if not raw or _BINARY_VALUE.search(raw):
         return None
     try:
-        params = json.loads(raw) if raw else {}
+        params = json.loads(raw)
     except ValueError:
         return None
     return params if isinstance(params, dict) else None

@@ -610,61 +610,107 @@ def _unsorted(table) -> list:
 class IndexMap:
     """A table's items by their value of each index hash attribute a Query has asked for, as
     DynamoDB keeps an index: built from the table on the first Query of an attribute, then kept
-    by every write (writes_keep_index_maps). `buckets[attribute][value]` maps an item's table key
-    (hash, range) to the item; `placed[key]` is where each key sits, to move it on the next write."""
+    by every write (writes_keep_index_maps).
+
+    `buckets[attribute][value]` is the item with that value, or a dict of the items (by table
+    key) when there are several; `placed[key]` is where an item's table key sits, one value per
+    tracked attribute (`attributes`' order, None where it is not filed), to move it on the next
+    write. A value is held as `(type, cast value)` (a DynamoType's own equality and hash; a
+    string as itself):
+    most of an order's indexed values (its e-mail, IP, trade number) are its alone, and a
+    DynamoType and a dict per value kept them alive after the item was put away cold. In-process,
+    1,500 orders written with six of the orders table's index attributes tracked kept 2.4 KB each
+    in the map that way (more than the cold item), 0.85 KB this way."""
 
     def __init__(self, table):
         self.table = table
+        self.attributes: list[str] = []
         self.buckets: dict[str, dict] = {}
-        self.placed: dict[tuple, dict] = {}
+        self.placed: dict[tuple, tuple] = {}
 
     def items_with(self, attribute: str, value) -> list:
         if attribute not in self.buckets:
             with _lock:
                 self._track(attribute)
-        found = self.buckets[attribute].get(value)
-        return list(found.values()) if found else []  # one C call: no write interleaves
+        try:
+            found = self.buckets[attribute].get(_value_key(value))
+        except TypeError:  # a set, list or map: no item is filed under one
+            return []
+        if found is None:
+            return []
+        return list(found.values()) if type(found) is dict else [found]  # one C call each
 
     def _track(self, attribute: str) -> None:
         if attribute in self.buckets:
             return
         self.buckets[attribute] = {}
+        self.attributes.append(attribute)
+        position = len(self.attributes) - 1
         for item in _unsorted(self.table):
             key = (item.hash_key, item.range_key)
-            value = self._place(attribute, key, item)
-            if value is not None:
-                self.placed.setdefault(key, {})[attribute] = value
+            filed = self._file(attribute, key, item)
+            if filed is not None:
+                held = self.placed.get(key, ())
+                self.placed[key] = (*held, *(None,) * (position - len(held)), filed)
 
     def refresh(self, hash_value, range_value) -> None:
         """File the item at this table key where its current values belong, then take it out of
         where it was (in that order: a Query meanwhile never misses an item that stays put)."""
-        key = (hash_value, range_value)
-        was = self.placed.pop(key, {})
         item = _stored(self.table, hash_value, range_value)
-        now = (
-            {}
-            if item is None
-            else {a: v for a in self.buckets if (v := self._place(a, key, item)) is not None}
-        )
-        for attribute, value in was.items():
-            if attribute not in now or now[attribute] != value:
-                bucket = self.buckets[attribute].get(value, {})
-                bucket.pop(key, None)
-                if not bucket:
-                    self.buckets[attribute].pop(value, None)
-        if now:
+        # the item's own key objects where it is there (the request's are garbage after it)
+        key = (hash_value, range_value) if item is None else _key_of(item)
+        was = self.placed.pop(key, ())
+        now = () if item is None else tuple(self._file(a, key, item) for a in self.attributes)
+        for position, old in enumerate(was):
+            if old is not None and (not now or now[position] != old):
+                self._unfile(self.attributes[position], old, key)
+        if any(filed is not None for filed in now):
             self.placed[key] = now
 
-    def _place(self, attribute: str, key: tuple, item):
-        """File the item under its value of `attribute`; that value, or None when not filed."""
+    def _file(self, attribute: str, key: tuple, item):
+        """File the item under its value of `attribute`; that value's key, or None when not
+        filed."""
         value = item.attrs.get(attribute)
         if value is None:
             return None
+        bucket = self.buckets[attribute]
         try:
-            self.buckets[attribute].setdefault(value, {})[key] = item
-        except TypeError:  # a list, map or set value: never equal to a queried key value
+            filed = _value_key(value)
+            held = bucket.get(filed)
+        except TypeError:  # a set, list or map value: never equal to a queried key value
             return None
-        return value
+        if held is None or (type(held) is not dict and _key_of(held) == key):
+            bucket[filed] = item
+        elif type(held) is dict:
+            held[key] = item
+        else:
+            bucket[filed] = {_key_of(held): held, key: item}
+        return filed
+
+    def _unfile(self, attribute: str, filed: Any, key: tuple) -> None:
+        bucket = self.buckets[attribute]
+        held = bucket.get(filed)
+        if held is None:
+            return
+        if type(held) is not dict:
+            if _key_of(held) == key:
+                del bucket[filed]
+            return
+        held.pop(key, None)
+        if len(held) == 1:
+            bucket[filed] = next(iter(held.values()))
+        elif not held:
+            del bucket[filed]
+
+
+def _value_key(value) -> Any:
+    """A DynamoType as what its equality and hash compare: its type and cast value; a string
+    (most indexed values) as itself, which no other type's key equals."""
+    return value.value if value.type == "S" else (value.type, value.cast_value)
+
+
+def _key_of(item) -> tuple:
+    return (item.hash_key, item.range_key)
 
 
 def _stored(table, hash_value, range_value):

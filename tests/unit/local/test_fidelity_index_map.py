@@ -290,3 +290,32 @@ def test_an_index_query_reads_only_its_partition(aws_env, patched_later):
             Select="COUNT",
         )
         assert count["Count"] == 3 and count["ScannedCount"] == 3
+
+
+def test_a_value_held_by_one_item_is_that_item_and_by_several_a_dict(aws_env, patched_later):
+    """The compact shape the map keeps (most of an order's indexed values are its alone): one
+    item under a value is the item itself, two are a dict by table key, and back again."""
+    patched_later()
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        _create_tables(client)
+        client.query(
+            TableName="t",
+            IndexName="by_ip",
+            KeyConditionExpression="ip = :v",
+            ExpressionAttributeValues={":v": {"S": IPS[0]}},
+        )
+        index_map = _backend_table("t")._index_map
+        by_ip = index_map.buckets["ip"]
+
+        client.put_item(**_put("t", "p0", "s0", IPS[0], "t1", None)["Put"])
+        assert by_ip[IPS[0]].hash_key.value == "p0"  # the item itself
+        client.put_item(**_put("t", "p1", "s0", IPS[0], "t1", None)["Put"])
+        assert sorted(k[0].value for k in by_ip[IPS[0]]) == ["p0", "p1"]
+        client.update_item(**_update("t", "p0", "s0", IPS[1])["Update"])
+        assert by_ip[IPS[0]].hash_key.value == "p1" and by_ip[IPS[1]].hash_key.value == "p0"
+        client.put_item(**_put("t", "p1", "s0", IPS[0], "t2", None)["Put"])  # replaced in place
+        assert by_ip[IPS[0]].attrs["at"].value == "t2"
+        client.delete_item(**_delete("t", "p1", "s0")["Delete"])
+        client.update_item(**_update("t", "p0", "s0", None)["Update"])
+        assert by_ip == {} and index_map.placed == {}
