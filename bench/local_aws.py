@@ -56,13 +56,13 @@ class Server:
 
 
 def start(name: str) -> Server:
-    port = aws_process._free_port()
+    port = aws_process.free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.local_aws", "--serve", name, "--port", str(port)],
         stdin=subprocess.PIPE,
         cwd=REPO,
     )
-    if not aws_process._accepts(process, port, time.monotonic() + 60):
+    if not aws_process.accepts(process, port, time.monotonic() + 60):
         raise RuntimeError(f"the {name} server did not start")
     return Server(name, process, f"http://127.0.0.1:{port}")
 

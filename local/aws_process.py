@@ -70,7 +70,7 @@ class EmbeddedAws:
 def start(port: int, timeout_s: float = 60.0) -> EmbeddedAws:
     """Start the DynamoDB process on a free port and the public one on `port`, together; return
     once both accept connections."""
-    dynamodb_port = _free_port()
+    dynamodb_port = free_port()
     children = [
         (_spawn(dynamodb_port), dynamodb_port),
         (_spawn(port, "--dynamodb-at", str(dynamodb_port)), port),
@@ -89,7 +89,7 @@ def start(port: int, timeout_s: float = 60.0) -> EmbeddedAws:
 
     deadline = time.monotonic() + timeout_s
     for child, child_port in children:
-        if not _accepts(child, child_port, deadline):
+        if not accepts(child, child_port, deadline):
             stop()
             raise RuntimeError(
                 f"the embedded AWS did not start on port {child_port} "
@@ -104,7 +104,8 @@ def _spawn(port: int, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _accepts(child: subprocess.Popen[bytes], port: int, deadline: float) -> bool:
+def accepts(child: subprocess.Popen[bytes], port: int, deadline: float) -> bool:
+    """Whether the child, still running, accepts connections on `port` before `deadline`."""
     while time.monotonic() < deadline and child.poll() is None:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -114,7 +115,8 @@ def _accepts(child: subprocess.Popen[bytes], port: int, deadline: float) -> bool
     return False
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A port nothing listens on now (the OS's pick)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

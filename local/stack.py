@@ -18,7 +18,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -100,12 +99,6 @@ class _Invocation:
             return self._gateway.handle_request(**request)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _point_aws_at(aws: EmbeddedAws) -> None:
     """Every boto3/PynamoDB client created after this, in this process or a child started after
     it, talks to the embedded AWS: DynamoDB's and its streams' straight to the DynamoDB process
@@ -183,7 +176,7 @@ class Stack:
         from local import aws_process, fidelity
 
         fidelity.accept_bursts_of_connections()
-        aws = aws_process.start(self.config.aws_port or _free_port())
+        aws = aws_process.start(self.config.aws_port or aws_process.free_port())
         self.stoppers.append(aws.stop)
         _point_aws_at(aws)
         log.info("embedded AWS (moto) on %s, DynamoDB on %s", aws.endpoint, aws.dynamodb_endpoint)
