@@ -12,8 +12,8 @@ read (`_handler`), and passes anything else on to moto's application unchanged.
 The input moto's model parse makes from JSON differs from `json.loads` where the model says blob
 or timestamp, and in members the model does not know (dropped by the parse, never read by the
 handlers); none of `LEAN_OPERATIONS`' inputs has a timestamp, and the only blobs are binary
-attribute values (`B`, `BS`), so a body that has one takes moto's way, as does an empty body or
-one that is not a JSON object. A handler that fails raises to the server, as it does through
+attribute values (`B`, `BS`), so a body that has one (or any key so named) takes moto's way,
+as does an empty body or one that is not a JSON object. A handler that fails raises to the server, as it does through
 moto's application. tests/unit/local/test_dynamodb_wsgi.py sends the same history both ways.
 """
 
@@ -84,8 +84,8 @@ def _reason(status: int) -> str:
 
 def lean_params(raw: bytes) -> dict[str, Any] | None:
     """The operation's input as moto's model parse would make it, or None where it would differ
-    (a binary attribute value, decoded by the model from base64) or the body is empty or not a
-    JSON object (moto's way answers those its own way)."""
+    (a binary attribute value, decoded by the model from base64: any key named B or BS, to be
+    safe) or the body is empty or not a JSON object (moto's way answers those its own way)."""
     if not raw or _BINARY_VALUE.search(raw):
         return None
     try:

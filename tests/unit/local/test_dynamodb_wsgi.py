@@ -7,6 +7,7 @@ values, bad bodies and everything else to moto."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import Counter
 from typing import Any
@@ -352,7 +353,7 @@ _items = st.dictionaries(st.text(min_size=1, max_size=8), _values, max_size=6)
 
 @settings(max_examples=60, deadline=None)
 @given(item=_items, names=st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2))
-def test_lean_params_are_moto_s_model_parse_for_bodies_without_binary_values(item, names):
+def test_lean_params_are_moto_s_model_parse_or_leave_the_body_to_moto(item, names):
     put = {"TableName": "orders", "Item": item, "ExpressionAttributeNames": names}
     update = {
         "TableName": "orders",
@@ -363,7 +364,11 @@ def test_lean_params_are_moto_s_model_parse_for_bodies_without_binary_values(ite
     }
     for operation, request in (("PutItem", put), ("UpdateItem", update)):
         body = json.dumps(request).encode()
-        assert lean_params(body) == _moto_parse(operation, body)
+        lean = lean_params(body)
+        if lean is None:  # a key named B or BS anywhere (a name, too): moto's way, to be safe
+            assert re.search(rb'"BS?"\s*:', body)
+        else:
+            assert lean == _moto_parse(operation, body)
 
 
 def test_bodies_that_only_the_model_reads_right_take_moto_s_way():
