@@ -26,6 +26,11 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
+from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+from moto.utilities.utils import get_partition
+from werkzeug.datastructures import EnvironHeaders
+
 LEAN_OPERATIONS = frozenset(
     {
         "DynamoDB_20120810.GetItem",
@@ -104,11 +109,6 @@ def _read_body(environ: dict) -> bytes:
 def _handler(target: str, environ: dict, raw: bytes, params: dict[str, Any]) -> Any:
     """moto's handler for `target`, set up as its `setup_class` would for this request, in the
     parts its DynamoDB and DynamoDB Streams operations read."""
-    from moto.dynamodb.responses import DynamoHandler
-    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
-    from moto.utilities.utils import get_partition
-    from werkzeug.datastructures import EnvironHeaders
-
     handler_class = DynamoHandler if target.startswith("DynamoDB_") else DynamoDBStreamsHandler
     handler = handler_class()
     handler.is_werkzeug_request = True  # the server writes the Date header
@@ -122,6 +122,7 @@ def _handler(target: str, environ: dict, raw: bytes, params: dict[str, Any]) -> 
     handler.method = "POST"
     handler.path = handler.uri = environ.get("PATH_INFO") or "/"
     host = environ.get("HTTP_HOST") or "localhost"
+    # moto's own rule (the URL, the User-Agent, the signature's scope), which reads `.headers`
     handler.region = handler.get_region_from_url(handler, f"http://{host}{handler.path}")
     handler.partition = get_partition(handler.region)
     handler.response_headers = {"server": "amazon.com"}

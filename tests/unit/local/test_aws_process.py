@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -27,6 +26,7 @@ from chalicelib.store.models import OrderModel  # its settings read before the s
 from local import aws_process
 from local.stack import _point_aws_at
 from tests.conftest import REPO
+from tests.support.server_clients import client_of
 
 
 def _free_port() -> int:
@@ -43,16 +43,6 @@ def aws():
     running.stop()
 
 
-def _client(service: str, endpoint: str):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="ap-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
-
-
 def _make_table(dynamodb, name: str) -> None:
     dynamodb.create_table(
         TableName=name,
@@ -64,7 +54,10 @@ def _make_table(dynamodb, name: str) -> None:
 
 
 def test_the_public_endpoint_and_the_dynamodb_endpoint_serve_the_same_tables(aws):
-    public, direct = _client("dynamodb", aws.endpoint), _client("dynamodb", aws.dynamodb_endpoint)
+    public, direct = (
+        client_of("dynamodb", aws.endpoint),
+        client_of("dynamodb", aws.dynamodb_endpoint),
+    )
     assert aws.endpoint != aws.dynamodb_endpoint
     _make_table(public, "shared")
     direct.put_item(TableName="shared", Item={"k": {"S": "direct"}, "n": {"N": "1"}})
@@ -87,7 +80,7 @@ def test_the_public_endpoint_and_the_dynamodb_endpoint_serve_the_same_tables(aws
     assert refused.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
-    streams = _client("dynamodbstreams", aws.endpoint)
+    streams = client_of("dynamodbstreams", aws.endpoint)
     (stream,) = [s for s in streams.list_streams()["Streams"] if s["TableName"] == "shared"]
     shard = streams.describe_stream(StreamArn=stream["StreamArn"])["StreamDescription"]["Shards"][0]
     iterator = streams.get_shard_iterator(
@@ -98,7 +91,7 @@ def test_the_public_endpoint_and_the_dynamodb_endpoint_serve_the_same_tables(aws
 
 
 def test_sns_and_sqs_answer_on_the_public_endpoint(aws):
-    sns, sqs = _client("sns", aws.endpoint), _client("sqs", aws.endpoint)
+    sns, sqs = client_of("sns", aws.endpoint), client_of("sqs", aws.endpoint)
     topic = sns.create_topic(Name="events")["TopicArn"]
     queue = sqs.create_queue(QueueName="listener")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
@@ -110,14 +103,14 @@ def test_sns_and_sqs_answer_on_the_public_endpoint(aws):
 
 
 def test_the_public_endpoint_answers_both_processes_counts_added_up(aws):
-    public_dynamodb = _client("dynamodb", aws.endpoint)
+    public_dynamodb = client_of("dynamodb", aws.endpoint)
     _make_table(public_dynamodb, "counted")
     for _ in range(3):
-        _client("dynamodb", aws.dynamodb_endpoint).get_item(
+        client_of("dynamodb", aws.dynamodb_endpoint).get_item(
             TableName="counted", Key={"k": {"S": "x"}}
         )
     public_dynamodb.get_item(TableName="counted", Key={"k": {"S": "x"}})
-    _client("sqs", aws.endpoint).create_queue(QueueName="counted")
+    client_of("sqs", aws.endpoint).create_queue(QueueName="counted")
 
     merged = requests.get(f"{aws.endpoint}{aws_process.COUNTS_PATH}", timeout=10).json()
     dynamodbs = requests.get(f"{aws.dynamodb_endpoint}{aws_process.COUNTS_PATH}", timeout=10).json()

@@ -12,7 +12,6 @@ import threading
 from collections import Counter
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -21,6 +20,8 @@ from hypothesis import strategies as st
 
 from local import aws_process
 from local.dynamodb_wsgi import LEAN_OPERATIONS, DynamoDBApplication, lean_params
+from tests.support.attribute_values import attribute_values
+from tests.support.server_clients import client_of
 
 STREAM = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
@@ -56,21 +57,12 @@ def server(aws_env, patched_later):
     served.stop()
 
 
-def _client(service: str, endpoint: str):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="ap-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
-
-
-def _outcome(call) -> Any:
-    """An answer without what differs by nature between two runs (request ids, event ids, the
-    times in a record, its size and the next iterator), or the error's code and message."""
+def _outcome(call, **request: Any) -> Any:
+    """`call(**request)`'s answer without what differs by nature between two runs (request ids,
+    event ids, the times in a record, its size and the next iterator), or the error's code and
+    message."""
     try:
-        answer = call()
+        answer = call(**request)
     except ClientError as error:
         return ("error", error.response["Error"].get("Code"), error.response["Error"]["Message"])
     for volatile in ("ResponseMetadata", "NextShardIterator"):
@@ -85,7 +77,7 @@ def _outcome(call) -> Any:
 def _history(endpoint: str) -> list[Any]:
     """Every hot operation with the stack's kinds of requests: conditions that pass and fail,
     returned values, an index, pages, a transaction that is cancelled, a binary value, bad input."""
-    db, streams = _client("dynamodb", endpoint), _client("dynamodbstreams", endpoint)
+    db, streams = client_of("dynamodb", endpoint), client_of("dynamodbstreams", endpoint)
     db.create_table(
         TableName="orders",
         BillingMode="PAY_PER_REQUEST",
@@ -122,29 +114,25 @@ def _history(endpoint: str) -> list[Any]:
 
     out.extend(
         _outcome(
-            lambda n=n: db.put_item(
-                TableName="orders",
-                Item=order(n),
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnConsumedCapacity="TOTAL",
-            )
+            db.put_item,
+            TableName="orders",
+            Item=order(n),
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnConsumedCapacity="TOTAL",
         )
         for n in range(8)
     )
     out.append(
         _outcome(
-            lambda: db.put_item(
-                TableName="orders",
-                Item=order(1),
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            db.put_item,
+            TableName="orders",
+            Item=order(1),
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     )
     out.append(
-        _outcome(
-            lambda: db.put_item(TableName="orders", Item={**order(9), "blob": {"B": b"\x00raw"}})
-        )
+        _outcome(db.put_item, TableName="orders", Item={**order(9), "blob": {"B": b"\x00raw"}})
     )
     paid = {
         "TableName": "orders",
@@ -159,40 +147,39 @@ def _history(endpoint: str) -> list[Any]:
         },
         "ReturnValues": "ALL_NEW",
     }
-    out.append(_outcome(lambda: db.update_item(**paid)))
-    out.append(_outcome(lambda: db.update_item(**paid)))  # the condition fails now
+    out.append(_outcome(db.update_item, **paid))
+    out.append(_outcome(db.update_item, **paid))  # the condition fails now
     out.append(
         _outcome(
-            lambda: db.update_item(
-                TableName="orders",
-                Key={"pk": {"S": "o3"}},
-                UpdateExpression="SET #n = :n REMOVE note",
-                ExpressionAttributeNames={"#n": "name"},
-                ExpressionAttributeValues={":n": {"S": "new"}},
-                ReturnValues="UPDATED_OLD",
-            )
+            db.update_item,
+            TableName="orders",
+            Key={"pk": {"S": "o3"}},
+            UpdateExpression="SET #n = :n REMOVE note",
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":n": {"S": "new"}},
+            ReturnValues="UPDATED_OLD",
         )
     )
     out.append(
         _outcome(
-            lambda: db.update_item(
-                TableName="orders", Key={"pk": {"S": "o3"}}, UpdateExpression="SET = broken"
-            )
+            db.update_item,
+            TableName="orders",
+            Key={"pk": {"S": "o3"}},
+            UpdateExpression="SET = broken",
         )
     )
-    out.append(_outcome(lambda: db.get_item(TableName="orders", Key={"pk": {"S": "o2"}})))
-    out.append(_outcome(lambda: db.get_item(TableName="orders", Key={"pk": {"S": "none"}})))
+    out.append(_outcome(db.get_item, TableName="orders", Key={"pk": {"S": "o2"}}))
+    out.append(_outcome(db.get_item, TableName="orders", Key={"pk": {"S": "none"}}))
     out.append(
         _outcome(
-            lambda: db.get_item(
-                TableName="orders",
-                Key={"pk": {"S": "o9"}},
-                ProjectionExpression="pk, blob, timeline[0]",
-                ConsistentRead=True,
-            )
+            db.get_item,
+            TableName="orders",
+            Key={"pk": {"S": "o9"}},
+            ProjectionExpression="pk, blob, timeline[0]",
+            ConsistentRead=True,
         )
     )
-    out.append(_outcome(lambda: db.get_item(TableName="missing", Key={"pk": {"S": "o1"}})))
+    out.append(_outcome(db.get_item, TableName="missing", Key={"pk": {"S": "o1"}}))
     query = {
         "TableName": "orders",
         "IndexName": "by_ip",
@@ -202,25 +189,21 @@ def _history(endpoint: str) -> list[Any]:
         "Limit": 1,
     }
     page = db.query(**query)
-    out.append(_outcome(lambda: page))
-    out.append(
-        _outcome(lambda: db.query(**query, ExclusiveStartKey=page.get("LastEvaluatedKey", {})))
-    )
-    out.append(_outcome(lambda: db.query(TableName="orders", KeyConditionExpression="amount = :a")))
+    out.append(_outcome(lambda: page))  # answered above: its last key starts the next
+    out.append(_outcome(db.query, **query, ExclusiveStartKey=page.get("LastEvaluatedKey", {})))
+    out.append(_outcome(db.query, TableName="orders", KeyConditionExpression="amount = :a"))
     out.append(
         _outcome(
-            lambda: db.batch_get_item(
-                RequestItems={"orders": {"Keys": [{"pk": {"S": f"o{n}"}} for n in (0, 4, 99)]}}
-            )
+            db.batch_get_item,
+            RequestItems={"orders": {"Keys": [{"pk": {"S": f"o{n}"}} for n in (0, 4, 99)]}},
         )
     )
     out.append(
         _outcome(
-            lambda: db.batch_write_item(
-                RequestItems={
-                    "stats": [{"PutRequest": {"Item": {"pk": {"S": f"s{n}"}}}} for n in range(3)]
-                }
-            )
+            db.batch_write_item,
+            RequestItems={
+                "stats": [{"PutRequest": {"Item": {"pk": {"S": f"s{n}"}}}} for n in range(3)]
+            },
         )
     )
 
@@ -246,19 +229,17 @@ def _history(endpoint: str) -> list[Any]:
             ]
         )
 
-    out.extend(_outcome(lambda a=a: stats_transaction(a)) for a in ("5", "-500"))
+    out.extend(_outcome(stats_transaction, amount=a) for a in ("5", "-500"))
     out.append(
         _outcome(
-            lambda: db.execute_statement(
-                Statement='SELECT * FROM "orders" WHERE pk = ?', Parameters=[{"S": "o4"}]
-            )
+            db.execute_statement,
+            Statement='SELECT * FROM "orders" WHERE pk = ?',
+            Parameters=[{"S": "o4"}],
         )
     )
     out.append(
         _outcome(
-            lambda: db.delete_item(
-                TableName="orders", Key={"pk": {"S": "o5"}}, ReturnValues="ALL_OLD"
-            )
+            db.delete_item, TableName="orders", Key={"pk": {"S": "o5"}}, ReturnValues="ALL_OLD"
         )
     )
     arn = db.describe_table(TableName="orders")["Table"]["LatestStreamArn"]
@@ -266,7 +247,7 @@ def _history(endpoint: str) -> list[Any]:
     iterator = streams.get_shard_iterator(
         StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
     )["ShardIterator"]
-    out.append(_outcome(lambda: streams.get_records(ShardIterator=iterator, Limit=100)))
+    out.append(_outcome(streams.get_records, ShardIterator=iterator, Limit=100))
     for body in (b"{not json", b"[1, 2]", b"", b"{}"):
         answer = requests.post(
             endpoint,
@@ -333,22 +314,9 @@ def _moto_parse(operation: str, body: bytes) -> dict:
     )
 
 
-_scalars = st.one_of(
-    st.builds(lambda s: {"S": s}, st.text(max_size=12)),
-    st.builds(lambda n: {"N": str(n)}, st.integers() | st.decimals(allow_nan=False, places=3)),
-    st.builds(lambda b: {"BOOL": b}, st.booleans()),
-    st.just({"NULL": True}),
-    st.builds(lambda s: {"SS": sorted(s)}, st.sets(st.text(min_size=1, max_size=5), min_size=1)),
+_items = st.dictionaries(
+    st.text(min_size=1, max_size=8), attribute_values(binary=False), max_size=6
 )
-_values = st.recursive(
-    _scalars,
-    lambda inner: (
-        st.builds(lambda v: {"L": v}, st.lists(inner, max_size=3))
-        | st.builds(lambda m: {"M": m}, st.dictionaries(st.text(max_size=6), inner, max_size=3))
-    ),
-    max_leaves=8,
-)
-_items = st.dictionaries(st.text(min_size=1, max_size=8), _values, max_size=6)
 
 
 @settings(max_examples=60, deadline=None)

@@ -4,7 +4,6 @@ request-id search is skipped only where a body has no request id to change."""
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,30 +13,13 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.utilities import dynamo_to_dict
 
 from local import fidelity
-
-_scalars = st.one_of(
-    st.builds(lambda s: {"S": s}, st.text(max_size=8)),
-    st.builds(lambda n: {"N": str(n)}, st.integers()),
-    st.builds(lambda b: {"BOOL": b}, st.booleans()),
-    st.just({"NULL": True}),
-    st.builds(lambda b: {"B": base64.b64encode(b).decode()}, st.binary(max_size=6)),
-    st.builds(lambda b: {"BS": [base64.b64encode(b).decode()]}, st.binary(min_size=1, max_size=4)),
-    st.builds(lambda s: {"SS": sorted(s)}, st.sets(st.text(min_size=1, max_size=4), min_size=1)),
-)
-_values = st.recursive(
-    _scalars,
-    lambda inner: (
-        st.builds(lambda v: {"L": v}, st.lists(inner, max_size=3))
-        | st.builds(lambda m: {"M": m}, st.dictionaries(st.text(max_size=4), inner, max_size=3))
-    ),
-    max_leaves=8,
-)
+from tests.support.attribute_values import attribute_values
 
 
 @settings(
     max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(attrs=st.dictionaries(st.text(min_size=1, max_size=6), _values, max_size=5))
+@given(attrs=st.dictionaries(st.text(min_size=1, max_size=6), attribute_values(), max_size=5))
 def test_answers_made_plain_by_type_are_moto_s_own(attrs, patched_later):
     patched_later()
     from moto.dynamodb import responses
