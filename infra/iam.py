@@ -18,8 +18,8 @@ How the code is read (a static scan, no import of the app):
 - In each reachable piece of code, AWS calls are recognised by their shape: PynamoDB calls on a
   model (`XModel.get`, `.query`/`.count`, `.save`, `.update(actions=…)`, `.delete()`,
   `batch_get`, `batch_write`, the conditional helpers of store/_dynamo.py, `dispatch("Op")`) on
-  the tables of the models that code names; boto3 calls (`update_item`, `publish` with the topic
-  named beside it, `put_object`, multipart uploads, presigned `get_object`, `get_secret_value`
+  the tables of the models that code names; boto3 calls (`update_item`, `publish` or
+  `publish_batch` with the topic named beside it, `put_object`, multipart uploads, presigned `get_object`, `get_secret_value`
   with the secret's setting beside it).
   A boto3 client of any other service stops the scan until it is taught here.
 - What the platform does with the function's role is added by kind: stream consumers read their
@@ -106,7 +106,7 @@ _TRANSACT_ELEMENTS = {
 _CLIENT_CALLS = {
     "dynamodb": {*_BOTO_DYNAMO, "transact_write_items"},
     "s3": {*_S3_CALLS, "generate_presigned_url"},
-    "sns": {"publish"},
+    "sns": {"publish", "publish_batch"},  # PublishBatch is authorised as sns:Publish
     "secretsmanager": {"get_secret_value"},
 }
 
@@ -437,7 +437,7 @@ def footprint(code: Codebase, module: str, node: ast.AST) -> set[Grant]:
             if not secrets:
                 raise ScanError(f"{module}: get_secret_value without a secret setting beside it")
             grants |= {("secretsmanager:GetSecretValue", ("secret", secret)) for secret in secrets}
-        if name == "publish" and isinstance(call.func, ast.Attribute):
+        if name in ("publish", "publish_batch") and isinstance(call.func, ast.Attribute):
             topics = {_TOPICS[a] for a in attributes if a in _TOPICS}
             if not topics:
                 raise ScanError(f"{module}: sns publish without a topic setting beside it")

@@ -17,7 +17,7 @@ modules' own parsing and signing stay proven against the simulator.
 | port | protocol | real | services |
 |---|---|---|---|
 | clock | domain/clock.Clock | the system clock | every service |
-| shop_events | Publisher | the events topic (SNS) | events |
+| shop_events | BatchPublisher | the events topic (SNS) | events |
 | paging | Publisher | the paging topic (SNS) | digest |
 | export_files | ExportFiles | the bucket: multipart uploads, presigned links (S3) | exports |
 | channels_secret | Secret | the channels secret (Secrets Manager) | channels |
@@ -39,7 +39,7 @@ proven on moto.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -63,6 +63,13 @@ class Publisher(Protocol):
     def send(
         self, message: str, attributes: Mapping[str, str], subject: str | None = None
     ) -> None: ...
+
+
+class BatchPublisher(Publisher, Protocol):
+    """A topic that also takes several messages in one request: whether each went out, in order
+    (a message the topic refused, or that its answer does not name, did not)."""
+
+    def send_batch(self, messages: Sequence[tuple[str, Mapping[str, str]]]) -> list[bool]: ...
 
 
 class ExportSink(Protocol):
@@ -100,6 +107,7 @@ class Claims(Protocol):
 
     def is_claimed(self, order_no: str, key: str) -> bool: ...
     def claim(self, order_no: str, key: str) -> bool: ...
+    def claim_all(self, keys_by_order: Mapping[str, Collection[str]]) -> None: ...
 
 
 class Orders(Protocol):

@@ -4,7 +4,8 @@ replayed record or batch changes nothing twice.
 
 Orders stream: `order.paid` once per order (the payment fact), then the anomaly engine
 (services/screening.py): rules, holds, `order.ready`/`order.held`; then buyer verification's
-follow-ups (services/verification.py: `order.verification_requested`, its inbox items).
+follow-ups (services/verification.py: `order.verification_requested`, its inbox items). The
+batch's events go out together when its records are done (services/events.batched).
 Notices stream: crash repair of the notices left unapplied (one read per batch finds the
 others), and the unknown_order rule (raised when a notice starts waiting, resolved when it stops).
 """
@@ -94,8 +95,26 @@ def process_orders(event: dict[str, Any], context: Any = None) -> PartialItemFai
         for record in records
     ]
     counts = screening.ip_counts(_new_orders(records))
-    with claims.read_ahead(no for no in order_nos if no):
-        return process(event, lambda record: handle_order_record(record, counts), context)
+    with claims.read_ahead(no for no in order_nos if no), events.batched() as outbox:
+
+        def handle(record: DynamoDBRecord) -> None:
+            with outbox.handling(_sequence(record.raw_event)):
+                handle_order_record(record, counts)
+
+        response = process(event, handle, context)
+        return _also_failed(event, response, outbox.send())
+
+
+def _also_failed(
+    event: dict[str, Any], response: PartialItemFailureResponse, sequences: Set[str]
+) -> PartialItemFailureResponse:
+    """The batch's response with these records reported failed too (each once)."""
+    failed = [entry["itemIdentifier"] for entry in response.get("batchItemFailures", [])]
+    more = sorted(sequences - set(failed))
+    if not more:
+        return response
+    metrics.stream_records_failed(_stream_name(event), len(more))
+    return {"batchItemFailures": [{"itemIdentifier": s} for s in [*failed, *more]]}
 
 
 def _new_orders(records: list[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:

@@ -3,16 +3,18 @@ published, a stats fact counted), kept beside the order, never on it (models.Cla
 
 A consumer either claims in one transaction with its effect (stats: a counter added twice or
 never is wrong — store/stats.add_once_each), or checks, acts, then claims (events: at least once,
-so a crash before the claim repeats the effect rather than losing it — services/events.py).
+so a crash before the claim repeats the effect rather than losing it — services/events.py; a
+stream batch's events are claimed together once they went out, `claim_all`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import UpdateError
 
 from ..platform.aws import client
@@ -74,6 +76,32 @@ def claim(order_no: str, key: str) -> bool:
         raise
     _remember(order_no, key)
     return True
+
+
+# TransactWriteItems takes at most 100 items: one per order, all its keys in one ADD.
+_ORDERS_PER_TRANSACTION = 100
+
+
+def claim_all(keys_by_order: Mapping[str, Collection[str]]) -> None:
+    """Claim each order's keys, one transaction per 100 orders. A transaction DynamoDB cancels
+    (a key claimed meanwhile, or a write it met) is done again order by order, key by key, so
+    what was claimed already stays as it was and the rest is claimed."""
+    orders = [(order_no, keys) for order_no, keys in keys_by_order.items() if keys]
+    for start in range(0, len(orders), _ORDERS_PER_TRANSACTION):
+        chunk = orders[start : start + _ORDERS_PER_TRANSACTION]
+        try:
+            client("dynamodb").transact_write_items(
+                TransactItems=[claim_item(order_no, keys) for order_no, keys in chunk]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            for order_no, keys in chunk:
+                for key in sorted(keys):
+                    claim(order_no, key)
+        for order_no, keys in chunk:
+            for key in keys:
+                _remember(order_no, key)
 
 
 def _remember(order_no: str, key: str) -> None:

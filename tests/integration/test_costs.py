@@ -20,14 +20,15 @@ from tests.support import notifications as wires
 
 
 @contextmanager
-def dynamodb_requests(monkeypatch):
-    """Every DynamoDB request made inside, by operation (and the parameters of each)."""
+def dynamodb_requests(monkeypatch, service: str = "dynamodb"):
+    """Every DynamoDB (or `service`) request made inside, by operation (and the parameters of
+    each)."""
     calls: Counter[str] = Counter()
     sent: list[tuple[str, dict]] = []
     original = BaseClient._make_api_call
 
     def counting(client, operation, params):
-        if client.meta.service_model.service_name == "dynamodb":
+        if client.meta.service_model.service_name == service:
             calls[operation] += 1
             sent.append((operation, params))
         return original(client, operation, params)
@@ -226,7 +227,9 @@ def test_the_orders_stream_reads_its_batch_claims_in_one_request(
     api, monkeypatch, orders_stream, events_inbox
 ):
     """Paid and delivered: order.paid and order.ready checked against the claims read ahead
-    (no GetItem per event), published once each, and a replayed batch publishes nothing."""
+    (no GetItem per event), the batch's four events published in one request and claimed in
+    one transaction, and a replayed batch publishes nothing. (The ExecuteStatement: ip_burst's
+    counts for the batch's new orders.)"""
     import app
 
     numbers = [api.json(api.register())["order_no"] for _ in range(2)]
@@ -234,15 +237,31 @@ def test_the_orders_stream_reads_its_batch_claims_in_one_request(
         api.send(wires.alipay(order_no, "58.00"))
         api.call("POST", f"/orders/{order_no}/delivery", {"status": "delivered"})
     event = orders_stream.new_event()
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with (
+        dynamodb_requests(monkeypatch) as (calls, sent),
+        dynamodb_requests(monkeypatch, "sns") as (published, _),
+    ):
         assert app.on_orders_stream(event, None) == {"batchItemFailures": []}
-    assert (
-        calls["BatchGetItem"] == 1 and calls["GetItem"] == 0 and calls["UpdateItem"] == 4
-    )  # 4 claims
+    assert calls == {"ExecuteStatement": 1, "BatchGetItem": 1, "TransactWriteItems": 1}
+    assert published == {"PublishBatch": 1}
+    (claimed,) = [
+        params["TransactItems"] for operation, params in sent if "TransactItems" in params
+    ]
+    assert sorted(
+        (
+            item["Update"]["Key"]["bucket"]["S"],
+            tuple(item["Update"]["ExpressionAttributeValues"][":keys"]["SS"]),
+        )
+        for item in claimed
+    ) == sorted((f"claims#{no}", ("order.paid", "order.ready#0")) for no in numbers)
     assert sorted(m["event"] for m in events_inbox()) == ["order.paid"] * 2 + ["order.ready"] * 2
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with (
+        dynamodb_requests(monkeypatch) as (calls, _),
+        dynamodb_requests(monkeypatch, "sns") as (published, _),
+    ):
         app.on_orders_stream(event, None)
-    assert calls["UpdateItem"] == 0 and events_inbox() == []
+    assert calls == {"ExecuteStatement": 1, "BatchGetItem": 1}  # new orders' IPs, claims
+    assert not published and events_inbox() == []
 
 
 def test_a_batch_of_new_orders_reads_their_ips_together_not_a_query_per_order(

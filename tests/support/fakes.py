@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -63,11 +63,25 @@ class FakeTopic:
     sent: list[Sent] = field(default_factory=list)
     failures: int = 0  # the next N sends are refused
 
+    batches: list[int] = field(default_factory=list)  # the size of each batch sent
+    unnamed: set[int] = field(default_factory=set)  # positions a batch's answer leaves out
+
     def send(self, message: str, attributes: Mapping[str, str], subject: str | None = None) -> None:
         if self.failures:
             self.failures -= 1
             raise Refused("the topic refused the message")
         self.sent.append(Sent(json.loads(message), dict(attributes), subject))
+
+    def send_batch(self, messages: Sequence[tuple[str, Mapping[str, str]]]) -> list[bool]:
+        if self.failures:
+            self.failures -= 1
+            raise Refused("the topic refused the batch")
+        self.batches.append(len(messages))
+        went_out = [i not in self.unnamed for i in range(len(messages))]
+        for (message, attributes), out in zip(messages, went_out, strict=True):
+            if out:
+                self.sent.append(Sent(json.loads(message), dict(attributes), None))
+        return went_out
 
 
 @dataclass
@@ -130,6 +144,13 @@ class MemoryClaims:
             return False
         taken.add(key)
         return True
+
+    def claim_all(self, keys_by_order: Mapping[str, Collection[str]]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise Refused("the claims transaction was refused")
+        for order_no, keys in keys_by_order.items():
+            self.keys.setdefault(order_no, set()).update(keys)
 
 
 # What the orders table keeps once, in the first payment, and reads back from it (store/orders.py);

@@ -1,11 +1,13 @@
 """Services on in-memory ports (tests/support/fakes.py, tests/support/clock.py): no moto, no
-network, milliseconds each. The events' publish-then-claim order, the verification secret and
+network, milliseconds each. The events' publish-then-claim order (one by one, and a stream
+batch's outbox: ten to a request, claimed together, what failed reported), the verification secret and
 the channels secret read through their ports, an export written and linked through its port.
 (The real SNS, S3 and Secrets Manager calls are proven on moto by the integration tests.)"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -90,6 +92,56 @@ def test_a_refused_publish_leaves_the_event_unclaimed_and_the_retry_has_the_same
         events.publish_once(order, "order.ready")
     assert events.publish_once(order, "order.ready") is True
     assert len({s.message["event_id"] for s in topic.sent}) == 1 and len(topic.sent) == 2
+
+
+def _orders(count: int) -> list[Order]:
+    first = _order()
+    return [replace(first, order_no=f"{first.order_no[:-3]}{i:03d}") for i in range(1, count + 1)]
+
+
+def _keep_a_batch(orders: list[Order]) -> events.Outbox:
+    """Each order's record keeps order.paid and order.ready#0 (and order.paid again: held)."""
+    with events.batched() as outbox:
+        for n, order in enumerate(orders):
+            with outbox.handling(f"seq-{n}"):
+                assert events.publish_once(order, "order.paid") is True
+                assert events.publish_once(order, "order.ready", key="order.ready#0") is True
+                assert events.publish_once(order, "order.paid") is False  # kept already
+    return outbox
+
+
+def test_a_batch_keeps_its_events_then_sends_ten_a_request_and_claims_them_together(ports):
+    orders, topic, kept_claims = _orders(12), ports["shop_events"], ports["claims"]
+    outbox = _keep_a_batch(orders)
+    assert topic.sent == [] and kept_claims.keys == {}  # nothing went out while records ran
+    assert outbox.send() == set()
+    assert topic.batches == [10, 10, 4]
+    assert [s.message["event"] for s in topic.sent] == ["order.paid", "order.ready"] * 12
+    assert kept_claims.keys == {o.order_no: {"order.paid", "order.ready#0"} for o in orders}
+    with events.batched() as replay:
+        for order in orders:
+            assert events.publish_once(order, "order.paid") is False
+    assert replay.send() == set() and topic.batches == [10, 10, 4]
+
+
+def test_what_did_not_go_out_stays_unclaimed_and_its_record_is_reported(ports):
+    orders, topic, kept_claims = _orders(8), ports["shop_events"], ports["claims"]
+    topic.failures = 1  # the first request (orders 0-4) is refused
+    topic.unnamed = {3}  # the second one's answer leaves out its 4th event: order 6's ready
+    assert _keep_a_batch(orders).send() == {"seq-0", "seq-1", "seq-2", "seq-3", "seq-4", "seq-6"}
+    assert topic.batches == [6]
+    assert kept_claims.keys == {
+        orders[5].order_no: {"order.paid", "order.ready#0"},
+        orders[6].order_no: {"order.paid"},
+        orders[7].order_no: {"order.paid", "order.ready#0"},
+    }
+
+
+def test_events_that_went_out_but_were_not_claimed_report_their_records(ports):
+    orders, kept_claims = _orders(2), ports["claims"]
+    kept_claims.failures = 1
+    assert _keep_a_batch(orders).send() == {"seq-0", "seq-1"}
+    assert len(ports["shop_events"].sent) == 4 and kept_claims.keys == {}
 
 
 def test_reply_tokens_are_keyed_by_the_verification_secret(ports):
