@@ -133,7 +133,13 @@ def _scenario(orders: ports.Orders, notices: ports.Notices) -> list[object]:
 
 
 def _claiming(claims: ports.Claims) -> list[bool]:
+    other = ORDER_NO[:-1] + "9"
+    claims.claim_all({other: {"order.paid", "order.ready#0"}})
+    claims.claim_all({other: {"order.ready#0"}, ORDER_NO: {"order.held#0"}})  # one taken already
     return [
+        claims.is_claimed(other, "order.paid"),
+        claims.is_claimed(other, "order.ready#0"),
+        claims.claim(ORDER_NO, "order.held#0"),
         claims.is_claimed(ORDER_NO, "order.paid"),
         claims.claim(ORDER_NO, "order.paid"),
         claims.claim(ORDER_NO, "order.paid"),
@@ -143,7 +149,11 @@ def _claiming(claims: ports.Claims) -> list[bool]:
 
 
 def test_the_claims_fake_claims_once_as_the_table_does(aws):
-    assert _claiming(MemoryClaims()) == _claiming(claim_store) == [False, True, False, True, False]
+    assert (
+        _claiming(MemoryClaims())
+        == _claiming(claim_store)
+        == [True, True, False, False, True, False, True, False]
+    )
 
 
 def test_the_fakes_answer_as_the_tables_do(aws):
