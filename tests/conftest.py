@@ -29,6 +29,7 @@ os.environ.update(
         "AWS_SESSION_TOKEN": "testing",
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         "PAYTRACK_STAGE": "test",
+        "PAYTRACK_NOTICE_REPAIR_AFTER_S": "0",  # crash repair at once (tests/integration/test_streams.py waits)
         "POWERTOOLS_METRICS_NAMESPACE": "Paytrack",
         "POWERTOOLS_DEV": "false",
     }

@@ -31,6 +31,8 @@ class Settings:
     max_notify_bytes: int
     default_expires_in_s: int
     channel_cache_seconds: int
+    #: how long the notices stream leaves a new, unapplied notice to the request that stored it
+    notice_repair_after_s: int
     orders_stream_arn: str
     notices_stream_arn: str
     exports_stream_arn: str
@@ -91,6 +93,7 @@ def get_settings() -> Settings:
         max_notify_bytes=_int("PAYTRACK_MAX_NOTIFY_BYTES", 64 * 1024),
         default_expires_in_s=_int("PAYTRACK_DEFAULT_EXPIRES_IN_S", 900),
         channel_cache_seconds=_int("PAYTRACK_CHANNEL_CACHE_SECONDS", 300),
+        notice_repair_after_s=_int("PAYTRACK_NOTICE_REPAIR_AFTER_S", 2),
         # literals at load time (STACK.md): the merge template sets the real stream ARNs
         orders_stream_arn=os.environ.get(
             "PAYTRACK_ORDERS_STREAM_ARN", _stream_placeholder(region, account, stage, "orders")

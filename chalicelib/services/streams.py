@@ -12,8 +12,10 @@ others), and the unknown_order rule (raised when a notice starts waiting, resolv
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Set
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from datetime import datetime, timedelta
+from time import sleep
+from typing import Any, NamedTuple, TypeVar
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -26,9 +28,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
+from ..domain.clock import from_iso
 from ..domain.notice import IngestOutcome
 from ..domain.rules.change import OrderChange
 from ..platform.observability import correlated, logger
+from ..platform.settings import get_settings
 from ..platform.tracing import traced
 from ..store import claims
 from ..store import notices as notice_store
@@ -136,28 +140,59 @@ def _new_orders(records: list[dict[str, Any]]) -> Iterator[tuple[str, str, str]]
 def process_notices(event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
     """The notices stream's batch: the new notices their orders applied already — almost all of
     them, by the ingestion that stored them — are found with one read for the whole batch and
-    skipped, so crash repair writes only for a notice left unapplied."""
-    applied = _inserted_and_applied(event.get("Records") or [])
+    skipped, so crash repair writes only for a notice left unapplied. A new notice not applied yet
+    is left to its own request until it is `notice_repair_after_s` old (that request applies it
+    a moment after storing it; repairing it sooner would race it, both writing the order), then
+    read again."""
+    records = event.get("Records") or []
+    inserted = _inserted(records)
+    applied = _applied(inserted)
+    waiting = {key: new for key, new in inserted.items() if key not in applied}
+    if _wait_for_requests(waiting.values()):
+        applied |= _applied(waiting)
     return process(event, lambda record: handle_notice_record(record, applied), context)
 
 
-def _inserted_and_applied(records: list[dict[str, Any]]) -> set[str]:
-    """Dedupe keys of the batch's new, not awaiting notices that their order holds as applied."""
-    inserted: dict[str, str] = {}  # dedupe key -> order number
+class _NewNotice(NamedTuple):
+    order_no: str
+    received_at: datetime
+
+
+def _inserted(records: list[dict[str, Any]]) -> dict[str, _NewNotice]:
+    """The batch's new, not awaiting notices by dedupe key: the order each names, and when."""
+    inserted: dict[str, _NewNotice] = {}
     for record in records:
         image = (record.get("dynamodb") or {}).get("NewImage") or {}
         order_no = (image.get("out_trade_no") or {}).get("S")
+        received_at = (image.get("received_at") or {}).get("S")
         if (
             record.get("eventName") == "INSERT"
             and "awaiting_day" not in image
             and "dedupe_key" in image
             and order_no
+            and received_at
         ):
-            inserted[image["dedupe_key"]["S"]] = order_no
+            inserted[image["dedupe_key"]["S"]] = _NewNotice(order_no, from_iso(received_at))
+    return inserted
+
+
+def _applied(inserted: Mapping[str, _NewNotice]) -> set[str]:
+    """Those of the new notices that their order holds as applied (one read for them all)."""
     if not inserted:
         return set()
-    held = order_store.applied_notices(inserted.values())
-    return {key for key, order_no in inserted.items() if key in held.get(order_no, ())}
+    held = order_store.applied_notices(new.order_no for new in inserted.values())
+    return {key for key, new in inserted.items() if key in held.get(new.order_no, ())}
+
+
+def _wait_for_requests(notices: Iterable[_NewNotice]) -> bool:
+    """Wait until the youngest of these notices is old enough to repair. False when none is
+    younger than that (nothing was waited for)."""
+    after = timedelta(seconds=get_settings().notice_repair_after_s)
+    youngest = max((new.received_at for new in notices), default=None)
+    if youngest is None or youngest + after <= clock().now():
+        return False
+    sleep((youngest + after - clock().now()).total_seconds())
+    return True
 
 
 def handle_notice_record(record: DynamoDBRecord, applied: Set[str] = frozenset()) -> None:

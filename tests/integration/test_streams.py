@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import defaultdict
+from dataclasses import replace
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -19,6 +21,7 @@ from chalicelib.store import notices as notice_store
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import NoticeModel, OrderModel
 from local.stream_pump import read_all, to_lambda_event
+from tests.integration.test_costs import dynamodb_requests
 from tests.support import notifications as wires
 
 
@@ -109,28 +112,90 @@ def test_poisoned_record_fails_alone(api, events_queue):
     assert [m["event"] for m in events_queue()] == ["order.paid", "order.ready"]
 
 
-def test_notices_stream_repairs_a_crash_between_store_and_apply(api):
-    import app
-
-    order_no = api.json(api.register())["order_no"]
+def stored_not_applied(api, received_at=None):
+    """A paid order's notice stored, then the request "crashed": never applied."""
     from chalicelib.gateways.base import Headers, InboundRequest
     from chalicelib.gateways.registry import get_gateway
     from chalicelib.services.channels import get_channel
 
+    order_no = api.json(api.register())["order_no"]
     wire = wires.alipay(order_no, "58.00")
     request = InboundRequest("POST", Headers(wire.headers), wire.body, {})
     notice = get_gateway("alipay").parse_notification(
         request, get_channel("alipay-main"), "alipay-main", utcnow()
     )
-    assert notice_store.record(
-        notice, utcnow(), "1.1.1.1"
-    ).first  # stored, then "crash": never applied
+    assert notice_store.record(notice, received_at or utcnow(), "1.1.1.1").first
     assert order_store.get(order_no).pay_status.value == "pending"
+    return order_no, notice
+
+
+def test_notices_stream_repairs_a_crash_between_store_and_apply(api):
+    import app
+
+    order_no, notice = stored_not_applied(api)
     app.on_notices_stream(stream_event(NoticeModel), None)
     app.on_notices_stream(stream_event(NoticeModel), None)
     order = order_store.get(order_no)
     assert order.pay_status.value == "paid" and len(order.payments) == 1
     assert ingest.apply_stored_notice(notice, utcnow()).outcome == "already_applied"
+
+
+@pytest.fixture
+def repair_after_2s(monkeypatch):
+    """Notices are repaired once 2 s old (the tests' own setting is 0); `slept` lists each
+    wait, and `during_wait` runs in it (the request that stored the notice, still working)."""
+    from chalicelib.platform.settings import get_settings
+    from chalicelib.services import streams
+
+    settings = replace(get_settings(), notice_repair_after_s=2)
+    monkeypatch.setattr(streams, "get_settings", lambda: settings)
+    waits = {"slept": [], "during_wait": lambda: None}
+
+    def sleep(seconds: float) -> None:
+        waits["slept"].append(seconds)
+        waits["during_wait"]()
+
+    monkeypatch.setattr(streams, "sleep", sleep)
+    return waits
+
+
+def test_a_new_notice_is_left_to_its_own_request_and_not_written_twice(
+    api, repair_after_2s, monkeypatch
+):
+    """The notice's request applies it while the stream waits: the stream reads again (the
+    orders' applied notices, before and after the wait) and writes nothing to the order."""
+    import app
+
+    order_no, notice = stored_not_applied(api)
+    repair_after_2s["during_wait"] = lambda: ingest.apply_stored_notice(notice, utcnow())
+    event = stream_event(NoticeModel)
+    with dynamodb_requests(monkeypatch) as (calls, _):
+        app.on_notices_stream(event, None)
+    assert calls == {"BatchGetItem": 2, "UpdateItem": 1}  # the UpdateItem: the request's own
+    (waited,) = repair_after_2s["slept"]
+    assert 1 < waited <= 2
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and len(order.payments) == 1
+    assert order.version == 1  # the request's one write; none of the stream's
+
+
+def test_a_new_notice_its_request_never_applies_is_repaired_after_the_wait(api, repair_after_2s):
+    import app
+
+    order_no, _ = stored_not_applied(api)
+    app.on_notices_stream(stream_event(NoticeModel), None)
+    assert len(repair_after_2s["slept"]) == 1
+    order = order_store.get(order_no)
+    assert order.pay_status.value == "paid" and len(order.payments) == 1
+
+
+def test_a_notice_older_than_the_wait_is_repaired_at_once(api, repair_after_2s):
+    import app
+
+    order_no, _ = stored_not_applied(api, received_at=utcnow() - timedelta(seconds=3))
+    app.on_notices_stream(stream_event(NoticeModel), None)
+    assert repair_after_2s["slept"] == []
+    assert order_store.get(order_no).pay_status.value == "paid"
 
 
 # ------------------------------------------------------------------ events: at least once, one id
