@@ -58,6 +58,7 @@ def like_aws() -> None:
     streams_forget_what_every_reader_has_read()
     stream_records_kept_as_json()
     topics_keep_their_latest_messages()
+    queues_read_the_clock_directly()
     queue_receives_read_the_retention_period_alone()
     queues_change_one_request_at_a_time()
     item_answers_written_as_json()
@@ -65,6 +66,7 @@ def like_aws() -> None:
     request_ids_put_into_xml_answers_only()
     update_expressions_parsed_once()
     expression_trees_walked_without_lookups_per_node()
+    clauses_found_by_node_type()
     expression_trees_copied_node_by_node()
     partiql_selects_by_partition_keys()
 
@@ -957,6 +959,27 @@ def topics_keep_their_latest_messages() -> None:
     _install(Topic, "__init__", init, "_bounded")
 
 
+def queues_read_the_clock_directly() -> None:
+    """moto's SQS takes the time as a naive UTC datetime minus a datetime it builds for the epoch,
+    for every message of a queue on every send (a send computes the queue's attributes, and with
+    them how many of its messages are visible, in flight and delayed): a third of the public
+    process's time under a flash sale. The same seconds since the epoch are time.time()'s."""
+    from moto.sqs import models
+
+    if getattr(models.unix_time, "_direct", False):
+        return
+    from_datetime = models.unix_time
+
+    def unix_time(dt=None) -> float:
+        return time.time() if dt is None else from_datetime(dt)
+
+    def unix_time_millis(dt=None) -> float:
+        return unix_time(dt) * 1000.0
+
+    _install(models, "unix_time", unix_time, "_direct")
+    _install(models, "unix_time_millis", unix_time_millis, "_direct")
+
+
 def queue_receives_read_the_retention_period_alone() -> None:
     """moto's ReceiveMessage checks each message's retention by computing every attribute of
     its queue, counting the queue's messages among them: O(n) a message, O(n²) a receive, and a
@@ -1173,30 +1196,32 @@ def update_expressions_parsed_once() -> None:
 def expression_trees_walked_without_lookups_per_node() -> None:
     """An UpdateItem's validation walks its expression tree ten times (one processor each); for
     every node, moto's walk rebuilt the processor's map of node types to functions twice and
-    asked the abstract base class whether the node is a node. The walk below does the same
-    steps in the same order with the map built once per walk."""
+    asked the abstract base class whether the node is a node and which of the map's types it
+    is. The walk below does the same steps in the same order with the map built once per walk
+    and each of those answers looked up by the node's type (`_node_kinds`)."""
     from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]  # not in moto's __all__
         DepthFirstTraverser,
-        Node,
     )
 
     if getattr(DepthFirstTraverser.traverse, "_walks_once", False):
         return
+    is_node, processor_of = _node_kinds()
 
     def traverse(self, root):
         processors = tuple(self._processing_map().items())
-        processed_types = tuple(cls for cls, _ in processors)
+        owner = type(self)
 
         def visit(node, child_id=-1):
-            if not isinstance(node, Node):
+            if not is_node(type(node)):
                 return node
             parent_node = node.parent
             if node.children is not None:
                 for i, child_node in enumerate(node.children):
                     self.pre_processing_of_child(node, i)
                     visit(child_node, i)
-            if isinstance(node, processed_types):
-                node = next(process(node) for cls, process in processors if isinstance(node, cls))
+            position = processor_of(owner, processors, type(node))
+            if position is not None:
+                node = processors[position][1](node)
                 node.parent = parent_node
                 if parent_node:
                     parent_node.children[child_id] = node
@@ -1205,6 +1230,66 @@ def expression_trees_walked_without_lookups_per_node() -> None:
         return visit(root)
 
     _install(DepthFirstTraverser, "traverse", traverse, "_walks_once")
+
+
+def _node_kinds() -> tuple[Callable[[type], bool], Callable[[type, tuple, type], int | None]]:
+    """Whether a type is moto's `Node`, and which of a processor's map entries takes a node of
+    a type (the first whose class it is an instance of, as moto's walk asks), each answered once
+    per type: moto's node classes are abstract base classes, whose `isinstance` is a slow path
+    taken for every node of every walk. A processor class's map is the same classes each time."""
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    nodes: dict[type, bool] = {}
+    positions: dict[tuple[type, type], int | None] = {}
+
+    def is_node(kind: type) -> bool:
+        known = nodes.get(kind)
+        if known is None:
+            known = nodes[kind] = issubclass(kind, Node)
+        return known
+
+    def processor_of(owner: type, processors: tuple, kind: type) -> int | None:
+        key = (owner, kind)
+        if key not in positions:
+            positions[key] = next(
+                (i for i, (cls, _) in enumerate(processors) if issubclass(kind, cls)), None
+            )
+        return positions[key]
+
+    return is_node, processor_of
+
+
+def clauses_found_by_node_type() -> None:
+    """moto finds an update expression's clauses by walking its tree and asking, of each node,
+    whether it is an expression or a function — three walks to count the clauses, one more to
+    order the actions, each question an abstract base class's slow `isinstance`: a third of an
+    UpdateItem's validation under a flash sale. The walk below takes the same steps and asks
+    once per node type."""
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]  # not in moto's __all__
+        Expression,
+        Node,
+        UpdateExpressionFunction,
+    )
+
+    if getattr(Node.find_clauses, "_by_type", False):
+        return
+    descends: dict[type, bool] = {}
+
+    def find_clauses(self, clause_types):
+        clauses = []
+        for child in self.children or []:
+            kind = type(child)
+            if kind in clause_types:
+                clauses.append(child)
+                continue
+            descend = descends.get(kind)
+            if descend is None:
+                descend = descends[kind] = issubclass(kind, (Expression, UpdateExpressionFunction))
+            if descend:
+                clauses.extend(find_clauses(child, clause_types))
+        return clauses
+
+    _install(Node, "find_clauses", find_clauses, "_by_type")
 
 
 _SHARED = (str, int, float, bool, type(None))

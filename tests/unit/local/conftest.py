@@ -147,6 +147,7 @@ def patched_later(monkeypatch):
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.models import ShardIterator
     from moto.sns.models import Topic
+    from moto.sqs import models as sqs_models
     from moto.sqs.models import SQSBackend
 
     monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)
@@ -168,6 +169,7 @@ def patched_later(monkeypatch):
             ),
         ),
         (models, ("copy",)),
+        (sqs_models, ("unix_time", "unix_time_millis")),
         (DynamoHandler, ("call_action", "execute_statement")),
         (responses, ("method_names_from_class",)),
         (chalice.local.ThreadedHTTPServer, ("request_queue_size",)),
@@ -177,7 +179,7 @@ def patched_later(monkeypatch):
     from moto.core.common_models import BaseModel
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.models.dynamo_type import Item
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     monkeypatch.setattr(Item, "attrs", None, raising=False)  # moto has none: removed after
@@ -196,6 +198,7 @@ def patched_later(monkeypatch):
     for owner, name in (
         (UpdateExpressionParser, "make"),
         (DepthFirstTraverser, "traverse"),
+        (Node, "find_clauses"),
         (BaseModel, "__new__"),
         (responses.BaseResponse, "_enrich_response"),
     ):

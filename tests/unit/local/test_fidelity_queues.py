@@ -2,7 +2,7 @@
 pass of a receive under one lock, so several receivers of one queue and a topic's fan-out at once
 no longer meet moto walking a set another thread changes (a 500 under a flash sale; in-process
 moto rarely switches threads there, so the lock is what is checked); a long poll still ends when
-a message arrives."""
+a message arrives; the queues read the clock as time.time() and keep every timing they had."""
 
 from __future__ import annotations
 
@@ -56,3 +56,34 @@ def test_a_long_poll_ends_when_a_message_arrives_during_its_wait(patched_later):
         sender.join()
     assert [m["Body"] for m in received] == ["late"]
     assert waited < 5  # the send ended the wait; the poll did not sit out its 10 s
+
+
+def test_the_queues_clock_is_moto_s_seconds_and_every_timing_holds(patched_later):
+    from moto.core import utils
+    from moto.sqs import models
+
+    patched_later()
+    assert models.unix_time._direct and models.unix_time_millis._direct
+    assert abs(models.unix_time() - utils.unix_time()) < 0.05
+    assert models.unix_time(utils.utcfromtimestamp(86400)) == 86400.0
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="ap-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        before = time.time() * 1000
+        sqs.send_message(QueueUrl=url, MessageBody="now")
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
+        (first,) = sqs.receive_message(
+            QueueUrl=url, VisibilityTimeout=1, AttributeNames=["SentTimestamp"]
+        )["Messages"]
+        sent = int(first["Attributes"]["SentTimestamp"])
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert not sqs.receive_message(QueueUrl=url).get("Messages")  # in flight, and delayed
+        time.sleep(1.2)
+        again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert first["Body"] == "now" and before - 1 <= sent <= time.time() * 1000
+    assert (
+        counts["ApproximateNumberOfMessages"],
+        counts["ApproximateNumberOfMessagesNotVisible"],
+        counts["ApproximateNumberOfMessagesDelayed"],
+    ) == ("0", "1", "1")
+    assert sorted(m["Body"] for m in again) == ["later", "now"]

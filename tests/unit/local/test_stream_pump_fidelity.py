@@ -437,6 +437,9 @@ def _update_answers(ddb) -> list:
         ("SET sk = :v", None),  # a key attribute: refused
         ("SET n = n + :v", None),  # a number plus a string: refused
         ("SET = :v", None),  # no path: refused
+        ("SET word = :v REMOVE gone SET n = :one", None),  # two SET clauses: refused
+        ("ADD c :one REMOVE gone ADD n :one", None),  # two ADD clauses: refused
+        ("SET word = :v, word = :v", None),  # one path twice: refused
     ]
     values = {
         ":one": {"N": "1"},
@@ -475,10 +478,11 @@ def test_update_expressions_parsed_once_and_walked_once_answer_as_moto_does(
     monkeypatch, patched_later
 ):
     """Parsing an update expression once per text, copying its tree node by node for each
-    validation and walking it with the processor map built once per walk (half of moto's time in
-    an UpdateItem under a flash sale) change no answer, no refusal and no stream image."""
+    validation, walking it with the processor map built once per walk and finding its clauses
+    by node type (most of moto's time in an UpdateItem under a flash sale) change no answer, no
+    refusal and no stream image."""
     from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     answers = []
@@ -486,17 +490,29 @@ def test_update_expressions_parsed_once_and_walked_once_answer_as_moto_does(
         if patched:
             fidelity.update_expressions_parsed_once()
             fidelity.expression_trees_walked_without_lookups_per_node()
+            fidelity.clauses_found_by_node_type()
             fidelity.expression_trees_copied_node_by_node()
             assert UpdateExpressionParser.make._parsed_once
             assert DepthFirstTraverser.traverse._walks_once
+            assert Node.find_clauses._by_type
             assert validators.deepcopy._node_by_node
         with fresh_moto(monkeypatch):
             answers.append(_update_answers(_tables()))
     plain, tuned = answers
     assert tuned == plain
     refusals = [a["Code"] for a in plain[:-1] if "Code" in a]
-    # the key, the type and the empty path on both passes; the condition on the second
-    assert sorted(refusals) == ["ConditionalCheckFailedException"] + ["ValidationException"] * 6
+    # the key, the type, the empty path, the clauses and the overlap on both passes; the
+    # condition on the second
+    assert sorted(refusals) == ["ConditionalCheckFailedException"] + ["ValidationException"] * 12
+    messages = {a["Message"] for a in plain[:-1] if a.get("Code") == "ValidationException"}
+    assert {
+        m.split("UpdateExpression: ")[-1] for m in messages if "once" in m or "overlap" in m
+    } == {
+        'The "SET" section can only be used once in an update expression;',
+        'The "ADD" section can only be used once in an update expression;',
+        "Two document paths overlap with each other; must remove or rewrite one of these paths; "
+        "path one: [word], path two: [word]",
+    }
     assert plain[0]["Attributes"]["n"] == {"N": "2"} and plain[2]["Attributes"]["m"] == {
         "M": {"k": {"S": "v"}}
     }
