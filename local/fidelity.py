@@ -49,6 +49,8 @@ def like_aws() -> None:
     transactions_back_up_their_items()
     old_images_copied_for_streams_only()
     items_built_with_one_size_check()
+    updates_measure_items_without_rebuilding_values()
+    items_written_as_json_without_copies()
     conditions_parsed_once()
     writes_keep_index_maps()
     cold_items_kept_as_json()
@@ -66,6 +68,7 @@ def like_aws() -> None:
     request_ids_put_into_xml_answers_only()
     update_expressions_parsed_once()
     expression_trees_walked_without_lookups_per_node()
+    static_checks_passed_once()
     clauses_found_by_node_type()
     expression_trees_copied_node_by_node()
     partiql_selects_by_partition_keys()
@@ -392,9 +395,39 @@ class _TablesNotCopied:
 
         if isinstance(value, Table):
             return value
-        if isinstance(value, Item) and getattr(_old_image_scope, "unread", False):
-            return value  # update_item's old image, for a table with no stream to write it to
+        if isinstance(value, Item):  # update_item's old image, its only copy of an item here
+            return value if getattr(_old_image_scope, "unread", False) else _Image(value)
         return self._copy.deepcopy(value, memo)
+
+
+class _Image:
+    """An item as it was, for what moto deep-copies an item for before changing it: the stream
+    record's old image (moto.dynamodb.models) and UpdateItem's old attributes for its answer
+    (moto.dynamodb.responses). Both ask the copy for its JSON (and the record for its keys,
+    which an update cannot change) and nothing else: the JSON made now is what the copy would
+    have made then (Item.to_json makes new containers all the way down), without building the
+    copy's objects first."""
+
+    __slots__ = ("_attributes", "hash_key", "range_key")
+
+    def __init__(self, item: Any) -> None:
+        self.hash_key, self.range_key = item.hash_key, item.range_key
+        self._attributes = item.to_json()["Attributes"]
+
+    def to_json(self, root_attr_name: str = "Attributes") -> dict[str, Any]:
+        return {root_attr_name: self._attributes}
+
+
+class _ItemsImaged:
+    """moto.dynamodb.responses' `copy`: UpdateItem's deep copy of the item is an _Image."""
+
+    def __init__(self, copy_module):
+        self._copy = copy_module
+
+    def deepcopy(self, value, memo=None):
+        from moto.dynamodb.models.dynamo_type import Item
+
+        return _Image(value) if isinstance(value, Item) else self._copy.deepcopy(value, memo)
 
 
 _old_image_scope = threading.local()
@@ -404,7 +437,10 @@ def old_images_copied_for_streams_only() -> None:
     """moto's update_item deep-copies the item before changing it, only to write the old image
     to the table's stream; a table without a stream (stats and claims: two of an order's three
     UpdateItems, and every item of a stats transaction) paid for the copy anyway. Copy it only
-    when the table has a stream (moto.dynamodb.models' `copy` is _TablesNotCopied by then)."""
+    when the table has a stream (moto.dynamodb.models' `copy` is _TablesNotCopied by then), and
+    then as its JSON (_Image), as UpdateItem's handler's copy of it for the answer's old
+    attributes: two deep copies of an order, a sixth of its UpdateItem, were made only to be
+    turned into JSON."""
     from moto.dynamodb.models import DynamoDBBackend
 
     if getattr(DynamoDBBackend.update_item, "_copies_for_streams", False):
@@ -421,6 +457,12 @@ def old_images_copied_for_streams_only() -> None:
             _old_image_scope.unread = False
 
     _install(DynamoDBBackend, "update_item", update_item, "_copies_for_streams")
+    import copy
+
+    from moto.dynamodb import responses
+
+    if not isinstance(responses.copy, _ItemsImaged):
+        responses.copy = _ItemsImaged(copy)  # type: ignore[assignment]  # its one deepcopy
 
 
 ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict: between DynamoDB's 409 and 410 KB
@@ -443,11 +485,116 @@ def items_built_with_one_size_check() -> None:
         self.range_key = range_key
         built = LimitedSizeDict.__new__(LimitedSizeDict)
         dict.update(built, {key: DynamoType(value) for key, value in attrs.items()})
-        if sum(bytesize(key) + value.size() for key, value in built.items()) > ITEM_SIZE_LIMIT:
+        if sum(bytesize(key) + value_size(value) for key, value in built.items()) > ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
         self.attrs = built
 
     _install(Item, "__init__", __init__, "_one_size_check")
+
+
+_SET_TYPES = frozenset({"SS", "NS", "BS"})
+
+
+def value_size(value: Any) -> int:
+    """DynamoType.size(), the same number without the DynamoType moto builds again for every
+    value of a map and every member of a set each time it measures one."""
+    return _measurer()(value)
+
+
+@functools.cache
+def _measurer() -> Callable[[Any], int]:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    def measure(value: Any) -> int:
+        kind, held = value.type, value.value
+        if kind == "S":
+            return len(held.encode("utf-8")) if type(held) is str else bytesize(held)
+        if kind == "N":
+            return len(str(held))
+        if kind == "M":
+            return sum(
+                bytesize(k) + measure(v if type(v) is DynamoType else DynamoType(v))
+                for k, v in held.items()
+            )
+        if kind == "L":
+            return sum(measure(v) for v in held)
+        if kind in _SET_TYPES:
+            return sum(len(str(v)) if kind == "NS" else bytesize(v) for v in held)
+        if isinstance(held, bool):
+            return 1
+        return bytesize(held)
+
+    return measure
+
+
+def items_written_as_json_without_copies() -> None:
+    """moto writes an item as JSON (Item.to_json: an UpdateItem's answer, its stream record's
+    two images, its old attributes) by deep-copying every map and list value at every level
+    before turning it into JSON, then turning the copy's members into JSON again: a tenth of an
+    order's UpdateItem. The same JSON, every container new as moto's, built in one walk."""
+    import base64
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    if getattr(Item.to_json, "_one_walk", False):
+        return
+
+    def regular(value: DynamoType) -> dict[str, Any]:
+        held = value.value
+        if isinstance(held, dict):
+            made: Any = {
+                k: regular(v) if isinstance(v, DynamoType) else copy.deepcopy(v)
+                for k, v in held.items()
+            }
+        elif isinstance(held, list):
+            made = [regular(v) if isinstance(v, DynamoType) else copy.deepcopy(v) for v in held]
+        else:
+            made = copy.deepcopy(held)
+        if value.type == "B" and isinstance(made, str):
+            made = base64.b64decode(made)
+        return {value.type: made}
+
+    def to_json(self, root_attr_name: str = "Attributes") -> dict[str, Any]:
+        attributes: dict[str, Any] = {}
+        for name, attribute in self.attrs.items():
+            held = attribute.value
+            if isinstance(held, dict):
+                attributes[name] = {attribute.type: {k: regular(v) for k, v in held.items()}}
+            elif isinstance(held, list):
+                attributes[name] = {
+                    attribute.type: [regular(v) if isinstance(v, DynamoType) else v for v in held]
+                }
+            else:
+                attributes[name] = {attribute.type: held}
+        return {root_attr_name: attributes}
+
+    _install(Item, "to_json", to_json, "_one_walk")
+
+
+def updates_measure_items_without_rebuilding_values() -> None:
+    """Each SET of an UpdateItem stores into the item's LimitedSizeDict, which measures the whole
+    item first (every value's DynamoType.size(), which builds a DynamoType again for each value
+    of a map): a fifth of an order's UpdateItem. The same sum, the same refusal, measured with
+    `value_size`."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    if getattr(LimitedSizeDict.__setitem__, "_measured", False):
+        return
+
+    def size_of(entry: Any) -> int:
+        return value_size(entry) if type(entry) is DynamoType else bytesize(str(entry))
+
+    def __setitem__(self, key, value):
+        held = sum(size_of(k) for k in self.keys()) + sum(size_of(v) for v in self.values())
+        if held + bytesize(key) + size_of(value) > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        dict.__setitem__(self, key, value)
+
+    _install(LimitedSizeDict, "__setitem__", __setitem__, "_measured")
 
 
 PARSED_CONDITIONS_KEPT = 1024
@@ -1257,6 +1404,53 @@ def _node_kinds() -> tuple[Callable[[type], bool], Callable[[type, tuple, type],
         return positions[key]
 
     return is_node, processor_of
+
+
+def static_checks_passed_once() -> None:
+    """Three of an UpdateItem's ten validation walks (each kind of clause at most once, no path
+    twice, no key attribute) read only the expression, its names and the table's keys, and
+    run at every nested expression node, each node counting the clauses of the whole tree
+    below it: a third of an order's validation, the same outcome for the same expression every
+    time. A check that passed is remembered per parsed expression (moto's parse is kept per
+    text: update_expressions_parsed_once) with the names and keys it read, and skipped there
+    after; a check that failed runs again, so every refusal is moto's own."""
+    import weakref
+
+    from moto.dynamodb.parsing import validators
+
+    if getattr(validators.Validator.validate, "_static_once", False):
+        return
+    static = (
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+    )
+    passed: weakref.WeakKeyDictionary[Any, set[tuple]] = weakref.WeakKeyDictionary()
+    original_init = validators.Validator.__init__
+
+    @functools.wraps(original_init)
+    def __init__(self, expression, *args, **kwargs):
+        original_init(self, expression, *args, **kwargs)
+        self.parsed = expression
+
+    def validate(self):
+        node = self.node_to_validate
+        seen = passed.setdefault(self.parsed, set())
+        read = (
+            tuple(sorted((self.expression_attribute_names or {}).items())),
+            tuple(self.table.table_key_attrs),
+        )
+        for processor in self.processors:
+            check = (type(processor), *read) if type(processor) in static else None
+            if check in seen:
+                continue
+            node = processor.traverse(node)
+            if check is not None:
+                seen.add(check)
+        return node
+
+    _install(validators.Validator, "__init__", __init__, "_static_once")
+    _install(validators.Validator, "validate", validate, "_static_once")
 
 
 def clauses_found_by_node_type() -> None:

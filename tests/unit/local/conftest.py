@@ -184,6 +184,10 @@ def patched_later(monkeypatch):
 
     monkeypatch.setattr(Item, "attrs", None, raising=False)  # moto has none: removed after
     monkeypatch.setattr(Item, "__init__", Item.__init__)
+    monkeypatch.setattr(Item, "to_json", Item.to_json)
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    monkeypatch.setattr(LimitedSizeDict, "__setitem__", LimitedSizeDict.__setitem__)
     from moto.dynamodb.models.table import StreamRecord
 
     monkeypatch.setattr(StreamRecord, "record", None, raising=False)
@@ -192,9 +196,12 @@ def patched_later(monkeypatch):
     from moto.dynamodb.parsing import validators
 
     monkeypatch.setattr(validators, "deepcopy", validators.deepcopy)
+    for name in ("__init__", "validate"):
+        monkeypatch.setattr(validators.Validator, name, getattr(validators.Validator, name))
     import moto.dynamodb.responses as dynamodb_responses
 
     monkeypatch.setattr(dynamodb_responses, "dynamo_to_dict", dynamodb_responses.dynamo_to_dict)
+    monkeypatch.setattr(dynamodb_responses, "copy", dynamodb_responses.copy)
     for owner, name in (
         (UpdateExpressionParser, "make"),
         (DepthFirstTraverser, "traverse"),
