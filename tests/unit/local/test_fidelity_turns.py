@@ -1,7 +1,8 @@
 """The embedded AWS serves DynamoDB one request at a time (local/fidelity.py); who goes next
 when both the stream consumers and the API wait is decided by turns, so the API's many request
 threads cannot starve the few consumer lanes (a flash sale's `order.ready` stalled for a
-minute that way)."""
+minute that way), and the API, most of the requests and each one waited for, takes three
+turns to the consumers' one."""
 
 from __future__ import annotations
 
@@ -50,17 +51,27 @@ def _until(condition, timeout_s: float = 10.0) -> None:
         time.sleep(0.001)
 
 
-def test_a_consumer_waiting_behind_many_api_requests_goes_next():
+def test_a_consumer_waiting_behind_many_api_requests_goes_within_the_api_s_turns():
     served = _served_order([False] * 20 + [True])
 
-    assert served[0] is True
+    # the request holding the lock was the API's first turn; two more, then the consumer
+    assert served.index(True) == fidelity.API_TURNS_PER_CONSUMER_TURN - 1
     assert served.count(False) == 20
 
 
-def test_consumers_and_the_api_alternate_while_both_wait():
+def test_the_api_takes_its_turns_then_the_consumers_one_while_both_wait():
     served = _served_order([False] * 6 + [True] * 6)
 
-    assert served == [True, False] * 6
+    api, consumer = False, True
+    assert served == [api, api, consumer, api, api, api, consumer, api] + [consumer] * 4
+
+
+def test_a_consumer_arriving_after_the_api_had_its_turns_goes_next():
+    turns = fidelity.Turns(threading.RLock(), api_turns=2)
+    for _ in range(5):  # the API alone: every turn its own
+        with turns.turn(False):
+            pass
+    assert turns._due(True) and not turns._due(False)
 
 
 def test_one_side_alone_takes_every_turn():
