@@ -20,7 +20,7 @@ from tests.support import notifications as wires
 
 
 @contextmanager
-def dynamodb_requests(monkeypatch, service: str = "dynamodb"):
+def aws_requests(monkeypatch, service: str = "dynamodb"):
     """Every DynamoDB (or `service`) request made inside, by operation (and the parameters of
     each)."""
     calls: Counter[str] = Counter()
@@ -102,11 +102,11 @@ def test_an_accepted_notice_costs_two_writes_and_the_notices_stream_one_read_per
 
     numbers = [api.json(api.register())["order_no"] for _ in range(3)]
     notices_stream.new_event()
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with aws_requests(monkeypatch) as (calls, _):
         for order_no in numbers:
             assert api.send(wires.alipay(order_no, "58.00")).body == b"success"
     assert calls == {"PutItem": 3, "UpdateItem": 3}
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with aws_requests(monkeypatch) as (calls, _):
         assert app.on_notices_stream(notices_stream.new_event(), None) == {"batchItemFailures": []}
     assert calls == {"BatchGetItem": 1}  # the batch's orders hold the notices: nothing to repair
     paid = [api.json(api.call("GET", f"/admin/orders/{no}", key=ADMIN_KEY)) for no in numbers]
@@ -119,7 +119,7 @@ def test_a_duplicate_costs_two_requests_and_nothing_on_the_streams(
     wire = wires.alipay(api.json(api.register())["order_no"], "58.00")
     api.send(wire)
     notices_stream.new_event(), orders_stream.new_event()
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with aws_requests(monkeypatch) as (calls, _):
         assert api.send(wire).body == b"success"
     assert calls == {"PutItem": 1, "UpdateItem": 1}  # the failed PutItem, this delivery's attempt
     notices = notices_stream.new_event()["Records"]
@@ -130,7 +130,7 @@ def test_a_duplicate_costs_two_requests_and_nothing_on_the_streams(
 
 def test_the_fast_path_gets_nothing_back_unless_its_condition_fails(api, monkeypatch):
     order_no = api.json(api.register())["order_no"]
-    with dynamodb_requests(monkeypatch) as (_, sent):
+    with aws_requests(monkeypatch) as (_, sent):
         api.send(wires.alipay(order_no, "58.00"))
     (update,) = [params for operation, params in sent if operation == "UpdateItem"]
     assert (
@@ -163,10 +163,10 @@ def test_stats_add_a_batch_to_its_day_in_one_transaction_and_a_replay_adds_nothi
     for order_no in numbers[:3]:
         api.send(wires.alipay(order_no, "10.00"))
     event = orders_stream.new_event()
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with aws_requests(monkeypatch) as (calls, _):
         assert app.on_orders_stats(event, None) == {"batchItemFailures": []}
     assert calls["TransactWriteItems"] == 1
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with aws_requests(monkeypatch) as (calls, _):
         assert app.on_orders_stats(event, None) == {"batchItemFailures": []}
     assert calls["TransactWriteItems"] == 1 and calls["BatchGetItem"] == 1  # cancelled, claims read
     totals = api.json(api.call("GET", "/admin/stats", key=ADMIN_KEY))["totals"]
@@ -238,8 +238,8 @@ def test_the_orders_stream_reads_its_batch_claims_in_one_request(
         api.call("POST", f"/orders/{order_no}/delivery", {"status": "delivered"})
     event = orders_stream.new_event()
     with (
-        dynamodb_requests(monkeypatch) as (calls, sent),
-        dynamodb_requests(monkeypatch, "sns") as (published, _),
+        aws_requests(monkeypatch) as (calls, sent),
+        aws_requests(monkeypatch, "sns") as (published, _),
     ):
         assert app.on_orders_stream(event, None) == {"batchItemFailures": []}
     assert calls == {"ExecuteStatement": 1, "BatchGetItem": 1, "TransactWriteItems": 1}
@@ -256,8 +256,8 @@ def test_the_orders_stream_reads_its_batch_claims_in_one_request(
     ) == sorted((f"claims#{no}", ("order.paid", "order.ready#0")) for no in numbers)
     assert sorted(m["event"] for m in events_inbox()) == ["order.paid"] * 2 + ["order.ready"] * 2
     with (
-        dynamodb_requests(monkeypatch) as (calls, _),
-        dynamodb_requests(monkeypatch, "sns") as (published, _),
+        aws_requests(monkeypatch) as (calls, _),
+        aws_requests(monkeypatch, "sns") as (published, _),
     ):
         app.on_orders_stream(event, None)
     assert calls == {"ExecuteStatement": 1, "BatchGetItem": 1}  # new orders' IPs, claims
@@ -278,7 +278,7 @@ def test_a_batch_of_new_orders_reads_their_ips_together_not_a_query_per_order(
     event = orders_stream.new_event()
     assert len(event["Records"]) == 12
     for _ in range(2):
-        with dynamodb_requests(monkeypatch) as (calls, sent):
+        with aws_requests(monkeypatch) as (calls, sent):
             assert app.on_orders_stream(event, None) == {"batchItemFailures": []}
         assert calls == {"ExecuteStatement": 2, "BatchGetItem": 1}  # the BatchGetItem: claims
         first = next(params for operation, params in sent if operation == "ExecuteStatement")
@@ -341,7 +341,7 @@ def test_a_delivery_costs_one_request_and_stores_what_the_read_and_write_stored(
     api.send(wires.alipay(order_no, "58.00"))
     before = order_store.get(order_no)
     assert before is not None and _stored(order_no).get(AWAITING_DELIVERY)
-    with dynamodb_requests(monkeypatch) as (_, sent):
+    with aws_requests(monkeypatch) as (_, sent):
         response = api.call(
             "POST", f"/orders/{order_no}/delivery", {"status": "delivered", "detail": "key sent"}
         )
@@ -399,7 +399,7 @@ def test_every_refusal_through_the_failed_condition_answers_as_the_read_did(api,
     answers = {}
     for name, (order_no, status) in cases.items():
         stored = _stored(order_no) if name != "unknown" else None
-        with dynamodb_requests(monkeypatch) as (_, sent):
+        with aws_requests(monkeypatch) as (_, sent):
             answers[name] = report(order_no, status)
         assert _on_orders(sent) == {"UpdateItem": 1}, name  # the refused write, nothing more
         if stored is not None:
@@ -413,6 +413,6 @@ def test_every_refusal_through_the_failed_condition_answers_as_the_read_did(api,
         assert {name: report(*case) for name, case in cases.items()} == answers
     assert [code for code, _ in answers.values()] == [409, 409, 200, 409, 404]
     assert answers["delivered again"][1]["delivery_status"] == "delivered"
-    with dynamodb_requests(monkeypatch) as (_, sent):
+    with aws_requests(monkeypatch) as (_, sent):
         assert report("not.an.order", "delivered")[0] == 404
     assert _on_orders(sent) == {}  # not an order number: no request

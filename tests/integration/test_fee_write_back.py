@@ -13,7 +13,7 @@ from chalicelib.domain.order import EntryType, Order, TimelineEntry
 from chalicelib.services import orders as order_service
 from chalicelib.store import ledger
 from chalicelib.store import orders as order_store
-from tests.integration.test_costs import dynamodb_requests
+from tests.integration.test_costs import aws_requests
 
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 
@@ -67,7 +67,7 @@ def test_a_failed_condition_skips_its_order_and_the_transaction_writes_the_rest(
     writes[40:40] = [_write("NO-SUCH-ORDER")]  # gone meanwhile
     writes[50:50] = [_write(numbers[3], fee=36)]  # the same order again: a new transaction
 
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with aws_requests(monkeypatch) as (calls, _):
         written = ledger.write_statement_amounts(writes)
 
     assert written == [write.order_no not in (numbers[7], "NO-SUCH-ORDER") for write in writes]
@@ -81,7 +81,7 @@ def test_a_failed_condition_skips_its_order_and_the_transaction_writes_the_rest(
     assert order_store.get("NO-SUCH-ORDER") is None
 
     latest = [write for position, write in enumerate(writes) if position != 3]
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with aws_requests(monkeypatch) as (calls, _):
         again = ledger.write_statement_amounts(latest)
     assert again == [False] * len(latest)
     assert calls == Counter({"TransactWriteItems": 2})  # each cancelled, nothing left to send

@@ -21,7 +21,7 @@ from chalicelib.store import notices as notice_store
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import NoticeModel, OrderModel
 from local.stream_pump import read_all, to_lambda_event
-from tests.integration.test_costs import dynamodb_requests
+from tests.integration.test_costs import aws_requests
 from tests.support import notifications as wires
 
 
@@ -169,7 +169,7 @@ def test_a_new_notice_is_left_to_its_own_request_and_not_written_twice(
     order_no, notice = stored_not_applied(api)
     repair_after_2s["during_wait"] = lambda: ingest.apply_stored_notice(notice, utcnow())
     event = stream_event(NoticeModel)
-    with dynamodb_requests(monkeypatch) as (calls, _):
+    with aws_requests(monkeypatch) as (calls, _):
         app.on_notices_stream(event, None)
     assert calls == {"BatchGetItem": 2, "UpdateItem": 1}  # the UpdateItem: the request's own
     (waited,) = repair_after_2s["slept"]

@@ -225,3 +225,11 @@ def test_the_machine_probe_measures_the_same_work_each_time():
 
     assert all(probe > 0 for probe in probes)
     assert max(probes) < 20 * min(probes)  # the same work: within the VM's drift, not another task
+
+
+def test_every_order_of_a_sale_is_paid_under_a_trade_number_of_its_own():
+    shop = flash_sale.Shop.__new__(flash_sale.Shop)
+    shop.run_id, shop.rng = "ABC123", flash_sale.random.Random(1)
+    orders = [shop.order(i) for i in [*range(12_000), *range(2_000_000, 2_000_100)]]
+    numbers = {flash_sale.Shop.trade_no(order) for order in orders}
+    assert len(numbers) == len(orders)
