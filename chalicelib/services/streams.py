@@ -172,7 +172,11 @@ def _inserted(records: list[dict[str, Any]]) -> dict[str, _NewNotice]:
             and order_no
             and received_at
         ):
-            inserted[image["dedupe_key"]["S"]] = _NewNotice(order_no, from_iso(received_at))
+            try:
+                at = from_iso(received_at)
+            except ValueError:  # left to the record's own handling, which fails it alone
+                continue
+            inserted[image["dedupe_key"]["S"]] = _NewNotice(order_no, at)
     return inserted
 
 
@@ -185,13 +189,14 @@ def _applied(inserted: Mapping[str, _NewNotice]) -> set[str]:
 
 
 def _wait_for_requests(notices: Iterable[_NewNotice]) -> bool:
-    """Wait until the youngest of these notices is old enough to repair. False when none is
-    younger than that (nothing was waited for)."""
+    """Wait until the youngest of these notices is old enough to repair, never longer than the
+    setting itself (a time ahead of the clock waits no more). False when none is younger than
+    that (nothing was waited for)."""
     after = timedelta(seconds=get_settings().notice_repair_after_s)
     youngest = max((new.received_at for new in notices), default=None)
     if youngest is None or youngest + after <= clock().now():
         return False
-    sleep((youngest + after - clock().now()).total_seconds())
+    sleep(min(after, youngest + after - clock().now()).total_seconds())
     return True
 
 

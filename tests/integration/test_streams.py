@@ -306,3 +306,14 @@ def test_an_event_is_never_lost_to_a_failure_at_any_step(
     for name, copies in (("order.paid", paid), ("order.ready", ready)):
         assert by_event[name] == [events.event_id(order_no, keys[name])] * copies
         assert claims.is_claimed(order_no, keys[name])
+
+
+def test_a_notice_received_ahead_of_the_clock_waits_no_longer_than_the_setting(
+    api, repair_after_2s
+):
+    import app
+
+    order_no, _ = stored_not_applied(api, received_at=utcnow() + timedelta(hours=1))
+    app.on_notices_stream(stream_event(NoticeModel), None)
+    assert repair_after_2s["slept"] == [2.0]
+    assert order_store.get(order_no).pay_status.value == "paid"
