@@ -85,8 +85,10 @@ class _EventsTopic:
 _EVENTS_TOPIC = _EventsTopic()
 
 
-# SNS PublishBatch takes at most ten messages a request.
+# SNS PublishBatch takes at most ten messages a request, 256 KiB of them together (messages
+# and attributes); a request over either is refused whole.
 _MESSAGES_PER_BATCH = 10
+_BYTES_PER_BATCH = 256 * 1024 - 4 * 1024  # room for the attributes' names and types
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,7 @@ class Outbox:
         topic: ports.BatchPublisher = ports.port("shop_events", _EVENTS_TOPIC)
         sent: list[_Kept] = []
         unsent: set[str] = set()
-        for start in range(0, len(self.kept), _MESSAGES_PER_BATCH):
-            chunk = self.kept[start : start + _MESSAGES_PER_BATCH]
+        for chunk in _requests(self.kept):
             for kept, went_out in zip(chunk, _send_batch(topic, chunk), strict=True):
                 if went_out:
                     sent.append(kept)
@@ -142,6 +143,27 @@ class Outbox:
             logger.exception("the batch's events went out but were not claimed")
             return unsent | {kept.record for kept in sent}
         return unsent
+
+
+def _size(kept: _Kept) -> int:
+    return len(kept.text.encode()) + sum(
+        len(name.encode()) + len(value.encode()) for name, value in kept.attributes.items()
+    )
+
+
+def _requests(kept: list[_Kept]) -> Iterator[list[_Kept]]:
+    """The kept events in order, as PublishBatch requests within SNS's limits (an event too
+    big for any request goes alone, and SNS refuses it as it would refuse its Publish)."""
+    chunk: list[_Kept] = []
+    size = 0
+    for event in kept:
+        if chunk and (len(chunk) == _MESSAGES_PER_BATCH or size + _size(event) > _BYTES_PER_BATCH):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(event)
+        size += _size(event)
+    if chunk:
+        yield chunk
 
 
 def _send_batch(topic: ports.BatchPublisher, chunk: list[_Kept]) -> list[bool]:

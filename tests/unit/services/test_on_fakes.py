@@ -144,6 +144,17 @@ def test_events_that_went_out_but_were_not_claimed_report_their_records(ports):
     assert len(ports["shop_events"].sent) == 4 and kept_claims.keys == {}
 
 
+def test_a_batch_request_stays_within_sns_s_ten_messages_and_256_kib():
+    def kept(kib: int) -> events._Kept:
+        return events._Kept("o", f"k{kib}", "x" * (kib * 1024), {"event": "order.ready"}, "s")
+
+    sizes = [
+        [len(k.text) // 1024 for k in chunk]
+        for chunk in events._requests([kept(100), kept(100), kept(100), kept(300), *[kept(1)] * 12])
+    ]
+    assert sizes == [[100, 100], [100], [300], [1] * 10, [1] * 2]
+
+
 def test_reply_tokens_are_keyed_by_the_verification_secret(ports):
     token = reply_tokens.reply_token("O-1", "ver_1")
     assert (
