@@ -397,8 +397,9 @@ def transactions_back_up_their_items() -> None:
 
 
 class _TablesNotCopied:
-    """moto.dynamodb.models' `copy`, deep-copying anything but a whole table (an item's old
-    image is still copied for its stream record)."""
+    """moto.dynamodb.models' and moto.dynamodb.responses' `copy`: a whole table is not copied,
+    and an item (UpdateItem's old image: the only item either module copies) is an _Image, or
+    the item itself where nothing will read it (a table with no stream)."""
 
     def __init__(self, copy_module):
         self._copy = copy_module
@@ -432,18 +433,6 @@ class _Image:
         return {root_attr_name: self._attributes}
 
 
-class _ItemsImaged:
-    """moto.dynamodb.responses' `copy`: UpdateItem's deep copy of the item is an _Image."""
-
-    def __init__(self, copy_module):
-        self._copy = copy_module
-
-    def deepcopy(self, value, memo=None):
-        from moto.dynamodb.models.dynamo_type import Item
-
-        return _Image(value) if isinstance(value, Item) else self._copy.deepcopy(value, memo)
-
-
 _old_image_scope = threading.local()
 
 
@@ -475,8 +464,8 @@ def old_images_copied_for_streams_only() -> None:
 
     from moto.dynamodb import responses
 
-    if not isinstance(responses.copy, _ItemsImaged):
-        responses.copy = _ItemsImaged(copy)  # type: ignore[assignment]  # its one deepcopy
+    if not isinstance(responses.copy, _TablesNotCopied):
+        responses.copy = _TablesNotCopied(copy)  # type: ignore[assignment]  # its one deepcopy
 
 
 ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict: between DynamoDB's 409 and 410 KB
@@ -523,7 +512,7 @@ def _measurer() -> Callable[[Any], int]:
     def measure(value: Any) -> int:
         kind, held = value.type, value.value
         if kind == "S":
-            return len(held.encode("utf-8")) if type(held) is str else bytesize(held)
+            return bytesize(held)
         if kind == "N":
             return len(str(held))
         if kind == "M":

@@ -7,35 +7,15 @@ every client and model."""
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import contextmanager
 
 import boto3
 import pytest
-from botocore.client import BaseClient
 
 from chalicelib.store.models import NoticeModel, OrderModel
 from local.stream_pump import read_all, to_lambda_event
 from tests.integration.conftest import ADMIN_KEY
 from tests.support import notifications as wires
-
-
-@contextmanager
-def aws_requests(monkeypatch, service: str = "dynamodb"):
-    """Every DynamoDB (or `service`) request made inside, by operation (and the parameters of
-    each)."""
-    calls: Counter[str] = Counter()
-    sent: list[tuple[str, dict]] = []
-    original = BaseClient._make_api_call
-
-    def counting(client, operation, params):
-        if client.meta.service_model.service_name == service:
-            calls[operation] += 1
-            sent.append((operation, params))
-        return original(client, operation, params)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(BaseClient, "_make_api_call", counting)
-        yield calls, sent
+from tests.support.aws_requests import aws_requests
 
 
 class StreamReader:

@@ -13,7 +13,7 @@ from chalicelib.domain.order import EntryType, Order, TimelineEntry
 from chalicelib.services import orders as order_service
 from chalicelib.store import ledger
 from chalicelib.store import orders as order_store
-from tests.integration.test_costs import aws_requests
+from tests.support.aws_requests import aws_requests
 
 NOW = datetime(2026, 11, 25, 2, 30, tzinfo=UTC)
 

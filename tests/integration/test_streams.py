@@ -21,8 +21,8 @@ from chalicelib.store import notices as notice_store
 from chalicelib.store import orders as order_store
 from chalicelib.store.models import NoticeModel, OrderModel
 from local.stream_pump import read_all, to_lambda_event
-from tests.integration.test_costs import aws_requests
 from tests.support import notifications as wires
+from tests.support.aws_requests import aws_requests
 
 
 @pytest.fixture
