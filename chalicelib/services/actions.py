@@ -20,7 +20,7 @@ from ..domain.money import Money
 from ..domain.order import PAID_STATES, Order, Outcome
 from ..domain.refunds import RefundRequest
 from ..store import audit
-from . import admin, orders, ports, refunds, requery
+from . import auth, orders, ports, refunds, requery
 from .auth import Principal
 from .order_writes import write_with_retry
 from .ports import clock
@@ -107,7 +107,7 @@ def perform(principal: Principal, command: OrderAction) -> ActionDone:
         decision = _decision(command, order, clock().now(), principal.key_id)
         order, outcome = _change(order, decision, idempotency)
     _audit(principal, action, command.order_no, reason, outcome)
-    names = admin.key_names({entry.actor for entry in order.timeline})
+    names = auth.key_names({entry.actor for entry in order.timeline})
     return ActionDone(action, outcome, order, names)
 
 
@@ -134,7 +134,7 @@ def _refund(principal: Principal, order: Order, command: OrderAction) -> ActionD
             "state": refund.state.value,
         },
     )
-    names = admin.key_names({entry.actor for entry in order.timeline})
+    names = auth.key_names({entry.actor for entry in order.timeline})
     return ActionDone("refund", outcome, order, names, refund)
 
 

@@ -88,11 +88,11 @@ def order_detail(principal: Principal, order_no: str) -> OrderDetail:
         order=order,
         masked=masked,
         fee_rate=channels.fee_rate_of(order.channel),
-        actor_names=key_names({e.actor for e in order.timeline}),
+        actor_names=auth.key_names({e.actor for e in order.timeline}),
         location=geo.locate(order.buyer_ip),
         notices=[n for n, _ in notice_store.for_order(order_no)],
         anomalies=found,
-        anomaly_names=key_names({a.updated_by for a in found}),
+        anomaly_names=auth.key_names({a.updated_by for a in found}),
         allowed_actions=allowed_actions(order) if _may_act(principal) else [],
         customer_reply=customer_reply(
             order,
@@ -104,12 +104,6 @@ def order_detail(principal: Principal, order_no: str) -> OrderDetail:
     )
     _audit(principal, "read_order", order_no, {"masked": masked})
     return detail
-
-
-def key_names(key_ids: set[str | None]) -> dict[str, str]:
-    """Key id -> the name it was created with, for the actors of a timeline (revoked keys too)."""
-    found = {key_id: ports.api_keys(key_store).by_id(key_id) for key_id in key_ids if key_id}
-    return {key_id: stored.name for key_id, stored in found.items() if stored is not None}
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,7 @@ from ..store import anomalies as anomaly_store
 from ..store import audit
 from ..store import orders as order_store
 from . import metrics, ports
-from .admin import key_names
-from .auth import Principal
+from .auth import Principal, key_names
 from .order_writes import write_with_retry
 from .ports import clock
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from ..domain.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from ..store import keys as key_store
+from . import ports
 from .ports import clock
 
 ROLES = ("shop", "viewer", "operator", "admin")
@@ -87,3 +88,9 @@ def revoke_key(key_id: str) -> None:
     if stored is None:
         raise NotFound(f"no key {key_id!r}", {"id": key_id})
     key_store.revoke(stored.key_hash, clock().now())
+
+
+def key_names(key_ids: set[str | None]) -> dict[str, str]:
+    """Key id -> the name it was created with, for the actors of a timeline (revoked keys too)."""
+    found = {key_id: ports.api_keys(key_store).by_id(key_id) for key_id in key_ids if key_id}
+    return {key_id: stored.name for key_id, stored in found.items() if stored is not None}
