@@ -33,6 +33,7 @@ class IngestOutcome(StrEnum):
     REJECTED = "rejected"  # unknown channel, misconfigured, too large, bad signature or format
     STORE_FAILED = "store_failed"  # not stored: answered 503
     CONTENTION = "contention"  # the order stayed busy: answered 503
+    CONFLICT = "conflict"  # another event under a stored notice's key: answered 409, an anomaly
 
 
 class NoticeSource(StrEnum):
@@ -95,3 +96,26 @@ class Notice:
     @property
     def payment_identity(self) -> str | None:
         return self.payment_ref or self.trade_no
+
+
+# What makes an event the event it is: a notice delivered again under a stored notice's dedupe
+# key must say the same of these (the rest — the raw payload, times, the payer — may be told
+# differently by a retry, or by a query beside the notification: epay's share their key).
+SUBSTANCE = ("kind", "out_trade_no", "trade_no", "amount", "refunded_total", "refund_ref")
+
+
+def _shown(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def differences(stored: Notice, again: Notice) -> dict[str, list[str | None]]:
+    """What `again`, delivered under `stored`'s dedupe key, says otherwise: {field: [stored's,
+    again's]}. Empty for the gateway's retry of the same event. Anything else is another event
+    under a used key (a gateway that numbers two payments alike, or a forged or replayed one):
+    taking it for a retry would answer success and never apply it, taking it for new would
+    apply one event twice."""
+    return {
+        name: [_shown(getattr(stored, name)), _shown(getattr(again, name))]
+        for name in SUBSTANCE
+        if getattr(stored, name) != getattr(again, name)
+    }

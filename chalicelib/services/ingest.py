@@ -8,15 +8,21 @@ The write path (DESIGN.md), two requests:
 - a retry of a stored notice: (1) the PutItem fails and returns the stored notice; (2) this
   delivery is added to its attempts. The order is not touched unless the notice still awaits
   its order; a notice stored but not applied by a crash is applied by the notices stream.
+- another event under a stored notice's key (another order, amount or trade number: a gateway
+  numbering two payments alike, or a forgery): (1) the PutItem fails and returns the stored
+  notice, which it contradicts; it is applied nowhere, answered 409 and recorded as a
+  `notice_conflict` anomaly, its payload in its audit item. Taken for a retry, it was answered
+  success and its payment never applied.
 Success is answered only after (1) stored the notice; when storing fails the gateway gets a
 retryable failure. Audit: accepted deliveries are in their notice's `attempts`; every other
-request (rejected, unknown channel, unknown order, not stored, ignored event) gets an audit item.
+request (rejected, unknown channel, unknown order, not stored, ignored event, conflict) gets an
+audit item.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +42,7 @@ from ..platform.settings import get_settings
 from ..store import audit
 from ..store import notices as notice_store
 from ..store import orders as order_store
-from . import channels, metrics, ports
+from . import channels, metrics, ports, screening
 from .order_writes import write_with_retry
 from .ports import clock
 
@@ -56,6 +62,7 @@ class IngestResult:
     outcome: IngestOutcome
     order: Order | None  # after the write; None after the one-request fast path (it
     # returns nothing: the gateway's answer needs only the outcome)
+    conflict: dict[str, list[str | None]] = field(default_factory=dict)  # CONFLICT's differences
 
 
 # ------------------------------------------------------------------- apply
@@ -145,6 +152,9 @@ def _record_and_apply(notice: Notice, source_ip: str | None, now: datetime) -> I
     from), then apply."""
     notice = replace(notice, raw=redact_keys(notice.raw))
     recorded = ports.notices(notice_store).record(notice, now, source_ip)
+    if recorded.conflict:
+        screening.on_conflicting_notice(notice, recorded.conflict, now)
+        return IngestResult(IngestOutcome.CONFLICT, None, recorded.conflict)
     if not recorded.first and not recorded.awaiting_order:
         return IngestResult(IngestOutcome.DUPLICATE, None)
     result = apply_awaiting(notice, recorded.awaiting_order, now)
@@ -269,6 +279,12 @@ def _process(
         trail.update(outcome=IngestOutcome.CONTENTION)
         return gateway.failure_answer("order busy, please retry", 503)
     trail["outcome"] = result.outcome
+    if result.outcome is IngestOutcome.CONFLICT:
+        trail["detail"]["differences"] = result.conflict
+        return gateway.failure_answer(
+            "another event is stored under this notification's id; not applied, kept for review",
+            409,
+        )
     if result.outcome is IngestOutcome.UNKNOWN_ORDER:
         return gateway.failure_answer("order not registered yet; kept, please retry", 409)
     return gateway.success_answer()

@@ -237,7 +237,8 @@ class Notices(Protocol):
     """The verified notices, one per dedupe key."""
 
     def record(self, notice: Notice, received_at: datetime, source_ip: str | None) -> Recorded:
-        """Store the notice, or, when its key is stored already, add this delivery to it."""
+        """Store the notice, or, when its key is stored already, add this delivery to it; a
+        notice that says otherwise than the stored one is a conflict, stored nowhere."""
         ...
 
     def mark_awaiting(self, dedupe_key: str, at: datetime) -> None: ...

@@ -21,7 +21,7 @@ from ..domain.order import Order
 from ..domain.rules.change import OrderChange
 from ..domain.rules.config import IpBurstConfig
 from ..domain.rules.effects import ORDER_HELD
-from ..domain.rules.notices import unknown_order, unknown_order_id
+from ..domain.rules.notices import notice_conflict, unknown_order, unknown_order_id
 from ..domain.rules.orders import order_findings
 from ..domain.rules.windows import burst_orders, channel_failure, ip_burst, slow_delivery, tally
 from ..platform.settings import get_settings
@@ -121,6 +121,15 @@ def _screen_ip_burst(
 def on_unknown_order(notice: Notice, now: datetime) -> None:
     """A verified notice was left waiting: no order has its number."""
     finding = unknown_order(notice, get_settings().rules.unknown_order)
+    if finding is not None:
+        anomalies.record(finding, now)
+
+
+def on_conflicting_notice(
+    notice: Notice, conflict: dict[str, list[str | None]], now: datetime
+) -> None:
+    """A verified notice came under a stored notice's key saying otherwise: applied nowhere."""
+    finding = notice_conflict(notice, conflict, get_settings().rules.notice_conflict)
     if finding is not None:
         anomalies.record(finding, now)
 

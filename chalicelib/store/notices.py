@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..domain.clock import day_of, from_iso, to_iso
 from ..domain.money import Money
-from ..domain.notice import Notice, NoticeKind, NoticeSource
+from ..domain.notice import Notice, NoticeKind, NoticeSource, differences
 from ._dynamo import put_or_old
 from .models import AttemptMap, NoticeModel
 
@@ -78,6 +78,9 @@ MAX_ATTEMPTS_KEPT = 500
 class Recorded:
     first: bool  # stored by this delivery
     awaiting_order: bool  # stored earlier while no order matched it, and not matched since
+    # another event under the stored notice's key ({field: [stored's, this one's]}): not stored,
+    # not added to the stored notice's attempts (domain/notice.py `differences`)
+    conflict: dict[str, list[str | None]] = field(default_factory=dict)
 
 
 def _attempt(received_at: datetime, source_ip: str | None, notice: Notice) -> AttemptMap:
@@ -87,6 +90,8 @@ def _attempt(received_at: datetime, source_ip: str | None, notice: Notice) -> At
 def record(notice: Notice, received_at: datetime, source_ip: str | None) -> Recorded:
     """Store the notice keyed by its dedupe key, or, when it is stored already (the gateway's
     retry), add this delivery to its attempts. Two requests at most, one for a first delivery.
+    A notice that says otherwise than the stored one under its key is another event: it is
+    reported as a conflict and stored nowhere.
 
     Past MAX_ATTEMPTS_KEPT deliveries (a replay storm) attempts are no longer appended.
     """
@@ -96,6 +101,9 @@ def record(notice: Notice, received_at: datetime, source_ip: str | None) -> Reco
     if stored.ok:
         return Recorded(first=True, awaiting_order=False)
     existing = stored.item
+    conflict = differences(to_domain(existing), notice) if existing is not None else {}
+    if conflict:
+        return Recorded(first=False, awaiting_order=False, conflict=conflict)
     if existing is not None and len(existing.attempts or []) < MAX_ATTEMPTS_KEPT:
         NoticeModel(notice.dedupe_key).update(
             actions=[

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chalicelib.store import orders as order_store
-from chalicelib.store.models import AuditModel, NoticeModel, OrderModel
+from chalicelib.store.models import AnomalyModel, AuditModel, NoticeModel, OrderModel
 from tests.support import notifications as wires
 
 SUCCESS = {"alipay": (200, "success"), "epay": (200, "success")}
@@ -472,3 +472,42 @@ def test_a_stored_stripe_notice_keeps_no_secret(api):
         notice.raw
     )
     assert order_store.get(order_no).pay_status.value == "paid"
+
+
+SAME_ID = {
+    "alipay": {"notify_id": "ntf-reused-0001"},
+    "wechat": {"event_id": "EV-reused-0001"},
+    "epay": {"trade_no": "2026120700000000001"},
+    "stripe": {"event_id": "evt_reused0001"},
+}
+
+
+@pytest.mark.parametrize("kind", ["alipay", "wechat", "epay", "stripe"])
+def test_another_orders_payment_under_a_stored_notice_id_is_refused_kept_and_flagged(api, kind):
+    """Taken for the gateway's retry, it was answered success and the second order never paid."""
+    first_no = register(api, kind)
+    other_no = register(api, kind)
+    assert is_success(kind, api.send(paid_wire(kind, first_no, **SAME_ID[kind])))
+    conflicting = paid_wire(kind, other_no, **SAME_ID[kind])
+
+    for _ in range(2):  # the gateway retries what it was refused
+        answer = api.send(conflicting)
+        assert not is_success(kind, answer)
+        assert answer.status_code == (200 if kind in SUCCESS else 409)
+
+    assert order_store.get(other_no).pay_status.value == "pending"
+    assert order_store.get(first_no).pay_status.value == "paid"
+    (notice,) = NoticeModel.scan()
+    assert notice.out_trade_no == first_no and len(notice.attempts) == 1
+    records = audit_items()
+    assert [r.outcome for r in records] == ["conflict", "conflict"]
+    assert records[0].detail["differences"]["out_trade_no"] == [first_no, other_no]
+    assert records[0].target == other_no and records[0].payload  # as received (WeChat's sealed)
+    (anomaly,) = AnomalyModel.scan()
+    assert (anomaly.rule, anomaly.order_no, anomaly.severity) == (
+        "notice_conflict",
+        other_no,
+        "critical",
+    )
+    flagged = order_store.get(other_no)
+    assert flagged.flagged and not flagged.on_hold

@@ -24,7 +24,7 @@ from chalicelib.domain.anomaly import Anomaly, AnomalyStatus, Finding
 from chalicelib.domain.clock import day_of, to_iso
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lookup import GatewayTrade
-from chalicelib.domain.notice import Notice
+from chalicelib.domain.notice import Notice, differences
 from chalicelib.domain.order import (
     DELIVERY_SOURCES,
     DeliveryStatus,
@@ -293,6 +293,9 @@ class MemoryNotices:
                 copy.deepcopy(notice), received_at, [(received_at, source_ip)]
             )
             return Recorded(first=True, awaiting_order=False)
+        conflict = differences(stored.notice, notice)
+        if conflict:
+            return Recorded(first=False, awaiting_order=False, conflict=conflict)
         if len(stored.attempts) < MAX_ATTEMPTS_KEPT:
             stored.attempts.append((received_at, source_ip))
         return Recorded(first=False, awaiting_order=stored.awaiting_day is not None)

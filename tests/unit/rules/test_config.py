@@ -129,7 +129,7 @@ def test_the_registry_is_the_one_list_of_rules():
     from chalicelib.domain.rules.registry import RULES, order_rules
 
     rules = RulesConfig()
-    assert rules.rule_names() == tuple(RULES) and len(RULES) == 13
+    assert rules.rule_names() == tuple(RULES) and len(RULES) == 14
     assert all(
         rules.of(name) == r.default and r.check.__name__ == name for name, r in RULES.items()
     )

@@ -133,3 +133,74 @@ def test_an_order_that_keeps_changing_is_answered_retry_and_the_stream_applies_t
     )
     order = world.orders.orders[ORDER_NO]
     assert len(order.payments) == 1 and order.applied_notices == {notice.dedupe_key}
+
+
+OTHER_ORDER_NO = "20261125140000000002"
+
+
+def test_another_order_paid_under_a_stored_notices_key_is_refused_flagged_and_applied_nowhere(
+    world,
+):
+    """The aggregator numbers a second payment like the first (its dedupe key is the channel,
+    trade number and status): taken for a retry, it was answered success and never applied."""
+    orders.register(registration())
+    orders.register(registration(OTHER_ORDER_NO))
+    _notify(_payment())
+    first = world.notices.notices[_stored(world).dedupe_key]
+    world.clock.advance(minutes=1)
+
+    answer = _notify(epay(OTHER_ORDER_NO, "58.00", trade_no=TRADE_NO))
+
+    assert answer.body == "fail"  # epay's retry-me
+    other = world.orders.orders[OTHER_ORDER_NO]
+    assert other.pay_status is PayStatus.PENDING and other.payments == []
+    assert other.delivery_status is not DeliveryStatus.HELD
+    assert len(world.notices.notices) == 1 and len(first.attempts) == 1  # not a retry of it
+    assert first.notice.out_trade_no == ORDER_NO
+    (record,) = world.audit.notify
+    assert record.outcome is IngestOutcome.CONFLICT and record.answer_body == "fail"
+    assert record.detail["differences"] == {"out_trade_no": [ORDER_NO, OTHER_ORDER_NO]}
+    assert OTHER_ORDER_NO in record.payload
+    (anomaly,) = world.anomalies.anomalies.values()
+    assert (anomaly.rule, anomaly.order_no, anomaly.channel) == (
+        "notice_conflict",
+        OTHER_ORDER_NO,
+        "epay-main",
+    )
+    assert anomaly.details["differences"] == {"out_trade_no": [ORDER_NO, OTHER_ORDER_NO]}
+    assert anomaly.details["dedupe_key"] == first.notice.dedupe_key
+    assert other.flagged
+    (noted,) = [e for e in other.timeline if e.type is EntryType.ANOMALY]
+    assert noted.data["anomaly_id"] == anomaly.anomaly_id
+
+
+def test_the_same_conflicting_notice_again_is_one_anomaly_and_another_is_another(world):
+    orders.register(registration())
+    _notify(_payment())
+    wire = epay(OTHER_ORDER_NO, "58.00", trade_no=TRADE_NO)
+    _notify(wire)
+    _notify(wire)  # the gateway's retry of the conflicting notice
+    assert len(world.anomalies.anomalies) == 1 and len(world.audit.notify) == 2
+    _notify(epay(ORDER_NO, "99.00", trade_no=TRADE_NO))
+    assert len(world.anomalies.anomalies) == 2
+    amounts = [a.details["differences"] for a in world.anomalies.anomalies.values()]
+    assert {"amount": ["58.00 CNY", "99.00 CNY"]} in amounts
+    order = world.orders.orders[ORDER_NO]
+    assert order.paid_amount is not None and order.paid_amount.format() == "58.00"
+    assert len(order.payments) == 1
+
+
+def test_a_queried_payment_that_contradicts_the_stored_notice_is_a_conflict_too(world):
+    """补单 stores what the gateway answers through the same ingestion: epay's query shares the
+    notification's key, so a query answer naming another order under it is the same conflict."""
+    orders.register(registration())
+    _notify(_payment())
+    queried = replace(_stored(world), out_trade_no=OTHER_ORDER_NO)
+
+    result = ingest.ingest_verified(queried, world.clock.now())
+
+    assert result.outcome is IngestOutcome.CONFLICT and result.order is None
+    assert result.conflict == {"out_trade_no": [ORDER_NO, OTHER_ORDER_NO]}
+    (anomaly,) = world.anomalies.anomalies.values()
+    assert anomaly.rule == "notice_conflict" and anomaly.details["source"] == "notify"
+    assert world.audit.notify == []  # no request to audit: the anomaly is its record
