@@ -137,13 +137,14 @@ def main() -> None:
 def serve_until_parent_closes(port: int, make_app: Callable[[], Callable[..., Any]]) -> None:
     """moto made like AWS (local/fidelity.py), `make_app()` served on `port` until stdin, a pipe
     the parent holds, is closed (bench/local_aws.py serves its own applications with it)."""
-    from local import fidelity
+    from local import fidelity, heap
 
     # A request makes a dozen socket calls, each giving up the interpreter lock; behind a busy
     # thread (a Query) each waited the default 5 ms switch interval to get it back.
     sys.setswitchinterval(0.0005)
     fidelity.like_aws()
     server = keep_alive_server(port, make_app())
+    heap.freeze_long_lived_objects()
     threading.Thread(target=server.safe_start, name="moto-server", daemon=True).start()
     sys.stdin.buffer.read()  # until the parent closes the pipe or dies
     server.stop()

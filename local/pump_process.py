@@ -157,10 +157,11 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     _factory, app = load_app()
     from chalicelib.platform.observability import logger
-    from local import console
+    from local import console, heap
 
     console.split_app_logs(logger, APP_LOG, fresh=False)  # like the API's lines: in the app log
     pumps = start_pumps(app, int(sys.argv[1]))
+    heap.freeze_long_lived_objects()
     print(READY, flush=True)
     sys.stdin.read()  # until the stack closes the pipe or dies
     for pump in pumps:

@@ -384,7 +384,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     os.chdir(REPO)
     from chalicelib.platform.observability import logger
-    from local import console
+    from local import console, heap
     from local.channels_file import InvalidChannelsFile
 
     console.split_app_logs(logger, APP_LOG, fresh=True)
@@ -394,6 +394,7 @@ def main() -> None:
     unusable = None
     try:
         stack.start()
+        heap.freeze_long_lived_objects()
         print(stack.banner(), flush=True)
         reprint_banner_on_enter(stack)
         while not stopping.wait(0.5):
