@@ -13,7 +13,7 @@ from chalicelib.domain.money import Money
 from chalicelib.domain.notice import Notice, NoticeKind
 from chalicelib.domain.order import DeliveryStatus, PayStatus, TimelineEntry
 from chalicelib.domain.rules.config import RulesConfig
-from chalicelib.domain.rules.notices import unknown_order, unknown_order_id
+from chalicelib.domain.rules.notices import notice_conflict, unknown_order, unknown_order_id
 from chalicelib.domain.rules.windows import (
     ChannelTally,
     burst_orders,
@@ -203,21 +203,46 @@ def test_a_failed_delivery_is_still_undelivered():
 # ------------------------------------------------------------------ unknown_order
 
 
+UNKNOWN = Notice(
+    channel="alipay-main",
+    gateway="alipay",
+    kind=NoticeKind.PAYMENT,
+    dedupe_key="alipay-main:abc",
+    out_trade_no="NOSUCH1",
+    trade_no="T9",
+    amount=Money(5800),
+    gateway_status="TRADE_SUCCESS",
+    event_time=NOW,
+    raw={},
+)
+
+
 def test_unknown_order_one_per_notice():
-    notice = Notice(
-        channel="alipay-main",
-        gateway="alipay",
-        kind=NoticeKind.PAYMENT,
-        dedupe_key="alipay-main:abc",
-        out_trade_no="NOSUCH1",
-        trade_no="T9",
-        amount=Money(5800),
-        gateway_status="TRADE_SUCCESS",
-        event_time=NOW,
-        raw={},
-    )
+    notice = UNKNOWN
     found = unknown_order(notice, CONFIG.unknown_order)
     assert found.anomaly_id == unknown_order_id(notice) == "unknown_order#alipay-main:abc"
     assert found.order_no == "NOSUCH1" and found.severity is Severity.CRITICAL and not found.hold
     assert found.details["amount"] == "58.00"
     assert unknown_order(notice, replace(CONFIG.unknown_order, enabled=False)) is None
+
+
+# ------------------------------------------------------------------ notice_conflict
+
+
+def test_notice_conflict_is_one_anomaly_per_contradicting_event_on_the_order_it_names():
+    other_order = {"out_trade_no": ["ORD-1", "NOSUCH1"]}
+    found = notice_conflict(UNKNOWN, other_order, CONFIG.notice_conflict)
+    assert found.anomaly_id.startswith("notice_conflict#alipay-main:abc#")
+    assert found.order_no == "NOSUCH1" and found.severity is Severity.CRITICAL and not found.hold
+    assert found.details["differences"] == other_order
+    assert (
+        found.details["seen"] == "another event under its id: out_trade_no NOSUCH1 (stored ORD-1)"
+    )
+    again = notice_conflict(UNKNOWN, dict(other_order), CONFIG.notice_conflict)
+    assert again.anomaly_id == found.anomaly_id
+    another = notice_conflict(
+        UNKNOWN, {"amount": ["58.00 CNY", "0.01 CNY"]}, CONFIG.notice_conflict
+    )
+    assert another.anomaly_id != found.anomaly_id
+    disabled = replace(CONFIG.notice_conflict, enabled=False)
+    assert notice_conflict(UNKNOWN, other_order, disabled) is None
