@@ -33,7 +33,7 @@ class IngestOutcome(StrEnum):
     REJECTED = "rejected"  # unknown channel, misconfigured, too large, bad signature or format
     STORE_FAILED = "store_failed"  # not stored: answered 503
     CONTENTION = "contention"  # the order stayed busy: answered 503
-    CONFLICT = "conflict"  # another event under a stored notice's key: answered 409, an anomaly
+    CONFLICT = "conflict"  # another event under a stored notice's key: refused, an anomaly
 
 
 class NoticeSource(StrEnum):

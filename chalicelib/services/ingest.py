@@ -10,8 +10,9 @@ The write path (DESIGN.md), two requests:
   its order; a notice stored but not applied by a crash is applied by the notices stream.
 - another event under a stored notice's key (another order, amount or trade number: a gateway
   numbering two payments alike, or a forgery): (1) the PutItem fails and returns the stored
-  notice, which it contradicts; it is applied nowhere, answered 409 and recorded as a
-  `notice_conflict` anomaly, its payload in its audit item. Taken for a retry, it was answered
+  notice, which it contradicts; it is applied nowhere, answered failure (409 where the
+  protocol has a status) and recorded as a `notice_conflict` anomaly, its payload in its audit
+  item. Taken for a retry, it was answered
   success and its payment never applied.
 Success is answered only after (1) stored the notice; when storing fails the gateway gets a
 retryable failure. Audit: accepted deliveries are in their notice's `attempts`; every other
