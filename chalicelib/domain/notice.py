@@ -101,7 +101,8 @@ class Notice:
 # What makes an event the event it is: a notice delivered again under a stored notice's dedupe
 # key must say the same of these (the rest — the raw payload, times, the payer — may be told
 # differently by a retry, or by a query beside the notification: epay's share their key).
-SUBSTANCE = ("kind", "out_trade_no", "trade_no", "amount", "refunded_total", "refund_ref")
+IDENTITY = ("out_trade_no", "trade_no")  # which order, which gateway payment
+SUBSTANCE = ("kind", *IDENTITY, "amount", "refunded_total", "refund_ref")
 
 
 def _shown(value: object) -> str | None:
@@ -113,9 +114,15 @@ def differences(stored: Notice, again: Notice) -> dict[str, list[str | None]]:
     again's]}. Empty for the gateway's retry of the same event. Anything else is another event
     under a used key (a gateway that numbers two payments alike, or a forged or replayed one):
     taking it for a retry would answer success and never apply it, taking it for new would
-    apply one event twice."""
+    apply one event twice.
+
+    Where either came from a query (补单), only IDENTITY must agree: a query's key is the trade's
+    state as we key it (query_dedupe_key), and what the trade became beside that state is read
+    into the kind and amounts (a Stripe payment refunded since is still `succeeded`). That was
+    answered as a duplicate before and still is."""
+    compared = IDENTITY if NoticeSource.QUERY in (stored.source, again.source) else SUBSTANCE
     return {
         name: [_shown(getattr(stored, name)), _shown(getattr(again, name))]
-        for name in SUBSTANCE
+        for name in compared
         if getattr(stored, name) != getattr(again, name)
     }

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.money import Money
-from chalicelib.domain.notice import SUBSTANCE, Notice, NoticeKind, NoticeSource, differences
+from chalicelib.domain.notice import (
+    IDENTITY,
+    SUBSTANCE,
+    Notice,
+    NoticeKind,
+    NoticeSource,
+    differences,
+)
 
 STORED = Notice(
     channel="epay-main",
@@ -76,3 +83,18 @@ def test_values_are_shown_as_an_operator_reads_them() -> None:
         "out_trade_no": ["FS0000001", "FS0000002"],
         "amount": ["30.00 CNY", "99.00 CNY"],
     }
+
+
+@given(
+    st.fixed_dictionaries({}, optional=OTHER_VALUES).filter(bool),
+    st.sampled_from(["stored", "again", "both"]),
+)
+def test_beside_a_query_answer_only_the_order_and_the_payment_must_agree(changed, queried) -> None:
+    """A query's key is the trade's state as we key it: a Stripe payment refunded since is
+    still `succeeded`, its answer now a refund's. Another order or payment is still a conflict."""
+    stored = replace(STORED, source=NoticeSource.QUERY) if queried != "again" else STORED
+    again = replace(STORED, **changed)
+    if queried != "stored":
+        again = replace(again, source=NoticeSource.QUERY)
+    found = differences(stored, again)
+    assert set(found) == set(changed) & set(IDENTITY)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chalicelib.domain.notice import IngestOutcome
+from chalicelib.domain.notice import IngestOutcome, NoticeKind, NoticeSource
 from chalicelib.domain.order import DeliveryStatus, EntryType, PayStatus
 from chalicelib.services import ingest, orders
 from chalicelib.services.order_writes import MAX_ATTEMPTS
@@ -204,3 +204,21 @@ def test_a_queried_payment_that_contradicts_the_stored_notice_is_a_conflict_too(
     (anomaly,) = world.anomalies.anomalies.values()
     assert anomaly.rule == "notice_conflict" and anomaly.details["source"] == "notify"
     assert world.audit.notify == []  # no request to audit: the anomaly is its record
+
+
+def test_a_query_answer_that_the_trade_changed_since_is_a_duplicate_not_a_conflict(world):
+    """A Stripe payment refunded after 补单 stored it: the intent is still `succeeded`, so the
+    next query answer (an info notice of the refund, its amount the charge's) comes under the
+    same key. Same order, same payment: the duplicate it always was, no anomaly."""
+    orders.register(registration())
+    _notify(_payment())
+    queried = replace(
+        _stored(world), source=NoticeSource.QUERY, dedupe_key=f"epay-main:query:{TRADE_NO}:paid"
+    )
+    ingest.ingest_verified(queried, world.clock.now())
+    refunded = replace(queried, kind=NoticeKind.INFO, amount=None)
+
+    result = ingest.ingest_verified(refunded, world.clock.now())
+
+    assert result.outcome is IngestOutcome.DUPLICATE and result.conflict == {}
+    assert world.anomalies.anomalies == {}
